@@ -1,0 +1,30 @@
+"""otel-agents: OpenTelemetry-native observability for multi-agent systems."""
+
+from __future__ import annotations
+
+from otel_agents._config import Telemetry, configure, get_telemetry, shutdown
+from otel_agents._version import __version__
+from otel_agents.errors import (
+    ConfigurationError,
+    ExportError,
+    GatewayError,
+    InvalidTypeError,
+    InvalidValueError,
+    MessagingError,
+    OtelAgentsError,
+)
+
+__all__ = [
+    "ConfigurationError",
+    "ExportError",
+    "GatewayError",
+    "InvalidTypeError",
+    "InvalidValueError",
+    "MessagingError",
+    "OtelAgentsError",
+    "Telemetry",
+    "__version__",
+    "configure",
+    "get_telemetry",
+    "shutdown",
+]

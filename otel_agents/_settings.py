@@ -1,0 +1,223 @@
+"""Every setting :func:`otel_agents.configure` reads, declared once.
+
+Precedence: a keyword argument, then the environment variable, then the default. Standard
+``OTEL_*`` variables mean what the OpenTelemetry specification says they mean; our own use the
+``OTEL_AGENTS_`` prefix. A variable with a value that cannot be used logs one warning naming
+the variable, the value and the default that is used instead; it never raises.
+
+==================================  ====================================  ==================
+environment variable                meaning                               default
+==================================  ====================================  ==================
+OTEL_SDK_DISABLED                   ``true``: configure() builds nothing  false
+OTEL_SERVICE_NAME                   ``service.name`` of the resource      ``unknown_service``
+OTEL_RESOURCE_ATTRIBUTES            ``k=v,k2=v2`` resource attributes     (none)
+OTEL_TRACES_EXPORTER                ``otlp``, ``console``, ``none``       otlp
+OTEL_METRICS_EXPORTER               ``otlp``, ``prometheus``, ``console``,
+                                    ``none``                              otlp
+OTEL_LOGS_EXPORTER                  ``otlp``, ``console``, ``none``       otlp
+OTEL_EXPORTER_OTLP_PROTOCOL         ``grpc`` or ``http/protobuf`` (also
+                                    ``OTEL_EXPORTER_OTLP_{SIGNAL}_...``)  http/protobuf
+OTEL_EXPORTER_OTLP_ENDPOINT         read by the OTLP exporters (also
+                                    ``..._{SIGNAL}_ENDPOINT``)            per protocol
+OTEL_EXPORTER_OTLP_HEADERS          read by the OTLP exporters            (none)
+OTEL_EXPORTER_OTLP_TIMEOUT          milliseconds (also per signal)        10000
+OTEL_METRIC_EXPORT_INTERVAL         milliseconds between metric exports   60000
+OTEL_METRIC_EXPORT_TIMEOUT          milliseconds                          30000
+OTEL_TRACES_SAMPLER                 sampler name from the specification   parentbased_always_on
+OTEL_TRACES_SAMPLER_ARG             ratio for the ``traceidratio`` ones   1.0
+OTEL_EXPORTER_PROMETHEUS_HOST       address the ``/metrics`` server binds localhost
+OTEL_EXPORTER_PROMETHEUS_PORT       its port                              9464
+OTEL_AGENTS_SYSTEM_METRICS          collect ``system.*``/``process.*``    true
+OTEL_AGENTS_CARDINALITY_LIMIT       attribute sets per metric stream      2000
+==================================  ====================================  ==================
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+_logger = logging.getLogger("otel_agents")
+
+T = TypeVar("T")
+
+SIGNALS = ("traces", "metrics", "logs")
+PROTOCOLS = ("grpc", "http/protobuf")
+SAMPLERS = (
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+)
+EXPORTERS: dict[str, tuple[str, ...]] = {
+    "traces": ("otlp", "console", "none"),
+    "metrics": ("otlp", "prometheus", "console", "none"),
+    "logs": ("otlp", "console", "none"),
+}
+
+
+class InvalidSetting(ValueError):
+    """Raised by a parser; turned into one warning and the default by :meth:`Setting.read`."""
+
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    """One setting: the environment variable it reads, its default and how to parse it."""
+
+    env_var: str
+    default: T
+    parse: Callable[[str], T]
+    description: str
+
+    def read(self, argument: T | None = None, environ: Mapping[str, str] | None = None) -> T:
+        """Resolve the setting: ``argument`` if given, else the variable, else the default."""
+        if argument is not None:
+            return argument
+        env = os.environ if environ is None else environ
+        raw = env.get(self.env_var, "").strip()
+        if not raw:
+            return self.default
+        try:
+            return self.parse(raw)
+        except (InvalidSetting, ValueError) as exc:
+            _logger.warning(
+                "%s=%r is not valid (%s); using the default %r",
+                self.env_var,
+                raw,
+                exc,
+                self.default,
+            )
+            return self.default
+
+
+def parse_bool(raw: str) -> bool:
+    value = raw.lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise InvalidSetting("expected true or false")
+
+
+def parse_positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise InvalidSetting("expected a positive whole number")
+    return value
+
+
+def parse_port(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 65535:
+        raise InvalidSetting("expected a port number from 0 to 65535")
+    return value
+
+
+def parse_millis_as_seconds(raw: str) -> float:
+    value = float(raw)
+    if not value > 0 or value != value or value == float("inf"):
+        raise InvalidSetting("expected a positive number of milliseconds")
+    return value / 1000.0
+
+
+def parse_ratio(raw: str) -> float:
+    value = float(raw)
+    if not 0.0 <= value <= 1.0:
+        raise InvalidSetting("expected a number from 0 to 1")
+    return value
+
+
+def choice(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.lower()
+        if value not in choices:
+            raise InvalidSetting(f"expected one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def exporter_list(signal: str) -> Callable[[str], tuple[str, ...]]:
+    """Parse a comma-separated exporter list; unknown names are dropped with a warning."""
+    known = EXPORTERS[signal]
+
+    def parse(raw: str) -> tuple[str, ...]:
+        names = tuple(dict.fromkeys(n.strip().lower() for n in raw.split(",") if n.strip()))
+        unknown = [n for n in names if n not in known]
+        if unknown and len(unknown) == len(names):
+            raise InvalidSetting(f"expected {', '.join(known)}")
+        for name in unknown:
+            _logger.warning(
+                "OTEL_%s_EXPORTER names %r, which otel-agents does not know (known: %s); "
+                "ignoring it",
+                signal.upper(),
+                name,
+                ", ".join(known),
+            )
+        kept = tuple(n for n in names if n in known)
+        return ("none",) if "none" in kept else kept
+
+    return parse
+
+
+SDK_DISABLED = Setting("OTEL_SDK_DISABLED", False, parse_bool, "Turn the SDK off.")
+TRACES_EXPORTER: Setting[tuple[str, ...]] = Setting(
+    "OTEL_TRACES_EXPORTER", ("otlp",), exporter_list("traces"), "Span exporters."
+)
+METRICS_EXPORTER: Setting[tuple[str, ...]] = Setting(
+    "OTEL_METRICS_EXPORTER", ("otlp",), exporter_list("metrics"), "Metric exporters."
+)
+LOGS_EXPORTER: Setting[tuple[str, ...]] = Setting(
+    "OTEL_LOGS_EXPORTER", ("otlp",), exporter_list("logs"), "Log exporters."
+)
+OTLP_PROTOCOL = Setting(
+    "OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf", choice(PROTOCOLS), "OTLP transport."
+)
+OTLP_TIMEOUT = Setting(
+    "OTEL_EXPORTER_OTLP_TIMEOUT", 10.0, parse_millis_as_seconds, "OTLP export timeout."
+)
+METRIC_EXPORT_INTERVAL = Setting(
+    "OTEL_METRIC_EXPORT_INTERVAL", 60.0, parse_millis_as_seconds, "Metric export interval."
+)
+METRIC_EXPORT_TIMEOUT = Setting(
+    "OTEL_METRIC_EXPORT_TIMEOUT", 30.0, parse_millis_as_seconds, "Metric export timeout."
+)
+TRACES_SAMPLER = Setting(
+    "OTEL_TRACES_SAMPLER", "parentbased_always_on", choice(SAMPLERS), "Sampler."
+)
+TRACES_SAMPLER_ARG = Setting("OTEL_TRACES_SAMPLER_ARG", 1.0, parse_ratio, "Sampling ratio.")
+PROMETHEUS_HOST = Setting("OTEL_EXPORTER_PROMETHEUS_HOST", "localhost", str, "/metrics host.")
+PROMETHEUS_PORT = Setting("OTEL_EXPORTER_PROMETHEUS_PORT", 9464, parse_port, "/metrics port.")
+SYSTEM_METRICS = Setting(
+    "OTEL_AGENTS_SYSTEM_METRICS", True, parse_bool, "Collect system and process metrics."
+)
+CARDINALITY_LIMIT = Setting(
+    "OTEL_AGENTS_CARDINALITY_LIMIT",
+    2000,
+    parse_positive_int,
+    "Attribute sets kept per metric stream before folding into otel.metric.overflow.",
+)
+
+
+def signal_setting(base: Setting[Any], signal: str) -> Setting[Any]:
+    """The per-signal variant of an OTLP setting (``OTEL_EXPORTER_OTLP_TRACES_...``)."""
+    env_var = base.env_var.replace("OTEL_EXPORTER_OTLP_", f"OTEL_EXPORTER_OTLP_{signal.upper()}_")
+    return Setting(env_var, base.default, base.parse, base.description)
+
+
+def read_signal(
+    base: Setting[T], signal: str, argument: T | None, environ: Mapping[str, str] | None = None
+) -> T:
+    """Per-signal variable first, then the general one, then the default."""
+    if argument is not None:
+        return argument
+    env = os.environ if environ is None else environ
+    specific = signal_setting(base, signal)
+    if env.get(specific.env_var, "").strip():
+        return specific.read(None, env)  # type: ignore[no-any-return]
+    return base.read(None, env)

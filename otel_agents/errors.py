@@ -1,0 +1,86 @@
+"""The exceptions otel-agents raises.
+
+Every error derives from :class:`OtelAgentsError`, so ``except OtelAgentsError`` catches
+anything this package raises on purpose. Errors about a bad argument also derive from the
+built-in ``ValueError`` or ``TypeError``, so code written against plain Python keeps working.
+
+Messages name the parameter, the bad value and what to do instead.
+
+The tree::
+
+    OtelAgentsError
+    ├── ConfigurationError (ValueError)    a bad setting passed to configure() or a component
+    ├── InvalidValueError (ValueError)     an argument with the right type but a bad value
+    ├── InvalidTypeError (TypeError)       an argument of the wrong type
+    ├── ExportError (OSError)              writing an export file failed; the old file is intact
+    ├── MessagingError                     agent communication (see otel_agents.messaging)
+    └── GatewayError                       the API gateway (see otel_agents.gateway)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = [
+    "ConfigurationError",
+    "ExportError",
+    "GatewayError",
+    "InvalidTypeError",
+    "InvalidValueError",
+    "MessagingError",
+    "OtelAgentsError",
+]
+
+
+class OtelAgentsError(Exception):
+    """Base class of every error raised by otel-agents."""
+
+
+class ConfigurationError(OtelAgentsError, ValueError):
+    """A setting has a value that cannot be used."""
+
+
+class InvalidValueError(OtelAgentsError, ValueError):
+    """An argument has an acceptable type but an unacceptable value."""
+
+
+class InvalidTypeError(OtelAgentsError, TypeError):
+    """An argument has a type that cannot be used."""
+
+
+class ExportError(OtelAgentsError, OSError):
+    """An export file could not be written. The previous file, if any, is left unchanged."""
+
+
+class MessagingError(OtelAgentsError):
+    """Base class of agent-communication errors."""
+
+
+class GatewayError(OtelAgentsError):
+    """Base class of API gateway errors."""
+
+
+def invalid_value(
+    parameter: str, value: Any, expected: str, choices: Iterable[str] | None = None
+) -> InvalidValueError:
+    """Build an :class:`InvalidValueError` whose message names the parameter, value and fix."""
+    return InvalidValueError(_message(parameter, value, expected, choices))
+
+
+def invalid_type(
+    parameter: str, value: Any, expected: str, choices: Iterable[str] | None = None
+) -> InvalidTypeError:
+    """Build an :class:`InvalidTypeError` whose message names the parameter, value and fix."""
+    message = _message(parameter, value, expected, choices)
+    return InvalidTypeError(f"{message} (got type {type(value).__name__})")
+
+
+def _message(parameter: str, value: Any, expected: str, choices: Iterable[str] | None) -> str:
+    shown = repr(value)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    message = f"{parameter}={shown} is not valid: expected {expected}"
+    if choices is not None:
+        message += f"; valid choices: {', '.join(sorted(choices))}"
+    return message

@@ -1,0 +1,290 @@
+"""Every telemetry name otel-agents emits: metrics, units, attributes and span names.
+
+This module is the telemetry contract. Code, dashboards, alert rules and tests take their
+names from here and nowhere else, so a rename happens in one place or not at all.
+
+Names follow the OpenTelemetry semantic conventions where one exists (``gen_ai.agent.id``,
+``error.type``, ``system.*``, ``process.*``, ``messaging.*``, ``http.*``). Our own metrics live
+under ``agent.*`` with UCUM units. Two rules keep the Prometheus names identical whether
+metrics are scraped from the SDK's Prometheus exporter or translated by the Collector:
+
+* durations are histograms in seconds (``s``), with explicit bucket boundaries;
+* our own gauges never use the unit ``1`` (the Collector appends ``_ratio`` to those and the
+  Python exporter does not); percentages use ``%`` and counts use ``{annotation}`` units.
+
+Each metric is declared once as a :class:`MetricSpec`; :func:`create_instrument` builds the
+instrument with its unit, description and bucket advice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import CallbackT, Meter
+
+__all__ = [
+    "ALL_METRICS",
+    "DURATION_BUCKETS",
+    "InstrumentKind",
+    "MetricSpec",
+    "create_instrument",
+]
+
+# --------------------------------------------------------------------------------------
+# Attribute keys
+# --------------------------------------------------------------------------------------
+GEN_AI_AGENT_ID = "gen_ai.agent.id"
+GEN_AI_AGENT_NAME = "gen_ai.agent.name"
+GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
+ERROR_TYPE = "error.type"
+CODE_FUNCTION_NAME = "code.function.name"
+SERVICE_INSTANCE_ID = "service.instance.id"
+OTEL_METRIC_OVERFLOW = "otel.metric.overflow"
+
+CPU_MODE = "cpu.mode"
+SYSTEM_MEMORY_STATE = "system.memory.state"
+DISK_IO_DIRECTION = "disk.io.direction"
+NETWORK_IO_DIRECTION = "network.io.direction"
+
+AGENT_PROFILE_NAME = "agent.profile.name"
+AGENT_METRIC_TYPE = "agent.metric.type"
+#: Prefix for tracker context keys promoted to metric attributes (``metric_attribute_keys``).
+AGENT_CONTEXT_PREFIX = "agent.context."
+#: Tracker context keys with a semantic-convention name of their own.
+CONTEXT_KEY_ATTRIBUTES = {"operation": GEN_AI_OPERATION_NAME}
+
+# --------------------------------------------------------------------------------------
+# Units (UCUM, as the OpenTelemetry conventions use them)
+# --------------------------------------------------------------------------------------
+UNIT_SECONDS = "s"
+UNIT_BYTES = "By"
+UNIT_PERCENT = "%"
+UNIT_RATIO = "1"  # only for semantic-convention metrics that define it (system.*, process.*)
+
+#: Bucket boundaries for every duration histogram, in seconds: 1 ms to 10 minutes.
+DURATION_BUCKETS: tuple[float, ...] = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+    600.0,
+)
+
+
+class InstrumentKind(StrEnum):
+    """The OpenTelemetry instrument a :class:`MetricSpec` is built as."""
+
+    COUNTER = "counter"
+    UP_DOWN_COUNTER = "up_down_counter"
+    HISTOGRAM = "histogram"
+    GAUGE = "gauge"
+    OBSERVABLE_COUNTER = "observable_counter"
+    OBSERVABLE_UP_DOWN_COUNTER = "observable_up_down_counter"
+    OBSERVABLE_GAUGE = "observable_gauge"
+
+    @property
+    def observable(self) -> bool:
+        return self.value.startswith("observable_")
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric of the contract: its name, instrument kind, unit and description."""
+
+    name: str
+    kind: InstrumentKind
+    unit: str
+    description: str
+    buckets: Sequence[float] | None = None
+
+
+ALL_METRICS: dict[str, MetricSpec] = {}
+
+
+def _metric(
+    name: str, kind: InstrumentKind, unit: str, description: str, *, duration: bool = False
+) -> MetricSpec:
+    if name in ALL_METRICS:
+        raise RuntimeError(f"metric {name!r} is declared twice in otel_agents.semconv")
+    spec = MetricSpec(name, kind, unit, description, DURATION_BUCKETS if duration else None)
+    ALL_METRICS[name] = spec
+    return spec
+
+
+def create_instrument(
+    meter: Meter, spec: MetricSpec, callbacks: Sequence[CallbackT] | None = None
+) -> Any:
+    """Create the instrument described by ``spec`` on ``meter``.
+
+    Histograms carry explicit bucket advice, so good boundaries apply even under a
+    MeterProvider that otel-agents did not configure. Observable kinds take ``callbacks``.
+    """
+    if spec.kind.observable:
+        factories: dict[InstrumentKind, Callable[..., Any]] = {
+            InstrumentKind.OBSERVABLE_COUNTER: meter.create_observable_counter,
+            InstrumentKind.OBSERVABLE_UP_DOWN_COUNTER: meter.create_observable_up_down_counter,
+            InstrumentKind.OBSERVABLE_GAUGE: meter.create_observable_gauge,
+        }
+        return factories[spec.kind](
+            spec.name, callbacks=callbacks, unit=spec.unit, description=spec.description
+        )
+    if callbacks:
+        raise ValueError(f"callbacks are only for observable instruments, not {spec.name!r}")
+    if spec.kind is InstrumentKind.HISTOGRAM:
+        return meter.create_histogram(
+            spec.name,
+            unit=spec.unit,
+            description=spec.description,
+            explicit_bucket_boundaries_advisory=spec.buckets,
+        )
+    synchronous: dict[InstrumentKind, Callable[..., Any]] = {
+        InstrumentKind.COUNTER: meter.create_counter,
+        InstrumentKind.UP_DOWN_COUNTER: meter.create_up_down_counter,
+        InstrumentKind.GAUGE: meter.create_gauge,
+    }
+    return synchronous[spec.kind](spec.name, unit=spec.unit, description=spec.description)
+
+
+# --------------------------------------------------------------------------------------
+# Tracker metrics: one per MetricType (otel_agents.tracker)
+# --------------------------------------------------------------------------------------
+AGENT_RESPONSE_DURATION = _metric(
+    "agent.response.duration",
+    InstrumentKind.HISTOGRAM,
+    UNIT_SECONDS,
+    "Time an agent took to respond.",
+    duration=True,
+)
+AGENT_TASK_DURATION = _metric(
+    "agent.task.duration",
+    InstrumentKind.HISTOGRAM,
+    UNIT_SECONDS,
+    "Time an agent took to complete a task.",
+    duration=True,
+)
+AGENT_NETWORK_LATENCY = _metric(
+    "agent.network.latency",
+    InstrumentKind.HISTOGRAM,
+    UNIT_SECONDS,
+    "Network round-trip latency observed by an agent.",
+    duration=True,
+)
+AGENT_CPU_USAGE = _metric(
+    "agent.cpu.usage", InstrumentKind.GAUGE, UNIT_PERCENT, "CPU used by an agent, 0-100."
+)
+AGENT_MEMORY_USAGE = _metric(
+    "agent.memory.usage", InstrumentKind.GAUGE, UNIT_BYTES, "Memory used by an agent."
+)
+AGENT_THROUGHPUT = _metric(
+    "agent.throughput",
+    InstrumentKind.GAUGE,
+    "{operation}/s",
+    "Operations an agent completes per second.",
+)
+AGENT_ERROR_RATE = _metric(
+    "agent.error.rate",
+    InstrumentKind.GAUGE,
+    UNIT_PERCENT,
+    "Share of an agent's operations that failed, 0-100.",
+)
+AGENT_QUEUE_SIZE = _metric(
+    "agent.queue.size", InstrumentKind.GAUGE, "{item}", "Items waiting in an agent's queue."
+)
+AGENT_REQUESTS = _metric(
+    "agent.requests", InstrumentKind.COUNTER, "{request}", "Requests an agent handled."
+)
+AGENT_ERRORS = _metric("agent.errors", InstrumentKind.COUNTER, "{error}", "Errors an agent hit.")
+
+# --------------------------------------------------------------------------------------
+# Profiler (otel_agents.profiler)
+# --------------------------------------------------------------------------------------
+AGENT_PROFILE_DURATION = _metric(
+    "agent.profile.duration",
+    InstrumentKind.HISTOGRAM,
+    UNIT_SECONDS,
+    "Duration of a profiled function or block.",
+    duration=True,
+)
+
+# --------------------------------------------------------------------------------------
+# System and process metrics (otel_agents.system_metrics), by the semantic conventions
+# --------------------------------------------------------------------------------------
+SYSTEM_CPU_UTILIZATION = _metric(
+    "system.cpu.utilization",
+    InstrumentKind.OBSERVABLE_GAUGE,
+    UNIT_RATIO,
+    "Share of CPU time spent in each mode since the last collection, 0-1.",
+)
+SYSTEM_MEMORY_USAGE = _metric(
+    "system.memory.usage",
+    InstrumentKind.OBSERVABLE_UP_DOWN_COUNTER,
+    UNIT_BYTES,
+    "Memory in use, by state.",
+)
+SYSTEM_MEMORY_UTILIZATION = _metric(
+    "system.memory.utilization",
+    InstrumentKind.OBSERVABLE_GAUGE,
+    UNIT_RATIO,
+    "Share of memory in each state, 0-1.",
+)
+SYSTEM_DISK_IO = _metric(
+    "system.disk.io", InstrumentKind.OBSERVABLE_COUNTER, UNIT_BYTES, "Disk bytes transferred."
+)
+SYSTEM_NETWORK_IO = _metric(
+    "system.network.io",
+    InstrumentKind.OBSERVABLE_COUNTER,
+    UNIT_BYTES,
+    "Network bytes transferred.",
+)
+PROCESS_CPU_TIME = _metric(
+    "process.cpu.time", InstrumentKind.OBSERVABLE_COUNTER, UNIT_SECONDS, "CPU time used."
+)
+PROCESS_CPU_UTILIZATION = _metric(
+    "process.cpu.utilization",
+    InstrumentKind.OBSERVABLE_GAUGE,
+    UNIT_RATIO,
+    "Share of the machine's CPU used by this process since the last collection, 0-1.",
+)
+PROCESS_MEMORY_USAGE = _metric(
+    "process.memory.usage",
+    InstrumentKind.OBSERVABLE_UP_DOWN_COUNTER,
+    UNIT_BYTES,
+    "Resident memory of this process.",
+)
+PROCESS_MEMORY_VIRTUAL = _metric(
+    "process.memory.virtual",
+    InstrumentKind.OBSERVABLE_UP_DOWN_COUNTER,
+    UNIT_BYTES,
+    "Virtual memory of this process.",
+)
+PROCESS_THREAD_COUNT = _metric(
+    "process.thread.count",
+    InstrumentKind.OBSERVABLE_UP_DOWN_COUNTER,
+    "{thread}",
+    "Threads of this process.",
+)
+
+# --------------------------------------------------------------------------------------
+# Agent messaging (otel_agents.messaging)
+# --------------------------------------------------------------------------------------
+
+# --------------------------------------------------------------------------------------
+# API gateway (otel_agents.gateway)
+# --------------------------------------------------------------------------------------
