@@ -85,7 +85,7 @@ class TelemetryCapture:
 
     def points(self, name: str, attributes: Mapping[str, Any] | None = None) -> list[Any]:
         """Data points of metric ``name``, optionally those whose attributes include these."""
-        points = list(self.metric(name).data.data_points)
+        points: list[Any] = list(self.metric(name).data.data_points)
         if attributes:
             points = [
                 p
