@@ -89,13 +89,9 @@ class BoundedHistory(Generic[T]):
         self._timestamp_of = timestamp_of
         self._items: deque[T] = deque(maxlen=max_items)
         self._lock = threading.Lock()
-        self.dropped = 0
-
-    def append(self, item: T) -> None:
-        with self._lock:
-            if len(self._items) == self.max_items:
-                self.dropped += 1
-            self._items.append(item)
+        # deque.append with maxlen is atomic under the GIL, so the hot path takes no lock;
+        # the lock orders the rarer multi-step operations (prune) against each other.
+        self.append = self._items.append
 
     def __len__(self) -> int:
         return len(self._items)
@@ -104,12 +100,11 @@ class BoundedHistory(Generic[T]):
         return iter(self.snapshot())
 
     def snapshot(self) -> list[T]:
-        with self._lock:
-            return list(self._items)
+        """A consistent copy (deque.copy runs in C without releasing the GIL)."""
+        return list(self._items.copy())
 
     def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
+        self._items.clear()
 
     def prune(self, now: float | None = None) -> int:
         """Drop records older than ``retention`` seconds; return how many were dropped."""

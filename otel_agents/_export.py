@@ -1,0 +1,129 @@
+"""Writing JSON exports atomically, and keeping secrets out of them.
+
+An export is written to a temporary file in the target's folder, flushed to disk and renamed
+over the target, so a reader sees the old file or the new one, never half of one. A failed
+write raises :class:`~otel_agents.errors.ExportError` and leaves the old file as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from otel_agents._version import __version__
+from otel_agents.errors import ExportError, invalid_type
+
+__all__ = [
+    "REDACTED",
+    "export_envelope",
+    "is_secret_key",
+    "redact",
+    "redact_value",
+    "write_json_atomic",
+]
+
+REDACTED = "[REDACTED]"
+
+#: Keys whose values are treated as secrets wherever user mappings are stored or exported.
+SECRET_KEY_PATTERN = re.compile(
+    r"(pass(word|wd)?|secret|token|api[-_]?key|auth(orization)?|cookie|credential|session"
+    r"|private[-_]?key|signature)",
+    re.IGNORECASE,
+)
+
+
+_secret_keys: dict[object, bool] = {}
+
+
+def is_secret_key(key: object) -> bool:
+    """Whether values under ``key`` are treated as secrets (the answer is cached)."""
+    found = _secret_keys.get(key)
+    if found is None:
+        found = isinstance(key, str) and SECRET_KEY_PATTERN.search(key) is not None
+        if len(_secret_keys) < 4096:  # keys are few in practice; never grow without bound
+            _secret_keys[key] = found
+    return found
+
+
+def redact(mapping: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A copy of ``mapping`` with the values of secret-looking keys replaced, recursively."""
+    if mapping is None:
+        return None
+    return {
+        key: REDACTED if is_secret_key(key) else redact_value(value)
+        for key, value in mapping.items()
+    }
+
+
+def redact_value(value: Any) -> Any:
+    """``value`` with secrets redacted if it is a mapping; other values are returned as is."""
+    if type(value) in _PLAIN or not isinstance(value, Mapping):
+        return value
+    return redact(value)
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def export_envelope(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Wrap exported data with the metadata every otel-agents export carries."""
+    return {
+        "kind": kind,
+        "exported_at": datetime.now(UTC).isoformat(),
+        "generator": f"otel-agents {__version__}",
+        **payload,
+    }
+
+
+def write_json_atomic(filepath: str | os.PathLike[str], data: Any) -> Path:
+    """Write ``data`` as JSON to ``filepath`` atomically; return the resolved path.
+
+    Raises:
+        InvalidTypeError: ``filepath`` is not a path.
+        ExportError: the folder does not exist, is not writable, or ``data`` cannot be
+            encoded. The previous file, if any, is unchanged.
+    """
+    if not isinstance(filepath, str | os.PathLike):
+        raise invalid_type("filepath", filepath, "a file path such as 'metrics.json'")
+    path = Path(filepath)
+    try:
+        text = json.dumps(data, indent=2, default=_json_default, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ExportError(f"cannot encode the export for {str(path)!r} as JSON: {exc}") from exc
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise ExportError(
+            f"cannot write the export to {str(path)!r}: {exc.strerror or exc}; "
+            "check that the folder exists and is writable"
+        ) from exc
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise ExportError(
+            f"cannot write the export to {str(path)!r}: {exc.strerror or exc}; "
+            "the previous file is unchanged"
+        ) from exc
+    return path.resolve()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    return str(value)

@@ -1,0 +1,445 @@
+"""The performance tracker: the seed's ``PerformanceTracker`` as OpenTelemetry metrics.
+
+Every :class:`MetricType` maps to one instrument of the telemetry contract
+(:mod:`otel_agents.semconv`): durations to histograms in seconds, usage to gauges, counts to
+counters, each with the agent id as ``gen_ai.agent.id``. A bounded in-process history serves
+the seed's queries, summaries, snapshots and JSON exports, from the same measurements the
+exporters send.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from opentelemetry import metrics
+
+from otel_agents import semconv
+from otel_agents._export import (
+    _PLAIN,
+    REDACTED,
+    export_envelope,
+    is_secret_key,
+    redact,
+    redact_value,
+    write_json_atomic,
+)
+from otel_agents._options import Option, Options
+from otel_agents._version import __version__
+from otel_agents.errors import invalid_type, invalid_value
+from otel_agents.history import BoundedHistory, TimeRange, resolve_time_range, summarize
+
+__all__ = ["MetricType", "PerformanceMetric", "PerformanceSnapshot", "PerformanceTracker"]
+
+_logger = logging.getLogger(__name__)
+
+MetricCallback = Callable[["PerformanceMetric"], Any]
+
+
+class MetricType(StrEnum):
+    """What a tracked value measures. Pass a member or its value (``"response_time"``)."""
+
+    RESPONSE_TIME = "response_time"
+    TASK_DURATION = "task_duration"
+    NETWORK_LATENCY = "network_latency"
+    CPU_USAGE = "cpu_usage"
+    MEMORY_USAGE = "memory_usage"
+    THROUGHPUT = "throughput"
+    ERROR_RATE = "error_rate"
+    QUEUE_SIZE = "queue_size"
+    REQUEST_COUNT = "request_count"
+    ERROR_COUNT = "error_count"
+
+    @property
+    def spec(self) -> semconv.MetricSpec:
+        """The instrument this type is recorded as."""
+        return _KINDS[self].spec
+
+    @property
+    def unit(self) -> str:
+        return _KINDS[self].spec.unit
+
+
+@dataclass(frozen=True)
+class _Kind:
+    spec: semconv.MetricSpec
+    maximum: float  # values must lie in [0, maximum]; NaN and infinity never do
+    meaning: str
+
+
+_ANY = sys.float_info.max
+
+
+_KINDS: dict[MetricType, _Kind] = {
+    MetricType.RESPONSE_TIME: _Kind(semconv.AGENT_RESPONSE_DURATION, _ANY, "seconds"),
+    MetricType.TASK_DURATION: _Kind(semconv.AGENT_TASK_DURATION, _ANY, "seconds"),
+    MetricType.NETWORK_LATENCY: _Kind(semconv.AGENT_NETWORK_LATENCY, _ANY, "seconds"),
+    MetricType.CPU_USAGE: _Kind(semconv.AGENT_CPU_USAGE, 100.0, "a percentage from 0 to 100"),
+    MetricType.MEMORY_USAGE: _Kind(semconv.AGENT_MEMORY_USAGE, _ANY, "bytes"),
+    MetricType.THROUGHPUT: _Kind(semconv.AGENT_THROUGHPUT, _ANY, "operations per second"),
+    MetricType.ERROR_RATE: _Kind(semconv.AGENT_ERROR_RATE, 100.0, "a percentage from 0 to 100"),
+    MetricType.QUEUE_SIZE: _Kind(semconv.AGENT_QUEUE_SIZE, _ANY, "a number of items"),
+    MetricType.REQUEST_COUNT: _Kind(semconv.AGENT_REQUESTS, _ANY, "a count to add"),
+    MetricType.ERROR_COUNT: _Kind(semconv.AGENT_ERRORS, _ANY, "a count to add"),
+}
+_RECORD_METHODS = {
+    semconv.InstrumentKind.COUNTER: "add",
+    semconv.InstrumentKind.HISTOGRAM: "record",
+    semconv.InstrumentKind.GAUGE: "set",
+}
+_BY_NAME: dict[str, MetricType] = {member.value: member for member in MetricType}
+_BY_NAME.update({member.name: member for member in MetricType})
+_CHOICES = sorted(member.value for member in MetricType)
+
+
+class PerformanceMetric(NamedTuple):
+    """One recorded value, as kept in the tracker's history."""
+
+    metric_type: MetricType
+    value: float
+    timestamp: float
+    agent_id: str | None
+    context: dict[str, Any] | None
+    metadata: dict[str, Any] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric_type": self.metric_type.value,
+            "value": self.value,
+            "unit": self.metric_type.unit,
+            "timestamp": self.timestamp,
+            "agent_id": self.agent_id,
+            "context": self.context or {},
+            "metadata": self.metadata or {},
+        }
+
+
+@dataclass(frozen=True)
+class PerformanceSnapshot:
+    """Per-agent, per-metric statistics at one moment."""
+
+    timestamp: float
+    metric_count: int
+    agents: dict[str, dict[str, dict[str, float | int]]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "timestamp": self.timestamp,
+            "metric_count": self.metric_count,
+            "agents": self.agents,
+        }
+
+
+TRACKER_OPTIONS = Options(
+    "PerformanceTracker",
+    [
+        Option("max_metrics_history", 10_000, int, "records kept in memory", minimum=1),
+        Option("snapshot_interval", 60.0, float, "seconds between snapshots; 0 turns them off"),
+        Option("metric_retention_days", 30.0, float, "days a record is kept", minimum=1e-9),
+        Option("max_snapshots", 100, int, "snapshots kept in memory", minimum=1),
+        Option("snapshot_export_path", None, str, "file each snapshot is written to (JSON)"),
+        Option(
+            "metric_attribute_keys",
+            ("operation",),
+            tuple,
+            "context keys that become metric attributes (keep them low-cardinality)",
+        ),
+    ],
+)
+
+
+class PerformanceTracker:
+    """Records agent performance metrics as OpenTelemetry measurements.
+
+    Args:
+        config: the seed's configuration dictionary: ``max_metrics_history`` (10000),
+            ``snapshot_interval`` seconds (60; 0 turns automatic snapshots off),
+            ``metric_retention_days`` (30), and our ``max_snapshots`` (100),
+            ``snapshot_export_path`` (None) and ``metric_attribute_keys`` (``("operation",)``).
+        meter_provider: where instruments come from; the global provider by default.
+
+    Automatic snapshots run on a daemon thread; :meth:`stop` (or ``with tracker:``) ends it.
+    """
+
+    def __init__(
+        self,
+        config: Mapping[str, Any] | None = None,
+        *,
+        meter_provider: metrics.MeterProvider | None = None,
+    ) -> None:
+        self.config = TRACKER_OPTIONS.resolve(config)
+        meter = metrics.get_meter(__name__, __version__, meter_provider=meter_provider)
+        self._record: dict[MetricType, Callable[..., None]] = {}
+        for metric_type, kind in _KINDS.items():
+            instrument = semconv.create_instrument(meter, kind.spec)
+            method = _RECORD_METHODS[kind.spec.kind]
+            self._record[metric_type] = getattr(instrument, method)
+        self._context_keys = {
+            key: semconv.CONTEXT_KEY_ATTRIBUTES.get(key, semconv.AGENT_CONTEXT_PREFIX + key)
+            for key in self.config["metric_attribute_keys"]
+        }
+        retention = self.config["metric_retention_days"] * 86_400.0
+        self._history: BoundedHistory[PerformanceMetric] = BoundedHistory(
+            self.config["max_metrics_history"],
+            _timestamp,
+            retention=retention,
+            parameter="max_metrics_history",
+        )
+        self._snapshots: BoundedHistory[PerformanceSnapshot] = BoundedHistory(
+            self.config["max_snapshots"],
+            lambda snapshot: snapshot.timestamp,
+            retention=retention,
+            parameter="max_snapshots",
+        )
+        self._append = self._history.append
+        self._callbacks: list[MetricCallback] = []
+        self._failed_callbacks: list[MetricCallback] = []
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        if self.config["snapshot_interval"] > 0:
+            self._thread = threading.Thread(
+                target=self._snapshot_loop, name="otel-agents-tracker-snapshots", daemon=True
+            )
+            self._thread.start()
+
+    # -- recording -------------------------------------------------------------------------
+    def record_metric(
+        self,
+        metric_type: MetricType | str,
+        value: float,
+        agent_id: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> PerformanceMetric:
+        """Record one value.
+
+        Args:
+            metric_type: a :class:`MetricType` or its value, e.g. ``"response_time"``.
+            value: in the type's unit: seconds for durations, 0-100 for percentages, bytes
+                for memory; counts are added to a counter.
+            agent_id: the agent the value belongs to (``gen_ai.agent.id``).
+            context: details kept in history; keys named in ``metric_attribute_keys`` with
+                string values also become metric attributes.
+            metadata: details kept in history only.
+
+        Raises:
+            InvalidValueError: unknown metric type, NaN, infinity, or a value out of range.
+            InvalidTypeError: a value that is not a number, an agent id that is not a string,
+                or context/metadata that are not mappings.
+        """
+        kind = metric_type if type(metric_type) is MetricType else _metric_type(metric_type)
+        value_type = type(value)
+        if value_type is not float and value_type is not int:
+            value = _number(value)
+        if not 0.0 <= value <= _KINDS[kind].maximum:
+            raise _out_of_range(kind, value)
+        attributes: dict[str, Any] = {}
+        if agent_id is not None:
+            if type(agent_id) is not str or not agent_id:
+                raise _bad_agent_id(agent_id)
+            attributes[semconv.GEN_AI_AGENT_ID] = agent_id
+        if context is not None:
+            if type(context) is not dict and not isinstance(context, Mapping):
+                raise invalid_type("context", context, "a mapping such as {'operation': 'plan'}")
+            # One pass both promotes allow-listed keys to attributes and copies the context
+            # with secrets redacted (this is the hot path: see benchmarks/bench_tracker.py).
+            cleaned: dict[str, Any] = {}
+            promoted = self._context_keys
+            for key, item in context.items():
+                attribute = promoted.get(key)
+                if attribute is not None and type(item) is str:
+                    attributes[attribute] = item
+                if is_secret_key(key):
+                    cleaned[key] = REDACTED
+                elif type(item) in _PLAIN:
+                    cleaned[key] = item
+                else:
+                    cleaned[key] = redact_value(item)
+            context = cleaned
+        if metadata is not None:
+            if type(metadata) is not dict and not isinstance(metadata, Mapping):
+                raise invalid_type("metadata", metadata, "a mapping")
+            metadata = redact(metadata)
+        self._record[kind](value, attributes)
+        record = _new_record(PerformanceMetric, (kind, value, _now(), agent_id, context, metadata))
+        self._append(record)
+        if self._callbacks:
+            self._notify(record)
+        return record
+
+    def add_callback(self, callback: MetricCallback) -> None:
+        """Call ``callback(metric)`` after each record. A callback that raises is logged once."""
+        if not callable(callback):
+            raise invalid_type("callback", callback, "a callable taking a PerformanceMetric")
+        self._callbacks = [*self._callbacks, callback]
+
+    def remove_callback(self, callback: MetricCallback) -> None:
+        """Stop calling ``callback``; unknown callbacks are ignored."""
+        self._callbacks = [c for c in self._callbacks if c != callback]
+
+    def _notify(self, record: PerformanceMetric) -> None:
+        for callback in self._callbacks:
+            try:
+                callback(record)
+            except Exception:
+                if callback not in self._failed_callbacks:
+                    self._failed_callbacks.append(callback)
+                    _logger.exception(
+                        "tracker callback %r raised; recording goes on (logged once)", callback
+                    )
+
+    # -- queries ---------------------------------------------------------------------------
+    def get_metrics(
+        self,
+        metric_type: MetricType | str | None = None,
+        agent_id: str | None = None,
+        time_range: TimeRange = None,
+    ) -> list[PerformanceMetric]:
+        """Recorded values, oldest first, filtered by type, agent and :data:`TimeRange`."""
+        kind = None if metric_type is None else _metric_type(metric_type)
+        self._history.prune()
+        return self._history.select(
+            time_range,
+            lambda m: (
+                (kind is None or m.metric_type is kind)
+                and (agent_id is None or m.agent_id == agent_id)
+            ),
+        )
+
+    def get_agent_performance_summary(
+        self, agent_id: str, time_range: TimeRange = None
+    ) -> dict[str, Any]:
+        """Count, min, max, mean, p50, p95 and p99 of each metric type recorded for an agent."""
+        if type(agent_id) is not str or not agent_id:
+            raise _bad_agent_id(agent_id)
+        records = self.get_metrics(agent_id=agent_id, time_range=time_range)
+        return {
+            "agent_id": agent_id,
+            "total_metrics": len(records),
+            "metrics": _summaries(records),
+        }
+
+    def get_agents(self) -> list[str]:
+        """Agent ids seen in the history, sorted."""
+        return sorted({m.agent_id for m in self._history.snapshot() if m.agent_id is not None})
+
+    # -- snapshots and export --------------------------------------------------------------
+    def take_snapshot(self) -> PerformanceSnapshot:
+        """Summarize the history per agent now, keep the snapshot, and export it if set up."""
+        self._history.prune()
+        records = self._history.snapshot()
+        by_agent: dict[str, list[PerformanceMetric]] = {}
+        for record in records:
+            by_agent.setdefault(record.agent_id or "", []).append(record)
+        snapshot = PerformanceSnapshot(
+            time.time(), len(records), {a: _summaries(r) for a, r in by_agent.items()}
+        )
+        self._snapshots.append(snapshot)
+        path = self.config["snapshot_export_path"]
+        if path is not None:
+            write_json_atomic(
+                path, export_envelope("snapshots", {"snapshots": self.get_snapshots()})
+            )
+        return snapshot
+
+    def get_snapshots(self, time_range: TimeRange = None) -> list[PerformanceSnapshot]:
+        return self._snapshots.select(time_range)
+
+    def export_metrics(self, filepath: str | Path, time_range: TimeRange = None) -> Path:
+        """Write the history (and snapshots) in ``time_range`` to ``filepath`` as JSON.
+
+        The file is replaced atomically; on failure :class:`~otel_agents.ExportError` is
+        raised and the previous file is left intact.
+        """
+        start, end = resolve_time_range(time_range)
+        records = self.get_metrics(time_range=time_range)
+        payload = {
+            "time_range": {"start": _finite(start), "end": _finite(end)},
+            "config": {k: v for k, v in self.config.items() if k != "snapshot_export_path"},
+            "metric_count": len(records),
+            "metrics": [record.to_dict() for record in records],
+            "snapshots": [s.to_dict() for s in self.get_snapshots(time_range)],
+        }
+        return write_json_atomic(filepath, export_envelope("metrics", payload))
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def _snapshot_loop(self) -> None:
+        interval = self.config["snapshot_interval"]
+        while not self._stopped.wait(interval):
+            try:
+                self.take_snapshot()
+            except Exception:
+                _logger.exception("taking a performance snapshot failed; will try again")
+
+    def stop(self, timeout: float | None = 5.0) -> None:
+        """Stop automatic snapshots. Safe to call twice."""
+        self._stopped.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def __enter__(self) -> PerformanceTracker:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+_now = time.time
+# Builds a PerformanceMetric without the Python-level NamedTuple.__new__ frame (hot path).
+_new_record = tuple.__new__
+
+
+def _timestamp(record: PerformanceMetric) -> float:
+    return record.timestamp
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _summaries(records: Iterable[PerformanceMetric]) -> dict[str, dict[str, Any]]:
+    values: dict[MetricType, list[float]] = {}
+    for record in records:
+        values.setdefault(record.metric_type, []).append(record.value)
+    return {
+        kind.value: {**summarize(vals), "unit": kind.unit}
+        for kind, vals in sorted(values.items(), key=lambda item: item[0].value)
+    }
+
+
+def _metric_type(metric_type: object) -> MetricType:
+    if isinstance(metric_type, MetricType):
+        return metric_type
+    if isinstance(metric_type, str):
+        found = _BY_NAME.get(metric_type) or _BY_NAME.get(metric_type.lower())
+        if found is not None:
+            return found
+        raise invalid_value("metric_type", metric_type, "a MetricType", _CHOICES)
+    raise invalid_type("metric_type", metric_type, "a MetricType or its name", _CHOICES)
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise invalid_type("value", value, "a real number (int or float)")
+    return float(value)
+
+
+def _out_of_range(kind: MetricType, value: float) -> Exception:
+    meaning = _KINDS[kind].meaning
+    if math.isnan(value) or math.isinf(value):
+        return invalid_value("value", value, f"a finite number ({meaning}) for {kind.value}")
+    return invalid_value("value", value, f"{meaning} for {kind.value}, not negative or above range")
+
+
+def _bad_agent_id(agent_id: object) -> Exception:
+    if isinstance(agent_id, str):
+        return invalid_value("agent_id", agent_id, "a non-empty string such as 'agent_1'")
+    return invalid_type("agent_id", agent_id, "a non-empty string such as 'agent_1'")
