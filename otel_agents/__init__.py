@@ -13,6 +13,12 @@ from otel_agents.errors import (
     MessagingError,
     OtelAgentsError,
 )
+from otel_agents.tracker import (
+    MetricType,
+    PerformanceMetric,
+    PerformanceSnapshot,
+    PerformanceTracker,
+)
 
 __all__ = [
     "ConfigurationError",
@@ -21,7 +27,11 @@ __all__ = [
     "InvalidTypeError",
     "InvalidValueError",
     "MessagingError",
+    "MetricType",
     "OtelAgentsError",
+    "PerformanceMetric",
+    "PerformanceSnapshot",
+    "PerformanceTracker",
     "Telemetry",
     "__version__",
     "configure",
