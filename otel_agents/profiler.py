@@ -1,0 +1,381 @@
+"""``PerformanceProfiler``: the seed's profiler as OpenTelemetry spans and a duration histogram.
+
+Each profiled call or block becomes an INTERNAL span named after the profile, and one
+``agent.profile.duration`` measurement (seconds) with the profile name as its attribute::
+
+    profiler = PerformanceProfiler()
+
+    @profiler.profile_function("critical_function")
+    def critical_function(): ...
+
+    with profiler.profile("data_processing", {"batch_size": 1000}):
+        process(batch)
+
+Both forms work for sync and async code (``async def`` functions, ``async with``). A failure
+is recorded on the span (exception event, status ERROR, ``error.type``) and re-raised
+unchanged. Recent profiles stay in a bounded history for :meth:`get_profiling_summary`.
+
+The hot path avoids ``start_as_current_span``'s generator machinery: it starts the span,
+makes it current with ``context.attach`` and ends it directly, which keeps a profiled call
+no dearer than a hand-written span plus one histogram record.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+import time
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, NamedTuple, ParamSpec, TypeVar, cast, overload
+
+from opentelemetry import context as otel_context, metrics, trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
+
+from otel_agents import semconv
+from otel_agents._version import __version__
+from otel_agents.errors import ConfigurationError, invalid_type
+from otel_agents.history import BoundedHistory, TimeRange, summarize
+from otel_agents.system_metrics import SystemReader
+
+__all__ = ["PerformanceProfiler", "ProfileRecord"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: The seed's configuration keys and their defaults.
+DEFAULTS: dict[str, Any] = {"profiling_enabled": True, "snapshot_interval": 30, "max_history": 5000}
+
+_INTERNAL = SpanKind.INTERNAL
+_perf_counter = time.perf_counter
+_wall_clock = time.time
+_attach = otel_context.attach
+_detach = otel_context.detach
+_set_span_in_context = trace.set_span_in_context
+
+
+class ProfileRecord(NamedTuple):
+    """One finished profile in the in-process history."""
+
+    name: str
+    timestamp: float  # Unix seconds when it finished
+    duration: float  # seconds
+    error_type: str | None
+
+
+def _config_error(key: str, value: Any, expected: str) -> ConfigurationError:
+    return ConfigurationError(f"config[{key!r}]={value!r} is not valid: expected {expected}")
+
+
+def _parse_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    if config is None:
+        return dict(DEFAULTS)
+    if not isinstance(config, Mapping):
+        raise ConfigurationError(
+            f"config={config!r} is not valid: expected a dict with keys {', '.join(DEFAULTS)}"
+        )
+    unknown = sorted(str(key) for key in config if key not in DEFAULTS)
+    if unknown:
+        raise ConfigurationError(
+            f"config key {unknown[0]!r} is not known: valid keys are {', '.join(DEFAULTS)}"
+        )
+    settings = {**DEFAULTS, **config}
+    if not isinstance(settings["profiling_enabled"], bool):
+        raise _config_error("profiling_enabled", settings["profiling_enabled"], "True or False")
+    interval = settings["snapshot_interval"]
+    if (
+        isinstance(interval, bool)
+        or not isinstance(interval, int | float)
+        or not 0 < interval < math.inf
+    ):
+        raise _config_error("snapshot_interval", interval, "a positive number of seconds, e.g. 30")
+    history = settings["max_history"]
+    if isinstance(history, bool) or not isinstance(history, int) or history < 1:
+        raise _config_error("max_history", history, "a positive whole number, e.g. 5000")
+    return settings
+
+
+#: Context keys containing these words are never put on a span: they may hold credentials.
+_SECRET_WORDS = ("token", "secret", "password", "passwd", "auth", "key", "session", "cookie")
+
+
+def _looks_secret(key: str) -> bool:
+    lowered = key.lower()
+    return any(word in lowered for word in _SECRET_WORDS)
+
+
+def _error_type(exc: BaseException) -> str:
+    return type(exc).__qualname__
+
+
+def _span_attributes(name: str, context: Mapping[str, Any] | None) -> dict[str, Any]:
+    attributes: dict[str, Any] = {semconv.AGENT_PROFILE_NAME: name}
+    for key, value in (context or {}).items():
+        key = str(key)
+        if isinstance(value, str | bool | int | float) and not _looks_secret(key):
+            attributes[
+                semconv.CONTEXT_KEY_ATTRIBUTES.get(key, semconv.AGENT_CONTEXT_PREFIX + key)
+            ] = value
+    return attributes
+
+
+class PerformanceProfiler:
+    """Profiles functions and blocks as spans plus an ``agent.profile.duration`` histogram.
+
+    Args:
+        config: the seed's settings: ``profiling_enabled`` (default ``True``; ``False`` makes
+            profiling a near-free no-op), ``snapshot_interval`` (seconds, default 30; kept for
+            the seed's configuration: system readings are taken when
+            :meth:`get_system_metrics` is called or a metric reader collects, so no thread
+            runs) and ``max_history`` (profiles kept in memory, default 5000).
+        tracer_provider: where spans go; the global provider by default.
+        meter_provider: where the histogram goes; the global provider by default.
+
+    Raises:
+        ConfigurationError: an unknown key or a bad value in ``config``.
+    """
+
+    def __init__(
+        self,
+        config: Mapping[str, Any] | None = None,
+        *,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+    ) -> None:
+        settings = _parse_config(config)
+        self._enabled: bool = settings["profiling_enabled"]
+        self.snapshot_interval: float = settings["snapshot_interval"]
+        self.max_history: int = settings["max_history"]
+        self._tracer = trace.get_tracer(__name__, __version__, tracer_provider)
+        meter = metrics.get_meter(__name__, __version__, meter_provider=meter_provider)
+        self._duration = semconv.create_instrument(meter, semconv.AGENT_PROFILE_DURATION)
+        self.history: BoundedHistory[ProfileRecord] = BoundedHistory(
+            self.max_history, _record_timestamp, parameter="max_history"
+        )
+        self._system = SystemReader()
+
+    @property
+    def profiling_enabled(self) -> bool:
+        """Whether profiling records anything; checked on every call, so it can be toggled."""
+        return self._enabled
+
+    @profiling_enabled.setter
+    def profiling_enabled(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise _config_error("profiling_enabled", value, "True or False")
+        self._enabled = value
+
+    # -- recording -------------------------------------------------------------------------
+    def _start(self, name: str, attributes: dict[str, Any]) -> tuple[Span, object]:
+        span = self._tracer.start_span(name, kind=_INTERNAL, attributes=attributes)
+        return span, _attach(_set_span_in_context(span))
+
+    def _finish(
+        self,
+        span: Span,
+        token: object,
+        started: float,
+        name: str,
+        metric_attributes: dict[str, Any],
+        exc: BaseException | None,
+    ) -> None:
+        duration = _perf_counter() - started
+        error_type = None
+        if exc is not None:
+            error_type = _error_type(exc)
+            metric_attributes = {**metric_attributes, semconv.ERROR_TYPE: error_type}
+            if span.is_recording():
+                span.record_exception(exc)
+                span.set_attribute(semconv.ERROR_TYPE, error_type)
+                span.set_status(Status(StatusCode.ERROR, f"{error_type}: {exc}"))
+        _detach(token)  # type: ignore[arg-type]
+        span.end()
+        self._duration.record(duration, metric_attributes)
+        self.history.append(ProfileRecord(name, _wall_clock(), duration, error_type))
+
+    # -- the decorator ---------------------------------------------------------------------
+    @overload
+    def profile_function(self, profile_name: Callable[P, R]) -> Callable[P, R]: ...
+
+    @overload
+    def profile_function(
+        self, profile_name: str | None = None
+    ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+    def profile_function(self, profile_name: Any = None) -> Any:
+        """Decorate a sync or async function so each call is profiled.
+
+        Args:
+            profile_name: the span and profile name; the function's ``__qualname__`` by
+                default. ``@profile_function`` without parentheses works too.
+        """
+        if callable(profile_name):
+            return self.profile_function(None)(profile_name)
+        if profile_name is not None and not isinstance(profile_name, str):
+            raise invalid_type("profile_name", profile_name, "a string or None")
+
+        def decorate(func: Callable[P, R]) -> Callable[P, R]:
+            return self._wrap(func, profile_name or func.__qualname__)
+
+        return decorate
+
+    def _wrap(self, func: Callable[P, R], name: str) -> Callable[P, R]:
+        function_name = f"{func.__module__}.{func.__qualname__}"
+        span_attributes = {
+            semconv.AGENT_PROFILE_NAME: name,
+            semconv.CODE_FUNCTION_NAME: function_name,
+        }
+        metric_attributes = {semconv.AGENT_PROFILE_NAME: name}
+        start, finish = self._start, self._finish
+
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                if not self._enabled:
+                    return await func(*args, **kwargs)
+                span, token = start(name, span_attributes)
+                started = _perf_counter()
+                try:
+                    result = await func(*args, **kwargs)
+                except BaseException as exc:
+                    finish(span, token, started, name, metric_attributes, exc)
+                    raise
+                finish(span, token, started, name, metric_attributes, None)
+                return result
+
+            return cast("Callable[P, R]", async_wrapper)
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not self._enabled:
+                return func(*args, **kwargs)
+            span, token = start(name, span_attributes)
+            started = _perf_counter()
+            try:
+                result = func(*args, **kwargs)
+            except BaseException as exc:
+                finish(span, token, started, name, metric_attributes, exc)
+                raise
+            finish(span, token, started, name, metric_attributes, None)
+            return result
+
+        return cast("Callable[P, R]", wrapper)
+
+    # -- the context manager ---------------------------------------------------------------
+    def profile(self, profile_name: str, context: Mapping[str, Any] | None = None) -> _Profile:
+        """A context manager (``with`` or ``async with``) that profiles its block.
+
+        Args:
+            profile_name: the span and profile name.
+            context: details of this run; its string, number and bool values become span
+                attributes ``agent.context.<key>`` (``operation`` becomes
+                ``gen_ai.operation.name``), except keys that may name a credential (``token``,
+                ``password``, ``api_key`` ...), which are left out. They never become metric
+                attributes.
+        """
+        if not self._enabled:
+            return _DISABLED
+        if not isinstance(profile_name, str):
+            raise invalid_type("profile_name", profile_name, "a string")
+        if context is not None and not isinstance(context, Mapping):
+            raise invalid_type("context", context, "a dict or None")
+        return _Profile(self, profile_name, context)
+
+    # -- views -----------------------------------------------------------------------------
+    def get_system_metrics(self) -> dict[str, Any]:
+        """CPU, memory, disk, network and process readings as a JSON-friendly dict.
+
+        The same readings, computed the same way, as the ``system.*`` and ``process.*``
+        metrics (see :meth:`otel_agents.system_metrics.SystemReader.snapshot`). CPU
+        utilization covers the time since the previous call (the first call: since boot).
+        """
+        return self._system.snapshot()
+
+    def get_profiling_summary(self, time_range: TimeRange = None) -> dict[str, dict[str, Any]]:
+        """Statistics of recent profiles, by profile name.
+
+        Args:
+            time_range: the last N seconds, a ``timedelta`` or a ``(start, end)`` pair
+                (see :data:`otel_agents.history.TimeRange`); everything kept by default.
+
+        Returns:
+            ``{name: {"count", "errors", "min", "max", "mean", "sum", "p50", "p95", "p99"}}``,
+            durations in seconds.
+        """
+        by_name: dict[str, list[ProfileRecord]] = {}
+        for record in self.history.select(time_range):
+            by_name.setdefault(record.name, []).append(record)
+        summary: dict[str, dict[str, Any]] = {}
+        for name, records in by_name.items():
+            stats: dict[str, Any] = summarize(record.duration for record in records)
+            stats["errors"] = sum(1 for record in records if record.error_type is not None)
+            summary[name] = stats
+        return summary
+
+
+def _record_timestamp(record: ProfileRecord) -> float:
+    return record.timestamp
+
+
+class _Profile:
+    """One profiled block; ``with`` and ``async with`` both work."""
+
+    __slots__ = ("_attributes", "_metric_attributes", "_name", "_profiler", "_state")
+
+    def __init__(
+        self, profiler: PerformanceProfiler, name: str, context: Mapping[str, Any] | None
+    ) -> None:
+        self._profiler = profiler
+        self._name = name
+        # The SDK copies attributes it is given, so one dict can serve the span and the metric.
+        self._metric_attributes = {semconv.AGENT_PROFILE_NAME: name}
+        self._attributes = _span_attributes(name, context) if context else self._metric_attributes
+        self._state: tuple[Span, object, float] | None = None
+
+    def __enter__(self) -> _Profile:
+        span, token = self._profiler._start(self._name, self._attributes)
+        self._state = (span, token, _perf_counter())
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._state is None:
+            return
+        span, token, started = self._state
+        self._state = None
+        self._profiler._finish(span, token, started, self._name, self._metric_attributes, exc)
+
+    async def __aenter__(self) -> _Profile:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, traceback)
+
+
+class _DisabledProfile(_Profile):
+    """What :meth:`PerformanceProfiler.profile` returns while profiling is off: nothing.
+
+    It never starts a span, so the inherited ``__exit__`` finds no state and returns.
+    """
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        self._state = None
+
+    def __enter__(self) -> _Profile:
+        return self
+
+
+_DISABLED = _DisabledProfile()

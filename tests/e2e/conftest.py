@@ -1,0 +1,260 @@
+"""A real Prometheus on 127.0.0.1 scraping our metrics, for the end-to-end tests.
+
+* ``prometheus``: Debian trixie's Prometheus 2.53 (fetched by ``scripts/fetch-prometheus``
+  when absent), with its own temporary storage and a generated ``prometheus.yml`` that scrapes
+  the ``metrics_target`` every second. Started once per session, stopped by pid.
+* ``metrics_target``: an SDK MeterProvider whose ``PrometheusMetricReader`` serves a private
+  ``CollectorRegistry`` through ``prometheus_client.start_http_server`` on a free port: the
+  direct path a user takes when scraping a process (CI's path).
+
+Outside CI a Prometheus that cannot be fetched skips these tests with the reason; with
+``CI=true`` it fails them. The timings (fetch, start, total) are printed in the summary.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import httpx
+import pytest
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from prometheus_client import CollectorRegistry, start_http_server
+
+REPO = Path(__file__).resolve().parents[2]
+FETCH_SCRIPT = REPO / "scripts" / "fetch-prometheus"
+PROMETHEUS_BINARY = REPO / ".cache" / "prometheus" / "root" / "usr" / "bin" / "prometheus"
+FETCH_TIMEOUT = 300.0
+READY_TIMEOUT = 15.0
+STOP_TIMEOUT = 10.0
+#: How long query() waits for data: Prometheus hands a new target to its scraper only after
+#: about 5 s (target discovery is throttled), then scrapes it every second.
+QUERY_TIMEOUT = 20.0
+POLL_INTERVAL = 0.2
+SCRAPE_JOB = "otel-agents-e2e"
+SERVICE = "otel-agents-e2e"
+
+#: Seconds measured during the session, printed by pytest_terminal_summary.
+TIMINGS: dict[str, float] = {}
+E2E_TOTAL = "e2e tests total (setup, call, teardown)"
+
+
+@dataclass
+class MetricsTarget:
+    """Our metrics, served for scraping as the Prometheus exporter of ``configure()`` does."""
+
+    meter_provider: MeterProvider
+    registry: CollectorRegistry
+    host: str
+    port: int
+    service_name: str
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass
+class Prometheus:
+    """A running Prometheus and a client for its HTTP API."""
+
+    url: str
+    pid: int
+    job: str
+    client: httpx.Client = field(repr=False)
+
+    def query_once(self, promql: str) -> list[dict[str, Any]]:
+        """Evaluate ``promql`` now; the result vector (empty when there is no data)."""
+        response = self.client.get(f"{self.url}/api/v1/query", params={"query": promql})
+        response.raise_for_status()
+        body = response.json()
+        if body.get("status") != "success":
+            raise AssertionError(f"query {promql!r} failed: {body}")
+        result: list[dict[str, Any]] = body["data"]["result"]
+        return result
+
+    def query(self, promql: str, timeout: float = QUERY_TIMEOUT) -> list[dict[str, Any]]:
+        """Evaluate ``promql`` until it returns data or ``timeout`` seconds pass.
+
+        Returns the last result, empty if no data arrived in time, so the caller's assertion
+        names what is missing.
+        """
+        deadline = time.monotonic() + timeout
+        for _attempt in range(int(timeout / POLL_INTERVAL) + 1):
+            result = self.query_once(promql)
+            if result or time.monotonic() >= deadline:
+                return result
+            time.sleep(POLL_INTERVAL)
+        return self.query_once(promql)
+
+    def wait_for_scrape_after(self, moment: float, timeout: float = QUERY_TIMEOUT) -> None:
+        """Wait until a scrape that started after ``moment`` (a ``time.time()``) has landed.
+
+        Everything recorded before ``moment`` is then in Prometheus, so tests can query each
+        name once instead of polling for every one.
+        """
+        promql = f'timestamp(up{{job="{self.job}"}}) > {moment:.3f}'
+        if not self.query(promql, timeout):
+            raise AssertionError(f"Prometheus did not scrape job {self.job!r} within {timeout}s")
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def _unavailable(reason: str) -> NoReturn:
+    """Fail in CI, where the e2e proof must run; skip with the reason anywhere else."""
+    if _in_ci():
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def _prometheus_binary() -> Path:
+    if os.access(PROMETHEUS_BINARY, os.X_OK):
+        return PROMETHEUS_BINARY
+    started = time.monotonic()
+    try:
+        fetched = subprocess.run(
+            [str(FETCH_SCRIPT)],
+            capture_output=True,
+            text=True,
+            timeout=FETCH_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        _unavailable(f"scripts/fetch-prometheus could not run: {exc}")
+    TIMINGS["fetch Prometheus"] = time.monotonic() - started
+    if fetched.returncode != 0:
+        tail = "\n".join(fetched.stderr.strip().splitlines()[-5:])
+        _unavailable(f"scripts/fetch-prometheus failed ({fetched.returncode}): {tail}")
+    binary = Path(fetched.stdout.strip().splitlines()[-1]) if fetched.stdout.strip() else None
+    if binary is None or not os.access(binary, os.X_OK):
+        _unavailable(f"scripts/fetch-prometheus printed no runnable binary: {fetched.stdout!r}")
+    return binary
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _write_config(path: Path, target: MetricsTarget) -> None:
+    path.write_text(
+        "global:\n"
+        "  scrape_interval: 1s\n"
+        "  scrape_timeout: 1s\n"
+        "  evaluation_interval: 1s\n"
+        "scrape_configs:\n"
+        f"  - job_name: {SCRAPE_JOB}\n"
+        "    static_configs:\n"
+        f"      - targets: ['{target.address}']\n",
+        encoding="utf-8",
+    )
+
+
+@pytest.fixture(scope="session")
+def metrics_target() -> Iterator[MetricsTarget]:
+    """An SDK MeterProvider served at ``http://127.0.0.1:PORT/metrics`` from its own registry."""
+    registry = CollectorRegistry()
+    reader = PrometheusMetricReader(registry=registry)
+    provider = MeterProvider(
+        resource=Resource.create({SERVICE_NAME: SERVICE}),
+        metric_readers=[reader],
+        shutdown_on_exit=False,
+    )
+    # Port 0: the OS picks a free port, with no window for another process to take it.
+    server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
+    try:
+        yield MetricsTarget(provider, registry, "127.0.0.1", server.server_port, SERVICE)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=STOP_TIMEOUT)
+        provider.shutdown()
+
+
+@pytest.fixture(scope="session")
+def prometheus(
+    metrics_target: MetricsTarget, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Prometheus]:
+    """A real Prometheus on 127.0.0.1 scraping ``metrics_target`` every second."""
+    binary = _prometheus_binary()
+    workdir = tmp_path_factory.mktemp("prometheus")
+    config = workdir / "prometheus.yml"
+    _write_config(config, metrics_target)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = workdir / "prometheus.log"
+    started = time.monotonic()
+    with log_path.open("wb") as log, httpx.Client(timeout=5.0) as client:
+        process = subprocess.Popen(
+            [
+                str(binary),
+                f"--config.file={config}",
+                f"--storage.tsdb.path={workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--log.level=warn",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        try:
+            _wait_ready(client, url, process, log_path)
+            TIMINGS["Prometheus start to /-/ready"] = time.monotonic() - started
+            yield Prometheus(url, process.pid, SCRAPE_JOB, client)
+        finally:
+            _stop(process)
+
+
+def _wait_ready(
+    client: httpx.Client, url: str, process: subprocess.Popen[bytes], log_path: Path
+) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    for _attempt in range(int(READY_TIMEOUT / 0.02) + 1):
+        if process.poll() is not None:
+            break
+        try:
+            if client.get(f"{url}/-/ready").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.02)
+    log = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+    pytest.fail(f"Prometheus at {url} was not ready within {READY_TIMEOUT}s; log:\n{log}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(timeout=STOP_TIMEOUT)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # Called only for items under tests/e2e: their setup, call and teardown, fixtures included.
+    TIMINGS[E2E_TOTAL] = TIMINGS.get(E2E_TOTAL, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not TIMINGS:
+        return
+    terminalreporter.section("otel-agents e2e timings")
+    for name, seconds in TIMINGS.items():
+        terminalreporter.write_line(f"{name}: {seconds:.2f} s")
