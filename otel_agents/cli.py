@@ -1,0 +1,51 @@
+"""The ``otel-agents`` command line.
+
+    otel-agents demo [--duration SECONDS]      a small agent swarm, telemetry from OTEL_* vars
+
+Each area contributes its own subcommands through a ``register(subparsers)`` function, so
+this module stays a table of contents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from otel_agents._version import __version__
+
+__all__ = ["main"]
+
+Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+
+def _registrars() -> list[Registrar]:
+    from otel_agents.demo import register as demo
+
+    return [demo]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="otel-agents",
+        description="OpenTelemetry-native observability for multi-agent systems.",
+    )
+    parser.add_argument("--version", action="version", version=f"otel-agents {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for register in _registrars():
+        register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        result: int = args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

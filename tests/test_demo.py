@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.integration
+def test_the_demo_runs_from_the_command_line_and_exports_what_it_tracked(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    export = tmp_path / "demo.json"
+    cli = Path(sys.executable).with_name("otel-agents")
+
+    result = subprocess.run(
+        [str(cli), "demo", "--duration", "1", "--export", str(export)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "planner" in result.stdout
+    data = json.loads(export.read_text())
+    agents = {m["agent_id"] for m in data["metrics"]}
+    assert agents == {"planner", "researcher", "monitor"}
+    assert {m["metric_type"] for m in data["metrics"]} >= {"response_time", "request_count"}
