@@ -11,36 +11,29 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry import metrics, trace
 from opentelemetry._logs import get_logger_provider, set_logger_provider
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, ConsoleLogRecordExporter
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import (
-    Counter,
-    Histogram,
     MeterProvider,
-    ObservableCounter,
-    ObservableGauge,
-    ObservableUpDownCounter,
-    UpDownCounter,
-    _Gauge,
+    TraceBasedExemplarFilter,
 )
 from opentelemetry.sdk.metrics.export import (
-    ConsoleMetricExporter,
     MetricReader,
-    PeriodicExportingMetricReader,
 )
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider, sampling
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from otel_agents import _settings as s, semconv
-from otel_agents.errors import ConfigurationError
+from otel_agents import _exporters as x, _settings as s, semconv
+from otel_agents._settings import invalid_config
 from otel_agents.semconv import InstrumentKind
 
 if TYPE_CHECKING:
@@ -51,6 +44,8 @@ __all__ = ["Telemetry", "configure", "get_telemetry", "shutdown"]
 _logger = logging.getLogger("otel_agents")
 _lock = threading.Lock()
 _current: Telemetry | None = None
+_shut_down = False  # the global providers we set are stopped and cannot be replaced
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -61,21 +56,28 @@ class Telemetry:
     tracer_provider: TracerProvider | None
     meter_provider: MeterProvider | None
     logger_provider: LoggerProvider | None
-    settings: dict[str, Any] = field(default_factory=dict)
+    # repr=False: the requested settings hold OTLP headers, which often carry credentials.
+    settings: dict[str, Any] = field(default_factory=dict, repr=False)
     system_metrics: SystemMetrics | None = None
-    _prometheus_server: Any = None
+    _prometheus_server: Any = field(default=None, repr=False)
+    _closed: bool = field(default=False, repr=False)
 
     def shutdown(self) -> None:
         """Flush and stop everything this configuration started. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        stops: list[Callable[[], Any]] = []
         if self.system_metrics is not None:
-            self.system_metrics.disable()
+            stops.append(self.system_metrics.disable)
         for provider in (self.tracer_provider, self.meter_provider, self.logger_provider):
-            if provider is None:
-                continue
+            if provider is not None:
+                stops.append(provider.shutdown)
+        for stop in stops:
             try:
-                provider.shutdown()
+                stop()
             except Exception:  # exporters must never break the host program
-                _logger.warning("shutting down %s failed", type(provider).__name__, exc_info=True)
+                _logger.warning("stopping %s failed", stop, exc_info=True)
         if self._prometheus_server is not None:
             self._prometheus_server.shutdown()
             self._prometheus_server.server_close()
@@ -144,7 +146,7 @@ def configure(
         The :class:`Telemetry` in force, or ``None`` when the SDK is disabled.
     """
     global _current
-    requested = {k: v for k, v in locals().items() if v not in (None, ())}
+    requested = {k: v for k, v in locals().items() if v is not None and v != ()}
     _validate_arguments(requested)
     with _lock:
         if _current is not None:
@@ -157,32 +159,22 @@ def configure(
         if s.SDK_DISABLED.read(disabled):
             _logger.info("OTEL_SDK_DISABLED is set: otel-agents configures no telemetry")
             return None
+        if _shut_down:
+            _logger.warning(
+                "otel_agents.configure() after shutdown(): OpenTelemetry sets global providers "
+                "once per process, so the stopped ones stay in place; restart the process "
+                "to configure telemetry again"
+            )
         _current = _build(requested)
         return _current
 
 
 def _validate_arguments(requested: dict[str, Any]) -> None:
-    limit = requested.get("cardinality_limit")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise invalid_config("cardinality_limit", limit, "a positive whole number, e.g. 2000")
-    protocol = requested.get("otlp_protocol")
-    if protocol is not None and protocol not in s.PROTOCOLS:
-        raise invalid_config("otlp_protocol", protocol, "an OTLP protocol", s.PROTOCOLS)
-    sampler = requested.get("sampler")
-    if sampler is not None and sampler not in s.SAMPLERS:
-        raise invalid_config("sampler", sampler, "a sampler name", s.SAMPLERS)
-    for name in ("otlp_timeout", "metric_export_interval"):
-        value = requested.get(name)
-        if value is not None and not (isinstance(value, int | float) and 0 < value < float("inf")):
-            raise invalid_config(name, value, "a positive number of seconds")
-    for signal in s.SIGNALS:
-        value = requested.get(f"{signal}_exporter")
-        names = [value] if isinstance(value, str) else list(value or ())
-        for name in (n.strip().lower() for item in names for n in item.split(",")):
-            if name not in s.EXPORTERS[signal]:
-                raise invalid_config(
-                    f"{signal}_exporter", value, "exporter names", s.EXPORTERS[signal]
-                )
+    s.check_arguments(requested)
+    for name, kind in (("span_processors", SpanProcessor), ("metric_readers", MetricReader)):
+        value = requested.get(name, ())
+        if not isinstance(value, list | tuple) or not all(isinstance(v, kind) for v in value):
+            raise invalid_config(name, value, f"a list of {kind.__name__} objects")
 
 
 def get_telemetry() -> Telemetry | None:
@@ -192,9 +184,11 @@ def get_telemetry() -> Telemetry | None:
 
 def shutdown() -> None:
     """Flush and stop what :func:`configure` started. Safe to call twice or without it."""
-    global _current
+    global _current, _shut_down
     with _lock:
         current, _current = _current, None
+        if current is not None:
+            _shut_down = True
     if current is not None:
         current.shutdown()
 
@@ -202,64 +196,137 @@ def shutdown() -> None:
 def _build(requested: dict[str, Any]) -> Telemetry:
     get = requested.get
     resource = _resource(get("service_name"), get("resource_attributes"))
-    protocol_arg = get("otlp_protocol")
-    otlp = {
-        signal: {
-            "protocol": s.read_signal(s.OTLP_PROTOCOL, signal, protocol_arg),
-            "timeout": s.read_signal(s.OTLP_TIMEOUT, signal, get("otlp_timeout")),
-            "endpoint": get("otlp_endpoint"),
-            "headers": get("otlp_headers"),
-        }
-        for signal in s.SIGNALS
-    }
     telemetry = Telemetry(resource, None, None, None, settings={"requested": requested})
-    telemetry.settings["otlp"] = otlp
-
     exporters = {
         "traces": s.TRACES_EXPORTER.read(_names(get("traces_exporter"), "traces")),
         "metrics": s.METRICS_EXPORTER.read(_names(get("metrics_exporter"), "metrics")),
         "logs": s.LOGS_EXPORTER.read(_names(get("logs_exporter"), "logs")),
     }
     telemetry.settings["exporters"] = exporters
+    # Read the general OTLP variables once (one warning, not one per signal), and only
+    # when some signal exports over OTLP.
+    otlp: dict[str, dict[str, Any]] = {}
+    if any("otlp" in names for names in exporters.values()):
+        protocol = s.OTLP_PROTOCOL.read(get("otlp_protocol"))
+        timeout = s.OTLP_TIMEOUT.read(get("otlp_timeout"))
+        x.redact_header_warnings()
+        otlp = {
+            signal: {
+                "protocol": s.read_signal(
+                    s.OTLP_PROTOCOL, signal, get("otlp_protocol"), general=protocol
+                ),
+                "timeout": s.read_signal(
+                    s.OTLP_TIMEOUT, signal, get("otlp_timeout"), general=timeout
+                ),
+                "endpoint": get("otlp_endpoint"),
+                "headers": get("otlp_headers"),
+            }
+            for signal in s.SIGNALS
+            if "otlp" in exporters[signal]
+        }
+    telemetry.settings["otlp"] = otlp
 
     if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
-        sampler = _sampler(s.TRACES_SAMPLER.read(get("sampler")), get("sampler_arg"))
-        tracer_provider = TracerProvider(resource=resource, sampler=sampler)
-        for name in exporters["traces"]:
-            if name != "none":
-                tracer_provider.add_span_processor(BatchSpanProcessor(_span_exporter(name, otlp)))
-        for processor in get("span_processors", ()):
-            tracer_provider.add_span_processor(processor)
-        trace.set_tracer_provider(tracer_provider)
-        telemetry.tracer_provider = tracer_provider
+        telemetry.tracer_provider = _tracer_provider(requested, resource, exporters, otlp)
+        if telemetry.tracer_provider is not None:
+            trace.set_tracer_provider(telemetry.tracer_provider)
     else:
         _logger.info("a global TracerProvider is already set; otel-agents keeps it")
 
     if _is_proxy_meter_provider(metrics.get_meter_provider()):
         limit = s.CARDINALITY_LIMIT.read(get("cardinality_limit"))
-        readers = _metric_readers(exporters["metrics"], otlp, requested, limit, telemetry)
+        readers, prometheus = x.metric_readers(exporters["metrics"], otlp, requested, limit)
+        if prometheus is not None:
+            telemetry._prometheus_server = prometheus.server
+            telemetry.settings["prometheus"] = prometheus.address
         readers.extend(get("metric_readers", ()))
-        meter_provider = MeterProvider(resource=resource, metric_readers=readers, views=_views())
-        metrics.set_meter_provider(meter_provider)
-        telemetry.meter_provider = meter_provider
-        if s.SYSTEM_METRICS.read(get("system_metrics")):
-            from otel_agents.system_metrics import SystemMetrics
-
-            telemetry.system_metrics = SystemMetrics(meter_provider=meter_provider)
-            telemetry.system_metrics.enable()
+        meter_provider = x.failsafe(
+            "the MeterProvider (OTEL_METRICS_EXEMPLAR_FILTER)",
+            lambda: MeterProvider(resource=resource, metric_readers=readers, views=_views()),
+            lambda: MeterProvider(
+                resource=resource,
+                metric_readers=readers,
+                views=_views(),
+                exemplar_filter=TraceBasedExemplarFilter(),
+            ),
+            "the default exemplar filter trace_based",
+        )
+        if meter_provider is not None:
+            metrics.set_meter_provider(meter_provider)
+            telemetry.meter_provider = meter_provider
+        if meter_provider is not None and s.SYSTEM_METRICS.read(get("system_metrics")):
+            telemetry.system_metrics = x.failsafe(
+                "system and process metrics", lambda: _system_metrics(meter_provider)
+            )
     else:
         _logger.info("a global MeterProvider is already set; otel-agents keeps it")
 
     if type(get_logger_provider()).__name__.startswith(("ProxyLoggerProvider", "NoOp")):
-        logger_provider = LoggerProvider(resource=resource)
-        for name in exporters["logs"]:
-            if name != "none":
-                logger_provider.add_log_record_processor(
-                    BatchLogRecordProcessor(_log_exporter(name, otlp))
-                )
-        set_logger_provider(logger_provider)
-        telemetry.logger_provider = logger_provider
+        telemetry.logger_provider = _logger_provider(resource, exporters, otlp)
+        if telemetry.logger_provider is not None:
+            set_logger_provider(telemetry.logger_provider)
     return telemetry
+
+
+def _logger_provider(
+    resource: Resource, exporters: dict[str, tuple[str, ...]], otlp: dict[str, dict[str, Any]]
+) -> LoggerProvider | None:
+    logger_provider = x.failsafe(
+        "the LoggerProvider (OTEL_*_LIMIT variables)",
+        partial(LoggerProvider, resource=resource),
+        partial(LoggerProvider, resource=resource, log_record_limits=x.default_log_limits()),
+        "the default log record limits",
+    )
+    if logger_provider is None:
+        return None
+    for name in exporters["logs"]:
+        if name != "none":
+            processor = x.batch_processor(
+                name, "log record", x.log_exporter, otlp, BatchLogRecordProcessor, "BLRP"
+            )
+            if processor is not None:
+                logger_provider.add_log_record_processor(processor)
+    return logger_provider
+
+
+def _tracer_provider(
+    requested: dict[str, Any],
+    resource: Resource,
+    exporters: dict[str, tuple[str, ...]],
+    otlp: dict[str, dict[str, Any]],
+) -> TracerProvider | None:
+    sampler = _sampler(
+        s.TRACES_SAMPLER.read(requested.get("sampler")), requested.get("sampler_arg")
+    )
+    tracer_provider = x.failsafe(
+        "the TracerProvider (OTEL_*_LIMIT variables)",
+        lambda: TracerProvider(resource=resource, sampler=sampler),
+        lambda: TracerProvider(
+            resource=resource, sampler=sampler, span_limits=x.default_span_limits()
+        ),
+        "the default span limits",
+    )
+    if tracer_provider is None:
+        return None
+    for name in exporters["traces"]:
+        if name != "none":
+            processor = x.batch_processor(
+                name, "span", x.span_exporter, otlp, BatchSpanProcessor, "BSP"
+            )
+            if processor is not None:
+                tracer_provider.add_span_processor(processor)
+    for extra in requested.get("span_processors", ()):
+        tracer_provider.add_span_processor(extra)
+    return tracer_provider
+
+
+def _system_metrics(meter_provider: MeterProvider) -> SystemMetrics:
+    from otel_agents.system_metrics import system_metrics_for
+
+    # Shared with the instrumentor: one set of instruments per provider.
+    collector = system_metrics_for(meter_provider)
+    collector.enable()
+    return collector
 
 
 def _names(value: str | Sequence[str] | None, signal: str) -> tuple[str, ...] | None:
@@ -282,7 +349,9 @@ def _resource(service_name: str | None, attributes: dict[str, str] | None) -> Re
 
 
 def _sampler(name: str, arg: float | None) -> sampling.Sampler:
-    ratio = s.TRACES_SAMPLER_ARG.read(arg)
+    if name.endswith("traceidratio"):
+        # Read only by the ratio samplers, so a stray value warns nobody needlessly.
+        ratio = s.TRACES_SAMPLER_ARG.read(arg)
     if name == "always_on":
         return sampling.ALWAYS_ON
     if name == "always_off":
@@ -296,113 +365,6 @@ def _sampler(name: str, arg: float | None) -> sampling.Sampler:
     return sampling.ParentBased(sampling.ALWAYS_ON)
 
 
-def _otlp_kwargs(options: dict[str, Any], signal: str) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"timeout": options["timeout"]}
-    if options["headers"] is not None:
-        kwargs["headers"] = options["headers"]
-    endpoint = options["endpoint"]
-    if endpoint is not None:
-        if options["protocol"] == "http/protobuf":
-            endpoint = endpoint.rstrip("/") + f"/v1/{signal}"
-        kwargs["endpoint"] = endpoint
-    return kwargs
-
-
-def _span_exporter(name: str, otlp: dict[str, dict[str, Any]]) -> Any:
-    if name == "console":
-        return ConsoleSpanExporter()
-    options = otlp["traces"]
-    if options["protocol"] == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-    else:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[assignment]
-            OTLPSpanExporter,
-        )
-    return OTLPSpanExporter(**_otlp_kwargs(options, "traces"))
-
-
-def _log_exporter(name: str, otlp: dict[str, dict[str, Any]]) -> Any:
-    if name == "console":
-        return ConsoleLogRecordExporter()
-    options = otlp["logs"]
-    if options["protocol"] == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
-    else:
-        from opentelemetry.exporter.otlp.proto.http._log_exporter import (  # type: ignore[assignment]
-            OTLPLogExporter,
-        )
-    return OTLPLogExporter(**_otlp_kwargs(options, "logs"))
-
-
-def _metric_readers(
-    names: tuple[str, ...],
-    otlp: dict[str, dict[str, Any]],
-    requested: dict[str, Any],
-    limit: int,
-    telemetry: Telemetry,
-) -> list[MetricReader]:
-    limits: dict[type, int] = dict.fromkeys(
-        (
-            Counter,
-            UpDownCounter,
-            Histogram,
-            _Gauge,
-            ObservableCounter,
-            ObservableUpDownCounter,
-            ObservableGauge,
-        ),
-        limit,
-    )
-    interval = s.METRIC_EXPORT_INTERVAL.read(requested.get("metric_export_interval"))
-    timeout = s.METRIC_EXPORT_TIMEOUT.read()
-    readers: list[MetricReader] = []
-    for name in names:
-        if name == "none":
-            continue
-        if name == "prometheus":
-            readers.append(_prometheus_reader(requested, limits, telemetry))
-            continue
-        exporter: Any
-        if name == "console":
-            exporter = ConsoleMetricExporter()
-        elif otlp["metrics"]["protocol"] == "grpc":
-            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
-                OTLPMetricExporter,
-            )
-
-            exporter = OTLPMetricExporter(**_otlp_kwargs(otlp["metrics"], "metrics"))
-        else:
-            from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
-                OTLPMetricExporter as HTTPMetricExporter,
-            )
-
-            exporter = HTTPMetricExporter(**_otlp_kwargs(otlp["metrics"], "metrics"))
-        readers.append(
-            PeriodicExportingMetricReader(
-                exporter,
-                export_interval_millis=interval * 1000,
-                export_timeout_millis=timeout * 1000,
-                cardinality_limits=limits,
-            )
-        )
-    return readers
-
-
-def _prometheus_reader(
-    requested: dict[str, Any], limits: dict[type, int], telemetry: Telemetry
-) -> MetricReader:
-    from opentelemetry.exporter.prometheus import PrometheusMetricReader
-    from prometheus_client import start_http_server
-
-    host = s.PROMETHEUS_HOST.read(requested.get("prometheus_host"))
-    port = s.PROMETHEUS_PORT.read(requested.get("prometheus_port"))
-    reader = PrometheusMetricReader(cardinality_limits=limits)
-    server, _thread = start_http_server(port=port, addr=host)
-    telemetry._prometheus_server = server
-    telemetry.settings["prometheus"] = (host, server.server_address[1])
-    return reader
-
-
 def _views() -> list[View]:
     return [
         View(
@@ -412,15 +374,6 @@ def _views() -> list[View]:
         for spec in semconv.ALL_METRICS.values()
         if spec.kind is InstrumentKind.HISTOGRAM and spec.buckets
     ]
-
-
-def invalid_config(
-    parameter: str, value: Any, expected: str, choices: Sequence[str] | None = None
-) -> ConfigurationError:
-    message = f"{parameter}={value!r} is not valid: expected {expected}"
-    if choices:
-        message += f"; valid choices: {', '.join(choices)}"
-    return ConfigurationError(message)
 
 
 def _is_proxy_meter_provider(provider: object) -> bool:

@@ -3,7 +3,11 @@
 Precedence: a keyword argument, then the environment variable, then the default. Standard
 ``OTEL_*`` variables mean what the OpenTelemetry specification says they mean; our own use the
 ``OTEL_AGENTS_`` prefix. A variable with a value that cannot be used logs one warning naming
-the variable, the value and the default that is used instead; it never raises.
+the variable, the value and the default that is used instead; it never raises. A bad per-signal
+variable (``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL``, say) falls back to the general one. As the
+specification says, only ``true`` (any case) turns ``OTEL_SDK_DISABLED`` on. A bad keyword
+argument of :func:`otel_agents.configure`, by contrast, raises ``ConfigurationError``
+(:func:`check_arguments`): it is a bug in the caller's code, not in the deployment.
 
 ==================================  ====================================  ==================
 environment variable                meaning                               default
@@ -19,7 +23,9 @@ OTEL_EXPORTER_OTLP_PROTOCOL         ``grpc`` or ``http/protobuf`` (also
                                     ``OTEL_EXPORTER_OTLP_{SIGNAL}_...``)  http/protobuf
 OTEL_EXPORTER_OTLP_ENDPOINT         read by the OTLP exporters (also
                                     ``..._{SIGNAL}_ENDPOINT``)            per protocol
-OTEL_EXPORTER_OTLP_HEADERS          read by the OTLP exporters            (none)
+OTEL_EXPORTER_OTLP_HEADERS          read by the OTLP exporters (also per  (none)
+                                    signal); a bad pair is ignored, and
+                                    its warning never shows the text
 OTEL_EXPORTER_OTLP_TIMEOUT          milliseconds (also per signal)        10000
 OTEL_METRIC_EXPORT_INTERVAL         milliseconds between metric exports   60000
 OTEL_METRIC_EXPORT_TIMEOUT          milliseconds                          30000
@@ -35,10 +41,13 @@ OTEL_AGENTS_CARDINALITY_LIMIT       attribute sets per metric stream      2000
 from __future__ import annotations
 
 import logging
+import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+
+from otel_agents.errors import ConfigurationError
 
 _logger = logging.getLogger("otel_agents")
 
@@ -104,6 +113,16 @@ def parse_bool(raw: str) -> bool:
     raise InvalidSetting("expected true or false")
 
 
+def parse_spec_bool(raw: str) -> bool:
+    """A specification boolean: only ``true`` is true; ``false`` is false; others warn."""
+    value = raw.lower()
+    if value == "true":
+        return True
+    if value == "false":
+        return False
+    raise InvalidSetting("expected true or false")
+
+
 def parse_positive_int(raw: str) -> int:
     value = int(raw)
     if value < 1:
@@ -148,6 +167,8 @@ def exporter_list(signal: str) -> Callable[[str], tuple[str, ...]]:
 
     def parse(raw: str) -> tuple[str, ...]:
         names = tuple(dict.fromkeys(n.strip().lower() for n in raw.split(",") if n.strip()))
+        if not names:
+            raise InvalidSetting(f"expected one or more of {', '.join(known)}")
         unknown = [n for n in names if n not in known]
         if unknown and len(unknown) == len(names):
             raise InvalidSetting(f"expected {', '.join(known)}")
@@ -165,7 +186,7 @@ def exporter_list(signal: str) -> Callable[[str], tuple[str, ...]]:
     return parse
 
 
-SDK_DISABLED = Setting("OTEL_SDK_DISABLED", False, parse_bool, "Turn the SDK off.")
+SDK_DISABLED = Setting("OTEL_SDK_DISABLED", False, parse_spec_bool, "Turn the SDK off.")
 TRACES_EXPORTER: Setting[tuple[str, ...]] = Setting(
     "OTEL_TRACES_EXPORTER", ("otlp",), exporter_list("traces"), "Span exporters."
 )
@@ -211,13 +232,134 @@ def signal_setting(base: Setting[Any], signal: str) -> Setting[Any]:
 
 
 def read_signal(
-    base: Setting[T], signal: str, argument: T | None, environ: Mapping[str, str] | None = None
+    base: Setting[T],
+    signal: str,
+    argument: T | None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    general: T | None = None,
 ) -> T:
-    """Per-signal variable first, then the general one, then the default."""
+    """Per-signal variable first, then the general one, then the default.
+
+    ``general`` is the already-resolved general setting, so a bad general variable warns once
+    rather than once per signal. A bad per-signal value warns and falls back to the general one.
+    """
     if argument is not None:
         return argument
     env = os.environ if environ is None else environ
+    if general is None:
+        general = base.read(None, env)
     specific = signal_setting(base, signal)
-    if env.get(specific.env_var, "").strip():
-        return specific.read(None, env)  # type: ignore[no-any-return]
-    return base.read(None, env)
+    raw = env.get(specific.env_var, "").strip()
+    if not raw:
+        return general
+    try:
+        return base.parse(raw)
+    except (InvalidSetting, ValueError) as exc:
+        source = base.env_var if _parses(base, env) else "the default"
+        _logger.warning(
+            "%s=%r is not valid (%s); using %r from %s",
+            specific.env_var,
+            raw,
+            exc,
+            general,
+            source,
+        )
+        return general
+
+
+def _parses(setting: Setting[Any], env: Mapping[str, str]) -> bool:
+    raw = env.get(setting.env_var, "").strip()
+    try:
+        return bool(raw) and (setting.parse(raw) is not None)
+    except (InvalidSetting, ValueError):
+        return False
+
+
+# --------------------------------------------------------------------------------------
+# Keyword arguments of configure(): a bad one raises, it is the caller's own code
+# --------------------------------------------------------------------------------------
+def invalid_config(
+    parameter: str, value: Any, expected: str, choices: Sequence[str] | None = None
+) -> ConfigurationError:
+    """A :class:`ConfigurationError` naming the parameter, its value and what is expected."""
+    shown = repr(value)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    message = f"{parameter}={shown} is not valid: expected {expected}"
+    if choices:
+        message += f"; valid choices: {', '.join(choices)}"
+    return ConfigurationError(message)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_text(requested: Mapping[str, Any], name: str) -> None:
+    value = requested.get(name)
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise invalid_config(name, value, "a non-empty string")
+
+
+def _check_exporters(requested: Mapping[str, Any], signal: str) -> None:
+    parameter = f"{signal}_exporter"
+    value = requested.get(parameter)
+    if value is None:
+        return
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise invalid_config(parameter, value, "an exporter name or a list of them")
+    names = [n.strip().lower() for item in items for n in item.split(",") if n.strip()]
+    if not names or any(name not in EXPORTERS[signal] for name in names):
+        raise invalid_config(parameter, value, "exporter names", EXPORTERS[signal])
+
+
+def check_arguments(requested: Mapping[str, Any]) -> None:
+    """Raise :class:`ConfigurationError` for the first unusable keyword argument."""
+    for name in ("service_name", "otlp_endpoint", "prometheus_host"):
+        _check_text(requested, name)
+    attributes = requested.get("resource_attributes")
+    if attributes is not None and (
+        not isinstance(attributes, Mapping)
+        or not all(isinstance(k, str) and k for k in attributes)
+        or not all(isinstance(v, str | bool | int | float) for v in attributes.values())
+    ):
+        raise invalid_config(
+            "resource_attributes", attributes, "a dict of str keys to str, bool, int or float"
+        )
+    headers = requested.get("otlp_headers")
+    if headers is not None and (
+        not isinstance(headers, Mapping)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())
+    ):
+        # Header values are often credentials: name the keys, never the values.
+        keys = sorted(map(str, headers)) if isinstance(headers, Mapping) else type(headers)
+        raise invalid_config("otlp_headers", keys, "a dict of str header names to str values")
+    for signal in SIGNALS:
+        _check_exporters(requested, signal)
+    protocol = requested.get("otlp_protocol")
+    if protocol is not None and protocol not in PROTOCOLS:
+        raise invalid_config("otlp_protocol", protocol, "an OTLP protocol", PROTOCOLS)
+    sampler = requested.get("sampler")
+    if sampler is not None and sampler not in SAMPLERS:
+        raise invalid_config("sampler", sampler, "a sampler name", SAMPLERS)
+    ratio = requested.get("sampler_arg")
+    if ratio is not None and not (_is_real(ratio) and 0.0 <= ratio <= 1.0):
+        raise invalid_config("sampler_arg", ratio, "a sampling ratio from 0.0 to 1.0")
+    for name in ("otlp_timeout", "metric_export_interval"):
+        value = requested.get(name)
+        if value is not None and not (_is_real(value) and value > 0):
+            raise invalid_config(name, value, "a positive number of seconds")
+    limit = requested.get("cardinality_limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise invalid_config("cardinality_limit", limit, "a positive whole number, e.g. 2000")
+    port = requested.get("prometheus_port")
+    if port is not None and (
+        isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535
+    ):
+        raise invalid_config("prometheus_port", port, "a port number from 0 to 65535")
+    for name in ("system_metrics", "disabled"):
+        value = requested.get(name)
+        if value is not None and not isinstance(value, bool):
+            raise invalid_config(name, value, "True or False")

@@ -1,0 +1,297 @@
+"""The exporters, batch processors and metric readers that :func:`configure` builds.
+
+Each piece is built by :func:`failsafe`: when a variable that the SDK reads itself (an
+``OTEL_BSP_*`` setting, an OTLP compression, a limit) makes it raise, one warning names the
+problem and the piece is built again from the specification's defaults. Telemetry setup never
+crashes the host program.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+from typing import Any, NamedTuple, TypeVar
+
+from opentelemetry.sdk._logs import LogRecordLimits
+from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter
+from opentelemetry.sdk.metrics import (
+    Counter,
+    Histogram,
+    ObservableCounter,
+    ObservableGauge,
+    ObservableUpDownCounter,
+    UpDownCounter,
+    _Gauge,
+)
+from opentelemetry.sdk.metrics.export import (
+    ConsoleMetricExporter,
+    MetricReader,
+    PeriodicExportingMetricReader,
+)
+from opentelemetry.sdk.trace import SpanLimits
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+from otel_agents import _settings as s
+
+_logger = logging.getLogger("otel_agents")
+_T = TypeVar("_T")
+
+
+class _RedactHeaders(logging.Filter):
+    """Rewrite the SDK's warning about a malformed ``OTEL_EXPORTER_OTLP_*HEADERS`` pair.
+
+    The SDK prints the pair itself, and header values are usually credentials.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = (
+            "OTEL_EXPORTER_OTLP_HEADERS (or a per-signal OTEL_EXPORTER_OTLP_*_HEADERS) holds "
+            "a pair that is not key=value; it is ignored and the other pairs are used "
+            "(its text is not shown: header values are often credentials)"
+        )
+        record.args = ()
+        return True
+
+
+# The SDK module that parses OTEL_EXPORTER_OTLP_*HEADERS and warns about bad pairs.
+_HEADER_PARSER_LOGGER = "opentelemetry.util.re"
+
+
+def redact_header_warnings() -> None:
+    """Make the SDK's header-parsing warnings safe to log. Idempotent."""
+    logger = logging.getLogger(_HEADER_PARSER_LOGGER)
+    if not any(isinstance(f, _RedactHeaders) for f in logger.filters):
+        logger.addFilter(_RedactHeaders())
+
+
+class Prometheus(NamedTuple):
+    """The ``prometheus`` exporter's reader and the ``/metrics`` server it runs."""
+
+    reader: MetricReader
+    server: Any
+    address: tuple[str, int]
+
+
+# The specification's defaults, passed explicitly so the SDK reads no OTEL_BSP_*/OTEL_BLRP_*.
+_BATCH_DEFAULTS: dict[str, dict[str, int]] = {
+    "BSP": {
+        "max_queue_size": 2048,
+        "schedule_delay_millis": 5000,
+        "max_export_batch_size": 512,
+        "export_timeout_millis": 30000,
+    },
+    "BLRP": {
+        "max_queue_size": 2048,
+        "schedule_delay_millis": 1000,
+        "max_export_batch_size": 512,
+        "export_timeout_millis": 30000,
+    },
+}
+
+
+def batch_processor(
+    name: str,
+    what: str,
+    make_exporter: Callable[..., Any],
+    otlp: dict[str, dict[str, Any]],
+    processor: Callable[..., _T],
+    prefix: str,
+) -> _T | None:
+    """An exporter wrapped in a batch processor, each falling back to defaults if need be."""
+    exporter = failsafe(
+        f"the {name} {what} exporter (OTEL_EXPORTER_OTLP_* variables)",
+        partial(make_exporter, name, otlp),
+        partial(make_exporter, name, otlp, compression_off=True),
+        "no compression",
+    )
+    if exporter is None:
+        return None
+    return failsafe(
+        f"the batch {what} processor (OTEL_{prefix}_* variables)",
+        partial(processor, exporter),
+        partial(processor, exporter, **_BATCH_DEFAULTS[prefix]),
+        "the default batch settings",
+    )
+
+
+def failsafe(
+    what: str,
+    build: Callable[[], _T],
+    fallback: Callable[[], _T] | None = None,
+    default: str = "",
+) -> _T | None:
+    """Build ``what``; if an SDK-read variable breaks it, warn and build ``fallback``."""
+    try:
+        return build()
+    except Exception as exc:  # a bad variable must never crash the host program
+        if fallback is None:
+            _logger.warning("%s could not be set up (%s); continuing without it", what, exc)
+            return None
+        _logger.warning("%s could not be set up (%s); using %s", what, exc, default)
+    try:
+        return fallback()
+    except Exception as exc:
+        _logger.warning("%s could not be set up (%s); continuing without it", what, exc)
+        return None
+
+
+def default_span_limits() -> SpanLimits:
+    # Every limit given explicitly, so SpanLimits reads none of the OTEL_*_LIMIT variables.
+    return SpanLimits(
+        max_attributes=128,
+        max_events=128,
+        max_links=128,
+        max_span_attributes=128,
+        max_event_attributes=128,
+        max_link_attributes=128,
+        max_attribute_length=SpanLimits.UNSET,
+        max_span_attribute_length=SpanLimits.UNSET,
+    )
+
+
+def default_log_limits() -> LogRecordLimits:
+    return LogRecordLimits(
+        max_attributes=128,
+        max_attribute_length=LogRecordLimits.UNSET,
+        max_log_record_attributes=128,
+        max_log_record_attribute_length=LogRecordLimits.UNSET,
+    )
+
+
+def _otlp_kwargs(options: dict[str, Any], signal: str, compression_off: bool) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"timeout": options["timeout"]}
+    if compression_off:
+        # The fallback after a bad OTEL_EXPORTER_OTLP_*COMPRESSION: the spec default, none.
+        if options["protocol"] == "grpc":
+            from grpc import Compression as GrpcCompression  # type: ignore[import-untyped]
+
+            kwargs["compression"] = GrpcCompression.NoCompression
+        else:
+            from opentelemetry.exporter.otlp.proto.http import Compression
+
+            kwargs["compression"] = Compression.NoCompression
+    if options["headers"] is not None:
+        kwargs["headers"] = options["headers"]
+    endpoint = options["endpoint"]
+    if endpoint is not None:
+        if options["protocol"] == "http/protobuf":
+            endpoint = endpoint.rstrip("/") + f"/v1/{signal}"
+        kwargs["endpoint"] = endpoint
+    return kwargs
+
+
+def span_exporter(
+    name: str, otlp: dict[str, dict[str, Any]], *, compression_off: bool = False
+) -> Any:
+    if name == "console":
+        return ConsoleSpanExporter()
+    options = otlp["traces"]
+    if options["protocol"] == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    else:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[assignment]
+            OTLPSpanExporter,
+        )
+    return OTLPSpanExporter(**_otlp_kwargs(options, "traces", compression_off))
+
+
+def log_exporter(
+    name: str, otlp: dict[str, dict[str, Any]], *, compression_off: bool = False
+) -> Any:
+    if name == "console":
+        return ConsoleLogRecordExporter()
+    options = otlp["logs"]
+    if options["protocol"] == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+    else:
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import (  # type: ignore[assignment]
+            OTLPLogExporter,
+        )
+    return OTLPLogExporter(**_otlp_kwargs(options, "logs", compression_off))
+
+
+def metric_readers(
+    names: tuple[str, ...],
+    otlp: dict[str, dict[str, Any]],
+    requested: dict[str, Any],
+    limit: int,
+) -> tuple[list[MetricReader], Prometheus | None]:
+    """The readers named by ``names``, all with ``limit`` attribute sets per stream.
+
+    Also returns the ``/metrics`` server of the ``prometheus`` exporter, if it started.
+    """
+    limits: dict[type, int] = dict.fromkeys(
+        (
+            Counter,
+            UpDownCounter,
+            Histogram,
+            _Gauge,
+            ObservableCounter,
+            ObservableUpDownCounter,
+            ObservableGauge,
+        ),
+        limit,
+    )
+    readers: list[MetricReader] = []
+    periodic = [name for name in names if name in ("console", "otlp")]
+    if periodic:
+        interval = s.METRIC_EXPORT_INTERVAL.read(requested.get("metric_export_interval"))
+        timeout = s.METRIC_EXPORT_TIMEOUT.read()
+    for name in periodic:
+        exporter = failsafe(
+            f"the {name} metric exporter (OTEL_EXPORTER_OTLP_* variables)",
+            partial(_metric_exporter, name, otlp),
+            partial(_metric_exporter, name, otlp, compression_off=True),
+            "no compression",
+        )
+        if exporter is not None:
+            readers.append(
+                PeriodicExportingMetricReader(
+                    exporter,
+                    export_interval_millis=interval * 1000,
+                    export_timeout_millis=timeout * 1000,
+                    cardinality_limits=limits,
+                )
+            )
+    prometheus = _prometheus_reader(requested, limits) if "prometheus" in names else None
+    if prometheus is not None:
+        readers.append(prometheus.reader)
+    return readers, prometheus
+
+
+def _metric_exporter(
+    name: str, otlp: dict[str, dict[str, Any]], *, compression_off: bool = False
+) -> Any:
+    if name == "console":
+        return ConsoleMetricExporter()
+    options = otlp["metrics"]
+    if options["protocol"] == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+    else:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (  # type: ignore[assignment]
+            OTLPMetricExporter,
+        )
+    return OTLPMetricExporter(**_otlp_kwargs(options, "metrics", compression_off))
+
+
+def _prometheus_reader(requested: dict[str, Any], limits: dict[type, int]) -> Prometheus | None:
+    from opentelemetry.exporter.prometheus import PrometheusMetricReader
+    from prometheus_client import start_http_server
+
+    host = s.PROMETHEUS_HOST.read(requested.get("prometheus_host"))
+    port = s.PROMETHEUS_PORT.read(requested.get("prometheus_port"))
+    try:
+        server, _thread = start_http_server(port=port, addr=host)
+    except (OSError, ValueError) as exc:  # port taken, unknown host: never crash the host
+        _logger.warning(
+            "the prometheus exporter cannot serve /metrics on %s:%s "
+            "(OTEL_EXPORTER_PROMETHEUS_HOST/OTEL_EXPORTER_PROMETHEUS_PORT): %s; "
+            "continuing without it",
+            host,
+            port,
+            exc,
+        )
+        return None
+    reader = PrometheusMetricReader(cardinality_limits=limits)
+    return Prometheus(reader, server, (host, server.server_address[1]))
