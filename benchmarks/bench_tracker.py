@@ -20,10 +20,10 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _compare import compare  # noqa: E402
+from _compare import compare
 
-from otel_agents import semconv  # noqa: E402
-from otel_agents.tracker import MetricType, PerformanceTracker  # noqa: E402
+from otel_agents import semconv
+from otel_agents.tracker import MetricType, PerformanceTracker
 
 
 def overhead() -> None:

@@ -13,6 +13,9 @@ from otel_agents.errors import (
     MessagingError,
     OtelAgentsError,
 )
+from otel_agents.instrumentation import OtelAgentsInstrumentor
+from otel_agents.profiler import PerformanceProfiler, ProfileRecord
+from otel_agents.system_metrics import SystemMetrics
 from otel_agents.tracker import (
     MetricType,
     PerformanceMetric,
@@ -29,9 +32,13 @@ __all__ = [
     "MessagingError",
     "MetricType",
     "OtelAgentsError",
+    "OtelAgentsInstrumentor",
     "PerformanceMetric",
+    "PerformanceProfiler",
     "PerformanceSnapshot",
     "PerformanceTracker",
+    "ProfileRecord",
+    "SystemMetrics",
     "Telemetry",
     "__version__",
     "configure",

@@ -95,7 +95,7 @@ def run(duration: float, export: str | None = None, *, quiet: bool = False) -> d
         service_name=os.environ.get("OTEL_SERVICE_NAME", "otel-agents-demo"), **defaults
     )
     tracker = PerformanceTracker({"snapshot_interval": max(duration / 2, 0.1)})
-    profiler = PerformanceProfiler()
+    profiler = PerformanceProfiler({"snapshot_interval": 0})
     stop = threading.Event()
     threads = [
         threading.Thread(

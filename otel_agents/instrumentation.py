@@ -1,11 +1,14 @@
-"""``OtelAgentsInstrumentor``: system and process metrics under ``opentelemetry-instrument``.
+"""Auto-instrumentation: ``opentelemetry-instrument python agent.py`` with no code changes.
 
-Registered under the ``opentelemetry_instrumentor`` entry point as ``otel_agents``, so::
+Two entry points of the ``otel-agents`` distribution make that work:
 
-    opentelemetry-instrument python agent.py
+* ``opentelemetry_configurator`` ``otel_agents`` -> :class:`OtelAgentsConfigurator`, which
+  builds the SDK providers and exporters from the standard ``OTEL_*`` variables with
+  :func:`otel_agents.configure`, before the program runs;
+* ``opentelemetry_instrumentor`` ``otel_agents`` -> :class:`OtelAgentsInstrumentor`, which
+  turns on the ``system.*`` and ``process.*`` metrics of :mod:`otel_agents.system_metrics`.
 
-turns on the ``system.*`` and ``process.*`` metrics of :mod:`otel_agents.system_metrics`
-without code changes. It can also be used directly::
+The instrumentor can also be used directly::
 
     OtelAgentsInstrumentor().instrument(meter_provider=provider)
     run_agents()
@@ -13,21 +16,52 @@ without code changes. It can also be used directly::
 
 Both calls are safe to repeat (contrib's ``BaseInstrumentor`` contract; the instrumentor is a
 singleton).
+
+With ``opentelemetry-distro`` installed as well there are two configurators.
+``opentelemetry-instrument`` runs only one: the one named by ``OTEL_PYTHON_CONFIGURATOR``, or
+else whichever entry point it finds first, logging a warning that the other was not loaded.
+Set ``OTEL_PYTHON_CONFIGURATOR=otel_agents`` to get ours (histogram buckets for agent
+latencies, ``OTEL_AGENTS_*`` settings). If the distro's configurator runs instead, it sets
+the global providers from the same ``OTEL_*`` variables and the instrumentor still adds the
+system metrics to them; the distro itself only sets defaults (OTLP exporters) that
+:func:`~otel_agents.configure` reads the same way. Either way there is one SDK setup and one
+set of system metrics. ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=otel_agents`` turns the system
+metrics off under ``opentelemetry-instrument``.
 """
 
 from __future__ import annotations
 
-import weakref
+import logging
 from collections.abc import Collection
 from typing import Any
 
 from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
     BaseInstrumentor,
 )
+from opentelemetry.sdk._configuration import _BaseConfigurator
 
-from otel_agents.system_metrics import SystemMetrics
+from otel_agents.system_metrics import SystemMetrics, system_metrics_for
 
-__all__ = ["OtelAgentsInstrumentor"]
+__all__ = ["OtelAgentsConfigurator", "OtelAgentsInstrumentor"]
+
+_logger = logging.getLogger(__name__)
+
+
+class OtelAgentsConfigurator(_BaseConfigurator):
+    """Sets up the OpenTelemetry SDK under ``opentelemetry-instrument``.
+
+    Calls :func:`otel_agents.configure` (every ``OTEL_*`` and ``OTEL_AGENTS_*`` variable is
+    read there) with ``system_metrics=False``: the instrumentor, which runs next, adds them.
+    Global providers the program already has are kept, as ``configure()`` always does.
+    """
+
+    def _configure(self, **kwargs: Any) -> None:
+        from otel_agents._config import configure
+
+        try:
+            configure(system_metrics=False)
+        except Exception:  # telemetry must never stop the program from starting
+            _logger.exception("otel-agents could not configure OpenTelemetry; running without")
 
 
 class OtelAgentsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -38,13 +72,9 @@ class OtelAgentsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def __init__(self) -> None:
         # BaseInstrumentor is a singleton whose __init__ runs on every construction.
-        if not hasattr(self, "_by_provider"):
-            # An SDK meter keeps the first instrument of a name and ignores later callbacks,
-            # so one SystemMetrics per provider is kept and re-enabled, never rebuilt.
-            self._by_provider: weakref.WeakKeyDictionary[Any, SystemMetrics] = (
-                weakref.WeakKeyDictionary()
-            )
-            self._global: SystemMetrics | None = None
+        if not hasattr(self, "_active"):
+            # What instrument() turned on, so uninstrument() leaves alone system metrics that
+            # configure() had enabled on the same provider.
             self._active: SystemMetrics | None = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -52,18 +82,12 @@ class OtelAgentsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return ()
 
     def _instrument(self, **kwargs: Any) -> None:
-        provider = kwargs.get("meter_provider")
-        if provider is None:
-            if self._global is None:
-                self._global = SystemMetrics()
-            system_metrics = self._global
-        else:
-            system_metrics = self._by_provider.get(provider) or SystemMetrics(
-                meter_provider=provider
-            )
-            self._by_provider[provider] = system_metrics
-        system_metrics.enable()
-        self._active = system_metrics
+        # One SystemMetrics per provider, shared with configure(): a second registration of
+        # the same instruments would be ignored by the SDK.
+        system_metrics = system_metrics_for(kwargs.get("meter_provider"))
+        if not system_metrics.enabled:
+            system_metrics.enable()
+            self._active = system_metrics
 
     def _uninstrument(self, **kwargs: Any) -> None:
         if self._active is not None:

@@ -11,20 +11,21 @@ Each profiled call or block becomes an INTERNAL span named after the profile, an
     with profiler.profile("data_processing", {"batch_size": 1000}):
         process(batch)
 
-Both forms work for sync and async code (``async def`` functions, ``async with``). A failure
-is recorded on the span (exception event, status ERROR, ``error.type``) and re-raised
-unchanged. Recent profiles stay in a bounded history for :meth:`get_profiling_summary`.
+Both forms work for sync and async code. A failure is recorded on the span (exception
+event, status ERROR, ``error.type``) and re-raised unchanged. Recent profiles and periodic
+system snapshots stay in bounded histories for :meth:`get_profiling_summary`.
 
-The hot path avoids ``start_as_current_span``'s generator machinery: it starts the span,
-makes it current with ``context.attach`` and ends it directly, which keeps a profiled call
-no dearer than a hand-written span plus one histogram record.
+The hot path starts the span, attaches its context and ends it directly (no
+``start_as_current_span`` generator), so a profiled call costs no more than a hand-written
+span plus one histogram record.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import math
+import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -34,18 +35,28 @@ from opentelemetry import context as otel_context, metrics, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 
 from otel_agents import semconv
+from otel_agents._export import is_secret_key
+from otel_agents._options import Option, Options
 from otel_agents._version import __version__
-from otel_agents.errors import ConfigurationError, invalid_type
+from otel_agents.errors import invalid_type
 from otel_agents.history import BoundedHistory, TimeRange, summarize
 from otel_agents.system_metrics import SystemReader
 
 __all__ = ["PerformanceProfiler", "ProfileRecord"]
 
+_logger = logging.getLogger(__name__)
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
-#: The seed's configuration keys and their defaults.
-DEFAULTS: dict[str, Any] = {"profiling_enabled": True, "snapshot_interval": 30, "max_history": 5000}
+PROFILER_OPTIONS = Options(
+    "PerformanceProfiler",
+    [
+        Option("profiling_enabled", True, bool, "False makes profiling a near-free no-op"),
+        Option("snapshot_interval", 30.0, float, "seconds between system snapshots; 0: none"),
+        Option("max_history", 5000, int, "profiles and system snapshots kept", minimum=1),
+    ],
+)
 
 _INTERNAL = SpanKind.INTERNAL
 _perf_counter = time.perf_counter
@@ -64,47 +75,6 @@ class ProfileRecord(NamedTuple):
     error_type: str | None
 
 
-def _config_error(key: str, value: Any, expected: str) -> ConfigurationError:
-    return ConfigurationError(f"config[{key!r}]={value!r} is not valid: expected {expected}")
-
-
-def _parse_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
-    if config is None:
-        return dict(DEFAULTS)
-    if not isinstance(config, Mapping):
-        raise ConfigurationError(
-            f"config={config!r} is not valid: expected a dict with keys {', '.join(DEFAULTS)}"
-        )
-    unknown = sorted(str(key) for key in config if key not in DEFAULTS)
-    if unknown:
-        raise ConfigurationError(
-            f"config key {unknown[0]!r} is not known: valid keys are {', '.join(DEFAULTS)}"
-        )
-    settings = {**DEFAULTS, **config}
-    if not isinstance(settings["profiling_enabled"], bool):
-        raise _config_error("profiling_enabled", settings["profiling_enabled"], "True or False")
-    interval = settings["snapshot_interval"]
-    if (
-        isinstance(interval, bool)
-        or not isinstance(interval, int | float)
-        or not 0 < interval < math.inf
-    ):
-        raise _config_error("snapshot_interval", interval, "a positive number of seconds, e.g. 30")
-    history = settings["max_history"]
-    if isinstance(history, bool) or not isinstance(history, int) or history < 1:
-        raise _config_error("max_history", history, "a positive whole number, e.g. 5000")
-    return settings
-
-
-#: Context keys containing these words are never put on a span: they may hold credentials.
-_SECRET_WORDS = ("token", "secret", "password", "passwd", "auth", "key", "session", "cookie")
-
-
-def _looks_secret(key: str) -> bool:
-    lowered = key.lower()
-    return any(word in lowered for word in _SECRET_WORDS)
-
-
 def _error_type(exc: BaseException) -> str:
     return type(exc).__qualname__
 
@@ -113,7 +83,7 @@ def _span_attributes(name: str, context: Mapping[str, Any] | None) -> dict[str, 
     attributes: dict[str, Any] = {semconv.AGENT_PROFILE_NAME: name}
     for key, value in (context or {}).items():
         key = str(key)
-        if isinstance(value, str | bool | int | float) and not _looks_secret(key):
+        if isinstance(value, str | bool | int | float) and not is_secret_key(key):
             attributes[
                 semconv.CONTEXT_KEY_ATTRIBUTES.get(key, semconv.AGENT_CONTEXT_PREFIX + key)
             ] = value
@@ -125,12 +95,15 @@ class PerformanceProfiler:
 
     Args:
         config: the seed's settings: ``profiling_enabled`` (default ``True``; ``False`` makes
-            profiling a near-free no-op), ``snapshot_interval`` (seconds, default 30; kept for
-            the seed's configuration: system readings are taken when
-            :meth:`get_system_metrics` is called or a metric reader collects, so no thread
-            runs) and ``max_history`` (profiles kept in memory, default 5000).
+            profiling a near-free no-op), ``snapshot_interval`` (seconds between system
+            snapshots, default 30; 0 turns them off) and ``max_history`` (profiles, and
+            system snapshots, kept in memory; default 5000). Keys of other otel-agents
+            components are ignored, so one seed-style dictionary can configure them all.
         tracer_provider: where spans go; the global provider by default.
         meter_provider: where the histogram goes; the global provider by default.
+
+    System snapshots (:meth:`get_system_metrics` readings) are taken on a daemon thread
+    while profiling is enabled; :meth:`stop` (or ``with profiler:``) ends it.
 
     Raises:
         ConfigurationError: an unknown key or a bad value in ``config``.
@@ -143,17 +116,27 @@ class PerformanceProfiler:
         tracer_provider: TracerProvider | None = None,
         meter_provider: metrics.MeterProvider | None = None,
     ) -> None:
-        settings = _parse_config(config)
-        self._enabled: bool = settings["profiling_enabled"]
-        self.snapshot_interval: float = settings["snapshot_interval"]
-        self.max_history: int = settings["max_history"]
+        self.config = PROFILER_OPTIONS.resolve(config)
+        self._enabled: bool = self.config["profiling_enabled"]
+        self.snapshot_interval: float = self.config["snapshot_interval"]
+        self.max_history: int = self.config["max_history"]
         self._tracer = trace.get_tracer(__name__, __version__, tracer_provider)
         meter = metrics.get_meter(__name__, __version__, meter_provider=meter_provider)
         self._duration = semconv.create_instrument(meter, semconv.AGENT_PROFILE_DURATION)
         self.history: BoundedHistory[ProfileRecord] = BoundedHistory(
-            self.max_history, _record_timestamp, parameter="max_history"
+            self.max_history, lambda record: record.timestamp, parameter="max_history"
+        )
+        self.system_history: BoundedHistory[dict[str, Any]] = BoundedHistory(
+            self.max_history, lambda snapshot: float(snapshot["timestamp"]), parameter="max_history"
         )
         self._system = SystemReader()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        if self.snapshot_interval > 0:
+            self._thread = threading.Thread(
+                target=self._snapshot_loop, name="otel-agents-profiler-snapshots", daemon=True
+            )
+            self._thread.start()
 
     @property
     def profiling_enabled(self) -> bool:
@@ -162,9 +145,7 @@ class PerformanceProfiler:
 
     @profiling_enabled.setter
     def profiling_enabled(self, value: bool) -> None:
-        if not isinstance(value, bool):
-            raise _config_error("profiling_enabled", value, "True or False")
-        self._enabled = value
+        self._enabled = PROFILER_OPTIONS.resolve({"profiling_enabled": value})["profiling_enabled"]
 
     # -- recording -------------------------------------------------------------------------
     def _start(self, name: str, attributes: dict[str, Any]) -> tuple[Span, object]:
@@ -293,30 +274,69 @@ class PerformanceProfiler:
         """
         return self._system.snapshot()
 
-    def get_profiling_summary(self, time_range: TimeRange = None) -> dict[str, dict[str, Any]]:
-        """Statistics of recent profiles, by profile name.
+    def take_system_snapshot(self) -> dict[str, Any]:
+        """Take a :meth:`get_system_metrics` reading now and keep it in the history."""
+        snapshot = self._system.snapshot()
+        self.system_history.append(snapshot)
+        return snapshot
+
+    def get_system_snapshots(self, time_range: TimeRange = None) -> list[dict[str, Any]]:
+        """System snapshots kept (at most ``max_history``), oldest first.
+
+        Args:
+            time_range: the last N seconds, a ``timedelta`` or a ``(start, end)`` pair
+                (see :data:`otel_agents.history.TimeRange`); everything kept by default.
+        """
+        return self.system_history.select(time_range)
+
+    def get_profiling_summary(self, time_range: TimeRange = None) -> dict[str, Any]:
+        """Statistics of recent profiles by profile name, and the latest system snapshot.
 
         Args:
             time_range: the last N seconds, a ``timedelta`` or a ``(start, end)`` pair
                 (see :data:`otel_agents.history.TimeRange`); everything kept by default.
 
         Returns:
-            ``{name: {"count", "errors", "min", "max", "mean", "sum", "p50", "p95", "p99"}}``,
-            durations in seconds.
+            ``{"profiles": {name: {"count", "errors", "min", "max", "mean", "sum", "p50",
+            "p95", "p99"}}, "system": latest snapshot or None, "system_snapshots": count}``,
+            durations in seconds, both within ``time_range``.
         """
         by_name: dict[str, list[ProfileRecord]] = {}
         for record in self.history.select(time_range):
             by_name.setdefault(record.name, []).append(record)
-        summary: dict[str, dict[str, Any]] = {}
+        profiles: dict[str, dict[str, Any]] = {}
         for name, records in by_name.items():
             stats: dict[str, Any] = summarize(record.duration for record in records)
             stats["errors"] = sum(1 for record in records if record.error_type is not None)
-            summary[name] = stats
-        return summary
+            profiles[name] = stats
+        snapshots = self.get_system_snapshots(time_range)
+        return {
+            "profiles": profiles,
+            "system": snapshots[-1] if snapshots else None,
+            "system_snapshots": len(snapshots),
+        }
 
+    # -- lifecycle -------------------------------------------------------------------------
+    def _snapshot_loop(self) -> None:
+        while not self._stopped.wait(self.snapshot_interval):
+            if not self._enabled:
+                continue
+            try:
+                self.take_system_snapshot()
+            except Exception:  # the next interval tries again; the host never notices
+                _logger.exception("taking a system snapshot failed; will try again")
 
-def _record_timestamp(record: ProfileRecord) -> float:
-    return record.timestamp
+    def stop(self, timeout: float | None = 5.0) -> None:
+        """Stop the system snapshots. Safe to call twice."""
+        self._stopped.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def __enter__(self) -> PerformanceProfiler:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
 
 class _Profile:
@@ -364,10 +384,7 @@ class _Profile:
 
 
 class _DisabledProfile(_Profile):
-    """What :meth:`PerformanceProfiler.profile` returns while profiling is off: nothing.
-
-    It never starts a span, so the inherited ``__exit__`` finds no state and returns.
-    """
+    """Returned by ``profile()`` while profiling is off: no span, so ``__exit__`` returns."""
 
     __slots__ = ()
 

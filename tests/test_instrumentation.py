@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import logging
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -10,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from otel_agents import semconv
-from otel_agents.instrumentation import OtelAgentsInstrumentor
+from otel_agents import _config, semconv
+from otel_agents.instrumentation import OtelAgentsConfigurator, OtelAgentsInstrumentor
+from otel_agents.system_metrics import system_metrics_for
 from otel_agents.testing import TelemetryCapture
 
 SYSTEM_NAMES = {
@@ -77,27 +80,53 @@ def test_the_instrumentor_is_registered_as_an_opentelemetry_instrumentor_entry_p
     assert entry_point.load() is OtelAgentsInstrumentor
 
 
-@pytest.mark.integration
-def test_opentelemetry_instrument_turns_on_system_metrics_without_code_changes(
-    tmp_path: Path,
-) -> None:
-    # Nothing in the installed packages configures the SDK from OTEL_* variables under
-    # opentelemetry-instrument (no distro or configurator entry point), so the script sets up
-    # providers with configure(system_metrics=False): every system metric printed below
-    # comes from the instrumentor, which ran before the script.
-    script = tmp_path / "agent.py"
-    script.write_text(
-        textwrap.dedent(
-            """
-            import time
-            import otel_agents
+def test_the_configurator_is_registered_as_an_opentelemetry_configurator_entry_point() -> None:
+    (entry_point,) = entry_points(group="opentelemetry_configurator", name="otel_agents")
+    assert entry_point.load() is OtelAgentsConfigurator
 
-            otel_agents.configure(system_metrics=False)
-            time.sleep(1)
-            otel_agents.shutdown()
-            """
-        )
-    )
+
+def test_configure_and_instrument_on_one_provider_share_one_set_of_instruments(
+    telemetry: TelemetryCapture,
+    instrumentor: OtelAgentsInstrumentor,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="opentelemetry"):
+        configured = _config._system_metrics(telemetry.meter_provider)
+        instrumentor.instrument(meter_provider=telemetry.meter_provider)
+        data = telemetry.metrics()
+    assert system_metrics_for(telemetry.meter_provider) is configured
+    assert set(data) == SYSTEM_NAMES
+    assert len(telemetry.points(semconv.PROCESS_THREAD_COUNT.name)) == 1
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_uninstrument_leaves_system_metrics_that_configure_enabled(
+    telemetry: TelemetryCapture, instrumentor: OtelAgentsInstrumentor
+) -> None:
+    _config._system_metrics(telemetry.meter_provider)
+    instrumentor.instrument(meter_provider=telemetry.meter_provider)
+    instrumentor.uninstrument()
+    assert set(telemetry.metrics()) == SYSTEM_NAMES
+
+
+def test_system_metrics_for_gives_one_instance_per_meter_provider(
+    telemetry: TelemetryCapture,
+) -> None:
+    other = TelemetryCapture()
+    try:
+        first = system_metrics_for(telemetry.meter_provider)
+        assert system_metrics_for(telemetry.meter_provider) is first
+        assert system_metrics_for(other.meter_provider) is not first
+    finally:
+        other.shutdown()
+
+
+def _run_instrumented(
+    tmp_path: Path, script: str, extra_env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    """Run ``script`` under ``opentelemetry-instrument`` with console metrics every 200 ms."""
+    path = tmp_path / "agent.py"
+    path.write_text(textwrap.dedent(script))
     launcher = Path(sys.executable).with_name("opentelemetry-instrument")
     env = {
         **os.environ,
@@ -105,14 +134,15 @@ def test_opentelemetry_instrument_turns_on_system_metrics_without_code_changes(
         "OTEL_LOGS_EXPORTER": "none",
         "OTEL_METRICS_EXPORTER": "console",
         "OTEL_METRIC_EXPORT_INTERVAL": "200",
-        "OTEL_AGENTS_SYSTEM_METRICS": "false",
+        **(extra_env or {}),
     }
     process = subprocess.Popen(
-        [str(launcher), sys.executable, str(script)],
+        [str(launcher), sys.executable, str(path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
         text=True,
+        cwd=tmp_path,
     )
     try:
         stdout, stderr = process.communicate(timeout=30)
@@ -120,6 +150,51 @@ def test_opentelemetry_instrument_turns_on_system_metrics_without_code_changes(
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert process.returncode == 0, stderr
-    assert semconv.SYSTEM_CPU_UTILIZATION.name in stdout
-    assert semconv.PROCESS_MEMORY_USAGE.name in stdout
+    return process.returncode, stdout, stderr
+
+
+@pytest.mark.integration
+def test_opentelemetry_instrument_exports_system_metrics_from_an_unchanged_script(
+    tmp_path: Path,
+) -> None:
+    # The script knows nothing of OpenTelemetry: our configurator builds the SDK from the
+    # OTEL_* variables and the instrumentor adds the system metrics.
+    returncode, stdout, stderr = _run_instrumented(tmp_path, "import time\ntime.sleep(1)\n")
+    assert returncode == 0, stderr
+    exported = set(re.findall(r'"name": "((?:system|process)\.[a-z._]+)"', stdout))
+    assert exported == SYSTEM_NAMES
+
+
+@pytest.mark.integration
+def test_otel_python_configurator_picks_ours_over_another_installed_configurator(
+    tmp_path: Path,
+) -> None:
+    # A stand-in for opentelemetry-distro's configurator, installed on PYTHONPATH.
+    site = tmp_path / "site"
+    dist_info = site / "competing_distro-1.0.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: competing-distro\nVersion: 1.0\n"
+    )
+    (dist_info / "entry_points.txt").write_text(
+        "[opentelemetry_configurator]\nconfigurator = competing_configurator:Configurator\n"
+    )
+    (site / "competing_configurator.py").write_text(
+        textwrap.dedent(
+            """
+            class Configurator:
+                def configure(self, **kwargs):
+                    print("COMPETING CONFIGURATOR RAN")
+            """
+        )
+    )
+    returncode, stdout, stderr = _run_instrumented(
+        tmp_path,
+        "import time\ntime.sleep(1)\n",
+        {"PYTHONPATH": str(site), "OTEL_PYTHON_CONFIGURATOR": "otel_agents"},
+    )
+    assert returncode == 0, stderr
+    assert "COMPETING CONFIGURATOR RAN" not in stdout
+    assert "Configuration of configurator not loaded" in stderr
+    exported = set(re.findall(r'"name": "((?:system|process)\.[a-z._]+)"', stdout))
+    assert exported == SYSTEM_NAMES

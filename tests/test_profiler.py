@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -21,15 +23,16 @@ class AgentFailure(Exception):
 
 
 @pytest.fixture
-def profiler(telemetry: TelemetryCapture) -> PerformanceProfiler:
-    return PerformanceProfiler(
+def profiler(telemetry: TelemetryCapture) -> Iterator[PerformanceProfiler]:
+    with PerformanceProfiler(
         tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
-    )
+    ) as profiler:
+        yield profiler
 
 
 def _disabled(telemetry: TelemetryCapture) -> PerformanceProfiler:
     return PerformanceProfiler(
-        {"profiling_enabled": False},
+        {"profiling_enabled": False, "snapshot_interval": 0},
         tracer_provider=telemetry.tracer_provider,
         meter_provider=telemetry.meter_provider,
     )
@@ -262,7 +265,9 @@ def test_profiling_enabled_rejects_a_non_boolean(profiler: PerformanceProfiler) 
 def test_history_keeps_only_the_newest_max_history_profiles(
     telemetry: TelemetryCapture,
 ) -> None:
-    profiler = PerformanceProfiler({"max_history": 3}, tracer_provider=telemetry.tracer_provider)
+    profiler = PerformanceProfiler(
+        {"max_history": 3, "snapshot_interval": 0}, tracer_provider=telemetry.tracer_provider
+    )
     for index in range(5):
         with profiler.profile(f"step-{index}"):
             pass
@@ -276,7 +281,7 @@ def test_summary_gives_count_errors_and_duration_statistics_per_profile(
     for duration in (0.1, 0.2, 0.3, 0.4):
         profiler.history.append(ProfileRecord("plan", now, duration, None))
     profiler.history.append(ProfileRecord("act", now, 1.0, "AgentFailure"))
-    summary = profiler.get_profiling_summary()
+    summary = profiler.get_profiling_summary()["profiles"]
     assert set(summary) == {"plan", "act"}
     plan_stats = summary["plan"]
     assert plan_stats["count"] == 4
@@ -300,7 +305,7 @@ def test_summary_counts_real_calls_and_failures(profiler: PerformanceProfiler) -
     flaky(False)
     with pytest.raises(AgentFailure):
         flaky(True)
-    stats = profiler.get_profiling_summary()["flaky"]
+    stats = profiler.get_profiling_summary()["profiles"]["flaky"]
     assert (stats["count"], stats["errors"]) == (2, 1)
     assert 0 <= stats["min"] <= stats["max"]
 
@@ -309,7 +314,7 @@ def test_summary_time_range_leaves_out_older_profiles(profiler: PerformanceProfi
     now = time.time()
     profiler.history.append(ProfileRecord("plan", now - 3600, 9.0, None))
     profiler.history.append(ProfileRecord("plan", now, 1.0, None))
-    summary = profiler.get_profiling_summary(time_range=60)
+    summary = profiler.get_profiling_summary(time_range=60)["profiles"]
     assert summary["plan"]["count"] == 1
     assert summary["plan"]["max"] == 1.0
 
@@ -319,7 +324,8 @@ def test_summary_time_range_leaves_out_older_profiles(profiler: PerformanceProfi
     [
         ({"profiling_enable": True}, "profiling_enable"),
         ({"profiling_enabled": "yes"}, "profiling_enabled"),
-        ({"snapshot_interval": 0}, "snapshot_interval"),
+        ({"snapshot_interval": -1}, "snapshot_interval"),
+        ({"snapshot_interval": "30"}, "snapshot_interval"),
         ({"snapshot_interval": float("nan")}, "snapshot_interval"),
         ({"max_history": 0}, "max_history"),
         ({"max_history": 2.5}, "max_history"),
@@ -337,6 +343,7 @@ def test_config_values_are_kept(telemetry: TelemetryCapture) -> None:
         {"profiling_enabled": True, "snapshot_interval": 5, "max_history": 10},
         tracer_provider=telemetry.tracer_provider,
     )
+    profiler.stop()
     assert (profiler.snapshot_interval, profiler.max_history) == (5, 10)
     assert profiler.history.max_items == 10
 
@@ -378,5 +385,96 @@ def test_seed_profiler_example_runs_unchanged() -> None:
     system_metrics = profiler.get_system_metrics()
 
     critical_function()
+    profiler.stop()  # the snapshot thread the seed's default snapshot_interval started
     assert set(system_metrics) >= {"cpu", "memory", "disk", "network", "process"}
-    assert set(profiler.get_profiling_summary()) == {"critical_function", "data_processing"}
+    profiles = profiler.get_profiling_summary()["profiles"]
+    assert set(profiles) == {"critical_function", "data_processing"}
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.005)
+    return condition()
+
+
+def _snapshot_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "otel-agents-profiler-snapshots"]
+
+
+def test_snapshots_are_taken_every_snapshot_interval_into_a_bounded_history(
+    telemetry: TelemetryCapture,
+) -> None:
+    with PerformanceProfiler(
+        {"snapshot_interval": 0.01, "max_history": 2}, tracer_provider=telemetry.tracer_provider
+    ) as profiler:
+        assert _wait_for(lambda: len(profiler.get_system_snapshots()) == 2)
+        first = profiler.get_system_snapshots()[0]["timestamp"]
+        # A later snapshot pushes the oldest out: the history stays at max_history.
+        assert _wait_for(lambda: profiler.get_system_snapshots()[0]["timestamp"] > first)
+    snapshots = profiler.get_system_snapshots()
+    assert len(snapshots) == 2
+    assert snapshots[0]["timestamp"] <= snapshots[1]["timestamp"]
+    assert set(snapshots[-1]) == {"timestamp", "cpu", "memory", "disk", "network", "process"}
+
+
+def test_the_summary_holds_the_latest_system_snapshot(
+    telemetry: TelemetryCapture,
+) -> None:
+    with PerformanceProfiler(
+        {"snapshot_interval": 0.01}, tracer_provider=telemetry.tracer_provider
+    ) as profiler:
+        assert _wait_for(lambda: len(profiler.get_system_snapshots()) >= 1)
+    summary = profiler.get_profiling_summary()
+    assert summary["system"] == profiler.get_system_snapshots()[-1]
+    assert summary["system_snapshots"] == len(profiler.get_system_snapshots())
+
+
+def test_system_snapshots_time_range_leaves_out_older_snapshots(
+    profiler: PerformanceProfiler,
+) -> None:
+    old = {**profiler.get_system_metrics(), "timestamp": time.time() - 3600}
+    profiler.system_history.append(old)
+    newest = profiler.take_system_snapshot()
+    assert profiler.get_system_snapshots(time_range=60) == [newest]
+    assert profiler.get_profiling_summary(time_range=60)["system"] == newest
+
+
+def test_stop_ends_the_snapshot_thread_and_is_safe_twice(telemetry: TelemetryCapture) -> None:
+    before = len(_snapshot_threads())
+    profiler = PerformanceProfiler(
+        {"snapshot_interval": 0.01}, tracer_provider=telemetry.tracer_provider
+    )
+    assert len(_snapshot_threads()) == before + 1
+    profiler.stop()
+    profiler.stop()
+    assert len(_snapshot_threads()) == before
+
+
+def test_snapshot_interval_zero_starts_no_thread(telemetry: TelemetryCapture) -> None:
+    before = len(_snapshot_threads())
+    profiler = PerformanceProfiler(
+        {"snapshot_interval": 0}, tracer_provider=telemetry.tracer_provider
+    )
+    assert len(_snapshot_threads()) == before
+    assert profiler.get_system_snapshots() == []
+    profiler.stop()
+
+
+def test_no_snapshots_are_taken_while_profiling_is_disabled(telemetry: TelemetryCapture) -> None:
+    with PerformanceProfiler(
+        {"snapshot_interval": 0.005, "profiling_enabled": False},
+        tracer_provider=telemetry.tracer_provider,
+    ) as profiler:
+        time.sleep(0.05)
+    assert profiler.get_system_snapshots() == []
+
+
+def test_a_seed_style_shared_config_with_other_components_keys_is_accepted(
+    telemetry: TelemetryCapture,
+) -> None:
+    shared = {"max_metrics_history": 100, "snapshot_interval": 0, "max_history": 7}
+    with PerformanceProfiler(shared, tracer_provider=telemetry.tracer_provider) as profiler:
+        assert profiler.max_history == 7

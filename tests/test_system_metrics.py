@@ -13,7 +13,7 @@ from opentelemetry.sdk.metrics.export import Gauge, Sum
 
 from otel_agents import semconv
 from otel_agents.semconv import InstrumentKind, MetricSpec
-from otel_agents.system_metrics import Probes, SystemMetrics, SystemReader
+from otel_agents.system_metrics import Probes, SystemMetrics, SystemReader, disk_totals
 from otel_agents.testing import TelemetryCapture
 
 CpuTimes = namedtuple("CpuTimes", "user nice system idle iowait irq softirq steal guest")
@@ -307,3 +307,16 @@ def test_process_cpu_utilization_uses_the_average_since_start_when_just_enabled(
     utilization = reader.process_cpu_utilization()
     cpus = psutil.cpu_count() or 1
     assert utilization == pytest.approx(4.0 / (100.0 * cpus), rel=0.01)  # 4 CPU-seconds
+
+
+def test_disk_totals_match_psutils_totals_of_whole_disks() -> None:
+    before = psutil.disk_io_counters()
+    totals = disk_totals()
+    after = psutil.disk_io_counters()
+    if before is None:  # no disks visible (some containers): both agree there are none
+        assert totals is None
+        return
+    assert totals is not None
+    assert after is not None
+    assert before.read_bytes <= totals.read_bytes <= after.read_bytes
+    assert before.write_bytes <= totals.write_bytes <= after.write_bytes
