@@ -41,3 +41,60 @@ def compare(
         f"ratio {ratio:5.2f}x{goal}{verdict}"
     )
     return ratio
+
+
+def instructions_per_call(script: str, mode: str, calls: int) -> float | None:
+    """CPU instructions one call of ``mode`` costs, counted by valgrind's callgrind.
+
+    Instruction counts do not depend on what else the machine is doing, so ratios built
+    from them are repeatable on a shared machine. ``script`` must accept
+    ``--run MODE CALLS`` and make ``CALLS`` calls of ``MODE`` (``CALLS=0`` measures the
+    set-up alone, which is subtracted). Returns None when valgrind is not installed.
+    """
+    import re
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("valgrind") is None:
+        return None
+
+    def count(n: int) -> int:
+        result = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--callgrind-out-file=/dev/null",
+                sys.executable,
+                script,
+                "--run",
+                mode,
+                str(n),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        found = re.search(r"Collected : (\d+)", result.stderr)
+        if found is None:
+            raise RuntimeError(f"callgrind printed no total:\n{result.stderr[-2000:]}")
+        return int(found.group(1))
+
+    return (count(calls) - count(0)) / calls
+
+
+def compare_instructions(
+    label: str, script: str, baseline: str, candidate: str, *, calls: int = 5000, target: float
+) -> None:
+    """Print the instruction-count ratio of two modes of ``script`` (see above)."""
+    base = instructions_per_call(script, baseline, calls)
+    cand = instructions_per_call(script, candidate, calls)
+    if base is None or cand is None:
+        print(f"{label:<58} (valgrind not installed: instruction counts skipped)")
+        return
+    ratio = cand / base
+    verdict = "ok" if ratio <= target else "OVER TARGET"
+    print(
+        f"{label:<58} baseline {base:9,.0f} instr  ours {cand:9,.0f} instr  "
+        f"ratio {ratio:5.2f}x (target <= {target:g}x)  {verdict}"
+    )

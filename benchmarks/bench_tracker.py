@@ -13,6 +13,7 @@ import argparse
 import gc
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -20,10 +21,53 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _compare import compare
+from _compare import compare, compare_instructions
 
 from otel_agents import semconv
 from otel_agents.tracker import MetricType, PerformanceTracker
+
+
+def _subjects() -> dict[str, Callable[[], object]]:
+    provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    tracker = PerformanceTracker({"snapshot_interval": 0}, meter_provider=provider)
+    raw = provider.get_meter("raw").create_histogram("raw.duration", unit="s")
+    attributes = {semconv.GEN_AI_AGENT_ID: "agent_1", semconv.GEN_AI_OPERATION_NAME: "plan"}
+    only_agent = {semconv.GEN_AI_AGENT_ID: "agent_1"}
+    context = {"operation": "plan"}
+    return {
+        "raw": lambda: raw.record(0.5, attributes),
+        "ours": lambda: tracker.record_metric(
+            MetricType.RESPONSE_TIME, 0.5, agent_id="agent_1", context=context
+        ),
+        "raw-agent": lambda: raw.record(0.5, only_agent),
+        "ours-agent": lambda: tracker.record_metric("response_time", 0.5, agent_id="agent_1"),
+    }
+
+
+def run(mode: str, calls: int) -> None:
+    """Make ``calls`` calls of one subject (for the instruction counts)."""
+    subject = _subjects()[mode]
+    subject()  # warm up: first-call set-up is not per-call cost
+    for _ in range(calls):
+        subject()
+
+
+def instructions() -> None:
+    script = str(Path(__file__).resolve())
+    compare_instructions(
+        "record_metric(RESPONSE_TIME, context) vs Histogram.record",
+        script,
+        "raw",
+        "ours",
+        target=1.2,
+    )
+    compare_instructions(
+        "record_metric('response_time') vs Histogram.record",
+        script,
+        "raw-agent",
+        "ours-agent",
+        target=1.2,
+    )
 
 
 def overhead() -> None:
@@ -78,8 +122,15 @@ def memory(calls: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=1_000_000)
+    parser.add_argument("--run", nargs=2, metavar=("MODE", "CALLS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.run:
+        run(args.run[0], int(args.run[1]))
+        return
+    print("Wall-clock time (best of 7 interleaved rounds; noisy on a shared machine):")
     overhead()
+    print("CPU instructions per call (valgrind callgrind; repeatable under load):")
+    instructions()
     memory(args.calls)
 
 

@@ -26,6 +26,7 @@ from otel_agents import semconv
 from otel_agents._export import (
     _PLAIN,
     REDACTED,
+    _secret_keys as _known_secret_keys,
     export_envelope,
     is_secret_key,
     redact,
@@ -177,11 +178,12 @@ class PerformanceTracker:
     ) -> None:
         self.config = TRACKER_OPTIONS.resolve(config)
         meter = metrics.get_meter(__name__, __version__, meter_provider=meter_provider)
-        self._record: dict[MetricType, Callable[..., None]] = {}
+        # Per type: the bound method that records a value (add/record/set) and the range limit.
+        self._instruments: dict[MetricType, tuple[Callable[..., None], float]] = {}
         for metric_type, kind in _KINDS.items():
             instrument = semconv.create_instrument(meter, kind.spec)
-            method = _RECORD_METHODS[kind.spec.kind]
-            self._record[metric_type] = getattr(instrument, method)
+            method = getattr(instrument, _RECORD_METHODS[kind.spec.kind])
+            self._instruments[metric_type] = (method, kind.maximum)
         self._context_keys = {
             key: semconv.CONTEXT_KEY_ATTRIBUTES.get(key, semconv.AGENT_CONTEXT_PREFIX + key)
             for key in self.config["metric_attribute_keys"]
@@ -239,13 +241,14 @@ class PerformanceTracker:
         value_type = type(value)
         if value_type is not float and value_type is not int:
             value = _number(value)
-        if not 0.0 <= value <= _KINDS[kind].maximum:
+        record_value, maximum = self._instruments[kind]
+        if not 0.0 <= value <= maximum:
             raise _out_of_range(kind, value)
         attributes: dict[str, Any] = {}
         if agent_id is not None:
             if type(agent_id) is not str or not agent_id:
                 raise _bad_agent_id(agent_id)
-            attributes[semconv.GEN_AI_AGENT_ID] = agent_id
+            attributes[_AGENT_ID] = agent_id
         if context is not None:
             if type(context) is not dict and not isinstance(context, Mapping):
                 raise invalid_type("context", context, "a mapping such as {'operation': 'plan'}")
@@ -257,7 +260,10 @@ class PerformanceTracker:
                 attribute = promoted.get(key)
                 if attribute is not None and type(item) is str:
                     attributes[attribute] = item
-                if is_secret_key(key):
+                secret = _known_secret_keys.get(key)
+                if secret is None:
+                    secret = is_secret_key(key)
+                if secret:
                     cleaned[key] = REDACTED
                 elif type(item) in _PLAIN:
                     cleaned[key] = item
@@ -268,7 +274,7 @@ class PerformanceTracker:
             if type(metadata) is not dict and not isinstance(metadata, Mapping):
                 raise invalid_type("metadata", metadata, "a mapping")
             metadata = redact(metadata)
-        self._record[kind](value, attributes)
+        record_value(value, attributes)
         record = _new_record(PerformanceMetric, (kind, value, _now(), agent_id, context, metadata))
         self._append(record)
         if self._callbacks:
@@ -393,6 +399,7 @@ class PerformanceTracker:
 
 
 _now = time.time
+_AGENT_ID = semconv.GEN_AI_AGENT_ID
 # Builds a PerformanceMetric without the Python-level NamedTuple.__new__ frame (hot path).
 _new_record = tuple.__new__
 
