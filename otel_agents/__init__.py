@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from otel_agents._config import Telemetry, configure, get_telemetry, shutdown
 from otel_agents._version import __version__
+from otel_agents.alert_rules import ThresholdRule
+from otel_agents.alerts import Alert, AlertLevel
+from otel_agents.dashboard import DashboardView, PerformanceDashboard
 from otel_agents.errors import (
     ConfigurationError,
     ExportError,
@@ -24,7 +27,10 @@ from otel_agents.tracker import (
 )
 
 __all__ = [
+    "Alert",
+    "AlertLevel",
     "ConfigurationError",
+    "DashboardView",
     "ExportError",
     "GatewayError",
     "InvalidTypeError",
@@ -33,6 +39,7 @@ __all__ = [
     "MetricType",
     "OtelAgentsError",
     "OtelAgentsInstrumentor",
+    "PerformanceDashboard",
     "PerformanceMetric",
     "PerformanceProfiler",
     "PerformanceSnapshot",
@@ -40,6 +47,7 @@ __all__ = [
     "ProfileRecord",
     "SystemMetrics",
     "Telemetry",
+    "ThresholdRule",
     "__version__",
     "configure",
     "get_telemetry",

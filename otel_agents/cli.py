@@ -1,6 +1,7 @@
 """The ``otel-agents`` command line.
 
     otel-agents demo [--duration SECONDS]      a small agent swarm, telemetry from OTEL_* vars
+    otel-agents dashboard [--view NAME] [--once]  the demo swarm with a live terminal dashboard
 
 Each area contributes its own subcommands through a ``register(subparsers)`` function, so
 this module stays a table of contents.
@@ -20,9 +21,10 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 
 
 def _registrars() -> list[Registrar]:
+    from otel_agents.console import register as dashboard
     from otel_agents.demo import register as demo
 
-    return [demo]
+    return [demo, dashboard]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -284,7 +284,211 @@ PROCESS_THREAD_COUNT = _metric(
 # --------------------------------------------------------------------------------------
 # Agent messaging (otel_agents.messaging)
 # --------------------------------------------------------------------------------------
+# Attributes from the messaging semantic conventions.
+MESSAGING_SYSTEM = "messaging.system"
+MESSAGING_OPERATION_NAME = "messaging.operation.name"
+MESSAGING_OPERATION_TYPE = "messaging.operation.type"
+MESSAGING_DESTINATION_NAME = "messaging.destination.name"
+MESSAGING_MESSAGE_ID = "messaging.message.id"
+MESSAGING_MESSAGE_CONVERSATION_ID = "messaging.message.conversation_id"
+MESSAGING_MESSAGE_BODY_SIZE = "messaging.message.body.size"
+MESSAGING_BATCH_MESSAGE_COUNT = "messaging.batch.message_count"
+#: ``messaging.system`` of otel-agents' own message protocol (a custom value, as allowed).
+MESSAGING_SYSTEM_VALUE = "otel_agents"
+MESSAGING_OPERATION_SEND = "send"
+MESSAGING_OPERATION_PROCESS = "process"
+#: The destination of a broadcast: every registered agent but the sender.
+MESSAGING_BROADCAST_DESTINATION = "broadcast"
+#: Span names, ``{messaging.operation.name} {destination}``; destinations are agent ids.
+MESSAGING_SEND_SPAN = "send {destination}"
+MESSAGING_PROCESS_SPAN = "process {destination}"
+#: The hub forwarding a message: an INTERNAL span in the message's trace (not a semconv type).
+MESSAGING_OPERATION_ROUTE = "route"
+MESSAGING_ROUTE_SPAN = "route {destination}"
+# Our own attributes: the other party of a message, its type and priority, agent status.
+AGENT_MESSAGE_TYPE = "agent.message.type"
+AGENT_MESSAGE_PRIORITY = "agent.message.priority"
+AGENT_MESSAGE_SENDER_ID = "agent.message.sender.id"
+AGENT_MESSAGE_SENDER_NAME = "agent.message.sender.name"
+AGENT_MESSAGE_RECIPIENT_ID = "agent.message.recipient.id"
+AGENT_MESSAGE_RECIPIENT_NAME = "agent.message.recipient.name"
+AGENT_STATUS = "agent.status"
+
+MESSAGING_CLIENT_SENT_MESSAGES = _metric(
+    "messaging.client.sent.messages",
+    InstrumentKind.COUNTER,
+    "{message}",
+    "Messages an agent attempted to send; failed attempts carry error.type.",
+)
+MESSAGING_CLIENT_CONSUMED_MESSAGES = _metric(
+    "messaging.client.consumed.messages",
+    InstrumentKind.COUNTER,
+    "{message}",
+    "Messages delivered to a recipient agent's handlers.",
+)
+MESSAGING_PROCESS_DURATION = _metric(
+    "messaging.process.duration",
+    InstrumentKind.HISTOGRAM,
+    UNIT_SECONDS,
+    "Time a recipient agent's handlers took to process a message.",
+    duration=True,
+)
+AGENT_MESSAGE_LATENCY = _metric(
+    "agent.message.latency",
+    InstrumentKind.HISTOGRAM,
+    UNIT_SECONDS,
+    "End-to-end time from sending a message to the start of its processing.",
+    duration=True,
+)
+AGENT_MESSAGE_EXPIRED = _metric(
+    "agent.message.expired",
+    InstrumentKind.COUNTER,
+    "{message}",
+    "Messages not delivered because they outlived message_timeout.",
+)
+AGENT_MESSAGE_FAILED = _metric(
+    "agent.message.failed",
+    InstrumentKind.COUNTER,
+    "{message}",
+    "Messages whose delivery or processing failed, by error.type and operation.",
+)
+AGENT_MESSAGE_REJECTED = _metric(
+    "agent.message.rejected",
+    InstrumentKind.COUNTER,
+    "{message}",
+    "HTTP messages or requests refused by authentication or signature checks.",
+)
+AGENT_MESSAGE_QUEUE_DEPTH = _metric(
+    "agent.message.queue.depth",
+    InstrumentKind.OBSERVABLE_GAUGE,
+    "{message}",
+    "Messages waiting in an agent's inbox queue, by priority.",
+)
+AGENT_REGISTRY_AGENTS = _metric(
+    "agent.registry.agents",
+    InstrumentKind.OBSERVABLE_GAUGE,
+    "{agent}",
+    "Registered agents, by status.",
+)
+AGENT_REGISTRY_REGISTRATIONS = _metric(
+    "agent.registry.registrations",
+    InstrumentKind.COUNTER,
+    "{registration}",
+    "Agent registrations accepted by the registry.",
+)
+AGENT_STATUS_CHANGES = _metric(
+    "agent.status.changes",
+    InstrumentKind.COUNTER,
+    "{change}",
+    "Agent status changes, by the new status.",
+)
+AGENT_HEARTBEAT_AGE = _metric(
+    "agent.heartbeat.age",
+    InstrumentKind.OBSERVABLE_GAUGE,
+    UNIT_SECONDS,
+    "Seconds since each registered agent's last heartbeat.",
+)
 
 # --------------------------------------------------------------------------------------
 # API gateway (otel_agents.gateway)
 # --------------------------------------------------------------------------------------
+HTTP_REQUEST_METHOD = "http.request.method"
+HTTP_RESPONSE_STATUS_CODE = "http.response.status_code"
+HTTP_ROUTE = "http.route"
+SERVER_ADDRESS = "server.address"
+SERVER_PORT = "server.port"
+URL_FULL = "url.full"
+URL_QUERY = "url.query"
+#: The old (pre-stable) HTTP attributes, rewritten redacted when OTEL_SEMCONV_STABILITY_OPT_IN
+#: asks for them (``http/dup``).
+HTTP_TARGET = "http.target"
+HTTP_URL = "http.url"
+GATEWAY_SERVICE_ID = "gateway.service.id"
+GATEWAY_STATUS_CLASS = "gateway.response.status_class"
+GATEWAY_RATE_LIMIT_SCOPE = "gateway.rate_limit.scope"
+GATEWAY_HEALTH_STATE = "gateway.health.state"
+
+HTTP_CLIENT_REQUEST_DURATION = _metric(
+    "http.client.request.duration",
+    InstrumentKind.HISTOGRAM,
+    UNIT_SECONDS,
+    "Duration of the gateway's HTTP calls to upstream services.",
+    duration=True,
+)
+GATEWAY_REQUESTS = _metric(
+    "gateway.requests",
+    InstrumentKind.OBSERVABLE_COUNTER,
+    "{request}",
+    "Requests the gateway answered, by service, route, method and status class.",
+)
+GATEWAY_RATE_LIMITED = _metric(
+    "gateway.rate_limited",
+    InstrumentKind.COUNTER,
+    "{request}",
+    "Requests refused with 429 by a service's or a client's token bucket.",
+)
+GATEWAY_UPSTREAM_ERRORS = _metric(
+    "gateway.upstream.errors",
+    InstrumentKind.COUNTER,
+    "{error}",
+    "Upstream calls that failed (refused, timed out, broken) or answered 5xx, by error.type.",
+)
+GATEWAY_ACTIVE_REQUESTS = _metric(
+    "gateway.active_requests",
+    InstrumentKind.OBSERVABLE_UP_DOWN_COUNTER,
+    "{request}",
+    "Requests the gateway is handling right now, by service.",
+)
+GATEWAY_INSTANCES_HEALTHY = _metric(
+    "gateway.instances.healthy",
+    InstrumentKind.OBSERVABLE_GAUGE,
+    "{instance}",
+    "Upstream instances of each service currently in rotation.",
+)
+GATEWAY_HEALTH_TRANSITIONS = _metric(
+    "gateway.health.transitions",
+    InstrumentKind.COUNTER,
+    "{transition}",
+    "Instances moved into (healthy) or out of (unhealthy) rotation, by service.",
+)
+
+# --------------------------------------------------------------------------------------
+# Alerts, health and dashboard (otel_agents.alerts, otel_agents.health)
+# --------------------------------------------------------------------------------------
+#: Alert attributes: both low-cardinality (four levels; sources are component or rule names).
+ALERT_LEVEL = "alert.level"
+ALERT_SOURCE = "alert.source"
+#: Our own attributes on alert log records (never on metrics: ids and rules are per alert).
+ALERT_ID = "alert.id"
+ALERT_RULE = "alert.rule"
+ALERT_COUNT = "alert.count"
+#: The message, on an alert's span event (a log record carries it as its body).
+ALERT_MESSAGE = "alert.message"
+#: Prefix of an alert's context entries on its log record (scalar values, secrets redacted).
+ALERT_CONTEXT_PREFIX = "alert.context."
+#: Event names of an alert's log records (or span events, when logs are off).
+ALERT_EVENT = "otel_agents.alert"
+ALERT_RESOLVED_EVENT = "otel_agents.alert.resolved"
+#: ``system`` for the whole system's score, ``agent`` (with gen_ai.agent.id) for one agent.
+HEALTH_SCOPE = "agent.health.scope"
+HEALTH_SCOPE_SYSTEM = "system"
+HEALTH_SCOPE_AGENT = "agent"
+
+AGENT_ALERTS_ACTIVE = _metric(
+    "agent.alerts.active",
+    InstrumentKind.OBSERVABLE_GAUGE,
+    "{alert}",
+    "Alerts raised and not yet resolved, by alert.level and alert.source.",
+)
+AGENT_ALERTS_RAISED = _metric(
+    "agent.alerts.raised",
+    InstrumentKind.COUNTER,
+    "{alert}",
+    "Alerts raised (repeats of an active alert are not counted), by level and source.",
+)
+AGENT_HEALTH_SCORE = _metric(
+    "agent.health.score",
+    InstrumentKind.OBSERVABLE_GAUGE,
+    "{score}",
+    "Health score from 0 (down) to 100 (healthy), for the system and for each agent.",
+)

@@ -1,0 +1,109 @@
+"""How alerts leave the process: two metrics and a log record (or span event) per alert.
+
+* ``agent.alerts.active``: observable gauge of unresolved alerts by level and source;
+* ``agent.alerts.raised``: counter of new alerts by level and source;
+* a log record (event ``otel_agents.alert`` when raised, ``otel_agents.alert.resolved`` when
+  resolved) whose severity follows the level. With no logger provider configured, the same
+  attributes go on an event of the current span, or of a short span of its own.
+
+Only the level and the source become metric attributes; messages, ids and context stay on
+the log record.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import metrics, trace
+from opentelemetry._logs import LoggerProvider, SeverityNumber, get_logger, get_logger_provider
+from opentelemetry.metrics import CallbackOptions, Observation
+
+from otel_agents import semconv
+from otel_agents._version import __version__
+
+if TYPE_CHECKING:
+    from otel_agents.alerts import Alert
+
+__all__ = ["AlertTelemetry"]
+
+_logger = logging.getLogger("otel_agents.alerts")
+
+_SCALARS = (str, int, float, bool)
+
+
+class AlertTelemetry:
+    """The instruments and the logger of an :class:`~otel_agents.alerts.AlertManager`."""
+
+    def __init__(
+        self,
+        counts: Callable[[], dict[tuple[str, str], int]],
+        *,
+        tracer_provider: trace.TracerProvider | None,
+        meter_provider: metrics.MeterProvider | None,
+        logger_provider: LoggerProvider | None,
+    ) -> None:
+        self._counts = counts
+        self._tracer = trace.get_tracer(__name__, __version__, tracer_provider)
+        meter = metrics.get_meter(__name__, __version__, meter_provider=meter_provider)
+        self._raised = semconv.create_instrument(meter, semconv.AGENT_ALERTS_RAISED)
+        semconv.create_instrument(meter, semconv.AGENT_ALERTS_ACTIVE, callbacks=[self._observe])
+        self._log = get_logger(__name__, __version__, logger_provider=logger_provider)
+        self._logger_provider = logger_provider
+
+    def raised(self, alert: Alert) -> None:
+        """Count a new alert and emit its record."""
+        self._raised.add(1, metric_attributes(alert))
+        self._emit(alert, semconv.ALERT_EVENT, alert.level.severity)
+
+    def resolved(self, alert: Alert) -> None:
+        """Emit the record of a resolution (severity INFO)."""
+        self._emit(alert, semconv.ALERT_RESOLVED_EVENT, SeverityNumber.INFO)
+
+    def _logs_on(self) -> bool:
+        """Whether a real logger provider is set (a no-op one, given or global, is not)."""
+        provider = self._logger_provider or get_logger_provider()
+        return not type(provider).__name__.startswith(("ProxyLoggerProvider", "NoOp"))
+
+    def _emit(self, alert: Alert, event: str, severity: SeverityNumber) -> None:
+        attributes: dict[str, Any] = {
+            **metric_attributes(alert),
+            semconv.ALERT_ID: alert.alert_id,
+            semconv.ALERT_COUNT: alert.count,
+        }
+        if alert.rule is not None:
+            attributes[semconv.ALERT_RULE] = alert.rule
+        if alert.agent_id is not None:
+            attributes[semconv.GEN_AI_AGENT_ID] = alert.agent_id
+        for key, value in alert.context.items():
+            if isinstance(value, _SCALARS):
+                attributes[semconv.ALERT_CONTEXT_PREFIX + str(key)] = value
+        try:
+            if self._logs_on():
+                self._log.emit(
+                    severity_number=severity,
+                    severity_text=severity.name,
+                    body=alert.message,
+                    attributes=attributes,
+                    event_name=event,
+                )
+                return
+            attributes[semconv.ALERT_MESSAGE] = alert.message
+            span = trace.get_current_span()
+            if span.is_recording():
+                span.add_event(event, attributes)
+            else:
+                with self._tracer.start_as_current_span(semconv.ALERT_EVENT) as own:
+                    own.add_event(event, attributes)
+        except Exception:  # telemetry never breaks the host
+            _logger.debug("emitting alert %s failed", alert.alert_id, exc_info=True)
+
+    def _observe(self, _options: CallbackOptions) -> Iterable[Observation]:
+        for (level, source), count in sorted(self._counts().items()):
+            yield Observation(count, {semconv.ALERT_LEVEL: level, semconv.ALERT_SOURCE: source})
+
+
+def metric_attributes(alert: Alert) -> dict[str, str]:
+    """The only alert attributes metrics carry: level and source."""
+    return {semconv.ALERT_LEVEL: alert.level.value, semconv.ALERT_SOURCE: alert.source}

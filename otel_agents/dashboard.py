@@ -1,0 +1,391 @@
+"""The seed's ``PerformanceDashboard``: views, alerts and health, from the same numbers as OTel.
+
+Each refresh (every ``refresh_interval`` seconds once :meth:`PerformanceDashboard.start`
+is called, and on every :meth:`~PerformanceDashboard.get_dashboard_data`) reads the tracker,
+the agent manager, the gateway and the machine's resources, runs the alert rules
+(:mod:`otel_agents.alert_rules`), computes health scores (:mod:`otel_agents.health`) and
+keeps the result. The ``agent.health.score`` and ``agent.alerts.active`` gauges report that
+same result, so what :meth:`~PerformanceDashboard.get_dashboard_data` returns and what the
+exporters send agree.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from opentelemetry import metrics, trace
+from opentelemetry._logs import LoggerProvider
+
+from otel_agents._dashboard_sources import (
+    AVAILABLE_STATUSES,
+    ResourceReader,
+    Sources,
+    agent_stats,
+    alerts_by_level,
+    empty_stats,
+    rule_readings,
+    system_resources_reader,
+)
+from otel_agents._export import export_envelope, write_json_atomic
+from otel_agents._options import Option, Options
+from otel_agents.alert_rules import (
+    DEFAULT_RULES,
+    RuleEngine,
+    ThresholdRule,
+    rules_from_config,
+)
+from otel_agents.alerts import Alert, AlertLevel, AlertManager
+from otel_agents.errors import invalid_type, invalid_value
+from otel_agents.health import HealthInputs, HealthReporter, HealthWeights, health_score
+from otel_agents.history import BoundedHistory, TimeRange
+
+__all__ = ["DASHBOARD_OPTIONS", "AlertLevel", "DashboardView", "PerformanceDashboard"]
+
+_logger = logging.getLogger(__name__)
+
+
+class DashboardView(StrEnum):
+    """What the dashboard shows. Pass a member or its value (``"alerts"``)."""
+
+    SYSTEM_OVERVIEW = "system_overview"
+    AGENT_PERFORMANCE = "agent_performance"
+    METRICS_DETAIL = "metrics_detail"
+    ALERTS = "alerts"
+    HISTORICAL = "historical"
+
+
+_VIEW_CHOICES = [view.value for view in DashboardView]
+
+DASHBOARD_OPTIONS = Options(
+    "PerformanceDashboard",
+    [
+        Option("refresh_interval", 5.0, float, "seconds between refreshes", minimum=0.01),
+        Option("window_seconds", 300.0, float, "seconds of tracked metrics read", minimum=1e-3),
+        Option("max_alert_history", 1000, int, "resolved alerts kept", minimum=1),
+        Option("max_active_alerts", 1000, int, "unresolved alerts kept", minimum=1),
+        Option("alert_reopen_window", 300.0, float, "seconds a cleared alert may reopen"),
+        Option("max_history_points", 720, int, "refreshes kept for the historical view", 1),
+        Option("system_resources", True, bool, "read the machine's CPU and memory (psutil)"),
+        Option("default_alert_rules", True, bool, "start with the default alert rules"),
+    ],
+)
+
+
+class PerformanceDashboard:
+    """Real-time views, alerts and health scores over a tracker, agent manager and gateway.
+
+    Args:
+        performance_tracker: a :class:`~otel_agents.PerformanceTracker` (or anything with
+            ``get_metrics(time_range=...)`` and ``get_agents()``).
+        agent_manager: an ``AgentCommunicationProtocol`` (anything with ``list_agents()``
+            returning objects with ``agent_id``, ``name`` and ``status``).
+        config: ``refresh_interval`` (5 s), ``window_seconds`` (300), ``max_alert_history``
+            (1000), ``max_active_alerts`` (1000), ``alert_reopen_window`` (300 s),
+            ``max_history_points`` (720), ``system_resources`` (True),
+            ``default_alert_rules`` (True) and ``alert_rules`` (a list of rule dicts).
+        gateway: an ``APIGateway`` (anything with ``list_services()``), for upstream health.
+        rules: extra :class:`~otel_agents.alert_rules.ThresholdRule` objects or dicts.
+        resource_reader: returns ``{"cpu_percent": ..., "memory_percent": ...}``; psutil by
+            default (when ``system_resources`` is on).
+        health_weights: the constants of the health formula.
+        clock: Unix seconds for alert times and rule durations; inject a fake in tests.
+        tracer_provider, meter_provider, logger_provider: default to the global ones.
+
+    Raises:
+        ConfigurationError: an unknown config key or a bad value.
+        InvalidValueError: an alert rule on an unknown metric, or another bad rule.
+        InvalidTypeError: a tracker, agent manager or gateway without the methods read.
+    """
+
+    def __init__(
+        self,
+        performance_tracker: Any = None,
+        agent_manager: Any = None,
+        config: Mapping[str, Any] | None = None,
+        *,
+        gateway: Any = None,
+        rules: Iterable[ThresholdRule | Mapping[str, Any]] | None = None,
+        resource_reader: ResourceReader | None = None,
+        health_weights: HealthWeights | None = None,
+        clock: Callable[[], float] = time.time,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+        logger_provider: LoggerProvider | None = None,
+    ) -> None:
+        settings = dict(config or {}) if isinstance(config, Mapping) or config is None else config
+        rule_entries = settings.pop("alert_rules", None) if isinstance(settings, dict) else None
+        self.config = DASHBOARD_OPTIONS.resolve(settings)
+        _needs(performance_tracker, "performance_tracker", "get_metrics", "a PerformanceTracker")
+        _needs(agent_manager, "agent_manager", "list_agents", "an AgentCommunicationProtocol")
+        _needs(gateway, "gateway", "list_services", "an APIGateway")
+        self.performance_tracker = performance_tracker
+        self.agent_manager = agent_manager
+        self.gateway = gateway
+        if resource_reader is None and self.config["system_resources"]:
+            resource_reader = system_resources_reader()
+        self._sources = Sources(performance_tracker, agent_manager, gateway, resource_reader)
+        self.alert_manager = AlertManager(
+            max_history=self.config["max_alert_history"],
+            max_active=self.config["max_active_alerts"],
+            reopen_window=self.config["alert_reopen_window"],
+            clock=clock,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            logger_provider=logger_provider,
+        )
+        initial = list(DEFAULT_RULES) if self.config["default_alert_rules"] else []
+        initial += rules_from_config(rule_entries or ())
+        initial += rules_from_config(rules or ())
+        self.rule_engine = RuleEngine(self.alert_manager, initial)
+        self.health_weights = health_weights or HealthWeights()
+        self.current_view = DashboardView.SYSTEM_OVERVIEW
+        self._clock = clock
+        self._history: BoundedHistory[dict[str, Any]] = BoundedHistory(
+            self.config["max_history_points"], _point_time, parameter="max_history_points"
+        )
+        self._state: dict[str, Any] | None = None
+        self._refresh_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop_failed = False
+        HealthReporter(self._scores, meter_provider=meter_provider)
+
+    # -- the seed's API --------------------------------------------------------------------
+    def start(self) -> None:
+        """Refresh every ``refresh_interval`` seconds on a daemon thread (safe to call twice)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(
+            target=self._loop, name="otel-agents-dashboard", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float | None = 5.0) -> None:
+        """Stop refreshing and wait for the thread to end (safe to call twice)."""
+        self._stopping.set()
+        thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def set_view(self, view: DashboardView | str) -> DashboardView:
+        """Choose the current view; returns it.
+
+        Raises:
+            InvalidValueError: not a :class:`DashboardView` or one of its values.
+        """
+        if isinstance(view, DashboardView):
+            self.current_view = view
+        elif isinstance(view, str) and view.strip().lower() in _VIEW_CHOICES:
+            self.current_view = DashboardView(view.strip().lower())
+        elif isinstance(view, str):
+            raise invalid_value("view", view, "a DashboardView", _VIEW_CHOICES)
+        else:
+            raise invalid_type("view", view, "a DashboardView or its value", _VIEW_CHOICES)
+        return self.current_view
+
+    def add_alert(
+        self,
+        level: AlertLevel | str,
+        message: str,
+        source: str,
+        context: Mapping[str, Any] | None = None,
+    ) -> Alert:
+        """Raise an alert (a repeat of an active one only counts up); returns it.
+
+        Raises:
+            InvalidValueError: an unknown level, an empty message or source.
+        """
+        return self.alert_manager.raise_alert(level, message, source, context)
+
+    def acknowledge_alert(self, alert_id: str) -> Alert:
+        """Mark an alert as seen. Raises :class:`~otel_agents.alerts.UnknownAlertError`."""
+        return self.alert_manager.acknowledge(alert_id)
+
+    def resolve_alert(self, alert_id: str) -> Alert:
+        """Resolve an alert. Raises :class:`~otel_agents.alerts.UnknownAlertError`."""
+        return self.alert_manager.resolve(alert_id)
+
+    def get_active_alerts(self, level: AlertLevel | str | None = None) -> list[Alert]:
+        return self.alert_manager.get_active_alerts(level)
+
+    def get_alert_history(self, time_range: TimeRange = None) -> list[Alert]:
+        return self.alert_manager.get_history(time_range)
+
+    def add_alert_rule(self, rule: ThresholdRule | Mapping[str, Any]) -> ThresholdRule:
+        """Add a threshold rule. Raises InvalidValueError for an unknown metric."""
+        return self.rule_engine.add_rule(rule)
+
+    def get_dashboard_data(self) -> dict[str, Any]:
+        """Refresh now and return everything the views show, as JSON-ready data."""
+        return self.refresh()
+
+    def export_dashboard_data(self, filepath: str | Path) -> Path:
+        """Write :meth:`get_dashboard_data` to ``filepath`` as JSON, atomically."""
+        return write_json_atomic(filepath, export_envelope("dashboard", self.get_dashboard_data()))
+
+    # -- refreshing ------------------------------------------------------------------------
+    def refresh(self) -> dict[str, Any]:
+        """Read every source, run the alert rules, score health; keep and return the data."""
+        with self._refresh_lock:
+            data = self._build()
+            self._state = data
+            system = data["system"]
+            point = {key: system[key] for key in _HISTORY_KEYS}
+            self._history.append({"timestamp": data["timestamp"], **point})
+            data["historical"] = self._history.snapshot()
+        return data
+
+    def _build(self) -> dict[str, Any]:
+        sources = self._sources
+        agents_known = sources.agents()
+        stats, metric_summaries = agent_stats(sources.records(self.config["window_seconds"]))
+        system = sources.system()
+        upstreams = sources.upstreams()
+        agent_ids = sorted(set(stats) | set(agents_known) | set(sources.tracked_agents()))
+        self.rule_engine.evaluate(rule_readings(stats, agents_known, system, upstreams), agent_ids)
+
+        active = self.alert_manager.get_active_alerts()
+        agents: dict[str, dict[str, Any]] = {}
+        for agent_id in agent_ids:
+            figures = stats.get(agent_id) or empty_stats()
+            status = agents_known.get(agent_id, {}).get("status")
+            counts = alerts_by_level(a for a in active if a.agent_id == agent_id)
+            known = status is not None
+            score = health_score(
+                HealthInputs(
+                    cpu_percent=figures["cpu_percent"],
+                    alerts=counts,
+                    agents_total=int(known),
+                    agents_available=int(known and status in AVAILABLE_STATUSES),
+                    error_rate_percent=figures["error_rate_percent"],
+                ),
+                self.health_weights,
+            )
+            agents[agent_id] = {
+                "agent_id": agent_id,
+                "name": agents_known.get(agent_id, {}).get("name"),
+                "status": status,
+                "health_score": score.score,
+                "health": score.to_dict(),
+                "active_alerts": counts,
+                **figures,
+            }
+        requests = sum(a["requests"] for a in agents.values())
+        errors = sum(a["errors"] for a in agents.values())
+        rates = [
+            a["error_rate_percent"] for a in agents.values() if a["error_rate_percent"] is not None
+        ]
+        error_rate = (
+            round(100.0 * errors / requests, 3)
+            if requests
+            else (sum(rates) / len(rates) if rates else None)
+        )
+        cpu = system["cpu_percent"]
+        if cpu is None:
+            cpus = [a["cpu_percent"] for a in agents.values() if a["cpu_percent"] is not None]
+            cpu = round(sum(cpus) / len(cpus), 3) if cpus else None
+        by_status: dict[str, int] = {}
+        for info in agents_known.values():
+            by_status[info["status"]] = by_status.get(info["status"], 0) + 1
+        available = sum(n for s, n in by_status.items() if s in AVAILABLE_STATUSES)
+        level_counts = self.alert_manager.counts_by_level()
+        overall = health_score(
+            HealthInputs(
+                cpu,
+                system["memory_percent"],
+                level_counts,
+                len(agents_known),
+                available,
+                error_rate,
+            ),
+            self.health_weights,
+        )
+        return {
+            "timestamp": self._clock(),
+            "view": self.current_view.value,
+            "refresh_interval": self.config["refresh_interval"],
+            "window_seconds": self.config["window_seconds"],
+            "running": self.running,
+            "system": {
+                "health_score": overall.score,
+                "health": overall.to_dict(),
+                "cpu_percent": cpu,
+                "memory_percent": system["memory_percent"],
+                "error_rate_percent": error_rate,
+                "requests": requests,
+                "errors": errors,
+                "agents_total": len(agents_known),
+                "agents_available": available,
+                "agents_by_status": by_status,
+                "active_alerts": sum(level_counts.values()),
+            },
+            "agents": agents,
+            "metrics": metric_summaries,
+            "upstreams": upstreams,
+            "alerts": {
+                "counts": level_counts,
+                "by_level_source": [
+                    {"level": level, "source": source, "count": count}
+                    for (level, source), count in sorted(self.alert_manager.counts().items())
+                ],
+                "active": [a.to_dict() for a in active],
+                "history": [a.to_dict() for a in self.alert_manager.get_history()[-50:]],
+            },
+            "rules": [rule.to_dict() for rule in self.rule_engine.rules],
+        }
+
+    def _scores(self) -> tuple[float | None, dict[str, float]]:
+        state = self._state
+        if state is None:
+            return None, {}
+        return state["system"]["health_score"], {
+            agent_id: agent["health_score"] for agent_id, agent in state["agents"].items()
+        }
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.refresh()
+            except Exception:
+                if not self._loop_failed:
+                    self._loop_failed = True
+                    _logger.exception("dashboard refresh failed; will retry (logged once)")
+            self._stopping.wait(self.config["refresh_interval"])
+
+    def __enter__(self) -> PerformanceDashboard:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+_HISTORY_KEYS = (
+    "health_score",
+    "cpu_percent",
+    "memory_percent",
+    "error_rate_percent",
+    "agents_available",
+    "agents_total",
+    "active_alerts",
+)
+
+
+def _point_time(point: dict[str, Any]) -> float:
+    return float(point["timestamp"])
+
+
+def _needs(component: Any, parameter: str, method: str, expected: str) -> None:
+    if component is not None and not callable(getattr(component, method, None)):
+        raise invalid_type(parameter, component, f"{expected} (an object with {method}())")

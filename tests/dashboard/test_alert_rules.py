@@ -1,0 +1,275 @@
+"""Threshold rules: hysteresis, minimum duration, de-duplication, failsafe callbacks."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from otel_agents import semconv
+from otel_agents.alert_rules import (
+    DEFAULT_RULES,
+    RuleEngine,
+    RuleMetric,
+    ThresholdRule,
+    rules_from_config,
+)
+from otel_agents.alerts import Alert, AlertLevel, AlertManager
+from otel_agents.errors import InvalidTypeError, InvalidValueError
+from otel_agents.testing import TelemetryCapture
+from tests.dashboard.conftest import FakeClock, LogCapture
+
+CPU = RuleMetric.CPU_USAGE.value
+
+
+def engine_with(manager: AlertManager, **fields: object) -> RuleEngine:
+    defaults: dict[str, object] = {
+        "name": "high_cpu",
+        "metric": "cpu_usage",
+        "raise_at": 90.0,
+        "clear_at": 70.0,
+    }
+    return RuleEngine(manager, [ThresholdRule(**{**defaults, **fields})])  # type: ignore[arg-type]
+
+
+def test_a_rule_raises_at_the_threshold_with_the_agent_and_context(
+    manager: AlertManager,
+) -> None:
+    engine = engine_with(manager, level="critical")
+    engine.evaluate({CPU: {"planner": 89.9}}, agents=["planner"])
+    assert manager.get_active_alerts() == []
+    engine.evaluate({CPU: {"planner": 95.0}}, agents=["planner"])
+    (alert,) = manager.get_active_alerts()
+    assert alert.level is AlertLevel.CRITICAL
+    assert (alert.source, alert.rule, alert.agent_id) == (
+        "performance_monitor",
+        "high_cpu",
+        "planner",
+    )
+    assert alert.message == "high_cpu: cpu_usage of planner is 95 (threshold 90)"
+    assert alert.context == {
+        "metric": "cpu_usage",
+        "subject": "planner",
+        "value": 95.0,
+        "threshold": 90.0,
+        "clear_at": 70.0,
+    }
+
+
+def test_hysteresis_keeps_one_alert_while_the_value_stays_above_clear_at(
+    manager: AlertManager, clock: FakeClock, telemetry: TelemetryCapture, logs: LogCapture
+) -> None:
+    engine = engine_with(manager)
+    for step in range(200):  # flapping across the raise threshold, never below clear_at
+        engine.evaluate({CPU: {"planner": 95.0 if step % 2 == 0 else 80.0}})
+        clock.advance(1)
+    (alert,) = manager.get_active_alerts()
+    assert alert.count == 1
+    assert alert.context["last_value"] == 80.0
+    (raised,) = telemetry.points(semconv.AGENT_ALERTS_RAISED.name)
+    assert raised.value == 1
+    assert len(logs.records()) == 1
+
+
+def test_the_alert_clears_only_below_clear_at(manager: AlertManager, clock: FakeClock) -> None:
+    engine = engine_with(manager)
+    engine.evaluate({CPU: {"planner": 95.0}})
+    engine.evaluate({CPU: {"planner": 70.0}})
+    (alert,) = manager.get_active_alerts()
+    clock.advance(1)
+    engine.evaluate({CPU: {"planner": 69.9}})
+    assert manager.get_active_alerts() == []
+    assert (alert.resolved_by, alert.resolved_at) == ("rule", clock.now)
+
+
+def test_a_value_flapping_across_both_thresholds_raises_one_alert_with_a_count(
+    manager: AlertManager, clock: FakeClock, telemetry: TelemetryCapture, logs: LogCapture
+) -> None:
+    engine = engine_with(manager)
+    for _ in range(100):
+        engine.evaluate({CPU: {"planner": 99.0}})
+        clock.advance(1)
+        engine.evaluate({CPU: {"planner": 10.0}})
+        clock.advance(1)
+    assert manager.get_active_alerts() == []
+    alerts = {a.alert_id: a for a in manager.get_history()}
+    assert len(alerts) == 1
+    (alert,) = alerts.values()
+    assert alert.count == 100
+    (raised,) = telemetry.points(semconv.AGENT_ALERTS_RAISED.name)
+    assert raised.value == 1
+    assert [r.log_record.event_name for r in logs.records()][:1] == [semconv.ALERT_EVENT]
+
+
+def test_after_the_reopen_window_a_returning_condition_is_a_new_alert(
+    telemetry: TelemetryCapture, clock: FakeClock
+) -> None:
+    manager = AlertManager(reopen_window=60, clock=clock, meter_provider=telemetry.meter_provider)
+    engine = engine_with(manager)
+    engine.evaluate({CPU: {"planner": 99.0}})
+    engine.evaluate({CPU: {"planner": 10.0}})
+    clock.advance(61)
+    engine.evaluate({CPU: {"planner": 99.0}})
+    (second,) = manager.get_active_alerts()
+    assert second.count == 1
+    (raised,) = telemetry.points(semconv.AGENT_ALERTS_RAISED.name)
+    assert raised.value == 2
+
+
+def test_a_rule_waits_for_its_minimum_duration(manager: AlertManager, clock: FakeClock) -> None:
+    engine = engine_with(manager, for_seconds=10)
+    engine.evaluate({CPU: {"planner": 95.0}})
+    clock.advance(9.9)
+    engine.evaluate({CPU: {"planner": 95.0}})
+    assert manager.get_active_alerts() == []
+    clock.advance(0.1)
+    engine.evaluate({CPU: {"planner": 95.0}})
+    (alert,) = manager.get_active_alerts()
+    assert alert.created_at == clock.now
+
+
+def test_a_dip_below_the_threshold_restarts_the_minimum_duration(
+    manager: AlertManager, clock: FakeClock
+) -> None:
+    engine = engine_with(manager, for_seconds=10)
+    engine.evaluate({CPU: {"planner": 95.0}})
+    clock.advance(8)
+    engine.evaluate({CPU: {"planner": 85.0}})  # between clear_at and raise_at: not breached
+    clock.advance(1)
+    engine.evaluate({CPU: {"planner": 95.0}})
+    clock.advance(9)
+    engine.evaluate({CPU: {"planner": 95.0}})
+    assert manager.get_active_alerts() == []
+    clock.advance(1)
+    engine.evaluate({CPU: {"planner": 95.0}})
+    assert len(manager.get_active_alerts()) == 1
+
+
+def test_each_subject_gets_its_own_alert(manager: AlertManager) -> None:
+    engine = engine_with(manager)
+    engine.evaluate({CPU: {"planner": 95.0, "researcher": 91.0, "monitor": 10.0}})
+    assert sorted(a.context["subject"] for a in manager.get_active_alerts()) == [
+        "planner",
+        "researcher",
+    ]
+
+
+def test_a_subject_without_a_reading_counts_as_cleared(manager: AlertManager) -> None:
+    engine = engine_with(manager)
+    engine.evaluate({CPU: {"planner": 95.0}})
+    engine.evaluate({})
+    assert manager.get_active_alerts() == []
+
+
+def test_lower_is_worse_when_raise_at_is_below_clear_at(manager: AlertManager) -> None:
+    engine = engine_with(manager, metric="upstream_unhealthy", raise_at=0.0, clear_at=0.5)
+    engine.evaluate({"upstream_unhealthy": {"users": 1.0}})
+    assert manager.get_active_alerts() == []
+    engine.evaluate({"upstream_unhealthy": {"users": 0.0}})
+    assert len(manager.get_active_alerts()) == 1
+    engine.evaluate({"upstream_unhealthy": {"users": 0.4}})
+    assert len(manager.get_active_alerts()) == 1
+    engine.evaluate({"upstream_unhealthy": {"users": 0.6}})
+    assert manager.get_active_alerts() == []
+
+
+def test_a_user_resolved_rule_alert_stays_resolved_until_the_condition_clears(
+    manager: AlertManager,
+) -> None:
+    engine = engine_with(manager)
+    engine.evaluate({CPU: {"planner": 95.0}})
+    (alert,) = manager.get_active_alerts()
+    manager.resolve(alert.alert_id)
+    engine.evaluate({CPU: {"planner": 96.0}})
+    assert manager.get_active_alerts() == []
+    engine.evaluate({CPU: {"planner": 50.0}})
+    engine.evaluate({CPU: {"planner": 97.0}})
+    (again,) = manager.get_active_alerts()
+    assert again.alert_id != alert.alert_id
+
+
+def test_rule_callbacks_are_called_on_raise_and_clear(manager: AlertManager) -> None:
+    calls: list[tuple[str, str]] = []
+    engine = engine_with(
+        manager,
+        on_alert=lambda alert: calls.append(("alert", alert.rule or "")),
+        on_clear=lambda alert: calls.append(("clear", alert.rule or "")),
+    )
+    engine.evaluate({CPU: {"planner": 95.0}})
+    engine.evaluate({CPU: {"planner": 96.0}})
+    engine.evaluate({CPU: {"planner": 5.0}})
+    assert calls == [("alert", "high_cpu"), ("clear", "high_cpu")]
+
+
+def test_a_raising_rule_callback_is_isolated_and_logged_once(
+    manager: AlertManager, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(alert: Alert) -> None:
+        raise RuntimeError("callback bug")
+
+    engine = RuleEngine(
+        manager,
+        [
+            ThresholdRule("broken", "cpu_usage", 90.0, 70.0, on_alert=broken, on_clear=broken),
+            ThresholdRule("fine", "cpu_usage", 90.0, 70.0, level="error"),
+        ],
+    )
+    with caplog.at_level(logging.ERROR, logger="otel_agents.alerts"):
+        for _ in range(5):
+            engine.evaluate({CPU: {"a": 95.0, "b": 95.0}})
+            engine.evaluate({CPU: {"a": 5.0, "b": 5.0}})
+    assert sorted({(a.rule, a.context["subject"]) for a in manager.get_history()}) == [
+        ("broken", "a"),
+        ("broken", "b"),
+        ("fine", "a"),
+        ("fine", "b"),
+    ]
+    failures = [r for r in caplog.records if "callback" in r.getMessage()]
+    assert len(failures) == 1
+    assert "rule 'broken' on_alert callback" in failures[0].getMessage()
+
+
+def test_a_rule_on_an_unknown_metric_is_refused_naming_the_choices() -> None:
+    with pytest.raises(InvalidValueError, match=r"metric='gpu_usage'.*valid choices: .*cpu_usage"):
+        ThresholdRule("gpu", "gpu_usage", 90.0)
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ({"name": ""}, "name=''"),
+        ({"level": "severe"}, "level='severe'"),
+        ({"raise_at": float("nan")}, "raise_at=nan"),
+        ({"clear_at": "70"}, "clear_at='70'"),
+        ({"for_seconds": -1}, "for_seconds=-1"),
+        ({"message": "{nope}"}, "message='{nope}'"),
+    ],
+)
+def test_a_bad_rule_is_refused_naming_the_field(fields: dict[str, object], match: str) -> None:
+    base: dict[str, object] = {"name": "r", "metric": "cpu_usage", "raise_at": 90.0}
+    with pytest.raises(InvalidValueError, match=match):
+        ThresholdRule(**{**base, **fields})  # type: ignore[arg-type]
+
+
+def test_rules_come_from_config_dicts_and_unknown_fields_are_refused() -> None:
+    (rule,) = rules_from_config(
+        [{"name": "slow", "metric": "response_time_p95", "raise_at": 1.5, "level": "error"}]
+    )
+    assert rule == ThresholdRule("slow", RuleMetric.RESPONSE_TIME_P95, 1.5, 1.5, AlertLevel.ERROR)
+    with pytest.raises(InvalidValueError, match="threshold"):
+        rules_from_config([{"name": "x", "metric": "cpu_usage", "threshold": 1}])
+    with pytest.raises(InvalidTypeError, match="alert_rules"):
+        rules_from_config({"name": "x"})  # type: ignore[dict-item]
+
+
+def test_a_duplicate_rule_name_is_refused(manager: AlertManager) -> None:
+    engine = RuleEngine(manager, DEFAULT_RULES)
+    with pytest.raises(InvalidValueError, match=r"rule\.name='high_cpu'"):
+        engine.add_rule({"name": "high_cpu", "metric": "cpu_usage", "raise_at": 1})
+    assert [r.name for r in engine.rules] == [r.name for r in DEFAULT_RULES]
+
+
+def test_default_rules_cover_every_rule_metric_but_agent_memory() -> None:
+    watched = {rule.metric for rule in DEFAULT_RULES}
+    assert set(RuleMetric) - watched == {RuleMetric.MEMORY_USAGE}
+    assert all(rule.higher_is_worse for rule in DEFAULT_RULES)
