@@ -1,0 +1,127 @@
+"""Request checks and JSON errors shared by the hub and the agent inbox apps."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from otel_agents.messaging._telemetry import MessagingTelemetry
+from otel_agents.messaging.errors import (
+    DeliveryError,
+    DuplicateAgentError,
+    InvalidMessageError,
+    InvalidPayloadError,
+    MessageExpiredError,
+    QueueFullError,
+    SecurityError,
+    UnknownAgentError,
+    UnknownCapabilityError,
+)
+from otel_agents.messaging.message import AgentMessage
+from otel_agents.messaging.security import SecurityConfig
+
+__all__ = [
+    "MAX_BATCH",
+    "authenticate",
+    "error_response",
+    "json_body",
+    "read_envelopes",
+    "refusal",
+]
+
+#: The most messages one request may carry.
+MAX_BATCH = 1000
+
+#: Our errors as (HTTP status, stable error code); clients map the code back to the class.
+_STATUS: list[tuple[type[Exception], int, str]] = [
+    (UnknownAgentError, 404, "unknown_agent"),
+    (UnknownCapabilityError, 404, "unknown_capability"),
+    (DuplicateAgentError, 409, "duplicate_agent"),
+    (InvalidMessageError, 400, "invalid_message"),
+    (InvalidPayloadError, 400, "invalid_message"),
+    (MessageExpiredError, 410, "expired"),
+    (QueueFullError, 503, "queue_full"),
+]
+
+
+def error_response(exc: Exception) -> JSONResponse:
+    """The JSON error for one of our exceptions: ``{"error": code, "detail": message}``."""
+    if isinstance(exc, SecurityError):
+        status = 401 if exc.reason == "unauthorized" else 403
+        return JSONResponse({"error": exc.reason, "detail": str(exc)}, status_code=status)
+    for kind, status, code in _STATUS:
+        if isinstance(exc, kind):
+            return JSONResponse({"error": code, "detail": str(exc)}, status_code=status)
+    if isinstance(exc, DeliveryError):
+        return JSONResponse({"error": exc.reason, "detail": str(exc)}, status_code=502)
+    return JSONResponse({"error": "internal_error", "detail": type(exc).__name__}, status_code=500)
+
+
+def authenticate(
+    request: Request,
+    security: SecurityConfig,
+    telemetry: MessagingTelemetry,
+    own_id: str | None = None,
+) -> str | None:
+    """Check the bearer token; count and re-raise a rejection."""
+    try:
+        return security.authenticate(request.headers, own_id=own_id)
+    except SecurityError as exc:
+        telemetry.record_rejected(exc.reason)
+        raise
+
+
+async def read_envelopes(
+    request: Request,
+    security: SecurityConfig,
+    telemetry: MessagingTelemetry,
+    expected_sender: str | None,
+) -> tuple[list[AgentMessage], bool]:
+    """Parse and verify one signed envelope or a signed JSON array of them.
+
+    Returns the messages and whether the body was a batch. A batch is signed once, with the
+    first message's id. ``expected_sender`` is the agent a per-agent token proved (``None``
+    for the shared secret, or when the hub delivers to an inbox); a message claiming another
+    sender is refused as unauthorized. Rejections are counted.
+    """
+    body = await request.body()
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise InvalidMessageError(f"the request body is not valid JSON: {exc}") from exc
+    batch = isinstance(data, list)
+    items = data if batch else [data]
+    if not items or len(items) > MAX_BATCH:
+        raise InvalidMessageError(
+            f"a batch of {len(items)} messages is not valid: send 1 to {MAX_BATCH}"
+        )
+    messages = [AgentMessage.from_dict(item) for item in items]
+    try:
+        security.verify(request.headers, body, messages[0].message_id)
+        for message in messages:
+            if expected_sender is not None and expected_sender != message.sender_id:
+                raise SecurityError(
+                    f"the token proves agent {expected_sender!r}, but the message claims "
+                    f"sender {message.sender_id!r}",
+                    reason="unauthorized",
+                )
+    except SecurityError as exc:
+        telemetry.record_rejected(exc.reason)
+        raise
+    return messages, batch
+
+
+def refusal(message: AgentMessage, exc: Exception) -> dict[str, str]:
+    """One entry of a batch answer's ``refused`` list."""
+    body = json.loads(bytes(error_response(exc).body))
+    return {"message_id": message.message_id, "error": body["error"], "detail": body["detail"]}
+
+
+def json_body(data: Any) -> dict[str, Any]:
+    """A request's JSON object, or an InvalidMessageError."""
+    if not isinstance(data, dict):
+        raise InvalidMessageError(f"request body={data!r:.80} is not valid: expected an object")
+    return data

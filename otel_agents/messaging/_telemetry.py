@@ -1,0 +1,344 @@
+"""Spans and metrics of agent messaging, by the OpenTelemetry messaging conventions.
+
+* Sending is a PRODUCER span ``send <destination>``; its context is injected into the
+  envelope headers (``traceparent``, ``tracestate``, ``baggage``).
+* Processing is a CONSUMER span ``process <destination>`` that continues the sender's
+  trace: a child of the send span for one message; for a broadcast, a new trace linked to
+  the one send span. Handlers run inside it, so their work nests under it.
+* Payloads, tokens and signing keys never become attributes. Metric attributes are bounded:
+  the destination is a registered agent id, type and priority are enums.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from contextvars import Token
+from typing import Any
+
+from opentelemetry import context as otel_context, metrics, propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+
+from otel_agents import semconv as sc
+from otel_agents._version import __version__
+from otel_agents.messaging.message import AgentMessage, MessagePriority, MessageType
+
+__all__ = ["MessagingTelemetry"]
+
+_logger = logging.getLogger("otel_agents.messaging")
+
+#: Headers longer than this are not handed to the propagator (10 KB of junk starts a new trace).
+_MAX_HEADER_LENGTH = 8192
+
+_SEND = sc.MESSAGING_OPERATION_SEND
+_PROCESS = sc.MESSAGING_OPERATION_PROCESS
+
+
+class MessagingTelemetry:
+    """Tracer, instruments and the span/metric recipes shared by every messaging component."""
+
+    def __init__(self, *, tracer_provider: Any = None, meter_provider: Any = None) -> None:
+        self.tracer = trace.get_tracer(__name__, __version__, tracer_provider)
+        self.meter = metrics.get_meter(__name__, __version__, meter_provider=meter_provider)
+        meter = self.meter
+        self.sent = sc.create_instrument(meter, sc.MESSAGING_CLIENT_SENT_MESSAGES)
+        self.consumed = sc.create_instrument(meter, sc.MESSAGING_CLIENT_CONSUMED_MESSAGES)
+        self.process_duration = sc.create_instrument(meter, sc.MESSAGING_PROCESS_DURATION)
+        self.latency = sc.create_instrument(meter, sc.AGENT_MESSAGE_LATENCY)
+        self.expired = sc.create_instrument(meter, sc.AGENT_MESSAGE_EXPIRED)
+        self.failed = sc.create_instrument(meter, sc.AGENT_MESSAGE_FAILED)
+        self.rejected = sc.create_instrument(meter, sc.AGENT_MESSAGE_REJECTED)
+        self.registrations = sc.create_instrument(meter, sc.AGENT_REGISTRY_REGISTRATIONS)
+        self.status_changes = sc.create_instrument(meter, sc.AGENT_STATUS_CHANGES)
+        self._attributes: dict[tuple[str, str, MessageType, MessagePriority], dict[str, str]] = {}
+        self._names: dict[tuple[str, str], str] = {}
+        self._span_bases: dict[tuple[str, str, MessageType, MessagePriority], dict[str, Any]] = {}
+
+    # -- observable gauges ------------------------------------------------------------------
+    def observe(
+        self,
+        *,
+        queue_depth: Callable[[], Iterable[tuple[str, MessagePriority, int]]] | None = None,
+        agents_by_status: Callable[[], dict[str, int]] | None = None,
+        heartbeat_ages: Callable[[], Iterable[tuple[str, float]]] | None = None,
+    ) -> None:
+        """Register the observable gauges whose readings these callables provide."""
+        if queue_depth is not None:
+
+            def depth(_: CallbackOptions) -> Iterable[Observation]:
+                return [
+                    Observation(
+                        count,
+                        {sc.GEN_AI_AGENT_ID: agent_id, sc.AGENT_MESSAGE_PRIORITY: prio.label},
+                    )
+                    for agent_id, prio, count in _failsafe(queue_depth, [])
+                ]
+
+            sc.create_instrument(self.meter, sc.AGENT_MESSAGE_QUEUE_DEPTH, [depth])
+        if agents_by_status is not None:
+
+            def status(_: CallbackOptions) -> Iterable[Observation]:
+                counts = _failsafe(agents_by_status, {})
+                return [Observation(n, {sc.AGENT_STATUS: s}) for s, n in counts.items()]
+
+            sc.create_instrument(self.meter, sc.AGENT_REGISTRY_AGENTS, [status])
+        if heartbeat_ages is not None:
+
+            def ages(_: CallbackOptions) -> Iterable[Observation]:
+                return [
+                    Observation(age, {sc.GEN_AI_AGENT_ID: agent_id})
+                    for agent_id, age in _failsafe(heartbeat_ages, [])
+                ]
+
+            sc.create_instrument(self.meter, sc.AGENT_HEARTBEAT_AGE, [ages])
+
+    # -- attributes -------------------------------------------------------------------------
+    def _name(self, template: str, destination: str) -> str:
+        """A span name from its template, cached (destinations are registered agents)."""
+        key = (template, destination)
+        name = self._names.get(key)
+        if name is None:
+            name = template.format(destination=destination)
+            if len(self._names) < 10_000:
+                self._names[key] = name
+        return name
+
+    def metric_attributes(
+        self, operation: str, destination: str, kind: MessageType, priority: MessagePriority
+    ) -> dict[str, str]:
+        """The (cached) metric attributes of one kind of message; do not mutate."""
+        key = (operation, destination, kind, priority)
+        found = self._attributes.get(key)
+        if found is None:
+            found = {
+                sc.MESSAGING_SYSTEM: sc.MESSAGING_SYSTEM_VALUE,
+                sc.MESSAGING_OPERATION_NAME: operation,
+                sc.MESSAGING_DESTINATION_NAME: destination,
+                sc.AGENT_MESSAGE_TYPE: kind.value,
+                sc.AGENT_MESSAGE_PRIORITY: priority.label,
+            }
+            if len(self._attributes) < 10_000:
+                self._attributes[key] = found
+        return found
+
+    def _span_attributes(
+        self, operation: str, destination: str, message: AgentMessage
+    ) -> dict[str, Any]:
+        """A fresh dict of the attributes every span of this kind of message carries."""
+        key = (operation, destination, message.message_type, message.priority)
+        base = self._span_bases.get(key)
+        if base is None:
+            base = {
+                sc.MESSAGING_SYSTEM: sc.MESSAGING_SYSTEM_VALUE,
+                sc.MESSAGING_OPERATION_NAME: operation,
+                sc.MESSAGING_OPERATION_TYPE: operation,
+                sc.MESSAGING_DESTINATION_NAME: destination,
+                sc.AGENT_MESSAGE_TYPE: message.message_type.value,
+                sc.AGENT_MESSAGE_PRIORITY: message.priority.label,
+            }
+            if len(self._span_bases) < 10_000:
+                self._span_bases[key] = base
+        attributes = dict(base)
+        if message.conversation_id is not None:
+            attributes[sc.MESSAGING_MESSAGE_CONVERSATION_ID] = message.conversation_id
+        return attributes
+
+    # -- sending ----------------------------------------------------------------------------
+    def send_span(
+        self,
+        message: AgentMessage,
+        *,
+        sender_name: str | None,
+        recipient_name: str | None = None,
+        body_size: int | None = None,
+        broadcast_count: int | None = None,
+    ) -> AbstractContextManager[Span]:
+        """A PRODUCER span around one send (or one broadcast, when ``broadcast_count``).
+
+        The span's context is injected into ``message.headers``. Errors raised inside mark
+        the span failed with ``error.type`` and propagate.
+        """
+        broadcast = broadcast_count is not None
+        destination = sc.MESSAGING_BROADCAST_DESTINATION if broadcast else message.recipient_id
+        attributes = self._span_attributes(_SEND, destination, message)
+        attributes[sc.GEN_AI_AGENT_ID] = message.sender_id
+        if sender_name is not None:
+            attributes[sc.GEN_AI_AGENT_NAME] = sender_name
+        if broadcast:
+            attributes[sc.MESSAGING_BATCH_MESSAGE_COUNT] = broadcast_count
+        else:
+            attributes[sc.MESSAGING_MESSAGE_ID] = message.message_id
+            attributes[sc.AGENT_MESSAGE_RECIPIENT_ID] = message.recipient_id
+            if recipient_name is not None:
+                attributes[sc.AGENT_MESSAGE_RECIPIENT_NAME] = recipient_name
+        if body_size is not None:
+            attributes[sc.MESSAGING_MESSAGE_BODY_SIZE] = body_size
+        span = self.tracer.start_span(
+            self._name(sc.MESSAGING_SEND_SPAN, destination),
+            kind=SpanKind.PRODUCER,
+            attributes=attributes,
+        )
+        context = trace.set_span_in_context(span)
+        propagate.inject(message.headers, context=context)
+        return _Scope(span, context)
+
+    def record_sent(self, message: AgentMessage, error_type: str | None = None) -> None:
+        """Count one attempted send; a failed one also counts in ``agent.message.failed``."""
+        attributes = self.metric_attributes(
+            _SEND, message.recipient_id, message.message_type, message.priority
+        )
+        if error_type is None:
+            self.sent.add(1, attributes)
+            return
+        attributes = {**attributes, sc.ERROR_TYPE: error_type}
+        self.sent.add(1, attributes)
+        self.failed.add(1, attributes)
+
+    def record_expired(self, message: AgentMessage, operation: str) -> None:
+        self.expired.add(
+            1,
+            self.metric_attributes(
+                operation, message.recipient_id, message.message_type, message.priority
+            ),
+        )
+
+    def record_rejected(self, reason: str) -> None:
+        self.rejected.add(1, {sc.ERROR_TYPE: reason})
+
+    def start_route_span(self, message: AgentMessage) -> Span:
+        """An INTERNAL ``route <recipient>`` span of the hub in the message's own trace.
+
+        Not made current: a batch routes many messages at once. End it when delivered.
+        """
+        parent, _ = self.process_context(message)
+        attributes = self._span_attributes(
+            sc.MESSAGING_OPERATION_ROUTE, message.recipient_id, message
+        )
+        del attributes[sc.MESSAGING_OPERATION_TYPE]  # "route" is not a semconv operation type
+        attributes[sc.MESSAGING_MESSAGE_ID] = message.message_id
+        attributes[sc.AGENT_MESSAGE_SENDER_ID] = message.sender_id
+        attributes[sc.AGENT_MESSAGE_RECIPIENT_ID] = message.recipient_id
+        return self.tracer.start_span(
+            sc.MESSAGING_ROUTE_SPAN.format(destination=message.recipient_id),
+            context=parent,
+            attributes=attributes,
+        )
+
+    # -- processing -------------------------------------------------------------------------
+    def process_context(self, message: AgentMessage) -> tuple[Context, list[Link]]:
+        """The parent context and links of a process span; malformed headers never raise."""
+        headers = message.headers
+        try:
+            if any(len(value) > _MAX_HEADER_LENGTH for value in headers.values()):
+                headers = {k: v for k, v in headers.items() if len(v) <= _MAX_HEADER_LENGTH}
+            context = propagate.extract(headers)
+        except Exception:  # a propagator must never stop a message from being processed
+            _logger.debug("ignoring unreadable trace headers", exc_info=True)
+            return Context(), []
+        if not message.broadcast:
+            return context, []
+        creator = trace.get_current_span(context).get_span_context()
+        root = trace.set_span_in_context(trace.INVALID_SPAN, context)  # keeps the baggage
+        return root, [Link(creator)] if creator.is_valid else []
+
+    def process_span(
+        self,
+        message: AgentMessage,
+        *,
+        now: float,
+        recipient_name: str | None,
+        sender_name: str | None,
+    ) -> AbstractContextManager[Span]:
+        """A CONSUMER span around the handlers of one message; handler errors propagate."""
+        destination = (
+            sc.MESSAGING_BROADCAST_DESTINATION if message.broadcast else message.recipient_id
+        )
+        attributes = self._span_attributes(_PROCESS, destination, message)
+        attributes[sc.MESSAGING_MESSAGE_ID] = message.message_id
+        attributes[sc.GEN_AI_AGENT_ID] = message.recipient_id
+        if recipient_name is not None:
+            attributes[sc.GEN_AI_AGENT_NAME] = recipient_name
+        attributes[sc.AGENT_MESSAGE_SENDER_ID] = message.sender_id
+        if sender_name is not None:
+            attributes[sc.AGENT_MESSAGE_SENDER_NAME] = sender_name
+        parent, links = self.process_context(message)
+        metric_attributes = self.metric_attributes(
+            _PROCESS, message.recipient_id, message.message_type, message.priority
+        )
+        self.consumed.add(1, metric_attributes)
+        self.latency.record(max(0.0, now - message.created_at), metric_attributes)
+        span = self.tracer.start_span(
+            self._name(sc.MESSAGING_PROCESS_SPAN, destination),
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+            links=links,
+        )
+        # The extracted context is attached, not just used as parent, so that its baggage
+        # reaches the handlers, which run with the process span current.
+        return _Scope(span, trace.set_span_in_context(span, parent), self, metric_attributes)
+
+
+class _Scope:
+    """Makes a span current, ends it, and records a failure (and the process duration).
+
+    A small class rather than ``@contextmanager`` generators: this runs twice per message.
+    """
+
+    __slots__ = ("_attributes", "_context", "_span", "_started", "_telemetry", "_token")
+
+    def __init__(
+        self,
+        span: Span,
+        context: Context,
+        telemetry: MessagingTelemetry | None = None,
+        attributes: dict[str, str] | None = None,
+    ) -> None:
+        self._span, self._context = span, context
+        self._telemetry, self._attributes = telemetry, attributes
+        self._started = 0.0
+        self._token: Token[Context] | None = None
+
+    def __enter__(self) -> Span:
+        self._token = otel_context.attach(self._context)
+        self._started = time.perf_counter()
+        return self._span
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        try:
+            attributes = self._attributes
+            if exc is not None:
+                mark_failed(self._span, exc)
+                if attributes is not None:
+                    attributes = {**attributes, sc.ERROR_TYPE: type(exc).__qualname__}
+            if self._telemetry is not None and attributes is not None:
+                if exc is not None:
+                    self._telemetry.failed.add(1, attributes)
+                elapsed = time.perf_counter() - self._started
+                self._telemetry.process_duration.record(elapsed, attributes)
+        finally:
+            if self._token is not None:
+                otel_context.detach(self._token)
+            self._span.end()
+
+
+def mark_failed(span: Span, exc: BaseException, error_type: str | None = None) -> None:
+    """Record ``exc`` on ``span``: the exception event, ERROR status and ``error.type``."""
+    error_type = error_type or getattr(exc, "reason", None) or type(exc).__qualname__
+    span.record_exception(exc)
+    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}"))
+    span.set_attribute(sc.ERROR_TYPE, error_type)
+
+
+def _failsafe(callback: Callable[[], Any], default: Any) -> Any:
+    try:
+        return callback()
+    except Exception:
+        _logger.warning("a messaging gauge callback failed", exc_info=True)
+        return default

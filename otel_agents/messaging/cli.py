@@ -1,0 +1,157 @@
+"""``otel-agents hub`` and ``otel-agents agent``: agents in separate processes, talking.
+
+``register(subparsers)`` adds both subcommands to the ``otel-agents`` parser; each sets
+``handler`` to a callable taking the parsed arguments and returning the exit code.
+
+Secrets come from the environment only (never the command line, which ``ps`` shows):
+``OTEL_AGENTS_MESSAGING_SECRET`` (bearer token) and ``OTEL_AGENTS_MESSAGING_SIGNING_KEY``
+(HMAC key). Telemetry is set up by :func:`otel_agents.configure` from the ``OTEL_*``
+variables, with ``service.name`` defaulting to ``otel-agents-hub`` / the agent's id.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import uvicorn
+
+from otel_agents.messaging.message import AgentMessage, MessageType
+from otel_agents.messaging.security import SecurityConfig
+
+__all__ = ["register"]
+
+_logger = logging.getLogger("otel_agents.messaging")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``hub`` and ``agent`` subcommands to an argparse subparsers object."""
+    hub = subparsers.add_parser("hub", help="serve the agent registry and message router")
+    _common(hub, port=8100)
+    hub.set_defaults(handler=run_hub)
+
+    agent = subparsers.add_parser("agent", help="run one agent with its HTTP inbox")
+    _common(agent, port=8101)
+    agent.add_argument("--id", dest="agent_id", required=True, help="the agent's id")
+    agent.add_argument("--name", help="display name (default: the id)")
+    agent.add_argument(
+        "--capabilities", default="", help="comma-separated, e.g. monitoring,alerting"
+    )
+    agent.add_argument("--hub", default="http://127.0.0.1:8100", help="the hub's base URL")
+    agent.add_argument("--endpoint", help="URL others reach this inbox at (default: host:port)")
+    agent.add_argument("--forward-to", help="forward every message received to this agent")
+    agent.set_defaults(handler=run_agent)
+
+
+def _common(parser: argparse.ArgumentParser, *, port: int) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind")
+    parser.add_argument("--port", type=int, default=port, help="port to bind")
+    parser.add_argument("--heartbeat-interval", type=float, default=30.0, help="seconds")
+    parser.add_argument("--message-timeout", type=float, default=300.0, help="seconds")
+    parser.add_argument("--log-level", default="warning", help="uvicorn's log level")
+
+
+def _config(args: argparse.Namespace) -> dict[str, Any]:
+    return {"heartbeat_interval": args.heartbeat_interval, "message_timeout": args.message_timeout}
+
+
+def _security() -> SecurityConfig:
+    security = SecurityConfig.from_env()
+    if not security.auth_enabled:
+        _logger.warning("no OTEL_AGENTS_MESSAGING_SECRET: requests are not authenticated")
+    return security
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that flushes telemetry before it re-raises SIGTERM/SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                _shutdown_telemetry()
+
+
+def _shutdown_telemetry() -> None:
+    import otel_agents
+
+    otel_agents.shutdown()
+
+
+def _serve(app: Any, args: argparse.Namespace, service_name: str) -> int:
+    import otel_agents
+
+    # OTEL_SERVICE_NAME, when set, wins over our default (argument > env > default).
+    otel_agents.configure(
+        service_name=None if os.environ.get("OTEL_SERVICE_NAME") else service_name
+    )
+    try:
+        server = _Server(
+            uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level)
+        )
+        asyncio.run(server.serve())
+    finally:
+        _shutdown_telemetry()  # safe to call twice
+    return 0
+
+
+def run_hub(args: argparse.Namespace) -> int:
+    """Serve the hub until interrupted."""
+    from otel_agents.messaging.hub import create_hub, create_hub_app
+
+    security = _security()
+    hub = create_hub(_config(args), security=security)
+    return _serve(create_hub_app(hub, security), args, "otel-agents-hub")
+
+
+def run_agent(args: argparse.Namespace) -> int:
+    """Run one agent: register with the hub, serve its inbox, process messages."""
+    from otel_agents.messaging.inbox import create_inbox_app
+    from otel_agents.messaging.remote import RemoteAgent
+
+    capabilities = [c.strip() for c in args.capabilities.split(",") if c.strip()]
+    agent = RemoteAgent(
+        args.agent_id,
+        args.name or args.agent_id,
+        capabilities,
+        args.endpoint or f"http://{args.host}:{args.port}",
+        args.hub,
+        security=_security(),
+        config=_config(args),
+    )
+
+    @agent.on()
+    async def handle(message: AgentMessage) -> None:
+        kind, sender = message.message_type.value, message.sender_id
+        _logger.info("%s received %s from %s", agent.agent_id, kind, sender)
+        if args.forward_to:
+            payload = {"forwarded_by": agent.agent_id, "original": message.payload}
+            await agent.send_message(
+                args.forward_to,
+                MessageType.TASK_ASSIGNMENT,
+                payload,
+                message.priority,
+                conversation_id=message.conversation_id,
+            )
+
+    return _serve(create_inbox_app(agent), args, args.agent_id)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``hub`` or ``agent`` on their own (``python -m otel_agents.messaging.cli``)."""
+    parser = argparse.ArgumentParser(prog="otel-agents")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    result: int = args.handler(args)
+    return result
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

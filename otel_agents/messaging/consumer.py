@@ -1,0 +1,107 @@
+"""Processing one message: expiry check, the CONSUMER span, the handlers, the outcome.
+
+Shared by the in-process protocol and an agent's HTTP inbox, so a message is processed,
+traced and recorded the same way wherever it arrives.
+"""
+
+from __future__ import annotations
+
+from otel_agents.messaging._telemetry import MessagingTelemetry
+from otel_agents.messaging.handlers import HandlerRegistry
+from otel_agents.messaging.message import AgentMessage
+from otel_agents.messaging.records import MessageLog, MessageStatus
+from otel_agents.messaging.registry import Clock
+from otel_agents.semconv import MESSAGING_OPERATION_PROCESS
+
+__all__ = ["MessageConsumer"]
+
+
+class MessageConsumer:
+    """Runs handlers for messages inside process spans and records what happened."""
+
+    def __init__(
+        self,
+        telemetry: MessagingTelemetry,
+        clock: Clock,
+        log: MessageLog,
+        message_timeout: float,
+    ) -> None:
+        self.telemetry = telemetry
+        self.clock = clock
+        self.log = log
+        self.message_timeout = message_timeout
+
+    def expire(self, message: AgentMessage, operation: str) -> None:
+        """Record ``message`` as expired (history and counter)."""
+        now = self.clock.time()
+        if self.log.get(message.message_id) is None:
+            self.log.add(message, now)
+        self.log.update(
+            message.message_id,
+            MessageStatus.EXPIRED,
+            now,
+            f"expired after {now - message.created_at:.3f} s (message_timeout is "
+            f"{self.message_timeout:g} s) before {message.recipient_id!r} processed it",
+            "expired",
+        )
+        self.telemetry.record_expired(message, operation)
+
+    def expired(self, message: AgentMessage) -> bool:
+        """Whether ``message`` is past its expiry; if so it is recorded as expired."""
+        if not message.is_expired(self.clock.time()):
+            return False
+        self.expire(message, MESSAGING_OPERATION_PROCESS)
+        return True
+
+    def process(
+        self,
+        message: AgentMessage,
+        handlers: HandlerRegistry | None,
+        recipient_name: str | None,
+        sender_name: str | None,
+    ) -> None:
+        """Run the handlers in this thread. A handler error marks the message failed."""
+        try:
+            with self.telemetry.process_span(
+                message,
+                now=self.clock.time(),
+                recipient_name=recipient_name,
+                sender_name=sender_name,
+            ):
+                if handlers is not None:
+                    handlers.run(message)
+        except Exception as exc:
+            self._failed(message, exc)
+        else:
+            self.log.update(message.message_id, MessageStatus.PROCESSED, self.clock.time())
+
+    async def process_async(
+        self,
+        message: AgentMessage,
+        handlers: HandlerRegistry | None,
+        recipient_name: str | None,
+        sender_name: str | None,
+    ) -> None:
+        """Run the handlers, awaiting coroutine handlers. A handler error marks it failed."""
+        try:
+            with self.telemetry.process_span(
+                message,
+                now=self.clock.time(),
+                recipient_name=recipient_name,
+                sender_name=sender_name,
+            ):
+                if handlers is not None:
+                    await handlers.run_async(message)
+        except Exception as exc:
+            self._failed(message, exc)
+        else:
+            self.log.update(message.message_id, MessageStatus.PROCESSED, self.clock.time())
+
+    def _failed(self, message: AgentMessage, exc: Exception) -> None:
+        self.log.update(
+            message.message_id,
+            MessageStatus.FAILED,
+            self.clock.time(),
+            f"handler raised {type(exc).__name__}: {exc}",
+            type(exc).__qualname__,
+        )

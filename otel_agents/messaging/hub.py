@@ -1,0 +1,218 @@
+"""The hub: an :class:`AgentCommunicationProtocol` served over HTTP.
+
+Agents in other processes register, heartbeat, discover each other and send messages here;
+the hub routes each envelope to the recipient's inbox over :class:`HttpTransport`. Every
+route but ``/healthz`` needs a bearer token; envelopes must be signed when a signing key is
+set. Errors are JSON ``{"error": code, "detail": message}`` with these codes:
+``unknown_agent`` (404), ``unknown_capability`` (404), ``duplicate_agent`` (409),
+``invalid_message`` (400), ``expired`` (410), ``unauthorized`` (401), ``unsigned`` /
+``bad_signature`` / ``stale`` / ``replayed`` (403), delivery failures (502).
+
+=======  ==========================  =============================================
+method   path                        what
+=======  ==========================  =============================================
+POST     /agents                     register ``{agent_id, name, capabilities, endpoint}``
+GET      /agents?capability=x        agents (offering ``x``)
+GET      /agents/{id}                one agent
+DELETE   /agents/{id}                unregister
+POST     /agents/{id}/heartbeat      heartbeat ``{status}``
+POST     /messages                   route a signed envelope, or an array (202)
+POST     /broadcast                  fan a signed envelope out to every other agent
+GET      /messages/{id}              a message's status and, if it failed, why
+GET      /healthz                    liveness
+=======  ==========================  =============================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from otel_agents.errors import MessagingError
+from otel_agents.messaging._http import (
+    authenticate,
+    error_response,
+    json_body,
+    read_envelopes,
+    refusal,
+)
+from otel_agents.messaging.errors import SecurityError, UnknownAgentError
+from otel_agents.messaging.message import AgentMessage, AgentStatus
+from otel_agents.messaging.protocol import AgentCommunicationProtocol
+from otel_agents.messaging.router import Router
+from otel_agents.messaging.security import SecurityConfig
+from otel_agents.messaging.transport import HttpTransport
+
+__all__ = ["create_hub", "create_hub_app"]
+
+
+def create_hub(
+    config: dict[str, Any] | None = None,
+    *,
+    security: SecurityConfig | None = None,
+    client: httpx.AsyncClient | None = None,
+    tracer_provider: Any = None,
+    meter_provider: Any = None,
+) -> AgentCommunicationProtocol:
+    """A protocol that delivers over HTTP to agents' inboxes (through ``client`` if given)."""
+    security = security or SecurityConfig()
+    return AgentCommunicationProtocol(
+        config,
+        transport=HttpTransport(security, client=client),
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+    )
+
+
+def create_hub_app(
+    hub: AgentCommunicationProtocol,
+    security: SecurityConfig | None = None,
+    *,
+    tracer_provider: Any = None,
+    meter_provider: Any = None,
+) -> Starlette:
+    """The hub's Starlette app around ``hub`` (see the module docstring for its routes)."""
+    security = security or SecurityConfig()
+    telemetry = hub.telemetry
+    router = Router(hub)
+
+    def guarded(handler: Any) -> Any:
+        async def endpoint(request: Request) -> Response:
+            try:
+                proven = authenticate(request, security, telemetry)
+                response: Response = await handler(request, proven)
+                return response
+            except MessagingError as exc:
+                return error_response(exc)
+            except ValueError as exc:  # bad JSON or a bad argument from our own checks
+                return JSONResponse(
+                    {"error": "invalid_message", "detail": str(exc)}, status_code=400
+                )
+
+        return endpoint
+
+    def check_identity(proven: str | None, agent_id: str) -> None:
+        if proven is not None and proven != agent_id:
+            telemetry.record_rejected("unauthorized")
+            raise SecurityError(
+                f"the token proves agent {proven!r}, not {agent_id!r}: use that agent's token",
+                reason="unauthorized",
+            )
+
+    async def register(request: Request, proven: str | None) -> Response:
+        data = json_body(json.loads(await request.body()))
+        check_identity(proven, data.get("agent_id", ""))
+        agent_id: Any = data.get("agent_id")
+        name: Any = data.get("name")
+        capabilities: Any = data.get("capabilities")
+        endpoint: Any = data.get("endpoint")
+        info = hub.register_agent(agent_id, name, capabilities, endpoint, data.get("metadata"))
+        return JSONResponse(info.to_dict(), status_code=201)
+
+    async def list_agents(request: Request, proven: str | None) -> Response:
+        capability = request.query_params.get("capability")
+        found = (
+            hub.list_agents() if capability is None else hub.find_agents_by_capability(capability)
+        )
+        return JSONResponse([agent.to_dict() for agent in found])
+
+    async def get_agent(request: Request, proven: str | None) -> Response:
+        return JSONResponse(hub.get_agent(request.path_params["agent_id"]).to_dict())
+
+    async def unregister(request: Request, proven: str | None) -> Response:
+        agent_id = request.path_params["agent_id"]
+        check_identity(proven, agent_id)
+        return JSONResponse(hub.unregister_agent(agent_id).to_dict())
+
+    async def heartbeat(request: Request, proven: str | None) -> Response:
+        agent_id = request.path_params["agent_id"]
+        check_identity(proven, agent_id)
+        body = await request.body()
+        status = json_body(json.loads(body)).get("status") if body else None
+        return JSONResponse(hub.heartbeat(agent_id, status).to_dict())
+
+    async def route(request: Request, proven: str | None) -> Response:
+        messages, batch = await read_envelopes(request, security, telemetry, proven)
+        results = await router.route(messages)
+        if not batch:
+            if results[0] is not None:
+                return error_response(results[0])
+            return JSONResponse({"message_id": messages[0].message_id}, status_code=202)
+        refused = [refusal(m, r) for m, r in zip(messages, results, strict=True) if r]
+        return JSONResponse({"refused": refused}, status_code=202)
+
+    async def broadcast(request: Request, proven: str | None) -> Response:
+        (template,), _ = await read_envelopes(request, security, telemetry, proven)
+        hub.registry.get(template.sender_id, "sender_id")
+        copies = [
+            dataclasses.replace(
+                template,
+                message_id=AgentMessage.new_id(),
+                recipient_id=agent.agent_id,
+                headers=dict(template.headers),
+                broadcast=True,
+            )
+            for agent in hub.list_agents()
+            if agent.agent_id != template.sender_id and agent.status is not AgentStatus.OFFLINE
+        ]
+        results = await router.route(copies)
+        refused = [refusal(m, r) for m, r in zip(copies, results, strict=True) if r]
+        ids = [copy.message_id for copy in copies]
+        return JSONResponse({"message_ids": ids, "refused": refused}, status_code=202)
+
+    async def message_status(request: Request, proven: str | None) -> Response:
+        record = hub.messages.get(request.path_params["message_id"])
+        if record is None:
+            raise UnknownAgentError("no message with that id is in the hub's history")
+        return JSONResponse(record.to_dict())
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "agents": len(hub.list_agents())})
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async def watch() -> None:
+            while True:
+                await asyncio.sleep(hub.config["heartbeat_interval"])
+                hub.check_heartbeats()
+
+        watcher = asyncio.create_task(watch())
+        try:
+            yield
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            await hub.transport.aclose()
+
+    routes = [
+        Route("/agents", guarded(register), methods=["POST"]),
+        Route("/agents", guarded(list_agents), methods=["GET"]),
+        Route("/agents/{agent_id}", guarded(get_agent), methods=["GET"]),
+        Route("/agents/{agent_id}", guarded(unregister), methods=["DELETE"]),
+        Route("/agents/{agent_id}/heartbeat", guarded(heartbeat), methods=["POST"]),
+        Route("/messages", guarded(route), methods=["POST"]),
+        Route("/broadcast", guarded(broadcast), methods=["POST"]),
+        Route("/messages/{message_id}", guarded(message_status), methods=["GET"]),
+        Route("/healthz", health, methods=["GET"]),
+    ]
+    middleware = Middleware(
+        OpenTelemetryMiddleware,
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+        exclude_spans=["receive", "send"],
+    )
+    return Starlette(routes=routes, middleware=[middleware], lifespan=lifespan)

@@ -1,0 +1,374 @@
+"""``AgentCommunicationProtocol``: the seed's agent registry, discovery and message routing.
+
+Every message is traced by the messaging conventions (see :mod:`._telemetry`) and counted;
+every outcome (processed, expired, failed and why) is kept in a bounded history. Delivery
+goes through a :class:`~otel_agents.messaging.transport.Transport`: in-process queues by
+default, HTTP when the protocol is served as a hub (:mod:`otel_agents.messaging.hub`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from otel_agents.errors import MessagingError, invalid_value
+from otel_agents.history import TimeRange
+from otel_agents.messaging import _telemetry as tel
+from otel_agents.messaging.config import read_config
+from otel_agents.messaging.consumer import MessageConsumer
+from otel_agents.messaging.errors import DeliveryError
+from otel_agents.messaging.handlers import Handler, HandlerRegistry
+from otel_agents.messaging.message import (
+    AgentMessage,
+    AgentStatus,
+    MessagePriority,
+    MessageType,
+    new_message,
+)
+from otel_agents.messaging.queues import PriorityMessageQueue
+from otel_agents.messaging.records import MessageLog, MessageRecord, MessageStatus
+from otel_agents.messaging.registry import (
+    AgentInfo,
+    AgentRegistry,
+    Clock,
+    StatusListener,
+    SystemClock,
+)
+from otel_agents.messaging.transport import InProcessTransport, Transport
+from otel_agents.semconv import (
+    ERROR_TYPE,
+    MESSAGING_BROADCAST_DESTINATION,
+    MESSAGING_OPERATION_PROCESS,
+)
+
+__all__ = ["AgentCommunicationProtocol"]
+
+
+class AgentCommunicationProtocol:
+    """Registry, discovery, prioritized messaging, broadcast and heartbeats.
+
+    Args:
+        config: the seed's dict: ``heartbeat_interval``, ``message_timeout``,
+            ``max_message_history``, plus ``heartbeat_miss_limit`` and ``max_queue_size``.
+        transport: how messages reach recipients; in-process queues by default.
+        clock: time source (inject a fake one in tests).
+        tracer_provider: defaults to the global one.
+        meter_provider: defaults to the global one.
+    """
+
+    def __init__(
+        self,
+        config: dict[str, Any] | None = None,
+        *,
+        transport: Transport | None = None,
+        clock: Clock | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+    ) -> None:
+        self.config = read_config(config)
+        self.telemetry = tel.MessagingTelemetry(
+            tracer_provider=tracer_provider, meter_provider=meter_provider
+        )
+        self.clock: Clock = clock or SystemClock()
+        self.transport = transport or InProcessTransport(self.config["max_queue_size"])
+        self.registry = AgentRegistry(
+            self.telemetry,
+            clock=self.clock,
+            heartbeat_interval=self.config["heartbeat_interval"],
+            heartbeat_miss_limit=self.config["heartbeat_miss_limit"],
+        )
+        self.messages = MessageLog(self.config["max_message_history"])
+        self.consumer = MessageConsumer(
+            self.telemetry, self.clock, self.messages, self.config["message_timeout"]
+        )
+        self._handlers: dict[str, HandlerRegistry] = {}
+        self._monitor: threading.Thread | None = None
+        self._stopping = threading.Event()
+        if isinstance(self.transport, InProcessTransport):
+            self.telemetry.observe(queue_depth=self.transport.depths)
+
+    # -- registry (the seed's API) -------------------------------------------------------------
+    def register_agent(
+        self,
+        agent_id: str,
+        name: str,
+        capabilities: Iterable[str],
+        endpoint: str,
+        metadata: dict[str, Any] | None = None,
+    ) -> AgentInfo:
+        """Register an agent (again, with the same endpoint, to update it). Returns its info.
+
+        Raises:
+            InvalidMessageError: an empty id, capabilities that are not a list of strings ...
+            DuplicateAgentError: the id is registered with a different endpoint.
+        """
+        return self.registry.register(agent_id, name, capabilities, endpoint, metadata)
+
+    def unregister_agent(self, agent_id: str) -> AgentInfo:
+        """Remove an agent; messages still queued for it are recorded as failed."""
+        info = self.registry.unregister(agent_id)
+        self._handlers.pop(agent_id, None)
+        if isinstance(self.transport, InProcessTransport):
+            for message in self.transport.discard(agent_id):
+                self._fail(message, "recipient_unregistered", "the recipient was unregistered")
+        return info
+
+    def get_agent(self, agent_id: str) -> AgentInfo:
+        return self.registry.get(agent_id)
+
+    def list_agents(self, status: AgentStatus | None = None) -> list[AgentInfo]:
+        return [a for a in self.registry.agents() if status is None or a.status is status]
+
+    def find_agents_by_capability(self, capability: str) -> list[AgentInfo]:
+        """Agents offering ``capability``, by id; raises if no agent offers it."""
+        return self.registry.find_by_capability(capability)
+
+    def heartbeat(self, agent_id: str, status: AgentStatus | str | None = None) -> AgentInfo:
+        return self.registry.heartbeat(agent_id, status)
+
+    def update_agent_status(self, agent_id: str, status: AgentStatus | str) -> None:
+        self.registry.set_status(agent_id, status)
+
+    def check_heartbeats(self) -> list[str]:
+        """Mark agents that missed ``heartbeat_miss_limit`` heartbeats offline; their ids."""
+        return self.registry.check_heartbeats()
+
+    def add_status_listener(self, listener: StatusListener) -> None:
+        self.registry.add_status_listener(listener)
+
+    def register_handler(
+        self, agent_id: str, handler: Handler, message_type: MessageType | str | None = None
+    ) -> None:
+        """Run ``handler(message)`` for ``agent_id``'s messages of ``message_type`` (all if
+        ``None``) when they are processed."""
+        self.registry.get(agent_id)
+        self._handlers.setdefault(agent_id, HandlerRegistry()).add(handler, message_type)
+
+    # -- sending ------------------------------------------------------------------------------
+    def _prepare(
+        self, sender_id: str, message_type: Any, payload: Any, priority: Any, recipient: str
+    ) -> tuple[AgentInfo, AgentMessage, str]:
+        sender = self.registry.get(sender_id, "sender_id")
+        message, text = new_message(
+            sender_id,
+            recipient,
+            message_type,
+            payload,
+            priority,
+            now=self.clock.time(),
+            timeout=self.config["message_timeout"],
+        )
+        return sender, message, text
+
+    def send_message(
+        self,
+        sender_id: str,
+        recipient_id: str,
+        message_type: MessageType | str,
+        payload: Any,
+        priority: MessagePriority | str = MessagePriority.NORMAL,
+        *,
+        conversation_id: str | None = None,
+    ) -> str:
+        """Send one message; return its id. Raises on bad input (nothing recorded) and
+        :class:`DeliveryError` when it cannot be delivered (recorded and counted)."""
+        recipient = self.registry.get(recipient_id, "recipient_id")
+        sender, message, text = self._prepare(
+            sender_id, message_type, payload, priority, recipient_id
+        )
+        message.conversation_id = _conversation(conversation_id)
+        with self.telemetry.send_span(
+            message, sender_name=sender.name, recipient_name=recipient.name, body_size=len(text)
+        ):
+            self._deliver(message, recipient)
+        return message.message_id
+
+    def broadcast_message(
+        self,
+        sender_id: str,
+        message_type: MessageType | str,
+        payload: Any,
+        priority: MessagePriority | str = MessagePriority.NORMAL,
+    ) -> list[str]:
+        """Send a copy to every registered agent but the sender and offline ones; one send
+        span, linked from every recipient's process span. Returns the copies' ids; a copy
+        that could not be delivered is recorded as failed and marks the span failed."""
+        sender, template, text = self._prepare(
+            sender_id, message_type, payload, priority, MESSAGING_BROADCAST_DESTINATION
+        )
+        recipients = [
+            agent
+            for agent in self.registry.agents()
+            if agent.agent_id != sender_id and agent.status is not AgentStatus.OFFLINE
+        ]
+        ids: list[str] = []
+        failures: list[DeliveryError] = []
+        with self.telemetry.send_span(
+            template, sender_name=sender.name, body_size=len(text), broadcast_count=len(recipients)
+        ) as span:
+            for agent in recipients:
+                copy = dataclasses.replace(
+                    template,
+                    message_id=AgentMessage.new_id(),
+                    recipient_id=agent.agent_id,
+                    payload=json.loads(text),
+                    headers=dict(template.headers),
+                    broadcast=True,
+                )
+                ids.append(copy.message_id)
+                try:
+                    self._deliver(copy, agent)
+                except DeliveryError as exc:
+                    failures.append(exc)
+            if failures:
+                tel.mark_failed(span, failures[0])
+        return ids
+
+    def _deliver(self, message: AgentMessage, recipient: AgentInfo) -> None:
+        self.messages.add(message, message.created_at)
+        try:
+            self.transport.deliver(message, recipient)
+        except Exception as exc:
+            raise self.delivery_failed(message, exc) from exc
+        self.telemetry.record_sent(message)
+
+    def delivery_failed(self, message: AgentMessage, exc: Exception) -> DeliveryError:
+        """Record that ``message`` could not be delivered; return the error to raise."""
+        if not isinstance(exc, DeliveryError):
+            exc = DeliveryError(
+                f"delivering to {message.recipient_id!r} failed: {type(exc).__name__}: {exc}",
+                reason=type(exc).__qualname__,
+            )
+        self.messages.update(
+            message.message_id, MessageStatus.FAILED, self.clock.time(), str(exc), exc.reason
+        )
+        self.telemetry.record_sent(message, exc.reason)
+        return exc
+
+    def _fail(self, message: AgentMessage, reason: str, detail: str) -> None:
+        self.messages.update(
+            message.message_id, MessageStatus.FAILED, self.clock.time(), detail, reason
+        )
+        attributes = self.telemetry.metric_attributes(
+            MESSAGING_OPERATION_PROCESS,
+            message.recipient_id,
+            message.message_type,
+            message.priority,
+        )
+        self.telemetry.failed.add(1, {**attributes, ERROR_TYPE: reason})
+
+    # -- processing ----------------------------------------------------------------------------
+    def _next(self, agent_id: str) -> AgentMessage | None:
+        queue = self._queue(agent_id)
+        while True:
+            message = queue.get_nowait()
+            if message is None or not self.consumer.expired(message):
+                return message
+
+    def _queue(self, agent_id: str) -> PriorityMessageQueue[AgentMessage]:
+        if not isinstance(self.transport, InProcessTransport):
+            raise MessagingError(
+                "this protocol delivers over "
+                f"{type(self.transport).__name__}; only InProcessTransport keeps queues here"
+            )
+        self.registry.get(agent_id)
+        return self.transport.queue(agent_id)
+
+    def _names(self, message: AgentMessage) -> tuple[str | None, str | None]:
+        recipient = self.registry.lookup(message.recipient_id)
+        sender = self.registry.lookup(message.sender_id)
+        return (
+            None if recipient is None else recipient.name,
+            None if sender is None else sender.name,
+        )
+
+    def process_next(self, agent_id: str) -> AgentMessage | None:
+        """Take ``agent_id``'s most urgent message, run its handlers inside a CONSUMER span
+        and return it (``None`` if the queue is empty). Expired messages are skipped and
+        recorded; a handler that raises marks the message failed and does not propagate."""
+        message = self._next(agent_id)
+        if message is not None:
+            self.consumer.process(message, self._handlers.get(agent_id), *self._names(message))
+        return message
+
+    async def process_next_async(self, agent_id: str, *, wait: bool = False) -> AgentMessage | None:
+        """Like :meth:`process_next`, awaiting coroutine handlers; ``wait`` waits for one."""
+        message = self._next(agent_id)
+        while message is None and wait:
+            message = await self._queue(agent_id).get_async()
+            if self.consumer.expired(message):
+                message = None
+        if message is not None:
+            handlers = self._handlers.get(agent_id)
+            await self.consumer.process_async(message, handlers, *self._names(message))
+        return message
+
+    def process_pending(self, agent_id: str, max_messages: int | None = None) -> int:
+        """Process queued messages of ``agent_id`` in priority order; return how many."""
+        count = 0
+        while (max_messages is None or count < max_messages) and self.process_next(agent_id):
+            count += 1
+        return count
+
+    async def serve(self, agent_id: str, stop: asyncio.Event | None = None) -> None:
+        """Process ``agent_id``'s messages as they arrive until ``stop`` is set."""
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
+            waiter = asyncio.ensure_future(self.process_next_async(agent_id, wait=True))
+            stopper = asyncio.ensure_future(stop.wait())
+            done, _ = await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            for future in (waiter, stopper):
+                if future not in done:
+                    future.cancel()
+
+    # -- history and lifecycle -------------------------------------------------------------------
+    def get_message_status(self, message_id: str) -> MessageRecord:
+        """The record of a message: its status and, if it expired or failed, why."""
+        record = self.messages.get(message_id)
+        if record is None:
+            raise invalid_value("message_id", message_id, "the id of a message still in history")
+        return record
+
+    def get_message_history(
+        self,
+        time_range: TimeRange = None,
+        *,
+        agent_id: str | None = None,
+        status: MessageStatus | None = None,
+    ) -> list[MessageRecord]:
+        return self.messages.select(time_range, agent_id=agent_id, status=status)
+
+    def get_queue_size(self, agent_id: str) -> int:
+        return len(self._queue(agent_id))
+
+    def start(self) -> None:
+        """Check heartbeats every ``heartbeat_interval`` seconds in a daemon thread."""
+        if self._monitor is not None:
+            return
+        self._stopping.clear()
+        self._monitor = threading.Thread(
+            target=self._watch, name="otel-agents-heartbeats", daemon=True
+        )
+        self._monitor.start()
+
+    def stop(self) -> None:
+        """Stop the heartbeat thread and close the transport. Safe to call twice."""
+        self._stopping.set()
+        if self._monitor is not None:
+            self._monitor.join(timeout=5)
+            self._monitor = None
+        self.transport.close()
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(self.config["heartbeat_interval"]):
+            self.check_heartbeats()
+
+
+def _conversation(value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and 0 < len(value) <= 256):
+        return value
+    raise invalid_value("conversation_id", value, "a string of 1-256 characters or None")

@@ -1,0 +1,124 @@
+"""What happened to each message: queued, processed, expired or failed, and why.
+
+The log keeps at most ``max_message_history`` records (oldest dropped first), indexed by
+message id so a sender can look up why a message was not delivered.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from enum import StrEnum
+
+from otel_agents.errors import invalid_value
+from otel_agents.history import TimeRange, resolve_time_range
+from otel_agents.messaging.message import AgentMessage
+
+__all__ = ["MessageLog", "MessageRecord", "MessageStatus"]
+
+
+class MessageStatus(StrEnum):
+    """Where a message is in its life."""
+
+    QUEUED = "queued"
+    PROCESSED = "processed"
+    EXPIRED = "expired"
+    FAILED = "failed"
+
+
+@dataclass
+class MessageRecord:
+    """A message and its outcome. ``error`` says why it expired or failed."""
+
+    message: AgentMessage
+    status: MessageStatus = MessageStatus.QUEUED
+    error: str | None = None
+    error_type: str | None = None
+    updated_at: float = 0.0
+
+    @property
+    def message_id(self) -> str:
+        return self.message.message_id
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready view without the payload."""
+        m = self.message
+        return {
+            "message_id": m.message_id,
+            "message_type": m.message_type.value,
+            "priority": m.priority.label,
+            "sender_id": m.sender_id,
+            "recipient_id": m.recipient_id,
+            "created_at": m.created_at,
+            "status": self.status.value,
+            "error": self.error,
+            "error_type": self.error_type,
+            "updated_at": self.updated_at,
+        }
+
+
+class MessageLog:
+    """Bounded history of :class:`MessageRecord`, by id and in arrival order. Thread-safe.
+
+    One insertion-ordered dict serves both lookups by id and time-range queries (records
+    arrive in time order), so recording a message costs one dict insert.
+    """
+
+    def __init__(self, max_items: int) -> None:
+        if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
+            raise invalid_value("max_message_history", max_items, "a positive whole number")
+        self._by_id: OrderedDict[str, MessageRecord] = OrderedDict()
+        self._max = max_items
+        self._lock = threading.Lock()
+        self.dropped = 0
+
+    def add(self, message: AgentMessage, now: float) -> MessageRecord:
+        record = MessageRecord(message, updated_at=now)
+        with self._lock:
+            self._by_id[message.message_id] = record
+            if len(self._by_id) > self._max:
+                self._by_id.popitem(last=False)
+                self.dropped += 1
+        return record
+
+    def get(self, message_id: str) -> MessageRecord | None:
+        return self._by_id.get(message_id)
+
+    def update(
+        self,
+        message_id: str,
+        status: MessageStatus,
+        now: float,
+        error: str | None = None,
+        error_type: str | None = None,
+    ) -> None:
+        record = self._by_id.get(message_id)
+        if record is not None:
+            record.status, record.error, record.error_type = status, error, error_type
+            record.updated_at = now
+
+    def select(
+        self,
+        time_range: TimeRange = None,
+        *,
+        agent_id: str | None = None,
+        status: MessageStatus | None = None,
+    ) -> list[MessageRecord]:
+        """Records created within ``time_range`` involving ``agent_id`` with ``status``."""
+        start, end = resolve_time_range(time_range)
+        with self._lock:
+            records = list(self._by_id.values())
+        return [
+            record
+            for record in records
+            if start <= record.message.created_at <= end
+            and (
+                agent_id is None
+                or agent_id in (record.message.sender_id, record.message.recipient_id)
+            )
+            and (status is None or record.status is status)
+        ]
+
+    def __len__(self) -> int:
+        return len(self._by_id)

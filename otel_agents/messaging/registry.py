@@ -1,0 +1,294 @@
+"""The agent registry: who is registered, what they can do, their status and heartbeats.
+
+Heartbeats are timed on a monotonic clock. An agent that misses ``heartbeat_miss_limit``
+heartbeats in a row is marked offline exactly once (a status change event and a metric); a
+later heartbeat brings it back online. Tests inject a :class:`Clock` instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from otel_agents import semconv as sc
+from otel_agents.history import BoundedHistory
+from otel_agents.messaging._telemetry import MessagingTelemetry
+from otel_agents.messaging.errors import (
+    DuplicateAgentError,
+    InvalidMessageError,
+    UnknownAgentError,
+    UnknownCapabilityError,
+    bad_value,
+)
+from otel_agents.messaging.message import AgentStatus, validate_agent_id
+
+__all__ = ["AgentInfo", "AgentRegistry", "Clock", "StatusChange", "SystemClock"]
+
+_logger = logging.getLogger("otel_agents.messaging")
+
+
+class Clock(Protocol):
+    """Where messaging reads time: ``monotonic()`` for intervals, ``time()`` for timestamps."""
+
+    def monotonic(self) -> float: ...
+
+    def time(self) -> float: ...
+
+
+class SystemClock:
+    """The real clocks: :func:`time.monotonic` and :func:`time.time`."""
+
+    monotonic = staticmethod(time.monotonic)
+    time = staticmethod(time.time)
+
+
+@dataclass
+class AgentInfo:
+    """A registered agent. ``last_heartbeat`` is on the registry's monotonic clock."""
+
+    agent_id: str
+    name: str
+    capabilities: tuple[str, ...]
+    endpoint: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    status: AgentStatus = AgentStatus.ONLINE
+    registered_at: float = 0.0
+    last_heartbeat: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view (without the monotonic heartbeat time)."""
+        return {
+            "agent_id": self.agent_id,
+            "name": self.name,
+            "capabilities": list(self.capabilities),
+            "endpoint": self.endpoint,
+            "metadata": dict(self.metadata),
+            "status": self.status.value,
+            "registered_at": self.registered_at,
+        }
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One status change: which agent, from what, to what, why and when (Unix time)."""
+
+    agent_id: str
+    previous: AgentStatus | None
+    status: AgentStatus
+    reason: str
+    timestamp: float
+
+
+StatusListener = Callable[[StatusChange], Any]
+
+
+class AgentRegistry:
+    """Thread-safe registry of agents with heartbeat tracking."""
+
+    def __init__(
+        self,
+        telemetry: MessagingTelemetry,
+        *,
+        clock: Clock,
+        heartbeat_interval: float,
+        heartbeat_miss_limit: int,
+        max_status_history: int = 1000,
+    ) -> None:
+        self._telemetry = telemetry
+        self._clock = clock
+        self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_miss_limit = heartbeat_miss_limit
+        self._agents: dict[str, AgentInfo] = {}
+        self._lock = threading.RLock()
+        self._listeners: list[StatusListener] = []
+        self._failed_listeners: set[int] = set()
+        self.status_history: BoundedHistory[StatusChange] = BoundedHistory(
+            max_status_history, lambda change: change.timestamp
+        )
+        telemetry.observe(agents_by_status=self.counts_by_status, heartbeat_ages=self.ages)
+
+    # -- registration -------------------------------------------------------------------------
+    def register(
+        self,
+        agent_id: str,
+        name: str,
+        capabilities: Iterable[str],
+        endpoint: str,
+        metadata: dict[str, Any] | None = None,
+    ) -> AgentInfo:
+        validate_agent_id(agent_id)
+        if not isinstance(name, str):
+            raise bad_value(InvalidMessageError, "name", name, "a string")
+        if isinstance(capabilities, str | bytes) or not isinstance(capabilities, Iterable):
+            raise bad_value(
+                InvalidMessageError, "capabilities", capabilities, 'a list of strings, e.g. ["x"]'
+            )
+        caps = tuple(capabilities)
+        if not all(isinstance(c, str) and c for c in caps):
+            raise bad_value(
+                InvalidMessageError, "capabilities", caps, "a list of non-empty strings"
+            )
+        if not isinstance(endpoint, str) or not endpoint:
+            raise bad_value(
+                InvalidMessageError, "endpoint", endpoint, 'a URL such as "http://localhost:8001"'
+            )
+        metadata = _check_metadata(metadata)
+        with self._lock:
+            existing = self._agents.get(agent_id)
+            if existing is not None and existing.endpoint != endpoint:
+                raise DuplicateAgentError(
+                    f"agent_id={agent_id!r} is already registered with endpoint "
+                    f"{existing.endpoint!r}, not {endpoint!r}: unregister it first or use "
+                    "another id"
+                )
+            info = AgentInfo(
+                agent_id,
+                name,
+                tuple(dict.fromkeys(caps)),
+                endpoint,
+                metadata,
+                AgentStatus.ONLINE,
+                self._clock.time(),
+                self._clock.monotonic(),
+            )
+            self._agents[agent_id] = info
+        self._telemetry.registrations.add(1)
+        previous = None if existing is None else existing.status
+        if previous is not AgentStatus.ONLINE:
+            self._changed(agent_id, previous, AgentStatus.ONLINE, "registered")
+        return info
+
+    def unregister(self, agent_id: str) -> AgentInfo:
+        with self._lock:
+            info = self.get(agent_id)
+            del self._agents[agent_id]
+        self._changed(agent_id, info.status, AgentStatus.OFFLINE, "unregistered")
+        return info
+
+    def get(self, agent_id: str, parameter: str = "agent_id") -> AgentInfo:
+        info = self._agents.get(agent_id) if isinstance(agent_id, str) else None
+        if info is None:
+            validate_agent_id(agent_id, parameter)
+            raise UnknownAgentError(
+                f"{parameter}={agent_id!r} is not a registered agent: register it with "
+                f"register_agent() first (registered: {', '.join(sorted(self._agents)) or 'none'})"
+            )
+        return info
+
+    def lookup(self, agent_id: str) -> AgentInfo | None:
+        """The agent's info, or ``None`` if it is not registered."""
+        return self._agents.get(agent_id)
+
+    def agents(self) -> list[AgentInfo]:
+        with self._lock:
+            return sorted(self._agents.values(), key=lambda info: info.agent_id)
+
+    def find_by_capability(self, capability: str) -> list[AgentInfo]:
+        if not isinstance(capability, str) or not capability:
+            raise bad_value(InvalidMessageError, "capability", capability, "a non-empty string")
+        agents = self.agents()
+        found = [info for info in agents if capability in info.capabilities]
+        if not found:
+            known = sorted({c for info in agents for c in info.capabilities})
+            raise UnknownCapabilityError(
+                f"capability={capability!r} is not offered by any registered agent: "
+                f"use one of: {', '.join(known) or '(no capabilities registered)'}"
+            )
+        return found
+
+    # -- status and heartbeats ------------------------------------------------------------------
+    def add_status_listener(self, listener: StatusListener) -> None:
+        """Call ``listener(StatusChange)`` on every status change (failures are logged once)."""
+        self._listeners.append(listener)
+
+    def set_status(self, agent_id: str, status: AgentStatus | str, reason: str = "set") -> None:
+        status = _coerce_status(status)
+        with self._lock:
+            info = self.get(agent_id)
+            previous, info.status = info.status, status
+        if previous is not status:
+            self._changed(agent_id, previous, status, reason)
+
+    def heartbeat(self, agent_id: str, status: AgentStatus | str | None = None) -> AgentInfo:
+        """Record a heartbeat; an offline agent comes back (``online`` unless ``status``)."""
+        new = None if status is None else _coerce_status(status)
+        with self._lock:
+            info = self.get(agent_id)
+            info.last_heartbeat = self._clock.monotonic()
+            previous = info.status
+            if new is None and previous is AgentStatus.OFFLINE:
+                new = AgentStatus.ONLINE
+            if new is not None:
+                info.status = new
+        if new is not None and new is not previous:
+            self._changed(agent_id, previous, new, "heartbeat")
+        return info
+
+    def check_heartbeats(self) -> list[str]:
+        """Mark agents that missed too many heartbeats offline; return their ids."""
+        limit = self.heartbeat_interval * self.heartbeat_miss_limit
+        now = self._clock.monotonic()
+        lost: list[tuple[str, AgentStatus]] = []
+        with self._lock:
+            for info in self._agents.values():
+                if info.status is not AgentStatus.OFFLINE and now - info.last_heartbeat > limit:
+                    lost.append((info.agent_id, info.status))
+                    info.status = AgentStatus.OFFLINE
+        for agent_id, previous in lost:
+            self._changed(agent_id, previous, AgentStatus.OFFLINE, "heartbeat_missed")
+        return [agent_id for agent_id, _ in lost]
+
+    def counts_by_status(self) -> dict[str, int]:
+        counts = dict.fromkeys((s.value for s in AgentStatus), 0)
+        with self._lock:
+            for info in self._agents.values():
+                counts[info.status.value] += 1
+        return counts
+
+    def ages(self) -> list[tuple[str, float]]:
+        now = self._clock.monotonic()
+        with self._lock:
+            return [(i.agent_id, max(0.0, now - i.last_heartbeat)) for i in self._agents.values()]
+
+    def _changed(
+        self, agent_id: str, previous: AgentStatus | None, status: AgentStatus, reason: str
+    ) -> None:
+        change = StatusChange(agent_id, previous, status, reason, self._clock.time())
+        self.status_history.append(change)
+        self._telemetry.status_changes.add(1, {sc.AGENT_STATUS: status.value})
+        _logger.info("agent %s is now %s (%s)", agent_id, status.value, reason)
+        for listener in list(self._listeners):
+            try:
+                listener(change)
+            except Exception:
+                if id(listener) not in self._failed_listeners:
+                    self._failed_listeners.add(id(listener))
+                    _logger.warning("a status listener failed", exc_info=True)
+
+
+def _coerce_status(value: AgentStatus | str) -> AgentStatus:
+    try:
+        return AgentStatus(value)
+    except ValueError:
+        raise bad_value(
+            InvalidMessageError, "status", value, "an AgentStatus", [s.value for s in AgentStatus]
+        ) from None
+
+
+def _check_metadata(metadata: Any) -> dict[str, Any]:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise bad_value(InvalidMessageError, "metadata", metadata, "a dict or None")
+    try:
+        result: dict[str, Any] = json.loads(json.dumps(metadata, allow_nan=False))
+    except (TypeError, ValueError):
+        raise bad_value(
+            InvalidMessageError, "metadata", metadata, "JSON-serializable data"
+        ) from None
+    return result

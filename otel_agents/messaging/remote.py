@@ -1,0 +1,351 @@
+"""``RemoteAgent``: one agent in its own process, talking to others through a hub.
+
+It registers with the hub, sends heartbeats, sends and broadcasts messages through the hub
+(each in a PRODUCER span whose context travels in the envelope), and processes what its
+inbox server (:mod:`otel_agents.messaging.inbox`) receives, in priority order, inside
+CONSUMER spans that continue the senders' traces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import httpx
+from opentelemetry import context as otel_context, propagate
+
+from otel_agents.errors import MessagingError
+from otel_agents.messaging._telemetry import MessagingTelemetry
+from otel_agents.messaging.config import read_config
+from otel_agents.messaging.consumer import MessageConsumer
+from otel_agents.messaging.errors import (
+    DeliveryError,
+    DuplicateAgentError,
+    InvalidMessageError,
+    MessageExpiredError,
+    SecurityError,
+    UnknownAgentError,
+    UnknownCapabilityError,
+)
+from otel_agents.messaging.handlers import Handler, HandlerRegistry
+from otel_agents.messaging.message import (
+    AgentMessage,
+    AgentStatus,
+    MessagePriority,
+    MessageType,
+    new_message,
+    validate_agent_id,
+)
+from otel_agents.messaging.outbox import Outbox
+from otel_agents.messaging.queues import PriorityMessageQueue
+from otel_agents.messaging.records import MessageLog
+from otel_agents.messaging.registry import Clock, SystemClock
+from otel_agents.messaging.security import SecurityConfig
+from otel_agents.semconv import MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_BROADCAST_DESTINATION
+
+__all__ = ["RemoteAgent"]
+
+_logger = logging.getLogger("otel_agents.messaging")
+
+#: Hub error codes mapped back to the errors the in-process protocol raises.
+_ERRORS: dict[str, Callable[[str], Exception]] = {
+    "unknown_agent": UnknownAgentError,
+    "unknown_capability": UnknownCapabilityError,
+    "duplicate_agent": DuplicateAgentError,
+    "invalid_message": InvalidMessageError,
+    "expired": MessageExpiredError,
+}
+
+
+class RemoteAgent:
+    """An agent that reaches others through a hub and receives through its own inbox.
+
+    Args:
+        agent_id: this agent's id.
+        name: its display name (``gen_ai.agent.name``).
+        capabilities: what it can do.
+        endpoint: the base URL of its inbox server, as other parties reach it.
+        hub_url: the hub's base URL.
+        metadata: extra JSON data stored in the registry.
+        security: tokens and signing key (see :class:`SecurityConfig`).
+        config: ``heartbeat_interval``, ``message_timeout``, ``max_queue_size`` ...
+        clock: time source.
+        client: an ``httpx.AsyncClient`` to use (one is made otherwise).
+        tracer_provider: defaults to the global one.
+        meter_provider: defaults to the global one.
+    """
+
+    def __init__(
+        self,
+        agent_id: str,
+        name: str,
+        capabilities: Iterable[str],
+        endpoint: str,
+        hub_url: str,
+        *,
+        metadata: dict[str, Any] | None = None,
+        security: SecurityConfig | None = None,
+        config: dict[str, Any] | None = None,
+        clock: Clock | None = None,
+        client: httpx.AsyncClient | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+    ) -> None:
+        self.agent_id = validate_agent_id(agent_id)
+        self.name = name
+        self.capabilities = list(capabilities)
+        self.endpoint = endpoint
+        self.hub_url = hub_url.rstrip("/")
+        self.metadata = metadata or {}
+        self.security = security or SecurityConfig()
+        self.config = read_config(config)
+        self.clock: Clock = clock or SystemClock()
+        self.telemetry = MessagingTelemetry(
+            tracer_provider=tracer_provider, meter_provider=meter_provider
+        )
+        self.handlers = HandlerRegistry()
+        self.queue: PriorityMessageQueue[AgentMessage] = PriorityMessageQueue(
+            self.config["max_queue_size"], name=agent_id
+        )
+        self.messages = MessageLog(self.config["max_message_history"])
+        self.consumer = MessageConsumer(
+            self.telemetry, self.clock, self.messages, self.config["message_timeout"]
+        )
+        self.telemetry.observe(queue_depth=self._depths)
+        self._client = client or httpx.AsyncClient(timeout=10.0)
+        self._owns_client = client is None
+        self._outbox = Outbox(self._post)
+
+    def _depths(self) -> Iterable[tuple[str, MessagePriority, int]]:
+        return [(self.agent_id, p, n) for p, n in self.queue.depth().items()]
+
+    def on(self, message_type: MessageType | str | None = None) -> Callable[[Handler], Handler]:
+        """Decorator: run the function for messages of ``message_type`` (all if ``None``)."""
+
+        def register(handler: Handler) -> Handler:
+            self.handlers.add(handler, message_type)
+            return handler
+
+        return register
+
+    # -- hub calls --------------------------------------------------------------------------
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        signed_id: str | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Any:
+        headers = {"content-type": "application/json"}
+        headers.update(self.security.request_headers(self.agent_id))
+        if signed_id is not None and body is not None:
+            headers.update(self.security.sign(signed_id, body))
+        propagate.inject(headers)
+        try:
+            response = await self._client.request(
+                method, self.hub_url + path, content=body, headers=headers, params=params
+            )
+        except httpx.HTTPError as exc:
+            raise DeliveryError(
+                f"the hub at {self.hub_url} is unreachable ({type(exc).__name__}): check that "
+                "`otel-agents hub` is running there",
+                reason="hub_unreachable",
+            ) from exc
+        data: Any = None
+        with contextlib.suppress(ValueError):
+            data = response.json()
+        if response.status_code >= 400:
+            error = data.get("error") if isinstance(data, dict) else None
+            detail = data.get("detail") if isinstance(data, dict) else response.text[:300]
+            message = f"the hub refused {method} {path} (HTTP {response.status_code}): {detail}"
+            raise _hub_error(error, message, response.status_code)
+        return data
+
+    async def register(self) -> dict[str, Any]:
+        """Register (or re-register) this agent with the hub."""
+        body = {
+            "agent_id": self.agent_id,
+            "name": self.name,
+            "capabilities": self.capabilities,
+            "endpoint": self.endpoint,
+            "metadata": self.metadata,
+        }
+        result: dict[str, Any] = await self._call("POST", "/agents", body=_json(body))
+        return result
+
+    async def unregister(self) -> None:
+        await self._call("DELETE", f"/agents/{self.agent_id}")
+
+    async def heartbeat(self, status: AgentStatus | str | None = None) -> None:
+        body = {"status": None if status is None else AgentStatus(status).value}
+        await self._call("POST", f"/agents/{self.agent_id}/heartbeat", body=_json(body))
+
+    async def find_agents_by_capability(self, capability: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await self._call(
+            "GET", "/agents", params={"capability": capability}
+        )
+        return found
+
+    async def get_message_status(self, message_id: str) -> dict[str, Any]:
+        """The hub's record of a message this agent sent: status and error, if any."""
+        record: dict[str, Any] = await self._call("GET", f"/messages/{message_id}")
+        return record
+
+    def _envelope(
+        self, recipient: str, message_type: Any, payload: Any, priority: Any
+    ) -> tuple[AgentMessage, str]:
+        timeout = self.config["message_timeout"]
+        return new_message(
+            self.agent_id,
+            recipient,
+            message_type,
+            payload,
+            priority,
+            now=self.clock.time(),
+            timeout=timeout,
+        )
+
+    async def send_message(
+        self,
+        recipient_id: str,
+        message_type: MessageType | str,
+        payload: Any,
+        priority: MessagePriority | str = MessagePriority.NORMAL,
+        *,
+        conversation_id: str | None = None,
+    ) -> str:
+        """Send through the hub; return the message id. Failures raise and are counted."""
+        validate_agent_id(recipient_id, "recipient_id")
+        message, text = self._envelope(recipient_id, message_type, payload, priority)
+        message.conversation_id = conversation_id
+        with self.telemetry.send_span(message, sender_name=self.name, body_size=len(text)):
+            try:
+                await self._outbox.submit(message)
+            except Exception as exc:
+                self.telemetry.record_sent(message, getattr(exc, "reason", type(exc).__name__))
+                raise
+            self.telemetry.record_sent(message)
+        return message.message_id
+
+    async def _post(self, messages: list[AgentMessage]) -> dict[str, BaseException]:
+        """POST one message (its HTTP request in its own trace) or a batch to the hub."""
+        if len(messages) == 1:
+            (message,) = messages
+            token = otel_context.attach(propagate.extract(message.headers))
+            try:
+                body = message.to_json().encode()
+                await self._call("POST", "/messages", body=body, signed_id=message.message_id)
+            except (SecurityError, DeliveryError):
+                raise  # the whole request failed
+            except MessagingError as exc:
+                return {message.message_id: exc}
+            finally:
+                otel_context.detach(token)
+            return {}
+        body = ("[" + ",".join(m.to_json() for m in messages) + "]").encode()
+        result = await self._call("POST", "/messages", body=body, signed_id=messages[0].message_id)
+        refused: dict[str, BaseException] = {}
+        for item in result.get("refused", []) if isinstance(result, dict) else []:
+            detail = f"the hub refused message {item.get('message_id')!r}: {item.get('detail')}"
+            refused[str(item.get("message_id"))] = _hub_error(item.get("error"), detail, 400)
+        return refused
+
+    async def broadcast_message(
+        self,
+        message_type: MessageType | str,
+        payload: Any,
+        priority: MessagePriority | str = MessagePriority.NORMAL,
+    ) -> list[str]:
+        """Ask the hub to deliver a copy to every other online agent; return the copies' ids."""
+        message, text = self._envelope(
+            MESSAGING_BROADCAST_DESTINATION, message_type, payload, priority
+        )
+        message.broadcast = True
+        with self.telemetry.send_span(
+            message, sender_name=self.name, body_size=len(text), broadcast_count=0
+        ) as span:
+            body = message.to_json().encode()
+            try:
+                result = await self._call(
+                    "POST", "/broadcast", body=body, signed_id=message.message_id
+                )
+            except Exception as exc:
+                self.telemetry.record_sent(message, getattr(exc, "reason", type(exc).__name__))
+                raise
+            self.telemetry.record_sent(message)
+            ids: list[str] = result["message_ids"]
+            span.set_attribute(MESSAGING_BATCH_MESSAGE_COUNT, len(ids))
+        return ids
+
+    # -- receiving ------------------------------------------------------------------------------
+    def accept(self, message: AgentMessage) -> None:
+        """Queue a message the inbox received (raises QueueFullError when full)."""
+        if self.consumer.expired(message):
+            raise MessageExpiredError(
+                f"message {message.message_id!r} expired before it reached {self.agent_id!r}"
+            )
+        self.messages.add(message, self.clock.time())
+        self.queue.put(message, message.priority)
+
+    async def process_next(self) -> AgentMessage:
+        """Wait for the most urgent message and process it; return it."""
+        while True:
+            message = await self.queue.get_async()
+            if not self.consumer.expired(message):
+                await self.consumer.process_async(message, self.handlers, self.name, None)
+                return message
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Register, then process messages and send heartbeats until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                await self.register()
+                break
+            except Exception as exc:  # the hub may start after us: keep trying
+                _logger.warning(
+                    "registering %s with %s failed: %s", self.agent_id, self.hub_url, exc
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+        tasks = [asyncio.create_task(self._process_forever()), asyncio.create_task(self._beat())]
+        try:
+            await stop.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _process_forever(self) -> None:
+        while True:
+            await self.process_next()
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.config["heartbeat_interval"])
+            try:
+                await self.heartbeat()
+            except Exception as exc:  # a lost heartbeat is what the hub is there to notice
+                _logger.warning("heartbeat to %s failed: %s", self.hub_url, exc)
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+
+def _hub_error(error: Any, message: str, status: int) -> Exception:
+    """The exception for a hub error code: the in-process class where one exists."""
+    if error in _ERRORS:
+        return _ERRORS[error](message)
+    if status in (401, 403):
+        return SecurityError(message, reason=str(error or "unauthorized"))
+    return DeliveryError(message, reason=str(error or f"http_{status}"))
+
+
+def _json(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()

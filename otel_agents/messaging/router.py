@@ -1,0 +1,78 @@
+"""The hub's routing of envelopes that remote senders built, traced and signed.
+
+Messages of one request are checked one by one (a bad one does not sink the others), then
+delivered with one transport call per recipient, concurrently. Every outcome is recorded in
+the protocol's history and metrics, and returned so the hub can tell each sender.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from otel_agents.errors import MessagingError
+from otel_agents.messaging._telemetry import mark_failed
+from otel_agents.messaging.errors import MessageExpiredError
+from otel_agents.messaging.message import AgentMessage
+from otel_agents.messaging.protocol import AgentCommunicationProtocol
+from otel_agents.messaging.registry import AgentInfo
+from otel_agents.semconv import MESSAGING_OPERATION_SEND
+
+__all__ = ["Router"]
+
+
+class Router:
+    """Routes envelopes through ``protocol``'s registry, transport, history and metrics."""
+
+    def __init__(self, protocol: AgentCommunicationProtocol) -> None:
+        self.protocol = protocol
+
+    def check(self, message: AgentMessage) -> AgentInfo:
+        """The recipient of ``message``; raises for unknown agents or an expired message."""
+        protocol = self.protocol
+        protocol.registry.get(message.sender_id, "sender_id")
+        recipient = protocol.registry.get(message.recipient_id, "recipient_id")
+        if message.is_expired(protocol.clock.time()):
+            protocol.consumer.expire(message, MESSAGING_OPERATION_SEND)
+            raise MessageExpiredError(
+                f"message {message.message_id!r} expired before it reached the hub: "
+                "check the clocks or raise message_timeout"
+            )
+        return recipient
+
+    async def route(self, messages: list[AgentMessage]) -> list[MessagingError | None]:
+        """Deliver ``messages``; return, in order, ``None`` or the error of each."""
+        protocol = self.protocol
+        telemetry = protocol.telemetry
+        results: list[MessagingError | None] = [None] * len(messages)
+        groups: dict[str, tuple[AgentInfo, list[int]]] = {}
+        spans = [telemetry.start_route_span(message) for message in messages]
+        for index, message in enumerate(messages):
+            try:
+                recipient = self.check(message)
+            except MessagingError as exc:
+                results[index] = exc
+                continue
+            protocol.messages.add(message, protocol.clock.time())
+            groups.setdefault(recipient.agent_id, (recipient, []))[1].append(index)
+
+        async def deliver(recipient: AgentInfo, indexes: list[int]) -> None:
+            group = [messages[i] for i in indexes]
+            refused: dict[str, Exception]
+            try:
+                refused = dict(await protocol.transport.deliver_many_async(group, recipient))
+            except Exception as exc:
+                refused = {message.message_id: exc for message in group}
+            for index in indexes:
+                message = messages[index]
+                error = refused.get(message.message_id)
+                if error is None:
+                    telemetry.record_sent(message)
+                else:
+                    results[index] = protocol.delivery_failed(message, error)
+
+        await asyncio.gather(*(deliver(r, indexes) for r, indexes in groups.values()))
+        for span, result in zip(spans, results, strict=True):
+            if result is not None:
+                mark_failed(span, result)
+            span.end()
+        return results

@@ -1,0 +1,176 @@
+"""Authentication and envelope signing for messaging over HTTP.
+
+* **Tokens.** A request carries ``Authorization: Bearer <token>`` and ``X-Agent-Id``. It is
+  accepted when the token equals that agent's own token or the shared secret, compared with
+  :func:`hmac.compare_digest`. With neither configured, authentication is off.
+* **Signatures.** With a signing key, every envelope POST carries ``X-Message-Id``,
+  ``X-Message-Timestamp`` and ``X-Message-Signature``: HMAC-SHA256 over
+  ``id \\n timestamp \\n body``. The receiver rejects unsigned, tampered, stale (outside the
+  replay window) and replayed (the same signed copy seen within the window) messages.
+
+Secrets never appear in ``repr()``, logs or telemetry. Environment variables:
+``OTEL_AGENTS_MESSAGING_SECRET`` (shared secret) and ``OTEL_AGENTS_MESSAGING_SIGNING_KEY``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from otel_agents.messaging.errors import SecurityError
+
+__all__ = ["SecurityConfig"]
+
+SECRET_ENV = "OTEL_AGENTS_MESSAGING_SECRET"
+SIGNING_KEY_ENV = "OTEL_AGENTS_MESSAGING_SIGNING_KEY"
+AGENT_ID_HEADER = "x-agent-id"
+ID_HEADER = "x-message-id"
+TIMESTAMP_HEADER = "x-message-timestamp"
+SIGNATURE_HEADER = "x-message-signature"
+
+
+@dataclass
+class SecurityConfig:
+    """Tokens, signing key and replay window shared by a hub and its agents.
+
+    Args:
+        shared_secret: a bearer token every party may present.
+        agent_tokens: per-agent tokens, ``{agent_id: token}``.
+        signing_key: the HMAC-SHA256 key; ``None`` turns signing off.
+        replay_window: seconds a signature stays valid and its message id is remembered.
+        clock: Unix time source (injected in tests).
+    """
+
+    shared_secret: str | None = None
+    agent_tokens: Mapping[str, str] = field(default_factory=dict)
+    signing_key: bytes | str | None = None
+    replay_window: float = 300.0
+    clock: Callable[[], float] = time.time
+    _seen: OrderedDict[str, float] = field(default_factory=OrderedDict, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"SecurityConfig(auth={'on' if self.auth_enabled else 'off'}, "
+            f"signing={'on' if self.signing_key else 'off'}, replay_window={self.replay_window})"
+        )
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> SecurityConfig:
+        """Read the shared secret and signing key from the environment."""
+        values: dict[str, object] = {
+            "shared_secret": os.environ.get(SECRET_ENV) or None,
+            "signing_key": os.environ.get(SIGNING_KEY_ENV) or None,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.shared_secret) or bool(self.agent_tokens)
+
+    def token_for(self, agent_id: str) -> str | None:
+        """The token that authenticates requests to (or as) ``agent_id``."""
+        return self.agent_tokens.get(agent_id) or self.shared_secret
+
+    def request_headers(self, identity: str, audience: str | None = None) -> dict[str, str]:
+        """Auth headers for a request made as ``identity`` to ``audience``'s server."""
+        headers = {AGENT_ID_HEADER: identity}
+        token = self.token_for(audience or identity)
+        if token:
+            headers["authorization"] = f"Bearer {token}"
+        return headers
+
+    def authenticate(self, headers: Mapping[str, str], *, own_id: str | None = None) -> str | None:
+        """Check a request's token; return the agent id it proved, ``None`` for the secret.
+
+        ``own_id`` is the id of the server checking (an agent's inbox accepts its own token).
+        Raises :class:`SecurityError` (``unauthorized``) when authentication is on and fails.
+        """
+        if not self.auth_enabled:
+            return headers.get(AGENT_ID_HEADER)
+        auth = headers.get("authorization", "")
+        presented = auth[7:].encode() if auth[:7].lower() == "bearer " else b""
+        claimed = headers.get(AGENT_ID_HEADER, "")
+        for agent_id in (claimed, own_id):
+            token = self.agent_tokens.get(agent_id or "")
+            if token and hmac.compare_digest(presented, token.encode()):
+                return agent_id
+        if self.shared_secret and hmac.compare_digest(presented, self.shared_secret.encode()):
+            return None
+        raise SecurityError(
+            "the request's bearer token is missing or wrong: send 'Authorization: Bearer "
+            "<token>' with the shared secret or the agent's own token",
+            reason="unauthorized",
+        )
+
+    # -- signatures --------------------------------------------------------------------------
+    def _mac(self, message_id: str, timestamp: str, body: bytes) -> str:
+        key = self.signing_key
+        key_bytes = key.encode() if isinstance(key, str) else key or b""
+        data = message_id.encode() + b"\n" + timestamp.encode() + b"\n" + body
+        return hmac.new(key_bytes, data, hashlib.sha256).hexdigest()
+
+    def sign(self, message_id: str, body: bytes) -> dict[str, str]:
+        """Signature headers for one envelope body (empty when signing is off)."""
+        if not self.signing_key:
+            return {}
+        timestamp = f"{self.clock():.6f}"
+        return {
+            ID_HEADER: message_id,
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: self._mac(message_id, timestamp, body),
+        }
+
+    def verify(self, headers: Mapping[str, str], body: bytes, message_id: str) -> None:
+        """Check the signature of an envelope whose id is ``message_id``.
+
+        Raises :class:`SecurityError` with reason ``unsigned``, ``bad_signature``, ``stale``
+        or ``replayed``. A message is remembered only once its signature checks out.
+        """
+        if not self.signing_key:
+            return
+        signed_id = headers.get(ID_HEADER)
+        timestamp = headers.get(TIMESTAMP_HEADER)
+        signature = headers.get(SIGNATURE_HEADER)
+        if not (signed_id and timestamp and signature):
+            raise SecurityError(
+                "the message is unsigned: X-Message-Id, X-Message-Timestamp and "
+                "X-Message-Signature are required when a signing key is configured",
+                reason="unsigned",
+            )
+        expected = self._mac(signed_id, timestamp, body)
+        if not hmac.compare_digest(expected, signature) or signed_id != message_id:
+            raise SecurityError(
+                "the message signature does not match its id, timestamp and body: it was "
+                "altered in transit or signed with another key",
+                reason="bad_signature",
+            )
+        try:
+            sent_at = float(timestamp)
+        except ValueError:
+            sent_at = float("nan")
+        now = self.clock()
+        if not abs(now - sent_at) <= self.replay_window:
+            raise SecurityError(
+                f"the message was signed at {timestamp}, outside the replay window of "
+                f"{self.replay_window:g} s: check the clocks or resend it",
+                reason="stale",
+            )
+        with self._lock:
+            while self._seen and next(iter(self._seen.values())) < now - self.replay_window:
+                self._seen.popitem(last=False)
+            # Keyed by signature: a replay is a byte-identical copy, while a hub forwarding a
+            # message re-signs it with a fresh timestamp.
+            if signature in self._seen:
+                raise SecurityError(
+                    f"message {message_id!r} was already received within the replay window",
+                    reason="replayed",
+                )
+            self._seen[signature] = now

@@ -1,0 +1,231 @@
+"""How envelopes reach a recipient, behind one small interface.
+
+A :class:`Transport` delivers an :class:`~otel_agents.messaging.message.AgentMessage` to a
+registered agent or raises :class:`~otel_agents.messaging.errors.DeliveryError`. The protocol
+never looks past this interface, so a broker-backed transport (Redis Streams, NATS) can carry
+the same JSON envelopes between machines by implementing ``deliver`` / ``deliver_async``.
+
+* :class:`InProcessTransport` puts messages into per-recipient priority queues.
+* :class:`HttpTransport` POSTs them, signed, to each agent's inbox (``<endpoint>/inbox``).
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+from opentelemetry import propagate
+
+from otel_agents.messaging.errors import DeliveryError
+from otel_agents.messaging.message import AgentMessage, MessagePriority
+from otel_agents.messaging.queues import PriorityMessageQueue
+from otel_agents.messaging.registry import AgentInfo
+from otel_agents.messaging.security import SecurityConfig
+
+__all__ = [
+    "HttpTransport",
+    "InProcessTransport",
+    "Transport",
+    "raise_for_delivery",
+    "refused_in",
+]
+
+INBOX_PATH = "/inbox"
+
+
+class Transport(ABC):
+    """Carries envelopes to recipients. Implement ``deliver``; override the async variant
+    when the transport does I/O."""
+
+    @abstractmethod
+    def deliver(self, message: AgentMessage, recipient: AgentInfo) -> None:
+        """Hand ``message`` to ``recipient`` or raise :class:`DeliveryError`."""
+
+    async def deliver_async(self, message: AgentMessage, recipient: AgentInfo) -> None:
+        self.deliver(message, recipient)
+
+    async def deliver_many_async(
+        self, messages: list[AgentMessage], recipient: AgentInfo
+    ) -> dict[str, DeliveryError]:
+        """Deliver several messages to one recipient; return the ones refused, by id.
+
+        Raises :class:`DeliveryError` when none could be delivered. The default delivers
+        one at a time; a transport with a batch call overrides it.
+        """
+        refused: dict[str, DeliveryError] = {}
+        for message in messages:
+            try:
+                await self.deliver_async(message, recipient)
+            except DeliveryError as exc:
+                refused[message.message_id] = exc
+        return refused
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; the default has none."""
+
+    async def aclose(self) -> None:
+        self.close()
+
+
+class InProcessTransport(Transport):
+    """Per-recipient :class:`PriorityMessageQueue` inboxes in this process."""
+
+    def __init__(self, max_queue_size: int | None = None) -> None:
+        self.max_queue_size = max_queue_size
+        self._queues: dict[str, PriorityMessageQueue[AgentMessage]] = {}
+
+    def queue(self, agent_id: str) -> PriorityMessageQueue[AgentMessage]:
+        """The inbox queue of ``agent_id``, made on first use."""
+        found = self._queues.get(agent_id)
+        if found is None:
+            found = self._queues.setdefault(
+                agent_id, PriorityMessageQueue(self.max_queue_size, name=agent_id)
+            )
+        return found
+
+    def discard(self, agent_id: str) -> list[AgentMessage]:
+        """Forget the queue of ``agent_id``; return what was still waiting in it."""
+        found = self._queues.pop(agent_id, None)
+        return [] if found is None else found.drain()
+
+    def deliver(self, message: AgentMessage, recipient: AgentInfo) -> None:
+        self.queue(recipient.agent_id).put(message, message.priority)
+
+    def depths(self) -> Iterator[tuple[str, MessagePriority, int]]:
+        for agent_id, queue in list(self._queues.items()):
+            for priority, count in queue.depth().items():
+                yield agent_id, priority, count
+
+
+class HttpTransport(Transport):
+    """POSTs each envelope to ``<recipient endpoint>/inbox`` with auth and a signature.
+
+    The current trace context goes into the HTTP headers too, so the inbox's server span
+    joins the same trace as the envelope's send span.
+
+    Args:
+        security: token and signing settings; the recipient's token is presented.
+        timeout: seconds per request.
+        identity: the ``X-Agent-Id`` presented (the hub presents ``"hub"``).
+        client: the ``httpx.AsyncClient`` for ``deliver_async`` (one is made otherwise).
+    """
+
+    def __init__(
+        self,
+        security: SecurityConfig | None = None,
+        *,
+        timeout: float = 10.0,
+        identity: str = "hub",
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.security = security or SecurityConfig()
+        self.identity = identity
+        self._timeout = timeout
+        self._client: httpx.Client | None = None
+        self._async_client: httpx.AsyncClient | None = client
+        self._owns_async_client = client is None
+
+    def _request(
+        self, message: AgentMessage, recipient: AgentInfo
+    ) -> tuple[str, bytes, dict[str, str]]:
+        body = message.to_json().encode()
+        headers = {"content-type": "application/json"}
+        headers.update(self.security.request_headers(self.identity, recipient.agent_id))
+        headers.update(self.security.sign(message.message_id, body))
+        propagate.inject(headers)
+        return recipient.endpoint.rstrip("/") + INBOX_PATH, body, headers
+
+    def deliver(self, message: AgentMessage, recipient: AgentInfo) -> None:
+        if self._client is None:
+            self._client = httpx.Client(timeout=self._timeout)
+        url, body, headers = self._request(message, recipient)
+        try:
+            response = self._client.post(url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise _unreachable(recipient, exc) from exc
+        raise_for_delivery(response, recipient.agent_id)
+
+    async def deliver_async(self, message: AgentMessage, recipient: AgentInfo) -> None:
+        if self._async_client is None:
+            self._async_client = httpx.AsyncClient(timeout=self._timeout)
+        url, body, headers = self._request(message, recipient)
+        try:
+            response = await self._async_client.post(url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise _unreachable(recipient, exc) from exc
+        raise_for_delivery(response, recipient.agent_id)
+
+    async def deliver_many_async(
+        self, messages: list[AgentMessage], recipient: AgentInfo
+    ) -> dict[str, DeliveryError]:
+        """One POST of a JSON array; the inbox answers which messages it refused."""
+        if len(messages) == 1:
+            return await super().deliver_many_async(messages, recipient)
+        if self._async_client is None:
+            self._async_client = httpx.AsyncClient(timeout=self._timeout)
+        body = ("[" + ",".join(m.to_json() for m in messages) + "]").encode()
+        headers = {"content-type": "application/json"}
+        headers.update(self.security.request_headers(self.identity, recipient.agent_id))
+        headers.update(self.security.sign(messages[0].message_id, body))
+        url = recipient.endpoint.rstrip("/") + INBOX_PATH
+        try:
+            response = await self._async_client.post(url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise _unreachable(recipient, exc) from exc
+        raise_for_delivery(response, recipient.agent_id)
+        return refused_in(response)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def aclose(self) -> None:
+        self.close()
+        if self._async_client is not None and self._owns_async_client:
+            await self._async_client.aclose()
+            self._async_client = None
+
+
+def _unreachable(recipient: AgentInfo, exc: Exception) -> DeliveryError:
+    return DeliveryError(
+        f"agent {recipient.agent_id!r} at {recipient.endpoint} is unreachable "
+        f"({type(exc).__name__}): check that its inbox server is running",
+        reason="recipient_unreachable",
+    )
+
+
+def raise_for_delivery(response: httpx.Response, target: str) -> None:
+    """Turn an error response of an inbox or the hub into a :class:`DeliveryError`."""
+    if response.status_code < 400:
+        return
+    reason, detail = f"http_{response.status_code}", response.text[:300]
+    try:
+        data: Any = json.loads(response.text)
+        if isinstance(data, dict):
+            reason = str(data.get("error", reason))[:64]
+            detail = str(data.get("detail", detail))[:300]
+    except ValueError:
+        pass
+    raise DeliveryError(
+        f"{target} refused the message with HTTP {response.status_code} ({reason}): {detail}",
+        reason=reason,
+    )
+
+
+def refused_in(response: httpx.Response) -> dict[str, DeliveryError]:
+    """The per-message refusals of a batch answer ``{"refused": [{message_id, error, detail}]}``."""
+    try:
+        refused = response.json().get("refused") or []
+    except (ValueError, AttributeError):
+        return {}
+    return {
+        str(item.get("message_id")): DeliveryError(
+            str(item.get("detail", "refused")), reason=str(item.get("error", "refused"))[:64]
+        )
+        for item in refused
+        if isinstance(item, dict)
+    }

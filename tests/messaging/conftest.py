@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from otel_agents.messaging import AgentCommunicationProtocol, SecurityConfig
+from otel_agents.testing import TelemetryCapture
+from tests.messaging.helpers import KEY, SECRET, Net
+
+
+class FakeClock:
+    """Both clocks of messaging, moved by hand."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.wall = start
+        self.mono = 1000.0
+
+    def time(self) -> float:
+        return self.wall
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def advance(self, seconds: float) -> None:
+        self.wall += seconds
+        self.mono += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def make_comm(telemetry: TelemetryCapture, clock: FakeClock) -> Iterator[Any]:
+    """Build protocols wired to the test's telemetry and fake clock."""
+    made: list[AgentCommunicationProtocol] = []
+
+    def make(config: dict[str, Any] | None = None, **kwargs: Any) -> AgentCommunicationProtocol:
+        comm = AgentCommunicationProtocol(
+            config,
+            clock=kwargs.pop("clock", clock),
+            tracer_provider=telemetry.tracer_provider,
+            meter_provider=telemetry.meter_provider,
+            **kwargs,
+        )
+        made.append(comm)
+        return comm
+
+    yield make
+    for comm in made:
+        comm.stop()
+
+
+@pytest.fixture
+def comm(make_comm: Any) -> AgentCommunicationProtocol:
+    """A protocol with a coordinator and two workers registered."""
+    protocol: AgentCommunicationProtocol = make_comm()
+    protocol.register_agent("coordinator", "Coordinator", ["planning"], "http://localhost:8000")
+    protocol.register_agent(
+        "monitoring_agent", "System Monitor", ["monitoring", "alerting"], "http://localhost:8001"
+    )
+    protocol.register_agent(
+        "analyst", "Analyst", ["analysis", "monitoring"], "http://localhost:8002"
+    )
+    return protocol
+
+
+@pytest.fixture
+def security() -> SecurityConfig:
+    """Shared-secret auth and HMAC signing on."""
+    return SecurityConfig(shared_secret=SECRET, signing_key=KEY)
+
+
+@pytest.fixture
+def net(telemetry: TelemetryCapture, security: SecurityConfig) -> Net:
+    """A hub and agents a, b, c wired through in-process ASGI apps."""
+    return Net(telemetry, security)

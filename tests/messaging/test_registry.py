@@ -1,0 +1,117 @@
+"""Registry, discovery, status and heartbeats (on an injected monotonic clock)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from otel_agents.messaging import AgentCommunicationProtocol, AgentStatus, StatusChange
+from otel_agents.testing import TelemetryCapture
+from tests.messaging.conftest import FakeClock
+
+
+def test_find_agents_by_capability_returns_every_match_sorted_by_id(
+    comm: AgentCommunicationProtocol,
+) -> None:
+    found = comm.find_agents_by_capability("monitoring")
+    assert [agent.agent_id for agent in found] == ["analyst", "monitoring_agent"]
+
+
+def test_registering_again_with_the_same_endpoint_updates_the_agent(
+    comm: AgentCommunicationProtocol,
+) -> None:
+    comm.register_agent("analyst", "Analyst 2", ["forecasting"], "http://localhost:8002")
+    agent = comm.get_agent("analyst")
+    assert (agent.name, agent.capabilities) == ("Analyst 2", ("forecasting",))
+
+
+def test_unregister_removes_the_agent_and_fails_its_queued_messages(
+    comm: AgentCommunicationProtocol,
+) -> None:
+    message_id = comm.send_message("coordinator", "analyst", "request", {})
+    comm.unregister_agent("analyst")
+    assert [a.agent_id for a in comm.list_agents()] == ["coordinator", "monitoring_agent"]
+    record = comm.get_message_status(message_id)
+    assert (record.status.value, record.error_type) == ("failed", "recipient_unregistered")
+
+
+def collect(comm: AgentCommunicationProtocol) -> list[StatusChange]:
+    changes: list[StatusChange] = []
+    comm.add_status_listener(changes.append)
+    return changes
+
+
+def test_missed_heartbeats_mark_an_agent_offline_once(
+    make_comm: Any, clock: FakeClock, telemetry: TelemetryCapture
+) -> None:
+    comm = make_comm({"heartbeat_interval": 10, "heartbeat_miss_limit": 3})
+    comm.register_agent("worker", "W", ["x"], "http://w")
+    changes = collect(comm)
+    clock.advance(30)
+    assert comm.check_heartbeats() == []  # exactly three intervals is not yet a miss
+    clock.advance(0.1)
+    assert comm.check_heartbeats() == ["worker"]
+    clock.advance(100)
+    assert comm.check_heartbeats() == []  # offline once: no flapping
+    assert comm.get_agent("worker").status is AgentStatus.OFFLINE
+    assert [(c.previous, c.status, c.reason) for c in changes] == [
+        (AgentStatus.ONLINE, AgentStatus.OFFLINE, "heartbeat_missed")
+    ]
+    offline = telemetry.points("agent.status.changes", {"agent.status": "offline"})
+    assert [p.value for p in offline] == [1]
+
+
+def test_heartbeats_keep_an_agent_online(make_comm: Any, clock: FakeClock) -> None:
+    comm = make_comm({"heartbeat_interval": 10, "heartbeat_miss_limit": 2})
+    comm.register_agent("worker", "W", ["x"], "http://w")
+    for _ in range(10):
+        clock.advance(15)
+        comm.heartbeat("worker")
+        assert comm.check_heartbeats() == []
+    assert comm.get_agent("worker").status is AgentStatus.ONLINE
+
+
+def test_an_offline_agent_recovers_when_heartbeats_resume(
+    make_comm: Any, clock: FakeClock, telemetry: TelemetryCapture
+) -> None:
+    comm = make_comm({"heartbeat_interval": 1, "heartbeat_miss_limit": 1})
+    comm.register_agent("worker", "W", ["x"], "http://w")
+    changes = collect(comm)
+    clock.advance(5)
+    comm.check_heartbeats()
+    comm.heartbeat("worker")
+    assert comm.get_agent("worker").status is AgentStatus.ONLINE
+    assert [(c.status, c.reason) for c in changes] == [
+        (AgentStatus.OFFLINE, "heartbeat_missed"),
+        (AgentStatus.ONLINE, "heartbeat"),
+    ]
+    by_status = {
+        p.attributes["agent.status"]: p.value for p in telemetry.points("agent.registry.agents")
+    }
+    assert by_status["online"] == 1
+
+
+def test_a_heartbeat_can_report_busy(comm: AgentCommunicationProtocol) -> None:
+    comm.heartbeat("analyst", "busy")
+    assert comm.get_agent("analyst").status is AgentStatus.BUSY
+
+
+def test_a_failing_status_listener_does_not_stop_the_others(
+    comm: AgentCommunicationProtocol,
+) -> None:
+    def broken(change: StatusChange) -> None:
+        raise RuntimeError("listener bug")
+
+    comm.add_status_listener(broken)
+    changes = collect(comm)
+    comm.update_agent_status("analyst", AgentStatus.BUSY)
+    comm.update_agent_status("analyst", AgentStatus.ONLINE)
+    assert [c.status for c in changes] == [AgentStatus.BUSY, AgentStatus.ONLINE]
+
+
+def test_background_monitor_starts_and_stops(make_comm: Any) -> None:
+    comm = make_comm({"heartbeat_interval": 0.01})
+    comm.start()
+    comm.start()
+    comm.stop()
+    comm.stop()
+    assert comm._monitor is None
