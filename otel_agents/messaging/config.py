@@ -8,7 +8,11 @@ key                         default    meaning
 ``max_message_history``     10000      message records kept for status and history
 ``heartbeat_miss_limit``    3          missed heartbeats before an agent is offline
 ``max_queue_size``          10000      messages waiting per agent (``None``: no limit)
+``require_registered_sender`` False    ``True``: a sender must be registered too
 ==========================  =========  ==================================================
+
+The seed's own example sends from a ``"coordinator"`` it never registered, so by default an
+unregistered (but well-formed) sender id is accepted; recipients must always be registered.
 
 Unknown keys are ignored, because the seed passes one dict to every component.
 """
@@ -21,12 +25,13 @@ from otel_agents.errors import ConfigurationError, invalid_value
 
 __all__ = ["DEFAULT_CONFIG", "read_config"]
 
-DEFAULT_CONFIG: dict[str, float | int | None] = {
+DEFAULT_CONFIG: dict[str, float | int | bool | None] = {
     "heartbeat_interval": 30.0,
     "message_timeout": 300.0,
     "max_message_history": 10_000,
     "heartbeat_miss_limit": 3,
     "max_queue_size": 10_000,
+    "require_registered_sender": False,
 }
 
 
@@ -41,6 +46,16 @@ def read_config(config: dict[str, Any] | None) -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e12:
             raise ConfigurationError(str(invalid_value(key, value, "a positive number of seconds")))
         merged[key] = float(value)
+    if not isinstance(merged["require_registered_sender"], bool):
+        raise ConfigurationError(
+            str(
+                invalid_value(
+                    "require_registered_sender",
+                    merged["require_registered_sender"],
+                    "True or False",
+                )
+            )
+        )
     for key in ("max_message_history", "heartbeat_miss_limit", "max_queue_size"):
         value = merged[key]
         if key == "max_queue_size" and value is None:

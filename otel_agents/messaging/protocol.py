@@ -28,6 +28,7 @@ from otel_agents.messaging.message import (
     MessagePriority,
     MessageType,
     new_message,
+    validate_agent_id,
 )
 from otel_agents.messaging.queues import PriorityMessageQueue
 from otel_agents.messaging.records import MessageLog, MessageRecord, MessageStatus
@@ -152,7 +153,13 @@ class AgentCommunicationProtocol:
     def _prepare(
         self, sender_id: str, message_type: Any, payload: Any, priority: Any, recipient: str
     ) -> tuple[AgentInfo, AgentMessage, str]:
-        sender = self.registry.get(sender_id, "sender_id")
+        sender = self.registry.lookup(sender_id) if isinstance(sender_id, str) else None
+        if sender is None:
+            if self.config["require_registered_sender"]:
+                sender = self.registry.get(sender_id, "sender_id")  # raises UnknownAgentError
+            else:  # the seed's coordinator sends without registering
+                validate_agent_id(sender_id, "sender_id")
+                sender = AgentInfo(sender_id, sender_id, (), "")
         message, text = new_message(
             sender_id,
             recipient,

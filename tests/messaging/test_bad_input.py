@@ -29,7 +29,6 @@ def assert_nothing_recorded(comm: AgentCommunicationProtocol, telemetry: Telemet
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"sender_id": "ghost"}, UnknownAgentError, "sender_id='ghost' is not a registered agent"),
         ({"recipient_id": "ghost"}, UnknownAgentError, "recipient_id='ghost' is not a registered"),
         ({"sender_id": ""}, InvalidMessageError, "sender_id='' is not valid"),
         ({"recipient_id": ""}, InvalidMessageError, "recipient_id='' is not valid"),
@@ -72,12 +71,23 @@ def test_bad_input_errors_are_messaging_and_builtin_errors() -> None:
     assert issubclass(UnknownCapabilityError, ValueError)
 
 
-def test_unknown_sender_of_a_broadcast_is_rejected(
-    comm: AgentCommunicationProtocol, telemetry: TelemetryCapture
+@pytest.mark.parametrize("send", ["send_message", "broadcast_message"])
+def test_unknown_sender_is_rejected_when_senders_must_be_registered(
+    make_comm: Any, telemetry: TelemetryCapture, send: str
 ) -> None:
-    with pytest.raises(UnknownAgentError, match="sender_id='ghost'"):
-        comm.broadcast_message("ghost", MessageType.NOTIFICATION, {})
+    comm = make_comm({"require_registered_sender": True})
+    comm.register_agent("monitoring_agent", "System Monitor", ["monitoring"], "http://h:1")
+    arguments: list[Any] = ["ghost", "monitoring_agent", MessageType.NOTIFICATION, {}]
+    if send == "broadcast_message":
+        del arguments[1]
+    with pytest.raises(UnknownAgentError, match="sender_id='ghost' is not a registered agent"):
+        getattr(comm, send)(*arguments)
     assert_nothing_recorded(comm, telemetry)
+
+
+def test_require_registered_sender_must_be_a_bool(make_comm: Any) -> None:
+    with pytest.raises(ConfigurationError, match="require_registered_sender='yes'"):
+        make_comm({"require_registered_sender": "yes"})
 
 
 def test_unregistered_capability_names_the_known_ones(comm: AgentCommunicationProtocol) -> None:

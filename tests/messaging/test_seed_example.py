@@ -13,12 +13,11 @@ from otel_agents.messaging import (
 )
 
 
-def test_seed_example_runs_once_the_sender_is_registered() -> None:
+def test_seed_example_runs_verbatim() -> None:
     # from core.agent_communication import AgentCommunicationProtocol, MessageType, MessagePriority
 
     # Initialize communication protocol
     comm = AgentCommunicationProtocol()
-    comm.register_agent("coordinator", "Coordinator", ["planning"], "http://localhost:8000")
 
     # Register agent
     comm.register_agent(
@@ -43,13 +42,14 @@ def test_seed_example_runs_once_the_sender_is_registered() -> None:
     assert [agent.agent_id for agent in monitoring_agents] == ["monitoring_agent"]
     received = comm.process_next("monitoring_agent")
     assert received is not None
+    assert received.sender_id == "coordinator"
     assert received.payload == {"task": "monitor_system", "priority": "high"}
     assert received.priority is MessagePriority.HIGH
 
 
-def test_seed_example_verbatim_rejects_the_unregistered_coordinator() -> None:
-    """The seed sends from "coordinator" without registering it: an unknown sender."""
-    comm = AgentCommunicationProtocol()
+def test_require_registered_sender_rejects_the_unregistered_coordinator() -> None:
+    """Opt-in strictness: with it, the seed's unregistered "coordinator" is an unknown sender."""
+    comm = AgentCommunicationProtocol({"require_registered_sender": True})
     comm.register_agent(
         "monitoring_agent", "System Monitor", ["monitoring", "alerting"], "http://localhost:8001"
     )
@@ -61,3 +61,4 @@ def test_seed_example_verbatim_rejects_the_unregistered_coordinator() -> None:
             {"task": "monitor_system", "priority": "high"},
             MessagePriority.HIGH,
         )
+    assert comm.get_message_history() == []
