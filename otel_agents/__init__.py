@@ -17,6 +17,13 @@ from otel_agents.errors import (
     OtelAgentsError,
 )
 from otel_agents.instrumentation import OtelAgentsInstrumentor
+from otel_agents.messaging import (
+    AgentCommunicationProtocol,
+    AgentMessage,
+    AgentStatus,
+    MessagePriority,
+    MessageType,
+)
 from otel_agents.profiler import PerformanceProfiler, ProfileRecord
 from otel_agents.system_metrics import SystemMetrics
 from otel_agents.tracker import (
@@ -27,6 +34,9 @@ from otel_agents.tracker import (
 )
 
 __all__ = [
+    "AgentCommunicationProtocol",
+    "AgentMessage",
+    "AgentStatus",
     "Alert",
     "AlertLevel",
     "ConfigurationError",
@@ -35,6 +45,8 @@ __all__ = [
     "GatewayError",
     "InvalidTypeError",
     "InvalidValueError",
+    "MessagePriority",
+    "MessageType",
     "MessagingError",
     "MetricType",
     "OtelAgentsError",

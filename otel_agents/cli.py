@@ -2,6 +2,8 @@
 
     otel-agents demo [--duration SECONDS]      a small agent swarm, telemetry from OTEL_* vars
     otel-agents dashboard [--view NAME] [--once]  the demo swarm with a live terminal dashboard
+    otel-agents hub [--port 8100]              the agent registry and message router over HTTP
+    otel-agents agent --id ID [--port 8101]    one agent with its HTTP inbox
 
 Each area contributes its own subcommands through a ``register(subparsers)`` function, so
 this module stays a table of contents.
@@ -23,8 +25,9 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 def _registrars() -> list[Registrar]:
     from otel_agents.console import register as dashboard
     from otel_agents.demo import register as demo
+    from otel_agents.messaging.cli import register as messaging
 
-    return [demo, dashboard]
+    return [demo, dashboard, messaging]
 
 
 def build_parser() -> argparse.ArgumentParser:
