@@ -247,7 +247,7 @@ def run(
     seconds pass (forever when ``None``) or Ctrl-C. ``configure_telemetry`` calls
     :func:`otel_agents.configure` from the ``OTEL_*`` variables (and shuts it down after).
     """
-    from otel_agents._console_swarm import Swarm
+    from otel_agents.demo import Swarm
 
     out = out or sys.stdout
     color = out.isatty() and "NO_COLOR" not in os.environ if color is None else color

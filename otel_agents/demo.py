@@ -1,10 +1,12 @@
 """``otel-agents demo``: a small agent swarm that exercises every part of the package.
 
-Three agents (a planner, a researcher and a monitor) work in threads for ``--duration``
-seconds: their steps are profiled (spans and ``agent.profile.duration``), their response
-times, CPU and request counts go through the tracker, and the process reports system metrics.
-Telemetry leaves through whatever the ``OTEL_*`` variables configure; with none set, the demo
-keeps everything in process and prints what it saw.
+Three agents work in threads: the planner assigns research tasks to the researcher over the
+agent communication protocol, the researcher answers with results, and the monitor
+broadcasts status updates. Each step is profiled (a span and ``agent.profile.duration``),
+each message is a PRODUCER/CONSUMER span pair in one trace, response times and CPU go
+through the tracker, and a dashboard turns them into alerts and health scores. Telemetry
+leaves through whatever the ``OTEL_*`` variables configure; with none set, the demo keeps
+everything in process and prints what it saw.
 """
 
 from __future__ import annotations
@@ -15,15 +17,19 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 import otel_agents
+from otel_agents.dashboard import PerformanceDashboard
+from otel_agents.messaging import AgentCommunicationProtocol, AgentMessage, MessageType
 from otel_agents.profiler import PerformanceProfiler
 from otel_agents.tracker import MetricType, PerformanceTracker
 
-__all__ = ["register", "run"]
+__all__ = ["AGENTS", "DemoAgent", "Swarm", "register", "run"]
 
-_EXPORTER_VARIABLES = (
+#: Variables that mean "the user chose where telemetry goes".
+EXPORTER_VARIABLES = (
     "OTEL_TRACES_EXPORTER",
     "OTEL_METRICS_EXPORTER",
     "OTEL_LOGS_EXPORTER",
@@ -35,15 +41,15 @@ _EXPORTER_VARIABLES = (
 class DemoAgent:
     agent_id: str
     name: str
-    operation: str
+    capability: str
     mean_seconds: float
     failure_rate: float
 
 
 AGENTS = (
-    DemoAgent("planner", "Task Planner", "plan", 0.030, 0.02),
+    DemoAgent("planner", "Task Planner", "planning", 0.030, 0.02),
     DemoAgent("researcher", "Web Researcher", "research", 0.060, 0.05),
-    DemoAgent("monitor", "System Monitor", "monitor", 0.010, 0.0),
+    DemoAgent("monitor", "System Monitor", "monitoring", 0.010, 0.0),
 )
 
 
@@ -51,76 +57,156 @@ class StepFailed(RuntimeError):
     """A simulated failure inside an agent's step."""
 
 
-def _work(
-    agent: DemoAgent,
-    tracker: PerformanceTracker,
-    profiler: PerformanceProfiler,
-    stop: threading.Event,
-    seed: int,
-) -> None:
-    rng = random.Random(seed)
-    steps = 0
-    while not stop.is_set():
-        started = time.perf_counter()
-        try:
-            with profiler.profile(f"{agent.agent_id}.step", {"operation": agent.operation}):
-                stop.wait(rng.expovariate(1 / agent.mean_seconds))
-                if rng.random() < agent.failure_rate:
-                    raise StepFailed(f"{agent.agent_id} step {steps} failed")
-        except StepFailed:
-            tracker.record_metric(MetricType.ERROR_COUNT, 1, agent_id=agent.agent_id)
-        elapsed = time.perf_counter() - started
-        context = {"operation": agent.operation, "step": steps}
-        tracker.record_metric(
-            MetricType.RESPONSE_TIME, elapsed, agent_id=agent.agent_id, context=context
+class Swarm:
+    """The demo agents with a tracker, a profiler, a protocol and a dashboard.
+
+    A context manager: entering configures telemetry (unless told not to) and starts one
+    thread per agent; leaving stops them and flushes telemetry.
+    """
+
+    def __init__(
+        self,
+        *,
+        configure_telemetry: bool = True,
+        service_name: str = "otel-agents-demo",
+        refresh: float = 5.0,
+        seed: int = 0,
+    ) -> None:
+        self.configure_telemetry = configure_telemetry
+        self.service_name = service_name
+        self.refresh = refresh
+        self.seed = seed
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def __enter__(self) -> Swarm:
+        if self.configure_telemetry:
+            defaults: dict[str, Any] = {}
+            if not any(os.environ.get(name) for name in EXPORTER_VARIABLES):
+                defaults = dict.fromkeys(
+                    ("traces_exporter", "metrics_exporter", "logs_exporter"), "none"
+                )
+            otel_agents.configure(
+                service_name=os.environ.get("OTEL_SERVICE_NAME", self.service_name), **defaults
+            )
+        self.tracker = PerformanceTracker({"snapshot_interval": 0})
+        self.profiler = PerformanceProfiler({"snapshot_interval": 0})
+        self.comm = AgentCommunicationProtocol({"heartbeat_interval": 1.0})
+        for agent in AGENTS:
+            self.comm.register_agent(
+                agent.agent_id, agent.name, [agent.capability], f"inproc://{agent.agent_id}"
+            )
+        self.comm.register_handler("researcher", self._research, MessageType.TASK_ASSIGNMENT)
+        self.comm.register_handler("planner", self._collect, MessageType.TASK_RESULT)
+        self.dashboard = PerformanceDashboard(
+            self.tracker, self.comm, {"refresh_interval": self.refresh}
         )
-        tracker.record_metric(MetricType.REQUEST_COUNT, 1, agent_id=agent.agent_id)
-        tracker.record_metric(
-            MetricType.CPU_USAGE, rng.uniform(5, 60), agent_id=agent.agent_id, context=context
+        self.dashboard.add_alert("info", f"demo swarm started with {len(AGENTS)} agents", "demo")
+        self._rng = random.Random(self.seed)
+        self._threads = [
+            threading.Thread(target=self._work, args=(agent,), name=f"demo-{agent.agent_id}")
+            for agent in AGENTS
+        ]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def run_for(self, seconds: float) -> None:
+        """Let the agents work for ``seconds`` (returns early if the swarm stops)."""
+        self._stop.wait(seconds)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+        self.dashboard.stop()
+        self.tracker.stop()
+        self.profiler.stop()
+        self.comm.stop()
+        if self.configure_telemetry:
+            otel_agents.shutdown()
+
+    # -- what the agents do -------------------------------------------------------------------
+    def _work(self, agent: DemoAgent) -> None:
+        rng = random.Random(f"{self.seed}-{agent.agent_id}")
+        steps = 0
+        while not self._stop.is_set():
+            started = time.perf_counter()
+            try:
+                with self.profiler.profile(f"{agent.agent_id}.step", {"operation": "step"}):
+                    self._stop.wait(rng.expovariate(1 / agent.mean_seconds))
+                    if rng.random() < agent.failure_rate:
+                        raise StepFailed(f"{agent.agent_id} step {steps} failed")
+                    self._act(agent, steps)
+            except StepFailed:
+                self.tracker.record_metric(MetricType.ERROR_COUNT, 1, agent_id=agent.agent_id)
+            self.comm.process_pending(agent.agent_id)
+            self.comm.heartbeat(agent.agent_id)
+            elapsed = time.perf_counter() - started
+            context = {"operation": "step", "step": steps}
+            self.tracker.record_metric(
+                MetricType.RESPONSE_TIME, elapsed, agent_id=agent.agent_id, context=context
+            )
+            self.tracker.record_metric(MetricType.REQUEST_COUNT, 1, agent_id=agent.agent_id)
+            self.tracker.record_metric(
+                MetricType.CPU_USAGE, rng.uniform(5, 60), agent_id=agent.agent_id
+            )
+            steps += 1
+
+    def _act(self, agent: DemoAgent, step: int) -> None:
+        if agent.agent_id == "planner" and step % 3 == 0:
+            self.comm.send_message(
+                "planner",
+                "researcher",
+                MessageType.TASK_ASSIGNMENT,
+                {"task": "research", "topic": f"topic-{step}"},
+            )
+        elif agent.agent_id == "monitor" and step % 50 == 0:
+            self.comm.broadcast_message("monitor", MessageType.STATUS_UPDATE, {"step": step})
+
+    def _research(self, message: AgentMessage) -> None:
+        with self.profiler.profile("researcher.research", {"operation": "research"}):
+            time.sleep(0.005)
+        self.comm.send_message(
+            "researcher",
+            message.sender_id,
+            MessageType.TASK_RESULT,
+            {"topic": message.payload.get("topic"), "found": 3},
         )
-        steps += 1
+
+    def _collect(self, message: AgentMessage) -> None:
+        self.tracker.record_metric(MetricType.TASK_DURATION, 0.005, agent_id="planner")
+
+    # -- what the in-process views saw --------------------------------------------------------
+    def report(self) -> dict[str, Any]:
+        data = self.dashboard.get_dashboard_data()
+        return {
+            "agents": {
+                a.agent_id: self.tracker.get_agent_performance_summary(a.agent_id) for a in AGENTS
+            },
+            "messages": len(self.comm.get_message_history()),
+            "profiles": self.profiler.get_profiling_summary(),
+            "health_score": data["system"]["health_score"],
+        }
 
 
 def run(duration: float, export: str | None = None, *, quiet: bool = False) -> dict[str, Any]:
     """Run the swarm for ``duration`` seconds and return what the in-process views saw."""
-    defaults: dict[str, Any] = {}
-    if not any(os.environ.get(name) for name in _EXPORTER_VARIABLES):
-        defaults = {"traces_exporter": "none", "metrics_exporter": "none", "logs_exporter": "none"}
-        if not quiet:
-            print(
-                "No OTEL_* exporter is set: telemetry stays in this process. "
-                "Set OTEL_EXPORTER_OTLP_ENDPOINT (see README) to send it to a collector."
-            )
-    otel_agents.configure(
-        service_name=os.environ.get("OTEL_SERVICE_NAME", "otel-agents-demo"), **defaults
-    )
-    tracker = PerformanceTracker({"snapshot_interval": max(duration / 2, 0.1)})
-    profiler = PerformanceProfiler({"snapshot_interval": 0})
-    stop = threading.Event()
-    threads = [
-        threading.Thread(
-            target=_work, args=(agent, tracker, profiler, stop, index), name=agent.agent_id
+    if not quiet and not any(os.environ.get(name) for name in EXPORTER_VARIABLES):
+        print(
+            "No OTEL_* exporter is set: telemetry stays in this process. "
+            "Set OTEL_EXPORTER_OTLP_ENDPOINT (see README) to send it to a collector."
         )
-        for index, agent in enumerate(AGENTS)
-    ]
-    for thread in threads:
-        thread.start()
-    try:
-        stop.wait(duration)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
-        tracker.stop()
-    report: dict[str, Any] = {
-        "agents": {a.agent_id: tracker.get_agent_performance_summary(a.agent_id) for a in AGENTS},
-        "profiles": profiler.get_profiling_summary(),
-        "system": profiler.get_system_metrics(),
-    }
+    with Swarm() as swarm:
+        swarm.run_for(duration)
+    report = swarm.report()
     if export is not None:
-        path = tracker.export_metrics(export)
-        report["export"] = str(path)
-    otel_agents.shutdown()
+        report["export"] = str(swarm.tracker.export_metrics(export))
     if not quiet:
         _print_report(report)
     return report
@@ -138,8 +224,10 @@ def _print_report(report: dict[str, Any]) -> None:
             f"{latency.get('p50', 0) * 1000:>9.1f}{latency.get('p95', 0) * 1000:>9.1f}"
             f"{latency.get('p99', 0) * 1000:>9.1f}"
         )
+    print(f"\nmessages exchanged: {report['messages']}")
+    print(f"system health score: {report['health_score']}")
     if "export" in report:
-        print(f"\nmetrics exported to {report['export']}")
+        print(f"metrics exported to {report['export']}")
 
 
 def _handle(args: argparse.Namespace) -> int:
