@@ -16,6 +16,7 @@ from otel_agents.errors import (
     MessagingError,
     OtelAgentsError,
 )
+from otel_agents.gateway import APIGateway, GatewayConfig
 from otel_agents.instrumentation import OtelAgentsInstrumentor
 from otel_agents.messaging import (
     AgentCommunicationProtocol,
@@ -34,6 +35,7 @@ from otel_agents.tracker import (
 )
 
 __all__ = [
+    "APIGateway",
     "AgentCommunicationProtocol",
     "AgentMessage",
     "AgentStatus",
@@ -42,6 +44,7 @@ __all__ = [
     "ConfigurationError",
     "DashboardView",
     "ExportError",
+    "GatewayConfig",
     "GatewayError",
     "InvalidTypeError",
     "InvalidValueError",

@@ -4,6 +4,7 @@
     otel-agents dashboard [--view NAME] [--once]  the demo swarm with a live terminal dashboard
     otel-agents hub [--port 8100]              the agent registry and message router over HTTP
     otel-agents agent --id ID [--port 8101]    one agent with its HTTP inbox
+    otel-agents gateway --config FILE          the API gateway
 
 Each area contributes its own subcommands through a ``register(subparsers)`` function, so
 this module stays a table of contents.
@@ -25,9 +26,10 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 def _registrars() -> list[Registrar]:
     from otel_agents.console import register as dashboard
     from otel_agents.demo import register as demo
+    from otel_agents.gateway.cli import register as gateway
     from otel_agents.messaging.cli import register as messaging
 
-    return [demo, dashboard, messaging]
+    return [demo, dashboard, messaging, gateway]
 
 
 def build_parser() -> argparse.ArgumentParser:

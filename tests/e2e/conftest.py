@@ -6,6 +6,9 @@
 * ``metrics_target``: an SDK MeterProvider whose ``PrometheusMetricReader`` serves a private
   ``CollectorRegistry`` through ``prometheus_client.start_http_server`` on a free port: the
   direct path a user takes when scraping a process (CI's path).
+* ``dashboard_target`` / ``dashboard_prometheus``: the same pair again, per module, for the
+  dashboard proof; this Prometheus also evaluates the bundled alert rules (without their
+  ``for`` hold times).
 
 Outside CI a Prometheus that cannot be fetched skips these tests with the reason; with
 ``CI=true`` it fails them. The timings (fetch, start, total) are printed in the summary.
@@ -13,27 +16,31 @@ Outside CI a Prometheus that cannot be fetched skips these tests with the reason
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
 import pytest
+import yaml
+from _prometheus import TIMINGS, prometheus_binary
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from prometheus_client import CollectorRegistry, start_http_server
 
-REPO = Path(__file__).resolve().parents[2]
-FETCH_SCRIPT = REPO / "scripts" / "fetch-prometheus"
-PROMETHEUS_BINARY = REPO / ".cache" / "prometheus" / "root" / "usr" / "bin" / "prometheus"
-FETCH_TIMEOUT = 300.0
+# The stack's generators live outside the runtime package, next to what they generate.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "grafana"))
+from stackgen.rules import rules_document
+
 READY_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
 #: How long query() waits for data: Prometheus hands a new target to its scraper only after
@@ -42,9 +49,9 @@ QUERY_TIMEOUT = 20.0
 POLL_INTERVAL = 0.2
 SCRAPE_JOB = "otel-agents-e2e"
 SERVICE = "otel-agents-e2e"
+DASHBOARD_JOB = "otel-agents-e2e-dashboards"
+DASHBOARD_SERVICE = "otel-agents-e2e-dashboards"
 
-#: Seconds measured during the session, printed by pytest_terminal_summary.
-TIMINGS: dict[str, float] = {}
 E2E_TOTAL = "e2e tests total (setup, call, teardown)"
 
 
@@ -107,41 +114,6 @@ class Prometheus:
             raise AssertionError(f"Prometheus did not scrape job {self.job!r} within {timeout}s")
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
-
-
-def _unavailable(reason: str) -> NoReturn:
-    """Fail in CI, where the e2e proof must run; skip with the reason anywhere else."""
-    if _in_ci():
-        pytest.fail(f"CI=true and {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-def _prometheus_binary() -> Path:
-    if os.access(PROMETHEUS_BINARY, os.X_OK):
-        return PROMETHEUS_BINARY
-    started = time.monotonic()
-    try:
-        fetched = subprocess.run(
-            [str(FETCH_SCRIPT)],
-            capture_output=True,
-            text=True,
-            timeout=FETCH_TIMEOUT,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        _unavailable(f"scripts/fetch-prometheus could not run: {exc}")
-    TIMINGS["fetch Prometheus"] = time.monotonic() - started
-    if fetched.returncode != 0:
-        tail = "\n".join(fetched.stderr.strip().splitlines()[-5:])
-        _unavailable(f"scripts/fetch-prometheus failed ({fetched.returncode}): {tail}")
-    binary = Path(fetched.stdout.strip().splitlines()[-1]) if fetched.stdout.strip() else None
-    if binary is None or not os.access(binary, os.X_OK):
-        _unavailable(f"scripts/fetch-prometheus printed no runnable binary: {fetched.stdout!r}")
-    return binary
-
-
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -149,34 +121,38 @@ def _free_port() -> int:
         return port
 
 
-def _write_config(path: Path, target: MetricsTarget) -> None:
+def _write_config(
+    path: Path, target: MetricsTarget, job: str, rule_files: Sequence[Path] = ()
+) -> None:
+    rules = "".join(f"  - {rule_file}\n" for rule_file in rule_files)
     path.write_text(
         "global:\n"
         "  scrape_interval: 1s\n"
         "  scrape_timeout: 1s\n"
         "  evaluation_interval: 1s\n"
-        "scrape_configs:\n"
-        f"  - job_name: {SCRAPE_JOB}\n"
+        + (f"rule_files:\n{rules}" if rules else "")
+        + "scrape_configs:\n"
+        f"  - job_name: {job}\n"
         "    static_configs:\n"
         f"      - targets: ['{target.address}']\n",
         encoding="utf-8",
     )
 
 
-@pytest.fixture(scope="session")
-def metrics_target() -> Iterator[MetricsTarget]:
-    """An SDK MeterProvider served at ``http://127.0.0.1:PORT/metrics`` from its own registry."""
+@contextlib.contextmanager
+def _served_meter_provider(service_name: str) -> Iterator[MetricsTarget]:
+    """A MeterProvider whose PrometheusMetricReader is served from its own registry."""
     registry = CollectorRegistry()
     reader = PrometheusMetricReader(registry=registry)
     provider = MeterProvider(
-        resource=Resource.create({SERVICE_NAME: SERVICE}),
+        resource=Resource.create({SERVICE_NAME: service_name}),
         metric_readers=[reader],
         shutdown_on_exit=False,
     )
     # Port 0: the OS picks a free port, with no window for another process to take it.
     server, thread = start_http_server(0, addr="127.0.0.1", registry=registry)
     try:
-        yield MetricsTarget(provider, registry, "127.0.0.1", server.server_port, SERVICE)
+        yield MetricsTarget(provider, registry, "127.0.0.1", server.server_port, service_name)
     finally:
         server.shutdown()
         server.server_close()
@@ -184,15 +160,14 @@ def metrics_target() -> Iterator[MetricsTarget]:
         provider.shutdown()
 
 
-@pytest.fixture(scope="session")
-def prometheus(
-    metrics_target: MetricsTarget, tmp_path_factory: pytest.TempPathFactory
+@contextlib.contextmanager
+def _running_prometheus(
+    target: MetricsTarget, workdir: Path, job: str, rule_files: Sequence[Path] = ()
 ) -> Iterator[Prometheus]:
-    """A real Prometheus on 127.0.0.1 scraping ``metrics_target`` every second."""
-    binary = _prometheus_binary()
-    workdir = tmp_path_factory.mktemp("prometheus")
+    """Prometheus on a free 127.0.0.1 port scraping ``target`` every second; stopped by pid."""
+    binary = prometheus_binary()
     config = workdir / "prometheus.yml"
-    _write_config(config, metrics_target)
+    _write_config(config, target, job, rule_files)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = workdir / "prometheus.log"
@@ -212,10 +187,58 @@ def prometheus(
         )
         try:
             _wait_ready(client, url, process, log_path)
-            TIMINGS["Prometheus start to /-/ready"] = time.monotonic() - started
-            yield Prometheus(url, process.pid, SCRAPE_JOB, client)
+            TIMINGS[f"Prometheus ({job}) start to /-/ready"] = time.monotonic() - started
+            yield Prometheus(url, process.pid, job, client)
         finally:
             _stop(process)
+
+
+@pytest.fixture(scope="session")
+def metrics_target() -> Iterator[MetricsTarget]:
+    """An SDK MeterProvider served at ``http://127.0.0.1:PORT/metrics`` from its own registry."""
+    with _served_meter_provider(SERVICE) as target:
+        yield target
+
+
+@pytest.fixture(scope="session")
+def prometheus(
+    metrics_target: MetricsTarget, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Prometheus]:
+    """A real Prometheus on 127.0.0.1 scraping ``metrics_target`` every second."""
+    workdir = tmp_path_factory.mktemp("prometheus")
+    with _running_prometheus(metrics_target, workdir, SCRAPE_JOB) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def dashboard_target() -> Iterator[MetricsTarget]:
+    """A second served MeterProvider, for the dashboard proof's workload alone.
+
+    Kept apart from ``metrics_target`` so that the naming tests' "nothing else is stored"
+    check never meets the workload's extra series (alerts, the ASGI middleware's metrics).
+    """
+    with _served_meter_provider(DASHBOARD_SERVICE) as target:
+        yield target
+
+
+@pytest.fixture(scope="module")
+def dashboard_prometheus(
+    dashboard_target: MetricsTarget, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Prometheus]:
+    """Prometheus scraping ``dashboard_target`` and evaluating the bundled alert rules.
+
+    The rules are generated by ``grafana/stackgen`` as shipped, except that every ``for`` is
+    dropped: the proof cannot wait minutes, and ``promtool test rules`` (tests/stack) proves
+    the hold times.
+    """
+    workdir = tmp_path_factory.mktemp("prometheus-dashboards")
+    rule_file = workdir / "otel-agents.rules.yml"
+    rule_file.write_text(
+        yaml.safe_dump(rules_document(hold=False), sort_keys=False, width=10_000),
+        encoding="utf-8",
+    )
+    with _running_prometheus(dashboard_target, workdir, DASHBOARD_JOB, [rule_file]) as running:
+        yield running
 
 
 def _wait_ready(

@@ -1,0 +1,282 @@
+"""Gateway throughput: upstream direct, a naive httpx gateway, and ours with and without
+OpenTelemetry, measured in the same run on 127.0.0.1 with a bounded load generator.
+
+    .venv/bin/python benchmarks/bench_gateway.py [--duration 3] [--rounds 3] [--connections 32]
+
+Each server runs in its own process (uvicorn, one worker; httptools/uvloop when installed).
+Load comes from Debian's ``wrk`` when installed (``apt-get install -y wrk``), else from a
+bounded asyncio client. Prints req/s, p99 and the ratios; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+ROLES = ("upstream", "naive", "ours-plain", "ours-otel")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# -- the servers ---------------------------------------------------------------------------
+def upstream_app() -> Any:
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def user(request: Any) -> JSONResponse:
+        return JSONResponse({"id": request.path_params["user_id"], "name": "Ada"})
+
+    return Starlette(routes=[Route("/users/{user_id}", user)])
+
+
+def naive_app(upstream: str) -> Any:
+    """What people write first: Starlette + one shared httpx.AsyncClient."""
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    client = httpx.AsyncClient(base_url=upstream)
+
+    async def forward(request: Request) -> Response:
+        path = "/" + request.path_params["path"]
+        reply = await client.request(
+            request.method,
+            path,
+            params=request.query_params,
+            content=await request.body(),
+            headers={k: v for k, v in request.headers.items() if k != "host"},
+        )
+        return Response(
+            reply.content, reply.status_code, media_type=reply.headers.get("content-type")
+        )
+
+    return Starlette(routes=[Route("/v1/{path:path}", forward, methods=["GET", "POST"])])
+
+
+def ours_app(upstream: str, instrument: bool) -> Any:
+    from otel_agents.gateway import APIGateway
+
+    tracer_provider = meter_provider = None
+    if instrument:
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import (
+            MetricExporter,
+            MetricExportResult,
+            PeriodicExportingMetricReader,
+        )
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import (
+            BatchSpanProcessor,
+            SpanExporter,
+            SpanExportResult,
+        )
+
+        class DropSpans(SpanExporter):
+            def export(self, spans: Any) -> SpanExportResult:
+                return SpanExportResult.SUCCESS
+
+        class DropMetrics(MetricExporter):
+            def export(
+                self, metrics_data: Any, timeout_millis: float = 0, **_: Any
+            ) -> MetricExportResult:
+                return MetricExportResult.SUCCESS
+
+            def force_flush(self, timeout_millis: float = 0) -> bool:
+                return True
+
+            def shutdown(self, timeout_millis: float = 0, **_: Any) -> None:
+                return None
+
+        tracer_provider = TracerProvider()
+        tracer_provider.add_span_processor(BatchSpanProcessor(DropSpans()))
+        reader = PeriodicExportingMetricReader(DropMetrics(), export_interval_millis=5000)
+        meter_provider = MeterProvider(metric_readers=[reader])
+    gateway = APIGateway(
+        {"health_check_interval": 60, "request_timeout": 10},
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+        instrument=instrument,
+    )
+    gateway.register_service("users", "Users", "v1", upstream, path_prefix="/users")
+    return gateway.app
+
+
+def serve(role: str, port: int, upstream_port: int) -> None:
+    import uvicorn
+
+    upstream = f"http://127.0.0.1:{upstream_port}"
+    app = {
+        "upstream": upstream_app,
+        "naive": lambda: naive_app(upstream),
+        "ours-plain": lambda: ours_app(upstream, False),
+        "ours-otel": lambda: ours_app(upstream, True),
+    }[role]()
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        loop=os.environ.get("BENCH_LOOP", "auto"),  # uvloop when installed
+        http=os.environ.get("BENCH_HTTP", "auto"),  # httptools when installed
+    )
+
+
+# -- the load ------------------------------------------------------------------------------
+def run_wrk(url: str, duration: int, connections: int) -> tuple[float, float]:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        timeout=duration + 30,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors or "Socket errors" in out:
+        print(
+            f"WARNING {url}: {errors.group(0) if errors else ''} {out[out.find('Socket') :][:80]}"
+        )
+    return rps, float(p99.group(1)) * scale[p99.group(2)] if p99 else float("nan")  # type: ignore[union-attr]
+
+
+async def _async_load(
+    host: str, port: int, path: str, duration: float, connections: int
+) -> tuple[float, float]:
+    latencies: list[float] = []
+    deadline = time.perf_counter() + duration
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        while time.perf_counter() < deadline and len(latencies) < 2_000_000:
+            start = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))  # type: ignore[union-attr]
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - start)
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return len(latencies) / elapsed, latencies[int(len(latencies) * 0.99)] * 1000
+
+
+def measure(port: int, path: str, duration: int, connections: int) -> tuple[float, float]:
+    if shutil.which("wrk"):
+        return run_wrk(f"http://127.0.0.1:{port}{path}", duration, connections)
+    return asyncio.run(_async_load("127.0.0.1", port, path, duration, connections))
+
+
+def wait_ready(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=int, default=3, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--serve", choices=ROLES)
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--upstream-port", type=int, default=0)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port, args.upstream_port)
+        return
+    ports = {role: free_port() for role in ROLES}
+    procs: list[subprocess.Popen[bytes]] = []
+    results: dict[str, tuple[float, float]] = {}
+    try:
+        for role in ROLES:
+            cmd = [
+                sys.executable,
+                __file__,
+                "--serve",
+                role,
+                "--port",
+                str(ports[role]),
+                "--upstream-port",
+                str(ports["upstream"]),
+            ]
+            procs.append(subprocess.Popen(cmd, env=os.environ | {"OTEL_SDK_DISABLED": "false"}))
+            wait_ready(ports[role])
+        paths = {
+            "upstream": "/users/42",
+            "naive": "/v1/users/42",
+            "ours-plain": "/v1/users/42",
+            "ours-otel": "/v1/users/42",
+        }
+        for role in ROLES:
+            measure(ports[role], paths[role], 1, args.connections)  # warm-up
+        # Interleaved rounds, median per server: other load on the machine drifts over
+        # time, and interleaving spreads it over every server alike.
+        rounds: dict[str, list[tuple[float, float]]] = {role: [] for role in ROLES}
+        for _ in range(max(1, args.rounds)):
+            for role in ROLES:
+                rounds[role].append(
+                    measure(ports[role], paths[role], args.duration, args.connections)
+                )
+        for role in ROLES:
+            ordered = sorted(rounds[role])
+            results[role] = ordered[len(ordered) // 2]
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    print(f"{'server':<28}{'req/s':>10}{'p99 ms':>10}")
+    labels = {
+        "upstream": "upstream direct",
+        "naive": "naive httpx gateway",
+        "ours-plain": "otel-agents, no telemetry",
+        "ours-otel": "otel-agents, instrumented",
+    }
+    for role in ROLES:
+        rps, p99 = results[role]
+        print(f"{labels[role]:<28}{rps:>10.0f}{p99:>10.2f}")
+    print(
+        f"(median of {args.rounds} interleaved rounds of {args.duration}s, "
+        f"{args.connections} connections)"
+    )
+    naive = results["naive"][0]
+    print(f"instrumented / naive      = {results['ours-otel'][0] / naive:.2f}x (target >= 3)")
+    print(
+        "instrumented / no telemetry = "
+        f"{results['ours-otel'][0] / results['ours-plain'][0]:.2f} (target >= 0.85)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""The system overview dashboard: health, alerts, host, process and agent resources."""
+
+from __future__ import annotations
+
+from otel_agents import semconv as sc
+
+from .model import Board, Query, Row
+from .names import label, metric, selector
+from .promql import AGENT, FIRING, legend, rate, stat, sum_by, ts
+
+__all__ = ["SYSTEM"]
+
+_HEALTH = metric(sc.AGENT_HEALTH_SCORE)
+_HEALTH_SCOPE = label(sc.HEALTH_SCOPE)
+_IDLE = selector(metric(sc.SYSTEM_CPU_UTILIZATION), {sc.CPU_MODE: "idle"})
+_MEMORY_USED = selector(metric(sc.SYSTEM_MEMORY_UTILIZATION), {sc.SYSTEM_MEMORY_STATE: "used"})
+_DISK = label(sc.DISK_IO_DIRECTION)
+_NETWORK = label(sc.NETWORK_IO_DIRECTION)
+
+SYSTEM = Board(
+    uid="otel-agents-system",
+    title="otel-agents / System overview",
+    description="Is the system healthy right now, and if not, is it resources or alerts?",
+    rows=(
+        Row(
+            "Health",
+            (
+                stat(
+                    "System health score",
+                    f"min({selector(_HEALTH, {sc.HEALTH_SCOPE: sc.HEALTH_SCOPE_SYSTEM})})",
+                    "none",
+                    "0 (down) to 100 (healthy), from resources, alerts, availability and errors.",
+                ),
+                stat(
+                    "Active alerts",
+                    sum_by(metric(sc.AGENT_ALERTS_ACTIVE)),
+                    "none",
+                    "Alerts raised in-process and not yet resolved.",
+                ),
+                stat(
+                    "Prometheus alerts firing",
+                    f"count({FIRING}) or vector(0)",
+                    "none",
+                    "Alert rules of prometheus/rules currently firing.",
+                ),
+                stat(
+                    "Agents online",
+                    sum_by(selector(metric(sc.AGENT_REGISTRY_AGENTS), {sc.AGENT_STATUS: "online"})),
+                    "none",
+                    "Agents the registry sees as online.",
+                ),
+            ),
+        ),
+        Row(
+            "Resources",
+            (
+                ts(
+                    "Health score by agent",
+                    [
+                        Query(
+                            selector(_HEALTH, {sc.HEALTH_SCOPE: sc.HEALTH_SCOPE_AGENT}),
+                            legend(AGENT),
+                        )
+                    ],
+                    "none",
+                    "Which agent drags the score down?",
+                ),
+                ts(
+                    "Active alerts by level",
+                    [
+                        Query(
+                            sum_by(metric(sc.AGENT_ALERTS_ACTIVE), label(sc.ALERT_LEVEL)),
+                            legend(label(sc.ALERT_LEVEL)),
+                        )
+                    ],
+                    "none",
+                    "How serious are the open alerts?",
+                ),
+                ts(
+                    "Host CPU busy",
+                    [Query(f"1 - {_IDLE}", legend("instance"))],
+                    "percentunit",
+                    "system.cpu.utilization outside the idle mode.",
+                ),
+                ts(
+                    "Host memory used",
+                    [Query(_MEMORY_USED, legend("instance"))],
+                    "percentunit",
+                    "system.memory.utilization, state used.",
+                ),
+                ts(
+                    "Process CPU",
+                    [Query(metric(sc.PROCESS_CPU_UTILIZATION), legend("job"))],
+                    "percentunit",
+                    "process.cpu.utilization of each otel-agents process.",
+                ),
+                ts(
+                    "Process resident memory",
+                    [Query(metric(sc.PROCESS_MEMORY_USAGE), legend("job"))],
+                    "bytes",
+                    "process.memory.usage of each otel-agents process.",
+                ),
+                ts(
+                    "Agent CPU",
+                    [Query(metric(sc.AGENT_CPU_USAGE), legend(AGENT))],
+                    "percent",
+                    "agent.cpu.usage reported by each agent.",
+                ),
+                ts(
+                    "Agent memory",
+                    [Query(metric(sc.AGENT_MEMORY_USAGE), legend(AGENT))],
+                    "bytes",
+                    "agent.memory.usage reported by each agent.",
+                ),
+            ),
+        ),
+        Row(
+            "Host and process I/O",
+            (
+                ts(
+                    "Host memory by state",
+                    [
+                        Query(
+                            metric(sc.SYSTEM_MEMORY_USAGE),
+                            legend("instance", label(sc.SYSTEM_MEMORY_STATE)),
+                        )
+                    ],
+                    "bytes",
+                    "system.memory.usage: used, free, cached ... bytes.",
+                ),
+                ts(
+                    "Disk and network I/O",
+                    [
+                        Query(
+                            sum_by(rate(metric(sc.SYSTEM_DISK_IO)), "instance", _DISK),
+                            f"disk {legend(_DISK)}",
+                        ),
+                        Query(
+                            sum_by(rate(metric(sc.SYSTEM_NETWORK_IO)), "instance", _NETWORK),
+                            f"network {legend(_NETWORK)}",
+                        ),
+                    ],
+                    "Bps",
+                    "system.disk.io and system.network.io, bytes per second by direction.",
+                ),
+                ts(
+                    "Process CPU time",
+                    [
+                        Query(
+                            sum_by(rate(metric(sc.PROCESS_CPU_TIME)), "job", label(sc.CPU_MODE)),
+                            legend("job", label(sc.CPU_MODE)),
+                        )
+                    ],
+                    "s",
+                    "process.cpu.time: CPU seconds per second, by mode.",
+                ),
+                ts(
+                    "Process virtual memory and threads",
+                    [
+                        Query(metric(sc.PROCESS_MEMORY_VIRTUAL), f"virtual {legend('job')}"),
+                        Query(metric(sc.PROCESS_THREAD_COUNT), f"threads {legend('job')}"),
+                    ],
+                    "short",
+                    "process.memory.virtual (bytes) and process.thread.count.",
+                ),
+            ),
+        ),
+    ),
+)

@@ -1,0 +1,34 @@
+"""The API gateway: service registry, versioned router, rate limits, reverse proxy.
+
+See :class:`APIGateway` and ``docs/gateway.md``.
+"""
+
+from __future__ import annotations
+
+from otel_agents.gateway.app import APIGateway
+from otel_agents.gateway.config import GatewayConfig, load_config
+from otel_agents.gateway.errors import (
+    GatewayConfigError,
+    InvalidServiceError,
+    ServiceNotFoundError,
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamTimeoutError,
+)
+from otel_agents.gateway.models import GatewayRequest, GatewayResponse
+
+__all__ = [
+    "APIGateway",
+    "GatewayConfig",
+    "GatewayConfigError",
+    "GatewayRequest",
+    "GatewayResponse",
+    "InvalidServiceError",
+    "ServiceNotFoundError",
+    "UpstreamConnectError",
+    "UpstreamError",
+    "UpstreamProtocolError",
+    "UpstreamTimeoutError",
+    "load_config",
+]

@@ -1,0 +1,158 @@
+"""The gateway's own instruments and tracer, built once from the given providers.
+
+``http.server.request.duration`` and the server spans come from ``OpenTelemetryMiddleware``;
+this module adds what only the gateway knows: the service of each request, rate-limit
+refusals, upstream calls (``http.client.request.duration`` and a CLIENT span each), health.
+Attribute dictionaries are cached per (service, route, method, status) so the hot path
+allocates nothing new for repeat requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from opentelemetry import metrics, trace
+from opentelemetry.metrics import CallbackOptions, Observation
+
+from otel_agents import semconv
+from otel_agents._version import __version__
+from otel_agents.gateway.registry import Instance, Service
+
+__all__ = ["KNOWN_METHODS", "GatewayTelemetry", "method_attribute"]
+
+_MAX_SERIES = 4096
+
+#: The HTTP conventions' known methods; any other becomes ``_OTHER`` in attributes.
+#: (``sanitize_method`` from opentelemetry-util-http reads the environment on every call.)
+KNOWN_METHODS = frozenset(
+    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"}
+)
+
+
+def method_attribute(method: str) -> str:
+    """``method`` if the conventions know it, else ``_OTHER`` (bounded cardinality)."""
+    return method if method in KNOWN_METHODS else "_OTHER"
+
+
+_STATUS_CLASS = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
+
+
+class GatewayTelemetry:
+    """Tracer and instruments for one gateway."""
+
+    def __init__(
+        self,
+        services: Callable[[], list[Service]],
+        *,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+    ) -> None:
+        self.tracer = trace.get_tracer(__name__, __version__, tracer_provider)
+        meter = metrics.get_meter(__name__, __version__, meter_provider=meter_provider)
+        self._services = services
+        self.rate_limited = semconv.create_instrument(meter, semconv.GATEWAY_RATE_LIMITED)
+        self.upstream_duration = semconv.create_instrument(
+            meter, semconv.HTTP_CLIENT_REQUEST_DURATION
+        )
+        self.upstream_errors = semconv.create_instrument(meter, semconv.GATEWAY_UPSTREAM_ERRORS)
+        self.transitions = semconv.create_instrument(meter, semconv.GATEWAY_HEALTH_TRANSITIONS)
+        semconv.create_instrument(meter, semconv.GATEWAY_INSTANCES_HEALTHY, [self._observe_health])
+        semconv.create_instrument(meter, semconv.GATEWAY_REQUESTS, [self._observe_requests])
+        semconv.create_instrument(meter, semconv.GATEWAY_ACTIVE_REQUESTS, [self._observe_active])
+        # Request counts and in-flight gauges are plain dict updates on the hot path and
+        # become observations at collection time: no SDK work per request for them.
+        self._counts: dict[tuple[str, str, str, int], int] = {}
+        self._active: dict[str, int] = {}
+        self._service_attrs: dict[str, dict[str, Any]] = {}
+        self._client_attrs: dict[tuple[str, str, str, int, int, str], dict[str, Any]] = {}
+
+    def service_attrs(self, service_id: str) -> dict[str, Any]:
+        found = self._service_attrs.get(service_id)
+        if found is None:
+            found = self._service_attrs[service_id] = {semconv.GATEWAY_SERVICE_ID: service_id}
+        return found
+
+    def request_started(self, service_id: str) -> None:
+        self._active[service_id] = self._active.get(service_id, 0) + 1
+
+    def request_finished(self, service_id: str) -> None:
+        self._active[service_id] -= 1
+
+    def record_request(self, service_id: str, route: str, method: str, status: int) -> None:
+        key = (service_id, route, method_attribute(method), status // 100)
+        counts = self._counts
+        if key in counts:
+            counts[key] += 1
+        elif len(counts) < _MAX_SERIES:
+            counts[key] = 1
+        else:
+            overflow = ("", "", "_OTHER", 0)
+            counts[overflow] = counts.get(overflow, 0) + 1
+
+    def record_rate_limited(self, service_id: str, scope: str) -> None:
+        self.rate_limited.add(
+            1, {semconv.GATEWAY_SERVICE_ID: service_id, semconv.GATEWAY_RATE_LIMIT_SCOPE: scope}
+        )
+
+    def client_attrs(
+        self, service_id: str, method: str, instance: Instance, status: int, error_type: str
+    ) -> dict[str, Any]:
+        url = instance.url
+        method = method_attribute(method)
+        key = (service_id, method, url.host, url.port, status, error_type)
+        attrs = self._client_attrs.get(key)
+        if attrs is None:
+            attrs = {
+                semconv.GATEWAY_SERVICE_ID: service_id,
+                semconv.HTTP_REQUEST_METHOD: method,
+                semconv.SERVER_ADDRESS: url.host,
+                semconv.SERVER_PORT: url.port,
+            }
+            if status:
+                attrs[semconv.HTTP_RESPONSE_STATUS_CODE] = status
+            if error_type:
+                attrs[semconv.ERROR_TYPE] = error_type
+            if len(self._client_attrs) < 4096:
+                self._client_attrs[key] = attrs
+        return attrs
+
+    def record_upstream(self, attrs: dict[str, Any], duration: float, failed: bool) -> None:
+        self.upstream_duration.record(duration, attrs)
+        if failed:
+            self.upstream_errors.add(1, attrs)
+
+    def record_transition(self, service: Service, instance: Instance, healthy: bool) -> None:
+        self.transitions.add(
+            1,
+            {
+                semconv.GATEWAY_SERVICE_ID: service.service_id,
+                semconv.GATEWAY_HEALTH_STATE: "healthy" if healthy else "unhealthy",
+            },
+        )
+
+    def _observe_requests(self, options: CallbackOptions) -> Iterable[Observation]:
+        observations = []
+        for (service_id, route, method, status_class), count in list(self._counts.items()):
+            attrs: dict[str, Any] = {
+                semconv.HTTP_REQUEST_METHOD: method,
+                semconv.GATEWAY_STATUS_CLASS: _STATUS_CLASS.get(status_class, "other"),
+            }
+            if service_id:
+                attrs[semconv.GATEWAY_SERVICE_ID] = service_id
+            if route:
+                attrs[semconv.HTTP_ROUTE] = route
+            observations.append(Observation(count, attrs))
+        return observations
+
+    def _observe_active(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [
+            Observation(count, self.service_attrs(service_id))
+            for service_id, count in list(self._active.items())
+        ]
+
+    def _observe_health(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [
+            Observation(s.healthy_count(), self.service_attrs(s.service_id))
+            for s in self._services()
+        ]

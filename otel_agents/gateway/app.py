@@ -1,0 +1,391 @@
+"""``APIGateway``: the seed's gateway API over a real, instrumented ASGI reverse proxy.
+
+::
+
+    gateway = APIGateway({"request_timeout": 5})
+    gateway.register_service("users", "User Management", "v1", "http://127.0.0.1:8001",
+                             path_prefix="/users")
+    gateway.set_rate_limit("users", 600, 20)
+    response = gateway.route_request("GET", "/v1/users", {"Authorization": "Bearer t"})
+    uvicorn.run(gateway.app)          # or: otel-agents gateway --config gateway.toml
+
+``route_request`` runs the same pipeline as a real request. See ``middleware`` for the
+order of the pipeline and ``config`` for every setting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any
+
+from opentelemetry import metrics, trace
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp
+
+from otel_agents._export import export_envelope, write_json_atomic
+from otel_agents.errors import invalid_type
+from otel_agents.gateway._telemetry import GatewayTelemetry
+from otel_agents.gateway.admin import admin_routes
+from otel_agents.gateway.asgi import build_app
+from otel_agents.gateway.client import UpstreamClient
+from otel_agents.gateway.config import GatewayConfig
+from otel_agents.gateway.errors import InvalidServiceError, ServiceNotFoundError
+from otel_agents.gateway.health import ActiveHealthChecker, HealthPolicy
+from otel_agents.gateway.history import new_history
+from otel_agents.gateway.inprocess import LoopThread, build_scope, call_app
+from otel_agents.gateway.middleware import Authenticator, Hook, classify_middleware
+from otel_agents.gateway.models import GatewayResponse
+from otel_agents.gateway.pipeline import Pipeline
+from otel_agents.gateway.proxy import ForwardedPolicy, Proxy
+from otel_agents.gateway.ratelimit import RateLimit, RateLimiter
+from otel_agents.gateway.registry import (
+    Instance,
+    Service,
+    health_url_for,
+    parse_upstream_url,
+    validate_identity,
+)
+from otel_agents.gateway.router import Router
+from otel_agents.history import TimeRange
+
+__all__ = ["APIGateway"]
+
+
+class APIGateway:
+    """A service registry, versioned router, rate limiter and reverse proxy.
+
+    Args:
+        config: settings (see :mod:`otel_agents.gateway.config`); the seed's keys are
+            ``health_check_interval``, ``max_history`` and ``request_timeout``.
+        tracer_provider: used for server and client spans; the global one by default.
+        meter_provider: used for every gateway metric; the global one by default.
+        clock: monotonic clock of the rate limiter (inject a fake one in tests).
+        instrument: wrap the app in ``OpenTelemetryMiddleware`` (default true).
+    """
+
+    def __init__(
+        self,
+        config: Mapping[str, Any] | GatewayConfig | None = None,
+        *,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        instrument: bool = True,
+    ) -> None:
+        if config is not None and not isinstance(config, Mapping | GatewayConfig):
+            raise invalid_type("config", config, "a mapping of settings or a GatewayConfig")
+        self.config = (
+            config if isinstance(config, GatewayConfig) else GatewayConfig.from_mapping(config)
+        )
+        cfg = self.config
+        self._tracer_provider = tracer_provider
+        self._meter_provider = meter_provider
+        self._instrument = instrument
+        self._services: dict[str, Service] = {}
+        self._lock = threading.RLock()
+        self.router = Router()
+        self.limiter = RateLimiter(clock=clock, max_clients=cfg.max_rate_limit_clients)
+        self.auth = Authenticator(cfg.api_keys)
+        self.telemetry = GatewayTelemetry(
+            self._service_list, tracer_provider=tracer_provider, meter_provider=meter_provider
+        )
+        self.health = HealthPolicy(
+            unhealthy_threshold=cfg.unhealthy_threshold,
+            healthy_threshold=cfg.healthy_threshold,
+            on_transition=self.telemetry.record_transition,
+        )
+        timeout = cfg.request_timeout
+        self.client = UpstreamClient(connect_timeout=min(timeout, 10.0), read_timeout=timeout)
+        self.proxy = Proxy(self.client, self.telemetry, ForwardedPolicy(cfg.trusted_proxies))
+        self.history = new_history(cfg.max_history)
+        self._hooks: list[Hook] = []
+        self._asgi_middleware: list[Middleware] = []
+        self.pipeline = Pipeline(
+            router=self.router,
+            limiter=self.limiter,
+            auth=self.auth,
+            hooks=self._hooks,
+            proxy=self.proxy,
+            health=self.health,
+            telemetry=self.telemetry,
+            history=self.history,
+            max_body_size=cfg.max_body_size,
+        )
+        self.checker = ActiveHealthChecker(
+            self._service_list,
+            self.health,
+            interval=cfg.health_check_interval,
+            timeout=min(timeout, 5.0),
+        )
+        self._app: ASGIApp | None = None
+        self._loop = LoopThread()
+        for entry in cfg.services:
+            self.register_from_mapping(entry)
+
+    # -- the seed's API ------------------------------------------------------------------
+    def register_service(
+        self,
+        service_id: str,
+        name: str,
+        version: str,
+        base_url: str | Sequence[str],
+        health_check_url: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        path_prefix: str | None = None,
+        api_keys: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        """Register (or replace) a service; return its description.
+
+        ``base_url`` is one ``http``/``https`` URL or a list of them (instances, balanced
+        round robin over the healthy ones). ``health_check_url`` is a URL, or a path such as
+        ``/health`` checked on every instance. Requests for ``/{version}{path_prefix}/...``
+        reach this service (``path_prefix`` may also be given in ``metadata``); the
+        upstream sees the path after the version. ``api_keys`` require credentials.
+        """
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise invalid_type("metadata", metadata, "a mapping or None")
+        meta = dict(metadata or {})
+        prefix = validate_identity(
+            service_id, name, version, path_prefix or meta.get("path_prefix")
+        )
+        urls = [base_url] if isinstance(base_url, str) else base_url
+        if not isinstance(urls, list | tuple) or not urls:
+            raise InvalidServiceError.build("base_url", base_url, "an http(s) URL or a list")
+        instances = [
+            Instance(
+                parse_upstream_url("base_url", u), health_url_for(u, health_check_url, len(urls))
+            )
+            for u in urls
+        ]
+        service = Service(service_id, name, version, prefix, instances, meta)
+        with self._lock:
+            clash = self.router.conflict(service)
+            if clash is not None:
+                raise InvalidServiceError(
+                    f"version={version!r} path_prefix={prefix!r} is already routed to service "
+                    f"{clash.service_id!r}; choose another path_prefix or unregister it first"
+                )
+            self._services[service_id] = service
+            self.router.rebuild(list(self._services.values()))
+            if api_keys is not None:
+                self.auth.set_service_keys(service_id, list(api_keys))
+        return service.describe()
+
+    def unregister_service(self, service_id: str) -> bool:
+        """Remove a service, its rate limit and keys; ``False`` if it was not registered."""
+        with self._lock:
+            if self._services.pop(service_id, None) is None:
+                return False
+            self.router.rebuild(list(self._services.values()))
+            self.limiter.remove(service_id)
+            self.auth.set_service_keys(service_id, [])
+        return True
+
+    def set_rate_limit(
+        self,
+        service_id: str,
+        requests_per_minute: float,
+        burst_limit: int | None = None,
+        *,
+        per_client: bool = False,
+    ) -> None:
+        """Limit a service to ``requests_per_minute`` with bursts of ``burst_limit``.
+
+        ``burst_limit=None`` allows one minute's worth. ``per_client=True`` gives each client
+        address its own bucket instead of one shared by all clients.
+        """
+        limit = RateLimit.build(requests_per_minute, burst_limit, per_client)
+        with self._lock:
+            if service_id not in self._services:
+                raise ServiceNotFoundError(service_id, list(self._services))
+            self.limiter.set_limit(service_id, limit)
+
+    def add_middleware(self, middleware: Any, **options: Any) -> None:
+        """Add ASGI middleware or a request/response hook (see :mod:`..middleware`)."""
+        item = classify_middleware(middleware, options)
+        with self._lock:
+            if isinstance(item, Hook):
+                self._hooks.append(item)
+            else:
+                self._asgi_middleware.append(item)
+                self._app = None
+
+    def route_request(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str] | None = None,
+        query_params: Mapping[str, Any] | None = None,
+        body: bytes | str | Mapping[str, Any] | list[Any] | None = None,
+        client_ip: str = "unknown",
+        user_agent: str = "unknown",
+    ) -> GatewayResponse:
+        """Run one request through the full pipeline and return the complete response.
+
+        Never raises for upstream trouble: that is a 502/503/504 problem response.
+        From async code, ``await aroute_request(...)`` instead.
+        """
+        scope, payload = build_scope(
+            method, path, headers, query_params, body, client_ip, user_agent
+        )
+        return self._loop.run(self._call(scope, payload))
+
+    async def aroute_request(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str] | None = None,
+        query_params: Mapping[str, Any] | None = None,
+        body: bytes | str | Mapping[str, Any] | list[Any] | None = None,
+        client_ip: str = "unknown",
+        user_agent: str = "unknown",
+    ) -> GatewayResponse:
+        """The async form of :meth:`route_request`, on the running loop."""
+        scope, payload = build_scope(
+            method, path, headers, query_params, body, client_ip, user_agent
+        )
+        return await self._call(scope, payload)
+
+    # -- views ---------------------------------------------------------------------------
+    def list_services(self) -> list[dict[str, Any]]:
+        """Every service with its instances (credentials redacted) and their health."""
+        return [
+            s.describe() | {"rate_limit": self._limit_of(s.service_id)}
+            for s in self._service_list()
+        ]
+
+    def get_request_history(
+        self,
+        time_range: TimeRange = None,
+        service_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Redacted request records, oldest first (the last ``limit`` when given)."""
+        predicate = None if service_id is None else (lambda r: r.service_id == service_id)
+        records = self.history.select(time_range, predicate)
+        if limit is not None:
+            records = records[-limit:] if limit > 0 else []
+        return [r.to_dict() for r in records]
+
+    def export_history(self, filepath: str | os.PathLike[str], time_range: TimeRange = None) -> str:
+        """Write services and the redacted history as JSON (atomically); return the path.
+
+        Raises :class:`~otel_agents.errors.ExportError` (the old file stays) on failure.
+        """
+        payload = {
+            "services": self.list_services(),
+            "history": self.get_request_history(time_range),
+        }
+        return str(write_json_atomic(filepath, export_envelope("gateway_history", payload)))
+
+    # -- serving -------------------------------------------------------------------------
+    @property
+    def app(self) -> ASGIApp:
+        """The ASGI app to serve (``uvicorn.run(gateway.app)``)."""
+        with self._lock:
+            if self._app is None:
+                self._app = build_app(
+                    self.pipeline,
+                    admin_routes(self),
+                    self._asgi_middleware,
+                    lifespan=self._lifespan,
+                    instrument=self._instrument,
+                    tracer_provider=self._tracer_provider,
+                    meter_provider=self._meter_provider,
+                )
+            return self._app
+
+    async def start_health_checks(self) -> None:
+        """Start active health checks on the running loop (the app's lifespan does this)."""
+        self.checker.start()
+
+    def close(self) -> None:
+        """Stop the background loop that :meth:`route_request` uses."""
+        loop_thread = self._loop
+        with contextlib.suppress(RuntimeError):
+            if loop_thread._loop is not None:
+                loop_thread.run(self._shutdown())
+        loop_thread.stop()
+
+    def register_from_mapping(self, entry: Mapping[str, Any]) -> dict[str, Any]:
+        """Register a service described as in the config file / admin API."""
+        allowed = {
+            "service_id",
+            "name",
+            "version",
+            "base_url",
+            "base_urls",
+            "health_check_url",
+            "metadata",
+            "path_prefix",
+            "api_keys",
+            "rate_limit",
+        }
+        unknown = sorted(set(entry) - allowed)
+        if unknown:
+            raise InvalidServiceError(
+                f"unknown service field(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(allowed))}"
+            )
+        service_id = entry.get("service_id")
+        description = self.register_service(
+            service_id,  # type: ignore[arg-type]
+            entry.get("name") or service_id,  # type: ignore[arg-type]
+            entry.get("version"),  # type: ignore[arg-type]
+            entry.get("base_urls") or entry.get("base_url"),  # type: ignore[arg-type]
+            entry.get("health_check_url"),
+            entry.get("metadata"),
+            path_prefix=entry.get("path_prefix"),
+            api_keys=entry.get("api_keys"),
+        )
+        limit = entry.get("rate_limit")
+        if limit is not None:
+            if not isinstance(limit, Mapping):
+                raise InvalidServiceError.build(
+                    "rate_limit", limit, "a table with requests_per_minute"
+                )
+            self.set_rate_limit(
+                service_id,  # type: ignore[arg-type]
+                limit.get("requests_per_minute"),  # type: ignore[arg-type]
+                limit.get("burst_limit"),
+                per_client=bool(limit.get("per_client", False)),
+            )
+        return description
+
+    # -- internals -----------------------------------------------------------------------
+    def _service_list(self) -> list[Service]:
+        return list(self._services.values())
+
+    def _limit_of(self, service_id: str) -> dict[str, Any] | None:
+        limit = self.limiter.limit_of(service_id)
+        if limit is None:
+            return None
+        return {
+            "requests_per_minute": limit.requests_per_minute,
+            "burst_limit": limit.burst,
+            "per_client": limit.per_client,
+        }
+
+    async def _call(self, scope: dict[str, Any], payload: bytes) -> GatewayResponse:
+        if not self.checker.running and any(
+            i.health_url for s in self._service_list() for i in s.instances
+        ):
+            self.checker.start()
+        return await call_app(self.app, scope, payload)
+
+    async def _shutdown(self) -> None:
+        await self.checker.stop()
+        await self.client.aclose()
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Any) -> AsyncIterator[None]:
+        self.checker.start()
+        try:
+            yield
+        finally:
+            await self._shutdown()

@@ -1,0 +1,148 @@
+"""Assembling the ASGI app: Starlette, user middleware, and ``OpenTelemetryMiddleware``.
+
+Three choices about the OpenTelemetry middleware matter here:
+
+* **Span names by route template.** The middleware names the server span before the app
+  runs, from ``default_span_details``; ours routes the request first, so the span is
+  ``GET /v1/users/{path}`` (and ``http.route`` is set, which also labels
+  ``http.server.request.duration``), never the raw path. Unrouted requests are named by
+  the method alone, as the HTTP conventions say.
+* **Stable HTTP conventions.** The middleware emits ``http.server.request.duration`` in
+  seconds only in the ``http`` stability mode (``OTEL_SEMCONV_STABILITY_OPT_IN``); without
+  that variable it emits the old ``http.server.duration`` in milliseconds. Unless the
+  variable names ``http`` or ``http/dup`` (both), the gateway selects the stable mode for
+  HTTP; an explicit HTTP choice is respected.
+* **No per-chunk spans.** ``exclude_spans=["receive", "send"]`` drops the internal spans the
+  middleware would make for every ASGI message.
+
+A ``server_request_hook`` rewrites ``url.query`` (and the old ``http.target``/``http.url``)
+with token-like parameters redacted, before any span is exported.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from opentelemetry import metrics, trace
+from opentelemetry.instrumentation._semconv import (
+    OTEL_SEMCONV_STABILITY_OPT_IN,
+    _OpenTelemetrySemanticConventionStability,
+    _OpenTelemetryStabilitySignalType,
+    _report_new,
+    _report_old,
+    _StabilityMode,
+)
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount
+from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
+
+from otel_agents import semconv
+from otel_agents.gateway._telemetry import KNOWN_METHODS
+from otel_agents.gateway.admin import ADMIN_PREFIX, admin_template
+from otel_agents.gateway.history import redact_query
+from otel_agents.gateway.pipeline import Pipeline
+
+__all__ = ["build_app", "http_stability_mode"]
+
+
+def http_stability_mode() -> _StabilityMode:
+    """The HTTP semconv mode, selecting the stable one when nobody asked for another."""
+    stability = _OpenTelemetrySemanticConventionStability
+    stability._initialize()  # type: ignore[no-untyped-call]
+    http = _OpenTelemetryStabilitySignalType.HTTP
+    opted = {t.strip() for t in os.environ.get(OTEL_SEMCONV_STABILITY_OPT_IN, "").split(",")}
+    if not opted & {"http", "http/dup"}:
+        stability._OTEL_SEMCONV_STABILITY_SIGNAL_MAPPING[http] = _StabilityMode.HTTP
+    return stability._get_opentelemetry_stability_opt_in_mode(http)
+
+
+def build_app(
+    pipeline: Pipeline,
+    admin: Sequence[BaseRoute],
+    middleware: Sequence[Middleware],
+    *,
+    lifespan: Lifespan[Any] | None,
+    instrument: bool,
+    tracer_provider: trace.TracerProvider | None,
+    meter_provider: metrics.MeterProvider | None,
+) -> ASGIApp:
+    """The gateway's ASGI app, instrumented unless ``instrument`` is false."""
+    starlette = Starlette(routes=[Mount(ADMIN_PREFIX, routes=list(admin))], lifespan=lifespan)
+    app: ASGIApp = _Dispatch(starlette, pipeline)
+    for item in reversed(middleware):
+        factory, args, kwargs = item
+        app = factory(app, *args, **kwargs)
+    if not instrument:
+        return app
+    mode = http_stability_mode()
+    return OpenTelemetryMiddleware(
+        app,
+        default_span_details=_span_details(pipeline),
+        server_request_hook=_redacting_hook(mode),
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+        exclude_spans=["receive", "send"],
+    )
+
+
+class _Dispatch:
+    """Proxied paths go straight to the pipeline; the admin API and lifespan to Starlette.
+
+    Skipping Starlette's router and exception middleware on the hot path saves a few
+    percent of the gateway's CPU per request.
+    """
+
+    def __init__(self, starlette: Starlette, pipeline: Pipeline) -> None:
+        self.starlette = starlette
+        self.pipeline = pipeline
+        self._admin = ADMIN_PREFIX + "/"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(self._admin):
+            await self.pipeline(scope, receive, send)
+        else:
+            await self.starlette(scope, receive, send)
+
+
+def _span_details(pipeline: Pipeline) -> Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]:
+    def details(scope: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        method = scope.get("method", "")
+        if method not in KNOWN_METHODS:
+            method = "HTTP"
+        path = scope.get("path", "")
+        template = None
+        if path.startswith(ADMIN_PREFIX + "/"):
+            template = admin_template(path)
+        else:
+            match = pipeline.match(scope)
+            if match is not None:
+                template = match.template
+        if template is None:
+            return method, {}
+        return f"{method} {template}", {semconv.HTTP_ROUTE: template}
+
+    return details
+
+
+def _redacting_hook(mode: _StabilityMode) -> Callable[[trace.Span, dict[str, Any]], None]:
+    old, new = _report_old(mode), _report_new(mode)
+
+    def hook(span: trace.Span, scope: dict[str, Any]) -> None:
+        query = scope.get("query_string", b"")
+        if not query or not span.is_recording():
+            return
+        redacted = redact_query(query.decode("latin-1"))
+        if new:
+            span.set_attribute(semconv.URL_QUERY, redacted)
+        if old:
+            target = scope.get("path", "") + "?" + redacted
+            span.set_attribute(semconv.HTTP_TARGET, target)
+            server = scope.get("server") or ("localhost", 80)
+            scheme = scope.get("scheme", "http")
+            span.set_attribute(semconv.HTTP_URL, f"{scheme}://{server[0]}:{server[1]}{target}")
+
+    return hook

@@ -1,0 +1,103 @@
+"""``otel-agents gateway --config FILE``: serve the gateway with uvicorn.
+
+:func:`register` adds the subcommand to the ``otel-agents`` parser. Telemetry is set up with
+:func:`otel_agents.configure` from the standard ``OTEL_*`` variables; the gateway's own
+settings come from the config file, overridden by ``OTEL_AGENTS_GATEWAY_*`` variables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+from types import FrameType
+from typing import Any
+
+from otel_agents.errors import OtelAgentsError
+
+__all__ = ["register", "run"]
+
+_logger = logging.getLogger("otel_agents.gateway")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``gateway`` subcommand to an ``argparse`` subparsers object."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "gateway",
+        help="run the API gateway (a reverse proxy with tracing, rate limits and health checks)",
+        description="Serve the otel-agents API gateway with uvicorn.",
+    )
+    parser.add_argument("--config", required=True, help="gateway config file (.toml or .json)")
+    parser.add_argument("--host", help="listen address (overrides the config file)")
+    parser.add_argument("--port", type=int, help="listen port (overrides the config file)")
+    parser.add_argument(
+        "--no-telemetry",
+        action="store_true",
+        help="do not call otel_agents.configure() and do not wrap the app in OpenTelemetry",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the config, configure telemetry and serve until interrupted."""
+    import uvicorn
+
+    from otel_agents.gateway.app import APIGateway
+    from otel_agents.gateway.config import load_config
+
+    try:
+        config = load_config(args.config)
+        overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+        if overrides:
+            config = config.with_overrides(**overrides)
+        if not args.no_telemetry:
+            from otel_agents import configure
+
+            configure()
+        gateway = APIGateway(config, instrument=not args.no_telemetry)
+    except (OtelAgentsError, OSError) as exc:
+        _logger.error("otel-agents gateway: %s", exc)
+        print(f"otel-agents gateway: {exc}")
+        return 2
+    # uvicorn stops gracefully on SIGTERM and then re-raises the signal to whatever handler
+    # was there before; ours turns it into a normal return, so telemetry is flushed.
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        uvicorn.run(
+            gateway.app,
+            host=config.host,
+            port=config.port,
+            log_level="info",
+            access_log=False,  # the gateway keeps its own, redacted, history
+            proxy_headers=False,  # X-Forwarded-* is handled by the gateway's trusted_proxies
+            server_header=False,
+        )
+    except _Terminated:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if not args.no_telemetry:
+            from otel_agents import shutdown
+
+            shutdown()
+    return 0
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived (after uvicorn's graceful shutdown)."""
+
+
+def _terminated(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``gateway`` as a standalone command (``python -m otel_agents.gateway.cli``)."""
+    parser = argparse.ArgumentParser(prog="otel-agents")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,193 @@
+"""Gateway settings: the seed's config keys, extra ones, config files and env overrides.
+
+==================================  ===============================  =============
+key / environment variable           meaning                          default
+==================================  ===============================  =============
+health_check_interval                seconds between active checks    60
+  OTEL_AGENTS_GATEWAY_HEALTH_CHECK_INTERVAL
+max_history                          request records kept             10000
+  OTEL_AGENTS_GATEWAY_MAX_HISTORY
+request_timeout                      upstream connect/read timeout, s 30
+  OTEL_AGENTS_GATEWAY_REQUEST_TIMEOUT
+max_body_size                        request body limit, bytes (413)  10485760
+  OTEL_AGENTS_GATEWAY_MAX_BODY_SIZE
+admin_token                          token of the admin API           (disabled)
+  OTEL_AGENTS_GATEWAY_ADMIN_TOKEN
+api_keys                             global API keys / bearer tokens  (none)
+  OTEL_AGENTS_GATEWAY_API_KEYS (comma-separated)
+trusted_proxies                      peers whose X-Forwarded-* count  (none)
+  OTEL_AGENTS_GATEWAY_TRUSTED_PROXIES (comma-separated IPs/CIDRs)
+unhealthy_threshold / healthy_threshold  failures out / successes back  3 / 2
+max_rate_limit_clients               per-client buckets kept (LRU)    10000
+host / port                          where ``otel-agents gateway``    127.0.0.1 / 8080
+  OTEL_AGENTS_GATEWAY_HOST / _PORT   listens
+==================================  ===============================  =============
+
+``APIGateway(config)`` takes a mapping: its keys win over the environment, and keys it does
+not know are ignored (the seed passes one dict to every component). A config file (TOML or
+JSON, see ``docs/gateway.md``) is checked strictly, and there the environment wins, so a
+deployment can override a file without editing it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from otel_agents.gateway.errors import GatewayConfigError
+
+__all__ = ["GatewayConfig", "load_config"]
+
+_ENV_PREFIX = "OTEL_AGENTS_GATEWAY_"
+_LISTS = ("api_keys", "trusted_proxies")
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """Every gateway setting, validated."""
+
+    health_check_interval: float = 60.0
+    max_history: int = 10_000
+    request_timeout: float = 30.0
+    max_body_size: int = 10 * 1024 * 1024
+    admin_token: str | None = field(default=None, repr=False)
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    trusted_proxies: tuple[str, ...] = ()
+    unhealthy_threshold: int = 3
+    healthy_threshold: int = 2
+    max_rate_limit_clients: int = 10_000
+    host: str = "127.0.0.1"
+    port: int = 8080
+    services: tuple[Mapping[str, Any], ...] = field(default=(), repr=False)
+
+    @classmethod
+    def from_mapping(
+        cls,
+        mapping: Mapping[str, Any] | None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        strict: bool = False,
+        env_wins: bool = False,
+    ) -> GatewayConfig:
+        """Build and validate a config from ``mapping`` and the environment."""
+        mapping = dict(mapping or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(mapping) - known)
+        if strict and unknown:
+            raise GatewayConfigError(
+                f"unknown gateway setting(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(known))}"
+            )
+        values = {k: v for k, v in mapping.items() if k in known}
+        env = os.environ if environ is None else environ
+        for name in known - {"services"}:
+            raw = env.get(_ENV_PREFIX + name.upper(), "").strip()
+            if raw and (env_wins or name not in values):
+                values[name] = raw.split(",") if name in _LISTS else raw
+        return cls(**{k: _coerce(k, v) for k, v in values.items()})
+
+    def with_overrides(self, **changes: Any) -> GatewayConfig:
+        return replace(self, **{k: _coerce(k, v) for k, v in changes.items()})
+
+
+def _coerce(name: str, value: Any) -> Any:
+    try:
+        if name in ("health_check_interval", "request_timeout"):
+            number = float(value)
+            if not (number > 0 and math.isfinite(number)):
+                raise ValueError
+            return number
+        if name in (
+            "max_history",
+            "max_body_size",
+            "unhealthy_threshold",
+            "healthy_threshold",
+            "max_rate_limit_clients",
+        ):
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            integer = int(value)
+            if integer < 1:
+                raise ValueError
+            return integer
+        if name == "port":
+            port = int(value)
+            if not 0 <= port <= 65535:
+                raise ValueError
+            return port
+        if name in _LISTS:
+            if isinstance(value, str):
+                value = value.split(",")
+            return tuple(str(v).strip() for v in value if str(v).strip())
+        if name == "services":
+            if not isinstance(value, list | tuple) or not all(
+                isinstance(s, Mapping) for s in value
+            ):
+                raise ValueError
+            return tuple(value)
+        if name in ("admin_token", "host"):
+            if value is not None and not isinstance(value, str):
+                raise ValueError
+            return value or (None if name == "admin_token" else "127.0.0.1")
+    except (TypeError, ValueError):
+        shown = "<hidden>" if name in ("admin_token", "api_keys") else repr(value)
+        raise GatewayConfigError(
+            f"gateway setting {name}={shown} is not valid: {_EXPECTED.get(name, 'see docs')}"
+        ) from None
+    return value
+
+
+_EXPECTED = {
+    "health_check_interval": "a positive number of seconds, e.g. 60",
+    "request_timeout": "a positive number of seconds, e.g. 30",
+    "max_history": "a positive whole number, e.g. 10000",
+    "max_body_size": "a positive number of bytes, e.g. 10485760",
+    "unhealthy_threshold": "a positive whole number, e.g. 3",
+    "healthy_threshold": "a positive whole number, e.g. 2",
+    "max_rate_limit_clients": "a positive whole number, e.g. 10000",
+    "port": "a port number from 0 to 65535",
+    "services": "a list of service tables ([[services]] in TOML)",
+    "admin_token": "a string",
+    "host": "a host name or address",
+}
+
+
+def load_config(
+    path: str | os.PathLike[str], environ: Mapping[str, str] | None = None
+) -> GatewayConfig:
+    """Read a TOML (``.toml``) or JSON config file; environment variables override it.
+
+    The file has a ``gateway`` table of settings and a ``services`` list (see
+    ``docs/gateway.md``). Raises :class:`GatewayConfigError` naming the file and the fault.
+    """
+    file = Path(path)
+    try:
+        text = file.read_bytes()
+    except OSError as exc:
+        raise GatewayConfigError(
+            f"cannot read gateway config file {str(file)!r}: {exc.strerror}"
+        ) from None
+    try:
+        if file.suffix.lower() == ".json":
+            document = json.loads(text)
+        else:
+            document = tomllib.loads(text.decode())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise GatewayConfigError(f"gateway config file {str(file)!r} is not valid: {exc}") from None
+    if not isinstance(document, dict):
+        raise GatewayConfigError(f"gateway config file {str(file)!r} must hold a table/object")
+    extra = sorted(set(document) - {"gateway", "services"})
+    if extra:
+        raise GatewayConfigError(
+            f"gateway config file {str(file)!r} has unknown section(s) {', '.join(extra)}; "
+            "expected 'gateway' and 'services'"
+        )
+    settings = dict(document.get("gateway") or {})
+    settings["services"] = document.get("services") or []
+    return GatewayConfig.from_mapping(settings, environ=environ, strict=True, env_wins=True)

@@ -1,0 +1,80 @@
+"""Errors raised by the API gateway.
+
+The tree (all derive from :class:`otel_agents.errors.GatewayError`)::
+
+    GatewayError
+    ├── ServiceNotFoundError (LookupError)   an unknown service id
+    ├── InvalidServiceError (ValueError)     a registration with a bad argument
+    ├── GatewayConfigError (ValueError)      a config file or setting that cannot be used
+    └── UpstreamError                        an upstream call failed (answered as 502/504)
+        ├── UpstreamConnectError             refused, unreachable, reset before a response
+        ├── UpstreamTimeoutError             no response within ``request_timeout``
+        └── UpstreamProtocolError            the upstream spoke broken HTTP/1.1
+
+Upstream errors never reach a client as text: the gateway turns them into RFC 9457 problem
+responses that name no internal address.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from otel_agents.errors import GatewayError, _message
+
+__all__ = [
+    "GatewayConfigError",
+    "InvalidServiceError",
+    "ServiceNotFoundError",
+    "UpstreamConnectError",
+    "UpstreamError",
+    "UpstreamProtocolError",
+    "UpstreamTimeoutError",
+]
+
+
+class ServiceNotFoundError(GatewayError, LookupError):
+    """No service is registered under that id."""
+
+    def __init__(self, service_id: str, known: list[str]) -> None:
+        shown = ", ".join(sorted(known)) or "none"
+        super().__init__(
+            f"service_id={service_id!r} is not registered; registered services: {shown}. "
+            "Register it first with register_service()."
+        )
+        self.service_id = service_id
+
+
+class InvalidServiceError(GatewayError, ValueError):
+    """A service registration or rate limit with an argument that cannot be used."""
+
+    @classmethod
+    def build(cls, parameter: str, value: Any, expected: str) -> InvalidServiceError:
+        return cls(_message(parameter, value, expected, None))
+
+
+class GatewayConfigError(GatewayError, ValueError):
+    """A gateway setting or config file that cannot be used."""
+
+
+class UpstreamError(GatewayError):
+    """An upstream call failed. ``error_type`` is the low-cardinality ``error.type`` value."""
+
+    error_type = "upstream_error"
+
+
+class UpstreamConnectError(UpstreamError):
+    """The upstream refused the connection, was unreachable or closed it early."""
+
+    error_type = "connect_error"
+
+
+class UpstreamTimeoutError(UpstreamError):
+    """The upstream did not answer within the configured timeout."""
+
+    error_type = "timeout"
+
+
+class UpstreamProtocolError(UpstreamError):
+    """The upstream answered with something that is not valid HTTP/1.1."""
+
+    error_type = "protocol_error"

@@ -1,0 +1,152 @@
+"""Health of upstream instances: passive counts from real traffic, active polling.
+
+Passive: every proxied call reports success or failure (an upstream 5xx, a refused or
+broken connection, a timeout). Gateway-made answers (401, 403, 413, 429) never reach
+this module, so they never count against an upstream. Active: :class:`ActiveHealthChecker`
+polls each instance's ``health_check_url`` every ``health_check_interval`` seconds, all
+instances concurrently, each with a timeout.
+
+An instance that fails ``unhealthy_threshold`` times in a row leaves the rotation; one out
+of rotation comes back after ``healthy_threshold`` successes in a row (only active checks
+can bring it back, as no traffic reaches it). Transitions are counted and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from otel_agents.gateway.client import UpstreamClient, encode_head
+from otel_agents.gateway.errors import UpstreamError
+from otel_agents.gateway.registry import Instance, Service
+
+__all__ = ["ActiveHealthChecker", "HealthPolicy"]
+
+_logger = logging.getLogger("otel_agents.gateway")
+
+Transition = Callable[[Service, Instance, bool], None]
+
+
+class HealthPolicy:
+    """Counts consecutive outcomes and moves instances in and out of rotation."""
+
+    def __init__(
+        self,
+        *,
+        unhealthy_threshold: int = 3,
+        healthy_threshold: int = 2,
+        on_transition: Transition | None = None,
+    ) -> None:
+        self.unhealthy_threshold = unhealthy_threshold
+        self.healthy_threshold = healthy_threshold
+        self.on_transition = on_transition
+
+    def record(self, service: Service, instance: Instance, ok: bool) -> None:
+        """Count one outcome for ``instance``; flip its state at the thresholds."""
+        if ok:
+            instance.failures = 0
+            if instance.healthy:
+                return
+            instance.successes += 1
+            if instance.successes >= self.healthy_threshold:
+                instance.healthy = True
+                instance.successes = 0
+                self._transition(service, instance, True)
+            return
+        instance.successes = 0
+        if not instance.healthy:
+            return
+        instance.failures += 1
+        if instance.failures >= self.unhealthy_threshold:
+            instance.healthy = False
+            instance.failures = 0
+            self._transition(service, instance, False)
+
+    def _transition(self, service: Service, instance: Instance, healthy: bool) -> None:
+        _logger.warning(
+            "gateway: an instance of service %r is now %s (%s)",
+            service.service_id,
+            "healthy" if healthy else "unhealthy",
+            instance.display_url(),
+        )
+        if self.on_transition is not None:
+            try:
+                self.on_transition(service, instance, healthy)
+            except Exception:  # telemetry never breaks the gateway
+                _logger.exception("gateway: health transition callback failed")
+
+
+class ActiveHealthChecker:
+    """Polls every instance that has a health URL, every ``interval`` seconds."""
+
+    def __init__(
+        self,
+        services: Callable[[], list[Service]],
+        policy: HealthPolicy,
+        *,
+        interval: float,
+        timeout: float,
+    ) -> None:
+        self._services = services
+        self._policy = policy
+        self.interval = interval
+        self._client = UpstreamClient(connect_timeout=timeout, read_timeout=timeout)
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        """Start polling on the running event loop (idempotent)."""
+        if not self.running:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
+                await task
+        with contextlib.suppress(RuntimeError):
+            await self._client.aclose()
+
+    async def check_once(self) -> None:
+        """Check every instance with a health URL once, concurrently."""
+        checks = [
+            self._check(service, instance)
+            for service in self._services()
+            for instance in service.instances
+            if instance.health_url is not None
+        ]
+        if checks:
+            await asyncio.gather(*checks)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.check_once()
+            except Exception:  # keep polling whatever one round did
+                _logger.exception("gateway: a health check round failed")
+            await asyncio.sleep(self.interval)
+
+    async def _check(self, service: Service, instance: Instance) -> None:
+        url = instance.health_url
+        assert url is not None
+        headers = [(b"host", url.host_header), (b"user-agent", b"otel-agents-gateway-health")]
+        if url.authorization:
+            headers.append((b"authorization", url.authorization))
+        head = encode_head("GET", url.path or "/", headers)
+        try:
+            response = await self._client.request(
+                url.host, url.port, head, b"", tls=url.scheme == "https"
+            )
+            if response.stream is not None:
+                async for _ in response.stream:
+                    pass
+            ok = 200 <= response.status < 300
+        except UpstreamError:
+            ok = False
+        self._policy.record(service, instance, ok)

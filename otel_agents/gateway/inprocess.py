@@ -1,0 +1,189 @@
+"""Running the gateway's ASGI app in-process: what ``route_request`` uses.
+
+``route_request`` runs the very same app a real HTTP request meets (OpenTelemetry middleware,
+user middleware, auth, rate limits, proxy), called directly with an ASGI scope built from its
+arguments. The seed's ``route_request`` is synchronous, so :class:`LoopThread` keeps one
+event loop in a daemon thread for it; its pooled upstream connections live on that loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Coroutine, Mapping
+from typing import Any, TypeVar
+from urllib.parse import quote, unquote, urlencode, urlsplit
+
+from starlette.types import ASGIApp
+
+from otel_agents.errors import invalid_type, invalid_value
+from otel_agents.gateway.models import GatewayResponse
+
+__all__ = ["LoopThread", "build_scope", "call_app"]
+
+T = TypeVar("T")
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def build_scope(
+    method: str,
+    path: str,
+    headers: Mapping[str, str] | None,
+    query_params: Mapping[str, Any] | None,
+    body: bytes | str | Mapping[str, Any] | list[Any] | None,
+    client_ip: str,
+    user_agent: str,
+) -> tuple[dict[str, Any], bytes]:
+    """An ASGI HTTP scope and body bytes for ``route_request``'s arguments."""
+    if not isinstance(method, str) or method.upper() not in _METHODS:
+        raise invalid_value("method", method, "an HTTP method", _METHODS)
+    if not isinstance(path, str) or not path:
+        raise invalid_type("path", path, "a path such as '/v1/users'")
+    parts = urlsplit(path)
+    if parts.scheme and parts.scheme not in ("http", "https"):
+        raise invalid_value("path", "<redacted>", "a path or an http(s) URL")
+    route_path = parts.path if parts.path.startswith("/") else "/" + parts.path
+    if any(c in route_path for c in "\r\n\0"):
+        raise invalid_value("path", "<redacted>", "a path without control characters")
+    query = parts.query
+    if query_params:
+        if not isinstance(query_params, Mapping):
+            raise invalid_type("query_params", query_params, "a mapping of names to values")
+        extra = urlencode({str(k): str(v) for k, v in query_params.items()})
+        query = f"{query}&{extra}" if query else extra
+    raw_headers: list[tuple[bytes, bytes]] = []
+    if headers:
+        if not isinstance(headers, Mapping):
+            raise invalid_type("headers", headers, "a mapping of header names to values")
+        for name, value in headers.items():
+            text = f"{name}{value}"
+            if not isinstance(name, str) or any(c in text for c in "\r\n\0"):
+                raise invalid_value(
+                    "headers", "<redacted>", "header names and values without CR/LF"
+                )
+            raw_headers.append((name.lower().encode("latin-1"), str(value).encode("latin-1")))
+    names = {n for n, _ in raw_headers}
+    if b"user-agent" not in names and user_agent and user_agent != "unknown":
+        raw_headers.append((b"user-agent", user_agent.encode("latin-1")))
+    if b"host" not in names:
+        raw_headers.append((b"host", (parts.netloc.rsplit("@", 1)[-1] or "gateway").encode()))
+    payload = _body_bytes(body, raw_headers, names)
+    if payload or method.upper() in ("POST", "PUT", "PATCH"):
+        raw_headers = [(n, v) for n, v in raw_headers if n != b"content-length"]
+        raw_headers.append((b"content-length", b"%d" % len(payload)))
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": method.upper(),
+        "scheme": parts.scheme or "http",
+        "path": unquote(route_path),
+        "raw_path": quote(route_path, safe="/%:@!$&'()*+,;=-._~").encode(),
+        "query_string": query.encode("latin-1"),
+        "root_path": "",
+        "headers": raw_headers,
+        "client": (client_ip if isinstance(client_ip, str) else "unknown", 0),
+        "server": ("localhost", 80),
+        "state": {},
+    }
+    return scope, payload
+
+
+def _body_bytes(body: Any, headers: list[tuple[bytes, bytes]], names: set[bytes]) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode()
+    if isinstance(body, Mapping | list):
+        if b"content-type" not in names:
+            headers.append((b"content-type", b"application/json"))
+        return json.dumps(body).encode()
+    raise invalid_type("body", body, "bytes, str, or a JSON-serialisable dict or list")
+
+
+async def call_app(app: ASGIApp, scope: dict[str, Any], body: bytes) -> GatewayResponse:
+    """Call ``app`` with ``scope`` and ``body``; collect the whole response."""
+    sent = False
+    status = 500
+    headers: dict[str, str] = {}
+    chunks: list[bytes] = []
+    finished = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await finished.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            for name, value in message.get("headers", []):
+                key = name.decode("latin-1").lower()
+                text = value.decode("latin-1")
+                headers[key] = f"{headers[key]}, {text}" if key in headers else text
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                finished.set()
+
+    try:
+        await app(scope, receive, send)
+    finally:
+        finished.set()
+    return GatewayResponse(status, headers, b"".join(chunks))
+
+
+class LoopThread:
+    """One asyncio loop in a daemon thread, for synchronous callers."""
+
+    def __init__(self, name: str = "otel-agents-gateway") -> None:
+        self._name = name
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                ready = threading.Event()
+                loop = asyncio.new_event_loop()
+
+                def run() -> None:
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(ready.set)
+                    loop.run_forever()
+
+                self._thread = threading.Thread(target=run, name=self._name, daemon=True)
+                self._thread.start()
+                ready.wait()
+                self._loop = loop
+            return self._loop
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the loop thread and wait for its result."""
+        loop = self.loop
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise RuntimeError(
+                "route_request() was called on the gateway's own loop thread; "
+                "await aroute_request() there instead"
+            )
+        return asyncio.run_coroutine_threadsafe(coro, loop).result()
+
+    def stop(self) -> None:
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        loop.close()

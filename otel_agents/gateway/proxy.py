@@ -1,0 +1,236 @@
+"""Forwarding one request upstream: headers per RFC 9110, X-Forwarded-*, trace context.
+
+Hop-by-hop headers (RFC 9110 §7.6.1: ``Connection`` and every header it names,
+``Proxy-Connection``, ``Keep-Alive``, ``TE``, ``Transfer-Encoding``, ``Upgrade``, plus
+``Proxy-Authenticate``/``Proxy-Authorization`` and ``Trailer``) are stripped in both
+directions *before* the gateway adds its own (``Host``, ``Content-Length``,
+``X-Forwarded-*``, ``traceparent``), so a client cannot make the gateway drop those.
+
+``X-Forwarded-For`` from the peer is trusted only when the peer is a configured proxy; the
+client address is then the right-most untrusted entry. Each upstream call is a CLIENT span
+whose context goes upstream in W3C ``traceparent``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import AsyncIterator, Iterable
+
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from otel_agents import semconv
+from otel_agents.gateway._telemetry import GatewayTelemetry, method_attribute
+from otel_agents.gateway.client import UpstreamClient, UpstreamResponse, encode_head
+from otel_agents.gateway.errors import UpstreamError
+from otel_agents.gateway.history import redact_query
+from otel_agents.gateway.registry import Instance
+
+__all__ = ["HOP_BY_HOP", "ForwardedPolicy", "Proxy", "strip_hop_by_hop"]
+
+Headers = list[tuple[bytes, bytes]]
+
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"proxy-connection",
+        b"keep-alive",
+        b"te",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"trailer",
+    }
+)
+_FORWARDED = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"})
+#: Set by the gateway itself; ``Expect`` because the gateway already has (or streams) the
+#: body and must not wait for an upstream's ``100 Continue``.
+_REPLACED = frozenset({b"host", b"content-length", b"expect"})
+
+
+def connection_named(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes]:
+    """Header names listed in ``Connection`` (they are hop-by-hop too)."""
+    named: set[bytes] = set()
+    for name, value in headers:
+        if name == b"connection":
+            named.update(t.strip().lower() for t in value.split(b",") if t.strip())
+    return frozenset(named)
+
+
+def strip_hop_by_hop(headers: Iterable[tuple[bytes, bytes]]) -> Headers:
+    """``headers`` without hop-by-hop ones (names must already be lower case)."""
+    headers = list(headers)
+    named = connection_named(headers)
+    if named:
+        return [(n, v) for n, v in headers if n not in HOP_BY_HOP and n not in named]
+    return [(n, v) for n, v in headers if n not in HOP_BY_HOP]
+
+
+class ForwardedPolicy:
+    """Which peers may set ``X-Forwarded-*``, and the client address that follows."""
+
+    def __init__(self, trusted_proxies: Iterable[str] = ()) -> None:
+        self.networks = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
+
+    def trusted(self, address: str) -> bool:
+        if not self.networks:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
+
+    def client_ip(self, peer: str, forwarded_for: bytes | None) -> str:
+        """The client address: the peer, or behind trusted proxies the first untrusted hop."""
+        if forwarded_for is None or not self.trusted(peer):
+            return peer
+        for hop in reversed(forwarded_for.decode("latin-1").split(",")):
+            hop = hop.strip()
+            if hop and not self.trusted(hop):
+                return hop
+        return peer
+
+
+class Proxy:
+    """Builds upstream requests and sends them through the pooled client."""
+
+    def __init__(
+        self,
+        client: UpstreamClient,
+        telemetry: GatewayTelemetry,
+        forwarded: ForwardedPolicy,
+    ) -> None:
+        self.client = client
+        self.telemetry = telemetry
+        self.forwarded = forwarded
+
+    def request_headers(
+        self,
+        headers: Headers,
+        instance: Instance,
+        *,
+        peer: str,
+        scheme: str,
+        content_length: int | None,
+    ) -> Headers:
+        """Upstream request headers: stripped, then Host, framing and X-Forwarded-* added."""
+        named = connection_named(headers)
+        trusted = self.forwarded.trusted(peer)
+        drop_auth = instance.url.authorization is not None
+        out: Headers = []
+        xff = proto = fhost = host = None
+        for name, value in headers:
+            if name in HOP_BY_HOP or name in _REPLACED:
+                if name == b"host":
+                    host = value
+                continue
+            if name in _FORWARDED:
+                if name == b"x-forwarded-for":
+                    xff = value if xff is None else xff + b", " + value
+                elif name == b"x-forwarded-proto":
+                    proto = value
+                else:
+                    fhost = value
+                continue
+            if name in named or (drop_auth and name == b"authorization"):
+                continue
+            if name == b"forwarded" and not trusted:
+                continue
+            out.append((name, value))
+        url = instance.url
+        out.append((b"host", url.host_header))
+        if url.authorization:
+            out.append((b"authorization", url.authorization))
+        if content_length is not None:
+            out.append((b"content-length", b"%d" % content_length))
+        peer_bytes = peer.encode("latin-1")
+        out.append(
+            (b"x-forwarded-for", xff + b", " + peer_bytes if trusted and xff else peer_bytes)
+        )
+        out.append((b"x-forwarded-proto", proto if trusted and proto else scheme.encode()))
+        forwarded_host = fhost if trusted and fhost else host
+        if forwarded_host:
+            out.append((b"x-forwarded-host", forwarded_host))
+        return out
+
+    async def forward(
+        self,
+        service_id: str,
+        instance: Instance,
+        method: str,
+        target: str,
+        headers: Headers,
+        body: bytes | AsyncIterator[bytes],
+    ) -> tuple[UpstreamResponse, trace.Span]:
+        """Send the request inside a CLIENT span; the caller ends the span.
+
+        Raises :class:`UpstreamError` (the span is ended, with ``error.type``).
+        """
+        url = instance.url
+        telemetry = self.telemetry
+        path, _, query = target.partition("?")
+        full = f"{url.scheme}://{url.host_header.decode()}{path}"
+        if query:
+            full += "?" + redact_query(query)
+        known = method_attribute(method)
+        span = telemetry.tracer.start_span(
+            method if known == method else "HTTP",
+            kind=SpanKind.CLIENT,
+            attributes={
+                semconv.HTTP_REQUEST_METHOD: known,
+                semconv.SERVER_ADDRESS: url.host,
+                semconv.SERVER_PORT: url.port,
+                semconv.URL_FULL: full,
+                semconv.GATEWAY_SERVICE_ID: service_id,
+            },
+        )
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier, context=trace.set_span_in_context(span))
+        if carrier:
+            # Our span's context replaces the caller's; with telemetry off (nothing
+            # injected) the caller's traceparent passes through untouched.
+            injected = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in carrier.items()]
+            names = {name for name, _ in injected}
+            headers = [h for h in headers if h[0] not in names]
+            headers.extend(injected)
+        head = encode_head(method, target, headers)
+        start = time.perf_counter()
+        try:
+            response = await self.client.request(
+                url.host,
+                url.port,
+                head,
+                body,
+                method=method.encode(),
+                tls=url.scheme == "https",
+            )
+        except UpstreamError as exc:
+            attrs = telemetry.client_attrs(service_id, method, instance, 0, exc.error_type)
+            telemetry.record_upstream(attrs, time.perf_counter() - start, True)
+            if span.is_recording():
+                span.set_attribute(semconv.ERROR_TYPE, exc.error_type)
+                span.set_status(Status(StatusCode.ERROR, exc.error_type))
+            span.end()
+            raise
+        status = response.status
+        failed = status >= 500
+        error_type = str(status) if failed else ""
+        attrs = telemetry.client_attrs(service_id, method, instance, status, error_type)
+        telemetry.record_upstream(attrs, time.perf_counter() - start, failed)
+        if span.is_recording():
+            span.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, status)
+            if status >= 400:
+                span.set_attribute(semconv.ERROR_TYPE, str(status))
+                span.set_status(Status(StatusCode.ERROR))
+        return response, span
+
+
+def response_headers(upstream: Headers, extra: Headers) -> Headers:
+    """Headers for the client: the upstream's without hop-by-hop ones, plus ``extra``."""
+    out = strip_hop_by_hop(upstream)
+    if extra:
+        out.extend(extra)
+    return out

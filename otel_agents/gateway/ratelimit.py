@@ -1,0 +1,189 @@
+"""Token-bucket rate limiting per service, and optionally per client, on a monotonic clock.
+
+A bucket holds at most ``burst`` tokens and refills at ``requests_per_minute / 60`` tokens a
+second. A request takes one token or is refused: from a full bucket exactly ``burst``
+requests pass, then the refusal says how long until the next token (``Retry-After``).
+With ``per_client`` each client address of the service has a bucket of its own instead.
+
+The clock is injectable (``clock=``), so tests drive time by hand. Buckets are updated under
+one lock with no ``await`` in between, so concurrent requests can never be over-admitted.
+Per-client buckets live in a bounded LRU map: a flood of spoofed client ids evicts the
+least recently seen clients instead of growing memory.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from otel_agents.gateway.errors import InvalidServiceError
+
+__all__ = ["Decision", "RateLimit", "RateLimiter", "TokenBucket"]
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one acquire: allowed or not, and the RateLimit-* header values."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset: float
+    retry_after: float
+    scope: str = "service"
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """``RateLimit-Limit/-Remaining/-Reset`` (and ``Retry-After`` when refused)."""
+        out = [
+            (b"ratelimit-limit", b"%d" % self.limit),
+            (b"ratelimit-remaining", b"%d" % self.remaining),
+            (b"ratelimit-reset", b"%d" % math.ceil(self.reset)),
+        ]
+        if not self.allowed:
+            out.append((b"retry-after", b"%d" % max(1, math.ceil(self.retry_after))))
+        return out
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A validated limit: ``requests_per_minute`` refill, ``burst`` capacity."""
+
+    requests_per_minute: float
+    burst: int
+    per_client: bool = False
+
+    @classmethod
+    def build(
+        cls, requests_per_minute: float, burst_limit: int | None, per_client: bool = False
+    ) -> RateLimit:
+        if (
+            isinstance(requests_per_minute, bool)
+            or not isinstance(requests_per_minute, int | float)
+            or not math.isfinite(requests_per_minute)
+            or requests_per_minute <= 0
+        ):
+            raise InvalidServiceError.build(
+                "requests_per_minute", requests_per_minute, "a positive number, e.g. 100"
+            )
+        if burst_limit is None:
+            burst_limit = max(1, math.ceil(requests_per_minute))
+        if isinstance(burst_limit, bool) or not isinstance(burst_limit, int) or burst_limit < 1:
+            raise InvalidServiceError.build(
+                "burst_limit", burst_limit, "a positive whole number, or None for one minute"
+            )
+        return cls(float(requests_per_minute), burst_limit, bool(per_client))
+
+
+class TokenBucket:
+    """One bucket. Not locked itself: :class:`RateLimiter` serialises access."""
+
+    __slots__ = ("burst", "rate", "tokens", "updated")
+
+    def __init__(self, rate_per_second: float, burst: int, now: float) -> None:
+        self.rate = rate_per_second
+        self.burst = burst
+        self.tokens = float(burst)
+        self.updated = now
+
+    def refill(self, now: float) -> None:
+        elapsed = now - self.updated
+        if elapsed > 0:
+            self.tokens = min(float(self.burst), self.tokens + elapsed * self.rate)
+            self.updated = now
+
+    def try_take(self, now: float) -> bool:
+        self.refill(now)
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+    def seconds_until_token(self) -> float:
+        return max(0.0, (1.0 - self.tokens) / self.rate)
+
+    def seconds_until_full(self) -> float:
+        return max(0.0, (self.burst - self.tokens) / self.rate)
+
+
+class RateLimiter:
+    """Buckets per service (and per client of a service when the limit says so)."""
+
+    def __init__(self, *, clock: Clock = time.monotonic, max_clients: int = 10_000) -> None:
+        self._clock = clock
+        self.max_clients = max_clients
+        self._limits: dict[str, RateLimit] = {}
+        self._buckets: dict[str, TokenBucket] = {}
+        self._clients: OrderedDict[tuple[str, str], TokenBucket] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def set_limit(self, service_id: str, limit: RateLimit) -> None:
+        with self._lock:
+            self._limits[service_id] = limit
+            now = self._clock()
+            self._buckets[service_id] = TokenBucket(
+                limit.requests_per_minute / 60, limit.burst, now
+            )
+            for key in [k for k in self._clients if k[0] == service_id]:
+                del self._clients[key]
+
+    def remove(self, service_id: str) -> None:
+        with self._lock:
+            self._limits.pop(service_id, None)
+            self._buckets.pop(service_id, None)
+            for key in [k for k in self._clients if k[0] == service_id]:
+                del self._clients[key]
+
+    def limit_of(self, service_id: str) -> RateLimit | None:
+        return self._limits.get(service_id)
+
+    def bucket(self, service_id: str) -> TokenBucket | None:
+        """The service-wide bucket (for inspection and tests)."""
+        return self._buckets.get(service_id)
+
+    def client_count(self) -> int:
+        return len(self._clients)
+
+    def acquire(self, service_id: str, client: str) -> Decision | None:
+        """Take a token for one request, or refuse. ``None`` when the service has no limit."""
+        limit = self._limits.get(service_id)
+        if limit is None:
+            return None
+        with self._lock:
+            now = self._clock()
+            bucket = self._buckets[service_id]
+            if limit.per_client:
+                bucket = self._client_bucket(service_id, client, limit, now)
+                if not bucket.try_take(now):
+                    return _refused(limit, bucket, "client")
+                return _allowed(limit, bucket)
+            if not bucket.try_take(now):
+                return _refused(limit, bucket, "service")
+            return _allowed(limit, bucket)
+
+    def _client_bucket(
+        self, service_id: str, client: str, limit: RateLimit, now: float
+    ) -> TokenBucket:
+        key = (service_id, client)
+        found = self._clients.get(key)
+        if found is not None:
+            self._clients.move_to_end(key)
+            return found
+        while len(self._clients) >= self.max_clients:
+            self._clients.popitem(last=False)
+        found = self._clients[key] = TokenBucket(limit.requests_per_minute / 60, limit.burst, now)
+        return found
+
+
+def _allowed(limit: RateLimit, bucket: TokenBucket) -> Decision:
+    return Decision(True, limit.burst, int(bucket.tokens), bucket.seconds_until_full(), 0.0)
+
+
+def _refused(limit: RateLimit, bucket: TokenBucket, scope: str) -> Decision:
+    wait = bucket.seconds_until_token()
+    return Decision(False, limit.burst, 0, wait, wait, scope)

@@ -1,0 +1,197 @@
+"""The service registry: services, their versions, path prefixes and upstream instances.
+
+A service is registered under an id with a version (``v1``), a path prefix (``/users``; the
+default ``""`` takes every path of that version no other service claims) and one or more
+upstream instances. Only ``http`` and ``https`` upstreams are accepted. Credentials written
+into a base URL (``http://user:pass@host``) are kept apart from the URL, sent to the upstream
+as Basic authorization and never shown: :meth:`Instance.display_url` redacts them.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from otel_agents.gateway.errors import InvalidServiceError
+
+__all__ = ["Instance", "Service", "health_url_for", "parse_upstream_url"]
+
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+_SERVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_PREFIX = re.compile(r"^(/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*$")
+
+
+@dataclass(frozen=True)
+class UpstreamURL:
+    """A parsed upstream URL, credentials held apart from it."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+    authorization: bytes | None = field(default=None, repr=False)
+
+    @property
+    def host_header(self) -> bytes:
+        default = 443 if self.scheme == "https" else 80
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return (host if self.port == default else f"{host}:{self.port}").encode()
+
+    def display(self) -> str:
+        """The URL with any credentials replaced by ``REDACTED:REDACTED``."""
+        userinfo = "REDACTED:REDACTED@" if self.authorization else ""
+        return f"{self.scheme}://{userinfo}{self.host_header.decode()}{self.path}"
+
+
+def parse_upstream_url(parameter: str, value: Any) -> UpstreamURL:
+    """Validate an upstream URL: ``http``/``https`` with a host; reject everything else."""
+    if not isinstance(value, str):
+        raise InvalidServiceError.build(parameter, "<not a string>", "an http(s) URL string")
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        raise InvalidServiceError.build(
+            parameter, _safe(value), "a valid http(s) URL such as http://127.0.0.1:8001"
+        ) from None
+    if parts.scheme not in ("http", "https"):
+        raise InvalidServiceError.build(
+            parameter, _safe(value), "an http or https URL; other schemes are not proxied"
+        )
+    if not parts.hostname:
+        raise InvalidServiceError.build(parameter, _safe(value), "a URL with a host name")
+    if parts.query or parts.fragment:
+        raise InvalidServiceError.build(parameter, _safe(value), "a URL without query or fragment")
+    authorization = None
+    if parts.username is not None or parts.password is not None:
+        raw = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+        authorization = b"Basic " + base64.b64encode(raw.encode())
+    return UpstreamURL(
+        parts.scheme,
+        parts.hostname,
+        port or (443 if parts.scheme == "https" else 80),
+        parts.path.rstrip("/"),
+        authorization,
+    )
+
+
+def _safe(value: str) -> str:
+    """A URL fit for an error message: credentials removed."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return "<unparseable URL>"
+    if "@" in parts.netloc:
+        return parts._replace(netloc="REDACTED:REDACTED@" + parts.netloc.rsplit("@", 1)[1]).geturl()
+    return value
+
+
+def health_url_for(base_url: str, health_check_url: Any, count: int) -> UpstreamURL | None:
+    """An instance's health URL: a path (``/health``) joins its base URL; a full URL is
+    allowed only for a single instance."""
+    if health_check_url is None:
+        return None
+    if isinstance(health_check_url, str) and health_check_url.startswith("/"):
+        return parse_upstream_url("base_url", base_url.rstrip("/") + health_check_url)
+    if count > 1:
+        raise InvalidServiceError.build(
+            "health_check_url", health_check_url, "a path such as '/health' for several instances"
+        )
+    return parse_upstream_url("health_check_url", health_check_url)
+
+
+class Instance:
+    """One upstream of a service, with its passive and active health state."""
+
+    __slots__ = ("failures", "health_url", "healthy", "successes", "url")
+
+    def __init__(self, url: UpstreamURL, health_url: UpstreamURL | None) -> None:
+        self.url = url
+        self.health_url = health_url
+        self.healthy = True
+        self.failures = 0
+        self.successes = 0
+
+    def display_url(self) -> str:
+        return self.url.display()
+
+
+class Service:
+    """A registered service: identity, version, prefix, metadata and its instances."""
+
+    def __init__(
+        self,
+        service_id: str,
+        name: str,
+        version: str,
+        prefix: str,
+        instances: Sequence[Instance],
+        metadata: Mapping[str, Any],
+    ) -> None:
+        self.service_id = service_id
+        self.name = name
+        self.version = version
+        self.prefix = prefix
+        self.instances = list(instances)
+        self.metadata = dict(metadata)
+        self.template = f"/{version}{prefix}/{{path}}"
+        self._rotation = itertools.count()
+
+    def pick(self) -> Instance | None:
+        """The next healthy instance, round robin; ``None`` when none is healthy."""
+        instances = self.instances
+        if len(instances) == 1:
+            only = instances[0]
+            return only if only.healthy else None
+        healthy = [i for i in instances if i.healthy]
+        if not healthy:
+            return None
+        return healthy[next(self._rotation) % len(healthy)]
+
+    def healthy_count(self) -> int:
+        return sum(1 for i in self.instances if i.healthy)
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-safe description: no credentials, no internals beyond the redacted URL."""
+        return {
+            "service_id": self.service_id,
+            "name": self.name,
+            "version": self.version,
+            "path_prefix": self.prefix,
+            "route": self.template,
+            "metadata": self.metadata,
+            "instances": [
+                {"base_url": i.display_url(), "healthy": i.healthy} for i in self.instances
+            ],
+            "healthy_instances": self.healthy_count(),
+        }
+
+
+def validate_identity(service_id: Any, name: Any, version: Any, prefix: Any) -> str:
+    """Check the identity arguments of ``register_service``; return the normalised prefix."""
+    if not isinstance(service_id, str) or not _SERVICE_ID.match(service_id):
+        raise InvalidServiceError.build(
+            "service_id", service_id, "letters, digits and ._:- (at most 128), e.g. 'users'"
+        )
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidServiceError.build("name", name, "a non-empty string")
+    if not isinstance(version, str) or not _VERSION.match(version):
+        raise InvalidServiceError.build(
+            "version", version, "a path segment of letters, digits and ._- such as 'v1'"
+        )
+    if prefix is None:
+        prefix = ""
+    if not isinstance(prefix, str):
+        raise InvalidServiceError.build("path_prefix", prefix, "a path such as '/users'")
+    prefix = prefix.strip()
+    if prefix and not prefix.startswith("/"):
+        prefix = "/" + prefix
+    prefix = prefix.rstrip("/")
+    if not _PREFIX.match(prefix) or "{" in prefix:
+        raise InvalidServiceError.build("path_prefix", prefix, "a path such as '/users'")
+    return str(prefix)

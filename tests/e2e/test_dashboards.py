@@ -1,0 +1,305 @@
+"""Every panel of every bundled dashboard shows data, and the bundled alert rules fire.
+
+A real workload runs through the package (tracker, profiler, system metrics, in-process
+messaging and its hub app, the API gateway in front of a real upstream server, the
+performance dashboard with its alerts and health scores) into a MeterProvider served for
+scraping. A real Prometheus scrapes it and evaluates ``prometheus/rules`` (generated, ``for``
+dropped). Then every query of every committed dashboard JSON file, template variables
+substituted, must return a number, and the alerts the workload provokes must fire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+import uvicorn
+from opentelemetry.sdk.trace import TracerProvider
+from stackgen.queries import dashboard_queries
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from otel_agents.dashboard import PerformanceDashboard
+from otel_agents.gateway import APIGateway
+from otel_agents.messaging import (
+    AgentCommunicationProtocol,
+    DeliveryError,
+    MessagePriority,
+    MessageType,
+    SecurityConfig,
+)
+from otel_agents.messaging.hub import create_hub_app
+from otel_agents.profiler import PerformanceProfiler
+from otel_agents.system_metrics import SystemMetrics
+from otel_agents.tracker import MetricType, PerformanceTracker
+
+if TYPE_CHECKING:
+    from tests.e2e.conftest import MetricsTarget, Prometheus
+
+pytestmark = pytest.mark.integration
+
+DASHBOARDS = Path(__file__).resolve().parents[2] / "grafana" / "dashboards"
+SLOW_AGENT = "planner"
+#: Alerts the workload provokes on purpose (host CPU and memory depend on the machine).
+EXPECTED_ALERTS = {
+    "OtelAgentsAgentHighCpu",
+    "OtelAgentsSlowAgent",
+    "OtelAgentsAgentOffline",
+    "OtelAgentsHeartbeatMissing",
+    "OtelAgentsGatewayHigh5xxRatio",
+    "OtelAgentsUpstreamUnhealthy",
+    "OtelAgentsRateLimitSaturation",
+    "OtelAgentsLowHealthScore",
+}
+ALERT_TIMEOUT = 20.0
+
+
+@dataclass
+class ShiftedClock:
+    """The real clocks plus an offset the workload advances (heartbeats, expiry)."""
+
+    offset: float = 0.0
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+
+@dataclass
+class Upstream:
+    """A real HTTP service on 127.0.0.1 for the gateway: ``/ok`` 200, ``/fail`` 500."""
+
+    sock: socket.socket = field(default_factory=socket.socket)
+    server: uvicorn.Server | None = None
+    thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def start(self) -> Upstream:
+        async def ok(_: Request) -> PlainTextResponse:
+            return PlainTextResponse("ok")
+
+        async def fail(_: Request) -> PlainTextResponse:
+            return PlainTextResponse("boom", status_code=500)
+
+        app = Starlette(routes=[Route("/ok", ok), Route("/fail", fail), Route("/healthz", ok)])
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        server = self.server
+        self.thread = threading.Thread(
+            target=lambda: asyncio.run(server.serve(sockets=[self.sock])), daemon=True
+        )
+        self.thread.start()
+        for _attempt in range(500):  # bounded: 5 s
+            if server.started:
+                return self
+            time.sleep(0.01)
+        raise RuntimeError("the upstream server did not start")
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.should_exit = True
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+        self.sock.close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+class Workload:
+    """Every otel-agents component, wired to one MeterProvider, driven in rounds."""
+
+    def __init__(self, target: MetricsTarget, upstream: Upstream) -> None:
+        providers: dict[str, Any] = {
+            "meter_provider": target.meter_provider,
+            "tracer_provider": TracerProvider(),
+        }
+        self.clock = ShiftedClock()
+        self.tracker = PerformanceTracker(
+            {"snapshot_interval": 0}, meter_provider=providers["meter_provider"]
+        )
+        self.profiler = PerformanceProfiler({"snapshot_interval": 0}, **providers)
+        self.system = SystemMetrics(providers["meter_provider"])
+        self.system.enable()
+        self.comm = AgentCommunicationProtocol(
+            {"heartbeat_interval": 30, "message_timeout": 30, "max_queue_size": 3},
+            clock=self.clock,
+            **providers,
+        )
+        for agent_id, capability in (
+            ("planner", "planning"),
+            ("worker", "research"),
+            ("monitor", "monitoring"),
+            ("straggler", "batch"),
+        ):
+            self.comm.register_agent(
+                agent_id, agent_id.title(), [capability], f"local://{agent_id}"
+            )
+        self.comm.register_handler("worker", lambda message: None)
+        self.comm.register_handler("monitor", lambda message: None)
+        self.hub = create_hub_app(
+            self.comm, SecurityConfig(shared_secret="e2e-only-token"), **providers
+        )
+        self.gateway = APIGateway({"unhealthy_threshold": 2}, **providers)
+        self.gateway.register_service(
+            "orders", "Orders", "v1", upstream.url, "/healthz", path_prefix="/orders"
+        )
+        self.gateway.set_rate_limit("orders", 60, 6)
+        self.gateway.register_service(
+            "inventory",
+            "Inventory",
+            "v1",
+            f"http://127.0.0.1:{_closed_port()}",
+            "/healthz",
+            path_prefix="/inventory",
+        )
+        self.dashboard = PerformanceDashboard(
+            self.tracker, self.comm, {"refresh_interval": 5}, gateway=self.gateway, **providers
+        )
+
+    def agent_round(self) -> None:
+        """Every tracker metric for both agents; the planner is slow, busy and failing."""
+        record = self.tracker.record_metric
+        for agent_id, slow in ((SLOW_AGENT, True), ("worker", False)):
+            for index in range(20):
+                record(MetricType.RESPONSE_TIME, 3.0 + index / 10 if slow else 0.05, agent_id)
+                record(MetricType.TASK_DURATION, 0.4, agent_id)
+                record(MetricType.NETWORK_LATENCY, 0.01, agent_id)
+                record(MetricType.REQUEST_COUNT, 1, agent_id)
+                if slow:
+                    record(MetricType.ERROR_COUNT, 1, agent_id, {"error_type": "TimeoutError"})
+            record(MetricType.CPU_USAGE, 97.0 if slow else 20.0, agent_id)
+            record(MetricType.MEMORY_USAGE, 256e6, agent_id)
+            record(MetricType.THROUGHPUT, 12.5, agent_id)
+            record(MetricType.ERROR_RATE, 40.0 if slow else 0.0, agent_id)
+            record(MetricType.QUEUE_SIZE, 4, agent_id)
+        with self.profiler.profile("plan_step"):
+            sum(range(1000))
+
+    def message_round(self) -> None:
+        self.comm.send_message(
+            "planner", "worker", MessageType.TASK_ASSIGNMENT, {"n": 1}, MessagePriority.HIGH
+        )
+        self.comm.send_message("worker", "monitor", MessageType.STATUS_UPDATE, {"n": 2})
+        self.comm.broadcast_message("monitor", MessageType.HEARTBEAT, {"n": 3}, MessagePriority.LOW)
+        self.comm.process_pending("worker")
+        self.comm.process_pending("monitor")
+        self.comm.process_pending("planner")
+        # The straggler never processes: its queue fills (depth), the next send fails.
+        for _attempt in range(4):
+            with suppress(DeliveryError):
+                self.comm.send_message("planner", "straggler", MessageType.REQUEST, {"n": 4})
+        # A message that waits past message_timeout expires instead of being processed.
+        self.comm.send_message("planner", "monitor", MessageType.REQUEST, {"n": 5})
+        self.clock.offset += 31
+        self.comm.process_pending("monitor")
+        # Three parties keep beating; the straggler misses three heartbeats and goes offline.
+        self.clock.offset += 70
+        for agent_id in ("planner", "worker", "monitor"):
+            self.comm.heartbeat(agent_id)
+        self.comm.check_heartbeats()
+        # A request without the hub's token is rejected (agent.message.rejected).
+        assert asyncio.run(self._unauthenticated_hub_call()) == 401
+
+    async def _unauthenticated_hub_call(self) -> int:
+        transport = httpx.ASGITransport(app=self.hub)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+            return (await client.get("/agents")).status_code
+
+    def gateway_round(self) -> None:
+        for path in ("/ok", "/fail", "/ok", "/fail", "/ok", "/ok"):
+            self.gateway.route_request("GET", f"/v1/orders{path}")
+        for _attempt in range(6):  # past the burst of 6: 429
+            self.gateway.route_request("GET", "/v1/orders/ok")
+        for _attempt in range(3):  # refused connections: 502, then out of rotation
+            self.gateway.route_request("GET", "/v1/inventory/items")
+
+    def run_round(self) -> None:
+        self.agent_round()
+        self.message_round()
+        self.gateway_round()
+        self.dashboard.add_alert("warning", "e2e round finished", "e2e_workload")
+        self.dashboard.refresh()
+
+    def close(self) -> None:
+        self.dashboard.stop()
+        self.gateway.close()
+        self.system.disable()
+        self.tracker.stop()
+
+
+@pytest.fixture(scope="module")
+def workload(
+    dashboard_target: MetricsTarget, dashboard_prometheus: Prometheus
+) -> Iterator[Workload]:
+    """Two rounds of the workload, each scraped, so every counter has a rate."""
+    upstream = Upstream().start()
+    load = Workload(dashboard_target, upstream)
+    try:
+        for _round in range(2):
+            load.run_round()
+            dashboard_prometheus.wait_for_scrape_after(time.time())
+        yield load
+    finally:
+        load.close()
+        upstream.stop()
+
+
+def _has_number(result: list[dict[str, Any]]) -> bool:
+    return any(not math.isnan(float(sample["value"][1])) for sample in result)
+
+
+def test_the_expected_alert_rules_fire(
+    dashboard_prometheus: Prometheus, workload: Workload
+) -> None:
+    firing: set[str] = set()
+    deadline = time.monotonic() + ALERT_TIMEOUT
+    for _attempt in range(int(ALERT_TIMEOUT / 0.5) + 1):
+        response = dashboard_prometheus.client.get(f"{dashboard_prometheus.url}/api/v1/alerts")
+        response.raise_for_status()
+        alerts = response.json()["data"]["alerts"]
+        firing = {a["labels"]["alertname"] for a in alerts if a["state"] == "firing"}
+        if firing >= EXPECTED_ALERTS or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+
+    assert EXPECTED_ALERTS - firing == set()
+
+
+def test_every_panel_query_of_every_dashboard_returns_data(
+    dashboard_prometheus: Prometheus, workload: Workload
+) -> None:
+    # The alerts panels read ALERTS: wait for the rules to fire first.
+    dashboard_prometheus.query('ALERTS{alertstate="firing"}', ALERT_TIMEOUT)
+    queries = dashboard_queries(DASHBOARDS.glob("*.json"), {"agent": SLOW_AGENT})
+
+    empty = [
+        f"{q.dashboard} / {q.panel} [{q.ref_id}]: {q.expr}"
+        for q in queries
+        if not _has_number(dashboard_prometheus.query_once(q.expr))
+    ]
+
+    assert queries
+    assert empty == [], "panels without data:\n" + "\n".join(empty)

@@ -1,0 +1,102 @@
+"""The admin API under /_gateway, behind the admin token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from otel_agents.testing import TelemetryCapture
+
+from .conftest import ThreadServer, history_after, wait_for_spans
+
+pytestmark = pytest.mark.integration
+
+TOKEN = {"Authorization": "Bearer admin-secret"}
+
+
+@pytest.fixture
+def admin_gateway(make_gateway: Any, upstream: ThreadServer) -> tuple[Any, str]:
+    gateway = make_gateway({"admin_token": "admin-secret"})
+    gateway.register_service("users", "Users", "v1", upstream.url, path_prefix="/users")
+    return gateway, str(make_gateway.serve(gateway).url)
+
+
+@pytest.fixture
+def admin_url(admin_gateway: tuple[Any, str]) -> str:
+    return admin_gateway[1]
+
+
+def test_admin_api_needs_the_token(admin_url: str) -> None:
+    missing = httpx.get(f"{admin_url}/_gateway/services")
+    wrong = httpx.get(f"{admin_url}/_gateway/services", headers={"X-Admin-Token": "nope"})
+
+    assert missing.status_code == 401
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert wrong.status_code == 403
+    assert httpx.get(f"{admin_url}/_gateway/health").json() == {"status": "ok"}
+
+
+def test_admin_api_is_disabled_without_a_configured_token(make_gateway: Any) -> None:
+    url = make_gateway.serve(make_gateway()).url
+    response = httpx.get(f"{url}/_gateway/services", headers=TOKEN)
+    assert response.status_code == 403
+    assert "disabled" in response.json()["detail"]
+
+
+def test_admin_api_registers_lists_and_unregisters_services(
+    admin_url: str, upstream: ThreadServer
+) -> None:
+    created = httpx.post(
+        f"{admin_url}/_gateway/services",
+        headers=TOKEN,
+        json={
+            "service_id": "orders",
+            "name": "Orders",
+            "version": "v2",
+            "base_url": upstream.url,
+            "path_prefix": "/users",
+            "rate_limit": {"requests_per_minute": 60, "burst_limit": 5},
+        },
+    )
+    assert created.status_code == 201
+    assert created.json()["route"] == "/v2/users/{path}"
+    assert httpx.get(f"{admin_url}/v2/users/5").json() == {"id": "5", "name": "Ada"}
+
+    listed = httpx.get(f"{admin_url}/_gateway/services", headers=TOKEN).json()["services"]
+    by_id = {s["service_id"]: s for s in listed}
+    assert by_id["orders"]["rate_limit"] == {
+        "requests_per_minute": 60.0,
+        "burst_limit": 5,
+        "per_client": False,
+    }
+    assert by_id["users"]["healthy_instances"] == 1
+
+    deleted = httpx.delete(f"{admin_url}/_gateway/services/orders", headers=TOKEN)
+    assert deleted.status_code == 204
+    assert httpx.get(f"{admin_url}/v2/users/5").status_code == 404
+    assert httpx.delete(f"{admin_url}/_gateway/services/orders", headers=TOKEN).status_code == 404
+
+
+def test_admin_api_rejects_bad_registrations_with_a_problem(admin_url: str) -> None:
+    response = httpx.post(
+        f"{admin_url}/_gateway/services",
+        headers=TOKEN,
+        json={"service_id": "x", "name": "X", "version": "v1", "base_url": "gopher://h"},
+    )
+    assert response.status_code == 400
+    assert "base_url" in response.json()["detail"]
+
+
+def test_admin_history_and_span_names(
+    admin_gateway: tuple[Any, str], telemetry: TelemetryCapture
+) -> None:
+    gateway, admin_url = admin_gateway
+    httpx.get(f"{admin_url}/v1/users/1")
+    history_after(gateway, 1)
+    history = httpx.get(f"{admin_url}/_gateway/history?limit=5", headers=TOKEN).json()["history"]
+
+    assert [(r["route"], r["status_code"]) for r in history] == [("/v1/users/{path}", 200)]
+    httpx.delete(f"{admin_url}/_gateway/services/nope", headers=TOKEN)
+    wait_for_spans(telemetry, "DELETE /_gateway/services/{service_id}", "GET /_gateway/history")

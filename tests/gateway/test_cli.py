@@ -1,0 +1,78 @@
+"""``otel-agents gateway --config FILE`` as a real process on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .conftest import ThreadServer, free_port
+
+pytestmark = pytest.mark.integration
+
+
+def test_gateway_command_serves_the_config_file_with_env_overrides(
+    tmp_path: Path, upstream: ThreadServer
+) -> None:
+    port = free_port()
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        f"""
+[gateway]
+port = {port}
+request_timeout = 5
+
+[[services]]
+service_id = "users"
+name = "Users"
+version = "v1"
+base_url = "{upstream.url}"
+path_prefix = "/users"
+"""
+    )
+    env = os.environ | {
+        "OTEL_TRACES_EXPORTER": "none",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+        "OTEL_AGENTS_SYSTEM_METRICS": "false",
+        "OTEL_AGENTS_GATEWAY_ADMIN_TOKEN": "from-env",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "otel_agents.gateway.cli", "gateway", "--config", str(config)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{base}/_gateway/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, "the gateway did not start"
+            time.sleep(0.05)
+
+        proxied = httpx.get(f"{base}/v1/users/1")
+        services = httpx.get(f"{base}/_gateway/services", headers={"X-Admin-Token": "from-env"})
+
+        assert proxied.json() == {"id": "1", "name": "Ada"}
+        assert [s["service_id"] for s in services.json()["services"]] == ["users"]
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        if process.stderr:
+            process.stderr.close()
+    assert process.returncode == 0

@@ -1,0 +1,121 @@
+"""The pooled HTTP/1.1 upstream client against raw asyncio servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from otel_agents.gateway import UpstreamConnectError, UpstreamProtocolError, UpstreamTimeoutError
+from otel_agents.gateway.client import UpstreamClient, UpstreamResponse, encode_head
+
+pytestmark = pytest.mark.integration
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+HEAD = encode_head("GET", "/", [(b"host", b"upstream")])
+
+
+async def call(
+    handler: Handler, *, requests: int = 1, timeout: float = 2.0
+) -> list[UpstreamResponse]:
+    handlers: list[asyncio.Task[None]] = []
+
+    async def closing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.append(task)
+        try:
+            await handler(reader, writer)
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    server = await asyncio.start_server(closing, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = UpstreamClient(connect_timeout=timeout, read_timeout=timeout)
+    try:
+        responses = []
+        for _ in range(requests):
+            response = await client.request("127.0.0.1", port, HEAD, b"")
+            if response.stream is not None:
+                response.body = b"".join([chunk async for chunk in response.stream])
+            responses.append(response)
+        return responses
+    finally:
+        await client.aclose()
+        server.close()
+        await server.wait_closed()
+        # Let every connection handler see the client go and close its side.
+        await asyncio.wait_for(asyncio.gather(*handlers, return_exceptions=True), 5)
+
+
+def test_interim_1xx_answers_are_skipped() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        )
+        await writer.drain()
+        writer.close()
+
+    (response,) = asyncio.run(call(handler))
+    assert (response.status, response.body) == (200, b"ok")
+
+
+def test_chunked_bodies_are_decoded_and_trailers_dropped() -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"
+        )
+        await writer.drain()
+        writer.close()
+
+    (response,) = asyncio.run(call(handler))
+    assert response.body == b"hello world"
+    assert (b"transfer-encoding", b"chunked") in response.headers
+
+
+def test_a_pooled_connection_closed_while_idle_is_retried_once() -> None:
+    served = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal served
+        await reader.readuntil(b"\r\n\r\n")
+        served += 1
+        # Keep-alive promised, then the connection is closed: the next request on it is
+        # stale and must go out again on a fresh connection.
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n%d" % served)
+        await writer.drain()
+        writer.close()
+
+    responses = asyncio.run(call(handler, requests=2))
+    assert [r.body for r in responses] == [b"1", b"2"]
+
+
+def test_silence_is_a_timeout_and_garbage_a_protocol_error() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        await reader.read()  # say nothing until the client gives up and closes
+
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"SSH-2.0-OpenSSH\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    async def early_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+
+    with pytest.raises(UpstreamTimeoutError):
+        asyncio.run(call(silent, timeout=0.1))
+    with pytest.raises(UpstreamProtocolError):
+        asyncio.run(call(garbage))
+    with pytest.raises(UpstreamConnectError):
+        asyncio.run(call(early_close))

@@ -1,0 +1,125 @@
+"""Config files, environment overrides and the CLI subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from otel_agents.gateway import APIGateway, GatewayConfigError, load_config
+from otel_agents.gateway.cli import register
+
+TOML = """
+[gateway]
+port = 9090
+health_check_interval = 15
+request_timeout = 3
+max_history = 500
+admin_token = "adm"
+api_keys = ["k1"]
+trusted_proxies = ["10.0.0.0/8"]
+
+[[services]]
+service_id = "users"
+name = "User Management"
+version = "v1"
+base_url = "http://127.0.0.1:8001"
+path_prefix = "/users"
+health_check_url = "/health"
+
+[services.rate_limit]
+requests_per_minute = 600
+burst_limit = 20
+"""
+
+
+def test_toml_config_file_is_loaded(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(TOML)
+
+    config = load_config(path, environ={})
+
+    assert config.port == 9090
+    assert config.health_check_interval == 15.0
+    assert config.api_keys == ("k1",)
+    gateway = APIGateway(config, instrument=False)
+    (service,) = gateway.list_services()
+    assert service["route"] == "/v1/users/{path}"
+    assert service["rate_limit"]["burst_limit"] == 20
+    assert gateway.router.match("/v1/users/1").service.instances[0].health_url.path == "/health"  # type: ignore[union-attr]
+
+
+def test_json_config_file_is_loaded(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.json"
+    path.write_text(json.dumps({"gateway": {"max_body_size": 1024}, "services": []}))
+    assert load_config(path, environ={}).max_body_size == 1024
+
+
+def test_environment_overrides_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(TOML)
+    environ = {
+        "OTEL_AGENTS_GATEWAY_PORT": "7000",
+        "OTEL_AGENTS_GATEWAY_API_KEYS": "a, b",
+        "OTEL_AGENTS_GATEWAY_REQUEST_TIMEOUT": "9.5",
+    }
+    config = load_config(path, environ=environ)
+    assert (config.port, config.api_keys, config.request_timeout) == (7000, ("a", "b"), 9.5)
+
+
+def test_mapping_arguments_win_over_the_environment() -> None:
+    environ = {"OTEL_AGENTS_GATEWAY_MAX_HISTORY": "7", "OTEL_AGENTS_GATEWAY_REQUEST_TIMEOUT": "4"}
+    from otel_agents.gateway import GatewayConfig
+
+    config = GatewayConfig.from_mapping({"max_history": 9}, environ=environ)
+    assert (config.max_history, config.request_timeout) == (9, 4.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[gateway]\nrequest_timeout = -1\n", "request_timeout=-1"),
+        ("[gateway]\nmax_histroy = 5\n", "unknown gateway setting(s) max_histroy"),
+        ("[gatway]\n", "unknown section(s) gatway"),
+        ("[gateway\n", "is not valid"),
+        ("[gateway]\nadmin_token = 5\n", "admin_token=<hidden>"),
+    ],
+)
+def test_bad_config_files_name_the_fault(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(text)
+    with pytest.raises(GatewayConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_config(path, environ={})
+
+
+def test_a_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(GatewayConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_bad_service_in_a_config_file_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text('[[services]]\nservice_id = "s"\nversion = "v1"\nbase_url = "ftp://h"\n')
+    with pytest.raises(ValueError, match="base_url="):
+        APIGateway(load_config(path, environ={}), instrument=False)
+
+
+def test_cli_registers_the_gateway_subcommand() -> None:
+    parser = argparse.ArgumentParser(prog="otel-agents")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["gateway", "--config", "g.toml", "--port", "8123"])
+    assert (args.command, args.config, args.port) == ("gateway", "g.toml", 8123)
+    assert callable(args.handler)
+
+
+def test_cli_reports_a_bad_config_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from otel_agents.gateway.cli import main
+
+    path = tmp_path / "gateway.toml"
+    path.write_text("[gateway]\nport = 99999\n")
+    assert main(["gateway", "--config", str(path), "--no-telemetry"]) == 2
+    assert "port=99999" in capsys.readouterr().out

@@ -1,0 +1,107 @@
+"""Token buckets on a fake monotonic clock, with hypothesis."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given, settings, strategies as st
+
+from otel_agents.gateway.ratelimit import RateLimit, RateLimiter
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def limiter_with(
+    rpm: float, burst: int, *, per_client: bool = False, max_clients: int = 100
+) -> tuple[RateLimiter, FakeClock]:
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock, max_clients=max_clients)
+    limiter.set_limit("svc", RateLimit.build(rpm, burst, per_client))
+    return limiter, clock
+
+
+@given(rpm=st.integers(1, 6000), burst=st.integers(1, 200))
+def test_exactly_burst_requests_pass_from_a_full_bucket(rpm: int, burst: int) -> None:
+    limiter, _ = limiter_with(rpm, burst)
+    decisions = [limiter.acquire("svc", "c") for _ in range(burst + 5)]
+    assert [d.allowed for d in decisions] == [True] * burst + [False] * 5  # type: ignore[union-attr]
+    refused = decisions[-1]
+    assert refused is not None
+    assert refused.remaining == 0
+    assert math.isclose(refused.retry_after, 60 / rpm, rel_tol=1e-9)
+    assert dict(refused.headers())[b"retry-after"] == b"%d" % max(1, math.ceil(60 / rpm))
+
+
+@settings(max_examples=200)
+@given(
+    rpm=st.integers(1, 600),
+    burst=st.integers(1, 50),
+    steps=st.lists(st.tuples(st.floats(0, 30), st.integers(0, 20)), max_size=30),
+)
+def test_tokens_stay_between_zero_and_burst(
+    rpm: int, burst: int, steps: list[tuple[float, int]]
+) -> None:
+    limiter, clock = limiter_with(rpm, burst)
+    bucket = limiter.bucket("svc")
+    assert bucket is not None
+    for advance, requests in steps:
+        clock.now += advance
+        for _ in range(requests):
+            limiter.acquire("svc", "c")
+            assert 0.0 <= bucket.tokens <= burst
+
+
+@given(rpm=st.integers(1, 6000), burst=st.integers(1, 100), seconds=st.floats(0, 120))
+def test_refill_rate_is_exact(rpm: int, burst: int, seconds: float) -> None:
+    limiter, clock = limiter_with(rpm, burst)
+    for _ in range(burst):
+        limiter.acquire("svc", "c")
+    clock.now += seconds
+    bucket = limiter.bucket("svc")
+    assert bucket is not None
+    bucket.refill(clock.now)
+    assert math.isclose(bucket.tokens, min(burst, seconds * rpm / 60), abs_tol=1e-9)
+
+
+def test_one_token_returns_after_sixty_over_rpm_seconds() -> None:
+    limiter, clock = limiter_with(60, 2)
+    assert [limiter.acquire("svc", "c").allowed for _ in range(3)] == [True, True, False]  # type: ignore[union-attr]
+    clock.now += 0.999
+    assert limiter.acquire("svc", "c").allowed is False  # type: ignore[union-attr]
+    clock.now += 0.001
+    assert limiter.acquire("svc", "c").allowed is True  # type: ignore[union-attr]
+
+
+def test_services_are_isolated() -> None:
+    limiter, _ = limiter_with(60, 1)
+    limiter.set_limit("other", RateLimit.build(60, 1))
+    assert limiter.acquire("svc", "c").allowed is True  # type: ignore[union-attr]
+    assert limiter.acquire("svc", "c").allowed is False  # type: ignore[union-attr]
+    assert limiter.acquire("other", "c").allowed is True  # type: ignore[union-attr]
+    assert limiter.acquire("unlimited", "c") is None
+
+
+def test_per_client_buckets_are_separate_and_bounded() -> None:
+    limiter, _ = limiter_with(60, 2, per_client=True, max_clients=50)
+    assert [limiter.acquire("svc", "a").allowed for _ in range(3)] == [True, True, False]  # type: ignore[union-attr]
+    assert limiter.acquire("svc", "b").allowed is True  # type: ignore[union-attr]
+    for i in range(10_000):
+        limiter.acquire("svc", f"spoofed-{i}")
+    assert limiter.client_count() == 50
+
+
+def test_headers_carry_limit_remaining_and_reset() -> None:
+    limiter, _ = limiter_with(60, 3)
+    decision = limiter.acquire("svc", "c")
+    assert decision is not None
+    assert dict(decision.headers()) == {
+        b"ratelimit-limit": b"3",
+        b"ratelimit-remaining": b"2",
+        b"ratelimit-reset": b"1",
+    }

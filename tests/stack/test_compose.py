@@ -1,0 +1,265 @@
+"""Static checks of docker-compose.yml: Docker cannot run here, so the file is read instead.
+
+Services, pinned images, ports, mounted files, health checks, and every address one part of
+the stack gives another (OTLP endpoints, the Collector's exporters, Prometheus's scrape
+targets, Grafana's datasources, the agents' hub, the gateway's upstreams) must name a compose
+service and a port that service listens on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import tomllib
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from _stack import REPO, load_yaml
+
+from otel_agents.cli import build_parser
+from otel_agents.gateway.config import load_config
+
+INFRASTRUCTURE = {"otel-collector", "jaeger", "prometheus", "grafana"}
+OTEL_AGENTS = {"hub", "agent-planner", "agent-worker", "agent-monitor", "gateway", "demo"}
+COLLECTOR_IMAGE = "otel/opentelemetry-collector-contrib:0.162.0"
+_ENDPOINT_VARIABLE = re.compile(r"^OTEL_EXPORTER_OTLP(_[A-Z]+)?_ENDPOINT$")
+_PORT = re.compile(r":(\d+)$")
+
+
+def _services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    services: dict[str, dict[str, Any]] = compose["services"]
+    return services
+
+
+def _container_port(entry: str | int) -> int:
+    return int(str(entry).split("/")[0].split(":")[-1])
+
+
+def _published(compose: dict[str, Any]) -> set[tuple[str, int]]:
+    return {
+        (name, int(str(entry).split(":")[0]))
+        for name, service in _services(compose).items()
+        for entry in service.get("ports", [])
+    }
+
+
+def _collector_ports(collector_config: dict[str, Any]) -> set[int]:
+    """Every port the Collector config makes it listen on."""
+    endpoints = [
+        protocol["endpoint"]
+        for protocol in collector_config["receivers"]["otlp"]["protocols"].values()
+    ]
+    endpoints.append(collector_config["exporters"]["prometheus"]["endpoint"])
+    endpoints.append(collector_config["extensions"]["health_check"]["endpoint"])
+    return {int(_PORT.search(endpoint).group(1)) for endpoint in endpoints}  # type: ignore[union-attr]
+
+
+def _listening(compose: dict[str, Any], collector_config: dict[str, Any]) -> dict[str, set[int]]:
+    """The container ports each service listens on: published, exposed, or configured."""
+    ports = {
+        name: {_container_port(e) for e in [*s.get("ports", []), *s.get("expose", [])]}
+        for name, s in _services(compose).items()
+    }
+    ports["otel-collector"] |= _collector_ports(collector_config)
+    for name in ("hub", *[n for n in OTEL_AGENTS if n.startswith("agent-")], "gateway"):
+        command = _services(compose)[name]["command"]
+        ports[name].add(int(command[command.index("--port") + 1]))
+    return ports
+
+
+def _assert_names_a_listener(
+    address: str, listening: dict[str, set[int]], where: str, default_port: int | None = None
+) -> None:
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    port = parts.port or default_port
+    assert parts.hostname in listening, f"{where}: {address!r} names no compose service"
+    assert port in listening[parts.hostname], (
+        f"{where}: {address!r}: {parts.hostname} listens on {sorted(listening[parts.hostname])}"
+    )
+
+
+def _parse_command(command: list[str]) -> argparse.Namespace:
+    """Parse a container's command with the real ``otel-agents`` command line."""
+    return build_parser().parse_args(command)
+
+
+def test_compose_declares_the_stack_services(compose: dict[str, Any]) -> None:
+    assert set(_services(compose)) == INFRASTRUCTURE | OTEL_AGENTS
+
+
+def test_every_image_is_pinned_to_a_version(compose: dict[str, Any]) -> None:
+    for name, service in _services(compose).items():
+        image = service["image"]
+        repository, _, tag = image.rpartition(":")
+        assert repository, f"{name}: {image!r} has no tag"
+        assert re.fullmatch(r"v?\d+\.\d+(\.\d+)?|local", tag), f"{name}: {image!r} is not pinned"
+        if name in OTEL_AGENTS:
+            assert service["build"] == ".", f"{name} is not built from this repository"
+
+
+def test_the_collector_image_is_the_version_its_config_is_written_for(
+    compose: dict[str, Any],
+) -> None:
+    config_text = (REPO / "collector" / "otel-collector.yaml").read_text(encoding="utf-8")
+
+    assert _services(compose)["otel-collector"]["image"] == COLLECTOR_IMAGE
+    assert COLLECTOR_IMAGE in config_text
+
+
+def test_every_mounted_host_path_exists_in_the_repository(compose: dict[str, Any]) -> None:
+    mounts = [
+        (name, str(volume).split(":")[0])
+        for name, service in _services(compose).items()
+        for volume in service.get("volumes", [])
+    ]
+
+    assert mounts
+    for name, host_path in mounts:
+        assert host_path.startswith("./"), f"{name}: {host_path!r} is not a repository path"
+        assert (REPO / host_path).exists(), f"{name}: {host_path} does not exist"
+
+
+def test_every_otlp_endpoint_names_a_service_port_that_listens(
+    compose: dict[str, Any], collector_config: dict[str, Any]
+) -> None:
+    listening = _listening(compose, collector_config)
+    endpoints = [
+        (name, variable, value)
+        for name, service in _services(compose).items()
+        for variable, value in (service.get("environment") or {}).items()
+        if _ENDPOINT_VARIABLE.match(variable)
+    ]
+
+    assert {name for name, _, _ in endpoints} == OTEL_AGENTS
+    for name, variable, value in endpoints:
+        _assert_names_a_listener(value, listening, f"{name} {variable}")
+
+
+def test_every_otel_agents_service_sets_the_standard_otel_variables(
+    compose: dict[str, Any],
+) -> None:
+    for name in OTEL_AGENTS:
+        environment = _services(compose)[name]["environment"]
+        assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+        assert environment["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
+        assert environment["OTEL_TRACES_EXPORTER"] == "otlp"
+        assert environment["OTEL_METRICS_EXPORTER"] == "otlp"
+        assert environment["OTEL_SERVICE_NAME"]
+
+
+def test_the_collector_exports_to_compose_services(
+    compose: dict[str, Any], collector_config: dict[str, Any]
+) -> None:
+    listening = _listening(compose, collector_config)
+    exporters = collector_config["exporters"]
+    remote = {key: e["endpoint"] for key, e in exporters.items() if key != "prometheus"}
+
+    assert remote == {"otlp_grpc/jaeger": "jaeger:4317"}
+    for key, endpoint in remote.items():
+        _assert_names_a_listener(endpoint, listening, f"collector exporter {key}")
+
+
+def test_prometheus_scrapes_the_collector_and_loads_the_mounted_rules(
+    compose: dict[str, Any], collector_config: dict[str, Any]
+) -> None:
+    listening = _listening(compose, collector_config)
+    config = load_yaml("prometheus/prometheus.yml")
+    targets = {
+        job["job_name"]: target
+        for job in config["scrape_configs"]
+        for static in job["static_configs"]
+        for target in static["targets"]
+    }
+    volumes = _services(compose)["prometheus"]["volumes"]
+
+    assert targets["otel-collector"] == "otel-collector:8889"
+    _assert_names_a_listener(targets["otel-collector"], listening, "prometheus scrape")
+    assert "./prometheus/rules:/etc/prometheus/rules:ro" in volumes
+    assert config["rule_files"] == ["/etc/prometheus/rules/*.rules.yml"]
+    assert "--enable-feature=exemplar-storage" in _services(compose)["prometheus"]["command"]
+
+
+def test_grafana_datasources_and_dashboards_point_at_the_mounted_paths(
+    compose: dict[str, Any], collector_config: dict[str, Any]
+) -> None:
+    listening = _listening(compose, collector_config)
+    grafana = _services(compose)["grafana"]
+    datasources = load_yaml("grafana/provisioning/datasources/datasources.yml")["datasources"]
+    (provider,) = load_yaml("grafana/provisioning/dashboards/dashboards.yml")["providers"]
+
+    for datasource in datasources:
+        _assert_names_a_listener(datasource["url"], listening, f"datasource {datasource['name']}")
+    assert f"./grafana/dashboards:{provider['options']['path']}:ro" in grafana["volumes"]
+    assert grafana["environment"]["GF_AUTH_ANONYMOUS_ENABLED"] == "true"
+
+
+def test_agents_reach_the_hub_and_the_gateway_reaches_its_upstreams(
+    compose: dict[str, Any], collector_config: dict[str, Any]
+) -> None:
+    listening = _listening(compose, collector_config)
+    gateway_config = tomllib.loads((REPO / "docker" / "gateway.toml").read_text())
+    upstreams = [
+        url
+        for service in gateway_config["services"]
+        for url in (
+            service["base_url"] if isinstance(service["base_url"], list) else [service["base_url"]]
+        )
+    ]
+
+    for name in OTEL_AGENTS:
+        args = _parse_command(_services(compose)[name]["command"])
+        if args.command == "agent":
+            _assert_names_a_listener(args.hub, listening, f"{name} --hub")
+            _assert_names_a_listener(args.endpoint, listening, f"{name} --endpoint")
+            assert urlsplit(args.endpoint).hostname == name
+    for url in upstreams:
+        _assert_names_a_listener(url, listening, "gateway upstream")
+
+
+def test_every_command_is_a_valid_otel_agents_invocation(compose: dict[str, Any]) -> None:
+    commands = {name: _parse_command(_services(compose)[name]["command"]) for name in OTEL_AGENTS}
+
+    assert {args.command for args in commands.values()} == {"hub", "agent", "gateway", "demo"}
+    gateway = commands["gateway"]
+    mount = next(v for v in _services(compose)["gateway"]["volumes"] if v.endswith(":ro"))
+    assert mount.split(":")[1] == gateway.config
+    config = load_config(REPO / mount.split(":")[0], environ={})
+    assert (config.host, config.port) == ("0.0.0.0", 8080)
+
+
+def test_depends_on_waits_only_for_health_checks_that_exist(compose: dict[str, Any]) -> None:
+    services = _services(compose)
+    for name, service in services.items():
+        for dependency, condition in (service.get("depends_on") or {}).items():
+            assert dependency in services, f"{name} depends on unknown {dependency}"
+            if condition["condition"] == "service_healthy":
+                assert "healthcheck" in services[dependency], (
+                    f"{name} waits for {dependency} to be healthy, which has no health check"
+                )
+            else:
+                assert condition["condition"] == "service_started"
+
+
+@pytest.mark.parametrize("service", sorted(INFRASTRUCTURE - {"otel-collector"}))
+def test_ui_services_have_a_health_check(compose: dict[str, Any], service: str) -> None:
+    assert _services(compose)[service]["healthcheck"]["test"][0] == "CMD"
+
+
+def test_the_published_ports_match_the_table_in_docs_stack_md(compose: dict[str, Any]) -> None:
+    rows = re.findall(
+        r"^\| ([a-z-]+) \| (\d+) \|", (REPO / "docs" / "stack.md").read_text(), re.MULTILINE
+    )
+
+    assert {(service, int(port)) for service, port in rows} == _published(compose)
+
+
+def test_the_dockerfile_installs_the_package_for_a_non_root_user() -> None:
+    lines = (REPO / "Dockerfile").read_text(encoding="utf-8").splitlines()
+    instructions = [line.split()[0] for line in lines if line and not line.startswith((" ", "#"))]
+
+    assert "FROM python:3.11-slim" in lines
+    assert any("pip install ." in line for line in lines)
+    assert "USER otel" in lines
+    assert 'ENTRYPOINT ["otel-agents"]' in lines
+    assert instructions.index("USER") < instructions.index("ENTRYPOINT")

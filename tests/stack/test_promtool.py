@@ -1,0 +1,70 @@
+"""The bundled alert rules pass ``promtool check rules`` and their ``promtool test rules`` cases.
+
+promtool comes with the e2e harness's Prometheus (``scripts/fetch-prometheus``): outside CI a
+machine that cannot fetch it skips these tests with the reason, with ``CI=true`` it fails them.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from _prometheus import TIMINGS, promtool_binary
+from _stack import REPO
+
+RULES = REPO / "prometheus" / "rules" / "otel-agents.rules.yml"
+RULE_TESTS = sorted((REPO / "prometheus" / "tests").glob("*.test.yml"))
+TIMEOUT = 60.0
+
+pytestmark = pytest.mark.integration
+
+
+def _promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    started = time.monotonic()
+    result = subprocess.run(
+        [str(promtool_binary()), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+        cwd=REPO,
+    )
+    TIMINGS[f"promtool {args[0]} {args[1]}"] = time.monotonic() - started
+    return result
+
+
+def test_promtool_check_rules_accepts_the_rule_file() -> None:
+    result = _promtool("check", "rules", RULES)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 10 rules found" in result.stdout
+
+
+def test_promtool_test_rules_passes_every_firing_and_quiet_case() -> None:
+    assert RULE_TESTS, "no prometheus/tests/*.test.yml"
+
+    result = _promtool("test", "rules", *RULE_TESTS)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_promtool_test_rules_fails_when_a_rule_does_not_fire_as_expected(
+    tmp_path: Path,
+) -> None:
+    """The cases have teeth: a threshold no input reaches makes the firing cases fail."""
+    broken_rules = tmp_path / "rules" / RULES.name
+    broken_rules.parent.mkdir()
+    broken_rules.write_text(
+        RULES.read_text(encoding="utf-8").replace(" > 90\n", " > 1000\n"), encoding="utf-8"
+    )
+    tests = tmp_path / "tests" / "otel-agents.test.yml"
+    tests.parent.mkdir()
+    tests.write_text(RULE_TESTS[0].read_text(encoding="utf-8"), encoding="utf-8")
+
+    result = _promtool("test", "rules", tests)
+
+    assert result.returncode != 0
+    assert "OtelAgentsAgentHighCpu" in result.stdout + result.stderr
