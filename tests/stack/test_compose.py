@@ -246,11 +246,12 @@ def test_ui_services_have_a_health_check(compose: dict[str, Any], service: str) 
     assert _services(compose)[service]["healthcheck"]["test"][0] == "CMD"
 
 
-def test_the_published_ports_match_the_table_in_docs_stack_md(compose: dict[str, Any]) -> None:
-    rows = re.findall(
-        r"^\| ([a-z-]+) \| (\d+) \|", (REPO / "docs" / "stack.md").read_text(), re.MULTILINE
-    )
+def test_the_published_ports_match_the_readme_table(compose: dict[str, Any]) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Ports", 1)[1].split("\n#", 1)[0]
+    rows = re.findall(r"^\| ([a-z-]+) \| (\d+) \|", section, re.MULTILINE)
 
+    assert rows
     assert {(service, int(port)) for service, port in rows} == _published(compose)
 
 
