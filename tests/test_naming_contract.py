@@ -9,14 +9,13 @@ metric added anywhere in the contract is checked without touching this file.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from _contract import record_one_value_each
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
-from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from prometheus_client import CollectorRegistry
 
@@ -123,31 +122,14 @@ def test_python_exporter_derivation_matches_what_the_installed_exporter_serves()
         metric_readers=[PrometheusMetricReader(registry=registry)], shutdown_on_exit=False
     )
     try:
-        _record_one_value_each(provider.get_meter("naming-contract"), SPECS)
+        record_one_value_each(
+            provider.get_meter("naming-contract"), SPECS, {semconv.GEN_AI_AGENT_ID: "contract"}
+        )
         served = {sample.name for family in registry.collect() for sample in family.samples}
     finally:
         provider.shutdown()
     predicted = {name for spec in SPECS for name in sdk_exporter_names(spec).series}
     assert served - {"target_info"} == predicted
-
-
-def _record_one_value_each(meter: Any, specs: Iterable[MetricSpec]) -> None:
-    attributes = {semconv.GEN_AI_AGENT_ID: "contract"}
-
-    def observe(_options: CallbackOptions) -> Iterator[Observation]:
-        yield Observation(1.0, attributes)
-
-    for spec in specs:
-        if spec.kind.observable:
-            semconv.create_instrument(meter, spec, callbacks=[observe])
-            continue
-        instrument = semconv.create_instrument(meter, spec)
-        if spec.kind is InstrumentKind.HISTOGRAM:
-            instrument.record(0.5, attributes)
-        elif spec.kind is InstrumentKind.GAUGE:
-            instrument.set(1.0, attributes)
-        else:
-            instrument.add(1, attributes)
 
 
 @pytest.mark.parametrize(

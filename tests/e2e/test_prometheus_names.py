@@ -9,16 +9,15 @@ predicted label. The Collector path names them identically (tests/test_naming_co
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
-from opentelemetry.metrics import CallbackOptions, Observation
+from _contract import record_one_value_each
 from opentelemetry.sdk.resources import SERVICE_NAME
 
 from otel_agents import semconv
 from otel_agents.prometheus_names import prometheus_label_name, prometheus_names
-from otel_agents.semconv import InstrumentKind, MetricSpec
+from otel_agents.semconv import MetricSpec
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import MetricsTarget, Prometheus
@@ -40,23 +39,8 @@ SCRAPE_SERIES = {
 def recorded_specs(metrics_target: MetricsTarget, prometheus: Prometheus) -> list[MetricSpec]:
     """One value recorded into an instrument for every metric of the contract, then scraped."""
     meter = metrics_target.meter_provider.get_meter("otel-agents-e2e-naming")
-    attributes = {semconv.GEN_AI_AGENT_ID: AGENT_ID}
-
-    def observe(_options: CallbackOptions) -> Iterator[Observation]:
-        yield Observation(1.0, attributes)
-
     specs = sorted(semconv.ALL_METRICS.values(), key=lambda spec: spec.name)
-    for spec in specs:
-        if spec.kind.observable:
-            semconv.create_instrument(meter, spec, callbacks=[observe])
-            continue
-        instrument = semconv.create_instrument(meter, spec)
-        if spec.kind is InstrumentKind.HISTOGRAM:
-            instrument.record(0.25, attributes)
-        elif spec.kind is InstrumentKind.GAUGE:
-            instrument.set(1.0, attributes)
-        else:
-            instrument.add(1, attributes)
+    record_one_value_each(meter, specs, {semconv.GEN_AI_AGENT_ID: AGENT_ID})
     prometheus.wait_for_scrape_after(time.time())
     return specs
 
