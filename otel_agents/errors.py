@@ -6,15 +6,30 @@ built-in ``ValueError`` or ``TypeError``, so code written against plain Python k
 
 Messages name the parameter, the bad value and what to do instead.
 
-The tree::
+The tree (subclasses live next to the code that raises them)::
 
     OtelAgentsError
-    ├── ConfigurationError (ValueError)    a bad setting passed to configure() or a component
-    ├── InvalidValueError (ValueError)     an argument with the right type but a bad value
-    ├── InvalidTypeError (TypeError)       an argument of the wrong type
-    ├── ExportError (OSError)              writing an export file failed; the old file is intact
-    ├── MessagingError                     agent communication (see otel_agents.messaging)
-    └── GatewayError                       the API gateway (see otel_agents.gateway)
+    ├── ConfigurationError (ValueError)        a bad setting for configure() or a component
+    ├── InvalidValueError (ValueError)         an argument of the right type, bad value
+    │   └── alerts.UnknownAlertError           acknowledging or resolving an unknown alert id
+    ├── InvalidTypeError (TypeError)           an argument of the wrong type
+    ├── ExportError (OSError)                  an export file could not be written; old one intact
+    ├── MessagingError                         agent communication (otel_agents.messaging)
+    │   ├── UnknownAgentError (ValueError)     sender or recipient not registered
+    │   ├── DuplicateAgentError (ValueError)   same id registered with another endpoint
+    │   ├── UnknownCapabilityError (ValueError)
+    │   ├── InvalidMessageError (ValueError)   bad id, type, priority or envelope
+    │   ├── InvalidPayloadError (TypeError)    a payload that is not JSON-serializable
+    │   ├── DeliveryError                      could not deliver; recorded and counted
+    │   │   ├── QueueFullError
+    │   │   └── MessageExpiredError
+    │   └── SecurityError                      unauthorized, unsigned, tampered, stale, replayed
+    └── GatewayError                           the API gateway (otel_agents.gateway)
+        ├── ServiceNotFoundError (LookupError)
+        ├── InvalidServiceError (ValueError)   e.g. an upstream that is not http(s)
+        ├── GatewayConfigError (ValueError)    a bad gateway config file or key
+        └── UpstreamError                      UpstreamConnectError, UpstreamTimeoutError,
+                                               UpstreamProtocolError
 """
 
 from __future__ import annotations

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
+from otel_agents.errors import GatewayError
+
 __all__ = ["BodyTooLarge", "read_all", "stream_body"]
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
 
-class BodyTooLarge(Exception):
+class BodyTooLarge(GatewayError):
     """The body passed the limit; the gateway answers 413 without contacting the upstream."""
 
 
