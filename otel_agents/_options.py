@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from otel_agents.errors import ConfigurationError
 
-__all__ = ["Option", "Options"]
+__all__ = ["Option", "Options", "declare_keys"]
 
 
 @dataclass(frozen=True)
@@ -108,3 +108,12 @@ class Options:
                 f"expected a value that is not negative ({option.description})"
             )
         return converted
+
+
+def declare_keys(keys: Iterable[str]) -> None:
+    """Declare the keys of a component that checks its configuration its own way.
+
+    Components built on :class:`Options` then accept those keys in a shared, seed-style
+    dictionary instead of rejecting them as unknown.
+    """
+    Options._all_keys.update(keys)

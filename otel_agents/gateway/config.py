@@ -40,6 +40,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from otel_agents._options import declare_keys
 from otel_agents.gateway.errors import GatewayConfigError
 
 __all__ = ["GatewayConfig", "load_config"]
@@ -191,3 +192,6 @@ def load_config(
     settings = dict(document.get("gateway") or {})
     settings["services"] = document.get("services") or []
     return GatewayConfig.from_mapping(settings, environ=environ, strict=True, env_wins=True)
+
+
+declare_keys(f.name for f in fields(GatewayConfig))

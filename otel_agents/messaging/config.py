@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from otel_agents._options import declare_keys
 from otel_agents.errors import ConfigurationError, invalid_value
 
 __all__ = ["DEFAULT_CONFIG", "read_config"]
@@ -33,6 +34,7 @@ DEFAULT_CONFIG: dict[str, float | int | bool | None] = {
     "max_queue_size": 10_000,
     "require_registered_sender": False,
 }
+declare_keys(DEFAULT_CONFIG)
 
 
 def read_config(config: dict[str, Any] | None) -> dict[str, Any]:
