@@ -7,9 +7,7 @@ every span and metric to stdout (``--debug-log``), which these tests read back.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -18,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from _cluster import rotel_binary, stop_process, wait_listening
 from _support import REPO, free_port, scrubbed_env
 
 from otel_agents import semconv
 
 pytestmark = pytest.mark.integration
 
-START_TIMEOUT = 15.0  # seconds for rotel to listen
 ARRIVAL_TIMEOUT = 15.0  # seconds for exported data to show up in its output
 APP_TIMEOUT = 60.0  # a hang guard for the app subprocess, not a speed target
 
@@ -100,25 +98,6 @@ class Rotel:
             time.sleep(0.05)
 
 
-def rotel_binary() -> Path:
-    import rotel
-
-    return Path(os.path.dirname(rotel.__file__)) / "rotel-agent"
-
-
-def wait_listening(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"rotel exited early with code {process.returncode}")
-        with socket.socket() as sock:
-            sock.settimeout(0.2)
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"rotel did not listen on 127.0.0.1:{port} within {START_TIMEOUT}s")
-
-
 @pytest.fixture(scope="module")
 def rotel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rotel]:
     folder = tmp_path_factory.mktemp("rotel")
@@ -156,12 +135,7 @@ def rotel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rotel]:
         wait_listening(http_port, process)
         yield Rotel(process, output, grpc_port, http_port)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
 
 
 def run_app(env: dict[str, str], span_name: str, agent_id: str) -> subprocess.CompletedProcess[str]:

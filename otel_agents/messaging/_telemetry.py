@@ -212,9 +212,17 @@ class MessagingTelemetry:
     def start_route_span(self, message: AgentMessage) -> Span:
         """An INTERNAL ``route <recipient>`` span of the hub in the message's own trace.
 
-        Not made current: a batch routes many messages at once. End it when delivered.
+        An envelope without trace context (posted by an uninstrumented client, say through
+        the gateway) continues the current context instead, the hub's HTTP server span, and
+        the route span's context goes into ``message.headers`` so that the recipient's
+        ``process`` span continues that trace too. Not made current: a batch routes many
+        messages at once. End it when delivered.
         """
+        parent: Context | None
         parent, _ = self.process_context(message)
+        adopt = not message.broadcast and not _carries_span(parent)
+        if adopt:
+            parent = None  # the current context
         attributes = self._span_attributes(
             sc.MESSAGING_OPERATION_ROUTE, message.recipient_id, message
         )
@@ -222,11 +230,14 @@ class MessagingTelemetry:
         attributes[sc.MESSAGING_MESSAGE_ID] = message.message_id
         attributes[sc.AGENT_MESSAGE_SENDER_ID] = message.sender_id
         attributes[sc.AGENT_MESSAGE_RECIPIENT_ID] = message.recipient_id
-        return self.tracer.start_span(
+        span = self.tracer.start_span(
             sc.MESSAGING_ROUTE_SPAN.format(destination=message.recipient_id),
             context=parent,
             attributes=attributes,
         )
+        if adopt:
+            propagate.inject(message.headers, context=trace.set_span_in_context(span))
+        return span
 
     # -- processing -------------------------------------------------------------------------
     def process_context(self, message: AgentMessage) -> tuple[Context, list[Link]]:
@@ -326,6 +337,11 @@ class _Scope:
             if self._token is not None:
                 otel_context.detach(self._token)
             self._span.end()
+
+
+def _carries_span(context: Context) -> bool:
+    """Whether ``context`` holds a valid span context (extracted from a ``traceparent``)."""
+    return trace.get_current_span(context).get_span_context().is_valid
 
 
 def mark_failed(span: Span, exc: BaseException, error_type: str | None = None) -> None:

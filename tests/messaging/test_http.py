@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
 from otel_agents.messaging import (
@@ -19,6 +20,7 @@ from otel_agents.messaging import (
     SecurityError,
     UnknownAgentError,
 )
+from otel_agents.messaging.message import new_message
 from otel_agents.testing import TelemetryCapture
 from tests.messaging.helpers import KEY, SECRET, Net
 
@@ -275,3 +277,39 @@ def test_inbox_refuses_an_expired_message_in_a_batch_and_keeps_the_rest(
     record = net.agents["agent-b"].messages.get(stale["message_id"])
     assert record is not None
     assert record.status.value == "expired"
+
+
+def test_an_envelope_without_trace_context_continues_the_hubs_http_request_trace(
+    net: Net, security: SecurityConfig, telemetry: TelemetryCapture
+) -> None:
+    # What an uninstrumented client (say curl, through the gateway) posts: no traceparent in
+    # the envelope, only in the HTTP request that the gateway's CLIENT span made.
+    message, _ = new_message(
+        "agent-a", "agent-b", "request", {"n": 1}, "normal", now=0, timeout=1e10
+    )
+    body = message.to_json().encode()
+    assert message.headers == {}
+    caller = telemetry.tracer_provider.get_tracer("test").start_span("caller")
+    headers = {**security.request_headers("agent-a"), **security.sign(message.message_id, body)}
+    propagate.inject(headers, context=trace.set_span_in_context(caller))
+
+    async def scenario() -> httpx.Response:
+        await net.register("agent-a", "agent-b")
+        response = await net.client.post("http://hub/messages", content=body, headers=headers)
+        await net.agents["agent-b"].process_next()
+        return response
+
+    assert run(scenario).status_code == 202
+    caller.end()
+    hub_server = telemetry.span("POST /messages")
+    routed = telemetry.span("route agent-b")
+    processed = telemetry.span("process agent-b")
+    trace_id = caller.get_span_context().trace_id
+    assert {s.context.trace_id for s in (hub_server, routed, processed)} == {trace_id}
+    assert hub_server.parent is not None
+    assert hub_server.parent.span_id == caller.get_span_context().span_id
+    assert routed.parent is not None
+    assert routed.parent.span_id == hub_server.context.span_id
+    assert processed.parent is not None
+    assert processed.parent.span_id == routed.context.span_id
+    assert processed.kind is SpanKind.CONSUMER

@@ -7,19 +7,14 @@ which prints what it receives; metrics go to the console exporter, printed at sh
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from _cluster import MESSAGING_KEY, MESSAGING_SECRET, Cluster
+from _support import free_port
 
 from otel_agents.messaging import MessageType, SecurityConfig
 from otel_agents.messaging.remote import RemoteAgent
@@ -27,143 +22,7 @@ from otel_agents.testing import TelemetryCapture
 
 pytestmark = pytest.mark.integration
 
-SECRET = "integration-secret"
-KEY = "integration-signing-key"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-FIELD = re.compile(r"^(Trace ID|Parent ID|ID|Name|Kind)\s*: ?(.*)$")
-
-
-def received_spans(text: str) -> list[dict[str, str]]:
-    """Spans in rotel's detailed debug output, each with its ``service``."""
-    spans: list[dict[str, str]] = []
-    service = ""
-    for raw in text.splitlines():
-        line = ANSI.sub("", raw).strip()
-        if line.startswith("-> service.name: Str("):
-            service = line[len("-> service.name: Str(") : -1]
-        elif line.startswith("Span #"):
-            spans.append({"service": service})
-        elif spans and (match := FIELD.match(line)):
-            spans[-1].setdefault(match.group(1), match.group(2).strip())
-    return spans
-
-
-class Cluster:
-    def __init__(self, tmp_path: Path) -> None:
-        self.tmp_path = tmp_path
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.outputs: dict[str, Path] = {}
-        self.hub_port = free_port()
-        self.hub_url = f"http://127.0.0.1:{self.hub_port}"
-        self.otlp_port = free_port()
-
-    def start_receiver(self) -> None:
-        import rotel
-
-        binary = Path(os.path.dirname(rotel.__file__)) / "rotel-agent"
-        self.outputs["rotel"] = self.tmp_path / "rotel.out"
-        with self.outputs["rotel"].open("wb") as stdout:
-            self.processes["rotel"] = subprocess.Popen(
-                [
-                    str(binary), "start",
-                    "--otlp-grpc-endpoint", f"127.0.0.1:{free_port()}",
-                    "--otlp-http-endpoint", f"127.0.0.1:{self.otlp_port}",
-                    "--exporter", "blackhole",
-                    "--debug-log", "traces", "--debug-log-verbosity", "detailed",
-                    "--pid-file", str(self.tmp_path / "rotel.pid"),
-                    "--log-file", str(self.tmp_path / "rotel.log"),
-                ],
-                stdout=stdout,
-                stderr=subprocess.STDOUT,
-            )  # fmt: skip
-
-        def listening() -> bool:
-            with socket.socket() as sock:
-                return sock.connect_ex(("127.0.0.1", self.otlp_port)) == 0
-
-        self.wait_until(listening, "the OTLP receiver")
-
-    def start(self, name: str, *args: str) -> None:
-        env = {
-            **os.environ,
-            "OTEL_SERVICE_NAME": name,
-            "OTEL_TRACES_EXPORTER": "otlp",
-            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{self.otlp_port}",
-            "OTEL_METRICS_EXPORTER": "console",
-            "OTEL_LOGS_EXPORTER": "none",
-            "OTEL_BSP_SCHEDULE_DELAY": "50",
-            "OTEL_METRIC_EXPORT_INTERVAL": "600000",
-            "OTEL_AGENTS_SYSTEM_METRICS": "false",
-            "OTEL_AGENTS_MESSAGING_SECRET": SECRET,
-            "OTEL_AGENTS_MESSAGING_SIGNING_KEY": KEY,
-        }
-        out = self.tmp_path / f"{name}.out"
-        self.outputs[name] = out
-        with out.open("wb") as stdout, (self.tmp_path / f"{name}.err").open("wb") as stderr:
-            self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "otel_agents.messaging.cli", *args],
-                stdout=stdout,
-                stderr=stderr,
-                env=env,
-            )
-
-    def wait_until(self, check: Any, what: str, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for name, process in self.processes.items():
-                if process.poll() is not None:
-                    err = self.tmp_path / f"{name}.err"
-                    shown = err.read_text() if err.exists() else ""
-                    raise AssertionError(f"{name} exited early:\n{shown}")
-            try:
-                if check():
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}")
-
-    def registered(self) -> list[str]:
-        response = httpx.get(
-            self.hub_url + "/agents",
-            headers={"authorization": f"Bearer {SECRET}", "x-agent-id": "test"},
-        )
-        return [agent["agent_id"] for agent in response.json()]
-
-    def stop(self, *names: str) -> None:
-        chosen = [p for n, p in self.processes.items() if not names or n in names]
-        for process in chosen:
-            if process.poll() is None:
-                process.terminate()
-        for process in chosen:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-
-    def metrics(self, name: str) -> list[dict[str, Any]]:
-        """The metrics data a process's console exporter printed."""
-        text = self.outputs[name].read_text()
-        decoder = json.JSONDecoder()
-        found, index = [], 0
-        while (start := text.find("{", index)) >= 0:
-            item, index = decoder.raw_decode(text, start)
-            found.append(item)
-        return found
-
-    def spans(self) -> list[dict[str, str]]:
-        return received_spans(self.outputs["rotel"].read_text(errors="replace"))
+SECRET, KEY = MESSAGING_SECRET, MESSAGING_KEY
 
 
 @pytest.fixture
