@@ -3,6 +3,10 @@ OpenTelemetry, measured in the same run on 127.0.0.1 with a bounded load generat
 
     .venv/bin/python benchmarks/bench_gateway.py [--duration 3] [--rounds 3] [--connections 32]
 
+"Tuned" is the instrumented gateway with the provider settings docs/gateway.md suggests:
+``OTEL_METRICS_EXEMPLAR_FILTER=always_off`` (here ``AlwaysOffExemplarFilter()``) and Views
+that drop the middleware's optional ``http.server.active_requests`` and body-size metrics.
+
 Each server runs in its own process (uvicorn, one worker; httptools/uvloop when installed).
 Load comes from Debian's ``wrk`` when installed (``apt-get install -y wrk``), else from a
 bounded asyncio client. Prints req/s, p99 and the ratios; asserts nothing.
@@ -22,7 +26,7 @@ import sys
 import time
 from typing import Any
 
-ROLES = ("upstream", "naive", "ours-plain", "ours-otel")
+ROLES = ("upstream", "naive", "ours-plain", "ours-otel", "ours-tuned")
 
 
 def free_port() -> int:
@@ -69,17 +73,19 @@ def naive_app(upstream: str) -> Any:
     return Starlette(routes=[Route("/v1/{path:path}", forward, methods=["GET", "POST"])])
 
 
-def ours_app(upstream: str, instrument: bool) -> Any:
+def ours_app(upstream: str, instrument: bool, tuned: bool = False) -> Any:
+    """Our gateway; ``tuned`` adds the provider settings docs/gateway.md suggests."""
     from otel_agents.gateway import APIGateway
 
     tracer_provider = meter_provider = None
     if instrument:
-        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
         from opentelemetry.sdk.metrics.export import (
             MetricExporter,
             MetricExportResult,
             PeriodicExportingMetricReader,
         )
+        from opentelemetry.sdk.metrics.view import DropAggregation, View
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import (
             BatchSpanProcessor,
@@ -106,7 +112,20 @@ def ours_app(upstream: str, instrument: bool) -> Any:
         tracer_provider = TracerProvider()
         tracer_provider.add_span_processor(BatchSpanProcessor(DropSpans()))
         reader = PeriodicExportingMetricReader(DropMetrics(), export_interval_millis=5000)
-        meter_provider = MeterProvider(metric_readers=[reader])
+        options: dict[str, Any] = {}
+        if tuned:
+            from opentelemetry.semconv._incubating.metrics import http_metrics
+
+            options["exemplar_filter"] = AlwaysOffExemplarFilter()
+            options["views"] = [
+                View(instrument_name=name, aggregation=DropAggregation())
+                for name in (
+                    http_metrics.HTTP_SERVER_ACTIVE_REQUESTS,
+                    http_metrics.HTTP_SERVER_REQUEST_BODY_SIZE,
+                    http_metrics.HTTP_SERVER_RESPONSE_BODY_SIZE,
+                )
+            ]
+        meter_provider = MeterProvider(metric_readers=[reader], **options)
     gateway = APIGateway(
         {"health_check_interval": 60, "request_timeout": 10},
         tracer_provider=tracer_provider,
@@ -126,6 +145,7 @@ def serve(role: str, port: int, upstream_port: int) -> None:
         "naive": lambda: naive_app(upstream),
         "ours-plain": lambda: ours_app(upstream, False),
         "ours-otel": lambda: ours_app(upstream, True),
+        "ours-tuned": lambda: ours_app(upstream, True, tuned=True),
     }[role]()
     uvicorn.run(
         app,
@@ -200,6 +220,81 @@ def wait_ready(port: int, timeout: float = 20.0) -> None:
     raise RuntimeError(f"server on port {port} did not start")
 
 
+# -- CPU instructions per served request ---------------------------------------------------
+def _served_count(role: str, upstream_port: int, requests: int) -> int:
+    """Instructions the ``role`` gateway process executes to start, serve ``requests``
+    sequential GETs over one keep-alive connection, and stop (valgrind callgrind)."""
+    import http.client
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            __file__,
+            "--serve",
+            role,
+            "--port",
+            str(port),
+            "--upstream-port",
+            str(upstream_port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"OTEL_SDK_DISABLED": "false"},
+    )
+    try:
+        wait_ready(port, timeout=300)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        for _ in range(requests):
+            connection.request("GET", "/v1/users/42")
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                raise RuntimeError(f"{role} answered {response.status}")
+        connection.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=300)
+    found = re.search(r"Collected : (\d+)", err)
+    if found is None:
+        raise RuntimeError(f"callgrind printed no total for {role}:\n{err[-2000:]}")
+    return int(found.group(1))
+
+
+def served_instructions(requests: int) -> None:
+    """Instructions per served request for our gateway with and without telemetry.
+
+    The gateway runs under callgrind (the upstream does not); the count for ``requests``
+    is subtracted from the count for ``3 * requests``, which removes start-up and shutdown.
+    Unlike req/s, these counts do not move with the machine's other load.
+    """
+    if shutil.which("valgrind") is None:
+        print("(valgrind not installed: served instruction counts skipped)")
+        return
+    upstream_port = free_port()
+    upstream = subprocess.Popen(
+        [sys.executable, __file__, "--serve", "upstream", "--port", str(upstream_port)]
+    )
+    counts: dict[str, float] = {}
+    try:
+        wait_ready(upstream_port)
+        for role in ("ours-plain", "ours-otel", "ours-tuned"):
+            low = _served_count(role, upstream_port, requests)
+            high = _served_count(role, upstream_port, 3 * requests)
+            counts[role] = (high - low) / (2 * requests)
+    finally:
+        upstream.send_signal(signal.SIGTERM)
+        upstream.wait(timeout=10)
+    plain = counts["ours-plain"]
+    print(f"{'gateway (served, callgrind)':<32}{'instr/request':>15}{'plain/this':>12}")
+    for role, count in counts.items():
+        print(f"{role:<32}{count:>15,.0f}{plain / count:>12.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=int, default=3, help="seconds per measurement")
@@ -208,9 +303,18 @@ def main() -> None:
     parser.add_argument("--serve", choices=ROLES)
     parser.add_argument("--port", type=int)
     parser.add_argument("--upstream-port", type=int, default=0)
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        metavar="N",
+        help="instead of wrk: count CPU instructions per served request (N and 3N requests)",
+    )
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.port, args.upstream_port)
+        return
+    if args.instructions:
+        served_instructions(args.instructions)
         return
     ports = {role: free_port() for role in ROLES}
     procs: list[subprocess.Popen[bytes]] = []
@@ -234,6 +338,7 @@ def main() -> None:
             "naive": "/v1/users/42",
             "ours-plain": "/v1/users/42",
             "ours-otel": "/v1/users/42",
+            "ours-tuned": "/v1/users/42",
         }
         for role in ROLES:
             measure(ports[role], paths[role], 1, args.connections)  # warm-up
@@ -262,6 +367,7 @@ def main() -> None:
         "naive": "naive httpx gateway",
         "ours-plain": "otel-agents, no telemetry",
         "ours-otel": "otel-agents, instrumented",
+        "ours-tuned": "instrumented, tuned SDK",
     }
     for role in ROLES:
         rps, p99 = results[role]
@@ -275,6 +381,11 @@ def main() -> None:
     print(
         "instrumented / no telemetry = "
         f"{results['ours-otel'][0] / results['ours-plain'][0]:.2f} (target >= 0.85)"
+    )
+    print(
+        "instrumented, tuned SDK / no telemetry = "
+        f"{results['ours-tuned'][0] / results['ours-plain'][0]:.2f} "
+        "(exemplars off, optional middleware metrics dropped by Views)"
     )
 
 

@@ -16,8 +16,10 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
 from opentelemetry import propagate, trace
+from opentelemetry.propagators.textmap import Setter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_agents import semconv
@@ -30,6 +32,9 @@ from otel_agents.gateway.registry import Instance
 __all__ = ["HOP_BY_HOP", "ForwardedPolicy", "Proxy", "strip_hop_by_hop"]
 
 Headers = list[tuple[bytes, bytes]]
+
+#: Distinct (service, upstream, method) CLIENT span templates kept; more are built per call.
+_MAX_TEMPLATES = 4096
 
 HOP_BY_HOP = frozenset(
     {
@@ -106,6 +111,7 @@ class Proxy:
         self.client = client
         self.telemetry = telemetry
         self.forwarded = forwarded
+        self._templates: dict[tuple[str, Instance, str], tuple[str, dict[str, Any], str]] = {}
 
     def request_headers(
         self,
@@ -171,29 +177,20 @@ class Proxy:
         """
         url = instance.url
         telemetry = self.telemetry
+        name, base, origin = self._span_template(service_id, instance, method)
         path, _, query = target.partition("?")
-        full = f"{url.scheme}://{url.host_header.decode()}{path}"
+        full = origin + path
         if query:
             full += "?" + redact_query(query)
-        known = method_attribute(method)
-        span = telemetry.tracer.start_span(
-            method if known == method else "HTTP",
-            kind=SpanKind.CLIENT,
-            attributes={
-                semconv.HTTP_REQUEST_METHOD: known,
-                semconv.SERVER_ADDRESS: url.host,
-                semconv.SERVER_PORT: url.port,
-                semconv.URL_FULL: full,
-                semconv.GATEWAY_SERVICE_ID: service_id,
-            },
-        )
-        carrier: dict[str, str] = {}
-        propagate.inject(carrier, context=trace.set_span_in_context(span))
-        if carrier:
+        attributes = base.copy()
+        attributes[semconv.URL_FULL] = full
+        span = telemetry.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        injected: Headers = []
+        propagate.inject(injected, context=trace.set_span_in_context(span), setter=_SETTER)
+        if injected:
             # Our span's context replaces the caller's; with telemetry off (nothing
             # injected) the caller's traceparent passes through untouched.
-            injected = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in carrier.items()]
-            names = {name for name, _ in injected}
+            names = {n for n, _ in injected}
             headers = [h for h in headers if h[0] not in names]
             headers.extend(injected)
         head = encode_head(method, target, headers)
@@ -226,6 +223,47 @@ class Proxy:
                 span.set_attribute(semconv.ERROR_TYPE, str(status))
                 span.set_status(Status(StatusCode.ERROR))
         return response, span
+
+    def _span_template(
+        self, service_id: str, instance: Instance, method: str
+    ) -> tuple[str, dict[str, Any], str]:
+        """The CLIENT span's name, fixed attributes and URL origin, built once per key."""
+        known = method_attribute(method)
+        key = (service_id, instance, known)
+        found = self._templates.get(key)
+        if found is None:
+            url = instance.url
+            base: dict[str, Any] = {
+                semconv.HTTP_REQUEST_METHOD: known,
+                semconv.SERVER_ADDRESS: url.host,
+                semconv.SERVER_PORT: url.port,
+                semconv.GATEWAY_SERVICE_ID: service_id,
+            }
+            found = (
+                "HTTP" if known == "_OTHER" else known,
+                base,
+                f"{url.scheme}://{url.host_header.decode()}",
+            )
+            if len(self._templates) < _MAX_TEMPLATES:
+                self._templates[key] = found
+        return found
+
+
+class _HeaderSetter(Setter[Headers]):
+    """Sets injected fields in a (short) list of raw headers; a field set twice keeps the
+    last value, as it would in a dict carrier."""
+
+    def set(self, carrier: Headers, key: str, value: str) -> None:
+        name = key.lower().encode("latin-1")
+        field = (name, value.encode("latin-1"))
+        for index, (existing, _) in enumerate(carrier):
+            if existing == name:
+                carrier[index] = field
+                return
+        carrier.append(field)
+
+
+_SETTER = _HeaderSetter()
 
 
 def response_headers(upstream: Headers, extra: Headers) -> Headers:
