@@ -104,6 +104,7 @@ def configure(
     prometheus_port: int | None = None,
     span_processors: Sequence[SpanProcessor] = (),
     metric_readers: Sequence[MetricReader] = (),
+    views: Sequence[View] = (),
     disabled: bool | None = None,
 ) -> Telemetry | None:
     """Set up OpenTelemetry tracing, metrics and logs from ``OTEL_*`` variables.
@@ -140,6 +141,8 @@ def configure(
         prometheus_port: its port; reads ``OTEL_EXPORTER_PROMETHEUS_PORT``.
         span_processors: extra span processors (an in-memory exporter in tests, say).
         metric_readers: extra metric readers.
+        views: extra metric Views, after otel-agents' own bucket Views; e.g. a ``View`` with
+            ``DropAggregation()`` for instruments you do not want (see docs/gateway.md).
         disabled: build nothing; reads ``OTEL_SDK_DISABLED``.
 
     Returns:
@@ -171,7 +174,11 @@ def configure(
 
 def _validate_arguments(requested: dict[str, Any]) -> None:
     s.check_arguments(requested)
-    for name, kind in (("span_processors", SpanProcessor), ("metric_readers", MetricReader)):
+    for name, kind in (
+        ("span_processors", SpanProcessor),
+        ("metric_readers", MetricReader),
+        ("views", View),
+    ):
         value = requested.get(name, ())
         if not isinstance(value, list | tuple) or not all(isinstance(v, kind) for v in value):
             raise invalid_config(name, value, f"a list of {kind.__name__} objects")
@@ -242,11 +249,13 @@ def _build(requested: dict[str, Any]) -> Telemetry:
         readers.extend(get("metric_readers", ()))
         meter_provider = x.failsafe(
             "the MeterProvider (OTEL_METRICS_EXEMPLAR_FILTER)",
-            lambda: MeterProvider(resource=resource, metric_readers=readers, views=_views()),
+            lambda: MeterProvider(
+                resource=resource, metric_readers=readers, views=_views(get("views", ()))
+            ),
             lambda: MeterProvider(
                 resource=resource,
                 metric_readers=readers,
-                views=_views(),
+                views=_views(get("views", ())),
                 exemplar_filter=TraceBasedExemplarFilter(),
             ),
             "the default exemplar filter trace_based",
@@ -365,14 +374,17 @@ def _sampler(name: str, arg: float | None) -> sampling.Sampler:
     return sampling.ParentBased(sampling.ALWAYS_ON)
 
 
-def _views() -> list[View]:
+def _views(extra: Sequence[View] = ()) -> list[View]:
     return [
-        View(
-            instrument_name=spec.name,
-            aggregation=ExplicitBucketHistogramAggregation(boundaries=spec.buckets),
-        )
-        for spec in semconv.ALL_METRICS.values()
-        if spec.kind is InstrumentKind.HISTOGRAM and spec.buckets
+        *(
+            View(
+                instrument_name=spec.name,
+                aggregation=ExplicitBucketHistogramAggregation(boundaries=spec.buckets),
+            )
+            for spec in semconv.ALL_METRICS.values()
+            if spec.kind is InstrumentKind.HISTOGRAM and spec.buckets
+        ),
+        *extra,
     ]
 
 

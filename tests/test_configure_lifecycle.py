@@ -176,3 +176,50 @@ def test_application_providers_set_first_are_kept(probes: Probes) -> None:
         "logger_provider": True,
     }
     assert probe.warnings() == []
+
+
+# --------------------------------------------------------------------------------------
+# Extra Views
+# --------------------------------------------------------------------------------------
+scenario(
+    "views",
+    before="""
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.metrics.view import DropAggregation, View
+reader = InMemoryMetricReader()
+""",
+    kwargs="{'views': [View(instrument_name='agent.requests', aggregation=DropAggregation())],"
+    " 'metric_readers': [reader]}",
+    after="""
+from otel_agents import PerformanceTracker
+tracker = PerformanceTracker({"snapshot_interval": 0})
+tracker.record_metric("request_count", 1, agent_id="a")
+tracker.record_metric("error_count", 1, agent_id="a")
+tracker.record_metric("response_time", 0.003, agent_id="a")
+data = reader.get_metrics_data()
+found = {
+    m.name: m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
+}
+result["extra"]["names"] = sorted(found)
+bounds = found["agent.response.duration"].data.data_points[0].explicit_bounds
+result["extra"]["first_bound"] = bounds[0]
+""",
+)
+
+
+def test_extra_views_apply_after_the_bucket_views(probes: Probes) -> None:
+    probe = probes["views"]
+    assert probe.error is None
+    assert "agent.requests" not in probe.extra["names"]
+    assert {"agent.errors", "agent.response.duration"} <= set(probe.extra["names"])
+    assert probe.extra["first_bound"] == 0.001
+
+
+scenario("bad views", kwargs="{'views': ['not a view']}")
+
+
+def test_views_must_be_view_objects(probes: Probes) -> None:
+    error = probes["bad views"].error
+    assert error is not None
+    assert error["type"] == "ConfigurationError"
+    assert "views=" in error["message"]
