@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -37,68 +35,20 @@ from otel_agents._options import Option, Options
 from otel_agents._version import __version__
 from otel_agents.errors import invalid_type, invalid_value
 from otel_agents.history import BoundedHistory, TimeRange, resolve_time_range, summarize
+from otel_agents.metric_types import (
+    KINDS,
+    RECORD_METHODS,
+    MetricType,
+    coerce_metric_type,
+    number,
+    out_of_range,
+)
 
 __all__ = ["MetricType", "PerformanceMetric", "PerformanceSnapshot", "PerformanceTracker"]
 
 _logger = logging.getLogger(__name__)
 
 MetricCallback = Callable[["PerformanceMetric"], Any]
-
-
-class MetricType(StrEnum):
-    """What a tracked value measures. Pass a member or its value (``"response_time"``)."""
-
-    RESPONSE_TIME = "response_time"
-    TASK_DURATION = "task_duration"
-    NETWORK_LATENCY = "network_latency"
-    CPU_USAGE = "cpu_usage"
-    MEMORY_USAGE = "memory_usage"
-    THROUGHPUT = "throughput"
-    ERROR_RATE = "error_rate"
-    QUEUE_SIZE = "queue_size"
-    REQUEST_COUNT = "request_count"
-    ERROR_COUNT = "error_count"
-
-    @property
-    def spec(self) -> semconv.MetricSpec:
-        """The instrument this type is recorded as."""
-        return _KINDS[self].spec
-
-    @property
-    def unit(self) -> str:
-        return _KINDS[self].spec.unit
-
-
-@dataclass(frozen=True)
-class _Kind:
-    spec: semconv.MetricSpec
-    maximum: float  # values must lie in [0, maximum]; NaN and infinity never do
-    meaning: str
-
-
-_ANY = sys.float_info.max
-
-
-_KINDS: dict[MetricType, _Kind] = {
-    MetricType.RESPONSE_TIME: _Kind(semconv.AGENT_RESPONSE_DURATION, _ANY, "seconds"),
-    MetricType.TASK_DURATION: _Kind(semconv.AGENT_TASK_DURATION, _ANY, "seconds"),
-    MetricType.NETWORK_LATENCY: _Kind(semconv.AGENT_NETWORK_LATENCY, _ANY, "seconds"),
-    MetricType.CPU_USAGE: _Kind(semconv.AGENT_CPU_USAGE, 100.0, "a percentage from 0 to 100"),
-    MetricType.MEMORY_USAGE: _Kind(semconv.AGENT_MEMORY_USAGE, _ANY, "bytes"),
-    MetricType.THROUGHPUT: _Kind(semconv.AGENT_THROUGHPUT, _ANY, "operations per second"),
-    MetricType.ERROR_RATE: _Kind(semconv.AGENT_ERROR_RATE, 100.0, "a percentage from 0 to 100"),
-    MetricType.QUEUE_SIZE: _Kind(semconv.AGENT_QUEUE_SIZE, _ANY, "a number of items"),
-    MetricType.REQUEST_COUNT: _Kind(semconv.AGENT_REQUESTS, _ANY, "a count to add"),
-    MetricType.ERROR_COUNT: _Kind(semconv.AGENT_ERRORS, _ANY, "a count to add"),
-}
-_RECORD_METHODS = {
-    semconv.InstrumentKind.COUNTER: "add",
-    semconv.InstrumentKind.HISTOGRAM: "record",
-    semconv.InstrumentKind.GAUGE: "set",
-}
-_BY_NAME: dict[str, MetricType] = {member.value: member for member in MetricType}
-_BY_NAME.update({member.name: member for member in MetricType})
-_CHOICES = sorted(member.value for member in MetricType)
 
 
 class PerformanceMetric(NamedTuple):
@@ -180,9 +130,9 @@ class PerformanceTracker:
         meter = metrics.get_meter(__name__, __version__, meter_provider=meter_provider)
         # Per type: the bound method that records a value (add/record/set) and the range limit.
         self._instruments: dict[MetricType, tuple[Callable[..., None], float]] = {}
-        for metric_type, kind in _KINDS.items():
+        for metric_type, kind in KINDS.items():
             instrument = semconv.create_instrument(meter, kind.spec)
-            method = getattr(instrument, _RECORD_METHODS[kind.spec.kind])
+            method = getattr(instrument, RECORD_METHODS[kind.spec.kind])
             self._instruments[metric_type] = (method, kind.maximum)
         self._context_keys = {
             key: semconv.CONTEXT_KEY_ATTRIBUTES.get(key, semconv.AGENT_CONTEXT_PREFIX + key)
@@ -237,13 +187,13 @@ class PerformanceTracker:
             InvalidTypeError: a value that is not a number, an agent id that is not a string,
                 or context/metadata that are not mappings.
         """
-        kind = metric_type if type(metric_type) is MetricType else _metric_type(metric_type)
+        kind = metric_type if type(metric_type) is MetricType else coerce_metric_type(metric_type)
         value_type = type(value)
         if value_type is not float and value_type is not int:
-            value = _number(value)
+            value = number(value)
         record_value, maximum = self._instruments[kind]
         if not 0.0 <= value <= maximum:
-            raise _out_of_range(kind, value)
+            raise out_of_range(kind, value)
         attributes: dict[str, Any] = {}
         if agent_id is not None:
             if type(agent_id) is not str or not agent_id:
@@ -310,7 +260,7 @@ class PerformanceTracker:
         time_range: TimeRange = None,
     ) -> list[PerformanceMetric]:
         """Recorded values, oldest first, filtered by type, agent and :data:`TimeRange`."""
-        kind = None if metric_type is None else _metric_type(metric_type)
+        kind = None if metric_type is None else coerce_metric_type(metric_type)
         self._history.prune()
         return self._history.select(
             time_range,
@@ -420,30 +370,6 @@ def _summaries(records: Iterable[PerformanceMetric]) -> dict[str, dict[str, Any]
         kind.value: {**summarize(vals), "unit": kind.unit}
         for kind, vals in sorted(values.items(), key=lambda item: item[0].value)
     }
-
-
-def _metric_type(metric_type: object) -> MetricType:
-    if isinstance(metric_type, MetricType):
-        return metric_type
-    if isinstance(metric_type, str):
-        found = _BY_NAME.get(metric_type) or _BY_NAME.get(metric_type.lower())
-        if found is not None:
-            return found
-        raise invalid_value("metric_type", metric_type, "a MetricType", _CHOICES)
-    raise invalid_type("metric_type", metric_type, "a MetricType or its name", _CHOICES)
-
-
-def _number(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise invalid_type("value", value, "a real number (int or float)")
-    return float(value)
-
-
-def _out_of_range(kind: MetricType, value: float) -> Exception:
-    meaning = _KINDS[kind].meaning
-    if math.isnan(value) or math.isinf(value):
-        return invalid_value("value", value, f"a finite number ({meaning}) for {kind.value}")
-    return invalid_value("value", value, f"{meaning} for {kind.value}, not negative or above range")
 
 
 def _bad_agent_id(agent_id: object) -> Exception:
