@@ -79,53 +79,11 @@ def ours_app(upstream: str, instrument: bool, tuned: bool = False) -> Any:
 
     tracer_provider = meter_provider = None
     if instrument:
-        from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
-        from opentelemetry.sdk.metrics.export import (
-            MetricExporter,
-            MetricExportResult,
-            PeriodicExportingMetricReader,
+        from _providers import discarding_providers
+
+        tracer_provider, meter_provider = discarding_providers(
+            exemplars=not tuned, drop_optional_http_metrics=tuned
         )
-        from opentelemetry.sdk.metrics.view import DropAggregation, View
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import (
-            BatchSpanProcessor,
-            SpanExporter,
-            SpanExportResult,
-        )
-
-        class DropSpans(SpanExporter):
-            def export(self, spans: Any) -> SpanExportResult:
-                return SpanExportResult.SUCCESS
-
-        class DropMetrics(MetricExporter):
-            def export(
-                self, metrics_data: Any, timeout_millis: float = 0, **_: Any
-            ) -> MetricExportResult:
-                return MetricExportResult.SUCCESS
-
-            def force_flush(self, timeout_millis: float = 0) -> bool:
-                return True
-
-            def shutdown(self, timeout_millis: float = 0, **_: Any) -> None:
-                return None
-
-        tracer_provider = TracerProvider()
-        tracer_provider.add_span_processor(BatchSpanProcessor(DropSpans()))
-        reader = PeriodicExportingMetricReader(DropMetrics(), export_interval_millis=5000)
-        options: dict[str, Any] = {}
-        if tuned:
-            from opentelemetry.semconv._incubating.metrics import http_metrics
-
-            options["exemplar_filter"] = AlwaysOffExemplarFilter()
-            options["views"] = [
-                View(instrument_name=name, aggregation=DropAggregation())
-                for name in (
-                    http_metrics.HTTP_SERVER_ACTIVE_REQUESTS,
-                    http_metrics.HTTP_SERVER_REQUEST_BODY_SIZE,
-                    http_metrics.HTTP_SERVER_RESPONSE_BODY_SIZE,
-                )
-            ]
-        meter_provider = MeterProvider(metric_readers=[reader], **options)
     gateway = APIGateway(
         {"health_check_interval": 60, "request_timeout": 10},
         tracer_provider=tracer_provider,

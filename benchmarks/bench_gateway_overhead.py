@@ -49,6 +49,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _compare import instructions_per_call
+from _providers import discarding_providers
 
 from otel_agents.gateway import APIGateway
 from otel_agents.gateway.client import UpstreamResponse
@@ -96,53 +97,16 @@ class StubClient:
 
 
 def _providers(mode: str) -> tuple[Any, Any]:
-    from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
-    from opentelemetry.sdk.metrics.export import (
-        MetricExporter,
-        MetricExportResult,
-        PeriodicExportingMetricReader,
-    )
-    from opentelemetry.sdk.metrics.view import DropAggregation, View
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
     from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-    from opentelemetry.semconv._incubating.metrics import http_metrics
-
-    class DropSpans(SpanExporter):
-        def export(self, spans: Any) -> SpanExportResult:
-            return SpanExportResult.SUCCESS
-
-    class DropMetrics(MetricExporter):
-        def export(
-            self, metrics_data: Any, timeout_millis: float = 0, **_: Any
-        ) -> MetricExportResult:
-            return MetricExportResult.SUCCESS
-
-        def force_flush(self, timeout_millis: float = 0) -> bool:
-            return True
-
-        def shutdown(self, timeout_millis: float = 0, **_: Any) -> None:
-            return None
 
     sampler = ParentBased(TraceIdRatioBased(0.1)) if mode == "otel-sampled" else None
-    tracer_provider = TracerProvider(sampler=sampler)
-    tracer_provider.add_span_processor(BatchSpanProcessor(DropSpans()))
     # A long interval: a collection in the middle of a counted run would be noise.
-    reader = PeriodicExportingMetricReader(DropMetrics(), export_interval_millis=60_000)
-    options: dict[str, Any] = {}
-    if mode in ("otel-no-exemplars", "otel-tuned"):
-        options["exemplar_filter"] = AlwaysOffExemplarFilter()
-    if mode == "otel-tuned":
-        options["views"] = [
-            View(instrument_name=name, aggregation=DropAggregation())
-            for name in (
-                http_metrics.HTTP_SERVER_ACTIVE_REQUESTS,
-                http_metrics.HTTP_SERVER_REQUEST_BODY_SIZE,
-                http_metrics.HTTP_SERVER_RESPONSE_BODY_SIZE,
-            )
-        ]
-    meter_provider = MeterProvider(metric_readers=[reader], **options)
-    return tracer_provider, meter_provider
+    return discarding_providers(
+        sampler=sampler,
+        exemplars=mode not in ("otel-no-exemplars", "otel-tuned"),
+        drop_optional_http_metrics=mode == "otel-tuned",
+        export_interval_millis=60_000,
+    )
 
 
 def build(mode: str) -> Callable[[], Any]:
