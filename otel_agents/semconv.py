@@ -352,6 +352,12 @@ AGENT_MESSAGE_FAILED = _metric(
     "{message}",
     "Messages whose delivery or processing failed, by error.type and operation.",
 )
+AGENT_MESSAGE_ROUTED = _metric(
+    "agent.message.routed",
+    InstrumentKind.COUNTER,
+    "{message}",
+    "Messages the hub forwarded to a recipient (a broker does not count as a sender).",
+)
 AGENT_MESSAGE_REJECTED = _metric(
     "agent.message.rejected",
     InstrumentKind.COUNTER,
@@ -403,6 +409,11 @@ URL_QUERY = "url.query"
 #: asks for them (``http/dup``).
 HTTP_TARGET = "http.target"
 HTTP_URL = "http.url"
+#: Instruments OpenTelemetryMiddleware creates (not ours, so not in ALL_METRICS): the stable
+#: request duration (seconds) and its old millisecond form; the gateway records only these
+#: unless ``http_server_metrics = "all"``.
+HTTP_SERVER_REQUEST_DURATION = "http.server.request.duration"
+HTTP_SERVER_DURATION = "http.server.duration"
 GATEWAY_SERVICE_ID = "gateway.service.id"
 GATEWAY_STATUS_CLASS = "gateway.response.status_class"
 GATEWAY_RATE_LIMIT_SCOPE = "gateway.rate_limit.scope"

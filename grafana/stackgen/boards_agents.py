@@ -151,6 +151,21 @@ COMMUNICATION = Board(
                     "messaging.client.consumed.messages per second by type.",
                 ),
                 ts(
+                    "Messages routed by the hub",
+                    [
+                        Query(
+                            sum_by(
+                                rate(metric(sc.AGENT_MESSAGE_ROUTED)),
+                                label(sc.MESSAGING_DESTINATION_NAME),
+                            ),
+                            legend(label(sc.MESSAGING_DESTINATION_NAME)),
+                        )
+                    ],
+                    "short",
+                    "agent.message.routed per second by recipient agent: the hub's forwards "
+                    "(sends are counted once, at the sender).",
+                ),
+                ts(
                     "Failed, expired and rejected",
                     [
                         Query(

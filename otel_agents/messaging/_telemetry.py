@@ -52,6 +52,7 @@ class MessagingTelemetry:
         self.expired = sc.create_instrument(meter, sc.AGENT_MESSAGE_EXPIRED)
         self.failed = sc.create_instrument(meter, sc.AGENT_MESSAGE_FAILED)
         self.rejected = sc.create_instrument(meter, sc.AGENT_MESSAGE_REJECTED)
+        self.routed = sc.create_instrument(meter, sc.AGENT_MESSAGE_ROUTED)
         self.registrations = sc.create_instrument(meter, sc.AGENT_REGISTRY_REGISTRATIONS)
         self.status_changes = sc.create_instrument(meter, sc.AGENT_STATUS_CHANGES)
         self._attributes: dict[tuple[str, str, MessageType, MessagePriority], dict[str, str]] = {}
@@ -186,16 +187,24 @@ class MessagingTelemetry:
         propagate.inject(message.headers, context=context)
         return _Scope(span, context)
 
-    def record_sent(self, message: AgentMessage, error_type: str | None = None) -> None:
-        """Count one attempted send; a failed one also counts in ``agent.message.failed``."""
+    def record_sent(
+        self, message: AgentMessage, error_type: str | None = None, *, routed: bool = False
+    ) -> None:
+        """Count one attempted send; a failed one also counts in ``agent.message.failed``.
+
+        ``routed`` marks the hub forwarding a message on: that counts in
+        ``agent.message.routed``, so ``messaging.client.sent.messages`` counts each message
+        once, at its sender (the hub is a broker, not a client).
+        """
         attributes = self.metric_attributes(
             _SEND, message.recipient_id, message.message_type, message.priority
         )
+        counter = self.routed if routed else self.sent
         if error_type is None:
-            self.sent.add(1, attributes)
+            counter.add(1, attributes)
             return
         attributes = {**attributes, sc.ERROR_TYPE: error_type}
-        self.sent.add(1, attributes)
+        counter.add(1, attributes)
         self.failed.add(1, attributes)
 
     def record_expired(self, message: AgentMessage, operation: str) -> None:

@@ -243,8 +243,13 @@ class AgentCommunicationProtocol:
             raise self.delivery_failed(message, exc) from exc
         self.telemetry.record_sent(message)
 
-    def delivery_failed(self, message: AgentMessage, exc: Exception) -> DeliveryError:
-        """Record that ``message`` could not be delivered; return the error to raise."""
+    def delivery_failed(
+        self, message: AgentMessage, exc: Exception, *, routed: bool = False
+    ) -> DeliveryError:
+        """Record that ``message`` could not be delivered; return the error to raise.
+
+        ``routed``: the hub failed to forward it (see ``MessagingTelemetry.record_sent``).
+        """
         if not isinstance(exc, DeliveryError):
             exc = DeliveryError(
                 f"delivering to {message.recipient_id!r} failed: {type(exc).__name__}: {exc}",
@@ -253,7 +258,7 @@ class AgentCommunicationProtocol:
         self.messages.update(
             message.message_id, MessageStatus.FAILED, self.clock.time(), str(exc), exc.reason
         )
-        self.telemetry.record_sent(message, exc.reason)
+        self.telemetry.record_sent(message, exc.reason, routed=routed)
         return exc
 
     def _fail(self, message: AgentMessage, reason: str, detail: str) -> None:

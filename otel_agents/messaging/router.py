@@ -66,9 +66,9 @@ class Router:
                 message = messages[index]
                 error = refused.get(message.message_id)
                 if error is None:
-                    telemetry.record_sent(message)
+                    telemetry.record_sent(message, routed=True)
                 else:
-                    results[index] = protocol.delivery_failed(message, error)
+                    results[index] = protocol.delivery_failed(message, error, routed=True)
 
         await asyncio.gather(*(deliver(r, indexes) for r, indexes in groups.values()))
         for span, result in zip(spans, results, strict=True):

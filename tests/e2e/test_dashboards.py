@@ -41,6 +41,7 @@ from otel_agents.messaging import (
     SecurityConfig,
 )
 from otel_agents.messaging.hub import create_hub_app
+from otel_agents.messaging.message import new_message
 from otel_agents.profiler import PerformanceProfiler
 from otel_agents.system_metrics import SystemMetrics
 from otel_agents.tracker import MetricType, PerformanceTracker
@@ -204,6 +205,8 @@ class Workload:
         )
         self.comm.send_message("worker", "monitor", MessageType.STATUS_UPDATE, {"n": 2})
         self.comm.broadcast_message("monitor", MessageType.HEARTBEAT, {"n": 3}, MessagePriority.LOW)
+        # One message through the hub's HTTP API: the hub forwards it (agent.message.routed).
+        assert asyncio.run(self._message_through_hub()) == 202
         self.comm.process_pending("worker")
         self.comm.process_pending("monitor")
         self.comm.process_pending("planner")
@@ -222,6 +225,25 @@ class Workload:
         self.comm.check_heartbeats()
         # A request without the hub's token is rejected (agent.message.rejected).
         assert asyncio.run(self._unauthenticated_hub_call()) == 401
+
+    async def _message_through_hub(self) -> int:
+        message, _ = new_message(
+            "monitor",
+            "worker",
+            MessageType.REQUEST,
+            {"n": 6},
+            MessagePriority.NORMAL,
+            now=self.clock.time(),
+            timeout=30,
+        )
+        transport = httpx.ASGITransport(app=self.hub)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+            response = await client.post(
+                "/messages",
+                content=message.to_json(),
+                headers={"authorization": "Bearer e2e-only-token"},
+            )
+            return response.status_code
 
     async def _unauthenticated_hub_call(self) -> int:
         transport = httpx.ASGITransport(app=self.hub)

@@ -121,8 +121,12 @@ def test_a_forwarded_task_is_one_trace_across_hub_and_two_agent_processes(
 
     consumed = metric_points(cluster.metrics("agent-b"), "messaging.client.consumed.messages")
     assert [p["value"] for p in consumed] == [1]
-    routed = metric_points(cluster.metrics("hub"), "messaging.client.sent.messages")
+    routed = metric_points(cluster.metrics("hub"), "agent.message.routed")
     assert sorted(p["attributes"]["messaging.destination.name"] for p in routed) == [
         "agent-a",
         "agent-b",
     ]
+    # Each message counts as sent once, at its sender; the hub only forwards.
+    assert metric_points(cluster.metrics("hub"), "messaging.client.sent.messages") == []
+    (sent,) = metric_points(cluster.metrics("agent-a"), "messaging.client.sent.messages")
+    assert sent["attributes"]["messaging.destination.name"] == "agent-b"
