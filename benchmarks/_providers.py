@@ -15,18 +15,9 @@ from opentelemetry.sdk.metrics.export import (
     MetricExportResult,
     PeriodicExportingMetricReader,
 )
-from opentelemetry.sdk.metrics.view import DropAggregation, View
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import Sampler
-from opentelemetry.semconv._incubating.metrics import http_metrics
-
-#: The optional instruments of OpenTelemetryMiddleware that docs/gateway.md suggests dropping.
-OPTIONAL_HTTP_SERVER_METRICS = (
-    http_metrics.HTTP_SERVER_ACTIVE_REQUESTS,
-    http_metrics.HTTP_SERVER_REQUEST_BODY_SIZE,
-    http_metrics.HTTP_SERVER_RESPONSE_BODY_SIZE,
-)
 
 
 class DropSpans(SpanExporter):
@@ -49,7 +40,6 @@ def discarding_providers(
     *,
     sampler: Sampler | None = None,
     exemplars: bool = True,
-    drop_optional_http_metrics: bool = False,
     export_interval_millis: float = 5000,
 ) -> tuple[TracerProvider, MeterProvider]:
     """A TracerProvider and a MeterProvider whose exporters drop everything."""
@@ -61,9 +51,4 @@ def discarding_providers(
     options: dict[str, Any] = {}
     if not exemplars:
         options["exemplar_filter"] = AlwaysOffExemplarFilter()
-    if drop_optional_http_metrics:
-        options["views"] = [
-            View(instrument_name=name, aggregation=DropAggregation())
-            for name in OPTIONAL_HTTP_SERVER_METRICS
-        ]
     return tracer_provider, MeterProvider(metric_readers=[reader], **options)

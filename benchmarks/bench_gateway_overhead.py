@@ -16,11 +16,12 @@ Modes (each builds its own gateway and providers):
 * ``plain``: ``instrument=False``, no providers (the global no-op ones).
 * ``otel``: instrumented as ``bench_gateway.py`` serves it: SDK ``TracerProvider`` with a
   ``BatchSpanProcessor`` and a ``MeterProvider`` with a periodic reader, default
-  (trace-based) exemplars. This is the shipped configuration.
+  (trace-based) exemplars; the middleware records only ``http.server.request.duration``
+  (``http_server_metrics = "stable"``). This is the shipped configuration.
+* ``otel-all-metrics``: ``otel`` with ``http_server_metrics = "all"``: the middleware also
+  records ``http.server.active_requests`` and the body sizes, as it does on its own.
 * ``otel-no-exemplars``: ``otel`` with ``exemplar_filter=AlwaysOffExemplarFilter()``
   (what ``OTEL_METRICS_EXEMPLAR_FILTER=always_off`` selects).
-* ``otel-tuned``: ``otel-no-exemplars`` plus Views that drop the middleware's optional
-  ``http.server.active_requests`` and body-size histograms (user configuration).
 * ``otel-mw-only``: ``otel`` with our own tracer and instruments made no-ops, to attribute
   the cost to the middleware versus our CLIENT span and metrics (not a candidate).
 * ``sdk-floor``: no ``OpenTelemetryMiddleware``; instead a hand-written wrapper starts one
@@ -57,8 +58,8 @@ from otel_agents.gateway.client import UpstreamResponse
 MODES = (
     "plain",
     "otel",
+    "otel-all-metrics",
     "otel-no-exemplars",
-    "otel-tuned",
     "otel-mw-only",
     "sdk-floor",
     "otel-sampled",
@@ -103,8 +104,7 @@ def _providers(mode: str) -> tuple[Any, Any]:
     # A long interval: a collection in the middle of a counted run would be noise.
     return discarding_providers(
         sampler=sampler,
-        exemplars=mode not in ("otel-no-exemplars", "otel-tuned"),
-        drop_optional_http_metrics=mode == "otel-tuned",
+        exemplars=mode != "otel-no-exemplars",
         export_interval_millis=60_000,
     )
 
@@ -117,7 +117,11 @@ def build(mode: str) -> Callable[[], Any]:
     if mode != "plain":
         tracer_provider, meter_provider = _providers(mode)
     gateway = APIGateway(
-        {"health_check_interval": 60, "request_timeout": 10},
+        {
+            "health_check_interval": 60,
+            "request_timeout": 10,
+            "http_server_metrics": "all" if mode == "otel-all-metrics" else "stable",
+        },
         tracer_provider=tracer_provider,
         meter_provider=meter_provider,
         instrument=mode not in ("plain", "sdk-floor"),

@@ -15,6 +15,9 @@ _REQUESTS = metric(sc.GATEWAY_REQUESTS)
 _5XX = selector(_REQUESTS, {sc.GATEWAY_STATUS_CLASS: "5xx"})
 _ROUTE = label(sc.HTTP_ROUTE)
 _UPSTREAM = bucket(sc.HTTP_CLIENT_REQUEST_DURATION)
+#: Requests with a route template: the gateway's routed requests (other apps' servers that
+#: share the Prometheus record no route).
+_SERVED = selector(bucket(sc.HTTP_SERVER_REQUEST_DURATION), {sc.HTTP_ROUTE: "!="})
 
 GATEWAY = Board(
     uid="otel-agents-gateway",
@@ -89,6 +92,16 @@ GATEWAY = Board(
                     ],
                     "reqps",
                     "gateway.rate_limited per second by token bucket scope.",
+                ),
+                ts(
+                    "Request duration by route",
+                    [
+                        Query(quantile(q, _SERVED, _ROUTE), f"p{int(q * 100)} {legend(_ROUTE)}")
+                        for q in (0.5, 0.95, 0.99)
+                    ],
+                    "s",
+                    "http.server.request.duration (OpenTelemetryMiddleware) by http.route: "
+                    "the gateway's whole answer time, upstream included.",
                 ),
                 ts(
                     "Active requests",

@@ -297,6 +297,7 @@ class APIGateway:
                     instrument=self._instrument,
                     tracer_provider=self._tracer_provider,
                     meter_provider=self._meter_provider,
+                    http_server_metrics=self.config.http_server_metrics,
                 )
             return self._app
 

@@ -14,6 +14,9 @@ Three choices about the OpenTelemetry middleware matter here:
   HTTP; an explicit HTTP choice is respected.
 * **No per-chunk spans.** ``exclude_spans=["receive", "send"]`` drops the internal spans the
   middleware would make for every ASGI message.
+* **Only the stable server metric by default.** The middleware records through a
+  :class:`~otel_agents.gateway._server_meter.StableServerMeter` unless
+  ``http_server_metrics = "all"`` (see that module for why and what it saves).
 
 A ``server_request_hook`` rewrites ``url.query`` (and the old ``http.target``/``http.url``)
 with token-like parameters redacted, before any span is exported.
@@ -28,6 +31,7 @@ from typing import Any
 from opentelemetry import metrics, trace
 from opentelemetry.instrumentation._semconv import (
     OTEL_SEMCONV_STABILITY_OPT_IN,
+    _get_schema_url,
     _OpenTelemetrySemanticConventionStability,
     _OpenTelemetryStabilitySignalType,
     _report_new,
@@ -35,12 +39,14 @@ from opentelemetry.instrumentation._semconv import (
     _StabilityMode,
 )
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from opentelemetry.instrumentation.asgi.version import __version__ as _asgi_version
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 
 from otel_agents import semconv
+from otel_agents.gateway._server_meter import StableServerMeter
 from otel_agents.gateway._telemetry import KNOWN_METHODS
 from otel_agents.gateway.admin import ADMIN_PREFIX, admin_template
 from otel_agents.gateway.history import redact_query
@@ -69,6 +75,7 @@ def build_app(
     instrument: bool,
     tracer_provider: trace.TracerProvider | None,
     meter_provider: metrics.MeterProvider | None,
+    http_server_metrics: str = "stable",
 ) -> ASGIApp:
     """The gateway's ASGI app, instrumented unless ``instrument`` is false."""
     starlette = Starlette(routes=[Mount(ADMIN_PREFIX, routes=list(admin))], lifespan=lifespan)
@@ -79,12 +86,18 @@ def build_app(
     if not instrument:
         return app
     mode = http_stability_mode()
+    meter = metrics.get_meter(
+        OpenTelemetryMiddleware.__module__,
+        _asgi_version,
+        meter_provider,
+        schema_url=_get_schema_url(mode),
+    )
     return OpenTelemetryMiddleware(
         app,
         default_span_details=_span_details(pipeline),
         server_request_hook=_redacting_hook(mode),
         tracer_provider=tracer_provider,
-        meter_provider=meter_provider,
+        meter=meter if http_server_metrics == "all" else StableServerMeter(meter),
         exclude_spans=["receive", "send"],
     )
 

@@ -19,6 +19,9 @@ trusted_proxies                      peers whose X-Forwarded-* count  (none)
   OTEL_AGENTS_GATEWAY_TRUSTED_PROXIES (comma-separated IPs/CIDRs)
 unhealthy_threshold / healthy_threshold  failures out / successes back  3 / 2
 max_rate_limit_clients               per-client buckets kept (LRU)    10000
+http_server_metrics                  ``stable``: the middleware's     stable
+  OTEL_AGENTS_GATEWAY_HTTP_SERVER_METRICS  duration only; ``all``: also
+                                     its Development-status ones
 host / port                          where ``otel-agents gateway``    127.0.0.1 / 8080
   OTEL_AGENTS_GATEWAY_HOST / _PORT   listens
 ==================================  ===============================  =============
@@ -41,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from otel_agents._options import declare_keys
+from otel_agents.gateway._server_meter import HTTP_SERVER_METRICS
 from otel_agents.gateway.errors import GatewayConfigError
 
 __all__ = ["GatewayConfig", "load_config"]
@@ -63,6 +67,7 @@ class GatewayConfig:
     unhealthy_threshold: int = 3
     healthy_threshold: int = 2
     max_rate_limit_clients: int = 10_000
+    http_server_metrics: str = "stable"
     host: str = "127.0.0.1"
     port: int = 8080
     services: tuple[Mapping[str, Any], ...] = field(default=(), repr=False)
@@ -132,6 +137,10 @@ def _coerce(name: str, value: Any) -> Any:
             ):
                 raise ValueError
             return tuple(value)
+        if name == "http_server_metrics":
+            if value not in HTTP_SERVER_METRICS:
+                raise ValueError
+            return value
         if name in ("admin_token", "host"):
             if value is not None and not isinstance(value, str):
                 raise ValueError
@@ -153,6 +162,7 @@ _EXPECTED = {
     "healthy_threshold": "a positive whole number, e.g. 2",
     "max_rate_limit_clients": "a positive whole number, e.g. 10000",
     "port": "a port number from 0 to 65535",
+    "http_server_metrics": " or ".join(repr(v) for v in HTTP_SERVER_METRICS),
     "services": "a list of service tables ([[services]] in TOML)",
     "admin_token": "a string",
     "host": "a host name or address",

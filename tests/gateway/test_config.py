@@ -85,6 +85,7 @@ def test_mapping_arguments_win_over_the_environment() -> None:
         ("[gatway]\n", "unknown section(s) gatway"),
         ("[gateway\n", "is not valid"),
         ("[gateway]\nadmin_token = 5\n", "admin_token=<hidden>"),
+        ('[gateway]\nhttp_server_metrics = "some"\n', "http_server_metrics='some'"),
     ],
 )
 def test_bad_config_files_name_the_fault(tmp_path: Path, text: str, message: str) -> None:
@@ -123,3 +124,16 @@ def test_cli_reports_a_bad_config_and_exits_2(
     path.write_text("[gateway]\nport = 99999\n")
     assert main(["gateway", "--config", str(path), "--no-telemetry"]) == 2
     assert "port=99999" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("document", ["docs/gateway.md", "README.md"])
+def test_the_documented_config_file_loads(tmp_path: Path, document: str) -> None:
+    text = (Path(__file__).parents[2] / document).read_text(encoding="utf-8")
+    sample = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "gateway.toml"
+    path.write_text(sample)
+
+    config = load_config(path, environ={})
+
+    assert config.services
+    assert config.http_server_metrics == "stable"

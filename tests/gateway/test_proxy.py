@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -12,7 +13,14 @@ from opentelemetry.trace import SpanKind
 from otel_agents.gateway import APIGateway
 from otel_agents.testing import TelemetryCapture
 
-from .conftest import ThreadServer, UpstreamState, free_port, history_after, wait_for_spans
+from .conftest import (
+    ThreadServer,
+    UpstreamState,
+    free_port,
+    history_after,
+    upstream_app,
+    wait_for_spans,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -95,6 +103,59 @@ def test_stable_http_server_duration_is_emitted_in_seconds(
     assert requests.value == 1
     assert requests.attributes["gateway.response.status_class"] == "2xx"
     assert requests.attributes["http.route"] == "/v1/users/{path}"
+
+
+_OPTIONAL_SERVER_METRICS = (
+    "http.server.active_requests",
+    "http.server.request.body.size",
+    "http.server.response.body.size",
+)
+
+
+@pytest.fixture
+def plain_upstream(upstream_state: UpstreamState) -> Iterator[ThreadServer]:
+    """An uninstrumented upstream: every HTTP server metric recorded is the gateway's."""
+    server = ThreadServer(upstream_app(upstream_state)).start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("setting", [{}, {"http_server_metrics": "stable"}])
+def test_only_the_stable_server_duration_is_recorded_by_default(
+    make_gateway: Any,
+    plain_upstream: ThreadServer,
+    telemetry: TelemetryCapture,
+    setting: dict[str, str],
+) -> None:
+    gateway = make_gateway(setting)
+    gateway.register_service("misc", "Misc", "v1", plain_upstream.url)
+    response = httpx.post(f"{make_gateway.serve(gateway).url}/v1/echo", content=b"12345")
+
+    assert response.status_code == 200
+    wait_for_spans(telemetry, "POST /v1/{path}")
+    (duration,) = telemetry.points("http.server.request.duration", {"http.route": "/v1/{path}"})
+    assert duration.count == 1
+    recorded = telemetry.metrics()
+    assert [name for name in _OPTIONAL_SERVER_METRICS if name in recorded] == []
+
+
+def test_all_server_metrics_are_recorded_when_asked(
+    make_gateway: Any, plain_upstream: ThreadServer, telemetry: TelemetryCapture
+) -> None:
+    gateway = make_gateway({"http_server_metrics": "all"})
+    gateway.register_service("misc", "Misc", "v1", plain_upstream.url)
+    response = httpx.post(f"{make_gateway.serve(gateway).url}/v1/echo", content=b"12345")
+
+    assert response.status_code == 200
+    wait_for_spans(telemetry, "POST /v1/{path}")
+    (request_size,) = telemetry.points("http.server.request.body.size")
+    assert request_size.sum == 5
+    (response_size,) = telemetry.points("http.server.response.body.size")
+    assert response_size.sum == len(response.content)
+    (in_flight,) = telemetry.points("http.server.active_requests")
+    assert in_flight.value == 0
+    (duration,) = telemetry.points("http.server.request.duration", {"http.route": "/v1/{path}"})
+    assert duration.count == 1
 
 
 def test_hop_by_hop_request_headers_are_stripped_but_gateway_headers_are_kept(
