@@ -31,7 +31,7 @@ from otel_agents.errors import invalid_type
 from otel_agents.gateway._telemetry import GatewayTelemetry
 from otel_agents.gateway.admin import admin_routes
 from otel_agents.gateway.asgi import build_app
-from otel_agents.gateway.client import UpstreamClient
+from otel_agents.gateway.client import UpstreamClient, upstream_tls_context
 from otel_agents.gateway.config import GatewayConfig
 from otel_agents.gateway.errors import InvalidServiceError, ServiceNotFoundError
 from otel_agents.gateway.health import ActiveHealthChecker, HealthPolicy
@@ -99,7 +99,10 @@ class APIGateway:
             on_transition=self.telemetry.record_transition,
         )
         timeout = cfg.request_timeout
-        self.client = UpstreamClient(connect_timeout=min(timeout, 10.0), read_timeout=timeout)
+        tls = upstream_tls_context(cfg.upstream_ca_file) if cfg.upstream_ca_file else None
+        self.client = UpstreamClient(
+            connect_timeout=min(timeout, 10.0), read_timeout=timeout, ssl_context=tls
+        )
         self.proxy = Proxy(self.client, self.telemetry, ForwardedPolicy(cfg.trusted_proxies))
         self.history = new_history(cfg.max_history)
         self._hooks: list[Hook] = []
@@ -120,6 +123,7 @@ class APIGateway:
             self.health,
             interval=cfg.health_check_interval,
             timeout=min(timeout, 5.0),
+            ssl_context=tls,
         )
         self._app: ASGIApp | None = None
         self._loop = LoopThread()

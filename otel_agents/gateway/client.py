@@ -71,8 +71,12 @@ class UpstreamClient:
         connect_timeout: float,
         read_timeout: float,
         max_idle_per_host: int = 128,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """``ssl_context`` verifies ``https`` upstreams; by default the system's CA store
+        (and ``SSL_CERT_FILE``), loaded once per process."""
         self.connect_timeout = connect_timeout
+        self.ssl_context = ssl_context
         self.read_timeout = read_timeout
         self.max_idle_per_host = max_idle_per_host
         self._pools: dict[
@@ -137,7 +141,10 @@ class UpstreamClient:
         try:
             async with asyncio.timeout(self.connect_timeout):
                 reader, writer = await asyncio.open_connection(
-                    host, port, limit=_MAX_HEAD, ssl=_tls_context() if tls else None
+                    host,
+                    port,
+                    limit=_MAX_HEAD,
+                    ssl=(self.ssl_context or _tls_context()) if tls else None,
                 )
         except TimeoutError:
             raise UpstreamTimeoutError("connecting to the upstream timed out") from None
@@ -281,6 +288,12 @@ class UpstreamClient:
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
+
+
+def upstream_tls_context(ca_file: str) -> ssl.SSLContext:
+    """A context that verifies ``https`` upstreams against the PEM CA bundle ``ca_file``
+    (instead of the system store). Raises ``OSError``/``ssl.SSLError`` for a bad file."""
+    return ssl.create_default_context(cafile=ca_file)
 
 
 class _StaleConnection(Exception):

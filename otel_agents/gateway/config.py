@@ -22,6 +22,8 @@ max_rate_limit_clients               per-client buckets kept (LRU)    10000
 http_server_metrics                  ``stable``: the middleware's     stable
   OTEL_AGENTS_GATEWAY_HTTP_SERVER_METRICS  duration only; ``all``: also
                                      its Development-status ones
+upstream_ca_file                     PEM CA bundle that verifies      (system store)
+  OTEL_AGENTS_GATEWAY_UPSTREAM_CA_FILE  ``https`` upstreams
 host / port                          where ``otel-agents gateway``    127.0.0.1 / 8080
   OTEL_AGENTS_GATEWAY_HOST / _PORT   listens
 ==================================  ===============================  =============
@@ -45,6 +47,7 @@ from typing import Any
 
 from otel_agents._options import declare_keys
 from otel_agents.gateway._server_meter import HTTP_SERVER_METRICS
+from otel_agents.gateway.client import upstream_tls_context
 from otel_agents.gateway.errors import GatewayConfigError
 
 __all__ = ["GatewayConfig", "load_config"]
@@ -68,6 +71,7 @@ class GatewayConfig:
     healthy_threshold: int = 2
     max_rate_limit_clients: int = 10_000
     http_server_metrics: str = "stable"
+    upstream_ca_file: str | None = None
     host: str = "127.0.0.1"
     port: int = 8080
     services: tuple[Mapping[str, Any], ...] = field(default=(), repr=False)
@@ -103,6 +107,8 @@ class GatewayConfig:
 
 
 def _coerce(name: str, value: Any) -> Any:
+    if name == "upstream_ca_file":
+        return _ca_file(value)
     try:
         if name in ("health_check_interval", "request_timeout"):
             number = float(value)
@@ -153,6 +159,26 @@ def _coerce(name: str, value: Any) -> Any:
     return value
 
 
+def _ca_file(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str | os.PathLike):
+        expected = _EXPECTED["upstream_ca_file"]
+        raise GatewayConfigError(
+            f"gateway setting upstream_ca_file={value!r} is not valid: {expected}"
+        )
+    path = os.fspath(value)
+    try:
+        upstream_tls_context(path)
+    except OSError as exc:  # ssl.SSLError is one too
+        reason = exc.strerror or str(exc)
+        raise GatewayConfigError(
+            f"gateway setting upstream_ca_file={path!r} is not valid ({reason}): give the "
+            "path of a readable PEM file of CA certificates"
+        ) from None
+    return path
+
+
 _EXPECTED = {
     "health_check_interval": "a positive number of seconds, e.g. 60",
     "request_timeout": "a positive number of seconds, e.g. 30",
@@ -162,6 +188,7 @@ _EXPECTED = {
     "healthy_threshold": "a positive whole number, e.g. 2",
     "max_rate_limit_clients": "a positive whole number, e.g. 10000",
     "port": "a port number from 0 to 65535",
+    "upstream_ca_file": "the path of a PEM file of CA certificates",
     "http_server_metrics": " or ".join(repr(v) for v in HTTP_SERVER_METRICS),
     "services": "a list of service tables ([[services]] in TOML)",
     "admin_token": "a string",

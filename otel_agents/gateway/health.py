@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Callable
 
 from otel_agents.gateway.client import UpstreamClient, encode_head
@@ -88,11 +89,14 @@ class ActiveHealthChecker:
         *,
         interval: float,
         timeout: float,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._services = services
         self._policy = policy
         self.interval = interval
-        self._client = UpstreamClient(connect_timeout=timeout, read_timeout=timeout)
+        self._client = UpstreamClient(
+            connect_timeout=timeout, read_timeout=timeout, ssl_context=ssl_context
+        )
         self._task: asyncio.Task[None] | None = None
 
     @property

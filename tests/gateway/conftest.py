@@ -6,7 +6,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,13 +25,22 @@ from otel_agents.testing import TelemetryCapture
 class ThreadServer:
     """A uvicorn server on a pre-bound loopback socket, run in a daemon thread."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, tls: tuple[str, str] | None = None) -> None:
+        """``tls``: (certificate chain file, key file) to serve ``https``."""
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port: int = self.sock.getsockname()[1]
+        self.scheme = "https" if tls else "http"
+        certfile, keyfile = tls or (None, None)
         config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="auto", proxy_headers=False
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="auto",
+            proxy_headers=False,
+            ssl_certfile=certfile,
+            ssl_keyfile=keyfile,
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -41,7 +50,7 @@ class ThreadServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> ThreadServer:
         self.thread.start()
@@ -198,6 +207,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait (bounded) until ``condition()`` is true."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)
 
 
 def wait_for_spans(telemetry: TelemetryCapture, *names: str, timeout: float = 5.0) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -13,7 +11,7 @@ from otel_agents.gateway.health import HealthPolicy
 from otel_agents.gateway.registry import Instance, Service, parse_upstream_url
 from otel_agents.testing import TelemetryCapture
 
-from .conftest import ThreadServer, UpstreamState
+from .conftest import ThreadServer, UpstreamState, wait_until
 
 
 def one_instance_service() -> tuple[Service, Instance]:
@@ -50,14 +48,6 @@ def test_a_failing_transition_callback_never_breaks_health_tracking() -> None:
     service, instance = one_instance_service()
     policy.record(service, instance, False)
     assert instance.healthy is False
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
 
 
 @pytest.mark.integration
