@@ -2,6 +2,9 @@
 
 * Sending is a PRODUCER span ``send <destination>``; its context is injected into the
   envelope headers (``traceparent``, ``tracestate``, ``baggage``).
+* Several messages posted in one HTTP request (a batch) go inside a CLIENT span ``send``
+  with ``messaging.batch.message_count`` and a link to each message's own send span; the
+  request carries that span's context, so the receiving server's span joins its trace.
 * Processing is a CONSUMER span ``process <destination>`` that continues the sender's
   trace: a child of the send span for one message; for a broadcast, a new trace linked to
   the one send span. Handlers run inside it, so their work nests under it.
@@ -186,6 +189,42 @@ class MessagingTelemetry:
         context = trace.set_span_in_context(span)
         propagate.inject(message.headers, context=context)
         return _Scope(span, context)
+
+    def batch_span(
+        self, messages: list[AgentMessage], destination: str | None = None, *, root: bool = False
+    ) -> AbstractContextManager[Span]:
+        """A CLIENT ``send`` span, made current, around one HTTP request carrying ``messages``.
+
+        Each message keeps its own trace; the batch span links to them (messaging
+        conventions for batch sends). ``destination``: the one recipient, when there is one.
+        ``root``: start a trace of its own rather than continue the current context (a
+        sender's background flush has no request of its own to belong to).
+        """
+        attributes: dict[str, Any] = {
+            sc.MESSAGING_SYSTEM: sc.MESSAGING_SYSTEM_VALUE,
+            sc.MESSAGING_OPERATION_NAME: _SEND,
+            sc.MESSAGING_OPERATION_TYPE: _SEND,
+            sc.MESSAGING_BATCH_MESSAGE_COUNT: len(messages),
+        }
+        if destination is not None:
+            attributes[sc.MESSAGING_DESTINATION_NAME] = destination
+        links = [link for link in map(self._link, messages) if link is not None]
+        span = self.tracer.start_span(
+            _SEND,
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+            links=links,
+            context=Context() if root else None,
+        )
+        return _Scope(span, trace.set_span_in_context(span))
+
+    def _link(self, message: AgentMessage) -> Link | None:
+        """A link to the span whose context ``message`` carries, if it carries a valid one."""
+        context, links = self.process_context(message)
+        if links:
+            return links[0]
+        found = trace.get_current_span(context).get_span_context()
+        return Link(found) if found.is_valid else None
 
     def record_sent(
         self, message: AgentMessage, error_type: str | None = None, *, routed: bool = False

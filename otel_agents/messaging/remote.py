@@ -249,7 +249,10 @@ class RemoteAgent:
                 otel_context.detach(token)
             return {}
         body = ("[" + ",".join(m.to_json() for m in messages) + "]").encode()
-        result = await self._call("POST", "/messages", body=body, signed_id=messages[0].message_id)
+        with self.telemetry.batch_span(messages, root=True):
+            result = await self._call(
+                "POST", "/messages", body=body, signed_id=messages[0].message_id
+            )
         refused: dict[str, BaseException] = {}
         for item in result.get("refused", []) if isinstance(result, dict) else []:
             detail = f"the hub refused message {item.get('message_id')!r}: {item.get('detail')}"

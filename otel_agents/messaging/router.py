@@ -8,6 +8,7 @@ the protocol's history and metrics, and returned so the hub can tell each sender
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from otel_agents.errors import MessagingError
 from otel_agents.messaging._telemetry import mark_failed
@@ -58,8 +59,14 @@ class Router:
         async def deliver(recipient: AgentInfo, indexes: list[int]) -> None:
             group = [messages[i] for i in indexes]
             refused: dict[str, Exception]
+            batch = (
+                telemetry.batch_span(group, recipient.agent_id)
+                if len(group) > 1
+                else contextlib.nullcontext()
+            )
             try:
-                refused = dict(await protocol.transport.deliver_many_async(group, recipient))
+                with batch:
+                    refused = dict(await protocol.transport.deliver_many_async(group, recipient))
             except Exception as exc:
                 refused = {message.message_id: exc for message in group}
             for index in indexes:

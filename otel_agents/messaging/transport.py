@@ -170,6 +170,7 @@ class HttpTransport(Transport):
         headers = {"content-type": "application/json"}
         headers.update(self.security.request_headers(self.identity, recipient.agent_id))
         headers.update(self.security.sign(messages[0].message_id, body))
+        propagate.inject(headers)  # the batch's send span (each message carries its own)
         url = recipient.endpoint.rstrip("/") + INBOX_PATH
         try:
             response = await self._async_client.post(url, content=body, headers=headers)

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanContext, SpanKind
 
 from otel_agents.messaging import (
     AgentCommunicationProtocol,
@@ -313,3 +313,44 @@ def test_an_envelope_without_trace_context_continues_the_hubs_http_request_trace
     assert processed.parent is not None
     assert processed.parent.span_id == routed.context.span_id
     assert processed.kind is SpanKind.CONSUMER
+
+
+def test_a_batch_is_one_client_span_linked_to_each_message_and_parent_of_the_request(
+    net: Net, telemetry: TelemetryCapture
+) -> None:
+    async def scenario() -> None:
+        await net.register("agent-a", "agent-b")
+        sender = net.agents["agent-a"]
+        await asyncio.gather(
+            *(sender.send_message("agent-b", MessageType.REQUEST, {"n": n}) for n in range(4))
+        )
+
+    run(scenario)
+    sends = {s.context.span_id for s in telemetry.spans("send agent-b")}
+    assert len(sends) == 4
+    batches = [s for s in telemetry.spans("send") if s.kind is SpanKind.CLIENT]
+    # Sends that pile up while a request is in flight leave the sender as one POST; the hub
+    # forwards what one POST brought it for agent-b as one POST to its inbox.
+    sender_batches = [s for s in batches if s.parent is None]
+    hub_batches = [s for s in batches if s.parent is not None]
+    assert sender_batches
+    assert hub_batches
+    for batch in batches:
+        linked = {link.context.span_id for link in batch.links}
+        assert batch.attributes["messaging.batch.message_count"] == len(linked) > 1  # type: ignore[index]
+        assert linked <= sends
+    for batch in sender_batches:  # a trace of its own, carried by the request to the hub
+        assert "messaging.destination.name" not in batch.attributes  # type: ignore[operator]
+        assert [s for s in telemetry.spans("POST /messages") if same(s.parent, batch.context)]
+    for batch in hub_batches:  # inside the hub's request, carried on to the inbox
+        assert batch.attributes["messaging.destination.name"] == "agent-b"  # type: ignore[index]
+        (hub_request,) = [
+            s for s in telemetry.spans("POST /messages") if same(s.context, batch.parent)
+        ]
+        assert any(same(hub_request.parent, b.context) for b in sender_batches)
+        assert [s for s in telemetry.spans("POST /inbox") if same(s.parent, batch.context)]
+
+
+def same(one: SpanContext | None, other: SpanContext | None) -> bool:
+    """The same span, whether or not one side is a remote (extracted) context."""
+    return one is not None and other is not None and one.span_id == other.span_id
