@@ -29,7 +29,7 @@ The tree (subclasses live next to the code that raises them)::
         ├── InvalidServiceError (ValueError)   e.g. an upstream that is not http(s)
         ├── GatewayConfigError (ValueError)    a bad gateway config file or key
         └── UpstreamError                      UpstreamConnectError, UpstreamTimeoutError,
-                                               UpstreamProtocolError
+                                               UpstreamProtocolError, UpstreamBusyError
 """
 
 from __future__ import annotations

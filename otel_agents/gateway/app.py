@@ -101,7 +101,10 @@ class APIGateway:
         timeout = cfg.request_timeout
         tls = upstream_tls_context(cfg.upstream_ca_file) if cfg.upstream_ca_file else None
         self.client = UpstreamClient(
-            connect_timeout=min(timeout, 10.0), read_timeout=timeout, ssl_context=tls
+            connect_timeout=min(timeout, 10.0),
+            read_timeout=timeout,
+            max_connections_per_host=cfg.max_connections_per_upstream,
+            ssl_context=tls,
         )
         self.proxy = Proxy(self.client, self.telemetry, ForwardedPolicy(cfg.trusted_proxies))
         self.history = new_history(cfg.max_history)

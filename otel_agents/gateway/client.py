@@ -1,7 +1,8 @@
 """A lean, pooled asyncio HTTP/1.1 client for upstream calls.
 
 The gateway spends most of its time talking to upstreams, so this client does only what a
-reverse proxy needs: keep-alive connections pooled per (host, port) and per event loop,
+reverse proxy needs: keep-alive connections pooled per (host, port) and per event loop, at
+most ``max_connections_per_host`` of them (``gateway/pool.py``),
 ``Content-Length`` and chunked framing both ways, streamed bodies, and timeouts on connect
 and on every read. It was chosen over httpx by measurement (see ``docs/gateway.md``): httpx
 spends far more CPU per request than the rest of the gateway together.
@@ -13,7 +14,6 @@ the connection goes straight back to the pool; larger or chunked bodies are stre
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import ssl
 from collections.abc import AsyncIterator
@@ -25,6 +25,7 @@ from otel_agents.gateway.errors import (
     UpstreamProtocolError,
     UpstreamTimeoutError,
 )
+from otel_agents.gateway.pool import Connection as _Connection, HostPool
 
 __all__ = ["INLINE_BODY_LIMIT", "UpstreamClient", "UpstreamResponse"]
 
@@ -34,22 +35,6 @@ _MAX_HEAD = 64 * 1024
 _NO_BODY_STATUS = frozenset({204, 304})
 
 Headers = list[tuple[bytes, bytes]]
-
-
-class _Connection:
-    __slots__ = ("key", "reader", "reused", "writer")
-
-    def __init__(
-        self, key: tuple[str, int, bool], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        self.key = key
-        self.reader = reader
-        self.writer = writer
-        self.reused = False
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.writer.close()
 
 
 @dataclass
@@ -71,17 +56,19 @@ class UpstreamClient:
         connect_timeout: float,
         read_timeout: float,
         max_idle_per_host: int = 128,
+        max_connections_per_host: int = 256,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        """``ssl_context`` verifies ``https`` upstreams; by default the system's CA store
-        (and ``SSL_CERT_FILE``), loaded once per process."""
+        """``max_connections_per_host``: open connections to one upstream, idle included;
+        a request beyond it waits up to ``connect_timeout`` for one, then fails with
+        ``UpstreamBusyError``. ``ssl_context`` verifies ``https`` upstreams; by default the
+        system's CA store (and ``SSL_CERT_FILE``), loaded once per process."""
         self.connect_timeout = connect_timeout
         self.ssl_context = ssl_context
         self.read_timeout = read_timeout
         self.max_idle_per_host = max_idle_per_host
-        self._pools: dict[
-            asyncio.AbstractEventLoop, dict[tuple[str, int, bool], list[_Connection]]
-        ] = {}
+        self.max_connections_per_host = max_connections_per_host
+        self._pools: dict[asyncio.AbstractEventLoop, dict[tuple[str, int, bool], HostPool]] = {}
 
     async def request(
         self,
@@ -117,51 +104,47 @@ class UpstreamClient:
 
     async def aclose(self) -> None:
         """Close the idle connections of the running loop's pool."""
-        pool = self._pools.pop(asyncio.get_running_loop(), {})
-        for conns in pool.values():
-            for conn in conns:
-                conn.close()
+        pools = self._pools.pop(asyncio.get_running_loop(), {})
+        for pool in pools.values():
+            pool.close_idle()
         await asyncio.sleep(0)  # let the transports finish closing before the loop may end
 
     # -- connections ---------------------------------------------------------------------
     async def _acquire(self, host: str, port: int, tls: bool, *, fresh: bool) -> _Connection:
         loop = asyncio.get_running_loop()
-        pool = self._pools.get(loop)
-        if pool is None:
-            pool = self._pools[loop] = {}
+        pools = self._pools.get(loop)
+        if pools is None:
+            pools = self._pools[loop] = {}
         key = (host, port, tls)
-        idle = pool.get(key)
-        while idle and not fresh:
-            conn = idle.pop()
-            if conn.reader.at_eof() or conn.writer.is_closing():
-                conn.close()
-                continue
-            conn.reused = True
-            return conn
+        pool = pools.get(key)
+        if pool is None:
+            pool = pools[key] = HostPool(
+                key,
+                max_connections=self.max_connections_per_host,
+                max_idle=self.max_idle_per_host,
+            )
+
+        if not fresh:
+            conn = pool.take_idle()
+            if conn is not None:
+                return conn
+        opener = functools.partial(self._connect, host, port, tls)
+        return await pool.open(opener, timeout=self.connect_timeout)
+
+    async def _connect(
+        self, host: str, port: int, tls: bool
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        context = (self.ssl_context or _tls_context()) if tls else None
         try:
             async with asyncio.timeout(self.connect_timeout):
-                reader, writer = await asyncio.open_connection(
-                    host,
-                    port,
-                    limit=_MAX_HEAD,
-                    ssl=(self.ssl_context or _tls_context()) if tls else None,
-                )
+                return await asyncio.open_connection(host, port, limit=_MAX_HEAD, ssl=context)
         except TimeoutError:
             raise UpstreamTimeoutError("connecting to the upstream timed out") from None
         except OSError as exc:
             raise UpstreamConnectError("could not connect to the upstream") from exc
-        return _Connection(key, reader, writer)
 
     def _release(self, conn: _Connection) -> None:
-        pool = self._pools.get(asyncio.get_running_loop())
-        if pool is None:
-            conn.close()
-            return
-        idle = pool.setdefault(conn.key, [])
-        if len(idle) >= self.max_idle_per_host:
-            conn.close()
-        else:
-            idle.append(conn)
+        conn.pool.release(conn)
 
     # -- request -------------------------------------------------------------------------
     async def _send(

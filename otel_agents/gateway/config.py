@@ -19,6 +19,8 @@ trusted_proxies                      peers whose X-Forwarded-* count  (none)
   OTEL_AGENTS_GATEWAY_TRUSTED_PROXIES (comma-separated IPs/CIDRs)
 unhealthy_threshold / healthy_threshold  failures out / successes back  3 / 2
 max_rate_limit_clients               per-client buckets kept (LRU)    10000
+max_connections_per_upstream         open connections to one upstream 256
+  OTEL_AGENTS_GATEWAY_MAX_CONNECTIONS_PER_UPSTREAM  instance (503 beyond it)
 http_server_metrics                  ``stable``: the middleware's     stable
   OTEL_AGENTS_GATEWAY_HTTP_SERVER_METRICS  duration only; ``all``: also
                                      its Development-status ones
@@ -70,6 +72,7 @@ class GatewayConfig:
     unhealthy_threshold: int = 3
     healthy_threshold: int = 2
     max_rate_limit_clients: int = 10_000
+    max_connections_per_upstream: int = 256
     http_server_metrics: str = "stable"
     upstream_ca_file: str | None = None
     host: str = "127.0.0.1"
@@ -121,6 +124,7 @@ def _coerce(name: str, value: Any) -> Any:
             "unhealthy_threshold",
             "healthy_threshold",
             "max_rate_limit_clients",
+            "max_connections_per_upstream",
         ):
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError
@@ -187,6 +191,7 @@ _EXPECTED = {
     "unhealthy_threshold": "a positive whole number, e.g. 3",
     "healthy_threshold": "a positive whole number, e.g. 2",
     "max_rate_limit_clients": "a positive whole number, e.g. 10000",
+    "max_connections_per_upstream": "a positive whole number, e.g. 256",
     "port": "a port number from 0 to 65535",
     "upstream_ca_file": "the path of a PEM file of CA certificates",
     "http_server_metrics": " or ".join(repr(v) for v in HTTP_SERVER_METRICS),

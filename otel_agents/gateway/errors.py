@@ -25,6 +25,7 @@ __all__ = [
     "GatewayConfigError",
     "InvalidServiceError",
     "ServiceNotFoundError",
+    "UpstreamBusyError",
     "UpstreamConnectError",
     "UpstreamError",
     "UpstreamProtocolError",
@@ -72,6 +73,13 @@ class UpstreamTimeoutError(UpstreamError):
     """The upstream did not answer within the configured timeout."""
 
     error_type = "timeout"
+
+
+class UpstreamBusyError(UpstreamError):
+    """Every connection the gateway may open to the upstream stayed busy: a 503 of the
+    gateway's own, not a fault of the upstream (health checks do not count it)."""
+
+    error_type = "pool_exhausted"
 
 
 class UpstreamProtocolError(UpstreamError):

@@ -19,7 +19,7 @@ from otel_agents import semconv
 from otel_agents.gateway._telemetry import GatewayTelemetry
 from otel_agents.gateway.bodies import BodyTooLarge, read_all, stream_body
 from otel_agents.gateway.client import INLINE_BODY_LIMIT
-from otel_agents.gateway.errors import UpstreamError, UpstreamTimeoutError
+from otel_agents.gateway.errors import UpstreamBusyError, UpstreamError, UpstreamTimeoutError
 from otel_agents.gateway.health import HealthPolicy
 from otel_agents.gateway.history import GatewayRecord, redact_headers, redact_query, redact_target
 from otel_agents.gateway.middleware import Authenticator, Hook
@@ -44,6 +44,11 @@ _NOT_FOUND = problem(404, "No service is registered for this path and version.")
 _UNAVAILABLE = problem(503, "The service has no healthy instance right now; retry later.")
 _BAD_GATEWAY = problem(502, "The upstream service could not be reached or answered badly.")
 _TIMEOUT = problem(504, "The upstream service did not answer in time.")
+_BUSY = problem(
+    503,
+    "The gateway's connections to the service are all busy; retry later.",
+    headers=[(b"retry-after", b"1")],
+)
 _HOOK_FAILED = problem(500, "The gateway could not process this request.")
 _BAD_LENGTH = problem(400, "The Content-Length header is not a valid number.")
 _DOT_SEGMENTS = problem(400, "The path must not contain '.' or '..' segments.")
@@ -217,6 +222,9 @@ class Pipeline:
             response, client_span = await self.proxy.forward(
                 service_id, instance, scope["method"], target, upstream_headers, body
             )
+        except UpstreamBusyError as exc:  # the gateway's own limit: not the upstream's fault
+            await send_problem(send, _BUSY)
+            return _BUSY.status, exc.error_type
         except UpstreamError as exc:
             self.health.record(service, instance, False)
             failed = _TIMEOUT if isinstance(exc, UpstreamTimeoutError) else _BAD_GATEWAY

@@ -1,0 +1,173 @@
+"""The per-upstream connection limit, against real uvicorn upstreams on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from otel_agents.gateway import UpstreamBusyError, UpstreamConnectError, UpstreamTimeoutError
+from otel_agents.gateway.client import UpstreamClient, encode_head
+from otel_agents.testing import TelemetryCapture
+
+from .conftest import ThreadServer, free_port, upstream_app
+
+pytestmark = pytest.mark.integration
+
+
+class Concurrency:
+    """Counts requests in flight at an upstream and remembers the peak."""
+
+    def __init__(self) -> None:
+        self.now = self.peak = 0
+        self.lock = threading.Lock()
+
+    def app(self) -> Starlette:
+        async def work(request: Request) -> Response:
+            with self.lock:
+                self.now += 1
+                self.peak = max(self.peak, self.now)
+            try:
+                await asyncio.sleep(float(request.query_params.get("sleep", "0.05")))
+            finally:
+                with self.lock:
+                    self.now -= 1
+            return Response(b"done")
+
+        return Starlette(routes=[Route("/work", work)])
+
+
+@pytest.fixture
+def counted() -> Iterator[tuple[Concurrency, ThreadServer]]:
+    concurrency = Concurrency()
+    server = ThreadServer(concurrency.app()).start()
+    yield concurrency, server
+    server.stop()
+
+
+def get(client: UpstreamClient, port: int, target: str) -> Any:
+    head = encode_head("GET", target, [(b"host", b"127.0.0.1")])
+    return client.request("127.0.0.1", port, head, b"")
+
+
+def test_requests_beyond_the_limit_wait_for_a_connection_and_all_succeed(
+    counted: tuple[Concurrency, ThreadServer],
+) -> None:
+    concurrency, server = counted
+    client = UpstreamClient(connect_timeout=5, read_timeout=5, max_connections_per_host=2)
+
+    async def scenario() -> list[Any]:
+        try:
+            return await asyncio.gather(*(get(client, server.port, "/work") for _ in range(8)))
+        finally:
+            await client.aclose()
+
+    responses = asyncio.run(scenario())
+
+    assert [r.status for r in responses] == [200] * 8
+    assert concurrency.peak == 2
+
+
+def test_a_request_that_waits_longer_than_its_timeout_is_busy(
+    counted: tuple[Concurrency, ThreadServer],
+) -> None:
+    _, server = counted
+    client = UpstreamClient(connect_timeout=0.2, read_timeout=5, max_connections_per_host=1)
+
+    async def scenario() -> list[Any]:
+        try:
+            return await asyncio.gather(
+                get(client, server.port, "/work?sleep=1"),
+                get(client, server.port, "/work"),
+                return_exceptions=True,
+            )
+        finally:
+            await client.aclose()
+
+    slow, waiting = asyncio.run(scenario())
+
+    assert slow.status == 200
+    assert isinstance(waiting, UpstreamBusyError)
+    assert waiting.error_type == "pool_exhausted"
+
+
+def test_a_connection_that_fails_gives_its_slot_to_the_next_request(
+    counted: tuple[Concurrency, ThreadServer],
+) -> None:
+    _, server = counted
+    client = UpstreamClient(connect_timeout=2, read_timeout=0.2, max_connections_per_host=1)
+
+    async def scenario() -> list[Any]:
+        async def after_a_moment() -> Any:
+            await asyncio.sleep(0.05)  # the slow request holds the only connection
+            return await get(client, server.port, "/work")
+
+        try:
+            return await asyncio.gather(
+                get(client, server.port, "/work?sleep=2"), after_a_moment(), return_exceptions=True
+            )
+        finally:
+            await client.aclose()
+
+    timed_out, waited = asyncio.run(scenario())
+
+    assert isinstance(timed_out, UpstreamTimeoutError)
+    assert waited.status == 200
+
+
+def test_refused_connections_never_use_up_the_limit() -> None:
+    client = UpstreamClient(connect_timeout=1, read_timeout=1, max_connections_per_host=1)
+    port = free_port()
+
+    async def scenario() -> list[Any]:
+        try:
+            return await asyncio.gather(
+                *(get(client, port, "/") for _ in range(3)), return_exceptions=True
+            )
+        finally:
+            await client.aclose()
+
+    assert [type(e) for e in asyncio.run(scenario())] == [UpstreamConnectError] * 3
+
+
+def test_the_gateway_answers_503_at_the_limit_without_holding_it_against_the_upstream(
+    make_gateway: Any, telemetry: TelemetryCapture
+) -> None:
+    from .conftest import UpstreamState
+
+    upstream = ThreadServer(upstream_app(UpstreamState())).start()
+    try:
+        gateway = make_gateway({"max_connections_per_upstream": 1, "unhealthy_threshold": 1})
+        gateway.register_service("misc", "Misc", "v1", upstream.url)
+        gateway.client.connect_timeout = 0.2  # how long a request waits for a connection
+        url = make_gateway.serve(gateway).url
+
+        async def scenario() -> list[httpx.Response]:
+            async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+
+                async def after_a_moment() -> httpx.Response:
+                    await asyncio.sleep(0.1)
+                    return await client.get("/v1/users/1")
+
+                return list(await asyncio.gather(client.get("/v1/slow"), after_a_moment()))
+
+        slow, refused = asyncio.run(scenario())
+    finally:
+        upstream.stop()
+
+    assert slow.status_code == 200
+    assert refused.status_code == 503
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.headers["retry-after"] == "1"
+    assert "busy" in refused.json()["detail"]
+    assert gateway.router.match("/v1/users").service.instances[0].healthy
+    (error,) = telemetry.points("gateway.upstream.errors", {"error.type": "pool_exhausted"})
+    assert error.value == 1
