@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -58,19 +58,30 @@ def get(client: UpstreamClient, port: int, target: str) -> Any:
     return client.request("127.0.0.1", port, head, b"")
 
 
+def run_all(client: UpstreamClient, *calls: Awaitable[Any]) -> list[Any]:
+    """Run ``calls`` concurrently on a fresh loop; results or exceptions, in order."""
+
+    async def scenario() -> list[Any]:
+        try:
+            return list(await asyncio.gather(*calls, return_exceptions=True))
+        finally:
+            await client.aclose()
+
+    return asyncio.run(scenario())
+
+
+async def later(call: Callable[[], Awaitable[Any]], delay: float = 0.05) -> Any:
+    await asyncio.sleep(delay)
+    return await call()
+
+
 def test_requests_beyond_the_limit_wait_for_a_connection_and_all_succeed(
     counted: tuple[Concurrency, ThreadServer],
 ) -> None:
     concurrency, server = counted
     client = UpstreamClient(connect_timeout=5, read_timeout=5, max_connections_per_host=2)
 
-    async def scenario() -> list[Any]:
-        try:
-            return await asyncio.gather(*(get(client, server.port, "/work") for _ in range(8)))
-        finally:
-            await client.aclose()
-
-    responses = asyncio.run(scenario())
+    responses = run_all(client, *(get(client, server.port, "/work") for _ in range(8)))
 
     assert [r.status for r in responses] == [200] * 8
     assert concurrency.peak == 2
@@ -82,17 +93,11 @@ def test_a_request_that_waits_longer_than_its_timeout_is_busy(
     _, server = counted
     client = UpstreamClient(connect_timeout=0.2, read_timeout=5, max_connections_per_host=1)
 
-    async def scenario() -> list[Any]:
-        try:
-            return await asyncio.gather(
-                get(client, server.port, "/work?sleep=1"),
-                get(client, server.port, "/work"),
-                return_exceptions=True,
-            )
-        finally:
-            await client.aclose()
-
-    slow, waiting = asyncio.run(scenario())
+    slow, waiting = run_all(
+        client,
+        get(client, server.port, "/work?sleep=1"),
+        later(lambda: get(client, server.port, "/work")),
+    )
 
     assert slow.status == 200
     assert isinstance(waiting, UpstreamBusyError)
@@ -105,19 +110,11 @@ def test_a_connection_that_fails_gives_its_slot_to_the_next_request(
     _, server = counted
     client = UpstreamClient(connect_timeout=2, read_timeout=0.2, max_connections_per_host=1)
 
-    async def scenario() -> list[Any]:
-        async def after_a_moment() -> Any:
-            await asyncio.sleep(0.05)  # the slow request holds the only connection
-            return await get(client, server.port, "/work")
-
-        try:
-            return await asyncio.gather(
-                get(client, server.port, "/work?sleep=2"), after_a_moment(), return_exceptions=True
-            )
-        finally:
-            await client.aclose()
-
-    timed_out, waited = asyncio.run(scenario())
+    timed_out, waited = run_all(
+        client,
+        get(client, server.port, "/work?sleep=2"),  # holds the only connection, then times out
+        later(lambda: get(client, server.port, "/work")),
+    )
 
     assert isinstance(timed_out, UpstreamTimeoutError)
     assert waited.status == 200
@@ -127,15 +124,9 @@ def test_refused_connections_never_use_up_the_limit() -> None:
     client = UpstreamClient(connect_timeout=1, read_timeout=1, max_connections_per_host=1)
     port = free_port()
 
-    async def scenario() -> list[Any]:
-        try:
-            return await asyncio.gather(
-                *(get(client, port, "/") for _ in range(3)), return_exceptions=True
-            )
-        finally:
-            await client.aclose()
+    errors = run_all(client, *(get(client, port, "/") for _ in range(3)))
 
-    assert [type(e) for e in asyncio.run(scenario())] == [UpstreamConnectError] * 3
+    assert [type(e) for e in errors] == [UpstreamConnectError] * 3
 
 
 def test_the_gateway_answers_503_at_the_limit_without_holding_it_against_the_upstream(
@@ -152,12 +143,11 @@ def test_the_gateway_answers_503_at_the_limit_without_holding_it_against_the_ups
 
         async def scenario() -> list[httpx.Response]:
             async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-
-                async def after_a_moment() -> httpx.Response:
-                    await asyncio.sleep(0.1)
-                    return await client.get("/v1/users/1")
-
-                return list(await asyncio.gather(client.get("/v1/slow"), after_a_moment()))
+                return list(
+                    await asyncio.gather(
+                        client.get("/v1/slow"), later(lambda: client.get("/v1/users/1"), 0.1)
+                    )
+                )
 
         slow, refused = asyncio.run(scenario())
     finally:
