@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from otel_agents.errors import ConfigurationError
 
-__all__ = ["Option", "Options", "declare_keys"]
+__all__ = ["Option", "Options", "declare_keys", "declared_keys"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,10 @@ class Option:
     type: type
     description: str
     minimum: float | None = None
+    #: A number that must be more than 0 (``minimum`` is inclusive).
+    positive: bool = False
+    #: ``None`` is accepted too (say, "no limit").
+    nullable: bool = False
 
 
 class Options:
@@ -68,7 +72,7 @@ class Options:
         return resolved
 
     def _convert(self, option: Option, value: Any) -> Any:
-        if value is None and option.default is None:
+        if value is None and (option.default is None or option.nullable):
             return None
         expected = option.type
         problem = f"a {expected.__name__}"
@@ -102,12 +106,22 @@ class Options:
                 f"config[{option.name!r}]={value!r} is not valid for {self.component}: "
                 f"expected at least {option.minimum:g} ({option.description})"
             )
+        if option.positive and converted <= 0:
+            raise ConfigurationError(
+                f"config[{option.name!r}]={value!r} is not valid for {self.component}: "
+                f"expected more than 0 ({option.description})"
+            )
         if expected in (int, float) and converted < 0:
             raise ConfigurationError(
                 f"config[{option.name!r}]={value!r} is not valid for {self.component}: "
                 f"expected a value that is not negative ({option.description})"
             )
         return converted
+
+
+def declared_keys() -> frozenset[str]:
+    """Every key some otel-agents component declares (its own, or through :class:`Options`)."""
+    return frozenset(Options._all_keys)
 
 
 def declare_keys(keys: Iterable[str]) -> None:

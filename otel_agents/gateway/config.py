@@ -30,8 +30,9 @@ host / port                          where ``otel-agents gateway``    127.0.0.1 
   OTEL_AGENTS_GATEWAY_HOST / _PORT   listens
 ==================================  ===============================  =============
 
-``APIGateway(config)`` takes a mapping: its keys win over the environment, and keys it does
-not know are ignored (the seed passes one dict to every component). A config file (TOML or
+``APIGateway(config)`` takes a mapping: its keys win over the environment; keys of other
+otel-agents components are ignored (the seed passes one dict to every component) and any
+other key is an error listing the valid ones. A config file (TOML or
 JSON, see ``docs/gateway.md``) is checked strictly, and there the environment wins, so a
 deployment can override a file without editing it.
 """
@@ -47,7 +48,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from otel_agents._options import declare_keys
+from otel_agents._options import declare_keys, declared_keys
 from otel_agents.gateway._server_meter import HTTP_SERVER_METRICS
 from otel_agents.gateway.client import upstream_tls_context
 from otel_agents.gateway.errors import GatewayConfigError
@@ -91,10 +92,12 @@ class GatewayConfig:
         """Build and validate a config from ``mapping`` and the environment."""
         mapping = dict(mapping or {})
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(mapping) - known)
-        if strict and unknown:
+        unknown = set(mapping) - known
+        if not strict:  # a shared, seed-style dict: other components' keys are fine
+            unknown -= declared_keys()
+        if unknown:
             raise GatewayConfigError(
-                f"unknown gateway setting(s) {', '.join(unknown)}; "
+                f"unknown gateway setting(s) {', '.join(sorted(unknown))}; "
                 f"known: {', '.join(sorted(known))}"
             )
         values = {k: v for k, v in mapping.items() if k in known}

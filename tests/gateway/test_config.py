@@ -137,3 +137,12 @@ def test_the_documented_config_file_loads(tmp_path: Path, document: str) -> None
 
     assert config.services
     assert config.http_server_metrics == "stable"
+
+
+def test_a_misspelt_key_in_a_config_dict_is_rejected_but_other_components_keys_pass() -> None:
+    from otel_agents.gateway import GatewayConfig
+
+    shared = {"max_metrics_history": 50000, "heartbeat_interval": 15, "max_history": 7}
+    assert GatewayConfig.from_mapping(shared, environ={}).max_history == 7
+    with pytest.raises(GatewayConfigError, match=r"unknown gateway setting\(s\) max_histroy"):
+        APIGateway({"max_histroy": 7}, instrument=False)

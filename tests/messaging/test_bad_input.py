@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -86,7 +87,9 @@ def test_unknown_sender_is_rejected_when_senders_must_be_registered(
 
 
 def test_require_registered_sender_must_be_a_bool(make_comm: Any) -> None:
-    with pytest.raises(ConfigurationError, match="require_registered_sender='yes'"):
+    with pytest.raises(
+        ConfigurationError, match=r"config\['require_registered_sender'\]='yes'.*True or False"
+    ):
         make_comm({"require_registered_sender": "yes"})
 
 
@@ -155,8 +158,17 @@ def test_bad_registration_arguments_are_refused(
 )
 def test_bad_config_values_raise_configuration_error(config: dict[str, Any]) -> None:
     (key,) = config
-    with pytest.raises(ConfigurationError, match=f"{key}="):
+    with pytest.raises(ConfigurationError, match=re.escape(f"config[{key!r}]=")):
         AgentCommunicationProtocol(config)
+
+
+def test_a_misspelt_config_key_is_rejected_with_the_valid_keys() -> None:
+    with pytest.raises(ConfigurationError, match=r"'heartbeat_intervall'.*valid keys.*"):
+        AgentCommunicationProtocol({"heartbeat_intervall": 15})
+
+
+def test_max_queue_size_none_means_no_limit() -> None:
+    assert AgentCommunicationProtocol({"max_queue_size": None}).config["max_queue_size"] is None
 
 
 def test_unknown_config_keys_from_the_seeds_shared_dict_are_ignored() -> None:
