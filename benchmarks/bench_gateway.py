@@ -8,7 +8,13 @@ stable ``http.server.request.duration``); "all server metrics" sets
 ``http_server_metrics = "all"`` (the middleware's Development-status metrics too, as it
 records them on its own); "tuned" is the shipped gateway with the provider setting
 docs/gateway.md suggests, ``OTEL_METRICS_EXEMPLAR_FILTER=always_off`` (here
-``AlwaysOffExemplarFilter()``).
+``AlwaysOffExemplarFilter()``). "One empty span" is a reference, not a candidate: the
+gateway without telemetry inside one SDK span per request with no attributes and no
+metrics, the least any per-request tracing on the Python SDK can cost. "Lean
+instrumentation" is another reference: in place of ``OpenTelemetryMiddleware`` (which the
+issue requires), a hand-written wrapper that starts one SERVER span per request with the
+attributes the middleware collects and records ``http.server.request.duration``; our own
+CLIENT span and metrics stay on. It is what an instrumentation of our own could cost.
 
 Each server runs in its own process (uvicorn, one worker; httptools/uvloop when installed).
 Load comes from Debian's ``wrk`` when installed (``apt-get install -y wrk``), else from a
@@ -29,7 +35,16 @@ import sys
 import time
 from typing import Any
 
-ROLES = ("upstream", "naive", "ours-plain", "ours-otel", "ours-otel-all", "ours-tuned")
+ROLES = (
+    "upstream",
+    "naive",
+    "ours-plain",
+    "ours-otel",
+    "ours-otel-all",
+    "ours-tuned",
+    "ours-one-span",
+    "ours-lean",
+)
 OURS = ROLES[2:]
 
 
@@ -103,6 +118,90 @@ def ours_app(
     return gateway.app
 
 
+def lean_app(upstream: str) -> Any:
+    """Our gateway's telemetry with a minimal SERVER span and duration in place of the
+    middleware (a reference: the issue requires ``OpenTelemetryMiddleware``)."""
+    import time
+
+    from _providers import discarding_providers
+    from opentelemetry import trace
+    from opentelemetry.instrumentation._semconv import _StabilityMode
+    from opentelemetry.instrumentation.asgi import collect_request_attributes
+    from opentelemetry.trace import SpanKind
+
+    from otel_agents import semconv
+    from otel_agents.gateway import APIGateway
+
+    tracer_provider, meter_provider = discarding_providers()
+    gateway = APIGateway(
+        {"health_check_interval": 60, "request_timeout": 10},
+        tracer_provider=tracer_provider,
+        meter_provider=meter_provider,
+        instrument=False,  # our CLIENT span and metrics stay on: the providers are given
+    )
+    gateway.register_service("users", "Users", "v1", upstream, path_prefix="/users")
+    inner = gateway.app
+    tracer = tracer_provider.get_tracer("lean")
+    duration = semconv.create_instrument(
+        meter_provider.get_meter("lean"), semconv.HTTP_SERVER_REQUEST_DURATION
+    )
+    kept = ("url.scheme", "network.protocol.version", semconv.HTTP_REQUEST_METHOD)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await inner(scope, receive, send)
+        start = time.perf_counter()
+        attributes = collect_request_attributes(scope, _StabilityMode.HTTP)
+        match = gateway.pipeline.match(scope)
+        route = match.template if match is not None else None
+        if route:
+            attributes[semconv.HTTP_ROUTE] = route
+        span = tracer.start_span(
+            f"{scope['method']} {route}" if route else scope["method"],
+            kind=SpanKind.SERVER,
+            attributes=attributes,
+        )
+        status = 500
+
+        async def send_status(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            with trace.use_span(span, end_on_exit=True):
+                await inner(scope, receive, send_status)
+                span.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, status)
+        finally:
+            metric = {key: attributes[key] for key in kept if key in attributes}
+            metric[semconv.HTTP_RESPONSE_STATUS_CODE] = status
+            if route:
+                metric[semconv.HTTP_ROUTE] = route
+            duration.record(time.perf_counter() - start, metric)
+
+    return app
+
+
+def one_span_app(upstream: str) -> Any:
+    """Our gateway without telemetry, inside one empty SDK span per request (a floor)."""
+    from _providers import discarding_providers
+
+    tracer = discarding_providers()[0].get_tracer("floor")
+    inner = ours_app(upstream, False)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await inner(scope, receive, send)
+        span = tracer.start_span("request")
+        try:
+            await inner(scope, receive, send)
+        finally:
+            span.end()
+
+    return app
+
+
 def serve(role: str, port: int, upstream_port: int) -> None:
     import uvicorn
 
@@ -114,6 +213,8 @@ def serve(role: str, port: int, upstream_port: int) -> None:
         "ours-otel": lambda: ours_app(upstream, True),
         "ours-otel-all": lambda: ours_app(upstream, True, all_metrics=True),
         "ours-tuned": lambda: ours_app(upstream, True, tuned=True),
+        "ours-one-span": lambda: one_span_app(upstream),
+        "ours-lean": lambda: lean_app(upstream),
     }[role]()
     uvicorn.run(
         app,
@@ -331,6 +432,8 @@ def main() -> None:
         "ours-otel": "otel-agents, instrumented",
         "ours-otel-all": "instrumented, all server metrics",
         "ours-tuned": "instrumented, exemplars off",
+        "ours-one-span": "reference: one empty span",
+        "ours-lean": "reference: lean instrumentation",
     }
     for role in ROLES:
         rps, p99 = results[role]
@@ -345,7 +448,7 @@ def main() -> None:
         "instrumented / no telemetry = "
         f"{results['ours-otel'][0] / results['ours-plain'][0]:.2f} (target >= 0.85)"
     )
-    for role in ("ours-otel-all", "ours-tuned"):
+    for role in ("ours-otel-all", "ours-tuned", "ours-one-span", "ours-lean"):
         print(f"{labels[role]} / no telemetry = {results[role][0] / results['ours-plain'][0]:.2f}")
 
 
