@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -9,6 +10,7 @@ import textwrap
 from collections.abc import Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -198,3 +200,52 @@ def test_otel_python_configurator_picks_ours_over_another_installed_configurator
     assert "Configuration of configurator not loaded" in stderr
     exported = set(re.findall(r'"name": "((?:system|process)\.[a-z._]+)"', stdout))
     assert exported == SYSTEM_NAMES
+
+
+@pytest.mark.integration
+def test_application_logs_reach_the_logs_exporter_with_the_logs_extra(tmp_path: Path) -> None:
+    # otel-agents[logs] installs opentelemetry-instrumentation-logging; under
+    # opentelemetry-instrument its handler writes to the LoggerProvider our configurator made.
+    script = """
+        import logging
+        from opentelemetry import trace
+
+        logging.getLogger("app").warning("plain warning")
+        with trace.get_tracer("app").start_as_current_span("work") as span:
+            logging.getLogger("app").error("inside a span")
+            print("SPAN", format(span.get_span_context().trace_id, "032x"))
+    """
+    returncode, stdout, stderr = _run_instrumented(
+        tmp_path,
+        script,
+        {
+            "OTEL_SERVICE_NAME": "logging-agent",
+            "OTEL_LOGS_EXPORTER": "console",
+            "OTEL_TRACES_EXPORTER": "console",
+            "OTEL_METRICS_EXPORTER": "none",
+        },
+    )
+    assert returncode == 0, stderr
+    records = {
+        record["body"]: record
+        for record in _json_objects(stdout)
+        if isinstance(record, dict) and "severity_text" in record
+    }
+    assert records["plain warning"]["severity_text"] == "WARN"
+    assert records["plain warning"]["resource"]["attributes"]["service.name"] == "logging-agent"
+    (trace_id,) = re.findall(r"SPAN ([0-9a-f]{32})", stdout)
+    assert records["inside a span"]["trace_id"] == "0x" + trace_id
+
+
+def _json_objects(text: str) -> list[Any]:
+    """The JSON documents the console exporters print one after another."""
+    decoder = json.JSONDecoder()
+    found, index = [], 0
+    while (start := text.find("{", index)) != -1:
+        try:
+            document, index = decoder.raw_decode(text, start)
+        except ValueError:
+            index = start + 1
+            continue
+        found.append(document)
+    return found
