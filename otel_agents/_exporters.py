@@ -172,7 +172,9 @@ def _otlp_kwargs(options: dict[str, Any], signal: str, compression_off: bool) ->
 
             kwargs["compression"] = Compression.NoCompression
     if options["headers"] is not None:
-        kwargs["headers"] = options["headers"]
+        # gRPC metadata keys must be lower case (HTTP header names are case-insensitive);
+        # the exporters lower-case OTEL_EXPORTER_OTLP_HEADERS themselves, but not a dict.
+        kwargs["headers"] = {key.lower(): value for key, value in options["headers"].items()}
     endpoint = options["endpoint"]
     if endpoint is not None:
         if options["protocol"] == "http/protobuf":

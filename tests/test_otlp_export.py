@@ -27,13 +27,15 @@ ARRIVAL_TIMEOUT = 15.0  # seconds for exported data to show up in its output
 APP_TIMEOUT = 60.0  # a hang guard for the app subprocess, not a speed target
 
 APP = """
+import json
+import os
 import sys
 import otel_agents
 from opentelemetry import metrics, trace
 from otel_agents import semconv
 
 span_name, agent_id = sys.argv[1], sys.argv[2]
-otel_agents.configure()
+otel_agents.configure(otlp_headers=json.loads(os.environ.get("APP_OTLP_HEADERS", "null")))
 tracer = trace.get_tracer("otlp-export-test")
 with tracer.start_as_current_span(span_name) as span:
     span.set_attribute(semconv.GEN_AI_AGENT_ID, agent_id)
@@ -179,6 +181,20 @@ def test_span_and_metric_arrive_at_a_real_otlp_receiver(rotel: Rotel, protocol: 
     assert f"{semconv.GEN_AI_AGENT_ID}: Str({agent_id})" in metric.attributes
     assert f"Unit: {semconv.AGENT_REQUESTS.unit}" in metric.attributes
     assert "DataType: Sum" in metric.attributes
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_headers_given_to_configure_may_use_any_case(rotel: Rotel, protocol: str) -> None:
+    # gRPC metadata keys must be lower case; HTTP header names are case-insensitive.
+    port = rotel.grpc_port if protocol == "grpc" else rotel.http_port
+    tag = "headers-" + protocol.replace("/", "-")
+    env = otlp_env(protocol, f"http://127.0.0.1:{port}", f"export-{tag}")
+    env["APP_OTLP_HEADERS"] = '{"X-Tenant-Id": "acme"}'
+    app = run_app(env, f"probe-span-{tag}", f"agent-{tag}")
+    assert app.returncode == 0, app.stderr
+
+    spans = rotel.wait_for("ResourceSpans", f"export-{tag}", f"probe-span-{tag}")
+    assert spans is not None, app.stderr[-3000:]
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
