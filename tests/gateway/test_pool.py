@@ -108,11 +108,11 @@ def test_a_connection_that_fails_gives_its_slot_to_the_next_request(
     counted: tuple[Concurrency, ThreadServer],
 ) -> None:
     _, server = counted
-    client = UpstreamClient(connect_timeout=2, read_timeout=0.2, max_connections_per_host=1)
+    client = UpstreamClient(connect_timeout=5, read_timeout=0.5, max_connections_per_host=1)
 
     timed_out, waited = run_all(
         client,
-        get(client, server.port, "/work?sleep=2"),  # holds the only connection, then times out
+        get(client, server.port, "/work?sleep=3"),  # holds the only connection, then times out
         later(lambda: get(client, server.port, "/work")),
     )
 
