@@ -132,6 +132,15 @@ _OFFLINE = _series(metric(sc.AGENT_REGISTRY_AGENTS), **{sc.AGENT_STATUS: "offlin
 _HEALTH = metric(sc.AGENT_HEALTH_SCORE)
 _HEALTH_SCOPE = label(sc.HEALTH_SCOPE)
 _5XX = _series(metric(sc.GATEWAY_REQUESTS), **{sc.GATEWAY_STATUS_CLASS: "5xx"})
+_POOL_EXHAUSTED = _series(metric(sc.GATEWAY_UPSTREAM_ERRORS), **{sc.ERROR_TYPE: "pool_exhausted"})
+
+
+def _upstream_errors(service: str, error_type: str) -> str:
+    return (
+        f'{metric(sc.GATEWAY_UPSTREAM_ERRORS)}{{{SERVICE}="{service}",'
+        f'{label(sc.ERROR_TYPE)}="{error_type}"}}'
+    )
+
 
 RULES: tuple[AlertRule, ...] = (
     AlertRule(
@@ -282,6 +291,30 @@ RULES: tuple[AlertRule, ...] = (
         ),
         quiet=Case(
             {_requests("orders", "2xx"): _growing(60), _rate_limited("orders"): _growing(1)}
+        ),
+    ),
+    AlertRule(
+        name="OtelAgentsUpstreamConnectionsExhausted",
+        expr=f"sum by ({SERVICE}) ({_rate(_POOL_EXHAUSTED)}) > 0.1",
+        hold="5m",
+        severity="warning",
+        summary=(
+            f"Requests to {_t(SERVICE)} wait in vain for an upstream connection (503 from the "
+            "gateway)"
+        ),
+        description=(
+            "gateway.upstream.errors with error.type=pool_exhausted: every connection the "
+            "gateway may open to the service (max_connections_per_upstream) stayed busy; the "
+            "upstream is slow or the limit is too low. 5-minute rate, per second."
+        ),
+        fires=Case(
+            {_upstream_errors("orders", "pool_exhausted"): _growing(60)}, {SERVICE: "orders"}
+        ),
+        quiet=Case(
+            {
+                _upstream_errors("orders", "pool_exhausted"): _steady(3),
+                _upstream_errors("orders", "timeout"): _growing(60),
+            }
         ),
     ),
 )
