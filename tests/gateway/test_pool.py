@@ -161,3 +161,30 @@ def test_the_gateway_answers_503_at_the_limit_without_holding_it_against_the_ups
     assert gateway.router.match("/v1/users").service.instances[0].healthy
     (error,) = telemetry.points("gateway.upstream.errors", {"error.type": "pool_exhausted"})
     assert error.value == 1
+
+
+def test_no_slot_leaks_when_answers_time_out_between_quick_ones(
+    counted: tuple[Concurrency, ThreadServer],
+) -> None:
+    _, server = counted
+    client = UpstreamClient(connect_timeout=10, read_timeout=0.3, max_connections_per_host=3)
+    targets = ["/work?sleep=1" if n % 7 == 0 else "/work?sleep=0.01" for n in range(40)]
+    pools: list[Any] = []
+
+    async def scenario() -> list[Any]:
+        results = await asyncio.gather(
+            *(get(client, server.port, target) for target in targets), return_exceptions=True
+        )
+        pools.extend(next(iter(client._pools.values())).values())
+        await client.aclose()
+        return list(results)
+
+    results = asyncio.run(scenario())
+
+    timed_out = [r for r in results if isinstance(r, UpstreamTimeoutError)]
+    assert len(timed_out) == targets.count("/work?sleep=1")
+    assert sum(getattr(r, "status", 0) == 200 for r in results) == len(targets) - len(timed_out)
+    (pool,) = pools
+    # Every slot still counted belongs to an idle connection, and nobody is left waiting.
+    assert pool.count == len(pool.idle) == 0  # aclose closed the idle ones
+    assert not pool._waiters
