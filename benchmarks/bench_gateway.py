@@ -138,6 +138,7 @@ def lean_app(upstream: str) -> Any:
     from opentelemetry import trace
     from opentelemetry.instrumentation._semconv import _StabilityMode
     from opentelemetry.instrumentation.asgi import collect_request_attributes
+    from opentelemetry.semconv.attributes import network_attributes, url_attributes
     from opentelemetry.trace import SpanKind
 
     from otel_agents import semconv
@@ -156,7 +157,11 @@ def lean_app(upstream: str) -> Any:
     duration = semconv.create_instrument(
         meter_provider.get_meter("lean"), semconv.HTTP_SERVER_REQUEST_DURATION
     )
-    kept = ("url.scheme", "network.protocol.version", semconv.HTTP_REQUEST_METHOD)
+    kept = (
+        url_attributes.URL_SCHEME,
+        network_attributes.NETWORK_PROTOCOL_VERSION,
+        semconv.HTTP_REQUEST_METHOD,
+    )
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
