@@ -145,6 +145,7 @@ class APIGateway:
         *,
         path_prefix: str | None = None,
         api_keys: Sequence[str] | None = None,
+        strip_prefix: bool = False,
     ) -> dict[str, Any]:
         """Register (or replace) a service; return its description.
 
@@ -152,8 +153,11 @@ class APIGateway:
         round robin over the healthy ones). ``health_check_url`` is a URL, or a path such as
         ``/health`` checked on every instance. Requests for ``/{version}{path_prefix}/...``
         reach this service (``path_prefix`` may also be given in ``metadata``); the
-        upstream sees the path after the version. ``api_keys`` require credentials.
+        upstream sees the path after the version, or after the prefix with
+        ``strip_prefix=True``. ``api_keys`` require credentials.
         """
+        if not isinstance(strip_prefix, bool):
+            raise InvalidServiceError.build("strip_prefix", strip_prefix, "true or false")
         if metadata is not None and not isinstance(metadata, Mapping):
             raise invalid_type("metadata", metadata, "a mapping or None")
         meta = dict(metadata or {})
@@ -169,7 +173,9 @@ class APIGateway:
             )
             for u in urls
         ]
-        service = Service(service_id, name, version, prefix, instances, meta)
+        service = Service(
+            service_id, name, version, prefix, instances, meta, strip_prefix=strip_prefix
+        )
         with self._lock:
             clash = self.router.conflict(service)
             if clash is not None:
@@ -331,6 +337,7 @@ class APIGateway:
             "health_check_url",
             "metadata",
             "path_prefix",
+            "strip_prefix",
             "api_keys",
             "rate_limit",
         }
@@ -350,6 +357,7 @@ class APIGateway:
             entry.get("metadata"),
             path_prefix=entry.get("path_prefix"),
             api_keys=entry.get("api_keys"),
+            strip_prefix=entry.get("strip_prefix", False),
         )
         limit = entry.get("rate_limit")
         if limit is not None:

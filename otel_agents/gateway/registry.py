@@ -132,11 +132,16 @@ class Service:
         prefix: str,
         instances: Sequence[Instance],
         metadata: Mapping[str, Any],
+        *,
+        strip_prefix: bool = False,
     ) -> None:
         self.service_id = service_id
         self.name = name
         self.version = version
         self.prefix = prefix
+        # True: the upstream sees the path after the prefix (``/v1/hub/healthz`` reaches the
+        # hub as ``/healthz``); False (the seed's behaviour): the prefix is kept.
+        self.strip_prefix = strip_prefix
         self.instances = list(instances)
         self.metadata = dict(metadata)
         self.template = f"/{version}{prefix}/{{path}}"
@@ -163,6 +168,7 @@ class Service:
             "name": self.name,
             "version": self.version,
             "path_prefix": self.prefix,
+            "strip_prefix": self.strip_prefix,
             "route": self.template,
             "metadata": self.metadata,
             "instances": [

@@ -3,7 +3,8 @@
 The first path segment is the version. Within a version, the service whose prefix is the
 longest one matching whole segments wins (``/users/admin`` beats ``/users``; ``/users`` does
 not match ``/usersettings``). A service with the empty prefix takes whatever is left. The
-upstream sees the service path (the part after the version), appended to its base path.
+upstream sees the service path (the part after the version; after the prefix too for a
+service with ``strip_prefix``), appended to its base path.
 """
 
 from __future__ import annotations
@@ -61,5 +62,6 @@ class Router:
         for service in entries:
             prefix = service.prefix
             if not prefix or rest == prefix or rest.startswith(prefix + "/"):
-                return RouteMatch(service, service.template, rest or "/")
+                forwarded = rest[len(prefix) :] if service.strip_prefix else rest
+                return RouteMatch(service, service.template, forwarded or "/")
         return None

@@ -28,6 +28,36 @@ def test_longest_prefix_wins_within_a_version(gateway: APIGateway) -> None:
     assert match("/v1/users/7").template == "/v1/users/{path}"  # type: ignore[union-attr]
 
 
+def test_strip_prefix_forwards_the_path_after_the_prefix(gateway: APIGateway) -> None:
+    gateway.register_service(
+        "hub", "Hub", "v1", "http://127.0.0.1:9001", path_prefix="/hub", strip_prefix=True
+    )
+    gateway.register_service("users", "Users", "v1", "http://127.0.0.1:9002", path_prefix="/users")
+    match = gateway.router.match
+
+    assert match("/v1/hub/healthz").upstream_path == "/healthz"  # type: ignore[union-attr]
+    assert match("/v1/hub").upstream_path == "/"  # type: ignore[union-attr]
+    assert match("/v1/hub/agents/a/heartbeat").upstream_path == "/agents/a/heartbeat"  # type: ignore[union-attr]
+    assert match("/v1/users/7").upstream_path == "/users/7"  # type: ignore[union-attr]
+    assert gateway.list_services()  # describe() carries the flag
+    described = {s["service_id"]: s for s in gateway.list_services()}
+    assert described["hub"]["strip_prefix"] is True
+    assert described["users"]["strip_prefix"] is False
+
+
+def test_strip_prefix_must_be_a_boolean(gateway: APIGateway) -> None:
+    with pytest.raises(InvalidServiceError, match="strip_prefix"):
+        gateway.register_from_mapping(
+            {
+                "service_id": "hub",
+                "version": "v1",
+                "base_url": "http://127.0.0.1:9001",
+                "path_prefix": "/hub",
+                "strip_prefix": "false",
+            }
+        )
+
+
 def test_versions_route_to_their_own_services(gateway: APIGateway) -> None:
     gateway.register_service("u1", "Users", "v1", "http://127.0.0.1:9001", path_prefix="/users")
     gateway.register_service("u2", "Users", "v2", "http://127.0.0.1:9002", path_prefix="/users")
