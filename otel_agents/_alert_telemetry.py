@@ -3,8 +3,10 @@
 * ``agent.alerts.active``: observable gauge of unresolved alerts by level and source;
 * ``agent.alerts.raised``: counter of new alerts by level and source;
 * a log record (event ``otel_agents.alert`` when raised, ``otel_agents.alert.resolved`` when
-  resolved) whose severity follows the level. With no logger provider configured, the same
-  attributes go on an event of the current span, or of a short span of its own.
+  resolved) whose severity follows the level. It carries the trace and span ids of the
+  current span, or of a short ``otel_agents.alert`` span of its own when none is recording
+  (an alert raised by the dashboard's refresh thread), so that every record links to a trace.
+  With no logger provider configured, the same attributes go on an event of that span.
 
 Only the level and the source become metric attributes; messages, ids and context stay on
 the log record.
@@ -80,24 +82,30 @@ class AlertTelemetry:
             if isinstance(value, _SCALARS):
                 attributes[semconv.ALERT_CONTEXT_PREFIX + str(key)] = value
         try:
-            if self._logs_on():
-                self._log.emit(
-                    severity_number=severity,
-                    severity_text=severity.name,
-                    body=alert.message,
-                    attributes=attributes,
-                    event_name=event,
-                )
-                return
-            attributes[semconv.ALERT_MESSAGE] = alert.message
-            span = trace.get_current_span()
-            if span.is_recording():
-                span.add_event(event, attributes)
+            if trace.get_current_span().is_recording():
+                self._record(event, severity, alert.message, attributes)
             else:
-                with self._tracer.start_as_current_span(semconv.ALERT_EVENT) as own:
-                    own.add_event(event, attributes)
+                with self._tracer.start_as_current_span(semconv.ALERT_EVENT):
+                    self._record(event, severity, alert.message, attributes)
         except Exception:  # telemetry never breaks the host
             _logger.debug("emitting alert %s failed", alert.alert_id, exc_info=True)
+
+    def _record(
+        self, event: str, severity: SeverityNumber, message: str, attributes: dict[str, Any]
+    ) -> None:
+        """A log record in the current context, or an event on the current span."""
+        if self._logs_on():
+            self._log.emit(
+                severity_number=severity,
+                severity_text=severity.name,
+                body=message,
+                attributes=attributes,
+                event_name=event,
+            )
+        else:
+            trace.get_current_span().add_event(
+                event, {**attributes, semconv.ALERT_MESSAGE: message}
+            )
 
     def _observe(self, _options: CallbackOptions) -> Iterable[Observation]:
         for (level, source), count in sorted(self._counts().items()):

@@ -101,6 +101,9 @@ class Swarm:
         self.dashboard = PerformanceDashboard(
             self.tracker, self.comm, {"refresh_interval": self.refresh}
         )
+        # Started, so that its refresh evaluates the alert rules and agent.health.score has
+        # a value to export.
+        self.dashboard.start()
         self.dashboard.add_alert("info", f"demo swarm started with {len(AGENTS)} agents", "demo")
         self._rng = random.Random(self.seed)
         self._threads = [

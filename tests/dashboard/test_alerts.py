@@ -113,6 +113,29 @@ def test_each_alert_is_a_log_record_with_severity_from_its_level(
     }
 
 
+def test_an_alert_raised_outside_any_span_links_its_record_to_a_span_of_its_own(
+    manager: AlertManager, logs: LogCapture, telemetry: TelemetryCapture
+) -> None:
+    manager.raise_alert("error", "queue backed up", "rules")
+    (record,) = logs.records()
+    (span,) = telemetry.spans()
+    assert span.name == semconv.ALERT_EVENT
+    assert span.context is not None
+    assert record.log_record.trace_id == span.context.trace_id != 0
+    assert record.log_record.span_id == span.context.span_id
+
+
+def test_an_alert_raised_inside_a_span_links_its_record_to_that_span(
+    manager: AlertManager, logs: LogCapture, telemetry: TelemetryCapture
+) -> None:
+    tracer = telemetry.tracer_provider.get_tracer("tests")
+    with tracer.start_as_current_span("work") as work:
+        manager.raise_alert("warning", "slow step", "rules")
+    (record,) = logs.records()
+    assert [s.name for s in telemetry.spans()] == ["work"]
+    assert record.log_record.span_id == work.get_span_context().span_id
+
+
 def test_resolving_an_alert_emits_an_info_record_and_keeps_it_in_history(
     manager: AlertManager, logs: LogCapture, clock: FakeClock
 ) -> None:

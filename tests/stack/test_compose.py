@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import subprocess
 import tomllib
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +23,6 @@ from otel_agents.gateway.config import load_config
 
 INFRASTRUCTURE = {"otel-collector", "jaeger", "prometheus", "grafana"}
 OTEL_AGENTS = {"hub", "agent-planner", "agent-worker", "agent-monitor", "gateway", "demo"}
-COLLECTOR_IMAGE = "otel/opentelemetry-collector-contrib:0.162.0"
 _ENDPOINT_VARIABLE = re.compile(r"^OTEL_EXPORTER_OTLP(_[A-Z]+)?_ENDPOINT$")
 _PORT = re.compile(r":(\d+)$")
 
@@ -98,13 +98,41 @@ def test_every_image_is_pinned_to_a_version(compose: dict[str, Any]) -> None:
             assert service["build"] == ".", f"{name} is not built from this repository"
 
 
-def test_the_collector_image_is_the_version_its_config_is_written_for(
-    compose: dict[str, Any],
-) -> None:
+def _built_versions() -> dict[str, str]:
+    """The releases ``scripts/fetch-stack`` builds (and Debian's Prometheus it documents)."""
+    printed = subprocess.run(
+        [str(REPO / "scripts" / "fetch-stack"), "--versions"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    return dict(line.split(" ", 1) for line in printed.splitlines())
+
+
+def test_compose_pins_the_releases_the_build_script_builds(compose: dict[str, Any]) -> None:
+    versions = _built_versions()
+    tags = {name: s["image"].rsplit(":", 1)[1] for name, s in _services(compose).items()}
+    collector_go_mod = (REPO / "collector" / "go.mod").read_text(encoding="utf-8")
     config_text = (REPO / "collector" / "otel-collector.yaml").read_text(encoding="utf-8")
 
-    assert _services(compose)["otel-collector"]["image"] == COLLECTOR_IMAGE
-    assert COLLECTOR_IMAGE in config_text
+    assert tags["otel-collector"] == versions["otelcol"]
+    assert f"go.opentelemetry.io/collector/otelcol v{versions['otelcol']}\n" in collector_go_mod
+    assert f"Collector release {versions['otelcol']}" in config_text
+    assert tags["jaeger"] == versions["jaeger"]
+    assert tags["prometheus"] == "v" + versions["prometheus"]
+
+
+def test_every_collector_module_is_at_one_release() -> None:
+    """Core modules at v0.x and v1.x of one release, contrib modules at the same v0.x."""
+    go_mod = (REPO / "collector" / "go.mod").read_text(encoding="utf-8")
+    core = set(re.findall(r"go\.opentelemetry\.io/collector/\S+ (v0\.\d+\.\d+)", go_mod))
+    stable = set(re.findall(r"go\.opentelemetry\.io/collector/\S+ (v1\.\d+\.\d+)", go_mod))
+    contrib = set(re.findall(r"opentelemetry-collector-contrib/\S+ (v\S+)", go_mod))
+
+    assert len(core) == 1, core
+    assert len(stable) == 1, stable
+    assert contrib == core
 
 
 def test_every_mounted_host_path_exists_in_the_repository(compose: dict[str, Any]) -> None:
@@ -153,7 +181,11 @@ def test_the_collector_exports_to_compose_services(
 ) -> None:
     listening = _listening(compose, collector_config)
     exporters = collector_config["exporters"]
-    remote = {key: e["endpoint"] for key, e in exporters.items() if key != "prometheus"}
+    remote = {
+        key: e["endpoint"]
+        for key, e in exporters.items()
+        if "endpoint" in e and key != "prometheus"
+    }
 
     assert remote == {"otlp_grpc/jaeger": "jaeger:4317"}
     for key, endpoint in remote.items():
