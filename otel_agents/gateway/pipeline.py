@@ -202,8 +202,12 @@ class Pipeline:
         raw_path: bytes | None = scope.get("raw_path")
         if raw_path:
             # The raw path keeps the client's percent-encoding; drop its first (version)
-            # segment, however that segment was encoded.
+            # segment, and the prefix's segments for a service with strip_prefix, however
+            # those segments were encoded.
             cut = raw_path.find(b"/", 1)
+            if service.strip_prefix:
+                for _segment in range(service.prefix.count("/")):
+                    cut = raw_path.find(b"/", cut + 1) if cut > 0 else -1
             path = raw_path[cut:].decode("latin-1") if cut > 0 else "/"
         else:
             path = match.upstream_path

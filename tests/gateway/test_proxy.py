@@ -455,3 +455,17 @@ def test_the_upstream_gets_the_clients_percent_encoding(
 
     assert response.status_code == 200
     assert upstream_state.requests[-1]["raw_path"] == b"/users/a%20b%2Fc"
+
+
+def test_a_service_with_strip_prefix_gets_the_path_after_its_prefix(
+    make_gateway: Any, upstream: ThreadServer, upstream_state: UpstreamState
+) -> None:
+    gateway = make_gateway()
+    gateway.register_service(
+        "hub", "Hub", "v1", upstream.url, path_prefix="/hub/inner", strip_prefix=True
+    )
+    url = make_gateway.serve(gateway).url
+
+    assert httpx.get(f"{url}/v1/hub/inner/echo?x=1").status_code == 200
+    assert upstream_state.requests[-1]["path"] == "/echo"
+    assert upstream_state.requests[-1]["query"] == "x=1"

@@ -1,0 +1,357 @@
+"""The services of ``docker-compose.yml`` as local processes on 127.0.0.1, without Docker.
+
+Each service runs with the command, environment and mounted config files the compose file
+gives it, read from the file rather than retyped. Only what Docker would provide is mapped:
+
+* host names and ports: ``otel-collector:4318``, ``0.0.0.0:4317``, ``localhost:9090`` and
+  ``--host 0.0.0.0 --port 8101`` become ``127.0.0.1:<a free port>``, one per (service, port),
+  in arguments, environment values and mounted config files alike;
+* mounted files: copied into the test's folder (with the mapping above applied), and their
+  container paths in arguments and in other mounted files point at the copies;
+* images: each one runs a binary built here (:data:`IMAGES`); the ``otel-agents`` image runs
+  this checkout's ``otel-agents`` command. Grafana is AGPL and not run: its dashboards are
+  proven by their PromQL against the real Prometheus.
+
+Readiness comes from the compose ``healthcheck`` URL (mapped), or from the image's health
+endpoint for images without a shell. Every process is stopped by its pid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE = REPO / "docker-compose.yml"
+READY_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class ImageRuntime:
+    """How one compose image runs here."""
+
+    binary: str  # a key of the binaries mapping given to Topology
+    #: Arguments the image's defaults imply (Prometheus listens on :9090 unless told).
+    implicit_args: tuple[str, ...] = ()
+    #: Container paths the image writes to that no volume mounts (mapped to empty folders).
+    scratch: tuple[str, ...] = ()
+    #: A health URL for images that have no shell for a compose healthcheck.
+    ready_url: str | None = None
+
+
+IMAGES: dict[str, ImageRuntime | None] = {
+    "otel/opentelemetry-collector-contrib": ImageRuntime(
+        "otelcol", ready_url="http://0.0.0.0:13133/"
+    ),
+    "jaegertracing/jaeger": ImageRuntime("jaeger"),
+    "prom/prometheus": ImageRuntime(
+        "prometheus",
+        implicit_args=("--web.listen-address=0.0.0.0:9090",),
+        scratch=("/prometheus", "/usr/share/prometheus"),
+    ),
+    "otel-agents:local": ImageRuntime("otel-agents"),
+    "grafana/grafana": None,  # AGPL: not run here
+}
+
+
+def image_name(service: Mapping[str, Any]) -> str:
+    """The image's repository without its tag (``otel-agents:local`` for ``build: .``)."""
+    image = str(service.get("image", ""))
+    if "build" in service:
+        return image
+    return image.rsplit(":", 1)[0] if ":" in image.rsplit("/", 1)[-1] else image
+
+
+def image_tag(service: Mapping[str, Any]) -> str:
+    return str(service["image"]).rsplit(":", 1)[1]
+
+
+def load_compose() -> dict[str, Any]:
+    """``docker-compose.yml`` with its anchors and merge keys resolved."""
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    return loaded
+
+
+_INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}")
+
+
+def interpolate(value: str, environ: Mapping[str, str]) -> str:
+    """Compose's ``${VAR}`` / ``${VAR:-default}`` with ``environ`` as the shell."""
+    return _INTERPOLATION.sub(lambda m: environ.get(m[1]) or (m[2] or ""), value)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@dataclass
+class Ports:
+    """One free loopback port per (service, container port), allocated on first use."""
+
+    services: frozenset[str]
+    mapped: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def get(self, service: str, port: int) -> int:
+        key = (service, port)
+        if key not in self.mapped:
+            self.mapped[key] = free_port()
+        return self.mapped[key]
+
+    def rewrite(self, text: str, own: str) -> str:
+        """Map every ``host:port`` of a compose service (or of ``own``) in ``text``."""
+        hosts = sorted(self.services, key=len, reverse=True)
+        pattern = re.compile(
+            r"(?<![\w.-])(0\.0\.0\.0|localhost|127\.0\.0\.1|"
+            + "|".join(re.escape(h) for h in hosts)
+            + r"):(\d+)(?!\d)"
+        )
+
+        def mapped(match: re.Match[str]) -> str:
+            host = match[1] if match[1] in self.services else own
+            return f"127.0.0.1:{self.get(host, int(match[2]))}"
+
+        # YAML that gives the address as two keys (the Collector's own telemetry readers).
+        split = re.compile(
+            r"(?m)^(\s*)host: *\"?(0\.0\.0\.0|localhost|127\.0\.0\.1)\"?\n(\s*)port: *(\d+)$"
+        )
+
+        def mapped_split(match: re.Match[str]) -> str:
+            port = self.get(own, int(match[4]))
+            return f"{match[1]}host: 127.0.0.1\n{match[3]}port: {port}"
+
+        return split.sub(mapped_split, pattern.sub(mapped, text))
+
+
+@dataclass
+class Process:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    ready_url: str | None
+    log: Path
+    popen: subprocess.Popen[bytes] | None = None
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
+
+    def tail(self, lines: int = 30) -> str:
+        return "\n".join(self.output().splitlines()[-lines:])
+
+
+class Topology:
+    """Plans, starts and stops the compose services as processes.
+
+    Args:
+        folder: where copies of mounted files, data and logs go.
+        binaries: paths for the :data:`IMAGES` binary keys.
+        environ: the shell compose would interpolate ``${VAR}`` from.
+        transform: a hook ``(container path, text) -> text`` applied to mounted text files
+            after mapping (the test drops alert hold times with it).
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        binaries: Mapping[str, Path],
+        environ: Mapping[str, str],
+        transform: Callable[[str, str], str] | None = None,
+    ) -> None:
+        self.compose = load_compose()
+        self.services: dict[str, dict[str, Any]] = self.compose["services"]
+        self.folder = folder
+        self.binaries = binaries
+        self.environ = environ
+        self.transform = transform or (lambda _path, text: text)
+        self.ports = Ports(frozenset(self.services))
+        self.processes: dict[str, Process] = {}
+        self.skipped = sorted(n for n, s in self.services.items() if IMAGES[image_name(s)] is None)
+
+    # -- addresses ----------------------------------------------------------------------------
+    def url(self, service: str, port: int, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.ports.get(service, port)}{path}"
+
+    # -- planning -----------------------------------------------------------------------------
+    def order(self) -> list[str]:
+        """Services to run, each after what it ``depends_on``."""
+        done: list[str] = []
+
+        def visit(name: str) -> None:
+            if name in done or name in self.skipped:
+                return
+            depends = self.services[name].get("depends_on") or {}
+            for other in sorted(depends):
+                visit(other)
+            done.append(name)
+
+        for name in self.services:
+            visit(name)
+        return done
+
+    def plan(self, name: str) -> Process:
+        service = self.services[name]
+        runtime = IMAGES[image_name(service)]
+        assert runtime is not None
+        own = self.folder / name
+        paths = self._mount(name, service, runtime, own)
+        command = [str(a) for a in service.get("command") or []]
+        argv = [str(self.binaries[runtime.binary]), *command, *runtime.implicit_args]
+        argv = split_port_tokens([self._map_text(a, name, paths) for a in _map_flags(argv)])
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        env["PYTHONUNBUFFERED"] = "1"
+        for key, value in (service.get("environment") or {}).items():
+            env[str(key)] = self.ports.rewrite(interpolate(str(value), self.environ), name)
+        ready = runtime.ready_url
+        check = service.get("healthcheck", {}).get("test")
+        if check:
+            found = re.search(r"https?://[^\s'\"]+", " ".join(map(str, check)))
+            ready = found[0] if found else None
+        return Process(
+            name,
+            argv,
+            env,
+            self.ports.rewrite(ready, name) if ready else None,
+            own / "output.log",
+        )
+
+    def _mount(
+        self, name: str, service: Mapping[str, Any], runtime: ImageRuntime, own: Path
+    ) -> dict[str, Path]:
+        """Copy the service's volumes (mapped); return container path -> local path."""
+        paths: dict[str, Path] = {}
+        for volume in service.get("volumes") or []:
+            source, target = str(volume).split(":")[:2]
+            local = own / "mounts" / target.lstrip("/")
+            local.parent.mkdir(parents=True, exist_ok=True)
+            origin = (REPO / source).resolve()
+            if origin.is_dir():
+                shutil.copytree(origin, local, dirs_exist_ok=True)
+            else:
+                shutil.copyfile(origin, local)
+            paths[target] = local
+        for scratch in runtime.scratch:
+            local = own / "scratch" / scratch.lstrip("/")
+            local.mkdir(parents=True, exist_ok=True)
+            paths[scratch] = local
+        for target, local in list(paths.items()):
+            files = (
+                [local] if local.is_file() else sorted(p for p in local.rglob("*") if p.is_file())
+            )
+            for file in files:
+                text = file.read_text(encoding="utf-8")
+                container = target + str(file)[len(str(local)) :]
+                file.write_text(
+                    self.transform(container, self._map_text(text, name, paths)), encoding="utf-8"
+                )
+        return paths
+
+    def _map_text(self, text: str, name: str, paths: Mapping[str, Path]) -> str:
+        text = self.ports.rewrite(interpolate(text, self.environ), name)
+        for target in sorted(paths, key=len, reverse=True):
+            text = re.sub(
+                r"(?<![\w/.-])" + re.escape(target) + r"(?=$|[/\s\"':,])",
+                lambda _m, t=target: str(paths[t]),
+                text,
+            )
+        return text
+
+    # -- running ------------------------------------------------------------------------------
+    def start(self, names: Iterable[str] | None = None) -> None:
+        """Start ``names`` (default: every service, in dependency order), each once ready."""
+        for name in names if names is not None else self.order():
+            process = self.plan(name)
+            process.log.parent.mkdir(parents=True, exist_ok=True)
+            with process.log.open("ab") as log:
+                process.popen = subprocess.Popen(
+                    process.argv,
+                    env=process.env,
+                    cwd=process.log.parent,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                )
+            self.processes[name] = process
+            if process.ready_url:
+                self.wait_ready(process)
+
+    def wait_ready(self, process: Process, timeout: float = READY_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        assert process.popen is not None
+        assert process.ready_url is not None
+        while time.monotonic() < deadline:
+            if process.popen.poll() is not None:
+                raise RuntimeError(
+                    f"{process.name} exited with {process.popen.returncode}:\n{process.tail()}"
+                )
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(process.ready_url, timeout=2.0).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"{process.name} not ready at {process.ready_url}:\n{process.tail()}")
+
+    def stop(self, *names: str, sig: signal.Signals = signal.SIGTERM) -> dict[str, float]:
+        """Signal each named process (default: all, in reverse start order); seconds to exit."""
+        took: dict[str, float] = {}
+        for name in names or tuple(reversed(self.processes)):
+            process = self.processes.get(name)
+            if process is None or process.popen is None or process.popen.poll() is not None:
+                continue
+            started = time.monotonic()
+            process.popen.send_signal(sig)
+            try:
+                process.popen.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.popen.kill()
+                process.popen.wait(STOP_TIMEOUT)
+            took[name] = time.monotonic() - started
+        return took
+
+    def running(self, name: str) -> bool:
+        process = self.processes.get(name)
+        return process is not None and process.popen is not None and process.popen.poll() is None
+
+    def report(self) -> str:
+        """Each process's command and the tail of its output, for failure messages."""
+        return "\n\n".join(
+            f"== {p.name}: {' '.join(p.argv)}\n{p.tail(15)}" for p in self.processes.values()
+        )
+
+
+def _map_flags(argv: list[str]) -> list[str]:
+    """``--host 0.0.0.0 --port N`` (the otel-agents commands) to ``0.0.0.0:N`` tokens.
+
+    The port becomes a ``0.0.0.0:N`` token first so that the one mapping rule rewrites it; the
+    caller's mapping turns it into ``127.0.0.1:<port>`` and this splits it back.
+    """
+    out: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        if arg == "--port":
+            out += ["--port", f"0.0.0.0:{next(it)}"]
+        elif arg == "--host":
+            next(it)
+            out += ["--host", "127.0.0.1"]
+        else:
+            out.append(arg)
+    return out
+
+
+def split_port_tokens(argv: list[str]) -> list[str]:
+    """Undo :func:`_map_flags`' token: ``--port 127.0.0.1:N`` becomes ``--port N``."""
+    return [a.rsplit(":", 1)[1] if i and argv[i - 1] == "--port" else a for i, a in enumerate(argv)]

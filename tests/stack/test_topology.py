@@ -1,0 +1,407 @@
+"""The compose stack, run for real: every service of ``docker-compose.yml`` as a local process.
+
+The real Collector (built from ``collector/``), Jaeger v2, Prometheus with the bundled rules,
+the hub, three agents, the gateway and the demo run with the commands, environment and config
+files the compose file gives them (``_topology.py`` maps only host names, ports and mounted
+paths). Then the user's view is checked through the real parts: the README's step-5 traffic,
+one trace in Jaeger's query API, every panel query of every dashboard against Prometheus
+(fed through the Collector by the services themselves), alert rules firing, alert log records
+in the Collector's logs pipeline, and what a stopped Jaeger or Collector costs.
+
+One deliberate change to what compose runs: the rule files lose their ``for`` hold times
+(minutes) so that alerts fire within the test; ``tests/stack/test_promtool.py`` tests the
+hold times themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from _prometheus import in_ci, prometheus_binary, unavailable
+from _topology import REPO, Topology, image_tag, load_compose
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from stackgen.queries import dashboard_queries
+
+from otel_agents import semconv
+from otel_agents.messaging import MessageType, SecurityConfig
+from otel_agents.messaging.message import new_message
+
+pytestmark = pytest.mark.integration
+
+T = TypeVar("T")
+FETCH_TIMEOUT = 1800.0  # a cold machine builds the Collector and Jaeger (minutes)
+DATA_TIMEOUT = 180.0  # rates over [1m] at a 15 s scrape interval need a few scrapes
+COORDINATOR = "coordinator"
+EXPECTED_FIRING = {"OtelAgentsLowHealthScore", "OtelAgentsAgentOffline"}
+SPAN_KINDS = {"server", "client", "producer", "consumer"}
+
+
+def eventually(probe: Callable[[], T], done: Callable[[T], bool], what: str, timeout: float) -> T:
+    """Call ``probe`` until ``done`` accepts its result; fail naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = probe()
+        except httpx.HTTPError:
+            result = None  # type: ignore[assignment]
+        if result is not None and done(result):
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}: {result!r}")
+        time.sleep(1.0)
+
+
+def stack_binaries() -> dict[str, Path]:
+    """The Collector and Jaeger from ``scripts/fetch-stack``, Prometheus from Debian."""
+    try:
+        fetched = subprocess.run(
+            [str(REPO / "scripts" / "fetch-stack")],
+            capture_output=True,
+            text=True,
+            timeout=FETCH_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        unavailable(f"scripts/fetch-stack could not run: {exc}")
+    if fetched.returncode != 0:
+        unavailable(f"scripts/fetch-stack failed: {fetched.stderr.strip()[-600:]}")
+    binaries = {k: Path(v) for k, v in (line.split(" ", 1) for line in fetched.stdout.splitlines())}
+    binaries["prometheus"] = prometheus_binary()
+    binaries["otel-agents"] = Path(sys.executable).with_name("otel-agents")
+    return binaries
+
+
+def drop_hold_times(container_path: str, text: str) -> str:
+    if container_path.endswith(".rules.yml"):
+        return re.sub(r"(?m)^\s+for: \S+\n", "", text)
+    return text
+
+
+class Stack:
+    """The running topology plus what the tests send through it."""
+
+    def __init__(self, topology: Topology, secret: str, signing_key: str) -> None:
+        self.topology = topology
+        self.security = SecurityConfig(shared_secret=secret, signing_key=signing_key)
+        self.secret, self.signing_key = secret, signing_key
+        self.gateway = topology.url("gateway", 8080)
+        self.hub = topology.url("hub", 8100)
+        self.jaeger = topology.url("jaeger", 16686)
+        self.prometheus = topology.url("prometheus", 9090)
+        self.collector_otlp = topology.url("otel-collector", 4318)
+        self.probe: MeterProvider | None = None
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        response = httpx.get(self.prometheus + "/api/v1/query", params={"query": promql})
+        response.raise_for_status()
+        result: list[dict[str, Any]] = response.json()["data"]["result"]
+        return result
+
+    def post_message(
+        self, recipient: str, *, through_gateway: bool, signed: bool = True, **extra: Any
+    ) -> httpx.Response:
+        """An envelope from the coordinator, sent as an uninstrumented client would."""
+        message, _ = new_message(
+            COORDINATOR,
+            recipient,
+            MessageType.TASK_ASSIGNMENT,
+            {"task": "scan"},
+            "normal",
+            now=extra.pop("now", time.time()),
+            timeout=extra.pop("timeout", 300.0),
+        )
+        body = message.to_json().encode()
+        headers = {
+            "content-type": "application/json",
+            **self.security.request_headers(COORDINATOR),
+            **extra.pop("headers", {}),
+        }
+        if signed:
+            headers.update(self.security.sign(message.message_id, body))
+        base = self.gateway + "/v1/hub" if through_gateway else self.hub
+        return httpx.post(base + "/messages", content=body, headers=headers, timeout=10.0)
+
+    def push_health_score(self, score: float) -> None:
+        """Another process of the system reporting a low system health score over OTLP."""
+
+        def observe(_options: CallbackOptions) -> list[Observation]:
+            return [Observation(score, {semconv.HEALTH_SCOPE: semconv.HEALTH_SCOPE_SYSTEM})]
+
+        exporter = OTLPMetricExporter(endpoint=self.collector_otlp + "/v1/metrics")
+        self.probe = MeterProvider(
+            [PeriodicExportingMetricReader(exporter, export_interval_millis=2000)],
+            resource=Resource.create({"service.name": "otel-agents-probe"}),
+        )
+        meter = self.probe.get_meter("tests.stack")
+        semconv.create_instrument(meter, semconv.AGENT_HEALTH_SCORE, callbacks=[observe])
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    binaries = stack_binaries()
+    secret, signing_key = secrets.token_hex(16), secrets.token_hex(16)
+    environ = {
+        "OTEL_AGENTS_MESSAGING_SECRET": secret,
+        "OTEL_AGENTS_MESSAGING_SIGNING_KEY": signing_key,
+    }
+    topology = Topology(tmp_path_factory.mktemp("compose"), binaries, environ, drop_hold_times)
+    started = time.monotonic()
+    try:
+        topology.start()
+    except Exception:
+        print(topology.report())
+        topology.stop()
+        raise
+    print(f"\ncompose topology ready in {time.monotonic() - started:.1f}s")
+    stack = Stack(topology, secret, signing_key)
+    try:
+        yield stack
+    finally:
+        if stack.probe is not None:
+            stack.probe.shutdown()
+        topology.stop()
+        if in_ci():
+            print(topology.report())
+
+
+# -- the Collector -----------------------------------------------------------------------------
+def test_the_shipped_collector_config_validates_and_its_health_endpoint_answers(
+    stack: Stack,
+) -> None:
+    otelcol = stack.topology.binaries["otelcol"]
+    validated = subprocess.run(
+        [str(otelcol), "validate", "--config", str(REPO / "collector" / "otel-collector.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert validated.returncode == 0, validated.stderr
+    health = httpx.get(stack.topology.url("otel-collector", 13133, "/"))
+    assert health.status_code == 200
+    assert health.json()["status"] == "Server available"
+
+
+def test_the_binaries_are_the_releases_compose_pins(stack: Stack) -> None:
+    services = load_compose()["services"]
+    versions = {
+        "otelcol": [str(stack.topology.binaries["otelcol"]), "--version"],
+        "prometheus": [str(stack.topology.binaries["prometheus"]), "--version"],
+    }
+    printed = {
+        name: subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True)
+        for name, argv in versions.items()
+    }
+    assert f"version {image_tag(services['otel-collector'])}" in printed["otelcol"].stdout
+    prometheus = printed["prometheus"].stdout + printed["prometheus"].stderr
+    assert f"version {image_tag(services['prometheus']).lstrip('v')}" in prometheus
+
+
+def test_a_malformed_collector_config_is_refused_with_the_collectors_own_error(
+    stack: Stack, tmp_path: Path
+) -> None:
+    shipped = (REPO / "collector" / "otel-collector.yaml").read_text(encoding="utf-8")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(shipped.replace("exporters: [prometheus]", "exporters: [prometheusx]"))
+    refused = subprocess.run(
+        [str(stack.topology.binaries["otelcol"]), "validate", "--config", str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode != 0
+    assert 'references exporter "prometheusx" which is not configured' in refused.stderr
+
+
+# -- what a user does first ----------------------------------------------------------------------
+def readme_step_5() -> tuple[int, str]:
+    """The request count and the URL path of the README's step-5 curl loop."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"for i in \$\(seq (\d+)\); do curl -s localhost:8080(/\S+) ", readme)
+    assert found, "README step 5 no longer shows the curl loop this test runs"
+    return int(found[1]), found[2]
+
+
+def test_readme_step_5_traffic_through_the_gateway_gets_200s(stack: Stack) -> None:
+    count, path = readme_step_5()
+    with httpx.Client(base_url=stack.gateway) as client:
+        statuses = [client.get(path).status_code for _ in range(count)]
+        agents = [client.get("/v1/agents/healthz").status_code for _ in range(10)]
+    assert statuses == [200] * count
+    assert agents == [200] * 10
+
+
+def test_one_gateway_request_is_one_trace_in_jaeger_across_every_process(stack: Stack) -> None:
+    registration = {
+        "agent_id": COORDINATOR,
+        "name": "Coordinator",
+        "capabilities": ["planning"],
+        "endpoint": "http://127.0.0.1:1",
+    }
+    registered = httpx.post(
+        stack.gateway + "/v1/hub/agents",
+        json=registration,
+        headers=stack.security.request_headers(COORDINATOR),
+    )
+    assert registered.status_code in (200, 201), registered.text
+    trace_id = secrets.token_hex(16)
+    traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-01"
+    sent = stack.post_message("planner", through_gateway=True, headers={"traceparent": traceparent})
+    assert sent.status_code == 202, sent.text
+
+    def spans() -> list[dict[str, Any]]:
+        response = httpx.get(f"{stack.jaeger}/api/traces/{trace_id}")
+        if response.status_code != 200:
+            return []
+        (trace,) = response.json()["data"]
+        processes = {k: p["serviceName"] for k, p in trace["processes"].items()}
+        return [{**span, "service": processes[span["processID"]]} for span in trace["spans"]]
+
+    wanted = {"otel-agents-gateway", "otel-agents-hub", "agent-planner", "agent-worker"}
+    found = eventually(
+        spans, lambda s: wanted <= {x["service"] for x in s} and len(s) >= 10, "the trace", 60
+    )
+    found = eventually(spans, lambda s: len(s) == len(found), "the trace to settle", 30)
+
+    def kind(span: dict[str, Any]) -> str:
+        return next((t["value"] for t in span["tags"] if t["key"] == "span.kind"), "internal")
+
+    by_service: dict[str, set[tuple[str, str]]] = {}
+    for span in found:
+        by_service.setdefault(span["service"], set()).add((span["operationName"], kind(span)))
+    assert ("POST /v1/hub/{path}", "server") in by_service["otel-agents-gateway"]
+    assert ("POST", "client") in by_service["otel-agents-gateway"]
+    assert ("route planner", "internal") in by_service["otel-agents-hub"]
+    assert ("process planner", "consumer") in by_service["agent-planner"]
+    assert ("send worker", "producer") in by_service["agent-planner"]
+    assert ("process worker", "consumer") in by_service["agent-worker"]
+    assert {kind(s) for s in found} >= SPAN_KINDS
+    # Every span has its parent in the trace, but the gateway's, whose parent is the client's.
+    ids = {s["spanID"] for s in found}
+    orphans = [
+        s["operationName"]
+        for s in found
+        if not any(r["spanID"] in ids for r in s["references"] if r["refType"] == "CHILD_OF")
+    ]
+    assert orphans == ["POST /v1/hub/{path}"]
+    text = json.dumps(found)
+    assert stack.secret not in text
+    assert stack.signing_key not in text
+
+
+def test_jaeger_lists_every_service_of_the_compose_file(stack: Stack) -> None:
+    expected = {
+        s["environment"]["OTEL_SERVICE_NAME"]
+        for s in load_compose()["services"].values()
+        if "OTEL_SERVICE_NAME" in (s.get("environment") or {})
+    }
+    assert len(expected) == 6
+
+    def services() -> set[str]:
+        return set(httpx.get(stack.jaeger + "/api/services").json()["data"] or [])
+
+    eventually(services, lambda s: expected <= s, "every compose service in Jaeger", 60)
+
+
+# -- dashboards and alerts -----------------------------------------------------------------------
+def provoke_every_panel(stack: Stack) -> None:
+    """Traffic the dashboards show beyond what the services do by themselves: client errors,
+    rate limiting, rejected and expired messages, a dead agent (upstream errors, 5xx, an
+    unhealthy instance, an offline agent, failed forwards) and a low health score."""
+    with httpx.Client(base_url=stack.gateway) as client:
+        assert client.get("/v1/hub/no-such-route").status_code == 404
+        burst = [client.get("/v1/agents/healthz").status_code for _ in range(40)]
+        assert 429 in burst
+    assert stack.post_message("worker", through_gateway=False, signed=False).status_code == 401
+    expired = stack.post_message("worker", through_gateway=False, now=time.time() - 60, timeout=1)
+    assert expired.status_code == 410, expired.text
+    stack.topology.stop("agent-monitor", sig=signal.SIGKILL)
+    for _ in range(3):  # the worker forwards to the dead monitor: failed deliveries
+        assert stack.post_message("worker", through_gateway=False).status_code == 202
+    with httpx.Client(base_url=stack.gateway) as client:
+        for _ in range(30):
+            client.get("/v1/agents/healthz")
+    stack.push_health_score(12.0)
+
+
+def test_every_panel_query_of_every_dashboard_returns_data(stack: Stack) -> None:
+    provoke_every_panel(stack)
+    queries = dashboard_queries(sorted((REPO / "grafana" / "dashboards").glob("*.json")))
+    assert len(queries) > 50
+    pending = {q.expr: q for q in queries}
+    deadline = time.monotonic() + DATA_TIMEOUT
+    while pending and time.monotonic() < deadline:
+        for expr in list(pending):
+            if stack.query(expr):
+                del pending[expr]
+        if pending:
+            # The dead agent keeps failing the gateway's requests to it (5xx, upstream errors).
+            with httpx.Client(base_url=stack.gateway) as client:
+                for _ in range(5):
+                    client.get("/v1/agents/healthz")
+            time.sleep(3.0)
+    missing = [f"{q.dashboard} / {q.panel}: {q.expr}" for q in pending.values()]
+    assert missing == [], "\n".join(missing)
+
+
+def test_the_health_score_and_offline_agent_rules_fire(stack: Stack) -> None:
+    def firing() -> set[str]:
+        return {r["metric"]["alertname"] for r in stack.query('ALERTS{alertstate="firing"}')}
+
+    eventually(firing, lambda names: names >= EXPECTED_FIRING, "the alerts to fire", 120)
+    rules = httpx.get(stack.prometheus + "/api/v1/rules").json()["data"]["groups"]
+    loaded = {r["name"] for group in rules for r in group["rules"]}
+    generated = (REPO / "prometheus" / "rules" / "otel-agents.rules.yml").read_text()
+    assert loaded == set(re.findall(r"- alert: (\S+)", generated))
+
+
+def test_alert_log_records_reach_the_collectors_logs_pipeline_with_trace_ids(
+    stack: Stack,
+) -> None:
+    collector = stack.topology.processes["otel-collector"]
+
+    def records() -> list[str]:
+        blocks = collector.output().split("LogRecord #")[1:]
+        return [b for b in blocks if f"EventName: {semconv.ALERT_EVENT}" in b]
+
+    found = eventually(records, bool, "an alert log record in the Collector's output", 60)
+    record = found[0]
+    trace_id = re.search(r"Trace ID: *([0-9a-f]*)", record)
+    span_id = re.search(r"Span ID: *([0-9a-f]*)", record)
+    assert trace_id
+    assert span_id
+    assert re.fullmatch(r"[0-9a-f]{32}", trace_id[1])
+    assert set(trace_id[1]) != {"0"}
+    assert re.fullmatch(r"[0-9a-f]{16}", span_id[1])
+    assert stack.secret not in collector.output()
+
+
+# -- faults: telemetry is lost, the user's work is not --------------------------------------
+def test_a_stopped_jaeger_or_collector_costs_telemetry_only(stack: Stack) -> None:
+    topology = stack.topology
+    topology.stop("jaeger")
+    with httpx.Client(base_url=stack.gateway) as client:
+        assert [client.get("/v1/hub/healthz").status_code for _ in range(20)] == [200] * 20
+    assert topology.running("otel-collector")
+    topology.stop("otel-collector")
+    with httpx.Client(base_url=stack.gateway) as client:
+        assert [client.get("/v1/hub/healthz").status_code for _ in range(20)] == [200] * 20
+    assert stack.post_message("planner", through_gateway=True).status_code == 202
+    for name in ("gateway", "hub", "agent-planner", "agent-worker", "demo"):
+        assert topology.running(name), f"{name} died:\n{topology.processes[name].tail()}"
