@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+import psutil
+
 import otel_agents
 from otel_agents.dashboard import PerformanceDashboard
 from otel_agents.messaging import AgentCommunicationProtocol, AgentMessage, MessageType
@@ -51,6 +53,18 @@ AGENTS = (
     DemoAgent("researcher", "Web Researcher", "research", 0.060, 0.05),
     DemoAgent("monitor", "System Monitor", "monitoring", 0.010, 0.0),
 )
+
+
+#: Steps over which an agent reports its throughput, error rate and memory.
+_WINDOW_STEPS = 20
+_PROCESS = psutil.Process()
+
+
+@dataclass
+class _Window:
+    started: float
+    steps: int = 0
+    errors: int = 0
 
 
 class StepFailed(RuntimeError):
@@ -138,6 +152,7 @@ class Swarm:
     def _work(self, agent: DemoAgent) -> None:
         rng = random.Random(f"{self.seed}-{agent.agent_id}")
         steps = 0
+        window = _Window(time.perf_counter())
         while not self._stop.is_set():
             started = time.perf_counter()
             try:
@@ -148,6 +163,12 @@ class Swarm:
                     self._act(agent, steps)
             except StepFailed:
                 self.tracker.record_metric(MetricType.ERROR_COUNT, 1, agent_id=agent.agent_id)
+                window.errors += 1
+            self.tracker.record_metric(
+                MetricType.QUEUE_SIZE,
+                self.comm.get_queue_size(agent.agent_id),
+                agent_id=agent.agent_id,
+            )
             self.comm.process_pending(agent.agent_id)
             self.comm.heartbeat(agent.agent_id)
             elapsed = time.perf_counter() - started
@@ -160,6 +181,19 @@ class Swarm:
                 MetricType.CPU_USAGE, rng.uniform(5, 60), agent_id=agent.agent_id
             )
             steps += 1
+            window.steps += 1
+            if window.steps == _WINDOW_STEPS:
+                self._report_window(agent.agent_id, window)
+                window = _Window(time.perf_counter())
+
+    def _report_window(self, agent_id: str, window: _Window) -> None:
+        """Throughput, error rate and memory over the last :data:`_WINDOW_STEPS` steps."""
+        seconds = max(time.perf_counter() - window.started, 1e-6)
+        record = self.tracker.record_metric
+        record(MetricType.THROUGHPUT, window.steps / seconds, agent_id=agent_id)
+        record(MetricType.ERROR_RATE, 100.0 * window.errors / window.steps, agent_id=agent_id)
+        # The demo's agents are threads of one process: each reports the process's memory.
+        record(MetricType.MEMORY_USAGE, _PROCESS.memory_info().rss, agent_id=agent_id)
 
     def _act(self, agent: DemoAgent, step: int) -> None:
         if agent.agent_id == "planner" and step % 3 == 0:
@@ -172,7 +206,13 @@ class Swarm:
         elif agent.agent_id == "monitor" and step % 50 == 0:
             self.comm.broadcast_message("monitor", MessageType.STATUS_UPDATE, {"step": step})
 
+    def _latency(self, agent_id: str, message: AgentMessage) -> None:
+        """From the sender's clock to this handler: the swarm's network latency."""
+        latency = max(time.time() - message.created_at, 0.0)
+        self.tracker.record_metric(MetricType.NETWORK_LATENCY, latency, agent_id=agent_id)
+
     def _research(self, message: AgentMessage) -> None:
+        self._latency("researcher", message)
         with self.profiler.profile("researcher.research", {"operation": "research"}):
             time.sleep(0.005)
         self.comm.send_message(
@@ -183,6 +223,7 @@ class Swarm:
         )
 
     def _collect(self, message: AgentMessage) -> None:
+        self._latency("planner", message)
         self.tracker.record_metric(MetricType.TASK_DURATION, 0.005, agent_id="planner")
 
     # -- what the in-process views saw --------------------------------------------------------

@@ -4,9 +4,13 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+
+from otel_agents.demo import Swarm
+from otel_agents.tracker import MetricType
 
 
 @pytest.mark.integration
@@ -30,3 +34,15 @@ def test_the_demo_runs_from_the_command_line_and_exports_what_it_tracked(tmp_pat
     agents = {m["agent_id"] for m in data["metrics"]}
     assert agents == {"planner", "researcher", "monitor"}
     assert {m["metric_type"] for m in data["metrics"]} >= {"response_time", "request_count"}
+
+
+def test_the_swarm_records_every_tracker_metric_and_starts_its_dashboard() -> None:
+    """Every panel of the Agent performance dashboard has data from the demo alone."""
+    with Swarm(configure_telemetry=False, refresh=0.2) as swarm:
+        deadline = time.monotonic() + 30  # a hang guard, not a speed target
+        recorded: set[MetricType] = set()
+        while time.monotonic() < deadline and recorded != set(MetricType):
+            recorded = {m.metric_type for m in swarm.tracker.get_metrics()}
+            swarm.run_for(0.2)
+        assert swarm.dashboard.running
+    assert recorded == set(MetricType)

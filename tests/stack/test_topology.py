@@ -328,7 +328,7 @@ def provoke_every_panel(stack: Stack) -> None:
         assert client.get("/v1/hub/no-such-route").status_code == 404
         burst = [client.get("/v1/agents/healthz").status_code for _ in range(40)]
         assert 429 in burst
-    assert stack.post_message("worker", through_gateway=False, signed=False).status_code == 401
+    assert stack.post_message("worker", through_gateway=False, signed=False).status_code == 403
     expired = stack.post_message("worker", through_gateway=False, now=time.time() - 60, timeout=1)
     assert expired.status_code == 410, expired.text
     stack.topology.stop("agent-monitor", sig=signal.SIGKILL)
