@@ -63,7 +63,8 @@ class APIGateway:
             ``health_check_interval``, ``max_history`` and ``request_timeout``.
         tracer_provider: used for server and client spans; the global one by default.
         meter_provider: used for every gateway metric; the global one by default.
-        clock: monotonic clock of the rate limiter (inject a fake one in tests).
+        clock: monotonic clock of the rate limiter and of the health cool-down (inject a
+            fake one in tests).
         instrument: wrap the app in ``OpenTelemetryMiddleware`` (default true).
     """
 
@@ -96,7 +97,10 @@ class APIGateway:
         self.health = HealthPolicy(
             unhealthy_threshold=cfg.unhealthy_threshold,
             healthy_threshold=cfg.healthy_threshold,
+            cooldown=cfg.unhealthy_cooldown,
+            failure_statuses=cfg.passive_failure_statuses,
             on_transition=self.telemetry.record_transition,
+            clock=clock,
         )
         timeout = cfg.request_timeout
         tls = upstream_tls_context(cfg.upstream_ca_file) if cfg.upstream_ca_file else None

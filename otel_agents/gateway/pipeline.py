@@ -187,15 +187,16 @@ class Pipeline:
                     send, answered.status_code, answered.raw_headers(), answered.body or b""
                 )
                 return answered.status_code, ""
+        watch = _ClientBody(receive)
         try:
-            body, length = await self._body(receive, lookup)
+            body, length = await self._body(watch, lookup)
         except BodyTooLarge:
             await send_problem(send, self._too_large)
             return 413, ""
         except ValueError:
             await send_problem(send, _BAD_LENGTH)
             return 400, ""
-        instance = service.pick()
+        instance = self.health.pick(service)
         if instance is None:
             await send_problem(send, _UNAVAILABLE)
             return 503, "no_healthy_instance"
@@ -223,14 +224,18 @@ class Pipeline:
                 service_id, instance, scope["method"], target, upstream_headers, body
             )
         except UpstreamBusyError as exc:  # the gateway's own limit: not the upstream's fault
+            self.health.record_passive(service, instance, None)
             await send_problem(send, _BUSY)
             return _BUSY.status, exc.error_type
         except UpstreamError as exc:
-            self.health.record(service, instance, False)
+            # A client that left before its body was complete broke the call itself (the
+            # upstream then waits for bytes that never come): that never counts against it.
+            self.health.record_passive(service, instance, None if watch.disconnected else False)
             failed = _TIMEOUT if isinstance(exc, UpstreamTimeoutError) else _BAD_GATEWAY
             await send_problem(send, failed)
             return failed.status, exc.error_type
-        self.health.record(service, instance, response.status < 500)
+        health = self.health
+        health.record_passive(service, instance, not health.status_failed(response.status))
         out_headers = response_headers(response.headers, extra)
         if request is not None:
             failed_hook = await self._run_after(
@@ -352,6 +357,22 @@ class Pipeline:
                 error_type=error_type,
             )
         )
+
+
+class _ClientBody:
+    """The client's ``receive``, noting whether the client disconnected mid-body."""
+
+    __slots__ = ("disconnected", "receive")
+
+    def __init__(self, receive: Receive) -> None:
+        self.receive = receive
+        self.disconnected = False
+
+    async def __call__(self) -> MutableMapping[str, Any]:
+        message = await self.receive()
+        if message["type"] == "http.disconnect":
+            self.disconnected = True
+        return message
 
 
 def _has_dot_segment(path: str) -> bool:
