@@ -317,9 +317,10 @@ def test_slow_upstream_is_a_504_problem(served: tuple[APIGateway, str]) -> None:
 def test_no_healthy_instance_is_a_503_problem(served: tuple[APIGateway, str]) -> None:
     gateway, url = served
     service = gateway.router.match("/v1/users/1").service  # type: ignore[union-attr]
-    service.instances[0].healthy = False
+    for _ in range(gateway.health.unhealthy_threshold):  # out by passive checks
+        gateway.health.record(service, service.instances[0], False)
 
-    assert_problem(httpx.get(f"{url}/v1/users/1"), 503)
+    assert_problem(httpx.get(f"{url}/v1/users/1"), 503)  # within the cool-down
 
 
 def test_upstream_5xx_passes_through_unchanged(served: tuple[APIGateway, str]) -> None:
