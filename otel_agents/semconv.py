@@ -405,6 +405,7 @@ SERVER_ADDRESS = "server.address"
 SERVER_PORT = "server.port"
 URL_FULL = "url.full"
 URL_QUERY = "url.query"
+URL_PATH = "url.path"
 #: The old (pre-stable) HTTP attributes, rewritten redacted when OTEL_SEMCONV_STABILITY_OPT_IN
 #: asks for them (``http/dup``).
 HTTP_TARGET = "http.target"

@@ -124,6 +124,7 @@ class APIGateway:
             telemetry=self.telemetry,
             history=self.history,
             max_body_size=cfg.max_body_size,
+            forward_credentials=cfg.forward_client_credentials,
         )
         self.checker = ActiveHealthChecker(
             self._service_list,

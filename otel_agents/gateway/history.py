@@ -8,10 +8,11 @@ trace id) and nothing a client would not want kept: credentials in headers (``Au
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from otel_agents._export import is_secret_key
 from otel_agents.history import BoundedHistory
@@ -21,6 +22,7 @@ __all__ = [
     "GatewayRecord",
     "new_history",
     "redact_headers",
+    "redact_path",
     "redact_query",
     "redact_target",
 ]
@@ -30,8 +32,11 @@ REDACTED = "REDACTED"
 #: Names the project-wide secret pattern (``otel_agents._export``) does not catch but that
 #: carry credentials in headers or query strings.
 _MORE_SECRETS = frozenset(
-    {"key", "code", "sig", "jwt", "pwd", "x-amz-signature", "x-goog-signature", "awsaccesskeyid"}
+    {"key", "code", "sig", "x-amz-signature", "x-goog-signature", "awsaccesskeyid"}
 )
+#: Query parameters are separated by ``&`` and, in older forms (and matrix parameters of a
+#: path segment), by ``;``: a secret after either must be masked.
+_SEPARATORS = re.compile(r"([&;])")
 #: Headers worth keeping in a record; others are dropped rather than guessed about.
 _KEPT_HEADERS = frozenset(
     {"accept", "content-type", "content-length", "user-agent", "host", "x-request-id"}
@@ -56,22 +61,46 @@ def redact_headers(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
 
 
 def redact_query(query: str) -> str:
-    """The query string with the value of every token-like parameter replaced."""
+    """The query string with the value of every token-like parameter replaced.
+
+    Parameters may be separated by ``&`` or ``;``; names are compared percent-decoded
+    (``%74oken`` is ``token``). Everything else is kept as the client wrote it.
+    """
     if not query:
         return ""
-    pairs = parse_qsl(query, keep_blank_values=True)
-    return urlencode([(k, REDACTED if is_secret_name(k) else v) for k, v in pairs], safe="")
+    pieces = _SEPARATORS.split(query)
+    for index in range(0, len(pieces), 2):
+        name, eq, _ = pieces[index].partition("=")
+        if eq and is_secret_name(unquote_plus(name).strip()):
+            pieces[index] = f"{name}={REDACTED}"
+    return "".join(pieces)
 
 
 def redact_target(target: str) -> str:
-    """A URL or path with credentials (``user:pass@``) and token-like parameters masked."""
+    """A URL or path with credentials (``user:pass@``) and token-like parameters masked,
+    in the query and in ``;`` matrix parameters of the path (``/x;jsessionid=...``)."""
     if target.startswith("/") and "?" not in target and "//" not in target:
-        return target  # a bare path has no credentials and no query to mask
+        # a bare path has no credentials and no query to mask, only matrix parameters
+        return redact_path(target) if ";" in target else target
     parts = urlsplit(target)
     netloc = parts.netloc
     if "@" in netloc:
         netloc = "REDACTED:REDACTED@" + netloc.rsplit("@", 1)[1]
-    return parts._replace(netloc=netloc, query=redact_query(parts.query)).geturl()
+    return parts._replace(
+        netloc=netloc, path=redact_path(parts.path), query=redact_query(parts.query)
+    ).geturl()
+
+
+def redact_path(path: str) -> str:
+    """``path`` with token-like ``;`` matrix parameters of its segments masked."""
+    if ";" not in path:
+        return path
+    segments = path.split("/")
+    for index, segment in enumerate(segments):
+        head, semi, params = segment.partition(";")
+        if semi:
+            segments[index] = head + semi + redact_query(params)
+    return "/".join(segments)
 
 
 @dataclass(frozen=True)

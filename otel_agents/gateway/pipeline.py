@@ -22,7 +22,7 @@ from otel_agents.gateway.client import INLINE_BODY_LIMIT
 from otel_agents.gateway.errors import UpstreamBusyError, UpstreamError, UpstreamTimeoutError
 from otel_agents.gateway.health import HealthPolicy
 from otel_agents.gateway.history import GatewayRecord, redact_headers, redact_query, redact_target
-from otel_agents.gateway.middleware import Authenticator, Hook
+from otel_agents.gateway.middleware import Authenticator, Hook, credential_header
 from otel_agents.gateway.models import GatewayRequest, GatewayResponse
 from otel_agents.gateway.problems import Problem, problem, send_problem
 from otel_agents.gateway.proxy import Proxy, response_headers
@@ -69,6 +69,7 @@ class Pipeline:
         telemetry: GatewayTelemetry,
         history: BoundedHistory[GatewayRecord],
         max_body_size: int,
+        forward_credentials: bool = False,
     ) -> None:
         self.router = router
         self.limiter = limiter
@@ -79,6 +80,7 @@ class Pipeline:
         self.telemetry = telemetry
         self.history = history
         self.max_body_size = max_body_size
+        self.forward_credentials = forward_credentials
         self._too_large = problem(
             413, f"The request body is larger than the gateway's limit of {max_body_size} bytes."
         )
@@ -218,6 +220,9 @@ class Pipeline:
             peer=peer_ip,
             scheme=scope.get("scheme", "http"),
             content_length=length,
+            consumed=None
+            if self.forward_credentials or not self.auth.required(service_id)
+            else credential_header(lookup),
         )
         try:
             response, client_span = await self.proxy.forward(

@@ -26,7 +26,7 @@ from otel_agents import semconv
 from otel_agents.gateway._telemetry import GatewayTelemetry, method_attribute
 from otel_agents.gateway.client import UpstreamClient, UpstreamResponse, encode_head
 from otel_agents.gateway.errors import UpstreamError
-from otel_agents.gateway.history import redact_query
+from otel_agents.gateway.history import redact_path, redact_query
 from otel_agents.gateway.registry import Instance
 
 __all__ = ["HOP_BY_HOP", "ForwardedPolicy", "Proxy", "strip_hop_by_hop"]
@@ -121,8 +121,12 @@ class Proxy:
         peer: str,
         scheme: str,
         content_length: int | None,
+        consumed: bytes | None = None,
     ) -> Headers:
-        """Upstream request headers: stripped, then Host, framing and X-Forwarded-* added."""
+        """Upstream request headers: stripped, then Host, framing and X-Forwarded-* added.
+
+        ``consumed`` names the credential header the gateway checked itself; it is dropped.
+        """
         named = connection_named(headers)
         trusted = self.forwarded.trusted(peer)
         drop_auth = instance.url.authorization is not None
@@ -141,7 +145,7 @@ class Proxy:
                 else:
                     fhost = value
                 continue
-            if name in named or (drop_auth and name == b"authorization"):
+            if name in named or name == consumed or (drop_auth and name == b"authorization"):
                 continue
             if name == b"forwarded" and not trusted:
                 continue
@@ -179,7 +183,7 @@ class Proxy:
         telemetry = self.telemetry
         name, base, origin = self._span_template(service_id, instance, method)
         path, _, query = target.partition("?")
-        full = origin + path
+        full = origin + (redact_path(path) if ";" in path else path)
         if query:
             full += "?" + redact_query(query)
         attributes = base.copy()
