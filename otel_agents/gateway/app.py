@@ -174,6 +174,14 @@ class APIGateway:
             )
             for u in urls
         ]
+        if api_keys is not None and (
+            isinstance(api_keys, str)
+            or not isinstance(api_keys, list | tuple)
+            or not all(isinstance(k, str) and k for k in api_keys)
+        ):
+            raise InvalidServiceError.build(
+                "api_keys", "<hidden>", "a list of non-empty key strings, e.g. ['k1', 'k2']"
+            )
         service = Service(service_id, name, version, prefix, instances, meta)
         with self._lock:
             clash = self.router.conflict(service)
@@ -204,7 +212,7 @@ class APIGateway:
         requests_per_minute: float,
         burst_limit: int | None = None,
         *,
-        per_client: bool = False,
+        per_client: bool | str = False,
     ) -> None:
         """Limit a service to ``requests_per_minute`` with bursts of ``burst_limit``.
 
@@ -346,6 +354,18 @@ class APIGateway:
                 f"known: {', '.join(sorted(allowed))}"
             )
         service_id = entry.get("service_id")
+        limit = entry.get("rate_limit")
+        rate_limit = None
+        if limit is not None:  # checked before registering: a bad one registers nothing
+            if not isinstance(limit, Mapping):
+                raise InvalidServiceError.build(
+                    "rate_limit", limit, "a table with requests_per_minute"
+                )
+            rate_limit = RateLimit.build(
+                limit.get("requests_per_minute"),  # type: ignore[arg-type]
+                limit.get("burst_limit"),
+                limit.get("per_client", False),
+            )
         description = self.register_service(
             service_id,  # type: ignore[arg-type]
             entry.get("name") or service_id,  # type: ignore[arg-type]
@@ -356,18 +376,9 @@ class APIGateway:
             path_prefix=entry.get("path_prefix"),
             api_keys=entry.get("api_keys"),
         )
-        limit = entry.get("rate_limit")
-        if limit is not None:
-            if not isinstance(limit, Mapping):
-                raise InvalidServiceError.build(
-                    "rate_limit", limit, "a table with requests_per_minute"
-                )
-            self.set_rate_limit(
-                service_id,  # type: ignore[arg-type]
-                limit.get("requests_per_minute"),  # type: ignore[arg-type]
-                limit.get("burst_limit"),
-                per_client=bool(limit.get("per_client", False)),
-            )
+        if rate_limit is not None:
+            with self._lock:
+                self.limiter.set_limit(service_id, rate_limit)  # type: ignore[arg-type]
         return description
 
     # -- internals -----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from otel_agents.gateway.config import BOOLEAN_SPELLINGS, parse_bool
 from otel_agents.gateway.errors import InvalidServiceError
 
 __all__ = ["Decision", "RateLimit", "RateLimiter", "TokenBucket"]
@@ -60,24 +61,56 @@ class RateLimit:
 
     @classmethod
     def build(
-        cls, requests_per_minute: float, burst_limit: int | None, per_client: bool = False
+        cls,
+        requests_per_minute: float,
+        burst_limit: int | None,
+        per_client: bool | str = False,
     ) -> RateLimit:
-        if (
-            isinstance(requests_per_minute, bool)
-            or not isinstance(requests_per_minute, int | float)
-            or not math.isfinite(requests_per_minute)
-            or requests_per_minute <= 0
-        ):
+        rate = _number(requests_per_minute)
+        if rate is None or not 0 < rate <= _MAX_RATE:
             raise InvalidServiceError.build(
-                "requests_per_minute", requests_per_minute, "a positive number, e.g. 100"
+                "requests_per_minute", _shown(requests_per_minute), "a positive number, e.g. 100"
             )
         if burst_limit is None:
-            burst_limit = max(1, math.ceil(requests_per_minute))
-        if isinstance(burst_limit, bool) or not isinstance(burst_limit, int) or burst_limit < 1:
+            burst_limit = max(1, math.ceil(rate))
+        if (
+            isinstance(burst_limit, bool)
+            or not isinstance(burst_limit, int)
+            or not 1 <= burst_limit <= _MAX_BURST
+        ):
             raise InvalidServiceError.build(
-                "burst_limit", burst_limit, "a positive whole number, or None for one minute"
+                "burst_limit",
+                _shown(burst_limit),
+                f"a whole number from 1 to {_MAX_BURST}, or None for one minute",
             )
-        return cls(float(requests_per_minute), burst_limit, bool(per_client))
+        try:
+            strict = parse_bool(per_client)
+        except ValueError:  # "false" must never turn per-client limiting on
+            raise InvalidServiceError.build("per_client", per_client, BOOLEAN_SPELLINGS) from None
+        return cls(rate, burst_limit, strict)
+
+
+#: Bounds that keep every bucket's arithmetic in floats (a huge JSON integer would not be).
+_MAX_RATE = 1e12
+_MAX_BURST = 10**9
+
+
+def _number(value: object) -> float | None:
+    """``value`` as a finite float, or ``None`` (booleans and huge integers included)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _shown(value: object) -> object:
+    """A value fit for an error message: a huge integer is not printed whole."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**18:
+        return "<a huge integer>"
+    return value
 
 
 class TokenBucket:
