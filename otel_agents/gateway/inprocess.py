@@ -18,7 +18,7 @@ from urllib.parse import quote, unquote, urlencode, urlsplit
 from starlette.types import ASGIApp
 
 from otel_agents.errors import invalid_type, invalid_value
-from otel_agents.gateway.models import GatewayResponse
+from otel_agents.gateway.models import GatewayResponse, Headers
 
 __all__ = ["LoopThread", "build_scope", "call_app"]
 
@@ -108,7 +108,7 @@ async def call_app(app: ASGIApp, scope: dict[str, Any], body: bytes) -> GatewayR
     """Call ``app`` with ``scope`` and ``body``; collect the whole response."""
     sent = False
     status = 500
-    headers: dict[str, str] = {}
+    headers = Headers()
     chunks: list[bytes] = []
     finished = asyncio.Event()
 
@@ -125,9 +125,7 @@ async def call_app(app: ASGIApp, scope: dict[str, Any], body: bytes) -> GatewayR
         if message["type"] == "http.response.start":
             status = message["status"]
             for name, value in message.get("headers", []):
-                key = name.decode("latin-1").lower()
-                text = value.decode("latin-1")
-                headers[key] = f"{headers[key]}, {text}" if key in headers else text
+                headers.add(name.decode("latin-1"), value.decode("latin-1"))
         elif message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):

@@ -23,7 +23,7 @@ from otel_agents.gateway.errors import UpstreamBusyError, UpstreamError, Upstrea
 from otel_agents.gateway.health import HealthPolicy
 from otel_agents.gateway.history import GatewayRecord, redact_headers, redact_query, redact_target
 from otel_agents.gateway.middleware import Authenticator, Hook, credential_header
-from otel_agents.gateway.models import GatewayRequest, GatewayResponse
+from otel_agents.gateway.models import GatewayRequest, GatewayResponse, Headers
 from otel_agents.gateway.problems import Problem, problem, send_problem
 from otel_agents.gateway.proxy import Proxy, response_headers
 from otel_agents.gateway.ratelimit import RateLimiter
@@ -223,6 +223,7 @@ class Pipeline:
             consumed=None
             if self.forward_credentials or not self.auth.required(service_id)
             else credential_header(lookup),
+            http_version=scope.get("http_version", "1.1"),
         )
         try:
             response, client_span = await self.proxy.forward(
@@ -317,18 +318,13 @@ class Pipeline:
     ) -> Problem | None:
         if not any(h.after for h in self.hooks):
             return None
-        response = GatewayResponse(
-            status, {n.decode("latin-1"): v.decode("latin-1") for n, v in headers}, body
-        )
+        response = GatewayResponse(status, Headers.from_raw(headers), body)
         for hook in self.hooks:
             try:
                 await hook.run_after(request, response)
             except Exception as exc:
                 return _hook_failed(span, exc, hook)
-        headers[:] = [
-            (k.lower().encode("latin-1"), str(v).encode("latin-1"))
-            for k, v in response.headers.items()
-        ]
+        headers[:] = Headers(response.headers).raw()  # a hook may have set a plain dict
         return None
 
     def _remember(
@@ -403,7 +399,7 @@ def _hook_request(
         path=scope["path"],
         route=match.template,
         service_id=match.service.service_id,
-        headers={k.decode("latin-1"): v.decode("latin-1") for k, v in lookup.items()},
+        headers=Headers.from_raw(scope["headers"]),
         query_params=dict(parse_qsl(query, keep_blank_values=True)),
         client_ip=client_ip,
     )
