@@ -416,6 +416,11 @@ HTTP_SERVER_DURATION = "http.server.duration"
 GATEWAY_SERVICE_ID = "gateway.service.id"
 GATEWAY_STATUS_CLASS = "gateway.response.status_class"
 GATEWAY_RATE_LIMIT_SCOPE = "gateway.rate_limit.scope"
+#: Values of ``gateway.rate_limit.scope``: the service's bucket, a client's own, or the
+#: bucket shared by clients that found the per-client table full of throttled clients.
+GATEWAY_RATE_LIMIT_SCOPE_SERVICE = "service"
+GATEWAY_RATE_LIMIT_SCOPE_CLIENT = "client"
+GATEWAY_RATE_LIMIT_SCOPE_OVERFLOW = "overflow"
 GATEWAY_HEALTH_STATE = "gateway.health.state"
 
 #: Recorded by OpenTelemetryMiddleware around the gateway (its instrument, its bucket

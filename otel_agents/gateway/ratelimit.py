@@ -7,18 +7,27 @@ With ``per_client`` each client address of the service has a bucket of its own i
 
 The clock is injectable (``clock=``), so tests drive time by hand. Buckets are updated under
 one lock with no ``await`` in between, so concurrent requests can never be over-admitted.
-Per-client buckets live in a bounded LRU map: a flood of spoofed client ids evicts the
-least recently seen clients instead of growing memory.
+
+Per-client buckets are bounded (``max_clients``) *and honest*: only a bucket that has
+refilled completely may be evicted, since forgetting it loses nothing (a new one starts
+full too). A throttled client's bucket is never evicted, so no flood of spoofed client ids
+can hand it a fresh burst. When the table is full of buckets that are not full, clients
+without one share a single overflow bucket per service (the same limit, scope
+``overflow``): memory stays bounded and a flood throttles itself, at the price that new
+clients during such a flood share one client's allowance.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from otel_agents import semconv
 
 from otel_agents.gateway.config import BOOLEAN_SPELLINGS, parse_bool
 from otel_agents.gateway.errors import InvalidServiceError
@@ -37,7 +46,7 @@ class Decision:
     remaining: int
     reset: float
     retry_after: float
-    scope: str = "service"
+    scope: str = semconv.GATEWAY_RATE_LIMIT_SCOPE_SERVICE
 
     def headers(self) -> list[tuple[bytes, bytes]]:
         """``RateLimit-Limit/-Remaining/-Reset`` (and ``Retry-After`` when refused)."""
@@ -90,6 +99,8 @@ class RateLimit:
         return cls(rate, burst_limit, strict)
 
 
+#: Least recently seen client buckets looked at for a full (evictable) one per new client.
+_EVICTION_SCAN = 8
 #: Bounds that keep every bucket's arithmetic in floats (a huge JSON integer would not be).
 _MAX_RATE = 1e12
 _MAX_BURST = 10**9
@@ -153,15 +164,17 @@ class RateLimiter:
         self._limits: dict[str, RateLimit] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._clients: OrderedDict[tuple[str, str], TokenBucket] = OrderedDict()
+        #: Per service: the bucket shared by clients that found the client table full.
+        self._overflow: dict[str, TokenBucket] = {}
         self._lock = threading.Lock()
 
     def set_limit(self, service_id: str, limit: RateLimit) -> None:
         with self._lock:
             self._limits[service_id] = limit
             now = self._clock()
-            self._buckets[service_id] = TokenBucket(
-                limit.requests_per_minute / 60, limit.burst, now
-            )
+            rate = limit.requests_per_minute / 60
+            self._buckets[service_id] = TokenBucket(rate, limit.burst, now)
+            self._overflow[service_id] = TokenBucket(rate, limit.burst, now)
             for key in [k for k in self._clients if k[0] == service_id]:
                 del self._clients[key]
 
@@ -169,6 +182,7 @@ class RateLimiter:
         with self._lock:
             self._limits.pop(service_id, None)
             self._buckets.pop(service_id, None)
+            self._overflow.pop(service_id, None)
             for key in [k for k in self._clients if k[0] == service_id]:
                 del self._clients[key]
 
@@ -190,31 +204,52 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             bucket = self._buckets[service_id]
+            scope = semconv.GATEWAY_RATE_LIMIT_SCOPE_SERVICE
             if limit.per_client:
-                bucket = self._client_bucket(service_id, client, limit, now)
-                if not bucket.try_take(now):
-                    return _refused(limit, bucket, "client")
-                return _allowed(limit, bucket)
+                found = self._client_bucket(service_id, client, limit, now)
+                if found is None:
+                    bucket = self._overflow[service_id]
+                    scope = semconv.GATEWAY_RATE_LIMIT_SCOPE_OVERFLOW
+                else:
+                    bucket = found
+                    scope = semconv.GATEWAY_RATE_LIMIT_SCOPE_CLIENT
             if not bucket.try_take(now):
-                return _refused(limit, bucket, "service")
-            return _allowed(limit, bucket)
+                return _refused(limit, bucket, scope)
+            return _allowed(limit, bucket, scope)
 
     def _client_bucket(
         self, service_id: str, client: str, limit: RateLimit, now: float
-    ) -> TokenBucket:
+    ) -> TokenBucket | None:
+        """The client's bucket, a new one, or ``None`` when the table has no room."""
+        clients = self._clients
         key = (service_id, client)
-        found = self._clients.get(key)
+        found = clients.get(key)
         if found is not None:
-            self._clients.move_to_end(key)
+            clients.move_to_end(key)
             return found
-        while len(self._clients) >= self.max_clients:
-            self._clients.popitem(last=False)
-        found = self._clients[key] = TokenBucket(limit.requests_per_minute / 60, limit.burst, now)
+        if len(clients) >= self.max_clients and not self._evict_full(now):
+            return None
+        found = clients[key] = TokenBucket(limit.requests_per_minute / 60, limit.burst, now)
         return found
 
+    def _evict_full(self, now: float) -> bool:
+        """Evict the least recently seen buckets that have refilled completely (forgetting
+        them loses nothing); the others looked at move to the back, so the next scan
+        looks at different ones. True when room was made."""
+        clients = self._clients
+        evicted = False
+        for key, bucket in list(itertools.islice(clients.items(), _EVICTION_SCAN)):
+            bucket.refill(now)
+            if bucket.tokens >= bucket.burst:
+                del clients[key]
+                evicted = True
+            else:
+                clients.move_to_end(key)
+        return evicted
 
-def _allowed(limit: RateLimit, bucket: TokenBucket) -> Decision:
-    return Decision(True, limit.burst, int(bucket.tokens), bucket.seconds_until_full(), 0.0)
+
+def _allowed(limit: RateLimit, bucket: TokenBucket, scope: str) -> Decision:
+    return Decision(True, limit.burst, int(bucket.tokens), bucket.seconds_until_full(), 0.0, scope)
 
 
 def _refused(limit: RateLimit, bucket: TokenBucket, scope: str) -> Decision:

@@ -456,3 +456,25 @@ def test_the_upstream_gets_the_clients_percent_encoding(
 
     assert response.status_code == 200
     assert upstream_state.requests[-1]["raw_path"] == b"/users/a%20b%2Fc"
+
+
+def test_spoofed_client_ids_do_not_give_a_throttled_client_a_new_burst(
+    make_gateway: Any, upstream: ThreadServer
+) -> None:
+    """Behind a trusted proxy the client id is X-Forwarded-For: anyone can flood new ids."""
+    gateway = make_gateway(
+        {"trusted_proxies": ["127.0.0.1"], "max_rate_limit_clients": 10},
+        clock=lambda: 1000.0,  # time stands still: no bucket refills during the test
+    )
+    gateway.register_service("users", "Users", "v1", upstream.url, path_prefix="/users")
+    gateway.set_rate_limit("users", 1, 2, per_client=True)
+    url = make_gateway.serve(gateway).url
+
+    def get(client: str) -> int:
+        return httpx.get(f"{url}/v1/users/1", headers={"x-forwarded-for": client}).status_code
+
+    with httpx.Client():
+        assert [get("203.0.113.7") for _ in range(3)] == [200, 200, 429]
+        for i in range(40):
+            get(f"198.51.100.{i}")
+        assert get("203.0.113.7") == 429
