@@ -28,7 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from otel_agents import semconv
-
 from otel_agents.gateway.config import BOOLEAN_SPELLINGS, parse_bool
 from otel_agents.gateway.errors import InvalidServiceError
 
