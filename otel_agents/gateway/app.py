@@ -111,7 +111,7 @@ class APIGateway:
             ssl_context=tls,
         )
         self.proxy = Proxy(self.client, self.telemetry, ForwardedPolicy(cfg.trusted_proxies))
-        self.history = new_history(cfg.max_history)
+        self.history = new_history(cfg.max_history, cfg.max_history_bytes)
         self._hooks: list[Hook] = []
         self._asgi_middleware: list[Middleware] = []
         self.pipeline = Pipeline(

@@ -21,7 +21,16 @@ from otel_agents.gateway.bodies import BodyTooLarge, read_all, stream_body
 from otel_agents.gateway.client import INLINE_BODY_LIMIT
 from otel_agents.gateway.errors import UpstreamBusyError, UpstreamError, UpstreamTimeoutError
 from otel_agents.gateway.health import HealthPolicy
-from otel_agents.gateway.history import GatewayRecord, redact_headers, redact_query, redact_target
+from otel_agents.gateway.history import (
+    MAX_SHORT,
+    MAX_TARGET,
+    MAX_VALUE,
+    GatewayRecord,
+    clip,
+    redact_headers,
+    redact_query,
+    redact_target,
+)
 from otel_agents.gateway.middleware import Authenticator, Hook, credential_header
 from otel_agents.gateway.models import GatewayRequest, GatewayResponse, Headers
 from otel_agents.gateway.problems import Problem, problem, send_problem
@@ -344,16 +353,18 @@ class Pipeline:
         self.history.append(
             GatewayRecord(
                 timestamp=time.time(),
-                method=method,
-                path=redact_target(scope["path"]),
+                method=clip(method, MAX_SHORT),
+                path=clip(redact_target(scope["path"]), MAX_TARGET),
                 route=route,
                 service_id=service_id,
                 status_code=status,
                 duration=duration,
-                client_ip=client_ip,
-                user_agent=lookup.get(b"user-agent", b"").decode("latin-1")[:256],
+                client_ip=clip(client_ip, MAX_SHORT),
+                user_agent=clip(lookup.get(b"user-agent", b"").decode("latin-1"), MAX_VALUE),
                 trace_id=format(context.trace_id, "032x") if context.is_valid else "",
-                query=redact_query(scope.get("query_string", b"").decode("latin-1")),
+                query=clip(
+                    redact_query(scope.get("query_string", b"").decode("latin-1")), MAX_TARGET
+                ),
                 request_headers=redact_headers(scope["headers"]),
                 error_type=error_type,
             )
