@@ -188,7 +188,7 @@ class Pipeline:
                 return 429, ""
         request: GatewayRequest | None = None
         if self.hooks:
-            request = _hook_request(scope, match, lookup, client_ip)
+            request = _hook_request(scope, match, client_ip)
             answered = await self._run_before(request, span)
             if isinstance(answered, Problem):
                 await send_problem(send, answered)
@@ -399,9 +399,7 @@ def _hook_failed(span: trace.Span, exc: Exception, hook: Hook) -> Problem:
     return _HOOK_FAILED
 
 
-def _hook_request(
-    scope: Scope, match: RouteMatch, lookup: dict[bytes, bytes], client_ip: str
-) -> GatewayRequest:
+def _hook_request(scope: Scope, match: RouteMatch, client_ip: str) -> GatewayRequest:
     from urllib.parse import parse_qsl
 
     query = scope.get("query_string", b"").decode("latin-1")
