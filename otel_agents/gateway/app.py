@@ -38,7 +38,7 @@ from otel_agents.gateway.health import ActiveHealthChecker, HealthPolicy
 from otel_agents.gateway.history import new_history
 from otel_agents.gateway.inprocess import LoopThread, build_scope, call_app
 from otel_agents.gateway.middleware import Authenticator, Hook, classify_middleware
-from otel_agents.gateway.models import GatewayResponse
+from otel_agents.gateway.models import GatewayResponse, HeadersInput
 from otel_agents.gateway.pipeline import Pipeline
 from otel_agents.gateway.proxy import ForwardedPolicy, Proxy
 from otel_agents.gateway.ratelimit import RateLimit, RateLimiter
@@ -239,13 +239,15 @@ class APIGateway:
         self,
         method: str,
         path: str,
-        headers: Mapping[str, str] | None = None,
+        headers: HeadersInput | None = None,
         query_params: Mapping[str, Any] | None = None,
         body: bytes | str | Mapping[str, Any] | list[Any] | None = None,
         client_ip: str = "unknown",
         user_agent: str = "unknown",
     ) -> GatewayResponse:
         """Run one request through the full pipeline and return the complete response.
+
+        ``headers`` is a mapping, or a list of (name, value) pairs when a header repeats.
 
         Never raises for upstream trouble: that is a 502/503/504 problem response.
         From async code, ``await aroute_request(...)`` instead.
@@ -259,7 +261,7 @@ class APIGateway:
         self,
         method: str,
         path: str,
-        headers: Mapping[str, str] | None = None,
+        headers: HeadersInput | None = None,
         query_params: Mapping[str, Any] | None = None,
         body: bytes | str | Mapping[str, Any] | list[Any] | None = None,
         client_ip: str = "unknown",
