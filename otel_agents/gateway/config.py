@@ -28,7 +28,8 @@ allow_link_local_upstreams           admin API may register link-     false
   OTEL_AGENTS_GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS  local/metadata upstreams
 forward_client_credentials           forward the Authorization /      false
   OTEL_AGENTS_GATEWAY_FORWARD_CLIENT_CREDENTIALS  X-API-Key the gateway checked
-max_rate_limit_clients               per-client buckets kept (LRU)    10000
+max_rate_limit_clients               per-client buckets kept (only    10000
+                                     refilled ones are evicted)
 max_connections_per_upstream         open connections to one upstream 256
   OTEL_AGENTS_GATEWAY_MAX_CONNECTIONS_PER_UPSTREAM  instance (503 beyond it)
 http_server_metrics                  ``stable``: the middleware's     stable
