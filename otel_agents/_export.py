@@ -30,10 +30,15 @@ __all__ = [
 
 REDACTED = "[REDACTED]"
 
-#: Keys whose values are treated as secrets wherever user mappings are stored or exported.
+#: Keys whose values are treated as secrets wherever user mappings are stored or exported
+#: (tracker and profiler attributes, exports, the gateway's history, headers and queries).
+#: Short names (``otp``, ``pin``, ``ssn``) count only as a whole word (``pin``, ``user_pin``,
+#: ``x-otp``, ``userPin``), so that ``shipping`` or ``footprint`` stay readable.
 SECRET_KEY_PATTERN = re.compile(
-    r"(pass(word|wd)?|secret|token|api[-_]?key|auth(orization)?|cookie|credential|session"
-    r"|private[-_]?key|signature)",
+    r"(pass(word|wd)?|pwd|secret|token|api[-_]?key|auth(orization)?|cookie|credential"
+    r"|session|private[-_]?key|signature|bearer|jwt"
+    r"|(?<![a-z0-9])(otp|pin|ssn)(?![a-z0-9])"
+    r"|(?-i:(?<=[a-z0-9])(Otp|OTP|Pin|PIN|Ssn|SSN)(?![a-z])))",
     re.IGNORECASE,
 )
 

@@ -405,6 +405,7 @@ SERVER_ADDRESS = "server.address"
 SERVER_PORT = "server.port"
 URL_FULL = "url.full"
 URL_QUERY = "url.query"
+URL_PATH = "url.path"
 #: The old (pre-stable) HTTP attributes, rewritten redacted when OTEL_SEMCONV_STABILITY_OPT_IN
 #: asks for them (``http/dup``).
 HTTP_TARGET = "http.target"
@@ -415,6 +416,11 @@ HTTP_SERVER_DURATION = "http.server.duration"
 GATEWAY_SERVICE_ID = "gateway.service.id"
 GATEWAY_STATUS_CLASS = "gateway.response.status_class"
 GATEWAY_RATE_LIMIT_SCOPE = "gateway.rate_limit.scope"
+#: Values of ``gateway.rate_limit.scope``: the service's bucket, a client's own, or the
+#: bucket shared by clients that found the per-client table full of throttled clients.
+GATEWAY_RATE_LIMIT_SCOPE_SERVICE = "service"
+GATEWAY_RATE_LIMIT_SCOPE_CLIENT = "client"
+GATEWAY_RATE_LIMIT_SCOPE_OVERFLOW = "overflow"
 GATEWAY_HEALTH_STATE = "gateway.health.state"
 
 #: Recorded by OpenTelemetryMiddleware around the gateway (its instrument, its bucket

@@ -17,7 +17,7 @@ from otel_agents.gateway.errors import (
     UpstreamProtocolError,
     UpstreamTimeoutError,
 )
-from otel_agents.gateway.models import GatewayRequest, GatewayResponse
+from otel_agents.gateway.models import GatewayRequest, GatewayResponse, Headers
 
 __all__ = [
     "APIGateway",
@@ -25,6 +25,7 @@ __all__ = [
     "GatewayConfigError",
     "GatewayRequest",
     "GatewayResponse",
+    "Headers",
     "InvalidServiceError",
     "ServiceNotFoundError",
     "UpstreamBusyError",

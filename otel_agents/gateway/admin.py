@@ -12,6 +12,10 @@ GET         /_gateway/history?limit=&service_id=  recent redacted request record
 
 The token goes in ``Authorization: Bearer <token>`` or ``X-Admin-Token``; it is compared in
 constant time. Without a configured ``admin_token`` every admin call but ``health`` is 403.
+
+Bad input is a 400 problem, never a 500: a body that is not JSON, nested deeper than
+:data:`MAX_DEPTH` or larger than :data:`MAX_BODY` (413), and upstreams at link-local or
+cloud metadata addresses unless ``allow_link_local_upstreams`` (see ``addresses``).
 """
 
 from __future__ import annotations
@@ -26,14 +30,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from otel_agents.errors import OtelAgentsError
+from otel_agents.gateway.addresses import forbidden_host, resolves_to_forbidden
 from otel_agents.gateway.problems import PROBLEM_CONTENT_TYPE, Problem, problem
+from otel_agents.gateway.registry import parse_upstream_url
 
 if TYPE_CHECKING:
     from otel_agents.gateway.app import APIGateway
 
-__all__ = ["ADMIN_PREFIX", "admin_routes", "admin_template"]
+__all__ = ["ADMIN_PREFIX", "MAX_BODY", "MAX_DEPTH", "admin_routes", "admin_template"]
 
 ADMIN_PREFIX = "/_gateway"
+#: Largest registration body read, in bytes (a service description is a few hundred).
+MAX_BODY = 1024 * 1024
+#: Deepest nesting of arrays/objects accepted in a registration (metadata included).
+MAX_DEPTH = 32
 _TEMPLATES = {
     "/health": "/_gateway/health",
     "/services": "/_gateway/services",
@@ -93,10 +103,26 @@ def admin_routes(gateway: APIGateway) -> list[Route]:
         refusal = denied(request)
         if refusal is not None:
             return refusal
+        body = await _read_body(request)
+        if body is None:
+            return _as_response(
+                problem(413, f"The registration body is larger than {MAX_BODY} bytes.")
+            )
         try:
-            document: Any = json.loads(await request.body())
-            if not isinstance(document, dict):
-                raise TypeError("expected a JSON object")
+            document: Any = json.loads(body)
+        except RecursionError:
+            return _as_response(problem(400, _TOO_DEEP))
+        except ValueError as exc:
+            return _as_response(problem(400, _client_message(exc)))
+        if not isinstance(document, dict):
+            return _as_response(problem(400, _client_message(TypeError())))
+        if _too_deep(document):
+            return _as_response(problem(400, _TOO_DEEP))
+        if not gateway.config.allow_link_local_upstreams:
+            refused = await _link_local(document)
+            if refused is not None:
+                return _as_response(problem(400, refused))
+        try:
             service = gateway.register_from_mapping(document)
         except (ValueError, TypeError, OtelAgentsError) as exc:
             return _as_response(problem(400, _client_message(exc)))
@@ -132,6 +158,57 @@ def admin_routes(gateway: APIGateway) -> list[Route]:
         Route("/services/{service_id}", unregister, methods=["DELETE"]),
         Route("/history", history, methods=["GET"]),
     ]
+
+
+_TOO_DEEP = f"The body nests arrays or objects deeper than {MAX_DEPTH} levels."
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The request body, or ``None`` once it passes :data:`MAX_BODY`."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_deep(document: Any) -> bool:
+    """Whether ``document`` nests deeper than :data:`MAX_DEPTH` (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return False
+
+
+async def _link_local(document: dict[str, Any]) -> str | None:
+    """Why the upstreams of ``document`` are refused, or ``None`` when they are not."""
+    urls: list[Any] = []
+    for key in ("base_url", "base_urls", "health_check_url"):
+        value = document.get(key)
+        urls.extend(value if isinstance(value, list) else [value])
+    for value in urls:
+        if not isinstance(value, str) or value.startswith("/"):
+            continue  # a health path joins a base URL, checked itself; others fail later
+        try:
+            url = parse_upstream_url("base_url", value)
+        except ValueError:
+            continue  # registration answers this one with its own 400
+        if forbidden_host(url.host) or await resolves_to_forbidden(url.host, url.port):
+            return (
+                f"The upstream host {url.host!r} is a link-local or cloud metadata address; "
+                "the admin API refuses it unless the gateway setting "
+                "allow_link_local_upstreams is true."
+            )
+    return None
 
 
 def _client_message(exc: Exception) -> str:

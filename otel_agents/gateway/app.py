@@ -38,7 +38,7 @@ from otel_agents.gateway.health import ActiveHealthChecker, HealthPolicy
 from otel_agents.gateway.history import new_history
 from otel_agents.gateway.inprocess import LoopThread, build_scope, call_app
 from otel_agents.gateway.middleware import Authenticator, Hook, classify_middleware
-from otel_agents.gateway.models import GatewayResponse
+from otel_agents.gateway.models import GatewayResponse, HeadersInput
 from otel_agents.gateway.pipeline import Pipeline
 from otel_agents.gateway.proxy import ForwardedPolicy, Proxy
 from otel_agents.gateway.ratelimit import RateLimit, RateLimiter
@@ -63,7 +63,8 @@ class APIGateway:
             ``health_check_interval``, ``max_history`` and ``request_timeout``.
         tracer_provider: used for server and client spans; the global one by default.
         meter_provider: used for every gateway metric; the global one by default.
-        clock: monotonic clock of the rate limiter (inject a fake one in tests).
+        clock: monotonic clock of the rate limiter and of the health cool-down (inject a
+            fake one in tests).
         instrument: wrap the app in ``OpenTelemetryMiddleware`` (default true).
     """
 
@@ -96,7 +97,10 @@ class APIGateway:
         self.health = HealthPolicy(
             unhealthy_threshold=cfg.unhealthy_threshold,
             healthy_threshold=cfg.healthy_threshold,
+            cooldown=cfg.unhealthy_cooldown,
+            failure_statuses=cfg.passive_failure_statuses,
             on_transition=self.telemetry.record_transition,
+            clock=clock,
         )
         timeout = cfg.request_timeout
         tls = upstream_tls_context(cfg.upstream_ca_file) if cfg.upstream_ca_file else None
@@ -107,7 +111,7 @@ class APIGateway:
             ssl_context=tls,
         )
         self.proxy = Proxy(self.client, self.telemetry, ForwardedPolicy(cfg.trusted_proxies))
-        self.history = new_history(cfg.max_history)
+        self.history = new_history(cfg.max_history, cfg.max_history_bytes)
         self._hooks: list[Hook] = []
         self._asgi_middleware: list[Middleware] = []
         self.pipeline = Pipeline(
@@ -120,6 +124,7 @@ class APIGateway:
             telemetry=self.telemetry,
             history=self.history,
             max_body_size=cfg.max_body_size,
+            forward_credentials=cfg.forward_client_credentials,
         )
         self.checker = ActiveHealthChecker(
             self._service_list,
@@ -173,6 +178,14 @@ class APIGateway:
             )
             for u in urls
         ]
+        if api_keys is not None and (
+            isinstance(api_keys, str)
+            or not isinstance(api_keys, list | tuple)
+            or not all(isinstance(k, str) and k for k in api_keys)
+        ):
+            raise InvalidServiceError.build(
+                "api_keys", "<hidden>", "a list of non-empty key strings, e.g. ['k1', 'k2']"
+            )
         service = Service(
             service_id, name, version, prefix, instances, meta, strip_prefix=strip_prefix
         )
@@ -205,7 +218,7 @@ class APIGateway:
         requests_per_minute: float,
         burst_limit: int | None = None,
         *,
-        per_client: bool = False,
+        per_client: bool | str = False,
     ) -> None:
         """Limit a service to ``requests_per_minute`` with bursts of ``burst_limit``.
 
@@ -232,13 +245,15 @@ class APIGateway:
         self,
         method: str,
         path: str,
-        headers: Mapping[str, str] | None = None,
+        headers: HeadersInput | None = None,
         query_params: Mapping[str, Any] | None = None,
         body: bytes | str | Mapping[str, Any] | list[Any] | None = None,
         client_ip: str = "unknown",
         user_agent: str = "unknown",
     ) -> GatewayResponse:
         """Run one request through the full pipeline and return the complete response.
+
+        ``headers`` is a mapping, or a list of (name, value) pairs when a header repeats.
 
         Never raises for upstream trouble: that is a 502/503/504 problem response.
         From async code, ``await aroute_request(...)`` instead.
@@ -252,7 +267,7 @@ class APIGateway:
         self,
         method: str,
         path: str,
-        headers: Mapping[str, str] | None = None,
+        headers: HeadersInput | None = None,
         query_params: Mapping[str, Any] | None = None,
         body: bytes | str | Mapping[str, Any] | list[Any] | None = None,
         client_ip: str = "unknown",
@@ -348,6 +363,18 @@ class APIGateway:
                 f"known: {', '.join(sorted(allowed))}"
             )
         service_id = entry.get("service_id")
+        limit = entry.get("rate_limit")
+        rate_limit = None
+        if limit is not None:  # checked before registering: a bad one registers nothing
+            if not isinstance(limit, Mapping):
+                raise InvalidServiceError.build(
+                    "rate_limit", limit, "a table with requests_per_minute"
+                )
+            rate_limit = RateLimit.build(
+                limit.get("requests_per_minute"),  # type: ignore[arg-type]
+                limit.get("burst_limit"),
+                limit.get("per_client", False),
+            )
         description = self.register_service(
             service_id,  # type: ignore[arg-type]
             entry.get("name") or service_id,  # type: ignore[arg-type]
@@ -359,18 +386,9 @@ class APIGateway:
             api_keys=entry.get("api_keys"),
             strip_prefix=entry.get("strip_prefix", False),
         )
-        limit = entry.get("rate_limit")
-        if limit is not None:
-            if not isinstance(limit, Mapping):
-                raise InvalidServiceError.build(
-                    "rate_limit", limit, "a table with requests_per_minute"
-                )
-            self.set_rate_limit(
-                service_id,  # type: ignore[arg-type]
-                limit.get("requests_per_minute"),  # type: ignore[arg-type]
-                limit.get("burst_limit"),
-                per_client=bool(limit.get("per_client", False)),
-            )
+        if rate_limit is not None:
+            with self._lock:
+                self.limiter.set_limit(service_id, rate_limit)  # type: ignore[arg-type]
         return description
 
     # -- internals -----------------------------------------------------------------------

@@ -18,8 +18,9 @@ Three choices about the OpenTelemetry middleware matter here:
   :class:`~otel_agents.gateway._server_meter.StableServerMeter` unless
   ``http_server_metrics = "all"`` (see that module for why and what it saves).
 
-A ``server_request_hook`` rewrites ``url.query`` (and the old ``http.target``/``http.url``)
-with token-like parameters redacted, before any span is exported.
+A ``server_request_hook`` rewrites ``url.query`` and, for ``;`` matrix parameters, ``url.path``
+(and the old ``http.target``/``http.url``) with token-like parameters redacted, before any
+span is exported.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from otel_agents import semconv
 from otel_agents.gateway._server_meter import StableServerMeter
 from otel_agents.gateway._telemetry import KNOWN_METHODS
 from otel_agents.gateway.admin import ADMIN_PREFIX, admin_template
-from otel_agents.gateway.history import redact_query
+from otel_agents.gateway.history import redact_path, redact_query
 from otel_agents.gateway.pipeline import Pipeline
 
 __all__ = ["build_app", "http_stability_mode"]
@@ -146,13 +147,19 @@ def _redacting_hook(mode: _StabilityMode) -> Callable[[trace.Span, dict[str, Any
 
     def hook(span: trace.Span, scope: dict[str, Any]) -> None:
         query = scope.get("query_string", b"")
-        if not query or not span.is_recording():
+        path = scope.get("path", "")
+        matrix = ";" in path
+        if not (query or matrix) or not span.is_recording():
             return
+        if matrix:  # ``/x;jsessionid=...``: parameters of a path segment
+            path = redact_path(path)
+            if new:
+                span.set_attribute(semconv.URL_PATH, path)
         redacted = redact_query(query.decode("latin-1"))
-        if new:
+        if new and query:
             span.set_attribute(semconv.URL_QUERY, redacted)
         if old:
-            target = scope.get("path", "") + "?" + redacted
+            target = path + ("?" + redacted if query else "")
             span.set_attribute(semconv.HTTP_TARGET, target)
             server = scope.get("server") or ("localhost", 80)
             scheme = scope.get("scheme", "http")

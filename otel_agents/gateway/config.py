@@ -18,7 +18,18 @@ api_keys                             global API keys / bearer tokens  (none)
 trusted_proxies                      peers whose X-Forwarded-* count  (none)
   OTEL_AGENTS_GATEWAY_TRUSTED_PROXIES (comma-separated IPs/CIDRs)
 unhealthy_threshold / healthy_threshold  failures out / successes back  3 / 2
-max_rate_limit_clients               per-client buckets kept (LRU)    10000
+unhealthy_cooldown                   seconds before a passive-only    30
+  OTEL_AGENTS_GATEWAY_UNHEALTHY_COOLDOWN  instance gets a trial request
+passive_failure_statuses             upstream statuses that count as  502,503,504
+  OTEL_AGENTS_GATEWAY_PASSIVE_FAILURE_STATUSES  failures (comma-separated)
+max_history_bytes                    approximate memory of history    67108864
+  OTEL_AGENTS_GATEWAY_MAX_HISTORY_BYTES
+allow_link_local_upstreams           admin API may register link-     false
+  OTEL_AGENTS_GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS  local/metadata upstreams
+forward_client_credentials           forward the Authorization /      false
+  OTEL_AGENTS_GATEWAY_FORWARD_CLIENT_CREDENTIALS  X-API-Key the gateway checked
+max_rate_limit_clients               per-client buckets kept (only    10000
+                                     refilled ones are evicted)
 max_connections_per_upstream         open connections to one upstream 256
   OTEL_AGENTS_GATEWAY_MAX_CONNECTIONS_PER_UPSTREAM  instance (503 beyond it)
 http_server_metrics                  ``stable``: the middleware's     stable
@@ -34,7 +45,8 @@ host / port                          where ``otel-agents gateway``    127.0.0.1 
 otel-agents components are ignored (the seed passes one dict to every component) and any
 other key is an error listing the valid ones. A config file (TOML or
 JSON, see ``docs/gateway.md``) is checked strictly, and there the environment wins, so a
-deployment can override a file without editing it.
+deployment can override a file without editing it. Booleans are strict: ``true``/``false``
+(also ``1``/``0``, ``yes``/``no``, ``on``/``off``); anything else is an error, never truthy.
 """
 
 from __future__ import annotations
@@ -52,11 +64,17 @@ from otel_agents._options import declare_keys, declared_keys
 from otel_agents.gateway._server_meter import HTTP_SERVER_METRICS
 from otel_agents.gateway.client import upstream_tls_context
 from otel_agents.gateway.errors import GatewayConfigError
+from otel_agents.gateway.health import DEFAULT_FAILURE_STATUSES
 
-__all__ = ["GatewayConfig", "load_config"]
+__all__ = ["BOOLEAN_SPELLINGS", "GatewayConfig", "load_config", "parse_bool"]
 
 _ENV_PREFIX = "OTEL_AGENTS_GATEWAY_"
-_LISTS = ("api_keys", "trusted_proxies")
+_LISTS = ("api_keys", "trusted_proxies", "passive_failure_statuses")
+_BOOLS = ("allow_link_local_upstreams", "forward_client_credentials")
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+#: The accepted spellings of a boolean, for error messages.
+BOOLEAN_SPELLINGS = "true or false (also 1/0, yes/no, on/off)"
 
 
 @dataclass(frozen=True)
@@ -72,6 +90,11 @@ class GatewayConfig:
     trusted_proxies: tuple[str, ...] = ()
     unhealthy_threshold: int = 3
     healthy_threshold: int = 2
+    unhealthy_cooldown: float = 30.0
+    passive_failure_statuses: tuple[int, ...] = DEFAULT_FAILURE_STATUSES
+    max_history_bytes: int = 64 * 1024 * 1024
+    allow_link_local_upstreams: bool = False
+    forward_client_credentials: bool = False
     max_rate_limit_clients: int = 10_000
     max_connections_per_upstream: int = 256
     http_server_metrics: str = "stable"
@@ -112,17 +135,51 @@ class GatewayConfig:
         return replace(self, **{k: _coerce(k, v) for k, v in changes.items()})
 
 
+def parse_bool(value: Any) -> bool:
+    """A strict boolean: ``True``/``False`` or one of the accepted spellings.
+
+    Raises ``ValueError`` for anything else (``"false"`` must never be truthy).
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    elif isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise ValueError(f"not a boolean: {value!r}")
+
+
 def _coerce(name: str, value: Any) -> Any:
     if name == "upstream_ca_file":
         return _ca_file(value)
     try:
-        if name in ("health_check_interval", "request_timeout"):
+        if name in _BOOLS:
+            return parse_bool(value)
+        if name == "passive_failure_statuses":
+            if isinstance(value, str):
+                value = value.split(",")
+            if not isinstance(value, list | tuple):
+                raise ValueError
+            statuses = tuple(
+                int(v.strip()) if isinstance(v, str) else _whole(v)
+                for v in value
+                if not isinstance(v, str) or v.strip()
+            )
+            if not all(500 <= code <= 599 for code in statuses):
+                raise ValueError
+            return statuses
+        if name in ("health_check_interval", "request_timeout", "unhealthy_cooldown"):
             number = float(value)
             if not (number > 0 and math.isfinite(number)):
                 raise ValueError
             return number
         if name in (
             "max_history",
+            "max_history_bytes",
             "max_body_size",
             "unhealthy_threshold",
             "healthy_threshold",
@@ -166,6 +223,12 @@ def _coerce(name: str, value: Any) -> Any:
     return value
 
 
+def _whole(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError
+    return value
+
+
 def _ca_file(value: Any) -> str | None:
     if value is None or value == "":
         return None
@@ -193,6 +256,11 @@ _EXPECTED = {
     "max_body_size": "a positive number of bytes, e.g. 10485760",
     "unhealthy_threshold": "a positive whole number, e.g. 3",
     "healthy_threshold": "a positive whole number, e.g. 2",
+    "unhealthy_cooldown": "a positive number of seconds, e.g. 30",
+    "passive_failure_statuses": "a list of 5xx status codes, e.g. [502, 503, 504] (or [])",
+    "max_history_bytes": "a positive number of bytes, e.g. 67108864",
+    "allow_link_local_upstreams": BOOLEAN_SPELLINGS,
+    "forward_client_credentials": BOOLEAN_SPELLINGS,
     "max_rate_limit_clients": "a positive whole number, e.g. 10000",
     "max_connections_per_upstream": "a positive whole number, e.g. 256",
     "port": "a port number from 0 to 65535",

@@ -1,14 +1,22 @@
 """Health of upstream instances: passive counts from real traffic, active polling.
 
-Passive: every proxied call reports success or failure (an upstream 5xx, a refused or
-broken connection, a timeout). Gateway-made answers (401, 403, 413, 429) never reach
-this module, so they never count against an upstream. Active: :class:`ActiveHealthChecker`
-polls each instance's ``health_check_url`` every ``health_check_interval`` seconds, all
-instances concurrently, each with a timeout.
+Passive: every proxied call reports an outcome. Only faults of the upstream count as
+failures: a refused, reset or broken connection, an upstream timeout, broken HTTP, and an
+answer whose status is in ``passive_failure_statuses`` (502, 503 and 504 by default: the
+upstream says it is unavailable; a 500 is one endpoint's bug, not a dead instance).
+Gateway-made answers (401, 403, 413, 429, a busy pool) and calls the *client* broke (it
+disconnected before its body was complete) are neutral: they never count, so no client
+can take an upstream out of rotation. Active: :class:`ActiveHealthChecker` polls each
+instance's ``health_check_url`` every ``health_check_interval`` seconds, all instances
+concurrently, each with a timeout.
 
-An instance that fails ``unhealthy_threshold`` times in a row leaves the rotation; one out
-of rotation comes back after ``healthy_threshold`` successes in a row (only active checks
-can bring it back, as no traffic reaches it). Transitions are counted and logged.
+An instance that fails ``unhealthy_threshold`` times in a row leaves the rotation; with
+active checks it comes back after ``healthy_threshold`` successful checks in a row. Without
+a ``health_check_url`` the passive checks act as a circuit breaker: ``unhealthy_cooldown``
+seconds after an instance left the rotation it is *half-open*, one request goes to it as a
+trial, and that request decides: a success closes the circuit (back in rotation), a
+failure opens it for another cool-down, a neutral outcome lets the next request try.
+Transitions are counted and logged.
 """
 
 from __future__ import annotations
@@ -17,17 +25,21 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 
 from otel_agents.gateway.client import UpstreamClient, encode_head
 from otel_agents.gateway.errors import UpstreamError
 from otel_agents.gateway.registry import Instance, Service
 
-__all__ = ["ActiveHealthChecker", "HealthPolicy"]
+__all__ = ["DEFAULT_FAILURE_STATUSES", "ActiveHealthChecker", "HealthPolicy"]
 
 _logger = logging.getLogger("otel_agents.gateway")
 
 Transition = Callable[[Service, Instance, bool], None]
+
+#: Upstream statuses that count as passive failures unless configured otherwise.
+DEFAULT_FAILURE_STATUSES = (502, 503, 504)
 
 
 class HealthPolicy:
@@ -38,11 +50,53 @@ class HealthPolicy:
         *,
         unhealthy_threshold: int = 3,
         healthy_threshold: int = 2,
+        cooldown: float = 30.0,
+        failure_statuses: Iterable[int] = DEFAULT_FAILURE_STATUSES,
         on_transition: Transition | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.unhealthy_threshold = unhealthy_threshold
         self.healthy_threshold = healthy_threshold
+        self.cooldown = cooldown
+        self.failure_statuses = frozenset(failure_statuses)
         self.on_transition = on_transition
+        self._clock = clock
+
+    def pick(self, service: Service) -> Instance | None:
+        """The instance for the next request: a half-open trial when one is due, else the
+        next healthy instance (``None`` when there is neither)."""
+        for candidate in service.instances:
+            if not candidate.healthy and candidate.health_url is None:
+                now = self._clock()
+                if now >= candidate.retry_at:
+                    # One trial per cool-down: the next one is due only if this one says
+                    # nothing (see record_passive).
+                    candidate.retry_at = now + self.cooldown
+                    candidate.trial = True
+                    return candidate
+        return service.pick()
+
+    def status_failed(self, status: int) -> bool:
+        """Whether an upstream answer with ``status`` counts as a passive failure."""
+        return status in self.failure_statuses
+
+    def record_passive(self, service: Service, instance: Instance, ok: bool | None) -> None:
+        """Count the outcome of one proxied call; ``None`` is neutral (not the upstream's
+        doing: the client broke the call, or the gateway refused it)."""
+        trial, instance.trial = instance.trial, False
+        if ok is None:
+            if trial and not instance.healthy:
+                instance.retry_at = self._clock()  # the trial said nothing: try again
+            return
+        if instance.healthy or instance.health_url is not None:
+            self.record(service, instance, ok)
+            return
+        if ok:  # a half-open trial succeeded: close the circuit
+            instance.healthy = True
+            instance.failures = instance.successes = 0
+            self._transition(service, instance, True)
+        else:
+            instance.retry_at = self._clock() + self.cooldown
 
     def record(self, service: Service, instance: Instance, ok: bool) -> None:
         """Count one outcome for ``instance``; flip its state at the thresholds."""
@@ -63,6 +117,7 @@ class HealthPolicy:
         if instance.failures >= self.unhealthy_threshold:
             instance.healthy = False
             instance.failures = 0
+            instance.retry_at = self._clock() + self.cooldown
             self._transition(service, instance, False)
 
     def _transition(self, service: Service, instance: Instance, healthy: bool) -> None:

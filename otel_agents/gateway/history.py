@@ -4,34 +4,63 @@ Each record keeps what an operator needs (method, route, service, status, durati
 trace id) and nothing a client would not want kept: credentials in headers (``Authorization``,
 ``Cookie``, ``Set-Cookie``, API-key and token headers), token-like query parameters and
 ``user:pass@`` in URLs are replaced by ``REDACTED`` before a record is stored.
+
+Memory is bounded twice. Every field a client controls is cut to a fixed length after
+redaction (path and query :data:`MAX_TARGET` characters, :data:`MAX_HEADERS` headers of
+:data:`MAX_VALUE` characters, ...), so one record stays a few KiB whatever the request;
+and :class:`GatewayHistory` keeps at most ``max_history`` records *and* at most
+``max_history_bytes`` of their estimated size, dropping the oldest first.
 """
 
 from __future__ import annotations
 
+import re
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from otel_agents._export import is_secret_key
 from otel_agents.history import BoundedHistory
 
 __all__ = [
+    "MAX_HEADERS",
+    "MAX_TARGET",
+    "MAX_VALUE",
     "REDACTED",
+    "GatewayHistory",
     "GatewayRecord",
+    "clip",
     "new_history",
+    "record_size",
     "redact_headers",
+    "redact_path",
     "redact_query",
     "redact_target",
 ]
 
 REDACTED = "REDACTED"
 
+#: Characters kept of a record's path and of its query (after redaction).
+MAX_TARGET = 1024
+#: Characters kept of a header value or user agent.
+MAX_VALUE = 256
+#: Headers kept in a record (the safe ones and masked secrets), and a name's length.
+MAX_HEADERS = 16
+MAX_NAME = 64
+#: Characters kept of short fields a client may stretch (method, client address).
+MAX_SHORT = 64
+_CUT = "...[truncated]"
+
 #: Names the project-wide secret pattern (``otel_agents._export``) does not catch but that
 #: carry credentials in headers or query strings.
 _MORE_SECRETS = frozenset(
-    {"key", "code", "sig", "jwt", "pwd", "x-amz-signature", "x-goog-signature", "awsaccesskeyid"}
+    {"key", "code", "sig", "x-amz-signature", "x-goog-signature", "awsaccesskeyid"}
 )
+#: Query parameters are separated by ``&`` and, in older forms (and matrix parameters of a
+#: path segment), by ``;``: a secret after either must be masked.
+_SEPARATORS = re.compile(r"([&;])")
 #: Headers worth keeping in a record; others are dropped rather than guessed about.
 _KEPT_HEADERS = frozenset(
     {"accept", "content-type", "content-length", "user-agent", "host", "x-request-id"}
@@ -43,35 +72,67 @@ def is_secret_name(name: str) -> bool:
     return is_secret_key(name) or name.lower() in _MORE_SECRETS
 
 
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, marked when cut."""
+    return text if len(text) <= limit else text[:limit] + _CUT
+
+
 def redact_headers(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    """A small, redacted view of request headers: known-safe ones kept, secrets masked."""
+    """A small, redacted view of request headers: known-safe ones kept, secrets masked,
+    at most :data:`MAX_HEADERS` of them."""
     kept: dict[str, str] = {}
     for raw_name, raw_value in headers:
+        if len(kept) >= MAX_HEADERS:
+            break
         name = raw_name.decode("latin-1").lower()
         if is_secret_name(name):
-            kept[name] = REDACTED
+            kept[clip(name, MAX_NAME)] = REDACTED
         elif name in _KEPT_HEADERS:
-            kept[name] = raw_value.decode("latin-1")[:256]
+            kept[name] = clip(raw_value.decode("latin-1"), MAX_VALUE)
     return kept
 
 
 def redact_query(query: str) -> str:
-    """The query string with the value of every token-like parameter replaced."""
+    """The query string with the value of every token-like parameter replaced.
+
+    Parameters may be separated by ``&`` or ``;``; names are compared percent-decoded
+    (``%74oken`` is ``token``). Everything else is kept as the client wrote it.
+    """
     if not query:
         return ""
-    pairs = parse_qsl(query, keep_blank_values=True)
-    return urlencode([(k, REDACTED if is_secret_name(k) else v) for k, v in pairs], safe="")
+    pieces = _SEPARATORS.split(query)
+    for index in range(0, len(pieces), 2):
+        name, eq, _ = pieces[index].partition("=")
+        if eq and is_secret_name(unquote_plus(name).strip()):
+            pieces[index] = f"{name}={REDACTED}"
+    return "".join(pieces)
 
 
 def redact_target(target: str) -> str:
-    """A URL or path with credentials (``user:pass@``) and token-like parameters masked."""
+    """A URL or path with credentials (``user:pass@``) and token-like parameters masked,
+    in the query and in ``;`` matrix parameters of the path (``/x;jsessionid=...``)."""
     if target.startswith("/") and "?" not in target and "//" not in target:
-        return target  # a bare path has no credentials and no query to mask
+        # a bare path has no credentials and no query to mask, only matrix parameters
+        return redact_path(target) if ";" in target else target
     parts = urlsplit(target)
     netloc = parts.netloc
     if "@" in netloc:
         netloc = "REDACTED:REDACTED@" + netloc.rsplit("@", 1)[1]
-    return parts._replace(netloc=netloc, query=redact_query(parts.query)).geturl()
+    return parts._replace(
+        netloc=netloc, path=redact_path(parts.path), query=redact_query(parts.query)
+    ).geturl()
+
+
+def redact_path(path: str) -> str:
+    """``path`` with token-like ``;`` matrix parameters of its segments masked."""
+    if ";" not in path:
+        return path
+    segments = path.split("/")
+    for index, segment in enumerate(segments):
+        head, semi, params = segment.partition(";")
+        if semi:
+            segments[index] = head + semi + redact_query(params)
+    return "/".join(segments)
 
 
 @dataclass(frozen=True)
@@ -97,9 +158,76 @@ class GatewayRecord:
         return asdict(self)
 
 
-def new_history(max_history: int) -> BoundedHistory[GatewayRecord]:
-    """The bounded store for ``max_history`` records."""
-    return BoundedHistory(max_history, _timestamp_of, parameter="max_history")
+#: Estimated bytes of a record beyond its strings: the object, its ``__dict__``, two
+#: floats, an int, the headers dict, and each string object's header (measured with
+#: tracemalloc on CPython 3.11; see test_history_size).
+_RECORD_OVERHEAD = 600
+_PER_HEADER = 100
+
+
+def record_size(record: GatewayRecord) -> int:
+    """An estimate of the memory ``record`` holds, in bytes (ASCII text: 1 byte a char)."""
+    size = _RECORD_OVERHEAD + (
+        len(record.method)
+        + len(record.path)
+        + len(record.route)
+        + len(record.service_id)
+        + len(record.client_ip)
+        + len(record.user_agent)
+        + len(record.trace_id)
+        + len(record.query)
+        + len(record.error_type)
+    )
+    for name, value in record.request_headers.items():
+        size += _PER_HEADER + len(name) + len(value)
+    return size
+
+
+class GatewayHistory(BoundedHistory[GatewayRecord]):
+    """At most ``max_items`` records and at most ``max_bytes`` of them (estimated by
+    :func:`record_size`); the oldest go first when either bound is reached."""
+
+    def __init__(self, max_items: int, max_bytes: int) -> None:
+        super().__init__(max_items, _timestamp_of, parameter="max_history")
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+        self._sizes: deque[int] = deque()
+        self.append = self._append
+
+    def _append(self, record: GatewayRecord) -> None:
+        size = record_size(record)
+        with self._lock:
+            items, sizes = self._items, self._sizes
+            while items and (len(items) >= self.max_items or self.nbytes + size > self.max_bytes):
+                items.popleft()
+                self.nbytes -= sizes.popleft()
+            items.append(record)
+            sizes.append(size)
+            self.nbytes += size
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._sizes.clear()
+            self.nbytes = 0
+
+    def prune(self, now: float | None = None) -> int:
+        """Drop records older than ``retention`` seconds; return how many were dropped."""
+        if self.retention is None:
+            return 0
+        cutoff = (time.time() if now is None else now) - self.retention
+        dropped = 0
+        with self._lock:
+            while self._items and self._items[0].timestamp < cutoff:
+                self._items.popleft()
+                self.nbytes -= self._sizes.popleft()
+                dropped += 1
+        return dropped
+
+
+def new_history(max_history: int, max_bytes: int = 64 * 1024 * 1024) -> GatewayHistory:
+    """The bounded store for ``max_history`` records of at most ``max_bytes`` in all."""
+    return GatewayHistory(max_history, max_bytes)
 
 
 def _timestamp_of(record: GatewayRecord) -> float:

@@ -18,7 +18,7 @@ from urllib.parse import quote, unquote, urlencode, urlsplit
 from starlette.types import ASGIApp
 
 from otel_agents.errors import invalid_type, invalid_value
-from otel_agents.gateway.models import GatewayResponse
+from otel_agents.gateway.models import GatewayResponse, Headers, HeadersInput
 
 __all__ = ["LoopThread", "build_scope", "call_app"]
 
@@ -29,7 +29,7 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 def build_scope(
     method: str,
     path: str,
-    headers: Mapping[str, str] | None,
+    headers: HeadersInput | None,
     query_params: Mapping[str, Any] | None,
     body: bytes | str | Mapping[str, Any] | list[Any] | None,
     client_ip: str,
@@ -54,9 +54,19 @@ def build_scope(
         query = f"{query}&{extra}" if query else extra
     raw_headers: list[tuple[bytes, bytes]] = []
     if headers:
-        if not isinstance(headers, Mapping):
-            raise invalid_type("headers", headers, "a mapping of header names to values")
-        for name, value in headers.items():
+        if isinstance(headers, Headers):
+            pairs = headers.multi_items()
+        elif isinstance(headers, Mapping):
+            pairs = list(headers.items())
+        elif isinstance(headers, list | tuple) and all(
+            isinstance(p, tuple) and len(p) == 2 for p in headers
+        ):
+            pairs = list(headers)  # (name, value) lines: a header may repeat
+        else:
+            raise invalid_type(
+                "headers", headers, "a mapping of header names to values, or (name, value) pairs"
+            )
+        for name, value in pairs:
             text = f"{name}{value}"
             if not isinstance(name, str) or any(c in text for c in "\r\n\0"):
                 raise invalid_value(
@@ -108,7 +118,7 @@ async def call_app(app: ASGIApp, scope: dict[str, Any], body: bytes) -> GatewayR
     """Call ``app`` with ``scope`` and ``body``; collect the whole response."""
     sent = False
     status = 500
-    headers: dict[str, str] = {}
+    headers = Headers()
     chunks: list[bytes] = []
     finished = asyncio.Event()
 
@@ -125,9 +135,7 @@ async def call_app(app: ASGIApp, scope: dict[str, Any], body: bytes) -> GatewayR
         if message["type"] == "http.response.start":
             status = message["status"]
             for name, value in message.get("headers", []):
-                key = name.decode("latin-1").lower()
-                text = value.decode("latin-1")
-                headers[key] = f"{headers[key]}, {text}" if key in headers else text
+                headers.add(name.decode("latin-1"), value.decode("latin-1"))
         elif message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):

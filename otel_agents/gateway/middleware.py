@@ -34,7 +34,7 @@ from otel_agents.errors import invalid_type
 from otel_agents.gateway.models import GatewayRequest, GatewayResponse
 from otel_agents.gateway.problems import Problem, problem
 
-__all__ = ["Authenticator", "Hook", "classify_middleware"]
+__all__ = ["Authenticator", "Hook", "classify_middleware", "credential_header"]
 
 HookResult = GatewayResponse | None
 
@@ -47,7 +47,9 @@ class Authenticator:
     """API keys or bearer tokens, global or per service, compared in constant time.
 
     A request presents ``Authorization: Bearer <token>`` or ``X-API-Key: <key>``. A service
-    with keys of its own accepts those and the global ones. Keys are kept only as SHA-256
+    with keys of its own accepts those and the global ones. The header the gateway checked
+    is not forwarded to the upstream (the key is the gateway's, not the upstream's) unless
+    ``forward_client_credentials`` is set. Keys are kept only as SHA-256
     digests, and every presented credential is compared with every key, so neither timing
     nor memory dumps give a key away.
     """
@@ -91,14 +93,23 @@ class Authenticator:
 
 def presented_credential(headers: Mapping[bytes, bytes]) -> bytes | None:
     """The bearer token or API key a request presents, if any."""
+    found = credential_header(headers)
+    if found == b"authorization":
+        return headers[found].partition(b" ")[2].strip()
+    return headers[found].strip() if found else None
+
+
+def credential_header(headers: Mapping[bytes, bytes]) -> bytes | None:
+    """The name of the header whose credential the gateway checks: ``authorization`` for a
+    bearer token, else ``x-api-key``; ``None`` when the request presents neither."""
     auth = headers.get(b"authorization")
     if auth is not None:
         scheme, _, token = auth.partition(b" ")
         if scheme.lower() == b"bearer" and token.strip():
-            return token.strip()
+            return b"authorization"
     key = headers.get(b"x-api-key")
-    if key:
-        return key.strip()
+    if key and key.strip():
+        return b"x-api-key"
     return None
 
 

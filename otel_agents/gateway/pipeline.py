@@ -21,9 +21,18 @@ from otel_agents.gateway.bodies import BodyTooLarge, read_all, stream_body
 from otel_agents.gateway.client import INLINE_BODY_LIMIT
 from otel_agents.gateway.errors import UpstreamBusyError, UpstreamError, UpstreamTimeoutError
 from otel_agents.gateway.health import HealthPolicy
-from otel_agents.gateway.history import GatewayRecord, redact_headers, redact_query, redact_target
-from otel_agents.gateway.middleware import Authenticator, Hook
-from otel_agents.gateway.models import GatewayRequest, GatewayResponse
+from otel_agents.gateway.history import (
+    MAX_SHORT,
+    MAX_TARGET,
+    MAX_VALUE,
+    GatewayRecord,
+    clip,
+    redact_headers,
+    redact_query,
+    redact_target,
+)
+from otel_agents.gateway.middleware import Authenticator, Hook, credential_header
+from otel_agents.gateway.models import GatewayRequest, GatewayResponse, Headers
 from otel_agents.gateway.problems import Problem, problem, send_problem
 from otel_agents.gateway.proxy import Proxy, response_headers
 from otel_agents.gateway.ratelimit import RateLimiter
@@ -69,6 +78,7 @@ class Pipeline:
         telemetry: GatewayTelemetry,
         history: BoundedHistory[GatewayRecord],
         max_body_size: int,
+        forward_credentials: bool = False,
     ) -> None:
         self.router = router
         self.limiter = limiter
@@ -79,6 +89,7 @@ class Pipeline:
         self.telemetry = telemetry
         self.history = history
         self.max_body_size = max_body_size
+        self.forward_credentials = forward_credentials
         self._too_large = problem(
             413, f"The request body is larger than the gateway's limit of {max_body_size} bytes."
         )
@@ -177,7 +188,7 @@ class Pipeline:
                 return 429, ""
         request: GatewayRequest | None = None
         if self.hooks:
-            request = _hook_request(scope, match, lookup, client_ip)
+            request = _hook_request(scope, match, client_ip)
             answered = await self._run_before(request, span)
             if isinstance(answered, Problem):
                 await send_problem(send, answered)
@@ -187,15 +198,16 @@ class Pipeline:
                     send, answered.status_code, answered.raw_headers(), answered.body or b""
                 )
                 return answered.status_code, ""
+        watch = _ClientBody(receive)
         try:
-            body, length = await self._body(receive, lookup)
+            body, length = await self._body(watch, lookup)
         except BodyTooLarge:
             await send_problem(send, self._too_large)
             return 413, ""
         except ValueError:
             await send_problem(send, _BAD_LENGTH)
             return 400, ""
-        instance = service.pick()
+        instance = self.health.pick(service)
         if instance is None:
             await send_problem(send, _UNAVAILABLE)
             return 503, "no_healthy_instance"
@@ -221,20 +233,28 @@ class Pipeline:
             peer=peer_ip,
             scheme=scope.get("scheme", "http"),
             content_length=length,
+            consumed=None
+            if self.forward_credentials or not self.auth.required(service_id)
+            else credential_header(lookup),
+            http_version=scope.get("http_version", "1.1"),
         )
         try:
             response, client_span = await self.proxy.forward(
                 service_id, instance, scope["method"], target, upstream_headers, body
             )
         except UpstreamBusyError as exc:  # the gateway's own limit: not the upstream's fault
+            self.health.record_passive(service, instance, None)
             await send_problem(send, _BUSY)
             return _BUSY.status, exc.error_type
         except UpstreamError as exc:
-            self.health.record(service, instance, False)
+            # A client that left before its body was complete broke the call itself (the
+            # upstream then waits for bytes that never come): that never counts against it.
+            self.health.record_passive(service, instance, None if watch.disconnected else False)
             failed = _TIMEOUT if isinstance(exc, UpstreamTimeoutError) else _BAD_GATEWAY
             await send_problem(send, failed)
             return failed.status, exc.error_type
-        self.health.record(service, instance, response.status < 500)
+        health = self.health
+        health.record_passive(service, instance, not health.status_failed(response.status))
         out_headers = response_headers(response.headers, extra)
         if request is not None:
             failed_hook = await self._run_after(
@@ -311,18 +331,13 @@ class Pipeline:
     ) -> Problem | None:
         if not any(h.after for h in self.hooks):
             return None
-        response = GatewayResponse(
-            status, {n.decode("latin-1"): v.decode("latin-1") for n, v in headers}, body
-        )
+        response = GatewayResponse(status, Headers.from_raw(headers), body)
         for hook in self.hooks:
             try:
                 await hook.run_after(request, response)
             except Exception as exc:
                 return _hook_failed(span, exc, hook)
-        headers[:] = [
-            (k.lower().encode("latin-1"), str(v).encode("latin-1"))
-            for k, v in response.headers.items()
-        ]
+        headers[:] = Headers(response.headers).raw()  # a hook may have set a plain dict
         return None
 
     def _remember(
@@ -342,20 +357,38 @@ class Pipeline:
         self.history.append(
             GatewayRecord(
                 timestamp=time.time(),
-                method=method,
-                path=redact_target(scope["path"]),
+                method=clip(method, MAX_SHORT),
+                path=clip(redact_target(scope["path"]), MAX_TARGET),
                 route=route,
                 service_id=service_id,
                 status_code=status,
                 duration=duration,
-                client_ip=client_ip,
-                user_agent=lookup.get(b"user-agent", b"").decode("latin-1")[:256],
+                client_ip=clip(client_ip, MAX_SHORT),
+                user_agent=clip(lookup.get(b"user-agent", b"").decode("latin-1"), MAX_VALUE),
                 trace_id=format(context.trace_id, "032x") if context.is_valid else "",
-                query=redact_query(scope.get("query_string", b"").decode("latin-1")),
+                query=clip(
+                    redact_query(scope.get("query_string", b"").decode("latin-1")), MAX_TARGET
+                ),
                 request_headers=redact_headers(scope["headers"]),
                 error_type=error_type,
             )
         )
+
+
+class _ClientBody:
+    """The client's ``receive``, noting whether the client disconnected mid-body."""
+
+    __slots__ = ("disconnected", "receive")
+
+    def __init__(self, receive: Receive) -> None:
+        self.receive = receive
+        self.disconnected = False
+
+    async def __call__(self) -> MutableMapping[str, Any]:
+        message = await self.receive()
+        if message["type"] == "http.disconnect":
+            self.disconnected = True
+        return message
 
 
 def _has_dot_segment(path: str) -> bool:
@@ -370,9 +403,7 @@ def _hook_failed(span: trace.Span, exc: Exception, hook: Hook) -> Problem:
     return _HOOK_FAILED
 
 
-def _hook_request(
-    scope: Scope, match: RouteMatch, lookup: dict[bytes, bytes], client_ip: str
-) -> GatewayRequest:
+def _hook_request(scope: Scope, match: RouteMatch, client_ip: str) -> GatewayRequest:
     from urllib.parse import parse_qsl
 
     query = scope.get("query_string", b"").decode("latin-1")
@@ -381,7 +412,7 @@ def _hook_request(
         path=scope["path"],
         route=match.template,
         service_id=match.service.service_id,
-        headers={k.decode("latin-1"): v.decode("latin-1") for k, v in lookup.items()},
+        headers=Headers.from_raw(scope["headers"]),
         query_params=dict(parse_qsl(query, keep_blank_values=True)),
         client_ip=client_ip,
     )

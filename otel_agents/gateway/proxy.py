@@ -8,7 +8,9 @@ directions *before* the gateway adds its own (``Host``, ``Content-Length``,
 
 ``X-Forwarded-For`` from the peer is trusted only when the peer is a configured proxy; the
 client address is then the right-most untrusted entry. Each upstream call is a CLIENT span
-whose context goes upstream in W3C ``traceparent``.
+whose context goes upstream in W3C ``traceparent`` (see ``tracecontext`` for what of the
+caller's trace context is forwarded). As a proxy should (RFC 9110 §7.6.3), the gateway
+adds ``Via`` both ways; the response's one ``Date`` is written by the server running it.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from otel_agents import semconv
 from otel_agents.gateway._telemetry import GatewayTelemetry, method_attribute
 from otel_agents.gateway.client import UpstreamClient, UpstreamResponse, encode_head
 from otel_agents.gateway.errors import UpstreamError
-from otel_agents.gateway.history import redact_query
+from otel_agents.gateway.history import redact_path, redact_query
 from otel_agents.gateway.registry import Instance
+from otel_agents.gateway.tracecontext import valid_traceparent, valid_tracestate
 
-__all__ = ["HOP_BY_HOP", "ForwardedPolicy", "Proxy", "strip_hop_by_hop"]
+__all__ = ["HOP_BY_HOP", "VIA_PSEUDONYM", "ForwardedPolicy", "Proxy", "strip_hop_by_hop"]
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -50,6 +53,9 @@ HOP_BY_HOP = frozenset(
     }
 )
 _FORWARDED = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"})
+_TRACE_CONTEXT = frozenset({b"traceparent", b"tracestate"})
+#: How the gateway names itself in ``Via`` (a pseudonym: no host name or address leaks).
+VIA_PSEUDONYM = "otel-agents-gateway"
 #: Set by the gateway itself; ``Expect`` because the gateway already has (or streams) the
 #: body and must not wait for an upstream's ``100 Continue``.
 _REPLACED = frozenset({b"host", b"content-length", b"expect"})
@@ -121,17 +127,31 @@ class Proxy:
         peer: str,
         scheme: str,
         content_length: int | None,
+        consumed: bytes | None = None,
+        http_version: str = "1.1",
     ) -> Headers:
-        """Upstream request headers: stripped, then Host, framing and X-Forwarded-* added."""
+        """Upstream request headers: stripped, then Host, framing, X-Forwarded-*, ``Via``
+        and (only when valid) the caller's trace context added.
+
+        ``consumed`` names the credential header the gateway checked itself; it is dropped.
+        """
         named = connection_named(headers)
         trusted = self.forwarded.trusted(peer)
         drop_auth = instance.url.authorization is not None
         out: Headers = []
         xff = proto = fhost = host = None
+        parents: list[bytes] = []
+        states: list[bytes] = []
         for name, value in headers:
             if name in HOP_BY_HOP or name in _REPLACED:
                 if name == b"host":
                     host = value
+                continue
+            if name == b"traceparent":
+                parents.append(value)
+                continue
+            if name == b"tracestate":
+                states.append(value)
                 continue
             if name in _FORWARDED:
                 if name == b"x-forwarded-for":
@@ -141,7 +161,7 @@ class Proxy:
                 else:
                     fhost = value
                 continue
-            if name in named or (drop_auth and name == b"authorization"):
+            if name in named or name == consumed or (drop_auth and name == b"authorization"):
                 continue
             if name == b"forwarded" and not trusted:
                 continue
@@ -160,6 +180,12 @@ class Proxy:
         forwarded_host = fhost if trusted and fhost else host
         if forwarded_host:
             out.append((b"x-forwarded-host", forwarded_host))
+        out.append((b"via", _VIA_REQUEST.get(http_version) or _via(http_version)))
+        if len(parents) == 1 and valid_traceparent(parents[0]):
+            out.append((b"traceparent", parents[0].strip(b" \t")))
+            state = b",".join(states)
+            if states and valid_tracestate(state):
+                out.append((b"tracestate", state))
         return out
 
     async def forward(
@@ -179,7 +205,7 @@ class Proxy:
         telemetry = self.telemetry
         name, base, origin = self._span_template(service_id, instance, method)
         path, _, query = target.partition("?")
-        full = origin + path
+        full = origin + (redact_path(path) if ";" in path else path)
         if query:
             full += "?" + redact_query(query)
         attributes = base.copy()
@@ -189,10 +215,10 @@ class Proxy:
         propagate.inject(injected, context=trace.set_span_in_context(span), setter=_SETTER)
         if injected:
             # Our span's context replaces the caller's; with telemetry off (nothing
-            # injected) the caller's traceparent passes through untouched.
-            names = {n for n, _ in injected}
+            # injected) the caller's passes, if request_headers found it valid.
+            names = {n for n, _ in injected} | _TRACE_CONTEXT
             headers = [h for h in headers if h[0] not in names]
-            headers.extend(injected)
+            headers.extend(h for h in injected if h[0] != b"tracestate" or valid_tracestate(h[1]))
         head = encode_head(method, target, headers)
         start = time.perf_counter()
         try:
@@ -267,8 +293,29 @@ _SETTER = _HeaderSetter()
 
 
 def response_headers(upstream: Headers, extra: Headers) -> Headers:
-    """Headers for the client: the upstream's without hop-by-hop ones, plus ``extra``."""
-    out = strip_hop_by_hop(upstream)
+    """Headers for the client: the upstream's without hop-by-hop ones and without ``Date``,
+    plus ``Via`` and ``extra``.
+
+    The server that runs the gateway (uvicorn, hypercorn) writes a ``Date`` on every
+    response itself; forwarding the upstream's too would send two.
+    """
+    named = connection_named(upstream)
+    out = [
+        (n, v)
+        for n, v in upstream
+        if n not in HOP_BY_HOP and n != b"date" and (not named or n not in named)
+    ]
+    out.append(_VIA_RESPONSE)
     if extra:
         out.extend(extra)
     return out
+
+
+def _via(http_version: str) -> bytes:
+    """``Via`` for a message received over HTTP ``http_version`` (RFC 9110 §7.6.3)."""
+    return f"{http_version} {VIA_PSEUDONYM}".encode("latin-1")
+
+
+_VIA_REQUEST = {v: _via(v) for v in ("1.0", "1.1", "2", "3")}
+#: Upstream responses arrive over HTTP/1.1 (the gateway's client speaks nothing else).
+_VIA_RESPONSE = (b"via", _via("1.1"))

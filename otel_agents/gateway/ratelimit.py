@@ -7,12 +7,19 @@ With ``per_client`` each client address of the service has a bucket of its own i
 
 The clock is injectable (``clock=``), so tests drive time by hand. Buckets are updated under
 one lock with no ``await`` in between, so concurrent requests can never be over-admitted.
-Per-client buckets live in a bounded LRU map: a flood of spoofed client ids evicts the
-least recently seen clients instead of growing memory.
+
+Per-client buckets are bounded (``max_clients``) *and honest*: only a bucket that has
+refilled completely may be evicted, since forgetting it loses nothing (a new one starts
+full too). A throttled client's bucket is never evicted, so no flood of spoofed client ids
+can hand it a fresh burst. When the table is full of buckets that are not full, clients
+without one share a single overflow bucket per service (the same limit, scope
+``overflow``): memory stays bounded and a flood throttles itself, at the price that new
+clients during such a flood share one client's allowance.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
@@ -20,6 +27,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from otel_agents import semconv
+from otel_agents.gateway.config import BOOLEAN_SPELLINGS, parse_bool
 from otel_agents.gateway.errors import InvalidServiceError
 
 __all__ = ["Decision", "RateLimit", "RateLimiter", "TokenBucket"]
@@ -36,7 +45,7 @@ class Decision:
     remaining: int
     reset: float
     retry_after: float
-    scope: str = "service"
+    scope: str = semconv.GATEWAY_RATE_LIMIT_SCOPE_SERVICE
 
     def headers(self) -> list[tuple[bytes, bytes]]:
         """``RateLimit-Limit/-Remaining/-Reset`` (and ``Retry-After`` when refused)."""
@@ -60,24 +69,58 @@ class RateLimit:
 
     @classmethod
     def build(
-        cls, requests_per_minute: float, burst_limit: int | None, per_client: bool = False
+        cls,
+        requests_per_minute: float,
+        burst_limit: int | None,
+        per_client: bool | str = False,
     ) -> RateLimit:
-        if (
-            isinstance(requests_per_minute, bool)
-            or not isinstance(requests_per_minute, int | float)
-            or not math.isfinite(requests_per_minute)
-            or requests_per_minute <= 0
-        ):
+        rate = _number(requests_per_minute)
+        if rate is None or not 0 < rate <= _MAX_RATE:
             raise InvalidServiceError.build(
-                "requests_per_minute", requests_per_minute, "a positive number, e.g. 100"
+                "requests_per_minute", _shown(requests_per_minute), "a positive number, e.g. 100"
             )
         if burst_limit is None:
-            burst_limit = max(1, math.ceil(requests_per_minute))
-        if isinstance(burst_limit, bool) or not isinstance(burst_limit, int) or burst_limit < 1:
+            burst_limit = max(1, math.ceil(rate))
+        if (
+            isinstance(burst_limit, bool)
+            or not isinstance(burst_limit, int)
+            or not 1 <= burst_limit <= _MAX_BURST
+        ):
             raise InvalidServiceError.build(
-                "burst_limit", burst_limit, "a positive whole number, or None for one minute"
+                "burst_limit",
+                _shown(burst_limit),
+                f"a whole number from 1 to {_MAX_BURST}, or None for one minute",
             )
-        return cls(float(requests_per_minute), burst_limit, bool(per_client))
+        try:
+            strict = parse_bool(per_client)
+        except ValueError:  # "false" must never turn per-client limiting on
+            raise InvalidServiceError.build("per_client", per_client, BOOLEAN_SPELLINGS) from None
+        return cls(rate, burst_limit, strict)
+
+
+#: Least recently seen client buckets looked at for a full (evictable) one per new client.
+_EVICTION_SCAN = 8
+#: Bounds that keep every bucket's arithmetic in floats (a huge JSON integer would not be).
+_MAX_RATE = 1e12
+_MAX_BURST = 10**9
+
+
+def _number(value: object) -> float | None:
+    """``value`` as a finite float, or ``None`` (booleans and huge integers included)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _shown(value: object) -> object:
+    """A value fit for an error message: a huge integer is not printed whole."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**18:
+        return "<a huge integer>"
+    return value
 
 
 class TokenBucket:
@@ -120,15 +163,17 @@ class RateLimiter:
         self._limits: dict[str, RateLimit] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._clients: OrderedDict[tuple[str, str], TokenBucket] = OrderedDict()
+        #: Per service: the bucket shared by clients that found the client table full.
+        self._overflow: dict[str, TokenBucket] = {}
         self._lock = threading.Lock()
 
     def set_limit(self, service_id: str, limit: RateLimit) -> None:
         with self._lock:
             self._limits[service_id] = limit
             now = self._clock()
-            self._buckets[service_id] = TokenBucket(
-                limit.requests_per_minute / 60, limit.burst, now
-            )
+            rate = limit.requests_per_minute / 60
+            self._buckets[service_id] = TokenBucket(rate, limit.burst, now)
+            self._overflow[service_id] = TokenBucket(rate, limit.burst, now)
             for key in [k for k in self._clients if k[0] == service_id]:
                 del self._clients[key]
 
@@ -136,6 +181,7 @@ class RateLimiter:
         with self._lock:
             self._limits.pop(service_id, None)
             self._buckets.pop(service_id, None)
+            self._overflow.pop(service_id, None)
             for key in [k for k in self._clients if k[0] == service_id]:
                 del self._clients[key]
 
@@ -157,31 +203,52 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             bucket = self._buckets[service_id]
+            scope = semconv.GATEWAY_RATE_LIMIT_SCOPE_SERVICE
             if limit.per_client:
-                bucket = self._client_bucket(service_id, client, limit, now)
-                if not bucket.try_take(now):
-                    return _refused(limit, bucket, "client")
-                return _allowed(limit, bucket)
+                found = self._client_bucket(service_id, client, limit, now)
+                if found is None:
+                    bucket = self._overflow[service_id]
+                    scope = semconv.GATEWAY_RATE_LIMIT_SCOPE_OVERFLOW
+                else:
+                    bucket = found
+                    scope = semconv.GATEWAY_RATE_LIMIT_SCOPE_CLIENT
             if not bucket.try_take(now):
-                return _refused(limit, bucket, "service")
-            return _allowed(limit, bucket)
+                return _refused(limit, bucket, scope)
+            return _allowed(limit, bucket, scope)
 
     def _client_bucket(
         self, service_id: str, client: str, limit: RateLimit, now: float
-    ) -> TokenBucket:
+    ) -> TokenBucket | None:
+        """The client's bucket, a new one, or ``None`` when the table has no room."""
+        clients = self._clients
         key = (service_id, client)
-        found = self._clients.get(key)
+        found = clients.get(key)
         if found is not None:
-            self._clients.move_to_end(key)
+            clients.move_to_end(key)
             return found
-        while len(self._clients) >= self.max_clients:
-            self._clients.popitem(last=False)
-        found = self._clients[key] = TokenBucket(limit.requests_per_minute / 60, limit.burst, now)
+        if len(clients) >= self.max_clients and not self._evict_full(now):
+            return None
+        found = clients[key] = TokenBucket(limit.requests_per_minute / 60, limit.burst, now)
         return found
 
+    def _evict_full(self, now: float) -> bool:
+        """Evict the least recently seen buckets that have refilled completely (forgetting
+        them loses nothing); the others looked at move to the back, so the next scan
+        looks at different ones. True when room was made."""
+        clients = self._clients
+        evicted = False
+        for key, bucket in list(itertools.islice(clients.items(), _EVICTION_SCAN)):
+            bucket.refill(now)
+            if bucket.tokens >= bucket.burst:
+                del clients[key]
+                evicted = True
+            else:
+                clients.move_to_end(key)
+        return evicted
 
-def _allowed(limit: RateLimit, bucket: TokenBucket) -> Decision:
-    return Decision(True, limit.burst, int(bucket.tokens), bucket.seconds_until_full(), 0.0)
+
+def _allowed(limit: RateLimit, bucket: TokenBucket, scope: str) -> Decision:
+    return Decision(True, limit.burst, int(bucket.tokens), bucket.seconds_until_full(), 0.0, scope)
 
 
 def _refused(limit: RateLimit, bucket: TokenBucket, scope: str) -> Decision:

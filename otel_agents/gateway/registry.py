@@ -108,7 +108,7 @@ def health_url_for(base_url: str, health_check_url: Any, count: int) -> Upstream
 class Instance:
     """One upstream of a service, with its passive and active health state."""
 
-    __slots__ = ("failures", "health_url", "healthy", "successes", "url")
+    __slots__ = ("failures", "health_url", "healthy", "retry_at", "successes", "trial", "url")
 
     def __init__(self, url: UpstreamURL, health_url: UpstreamURL | None) -> None:
         self.url = url
@@ -116,6 +116,10 @@ class Instance:
         self.healthy = True
         self.failures = 0
         self.successes = 0
+        #: Out of rotation: when (monotonic) a half-open trial may go (see health.py).
+        self.retry_at = 0.0
+        #: A half-open trial request is in flight.
+        self.trial = False
 
     def display_url(self) -> str:
         return self.url.display()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -100,3 +101,106 @@ def test_admin_history_and_span_names(
     assert [(r["route"], r["status_code"]) for r in history] == [("/v1/users/{path}", 200)]
     httpx.delete(f"{admin_url}/_gateway/services/nope", headers=TOKEN)
     wait_for_spans(telemetry, "DELETE /_gateway/services/{service_id}", "GET /_gateway/history")
+
+
+def _register(url: str, body: bytes | str) -> httpx.Response:
+    return httpx.post(f"{url}/_gateway/services", content=body, headers=TOKEN)
+
+
+def _service(**fields: Any) -> str:
+    return json.dumps({"service_id": "meta", "version": "v9", **fields})
+
+
+@pytest.mark.parametrize(
+    "upstream_field",
+    [
+        {"base_url": "http://169.254.169.254/latest"},
+        {"base_url": "http://[fe80::1]:8080"},
+        {"base_url": "http://[::ffff:169.254.169.254]"},
+        {"base_url": "http://2852039166"},  # 169.254.169.254 as one number
+        {"base_url": "http://metadata.google.internal"},
+        {"base_urls": ["http://127.0.0.1:9", "http://169.254.1.1:80"]},
+        {"base_url": "http://127.0.0.1:9", "health_check_url": "http://169.254.169.254/"},
+    ],
+)
+def test_admin_api_refuses_link_local_and_metadata_upstreams(
+    admin_gateway: tuple[Any, str], upstream_field: dict[str, Any]
+) -> None:
+    gateway, url = admin_gateway
+
+    response = _register(url, _service(**upstream_field))
+
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "allow_link_local_upstreams" in response.json()["detail"]
+    assert "meta" not in {s["service_id"] for s in gateway.list_services()}
+
+
+def test_allow_link_local_upstreams_lets_the_admin_api_register_them(
+    make_gateway: Any,
+) -> None:
+    gateway = make_gateway({"admin_token": "admin-secret", "allow_link_local_upstreams": "on"})
+    url = make_gateway.serve(gateway).url
+
+    response = _register(url, _service(base_url="http://169.254.169.254"))
+
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 5000 + "]" * 5000,  # RecursionError in the JSON parser
+        _service(base_url="http://127.0.0.1:9", metadata={"x": json.loads("[" * 200 + "]" * 200)}),
+        _service(base_url="http://127.0.0.1:9", api_keys=[1]),
+        _service(base_url="http://127.0.0.1:9", rate_limit={"requests_per_minute": 10**400}),
+        _service(
+            base_url="http://127.0.0.1:9",
+            rate_limit={"requests_per_minute": 1, "burst_limit": 10**400},
+        ),
+        _service(
+            base_url="http://127.0.0.1:9",
+            rate_limit={"requests_per_minute": 1, "per_client": "nope"},
+        ),
+    ],
+    ids=["deep-json", "deep-metadata", "int-api-key", "huge-rate", "huge-burst", "bad-boolean"],
+)
+def test_bad_registrations_are_400_problems_and_register_nothing(
+    admin_gateway: tuple[Any, str], body: str
+) -> None:
+    gateway, url = admin_gateway
+
+    response = _register(url, body)
+
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [s["service_id"] for s in gateway.list_services()] == ["users"]
+
+
+def test_a_bad_boolean_names_the_key_the_value_and_the_accepted_spellings(admin_url: str) -> None:
+    body = _service(
+        base_url="http://127.0.0.1:9", rate_limit={"requests_per_minute": 1, "per_client": "nope"}
+    )
+
+    detail = _register(admin_url, body).json()["detail"]
+
+    assert "per_client" in detail
+    assert "'nope'" in detail
+    assert "yes/no" in detail
+
+
+def test_per_client_false_as_a_string_keeps_per_client_limiting_off(
+    admin_gateway: tuple[Any, str],
+) -> None:
+    gateway, url = admin_gateway
+    body = _service(
+        base_url="http://127.0.0.1:9", rate_limit={"requests_per_minute": 1, "per_client": "false"}
+    )
+
+    assert _register(url, body).status_code == 201
+    assert gateway.limiter.limit_of("meta").per_client is False
+
+
+def test_an_oversized_registration_body_is_413(admin_url: str) -> None:
+    response = _register(admin_url, b" " * (1024 * 1024 + 1))
+    assert response.status_code == 413

@@ -10,6 +10,7 @@ import pytest
 
 from otel_agents.gateway import APIGateway, GatewayConfigError, load_config
 from otel_agents.gateway.cli import register
+from otel_agents.gateway.config import GatewayConfig
 
 TOML = """
 [gateway]
@@ -146,3 +147,17 @@ def test_a_misspelt_key_in_a_config_dict_is_rejected_but_other_components_keys_p
     assert GatewayConfig.from_mapping(shared, environ={}).max_history == 7
     with pytest.raises(GatewayConfigError, match=r"unknown gateway setting\(s\) max_histroy"):
         APIGateway({"max_histroy": 7}, instrument=False)
+
+
+def test_booleans_are_strict_and_a_bad_one_names_key_value_and_spellings() -> None:
+    on = GatewayConfig.from_mapping({"forward_client_credentials": "Yes"})
+    off = GatewayConfig.from_mapping(
+        {}, environ={"OTEL_AGENTS_GATEWAY_ALLOW_LINK_LOCAL_UPSTREAMS": "false"}
+    )
+    assert on.forward_client_credentials is True
+    assert off.allow_link_local_upstreams is False
+    with pytest.raises(GatewayConfigError) as caught:
+        GatewayConfig.from_mapping({"allow_link_local_upstreams": "maybe"})
+    message = str(caught.value)
+    assert "allow_link_local_upstreams='maybe'" in message
+    assert "true or false" in message

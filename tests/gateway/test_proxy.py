@@ -317,9 +317,10 @@ def test_slow_upstream_is_a_504_problem(served: tuple[APIGateway, str]) -> None:
 def test_no_healthy_instance_is_a_503_problem(served: tuple[APIGateway, str]) -> None:
     gateway, url = served
     service = gateway.router.match("/v1/users/1").service  # type: ignore[union-attr]
-    service.instances[0].healthy = False
+    for _ in range(gateway.health.unhealthy_threshold):  # out by passive checks
+        gateway.health.record(service, service.instances[0], False)
 
-    assert_problem(httpx.get(f"{url}/v1/users/1"), 503)
+    assert_problem(httpx.get(f"{url}/v1/users/1"), 503)  # within the cool-down
 
 
 def test_upstream_5xx_passes_through_unchanged(served: tuple[APIGateway, str]) -> None:
@@ -469,3 +470,25 @@ def test_a_service_with_strip_prefix_gets_the_path_after_its_prefix(
     assert httpx.get(f"{url}/v1/hub/inner/echo?x=1").status_code == 200
     assert upstream_state.requests[-1]["path"] == "/echo"
     assert upstream_state.requests[-1]["query"] == "x=1"
+
+
+def test_spoofed_client_ids_do_not_give_a_throttled_client_a_new_burst(
+    make_gateway: Any, upstream: ThreadServer
+) -> None:
+    """Behind a trusted proxy the client id is X-Forwarded-For: anyone can flood new ids."""
+    gateway = make_gateway(
+        {"trusted_proxies": ["127.0.0.1"], "max_rate_limit_clients": 10},
+        clock=lambda: 1000.0,  # time stands still: no bucket refills during the test
+    )
+    gateway.register_service("users", "Users", "v1", upstream.url, path_prefix="/users")
+    gateway.set_rate_limit("users", 1, 2, per_client=True)
+    url = make_gateway.serve(gateway).url
+
+    def get(client: str) -> int:
+        return httpx.get(f"{url}/v1/users/1", headers={"x-forwarded-for": client}).status_code
+
+    with httpx.Client():
+        assert [get("203.0.113.7") for _ in range(3)] == [200, 200, 429]
+        for i in range(40):
+            get(f"198.51.100.{i}")
+        assert get("203.0.113.7") == 429

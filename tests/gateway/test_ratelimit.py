@@ -105,3 +105,34 @@ def test_headers_carry_limit_remaining_and_reset() -> None:
         b"ratelimit-remaining": b"2",
         b"ratelimit-reset": b"1",
     }
+
+
+def test_a_throttled_client_stays_throttled_after_a_flood_of_spoofed_ids() -> None:
+    limiter, clock = limiter_with(60, 2, per_client=True, max_clients=50)
+    assert [limiter.acquire("svc", "a").allowed for _ in range(3)] == [True, True, False]  # type: ignore[union-attr]
+
+    flood = [limiter.acquire("svc", f"spoofed-{i}") for i in range(10_000)]
+
+    assert limiter.acquire("svc", "a").allowed is False  # type: ignore[union-attr]
+    assert limiter.client_count() <= 50
+    assert {d.scope for d in flood if d is not None} == {"client", "overflow"}
+    assert sum(d.allowed for d in flood if d is not None and d.scope == "overflow") == 2
+    clock.now += 2  # every bucket refilled: forgetting any of them is now harmless
+    assert limiter.acquire("svc", "newcomer").scope == "client"  # type: ignore[union-attr]
+
+
+def test_only_buckets_that_refilled_are_evicted() -> None:
+    limiter, clock = limiter_with(60, 2, per_client=True, max_clients=2)
+    limiter.acquire("svc", "a")  # a: one token left
+    limiter.acquire("svc", "b")
+    clock.now += 1  # both full again
+    limiter.acquire("svc", "c")  # evicts a full bucket
+    for _ in range(2):
+        limiter.acquire("svc", "c")  # c throttled
+    clock.now += 0.5
+    for i in range(100):
+        limiter.acquire("svc", f"x{i}")
+    refused = limiter.acquire("svc", "c")
+    assert refused is not None
+    assert refused.allowed is False
+    assert refused.scope == "client"

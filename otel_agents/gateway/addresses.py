@@ -1,0 +1,100 @@
+"""Which upstream addresses the admin API refuses: link-local and cloud metadata endpoints.
+
+Whoever holds the admin token can register an upstream, and the gateway then fetches from
+it on request: pointed at a cloud metadata service (``169.254.169.254`` and friends), that
+is a way to read instance credentials through the gateway (server-side request forgery).
+So the admin API refuses upstreams whose host is
+
+* a link-local address: ``169.254.0.0/16``, ``fe80::/10`` (IPv4-mapped forms included),
+* a known metadata address: ``fd00:ec2::254`` (AWS IPv6), ``100.100.100.200`` (Alibaba),
+* a legacy IPv4 spelling of those that the resolver still accepts (``2852039166``,
+  ``0xa9fea9fe``, ``0251.0376.0251.0376``),
+* a well-known metadata host name (``metadata.google.internal``, ``instance-data``, ...),
+* or a name that resolves to any of the above at registration time,
+
+unless ``allow_link_local_upstreams`` is set. Services in the config file or registered
+from Python are the operator's own and are not checked. A name that resolves elsewhere at
+registration and to a metadata address later (DNS rebinding) is not caught here: keep the
+gateway's egress to metadata endpoints closed at the network level too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+import socket
+
+__all__ = ["forbidden_address", "forbidden_host", "resolves_to_forbidden"]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_NETWORKS = (
+    ipaddress.ip_network("169.254.0.0/16"),
+    ipaddress.ip_network("fe80::/10"),
+    ipaddress.ip_network("fd00:ec2::254/128"),
+    ipaddress.ip_network("100.100.100.200/32"),
+)
+_HOSTS = frozenset(
+    {
+        "metadata",
+        "metadata.google.internal",
+        "metadata.goog",
+        "metadata.azure.internal",
+        "instance-data",
+        "instance-data.ec2.internal",
+    }
+)
+#: Numbers, hex and dots only: what ``inet_aton`` may read as a legacy IPv4 address.
+_LEGACY_IPV4 = re.compile(r"^(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+)){0,3}$", re.IGNORECASE)
+_RESOLVE_TIMEOUT = 2.0
+
+
+def forbidden_address(address: IPAddress) -> bool:
+    """Whether ``address`` is link-local or a known metadata address."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in _NETWORKS)
+
+
+def forbidden_host(host: str) -> bool:
+    """Whether an upstream ``host`` (a name or an address literal) is refused."""
+    name = host.strip().rstrip(".").lower()
+    if name in _HOSTS:
+        return True
+    address = _literal(name)
+    return address is not None and forbidden_address(address)
+
+
+async def resolves_to_forbidden(host: str, port: int) -> bool:
+    """Whether the name ``host`` resolves (now) to a refused address; ``False`` when it
+    does not resolve in time (the upstream may come up later)."""
+    if _literal(host.strip().rstrip(".").lower()) is not None:
+        return False  # a literal was checked by forbidden_host
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(_RESOLVE_TIMEOUT):
+            found = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, TimeoutError, UnicodeError):
+        return False
+    for *_, sockaddr in found:
+        text = str(sockaddr[0]).split("%", 1)[0]
+        try:
+            if forbidden_address(ipaddress.ip_address(text)):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _literal(name: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(name.split("%", 1)[0])  # drop an IPv6 zone id
+    except ValueError:
+        pass
+    if _LEGACY_IPV4.match(name):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(name))
+        except OSError:
+            return None
+    return None
