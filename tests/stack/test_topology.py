@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from _contract import record_one_value_each
 from _prometheus import in_ci, prometheus_binary, unavailable
 from _topology import REPO, Topology, image_tag, load_compose
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -40,6 +41,7 @@ from stackgen.queries import dashboard_queries
 from otel_agents import semconv
 from otel_agents.messaging import MessageType, SecurityConfig
 from otel_agents.messaging.message import new_message
+from otel_agents.prometheus_names import collector_names, prometheus_label_name, prometheus_names
 
 pytestmark = pytest.mark.integration
 
@@ -47,6 +49,7 @@ T = TypeVar("T")
 FETCH_TIMEOUT = 1800.0  # a cold machine builds the Collector and Jaeger (minutes)
 DATA_TIMEOUT = 180.0  # rates over [1m] at a 15 s scrape interval need a few scrapes
 COORDINATOR = "coordinator"
+CONTRACT = "otel-agents-contract"  # the naming test's service and agent id
 EXPECTED_FIRING = {"OtelAgentsLowHealthScore", "OtelAgentsAgentOffline"}
 SPAN_KINDS = {"server", "client", "producer", "consumer"}
 
@@ -317,6 +320,37 @@ def test_jaeger_lists_every_service_of_the_compose_file(stack: Stack) -> None:
         return set(httpx.get(stack.jaeger + "/api/services").json()["data"] or [])
 
     eventually(services, lambda s: expected <= s, "every compose service in Jaeger", 60)
+
+
+def test_every_contract_metric_reaches_prometheus_through_the_collector_by_its_names(
+    stack: Stack,
+) -> None:
+    """The naming contract on the Collector path, against the real Collector: one value for
+    every metric of ``semconv.ALL_METRICS``, sent over OTLP, found under the series names
+    ``collector_names`` predicts (and the direct-scrape names, which are the same)."""
+    exporter = OTLPMetricExporter(endpoint=stack.collector_otlp + "/v1/metrics")
+    reader = PeriodicExportingMetricReader(exporter, export_interval_millis=600_000)
+    provider = MeterProvider([reader], resource=Resource.create({"service.name": CONTRACT}))
+    specs = sorted(semconv.ALL_METRICS.values(), key=lambda spec: spec.name)
+    record_one_value_each(
+        provider.get_meter("tests.stack.contract"), specs, {semconv.GEN_AI_AGENT_ID: CONTRACT}
+    )
+    provider.force_flush()
+    label = prometheus_label_name(semconv.GEN_AI_AGENT_ID)
+
+    def missing() -> list[str]:
+        return [
+            f"{spec.name} -> {series}"
+            for spec in specs
+            for series in collector_names(spec).series
+            if not stack.query(f'{series}{{{label}="{CONTRACT}"}}')
+        ]
+
+    try:
+        eventually(missing, lambda names: names == [], "every contract series", 90)
+    finally:
+        provider.shutdown()
+    assert all(collector_names(s) == prometheus_names(s) for s in specs)
 
 
 # -- dashboards and alerts -----------------------------------------------------------------------
