@@ -24,6 +24,7 @@ from otel_agents.gateway.health import HealthPolicy
 from otel_agents.gateway.history import GatewayRecord, redact_headers, redact_query, redact_target
 from otel_agents.gateway.middleware import Authenticator, Hook
 from otel_agents.gateway.models import GatewayRequest, GatewayResponse
+from otel_agents.gateway.paths import RequestPath, normalise_path
 from otel_agents.gateway.problems import Problem, problem, send_problem
 from otel_agents.gateway.proxy import Proxy, response_headers
 from otel_agents.gateway.ratelimit import RateLimiter
@@ -51,7 +52,11 @@ _BUSY = problem(
 )
 _HOOK_FAILED = problem(500, "The gateway could not process this request.")
 _BAD_LENGTH = problem(400, "The Content-Length header is not a valid number.")
-_DOT_SEGMENTS = problem(400, "The path must not contain '.' or '..' segments.")
+_BAD_PATH = problem(
+    400,
+    "The path must not contain '.' or '..' segments, an encoded '/', a '\\' or a control "
+    "character.",
+)
 
 
 class Pipeline:
@@ -85,13 +90,19 @@ class Pipeline:
 
     def match(self, scope: Scope) -> RouteMatch | None:
         """Route ``scope``, caching the result on it (the span namer routes first)."""
+        return self._resolve(scope)[1]
+
+    def _resolve(self, scope: Scope) -> tuple[RequestPath | None, RouteMatch | None]:
+        """The normalised path (``None``: refused) and its route, cached on ``scope``."""
         path = scope["path"]
+        raw_path = scope.get("raw_path")
         cached = scope.get(MATCH_KEY)
-        if cached is not None and cached[0] == path:
-            return cached[1]  # type: ignore[no-any-return]
-        found = self.router.match(path)
-        scope[MATCH_KEY] = (path, found)
-        return found
+        if cached is not None and cached[0] == path and cached[1] == raw_path:
+            return cached[2], cached[3]
+        normalised = normalise_path(raw_path, path)
+        found = None if normalised is None else self.router.match(normalised.routed)
+        scope[MATCH_KEY] = (path, raw_path, normalised, found)
+        return normalised, found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
@@ -100,17 +111,17 @@ class Pipeline:
         peer = scope.get("client")
         peer_ip = peer[0] if peer else "unknown"
         client_ip = self.proxy.forwarded.client_ip(peer_ip, lookup.get(b"x-forwarded-for"))
-        match = self.match(scope)
+        normalised, match = self._resolve(scope)
         span = trace.get_current_span()
         service_id = route = error_type = ""
         status = 500
         telemetry = self.telemetry
         try:
-            if _has_dot_segment(scope["path"]):
-                # An upstream that resolves ".." would escape the routed prefix (and the
-                # auth of the service it matched), so such paths are refused outright.
-                status = 400
-                await send_problem(send, _DOT_SEGMENTS)
+            if normalised is None:
+                # A path an upstream could split or resolve differently from the router
+                # would reach another service's path, past that service's auth.
+                status, error_type = 400, semconv.GATEWAY_ERROR_INVALID_PATH
+                await send_problem(send, _BAD_PATH)
                 return
             if match is None:
                 status = 404
@@ -123,7 +134,16 @@ class Pipeline:
             telemetry.request_started(service_id)
             try:
                 status, error_type = await self._handle(
-                    scope, receive, send, match, headers, lookup, peer_ip, client_ip, span
+                    scope,
+                    receive,
+                    send,
+                    match,
+                    normalised.upstream(),
+                    headers,
+                    lookup,
+                    peer_ip,
+                    client_ip,
+                    span,
                 )
             finally:
                 telemetry.request_finished(service_id)
@@ -150,6 +170,7 @@ class Pipeline:
         receive: Receive,
         send: Send,
         match: RouteMatch,
+        path: str,
         headers: list[tuple[bytes, bytes]],
         lookup: dict[bytes, bytes],
         peer_ip: str,
@@ -199,14 +220,7 @@ class Pipeline:
         if instance is None:
             await send_problem(send, _UNAVAILABLE)
             return 503, "no_healthy_instance"
-        raw_path: bytes | None = scope.get("raw_path")
-        if raw_path:
-            # The raw path keeps the client's percent-encoding; drop its first (version)
-            # segment, however that segment was encoded.
-            cut = raw_path.find(b"/", 1)
-            path = raw_path[cut:].decode("latin-1") if cut > 0 else "/"
-        else:
-            path = match.upstream_path
+        # The client's encoding of the very segments that were routed, version dropped.
         target = instance.url.path + path
         query: bytes = scope.get("query_string", b"")
         if query:
@@ -352,10 +366,6 @@ class Pipeline:
                 error_type=error_type,
             )
         )
-
-
-def _has_dot_segment(path: str) -> bool:
-    return "/." in path and any(segment in (".", "..") for segment in path.split("/"))
 
 
 def _hook_failed(span: trace.Span, exc: Exception, hook: Hook) -> Problem:
