@@ -120,6 +120,7 @@ class APIGateway:
             telemetry=self.telemetry,
             history=self.history,
             max_body_size=cfg.max_body_size,
+            body_timeout=cfg.body_timeout,
         )
         self.checker = ActiveHealthChecker(
             self._service_list,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from opentelemetry import trace
@@ -17,8 +17,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from otel_agents import semconv
 from otel_agents.gateway._telemetry import GatewayTelemetry
-from otel_agents.gateway.bodies import BodyTooLarge, read_all, stream_body
-from otel_agents.gateway.client import INLINE_BODY_LIMIT
+from otel_agents.gateway.bodies import BodyIncomplete, BodyTimeout, BodyTooLarge, read_all
 from otel_agents.gateway.errors import UpstreamBusyError, UpstreamError, UpstreamTimeoutError
 from otel_agents.gateway.health import HealthPolicy
 from otel_agents.gateway.history import GatewayRecord, redact_headers, redact_query, redact_target
@@ -52,6 +51,13 @@ _BUSY = problem(
 )
 _HOOK_FAILED = problem(500, "The gateway could not process this request.")
 _BAD_LENGTH = problem(400, "The Content-Length header is not a valid number.")
+_BODY_TIMEOUT = problem(
+    408,
+    "The request body did not arrive in time; send it without long pauses.",
+    headers=[(b"connection", b"close")],
+)
+#: Recorded (never sent) for a request whose client went away before its body ended.
+_CLIENT_CLOSED = 499
 _BAD_PATH = problem(
     400,
     "The path must not contain '.' or '..' segments, an encoded '/', a '\\' or a control "
@@ -74,6 +80,7 @@ class Pipeline:
         telemetry: GatewayTelemetry,
         history: BoundedHistory[GatewayRecord],
         max_body_size: int,
+        body_timeout: float = 30.0,
     ) -> None:
         self.router = router
         self.limiter = limiter
@@ -84,6 +91,7 @@ class Pipeline:
         self.telemetry = telemetry
         self.history = history
         self.max_body_size = max_body_size
+        self.body_timeout = body_timeout
         self._too_large = problem(
             413, f"The request body is larger than the gateway's limit of {max_body_size} bytes."
         )
@@ -216,6 +224,12 @@ class Pipeline:
         except ValueError:
             await send_problem(send, _BAD_LENGTH)
             return 400, ""
+        except BodyTimeout:
+            await send_problem(send, _BODY_TIMEOUT)
+            return 408, semconv.GATEWAY_ERROR_REQUEST_TIMEOUT
+        except BodyIncomplete:
+            # Nobody is left to answer; 499 (as nginx logs it) marks it in the history.
+            return _CLIENT_CLOSED, semconv.GATEWAY_ERROR_REQUEST_ABORTED
         instance = service.pick()
         if instance is None:
             await send_problem(send, _UNAVAILABLE)
@@ -281,9 +295,8 @@ class Pipeline:
             client_span.end()
         return response.status, str(response.status) if response.status >= 500 else ""
 
-    async def _body(
-        self, receive: Receive, lookup: dict[bytes, bytes]
-    ) -> tuple[bytes | AsyncIterator[bytes], int | None]:
+    async def _body(self, receive: Receive, lookup: dict[bytes, bytes]) -> tuple[bytes, int | None]:
+        """The whole request body (see ``bodies``) and the length to declare upstream."""
         declared = lookup.get(b"content-length")
         if declared is not None:
             length = int(declared)
@@ -291,11 +304,9 @@ class Pipeline:
                 raise ValueError("negative Content-Length")
             if length > self.max_body_size:
                 raise BodyTooLarge
-            if length <= INLINE_BODY_LIMIT:
-                return await read_all(receive, length), length
-            return stream_body(receive), length
+            return await read_all(receive, length, self.body_timeout), length
         if b"transfer-encoding" in lookup:
-            body = await read_all(receive, self.max_body_size)
+            body = await read_all(receive, self.max_body_size, self.body_timeout)
             return body, len(body)
         return b"", None
 

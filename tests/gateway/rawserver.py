@@ -95,3 +95,22 @@ class RawUpstream:
         for thread in self._threads:
             thread.join(timeout=5)
         self.sock.close()
+
+
+def read_until_closed(sock: socket.socket, deadline: float = 20.0) -> bytes:
+    """Everything ``sock`` receives until the peer closes it (a reset counts as closed);
+    raises ``AssertionError`` if it is still open after ``deadline`` seconds."""
+    sock.settimeout(0.2)
+    received = bytearray()
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            data = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except ConnectionError:
+            return bytes(received)
+        if not data:
+            return bytes(received)
+        received += data
+    raise AssertionError(f"the connection is still open after {deadline} s: {bytes(received)!r}")
