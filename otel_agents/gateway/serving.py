@@ -3,9 +3,11 @@
 uvicorn closes a keep-alive connection that stays idle ``timeout_keep_alive`` seconds after
 a response, but arms nothing before the first request, and cancels that timer on the first
 byte of the next one: a client that opens a connection and says nothing, or sends a request
-head a byte at a time, holds it for ever (slowloris). :class:`HeadTimeoutProtocol` adds the
-missing bound: a connection must deliver a complete request head within ``header_timeout``
-seconds of being opened, or of the first byte after a response, or it is closed. The
+head a byte at a time, holds it for ever (slowloris); nor does it limit the size of a head
+(llhttp does not). :class:`BoundedHeadProtocol` adds both bounds: a connection must deliver
+a complete request head within ``header_timeout`` seconds of being opened, or of the first
+byte after a response, or it is closed; a head (target and fields) larger than
+:data:`MAX_HEAD_SIZE` is answered ``400`` and the connection closed. The
 request body has its own bound between pieces, enforced by the pipeline
 (``body_timeout``, answered ``408``).
 
@@ -23,10 +25,17 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from otel_agents.gateway.config import GatewayConfig
 
-__all__ = ["HeadTimeoutProtocol", "uvicorn_options"]
+__all__ = ["MAX_HEAD_SIZE", "BoundedHeadProtocol", "uvicorn_options"]
+
+#: Bytes of request target plus header names and values accepted in one request head.
+MAX_HEAD_SIZE = 64 * 1024
 
 
-class HeadTimeoutProtocol(HttpToolsProtocol):
+class _HeadTooLarge(Exception):
+    """Raised from a parser callback: uvicorn answers 400 and closes the connection."""
+
+
+class BoundedHeadProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a deadline for each request head.
 
     Subclass it with another ``header_timeout`` (as :func:`uvicorn_options` does).
@@ -38,6 +47,7 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._head_timer: asyncio.TimerHandle | None = None
         self._open_requests = 0  # heads complete whose response is not
+        self._head_size = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]
@@ -53,6 +63,23 @@ class HeadTimeoutProtocol(HttpToolsProtocol):
         if self._head_timer is None and self._open_requests == 0:
             self._arm()
         super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        self._head_size = 0
+        super().on_message_begin()
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value))
+        super().on_header(name, value)
+
+    def _count(self, size: int) -> None:
+        self._head_size += size
+        if self._head_size > MAX_HEAD_SIZE:
+            raise _HeadTooLarge  # httptools turns it into HttpParserError: uvicorn's 400
 
     def on_headers_complete(self) -> None:
         self._disarm()
@@ -81,7 +108,7 @@ def uvicorn_options(config: GatewayConfig) -> dict[str, Any]:
     """Keyword arguments for ``uvicorn.run``/``uvicorn.Config`` that apply the gateway's
     connection timeouts (``header_timeout``, ``idle_timeout``) and its other fixed choices."""
     protocol = type(
-        "GatewayHttpProtocol", (HeadTimeoutProtocol,), {"header_timeout": config.header_timeout}
+        "GatewayHttpProtocol", (BoundedHeadProtocol,), {"header_timeout": config.header_timeout}
     )
     return {
         "http": protocol,

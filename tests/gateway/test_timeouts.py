@@ -8,6 +8,7 @@ saw nothing), waiting up to many times the timeout, never how fast.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ import pytest
 
 from otel_agents.gateway import APIGateway
 from otel_agents.gateway.config import GatewayConfig
-from otel_agents.gateway.serving import uvicorn_options
+from otel_agents.gateway.serving import MAX_HEAD_SIZE, uvicorn_options
 
 from .conftest import history_after
 from .rawserver import RawUpstream, read_until_closed
@@ -150,3 +151,18 @@ def test_a_connection_busy_for_longer_than_the_timeouts_is_kept_while_it_works(
                 answer += chunk
             time.sleep(0.05)
     assert upstream.requests_seen() == sent
+
+
+def test_an_oversized_request_head_is_refused_and_never_forwarded(
+    setup: tuple[APIGateway, int, RawUpstream],
+) -> None:
+    """Within the header timeout a fast client could still send an endless head."""
+    _, port, upstream = setup
+    pad = b"".join(b"X-Pad-%d: %b\r\n" % (i, b"p" * 1000) for i in range(MAX_HEAD_SIZE // 1000 + 2))
+    with connect(port) as sock:
+        with contextlib.suppress(OSError):  # closed while still sending: refused all the same
+            sock.sendall(b"GET /v1/echo HTTP/1.1\r\nHost: g\r\n" + pad + b"\r\n")
+        answer = read_until_closed(sock)
+    # The 400 may be lost to a reset (the server closes with our bytes unread).
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 400 ")
+    assert upstream.connections == []
