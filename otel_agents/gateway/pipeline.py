@@ -146,7 +146,7 @@ class Pipeline:
                     receive,
                     send,
                     match,
-                    normalised.upstream(),
+                    normalised,
                     headers,
                     lookup,
                     peer_ip,
@@ -178,7 +178,7 @@ class Pipeline:
         receive: Receive,
         send: Send,
         match: RouteMatch,
-        path: str,
+        path: RequestPath,
         headers: list[tuple[bytes, bytes]],
         lookup: dict[bytes, bytes],
         peer_ip: str,
@@ -206,7 +206,7 @@ class Pipeline:
                 return 429, ""
         request: GatewayRequest | None = None
         if self.hooks:
-            request = _hook_request(scope, match, lookup, client_ip)
+            request = _hook_request(scope, match, path.routed, lookup, client_ip)
             answered = await self._run_before(request, span)
             if isinstance(answered, Problem):
                 await send_problem(send, answered)
@@ -235,7 +235,7 @@ class Pipeline:
             await send_problem(send, _UNAVAILABLE)
             return 503, "no_healthy_instance"
         # The client's encoding of the very segments that were routed, version dropped.
-        target = instance.url.path + path
+        target = instance.url.path + path.upstream()
         query: bytes = scope.get("query_string", b"")
         if query:
             target += "?" + query.decode("latin-1")
@@ -388,14 +388,15 @@ def _hook_failed(span: trace.Span, exc: Exception, hook: Hook) -> Problem:
 
 
 def _hook_request(
-    scope: Scope, match: RouteMatch, lookup: dict[bytes, bytes], client_ip: str
+    scope: Scope, match: RouteMatch, path: str, lookup: dict[bytes, bytes], client_ip: str
 ) -> GatewayRequest:
+    """The hooks' view of the request; ``path`` is the normalised one that was routed."""
     from urllib.parse import parse_qsl
 
     query = scope.get("query_string", b"").decode("latin-1")
     return GatewayRequest(
         method=scope["method"],
-        path=scope["path"],
+        path=path,
         route=match.template,
         service_id=match.service.service_id,
         headers={k.decode("latin-1"): v.decode("latin-1") for k, v in lookup.items()},

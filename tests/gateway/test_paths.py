@@ -17,6 +17,7 @@ from urllib.parse import unquote
 import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
+from otel_agents.gateway import GatewayRequest, GatewayResponse
 from otel_agents.gateway.paths import normalise_path
 
 from .conftest import ThreadServer
@@ -153,3 +154,27 @@ def test_no_request_without_a_key_reaches_a_keyed_path_or_leaves_its_prefix(
     normalised = normalise_path(target.encode(), unquote(target))
     assert normalised is not None
     assert unquote(normalised.upstream()) == path
+
+
+def test_hooks_see_the_normalised_path_that_was_routed(
+    make_gateway: Any, recorder: tuple[Recorder, ThreadServer]
+) -> None:
+    """A path-based check in a hook sees what the router and the upstream see."""
+    app, upstream = recorder
+    gateway = make_gateway({"request_timeout": 5})
+    gateway.register_service("all", "All", "v1", upstream.url)
+    seen: list[str] = []
+
+    def deny_admin(request: GatewayRequest) -> GatewayResponse | None:
+        seen.append(request.path)
+        if request.path.startswith("/v1/admin"):
+            return GatewayResponse.json_response(403, {"denied": True})
+        return None
+
+    gateway.add_middleware(deny_admin)
+    port = make_gateway.serve(gateway).port
+
+    assert raw_get(port, "/v1//admin/x") == 403
+    assert raw_get(port, "/v%31/%61dmin/x") == 403
+    assert seen == ["/v1/admin/x", "/v1/admin/x"]
+    assert app.seen == []
