@@ -7,7 +7,8 @@ pooled connection: the next request on it would get the tail of this answer. Eve
 here accepts exactly what RFC 9112 allows and raises :class:`UpstreamProtocolError`
 (answered ``502``, the connection closed) for the rest:
 
-* status line ``HTTP/1.0`` or ``HTTP/1.1``, a three-digit status (§4);
+* status line ``HTTP/1.0`` or ``HTTP/1.1``, a three-digit status (§4), never ``101``
+  (the gateway strips ``Upgrade``, so a protocol switch was never requested);
 * field names are tokens with no whitespace before the colon (§5.1); no obs-fold line
   continuations (§5.2); no CR, LF or NUL in a value (§5.5);
 * ``Content-Length`` is ``1*DIGIT``; repeated values (in one field or several) must agree
@@ -72,6 +73,10 @@ def parse_response_head(raw: bytes) -> ResponseHead:
         raise _fail("an invalid status line")
     http11 = status_line.group(1) == b"1"
     status = int(status_line.group(2))
+    if status == 101:
+        # The gateway strips Upgrade, so a switch was never asked for (RFC 9110 §15.2.2);
+        # whatever follows on this connection is not HTTP/1.1 any more.
+        raise _fail("101 Switching Protocols that was not asked for")
     headers: Headers = []
     lengths: set[bytes] = set()
     codings: list[bytes] = []

@@ -151,6 +151,7 @@ def _answer(head: bytes) -> Handler:
         b"HTTP/1.1 200 OK\r\nX-A: 1\r\n folded\r\nContent-Length: 5\r\n\r\nhello",
         b"HTTP/1.1 200 OK\r\nX-A: 1\nContent-Length: 99\r\nContent-Length: 5\r\n\r\nhello",
         b"HTTP/1.1 +20 OK\r\nContent-Length: 5\r\n\r\nhello",
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
     ],
     ids=[
         "cl-underscore",
@@ -169,6 +170,7 @@ def _answer(head: bytes) -> Handler:
         "obs-fold",
         "bare-lf-in-value",
         "bad-status",
+        "unrequested-101",
     ],
 )
 def test_ambiguous_response_framing_is_a_protocol_error(head: bytes) -> None:
