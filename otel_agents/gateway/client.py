@@ -220,7 +220,7 @@ class UpstreamClient:
         return UpstreamResponse(status, headers, stream=stream)
 
     def _finish(self, conn: _Connection, keep_alive: bool) -> None:
-        if keep_alive:
+        if keep_alive and not _unread(conn):
             self._release(conn)
         else:
             conn.close()
@@ -268,7 +268,7 @@ class UpstreamClient:
         except (asyncio.IncompleteReadError, OSError) as exc:
             raise UpstreamConnectError("the upstream body was cut short") from exc
         finally:
-            if done and keep_alive:
+            if done and keep_alive and not _unread(conn):
                 self._release(conn)
             else:
                 conn.close()
@@ -283,6 +283,13 @@ def upstream_tls_context(ca_file: str) -> ssl.SSLContext:
     """A context that verifies ``https`` upstreams against the PEM CA bundle ``ca_file``
     (instead of the system store). Raises ``OSError``/``ssl.SSLError`` for a bad file."""
     return ssl.create_default_context(cafile=ca_file)
+
+
+def _unread(conn: _Connection) -> bool:
+    """Bytes already received past the end of the response (a body after a 204, say): the
+    next request on this connection would read them as its answer, so it is not reused."""
+    # StreamReader keeps them in ``_buffer``; no public API says how much is buffered.
+    return bool(getattr(conn.reader, "_buffer", b""))
 
 
 class _StaleConnection(Exception):

@@ -183,3 +183,27 @@ def test_repeated_identical_content_lengths_and_leading_zeros_are_accepted() -> 
     head = b"HTTP/1.1 200 OK\r\nContent-Length: 05\r\nContent-Length: 5, 5\r\n\r\nhello"
     (response,) = asyncio.run(call(_answer(head)))
     assert response.body == b"hello"
+
+
+def test_bytes_past_the_end_of_a_response_are_never_read_as_the_next_answer() -> None:
+    """A 204 followed by a whole forged response: the connection is not pooled, so the next
+    request gets the upstream's real answer on a new connection."""
+    connections = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        if connections == 1:
+            writer.write(
+                b"HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged"
+            )
+        else:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nreal")
+        await writer.drain()
+        await reader.read()
+
+    first, second = asyncio.run(call(handler, requests=2))
+    assert first.status == 204
+    assert (second.status, second.body) == (200, b"real")
+    assert connections == 2
