@@ -95,3 +95,30 @@ def test_a_complete_chunked_upload_is_forwarded_with_its_length(
     received = bytes(connection.received)
     assert b"\r\ncontent-length: 11\r\n" in received
     assert received.endswith(b"\r\n\r\nhello world")
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+        b"Content-Length: 5\r\nContent-Length: 6\r\n",
+        b"Content-Length: +5\r\n",
+        b"Content-Length: 1_0\r\n",
+        b"Transfer-Encoding: chunked, gzip\r\n",
+    ],
+    ids=["te-and-cl", "cl-conflict", "cl-plus", "cl-underscore", "te-not-chunked-last"],
+)
+def test_ambiguous_request_framing_is_refused_and_never_forwarded(
+    setup: tuple[APIGateway, int, RawUpstream], head: bytes
+) -> None:
+    """The server (llhttp, strict) refuses request smuggling shapes before the gateway."""
+    _, port, upstream = setup
+    answer = send_and_read(
+        port, b"POST /v1/smuggle HTTP/1.1\r\nHost: g\r\n" + head + b"\r\n5\r\nhello\r\n0\r\n\r\n"
+    )
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    follow_up = send_and_read(port, b"GET /v1/ok HTTP/1.1\r\nHost: g\r\nConnection: close\r\n\r\n")
+    assert follow_up.startswith(b"HTTP/1.1 200 ")
+    received = b"".join(bytes(c.received) for c in upstream.connections)
+    assert b"/smuggle" not in received
+    assert upstream.requests_seen() == 1
