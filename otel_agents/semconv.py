@@ -475,6 +475,12 @@ GATEWAY_HEALTH_TRANSITIONS = _metric(
     "Instances moved into (healthy) or out of (unhealthy) rotation, by service.",
 )
 
+#: ``error.type`` values of requests the gateway itself refused or gave up on before any
+#: upstream saw them (in the request history and on the server span).
+GATEWAY_ERROR_INVALID_PATH = "invalid_path"
+GATEWAY_ERROR_REQUEST_ABORTED = "request_aborted"
+GATEWAY_ERROR_REQUEST_TIMEOUT = "request_timeout"
+
 # --------------------------------------------------------------------------------------
 # Alerts, health and dashboard (otel_agents.alerts, otel_agents.health)
 # --------------------------------------------------------------------------------------

@@ -125,6 +125,7 @@ class APIGateway:
             history=self.history,
             max_body_size=cfg.max_body_size,
             forward_credentials=cfg.forward_client_credentials,
+            body_timeout=cfg.body_timeout,
         )
         self.checker = ActiveHealthChecker(
             self._service_list,

@@ -1,13 +1,27 @@
-"""Reading request bodies from ASGI ``receive``: whole (bounded) or as a stream."""
+"""Reading request bodies from ASGI ``receive``: whole, bounded in size and in time.
+
+A request body is read completely before any upstream is contacted, for three reasons:
+
+* a client that went away mid-body (or a request the server rejected, such as
+  ``Transfer-Encoding: xchunked``, which arrives as ``http.disconnect``) is never forwarded:
+  the upstream would take a truncated body for a complete one;
+* a slow upload (a slowloris sending 100 B/s) holds one client connection, never one of
+  the few upstream connections (``max_connections_per_upstream``);
+* the ``413`` for ``max_body_size`` comes before the upstream is contacted.
+
+Memory per request is bounded by ``max_body_size``; time between two pieces of the body by
+``body_timeout`` (answered ``408``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+import asyncio
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from otel_agents.errors import GatewayError
 
-__all__ = ["BodyTooLarge", "read_all", "stream_body"]
+__all__ = ["BodyIncomplete", "BodyTimeout", "BodyTooLarge", "read_all"]
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
@@ -16,13 +30,30 @@ class BodyTooLarge(GatewayError):
     """The body passed the limit; the gateway answers 413 without contacting the upstream."""
 
 
-async def read_all(receive: Receive, limit: int) -> bytes:
+class BodyIncomplete(GatewayError):
+    """The client disconnected (or the server gave up on the request) before the body
+    ended; nothing is forwarded."""
+
+
+class BodyTimeout(GatewayError):
+    """No piece of the body arrived within ``body_timeout``; the gateway answers 408."""
+
+
+async def read_all(receive: Receive, limit: int, timeout: float) -> bytes:
+    """The whole body, at most ``limit`` bytes, each piece within ``timeout`` seconds.
+
+    Raises :class:`BodyTooLarge`, :class:`BodyIncomplete` or :class:`BodyTimeout`.
+    """
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
+        try:
+            async with asyncio.timeout(timeout):
+                message = await receive()
+        except TimeoutError:
+            raise BodyTimeout(f"no request body data within body_timeout={timeout} s") from None
         if message["type"] != "http.request":
-            break
+            raise BodyIncomplete("the client disconnected before the request body ended")
         chunk = message.get("body", b"")
         if chunk:
             size += len(chunk)
@@ -32,15 +63,3 @@ async def read_all(receive: Receive, limit: int) -> bytes:
         if not message.get("more_body", False):
             break
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-async def stream_body(receive: Receive) -> AsyncIterator[bytes]:
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return
-        chunk = message.get("body", b"")
-        if chunk:
-            yield chunk
-        if not message.get("more_body", False):
-            return

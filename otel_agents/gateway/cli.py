@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     from otel_agents.gateway.app import APIGateway
     from otel_agents.gateway.config import load_config
+    from otel_agents.gateway.serving import uvicorn_options
 
     try:
         config = load_config(args.config)
@@ -68,9 +69,7 @@ def run(args: argparse.Namespace) -> int:
             host=config.host,
             port=config.port,
             log_level="info",
-            access_log=False,  # the gateway keeps its own, redacted, history
-            proxy_headers=False,  # X-Forwarded-* is handled by the gateway's trusted_proxies
-            server_header=False,
+            **uvicorn_options(config),  # header/idle timeouts, no access log, no proxy headers
         )
     except _Terminated:
         pass

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from otel_agents.gateway._http1 import parse_chunk_size, parse_response_head
 from otel_agents.gateway.errors import (
     UpstreamConnectError,
     UpstreamProtocolError,
@@ -199,7 +200,9 @@ class UpstreamClient:
             if conn.reused:
                 raise _StaleConnection from exc
             raise UpstreamConnectError("the upstream connection failed") from exc
-        status, headers, length, chunked, keep_alive = _parse_head(raw)
+        head = parse_response_head(raw)
+        status, headers, length = head.status, head.headers, head.length
+        chunked, keep_alive = head.chunked, head.keep_alive
         if method == b"HEAD" or status in _NO_BODY_STATUS or 100 <= status < 200:
             self._finish(conn, keep_alive)
             return UpstreamResponse(status, headers)
@@ -217,7 +220,7 @@ class UpstreamClient:
         return UpstreamResponse(status, headers, stream=stream)
 
     def _finish(self, conn: _Connection, keep_alive: bool) -> None:
-        if keep_alive:
+        if keep_alive and not _unread(conn):
             self._release(conn)
         else:
             conn.close()
@@ -231,13 +234,14 @@ class UpstreamClient:
             if chunked:
                 while True:
                     async with asyncio.timeout(self.read_timeout):
-                        size_line = await reader.readuntil(b"\r\n")
-                        size = int(size_line.split(b";", 1)[0].strip() or b"x", 16)
+                        size = parse_chunk_size(await reader.readuntil(b"\r\n"))
                         if size == 0:
                             while (await reader.readuntil(b"\r\n")) != b"\r\n":
                                 pass  # trailers are hop-by-hop here: dropped
                             break
                         chunk = await reader.readexactly(size + 2)
+                    if chunk[-2:] != b"\r\n":
+                        raise UpstreamProtocolError("the upstream sent a chunk without CRLF")
                     yield chunk[:-2]
             elif length is not None:
                 remaining = length
@@ -259,10 +263,12 @@ class UpstreamClient:
             done = True
         except TimeoutError:
             raise UpstreamTimeoutError("the upstream body did not arrive in time") from None
-        except (asyncio.IncompleteReadError, OSError, ValueError) as exc:
+        except asyncio.LimitOverrunError as exc:
+            raise UpstreamProtocolError("the upstream sent an overlong chunk line") from exc
+        except (asyncio.IncompleteReadError, OSError) as exc:
             raise UpstreamConnectError("the upstream body was cut short") from exc
         finally:
-            if done and keep_alive:
+            if done and keep_alive and not _unread(conn):
                 self._release(conn)
             else:
                 conn.close()
@@ -279,45 +285,15 @@ def upstream_tls_context(ca_file: str) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_file)
 
 
+def _unread(conn: _Connection) -> bool:
+    """Bytes already received past the end of the response (a body after a 204, say): the
+    next request on this connection would read them as its answer, so it is not reused."""
+    # StreamReader keeps them in ``_buffer``; no public API says how much is buffered.
+    return bool(getattr(conn.reader, "_buffer", b""))
+
+
 class _StaleConnection(Exception):
     """A pooled connection that the upstream had closed; the request may be retried."""
-
-
-def _parse_head(raw: bytes) -> tuple[int, Headers, int | None, bool, bool]:
-    lines = raw[:-4].split(b"\r\n")
-    parts = lines[0].split(b" ", 2)
-    try:
-        version = parts[0]
-        status = int(parts[1])
-    except (IndexError, ValueError):
-        raise UpstreamProtocolError("the upstream sent an invalid status line") from None
-    if not version.startswith(b"HTTP/1."):
-        raise UpstreamProtocolError("the upstream did not answer with HTTP/1.x")
-    headers: Headers = []
-    length: int | None = None
-    chunked = False
-    keep_alive = version == b"HTTP/1.1"
-    for line in lines[1:]:
-        name, sep, value = line.partition(b":")
-        if not sep:
-            raise UpstreamProtocolError("the upstream sent an invalid header line")
-        name = name.strip().lower()
-        value = value.strip()
-        if name == b"content-length":
-            try:
-                length = int(value)
-            except ValueError:
-                raise UpstreamProtocolError("the upstream sent a bad Content-Length") from None
-        elif name == b"transfer-encoding":
-            chunked = value.lower().endswith(b"chunked")
-        elif name == b"connection":
-            tokens = {t.strip() for t in value.lower().split(b",")}
-            if b"close" in tokens:
-                keep_alive = False
-            elif b"keep-alive" in tokens:
-                keep_alive = True
-        headers.append((name, value))
-    return status, headers, None if chunked else length, chunked, keep_alive
 
 
 def encode_head(method: str, target: str, headers: list[tuple[bytes, bytes]]) -> bytes:

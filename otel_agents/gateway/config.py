@@ -11,6 +11,12 @@ request_timeout                      upstream connect/read timeout, s 30
   OTEL_AGENTS_GATEWAY_REQUEST_TIMEOUT
 max_body_size                        request body limit, bytes (413)  10485760
   OTEL_AGENTS_GATEWAY_MAX_BODY_SIZE
+header_timeout                       seconds for a request head       10
+  OTEL_AGENTS_GATEWAY_HEADER_TIMEOUT  (from connect or first byte)
+body_timeout                         seconds between request body     30
+  OTEL_AGENTS_GATEWAY_BODY_TIMEOUT    pieces (408 beyond)
+idle_timeout                         seconds a keep-alive connection  5
+  OTEL_AGENTS_GATEWAY_IDLE_TIMEOUT    may idle between requests
 admin_token                          token of the admin API           (disabled)
   OTEL_AGENTS_GATEWAY_ADMIN_TOKEN
 api_keys                             global API keys / bearer tokens  (none)
@@ -75,6 +81,14 @@ _TRUE = ("true", "1", "yes", "on")
 _FALSE = ("false", "0", "no", "off")
 #: The accepted spellings of a boolean, for error messages.
 BOOLEAN_SPELLINGS = "true or false (also 1/0, yes/no, on/off)"
+_SECONDS = (
+    "health_check_interval",
+    "request_timeout",
+    "unhealthy_cooldown",
+    "header_timeout",
+    "body_timeout",
+    "idle_timeout",
+)
 
 
 @dataclass(frozen=True)
@@ -85,6 +99,9 @@ class GatewayConfig:
     max_history: int = 10_000
     request_timeout: float = 30.0
     max_body_size: int = 10 * 1024 * 1024
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    idle_timeout: float = 5.0
     admin_token: str | None = field(default=None, repr=False)
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     trusted_proxies: tuple[str, ...] = ()
@@ -172,7 +189,7 @@ def _coerce(name: str, value: Any) -> Any:
             if not all(500 <= code <= 599 for code in statuses):
                 raise ValueError
             return statuses
-        if name in ("health_check_interval", "request_timeout", "unhealthy_cooldown"):
+        if name in _SECONDS:
             number = float(value)
             if not (number > 0 and math.isfinite(number)):
                 raise ValueError
@@ -252,6 +269,9 @@ def _ca_file(value: Any) -> str | None:
 _EXPECTED = {
     "health_check_interval": "a positive number of seconds, e.g. 60",
     "request_timeout": "a positive number of seconds, e.g. 30",
+    "header_timeout": "a positive number of seconds, e.g. 10",
+    "body_timeout": "a positive number of seconds, e.g. 30",
+    "idle_timeout": "a positive number of seconds, e.g. 5",
     "max_history": "a positive whole number, e.g. 10000",
     "max_body_size": "a positive number of bytes, e.g. 10485760",
     "unhealthy_threshold": "a positive whole number, e.g. 3",

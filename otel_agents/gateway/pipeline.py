@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from opentelemetry import trace
@@ -17,8 +17,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from otel_agents import semconv
 from otel_agents.gateway._telemetry import GatewayTelemetry
-from otel_agents.gateway.bodies import BodyTooLarge, read_all, stream_body
-from otel_agents.gateway.client import INLINE_BODY_LIMIT
+from otel_agents.gateway.bodies import BodyIncomplete, BodyTimeout, BodyTooLarge, read_all
 from otel_agents.gateway.errors import UpstreamBusyError, UpstreamError, UpstreamTimeoutError
 from otel_agents.gateway.health import HealthPolicy
 from otel_agents.gateway.history import (
@@ -33,6 +32,7 @@ from otel_agents.gateway.history import (
 )
 from otel_agents.gateway.middleware import Authenticator, Hook, credential_header
 from otel_agents.gateway.models import GatewayRequest, GatewayResponse, Headers
+from otel_agents.gateway.paths import RequestPath, normalise_path
 from otel_agents.gateway.problems import Problem, problem, send_problem
 from otel_agents.gateway.proxy import Proxy, response_headers
 from otel_agents.gateway.ratelimit import RateLimiter
@@ -60,7 +60,18 @@ _BUSY = problem(
 )
 _HOOK_FAILED = problem(500, "The gateway could not process this request.")
 _BAD_LENGTH = problem(400, "The Content-Length header is not a valid number.")
-_DOT_SEGMENTS = problem(400, "The path must not contain '.' or '..' segments.")
+_BODY_TIMEOUT = problem(
+    408,
+    "The request body did not arrive in time; send it without long pauses.",
+    headers=[(b"connection", b"close")],
+)
+#: Recorded (never sent) for a request whose client went away before its body ended.
+_CLIENT_CLOSED = 499
+_BAD_PATH = problem(
+    400,
+    "The path must not contain '.' or '..' segments, an encoded '/', a '\\' or a control "
+    "character.",
+)
 
 
 class Pipeline:
@@ -79,6 +90,7 @@ class Pipeline:
         history: BoundedHistory[GatewayRecord],
         max_body_size: int,
         forward_credentials: bool = False,
+        body_timeout: float = 30.0,
     ) -> None:
         self.router = router
         self.limiter = limiter
@@ -90,19 +102,26 @@ class Pipeline:
         self.history = history
         self.max_body_size = max_body_size
         self.forward_credentials = forward_credentials
+        self.body_timeout = body_timeout
         self._too_large = problem(
             413, f"The request body is larger than the gateway's limit of {max_body_size} bytes."
         )
 
     def match(self, scope: Scope) -> RouteMatch | None:
         """Route ``scope``, caching the result on it (the span namer routes first)."""
+        return self._resolve(scope)[1]
+
+    def _resolve(self, scope: Scope) -> tuple[RequestPath | None, RouteMatch | None]:
+        """The normalised path (``None``: refused) and its route, cached on ``scope``."""
         path = scope["path"]
+        raw_path = scope.get("raw_path")
         cached = scope.get(MATCH_KEY)
-        if cached is not None and cached[0] == path:
-            return cached[1]  # type: ignore[no-any-return]
-        found = self.router.match(path)
-        scope[MATCH_KEY] = (path, found)
-        return found
+        if cached is not None and cached[0] == path and cached[1] == raw_path:
+            return cached[2], cached[3]
+        normalised = normalise_path(raw_path, path)
+        found = None if normalised is None else self.router.match(normalised.routed)
+        scope[MATCH_KEY] = (path, raw_path, normalised, found)
+        return normalised, found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
@@ -111,17 +130,17 @@ class Pipeline:
         peer = scope.get("client")
         peer_ip = peer[0] if peer else "unknown"
         client_ip = self.proxy.forwarded.client_ip(peer_ip, lookup.get(b"x-forwarded-for"))
-        match = self.match(scope)
+        normalised, match = self._resolve(scope)
         span = trace.get_current_span()
         service_id = route = error_type = ""
         status = 500
         telemetry = self.telemetry
         try:
-            if _has_dot_segment(scope["path"]):
-                # An upstream that resolves ".." would escape the routed prefix (and the
-                # auth of the service it matched), so such paths are refused outright.
-                status = 400
-                await send_problem(send, _DOT_SEGMENTS)
+            if normalised is None:
+                # A path an upstream could split or resolve differently from the router
+                # would reach another service's path, past that service's auth.
+                status, error_type = 400, semconv.GATEWAY_ERROR_INVALID_PATH
+                await send_problem(send, _BAD_PATH)
                 return
             if match is None:
                 status = 404
@@ -134,7 +153,16 @@ class Pipeline:
             telemetry.request_started(service_id)
             try:
                 status, error_type = await self._handle(
-                    scope, receive, send, match, headers, lookup, peer_ip, client_ip, span
+                    scope,
+                    receive,
+                    send,
+                    match,
+                    normalised,
+                    headers,
+                    lookup,
+                    peer_ip,
+                    client_ip,
+                    span,
                 )
             finally:
                 telemetry.request_finished(service_id)
@@ -161,6 +189,7 @@ class Pipeline:
         receive: Receive,
         send: Send,
         match: RouteMatch,
+        path: RequestPath,
         headers: list[tuple[bytes, bytes]],
         lookup: dict[bytes, bytes],
         peer_ip: str,
@@ -188,7 +217,7 @@ class Pipeline:
                 return 429, ""
         request: GatewayRequest | None = None
         if self.hooks:
-            request = _hook_request(scope, match, client_ip)
+            request = _hook_request(scope, match, path.routed, client_ip)
             answered = await self._run_before(request, span)
             if isinstance(answered, Problem):
                 await send_problem(send, answered)
@@ -198,32 +227,30 @@ class Pipeline:
                     send, answered.status_code, answered.raw_headers(), answered.body or b""
                 )
                 return answered.status_code, ""
-        watch = _ClientBody(receive)
         try:
-            body, length = await self._body(watch, lookup)
+            # The whole body before any upstream is contacted: a client that goes away
+            # mid-body (BodyIncomplete) never reaches, nor counts against, an upstream.
+            body, length = await self._body(receive, lookup)
         except BodyTooLarge:
             await send_problem(send, self._too_large)
             return 413, ""
         except ValueError:
             await send_problem(send, _BAD_LENGTH)
             return 400, ""
+        except BodyTimeout:
+            await send_problem(send, _BODY_TIMEOUT)
+            return 408, semconv.GATEWAY_ERROR_REQUEST_TIMEOUT
+        except BodyIncomplete:
+            # Nobody is left to answer; 499 (as nginx logs it) marks it in the history.
+            return _CLIENT_CLOSED, semconv.GATEWAY_ERROR_REQUEST_ABORTED
         instance = self.health.pick(service)
         if instance is None:
             await send_problem(send, _UNAVAILABLE)
             return 503, "no_healthy_instance"
-        raw_path: bytes | None = scope.get("raw_path")
-        if raw_path:
-            # The raw path keeps the client's percent-encoding; drop its first (version)
-            # segment, and the prefix's segments for a service with strip_prefix, however
-            # those segments were encoded.
-            cut = raw_path.find(b"/", 1)
-            if service.strip_prefix:
-                for _segment in range(service.prefix.count("/")):
-                    cut = raw_path.find(b"/", cut + 1) if cut > 0 else -1
-            path = raw_path[cut:].decode("latin-1") if cut > 0 else "/"
-        else:
-            path = match.upstream_path
-        target = instance.url.path + path
+        # The client's encoding of the very segments that were routed: the version dropped,
+        # and the prefix's segments too for a service with strip_prefix.
+        skip = 1 + (service.prefix.count("/") if service.strip_prefix else 0)
+        target = instance.url.path + path.upstream(skip)
         query: bytes = scope.get("query_string", b"")
         if query:
             target += "?" + query.decode("latin-1")
@@ -247,9 +274,7 @@ class Pipeline:
             await send_problem(send, _BUSY)
             return _BUSY.status, exc.error_type
         except UpstreamError as exc:
-            # A client that left before its body was complete broke the call itself (the
-            # upstream then waits for bytes that never come): that never counts against it.
-            self.health.record_passive(service, instance, None if watch.disconnected else False)
+            self.health.record_passive(service, instance, False)
             failed = _TIMEOUT if isinstance(exc, UpstreamTimeoutError) else _BAD_GATEWAY
             await send_problem(send, failed)
             return failed.status, exc.error_type
@@ -291,9 +316,8 @@ class Pipeline:
             client_span.end()
         return response.status, str(response.status) if response.status >= 500 else ""
 
-    async def _body(
-        self, receive: Receive, lookup: dict[bytes, bytes]
-    ) -> tuple[bytes | AsyncIterator[bytes], int | None]:
+    async def _body(self, receive: Receive, lookup: dict[bytes, bytes]) -> tuple[bytes, int | None]:
+        """The whole request body (see ``bodies``) and the length to declare upstream."""
         declared = lookup.get(b"content-length")
         if declared is not None:
             length = int(declared)
@@ -301,11 +325,9 @@ class Pipeline:
                 raise ValueError("negative Content-Length")
             if length > self.max_body_size:
                 raise BodyTooLarge
-            if length <= INLINE_BODY_LIMIT:
-                return await read_all(receive, length), length
-            return stream_body(receive), length
+            return await read_all(receive, length, self.body_timeout), length
         if b"transfer-encoding" in lookup:
-            body = await read_all(receive, self.max_body_size)
+            body = await read_all(receive, self.max_body_size, self.body_timeout)
             return body, len(body)
         return b"", None
 
@@ -375,26 +397,6 @@ class Pipeline:
         )
 
 
-class _ClientBody:
-    """The client's ``receive``, noting whether the client disconnected mid-body."""
-
-    __slots__ = ("disconnected", "receive")
-
-    def __init__(self, receive: Receive) -> None:
-        self.receive = receive
-        self.disconnected = False
-
-    async def __call__(self) -> MutableMapping[str, Any]:
-        message = await self.receive()
-        if message["type"] == "http.disconnect":
-            self.disconnected = True
-        return message
-
-
-def _has_dot_segment(path: str) -> bool:
-    return "/." in path and any(segment in (".", "..") for segment in path.split("/"))
-
-
 def _hook_failed(span: trace.Span, exc: Exception, hook: Hook) -> Problem:
     _logger.warning("gateway: hook %s raised %s; answering 500", hook.name, type(exc).__name__)
     if span.is_recording():
@@ -403,13 +405,14 @@ def _hook_failed(span: trace.Span, exc: Exception, hook: Hook) -> Problem:
     return _HOOK_FAILED
 
 
-def _hook_request(scope: Scope, match: RouteMatch, client_ip: str) -> GatewayRequest:
+def _hook_request(scope: Scope, match: RouteMatch, path: str, client_ip: str) -> GatewayRequest:
+    """The hooks' view of the request; ``path`` is the normalised one that was routed."""
     from urllib.parse import parse_qsl
 
     query = scope.get("query_string", b"").decode("latin-1")
     return GatewayRequest(
         method=scope["method"],
-        path=scope["path"],
+        path=path,
         route=match.template,
         service_id=match.service.service_id,
         headers=Headers.from_raw(scope["headers"]),

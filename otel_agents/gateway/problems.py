@@ -1,6 +1,6 @@
 """RFC 9457 ``application/problem+json`` responses the gateway generates itself.
 
-Every error the gateway answers (404, 401, 403, 413, 429, 500, 502, 503, 504) is a problem
+Every error the gateway answers (404, 401, 403, 408, 413, 429, 500, 502, 503, 504) is a problem
 document with a stable ``type`` URI, a short ``title``, the ``status`` and a ``detail`` written
 for the client. Details never carry stack traces, exception text or internal addresses.
 """
@@ -22,6 +22,7 @@ _TITLES = {
     403: ("forbidden", "Forbidden"),
     404: ("not-found", "Not Found"),
     405: ("method-not-allowed", "Method Not Allowed"),
+    408: ("request-timeout", "Request Timeout"),
     413: ("content-too-large", "Content Too Large"),
     429: ("rate-limited", "Too Many Requests"),
     500: ("internal-error", "Internal Server Error"),

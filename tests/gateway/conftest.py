@@ -25,23 +25,24 @@ from otel_agents.testing import TelemetryCapture
 class ThreadServer:
     """A uvicorn server on a pre-bound loopback socket, run in a daemon thread."""
 
-    def __init__(self, app: Any, *, tls: tuple[str, str] | None = None) -> None:
-        """``tls``: (certificate chain file, key file) to serve ``https``."""
+    def __init__(self, app: Any, *, tls: tuple[str, str] | None = None, **options: Any) -> None:
+        """``tls``: (certificate chain file, key file) to serve ``https``; ``options``:
+        more ``uvicorn.Config`` arguments (they win over the defaults here)."""
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port: int = self.sock.getsockname()[1]
         self.scheme = "https" if tls else "http"
         certfile, keyfile = tls or (None, None)
-        config = uvicorn.Config(
-            app,
-            log_level="warning",
-            access_log=False,
-            lifespan="auto",
-            proxy_headers=False,
-            ssl_certfile=certfile,
-            ssl_keyfile=keyfile,
-        )
+        settings: dict[str, Any] = {
+            "log_level": "warning",
+            "access_log": False,
+            "lifespan": "auto",
+            "proxy_headers": False,
+            "ssl_certfile": certfile,
+            "ssl_keyfile": keyfile,
+        }
+        config = uvicorn.Config(app, **(settings | options))
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, daemon=True)
 
@@ -189,8 +190,8 @@ def make_gateway(telemetry: TelemetryCapture) -> Iterator[Any]:
         made.append(gateway)
         return gateway
 
-    def serve(gateway: APIGateway) -> ThreadServer:
-        server = ThreadServer(gateway.app).start()
+    def serve(gateway: APIGateway, **options: Any) -> ThreadServer:
+        server = ThreadServer(gateway.app, **options).start()
         servers.append(server)
         return server
 

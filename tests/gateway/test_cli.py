@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from .conftest import ThreadServer, free_port
+from .rawserver import read_until_closed
 
 pytestmark = pytest.mark.integration
 
@@ -41,6 +43,7 @@ path_prefix = "/users"
         "OTEL_LOGS_EXPORTER": "none",
         "OTEL_AGENTS_SYSTEM_METRICS": "false",
         "OTEL_AGENTS_GATEWAY_ADMIN_TOKEN": "from-env",
+        "OTEL_AGENTS_GATEWAY_HEADER_TIMEOUT": "0.5",
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "otel_agents.gateway.cli", "gateway", "--config", str(config)],
@@ -66,6 +69,10 @@ path_prefix = "/users"
 
         assert proxied.json() == {"id": "1", "name": "Ada"}
         assert [s["service_id"] for s in services.json()["services"]] == ["users"]
+        # The served protocol bounds a request head (header_timeout from the environment).
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as idle:
+            idle.sendall(b"GET /v1/users/1 HTTP/1.1\r\n")
+            assert read_until_closed(idle) == b""
     finally:
         process.terminate()
         try:

@@ -119,3 +119,91 @@ def test_silence_is_a_timeout_and_garbage_a_protocol_error() -> None:
         asyncio.run(call(garbage))
     with pytest.raises(UpstreamConnectError):
         asyncio.run(call(early_close))
+
+
+def _answer(head: bytes) -> Handler:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(head)
+        await writer.drain()
+        await reader.read()  # hold the connection open: only framing may end the body
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1_0\r\n\r\n0123456789",
+        b"HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello",
+        b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0x5\r\n\r\nhello",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nhello!",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"
+        b"5\r\nhello\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+        b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n+5\r\nhello\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length : 5\r\n\r\nhello",
+        b"HTTP/1.1 200 OK\r\nX-A: 1\r\n folded\r\nContent-Length: 5\r\n\r\nhello",
+        b"HTTP/1.1 200 OK\r\nX-A: 1\nContent-Length: 99\r\nContent-Length: 5\r\n\r\nhello",
+        b"HTTP/1.1 +20 OK\r\nContent-Length: 5\r\n\r\nhello",
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
+    ],
+    ids=[
+        "cl-underscore",
+        "cl-plus",
+        "cl-negative",
+        "cl-hex",
+        "cl-duplicate-conflict",
+        "cl-list-conflict",
+        "te-and-cl",
+        "te-xchunked",
+        "te-chunked-twice",
+        "te-in-http10",
+        "chunk-size-plus",
+        "chunk-without-crlf",
+        "space-before-colon",
+        "obs-fold",
+        "bare-lf-in-value",
+        "bad-status",
+        "unrequested-101",
+    ],
+)
+def test_ambiguous_response_framing_is_a_protocol_error(head: bytes) -> None:
+    """RFC 9112 framing the gateway could read differently from its client: refused."""
+    with pytest.raises(UpstreamProtocolError):
+        asyncio.run(call(_answer(head)))
+
+
+def test_repeated_identical_content_lengths_and_leading_zeros_are_accepted() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 05\r\nContent-Length: 5, 5\r\n\r\nhello"
+    (response,) = asyncio.run(call(_answer(head)))
+    assert response.body == b"hello"
+
+
+def test_bytes_past_the_end_of_a_response_are_never_read_as_the_next_answer() -> None:
+    """A 204 followed by a whole forged response: the connection is not pooled, so the next
+    request gets the upstream's real answer on a new connection."""
+    connections = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        if connections == 1:
+            writer.write(
+                b"HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged"
+            )
+        else:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nreal")
+        await writer.drain()
+        await reader.read()
+
+    first, second = asyncio.run(call(handler, requests=2))
+    assert first.status == 204
+    assert (second.status, second.body) == (200, b"real")
+    assert connections == 2

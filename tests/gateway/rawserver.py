@@ -1,0 +1,116 @@
+"""A raw-socket HTTP upstream on 127.0.0.1 that records exactly what it received."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+#: Decides the bytes to answer from the request head received so far (``None``: answer
+#: nothing and wait for the peer to close).
+Responder = Callable[[bytes], bytes | None]
+
+
+@dataclass
+class RawConnection:
+    """One accepted connection: every byte received, and whether the peer closed it."""
+
+    received: bytearray = field(default_factory=bytearray)
+    closed_by_peer: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class RawUpstream:
+    """Accepts connections in a thread; answers each complete request head with
+    ``responder(head)`` and keeps reading until the peer closes (bounded by ``linger``)."""
+
+    def __init__(self, responder: Responder, *, linger: float = 10.0) -> None:
+        self.responder = responder
+        self.linger = linger
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port: int = self.sock.getsockname()[1]
+        self.connections: list[RawConnection] = []
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._acceptor = threading.Thread(target=self._accept, daemon=True)
+        self._acceptor.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def requests_seen(self) -> int:
+        """Complete request heads received over all connections."""
+        return sum(bytes(c.received).count(b"\r\n\r\n") for c in self.connections)
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            record = RawConnection()
+            self.connections.append(record)
+            thread = threading.Thread(target=self._serve, args=(conn, record), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket, record: RawConnection) -> None:
+        conn.settimeout(0.2)
+        deadline = time.monotonic() + self.linger
+        answered = 0
+        try:
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                try:
+                    data = conn.recv(65536)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    record.closed_by_peer = True
+                    return
+                if not data:
+                    record.closed_by_peer = True
+                    return
+                record.received += data
+                heads = bytes(record.received).split(b"\r\n\r\n")
+                while answered < len(heads) - 1:
+                    answer = self.responder(heads[answered])
+                    answered += 1
+                    if answer is not None:
+                        conn.sendall(answer)
+        finally:
+            conn.close()
+            record.done.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._acceptor.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.sock.close()
+
+
+def read_until_closed(sock: socket.socket, deadline: float = 20.0) -> bytes:
+    """Everything ``sock`` receives until the peer closes it (a reset counts as closed);
+    raises ``AssertionError`` if it is still open after ``deadline`` seconds."""
+    sock.settimeout(0.2)
+    received = bytearray()
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            data = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except ConnectionError:
+            return bytes(received)
+        if not data:
+            return bytes(received)
+        received += data
+    raise AssertionError(f"the connection is still open after {deadline} s: {bytes(received)!r}")
