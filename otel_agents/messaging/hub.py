@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -46,9 +45,12 @@ from otel_agents.messaging._http import (
     authenticate,
     error_response,
     json_body,
+    parse_json,
+    read_body,
     read_envelopes,
     refusal,
 )
+from otel_agents.messaging.config import read_config
 from otel_agents.messaging.errors import SecurityError, UnknownAgentError
 from otel_agents.messaging.message import AgentMessage, AgentStatus
 from otel_agents.messaging.protocol import AgentCommunicationProtocol
@@ -71,7 +73,9 @@ def create_hub(
     security = security or SecurityConfig()
     return AgentCommunicationProtocol(
         config,
-        transport=HttpTransport(security, client=client),
+        transport=HttpTransport(
+            security, client=client, max_body=read_config(config)["max_message_size"]
+        ),
         tracer_provider=tracer_provider,
         meter_provider=meter_provider,
     )
@@ -88,6 +92,7 @@ def create_hub_app(
     security = security or SecurityConfig()
     telemetry = hub.telemetry
     router = Router(hub)
+    limit: int = hub.config["max_message_size"]
 
     def guarded(handler: Any) -> Any:
         async def endpoint(request: Request) -> Response:
@@ -97,7 +102,7 @@ def create_hub_app(
                 return response
             except MessagingError as exc:
                 return error_response(exc)
-            except ValueError as exc:  # bad JSON or a bad argument from our own checks
+            except (ValueError, RecursionError) as exc:  # a bad argument from our own checks
                 return JSONResponse(
                     {"error": "invalid_message", "detail": str(exc)}, status_code=400
                 )
@@ -113,7 +118,7 @@ def create_hub_app(
             )
 
     async def register(request: Request, proven: str | None) -> Response:
-        data = json_body(json.loads(await request.body()))
+        data = json_body(parse_json(await read_body(request, limit)))
         check_identity(proven, data.get("agent_id", ""))
         agent_id: Any = data.get("agent_id")
         name: Any = data.get("name")
@@ -140,12 +145,12 @@ def create_hub_app(
     async def heartbeat(request: Request, proven: str | None) -> Response:
         agent_id = request.path_params["agent_id"]
         check_identity(proven, agent_id)
-        body = await request.body()
-        status = json_body(json.loads(body)).get("status") if body else None
+        body = await read_body(request, limit)
+        status = json_body(parse_json(body)).get("status") if body else None
         return JSONResponse(hub.heartbeat(agent_id, status).to_dict())
 
     async def route(request: Request, proven: str | None) -> Response:
-        messages, batch = await read_envelopes(request, security, telemetry, proven)
+        messages, batch = await read_envelopes(request, security, telemetry, proven, limit)
         results = await router.route(messages)
         if not batch:
             if results[0] is not None:
@@ -155,7 +160,7 @@ def create_hub_app(
         return JSONResponse({"refused": refused}, status_code=202)
 
     async def broadcast(request: Request, proven: str | None) -> Response:
-        (template,), _ = await read_envelopes(request, security, telemetry, proven)
+        (template,), _ = await read_envelopes(request, security, telemetry, proven, limit)
         hub.registry.get(template.sender_id, "sender_id")
         copies = [
             dataclasses.replace(

@@ -228,6 +228,8 @@ class AgentMessage:
     def from_json(cls, text: str | bytes) -> AgentMessage:
         try:
             data = json.loads(text)
+        except RecursionError:
+            raise InvalidMessageError("message is nested too deeply to parse") from None
         except ValueError as exc:
             raise InvalidMessageError(f"message is not valid JSON: {exc}") from exc
         return cls.from_dict(data)

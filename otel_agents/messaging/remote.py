@@ -27,6 +27,7 @@ from otel_agents.messaging.errors import (
     DuplicateAgentError,
     InvalidMessageError,
     MessageExpiredError,
+    MessageTooLargeError,
     SecurityError,
     UnknownAgentError,
     UnknownCapabilityError,
@@ -45,6 +46,7 @@ from otel_agents.messaging.queues import PriorityMessageQueue
 from otel_agents.messaging.records import MessageLog
 from otel_agents.messaging.registry import Clock, SystemClock
 from otel_agents.messaging.security import SecurityConfig
+from otel_agents.messaging.transport import size_chunks
 from otel_agents.semconv import MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_BROADCAST_DESTINATION
 
 __all__ = ["RemoteAgent"]
@@ -58,6 +60,7 @@ _ERRORS: dict[str, Callable[[str], Exception]] = {
     "duplicate_agent": DuplicateAgentError,
     "invalid_message": InvalidMessageError,
     "expired": MessageExpiredError,
+    "too_large": MessageTooLargeError,
 }
 
 
@@ -234,12 +237,30 @@ class RemoteAgent:
         return message.message_id
 
     async def _post(self, messages: list[AgentMessage]) -> dict[str, BaseException]:
+        """POST messages to the hub, in requests of at most ``max_message_size`` bytes."""
+        limit: int = self.config["max_message_size"]
+        texts = [message.to_json() for message in messages]
+        refused: dict[str, BaseException] = {}
+        for start, end in size_chunks([len(text) for text in texts], limit):
+            if end - start == 1 and len(texts[start]) + 2 > limit:
+                refused[messages[start].message_id] = MessageTooLargeError(
+                    f"message {messages[start].message_id!r} is {len(texts[start])} bytes as "
+                    f"JSON, over max_message_size={limit}: send a smaller payload (or a "
+                    "reference to it) or raise max_message_size on the hub and the agents"
+                )
+                continue
+            refused.update(await self._post_chunk(messages[start:end], texts[start:end]))
+        return refused
+
+    async def _post_chunk(
+        self, messages: list[AgentMessage], texts: list[str]
+    ) -> dict[str, BaseException]:
         """POST one message (its HTTP request in its own trace) or a batch to the hub."""
         if len(messages) == 1:
             (message,) = messages
             token = otel_context.attach(propagate.extract(message.headers))
             try:
-                body = message.to_json().encode()
+                body = texts[0].encode()
                 await self._call("POST", "/messages", body=body, signed_id=message.message_id)
             except (SecurityError, DeliveryError):
                 raise  # the whole request failed
@@ -248,7 +269,7 @@ class RemoteAgent:
             finally:
                 otel_context.detach(token)
             return {}
-        body = ("[" + ",".join(m.to_json() for m in messages) + "]").encode()
+        body = ("[" + ",".join(texts) + "]").encode()
         with self.telemetry.batch_span(messages, root=True):
             result = await self._call(
                 "POST", "/messages", body=body, signed_id=messages[0].message_id
