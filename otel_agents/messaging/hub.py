@@ -1,12 +1,14 @@
 """The hub: an :class:`AgentCommunicationProtocol` served over HTTP.
 
 Agents in other processes register, heartbeat, discover each other and send messages here;
-the hub routes each envelope to the recipient's inbox over :class:`HttpTransport`. Every
+the hub routes each envelope to the recipient's inbox over :class:`HttpTransport` and keeps
+it until the recipient reports it processed, redelivering it or parking it as a dead letter
+(:mod:`otel_agents.messaging.delivery`). Every
 route but ``/healthz`` needs a bearer token; envelopes must be signed when a signing key is
 set. Errors are JSON ``{"error": code, "detail": message}`` with these codes:
 ``unknown_agent`` (404), ``unknown_capability`` (404), ``duplicate_agent`` (409),
-``invalid_message`` (400), ``expired`` (410), ``unauthorized`` (401), ``unsigned`` /
-``bad_signature`` / ``stale`` / ``replayed`` (403), delivery failures (502).
+``invalid_message`` (400), ``too_large`` (413), ``expired`` (410), ``unauthorized`` (401),
+``unsigned`` / ``bad_signature`` / ``stale`` / ``replayed`` (403), delivery failures (502).
 
 =======  ==========================  =============================================
 method   path                        what
@@ -19,6 +21,8 @@ POST     /agents/{id}/heartbeat      heartbeat ``{status}``
 POST     /messages                   route a signed envelope, or an array (202)
 POST     /broadcast                  fan a signed envelope out to every other agent
 GET      /messages/{id}              a message's status and, if it failed, why
+POST     /acks                       a recipient reports ``[{message_id, status}]``
+GET      /dead-letters               messages the hub gave up delivering, and why
 GET      /healthz                    liveness
 =======  ==========================  =============================================
 """
@@ -42,6 +46,7 @@ from starlette.routing import Route
 
 from otel_agents.errors import MessagingError
 from otel_agents.messaging._http import (
+    MAX_BATCH,
     authenticate,
     error_response,
     json_body,
@@ -51,7 +56,8 @@ from otel_agents.messaging._http import (
     refusal,
 )
 from otel_agents.messaging.config import read_config
-from otel_agents.messaging.errors import SecurityError, UnknownAgentError
+from otel_agents.messaging.delivery import DeliveryTracker
+from otel_agents.messaging.errors import InvalidMessageError, SecurityError, UnknownAgentError
 from otel_agents.messaging.message import AgentMessage, AgentStatus
 from otel_agents.messaging.protocol import AgentCommunicationProtocol
 from otel_agents.messaging.router import Router
@@ -91,7 +97,8 @@ def create_hub_app(
     """The hub's Starlette app around ``hub`` (see the module docstring for its routes)."""
     security = security or SecurityConfig()
     telemetry = hub.telemetry
-    router = Router(hub)
+    tracker = DeliveryTracker(hub)
+    router = Router(hub, tracker.delivered)
     limit: int = hub.config["max_message_size"]
 
     def guarded(handler: Any) -> Any:
@@ -184,6 +191,33 @@ def create_hub_app(
             raise UnknownAgentError("no message with that id is in the hub's history")
         return JSONResponse(record.to_dict())
 
+    async def acks(request: Request, proven: str | None) -> Response:
+        items = parse_json(await read_body(request, limit))
+        if not isinstance(items, list) or len(items) > MAX_BATCH:
+            raise InvalidMessageError(
+                f"an acknowledgement batch must be a list of 1 to {MAX_BATCH} objects"
+            )
+        taken = 0
+        for item in items:
+            item = json_body(item)
+            message_id, status = item.get("message_id"), item.get("status")
+            error_type = item.get("error_type")
+            if isinstance(message_id, str) and isinstance(status, str):
+                kind = error_type[:64] if isinstance(error_type, str) else None
+                taken += tracker.acknowledge(message_id, proven, status, kind)
+        return JSONResponse({"acknowledged": taken})
+
+    async def dead_letters(request: Request, proven: str | None) -> Response:
+        letters = [letter.to_dict() for letter in tracker.dead_letters()]
+        return JSONResponse(
+            {
+                "dead_letters": letters,
+                "count": len(letters),
+                "dropped": tracker.dropped_dead_letters,
+                "pending": tracker.pending(),
+            }
+        )
+
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "agents": len(hub.list_agents())})
 
@@ -194,13 +228,20 @@ def create_hub_app(
                 await asyncio.sleep(hub.config["heartbeat_interval"])
                 hub.check_heartbeats()
 
-        watcher = asyncio.create_task(watch())
+        async def redeliver() -> None:
+            while True:
+                await asyncio.sleep(tracker.tick_interval)
+                await tracker.tick()
+
+        tasks = [asyncio.create_task(watch()), asyncio.create_task(redeliver())]
         try:
             yield
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await hub.transport.aclose()
 
     routes = [
@@ -212,6 +253,8 @@ def create_hub_app(
         Route("/messages", guarded(route), methods=["POST"]),
         Route("/broadcast", guarded(broadcast), methods=["POST"]),
         Route("/messages/{message_id}", guarded(message_status), methods=["GET"]),
+        Route("/acks", guarded(acks), methods=["POST"]),
+        Route("/dead-letters", guarded(dead_letters), methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
     ]
     middleware = Middleware(

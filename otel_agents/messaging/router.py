@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 from otel_agents.errors import MessagingError
 from otel_agents.messaging._telemetry import mark_failed
@@ -24,8 +25,14 @@ __all__ = ["Router"]
 class Router:
     """Routes envelopes through ``protocol``'s registry, transport, history and metrics."""
 
-    def __init__(self, protocol: AgentCommunicationProtocol) -> None:
+    def __init__(
+        self,
+        protocol: AgentCommunicationProtocol,
+        on_delivered: Callable[[AgentMessage], None] | None = None,
+    ) -> None:
         self.protocol = protocol
+        #: Called with each message an inbox accepted (the hub tracks its outcome).
+        self.on_delivered = on_delivered
 
     def check(self, message: AgentMessage) -> AgentInfo:
         """The recipient of ``message``; raises for unknown agents or an expired message."""
@@ -74,6 +81,8 @@ class Router:
                 error = refused.get(message.message_id)
                 if error is None:
                     telemetry.record_sent(message, routed=True)
+                    if self.on_delivered is not None:
+                        self.on_delivered(message)
                 else:
                     results[index] = protocol.delivery_failed(message, error, routed=True)
 
