@@ -57,6 +57,7 @@ from otel_agents.messaging._http import (
 )
 from otel_agents.messaging.config import read_config
 from otel_agents.messaging.delivery import DeliveryTracker
+from otel_agents.messaging.endpoints import check_endpoint, parse_networks
 from otel_agents.messaging.errors import InvalidMessageError, SecurityError, UnknownAgentError
 from otel_agents.messaging.message import AgentMessage, AgentStatus
 from otel_agents.messaging.protocol import AgentCommunicationProtocol
@@ -100,6 +101,7 @@ def create_hub_app(
     tracker = DeliveryTracker(hub)
     router = Router(hub, tracker.delivered)
     limit: int = hub.config["max_message_size"]
+    allowed = parse_networks(hub.config["allowed_endpoint_networks"])
 
     def guarded(handler: Any) -> Any:
         async def endpoint(request: Request) -> Response:
@@ -131,6 +133,8 @@ def create_hub_app(
         name: Any = data.get("name")
         capabilities: Any = data.get("capabilities")
         endpoint: Any = data.get("endpoint")
+        if isinstance(endpoint, str) and endpoint:  # the registry explains other values
+            check_endpoint(endpoint, allowed)
         info = hub.register_agent(agent_id, name, capabilities, endpoint, data.get("metadata"))
         return JSONResponse(info.to_dict(), status_code=201)
 
