@@ -36,6 +36,7 @@ MAX_BACKOFF = 60.0
 #: Outcomes an inbox may report.
 ACK_STATUSES = {"processed": MessageStatus.PROCESSED, "failed": MessageStatus.FAILED,
                 "expired": MessageStatus.EXPIRED}  # fmt: skip
+_FINAL = frozenset(ACK_STATUSES.values())
 
 
 @dataclass
@@ -90,6 +91,9 @@ class DeliveryTracker:
 
     def delivered(self, message: AgentMessage) -> None:
         """An inbox accepted ``message``: wait for its outcome."""
+        record = self.protocol.messages.get(message.message_id)
+        if record is not None and record.status in _FINAL:
+            return  # the recipient processed it and said so before its 202 reached us
         now = self.protocol.clock.monotonic()
         with self._lock:
             self._pending[message.message_id] = _Pending(message, 1, now + self.ack_timeout, True)

@@ -57,6 +57,8 @@ _logger = logging.getLogger("otel_agents.messaging")
 
 #: Outcome reports waiting for the hub, at most (the oldest are dropped: the hub redelivers).
 _MAX_PENDING_ACKS = 10_000
+#: The longest wait between two registration attempts after the hub forgot this agent.
+_MAX_REGISTER_BACKOFF = 30.0
 
 #: Hub error codes mapped back to the errors the in-process protocol raises.
 _ERRORS: dict[str, Callable[[str], Exception]] = {
@@ -404,8 +406,37 @@ class RemoteAgent:
             await asyncio.sleep(self.config["heartbeat_interval"])
             try:
                 await self.heartbeat()
+            except UnknownAgentError:
+                # The hub keeps its registry in memory: after a restart it has forgotten us,
+                # and would refuse every heartbeat and every message for us forever.
+                _logger.warning(
+                    "the hub at %s does not know agent %s (did it restart?): registering again",
+                    self.hub_url,
+                    self.agent_id,
+                )
+                await self._register_again()
             except Exception as exc:  # a lost heartbeat is what the hub is there to notice
                 _logger.warning("heartbeat to %s failed: %s", self.hub_url, exc)
+
+    async def _register_again(self) -> None:
+        """Register until the hub takes it, waiting 0.5 s, then twice as long, up to 30 s."""
+        delay = 0.5
+        while True:
+            try:
+                await self.register()
+            except Exception as exc:
+                _logger.warning(
+                    "registering %s again with %s failed (next try in %g s): %s",
+                    self.agent_id,
+                    self.hub_url,
+                    delay,
+                    exc,
+                )
+                await asyncio.sleep(delay)
+                delay = min(_MAX_REGISTER_BACKOFF, delay * 2)
+            else:
+                _logger.warning("agent %s is registered again with %s", self.agent_id, self.hub_url)
+                return
 
     async def aclose(self) -> None:
         if self._ack_task is not None and not self._ack_task.done():

@@ -159,3 +159,24 @@ def test_a_message_lost_with_a_killed_agent_is_processed_once_when_it_comes_back
     assert ids(processed) == [message_id]
     assert hub_get(cluster, "/dead-letters")["dead_letters"] == []
     assert hub_get(cluster, "/dead-letters")["pending"] == 0
+
+
+def test_agents_register_again_after_a_hub_restart_and_receive_messages(
+    cluster: Cluster,
+) -> None:
+    start_hub(cluster, "--heartbeat-interval", "0.3")
+    arguments = ["--id", "agent-b", "--hub", cluster.hub_url, "--heartbeat-interval", "0.3"]
+    cluster.start("agent-b", "agent", *arguments, "--port", str(free_port()))
+    cluster.wait_until(lambda: cluster.registered() == ["agent-b"], "agent-b to register")
+
+    cluster.stop("hub")
+    start_hub(cluster, "--heartbeat-interval", "0.3")  # same port, empty registry
+    cluster.wait_until(lambda: cluster.registered() == ["agent-b"], "agent-b to come back")
+    message_id = send(cluster)
+    cluster.wait_until(
+        lambda: hub_get(cluster, f"/messages/{message_id}")["status"] == "processed",
+        "agent-b to process a message sent after the restart",
+    )
+    log = (cluster.tmp_path / "agent-b.err").read_text()
+    assert "does not know agent agent-b (did it restart?): registering again" in log
+    assert "agent agent-b is registered again" in log
