@@ -89,8 +89,6 @@ def test_inbox_refuses_an_oversized_body_before_reading_it(inbox: ThreadServer) 
         inbox.port, head("/inbox", inbox.port, f"content-length: {50 * 1024 * 1024}\r\n"), b"{"
     )
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
-    detail = answer.split(b"\r\n\r\n", 1)[1]
-    assert b"too_large" in detail or b"max_message_size" in detail or detail == b""
 
 
 def test_a_sender_is_told_its_message_is_too_large_and_small_ones_still_go(
