@@ -7,8 +7,9 @@ Secrets come from the environment only (never the command line, which ``ps`` sho
 ``OTEL_AGENTS_MESSAGING_SECRET`` (bearer token) and ``OTEL_AGENTS_MESSAGING_SIGNING_KEY``
 (HMAC key; ``OTEL_AGENTS_MESSAGING_VERIFICATION_KEYS`` adds older keys still accepted). The
 hub refuses to start without the secret unless ``--insecure`` is passed: an open hub lets
-anyone register an endpoint and have the hub POST to it. Telemetry is set up by :func:`otel_agents.configure` from the ``OTEL_*``
-variables, with ``service.name`` defaulting to ``otel-agents-hub`` / the agent's id.
+anyone register an endpoint and have the hub POST to it. Telemetry is set up by
+:func:`otel_agents.configure` from the ``OTEL_*`` variables, with ``service.name``
+defaulting to ``otel-agents-hub`` / the agent's id.
 """
 
 from __future__ import annotations
