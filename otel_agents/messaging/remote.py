@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -20,7 +19,6 @@ import httpx
 from opentelemetry import context as otel_context, propagate
 
 from otel_agents.errors import MessagingError
-from otel_agents.messaging._http import MAX_BATCH
 from otel_agents.messaging._telemetry import MessagingTelemetry
 from otel_agents.messaging.config import read_config
 from otel_agents.messaging.consumer import MessageConsumer
@@ -47,6 +45,7 @@ from otel_agents.messaging.outbox import Outbox
 from otel_agents.messaging.queues import PriorityMessageQueue
 from otel_agents.messaging.records import MessageLog, MessageStatus
 from otel_agents.messaging.registry import Clock, SystemClock
+from otel_agents.messaging.reports import OutcomeReports
 from otel_agents.messaging.security import SecurityConfig
 from otel_agents.messaging.transport import size_chunks
 from otel_agents.semconv import MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_BROADCAST_DESTINATION
@@ -55,8 +54,6 @@ __all__ = ["RemoteAgent"]
 
 _logger = logging.getLogger("otel_agents.messaging")
 
-#: Outcome reports waiting for the hub, at most (the oldest are dropped: the hub redelivers).
-_MAX_PENDING_ACKS = 10_000
 #: The longest wait between two registration attempts after the hub forgot this agent.
 _MAX_REGISTER_BACKOFF = 30.0
 
@@ -129,8 +126,7 @@ class RemoteAgent:
         self._client = client or httpx.AsyncClient(timeout=10.0)
         self._owns_client = client is None
         self._outbox = Outbox(self._post)
-        self._acks: list[dict[str, Any]] = []
-        self._ack_task: asyncio.Task[None] | None = None
+        self._reports = OutcomeReports(lambda batch: self._call("POST", "/acks", body=_json(batch)))
 
     def _depths(self) -> Iterable[tuple[str, MessagePriority, int]]:
         return [(self.agent_id, p, n) for p, n in self.queue.depth().items()]
@@ -345,37 +341,9 @@ class RemoteAgent:
                 return message
             self._report(message.message_id)
 
-    # -- outcome reports to the hub -----------------------------------------------------------
     def _report(self, message_id: str) -> None:
-        """Tell the hub, soon and in batches, what became of ``message_id`` (see
-        :mod:`otel_agents.messaging.delivery`); without it the hub delivers it again."""
-        record = self.messages.get(message_id)
-        if record is None or record.status is MessageStatus.QUEUED:
-            return
-        self._acks.append(
-            {
-                "message_id": message_id,
-                "status": record.status.value,
-                "error_type": record.error_type,
-            }
-        )
-        del self._acks[:-_MAX_PENDING_ACKS]
-        if self._ack_task is None or self._ack_task.done():
-            # An empty context: the reports are not part of the message's trace.
-            self._ack_task = asyncio.create_task(
-                self._send_reports(), context=contextvars.Context()
-            )
-
-    async def _send_reports(self) -> None:
-        while self._acks:
-            batch = self._acks[:MAX_BATCH]
-            del self._acks[:MAX_BATCH]
-            try:
-                await self._call("POST", "/acks", body=_json(batch))
-            except Exception as exc:  # the hub redelivers, and we report again then
-                _logger.debug(
-                    "reporting %d outcomes to %s failed: %s", len(batch), self.hub_url, exc
-                )
+        """Tell the hub what became of ``message_id`` (see :mod:`.reports`)."""
+        self._reports.add(self.messages.get(message_id))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Register, then process messages and send heartbeats until ``stop`` is set."""
@@ -439,9 +407,7 @@ class RemoteAgent:
                 return
 
     async def aclose(self) -> None:
-        if self._ack_task is not None and not self._ack_task.done():
-            with contextlib.suppress(Exception):  # a last chance for pending reports
-                await asyncio.wait_for(asyncio.shield(self._ack_task), timeout=2.0)
+        await self._reports.aclose()  # a last chance for the reports in flight
         if self._owns_client:
             await self._client.aclose()
 
