@@ -1,11 +1,13 @@
 """The hub's delivery state: acknowledgements, bounded redelivery and the dead-letter store.
 
 An inbox's ``202`` only says a message was queued there; the agent may die before its
-handlers run. So the hub keeps every message it delivered as *pending* until the recipient
-reports the outcome (``POST /acks``, sent by :class:`~otel_agents.messaging.remote.RemoteAgent`
-after its handlers ran). A message that is not acknowledged within ``ack_timeout`` seconds is
-delivered again (the inbox drops a copy it already has and re-reports its outcome); a failed
-redelivery waits ``retry_backoff`` seconds, doubling with each attempt up to 60 s. After
+handlers run. So the hub keeps every message it delivered to an agent that registered with
+``reports_outcomes`` (every :class:`~otel_agents.messaging.remote.RemoteAgent` does) as
+*pending* until the recipient reports the outcome (``POST /acks``, sent after its handlers
+ran, see :mod:`otel_agents.messaging.reports`). A message not acknowledged within
+``ack_timeout`` seconds is delivered again (the inbox drops a copy it already has and
+re-reports its outcome); a failed redelivery waits ``retry_backoff`` seconds, doubling with
+each attempt up to 60 s. After
 ``max_delivery_attempts`` deliveries, or once the message expired or its recipient was
 unregistered, it is parked in a bounded dead-letter store (``GET /dead-letters``), counted in
 ``agent.message.dead_lettered`` and its record says ``dead_lettered`` and why.
@@ -90,14 +92,19 @@ class DeliveryTracker:
         return min(1.0, max(0.02, min(self.ack_timeout, self.backoff) / 4))
 
     def delivered(self, message: AgentMessage) -> None:
-        """An inbox accepted ``message``: wait for its outcome."""
+        """An inbox accepted ``message``: wait for its outcome, if its recipient reports
+        outcomes (an agent that does not would get every message ``max_delivery_attempts``
+        times)."""
         record = self.protocol.messages.get(message.message_id)
         if record is not None and record.status in _FINAL:
             return  # the recipient processed it and said so before its 202 reached us
+        self._set(message.message_id, MessageStatus.DELIVERED)
+        recipient = self.protocol.registry.lookup(message.recipient_id)
+        if recipient is None or not recipient.reports_outcomes:
+            return
         now = self.protocol.clock.monotonic()
         with self._lock:
             self._pending[message.message_id] = _Pending(message, 1, now + self.ack_timeout, True)
-        self._set(message.message_id, MessageStatus.DELIVERED)
 
     def acknowledge(
         self, message_id: str, agent_id: str | None, status: str, error_type: str | None

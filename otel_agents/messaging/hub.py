@@ -14,6 +14,7 @@ set. Errors are JSON ``{"error": code, "detail": message}`` with these codes:
 method   path                        what
 =======  ==========================  =============================================
 POST     /agents                     register ``{agent_id, name, capabilities, endpoint}``
+                                     (``reports_outcomes: true``: it sends ``/acks``)
 GET      /agents?capability=x        agents (offering ``x``)
 GET      /agents/{id}                one agent
 DELETE   /agents/{id}                unregister
@@ -135,7 +136,14 @@ def create_hub_app(
         endpoint: Any = data.get("endpoint")
         if isinstance(endpoint, str) and endpoint:  # the registry explains other values
             check_endpoint(endpoint, allowed)
-        info = hub.register_agent(agent_id, name, capabilities, endpoint, data.get("metadata"))
+        info = hub.registry.register(
+            agent_id,
+            name,
+            capabilities,
+            endpoint,
+            data.get("metadata"),
+            reports_outcomes=data.get("reports_outcomes") is True,
+        )
         return JSONResponse(info.to_dict(), status_code=201)
 
     async def list_agents(request: Request, proven: str | None) -> Response:

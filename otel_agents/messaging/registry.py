@@ -62,6 +62,9 @@ class AgentInfo:
     status: AgentStatus = AgentStatus.ONLINE
     registered_at: float = 0.0
     last_heartbeat: float = 0.0
+    #: The agent reports each message's outcome to the hub (``POST /acks``), so the hub
+    #: redelivers what it does not hear about; agents that do not are delivered to once.
+    reports_outcomes: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view (without the monotonic heartbeat time)."""
@@ -123,6 +126,8 @@ class AgentRegistry:
         capabilities: Iterable[str],
         endpoint: str,
         metadata: dict[str, Any] | None = None,
+        *,
+        reports_outcomes: bool = False,
     ) -> AgentInfo:
         validate_agent_id(agent_id)
         if not isinstance(name, str):
@@ -158,6 +163,7 @@ class AgentRegistry:
                 AgentStatus.ONLINE,
                 self._clock.time(),
                 self._clock.monotonic(),
+                reports_outcomes,
             )
             self._agents[agent_id] = info
         self._telemetry.registrations.add(1)

@@ -183,6 +183,7 @@ class RemoteAgent:
             "capabilities": self.capabilities,
             "endpoint": self.endpoint,
             "metadata": self.metadata,
+            "reports_outcomes": True,  # see reports.py
         }
         result: dict[str, Any] = await self._call("POST", "/agents", body=_json(body))
         return result

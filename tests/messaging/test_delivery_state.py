@@ -17,7 +17,7 @@ def setup(make_comm: Any, clock: FakeClock, **config: Any) -> tuple[Any, Deliver
     comm: AgentCommunicationProtocol = make_comm(
         {"ack_timeout": 10, "retry_backoff": 1, "max_delivery_attempts": 3, **config}
     )
-    comm.register_agent("worker", "W", ["x"], "http://127.0.0.1:9")
+    comm.registry.register("worker", "W", ["x"], "http://127.0.0.1:9", reports_outcomes=True)
     return comm, DeliveryTracker(comm)
 
 
@@ -95,3 +95,21 @@ def test_the_dead_letter_store_is_bounded_and_counted(
         "messaging.destination.name": "worker",
         "error.type": "recipient_unregistered",
     }
+
+
+def test_an_agent_that_does_not_report_outcomes_is_delivered_to_once(
+    make_comm: Any, clock: FakeClock
+) -> None:
+    comm, tracker = setup(make_comm, clock)
+    comm.register_agent("legacy", "L", ["x"], "http://127.0.0.1:9")
+    message, _ = new_message(
+        "boss", "legacy", "request", {}, "normal", now=clock.time(), timeout=1000
+    )
+    comm.messages.add(message, clock.time())
+    tracker.delivered(message)
+    assert status(comm, message) is MessageStatus.DELIVERED
+    clock.advance(100)
+    asyncio.run(tracker.tick())
+    assert tracker.pending() == 0
+    assert comm.get_queue_size("legacy") == 0
+    assert tracker.dead_letters() == []
