@@ -364,6 +364,18 @@ AGENT_MESSAGE_REJECTED = _metric(
     "{message}",
     "HTTP messages or requests refused by authentication or signature checks.",
 )
+AGENT_MESSAGE_REDELIVERED = _metric(
+    "agent.message.redelivered",
+    InstrumentKind.COUNTER,
+    "{message}",
+    "Deliveries the hub repeated because an inbox did not report a message processed.",
+)
+AGENT_MESSAGE_DEAD_LETTERED = _metric(
+    "agent.message.dead_lettered",
+    InstrumentKind.COUNTER,
+    "{message}",
+    "Messages the hub gave up delivering and parked in its dead-letter store, by error.type.",
+)
 AGENT_MESSAGE_QUEUE_DEPTH = _metric(
     "agent.message.queue.depth",
     InstrumentKind.OBSERVABLE_GAUGE,

@@ -15,6 +15,7 @@ from otel_agents.messaging.errors import (
     InvalidMessageError,
     InvalidPayloadError,
     MessageExpiredError,
+    MessageTooLargeError,
     QueueFullError,
     SecurityError,
     UnknownAgentError,
@@ -28,6 +29,8 @@ __all__ = [
     "authenticate",
     "error_response",
     "json_body",
+    "parse_json",
+    "read_body",
     "read_envelopes",
     "refusal",
 ]
@@ -40,6 +43,7 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (UnknownAgentError, 404, "unknown_agent"),
     (UnknownCapabilityError, 404, "unknown_capability"),
     (DuplicateAgentError, 409, "duplicate_agent"),
+    (MessageTooLargeError, 413, "too_large"),
     (InvalidMessageError, 400, "invalid_message"),
     (InvalidPayloadError, 400, "invalid_message"),
     (MessageExpiredError, 410, "expired"),
@@ -74,24 +78,69 @@ def authenticate(
         raise
 
 
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with :class:`MessageTooLargeError` (413) past ``limit`` bytes.
+
+    A declared ``Content-Length`` over the limit is refused before a byte of the body is
+    read; a chunked body is read chunk by chunk and refused as soon as it passes the limit,
+    so an oversized request never sits whole in memory.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            length = int(declared)
+        except ValueError:
+            raise InvalidMessageError(
+                f"Content-Length={declared!r:.40} is not valid: expected a whole number"
+            ) from None
+        if length > limit:
+            raise _too_large(length, limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(size, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int) -> MessageTooLargeError:
+    return MessageTooLargeError(
+        f"the request body has {size} bytes or more, over max_message_size={limit}: send "
+        "smaller messages or raise max_message_size on the hub and the agents"
+    )
+
+
+def parse_json(body: bytes | str) -> Any:
+    """Parse a request body; malformed or absurdly nested JSON is an InvalidMessageError."""
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise InvalidMessageError(
+            "the request body is nested too deeply to parse: flatten the payload"
+        ) from None
+    except ValueError as exc:
+        raise InvalidMessageError(f"the request body is not valid JSON: {exc}") from exc
+
+
 async def read_envelopes(
     request: Request,
     security: SecurityConfig,
     telemetry: MessagingTelemetry,
     expected_sender: str | None,
+    limit: int,
 ) -> tuple[list[AgentMessage], bool]:
     """Parse and verify one signed envelope or a signed JSON array of them.
 
     Returns the messages and whether the body was a batch. A batch is signed once, with the
     first message's id. ``expected_sender`` is the agent a per-agent token proved (``None``
     for the shared secret, or when the hub delivers to an inbox); a message claiming another
-    sender is refused as unauthorized. Rejections are counted.
+    sender is refused as unauthorized. Rejections are counted. A body over ``limit`` bytes
+    is refused (413) before it is buffered.
     """
-    body = await request.body()
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise InvalidMessageError(f"the request body is not valid JSON: {exc}") from exc
+    body = await read_body(request, limit)
+    data = parse_json(body)
     batch = isinstance(data, list)
     items = data if batch else [data]
     if not items or len(items) > MAX_BATCH:
@@ -100,7 +149,11 @@ async def read_envelopes(
         )
     messages = [AgentMessage.from_dict(item) for item in items]
     try:
-        security.verify(request.headers, body, messages[0].message_id)
+        try:
+            security.verify(request.headers, body, messages[0].message_id)
+        except InvalidMessageError:
+            telemetry.record_rejected("bad_signature")
+            raise
         for message in messages:
             if expected_sender is not None and expected_sender != message.sender_id:
                 raise SecurityError(

@@ -5,8 +5,11 @@
 
 Secrets come from the environment only (never the command line, which ``ps`` shows):
 ``OTEL_AGENTS_MESSAGING_SECRET`` (bearer token) and ``OTEL_AGENTS_MESSAGING_SIGNING_KEY``
-(HMAC key). Telemetry is set up by :func:`otel_agents.configure` from the ``OTEL_*``
-variables, with ``service.name`` defaulting to ``otel-agents-hub`` / the agent's id.
+(HMAC key; ``OTEL_AGENTS_MESSAGING_VERIFICATION_KEYS`` adds older keys still accepted). The
+hub refuses to start without the secret unless ``--insecure`` is passed: an open hub lets
+anyone register an endpoint and have the hub POST to it. Telemetry is set up by
+:func:`otel_agents.configure` from the ``OTEL_*`` variables, with ``service.name``
+defaulting to ``otel-agents-hub`` / the agent's id.
 """
 
 from __future__ import annotations
@@ -16,13 +19,15 @@ import asyncio
 import contextlib
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
 
+from otel_agents.errors import ConfigurationError
 from otel_agents.messaging.message import AgentMessage, MessageType
-from otel_agents.messaging.security import SecurityConfig
+from otel_agents.messaging.security import SECRET_ENV, SecurityConfig
 
 __all__ = ["register"]
 
@@ -33,6 +38,30 @@ def register(subparsers: Any) -> None:
     """Add the ``hub`` and ``agent`` subcommands to an argparse subparsers object."""
     hub = subparsers.add_parser("hub", help="serve the agent registry and message router")
     _common(hub, port=8100)
+    hub.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve without OTEL_AGENTS_MESSAGING_SECRET: anyone who reaches the port may "
+        "register agents and send messages (local experiments only)",
+    )
+    hub.add_argument(
+        "--allow-endpoint-network",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="let agent endpoints point into this network although it is link-local or a "
+        "cloud metadata address (repeatable)",
+    )
+    hub.add_argument(
+        "--ack-timeout", type=float, default=30.0, help="seconds to wait for a processed report"
+    )
+    hub.add_argument(
+        "--max-delivery-attempts", type=int, default=5, help="deliveries before a dead letter"
+    )
+    hub.add_argument(
+        "--retry-backoff", type=float, default=1.0, help="seconds before the first redelivery"
+    )
+    hub.add_argument("--max-dead-letters", type=int, default=1000, help="dead letters kept")
     hub.set_defaults(handler=run_hub)
 
     agent = subparsers.add_parser("agent", help="run one agent with its HTTP inbox")
@@ -53,17 +82,33 @@ def _common(parser: argparse.ArgumentParser, *, port: int) -> None:
     parser.add_argument("--port", type=int, default=port, help="port to bind")
     parser.add_argument("--heartbeat-interval", type=float, default=30.0, help="seconds")
     parser.add_argument("--message-timeout", type=float, default=300.0, help="seconds")
+    parser.add_argument(
+        "--max-message-size", type=int, default=1_048_576, help="bytes of one request at most"
+    )
     parser.add_argument("--log-level", default="warning", help="uvicorn's log level")
 
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:
-    return {"heartbeat_interval": args.heartbeat_interval, "message_timeout": args.message_timeout}
+    config = {
+        "heartbeat_interval": args.heartbeat_interval,
+        "message_timeout": args.message_timeout,
+        "max_message_size": args.max_message_size,
+    }
+    if hasattr(args, "ack_timeout"):  # the hub
+        config.update(
+            allowed_endpoint_networks=tuple(args.allow_endpoint_network),
+            ack_timeout=args.ack_timeout,
+            max_delivery_attempts=args.max_delivery_attempts,
+            retry_backoff=args.retry_backoff,
+            max_dead_letters=args.max_dead_letters,
+        )
+    return config
 
 
 def _security() -> SecurityConfig:
     security = SecurityConfig.from_env()
     if not security.auth_enabled:
-        _logger.warning("no OTEL_AGENTS_MESSAGING_SECRET: requests are not authenticated")
+        _logger.warning("no %s: requests are not authenticated", SECRET_ENV)
     return security
 
 
@@ -106,8 +151,23 @@ def run_hub(args: argparse.Namespace) -> int:
     """Serve the hub until interrupted."""
     from otel_agents.messaging.hub import create_hub, create_hub_app
 
-    security = _security()
-    hub = create_hub(_config(args), security=security)
+    security = SecurityConfig.from_env()
+    if not security.auth_enabled and not args.insecure:
+        # An open hub lets anyone register an endpoint and have the hub POST to it.
+        print(
+            f"otel-agents hub: {SECRET_ENV} is not set: set it (the agents need the same "
+            "value) or pass --insecure to serve unauthenticated",
+            file=sys.stderr,
+        )
+        return 2
+    if not security.auth_enabled:
+        _logger.warning("--insecure: the hub serves requests without authentication")
+    try:
+        config = _config(args)
+        hub = create_hub(config, security=security)
+    except ConfigurationError as exc:
+        print(f"otel-agents hub: {exc}", file=sys.stderr)
+        return 2
     return _serve(create_hub_app(hub, security), args, "otel-agents-hub")
 
 

@@ -9,6 +9,16 @@ key                         default    meaning
 ``heartbeat_miss_limit``    3          missed heartbeats before an agent is offline
 ``max_queue_size``          10000      messages waiting per agent (``None``: no limit)
 ``require_registered_sender`` False    ``True``: a sender must be registered too
+``max_message_size``        1048576    bytes of one HTTP request to the hub or an inbox
+                                       (an envelope or a batch); larger ones get a 413
+``allowed_endpoint_networks`` ()       CIDR networks agent endpoints may point into even
+                                       though they are link-local / metadata addresses
+``ack_timeout``             30         seconds the hub waits for an inbox to report a
+                                       delivered message processed before redelivering it
+``max_delivery_attempts``   5          deliveries of one message before it is dead-lettered
+``retry_backoff``           1          seconds before the first redelivery; doubles with
+                                       each attempt, at most 60 s
+``max_dead_letters``        1000       dead letters the hub keeps (oldest dropped first)
 ==========================  =========  ==================================================
 
 The seed's own example sends from a ``"coordinator"`` it never registered, so by default an
@@ -44,6 +54,29 @@ MESSAGING_OPTIONS = Options(
             nullable=True,
         ),
         Option("require_registered_sender", False, bool, "True: senders must be registered"),
+        Option(
+            "max_message_size",
+            1_048_576,
+            int,
+            "bytes of one HTTP request to the hub or an inbox",
+            minimum=1024,
+        ),
+        Option(
+            "allowed_endpoint_networks",
+            (),
+            tuple,
+            "CIDR networks agent endpoints may use although link-local or metadata",
+        ),
+        Option(
+            "ack_timeout",
+            30.0,
+            float,
+            "seconds to wait for an inbox's processed report before redelivering",
+            positive=True,
+        ),
+        Option("max_delivery_attempts", 5, int, "deliveries before a dead letter", minimum=1),
+        Option("retry_backoff", 1.0, float, "seconds before the first redelivery", positive=True),
+        Option("max_dead_letters", 1000, int, "dead letters kept by the hub", minimum=1),
     ],
 )
 

@@ -11,6 +11,7 @@ The tree::
     ├── DuplicateAgentError (ValueError)      agent id already registered with another endpoint
     ├── UnknownCapabilityError (ValueError)   no registered agent has the capability
     ├── InvalidMessageError (ValueError)      empty agent id, bad priority or message type ...
+    │   └── MessageTooLargeError              an envelope or request over max_message_size
     ├── InvalidPayloadError (TypeError)       payload is not JSON-serializable
     ├── DeliveryError                         the message could not be delivered
     │   ├── QueueFullError                    the recipient's queue is full
@@ -31,6 +32,7 @@ __all__ = [
     "InvalidMessageError",
     "InvalidPayloadError",
     "MessageExpiredError",
+    "MessageTooLargeError",
     "QueueFullError",
     "SecurityError",
     "UnknownAgentError",
@@ -52,6 +54,10 @@ class UnknownCapabilityError(MessagingError, ValueError):
 
 class InvalidMessageError(MessagingError, ValueError):
     """An argument of a messaging call has an unusable value."""
+
+
+class MessageTooLargeError(InvalidMessageError):
+    """An envelope (or the HTTP request carrying it) is larger than ``max_message_size``."""
 
 
 class InvalidPayloadError(MessagingError, TypeError):

@@ -1,17 +1,20 @@
 """The hub: an :class:`AgentCommunicationProtocol` served over HTTP.
 
 Agents in other processes register, heartbeat, discover each other and send messages here;
-the hub routes each envelope to the recipient's inbox over :class:`HttpTransport`. Every
+the hub routes each envelope to the recipient's inbox over :class:`HttpTransport` and keeps
+it until the recipient reports it processed, redelivering it or parking it as a dead letter
+(:mod:`otel_agents.messaging.delivery`). Every
 route but ``/healthz`` needs a bearer token; envelopes must be signed when a signing key is
 set. Errors are JSON ``{"error": code, "detail": message}`` with these codes:
 ``unknown_agent`` (404), ``unknown_capability`` (404), ``duplicate_agent`` (409),
-``invalid_message`` (400), ``expired`` (410), ``unauthorized`` (401), ``unsigned`` /
-``bad_signature`` / ``stale`` / ``replayed`` (403), delivery failures (502).
+``invalid_message`` (400), ``too_large`` (413), ``expired`` (410), ``unauthorized`` (401),
+``unsigned`` / ``bad_signature`` / ``stale`` / ``replayed`` (403), delivery failures (502).
 
 =======  ==========================  =============================================
 method   path                        what
 =======  ==========================  =============================================
 POST     /agents                     register ``{agent_id, name, capabilities, endpoint}``
+                                     (``reports_outcomes: true``: it sends ``/acks``)
 GET      /agents?capability=x        agents (offering ``x``)
 GET      /agents/{id}                one agent
 DELETE   /agents/{id}                unregister
@@ -19,6 +22,8 @@ POST     /agents/{id}/heartbeat      heartbeat ``{status}``
 POST     /messages                   route a signed envelope, or an array (202)
 POST     /broadcast                  fan a signed envelope out to every other agent
 GET      /messages/{id}              a message's status and, if it failed, why
+POST     /acks                       a recipient reports ``[{message_id, status}]``
+GET      /dead-letters               messages the hub gave up delivering, and why
 GET      /healthz                    liveness
 =======  ==========================  =============================================
 """
@@ -28,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -43,13 +47,19 @@ from starlette.routing import Route
 
 from otel_agents.errors import MessagingError
 from otel_agents.messaging._http import (
+    MAX_BATCH,
     authenticate,
     error_response,
     json_body,
+    parse_json,
+    read_body,
     read_envelopes,
     refusal,
 )
-from otel_agents.messaging.errors import SecurityError, UnknownAgentError
+from otel_agents.messaging.config import read_config
+from otel_agents.messaging.delivery import DeliveryTracker
+from otel_agents.messaging.endpoints import check_endpoint, parse_networks
+from otel_agents.messaging.errors import InvalidMessageError, SecurityError, UnknownAgentError
 from otel_agents.messaging.message import AgentMessage, AgentStatus
 from otel_agents.messaging.protocol import AgentCommunicationProtocol
 from otel_agents.messaging.router import Router
@@ -71,7 +81,9 @@ def create_hub(
     security = security or SecurityConfig()
     return AgentCommunicationProtocol(
         config,
-        transport=HttpTransport(security, client=client),
+        transport=HttpTransport(
+            security, client=client, max_body=read_config(config)["max_message_size"]
+        ),
         tracer_provider=tracer_provider,
         meter_provider=meter_provider,
     )
@@ -87,7 +99,10 @@ def create_hub_app(
     """The hub's Starlette app around ``hub`` (see the module docstring for its routes)."""
     security = security or SecurityConfig()
     telemetry = hub.telemetry
-    router = Router(hub)
+    tracker = DeliveryTracker(hub)
+    router = Router(hub, tracker.delivered)
+    limit: int = hub.config["max_message_size"]
+    allowed = parse_networks(hub.config["allowed_endpoint_networks"])
 
     def guarded(handler: Any) -> Any:
         async def endpoint(request: Request) -> Response:
@@ -97,7 +112,7 @@ def create_hub_app(
                 return response
             except MessagingError as exc:
                 return error_response(exc)
-            except ValueError as exc:  # bad JSON or a bad argument from our own checks
+            except (ValueError, RecursionError) as exc:  # a bad argument from our own checks
                 return JSONResponse(
                     {"error": "invalid_message", "detail": str(exc)}, status_code=400
                 )
@@ -113,13 +128,22 @@ def create_hub_app(
             )
 
     async def register(request: Request, proven: str | None) -> Response:
-        data = json_body(json.loads(await request.body()))
+        data = json_body(parse_json(await read_body(request, limit)))
         check_identity(proven, data.get("agent_id", ""))
         agent_id: Any = data.get("agent_id")
         name: Any = data.get("name")
         capabilities: Any = data.get("capabilities")
         endpoint: Any = data.get("endpoint")
-        info = hub.register_agent(agent_id, name, capabilities, endpoint, data.get("metadata"))
+        if isinstance(endpoint, str) and endpoint:  # the registry explains other values
+            check_endpoint(endpoint, allowed)
+        info = hub.registry.register(
+            agent_id,
+            name,
+            capabilities,
+            endpoint,
+            data.get("metadata"),
+            reports_outcomes=data.get("reports_outcomes") is True,
+        )
         return JSONResponse(info.to_dict(), status_code=201)
 
     async def list_agents(request: Request, proven: str | None) -> Response:
@@ -140,12 +164,12 @@ def create_hub_app(
     async def heartbeat(request: Request, proven: str | None) -> Response:
         agent_id = request.path_params["agent_id"]
         check_identity(proven, agent_id)
-        body = await request.body()
-        status = json_body(json.loads(body)).get("status") if body else None
+        body = await read_body(request, limit)
+        status = json_body(parse_json(body)).get("status") if body else None
         return JSONResponse(hub.heartbeat(agent_id, status).to_dict())
 
     async def route(request: Request, proven: str | None) -> Response:
-        messages, batch = await read_envelopes(request, security, telemetry, proven)
+        messages, batch = await read_envelopes(request, security, telemetry, proven, limit)
         results = await router.route(messages)
         if not batch:
             if results[0] is not None:
@@ -155,7 +179,7 @@ def create_hub_app(
         return JSONResponse({"refused": refused}, status_code=202)
 
     async def broadcast(request: Request, proven: str | None) -> Response:
-        (template,), _ = await read_envelopes(request, security, telemetry, proven)
+        (template,), _ = await read_envelopes(request, security, telemetry, proven, limit)
         hub.registry.get(template.sender_id, "sender_id")
         copies = [
             dataclasses.replace(
@@ -179,6 +203,33 @@ def create_hub_app(
             raise UnknownAgentError("no message with that id is in the hub's history")
         return JSONResponse(record.to_dict())
 
+    async def acks(request: Request, proven: str | None) -> Response:
+        items = parse_json(await read_body(request, limit))
+        if not isinstance(items, list) or len(items) > MAX_BATCH:
+            raise InvalidMessageError(
+                f"an acknowledgement batch must be a list of 1 to {MAX_BATCH} objects"
+            )
+        taken = 0
+        for item in items:
+            item = json_body(item)
+            message_id, status = item.get("message_id"), item.get("status")
+            error_type = item.get("error_type")
+            if isinstance(message_id, str) and isinstance(status, str):
+                kind = error_type[:64] if isinstance(error_type, str) else None
+                taken += tracker.acknowledge(message_id, proven, status, kind)
+        return JSONResponse({"acknowledged": taken})
+
+    async def dead_letters(request: Request, proven: str | None) -> Response:
+        letters = [letter.to_dict() for letter in tracker.dead_letters()]
+        return JSONResponse(
+            {
+                "dead_letters": letters,
+                "count": len(letters),
+                "dropped": tracker.dropped_dead_letters,
+                "pending": tracker.pending(),
+            }
+        )
+
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "agents": len(hub.list_agents())})
 
@@ -189,13 +240,20 @@ def create_hub_app(
                 await asyncio.sleep(hub.config["heartbeat_interval"])
                 hub.check_heartbeats()
 
-        watcher = asyncio.create_task(watch())
+        async def redeliver() -> None:
+            while True:
+                await asyncio.sleep(tracker.tick_interval)
+                await tracker.tick()
+
+        tasks = [asyncio.create_task(watch()), asyncio.create_task(redeliver())]
         try:
             yield
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await hub.transport.aclose()
 
     routes = [
@@ -207,6 +265,8 @@ def create_hub_app(
         Route("/messages", guarded(route), methods=["POST"]),
         Route("/broadcast", guarded(broadcast), methods=["POST"]),
         Route("/messages/{message_id}", guarded(message_status), methods=["GET"]),
+        Route("/acks", guarded(acks), methods=["POST"]),
+        Route("/dead-letters", guarded(dead_letters), methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
     ]
     middleware = Middleware(

@@ -55,7 +55,9 @@ def create_inbox_app(
     async def receive(request: Request) -> Response:
         try:
             authenticate(request, agent.security, agent.telemetry, own_id=agent.agent_id)
-            messages, batch = await read_envelopes(request, agent.security, agent.telemetry, None)
+            messages, batch = await read_envelopes(
+                request, agent.security, agent.telemetry, None, agent.config["max_message_size"]
+            )
         except MessagingError as exc:
             return error_response(exc)
         refused = []

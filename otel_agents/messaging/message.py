@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
@@ -34,6 +35,14 @@ __all__ = [
 ]
 
 MAX_AGENT_ID_LENGTH = 128
+#: The one agent id grammar, in process and over HTTP: ids travel in URL paths
+#: (``/agents/{id}/heartbeat``) and in the ``X-Agent-Id`` header, so they must survive both
+#: unchanged: ASCII only, no ``/ ? # %`` or spaces, no ``..`` path segments.
+AGENT_ID_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,127}")
+AGENT_ID_GRAMMAR = (
+    "an agent id: 1-128 ASCII letters, digits and _ . : @ -, starting with a letter, digit "
+    "or _, without '..'"
+)
 
 
 class MessageType(StrEnum):
@@ -79,11 +88,10 @@ _TYPE_VALUES = {t.value: t for t in MessageType}
 
 
 def validate_agent_id(value: Any, parameter: str = "agent_id") -> str:
-    """Return ``value`` if it is a usable agent id: a non-blank string of at most 128 chars."""
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_AGENT_ID_LENGTH:
-        raise bad_value(
-            InvalidMessageError, parameter, value, "a non-empty string of at most 128 characters"
-        )
+    """Return ``value`` if it is a usable agent id (see :data:`AGENT_ID_GRAMMAR`)."""
+    if not isinstance(value, str) or not AGENT_ID_PATTERN.fullmatch(value) or ".." in value:
+        shown = value[:140] if isinstance(value, str) else value
+        raise bad_value(InvalidMessageError, parameter, shown, AGENT_ID_GRAMMAR)
     return value
 
 
@@ -228,6 +236,8 @@ class AgentMessage:
     def from_json(cls, text: str | bytes) -> AgentMessage:
         try:
             data = json.loads(text)
+        except RecursionError:
+            raise InvalidMessageError("message is nested too deeply to parse") from None
         except ValueError as exc:
             raise InvalidMessageError(f"message is not valid JSON: {exc}") from exc
         return cls.from_dict(data)

@@ -22,9 +22,13 @@ class MessageStatus(StrEnum):
     """Where a message is in its life."""
 
     QUEUED = "queued"
+    #: Accepted by the recipient's inbox; the hub waits for it to report the outcome.
+    DELIVERED = "delivered"
     PROCESSED = "processed"
     EXPIRED = "expired"
     FAILED = "failed"
+    #: The hub gave up delivering it (see its dead-letter store).
+    DEAD_LETTERED = "dead_lettered"
 
 
 @dataclass

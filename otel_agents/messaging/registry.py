@@ -31,6 +31,9 @@ __all__ = ["AgentInfo", "AgentRegistry", "Clock", "StatusChange", "SystemClock"]
 
 _logger = logging.getLogger("otel_agents.messaging")
 
+#: Capabilities named in an "unknown capability" error, at most (errors stay small).
+_SHOWN = 20
+
 
 class Clock(Protocol):
     """Where messaging reads time: ``monotonic()`` for intervals, ``time()`` for timestamps."""
@@ -59,6 +62,9 @@ class AgentInfo:
     status: AgentStatus = AgentStatus.ONLINE
     registered_at: float = 0.0
     last_heartbeat: float = 0.0
+    #: The agent reports each message's outcome to the hub (``POST /acks``), so the hub
+    #: redelivers what it does not hear about; agents that do not are delivered to once.
+    reports_outcomes: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view (without the monotonic heartbeat time)."""
@@ -120,6 +126,8 @@ class AgentRegistry:
         capabilities: Iterable[str],
         endpoint: str,
         metadata: dict[str, Any] | None = None,
+        *,
+        reports_outcomes: bool = False,
     ) -> AgentInfo:
         validate_agent_id(agent_id)
         if not isinstance(name, str):
@@ -155,6 +163,7 @@ class AgentRegistry:
                 AgentStatus.ONLINE,
                 self._clock.time(),
                 self._clock.monotonic(),
+                reports_outcomes,
             )
             self._agents[agent_id] = info
         self._telemetry.registrations.add(1)
@@ -174,9 +183,12 @@ class AgentRegistry:
         info = self._agents.get(agent_id) if isinstance(agent_id, str) else None
         if info is None:
             validate_agent_id(agent_id, parameter)
+            # The registered ids are not listed: at thousands of agents that made every 404
+            # hundreds of KiB, and it told any caller who else is registered.
             raise UnknownAgentError(
                 f"{parameter}={agent_id!r} is not a registered agent: register it with "
-                f"register_agent() first (registered: {', '.join(sorted(self._agents)) or 'none'})"
+                f"register_agent() first ({len(self._agents)} agents are registered; "
+                "list_agents() or GET /agents lists them)"
             )
         return info
 
@@ -195,9 +207,12 @@ class AgentRegistry:
         found = [info for info in agents if capability in info.capabilities]
         if not found:
             known = sorted({c for info in agents for c in info.capabilities})
+            shown = ", ".join(known[:_SHOWN]) + (
+                f" (+{len(known) - _SHOWN} more)" if len(known) > _SHOWN else ""
+            )
             raise UnknownCapabilityError(
                 f"capability={capability!r} is not offered by any registered agent: "
-                f"use one of: {', '.join(known) or '(no capabilities registered)'}"
+                f"use one of: {shown or '(no capabilities registered)'}"
             )
         return found
 

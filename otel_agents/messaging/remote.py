@@ -27,6 +27,7 @@ from otel_agents.messaging.errors import (
     DuplicateAgentError,
     InvalidMessageError,
     MessageExpiredError,
+    MessageTooLargeError,
     SecurityError,
     UnknownAgentError,
     UnknownCapabilityError,
@@ -42,14 +43,19 @@ from otel_agents.messaging.message import (
 )
 from otel_agents.messaging.outbox import Outbox
 from otel_agents.messaging.queues import PriorityMessageQueue
-from otel_agents.messaging.records import MessageLog
+from otel_agents.messaging.records import MessageLog, MessageStatus
 from otel_agents.messaging.registry import Clock, SystemClock
+from otel_agents.messaging.reports import OutcomeReports
 from otel_agents.messaging.security import SecurityConfig
+from otel_agents.messaging.transport import size_chunks
 from otel_agents.semconv import MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_BROADCAST_DESTINATION
 
 __all__ = ["RemoteAgent"]
 
 _logger = logging.getLogger("otel_agents.messaging")
+
+#: The longest wait between two registration attempts after the hub forgot this agent.
+_MAX_REGISTER_BACKOFF = 30.0
 
 #: Hub error codes mapped back to the errors the in-process protocol raises.
 _ERRORS: dict[str, Callable[[str], Exception]] = {
@@ -58,6 +64,7 @@ _ERRORS: dict[str, Callable[[str], Exception]] = {
     "duplicate_agent": DuplicateAgentError,
     "invalid_message": InvalidMessageError,
     "expired": MessageExpiredError,
+    "too_large": MessageTooLargeError,
 }
 
 
@@ -119,6 +126,7 @@ class RemoteAgent:
         self._client = client or httpx.AsyncClient(timeout=10.0)
         self._owns_client = client is None
         self._outbox = Outbox(self._post)
+        self._reports = OutcomeReports(lambda batch: self._call("POST", "/acks", body=_json(batch)))
 
     def _depths(self) -> Iterable[tuple[str, MessagePriority, int]]:
         return [(self.agent_id, p, n) for p, n in self.queue.depth().items()]
@@ -175,6 +183,7 @@ class RemoteAgent:
             "capabilities": self.capabilities,
             "endpoint": self.endpoint,
             "metadata": self.metadata,
+            "reports_outcomes": True,  # see reports.py
         }
         result: dict[str, Any] = await self._call("POST", "/agents", body=_json(body))
         return result
@@ -234,12 +243,30 @@ class RemoteAgent:
         return message.message_id
 
     async def _post(self, messages: list[AgentMessage]) -> dict[str, BaseException]:
+        """POST messages to the hub, in requests of at most ``max_message_size`` bytes."""
+        limit: int = self.config["max_message_size"]
+        texts = [message.to_json() for message in messages]
+        refused: dict[str, BaseException] = {}
+        for start, end in size_chunks([len(text) for text in texts], limit):
+            if end - start == 1 and len(texts[start]) + 2 > limit:
+                refused[messages[start].message_id] = MessageTooLargeError(
+                    f"message {messages[start].message_id!r} is {len(texts[start])} bytes as "
+                    f"JSON, over max_message_size={limit}: send a smaller payload (or a "
+                    "reference to it) or raise max_message_size on the hub and the agents"
+                )
+                continue
+            refused.update(await self._post_chunk(messages[start:end], texts[start:end]))
+        return refused
+
+    async def _post_chunk(
+        self, messages: list[AgentMessage], texts: list[str]
+    ) -> dict[str, BaseException]:
         """POST one message (its HTTP request in its own trace) or a batch to the hub."""
         if len(messages) == 1:
             (message,) = messages
             token = otel_context.attach(propagate.extract(message.headers))
             try:
-                body = message.to_json().encode()
+                body = texts[0].encode()
                 await self._call("POST", "/messages", body=body, signed_id=message.message_id)
             except (SecurityError, DeliveryError):
                 raise  # the whole request failed
@@ -248,7 +275,7 @@ class RemoteAgent:
             finally:
                 otel_context.detach(token)
             return {}
-        body = ("[" + ",".join(m.to_json() for m in messages) + "]").encode()
+        body = ("[" + ",".join(texts) + "]").encode()
         with self.telemetry.batch_span(messages, root=True):
             result = await self._call(
                 "POST", "/messages", body=body, signed_id=messages[0].message_id
@@ -288,7 +315,16 @@ class RemoteAgent:
 
     # -- receiving ------------------------------------------------------------------------------
     def accept(self, message: AgentMessage) -> None:
-        """Queue a message the inbox received (raises QueueFullError when full)."""
+        """Queue a message the inbox received (raises QueueFullError when full).
+
+        A copy of a message already here (the hub redelivers what it was not told about) is
+        not queued again; if it was already processed, its outcome is reported again.
+        """
+        known = self.messages.get(message.message_id)
+        if known is not None and known.message.recipient_id == message.recipient_id:
+            if known.status is not MessageStatus.QUEUED:
+                self._report(message.message_id)
+            return
         if self.consumer.expired(message):
             raise MessageExpiredError(
                 f"message {message.message_id!r} expired before it reached {self.agent_id!r}"
@@ -302,7 +338,13 @@ class RemoteAgent:
             message = await self.queue.get_async()
             if not self.consumer.expired(message):
                 await self.consumer.process_async(message, self.handlers, self.name, None)
+                self._report(message.message_id)
                 return message
+            self._report(message.message_id)
+
+    def _report(self, message_id: str) -> None:
+        """Tell the hub what became of ``message_id`` (see :mod:`.reports`)."""
+        self._reports.add(self.messages.get(message_id))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Register, then process messages and send heartbeats until ``stop`` is set."""
@@ -333,10 +375,40 @@ class RemoteAgent:
             await asyncio.sleep(self.config["heartbeat_interval"])
             try:
                 await self.heartbeat()
+            except UnknownAgentError:
+                # The hub keeps its registry in memory: after a restart it has forgotten us,
+                # and would refuse every heartbeat and every message for us forever.
+                _logger.warning(
+                    "the hub at %s does not know agent %s (did it restart?): registering again",
+                    self.hub_url,
+                    self.agent_id,
+                )
+                await self._register_again()
             except Exception as exc:  # a lost heartbeat is what the hub is there to notice
                 _logger.warning("heartbeat to %s failed: %s", self.hub_url, exc)
 
+    async def _register_again(self) -> None:
+        """Register until the hub takes it, waiting 0.5 s, then twice as long, up to 30 s."""
+        delay = 0.5
+        while True:
+            try:
+                await self.register()
+            except Exception as exc:
+                _logger.warning(
+                    "registering %s again with %s failed (next try in %g s): %s",
+                    self.agent_id,
+                    self.hub_url,
+                    delay,
+                    exc,
+                )
+                await asyncio.sleep(delay)
+                delay = min(_MAX_REGISTER_BACKOFF, delay * 2)
+            else:
+                _logger.warning("agent %s is registered again with %s", self.agent_id, self.hub_url)
+                return
+
     async def aclose(self) -> None:
+        await self._reports.aclose()  # a last chance for the reports in flight
         if self._owns_client:
             await self._client.aclose()
 

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
+
+from opentelemetry import trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.trace.span import TraceState
 
 from otel_agents.errors import MessagingError
 from otel_agents.messaging._telemetry import mark_failed
@@ -18,14 +23,58 @@ from otel_agents.messaging.protocol import AgentCommunicationProtocol
 from otel_agents.messaging.registry import AgentInfo
 from otel_agents.semconv import MESSAGING_OPERATION_SEND
 
-__all__ = ["Router"]
+_W3C = TraceContextTextMapPropagator()
+
+__all__ = ["Router", "clean_trace_headers"]
+
+#: The longest ``tracestate`` forwarded (W3C Trace Context: 512 characters is what every
+#: vendor must propagate; longer ones may be truncated by list member, we drop them whole).
+MAX_TRACESTATE = 512
+_TRACEPARENT = "traceparent"
+_TRACESTATE = "tracestate"
+
+
+def clean_trace_headers(headers: dict[str, str]) -> None:
+    """Make an envelope's trace context follow W3C Trace Context before the hub forwards it.
+
+    A ``tracestate`` only means something next to the ``traceparent`` it came with: when
+    that is absent or invalid, both go (the hub's own context replaces them). An over-long
+    or malformed ``tracestate`` is dropped; a valid one is forwarded re-serialized, never raw.
+    """
+    parent = headers.get(_TRACEPARENT)
+    valid = False
+    if parent is not None and len(parent) <= 256:
+        with contextlib.suppress(Exception):  # a propagator must never stop a message
+            extracted = _W3C.extract({_TRACEPARENT: parent})
+            valid = trace.get_current_span(extracted).get_span_context().is_valid
+    if not valid:
+        headers.pop(_TRACEPARENT, None)
+        headers.pop(_TRACESTATE, None)
+        return
+    state = headers.get(_TRACESTATE)
+    if state is None:
+        return
+    parsed = None
+    if len(state) <= MAX_TRACESTATE:
+        with contextlib.suppress(Exception):
+            parsed = TraceState.from_header([state])
+    if parsed:
+        headers[_TRACESTATE] = parsed.to_header()
+    else:
+        headers.pop(_TRACESTATE, None)
 
 
 class Router:
     """Routes envelopes through ``protocol``'s registry, transport, history and metrics."""
 
-    def __init__(self, protocol: AgentCommunicationProtocol) -> None:
+    def __init__(
+        self,
+        protocol: AgentCommunicationProtocol,
+        on_delivered: Callable[[AgentMessage], None] | None = None,
+    ) -> None:
         self.protocol = protocol
+        #: Called with each message an inbox accepted (the hub tracks its outcome).
+        self.on_delivered = on_delivered
 
     def check(self, message: AgentMessage) -> AgentInfo:
         """The recipient of ``message``; raises for unknown agents or an expired message."""
@@ -46,6 +95,8 @@ class Router:
         telemetry = protocol.telemetry
         results: list[MessagingError | None] = [None] * len(messages)
         groups: dict[str, tuple[AgentInfo, list[int]]] = {}
+        for message in messages:
+            clean_trace_headers(message.headers)
         spans = [telemetry.start_route_span(message) for message in messages]
         for index, message in enumerate(messages):
             try:
@@ -74,6 +125,8 @@ class Router:
                 error = refused.get(message.message_id)
                 if error is None:
                     telemetry.record_sent(message, routed=True)
+                    if self.on_delivered is not None:
+                        self.on_delivered(message)
                 else:
                     results[index] = protocol.delivery_failed(message, error, routed=True)
 

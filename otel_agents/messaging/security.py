@@ -7,9 +7,13 @@
   ``X-Message-Timestamp`` and ``X-Message-Signature``: HMAC-SHA256 over
   ``id \\n timestamp \\n body``. The receiver rejects unsigned, tampered, stale (outside the
   replay window) and replayed (the same signed copy seen within the window) messages.
+* **Key rotation.** ``signing_key`` may be a list: the first key signs, every key verifies.
+  Roll a new key out by putting it second everywhere, then first, then dropping the old one.
 
 Secrets never appear in ``repr()``, logs or telemetry. Environment variables:
-``OTEL_AGENTS_MESSAGING_SECRET`` (shared secret) and ``OTEL_AGENTS_MESSAGING_SIGNING_KEY``.
+``OTEL_AGENTS_MESSAGING_SECRET`` (shared secret), ``OTEL_AGENTS_MESSAGING_SIGNING_KEY`` (the
+key that signs) and ``OTEL_AGENTS_MESSAGING_VERIFICATION_KEYS`` (comma-separated older keys
+still accepted while a rotation is under way).
 """
 
 from __future__ import annotations
@@ -17,18 +21,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from otel_agents.messaging.errors import SecurityError
+from otel_agents.messaging.errors import InvalidMessageError, SecurityError
 
 __all__ = ["SecurityConfig"]
 
 SECRET_ENV = "OTEL_AGENTS_MESSAGING_SECRET"
 SIGNING_KEY_ENV = "OTEL_AGENTS_MESSAGING_SIGNING_KEY"
+VERIFICATION_KEYS_ENV = "OTEL_AGENTS_MESSAGING_VERIFICATION_KEYS"
+_SIGNATURE = re.compile(r"[0-9a-f]{64}")
 AGENT_ID_HEADER = "x-agent-id"
 ID_HEADER = "x-message-id"
 TIMESTAMP_HEADER = "x-message-timestamp"
@@ -42,14 +49,15 @@ class SecurityConfig:
     Args:
         shared_secret: a bearer token every party may present.
         agent_tokens: per-agent tokens, ``{agent_id: token}``.
-        signing_key: the HMAC-SHA256 key; ``None`` turns signing off.
+        signing_key: the HMAC-SHA256 key, or a list of keys: the first signs, any of them
+            verifies (key rotation); ``None`` turns signing off.
         replay_window: seconds a signature stays valid and its message id is remembered.
         clock: Unix time source (injected in tests).
     """
 
     shared_secret: str | None = None
     agent_tokens: Mapping[str, str] = field(default_factory=dict)
-    signing_key: bytes | str | None = None
+    signing_key: bytes | str | Sequence[bytes | str] | None = None
     replay_window: float = 300.0
     clock: Callable[[], float] = time.time
     _seen: OrderedDict[str, float] = field(default_factory=OrderedDict, init=False)
@@ -63,10 +71,13 @@ class SecurityConfig:
 
     @classmethod
     def from_env(cls, **overrides: object) -> SecurityConfig:
-        """Read the shared secret and signing key from the environment."""
+        """Read the shared secret and signing keys from the environment."""
+        keys = [os.environ.get(SIGNING_KEY_ENV, "")]
+        keys += os.environ.get(VERIFICATION_KEYS_ENV, "").split(",")
+        keys = [key.strip() for key in keys if key.strip()]
         values: dict[str, object] = {
             "shared_secret": os.environ.get(SECRET_ENV) or None,
-            "signing_key": os.environ.get(SIGNING_KEY_ENV) or None,
+            "signing_key": keys or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
@@ -111,30 +122,38 @@ class SecurityConfig:
         )
 
     # -- signatures --------------------------------------------------------------------------
-    def _mac(self, message_id: str, timestamp: str, body: bytes) -> str:
+    def _keys(self) -> list[bytes]:
+        """The signing keys as bytes, the one that signs first."""
         key = self.signing_key
-        key_bytes = key.encode() if isinstance(key, str) else key or b""
+        keys = [key] if isinstance(key, str | bytes) else list(key or [])
+        return [k.encode() if isinstance(k, str) else bytes(k) for k in keys if k]
+
+    @staticmethod
+    def _mac(key: bytes, message_id: str, timestamp: str, body: bytes) -> str:
         data = message_id.encode() + b"\n" + timestamp.encode() + b"\n" + body
-        return hmac.new(key_bytes, data, hashlib.sha256).hexdigest()
+        return hmac.new(key, data, hashlib.sha256).hexdigest()
 
     def sign(self, message_id: str, body: bytes) -> dict[str, str]:
         """Signature headers for one envelope body (empty when signing is off)."""
-        if not self.signing_key:
+        keys = self._keys()
+        if not keys:
             return {}
         timestamp = f"{self.clock():.6f}"
         return {
             ID_HEADER: message_id,
             TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: self._mac(message_id, timestamp, body),
+            SIGNATURE_HEADER: self._mac(keys[0], message_id, timestamp, body),
         }
 
     def verify(self, headers: Mapping[str, str], body: bytes, message_id: str) -> None:
         """Check the signature of an envelope whose id is ``message_id``.
 
         Raises :class:`SecurityError` with reason ``unsigned``, ``bad_signature``, ``stale``
-        or ``replayed``. A message is remembered only once its signature checks out.
+        or ``replayed``, and :class:`InvalidMessageError` (400) for a signature header that is
+        not 64 hex digits. A message is remembered only once its signature checks out.
         """
-        if not self.signing_key:
+        keys = self._keys()
+        if not keys:
             return
         signed_id = headers.get(ID_HEADER)
         timestamp = headers.get(TIMESTAMP_HEADER)
@@ -145,8 +164,19 @@ class SecurityConfig:
                 "X-Message-Signature are required when a signing key is configured",
                 reason="unsigned",
             )
-        expected = self._mac(signed_id, timestamp, body)
-        if not hmac.compare_digest(expected, signature) or signed_id != message_id:
+        # Checked first: compare_digest raises TypeError for a non-ASCII str (a header may
+        # carry any Latin-1 character), which surfaced as a 500.
+        if not _SIGNATURE.fullmatch(signature):
+            raise InvalidMessageError(
+                f"X-Message-Signature={signature[:80]!r} is not valid: expected 64 lower-case "
+                "hex digits (HMAC-SHA256)"
+            )
+        # Every key is tried (no early exit), so timing does not tell which one matched.
+        matched = False
+        for key in keys:
+            expected = self._mac(key, signed_id, timestamp, body)
+            matched |= hmac.compare_digest(expected, signature)
+        if not matched or signed_id != message_id:
             raise SecurityError(
                 "the message signature does not match its id, timestamp and body: it was "
                 "altered in transit or signed with another key",

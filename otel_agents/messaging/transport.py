@@ -31,6 +31,7 @@ __all__ = [
     "Transport",
     "raise_for_delivery",
     "refused_in",
+    "size_chunks",
 ]
 
 INBOX_PATH = "/inbox"
@@ -111,6 +112,8 @@ class HttpTransport(Transport):
         timeout: seconds per request.
         identity: the ``X-Agent-Id`` presented (the hub presents ``"hub"``).
         client: the ``httpx.AsyncClient`` for ``deliver_async`` (one is made otherwise).
+        max_body: the most bytes one request may carry (the inboxes' ``max_message_size``);
+            a batch larger than that goes in several requests.
     """
 
     def __init__(
@@ -120,8 +123,10 @@ class HttpTransport(Transport):
         timeout: float = 10.0,
         identity: str = "hub",
         client: httpx.AsyncClient | None = None,
+        max_body: int | None = None,
     ) -> None:
         self.security = security or SecurityConfig()
+        self.max_body = max_body
         self.identity = identity
         self._timeout = timeout
         self._client: httpx.Client | None = None
@@ -161,12 +166,29 @@ class HttpTransport(Transport):
     async def deliver_many_async(
         self, messages: list[AgentMessage], recipient: AgentInfo
     ) -> dict[str, DeliveryError]:
-        """One POST of a JSON array; the inbox answers which messages it refused."""
+        """POSTs of JSON arrays (each within ``max_body``); the inbox answers which messages
+        it refused."""
         if len(messages) == 1:
             return await super().deliver_many_async(messages, recipient)
+        texts = [m.to_json() for m in messages]
+        refused: dict[str, DeliveryError] = {}
+        for start, end in size_chunks([len(t) for t in texts], self.max_body):
+            group = messages[start:end]
+            try:
+                if len(group) == 1:
+                    await self.deliver_async(group[0], recipient)
+                else:
+                    refused.update(await self._post_batch(group, texts[start:end], recipient))
+            except DeliveryError as exc:
+                refused.update({m.message_id: exc for m in group})
+        return refused
+
+    async def _post_batch(
+        self, messages: list[AgentMessage], texts: list[str], recipient: AgentInfo
+    ) -> dict[str, DeliveryError]:
         if self._async_client is None:
             self._async_client = httpx.AsyncClient(timeout=self._timeout)
-        body = ("[" + ",".join(m.to_json() for m in messages) + "]").encode()
+        body = ("[" + ",".join(texts) + "]").encode()
         headers = {"content-type": "application/json"}
         headers.update(self.security.request_headers(self.identity, recipient.agent_id))
         headers.update(self.security.sign(messages[0].message_id, body))
@@ -189,6 +211,22 @@ class HttpTransport(Transport):
         if self._async_client is not None and self._owns_async_client:
             await self._async_client.aclose()
             self._async_client = None
+
+
+def size_chunks(sizes: list[int], limit: int | None) -> list[tuple[int, int]]:
+    """``(start, end)`` slices of items whose JSON array (``[a,b]``) stays within ``limit``
+    bytes; an item too large on its own gets a slice of its own."""
+    if limit is None:
+        return [(0, len(sizes))]
+    chunks: list[tuple[int, int]] = []
+    start, total = 0, 1
+    for index, size in enumerate(sizes):
+        if index > start and total + size + 1 > limit:
+            chunks.append((start, index))
+            start, total = index, 1
+        total += size + 1
+    chunks.append((start, len(sizes)))
+    return chunks
 
 
 def _unreachable(recipient: AgentInfo, exc: Exception) -> DeliveryError:

@@ -102,9 +102,12 @@ def test_unregistered_capability_names_the_known_ones(comm: AgentCommunicationPr
     )
 
 
-@pytest.mark.parametrize("agent_id", ["", "   ", None, 42, "x" * 129])
+@pytest.mark.parametrize(
+    "agent_id",
+    ["", "   ", None, 42, "x" * 129, "a/b", "a?b", "a#b", "a%2Fb", "a..b", "..", "agënt", "a b"],
+)
 def test_bad_agent_ids_are_refused(comm: AgentCommunicationProtocol, agent_id: Any) -> None:
-    with pytest.raises(InvalidMessageError, match="expected a non-empty string"):
+    with pytest.raises(InvalidMessageError, match="expected an agent id: 1-128 ASCII letters"):
         comm.register_agent(agent_id, "Name", ["x"], "http://localhost:9000")
     assert len(comm.list_agents()) == 3
 

@@ -26,7 +26,9 @@ json_values = st.recursive(
     ),
     max_leaves=20,
 )
-ids = st.text(min_size=1, max_size=40).filter(lambda s: s.strip() != "")
+ids = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,39}", fullmatch=True).filter(
+    lambda s: ".." not in s
+)
 messages = st.builds(
     AgentMessage,
     message_id=st.uuids().map(lambda u: u.hex),

@@ -1,0 +1,219 @@
+"""The hub's delivery state: acknowledgements, bounded redelivery and the dead-letter store.
+
+An inbox's ``202`` only says a message was queued there; the agent may die before its
+handlers run. So the hub keeps every message it delivered to an agent that registered with
+``reports_outcomes`` (every :class:`~otel_agents.messaging.remote.RemoteAgent` does) as
+*pending* until the recipient reports the outcome (``POST /acks``, sent after its handlers
+ran, see :mod:`otel_agents.messaging.reports`). A message not acknowledged within
+``ack_timeout`` seconds is delivered again (the inbox drops a copy it already has and
+re-reports its outcome); a failed redelivery waits ``retry_backoff`` seconds, doubling with
+each attempt up to 60 s. After
+``max_delivery_attempts`` deliveries, or once the message expired or its recipient was
+unregistered, it is parked in a bounded dead-letter store (``GET /dead-letters``), counted in
+``agent.message.dead_lettered`` and its record says ``dead_lettered`` and why.
+
+The state lives in the hub's memory: a hub restart forgets pending messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from otel_agents import semconv as sc
+from otel_agents.messaging.errors import DeliveryError
+from otel_agents.messaging.message import AgentMessage
+from otel_agents.messaging.protocol import AgentCommunicationProtocol
+from otel_agents.messaging.records import MessageStatus
+
+__all__ = ["DeadLetter", "DeliveryTracker"]
+
+_logger = logging.getLogger("otel_agents.messaging")
+
+#: The longest wait between two redeliveries, in seconds.
+MAX_BACKOFF = 60.0
+#: Outcomes an inbox may report.
+ACK_STATUSES = {"processed": MessageStatus.PROCESSED, "failed": MessageStatus.FAILED,
+                "expired": MessageStatus.EXPIRED}  # fmt: skip
+_FINAL = frozenset(ACK_STATUSES.values())
+
+
+@dataclass
+class _Pending:
+    message: AgentMessage
+    attempts: int
+    due: float  # on the protocol's monotonic clock
+    accepted: bool  # the last attempt was accepted by the inbox
+    last_error: str = ""
+    last_reason: str = ""
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message the hub gave up on: who, what, how many attempts and why (no payload)."""
+
+    message_id: str
+    sender_id: str
+    recipient_id: str
+    message_type: str
+    attempts: int
+    reason: str
+    error: str
+    dead_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class DeliveryTracker:
+    """Pending deliveries of a hub, their redelivery and the dead letters."""
+
+    def __init__(self, protocol: AgentCommunicationProtocol) -> None:
+        config = protocol.config
+        self.protocol = protocol
+        self.ack_timeout: float = config["ack_timeout"]
+        self.max_attempts: int = config["max_delivery_attempts"]
+        self.backoff: float = config["retry_backoff"]
+        self.max_dead_letters: int = config["max_dead_letters"]
+        self._pending: dict[str, _Pending] = {}
+        self._dead: OrderedDict[str, DeadLetter] = OrderedDict()
+        self._lock = threading.Lock()
+        self.dropped_dead_letters = 0
+        meter = protocol.telemetry.meter
+        self._dead_counter = sc.create_instrument(meter, sc.AGENT_MESSAGE_DEAD_LETTERED)
+        self._redelivered = sc.create_instrument(meter, sc.AGENT_MESSAGE_REDELIVERED)
+
+    @property
+    def tick_interval(self) -> float:
+        """How often :meth:`tick` should run: often enough for the shortest wait."""
+        return min(1.0, max(0.02, min(self.ack_timeout, self.backoff) / 4))
+
+    def delivered(self, message: AgentMessage) -> None:
+        """An inbox accepted ``message``: wait for its outcome, if its recipient reports
+        outcomes (an agent that does not would get every message ``max_delivery_attempts``
+        times)."""
+        record = self.protocol.messages.get(message.message_id)
+        if record is not None and record.status in _FINAL:
+            return  # the recipient processed it and said so before its 202 reached us
+        self._set(message.message_id, MessageStatus.DELIVERED)
+        recipient = self.protocol.registry.lookup(message.recipient_id)
+        if recipient is None or not recipient.reports_outcomes:
+            return
+        now = self.protocol.clock.monotonic()
+        with self._lock:
+            self._pending[message.message_id] = _Pending(message, 1, now + self.ack_timeout, True)
+
+    def acknowledge(
+        self, message_id: str, agent_id: str | None, status: str, error_type: str | None
+    ) -> bool:
+        """The recipient reports ``status`` for ``message_id``; ``agent_id`` is who reported
+        (``None``: proven only by the shared secret). Returns whether it was taken."""
+        outcome = ACK_STATUSES.get(status)
+        record = self.protocol.messages.get(message_id)
+        if outcome is None or record is None:
+            return False
+        if agent_id is not None and agent_id != record.message.recipient_id:
+            return False  # only the recipient reports on its messages
+        with self._lock:
+            self._pending.pop(message_id, None)
+            self._dead.pop(message_id, None)  # a late report: the message did get through
+        error = None if outcome is MessageStatus.PROCESSED else f"the recipient reported {status}"
+        self._set(message_id, outcome, error, error_type if error else None)
+        return True
+
+    def dead_letters(self) -> list[DeadLetter]:
+        with self._lock:
+            return list(self._dead.values())
+
+    def pending(self) -> int:
+        return len(self._pending)
+
+    async def tick(self) -> None:
+        """Redeliver or dead-letter every pending message whose wait is over."""
+        now = self.protocol.clock.monotonic()
+        with self._lock:
+            due = [p for p in self._pending.values() if p.due <= now]
+        for pending in due:
+            try:
+                await self._retry(pending)
+            except Exception:  # one message must never stop the others' redelivery
+                _logger.warning("redelivering %s failed", pending.message.message_id, exc_info=True)
+
+    async def _retry(self, pending: _Pending) -> None:
+        message = pending.message
+        protocol = self.protocol
+        if message.is_expired(protocol.clock.time()):
+            self._bury(pending, "expired", "the message expired before it was processed")
+            return
+        if pending.attempts >= self.max_attempts:
+            if pending.accepted:
+                reason, error = (
+                    "no_ack",
+                    (
+                        f"delivered {pending.attempts} times but the recipient never reported it "
+                        f"processed within ack_timeout={self.ack_timeout:g} s"
+                    ),
+                )
+            else:
+                reason, error = pending.last_reason or "delivery_failed", pending.last_error
+            self._bury(pending, reason, error)
+            return
+        recipient = protocol.registry.lookup(message.recipient_id)
+        if recipient is None:
+            self._bury(pending, "recipient_unregistered", "the recipient is no longer registered")
+            return
+        pending.attempts += 1
+        self._redelivered.add(1, {sc.MESSAGING_DESTINATION_NAME: message.recipient_id})
+        try:
+            await protocol.transport.deliver_async(message, recipient)
+        except DeliveryError as exc:
+            pending.accepted, pending.last_error, pending.last_reason = False, str(exc), exc.reason
+            wait = min(MAX_BACKOFF, self.backoff * 2 ** (pending.attempts - 1))
+        else:
+            pending.accepted = True
+            wait = self.ack_timeout
+        pending.due = protocol.clock.monotonic() + wait
+
+    def _bury(self, pending: _Pending, reason: str, error: str) -> None:
+        message = pending.message
+        letter = DeadLetter(
+            message.message_id,
+            message.sender_id,
+            message.recipient_id,
+            message.message_type.value,
+            pending.attempts,
+            reason,
+            error,
+            self.protocol.clock.time(),
+        )
+        with self._lock:
+            if self._pending.pop(message.message_id, None) is None:
+                return  # acknowledged meanwhile
+            self._dead[message.message_id] = letter
+            while len(self._dead) > self.max_dead_letters:
+                self._dead.popitem(last=False)
+                self.dropped_dead_letters += 1
+        self._set(message.message_id, MessageStatus.DEAD_LETTERED, error, reason)
+        self._dead_counter.add(
+            1, {sc.MESSAGING_DESTINATION_NAME: message.recipient_id, sc.ERROR_TYPE: reason}
+        )
+        _logger.warning(
+            "message %s to %s is dead-lettered after %d attempts: %s",
+            message.message_id,
+            message.recipient_id,
+            pending.attempts,
+            reason,
+        )
+
+    def _set(
+        self,
+        message_id: str,
+        status: MessageStatus,
+        error: str | None = None,
+        error_type: str | None = None,
+    ) -> None:
+        protocol = self.protocol
+        protocol.messages.update(message_id, status, protocol.clock.time(), error, error_type)

@@ -1,0 +1,103 @@
+"""Which inbox URLs the hub accepts from agents that register over HTTP.
+
+The hub POSTs envelopes to whatever endpoint an agent registered, so an unchecked endpoint
+turns the hub into a relay towards addresses only it can reach (server-side request
+forgery): a cloud metadata service, a link-local device. An endpoint must be an ``http`` or
+``https`` URL without user info, query or fragment, and its host must not be a link-local
+or metadata address (``169.254.0.0/16``, ``fe80::/10``, ``fd00:ec2::254``, the well-known
+metadata host names), unless it lies in one of ``allowed_endpoint_networks``.
+
+IP literals are checked in every spelling the resolver accepts (``2852039166``,
+``0xa9.0xfe.0xa9.0xfe``, ``::ffff:169.254.169.254``). Host names are not resolved here (an
+agent may register before its name resolves): a name that resolves to a refused address
+is not caught, so networks where that matters should also filter egress.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from otel_agents.errors import ConfigurationError
+from otel_agents.messaging.errors import InvalidMessageError
+
+__all__ = ["BLOCKED_NETWORKS", "check_endpoint", "parse_networks"]
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+#: Refused unless allowed by ``allowed_endpoint_networks``.
+BLOCKED_NETWORKS: tuple[IPNetwork, ...] = (
+    ipaddress.ip_network("169.254.0.0/16"),  # IPv4 link-local, cloud metadata services
+    ipaddress.ip_network("fe80::/10"),  # IPv6 link-local
+    ipaddress.ip_network("fd00:ec2::254/128"),  # AWS metadata over IPv6
+    ipaddress.ip_network("0.0.0.0/8"),  # "this network": reaches the hub's own host
+)
+_METADATA_HOSTS = {"metadata.google.internal", "metadata.goog", "metadata"}
+
+
+def parse_networks(values: Iterable[str]) -> tuple[IPNetwork, ...]:
+    """``allowed_endpoint_networks`` as networks; a bad one is a ConfigurationError."""
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            raise ConfigurationError(
+                f"allowed_endpoint_networks entry {value!r} is not valid: expected a CIDR "
+                "network such as '169.254.0.0/16'"
+            ) from None
+    return tuple(networks)
+
+
+def _address(host: str) -> IPAddress | None:
+    """The IP address ``host`` spells, in any form the resolver would accept, or ``None``."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        try:  # inet_aton takes the legacy forms: 2852039166, 0xa9fea9fe, 169.254.43518
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except (OSError, ValueError):
+            return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def check_endpoint(endpoint: str, allowed: Iterable[IPNetwork] = ()) -> str:
+    """Return ``endpoint`` if the hub may deliver to it; raise InvalidMessageError if not."""
+
+    def refuse(why: str) -> InvalidMessageError:
+        return InvalidMessageError(
+            f"endpoint={endpoint[:200]!r} is not valid: {why} (an agent's inbox URL such as "
+            "'http://agent-a:8101')"
+        )
+
+    try:
+        parts = urlsplit(endpoint)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises for a bad port
+    except ValueError:
+        raise refuse("it is not a URL") from None
+    if parts.scheme not in ("http", "https"):
+        raise refuse("the scheme must be http or https")
+    if "@" in parts.netloc:
+        raise refuse("user info (user:password@) is not allowed")
+    if parts.query or parts.fragment or "?" in endpoint or "#" in endpoint:
+        raise refuse("a query or fragment is not allowed")
+    if not host:
+        raise refuse("it has no host")
+    if host.rstrip(".").lower() in _METADATA_HOSTS:
+        raise refuse(f"{host} is a cloud metadata service")
+    address = _address(host)
+    if address is not None:
+        blocked = any(address in network for network in BLOCKED_NETWORKS)
+        if blocked and not any(address in network for network in allowed):
+            raise refuse(
+                f"{address} is a link-local or metadata address; allow its network with "
+                "allowed_endpoint_networks (otel-agents hub --allow-endpoint-network) if you "
+                "really mean it"
+            )
+    return endpoint
