@@ -184,6 +184,31 @@ COMMUNICATION = Board(
                     "short",
                     "Messages lost or refused, per second.",
                 ),
+                ts(
+                    "Redelivered and dead-lettered by the hub",
+                    [
+                        Query(
+                            sum_by(
+                                rate(metric(sc.AGENT_MESSAGE_REDELIVERED)),
+                                label(sc.MESSAGING_DESTINATION_NAME),
+                            ),
+                            f"redelivered to {legend(label(sc.MESSAGING_DESTINATION_NAME))}",
+                        ),
+                        Query(
+                            sum_by(
+                                rate(metric(sc.AGENT_MESSAGE_DEAD_LETTERED)),
+                                label(sc.MESSAGING_DESTINATION_NAME),
+                                label(sc.ERROR_TYPE),
+                            ),
+                            f"dead-lettered {legend(label(sc.MESSAGING_DESTINATION_NAME))} "
+                            f"{legend(label(sc.ERROR_TYPE))}",
+                        ),
+                    ],
+                    "short",
+                    "agent.message.redelivered and agent.message.dead_lettered per second: "
+                    "deliveries the hub repeated because no outcome came back, and messages it "
+                    "gave up on (GET /dead-letters on the hub lists them).",
+                ),
             ),
         ),
         Row(

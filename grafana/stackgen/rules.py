@@ -135,6 +135,16 @@ _5XX = _series(metric(sc.GATEWAY_REQUESTS), **{sc.GATEWAY_STATUS_CLASS: "5xx"})
 _POOL_EXHAUSTED = _series(metric(sc.GATEWAY_UPSTREAM_ERRORS), **{sc.ERROR_TYPE: "pool_exhausted"})
 
 
+_DESTINATION = label(sc.MESSAGING_DESTINATION_NAME)
+
+
+def _dead_lettered(agent: str, reason: str) -> str:
+    return (
+        f'{metric(sc.AGENT_MESSAGE_DEAD_LETTERED)}{{{_DESTINATION}="{agent}",'
+        f'{label(sc.ERROR_TYPE)}="{reason}"}}'
+    )
+
+
 def _upstream_errors(service: str, error_type: str) -> str:
     return (
         f'{metric(sc.GATEWAY_UPSTREAM_ERRORS)}{{{SERVICE}="{service}",'
@@ -316,6 +326,26 @@ RULES: tuple[AlertRule, ...] = (
                 _upstream_errors("orders", "timeout"): _growing(60),
             }
         ),
+    ),
+    AlertRule(
+        name="OtelAgentsMessagesDeadLettered",
+        expr=(
+            f"sum by ({_DESTINATION}, {label(sc.ERROR_TYPE)}) "
+            f"(increase({metric(sc.AGENT_MESSAGE_DEAD_LETTERED)}[10m])) > 0"
+        ),
+        hold="1m",
+        severity="warning",
+        summary=f"Messages to {_t(_DESTINATION)} end in the hub's dead-letter store",
+        description=(
+            "agent.message.dead_lettered: the hub gave up delivering messages to the agent "
+            f"({_t(label(sc.ERROR_TYPE))}) after max_delivery_attempts; GET /dead-letters on "
+            "the hub lists them. Increase over 10 minutes."
+        ),
+        fires=Case(
+            {_dead_lettered("worker", "no_ack"): _growing(1)},
+            {_DESTINATION: "worker", label(sc.ERROR_TYPE): "no_ack"},
+        ),
+        quiet=Case({_dead_lettered("worker", "no_ack"): _steady(3)}),
     ),
 )
 

@@ -40,6 +40,7 @@ from otel_agents.messaging import (
     MessageType,
     SecurityConfig,
 )
+from otel_agents.messaging.delivery import DeliveryTracker
 from otel_agents.messaging.hub import create_hub_app
 from otel_agents.messaging.message import new_message
 from otel_agents.profiler import PerformanceProfiler
@@ -63,6 +64,7 @@ EXPECTED_ALERTS = {
     "OtelAgentsUpstreamUnhealthy",
     "OtelAgentsRateLimitSaturation",
     "OtelAgentsLowHealthScore",
+    "OtelAgentsMessagesDeadLettered",
 }
 ALERT_TIMEOUT = 20.0
 
@@ -145,7 +147,13 @@ class Workload:
         self.system = SystemMetrics(providers["meter_provider"])
         self.system.enable()
         self.comm = AgentCommunicationProtocol(
-            {"heartbeat_interval": 30, "message_timeout": 30, "max_queue_size": 3},
+            {
+                "heartbeat_interval": 30,
+                "message_timeout": 30,
+                "max_queue_size": 3,
+                "ack_timeout": 5,
+                "max_delivery_attempts": 2,
+            },
             clock=self.clock,
             **providers,
         )
@@ -158,8 +166,15 @@ class Workload:
             self.comm.register_agent(
                 agent_id, agent_id.title(), [capability], f"local://{agent_id}"
             )
+        # An agent that takes its messages but never reports them processed (as an inbox
+        # that dies after its 202 would): the hub redelivers, then dead-letters.
+        self.comm.registry.register(
+            "ghost", "Ghost", ["batch"], "local://ghost", reports_outcomes=True
+        )
         self.comm.register_handler("worker", lambda message: None)
         self.comm.register_handler("monitor", lambda message: None)
+        self.comm.register_handler("ghost", lambda message: None)
+        self.deliveries = DeliveryTracker(self.comm)  # the hub's delivery bookkeeping
         self.hub = create_hub_app(
             self.comm, SecurityConfig(shared_secret="e2e-only-token"), **providers
         )
@@ -225,6 +240,14 @@ class Workload:
         self.comm.check_heartbeats()
         # A request without the hub's token is rejected (agent.message.rejected).
         assert asyncio.run(self._unauthenticated_hub_call()) == 401
+        # The ghost never reports: one redelivery, then the dead-letter store.
+        message_id = self.comm.send_message("planner", "ghost", MessageType.REQUEST, {"n": 7})
+        self.deliveries.delivered(self.comm.get_message_status(message_id).message)
+        for _attempt in range(2):
+            self.clock.offset += 6  # past ack_timeout
+            asyncio.run(self.deliveries.tick())
+            self.comm.process_pending("ghost")
+        assert self.comm.get_message_status(message_id).status.value == "dead_lettered"
 
     async def _message_through_hub(self) -> int:
         message, _ = new_message(
