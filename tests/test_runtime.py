@@ -1,0 +1,163 @@
+"""The shared runtime primitives: failsafe periodic workers, failsafe calls, bounded caches."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+import pytest
+
+from otel_agents._runtime import (
+    SYSTEM_CLOCK,
+    BoundedCache,
+    Clock,
+    FailureLog,
+    PeriodicTask,
+    PeriodicThread,
+    failsafe_call,
+    periodic,
+)
+from otel_agents.errors import InvalidValueError
+
+_logger = logging.getLogger("tests.runtime")
+DEADLINE = 30.0  # generous: the machine is shared; the tests assert behaviour, not speed
+
+
+class Script:
+    """Work that fails with the scripted errors, in order, then succeeds; counts its runs."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+        self.runs = 0
+        self.succeeded = threading.Event()
+
+    def __call__(self) -> None:
+        self.runs += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        self.succeeded.set()
+
+
+def test_system_clock_is_a_clock() -> None:
+    clock: Clock = SYSTEM_CLOCK
+    assert clock.time() > 1e9
+    first = clock.monotonic()
+    assert clock.monotonic() >= first
+
+
+def test_periodic_thread_survives_errors_and_logs_each_distinct_one_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Three failures, two of them alike: the loop goes on, and two records are logged."""
+    work = Script(RuntimeError("boom"), RuntimeError("boom"), KeyError("other"))
+    worker = PeriodicThread(0.001, work, name="test-worker", logger=_logger)
+    with caplog.at_level(logging.ERROR, logger=_logger.name):
+        worker.start()
+        try:
+            assert work.succeeded.wait(DEADLINE)
+        finally:
+            worker.stop()
+    assert work.runs >= 4
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2, messages
+    assert "RuntimeError: boom" in messages[0]
+    assert "test-worker" in messages[0]
+    assert "KeyError" in messages[1]
+
+
+def test_periodic_thread_stop_joins_and_can_restart() -> None:
+    work = Script()
+    worker = PeriodicThread(3600.0, work, name="test-worker", logger=_logger, immediately=True)
+    worker.start()
+    worker.start()  # twice is harmless
+    assert work.succeeded.wait(DEADLINE)
+    worker.stop()
+    assert not worker.running
+    worker.stop()  # twice is harmless
+    work.succeeded.clear()
+    worker.start()
+    assert work.succeeded.wait(DEADLINE)
+    worker.stop()
+    assert work.runs == 2  # once per start, the hour-long interval never elapsed
+
+
+def test_periodic_thread_run_once_reports_failure() -> None:
+    worker = PeriodicThread(1.0, Script(ValueError("bad")), name="w", logger=_logger)
+    assert worker.run_once() is False
+    assert worker.run_once() is True
+
+
+def test_periodic_task_survives_errors_and_stops() -> None:
+    """The asyncio form goes on after sync and async failures; stop() ends the task."""
+
+    async def scenario() -> int:
+        done = asyncio.Event()
+        runs = 0
+
+        async def work() -> None:
+            nonlocal runs
+            runs += 1
+            if runs == 1:
+                raise RuntimeError("first")
+            if runs == 3:
+                done.set()
+
+        task = periodic(0.001, work, name="test-task", logger=_logger)
+        await asyncio.wait_for(done.wait(), DEADLINE)
+        await task.stop()
+        await task.stop()  # twice is harmless
+        return runs
+
+    assert asyncio.run(scenario()) >= 3
+
+
+def test_periodic_task_runs_sync_work() -> None:
+    async def scenario() -> bool:
+        task = PeriodicTask(3600.0, Script(OSError("x")), name="t", logger=_logger)
+        failed = await task.run_once()
+        succeeded = await task.run_once()
+        return not failed and succeeded
+
+    assert asyncio.run(scenario())
+
+
+def test_failsafe_call_returns_default_and_logs_once_per_key(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    failures = FailureLog(_logger, "callback %r raised")
+
+    def broken(value: int) -> int:
+        raise ValueError(value)
+
+    with caplog.at_level(logging.ERROR, logger=_logger.name):
+        assert failsafe_call(broken, 1, failures=failures, default=-1) == -1
+        assert failsafe_call(broken, 2, failures=failures, default=-1) == -1
+        assert failsafe_call(lambda: 5, failures=failures) == 5
+        assert failsafe_call(broken, 3, failures=failures, key="other") is None
+    assert len(caplog.records) == 2
+    assert caplog.records[0].exc_info is not None
+
+
+def test_failure_log_accepts_unhashable_keys() -> None:
+    failures = FailureLog(_logger, "%s")
+    key: list[int] = []
+    assert failures.record(key) is True
+    assert failures.record(key) is False
+
+
+def test_bounded_cache_never_grows_past_maxsize() -> None:
+    cache: BoundedCache[int, int] = BoundedCache(3)
+    for key in range(10):
+        cache.put(key, key * key)
+    assert len(cache) == 3
+    assert dict(cache) == {7: 49, 8: 64, 9: 81}
+    assert cache.get_or_put(9, lambda k: -1) == 81
+    assert cache.get_or_put(10, lambda k: k + 1) == 11
+    assert len(cache) == 3
+    assert 7 not in cache
+
+
+def test_bounded_cache_rejects_a_bad_size() -> None:
+    with pytest.raises(InvalidValueError, match="maxsize"):
+        BoundedCache(0)
