@@ -30,9 +30,8 @@ GET      /healthz                    liveness
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -45,6 +44,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from otel_agents._runtime import periodic
 from otel_agents.errors import MessagingError
 from otel_agents.messaging._http import (
     MAX_BATCH,
@@ -67,6 +67,8 @@ from otel_agents.messaging.security import SecurityConfig
 from otel_agents.messaging.transport import HttpTransport
 
 __all__ = ["create_hub", "create_hub_app"]
+
+_logger = logging.getLogger("otel_agents.messaging")
 
 
 def create_hub(
@@ -235,25 +237,23 @@ def create_hub_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async def watch() -> None:
-            while True:
-                await asyncio.sleep(hub.config["heartbeat_interval"])
-                hub.check_heartbeats()
-
-        async def redeliver() -> None:
-            while True:
-                await asyncio.sleep(tracker.tick_interval)
-                await tracker.tick()
-
-        tasks = [asyncio.create_task(watch()), asyncio.create_task(redeliver())]
+        interval = hub.config["heartbeat_interval"]
+        tasks = [
+            periodic(
+                interval, hub.check_heartbeats, name="otel-agents-hub-heartbeats", logger=_logger
+            ),
+            periodic(
+                tracker.tick_interval,
+                tracker.tick,
+                name="otel-agents-hub-redelivery",
+                logger=_logger,
+            ),
+        ]
         try:
             yield
         finally:
             for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await task.stop()
             await hub.transport.aclose()
 
     routes = [

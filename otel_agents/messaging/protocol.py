@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import threading
+import logging
 from collections.abc import Iterable
 from typing import Any
 
+from otel_agents._runtime import PeriodicThread
 from otel_agents.errors import MessagingError, invalid_value
 from otel_agents.history import TimeRange
 from otel_agents.messaging import _telemetry as tel
@@ -47,6 +48,8 @@ from otel_agents.semconv import (
 )
 
 __all__ = ["AgentCommunicationProtocol"]
+
+_logger = logging.getLogger("otel_agents.messaging")
 
 
 class AgentCommunicationProtocol:
@@ -87,8 +90,12 @@ class AgentCommunicationProtocol:
             self.telemetry, self.clock, self.messages, self.config["message_timeout"]
         )
         self._handlers: dict[str, HandlerRegistry] = {}
-        self._monitor: threading.Thread | None = None
-        self._stopping = threading.Event()
+        self._monitor = PeriodicThread(
+            self.config["heartbeat_interval"],
+            self.check_heartbeats,
+            name="otel-agents-heartbeats",
+            logger=_logger,
+        )
         if isinstance(self.transport, InProcessTransport):
             self.telemetry.observe(queue_depth=self.transport.depths)
 
@@ -359,25 +366,12 @@ class AgentCommunicationProtocol:
 
     def start(self) -> None:
         """Check heartbeats every ``heartbeat_interval`` seconds in a daemon thread."""
-        if self._monitor is not None:
-            return
-        self._stopping.clear()
-        self._monitor = threading.Thread(
-            target=self._watch, name="otel-agents-heartbeats", daemon=True
-        )
         self._monitor.start()
 
     def stop(self) -> None:
         """Stop the heartbeat thread and close the transport. Safe to call twice."""
-        self._stopping.set()
-        if self._monitor is not None:
-            self._monitor.join(timeout=5)
-            self._monitor = None
+        self._monitor.stop(timeout=5)
         self.transport.close()
-
-    def _watch(self) -> None:
-        while not self._stopping.wait(self.config["heartbeat_interval"]):
-            self.check_heartbeats()
 
 
 def _conversation(value: Any) -> str | None:

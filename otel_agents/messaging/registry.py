@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from otel_agents import semconv as sc
+from otel_agents._runtime import Clock, FailureLog, SystemClock, failsafe_call
 from otel_agents.history import BoundedHistory
 from otel_agents.messaging._telemetry import MessagingTelemetry
 from otel_agents.messaging.errors import (
@@ -33,21 +33,6 @@ _logger = logging.getLogger("otel_agents.messaging")
 
 #: Capabilities named in an "unknown capability" error, at most (errors stay small).
 _SHOWN = 20
-
-
-class Clock(Protocol):
-    """Where messaging reads time: ``monotonic()`` for intervals, ``time()`` for timestamps."""
-
-    def monotonic(self) -> float: ...
-
-    def time(self) -> float: ...
-
-
-class SystemClock:
-    """The real clocks: :func:`time.monotonic` and :func:`time.time`."""
-
-    monotonic = staticmethod(time.monotonic)
-    time = staticmethod(time.time)
 
 
 @dataclass
@@ -112,7 +97,9 @@ class AgentRegistry:
         self._agents: dict[str, AgentInfo] = {}
         self._lock = threading.RLock()
         self._listeners: list[StatusListener] = []
-        self._failed_listeners: set[int] = set()
+        self._listener_failures = FailureLog(
+            _logger, "status listener %r failed (logged once)", level=logging.WARNING
+        )
         self.status_history: BoundedHistory[StatusChange] = BoundedHistory(
             max_status_history, lambda change: change.timestamp
         )
@@ -278,12 +265,7 @@ class AgentRegistry:
         self._telemetry.status_changes.add(1, {sc.AGENT_STATUS: status.value})
         _logger.info("agent %s is now %s (%s)", agent_id, status.value, reason)
         for listener in list(self._listeners):
-            try:
-                listener(change)
-            except Exception:
-                if id(listener) not in self._failed_listeners:
-                    self._failed_listeners.add(id(listener))
-                    _logger.warning("a status listener failed", exc_info=True)
+            failsafe_call(listener, change, failures=self._listener_failures)
 
 
 def _coerce_status(value: AgentStatus | str) -> AgentStatus:

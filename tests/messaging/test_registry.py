@@ -114,4 +114,4 @@ def test_background_monitor_starts_and_stops(make_comm: Any) -> None:
     comm.start()
     comm.stop()
     comm.stop()
-    assert comm._monitor is None
+    assert not comm._monitor.running
