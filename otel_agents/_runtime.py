@@ -24,7 +24,7 @@ import time as _time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Protocol, TypeVar
 
-from otel_agents.errors import invalid_value
+from otel_agents.errors import invalid_type, invalid_value
 
 __all__ = [
     "SYSTEM_CLOCK",
@@ -34,6 +34,7 @@ __all__ = [
     "PeriodicTask",
     "PeriodicThread",
     "SystemClock",
+    "as_clock",
     "failsafe_call",
     "periodic",
 ]
@@ -64,6 +65,30 @@ class SystemClock:
 
 #: The clock every component uses unless one is injected.
 SYSTEM_CLOCK: Clock = SystemClock()
+
+
+class _FunctionClock:
+    """A function returning Unix seconds, as a :class:`Clock` (both readings are its own)."""
+
+    __slots__ = ("monotonic", "time")
+
+    def __init__(self, func: Callable[[], float]) -> None:
+        self.time = func
+        self.monotonic = func
+
+
+def as_clock(clock: Clock | Callable[[], float] | None, parameter: str = "clock") -> Clock:
+    """``clock`` as a :class:`Clock`: the system clock for ``None``; a plain function (the
+    older ``clock=time.time`` form some components took) reads both wall and interval time."""
+    if clock is None:
+        return SYSTEM_CLOCK
+    if callable(getattr(clock, "time", None)) and callable(getattr(clock, "monotonic", None)):
+        return clock  # type: ignore[return-value]
+    if callable(clock):
+        return _FunctionClock(clock)
+    raise invalid_type(
+        parameter, clock, "a Clock (with time() and monotonic()) or a function returning seconds"
+    )
 
 
 class BoundedCache(dict[K, V]):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -27,6 +26,7 @@ from opentelemetry._logs import LoggerProvider, SeverityNumber
 
 from otel_agents._alert_telemetry import AlertTelemetry
 from otel_agents._export import redact
+from otel_agents._runtime import Clock, FailureLog, as_clock, failsafe_call
 from otel_agents.errors import InvalidValueError, invalid_type, invalid_value
 from otel_agents.history import BoundedHistory, TimeRange
 
@@ -142,7 +142,8 @@ class AlertManager:
         max_active: unresolved alerts kept; past it, the oldest is resolved as ``overflow``.
         reopen_window: seconds during which an alert a rule resolved is reopened, not
             raised anew, when its condition returns.
-        clock: returns Unix seconds; inject a fake one in tests.
+        clock: a :class:`~otel_agents._runtime.Clock` (or a function returning Unix
+            seconds); inject a fake one in tests.
         meter_provider: defaults to the global one.
         tracer_provider: defaults to the global one; used only when logs are off.
         logger_provider: defaults to the global one. With none configured (or a no-op one),
@@ -160,12 +161,12 @@ class AlertManager:
         max_history: int = 1000,
         max_active: int = 1000,
         reopen_window: float = 300.0,
-        clock: Callable[[], float] = time.time,
+        clock: Clock | Callable[[], float] | None = None,
         tracer_provider: trace.TracerProvider | None = None,
         meter_provider: metrics.MeterProvider | None = None,
         logger_provider: LoggerProvider | None = None,
     ) -> None:
-        self._clock = clock
+        self._clock = as_clock(clock).time
         self.reopen_window = reopen_window
         self.max_active = max_active
         self._lock = threading.RLock()
@@ -176,7 +177,7 @@ class AlertManager:
         )
         self._pairs: set[tuple[str, str]] = set()
         self._listeners: list[AlertListener] = []
-        self._failed: list[Callable[[Alert], Any]] = []
+        self._failures = FailureLog(_logger, "%s raised; alerting goes on (logged once)")
         self._telemetry = AlertTelemetry(
             self.counts,
             tracer_provider=tracer_provider,
@@ -341,12 +342,7 @@ class AlertManager:
 
     def call_failsafe(self, callback: Callable[[Alert], Any], alert: Alert, what: str) -> None:
         """Run a user callback; one that raises is logged the first time, then ignored."""
-        try:
-            callback(alert)
-        except Exception:
-            if callback not in self._failed:
-                self._failed.append(callback)
-                _logger.exception("%s %r raised; alerting goes on (logged once)", what, callback)
+        failsafe_call(callback, alert, failures=self._failures, detail=f"{what} {callback!r}")
 
     # -- internals -------------------------------------------------------------------------
     def _close(self, alert: Alert, by: str) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from pathlib import Path
@@ -34,6 +33,7 @@ from otel_agents._dashboard_sources import (
 )
 from otel_agents._export import export_envelope, write_json_atomic
 from otel_agents._options import Option, Options
+from otel_agents._runtime import Clock, PeriodicThread, as_clock
 from otel_agents.alert_rules import (
     DEFAULT_RULES,
     RuleEngine,
@@ -94,7 +94,8 @@ class PerformanceDashboard:
         resource_reader: returns ``{"cpu_percent": ..., "memory_percent": ...}``; psutil by
             default (when ``system_resources`` is on).
         health_weights: the constants of the health formula.
-        clock: Unix seconds for alert times and rule durations; inject a fake in tests.
+        clock: a :class:`~otel_agents._runtime.Clock` (or a function returning Unix
+            seconds) for alert times and rule durations; inject a fake in tests.
         tracer_provider, meter_provider, logger_provider: default to the global ones.
 
     Raises:
@@ -113,11 +114,12 @@ class PerformanceDashboard:
         rules: Iterable[ThresholdRule | Mapping[str, Any]] | None = None,
         resource_reader: ResourceReader | None = None,
         health_weights: HealthWeights | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock | Callable[[], float] | None = None,
         tracer_provider: trace.TracerProvider | None = None,
         meter_provider: metrics.MeterProvider | None = None,
         logger_provider: LoggerProvider | None = None,
     ) -> None:
+        clock = as_clock(clock)
         settings = dict(config or {}) if isinstance(config, Mapping) or config is None else config
         rule_entries = settings.pop("alert_rules", None) if isinstance(settings, dict) else None
         self.config = DASHBOARD_OPTIONS.resolve(settings)
@@ -145,38 +147,33 @@ class PerformanceDashboard:
         self.rule_engine = RuleEngine(self.alert_manager, initial)
         self.health_weights = health_weights or HealthWeights()
         self.current_view = DashboardView.SYSTEM_OVERVIEW
-        self._clock = clock
+        self._clock = clock.time
         self._history: BoundedHistory[dict[str, Any]] = BoundedHistory(
             self.config["max_history_points"], _point_time, parameter="max_history_points"
         )
         self._state: dict[str, Any] | None = None
         self._refresh_lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._loop_failed = False
+        self._refresher = PeriodicThread(
+            self.config["refresh_interval"],
+            self.refresh,
+            name="otel-agents-dashboard",
+            logger=_logger,
+            immediately=True,
+        )
         HealthReporter(self._scores, meter_provider=meter_provider)
 
     # -- the seed's API --------------------------------------------------------------------
     def start(self) -> None:
         """Refresh every ``refresh_interval`` seconds on a daemon thread (safe to call twice)."""
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stopping.clear()
-        self._thread = threading.Thread(
-            target=self._loop, name="otel-agents-dashboard", daemon=True
-        )
-        self._thread.start()
+        self._refresher.start()
 
     def stop(self, timeout: float | None = 5.0) -> None:
         """Stop refreshing and wait for the thread to end (safe to call twice)."""
-        self._stopping.set()
-        thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
+        self._refresher.stop(timeout)
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._refresher.running
 
     def set_view(self, view: DashboardView | str) -> DashboardView:
         """Choose the current view; returns it.
@@ -352,16 +349,6 @@ class PerformanceDashboard:
         return state["system"]["health_score"], {
             agent_id: agent["health_score"] for agent_id, agent in state["agents"].items()
         }
-
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self.refresh()
-            except Exception:
-                if not self._loop_failed:
-                    self._loop_failed = True
-                    _logger.exception("dashboard refresh failed; will retry (logged once)")
-            self._stopping.wait(self.config["refresh_interval"])
 
     def __enter__(self) -> PerformanceDashboard:
         self.start()

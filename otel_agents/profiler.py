@@ -25,7 +25,6 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -37,6 +36,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvid
 from otel_agents import semconv
 from otel_agents._export import is_secret_key
 from otel_agents._options import Option, Options
+from otel_agents._runtime import PeriodicThread
 from otel_agents._version import __version__
 from otel_agents.errors import invalid_type
 from otel_agents.history import BoundedHistory, TimeRange, summarize
@@ -130,13 +130,14 @@ class PerformanceProfiler:
             self.max_history, lambda snapshot: float(snapshot["timestamp"]), parameter="max_history"
         )
         self._system = SystemReader()
-        self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._snapshot_worker = PeriodicThread(
+            self.snapshot_interval,
+            self._snapshot,
+            name="otel-agents-profiler-snapshots",
+            logger=_logger,
+        )
         if self.snapshot_interval > 0:
-            self._thread = threading.Thread(
-                target=self._snapshot_loop, name="otel-agents-profiler-snapshots", daemon=True
-            )
-            self._thread.start()
+            self._snapshot_worker.start()
 
     @property
     def profiling_enabled(self) -> bool:
@@ -317,20 +318,13 @@ class PerformanceProfiler:
         }
 
     # -- lifecycle -------------------------------------------------------------------------
-    def _snapshot_loop(self) -> None:
-        while not self._stopped.wait(self.snapshot_interval):
-            if not self._enabled:
-                continue
-            try:
-                self.take_system_snapshot()
-            except Exception:  # the next interval tries again; the host never notices
-                _logger.exception("taking a system snapshot failed; will try again")
+    def _snapshot(self) -> None:
+        if self._enabled:  # the next interval tries again; the host never notices
+            self.take_system_snapshot()
 
     def stop(self, timeout: float | None = 5.0) -> None:
         """Stop the system snapshots. Safe to call twice."""
-        self._stopped.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+        self._snapshot_worker.stop(timeout)
 
     def __enter__(self) -> PerformanceProfiler:
         return self

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +30,7 @@ from otel_agents._export import (
     write_json_atomic,
 )
 from otel_agents._options import Option, Options
+from otel_agents._runtime import SYSTEM_CLOCK, Clock, FailureLog, PeriodicThread, failsafe_call
 from otel_agents._version import __version__
 from otel_agents.errors import invalid_type, invalid_value
 from otel_agents.history import BoundedHistory, TimeRange, resolve_time_range, summarize
@@ -116,6 +115,7 @@ class PerformanceTracker:
             ``metric_retention_days`` (30), and our ``max_snapshots`` (100),
             ``snapshot_export_path`` (None) and ``metric_attribute_keys`` (``("operation",)``).
         meter_provider: where instruments come from; the global provider by default.
+        clock: where timestamps come from (``clock.time()``); inject a fake one in tests.
 
     Automatic snapshots run on a daemon thread; :meth:`stop` (or ``with tracker:``) ends it.
     """
@@ -125,8 +125,11 @@ class PerformanceTracker:
         config: Mapping[str, Any] | None = None,
         *,
         meter_provider: metrics.MeterProvider | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.config = TRACKER_OPTIONS.resolve(config)
+        self._clock = clock or SYSTEM_CLOCK
+        self._now = self._clock.time
         meter = metrics.get_meter(__name__, __version__, meter_provider=meter_provider)
         # Per type: the bound method that records a value (add/record/set) and the range limit.
         self._instruments: dict[MetricType, tuple[Callable[..., None], float]] = {}
@@ -153,14 +156,17 @@ class PerformanceTracker:
         )
         self._append = self._history.append
         self._callbacks: list[MetricCallback] = []
-        self._failed_callbacks: list[MetricCallback] = []
-        self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._callback_failures = FailureLog(
+            _logger, "tracker callback %r raised; recording goes on (logged once)"
+        )
+        self._snapshot_worker = PeriodicThread(
+            self.config["snapshot_interval"],
+            self.take_snapshot,
+            name="otel-agents-tracker-snapshots",
+            logger=_logger,
+        )
         if self.config["snapshot_interval"] > 0:
-            self._thread = threading.Thread(
-                target=self._snapshot_loop, name="otel-agents-tracker-snapshots", daemon=True
-            )
-            self._thread.start()
+            self._snapshot_worker.start()
 
     # -- recording -------------------------------------------------------------------------
     def record_metric(
@@ -225,7 +231,9 @@ class PerformanceTracker:
                 raise invalid_type("metadata", metadata, "a mapping")
             metadata = redact(metadata)
         record_value(value, attributes)
-        record = _new_record(PerformanceMetric, (kind, value, _now(), agent_id, context, metadata))
+        record = _new_record(
+            PerformanceMetric, (kind, value, self._now(), agent_id, context, metadata)
+        )
         self._append(record)
         if self._callbacks:
             self._notify(record)
@@ -243,14 +251,7 @@ class PerformanceTracker:
 
     def _notify(self, record: PerformanceMetric) -> None:
         for callback in self._callbacks:
-            try:
-                callback(record)
-            except Exception:
-                if callback not in self._failed_callbacks:
-                    self._failed_callbacks.append(callback)
-                    _logger.exception(
-                        "tracker callback %r raised; recording goes on (logged once)", callback
-                    )
+            failsafe_call(callback, record, failures=self._callback_failures)
 
     # -- queries ---------------------------------------------------------------------------
     def get_metrics(
@@ -261,13 +262,15 @@ class PerformanceTracker:
     ) -> list[PerformanceMetric]:
         """Recorded values, oldest first, filtered by type, agent and :data:`TimeRange`."""
         kind = None if metric_type is None else coerce_metric_type(metric_type)
-        self._history.prune()
+        now = self._clock.time()
+        self._history.prune(now)
         return self._history.select(
             time_range,
             lambda m: (
                 (kind is None or m.metric_type is kind)
                 and (agent_id is None or m.agent_id == agent_id)
             ),
+            now,
         )
 
     def get_agent_performance_summary(
@@ -290,13 +293,14 @@ class PerformanceTracker:
     # -- snapshots and export --------------------------------------------------------------
     def take_snapshot(self) -> PerformanceSnapshot:
         """Summarize the history per agent now, keep the snapshot, and export it if set up."""
-        self._history.prune()
+        now = self._clock.time()
+        self._history.prune(now)
         records = self._history.snapshot()
         by_agent: dict[str, list[PerformanceMetric]] = {}
         for record in records:
             by_agent.setdefault(record.agent_id or "", []).append(record)
         snapshot = PerformanceSnapshot(
-            time.time(), len(records), {a: _summaries(r) for a, r in by_agent.items()}
+            now, len(records), {a: _summaries(r) for a, r in by_agent.items()}
         )
         self._snapshots.append(snapshot)
         path = self.config["snapshot_export_path"]
@@ -307,7 +311,7 @@ class PerformanceTracker:
         return snapshot
 
     def get_snapshots(self, time_range: TimeRange = None) -> list[PerformanceSnapshot]:
-        return self._snapshots.select(time_range)
+        return self._snapshots.select(time_range, now=self._clock.time())
 
     def export_metrics(self, filepath: str | Path, time_range: TimeRange = None) -> Path:
         """Write the history (and snapshots) in ``time_range`` to ``filepath`` as JSON.
@@ -315,7 +319,7 @@ class PerformanceTracker:
         The file is replaced atomically; on failure :class:`~otel_agents.ExportError` is
         raised and the previous file is left intact.
         """
-        start, end = resolve_time_range(time_range)
+        start, end = resolve_time_range(time_range, self._clock.time())
         records = self.get_metrics(time_range=time_range)
         payload = {
             "time_range": {"start": _finite(start), "end": _finite(end)},
@@ -327,19 +331,9 @@ class PerformanceTracker:
         return write_json_atomic(filepath, export_envelope("metrics", payload))
 
     # -- lifecycle -------------------------------------------------------------------------
-    def _snapshot_loop(self) -> None:
-        interval = self.config["snapshot_interval"]
-        while not self._stopped.wait(interval):
-            try:
-                self.take_snapshot()
-            except Exception:
-                _logger.exception("taking a performance snapshot failed; will try again")
-
     def stop(self, timeout: float | None = 5.0) -> None:
         """Stop automatic snapshots. Safe to call twice."""
-        self._stopped.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
+        self._snapshot_worker.stop(timeout)
 
     def __enter__(self) -> PerformanceTracker:
         return self
@@ -348,7 +342,6 @@ class PerformanceTracker:
         self.stop()
 
 
-_now = time.time
 _AGENT_ID = semconv.GEN_AI_AGENT_ID
 # Builds a PerformanceMetric without the Python-level NamedTuple.__new__ frame (hot path).
 _new_record = tuple.__new__

@@ -16,9 +16,10 @@ from otel_agents._runtime import (
     PeriodicTask,
     PeriodicThread,
     failsafe_call,
+    as_clock,
     periodic,
 )
-from otel_agents.errors import InvalidValueError
+from otel_agents.errors import InvalidTypeError, InvalidValueError
 
 _logger = logging.getLogger("tests.runtime")
 DEADLINE = 30.0  # generous: the machine is shared; the tests assert behaviour, not speed
@@ -44,6 +45,15 @@ def test_system_clock_is_a_clock() -> None:
     assert clock.time() > 1e9
     first = clock.monotonic()
     assert clock.monotonic() >= first
+
+
+def test_as_clock_takes_a_clock_a_function_or_none() -> None:
+    assert as_clock(None) is SYSTEM_CLOCK
+    assert as_clock(SYSTEM_CLOCK) is SYSTEM_CLOCK
+    wrapped = as_clock(lambda: 42.0)
+    assert (wrapped.time(), wrapped.monotonic()) == (42.0, 42.0)
+    with pytest.raises(InvalidTypeError, match="clock"):
+        as_clock(42)  # type: ignore[arg-type]
 
 
 def test_periodic_thread_survives_errors_and_logs_each_distinct_one_once(

@@ -378,3 +378,35 @@ def test_concurrent_recording_loses_nothing(
 
     assert telemetry.points("agent.requests")[0].value == 4000
     assert len(tracker.get_metrics()) == 4000
+
+
+class _FixedClock:
+    """A clock that stands still until moved."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_an_injected_clock_stamps_records_snapshots_and_time_ranges(
+    telemetry: TelemetryCapture,
+) -> None:
+    clock = _FixedClock(1_000_000.0)
+    tracker = PerformanceTracker(
+        {"snapshot_interval": 0, "metric_retention_days": 1},
+        meter_provider=telemetry.meter_provider,
+        clock=clock,
+    )
+    old = tracker.record_metric("response_time", 0.1, agent_id="a")
+    clock.now += 120.0
+    new = tracker.record_metric("response_time", 0.2, agent_id="a")
+    assert (old.timestamp, new.timestamp) == (1_000_000.0, 1_000_120.0)
+    assert tracker.get_metrics(time_range=60) == [new]  # the last 60 s of the fake clock
+    assert tracker.take_snapshot().timestamp == 1_000_120.0
+    clock.now += 2 * 86_400.0  # past the retention
+    assert tracker.get_metrics() == []
