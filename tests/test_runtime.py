@@ -15,8 +15,8 @@ from otel_agents._runtime import (
     FailureLog,
     PeriodicTask,
     PeriodicThread,
-    failsafe_call,
     as_clock,
+    failsafe_call,
     periodic,
 )
 from otel_agents.errors import InvalidTypeError, InvalidValueError
