@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from otel_agents._runtime import FailureLog, failsafe_call
 from otel_agents.alert_rules import RuleMetric
 from otel_agents.alerts import Alert, AlertLevel
 from otel_agents.history import summarize
@@ -47,18 +48,12 @@ class Sources:
     ) -> None:
         self.tracker, self.agent_manager, self.gateway = tracker, agent_manager, gateway
         self.resources = resources
-        self._failed: set[str] = set()
+        self._failures = FailureLog(
+            _logger, "dashboard: reading %s failed; shown as empty (logged once)"
+        )
 
     def _failsafe(self, what: str, read: Callable[[], Any], empty: Any) -> Any:
-        try:
-            return read()
-        except Exception:
-            if what not in self._failed:
-                self._failed.add(what)
-                _logger.exception(
-                    "dashboard: reading %s failed; shown as empty (logged once)", what
-                )
-            return empty
+        return failsafe_call(read, failures=self._failures, key=what, default=empty)
 
     def records(self, window: float) -> list[Any]:
         """Tracked metrics of the last ``window`` seconds."""

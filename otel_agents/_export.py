@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from otel_agents._runtime import BoundedCache
 from otel_agents._version import __version__
 from otel_agents.errors import ExportError, invalid_type
 
@@ -43,7 +44,7 @@ SECRET_KEY_PATTERN = re.compile(
 )
 
 
-_secret_keys: dict[object, bool] = {}
+_secret_keys: BoundedCache[object, bool] = BoundedCache(4096)  # keys are few in practice
 
 
 def is_secret_key(key: object) -> bool:
@@ -51,8 +52,7 @@ def is_secret_key(key: object) -> bool:
     found = _secret_keys.get(key)
     if found is None:
         found = isinstance(key, str) and SECRET_KEY_PATTERN.search(key) is not None
-        if len(_secret_keys) < 4096:  # keys are few in practice; never grow without bound
-            _secret_keys[key] = found
+        _secret_keys.put(key, found)
     return found
 
 

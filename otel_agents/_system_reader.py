@@ -23,6 +23,8 @@ from typing import Any, NamedTuple
 
 import psutil
 
+from otel_agents._runtime import BoundedCache, FailureLog, failsafe_call
+
 __all__ = ["Probes", "SystemReader", "disk_totals"]
 
 _logger = logging.getLogger(__name__)
@@ -58,7 +60,7 @@ class _DiskTotals(NamedTuple):
 
 #: Device name -> whether it is a whole disk. Names change only when disks come and go, so
 #: each is checked once rather than on every collection (psutil checks them every time).
-_whole_disks: dict[str, bool] = {}
+_whole_disks: BoundedCache[str, bool] = BoundedCache(1024)
 
 
 def _is_whole_disk(name: str) -> bool:
@@ -68,8 +70,7 @@ def _is_whole_disk(name: str) -> bool:
         found = not sys.platform.startswith("linux") or os.path.exists(
             "/sys/block/" + name.replace("/", "!")
         )
-        if len(_whole_disks) < 1024:
-            _whole_disks[name] = found
+        _whole_disks.put(name, found)
     return found
 
 
@@ -122,7 +123,9 @@ class SystemReader:
         self._cpu_last: dict[str, float] | None = None
         self._process_last: float | None = None
         self._pid = 0
-        self._logged: set[str] = set()
+        self._failures = FailureLog(
+            _logger, "reading %s failed; it is left out", level=logging.WARNING
+        )
         self._cache: dict[str, tuple[float, Any]] = {}
         self._cpus = 0  # looked up at the first reading: psutil is asked nothing before
 
@@ -146,17 +149,11 @@ class SystemReader:
 
     def log_once(self, what: str) -> None:
         """Log that reading ``what`` failed, the first time only."""
-        if what not in self._logged:
-            self._logged.add(what)
-            _logger.warning("reading %s failed; it is left out", what, exc_info=True)
+        self._failures.record(what)
 
     def failsafe(self, read: Callable[[], Any]) -> Any:
         """``read()``, or ``None`` (logged once) if it raises."""
-        try:
-            return read()
-        except Exception:  # a psutil error must never break the caller
-            self.log_once(read.__name__)
-            return None
+        return failsafe_call(read, failures=self._failures, key=read.__name__)
 
     def process(self) -> Any:
         """This process as psutil sees it (looked up again after a fork)."""

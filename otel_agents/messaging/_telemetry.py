@@ -27,12 +27,19 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from otel_agents import semconv as sc
+from otel_agents._runtime import BoundedCache, FailureLog, failsafe_call
 from otel_agents._version import __version__
 from otel_agents.messaging.message import AgentMessage, MessagePriority, MessageType
 
 __all__ = ["MessagingTelemetry"]
 
 _logger = logging.getLogger("otel_agents.messaging")
+
+#: Entries each memo of names and attributes keeps.
+_MEMO_SIZE = 10_000
+
+#: A kind of message, as the memos key it: (operation, destination, type, priority).
+_Kind = tuple[str, str, MessageType, MessagePriority]
 
 #: Headers longer than this are not handed to the propagator (10 KB of junk starts a new trace).
 _MAX_HEADER_LENGTH = 8192
@@ -58,11 +65,19 @@ class MessagingTelemetry:
         self.routed = sc.create_instrument(meter, sc.AGENT_MESSAGE_ROUTED)
         self.registrations = sc.create_instrument(meter, sc.AGENT_REGISTRY_REGISTRATIONS)
         self.status_changes = sc.create_instrument(meter, sc.AGENT_STATUS_CHANGES)
-        self._attributes: dict[tuple[str, str, MessageType, MessagePriority], dict[str, str]] = {}
-        self._names: dict[tuple[str, str], str] = {}
-        self._span_bases: dict[tuple[str, str, MessageType, MessagePriority], dict[str, Any]] = {}
+        # Memos of names and attribute dicts, bounded: destinations are registered agents.
+        self._attributes: BoundedCache[_Kind, dict[str, str]] = BoundedCache(_MEMO_SIZE)
+        self._names: BoundedCache[tuple[str, str], str] = BoundedCache(_MEMO_SIZE)
+        self._span_bases: BoundedCache[_Kind, dict[str, Any]] = BoundedCache(_MEMO_SIZE)
+        self._gauge_failures = FailureLog(
+            _logger, "messaging gauge callback %r failed (logged once)", level=logging.WARNING
+        )
 
     # -- observable gauges ------------------------------------------------------------------
+    def _gauge(self, read: Callable[[], Any], default: Any) -> Any:
+        """A gauge's reading; one that raises reads as ``default`` (logged once)."""
+        return failsafe_call(read, failures=self._gauge_failures, default=default)
+
     def observe(
         self,
         *,
@@ -79,14 +94,14 @@ class MessagingTelemetry:
                         count,
                         {sc.GEN_AI_AGENT_ID: agent_id, sc.AGENT_MESSAGE_PRIORITY: prio.label},
                     )
-                    for agent_id, prio, count in _failsafe(queue_depth, [])
+                    for agent_id, prio, count in self._gauge(queue_depth, [])
                 ]
 
             sc.create_instrument(self.meter, sc.AGENT_MESSAGE_QUEUE_DEPTH, [depth])
         if agents_by_status is not None:
 
             def status(_: CallbackOptions) -> Iterable[Observation]:
-                counts = _failsafe(agents_by_status, {})
+                counts = self._gauge(agents_by_status, {})
                 return [Observation(n, {sc.AGENT_STATUS: s}) for s, n in counts.items()]
 
             sc.create_instrument(self.meter, sc.AGENT_REGISTRY_AGENTS, [status])
@@ -95,7 +110,7 @@ class MessagingTelemetry:
             def ages(_: CallbackOptions) -> Iterable[Observation]:
                 return [
                     Observation(age, {sc.GEN_AI_AGENT_ID: agent_id})
-                    for agent_id, age in _failsafe(heartbeat_ages, [])
+                    for agent_id, age in self._gauge(heartbeat_ages, [])
                 ]
 
             sc.create_instrument(self.meter, sc.AGENT_HEARTBEAT_AGE, [ages])
@@ -107,8 +122,7 @@ class MessagingTelemetry:
         name = self._names.get(key)
         if name is None:
             name = template.format(destination=destination)
-            if len(self._names) < 10_000:
-                self._names[key] = name
+            self._names.put(key, name)
         return name
 
     def metric_attributes(
@@ -125,8 +139,7 @@ class MessagingTelemetry:
                 sc.AGENT_MESSAGE_TYPE: kind.value,
                 sc.AGENT_MESSAGE_PRIORITY: priority.label,
             }
-            if len(self._attributes) < 10_000:
-                self._attributes[key] = found
+            self._attributes.put(key, found)
         return found
 
     def _span_attributes(
@@ -144,8 +157,7 @@ class MessagingTelemetry:
                 sc.AGENT_MESSAGE_TYPE: message.message_type.value,
                 sc.AGENT_MESSAGE_PRIORITY: message.priority.label,
             }
-            if len(self._span_bases) < 10_000:
-                self._span_bases[key] = base
+            self._span_bases.put(key, base)
         attributes = dict(base)
         if message.conversation_id is not None:
             attributes[sc.MESSAGING_MESSAGE_CONVERSATION_ID] = message.conversation_id
@@ -398,11 +410,3 @@ def mark_failed(span: Span, exc: BaseException, error_type: str | None = None) -
     span.record_exception(exc)
     span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}"))
     span.set_attribute(sc.ERROR_TYPE, error_type)
-
-
-def _failsafe(callback: Callable[[], Any], default: Any) -> Any:
-    try:
-        return callback()
-    except Exception:
-        _logger.warning("a messaging gauge callback failed", exc_info=True)
-        return default
