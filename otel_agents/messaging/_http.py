@@ -9,20 +9,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from otel_agents.messaging._telemetry import MessagingTelemetry
-from otel_agents.messaging.errors import (
-    DeliveryError,
-    DuplicateAgentError,
-    InvalidMessageError,
-    InvalidPayloadError,
-    MessageExpiredError,
-    MessageTooLargeError,
-    QueueFullError,
-    SecurityError,
-    UnknownAgentError,
-    UnknownCapabilityError,
-)
+from otel_agents.messaging.errors import InvalidMessageError, MessageTooLargeError, SecurityError
 from otel_agents.messaging.message import AgentMessage
 from otel_agents.messaging.security import SecurityConfig
+from otel_agents.messaging.wire import to_wire
 
 __all__ = [
     "MAX_BATCH",
@@ -38,30 +28,12 @@ __all__ = [
 #: The most messages one request may carry.
 MAX_BATCH = 1000
 
-#: Our errors as (HTTP status, stable error code); clients map the code back to the class.
-_STATUS: list[tuple[type[Exception], int, str]] = [
-    (UnknownAgentError, 404, "unknown_agent"),
-    (UnknownCapabilityError, 404, "unknown_capability"),
-    (DuplicateAgentError, 409, "duplicate_agent"),
-    (MessageTooLargeError, 413, "too_large"),
-    (InvalidMessageError, 400, "invalid_message"),
-    (InvalidPayloadError, 400, "invalid_message"),
-    (MessageExpiredError, 410, "expired"),
-    (QueueFullError, 503, "queue_full"),
-]
-
 
 def error_response(exc: Exception) -> JSONResponse:
-    """The JSON error for one of our exceptions: ``{"error": code, "detail": message}``."""
-    if isinstance(exc, SecurityError):
-        status = 401 if exc.reason == "unauthorized" else 403
-        return JSONResponse({"error": exc.reason, "detail": str(exc)}, status_code=status)
-    for kind, status, code in _STATUS:
-        if isinstance(exc, kind):
-            return JSONResponse({"error": code, "detail": str(exc)}, status_code=status)
-    if isinstance(exc, DeliveryError):
-        return JSONResponse({"error": exc.reason, "detail": str(exc)}, status_code=502)
-    return JSONResponse({"error": "internal_error", "detail": type(exc).__name__}, status_code=500)
+    """The JSON error for one of our exceptions: ``{"error": code, "detail": message}``
+    (see :mod:`otel_agents.messaging.wire`)."""
+    status, code, detail = to_wire(exc)
+    return JSONResponse({"error": code, "detail": detail}, status_code=status)
 
 
 def authenticate(

@@ -30,7 +30,6 @@ GET      /healthz                    liveness
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -60,9 +59,9 @@ from otel_agents.messaging.config import read_config
 from otel_agents.messaging.delivery import DeliveryTracker
 from otel_agents.messaging.endpoints import check_endpoint, parse_networks
 from otel_agents.messaging.errors import InvalidMessageError, SecurityError, UnknownAgentError
-from otel_agents.messaging.message import AgentMessage, AgentStatus
 from otel_agents.messaging.protocol import AgentCommunicationProtocol
 from otel_agents.messaging.router import Router
+from otel_agents.messaging.runtime import broadcast_copies, broadcast_recipients
 from otel_agents.messaging.security import SecurityConfig
 from otel_agents.messaging.transport import HttpTransport
 
@@ -183,17 +182,8 @@ def create_hub_app(
     async def broadcast(request: Request, proven: str | None) -> Response:
         (template,), _ = await read_envelopes(request, security, telemetry, proven, limit)
         hub.registry.get(template.sender_id, "sender_id")
-        copies = [
-            dataclasses.replace(
-                template,
-                message_id=AgentMessage.new_id(),
-                recipient_id=agent.agent_id,
-                headers=dict(template.headers),
-                broadcast=True,
-            )
-            for agent in hub.list_agents()
-            if agent.agent_id != template.sender_id and agent.status is not AgentStatus.OFFLINE
-        ]
+        recipients = broadcast_recipients(template.sender_id, hub.list_agents())
+        copies = [copy for copy, _ in broadcast_copies(template, recipients)]
         results = await router.route(copies)
         refused = [refusal(m, r) for m, r in zip(copies, results, strict=True) if r]
         ids = [copy.message_id for copy in copies]

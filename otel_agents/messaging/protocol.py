@@ -9,7 +9,6 @@ default, HTTP when the protocol is served as a hub (:mod:`otel_agents.messaging.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 from collections.abc import Iterable
@@ -19,8 +18,6 @@ from otel_agents._runtime import PeriodicThread
 from otel_agents.errors import MessagingError, invalid_value
 from otel_agents.history import TimeRange
 from otel_agents.messaging import _telemetry as tel
-from otel_agents.messaging.config import read_config
-from otel_agents.messaging.consumer import MessageConsumer
 from otel_agents.messaging.errors import DeliveryError
 from otel_agents.messaging.handlers import Handler, HandlerRegistry
 from otel_agents.messaging.message import (
@@ -28,17 +25,20 @@ from otel_agents.messaging.message import (
     AgentStatus,
     MessagePriority,
     MessageType,
-    new_message,
     validate_agent_id,
 )
 from otel_agents.messaging.queues import PriorityMessageQueue
-from otel_agents.messaging.records import MessageLog, MessageRecord, MessageStatus
+from otel_agents.messaging.records import MessageRecord, MessageStatus
 from otel_agents.messaging.registry import (
     AgentInfo,
     AgentRegistry,
     Clock,
     StatusListener,
-    SystemClock,
+)
+from otel_agents.messaging.runtime import (
+    AgentRuntime,
+    broadcast_copies,
+    broadcast_recipients,
 )
 from otel_agents.messaging.transport import InProcessTransport, Transport
 from otel_agents.semconv import (
@@ -52,7 +52,7 @@ __all__ = ["AgentCommunicationProtocol"]
 _logger = logging.getLogger("otel_agents.messaging")
 
 
-class AgentCommunicationProtocol:
+class AgentCommunicationProtocol(AgentRuntime):
     """Registry, discovery, prioritized messaging, broadcast and heartbeats.
 
     Args:
@@ -73,21 +73,15 @@ class AgentCommunicationProtocol:
         tracer_provider: Any = None,
         meter_provider: Any = None,
     ) -> None:
-        self.config = read_config(config)
-        self.telemetry = tel.MessagingTelemetry(
-            tracer_provider=tracer_provider, meter_provider=meter_provider
+        super().__init__(
+            config, clock=clock, tracer_provider=tracer_provider, meter_provider=meter_provider
         )
-        self.clock: Clock = clock or SystemClock()
-        self.transport = transport or InProcessTransport(self.config["max_queue_size"])
+        self.transport: Transport = transport or InProcessTransport(self.config["max_queue_size"])
         self.registry = AgentRegistry(
             self.telemetry,
             clock=self.clock,
             heartbeat_interval=self.config["heartbeat_interval"],
             heartbeat_miss_limit=self.config["heartbeat_miss_limit"],
-        )
-        self.messages = MessageLog(self.config["max_message_history"])
-        self.consumer = MessageConsumer(
-            self.telemetry, self.clock, self.messages, self.config["message_timeout"]
         )
         self._handlers: dict[str, HandlerRegistry] = {}
         self._monitor = PeriodicThread(
@@ -96,8 +90,7 @@ class AgentCommunicationProtocol:
             name="otel-agents-heartbeats",
             logger=_logger,
         )
-        if isinstance(self.transport, InProcessTransport):
-            self.telemetry.observe(queue_depth=self.transport.depths)
+        self.telemetry.observe(queue_depth=self.transport.depths)
 
     # -- registry (the seed's API) -------------------------------------------------------------
     def register_agent(
@@ -120,9 +113,8 @@ class AgentCommunicationProtocol:
         """Remove an agent; messages still queued for it are recorded as failed."""
         info = self.registry.unregister(agent_id)
         self._handlers.pop(agent_id, None)
-        if isinstance(self.transport, InProcessTransport):
-            for message in self.transport.discard(agent_id):
-                self._fail(message, "recipient_unregistered", "the recipient was unregistered")
+        for message in self.transport.discard(agent_id):
+            self._fail(message, "recipient_unregistered", "the recipient was unregistered")
         return info
 
     def get_agent(self, agent_id: str) -> AgentInfo:
@@ -167,15 +159,7 @@ class AgentCommunicationProtocol:
             else:  # the seed's coordinator sends without registering
                 validate_agent_id(sender_id, "sender_id")
                 sender = AgentInfo(sender_id, sender_id, (), "")
-        message, text = new_message(
-            sender_id,
-            recipient,
-            message_type,
-            payload,
-            priority,
-            now=self.clock.time(),
-            timeout=self.config["message_timeout"],
-        )
+        message, text = self.envelope(sender_id, recipient, message_type, payload, priority)
         return sender, message, text
 
     def send_message(
@@ -214,25 +198,14 @@ class AgentCommunicationProtocol:
         sender, template, text = self._prepare(
             sender_id, message_type, payload, priority, MESSAGING_BROADCAST_DESTINATION
         )
-        recipients = [
-            agent
-            for agent in self.registry.agents()
-            if agent.agent_id != sender_id and agent.status is not AgentStatus.OFFLINE
-        ]
+        recipients = broadcast_recipients(sender_id, self.registry.agents())
         ids: list[str] = []
         failures: list[DeliveryError] = []
         with self.telemetry.send_span(
             template, sender_name=sender.name, body_size=len(text), broadcast_count=len(recipients)
         ) as span:
-            for agent in recipients:
-                copy = dataclasses.replace(
-                    template,
-                    message_id=AgentMessage.new_id(),
-                    recipient_id=agent.agent_id,
-                    payload=json.loads(text),
-                    headers=dict(template.headers),
-                    broadcast=True,
-                )
+            # Each copy gets a payload of its own: handlers in this process may change theirs.
+            for copy, agent in broadcast_copies(template, recipients, lambda: json.loads(text)):
                 ids.append(copy.message_id)
                 try:
                     self._deliver(copy, agent)
@@ -289,13 +262,15 @@ class AgentCommunicationProtocol:
                 return message
 
     def _queue(self, agent_id: str) -> PriorityMessageQueue[AgentMessage]:
-        if not isinstance(self.transport, InProcessTransport):
-            raise MessagingError(
-                "this protocol delivers over "
-                f"{type(self.transport).__name__}; only InProcessTransport keeps queues here"
-            )
         self.registry.get(agent_id)
-        return self.transport.queue(agent_id)
+        queue = self.transport.queue(agent_id)
+        if queue is None:
+            raise MessagingError(
+                f"this protocol delivers over {type(self.transport).__name__}, which keeps no "
+                "queues in this process: process messages where the transport delivers them "
+                "(an agent's inbox), or use InProcessTransport"
+            )
+        return queue
 
     def _names(self, message: AgentMessage) -> tuple[str | None, str | None]:
         recipient = self.registry.lookup(message.recipient_id)

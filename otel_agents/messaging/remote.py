@@ -19,18 +19,12 @@ import httpx
 from opentelemetry import context as otel_context, propagate
 
 from otel_agents.errors import MessagingError
-from otel_agents.messaging._telemetry import MessagingTelemetry
-from otel_agents.messaging.config import read_config
-from otel_agents.messaging.consumer import MessageConsumer
 from otel_agents.messaging.errors import (
     DeliveryError,
-    DuplicateAgentError,
-    InvalidMessageError,
     MessageExpiredError,
     MessageTooLargeError,
     SecurityError,
     UnknownAgentError,
-    UnknownCapabilityError,
 )
 from otel_agents.messaging.handlers import Handler, HandlerRegistry
 from otel_agents.messaging.message import (
@@ -38,16 +32,17 @@ from otel_agents.messaging.message import (
     AgentStatus,
     MessagePriority,
     MessageType,
-    new_message,
     validate_agent_id,
 )
 from otel_agents.messaging.outbox import Outbox
 from otel_agents.messaging.queues import PriorityMessageQueue
-from otel_agents.messaging.records import MessageLog, MessageStatus
-from otel_agents.messaging.registry import Clock, SystemClock
+from otel_agents.messaging.records import MessageStatus
+from otel_agents.messaging.registry import Clock
 from otel_agents.messaging.reports import OutcomeReports
+from otel_agents.messaging.runtime import AgentRuntime
 from otel_agents.messaging.security import SecurityConfig
 from otel_agents.messaging.transport import size_chunks
+from otel_agents.messaging.wire import from_wire
 from otel_agents.semconv import MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_BROADCAST_DESTINATION
 
 __all__ = ["RemoteAgent"]
@@ -57,18 +52,8 @@ _logger = logging.getLogger("otel_agents.messaging")
 #: The longest wait between two registration attempts after the hub forgot this agent.
 _MAX_REGISTER_BACKOFF = 30.0
 
-#: Hub error codes mapped back to the errors the in-process protocol raises.
-_ERRORS: dict[str, Callable[[str], Exception]] = {
-    "unknown_agent": UnknownAgentError,
-    "unknown_capability": UnknownCapabilityError,
-    "duplicate_agent": DuplicateAgentError,
-    "invalid_message": InvalidMessageError,
-    "expired": MessageExpiredError,
-    "too_large": MessageTooLargeError,
-}
 
-
-class RemoteAgent:
+class RemoteAgent(AgentRuntime):
     """An agent that reaches others through a hub and receives through its own inbox.
 
     Args:
@@ -109,18 +94,12 @@ class RemoteAgent:
         self.hub_url = hub_url.rstrip("/")
         self.metadata = metadata or {}
         self.security = security or SecurityConfig()
-        self.config = read_config(config)
-        self.clock: Clock = clock or SystemClock()
-        self.telemetry = MessagingTelemetry(
-            tracer_provider=tracer_provider, meter_provider=meter_provider
+        super().__init__(
+            config, clock=clock, tracer_provider=tracer_provider, meter_provider=meter_provider
         )
         self.handlers = HandlerRegistry()
         self.queue: PriorityMessageQueue[AgentMessage] = PriorityMessageQueue(
             self.config["max_queue_size"], name=agent_id
-        )
-        self.messages = MessageLog(self.config["max_message_history"])
-        self.consumer = MessageConsumer(
-            self.telemetry, self.clock, self.messages, self.config["message_timeout"]
         )
         self.telemetry.observe(queue_depth=self._depths)
         self._client = client or httpx.AsyncClient(timeout=10.0)
@@ -172,7 +151,7 @@ class RemoteAgent:
             error = data.get("error") if isinstance(data, dict) else None
             detail = data.get("detail") if isinstance(data, dict) else response.text[:300]
             message = f"the hub refused {method} {path} (HTTP {response.status_code}): {detail}"
-            raise _hub_error(error, message, response.status_code)
+            raise from_wire(error, message, response.status_code)
         return data
 
     async def register(self) -> dict[str, Any]:
@@ -206,20 +185,6 @@ class RemoteAgent:
         record: dict[str, Any] = await self._call("GET", f"/messages/{message_id}")
         return record
 
-    def _envelope(
-        self, recipient: str, message_type: Any, payload: Any, priority: Any
-    ) -> tuple[AgentMessage, str]:
-        timeout = self.config["message_timeout"]
-        return new_message(
-            self.agent_id,
-            recipient,
-            message_type,
-            payload,
-            priority,
-            now=self.clock.time(),
-            timeout=timeout,
-        )
-
     async def send_message(
         self,
         recipient_id: str,
@@ -231,7 +196,7 @@ class RemoteAgent:
     ) -> str:
         """Send through the hub; return the message id. Failures raise and are counted."""
         validate_agent_id(recipient_id, "recipient_id")
-        message, text = self._envelope(recipient_id, message_type, payload, priority)
+        message, text = self.envelope(self.agent_id, recipient_id, message_type, payload, priority)
         message.conversation_id = conversation_id
         with self.telemetry.send_span(message, sender_name=self.name, body_size=len(text)):
             try:
@@ -283,7 +248,7 @@ class RemoteAgent:
         refused: dict[str, BaseException] = {}
         for item in result.get("refused", []) if isinstance(result, dict) else []:
             detail = f"the hub refused message {item.get('message_id')!r}: {item.get('detail')}"
-            refused[str(item.get("message_id"))] = _hub_error(item.get("error"), detail, 400)
+            refused[str(item.get("message_id"))] = from_wire(item.get("error"), detail, 400)
         return refused
 
     async def broadcast_message(
@@ -293,8 +258,8 @@ class RemoteAgent:
         priority: MessagePriority | str = MessagePriority.NORMAL,
     ) -> list[str]:
         """Ask the hub to deliver a copy to every other online agent; return the copies' ids."""
-        message, text = self._envelope(
-            MESSAGING_BROADCAST_DESTINATION, message_type, payload, priority
+        message, text = self.envelope(
+            self.agent_id, MESSAGING_BROADCAST_DESTINATION, message_type, payload, priority
         )
         message.broadcast = True
         with self.telemetry.send_span(
@@ -411,15 +376,6 @@ class RemoteAgent:
         await self._reports.aclose()  # a last chance for the reports in flight
         if self._owns_client:
             await self._client.aclose()
-
-
-def _hub_error(error: Any, message: str, status: int) -> Exception:
-    """The exception for a hub error code: the in-process class where one exists."""
-    if error in _ERRORS:
-        return _ERRORS[error](message)
-    if status in (401, 403):
-        return SecurityError(message, reason=str(error or "unauthorized"))
-    return DeliveryError(message, reason=str(error or f"http_{status}"))
 
 
 def _json(data: Any) -> bytes:

@@ -2,8 +2,10 @@
 
 A :class:`Transport` delivers an :class:`~otel_agents.messaging.message.AgentMessage` to a
 registered agent or raises :class:`~otel_agents.messaging.errors.DeliveryError`. The protocol
-never looks past this interface, so a broker-backed transport (Redis Streams, NATS) can carry
-the same JSON envelopes between machines by implementing ``deliver`` / ``deliver_async``.
+never looks past this interface (it checks no transport's type), so a broker-backed
+transport (Redis Streams, NATS) can carry the same JSON envelopes between machines by
+implementing ``deliver`` / ``deliver_async``; one that also keeps queues this process
+consumes from overrides ``queue``, ``discard`` and ``depths``.
 
 * :class:`InProcessTransport` puts messages into per-recipient priority queues.
 * :class:`HttpTransport` POSTs them, signed, to each agent's inbox (``<endpoint>/inbox``).
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import httpx
@@ -39,7 +41,7 @@ INBOX_PATH = "/inbox"
 
 class Transport(ABC):
     """Carries envelopes to recipients. Implement ``deliver``; override the async variant
-    when the transport does I/O."""
+    when the transport does I/O, and the queue hooks when messages wait in this process."""
 
     @abstractmethod
     def deliver(self, message: AgentMessage, recipient: AgentInfo) -> None:
@@ -63,6 +65,19 @@ class Transport(ABC):
             except DeliveryError as exc:
                 refused[message.message_id] = exc
         return refused
+
+    def queue(self, agent_id: str) -> PriorityMessageQueue[AgentMessage] | None:
+        """The queue this process takes ``agent_id``'s messages from; ``None`` (the default)
+        when the transport delivers them elsewhere (an inbox server, a broker)."""
+        return None
+
+    def discard(self, agent_id: str) -> list[AgentMessage]:
+        """Forget ``agent_id``'s queue; return what still waited in it (the default: none)."""
+        return []
+
+    def depths(self) -> Iterable[tuple[str, MessagePriority, int]]:
+        """``(agent_id, priority, count)`` of every queue kept here (the default: none)."""
+        return ()
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has none."""

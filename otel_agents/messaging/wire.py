@@ -1,0 +1,73 @@
+"""The wire error table: our exceptions as HTTP statuses and stable codes, both directions.
+
+A server (the hub, an inbox) answers an error as JSON ``{"error": code, "detail": message}``
+with the status :func:`to_wire` gives; a client (a :class:`~otel_agents.messaging.RemoteAgent`)
+turns the code back into the class the in-process protocol raises with :func:`from_wire`.
+One table serves both, so a new error cannot be sent under a code clients do not know.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from otel_agents.messaging.errors import (
+    DeliveryError,
+    DuplicateAgentError,
+    InvalidMessageError,
+    InvalidPayloadError,
+    MessageExpiredError,
+    MessageTooLargeError,
+    QueueFullError,
+    SecurityError,
+    UnknownAgentError,
+    UnknownCapabilityError,
+)
+
+__all__ = ["WIRE_ERRORS", "from_wire", "to_wire"]
+
+#: (class, HTTP status, code), most specific class first. Several classes may share a code:
+#: a client maps a code back to the first class listed with it.
+WIRE_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
+    (UnknownAgentError, 404, "unknown_agent"),
+    (UnknownCapabilityError, 404, "unknown_capability"),
+    (DuplicateAgentError, 409, "duplicate_agent"),
+    (MessageTooLargeError, 413, "too_large"),
+    (InvalidMessageError, 400, "invalid_message"),
+    (InvalidPayloadError, 400, "invalid_message"),
+    (MessageExpiredError, 410, "expired"),
+    (QueueFullError, 503, "queue_full"),
+)
+
+_BY_CODE: dict[str, type[Exception]] = {}
+for _kind, _status, _code in WIRE_ERRORS:
+    _BY_CODE.setdefault(_code, _kind)
+
+
+def to_wire(exc: Exception) -> tuple[int, str, str]:
+    """``(status, code, detail)`` for an exception a server answers with.
+
+    Security refusals are 401 (no valid token) or 403 (signature, staleness, replay) with
+    their reason as the code; other delivery failures are 502 with their reason; anything
+    else is a 500 that names only the exception's type (never its message, which may carry
+    internals).
+    """
+    if isinstance(exc, SecurityError):
+        return (401 if exc.reason == "unauthorized" else 403), exc.reason, str(exc)
+    for kind, status, code in WIRE_ERRORS:
+        if isinstance(exc, kind):
+            return status, code, str(exc)
+    if isinstance(exc, DeliveryError):
+        return 502, exc.reason, str(exc)
+    return 500, "internal_error", type(exc).__name__
+
+
+def from_wire(code: Any, message: str, status: int) -> Exception:
+    """The exception for a code a server answered with: the in-process class where one
+    exists, else :class:`SecurityError` (401/403) or :class:`DeliveryError` with the code
+    as its reason."""
+    kind = _BY_CODE.get(code) if isinstance(code, str) else None
+    if kind is not None:
+        return kind(message)
+    if status in (401, 403):
+        return SecurityError(message, reason=str(code or "unauthorized"))
+    return DeliveryError(message, reason=str(code or f"http_{status}"))
