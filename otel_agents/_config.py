@@ -324,10 +324,11 @@ def _build(requested: dict[str, Any]) -> Telemetry:
             if "otlp" in exporters[signal]
         }
     telemetry.settings["otlp"] = otlp
+    lengths = x.attribute_length_limits()  # read once: one warning for a bad value
 
     if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
         telemetry.tracer_provider = _tracer_provider(
-            requested, resource, exporters, otlp, telemetry._guards
+            requested, resource, exporters, otlp, telemetry._guards, lengths
         )
         if telemetry.tracer_provider is not None:
             trace.set_tracer_provider(telemetry.tracer_provider)
@@ -371,7 +372,9 @@ def _build(requested: dict[str, Any]) -> Telemetry:
         _logger.info("a global MeterProvider is already set; otel-agents keeps it")
 
     if type(get_logger_provider()).__name__.startswith(("ProxyLoggerProvider", "NoOp")):
-        telemetry.logger_provider = _logger_provider(resource, exporters, otlp, telemetry._guards)
+        telemetry.logger_provider = _logger_provider(
+            resource, exporters, otlp, telemetry._guards, lengths
+        )
         if telemetry.logger_provider is not None:
             set_logger_provider(telemetry.logger_provider)
     return telemetry
@@ -382,14 +385,17 @@ def _logger_provider(
     exporters: dict[str, tuple[str, ...]],
     otlp: dict[str, dict[str, Any]],
     guards: Guards,
+    lengths: tuple[int, int],
 ) -> LoggerProvider | None:
     logger_provider = x.failsafe(
         "the LoggerProvider (OTEL_*_LIMIT variables)",
         lambda: LoggerProvider(
-            resource=resource, shutdown_on_exit=False, log_record_limits=x.log_limits()
+            resource=resource, shutdown_on_exit=False, log_record_limits=x.log_limits(lengths)
         ),
         lambda: LoggerProvider(
-            resource=resource, shutdown_on_exit=False, log_record_limits=x.default_log_limits()
+            resource=resource,
+            shutdown_on_exit=False,
+            log_record_limits=x.default_log_limits(lengths),
         ),
         "the default log record limits",
     )
@@ -419,6 +425,7 @@ def _tracer_provider(
     exporters: dict[str, tuple[str, ...]],
     otlp: dict[str, dict[str, Any]],
     guards: Guards,
+    lengths: tuple[int, int],
 ) -> TracerProvider | None:
     sampler = _sampler(
         s.TRACES_SAMPLER.read(requested.get("sampler")), requested.get("sampler_arg")
@@ -428,13 +435,13 @@ def _tracer_provider(
         lambda: TracerProvider(
             resource=resource,
             sampler=sampler,
-            span_limits=x.span_limits(),
+            span_limits=x.span_limits(lengths),
             shutdown_on_exit=False,
         ),
         lambda: TracerProvider(
             resource=resource,
             sampler=sampler,
-            span_limits=x.default_span_limits(),
+            span_limits=x.default_span_limits(lengths),
             shutdown_on_exit=False,
         ),
         "the default span limits",

@@ -152,15 +152,15 @@ def attribute_length_limits() -> tuple[int, int]:
     return general, general if span is None else span
 
 
-def span_limits() -> SpanLimits:
-    """The SDK's span limits (it reads the count limits) with our length limits."""
-    general, span = attribute_length_limits()
+def span_limits(lengths: tuple[int, int]) -> SpanLimits:
+    """The SDK's span limits (it reads the count limits) with our ``lengths`` limits."""
+    general, span = lengths
     return SpanLimits(max_attribute_length=general, max_span_attribute_length=span)
 
 
-def default_span_limits() -> SpanLimits:
+def default_span_limits(lengths: tuple[int, int]) -> SpanLimits:
     # Every limit given explicitly, so SpanLimits reads none of the OTEL_*_LIMIT variables.
-    general, span = attribute_length_limits()
+    general, span = lengths
     return SpanLimits(
         max_attributes=128,
         max_events=128,
@@ -173,12 +173,12 @@ def default_span_limits() -> SpanLimits:
     )
 
 
-def log_limits() -> LogRecordLimits:
-    return LogRecordLimits(max_attribute_length=attribute_length_limits()[0])
+def log_limits(lengths: tuple[int, int]) -> LogRecordLimits:
+    return LogRecordLimits(max_attribute_length=lengths[0])
 
 
-def default_log_limits() -> LogRecordLimits:
-    general = attribute_length_limits()[0]
+def default_log_limits(lengths: tuple[int, int]) -> LogRecordLimits:
+    general = lengths[0]
     return LogRecordLimits(
         max_attributes=128,
         max_attribute_length=general,
