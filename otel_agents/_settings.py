@@ -45,6 +45,10 @@ environment variable                      meaning                              d
 OTEL_AGENTS_SHUTDOWN_TIMEOUT              milliseconds shutdown() may take;    5000
                                           what is not exported by then is
                                           dropped, counted and logged
+OTEL_AGENTS_DRAIN_TIMEOUT                 milliseconds the ``otel-agents``     3000
+                                          servers (hub, agent, gateway) let
+                                          requests in flight finish after
+                                          SIGTERM, before shutdown()
 OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT         longest attribute value of spans,    8192
                                           span events, links and log records
 OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT    the same, for span attributes only   the general one
@@ -243,6 +247,13 @@ SHUTDOWN_TIMEOUT = Setting(
     5.0,
     parse_millis_as_seconds,
     "Longest shutdown(); what is not exported by then is dropped and counted.",
+)
+# With SHUTDOWN_TIMEOUT, the longest stop of a CLI server: 8 s, within Docker's 10 s.
+DRAIN_TIMEOUT = Setting(
+    "OTEL_AGENTS_DRAIN_TIMEOUT",
+    3.0,
+    parse_millis_as_seconds,
+    "How long the CLI servers let requests in flight finish after SIGTERM.",
 )
 # The specification leaves attribute values unlimited; a 1 MiB value would be exported whole.
 ATTRIBUTE_VALUE_LENGTH_LIMIT = Setting(

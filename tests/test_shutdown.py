@@ -10,6 +10,7 @@ timeouts and backoffs, not a slow one.
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -18,13 +19,17 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 import pytest
+from _cluster import wait_listening
 from _support import REPO, free_port, scrubbed_env
 
 pytestmark = pytest.mark.integration
 
 BOUND = 1.0  # OTEL_AGENTS_SHUTDOWN_TIMEOUT for these apps, in seconds
+DRAIN = 3.0  # OTEL_AGENTS_DRAIN_TIMEOUT's default, in seconds
 MARGIN = 10.0  # what a loaded machine may add; the unbounded shutdown took 13 s or more
 APP_TIMEOUT = 120.0  # a hang guard for the app subprocess
 
@@ -169,3 +174,90 @@ def test_shutdown_is_bounded_and_says_what_was_dropped(
     assert "Not exported: 10 spans" in report
     assert "metric data points" in report
     assert "Traceback" not in app.stderr
+
+
+# --------------------------------------------------------------------------------------
+# The command-line servers on SIGTERM (Docker's stop timeout is 10 s)
+# --------------------------------------------------------------------------------------
+SERVER_START_TIMEOUT = 30.0  # a hang guard for start-up on a loaded machine
+
+
+def _gateway_command(tmp_path: Path, port: int, upstream: int) -> list[str]:
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        f"""
+[gateway]
+port = {port}
+request_timeout = 60
+
+[[services]]
+service_id = "users"
+name = "Users"
+version = "v1"
+base_url = "http://127.0.0.1:{upstream}"
+path_prefix = "/users"
+"""
+    )
+    return [sys.executable, "-m", "otel_agents.gateway.cli", "gateway", "--config", str(config)]
+
+
+def _hub_command(tmp_path: Path, port: int, upstream: int) -> list[str]:
+    return [sys.executable, "-m", "otel_agents.messaging.cli", "hub", "--port", str(port)]
+
+
+@pytest.mark.parametrize(
+    ("command", "in_flight"),
+    [
+        (_hub_command, None),
+        (_gateway_command, None),
+        # A request the upstream never answers (request_timeout is 60 s) is in flight.
+        (_gateway_command, b"GET /v1/users/1 HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ],
+    ids=["hub", "gateway", "gateway-request-in-flight"],
+)
+def test_sigterm_stops_a_server_within_the_bound_while_the_collector_hangs(
+    collectors: dict[str, int], tmp_path: Path, command: Any, in_flight: bytes | None
+) -> None:
+    """Within OTEL_AGENTS_DRAIN_TIMEOUT (3 s) + OTEL_AGENTS_SHUTDOWN_TIMEOUT, with a margin."""
+    port = free_port()
+    env = {
+        "OTEL_SERVICE_NAME": "sigterm-test",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{collectors['black-hole']}",
+        "OTEL_EXPORTER_OTLP_TIMEOUT": "30000",
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_METRICS_EXPORTER": "otlp",
+        "OTEL_LOGS_EXPORTER": "otlp",
+        "OTEL_AGENTS_SHUTDOWN_TIMEOUT": str(int(BOUND * 1000)),
+    }
+    process = subprocess.Popen(
+        command(tmp_path, port, collectors["black-hole"]),
+        env=scrubbed_env(env),
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    pending: socket.socket | None = None
+    try:
+        wait_listening(port, process, timeout=SERVER_START_TIMEOUT)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            # One request, so there is a span to flush.
+            client.sendall(b"GET /_gateway/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            client.recv(1024)
+        pending = socket.create_connection(("127.0.0.1", port), timeout=5)
+        if in_flight is not None:
+            pending.sendall(in_flight)
+            time.sleep(0.5)  # the gateway has the request and waits for the upstream
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=APP_TIMEOUT)
+        elapsed = time.monotonic() - started
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=10)
+        if pending is not None:
+            pending.close()
+    print(f"{command.__name__}: exited {elapsed:.2f}s after SIGTERM")
+    assert elapsed < DRAIN + BOUND + MARGIN, stderr[-3000:]
+    assert "otel-agents shutdown" in stderr, stderr[-3000:]
