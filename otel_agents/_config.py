@@ -221,7 +221,7 @@ def _is_seconds(value: object) -> bool:
 
 
 def _report(finished: bool, limit: float, dropped: dict[str, int]) -> None:
-    lost = ", ".join(f"{count} {what}" for what, count in dropped.items()) or "nothing"
+    lost = ", ".join(f"{what}: {count}" for what, count in dropped.items()) or "nothing"
     if not finished:
         _logger.warning(
             "otel-agents shutdown: the exporters did not finish within %.1f s "

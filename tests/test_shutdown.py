@@ -10,6 +10,7 @@ timeouts and backoffs, not a slow one.
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -24,7 +25,7 @@ from typing import Any
 
 import pytest
 from _cluster import wait_listening
-from _support import REPO, free_port, scrubbed_env
+from _support import REPO, free_port, run_probe, scrubbed_env
 
 pytestmark = pytest.mark.integration
 
@@ -34,12 +35,13 @@ MARGIN = 10.0  # what a loaded machine may add; the unbounded shutdown took 13 s
 APP_TIMEOUT = 120.0  # a hang guard for the app subprocess
 
 APP = """
+import json
 import time
 import otel_agents
 from opentelemetry import metrics, trace
 from otel_agents import semconv
 
-otel_agents.configure()
+telemetry = otel_agents.configure()
 tracer = trace.get_tracer("shutdown-test")
 for number in range(10):
     with tracer.start_as_current_span(f"span-{number}"):
@@ -49,6 +51,7 @@ counter.add(1)
 started = time.monotonic()
 otel_agents.shutdown()
 print(f"shutdown took {time.monotonic() - started:.3f}", flush=True)
+print("dropped " + json.dumps(telemetry.dropped), flush=True)
 """
 
 
@@ -171,8 +174,10 @@ def test_shutdown_is_bounded_and_says_what_was_dropped(
     assert float(line.split()[-1]) < BOUND + MARGIN, app.stderr[-3000:]
     assert elapsed < BOUND + MARGIN + 10.0  # interpreter start and exit included
     (report,) = [line for line in app.stderr.splitlines() if "otel-agents shutdown" in line]
-    assert "Not exported: 10 spans" in report
+    assert "Not exported: spans: 10" in report
     assert "metric data points" in report
+    (dropped,) = [line for line in app.stdout.splitlines() if line.startswith("dropped ")]
+    assert json.loads(dropped.split(" ", 1)[1])["spans"] == 10
     assert "Traceback" not in app.stderr
 
 
@@ -261,3 +266,20 @@ def test_sigterm_stops_a_server_within_the_bound_while_the_collector_hangs(
     print(f"{command.__name__}: exited {elapsed:.2f}s after SIGTERM")
     assert elapsed < DRAIN + BOUND + MARGIN, stderr[-3000:]
     assert "otel-agents shutdown" in stderr, stderr[-3000:]
+
+
+def test_shutdown_rejects_a_timeout_that_is_not_a_positive_number() -> None:
+    probe = run_probe(
+        after="""
+for bad in (0, -1, float("nan"), "5", True):
+    for stop in (otel_agents.shutdown, telemetry.shutdown):
+        try:
+            stop(bad)
+        except otel_agents.ConfigurationError as exc:
+            result["extra"].setdefault("errors", []).append(str(exc))
+"""
+    )
+    errors = probe.extra["errors"]
+    assert len(errors) == 10
+    assert all(error.startswith("timeout=") for error in errors)
+    assert "positive number of seconds" in errors[0]
