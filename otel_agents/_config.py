@@ -9,13 +9,11 @@ application that already set global providers keeps them.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import logging
 import math
-import os
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,7 +21,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from opentelemetry import metrics, trace
 from opentelemetry._logs import get_logger_provider, set_logger_provider
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import (
     MeterProvider,
     TraceBasedExemplarFilter,
@@ -31,15 +28,13 @@ from opentelemetry.sdk.metrics import (
 from opentelemetry.sdk.metrics.export import (
     MetricReader,
 )
-from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+from opentelemetry.sdk.metrics.view import View
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider, sampling
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
-from otel_agents import _exporters as x, _settings as s, semconv
+from otel_agents import _exporters as x, _providers as p, _settings as s, semconv
 from otel_agents._guard import Guards, stop_within
 from otel_agents._settings import invalid_config
-from otel_agents.semconv import InstrumentKind
 
 if TYPE_CHECKING:
     from otel_agents.system_metrics import SystemMetrics
@@ -139,8 +134,15 @@ def configure(
 
     Idempotent and thread-safe: the first call builds the providers and sets them as the
     global ones; later calls return the same :class:`Telemetry` (with a warning if they ask
-    for something different). Call :func:`shutdown` to flush and stop. If the application
-    already set its own global providers, they are kept and only the missing ones are made.
+    for something different). Call :func:`shutdown` to flush and stop (it also runs at exit);
+    it takes at most ``OTEL_AGENTS_SHUTDOWN_TIMEOUT`` (5 s) and logs what it could not send.
+    If the application already set its own global providers, they are kept and only the
+    missing ones are made.
+
+    The providers built here cut attribute values at ``OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT``
+    (8192 characters by default; ``OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`` for span
+    attributes) and turn on the SDK's ``otel.sdk.*`` metrics, which count dropped spans and
+    failed exports (``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED=false`` turns them off).
 
     Args:
         service_name: ``service.name``; reads ``OTEL_SERVICE_NAME``.
@@ -196,7 +198,7 @@ def configure(
                 "once per process, so the stopped ones stay in place; restart the process "
                 "to configure telemetry again"
             )
-        with _sdk_internal_metrics(s.SDK_INTERNAL_METRICS.read()):
+        with p.sdk_internal_metrics(s.SDK_INTERNAL_METRICS.read()):
             _current = _build(requested)
         _register_exit_hook()
         return _current
@@ -272,26 +274,6 @@ def shutdown(timeout: float | None = None) -> None:
         current.shutdown(timeout)
 
 
-@contextlib.contextmanager
-def _sdk_internal_metrics(enabled: bool) -> Iterator[None]:
-    """``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED`` as resolved, while the SDK is built.
-
-    The SDK reads the variable in each processor's and exporter's constructor and takes no
-    argument for it; otel-agents turns its ``otel.sdk.*`` metrics on by default, so dropped
-    spans and failed exports are counted rather than only logged.
-    """
-    name = s.SDK_INTERNAL_METRICS.env_var
-    previous = os.environ.get(name)
-    os.environ[name] = "true" if enabled else "false"
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = previous
-
-
 def _build(requested: dict[str, Any]) -> Telemetry:
     get = requested.get
     resource = _resource(get("service_name"), get("resource_attributes"))
@@ -327,7 +309,7 @@ def _build(requested: dict[str, Any]) -> Telemetry:
     lengths = x.attribute_length_limits()  # read once: one warning for a bad value
 
     if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
-        telemetry.tracer_provider = _tracer_provider(
+        telemetry.tracer_provider = p.tracer_provider(
             requested, resource, exporters, otlp, telemetry._guards, lengths
         )
         if telemetry.tracer_provider is not None:
@@ -349,13 +331,13 @@ def _build(requested: dict[str, Any]) -> Telemetry:
             lambda: MeterProvider(
                 resource=resource,
                 metric_readers=readers,
-                views=_views(get("views", ())),
+                views=p.views(get("views", ())),
                 shutdown_on_exit=False,
             ),
             lambda: MeterProvider(
                 resource=resource,
                 metric_readers=readers,
-                views=_views(get("views", ())),
+                views=p.views(get("views", ())),
                 exemplar_filter=TraceBasedExemplarFilter(),
                 shutdown_on_exit=False,
             ),
@@ -372,94 +354,12 @@ def _build(requested: dict[str, Any]) -> Telemetry:
         _logger.info("a global MeterProvider is already set; otel-agents keeps it")
 
     if type(get_logger_provider()).__name__.startswith(("ProxyLoggerProvider", "NoOp")):
-        telemetry.logger_provider = _logger_provider(
+        telemetry.logger_provider = p.logger_provider(
             resource, exporters, otlp, telemetry._guards, lengths
         )
         if telemetry.logger_provider is not None:
             set_logger_provider(telemetry.logger_provider)
     return telemetry
-
-
-def _logger_provider(
-    resource: Resource,
-    exporters: dict[str, tuple[str, ...]],
-    otlp: dict[str, dict[str, Any]],
-    guards: Guards,
-    lengths: tuple[int, int],
-) -> LoggerProvider | None:
-    logger_provider = x.failsafe(
-        "the LoggerProvider (OTEL_*_LIMIT variables)",
-        lambda: LoggerProvider(
-            resource=resource, shutdown_on_exit=False, log_record_limits=x.log_limits(lengths)
-        ),
-        lambda: LoggerProvider(
-            resource=resource,
-            shutdown_on_exit=False,
-            log_record_limits=x.default_log_limits(lengths),
-        ),
-        "the default log record limits",
-    )
-    if logger_provider is None:
-        return None
-    if any(name != "none" for name in exporters["logs"]):
-        logger_provider.add_log_record_processor(guards.log_counter())
-    for name in exporters["logs"]:
-        if name != "none":
-            processor = x.batch_processor(
-                name,
-                "log record",
-                x.log_exporter,
-                otlp,
-                BatchLogRecordProcessor,
-                "BLRP",
-                guards.log_exporter,
-            )
-            if processor is not None:
-                logger_provider.add_log_record_processor(processor)
-    return logger_provider
-
-
-def _tracer_provider(
-    requested: dict[str, Any],
-    resource: Resource,
-    exporters: dict[str, tuple[str, ...]],
-    otlp: dict[str, dict[str, Any]],
-    guards: Guards,
-    lengths: tuple[int, int],
-) -> TracerProvider | None:
-    sampler = _sampler(
-        s.TRACES_SAMPLER.read(requested.get("sampler")), requested.get("sampler_arg")
-    )
-    tracer_provider = x.failsafe(
-        "the TracerProvider (OTEL_*_LIMIT variables)",
-        lambda: TracerProvider(
-            resource=resource,
-            sampler=sampler,
-            span_limits=x.span_limits(lengths),
-            shutdown_on_exit=False,
-        ),
-        lambda: TracerProvider(
-            resource=resource,
-            sampler=sampler,
-            span_limits=x.default_span_limits(lengths),
-            shutdown_on_exit=False,
-        ),
-        "the default span limits",
-    )
-    if tracer_provider is None:
-        return None
-    if any(name != "none" for name in exporters["traces"]):
-        tracer_provider.add_span_processor(guards.span_counter())
-    for name in exporters["traces"]:
-        if name != "none":
-            processor = x.batch_processor(
-                name, "span", x.span_exporter, otlp, BatchSpanProcessor, "BSP", guards.span_exporter
-            )
-            if processor is not None:
-                tracer_provider.add_span_processor(processor)
-    for extra in requested.get("span_processors", ()):
-        tracer_provider.add_span_processor(extra)
-    return tracer_provider
 
 
 def _system_metrics(meter_provider: MeterProvider) -> SystemMetrics:
@@ -488,37 +388,6 @@ def _resource(service_name: str | None, attributes: dict[str, str] | None) -> Re
     ):
         extra[semconv.SERVICE_INSTANCE_ID] = str(uuid.uuid4())
     return base.merge(Resource(extra))
-
-
-def _sampler(name: str, arg: float | None) -> sampling.Sampler:
-    if name.endswith("traceidratio"):
-        # Read only by the ratio samplers, so a stray value warns nobody needlessly.
-        ratio = s.TRACES_SAMPLER_ARG.read(arg)
-    if name == "always_on":
-        return sampling.ALWAYS_ON
-    if name == "always_off":
-        return sampling.ALWAYS_OFF
-    if name == "traceidratio":
-        return sampling.TraceIdRatioBased(ratio)
-    if name == "parentbased_always_off":
-        return sampling.ParentBased(sampling.ALWAYS_OFF)
-    if name == "parentbased_traceidratio":
-        return sampling.ParentBased(sampling.TraceIdRatioBased(ratio))
-    return sampling.ParentBased(sampling.ALWAYS_ON)
-
-
-def _views(extra: Sequence[View] = ()) -> list[View]:
-    return [
-        *(
-            View(
-                instrument_name=spec.name,
-                aggregation=ExplicitBucketHistogramAggregation(boundaries=spec.buckets),
-            )
-            for spec in semconv.ALL_METRICS.values()
-            if spec.kind is InstrumentKind.HISTOGRAM and spec.buckets
-        ),
-        *extra,
-    ]
 
 
 def _is_proxy_meter_provider(provider: object) -> bool:
