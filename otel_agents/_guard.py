@@ -276,7 +276,11 @@ def stop_within(
         thread = threading.Thread(
             target=_failsafe, args=(name, stop), name=f"otel-agents-stop-{name}", daemon=True
         )
-        thread.start()
+        try:
+            thread.start()
+        except RuntimeError:  # no new threads (interpreter finalizing): stop it here
+            _failsafe(name, stop)
+            continue
         threads.append(thread)
     reserve = min(_ABORT_RESERVE, timeout / 5)
     _join(threads, deadline - reserve)
