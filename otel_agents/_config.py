@@ -90,7 +90,10 @@ class Telemetry:
         self._closed = True
         limit = s.SHUTDOWN_TIMEOUT.read(timeout)
         if self.system_metrics is not None:
-            x.failsafe("stopping system metrics", self.system_metrics.disable)
+            try:
+                self.system_metrics.disable()
+            except Exception:  # telemetry must never break the host program
+                _logger.warning("stopping the system metrics failed", exc_info=True)
         stops: list[tuple[str, Callable[[], Any]]] = []
         if self.tracer_provider is not None:
             stops.append(("TracerProvider", self.tracer_provider.shutdown))
