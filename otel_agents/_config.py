@@ -8,7 +8,9 @@ application that already set global providers keeps them.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import math
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -19,7 +21,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from opentelemetry import metrics, trace
 from opentelemetry._logs import get_logger_provider, set_logger_provider
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import (
     MeterProvider,
     TraceBasedExemplarFilter,
@@ -27,14 +28,13 @@ from opentelemetry.sdk.metrics import (
 from opentelemetry.sdk.metrics.export import (
     MetricReader,
 )
-from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+from opentelemetry.sdk.metrics.view import View
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider, sampling
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
-from otel_agents import _exporters as x, _settings as s, semconv
+from otel_agents import _exporters as x, _providers as p, _settings as s, semconv
+from otel_agents._guard import Guards, stop_within
 from otel_agents._settings import invalid_config
-from otel_agents.semconv import InstrumentKind
 
 if TYPE_CHECKING:
     from otel_agents.system_metrics import SystemMetrics
@@ -45,6 +45,7 @@ _logger = logging.getLogger("otel_agents")
 _lock = threading.Lock()
 _current: Telemetry | None = None
 _shut_down = False  # the global providers we set are stopped and cannot be replaced
+_exit_hook = False  # shutdown() is registered with atexit
 _T = TypeVar("_T")
 
 
@@ -59,25 +60,50 @@ class Telemetry:
     # repr=False: the requested settings hold OTLP headers, which often carry credentials.
     settings: dict[str, Any] = field(default_factory=dict, repr=False)
     system_metrics: SystemMetrics | None = None
+    #: What :meth:`shutdown` found not exported, by kind (``spans``, ``metric data points``,
+    #: ``log records``): failed exports since configure(), and what was still queued or in
+    #: flight at the deadline. Empty when everything was delivered.
+    dropped: dict[str, int] = field(default_factory=dict)
+    _guards: Guards = field(default_factory=Guards, repr=False)
     _prometheus_server: Any = field(default=None, repr=False)
     _closed: bool = field(default=False, repr=False)
 
-    def shutdown(self) -> None:
-        """Flush and stop everything this configuration started. Safe to call twice."""
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Flush and stop everything this configuration started, within ``timeout``.
+
+        Traces, metrics and logs are flushed side by side. At the deadline, exports still
+        waiting for the Collector (refused, black-holed, backing off before a retry) are
+        abandoned: what they carried is dropped, counted in :attr:`dropped` and logged once
+        as a warning. Safe to call twice.
+
+        Args:
+            timeout: seconds; reads ``OTEL_AGENTS_SHUTDOWN_TIMEOUT`` (milliseconds, default
+                5000), so a container stops well within Docker's 10 s stop timeout.
+
+        Raises:
+            ConfigurationError: ``timeout`` is not a positive number of seconds.
+        """
+        if timeout is not None and not (_is_seconds(timeout)):
+            raise invalid_config("timeout", timeout, "a positive number of seconds, e.g. 5.0")
         if self._closed:
             return
         self._closed = True
-        stops: list[Callable[[], Any]] = []
+        limit = s.SHUTDOWN_TIMEOUT.read(timeout)
         if self.system_metrics is not None:
-            stops.append(self.system_metrics.disable)
-        for provider in (self.tracer_provider, self.meter_provider, self.logger_provider):
-            if provider is not None:
-                stops.append(provider.shutdown)
-        for stop in stops:
             try:
-                stop()
-            except Exception:  # exporters must never break the host program
-                _logger.warning("stopping %s failed", stop, exc_info=True)
+                self.system_metrics.disable()
+            except Exception:  # telemetry must never break the host program
+                _logger.warning("stopping the system metrics failed", exc_info=True)
+        stops: list[tuple[str, Callable[[], Any]]] = []
+        if self.tracer_provider is not None:
+            stops.append(("TracerProvider", self.tracer_provider.shutdown))
+        if self.meter_provider is not None:
+            stops.append(("MeterProvider", partial(self.meter_provider.shutdown, limit * 1000)))
+        if self.logger_provider is not None:
+            stops.append(("LoggerProvider", self.logger_provider.shutdown))
+        finished, lost = stop_within(stops, self._guards, limit)
+        self.dropped = {what: count for what, count in lost.items() if count}
+        _report(finished, limit, self.dropped)
         if self._prometheus_server is not None:
             self._prometheus_server.shutdown()
             self._prometheus_server.server_close()
@@ -111,8 +137,15 @@ def configure(
 
     Idempotent and thread-safe: the first call builds the providers and sets them as the
     global ones; later calls return the same :class:`Telemetry` (with a warning if they ask
-    for something different). Call :func:`shutdown` to flush and stop. If the application
-    already set its own global providers, they are kept and only the missing ones are made.
+    for something different). Call :func:`shutdown` to flush and stop (it also runs at exit);
+    it takes at most ``OTEL_AGENTS_SHUTDOWN_TIMEOUT`` (5 s) and logs what it could not send.
+    If the application already set its own global providers, they are kept and only the
+    missing ones are made.
+
+    The providers built here cut attribute values at ``OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT``
+    (8192 characters by default; ``OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`` for span
+    attributes) and turn on the SDK's ``otel.sdk.*`` metrics, which count dropped spans and
+    failed exports (``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED=false`` turns them off).
 
     Args:
         service_name: ``service.name``; reads ``OTEL_SERVICE_NAME``.
@@ -168,8 +201,43 @@ def configure(
                 "once per process, so the stopped ones stay in place; restart the process "
                 "to configure telemetry again"
             )
-        _current = _build(requested)
+        with p.sdk_internal_metrics(s.SDK_INTERNAL_METRICS.read()):
+            _current = _build(requested)
+        _register_exit_hook()
         return _current
+
+
+def _register_exit_hook() -> None:
+    # The providers are built with shutdown_on_exit=False: their own exit hooks would wait
+    # up to 30 s each for an unreachable Collector. This one is bounded.
+    global _exit_hook
+    if not _exit_hook:
+        _exit_hook = True
+        atexit.register(shutdown)
+
+
+def _is_seconds(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
+
+
+def _report(finished: bool, limit: float, dropped: dict[str, int]) -> None:
+    lost = ", ".join(f"{what}: {count}" for what, count in dropped.items()) or "nothing"
+    if not finished:
+        _logger.warning(
+            "otel-agents shutdown: the exporters did not finish within %.1f s "
+            "(OTEL_AGENTS_SHUTDOWN_TIMEOUT); gave up on them. Not exported: %s",
+            limit,
+            lost,
+        )
+    elif dropped:
+        _logger.warning(
+            "otel-agents shutdown: not exported since configure() (failed exports): %s", lost
+        )
 
 
 def _validate_arguments(requested: dict[str, Any]) -> None:
@@ -189,15 +257,24 @@ def get_telemetry() -> Telemetry | None:
     return _current
 
 
-def shutdown() -> None:
-    """Flush and stop what :func:`configure` started. Safe to call twice or without it."""
+def shutdown(timeout: float | None = None) -> None:
+    """Flush and stop what :func:`configure` started. Safe to call twice or without it.
+
+    Runs by itself at interpreter exit. See :meth:`Telemetry.shutdown`.
+
+    Args:
+        timeout: seconds it may take; reads ``OTEL_AGENTS_SHUTDOWN_TIMEOUT`` (milliseconds,
+            default 5000). What is not exported by then is dropped, counted and logged.
+    """
     global _current, _shut_down
+    if timeout is not None and not _is_seconds(timeout):
+        raise invalid_config("timeout", timeout, "a positive number of seconds, e.g. 5.0")
     with _lock:
         current, _current = _current, None
         if current is not None:
             _shut_down = True
     if current is not None:
-        current.shutdown()
+        current.shutdown(timeout)
 
 
 def _build(requested: dict[str, Any]) -> Telemetry:
@@ -232,9 +309,12 @@ def _build(requested: dict[str, Any]) -> Telemetry:
             if "otlp" in exporters[signal]
         }
     telemetry.settings["otlp"] = otlp
+    lengths = x.attribute_length_limits()  # read once: one warning for a bad value
 
     if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
-        telemetry.tracer_provider = _tracer_provider(requested, resource, exporters, otlp)
+        telemetry.tracer_provider = p.tracer_provider(
+            requested, resource, exporters, otlp, telemetry._guards, lengths
+        )
         if telemetry.tracer_provider is not None:
             trace.set_tracer_provider(telemetry.tracer_provider)
     else:
@@ -242,7 +322,9 @@ def _build(requested: dict[str, Any]) -> Telemetry:
 
     if _is_proxy_meter_provider(metrics.get_meter_provider()):
         limit = s.CARDINALITY_LIMIT.read(get("cardinality_limit"))
-        readers, prometheus = x.metric_readers(exporters["metrics"], otlp, requested, limit)
+        readers, prometheus = x.metric_readers(
+            exporters["metrics"], otlp, requested, limit, telemetry._guards.metric_exporter
+        )
         if prometheus is not None:
             telemetry._prometheus_server = prometheus.server
             telemetry.settings["prometheus"] = prometheus.address
@@ -250,13 +332,17 @@ def _build(requested: dict[str, Any]) -> Telemetry:
         meter_provider = x.failsafe(
             "the MeterProvider (OTEL_METRICS_EXEMPLAR_FILTER)",
             lambda: MeterProvider(
-                resource=resource, metric_readers=readers, views=_views(get("views", ()))
+                resource=resource,
+                metric_readers=readers,
+                views=p.views(get("views", ())),
+                shutdown_on_exit=False,
             ),
             lambda: MeterProvider(
                 resource=resource,
                 metric_readers=readers,
-                views=_views(get("views", ())),
+                views=p.views(get("views", ())),
                 exemplar_filter=TraceBasedExemplarFilter(),
+                shutdown_on_exit=False,
             ),
             "the default exemplar filter trace_based",
         )
@@ -271,62 +357,12 @@ def _build(requested: dict[str, Any]) -> Telemetry:
         _logger.info("a global MeterProvider is already set; otel-agents keeps it")
 
     if type(get_logger_provider()).__name__.startswith(("ProxyLoggerProvider", "NoOp")):
-        telemetry.logger_provider = _logger_provider(resource, exporters, otlp)
+        telemetry.logger_provider = p.logger_provider(
+            resource, exporters, otlp, telemetry._guards, lengths
+        )
         if telemetry.logger_provider is not None:
             set_logger_provider(telemetry.logger_provider)
     return telemetry
-
-
-def _logger_provider(
-    resource: Resource, exporters: dict[str, tuple[str, ...]], otlp: dict[str, dict[str, Any]]
-) -> LoggerProvider | None:
-    logger_provider = x.failsafe(
-        "the LoggerProvider (OTEL_*_LIMIT variables)",
-        partial(LoggerProvider, resource=resource),
-        partial(LoggerProvider, resource=resource, log_record_limits=x.default_log_limits()),
-        "the default log record limits",
-    )
-    if logger_provider is None:
-        return None
-    for name in exporters["logs"]:
-        if name != "none":
-            processor = x.batch_processor(
-                name, "log record", x.log_exporter, otlp, BatchLogRecordProcessor, "BLRP"
-            )
-            if processor is not None:
-                logger_provider.add_log_record_processor(processor)
-    return logger_provider
-
-
-def _tracer_provider(
-    requested: dict[str, Any],
-    resource: Resource,
-    exporters: dict[str, tuple[str, ...]],
-    otlp: dict[str, dict[str, Any]],
-) -> TracerProvider | None:
-    sampler = _sampler(
-        s.TRACES_SAMPLER.read(requested.get("sampler")), requested.get("sampler_arg")
-    )
-    tracer_provider = x.failsafe(
-        "the TracerProvider (OTEL_*_LIMIT variables)",
-        lambda: TracerProvider(resource=resource, sampler=sampler),
-        lambda: TracerProvider(
-            resource=resource, sampler=sampler, span_limits=x.default_span_limits()
-        ),
-        "the default span limits",
-    )
-    if tracer_provider is None:
-        return None
-    for name in exporters["traces"]:
-        if name != "none":
-            processor = x.batch_processor(
-                name, "span", x.span_exporter, otlp, BatchSpanProcessor, "BSP"
-            )
-            if processor is not None:
-                tracer_provider.add_span_processor(processor)
-    for extra in requested.get("span_processors", ()):
-        tracer_provider.add_span_processor(extra)
-    return tracer_provider
 
 
 def _system_metrics(meter_provider: MeterProvider) -> SystemMetrics:
@@ -355,37 +391,6 @@ def _resource(service_name: str | None, attributes: dict[str, str] | None) -> Re
     ):
         extra[semconv.SERVICE_INSTANCE_ID] = str(uuid.uuid4())
     return base.merge(Resource(extra))
-
-
-def _sampler(name: str, arg: float | None) -> sampling.Sampler:
-    if name.endswith("traceidratio"):
-        # Read only by the ratio samplers, so a stray value warns nobody needlessly.
-        ratio = s.TRACES_SAMPLER_ARG.read(arg)
-    if name == "always_on":
-        return sampling.ALWAYS_ON
-    if name == "always_off":
-        return sampling.ALWAYS_OFF
-    if name == "traceidratio":
-        return sampling.TraceIdRatioBased(ratio)
-    if name == "parentbased_always_off":
-        return sampling.ParentBased(sampling.ALWAYS_OFF)
-    if name == "parentbased_traceidratio":
-        return sampling.ParentBased(sampling.TraceIdRatioBased(ratio))
-    return sampling.ParentBased(sampling.ALWAYS_ON)
-
-
-def _views(extra: Sequence[View] = ()) -> list[View]:
-    return [
-        *(
-            View(
-                instrument_name=spec.name,
-                aggregation=ExplicitBucketHistogramAggregation(boundaries=spec.buckets),
-            )
-            for spec in semconv.ALL_METRICS.values()
-            if spec.kind is InstrumentKind.HISTOGRAM and spec.buckets
-        ),
-        *extra,
-    ]
 
 
 def _is_proxy_meter_provider(provider: object) -> bool:

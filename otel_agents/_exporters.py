@@ -97,8 +97,12 @@ def batch_processor(
     otlp: dict[str, dict[str, Any]],
     processor: Callable[..., _T],
     prefix: str,
+    guard: Callable[[Any], Any],
 ) -> _T | None:
-    """An exporter wrapped in a batch processor, each falling back to defaults if need be."""
+    """An exporter wrapped in a batch processor, each falling back to defaults if need be.
+
+    ``guard`` wraps the exporter (:mod:`otel_agents._guard`) so that shutdown is bounded.
+    """
     exporter = failsafe(
         f"the {name} {what} exporter (OTEL_EXPORTER_OTLP_* variables)",
         partial(make_exporter, name, otlp),
@@ -107,6 +111,7 @@ def batch_processor(
     )
     if exporter is None:
         return None
+    exporter = guard(exporter)
     return failsafe(
         f"the batch {what} processor (OTEL_{prefix}_* variables)",
         partial(processor, exporter),
@@ -136,8 +141,26 @@ def failsafe(
         return None
 
 
-def default_span_limits() -> SpanLimits:
+def attribute_length_limits() -> tuple[int, int]:
+    """The attribute value length limits: for all attributes, and for span attributes.
+
+    The specification's default is no limit, so one careless 1 MiB value (a prompt, a payload,
+    an id from a request) would be exported whole in every span that carries it.
+    """
+    general = s.ATTRIBUTE_VALUE_LENGTH_LIMIT.read()
+    span = s.SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT.read()
+    return general, general if span is None else span
+
+
+def span_limits(lengths: tuple[int, int]) -> SpanLimits:
+    """The SDK's span limits (it reads the count limits) with our ``lengths`` limits."""
+    general, span = lengths
+    return SpanLimits(max_attribute_length=general, max_span_attribute_length=span)
+
+
+def default_span_limits(lengths: tuple[int, int]) -> SpanLimits:
     # Every limit given explicitly, so SpanLimits reads none of the OTEL_*_LIMIT variables.
+    general, span = lengths
     return SpanLimits(
         max_attributes=128,
         max_events=128,
@@ -145,17 +168,22 @@ def default_span_limits() -> SpanLimits:
         max_span_attributes=128,
         max_event_attributes=128,
         max_link_attributes=128,
-        max_attribute_length=SpanLimits.UNSET,
-        max_span_attribute_length=SpanLimits.UNSET,
+        max_attribute_length=general,
+        max_span_attribute_length=span,
     )
 
 
-def default_log_limits() -> LogRecordLimits:
+def log_limits(lengths: tuple[int, int]) -> LogRecordLimits:
+    return LogRecordLimits(max_attribute_length=lengths[0])
+
+
+def default_log_limits(lengths: tuple[int, int]) -> LogRecordLimits:
+    general = lengths[0]
     return LogRecordLimits(
         max_attributes=128,
-        max_attribute_length=LogRecordLimits.UNSET,
+        max_attribute_length=general,
         max_log_record_attributes=128,
-        max_log_record_attribute_length=LogRecordLimits.UNSET,
+        max_log_record_attribute_length=general,
     )
 
 
@@ -218,10 +246,12 @@ def metric_readers(
     otlp: dict[str, dict[str, Any]],
     requested: dict[str, Any],
     limit: int,
+    guard: Callable[[Any], Any],
 ) -> tuple[list[MetricReader], Prometheus | None]:
     """The readers named by ``names``, all with ``limit`` attribute sets per stream.
 
     Also returns the ``/metrics`` server of the ``prometheus`` exporter, if it started.
+    ``guard`` wraps each push exporter (:mod:`otel_agents._guard`).
     """
     limits: dict[type, int] = dict.fromkeys(
         (
@@ -250,7 +280,7 @@ def metric_readers(
         if exporter is not None:
             readers.append(
                 PeriodicExportingMetricReader(
-                    exporter,
+                    guard(exporter),
                     export_interval_millis=interval * 1000,
                     export_timeout_millis=timeout * 1000,
                     cardinality_limits=limits,

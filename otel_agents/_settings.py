@@ -36,6 +36,25 @@ OTEL_EXPORTER_PROMETHEUS_PORT       its port                              9464
 OTEL_AGENTS_SYSTEM_METRICS          collect ``system.*``/``process.*``    true
 OTEL_AGENTS_CARDINALITY_LIMIT       attribute sets per metric stream      2000
 ==================================  ====================================  ==================
+
+Limits, shutdown and self-observability:
+
+========================================  ===================================  ==============
+environment variable                      meaning                              default
+========================================  ===================================  ==============
+OTEL_AGENTS_SHUTDOWN_TIMEOUT              milliseconds shutdown() may take;    5000
+                                          what is not exported by then is
+                                          dropped, counted and logged
+OTEL_AGENTS_DRAIN_TIMEOUT                 milliseconds the ``otel-agents``     3000
+                                          servers (hub, agent, gateway) let
+                                          requests in flight finish after
+                                          SIGTERM, before shutdown()
+OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT         longest attribute value of spans,    8192
+                                          span events, links and log records
+OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT    the same, for span attributes only   the general one
+OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED  the SDK's ``otel.sdk.*`` metrics     true
+                                          (spans dropped, exports failed)
+========================================  ===================================  ==============
 """
 
 from __future__ import annotations
@@ -222,6 +241,39 @@ CARDINALITY_LIMIT = Setting(
     2000,
     parse_positive_int,
     "Attribute sets kept per metric stream before folding into otel.metric.overflow.",
+)
+SHUTDOWN_TIMEOUT = Setting(
+    "OTEL_AGENTS_SHUTDOWN_TIMEOUT",
+    5.0,
+    parse_millis_as_seconds,
+    "Longest shutdown(); what is not exported by then is dropped and counted.",
+)
+# With SHUTDOWN_TIMEOUT, the longest stop of a CLI server: 8 s, within Docker's 10 s.
+DRAIN_TIMEOUT = Setting(
+    "OTEL_AGENTS_DRAIN_TIMEOUT",
+    3.0,
+    parse_millis_as_seconds,
+    "How long the CLI servers let requests in flight finish after SIGTERM.",
+)
+# The specification leaves attribute values unlimited; a 1 MiB value would be exported whole.
+ATTRIBUTE_VALUE_LENGTH_LIMIT = Setting(
+    "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+    8192,
+    parse_positive_int,
+    "Longest attribute value (characters) of spans, span events and links, and log records.",
+)
+SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: Setting[int | None] = Setting(
+    "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+    None,
+    parse_positive_int,
+    "Longest span attribute value; OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT when unset.",
+)
+# The SDK's default is off; otel-agents turns them on so lost telemetry shows in metrics.
+SDK_INTERNAL_METRICS = Setting(
+    "OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED",
+    True,
+    parse_spec_bool,
+    "The SDK's otel.sdk.* self-observability metrics (dropped spans, failed exports).",
 )
 
 

@@ -11,8 +11,12 @@ Each profiled call or block becomes an INTERNAL span named after the profile, an
     with profiler.profile("data_processing", {"batch_size": 1000}):
         process(batch)
 
-Both forms work for sync and async code. A failure is recorded on the span (exception
-event, status ERROR, ``error.type``) and re-raised unchanged. Recent profiles and periodic
+Both forms work for sync and async code; for a generator or async generator function the
+span covers the iteration, from the first item to the last (``otel_agents._profiled_generators``).
+A failure is recorded on the span (status ERROR described by the exception's type,
+``error.type``, and an exception event whose message and stack trace are redacted of
+credential-like values) and re-raised unchanged. Cancellation, ``KeyboardInterrupt`` and a
+generator closed early are not failures: the span ends normally. Recent profiles and periodic
 system snapshots stay in bounded histories for :meth:`get_profiling_summary`.
 
 The hot path starts the span, attaches its context and ends it directly (no
@@ -31,11 +35,13 @@ from types import TracebackType
 from typing import Any, NamedTuple, ParamSpec, TypeVar, cast, overload
 
 from opentelemetry import context as otel_context, metrics, trace
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
+from opentelemetry.trace import Span, SpanKind, TracerProvider
 
 from otel_agents import semconv
+from otel_agents._exception_events import error_status, record_exception
 from otel_agents._export import is_secret_key
 from otel_agents._options import Option, Options
+from otel_agents._profiled_generators import NOT_ERRORS, wrap_async_generator, wrap_generator
 from otel_agents._runtime import PeriodicThread
 from otel_agents._version import __version__
 from otel_agents.errors import invalid_type
@@ -156,7 +162,7 @@ class PerformanceProfiler:
     def _finish(
         self,
         span: Span,
-        token: object,
+        token: object | None,
         started: float,
         name: str,
         metric_attributes: dict[str, Any],
@@ -164,14 +170,16 @@ class PerformanceProfiler:
     ) -> None:
         duration = _perf_counter() - started
         error_type = None
-        if exc is not None:
+        if exc is not None and not isinstance(exc, NOT_ERRORS):
             error_type = _error_type(exc)
             metric_attributes = {**metric_attributes, semconv.ERROR_TYPE: error_type}
             if span.is_recording():
-                span.record_exception(exc)
+                # The message may quote a secret: redacted on the event, absent from the status.
+                record_exception(span, exc)
                 span.set_attribute(semconv.ERROR_TYPE, error_type)
-                span.set_status(Status(StatusCode.ERROR, f"{error_type}: {exc}"))
-        _detach(token)  # type: ignore[arg-type]
+                span.set_status(error_status(exc))
+        if token is not None:
+            _detach(token)  # type: ignore[arg-type]
         span.end()
         self._duration.record(duration, metric_attributes)
         self.history.append(ProfileRecord(name, _wall_clock(), duration, error_type))
@@ -210,6 +218,20 @@ class PerformanceProfiler:
         }
         metric_attributes = {semconv.AGENT_PROFILE_NAME: name}
         start, finish = self._start, self._finish
+
+        if inspect.isasyncgenfunction(func) or inspect.isgeneratorfunction(func):
+
+            def begin() -> tuple[Span, float] | None:
+                if not self._enabled:
+                    return None
+                span = self._tracer.start_span(name, kind=_INTERNAL, attributes=span_attributes)
+                return span, _perf_counter()
+
+            def end(span: Span, started: float, exc: BaseException | None) -> None:
+                finish(span, None, started, name, metric_attributes, exc)
+
+            wrap = wrap_async_generator if inspect.isasyncgenfunction(func) else wrap_generator
+            return cast("Callable[P, R]", wrap(cast("Any", func), begin, end))
 
         if inspect.iscoroutinefunction(func):
 

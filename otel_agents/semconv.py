@@ -41,6 +41,9 @@ GEN_AI_AGENT_ID = "gen_ai.agent.id"
 GEN_AI_AGENT_NAME = "gen_ai.agent.name"
 GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
 ERROR_TYPE = "error.type"
+#: Exception event attributes (the SDK's record_exception); otel-agents redacts both.
+EXCEPTION_MESSAGE = "exception.message"
+EXCEPTION_STACKTRACE = "exception.stacktrace"
 CODE_FUNCTION_NAME = "code.function.name"
 SERVICE_INSTANCE_ID = "service.instance.id"
 OTEL_METRIC_OVERFLOW = "otel.metric.overflow"
@@ -533,3 +536,17 @@ AGENT_HEALTH_SCORE = _metric(
     "{score}",
     "Health score from 0 (down) to 100 (healthy), for the system and for each agent.",
 )
+
+# --------------------------------------------------------------------------------------
+# The OpenTelemetry SDK's own metrics (configure() turns them on; the SDK emits them)
+# --------------------------------------------------------------------------------------
+#: Spans and log records a batch processor handed on; with ``error.type`` ``queue_full`` or
+#: ``already_shutdown``, those it dropped.
+OTEL_SDK_PROCESSOR_SPAN_PROCESSED = "otel.sdk.processor.span.processed"
+OTEL_SDK_PROCESSOR_LOG_PROCESSED = "otel.sdk.processor.log.processed"
+#: Items an OTLP exporter sent; with ``error.type`` (the exception class), those that failed.
+OTEL_SDK_EXPORTER_SPAN_EXPORTED = "otel.sdk.exporter.span.exported"
+OTEL_SDK_EXPORTER_METRIC_DATA_POINT_EXPORTED = "otel.sdk.exporter.metric_data_point.exported"
+OTEL_SDK_EXPORTER_LOG_EXPORTED = "otel.sdk.exporter.log.exported"
+#: ``error.type`` of a span or log record a full batch queue dropped.
+OTEL_SDK_ERROR_QUEUE_FULL = "queue_full"

@@ -53,6 +53,7 @@ from opentelemetry._logs import get_logger_provider
 
 
 def exporter_info(exporter):
+    exporter = getattr(exporter, "wrapped", exporter)  # configure() guards its exporters
     client = getattr(exporter, "_client", None)
     timeout = getattr(exporter, "_timeout", None)
     headers = getattr(exporter, "_headers", None)

@@ -193,7 +193,7 @@ def test_an_exception_is_recorded_on_the_span_and_reraised_unchanged(
     assert caught.value is failure
     span = telemetry.span("call_model")
     assert span.status.status_code is StatusCode.ERROR
-    assert span.status.description == "AgentFailure: model timed out"
+    assert span.status.description == "AgentFailure"  # never the message
     assert span.attributes is not None
     assert span.attributes[semconv.ERROR_TYPE] == "AgentFailure"
     (event,) = span.events

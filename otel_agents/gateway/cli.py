@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import signal
 from types import FrameType
 from typing import Any
@@ -60,8 +61,13 @@ def run(args: argparse.Namespace) -> int:
         _logger.error("otel-agents gateway: %s", exc)
         print(f"otel-agents gateway: {exc}")
         return 2
+    from otel_agents._settings import DRAIN_TIMEOUT
+
     # uvicorn stops gracefully on SIGTERM and then re-raises the signal to whatever handler
-    # was there before; ours turns it into a normal return, so telemetry is flushed.
+    # was there before; ours turns it into a normal return, so telemetry is flushed. Both
+    # steps are bounded (OTEL_AGENTS_DRAIN_TIMEOUT, then OTEL_AGENTS_SHUTDOWN_TIMEOUT: 3 + 5 s
+    # by default), so the process exits within Docker's 10 s stop timeout even while an
+    # upstream or the Collector does not answer.
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         uvicorn.run(
@@ -70,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
             port=config.port,
             log_level="info",
             **uvicorn_options(config),  # header/idle timeouts, no access log, no proxy headers
+            timeout_graceful_shutdown=math.ceil(DRAIN_TIMEOUT.read()),  # uvicorn: whole s
         )
     except _Terminated:
         pass

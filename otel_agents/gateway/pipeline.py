@@ -16,6 +16,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from otel_agents import semconv
+from otel_agents._exception_events import record_exception
 from otel_agents.gateway._telemetry import GatewayTelemetry
 from otel_agents.gateway.bodies import BodyIncomplete, BodyTimeout, BodyTooLarge, read_all
 from otel_agents.gateway.errors import UpstreamBusyError, UpstreamError, UpstreamTimeoutError
@@ -400,7 +401,7 @@ class Pipeline:
 def _hook_failed(span: trace.Span, exc: Exception, hook: Hook) -> Problem:
     _logger.warning("gateway: hook %s raised %s; answering 500", hook.name, type(exc).__name__)
     if span.is_recording():
-        span.record_exception(exc)
+        record_exception(span, exc)  # message and stack trace redacted
         span.set_status(Status(StatusCode.ERROR, "hook_error"))
     return _HOOK_FAILED
 

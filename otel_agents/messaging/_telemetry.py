@@ -27,6 +27,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
 from otel_agents import semconv as sc
+from otel_agents._exception_events import record_exception
 from otel_agents._runtime import BoundedCache, FailureLog, failsafe_call
 from otel_agents._version import __version__
 from otel_agents.messaging.message import AgentMessage, MessagePriority, MessageType
@@ -407,6 +408,6 @@ def _carries_span(context: Context) -> bool:
 def mark_failed(span: Span, exc: BaseException, error_type: str | None = None) -> None:
     """Record ``exc`` on ``span``: the exception event, ERROR status and ``error.type``."""
     error_type = error_type or getattr(exc, "reason", None) or type(exc).__qualname__
-    span.record_exception(exc)
-    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}"))
+    record_exception(span, exc)  # message and stack trace redacted
+    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}"))  # never the message
     span.set_attribute(sc.ERROR_TYPE, error_type)

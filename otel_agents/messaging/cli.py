@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import sys
 from collections.abc import Iterator
@@ -131,7 +132,13 @@ def _shutdown_telemetry() -> None:
 
 
 def _serve(app: Any, args: argparse.Namespace, service_name: str) -> int:
+    """Serve until SIGTERM/SIGINT, then stop in bounded time.
+
+    Requests in flight get ``OTEL_AGENTS_DRAIN_TIMEOUT`` (3 s), telemetry is flushed within
+    ``OTEL_AGENTS_SHUTDOWN_TIMEOUT`` (5 s): within Docker's 10 s stop timeout.
+    """
     import otel_agents
+    from otel_agents._settings import DRAIN_TIMEOUT
 
     # OTEL_SERVICE_NAME, when set, wins over our default (argument > env > default).
     otel_agents.configure(
@@ -139,7 +146,13 @@ def _serve(app: Any, args: argparse.Namespace, service_name: str) -> int:
     )
     try:
         server = _Server(
-            uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level)
+            uvicorn.Config(
+                app,
+                host=args.host,
+                port=args.port,
+                log_level=args.log_level,
+                timeout_graceful_shutdown=math.ceil(DRAIN_TIMEOUT.read()),  # uvicorn: whole s
+            )
         )
         asyncio.run(server.serve())
     finally:

@@ -1,0 +1,81 @@
+"""Exceptions on spans without the secrets their messages often carry.
+
+Exception messages quote what went wrong, and that is often a credential: a URL with
+``?api_key=...``, ``password=...`` in a connection string, an ``Authorization: Bearer`` header
+echoed back by a client library. A span leaves the process, so:
+
+* the status description of a failed span is the exception's type name, never its message
+  (:func:`error_status`); ``error.type`` carries the same name;
+* the exception event keeps the OpenTelemetry convention (``exception.type``,
+  ``exception.message``, ``exception.stacktrace``) because the message is what makes a trace
+  useful, but both texts go through :func:`redact_text` first (:func:`record_exception`).
+
+:func:`redact_text` masks the values of ``key=value`` and ``key: value`` pairs whose key the
+project-wide secret pattern (:func:`otel_agents._export.is_secret_key`) calls a secret,
+``Bearer``/``Basic`` credentials and the ``user:password@`` of URLs. It cannot recognise a bare
+secret with nothing around it; code that raises should not put one in a message.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+
+from opentelemetry.trace import Span, Status, StatusCode
+
+from otel_agents._export import REDACTED, is_secret_key
+from otel_agents.semconv import EXCEPTION_MESSAGE, EXCEPTION_STACKTRACE
+
+__all__ = ["error_status", "record_exception", "redact_text"]
+
+_PAIR = re.compile(
+    r"""(?<![\w.-])(?P<key>[A-Za-z_][\w.-]*)(?P<sep>["']?\s*[:=]\s*["']?)(?P<value>[^\s"',;&)}\]>]{1,256})"""
+)
+_VALUE_REST = re.compile(r"""[^\s"',;&)}\]>]*""")
+_SCHEME_CREDENTIALS = re.compile(r"\b(?P<scheme>Bearer|Basic|Token)\s+[^\s\"',;]+", re.IGNORECASE)
+_URL_USERINFO = re.compile(r"(?<![\w+.-])(?P<scheme>[A-Za-z][\w+.-]*://)[^/\s@]+@")
+
+
+#: Longer texts are cut first (the attribute length limit would cut them anyway), so
+#: redacting a huge message costs bounded time.
+MAX_TEXT = 65536
+
+
+def redact_text(text: str) -> str:
+    """``text`` (its first :data:`MAX_TEXT` characters) with credential-like values masked."""
+    text = text[:MAX_TEXT]
+    text = _SCHEME_CREDENTIALS.sub(lambda m: f"{m['scheme']} {REDACTED}", text)
+    text = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{REDACTED}@", text)
+    parts: list[str] = []
+    position = 0
+    while (match := _PAIR.search(text, position)) is not None:
+        if match["value"] != REDACTED and is_secret_key(match["key"]):
+            parts.append(text[position : match.start("value")] + REDACTED)
+            position = _VALUE_REST.match(text, match.end()).end()  # type: ignore[union-attr]
+        else:
+            # The value may itself hold a pair ("failed: password=..."): look again from it.
+            parts.append(text[position : match.start("value")])
+            position = match.start("value")
+    parts.append(text[position:])
+    return "".join(parts)
+
+
+def error_status(exc: BaseException) -> Status:
+    """``ERROR`` with the exception's type name as the description, never its message."""
+    return Status(StatusCode.ERROR, type(exc).__qualname__)
+
+
+def record_exception(span: Span, exc: BaseException) -> None:
+    """Add the exception event to ``span`` with its message and stack trace redacted."""
+    try:
+        message = str(exc)
+        stacktrace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    except Exception:  # a broken __str__ must not break the host program
+        message = stacktrace = f"<{type(exc).__qualname__}: message unavailable>"
+    span.record_exception(
+        exc,
+        attributes={
+            EXCEPTION_MESSAGE: redact_text(message),
+            EXCEPTION_STACKTRACE: redact_text(stacktrace),
+        },
+    )

@@ -1,0 +1,159 @@
+"""The SDK providers :func:`otel_agents.configure` builds, and how they are built.
+
+Split from :mod:`otel_agents._config` (which decides what to build): the tracer and logger
+providers with their guarded batch exporters (:mod:`otel_agents._guard`), the sampler, the
+histogram bucket Views, and the switch for the SDK's own ``otel.sdk.*`` metrics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider, sampling
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from otel_agents import _exporters as x, _settings as s, semconv
+from otel_agents._guard import Guards
+from otel_agents.semconv import InstrumentKind
+
+__all__ = ["logger_provider", "make_sampler", "sdk_internal_metrics", "tracer_provider", "views"]
+
+
+@contextlib.contextmanager
+def sdk_internal_metrics(enabled: bool) -> Iterator[None]:
+    """``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED`` as resolved, while the SDK is built.
+
+    The SDK reads the variable in each processor's and exporter's constructor and takes no
+    argument for it; otel-agents turns its ``otel.sdk.*`` metrics on by default, so dropped
+    spans and failed exports are counted rather than only logged.
+    """
+    name = s.SDK_INTERNAL_METRICS.env_var
+    previous = os.environ.get(name)
+    os.environ[name] = "true" if enabled else "false"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
+
+
+def logger_provider(
+    resource: Resource,
+    exporters: dict[str, tuple[str, ...]],
+    otlp: dict[str, dict[str, Any]],
+    guards: Guards,
+    lengths: tuple[int, int],
+) -> LoggerProvider | None:
+    logger_provider = x.failsafe(
+        "the LoggerProvider (OTEL_*_LIMIT variables)",
+        lambda: LoggerProvider(
+            resource=resource, shutdown_on_exit=False, log_record_limits=x.log_limits(lengths)
+        ),
+        lambda: LoggerProvider(
+            resource=resource,
+            shutdown_on_exit=False,
+            log_record_limits=x.default_log_limits(lengths),
+        ),
+        "the default log record limits",
+    )
+    if logger_provider is None:
+        return None
+    if any(name != "none" for name in exporters["logs"]):
+        logger_provider.add_log_record_processor(guards.log_counter())
+    for name in exporters["logs"]:
+        if name != "none":
+            processor = x.batch_processor(
+                name,
+                "log record",
+                x.log_exporter,
+                otlp,
+                BatchLogRecordProcessor,
+                "BLRP",
+                guards.log_exporter,
+            )
+            if processor is not None:
+                logger_provider.add_log_record_processor(processor)
+    return logger_provider
+
+
+def tracer_provider(
+    requested: dict[str, Any],
+    resource: Resource,
+    exporters: dict[str, tuple[str, ...]],
+    otlp: dict[str, dict[str, Any]],
+    guards: Guards,
+    lengths: tuple[int, int],
+) -> TracerProvider | None:
+    chosen = make_sampler(
+        s.TRACES_SAMPLER.read(requested.get("sampler")), requested.get("sampler_arg")
+    )
+    tracer_provider = x.failsafe(
+        "the TracerProvider (OTEL_*_LIMIT variables)",
+        lambda: TracerProvider(
+            resource=resource,
+            sampler=chosen,
+            span_limits=x.span_limits(lengths),
+            shutdown_on_exit=False,
+        ),
+        lambda: TracerProvider(
+            resource=resource,
+            sampler=chosen,
+            span_limits=x.default_span_limits(lengths),
+            shutdown_on_exit=False,
+        ),
+        "the default span limits",
+    )
+    if tracer_provider is None:
+        return None
+    if any(name != "none" for name in exporters["traces"]):
+        tracer_provider.add_span_processor(guards.span_counter())
+    for name in exporters["traces"]:
+        if name != "none":
+            processor = x.batch_processor(
+                name, "span", x.span_exporter, otlp, BatchSpanProcessor, "BSP", guards.span_exporter
+            )
+            if processor is not None:
+                tracer_provider.add_span_processor(processor)
+    for extra in requested.get("span_processors", ()):
+        tracer_provider.add_span_processor(extra)
+    return tracer_provider
+
+
+def make_sampler(name: str, arg: float | None) -> sampling.Sampler:
+    if name.endswith("traceidratio"):
+        # Read only by the ratio samplers, so a stray value warns nobody needlessly.
+        ratio = s.TRACES_SAMPLER_ARG.read(arg)
+    if name == "always_on":
+        return sampling.ALWAYS_ON
+    if name == "always_off":
+        return sampling.ALWAYS_OFF
+    if name == "traceidratio":
+        return sampling.TraceIdRatioBased(ratio)
+    if name == "parentbased_always_off":
+        return sampling.ParentBased(sampling.ALWAYS_OFF)
+    if name == "parentbased_traceidratio":
+        return sampling.ParentBased(sampling.TraceIdRatioBased(ratio))
+    return sampling.ParentBased(sampling.ALWAYS_ON)
+
+
+def views(extra: Sequence[View] = ()) -> list[View]:
+    return [
+        *(
+            View(
+                instrument_name=spec.name,
+                aggregation=ExplicitBucketHistogramAggregation(boundaries=spec.buckets),
+            )
+            for spec in semconv.ALL_METRICS.values()
+            if spec.kind is InstrumentKind.HISTOGRAM and spec.buckets
+        ),
+        *extra,
+    ]

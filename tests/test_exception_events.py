@@ -1,0 +1,102 @@
+"""Exception messages never put a secret in a span: status by type, events redacted."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+from opentelemetry.trace import StatusCode
+
+from otel_agents import semconv
+from otel_agents._exception_events import MAX_TEXT, redact_text
+from otel_agents.messaging._telemetry import mark_failed
+from otel_agents.profiler import PerformanceProfiler
+from otel_agents.testing import TelemetryCapture
+
+SECRET = "hunter2-s3cr3t"
+
+
+class LeakyError(Exception):
+    """Raised with a credential in its message, as client libraries often do."""
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        (f"connect failed: password={SECRET} host=db", "host=db"),
+        (f"GET https://api.example/x?api_key={SECRET}&page=2 failed", "page=2"),
+        (f"401 for Authorization: Bearer {SECRET}", "401 for"),
+        (f"cannot reach postgres://admin:{SECRET}@db:5432/app", "@db:5432/app"),
+        (f"{{'token': '{SECRET}', 'user': 'ann'}}", "'user': 'ann'"),
+        (f'{{"client_secret": "{SECRET}"}}', "client_secret"),
+        (f"session_id={SECRET}", "session_id="),
+        (f"token={SECRET * 100} next", "next"),  # longer than one regex step
+    ],
+)
+def test_redact_text_masks_credential_values_and_keeps_the_rest(text: str, kept: str) -> None:
+    redacted = redact_text(text)
+    assert SECRET not in redacted
+    assert "s3cr3t" not in redacted
+    assert kept in redacted
+
+
+def test_redact_text_leaves_ordinary_messages_alone() -> None:
+    message = "ValueError: expected 3 items, got 4 (key=value pairs: size=3)"
+    assert redact_text(message) == message
+
+
+def test_redact_text_takes_bounded_time_on_huge_or_hostile_input() -> None:
+    """1 MB of pair-like text is cut to MAX_TEXT first and scanned in linear time."""
+    for hostile in ("a:/" * 400_000, "x" * 1_000_000, "a=a" * 400_000):
+        deadline = time.monotonic() + 30  # a hang guard, not a speed target
+        assert len(redact_text(hostile)) <= MAX_TEXT + 20
+        assert time.monotonic() < deadline
+
+
+@pytest.fixture
+def profiler(telemetry: TelemetryCapture) -> Iterator[PerformanceProfiler]:
+    with PerformanceProfiler(
+        {"snapshot_interval": 0},
+        tracer_provider=telemetry.tracer_provider,
+        meter_provider=telemetry.meter_provider,
+    ) as profiler:
+        yield profiler
+
+
+def _span_text(telemetry: TelemetryCapture, name: str) -> str:
+    return telemetry.span(name).to_json()
+
+
+def test_a_profiled_failure_keeps_the_secret_out_of_status_and_events(
+    telemetry: TelemetryCapture, profiler: PerformanceProfiler
+) -> None:
+    @profiler.profile_function("login")
+    def login() -> None:
+        raise LeakyError(f"login failed for password={SECRET}")
+
+    with pytest.raises(LeakyError, match=SECRET):  # the caller still gets the real message
+        login()
+    span = telemetry.span("login")
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.status.description == "LeakyError"
+    assert span.attributes is not None
+    assert span.attributes[semconv.ERROR_TYPE] == "LeakyError"
+    (event,) = span.events
+    assert event.attributes is not None
+    assert event.attributes[semconv.EXCEPTION_MESSAGE] == "login failed for password=[REDACTED]"
+    assert "LeakyError" in str(event.attributes[semconv.EXCEPTION_STACKTRACE])
+    assert SECRET not in _span_text(telemetry, "login")
+
+
+def test_a_failed_message_span_keeps_the_secret_out(telemetry: TelemetryCapture) -> None:
+    tracer = telemetry.tracer_provider.get_tracer("test")
+    with tracer.start_as_current_span("process inbox") as span:
+        try:
+            raise LeakyError(f"handler saw Authorization: Bearer {SECRET}")
+        except LeakyError as exc:
+            mark_failed(span, exc)
+    text = _span_text(telemetry, "process inbox")
+    assert SECRET not in text
+    assert json.loads(text)["status"]["description"] == "LeakyError"
