@@ -233,6 +233,7 @@ def test_sigterm_stops_a_server_within_the_bound_while_the_collector_hangs(
         "OTEL_METRICS_EXPORTER": "otlp",
         "OTEL_LOGS_EXPORTER": "otlp",
         "OTEL_AGENTS_SHUTDOWN_TIMEOUT": str(int(BOUND * 1000)),
+        "OTEL_AGENTS_MESSAGING_SECRET": "sigterm-test-token",  # the hub refuses to run open
     }
     process = subprocess.Popen(
         command(tmp_path, port, collectors["black-hole"]),
