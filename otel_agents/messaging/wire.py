@@ -10,32 +10,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from otel_agents.messaging.errors import (
-    DeliveryError,
-    DuplicateAgentError,
-    InvalidMessageError,
-    InvalidPayloadError,
-    MessageExpiredError,
-    MessageTooLargeError,
-    QueueFullError,
-    SecurityError,
-    UnknownAgentError,
-    UnknownCapabilityError,
-)
+from otel_agents.messaging import errors as e
 
 __all__ = ["WIRE_ERRORS", "from_wire", "to_wire"]
 
 #: (class, HTTP status, code), most specific class first. Several classes may share a code:
 #: a client maps a code back to the first class listed with it.
 WIRE_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
-    (UnknownAgentError, 404, "unknown_agent"),
-    (UnknownCapabilityError, 404, "unknown_capability"),
-    (DuplicateAgentError, 409, "duplicate_agent"),
-    (MessageTooLargeError, 413, "too_large"),
-    (InvalidMessageError, 400, "invalid_message"),
-    (InvalidPayloadError, 400, "invalid_message"),
-    (MessageExpiredError, 410, "expired"),
-    (QueueFullError, 503, "queue_full"),
+    (e.UnknownAgentError, 404, "unknown_agent"),
+    (e.UnknownCapabilityError, 404, "unknown_capability"),
+    (e.DuplicateAgentError, 409, "duplicate_agent"),
+    (e.MessageTooLargeError, 413, "too_large"),
+    (e.InvalidMessageError, 400, "invalid_message"),
+    (e.InvalidPayloadError, 400, "invalid_message"),
+    (e.MessageExpiredError, 410, "expired"),
+    (e.QueueFullError, 503, "queue_full"),
 )
 
 _BY_CODE: dict[str, type[Exception]] = {}
@@ -51,12 +40,12 @@ def to_wire(exc: Exception) -> tuple[int, str, str]:
     else is a 500 that names only the exception's type (never its message, which may carry
     internals).
     """
-    if isinstance(exc, SecurityError):
+    if isinstance(exc, e.SecurityError):
         return (401 if exc.reason == "unauthorized" else 403), exc.reason, str(exc)
     for kind, status, code in WIRE_ERRORS:
         if isinstance(exc, kind):
             return status, code, str(exc)
-    if isinstance(exc, DeliveryError):
+    if isinstance(exc, e.DeliveryError):
         return 502, exc.reason, str(exc)
     return 500, "internal_error", type(exc).__name__
 
@@ -69,5 +58,5 @@ def from_wire(code: Any, message: str, status: int) -> Exception:
     if kind is not None:
         return kind(message)
     if status in (401, 403):
-        return SecurityError(message, reason=str(code or "unauthorized"))
-    return DeliveryError(message, reason=str(code or f"http_{status}"))
+        return e.SecurityError(message, reason=str(code or "unauthorized"))
+    return e.DeliveryError(message, reason=str(code or f"http_{status}"))
