@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import httpx
@@ -198,14 +198,20 @@ class RemoteAgent(AgentRuntime):
         validate_agent_id(recipient_id, "recipient_id")
         message, text = self.envelope(self.agent_id, recipient_id, message_type, payload, priority)
         message.conversation_id = conversation_id
-        with self.telemetry.send_span(message, sender_name=self.name, body_size=len(text)):
-            try:
-                await self._outbox.submit(message)
-            except Exception as exc:
-                self.telemetry.record_sent(message, getattr(exc, "reason", type(exc).__name__))
-                raise
-            self.telemetry.record_sent(message)
+        span = self.telemetry.send_span(message, sender_name=self.name, body_size=len(text))
+        with span, self._counted(message):
+            await self._outbox.submit(message)
         return message.message_id
+
+    @contextlib.contextmanager
+    def _counted(self, message: AgentMessage) -> Iterator[None]:
+        """Count ``message`` as sent, or as failed with the error's reason (and re-raise)."""
+        try:
+            yield
+        except Exception as exc:
+            self.telemetry.record_sent(message, getattr(exc, "reason", type(exc).__name__))
+            raise
+        self.telemetry.record_sent(message)
 
     async def _post(self, messages: list[AgentMessage]) -> dict[str, BaseException]:
         """POST messages to the hub, in requests of at most ``max_message_size`` bytes."""
@@ -266,14 +272,10 @@ class RemoteAgent(AgentRuntime):
             message, sender_name=self.name, body_size=len(text), broadcast_count=0
         ) as span:
             body = message.to_json().encode()
-            try:
+            with self._counted(message):
                 result = await self._call(
                     "POST", "/broadcast", body=body, signed_id=message.message_id
                 )
-            except Exception as exc:
-                self.telemetry.record_sent(message, getattr(exc, "reason", type(exc).__name__))
-                raise
-            self.telemetry.record_sent(message)
             ids: list[str] = result["message_ids"]
             span.set_attribute(MESSAGING_BATCH_MESSAGE_COUNT, len(ids))
         return ids
