@@ -216,7 +216,7 @@ class PerformanceTracker:
                 attribute = promoted.get(key)
                 if attribute is not None and type(item) is str:
                     attributes[attribute] = item
-                secret = _known_secret_keys.get(key)
+                secret = _known_secret(key)
                 if secret is None:
                     secret = is_secret_key(key)
                 if secret:
@@ -343,6 +343,8 @@ class PerformanceTracker:
 
 
 _AGENT_ID = semconv.GEN_AI_AGENT_ID
+# The memo's bound lookup, resolved once (hot path).
+_known_secret = _known_secret_keys.get
 # Builds a PerformanceMetric without the Python-level NamedTuple.__new__ frame (hot path).
 _new_record = tuple.__new__
 
