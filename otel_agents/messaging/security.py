@@ -28,6 +28,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from otel_agents._runtime import Clock, as_clock
 from otel_agents.messaging.errors import InvalidMessageError, SecurityError
 
 __all__ = ["SecurityConfig"]
@@ -52,16 +53,20 @@ class SecurityConfig:
         signing_key: the HMAC-SHA256 key, or a list of keys: the first signs, any of them
             verifies (key rotation); ``None`` turns signing off.
         replay_window: seconds a signature stays valid and its message id is remembered.
-        clock: Unix time source (injected in tests).
+        clock: where Unix time comes from: a :class:`~otel_agents._runtime.Clock` (the one
+            the protocol takes) or a function returning seconds (injected in tests).
     """
 
     shared_secret: str | None = None
     agent_tokens: Mapping[str, str] = field(default_factory=dict)
     signing_key: bytes | str | Sequence[bytes | str] | None = None
     replay_window: float = 300.0
-    clock: Callable[[], float] = time.time
+    clock: Clock | Callable[[], float] = time.time
     _seen: OrderedDict[str, float] = field(default_factory=OrderedDict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def _now(self) -> float:
+        return as_clock(self.clock).time()
 
     def __repr__(self) -> str:
         return (
@@ -138,7 +143,7 @@ class SecurityConfig:
         keys = self._keys()
         if not keys:
             return {}
-        timestamp = f"{self.clock():.6f}"
+        timestamp = f"{self._now():.6f}"
         return {
             ID_HEADER: message_id,
             TIMESTAMP_HEADER: timestamp,
@@ -186,7 +191,7 @@ class SecurityConfig:
             sent_at = float(timestamp)
         except ValueError:
             sent_at = float("nan")
-        now = self.clock()
+        now = self._now()
         if not abs(now - sent_at) <= self.replay_window:
             raise SecurityError(
                 f"the message was signed at {timestamp}, outside the replay window of "

@@ -16,11 +16,13 @@ from otel_agents.messaging import (
     MessageStatus,
     MessageType,
     PriorityMessageQueue,
+    SecurityConfig,
     SecurityError,
 )
 from otel_agents.messaging.registry import AgentInfo
 from otel_agents.messaging.transport import Transport
 from otel_agents.messaging.wire import WIRE_ERRORS, from_wire, to_wire
+from tests.messaging.conftest import FakeClock
 
 
 class BrokerTransport(Transport):
@@ -96,3 +98,13 @@ def test_security_and_delivery_errors_keep_their_reason_on_the_wire() -> None:
 
 def test_an_unexpected_error_is_a_500_that_names_only_its_type() -> None:
     assert to_wire(KeyError("secret internals")) == (500, "internal_error", "KeyError")
+
+
+def test_signing_reads_the_same_clock_the_protocol_takes(clock: FakeClock) -> None:
+    """SecurityConfig takes a Clock object too: a signature from an hour ago is stale."""
+    signer = SecurityConfig(signing_key="k" * 32, clock=clock)
+    headers = signer.sign("m-1", b"{}")
+    clock.advance(3600.0)
+    with pytest.raises(SecurityError) as caught:
+        signer.verify(headers, b"{}", "m-1")
+    assert caught.value.reason == "stale"
