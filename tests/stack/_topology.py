@@ -181,6 +181,8 @@ class Topology:
         self.transform = transform or (lambda _path, text: text)
         self.ports = Ports(frozenset(self.services))
         self.processes: dict[str, Process] = {}
+        #: Services that did not exit within STOP_TIMEOUT of their signal and were killed.
+        self.killed: set[str] = set()
         self.skipped = sorted(n for n, s in self.services.items() if IMAGES[image_name(s)] is None)
 
     # -- addresses ----------------------------------------------------------------------------
@@ -319,6 +321,7 @@ class Topology:
             except subprocess.TimeoutExpired:
                 process.popen.kill()
                 process.popen.wait(STOP_TIMEOUT)
+                self.killed.add(name)
             took[name] = time.monotonic() - started
         return took
 
