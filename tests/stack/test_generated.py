@@ -283,3 +283,8 @@ def test_the_log_store_datasource_links_trace_ids_to_jaeger() -> None:
             "urlDisplayLabel": "Open trace in Jaeger",
         }
     ]
+
+
+def test_the_dashboards_use_the_current_schema_of_the_grafana_the_stack_runs() -> None:
+    """Schema 41 (Grafana 11.6 and 12): the pinned SDK build, not pip's default 10.1 build."""
+    assert {d["schemaVersion"] for d in _dashboards()} == {41}
