@@ -25,7 +25,14 @@ from grafana_foundation_sdk.models.dashboard import (
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from .model import Board, Kind, Link, Panel
-from .scope import DATASOURCE, JAEGER_URL, JAEGER_URL_DEFAULT, VARIABLES, scoped
+from .scope import (
+    DATASOURCE,
+    JAEGER_URL,
+    JAEGER_URL_DEFAULT,
+    SERVICES_BOARD_UID,
+    VARIABLES,
+    scoped,
+)
 
 __all__ = ["JAEGER_UID", "PROMETHEUS_UID", "render", "to_json"]
 
@@ -36,6 +43,13 @@ JAEGER_UID = "jaeger"
 #: boards work in any Grafana (README: The bundled stack, "Your own Grafana").
 PROMETHEUS = DataSourceRef(type_val="prometheus", uid=f"${{{DATASOURCE}}}")
 TAG = "otel-agents"
+
+#: On every latency panel of the other boards: the same services' latency by operation, whose
+#: points open Jaeger's search for that service and operation.
+SPAN_LATENCY = Link(
+    "Latency by operation (from spans) and its traces",
+    f"/d/{SERVICES_BOARD_UID}?${{__url_time_range}}&${{__all_variables}}",
+)
 
 _SIZES = {Kind.STAT: (6, 4), Kind.TIMESERIES: (12, 8), Kind.TABLE: (24, 8)}
 _REF_IDS = "ABCDEFGHIJ"
@@ -73,8 +87,11 @@ def _panel(panel: Panel, panel_id: int) -> Any:
         builder = builder.max(panel.max)
     if panel.repeat:
         builder = builder.repeat(panel.repeat).repeat_direction("h")
-    panel_links = [_link(link) for link in panel.links if not link.data]
-    data_links = [_link(link) for link in panel.links if link.data]
+    links = panel.links
+    if any(q.expr.startswith("histogram_quantile") for q in panel.queries) and not links:
+        links = (SPAN_LATENCY,)
+    panel_links = [_link(link) for link in links if not link.data]
+    data_links = [_link(link) for link in links if link.data]
     if panel_links:
         builder = builder.links(panel_links)
     if data_links:

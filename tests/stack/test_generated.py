@@ -288,3 +288,19 @@ def test_the_log_store_datasource_links_trace_ids_to_jaeger() -> None:
 def test_the_dashboards_use_the_current_schema_of_the_grafana_the_stack_runs() -> None:
     """Schema 41 (Grafana 11.6 and 12): the pinned SDK build, not pip's default 10.1 build."""
     assert {d["schemaVersion"] for d in _dashboards()} == {41}
+
+
+def test_every_latency_panel_leads_to_traces_of_the_same_service_and_operation() -> None:
+    """The span-latency panel links a point to Jaeger's search for its service and operation;
+    every other latency panel links to that panel with the same time range and variables."""
+    for dashboard in _dashboards():
+        for panel in _panels(dashboard):
+            if not any(t["expr"].startswith("histogram_quantile") for t in panel["targets"]):
+                continue
+            data_links = panel["fieldConfig"]["defaults"].get("links", [])
+            urls = [link["url"] for link in [*panel.get("links", []), *data_links]]
+            assert any(
+                url.startswith("${jaeger_url}/search?service=")
+                or url == "/d/otel-agents-services?${__url_time_range}&${__all_variables}"
+                for url in urls
+            ), (dashboard["uid"], panel["title"])
