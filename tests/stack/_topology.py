@@ -63,6 +63,7 @@ IMAGES: dict[str, ImageRuntime | None] = {
         implicit_args=("--web.listen-address=0.0.0.0:9090",),
         scratch=("/prometheus", "/usr/share/prometheus"),
     ),
+    "victoriametrics/victoria-logs": ImageRuntime("victorialogs", scratch=("/victoria-logs-data",)),
     "otel-agents:local": ImageRuntime("otel-agents"),
     "grafana/grafana": None,  # AGPL: not run here
 }
