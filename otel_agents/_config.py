@@ -89,11 +89,6 @@ class Telemetry:
             return
         self._closed = True
         limit = s.SHUTDOWN_TIMEOUT.read(timeout)
-        if self.system_metrics is not None:
-            try:
-                self.system_metrics.disable()
-            except Exception:  # telemetry must never break the host program
-                _logger.warning("stopping the system metrics failed", exc_info=True)
         stops: list[tuple[str, Callable[[], Any]]] = []
         if self.tracer_provider is not None:
             stops.append(("TracerProvider", self.tracer_provider.shutdown))
@@ -102,6 +97,14 @@ class Telemetry:
         if self.logger_provider is not None:
             stops.append(("LoggerProvider", self.logger_provider.shutdown))
         finished, lost = stop_within(stops, self._guards, limit)
+        # Only now: the MeterProvider's final collection (in its shutdown) must still read
+        # the system and process metrics, or a program shorter than the export interval
+        # never exports them at all.
+        if self.system_metrics is not None:
+            try:
+                self.system_metrics.disable()
+            except Exception:  # telemetry must never break the host program
+                _logger.warning("stopping the system metrics failed", exc_info=True)
         self.dropped = {what: count for what, count in lost.items() if count}
         _report(finished, limit, self.dropped)
         if self._prometheus_server is not None:
