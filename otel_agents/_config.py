@@ -34,6 +34,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from otel_agents import _exporters as x, _providers as p, _settings as s, semconv
 from otel_agents._guard import Guards, stop_within
+from otel_agents._host import host_resource
 from otel_agents._settings import invalid_config
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class Telemetry:
     dropped: dict[str, int] = field(default_factory=dict)
     _guards: Guards = field(default_factory=Guards, repr=False)
     _prometheus_server: Any = field(default=None, repr=False)
+    _log_handler: logging.Handler | None = field(default=None, repr=False)
     _closed: bool = field(default=False, repr=False)
 
     def shutdown(self, timeout: float | None = None) -> None:
@@ -89,6 +91,9 @@ class Telemetry:
             return
         self._closed = True
         limit = s.SHUTDOWN_TIMEOUT.read(timeout)
+        if self._log_handler is not None:
+            logging.getLogger().removeHandler(self._log_handler)
+            self._log_handler = None
         stops: list[tuple[str, Callable[[], Any]]] = []
         if self.tracer_provider is not None:
             stops.append(("TracerProvider", self.tracer_provider.shutdown))
@@ -128,6 +133,7 @@ def configure(
     sampler: str | None = None,
     sampler_arg: float | None = None,
     system_metrics: bool | None = None,
+    host_metrics: str | None = None,
     cardinality_limit: int | None = None,
     prometheus_host: str | None = None,
     prometheus_port: int | None = None,
@@ -154,11 +160,16 @@ def configure(
         service_name: ``service.name``; reads ``OTEL_SERVICE_NAME``.
         resource_attributes: extra resource attributes; merged over
             ``OTEL_RESOURCE_ATTRIBUTES``. ``service.instance.id`` defaults to a random UUID.
-        traces_exporter: ``otlp``, ``console`` or ``none`` (or a list); reads
-            ``OTEL_TRACES_EXPORTER``.
-        metrics_exporter: ``otlp``, ``prometheus``, ``console`` or ``none``; reads
-            ``OTEL_METRICS_EXPORTER``.
-        logs_exporter: ``otlp``, ``console`` or ``none``; reads ``OTEL_LOGS_EXPORTER``.
+        traces_exporter: ``otlp``, ``console`` or ``none`` (or a list), or the name of an
+            installed ``opentelemetry_traces_exporter`` entry point (``otlp_proto_grpc``,
+            ``zipkin_json``, ...); reads ``OTEL_TRACES_EXPORTER``. A name that is not
+            installed raises here; in the variable it is logged as an ERROR naming the
+            installed choices, and exports nothing (never falls back to another
+            destination).
+        metrics_exporter: ``otlp``, ``prometheus``, ``console``, ``none`` or an installed
+            ``opentelemetry_metrics_exporter`` entry point; reads ``OTEL_METRICS_EXPORTER``.
+        logs_exporter: ``otlp``, ``console``, ``none`` or an installed
+            ``opentelemetry_logs_exporter`` entry point; reads ``OTEL_LOGS_EXPORTER``.
         otlp_protocol: ``grpc`` or ``http/protobuf``; reads ``OTEL_EXPORTER_OTLP_PROTOCOL``
             and its per-signal variants.
         otlp_endpoint: base endpoint for all signals; the exporters otherwise read
@@ -166,10 +177,17 @@ def configure(
         otlp_headers: headers for every OTLP request; otherwise ``OTEL_EXPORTER_OTLP_HEADERS``.
         otlp_timeout: seconds; reads ``OTEL_EXPORTER_OTLP_TIMEOUT`` (milliseconds).
         metric_export_interval: seconds; reads ``OTEL_METRIC_EXPORT_INTERVAL`` (milliseconds).
-        sampler: a sampler name; reads ``OTEL_TRACES_SAMPLER``.
+        sampler: a sampler name from the specification or an installed
+            ``opentelemetry_traces_sampler`` entry point; reads ``OTEL_TRACES_SAMPLER``.
+            ``OTEL_PYTHON_ID_GENERATOR`` (an ``opentelemetry_id_generator`` entry point,
+            default ``random``) picks the trace and span id generator.
         sampler_arg: the sampling ratio; reads ``OTEL_TRACES_SAMPLER_ARG``.
         system_metrics: collect ``system.*`` and ``process.*`` metrics; reads
             ``OTEL_AGENTS_SYSTEM_METRICS``.
+        host_metrics: which processes report the host's ``system.*`` metrics: ``auto`` (one
+            per host, elected with a lock file), ``on`` (this one), ``off``; reads
+            ``OTEL_AGENTS_HOST_METRICS``, default ``auto``. ``process.*`` metrics are always
+            reported.
         cardinality_limit: attribute sets per metric stream; reads
             ``OTEL_AGENTS_CARDINALITY_LIMIT``.
         prometheus_host: bind address of the ``prometheus`` exporter's ``/metrics`` server;
@@ -180,6 +198,10 @@ def configure(
         views: extra metric Views, after otel-agents' own bucket Views; e.g. a ``View`` with
             ``DropAggregation()`` for instruments you do not want (see docs/gateway.md).
         disabled: build nothing; reads ``OTEL_SDK_DISABLED``.
+
+    With ``OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED=true``, records of the standard
+    ``logging`` module go to the logs pipeline too (the handler of
+    ``opentelemetry-instrumentation-logging``, the ``logs`` extra, or else the SDK's).
 
     Returns:
         The :class:`Telemetry` in force, or ``None`` when the SDK is disabled.
@@ -353,8 +375,9 @@ def _build(requested: dict[str, Any]) -> Telemetry:
             metrics.set_meter_provider(meter_provider)
             telemetry.meter_provider = meter_provider
         if meter_provider is not None and s.SYSTEM_METRICS.read(get("system_metrics")):
+            mode = get("host_metrics")
             telemetry.system_metrics = x.failsafe(
-                "system and process metrics", lambda: _system_metrics(meter_provider)
+                "system and process metrics", lambda: _system_metrics(meter_provider, mode)
             )
     else:
         _logger.info("a global MeterProvider is already set; otel-agents keeps it")
@@ -365,15 +388,23 @@ def _build(requested: dict[str, Any]) -> Telemetry:
         )
         if telemetry.logger_provider is not None:
             set_logger_provider(telemetry.logger_provider)
+            if s.LOGGING_AUTO_INSTRUMENTATION.read():
+                provider = telemetry.logger_provider
+                telemetry._log_handler = x.failsafe(
+                    "the logging handler (OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED)",
+                    lambda: p.logging_handler(provider),
+                )
     return telemetry
 
 
-def _system_metrics(meter_provider: MeterProvider) -> SystemMetrics:
+def _system_metrics(
+    meter_provider: MeterProvider, host_metrics: str | None = None
+) -> SystemMetrics:
     from otel_agents.system_metrics import system_metrics_for
 
     # Shared with the instrumentor: one set of instruments per provider.
     collector = system_metrics_for(meter_provider)
-    collector.enable()
+    collector.enable(host_metrics)
     return collector
 
 
@@ -386,6 +417,8 @@ def _names(value: str | Sequence[str] | None, signal: str) -> tuple[str, ...] | 
 
 def _resource(service_name: str | None, attributes: dict[str, str] | None) -> Resource:
     base = Resource.create({})  # reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
+    # host.name, host.arch, os.type, ...: under the user's attributes, which win.
+    base = host_resource().merge(base)
     extra: dict[str, Any] = dict(attributes or {})
     if service_name is not None:
         extra["service.name"] = service_name
