@@ -33,9 +33,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from otel_agents import _exporters as x, _providers as p, _settings as s, semconv
+from otel_agents._arguments import check_arguments, invalid_config
 from otel_agents._guard import Guards, stop_within
 from otel_agents._host import host_resource
-from otel_agents._settings import invalid_config
 
 if TYPE_CHECKING:
     from otel_agents.system_metrics import SystemMetrics
@@ -266,7 +266,7 @@ def _report(finished: bool, limit: float, dropped: dict[str, int]) -> None:
 
 
 def _validate_arguments(requested: dict[str, Any]) -> None:
-    s.check_arguments(requested)
+    check_arguments(requested)
     for name, kind in (
         ("span_processors", SpanProcessor),
         ("metric_readers", MetricReader),

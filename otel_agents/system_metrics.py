@@ -24,6 +24,7 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
 from otel_agents import _settings as s, semconv
+from otel_agents._arguments import invalid_config
 from otel_agents._host import HostElection
 from otel_agents._system_reader import Probes, SystemReader, disk_totals
 from otel_agents._version import __version__
@@ -63,7 +64,7 @@ class SystemMetrics:
         election: HostElection | None = None,
     ) -> None:
         if host_metrics is not None and host_metrics not in s.HOST_METRICS_MODES:
-            raise s.invalid_config(
+            raise invalid_config(
                 "host_metrics", host_metrics, "a host metrics mode", s.HOST_METRICS_MODES
             )
         self._meter_provider = meter_provider
@@ -96,7 +97,7 @@ class SystemMetrics:
             host_metrics: overrides the constructor's ``host_metrics`` (see the class).
         """
         if host_metrics is not None and host_metrics not in s.HOST_METRICS_MODES:
-            raise s.invalid_config(
+            raise invalid_config(
                 "host_metrics", host_metrics, "a host metrics mode", s.HOST_METRICS_MODES
             )
         with self._lock:
