@@ -4,6 +4,14 @@ Library code (tracker, profiler, messaging, gateway) only ever asks the global p
 the ones passed to it, for tracers and meters. ``configure()`` is for applications that want
 a working OpenTelemetry setup from the standard ``OTEL_*`` variables in one line; an
 application that already set global providers keeps them.
+
+It does not call the SDK's ``_initialize_components``: that one sets every global provider
+unconditionally, builds exporters whose shutdown has no deadline, raises on a bad variable,
+and has no place for our Views, cardinality limit or Prometheus server. It does honour what
+the SDK's configurator honours, by the same mechanisms: exporters, samplers and id generators
+named by entry point (:mod:`otel_agents._plugins`),
+``OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED``, ``OTEL_EXPERIMENTAL_RESOURCE_DETECTORS``.
+``tests/test_configure_entry_points.py`` proves each with real entry points.
 """
 
 from __future__ import annotations
