@@ -47,6 +47,8 @@ BAD_VALUES: dict[str, tuple[str, str]] = {
     "OTEL_AGENTS_CARDINALITY_LIMIT": ("0", "using the default 2000"),
     "OTEL_AGENTS_SYSTEM_METRICS": ("perhaps", "using the default True"),
     "OTEL_EXPORTER_PROMETHEUS_PORT": ("99999", "using the default 9464"),
+    "OTEL_AGENTS_HOST_METRICS": ("sometimes", "using the default 'auto'"),
+    "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": ("yes", "using the default False"),
 }
 BAD_ENV = {name: value for name, (value, _) in BAD_VALUES.items()}
 BAD_ENV["OTEL_TRACES_EXPORTER"] = "otlp"

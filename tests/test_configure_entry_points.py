@@ -24,6 +24,8 @@ from _support import (
     metric_classes,
     span_classes,
 )
+from opentelemetry.semconv._incubating.attributes.host_attributes import HOST_ARCH, HOST_NAME
+from opentelemetry.semconv._incubating.attributes.os_attributes import OS_TYPE
 
 SCENARIOS = Scenarios()
 scenario = SCENARIOS.add
@@ -366,7 +368,7 @@ def test_logging_auto_instrumentation_uses_the_logs_extras_handler(probes: Probe
 scenario("host_resource_attributes_are_detected")
 scenario(
     "host_resource_attributes_from_the_user_win",
-    {"OTEL_RESOURCE_ATTRIBUTES": "host.name=edge-7,os.type=plan9"},
+    {"OTEL_RESOURCE_ATTRIBUTES": f"{HOST_NAME}=edge-7,{OS_TYPE}=plan9"},
 )
 scenario(
     "resource_detectors_variable_decides_what_is_detected",
@@ -376,19 +378,19 @@ scenario(
 
 def test_host_resource_attributes_are_detected(probes: Probes) -> None:
     resource = probes["host_resource_attributes_are_detected"].telemetry["resource"]
-    assert resource["host.name"] == socket.gethostname()
-    assert resource["host.arch"]
-    assert resource["os.type"]
+    assert resource[HOST_NAME] == socket.gethostname()
+    assert resource[HOST_ARCH]
+    assert resource[OS_TYPE]
 
 
 def test_host_resource_attributes_from_the_user_win(probes: Probes) -> None:
     resource = probes["host_resource_attributes_from_the_user_win"].telemetry["resource"]
-    assert resource["host.name"] == "edge-7"
-    assert resource["os.type"] == "plan9"
-    assert resource["host.arch"]  # still detected
+    assert resource[HOST_NAME] == "edge-7"
+    assert resource[OS_TYPE] == "plan9"
+    assert resource[HOST_ARCH]  # still detected
 
 
 def test_resource_detectors_variable_decides_what_is_detected(probes: Probes) -> None:
     resource = probes["resource_detectors_variable_decides_what_is_detected"].telemetry["resource"]
-    assert "host.name" not in resource
+    assert HOST_NAME not in resource
     assert json.dumps(resource)  # still a usable resource
