@@ -4,6 +4,14 @@ Library code (tracker, profiler, messaging, gateway) only ever asks the global p
 the ones passed to it, for tracers and meters. ``configure()`` is for applications that want
 a working OpenTelemetry setup from the standard ``OTEL_*`` variables in one line; an
 application that already set global providers keeps them.
+
+It does not call the SDK's ``_initialize_components``: that one sets every global provider
+unconditionally, builds exporters whose shutdown has no deadline, raises on a bad variable,
+and has no place for our Views, cardinality limit or Prometheus server. It does honour what
+the SDK's configurator honours, by the same mechanisms: exporters, samplers and id generators
+named by entry point (:mod:`otel_agents._plugins`),
+``OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED``, ``OTEL_EXPERIMENTAL_RESOURCE_DETECTORS``.
+``tests/test_configure_entry_points.py`` proves each with real entry points.
 """
 
 from __future__ import annotations
@@ -33,8 +41,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from otel_agents import _exporters as x, _providers as p, _settings as s, semconv
+from otel_agents._arguments import check_arguments, invalid_config
 from otel_agents._guard import Guards, stop_within
-from otel_agents._settings import invalid_config
+from otel_agents._host import host_resource
 
 if TYPE_CHECKING:
     from otel_agents.system_metrics import SystemMetrics
@@ -66,6 +75,7 @@ class Telemetry:
     dropped: dict[str, int] = field(default_factory=dict)
     _guards: Guards = field(default_factory=Guards, repr=False)
     _prometheus_server: Any = field(default=None, repr=False)
+    _log_handler: logging.Handler | None = field(default=None, repr=False)
     _closed: bool = field(default=False, repr=False)
 
     def shutdown(self, timeout: float | None = None) -> None:
@@ -89,11 +99,9 @@ class Telemetry:
             return
         self._closed = True
         limit = s.SHUTDOWN_TIMEOUT.read(timeout)
-        if self.system_metrics is not None:
-            try:
-                self.system_metrics.disable()
-            except Exception:  # telemetry must never break the host program
-                _logger.warning("stopping the system metrics failed", exc_info=True)
+        if self._log_handler is not None:
+            logging.getLogger().removeHandler(self._log_handler)
+            self._log_handler = None
         stops: list[tuple[str, Callable[[], Any]]] = []
         if self.tracer_provider is not None:
             stops.append(("TracerProvider", self.tracer_provider.shutdown))
@@ -102,6 +110,14 @@ class Telemetry:
         if self.logger_provider is not None:
             stops.append(("LoggerProvider", self.logger_provider.shutdown))
         finished, lost = stop_within(stops, self._guards, limit)
+        # Only now: the MeterProvider's final collection (in its shutdown) must still read
+        # the system and process metrics, or a program shorter than the export interval
+        # never exports them at all.
+        if self.system_metrics is not None:
+            try:
+                self.system_metrics.disable()
+            except Exception:  # telemetry must never break the host program
+                _logger.warning("stopping the system metrics failed", exc_info=True)
         self.dropped = {what: count for what, count in lost.items() if count}
         _report(finished, limit, self.dropped)
         if self._prometheus_server is not None:
@@ -125,6 +141,7 @@ def configure(
     sampler: str | None = None,
     sampler_arg: float | None = None,
     system_metrics: bool | None = None,
+    host_metrics: str | None = None,
     cardinality_limit: int | None = None,
     prometheus_host: str | None = None,
     prometheus_port: int | None = None,
@@ -151,11 +168,16 @@ def configure(
         service_name: ``service.name``; reads ``OTEL_SERVICE_NAME``.
         resource_attributes: extra resource attributes; merged over
             ``OTEL_RESOURCE_ATTRIBUTES``. ``service.instance.id`` defaults to a random UUID.
-        traces_exporter: ``otlp``, ``console`` or ``none`` (or a list); reads
-            ``OTEL_TRACES_EXPORTER``.
-        metrics_exporter: ``otlp``, ``prometheus``, ``console`` or ``none``; reads
-            ``OTEL_METRICS_EXPORTER``.
-        logs_exporter: ``otlp``, ``console`` or ``none``; reads ``OTEL_LOGS_EXPORTER``.
+        traces_exporter: ``otlp``, ``console`` or ``none`` (or a list), or the name of an
+            installed ``opentelemetry_traces_exporter`` entry point (``otlp_proto_grpc``,
+            ``zipkin_json``, ...); reads ``OTEL_TRACES_EXPORTER``. A name that is not
+            installed raises here; in the variable it is logged as an ERROR naming the
+            installed choices, and exports nothing (never falls back to another
+            destination).
+        metrics_exporter: ``otlp``, ``prometheus``, ``console``, ``none`` or an installed
+            ``opentelemetry_metrics_exporter`` entry point; reads ``OTEL_METRICS_EXPORTER``.
+        logs_exporter: ``otlp``, ``console``, ``none`` or an installed
+            ``opentelemetry_logs_exporter`` entry point; reads ``OTEL_LOGS_EXPORTER``.
         otlp_protocol: ``grpc`` or ``http/protobuf``; reads ``OTEL_EXPORTER_OTLP_PROTOCOL``
             and its per-signal variants.
         otlp_endpoint: base endpoint for all signals; the exporters otherwise read
@@ -163,10 +185,17 @@ def configure(
         otlp_headers: headers for every OTLP request; otherwise ``OTEL_EXPORTER_OTLP_HEADERS``.
         otlp_timeout: seconds; reads ``OTEL_EXPORTER_OTLP_TIMEOUT`` (milliseconds).
         metric_export_interval: seconds; reads ``OTEL_METRIC_EXPORT_INTERVAL`` (milliseconds).
-        sampler: a sampler name; reads ``OTEL_TRACES_SAMPLER``.
+        sampler: a sampler name from the specification or an installed
+            ``opentelemetry_traces_sampler`` entry point; reads ``OTEL_TRACES_SAMPLER``.
+            ``OTEL_PYTHON_ID_GENERATOR`` (an ``opentelemetry_id_generator`` entry point,
+            default ``random``) picks the trace and span id generator.
         sampler_arg: the sampling ratio; reads ``OTEL_TRACES_SAMPLER_ARG``.
         system_metrics: collect ``system.*`` and ``process.*`` metrics; reads
             ``OTEL_AGENTS_SYSTEM_METRICS``.
+        host_metrics: which processes report the host's ``system.*`` metrics: ``auto`` (one
+            per host, elected with a lock file), ``on`` (this one), ``off``; reads
+            ``OTEL_AGENTS_HOST_METRICS``, default ``auto``. ``process.*`` metrics are always
+            reported.
         cardinality_limit: attribute sets per metric stream; reads
             ``OTEL_AGENTS_CARDINALITY_LIMIT``.
         prometheus_host: bind address of the ``prometheus`` exporter's ``/metrics`` server;
@@ -177,6 +206,10 @@ def configure(
         views: extra metric Views, after otel-agents' own bucket Views; e.g. a ``View`` with
             ``DropAggregation()`` for instruments you do not want (see docs/gateway.md).
         disabled: build nothing; reads ``OTEL_SDK_DISABLED``.
+
+    With ``OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED=true``, records of the standard
+    ``logging`` module go to the logs pipeline too (the handler of
+    ``opentelemetry-instrumentation-logging``, the ``logs`` extra, or else the SDK's).
 
     Returns:
         The :class:`Telemetry` in force, or ``None`` when the SDK is disabled.
@@ -241,7 +274,7 @@ def _report(finished: bool, limit: float, dropped: dict[str, int]) -> None:
 
 
 def _validate_arguments(requested: dict[str, Any]) -> None:
-    s.check_arguments(requested)
+    check_arguments(requested)
     for name, kind in (
         ("span_processors", SpanProcessor),
         ("metric_readers", MetricReader),
@@ -350,8 +383,9 @@ def _build(requested: dict[str, Any]) -> Telemetry:
             metrics.set_meter_provider(meter_provider)
             telemetry.meter_provider = meter_provider
         if meter_provider is not None and s.SYSTEM_METRICS.read(get("system_metrics")):
+            mode = get("host_metrics")
             telemetry.system_metrics = x.failsafe(
-                "system and process metrics", lambda: _system_metrics(meter_provider)
+                "system and process metrics", lambda: _system_metrics(meter_provider, mode)
             )
     else:
         _logger.info("a global MeterProvider is already set; otel-agents keeps it")
@@ -362,15 +396,23 @@ def _build(requested: dict[str, Any]) -> Telemetry:
         )
         if telemetry.logger_provider is not None:
             set_logger_provider(telemetry.logger_provider)
+            if s.LOGGING_AUTO_INSTRUMENTATION.read():
+                provider = telemetry.logger_provider
+                telemetry._log_handler = x.failsafe(
+                    "the logging handler (OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED)",
+                    lambda: p.logging_handler(provider),
+                )
     return telemetry
 
 
-def _system_metrics(meter_provider: MeterProvider) -> SystemMetrics:
+def _system_metrics(
+    meter_provider: MeterProvider, host_metrics: str | None = None
+) -> SystemMetrics:
     from otel_agents.system_metrics import system_metrics_for
 
     # Shared with the instrumentor: one set of instruments per provider.
     collector = system_metrics_for(meter_provider)
-    collector.enable()
+    collector.enable(host_metrics)
     return collector
 
 
@@ -383,6 +425,8 @@ def _names(value: str | Sequence[str] | None, signal: str) -> tuple[str, ...] | 
 
 def _resource(service_name: str | None, attributes: dict[str, str] | None) -> Resource:
     base = Resource.create({})  # reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
+    # host.name, host.arch, os.type, ...: under the user's attributes, which win.
+    base = host_resource().merge(base)
     extra: dict[str, Any] = dict(attributes or {})
     if service_name is not None:
         extra["service.name"] = service_name

@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any, NamedTuple, TypeVar
 
 from opentelemetry.sdk._logs import LogRecordLimits
-from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter
+from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter, LogRecordExporter
 from opentelemetry.sdk.metrics import (
     Counter,
     Histogram,
@@ -26,13 +26,14 @@ from opentelemetry.sdk.metrics import (
 )
 from opentelemetry.sdk.metrics.export import (
     ConsoleMetricExporter,
+    MetricExporter,
     MetricReader,
     PeriodicExportingMetricReader,
 )
 from opentelemetry.sdk.trace import SpanLimits
-from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
 
-from otel_agents import _settings as s
+from otel_agents import _plugins as plugins, _settings as s
 
 _logger = logging.getLogger("otel_agents")
 _T = TypeVar("_T")
@@ -103,12 +104,15 @@ def batch_processor(
 
     ``guard`` wraps the exporter (:mod:`otel_agents._guard`) so that shutdown is bounded.
     """
-    exporter = failsafe(
-        f"the {name} {what} exporter (OTEL_EXPORTER_OTLP_* variables)",
-        partial(make_exporter, name, otlp),
-        partial(make_exporter, name, otlp, compression_off=True),
-        "no compression",
-    )
+    if name in ("otlp", "console"):
+        exporter = failsafe(
+            f"the {name} {what} exporter (OTEL_EXPORTER_OTLP_* variables)",
+            partial(make_exporter, name, otlp),
+            partial(make_exporter, name, otlp, compression_off=True),
+            "no compression",
+        )
+    else:
+        exporter = plugin(_SIGNAL_OF[prefix], name)
     if exporter is None:
         return None
     exporter = guard(exporter)
@@ -118,6 +122,27 @@ def batch_processor(
         partial(processor, exporter, **_BATCH_DEFAULTS[prefix]),
         "the default batch settings",
     )
+
+
+_SIGNAL_OF = {"BSP": "traces", "BLRP": "logs"}
+_PLUGIN_BASES: dict[str, tuple[type, ...]] = {
+    "traces": (SpanExporter,),
+    "metrics": (MetricExporter, MetricReader),
+    "logs": (LogRecordExporter,),
+}
+
+
+def plugin(signal: str, name: str) -> Any:
+    """The exporter (or metric reader) an installed entry point registers as ``name``.
+
+    Built as the SDK's configurator builds it, without arguments: it reads its own
+    variables. ``None`` (logged) when it cannot be loaded or constructed.
+    """
+    variable = f"OTEL_{signal.upper()}_EXPORTER"
+    cls = plugins.load(plugins.EXPORTER_GROUPS[signal], name, _PLUGIN_BASES[signal], variable)
+    if cls is None:
+        return None
+    return failsafe(f"the {name} {signal} exporter ({variable}, an installed entry point)", cls)
 
 
 def failsafe(
@@ -266,18 +291,23 @@ def metric_readers(
         limit,
     )
     readers: list[MetricReader] = []
-    periodic = [name for name in names if name in ("console", "otlp")]
+    periodic = [name for name in names if name not in ("prometheus", "none")]
     if periodic:
         interval = s.METRIC_EXPORT_INTERVAL.read(requested.get("metric_export_interval"))
         timeout = s.METRIC_EXPORT_TIMEOUT.read()
     for name in periodic:
-        exporter = failsafe(
-            f"the {name} metric exporter (OTEL_EXPORTER_OTLP_* variables)",
-            partial(_metric_exporter, name, otlp),
-            partial(_metric_exporter, name, otlp, compression_off=True),
-            "no compression",
-        )
-        if exporter is not None:
+        if name in ("console", "otlp"):
+            exporter = failsafe(
+                f"the {name} metric exporter (OTEL_EXPORTER_OTLP_* variables)",
+                partial(_metric_exporter, name, otlp),
+                partial(_metric_exporter, name, otlp, compression_off=True),
+                "no compression",
+            )
+        else:
+            exporter = plugin("metrics", name)
+        if isinstance(exporter, MetricReader):  # a pull exporter: it is its own reader
+            readers.append(exporter)
+        elif exporter is not None:
             readers.append(
                 PeriodicExportingMetricReader(
                     guard(exporter),

@@ -138,11 +138,12 @@ class GuardedLogExporter(_Guard, LogRecordExporter):
 class GuardedMetricExporter(_Guard, MetricExporter):
     def __init__(self, wrapped: MetricExporter, ledger: Ledger) -> None:
         _Guard.__init__(self, wrapped, ledger)
-        # The reader asks its exporter for these; they must be the wrapped exporter's.
+        # The reader asks its exporter for these; they must be the wrapped exporter's. An
+        # entry-point exporter that skipped MetricExporter.__init__ gets the defaults.
         MetricExporter.__init__(
             self,
-            preferred_temporality=wrapped._preferred_temporality,
-            preferred_aggregation=wrapped._preferred_aggregation,
+            preferred_temporality=getattr(wrapped, "_preferred_temporality", None),
+            preferred_aggregation=getattr(wrapped, "_preferred_aggregation", None),
         )
 
     def export(

@@ -8,6 +8,7 @@ histogram bucket Views, and the switch for the SDK's own ``otel.sdk.*`` metrics.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -18,12 +19,22 @@ from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, V
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
 
-from otel_agents import _exporters as x, _settings as s, semconv
+from otel_agents import _exporters as x, _plugins as plugins, _settings as s, semconv
 from otel_agents._guard import Guards
 from otel_agents.semconv import InstrumentKind
 
-__all__ = ["logger_provider", "make_sampler", "sdk_internal_metrics", "tracer_provider", "views"]
+__all__ = [
+    "id_generator",
+    "logger_provider",
+    "make_sampler",
+    "sdk_internal_metrics",
+    "tracer_provider",
+    "views",
+]
+
+_logger = logging.getLogger("otel_agents")
 
 
 @contextlib.contextmanager
@@ -93,20 +104,23 @@ def tracer_provider(
     guards: Guards,
     lengths: tuple[int, int],
 ) -> TracerProvider | None:
-    chosen = make_sampler(
-        s.TRACES_SAMPLER.read(requested.get("sampler")), requested.get("sampler_arg")
-    )
+    argument = requested.get("sampler")
+    name = s.TRACES_SAMPLER.read(None if argument is None else s.known_sampler(argument))
+    chosen = make_sampler(name, requested.get("sampler_arg"))
+    ids = id_generator()
     tracer_provider = x.failsafe(
         "the TracerProvider (OTEL_*_LIMIT variables)",
         lambda: TracerProvider(
             resource=resource,
             sampler=chosen,
+            id_generator=ids,
             span_limits=x.span_limits(lengths),
             shutdown_on_exit=False,
         ),
         lambda: TracerProvider(
             resource=resource,
             sampler=chosen,
+            id_generator=ids,
             span_limits=x.default_span_limits(lengths),
             shutdown_on_exit=False,
         ),
@@ -128,7 +142,48 @@ def tracer_provider(
     return tracer_provider
 
 
+def logging_handler(provider: LoggerProvider) -> logging.Handler:
+    """A root-logger handler sending ``logging`` records to ``provider``.
+
+    ``OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED=true``, as the SDK's configurator does.
+    The handler of ``opentelemetry-instrumentation-logging`` (the ``logs`` extra) when it is
+    installed; else the SDK's own, which is deprecated. Under ``opentelemetry-instrument``,
+    that package's instrumentor sees the variable and adds no second handler.
+    """
+    handler: logging.Handler
+    try:
+        from opentelemetry.instrumentation.logging.handler import (  # type: ignore[import-not-found,unused-ignore]
+            LoggingHandler,
+        )
+
+        handler = LoggingHandler(level=logging.NOTSET, logger_provider=provider)
+    except ImportError:
+        import warnings
+
+        from opentelemetry.sdk._logs import LoggingHandler as SdkLoggingHandler
+
+        with warnings.catch_warnings():  # the user asked for it by setting the variable
+            warnings.simplefilter("ignore", DeprecationWarning)
+            handler = SdkLoggingHandler(level=logging.NOTSET, logger_provider=provider)
+    logging.getLogger().addHandler(handler)
+    return handler
+
+
+def id_generator() -> IdGenerator:
+    """``OTEL_PYTHON_ID_GENERATOR``: ``random``, or an installed entry point's name."""
+    name = s.ID_GENERATOR.read()
+    if name != "random":
+        cls = plugins.load(plugins.ID_GENERATOR_GROUP, name, IdGenerator, s.ID_GENERATOR.env_var)
+        made = None if cls is None else x.failsafe(f"the id generator {name!r}", cls)
+        if made is not None:
+            return made  # type: ignore[no-any-return]
+        _logger.warning("%s=%r: using the random id generator", s.ID_GENERATOR.env_var, name)
+    return RandomIdGenerator()
+
+
 def make_sampler(name: str, arg: float | None) -> sampling.Sampler:
+    if name not in s.SAMPLERS:
+        return _plugin_sampler(name, arg)
     if name.endswith("traceidratio"):
         # Read only by the ratio samplers, so a stray value warns nobody needlessly.
         ratio = s.TRACES_SAMPLER_ARG.read(arg)
@@ -142,6 +197,24 @@ def make_sampler(name: str, arg: float | None) -> sampling.Sampler:
         return sampling.ParentBased(sampling.ALWAYS_OFF)
     if name == "parentbased_traceidratio":
         return sampling.ParentBased(sampling.TraceIdRatioBased(ratio))
+    return sampling.ParentBased(sampling.ALWAYS_ON)
+
+
+def _plugin_sampler(name: str, arg: float | None) -> sampling.Sampler:
+    """A sampler from an installed ``opentelemetry_traces_sampler`` entry point.
+
+    Its factory gets ``sampler_arg`` or the raw ``OTEL_TRACES_SAMPLER_ARG`` (or ``None``), as
+    the SDK's configurator gives it; anything that goes wrong warns and uses the default.
+    """
+    variable = s.TRACES_SAMPLER.env_var
+    factory = plugins.load(plugins.SAMPLER_GROUP, name, None, variable)
+    raw: Any = arg if arg is not None else os.environ.get(s.TRACES_SAMPLER_ARG.env_var)
+    made = None if factory is None else x.failsafe(f"the sampler {name!r}", lambda: factory(raw))
+    if isinstance(made, sampling.Sampler):
+        return made
+    if made is not None:
+        _logger.warning("%s=%r made %r, which is not a Sampler", variable, name, made)
+    _logger.warning("%s=%r: using the default parentbased_always_on", variable, name)
     return sampling.ParentBased(sampling.ALWAYS_ON)
 
 

@@ -4,10 +4,13 @@ Precedence: a keyword argument, then the environment variable, then the default.
 ``OTEL_*`` variables mean what the OpenTelemetry specification says they mean; our own use the
 ``OTEL_AGENTS_`` prefix. A variable with a value that cannot be used logs one warning naming
 the variable, the value and the default that is used instead; it never raises. A bad per-signal
-variable (``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL``, say) falls back to the general one. As the
+variable (``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL``, say) falls back to the general one. The one
+exception is an exporter name that is not installed: it is logged as an ERROR naming the
+variable and the installed choices, and that name exports nothing (never a fallback to
+another destination). As the
 specification says, only ``true`` (any case) turns ``OTEL_SDK_DISABLED`` on. A bad keyword
 argument of :func:`otel_agents.configure`, by contrast, raises ``ConfigurationError``
-(:func:`check_arguments`): it is a bug in the caller's code, not in the deployment.
+(:mod:`otel_agents._arguments`): it is a bug in the caller's code, not in the deployment.
 
 ==================================  ====================================  ==================
 environment variable                meaning                               default
@@ -15,10 +18,12 @@ environment variable                meaning                               defaul
 OTEL_SDK_DISABLED                   ``true``: configure() builds nothing  false
 OTEL_SERVICE_NAME                   ``service.name`` of the resource      ``unknown_service``
 OTEL_RESOURCE_ATTRIBUTES            ``k=v,k2=v2`` resource attributes     (none)
-OTEL_TRACES_EXPORTER                ``otlp``, ``console``, ``none``       otlp
+OTEL_TRACES_EXPORTER                ``otlp``, ``console``, ``none``, or   otlp
+                                    an installed entry point's name
 OTEL_METRICS_EXPORTER               ``otlp``, ``prometheus``, ``console``,
-                                    ``none``                              otlp
-OTEL_LOGS_EXPORTER                  ``otlp``, ``console``, ``none``       otlp
+                                    ``none``, or an entry point's name    otlp
+OTEL_LOGS_EXPORTER                  ``otlp``, ``console``, ``none``, or   otlp
+                                    an entry point's name
 OTEL_EXPORTER_OTLP_PROTOCOL         ``grpc`` or ``http/protobuf`` (also
                                     ``OTEL_EXPORTER_OTLP_{SIGNAL}_...``)  http/protobuf
 OTEL_EXPORTER_OTLP_ENDPOINT         read by the OTLP exporters (also
@@ -29,11 +34,16 @@ OTEL_EXPORTER_OTLP_HEADERS          read by the OTLP exporters (also per  (none)
 OTEL_EXPORTER_OTLP_TIMEOUT          milliseconds (also per signal)        10000
 OTEL_METRIC_EXPORT_INTERVAL         milliseconds between metric exports   60000
 OTEL_METRIC_EXPORT_TIMEOUT          milliseconds                          30000
-OTEL_TRACES_SAMPLER                 sampler name from the specification   parentbased_always_on
+OTEL_TRACES_SAMPLER                 a specification or entry-point name   parentbased_always_on
 OTEL_TRACES_SAMPLER_ARG             ratio for the ``traceidratio`` ones   1.0
 OTEL_EXPORTER_PROMETHEUS_HOST       address the ``/metrics`` server binds localhost
 OTEL_EXPORTER_PROMETHEUS_PORT       its port                              9464
+OTEL_PYTHON_ID_GENERATOR            an entry point's name                 random
+OTEL_PYTHON_LOGGING_AUTO_INSTRU...  ``true``: stdlib logging records go   false
+  ..MENTATION_ENABLED               to the logs pipeline
 OTEL_AGENTS_SYSTEM_METRICS          collect ``system.*``/``process.*``    true
+OTEL_AGENTS_HOST_METRICS            ``auto`` (one process per host        auto
+                                    reports ``system.*``), ``on``, ``off``
 OTEL_AGENTS_CARDINALITY_LIMIT       attribute sets per metric stream      2000
 ==================================  ====================================  ==================
 
@@ -60,13 +70,12 @@ OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED  the SDK's ``otel.sdk.*`` metrics     t
 from __future__ import annotations
 
 import logging
-import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from otel_agents.errors import ConfigurationError
+from otel_agents import _plugins as plugins
 
 _logger = logging.getLogger("otel_agents")
 
@@ -180,29 +189,81 @@ def choice(choices: tuple[str, ...]) -> Callable[[str], str]:
     return parse
 
 
+def exporter_choices(signal: str) -> tuple[str, ...]:
+    """Our own exporter names for ``signal``, then the installed entry points' names."""
+    extra = plugins.installed(plugins.EXPORTER_GROUPS[signal])
+    return EXPORTERS[signal] + tuple(n for n in extra if n not in EXPORTERS[signal])
+
+
+def known_exporter(signal: str, name: str) -> str | None:
+    """``name`` as configure() builds it (ours in lower case), or ``None`` if not installed."""
+    if name.lower() in EXPORTERS[signal]:
+        return name.lower()
+    found = plugins.find(plugins.EXPORTER_GROUPS[signal], name)
+    return None if found is None else found.name
+
+
 def exporter_list(signal: str) -> Callable[[str], tuple[str, ...]]:
-    """Parse a comma-separated exporter list; unknown names are dropped with a warning."""
-    known = EXPORTERS[signal]
+    """Parse a comma-separated exporter list.
+
+    A name that is neither ours nor an installed entry point is an error, logged at ERROR
+    level with the installed choices: that name exports nothing, and nothing is sent to
+    another destination instead (the names next to it still work). An empty list means the
+    variable is unset: a warning, and the default.
+    """
+    variable = f"OTEL_{signal.upper()}_EXPORTER"
 
     def parse(raw: str) -> tuple[str, ...]:
-        names = tuple(dict.fromkeys(n.strip().lower() for n in raw.split(",") if n.strip()))
+        names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
         if not names:
-            raise InvalidSetting(f"expected one or more of {', '.join(known)}")
-        unknown = [n for n in names if n not in known]
-        if unknown and len(unknown) == len(names):
-            raise InvalidSetting(f"expected {', '.join(known)}")
-        for name in unknown:
-            _logger.warning(
-                "OTEL_%s_EXPORTER names %r, which otel-agents does not know (known: %s); "
-                "ignoring it",
-                signal.upper(),
-                name,
-                ", ".join(known),
-            )
-        kept = tuple(n for n in names if n in known)
-        return ("none",) if "none" in kept else kept
+            raise InvalidSetting(f"expected one or more of {', '.join(EXPORTERS[signal])}")
+        kept: list[str] = []
+        for name in names:
+            known = known_exporter(signal, name)
+            if known is None:
+                _logger.error(
+                    "%s names %r, which is not installed: nothing is exported to it, and "
+                    "nothing is sent elsewhere instead. Installed: %s. Fix the name, or "
+                    "install the package that provides it",
+                    variable,
+                    name,
+                    ", ".join(exporter_choices(signal)),
+                )
+            elif known not in kept:
+                kept.append(known)
+        return ("none",) if "none" in kept else tuple(kept)
 
     return parse
+
+
+def sampler_choices() -> tuple[str, ...]:
+    extra = plugins.installed(plugins.SAMPLER_GROUP)
+    return SAMPLERS + tuple(n for n in extra if n not in SAMPLERS)
+
+
+def known_sampler(name: str) -> str | None:
+    """``name`` if it is a specification sampler or an installed one, else ``None``."""
+    if name.lower() in SAMPLERS:
+        return name.lower()
+    found = plugins.find(plugins.SAMPLER_GROUP, name)
+    return None if found is None else found.name
+
+
+def parse_sampler(raw: str) -> str:
+    known = known_sampler(raw)
+    if known is None:
+        raise InvalidSetting(f"expected one of {', '.join(sampler_choices())}")
+    return known
+
+
+def parse_id_generator(raw: str) -> str:
+    if raw == "random":
+        return raw
+    found = plugins.find(plugins.ID_GENERATOR_GROUP, raw)
+    if found is None:
+        installed = plugins.installed(plugins.ID_GENERATOR_GROUP)
+        raise InvalidSetting(f"expected an installed id generator: {', '.join(installed)}")
+    return found.name
 
 
 SDK_DISABLED = Setting("OTEL_SDK_DISABLED", False, parse_spec_bool, "Turn the SDK off.")
@@ -227,14 +288,29 @@ METRIC_EXPORT_INTERVAL = Setting(
 METRIC_EXPORT_TIMEOUT = Setting(
     "OTEL_METRIC_EXPORT_TIMEOUT", 30.0, parse_millis_as_seconds, "Metric export timeout."
 )
-TRACES_SAMPLER = Setting(
-    "OTEL_TRACES_SAMPLER", "parentbased_always_on", choice(SAMPLERS), "Sampler."
+TRACES_SAMPLER = Setting("OTEL_TRACES_SAMPLER", "parentbased_always_on", parse_sampler, "Sampler.")
+ID_GENERATOR = Setting(
+    "OTEL_PYTHON_ID_GENERATOR", "random", parse_id_generator, "Trace and span id generator."
+)
+# As in the SDK: attach a handler that sends stdlib logging records to the LoggerProvider.
+LOGGING_AUTO_INSTRUMENTATION = Setting(
+    "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED",
+    False,
+    parse_spec_bool,
+    "Send the application's logging records to the logs pipeline.",
 )
 TRACES_SAMPLER_ARG = Setting("OTEL_TRACES_SAMPLER_ARG", 1.0, parse_ratio, "Sampling ratio.")
 PROMETHEUS_HOST = Setting("OTEL_EXPORTER_PROMETHEUS_HOST", "localhost", str, "/metrics host.")
 PROMETHEUS_PORT = Setting("OTEL_EXPORTER_PROMETHEUS_PORT", 9464, parse_port, "/metrics port.")
 SYSTEM_METRICS = Setting(
     "OTEL_AGENTS_SYSTEM_METRICS", True, parse_bool, "Collect system and process metrics."
+)
+HOST_METRICS_MODES = ("auto", "on", "off")
+HOST_METRICS = Setting(
+    "OTEL_AGENTS_HOST_METRICS",
+    "auto",
+    choice(HOST_METRICS_MODES),
+    "Which processes report system.* metrics: one per host (auto), every one, none.",
 )
 CARDINALITY_LIMIT = Setting(
     "OTEL_AGENTS_CARDINALITY_LIMIT",
@@ -326,92 +402,3 @@ def _parses(setting: Setting[Any], env: Mapping[str, str]) -> bool:
         return bool(raw) and (setting.parse(raw) is not None)
     except (InvalidSetting, ValueError):
         return False
-
-
-# --------------------------------------------------------------------------------------
-# Keyword arguments of configure(): a bad one raises, it is the caller's own code
-# --------------------------------------------------------------------------------------
-def invalid_config(
-    parameter: str, value: Any, expected: str, choices: Sequence[str] | None = None
-) -> ConfigurationError:
-    """A :class:`ConfigurationError` naming the parameter, its value and what is expected."""
-    shown = repr(value)
-    if len(shown) > 80:
-        shown = shown[:77] + "..."
-    message = f"{parameter}={shown} is not valid: expected {expected}"
-    if choices:
-        message += f"; valid choices: {', '.join(choices)}"
-    return ConfigurationError(message)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check_text(requested: Mapping[str, Any], name: str) -> None:
-    value = requested.get(name)
-    if value is not None and (not isinstance(value, str) or not value.strip()):
-        raise invalid_config(name, value, "a non-empty string")
-
-
-def _check_exporters(requested: Mapping[str, Any], signal: str) -> None:
-    parameter = f"{signal}_exporter"
-    value = requested.get(parameter)
-    if value is None:
-        return
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
-        raise invalid_config(parameter, value, "an exporter name or a list of them")
-    names = [n.strip().lower() for item in items for n in item.split(",") if n.strip()]
-    if not names or any(name not in EXPORTERS[signal] for name in names):
-        raise invalid_config(parameter, value, "exporter names", EXPORTERS[signal])
-
-
-def check_arguments(requested: Mapping[str, Any]) -> None:
-    """Raise :class:`ConfigurationError` for the first unusable keyword argument."""
-    for name in ("service_name", "otlp_endpoint", "prometheus_host"):
-        _check_text(requested, name)
-    attributes = requested.get("resource_attributes")
-    if attributes is not None and (
-        not isinstance(attributes, Mapping)
-        or not all(isinstance(k, str) and k for k in attributes)
-        or not all(isinstance(v, str | bool | int | float) for v in attributes.values())
-    ):
-        raise invalid_config(
-            "resource_attributes", attributes, "a dict of str keys to str, bool, int or float"
-        )
-    headers = requested.get("otlp_headers")
-    if headers is not None and (
-        not isinstance(headers, Mapping)
-        or not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())
-    ):
-        # Header values are often credentials: name the keys, never the values.
-        keys = sorted(map(str, headers)) if isinstance(headers, Mapping) else type(headers)
-        raise invalid_config("otlp_headers", keys, "a dict of str header names to str values")
-    for signal in SIGNALS:
-        _check_exporters(requested, signal)
-    protocol = requested.get("otlp_protocol")
-    if protocol is not None and protocol not in PROTOCOLS:
-        raise invalid_config("otlp_protocol", protocol, "an OTLP protocol", PROTOCOLS)
-    sampler = requested.get("sampler")
-    if sampler is not None and sampler not in SAMPLERS:
-        raise invalid_config("sampler", sampler, "a sampler name", SAMPLERS)
-    ratio = requested.get("sampler_arg")
-    if ratio is not None and not (_is_real(ratio) and 0.0 <= ratio <= 1.0):
-        raise invalid_config("sampler_arg", ratio, "a sampling ratio from 0.0 to 1.0")
-    for name in ("otlp_timeout", "metric_export_interval"):
-        value = requested.get(name)
-        if value is not None and not (_is_real(value) and value > 0):
-            raise invalid_config(name, value, "a positive number of seconds")
-    limit = requested.get("cardinality_limit")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise invalid_config("cardinality_limit", limit, "a positive whole number, e.g. 2000")
-    port = requested.get("prometheus_port")
-    if port is not None and (
-        isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535
-    ):
-        raise invalid_config("prometheus_port", port, "a port number from 0 to 65535")
-    for name in ("system_metrics", "disabled"):
-        value = requested.get(name)
-        if value is not None and not isinstance(value, bool):
-            raise invalid_config(name, value, "True or False")

@@ -6,7 +6,13 @@ Two entry points of the ``otel-agents`` distribution make that work:
   builds the SDK providers and exporters from the standard ``OTEL_*`` variables with
   :func:`otel_agents.configure`, before the program runs;
 * ``opentelemetry_instrumentor`` ``otel_agents`` -> :class:`OtelAgentsInstrumentor`, which
-  turns on the ``system.*`` and ``process.*`` metrics of :mod:`otel_agents.system_metrics`.
+  turns on the ``system.*`` and ``process.*`` metrics of :mod:`otel_agents.system_metrics`
+  (``system.*`` from one process per host: ``OTEL_AGENTS_HOST_METRICS``, default ``auto``).
+
+Our configurator honours what the SDK's honours: entry-point exporters, samplers and id
+generators, and ``OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED=true``, for which it adds
+the logging handler itself (``opentelemetry-instrumentation-logging`` then adds none, so each
+record is sent once).
 
 The instrumentor can also be used directly::
 

@@ -550,3 +550,35 @@ OTEL_SDK_EXPORTER_METRIC_DATA_POINT_EXPORTED = "otel.sdk.exporter.metric_data_po
 OTEL_SDK_EXPORTER_LOG_EXPORTED = "otel.sdk.exporter.log.exported"
 #: ``error.type`` of a span or log record a full batch queue dropped.
 OTEL_SDK_ERROR_QUEUE_FULL = "queue_full"
+
+# --------------------------------------------------------------------------------------
+# Span metrics: made by the Collector's spanmetrics connector from spans (any service's),
+# served to Prometheus by the bundled stack (collector/otel-collector.yaml). otel-agents
+# does not emit them, so they are outside ALL_METRICS (the naming contract of our own
+# instruments); their Prometheus names come from the same derivation.
+# --------------------------------------------------------------------------------------
+#: The connector's ``namespace`` (Jaeger's Monitor tab reads this one by default).
+SPAN_METRICS_NAMESPACE = "traces.span.metrics"
+#: Resource attribute naming where a service runs (the dashboards' environment variable reads
+#: it from ``target_info``).
+DEPLOYMENT_ENVIRONMENT_NAME = "deployment.environment.name"
+#: The connector's dimensions on every span metric.
+SERVICE_NAME = "service.name"
+SPAN_NAME = "span.name"
+SPAN_KIND = "span.kind"
+STATUS_CODE = "status.code"
+#: The connector's value of ``status.code`` for spans that ended in error.
+STATUS_CODE_ERROR = "STATUS_CODE_ERROR"
+
+SPAN_METRICS_CALLS = MetricSpec(
+    f"{SPAN_METRICS_NAMESPACE}.calls",
+    InstrumentKind.COUNTER,
+    "",
+    "Spans ended, by service.name, span.name, span.kind and status.code.",
+)
+SPAN_METRICS_DURATION = MetricSpec(
+    f"{SPAN_METRICS_NAMESPACE}.duration",
+    InstrumentKind.HISTOGRAM,
+    "ms",
+    "Span duration in milliseconds (the connector's histogram unit), same dimensions.",
+)

@@ -23,40 +23,87 @@ from typing import Any
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
-from otel_agents import semconv
+from otel_agents import _settings as s, semconv
+from otel_agents._arguments import invalid_config
+from otel_agents._host import HostElection
 from otel_agents._system_reader import Probes, SystemReader, disk_totals
 from otel_agents._version import __version__
 from otel_agents.semconv import MetricSpec
 
-__all__ = ["Probes", "SystemMetrics", "SystemReader", "disk_totals", "system_metrics_for"]
+__all__ = [
+    "HostElection",
+    "Probes",
+    "SystemMetrics",
+    "SystemReader",
+    "disk_totals",
+    "system_metrics_for",
+]
 
 
 class SystemMetrics:
     """Observable ``system.*`` and ``process.*`` instruments backed by psutil.
 
+    ``process.*`` metrics are reported by every process; ``system.*`` metrics describe the
+    host, and by default only one process per host reports them (see :mod:`otel_agents._host`).
+
     Args:
         meter_provider: where to create the instruments; the global provider by default.
         probes: the psutil functions to call (tests inject failing ones).
+        host_metrics: ``auto`` (one process per host reports ``system.*``), ``on`` (this one
+            does), ``off`` (it does not); reads ``OTEL_AGENTS_HOST_METRICS`` at
+            :meth:`enable`, default ``auto``.
+        election: the host-wide election ``auto`` uses (tests give one a private directory).
     """
 
     def __init__(
-        self, meter_provider: MeterProvider | None = None, *, probes: Probes | None = None
+        self,
+        meter_provider: MeterProvider | None = None,
+        *,
+        probes: Probes | None = None,
+        host_metrics: str | None = None,
+        election: HostElection | None = None,
     ) -> None:
+        if host_metrics is not None and host_metrics not in s.HOST_METRICS_MODES:
+            raise invalid_config(
+                "host_metrics", host_metrics, "a host metrics mode", s.HOST_METRICS_MODES
+            )
         self._meter_provider = meter_provider
         self.reader = SystemReader(probes)
         self._enabled = False
         self._registered = False
         self._lock = threading.Lock()
+        self._host_metrics = host_metrics
+        self._mode = "auto"
+        self.election = election or HostElection()
+        self._host_now = False  # whether this collection reports system.* metrics
+
+    @property
+    def reports_host_metrics(self) -> bool:
+        """Whether this process reports ``system.*`` now (``auto``: stands for election)."""
+        if self._mode == "on":
+            return True
+        if self._mode == "off":
+            return False
+        return self.election.holds()
 
     @property
     def enabled(self) -> bool:
         return self._enabled
 
-    def enable(self) -> None:
-        """Register the instruments (once) and start reporting. Safe to call twice."""
+    def enable(self, host_metrics: str | None = None) -> None:
+        """Register the instruments (once) and start reporting. Safe to call twice.
+
+        Args:
+            host_metrics: overrides the constructor's ``host_metrics`` (see the class).
+        """
+        if host_metrics is not None and host_metrics not in s.HOST_METRICS_MODES:
+            raise invalid_config(
+                "host_metrics", host_metrics, "a host metrics mode", s.HOST_METRICS_MODES
+            )
         with self._lock:
             if self._enabled:
                 return
+            self._mode = s.HOST_METRICS.read(host_metrics or self._host_metrics)
             try:
                 self.reader.take_baseline()
             except Exception:  # without a baseline the first reading averages since boot
@@ -69,9 +116,13 @@ class SystemMetrics:
             self._enabled = True
 
     def disable(self) -> None:
-        """Stop reporting: the callbacks yield nothing from now on. Safe to call twice."""
+        """Stop reporting: the callbacks yield nothing from now on. Safe to call twice.
+
+        Gives up the host metrics election, so another process takes over.
+        """
         with self._lock:
             self._enabled = False
+            self.election.release()
 
     def _register(self) -> None:
         meter = metrics.get_meter(__name__, __version__, meter_provider=self._meter_provider)
@@ -89,11 +140,13 @@ class SystemMetrics:
             (semconv.PROCESS_THREAD_COUNT, r.process_thread_count, None),
         ]
         for index, (spec, read, key) in enumerate(table):
-            callback = self._callback(spec.name, read, key, first=index == 0)
+            callback = self._callback(
+                spec.name, read, key, first=index == 0, host=spec.name.startswith("system.")
+            )
             semconv.create_instrument(meter, spec, [callback])
 
     def _callback(
-        self, name: str, read: Callable[[], Any], key: str | None, *, first: bool
+        self, name: str, read: Callable[[], Any], key: str | None, *, first: bool, host: bool
     ) -> Callable[[CallbackOptions], Iterable[Observation]]:
         reader = self.reader
 
@@ -102,6 +155,13 @@ class SystemMetrics:
                 return ()
             if first:  # the SDK calls callbacks in registration order, once per collection
                 reader.begin()
+                try:
+                    self._host_now = self.reports_host_metrics
+                except Exception:  # the election must never break collection
+                    self.reader.log_once("the host metrics election")
+                    self._host_now = True
+            if host and not self._host_now:
+                return ()
             try:
                 value = read()
             except Exception:  # a psutil error must never break collection

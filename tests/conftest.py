@@ -13,3 +13,14 @@ def telemetry() -> Iterator[TelemetryCapture]:
     capture = TelemetryCapture()
     yield capture
     capture.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _every_process_reports_host_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process tests see ``system.*`` whatever else runs on this machine.
+
+    With the default ``auto``, one process per host and user reports them, and other test
+    runs on a shared machine would win that election. The election has its own tests
+    (``tests/test_host_metrics.py``); subprocess probes start from a scrubbed environment.
+    """
+    monkeypatch.setenv("OTEL_AGENTS_HOST_METRICS", "on")

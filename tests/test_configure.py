@@ -191,31 +191,35 @@ def test_exporter_lists_build_one_exporter_per_name(probes: Probes) -> None:
 
 
 scenario(
-    "unknown_exporter_alone_warns_and_uses_the_default_otlp",
-    {"OTEL_TRACES_EXPORTER": "zipkin"},
+    "unknown_exporter_alone_is_an_error_and_exports_nowhere",
+    {"OTEL_TRACES_EXPORTER": "zipkn"},
 )
 
 
-def test_unknown_exporter_alone_warns_and_uses_the_default_otlp(probes: Probes) -> None:
-    probe = probes["unknown_exporter_alone_warns_and_uses_the_default_otlp"]
-    assert span_classes(probe) == [HTTP_SPAN]
-    (warning,) = probe.warnings()
-    assert "OTEL_TRACES_EXPORTER='zipkin'" in warning
-    assert "using the default ('otlp',)" in warning
+def test_unknown_exporter_alone_is_an_error_and_exports_nowhere(probes: Probes) -> None:
+    # Never a silent fallback to OTLP on localhost: the spans would go somewhere unasked.
+    probe = probes["unknown_exporter_alone_is_an_error_and_exports_nowhere"]
+    assert probe.error is None  # the host program still starts
+    assert probe.telemetry["span_exporters"] == []
+    (error,) = [r["message"] for r in probe.result["logs"] if r["level"] == "ERROR"]
+    assert "OTEL_TRACES_EXPORTER names 'zipkn', which is not installed" in error
+    assert "Installed: otlp, console, none, otlp_proto_grpc, otlp_proto_http." in error
 
 
 scenario(
-    "unknown_exporter_in_a_list_warns_and_keeps_the_known_ones",
+    "unknown_exporter_in_a_list_is_an_error_and_the_known_ones_are_kept",
     {"OTEL_METRICS_EXPORTER": "console,statsd"},
 )
 
 
-def test_unknown_exporter_in_a_list_warns_and_keeps_the_known_ones(probes: Probes) -> None:
-    probe = probes["unknown_exporter_in_a_list_warns_and_keeps_the_known_ones"]
+def test_unknown_exporter_in_a_list_is_an_error_and_the_known_ones_are_kept(
+    probes: Probes,
+) -> None:
+    probe = probes["unknown_exporter_in_a_list_is_an_error_and_the_known_ones_are_kept"]
     assert metric_classes(probe) == [CONSOLE_METRIC]
     (warning,) = probe.warnings()
-    assert "OTEL_METRICS_EXPORTER" in warning
-    assert "'statsd'" in warning
+    assert "OTEL_METRICS_EXPORTER names 'statsd'" in warning
+    assert "prometheus" in warning  # the installed choices
 
 
 scenario(

@@ -39,7 +39,6 @@ def probes() -> Probes:
 # Every general variable is bad at once; each test below checks its own warning.
 BAD_VALUES: dict[str, tuple[str, str]] = {
     "OTEL_SDK_DISABLED": ("maybe", "using the default False"),
-    "OTEL_TRACES_EXPORTER": ("jaeger", "using the default ('otlp',)"),
     "OTEL_EXPORTER_OTLP_PROTOCOL": ("http/json", "using the default 'http/protobuf'"),
     "OTEL_EXPORTER_OTLP_TIMEOUT": ("soon", "using the default 10.0"),
     "OTEL_METRIC_EXPORT_INTERVAL": ("-5", "using the default 60.0"),
@@ -48,8 +47,11 @@ BAD_VALUES: dict[str, tuple[str, str]] = {
     "OTEL_AGENTS_CARDINALITY_LIMIT": ("0", "using the default 2000"),
     "OTEL_AGENTS_SYSTEM_METRICS": ("perhaps", "using the default True"),
     "OTEL_EXPORTER_PROMETHEUS_PORT": ("99999", "using the default 9464"),
+    "OTEL_AGENTS_HOST_METRICS": ("sometimes", "using the default 'auto'"),
+    "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": ("yes", "using the default False"),
 }
 BAD_ENV = {name: value for name, (value, _) in BAD_VALUES.items()}
+BAD_ENV["OTEL_TRACES_EXPORTER"] = "otlp"
 BAD_ENV["OTEL_METRICS_EXPORTER"] = "otlp,console"
 BAD_ENV["OTEL_LOGS_EXPORTER"] = "none"
 
@@ -251,6 +253,8 @@ BAD_KWARGS: list[tuple[str, str]] = [
     ("metric_export_interval", "-1.0"),
     ("metric_export_interval", "'60'"),
     ("sampler", "'sometimes'"),
+    ("host_metrics", "'sometimes'"),
+    ("host_metrics", "True"),
     ("sampler_arg", "1.5"),
     ("sampler_arg", "'0.5'"),
     ("system_metrics", "'yes'"),

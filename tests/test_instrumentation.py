@@ -249,3 +249,27 @@ def _json_objects(text: str) -> list[Any]:
             continue
         found.append(document)
     return found
+
+
+@pytest.mark.integration
+def test_logging_auto_instrumentation_variable_sends_app_logs_exactly_once(
+    tmp_path: Path,
+) -> None:
+    # With the variable set, logging's instrumentor leaves the handler to the configurator
+    # (as the SDK's configurator adds one): ours must add it, and only one.
+    returncode, stdout, stderr = _run_instrumented(
+        tmp_path,
+        'import logging\nlogging.getLogger("app").warning("plain warning")\n',
+        {
+            "OTEL_LOGS_EXPORTER": "console",
+            "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true",
+        },
+    )
+    assert returncode == 0, stderr
+    bodies = [
+        record["body"]
+        for record in _json_objects(stdout)
+        if isinstance(record, dict) and "severity_text" in record
+    ]
+    assert bodies.count("plain warning") == 1, stdout

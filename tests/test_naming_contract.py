@@ -201,7 +201,15 @@ KNOWN_TYPES = {
     "processors": {"memory_limiter", "batch", "transform"},
     "exporters": {"otlp_grpc", "otlp_http", "prometheus", "debug"},
     "extensions": {"health_check"},
+    "connectors": {"spanmetrics"},
 }
+
+
+def _defined(config: dict[str, Any], section: str) -> set[str]:
+    """Components a pipeline may name in ``section``: connectors are exporters of one pipeline
+    and receivers of another."""
+    connectors = set(config.get("connectors", {})) if section != "processors" else set()
+    return set(config[section]) | connectors
 
 
 @pytest.fixture(scope="module")
@@ -217,7 +225,7 @@ def test_collector_pipelines_reference_only_defined_components(
     assert set(service["extensions"]) <= set(collector_config["extensions"])
     for name, pipeline in service["pipelines"].items():
         for section in ("receivers", "processors", "exporters"):
-            undefined = set(pipeline.get(section, [])) - set(collector_config[section])
+            undefined = set(pipeline.get(section, [])) - _defined(collector_config, section)
             assert not undefined, f"pipeline {name!r} uses undefined {section}: {undefined}"
 
 
@@ -225,9 +233,14 @@ def test_collector_defines_no_unused_component(collector_config: dict[str, Any])
     service = collector_config["service"]
     used: dict[str, set[str]] = {section: set() for section in KNOWN_TYPES}
     used["extensions"].update(service["extensions"])
+    connectors = set(collector_config.get("connectors", {}))
     for pipeline in service["pipelines"].values():
         for section in ("receivers", "processors", "exporters"):
-            used[section].update(pipeline.get(section, []))
+            used[section].update(set(pipeline.get(section, [])) - connectors)
+            if section != "processors":
+                used[f"connectors as {section}"] = used.get(f"connectors as {section}", set())
+                used[f"connectors as {section}"].update(set(pipeline[section]) & connectors)
+    used["connectors"] = used.pop("connectors as receivers") & used.pop("connectors as exporters")
     for section, components in used.items():
         assert set(collector_config[section]) == components, section
 
@@ -258,8 +271,10 @@ def test_collector_sends_traces_to_jaeger_and_metrics_to_prometheus(
     collector_config: dict[str, Any],
 ) -> None:
     pipelines = collector_config["service"]["pipelines"]
-    assert pipelines["traces"]["exporters"] == ["otlp_grpc/jaeger"]
+    assert pipelines["traces"]["exporters"] == ["otlp_grpc/jaeger", "spanmetrics"]
     assert collector_config["exporters"]["otlp_grpc/jaeger"]["endpoint"] == "jaeger:4317"
+    # Span metrics (requests, errors, duration from spans) join the metrics pipeline.
+    assert pipelines["metrics"]["receivers"] == ["otlp", "spanmetrics"]
     assert pipelines["metrics"]["exporters"] == ["prometheus"]
     prometheus = collector_config["exporters"]["prometheus"]
     assert prometheus["endpoint"] == "0.0.0.0:8889"

@@ -210,3 +210,38 @@ def test_unreachable_collector_never_crashes_or_blocks_the_app(protocol: str) ->
     assert app.returncode == 0, app.stderr
     assert app.stdout.splitlines() == ["user work done", "shutdown done"]
     assert "Traceback" not in app.stderr
+
+
+SHORT_APP = """
+import otel_agents
+otel_agents.configure()
+print("user work done", flush=True)
+otel_agents.shutdown()
+print("shutdown done", flush=True)
+"""
+
+
+def test_a_program_shorter_than_the_export_interval_exports_system_metrics(
+    rotel: Rotel, tmp_path: Path
+) -> None:
+    # The interval (60 s) never elapses: only the final collection at shutdown can carry
+    # the system.* and process.* metrics.
+    service = "short-program"
+    env = otlp_env("http/protobuf", f"http://127.0.0.1:{rotel.http_port}", service)
+    env["OTEL_METRIC_EXPORT_INTERVAL"] = "60000"
+    env["OTEL_AGENTS_SYSTEM_METRICS"] = "true"
+    env["TMPDIR"] = str(tmp_path)  # its own host-metrics election, won by this program
+    app = subprocess.run(
+        [sys.executable, "-c", SHORT_APP],
+        env=scrubbed_env(env, quiet=False),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=APP_TIMEOUT,
+        check=False,
+    )
+    assert app.returncode == 0, app.stderr
+    assert app.stdout.splitlines() == ["user work done", "shutdown done"]
+    for spec in (semconv.SYSTEM_CPU_UTILIZATION, semconv.PROCESS_CPU_TIME):
+        block = rotel.wait_for("ResourceMetrics", service, spec.name)
+        assert block is not None, rotel.output.read_text(errors="replace")[-3000:]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from otel_agents import semconv as sc
 
-from .model import Board, Query, Row
+from .model import Board, Kind, Panel, Query, Row
 from .names import label, metric, selector
 from .promql import AGENT, FIRING, legend, rate, stat, sum_by, ts
 
@@ -16,6 +16,9 @@ _IDLE = selector(metric(sc.SYSTEM_CPU_UTILIZATION), {sc.CPU_MODE: "idle"})
 _MEMORY_USED = selector(metric(sc.SYSTEM_MEMORY_UTILIZATION), {sc.SYSTEM_MEMORY_STATE: "used"})
 _DISK = label(sc.DISK_IO_DIRECTION)
 _NETWORK = label(sc.NETWORK_IO_DIRECTION)
+#: The health score's colours: the console's levels (otel_agents.console), and the
+#: OtelAgentsLowHealthScore alert (critical) below 50.
+HEALTH_THRESHOLDS = ((0.0, "red"), (50.0, "yellow"), (80.0, "green"))
 
 SYSTEM = Board(
     uid="otel-agents-system",
@@ -25,11 +28,20 @@ SYSTEM = Board(
         Row(
             "Health",
             (
-                stat(
+                Panel(
                     "System health score",
-                    f"min({selector(_HEALTH, {sc.HEALTH_SCOPE: sc.HEALTH_SCOPE_SYSTEM})})",
+                    Kind.STAT,
+                    (
+                        Query(
+                            f"min({selector(_HEALTH, {sc.HEALTH_SCOPE: sc.HEALTH_SCOPE_SYSTEM})})"
+                        ),
+                    ),
                     "none",
-                    "0 (down) to 100 (healthy), from resources, alerts, availability and errors.",
+                    "0 (down) to 100 (healthy), from resources, alerts, availability and errors. "
+                    "Red below 50 (the OtelAgentsLowHealthScore alert), yellow below 80.",
+                    thresholds=HEALTH_THRESHOLDS,
+                    min=0,
+                    max=100,
                 ),
                 stat(
                     "Active alerts",
@@ -54,16 +66,20 @@ SYSTEM = Board(
         Row(
             "Resources",
             (
-                ts(
+                Panel(
                     "Health score by agent",
-                    [
+                    Kind.TIMESERIES,
+                    (
                         Query(
                             selector(_HEALTH, {sc.HEALTH_SCOPE: sc.HEALTH_SCOPE_AGENT}),
                             legend(AGENT),
-                        )
-                    ],
+                        ),
+                    ),
                     "none",
-                    "Which agent drags the score down?",
+                    "Which agent drags the score down? (Red below 50, yellow below 80.)",
+                    thresholds=HEALTH_THRESHOLDS,
+                    min=0,
+                    max=100,
                 ),
                 ts(
                     "Active alerts by level",
@@ -151,17 +167,20 @@ SYSTEM = Board(
                             legend("job", label(sc.CPU_MODE)),
                         )
                     ],
-                    "s",
-                    "process.cpu.time: CPU seconds per second, by mode.",
+                    "percentunit",
+                    "process.cpu.time as CPU seconds per second, by mode: 100% is one CPU busy.",
                 ),
                 ts(
-                    "Process virtual memory and threads",
-                    [
-                        Query(metric(sc.PROCESS_MEMORY_VIRTUAL), f"virtual {legend('job')}"),
-                        Query(metric(sc.PROCESS_THREAD_COUNT), f"threads {legend('job')}"),
-                    ],
+                    "Process virtual memory",
+                    [Query(metric(sc.PROCESS_MEMORY_VIRTUAL), legend("job"))],
+                    "bytes",
+                    "process.memory.virtual of each otel-agents process.",
+                ),
+                ts(
+                    "Process threads",
+                    [Query(metric(sc.PROCESS_THREAD_COUNT), legend("job"))],
                     "short",
-                    "process.memory.virtual (bytes) and process.thread.count.",
+                    "process.thread.count of each otel-agents process.",
                 ),
             ),
         ),

@@ -12,6 +12,7 @@ from enum import StrEnum
 __all__ = [
     "Board",
     "Kind",
+    "Link",
     "Panel",
     "Query",
     "Row",
@@ -36,6 +37,15 @@ class Query:
 
 
 @dataclass(frozen=True)
+class Link:
+    """A link from a panel: ``data`` links open from a point (``${__field.labels.x}`` works)."""
+
+    title: str
+    url: str
+    data: bool = False
+
+
+@dataclass(frozen=True)
 class Panel:
     """One panel: what it shows (``description`` answers "what question is this?")."""
 
@@ -44,6 +54,13 @@ class Panel:
     queries: tuple[Query, ...]
     unit: str = "short"
     description: str = ""
+    links: tuple[Link, ...] = ()
+    #: ``(from value, colour)`` steps, lowest first (the first step's value is ignored).
+    thresholds: tuple[tuple[float, str], ...] = ()
+    min: float | None = None
+    max: float | None = None
+    #: A template variable to repeat this panel for (one panel per selected value).
+    repeat: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,6 +77,9 @@ class Variable:
     label: str
     series: str
     label_name: str
+    #: What "All" matches; ``None`` lets Grafana list the values it found (a chained variable
+    #: then narrows the others, e.g. services of one environment).
+    all_value: str | None = ".+"
 
     @property
     def query(self) -> str:
@@ -75,6 +95,8 @@ class Board:
     description: str
     rows: tuple[Row, ...]
     variables: tuple[Variable, ...] = field(default=())
+    #: Tags besides ``otel-agents`` (every board carries it: the cross-dashboard links use it).
+    tags: tuple[str, ...] = ()
 
     @property
     def file_name(self) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BUILTIN_VARIABLES", "PanelQuery", "dashboard_queries", "substitute"]
+__all__ = ["ALL_LISTED", "BUILTIN_VARIABLES", "PanelQuery", "dashboard_queries", "substitute"]
 
 #: Grafana's own variables in our queries, and the value the e2e proof gives them.
 BUILTIN_VARIABLES = {"__rate_interval": "1m"}
@@ -35,11 +35,18 @@ def substitute(expr: str, values: Mapping[str, str]) -> str:
     return expr
 
 
+#: What "All" stands for in a variable without an ``allValue``: Grafana sends the regex of
+#: every value it listed; the proofs match every value instead.
+ALL_LISTED = ".+"
+
+
 def _variables(dashboard: Mapping[str, Any]) -> dict[str, str]:
     """Each template variable at its "All" value (a regex), or its first option."""
     values = {}
     for variable in dashboard.get("templating", {}).get("list", []):
-        value = variable.get("allValue") if variable.get("includeAll") else None
+        value = None
+        if variable.get("includeAll"):
+            value = variable.get("allValue") or ALL_LISTED
         if value is None:
             options = variable.get("options") or [{}]
             value = str(options[0].get("value", ""))
@@ -54,7 +61,10 @@ def _panels(panels: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:
 
 
 def dashboard_queries(
-    paths: Iterable[Path], variables: Mapping[str, str] | None = None
+    paths: Iterable[Path],
+    variables: Mapping[str, str] | None = None,
+    *,
+    without_tag: str | None = None,
 ) -> list[PanelQuery]:
     """Every panel query of the dashboard files ``paths``, variables substituted.
 
@@ -62,10 +72,14 @@ def dashboard_queries(
         paths: Dashboard JSON files.
         variables: Values that win over each dashboard's "All" value and over
             :data:`BUILTIN_VARIABLES` (for example ``{"agent": "planner"}``).
+        without_tag: Leave out the dashboards with this tag (the span-metrics boards, when
+            there is no Collector to make their series).
     """
     found = []
     for path in sorted(paths):
         dashboard = json.loads(path.read_text(encoding="utf-8"))
+        if without_tag is not None and without_tag in dashboard.get("tags", []):
+            continue
         values = {**_variables(dashboard), **BUILTIN_VARIABLES, **(variables or {})}
         for panel in _panels(dashboard.get("panels", [])):
             for target in panel.get("targets") or []:

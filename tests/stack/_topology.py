@@ -63,6 +63,7 @@ IMAGES: dict[str, ImageRuntime | None] = {
         implicit_args=("--web.listen-address=0.0.0.0:9090",),
         scratch=("/prometheus", "/usr/share/prometheus"),
     ),
+    "victoriametrics/victoria-logs": ImageRuntime("victorialogs", scratch=("/victoria-logs-data",)),
     "otel-agents:local": ImageRuntime("otel-agents"),
     "grafana/grafana": None,  # AGPL: not run here
 }
@@ -181,6 +182,8 @@ class Topology:
         self.transform = transform or (lambda _path, text: text)
         self.ports = Ports(frozenset(self.services))
         self.processes: dict[str, Process] = {}
+        #: Services that did not exit within STOP_TIMEOUT of their signal and were killed.
+        self.killed: set[str] = set()
         self.skipped = sorted(n for n, s in self.services.items() if IMAGES[image_name(s)] is None)
 
     # -- addresses ----------------------------------------------------------------------------
@@ -319,6 +322,7 @@ class Topology:
             except subprocess.TimeoutExpired:
                 process.popen.kill()
                 process.popen.wait(STOP_TIMEOUT)
+                self.killed.add(name)
             took[name] = time.monotonic() - started
         return took
 

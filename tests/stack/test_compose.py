@@ -21,7 +21,7 @@ from _stack import REPO, load_yaml
 from otel_agents.cli import build_parser
 from otel_agents.gateway.config import load_config
 
-INFRASTRUCTURE = {"otel-collector", "jaeger", "prometheus", "grafana"}
+INFRASTRUCTURE = {"otel-collector", "jaeger", "prometheus", "grafana", "victorialogs"}
 OTEL_AGENTS = {"hub", "agent-planner", "agent-worker", "agent-monitor", "gateway", "demo"}
 _ENDPOINT_VARIABLE = re.compile(r"^OTEL_EXPORTER_OTLP(_[A-Z]+)?_ENDPOINT$")
 _PORT = re.compile(r":(\d+)$")
@@ -121,6 +121,7 @@ def test_compose_pins_the_releases_the_build_script_builds(compose: dict[str, An
     assert f"Collector release {versions['otelcol']}" in config_text
     assert tags["jaeger"] == versions["jaeger"]
     assert tags["prometheus"] == "v" + versions["prometheus"]
+    assert tags["victorialogs"] == versions["victorialogs"]
 
 
 def test_every_collector_module_is_at_one_release() -> None:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import generate
 from _stack import REPO, load_yaml
+from stackgen.boards_services import SPAN_METRICS_TAG
 from stackgen.dashboards import JAEGER_UID, PROMETHEUS_UID
 from stackgen.panels import BOARDS
 from stackgen.queries import dashboard_queries
 from stackgen.rules import RULES
+from stackgen.scope import SERVICE_MATCHER, scoped
 
 from otel_agents.prometheus_names import prometheus_names
-from otel_agents.semconv import ALL_METRICS
+from otel_agents.semconv import ALL_METRICS, SPAN_METRICS_CALLS, SPAN_METRICS_DURATION
 
 DASHBOARDS = REPO / "grafana" / "dashboards"
 # Everything in PromQL that is not a metric name: functions, keywords, and Prometheus's own
@@ -37,7 +40,16 @@ def _metric_names(expr: str) -> set[str]:
 
 
 def _derived_series() -> set[str]:
-    return {name for spec in ALL_METRICS.values() for name in prometheus_names(spec).series}
+    specs = (*ALL_METRICS.values(), SPAN_METRICS_CALLS, SPAN_METRICS_DURATION)
+    return {name for spec in specs for name in prometheus_names(spec).series}
+
+
+def _dashboards() -> list[dict[str, Any]]:
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(DASHBOARDS.glob("*.json"))]
+
+
+def _panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    return [p for p in dashboard["panels"] if p["type"] != "row"]
 
 
 def test_committed_files_equal_the_generated_output(tmp_path: Path) -> None:
@@ -94,24 +106,124 @@ def test_the_name_scanner_finds_the_series_of_a_query() -> None:
     assert _metric_names(expr) == {"x_bucket"}
 
 
-def test_every_query_uses_the_provisioned_prometheus_datasource() -> None:
-    for path in DASHBOARDS.glob("*.json"):
-        dashboard = json.loads(path.read_text(encoding="utf-8"))
-        for panel in dashboard["panels"]:
-            if panel["type"] == "row":
-                continue
-            assert panel["datasource"] == {"type": "prometheus", "uid": PROMETHEUS_UID}
-            assert all(t["datasource"]["uid"] == PROMETHEUS_UID for t in panel["targets"])
+def test_every_query_uses_the_datasource_variable_not_a_fixed_uid() -> None:
+    """A board imported into another Grafana queries the Prometheus the user picks."""
+    chosen = {"type": "prometheus", "uid": "${datasource}"}
+    for dashboard in _dashboards():
+        (datasource,) = [v for v in dashboard["templating"]["list"] if v["type"] == "datasource"]
+        assert (datasource["name"], datasource["query"]) == ("datasource", "prometheus")
+        for panel in _panels(dashboard):
+            assert panel["datasource"] == chosen
+            assert all(t["datasource"] == chosen for t in panel["targets"])
+        for variable in dashboard["templating"]["list"]:
+            if variable["type"] == "query":
+                assert variable["datasource"] == chosen
+        assert f'"uid": "{PROMETHEUS_UID}"' not in json.dumps(dashboard)
+
+
+def test_every_board_has_environment_and_service_variables_and_links_to_the_others() -> None:
+    for dashboard in _dashboards():
+        variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+        environment, service = variables["environment"], variables["service"]
+        assert environment["query"]["query"] == (
+            "label_values(target_info, deployment_environment_name)"
+        )
+        assert environment["allValue"] == ".*"  # a service without the attribute still shows
+        assert service["query"]["query"] == (
+            'label_values(target_info{deployment_environment_name=~"$environment"}, job)'
+        )
+        assert "allValue" not in service  # "All" = the services listed for the environments
+        assert variables["jaeger_url"]["type"] == "textbox"
+        (link,) = dashboard["links"]
+        assert (link["type"], link["tags"], link["includeVars"], link["keepTime"]) == (
+            "dashboards",
+            ["otel-agents"],
+            True,
+            True,
+        )
+        assert "otel-agents" in dashboard["tags"]
+
+
+def test_every_otel_agents_series_in_a_panel_query_is_filtered_by_the_service_variable() -> None:
+    derived = _derived_series()
+    for dashboard in _dashboards():
+        for panel in _panels(dashboard):
+            for target in panel["targets"]:
+                for name in _metric_names(target["expr"]) & derived:
+                    occurrences = re.findall(rf"\b{name}\b(\{{[^}}]*\}})?", target["expr"])
+                    assert occurrences
+                    assert all(SERVICE_MATCHER in o for o in occurrences), target["expr"]
+
+
+def test_scoped_adds_the_service_matcher_to_derived_series_only() -> None:
+    assert scoped('sum(rate(agent_requests_total{gen_ai_agent_id=~"$agent"}[1m]))') == (
+        'sum(rate(agent_requests_total{job=~"$service",gen_ai_agent_id=~"$agent"}[1m]))'
+    )
+    assert scoped("max(agent_health_score) or vector(0)") == (
+        'max(agent_health_score{job=~"$service"}) or vector(0)'
+    )
+    assert scoped('ALERTS{alertstate="firing"}') == 'ALERTS{alertstate="firing"}'
+    assert scoped('x{a="agent_health_score"}') == 'x{a="agent_health_score"}'
+
+
+def test_the_health_score_panels_are_0_to_100_with_the_alert_levels_colours() -> None:
+    system = json.loads((DASHBOARDS / "otel-agents-system.json").read_text())
+    health = [p for p in _panels(system) if "health score" in p["title"].lower()]
+    assert len(health) == 2
+    for panel in health:
+        defaults = panel["fieldConfig"]["defaults"]
+        assert (defaults["min"], defaults["max"]) == (0, 100)
+        assert defaults["thresholds"]["steps"] == [
+            {"value": None, "color": "red"},  # OtelAgentsLowHealthScore fires below 50
+            {"value": 50, "color": "yellow"},
+            {"value": 80, "color": "green"},
+        ]
+
+
+def test_no_panel_mixes_units_and_cpu_time_is_not_shown_as_seconds() -> None:
+    system = {
+        p["title"]: p
+        for p in _panels(json.loads((DASHBOARDS / "otel-agents-system.json").read_text()))
+    }
+    assert system["Process CPU time"]["fieldConfig"]["defaults"]["unit"] == "percentunit"
+    assert system["Process virtual memory"]["fieldConfig"]["defaults"]["unit"] == "bytes"
+    assert system["Process threads"]["fieldConfig"]["defaults"]["unit"] == "short"
+    assert "Process virtual memory and threads" not in system
+
+
+def test_exemplars_are_asked_only_of_histogram_buckets() -> None:
+    asked = [
+        (t["exemplar"], "_bucket" in t["expr"])
+        for dashboard in _dashboards()
+        for panel in _panels(dashboard)
+        for t in panel["targets"]
+        if panel["type"] == "timeseries"
+    ]
+    assert asked
+    assert all(exemplar == bucket for exemplar, bucket in asked)
+    assert (True, True) in asked
+
+
+def test_the_span_latency_panel_links_to_jaeger_by_service_and_operation() -> None:
+    services = json.loads((DASHBOARDS / "otel-agents-services.json").read_text())
+    assert SPAN_METRICS_TAG in services["tags"]
+    (latency,) = [p for p in _panels(services) if p["fieldConfig"]["defaults"]["unit"] == "ms"]
+    (link,) = latency["fieldConfig"]["defaults"]["links"]
+    assert link["url"] == (
+        "${jaeger_url}/search?service=${__field.labels.service_name}"
+        "&operation=${__field.labels.span_name}"
+    )
+    assert {p["repeat"] for p in _panels(services)} == {"span_service"}
 
 
 def test_the_performance_dashboard_filters_every_agent_query_by_its_template_variable() -> None:
     dashboard = json.loads((DASHBOARDS / "otel-agents-performance.json").read_text())
-    (variable,) = dashboard["templating"]["list"]
+    (variable,) = [v for v in dashboard["templating"]["list"] if v["name"] == "agent"]
     agent_label = "gen_ai_agent_id"
 
     assert variable["name"] == "agent"
     assert variable["query"]["query"] == (
-        f"label_values(agent_response_duration_seconds_count, {agent_label})"
+        f'label_values(agent_response_duration_seconds_count{{job=~"$service"}}, {agent_label})'
     )
     agent_exprs = [
         t["expr"]
@@ -154,3 +266,41 @@ def test_the_datasources_link_exemplar_trace_ids_to_jaeger() -> None:
     assert by_uid[PROMETHEUS_UID]["jsonData"]["exemplarTraceIdDestinations"] == [
         {"name": "trace_id", "datasourceUid": JAEGER_UID, "urlDisplayLabel": "Open trace in Jaeger"}
     ]
+
+
+def test_the_log_store_datasource_links_trace_ids_to_jaeger() -> None:
+    datasources = load_yaml("grafana/provisioning/datasources/datasources.yml")["datasources"]
+    (logs,) = [ds for ds in datasources if ds["type"] == "victoriametrics-logs-datasource"]
+
+    assert logs["url"] == "http://victorialogs:9428"
+    assert logs["jsonData"]["derivedFields"] == [
+        {
+            "name": "trace_id",
+            "matcherType": "label",
+            "matcherRegex": "trace_id",
+            "url": "$${__value.raw}",  # $$: provisioning's escape for a literal $
+            "datasourceUid": JAEGER_UID,
+            "urlDisplayLabel": "Open trace in Jaeger",
+        }
+    ]
+
+
+def test_the_dashboards_use_the_current_schema_of_the_grafana_the_stack_runs() -> None:
+    """Schema 41 (Grafana 11.6 and 12): the pinned SDK build, not pip's default 10.1 build."""
+    assert {d["schemaVersion"] for d in _dashboards()} == {41}
+
+
+def test_every_latency_panel_leads_to_traces_of_the_same_service_and_operation() -> None:
+    """The span-latency panel links a point to Jaeger's search for its service and operation;
+    every other latency panel links to that panel with the same time range and variables."""
+    for dashboard in _dashboards():
+        for panel in _panels(dashboard):
+            if not any(t["expr"].startswith("histogram_quantile") for t in panel["targets"]):
+                continue
+            data_links = panel["fieldConfig"]["defaults"].get("links", [])
+            urls = [link["url"] for link in [*panel.get("links", []), *data_links]]
+            assert any(
+                url.startswith("${jaeger_url}/search?service=")
+                or url == "/d/otel-agents-services?${__url_time_range}&${__all_variables}"
+                for url in urls
+            ), (dashboard["uid"], panel["title"])

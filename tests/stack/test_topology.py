@@ -426,6 +426,96 @@ def test_alert_log_records_reach_the_collectors_logs_pipeline_with_trace_ids(
     assert stack.secret not in collector.output()
 
 
+# -- span metrics, Jaeger's Monitor tab, the log store ---------------------------------------------
+GATEWAY_SERVICE = "otel-agents-gateway"
+
+
+def test_span_metrics_of_the_real_collector_have_the_names_and_labels_the_boards_use(
+    stack: Stack,
+) -> None:
+    """The spanmetrics connector's series, by the names derived from ``semconv`` (what the
+    Services board selects), with their dimensions as labels and trace ids as exemplars."""
+    calls = prometheus_names(semconv.SPAN_METRICS_CALLS).metric
+    buckets = prometheus_names(semconv.SPAN_METRICS_DURATION).series[0]
+    service = prometheus_label_name(semconv.SERVICE_NAME)
+    selector = f'{{{service}="{GATEWAY_SERVICE}"}}'
+    found = eventually(
+        lambda: stack.query(calls + selector), bool, "span metrics of the gateway", DATA_TIMEOUT
+    )
+    labels = set(found[0]["metric"])
+    dimensions = (semconv.SPAN_NAME, semconv.SPAN_KIND, semconv.STATUS_CODE)
+    assert {prometheus_label_name(key) for key in dimensions} <= labels
+    assert found[0]["metric"]["job"].endswith("/" + GATEWAY_SERVICE)  # the service variable
+    assert stack.query(buckets + selector)
+    assert collector_names(semconv.SPAN_METRICS_DURATION).series[0] == buckets
+
+    def exemplars() -> list[dict[str, Any]]:
+        now = time.time()
+        response = httpx.get(
+            stack.prometheus + "/api/v1/query_exemplars",
+            params={"query": buckets + selector, "start": now - 600, "end": now},
+        )
+        response.raise_for_status()
+        return [e for series in response.json()["data"] for e in series["exemplars"]]
+
+    found_exemplars = eventually(exemplars, bool, "exemplars on the span duration", 60)
+    assert re.fullmatch(r"[0-9a-f]{32}", found_exemplars[0]["labels"]["trace_id"])
+
+
+def test_jaegers_monitor_tab_reads_the_span_metrics_from_prometheus(stack: Stack) -> None:
+    """Jaeger's metrics API (what its Monitor tab draws) answers from the span metrics."""
+
+    def call_rates() -> list[float]:
+        response = httpx.get(
+            stack.jaeger + "/api/metrics/calls",
+            params={
+                "service": GATEWAY_SERVICE,
+                "endTs": int(time.time() * 1000),
+                "lookback": 600_000,
+                "step": 15_000,
+                "ratePer": 60_000,
+                "spanKind": "server",
+            },
+        )
+        response.raise_for_status()
+        return [
+            float(point["gaugeValue"]["doubleValue"])
+            for metric in response.json()["metrics"]
+            for point in metric["metricPoints"]
+            if isinstance(point.get("gaugeValue", {}).get("doubleValue"), int | float)
+        ]
+
+    rates = eventually(call_rates, lambda r: any(v > 0 for v in r), "Jaeger call rates", 90)
+    assert max(rates) > 0
+
+
+def test_alert_log_records_are_stored_in_victorialogs_and_found_by_their_trace_id(
+    stack: Stack,
+) -> None:
+    """The Collector's logs pipeline writes to VictoriaLogs: an alert record is there, with
+    its trace id as a field (what Grafana's link to Jaeger uses), and no secret is."""
+    store = stack.topology.url("victorialogs", 9428)
+
+    def query(logsql: str) -> list[dict[str, Any]]:
+        response = httpx.post(store + "/select/logsql/query", data={"query": logsql})
+        response.raise_for_status()
+        return [json.loads(line) for line in response.text.splitlines() if line.strip()]
+
+    def alerts() -> list[dict[str, Any]]:
+        return [r for r in query("*") if semconv.ALERT_LEVEL in r and r.get("trace_id")]
+
+    found = eventually(alerts, bool, "an alert record in VictoriaLogs", 90)
+    trace_id = found[0]["trace_id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", trace_id)
+    by_trace = query(f'trace_id:="{trace_id}"')
+    assert by_trace
+    assert all(r["trace_id"] == trace_id for r in by_trace)
+    assert found[0]["service.name"]
+    everything = json.dumps(query("*"))
+    assert stack.secret not in everything
+    assert stack.signing_key not in everything
+
+
 # -- faults: telemetry is lost, the user's work is not --------------------------------------
 def test_a_stopped_jaeger_or_collector_costs_telemetry_only(stack: Stack) -> None:
     topology = stack.topology
@@ -437,5 +527,13 @@ def test_a_stopped_jaeger_or_collector_costs_telemetry_only(stack: Stack) -> Non
     with httpx.Client(base_url=stack.gateway) as client:
         assert [client.get("/v1/hub/healthz").status_code for _ in range(20)] == [200] * 20
     assert stack.post_message("planner", through_gateway=True).status_code == 202
-    for name in ("gateway", "hub", "agent-planner", "agent-worker", "demo"):
+    services = ("gateway", "hub", "agent-planner", "agent-worker", "demo")
+    for name in services:
         assert topology.running(name), f"{name} died:\n{topology.processes[name].tail()}"
+    # `docker compose stop` with the Collector gone: each exits by itself on SIGTERM (drain
+    # 3 s + telemetry 5 s by default, inside Docker's 10 s), saying what it dropped; none
+    # has to be killed (the harness kills after 15 s).
+    took = topology.stop(*services)
+    print(f"\nseconds from SIGTERM to exit, Collector down: {took}")
+    assert topology.killed == set(), took
+    assert "Not exported" in topology.processes["gateway"].output()
