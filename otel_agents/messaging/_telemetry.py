@@ -36,10 +36,8 @@ __all__ = ["MessagingTelemetry"]
 
 _logger = logging.getLogger("otel_agents.messaging")
 
-#: Entries each memo of names and attributes keeps.
+#: Entries each memo keeps, and a kind of message as they key it (operation, destination ...).
 _MEMO_SIZE = 10_000
-
-#: A kind of message, as the memos key it: (operation, destination, type, priority).
 _Kind = tuple[str, str, MessageType, MessagePriority]
 
 #: Headers longer than this are not handed to the propagator (10 KB of junk starts a new trace).
@@ -66,7 +64,6 @@ class MessagingTelemetry:
         self.routed = sc.create_instrument(meter, sc.AGENT_MESSAGE_ROUTED)
         self.registrations = sc.create_instrument(meter, sc.AGENT_REGISTRY_REGISTRATIONS)
         self.status_changes = sc.create_instrument(meter, sc.AGENT_STATUS_CHANGES)
-        # Memos of names and attribute dicts, bounded: destinations are registered agents.
         self._attributes: BoundedCache[_Kind, dict[str, str]] = BoundedCache(_MEMO_SIZE)
         self._names: BoundedCache[tuple[str, str], str] = BoundedCache(_MEMO_SIZE)
         self._span_bases: BoundedCache[_Kind, dict[str, Any]] = BoundedCache(_MEMO_SIZE)
@@ -75,8 +72,7 @@ class MessagingTelemetry:
         )
 
     # -- observable gauges ------------------------------------------------------------------
-    def _gauge(self, read: Callable[[], Any], default: Any) -> Any:
-        """A gauge's reading; one that raises reads as ``default`` (logged once)."""
+    def _gauge(self, read: Callable[[], Any], default: Any) -> Any:  # failsafe, logged once
         return failsafe_call(read, failures=self._gauge_failures, default=default)
 
     def observe(
