@@ -65,7 +65,8 @@ class APIGateway:
         meter_provider: used for every gateway metric; the global one by default.
         clock: monotonic clock of the rate limiter and of the health cool-down (inject a
             fake one in tests).
-        instrument: wrap the app in ``OpenTelemetryMiddleware`` (default true).
+        instrument: emit a SERVER span and ``http.server.request.duration`` per request
+            (default true; how: the ``server_instrumentation`` setting).
     """
 
     def __init__(
@@ -327,6 +328,7 @@ class APIGateway:
                     tracer_provider=self._tracer_provider,
                     meter_provider=self._meter_provider,
                     http_server_metrics=self.config.http_server_metrics,
+                    server_instrumentation=self.config.server_instrumentation,
                 )
             return self._app
 
