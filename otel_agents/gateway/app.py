@@ -36,7 +36,7 @@ from otel_agents.gateway.config import GatewayConfig
 from otel_agents.gateway.errors import InvalidServiceError, ServiceNotFoundError
 from otel_agents.gateway.health import ActiveHealthChecker, HealthPolicy
 from otel_agents.gateway.history import new_history
-from otel_agents.gateway.inprocess import LoopThread, build_scope, call_app
+from otel_agents.gateway.inprocess import PortalThread, build_scope, call_app
 from otel_agents.gateway.middleware import Authenticator, Hook, classify_middleware
 from otel_agents.gateway.models import GatewayResponse, HeadersInput
 from otel_agents.gateway.pipeline import Pipeline
@@ -136,7 +136,7 @@ class APIGateway:
             ssl_context=tls,
         )
         self._app: ASGIApp | None = None
-        self._loop = LoopThread()
+        self._portal = PortalThread()
         for entry in cfg.services:
             self.register_from_mapping(entry)
 
@@ -270,7 +270,7 @@ class APIGateway:
         scope, payload = build_scope(
             method, path, headers, query_params, body, client_ip, user_agent
         )
-        return self._loop.run(self._call(scope, payload))
+        return self._portal.call(self._call, scope, payload)
 
     async def aroute_request(
         self,
@@ -345,11 +345,11 @@ class APIGateway:
 
     def close(self) -> None:
         """Stop the background loop that :meth:`route_request` uses."""
-        loop_thread = self._loop
-        with contextlib.suppress(RuntimeError):
-            if loop_thread._loop is not None:
-                loop_thread.run(self._shutdown())
-        loop_thread.stop()
+        portal = self._portal
+        if portal.started:
+            with contextlib.suppress(RuntimeError):
+                portal.call(self._shutdown)
+        portal.stop()
 
     def register_from_mapping(self, entry: Mapping[str, Any]) -> dict[str, Any]:
         """Register a service described as in the config file / admin API."""
