@@ -328,7 +328,11 @@ class APIGateway:
             if self._app is None:
                 self._app = build_app(
                     self.pipeline,
-                    admin_routes(self),
+                    admin_routes(
+                        self,
+                        admin_token=self.config.admin_token,
+                        allow_link_local_upstreams=self.config.allow_link_local_upstreams,
+                    ),
                     self._asgi_middleware,
                     lifespan=self._lifespan,
                     instrument=self._instrument,
