@@ -232,3 +232,23 @@ def test_lean_and_contrib_agree_over_a_real_connection(plain_upstream: ThreadSer
     assert server_span["attributes"]["server.address"] == "127.0.0.1:<port>"
     assert lean_spans == contrib_spans
     assert lean_metrics == contrib_metrics
+
+
+@pytest.mark.parametrize(
+    ("config", "environ"),
+    [
+        ({"http_server_metrics": "all"}, {}),
+        ({}, {"OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST": "x-request-id"}),
+        ({}, {"OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE": "content-type"}),
+    ],
+)
+def test_the_middleware_serves_what_the_lean_telemetry_does_not_emit(
+    config: dict[str, str], environ: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    gateway = APIGateway(config)
+    try:
+        assert isinstance(gateway.app, OpenTelemetryMiddleware)
+    finally:
+        gateway.close()
