@@ -73,7 +73,9 @@ class _ScopeGetter(Getter[Scope]):
     """Reads request headers from an ASGI scope (whose header names are lower case)."""
 
     def get(self, carrier: Scope, key: str) -> list[str] | None:
-        name = key.lower().encode("latin-1")
+        name = _NAMES.get(key)
+        if name is None:
+            name = key.lower().encode("latin-1")
         found = [_decode(v) for n, v in carrier.get("headers") or () if n == name]
         return found or None
 
@@ -82,6 +84,9 @@ class _ScopeGetter(Getter[Scope]):
 
 
 _GETTER = _ScopeGetter()
+#: The header names the default propagators ask for, as bytes.
+_NAMES = {key: key.encode("latin-1") for key in ("traceparent", "tracestate", "baggage")}
+_STATUS = {code: Status(code) for code in StatusCode}
 
 
 class LeanServerTelemetry:
@@ -115,37 +120,33 @@ class LeanServerTelemetry:
         name, extra = self.span_details(scope)
         attributes = self._attributes(scope)
         attributes.update(extra)
-        token = None
         if trace.get_current_span() is trace.INVALID_SPAN:
             parent = propagate.extract(scope, getter=_GETTER)
-            token = context.attach(parent)
             kind = SpanKind.SERVER
         else:
             parent = context.get_current()
             kind = SpanKind.INTERNAL
         span = self.tracer.start_span(name, context=parent, kind=kind, attributes=attributes)
+        # One attach of the span's context (which holds the extracted one): the middleware
+        # attaches both in turn, but nothing runs between the two.
         active = trace.set_span_in_context(span, parent)
+        token = context.attach(active)
         try:
-            inner = context.attach(active)
-            try:
-                if self.request_hook is not None:
-                    try:
-                        self.request_hook(span, scope)
-                    except Exception as exc:  # a failing hook never fails the request
-                        span.record_exception(exc)
-                await self.app(scope, receive, _Send(span, send, attributes))
-            except Exception as exc:
-                if span.is_recording():
+            if self.request_hook is not None:
+                try:
+                    self.request_hook(span, scope)
+                except Exception as exc:  # a failing hook never fails the request
                     span.record_exception(exc)
-                    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-                raise
-            finally:
-                context.detach(inner)
+            await self.app(scope, receive, _Send(span, send, attributes))
+        except Exception as exc:
+            if span.is_recording():
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            raise
         finally:
+            context.detach(token)
             recorded = {k: attributes[k] for k in _DURATION_KEYS if k in attributes}
             self.duration.record(max(default_timer() - start, 0), recorded, context=active)
-            if token is not None:
-                context.detach(token)
             if span.is_recording():
                 span.end()
 
@@ -245,7 +246,7 @@ class _Send:
                     span.set_attribute(semconv.ERROR_TYPE, str(status))
                 self.attributes[semconv.ERROR_TYPE] = str(status)
             if recording:
-                span.set_status(Status(code))
+                span.set_status(_STATUS[code])
             propagator = get_global_response_propagator()  # type: ignore[no-untyped-call]
             if propagator:
                 propagator.inject(

@@ -62,7 +62,7 @@ from otel_agents.gateway._server_span import LeanServerTelemetry
 from otel_agents.gateway._telemetry import KNOWN_METHODS
 from otel_agents.gateway.admin import ADMIN_PREFIX, admin_template
 from otel_agents.gateway.history import redact_path, redact_query
-from otel_agents.gateway.pipeline import Pipeline
+from otel_agents.gateway.pipeline import SERVICE_ON_SPAN, Pipeline
 
 __all__ = ["build_app", "http_stability_mode", "lean_server_telemetry"]
 
@@ -184,16 +184,21 @@ def _span_details(pipeline: Pipeline) -> Callable[[Scope], tuple[str, dict[str, 
         if method not in KNOWN_METHODS:
             method = "HTTP"
         path = scope.get("path", "")
-        template = None
         if path.startswith(ADMIN_PREFIX + "/"):
             template = admin_template(path)
-        else:
-            match = pipeline.match(scope)
-            if match is not None:
-                template = match.template
-        if template is None:
+            if template is None:
+                return method, {}
+            return f"{method} {template}", {semconv.HTTP_ROUTE: template}
+        match = pipeline.match(scope)
+        if match is None:
             return method, {}
-        return f"{method} {template}", {semconv.HTTP_ROUTE: template}
+        # The service is known before the span starts: an attribute given at the start
+        # costs less than one set later (the pipeline then leaves it alone).
+        scope[SERVICE_ON_SPAN] = True
+        return f"{method} {match.template}", {
+            semconv.HTTP_ROUTE: match.template,
+            semconv.GATEWAY_SERVICE_ID: match.service.service_id,
+        }
 
     return details
 

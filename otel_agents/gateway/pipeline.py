@@ -42,11 +42,13 @@ from otel_agents.gateway.ratelimit import RateLimiter
 from otel_agents.gateway.router import RouteMatch, Router
 from otel_agents.history import BoundedHistory
 
-__all__ = ["MATCH_KEY", "Pipeline"]
+__all__ = ["MATCH_KEY", "SERVICE_ON_SPAN", "Pipeline"]
 
 _logger = logging.getLogger("otel_agents.gateway")
 
 MATCH_KEY = "otel_agents.gateway.match"
+#: Set in the scope when the server span was started with ``gateway.service.id``.
+SERVICE_ON_SPAN = "otel_agents.gateway.service_on_span"
 
 
 _NOT_FOUND = problem(404, "No service is registered for this path and version.")
@@ -152,7 +154,7 @@ class Pipeline:
                 await exchange.refuse(_NOT_FOUND)
                 return
             service_id = exchange.service_id
-            if exchange.span.is_recording():
+            if not scope.get(SERVICE_ON_SPAN) and exchange.span.is_recording():
                 exchange.span.set_attribute(semconv.GATEWAY_SERVICE_ID, service_id)
             telemetry.request_started(service_id)
             try:
