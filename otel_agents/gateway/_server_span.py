@@ -25,7 +25,7 @@ instead (see ``asgi.build_app``).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from timeit import default_timer
 from typing import Any
 
@@ -231,29 +231,41 @@ class _Send:
         self.send = send
         self.attributes = attributes
 
-    async def __call__(self, message: MutableMapping[str, Any]) -> None:
+    def __call__(self, message: MutableMapping[str, Any]) -> Awaitable[None]:
+        # A plain method handing back ``send``'s awaitable: no extra coroutine per message
+        # but the last, after which the span ends.
         kind = message["type"]
-        span = self.span
         if kind == "http.response.start":
-            status: int = message["status"]
-            code = http_status_to_status_code(status, server_span=True)
-            recording = span.is_recording()
-            if recording:
-                span.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, status)
-            self.attributes[semconv.HTTP_RESPONSE_STATUS_CODE] = status
-            if code is StatusCode.ERROR:
-                if recording:
-                    span.set_attribute(semconv.ERROR_TYPE, str(status))
-                self.attributes[semconv.ERROR_TYPE] = str(status)
-            if recording:
-                span.set_status(_STATUS[code])
-            propagator = get_global_response_propagator()  # type: ignore[no-untyped-call]
-            if propagator:
-                propagator.inject(
-                    message,
-                    context=trace.set_span_in_context(span, context.Context()),
-                    setter=asgi_setter,
-                )
+            self._started(message)
+        elif kind == "http.response.body" and not message.get("more_body", False):
+            return self._last(message)
+        return self.send(message)
+
+    async def _last(self, message: MutableMapping[str, Any]) -> None:
         await self.send(message)
-        if kind == "http.response.body" and not message.get("more_body", False):
-            span.end()
+        self.span.end()
+
+    def _started(self, message: MutableMapping[str, Any]) -> None:
+        span = self.span
+        status: int = message["status"]
+        code = http_status_to_status_code(status, server_span=True)
+        attributes = self.attributes
+        attributes[semconv.HTTP_RESPONSE_STATUS_CODE] = status
+        if span.is_recording():
+            if code is StatusCode.ERROR:
+                error = attributes[semconv.ERROR_TYPE] = str(status)
+                span.set_attributes(
+                    {semconv.HTTP_RESPONSE_STATUS_CODE: status, semconv.ERROR_TYPE: error}
+                )
+            else:
+                span.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, status)
+            span.set_status(_STATUS[code])
+        elif code is StatusCode.ERROR:
+            attributes[semconv.ERROR_TYPE] = str(status)
+        propagator = get_global_response_propagator()  # type: ignore[no-untyped-call]
+        if propagator:
+            propagator.inject(
+                message,
+                context=trace.set_span_in_context(span, context.Context()),
+                setter=asgi_setter,
+            )
