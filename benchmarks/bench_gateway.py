@@ -458,9 +458,9 @@ def main() -> None:
             for role in MEASURED:
                 rounds[role].append(measure(role, args.duration))
     finally:
-        for proc in procs.values():
+        # Gateways first, so that ours-otlp flushes to a receiver that still listens.
+        for proc in reversed(procs.values()):
             proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
