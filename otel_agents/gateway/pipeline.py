@@ -10,13 +10,12 @@ sent in one write.
 
 from __future__ import annotations
 
-import logging
 import time
 
 from opentelemetry import trace
-from opentelemetry.trace import Status, StatusCode
 
 from otel_agents import semconv
+from otel_agents.gateway._hooks import hook_request, run_after, run_before
 from otel_agents.gateway._telemetry import GatewayTelemetry
 from otel_agents.gateway.bodies import BodyIncomplete, BodyTimeout, BodyTooLarge, read_all
 from otel_agents.gateway.client import UpstreamResponse
@@ -34,7 +33,6 @@ from otel_agents.gateway.history import (
     redact_target,
 )
 from otel_agents.gateway.middleware import Authenticator, Hook, credential_header
-from otel_agents.gateway.models import GatewayRequest, GatewayResponse, Headers
 from otel_agents.gateway.paths import RequestPath, normalise_path
 from otel_agents.gateway.problems import Problem, problem
 from otel_agents.gateway.proxy import Proxy, response_headers
@@ -43,8 +41,6 @@ from otel_agents.gateway.router import RouteMatch, Router
 from otel_agents.history import BoundedHistory
 
 __all__ = ["MATCH_KEY", "SERVICE_ON_SPAN", "Pipeline"]
-
-_logger = logging.getLogger("otel_agents.gateway")
 
 MATCH_KEY = "otel_agents.gateway.match"
 #: Set in the scope when the server span was started with ``gateway.service.id``.
@@ -60,7 +56,6 @@ _BUSY = problem(
     "The gateway's connections to the service are all busy; retry later.",
     headers=[(b"retry-after", b"1")],
 )
-_HOOK_FAILED = problem(500, "The gateway could not process this request.")
 _BAD_LENGTH = problem(400, "The Content-Length header is not a valid number.")
 _BODY_TIMEOUT = problem(
     408,
@@ -205,10 +200,10 @@ class Pipeline:
         """Request hooks: one may answer (or fail) instead of the upstream."""
         assert exchange.match is not None
         assert exchange.path is not None
-        exchange.request = _hook_request(
+        exchange.request = hook_request(
             exchange.scope, exchange.match, exchange.path.routed, exchange.client_ip
         )
-        answered = await self._run_before(exchange.request, exchange.span)
+        answered = await run_before(self.hooks, exchange.request, exchange.span)
         if isinstance(answered, Problem):
             await exchange.refuse(answered, "hook_error")
             return False
@@ -296,7 +291,8 @@ class Pipeline:
         out_headers = response_headers(response.headers, exchange.extra_headers)
         stream = response.stream
         if exchange.request is not None:
-            failed_hook = await self._run_after(
+            failed_hook = await run_after(
+                self.hooks,
                 exchange.request,
                 response.status,
                 out_headers,
@@ -344,37 +340,6 @@ class Pipeline:
             return body, len(body)
         return b"", None
 
-    async def _run_before(
-        self, request: GatewayRequest, span: trace.Span
-    ) -> GatewayResponse | Problem | None:
-        for hook in self.hooks:
-            try:
-                answered = await hook.run_before(request)
-            except Exception as exc:
-                return _hook_failed(span, exc, hook)
-            if answered is not None:
-                return answered
-        return None
-
-    async def _run_after(
-        self,
-        request: GatewayRequest,
-        status: int,
-        headers: list[tuple[bytes, bytes]],
-        body: bytes | None,
-        span: trace.Span,
-    ) -> Problem | None:
-        if not any(h.after for h in self.hooks):
-            return None
-        response = GatewayResponse(status, Headers.from_raw(headers), body)
-        for hook in self.hooks:
-            try:
-                await hook.run_after(request, response)
-            except Exception as exc:
-                return _hook_failed(span, exc, hook)
-        headers[:] = Headers(response.headers).raw()  # a hook may have set a plain dict
-        return None
-
     def _remember(self, exchange: Exchange, duration: float) -> None:
         scope = exchange.scope
         context = exchange.span.get_span_context()
@@ -399,27 +364,3 @@ class Pipeline:
                 error_type=exchange.error_type,
             )
         )
-
-
-def _hook_failed(span: trace.Span, exc: Exception, hook: Hook) -> Problem:
-    _logger.warning("gateway: hook %s raised %s; answering 500", hook.name, type(exc).__name__)
-    if span.is_recording():
-        span.record_exception(exc)
-        span.set_status(Status(StatusCode.ERROR, "hook_error"))
-    return _HOOK_FAILED
-
-
-def _hook_request(scope: Scope, match: RouteMatch, path: str, client_ip: str) -> GatewayRequest:
-    """The hooks' view of the request; ``path`` is the normalised one that was routed."""
-    from urllib.parse import parse_qsl
-
-    query = scope.get("query_string", b"").decode("latin-1")
-    return GatewayRequest(
-        method=scope["method"],
-        path=path,
-        route=match.template,
-        service_id=match.service.service_id,
-        headers=Headers.from_raw(scope["headers"]),
-        query_params=dict(parse_qsl(query, keep_blank_values=True)),
-        client_ip=client_ip,
-    )
