@@ -1,55 +1,65 @@
-"""Gateway throughput: upstream direct, a naive httpx gateway, and ours with and without
-OpenTelemetry, measured in the same run on 127.0.0.1 with a bounded load generator.
+"""Gateway throughput and CPU: a naive httpx gateway, and ours with and without telemetry,
+measured in the same run on 127.0.0.1 with ``wrk``.
 
-    .venv/bin/python benchmarks/bench_gateway.py [--duration 3] [--rounds 3] [--connections 32]
+    .venv/bin/python benchmarks/bench_gateway.py [--duration 5] [--rounds 3] [--connections 32]
+    .venv/bin/python benchmarks/bench_gateway.py --instructions 300    # callgrind counts
 
-"Instrumented" is the gateway as shipped (``OpenTelemetryMiddleware`` recording only its
-stable ``http.server.request.duration``); "all server metrics" sets
-``http_server_metrics = "all"`` (the middleware's Development-status metrics too, as it
-records them on its own); "tuned" is the shipped gateway with the provider setting
-docs/gateway.md suggests, ``OTEL_METRICS_EXEMPLAR_FILTER=always_off`` (here
-``AlwaysOffExemplarFilter()``). "One empty span" is a reference, not a candidate: the
-gateway without telemetry inside one SDK span per request with no attributes and no
-metrics, the least any per-request tracing on the Python SDK can cost. "Lean
-instrumentation" is another reference: in place of ``OpenTelemetryMiddleware`` (which the
-issue requires), a hand-written wrapper that starts one SERVER span per request with the
-attributes the middleware collects and records ``http.server.request.duration``; our own
-CLIENT span and metrics stay on. It is what an instrumentation of our own could cost.
-"Sampled 10%" is the shipped gateway with ``ParentBased(TraceIdRatioBased(0.1))``
-(``OTEL_TRACES_SAMPLER=parentbased_traceidratio``, ``OTEL_TRACES_SAMPLER_ARG=0.1``):
-metrics for every request, spans for a tenth.
+Servers (each its own process: uvicorn, one worker; httptools/uvloop when installed):
 
-Each server runs in its own process (uvicorn, one worker; httptools/uvloop when installed).
-Load comes from Debian's ``wrk`` when installed (``apt-get install -y wrk``), else from a
-bounded asyncio client. Prints req/s, p99 and the ratios; asserts nothing.
+* ``naive``: Starlette + one shared ``httpx.AsyncClient``, what people write first;
+  ``naive-otel`` adds the stock instrumentation, ``OpenTelemetryMiddleware`` and
+  ``opentelemetry-instrumentation-httpx`` (benchmark-only dependency:
+  ``pip install opentelemetry-instrumentation-httpx``), on providers that drop what they
+  export (``_providers.discarding_providers``).
+* ``ours-plain``: our gateway with ``instrument=False``.
+* ``ours-otel``: as shipped (lean server telemetry, our CLIENT span and metrics), on the
+  same dropping providers; ``ours-contrib`` the same with ``server_instrumentation =
+  "contrib"`` (``OpenTelemetryMiddleware``).
+* ``ours-otlp``: as shipped, exporting every span and metric over OTLP/HTTP (protobuf,
+  batch span processor, 5 s metric reader) to ``receiver``, a local process that accepts
+  every export, as a Collector would.
+
+Each measurement reads the server process's CPU time (user + system, ``/proc``) before and
+after ``wrk``: CPU microseconds per request do not depend on the load generator sharing the
+machine. The report gives medians over interleaved rounds, the ratio of medians, each
+round's ratio, and telemetry CPU per request (ours minus plain, against the stock
+instrumentation minus the naive gateway). ``--instructions N`` counts served
+instructions per request under valgrind's callgrind instead (plain, lean, contrib).
+
+``wrk`` is required (``apt-get install -y wrk``): without it the benchmark stops rather
+than measure with an in-process load generator that competes for the same cores. Prints;
+asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 ROLES = (
     "upstream",
+    "receiver",
     "naive",
+    "naive-otel",
     "ours-plain",
     "ours-otel",
-    "ours-otel-all",
-    "ours-tuned",
-    "ours-one-span",
-    "ours-lean",
-    "ours-sampled",
+    "ours-contrib",
+    "ours-otlp",
 )
-OURS = ROLES[2:]
+#: Roles under load (the receiver only takes the OTLP export of ``ours-otlp``).
+MEASURED = tuple(r for r in ROLES if r != "receiver")
+#: Roles counted under callgrind by ``--instructions``.
+COUNTED = ("ours-plain", "ours-otel", "ours-contrib")
 
 
 def free_port() -> int:
@@ -70,8 +80,33 @@ def upstream_app() -> Any:
     return Starlette(routes=[Route("/users/{user_id}", user)])
 
 
-def naive_app(upstream: str) -> Any:
-    """What people write first: Starlette + one shared httpx.AsyncClient."""
+def receiver_app() -> Any:
+    """A local OTLP/HTTP receiver: reads each export request whole and answers 200 with an
+    empty protobuf response, as a Collector does when it accepts everything."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        more = True
+        while more:
+            message = await receive()
+            more = message.get("more_body", False)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/x-protobuf")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
+def naive_app(upstream: str, instrument: bool = False) -> Any:
+    """What people write first: Starlette + one shared httpx.AsyncClient; ``instrument``
+    adds the stock instrumentation (``OpenTelemetryMiddleware`` and
+    ``opentelemetry-instrumentation-httpx``) on providers that drop what they export."""
     import httpx
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -93,146 +128,80 @@ def naive_app(upstream: str) -> Any:
             reply.content, reply.status_code, media_type=reply.headers.get("content-type")
         )
 
-    return Starlette(routes=[Route("/v1/{path:path}", forward, methods=["GET", "POST"])])
+    app: Any = Starlette(routes=[Route("/v1/{path:path}", forward, methods=["GET", "POST"])])
+    if instrument:
+        from _providers import discarding_providers
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+        tracer_provider, meter_provider = discarding_providers()
+        HTTPXClientInstrumentor.instrument_client(
+            client, tracer_provider=tracer_provider, meter_provider=meter_provider
+        )
+        app = OpenTelemetryMiddleware(
+            app, tracer_provider=tracer_provider, meter_provider=meter_provider
+        )
+    return app
 
 
-def ours_app(
-    upstream: str,
-    instrument: bool,
-    *,
-    tuned: bool = False,
-    all_metrics: bool = False,
-    sampled: bool = False,
-) -> Any:
-    """Our gateway; ``tuned`` turns exemplars off, ``all_metrics`` records every middleware
-    metric."""
+def otlp_providers(endpoint: str) -> tuple[Any, Any]:
+    """Providers exporting over OTLP/HTTP (protobuf) to ``endpoint``, batched as in
+    production: every span and metric is encoded and sent, in the gateway's process."""
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(
+        BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces"))
+    )
+    reader = PeriodicExportingMetricReader(
+        OTLPMetricExporter(endpoint=f"{endpoint}/v1/metrics"), export_interval_millis=5000
+    )
+    return tracer_provider, MeterProvider(metric_readers=[reader])
+
+
+def ours_app(upstream: str, role: str, receiver: str = "") -> Any:
+    """Our gateway: without telemetry, instrumented (lean or contrib server telemetry) on
+    providers that drop what they export, or lean with real OTLP export to ``receiver``."""
     from otel_agents.gateway import APIGateway
 
     tracer_provider = meter_provider = None
-    if instrument:
+    if role == "ours-otlp":
+        tracer_provider, meter_provider = otlp_providers(receiver)
+    elif role != "ours-plain":
         from _providers import discarding_providers
-        from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
-        sampler = ParentBased(TraceIdRatioBased(0.1)) if sampled else None
-        tracer_provider, meter_provider = discarding_providers(exemplars=not tuned, sampler=sampler)
+        tracer_provider, meter_provider = discarding_providers()
     gateway = APIGateway(
         {
             "health_check_interval": 60,
             "request_timeout": 10,
-            "http_server_metrics": "all" if all_metrics else "stable",
+            "server_instrumentation": "contrib" if role == "ours-contrib" else "lean",
         },
         tracer_provider=tracer_provider,
         meter_provider=meter_provider,
-        instrument=instrument,
+        instrument=role != "ours-plain",
     )
     gateway.register_service("users", "Users", "v1", upstream, path_prefix="/users")
     return gateway.app
 
 
-def lean_app(upstream: str) -> Any:
-    """Our gateway's telemetry with a minimal SERVER span and duration in place of the
-    middleware (a reference: the issue requires ``OpenTelemetryMiddleware``)."""
-    import time
-
-    from _providers import discarding_providers
-    from opentelemetry import trace
-    from opentelemetry.instrumentation._semconv import _StabilityMode
-    from opentelemetry.instrumentation.asgi import collect_request_attributes
-    from opentelemetry.semconv.attributes import network_attributes, url_attributes
-    from opentelemetry.trace import SpanKind
-
-    from otel_agents import semconv
-    from otel_agents.gateway import APIGateway
-
-    tracer_provider, meter_provider = discarding_providers()
-    gateway = APIGateway(
-        {"health_check_interval": 60, "request_timeout": 10},
-        tracer_provider=tracer_provider,
-        meter_provider=meter_provider,
-        instrument=False,  # our CLIENT span and metrics stay on: the providers are given
-    )
-    gateway.register_service("users", "Users", "v1", upstream, path_prefix="/users")
-    inner = gateway.app
-    tracer = tracer_provider.get_tracer("lean")
-    duration = semconv.create_instrument(
-        meter_provider.get_meter("lean"), semconv.HTTP_SERVER_REQUEST_DURATION
-    )
-    kept = (
-        url_attributes.URL_SCHEME,
-        network_attributes.NETWORK_PROTOCOL_VERSION,
-        semconv.HTTP_REQUEST_METHOD,
-    )
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return await inner(scope, receive, send)
-        start = time.perf_counter()
-        attributes = collect_request_attributes(scope, _StabilityMode.HTTP)
-        match = gateway.pipeline.match(scope)
-        route = match.template if match is not None else None
-        if route:
-            attributes[semconv.HTTP_ROUTE] = route
-        span = tracer.start_span(
-            f"{scope['method']} {route}" if route else scope["method"],
-            kind=SpanKind.SERVER,
-            attributes=attributes,
-        )
-        status = 500
-
-        async def send_status(message: Any) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            with trace.use_span(span, end_on_exit=True):
-                await inner(scope, receive, send_status)
-                span.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, status)
-        finally:
-            metric = {key: attributes[key] for key in kept if key in attributes}
-            metric[semconv.HTTP_RESPONSE_STATUS_CODE] = status
-            if route:
-                metric[semconv.HTTP_ROUTE] = route
-            duration.record(time.perf_counter() - start, metric)
-
-    return app
-
-
-def one_span_app(upstream: str) -> Any:
-    """Our gateway without telemetry, inside one empty SDK span per request (a floor)."""
-    from _providers import discarding_providers
-
-    tracer = discarding_providers()[0].get_tracer("floor")
-    inner = ours_app(upstream, False)
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return await inner(scope, receive, send)
-        span = tracer.start_span("request")
-        try:
-            await inner(scope, receive, send)
-        finally:
-            span.end()
-
-    return app
-
-
-def serve(role: str, port: int, upstream_port: int) -> None:
+def serve(role: str, port: int, upstream_port: int, receiver_port: int = 0) -> None:
     import uvicorn
 
     upstream = f"http://127.0.0.1:{upstream_port}"
-    app = {
-        "upstream": upstream_app,
-        "naive": lambda: naive_app(upstream),
-        "ours-plain": lambda: ours_app(upstream, False),
-        "ours-otel": lambda: ours_app(upstream, True),
-        "ours-otel-all": lambda: ours_app(upstream, True, all_metrics=True),
-        "ours-tuned": lambda: ours_app(upstream, True, tuned=True),
-        "ours-one-span": lambda: one_span_app(upstream),
-        "ours-lean": lambda: lean_app(upstream),
-        "ours-sampled": lambda: ours_app(upstream, True, sampled=True),
-    }[role]()
+    if role == "upstream":
+        app = upstream_app()
+    elif role == "receiver":
+        app = receiver_app()
+    elif role.startswith("naive"):
+        app = naive_app(upstream, instrument=role == "naive-otel")
+    else:
+        app = ours_app(upstream, role, f"http://127.0.0.1:{receiver_port}")
     uvicorn.run(
         app,
         host="127.0.0.1",
@@ -245,7 +214,29 @@ def serve(role: str, port: int, upstream_port: int) -> None:
 
 
 # -- the load ------------------------------------------------------------------------------
-def run_wrk(url: str, duration: int, connections: int) -> tuple[float, float]:
+@dataclass
+class Run:
+    """One wrk measurement of one server, with the CPU its process spent meanwhile."""
+
+    rps: float
+    p99_ms: float
+    requests: int
+    cpu_seconds: float
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.cpu_seconds * 1e6 / self.requests if self.requests else float("nan")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` and its threads, from ``/proc``."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(url: str, duration: int, connections: int, pid: int) -> Run:
+    before = process_cpu_seconds(pid)
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url],
         capture_output=True,
@@ -253,7 +244,9 @@ def run_wrk(url: str, duration: int, connections: int) -> tuple[float, float]:
         timeout=duration + 30,
         check=True,
     ).stdout
+    cpu = process_cpu_seconds(pid) - before
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -261,38 +254,8 @@ def run_wrk(url: str, duration: int, connections: int) -> tuple[float, float]:
         print(
             f"WARNING {url}: {errors.group(0) if errors else ''} {out[out.find('Socket') :][:80]}"
         )
-    return rps, float(p99.group(1)) * scale[p99.group(2)] if p99 else float("nan")  # type: ignore[union-attr]
-
-
-async def _async_load(
-    host: str, port: int, path: str, duration: float, connections: int
-) -> tuple[float, float]:
-    latencies: list[float] = []
-    deadline = time.perf_counter() + duration
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
-
-    async def worker() -> None:
-        reader, writer = await asyncio.open_connection(host, port)
-        while time.perf_counter() < deadline and len(latencies) < 2_000_000:
-            start = time.perf_counter()
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))  # type: ignore[union-attr]
-            await reader.readexactly(length)
-            latencies.append(time.perf_counter() - start)
-        writer.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(connections)))
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    return len(latencies) / elapsed, latencies[int(len(latencies) * 0.99)] * 1000
-
-
-def measure(port: int, path: str, duration: int, connections: int) -> tuple[float, float]:
-    if shutil.which("wrk"):
-        return run_wrk(f"http://127.0.0.1:{port}{path}", duration, connections)
-    return asyncio.run(_async_load("127.0.0.1", port, path, duration, connections))
+    latency = float(p99.group(1)) * scale[p99.group(2)] if p99 else float("nan")
+    return Run(rps, latency, requests, cpu)
 
 
 def wait_ready(port: int, timeout: float = 20.0) -> None:
@@ -352,15 +315,15 @@ def _served_count(role: str, upstream_port: int, requests: int) -> int:
 
 
 def served_instructions(requests: int) -> None:
-    """Instructions per served request for our gateway with and without telemetry.
+    """Instructions per served request for our gateway without telemetry, with the lean
+    server telemetry (shipped) and with ``OpenTelemetryMiddleware`` (contrib).
 
     The gateway runs under callgrind (the upstream does not); the count for ``requests``
     is subtracted from the count for ``3 * requests``, which removes start-up and shutdown.
     Unlike req/s, these counts do not move with the machine's other load.
     """
     if shutil.which("valgrind") is None:
-        print("(valgrind not installed: served instruction counts skipped)")
-        return
+        sys.exit("valgrind is required for --instructions (apt-get install -y valgrind)")
     upstream_port = free_port()
     upstream = subprocess.Popen(
         [sys.executable, __file__, "--serve", "upstream", "--port", str(upstream_port)]
@@ -368,7 +331,7 @@ def served_instructions(requests: int) -> None:
     counts: dict[str, float] = {}
     try:
         wait_ready(upstream_port)
-        for role in OURS:
+        for role in COUNTED:
             low = _served_count(role, upstream_port, requests)
             high = _served_count(role, upstream_port, 3 * requests)
             counts[role] = (high - low) / (2 * requests)
@@ -376,19 +339,75 @@ def served_instructions(requests: int) -> None:
         upstream.send_signal(signal.SIGTERM)
         upstream.wait(timeout=10)
     plain = counts["ours-plain"]
-    print(f"{'gateway (served, callgrind)':<32}{'instr/request':>15}{'plain/this':>12}")
+    print(f"{'gateway (served, callgrind)':<32}{'instr/request':>15}{'telemetry':>12}")
     for role, count in counts.items():
-        print(f"{role:<32}{count:>15,.0f}{plain / count:>12.2f}")
+        print(f"{role:<32}{count:>15,.0f}{count - plain:>12,.0f}")
+    print(
+        f"telemetry (lean) = {counts['ours-otel'] - plain:,.0f} instructions per request "
+        "(target <= 700,000)"
+    )
+
+
+LABELS = {
+    "upstream": "upstream direct",
+    "naive": "naive httpx gateway",
+    "naive-otel": "naive + stock instrumentation",
+    "ours-plain": "otel-agents, no telemetry",
+    "ours-otel": "otel-agents (lean), drop export",
+    "ours-contrib": "otel-agents (contrib), drop exp.",
+    "ours-otlp": "otel-agents (lean), OTLP export",
+}
+
+
+def _ratio_line(label: str, rounds: dict[str, list[Run]], top: str, bottom: str) -> str:
+    """The ratio of the median req/s of two servers, and the ratio in each round."""
+    median = statistics.median(r.rps for r in rounds[top]) / statistics.median(
+        r.rps for r in rounds[bottom]
+    )
+    pairs = zip(rounds[top], rounds[bottom], strict=True)
+    each = ", ".join(f"{a.rps / b.rps:.2f}" for a, b in pairs)
+    return f"{label:<44}{median:>6.2f}x  (rounds: {each})"
+
+
+def report(rounds: dict[str, list[Run]], args: argparse.Namespace) -> None:
+    print(f"{'server':<36}{'req/s':>9}{'p99 ms':>9}{'CPU us/req':>12}  req/s per round")
+    cpu: dict[str, float] = {}
+    for role in MEASURED:
+        runs = rounds[role]
+        cpu[role] = statistics.median(r.cpu_us_per_request for r in runs)
+        print(
+            f"{LABELS[role]:<36}{statistics.median(r.rps for r in runs):>9.0f}"
+            f"{statistics.median(r.p99_ms for r in runs):>9.2f}{cpu[role]:>12.0f}  "
+            + " ".join(f"{r.rps:.0f}" for r in runs)
+        )
+    print(
+        f"(medians of {args.rounds} interleaved rounds of {args.duration}s, "
+        f"{args.connections} connections; CPU: the server process, user + system)"
+    )
+    print(_ratio_line("lean, drop export / no telemetry", rounds, "ours-otel", "ours-plain"))
+    print("  target >= 0.45")
+    print(_ratio_line("contrib, drop export / no telemetry", rounds, "ours-contrib", "ours-plain"))
+    print(_ratio_line("lean, OTLP export / naive", rounds, "ours-otlp", "naive"))
+    print("  target >= 3")
+    print(_ratio_line("lean, drop export / naive", rounds, "ours-otel", "naive"))
+    ours = cpu["ours-otel"] - cpu["ours-plain"]
+    stock = cpu["naive-otel"] - cpu["naive"]
+    contrib = cpu["ours-contrib"] - cpu["ours-plain"]
+    otlp = cpu["ours-otlp"] - cpu["ours-plain"]
+    print(f"telemetry CPU per request: ours (lean) {ours:.0f} us, ours (contrib) {contrib:.0f} us,")
+    print(f"  ours (lean, OTLP export) {otlp:.0f} us, stock on the naive gateway {stock:.0f} us")
+    print(f"  ours / stock = {ours / stock:.2f} (target <= 0.25)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--duration", type=int, default=3, help="seconds per measurement")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--serve", choices=ROLES)
     parser.add_argument("--port", type=int)
     parser.add_argument("--upstream-port", type=int, default=0)
+    parser.add_argument("--receiver-port", type=int, default=0)
     parser.add_argument(
         "--instructions",
         type=int,
@@ -397,14 +416,18 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port, args.upstream_port)
+        serve(args.serve, args.port, args.upstream_port, args.receiver_port)
         return
     if args.instructions:
         served_instructions(args.instructions)
         return
+    if shutil.which("wrk") is None:
+        # An in-process load generator would compete with the servers for the same
+        # cores and measure itself as much as them: no numbers rather than wrong ones.
+        sys.exit("wrk is required (apt-get install -y wrk); see the module docstring")
     ports = {role: free_port() for role in ROLES}
-    procs: list[subprocess.Popen[bytes]] = []
-    results: dict[str, tuple[float, float]] = {}
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    rounds: dict[str, list[Run]] = {role: [] for role in MEASURED}
     try:
         for role in ROLES:
             cmd = [
@@ -416,58 +439,33 @@ def main() -> None:
                 str(ports[role]),
                 "--upstream-port",
                 str(ports["upstream"]),
+                "--receiver-port",
+                str(ports["receiver"]),
             ]
-            procs.append(subprocess.Popen(cmd, env=os.environ | {"OTEL_SDK_DISABLED": "false"}))
+            procs[role] = subprocess.Popen(cmd, env=os.environ | {"OTEL_SDK_DISABLED": "false"})
             wait_ready(ports[role])
         paths = {role: "/users/42" if role == "upstream" else "/v1/users/42" for role in ROLES}
-        for role in ROLES:
-            measure(ports[role], paths[role], 1, args.connections)  # warm-up
+
+        def measure(role: str, duration: int) -> Run:
+            url = f"http://127.0.0.1:{ports[role]}{paths[role]}"
+            return run_wrk(url, duration, args.connections, procs[role].pid)
+
+        for role in MEASURED:
+            measure(role, 1)  # warm-up
         # Interleaved rounds, median per server: other load on the machine drifts over
         # time, and interleaving spreads it over every server alike.
-        rounds: dict[str, list[tuple[float, float]]] = {role: [] for role in ROLES}
         for _ in range(max(1, args.rounds)):
-            for role in ROLES:
-                rounds[role].append(
-                    measure(ports[role], paths[role], args.duration, args.connections)
-                )
-        for role in ROLES:
-            ordered = sorted(rounds[role])
-            results[role] = ordered[len(ordered) // 2]
+            for role in MEASURED:
+                rounds[role].append(measure(role, args.duration))
     finally:
-        for proc in procs:
+        # Gateways first, so that ours-otlp flushes to a receiver that still listens.
+        for proc in reversed(procs.values()):
             proc.send_signal(signal.SIGTERM)
-        for proc in procs:
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-    print(f"{'server':<34}{'req/s':>10}{'p99 ms':>10}")
-    labels = {
-        "upstream": "upstream direct",
-        "naive": "naive httpx gateway",
-        "ours-plain": "otel-agents, no telemetry",
-        "ours-otel": "otel-agents, instrumented",
-        "ours-otel-all": "instrumented, all server metrics",
-        "ours-tuned": "instrumented, exemplars off",
-        "ours-one-span": "reference: one empty span",
-        "ours-lean": "reference: lean instrumentation",
-        "ours-sampled": "instrumented, sampled 10%",
-    }
-    for role in ROLES:
-        rps, p99 = results[role]
-        print(f"{labels[role]:<34}{rps:>10.0f}{p99:>10.2f}")
-    print(
-        f"(median of {args.rounds} interleaved rounds of {args.duration}s, "
-        f"{args.connections} connections)"
-    )
-    naive = results["naive"][0]
-    print(f"instrumented / naive      = {results['ours-otel'][0] / naive:.2f}x (target >= 3)")
-    print(
-        "instrumented / no telemetry = "
-        f"{results['ours-otel'][0] / results['ours-plain'][0]:.2f} (target >= 0.85)"
-    )
-    for role in ("ours-otel-all", "ours-tuned", "ours-sampled", "ours-one-span", "ours-lean"):
-        print(f"{labels[role]} / no telemetry = {results[role][0] / results['ours-plain'][0]:.2f}")
+    report(rounds, args)
 
 
 if __name__ == "__main__":

@@ -8,26 +8,22 @@ HTTP scope (what ``wrk`` sends: a Host header), a ``receive`` that hands over an
 and a ``send`` that drops the response; the pooled upstream client is replaced by a stub
 that answers at once like the benchmark upstream of ``bench_gateway.py`` (a small JSON
 body). What is left is the CPU the gateway itself spends per request: routing, headers,
-history, and (when instrumented) ``OpenTelemetryMiddleware`` plus our CLIENT span and
-metrics.
+history, and (when instrumented) the server telemetry plus our CLIENT span and metrics.
 
 Modes (each builds its own gateway and providers):
 
 * ``plain``: ``instrument=False``, no providers (the global no-op ones).
-* ``otel``: instrumented as ``bench_gateway.py`` serves it: SDK ``TracerProvider`` with a
-  ``BatchSpanProcessor`` and a ``MeterProvider`` with a periodic reader, default
-  (trace-based) exemplars; the middleware records only ``http.server.request.duration``
-  (``http_server_metrics = "stable"``). This is the shipped configuration.
-* ``otel-all-metrics``: ``otel`` with ``http_server_metrics = "all"``: the middleware also
-  records ``http.server.active_requests`` and the body sizes, as it does on its own.
+* ``otel``: as shipped: the lean server telemetry (``server_instrumentation = "lean"``),
+  SDK ``TracerProvider`` with a ``BatchSpanProcessor`` and a ``MeterProvider`` with a
+  periodic reader, default (trace-based) exemplars, exporters that drop everything.
+* ``otel-all-metrics``: ``http_server_metrics = "all"``: ``OpenTelemetryMiddleware`` with
+  ``http.server.active_requests`` and the body sizes too, as it records them on its own.
 * ``otel-no-exemplars``: ``otel`` with ``exemplar_filter=AlwaysOffExemplarFilter()``
   (what ``OTEL_METRICS_EXEMPLAR_FILTER=always_off`` selects).
-* ``otel-mw-only``: ``otel`` with our own tracer and instruments made no-ops, to attribute
-  the cost to the middleware versus our CLIENT span and metrics (not a candidate).
-* ``sdk-floor``: no ``OpenTelemetryMiddleware``; instead a hand-written wrapper starts one
-  SDK SERVER span with the same attributes and records one ``http.server.request.duration``
-  (our CLIENT span and metrics stay on). The least any SDK-based tracing of every request
-  could cost here; a reference, not a candidate (the issue requires the middleware).
+* ``otel-server-only``: ``otel`` with our own tracer and instruments made no-ops, to
+  attribute the cost to the server telemetry versus our CLIENT span and metrics.
+* ``otel-contrib``: ``server_instrumentation = "contrib"``: ``OpenTelemetryMiddleware``
+  (recording only its duration) in place of the lean server telemetry.
 * ``otel-sampled``: ``otel`` with ``ParentBased(TraceIdRatioBased(0.1))`` (what
   ``OTEL_TRACES_SAMPLER=parentbased_traceidratio`` with ``OTEL_TRACES_SAMPLER_ARG=0.1``
   selects): a reference only, since every request must be traced here.
@@ -60,8 +56,8 @@ MODES = (
     "otel",
     "otel-all-metrics",
     "otel-no-exemplars",
-    "otel-mw-only",
-    "sdk-floor",
+    "otel-server-only",
+    "otel-contrib",
     "otel-sampled",
 )
 _BODY = b'{"id":"42","name":"Ada"}'
@@ -121,20 +117,21 @@ def build(mode: str) -> Callable[[], Any]:
             "health_check_interval": 60,
             "request_timeout": 10,
             "http_server_metrics": "all" if mode == "otel-all-metrics" else "stable",
+            "server_instrumentation": "contrib" if mode == "otel-contrib" else "lean",
         },
         tracer_provider=tracer_provider,
         meter_provider=meter_provider,
-        instrument=mode not in ("plain", "sdk-floor"),
+        instrument=mode != "plain",
     )
     gateway.register_service("users", "Users", "v1", "http://127.0.0.1:9", path_prefix="/users")
     gateway.proxy.client = StubClient()  # type: ignore[assignment]
-    if mode == "otel-mw-only":
+    if mode == "otel-server-only":
         from opentelemetry import trace
         from opentelemetry.metrics import NoOpHistogram
 
         gateway.telemetry.tracer = trace.NoOpTracer()
         gateway.telemetry.upstream_duration = NoOpHistogram("noop")
-    app = gateway.app if mode != "sdk-floor" else _floor(gateway, tracer_provider, meter_provider)
+    app = gateway.app
     request = {"type": "http.request", "body": b"", "more_body": False}
 
     async def receive() -> dict[str, Any]:
@@ -151,48 +148,6 @@ def build(mode: str) -> Callable[[], Any]:
         await app(scope, receive, send)
 
     return one
-
-
-def _floor(gateway: APIGateway, tracer_provider: Any, meter_provider: Any) -> Any:
-    """The gateway's app inside a minimal SERVER span and one duration histogram."""
-    from opentelemetry import trace
-    from opentelemetry.instrumentation._semconv import _StabilityMode
-    from opentelemetry.instrumentation.asgi import collect_request_attributes
-    from opentelemetry.semconv.attributes import network_attributes, url_attributes
-    from opentelemetry.semconv.metrics.http_metrics import HTTP_SERVER_REQUEST_DURATION
-    from opentelemetry.trace import SpanKind
-
-    from otel_agents import semconv
-
-    tracer = tracer_provider.get_tracer("floor")
-    duration = meter_provider.get_meter("floor").create_histogram(
-        HTTP_SERVER_REQUEST_DURATION, unit="s"
-    )
-    inner = gateway.app
-    # The very attributes the middleware puts on its span, collected once.
-    scope = dict(_SCOPE, headers=[(b"host", b"127.0.0.1:8000")])
-    attributes = collect_request_attributes(scope, _StabilityMode.HTTP)  # type: ignore[no-untyped-call]
-    attributes[semconv.HTTP_ROUTE] = "/v1/users/{path}"
-    kept = (
-        url_attributes.URL_SCHEME,
-        network_attributes.NETWORK_PROTOCOL_VERSION,
-        semconv.HTTP_REQUEST_METHOD,
-        semconv.HTTP_ROUTE,
-    )
-    metric_attributes = {key: attributes[key] for key in kept}
-    metric_attributes[semconv.HTTP_RESPONSE_STATUS_CODE] = 200
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        start = time.perf_counter()
-        span = tracer.start_span(
-            "GET /v1/users/{path}", kind=SpanKind.SERVER, attributes=attributes
-        )
-        with trace.use_span(span, end_on_exit=True):
-            await inner(scope, receive, send)
-            span.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, 200)
-        duration.record(time.perf_counter() - start, metric_attributes)
-
-    return app
 
 
 def run(mode: str, calls: int) -> None:

@@ -421,6 +421,15 @@ SERVER_PORT = "server.port"
 URL_FULL = "url.full"
 URL_QUERY = "url.query"
 URL_PATH = "url.path"
+#: The rest of the SERVER span's request attributes (stable HTTP conventions), as
+#: OpenTelemetryMiddleware sets them; the gateway's lean server telemetry sets the same.
+URL_SCHEME = "url.scheme"
+NETWORK_PROTOCOL_VERSION = "network.protocol.version"
+CLIENT_ADDRESS = "client.address"
+CLIENT_PORT = "client.port"
+USER_AGENT_ORIGINAL = "user_agent.original"
+USER_AGENT_SYNTHETIC_TYPE = "user_agent.synthetic.type"
+HTTP_REQUEST_METHOD_ORIGINAL = "http.request.method_original"
 #: The old (pre-stable) HTTP attributes, rewritten redacted when OTEL_SEMCONV_STABILITY_OPT_IN
 #: asks for them (``http/dup``).
 HTTP_TARGET = "http.target"

@@ -23,7 +23,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -34,10 +35,14 @@ from otel_agents.gateway.addresses import forbidden_host, resolves_to_forbidden
 from otel_agents.gateway.problems import PROBLEM_CONTENT_TYPE, Problem, problem
 from otel_agents.gateway.registry import parse_upstream_url
 
-if TYPE_CHECKING:
-    from otel_agents.gateway.app import APIGateway
-
-__all__ = ["ADMIN_PREFIX", "MAX_BODY", "MAX_DEPTH", "admin_routes", "admin_template"]
+__all__ = [
+    "ADMIN_PREFIX",
+    "MAX_BODY",
+    "MAX_DEPTH",
+    "ServiceAdmin",
+    "admin_routes",
+    "admin_template",
+]
 
 ADMIN_PREFIX = "/_gateway"
 #: Largest registration body read, in bytes (a service description is a few hundred).
@@ -70,9 +75,29 @@ def _as_response(item: Problem) -> Response:
     )
 
 
-def admin_routes(gateway: APIGateway) -> list[Route]:
-    """Starlette routes of the admin API of ``gateway``."""
-    token = gateway.config.admin_token
+class ServiceAdmin(Protocol):
+    """All the admin API may do to a gateway (``APIGateway`` is one)."""
+
+    def list_services(self) -> list[dict[str, Any]]: ...
+
+    def register_from_mapping(self, entry: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    def unregister_service(self, service_id: str) -> bool: ...
+
+    def get_request_history(
+        self, *, service_id: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]: ...
+
+
+def admin_routes(
+    gateway: ServiceAdmin,
+    *,
+    admin_token: str | None,
+    allow_link_local_upstreams: bool = False,
+) -> list[Route]:
+    """Starlette routes of the admin API over ``gateway``, guarded by ``admin_token``
+    (``None``: every call but ``health`` is refused)."""
+    token = admin_token
     digest = hashlib.sha256(token.encode()).digest() if token else None
 
     def denied(request: Request) -> Response | None:
@@ -118,7 +143,7 @@ def admin_routes(gateway: APIGateway) -> list[Route]:
             return _as_response(problem(400, _client_message(TypeError())))
         if _too_deep(document):
             return _as_response(problem(400, _TOO_DEEP))
-        if not gateway.config.allow_link_local_upstreams:
+        if not allow_link_local_upstreams:
             refused = await _link_local(document)
             if refused is not None:
                 return _as_response(problem(400, refused))

@@ -36,7 +36,7 @@ from otel_agents.gateway.config import GatewayConfig
 from otel_agents.gateway.errors import InvalidServiceError, ServiceNotFoundError
 from otel_agents.gateway.health import ActiveHealthChecker, HealthPolicy
 from otel_agents.gateway.history import new_history
-from otel_agents.gateway.inprocess import LoopThread, build_scope, call_app
+from otel_agents.gateway.inprocess import PortalThread, build_scope, call_app
 from otel_agents.gateway.middleware import Authenticator, Hook, classify_middleware
 from otel_agents.gateway.models import GatewayResponse, HeadersInput
 from otel_agents.gateway.pipeline import Pipeline
@@ -47,9 +47,9 @@ from otel_agents.gateway.registry import (
     Service,
     health_url_for,
     parse_upstream_url,
-    validate_identity,
 )
 from otel_agents.gateway.router import Router
+from otel_agents.gateway.specs import ServiceSpec
 from otel_agents.history import TimeRange
 
 __all__ = ["APIGateway"]
@@ -65,7 +65,8 @@ class APIGateway:
         meter_provider: used for every gateway metric; the global one by default.
         clock: monotonic clock of the rate limiter and of the health cool-down (inject a
             fake one in tests).
-        instrument: wrap the app in ``OpenTelemetryMiddleware`` (default true).
+        instrument: emit a SERVER span and ``http.server.request.duration`` per request
+            (default true; how: the ``server_instrumentation`` setting).
     """
 
     def __init__(
@@ -135,7 +136,7 @@ class APIGateway:
             ssl_context=tls,
         )
         self._app: ASGIApp | None = None
-        self._loop = LoopThread()
+        self._portal = PortalThread()
         for entry in cfg.services:
             self.register_from_mapping(entry)
 
@@ -162,45 +163,52 @@ class APIGateway:
         upstream sees the path after the version, or after the prefix with
         ``strip_prefix=True``. ``api_keys`` require credentials.
         """
-        if not isinstance(strip_prefix, bool):
-            raise InvalidServiceError.build("strip_prefix", strip_prefix, "true or false")
-        if metadata is not None and not isinstance(metadata, Mapping):
-            raise invalid_type("metadata", metadata, "a mapping or None")
-        meta = dict(metadata or {})
-        prefix = validate_identity(
-            service_id, name, version, path_prefix or meta.get("path_prefix")
+        return self.register(
+            ServiceSpec.build(
+                service_id,
+                name,
+                version,
+                base_url,
+                health_check_url,
+                metadata,
+                path_prefix=path_prefix,
+                api_keys=api_keys,
+                strip_prefix=strip_prefix,
+            )
         )
-        urls = [base_url] if isinstance(base_url, str) else base_url
-        if not isinstance(urls, list | tuple) or not urls:
-            raise InvalidServiceError.build("base_url", base_url, "an http(s) URL or a list")
+
+    def register(self, spec: ServiceSpec) -> dict[str, Any]:
+        """Register (or replace) the service ``spec`` describes; return its description."""
+        count = len(spec.base_urls)
         instances = [
             Instance(
-                parse_upstream_url("base_url", u), health_url_for(u, health_check_url, len(urls))
+                parse_upstream_url("base_url", u), health_url_for(u, spec.health_check_url, count)
             )
-            for u in urls
+            for u in spec.base_urls
         ]
-        if api_keys is not None and (
-            isinstance(api_keys, str)
-            or not isinstance(api_keys, list | tuple)
-            or not all(isinstance(k, str) and k for k in api_keys)
-        ):
-            raise InvalidServiceError.build(
-                "api_keys", "<hidden>", "a list of non-empty key strings, e.g. ['k1', 'k2']"
-            )
         service = Service(
-            service_id, name, version, prefix, instances, meta, strip_prefix=strip_prefix
+            spec.service_id,
+            spec.name,
+            spec.version,
+            spec.path_prefix,
+            instances,
+            spec.metadata,
+            strip_prefix=spec.strip_prefix,
         )
         with self._lock:
             clash = self.router.conflict(service)
             if clash is not None:
                 raise InvalidServiceError(
-                    f"version={version!r} path_prefix={prefix!r} is already routed to service "
-                    f"{clash.service_id!r}; choose another path_prefix or unregister it first"
+                    f"version={spec.version!r} path_prefix={spec.path_prefix!r} is already "
+                    f"routed to service {clash.service_id!r}; choose another path_prefix or "
+                    "unregister it first"
                 )
-            self._services[service_id] = service
+            self._services[spec.service_id] = service
             self.router.rebuild(list(self._services.values()))
-            if api_keys is not None:
-                self.auth.set_service_keys(service_id, list(api_keys))
+            if spec.api_keys is not None:
+                self.auth.set_service_keys(spec.service_id, list(spec.api_keys))
+            if spec.rate_limit is not None:
+                self.limiter.set_limit(spec.service_id, spec.rate_limit)
         return service.describe()
 
     def unregister_service(self, service_id: str) -> bool:
@@ -262,7 +270,7 @@ class APIGateway:
         scope, payload = build_scope(
             method, path, headers, query_params, body, client_ip, user_agent
         )
-        return self._loop.run(self._call(scope, payload))
+        return self._portal.call(self._call, scope, payload)
 
     async def aroute_request(
         self,
@@ -320,13 +328,18 @@ class APIGateway:
             if self._app is None:
                 self._app = build_app(
                     self.pipeline,
-                    admin_routes(self),
+                    admin_routes(
+                        self,
+                        admin_token=self.config.admin_token,
+                        allow_link_local_upstreams=self.config.allow_link_local_upstreams,
+                    ),
                     self._asgi_middleware,
                     lifespan=self._lifespan,
                     instrument=self._instrument,
                     tracer_provider=self._tracer_provider,
                     meter_provider=self._meter_provider,
                     http_server_metrics=self.config.http_server_metrics,
+                    server_instrumentation=self.config.server_instrumentation,
                 )
             return self._app
 
@@ -336,61 +349,15 @@ class APIGateway:
 
     def close(self) -> None:
         """Stop the background loop that :meth:`route_request` uses."""
-        loop_thread = self._loop
-        with contextlib.suppress(RuntimeError):
-            if loop_thread._loop is not None:
-                loop_thread.run(self._shutdown())
-        loop_thread.stop()
+        portal = self._portal
+        if portal.started:
+            with contextlib.suppress(RuntimeError):
+                portal.call(self._shutdown)
+        portal.stop()
 
     def register_from_mapping(self, entry: Mapping[str, Any]) -> dict[str, Any]:
         """Register a service described as in the config file / admin API."""
-        allowed = {
-            "service_id",
-            "name",
-            "version",
-            "base_url",
-            "base_urls",
-            "health_check_url",
-            "metadata",
-            "path_prefix",
-            "strip_prefix",
-            "api_keys",
-            "rate_limit",
-        }
-        unknown = sorted(set(entry) - allowed)
-        if unknown:
-            raise InvalidServiceError(
-                f"unknown service field(s) {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(allowed))}"
-            )
-        service_id = entry.get("service_id")
-        limit = entry.get("rate_limit")
-        rate_limit = None
-        if limit is not None:  # checked before registering: a bad one registers nothing
-            if not isinstance(limit, Mapping):
-                raise InvalidServiceError.build(
-                    "rate_limit", limit, "a table with requests_per_minute"
-                )
-            rate_limit = RateLimit.build(
-                limit.get("requests_per_minute"),  # type: ignore[arg-type]
-                limit.get("burst_limit"),
-                limit.get("per_client", False),
-            )
-        description = self.register_service(
-            service_id,  # type: ignore[arg-type]
-            entry.get("name") or service_id,  # type: ignore[arg-type]
-            entry.get("version"),  # type: ignore[arg-type]
-            entry.get("base_urls") or entry.get("base_url"),  # type: ignore[arg-type]
-            entry.get("health_check_url"),
-            entry.get("metadata"),
-            path_prefix=entry.get("path_prefix"),
-            api_keys=entry.get("api_keys"),
-            strip_prefix=entry.get("strip_prefix", False),
-        )
-        if rate_limit is not None:
-            with self._lock:
-                self.limiter.set_limit(service_id, rate_limit)  # type: ignore[arg-type]
-        return description
+        return self.register(ServiceSpec.from_mapping(entry))
 
     # -- internals -----------------------------------------------------------------------
     def _service_list(self) -> list[Service]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +45,7 @@ class UpstreamResponse:
     status: int
     headers: Headers
     body: bytes = b""
-    stream: AsyncIterator[bytes] | None = field(default=None, repr=False)
+    stream: AsyncGenerator[bytes, None] | None = field(default=None, repr=False)
 
 
 class UpstreamClient:
@@ -227,7 +227,7 @@ class UpstreamClient:
 
     async def _stream(
         self, conn: _Connection, length: int | None, chunked: bool, keep_alive: bool
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         reader = conn.reader
         done = False
         try:

@@ -41,6 +41,10 @@ max_connections_per_upstream         open connections to one upstream 256
 http_server_metrics                  ``stable``: the middleware's     stable
   OTEL_AGENTS_GATEWAY_HTTP_SERVER_METRICS  duration only; ``all``: also
                                      its Development-status ones
+server_instrumentation               ``lean``: the gateway's own      lean
+  OTEL_AGENTS_GATEWAY_SERVER_INSTRUMENTATION  SERVER span and duration;
+                                     ``contrib``: OpenTelemetry-
+                                     Middleware (same telemetry)
 upstream_ca_file                     PEM CA bundle that verifies      (system store)
   OTEL_AGENTS_GATEWAY_UPSTREAM_CA_FILE  ``https`` upstreams
 host / port                          where ``otel-agents gateway``    127.0.0.1 / 8080
@@ -73,6 +77,9 @@ from otel_agents.gateway.errors import GatewayConfigError
 from otel_agents.gateway.health import DEFAULT_FAILURE_STATUSES
 
 __all__ = ["BOOLEAN_SPELLINGS", "GatewayConfig", "load_config", "parse_bool"]
+
+#: Values of the ``server_instrumentation`` gateway setting.
+SERVER_INSTRUMENTATIONS = ("lean", "contrib")
 
 _ENV_PREFIX = "OTEL_AGENTS_GATEWAY_"
 _LISTS = ("api_keys", "trusted_proxies", "passive_failure_statuses")
@@ -115,6 +122,7 @@ class GatewayConfig:
     max_rate_limit_clients: int = 10_000
     max_connections_per_upstream: int = 256
     http_server_metrics: str = "stable"
+    server_instrumentation: str = "lean"
     upstream_ca_file: str | None = None
     host: str = "127.0.0.1"
     port: int = 8080
@@ -228,6 +236,10 @@ def _coerce(name: str, value: Any) -> Any:
             if value not in HTTP_SERVER_METRICS:
                 raise ValueError
             return value
+        if name == "server_instrumentation":
+            if value not in SERVER_INSTRUMENTATIONS:
+                raise ValueError
+            return value
         if name in ("admin_token", "host"):
             if value is not None and not isinstance(value, str):
                 raise ValueError
@@ -286,6 +298,7 @@ _EXPECTED = {
     "port": "a port number from 0 to 65535",
     "upstream_ca_file": "the path of a PEM file of CA certificates",
     "http_server_metrics": " or ".join(repr(v) for v in HTTP_SERVER_METRICS),
+    "server_instrumentation": " or ".join(repr(v) for v in SERVER_INSTRUMENTATIONS),
     "services": "a list of service tables ([[services]] in TOML)",
     "admin_token": "a string",
     "host": "a host name or address",

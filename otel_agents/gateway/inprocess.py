@@ -2,27 +2,33 @@
 
 ``route_request`` runs the very same app a real HTTP request meets (OpenTelemetry middleware,
 user middleware, auth, rate limits, proxy), called directly with an ASGI scope built from its
-arguments. The seed's ``route_request`` is synchronous, so :class:`LoopThread` keeps one
-event loop in a daemon thread for it; its pooled upstream connections live on that loop.
+arguments. The seed's ``route_request`` is synchronous, so :class:`PortalThread` keeps one
+event loop in a daemon thread for it (anyio's blocking portal); its pooled upstream connections
+live on that loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import queue
 import threading
-from collections.abc import Coroutine, Mapping
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar, TypeVarTuple
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
+import anyio
+from anyio.from_thread import BlockingPortal
 from starlette.types import ASGIApp
 
 from otel_agents.errors import invalid_type, invalid_value
 from otel_agents.gateway.models import GatewayResponse, Headers, HeadersInput
 
-__all__ = ["LoopThread", "build_scope", "call_app"]
+__all__ = ["PortalThread", "build_scope", "call_app"]
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -148,50 +154,70 @@ async def call_app(app: ASGIApp, scope: dict[str, Any], body: bytes) -> GatewayR
     return GatewayResponse(status, headers, b"".join(chunks))
 
 
-class LoopThread:
-    """One asyncio loop in a daemon thread, for synchronous callers."""
+class PortalThread:
+    """anyio's blocking portal (an event loop in a daemon thread), started on first use.
+
+    The loop outlives each call, so the pooled upstream connections opened on it are
+    reused by the next synchronous ``route_request``. The thread is a daemon (unlike the
+    one ``anyio.from_thread.start_blocking_portal`` makes) so that a gateway nobody closed
+    does not keep the interpreter from exiting.
+    """
 
     def __init__(self, name: str = "otel-agents-gateway") -> None:
         self._name = name
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._portal: BlockingPortal | None = None
+        self._thread: threading.Thread | None = None
 
     @property
-    def loop(self) -> asyncio.AbstractEventLoop:
+    def started(self) -> bool:
+        return self._portal is not None
+
+    def _start(self) -> BlockingPortal:
         with self._lock:
-            if self._loop is None:
-                ready = threading.Event()
-                loop = asyncio.new_event_loop()
+            if self._portal is None:
+                ready: queue.SimpleQueue[BlockingPortal | BaseException] = queue.SimpleQueue()
+                thread = threading.Thread(
+                    target=_serve_portal, args=(ready,), name=self._name, daemon=True
+                )
+                thread.start()
+                started = ready.get()
+                if isinstance(started, BaseException):
+                    raise started
+                self._portal, self._thread = started, thread
+            return self._portal
 
-                def run() -> None:
-                    asyncio.set_event_loop(loop)
-                    loop.call_soon(ready.set)
-                    loop.run_forever()
-
-                self._thread = threading.Thread(target=run, name=self._name, daemon=True)
-                self._thread.start()
-                ready.wait()
-                self._loop = loop
-            return self._loop
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` on the loop thread and wait for its result."""
-        loop = self.loop
+    def call(self, func: Callable[[*Ts], Awaitable[T]], *args: *Ts) -> T:
+        """Run ``func(*args)`` on the portal's loop and wait for its result."""
+        portal = self._start()
         if threading.current_thread() is self._thread:
-            coro.close()
             raise RuntimeError(
                 "route_request() was called on the gateway's own loop thread; "
                 "await aroute_request() there instead"
             )
-        return asyncio.run_coroutine_threadsafe(coro, loop).result()
+        return portal.call(func, *args)
 
     def stop(self) -> None:
+        """Stop the loop (tasks still running are cancelled) and join its thread."""
         with self._lock:
-            loop, thread = self._loop, self._thread
-            self._loop = self._thread = None
-        if loop is None or thread is None:
+            portal, thread = self._portal, self._thread
+            self._portal = self._thread = None
+        if portal is None or thread is None:
             return
-        loop.call_soon_threadsafe(loop.stop)
+        with contextlib.suppress(RuntimeError):  # already stopped
+            portal.call(portal.stop, True)
         thread.join(timeout=5)
-        loop.close()
+
+
+def _serve_portal(ready: queue.SimpleQueue[BlockingPortal | BaseException]) -> None:
+    """The portal thread: hand the portal over, then serve it until it is stopped."""
+
+    async def serve() -> None:
+        async with BlockingPortal() as portal:
+            ready.put(portal)
+            await portal.sleep_until_stopped()
+
+    try:
+        anyio.run(serve, backend="asyncio")
+    except BaseException as exc:  # never started: the caller raises it
+        ready.put(exc)

@@ -2,7 +2,8 @@
 
 Order of a proxied request (outermost first)::
 
-    OpenTelemetryMiddleware             server span, http.server.request.duration
+    server telemetry (lean, or OpenTelemetryMiddleware: server_instrumentation)
+                                        server span, http.server.request.duration
     ASGI middleware, in the order added  (the first added sees the request first)
     route        404 when no service matches
     authenticate 401 without credentials, 403 with wrong ones

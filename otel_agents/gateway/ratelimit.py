@@ -70,10 +70,11 @@ class RateLimit:
     @classmethod
     def build(
         cls,
-        requests_per_minute: float,
-        burst_limit: int | None,
-        per_client: bool | str = False,
+        requests_per_minute: object,
+        burst_limit: object,
+        per_client: object = False,
     ) -> RateLimit:
+        """Check the arguments (of any type: they may come from a config file) and build."""
         rate = _number(requests_per_minute)
         if rate is None or not 0 < rate <= _MAX_RATE:
             raise InvalidServiceError.build(

@@ -81,6 +81,7 @@ class UpstreamState:
             self.requests.append(
                 {
                     "path": request.url.path,
+                    "client_port": request.client.port if request.client else None,
                     "raw_path": request.scope.get("raw_path"),
                     "query": request.url.query,
                     "headers": list(request.headers.raw),

@@ -204,3 +204,50 @@ def test_per_client_false_as_a_string_keeps_per_client_limiting_off(
 def test_an_oversized_registration_body_is_413(admin_url: str) -> None:
     response = _register(admin_url, b" " * (1024 * 1024 + 1))
     assert response.status_code == 413
+
+
+class _Registry:
+    """A ``ServiceAdmin`` that is no gateway: the admin API needs nothing more."""
+
+    def __init__(self) -> None:
+        self.services: dict[str, dict[str, Any]] = {}
+
+    def list_services(self) -> list[dict[str, Any]]:
+        return list(self.services.values())
+
+    def register_from_mapping(self, entry: Any) -> dict[str, Any]:
+        self.services[entry["service_id"]] = dict(entry)
+        return dict(entry)
+
+    def unregister_service(self, service_id: str) -> bool:
+        return self.services.pop(service_id, None) is not None
+
+    def get_request_history(
+        self, *, service_id: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        return [{"service_id": service_id, "limit": limit}]
+
+
+def test_admin_routes_serve_any_service_admin_not_just_the_gateway() -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from otel_agents.gateway.admin import ADMIN_PREFIX, admin_routes
+
+    registry = _Registry()
+    app = Starlette(routes=[Mount(ADMIN_PREFIX, routes=admin_routes(registry, admin_token="t"))])
+    server = ThreadServer(app).start()
+    token = {"X-Admin-Token": "t"}
+    try:
+        base = f"{server.url}{ADMIN_PREFIX}"
+        entry = {"service_id": "a", "version": "v1", "base_url": "http://127.0.0.1:1"}
+        assert httpx.post(f"{base}/services", json=entry, headers=token).status_code == 201
+        listed = httpx.get(f"{base}/services", headers=token).json()
+        history = httpx.get(f"{base}/history?limit=5&service_id=a", headers=token).json()
+        removed = httpx.delete(f"{base}/services/a", headers=token)
+    finally:
+        server.stop()
+    assert listed == {"services": [entry]}
+    assert history == {"history": [{"service_id": "a", "limit": 5}]}
+    assert removed.status_code == 204
+    assert registry.services == {}

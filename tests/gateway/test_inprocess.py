@@ -185,3 +185,52 @@ def test_add_middleware_rejects_what_it_cannot_use(make_gateway: Any) -> None:
     gateway = make_gateway()
     with pytest.raises(InvalidTypeError, match="middleware="):
         gateway.add_middleware(42)
+
+
+def test_route_request_reuses_one_loop_and_its_pooled_connection(
+    make_gateway: Any, upstream: ThreadServer, upstream_state: UpstreamState
+) -> None:
+    """The blocking portal outlives each call: the second request reuses the connection."""
+    gateway = make_gateway()
+    gateway.register_service("users", "Users", "v1", upstream.url, path_prefix="/users")
+
+    for _ in range(3):
+        assert gateway.route_request("GET", "/v1/users/1").status_code == 200
+
+    assert len({request["client_port"] for request in upstream_state.requests}) == 1
+
+
+def test_route_request_from_a_hook_on_the_gateway_loop_is_refused(
+    make_gateway: Any, upstream: ThreadServer
+) -> None:
+    """A synchronous call on the loop that must serve it would wait for itself forever."""
+    gateway = make_gateway()
+    gateway.register_service("users", "Users", "v1", upstream.url, path_prefix="/users")
+    raised: list[BaseException] = []
+
+    def nested(request: GatewayRequest) -> None:
+        try:
+            gateway.route_request("GET", "/v1/users/2")
+        except RuntimeError as exc:
+            raised.append(exc)
+
+    gateway.add_middleware(nested)
+    assert gateway.route_request("GET", "/v1/users/1").status_code == 200
+    (error,) = raised
+    assert "aroute_request" in str(error)
+
+
+def test_close_stops_the_loop_thread_and_may_be_called_twice(
+    make_gateway: Any, upstream: ThreadServer
+) -> None:
+    import threading
+
+    gateway = make_gateway()
+    gateway.register_service("users", "Users", "v1", upstream.url, path_prefix="/users")
+    assert gateway.route_request("GET", "/v1/users/1").status_code == 200
+    assert any(t.name == "otel-agents-gateway" and t.daemon for t in threading.enumerate())
+
+    gateway.close()
+    gateway.close()
+
+    assert not any(t.name == "otel-agents-gateway" for t in threading.enumerate())

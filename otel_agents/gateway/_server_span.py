@@ -1,0 +1,271 @@
+"""Lean server telemetry: the SERVER span and duration ``OpenTelemetryMiddleware`` emits, cheaper.
+
+The contrib middleware spends most of the gateway's telemetry budget on its own
+book-keeping: it collects the request attributes through generic helpers that decode every
+header once per lookup, sets about ten of them on the span a second time one by one, wraps
+``receive`` and ``send`` in several closures, and filters the same dictionary twice at the
+end. :class:`LeanServerTelemetry` emits the same telemetry on the public API only, in one
+pass:
+
+* one SERVER span (INTERNAL when a span is already current), named and routed by the same
+  ``span_details`` callable, its parent extracted from the request headers by the global
+  propagator, with the same attributes, status, exception event and end;
+* ``http.server.request.duration`` (seconds, the same bucket advice, the same attributes,
+  recorded in the span's context so exemplars match);
+* the global response propagator, when one is set, injected into the response head.
+
+``tests/gateway/test_server_telemetry.py`` exports both for the same requests and compares
+them field by field. It covers the stable HTTP conventions and the stable server metrics
+only: for ``OTEL_SEMCONV_STABILITY_OPT_IN`` asking for the old conventions,
+``http_server_metrics = "all"``, captured headers (``OTEL_INSTRUMENTATION_HTTP_CAPTURE_*``)
+or ``server_instrumentation = "contrib"`` the gateway wraps itself in the contrib middleware
+instead (see ``asgi.build_app``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable, MutableMapping
+from timeit import default_timer
+from typing import Any
+
+from opentelemetry import context, propagate, trace
+from opentelemetry.instrumentation.asgi import asgi_setter
+from opentelemetry.instrumentation.propagators import get_global_response_propagator
+from opentelemetry.instrumentation.utils import (
+    http_status_to_status_code,
+    is_http_instrumentation_enabled,
+)
+from opentelemetry.metrics import Histogram
+from opentelemetry.propagators.textmap import Getter
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.util.http import detect_synthetic_user_agent, sanitize_method
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from otel_agents import semconv
+
+__all__ = ["LeanServerTelemetry"]
+
+SpanDetails = Callable[[Scope], tuple[str, dict[str, Any]]]
+RequestHook = Callable[[trace.Span, Scope], None]
+
+#: The attributes of ``http.server.request.duration`` in the stable conventions.
+_DURATION_KEYS = (
+    semconv.ERROR_TYPE,
+    semconv.HTTP_REQUEST_METHOD,
+    semconv.HTTP_RESPONSE_STATUS_CODE,
+    semconv.HTTP_ROUTE,
+    semconv.NETWORK_PROTOCOL_VERSION,
+    semconv.URL_SCHEME,
+)
+_MAX_CACHED = 1024
+
+
+def _decode(value: bytes) -> str:
+    """A header value as the contrib middleware decodes it."""
+    try:
+        return value.decode("utf-8")
+    except ValueError:
+        return value.decode("unicode_escape")
+
+
+class _ScopeGetter(Getter[Scope]):
+    """Reads request headers from an ASGI scope (whose header names are lower case)."""
+
+    def get(self, carrier: Scope, key: str) -> list[str] | None:
+        name = _NAMES.get(key)
+        if name is None:
+            name = key.lower().encode("latin-1")
+        found = [_decode(v) for n, v in carrier.get("headers") or () if n == name]
+        return found or None
+
+    def keys(self, carrier: Scope) -> list[str]:
+        return [_decode(n) for n, _ in carrier.get("headers") or ()]
+
+
+_GETTER = _ScopeGetter()
+#: The header names the default propagators ask for, as bytes.
+_NAMES = {key: key.encode("latin-1") for key in ("traceparent", "tracestate", "baggage")}
+_STATUS = {code: Status(code) for code in StatusCode}
+
+
+class LeanServerTelemetry:
+    """ASGI middleware: one SERVER span and one duration per HTTP request (see module)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        tracer: trace.Tracer,
+        duration: Histogram,
+        span_details: SpanDetails,
+        request_hook: RequestHook | None = None,
+    ) -> None:
+        self.app = app
+        self.tracer = tracer
+        self.duration = duration
+        self.span_details = span_details
+        self.request_hook = request_hook
+        # sanitize_method and the synthetic user-agent check read the environment or scan
+        # pattern lists on every call; their answers per distinct input are cached.
+        self._methods: dict[str, tuple[str, str]] = {}
+        self._agents: dict[str, str | None] = {}
+        self._servers: dict[tuple[Any, str | None, str | None], dict[str, Any]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start = default_timer()
+        if scope["type"] != "http" or not is_http_instrumentation_enabled():
+            await self.app(scope, receive, send)
+            return
+        name, extra = self.span_details(scope)
+        attributes = self._attributes(scope)
+        attributes.update(extra)
+        if trace.get_current_span() is trace.INVALID_SPAN:
+            parent = propagate.extract(scope, getter=_GETTER)
+            kind = SpanKind.SERVER
+        else:
+            parent = context.get_current()
+            kind = SpanKind.INTERNAL
+        span = self.tracer.start_span(name, context=parent, kind=kind, attributes=attributes)
+        # One attach of the span's context (which holds the extracted one): the middleware
+        # attaches both in turn, but nothing runs between the two.
+        active = trace.set_span_in_context(span, parent)
+        token = context.attach(active)
+        try:
+            if self.request_hook is not None:
+                try:
+                    self.request_hook(span, scope)
+                except Exception as exc:  # a failing hook never fails the request
+                    span.record_exception(exc)
+            await self.app(scope, receive, _Send(span, send, attributes))
+        except Exception as exc:
+            if span.is_recording():
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            raise
+        finally:
+            context.detach(token)
+            recorded = {k: attributes[k] for k in _DURATION_KEYS if k in attributes}
+            self.duration.record(max(default_timer() - start, 0), recorded, context=active)
+            if span.is_recording():
+                span.end()
+
+    def _attributes(self, scope: Scope) -> dict[str, Any]:
+        """The request attributes ``collect_request_attributes`` gives in the stable mode."""
+        server = scope.get("server") or ("0.0.0.0", 80)
+        scheme = scope.get("scheme")
+        version = scope.get("http_version")
+        key = (server, scheme, version)
+        base = self._servers.get(key)
+        if base is None:
+            base = {}
+            if scheme:
+                base[semconv.URL_SCHEME] = scheme
+            port = server[1]
+            base[semconv.SERVER_ADDRESS] = server[0] + (
+                ":" + str(port) if str(port) != "80" else ""
+            )
+            if port:
+                with contextlib.suppress(TypeError, ValueError):
+                    base[semconv.SERVER_PORT] = int(port)
+            if version:
+                base[semconv.NETWORK_PROTOCOL_VERSION] = version
+            if len(self._servers) < _MAX_CACHED:
+                self._servers[key] = base
+        result = base.copy()
+        path = scope.get("path")
+        if path:
+            result[semconv.URL_PATH] = path
+            query = scope.get("query_string")
+            if query:
+                result[semconv.URL_QUERY] = query.decode("utf8")
+        method = scope.get("method", "")
+        if method:
+            original, normalised = self._method(method)
+            if original != normalised:
+                result[semconv.HTTP_REQUEST_METHOD_ORIGINAL] = original
+            if normalised:
+                result[semconv.HTTP_REQUEST_METHOD] = normalised
+        for header, value in scope.get("headers") or ():
+            if header == b"user-agent":
+                agent = _decode(value)
+                if agent:
+                    result[semconv.USER_AGENT_ORIGINAL] = agent
+                    synthetic = self._synthetic(agent)
+                    if synthetic:
+                        result[semconv.USER_AGENT_SYNTHETIC_TYPE] = synthetic
+                break
+        client = scope.get("client")
+        if client is not None:
+            if client[0]:
+                result[semconv.CLIENT_ADDRESS] = client[0]
+            if client[1]:
+                with contextlib.suppress(TypeError, ValueError):
+                    result[semconv.CLIENT_PORT] = int(client[1])
+        return result
+
+    def _method(self, method: str) -> tuple[str, str]:
+        found = self._methods.get(method)
+        if found is None:
+            found = (method.strip(), sanitize_method(method).strip())
+            if len(self._methods) < _MAX_CACHED:
+                self._methods[method] = found
+        return found
+
+    def _synthetic(self, agent: str) -> str | None:
+        if agent in self._agents:
+            return self._agents[agent]
+        found = detect_synthetic_user_agent(agent)
+        if len(self._agents) < _MAX_CACHED:
+            self._agents[agent] = found
+        return found
+
+
+class _Send:
+    """``send`` that sets the response status on the span and ends it with the last body."""
+
+    __slots__ = ("attributes", "send", "span")
+
+    def __init__(self, span: trace.Span, send: Send, attributes: dict[str, Any]) -> None:
+        self.span = span
+        self.send = send
+        self.attributes = attributes
+
+    def __call__(self, message: MutableMapping[str, Any]) -> Awaitable[None]:
+        # A plain method handing back ``send``'s awaitable: no extra coroutine per message
+        # but the last, after which the span ends.
+        kind = message["type"]
+        if kind == "http.response.start":
+            self._started(message)
+        elif kind == "http.response.body" and not message.get("more_body", False):
+            return self._last(message)
+        return self.send(message)
+
+    async def _last(self, message: MutableMapping[str, Any]) -> None:
+        await self.send(message)
+        self.span.end()
+
+    def _started(self, message: MutableMapping[str, Any]) -> None:
+        span = self.span
+        status: int = message["status"]
+        code = http_status_to_status_code(status, server_span=True)
+        attributes = self.attributes
+        attributes[semconv.HTTP_RESPONSE_STATUS_CODE] = status
+        if span.is_recording():
+            if code is StatusCode.ERROR:
+                error = attributes[semconv.ERROR_TYPE] = str(status)
+                span.set_attributes(
+                    {semconv.HTTP_RESPONSE_STATUS_CODE: status, semconv.ERROR_TYPE: error}
+                )
+            else:
+                span.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, status)
+            span.set_status(_STATUS[code])
+        elif code is StatusCode.ERROR:
+            attributes[semconv.ERROR_TYPE] = str(status)
+        propagator = get_global_response_propagator()  # type: ignore[no-untyped-call]
+        if propagator:
+            propagator.inject(
+                message,
+                context=trace.set_span_in_context(span, context.Context()),
+                setter=asgi_setter,
+            )
