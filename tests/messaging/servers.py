@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
-import time
 from typing import Any
 
 import httpx
-import uvicorn
+from _servers import ThreadServer
 
 from otel_agents.messaging import SecurityConfig
 from otel_agents.messaging.hub import create_hub, create_hub_app
@@ -18,40 +14,6 @@ from otel_agents.messaging.remote import RemoteAgent
 from tests.messaging.helpers import KEY, SECRET
 
 AUTH = {"authorization": f"Bearer {SECRET}", "x-agent-id": "tester"}
-
-
-class ThreadServer:
-    """A uvicorn server on a pre-bound loopback socket, run in a daemon thread."""
-
-    def __init__(self, app: Any) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port: int = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        asyncio.run(self.server.serve(sockets=[self.sock]))
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> ThreadServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("test server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
 
 
 def security() -> SecurityConfig:
