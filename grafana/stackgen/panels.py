@@ -1,12 +1,13 @@
-"""The five bundled dashboards, in the order Grafana lists them."""
+"""The six bundled dashboards, in the order Grafana lists them."""
 
 from __future__ import annotations
 
 from .boards_agents import COMMUNICATION, PERFORMANCE
+from .boards_pipeline import PIPELINE
 from .boards_stack import ALERTS, GATEWAY
 from .boards_system import SYSTEM
 from .model import Board
 
 __all__ = ["BOARDS"]
 
-BOARDS: tuple[Board, ...] = (SYSTEM, PERFORMANCE, COMMUNICATION, GATEWAY, ALERTS)
+BOARDS: tuple[Board, ...] = (SYSTEM, PERFORMANCE, COMMUNICATION, GATEWAY, ALERTS, PIPELINE)

@@ -8,9 +8,13 @@ one trace in Jaeger's query API, every panel query of every dashboard against Pr
 (fed through the Collector by the services themselves), alert rules firing, alert log records
 in the Collector's logs pipeline, and what a stopped Jaeger or Collector costs.
 
-One deliberate change to what compose runs: the rule files lose their ``for`` hold times
-(minutes) so that alerts fire within the test; ``tests/stack/test_promtool.py`` tests the
-hold times themselves.
+Deliberate changes to what compose runs, all timings (:func:`shorten_timings`), so that alerts
+fire and notify within the test: the rule files lose their ``for`` hold times (minutes;
+``tests/stack/test_promtool.py`` tests them), Prometheus scrapes and evaluates every 5 s
+instead of 15 s, Alertmanager waits 1 s before a group's first notification and 5 s between
+its updates (instead of 30 s / 10 s and 5 min), and the Collector gives up on an unreachable
+Jaeger after 10 s of retries (instead of 5 min) and forgets a silent service's series after
+30 s (instead of 5 min).
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
+from stackgen import collector as oc
+from stackgen.boards_pipeline import FAILURE_FAMILIES
 from stackgen.queries import dashboard_queries
 
 from otel_agents import semconv
@@ -86,12 +92,29 @@ def stack_binaries() -> dict[str, Path]:
     binaries = {k: Path(v) for k, v in (line.split(" ", 1) for line in fetched.stdout.splitlines())}
     binaries["prometheus"] = prometheus_binary()
     binaries["otel-agents"] = Path(sys.executable).with_name("otel-agents")
+    binaries["python"] = Path(sys.executable)  # entrypoint of the example webhook receiver
     return binaries
 
 
-def drop_hold_times(container_path: str, text: str) -> str:
-    if container_path.endswith(".rules.yml"):
-        return re.sub(r"(?m)^\s+for: \S+\n", "", text)
+#: (container path suffix, pattern, replacement): the timings the test shortens.
+TIMINGS = (
+    (".rules.yml", r"(?m)^\s+for: \S+\n", ""),
+    ("/prometheus.yml", r"(scrape|evaluation)_interval: 15s", r"\1_interval: 5s"),
+    ("/prometheus.yml", r"scrape_timeout: 10s", "scrape_timeout: 5s"),
+    ("/alertmanager.yml", r"group_wait: \S+", "group_wait: 1s"),
+    ("/alertmanager.yml", r"group_interval: \S+", "group_interval: 5s"),
+    ("/otelcol-contrib/config.yaml", r"max_interval: 30s", "max_interval: 5s"),
+    ("/otelcol-contrib/config.yaml", r"max_elapsed_time: 300s", "max_elapsed_time: 10s"),
+    ("/otelcol-contrib/config.yaml", r"metric_expiration: 5m", "metric_expiration: 30s"),
+)
+
+
+def shorten_timings(container_path: str, text: str) -> str:
+    """Shorten the waits of the mounted configs (:data:`TIMINGS`); each must apply."""
+    for suffix, pattern, replacement in TIMINGS:
+        if container_path.endswith(suffix):
+            text, count = re.subn(pattern, replacement, text)
+            assert count, f"{pattern!r} no longer matches {container_path}"
     return text
 
 
@@ -114,6 +137,27 @@ class Stack:
         response.raise_for_status()
         result: list[dict[str, Any]] = response.json()["data"]["result"]
         return result
+
+    def firing(self) -> set[str]:
+        return {r["metric"]["alertname"] for r in self.query('ALERTS{alertstate="firing"}')}
+
+    def notifications(self) -> list[dict[str, Any]]:
+        """Every notification the example webhook receiver printed (one JSON line each)."""
+        output = self.topology.processes["alert-webhook"].output()
+        return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+    def notified(self, alertname: str, status: str, **labels: str) -> list[dict[str, Any]]:
+        """The notifications that carry the alert ``alertname`` with ``labels`` in ``status``."""
+        return [
+            n
+            for n in self.notifications()
+            if any(
+                a["status"] == status
+                and a["labels"]["alertname"] == alertname
+                and labels.items() <= a["labels"].items()
+                for a in n["alerts"]
+            )
+        ]
 
     def post_message(
         self, recipient: str, *, through_gateway: bool, signed: bool = True, **extra: Any
@@ -162,7 +206,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "OTEL_AGENTS_MESSAGING_SECRET": secret,
         "OTEL_AGENTS_MESSAGING_SIGNING_KEY": signing_key,
     }
-    topology = Topology(tmp_path_factory.mktemp("compose"), binaries, environ, drop_hold_times)
+    topology = Topology(tmp_path_factory.mktemp("compose"), binaries, environ, shorten_timings)
     started = time.monotonic()
     try:
         topology.start()
@@ -205,6 +249,7 @@ def test_the_binaries_are_the_releases_compose_pins(stack: Stack) -> None:
     versions = {
         "otelcol": [str(stack.topology.binaries["otelcol"]), "--version"],
         "prometheus": [str(stack.topology.binaries["prometheus"]), "--version"],
+        "alertmanager": [str(stack.topology.binaries["alertmanager"]), "--version"],
     }
     printed = {
         name: subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True)
@@ -213,6 +258,8 @@ def test_the_binaries_are_the_releases_compose_pins(stack: Stack) -> None:
     assert f"version {image_tag(services['otel-collector'])}" in printed["otelcol"].stdout
     prometheus = printed["prometheus"].stdout + printed["prometheus"].stderr
     assert f"version {image_tag(services['prometheus']).lstrip('v')}" in prometheus
+    alertmanager = printed["alertmanager"].stdout + printed["alertmanager"].stderr
+    assert f"version {image_tag(services['alertmanager']).lstrip('v')} " in alertmanager
 
 
 def test_a_malformed_collector_config_is_refused_with_the_collectors_own_error(
@@ -376,7 +423,11 @@ def provoke_every_panel(stack: Stack) -> None:
 
 def test_every_panel_query_of_every_dashboard_returns_data(stack: Stack) -> None:
     provoke_every_panel(stack)
-    queries = dashboard_queries(sorted((REPO / "grafana" / "dashboards").glob("*.json")))
+    queries = [
+        q
+        for q in dashboard_queries(sorted((REPO / "grafana" / "dashboards").glob("*.json")))
+        if not any(family in q.expr for family in FAILURE_FAMILIES)  # after the faults
+    ]
     assert len(queries) > 50
     pending = {q.expr: q for q in queries}
     deadline = time.monotonic() + DATA_TIMEOUT
@@ -395,10 +446,7 @@ def test_every_panel_query_of_every_dashboard_returns_data(stack: Stack) -> None
 
 
 def test_the_health_score_and_offline_agent_rules_fire(stack: Stack) -> None:
-    def firing() -> set[str]:
-        return {r["metric"]["alertname"] for r in stack.query('ALERTS{alertstate="firing"}')}
-
-    eventually(firing, lambda names: names >= EXPECTED_FIRING, "the alerts to fire", 120)
+    eventually(stack.firing, lambda names: names >= EXPECTED_FIRING, "the alerts to fire", 120)
     rules = httpx.get(stack.prometheus + "/api/v1/rules").json()["data"]["groups"]
     loaded = {r["name"] for group in rules for r in group["rules"]}
     generated = (REPO / "prometheus" / "rules" / "otel-agents.rules.yml").read_text()
@@ -426,16 +474,95 @@ def test_alert_log_records_reach_the_collectors_logs_pipeline_with_trace_ids(
     assert stack.secret not in collector.output()
 
 
+# -- the pipeline watched, alerts notified --------------------------------------------------
+def test_the_collectors_own_metrics_have_the_names_the_pipeline_board_and_rules_use(
+    stack: Stack,
+) -> None:
+    def missing() -> list[str]:
+        return [n for n in oc.all_names() if not stack.query(f'{n}{{job="{oc.JOB}"}}')]
+
+    eventually(missing, lambda names: names == [], "every Collector metric name", 60)
+
+
+def test_a_firing_rule_notifies_the_webhook_once_and_resolves_when_made_false(
+    stack: Stack,
+) -> None:
+    """The monitor agent, killed while proving the panels, stopped exporting: the rule fires,
+    Alertmanager notifies the example webhook receiver once with the labels and annotations a
+    person needs; started again, the agent exports and the alert resolves, once."""
+    rule = "OtelAgentsServiceStoppedExporting"
+    job = "otel-agents/agent-monitor"
+    (first,) = eventually(
+        lambda: stack.notified(rule, "firing", job=job), bool, "the webhook notification", 120
+    )
+    (alert,) = [a for a in first["alerts"] if a["labels"]["alertname"] == rule]
+    assert first["groupLabels"] == {"service": job, "severity": "warning"}
+    assert alert["labels"] == {
+        "alertname": rule,
+        "job": job,
+        "service": job,
+        "severity": "warning",
+    }
+    assert alert["annotations"]["summary"] == f"{job} stopped exporting telemetry"
+    assert job in alert["annotations"]["description"]
+    runbook = alert["annotations"]["runbook_url"]
+    assert runbook == "docs/runbook.md#otelagentsservicestoppedexporting"
+    assert f"\n## {rule}\n" in (REPO / "docs" / "runbook.md").read_text(encoding="utf-8")
+    time.sleep(15.0)  # three group intervals: an unchanged group is not notified again
+    assert len(stack.notified(rule, "firing", job=job)) == 1
+
+    stack.topology.start(["agent-monitor"])
+    eventually(
+        lambda: stack.notified(rule, "resolved", job=job), bool, "the resolved notification", 120
+    )
+    time.sleep(10.0)
+    assert len(stack.notified(rule, "resolved", job=job)) == 1
+    assert len(stack.notified(rule, "firing", job=job)) == 1
+
+
 # -- faults: telemetry is lost, the user's work is not --------------------------------------
-def test_a_stopped_jaeger_or_collector_costs_telemetry_only(stack: Stack) -> None:
+def test_a_stopped_jaeger_or_collector_costs_telemetry_only_and_alerts(stack: Stack) -> None:
+    """Stopping Jaeger fails the Collector's trace exports (OtelAgentsCollectorExportFailing,
+    the Pipeline board's failure panel has data); stopping the Collector fires
+    OtelAgentsCollectorDown, which reaches the webhook. The services' work goes on."""
     topology = stack.topology
     topology.stop("jaeger")
     with httpx.Client(base_url=stack.gateway) as client:
         assert [client.get("/v1/hub/healthz").status_code for _ in range(20)] == [200] * 20
+    eventually(
+        stack.firing,
+        lambda names: "OtelAgentsCollectorExportFailing" in names,
+        "OtelAgentsCollectorExportFailing",
+        120,
+    )
+    (failing,) = stack.query('ALERTS{alertname="OtelAgentsCollectorExportFailing"}')
+    assert failing["metric"]["exporter"] == "otlp_grpc/jaeger"
+    failures = [
+        q
+        for q in dashboard_queries([REPO / "grafana" / "dashboards" / "otel-agents-pipeline.json"])
+        if any(family in q.expr for family in FAILURE_FAMILIES)
+    ]
+    assert failures
+    assert [q.panel for q in failures if not stack.query(q.expr)] == []
+
     assert topology.running("otel-collector")
     topology.stop("otel-collector")
     with httpx.Client(base_url=stack.gateway) as client:
         assert [client.get("/v1/hub/healthz").status_code for _ in range(20)] == [200] * 20
     assert stack.post_message("planner", through_gateway=True).status_code == 202
+    eventually(
+        lambda: stack.notified("OtelAgentsCollectorDown", "firing"),
+        bool,
+        "the OtelAgentsCollectorDown notification",
+        90,
+    )
+    (down,) = [
+        a
+        for n in stack.notified("OtelAgentsCollectorDown", "firing")
+        for a in n["alerts"]
+        if a["labels"]["alertname"] == "OtelAgentsCollectorDown"
+    ][:1]
+    assert down["labels"]["severity"] == "critical"
+    assert down["labels"]["service"] == "otel-collector"
     for name in ("gateway", "hub", "agent-planner", "agent-worker", "demo"):
         assert topology.running(name), f"{name} died:\n{topology.processes[name].tail()}"
