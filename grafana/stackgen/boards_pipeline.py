@@ -20,7 +20,7 @@ __all__ = ["FAILURE_FAMILIES", "PIPELINE"]
 _JOB = f'job="{oc.JOB}"'
 #: Series families that exist only once something failed (the topology test checks their
 #: panels after it stopped Jaeger).
-FAILURE_FAMILIES = ("otelcol_exporter_send_failed",)
+FAILURE_FAMILIES = ("otelcol_exporter_send_failed", "otelcol_exporter_enqueue_failed")
 
 _SIGNALS = {"spans": "traces", "metric_points": "metrics", "log_records": "logs"}
 
@@ -94,11 +94,21 @@ PIPELINE = Board(
                     "OtelAgentsCollectorRefusingData.",
                 ),
                 ts(
-                    "Failed sends by exporter",
-                    [Query(_failures("otelcol_exporter_send_failed"), legend("exporter"))],
+                    "Failed and dropped by exporter",
+                    [
+                        Query(
+                            _failures("otelcol_exporter_send_failed"),
+                            f"failed {legend('exporter')}",
+                        ),
+                        Query(
+                            _failures("otelcol_exporter_enqueue_failed"),
+                            f"queue full {legend('exporter')}",
+                        ),
+                    ],
                     "short",
-                    "Items per second dropped after the exporter's retries (backend down): rule "
-                    "OtelAgentsCollectorExportFailing. No data while nothing ever failed.",
+                    "Items per second lost: given up after the exporter's retries (backend down, "
+                    "rule OtelAgentsCollectorExportFailing) or refused by a full queue (rule "
+                    "OtelAgentsCollectorDroppingData). No data while nothing ever failed.",
                 ),
             ),
         ),

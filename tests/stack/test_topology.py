@@ -1,20 +1,23 @@
 """The compose stack, run for real: every service of ``docker-compose.yml`` as a local process.
 
 The real Collector (built from ``collector/``), Jaeger v2, Prometheus with the bundled rules,
-the hub, three agents, the gateway and the demo run with the commands, environment and config
+Alertmanager with its example webhook receiver, the hub, three agents, the gateway and the
+demo run with the commands, environment and config
 files the compose file gives them (``_topology.py`` maps only host names, ports and mounted
 paths). Then the user's view is checked through the real parts: the README's step-5 traffic,
 one trace in Jaeger's query API, every panel query of every dashboard against Prometheus
 (fed through the Collector by the services themselves), alert rules firing, alert log records
-in the Collector's logs pipeline, and what a stopped Jaeger or Collector costs.
+in the Collector's logs pipeline, the Collector's own metrics, an alert notified to the webhook
+receiver and resolved, and what a stopped Jaeger or Collector costs and fires.
 
-Deliberate changes to what compose runs, all timings (:func:`shorten_timings`), so that alerts
+Deliberate changes to what compose runs (``_stack_run.TIMINGS``), so that alerts
 fire and notify within the test: the rule files lose their ``for`` hold times (minutes;
 ``tests/stack/test_promtool.py`` tests them), Prometheus scrapes and evaluates every 5 s
 instead of 15 s, Alertmanager waits 1 s before a group's first notification and 5 s between
 its updates (instead of 30 s / 10 s and 5 min), and the Collector gives up on an unreachable
 Jaeger after 10 s of retries (instead of 5 min) and forgets a silent service's series after
-30 s (instead of 5 min).
+30 s (instead of 5 min). And one size: the Collector's queue for Jaeger holds two batches and
+has one consumer (instead of 1000 and 10), so that a stopped Jaeger fills it within the test.
 """
 
 from __future__ import annotations
@@ -24,19 +27,18 @@ import re
 import secrets
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 from _contract import record_one_value_each
-from _prometheus import in_ci, prometheus_binary, unavailable
+from _prometheus import in_ci
+from _stack_run import COORDINATOR, Stack, eventually, shorten_timings, stack_binaries
 from _topology import REPO, Topology, image_tag, load_compose
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
@@ -45,157 +47,20 @@ from stackgen.boards_pipeline import FAILURE_FAMILIES
 from stackgen.queries import dashboard_queries
 
 from otel_agents import semconv
-from otel_agents.messaging import MessageType, SecurityConfig
-from otel_agents.messaging.message import new_message
 from otel_agents.prometheus_names import collector_names, prometheus_label_name, prometheus_names
 
 pytestmark = pytest.mark.integration
 
-T = TypeVar("T")
-FETCH_TIMEOUT = 1800.0  # a cold machine builds the Collector and Jaeger (minutes)
 DATA_TIMEOUT = 180.0  # rates over [1m] at a 15 s scrape interval need a few scrapes
-COORDINATOR = "coordinator"
 CONTRACT = "otel-agents-contract"  # the naming test's service and agent id
 EXPECTED_FIRING = {"OtelAgentsLowHealthScore", "OtelAgentsAgentOffline"}
+#: What a stopped Jaeger fires: the Collector's exports fail, its queue fills and overflows.
+JAEGER_DOWN = {
+    "OtelAgentsCollectorExportFailing",
+    "OtelAgentsCollectorQueueNearlyFull",
+    "OtelAgentsCollectorDroppingData",
+}
 SPAN_KINDS = {"server", "client", "producer", "consumer"}
-
-
-def eventually(probe: Callable[[], T], done: Callable[[T], bool], what: str, timeout: float) -> T:
-    """Call ``probe`` until ``done`` accepts its result; fail naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = probe()
-        except httpx.HTTPError:
-            result = None  # type: ignore[assignment]
-        if result is not None and done(result):
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}: {result!r}")
-        time.sleep(1.0)
-
-
-def stack_binaries() -> dict[str, Path]:
-    """The Collector and Jaeger from ``scripts/fetch-stack``, Prometheus from Debian."""
-    try:
-        fetched = subprocess.run(
-            [str(REPO / "scripts" / "fetch-stack")],
-            capture_output=True,
-            text=True,
-            timeout=FETCH_TIMEOUT,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        unavailable(f"scripts/fetch-stack could not run: {exc}")
-    if fetched.returncode != 0:
-        unavailable(f"scripts/fetch-stack failed: {fetched.stderr.strip()[-600:]}")
-    binaries = {k: Path(v) for k, v in (line.split(" ", 1) for line in fetched.stdout.splitlines())}
-    binaries["prometheus"] = prometheus_binary()
-    binaries["otel-agents"] = Path(sys.executable).with_name("otel-agents")
-    binaries["python"] = Path(sys.executable)  # entrypoint of the example webhook receiver
-    return binaries
-
-
-#: (container path suffix, pattern, replacement): the timings the test shortens.
-TIMINGS = (
-    (".rules.yml", r"(?m)^\s+for: \S+\n", ""),
-    ("/prometheus.yml", r"(scrape|evaluation)_interval: 15s", r"\1_interval: 5s"),
-    ("/prometheus.yml", r"scrape_timeout: 10s", "scrape_timeout: 5s"),
-    ("/alertmanager.yml", r"group_wait: \S+", "group_wait: 1s"),
-    ("/alertmanager.yml", r"group_interval: \S+", "group_interval: 5s"),
-    ("/otelcol-contrib/config.yaml", r"max_interval: 30s", "max_interval: 5s"),
-    ("/otelcol-contrib/config.yaml", r"max_elapsed_time: 300s", "max_elapsed_time: 10s"),
-    ("/otelcol-contrib/config.yaml", r"metric_expiration: 5m", "metric_expiration: 30s"),
-)
-
-
-def shorten_timings(container_path: str, text: str) -> str:
-    """Shorten the waits of the mounted configs (:data:`TIMINGS`); each must apply."""
-    for suffix, pattern, replacement in TIMINGS:
-        if container_path.endswith(suffix):
-            text, count = re.subn(pattern, replacement, text)
-            assert count, f"{pattern!r} no longer matches {container_path}"
-    return text
-
-
-class Stack:
-    """The running topology plus what the tests send through it."""
-
-    def __init__(self, topology: Topology, secret: str, signing_key: str) -> None:
-        self.topology = topology
-        self.security = SecurityConfig(shared_secret=secret, signing_key=signing_key)
-        self.secret, self.signing_key = secret, signing_key
-        self.gateway = topology.url("gateway", 8080)
-        self.hub = topology.url("hub", 8100)
-        self.jaeger = topology.url("jaeger", 16686)
-        self.prometheus = topology.url("prometheus", 9090)
-        self.collector_otlp = topology.url("otel-collector", 4318)
-        self.probe: MeterProvider | None = None
-
-    def query(self, promql: str) -> list[dict[str, Any]]:
-        response = httpx.get(self.prometheus + "/api/v1/query", params={"query": promql})
-        response.raise_for_status()
-        result: list[dict[str, Any]] = response.json()["data"]["result"]
-        return result
-
-    def firing(self) -> set[str]:
-        return {r["metric"]["alertname"] for r in self.query('ALERTS{alertstate="firing"}')}
-
-    def notifications(self) -> list[dict[str, Any]]:
-        """Every notification the example webhook receiver printed (one JSON line each)."""
-        output = self.topology.processes["alert-webhook"].output()
-        return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
-
-    def notified(self, alertname: str, status: str, **labels: str) -> list[dict[str, Any]]:
-        """The notifications that carry the alert ``alertname`` with ``labels`` in ``status``."""
-        return [
-            n
-            for n in self.notifications()
-            if any(
-                a["status"] == status
-                and a["labels"]["alertname"] == alertname
-                and labels.items() <= a["labels"].items()
-                for a in n["alerts"]
-            )
-        ]
-
-    def post_message(
-        self, recipient: str, *, through_gateway: bool, signed: bool = True, **extra: Any
-    ) -> httpx.Response:
-        """An envelope from the coordinator, sent as an uninstrumented client would."""
-        message, _ = new_message(
-            COORDINATOR,
-            recipient,
-            MessageType.TASK_ASSIGNMENT,
-            {"task": "scan"},
-            "normal",
-            now=extra.pop("now", time.time()),
-            timeout=extra.pop("timeout", 300.0),
-        )
-        body = message.to_json().encode()
-        headers = {
-            "content-type": "application/json",
-            **self.security.request_headers(COORDINATOR),
-            **extra.pop("headers", {}),
-        }
-        if signed:
-            headers.update(self.security.sign(message.message_id, body))
-        base = self.gateway + "/v1/hub" if through_gateway else self.hub
-        return httpx.post(base + "/messages", content=body, headers=headers, timeout=10.0)
-
-    def push_health_score(self, score: float) -> None:
-        """Another process of the system reporting a low system health score over OTLP."""
-
-        def observe(_options: CallbackOptions) -> list[Observation]:
-            return [Observation(score, {semconv.HEALTH_SCOPE: semconv.HEALTH_SCOPE_SYSTEM})]
-
-        exporter = OTLPMetricExporter(endpoint=self.collector_otlp + "/v1/metrics")
-        self.probe = MeterProvider(
-            [PeriodicExportingMetricReader(exporter, export_interval_millis=2000)],
-            resource=Resource.create({"service.name": "otel-agents-probe"}),
-        )
-        meter = self.probe.get_meter("tests.stack")
-        semconv.create_instrument(meter, semconv.AGENT_HEALTH_SCORE, callbacks=[observe])
 
 
 @pytest.fixture(scope="module")
@@ -522,21 +387,19 @@ def test_a_firing_rule_notifies_the_webhook_once_and_resolves_when_made_false(
 
 # -- faults: telemetry is lost, the user's work is not --------------------------------------
 def test_a_stopped_jaeger_or_collector_costs_telemetry_only_and_alerts(stack: Stack) -> None:
-    """Stopping Jaeger fails the Collector's trace exports (OtelAgentsCollectorExportFailing,
-    the Pipeline board's failure panel has data); stopping the Collector fires
-    OtelAgentsCollectorDown, which reaches the webhook. The services' work goes on."""
+    """Stopping Jaeger fails the Collector's trace exports and fills its queue (the
+    :data:`JAEGER_DOWN` rules fire, the Pipeline board's failure panel has data); stopping the
+    Collector fires OtelAgentsCollectorDown, which reaches the webhook. The services' work
+    goes on."""
     topology = stack.topology
     topology.stop("jaeger")
     with httpx.Client(base_url=stack.gateway) as client:
         assert [client.get("/v1/hub/healthz").status_code for _ in range(20)] == [200] * 20
-    eventually(
-        stack.firing,
-        lambda names: "OtelAgentsCollectorExportFailing" in names,
-        "OtelAgentsCollectorExportFailing",
-        120,
-    )
-    (failing,) = stack.query('ALERTS{alertname="OtelAgentsCollectorExportFailing"}')
-    assert failing["metric"]["exporter"] == "otlp_grpc/jaeger"
+    eventually(stack.firing, lambda names: names >= JAEGER_DOWN, "the Jaeger-down alerts", 120)
+    for alertname in JAEGER_DOWN:
+        (alert,) = stack.query(f'ALERTS{{alertname="{alertname}",alertstate="firing"}}')
+        assert alert["metric"]["exporter"] == "otlp_grpc/jaeger"
+        assert alert["metric"]["service"] == "otel-collector"
     failures = [
         q
         for q in dashboard_queries([REPO / "grafana" / "dashboards" / "otel-agents-pipeline.json"])
