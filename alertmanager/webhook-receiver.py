@@ -13,24 +13,30 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MAX_BODY = 1 << 20  # Alertmanager caps a notification far below this
+#: Notifications arrive concurrently: one whole line at a time on stdout.
+_OUTPUT = threading.Lock()
 
 
 class Receiver(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         """One notification: print it as a JSON line, answer 200."""
-        length = int(self.headers.get("content-length") or 0)
+        declared = self.headers.get("content-length") or ""
+        length = int(declared) if declared.isdigit() else 0
         if not 0 < length <= MAX_BODY:
-            self.send_error(413 if length else 411)
+            self.send_error(413 if length else 411)  # 411: missing, malformed or empty
             return
         try:
             payload = json.loads(self.rfile.read(length))
         except ValueError:
             self.send_error(400, "not JSON")
             return
-        print(json.dumps(payload, sort_keys=True), flush=True)
+        with _OUTPUT:
+            sys.stdout.write(json.dumps(payload, sort_keys=True) + "\n")
+            sys.stdout.flush()
         self.send_response(200)
         self.end_headers()
 

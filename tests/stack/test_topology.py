@@ -16,7 +16,7 @@ fire and notify within the test: the rule files lose their ``for`` hold times (m
 instead of 15 s, Alertmanager waits 1 s before a group's first notification and 5 s between
 its updates (instead of 30 s / 10 s and 5 min), and the Collector gives up on an unreachable
 Jaeger after 10 s of retries (instead of 5 min) and forgets a silent service's series after
-30 s (instead of 5 min). And one size: the Collector's queue for Jaeger holds two batches and
+60 s (instead of 5 min). And one size: the Collector's queue for Jaeger holds two batches and
 has one consumer (instead of 1000 and 10), so that a stopped Jaeger fills it within the test.
 """
 
@@ -395,11 +395,15 @@ def test_a_stopped_jaeger_or_collector_costs_telemetry_only_and_alerts(stack: St
     topology.stop("jaeger")
     with httpx.Client(base_url=stack.gateway) as client:
         assert [client.get("/v1/hub/healthz").status_code for _ in range(20)] == [200] * 20
-    eventually(stack.firing, lambda names: names >= JAEGER_DOWN, "the Jaeger-down alerts", 120)
-    for alertname in JAEGER_DOWN:
-        (alert,) = stack.query(f'ALERTS{{alertname="{alertname}",alertstate="firing"}}')
-        assert alert["metric"]["exporter"] == "otlp_grpc/jaeger"
-        assert alert["metric"]["service"] == "otel-collector"
+    for alertname in sorted(JAEGER_DOWN):  # each fires; the queue's may flap as it drains
+        alerts = eventually(
+            lambda name=alertname: stack.query(f'ALERTS{{alertname="{name}",alertstate="firing"}}'),
+            bool,
+            alertname,
+            120,
+        )
+        assert {a["metric"]["exporter"] for a in alerts} == {"otlp_grpc/jaeger"}
+        assert {a["metric"]["service"] for a in alerts} == {"otel-collector"}
     failures = [
         q
         for q in dashboard_queries([REPO / "grafana" / "dashboards" / "otel-agents-pipeline.json"])
@@ -413,18 +417,18 @@ def test_a_stopped_jaeger_or_collector_costs_telemetry_only_and_alerts(stack: St
     with httpx.Client(base_url=stack.gateway) as client:
         assert [client.get("/v1/hub/healthz").status_code for _ in range(20)] == [200] * 20
     assert stack.post_message("planner", through_gateway=True).status_code == 202
-    eventually(
+    notified = eventually(
         lambda: stack.notified("OtelAgentsCollectorDown", "firing"),
         bool,
         "the OtelAgentsCollectorDown notification",
         90,
     )
-    (down,) = [
+    down = next(
         a
-        for n in stack.notified("OtelAgentsCollectorDown", "firing")
+        for n in notified
         for a in n["alerts"]
         if a["labels"]["alertname"] == "OtelAgentsCollectorDown"
-    ][:1]
+    )
     assert down["labels"]["severity"] == "critical"
     assert down["labels"]["service"] == "otel-collector"
     for name in ("gateway", "hub", "agent-planner", "agent-worker", "demo"):
