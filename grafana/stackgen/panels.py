@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .boards_agents import COMMUNICATION, PERFORMANCE
+from .boards_pipeline import PIPELINE
 from .boards_services import SERVICES
 from .boards_stack import ALERTS, GATEWAY
 from .boards_system import SYSTEM
@@ -10,4 +11,12 @@ from .model import Board
 
 __all__ = ["BOARDS"]
 
-BOARDS: tuple[Board, ...] = (SYSTEM, PERFORMANCE, COMMUNICATION, GATEWAY, SERVICES, ALERTS)
+BOARDS: tuple[Board, ...] = (
+    SYSTEM,
+    PERFORMANCE,
+    COMMUNICATION,
+    GATEWAY,
+    SERVICES,
+    ALERTS,
+    PIPELINE,
+)

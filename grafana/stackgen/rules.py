@@ -8,63 +8,29 @@ and :func:`tests_document` turn them into the two YAML files the stack ships.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from otel_agents import semconv as sc
 
+from .alerting import (
+    DEFAULT_RUNBOOK,
+    EVAL_TIME,
+    AlertRule,
+    Case,
+    growing as _growing,
+    steady as _steady,
+    template as _t,
+)
 from .names import bucket, label, metric, selector
+from .rules_pipeline import PIPELINE_RULES
 
 __all__ = ["RULES", "RULE_GROUP", "AlertRule", "Case", "rules_document", "tests_document"]
 
 RULE_GROUP = "otel-agents"
-#: Time of every promtool evaluation: past every rule's hold time and rate window.
-EVAL_TIME = "12m"
-SERIES_STEPS = "x15"  # 16 samples, one a minute: covers EVAL_TIME
-_TEMPLATE = re.compile(r"{{ \$labels\.([a-zA-Z0-9_]+) }}")
 
 AGENT = label(sc.GEN_AI_AGENT_ID)
 SERVICE = label(sc.GATEWAY_SERVICE_ID)
 HOST = {"job": "otel-agents", "instance": "host-1:9464"}
-
-
-@dataclass(frozen=True)
-class Case:
-    """Input series for promtool (``{selector: values}``) and the labels the alert then has."""
-
-    series: dict[str, str]
-    alert_labels: dict[str, str] | None = None  # None: the rule stays quiet
-
-
-@dataclass(frozen=True)
-class AlertRule:
-    """One alerting rule and its two promtool cases."""
-
-    name: str
-    expr: str
-    hold: str
-    severity: str
-    summary: str
-    description: str
-    fires: Case
-    quiet: Case
-    labels: dict[str, str] = field(default_factory=dict)
-
-    def annotations(self, alert_labels: dict[str, str] | None = None) -> dict[str, str]:
-        """The annotations, rendered with ``alert_labels`` when given (as Prometheus does)."""
-        raw = {"summary": self.summary, "description": self.description}
-        if alert_labels is None:
-            return raw
-        return {
-            key: _TEMPLATE.sub(lambda m: alert_labels.get(m.group(1), ""), text)
-            for key, text in raw.items()
-        }
-
-
-def _t(name: str) -> str:
-    """A ``$labels`` template for the label ``name``."""
-    return f"{{{{ $labels.{name} }}}}"
 
 
 def _series(name: str, **matchers: str) -> str:
@@ -73,14 +39,6 @@ def _series(name: str, **matchers: str) -> str:
 
 def _rate(series: str, window: str = "5m") -> str:
     return f"rate({series}[{window}])"
-
-
-def _steady(value: float) -> str:
-    return f"{value:g}{SERIES_STEPS}"
-
-
-def _growing(per_minute: float) -> str:
-    return f"0+{per_minute:g}{SERIES_STEPS}"
 
 
 def _host(name: str, **attributes: str) -> str:
@@ -152,9 +110,10 @@ def _upstream_errors(service: str, error_type: str) -> str:
     )
 
 
-RULES: tuple[AlertRule, ...] = (
+_STACK_RULES: tuple[AlertRule, ...] = (
     AlertRule(
         name="OtelAgentsHostHighCpu",
+        service="host",
         expr=f"100 * (1 - max by (job, instance) ({_IDLE})) > 90",
         hold="5m",
         severity="warning",
@@ -169,6 +128,7 @@ RULES: tuple[AlertRule, ...] = (
     ),
     AlertRule(
         name="OtelAgentsAgentHighCpu",
+        service="agents",
         expr=f"max by ({AGENT}) ({metric(sc.AGENT_CPU_USAGE)}) > 90",
         hold="5m",
         severity="warning",
@@ -181,6 +141,7 @@ RULES: tuple[AlertRule, ...] = (
     ),
     AlertRule(
         name="OtelAgentsMemoryPressure",
+        service="host",
         expr=f"max by (job, instance) ({_MEMORY_USED}) > 0.9",
         hold="5m",
         severity="warning",
@@ -204,6 +165,7 @@ RULES: tuple[AlertRule, ...] = (
     ),
     AlertRule(
         name="OtelAgentsSlowAgent",
+        service="agents",
         expr=f"{_p95_by_agent()} > 2",
         hold="5m",
         severity="warning",
@@ -214,6 +176,7 @@ RULES: tuple[AlertRule, ...] = (
     ),
     AlertRule(
         name="OtelAgentsLowHealthScore",
+        service="agents",
         expr=f"min by ({_HEALTH_SCOPE}, {AGENT}) ({_HEALTH}) < 50",
         hold="5m",
         severity="critical",
@@ -227,6 +190,7 @@ RULES: tuple[AlertRule, ...] = (
     ),
     AlertRule(
         name="OtelAgentsAgentOffline",
+        service="agents",
         expr=f"max by (job, instance) ({_OFFLINE}) > 0",
         hold="1m",
         severity="critical",
@@ -242,6 +206,7 @@ RULES: tuple[AlertRule, ...] = (
     ),
     AlertRule(
         name="OtelAgentsHeartbeatMissing",
+        service="agents",
         expr=f"max by ({AGENT}) ({metric(sc.AGENT_HEARTBEAT_AGE)}) > 90",
         hold="1m",
         severity="warning",
@@ -255,6 +220,7 @@ RULES: tuple[AlertRule, ...] = (
     ),
     AlertRule(
         name="OtelAgentsGatewayHigh5xxRatio",
+        service="otel-agents-gateway",
         expr=_gateway_ratio(_rate(_5XX), _rate(metric(sc.GATEWAY_REQUESTS))) + " > 0.05",
         hold="5m",
         severity="critical",
@@ -270,6 +236,7 @@ RULES: tuple[AlertRule, ...] = (
     ),
     AlertRule(
         name="OtelAgentsUpstreamUnhealthy",
+        service="otel-agents-gateway",
         expr=f"max by ({SERVICE}) ({metric(sc.GATEWAY_INSTANCES_HEALTHY)}) < 1",
         hold="1m",
         severity="critical",
@@ -283,6 +250,7 @@ RULES: tuple[AlertRule, ...] = (
     ),
     AlertRule(
         name="OtelAgentsRateLimitSaturation",
+        service="otel-agents-gateway",
         expr=_gateway_ratio(
             _rate(metric(sc.GATEWAY_RATE_LIMITED)), _rate(metric(sc.GATEWAY_REQUESTS))
         )
@@ -305,6 +273,7 @@ RULES: tuple[AlertRule, ...] = (
     ),
     AlertRule(
         name="OtelAgentsUpstreamConnectionsExhausted",
+        service="otel-agents-gateway",
         expr=f"sum by ({SERVICE}) ({_rate(_POOL_EXHAUSTED)}) > 0.1",
         hold="5m",
         severity="warning",
@@ -329,6 +298,7 @@ RULES: tuple[AlertRule, ...] = (
     ),
     AlertRule(
         name="OtelAgentsMessagesDeadLettered",
+        service="otel-agents-hub",
         expr=(
             f"sum by ({_DESTINATION}, {label(sc.ERROR_TYPE)}) "
             f"(increase({metric(sc.AGENT_MESSAGE_DEAD_LETTERED)}[10m])) > 0"
@@ -350,28 +320,33 @@ RULES: tuple[AlertRule, ...] = (
 )
 
 
-def rules_document(*, hold: bool = True) -> dict[str, Any]:
-    """The rule file. ``hold=False`` drops every ``for`` (the e2e proof cannot wait minutes)."""
+RULES: tuple[AlertRule, ...] = (*_STACK_RULES, *PIPELINE_RULES)
+
+
+def rules_document(*, hold: bool = True, runbook: str = DEFAULT_RUNBOOK) -> dict[str, Any]:
+    """The rule file. ``hold=False`` drops every ``for`` (the e2e proof cannot wait minutes);
+    ``runbook`` is the URL (or repository path) of docs/runbook.md the annotations link to."""
     rules = []
     for rule in RULES:
         entry: dict[str, Any] = {"alert": rule.name, "expr": rule.expr}
         if hold:
             entry["for"] = rule.hold
-        entry["labels"] = {"severity": rule.severity, **rule.labels}
-        entry["annotations"] = rule.annotations()
+        entry["labels"] = rule.static_labels()
+        entry["annotations"] = rule.annotations(runbook=runbook)
         rules.append(entry)
     return {"groups": [{"name": RULE_GROUP, "rules": rules}]}
 
 
-def tests_document(rule_file: str) -> dict[str, Any]:
+def tests_document(rule_file: str, runbook: str) -> dict[str, Any]:
     """The ``promtool test rules`` file: for every rule, one case firing and one quiet."""
     tests = []
     for rule in RULES:
         for case in (rule.fires, rule.quiet):
             expected = []
             if case.alert_labels is not None:
-                labels = {**case.alert_labels, "severity": rule.severity, **rule.labels}
-                expected.append({"exp_labels": labels, "exp_annotations": rule.annotations(labels)})
+                labels = {**case.alert_labels, **rule.static_labels()}
+                annotations = rule.annotations(labels, runbook=runbook)
+                expected.append({"exp_labels": labels, "exp_annotations": annotations})
             tests.append(
                 {
                     "name": f"{rule.name} {'fires' if expected else 'stays quiet'}",

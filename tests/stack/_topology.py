@@ -9,8 +9,9 @@ gives it, read from the file rather than retyped. Only what Docker would provide
 * mounted files: copied into the test's folder (with the mapping above applied), and their
   container paths in arguments and in other mounted files point at the copies;
 * images: each one runs a binary built here (:data:`IMAGES`); the ``otel-agents`` image runs
-  this checkout's ``otel-agents`` command. Grafana is AGPL and not run: its dashboards are
-  proven by their PromQL against the real Prometheus.
+  this checkout's ``otel-agents`` command, or the service's ``entrypoint`` (``python``: this
+  interpreter, for the example alert webhook receiver). Grafana is AGPL and not run: its
+  dashboards are proven by their PromQL against the real Prometheus.
 
 Readiness comes from the compose ``healthcheck`` URL (mapped), or from the image's health
 endpoint for images without a shell. Every process is stopped by its pid.
@@ -64,6 +65,7 @@ IMAGES: dict[str, ImageRuntime | None] = {
         scratch=("/prometheus", "/usr/share/prometheus"),
     ),
     "victoriametrics/victoria-logs": ImageRuntime("victorialogs", scratch=("/victoria-logs-data",)),
+    "prom/alertmanager": ImageRuntime("alertmanager", scratch=("/alertmanager",)),
     "otel-agents:local": ImageRuntime("otel-agents"),
     "grafana/grafana": None,  # AGPL: not run here
 }
@@ -214,7 +216,10 @@ class Topology:
         own = self.folder / name
         paths = self._mount(name, service, runtime, own)
         command = [str(a) for a in service.get("command") or []]
-        argv = [str(self.binaries[runtime.binary]), *command, *runtime.implicit_args]
+        # An `entrypoint` replaces the image's program: its first word names a binary here.
+        entrypoint = [str(a) for a in service.get("entrypoint") or [runtime.binary]]
+        program = [str(self.binaries[entrypoint[0]]), *entrypoint[1:]]
+        argv = [*program, *command, *runtime.implicit_args]
         argv = split_port_tokens([self._map_text(a, name, paths) for a in _map_flags(argv)])
         env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
         env["PYTHONUNBUFFERED"] = "1"

@@ -21,7 +21,15 @@ from _stack import REPO, load_yaml
 from otel_agents.cli import build_parser
 from otel_agents.gateway.config import load_config
 
-INFRASTRUCTURE = {"otel-collector", "jaeger", "prometheus", "grafana", "victorialogs"}
+INFRASTRUCTURE = {
+    "otel-collector",
+    "jaeger",
+    "prometheus",
+    "alertmanager",
+    "alert-webhook",
+    "grafana",
+    "victorialogs",
+}
 OTEL_AGENTS = {"hub", "agent-planner", "agent-worker", "agent-monitor", "gateway", "demo"}
 _ENDPOINT_VARIABLE = re.compile(r"^OTEL_EXPORTER_OTLP(_[A-Z]+)?_ENDPOINT$")
 _PORT = re.compile(r":(\d+)$")
@@ -52,7 +60,10 @@ def _collector_ports(collector_config: dict[str, Any]) -> set[int]:
     ]
     endpoints.append(collector_config["exporters"]["prometheus"]["endpoint"])
     endpoints.append(collector_config["extensions"]["health_check"]["endpoint"])
-    return {int(_PORT.search(endpoint).group(1)) for endpoint in endpoints}  # type: ignore[union-attr]
+    ports = {int(_PORT.search(endpoint).group(1)) for endpoint in endpoints}  # type: ignore[union-attr]
+    for reader in collector_config["service"]["telemetry"]["metrics"]["readers"]:
+        ports.add(int(reader["pull"]["exporter"]["prometheus"]["port"]))
+    return ports
 
 
 def _listening(compose: dict[str, Any], collector_config: dict[str, Any]) -> dict[str, set[int]]:
@@ -122,6 +133,7 @@ def test_compose_pins_the_releases_the_build_script_builds(compose: dict[str, An
     assert tags["jaeger"] == versions["jaeger"]
     assert tags["prometheus"] == "v" + versions["prometheus"]
     assert tags["victorialogs"] == versions["victorialogs"]
+    assert tags["alertmanager"] == "v" + versions["alertmanager"]
 
 
 def test_every_collector_module_is_at_one_release() -> None:
@@ -207,10 +219,71 @@ def test_prometheus_scrapes_the_collector_and_loads_the_mounted_rules(
     volumes = _services(compose)["prometheus"]["volumes"]
 
     assert targets["otel-collector"] == "otel-collector:8889"
-    _assert_names_a_listener(targets["otel-collector"], listening, "prometheus scrape")
+    assert targets["otelcol"] == "otel-collector:8888"
+    for job, target in targets.items():
+        if job != "prometheus":  # itself, on localhost
+            _assert_names_a_listener(target, listening, f"prometheus scrape {job}")
     assert "./prometheus/rules:/etc/prometheus/rules:ro" in volumes
     assert config["rule_files"] == ["/etc/prometheus/rules/*.rules.yml"]
     assert "--enable-feature=exemplar-storage" in _services(compose)["prometheus"]["command"]
+
+
+def test_prometheus_alerts_reach_alertmanager_and_it_notifies_the_webhook(
+    compose: dict[str, Any], collector_config: dict[str, Any]
+) -> None:
+    listening = _listening(compose, collector_config)
+    (alerting,) = load_yaml("prometheus/prometheus.yml")["alerting"]["alertmanagers"]
+    config = load_yaml("alertmanager/alertmanager.yml")
+    (receiver,) = config["receivers"]
+    (webhook,) = receiver["webhook_configs"]
+    alertmanager = _services(compose)["alertmanager"]
+
+    (target,) = alerting["static_configs"][0]["targets"]
+    _assert_names_a_listener(target, listening, "prometheus alerting")
+    _assert_names_a_listener(webhook["url"], listening, "alertmanager webhook")
+    assert webhook["send_resolved"] is True
+    assert config["route"]["group_by"] == ["service", "severity"]
+    assert config["route"]["receiver"] == receiver["name"]
+    mount = "./alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro"
+    assert mount in alertmanager["volumes"]
+    assert "--config.file=/etc/alertmanager/alertmanager.yml" in alertmanager["command"]
+    assert (_services(compose)["prometheus"]["depends_on"]["alertmanager"]) == {
+        "condition": "service_healthy"
+    }
+
+
+def _mebibytes(size: str) -> float:
+    """A compose or Go memory size (``200M``, ``160MiB``) in MiB."""
+    found = re.fullmatch(r"(\d+)([KMG])(i?B)?", size)
+    assert found, f"{size!r} is not a memory size"
+    return int(found[1]) * {"K": 1 / 1024, "M": 1, "G": 1024}[found[2]]
+
+
+def test_every_service_has_a_memory_limit_and_rotated_logs(compose: dict[str, Any]) -> None:
+    for name, service in _services(compose).items():
+        limit = service["deploy"]["resources"]["limits"]["memory"]
+        assert _mebibytes(limit) > 0, name
+        logging = service["logging"]
+        assert logging["driver"] == "json-file", name
+        assert logging["options"]["max-size"], name
+        assert int(logging["options"]["max-file"]) >= 1, name
+
+
+def test_the_collectors_memory_limiter_is_set_against_its_container_limit(
+    compose: dict[str, Any], collector_config: dict[str, Any]
+) -> None:
+    """In MiB below the container's limit, not a percentage of what the Collector can see."""
+    service = _services(compose)["otel-collector"]
+    container = _mebibytes(service["deploy"]["resources"]["limits"]["memory"])
+    limiter = collector_config["processors"]["memory_limiter"]
+
+    assert "limit_percentage" not in limiter
+    assert "spike_limit_percentage" not in limiter
+    assert 0 < limiter["spike_limit_mib"] < limiter["limit_mib"] < container
+    assert limiter["limit_mib"] <= 0.85 * container  # room for what Go does not count
+    assert _mebibytes(service["environment"]["GOMEMLIMIT"]) == limiter["limit_mib"]
+    for pipeline in collector_config["service"]["pipelines"].values():
+        assert pipeline["processors"][0] == "memory_limiter"
 
 
 def test_grafana_datasources_and_dashboards_point_at_the_mounted_paths(

@@ -9,6 +9,7 @@ from typing import Any
 
 import generate
 from _stack import REPO, load_yaml
+from stackgen import collector
 from stackgen.boards_services import SPAN_METRICS_TAG
 from stackgen.dashboards import JAEGER_UID, PROMETHEUS_UID
 from stackgen.panels import BOARDS
@@ -21,12 +22,12 @@ from otel_agents.semconv import ALL_METRICS, SPAN_METRICS_CALLS, SPAN_METRICS_DU
 
 DASHBOARDS = REPO / "grafana" / "dashboards"
 # Everything in PromQL that is not a metric name: functions, keywords, and Prometheus's own
-# ALERTS series.
+# series (ALERTS, up) and target_info, which every OpenTelemetry service has.
 _STRINGS = re.compile(r'"[^"]*"')
 _GROUPS = re.compile(r"\{[^}]*\}|\[[^\]]*\]|\b(?:by|without|on|ignoring)\s*\([^)]*\)")
 _IDENTIFIER = re.compile(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(\s*\()?")
 _KEYWORDS = {"and", "or", "unless", "bool", "offset", "group_left", "group_right"}
-_PROMETHEUS_SERIES = {"ALERTS"}
+_PROMETHEUS_SERIES = {"ALERTS", "up", "target_info"}
 
 
 def _metric_names(expr: str) -> set[str]:
@@ -72,7 +73,7 @@ def test_the_dashboards_folder_holds_only_generated_dashboards() -> None:
 
 
 def test_every_dashboard_and_rule_selects_only_derived_series_names() -> None:
-    allowed = _derived_series() | _PROMETHEUS_SERIES
+    allowed = _derived_series() | _PROMETHEUS_SERIES | set(collector.all_names())
     exprs = [q.expr for q in dashboard_queries(DASHBOARDS.glob("*.json"))]
     rules = load_yaml("prometheus/rules/otel-agents.rules.yml")
     exprs += [rule["expr"] for group in rules["groups"] for rule in group["rules"]]

@@ -1,16 +1,23 @@
 """The compose stack, run for real: every service of ``docker-compose.yml`` as a local process.
 
 The real Collector (built from ``collector/``), Jaeger v2, Prometheus with the bundled rules,
-the hub, three agents, the gateway and the demo run with the commands, environment and config
+Alertmanager with its example webhook receiver, the hub, three agents, the gateway and the
+demo run with the commands, environment and config
 files the compose file gives them (``_topology.py`` maps only host names, ports and mounted
 paths). Then the user's view is checked through the real parts: the README's step-5 traffic,
 one trace in Jaeger's query API, every panel query of every dashboard against Prometheus
 (fed through the Collector by the services themselves), alert rules firing, alert log records
-in the Collector's logs pipeline, and what a stopped Jaeger or Collector costs.
+in the Collector's logs pipeline, the Collector's own metrics, an alert notified to the webhook
+receiver and resolved, and what a stopped Jaeger or Collector costs and fires.
 
-One deliberate change to what compose runs: the rule files lose their ``for`` hold times
-(minutes) so that alerts fire within the test; ``tests/stack/test_promtool.py`` tests the
-hold times themselves.
+Deliberate changes to what compose runs (``_stack_run.TIMINGS``), so that alerts
+fire and notify within the test: the rule files lose their ``for`` hold times (minutes;
+``tests/stack/test_promtool.py`` tests them), Prometheus scrapes and evaluates every 5 s
+instead of 15 s, Alertmanager waits 1 s before a group's first notification and 5 s between
+its updates (instead of 30 s / 10 s and 5 min), and the Collector gives up on an unreachable
+Jaeger after 10 s of retries (instead of 5 min) and forgets a silent service's series after
+60 s (instead of 5 min). And one size: the Collector's queue for Jaeger holds two batches and
+has one consumer (instead of 1000 and 10), so that a stopped Jaeger fills it within the test.
 """
 
 from __future__ import annotations
@@ -20,138 +27,40 @@ import re
 import secrets
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 from _contract import record_one_value_each
-from _prometheus import in_ci, prometheus_binary, unavailable
+from _prometheus import in_ci
+from _stack_run import COORDINATOR, Stack, eventually, shorten_timings, stack_binaries
 from _topology import REPO, Topology, image_tag, load_compose
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
+from stackgen import collector as oc
+from stackgen.boards_pipeline import FAILURE_FAMILIES
 from stackgen.queries import dashboard_queries
 
 from otel_agents import semconv
-from otel_agents.messaging import MessageType, SecurityConfig
-from otel_agents.messaging.message import new_message
 from otel_agents.prometheus_names import collector_names, prometheus_label_name, prometheus_names
 
 pytestmark = pytest.mark.integration
 
-T = TypeVar("T")
-FETCH_TIMEOUT = 1800.0  # a cold machine builds the Collector and Jaeger (minutes)
 DATA_TIMEOUT = 180.0  # rates over [1m] at a 15 s scrape interval need a few scrapes
-COORDINATOR = "coordinator"
 CONTRACT = "otel-agents-contract"  # the naming test's service and agent id
 EXPECTED_FIRING = {"OtelAgentsLowHealthScore", "OtelAgentsAgentOffline"}
+#: What a stopped Jaeger fires: the Collector's exports fail, its queue fills and overflows.
+JAEGER_DOWN = {
+    "OtelAgentsCollectorExportFailing",
+    "OtelAgentsCollectorQueueNearlyFull",
+    "OtelAgentsCollectorDroppingData",
+}
 SPAN_KINDS = {"server", "client", "producer", "consumer"}
-
-
-def eventually(probe: Callable[[], T], done: Callable[[T], bool], what: str, timeout: float) -> T:
-    """Call ``probe`` until ``done`` accepts its result; fail naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            result = probe()
-        except httpx.HTTPError:
-            result = None  # type: ignore[assignment]
-        if result is not None and done(result):
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}: {result!r}")
-        time.sleep(1.0)
-
-
-def stack_binaries() -> dict[str, Path]:
-    """The Collector and Jaeger from ``scripts/fetch-stack``, Prometheus from Debian."""
-    try:
-        fetched = subprocess.run(
-            [str(REPO / "scripts" / "fetch-stack")],
-            capture_output=True,
-            text=True,
-            timeout=FETCH_TIMEOUT,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        unavailable(f"scripts/fetch-stack could not run: {exc}")
-    if fetched.returncode != 0:
-        unavailable(f"scripts/fetch-stack failed: {fetched.stderr.strip()[-600:]}")
-    binaries = {k: Path(v) for k, v in (line.split(" ", 1) for line in fetched.stdout.splitlines())}
-    binaries["prometheus"] = prometheus_binary()
-    binaries["otel-agents"] = Path(sys.executable).with_name("otel-agents")
-    return binaries
-
-
-def drop_hold_times(container_path: str, text: str) -> str:
-    if container_path.endswith(".rules.yml"):
-        return re.sub(r"(?m)^\s+for: \S+\n", "", text)
-    return text
-
-
-class Stack:
-    """The running topology plus what the tests send through it."""
-
-    def __init__(self, topology: Topology, secret: str, signing_key: str) -> None:
-        self.topology = topology
-        self.security = SecurityConfig(shared_secret=secret, signing_key=signing_key)
-        self.secret, self.signing_key = secret, signing_key
-        self.gateway = topology.url("gateway", 8080)
-        self.hub = topology.url("hub", 8100)
-        self.jaeger = topology.url("jaeger", 16686)
-        self.prometheus = topology.url("prometheus", 9090)
-        self.collector_otlp = topology.url("otel-collector", 4318)
-        self.probe: MeterProvider | None = None
-
-    def query(self, promql: str) -> list[dict[str, Any]]:
-        response = httpx.get(self.prometheus + "/api/v1/query", params={"query": promql})
-        response.raise_for_status()
-        result: list[dict[str, Any]] = response.json()["data"]["result"]
-        return result
-
-    def post_message(
-        self, recipient: str, *, through_gateway: bool, signed: bool = True, **extra: Any
-    ) -> httpx.Response:
-        """An envelope from the coordinator, sent as an uninstrumented client would."""
-        message, _ = new_message(
-            COORDINATOR,
-            recipient,
-            MessageType.TASK_ASSIGNMENT,
-            {"task": "scan"},
-            "normal",
-            now=extra.pop("now", time.time()),
-            timeout=extra.pop("timeout", 300.0),
-        )
-        body = message.to_json().encode()
-        headers = {
-            "content-type": "application/json",
-            **self.security.request_headers(COORDINATOR),
-            **extra.pop("headers", {}),
-        }
-        if signed:
-            headers.update(self.security.sign(message.message_id, body))
-        base = self.gateway + "/v1/hub" if through_gateway else self.hub
-        return httpx.post(base + "/messages", content=body, headers=headers, timeout=10.0)
-
-    def push_health_score(self, score: float) -> None:
-        """Another process of the system reporting a low system health score over OTLP."""
-
-        def observe(_options: CallbackOptions) -> list[Observation]:
-            return [Observation(score, {semconv.HEALTH_SCOPE: semconv.HEALTH_SCOPE_SYSTEM})]
-
-        exporter = OTLPMetricExporter(endpoint=self.collector_otlp + "/v1/metrics")
-        self.probe = MeterProvider(
-            [PeriodicExportingMetricReader(exporter, export_interval_millis=2000)],
-            resource=Resource.create({"service.name": "otel-agents-probe"}),
-        )
-        meter = self.probe.get_meter("tests.stack")
-        semconv.create_instrument(meter, semconv.AGENT_HEALTH_SCORE, callbacks=[observe])
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +71,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "OTEL_AGENTS_MESSAGING_SECRET": secret,
         "OTEL_AGENTS_MESSAGING_SIGNING_KEY": signing_key,
     }
-    topology = Topology(tmp_path_factory.mktemp("compose"), binaries, environ, drop_hold_times)
+    topology = Topology(tmp_path_factory.mktemp("compose"), binaries, environ, shorten_timings)
     started = time.monotonic()
     try:
         topology.start()
@@ -205,6 +114,7 @@ def test_the_binaries_are_the_releases_compose_pins(stack: Stack) -> None:
     versions = {
         "otelcol": [str(stack.topology.binaries["otelcol"]), "--version"],
         "prometheus": [str(stack.topology.binaries["prometheus"]), "--version"],
+        "alertmanager": [str(stack.topology.binaries["alertmanager"]), "--version"],
     }
     printed = {
         name: subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True)
@@ -213,6 +123,8 @@ def test_the_binaries_are_the_releases_compose_pins(stack: Stack) -> None:
     assert f"version {image_tag(services['otel-collector'])}" in printed["otelcol"].stdout
     prometheus = printed["prometheus"].stdout + printed["prometheus"].stderr
     assert f"version {image_tag(services['prometheus']).lstrip('v')}" in prometheus
+    alertmanager = printed["alertmanager"].stdout + printed["alertmanager"].stderr
+    assert f"version {image_tag(services['alertmanager']).lstrip('v')} " in alertmanager
 
 
 def test_a_malformed_collector_config_is_refused_with_the_collectors_own_error(
@@ -376,7 +288,11 @@ def provoke_every_panel(stack: Stack) -> None:
 
 def test_every_panel_query_of_every_dashboard_returns_data(stack: Stack) -> None:
     provoke_every_panel(stack)
-    queries = dashboard_queries(sorted((REPO / "grafana" / "dashboards").glob("*.json")))
+    queries = [
+        q
+        for q in dashboard_queries(sorted((REPO / "grafana" / "dashboards").glob("*.json")))
+        if not any(family in q.expr for family in FAILURE_FAMILIES)  # after the faults
+    ]
     assert len(queries) > 50
     pending = {q.expr: q for q in queries}
     deadline = time.monotonic() + DATA_TIMEOUT
@@ -395,10 +311,7 @@ def test_every_panel_query_of_every_dashboard_returns_data(stack: Stack) -> None
 
 
 def test_the_health_score_and_offline_agent_rules_fire(stack: Stack) -> None:
-    def firing() -> set[str]:
-        return {r["metric"]["alertname"] for r in stack.query('ALERTS{alertstate="firing"}')}
-
-    eventually(firing, lambda names: names >= EXPECTED_FIRING, "the alerts to fire", 120)
+    eventually(stack.firing, lambda names: names >= EXPECTED_FIRING, "the alerts to fire", 120)
     rules = httpx.get(stack.prometheus + "/api/v1/rules").json()["data"]["groups"]
     loaded = {r["name"] for group in rules for r in group["rules"]}
     generated = (REPO / "prometheus" / "rules" / "otel-agents.rules.yml").read_text()
@@ -516,17 +429,98 @@ def test_alert_log_records_are_stored_in_victorialogs_and_found_by_their_trace_i
     assert stack.signing_key not in everything
 
 
+# -- the pipeline watched, alerts notified --------------------------------------------------
+def test_the_collectors_own_metrics_have_the_names_the_pipeline_board_and_rules_use(
+    stack: Stack,
+) -> None:
+    def missing() -> list[str]:
+        return [n for n in oc.all_names() if not stack.query(f'{n}{{job="{oc.JOB}"}}')]
+
+    eventually(missing, lambda names: names == [], "every Collector metric name", 60)
+
+
+def test_a_firing_rule_notifies_the_webhook_once_and_resolves_when_made_false(
+    stack: Stack,
+) -> None:
+    """The monitor agent, killed while proving the panels, stopped exporting: the rule fires,
+    Alertmanager notifies the example webhook receiver once with the labels and annotations a
+    person needs; started again, the agent exports and the alert resolves, once."""
+    rule = "OtelAgentsServiceStoppedExporting"
+    job = "otel-agents/agent-monitor"
+    (first,) = eventually(
+        lambda: stack.notified(rule, "firing", job=job), bool, "the webhook notification", 120
+    )
+    (alert,) = [a for a in first["alerts"] if a["labels"]["alertname"] == rule]
+    assert first["groupLabels"] == {"service": job, "severity": "warning"}
+    assert alert["labels"] == {
+        "alertname": rule,
+        "job": job,
+        "service": job,
+        "severity": "warning",
+    }
+    assert alert["annotations"]["summary"] == f"{job} stopped exporting telemetry"
+    assert job in alert["annotations"]["description"]
+    runbook = alert["annotations"]["runbook_url"]
+    assert runbook == "docs/runbook.md#otelagentsservicestoppedexporting"
+    assert f"\n## {rule}\n" in (REPO / "docs" / "runbook.md").read_text(encoding="utf-8")
+    time.sleep(15.0)  # three group intervals: an unchanged group is not notified again
+    assert len(stack.notified(rule, "firing", job=job)) == 1
+
+    stack.topology.start(["agent-monitor"])
+    eventually(
+        lambda: stack.notified(rule, "resolved", job=job), bool, "the resolved notification", 120
+    )
+    time.sleep(10.0)
+    assert len(stack.notified(rule, "resolved", job=job)) == 1
+    assert len(stack.notified(rule, "firing", job=job)) == 1
+
+
 # -- faults: telemetry is lost, the user's work is not --------------------------------------
-def test_a_stopped_jaeger_or_collector_costs_telemetry_only(stack: Stack) -> None:
+def test_a_stopped_jaeger_or_collector_costs_telemetry_only_and_alerts(stack: Stack) -> None:
+    """Stopping Jaeger fails the Collector's trace exports and fills its queue (the
+    :data:`JAEGER_DOWN` rules fire, the Pipeline board's failure panel has data); stopping the
+    Collector fires OtelAgentsCollectorDown, which reaches the webhook. The services' work
+    goes on."""
     topology = stack.topology
     topology.stop("jaeger")
     with httpx.Client(base_url=stack.gateway) as client:
         assert [client.get("/v1/hub/healthz").status_code for _ in range(20)] == [200] * 20
+    for alertname in sorted(JAEGER_DOWN):  # each fires; the queue's may flap as it drains
+        alerts = eventually(
+            lambda name=alertname: stack.query(f'ALERTS{{alertname="{name}",alertstate="firing"}}'),
+            bool,
+            alertname,
+            120,
+        )
+        assert {a["metric"]["exporter"] for a in alerts} == {"otlp_grpc/jaeger"}
+        assert {a["metric"]["service"] for a in alerts} == {"otel-collector"}
+    failures = [
+        q
+        for q in dashboard_queries([REPO / "grafana" / "dashboards" / "otel-agents-pipeline.json"])
+        if any(family in q.expr for family in FAILURE_FAMILIES)
+    ]
+    assert failures
+    assert [q.panel for q in failures if not stack.query(q.expr)] == []
+
     assert topology.running("otel-collector")
     topology.stop("otel-collector")
     with httpx.Client(base_url=stack.gateway) as client:
         assert [client.get("/v1/hub/healthz").status_code for _ in range(20)] == [200] * 20
     assert stack.post_message("planner", through_gateway=True).status_code == 202
+    notified = eventually(
+        lambda: stack.notified("OtelAgentsCollectorDown", "firing"),
+        bool,
+        "the OtelAgentsCollectorDown notification",
+        90,
+    )
+    down = next(
+        a
+        for n in notified
+        for a in n["alerts"]
+        if a["labels"]["alertname"] == "OtelAgentsCollectorDown"
+    )
+    assert down["labels"]["severity"] == "critical"
+    assert down["labels"]["service"] == "otel-collector"
     services = ("gateway", "hub", "agent-planner", "agent-worker", "demo")
     for name in services:
         assert topology.running(name), f"{name} died:\n{topology.processes[name].tail()}"

@@ -1,0 +1,76 @@
+"""The OpenTelemetry Collector's own metric names, as the release of ``collector/`` serves them.
+
+These are the Collector's names, not ours, so they are not in ``otel_agents.semconv``; they
+live here, once, for the Pipeline dashboard and the pipeline rules. Release 0.161.0 serves its
+internal telemetry (``service.telemetry`` of collector/otel-collector.yaml, scraped as job
+:data:`JOB`) without the ``_total`` suffix on counters. ``tests/stack/test_topology.py``
+checks the names here against the running Collector, so a release that renames one fails
+there, not silently on a dashboard.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EXPORTER_QUEUE_CAPACITY",
+    "EXPORTER_QUEUE_SIZE",
+    "JOB",
+    "PROCESS_MEMORY_RSS",
+    "SIGNAL_ITEMS",
+    "all_names",
+    "exporter_enqueue_failed",
+    "exporter_send_failed",
+    "exporter_sent",
+    "receiver_accepted",
+    "receiver_refused",
+    "selector",
+]
+
+#: The Prometheus job that scrapes the Collector's own telemetry (prometheus/prometheus.yml).
+JOB = "otelcol"
+#: What the Collector counts per signal: spans (traces), metric points, log records.
+SIGNAL_ITEMS = ("spans", "metric_points", "log_records")
+
+EXPORTER_QUEUE_SIZE = "otelcol_exporter_queue_size"
+EXPORTER_QUEUE_CAPACITY = "otelcol_exporter_queue_capacity"
+PROCESS_MEMORY_RSS = "otelcol_process_memory_rss"
+
+
+def receiver_accepted(item: str) -> str:
+    return f"otelcol_receiver_accepted_{item}"
+
+
+def receiver_refused(item: str) -> str:
+    return f"otelcol_receiver_refused_{item}"
+
+
+def exporter_sent(item: str) -> str:
+    return f"otelcol_exporter_sent_{item}"
+
+
+def exporter_send_failed(item: str) -> str:
+    return f"otelcol_exporter_send_failed_{item}"
+
+
+def exporter_enqueue_failed(item: str) -> str:
+    return f"otelcol_exporter_enqueue_failed_{item}"
+
+
+def selector(family: str, **matchers: str) -> str:
+    """Every signal's series of one family (``otelcol_exporter_sent``) of job :data:`JOB`."""
+    items = "|".join(SIGNAL_ITEMS)
+    extra = "".join(f',{key}="{value}"' for key, value in matchers.items())
+    return f'{{__name__=~"{family}_({items})",job="{JOB}"{extra}}}'
+
+
+def all_names() -> list[str]:
+    """The names the dashboard and rules use that a healthy Collector serves.
+
+    The failure counters (``send_failed``, ``enqueue_failed``) appear only once something
+    failed: the topology test finds ``send_failed`` after it stopped Jaeger.
+    """
+    per_signal = [
+        f(item)
+        for f in (receiver_accepted, receiver_refused, exporter_sent)
+        for item in SIGNAL_ITEMS
+    ]
+    return [*per_signal, EXPORTER_QUEUE_SIZE, EXPORTER_QUEUE_CAPACITY, PROCESS_MEMORY_RSS]

@@ -1,0 +1,158 @@
+"""Alert rules for the telemetry pipeline itself: the Collector and the services feeding it.
+
+They read the Collector's own telemetry (job :data:`.collector.JOB`, names in
+:mod:`.collector`) and ``target_info``, the one series every OpenTelemetry service has in
+Prometheus. Each failure the stack can have gets a rule: the Collector down, an exporter giving
+up on data, the Collector refusing data (its memory_limiter), an exporter queue filling up or
+overflowing (data dropped), and a service that stopped exporting.
+"""
+
+from __future__ import annotations
+
+from . import collector as oc
+from .alerting import AlertRule, Case, growing, steady, template
+
+__all__ = ["PIPELINE_RULES", "STOPPED_EXPORTING_WINDOW"]
+
+COLLECTOR = "otel-collector"  # the `service` label of the Collector's rules
+_INSTANCE = {"job": oc.JOB, "instance": "otel-collector:8888"}
+#: How far back OtelAgentsServiceStoppedExporting remembers a service: a service gone for
+#: longer (removed on purpose, or an instance id that changed) no longer alerts.
+STOPPED_EXPORTING_WINDOW = "30m"
+
+
+def _series(name: str, **labels: str) -> str:
+    pairs = {**labels, **_INSTANCE}
+    return name + "{" + ",".join(f'{k}="{v}"' for k, v in pairs.items()) + "}"
+
+
+def _rate_by(family: str, by: str) -> str:
+    return f"sum by ({by}) (rate({oc.selector(family)}[5m]))"
+
+
+_JAEGER = "otlp_grpc/jaeger"
+_QUEUE = f'{oc.EXPORTER_QUEUE_SIZE}{{job="{oc.JOB}"}} / {oc.EXPORTER_QUEUE_CAPACITY}'
+_TARGETS = f'target_info{{job!="{oc.JOB}"}}'
+_WORKER = {"job": "otel-agents/agent-worker", "instance": "agent-worker:8101"}
+
+
+def _target(values: str) -> dict[str, str]:
+    return {"target_info{" + ",".join(f'{k}="{v}"' for k, v in _WORKER.items()) + "}": values}
+
+
+PIPELINE_RULES: tuple[AlertRule, ...] = (
+    AlertRule(
+        name="OtelAgentsCollectorDown",
+        service=COLLECTOR,
+        expr=f'up{{job="{oc.JOB}"}} == 0',
+        hold="1m",
+        severity="critical",
+        summary=f"The OpenTelemetry Collector at {template('instance')} is down",
+        description=(
+            "Prometheus cannot scrape the Collector's own telemetry: no traces, metrics or logs "
+            "of any service reach Jaeger or Prometheus; the SDKs retry, then drop."
+        ),
+        fires=Case({_series("up"): steady(0)}, dict(_INSTANCE)),
+        quiet=Case({_series("up"): steady(1)}),
+    ),
+    AlertRule(
+        name="OtelAgentsCollectorExportFailing",
+        service=COLLECTOR,
+        expr=f"{_rate_by('otelcol_exporter_send_failed', 'exporter')} > 0",
+        hold="1m",
+        severity="warning",
+        summary=f"The Collector's exporter {template('exporter')} fails to send data",
+        description=(
+            "otelcol_exporter_send_failed_*: the backend refused or was unreachable for a "
+            "whole retry period (retry_on_failure.max_elapsed_time) and the data was dropped."
+        ),
+        fires=Case(
+            {_series(oc.exporter_send_failed("spans"), exporter=_JAEGER): growing(30)},
+            {"exporter": _JAEGER},
+        ),
+        quiet=Case({_series(oc.exporter_send_failed("spans"), exporter=_JAEGER): steady(4)}),
+    ),
+    AlertRule(
+        name="OtelAgentsCollectorRefusingData",
+        service=COLLECTOR,
+        expr=f"{_rate_by('otelcol_receiver_refused', 'receiver')} > 0",
+        hold="5m",
+        severity="warning",
+        summary=f"The Collector refuses data at receiver {template('receiver')}",
+        description=(
+            "otelcol_receiver_refused_*: the pipeline said no, most often the memory_limiter "
+            "above its limit; senders retry, then drop."
+        ),
+        fires=Case(
+            {_series(oc.receiver_refused("metric_points"), receiver="otlp"): growing(100)},
+            {"receiver": "otlp"},
+        ),
+        quiet=Case({_series(oc.receiver_refused("metric_points"), receiver="otlp"): steady(0)}),
+    ),
+    AlertRule(
+        name="OtelAgentsCollectorQueueNearlyFull",
+        service=COLLECTOR,
+        expr=f"max by (exporter, data_type) ({_QUEUE}) > 0.8",
+        hold="5m",
+        severity="warning",
+        summary=f"The queue of exporter {template('exporter')} is more than 80% full",
+        description=(
+            "otelcol_exporter_queue_size over its capacity: the backend is slower than the "
+            "incoming data or down; when the queue is full, new data is dropped."
+        ),
+        fires=Case(
+            {
+                _series(oc.EXPORTER_QUEUE_SIZE, exporter=_JAEGER, data_type="traces"): steady(900),
+                _series(oc.EXPORTER_QUEUE_CAPACITY, exporter=_JAEGER, data_type="traces"): steady(
+                    1000
+                ),
+            },
+            {"exporter": _JAEGER, "data_type": "traces"},
+        ),
+        quiet=Case(
+            {
+                _series(oc.EXPORTER_QUEUE_SIZE, exporter=_JAEGER, data_type="traces"): steady(3),
+                _series(oc.EXPORTER_QUEUE_CAPACITY, exporter=_JAEGER, data_type="traces"): steady(
+                    1000
+                ),
+            }
+        ),
+    ),
+    AlertRule(
+        name="OtelAgentsCollectorDroppingData",
+        service=COLLECTOR,
+        expr=f"{_rate_by('otelcol_exporter_enqueue_failed', 'exporter')} > 0",
+        hold="1m",
+        severity="critical",
+        summary=f"The Collector drops data: the queue of {template('exporter')} is full",
+        description=(
+            "otelcol_exporter_enqueue_failed_*: the sending queue is full and new data is "
+            "dropped on arrival."
+        ),
+        fires=Case(
+            {_series(oc.exporter_enqueue_failed("spans"), exporter=_JAEGER): growing(50)},
+            {"exporter": _JAEGER},
+        ),
+        quiet=Case({_series(oc.exporter_enqueue_failed("spans"), exporter=_JAEGER): steady(7)}),
+    ),
+    AlertRule(
+        name="OtelAgentsServiceStoppedExporting",
+        expr=(
+            "label_replace("
+            f"max by (job) (max_over_time({_TARGETS}[{STOPPED_EXPORTING_WINDOW}])) "
+            f"unless on (job) {_TARGETS}, "
+            '"service", "$1", "job", "(.*)")'
+        ),
+        hold="2m",
+        severity="warning",
+        summary=f"{template('service')} stopped exporting telemetry",
+        description=(
+            f"No instance of {template('job')} has target_info in Prometheus any more, and one "
+            f"had in the last {STOPPED_EXPORTING_WINDOW}: the service stopped, or its exports "
+            "no longer reach the Collector (which forgets a series after its "
+            "metric_expiration). By job: a restart (a new service.instance.id) resolves it."
+        ),
+        fires=Case(_target("1x3 _x12"), {"job": _WORKER["job"], "service": _WORKER["job"]}),
+        quiet=Case(_target(steady(1))),
+    ),
+)

@@ -1,0 +1,171 @@
+"""The running compose topology as the topology test uses it: binaries, shortened waits, and
+a :class:`Stack` with the addresses and clients the tests talk through."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from _prometheus import prometheus_binary, unavailable
+from _topology import REPO, Topology
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+
+from otel_agents import semconv
+from otel_agents.messaging import MessageType, SecurityConfig
+from otel_agents.messaging.message import new_message
+
+T = TypeVar("T")
+FETCH_TIMEOUT = 1800.0  # a cold machine builds the Collector and Jaeger (minutes)
+COORDINATOR = "coordinator"
+
+
+def eventually(probe: Callable[[], T], done: Callable[[T], bool], what: str, timeout: float) -> T:
+    """Call ``probe`` until ``done`` accepts its result; fail naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            result = probe()
+        except httpx.HTTPError:
+            result = None  # type: ignore[assignment]
+        if result is not None and done(result):
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}: {result!r}")
+        time.sleep(1.0)
+
+
+def stack_binaries() -> dict[str, Path]:
+    """The Collector and Jaeger from ``scripts/fetch-stack``, Prometheus from Debian."""
+    try:
+        fetched = subprocess.run(
+            [str(REPO / "scripts" / "fetch-stack")],
+            capture_output=True,
+            text=True,
+            timeout=FETCH_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        unavailable(f"scripts/fetch-stack could not run: {exc}")
+    if fetched.returncode != 0:
+        unavailable(f"scripts/fetch-stack failed: {fetched.stderr.strip()[-600:]}")
+    binaries = {k: Path(v) for k, v in (line.split(" ", 1) for line in fetched.stdout.splitlines())}
+    binaries["prometheus"] = prometheus_binary()
+    binaries["otel-agents"] = Path(sys.executable).with_name("otel-agents")
+    binaries["python"] = Path(sys.executable)  # entrypoint of the example webhook receiver
+    return binaries
+
+
+#: (container path suffix, pattern, replacement): the timings the test shortens.
+TIMINGS = (
+    (".rules.yml", r"(?m)^\s+for: \S+\n", ""),
+    ("/prometheus.yml", r"(scrape|evaluation)_interval: 15s", r"\1_interval: 5s"),
+    ("/prometheus.yml", r"scrape_timeout: 10s", "scrape_timeout: 5s"),
+    ("/alertmanager.yml", r"group_wait: \S+", "group_wait: 1s"),
+    ("/alertmanager.yml", r"group_interval: \S+", "group_interval: 5s"),
+    ("/otelcol-contrib/config.yaml", r"max_interval: 30s", "max_interval: 5s"),
+    ("/otelcol-contrib/config.yaml", r"max_elapsed_time: 300s", "max_elapsed_time: 10s"),
+    ("/otelcol-contrib/config.yaml", r"metric_expiration: 5m", "metric_expiration: 60s"),
+    # One consumer and room for two batches: a stopped Jaeger fills the queue in seconds.
+    ("/otelcol-contrib/config.yaml", r"num_consumers: 10", "num_consumers: 1"),
+    ("/otelcol-contrib/config.yaml", r"queue_size: 1000", "queue_size: 2"),
+)
+
+
+def shorten_timings(container_path: str, text: str) -> str:
+    """Shorten the waits of the mounted configs (:data:`TIMINGS`); each must apply."""
+    for suffix, pattern, replacement in TIMINGS:
+        if container_path.endswith(suffix):
+            text, count = re.subn(pattern, replacement, text)
+            assert count, f"{pattern!r} no longer matches {container_path}"
+    return text
+
+
+class Stack:
+    """The running topology plus what the tests send through it."""
+
+    def __init__(self, topology: Topology, secret: str, signing_key: str) -> None:
+        self.topology = topology
+        self.security = SecurityConfig(shared_secret=secret, signing_key=signing_key)
+        self.secret, self.signing_key = secret, signing_key
+        self.gateway = topology.url("gateway", 8080)
+        self.hub = topology.url("hub", 8100)
+        self.jaeger = topology.url("jaeger", 16686)
+        self.prometheus = topology.url("prometheus", 9090)
+        self.collector_otlp = topology.url("otel-collector", 4318)
+        self.probe: MeterProvider | None = None
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        response = httpx.get(self.prometheus + "/api/v1/query", params={"query": promql})
+        response.raise_for_status()
+        result: list[dict[str, Any]] = response.json()["data"]["result"]
+        return result
+
+    def firing(self) -> set[str]:
+        return {r["metric"]["alertname"] for r in self.query('ALERTS{alertstate="firing"}')}
+
+    def notifications(self) -> list[dict[str, Any]]:
+        """Every notification the example webhook receiver printed (one JSON line each)."""
+        output = self.topology.processes["alert-webhook"].output()
+        return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+    def notified(self, alertname: str, status: str, **labels: str) -> list[dict[str, Any]]:
+        """The notifications that carry the alert ``alertname`` with ``labels`` in ``status``."""
+        return [
+            n
+            for n in self.notifications()
+            if any(
+                a["status"] == status
+                and a["labels"]["alertname"] == alertname
+                and labels.items() <= a["labels"].items()
+                for a in n["alerts"]
+            )
+        ]
+
+    def post_message(
+        self, recipient: str, *, through_gateway: bool, signed: bool = True, **extra: Any
+    ) -> httpx.Response:
+        """An envelope from the coordinator, sent as an uninstrumented client would."""
+        message, _ = new_message(
+            COORDINATOR,
+            recipient,
+            MessageType.TASK_ASSIGNMENT,
+            {"task": "scan"},
+            "normal",
+            now=extra.pop("now", time.time()),
+            timeout=extra.pop("timeout", 300.0),
+        )
+        body = message.to_json().encode()
+        headers = {
+            "content-type": "application/json",
+            **self.security.request_headers(COORDINATOR),
+            **extra.pop("headers", {}),
+        }
+        if signed:
+            headers.update(self.security.sign(message.message_id, body))
+        base = self.gateway + "/v1/hub" if through_gateway else self.hub
+        return httpx.post(base + "/messages", content=body, headers=headers, timeout=10.0)
+
+    def push_health_score(self, score: float) -> None:
+        """Another process of the system reporting a low system health score over OTLP."""
+
+        def observe(_options: CallbackOptions) -> list[Observation]:
+            return [Observation(score, {semconv.HEALTH_SCOPE: semconv.HEALTH_SCOPE_SYSTEM})]
+
+        exporter = OTLPMetricExporter(endpoint=self.collector_otlp + "/v1/metrics")
+        self.probe = MeterProvider(
+            [PeriodicExportingMetricReader(exporter, export_interval_millis=2000)],
+            resource=Resource.create({"service.name": "otel-agents-probe"}),
+        )
+        meter = self.probe.get_meter("tests.stack")
+        semconv.create_instrument(meter, semconv.AGENT_HEALTH_SCORE, callbacks=[observe])
