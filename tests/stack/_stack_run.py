@@ -76,6 +76,7 @@ TIMINGS = (
     ("/otelcol-contrib/config.yaml", r"max_interval: 30s", "max_interval: 5s"),
     ("/otelcol-contrib/config.yaml", r"max_elapsed_time: 300s", "max_elapsed_time: 10s"),
     ("/otelcol-contrib/config.yaml", r"metric_expiration: 5m", "metric_expiration: 60s"),
+    ("/otelcol-contrib/config.yaml", r"metrics_expiration: 5m", "metrics_expiration: 60s"),
     # One consumer and room for two batches: a stopped Jaeger fills the queue in seconds.
     ("/otelcol-contrib/config.yaml", r"num_consumers: 10", "num_consumers: 1"),
     ("/otelcol-contrib/config.yaml", r"queue_size: 1000", "queue_size: 2"),
