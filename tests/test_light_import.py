@@ -14,6 +14,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+pytestmark = pytest.mark.integration  # each test starts a fresh interpreter
+
 # The top-level packages of the extras (and what they pull in): none may load for the tracker.
 HEAVY = (
     "starlette",
