@@ -61,6 +61,13 @@ def test_no_private_name_is_exported(package: str) -> None:
 
 
 @pytest.mark.parametrize("package", SURFACES)
+def test_the_lazy_table_serves_exactly_all(package: str) -> None:
+    """No name is importable from the package without being listed (a hidden export)."""
+    module = _surface(package)
+    assert set(module._SOURCES) == set(module.__all__) - {"__version__"}
+
+
+@pytest.mark.parametrize("package", SURFACES)
 def test_an_unknown_name_is_an_attribute_error(package: str) -> None:
     with pytest.raises(AttributeError, match="no_such_name"):
         _ = _surface(package).no_such_name
