@@ -341,6 +341,7 @@ def _build(requested: dict[str, Any]) -> Telemetry:
             for signal in s.SIGNALS
             if "otlp" in exporters[signal]
         }
+        x.drop_missing_otlp(exporters, otlp)  # a core install: one warning naming the extra
     telemetry.settings["otlp"] = otlp
     lengths = x.attribute_length_limits()  # read once: one warning for a bad value
 

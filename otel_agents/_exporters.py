@@ -33,7 +33,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.trace import SpanLimits
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
 
-from otel_agents import _plugins as plugins, _settings as s
+from otel_agents import _extras as extras, _plugins as plugins, _settings as s
 
 _logger = logging.getLogger("otel_agents")
 _T = TypeVar("_T")
@@ -89,6 +89,38 @@ _BATCH_DEFAULTS: dict[str, dict[str, int]] = {
         "export_timeout_millis": 30000,
     },
 }
+
+
+# The package each OTLP protocol's exporters live in (both come with the ``otlp`` extra).
+_OTLP_PACKAGES = {
+    "grpc": "opentelemetry.exporter.otlp.proto.grpc",
+    "http/protobuf": "opentelemetry.exporter.otlp.proto.http",
+}
+
+
+def drop_missing_otlp(
+    exporters: dict[str, tuple[str, ...]], otlp: dict[str, dict[str, Any]]
+) -> None:
+    """Take ``otlp`` out of the signals whose OTLP exporter is not installed.
+
+    ``otlp`` is the default exporter, so a core install (no ``otlp`` extra) must still
+    configure: one warning names the extra to install, and the other exporters carry on.
+    """
+    absent = [
+        signal
+        for signal, options in otlp.items()
+        if not extras.installed(_OTLP_PACKAGES.get(options["protocol"], _OTLP_PACKAGES["grpc"]))
+    ]
+    if not absent:
+        return
+    _logger.warning(
+        "%s; %s are not exported over OTLP",
+        extras.missing("otlp", "the otlp exporter (OTEL_*_EXPORTER=otlp, the default)"),
+        ", ".join(absent),
+    )
+    for signal in absent:
+        exporters[signal] = tuple(name for name in exporters[signal] if name != "otlp")
+        del otlp[signal]
 
 
 def batch_processor(
@@ -338,8 +370,13 @@ def _metric_exporter(
 
 
 def _prometheus_reader(requested: dict[str, Any], limits: dict[type, int]) -> Prometheus | None:
-    from opentelemetry.exporter.prometheus import PrometheusMetricReader
-    from prometheus_client import start_http_server
+    try:
+        from opentelemetry.exporter.prometheus import PrometheusMetricReader
+        from prometheus_client import start_http_server
+    except ModuleNotFoundError as exc:  # a core install: never crash the host program
+        feature = "the prometheus exporter (OTEL_METRICS_EXPORTER=prometheus)"
+        _logger.warning("%s; continuing without it", extras.missing("prometheus", feature, exc))
+        return None
 
     host = s.PROMETHEUS_HOST.read(requested.get("prometheus_host"))
     port = s.PROMETHEUS_PORT.read(requested.get("prometheus_port"))

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from otel_agents._version import __version__
+from otel_agents.errors import MissingDependencyError
 
 __all__ = ["main"]
 
@@ -51,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.handler(args)
     except KeyboardInterrupt:
         return 130
+    except MissingDependencyError as exc:  # the command's extra is not installed
+        print(exc, file=sys.stderr)  # it names the command and the extra to install
+        return 2
     return result
 
 

@@ -14,6 +14,7 @@ The tree (subclasses live next to the code that raises them)::
     │   └── alerts.UnknownAlertError           acknowledging or resolving an unknown alert id
     ├── InvalidTypeError (TypeError)           an argument of the wrong type
     ├── ExportError (OSError)                  an export file could not be written; old one intact
+    ├── MissingDependencyError (ImportError)   a feature whose extra is not installed
     ├── MessagingError                         agent communication (otel_agents.messaging)
     │   ├── UnknownAgentError (ValueError)     sender or recipient not registered
     │   ├── DuplicateAgentError (ValueError)   same id registered with another endpoint
@@ -44,6 +45,7 @@ __all__ = [
     "InvalidTypeError",
     "InvalidValueError",
     "MessagingError",
+    "MissingDependencyError",
     "OtelAgentsError",
 ]
 
@@ -66,6 +68,13 @@ class InvalidTypeError(OtelAgentsError, TypeError):
 
 class ExportError(OtelAgentsError, OSError):
     """An export file could not be written. The previous file, if any, is left unchanged."""
+
+
+class MissingDependencyError(OtelAgentsError, ImportError):
+    """A feature was used whose optional dependencies (an extra) are not installed.
+
+    The message names the extra to install, e.g. ``pip install 'otel-agents[gateway]'``.
+    """
 
 
 class MessagingError(OtelAgentsError):

@@ -1,23 +1,49 @@
 """The API gateway: service registry, versioned router, rate limits, reverse proxy.
 
-See :class:`APIGateway` and ``docs/gateway.md``.
+See :class:`APIGateway` and ``docs/gateway.md``. Needs the ``gateway`` extra
+(``pip install 'otel-agents[gateway]'``); the names below are imported on first use
+(PEP 562), and one whose dependencies are absent raises
+:class:`~otel_agents.errors.MissingDependencyError` naming the extra.
 """
 
 from __future__ import annotations
 
-from otel_agents.gateway.app import APIGateway
-from otel_agents.gateway.config import GatewayConfig, load_config
-from otel_agents.gateway.errors import (
-    GatewayConfigError,
-    InvalidServiceError,
-    ServiceNotFoundError,
-    UpstreamBusyError,
-    UpstreamConnectError,
-    UpstreamError,
-    UpstreamProtocolError,
-    UpstreamTimeoutError,
-)
-from otel_agents.gateway.models import GatewayRequest, GatewayResponse, Headers
+from typing import TYPE_CHECKING, Any
+
+from otel_agents._extras import import_for
+
+if TYPE_CHECKING:
+    from otel_agents.gateway.app import APIGateway
+    from otel_agents.gateway.config import GatewayConfig, load_config
+    from otel_agents.gateway.errors import (
+        GatewayConfigError,
+        InvalidServiceError,
+        ServiceNotFoundError,
+        UpstreamBusyError,
+        UpstreamConnectError,
+        UpstreamError,
+        UpstreamProtocolError,
+        UpstreamTimeoutError,
+    )
+    from otel_agents.gateway.models import GatewayRequest, GatewayResponse, Headers
+
+# Each public name and the module that defines it, imported by __getattr__ on first use.
+_SOURCES: dict[str, str] = {
+    "APIGateway": "otel_agents.gateway.app",
+    "GatewayConfig": "otel_agents.gateway.config",
+    "GatewayConfigError": "otel_agents.gateway.errors",
+    "GatewayRequest": "otel_agents.gateway.models",
+    "GatewayResponse": "otel_agents.gateway.models",
+    "Headers": "otel_agents.gateway.models",
+    "InvalidServiceError": "otel_agents.gateway.errors",
+    "ServiceNotFoundError": "otel_agents.gateway.errors",
+    "UpstreamBusyError": "otel_agents.gateway.errors",
+    "UpstreamConnectError": "otel_agents.gateway.errors",
+    "UpstreamError": "otel_agents.gateway.errors",
+    "UpstreamProtocolError": "otel_agents.gateway.errors",
+    "UpstreamTimeoutError": "otel_agents.gateway.errors",
+    "load_config": "otel_agents.gateway.config",
+}
 
 __all__ = [
     "APIGateway",
@@ -35,3 +61,18 @@ __all__ = [
     "UpstreamTimeoutError",
     "load_config",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use and keep the name (PEP 562)."""
+    source = _SOURCES.get(name)
+    if source is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_for(source, "gateway", f"otel_agents.gateway.{name}"), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    """The public names (``__all__``), whether or not they have been imported yet."""
+    return list(__all__)

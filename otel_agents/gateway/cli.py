@@ -14,6 +14,7 @@ import signal
 from types import FrameType
 from typing import Any
 
+from otel_agents._extras import require
 from otel_agents.errors import OtelAgentsError
 
 __all__ = ["register", "run"]
@@ -41,6 +42,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the config, configure telemetry and serve until interrupted."""
+    require("gateway", "otel-agents gateway")
     import uvicorn
 
     from otel_agents.gateway.app import APIGateway

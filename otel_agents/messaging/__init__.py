@@ -16,31 +16,77 @@ Every message carries W3C trace context, so a conversation between agents is one
 Agents in separate processes are :class:`RemoteAgent` objects that talk through a hub
 (:mod:`otel_agents.messaging.hub`) and receive on their own inbox servers
 (:mod:`otel_agents.messaging.inbox`); ``otel-agents hub`` / ``otel-agents agent`` run them.
+
+HTTP agents (:class:`RemoteAgent`, :class:`HttpTransport`, the hub and inboxes) need the
+``messaging`` extra (``pip install 'otel-agents[messaging]'``); in-process messaging needs only
+the core install. The names below are imported on first use (PEP 562).
 """
 
 from __future__ import annotations
 
-from otel_agents.messaging.config import DEFAULT_CONFIG
-from otel_agents.messaging.errors import (
-    DeliveryError,
-    DuplicateAgentError,
-    InvalidMessageError,
-    InvalidPayloadError,
-    MessageExpiredError,
-    MessageTooLargeError,
-    QueueFullError,
-    SecurityError,
-    UnknownAgentError,
-    UnknownCapabilityError,
-)
-from otel_agents.messaging.message import AgentMessage, AgentStatus, MessagePriority, MessageType
-from otel_agents.messaging.protocol import AgentCommunicationProtocol
-from otel_agents.messaging.queues import PriorityMessageQueue
-from otel_agents.messaging.records import MessageRecord, MessageStatus
-from otel_agents.messaging.registry import AgentInfo, Clock, StatusChange, SystemClock
-from otel_agents.messaging.remote import RemoteAgent
-from otel_agents.messaging.security import SecurityConfig
-from otel_agents.messaging.transport import HttpTransport, InProcessTransport, Transport
+from typing import TYPE_CHECKING, Any
+
+from otel_agents._extras import import_for
+
+if TYPE_CHECKING:
+    from otel_agents.messaging.config import DEFAULT_CONFIG
+    from otel_agents.messaging.errors import (
+        DeliveryError,
+        DuplicateAgentError,
+        InvalidMessageError,
+        InvalidPayloadError,
+        MessageExpiredError,
+        MessageTooLargeError,
+        QueueFullError,
+        SecurityError,
+        UnknownAgentError,
+        UnknownCapabilityError,
+    )
+    from otel_agents.messaging.message import (
+        AgentMessage,
+        AgentStatus,
+        MessagePriority,
+        MessageType,
+    )
+    from otel_agents.messaging.protocol import AgentCommunicationProtocol
+    from otel_agents.messaging.queues import PriorityMessageQueue
+    from otel_agents.messaging.records import MessageRecord, MessageStatus
+    from otel_agents.messaging.registry import AgentInfo, Clock, StatusChange, SystemClock
+    from otel_agents.messaging.remote import RemoteAgent
+    from otel_agents.messaging.security import SecurityConfig
+    from otel_agents.messaging.transport import HttpTransport, InProcessTransport, Transport
+
+# Each public name and the module that defines it, imported by __getattr__ on first use.
+_SOURCES: dict[str, str] = {
+    "AgentCommunicationProtocol": "otel_agents.messaging.protocol",
+    "AgentInfo": "otel_agents.messaging.registry",
+    "AgentMessage": "otel_agents.messaging.message",
+    "AgentStatus": "otel_agents.messaging.message",
+    "Clock": "otel_agents.messaging.registry",
+    "DEFAULT_CONFIG": "otel_agents.messaging.config",
+    "DeliveryError": "otel_agents.messaging.errors",
+    "DuplicateAgentError": "otel_agents.messaging.errors",
+    "HttpTransport": "otel_agents.messaging.transport",
+    "InProcessTransport": "otel_agents.messaging.transport",
+    "InvalidMessageError": "otel_agents.messaging.errors",
+    "InvalidPayloadError": "otel_agents.messaging.errors",
+    "MessageExpiredError": "otel_agents.messaging.errors",
+    "MessagePriority": "otel_agents.messaging.message",
+    "MessageRecord": "otel_agents.messaging.records",
+    "MessageStatus": "otel_agents.messaging.records",
+    "MessageTooLargeError": "otel_agents.messaging.errors",
+    "MessageType": "otel_agents.messaging.message",
+    "PriorityMessageQueue": "otel_agents.messaging.queues",
+    "QueueFullError": "otel_agents.messaging.errors",
+    "RemoteAgent": "otel_agents.messaging.remote",
+    "SecurityConfig": "otel_agents.messaging.security",
+    "SecurityError": "otel_agents.messaging.errors",
+    "StatusChange": "otel_agents.messaging.registry",
+    "SystemClock": "otel_agents.messaging.registry",
+    "Transport": "otel_agents.messaging.transport",
+    "UnknownAgentError": "otel_agents.messaging.errors",
+    "UnknownCapabilityError": "otel_agents.messaging.errors",
+}
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -72,3 +118,18 @@ __all__ = [
     "UnknownAgentError",
     "UnknownCapabilityError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use and keep the name (PEP 562)."""
+    source = _SOURCES.get(name)
+    if source is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_for(source, "messaging", f"otel_agents.messaging.{name}"), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    """The public names (``__all__``), whether or not they have been imported yet."""
+    return list(__all__)

@@ -24,8 +24,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-import uvicorn
-
+from otel_agents._extras import require
 from otel_agents.errors import ConfigurationError
 from otel_agents.messaging.message import AgentMessage, MessageType
 from otel_agents.messaging.security import SECRET_ENV, SecurityConfig
@@ -113,16 +112,23 @@ def _security() -> SecurityConfig:
     return security
 
 
-class _Server(uvicorn.Server):
-    """A uvicorn server that flushes telemetry before it re-raises SIGTERM/SIGINT."""
+def _server(config: Any) -> Any:
+    """A uvicorn server that flushes telemetry before it re-raises SIGTERM/SIGINT.
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        with super().capture_signals():
-            try:
-                yield
-            finally:
-                _shutdown_telemetry()
+    Defined when serving: uvicorn (the messaging extra) is not needed to list the commands.
+    """
+    import uvicorn
+
+    class _Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                try:
+                    yield
+                finally:
+                    _shutdown_telemetry()
+
+    return _Server(config)
 
 
 def _shutdown_telemetry() -> None:
@@ -137,6 +143,8 @@ def _serve(app: Any, args: argparse.Namespace, service_name: str) -> int:
     Requests in flight get ``OTEL_AGENTS_DRAIN_TIMEOUT`` (3 s), telemetry is flushed within
     ``OTEL_AGENTS_SHUTDOWN_TIMEOUT`` (5 s): within Docker's 10 s stop timeout.
     """
+    import uvicorn
+
     import otel_agents
     from otel_agents._settings import DRAIN_TIMEOUT
 
@@ -145,7 +153,7 @@ def _serve(app: Any, args: argparse.Namespace, service_name: str) -> int:
         service_name=None if os.environ.get("OTEL_SERVICE_NAME") else service_name
     )
     try:
-        server = _Server(
+        server = _server(
             uvicorn.Config(
                 app,
                 host=args.host,
@@ -162,6 +170,7 @@ def _serve(app: Any, args: argparse.Namespace, service_name: str) -> int:
 
 def run_hub(args: argparse.Namespace) -> int:
     """Serve the hub until interrupted."""
+    require("messaging", "otel-agents hub")
     from otel_agents.messaging.hub import create_hub, create_hub_app
 
     security = SecurityConfig.from_env()
@@ -186,6 +195,7 @@ def run_hub(args: argparse.Namespace) -> int:
 
 def run_agent(args: argparse.Namespace) -> int:
     """Run one agent: register with the hub, serve its inbox, process messages."""
+    require("messaging", "otel-agents agent")
     from otel_agents.messaging.inbox import create_inbox_app
     from otel_agents.messaging.remote import RemoteAgent
 

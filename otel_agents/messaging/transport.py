@@ -16,16 +16,19 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from opentelemetry import propagate
 
+from otel_agents._extras import import_for
 from otel_agents.messaging.errors import DeliveryError
 from otel_agents.messaging.message import AgentMessage, MessagePriority
 from otel_agents.messaging.queues import PriorityMessageQueue
 from otel_agents.messaging.registry import AgentInfo
 from otel_agents.messaging.security import SecurityConfig
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "HttpTransport",
@@ -140,6 +143,9 @@ class HttpTransport(Transport):
         client: httpx.AsyncClient | None = None,
         max_body: int | None = None,
     ) -> None:
+        # httpx (the messaging extra) is imported here, not with the module: in-process
+        # messaging must not load an HTTP client.
+        import_for("httpx", "messaging", "HttpTransport")
         self.security = security or SecurityConfig()
         self.max_body = max_body
         self.identity = identity
@@ -159,6 +165,8 @@ class HttpTransport(Transport):
         return recipient.endpoint.rstrip("/") + INBOX_PATH, body, headers
 
     def deliver(self, message: AgentMessage, recipient: AgentInfo) -> None:
+        import httpx
+
         if self._client is None:
             self._client = httpx.Client(timeout=self._timeout)
         url, body, headers = self._request(message, recipient)
@@ -169,6 +177,8 @@ class HttpTransport(Transport):
         raise_for_delivery(response, recipient.agent_id)
 
     async def deliver_async(self, message: AgentMessage, recipient: AgentInfo) -> None:
+        import httpx
+
         if self._async_client is None:
             self._async_client = httpx.AsyncClient(timeout=self._timeout)
         url, body, headers = self._request(message, recipient)
@@ -201,6 +211,8 @@ class HttpTransport(Transport):
     async def _post_batch(
         self, messages: list[AgentMessage], texts: list[str], recipient: AgentInfo
     ) -> dict[str, DeliveryError]:
+        import httpx
+
         if self._async_client is None:
             self._async_client = httpx.AsyncClient(timeout=self._timeout)
         body = ("[" + ",".join(texts) + "]").encode()

@@ -366,7 +366,7 @@ def test_the_dockerfile_installs_the_package_for_a_non_root_user() -> None:
     instructions = [line.split()[0] for line in lines if line and not line.startswith((" ", "#"))]
 
     assert "FROM python:3.11-slim" in lines
-    assert any("pip install ." in line for line in lines)
+    assert any("pip install '.[all]'" in line for line in lines)  # every command's extras
     assert "USER otel" in lines
     assert 'ENTRYPOINT ["otel-agents"]' in lines
     assert instructions.index("USER") < instructions.index("ENTRYPOINT")
