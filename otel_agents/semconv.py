@@ -91,6 +91,26 @@ DURATION_BUCKETS: tuple[float, ...] = (
 )
 
 
+#: The HTTP conventions' bucket advice for ``http.*.request.duration``, in seconds (stable
+#: HTTP metrics): the same as contrib's HTTP instrumentations give their histograms.
+HTTP_DURATION_BUCKETS: tuple[float, ...] = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+)
+
+
 class InstrumentKind(StrEnum):
     """The OpenTelemetry instrument a :class:`MetricSpec` is built as."""
 
@@ -122,11 +142,19 @@ ALL_METRICS: dict[str, MetricSpec] = {}
 
 
 def _metric(
-    name: str, kind: InstrumentKind, unit: str, description: str, *, duration: bool = False
+    name: str,
+    kind: InstrumentKind,
+    unit: str,
+    description: str,
+    *,
+    duration: bool = False,
+    buckets: Sequence[float] | None = None,
 ) -> MetricSpec:
     if name in ALL_METRICS:
         raise RuntimeError(f"metric {name!r} is declared twice in otel_agents.semconv")
-    spec = MetricSpec(name, kind, unit, description, DURATION_BUCKETS if duration else None)
+    if buckets is None and duration:
+        buckets = DURATION_BUCKETS
+    spec = MetricSpec(name, kind, unit, description, buckets)
     ALL_METRICS[name] = spec
     return spec
 
@@ -263,7 +291,7 @@ PROCESS_CPU_UTILIZATION = _metric(
     "process.cpu.utilization",
     InstrumentKind.OBSERVABLE_GAUGE,
     UNIT_RATIO,
-    "Share of the machine's CPU used by this process since the last collection, 0-1.",
+    "Share of the machine's CPU used by this process since the last collection, by mode, 0-1.",
 )
 PROCESS_MEMORY_USAGE = _metric(
     "process.memory.usage",
@@ -460,7 +488,7 @@ HTTP_CLIENT_REQUEST_DURATION = _metric(
     InstrumentKind.HISTOGRAM,
     UNIT_SECONDS,
     "Duration of the gateway's HTTP calls to upstream services.",
-    duration=True,
+    buckets=HTTP_DURATION_BUCKETS,  # the HTTP conventions' advice, not DURATION_BUCKETS
 )
 GATEWAY_REQUESTS = _metric(
     "gateway.requests",
