@@ -4,9 +4,12 @@ This module is the telemetry contract. Code, dashboards, alert rules and tests t
 names from here and nowhere else, so a rename happens in one place or not at all.
 
 Names follow the OpenTelemetry semantic conventions where one exists (``gen_ai.agent.id``,
-``error.type``, ``system.*``, ``process.*``, ``messaging.*``, ``http.*``). Our own metrics live
-under ``agent.*`` with UCUM units. Two rules keep the Prometheus names identical whether
-metrics are scraped from the SDK's Prometheus exporter or translated by the Collector:
+``error.type``, ``system.*``, ``process.*``, ``messaging.*``, ``http.*``). Our own names live
+in the :data:`CUSTOM_NAMESPACES` (``agent.*``, ``gateway.*``, ``alert.*``, ``otel_agents.*``),
+with UCUM units; ``docs/prometheus-names.md`` (Namespaces) says why these and not one
+project prefix, and when that would change. Two rules keep the Prometheus names identical
+whether metrics are scraped from the SDK's Prometheus exporter or translated by the
+Collector:
 
 * durations are histograms in seconds (``s``), with explicit bucket boundaries;
 * our own gauges never use the unit ``1`` (the Collector appends ``_ratio`` to those and the
@@ -28,11 +31,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALL_METRICS",
+    "CUSTOM_NAMESPACES",
     "DURATION_BUCKETS",
     "InstrumentKind",
     "MetricSpec",
     "create_instrument",
 ]
+
+#: The top-level namespaces of our own names (no semantic convention defines these
+#: concepts). None of them is a namespace of the OpenTelemetry semantic conventions, which
+#: ``tests/test_namespaces.py`` checks against the installed registry; every other name here
+#: is under a registry namespace.
+CUSTOM_NAMESPACES = ("agent", "alert", "gateway", "otel_agents")
 
 # --------------------------------------------------------------------------------------
 # Attribute keys
