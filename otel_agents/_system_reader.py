@@ -119,9 +119,10 @@ class SystemReader:
         self._lock = threading.Lock()
         self._process: Any = None
         self._cpu_baseline: dict[str, float] | None = None
-        self._process_baseline: tuple[float, float] | None = None  # (cpu seconds, wall time)
+        # (user seconds, system seconds, wall time)
+        self._process_baseline: tuple[float, float, float] | None = None
         self._cpu_last: dict[str, float] | None = None
-        self._process_last: float | None = None
+        self._process_last: dict[str, float] | None = None
         self._pid = 0
         self._failures = FailureLog(
             _logger, "reading %s failed; it is left out", level=logging.WARNING
@@ -167,7 +168,7 @@ class SystemReader:
         with self._lock:
             self._cpu_baseline = _cpu_seconds(self.probes.cpu_times())
             times = self.process().cpu_times()
-            self._process_baseline = (times.user + times.system, time.monotonic())
+            self._process_baseline = (times.user, times.system, time.monotonic())
 
     # -- system ----------------------------------------------------------------------------
     def cpu_utilization(self) -> dict[str, float]:
@@ -221,28 +222,37 @@ class SystemReader:
         return {"user": float(times.user), "system": float(times.system)}
 
     def process_cpu_utilization(self) -> float:
-        """Share of the machine's CPU this process used since the last reading, 0-1.
+        """Share of the machine's CPU this process used since the last reading, 0-1 (the sum
+        of :meth:`process_cpu_utilization_by_mode`)."""
+        return min(1.0, sum(self.process_cpu_utilization_by_mode().values()))
+
+    def process_cpu_utilization_by_mode(self) -> dict[str, float]:
+        """Share of the machine's CPU this process used since the last reading, by
+        ``cpu.mode`` (user, system), each 0-1: the process conventions require the mode.
 
         Too short an interval repeats the last meaningful value; before there is one, the
         average since the process started.
         """
         process = self.process()
         times = self._read("process_cpu_times", process.cpu_times)
-        cpu_now, wall_now = float(times.user + times.system), time.monotonic()
+        user, system, wall_now = float(times.user), float(times.system), time.monotonic()
         cpus = self._cpus or self._count_cpus()
         with self._lock:
             base = self._process_baseline
             if base is None:
-                self._process_baseline = (cpu_now, wall_now)
-            elif wall_now - base[1] >= _MIN_WALL_DELTA:
-                self._process_baseline = (cpu_now, wall_now)
-                used = max(0.0, cpu_now - base[0]) / ((wall_now - base[1]) * cpus)
-                self._process_last = min(1.0, used)
+                self._process_baseline = (user, system, wall_now)
+            elif wall_now - base[2] >= _MIN_WALL_DELTA:
+                self._process_baseline = (user, system, wall_now)
+                capacity = (wall_now - base[2]) * cpus
+                self._process_last = {
+                    "user": min(1.0, max(0.0, user - base[0]) / capacity),
+                    "system": min(1.0, max(0.0, system - base[1]) / capacity),
+                }
                 return self._process_last
             if self._process_last is not None:
                 return self._process_last
-        lifetime = max(time.time() - float(process.create_time()), 1e-3)
-        return min(1.0, cpu_now / (lifetime * cpus))
+        capacity = max(time.time() - float(process.create_time()), 1e-3) * cpus
+        return {"user": min(1.0, user / capacity), "system": min(1.0, system / capacity)}
 
     def process_memory_usage(self) -> int:
         """Resident memory of this process in bytes."""

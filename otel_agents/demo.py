@@ -236,6 +236,7 @@ class Swarm:
             "messages": len(self.comm.get_message_history()),
             "profiles": self.profiler.get_profiling_summary(),
             "health_score": data["system"]["health_score"],
+            "health": data["system"]["health"],
         }
 
 
@@ -245,6 +246,12 @@ def run(duration: float, export: str | None = None, *, quiet: bool = False) -> d
         print(
             "No OTEL_* exporter is set: telemetry stays in this process. "
             "Set OTEL_EXPORTER_OTLP_ENDPOINT (see README) to send it to a collector."
+        )
+    if not quiet:
+        print(
+            f"Running {len(AGENTS)} agents ({', '.join(a.agent_id for a in AGENTS)}) "
+            f"for {duration:g} s...",
+            flush=True,
         )
     with Swarm() as swarm:
         swarm.run_for(duration)
@@ -269,9 +276,28 @@ def _print_report(report: dict[str, Any]) -> None:
             f"{latency.get('p99', 0) * 1000:>9.1f}"
         )
     print(f"\nmessages exchanged: {report['messages']}")
-    print(f"system health score: {report['health_score']}")
+    print(f"system health score: {report['health_score']} / 100")
+    penalties = report.get("health", {}).get("penalties", {})
+    if penalties:
+        taken = ", ".join(f"{part} -{points:.1f}" for part, points in penalties.items())
+        print(f"  = 100 minus points taken off for {taken}")
+    print(
+        "  (resources: CPU and memory above 50 %; alerts: the active ones; availability:\n"
+        "  agents offline; errors: the error rate. The formula: docs/dashboard.md)"
+    )
+    failing = " and ".join(
+        f"the {a.agent_id} {a.failure_rate:.0%}" for a in AGENTS if a.failure_rate > 0
+    )
+    print(
+        f"\nThe errors are simulated: {failing} of their steps fail on purpose,\n"
+        "so that error metrics, alerts and the health score have something to show."
+    )
     if "export" in report:
         print(f"metrics exported to {report['export']}")
+    print(
+        "\nNext: `otel-agents dashboard` runs this swarm with a live dashboard in the\n"
+        "terminal; `docker compose up` runs it with Grafana, Prometheus and Jaeger (README)."
+    )
 
 
 def _handle(args: argparse.Namespace) -> int:

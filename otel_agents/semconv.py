@@ -4,9 +4,12 @@ This module is the telemetry contract. Code, dashboards, alert rules and tests t
 names from here and nowhere else, so a rename happens in one place or not at all.
 
 Names follow the OpenTelemetry semantic conventions where one exists (``gen_ai.agent.id``,
-``error.type``, ``system.*``, ``process.*``, ``messaging.*``, ``http.*``). Our own metrics live
-under ``agent.*`` with UCUM units. Two rules keep the Prometheus names identical whether
-metrics are scraped from the SDK's Prometheus exporter or translated by the Collector:
+``error.type``, ``system.*``, ``process.*``, ``messaging.*``, ``http.*``). Our own names live
+in the :data:`CUSTOM_NAMESPACES` (``agent.*``, ``gateway.*``, ``alert.*``, ``otel_agents.*``),
+with UCUM units; ``docs/prometheus-names.md`` (Namespaces) says why these and not one
+project prefix, and when that would change. Two rules keep the Prometheus names identical
+whether metrics are scraped from the SDK's Prometheus exporter or translated by the
+Collector:
 
 * durations are histograms in seconds (``s``), with explicit bucket boundaries;
 * our own gauges never use the unit ``1`` (the Collector appends ``_ratio`` to those and the
@@ -80,6 +83,7 @@ __all__ = [
     "CODE_FUNCTION_NAME",
     "CONTEXT_KEY_ATTRIBUTES",
     "CPU_MODE",
+    "CUSTOM_NAMESPACES",
     "DEPLOYMENT_ENVIRONMENT_NAME",
     "DISK_IO_DIRECTION",
     "DURATION_BUCKETS",
@@ -109,6 +113,7 @@ __all__ = [
     "HEALTH_SCOPE_AGENT",
     "HEALTH_SCOPE_SYSTEM",
     "HTTP_CLIENT_REQUEST_DURATION",
+    "HTTP_DURATION_BUCKETS",
     "HTTP_REQUEST_METHOD",
     "HTTP_REQUEST_METHOD_ORIGINAL",
     "HTTP_RESPONSE_STATUS_CODE",
@@ -182,6 +187,12 @@ __all__ = [
     "create_instrument",
 ]
 
+#: The top-level namespaces of our own names (no semantic convention defines these
+#: concepts). None of them is a namespace of the OpenTelemetry semantic conventions, which
+#: ``tests/test_namespaces.py`` checks against the installed registry; every other name here
+#: is under a registry namespace.
+CUSTOM_NAMESPACES = ("agent", "alert", "gateway", "otel_agents")
+
 # --------------------------------------------------------------------------------------
 # Attribute keys
 # --------------------------------------------------------------------------------------
@@ -239,6 +250,26 @@ DURATION_BUCKETS: tuple[float, ...] = (
 )
 
 
+#: The HTTP conventions' bucket advice for ``http.*.request.duration``, in seconds (stable
+#: HTTP metrics): the same as contrib's HTTP instrumentations give their histograms.
+HTTP_DURATION_BUCKETS: tuple[float, ...] = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+)
+
+
 class InstrumentKind(StrEnum):
     """The OpenTelemetry instrument a :class:`MetricSpec` is built as."""
 
@@ -270,11 +301,19 @@ ALL_METRICS: dict[str, MetricSpec] = {}
 
 
 def _metric(
-    name: str, kind: InstrumentKind, unit: str, description: str, *, duration: bool = False
+    name: str,
+    kind: InstrumentKind,
+    unit: str,
+    description: str,
+    *,
+    duration: bool = False,
+    buckets: Sequence[float] | None = None,
 ) -> MetricSpec:
     if name in ALL_METRICS:
         raise RuntimeError(f"metric {name!r} is declared twice in otel_agents.semconv")
-    spec = MetricSpec(name, kind, unit, description, DURATION_BUCKETS if duration else None)
+    if buckets is None and duration:
+        buckets = DURATION_BUCKETS
+    spec = MetricSpec(name, kind, unit, description, buckets)
     ALL_METRICS[name] = spec
     return spec
 
@@ -411,7 +450,7 @@ PROCESS_CPU_UTILIZATION = _metric(
     "process.cpu.utilization",
     InstrumentKind.OBSERVABLE_GAUGE,
     UNIT_RATIO,
-    "Share of the machine's CPU used by this process since the last collection, 0-1.",
+    "Share of the machine's CPU used by this process since the last collection, by mode, 0-1.",
 )
 PROCESS_MEMORY_USAGE = _metric(
     "process.memory.usage",
@@ -608,7 +647,7 @@ HTTP_CLIENT_REQUEST_DURATION = _metric(
     InstrumentKind.HISTOGRAM,
     UNIT_SECONDS,
     "Duration of the gateway's HTTP calls to upstream services.",
-    duration=True,
+    buckets=HTTP_DURATION_BUCKETS,  # the HTTP conventions' advice, not DURATION_BUCKETS
 )
 GATEWAY_REQUESTS = _metric(
     "gateway.requests",

@@ -134,7 +134,7 @@ class SystemMetrics:
             (semconv.SYSTEM_DISK_IO, r.disk_io, semconv.DISK_IO_DIRECTION),
             (semconv.SYSTEM_NETWORK_IO, r.network_io, semconv.NETWORK_IO_DIRECTION),
             (semconv.PROCESS_CPU_TIME, r.process_cpu_time, semconv.CPU_MODE),
-            (semconv.PROCESS_CPU_UTILIZATION, r.process_cpu_utilization, None),
+            (semconv.PROCESS_CPU_UTILIZATION, r.process_cpu_utilization_by_mode, semconv.CPU_MODE),
             (semconv.PROCESS_MEMORY_USAGE, r.process_memory_usage, None),
             (semconv.PROCESS_MEMORY_VIRTUAL, r.process_memory_virtual, None),
             (semconv.PROCESS_THREAD_COUNT, r.process_thread_count, None),

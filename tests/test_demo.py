@@ -30,6 +30,12 @@ def test_the_demo_runs_from_the_command_line_and_exports_what_it_tracked(tmp_pat
 
     assert result.returncode == 0, result.stderr
     assert "planner" in result.stdout
+    # A first run explains itself: progress, the score, the simulated errors, what next.
+    assert "Running 3 agents (planner, researcher, monitor) for 1 s..." in result.stdout
+    assert "= 100 minus points taken off for resources -" in result.stdout
+    assert "docs/dashboard.md" in result.stdout
+    assert "The errors are simulated: the planner 2% and the researcher 5%" in result.stdout
+    assert "`otel-agents dashboard`" in result.stdout
     data = json.loads(export.read_text())
     agents = {m["agent_id"] for m in data["metrics"]}
     assert agents == {"planner", "researcher", "monitor"}

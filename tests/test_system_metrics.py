@@ -40,7 +40,7 @@ EXPECTED: dict[MetricSpec, tuple[str | None, set[str] | None]] = {
     semconv.SYSTEM_DISK_IO: (semconv.DISK_IO_DIRECTION, {"read", "write"}),
     semconv.SYSTEM_NETWORK_IO: (semconv.NETWORK_IO_DIRECTION, {"receive", "transmit"}),
     semconv.PROCESS_CPU_TIME: (semconv.CPU_MODE, {"user", "system"}),
-    semconv.PROCESS_CPU_UTILIZATION: (None, None),
+    semconv.PROCESS_CPU_UTILIZATION: (semconv.CPU_MODE, {"user", "system"}),
     semconv.PROCESS_MEMORY_USAGE: (None, None),
     semconv.PROCESS_MEMORY_VIRTUAL: (None, None),
     semconv.PROCESS_THREAD_COUNT: (None, None),
@@ -147,8 +147,9 @@ def test_first_cpu_readings_are_not_zero(telemetry: TelemetryCapture) -> None:
     cpu = _values(telemetry, semconv.SYSTEM_CPU_UTILIZATION)
     assert cpu["user"] + cpu["system"] > 0
     assert sum(cpu.values()) == pytest.approx(1.0)
-    (process,) = _values(telemetry, semconv.PROCESS_CPU_UTILIZATION).values()
-    assert 0 < process <= 1
+    process = _values(telemetry, semconv.PROCESS_CPU_UTILIZATION)
+    assert set(process) == {"user", "system"}
+    assert 0 < sum(process.values()) <= 1
 
 
 def test_cpu_utilization_is_the_share_since_the_baseline_taken_at_enable(
@@ -307,6 +308,22 @@ def test_process_cpu_utilization_uses_the_average_since_start_when_just_enabled(
     utilization = reader.process_cpu_utilization()
     cpus = psutil.cpu_count() or 1
     assert utilization == pytest.approx(4.0 / (100.0 * cpus), rel=0.01)  # 4 CPU-seconds
+
+
+def test_process_cpu_utilization_is_reported_per_cpu_mode(telemetry: TelemetryCapture) -> None:
+    """The process conventions require ``cpu.mode`` on ``process.cpu.utilization``."""
+    machine = FakeMachine()
+    machine.process_started = time.time() - 100.0
+    system_metrics = SystemMetrics(meter_provider=telemetry.meter_provider, probes=machine.probes())
+    system_metrics.enable()
+    machine.process_times = ProcessTimes(3.0 + 0.6, 1.0 + 0.2)  # user 3x system, throughout
+    process = _values(telemetry, semconv.PROCESS_CPU_UTILIZATION)
+    assert set(process) == {"user", "system"}
+    assert process["user"] == pytest.approx(3 * process["system"], rel=1e-6)
+    reader = SystemReader(machine.probes())
+    assert reader.process_cpu_utilization() == pytest.approx(
+        sum(reader.process_cpu_utilization_by_mode().values())
+    )
 
 
 def test_disk_totals_match_psutils_totals_of_whole_disks() -> None:

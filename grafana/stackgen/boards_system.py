@@ -14,6 +14,8 @@ _HEALTH = metric(sc.AGENT_HEALTH_SCORE)
 _HEALTH_SCOPE = label(sc.HEALTH_SCOPE)
 _IDLE = selector(metric(sc.SYSTEM_CPU_UTILIZATION), {sc.CPU_MODE: "idle"})
 _MEMORY_USED = selector(metric(sc.SYSTEM_MEMORY_UTILIZATION), {sc.SYSTEM_MEMORY_STATE: "used"})
+#: One series per process: the user and system modes (cpu.mode) added up.
+_PROCESS_CPU = f"sum without ({label(sc.CPU_MODE)}) ({metric(sc.PROCESS_CPU_UTILIZATION)})"
 _DISK = label(sc.DISK_IO_DIRECTION)
 _NETWORK = label(sc.NETWORK_IO_DIRECTION)
 #: The health score's colours: the console's levels (otel_agents.console), and the
@@ -106,9 +108,9 @@ SYSTEM = Board(
                 ),
                 ts(
                     "Process CPU",
-                    [Query(metric(sc.PROCESS_CPU_UTILIZATION), legend("job"))],
+                    [Query(_PROCESS_CPU, legend("job"))],
                     "percentunit",
-                    "process.cpu.utilization of each otel-agents process.",
+                    "process.cpu.utilization of each otel-agents process, all CPU modes.",
                 ),
                 ts(
                     "Process resident memory",

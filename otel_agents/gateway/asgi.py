@@ -7,11 +7,15 @@ Four choices about the server telemetry matter here:
   ``GET /v1/users/{path}`` (and ``http.route`` is set, which also labels
   ``http.server.request.duration``), never the raw path. Unrouted requests are named by
   the method alone, as the HTTP conventions say.
-* **Stable HTTP conventions.** The middleware emits ``http.server.request.duration`` in
-  seconds only in the ``http`` stability mode (``OTEL_SEMCONV_STABILITY_OPT_IN``); without
-  that variable it emits the old ``http.server.duration`` in milliseconds. Unless the
-  variable names ``http`` or ``http/dup`` (both), the gateway selects the stable mode for
-  HTTP; an explicit HTTP choice is respected.
+* **Stable HTTP conventions, for the gateway only.** The middleware emits
+  ``http.server.request.duration`` in seconds only in the ``http`` stability mode
+  (``OTEL_SEMCONV_STABILITY_OPT_IN``); without that variable it emits the old
+  ``http.server.duration`` in milliseconds. Unless the variable names ``http`` or
+  ``http/dup`` (both), the gateway's server telemetry uses the stable mode; an explicit
+  HTTP choice is respected. The choice is the gateway's alone: contrib keeps the mode in
+  one process-wide mapping, which the gateway never leaves changed, so every other HTTP
+  instrumentation in the process keeps the conventions its user chose (see
+  :func:`http_stability_mode`).
 * **No per-chunk spans.** ``exclude_spans=["receive", "send"]`` drops the internal spans the
   middleware would make for every ASGI message.
 * **Only the stable server metric by default.** The middleware records through a
@@ -68,14 +72,37 @@ __all__ = ["build_app", "http_stability_mode", "lean_server_telemetry"]
 
 
 def http_stability_mode() -> _StabilityMode:
-    """The HTTP semconv mode, selecting the stable one when nobody asked for another."""
+    """The gateway's HTTP semconv mode: stable, unless ``OTEL_SEMCONV_STABILITY_OPT_IN``
+    names ``http/dup`` (then both, as that variable asks).
+
+    Computed from the variable alone: nothing process-wide is read or written.
+    """
+    opted = {t.strip() for t in os.environ.get(OTEL_SEMCONV_STABILITY_OPT_IN, "").split(",")}
+    return _StabilityMode.HTTP_DUP if "http/dup" in opted else _StabilityMode.HTTP
+
+
+def _scoped_middleware(mode: _StabilityMode, **options: Any) -> OpenTelemetryMiddleware:
+    """An ``OpenTelemetryMiddleware`` in ``mode``, the process-wide mode left as it was.
+
+    The middleware reads contrib's process-wide mapping once, in its constructor, and keeps
+    the mode in the instance. The mapping holds ``mode`` only for that synchronous call
+    and is restored before this returns, so requests, and every other HTTP instrumentation
+    in the process, see the conventions their user chose.
+    """
     stability = _OpenTelemetrySemanticConventionStability
     stability._initialize()  # type: ignore[no-untyped-call]
+    mapping = stability._OTEL_SEMCONV_STABILITY_SIGNAL_MAPPING
     http = _OpenTelemetryStabilitySignalType.HTTP
-    opted = {t.strip() for t in os.environ.get(OTEL_SEMCONV_STABILITY_OPT_IN, "").split(",")}
-    if not opted & {"http", "http/dup"}:
-        stability._OTEL_SEMCONV_STABILITY_SIGNAL_MAPPING[http] = _StabilityMode.HTTP
-    return stability._get_opentelemetry_stability_opt_in_mode(http)
+    missing = object()
+    previous = mapping.get(http, missing)
+    mapping[http] = mode
+    try:
+        return OpenTelemetryMiddleware(**options)
+    finally:
+        if previous is missing:
+            mapping.pop(http, None)
+        else:
+            mapping[http] = previous
 
 
 def build_app(
@@ -128,8 +155,9 @@ def build_app(
             span_details=_span_details(pipeline),
             request_hook=_redacting_hook(mode),
         )
-    return OpenTelemetryMiddleware(
-        app,
+    return _scoped_middleware(
+        mode,
+        app=app,
         default_span_details=_span_details(pipeline),
         server_request_hook=_redacting_hook(mode),
         tracer_provider=tracer_provider,

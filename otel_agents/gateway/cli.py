@@ -1,8 +1,10 @@
 """``otel-agents gateway --config FILE``: serve the gateway with uvicorn.
 
 :func:`register` adds the subcommand to the ``otel-agents`` parser. Telemetry is set up with
-:func:`otel_agents.configure` from the standard ``OTEL_*`` variables; the gateway's own
-settings come from the config file, overridden by ``OTEL_AGENTS_GATEWAY_*`` variables.
+:func:`otel_agents.configure` from the standard ``OTEL_*`` variables (``service.name`` is
+``otel-agents-gateway`` unless ``OTEL_SERVICE_NAME`` or ``OTEL_RESOURCE_ATTRIBUTES`` names
+one); the gateway's own settings come from the config file, overridden by
+``OTEL_AGENTS_GATEWAY_*`` variables.
 """
 
 from __future__ import annotations
@@ -56,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
             config = config.with_overrides(**overrides)
         if not args.no_telemetry:
             from otel_agents import configure
+            from otel_agents._service_name import GATEWAY_SERVICE_NAME, default_service_name
 
-            configure()
+            # Not ``unknown_service:python``: the environment's name, else the gateway's.
+            configure(service_name=default_service_name(GATEWAY_SERVICE_NAME))
         gateway = APIGateway(config, instrument=not args.no_telemetry)
     except (OtelAgentsError, OSError) as exc:
         _logger.error("otel-agents gateway: %s", exc)

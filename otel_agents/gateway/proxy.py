@@ -239,8 +239,11 @@ class Proxy:
             span.end()
             raise
         status = response.status
+        # The HTTP client conventions: any status >= 400 is an error, error.type its code, on
+        # the span and on http.client.request.duration alike; only 5xx count as upstream
+        # failures (gateway.upstream.errors), a 4xx being the client's own doing.
         failed = status >= 500
-        error_type = str(status) if failed else ""
+        error_type = str(status) if status >= 400 else ""
         attrs = telemetry.client_attrs(service_id, method, instance, status, error_type)
         telemetry.record_upstream(attrs, time.perf_counter() - start, failed)
         if span.is_recording():

@@ -19,12 +19,12 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
 import sys
 from collections.abc import Iterator
 from typing import Any
 
 from otel_agents._extras import require
+from otel_agents._service_name import HUB_SERVICE_NAME, default_service_name
 from otel_agents.errors import ConfigurationError
 from otel_agents.messaging.message import AgentMessage, MessageType
 from otel_agents.messaging.security import SECRET_ENV, SecurityConfig
@@ -148,10 +148,9 @@ def _serve(app: Any, args: argparse.Namespace, service_name: str) -> int:
     import otel_agents
     from otel_agents._settings import DRAIN_TIMEOUT
 
-    # OTEL_SERVICE_NAME, when set, wins over our default (argument > env > default).
-    otel_agents.configure(
-        service_name=None if os.environ.get("OTEL_SERVICE_NAME") else service_name
-    )
+    # The environment's name, when it gives one, wins over our default (argument > env >
+    # default), OTEL_RESOURCE_ATTRIBUTES's service.name included.
+    otel_agents.configure(service_name=default_service_name(service_name))
     try:
         server = _server(
             uvicorn.Config(
@@ -190,7 +189,7 @@ def run_hub(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         print(f"otel-agents hub: {exc}", file=sys.stderr)
         return 2
-    return _serve(create_hub_app(hub, security), args, "otel-agents-hub")
+    return _serve(create_hub_app(hub, security), args, HUB_SERVICE_NAME)
 
 
 def run_agent(args: argparse.Namespace) -> int:

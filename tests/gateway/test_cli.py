@@ -83,3 +83,64 @@ path_prefix = "/users"
         if process.stderr:
             process.stderr.close()
     assert process.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, "otel-agents-gateway"),
+        ({"OTEL_RESOURCE_ATTRIBUTES": "service.name=from-attributes"}, "from-attributes"),
+        (
+            {"OTEL_SERVICE_NAME": "named", "OTEL_RESOURCE_ATTRIBUTES": "service.name=other"},
+            "named",
+        ),
+    ],
+)
+def test_gateway_command_names_its_service_unless_the_environment_does(
+    tmp_path: Path, environ: dict[str, str], expected: str
+) -> None:
+    """Not ``unknown_service:python``; the standard variables still win."""
+    port, metrics_port = free_port(), free_port()
+    config = tmp_path / "gateway.toml"
+    config.write_text(f"[gateway]\nport = {port}\n")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES")
+    } | {
+        "OTEL_TRACES_EXPORTER": "none",
+        "OTEL_METRICS_EXPORTER": "prometheus",
+        "OTEL_EXPORTER_PROMETHEUS_HOST": "127.0.0.1",
+        "OTEL_EXPORTER_PROMETHEUS_PORT": str(metrics_port),
+        "OTEL_LOGS_EXPORTER": "none",
+        "OTEL_AGENTS_SYSTEM_METRICS": "false",
+        **environ,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "otel_agents.gateway.cli", "gateway", "--config", str(config)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        body = ""
+        while "target_info" not in body:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, "the gateway's /metrics did not answer"
+            try:
+                body = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=1).text
+            except httpx.TransportError:
+                time.sleep(0.05)
+        (target_info,) = [line for line in body.splitlines() if line.startswith("target_info{")]
+        assert f'service_name="{expected}"' in target_info
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        if process.stderr:
+            process.stderr.close()
+    assert process.returncode == 0

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from opentelemetry.trace import SpanKind
 
+from otel_agents import semconv
 from otel_agents.gateway import APIGateway
 from otel_agents.testing import TelemetryCapture
 
@@ -83,9 +84,12 @@ def test_server_span_is_named_by_route_template_with_stable_attributes(
 
 
 def test_stable_http_server_duration_is_emitted_in_seconds(
-    served: tuple[APIGateway, str], telemetry: TelemetryCapture
+    make_gateway: Any, plain_upstream: ThreadServer, telemetry: TelemetryCapture
 ) -> None:
-    _, url = served
+    """The gateway's own; an instrumented upstream in this process keeps the user's mode."""
+    gateway = make_gateway()
+    gateway.register_service("users", "Users", "v1", plain_upstream.url, path_prefix="/users")
+    url = make_gateway.serve(gateway).url
     httpx.get(f"{url}/v1/users/42")
 
     wait_for_spans(telemetry, "GET /v1/users/{path}")
@@ -103,6 +107,23 @@ def test_stable_http_server_duration_is_emitted_in_seconds(
     assert requests.value == 1
     assert requests.attributes["gateway.response.status_class"] == "2xx"
     assert requests.attributes["http.route"] == "/v1/users/{path}"
+
+
+def test_an_upstream_4xx_is_an_error_type_on_the_client_metric_as_on_the_span(
+    served: tuple[APIGateway, str], telemetry: TelemetryCapture
+) -> None:
+    """HTTP client conventions: status >= 400 is an error; ``error.type`` is the code."""
+    _, url = served
+    assert httpx.get(f"{url}/v1/no-such-upstream-path").status_code == 404
+
+    wait_for_spans(telemetry, "GET /v1/{path}")
+    (client,) = [s for s in telemetry.spans() if s.kind is SpanKind.CLIENT]
+    assert client.attributes["error.type"] == "404"
+    (point,) = telemetry.points("http.client.request.duration")
+    assert point.attributes["http.response.status_code"] == 404
+    assert point.attributes["error.type"] == "404"
+    assert tuple(point.explicit_bounds) == semconv.HTTP_DURATION_BUCKETS
+    assert "gateway.upstream.errors" not in telemetry.metrics()  # 5xx and failures only
 
 
 _OPTIONAL_SERVER_METRICS = (

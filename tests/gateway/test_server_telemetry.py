@@ -12,6 +12,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from opentelemetry.instrumentation._semconv import (
+    _OpenTelemetrySemanticConventionStability,
+    _OpenTelemetryStabilitySignalType,
+    _StabilityMode,
+)
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.trace import ReadableSpan
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -252,3 +257,30 @@ def test_the_middleware_serves_what_the_lean_telemetry_does_not_emit(
         assert isinstance(gateway.app, OpenTelemetryMiddleware)
     finally:
         gateway.close()
+
+
+@pytest.mark.parametrize("setting", ["lean", "contrib"])
+def test_the_gateway_leaves_other_http_instrumentations_their_conventions(
+    setting: str, plain_upstream: ThreadServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """contrib's process-wide HTTP mode stays the user's; only the gateway is stable."""
+    stability = _OpenTelemetrySemanticConventionStability
+    stability._initialize()  # type: ignore[no-untyped-call]
+    http = _OpenTelemetryStabilitySignalType.HTTP
+    monkeypatch.delenv("OTEL_SEMCONV_STABILITY_OPT_IN", raising=False)
+    monkeypatch.setitem(
+        stability._OTEL_SEMCONV_STABILITY_SIGNAL_MAPPING, http, _StabilityMode.DEFAULT
+    )
+    capture = TelemetryCapture()
+    gateway = _gateway(setting, plain_upstream.url, capture)
+    try:
+        gateway.route_request("GET", "/v1/users/1")  # builds the app, serves through it
+        assert stability._get_opentelemetry_stability_opt_in_mode(http) is _StabilityMode.DEFAULT
+        other = OpenTelemetryMiddleware(upstream_app(UpstreamState()))
+        assert other._sem_conv_opt_in_mode is _StabilityMode.DEFAULT
+        names = set(capture.metrics())
+        assert "http.server.request.duration" in names
+        assert "http.server.duration" not in names
+    finally:
+        gateway.close()
+        capture.shutdown()
