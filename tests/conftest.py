@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from otel_agents.testing import TelemetryCapture
+
+# Module- and session-scoped fixtures (the e2e workload) are built outside any test's
+# monkeypatch: the same default for them, for the whole run.
+os.environ.setdefault("OTEL_AGENTS_HOST_METRICS", "on")
 
 
 @pytest.fixture
