@@ -31,6 +31,7 @@ import inspect
 import logging
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple, ParamSpec, TypeVar, cast, overload
 
@@ -39,7 +40,7 @@ from opentelemetry.trace import Span, SpanKind, TracerProvider
 
 from otel_agents import semconv
 from otel_agents._exception_events import error_status, record_exception
-from otel_agents._export import is_secret_key
+from otel_agents._export import export_envelope, is_secret_key, write_json_atomic
 from otel_agents._options import Option, Options
 from otel_agents._profiled_generators import NOT_ERRORS, wrap_async_generator, wrap_generator
 from otel_agents._runtime import PeriodicThread
@@ -338,6 +339,19 @@ class PerformanceProfiler:
             "system": snapshots[-1] if snapshots else None,
             "system_snapshots": len(snapshots),
         }
+
+    def export_profiles(self, filepath: str | Path, time_range: TimeRange = None) -> Path:
+        """Write the profiling summary, profiles and system snapshots to ``filepath`` as JSON.
+
+        Each profile is its name, end time, duration and error type (contexts stay on the
+        spans). The file is replaced atomically; :class:`~otel_agents.ExportError` on failure.
+        """
+        payload = {
+            "summary": self.get_profiling_summary(time_range),
+            "profiles": [record._asdict() for record in self.history.select(time_range)],
+            "system_snapshots": self.get_system_snapshots(time_range),
+        }
+        return write_json_atomic(filepath, export_envelope("profiles", payload))
 
     # -- lifecycle -------------------------------------------------------------------------
     def _snapshot(self) -> None:

@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+from otel_agents._export import export_envelope, write_json_atomic
 from otel_agents._runtime import PeriodicThread
 from otel_agents.errors import MessagingError, invalid_value
 from otel_agents.history import TimeRange
@@ -335,6 +338,30 @@ class AgentCommunicationProtocol(AgentRuntime):
         status: MessageStatus | None = None,
     ) -> list[MessageRecord]:
         return self.messages.select(time_range, agent_id=agent_id, status=status)
+
+    def export_messages(
+        self, filepath: str | os.PathLike[str], time_range: TimeRange = None
+    ) -> Path:
+        """Write the message history in ``time_range`` and the agents to ``filepath`` as JSON.
+
+        Payloads are never written (records hold ids, types, outcomes and times only). The
+        file is replaced atomically; :class:`~otel_agents.ExportError` on failure.
+        """
+        records = self.get_message_history(time_range)
+        payload = {
+            "message_count": len(records),
+            "messages": [record.to_dict() for record in records],
+            "agents": [
+                {
+                    "agent_id": info.agent_id,
+                    "name": info.name,
+                    "status": str(info.status),
+                    "capabilities": list(info.capabilities),
+                }
+                for info in self.list_agents()
+            ],
+        }
+        return write_json_atomic(filepath, export_envelope("messages", payload))
 
     def get_queue_size(self, agent_id: str) -> int:
         return len(self._queue(agent_id))
