@@ -17,13 +17,16 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import psutil
 
 import otel_agents
+from otel_agents._demo_gateway import DemoGateway
 from otel_agents.dashboard import PerformanceDashboard
+from otel_agents.errors import ExportError
 from otel_agents.messaging import AgentCommunicationProtocol, AgentMessage, MessageType
 from otel_agents.profiler import PerformanceProfiler
 from otel_agents.tracker import MetricType, PerformanceTracker
@@ -100,8 +103,12 @@ class Swarm:
                 defaults = dict.fromkeys(
                     ("traces_exporter", "metrics_exporter", "logs_exporter"), "none"
                 )
+            # dashboard=True: the dashboard reads what messaging, the gateway and the
+            # profiler record through the SDK's own in-process reader.
             otel_agents.configure(
-                service_name=os.environ.get("OTEL_SERVICE_NAME", self.service_name), **defaults
+                service_name=os.environ.get("OTEL_SERVICE_NAME", self.service_name),
+                dashboard=True,
+                **defaults,
             )
         self.tracker = PerformanceTracker({"snapshot_interval": 0})
         self.profiler = PerformanceProfiler({"snapshot_interval": 0})
@@ -112,8 +119,9 @@ class Swarm:
             )
         self.comm.register_handler("researcher", self._research, MessageType.TASK_ASSIGNMENT)
         self.comm.register_handler("planner", self._collect, MessageType.TASK_RESULT)
+        self.api = DemoGateway()
         self.dashboard = PerformanceDashboard(
-            self.tracker, self.comm, {"refresh_interval": self.refresh}
+            self.tracker, self.comm, {"refresh_interval": self.refresh}, gateway=self.api.gateway
         )
         # Started, so that its refresh evaluates the alert rules and agent.health.score has
         # a value to export.
@@ -145,6 +153,7 @@ class Swarm:
         self.tracker.stop()
         self.profiler.stop()
         self.comm.stop()
+        self.api.close()
         if self.configure_telemetry:
             otel_agents.shutdown()
 
@@ -214,7 +223,7 @@ class Swarm:
     def _research(self, message: AgentMessage) -> None:
         self._latency("researcher", message)
         with self.profiler.profile("researcher.research", {"operation": "research"}):
-            time.sleep(0.005)
+            self.api.search(str(message.payload.get("topic", "none")))
         self.comm.send_message(
             "researcher",
             message.sender_id,
@@ -236,7 +245,31 @@ class Swarm:
             "messages": len(self.comm.get_message_history()),
             "profiles": self.profiler.get_profiling_summary(),
             "health_score": data["system"]["health_score"],
+            "gateway_requests": data["system"]["gateway_requests"],
         }
+
+    def export(self, folder: str | os.PathLike[str]) -> dict[str, str]:
+        """Write every component's data as JSON files in ``folder`` (made if missing).
+
+        A relative ``folder`` is relative to the current directory. Returns
+        ``{component: path}``.
+        """
+        target = Path.cwd() / Path(folder)
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ExportError(
+                f"export={str(folder)!r}: cannot create the folder ({exc.strerror or exc}); "
+                "pass a writable directory"
+            ) from exc
+        written = {
+            "metrics": self.tracker.export_metrics(target / "metrics.json"),
+            "profiles": self.profiler.export_profiles(target / "profiles.json"),
+            "messages": self.comm.export_messages(target / "messages.json"),
+            "dashboard": self.dashboard.export_dashboard_data(target / "dashboard.json"),
+            "gateway": self.api.gateway.export_history(target / "gateway-history.json"),
+        }
+        return {name: str(path) for name, path in written.items()}
 
 
 def run(duration: float, export: str | None = None, *, quiet: bool = False) -> dict[str, Any]:
@@ -248,9 +281,9 @@ def run(duration: float, export: str | None = None, *, quiet: bool = False) -> d
         )
     with Swarm() as swarm:
         swarm.run_for(duration)
-    report = swarm.report()
-    if export is not None:
-        report["export"] = str(swarm.tracker.export_metrics(export))
+        report = swarm.report()
+        if export is not None:  # while running: the dashboard still reads live telemetry
+            report["export"] = swarm.export(export)
     if not quiet:
         _print_report(report)
     return report
@@ -270,8 +303,9 @@ def _print_report(report: dict[str, Any]) -> None:
         )
     print(f"\nmessages exchanged: {report['messages']}")
     print(f"system health score: {report['health_score']}")
-    if "export" in report:
-        print(f"metrics exported to {report['export']}")
+    print(f"gateway requests: {report['gateway_requests']:g}")
+    for component, path in report.get("export", {}).items():
+        print(f"{component} exported to {path}")
 
 
 def _handle(args: argparse.Namespace) -> int:
@@ -283,5 +317,10 @@ def register(subparsers: Any) -> None:
     """Add ``demo`` to the ``otel-agents`` command line."""
     parser = subparsers.add_parser("demo", help="run a small agent swarm and report on it")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds to run (10)")
-    parser.add_argument("--export", metavar="FILE", help="write the tracked metrics as JSON")
+    parser.add_argument(
+        "--export",
+        metavar="DIR",
+        help="write every component's data as JSON files into DIR (relative to the current "
+        "directory)",
+    )
     parser.set_defaults(handler=_handle)
