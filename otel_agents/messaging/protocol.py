@@ -312,15 +312,31 @@ class AgentCommunicationProtocol(AgentRuntime):
         return count
 
     async def serve(self, agent_id: str, stop: asyncio.Event | None = None) -> None:
-        """Process ``agent_id``'s messages as they arrive until ``stop`` is set."""
+        """Process ``agent_id``'s messages as they arrive until ``stop`` is set.
+
+        Setting ``stop`` ends only the wait for the next message: a message whose handlers
+        are running is processed to the end (its record says processed or failed), never
+        cancelled half-way and lost. Messages still queued stay queued.
+        """
         stop = stop or asyncio.Event()
+        queue = self._queue(agent_id)
         while not stop.is_set():
-            waiter = asyncio.ensure_future(self.process_next_async(agent_id, wait=True))
-            stopper = asyncio.ensure_future(stop.wait())
-            done, _ = await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            for future in (waiter, stopper):
-                if future not in done:
-                    future.cancel()
+            message = self._next(agent_id)
+            if message is None:
+                # Only this wait is raced against stop; get_async() takes nothing from the
+                # queue until it returns, so cancelling it loses no message.
+                getter = asyncio.ensure_future(queue.get_async())
+                stopper = asyncio.ensure_future(stop.wait())
+                done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                stopper.cancel()
+                if getter not in done:
+                    getter.cancel()
+                    return
+                message = getter.result()
+                if self.consumer.expired(message):
+                    continue
+            handlers = self._handlers.get(agent_id)
+            await self.consumer.process_async(message, handlers, *self._names(message))
 
     # -- history and lifecycle -------------------------------------------------------------------
     def get_message_status(self, message_id: str) -> MessageRecord:
