@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -126,9 +126,30 @@ class AgentCommunicationProtocol(AgentRuntime):
     def list_agents(self, status: AgentStatus | None = None) -> list[AgentInfo]:
         return [a for a in self.registry.agents() if status is None or a.status is status]
 
-    def find_agents_by_capability(self, capability: str) -> list[AgentInfo]:
-        """Agents offering ``capability``, by id; raises if no agent offers it."""
-        return self.registry.find_by_capability(capability)
+    def find_agents_by_capability(
+        self,
+        capability: str | Iterable[str],
+        requirements: Mapping[str, Any] | None = None,
+        *,
+        status: AgentStatus | str | None = None,
+    ) -> list[AgentInfo]:
+        """Agents offering ``capability`` (one, or a list: all of them), by id.
+
+        Args:
+            capability: a capability, or a list of capabilities an agent must all offer.
+            requirements: metadata an agent must have: ``{"region": "eu"}`` (equal) or
+                ``{"tier": ["gold", "silver"]}`` (one of).
+            status: only agents with this status (``"online"``, say).
+
+        Returns:
+            The matching agents; empty when each capability is offered but no agent meets
+            everything asked.
+
+        Raises:
+            UnknownCapabilityError: a capability no registered agent offers.
+            InvalidMessageError: an empty capability or a requirements that is not a mapping.
+        """
+        return self.registry.find_by_capability(capability, requirements, status)
 
     def heartbeat(self, agent_id: str, status: AgentStatus | str | None = None) -> AgentInfo:
         return self.registry.heartbeat(agent_id, status)

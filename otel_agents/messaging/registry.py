@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,7 @@ from otel_agents import semconv as sc
 from otel_agents._runtime import Clock, FailureLog, SystemClock, failsafe_call
 from otel_agents.history import BoundedHistory
 from otel_agents.messaging._telemetry import MessagingTelemetry
+from otel_agents.messaging.capabilities import capabilities_wanted, meets, requirements_wanted
 from otel_agents.messaging.errors import (
     DuplicateAgentError,
     InvalidMessageError,
@@ -187,21 +188,34 @@ class AgentRegistry:
         with self._lock:
             return sorted(self._agents.values(), key=lambda info: info.agent_id)
 
-    def find_by_capability(self, capability: str) -> list[AgentInfo]:
-        if not isinstance(capability, str) or not capability:
-            raise bad_value(InvalidMessageError, "capability", capability, "a non-empty string")
+    def find_by_capability(
+        self,
+        capability: str | Iterable[str],
+        requirements: Mapping[str, Any] | None = None,
+        status: AgentStatus | str | None = None,
+    ) -> list[AgentInfo]:
+        wanted = capabilities_wanted(capability)
+        required = requirements_wanted(requirements)
+        state = None if status is None else _coerce_status(status)
         agents = self.agents()
-        found = [info for info in agents if capability in info.capabilities]
-        if not found:
-            known = sorted({c for info in agents for c in info.capabilities})
+        offered = {c for info in agents for c in info.capabilities}
+        missing = [c for c in wanted if c not in offered]
+        if missing:
+            known = sorted(offered)
             shown = ", ".join(known[:_SHOWN]) + (
                 f" (+{len(known) - _SHOWN} more)" if len(known) > _SHOWN else ""
             )
             raise UnknownCapabilityError(
-                f"capability={capability!r} is not offered by any registered agent: "
+                f"capability={missing[0]!r} is not offered by any registered agent: "
                 f"use one of: {shown or '(no capabilities registered)'}"
             )
-        return found
+        return [
+            info
+            for info in agents
+            if all(c in info.capabilities for c in wanted)
+            and meets(info.metadata, required)
+            and (state is None or info.status is state)
+        ]
 
     # -- status and heartbeats ------------------------------------------------------------------
     def add_status_listener(self, listener: StatusListener) -> None:
