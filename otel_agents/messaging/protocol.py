@@ -93,6 +93,7 @@ class AgentCommunicationProtocol(AgentRuntime):
             name="otel-agents-heartbeats",
             logger=_logger,
         )
+        self._stopped = False
         self.telemetry.observe(queue_depth=self.transport.depths)
 
     # -- registry (the seed's API) -------------------------------------------------------------
@@ -110,7 +111,13 @@ class AgentCommunicationProtocol(AgentRuntime):
             InvalidMessageError: an empty id, capabilities that are not a list of strings ...
             DuplicateAgentError: the id is registered with a different endpoint.
         """
-        return self.registry.register(agent_id, name, capabilities, endpoint, metadata)
+        info = self.registry.register(agent_id, name, capabilities, endpoint, metadata)
+        # Heartbeats mean nothing unless someone checks them: from the first registration
+        # on, a daemon thread does (config ``heartbeat_monitor``), so a silent agent goes
+        # offline without the user having to know about start().
+        if self.config["heartbeat_monitor"] and not self._stopped:
+            self._monitor.start()
+        return info
 
     def unregister_agent(self, agent_id: str) -> AgentInfo:
         """Remove an agent; messages still queued for it are recorded as failed."""
@@ -404,11 +411,17 @@ class AgentCommunicationProtocol(AgentRuntime):
         return len(self._queue(agent_id))
 
     def start(self) -> None:
-        """Check heartbeats every ``heartbeat_interval`` seconds in a daemon thread."""
+        """Check heartbeats every ``heartbeat_interval`` seconds in a daemon thread.
+
+        Registering an agent already does this (config ``heartbeat_monitor``, default on);
+        call it yourself only with ``heartbeat_monitor`` off. Safe to call twice.
+        """
+        self._stopped = False
         self._monitor.start()
 
     def stop(self) -> None:
         """Stop the heartbeat thread and close the transport. Safe to call twice."""
+        self._stopped = True
         self._monitor.stop(timeout=5)
         self.transport.close()
 
