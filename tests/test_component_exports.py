@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from otel_agents.messaging import AgentCommunicationProtocol, MessageType
 from otel_agents.profiler import PerformanceProfiler
 
@@ -41,3 +43,46 @@ def test_messaging_exports_history_and_agents_without_payloads(tmp_path: Path) -
     assert record["status"] == "processed"
     assert {a["agent_id"] for a in data["agents"]} == {"planner", "worker"}
     assert "s3cret" not in path.read_text()
+
+
+def test_profiler_custom_metrics_carry_tags_and_keep_context(tmp_path: Path) -> None:
+    from otel_agents.testing import TelemetryCapture
+
+    capture = TelemetryCapture()
+    try:
+        profiler = PerformanceProfiler(
+            {"snapshot_interval": 0}, meter_provider=capture.meter_provider
+        )
+        profiler.record_metric(
+            "tokens_used", 120, tags={"model": "small", "api_key": "s3cret"}, context={"run": 7}
+        )
+        profiler.record_metric("tokens_used", 80, tags={"model": "small"})
+        (point,) = capture.points("agent.profile.metric")
+        assert dict(point.attributes) == {
+            "agent.profile.metric.name": "tokens_used",
+            "agent.profile.tag.model": "small",
+        }
+        assert (point.count, point.sum) == (2, 200)
+        summary = profiler.get_profiling_summary()["custom_metrics"]["tokens_used"]
+        assert (summary["count"], summary["sum"]) == (2, 200)
+        data = json.loads(profiler.export_profiles(tmp_path / "p.json").read_text())
+        first = data["custom_metrics"][0]
+        assert (first["tags"], first["context"]) == ({"model": "small"}, {"run": 7})
+        assert "s3cret" not in json.dumps(data)
+    finally:
+        capture.shutdown()
+
+
+def test_profiler_custom_metrics_refuse_unbounded_tags_and_bad_values() -> None:
+    from otel_agents.errors import InvalidTypeError, InvalidValueError
+
+    profiler = PerformanceProfiler({"snapshot_interval": 0})
+    with pytest.raises(InvalidValueError, match="tags"):
+        profiler.record_metric("x", 1, tags={f"t{n}": n for n in range(9)})
+    with pytest.raises(InvalidTypeError, match="tags"):
+        profiler.record_metric("x", 1, tags={"nested": {"a": 1}})
+    with pytest.raises(InvalidValueError, match="value"):
+        profiler.record_metric("x", float("nan"))
+    with pytest.raises(InvalidValueError, match="name"):
+        profiler.record_metric("", 1)
+    assert profiler.get_profiling_summary()["custom_metrics"] == {}

@@ -1,0 +1,99 @@
+"""The profiler's custom metrics: user-defined values with tags and context.
+
+The seed's "custom metrics: user-defined profiling metrics with tags and context". A value
+goes to the ``agent.profile.metric`` histogram, named by ``agent.profile.metric.name`` and
+tagged with ``agent.profile.tag.<key>`` attributes, and into a bounded in-process history
+with its (redacted) context, which ``get_profiling_summary()`` and ``export_profiles()``
+read. Tags become metric attributes, so they are bounded: scalar values only, at most
+:data:`MAX_TAGS`, secret-looking keys dropped. Context never becomes an attribute: it can
+hold anything (ids, prompts) without creating series.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+from opentelemetry.metrics import Meter
+
+from otel_agents import semconv
+from otel_agents._export import is_secret_key, redact
+from otel_agents.errors import invalid_type, invalid_value
+from otel_agents.history import BoundedHistory, TimeRange, summarize
+
+__all__ = ["MAX_TAGS", "CustomMetricRecord", "CustomMetrics"]
+
+#: Tags kept per value (the rest is refused): each distinct tag set is a metric series.
+MAX_TAGS = 8
+_TAG_TYPES = (str, bool, int, float)
+
+
+class CustomMetricRecord(NamedTuple):
+    """One recorded custom value in the in-process history."""
+
+    name: str
+    value: float
+    timestamp: float
+    tags: dict[str, Any]
+    context: dict[str, Any] | None
+
+
+class CustomMetrics:
+    """Records custom values as a histogram and a bounded history."""
+
+    def __init__(self, meter: Meter, max_history: int, clock: Callable[[], float]) -> None:
+        self._histogram = semconv.create_instrument(meter, semconv.AGENT_PROFILE_METRIC)
+        self._clock = clock
+        self.history: BoundedHistory[CustomMetricRecord] = BoundedHistory(
+            max_history, lambda record: record.timestamp, parameter="max_history"
+        )
+
+    def record(
+        self,
+        name: str,
+        value: float,
+        tags: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> CustomMetricRecord:
+        if not isinstance(name, str) or not name.strip():
+            raise invalid_value("name", name, "a non-empty metric name, e.g. 'tokens_used'")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise invalid_type("value", value, "a number")
+        if not math.isfinite(value):
+            raise invalid_value("value", value, "a finite number")
+        kept = _tags(tags)
+        if context is not None and not isinstance(context, Mapping):
+            raise invalid_type("context", context, "a mapping or None")
+        attributes: dict[str, Any] = {semconv.AGENT_PROFILE_METRIC_NAME: name}
+        for key, tag in kept.items():
+            attributes[semconv.AGENT_PROFILE_TAG_PREFIX + key] = tag
+        self._histogram.record(float(value), attributes)
+        record = CustomMetricRecord(
+            name, float(value), self._clock(), kept, redact(context) if context else None
+        )
+        self.history.append(record)
+        return record
+
+    def summary(self, time_range: TimeRange = None) -> dict[str, dict[str, Any]]:
+        """``{name: summarize(values)}`` over the history in ``time_range``."""
+        by_name: dict[str, list[float]] = {}
+        for record in self.history.select(time_range):
+            by_name.setdefault(record.name, []).append(record.value)
+        return {name: summarize(values) for name, values in sorted(by_name.items())}
+
+
+def _tags(tags: Mapping[str, Any] | None) -> dict[str, Any]:
+    if tags is None:
+        return {}
+    if not isinstance(tags, Mapping):
+        raise invalid_type("tags", tags, "a mapping of tag names to str/int/float/bool values")
+    kept = {str(k): v for k, v in tags.items() if not is_secret_key(str(k))}
+    if len(kept) > MAX_TAGS:
+        raise invalid_value(
+            "tags", sorted(kept), f"at most {MAX_TAGS} tags (each tag set is a metric series)"
+        )
+    for key, tag in kept.items():
+        if not isinstance(tag, _TAG_TYPES):
+            raise invalid_type(f"tags[{key!r}]", tag, "a str, int, float or bool")
+    return kept
