@@ -245,9 +245,13 @@ class PerformanceDashboard:
         """
         return self.refresh()
 
-    def export_dashboard_data(self, filepath: str | Path) -> Path:
-        """Write :meth:`get_dashboard_data` to ``filepath`` as JSON, atomically."""
-        return write_json_atomic(filepath, export_envelope("dashboard", self.get_dashboard_data()))
+    def export_dashboard_data(self, filepath: str | Path, *, encrypt: bool = False) -> Path:
+        """Write :meth:`get_dashboard_data` to ``filepath`` as JSON, atomically.
+
+        ``encrypt=True``: encrypted with ``OTEL_AGENTS_EXPORT_KEY``.
+        """
+        data = export_envelope("dashboard", self.get_dashboard_data())
+        return write_json_atomic(filepath, data, encrypt=encrypt)
 
     # -- refreshing ------------------------------------------------------------------------
     def refresh(self) -> dict[str, Any]:

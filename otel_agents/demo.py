@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -26,7 +27,8 @@ import psutil
 import otel_agents
 from otel_agents._demo_gateway import DemoGateway
 from otel_agents.dashboard import PerformanceDashboard
-from otel_agents.errors import ExportError
+from otel_agents.encryption import encrypt_bytes
+from otel_agents.errors import ConfigurationError, ExportError
 from otel_agents.messaging import AgentCommunicationProtocol, AgentMessage, MessageType
 from otel_agents.profiler import PerformanceProfiler
 from otel_agents.tracker import MetricType, PerformanceTracker
@@ -248,12 +250,14 @@ class Swarm:
             "gateway_requests": data["system"]["gateway_requests"],
         }
 
-    def export(self, folder: str | os.PathLike[str]) -> dict[str, str]:
+    def export(self, folder: str | os.PathLike[str], *, encrypt: bool = False) -> dict[str, str]:
         """Write every component's data as JSON files in ``folder`` (made if missing).
 
-        A relative ``folder`` is relative to the current directory. Returns
-        ``{component: path}``.
+        A relative ``folder`` is relative to the current directory; ``encrypt=True``
+        encrypts each file with ``OTEL_AGENTS_EXPORT_KEY``. Returns ``{component: path}``.
         """
+        if encrypt:  # fail before any file is written when there is no usable key
+            encrypt_bytes(b"")
         target = Path.cwd() / Path(folder)
         try:
             target.mkdir(parents=True, exist_ok=True)
@@ -263,27 +267,35 @@ class Swarm:
                 "pass a writable directory"
             ) from exc
         written = {
-            "metrics": self.tracker.export_metrics(target / "metrics.json"),
-            "profiles": self.profiler.export_profiles(target / "profiles.json"),
-            "messages": self.comm.export_messages(target / "messages.json"),
-            "dashboard": self.dashboard.export_dashboard_data(target / "dashboard.json"),
-            "gateway": self.api.gateway.export_history(target / "gateway-history.json"),
+            "metrics": self.tracker.export_metrics(target / "metrics.json", encrypt=encrypt),
+            "profiles": self.profiler.export_profiles(target / "profiles.json", encrypt=encrypt),
+            "messages": self.comm.export_messages(target / "messages.json", encrypt=encrypt),
+            "dashboard": self.dashboard.export_dashboard_data(
+                target / "dashboard.json", encrypt=encrypt
+            ),
+            "gateway": self.api.gateway.export_history(
+                target / "gateway-history.json", encrypt=encrypt
+            ),
         }
         return {name: str(path) for name, path in written.items()}
 
 
-def run(duration: float, export: str | None = None, *, quiet: bool = False) -> dict[str, Any]:
+def run(
+    duration: float, export: str | None = None, *, quiet: bool = False, encrypt: bool = False
+) -> dict[str, Any]:
     """Run the swarm for ``duration`` seconds and return what the in-process views saw."""
     if not quiet and not any(os.environ.get(name) for name in EXPORTER_VARIABLES):
         print(
             "No OTEL_* exporter is set: telemetry stays in this process. "
             "Set OTEL_EXPORTER_OTLP_ENDPOINT (see README) to send it to a collector."
         )
+    if encrypt:  # a missing or bad key is an error before the swarm starts
+        encrypt_bytes(b"")
     with Swarm() as swarm:
         swarm.run_for(duration)
         report = swarm.report()
         if export is not None:  # while running: the dashboard still reads live telemetry
-            report["export"] = swarm.export(export)
+            report["export"] = swarm.export(export, encrypt=encrypt)
     if not quiet:
         _print_report(report)
     return report
@@ -309,7 +321,11 @@ def _print_report(report: dict[str, Any]) -> None:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    run(args.duration, args.export)
+    try:
+        run(args.duration, args.export, encrypt=args.encrypt)
+    except ConfigurationError as exc:
+        print(f"otel-agents demo: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -322,5 +338,11 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         help="write every component's data as JSON files into DIR (relative to the current "
         "directory)",
+    )
+    parser.add_argument(
+        "--encrypt",
+        action="store_true",
+        help="encrypt the exported files with the key in OTEL_AGENTS_EXPORT_KEY "
+        "(needs otel-agents[crypto])",
     )
     parser.set_defaults(handler=_handle)

@@ -364,11 +364,14 @@ class PerformanceProfiler:
         """
         return self._custom.record(name, value, tags, context)
 
-    def export_profiles(self, filepath: str | Path, time_range: TimeRange = None) -> Path:
+    def export_profiles(
+        self, filepath: str | Path, time_range: TimeRange = None, *, encrypt: bool = False
+    ) -> Path:
         """Write the profiling summary, profiles and system snapshots to ``filepath`` as JSON.
 
         Each profile is its name, end time, duration and error type (contexts stay on the
         spans). The file is replaced atomically; :class:`~otel_agents.ExportError` on failure.
+        ``encrypt=True``: encrypted with ``OTEL_AGENTS_EXPORT_KEY``.
         """
         payload = {
             "summary": self.get_profiling_summary(time_range),
@@ -376,7 +379,7 @@ class PerformanceProfiler:
             "custom_metrics": [r._asdict() for r in self._custom.history.select(time_range)],
             "system_snapshots": self.get_system_snapshots(time_range),
         }
-        return write_json_atomic(filepath, export_envelope("profiles", payload))
+        return write_json_atomic(filepath, export_envelope("profiles", payload), encrypt=encrypt)
 
     # -- lifecycle -------------------------------------------------------------------------
     def _snapshot(self) -> None:

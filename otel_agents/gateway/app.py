@@ -301,7 +301,13 @@ class APIGateway:
             records = records[-limit:] if limit > 0 else []
         return [r.to_dict() for r in records]
 
-    def export_history(self, filepath: str | os.PathLike[str], time_range: TimeRange = None) -> str:
+    def export_history(
+        self,
+        filepath: str | os.PathLike[str],
+        time_range: TimeRange = None,
+        *,
+        encrypt: bool = False,
+    ) -> str:
         """Write services and the redacted history as JSON (atomically); return the path.
 
         Raises :class:`~otel_agents.errors.ExportError` (the old file stays) on failure.
@@ -310,7 +316,8 @@ class APIGateway:
             "services": self.list_services(),
             "history": self.get_request_history(time_range),
         }
-        return str(write_json_atomic(filepath, export_envelope("gateway_history", payload)))
+        envelope = export_envelope("gateway_history", payload)
+        return str(write_json_atomic(filepath, envelope, encrypt=encrypt))
 
     # -- serving -------------------------------------------------------------------------
     @property

@@ -384,12 +384,17 @@ class AgentCommunicationProtocol(AgentRuntime):
         return self.messages.select(time_range, agent_id=agent_id, status=status)
 
     def export_messages(
-        self, filepath: str | os.PathLike[str], time_range: TimeRange = None
+        self,
+        filepath: str | os.PathLike[str],
+        time_range: TimeRange = None,
+        *,
+        encrypt: bool = False,
     ) -> Path:
         """Write the message history in ``time_range`` and the agents to ``filepath`` as JSON.
 
         Payloads are never written (records hold ids, types, outcomes and times only). The
         file is replaced atomically; :class:`~otel_agents.ExportError` on failure.
+        ``encrypt=True``: encrypted with ``OTEL_AGENTS_EXPORT_KEY``.
         """
         records = self.get_message_history(time_range)
         payload = {
@@ -405,7 +410,7 @@ class AgentCommunicationProtocol(AgentRuntime):
                 for info in self.list_agents()
             ],
         }
-        return write_json_atomic(filepath, export_envelope("messages", payload))
+        return write_json_atomic(filepath, export_envelope("messages", payload), encrypt=encrypt)
 
     def get_queue_size(self, agent_id: str) -> int:
         return len(self._queue(agent_id))
