@@ -21,6 +21,7 @@ from typing import Any
 from opentelemetry import metrics, trace
 from opentelemetry._logs import LoggerProvider
 
+from otel_agents import semconv
 from otel_agents._dashboard_sources import (
     AVAILABLE_STATUSES,
     ResourceReader,
@@ -42,6 +43,7 @@ from otel_agents.alert_rules import (
     rules_from_config,
 )
 from otel_agents.alerts import Alert, AlertLevel, AlertManager
+from otel_agents.audit import audit_log
 from otel_agents.errors import invalid_type, invalid_value
 from otel_agents.health import HealthInputs, HealthReporter, HealthWeights, health_score
 from otel_agents.history import BoundedHistory, TimeRange
@@ -174,6 +176,7 @@ class PerformanceDashboard:
             immediately=True,
         )
         HealthReporter(self._scores, meter_provider=meter_provider)
+        self._audit = audit_log(logger_provider)
 
     # -- the seed's API --------------------------------------------------------------------
     def start(self) -> None:
@@ -218,13 +221,34 @@ class PerformanceDashboard:
         """
         return self.alert_manager.raise_alert(level, message, source, context)
 
-    def acknowledge_alert(self, alert_id: str) -> Alert:
-        """Mark an alert as seen. Raises :class:`~otel_agents.alerts.UnknownAlertError`."""
-        return self.alert_manager.acknowledge(alert_id)
+    def acknowledge_alert(self, alert_id: str, *, actor: str | None = None) -> Alert:
+        """Mark an alert as seen; audited as ``alert.acknowledge`` by ``actor``.
 
-    def resolve_alert(self, alert_id: str) -> Alert:
-        """Resolve an alert. Raises :class:`~otel_agents.alerts.UnknownAlertError`."""
-        return self.alert_manager.resolve(alert_id)
+        Raises :class:`~otel_agents.alerts.UnknownAlertError` (audited as a failure).
+        """
+        return self._audited(semconv.AUDIT_ALERT_ACKNOWLEDGE, alert_id, actor, True)
+
+    def resolve_alert(self, alert_id: str, *, actor: str | None = None) -> Alert:
+        """Resolve an alert; audited as ``alert.resolve`` by ``actor``.
+
+        Raises :class:`~otel_agents.alerts.UnknownAlertError` (audited as a failure).
+        """
+        return self._audited(semconv.AUDIT_ALERT_RESOLVE, alert_id, actor, False)
+
+    def _audited(self, action: str, alert_id: str, actor: str | None, ack: bool) -> Alert:
+        who = actor if isinstance(actor, str) and actor else _LOCAL_ACTOR
+        try:
+            if ack:
+                alert = self.alert_manager.acknowledge(alert_id)
+            else:
+                alert = self.alert_manager.resolve(alert_id)
+        except Exception:
+            self._audit.record(
+                action, actor=who, target=str(alert_id), outcome=semconv.AUDIT_OUTCOME_FAILURE
+            )
+            raise
+        self._audit.record(action, actor=who, target=alert.alert_id)
+        return alert
 
     def get_active_alerts(self, level: AlertLevel | str | None = None) -> list[Alert]:
         return self.alert_manager.get_active_alerts(level)
@@ -407,6 +431,9 @@ _VIEW_SECTIONS: dict[DashboardView, tuple[str, ...]] = {
     DashboardView.ALERTS: ("alerts", "rules"),
     DashboardView.HISTORICAL: ("historical",),
 }
+
+#: The actor of an alert change made in this process without ``actor=``.
+_LOCAL_ACTOR = "local"
 
 _HISTORY_KEYS = (
     "health_score",

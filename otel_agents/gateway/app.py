@@ -27,9 +27,11 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp
 
 from otel_agents._export import export_envelope, write_json_atomic
+from otel_agents.audit import audit_log
 from otel_agents.errors import invalid_type
 from otel_agents.gateway._telemetry import GatewayTelemetry
 from otel_agents.gateway.admin import admin_routes
+from otel_agents.gateway.admin_audit import AdminAudit
 from otel_agents.gateway.asgi import build_app
 from otel_agents.gateway.client import UpstreamClient, upstream_tls_context
 from otel_agents.gateway.config import GatewayConfig
@@ -335,6 +337,7 @@ class APIGateway:
                     meter_provider=self._meter_provider,
                     http_server_metrics=self.config.http_server_metrics,
                 )
+                self._app = AdminAudit(self._app, audit_log())  # admin changes: audit records
             return self._app
 
     async def start_health_checks(self) -> None:

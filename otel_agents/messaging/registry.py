@@ -16,6 +16,7 @@ from typing import Any
 
 from otel_agents import semconv as sc
 from otel_agents._runtime import Clock, FailureLog, SystemClock, failsafe_call
+from otel_agents.audit import audit_log
 from otel_agents.history import BoundedHistory
 from otel_agents.messaging._telemetry import MessagingTelemetry
 from otel_agents.messaging.capabilities import capabilities_wanted, meets, requirements_wanted
@@ -116,7 +117,12 @@ class AgentRegistry:
         metadata: dict[str, Any] | None = None,
         *,
         reports_outcomes: bool = False,
+        client_address: str | None = None,
     ) -> AgentInfo:
+        """Register (or update) an agent; audited as ``agent.register`` by that agent.
+
+        ``client_address``: where an HTTP registration came from, for the audit record.
+        """
         validate_agent_id(agent_id)
         if not isinstance(name, str):
             raise bad_value(InvalidMessageError, "name", name, "a string")
@@ -155,15 +161,29 @@ class AgentRegistry:
             )
             self._agents[agent_id] = info
         self._telemetry.registrations.add(1)
+        audit_log().record(
+            sc.AUDIT_AGENT_REGISTER,
+            actor=agent_id,
+            target=agent_id,
+            client_address=client_address,
+            details={"updated": existing is not None, "capabilities": len(info.capabilities)},
+        )
         previous = None if existing is None else existing.status
         if previous is not AgentStatus.ONLINE:
             self._changed(agent_id, previous, AgentStatus.ONLINE, "registered")
         return info
 
-    def unregister(self, agent_id: str) -> AgentInfo:
+    def unregister(self, agent_id: str, *, client_address: str | None = None) -> AgentInfo:
+        """Remove an agent; audited as ``agent.unregister`` by that agent."""
         with self._lock:
             info = self.get(agent_id)
             del self._agents[agent_id]
+        audit_log().record(
+            sc.AUDIT_AGENT_UNREGISTER,
+            actor=agent_id,
+            target=agent_id,
+            client_address=client_address,
+        )
         self._changed(agent_id, info.status, AgentStatus.OFFLINE, "unregistered")
         return info
 
