@@ -35,6 +35,7 @@ from otel_agents.gateway.admin_audit import AdminAudit
 from otel_agents.gateway.asgi import build_app
 from otel_agents.gateway.client import UpstreamClient, upstream_tls_context
 from otel_agents.gateway.config import GatewayConfig
+from otel_agents.gateway.discovery import HubDiscovery
 from otel_agents.gateway.errors import InvalidServiceError, ServiceNotFoundError
 from otel_agents.gateway.health import ActiveHealthChecker, HealthPolicy
 from otel_agents.gateway.history import new_history
@@ -344,8 +345,16 @@ class APIGateway:
         """Start active health checks on the running loop (the app's lifespan does this)."""
         self.checker.start()
 
+    def discover_from_hub(self, hub_url: str, service_id: str, **options: Any) -> HubDiscovery:
+        """Keep ``service_id``'s instances in step with a hub's agents (discovery.py)."""
+        discovery = HubDiscovery(self, hub_url, service_id, **options).start()
+        self.__dict__.setdefault("_discoveries", []).append(discovery)
+        return discovery
+
     def close(self) -> None:
         """Stop the background loop that :meth:`route_request` uses."""
+        for discovery in self.__dict__.pop("_discoveries", []):
+            discovery.stop()
         loop_thread = self._loop
         with contextlib.suppress(RuntimeError):
             if loop_thread._loop is not None:
