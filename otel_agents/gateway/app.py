@@ -37,6 +37,7 @@ from otel_agents.gateway.client import UpstreamClient, upstream_tls_context
 from otel_agents.gateway.config import GatewayConfig
 from otel_agents.gateway.discovery import HubDiscovery
 from otel_agents.gateway.errors import InvalidServiceError, ServiceNotFoundError
+from otel_agents.gateway.exchanges import ExchangeCapture, ExchangeStore
 from otel_agents.gateway.health import ActiveHealthChecker, HealthPolicy
 from otel_agents.gateway.history import new_history
 from otel_agents.gateway.inprocess import LoopThread, build_scope, call_app
@@ -344,6 +345,15 @@ class APIGateway:
     async def start_health_checks(self) -> None:
         """Start active health checks on the running loop (the app's lifespan does this)."""
         self.checker.start()
+
+    def enable_exchange_history(
+        self, *, max_body_bytes: int = 4096, max_records: int = 1000
+    ) -> ExchangeStore:
+        """Also keep redacted, capped bodies and response headers (exchanges.py); off
+        until called. Returns the store; records join the history by ``trace_id``."""
+        store = ExchangeStore(max_records, max_body_bytes)
+        self.add_middleware(ExchangeCapture, store=store)
+        return store
 
     def discover_from_hub(self, hub_url: str, service_id: str, **options: Any) -> HubDiscovery:
         """Keep ``service_id``'s instances in step with a hub's agents (discovery.py)."""
