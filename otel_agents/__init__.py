@@ -17,6 +17,7 @@ from otel_agents.errors import (
     OtelAgentsError,
 )
 from otel_agents.gateway import APIGateway, GatewayConfig
+from otel_agents.inprocess import InProcessMetrics
 from otel_agents.instrumentation import OtelAgentsInstrumentor
 from otel_agents.messaging import (
     AgentCommunicationProtocol,
@@ -46,6 +47,7 @@ __all__ = [
     "ExportError",
     "GatewayConfig",
     "GatewayError",
+    "InProcessMetrics",
     "InvalidTypeError",
     "InvalidValueError",
     "MessagePriority",
