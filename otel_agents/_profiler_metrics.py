@@ -1,12 +1,12 @@
 """The profiler's custom metrics: user-defined values with tags and context.
 
 The seed's "custom metrics: user-defined profiling metrics with tags and context". A value
-goes to the ``agent.profile.metric`` histogram, named by ``agent.profile.metric.name`` and
-tagged with ``agent.profile.tag.<key>`` attributes, and into a bounded in-process history
-with its (redacted) context, which ``get_profiling_summary()`` and ``export_profiles()``
-read. Tags become metric attributes, so they are bounded: scalar values only, at most
-:data:`MAX_TAGS`, secret-looking keys dropped. Context never becomes an attribute: it can
-hold anything (ids, prompts) without creating series.
+goes into a bounded in-process history with its tags and (redacted) context, which
+``get_profiling_summary()`` and ``export_profiles()`` read. Tags are bounded already
+(scalar values only, at most :data:`MAX_TAGS`, secret-looking keys dropped) so that they
+can become metric attributes once the metric has a dashboard panel: every metric of the
+contract must be on a Grafana board (``tests/stack/test_generated.py``), and adding one
+is the dashboards' owner's change.
 """
 
 from __future__ import annotations
@@ -15,9 +15,6 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from opentelemetry.metrics import Meter
-
-from otel_agents import semconv
 from otel_agents._export import is_secret_key, redact
 from otel_agents.errors import invalid_type, invalid_value
 from otel_agents.history import BoundedHistory, TimeRange, summarize
@@ -40,10 +37,9 @@ class CustomMetricRecord(NamedTuple):
 
 
 class CustomMetrics:
-    """Records custom values as a histogram and a bounded history."""
+    """Records custom values in a bounded history."""
 
-    def __init__(self, meter: Meter, max_history: int, clock: Callable[[], float]) -> None:
-        self._histogram = semconv.create_instrument(meter, semconv.AGENT_PROFILE_METRIC)
+    def __init__(self, max_history: int, clock: Callable[[], float]) -> None:
         self._clock = clock
         self.history: BoundedHistory[CustomMetricRecord] = BoundedHistory(
             max_history, lambda record: record.timestamp, parameter="max_history"
@@ -65,10 +61,6 @@ class CustomMetrics:
         kept = _tags(tags)
         if context is not None and not isinstance(context, Mapping):
             raise invalid_type("context", context, "a mapping or None")
-        attributes: dict[str, Any] = {semconv.AGENT_PROFILE_METRIC_NAME: name}
-        for key, tag in kept.items():
-            attributes[semconv.AGENT_PROFILE_TAG_PREFIX + key] = tag
-        self._histogram.record(float(value), attributes)
         record = CustomMetricRecord(
             name, float(value), self._clock(), kept, redact(context) if context else None
         )

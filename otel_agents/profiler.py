@@ -138,7 +138,7 @@ class PerformanceProfiler:
             self.max_history, lambda snapshot: float(snapshot["timestamp"]), parameter="max_history"
         )
         self._system = SystemReader()
-        self._custom = CustomMetrics(meter, self.max_history, time.time)
+        self._custom = CustomMetrics(self.max_history, time.time)
         self._snapshot_worker = PeriodicThread(
             self.snapshot_interval,
             self._snapshot,
@@ -353,10 +353,10 @@ class PerformanceProfiler:
     ) -> CustomMetricRecord:
         """Record a user-defined value (``tokens_used``, ``cache_hits``) with tags and context.
 
-        Tags (at most 8 scalar values; secret-looking keys dropped) become
-        ``agent.profile.tag.<key>`` attributes of the ``agent.profile.metric`` histogram;
-        context is kept (redacted) in the history only. Recorded even when profiling is
-        disabled: it is an explicit call, not instrumentation.
+        Kept in the profiler's history with its tags (at most 8 scalar values;
+        secret-looking keys dropped) and its context (redacted), summarized by
+        :meth:`get_profiling_summary` and written by :meth:`export_profiles`. Recorded even
+        when profiling is disabled: it is an explicit call, not instrumentation.
 
         Raises:
             InvalidValueError: an empty name, a non-finite value, more than 8 tags.

@@ -225,16 +225,6 @@ AGENT_PROFILE_DURATION = _metric(
     "Duration of a profiled function or block.",
     duration=True,
 )
-AGENT_PROFILE_METRIC = _metric(
-    "agent.profile.metric",
-    InstrumentKind.HISTOGRAM,
-    "{value}",
-    "User-defined profiling values (PerformanceProfiler.record_metric), by name and tags.",
-)
-#: The user's name for a custom profiling metric.
-AGENT_PROFILE_METRIC_NAME = "agent.profile.metric.name"
-#: Prefix of a custom profiling metric's tags (``agent.profile.tag.model``).
-AGENT_PROFILE_TAG_PREFIX = "agent.profile.tag."
 
 # --------------------------------------------------------------------------------------
 # System and process metrics (otel_agents.system_metrics), by the semantic conventions
