@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         OtelAgentsError,
     )
     from otel_agents.gateway import APIGateway, GatewayConfig
+    from otel_agents.inprocess import InProcessMetrics
     from otel_agents.instrumentation import OtelAgentsInstrumentor
     from otel_agents.messaging import (
         AgentCommunicationProtocol,
@@ -60,6 +61,7 @@ _SOURCES: dict[str, str] = {
     "ExportError": "otel_agents.errors",
     "GatewayConfig": "otel_agents.gateway",
     "GatewayError": "otel_agents.errors",
+    "InProcessMetrics": "otel_agents.inprocess",
     "InvalidTypeError": "otel_agents.errors",
     "InvalidValueError": "otel_agents.errors",
     "MessagePriority": "otel_agents.messaging",
@@ -95,6 +97,7 @@ __all__ = [
     "ExportError",
     "GatewayConfig",
     "GatewayError",
+    "InProcessMetrics",
     "InvalidTypeError",
     "InvalidValueError",
     "MessagePriority",

@@ -108,7 +108,7 @@ def check_arguments(requested: Mapping[str, Any]) -> None:
     host = requested.get("host_metrics")
     if host is not None and host not in HOST_METRICS_MODES:
         raise invalid_config("host_metrics", host, "a host metrics mode", HOST_METRICS_MODES)
-    for name in ("system_metrics", "disabled"):
+    for name in ("system_metrics", "dashboard", "disabled"):
         value = requested.get(name)
         if value is not None and not isinstance(value, bool):
             raise invalid_config(name, value, "True or False")

@@ -44,6 +44,7 @@ from otel_agents import _exporters as x, _providers as p, _settings as s, semcon
 from otel_agents._arguments import check_arguments, invalid_config
 from otel_agents._guard import Guards, stop_within
 from otel_agents._host import host_resource
+from otel_agents.inprocess import InProcessMetrics, installed_reader, set_installed_reader
 
 if TYPE_CHECKING:
     from otel_agents.system_metrics import SystemMetrics
@@ -69,6 +70,8 @@ class Telemetry:
     # repr=False: the requested settings hold OTLP headers, which often carry credentials.
     settings: dict[str, Any] = field(default_factory=dict, repr=False)
     system_metrics: SystemMetrics | None = None
+    #: The in-process reader dashboards read (``configure(dashboard=True)``), else ``None``.
+    dashboard_reader: InProcessMetrics | None = None
     #: What :meth:`shutdown` found not exported, by kind (``spans``, ``metric data points``,
     #: ``log records``): failed exports since configure(), and what was still queued or in
     #: flight at the deadline. Empty when everything was delivered.
@@ -118,6 +121,8 @@ class Telemetry:
                 self.system_metrics.disable()
             except Exception:  # telemetry must never break the host program
                 _logger.warning("stopping the system metrics failed", exc_info=True)
+        if self.dashboard_reader is not None and installed_reader() is self.dashboard_reader:
+            set_installed_reader(None)
         self.dropped = {what: count for what, count in lost.items() if count}
         _report(finished, limit, self.dropped)
         if self._prometheus_server is not None:
@@ -141,6 +146,7 @@ def configure(
     sampler: str | None = None,
     sampler_arg: float | None = None,
     system_metrics: bool | None = None,
+    dashboard: bool | None = None,
     host_metrics: str | None = None,
     cardinality_limit: int | None = None,
     prometheus_host: str | None = None,
@@ -192,6 +198,10 @@ def configure(
         sampler_arg: the sampling ratio; reads ``OTEL_TRACES_SAMPLER_ARG``.
         system_metrics: collect ``system.*`` and ``process.*`` metrics; reads
             ``OTEL_AGENTS_SYSTEM_METRICS``.
+        dashboard: register an :class:`~otel_agents.inprocess.InProcessMetrics` reader so
+            dashboards show what every component records (messages, gateway requests,
+            profiled blocks); reads ``OTEL_AGENTS_DASHBOARD``, default off, because the SDK
+            aggregates each measurement once more per reader.
         host_metrics: which processes report the host's ``system.*`` metrics: ``auto`` (one
             per host, elected with a lock file), ``on`` (this one), ``off``; reads
             ``OTEL_AGENTS_HOST_METRICS``, default ``auto``. ``process.*`` metrics are always
@@ -363,6 +373,9 @@ def _build(requested: dict[str, Any]) -> Telemetry:
             telemetry._prometheus_server = prometheus.server
             telemetry.settings["prometheus"] = prometheus.address
         readers.extend(get("metric_readers", ()))
+        if s.DASHBOARD.read(get("dashboard")):
+            telemetry.dashboard_reader = InProcessMetrics()
+            readers.append(telemetry.dashboard_reader)
         meter_provider = x.failsafe(
             "the MeterProvider (OTEL_METRICS_EXEMPLAR_FILTER)",
             lambda: MeterProvider(
@@ -383,6 +396,8 @@ def _build(requested: dict[str, Any]) -> Telemetry:
         if meter_provider is not None:
             metrics.set_meter_provider(meter_provider)
             telemetry.meter_provider = meter_provider
+            if telemetry.dashboard_reader is not None:
+                set_installed_reader(telemetry.dashboard_reader)
         if meter_provider is not None and s.SYSTEM_METRICS.read(get("system_metrics")):
             mode = get("host_metrics")
             telemetry.system_metrics = x.failsafe(

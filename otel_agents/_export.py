@@ -86,8 +86,14 @@ def export_envelope(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def write_json_atomic(filepath: str | os.PathLike[str], data: Any) -> Path:
+def write_json_atomic(
+    filepath: str | os.PathLike[str], data: Any, *, encrypt: bool = False
+) -> Path:
     """Write ``data`` as JSON to ``filepath`` atomically; return the resolved path.
+
+    ``encrypt=True`` writes the JSON encrypted with ``OTEL_AGENTS_EXPORT_KEY``
+    (:mod:`otel_agents.encryption`); a missing library or key raises
+    :class:`~otel_agents.errors.ConfigurationError` before anything is written.
 
     Raises:
         InvalidTypeError: ``filepath`` is not a path.
@@ -101,6 +107,11 @@ def write_json_atomic(filepath: str | os.PathLike[str], data: Any) -> Path:
         text = json.dumps(data, indent=2, default=_json_default, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ExportError(f"cannot encode the export for {str(path)!r} as JSON: {exc}") from exc
+    content = text.encode("utf-8")
+    if encrypt:
+        from otel_agents.encryption import encrypt_bytes
+
+        content = encrypt_bytes(content)
     folder = path.parent if str(path.parent) else Path(".")
     try:
         descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
@@ -110,8 +121,8 @@ def write_json_atomic(filepath: str | os.PathLike[str], data: Any) -> Path:
             "check that the folder exists and is writable"
         ) from exc
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)

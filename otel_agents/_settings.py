@@ -45,6 +45,8 @@ OTEL_AGENTS_SYSTEM_METRICS          collect ``system.*``/``process.*``    true
 OTEL_AGENTS_HOST_METRICS            ``auto`` (one process per host        auto
                                     reports ``system.*``), ``on``, ``off``
 OTEL_AGENTS_CARDINALITY_LIMIT       attribute sets per metric stream      2000
+OTEL_AGENTS_DASHBOARD               ``true``: register the in-process     false
+                                    reader the dashboard reads
 ==================================  ====================================  ==================
 
 Limits, shutdown and self-observability:
@@ -304,6 +306,12 @@ PROMETHEUS_HOST = Setting("OTEL_EXPORTER_PROMETHEUS_HOST", "localhost", str, "/m
 PROMETHEUS_PORT = Setting("OTEL_EXPORTER_PROMETHEUS_PORT", 9464, parse_port, "/metrics port.")
 SYSTEM_METRICS = Setting(
     "OTEL_AGENTS_SYSTEM_METRICS", True, parse_bool, "Collect system and process metrics."
+)
+DASHBOARD = Setting(
+    "OTEL_AGENTS_DASHBOARD",
+    False,
+    parse_bool,
+    "Register the in-process metric reader that dashboards read (costs every measurement).",
 )
 HOST_METRICS_MODES = ("auto", "on", "off")
 HOST_METRICS = Setting(

@@ -76,6 +76,7 @@ def _overview(data: dict[str, Any], paint: _Painter) -> list[str]:
         f"Agents   {system['agents_available']} of {system['agents_total']} available"
         + (f" ({by_status})" if by_status else ""),
         f"Errors   {_num(system['error_rate_percent'], '%')} of {system['requests']} requests",
+        _traffic(data),
         "Alerts   "
         + "  ".join(paint(f"{lvl} {counts[lvl]}", _LEVEL_COLORS[lvl]) for lvl in reversed(counts)),
         "",
@@ -87,6 +88,19 @@ def _overview(data: dict[str, Any], paint: _Painter) -> list[str]:
     ]  # fmt: skip
     return lines + _table(
         ["agent", "status", "health", "requests", "err %", "p95 ms", "cpu %"], rows
+    )
+
+
+def _traffic(data: dict[str, Any]) -> str:
+    """Messages, gateway requests and profiled blocks, from the in-process reader."""
+    system = data["system"]
+    if not data.get("telemetry", {}).get("available"):
+        return "Traffic  - (configure(dashboard=True) or OTEL_AGENTS_DASHBOARD=true to show)"
+    return (
+        f"Traffic  {system['messages_sent']:g} messages sent, "
+        f"{system['messages_consumed']:g} processed · "
+        f"{system['gateway_requests']:g} gateway requests · "
+        f"{system['profiled_blocks']:g} profiled blocks"
     )
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from opentelemetry import metrics, trace
 from opentelemetry._logs import LoggerProvider
 
+from otel_agents import semconv
 from otel_agents._dashboard_sources import (
     AVAILABLE_STATUSES,
     ResourceReader,
@@ -31,6 +32,7 @@ from otel_agents._dashboard_sources import (
     rule_readings,
     system_resources_reader,
 )
+from otel_agents._dashboard_telemetry import telemetry_summary
 from otel_agents._export import export_envelope, write_json_atomic
 from otel_agents._options import Option, Options
 from otel_agents._runtime import Clock, PeriodicThread, as_clock
@@ -41,9 +43,11 @@ from otel_agents.alert_rules import (
     rules_from_config,
 )
 from otel_agents.alerts import Alert, AlertLevel, AlertManager
+from otel_agents.audit import audit_log
 from otel_agents.errors import invalid_type, invalid_value
 from otel_agents.health import HealthInputs, HealthReporter, HealthWeights, health_score
 from otel_agents.history import BoundedHistory, TimeRange
+from otel_agents.inprocess import InProcessMetrics, installed_reader
 
 __all__ = ["DASHBOARD_OPTIONS", "AlertLevel", "DashboardView", "PerformanceDashboard"]
 
@@ -96,6 +100,11 @@ class PerformanceDashboard:
         health_weights: the constants of the health formula.
         clock: a :class:`~otel_agents._runtime.Clock` (or a function returning Unix
             seconds) for alert times and rule durations; inject a fake in tests.
+        metrics_reader: the in-process reader whose metrics the ``telemetry`` section,
+            the request and message totals and the per-agent message counts come from;
+            default: the one ``configure(dashboard=True)`` (``OTEL_AGENTS_DASHBOARD``)
+            registered, looked up at each refresh. Without one, only the tracker's
+            records are shown and ``telemetry`` is ``{"available": False}``.
         tracer_provider, meter_provider, logger_provider: default to the global ones.
 
     Raises:
@@ -115,6 +124,7 @@ class PerformanceDashboard:
         resource_reader: ResourceReader | None = None,
         health_weights: HealthWeights | None = None,
         clock: Clock | Callable[[], float] | None = None,
+        metrics_reader: InProcessMetrics | None = None,
         tracer_provider: trace.TracerProvider | None = None,
         meter_provider: metrics.MeterProvider | None = None,
         logger_provider: LoggerProvider | None = None,
@@ -148,6 +158,11 @@ class PerformanceDashboard:
         self.health_weights = health_weights or HealthWeights()
         self.current_view = DashboardView.SYSTEM_OVERVIEW
         self._clock = clock.time
+        if metrics_reader is not None and not isinstance(metrics_reader, InProcessMetrics):
+            raise invalid_type(
+                "metrics_reader", metrics_reader, "an otel_agents.inprocess.InProcessMetrics"
+            )
+        self._metrics_reader = metrics_reader
         self._history: BoundedHistory[dict[str, Any]] = BoundedHistory(
             self.config["max_history_points"], _point_time, parameter="max_history_points"
         )
@@ -161,6 +176,7 @@ class PerformanceDashboard:
             immediately=True,
         )
         HealthReporter(self._scores, meter_provider=meter_provider)
+        self._audit = audit_log(logger_provider)
 
     # -- the seed's API --------------------------------------------------------------------
     def start(self) -> None:
@@ -205,13 +221,34 @@ class PerformanceDashboard:
         """
         return self.alert_manager.raise_alert(level, message, source, context)
 
-    def acknowledge_alert(self, alert_id: str) -> Alert:
-        """Mark an alert as seen. Raises :class:`~otel_agents.alerts.UnknownAlertError`."""
-        return self.alert_manager.acknowledge(alert_id)
+    def acknowledge_alert(self, alert_id: str, *, actor: str | None = None) -> Alert:
+        """Mark an alert as seen; audited as ``alert.acknowledge`` by ``actor``.
 
-    def resolve_alert(self, alert_id: str) -> Alert:
-        """Resolve an alert. Raises :class:`~otel_agents.alerts.UnknownAlertError`."""
-        return self.alert_manager.resolve(alert_id)
+        Raises :class:`~otel_agents.alerts.UnknownAlertError` (audited as a failure).
+        """
+        return self._audited(semconv.AUDIT_ALERT_ACKNOWLEDGE, alert_id, actor, True)
+
+    def resolve_alert(self, alert_id: str, *, actor: str | None = None) -> Alert:
+        """Resolve an alert; audited as ``alert.resolve`` by ``actor``.
+
+        Raises :class:`~otel_agents.alerts.UnknownAlertError` (audited as a failure).
+        """
+        return self._audited(semconv.AUDIT_ALERT_RESOLVE, alert_id, actor, False)
+
+    def _audited(self, action: str, alert_id: str, actor: str | None, ack: bool) -> Alert:
+        who = actor if isinstance(actor, str) and actor else _LOCAL_ACTOR
+        try:
+            if ack:
+                alert = self.alert_manager.acknowledge(alert_id)
+            else:
+                alert = self.alert_manager.resolve(alert_id)
+        except Exception:
+            self._audit.record(
+                action, actor=who, target=str(alert_id), outcome=semconv.AUDIT_OUTCOME_FAILURE
+            )
+            raise
+        self._audit.record(action, actor=who, target=alert.alert_id)
+        return alert
 
     def get_active_alerts(self, level: AlertLevel | str | None = None) -> list[Alert]:
         return self.alert_manager.get_active_alerts(level)
@@ -224,12 +261,21 @@ class PerformanceDashboard:
         return self.rule_engine.add_rule(rule)
 
     def get_dashboard_data(self) -> dict[str, Any]:
-        """Refresh now and return everything the views show, as JSON-ready data."""
+        """Refresh now and return everything the views show, as JSON-ready data.
+
+        Every section is always there (the seed's example reads ``alerts`` whatever the
+        view); ``current_view`` holds the sections of the view :meth:`set_view` chose, so
+        a client that shows one view reads that key only.
+        """
         return self.refresh()
 
-    def export_dashboard_data(self, filepath: str | Path) -> Path:
-        """Write :meth:`get_dashboard_data` to ``filepath`` as JSON, atomically."""
-        return write_json_atomic(filepath, export_envelope("dashboard", self.get_dashboard_data()))
+    def export_dashboard_data(self, filepath: str | Path, *, encrypt: bool = False) -> Path:
+        """Write :meth:`get_dashboard_data` to ``filepath`` as JSON, atomically.
+
+        ``encrypt=True``: encrypted with ``OTEL_AGENTS_EXPORT_KEY``.
+        """
+        data = export_envelope("dashboard", self.get_dashboard_data())
+        return write_json_atomic(filepath, data, encrypt=encrypt)
 
     # -- refreshing ------------------------------------------------------------------------
     def refresh(self) -> dict[str, Any]:
@@ -241,6 +287,9 @@ class PerformanceDashboard:
             point = {key: system[key] for key in _HISTORY_KEYS}
             self._history.append({"timestamp": data["timestamp"], **point})
             data["historical"] = self._history.snapshot()
+            data["current_view"] = {
+                key: data[key] for key in _VIEW_SECTIONS[DashboardView(data["view"])]
+            }
         return data
 
     def _build(self) -> dict[str, Any]:
@@ -249,7 +298,12 @@ class PerformanceDashboard:
         stats, metric_summaries = agent_stats(sources.records(self.config["window_seconds"]))
         system = sources.system()
         upstreams = sources.upstreams()
-        agent_ids = sorted(set(stats) | set(agents_known) | set(sources.tracked_agents()))
+        reader = self._metrics_reader or installed_reader()
+        telemetry = telemetry_summary(reader.snapshot() if reader is not None else None)
+        messaging = telemetry.get("messages", {}).get("agents", {})
+        agent_ids = sorted(
+            set(stats) | set(agents_known) | set(sources.tracked_agents()) | set(messaging)
+        )
         self.rule_engine.evaluate(rule_readings(stats, agents_known, system, upstreams), agent_ids)
 
         active = self.alert_manager.get_active_alerts()
@@ -277,9 +331,15 @@ class PerformanceDashboard:
                 "health": score.to_dict(),
                 "active_alerts": counts,
                 **figures,
+                "messages_addressed": messaging.get(agent_id, {}).get("addressed", 0),
+                "messages_consumed": messaging.get(agent_id, {}).get("consumed", 0),
             }
         requests = sum(a["requests"] for a in agents.values())
         errors = sum(a["errors"] for a in agents.values())
+        gateway = telemetry.get("gateway", {})
+        # Gateway requests are not agent requests: nothing is counted twice.
+        requests += gateway.get("requests", 0)
+        errors += gateway.get("errors", 0)
         rates = [
             a["error_rate_percent"] for a in agents.values() if a["error_rate_percent"] is not None
         ]
@@ -322,6 +382,10 @@ class PerformanceDashboard:
                 "error_rate_percent": error_rate,
                 "requests": requests,
                 "errors": errors,
+                "messages_sent": telemetry.get("messages", {}).get("sent", 0),
+                "messages_consumed": telemetry.get("messages", {}).get("consumed", 0),
+                "gateway_requests": gateway.get("requests", 0),
+                "profiled_blocks": sum(b["count"] for b in telemetry.get("profiler", {}).values()),
                 "agents_total": len(agents_known),
                 "agents_available": available,
                 "agents_by_status": by_status,
@@ -340,6 +404,7 @@ class PerformanceDashboard:
                 "history": [a.to_dict() for a in self.alert_manager.get_history()[-50:]],
             },
             "rules": [rule.to_dict() for rule in self.rule_engine.rules],
+            "telemetry": telemetry,
         }
 
     def _scores(self) -> tuple[float | None, dict[str, float]]:
@@ -357,6 +422,18 @@ class PerformanceDashboard:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
+
+#: The sections each view shows, in ``current_view``.
+_VIEW_SECTIONS: dict[DashboardView, tuple[str, ...]] = {
+    DashboardView.SYSTEM_OVERVIEW: ("system", "upstreams"),
+    DashboardView.AGENT_PERFORMANCE: ("agents",),
+    DashboardView.METRICS_DETAIL: ("metrics", "telemetry"),
+    DashboardView.ALERTS: ("alerts", "rules"),
+    DashboardView.HISTORICAL: ("historical",),
+}
+
+#: The actor of an alert change made in this process without ``actor=``.
+_LOCAL_ACTOR = "local"
 
 _HISTORY_KEYS = (
     "health_score",

@@ -14,16 +14,21 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import psutil
 
 import otel_agents
+from otel_agents._extras import require
 from otel_agents.dashboard import PerformanceDashboard
+from otel_agents.encryption import encrypt_bytes
+from otel_agents.errors import ConfigurationError, ExportError
 from otel_agents.messaging import AgentCommunicationProtocol, AgentMessage, MessageType
 from otel_agents.profiler import PerformanceProfiler
 from otel_agents.tracker import MetricType, PerformanceTracker
@@ -100,8 +105,12 @@ class Swarm:
                 defaults = dict.fromkeys(
                     ("traces_exporter", "metrics_exporter", "logs_exporter"), "none"
                 )
+            # dashboard=True: the dashboard reads what messaging, the gateway and the
+            # profiler record through the SDK's own in-process reader.
             otel_agents.configure(
-                service_name=os.environ.get("OTEL_SERVICE_NAME", self.service_name), **defaults
+                service_name=os.environ.get("OTEL_SERVICE_NAME", self.service_name),
+                dashboard=True,
+                **defaults,
             )
         self.tracker = PerformanceTracker({"snapshot_interval": 0})
         self.profiler = PerformanceProfiler({"snapshot_interval": 0})
@@ -112,8 +121,13 @@ class Swarm:
             )
         self.comm.register_handler("researcher", self._research, MessageType.TASK_ASSIGNMENT)
         self.comm.register_handler("planner", self._collect, MessageType.TASK_RESULT)
+        # The demo shows the API gateway too: it needs the gateway extra (named if missing).
+        require("gateway", "otel-agents demo")
+        from otel_agents._demo_gateway import DemoGateway
+
+        self.api = DemoGateway()
         self.dashboard = PerformanceDashboard(
-            self.tracker, self.comm, {"refresh_interval": self.refresh}
+            self.tracker, self.comm, {"refresh_interval": self.refresh}, gateway=self.api.gateway
         )
         # Started, so that its refresh evaluates the alert rules and agent.health.score has
         # a value to export.
@@ -145,6 +159,7 @@ class Swarm:
         self.tracker.stop()
         self.profiler.stop()
         self.comm.stop()
+        self.api.close()
         if self.configure_telemetry:
             otel_agents.shutdown()
 
@@ -214,7 +229,7 @@ class Swarm:
     def _research(self, message: AgentMessage) -> None:
         self._latency("researcher", message)
         with self.profiler.profile("researcher.research", {"operation": "research"}):
-            time.sleep(0.005)
+            self.api.search(str(message.payload.get("topic", "none")))
         self.comm.send_message(
             "researcher",
             message.sender_id,
@@ -237,16 +252,50 @@ class Swarm:
             "profiles": self.profiler.get_profiling_summary(),
             "health_score": data["system"]["health_score"],
             "health": data["system"]["health"],
+            "gateway_requests": data["system"]["gateway_requests"],
         }
 
+    def export(self, folder: str | os.PathLike[str], *, encrypt: bool = False) -> dict[str, str]:
+        """Write every component's data as JSON files in ``folder`` (made if missing).
 
-def run(duration: float, export: str | None = None, *, quiet: bool = False) -> dict[str, Any]:
+        A relative ``folder`` is relative to the current directory; ``encrypt=True``
+        encrypts each file with ``OTEL_AGENTS_EXPORT_KEY``. Returns ``{component: path}``.
+        """
+        if encrypt:  # fail before any file is written when there is no usable key
+            encrypt_bytes(b"")
+        target = Path.cwd() / Path(folder)
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ExportError(
+                f"export={str(folder)!r}: cannot create the folder ({exc.strerror or exc}); "
+                "pass a writable directory"
+            ) from exc
+        written = {
+            "metrics": self.tracker.export_metrics(target / "metrics.json", encrypt=encrypt),
+            "profiles": self.profiler.export_profiles(target / "profiles.json", encrypt=encrypt),
+            "messages": self.comm.export_messages(target / "messages.json", encrypt=encrypt),
+            "dashboard": self.dashboard.export_dashboard_data(
+                target / "dashboard.json", encrypt=encrypt
+            ),
+            "gateway": self.api.gateway.export_history(
+                target / "gateway-history.json", encrypt=encrypt
+            ),
+        }
+        return {name: str(path) for name, path in written.items()}
+
+
+def run(
+    duration: float, export: str | None = None, *, quiet: bool = False, encrypt: bool = False
+) -> dict[str, Any]:
     """Run the swarm for ``duration`` seconds and return what the in-process views saw."""
     if not quiet and not any(os.environ.get(name) for name in EXPORTER_VARIABLES):
         print(
             "No OTEL_* exporter is set: telemetry stays in this process. "
             "Set OTEL_EXPORTER_OTLP_ENDPOINT (see README) to send it to a collector."
         )
+    if encrypt:  # a missing or bad key is an error before the swarm starts
+        encrypt_bytes(b"")
     if not quiet:
         print(
             f"Running {len(AGENTS)} agents ({', '.join(a.agent_id for a in AGENTS)}) "
@@ -255,9 +304,9 @@ def run(duration: float, export: str | None = None, *, quiet: bool = False) -> d
         )
     with Swarm() as swarm:
         swarm.run_for(duration)
-    report = swarm.report()
-    if export is not None:
-        report["export"] = str(swarm.tracker.export_metrics(export))
+        report = swarm.report()
+        if export is not None:  # while running: the dashboard still reads live telemetry
+            report["export"] = swarm.export(export, encrypt=encrypt)
     if not quiet:
         _print_report(report)
     return report
@@ -276,6 +325,7 @@ def _print_report(report: dict[str, Any]) -> None:
             f"{latency.get('p99', 0) * 1000:>9.1f}"
         )
     print(f"\nmessages exchanged: {report['messages']}")
+    print(f"gateway requests: {report['gateway_requests']:g}")
     print(f"system health score: {report['health_score']} / 100")
     penalties = report.get("health", {}).get("penalties", {})
     if penalties:
@@ -292,8 +342,8 @@ def _print_report(report: dict[str, Any]) -> None:
         f"\nThe errors are simulated: {failing} of their steps fail on purpose,\n"
         "so that error metrics, alerts and the health score have something to show."
     )
-    if "export" in report:
-        print(f"metrics exported to {report['export']}")
+    for component, path in report.get("export", {}).items():
+        print(f"{component} exported to {path}")
     print(
         "\nNext: `otel-agents dashboard` runs this swarm with a live dashboard in the\n"
         "terminal; `docker compose up` runs it with Grafana, Prometheus and Jaeger (README)."
@@ -301,7 +351,11 @@ def _print_report(report: dict[str, Any]) -> None:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    run(args.duration, args.export)
+    try:
+        run(args.duration, args.export, encrypt=args.encrypt)
+    except ConfigurationError as exc:
+        print(f"otel-agents demo: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -309,5 +363,16 @@ def register(subparsers: Any) -> None:
     """Add ``demo`` to the ``otel-agents`` command line."""
     parser = subparsers.add_parser("demo", help="run a small agent swarm and report on it")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds to run (10)")
-    parser.add_argument("--export", metavar="FILE", help="write the tracked metrics as JSON")
+    parser.add_argument(
+        "--export",
+        metavar="DIR",
+        help="write every component's data as JSON files into DIR (relative to the current "
+        "directory)",
+    )
+    parser.add_argument(
+        "--encrypt",
+        action="store_true",
+        help="encrypt the exported files with the key in OTEL_AGENTS_EXPORT_KEY "
+        "(needs otel-agents[crypto])",
+    )
     parser.set_defaults(handler=_handle)

@@ -19,6 +19,7 @@ The tree (subclasses live next to the code that raises them)::
     │   ├── UnknownAgentError (ValueError)     sender or recipient not registered
     │   ├── DuplicateAgentError (ValueError)   same id registered with another endpoint
     │   ├── UnknownCapabilityError (ValueError)
+    │   ├── UnknownMessageError (ValueError)   a message id not (or no longer) in history
     │   ├── InvalidMessageError (ValueError)   bad id, type, priority or envelope
     │   ├── InvalidPayloadError (TypeError)    a payload that is not JSON-serializable
     │   ├── DeliveryError                      could not deliver; recorded and counted

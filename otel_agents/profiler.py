@@ -31,6 +31,7 @@ import inspect
 import logging
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple, ParamSpec, TypeVar, cast, overload
 
@@ -39,9 +40,10 @@ from opentelemetry.trace import Span, SpanKind, TracerProvider
 
 from otel_agents import semconv
 from otel_agents._exception_events import error_status, record_exception
-from otel_agents._export import is_secret_key
+from otel_agents._export import export_envelope, is_secret_key, write_json_atomic
 from otel_agents._options import Option, Options
 from otel_agents._profiled_generators import NOT_ERRORS, wrap_async_generator, wrap_generator
+from otel_agents._profiler_metrics import CustomMetricRecord, CustomMetrics
 from otel_agents._runtime import PeriodicThread
 from otel_agents._version import __version__
 from otel_agents.errors import invalid_type
@@ -136,6 +138,7 @@ class PerformanceProfiler:
             self.max_history, lambda snapshot: float(snapshot["timestamp"]), parameter="max_history"
         )
         self._system = SystemReader()
+        self._custom = CustomMetrics(self.max_history, time.time)
         self._snapshot_worker = PeriodicThread(
             self.snapshot_interval,
             self._snapshot,
@@ -321,7 +324,8 @@ class PerformanceProfiler:
 
         Returns:
             ``{"profiles": {name: {"count", "errors", "min", "max", "mean", "sum", "p50",
-            "p95", "p99"}}, "system": latest snapshot or None, "system_snapshots": count}``,
+            "p95", "p99"}}, "custom_metrics": {name: the same statistics of recorded
+            values}, "system": latest snapshot or None, "system_snapshots": count}``,
             durations in seconds, both within ``time_range``.
         """
         by_name: dict[str, list[ProfileRecord]] = {}
@@ -335,9 +339,47 @@ class PerformanceProfiler:
         snapshots = self.get_system_snapshots(time_range)
         return {
             "profiles": profiles,
+            "custom_metrics": self._custom.summary(time_range),
             "system": snapshots[-1] if snapshots else None,
             "system_snapshots": len(snapshots),
         }
+
+    def record_metric(
+        self,
+        name: str,
+        value: float,
+        tags: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> CustomMetricRecord:
+        """Record a user-defined value (``tokens_used``, ``cache_hits``) with tags and context.
+
+        Kept in the profiler's history with its tags (at most 8 scalar values;
+        secret-looking keys dropped) and its context (redacted), summarized by
+        :meth:`get_profiling_summary` and written by :meth:`export_profiles`. Recorded even
+        when profiling is disabled: it is an explicit call, not instrumentation.
+
+        Raises:
+            InvalidValueError: an empty name, a non-finite value, more than 8 tags.
+            InvalidTypeError: a value that is not a number, a tag that is not a scalar.
+        """
+        return self._custom.record(name, value, tags, context)
+
+    def export_profiles(
+        self, filepath: str | Path, time_range: TimeRange = None, *, encrypt: bool = False
+    ) -> Path:
+        """Write the profiling summary, profiles and system snapshots to ``filepath`` as JSON.
+
+        Each profile is its name, end time, duration and error type (contexts stay on the
+        spans). The file is replaced atomically; :class:`~otel_agents.ExportError` on failure.
+        ``encrypt=True``: encrypted with ``OTEL_AGENTS_EXPORT_KEY``.
+        """
+        payload = {
+            "summary": self.get_profiling_summary(time_range),
+            "profiles": [record._asdict() for record in self.history.select(time_range)],
+            "custom_metrics": [r._asdict() for r in self._custom.history.select(time_range)],
+            "system_snapshots": self.get_system_snapshots(time_range),
+        }
+        return write_json_atomic(filepath, export_envelope("profiles", payload), encrypt=encrypt)
 
     # -- lifecycle -------------------------------------------------------------------------
     def _snapshot(self) -> None:

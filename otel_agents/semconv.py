@@ -78,6 +78,22 @@ __all__ = [
     "ALERT_RULE",
     "ALERT_SOURCE",
     "ALL_METRICS",
+    "AUDIT_ACTION",
+    "AUDIT_ACTOR",
+    "AUDIT_ACTOR_ADMIN",
+    "AUDIT_ACTOR_ANONYMOUS",
+    "AUDIT_AGENT_REGISTER",
+    "AUDIT_AGENT_UNREGISTER",
+    "AUDIT_ALERT_ACKNOWLEDGE",
+    "AUDIT_ALERT_RESOLVE",
+    "AUDIT_DETAIL_PREFIX",
+    "AUDIT_EVENT",
+    "AUDIT_GATEWAY_ADMIN",
+    "AUDIT_OUTCOME",
+    "AUDIT_OUTCOME_DENIED",
+    "AUDIT_OUTCOME_FAILURE",
+    "AUDIT_OUTCOME_SUCCESS",
+    "AUDIT_TARGET",
     "CLIENT_ADDRESS",
     "CLIENT_PORT",
     "CODE_FUNCTION_NAME",
@@ -709,6 +725,26 @@ ALERT_CONTEXT_PREFIX = "alert.context."
 #: Event names of an alert's log records (or span events, when logs are off).
 ALERT_EVENT = "otel_agents.alert"
 ALERT_RESOLVED_EVENT = "otel_agents.alert.resolved"
+
+# Audit log records (otel_agents.audit): who changed what.
+AUDIT_EVENT = "otel_agents.audit"
+AUDIT_ACTION = "audit.action"
+AUDIT_ACTOR = "audit.actor"
+AUDIT_TARGET = "audit.target"
+AUDIT_OUTCOME = "audit.outcome"
+AUDIT_DETAIL_PREFIX = "audit.detail."
+CLIENT_ADDRESS = "client.address"
+AUDIT_OUTCOME_SUCCESS = "success"
+AUDIT_OUTCOME_FAILURE = "failure"
+AUDIT_OUTCOME_DENIED = "denied"
+AUDIT_ALERT_ACKNOWLEDGE = "alert.acknowledge"
+AUDIT_ALERT_RESOLVE = "alert.resolve"
+AUDIT_AGENT_REGISTER = "agent.register"
+AUDIT_AGENT_UNREGISTER = "agent.unregister"
+AUDIT_GATEWAY_ADMIN = "gateway.admin"
+#: The actor of an admin API call that presented the admin token (never the token itself).
+AUDIT_ACTOR_ADMIN = "admin"
+AUDIT_ACTOR_ANONYMOUS = "anonymous"
 #: ``system`` for the whole system's score, ``agent`` (with gen_ai.agent.id) for one agent.
 HEALTH_SCOPE = "agent.health.scope"
 HEALTH_SCOPE_SYSTEM = "system"

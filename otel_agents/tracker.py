@@ -313,8 +313,13 @@ class PerformanceTracker:
     def get_snapshots(self, time_range: TimeRange = None) -> list[PerformanceSnapshot]:
         return self._snapshots.select(time_range, now=self._clock.time())
 
-    def export_metrics(self, filepath: str | Path, time_range: TimeRange = None) -> Path:
+    def export_metrics(
+        self, filepath: str | Path, time_range: TimeRange = None, *, encrypt: bool = False
+    ) -> Path:
         """Write the history (and snapshots) in ``time_range`` to ``filepath`` as JSON.
+
+        ``encrypt=True``: encrypted with ``OTEL_AGENTS_EXPORT_KEY``
+        (:mod:`otel_agents.encryption`).
 
         The file is replaced atomically; on failure :class:`~otel_agents.ExportError` is
         raised and the previous file is left intact.
@@ -328,7 +333,7 @@ class PerformanceTracker:
             "metrics": [record.to_dict() for record in records],
             "snapshots": [s.to_dict() for s in self.get_snapshots(time_range)],
         }
-        return write_json_atomic(filepath, export_envelope("metrics", payload))
+        return write_json_atomic(filepath, export_envelope("metrics", payload), encrypt=encrypt)
 
     # -- lifecycle -------------------------------------------------------------------------
     def stop(self, timeout: float | None = 5.0) -> None:

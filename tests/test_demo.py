@@ -14,14 +14,18 @@ from otel_agents.tracker import MetricType
 
 
 @pytest.mark.integration
-def test_the_demo_runs_from_the_command_line_and_exports_what_it_tracked(tmp_path: Path) -> None:
+def test_the_demo_exports_every_component_relative_to_the_current_directory(
+    tmp_path: Path,
+) -> None:
+    """--export DIR writes the tracker, profiler, messaging, dashboard and gateway data
+    under the current directory, and the dashboard saw messages and gateway requests."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    export = tmp_path / "demo.json"
     cli = Path(sys.executable).with_name("otel-agents")
 
     result = subprocess.run(
-        [str(cli), "demo", "--duration", "1", "--export", str(export)],
+        [str(cli), "demo", "--duration", "1", "--export", "out"],
         env=env,
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=60,
@@ -36,10 +40,27 @@ def test_the_demo_runs_from_the_command_line_and_exports_what_it_tracked(tmp_pat
     assert "docs/dashboard.md" in result.stdout
     assert "The errors are simulated: the planner 2% and the researcher 5%" in result.stdout
     assert "`otel-agents dashboard`" in result.stdout
-    data = json.loads(export.read_text())
+    folder = tmp_path / "out"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "dashboard.json",
+        "gateway-history.json",
+        "messages.json",
+        "metrics.json",
+        "profiles.json",
+    ]
+    data = json.loads((folder / "metrics.json").read_text())
     agents = {m["agent_id"] for m in data["metrics"]}
     assert agents == {"planner", "researcher", "monitor"}
     assert {m["metric_type"] for m in data["metrics"]} >= {"response_time", "request_count"}
+    dashboard = json.loads((folder / "dashboard.json").read_text())
+    telemetry = dashboard["telemetry"]
+    assert telemetry["available"] is True
+    assert telemetry["messages"]["sent"] > 0
+    assert telemetry["gateway"]["services"]["search"]["requests"] > 0
+    assert telemetry["profiler"]["researcher.research"]["count"] > 0
+    assert json.loads((folder / "gateway-history.json").read_text())["kind"] == "gateway_history"
+    assert json.loads((folder / "messages.json").read_text())["message_count"] > 0
+    assert json.loads((folder / "profiles.json").read_text())["profiles"]
 
 
 def test_the_swarm_records_every_tracker_metric_and_starts_its_dashboard() -> None:

@@ -15,6 +15,7 @@ from otel_agents._extras import import_for
 if TYPE_CHECKING:
     from otel_agents.gateway.app import APIGateway
     from otel_agents.gateway.config import GatewayConfig, load_config
+    from otel_agents.gateway.discovery import HubDiscovery
     from otel_agents.gateway.errors import (
         GatewayConfigError,
         InvalidServiceError,
@@ -25,16 +26,19 @@ if TYPE_CHECKING:
         UpstreamProtocolError,
         UpstreamTimeoutError,
     )
+    from otel_agents.gateway.exchanges import ExchangeStore
     from otel_agents.gateway.models import GatewayRequest, GatewayResponse, Headers
 
 # Each public name and the module that defines it, imported by __getattr__ on first use.
 _SOURCES: dict[str, str] = {
     "APIGateway": "otel_agents.gateway.app",
+    "ExchangeStore": "otel_agents.gateway.exchanges",
     "GatewayConfig": "otel_agents.gateway.config",
     "GatewayConfigError": "otel_agents.gateway.errors",
     "GatewayRequest": "otel_agents.gateway.models",
     "GatewayResponse": "otel_agents.gateway.models",
     "Headers": "otel_agents.gateway.models",
+    "HubDiscovery": "otel_agents.gateway.discovery",
     "InvalidServiceError": "otel_agents.gateway.errors",
     "ServiceNotFoundError": "otel_agents.gateway.errors",
     "UpstreamBusyError": "otel_agents.gateway.errors",
@@ -47,11 +51,13 @@ _SOURCES: dict[str, str] = {
 
 __all__ = [
     "APIGateway",
+    "ExchangeStore",
     "GatewayConfig",
     "GatewayConfigError",
     "GatewayRequest",
     "GatewayResponse",
     "Headers",
+    "HubDiscovery",
     "InvalidServiceError",
     "ServiceNotFoundError",
     "UpstreamBusyError",

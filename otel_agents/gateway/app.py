@@ -27,13 +27,17 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp
 
 from otel_agents._export import export_envelope, write_json_atomic
+from otel_agents.audit import audit_log
 from otel_agents.errors import invalid_type
 from otel_agents.gateway._telemetry import GatewayTelemetry
 from otel_agents.gateway.admin import admin_routes
+from otel_agents.gateway.admin_audit import AdminAudit
 from otel_agents.gateway.asgi import build_app
 from otel_agents.gateway.client import UpstreamClient, upstream_tls_context
 from otel_agents.gateway.config import GatewayConfig
+from otel_agents.gateway.discovery import HubDiscovery
 from otel_agents.gateway.errors import InvalidServiceError, ServiceNotFoundError
+from otel_agents.gateway.exchanges import ExchangeCapture, ExchangeStore
 from otel_agents.gateway.health import ActiveHealthChecker, HealthPolicy
 from otel_agents.gateway.history import new_history
 from otel_agents.gateway.inprocess import PortalThread, build_scope, call_app
@@ -309,7 +313,13 @@ class APIGateway:
             records = records[-limit:] if limit > 0 else []
         return [r.to_dict() for r in records]
 
-    def export_history(self, filepath: str | os.PathLike[str], time_range: TimeRange = None) -> str:
+    def export_history(
+        self,
+        filepath: str | os.PathLike[str],
+        time_range: TimeRange = None,
+        *,
+        encrypt: bool = False,
+    ) -> str:
         """Write services and the redacted history as JSON (atomically); return the path.
 
         Raises :class:`~otel_agents.errors.ExportError` (the old file stays) on failure.
@@ -318,7 +328,8 @@ class APIGateway:
             "services": self.list_services(),
             "history": self.get_request_history(time_range),
         }
-        return str(write_json_atomic(filepath, export_envelope("gateway_history", payload)))
+        envelope = export_envelope("gateway_history", payload)
+        return str(write_json_atomic(filepath, envelope, encrypt=encrypt))
 
     # -- serving -------------------------------------------------------------------------
     @property
@@ -341,14 +352,32 @@ class APIGateway:
                     http_server_metrics=self.config.http_server_metrics,
                     server_instrumentation=self.config.server_instrumentation,
                 )
+                self._app = AdminAudit(self._app, audit_log())  # admin changes: audit records
             return self._app
 
     async def start_health_checks(self) -> None:
         """Start active health checks on the running loop (the app's lifespan does this)."""
         self.checker.start()
 
+    def enable_exchange_history(
+        self, *, max_body_bytes: int = 4096, max_records: int = 1000
+    ) -> ExchangeStore:
+        """Also keep redacted, capped bodies and response headers (exchanges.py); off
+        until called. Returns the store; records join the history by ``trace_id``."""
+        store = ExchangeStore(max_records, max_body_bytes)
+        self.add_middleware(ExchangeCapture, store=store)
+        return store
+
+    def discover_from_hub(self, hub_url: str, service_id: str, **options: Any) -> HubDiscovery:
+        """Keep ``service_id``'s instances in step with a hub's agents (discovery.py)."""
+        discovery = HubDiscovery(self, hub_url, service_id, **options).start()
+        self.__dict__.setdefault("_discoveries", []).append(discovery)
+        return discovery
+
     def close(self) -> None:
         """Stop the background loop that :meth:`route_request` uses."""
+        for discovery in self.__dict__.pop("_discoveries", []):
+            discovery.stop()
         portal = self._portal
         if portal.started:
             with contextlib.suppress(RuntimeError):

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         SecurityError,
         UnknownAgentError,
         UnknownCapabilityError,
+        UnknownMessageError,
     )
     from otel_agents.messaging.message import (
         AgentMessage,
@@ -86,6 +87,7 @@ _SOURCES: dict[str, str] = {
     "Transport": "otel_agents.messaging.transport",
     "UnknownAgentError": "otel_agents.messaging.errors",
     "UnknownCapabilityError": "otel_agents.messaging.errors",
+    "UnknownMessageError": "otel_agents.messaging.errors",
 }
 
 __all__ = [
@@ -117,6 +119,7 @@ __all__ = [
     "Transport",
     "UnknownAgentError",
     "UnknownCapabilityError",
+    "UnknownMessageError",
 ]
 
 

@@ -46,6 +46,13 @@ MESSAGING_OPTIONS = Options(
         Option("max_message_history", 10_000, int, "message records kept", minimum=1),
         Option("heartbeat_miss_limit", 3, int, "missed heartbeats before offline", minimum=1),
         Option(
+            "heartbeat_monitor",
+            True,
+            bool,
+            "check heartbeats in a daemon thread from the first registration; False: call "
+            "start() or check_heartbeats() yourself",
+        ),
+        Option(
             "max_queue_size",
             10_000,
             int,

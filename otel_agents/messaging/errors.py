@@ -10,6 +10,7 @@ The tree::
     ├── UnknownAgentError (ValueError)        sender or recipient is not registered
     ├── DuplicateAgentError (ValueError)      agent id already registered with another endpoint
     ├── UnknownCapabilityError (ValueError)   no registered agent has the capability
+    ├── UnknownMessageError (ValueError)      no message with that id is (still) in history
     ├── InvalidMessageError (ValueError)      empty agent id, bad priority or message type ...
     │   └── MessageTooLargeError              an envelope or request over max_message_size
     ├── InvalidPayloadError (TypeError)       payload is not JSON-serializable
@@ -37,6 +38,7 @@ __all__ = [
     "SecurityError",
     "UnknownAgentError",
     "UnknownCapabilityError",
+    "UnknownMessageError",
 ]
 
 
@@ -50,6 +52,10 @@ class DuplicateAgentError(MessagingError, ValueError):
 
 class UnknownCapabilityError(MessagingError, ValueError):
     """No registered agent offers the requested capability."""
+
+
+class UnknownMessageError(MessagingError, ValueError):
+    """No message with that id is in the history (never sent here, or already evicted)."""
 
 
 class InvalidMessageError(MessagingError, ValueError):

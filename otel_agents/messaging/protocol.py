@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
+from otel_agents._export import export_envelope, write_json_atomic
 from otel_agents._runtime import PeriodicThread
 from otel_agents.errors import MessagingError, invalid_value
 from otel_agents.history import TimeRange
@@ -90,6 +93,7 @@ class AgentCommunicationProtocol(AgentRuntime):
             name="otel-agents-heartbeats",
             logger=_logger,
         )
+        self._stopped = False
         self.telemetry.observe(queue_depth=self.transport.depths)
 
     # -- registry (the seed's API) -------------------------------------------------------------
@@ -107,7 +111,13 @@ class AgentCommunicationProtocol(AgentRuntime):
             InvalidMessageError: an empty id, capabilities that are not a list of strings ...
             DuplicateAgentError: the id is registered with a different endpoint.
         """
-        return self.registry.register(agent_id, name, capabilities, endpoint, metadata)
+        info = self.registry.register(agent_id, name, capabilities, endpoint, metadata)
+        # Heartbeats mean nothing unless someone checks them: from the first registration
+        # on, a daemon thread does (config ``heartbeat_monitor``), so a silent agent goes
+        # offline without the user having to know about start().
+        if self.config["heartbeat_monitor"] and not self._stopped:
+            self._monitor.start()
+        return info
 
     def unregister_agent(self, agent_id: str) -> AgentInfo:
         """Remove an agent; messages still queued for it are recorded as failed."""
@@ -123,9 +133,30 @@ class AgentCommunicationProtocol(AgentRuntime):
     def list_agents(self, status: AgentStatus | None = None) -> list[AgentInfo]:
         return [a for a in self.registry.agents() if status is None or a.status is status]
 
-    def find_agents_by_capability(self, capability: str) -> list[AgentInfo]:
-        """Agents offering ``capability``, by id; raises if no agent offers it."""
-        return self.registry.find_by_capability(capability)
+    def find_agents_by_capability(
+        self,
+        capability: str | Iterable[str],
+        requirements: Mapping[str, Any] | None = None,
+        *,
+        status: AgentStatus | str | None = None,
+    ) -> list[AgentInfo]:
+        """Agents offering ``capability`` (one, or a list: all of them), by id.
+
+        Args:
+            capability: a capability, or a list of capabilities an agent must all offer.
+            requirements: metadata an agent must have: ``{"region": "eu"}`` (equal) or
+                ``{"tier": ["gold", "silver"]}`` (one of).
+            status: only agents with this status (``"online"``, say).
+
+        Returns:
+            The matching agents; empty when each capability is offered but no agent meets
+            everything asked.
+
+        Raises:
+            UnknownCapabilityError: a capability no registered agent offers.
+            InvalidMessageError: an empty capability or a requirements that is not a mapping.
+        """
+        return self.registry.find_by_capability(capability, requirements, status)
 
     def heartbeat(self, agent_id: str, status: AgentStatus | str | None = None) -> AgentInfo:
         return self.registry.heartbeat(agent_id, status)
@@ -309,15 +340,31 @@ class AgentCommunicationProtocol(AgentRuntime):
         return count
 
     async def serve(self, agent_id: str, stop: asyncio.Event | None = None) -> None:
-        """Process ``agent_id``'s messages as they arrive until ``stop`` is set."""
+        """Process ``agent_id``'s messages as they arrive until ``stop`` is set.
+
+        Setting ``stop`` ends only the wait for the next message: a message whose handlers
+        are running is processed to the end (its record says processed or failed), never
+        cancelled half-way and lost. Messages still queued stay queued.
+        """
         stop = stop or asyncio.Event()
+        queue = self._queue(agent_id)
         while not stop.is_set():
-            waiter = asyncio.ensure_future(self.process_next_async(agent_id, wait=True))
-            stopper = asyncio.ensure_future(stop.wait())
-            done, _ = await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            for future in (waiter, stopper):
-                if future not in done:
-                    future.cancel()
+            message = self._next(agent_id)
+            if message is None:
+                # Only this wait is raced against stop; get_async() takes nothing from the
+                # queue until it returns, so cancelling it loses no message.
+                getter = asyncio.ensure_future(queue.get_async())
+                stopper = asyncio.ensure_future(stop.wait())
+                done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                stopper.cancel()
+                if getter not in done:
+                    getter.cancel()
+                    return
+                message = getter.result()
+                if self.consumer.expired(message):
+                    continue
+            handlers = self._handlers.get(agent_id)
+            await self.consumer.process_async(message, handlers, *self._names(message))
 
     # -- history and lifecycle -------------------------------------------------------------------
     def get_message_status(self, message_id: str) -> MessageRecord:
@@ -336,15 +383,50 @@ class AgentCommunicationProtocol(AgentRuntime):
     ) -> list[MessageRecord]:
         return self.messages.select(time_range, agent_id=agent_id, status=status)
 
+    def export_messages(
+        self,
+        filepath: str | os.PathLike[str],
+        time_range: TimeRange = None,
+        *,
+        encrypt: bool = False,
+    ) -> Path:
+        """Write the message history in ``time_range`` and the agents to ``filepath`` as JSON.
+
+        Payloads are never written (records hold ids, types, outcomes and times only). The
+        file is replaced atomically; :class:`~otel_agents.ExportError` on failure.
+        ``encrypt=True``: encrypted with ``OTEL_AGENTS_EXPORT_KEY``.
+        """
+        records = self.get_message_history(time_range)
+        payload = {
+            "message_count": len(records),
+            "messages": [record.to_dict() for record in records],
+            "agents": [
+                {
+                    "agent_id": info.agent_id,
+                    "name": info.name,
+                    "status": str(info.status),
+                    "capabilities": list(info.capabilities),
+                }
+                for info in self.list_agents()
+            ],
+        }
+        return write_json_atomic(filepath, export_envelope("messages", payload), encrypt=encrypt)
+
     def get_queue_size(self, agent_id: str) -> int:
         return len(self._queue(agent_id))
 
     def start(self) -> None:
-        """Check heartbeats every ``heartbeat_interval`` seconds in a daemon thread."""
+        """Check heartbeats every ``heartbeat_interval`` seconds in a daemon thread.
+
+        Registering an agent already does this (config ``heartbeat_monitor``, default on);
+        call it yourself only with ``heartbeat_monitor`` off. Safe to call twice.
+        """
+        self._stopped = False
         self._monitor.start()
 
     def stop(self) -> None:
         """Stop the heartbeat thread and close the transport. Safe to call twice."""
+        self._stopped = True
         self._monitor.stop(timeout=5)
         self.transport.close()
 

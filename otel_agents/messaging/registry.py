@@ -10,14 +10,16 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from otel_agents import semconv as sc
 from otel_agents._runtime import Clock, FailureLog, SystemClock, failsafe_call
+from otel_agents.audit import audit_log
 from otel_agents.history import BoundedHistory
 from otel_agents.messaging._telemetry import MessagingTelemetry
+from otel_agents.messaging.capabilities import capabilities_wanted, meets, requirements_wanted
 from otel_agents.messaging.errors import (
     DuplicateAgentError,
     InvalidMessageError,
@@ -115,7 +117,12 @@ class AgentRegistry:
         metadata: dict[str, Any] | None = None,
         *,
         reports_outcomes: bool = False,
+        client_address: str | None = None,
     ) -> AgentInfo:
+        """Register (or update) an agent; audited as ``agent.register`` by that agent.
+
+        ``client_address``: where an HTTP registration came from, for the audit record.
+        """
         validate_agent_id(agent_id)
         if not isinstance(name, str):
             raise bad_value(InvalidMessageError, "name", name, "a string")
@@ -154,15 +161,29 @@ class AgentRegistry:
             )
             self._agents[agent_id] = info
         self._telemetry.registrations.add(1)
+        audit_log().record(
+            sc.AUDIT_AGENT_REGISTER,
+            actor=agent_id,
+            target=agent_id,
+            client_address=client_address,
+            details={"updated": existing is not None, "capabilities": len(info.capabilities)},
+        )
         previous = None if existing is None else existing.status
         if previous is not AgentStatus.ONLINE:
             self._changed(agent_id, previous, AgentStatus.ONLINE, "registered")
         return info
 
-    def unregister(self, agent_id: str) -> AgentInfo:
+    def unregister(self, agent_id: str, *, client_address: str | None = None) -> AgentInfo:
+        """Remove an agent; audited as ``agent.unregister`` by that agent."""
         with self._lock:
             info = self.get(agent_id)
             del self._agents[agent_id]
+        audit_log().record(
+            sc.AUDIT_AGENT_UNREGISTER,
+            actor=agent_id,
+            target=agent_id,
+            client_address=client_address,
+        )
         self._changed(agent_id, info.status, AgentStatus.OFFLINE, "unregistered")
         return info
 
@@ -187,21 +208,34 @@ class AgentRegistry:
         with self._lock:
             return sorted(self._agents.values(), key=lambda info: info.agent_id)
 
-    def find_by_capability(self, capability: str) -> list[AgentInfo]:
-        if not isinstance(capability, str) or not capability:
-            raise bad_value(InvalidMessageError, "capability", capability, "a non-empty string")
+    def find_by_capability(
+        self,
+        capability: str | Iterable[str],
+        requirements: Mapping[str, Any] | None = None,
+        status: AgentStatus | str | None = None,
+    ) -> list[AgentInfo]:
+        wanted = capabilities_wanted(capability)
+        required = requirements_wanted(requirements)
+        state = None if status is None else _coerce_status(status)
         agents = self.agents()
-        found = [info for info in agents if capability in info.capabilities]
-        if not found:
-            known = sorted({c for info in agents for c in info.capabilities})
+        offered = {c for info in agents for c in info.capabilities}
+        missing = [c for c in wanted if c not in offered]
+        if missing:
+            known = sorted(offered)
             shown = ", ".join(known[:_SHOWN]) + (
                 f" (+{len(known) - _SHOWN} more)" if len(known) > _SHOWN else ""
             )
             raise UnknownCapabilityError(
-                f"capability={capability!r} is not offered by any registered agent: "
+                f"capability={missing[0]!r} is not offered by any registered agent: "
                 f"use one of: {shown or '(no capabilities registered)'}"
             )
-        return found
+        return [
+            info
+            for info in agents
+            if all(c in info.capabilities for c in wanted)
+            and meets(info.metadata, required)
+            and (state is None or info.status is state)
+        ]
 
     # -- status and heartbeats ------------------------------------------------------------------
     def add_status_listener(self, listener: StatusListener) -> None:

@@ -19,6 +19,7 @@ __all__ = ["WIRE_ERRORS", "from_wire", "to_wire"]
 WIRE_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (e.UnknownAgentError, 404, "unknown_agent"),
     (e.UnknownCapabilityError, 404, "unknown_capability"),
+    (e.UnknownMessageError, 404, "unknown_message"),
     (e.DuplicateAgentError, 409, "duplicate_agent"),
     (e.MessageTooLargeError, 413, "too_large"),
     (e.InvalidMessageError, 400, "invalid_message"),

@@ -174,3 +174,11 @@ def test_an_unknown_agent_error_does_not_list_the_registered_agents(hub: ThreadS
     assert "60 agents are registered" in missing.json()["detail"]
     assert unknown_capability.status_code == 404
     assert len(unknown_capability.content) < 1024
+
+
+def test_an_unknown_message_id_is_unknown_message_not_unknown_agent(hub: ThreadServer) -> None:
+    with httpx.Client(base_url=hub.url, headers=AUTH) as client:
+        response = client.get("/messages/no-such-message")
+    assert response.status_code == 404
+    assert response.json()["error"] == "unknown_message"
+    assert "max_message_history" in response.json()["detail"]

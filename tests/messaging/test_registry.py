@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from otel_agents.messaging import AgentCommunicationProtocol, AgentStatus, StatusChange
@@ -114,4 +115,26 @@ def test_background_monitor_starts_and_stops(make_comm: Any) -> None:
     comm.start()
     comm.stop()
     comm.stop()
+    assert not comm._monitor.running
+
+
+def test_registering_starts_heartbeat_checks_without_start(
+    make_comm: Any, clock: FakeClock
+) -> None:
+    """A silent agent goes offline though the user never called comm.start()."""
+    comm = make_comm({"heartbeat_interval": 0.01, "heartbeat_miss_limit": 1})
+    assert not comm._monitor.running
+    comm.register_agent("worker", "W", ["x"], "http://w")
+    clock.advance(10)  # ten missed intervals and more
+    deadline = time.monotonic() + 10  # a hang guard, not a speed target
+    while comm.get_agent("worker").status is not AgentStatus.OFFLINE:
+        assert time.monotonic() < deadline, "the heartbeat monitor never ran"
+        time.sleep(0.01)
+    comm.stop()
+    assert not comm._monitor.running
+
+
+def test_heartbeat_monitor_false_leaves_checking_to_the_user(make_comm: Any) -> None:
+    comm = make_comm({"heartbeat_interval": 0.01, "heartbeat_monitor": False})
+    comm.register_agent("worker", "W", ["x"], "http://w")
     assert not comm._monitor.running

@@ -1,0 +1,97 @@
+"""Encrypted exports: JSON files only the holder of ``OTEL_AGENTS_EXPORT_KEY`` can read.
+
+Optional (``pip install 'otel-agents[crypto]'``): every ``export_*`` method takes
+``encrypt=True``, and the file then holds a Fernet token (AES-128-CBC with an
+HMAC-SHA256, from the maintained ``cryptography`` library) of the JSON it would have
+written. The key comes from the environment only, never from an argument that could end up
+in a log or a shell history, and is never logged or written anywhere::
+
+    export OTEL_AGENTS_EXPORT_KEY=$(python -c \
+        "from otel_agents.encryption import generate_key; print(generate_key())")
+    otel-agents demo --export out --encrypt
+    python -c "from otel_agents.encryption import decrypt_export as d; \
+        print(d('out/metrics.json'))"
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from otel_agents.errors import ConfigurationError, ExportError
+
+__all__ = ["EXPORT_KEY_ENV", "decrypt_export", "encrypt_bytes", "generate_key"]
+
+#: The environment variable holding the Fernet key (32 bytes, URL-safe base64).
+EXPORT_KEY_ENV = "OTEL_AGENTS_EXPORT_KEY"
+
+
+def _fernet() -> Any:
+    try:
+        from cryptography.fernet import Fernet
+    except ImportError as exc:
+        raise ConfigurationError(
+            "encrypt=True needs the cryptography library: pip install 'otel-agents[crypto]'"
+        ) from exc
+    key = os.environ.get(EXPORT_KEY_ENV, "").strip()
+    if not key:
+        raise ConfigurationError(
+            f"encrypt=True needs a key in {EXPORT_KEY_ENV}: set it to the output of "
+            "python -c 'from otel_agents.encryption import generate_key; print(generate_key())'"
+        )
+    try:
+        return Fernet(key.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        # Never echo the value: it is (meant to be) a secret.
+        raise ConfigurationError(
+            f"{EXPORT_KEY_ENV} is not a Fernet key (32 bytes, URL-safe base64, 44 characters):"
+            " make one with otel_agents.encryption.generate_key()"
+        ) from None
+
+
+def generate_key() -> str:
+    """A new random key for ``OTEL_AGENTS_EXPORT_KEY``."""
+    try:
+        from cryptography.fernet import Fernet
+    except ImportError as exc:
+        raise ConfigurationError(
+            "generating a key needs the cryptography library: pip install 'otel-agents[crypto]'"
+        ) from exc
+    return Fernet.generate_key().decode("ascii")
+
+
+def encrypt_bytes(data: bytes) -> bytes:
+    """``data`` encrypted with the key in ``OTEL_AGENTS_EXPORT_KEY``.
+
+    Raises:
+        ConfigurationError: the library is missing, or the variable is unset or not a key.
+    """
+    token: bytes = _fernet().encrypt(data)
+    return token
+
+
+def decrypt_export(filepath: str | os.PathLike[str]) -> Any:
+    """Read an export written with ``encrypt=True`` back as JSON data.
+
+    Raises:
+        ConfigurationError: no usable key in ``OTEL_AGENTS_EXPORT_KEY``.
+        ExportError: the file cannot be read, or the key does not open it (another key,
+            or the file was changed).
+    """
+    from cryptography.fernet import InvalidToken
+
+    fernet = _fernet()
+    path = Path(filepath)
+    try:
+        token = path.read_bytes()
+    except OSError as exc:
+        raise ExportError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from exc
+    try:
+        return json.loads(fernet.decrypt(token))
+    except InvalidToken:
+        raise ExportError(
+            f"{str(path)!r} does not open with the key in {EXPORT_KEY_ENV}: another key "
+            "encrypted it, or the file was changed"
+        ) from None

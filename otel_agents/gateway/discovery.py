@@ -1,0 +1,187 @@
+"""Automatic service discovery: a gateway service whose instances are a hub's agents.
+
+The seed's "automatic service endpoint discovery". :class:`HubDiscovery` asks an
+``otel-agents hub`` for its registered agents (``GET /agents``, optionally
+``?capability=``) every ``interval`` seconds and keeps one gateway service whose upstream
+instances are the endpoints of the agents that are online or busy. New agents join the
+rotation, departed or offline ones leave it, and the service is removed when none is left.
+
+What a hub says is checked like what the admin API accepts: an endpoint must be an
+``http``/``https`` URL, and link-local or cloud metadata hosts (literal, or a name that
+resolves to one) are skipped unless the gateway allows them
+(``allow_link_local_upstreams``); anyone who can register an agent at the hub could
+otherwise point the gateway at a metadata service. The hub's bearer token comes from
+``OTEL_AGENTS_MESSAGING_SECRET`` (never an argument); a refresh that fails (hub down, bad
+answer) is logged once and leaves the service as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from otel_agents._runtime import FailureLog, PeriodicThread
+from otel_agents.errors import invalid_value
+from otel_agents.gateway.addresses import forbidden_host, resolves_to_forbidden
+from otel_agents.gateway.registry import parse_upstream_url
+
+if TYPE_CHECKING:
+    from otel_agents.gateway.app import APIGateway
+
+__all__ = ["HUB_TOKEN_ENV", "HubDiscovery"]
+
+_logger = logging.getLogger(__name__)
+
+#: The hub's bearer token (the same variable ``otel-agents hub`` and agents read).
+HUB_TOKEN_ENV = "OTEL_AGENTS_MESSAGING_SECRET"
+#: Agent statuses whose endpoints are put in rotation.
+_SERVING = frozenset({"online", "busy"})
+#: Largest hub answer read, in bytes (an agent description is a few hundred).
+_MAX_ANSWER = 4 * 1024 * 1024
+
+
+class HubDiscovery:
+    """Keep ``service_id`` on ``gateway`` in step with the agents registered at a hub.
+
+    Args:
+        gateway: the :class:`~otel_agents.gateway.APIGateway` to update.
+        hub_url: the hub's base URL, e.g. ``http://127.0.0.1:8700``.
+        service_id: the gateway service the agents become instances of.
+        capability: only agents offering it; all agents by default.
+        version, path_prefix, strip_prefix: the service's route, as in
+            :meth:`~otel_agents.gateway.APIGateway.register_service` (requests for
+            ``/{version}{path_prefix}/...`` reach the agents).
+        interval: seconds between refreshes (30).
+        timeout: seconds one hub request may take (5).
+        transport: an ``httpx`` transport, for tests.
+
+    Raises:
+        InvalidValueError: a hub URL that is not http(s), a bad interval or timeout.
+    """
+
+    def __init__(
+        self,
+        gateway: APIGateway,
+        hub_url: str,
+        service_id: str,
+        *,
+        capability: str | None = None,
+        version: str = "v1",
+        path_prefix: str | None = None,
+        strip_prefix: bool = False,
+        interval: float = 30.0,
+        timeout: float = 5.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        parts = urlsplit(hub_url) if isinstance(hub_url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise invalid_value("hub_url", hub_url, "an http(s) URL such as http://hub:8700")
+        for name, value in (("interval", interval), ("timeout", timeout)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise invalid_value(name, value, "a positive number of seconds")
+        self.gateway, self.service_id, self.capability = gateway, service_id, capability
+        self.version, self.path_prefix, self.strip_prefix = version, path_prefix, strip_prefix
+        token = os.environ.get(HUB_TOKEN_ENV)
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self._client = httpx.Client(
+            base_url=hub_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
+        )
+        self._failures = FailureLog(
+            _logger, "gateway discovery: %s (logged once)", level=logging.WARNING
+        )
+        self._instances: tuple[str, ...] = ()
+        self._worker = PeriodicThread(
+            interval,
+            self.refresh,
+            name="otel-agents-gateway-discovery",
+            logger=_logger,
+            immediately=True,
+        )
+
+    @property
+    def instances(self) -> tuple[str, ...]:
+        """The endpoints currently in the service, sorted."""
+        return self._instances
+
+    def start(self) -> HubDiscovery:
+        """Refresh now and every ``interval`` seconds on a daemon thread (safe twice)."""
+        self._worker.start()
+        return self
+
+    def stop(self, timeout: float | None = 5.0) -> None:
+        """Stop refreshing (the service keeps its last instances). Safe to call twice."""
+        self._worker.stop(timeout)
+        self._client.close()
+
+    def refresh(self) -> tuple[str, ...]:
+        """Ask the hub once and update the service; returns the endpoints in rotation.
+
+        Raises whatever went wrong reaching the hub (the periodic thread logs it once and
+        keeps the service as it was).
+        """
+        params = {"capability": self.capability} if self.capability else None
+        response = self._client.get("/agents", params=params)
+        if response.status_code == 404 and self.capability:
+            agents: Any = []  # nobody offers the capability (any more)
+        else:
+            response.raise_for_status()
+            if len(response.content) > _MAX_ANSWER:
+                raise ValueError(f"the hub's answer is larger than {_MAX_ANSWER} bytes")
+            agents = response.json()
+        if not isinstance(agents, list):
+            raise ValueError("the hub's /agents answer is not a list")
+        endpoints = tuple(sorted({e for e in map(self._endpoint, agents) if e is not None}))
+        if endpoints != self._instances:
+            self._apply(endpoints)
+        return endpoints
+
+    def _endpoint(self, agent: Any) -> str | None:
+        if not isinstance(agent, dict) or agent.get("status") not in _SERVING:
+            return None
+        endpoint = agent.get("endpoint")
+        try:
+            url = parse_upstream_url("endpoint", endpoint)
+        except Exception:
+            self._failures.record(("endpoint", str(agent.get("agent_id"))), _skip(agent, "URL"))
+            return None
+        if not self.gateway.config.allow_link_local_upstreams and (
+            forbidden_host(url.host) or asyncio.run(resolves_to_forbidden(url.host, url.port))
+        ):
+            self._failures.record(
+                ("forbidden", str(agent.get("agent_id"))), _skip(agent, "link-local host")
+            )
+            return None
+        return str(endpoint).strip()
+
+    def _apply(self, endpoints: tuple[str, ...]) -> None:
+        if endpoints:
+            self.gateway.register_service(
+                self.service_id,
+                self.service_id,
+                self.version,
+                list(endpoints),
+                path_prefix=self.path_prefix,
+                strip_prefix=self.strip_prefix,
+                metadata={"discovered_from": "hub"},
+            )
+        elif self._instances:
+            self.gateway.unregister_service(self.service_id)
+        _logger.info(
+            "gateway discovery: service %r now has %d instance(s)", self.service_id, len(endpoints)
+        )
+        self._instances = endpoints
+
+    def __enter__(self) -> HubDiscovery:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def _skip(agent: dict[str, Any], why: str) -> str:
+    return f"skipped agent {str(agent.get('agent_id'))[:64]!r}: its endpoint has a refused {why}"

@@ -1,0 +1,112 @@
+"""A gateway service whose instances are discovered from a hub's registered agents."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from otel_agents.gateway.discovery import HUB_TOKEN_ENV, HubDiscovery
+from tests.messaging.helpers import SECRET
+from tests.messaging.servers import AUTH, ThreadServer as HubServer, start_hub
+
+from .conftest import ThreadServer
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[HubServer]:
+    monkeypatch.setenv(HUB_TOKEN_ENV, SECRET)
+    server = start_hub()
+    yield server
+    server.stop()
+
+
+def register(hub: HubServer, agent_id: str, endpoint: str, capability: str) -> None:
+    httpx.post(
+        f"{hub.url}/agents",
+        headers=AUTH,
+        json={
+            "agent_id": agent_id,
+            "name": agent_id,
+            "capabilities": [capability],
+            "endpoint": endpoint,
+        },
+    ).raise_for_status()
+
+
+def test_agents_with_the_capability_become_the_services_instances(
+    make_gateway: Any, upstream: ThreadServer, hub: HubServer
+) -> None:
+    gateway = make_gateway()
+    register(hub, "searcher", upstream.url, "search")
+    register(hub, "other", "http://127.0.0.1:9", "plan")
+    discovery = HubDiscovery(gateway, hub.url, "search", capability="search")
+    try:
+        assert discovery.refresh() == (upstream.url,)
+        (service,) = gateway.list_services()
+        assert service["service_id"] == "search"
+        assert gateway.route_request("GET", "/v1/users/7").status_code == 200
+
+        httpx.delete(f"{hub.url}/agents/searcher", headers=AUTH).raise_for_status()
+        assert discovery.refresh() == ()
+        assert gateway.list_services() == []
+    finally:
+        discovery.stop()
+
+
+def test_link_local_and_non_http_endpoints_a_hub_reports_are_skipped(
+    make_gateway: Any, upstream: ThreadServer
+) -> None:
+    """Our hub refuses such registrations; another (older, compromised) hub may not."""
+    answer = [
+        {"agent_id": "good", "status": "online", "endpoint": upstream.url},
+        {"agent_id": "meta", "status": "online", "endpoint": "http://169.254.169.254"},
+        {"agent_id": "gce", "status": "online", "endpoint": "http://metadata.google.internal"},
+        {"agent_id": "file", "status": "online", "endpoint": "file:///etc/passwd"},
+        {"agent_id": "down", "status": "offline", "endpoint": "http://127.0.0.1:9"},
+    ]
+    fake_hub = httpx.MockTransport(lambda request: httpx.Response(200, json=answer))
+    gateway = make_gateway()
+    discovery = HubDiscovery(gateway, "http://hub.invalid", "search", transport=fake_hub)
+    try:
+        assert discovery.refresh() == (upstream.url,)
+    finally:
+        discovery.stop()
+
+
+def test_the_periodic_refresh_picks_up_new_agents(
+    make_gateway: Any, upstream: ThreadServer, hub: HubServer
+) -> None:
+    gateway = make_gateway()
+    with HubDiscovery(gateway, hub.url, "search", interval=0.05) as discovery:
+        register(hub, "late", upstream.url, "search")
+        deadline = time.monotonic() + 10  # a hang guard, not a speed target
+        while discovery.instances != (upstream.url,):
+            assert time.monotonic() < deadline, "discovery never saw the new agent"
+            time.sleep(0.02)
+
+
+def test_a_bad_hub_url_is_refused(make_gateway: Any) -> None:
+    from otel_agents.errors import InvalidValueError
+
+    with pytest.raises(InvalidValueError, match="hub_url"):
+        HubDiscovery(make_gateway(), "ftp://hub", "search")
+
+
+def test_discover_from_hub_starts_discovery_and_close_stops_it(
+    make_gateway: Any, upstream: ThreadServer, hub: HubServer
+) -> None:
+    gateway = make_gateway()
+    register(hub, "searcher", upstream.url, "search")
+    discovery = gateway.discover_from_hub(hub.url, "search", capability="search", interval=0.05)
+    deadline = time.monotonic() + 10  # a hang guard, not a speed target
+    while discovery.instances != (upstream.url,):
+        assert time.monotonic() < deadline, "discovery never ran"
+        time.sleep(0.02)
+    gateway.close()
+    assert not discovery._worker.running

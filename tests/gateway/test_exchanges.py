@@ -1,0 +1,76 @@
+"""Optional request/response bodies and response headers in the history: capped, redacted."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from .conftest import ThreadServer, history_after
+
+pytestmark = pytest.mark.integration
+
+
+def exchanges_until(store: Any, last_path: str, timeout: float = 5.0) -> list[dict[str, Any]]:
+    """The store's exchanges once the last one is for ``last_path`` (bounded wait): an
+    exchange is stored just after the response's last byte is sent."""
+    deadline = time.monotonic() + timeout
+    while not (records := store.records()) or records[-1]["path"] != last_path:
+        assert time.monotonic() < deadline, f"no exchange for {last_path}: {records}"
+        time.sleep(0.005)
+    return list(records)
+
+
+@pytest.fixture
+def served(make_gateway: Any, upstream: ThreadServer) -> tuple[Any, str]:
+    gateway = make_gateway()
+    gateway.register_service("api", "API", "v1", upstream.url)
+    return gateway, str(make_gateway.serve(gateway).url)
+
+
+def test_bodies_are_not_kept_by_default(served: tuple[Any, str]) -> None:
+    gateway, url = served
+    httpx.post(f"{url}/v1/echo", json={"password": "hunter2"})
+    (record,) = history_after(gateway, 1)
+    assert "hunter2" not in str(record)
+    assert "request_body" not in record
+
+
+def test_exchanges_keep_redacted_capped_bodies_and_response_headers(
+    make_gateway: Any, upstream: ThreadServer
+) -> None:
+    gateway = make_gateway()
+    gateway.register_service("api", "API", "v1", upstream.url)
+    store = gateway.enable_exchange_history(max_body_bytes=64, max_records=2)
+    url = make_gateway.serve(gateway).url
+
+    httpx.post(
+        f"{url}/v1/echo",
+        json={"user": "ada", "password": "hunter2"},
+        headers={"content-type": "application/json"},
+    )
+    response = httpx.get(f"{url}/v1/users/7")
+    assert response.status_code == 200
+    httpx.get(f"{url}/v1/stream")
+
+    users, stream = exchanges_until(store, "/v1/stream")  # max_records=2: the oldest went
+    assert users["path"] == "/v1/users/7"
+    assert users["response_body"] == {"id": "7", "name": "Ada"}
+    assert users["response_headers"]["content-type"] == "application/json"
+    assert users["trace_id"] == history_after(gateway, 3)[1]["trace_id"]
+    assert stream["response_truncated"] is True
+    assert stream["response_body"] == "<524288 bytes of application/octet-stream>"
+
+
+def test_json_secrets_in_bodies_are_redacted(make_gateway: Any, upstream: ThreadServer) -> None:
+    gateway = make_gateway()
+    gateway.register_service("api", "API", "v1", upstream.url)
+    store = gateway.enable_exchange_history()
+    url = make_gateway.serve(gateway).url
+    httpx.post(f"{url}/v1/echo", json={"user": "ada", "password": "hunter2"})
+    (exchange,) = exchanges_until(store, "/v1/echo")
+    assert exchange["request_body"] == {"user": "ada", "password": "[REDACTED]"}
+    assert "hunter2" not in str(exchange)
+    assert exchange["request_truncated"] is False
