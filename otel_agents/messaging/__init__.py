@@ -32,6 +32,7 @@ from otel_agents.messaging.errors import (
     SecurityError,
     UnknownAgentError,
     UnknownCapabilityError,
+    UnknownMessageError,
 )
 from otel_agents.messaging.message import AgentMessage, AgentStatus, MessagePriority, MessageType
 from otel_agents.messaging.protocol import AgentCommunicationProtocol
@@ -71,4 +72,5 @@ __all__ = [
     "Transport",
     "UnknownAgentError",
     "UnknownCapabilityError",
+    "UnknownMessageError",
 ]

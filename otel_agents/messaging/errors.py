@@ -8,6 +8,7 @@ The tree::
 
     MessagingError
     ├── UnknownAgentError (ValueError)        sender or recipient is not registered
+    ├── UnknownMessageError (ValueError)      no message with that id is in the history
     ├── DuplicateAgentError (ValueError)      agent id already registered with another endpoint
     ├── UnknownCapabilityError (ValueError)   no registered agent has the capability
     ├── InvalidMessageError (ValueError)      empty agent id, bad priority or message type ...
@@ -37,11 +38,16 @@ __all__ = [
     "SecurityError",
     "UnknownAgentError",
     "UnknownCapabilityError",
+    "UnknownMessageError",
 ]
 
 
 class UnknownAgentError(MessagingError, ValueError):
     """A sender or recipient id is not registered."""
+
+
+class UnknownMessageError(MessagingError, ValueError):
+    """No message with the given id is in the message history (never sent, or evicted)."""
 
 
 class DuplicateAgentError(MessagingError, ValueError):

@@ -6,9 +6,10 @@ it until the recipient reports it processed, redelivering it or parking it as a 
 (:mod:`otel_agents.messaging.delivery`). Every
 route but ``/healthz`` needs a bearer token; envelopes must be signed when a signing key is
 set. Errors are JSON ``{"error": code, "detail": message}`` with these codes:
-``unknown_agent`` (404), ``unknown_capability`` (404), ``duplicate_agent`` (409),
-``invalid_message`` (400), ``too_large`` (413), ``expired`` (410), ``unauthorized`` (401),
-``unsigned`` / ``bad_signature`` / ``stale`` / ``replayed`` (403), delivery failures (502).
+``unknown_agent`` (404), ``unknown_message`` (404), ``unknown_capability`` (404),
+``duplicate_agent`` (409), ``invalid_message`` (400), ``too_large`` (413), ``expired`` (410),
+``unauthorized`` (401), ``unsigned`` / ``bad_signature`` / ``stale`` / ``replayed`` (403),
+delivery failures (502).
 
 =======  ==========================  =============================================
 method   path                        what
@@ -58,7 +59,7 @@ from otel_agents.messaging._http import (
 from otel_agents.messaging.config import read_config
 from otel_agents.messaging.delivery import DeliveryTracker
 from otel_agents.messaging.endpoints import check_endpoint, parse_networks
-from otel_agents.messaging.errors import InvalidMessageError, SecurityError, UnknownAgentError
+from otel_agents.messaging.errors import InvalidMessageError, SecurityError, UnknownMessageError
 from otel_agents.messaging.protocol import AgentCommunicationProtocol
 from otel_agents.messaging.router import Router
 from otel_agents.messaging.runtime import broadcast_copies, broadcast_recipients
@@ -190,9 +191,13 @@ def create_hub_app(
         return JSONResponse({"message_ids": ids, "refused": refused}, status_code=202)
 
     async def message_status(request: Request, proven: str | None) -> Response:
-        record = hub.messages.get(request.path_params["message_id"])
+        message_id = request.path_params["message_id"]
+        record = hub.messages.get(message_id)
         if record is None:
-            raise UnknownAgentError("no message with that id is in the hub's history")
+            raise UnknownMessageError(
+                f"message_id={message_id[:64]!r} is not in the hub's history: it was never "
+                "routed here, or it is older than the last max_message_history messages"
+            )
         return JSONResponse(record.to_dict())
 
     async def acks(request: Request, proven: str | None) -> Response:
