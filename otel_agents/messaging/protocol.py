@@ -15,9 +15,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from otel_agents._runtime import PeriodicThread
+from otel_agents._settings import DRAIN_TIMEOUT
 from otel_agents.errors import MessagingError, invalid_value
 from otel_agents.history import TimeRange
 from otel_agents.messaging import _telemetry as tel
+from otel_agents.messaging.consumer import serve_until
 from otel_agents.messaging.errors import DeliveryError
 from otel_agents.messaging.handlers import Handler, HandlerRegistry
 from otel_agents.messaging.message import (
@@ -308,16 +310,35 @@ class AgentCommunicationProtocol(AgentRuntime):
             count += 1
         return count
 
-    async def serve(self, agent_id: str, stop: asyncio.Event | None = None) -> None:
-        """Process ``agent_id``'s messages as they arrive until ``stop`` is set."""
+    async def serve(
+        self, agent_id: str, stop: asyncio.Event | None = None, *, grace: float | None = None
+    ) -> None:
+        """Process ``agent_id``'s messages as they arrive until ``stop`` is set.
+
+        A message being processed when ``stop`` is set gets ``grace`` seconds more
+        (``OTEL_AGENTS_DRAIN_TIMEOUT``, 3 s) to finish; past that its handlers are cancelled
+        and it is queued again, never lost.
+        """
         stop = stop or asyncio.Event()
-        while not stop.is_set():
-            waiter = asyncio.ensure_future(self.process_next_async(agent_id, wait=True))
-            stopper = asyncio.ensure_future(stop.wait())
-            done, _ = await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            for future in (waiter, stopper):
-                if future not in done:
-                    future.cancel()
+        queue = self._queue(agent_id)
+
+        async def take() -> AgentMessage:
+            while True:
+                message = self._next(agent_id) or await queue.get_async()
+                if not self.consumer.expired(message):
+                    return message
+
+        async def process(message: AgentMessage) -> None:
+            handlers = self._handlers.get(agent_id)
+            await self.consumer.process_async(message, handlers, *self._names(message))
+
+        await serve_until(
+            stop,
+            take,
+            process,
+            lambda message: queue.put(message, message.priority),
+            DRAIN_TIMEOUT.read() if grace is None else grace,
+        )
 
     # -- history and lifecycle -------------------------------------------------------------------
     def get_message_status(self, message_id: str) -> MessageRecord:

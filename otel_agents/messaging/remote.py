@@ -18,7 +18,9 @@ from typing import Any
 import httpx
 from opentelemetry import context as otel_context, propagate
 
+from otel_agents._settings import DRAIN_TIMEOUT
 from otel_agents.errors import MessagingError
+from otel_agents.messaging.consumer import serve_until
 from otel_agents.messaging.errors import (
     DeliveryError,
     MessageExpiredError,
@@ -301,13 +303,9 @@ class RemoteAgent(AgentRuntime):
 
     async def process_next(self) -> AgentMessage:
         """Wait for the most urgent message and process it; return it."""
-        while True:
-            message = await self.queue.get_async()
-            if not self.consumer.expired(message):
-                await self.consumer.process_async(message, self.handlers, self.name, None)
-                self._report(message.message_id)
-                return message
-            self._report(message.message_id)
+        message = await self._take()
+        await self._process(message)
+        return message
 
     def _report(self, message_id: str) -> None:
         """Tell the hub what became of ``message_id`` (see :mod:`.reports`)."""
@@ -325,17 +323,31 @@ class RemoteAgent(AgentRuntime):
                 )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=1.0)
-        tasks = [asyncio.create_task(self._process_forever()), asyncio.create_task(self._beat())]
+        beat = asyncio.create_task(self._beat())
         try:
-            await stop.wait()
+            # A message being processed on stop gets OTEL_AGENTS_DRAIN_TIMEOUT to finish.
+            await serve_until(
+                stop,
+                self._take,
+                self._process,
+                lambda message: self.queue.put(message, message.priority),
+                DRAIN_TIMEOUT.read(),
+            )
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            beat.cancel()
+            await asyncio.gather(beat, return_exceptions=True)
 
-    async def _process_forever(self) -> None:
+    async def _take(self) -> AgentMessage:
+        """The most urgent unexpired message, waiting for one (expired ones are reported)."""
         while True:
-            await self.process_next()
+            message = await self.queue.get_async()
+            if not self.consumer.expired(message):
+                return message
+            self._report(message.message_id)
+
+    async def _process(self, message: AgentMessage) -> None:
+        await self.consumer.process_async(message, self.handlers, self.name, None)
+        self._report(message.message_id)
 
     async def _beat(self) -> None:
         while True:
