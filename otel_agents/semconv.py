@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ALL_METRICS",
     "DURATION_BUCKETS",
+    "SEMCONV_DURATION_BUCKETS",
     "InstrumentKind",
     "MetricSpec",
     "create_instrument",
@@ -90,6 +91,26 @@ DURATION_BUCKETS: tuple[float, ...] = (
     600.0,
 )
 
+#: The boundaries the OpenTelemetry HTTP and messaging conventions advise for their duration
+#: histograms (``http.server.request.duration``, ``messaging.client.operation.duration``), in
+#: seconds: 5 ms to 10 s.
+SEMCONV_DURATION_BUCKETS: tuple[float, ...] = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+)
+
 
 class InstrumentKind(StrEnum):
     """The OpenTelemetry instrument a :class:`MetricSpec` is built as."""
@@ -122,11 +143,19 @@ ALL_METRICS: dict[str, MetricSpec] = {}
 
 
 def _metric(
-    name: str, kind: InstrumentKind, unit: str, description: str, *, duration: bool = False
+    name: str,
+    kind: InstrumentKind,
+    unit: str,
+    description: str,
+    *,
+    duration: bool = False,
+    buckets: Sequence[float] | None = None,
 ) -> MetricSpec:
     if name in ALL_METRICS:
         raise RuntimeError(f"metric {name!r} is declared twice in otel_agents.semconv")
-    spec = MetricSpec(name, kind, unit, description, DURATION_BUCKETS if duration else None)
+    spec = MetricSpec(
+        name, kind, unit, description, buckets or (DURATION_BUCKETS if duration else None)
+    )
     ALL_METRICS[name] = spec
     return spec
 
@@ -329,6 +358,13 @@ MESSAGING_CLIENT_CONSUMED_MESSAGES = _metric(
     "{message}",
     "Messages delivered to a recipient agent's handlers.",
 )
+MESSAGING_CLIENT_OPERATION_DURATION = _metric(
+    "messaging.client.operation.duration",
+    InstrumentKind.HISTOGRAM,
+    UNIT_SECONDS,
+    "Duration of a send (or broadcast) an agent made, by destination; failures carry error.type.",
+    buckets=SEMCONV_DURATION_BUCKETS,
+)
 MESSAGING_PROCESS_DURATION = _metric(
     "messaging.process.duration",
     InstrumentKind.HISTOGRAM,
@@ -421,6 +457,16 @@ SERVER_PORT = "server.port"
 URL_FULL = "url.full"
 URL_QUERY = "url.query"
 URL_PATH = "url.path"
+URL_SCHEME = "url.scheme"
+CLIENT_ADDRESS = "client.address"
+NETWORK_PROTOCOL_VERSION = "network.protocol.version"
+USER_AGENT_ORIGINAL = "user_agent.original"
+HTTP_REQUEST_METHOD_ORIGINAL = "http.request.method_original"
+#: Stable HTTP server span names: ``{method} {http.route}``, or the method alone (``HTTP``
+#: for a method outside the known set) when no route matched.
+HTTP_SERVER_SPAN = "{method} {route}"
+HTTP_METHOD_OTHER = "_OTHER"
+HTTP_SPAN_METHOD_OTHER = "HTTP"
 #: The old (pre-stable) HTTP attributes, rewritten redacted when OTEL_SEMCONV_STABILITY_OPT_IN
 #: asks for them (``http/dup``).
 HTTP_TARGET = "http.target"
@@ -438,13 +484,15 @@ GATEWAY_RATE_LIMIT_SCOPE_CLIENT = "client"
 GATEWAY_RATE_LIMIT_SCOPE_OVERFLOW = "overflow"
 GATEWAY_HEALTH_STATE = "gateway.health.state"
 
-#: Recorded by OpenTelemetryMiddleware around the gateway (its instrument, its bucket
-#: advice: no View of ours); in the contract so dashboards can use it.
+#: Recorded by OpenTelemetryMiddleware around the gateway and by the messaging hub's and
+#: inboxes' server middleware (:mod:`otel_agents.messaging._server`), with the stable HTTP
+#: conventions' bucket advice; in the contract so dashboards can use it.
 HTTP_SERVER_REQUEST_DURATION = _metric(
     "http.server.request.duration",
     InstrumentKind.HISTOGRAM,
     UNIT_SECONDS,
     "Duration of HTTP server requests, by http.route, method and status code.",
+    buckets=SEMCONV_DURATION_BUCKETS,
 )
 HTTP_CLIENT_REQUEST_DURATION = _metric(
     "http.client.request.duration",

@@ -37,7 +37,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -56,6 +55,7 @@ from otel_agents.messaging._http import (
     read_envelopes,
     refusal,
 )
+from otel_agents.messaging._server import ServerTelemetryMiddleware
 from otel_agents.messaging.config import read_config
 from otel_agents.messaging.delivery import DeliveryTracker
 from otel_agents.messaging.endpoints import check_endpoint, parse_networks
@@ -265,9 +265,9 @@ def create_hub_app(
         Route("/healthz", health, methods=["GET"]),
     ]
     middleware = Middleware(
-        OpenTelemetryMiddleware,
+        ServerTelemetryMiddleware,
+        routes=routes,
         tracer_provider=tracer_provider,
         meter_provider=meter_provider,
-        exclude_spans=["receive", "send"],
     )
     return Starlette(routes=routes, middleware=[middleware], lifespan=lifespan)
