@@ -176,6 +176,13 @@ class RemoteAgent(AgentRuntime):
         body = {"status": None if status is None else AgentStatus(status).value}
         await self._call("POST", f"/agents/{self.agent_id}/heartbeat", body=_json(body))
 
+    async def get_agent(self, agent_id: str) -> dict[str, Any]:
+        """The hub's entry for ``agent_id``; UnknownAgentError if it has none."""
+        found: dict[str, Any] = await self._call(
+            "GET", f"/agents/{validate_agent_id(agent_id, 'agent_id')}"
+        )
+        return found
+
     async def find_agents_by_capability(self, capability: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = await self._call(
             "GET", "/agents", params={"capability": capability}
@@ -313,16 +320,31 @@ class RemoteAgent(AgentRuntime):
 
     async def run(self, stop: asyncio.Event) -> None:
         """Register, then process messages and send heartbeats until ``stop`` is set."""
+        failures = 0
         while not stop.is_set():
             try:
                 await self.register()
-                break
             except Exception as exc:  # the hub may start after us: keep trying
+                failures += 1
                 _logger.warning(
-                    "registering %s with %s failed: %s", self.agent_id, self.hub_url, exc
+                    "registering %s with %s failed (retrying every second): %s",
+                    self.agent_id,
+                    self.hub_url,
+                    exc,
                 )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=1.0)
+            else:
+                # After failures, say so at the level the failures were logged at.
+                level = logging.WARNING if failures else logging.INFO
+                _logger.log(
+                    level,
+                    "agent %s is registered with %s%s",
+                    self.agent_id,
+                    self.hub_url,
+                    f" after {failures} failed attempts" if failures else "",
+                )
+                break
         beat = asyncio.create_task(self._beat())
         try:
             # A message being processed on stop gets OTEL_AGENTS_DRAIN_TIMEOUT to finish.
