@@ -8,17 +8,15 @@ settings come from the config file, overridden by ``OTEL_AGENTS_GATEWAY_*`` vari
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import signal
+import sys
 from types import FrameType
 from typing import Any
 
 from otel_agents.errors import OtelAgentsError
 
 __all__ = ["register", "run"]
-
-_logger = logging.getLogger("otel_agents.gateway")
 
 
 def register(subparsers: Any) -> None:
@@ -58,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
             configure()
         gateway = APIGateway(config, instrument=not args.no_telemetry)
     except (OtelAgentsError, OSError) as exc:
-        _logger.error("otel-agents gateway: %s", exc)
-        print(f"otel-agents gateway: {exc}")
+        # One line on stderr. (A logging call as well printed it twice: Python's last-resort
+        # handler writes unhandled records to stderr.)
+        print(f"otel-agents gateway: {exc}", file=sys.stderr)
         return 2
     from otel_agents._settings import DRAIN_TIMEOUT
 
