@@ -113,6 +113,11 @@ def register(subparsers: Any) -> None:
         help="the sender's inbox URL, used only if it must be registered (default: none; "
         "replies to it then become dead letters)",
     )
+    send.add_argument(
+        "--no-telemetry",
+        action="store_true",
+        help="do not call otel_agents.configure(): the trace then starts at the hub",
+    )
     send.set_defaults(handler=run_send)
 
 
@@ -321,11 +326,20 @@ def run_send(args: argparse.Namespace) -> int:
         finally:
             await sender.aclose()
 
+    if not args.no_telemetry:  # the send span starts the trace, as in the README
+        import otel_agents
+
+        otel_agents.configure(
+            service_name=None if os.environ.get("OTEL_SERVICE_NAME") else args.sender
+        )
     try:
         message_id, record = asyncio.run(send())
     except MessagingError as exc:
         print(f"otel-agents send: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if not args.no_telemetry:
+            _shutdown_telemetry()
     print(message_id)
     print(json.dumps(record))
     return 0

@@ -20,10 +20,11 @@ import httpx
 import pytest
 
 from otel_agents.cli import main
+from otel_agents.messaging.hub import create_hub, create_hub_app
 from otel_agents.messaging.remote import RemoteAgent
 from otel_agents.testing import TelemetryCapture
 from tests.messaging.helpers import KEY, SECRET, Net
-from tests.messaging.servers import AUTH, ThreadServer, start_hub, start_inbox
+from tests.messaging.servers import AUTH, ThreadServer, security, start_hub, start_inbox
 
 
 @pytest.fixture
@@ -47,7 +48,7 @@ def network(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ThreadServer, Rem
 
 
 def send(hub: ThreadServer, *extra: str) -> int:
-    return main(["send", "--hub", hub.url, "--from", "coordinator", *extra])
+    return main(["send", "--no-telemetry", "--hub", hub.url, "--from", "coordinator", *extra])
 
 
 def test_send_registers_the_sender_and_prints_the_id_and_the_hubs_record(
@@ -117,6 +118,57 @@ def test_a_registration_that_succeeds_after_failures_says_so(
         asyncio.run(scenario())
     assert "registering agent-a with http://hub failed" in caplog.text
     assert re.search(r"agent agent-a is registered with http://hub after \d+ failed", caplog.text)
+
+
+def test_send_starts_the_trace_the_hub_continues(
+    telemetry: TelemetryCapture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real ``otel-agents send`` process: its send span is the parent of the hub's."""
+    providers = {
+        "tracer_provider": telemetry.tracer_provider,
+        "meter_provider": telemetry.meter_provider,
+    }
+    hub = ThreadServer(
+        create_hub_app(create_hub(security=security(), **providers), security(), **providers)
+    ).start()
+    planner, inbox = start_inbox("planner", hub.url)
+    try:
+        registration = {
+            "agent_id": "planner",
+            "name": "P",
+            "capabilities": [],
+            "endpoint": inbox.url,
+        }
+        httpx.post(hub.url + "/agents", json=registration, headers=AUTH).raise_for_status()
+        env = {
+            **os.environ,
+            "OTEL_AGENTS_MESSAGING_SECRET": SECRET,
+            "OTEL_AGENTS_MESSAGING_SIGNING_KEY": KEY,
+            "OTEL_TRACES_EXPORTER": "none",
+            "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_LOGS_EXPORTER": "none",
+            "OTEL_AGENTS_SYSTEM_METRICS": "false",
+        }
+        command = [sys.executable, "-m", "otel_agents.cli", "send", "--hub", hub.url]
+        done = subprocess.run(
+            [*command, "--from", "coordinator", "--to", "planner", '{"task": "scan"}'],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        inbox.stop()
+        hub.stop()
+        asyncio.run(planner.aclose())
+    assert done.returncode == 0, done.stderr
+    (server,) = [s for s in telemetry.spans("POST /messages")]
+    (route,) = telemetry.spans("route planner")
+    assert server.parent is not None
+    assert server.parent.is_remote  # the CLI's send span, in the CLI's process
+    assert route.parent is not None
+    assert route.parent.span_id == server.parent.span_id  # the hub routes in the send's trace
 
 
 def test_the_hub_says_where_it_listens_once(tmp_path: object) -> None:
