@@ -42,6 +42,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from otel_agents import _exporters as x, _providers as p, _settings as s, semconv
 from otel_agents._arguments import check_arguments, invalid_config
+from otel_agents._export_noise import quiet_export_errors
 from otel_agents._guard import Guards, stop_within
 from otel_agents._host import host_resource
 from otel_agents.inprocess import InProcessMetrics, installed_reader, set_installed_reader
@@ -337,6 +338,7 @@ def _build(requested: dict[str, Any]) -> Telemetry:
         protocol = s.OTLP_PROTOCOL.read(get("otlp_protocol"))
         timeout = s.OTLP_TIMEOUT.read(get("otlp_timeout"))
         x.redact_header_warnings()
+        quiet_export_errors()  # one export-error line per signal, not one per retry
         otlp = {
             signal: {
                 "protocol": s.read_signal(

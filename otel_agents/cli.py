@@ -4,6 +4,7 @@
     otel-agents dashboard [--view NAME] [--once]  the demo swarm with a live terminal dashboard
     otel-agents hub [--port 8100]              the agent registry and message router over HTTP
     otel-agents agent --id ID [--port 8101]    one agent with its HTTP inbox
+    otel-agents send --to ID PAYLOAD           one signed message through the hub
     otel-agents gateway --config FILE          the API gateway
 
 Each area contributes its own subcommands through a ``register(subparsers)`` function, so

@@ -129,18 +129,21 @@ __all__ = [
     "HEALTH_SCOPE_AGENT",
     "HEALTH_SCOPE_SYSTEM",
     "HTTP_CLIENT_REQUEST_DURATION",
-    "HTTP_DURATION_BUCKETS",
+    "HTTP_METHOD_OTHER",
     "HTTP_REQUEST_METHOD",
     "HTTP_REQUEST_METHOD_ORIGINAL",
     "HTTP_RESPONSE_STATUS_CODE",
     "HTTP_ROUTE",
     "HTTP_SERVER_DURATION",
     "HTTP_SERVER_REQUEST_DURATION",
+    "HTTP_SERVER_SPAN",
+    "HTTP_SPAN_METHOD_OTHER",
     "HTTP_TARGET",
     "HTTP_URL",
     "MESSAGING_BATCH_MESSAGE_COUNT",
     "MESSAGING_BROADCAST_DESTINATION",
     "MESSAGING_CLIENT_CONSUMED_MESSAGES",
+    "MESSAGING_CLIENT_OPERATION_DURATION",
     "MESSAGING_CLIENT_SENT_MESSAGES",
     "MESSAGING_DESTINATION_NAME",
     "MESSAGING_MESSAGE_BODY_SIZE",
@@ -171,6 +174,7 @@ __all__ = [
     "PROCESS_MEMORY_USAGE",
     "PROCESS_MEMORY_VIRTUAL",
     "PROCESS_THREAD_COUNT",
+    "SEMCONV_DURATION_BUCKETS",
     "SERVER_ADDRESS",
     "SERVER_PORT",
     "SERVICE_INSTANCE_ID",
@@ -265,10 +269,10 @@ DURATION_BUCKETS: tuple[float, ...] = (
     600.0,
 )
 
-
-#: The HTTP conventions' bucket advice for ``http.*.request.duration``, in seconds (stable
-#: HTTP metrics): the same as contrib's HTTP instrumentations give their histograms.
-HTTP_DURATION_BUCKETS: tuple[float, ...] = (
+#: The boundaries the OpenTelemetry HTTP and messaging conventions advise for their duration
+#: histograms (``http.server.request.duration``, ``messaging.client.operation.duration``), in
+#: seconds: 5 ms to 10 s.
+SEMCONV_DURATION_BUCKETS: tuple[float, ...] = (
     0.005,
     0.01,
     0.025,
@@ -532,6 +536,13 @@ MESSAGING_CLIENT_CONSUMED_MESSAGES = _metric(
     "{message}",
     "Messages delivered to a recipient agent's handlers.",
 )
+MESSAGING_CLIENT_OPERATION_DURATION = _metric(
+    "messaging.client.operation.duration",
+    InstrumentKind.HISTOGRAM,
+    UNIT_SECONDS,
+    "Duration of a send (or broadcast) an agent made, by destination; failures carry error.type.",
+    buckets=SEMCONV_DURATION_BUCKETS,
+)
 MESSAGING_PROCESS_DURATION = _metric(
     "messaging.process.duration",
     InstrumentKind.HISTOGRAM,
@@ -633,6 +644,11 @@ CLIENT_PORT = "client.port"
 USER_AGENT_ORIGINAL = "user_agent.original"
 USER_AGENT_SYNTHETIC_TYPE = "user_agent.synthetic.type"
 HTTP_REQUEST_METHOD_ORIGINAL = "http.request.method_original"
+#: Stable HTTP server span names: ``{method} {http.route}``, or the method alone (``HTTP``
+#: for a method outside the known set) when no route matched.
+HTTP_SERVER_SPAN = "{method} {route}"
+HTTP_METHOD_OTHER = "_OTHER"
+HTTP_SPAN_METHOD_OTHER = "HTTP"
 #: The old (pre-stable) HTTP attributes, rewritten redacted when OTEL_SEMCONV_STABILITY_OPT_IN
 #: asks for them (``http/dup``).
 HTTP_TARGET = "http.target"
@@ -650,20 +666,22 @@ GATEWAY_RATE_LIMIT_SCOPE_CLIENT = "client"
 GATEWAY_RATE_LIMIT_SCOPE_OVERFLOW = "overflow"
 GATEWAY_HEALTH_STATE = "gateway.health.state"
 
-#: Recorded by OpenTelemetryMiddleware around the gateway (its instrument, its bucket
-#: advice: no View of ours); in the contract so dashboards can use it.
+#: Recorded by OpenTelemetryMiddleware around the gateway and by the messaging hub's and
+#: inboxes' server middleware (:mod:`otel_agents.messaging._server`), with the stable HTTP
+#: conventions' bucket advice; in the contract so dashboards can use it.
 HTTP_SERVER_REQUEST_DURATION = _metric(
     "http.server.request.duration",
     InstrumentKind.HISTOGRAM,
     UNIT_SECONDS,
     "Duration of HTTP server requests, by http.route, method and status code.",
+    buckets=SEMCONV_DURATION_BUCKETS,
 )
 HTTP_CLIENT_REQUEST_DURATION = _metric(
     "http.client.request.duration",
     InstrumentKind.HISTOGRAM,
     UNIT_SECONDS,
     "Duration of the gateway's HTTP calls to upstream services.",
-    buckets=HTTP_DURATION_BUCKETS,  # the HTTP conventions' advice, not DURATION_BUCKETS
+    buckets=SEMCONV_DURATION_BUCKETS,  # the HTTP conventions' advice, not DURATION_BUCKETS
 )
 GATEWAY_REQUESTS = _metric(
     "gateway.requests",

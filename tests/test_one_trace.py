@@ -157,6 +157,15 @@ def test_a_gateway_request_its_messages_and_their_processing_are_one_trace(
         s["service"]: shape(ids[s["Parent ID"]])[3] for s in spans if s["Name"] == "POST /inbox"
     }
     assert delivered_in == {"agent-a": "gateway: POST", "agent-b": "agent-a: send agent-b"}
+    # The hub and the inboxes name SERVER spans after route templates (bounded), and leave
+    # health checks untraced by default.
+    server_names = {
+        s["Name"]
+        for s in cluster.spans()
+        if s["service"] in ("hub", "agent-a", "agent-b") and s["Kind"] == SERVER
+    }
+    assert "POST /agents" in server_names  # the agents' registrations
+    assert [n for n in server_names if "agent-a" in n or "agent-b" in n or "healthz" in n] == []
     (root,) = [s for s in spans if s["service"] == "gateway" and s["Kind"] == SERVER]
     assert root["Parent ID"] == ""  # the client sent no traceparent: the gateway starts it
     received = cluster.outputs["rotel"].read_text(errors="replace")

@@ -236,6 +236,23 @@ COMMUNICATION = Board(
                     "messaging.process.duration p95 per recipient agent.",
                 ),
                 ts(
+                    "Send duration p95",
+                    [
+                        Query(
+                            quantile(
+                                0.95,
+                                bucket(sc.MESSAGING_CLIENT_OPERATION_DURATION),
+                                label(sc.MESSAGING_DESTINATION_NAME),
+                            ),
+                            legend(label(sc.MESSAGING_DESTINATION_NAME)),
+                        )
+                    ],
+                    "s",
+                    "messaging.client.operation.duration p95 per destination: how long a send "
+                    "or broadcast takes the sender (in process: queueing; over HTTP: the hub's "
+                    "answer).",
+                ),
+                ts(
                     "Queue depth",
                     [
                         Query(

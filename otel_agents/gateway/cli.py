@@ -10,9 +10,9 @@ one); the gateway's own settings come from the config file, overridden by
 from __future__ import annotations
 
 import argparse
-import logging
 import math
 import signal
+import sys
 from types import FrameType
 from typing import Any
 
@@ -20,8 +20,6 @@ from otel_agents._extras import require
 from otel_agents.errors import OtelAgentsError
 
 __all__ = ["register", "run"]
-
-_logger = logging.getLogger("otel_agents.gateway")
 
 
 def register(subparsers: Any) -> None:
@@ -64,8 +62,9 @@ def run(args: argparse.Namespace) -> int:
             configure(service_name=default_service_name(GATEWAY_SERVICE_NAME))
         gateway = APIGateway(config, instrument=not args.no_telemetry)
     except (OtelAgentsError, OSError) as exc:
-        _logger.error("otel-agents gateway: %s", exc)
-        print(f"otel-agents gateway: {exc}")
+        # One line on stderr. (A logging call as well printed it twice: Python's last-resort
+        # handler writes unhandled records to stderr.)
+        print(f"otel-agents gateway: {exc}", file=sys.stderr)
         return 2
     from otel_agents._settings import DRAIN_TIMEOUT
 

@@ -57,6 +57,9 @@ class MessagingTelemetry:
         self.sent = sc.create_instrument(meter, sc.MESSAGING_CLIENT_SENT_MESSAGES)
         self.consumed = sc.create_instrument(meter, sc.MESSAGING_CLIENT_CONSUMED_MESSAGES)
         self.process_duration = sc.create_instrument(meter, sc.MESSAGING_PROCESS_DURATION)
+        self.operation_duration = sc.create_instrument(
+            meter, sc.MESSAGING_CLIENT_OPERATION_DURATION
+        )
         self.latency = sc.create_instrument(meter, sc.AGENT_MESSAGE_LATENCY)
         self.expired = sc.create_instrument(meter, sc.AGENT_MESSAGE_EXPIRED)
         self.failed = sc.create_instrument(meter, sc.AGENT_MESSAGE_FAILED)
@@ -197,7 +200,9 @@ class MessagingTelemetry:
         )
         context = trace.set_span_in_context(span)
         propagate.inject(message.headers, context=context)
-        return _Scope(span, context)
+        kind = (_SEND, destination, message.message_type, message.priority)
+        metric = {**self.metric_attributes(*kind), sc.MESSAGING_OPERATION_TYPE: _SEND}
+        return _Scope(span, context, self.operation_duration, metric, None)
 
     def batch_span(
         self, messages: list[AgentMessage], destination: str | None = None, *, root: bool = False
@@ -348,26 +353,30 @@ class MessagingTelemetry:
         )
         # The extracted context is attached, not just used as parent, so that its baggage
         # reaches the handlers, which run with the process span current.
-        return _Scope(span, trace.set_span_in_context(span, parent), self, metric_attributes)
+        context = trace.set_span_in_context(span, parent)
+        return _Scope(span, context, self.process_duration, metric_attributes, self.failed)
 
 
 class _Scope:
-    """Makes a span current, ends it, and records a failure (and the process duration).
+    """Makes a span current, ends it, and records its duration (and a failure) in metrics.
 
-    A small class rather than ``@contextmanager`` generators: this runs twice per message.
+    ``histogram`` gets the duration with ``attributes`` (plus ``error.type`` on failure);
+    ``failed``, when given, counts failures. A small class rather than ``@contextmanager``
+    generators: this runs twice per message.
     """
 
-    __slots__ = ("_attributes", "_context", "_span", "_started", "_telemetry", "_token")
+    __slots__ = ("_attributes", "_context", "_failed", "_histogram", "_span", "_started", "_token")
 
     def __init__(
         self,
         span: Span,
         context: Context,
-        telemetry: MessagingTelemetry | None = None,
+        histogram: Any = None,
         attributes: dict[str, str] | None = None,
+        failed: Any = None,
     ) -> None:
         self._span, self._context = span, context
-        self._telemetry, self._attributes = telemetry, attributes
+        self._histogram, self._attributes, self._failed = histogram, attributes, failed
         self._started = 0.0
         self._token: Token[Context] | None = None
 
@@ -384,16 +393,22 @@ class _Scope:
             if exc is not None:
                 mark_failed(self._span, exc)
                 if attributes is not None:
-                    attributes = {**attributes, sc.ERROR_TYPE: type(exc).__qualname__}
-            if self._telemetry is not None and attributes is not None:
-                if exc is not None:
-                    self._telemetry.failed.add(1, attributes)
-                elapsed = time.perf_counter() - self._started
-                self._telemetry.process_duration.record(elapsed, attributes)
+                    attributes = {**attributes, sc.ERROR_TYPE: _error_type(exc, self._failed)}
+                    if self._failed is not None:
+                        self._failed.add(1, attributes)
+            if self._histogram is not None and attributes is not None:
+                self._histogram.record(time.perf_counter() - self._started, attributes)
         finally:
             if self._token is not None:
                 otel_context.detach(self._token)
             self._span.end()
+
+
+def _error_type(exc: BaseException, failed: Any) -> str:
+    """A processing failure's ``error.type`` is the exception class (as it always was); a
+    send failure's is its reason when it has one, as in ``messaging.client.sent.messages``."""
+    reason = getattr(exc, "reason", None) if failed is None else None
+    return reason if isinstance(reason, str) else type(exc).__qualname__
 
 
 def _carries_span(context: Context) -> bool:

@@ -1,6 +1,6 @@
-"""``otel-agents hub`` and ``otel-agents agent``: agents in separate processes, talking.
+"""``otel-agents hub``, ``agent`` and ``send``: agents in separate processes, talking.
 
-``register(subparsers)`` adds both subcommands to the ``otel-agents`` parser; each sets
+``register(subparsers)`` adds the three subcommands to the ``otel-agents`` parser; each sets
 ``handler`` to a callable taking the parsed arguments and returning the exit code.
 
 Secrets come from the environment only (never the command line, which ``ps`` shows):
@@ -17,8 +17,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import math
+import socket
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -26,16 +28,20 @@ from typing import Any
 from otel_agents._extras import require
 from otel_agents._service_name import HUB_SERVICE_NAME, default_service_name
 from otel_agents.errors import ConfigurationError
-from otel_agents.messaging.message import AgentMessage, MessageType
-from otel_agents.messaging.security import SECRET_ENV, SecurityConfig
+from otel_agents.messaging.message import AgentMessage, MessagePriority, MessageType
+from otel_agents.messaging.security import SECRET_ENV, SIGNING_KEY_ENV, SecurityConfig
 
 __all__ = ["register"]
 
 _logger = logging.getLogger("otel_agents.messaging")
 
+#: The endpoint ``otel-agents send`` registers a sender with when it has no inbox: a port
+#: nothing listens on, so what is sent to it is refused at once and becomes a dead letter.
+NO_INBOX = "http://127.0.0.1:1"
+
 
 def register(subparsers: Any) -> None:
-    """Add the ``hub`` and ``agent`` subcommands to an argparse subparsers object."""
+    """Add the ``hub``, ``agent`` and ``send`` subcommands to an argparse subparsers object."""
     hub = subparsers.add_parser("hub", help="serve the agent registry and message router")
     _common(hub, port=8100)
     hub.add_argument(
@@ -76,6 +82,43 @@ def register(subparsers: Any) -> None:
     agent.add_argument("--forward-to", help="forward every message received to this agent")
     agent.set_defaults(handler=run_agent)
 
+    send = subparsers.add_parser(
+        "send",
+        help="send one signed message through a hub and print its id and the hub's record",
+        description="Send one message through the hub, signed and authenticated with "
+        f"{SECRET_ENV} and {SIGNING_KEY_ENV} from the environment. The sender is "
+        "registered first if the hub does not know it (with --endpoint as its inbox).",
+    )
+    send.add_argument("payload", help='the JSON payload, e.g. \'{"task": "scan"}\'')
+    send.add_argument("--hub", default="http://127.0.0.1:8100", help="the hub's base URL")
+    send.add_argument("--from", dest="sender", default="cli", help="the sender's agent id")
+    send.add_argument("--to", dest="recipient", required=True, help="the recipient's agent id")
+    send.add_argument(
+        "--type",
+        dest="message_type",
+        default=MessageType.TASK_ASSIGNMENT.value,
+        choices=[t.value for t in MessageType],
+        help="the message type (default: task_assignment)",
+    )
+    send.add_argument(
+        "--priority",
+        default=MessagePriority.NORMAL.label,
+        choices=[p.label for p in MessagePriority],
+        help="default: normal",
+    )
+    send.add_argument(
+        "--endpoint",
+        default=NO_INBOX,
+        help="the sender's inbox URL, used only if it must be registered (default: none; "
+        "replies to it then become dead letters)",
+    )
+    send.add_argument(
+        "--no-telemetry",
+        action="store_true",
+        help="do not call otel_agents.configure(): the trace then starts at the hub",
+    )
+    send.set_defaults(handler=run_send)
+
 
 def _common(parser: argparse.ArgumentParser, *, port: int) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind")
@@ -113,13 +156,24 @@ def _security() -> SecurityConfig:
 
 
 def _server(config: Any) -> Any:
-    """A uvicorn server that flushes telemetry before it re-raises SIGTERM/SIGINT.
+    """A uvicorn server that says where it listens, and flushes telemetry before it
+    re-raises SIGTERM/SIGINT.
 
     Defined when serving: uvicorn (the messaging extra) is not needed to list the commands.
     """
     import uvicorn
 
     class _Server(uvicorn.Server):
+        label = "otel-agents"
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                for server in self.servers:
+                    for sock in server.sockets:
+                        host, port = sock.getsockname()[:2]
+                        _logger.info("%s is listening on http://%s:%s", self.label, host, port)
+
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
             with super().capture_signals():
@@ -137,7 +191,26 @@ def _shutdown_telemetry() -> None:
     otel_agents.shutdown()
 
 
-def _serve(app: Any, args: argparse.Namespace, service_name: str) -> int:
+def _console_logging() -> None:
+    """Show messaging's INFO lines (listening, registered, received) on stderr, once each.
+
+    A handler of our own on ``otel_agents.messaging``, so Python's last-resort handler (which
+    prints WARNING and above when no handler exists) does not print them a second time.
+    """
+    logger = logging.getLogger("otel_agents.messaging")
+    if not any(isinstance(h, _ConsoleHandler) for h in logger.handlers):
+        handler = _ConsoleHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+    if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        logger.setLevel(logging.INFO)
+
+
+class _ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The CLI's stderr handler (a class of its own, so it is added once)."""
+
+
+def _serve(app: Any, args: argparse.Namespace, service_name: str, label: str) -> int:
     """Serve until SIGTERM/SIGINT, then stop in bounded time.
 
     Requests in flight get ``OTEL_AGENTS_DRAIN_TIMEOUT`` (3 s), telemetry is flushed within
@@ -148,6 +221,7 @@ def _serve(app: Any, args: argparse.Namespace, service_name: str) -> int:
     import otel_agents
     from otel_agents._settings import DRAIN_TIMEOUT
 
+    _console_logging()
     # The environment's name, when it gives one, wins over our default (argument > env >
     # default), OTEL_RESOURCE_ATTRIBUTES's service.name included.
     otel_agents.configure(service_name=default_service_name(service_name))
@@ -161,6 +235,7 @@ def _serve(app: Any, args: argparse.Namespace, service_name: str) -> int:
                 timeout_graceful_shutdown=math.ceil(DRAIN_TIMEOUT.read()),  # uvicorn: whole s
             )
         )
+        server.label = label
         asyncio.run(server.serve())
     finally:
         _shutdown_telemetry()  # safe to call twice
@@ -189,7 +264,7 @@ def run_hub(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         print(f"otel-agents hub: {exc}", file=sys.stderr)
         return 2
-    return _serve(create_hub_app(hub, security), args, HUB_SERVICE_NAME)
+    return _serve(create_hub_app(hub, security), args, HUB_SERVICE_NAME, "the hub")
 
 
 def run_agent(args: argparse.Namespace) -> int:
@@ -223,7 +298,58 @@ def run_agent(args: argparse.Namespace) -> int:
                 conversation_id=message.conversation_id,
             )
 
-    return _serve(create_inbox_app(agent), args, args.agent_id)
+    return _serve(create_inbox_app(agent), args, args.agent_id, f"agent {agent.agent_id}'s inbox")
+
+
+def run_send(args: argparse.Namespace) -> int:
+    """Send one message through the hub; print its id, then the hub's record of it (JSON)."""
+    from otel_agents.errors import MessagingError
+    from otel_agents.messaging.errors import UnknownAgentError
+    from otel_agents.messaging.remote import RemoteAgent
+
+    try:
+        payload = json.loads(args.payload)
+    except ValueError as exc:
+        print(f"otel-agents send: payload={args.payload!r:.80} is not JSON: {exc}", file=sys.stderr)
+        return 2
+
+    async def send() -> tuple[str, dict[str, Any]]:
+        sender = RemoteAgent(
+            args.sender,
+            args.sender,
+            [],
+            args.endpoint,
+            args.hub,
+            security=SecurityConfig.from_env(),
+        )
+        try:
+            try:
+                await sender.get_agent(sender.agent_id)
+            except UnknownAgentError:
+                await sender.register()
+                print(f"registered {sender.agent_id} with {args.hub}", file=sys.stderr)
+            message_id = await sender.send_message(
+                args.recipient, args.message_type, payload, args.priority
+            )
+            return message_id, await sender.get_message_status(message_id)
+        finally:
+            await sender.aclose()
+
+    if not args.no_telemetry:  # the send span starts the trace, as in the README
+        import otel_agents
+
+        otel_agents.configure(service_name=default_service_name(args.sender))
+    try:
+        message_id, record = asyncio.run(send())
+    except MessagingError as exc:
+        print(f"otel-agents send: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if not args.no_telemetry:
+            _shutdown_telemetry()
+    print(message_id)
+    print(json.dumps(record))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

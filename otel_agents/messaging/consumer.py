@@ -6,6 +6,10 @@ traced and recorded the same way wherever it arrives.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
 from otel_agents.messaging._telemetry import MessagingTelemetry
 from otel_agents.messaging.handlers import HandlerRegistry
 from otel_agents.messaging.message import AgentMessage
@@ -13,7 +17,9 @@ from otel_agents.messaging.records import MessageLog, MessageStatus
 from otel_agents.messaging.registry import Clock
 from otel_agents.semconv import MESSAGING_OPERATION_PROCESS
 
-__all__ = ["MessageConsumer"]
+__all__ = ["MessageConsumer", "serve_until"]
+
+_logger = logging.getLogger("otel_agents.messaging")
 
 
 class MessageConsumer:
@@ -105,3 +111,49 @@ class MessageConsumer:
             f"handler raised {type(exc).__name__}: {exc}",
             type(exc).__qualname__,
         )
+
+
+async def serve_until(
+    stop: asyncio.Event,
+    take: Callable[[], Awaitable[AgentMessage]],
+    process: Callable[[AgentMessage], Awaitable[None]],
+    requeue: Callable[[AgentMessage], None],
+    grace: float,
+) -> None:
+    """Take and process messages one at a time until ``stop`` is set.
+
+    Waiting for a message is abandoned at once on stop (nothing has been taken then); a
+    message being processed is not: its handlers get ``grace`` seconds more to finish. Past
+    that they are cancelled and the message is put back in its queue (its record stays
+    ``queued``), so a stop never loses a message that was taken.
+    """
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        while not stop.is_set():
+            taker = asyncio.ensure_future(take())
+            await asyncio.wait({taker, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if not taker.done():
+                taker.cancel()
+                await asyncio.gather(taker, return_exceptions=True)
+                if taker.cancelled():
+                    return
+            # A take that returned while being cancelled still hands its message over.
+            message = taker.result()
+            worker = asyncio.ensure_future(process(message))
+            await asyncio.wait({worker, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if not worker.done():
+                await asyncio.wait({worker}, timeout=grace)
+            if not worker.done():
+                worker.cancel()
+                await asyncio.gather(worker, return_exceptions=True)
+                _logger.warning(
+                    "stopping: the handlers of message %s did not finish within %g s; it is "
+                    "queued again",
+                    message.message_id,
+                    grace,
+                )
+                requeue(message)
+                return
+            worker.result()
+    finally:
+        stopper.cancel()

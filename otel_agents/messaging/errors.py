@@ -8,6 +8,7 @@ The tree::
 
     MessagingError
     ├── UnknownAgentError (ValueError)        sender or recipient is not registered
+    ├── UnknownMessageError (ValueError)      no message with that id is in the history
     ├── DuplicateAgentError (ValueError)      agent id already registered with another endpoint
     ├── UnknownCapabilityError (ValueError)   no registered agent has the capability
     ├── UnknownMessageError (ValueError)      no message with that id is (still) in history
@@ -46,16 +47,16 @@ class UnknownAgentError(MessagingError, ValueError):
     """A sender or recipient id is not registered."""
 
 
+class UnknownMessageError(MessagingError, ValueError):
+    """No message with the given id is in the message history (never sent, or evicted)."""
+
+
 class DuplicateAgentError(MessagingError, ValueError):
     """An agent id is already registered with a different endpoint."""
 
 
 class UnknownCapabilityError(MessagingError, ValueError):
     """No registered agent offers the requested capability."""
-
-
-class UnknownMessageError(MessagingError, ValueError):
-    """No message with that id is in the history (never sent here, or already evicted)."""
 
 
 class InvalidMessageError(MessagingError, ValueError):

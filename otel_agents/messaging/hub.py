@@ -6,10 +6,10 @@ it until the recipient reports it processed, redelivering it or parking it as a 
 (:mod:`otel_agents.messaging.delivery`). Every
 route but ``/healthz`` needs a bearer token; envelopes must be signed when a signing key is
 set. Errors are JSON ``{"error": code, "detail": message}`` with these codes:
-``unknown_agent`` (404), ``unknown_capability`` (404), ``unknown_message`` (404),
-``duplicate_agent`` (409),
-``invalid_message`` (400), ``too_large`` (413), ``expired`` (410), ``unauthorized`` (401),
-``unsigned`` / ``bad_signature`` / ``stale`` / ``replayed`` (403), delivery failures (502).
+``unknown_agent`` (404), ``unknown_message`` (404), ``unknown_capability`` (404),
+``duplicate_agent`` (409), ``invalid_message`` (400), ``too_large`` (413), ``expired`` (410),
+``unauthorized`` (401), ``unsigned`` / ``bad_signature`` / ``stale`` / ``replayed`` (403),
+delivery failures (502).
 
 =======  ==========================  =============================================
 method   path                        what
@@ -37,7 +37,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -56,6 +55,7 @@ from otel_agents.messaging._http import (
     read_envelopes,
     refusal,
 )
+from otel_agents.messaging._server import ServerTelemetryMiddleware
 from otel_agents.messaging.config import read_config
 from otel_agents.messaging.delivery import DeliveryTracker
 from otel_agents.messaging.endpoints import check_endpoint, parse_networks
@@ -191,11 +191,12 @@ def create_hub_app(
         return JSONResponse({"message_ids": ids, "refused": refused}, status_code=202)
 
     async def message_status(request: Request, proven: str | None) -> Response:
-        record = hub.messages.get(request.path_params["message_id"])
+        message_id = request.path_params["message_id"]
+        record = hub.messages.get(message_id)
         if record is None:
             raise UnknownMessageError(
-                "message_id: no message with that id is in the hub's history (never sent "
-                "through this hub, or evicted past max_message_history)"
+                f"message_id={message_id[:64]!r} is not in the hub's history: it was never "
+                "routed here, or it is older than the last max_message_history messages"
             )
         return JSONResponse(record.to_dict())
 
@@ -264,9 +265,9 @@ def create_hub_app(
         Route("/healthz", health, methods=["GET"]),
     ]
     middleware = Middleware(
-        OpenTelemetryMiddleware,
+        ServerTelemetryMiddleware,
+        routes=routes,
         tracer_provider=tracer_provider,
         meter_provider=meter_provider,
-        exclude_spans=["receive", "send"],
     )
     return Starlette(routes=routes, middleware=[middleware], lifespan=lifespan)

@@ -8,8 +8,9 @@ code; security refusals are counted in ``agent.message.rejected``. A refused mes
 processed.
 ``GET /healthz`` answers ``{"status": "ok"}``.
 
-The app is wrapped in OpenTelemetry's ASGI middleware, so each delivery is a SERVER span in
-the same trace as the message's send span.
+The app is wrapped in :class:`~otel_agents.messaging._server.ServerTelemetryMiddleware`, so
+each delivery is a SERVER span ``POST /inbox`` (stable HTTP conventions) in the same trace as
+the message's send span; health checks are not traced by default.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from otel_agents.errors import MessagingError
 from otel_agents.messaging._http import authenticate, error_response, read_envelopes, refusal
+from otel_agents.messaging._server import ServerTelemetryMiddleware
 from otel_agents.messaging.errors import InvalidMessageError
 from otel_agents.messaging.remote import RemoteAgent
 from otel_agents.messaging.transport import INBOX_PATH
@@ -94,17 +95,18 @@ def create_inbox_app(
                 await asyncio.gather(runner, return_exceptions=True)
             await agent.aclose()
 
+    routes = [
+        Route(INBOX_PATH, receive, methods=["POST"]),
+        Route("/healthz", health, methods=["GET"]),
+    ]
     return Starlette(
-        routes=[
-            Route(INBOX_PATH, receive, methods=["POST"]),
-            Route("/healthz", health, methods=["GET"]),
-        ],
+        routes=routes,
         middleware=[
             Middleware(
-                OpenTelemetryMiddleware,
+                ServerTelemetryMiddleware,
+                routes=routes,
                 tracer_provider=tracer_provider,
                 meter_provider=meter_provider,
-                exclude_spans=["receive", "send"],
             )
         ],
         lifespan=lifespan,

@@ -18,9 +18,11 @@ from typing import Any
 
 from otel_agents._export import export_envelope, write_json_atomic
 from otel_agents._runtime import PeriodicThread
+from otel_agents._settings import DRAIN_TIMEOUT
 from otel_agents.errors import MessagingError, invalid_value
 from otel_agents.history import TimeRange
 from otel_agents.messaging import _telemetry as tel
+from otel_agents.messaging.consumer import serve_until
 from otel_agents.messaging.errors import DeliveryError
 from otel_agents.messaging.handlers import Handler, HandlerRegistry
 from otel_agents.messaging.message import (
@@ -339,32 +341,35 @@ class AgentCommunicationProtocol(AgentRuntime):
             count += 1
         return count
 
-    async def serve(self, agent_id: str, stop: asyncio.Event | None = None) -> None:
+    async def serve(
+        self, agent_id: str, stop: asyncio.Event | None = None, *, grace: float | None = None
+    ) -> None:
         """Process ``agent_id``'s messages as they arrive until ``stop`` is set.
 
-        Setting ``stop`` ends only the wait for the next message: a message whose handlers
-        are running is processed to the end (its record says processed or failed), never
-        cancelled half-way and lost. Messages still queued stay queued.
+        A message being processed when ``stop`` is set gets ``grace`` seconds more
+        (``OTEL_AGENTS_DRAIN_TIMEOUT``, 3 s) to finish; past that its handlers are cancelled
+        and it is queued again, never lost.
         """
         stop = stop or asyncio.Event()
         queue = self._queue(agent_id)
-        while not stop.is_set():
-            message = self._next(agent_id)
-            if message is None:
-                # Only this wait is raced against stop; get_async() takes nothing from the
-                # queue until it returns, so cancelling it loses no message.
-                getter = asyncio.ensure_future(queue.get_async())
-                stopper = asyncio.ensure_future(stop.wait())
-                done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                stopper.cancel()
-                if getter not in done:
-                    getter.cancel()
-                    return
-                message = getter.result()
-                if self.consumer.expired(message):
-                    continue
+
+        async def take() -> AgentMessage:
+            while True:
+                message = self._next(agent_id) or await queue.get_async()
+                if not self.consumer.expired(message):
+                    return message
+
+        async def process(message: AgentMessage) -> None:
             handlers = self._handlers.get(agent_id)
             await self.consumer.process_async(message, handlers, *self._names(message))
+
+        await serve_until(
+            stop,
+            take,
+            process,
+            lambda message: queue.put(message, message.priority),
+            DRAIN_TIMEOUT.read() if grace is None else grace,
+        )
 
     # -- history and lifecycle -------------------------------------------------------------------
     def get_message_status(self, message_id: str) -> MessageRecord:

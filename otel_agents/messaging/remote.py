@@ -18,7 +18,9 @@ from typing import Any
 import httpx
 from opentelemetry import context as otel_context, propagate
 
+from otel_agents._settings import DRAIN_TIMEOUT
 from otel_agents.errors import MessagingError
+from otel_agents.messaging.consumer import serve_until
 from otel_agents.messaging.errors import (
     DeliveryError,
     MessageExpiredError,
@@ -174,6 +176,13 @@ class RemoteAgent(AgentRuntime):
         body = {"status": None if status is None else AgentStatus(status).value}
         await self._call("POST", f"/agents/{self.agent_id}/heartbeat", body=_json(body))
 
+    async def get_agent(self, agent_id: str) -> dict[str, Any]:
+        """The hub's entry for ``agent_id``; UnknownAgentError if it has none."""
+        found: dict[str, Any] = await self._call(
+            "GET", f"/agents/{validate_agent_id(agent_id, 'agent_id')}"
+        )
+        return found
+
     async def find_agents_by_capability(self, capability: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = await self._call(
             "GET", "/agents", params={"capability": capability}
@@ -301,13 +310,9 @@ class RemoteAgent(AgentRuntime):
 
     async def process_next(self) -> AgentMessage:
         """Wait for the most urgent message and process it; return it."""
-        while True:
-            message = await self.queue.get_async()
-            if not self.consumer.expired(message):
-                await self.consumer.process_async(message, self.handlers, self.name, None)
-                self._report(message.message_id)
-                return message
-            self._report(message.message_id)
+        message = await self._take()
+        await self._process(message)
+        return message
 
     def _report(self, message_id: str) -> None:
         """Tell the hub what became of ``message_id`` (see :mod:`.reports`)."""
@@ -315,27 +320,56 @@ class RemoteAgent(AgentRuntime):
 
     async def run(self, stop: asyncio.Event) -> None:
         """Register, then process messages and send heartbeats until ``stop`` is set."""
+        failures = 0
         while not stop.is_set():
             try:
                 await self.register()
-                break
             except Exception as exc:  # the hub may start after us: keep trying
+                failures += 1
                 _logger.warning(
-                    "registering %s with %s failed: %s", self.agent_id, self.hub_url, exc
+                    "registering %s with %s failed (retrying every second): %s",
+                    self.agent_id,
+                    self.hub_url,
+                    exc,
                 )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=1.0)
-        tasks = [asyncio.create_task(self._process_forever()), asyncio.create_task(self._beat())]
+            else:
+                # After failures, say so at the level the failures were logged at.
+                level = logging.WARNING if failures else logging.INFO
+                _logger.log(
+                    level,
+                    "agent %s is registered with %s%s",
+                    self.agent_id,
+                    self.hub_url,
+                    f" after {failures} failed attempts" if failures else "",
+                )
+                break
+        beat = asyncio.create_task(self._beat())
         try:
-            await stop.wait()
+            # A message being processed on stop gets OTEL_AGENTS_DRAIN_TIMEOUT to finish.
+            await serve_until(
+                stop,
+                self._take,
+                self._process,
+                lambda message: self.queue.put(message, message.priority),
+                DRAIN_TIMEOUT.read(),
+            )
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            beat.cancel()
+            await asyncio.gather(beat, return_exceptions=True)
 
-    async def _process_forever(self) -> None:
+    async def _take(self) -> AgentMessage:
+        """The most urgent unexpired message, waiting for one (expired ones are reported)."""
         while True:
-            await self.process_next()
+            message = await self.queue.get_async()
+            if not self.consumer.expired(message):
+                return message
+            self._report(message.message_id)
+
+    async def _process(self, message: AgentMessage) -> None:
+        await self.consumer.process_async(message, self.handlers, self.name, None)
+        self._report(message.message_id)
 
     async def _beat(self) -> None:
         while True:

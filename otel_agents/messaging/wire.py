@@ -18,8 +18,8 @@ __all__ = ["WIRE_ERRORS", "from_wire", "to_wire"]
 #: a client maps a code back to the first class listed with it.
 WIRE_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (e.UnknownAgentError, 404, "unknown_agent"),
-    (e.UnknownCapabilityError, 404, "unknown_capability"),
     (e.UnknownMessageError, 404, "unknown_message"),
+    (e.UnknownCapabilityError, 404, "unknown_capability"),
     (e.DuplicateAgentError, 409, "duplicate_agent"),
     (e.MessageTooLargeError, 413, "too_large"),
     (e.InvalidMessageError, 400, "invalid_message"),

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -124,7 +127,26 @@ def test_cli_reports_a_bad_config_and_exits_2(
     path = tmp_path / "gateway.toml"
     path.write_text("[gateway]\nport = 99999\n")
     assert main(["gateway", "--config", str(path), "--no-telemetry"]) == 2
-    assert "port=99999" in capsys.readouterr().out
+    assert "port=99999" in capsys.readouterr().err
+
+
+def test_cli_prints_a_bad_config_error_once(tmp_path: Path) -> None:
+    """A real process: the error is one line on stderr, not also a logging record."""
+    path = tmp_path / "gateway.toml"
+    path.write_text("[gateway]\nport = 99999\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "otel_agents.gateway.cli", "gateway", "--config", str(path)],
+        env={**os.environ, "OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    (line,) = [line for line in done.stderr.splitlines() if line.strip()]
+    assert line.startswith("otel-agents gateway: ")
+    assert "port=99999" in line
 
 
 @pytest.mark.parametrize("document", ["docs/gateway.md", "README.md"])

@@ -122,7 +122,7 @@ def test_an_upstream_4xx_is_an_error_type_on_the_client_metric_as_on_the_span(
     (point,) = telemetry.points("http.client.request.duration")
     assert point.attributes["http.response.status_code"] == 404
     assert point.attributes["error.type"] == "404"
-    assert tuple(point.explicit_bounds) == semconv.HTTP_DURATION_BUCKETS
+    assert tuple(point.explicit_bounds) == semconv.SEMCONV_DURATION_BUCKETS
     assert "gateway.upstream.errors" not in telemetry.metrics()  # 5xx and failures only
 
 

@@ -1,17 +1,24 @@
-"""The seed's gateway example, unchanged bar the import line."""
+"""The seed's gateway example, unchanged bar the import line and the upstream's port.
+
+The seed points the service at ``http://localhost:8001``; the test uses a port nothing
+listens on instead, so it does not depend on 8001 being free on the machine running it.
+"""
 
 from __future__ import annotations
+
+from _support import free_port
 
 from otel_agents.gateway import APIGateway, GatewayResponse
 
 
 def test_seed_gateway_example_returns_a_clean_problem_when_no_upstream_runs() -> None:
-    # --- the seed's example (section 5), import line changed -----------------------------
+    upstream = f"http://localhost:{free_port()}"  # the seed's http://localhost:8001
+    # --- the seed's example (section 5), import line and upstream changed ----------------
     # Initialize API gateway
     gateway = APIGateway()
 
     # Register service
-    gateway.register_service("user_service", "User Management", "v1", "http://localhost:8001")
+    gateway.register_service("user_service", "User Management", "v1", upstream)
 
     # Set rate limits
     gateway.set_rate_limit("user_service", 100, 20)

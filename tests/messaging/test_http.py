@@ -354,3 +354,25 @@ def test_a_batch_is_one_client_span_linked_to_each_message_and_parent_of_the_req
 def same(one: SpanContext | None, other: SpanContext | None) -> bool:
     """The same span, whether or not one side is a remote (extracted) context."""
     return one is not None and other is not None and one.span_id == other.span_id
+
+
+def test_remote_sends_and_broadcasts_record_the_client_operation_duration(
+    telemetry: TelemetryCapture, security: SecurityConfig
+) -> None:
+    net = Net(telemetry, security)
+
+    async def scenario() -> None:
+        await net.register("agent-a", "agent-b")
+        await net.agents["agent-a"].send_message("agent-b", "request", {"n": 1})
+        await net.agents["agent-a"].broadcast_message("notification", {})
+
+    run(scenario)
+    points = telemetry.points(
+        "messaging.client.operation.duration", {"messaging.operation.type": "send"}
+    )
+    destinations = sorted(
+        (p.attributes["messaging.destination.name"], p.attributes["agent.message.type"], p.count)
+        for p in points
+    )
+    assert destinations == [("agent-b", "request", 1), ("broadcast", "notification", 1)]
+    assert all("error.type" not in p.attributes for p in points)

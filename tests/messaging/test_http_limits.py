@@ -14,8 +14,14 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from otel_agents.messaging import AgentMessage, MessageTooLargeError, MessageType
+from otel_agents.messaging import (
+    AgentMessage,
+    MessageTooLargeError,
+    MessageType,
+    UnknownMessageError,
+)
 from otel_agents.messaging.remote import RemoteAgent
+from otel_agents.messaging.wire import from_wire
 from tests.messaging.servers import (
     AUTH,
     ThreadServer,
@@ -176,9 +182,14 @@ def test_an_unknown_agent_error_does_not_list_the_registered_agents(hub: ThreadS
     assert len(unknown_capability.content) < 1024
 
 
-def test_an_unknown_message_id_is_unknown_message_not_unknown_agent(hub: ThreadServer) -> None:
+def test_an_unknown_message_id_is_an_unknown_message_error(hub: ThreadServer) -> None:
+    """``GET /messages/{id}`` of an id the hub never saw answers ``unknown_message`` (404),
+    not ``unknown_agent``; a client maps it back to UnknownMessageError."""
     with httpx.Client(base_url=hub.url, headers=AUTH) as client:
         response = client.get("/messages/no-such-message")
     assert response.status_code == 404
     assert response.json()["error"] == "unknown_message"
     assert "max_message_history" in response.json()["detail"]
+    assert "no-such-message" in response.json()["detail"]
+    error = from_wire(response.json()["error"], response.json()["detail"], 404)
+    assert type(error) is UnknownMessageError

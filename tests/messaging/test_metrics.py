@@ -10,6 +10,7 @@ from otel_agents.messaging import (
     MessageType,
     QueueFullError,
 )
+from otel_agents.semconv import SEMCONV_DURATION_BUCKETS
 from otel_agents.testing import TelemetryCapture
 from tests.messaging.conftest import FakeClock
 
@@ -114,6 +115,31 @@ def test_queue_full_fails_the_send_and_counts_it(
     assert dict(failed.attributes) == {**SENT, "error.type": "queue_full"}
     span = telemetry.spans("send monitoring_agent")[-1]
     assert span.attributes["error.type"] == "queue_full"  # type: ignore[index]
+
+
+OPERATION = {**SENT, "messaging.operation.type": "send"}
+
+
+def test_send_records_the_client_operation_duration(
+    make_comm: object, telemetry: TelemetryCapture
+) -> None:
+    """``messaging.client.operation.duration`` (s, the conventions' buckets) per send, with
+    ``error.type`` for a failed one."""
+    comm: AgentCommunicationProtocol = make_comm({"max_queue_size": 1})  # type: ignore[operator]
+    comm.register_agent("coordinator", "C", ["planning"], "http://c")
+    comm.register_agent("monitoring_agent", "M", ["monitoring"], "http://m")
+    send(comm)
+    with pytest.raises(QueueFullError):
+        send(comm)
+    metric = telemetry.metric("messaging.client.operation.duration")
+    assert metric.unit == "s"
+    by_attributes = {tuple(sorted(p.attributes.items())): p for p in metric.data.data_points}
+    ok = by_attributes[tuple(sorted(OPERATION.items()))]
+    assert ok.count == 1
+    assert tuple(ok.explicit_bounds) == SEMCONV_DURATION_BUCKETS
+    failed = by_attributes[tuple(sorted({**OPERATION, "error.type": "queue_full"}.items()))]
+    assert failed.count == 1
+    assert len(by_attributes) == 2
 
 
 def test_queue_depth_gauge_reports_each_priority(

@@ -1,0 +1,104 @@
+"""One line per signal when exports fail, rather than one every few seconds.
+
+Without a reachable Collector, the OTLP exporters log a ``Transient error ... retrying``
+warning on every retry of every batch, and a ``Failed to export`` error when they give up:
+for traces and metrics, a line every second or two, burying the program's own output.
+:func:`quiet_export_errors` (called by :func:`otel_agents.configure`) puts a filter on the
+exporters' loggers that lets the first failure of each exporter and signal through, says that
+further ones are counted, and then lets one through every :data:`REPEAT_INTERVAL` seconds with
+the number it held back. What was never exported is still reported once, by ``shutdown()``.
+Only these loggers are filtered, and only records at WARNING and above.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+__all__ = ["EXPORTER_LOGGERS", "REPEAT_INTERVAL", "ExportErrorFilter", "quiet_export_errors"]
+
+#: The loggers of the OTLP exporters (HTTP per signal, the HTTP client they share, gRPC).
+EXPORTER_LOGGERS = (
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "opentelemetry.exporter.otlp.proto.http.metric_exporter",
+    "opentelemetry.exporter.otlp.proto.http._log_exporter",
+    "opentelemetry.exporter.otlp.common.http",
+    "opentelemetry.exporter.otlp.proto.grpc.exporter",
+)
+
+#: Seconds between two export-error lines of the same exporter and signal.
+REPEAT_INTERVAL = 300.0
+
+#: The words the exporters use for a signal in their messages (gRPC shares one logger).
+_SIGNALS = frozenset({"traces", "spans", "metrics", "logs"})
+
+
+class ExportErrorFilter(logging.Filter):
+    """Let one export-error record per exporter and signal through per ``interval``."""
+
+    def __init__(
+        self, interval: float = REPEAT_INTERVAL, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        super().__init__()
+        self.interval = interval
+        self._clock = clock
+        self._lock = threading.Lock()  # exporters log from their own threads
+        self._next: dict[tuple[str, str], float] = {}
+        self.held_back: dict[tuple[str, str], int] = {}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._next.clear()
+            self.held_back.clear()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = (record.name, _signal(record))
+        now = self._clock()
+        with self._lock:
+            if not key[1]:  # names no signal ("Shutdown in progress"): a follow-up line
+                key = next(
+                    (k for k, due in self._next.items() if k[0] == key[0] and now < due), key
+                )
+            due = self._next.get(key)
+            if due is not None and now < due:
+                self.held_back[key] = self.held_back.get(key, 0) + 1
+                return False
+            skipped = self.held_back.pop(key, 0)
+            self._next[key] = now + self.interval
+        since = f" ({skipped} more since the last such line)" if skipped else ""
+        try:
+            text = record.getMessage()
+        except Exception:  # a malformed record: pass it on untouched
+            return True
+        record.msg = (
+            f"{text}{since} [otel-agents: further export errors of this exporter are logged at "
+            f"most once every {self.interval:g} s; shutdown() reports what was not exported. "
+            "No Collector? See the README's 'Without a Collector'.]"
+        )
+        record.args = ()
+        return True
+
+
+_filter = ExportErrorFilter()
+
+
+def quiet_export_errors() -> ExportErrorFilter:
+    """Install the filter on the exporters' loggers (once) and start it afresh."""
+    _filter.reset()
+    for name in EXPORTER_LOGGERS:
+        logger = logging.getLogger(name)
+        if _filter not in logger.filters:
+            logger.addFilter(_filter)
+    return _filter
+
+
+def _signal(record: logging.LogRecord) -> str:
+    args = record.args if isinstance(record.args, tuple) else ()
+    for arg in args:
+        if isinstance(arg, str) and arg in _SIGNALS:
+            return arg
+    return ""

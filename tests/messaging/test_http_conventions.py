@@ -1,0 +1,173 @@
+"""The hub's and inboxes' HTTP server telemetry follows the stable HTTP conventions.
+
+Real uvicorn servers on 127.0.0.1: SERVER spans named after route templates (bounded names),
+stable attributes, ``http.server.request.duration`` in seconds, health checks untraced by
+default, and ``OTEL_PYTHON_*EXCLUDED_URLS`` honoured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from opentelemetry.trace import SpanKind
+
+from otel_agents import semconv as sc
+from otel_agents.messaging.hub import create_hub, create_hub_app
+from otel_agents.testing import TelemetryCapture
+from tests.messaging.servers import AUTH, ThreadServer, security
+
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+StartHub = Callable[[], ThreadServer]
+
+
+@pytest.fixture
+def start_hub(telemetry: TelemetryCapture) -> Iterator[StartHub]:
+    """Start a hub (after the test set its environment) wired to the test's telemetry."""
+    started: list[ThreadServer] = []
+
+    def start() -> ThreadServer:
+        providers = {
+            "tracer_provider": telemetry.tracer_provider,
+            "meter_provider": telemetry.meter_provider,
+        }
+        hub = create_hub(security=security(), **providers)
+        server = ThreadServer(create_hub_app(hub, security(), **providers)).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def exercise(url: str) -> None:
+    """Register, heartbeat, ask for an unknown message, an unknown path and health."""
+    with httpx.Client(base_url=url, headers=AUTH, timeout=10) as client:
+        registration = {
+            "agent_id": "planner",
+            "name": "Planner",
+            "capabilities": ["planning"],
+            "endpoint": "http://127.0.0.1:1",
+        }
+        assert client.post("/agents", json=registration).status_code == 201
+        heartbeat = client.post(
+            "/agents/planner/heartbeat", json={}, headers={"traceparent": TRACEPARENT}
+        )
+        assert heartbeat.status_code == 200
+        assert client.get("/messages/m-123").status_code == 404
+        assert client.get("/no/such/path").status_code == 404
+        assert client.get("/healthz").status_code == 200
+
+
+def test_server_spans_are_named_after_route_templates(
+    start_hub: StartHub, telemetry: TelemetryCapture
+) -> None:
+    exercise(start_hub().url)
+    names = sorted(span.name for span in telemetry.spans() if span.kind is SpanKind.SERVER)
+    assert names == [
+        "GET",  # no route matched: the method alone
+        "GET /messages/{message_id}",
+        "POST /agents",
+        "POST /agents/{agent_id}/heartbeat",
+    ]
+
+
+def test_server_spans_carry_the_stable_http_attributes(
+    start_hub: StartHub, telemetry: TelemetryCapture
+) -> None:
+    hub = start_hub()
+    exercise(hub.url)
+    span = telemetry.span("POST /agents/{agent_id}/heartbeat")
+    assert span.kind is SpanKind.SERVER
+    assert format(span.context.trace_id, "032x") == TRACEPARENT.split("-")[1]
+    attributes = dict(span.attributes or {})
+    assert {
+        k: attributes.get(k)
+        for k in (
+            sc.HTTP_REQUEST_METHOD,
+            sc.HTTP_ROUTE,
+            sc.HTTP_RESPONSE_STATUS_CODE,
+            sc.URL_PATH,
+            sc.URL_SCHEME,
+            sc.SERVER_ADDRESS,
+            sc.SERVER_PORT,
+            sc.CLIENT_ADDRESS,
+            sc.NETWORK_PROTOCOL_VERSION,
+        )
+    } == {
+        sc.HTTP_REQUEST_METHOD: "POST",
+        sc.HTTP_ROUTE: "/agents/{agent_id}/heartbeat",
+        sc.HTTP_RESPONSE_STATUS_CODE: 200,
+        sc.URL_PATH: "/agents/planner/heartbeat",
+        sc.URL_SCHEME: "http",
+        sc.SERVER_ADDRESS: "127.0.0.1",
+        sc.SERVER_PORT: hub.port,
+        sc.CLIENT_ADDRESS: "127.0.0.1",
+        sc.NETWORK_PROTOCOL_VERSION: "1.1",
+    }
+    old = {"http.method", "http.target", "http.url", "net.peer.ip", "http.status_code"}
+    assert old & set(attributes) == set()
+    assert sc.HTTP_ROUTE not in (telemetry.span("GET").attributes or {})
+
+
+def test_request_duration_is_the_stable_histogram_in_seconds_by_route(
+    start_hub: StartHub, telemetry: TelemetryCapture
+) -> None:
+    exercise(start_hub().url)
+    metric = telemetry.metric(sc.HTTP_SERVER_REQUEST_DURATION.name)
+    assert metric.unit == "s"
+    assert sc.HTTP_SERVER_DURATION not in telemetry.metrics()  # the old millisecond one
+    (point,) = telemetry.points(metric.name, {sc.HTTP_ROUTE: "/agents/{agent_id}/heartbeat"})
+    assert dict(point.attributes) == {
+        sc.HTTP_REQUEST_METHOD: "POST",
+        sc.HTTP_ROUTE: "/agents/{agent_id}/heartbeat",
+        sc.HTTP_RESPONSE_STATUS_CODE: 200,
+        sc.URL_SCHEME: "http",
+        sc.NETWORK_PROTOCOL_VERSION: "1.1",
+    }
+    assert tuple(point.explicit_bounds) == sc.SEMCONV_DURATION_BUCKETS
+    routes = {p.attributes.get(sc.HTTP_ROUTE) for p in telemetry.points(metric.name)}
+    assert "/healthz" not in routes
+
+
+@pytest.mark.parametrize(
+    "variable", ["OTEL_PYTHON_STARLETTE_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS"]
+)
+def test_excluded_urls_variables_replace_the_health_check_default(
+    start_hub: StartHub,
+    telemetry: TelemetryCapture,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+) -> None:
+    """Either variable chooses what is untraced: here the heartbeats, so health is traced."""
+    monkeypatch.delenv("OTEL_PYTHON_STARLETTE_EXCLUDED_URLS", raising=False)
+    monkeypatch.delenv("OTEL_PYTHON_EXCLUDED_URLS", raising=False)
+    monkeypatch.setenv(variable, "/heartbeat$, /messages/")
+    exercise(start_hub().url)
+    names = sorted(span.name for span in telemetry.spans() if span.kind is SpanKind.SERVER)
+    assert names == ["GET", "GET /healthz", "POST /agents"]
+
+
+def test_an_unknown_method_is_recorded_as_other(telemetry: TelemetryCapture) -> None:
+    """uvicorn refuses unknown methods itself, so this one goes straight to the ASGI app."""
+    providers = {
+        "tracer_provider": telemetry.tracer_provider,
+        "meter_provider": telemetry.meter_provider,
+    }
+    app = create_hub_app(create_hub(security=security(), **providers), security(), **providers)
+
+    async def request() -> int:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+            response = await client.request("FOOBAR", "/agents", headers=AUTH)
+        return response.status_code
+
+    assert asyncio.run(request()) == 405
+    span = telemetry.span("HTTP /agents")
+    attributes = dict(span.attributes or {})
+    assert attributes[sc.HTTP_REQUEST_METHOD] == "_OTHER"
+    assert attributes[sc.HTTP_REQUEST_METHOD_ORIGINAL] == "FOOBAR"

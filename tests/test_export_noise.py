@@ -1,0 +1,140 @@
+"""Without a Collector, export errors are one line per signal, not one every few seconds."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+
+import pytest
+from _support import REPO, free_port, scrubbed_env
+
+from otel_agents._export_noise import EXPORTER_LOGGERS, ExportErrorFilter, quiet_export_errors
+
+HTTP_TRACES, _, _, _, GRPC = EXPORTER_LOGGERS
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def installed(clock: FakeClock) -> ExportErrorFilter:
+    """A filter on the real exporter loggers, driven by a fake clock (removed afterwards)."""
+    noise = ExportErrorFilter(interval=300.0, clock=clock)
+    for name in EXPORTER_LOGGERS:
+        logging.getLogger(name).addFilter(noise)
+    yield noise  # type: ignore[misc]
+    for name in EXPORTER_LOGGERS:
+        logging.getLogger(name).removeFilter(noise)
+
+
+def transient(logger: str, signal: str) -> None:
+    logging.getLogger(logger).warning(
+        "Transient error %s encountered while exporting %s batch, retrying in %.2fs.",
+        "ConnectionRefused",
+        signal,
+        1.0,
+    )
+
+
+def test_the_first_export_error_passes_and_the_rest_are_counted(
+    installed: ExportErrorFilter, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    for _ in range(5):
+        transient(HTTP_TRACES, "spans")
+    logging.getLogger(HTTP_TRACES).warning("Shutdown in progress, aborting retry.")
+    (record,) = caplog.records
+    assert record.getMessage().startswith("Transient error ConnectionRefused")
+    assert "logged at most once every 300 s" in record.getMessage()
+    assert installed.held_back == {(HTTP_TRACES, "spans"): 5}
+    clock.now = 301.0
+    transient(HTTP_TRACES, "spans")
+    assert len(caplog.records) == 2
+    assert "(5 more since the last such line)" in caplog.records[1].getMessage()
+
+
+def test_each_signal_of_the_shared_grpc_logger_gets_its_line(
+    installed: ExportErrorFilter, caplog: pytest.LogCaptureFixture
+) -> None:
+    for _ in range(3):
+        for signal in ("traces", "metrics", "logs"):
+            transient(GRPC, signal)
+    assert [r.args for r in caplog.records] == [()] * 3
+    assert [m.split(" batch")[0].split()[-1] for m in caplog.messages] == [
+        "traces",
+        "metrics",
+        "logs",
+    ]
+
+
+def test_info_records_and_other_loggers_are_untouched(
+    installed: ExportErrorFilter, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO):
+        for _ in range(3):
+            logging.getLogger(HTTP_TRACES).info("exported %d spans", 3)
+            logging.getLogger("otel_agents").warning("a warning of ours")
+    assert len(caplog.records) == 6
+
+
+def test_configure_installs_it_once_and_starts_it_afresh() -> None:
+    first = quiet_export_errors()
+    first.held_back[("x", "")] = 3
+    second = quiet_export_errors()
+    assert second is first
+    assert second.held_back == {}
+    for name in EXPORTER_LOGGERS:
+        assert logging.getLogger(name).filters.count(first) == 1
+
+
+PROGRAM = """
+import time, otel_agents
+from opentelemetry import metrics, trace
+otel_agents.configure(service_name="noise")
+tracer, counter = trace.get_tracer("t"), metrics.get_meter("m").create_counter("c")
+for _ in range(30):
+    with tracer.start_as_current_span("s"):
+        counter.add(1)
+    time.sleep(0.1)
+"""
+
+
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+def test_a_program_without_a_collector_logs_one_export_error_per_signal(protocol: str) -> None:
+    """3 s of spans and metrics exported every 0.2-0.5 s to a closed port: before, a
+    ``Transient error`` line per retry of every batch; now one per signal."""
+    env = scrubbed_env(
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}",
+            "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
+            "OTEL_LOGS_EXPORTER": "none",
+            "OTEL_BSP_SCHEDULE_DELAY": "200",
+            "OTEL_METRIC_EXPORT_INTERVAL": "500",
+            "OTEL_AGENTS_SHUTDOWN_TIMEOUT": "1000",
+        },
+        quiet=False,
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", PROGRAM],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    export_errors = [line for line in lines if "otel-agents shutdown" not in line]
+    assert len(export_errors) == 2, lines  # traces, metrics
+    assert all("logged at most once every 300 s" in line for line in export_errors)
