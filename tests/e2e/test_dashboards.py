@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 import uvicorn
+from _prometheus import MODULE_TIMEOUT
 from opentelemetry.sdk.trace import TracerProvider
 from stackgen.boards_services import SPAN_METRICS_TAG
 from stackgen.queries import dashboard_queries
@@ -51,7 +52,8 @@ from otel_agents.tracker import MetricType, PerformanceTracker
 if TYPE_CHECKING:
     from tests.e2e.conftest import MetricsTarget, Prometheus
 
-pytestmark = pytest.mark.integration
+# Its first test may fetch Prometheus: longer than the default per-test timeout.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(MODULE_TIMEOUT)]
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "grafana" / "dashboards"
 SLOW_AGENT = "planner"

@@ -43,11 +43,13 @@ from otel_agents.messaging import MessageType, SecurityConfig
 from otel_agents.messaging.message import new_message
 from otel_agents.prometheus_names import collector_names, prometheus_label_name, prometheus_names
 
-pytestmark = pytest.mark.integration
-
 T = TypeVar("T")
 FETCH_TIMEOUT = 1800.0  # a cold machine builds the Collector and Jaeger (minutes)
 DATA_TIMEOUT = 180.0  # rates over [1m] at a 15 s scrape interval need a few scrapes
+
+# The first test builds the stack (minutes on a cold machine), then waits for real scrapes:
+# far longer than the default per-test timeout, still a bound.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(FETCH_TIMEOUT + 600.0)]
 COORDINATOR = "coordinator"
 CONTRACT = "otel-agents-contract"  # the naming test's service and agent id
 EXPECTED_FIRING = {"OtelAgentsLowHealthScore", "OtelAgentsAgentOffline"}
