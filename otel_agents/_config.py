@@ -310,6 +310,25 @@ def shutdown(timeout: float | None = None) -> None:
         current.shutdown(timeout)
 
 
+def _forget(timeout: float) -> None:
+    """Stop what configure() built without exporting it, and forget it: for tests only.
+
+    Exporters are aborted first, so nothing is sent (not even the final metric collection)
+    and nothing waits for a Collector. The atexit hook is unregistered. The OpenTelemetry
+    global providers are not touched here (see :func:`otel_agents.testing.reset_configure`).
+    """
+    global _current, _shut_down, _exit_hook
+    with _lock:
+        current, _current = _current, None
+        _shut_down = False
+        if _exit_hook:
+            atexit.unregister(shutdown)
+            _exit_hook = False
+    if current is not None:
+        current._guards.abort()
+        current.shutdown(timeout)
+
+
 def _build(requested: dict[str, Any]) -> Telemetry:
     get = requested.get
     resource = _resource(get("service_name"), get("resource_attributes"))

@@ -6,6 +6,10 @@ import pytest
 
 from otel_agents.testing import TelemetryCapture
 
+# Unmarked tests may not use the network or start processes (keeps `-m "not integration"`
+# honest); see tests/_isolation.py.
+pytest_plugins = ["tests._isolation"]
+
 
 @pytest.fixture
 def telemetry() -> Iterator[TelemetryCapture]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from otel_agents.gateway import APIGateway, GatewayResponse
 
 
+@pytest.mark.integration  # connects to the example upstream's port (nothing listens)
 def test_seed_gateway_example_returns_a_clean_problem_when_no_upstream_runs() -> None:
     # --- the seed's example (section 5), import line changed -----------------------------
     # Initialize API gateway
