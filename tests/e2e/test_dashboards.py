@@ -147,7 +147,9 @@ class Workload:
             {"snapshot_interval": 0}, meter_provider=providers["meter_provider"]
         )
         self.profiler = PerformanceProfiler({"snapshot_interval": 0}, **providers)
-        self.system = SystemMetrics(providers["meter_provider"])
+        # "on": the election (default auto) is host-wide, and another test run on a shared
+        # machine may hold it; this module-scoped workload starts before the conftest sets it.
+        self.system = SystemMetrics(providers["meter_provider"], host_metrics="on")
         self.system.enable()
         self.comm = AgentCommunicationProtocol(
             {
