@@ -42,7 +42,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from otel_agents import _exporters as x, _providers as p, _settings as s, semconv
 from otel_agents._arguments import check_arguments, invalid_config
-from otel_agents._export_noise import quiet_export_errors
+from otel_agents._export_noise import loud_export_errors, quiet_export_errors
 from otel_agents._guard import Guards, stop_within
 from otel_agents._host import host_resource
 from otel_agents.inprocess import InProcessMetrics, installed_reader, set_installed_reader
@@ -319,6 +319,27 @@ def shutdown(timeout: float | None = None) -> None:
             _shut_down = True
     if current is not None:
         current.shutdown(timeout)
+        loud_export_errors()  # the exporters are gone: their loggers as configure() found them
+
+
+def _forget(timeout: float) -> None:
+    """Stop what configure() built without exporting it, and forget it: for tests only.
+
+    Exporters are aborted first, so nothing is sent (not even the final metric collection)
+    and nothing waits for a Collector. The atexit hook is unregistered. The OpenTelemetry
+    global providers are not touched here (see :func:`otel_agents.testing.reset_configure`).
+    """
+    global _current, _shut_down, _exit_hook
+    with _lock:
+        current, _current = _current, None
+        _shut_down = False
+        if _exit_hook:
+            atexit.unregister(shutdown)
+            _exit_hook = False
+    if current is not None:
+        current._guards.abort()
+        current.shutdown(timeout)
+    loud_export_errors()
 
 
 def _build(requested: dict[str, Any]) -> Telemetry:

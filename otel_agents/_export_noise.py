@@ -17,7 +17,13 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["EXPORTER_LOGGERS", "REPEAT_INTERVAL", "ExportErrorFilter", "quiet_export_errors"]
+__all__ = [
+    "EXPORTER_LOGGERS",
+    "REPEAT_INTERVAL",
+    "ExportErrorFilter",
+    "loud_export_errors",
+    "quiet_export_errors",
+]
 
 #: The loggers of the OTLP exporters (HTTP per signal, the HTTP client they share, gRPC).
 EXPORTER_LOGGERS = (
@@ -94,6 +100,18 @@ def quiet_export_errors() -> ExportErrorFilter:
         if _filter not in logger.filters:
             logger.addFilter(_filter)
     return _filter
+
+
+def loud_export_errors() -> None:
+    """Remove the filter again (shutdown(), and :func:`otel_agents.testing.reset_configure`).
+
+    By class name rather than identity: a filter installed by an earlier import of this
+    module (tests that reload ``otel_agents``) is removed too.
+    """
+    for name in EXPORTER_LOGGERS:
+        logger = logging.getLogger(name)
+        for stale in [f for f in logger.filters if type(f).__name__ == "ExportErrorFilter"]:
+            logger.removeFilter(stale)
 
 
 def _signal(record: logging.LogRecord) -> str:

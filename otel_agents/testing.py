@@ -10,7 +10,9 @@ memory. Pass its providers to the components under test (every otel-agents compo
     (point,) = capture.points("agent.response.duration")
     assert point.attributes["gen_ai.agent.id"] == "planner"
 
-Nothing here touches the global providers.
+:class:`TelemetryCapture` never touches the global providers. Tests of code that calls
+:func:`otel_agents.configure` (which sets them, once per process) call
+:func:`reset_configure` after each test instead of starting a fresh interpreter.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-__all__ = ["TelemetryCapture"]
+__all__ = ["TelemetryCapture", "reset_configure"]
 
 
 class TelemetryCapture:
@@ -101,3 +103,31 @@ class TelemetryCapture:
     def shutdown(self) -> None:
         self.tracer_provider.shutdown()
         self.meter_provider.shutdown()
+
+
+def reset_configure(timeout: float = 1.0) -> None:
+    """Undo :func:`otel_agents.configure` so that the next test can call it again. Tests only.
+
+    Stops what ``configure()`` built without exporting anything (its exporters are aborted
+    first, so nothing waits for a Collector), closes its Prometheus server, removes its logging
+    handler and atexit hook, forgets it, and clears OpenTelemetry's set-once global tracer,
+    meter and logger providers (``opentelemetry-test-utils``, in the ``dev`` extra).
+
+    Args:
+        timeout: seconds the stop may take.
+
+    Raises:
+        ModuleNotFoundError: ``opentelemetry-test-utils`` is not installed; install it.
+    """
+    from opentelemetry.test.globals_test import (
+        reset_logging_globals,
+        reset_metrics_globals,
+        reset_trace_globals,
+    )
+
+    from otel_agents import _config
+
+    _config._forget(timeout)
+    reset_trace_globals()
+    reset_metrics_globals()
+    reset_logging_globals()

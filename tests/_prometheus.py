@@ -19,6 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 FETCH_SCRIPT = REPO / "scripts" / "fetch-prometheus"
 PROMETHEUS_BINARY = REPO / ".cache" / "prometheus" / "root" / "usr" / "bin" / "prometheus"
 FETCH_TIMEOUT = 300.0
+#: pytest-timeout for a module whose first test may fetch Prometheus (the default is 120 s).
+MODULE_TIMEOUT = FETCH_TIMEOUT + 120.0
 
 #: Seconds measured during the session, printed by the e2e harness's terminal summary.
 TIMINGS: dict[str, float] = {}

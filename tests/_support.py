@@ -1,23 +1,30 @@
-"""Helpers shared by the configuration tests: a scrubbed environment and a probe subprocess.
+"""Helpers shared by the configuration tests: a scrubbed environment and the probe.
 
-``configure()`` sets process-wide globals (the OpenTelemetry providers can be set only once per
-process), so every scenario runs in a fresh interpreter. The probe script below calls
-``otel_agents.configure(**kwargs)`` and prints one JSON line describing what was built; the
-tests assert on that description.
+The probe calls ``otel_agents.configure(**kwargs)`` and describes what was built, as JSON;
+the tests assert on that description. ``configure()`` sets process-wide globals (the
+OpenTelemetry providers can be set only once per process), so it runs in this interpreter
+between two :func:`otel_agents.testing.reset_configure` calls, which clear them. Scenarios
+about a process (its exit, atexit, signals, start-up) run the same probe in a fresh
+interpreter instead (``process=True`` or ``exit="normal"``), where it prints its JSON line.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
+import logging
 import os
 import socket
 import subprocess
 import sys
+import warnings
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import otel_agents
+from otel_agents.testing import reset_configure
 
 REPO = Path(__file__).resolve().parent.parent
 PROBE_TIMEOUT = 60.0
@@ -31,7 +38,8 @@ QUIET = {
     "OTEL_AGENTS_SYSTEM_METRICS": "false",
 }
 
-PROBE = r"""
+#: What the probe knows, in process or in a subprocess: its log collector and ``describe()``.
+PROBE_LIB = r"""
 import json, logging, os, sys, threading
 
 records = []
@@ -43,9 +51,6 @@ class _Collect(logging.Handler):
             {"logger": record.name, "level": record.levelname, "message": record.getMessage()}
         )
 
-
-logging.getLogger().addHandler(_Collect())
-logging.getLogger().setLevel(logging.INFO)
 
 import otel_agents
 from opentelemetry import metrics, trace
@@ -126,8 +131,12 @@ def describe(t):
         ]
     out["prometheus"] = t.settings.get("prometheus")
     return out
+"""
 
-
+#: The subprocess probe's main program.
+PROBE_MAIN = r"""
+logging.getLogger().addHandler(_Collect())
+logging.getLogger().setLevel(logging.INFO)
 spec = json.loads(sys.argv[1])
 result = {"extra": {}}
 exec(spec.get("before", ""))
@@ -195,20 +204,115 @@ def run_probe(
     after: str = "",
     exit: str = "fast",
     quiet: bool = True,
+    process: bool = False,
+    network: bool = False,
 ) -> Probe:
-    """Run the probe in a fresh interpreter with a scrubbed environment plus ``env``.
+    """Run the probe with a scrubbed environment plus ``env``, in process unless it must not.
 
     Args:
         env: ``OTEL_*`` variables under test.
         kwargs: a Python expression for the keyword arguments of ``configure()``.
         before: code run before ``configure()`` (set your own providers, say).
         after: code run after it; may store JSON-able values in ``result["extra"]``.
-        exit: ``"fast"`` skips interpreter shutdown (no exporter flush); ``"normal"`` runs it.
+        exit: ``"fast"`` skips interpreter shutdown (no exporter flush); ``"normal"`` runs it
+            (a fresh interpreter, then: the behaviour is about the process's exit).
         quiet: start from exporters ``none`` and system metrics off.
+        process: run in a fresh interpreter even with ``exit="fast"`` (for what is about a
+            process: its start-up, its exit, signals, what it prints).
+        network: the scenario's exporters really connect (in process all the same); only
+            tells :func:`run_probes` to run it when an ``integration`` test asks for it.
     """
+    if process or exit != "fast":
+        return run_probe_process(
+            env, kwargs=kwargs, before=before, after=after, exit=exit, quiet=quiet
+        )
+    return run_probe_in_process(env, kwargs=kwargs, before=before, after=after, quiet=quiet)
+
+
+def run_probe_in_process(
+    env: Mapping[str, str] | None = None,
+    *,
+    kwargs: str = "{}",
+    before: str = "",
+    after: str = "",
+    quiet: bool = True,
+) -> Probe:
+    """The probe in this interpreter: ``configure()`` between two :func:`reset_configure`.
+
+    The environment is exactly the probe's (scrubbed, plus ``env``) while it runs, and
+    ``PYTHONPATH`` is put on ``sys.path`` (modules imported from it are forgotten after), so
+    the scenario sees what a fresh interpreter would. Python warnings are ignored, as a
+    subprocess without ``-W error`` would print them rather than fail.
+    """
+    environ = scrubbed_env(env, quiet=quiet)
+    extra_path = [p for p in environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    namespace: dict[str, Any] = {"__name__": "otel_agents_probe"}
+    exec(PROBE_LIB, namespace)
+    root = logging.getLogger()
+    saved_environ, saved_level, saved_path = dict(os.environ), root.level, list(sys.path)
+    saved_modules = set(sys.modules)
+    collect = namespace["_Collect"]()
+    result: dict[str, Any] = {"extra": {}}
+    namespace["result"] = result
+    reset_configure()
+    os.environ.clear()
+    os.environ.update(environ)
+    sys.path[:0] = extra_path
+    importlib.invalidate_caches()
+    root.addHandler(collect)
+    root.setLevel(logging.INFO)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            exec(before, namespace)
+            arguments = eval(kwargs, namespace)
+            try:
+                telemetry = otel_agents.configure(**arguments)
+                result["error"] = None
+            except Exception as exc:
+                telemetry = None
+                result["error"] = {"type": type(exc).__name__, "message": str(exc)}
+            namespace["telemetry"] = telemetry
+            exec(after, namespace)
+            result["telemetry"] = namespace["describe"](telemetry)
+    finally:
+        root.removeHandler(collect)
+        root.setLevel(saved_level)
+        reset_configure()
+        os.environ.clear()
+        os.environ.update(saved_environ)
+        sys.path[:] = saved_path
+        _forget_modules_under(extra_path, set(sys.modules) - saved_modules)
+    result["logs"] = namespace["records"]
+    # The same JSON round trip as the subprocess's: what tests see has one shape either way.
+    return Probe(0, "", "", json.loads(json.dumps(result, default=repr)))
+
+
+def _forget_modules_under(folders: list[str], names: set[str]) -> None:
+    for name in names:
+        origin = getattr(sys.modules.get(name), "__file__", None) or ""
+        if any(origin.startswith(folder) for folder in folders):
+            del sys.modules[name]
+
+
+def run_probe_process(
+    env: Mapping[str, str] | None = None,
+    *,
+    kwargs: str = "{}",
+    before: str = "",
+    after: str = "",
+    exit: str = "fast",
+    quiet: bool = True,
+) -> Probe:
+    """Run the probe in a fresh interpreter (see :func:`run_probe`)."""
     spec = {"kwargs": kwargs, "before": before, "after": after, "exit": exit}
     completed = subprocess.run(
-        [sys.executable, "-c", PROBE.replace("MARKER", repr(MARKER)), json.dumps(spec)],
+        [
+            sys.executable,
+            "-c",
+            PROBE_LIB + PROBE_MAIN.replace("MARKER", repr(MARKER)),
+            json.dumps(spec),
+        ],
         env=scrubbed_env(env, quiet=quiet),
         cwd=REPO,
         capture_output=True,
@@ -234,34 +338,52 @@ def free_port() -> int:
 
 
 class Probes:
-    """Results of many probes run side by side; a failed probe fails only the tests using it."""
+    """Results of many probes; a failed probe fails only the tests using it.
 
-    def __init__(self, outcomes: dict[str, Probe | BaseException]) -> None:
+    In-process probes run when the fixture is set up; subprocess probes when a test first
+    asks for one (that test starts a process, so it is marked ``integration``).
+    """
+
+    def __init__(
+        self,
+        outcomes: dict[str, Probe | BaseException],
+        pending: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
         self._outcomes = outcomes
+        self._pending = dict(pending or {})
 
     def __getitem__(self, name: str) -> Probe:
+        if name in self._pending:
+            self._outcomes[name] = _outcome(self._pending.pop(name))
         outcome = self._outcomes[name]
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome
 
 
-def run_probes(scenarios: Mapping[str, Mapping[str, Any]]) -> Probes:
-    """Run every scenario (keyword arguments of :func:`run_probe`) concurrently.
+def _outcome(spec: Mapping[str, Any]) -> Probe | BaseException:
+    try:
+        return run_probe(**spec)
+    except (AssertionError, subprocess.SubprocessError) as exc:
+        return exc
 
-    Each probe is its own interpreter, so running them side by side changes nothing but the
-    wall-clock time of the test module.
+
+def run_probes(scenarios: Mapping[str, Mapping[str, Any]]) -> Probes:
+    """Run every in-process scenario (keyword arguments of :func:`run_probe`) now, one by one.
+
+    The scenarios that need a process (``process=True`` or ``exit="normal"``) or the network
+    (``network=True``: an exporter that really connects) run when a test first asks for them;
+    those tests are marked ``integration``.
     """
-    workers = max(2, min(8, os.cpu_count() or 2))
-    outcomes: dict[str, Probe | BaseException] = {}
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {name: pool.submit(run_probe, **spec) for name, spec in scenarios.items()}
-        for name, future in futures.items():
-            try:
-                outcomes[name] = future.result()
-            except (AssertionError, subprocess.SubprocessError) as exc:
-                outcomes[name] = exc
-    return Probes(outcomes)
+    now = {name: spec for name, spec in scenarios.items() if not _integration(spec)}
+    outcomes = {name: _outcome(spec) for name, spec in now.items()}
+    later = {name: spec for name, spec in scenarios.items() if name not in now}
+    return Probes(outcomes, later)
+
+
+def _integration(spec: Mapping[str, Any]) -> bool:
+    """A scenario that starts a process or uses the network: only integration tests run it."""
+    return bool(spec.get("process") or spec.get("network") or spec.get("exit", "fast") != "fast")
 
 
 # --------------------------------------------------------------------------------------

@@ -11,6 +11,10 @@ from otel_agents.testing import TelemetryCapture
 # monkeypatch: the same default for them, for the whole run.
 os.environ.setdefault("OTEL_AGENTS_HOST_METRICS", "on")
 
+# Unmarked tests may not use the network or start processes (keeps `-m "not integration"`
+# honest); see tests/_isolation.py.
+pytest_plugins = ["tests._isolation"]
+
 
 @pytest.fixture
 def telemetry() -> Iterator[TelemetryCapture]:

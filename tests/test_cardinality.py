@@ -102,7 +102,8 @@ def test_totals_stay_exact_across_collections(capture: TelemetryCapture) -> None
 
 
 # --------------------------------------------------------------------------------------
-# In a subprocess, through configure(cardinality_limit=...)
+# In a subprocess, through configure(cardinality_limit=...): the console exporter prints what
+# it exports to the stdout it bound at import, which only a process of its own can read back.
 # --------------------------------------------------------------------------------------
 FLOOD = f"""
 from otel_agents import semconv
@@ -116,15 +117,17 @@ telemetry.meter_provider.force_flush()  # the console exporter prints the collec
 
 SCENARIOS = {
     "argument": {
+        "process": True,
         "env": {"OTEL_METRICS_EXPORTER": "console"},
         "kwargs": f"{{'cardinality_limit': {LIMIT}}}",
         "after": FLOOD,
     },
     "variable": {
+        "process": True,
         "env": {"OTEL_METRICS_EXPORTER": "console", "OTEL_AGENTS_CARDINALITY_LIMIT": str(LIMIT)},
         "after": FLOOD,
     },
-    "default": {"env": {"OTEL_METRICS_EXPORTER": "console"}, "after": FLOOD},
+    "default": {"env": {"OTEL_METRICS_EXPORTER": "console"}, "after": FLOOD, "process": True},
 }
 
 
@@ -151,12 +154,14 @@ def configured_by_argument(probes: Probes) -> list[dict[str, Any]]:
     return exported_points(probes["argument"])
 
 
+@pytest.mark.integration
 def test_configure_limit_keeps_at_most_limit_plus_one_points(
     configured_by_argument: list[dict[str, Any]],
 ) -> None:
     assert len(configured_by_argument) <= LIMIT + 1
 
 
+@pytest.mark.integration
 def test_configure_limit_folds_the_flood_into_one_overflow_point(
     configured_by_argument: list[dict[str, Any]],
 ) -> None:
@@ -164,12 +169,14 @@ def test_configure_limit_folds_the_flood_into_one_overflow_point(
     assert overflow["attributes"] == {semconv.OTEL_METRIC_OVERFLOW: True}
 
 
+@pytest.mark.integration
 def test_configure_limit_preserves_the_total(
     configured_by_argument: list[dict[str, Any]],
 ) -> None:
     assert sum(p["value"] for p in configured_by_argument) == TOTAL
 
 
+@pytest.mark.integration
 def test_cardinality_limit_variable_applies_the_same_limit(probes: Probes) -> None:
     points = exported_points(probes["variable"])
     assert len(points) <= LIMIT + 1
@@ -177,6 +184,7 @@ def test_cardinality_limit_variable_applies_the_same_limit(probes: Probes) -> No
     assert sum(p["value"] for p in points) == TOTAL
 
 
+@pytest.mark.integration
 def test_default_limit_of_2000_keeps_all_500_agents(probes: Probes) -> None:
     points = exported_points(probes["default"])
     assert len(points) == AGENTS

@@ -539,6 +539,7 @@ blocker = socket.socket()
 blocker.bind(("127.0.0.1", {port}))
 blocker.listen()
 """,
+        after="blocker.close()\n",
     )
     assert probe.error is None
     assert probe.telemetry["prometheus"] is None

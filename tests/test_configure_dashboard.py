@@ -11,6 +11,10 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
+
+pytestmark = pytest.mark.integration  # each case runs a fresh interpreter
+
 _PROBE = """
 import json, otel_agents
 from otel_agents.dashboard import PerformanceDashboard

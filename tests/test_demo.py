@@ -63,6 +63,7 @@ def test_the_demo_exports_every_component_relative_to_the_current_directory(
     assert json.loads((folder / "profiles.json").read_text())["profiles"]
 
 
+@pytest.mark.integration
 def test_the_swarm_records_every_tracker_metric_and_starts_its_dashboard() -> None:
     """Every panel of the Agent performance dashboard has data from the demo alone."""
     with Swarm(configure_telemetry=False, refresh=0.2) as swarm:

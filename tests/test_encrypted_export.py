@@ -93,6 +93,7 @@ def test_the_demo_encrypts_every_exported_file(tmp_path: Path) -> None:
         del os.environ[EXPORT_KEY_ENV]
 
 
+@pytest.mark.integration
 def test_the_demo_without_a_key_exits_2_naming_the_variable(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     cli = Path(sys.executable).with_name("otel-agents")

@@ -9,7 +9,12 @@ import sys
 import pytest
 from _support import REPO, free_port, scrubbed_env
 
-from otel_agents._export_noise import EXPORTER_LOGGERS, ExportErrorFilter, quiet_export_errors
+from otel_agents._export_noise import (
+    EXPORTER_LOGGERS,
+    ExportErrorFilter,
+    loud_export_errors,
+    quiet_export_errors,
+)
 
 HTTP_TRACES, _, _, _, GRPC = EXPORTER_LOGGERS
 
@@ -29,13 +34,18 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def installed(clock: FakeClock) -> ExportErrorFilter:
-    """A filter on the real exporter loggers, driven by a fake clock (removed afterwards)."""
+    """A filter on the real exporter loggers, driven by a fake clock (removed afterwards);
+    the one an earlier configure() in this process left there is taken off first."""
+    loud_export_errors()
+    # The SDK's own DuplicateFilter sits on the gRPC exporter's logger once that module was
+    # imported (by an earlier test): this test looks at our filter alone.
+    saved = {name: logging.getLogger(name).filters[:] for name in EXPORTER_LOGGERS}
     noise = ExportErrorFilter(interval=300.0, clock=clock)
     for name in EXPORTER_LOGGERS:
-        logging.getLogger(name).addFilter(noise)
+        logging.getLogger(name).filters[:] = [noise]
     yield noise  # type: ignore[misc]
-    for name in EXPORTER_LOGGERS:
-        logging.getLogger(name).removeFilter(noise)
+    for name, filters in saved.items():
+        logging.getLogger(name).filters[:] = filters
 
 
 def transient(logger: str, signal: str) -> None:
@@ -110,6 +120,7 @@ for _ in range(30):
 
 
 @pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+@pytest.mark.integration
 def test_a_program_without_a_collector_logs_one_export_error_per_signal(protocol: str) -> None:
     """3 s of spans and metrics exported every 0.2-0.5 s to a closed port: before, a
     ``Transient error`` line per retry of every batch; now one per signal."""

@@ -184,10 +184,11 @@ result["extra"]["names"] = sorted(n for n in names() if n.startswith(("system.",
         assert holder.stdout.readline().strip() == "held"
         env = {"OTEL_AGENTS_SYSTEM_METRICS": "true", "TMPDIR": str(tmp_path)}
         kwargs = "{'metric_readers': [_reader]}"
-        loser = run_probe(env, kwargs=kwargs, before=before, after=collect)
+        # Processes of their own: the election is between processes, and TMPDIR is read once.
+        loser = run_probe(env, kwargs=kwargs, before=before, after=collect, process=True)
         assert holder.stdin is not None
         holder.stdin.close()  # the holder exits: the next process to collect wins
         holder.wait(timeout=TAKEOVER_TIMEOUT)
-        winner = run_probe(env, kwargs=kwargs, before=before, after=collect)
+        winner = run_probe(env, kwargs=kwargs, before=before, after=collect, process=True)
     assert set(loser.extra["names"]) == PROCESS_NAMES
     assert set(winner.extra["names"]) == HOST_NAMES | PROCESS_NAMES

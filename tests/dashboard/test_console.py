@@ -142,6 +142,7 @@ def test_the_dashboard_subcommand_parses_its_options() -> None:
         parser.parse_args(["dashboard", "--view", "graphs"])
 
 
+@pytest.mark.integration
 def test_run_once_prints_one_frame_of_the_demo_swarm() -> None:
     out = io.StringIO()
     data = run(
@@ -155,6 +156,7 @@ def test_run_once_prints_one_frame_of_the_demo_swarm() -> None:
     )
 
 
+@pytest.mark.integration
 def test_run_redraws_every_refresh_until_the_duration() -> None:
     out = io.StringIO()
     run("alerts", duration=0.2, refresh=0.1, color=False, out=out, configure_telemetry=False)

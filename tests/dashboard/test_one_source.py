@@ -19,6 +19,8 @@ from otel_agents.inprocess import InProcessMetrics
 from otel_agents.messaging import AgentCommunicationProtocol, MessageType
 from otel_agents.profiler import PerformanceProfiler
 
+pytestmark = pytest.mark.integration  # real servers or processes on 127.0.0.1
+
 
 class _Ok(BaseHTTPRequestHandler):
     def do_GET(self) -> None:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 import uvicorn
+from _prometheus import MODULE_TIMEOUT
 from opentelemetry.sdk.trace import TracerProvider
 from stackgen.boards_pipeline import PIPELINE
 from stackgen.boards_services import SPAN_METRICS_TAG
@@ -52,7 +53,8 @@ from otel_agents.tracker import MetricType, PerformanceTracker
 if TYPE_CHECKING:
     from tests.e2e.conftest import MetricsTarget, Prometheus
 
-pytestmark = pytest.mark.integration
+# Its first test may fetch Prometheus: longer than the default per-test timeout.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(MODULE_TIMEOUT)]
 
 DASHBOARDS = Path(__file__).resolve().parents[2] / "grafana" / "dashboards"
 #: Every dashboard but the Pipeline one, which watches the Collector (its own telemetry):
@@ -151,7 +153,9 @@ class Workload:
             {"snapshot_interval": 0}, meter_provider=providers["meter_provider"]
         )
         self.profiler = PerformanceProfiler({"snapshot_interval": 0}, **providers)
-        self.system = SystemMetrics(providers["meter_provider"])
+        # "on": the election (default auto) is host-wide, and another test run on a shared
+        # machine may hold it; this module-scoped workload starts before the conftest sets it.
+        self.system = SystemMetrics(providers["meter_provider"], host_metrics="on")
         self.system.enable()
         self.comm = AgentCommunicationProtocol(
             {

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from _contract import record_one_value_each
+from _prometheus import MODULE_TIMEOUT
 from opentelemetry.sdk.resources import SERVICE_NAME
 
 from otel_agents import semconv
@@ -22,7 +23,8 @@ from otel_agents.semconv import MetricSpec
 if TYPE_CHECKING:
     from tests.e2e.conftest import MetricsTarget, Prometheus
 
-pytestmark = pytest.mark.integration
+# Its first test may fetch Prometheus: longer than the default per-test timeout.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(MODULE_TIMEOUT)]
 
 AGENT_ID = "e2e-agent"
 #: Series Prometheus adds to every scrape job itself.

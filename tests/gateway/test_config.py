@@ -130,6 +130,7 @@ def test_cli_reports_a_bad_config_and_exits_2(
     assert "port=99999" in capsys.readouterr().err
 
 
+@pytest.mark.integration
 def test_cli_prints_a_bad_config_error_once(tmp_path: Path) -> None:
     """A real process: the error is one line on stderr, not also a logging record."""
     path = tmp_path / "gateway.toml"

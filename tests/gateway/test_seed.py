@@ -6,11 +6,13 @@ listens on instead, so it does not depend on 8001 being free on the machine runn
 
 from __future__ import annotations
 
+import pytest
 from _support import free_port
 
 from otel_agents.gateway import APIGateway, GatewayResponse
 
 
+@pytest.mark.integration  # connects to the example upstream's port (nothing listens)
 def test_seed_gateway_example_returns_a_clean_problem_when_no_upstream_runs() -> None:
     upstream = f"http://localhost:{free_port()}"  # the seed's http://localhost:8001
     # --- the seed's example (section 5), import line and upstream changed ----------------

@@ -26,6 +26,8 @@ from otel_agents.gateway._server_span import LeanServerTelemetry
 from otel_agents.testing import TelemetryCapture
 from tests.gateway.conftest import ThreadServer, UpstreamState, upstream_app, wait_for_spans
 
+pytestmark = pytest.mark.integration  # real servers or processes on 127.0.0.1
+
 _PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 #: (method, path, headers, body): routed, unrouted, refused, failing upstream, with a

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import time
+from collections.abc import Callable
 
 from otel_agents.messaging import (
     AgentCommunicationProtocol,
@@ -14,6 +16,16 @@ from otel_agents.messaging import (
 from otel_agents.messaging.cli import register, run_agent, run_hub
 from otel_agents.testing import TelemetryCapture
 from tests.messaging.helpers import Net
+
+POLL_TIMEOUT = 10.0  # a hang guard, not a speed target
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    """Yield to the event loop until ``condition()`` holds; fail after POLL_TIMEOUT seconds."""
+    deadline = time.monotonic() + POLL_TIMEOUT
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {POLL_TIMEOUT} s waiting for {what}"
+        await asyncio.sleep(0.001)
 
 
 def test_serve_runs_async_handlers_in_priority_order_as_messages_arrive(
@@ -32,11 +44,9 @@ def test_serve_runs_async_handlers_in_priority_order_as_messages_arrive(
         comm.send_message("coordinator", "analyst", "request", {}, "low")
         comm.send_message("coordinator", "analyst", "request", {}, "urgent")
         server = asyncio.create_task(comm.serve("analyst", stop))
-        while len(seen) < 2:
-            await asyncio.sleep(0.001)
+        await until(lambda: len(seen) >= 2, "the first two messages")
         comm.send_message("coordinator", "analyst", "request", {}, "normal")
-        while len(seen) < 3:
-            await asyncio.sleep(0.001)
+        await until(lambda: len(seen) >= 3, "the third message")
         stop.set()
         await asyncio.wait_for(server, timeout=5)
 
@@ -55,8 +65,10 @@ def test_remote_agent_run_registers_and_stops_cleanly(
     async def main() -> None:
         stop = asyncio.Event()
         runner = asyncio.create_task(agent.run(stop))
-        while "agent-a" not in [a.agent_id for a in net.hub.list_agents()]:
-            await asyncio.sleep(0.001)
+        await until(
+            lambda: "agent-a" in [a.agent_id for a in net.hub.list_agents()],
+            "agent-a to register with the hub",
+        )
         stop.set()
         await asyncio.wait_for(runner, timeout=5)
 

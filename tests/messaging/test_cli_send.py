@@ -26,6 +26,8 @@ from otel_agents.testing import TelemetryCapture
 from tests.messaging.helpers import KEY, SECRET, Net
 from tests.messaging.servers import AUTH, ThreadServer, security, start_hub, start_inbox
 
+pytestmark = pytest.mark.integration  # real servers or processes on 127.0.0.1
+
 
 @pytest.fixture
 def network(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ThreadServer, RemoteAgent]]:

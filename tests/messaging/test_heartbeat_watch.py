@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
+
 from otel_agents.messaging import AgentCommunicationProtocol, AgentStatus, StatusChange
 from otel_agents.messaging.hub import create_hub_app
 from otel_agents.messaging.transport import HttpTransport
@@ -72,6 +74,7 @@ def test_protocol_heartbeat_thread_survives_a_failing_check(telemetry: Telemetry
         protocol.stop()
 
 
+@pytest.mark.integration
 def test_hub_heartbeat_task_survives_a_failing_check(telemetry: TelemetryCapture) -> None:
     clock = FailingOnceClock()
     chosen = security()

@@ -97,6 +97,7 @@ def test_unknown_recipient_over_http_raises_the_in_process_error(net: Net) -> No
         run(scenario)
 
 
+@pytest.mark.integration
 def test_recipient_down_is_reported_to_the_sender_and_counted(
     net: Net, telemetry: TelemetryCapture
 ) -> None:

@@ -19,6 +19,8 @@ from otel_agents.messaging.hub import create_hub, create_hub_app
 from otel_agents.testing import TelemetryCapture
 from tests.messaging.servers import AUTH, ThreadServer, security
 
+pytestmark = pytest.mark.integration  # real servers or processes on 127.0.0.1
+
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 StartHub = Callable[[], ThreadServer]

@@ -31,6 +31,8 @@ from tests.messaging.servers import (
     start_inbox,
 )
 
+pytestmark = pytest.mark.integration  # a hub and inboxes on 127.0.0.1
+
 LIMIT = 64 * 1024
 
 

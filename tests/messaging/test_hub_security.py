@@ -24,6 +24,8 @@ from otel_agents.messaging.remote import RemoteAgent
 from tests.messaging.helpers import KEY, SECRET
 from tests.messaging.servers import AUTH, ThreadServer, post_signed, start_hub, start_inbox
 
+pytestmark = pytest.mark.integration  # a hub on 127.0.0.1; the CLI as a process
+
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
 

@@ -121,6 +121,7 @@ def _built_versions() -> dict[str, str]:
     return dict(line.split(" ", 1) for line in printed.splitlines())
 
 
+@pytest.mark.integration  # runs scripts/fetch-stack --versions
 def test_compose_pins_the_releases_the_build_script_builds(compose: dict[str, Any]) -> None:
     versions = _built_versions()
     tags = {name: s["image"].rsplit(":", 1)[1] for name, s in _services(compose).items()}

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _prometheus import TIMINGS, promtool_binary
+from _prometheus import MODULE_TIMEOUT, TIMINGS, promtool_binary
 from _stack import REPO
 from stackgen.rules import RULES as GENERATED_RULES
 
@@ -19,7 +19,7 @@ RULES = REPO / "prometheus" / "rules" / "otel-agents.rules.yml"
 RULE_TESTS = sorted((REPO / "prometheus" / "tests").glob("*.test.yml"))
 TIMEOUT = 60.0
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(MODULE_TIMEOUT)]
 
 
 def _promtool(*args: str | Path) -> subprocess.CompletedProcess[str]:

@@ -36,7 +36,14 @@ import httpx
 import pytest
 from _contract import record_one_value_each
 from _prometheus import in_ci
-from _stack_run import COORDINATOR, Stack, eventually, shorten_timings, stack_binaries
+from _stack_run import (
+    COORDINATOR,
+    FETCH_TIMEOUT,
+    Stack,
+    eventually,
+    shorten_timings,
+    stack_binaries,
+)
 from _topology import REPO, Topology, image_tag, load_compose
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.sdk.metrics import MeterProvider
@@ -49,9 +56,11 @@ from stackgen.queries import dashboard_queries
 from otel_agents import semconv
 from otel_agents.prometheus_names import collector_names, prometheus_label_name, prometheus_names
 
-pytestmark = pytest.mark.integration
-
 DATA_TIMEOUT = 180.0  # rates over [1m] at a 15 s scrape interval need a few scrapes
+
+# The first test builds the stack (minutes on a cold machine), then waits for real scrapes:
+# far longer than the default per-test timeout, still a bound.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(FETCH_TIMEOUT + 600.0)]
 CONTRACT = "otel-agents-contract"  # the naming test's service and agent id
 EXPECTED_FIRING = {"OtelAgentsLowHealthScore", "OtelAgentsAgentOffline"}
 #: What a stopped Jaeger fires: the Collector's exports fail, its queue fills and overflows.
