@@ -145,14 +145,14 @@ def create_hub_app(
             endpoint,
             data.get("metadata"),
             reports_outcomes=data.get("reports_outcomes") is True,
+            client_address=_client_address(request),
         )
         return JSONResponse(info.to_dict(), status_code=201)
 
     async def list_agents(request: Request, proven: str | None) -> Response:
-        capability = request.query_params.get("capability")
-        found = (
-            hub.list_agents() if capability is None else hub.find_agents_by_capability(capability)
-        )
+        # ?capability=a&capability=b: agents offering all of them (as find_agents_by_capability)
+        capabilities = request.query_params.getlist("capability")
+        found = hub.find_agents_by_capability(capabilities) if capabilities else hub.list_agents()
         return JSONResponse([agent.to_dict() for agent in found])
 
     async def get_agent(request: Request, proven: str | None) -> Response:
@@ -161,7 +161,8 @@ def create_hub_app(
     async def unregister(request: Request, proven: str | None) -> Response:
         agent_id = request.path_params["agent_id"]
         check_identity(proven, agent_id)
-        return JSONResponse(hub.unregister_agent(agent_id).to_dict())
+        info = hub.unregister_agent(agent_id, client_address=_client_address(request))
+        return JSONResponse(info.to_dict())
 
     async def heartbeat(request: Request, proven: str | None) -> Response:
         agent_id = request.path_params["agent_id"]
@@ -271,3 +272,8 @@ def create_hub_app(
         meter_provider=meter_provider,
     )
     return Starlette(routes=routes, middleware=[middleware], lifespan=lifespan)
+
+
+def _client_address(request: Request) -> str | None:
+    """Where a request came from, for the audit record (the peer, not a forwarded header)."""
+    return request.client.host if request.client else None

@@ -121,9 +121,12 @@ class AgentCommunicationProtocol(AgentRuntime):
             self._monitor.start()
         return info
 
-    def unregister_agent(self, agent_id: str) -> AgentInfo:
-        """Remove an agent; messages still queued for it are recorded as failed."""
-        info = self.registry.unregister(agent_id)
+    def unregister_agent(self, agent_id: str, *, client_address: str | None = None) -> AgentInfo:
+        """Remove an agent; messages still queued for it are recorded as failed.
+
+        ``client_address``: where an HTTP request to unregister came from (the audit record).
+        """
+        info = self.registry.unregister(agent_id, client_address=client_address)
         self._handlers.pop(agent_id, None)
         for message in self.transport.discard(agent_id):
             self._fail(message, "recipient_unregistered", "the recipient was unregistered")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import httpx
 import pytest
 from _cluster import Cluster
 
+from otel_agents import semconv as sc
 from otel_agents.messaging import (
     AgentMessage,
     MessagePriority,
@@ -75,6 +77,44 @@ def test_an_allowed_network_lets_a_link_local_endpoint_register() -> None:
         assert register(server, "agent-y", "http://169.254.169.254/").status_code == 400
     finally:
         server.stop()
+
+
+def test_registrations_over_http_are_audited_with_the_clients_address(
+    hub: ThreadServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="otel_agents.audit")
+    assert register(hub, "agent-a", "http://127.0.0.1:8101").status_code == 201
+    assert httpx.delete(hub.url + "/agents/agent-a", headers=AUTH).status_code == 200
+    audited = [
+        dict(r.args[1])  # type: ignore[index]
+        for r in caplog.records
+        if r.name == "otel_agents.audit" and isinstance(r.args, tuple)
+    ]
+    assert [(a[sc.AUDIT_ACTION], a[sc.AUDIT_TARGET]) for a in audited] == [
+        ("agent.register", "agent-a"),
+        ("agent.unregister", "agent-a"),
+    ]
+    assert {a[sc.CLIENT_ADDRESS] for a in audited} == {"127.0.0.1"}
+    assert SECRET not in caplog.text
+
+
+def test_agents_are_found_over_http_by_several_capabilities(hub: ThreadServer) -> None:
+    for agent_id, capabilities in (("both", ["x", "y"]), ("only-x", ["x"])):
+        body = {
+            "agent_id": agent_id,
+            "name": agent_id,
+            "capabilities": capabilities,
+            "endpoint": "http://127.0.0.1:8101",
+        }
+        assert httpx.post(hub.url + "/agents", json=body, headers=AUTH).status_code == 201
+
+    def ids(query: str) -> list[str]:
+        response = httpx.get(hub.url + "/agents" + query, headers=AUTH)
+        return [agent["agent_id"] for agent in response.json()]
+
+    assert ids("?capability=x") == ["both", "only-x"]
+    assert ids("?capability=x&capability=y") == ["both"]
+    assert ids("") == ["both", "only-x"]
 
 
 @pytest.mark.parametrize("agent_id", ["a/b", "a?b", "a#b", "a%2Fb", "a..b", "agënt", "a b"])
