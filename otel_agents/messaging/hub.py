@@ -16,7 +16,7 @@ method   path                        what
 =======  ==========================  =============================================
 POST     /agents                     register ``{agent_id, name, capabilities, endpoint}``
                                      (``reports_outcomes: true``: it sends ``/acks``)
-GET      /agents?capability=x        agents (offering ``x``)
+GET      /agents?capability=x        agents (offering ``x``; repeat it: all of them)
 GET      /agents/{id}                one agent
 DELETE   /agents/{id}                unregister
 POST     /agents/{id}/heartbeat      heartbeat ``{status}``
