@@ -344,7 +344,8 @@ class APIGateway:
                         admin_token=self.config.admin_token,
                         allow_link_local_upstreams=self.config.allow_link_local_upstreams,
                     ),
-                    self._asgi_middleware,
+                    # Audit records of admin changes, inside the server span (trace ids).
+                    [Middleware(AdminAudit, audit_log()), *self._asgi_middleware],
                     lifespan=self._lifespan,
                     instrument=self._instrument,
                     tracer_provider=self._tracer_provider,
@@ -352,7 +353,6 @@ class APIGateway:
                     http_server_metrics=self.config.http_server_metrics,
                     server_instrumentation=self.config.server_instrumentation,
                 )
-                self._app = AdminAudit(self._app, audit_log())  # admin changes: audit records
             return self._app
 
     async def start_health_checks(self) -> None:

@@ -223,6 +223,10 @@ class Topology:
         argv = split_port_tokens([self._map_text(a, name, paths) for a in _map_flags(argv)])
         env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
         env["PYTHONUNBUFFERED"] = "1"
+        # A container's own /tmp: the host-metrics election (a lock file in the temp dir) is
+        # per container in compose, not shared with whatever else runs on this machine.
+        (own / "tmp").mkdir(parents=True, exist_ok=True)
+        env["TMPDIR"] = str(own / "tmp")
         for key, value in (service.get("environment") or {}).items():
             env[str(key)] = self.ports.rewrite(interpolate(str(value), self.environ), name)
         ready = runtime.ready_url
