@@ -8,10 +8,9 @@ what it uses, and a name whose extra is not installed raises
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from otel_agents._extras import import_for
+from otel_agents._extras import lazy_package
 from otel_agents._version import __version__
 
 if TYPE_CHECKING:
@@ -123,20 +122,10 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name's module on first use and keep the name (PEP 562)."""
-    source = _SOURCES.get(name)
-    if source is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if source == "otel_agents.instrumentation":  # opentelemetry-instrument's plug-in
-        module = import_for(source, "instrumentation", f"otel_agents.{name}")
-    else:
-        module = importlib.import_module(source)
-    value = getattr(module, name)
-    globals()[name] = value  # later look-ups skip __getattr__
-    return value
+def _extra_of(source: str) -> str | None:
+    """Only opentelemetry-instrument's plug-in needs an extra among the top-level names."""
+    return "instrumentation" if source == "otel_agents.instrumentation" else None
 
 
-def __dir__() -> list[str]:
-    """The public names (``__all__``), whether or not they have been imported yet."""
-    return list(__all__)
+# Import a public name's module on first use and keep the name (PEP 562); dir() is __all__.
+__getattr__, __dir__ = lazy_package(globals(), _SOURCES, _extra_of)

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Callable, Mapping
 from types import ModuleType
+from typing import Any
 
 from otel_agents.errors import MissingDependencyError
 
-__all__ = ["EXTRAS", "import_for", "installed", "missing", "require"]
+__all__ = ["EXTRAS", "import_for", "installed", "lazy_package", "missing", "require"]
 
 # The modules each extra provides that otel-agents imports itself (pyproject.toml lists the
 # distributions).
@@ -76,3 +78,33 @@ def require(extra: str, feature: str) -> None:
     for module in EXTRAS[extra]:
         if not installed(module):
             raise missing(extra, feature, ModuleNotFoundError(name=module))
+
+
+def lazy_package(
+    namespace: dict[str, Any], sources: Mapping[str, str], extra_of: Callable[[str], str | None]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """PEP 562 ``__getattr__`` and ``__dir__`` for a package's public names.
+
+    Each name's module (``sources``) is imported on first use and the name kept in
+    ``namespace``; a module for which ``extra_of`` names an extra raises
+    :class:`MissingDependencyError` naming that extra when a dependency is missing.
+    """
+    package = namespace["__name__"]
+
+    def __getattr__(name: str) -> Any:
+        source = sources.get(name)
+        if source is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        extra = extra_of(source)
+        if extra is None:
+            module = importlib.import_module(source)
+        else:
+            module = import_for(source, extra, f"{package}.{name}")
+        value = getattr(module, name)
+        namespace[name] = value  # later look-ups skip __getattr__
+        return value
+
+    def __dir__() -> list[str]:
+        return list(namespace["__all__"])
+
+    return __getattr__, __dir__

@@ -8,9 +8,9 @@ See :class:`APIGateway` and ``docs/gateway.md``. Needs the ``gateway`` extra
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from otel_agents._extras import import_for
+from otel_agents._extras import lazy_package
 
 if TYPE_CHECKING:
     from otel_agents.gateway.app import APIGateway
@@ -69,16 +69,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name's module on first use and keep the name (PEP 562)."""
-    source = _SOURCES.get(name)
-    if source is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_for(source, "gateway", f"otel_agents.gateway.{name}"), name)
-    globals()[name] = value  # later look-ups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    """The public names (``__all__``), whether or not they have been imported yet."""
-    return list(__all__)
+# Import a public name's module on first use and keep the name (PEP 562); dir() is __all__.
+__getattr__, __dir__ = lazy_package(globals(), _SOURCES, lambda _source: "gateway")

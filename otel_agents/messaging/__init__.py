@@ -24,9 +24,9 @@ the core install. The names below are imported on first use (PEP 562).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from otel_agents._extras import import_for
+from otel_agents._extras import lazy_package
 
 if TYPE_CHECKING:
     from otel_agents.messaging.config import DEFAULT_CONFIG
@@ -123,16 +123,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name's module on first use and keep the name (PEP 562)."""
-    source = _SOURCES.get(name)
-    if source is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_for(source, "messaging", f"otel_agents.messaging.{name}"), name)
-    globals()[name] = value  # later look-ups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    """The public names (``__all__``), whether or not they have been imported yet."""
-    return list(__all__)
+# Import a public name's module on first use and keep the name (PEP 562); dir() is __all__.
+__getattr__, __dir__ = lazy_package(globals(), _SOURCES, lambda _source: "messaging")
