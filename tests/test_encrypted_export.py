@@ -65,21 +65,25 @@ def test_unencrypted_exports_are_unchanged(tracker: PerformanceTracker, tmp_path
     assert json.loads(path.read_text())["kind"] == "metrics"
 
 
-@pytest.mark.integration
-def test_the_demo_encrypts_every_exported_file(tmp_path: Path) -> None:
-    key = generate_key()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    env[EXPORT_KEY_ENV] = key
+def _encrypting_demo(folder: Path, extra_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``otel-agents demo --export out --encrypt`` in ``folder``, without our OTEL_* settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")} | extra_env
     cli = Path(sys.executable).with_name("otel-agents")
-    result = subprocess.run(
+    return subprocess.run(
         [str(cli), "demo", "--duration", "0.5", "--export", "out", "--encrypt"],
         env=env,
-        cwd=tmp_path,
+        cwd=folder,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+@pytest.mark.integration
+def test_the_demo_encrypts_every_exported_file(tmp_path: Path) -> None:
+    key = generate_key()
+    result = _encrypting_demo(tmp_path, {EXPORT_KEY_ENV: key})
     assert result.returncode == 0, result.stderr
     assert key not in result.stdout + result.stderr
     files = sorted((tmp_path / "out").iterdir())
@@ -95,17 +99,7 @@ def test_the_demo_encrypts_every_exported_file(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 def test_the_demo_without_a_key_exits_2_naming_the_variable(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    cli = Path(sys.executable).with_name("otel-agents")
-    result = subprocess.run(
-        [str(cli), "demo", "--duration", "0.1", "--export", "out", "--encrypt"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _encrypting_demo(tmp_path, {})
     assert result.returncode == 2
     assert EXPORT_KEY_ENV in result.stderr
     assert not (tmp_path / "out").exists()

@@ -68,13 +68,21 @@ def _names(capture: TelemetryCapture) -> set[str]:
     return {name for name in capture.metrics() if name.startswith(("system.", "process."))}
 
 
+def _auto_reporters(
+    captures: list[TelemetryCapture], folder: Path
+) -> tuple[SystemMetrics, SystemMetrics]:
+    """Two reporters in ``auto`` mode, electing through a lock file in ``folder``."""
+    first, second = (
+        SystemMetrics(c.meter_provider, host_metrics="auto", election=HostElection(str(folder)))
+        for c in captures
+    )
+    return first, second
+
+
 def test_auto_lets_one_of_two_reporters_send_system_metrics(
     captures: list[TelemetryCapture], tmp_path: Path
 ) -> None:
-    first, second = (
-        SystemMetrics(c.meter_provider, host_metrics="auto", election=HostElection(str(tmp_path)))
-        for c in captures
-    )
+    first, second = _auto_reporters(captures, tmp_path)
     first.enable()
     second.enable()
     assert _names(captures[0]) == HOST_NAMES | PROCESS_NAMES
@@ -86,10 +94,7 @@ def test_auto_lets_one_of_two_reporters_send_system_metrics(
 def test_the_next_reporter_takes_over_when_the_first_stops(
     captures: list[TelemetryCapture], tmp_path: Path
 ) -> None:
-    first, second = (
-        SystemMetrics(c.meter_provider, host_metrics="auto", election=HostElection(str(tmp_path)))
-        for c in captures
-    )
+    first, second = _auto_reporters(captures, tmp_path)
     first.enable()
     second.enable()
     assert _names(captures[0]) == HOST_NAMES | PROCESS_NAMES

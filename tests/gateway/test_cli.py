@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _cluster import stop_process
 
 from .conftest import ThreadServer, free_port
 from .rawserver import read_until_closed
@@ -74,12 +75,7 @@ path_prefix = "/users"
             idle.sendall(b"GET /v1/users/1 HTTP/1.1\r\n")
             assert read_until_closed(idle) == b""
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop_process(process)
         if process.stderr:
             process.stderr.close()
     assert process.returncode == 0
@@ -135,12 +131,7 @@ def test_gateway_command_names_its_service_unless_the_environment_does(
         (target_info,) = [line for line in body.splitlines() if line.startswith("target_info{")]
         assert f'service_name="{expected}"' in target_info
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop_process(process)
         if process.stderr:
             process.stderr.close()
     assert process.returncode == 0
