@@ -49,7 +49,7 @@ from _compare import instructions_per_call
 from _providers import discarding_providers
 
 from otel_agents.gateway import APIGateway
-from otel_agents.gateway.client import UpstreamResponse
+from otel_agents.gateway._client import UpstreamResponse
 
 MODES = (
     "plain",

@@ -4,7 +4,7 @@
 
 The SDK aggregates every measurement once per registered MetricReader. The baseline is a
 MeterProvider with the exporter's reader only (what ``configure()`` builds by default); the
-candidate adds the :class:`~otel_agents.inprocess.InProcessMetrics` reader
+candidate adds the :class:`~otel_agents._inprocess.InProcessMetrics` reader
 (``configure(dashboard=True)``). A third line shows that a process that never asked pays
 nothing: without the setting the provider is the baseline itself (ratio 1.00x by
 construction), which is the point of making the reader opt-in.
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _compare import compare
 
 from otel_agents import semconv
-from otel_agents.inprocess import InProcessMetrics
+from otel_agents._inprocess import InProcessMetrics
 
 
 def _counter_add(*readers: object) -> Callable[[], object]:

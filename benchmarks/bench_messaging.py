@@ -44,7 +44,7 @@ from otel_agents.messaging import (
     PriorityMessageQueue,
     SecurityConfig,
 )
-from otel_agents.messaging.remote import RemoteAgent
+from otel_agents.messaging._remote import RemoteAgent
 
 PAYLOAD = {"task": "monitor_system", "priority": "high", "targets": ["cpu", "memory"]}
 
@@ -154,7 +154,7 @@ def bench_http(n: int, concurrency: int) -> None:
     hub_port, agent_port = free_port(), free_port()
     hub_url = f"http://127.0.0.1:{hub_port}"
     sink_url = f"http://127.0.0.1:{agent_port}"
-    cli = [sys.executable, "-m", "otel_agents.messaging.cli"]
+    cli = [sys.executable, "-m", "otel_agents.messaging._cli"]
     processes = [
         subprocess.Popen([*cli, "hub", "--port", str(hub_port)], env=env),
         subprocess.Popen(

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _compare import compare
 
 from otel_agents import semconv
-from otel_agents.profiler import PerformanceProfiler
+from otel_agents._profiler import PerformanceProfiler
 
 
 class _Discard(InMemorySpanExporter):

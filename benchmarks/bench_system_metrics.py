@@ -17,7 +17,7 @@ from collections.abc import Callable
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from otel_agents.system_metrics import SystemMetrics, SystemReader
+from otel_agents._system_metrics import SystemMetrics, SystemReader
 
 TARGET_MS = 1.0
 #: The issue measured a raw two-attribute ``Histogram.record`` at about 6 us on its machine;

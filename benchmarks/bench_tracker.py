@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _compare import compare, compare_instructions
 
 from otel_agents import semconv
-from otel_agents.tracker import MetricType, PerformanceTracker
+from otel_agents._tracker import MetricType, PerformanceTracker
 
 
 def _subjects() -> dict[str, Callable[[], object]]:

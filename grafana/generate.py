@@ -8,7 +8,7 @@
         # the path in this repository)
 
 Every metric and label name comes from ``otel_agents.semconv`` via
-``otel_agents.prometheus_names``; ``tests/stack/test_generated.py`` fails when a committed
+``otel_agents._prometheus_names``; ``tests/stack/test_generated.py`` fails when a committed
 file differs from what this script writes.
 """
 

@@ -7,7 +7,7 @@ so a value hovering around the threshold raises one alert. Higher values are wor
 ``raise_at >= clear_at``; lower values are worse otherwise (a health score, say).
 
 The :class:`RuleEngine` feeds readings to the rules and raises or resolves alerts through an
-:class:`~otel_agents.alerts.AlertManager`, which folds repeats (and quick reopenings) into one
+:class:`~otel_agents._alerts.AlertManager`, which folds repeats (and quick reopenings) into one
 alert with a count. A subject that has no reading any more counts as cleared. An alert a user
 resolved while its condition holds stays resolved until the condition clears.
 
@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from otel_agents.alerts import Alert, AlertLevel, AlertManager, coerce_level
-from otel_agents.errors import invalid_type, invalid_value
+from otel_agents._alerts import Alert, AlertLevel, AlertManager, coerce_level
+from otel_agents._errors import invalid_type, invalid_value
 
 __all__ = ["DEFAULT_RULES", "RuleEngine", "RuleMetric", "ThresholdRule", "rules_from_config"]
 

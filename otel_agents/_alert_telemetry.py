@@ -23,10 +23,10 @@ from opentelemetry._logs import LoggerProvider, SeverityNumber, get_logger, get_
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from otel_agents import semconv
-from otel_agents._version import __version__
+from otel_agents._version import __version__, scope_name
 
 if TYPE_CHECKING:
-    from otel_agents.alerts import Alert
+    from otel_agents._alerts import Alert
 
 __all__ = ["AlertTelemetry"]
 
@@ -36,7 +36,7 @@ _SCALARS = (str, int, float, bool)
 
 
 class AlertTelemetry:
-    """The instruments and the logger of an :class:`~otel_agents.alerts.AlertManager`."""
+    """The instruments and the logger of an :class:`~otel_agents._alerts.AlertManager`."""
 
     def __init__(
         self,
@@ -47,11 +47,11 @@ class AlertTelemetry:
         logger_provider: LoggerProvider | None,
     ) -> None:
         self._counts = counts
-        self._tracer = trace.get_tracer(__name__, __version__, tracer_provider)
-        meter = metrics.get_meter(__name__, __version__, meter_provider=meter_provider)
+        self._tracer = trace.get_tracer(scope_name(__name__), __version__, tracer_provider)
+        meter = metrics.get_meter(scope_name(__name__), __version__, meter_provider=meter_provider)
         self._raised = semconv.create_instrument(meter, semconv.AGENT_ALERTS_RAISED)
         semconv.create_instrument(meter, semconv.AGENT_ALERTS_ACTIVE, callbacks=[self._observe])
-        self._log = get_logger(__name__, __version__, logger_provider=logger_provider)
+        self._log = get_logger(scope_name(__name__), __version__, logger_provider=logger_provider)
         self._logger_provider = logger_provider
 
     def raised(self, alert: Alert) -> None:

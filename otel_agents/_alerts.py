@@ -25,14 +25,15 @@ from opentelemetry import metrics, trace
 from opentelemetry._logs import LoggerProvider, SeverityNumber
 
 from otel_agents._alert_telemetry import AlertTelemetry
+from otel_agents._errors import InvalidValueError, invalid_type, invalid_value
 from otel_agents._export import redact
+from otel_agents._history import BoundedHistory, TimeRange
 from otel_agents._runtime import Clock, FailureLog, as_clock, failsafe_call
-from otel_agents.errors import InvalidValueError, invalid_type, invalid_value
-from otel_agents.history import BoundedHistory, TimeRange
+from otel_agents._version import scope_name
 
 __all__ = ["Alert", "AlertLevel", "AlertManager", "UnknownAlertError", "coerce_level"]
 
-_logger = logging.getLogger(__name__)
+_logger = logging.getLogger(scope_name(__name__))
 
 AlertListener = Callable[["Alert"], Any]
 

@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from otel_agents._errors import ConfigurationError
 from otel_agents._settings import (
     HOST_METRICS_MODES,
     PROTOCOLS,
@@ -20,7 +21,6 @@ from otel_agents._settings import (
     known_sampler,
     sampler_choices,
 )
-from otel_agents.errors import ConfigurationError
 
 __all__ = ["check_arguments", "invalid_config"]
 

@@ -28,7 +28,7 @@ from opentelemetry._logs import LoggerProvider, SeverityNumber, get_logger, get_
 
 from otel_agents import semconv
 from otel_agents._export import REDACTED, is_secret_key
-from otel_agents._version import __version__
+from otel_agents._version import __version__, scope_name
 
 __all__ = ["AuditLog", "audit_log"]
 
@@ -41,7 +41,7 @@ class AuditLog:
 
     def __init__(self, logger_provider: LoggerProvider | None = None) -> None:
         self._logger_provider = logger_provider
-        self._log = get_logger(__name__, __version__, logger_provider=logger_provider)
+        self._log = get_logger(scope_name(__name__), __version__, logger_provider=logger_provider)
 
     def _logs_on(self) -> bool:
         provider = self._logger_provider or get_logger_provider()

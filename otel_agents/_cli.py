@@ -17,8 +17,8 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from otel_agents._errors import MissingDependencyError
 from otel_agents._version import __version__
-from otel_agents.errors import MissingDependencyError
 
 __all__ = ["main"]
 
@@ -26,10 +26,10 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 
 
 def _registrars() -> list[Registrar]:
-    from otel_agents.console import register as dashboard
-    from otel_agents.demo import register as demo
-    from otel_agents.gateway.cli import register as gateway
-    from otel_agents.messaging.cli import register as messaging
+    from otel_agents._console import register as dashboard
+    from otel_agents._demo import register as demo
+    from otel_agents.gateway._cli import register as gateway
+    from otel_agents.messaging._cli import register as messaging
 
     return [demo, dashboard, messaging, gateway]
 

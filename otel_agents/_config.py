@@ -45,10 +45,10 @@ from otel_agents._arguments import check_arguments, invalid_config
 from otel_agents._export_noise import loud_export_errors, quiet_export_errors
 from otel_agents._guard import Guards, stop_within
 from otel_agents._host import host_resource
-from otel_agents.inprocess import InProcessMetrics, installed_reader, set_installed_reader
+from otel_agents._inprocess import InProcessMetrics, installed_reader, set_installed_reader
 
 if TYPE_CHECKING:
-    from otel_agents.system_metrics import SystemMetrics
+    from otel_agents._system_metrics import SystemMetrics
 
 __all__ = ["Telemetry", "configure", "get_telemetry", "shutdown"]
 
@@ -199,7 +199,7 @@ def configure(
         sampler_arg: the sampling ratio; reads ``OTEL_TRACES_SAMPLER_ARG``.
         system_metrics: collect ``system.*`` and ``process.*`` metrics; reads
             ``OTEL_AGENTS_SYSTEM_METRICS``.
-        dashboard: register an :class:`~otel_agents.inprocess.InProcessMetrics` reader so
+        dashboard: register an :class:`~otel_agents._inprocess.InProcessMetrics` reader so
             dashboards show what every component records (messages, gateway requests,
             profiled blocks); reads ``OTEL_AGENTS_DASHBOARD``, default off, because the SDK
             aggregates each measurement once more per reader.
@@ -447,7 +447,7 @@ def _build(requested: dict[str, Any]) -> Telemetry:
 def _system_metrics(
     meter_provider: MeterProvider, host_metrics: str | None = None
 ) -> SystemMetrics:
-    from otel_agents.system_metrics import system_metrics_for
+    from otel_agents._system_metrics import system_metrics_for
 
     # Shared with the instrumentor: one set of instruments per provider.
     collector = system_metrics_for(meter_provider)

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from otel_agents.dashboard import DashboardView
+from otel_agents._dashboard import DashboardView
 
 __all__ = ["register", "render", "run"]
 
@@ -261,7 +261,7 @@ def run(
     seconds pass (forever when ``None``) or Ctrl-C. ``configure_telemetry`` calls
     :func:`otel_agents.configure` from the ``OTEL_*`` variables (and shuts it down after).
     """
-    from otel_agents.demo import Swarm
+    from otel_agents._demo import Swarm
 
     out = out or sys.stdout
     color = out.isatty() and "NO_COLOR" not in os.environ if color is None else color

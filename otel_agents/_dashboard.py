@@ -3,7 +3,7 @@
 Each refresh (every ``refresh_interval`` seconds once :meth:`PerformanceDashboard.start`
 is called, and on every :meth:`~PerformanceDashboard.get_dashboard_data`) reads the tracker,
 the agent manager, the gateway and the machine's resources, runs the alert rules
-(:mod:`otel_agents.alert_rules`), computes health scores (:mod:`otel_agents.health`) and
+(:mod:`otel_agents._alert_rules`), computes health scores (:mod:`otel_agents._health`) and
 keeps the result. The ``agent.health.score`` and ``agent.alerts.active`` gauges report that
 same result, so what :meth:`~PerformanceDashboard.get_dashboard_data` returns and what the
 exporters send agree.
@@ -22,6 +22,14 @@ from opentelemetry import metrics, trace
 from opentelemetry._logs import LoggerProvider
 
 from otel_agents import semconv
+from otel_agents._alert_rules import (
+    DEFAULT_RULES,
+    RuleEngine,
+    ThresholdRule,
+    rules_from_config,
+)
+from otel_agents._alerts import Alert, AlertLevel, AlertManager
+from otel_agents._audit import audit_log
 from otel_agents._dashboard_sources import (
     AVAILABLE_STATUSES,
     ResourceReader,
@@ -33,25 +41,18 @@ from otel_agents._dashboard_sources import (
     system_resources_reader,
 )
 from otel_agents._dashboard_telemetry import telemetry_summary
+from otel_agents._errors import invalid_type, invalid_value
 from otel_agents._export import export_envelope, write_json_atomic
+from otel_agents._health import HealthInputs, HealthReporter, HealthWeights, health_score
+from otel_agents._history import BoundedHistory, TimeRange
+from otel_agents._inprocess import InProcessMetrics, installed_reader
 from otel_agents._options import Option, Options
 from otel_agents._runtime import Clock, PeriodicThread, as_clock
-from otel_agents.alert_rules import (
-    DEFAULT_RULES,
-    RuleEngine,
-    ThresholdRule,
-    rules_from_config,
-)
-from otel_agents.alerts import Alert, AlertLevel, AlertManager
-from otel_agents.audit import audit_log
-from otel_agents.errors import invalid_type, invalid_value
-from otel_agents.health import HealthInputs, HealthReporter, HealthWeights, health_score
-from otel_agents.history import BoundedHistory, TimeRange
-from otel_agents.inprocess import InProcessMetrics, installed_reader
+from otel_agents._version import scope_name
 
 __all__ = ["DASHBOARD_OPTIONS", "AlertLevel", "DashboardView", "PerformanceDashboard"]
 
-_logger = logging.getLogger(__name__)
+_logger = logging.getLogger(scope_name(__name__))
 
 
 class DashboardView(StrEnum):
@@ -94,7 +95,7 @@ class PerformanceDashboard:
             ``max_history_points`` (720), ``system_resources`` (True),
             ``default_alert_rules`` (True) and ``alert_rules`` (a list of rule dicts).
         gateway: an ``APIGateway`` (anything with ``list_services()``), for upstream health.
-        rules: extra :class:`~otel_agents.alert_rules.ThresholdRule` objects or dicts.
+        rules: extra :class:`~otel_agents._alert_rules.ThresholdRule` objects or dicts.
         resource_reader: returns ``{"cpu_percent": ..., "memory_percent": ...}``; psutil by
             default (when ``system_resources`` is on).
         health_weights: the constants of the health formula.
@@ -160,7 +161,7 @@ class PerformanceDashboard:
         self._clock = clock.time
         if metrics_reader is not None and not isinstance(metrics_reader, InProcessMetrics):
             raise invalid_type(
-                "metrics_reader", metrics_reader, "an otel_agents.inprocess.InProcessMetrics"
+                "metrics_reader", metrics_reader, "an otel_agents._inprocess.InProcessMetrics"
             )
         self._metrics_reader = metrics_reader
         self._history: BoundedHistory[dict[str, Any]] = BoundedHistory(
@@ -224,14 +225,14 @@ class PerformanceDashboard:
     def acknowledge_alert(self, alert_id: str, *, actor: str | None = None) -> Alert:
         """Mark an alert as seen; audited as ``alert.acknowledge`` by ``actor``.
 
-        Raises :class:`~otel_agents.alerts.UnknownAlertError` (audited as a failure).
+        Raises :class:`~otel_agents._alerts.UnknownAlertError` (audited as a failure).
         """
         return self._audited(semconv.AUDIT_ALERT_ACKNOWLEDGE, alert_id, actor, True)
 
     def resolve_alert(self, alert_id: str, *, actor: str | None = None) -> Alert:
         """Resolve an alert; audited as ``alert.resolve`` by ``actor``.
 
-        Raises :class:`~otel_agents.alerts.UnknownAlertError` (audited as a failure).
+        Raises :class:`~otel_agents._alerts.UnknownAlertError` (audited as a failure).
         """
         return self._audited(semconv.AUDIT_ALERT_RESOLVE, alert_id, actor, False)
 

@@ -11,11 +11,11 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from otel_agents._alert_rules import RuleMetric
+from otel_agents._alerts import Alert, AlertLevel
+from otel_agents._history import summarize
 from otel_agents._runtime import FailureLog, failsafe_call
-from otel_agents.alert_rules import RuleMetric
-from otel_agents.alerts import Alert, AlertLevel
-from otel_agents.history import summarize
-from otel_agents.tracker import MetricType
+from otel_agents._tracker import MetricType
 
 __all__ = [
     "Sources",
@@ -120,7 +120,7 @@ class Sources:
 
 def system_resources_reader() -> ResourceReader:
     """The machine's CPU and memory in use, percent, from psutil (via SystemReader)."""
-    from otel_agents.system_metrics import SystemReader
+    from otel_agents._system_metrics import SystemReader
 
     reader = SystemReader()
 

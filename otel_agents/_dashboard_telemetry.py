@@ -1,6 +1,6 @@
 """The dashboard's ``telemetry`` section: what every component recorded, from the SDK.
 
-Built from an :class:`~otel_agents.inprocess.InProcessMetrics` snapshot, so messages,
+Built from an :class:`~otel_agents._inprocess.InProcessMetrics` snapshot, so messages,
 gateway requests and profiled blocks appear in ``get_dashboard_data()`` exactly as the
 exporters send them; components never report to the dashboard a second time.
 """
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from otel_agents import semconv as sc
-from otel_agents.inprocess import MetricPoint, total
+from otel_agents._inprocess import MetricPoint, total
 
 __all__ = ["telemetry_summary"]
 

@@ -25,13 +25,13 @@ from typing import Any
 import psutil
 
 import otel_agents
+from otel_agents._dashboard import PerformanceDashboard
+from otel_agents._encryption import encrypt_bytes
+from otel_agents._errors import ConfigurationError, ExportError
 from otel_agents._extras import require
-from otel_agents.dashboard import PerformanceDashboard
-from otel_agents.encryption import encrypt_bytes
-from otel_agents.errors import ConfigurationError, ExportError
+from otel_agents._profiler import PerformanceProfiler
+from otel_agents._tracker import MetricType, PerformanceTracker
 from otel_agents.messaging import AgentCommunicationProtocol, AgentMessage, MessageType
-from otel_agents.profiler import PerformanceProfiler
-from otel_agents.tracker import MetricType, PerformanceTracker
 
 __all__ = ["AGENTS", "DemoAgent", "Swarm", "register", "run"]
 

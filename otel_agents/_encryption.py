@@ -7,9 +7,9 @@ written. The key comes from the environment only, never from an argument that co
 in a log or a shell history, and is never logged or written anywhere::
 
     export OTEL_AGENTS_EXPORT_KEY=$(python -c \
-        "from otel_agents.encryption import generate_key; print(generate_key())")
+        "from otel_agents._encryption import generate_key; print(generate_key())")
     otel-agents demo --export out --encrypt
-    python -c "from otel_agents.encryption import decrypt_export as d; \
+    python -c "from otel_agents._encryption import decrypt_export as d; \
         print(d('out/metrics.json'))"
 """
 
@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from otel_agents.errors import ConfigurationError, ExportError
+from otel_agents._errors import ConfigurationError, ExportError
 
 __all__ = ["EXPORT_KEY_ENV", "decrypt_export", "encrypt_bytes", "generate_key"]
 
@@ -39,7 +39,7 @@ def _fernet() -> Any:
     if not key:
         raise ConfigurationError(
             f"encrypt=True needs a key in {EXPORT_KEY_ENV}: set it to the output of "
-            "python -c 'from otel_agents.encryption import generate_key; print(generate_key())'"
+            "python -c 'from otel_agents._encryption import generate_key; print(generate_key())'"
         )
     try:
         return Fernet(key.encode("ascii"))
@@ -47,7 +47,7 @@ def _fernet() -> Any:
         # Never echo the value: it is (meant to be) a secret.
         raise ConfigurationError(
             f"{EXPORT_KEY_ENV} is not a Fernet key (32 bytes, URL-safe base64, 44 characters):"
-            " make one with otel_agents.encryption.generate_key()"
+            " make one with otel_agents._encryption.generate_key()"
         ) from None
 
 

@@ -2,7 +2,7 @@
 
 An export is written to a temporary file in the target's folder, flushed to disk and renamed
 over the target, so a reader sees the old file or the new one, never half of one. A failed
-write raises :class:`~otel_agents.errors.ExportError` and leaves the old file as it was.
+write raises :class:`~otel_agents._errors.ExportError` and leaves the old file as it was.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from otel_agents._errors import ExportError, invalid_type
 from otel_agents._runtime import BoundedCache
 from otel_agents._version import __version__
-from otel_agents.errors import ExportError, invalid_type
 
 __all__ = [
     "REDACTED",
@@ -92,8 +92,8 @@ def write_json_atomic(
     """Write ``data`` as JSON to ``filepath`` atomically; return the resolved path.
 
     ``encrypt=True`` writes the JSON encrypted with ``OTEL_AGENTS_EXPORT_KEY``
-    (:mod:`otel_agents.encryption`); a missing library or key raises
-    :class:`~otel_agents.errors.ConfigurationError` before anything is written.
+    (:mod:`otel_agents._encryption`); a missing library or key raises
+    :class:`~otel_agents._errors.ConfigurationError` before anything is written.
 
     Raises:
         InvalidTypeError: ``filepath`` is not a path.
@@ -109,7 +109,7 @@ def write_json_atomic(
         raise ExportError(f"cannot encode the export for {str(path)!r} as JSON: {exc}") from exc
     content = text.encode("utf-8")
     if encrypt:
-        from otel_agents.encryption import encrypt_bytes
+        from otel_agents._encryption import encrypt_bytes
 
         content = encrypt_bytes(content)
     folder = path.parent if str(path.parent) else Path(".")

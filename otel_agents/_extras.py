@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
-from otel_agents.errors import MissingDependencyError
+from otel_agents._errors import MissingDependencyError
 
 __all__ = ["EXTRAS", "import_for", "installed", "lazy_package", "missing", "require"]
 

@@ -33,9 +33,9 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from otel_agents import semconv
-from otel_agents._version import __version__
-from otel_agents.alerts import AlertLevel
-from otel_agents.errors import invalid_value
+from otel_agents._alerts import AlertLevel
+from otel_agents._errors import invalid_value
+from otel_agents._version import __version__, scope_name
 
 __all__ = ["HealthInputs", "HealthReporter", "HealthScore", "HealthWeights", "health_score"]
 
@@ -170,7 +170,7 @@ class HealthReporter:
         meter_provider: metrics.MeterProvider | None = None,
     ) -> None:
         self._scores = scores
-        meter = metrics.get_meter(__name__, __version__, meter_provider=meter_provider)
+        meter = metrics.get_meter(scope_name(__name__), __version__, meter_provider=meter_provider)
         semconv.create_instrument(meter, semconv.AGENT_HEALTH_SCORE, callbacks=[self._observe])
 
     def _observe(self, _options: CallbackOptions) -> Iterable[Observation]:

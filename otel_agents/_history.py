@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeAlias, TypeVar
 
-from otel_agents.errors import invalid_type, invalid_value
+from otel_agents._errors import invalid_type, invalid_value
 
 __all__ = ["BoundedHistory", "TimeRange", "resolve_time_range", "summarize"]
 

@@ -30,10 +30,11 @@ from opentelemetry.sdk.metrics.export import (
 )
 
 from otel_agents._runtime import FailureLog, failsafe_call
+from otel_agents._version import scope_name
 
 __all__ = ["InProcessMetrics", "MetricPoint", "installed_reader", "set_installed_reader"]
 
-_logger = logging.getLogger(__name__)
+_logger = logging.getLogger(scope_name(__name__))
 _failures = FailureLog(_logger, "in-process metrics: %s failed; shown as empty (logged once)")
 
 #: ``(attributes, value)``: a sum's or gauge's value, or a histogram's ``{count, sum, min, max}``.

@@ -6,7 +6,7 @@ Two entry points of the ``otel-agents`` distribution make that work:
   builds the SDK providers and exporters from the standard ``OTEL_*`` variables with
   :func:`otel_agents.configure`, before the program runs;
 * ``opentelemetry_instrumentor`` ``otel_agents`` -> :class:`OtelAgentsInstrumentor`, which
-  turns on the ``system.*`` and ``process.*`` metrics of :mod:`otel_agents.system_metrics`
+  turns on the ``system.*`` and ``process.*`` metrics of :mod:`otel_agents._system_metrics`
   (``system.*`` from one process per host: ``OTEL_AGENTS_HOST_METRICS``, default ``auto``).
 
 Our configurator honours what the SDK's honours: entry-point exporters, samplers and id
@@ -46,11 +46,12 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 )
 from opentelemetry.sdk._configuration import _BaseConfigurator
 
-from otel_agents.system_metrics import SystemMetrics, system_metrics_for
+from otel_agents._system_metrics import SystemMetrics, system_metrics_for
+from otel_agents._version import scope_name
 
 __all__ = ["OtelAgentsConfigurator", "OtelAgentsInstrumentor"]
 
-_logger = logging.getLogger(__name__)
+_logger = logging.getLogger(scope_name(__name__))
 
 
 class OtelAgentsConfigurator(_BaseConfigurator):
@@ -71,7 +72,7 @@ class OtelAgentsConfigurator(_BaseConfigurator):
 
 
 class OtelAgentsInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """Enables :class:`~otel_agents.system_metrics.SystemMetrics` on instrument().
+    """Enables :class:`~otel_agents._system_metrics.SystemMetrics` on instrument().
 
     ``instrument(meter_provider=...)`` uses that provider, the global one otherwise.
     """

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from otel_agents import semconv
-from otel_agents.errors import invalid_type, invalid_value
+from otel_agents._errors import invalid_type, invalid_value
 
 __all__ = [
     "KINDS",

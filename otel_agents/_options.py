@@ -2,7 +2,7 @@
 
 Each component lists its keys once (name, default, type, meaning). :meth:`Options.resolve`
 merges a user's dictionary over the defaults and raises
-:class:`~otel_agents.errors.ConfigurationError` for an unknown key or a bad value, naming the
+:class:`~otel_agents._errors.ConfigurationError` for an unknown key or a bad value, naming the
 key, the value and what is expected.
 
 The seed passed one shared dictionary to every component (``PerformanceTracker(config)``,
@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from otel_agents.errors import ConfigurationError
+from otel_agents._errors import ConfigurationError
 
 __all__ = ["Option", "Options", "declare_keys", "declared_keys"]
 

@@ -39,20 +39,20 @@ from opentelemetry import context as otel_context, metrics, trace
 from opentelemetry.trace import Span, SpanKind, TracerProvider
 
 from otel_agents import semconv
+from otel_agents._errors import invalid_type
 from otel_agents._exception_events import error_status, record_exception
 from otel_agents._export import export_envelope, is_secret_key, write_json_atomic
+from otel_agents._history import BoundedHistory, TimeRange, summarize
 from otel_agents._options import Option, Options
 from otel_agents._profiled_generators import NOT_ERRORS, wrap_async_generator, wrap_generator
 from otel_agents._profiler_metrics import CustomMetricRecord, CustomMetrics
 from otel_agents._runtime import PeriodicThread
-from otel_agents._version import __version__
-from otel_agents.errors import invalid_type
-from otel_agents.history import BoundedHistory, TimeRange, summarize
-from otel_agents.system_metrics import SystemReader
+from otel_agents._system_metrics import SystemReader
+from otel_agents._version import __version__, scope_name
 
 __all__ = ["PerformanceProfiler", "ProfileRecord"]
 
-_logger = logging.getLogger(__name__)
+_logger = logging.getLogger(scope_name(__name__))
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -128,8 +128,8 @@ class PerformanceProfiler:
         self._enabled: bool = self.config["profiling_enabled"]
         self.snapshot_interval: float = self.config["snapshot_interval"]
         self.max_history: int = self.config["max_history"]
-        self._tracer = trace.get_tracer(__name__, __version__, tracer_provider)
-        meter = metrics.get_meter(__name__, __version__, meter_provider=meter_provider)
+        self._tracer = trace.get_tracer(scope_name(__name__), __version__, tracer_provider)
+        meter = metrics.get_meter(scope_name(__name__), __version__, meter_provider=meter_provider)
         self._duration = semconv.create_instrument(meter, semconv.AGENT_PROFILE_DURATION)
         self.history: BoundedHistory[ProfileRecord] = BoundedHistory(
             self.max_history, lambda record: record.timestamp, parameter="max_history"
@@ -295,7 +295,7 @@ class PerformanceProfiler:
         """CPU, memory, disk, network and process readings as a JSON-friendly dict.
 
         The same readings, computed the same way, as the ``system.*`` and ``process.*``
-        metrics (see :meth:`otel_agents.system_metrics.SystemReader.snapshot`). CPU
+        metrics (see :meth:`otel_agents._system_metrics.SystemReader.snapshot`). CPU
         utilization covers the time since the previous call (the first call: since boot).
         """
         return self._system.snapshot()
@@ -311,7 +311,7 @@ class PerformanceProfiler:
 
         Args:
             time_range: the last N seconds, a ``timedelta`` or a ``(start, end)`` pair
-                (see :data:`otel_agents.history.TimeRange`); everything kept by default.
+                (see :data:`otel_agents._history.TimeRange`); everything kept by default.
         """
         return self.system_history.select(time_range)
 
@@ -320,7 +320,7 @@ class PerformanceProfiler:
 
         Args:
             time_range: the last N seconds, a ``timedelta`` or a ``(start, end)`` pair
-                (see :data:`otel_agents.history.TimeRange`); everything kept by default.
+                (see :data:`otel_agents._history.TimeRange`); everything kept by default.
 
         Returns:
             ``{"profiles": {name: {"count", "errors", "min", "max", "mean", "sum", "p50",

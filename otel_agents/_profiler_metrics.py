@@ -15,9 +15,9 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
+from otel_agents._errors import invalid_type, invalid_value
 from otel_agents._export import is_secret_key, redact
-from otel_agents.errors import invalid_type, invalid_value
-from otel_agents.history import BoundedHistory, TimeRange, summarize
+from otel_agents._history import BoundedHistory, TimeRange, summarize
 
 __all__ = ["MAX_TAGS", "CustomMetricRecord", "CustomMetrics"]
 

@@ -40,7 +40,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from otel_agents.errors import invalid_value
+from otel_agents._errors import invalid_value
 from otel_agents.semconv import InstrumentKind, MetricSpec
 
 __all__ = [

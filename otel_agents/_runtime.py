@@ -24,7 +24,7 @@ import time as _time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Protocol, TypeVar
 
-from otel_agents.errors import invalid_type, invalid_value
+from otel_agents._errors import invalid_type, invalid_value
 
 __all__ = [
     "SYSTEM_CLOCK",

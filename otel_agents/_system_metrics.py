@@ -27,7 +27,7 @@ from otel_agents import _settings as s, semconv
 from otel_agents._arguments import invalid_config
 from otel_agents._host import HostElection
 from otel_agents._system_reader import Probes, SystemReader, disk_totals
-from otel_agents._version import __version__
+from otel_agents._version import __version__, scope_name
 from otel_agents.semconv import MetricSpec
 
 __all__ = [
@@ -125,7 +125,9 @@ class SystemMetrics:
             self.election.release()
 
     def _register(self) -> None:
-        meter = metrics.get_meter(__name__, __version__, meter_provider=self._meter_provider)
+        meter = metrics.get_meter(
+            scope_name(__name__), __version__, meter_provider=self._meter_provider
+        )
         r = self.reader
         table: list[tuple[MetricSpec, Callable[[], Any], str | None]] = [
             (semconv.SYSTEM_CPU_UTILIZATION, r.cpu_utilization, semconv.CPU_MODE),
@@ -184,7 +186,7 @@ _registry_lock = threading.Lock()
 def system_metrics_for(meter_provider: MeterProvider | None = None) -> SystemMetrics:
     """The one :class:`SystemMetrics` of ``meter_provider``, made on first use.
 
-    ``configure()`` and :class:`~otel_agents.instrumentation.OtelAgentsInstrumentor` both use
+    ``configure()`` and :class:`~otel_agents._instrumentation.OtelAgentsInstrumentor` both use
     this, so enabling system metrics twice on one provider registers each instrument once.
 
     Args:

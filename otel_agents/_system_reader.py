@@ -1,7 +1,7 @@
 """psutil readings as plain numbers: what the system metrics and the profiler report.
 
 :class:`SystemReader` turns psutil readings into the numbers both the ``system.*`` /
-``process.*`` instruments (:mod:`otel_agents.system_metrics`) and the profiler's
+``process.*`` instruments (:mod:`otel_agents._system_metrics`) and the profiler's
 ``get_system_metrics()`` report, so what a user sees in-process and in a backend agree.
 
 CPU utilization is the share of CPU time spent in each mode between two readings. The first
@@ -24,10 +24,11 @@ from typing import Any, NamedTuple
 import psutil
 
 from otel_agents._runtime import BoundedCache, FailureLog, failsafe_call
+from otel_agents._version import scope_name
 
 __all__ = ["Probes", "SystemReader", "disk_totals"]
 
-_logger = logging.getLogger(__name__)
+_logger = logging.getLogger(scope_name(__name__))
 
 #: psutil ``cpu_times`` fields reported under each ``cpu.mode`` value. Linux counts guest
 #: time inside user and nice already, so those fields are left out.

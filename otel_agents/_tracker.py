@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 from opentelemetry import metrics
 
 from otel_agents import semconv
+from otel_agents._errors import invalid_type, invalid_value
 from otel_agents._export import (
     _PLAIN,
     REDACTED,
@@ -29,12 +30,8 @@ from otel_agents._export import (
     redact_value,
     write_json_atomic,
 )
-from otel_agents._options import Option, Options
-from otel_agents._runtime import SYSTEM_CLOCK, Clock, FailureLog, PeriodicThread, failsafe_call
-from otel_agents._version import __version__
-from otel_agents.errors import invalid_type, invalid_value
-from otel_agents.history import BoundedHistory, TimeRange, resolve_time_range, summarize
-from otel_agents.metric_types import (
+from otel_agents._history import BoundedHistory, TimeRange, resolve_time_range, summarize
+from otel_agents._metric_types import (
     KINDS,
     RECORD_METHODS,
     MetricType,
@@ -42,10 +39,13 @@ from otel_agents.metric_types import (
     number,
     out_of_range,
 )
+from otel_agents._options import Option, Options
+from otel_agents._runtime import SYSTEM_CLOCK, Clock, FailureLog, PeriodicThread, failsafe_call
+from otel_agents._version import __version__, scope_name
 
 __all__ = ["MetricType", "PerformanceMetric", "PerformanceSnapshot", "PerformanceTracker"]
 
-_logger = logging.getLogger(__name__)
+_logger = logging.getLogger(scope_name(__name__))
 
 MetricCallback = Callable[["PerformanceMetric"], Any]
 
@@ -130,7 +130,7 @@ class PerformanceTracker:
         self.config = TRACKER_OPTIONS.resolve(config)
         self._clock = clock or SYSTEM_CLOCK
         self._now = self._clock.time
-        meter = metrics.get_meter(__name__, __version__, meter_provider=meter_provider)
+        meter = metrics.get_meter(scope_name(__name__), __version__, meter_provider=meter_provider)
         # Per type: the bound method that records a value (add/record/set) and the range limit.
         self._instruments: dict[MetricType, tuple[Callable[..., None], float]] = {}
         for metric_type, kind in KINDS.items():
@@ -319,7 +319,7 @@ class PerformanceTracker:
         """Write the history (and snapshots) in ``time_range`` to ``filepath`` as JSON.
 
         ``encrypt=True``: encrypted with ``OTEL_AGENTS_EXPORT_KEY``
-        (:mod:`otel_agents.encryption`).
+        (:mod:`otel_agents._encryption`).
 
         The file is replaced atomically; on failure :class:`~otel_agents.ExportError` is
         raised and the previous file is left intact.

@@ -373,7 +373,7 @@ def create_instrument(
 
 
 # --------------------------------------------------------------------------------------
-# Tracker metrics: one per MetricType (otel_agents.tracker)
+# Tracker metrics: one per MetricType (otel_agents._tracker)
 # --------------------------------------------------------------------------------------
 AGENT_RESPONSE_DURATION = _metric(
     "agent.response.duration",
@@ -423,7 +423,7 @@ AGENT_REQUESTS = _metric(
 AGENT_ERRORS = _metric("agent.errors", InstrumentKind.COUNTER, "{error}", "Errors an agent hit.")
 
 # --------------------------------------------------------------------------------------
-# Profiler (otel_agents.profiler)
+# Profiler (otel_agents._profiler)
 # --------------------------------------------------------------------------------------
 AGENT_PROFILE_DURATION = _metric(
     "agent.profile.duration",
@@ -434,7 +434,7 @@ AGENT_PROFILE_DURATION = _metric(
 )
 
 # --------------------------------------------------------------------------------------
-# System and process metrics (otel_agents.system_metrics), by the semantic conventions
+# System and process metrics (otel_agents._system_metrics), by the semantic conventions
 # --------------------------------------------------------------------------------------
 SYSTEM_CPU_UTILIZATION = _metric(
     "system.cpu.utilization",
@@ -727,7 +727,7 @@ GATEWAY_ERROR_REQUEST_ABORTED = "request_aborted"
 GATEWAY_ERROR_REQUEST_TIMEOUT = "request_timeout"
 
 # --------------------------------------------------------------------------------------
-# Alerts, health and dashboard (otel_agents.alerts, otel_agents.health)
+# Alerts, health and dashboard (otel_agents._alerts, otel_agents._health)
 # --------------------------------------------------------------------------------------
 #: Alert attributes: both low-cardinality (four levels; sources are component or rule names).
 ALERT_LEVEL = "alert.level"
@@ -744,7 +744,7 @@ ALERT_CONTEXT_PREFIX = "alert.context."
 ALERT_EVENT = "otel_agents.alert"
 ALERT_RESOLVED_EVENT = "otel_agents.alert.resolved"
 
-# Audit log records (otel_agents.audit): who changed what.
+# Audit log records (otel_agents._audit): who changed what.
 AUDIT_EVENT = "otel_agents.audit"
 AUDIT_ACTION = "otel_agents.audit.action"
 AUDIT_ACTOR = "otel_agents.audit.actor"

@@ -139,12 +139,12 @@ class Cluster:
         )
 
     def start(self, name: str, *args: str) -> None:
-        """Run ``otel-agents ARGS`` (``python -m otel_agents.cli``) as process ``name``."""
+        """Run ``otel-agents ARGS`` (``python -m otel_agents._cli``) as process ``name``."""
         out = self.tmp_path / f"{name}.out"
         self.outputs[name] = out
         with out.open("wb") as stdout, (self.tmp_path / f"{name}.err").open("wb") as stderr:
             self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "otel_agents.cli", *args],
+                [sys.executable, "-m", "otel_agents._cli", *args],
                 stdout=stdout,
                 stderr=stderr,
                 env=self.process_env(name),

@@ -10,8 +10,8 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 
 from otel_agents import semconv
-from otel_agents.dashboard import PerformanceDashboard
-from otel_agents.errors import InvalidValueError
+from otel_agents._dashboard import PerformanceDashboard
+from otel_agents._errors import InvalidValueError
 from otel_agents.messaging import AgentCommunicationProtocol
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from otel_agents._profiler import PerformanceProfiler
 from otel_agents.messaging import AgentCommunicationProtocol, MessageType
-from otel_agents.profiler import PerformanceProfiler
 
 
 def test_profiler_exports_its_summary_profiles_and_snapshots(tmp_path: Path) -> None:
@@ -63,7 +63,7 @@ def test_profiler_custom_metrics_carry_tags_and_keep_context(tmp_path: Path) -> 
 
 
 def test_profiler_custom_metrics_refuse_unbounded_tags_and_bad_values() -> None:
-    from otel_agents.errors import InvalidTypeError, InvalidValueError
+    from otel_agents._errors import InvalidTypeError, InvalidValueError
 
     profiler = PerformanceProfiler({"snapshot_interval": 0})
     with pytest.raises(InvalidValueError, match="tags"):

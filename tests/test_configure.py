@@ -36,7 +36,7 @@ from _support import (
 from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME
 
 from otel_agents import semconv
-from otel_agents.prometheus_names import sdk_exporter_label_name, sdk_exporter_names
+from otel_agents._prometheus_names import sdk_exporter_label_name, sdk_exporter_names
 
 SERVICE_INSTANCE_ID = semconv.SERVICE_INSTANCE_ID
 GEN_AI_AGENT_ID = semconv.GEN_AI_AGENT_ID

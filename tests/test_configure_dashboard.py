@@ -17,9 +17,9 @@ pytestmark = pytest.mark.integration  # each case runs a fresh interpreter
 
 _PROBE = """
 import json, otel_agents
-from otel_agents.dashboard import PerformanceDashboard
-from otel_agents.inprocess import installed_reader
-from otel_agents.profiler import PerformanceProfiler
+from otel_agents._dashboard import PerformanceDashboard
+from otel_agents._inprocess import installed_reader
+from otel_agents._profiler import PerformanceProfiler
 
 kwargs = json.loads(%r)
 telemetry = otel_agents.configure(

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from otel_agents.demo import Swarm
-from otel_agents.tracker import MetricType
+from otel_agents._demo import Swarm
+from otel_agents._tracker import MetricType
 
 
 @pytest.mark.integration

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from otel_agents.encryption import EXPORT_KEY_ENV, decrypt_export, generate_key
-from otel_agents.errors import ConfigurationError, ExportError
-from otel_agents.tracker import PerformanceTracker
+from otel_agents._encryption import EXPORT_KEY_ENV, decrypt_export, generate_key
+from otel_agents._errors import ConfigurationError, ExportError
+from otel_agents._tracker import PerformanceTracker
 
 
 @pytest.fixture

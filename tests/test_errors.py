@@ -7,7 +7,7 @@ import pkgutil
 import pytest
 
 import otel_agents
-from otel_agents.errors import InvalidTypeError, InvalidValueError, OtelAgentsError, invalid_value
+from otel_agents._errors import InvalidTypeError, InvalidValueError, OtelAgentsError, invalid_value
 
 #: Exceptions that are not part of the public hierarchy, on purpose (private ones, whose
 #: names start with "_", are control flow inside one module and are skipped too).

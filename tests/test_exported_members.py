@@ -47,7 +47,7 @@ def test_all_is_sorted_without_duplicates(package: str) -> None:
 
 @pytest.mark.parametrize("package", SURFACES)
 def test_dir_lists_exactly_all(package: str) -> None:
-    """Submodules imported on the way (``otel_agents.tracker``) do not become public names."""
+    """Submodules imported on the way (``otel_agents._tracker``) do not become public names."""
     module = _surface(package)
     for name in module.__all__:
         getattr(module, name)  # imports every implementation module
@@ -103,3 +103,15 @@ def test_semconv_all_lists_every_public_name() -> None:
     assert sorted(public - set(semconv.__all__)) == []
     assert sorted(set(semconv.__all__) - public) == []
     assert semconv.__all__ == sorted(semconv.__all__, key=_ruff_order)
+
+
+def test_implementation_modules_are_private() -> None:
+    """Only the surfaces, the telemetry contract and the test helpers are public modules."""
+    package = Path(semconv.__file__).parent
+    public_modules = {"semconv", "testing"}
+    public = [
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if not path.stem.startswith("_") and path.stem not in public_modules
+    ]
+    assert public == []

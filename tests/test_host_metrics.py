@@ -18,8 +18,8 @@ import pytest
 from _support import REPO, run_probe
 
 from otel_agents import semconv
-from otel_agents.errors import ConfigurationError
-from otel_agents.system_metrics import HostElection, SystemMetrics
+from otel_agents._errors import ConfigurationError
+from otel_agents._system_metrics import HostElection, SystemMetrics
 from otel_agents.testing import TelemetryCapture
 
 HOST_NAMES = {spec.name for spec in semconv.ALL_METRICS.values() if spec.name.startswith("system.")}
@@ -31,7 +31,7 @@ TAKEOVER_TIMEOUT = 20.0  # a hang guard, not a speed target
 #: Holds the election of the directory in argv[1] until its stdin closes.
 HOLDER = """
 import sys
-from otel_agents.system_metrics import HostElection
+from otel_agents._system_metrics import HostElection
 election = HostElection(sys.argv[1])
 print("held" if election.holds() else "lost", flush=True)
 sys.stdin.read()

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from otel_agents import _config, semconv
-from otel_agents.instrumentation import OtelAgentsConfigurator, OtelAgentsInstrumentor
-from otel_agents.system_metrics import system_metrics_for
+from otel_agents._instrumentation import OtelAgentsConfigurator, OtelAgentsInstrumentor
+from otel_agents._system_metrics import system_metrics_for
 from otel_agents.testing import TelemetryCapture
 
 SYSTEM_NAMES = {

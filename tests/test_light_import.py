@@ -80,7 +80,7 @@ def test_the_tracker_loads_no_optional_dependency() -> None:
     from otel_agents import PerformanceTracker, MetricType
     tracker = PerformanceTracker({"snapshot_interval": 0})
     tracker.record_metric(MetricType.RESPONSE_TIME, 0.25, agent_id="a1")
-    import otel_agents.tracker
+    import otel_agents._tracker
     """
     assert _loaded_after(script) == []
 
@@ -155,7 +155,7 @@ def test_a_core_install_names_the_gateway_extra_on_use() -> None:
     done = _run(
         """
         import otel_agents
-        from otel_agents.errors import MissingDependencyError
+        from otel_agents._errors import MissingDependencyError
         try:
             otel_agents.APIGateway
         except MissingDependencyError as exc:
@@ -172,7 +172,7 @@ def test_a_core_install_names_the_gateway_extra_on_use() -> None:
 def test_a_core_install_names_the_messaging_extra_for_http_agents() -> None:
     done = _run(
         """
-        from otel_agents.errors import MissingDependencyError
+        from otel_agents._errors import MissingDependencyError
         from otel_agents.messaging import HttpTransport
         try:
             HttpTransport()
@@ -191,7 +191,7 @@ def test_the_cli_without_extras_lists_commands_and_names_the_extra_of_one() -> N
     done = _run(
         """
         import sys
-        from otel_agents.cli import main
+        from otel_agents._cli import main
         sys.exit(main(["gateway", "--config", "gateway.toml"]))
         """,
         core_install=True,
@@ -204,7 +204,7 @@ def test_the_cli_without_extras_lists_commands_and_names_the_extra_of_one() -> N
         done = _run(
             f"""
             import sys
-            from otel_agents.cli import main
+            from otel_agents._cli import main
             sys.exit(main(["{command}", "--insecure"] if "{command}" == "hub" else
                           ["{command}", "--id", "a1"]))
             """,
@@ -212,6 +212,6 @@ def test_the_cli_without_extras_lists_commands_and_names_the_extra_of_one() -> N
         )
         assert done.returncode == 2, done.stderr
         assert "pip install 'otel-agents[messaging]'" in done.stderr, done.stderr
-    listed = _run("from otel_agents.cli import main\nmain(['--help'])", core_install=True)
+    listed = _run("from otel_agents._cli import main\nmain(['--help'])", core_install=True)
     assert listed.returncode == 0, listed.stderr
     assert "gateway" in listed.stdout

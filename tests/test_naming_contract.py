@@ -20,8 +20,8 @@ from opentelemetry.sdk.metrics import MeterProvider
 from prometheus_client import CollectorRegistry
 
 from otel_agents import semconv
-from otel_agents.errors import InvalidValueError
-from otel_agents.prometheus_names import (
+from otel_agents._errors import InvalidValueError
+from otel_agents._prometheus_names import (
     DIMENSIONLESS_GAUGE_STATEMENT,
     PrometheusNames,
     PrometheusType,

@@ -20,7 +20,7 @@ from _cluster import MESSAGING_KEY, MESSAGING_SECRET, Cluster
 from _support import free_port
 
 from otel_agents.messaging import MessageType, SecurityConfig
-from otel_agents.messaging.message import new_message
+from otel_agents.messaging._message import new_message
 
 pytestmark = pytest.mark.integration
 

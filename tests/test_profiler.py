@@ -11,8 +11,8 @@ import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_agents import semconv
-from otel_agents.errors import ConfigurationError, InvalidTypeError
-from otel_agents.profiler import PerformanceProfiler, ProfileRecord
+from otel_agents._errors import ConfigurationError, InvalidTypeError
+from otel_agents._profiler import PerformanceProfiler, ProfileRecord
 from otel_agents.testing import TelemetryCapture
 
 DURATION = semconv.AGENT_PROFILE_DURATION.name
@@ -365,7 +365,7 @@ def test_get_system_metrics_reports_every_section_as_json(profiler: PerformanceP
 
 def test_seed_profiler_example_runs_unchanged() -> None:
     """Section 2 of the seed document, verbatim bar the import line."""
-    from otel_agents.profiler import PerformanceProfiler
+    from otel_agents._profiler import PerformanceProfiler
 
     # Initialize profiler
     profiler = PerformanceProfiler()

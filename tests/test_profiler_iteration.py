@@ -11,7 +11,7 @@ from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 
 from otel_agents import semconv
-from otel_agents.profiler import PerformanceProfiler
+from otel_agents._profiler import PerformanceProfiler
 from otel_agents.testing import TelemetryCapture
 
 DURATION = semconv.AGENT_PROFILE_DURATION.name

@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from otel_agents._errors import InvalidTypeError, InvalidValueError
 from otel_agents._runtime import (
     SYSTEM_CLOCK,
     BoundedCache,
@@ -19,7 +20,6 @@ from otel_agents._runtime import (
     failsafe_call,
     periodic,
 )
-from otel_agents.errors import InvalidTypeError, InvalidValueError
 
 _logger = logging.getLogger("tests.runtime")
 DEADLINE = 30.0  # generous: the machine is shared; the tests assert behaviour, not speed

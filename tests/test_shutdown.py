@@ -203,11 +203,11 @@ base_url = "http://127.0.0.1:{upstream}"
 path_prefix = "/users"
 """
     )
-    return [sys.executable, "-m", "otel_agents.gateway.cli", "gateway", "--config", str(config)]
+    return [sys.executable, "-m", "otel_agents.gateway._cli", "gateway", "--config", str(config)]
 
 
 def _hub_command(tmp_path: Path, port: int, upstream: int) -> list[str]:
-    return [sys.executable, "-m", "otel_agents.messaging.cli", "hub", "--port", str(port)]
+    return [sys.executable, "-m", "otel_agents.messaging._cli", "hub", "--port", str(port)]
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ import pytest
 from opentelemetry.sdk.metrics.export import Gauge, Sum
 
 from otel_agents import semconv
+from otel_agents._system_metrics import Probes, SystemMetrics, SystemReader, disk_totals
 from otel_agents.semconv import InstrumentKind, MetricSpec
-from otel_agents.system_metrics import Probes, SystemMetrics, SystemReader, disk_totals
 from otel_agents.testing import TelemetryCapture
 
 CpuTimes = namedtuple("CpuTimes", "user nice system idle iowait irq softirq steal guest")
@@ -233,7 +233,7 @@ def test_a_failing_probe_is_logged_once_and_leaves_the_other_instruments_alone(
     probes = machine.probes(disk_io_counters=_fail)
     system_metrics = SystemMetrics(meter_provider=telemetry.meter_provider, probes=probes)
     system_metrics.enable()
-    with caplog.at_level(logging.WARNING, logger="otel_agents.system_metrics"):
+    with caplog.at_level(logging.WARNING, logger="otel_agents._system_metrics"):
         first = telemetry.metrics()
         second = telemetry.metrics()
     expected = {spec.name for spec in EXPECTED} - {semconv.SYSTEM_DISK_IO.name}

@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 
 from otel_agents import semconv
-from otel_agents.errors import (
+from otel_agents._errors import (
     ConfigurationError,
     ExportError,
     InvalidTypeError,
     InvalidValueError,
     OtelAgentsError,
 )
+from otel_agents._tracker import MetricType, PerformanceTracker
 from otel_agents.testing import TelemetryCapture
-from otel_agents.tracker import MetricType, PerformanceTracker
 
 
 @pytest.fixture
@@ -258,7 +258,7 @@ def test_callbacks_see_each_record_and_a_raising_one_is_logged_once(
 
     tracker.add_callback(broken)
     tracker.add_callback(seen.append)
-    with caplog.at_level(logging.ERROR, logger="otel_agents.tracker"):
+    with caplog.at_level(logging.ERROR, logger="otel_agents._tracker"):
         tracker.record_metric("response_time", 0.1, agent_id="a")
         tracker.record_metric("response_time", 0.2, agent_id="a")
 

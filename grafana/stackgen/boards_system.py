@@ -18,7 +18,7 @@ _MEMORY_USED = selector(metric(sc.SYSTEM_MEMORY_UTILIZATION), {sc.SYSTEM_MEMORY_
 _PROCESS_CPU = f"sum without ({label(sc.CPU_MODE)}) ({metric(sc.PROCESS_CPU_UTILIZATION)})"
 _DISK = label(sc.DISK_IO_DIRECTION)
 _NETWORK = label(sc.NETWORK_IO_DIRECTION)
-#: The health score's colours: the console's levels (otel_agents.console), and the
+#: The health score's colours: the console's levels (otel_agents._console), and the
 #: OtelAgentsLowHealthScore alert (critical) below 50.
 HEALTH_THRESHOLDS = ((0.0, "red"), (50.0, "yellow"), (80.0, "green"))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from otel_agents.prometheus_names import (
+from otel_agents._prometheus_names import (
     PrometheusType,
     prometheus_label_name,
     prometheus_names,

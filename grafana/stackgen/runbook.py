@@ -22,7 +22,7 @@ STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
     "OtelAgentsAgentHighCpu": (
         ("Agent performance dashboard: the agent's CPU and response time.",),
-        ("Profile the agent (otel_agents.profiler); give it more CPU or split its work.",),
+        ("Profile the agent (otel_agents._profiler); give it more CPU or split its work.",),
     ),
     "OtelAgentsMemoryPressure": (
         ("System dashboard, memory panel.", "`docker stats`: which container grows."),

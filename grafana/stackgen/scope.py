@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 
 from otel_agents import semconv as sc
-from otel_agents.prometheus_names import prometheus_names
+from otel_agents._prometheus_names import prometheus_names
 
 from .model import Link, Variable
 from .names import label

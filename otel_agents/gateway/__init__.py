@@ -3,7 +3,7 @@
 See :class:`APIGateway` and ``docs/gateway.md``. Needs the ``gateway`` extra
 (``pip install 'otel-agents[gateway]'``); the names below are imported on first use
 (PEP 562), and one whose dependencies are absent raises
-:class:`~otel_agents.errors.MissingDependencyError` naming the extra.
+:class:`~otel_agents._errors.MissingDependencyError` naming the extra.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 from otel_agents._extras import lazy_package
 
 if TYPE_CHECKING:
-    from otel_agents.gateway.app import APIGateway
-    from otel_agents.gateway.config import GatewayConfig, load_config
-    from otel_agents.gateway.discovery import HubDiscovery
-    from otel_agents.gateway.errors import (
+    from otel_agents.gateway._app import APIGateway
+    from otel_agents.gateway._config import GatewayConfig, load_config
+    from otel_agents.gateway._discovery import HubDiscovery
+    from otel_agents.gateway._errors import (
         GatewayConfigError,
         InvalidServiceError,
         ServiceNotFoundError,
@@ -26,27 +26,27 @@ if TYPE_CHECKING:
         UpstreamProtocolError,
         UpstreamTimeoutError,
     )
-    from otel_agents.gateway.exchanges import ExchangeStore
-    from otel_agents.gateway.models import GatewayRequest, GatewayResponse, Headers
+    from otel_agents.gateway._exchanges import ExchangeStore
+    from otel_agents.gateway._models import GatewayRequest, GatewayResponse, Headers
 
 # Each public name and the module that defines it, imported by __getattr__ on first use.
 _SOURCES: dict[str, str] = {
-    "APIGateway": "otel_agents.gateway.app",
-    "ExchangeStore": "otel_agents.gateway.exchanges",
-    "GatewayConfig": "otel_agents.gateway.config",
-    "GatewayConfigError": "otel_agents.gateway.errors",
-    "GatewayRequest": "otel_agents.gateway.models",
-    "GatewayResponse": "otel_agents.gateway.models",
-    "Headers": "otel_agents.gateway.models",
-    "HubDiscovery": "otel_agents.gateway.discovery",
-    "InvalidServiceError": "otel_agents.gateway.errors",
-    "ServiceNotFoundError": "otel_agents.gateway.errors",
-    "UpstreamBusyError": "otel_agents.gateway.errors",
-    "UpstreamConnectError": "otel_agents.gateway.errors",
-    "UpstreamError": "otel_agents.gateway.errors",
-    "UpstreamProtocolError": "otel_agents.gateway.errors",
-    "UpstreamTimeoutError": "otel_agents.gateway.errors",
-    "load_config": "otel_agents.gateway.config",
+    "APIGateway": "otel_agents.gateway._app",
+    "ExchangeStore": "otel_agents.gateway._exchanges",
+    "GatewayConfig": "otel_agents.gateway._config",
+    "GatewayConfigError": "otel_agents.gateway._errors",
+    "GatewayRequest": "otel_agents.gateway._models",
+    "GatewayResponse": "otel_agents.gateway._models",
+    "Headers": "otel_agents.gateway._models",
+    "HubDiscovery": "otel_agents.gateway._discovery",
+    "InvalidServiceError": "otel_agents.gateway._errors",
+    "ServiceNotFoundError": "otel_agents.gateway._errors",
+    "UpstreamBusyError": "otel_agents.gateway._errors",
+    "UpstreamConnectError": "otel_agents.gateway._errors",
+    "UpstreamError": "otel_agents.gateway._errors",
+    "UpstreamProtocolError": "otel_agents.gateway._errors",
+    "UpstreamTimeoutError": "otel_agents.gateway._errors",
+    "load_config": "otel_agents.gateway._config",
 }
 
 __all__ = [

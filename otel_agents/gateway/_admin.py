@@ -30,10 +30,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from otel_agents.errors import OtelAgentsError
-from otel_agents.gateway.addresses import forbidden_host, resolves_to_forbidden
-from otel_agents.gateway.problems import PROBLEM_CONTENT_TYPE, Problem, problem
-from otel_agents.gateway.registry import parse_upstream_url
+from otel_agents._errors import OtelAgentsError
+from otel_agents.gateway._addresses import forbidden_host, resolves_to_forbidden
+from otel_agents.gateway._problems import PROBLEM_CONTENT_TYPE, Problem, problem
+from otel_agents.gateway._registry import parse_upstream_url
 
 __all__ = [
     "ADMIN_PREFIX",

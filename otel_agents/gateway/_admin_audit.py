@@ -2,7 +2,7 @@
 
 A pure ASGI middleware around the gateway app. For a request that changes something under
 ``/_gateway`` (any method but GET, HEAD, OPTIONS) it emits one ``otel_agents.audit``
-record (:mod:`otel_agents.audit`) once the response has started: action ``gateway.admin``,
+record (:mod:`otel_agents._audit`) once the response has started: action ``gateway.admin``,
 actor ``admin`` when the admin API accepted the token (a 2xx, 400, 404 or 413 answer) or
 ``anonymous`` when it refused the caller (401, 403: outcome ``denied``), the client
 address, the route template, method and status, and the service acted on. The token is
@@ -16,8 +16,8 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from otel_agents import semconv as sc
-from otel_agents.audit import AuditLog
-from otel_agents.gateway.admin import ADMIN_PREFIX, admin_template
+from otel_agents._audit import AuditLog
+from otel_agents.gateway._admin import ADMIN_PREFIX, admin_template
 
 __all__ = ["AdminAudit"]
 

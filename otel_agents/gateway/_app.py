@@ -26,35 +26,35 @@ from opentelemetry import metrics, trace
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp
 
+from otel_agents._audit import audit_log
+from otel_agents._errors import invalid_type
 from otel_agents._export import export_envelope, write_json_atomic
-from otel_agents.audit import audit_log
-from otel_agents.errors import invalid_type
-from otel_agents.gateway._telemetry import GatewayTelemetry
-from otel_agents.gateway.admin import admin_routes
-from otel_agents.gateway.admin_audit import AdminAudit
-from otel_agents.gateway.asgi import build_app
-from otel_agents.gateway.client import UpstreamClient, upstream_tls_context
-from otel_agents.gateway.config import GatewayConfig
-from otel_agents.gateway.discovery import HubDiscovery
-from otel_agents.gateway.errors import InvalidServiceError, ServiceNotFoundError
-from otel_agents.gateway.exchanges import ExchangeCapture, ExchangeStore
-from otel_agents.gateway.health import ActiveHealthChecker, HealthPolicy
-from otel_agents.gateway.history import new_history
-from otel_agents.gateway.inprocess import PortalThread, build_scope, call_app
-from otel_agents.gateway.middleware import Authenticator, Hook, classify_middleware
-from otel_agents.gateway.models import GatewayResponse, HeadersInput
-from otel_agents.gateway.pipeline import Pipeline
-from otel_agents.gateway.proxy import ForwardedPolicy, Proxy
-from otel_agents.gateway.ratelimit import RateLimit, RateLimiter
-from otel_agents.gateway.registry import (
+from otel_agents._history import TimeRange
+from otel_agents.gateway._admin import admin_routes
+from otel_agents.gateway._admin_audit import AdminAudit
+from otel_agents.gateway._asgi import build_app
+from otel_agents.gateway._client import UpstreamClient, upstream_tls_context
+from otel_agents.gateway._config import GatewayConfig
+from otel_agents.gateway._discovery import HubDiscovery
+from otel_agents.gateway._errors import InvalidServiceError, ServiceNotFoundError
+from otel_agents.gateway._exchanges import ExchangeCapture, ExchangeStore
+from otel_agents.gateway._health import ActiveHealthChecker, HealthPolicy
+from otel_agents.gateway._history import new_history
+from otel_agents.gateway._inprocess import PortalThread, build_scope, call_app
+from otel_agents.gateway._middleware import Authenticator, Hook, classify_middleware
+from otel_agents.gateway._models import GatewayResponse, HeadersInput
+from otel_agents.gateway._pipeline import Pipeline
+from otel_agents.gateway._proxy import ForwardedPolicy, Proxy
+from otel_agents.gateway._ratelimit import RateLimit, RateLimiter
+from otel_agents.gateway._registry import (
     Instance,
     Service,
     health_url_for,
     parse_upstream_url,
 )
-from otel_agents.gateway.router import Router
-from otel_agents.gateway.specs import ServiceSpec
-from otel_agents.history import TimeRange
+from otel_agents.gateway._router import Router
+from otel_agents.gateway._specs import ServiceSpec
+from otel_agents.gateway._telemetry import GatewayTelemetry
 
 __all__ = ["APIGateway"]
 
@@ -63,7 +63,7 @@ class APIGateway:
     """A service registry, versioned router, rate limiter and reverse proxy.
 
     Args:
-        config: settings (see :mod:`otel_agents.gateway.config`); the seed's keys are
+        config: settings (see :mod:`otel_agents.gateway._config`); the seed's keys are
             ``health_check_interval``, ``max_history`` and ``request_timeout``.
         tracer_provider: used for server and client spans; the global one by default.
         meter_provider: used for every gateway metric; the global one by default.
@@ -322,7 +322,7 @@ class APIGateway:
     ) -> str:
         """Write services and the redacted history as JSON (atomically); return the path.
 
-        Raises :class:`~otel_agents.errors.ExportError` (the old file stays) on failure.
+        Raises :class:`~otel_agents._errors.ExportError` (the old file stays) on failure.
         """
         payload = {
             "services": self.list_services(),

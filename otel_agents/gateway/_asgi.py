@@ -61,12 +61,12 @@ from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 
 from otel_agents import semconv
+from otel_agents.gateway._admin import ADMIN_PREFIX, admin_template
+from otel_agents.gateway._history import redact_path, redact_query
+from otel_agents.gateway._pipeline import SERVICE_ON_SPAN, Pipeline
 from otel_agents.gateway._server_meter import StableServerMeter
 from otel_agents.gateway._server_span import LeanServerTelemetry
 from otel_agents.gateway._telemetry import KNOWN_METHODS
-from otel_agents.gateway.admin import ADMIN_PREFIX, admin_template
-from otel_agents.gateway.history import redact_path, redact_query
-from otel_agents.gateway.pipeline import SERVICE_ON_SPAN, Pipeline
 
 __all__ = ["build_app", "http_stability_mode", "lean_server_telemetry"]
 

@@ -19,7 +19,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from otel_agents.errors import GatewayError
+from otel_agents._errors import GatewayError
 
 __all__ = ["BodyIncomplete", "BodyTimeout", "BodyTooLarge", "read_all"]
 

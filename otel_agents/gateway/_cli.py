@@ -16,8 +16,8 @@ import sys
 from types import FrameType
 from typing import Any
 
+from otel_agents._errors import OtelAgentsError
 from otel_agents._extras import require
-from otel_agents.errors import OtelAgentsError
 
 __all__ = ["register", "run"]
 
@@ -45,9 +45,9 @@ def run(args: argparse.Namespace) -> int:
     require("gateway", "otel-agents gateway")
     import uvicorn
 
-    from otel_agents.gateway.app import APIGateway
-    from otel_agents.gateway.config import load_config
-    from otel_agents.gateway.serving import uvicorn_options
+    from otel_agents.gateway._app import APIGateway
+    from otel_agents.gateway._config import load_config
+    from otel_agents.gateway._serving import uvicorn_options
 
     try:
         config = load_config(args.config)
@@ -103,7 +103,7 @@ def _terminated(signum: int, frame: FrameType | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``gateway`` as a standalone command (``python -m otel_agents.gateway.cli``)."""
+    """Run ``gateway`` as a standalone command (``python -m otel_agents.gateway._cli``)."""
     parser = argparse.ArgumentParser(prog="otel-agents")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

@@ -20,13 +20,13 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_agents.gateway._http1 import parse_chunk_size, parse_response_head
-from otel_agents.gateway.errors import (
+from otel_agents.gateway._errors import (
     UpstreamConnectError,
     UpstreamProtocolError,
     UpstreamTimeoutError,
 )
-from otel_agents.gateway.pool import Connection as _Connection, HostPool
+from otel_agents.gateway._http1 import parse_chunk_size, parse_response_head
+from otel_agents.gateway._pool import Connection as _Connection, HostPool
 
 __all__ = ["INLINE_BODY_LIMIT", "UpstreamClient", "UpstreamResponse"]
 

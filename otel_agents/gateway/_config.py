@@ -71,10 +71,10 @@ from pathlib import Path
 from typing import Any
 
 from otel_agents._options import declare_keys, declared_keys
+from otel_agents.gateway._client import upstream_tls_context
+from otel_agents.gateway._errors import GatewayConfigError
+from otel_agents.gateway._health import DEFAULT_FAILURE_STATUSES
 from otel_agents.gateway._server_meter import HTTP_SERVER_METRICS
-from otel_agents.gateway.client import upstream_tls_context
-from otel_agents.gateway.errors import GatewayConfigError
-from otel_agents.gateway.health import DEFAULT_FAILURE_STATUSES
 
 __all__ = ["BOOLEAN_SPELLINGS", "GatewayConfig", "load_config", "parse_bool"]
 

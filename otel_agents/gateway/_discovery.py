@@ -25,17 +25,18 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from otel_agents._errors import invalid_value
 from otel_agents._runtime import FailureLog, PeriodicThread
-from otel_agents.errors import invalid_value
-from otel_agents.gateway.addresses import forbidden_host, resolves_to_forbidden
-from otel_agents.gateway.registry import parse_upstream_url
+from otel_agents._version import scope_name
+from otel_agents.gateway._addresses import forbidden_host, resolves_to_forbidden
+from otel_agents.gateway._registry import parse_upstream_url
 
 if TYPE_CHECKING:
-    from otel_agents.gateway.app import APIGateway
+    from otel_agents.gateway._app import APIGateway
 
 __all__ = ["HUB_TOKEN_ENV", "HubDiscovery"]
 
-_logger = logging.getLogger(__name__)
+_logger = logging.getLogger(scope_name(__name__))
 
 #: The hub's bearer token (the same variable ``otel-agents hub`` and agents read).
 HUB_TOKEN_ENV = "OTEL_AGENTS_MESSAGING_SECRET"

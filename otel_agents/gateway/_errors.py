@@ -1,6 +1,6 @@
 """Errors raised by the API gateway.
 
-The tree (all derive from :class:`otel_agents.errors.GatewayError`)::
+The tree (all derive from :class:`otel_agents._errors.GatewayError`)::
 
     GatewayError
     ├── ServiceNotFoundError (LookupError)   an unknown service id
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from otel_agents.errors import GatewayError, _message
+from otel_agents._errors import GatewayError, _message
 
 __all__ = [
     "GatewayConfigError",

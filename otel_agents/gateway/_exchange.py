@@ -16,11 +16,11 @@ from typing import Any
 
 from opentelemetry import trace
 
-from otel_agents.gateway.models import GatewayRequest
-from otel_agents.gateway.paths import RequestPath
-from otel_agents.gateway.problems import Problem, send_problem
-from otel_agents.gateway.registry import Instance
-from otel_agents.gateway.router import RouteMatch
+from otel_agents.gateway._models import GatewayRequest
+from otel_agents.gateway._paths import RequestPath
+from otel_agents.gateway._problems import Problem, send_problem
+from otel_agents.gateway._registry import Instance
+from otel_agents.gateway._router import RouteMatch
 
 __all__ = ["Exchange", "Receive", "Scope", "Send"]
 

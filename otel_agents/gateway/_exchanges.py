@@ -1,7 +1,7 @@
 """Optional bodies and response headers for the request history: off by default.
 
 The seed's "complete request/response history". The plain history
-(:mod:`otel_agents.gateway.history`) keeps no bodies and no response headers on purpose:
+(:mod:`otel_agents.gateway._history`) keeps no bodies and no response headers on purpose:
 bodies are where personal data and credentials live. An operator who needs them turns this
 on with :meth:`~otel_agents.gateway.APIGateway.enable_exchange_history`; each answered
 proxied request then adds an :class:`Exchange` to a separate bounded store, joined to the
@@ -29,10 +29,11 @@ from typing import Any
 from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from otel_agents._errors import invalid_value
 from otel_agents._export import redact
-from otel_agents.errors import invalid_value
-from otel_agents.gateway.admin import ADMIN_PREFIX
-from otel_agents.gateway.history import (
+from otel_agents._history import BoundedHistory, TimeRange
+from otel_agents.gateway._admin import ADMIN_PREFIX
+from otel_agents.gateway._history import (
     MAX_HEADERS,
     MAX_NAME,
     MAX_TARGET,
@@ -43,7 +44,6 @@ from otel_agents.gateway.history import (
     redact_query,
     redact_target,
 )
-from otel_agents.history import BoundedHistory, TimeRange
 
 __all__ = ["Exchange", "ExchangeCapture", "ExchangeStore"]
 

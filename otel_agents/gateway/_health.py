@@ -28,9 +28,9 @@ import ssl
 import time
 from collections.abc import Callable, Iterable
 
-from otel_agents.gateway.client import UpstreamClient, encode_head
-from otel_agents.gateway.errors import UpstreamError
-from otel_agents.gateway.registry import Instance, Service
+from otel_agents.gateway._client import UpstreamClient, encode_head
+from otel_agents.gateway._errors import UpstreamError
+from otel_agents.gateway._registry import Instance, Service
 
 __all__ = ["DEFAULT_FAILURE_STATUSES", "ActiveHealthChecker", "HealthPolicy"]
 

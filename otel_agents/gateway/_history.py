@@ -1,4 +1,4 @@
-"""Redacted request/response history, kept in a :class:`otel_agents.history.BoundedHistory`.
+"""Redacted request/response history, kept in a :class:`otel_agents._history.BoundedHistory`.
 
 Each record keeps what an operator needs (method, route, service, status, duration, client,
 trace id) and nothing a client would not want kept: credentials in headers (``Authorization``,
@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import unquote_plus, urlsplit
 
 from otel_agents._export import is_secret_key
-from otel_agents.history import BoundedHistory
+from otel_agents._history import BoundedHistory
 
 __all__ = [
     "MAX_HEADERS",

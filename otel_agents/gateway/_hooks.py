@@ -12,11 +12,11 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from otel_agents._exception_events import record_exception
-from otel_agents.gateway.exchange import Scope
-from otel_agents.gateway.middleware import Hook
-from otel_agents.gateway.models import GatewayRequest, GatewayResponse, Headers
-from otel_agents.gateway.problems import Problem, problem
-from otel_agents.gateway.router import RouteMatch
+from otel_agents.gateway._exchange import Scope
+from otel_agents.gateway._middleware import Hook
+from otel_agents.gateway._models import GatewayRequest, GatewayResponse, Headers
+from otel_agents.gateway._problems import Problem, problem
+from otel_agents.gateway._router import RouteMatch
 
 __all__ = ["hook_request", "run_after", "run_before"]
 

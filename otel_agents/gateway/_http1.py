@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 
-from otel_agents.gateway.errors import UpstreamProtocolError
+from otel_agents.gateway._errors import UpstreamProtocolError
 
 __all__ = ["ResponseHead", "parse_chunk_size", "parse_response_head"]
 

@@ -22,8 +22,8 @@ import anyio
 from anyio.from_thread import BlockingPortal
 from starlette.types import ASGIApp
 
-from otel_agents.errors import invalid_type, invalid_value
-from otel_agents.gateway.models import GatewayResponse, Headers, HeadersInput
+from otel_agents._errors import invalid_type, invalid_value
+from otel_agents.gateway._models import GatewayResponse, Headers, HeadersInput
 
 __all__ = ["PortalThread", "build_scope", "call_app"]
 

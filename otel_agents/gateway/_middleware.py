@@ -31,9 +31,9 @@ from typing import Any
 
 from starlette.middleware import Middleware
 
-from otel_agents.errors import invalid_type
-from otel_agents.gateway.models import GatewayRequest, GatewayResponse
-from otel_agents.gateway.problems import Problem, problem
+from otel_agents._errors import invalid_type
+from otel_agents.gateway._models import GatewayRequest, GatewayResponse
+from otel_agents.gateway._problems import Problem, problem
 
 __all__ = ["Authenticator", "Hook", "classify_middleware", "credential_header"]
 

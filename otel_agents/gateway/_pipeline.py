@@ -1,7 +1,7 @@
 """The per-request pipeline of a proxied request (see ``middleware`` for the order).
 
 This is a plain ASGI app mounted inside the gateway's Starlette app. Each request is one
-:class:`~otel_agents.gateway.exchange.Exchange` that the steps (admit, hooks, body,
+:class:`~otel_agents.gateway._exchange.Exchange` that the steps (admit, hooks, body,
 forward, respond) read and fill in turn; metrics and the history record its outcome. It
 is written for the hot path: one pass over the headers, cached metric attributes, no
 per-request objects for hooks unless hooks are registered, small bodies read whole and
@@ -15,14 +15,13 @@ import time
 from opentelemetry import trace
 
 from otel_agents import semconv
-from otel_agents.gateway._hooks import hook_request, run_after, run_before
-from otel_agents.gateway._telemetry import GatewayTelemetry
-from otel_agents.gateway.bodies import BodyIncomplete, BodyTimeout, BodyTooLarge, read_all
-from otel_agents.gateway.client import UpstreamResponse
-from otel_agents.gateway.errors import UpstreamBusyError, UpstreamError, UpstreamTimeoutError
-from otel_agents.gateway.exchange import Exchange, Receive, Scope, Send
-from otel_agents.gateway.health import HealthPolicy
-from otel_agents.gateway.history import (
+from otel_agents._history import BoundedHistory
+from otel_agents.gateway._bodies import BodyIncomplete, BodyTimeout, BodyTooLarge, read_all
+from otel_agents.gateway._client import UpstreamResponse
+from otel_agents.gateway._errors import UpstreamBusyError, UpstreamError, UpstreamTimeoutError
+from otel_agents.gateway._exchange import Exchange, Receive, Scope, Send
+from otel_agents.gateway._health import HealthPolicy
+from otel_agents.gateway._history import (
     MAX_SHORT,
     MAX_TARGET,
     MAX_VALUE,
@@ -32,13 +31,14 @@ from otel_agents.gateway.history import (
     redact_query,
     redact_target,
 )
-from otel_agents.gateway.middleware import Authenticator, Hook, credential_header
-from otel_agents.gateway.paths import RequestPath, normalise_path
-from otel_agents.gateway.problems import Problem, problem
-from otel_agents.gateway.proxy import Proxy, response_headers
-from otel_agents.gateway.ratelimit import RateLimiter
-from otel_agents.gateway.router import RouteMatch, Router
-from otel_agents.history import BoundedHistory
+from otel_agents.gateway._hooks import hook_request, run_after, run_before
+from otel_agents.gateway._middleware import Authenticator, Hook, credential_header
+from otel_agents.gateway._paths import RequestPath, normalise_path
+from otel_agents.gateway._problems import Problem, problem
+from otel_agents.gateway._proxy import Proxy, response_headers
+from otel_agents.gateway._ratelimit import RateLimiter
+from otel_agents.gateway._router import RouteMatch, Router
+from otel_agents.gateway._telemetry import GatewayTelemetry
 
 __all__ = ["MATCH_KEY", "SERVICE_ON_SPAN", "Pipeline"]
 

@@ -15,7 +15,7 @@ import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from otel_agents.gateway.errors import UpstreamBusyError
+from otel_agents.gateway._errors import UpstreamBusyError
 
 __all__ = ["Connection", "HostPool"]
 

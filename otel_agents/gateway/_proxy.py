@@ -25,12 +25,12 @@ from opentelemetry.propagators.textmap import Setter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_agents import semconv
+from otel_agents.gateway._client import UpstreamClient, UpstreamResponse, encode_head
+from otel_agents.gateway._errors import UpstreamError
+from otel_agents.gateway._history import redact_path, redact_query
+from otel_agents.gateway._registry import Instance
 from otel_agents.gateway._telemetry import GatewayTelemetry, method_attribute
-from otel_agents.gateway.client import UpstreamClient, UpstreamResponse, encode_head
-from otel_agents.gateway.errors import UpstreamError
-from otel_agents.gateway.history import redact_path, redact_query
-from otel_agents.gateway.registry import Instance
-from otel_agents.gateway.tracecontext import valid_traceparent, valid_tracestate
+from otel_agents.gateway._tracecontext import valid_traceparent, valid_tracestate
 
 __all__ = ["HOP_BY_HOP", "VIA_PSEUDONYM", "ForwardedPolicy", "Proxy", "strip_hop_by_hop"]
 

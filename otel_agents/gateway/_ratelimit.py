@@ -28,8 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from otel_agents import semconv
-from otel_agents.gateway.config import BOOLEAN_SPELLINGS, parse_bool
-from otel_agents.gateway.errors import InvalidServiceError
+from otel_agents.gateway._config import BOOLEAN_SPELLINGS, parse_bool
+from otel_agents.gateway._errors import InvalidServiceError
 
 __all__ = ["Decision", "RateLimit", "RateLimiter", "TokenBucket"]
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from otel_agents.gateway.errors import InvalidServiceError
+from otel_agents.gateway._errors import InvalidServiceError
 
 __all__ = ["Instance", "Service", "health_url_for", "parse_upstream_url"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from otel_agents.gateway.registry import Service
+from otel_agents.gateway._registry import Service
 
 __all__ = ["RouteMatch", "Router"]
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from otel_agents.gateway.config import GatewayConfig
+from otel_agents.gateway._config import GatewayConfig
 
 __all__ = ["MAX_HEAD_SIZE", "BoundedHeadProtocol", "uvicorn_options"]
 

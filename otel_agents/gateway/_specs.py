@@ -3,7 +3,7 @@
 ``register_service(...)`` arguments, a ``[[services]]`` table of a config file and a
 ``POST /_gateway/services`` body all become one :class:`ServiceSpec`; registration then
 works on checked, typed values only. Each check raises
-:class:`~otel_agents.gateway.errors.InvalidServiceError` naming the field, the bad value
+:class:`~otel_agents.gateway._errors.InvalidServiceError` naming the field, the bad value
 (credentials hidden) and what is expected.
 """
 
@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_agents.errors import invalid_type
-from otel_agents.gateway.errors import InvalidServiceError
-from otel_agents.gateway.ratelimit import RateLimit
-from otel_agents.gateway.registry import health_url_for, parse_upstream_url, validate_identity
+from otel_agents._errors import invalid_type
+from otel_agents.gateway._errors import InvalidServiceError
+from otel_agents.gateway._ratelimit import RateLimit
+from otel_agents.gateway._registry import health_url_for, parse_upstream_url, validate_identity
 
 __all__ = ["SERVICE_FIELDS", "ServiceSpec"]
 

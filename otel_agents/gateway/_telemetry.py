@@ -16,8 +16,8 @@ from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from otel_agents import semconv
-from otel_agents._version import __version__
-from otel_agents.gateway.registry import Instance, Service
+from otel_agents._version import __version__, scope_name
+from otel_agents.gateway._registry import Instance, Service
 
 __all__ = ["KNOWN_METHODS", "GatewayTelemetry", "method_attribute"]
 
@@ -48,8 +48,8 @@ class GatewayTelemetry:
         tracer_provider: trace.TracerProvider | None = None,
         meter_provider: metrics.MeterProvider | None = None,
     ) -> None:
-        self.tracer = trace.get_tracer(__name__, __version__, tracer_provider)
-        meter = metrics.get_meter(__name__, __version__, meter_provider=meter_provider)
+        self.tracer = trace.get_tracer(scope_name(__name__), __version__, tracer_provider)
+        meter = metrics.get_meter(scope_name(__name__), __version__, meter_provider=meter_provider)
         self._services = services
         self.rate_limited = semconv.create_instrument(meter, semconv.GATEWAY_RATE_LIMITED)
         self.upstream_duration = semconv.create_instrument(

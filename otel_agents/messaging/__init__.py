@@ -14,8 +14,8 @@ Every message carries W3C trace context, so a conversation between agents is one
     comm.process_next("monitoring_agent")
 
 Agents in separate processes are :class:`RemoteAgent` objects that talk through a hub
-(:mod:`otel_agents.messaging.hub`) and receive on their own inbox servers
-(:mod:`otel_agents.messaging.inbox`); ``otel-agents hub`` / ``otel-agents agent`` run them.
+(:mod:`otel_agents.messaging._hub`) and receive on their own inbox servers
+(:mod:`otel_agents.messaging._inbox`); ``otel-agents hub`` / ``otel-agents agent`` run them.
 
 HTTP agents (:class:`RemoteAgent`, :class:`HttpTransport`, the hub and inboxes) need the
 ``messaging`` extra (``pip install 'otel-agents[messaging]'``); in-process messaging needs only
@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 from otel_agents._extras import lazy_package
 
 if TYPE_CHECKING:
-    from otel_agents.messaging.config import DEFAULT_CONFIG
-    from otel_agents.messaging.errors import (
+    from otel_agents.messaging._config import DEFAULT_CONFIG
+    from otel_agents.messaging._errors import (
         DeliveryError,
         DuplicateAgentError,
         InvalidMessageError,
@@ -43,51 +43,51 @@ if TYPE_CHECKING:
         UnknownCapabilityError,
         UnknownMessageError,
     )
-    from otel_agents.messaging.message import (
+    from otel_agents.messaging._message import (
         AgentMessage,
         AgentStatus,
         MessagePriority,
         MessageType,
     )
-    from otel_agents.messaging.protocol import AgentCommunicationProtocol
-    from otel_agents.messaging.queues import PriorityMessageQueue
-    from otel_agents.messaging.records import MessageRecord, MessageStatus
-    from otel_agents.messaging.registry import AgentInfo, Clock, StatusChange, SystemClock
-    from otel_agents.messaging.remote import RemoteAgent
-    from otel_agents.messaging.security import SecurityConfig
-    from otel_agents.messaging.transport import HttpTransport, InProcessTransport, Transport
+    from otel_agents.messaging._protocol import AgentCommunicationProtocol
+    from otel_agents.messaging._queues import PriorityMessageQueue
+    from otel_agents.messaging._records import MessageRecord, MessageStatus
+    from otel_agents.messaging._registry import AgentInfo, Clock, StatusChange, SystemClock
+    from otel_agents.messaging._remote import RemoteAgent
+    from otel_agents.messaging._security import SecurityConfig
+    from otel_agents.messaging._transport import HttpTransport, InProcessTransport, Transport
 
 # Each public name and the module that defines it, imported by __getattr__ on first use.
 _SOURCES: dict[str, str] = {
-    "AgentCommunicationProtocol": "otel_agents.messaging.protocol",
-    "AgentInfo": "otel_agents.messaging.registry",
-    "AgentMessage": "otel_agents.messaging.message",
-    "AgentStatus": "otel_agents.messaging.message",
-    "Clock": "otel_agents.messaging.registry",
-    "DEFAULT_CONFIG": "otel_agents.messaging.config",
-    "DeliveryError": "otel_agents.messaging.errors",
-    "DuplicateAgentError": "otel_agents.messaging.errors",
-    "HttpTransport": "otel_agents.messaging.transport",
-    "InProcessTransport": "otel_agents.messaging.transport",
-    "InvalidMessageError": "otel_agents.messaging.errors",
-    "InvalidPayloadError": "otel_agents.messaging.errors",
-    "MessageExpiredError": "otel_agents.messaging.errors",
-    "MessagePriority": "otel_agents.messaging.message",
-    "MessageRecord": "otel_agents.messaging.records",
-    "MessageStatus": "otel_agents.messaging.records",
-    "MessageTooLargeError": "otel_agents.messaging.errors",
-    "MessageType": "otel_agents.messaging.message",
-    "PriorityMessageQueue": "otel_agents.messaging.queues",
-    "QueueFullError": "otel_agents.messaging.errors",
-    "RemoteAgent": "otel_agents.messaging.remote",
-    "SecurityConfig": "otel_agents.messaging.security",
-    "SecurityError": "otel_agents.messaging.errors",
-    "StatusChange": "otel_agents.messaging.registry",
-    "SystemClock": "otel_agents.messaging.registry",
-    "Transport": "otel_agents.messaging.transport",
-    "UnknownAgentError": "otel_agents.messaging.errors",
-    "UnknownCapabilityError": "otel_agents.messaging.errors",
-    "UnknownMessageError": "otel_agents.messaging.errors",
+    "AgentCommunicationProtocol": "otel_agents.messaging._protocol",
+    "AgentInfo": "otel_agents.messaging._registry",
+    "AgentMessage": "otel_agents.messaging._message",
+    "AgentStatus": "otel_agents.messaging._message",
+    "Clock": "otel_agents.messaging._registry",
+    "DEFAULT_CONFIG": "otel_agents.messaging._config",
+    "DeliveryError": "otel_agents.messaging._errors",
+    "DuplicateAgentError": "otel_agents.messaging._errors",
+    "HttpTransport": "otel_agents.messaging._transport",
+    "InProcessTransport": "otel_agents.messaging._transport",
+    "InvalidMessageError": "otel_agents.messaging._errors",
+    "InvalidPayloadError": "otel_agents.messaging._errors",
+    "MessageExpiredError": "otel_agents.messaging._errors",
+    "MessagePriority": "otel_agents.messaging._message",
+    "MessageRecord": "otel_agents.messaging._records",
+    "MessageStatus": "otel_agents.messaging._records",
+    "MessageTooLargeError": "otel_agents.messaging._errors",
+    "MessageType": "otel_agents.messaging._message",
+    "PriorityMessageQueue": "otel_agents.messaging._queues",
+    "QueueFullError": "otel_agents.messaging._errors",
+    "RemoteAgent": "otel_agents.messaging._remote",
+    "SecurityConfig": "otel_agents.messaging._security",
+    "SecurityError": "otel_agents.messaging._errors",
+    "StatusChange": "otel_agents.messaging._registry",
+    "SystemClock": "otel_agents.messaging._registry",
+    "Transport": "otel_agents.messaging._transport",
+    "UnknownAgentError": "otel_agents.messaging._errors",
+    "UnknownCapabilityError": "otel_agents.messaging._errors",
+    "UnknownMessageError": "otel_agents.messaging._errors",
 }
 
 __all__ = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from otel_agents.messaging.errors import InvalidMessageError, bad_value
+from otel_agents.messaging._errors import InvalidMessageError, bad_value
 
 __all__ = ["capabilities_wanted", "meets", "requirements_wanted"]
 

@@ -25,11 +25,11 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from otel_agents._errors import ConfigurationError
 from otel_agents._extras import require
 from otel_agents._service_name import HUB_SERVICE_NAME, default_service_name
-from otel_agents.errors import ConfigurationError
-from otel_agents.messaging.message import AgentMessage, MessagePriority, MessageType
-from otel_agents.messaging.security import SECRET_ENV, SIGNING_KEY_ENV, SecurityConfig
+from otel_agents.messaging._message import AgentMessage, MessagePriority, MessageType
+from otel_agents.messaging._security import SECRET_ENV, SIGNING_KEY_ENV, SecurityConfig
 
 __all__ = ["register"]
 
@@ -245,7 +245,7 @@ def _serve(app: Any, args: argparse.Namespace, service_name: str, label: str) ->
 def run_hub(args: argparse.Namespace) -> int:
     """Serve the hub until interrupted."""
     require("messaging", "otel-agents hub")
-    from otel_agents.messaging.hub import create_hub, create_hub_app
+    from otel_agents.messaging._hub import create_hub, create_hub_app
 
     security = SecurityConfig.from_env()
     if not security.auth_enabled and not args.insecure:
@@ -270,8 +270,8 @@ def run_hub(args: argparse.Namespace) -> int:
 def run_agent(args: argparse.Namespace) -> int:
     """Run one agent: register with the hub, serve its inbox, process messages."""
     require("messaging", "otel-agents agent")
-    from otel_agents.messaging.inbox import create_inbox_app
-    from otel_agents.messaging.remote import RemoteAgent
+    from otel_agents.messaging._inbox import create_inbox_app
+    from otel_agents.messaging._remote import RemoteAgent
 
     capabilities = [c.strip() for c in args.capabilities.split(",") if c.strip()]
     agent = RemoteAgent(
@@ -303,9 +303,9 @@ def run_agent(args: argparse.Namespace) -> int:
 
 def run_send(args: argparse.Namespace) -> int:
     """Send one message through the hub; print its id, then the hub's record of it (JSON)."""
-    from otel_agents.errors import MessagingError
-    from otel_agents.messaging.errors import UnknownAgentError
-    from otel_agents.messaging.remote import RemoteAgent
+    from otel_agents._errors import MessagingError
+    from otel_agents.messaging._errors import UnknownAgentError
+    from otel_agents.messaging._remote import RemoteAgent
 
     try:
         payload = json.loads(args.payload)
@@ -353,7 +353,7 @@ def run_send(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``hub`` or ``agent`` on their own (``python -m otel_agents.messaging.cli``)."""
+    """Run ``hub`` or ``agent`` on their own (``python -m otel_agents.messaging._cli``)."""
     parser = argparse.ArgumentParser(prog="otel-agents")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

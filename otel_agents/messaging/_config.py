@@ -25,7 +25,7 @@ The seed's own example sends from a ``"coordinator"`` it never registered, so by
 unregistered (but well-formed) sender id is accepted; recipients must always be registered.
 
 Keys of other otel-agents components are ignored, because the seed passes one dict to every
-component; any other key is a :class:`~otel_agents.errors.ConfigurationError` listing the
+component; any other key is a :class:`~otel_agents._errors.ConfigurationError` listing the
 valid ones (a misspelt key never passes silently).
 """
 

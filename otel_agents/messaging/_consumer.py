@@ -10,11 +10,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from otel_agents.messaging._handlers import HandlerRegistry
+from otel_agents.messaging._message import AgentMessage
+from otel_agents.messaging._records import MessageLog, MessageStatus
+from otel_agents.messaging._registry import Clock
 from otel_agents.messaging._telemetry import MessagingTelemetry
-from otel_agents.messaging.handlers import HandlerRegistry
-from otel_agents.messaging.message import AgentMessage
-from otel_agents.messaging.records import MessageLog, MessageStatus
-from otel_agents.messaging.registry import Clock
 from otel_agents.semconv import MESSAGING_OPERATION_PROCESS
 
 __all__ = ["MessageConsumer", "serve_until"]

@@ -2,9 +2,9 @@
 
 An inbox's ``202`` only says a message was queued there; the agent may die before its
 handlers run. So the hub keeps every message it delivered to an agent that registered with
-``reports_outcomes`` (every :class:`~otel_agents.messaging.remote.RemoteAgent` does) as
+``reports_outcomes`` (every :class:`~otel_agents.messaging._remote.RemoteAgent` does) as
 *pending* until the recipient reports the outcome (``POST /acks``, sent after its handlers
-ran, see :mod:`otel_agents.messaging.reports`). A message not acknowledged within
+ran, see :mod:`otel_agents.messaging._reports`). A message not acknowledged within
 ``ack_timeout`` seconds is delivered again (the inbox drops a copy it already has and
 re-reports its outcome); a failed redelivery waits ``retry_backoff`` seconds, doubling with
 each attempt up to 60 s. After
@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from otel_agents import semconv as sc
-from otel_agents.messaging.errors import DeliveryError
-from otel_agents.messaging.message import AgentMessage
-from otel_agents.messaging.protocol import AgentCommunicationProtocol
-from otel_agents.messaging.records import MessageStatus
+from otel_agents.messaging._errors import DeliveryError
+from otel_agents.messaging._message import AgentMessage
+from otel_agents.messaging._protocol import AgentCommunicationProtocol
+from otel_agents.messaging._records import MessageStatus
 
 __all__ = ["DeadLetter", "DeliveryTracker"]
 

@@ -20,8 +20,8 @@ import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from otel_agents.errors import ConfigurationError
-from otel_agents.messaging.errors import InvalidMessageError
+from otel_agents._errors import ConfigurationError
+from otel_agents.messaging._errors import InvalidMessageError
 
 __all__ = ["BLOCKED_NETWORKS", "check_endpoint", "parse_networks"]
 

@@ -1,6 +1,6 @@
 """Errors raised by agent messaging.
 
-Every class derives from :class:`otel_agents.errors.MessagingError`. Errors caused by a bad
+Every class derives from :class:`otel_agents._errors.MessagingError`. Errors caused by a bad
 argument also derive from ``ValueError`` or ``TypeError``. Nothing is recorded or changed
 when one of the bad-input errors is raised.
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from otel_agents.errors import MessagingError, invalid_value
+from otel_agents._errors import MessagingError, invalid_value
 
 __all__ = [
     "DeliveryError",

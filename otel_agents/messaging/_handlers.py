@@ -13,8 +13,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from otel_agents.messaging.errors import InvalidMessageError, bad_value
-from otel_agents.messaging.message import AgentMessage, MessageType, coerce_type
+from otel_agents.messaging._errors import InvalidMessageError, bad_value
+from otel_agents.messaging._message import AgentMessage, MessageType, coerce_type
 
 __all__ = ["Handler", "HandlerRegistry"]
 

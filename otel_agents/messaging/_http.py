@@ -8,11 +8,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from otel_agents.messaging._errors import InvalidMessageError, MessageTooLargeError, SecurityError
+from otel_agents.messaging._message import AgentMessage
+from otel_agents.messaging._security import SecurityConfig
 from otel_agents.messaging._telemetry import MessagingTelemetry
-from otel_agents.messaging.errors import InvalidMessageError, MessageTooLargeError, SecurityError
-from otel_agents.messaging.message import AgentMessage
-from otel_agents.messaging.security import SecurityConfig
-from otel_agents.messaging.wire import to_wire
+from otel_agents.messaging._wire import to_wire
 
 __all__ = [
     "MAX_BATCH",
@@ -31,7 +31,7 @@ MAX_BATCH = 1000
 
 def error_response(exc: Exception) -> JSONResponse:
     """The JSON error for one of our exceptions: ``{"error": code, "detail": message}``
-    (see :mod:`otel_agents.messaging.wire`)."""
+    (see :mod:`otel_agents.messaging._wire`)."""
     status, code, detail = to_wire(exc)
     return JSONResponse({"error": code, "detail": detail}, status_code=status)
 

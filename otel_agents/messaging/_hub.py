@@ -3,7 +3,7 @@
 Agents in other processes register, heartbeat, discover each other and send messages here;
 the hub routes each envelope to the recipient's inbox over :class:`HttpTransport` and keeps
 it until the recipient reports it processed, redelivering it or parking it as a dead letter
-(:mod:`otel_agents.messaging.delivery`). Every
+(:mod:`otel_agents.messaging._delivery`). Every
 route but ``/healthz`` needs a bearer token; envelopes must be signed when a signing key is
 set. Errors are JSON ``{"error": code, "detail": message}`` with these codes:
 ``unknown_agent`` (404), ``unknown_message`` (404), ``unknown_capability`` (404),
@@ -43,8 +43,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from otel_agents._errors import MessagingError
 from otel_agents._runtime import periodic
-from otel_agents.errors import MessagingError
+from otel_agents.messaging._config import read_config
+from otel_agents.messaging._delivery import DeliveryTracker
+from otel_agents.messaging._endpoints import check_endpoint, parse_networks
+from otel_agents.messaging._errors import InvalidMessageError, SecurityError, UnknownMessageError
 from otel_agents.messaging._http import (
     MAX_BATCH,
     authenticate,
@@ -55,16 +59,12 @@ from otel_agents.messaging._http import (
     read_envelopes,
     refusal,
 )
+from otel_agents.messaging._protocol import AgentCommunicationProtocol
+from otel_agents.messaging._router import Router
+from otel_agents.messaging._runtime import broadcast_copies, broadcast_recipients
+from otel_agents.messaging._security import SecurityConfig
 from otel_agents.messaging._server import ServerTelemetryMiddleware
-from otel_agents.messaging.config import read_config
-from otel_agents.messaging.delivery import DeliveryTracker
-from otel_agents.messaging.endpoints import check_endpoint, parse_networks
-from otel_agents.messaging.errors import InvalidMessageError, SecurityError, UnknownMessageError
-from otel_agents.messaging.protocol import AgentCommunicationProtocol
-from otel_agents.messaging.router import Router
-from otel_agents.messaging.runtime import broadcast_copies, broadcast_recipients
-from otel_agents.messaging.security import SecurityConfig
-from otel_agents.messaging.transport import HttpTransport
+from otel_agents.messaging._transport import HttpTransport
 
 __all__ = ["create_hub", "create_hub_app"]
 

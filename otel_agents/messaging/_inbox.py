@@ -26,12 +26,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from otel_agents.errors import MessagingError
+from otel_agents._errors import MessagingError
+from otel_agents.messaging._errors import InvalidMessageError
 from otel_agents.messaging._http import authenticate, error_response, read_envelopes, refusal
+from otel_agents.messaging._remote import RemoteAgent
 from otel_agents.messaging._server import ServerTelemetryMiddleware
-from otel_agents.messaging.errors import InvalidMessageError
-from otel_agents.messaging.remote import RemoteAgent
-from otel_agents.messaging.transport import INBOX_PATH
+from otel_agents.messaging._transport import INBOX_PATH
 
 __all__ = ["create_inbox_app"]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
 
-from otel_agents.messaging.errors import (
+from otel_agents.messaging._errors import (
     InvalidMessageError,
     InvalidPayloadError,
     bad_value,

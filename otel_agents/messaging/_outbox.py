@@ -11,7 +11,7 @@ import asyncio
 import contextvars
 from collections.abc import Awaitable, Callable
 
-from otel_agents.messaging.message import AgentMessage
+from otel_agents.messaging._message import AgentMessage
 
 __all__ = ["Outbox"]
 

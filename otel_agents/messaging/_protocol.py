@@ -2,8 +2,8 @@
 
 Every message is traced by the messaging conventions (see :mod:`._telemetry`) and counted;
 every outcome (processed, expired, failed and why) is kept in a bounded history. Delivery
-goes through a :class:`~otel_agents.messaging.transport.Transport`: in-process queues by
-default, HTTP when the protocol is served as a hub (:mod:`otel_agents.messaging.hub`).
+goes through a :class:`~otel_agents.messaging._transport.Transport`: in-process queues by
+default, HTTP when the protocol is served as a hub (:mod:`otel_agents.messaging._hub`).
 """
 
 from __future__ import annotations
@@ -16,36 +16,36 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from otel_agents._errors import MessagingError, invalid_value
 from otel_agents._export import export_envelope, write_json_atomic
+from otel_agents._history import TimeRange
 from otel_agents._runtime import PeriodicThread
 from otel_agents._settings import DRAIN_TIMEOUT
-from otel_agents.errors import MessagingError, invalid_value
-from otel_agents.history import TimeRange
 from otel_agents.messaging import _telemetry as tel
-from otel_agents.messaging.consumer import serve_until
-from otel_agents.messaging.errors import DeliveryError
-from otel_agents.messaging.handlers import Handler, HandlerRegistry
-from otel_agents.messaging.message import (
+from otel_agents.messaging._consumer import serve_until
+from otel_agents.messaging._errors import DeliveryError
+from otel_agents.messaging._handlers import Handler, HandlerRegistry
+from otel_agents.messaging._message import (
     AgentMessage,
     AgentStatus,
     MessagePriority,
     MessageType,
     validate_agent_id,
 )
-from otel_agents.messaging.queues import PriorityMessageQueue
-from otel_agents.messaging.records import MessageRecord, MessageStatus
-from otel_agents.messaging.registry import (
+from otel_agents.messaging._queues import PriorityMessageQueue
+from otel_agents.messaging._records import MessageRecord, MessageStatus
+from otel_agents.messaging._registry import (
     AgentInfo,
     AgentRegistry,
     Clock,
     StatusListener,
 )
-from otel_agents.messaging.runtime import (
+from otel_agents.messaging._runtime import (
     AgentRuntime,
     broadcast_copies,
     broadcast_recipients,
 )
-from otel_agents.messaging.transport import InProcessTransport, Transport
+from otel_agents.messaging._transport import InProcessTransport, Transport
 from otel_agents.semconv import (
     ERROR_TYPE,
     MESSAGING_BROADCAST_DESTINATION,

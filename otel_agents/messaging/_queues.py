@@ -14,8 +14,8 @@ import time
 from collections import deque
 from typing import Generic, TypeVar
 
-from otel_agents.messaging.errors import QueueFullError
-from otel_agents.messaging.message import MessagePriority
+from otel_agents.messaging._errors import QueueFullError
+from otel_agents.messaging._message import MessagePriority
 
 __all__ = ["PriorityMessageQueue"]
 
@@ -29,7 +29,7 @@ class PriorityMessageQueue(Generic[T]):
 
     Args:
         max_size: the most items it holds; ``put`` beyond that raises
-            :class:`~otel_agents.messaging.errors.QueueFullError`. ``None`` for no limit.
+            :class:`~otel_agents.messaging._errors.QueueFullError`. ``None`` for no limit.
         name: used in error messages (the owning agent's id).
     """
 

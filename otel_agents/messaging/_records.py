@@ -11,9 +11,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
 
-from otel_agents.errors import invalid_value
-from otel_agents.history import TimeRange, resolve_time_range
-from otel_agents.messaging.message import AgentMessage
+from otel_agents._errors import invalid_value
+from otel_agents._history import TimeRange, resolve_time_range
+from otel_agents.messaging._message import AgentMessage
 
 __all__ = ["MessageLog", "MessageRecord", "MessageStatus"]
 

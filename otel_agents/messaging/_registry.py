@@ -15,19 +15,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otel_agents import semconv as sc
+from otel_agents._audit import audit_log
+from otel_agents._history import BoundedHistory
 from otel_agents._runtime import Clock, FailureLog, SystemClock, failsafe_call
-from otel_agents.audit import audit_log
-from otel_agents.history import BoundedHistory
-from otel_agents.messaging._telemetry import MessagingTelemetry
-from otel_agents.messaging.capabilities import capabilities_wanted, meets, requirements_wanted
-from otel_agents.messaging.errors import (
+from otel_agents.messaging._capabilities import capabilities_wanted, meets, requirements_wanted
+from otel_agents.messaging._errors import (
     DuplicateAgentError,
     InvalidMessageError,
     UnknownAgentError,
     UnknownCapabilityError,
     bad_value,
 )
-from otel_agents.messaging.message import AgentStatus, validate_agent_id
+from otel_agents.messaging._message import AgentStatus, validate_agent_id
+from otel_agents.messaging._telemetry import MessagingTelemetry
 
 __all__ = ["AgentInfo", "AgentRegistry", "Clock", "StatusChange", "SystemClock"]
 

@@ -2,7 +2,7 @@
 
 It registers with the hub, sends heartbeats, sends and broadcasts messages through the hub
 (each in a PRODUCER span whose context travels in the envelope), and processes what its
-inbox server (:mod:`otel_agents.messaging.inbox`) receives, in priority order, inside
+inbox server (:mod:`otel_agents.messaging._inbox`) receives, in priority order, inside
 CONSUMER spans that continue the senders' traces.
 """
 
@@ -18,33 +18,33 @@ from typing import Any
 import httpx
 from opentelemetry import context as otel_context, propagate
 
+from otel_agents._errors import MessagingError
 from otel_agents._settings import DRAIN_TIMEOUT
-from otel_agents.errors import MessagingError
-from otel_agents.messaging.consumer import serve_until
-from otel_agents.messaging.errors import (
+from otel_agents.messaging._consumer import serve_until
+from otel_agents.messaging._errors import (
     DeliveryError,
     MessageExpiredError,
     MessageTooLargeError,
     SecurityError,
     UnknownAgentError,
 )
-from otel_agents.messaging.handlers import Handler, HandlerRegistry
-from otel_agents.messaging.message import (
+from otel_agents.messaging._handlers import Handler, HandlerRegistry
+from otel_agents.messaging._message import (
     AgentMessage,
     AgentStatus,
     MessagePriority,
     MessageType,
     validate_agent_id,
 )
-from otel_agents.messaging.outbox import Outbox
-from otel_agents.messaging.queues import PriorityMessageQueue
-from otel_agents.messaging.records import MessageStatus
-from otel_agents.messaging.registry import Clock
-from otel_agents.messaging.reports import OutcomeReports
-from otel_agents.messaging.runtime import AgentRuntime
-from otel_agents.messaging.security import SecurityConfig
-from otel_agents.messaging.transport import size_chunks
-from otel_agents.messaging.wire import from_wire
+from otel_agents.messaging._outbox import Outbox
+from otel_agents.messaging._queues import PriorityMessageQueue
+from otel_agents.messaging._records import MessageStatus
+from otel_agents.messaging._registry import Clock
+from otel_agents.messaging._reports import OutcomeReports
+from otel_agents.messaging._runtime import AgentRuntime
+from otel_agents.messaging._security import SecurityConfig
+from otel_agents.messaging._transport import size_chunks
+from otel_agents.messaging._wire import from_wire
 from otel_agents.semconv import MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_BROADCAST_DESTINATION
 
 __all__ = ["RemoteAgent"]

@@ -1,7 +1,7 @@
 """An agent's outcome reports to the hub: what became of each message it was delivered.
 
 The hub keeps a delivered message pending until the recipient reports it ``processed``,
-``failed`` or ``expired`` (:mod:`otel_agents.messaging.delivery`), and delivers it again
+``failed`` or ``expired`` (:mod:`otel_agents.messaging._delivery`), and delivers it again
 otherwise. Reports are sent soon after each outcome, in batches (``POST /acks``), from a task
 outside any message's trace. A report that cannot be sent is dropped: the hub then delivers
 the message again and the agent, which remembers it, reports again.
@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from otel_agents.messaging._http import MAX_BATCH
-from otel_agents.messaging.records import MessageRecord, MessageStatus
+from otel_agents.messaging._records import MessageRecord, MessageStatus
 
 __all__ = ["OutcomeReports"]
 

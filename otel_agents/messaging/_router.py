@@ -15,12 +15,12 @@ from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.trace.span import TraceState
 
-from otel_agents.errors import MessagingError
+from otel_agents._errors import MessagingError
+from otel_agents.messaging._errors import MessageExpiredError
+from otel_agents.messaging._message import AgentMessage
+from otel_agents.messaging._protocol import AgentCommunicationProtocol
+from otel_agents.messaging._registry import AgentInfo
 from otel_agents.messaging._telemetry import mark_failed
-from otel_agents.messaging.errors import MessageExpiredError
-from otel_agents.messaging.message import AgentMessage
-from otel_agents.messaging.protocol import AgentCommunicationProtocol
-from otel_agents.messaging.registry import AgentInfo
 from otel_agents.semconv import MESSAGING_OPERATION_SEND
 
 _W3C = TraceContextTextMapPropagator()

@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from otel_agents._runtime import SYSTEM_CLOCK, Clock
+from otel_agents.messaging._config import read_config
+from otel_agents.messaging._consumer import MessageConsumer
+from otel_agents.messaging._message import AgentMessage, AgentStatus, new_message
+from otel_agents.messaging._records import MessageLog
+from otel_agents.messaging._registry import AgentInfo
 from otel_agents.messaging._telemetry import MessagingTelemetry
-from otel_agents.messaging.config import read_config
-from otel_agents.messaging.consumer import MessageConsumer
-from otel_agents.messaging.message import AgentMessage, AgentStatus, new_message
-from otel_agents.messaging.records import MessageLog
-from otel_agents.messaging.registry import AgentInfo
 
 __all__ = ["AgentRuntime", "broadcast_copies", "broadcast_recipients"]
 

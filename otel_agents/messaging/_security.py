@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from otel_agents._runtime import Clock, as_clock
-from otel_agents.messaging.errors import InvalidMessageError, SecurityError
+from otel_agents.messaging._errors import InvalidMessageError, SecurityError
 
 __all__ = ["SecurityConfig"]
 

@@ -35,7 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from otel_agents import semconv as sc
 from otel_agents._exception_events import record_exception
-from otel_agents._version import __version__
+from otel_agents._version import __version__, scope_name
 
 __all__ = ["DEFAULT_EXCLUDED_URLS", "ServerTelemetryMiddleware", "excluded_urls"]
 
@@ -81,8 +81,8 @@ class ServerTelemetryMiddleware:
     ) -> None:
         self.app = app
         self.routes = list(routes)
-        self.tracer = trace.get_tracer(__name__, __version__, tracer_provider)
-        meter = metrics.get_meter(__name__, __version__, meter_provider=meter_provider)
+        self.tracer = trace.get_tracer(scope_name(__name__), __version__, tracer_provider)
+        meter = metrics.get_meter(scope_name(__name__), __version__, meter_provider=meter_provider)
         self.duration = sc.create_instrument(meter, sc.HTTP_SERVER_REQUEST_DURATION)
         self.excluded = excluded_urls()
 

@@ -29,8 +29,8 @@ from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from otel_agents import semconv as sc
 from otel_agents._exception_events import record_exception
 from otel_agents._runtime import BoundedCache, FailureLog, failsafe_call
-from otel_agents._version import __version__
-from otel_agents.messaging.message import AgentMessage, MessagePriority, MessageType
+from otel_agents._version import __version__, scope_name
+from otel_agents.messaging._message import AgentMessage, MessagePriority, MessageType
 
 __all__ = ["MessagingTelemetry"]
 
@@ -51,8 +51,10 @@ class MessagingTelemetry:
     """Tracer, instruments and the span/metric recipes shared by every messaging component."""
 
     def __init__(self, *, tracer_provider: Any = None, meter_provider: Any = None) -> None:
-        self.tracer = trace.get_tracer(__name__, __version__, tracer_provider)
-        self.meter = metrics.get_meter(__name__, __version__, meter_provider=meter_provider)
+        self.tracer = trace.get_tracer(scope_name(__name__), __version__, tracer_provider)
+        self.meter = metrics.get_meter(
+            scope_name(__name__), __version__, meter_provider=meter_provider
+        )
         meter = self.meter
         self.sent = sc.create_instrument(meter, sc.MESSAGING_CLIENT_SENT_MESSAGES)
         self.consumed = sc.create_instrument(meter, sc.MESSAGING_CLIENT_CONSUMED_MESSAGES)

@@ -1,7 +1,7 @@
 """How envelopes reach a recipient, behind one small interface.
 
-A :class:`Transport` delivers an :class:`~otel_agents.messaging.message.AgentMessage` to a
-registered agent or raises :class:`~otel_agents.messaging.errors.DeliveryError`. The protocol
+A :class:`Transport` delivers an :class:`~otel_agents.messaging._message.AgentMessage` to a
+registered agent or raises :class:`~otel_agents.messaging._errors.DeliveryError`. The protocol
 never looks past this interface (it checks no transport's type), so a broker-backed
 transport (Redis Streams, NATS) can carry the same JSON envelopes between machines by
 implementing ``deliver`` / ``deliver_async``; one that also keeps queues this process
@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import propagate
 
 from otel_agents._extras import import_for
-from otel_agents.messaging.errors import DeliveryError
-from otel_agents.messaging.message import AgentMessage, MessagePriority
-from otel_agents.messaging.queues import PriorityMessageQueue
-from otel_agents.messaging.registry import AgentInfo
-from otel_agents.messaging.security import SecurityConfig
+from otel_agents.messaging._errors import DeliveryError
+from otel_agents.messaging._message import AgentMessage, MessagePriority
+from otel_agents.messaging._queues import PriorityMessageQueue
+from otel_agents.messaging._registry import AgentInfo
+from otel_agents.messaging._security import SecurityConfig
 
 if TYPE_CHECKING:
     import httpx

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from otel_agents.messaging import errors as e
+from otel_agents.messaging import _errors as e
 
 __all__ = ["WIRE_ERRORS", "from_wire", "to_wire"]
 

@@ -7,10 +7,10 @@ import pytest
 from opentelemetry.sdk._logs import LoggerProvider, ReadableLogRecord
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 
-from otel_agents.alerts import AlertManager
-from otel_agents.dashboard import PerformanceDashboard
+from otel_agents._alerts import AlertManager
+from otel_agents._dashboard import PerformanceDashboard
+from otel_agents._tracker import PerformanceTracker
 from otel_agents.testing import TelemetryCapture
-from otel_agents.tracker import PerformanceTracker
 
 
 class FakeClock:

@@ -7,15 +7,15 @@ import logging
 import pytest
 
 from otel_agents import semconv
-from otel_agents.alert_rules import (
+from otel_agents._alert_rules import (
     DEFAULT_RULES,
     RuleEngine,
     RuleMetric,
     ThresholdRule,
     rules_from_config,
 )
-from otel_agents.alerts import Alert, AlertLevel, AlertManager
-from otel_agents.errors import InvalidTypeError, InvalidValueError
+from otel_agents._alerts import Alert, AlertLevel, AlertManager
+from otel_agents._errors import InvalidTypeError, InvalidValueError
 from otel_agents.testing import TelemetryCapture
 from tests.dashboard.conftest import FakeClock, LogCapture
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from otel_agents.console import register, render, run
-from otel_agents.dashboard import DashboardView
+from otel_agents._console import register, render, run
+from otel_agents._dashboard import DashboardView
+from otel_agents._tracker import PerformanceTracker
 from otel_agents.messaging import AgentCommunicationProtocol
 from otel_agents.testing import TelemetryCapture
-from otel_agents.tracker import PerformanceTracker
 from tests.dashboard.conftest import FakeClock
 
 

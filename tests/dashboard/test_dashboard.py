@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from otel_agents import semconv
-from otel_agents.alerts import AlertLevel, UnknownAlertError
-from otel_agents.dashboard import DashboardView
-from otel_agents.errors import ConfigurationError, InvalidTypeError, InvalidValueError
+from otel_agents._alerts import AlertLevel, UnknownAlertError
+from otel_agents._dashboard import DashboardView
+from otel_agents._errors import ConfigurationError, InvalidTypeError, InvalidValueError
+from otel_agents._tracker import PerformanceTracker
 from otel_agents.messaging import AgentCommunicationProtocol
 from otel_agents.testing import TelemetryCapture
-from otel_agents.tracker import PerformanceTracker
 from tests.dashboard.conftest import FakeClock
 
 CPU_RULE = {"name": "cpu", "metric": "cpu_usage", "raise_at": 90.0, "clear_at": 70.0}

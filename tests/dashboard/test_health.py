@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from otel_agents import semconv
-from otel_agents.errors import InvalidValueError
-from otel_agents.health import HealthInputs, HealthReporter, HealthWeights, health_score
+from otel_agents._errors import InvalidValueError
+from otel_agents._health import HealthInputs, HealthReporter, HealthWeights, health_score
 from otel_agents.testing import TelemetryCapture
 
 

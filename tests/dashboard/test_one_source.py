@@ -13,11 +13,11 @@ import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 
-from otel_agents.dashboard import DashboardView, PerformanceDashboard
+from otel_agents._dashboard import DashboardView, PerformanceDashboard
+from otel_agents._inprocess import InProcessMetrics
+from otel_agents._profiler import PerformanceProfiler
 from otel_agents.gateway import APIGateway
-from otel_agents.inprocess import InProcessMetrics
 from otel_agents.messaging import AgentCommunicationProtocol, MessageType
-from otel_agents.profiler import PerformanceProfiler
 
 pytestmark = pytest.mark.integration  # real servers or processes on 127.0.0.1
 

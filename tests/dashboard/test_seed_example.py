@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import threading
 
-from otel_agents.dashboard import AlertLevel, DashboardView, PerformanceDashboard
+from otel_agents._dashboard import AlertLevel, DashboardView, PerformanceDashboard
+from otel_agents._tracker import PerformanceTracker
 from otel_agents.messaging import AgentCommunicationProtocol
-from otel_agents.tracker import PerformanceTracker
 
 
 def test_section_3_usage_example_runs_unchanged() -> None:
@@ -46,8 +46,8 @@ def test_section_3_usage_example_runs_unchanged() -> None:
 
 def test_basic_usage_example_runs_unchanged() -> None:
     # -- the seed's "Basic Usage", verbatim but for the import lines --
-    from otel_agents.dashboard import PerformanceDashboard
-    from otel_agents.tracker import PerformanceTracker
+    from otel_agents._dashboard import PerformanceDashboard
+    from otel_agents._tracker import PerformanceTracker
 
     # Initialize systems
     tracker = PerformanceTracker()

@@ -34,7 +34,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from otel_agents.dashboard import PerformanceDashboard
+from otel_agents._dashboard import PerformanceDashboard
+from otel_agents._profiler import PerformanceProfiler
+from otel_agents._system_metrics import SystemMetrics
+from otel_agents._tracker import MetricType, PerformanceTracker
 from otel_agents.gateway import APIGateway
 from otel_agents.messaging import (
     AgentCommunicationProtocol,
@@ -43,12 +46,9 @@ from otel_agents.messaging import (
     MessageType,
     SecurityConfig,
 )
-from otel_agents.messaging.delivery import DeliveryTracker
-from otel_agents.messaging.hub import create_hub_app
-from otel_agents.messaging.message import new_message
-from otel_agents.profiler import PerformanceProfiler
-from otel_agents.system_metrics import SystemMetrics
-from otel_agents.tracker import MetricType, PerformanceTracker
+from otel_agents.messaging._delivery import DeliveryTracker
+from otel_agents.messaging._hub import create_hub_app
+from otel_agents.messaging._message import new_message
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import MetricsTarget, Prometheus

@@ -2,7 +2,7 @@
 
 One value goes into an instrument for every spec in ``semconv.ALL_METRICS`` (observable ones
 through a callback), Prometheus scrapes the SDK's exporter, and PromQL must find each series
-name that ``otel_agents.prometheus_names`` predicts, with the attribute translated to its
+name that ``otel_agents._prometheus_names`` predicts, with the attribute translated to its
 predicted label. The Collector path names them identically (tests/test_naming_contract.py).
 """
 
@@ -17,7 +17,7 @@ from _prometheus import MODULE_TIMEOUT
 from opentelemetry.sdk.resources import SERVICE_NAME
 
 from otel_agents import semconv
-from otel_agents.prometheus_names import prometheus_label_name, prometheus_names
+from otel_agents._prometheus_names import prometheus_label_name, prometheus_names
 from otel_agents.semconv import MetricSpec
 
 if TYPE_CHECKING:

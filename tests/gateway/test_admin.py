@@ -232,7 +232,7 @@ def test_admin_routes_serve_any_service_admin_not_just_the_gateway() -> None:
     from starlette.applications import Starlette
     from starlette.routing import Mount
 
-    from otel_agents.gateway.admin import ADMIN_PREFIX, admin_routes
+    from otel_agents.gateway._admin import ADMIN_PREFIX, admin_routes
 
     registry = _Registry()
     app = Starlette(routes=[Mount(ADMIN_PREFIX, routes=admin_routes(registry, admin_token="t"))])

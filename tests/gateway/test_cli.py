@@ -47,7 +47,7 @@ path_prefix = "/users"
         "OTEL_AGENTS_GATEWAY_HEADER_TIMEOUT": "0.5",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "otel_agents.gateway.cli", "gateway", "--config", str(config)],
+        [sys.executable, "-m", "otel_agents.gateway._cli", "gateway", "--config", str(config)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -113,7 +113,7 @@ def test_gateway_command_names_its_service_unless_the_environment_does(
         **environ,
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "otel_agents.gateway.cli", "gateway", "--config", str(config)],
+        [sys.executable, "-m", "otel_agents.gateway._cli", "gateway", "--config", str(config)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from otel_agents.gateway import UpstreamConnectError, UpstreamProtocolError, UpstreamTimeoutError
-from otel_agents.gateway.client import UpstreamClient, UpstreamResponse, encode_head
+from otel_agents.gateway._client import UpstreamClient, UpstreamResponse, encode_head
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from opentelemetry.trace import SpanKind
 
-from otel_agents.gateway.history import REDACTED
+from otel_agents.gateway._history import REDACTED
 from otel_agents.testing import TelemetryCapture
 
 from .conftest import ThreadServer, UpstreamState

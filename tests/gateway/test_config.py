@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from otel_agents.gateway import APIGateway, GatewayConfigError, load_config
-from otel_agents.gateway.cli import register
-from otel_agents.gateway.config import GatewayConfig
+from otel_agents.gateway._cli import register
+from otel_agents.gateway._config import GatewayConfig
 
 TOML = """
 [gateway]
@@ -122,7 +122,7 @@ def test_cli_registers_the_gateway_subcommand() -> None:
 def test_cli_reports_a_bad_config_and_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from otel_agents.gateway.cli import main
+    from otel_agents.gateway._cli import main
 
     path = tmp_path / "gateway.toml"
     path.write_text("[gateway]\nport = 99999\n")
@@ -136,7 +136,7 @@ def test_cli_prints_a_bad_config_error_once(tmp_path: Path) -> None:
     path = tmp_path / "gateway.toml"
     path.write_text("[gateway]\nport = 99999\n")
     done = subprocess.run(
-        [sys.executable, "-m", "otel_agents.gateway.cli", "gateway", "--config", str(path)],
+        [sys.executable, "-m", "otel_agents.gateway._cli", "gateway", "--config", str(path)],
         env={**os.environ, "OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none"},
         capture_output=True,
         text=True,

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from otel_agents.gateway.discovery import HUB_TOKEN_ENV, HubDiscovery
+from otel_agents.gateway._discovery import HUB_TOKEN_ENV, HubDiscovery
 from tests.messaging.helpers import SECRET
 from tests.messaging.servers import AUTH, ThreadServer as HubServer, start_hub
 
@@ -92,7 +92,7 @@ def test_the_periodic_refresh_picks_up_new_agents(
 
 
 def test_a_bad_hub_url_is_refused(make_gateway: Any) -> None:
-    from otel_agents.errors import InvalidValueError
+    from otel_agents._errors import InvalidValueError
 
     with pytest.raises(InvalidValueError, match="hub_url"):
         HubDiscovery(make_gateway(), "ftp://hub", "search")

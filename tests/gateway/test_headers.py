@@ -143,7 +143,7 @@ def test_the_callers_tracestate_is_forwarded_only_when_valid_with_a_valid_tracep
 
 
 def test_traceparent_validation_follows_the_w3c_grammar() -> None:
-    from otel_agents.gateway.tracecontext import valid_traceparent, valid_tracestate
+    from otel_agents.gateway._tracecontext import valid_traceparent, valid_tracestate
 
     assert valid_traceparent(_VALID_PARENT.encode())
     assert valid_traceparent(b"cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-future")

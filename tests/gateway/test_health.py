@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from otel_agents.gateway.health import HealthPolicy
-from otel_agents.gateway.registry import Instance, Service, parse_upstream_url
+from otel_agents.gateway._health import HealthPolicy
+from otel_agents.gateway._registry import Instance, Service, parse_upstream_url
 from otel_agents.testing import TelemetryCapture
 
 from .conftest import ThreadServer, UpstreamState, history_after, wait_until
@@ -198,8 +198,8 @@ def test_a_neutral_trial_outcome_lets_the_next_request_try() -> None:
 
 
 def test_passive_failure_statuses_are_validated() -> None:
-    from otel_agents.gateway.config import GatewayConfig
-    from otel_agents.gateway.errors import GatewayConfigError
+    from otel_agents.gateway._config import GatewayConfig
+    from otel_agents.gateway._errors import GatewayConfigError
 
     assert GatewayConfig.from_mapping({}).passive_failure_statuses == (502, 503, 504)
     env = {"OTEL_AGENTS_GATEWAY_PASSIVE_FAILURE_STATUSES": "500, 503"}

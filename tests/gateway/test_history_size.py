@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from otel_agents.gateway.history import (
+from otel_agents.gateway._history import (
     MAX_HEADERS,
     MAX_TARGET,
     GatewayRecord,

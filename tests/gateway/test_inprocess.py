@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from otel_agents.errors import InvalidTypeError, InvalidValueError
+from otel_agents._errors import InvalidTypeError, InvalidValueError
 from otel_agents.gateway import GatewayRequest, GatewayResponse
 from otel_agents.testing import TelemetryCapture
 

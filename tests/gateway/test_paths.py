@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from otel_agents.gateway import GatewayRequest, GatewayResponse
-from otel_agents.gateway.paths import normalise_path
+from otel_agents.gateway._paths import normalise_path
 
 from .conftest import ThreadServer
 

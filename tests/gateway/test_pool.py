@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from otel_agents.gateway import UpstreamBusyError, UpstreamConnectError, UpstreamTimeoutError
-from otel_agents.gateway.client import UpstreamClient, encode_head
+from otel_agents.gateway._client import UpstreamClient, encode_head
 from otel_agents.testing import TelemetryCapture
 
 from .conftest import ThreadServer, free_port, upstream_app

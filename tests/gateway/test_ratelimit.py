@@ -6,7 +6,7 @@ import math
 
 from hypothesis import given, settings, strategies as st
 
-from otel_agents.gateway.ratelimit import RateLimit, RateLimiter
+from otel_agents.gateway._ratelimit import RateLimit, RateLimiter
 
 
 class FakeClock:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from otel_agents.errors import GatewayError
+from otel_agents._errors import GatewayError
 from otel_agents.gateway import APIGateway, InvalidServiceError, ServiceNotFoundError
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from otel_agents.gateway import APIGateway
-from otel_agents.gateway.errors import InvalidServiceError
-from otel_agents.gateway.ratelimit import RateLimit
-from otel_agents.gateway.specs import ServiceSpec
+from otel_agents.gateway._errors import InvalidServiceError
+from otel_agents.gateway._ratelimit import RateLimit
+from otel_agents.gateway._specs import ServiceSpec
 
 
 def test_a_mapping_becomes_a_typed_spec_with_defaults_filled_in() -> None:

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from otel_agents.gateway import APIGateway
-from otel_agents.gateway.config import GatewayConfig
-from otel_agents.gateway.serving import MAX_HEAD_SIZE, uvicorn_options
+from otel_agents.gateway._config import GatewayConfig
+from otel_agents.gateway._serving import MAX_HEAD_SIZE, uvicorn_options
 
 from .conftest import history_after
 from .rawserver import RawUpstream, read_until_closed

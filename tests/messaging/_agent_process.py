@@ -12,8 +12,8 @@ from pathlib import Path
 import uvicorn
 
 from otel_agents.messaging import AgentMessage, SecurityConfig
-from otel_agents.messaging.inbox import create_inbox_app
-from otel_agents.messaging.remote import RemoteAgent
+from otel_agents.messaging._inbox import create_inbox_app
+from otel_agents.messaging._remote import RemoteAgent
 
 
 def main() -> None:

@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 
 from otel_agents.messaging import AgentCommunicationProtocol, SecurityConfig
-from otel_agents.messaging.hub import create_hub, create_hub_app
-from otel_agents.messaging.inbox import create_inbox_app
-from otel_agents.messaging.remote import RemoteAgent
+from otel_agents.messaging._hub import create_hub, create_hub_app
+from otel_agents.messaging._inbox import create_inbox_app
+from otel_agents.messaging._remote import RemoteAgent
 from otel_agents.testing import TelemetryCapture
 
 SECRET = "shared-secret-value"

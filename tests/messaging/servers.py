@@ -8,9 +8,9 @@ import httpx
 from _servers import ThreadServer
 
 from otel_agents.messaging import SecurityConfig
-from otel_agents.messaging.hub import create_hub, create_hub_app
-from otel_agents.messaging.inbox import create_inbox_app
-from otel_agents.messaging.remote import RemoteAgent
+from otel_agents.messaging._hub import create_hub, create_hub_app
+from otel_agents.messaging._inbox import create_inbox_app
+from otel_agents.messaging._remote import RemoteAgent
 from tests.messaging.helpers import KEY, SECRET
 
 AUTH = {"authorization": f"Bearer {SECRET}", "x-agent-id": "tester"}

@@ -19,9 +19,9 @@ from otel_agents.messaging import (
     SecurityConfig,
     SecurityError,
 )
-from otel_agents.messaging.registry import AgentInfo
-from otel_agents.messaging.transport import Transport
-from otel_agents.messaging.wire import WIRE_ERRORS, from_wire, to_wire
+from otel_agents.messaging._registry import AgentInfo
+from otel_agents.messaging._transport import Transport
+from otel_agents.messaging._wire import WIRE_ERRORS, from_wire, to_wire
 from tests.messaging.conftest import FakeClock
 
 

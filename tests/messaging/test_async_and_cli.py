@@ -13,7 +13,7 @@ from otel_agents.messaging import (
     MessageType,
     SecurityConfig,
 )
-from otel_agents.messaging.cli import register, run_agent, run_hub
+from otel_agents.messaging._cli import register, run_agent, run_hub
 from otel_agents.testing import TelemetryCapture
 from tests.messaging.helpers import Net
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from otel_agents.errors import ConfigurationError, MessagingError, OtelAgentsError
+from otel_agents._errors import ConfigurationError, MessagingError, OtelAgentsError
 from otel_agents.messaging import (
     AgentCommunicationProtocol,
     DuplicateAgentError,

@@ -19,9 +19,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from otel_agents.cli import main
-from otel_agents.messaging.hub import create_hub, create_hub_app
-from otel_agents.messaging.remote import RemoteAgent
+from otel_agents._cli import main
+from otel_agents.messaging._hub import create_hub, create_hub_app
+from otel_agents.messaging._remote import RemoteAgent
 from otel_agents.testing import TelemetryCapture
 from tests.messaging.helpers import KEY, SECRET, Net
 from tests.messaging.servers import AUTH, ThreadServer, security, start_hub, start_inbox
@@ -151,7 +151,7 @@ def test_send_starts_the_trace_the_hub_continues(
             "OTEL_LOGS_EXPORTER": "none",
             "OTEL_AGENTS_SYSTEM_METRICS": "false",
         }
-        command = [sys.executable, "-m", "otel_agents.cli", "send", "--hub", hub.url]
+        command = [sys.executable, "-m", "otel_agents._cli", "send", "--hub", hub.url]
         done = subprocess.run(
             [*command, "--from", "coordinator", "--to", "planner", '{"task": "scan"}'],
             env=env,
@@ -183,7 +183,7 @@ def test_the_hub_says_where_it_listens_once(tmp_path: object) -> None:
         "OTEL_AGENTS_DRAIN_TIMEOUT": "100",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "otel_agents.cli", "hub", "--insecure", "--port", "0"],
+        [sys.executable, "-m", "otel_agents._cli", "hub", "--insecure", "--port", "0"],
         stderr=subprocess.PIPE,
         text=True,
         env=env,

@@ -21,7 +21,7 @@ from _cluster import MESSAGING_KEY, MESSAGING_SECRET, Cluster
 from _support import REPO, free_port
 
 from otel_agents.messaging import MessageType, SecurityConfig
-from otel_agents.messaging.remote import RemoteAgent
+from otel_agents.messaging._remote import RemoteAgent
 from tests.messaging.test_integration import metric_points
 
 pytestmark = pytest.mark.integration

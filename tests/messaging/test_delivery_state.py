@@ -7,8 +7,8 @@ import asyncio
 from typing import Any
 
 from otel_agents.messaging import AgentCommunicationProtocol, AgentMessage, MessageStatus
-from otel_agents.messaging.delivery import DeliveryTracker
-from otel_agents.messaging.message import new_message
+from otel_agents.messaging._delivery import DeliveryTracker
+from otel_agents.messaging._message import new_message
 from otel_agents.testing import TelemetryCapture
 from tests.messaging.conftest import FakeClock
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from otel_agents.messaging import AgentCommunicationProtocol, AgentStatus, StatusChange
-from otel_agents.messaging.hub import create_hub_app
-from otel_agents.messaging.transport import HttpTransport
+from otel_agents.messaging._hub import create_hub_app
+from otel_agents.messaging._transport import HttpTransport
 from otel_agents.testing import TelemetryCapture
 from tests.messaging.conftest import FakeClock
 from tests.messaging.servers import ThreadServer, security

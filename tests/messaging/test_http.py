@@ -20,7 +20,7 @@ from otel_agents.messaging import (
     SecurityError,
     UnknownAgentError,
 )
-from otel_agents.messaging.message import new_message
+from otel_agents.messaging._message import new_message
 from otel_agents.testing import TelemetryCapture
 from tests.messaging.helpers import KEY, SECRET, Net
 

@@ -15,7 +15,7 @@ import pytest
 from opentelemetry.trace import SpanKind
 
 from otel_agents import semconv as sc
-from otel_agents.messaging.hub import create_hub, create_hub_app
+from otel_agents.messaging._hub import create_hub, create_hub_app
 from otel_agents.testing import TelemetryCapture
 from tests.messaging.servers import AUTH, ThreadServer, security
 

@@ -20,8 +20,8 @@ from otel_agents.messaging import (
     MessageType,
     UnknownMessageError,
 )
-from otel_agents.messaging.remote import RemoteAgent
-from otel_agents.messaging.wire import from_wire
+from otel_agents.messaging._remote import RemoteAgent
+from otel_agents.messaging._wire import from_wire
 from tests.messaging.servers import (
     AUTH,
     ThreadServer,

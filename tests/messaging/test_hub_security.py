@@ -22,7 +22,7 @@ from otel_agents.messaging import (
     SecurityConfig,
     SecurityError,
 )
-from otel_agents.messaging.remote import RemoteAgent
+from otel_agents.messaging._remote import RemoteAgent
 from tests.messaging.helpers import KEY, SECRET
 from tests.messaging.servers import AUTH, ThreadServer, post_signed, start_hub, start_inbox
 

@@ -17,7 +17,7 @@ from _cluster import MESSAGING_KEY, MESSAGING_SECRET, Cluster
 from _support import free_port
 
 from otel_agents.messaging import MessageType, SecurityConfig
-from otel_agents.messaging.remote import RemoteAgent
+from otel_agents.messaging._remote import RemoteAgent
 from otel_agents.testing import TelemetryCapture
 
 pytestmark = pytest.mark.integration

@@ -23,7 +23,7 @@ from opentelemetry.sdk.resources import Resource
 
 from otel_agents import semconv
 from otel_agents.messaging import MessageType, SecurityConfig
-from otel_agents.messaging.message import new_message
+from otel_agents.messaging._message import new_message
 
 T = TypeVar("T")
 FETCH_TIMEOUT = 1800.0  # a cold machine builds the Collector and Jaeger (minutes)

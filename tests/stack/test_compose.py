@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import pytest
 from _stack import REPO, load_yaml
 
-from otel_agents.cli import build_parser
-from otel_agents.gateway.config import load_config
+from otel_agents._cli import build_parser
+from otel_agents.gateway._config import load_config
 
 INFRASTRUCTURE = {
     "otel-collector",

@@ -17,7 +17,7 @@ from stackgen.queries import dashboard_queries
 from stackgen.rules import RULES
 from stackgen.scope import SERVICE_MATCHER, scoped
 
-from otel_agents.prometheus_names import prometheus_names
+from otel_agents._prometheus_names import prometheus_names
 from otel_agents.semconv import ALL_METRICS, SPAN_METRICS_CALLS, SPAN_METRICS_DURATION
 
 DASHBOARDS = REPO / "grafana" / "dashboards"

@@ -54,7 +54,7 @@ from stackgen.boards_pipeline import FAILURE_FAMILIES
 from stackgen.queries import dashboard_queries
 
 from otel_agents import semconv
-from otel_agents.prometheus_names import collector_names, prometheus_label_name, prometheus_names
+from otel_agents._prometheus_names import collector_names, prometheus_label_name, prometheus_names
 
 DATA_TIMEOUT = 180.0  # rates over [1m] at a 15 s scrape interval need a few scrapes
 
