@@ -41,7 +41,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from otel_agents import _exporters as x, _providers as p, _settings as s, semconv
-from otel_agents._arguments import check_arguments, invalid_config
+from otel_agents._config_params import invalid_config
 from otel_agents._export_noise import loud_export_errors, quiet_export_errors
 from otel_agents._guard import Guards, stop_within
 from otel_agents._host import host_resource
@@ -285,7 +285,7 @@ def _report(finished: bool, limit: float, dropped: dict[str, int]) -> None:
 
 
 def _validate_arguments(requested: dict[str, Any]) -> None:
-    check_arguments(requested)
+    s.check_arguments(requested)
     for name, kind in (
         ("span_processors", SpanProcessor),
         ("metric_readers", MetricReader),

@@ -30,6 +30,7 @@ from otel_agents._alert_rules import (
 )
 from otel_agents._alerts import Alert, AlertLevel, AlertManager
 from otel_agents._audit import audit_log
+from otel_agents._config_params import resolve_mapping
 from otel_agents._dashboard_sources import (
     AVAILABLE_STATUSES,
     ResourceReader,
@@ -46,11 +47,11 @@ from otel_agents._export import export_envelope, write_json_atomic
 from otel_agents._health import HealthInputs, HealthReporter, HealthWeights, health_score
 from otel_agents._history import BoundedHistory, TimeRange
 from otel_agents._inprocess import InProcessMetrics, installed_reader
-from otel_agents._options import Option, Options
 from otel_agents._runtime import Clock, PeriodicThread, as_clock
+from otel_agents._seed_params import DASHBOARD, DASHBOARD_PARAMS
 from otel_agents._version import scope_name
 
-__all__ = ["DASHBOARD_OPTIONS", "AlertLevel", "DashboardView", "PerformanceDashboard"]
+__all__ = ["AlertLevel", "DashboardView", "PerformanceDashboard"]
 
 _logger = logging.getLogger(scope_name(__name__))
 
@@ -66,20 +67,6 @@ class DashboardView(StrEnum):
 
 
 _VIEW_CHOICES = [view.value for view in DashboardView]
-
-DASHBOARD_OPTIONS = Options(
-    "PerformanceDashboard",
-    [
-        Option("refresh_interval", 5.0, float, "seconds between refreshes", minimum=0.01),
-        Option("window_seconds", 300.0, float, "seconds of tracked metrics read", minimum=1e-3),
-        Option("max_alert_history", 1000, int, "resolved alerts kept", minimum=1),
-        Option("max_active_alerts", 1000, int, "unresolved alerts kept", minimum=1),
-        Option("alert_reopen_window", 300.0, float, "seconds a cleared alert may reopen"),
-        Option("max_history_points", 720, int, "refreshes kept for the historical view", 1),
-        Option("system_resources", True, bool, "read the machine's CPU and memory (psutil)"),
-        Option("default_alert_rules", True, bool, "start with the default alert rules"),
-    ],
-)
 
 
 class PerformanceDashboard:
@@ -131,9 +118,8 @@ class PerformanceDashboard:
         logger_provider: LoggerProvider | None = None,
     ) -> None:
         clock = as_clock(clock)
-        settings = dict(config or {}) if isinstance(config, Mapping) or config is None else config
-        rule_entries = settings.pop("alert_rules", None) if isinstance(settings, dict) else None
-        self.config = DASHBOARD_OPTIONS.resolve(settings)
+        self.config = resolve_mapping(DASHBOARD, DASHBOARD_PARAMS, config)
+        rule_entries = self.config.pop("alert_rules")
         _needs(performance_tracker, "performance_tracker", "get_metrics", "a PerformanceTracker")
         _needs(agent_manager, "agent_manager", "list_agents", "an AgentCommunicationProtocol")
         _needs(gateway, "gateway", "list_services", "an APIGateway")

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from otel_agents._errors import ConfigurationError, ExportError
+from otel_agents._server_params import EXPORT_KEY
 
 __all__ = ["EXPORT_KEY_ENV", "decrypt_export", "encrypt_bytes", "generate_key"]
 
 #: The environment variable holding the Fernet key (32 bytes, URL-safe base64).
-EXPORT_KEY_ENV = "OTEL_AGENTS_EXPORT_KEY"
+EXPORT_KEY_ENV = EXPORT_KEY.variable
 
 
 def _fernet() -> Any:

@@ -29,7 +29,8 @@ The tree (subclasses live next to the code that raises them)::
     └── GatewayError                           the API gateway (otel_agents.gateway)
         ├── ServiceNotFoundError (LookupError)
         ├── InvalidServiceError (ValueError)   e.g. an upstream that is not http(s)
-        ├── GatewayConfigError (ValueError)    a bad gateway config file or key
+        ├── GatewayConfigError                 a bad gateway config file or key; also a
+        │                                      ConfigurationError (so a ValueError)
         └── UpstreamError                      UpstreamConnectError, UpstreamTimeoutError,
                                                UpstreamProtocolError, UpstreamBusyError
 """

@@ -39,14 +39,15 @@ from opentelemetry import context as otel_context, metrics, trace
 from opentelemetry.trace import Span, SpanKind, TracerProvider
 
 from otel_agents import semconv
+from otel_agents._config_params import Source, resolve, resolve_mapping
 from otel_agents._errors import invalid_type
 from otel_agents._exception_events import error_status, record_exception
 from otel_agents._export import export_envelope, is_secret_key, write_json_atomic
 from otel_agents._history import BoundedHistory, TimeRange, summarize
-from otel_agents._options import Option, Options
 from otel_agents._profiled_generators import NOT_ERRORS, wrap_async_generator, wrap_generator
 from otel_agents._profiler_metrics import CustomMetricRecord, CustomMetrics
 from otel_agents._runtime import PeriodicThread
+from otel_agents._seed_params import PROFILER, PROFILER_PARAMS
 from otel_agents._system_metrics import SystemReader
 from otel_agents._version import __version__, scope_name
 
@@ -57,15 +58,7 @@ _logger = logging.getLogger(scope_name(__name__))
 P = ParamSpec("P")
 R = TypeVar("R")
 
-PROFILER_OPTIONS = Options(
-    "PerformanceProfiler",
-    [
-        Option("profiling_enabled", True, bool, "False makes profiling a near-free no-op"),
-        Option("snapshot_interval", 30.0, float, "seconds between system snapshots; 0: none"),
-        Option("max_history", 5000, int, "profiles and system snapshots kept", minimum=1),
-    ],
-)
-
+(_PROFILING_ENABLED,) = [p for p in PROFILER_PARAMS if p.key == "profiling_enabled"]
 _INTERNAL = SpanKind.INTERNAL
 _perf_counter = time.perf_counter
 _wall_clock = time.time
@@ -124,7 +117,7 @@ class PerformanceProfiler:
         tracer_provider: TracerProvider | None = None,
         meter_provider: metrics.MeterProvider | None = None,
     ) -> None:
-        self.config = PROFILER_OPTIONS.resolve(config)
+        self.config = resolve_mapping(PROFILER, PROFILER_PARAMS, config)
         self._enabled: bool = self.config["profiling_enabled"]
         self.snapshot_interval: float = self.config["snapshot_interval"]
         self.max_history: int = self.config["max_history"]
@@ -155,7 +148,7 @@ class PerformanceProfiler:
 
     @profiling_enabled.setter
     def profiling_enabled(self, value: bool) -> None:
-        self._enabled = PROFILER_OPTIONS.resolve({"profiling_enabled": value})["profiling_enabled"]
+        self._enabled = resolve(_PROFILING_ENABLED, value, source=Source.KEY)
 
     # -- recording -------------------------------------------------------------------------
     def _start(self, name: str, attributes: dict[str, Any]) -> tuple[Span, object]:

@@ -45,7 +45,7 @@ def sdk_internal_metrics(enabled: bool) -> Iterator[None]:
     argument for it; otel-agents turns its ``otel.sdk.*`` metrics on by default, so dropped
     spans and failed exports are counted rather than only logged.
     """
-    name = s.SDK_INTERNAL_METRICS.env_var
+    name = s.SDK_INTERNAL_METRICS.variable
     previous = os.environ.get(name)
     os.environ[name] = "true" if enabled else "false"
     try:
@@ -173,11 +173,11 @@ def id_generator() -> IdGenerator:
     """``OTEL_PYTHON_ID_GENERATOR``: ``random``, or an installed entry point's name."""
     name = s.ID_GENERATOR.read()
     if name != "random":
-        cls = plugins.load(plugins.ID_GENERATOR_GROUP, name, IdGenerator, s.ID_GENERATOR.env_var)
+        cls = plugins.load(plugins.ID_GENERATOR_GROUP, name, IdGenerator, s.ID_GENERATOR.variable)
         made = None if cls is None else x.failsafe(f"the id generator {name!r}", cls)
         if made is not None:
             return made  # type: ignore[no-any-return]
-        _logger.warning("%s=%r: using the random id generator", s.ID_GENERATOR.env_var, name)
+        _logger.warning("%s=%r: using the random id generator", s.ID_GENERATOR.variable, name)
     return RandomIdGenerator()
 
 
@@ -206,9 +206,9 @@ def _plugin_sampler(name: str, arg: float | None) -> sampling.Sampler:
     Its factory gets ``sampler_arg`` or the raw ``OTEL_TRACES_SAMPLER_ARG`` (or ``None``), as
     the SDK's configurator gives it; anything that goes wrong warns and uses the default.
     """
-    variable = s.TRACES_SAMPLER.env_var
+    variable = s.TRACES_SAMPLER.variable
     factory = plugins.load(plugins.SAMPLER_GROUP, name, None, variable)
-    raw: Any = arg if arg is not None else os.environ.get(s.TRACES_SAMPLER_ARG.env_var)
+    raw: Any = arg if arg is not None else os.environ.get(s.TRACES_SAMPLER_ARG.variable)
     made = None if factory is None else x.failsafe(f"the sampler {name!r}", lambda: factory(raw))
     if isinstance(made, sampling.Sampler):
         return made

@@ -24,7 +24,7 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
 from otel_agents import _settings as s, semconv
-from otel_agents._arguments import invalid_config
+from otel_agents._config_params import invalid_config
 from otel_agents._host import HostElection
 from otel_agents._system_reader import Probes, SystemReader, disk_totals
 from otel_agents._version import __version__, scope_name

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 from opentelemetry import metrics
 
 from otel_agents import semconv
+from otel_agents._config_params import resolve_mapping
 from otel_agents._errors import invalid_type, invalid_value
 from otel_agents._export import (
     _PLAIN,
@@ -39,8 +40,8 @@ from otel_agents._metric_types import (
     number,
     out_of_range,
 )
-from otel_agents._options import Option, Options
 from otel_agents._runtime import SYSTEM_CLOCK, Clock, FailureLog, PeriodicThread, failsafe_call
+from otel_agents._seed_params import TRACKER, TRACKER_PARAMS
 from otel_agents._version import __version__, scope_name
 
 __all__ = ["MetricType", "PerformanceMetric", "PerformanceSnapshot", "PerformanceTracker"]
@@ -88,24 +89,6 @@ class PerformanceSnapshot:
         }
 
 
-TRACKER_OPTIONS = Options(
-    "PerformanceTracker",
-    [
-        Option("max_metrics_history", 10_000, int, "records kept in memory", minimum=1),
-        Option("snapshot_interval", 60.0, float, "seconds between snapshots; 0 turns them off"),
-        Option("metric_retention_days", 30.0, float, "days a record is kept", minimum=1e-9),
-        Option("max_snapshots", 100, int, "snapshots kept in memory", minimum=1),
-        Option("snapshot_export_path", None, str, "file each snapshot is written to (JSON)"),
-        Option(
-            "metric_attribute_keys",
-            ("operation",),
-            tuple,
-            "context keys that become metric attributes (keep them low-cardinality)",
-        ),
-    ],
-)
-
-
 class PerformanceTracker:
     """Records agent performance metrics as OpenTelemetry measurements.
 
@@ -127,7 +110,7 @@ class PerformanceTracker:
         meter_provider: metrics.MeterProvider | None = None,
         clock: Clock | None = None,
     ) -> None:
-        self.config = TRACKER_OPTIONS.resolve(config)
+        self.config = resolve_mapping(TRACKER, TRACKER_PARAMS, config)
         self._clock = clock or SYSTEM_CLOCK
         self._now = self._clock.time
         meter = metrics.get_meter(scope_name(__name__), __version__, meter_provider=meter_provider)

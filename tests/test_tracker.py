@@ -354,9 +354,6 @@ def test_keys_of_other_components_in_a_shared_config_are_ignored(
     telemetry: TelemetryCapture,
 ) -> None:
     """The seed passes one dict to every component (Advanced Configuration)."""
-    from otel_agents import _options
-
-    _options.Options("Other", [_options.Option("heartbeat_interval", 30.0, float, "test")])
     config = {"max_metrics_history": 50000, "snapshot_interval": 30, "heartbeat_interval": 15}
     tracker = PerformanceTracker(config, meter_provider=telemetry.meter_provider)
     tracker.stop()

@@ -27,6 +27,7 @@ import httpx
 
 from otel_agents._errors import invalid_value
 from otel_agents._runtime import FailureLog, PeriodicThread
+from otel_agents._server_params import MESSAGING_SECRET
 from otel_agents._version import scope_name
 from otel_agents.gateway._addresses import forbidden_host, resolves_to_forbidden
 from otel_agents.gateway._registry import parse_upstream_url
@@ -39,7 +40,7 @@ __all__ = ["HUB_TOKEN_ENV", "HubDiscovery"]
 _logger = logging.getLogger(scope_name(__name__))
 
 #: The hub's bearer token (the same variable ``otel-agents hub`` and agents read).
-HUB_TOKEN_ENV = "OTEL_AGENTS_MESSAGING_SECRET"
+HUB_TOKEN_ENV = MESSAGING_SECRET.variable
 #: Agent statuses whose endpoints are put in rotation.
 _SERVING = frozenset({"online", "busy"})
 #: Largest hub answer read, in bytes (an agent description is a few hundred).

@@ -5,7 +5,8 @@ The tree (all derive from :class:`otel_agents._errors.GatewayError`)::
     GatewayError
     ├── ServiceNotFoundError (LookupError)   an unknown service id
     ├── InvalidServiceError (ValueError)     a registration with a bad argument
-    ├── GatewayConfigError (ValueError)      a config file or setting that cannot be used
+    ├── GatewayConfigError                   a config file or setting that cannot be used
+    │                                        (also a ConfigurationError, so a ValueError)
     └── UpstreamError                        an upstream call failed (answered as 502/504)
         ├── UpstreamConnectError             refused, unreachable, reset before a response
         ├── UpstreamTimeoutError             no response within ``request_timeout``
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from otel_agents._errors import GatewayError, _message
+from otel_agents._errors import ConfigurationError, GatewayError, _message
 
 __all__ = [
     "GatewayConfigError",
@@ -53,8 +54,12 @@ class InvalidServiceError(GatewayError, ValueError):
         return cls(_message(parameter, value, expected, None))
 
 
-class GatewayConfigError(GatewayError, ValueError):
-    """A gateway setting or config file that cannot be used."""
+class GatewayConfigError(GatewayError, ConfigurationError):
+    """A gateway setting or config file that cannot be used.
+
+    A :class:`~otel_agents._errors.ConfigurationError` like every bad setting, so
+    ``except ConfigurationError`` (and ``except ValueError``) catches it too.
+    """
 
 
 class UpstreamError(GatewayError):

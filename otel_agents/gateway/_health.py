@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 
 from otel_agents.gateway._client import UpstreamClient, encode_head
 from otel_agents.gateway._errors import UpstreamError
+from otel_agents.gateway._params import DEFAULT_FAILURE_STATUSES
 from otel_agents.gateway._registry import Instance, Service
 
 __all__ = ["DEFAULT_FAILURE_STATUSES", "ActiveHealthChecker", "HealthPolicy"]
@@ -37,9 +38,6 @@ __all__ = ["DEFAULT_FAILURE_STATUSES", "ActiveHealthChecker", "HealthPolicy"]
 _logger = logging.getLogger("otel_agents.gateway")
 
 Transition = Callable[[Service, Instance, bool], None]
-
-#: Upstream statuses that count as passive failures unless configured otherwise.
-DEFAULT_FAILURE_STATUSES = (502, 503, 504)
 
 
 class HealthPolicy:

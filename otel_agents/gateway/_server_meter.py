@@ -33,11 +33,9 @@ from opentelemetry.metrics import (
 )
 
 from otel_agents import semconv
+from otel_agents.gateway._params import HTTP_SERVER_METRICS
 
 __all__ = ["HTTP_SERVER_METRICS", "StableServerMeter"]
-
-#: Values of the ``http_server_metrics`` gateway setting.
-HTTP_SERVER_METRICS = ("stable", "all")
 
 #: The duration histograms of both HTTP convention modes (stable, and the old one in ms).
 _KEPT = frozenset({semconv.HTTP_SERVER_REQUEST_DURATION.name, semconv.HTTP_SERVER_DURATION})

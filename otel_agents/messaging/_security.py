@@ -29,13 +29,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from otel_agents._runtime import Clock, as_clock
+from otel_agents._server_params import (
+    MESSAGING_SECRET,
+    MESSAGING_SIGNING_KEY,
+    MESSAGING_VERIFICATION_KEYS,
+)
 from otel_agents.messaging._errors import InvalidMessageError, SecurityError
 
 __all__ = ["SecurityConfig"]
 
-SECRET_ENV = "OTEL_AGENTS_MESSAGING_SECRET"
-SIGNING_KEY_ENV = "OTEL_AGENTS_MESSAGING_SIGNING_KEY"
-VERIFICATION_KEYS_ENV = "OTEL_AGENTS_MESSAGING_VERIFICATION_KEYS"
+SECRET_ENV = MESSAGING_SECRET.variable
+SIGNING_KEY_ENV = MESSAGING_SIGNING_KEY.variable
+VERIFICATION_KEYS_ENV = MESSAGING_VERIFICATION_KEYS.variable
 _SIGNATURE = re.compile(r"[0-9a-f]{64}")
 AGENT_ID_HEADER = "x-agent-id"
 ID_HEADER = "x-message-id"

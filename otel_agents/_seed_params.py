@@ -1,0 +1,321 @@
+"""The seed components' config-dict keys, declared once (see :mod:`otel_agents._config_params`).
+
+``PerformanceTracker(config)``, ``PerformanceProfiler(config)``,
+``PerformanceDashboard(..., config)`` and ``AgentCommunicationProtocol(config)`` take the
+seed's dictionaries. None of these keys has an environment variable: a value is the key's,
+or the default. Values are checked strictly (``"300"`` is not a number, ``1`` is not
+``True``), because a config dict is code.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from otel_agents._config_params import Component, InvalidSetting, Param
+
+__all__ = [
+    "DASHBOARD",
+    "DASHBOARD_PARAMS",
+    "MESSAGING",
+    "MESSAGING_PARAMS",
+    "PROFILER",
+    "PROFILER_PARAMS",
+    "TRACKER",
+    "TRACKER_PARAMS",
+    "boolean",
+    "number",
+    "strings",
+    "text",
+]
+
+TRACKER = Component("PerformanceTracker")
+PROFILER = Component("PerformanceProfiler")
+DASHBOARD = Component("PerformanceDashboard")
+MESSAGING = Component("AgentCommunicationProtocol")
+
+
+def number(
+    kind: type[int] | type[float],
+    *,
+    minimum: float | None = None,
+    positive: bool = False,
+    nullable: bool = False,
+) -> Callable[[Any], Any]:
+    """A checker of a non-negative ``int`` or ``float`` (bools are not numbers)."""
+    whole = kind is int
+
+    def check(value: Any) -> Any:
+        if value is None and nullable:
+            return None
+        converted: Any = None
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if is_number and math.isfinite(value) and (not whole or value == int(value)):
+            converted = kind(value)
+        if converted is None:
+            raise InvalidSetting("expected a whole number" if whole else "expected a number")
+        if minimum is not None and converted < minimum:
+            raise InvalidSetting(f"expected at least {minimum:g}")
+        if positive and converted <= 0:
+            raise InvalidSetting("expected more than 0")
+        if converted < 0:
+            raise InvalidSetting("expected a value that is not negative")
+        return converted
+
+    return check
+
+
+def boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise InvalidSetting("expected True or False")
+
+
+def text(*, nullable: bool = False) -> Callable[[Any], str | None]:
+    """A checker of a string or path (``None`` too when ``nullable``)."""
+
+    def check(value: Any) -> str | None:
+        if value is None and nullable:
+            return None
+        if isinstance(value, str | os.PathLike):
+            return os.fspath(value)
+        raise InvalidSetting("expected a str")
+
+    return check
+
+
+def strings(value: Any) -> tuple[str, ...]:
+    """A list of strings (one string is a list of one)."""
+    items = [value] if isinstance(value, str) else value
+    if isinstance(items, Sequence | set | frozenset) and all(isinstance(i, str) for i in items):
+        return tuple(items)
+    raise InvalidSetting("expected a list of strings")
+
+
+def _rules(value: Any) -> Any:
+    # Checked entry by entry by the dashboard (ThresholdRule.from_mapping), which names the
+    # bad field; here only the shape.
+    if value is None or isinstance(value, list | tuple):
+        return value
+    raise InvalidSetting("expected a list of rule dicts (ThresholdRule fields)")
+
+
+T, P, D, M = TRACKER, PROFILER, DASHBOARD, MESSAGING
+TRACKER_PARAMS: tuple[Param[Any], ...] = (
+    Param(T, "max_metrics_history", None, 10_000, "records kept in memory", number(int, minimum=1)),
+    Param(
+        T,
+        "snapshot_interval",
+        None,
+        60.0,
+        "seconds between snapshots; 0 turns them off",
+        number(float),
+    ),
+    Param(
+        T, "metric_retention_days", None, 30.0, "days a record is kept", number(float, minimum=1e-9)
+    ),
+    Param(T, "max_snapshots", None, 100, "snapshots kept in memory", number(int, minimum=1)),
+    Param(
+        T,
+        "snapshot_export_path",
+        None,
+        None,
+        "file each snapshot is written to (JSON)",
+        text(nullable=True),
+    ),
+    Param(
+        T,
+        "metric_attribute_keys",
+        None,
+        ("operation",),
+        "context keys that become metric attributes (keep them low-cardinality)",
+        strings,
+    ),
+)
+PROFILER_PARAMS: tuple[Param[Any], ...] = (
+    Param(P, "profiling_enabled", None, True, "False makes profiling a near-free no-op", boolean),
+    Param(
+        P,
+        "snapshot_interval",
+        None,
+        30.0,
+        "seconds between system snapshots; 0: none",
+        number(float),
+    ),
+    Param(
+        P, "max_history", None, 5000, "profiles and system snapshots kept", number(int, minimum=1)
+    ),
+)
+DASHBOARD_PARAMS: tuple[Param[Any], ...] = (
+    Param(
+        D,
+        "refresh_interval",
+        None,
+        5.0,
+        "seconds between refreshes once `start()` is called",
+        number(float, minimum=0.01),
+    ),
+    Param(
+        D,
+        "window_seconds",
+        None,
+        300.0,
+        "seconds of tracked metrics each refresh reads",
+        number(float, minimum=1e-3),
+    ),
+    Param(D, "max_alert_history", None, 1000, "resolved alerts kept", number(int, minimum=1)),
+    Param(
+        D,
+        "max_active_alerts",
+        None,
+        1000,
+        "unresolved alerts kept (past it the oldest resolves as `overflow`)",
+        number(int, minimum=1),
+    ),
+    Param(
+        D,
+        "alert_reopen_window",
+        None,
+        300.0,
+        "seconds during which a rule-cleared alert reopens instead of being raised anew",
+        number(float),
+    ),
+    Param(
+        D,
+        "max_history_points",
+        None,
+        720,
+        "refreshes kept for the historical view (an hour at 5 s)",
+        number(int, minimum=1),
+    ),
+    Param(
+        D, "system_resources", None, True, "read the machine's CPU and memory with psutil", boolean
+    ),
+    Param(D, "default_alert_rules", None, True, "start with the default alert rules", boolean),
+    Param(
+        D,
+        "alert_rules",
+        None,
+        None,
+        "more rules, as dicts of `ThresholdRule` fields",
+        _rules,
+        shown_default="[]",
+    ),
+)
+MESSAGING_PARAMS: tuple[Param[Any], ...] = (
+    Param(
+        M,
+        "heartbeat_interval",
+        None,
+        30.0,
+        "seconds between an agent's heartbeats",
+        number(float, positive=True),
+    ),
+    Param(
+        M,
+        "message_timeout",
+        None,
+        300.0,
+        "seconds a message may wait before it expires",
+        number(float, positive=True),
+    ),
+    Param(
+        M,
+        "max_message_history",
+        None,
+        10_000,
+        "message records kept for status and history",
+        number(int, minimum=1),
+    ),
+    Param(
+        M,
+        "heartbeat_miss_limit",
+        None,
+        3,
+        "missed heartbeats before an agent is offline",
+        number(int, minimum=1),
+    ),
+    Param(
+        M,
+        "heartbeat_monitor",
+        None,
+        True,
+        (
+            "check heartbeats in a daemon thread from the first registration; False: call start()"
+            " or check_heartbeats() yourself"
+        ),
+        boolean,
+    ),
+    Param(
+        M,
+        "max_queue_size",
+        None,
+        10_000,
+        "messages waiting per agent; None: no limit",
+        number(int, minimum=1, nullable=True),
+    ),
+    Param(
+        M,
+        "require_registered_sender",
+        None,
+        False,
+        "True: a sender must be registered too",
+        boolean,
+    ),
+    Param(
+        M,
+        "max_message_size",
+        None,
+        1_048_576,
+        (
+            "bytes of one HTTP request to the hub or an inbox (an envelope or a batch); larger "
+            "ones get a 413"
+        ),
+        number(int, minimum=1024),
+    ),
+    Param(
+        M,
+        "allowed_endpoint_networks",
+        None,
+        (),
+        (
+            "CIDR networks agent endpoints may point into although they are link-local or "
+            "metadata addresses"
+        ),
+        strings,
+    ),
+    Param(
+        M,
+        "ack_timeout",
+        None,
+        30.0,
+        "seconds the hub waits for an inbox's processed report before redelivering",
+        number(float, positive=True),
+    ),
+    Param(
+        M,
+        "max_delivery_attempts",
+        None,
+        5,
+        "deliveries of one message before it is dead-lettered",
+        number(int, minimum=1),
+    ),
+    Param(
+        M,
+        "retry_backoff",
+        None,
+        1.0,
+        "seconds before the first redelivery; doubles with each attempt, at most 60 s",
+        number(float, positive=True),
+    ),
+    Param(
+        M,
+        "max_dead_letters",
+        None,
+        1000,
+        "dead letters the hub keeps (oldest dropped first)",
+        number(int, minimum=1),
+    ),
+)

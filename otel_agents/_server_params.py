@@ -1,0 +1,104 @@
+"""Variables read outside :func:`otel_agents.configure`: servers, exports, messaging keys.
+
+Declared like every setting (:mod:`otel_agents._config_params`). The secrets are declared
+with ``read_by``: the module named there reads them when it needs them, and no message ever
+shows their value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from otel_agents._config_params import Component, Param
+from otel_agents._settings_parsers import parse_millis_as_seconds
+
+__all__ = [
+    "DRAIN_TIMEOUT",
+    "EXPORT_KEY",
+    "MESSAGING_SECRET",
+    "MESSAGING_SIGNING_KEY",
+    "MESSAGING_VERIFICATION_KEYS",
+    "SERVERS",
+    "SERVER_PARAMS",
+    "SHUTDOWN_TIMEOUT",
+]
+
+#: Read by the ``otel-agents`` servers, ``shutdown()`` and the exports; a bad value warns.
+SERVERS = Component("otel-agents servers", label="{key}", environment_warns=True)
+S = SERVERS
+SHUTDOWN_TIMEOUT = Param(
+    S,
+    None,
+    "OTEL_AGENTS_SHUTDOWN_TIMEOUT",
+    5.0,
+    (
+        "milliseconds `shutdown()` (and exit) may take; what is not exported by then is dropped, "
+        "counted and logged"
+    ),
+    parse=parse_millis_as_seconds,
+    shown_default="`5000`",
+)
+# With SHUTDOWN_TIMEOUT, the longest stop of a CLI server: 8 s, within Docker's 10 s.
+DRAIN_TIMEOUT = Param(
+    S,
+    None,
+    "OTEL_AGENTS_DRAIN_TIMEOUT",
+    3.0,
+    (
+        "milliseconds the `otel-agents` hub, agents and gateway let requests in flight finish "
+        "after SIGTERM"
+    ),
+    parse=parse_millis_as_seconds,
+    shown_default="`3000`",
+)
+EXPORT_KEY: Param[str | None] = Param(
+    S,
+    None,
+    "OTEL_AGENTS_EXPORT_KEY",
+    None,
+    (
+        "Fernet key for `export_*(..., encrypt=True)` and `demo --encrypt` "
+        "(`otel_agents._encryption.generate_key()`)"
+    ),
+    shown_default="none",
+    secret=True,
+    read_by="otel_agents._encryption",
+)
+MESSAGING_SECRET: Param[str | None] = Param(
+    S,
+    None,
+    "OTEL_AGENTS_MESSAGING_SECRET",
+    None,
+    (
+        "agent messaging over HTTP: bearer token (the hub refuses to start without it unless "
+        "`--insecure`)"
+    ),
+    shown_default="none",
+    secret=True,
+    read_by="otel_agents.messaging._security",
+)
+MESSAGING_SIGNING_KEY: Param[str | None] = Param(
+    S,
+    None,
+    "OTEL_AGENTS_MESSAGING_SIGNING_KEY",
+    None,
+    "agent messaging over HTTP: envelope signing key",
+    shown_default="none",
+    secret=True,
+    read_by="otel_agents.messaging._security",
+)
+MESSAGING_VERIFICATION_KEYS: Param[str | None] = Param(
+    S,
+    None,
+    "OTEL_AGENTS_MESSAGING_VERIFICATION_KEYS",
+    None,
+    "older signing keys still accepted during a rotation (comma list)",
+    shown_default="none",
+    secret=True,
+    read_by="otel_agents.messaging._security",
+)
+
+SERVER_PARAMS: tuple[Param[Any], ...] = (
+    SHUTDOWN_TIMEOUT, DRAIN_TIMEOUT, EXPORT_KEY, MESSAGING_SECRET, MESSAGING_SIGNING_KEY,
+    MESSAGING_VERIFICATION_KEYS,
+)  # fmt: skip
