@@ -27,6 +27,7 @@ __all__ = [
     "TRACKER_PARAMS",
     "boolean",
     "number",
+    "one_of",
     "strings",
     "text",
 ]
@@ -92,6 +93,17 @@ def strings(value: Any) -> tuple[str, ...]:
     if isinstance(items, Sequence | set | frozenset) and all(isinstance(i, str) for i in items):
         return tuple(items)
     raise InvalidSetting("expected a list of strings")
+
+
+def one_of(*choices: str) -> Callable[[Any], str]:
+    """A checker of one of ``choices``."""
+
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise InvalidSetting(f"expected one of {', '.join(map(repr, choices))}")
+        return str(value)
+
+    return check
 
 
 def _rules(value: Any) -> Any:
@@ -201,7 +213,7 @@ DASHBOARD_PARAMS: tuple[Param[Any], ...] = (
         None,
         "more rules, as dicts of `ThresholdRule` fields",
         _rules,
-        shown_default="[]",
+        shown_default="`[]`",
     ),
 )
 MESSAGING_PARAMS: tuple[Param[Any], ...] = (

@@ -232,6 +232,7 @@ TRACES_SAMPLER_ARG = Param(
     "ratio of the `traceidratio` samplers",
     check_ratio,
     parse_ratio,
+    shown_default="`1.0`",
 )
 ID_GENERATOR = Param(
     C,
