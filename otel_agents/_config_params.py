@@ -45,6 +45,7 @@ __all__ = [
     "invalid_config",
     "resolve",
     "resolve_mapping",
+    "unknown_keys",
 ]
 
 _logger = logging.getLogger("otel_agents")

@@ -17,7 +17,7 @@ from otel_agents import _seed_params as seed, _server_params as servers, _settin
 from otel_agents._config_params import Param
 from otel_agents.gateway import _params as gateway
 
-__all__ = ["ALL_PARAMS", "TABLES", "declared_keys"]
+__all__ = ["ALL_PARAMS", "TABLES", "declared_keys", "find"]
 
 #: Each generated table: its name (``<!-- generated:config:NAME -->``) and its settings.
 TABLES: dict[str, tuple[Param[Any], ...]] = {
@@ -44,3 +44,19 @@ def declared_keys() -> frozenset[str]:
         gateway.GATEWAY_PARAMS,
     )
     return frozenset(p.key for params in components for p in params if p.key is not None)
+
+
+def find(name: str) -> Param[Any]:
+    """The setting whose variable is ``name``, else the first whose key is ``name``.
+
+    Raises:
+        KeyError: nothing declares ``name``; the message lists the close matches.
+    """
+    for param in ALL_PARAMS:
+        if param.env == name:
+            return param
+    for param in ALL_PARAMS:
+        if param.key == name:
+            return param
+    close = sorted(p.name for p in ALL_PARAMS if name.lower() in p.name.lower())
+    raise KeyError(f"no setting is declared as {name!r}; close: {', '.join(close) or 'none'}")

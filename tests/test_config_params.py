@@ -15,7 +15,7 @@ import pytest
 from otel_agents import ConfigurationError, PerformanceProfiler, PerformanceTracker
 from otel_agents._config_docs import DOCUMENTS, render
 from otel_agents._config_params import Source, resolve, resolve_mapping
-from otel_agents._config_registry import ALL_PARAMS, TABLES, declared_keys
+from otel_agents._config_registry import ALL_PARAMS, TABLES, declared_keys, find
 from otel_agents._seed_params import TRACKER, TRACKER_PARAMS
 from otel_agents._settings import CARDINALITY_LIMIT, CONFIGURE_PARAMS, check_arguments
 from otel_agents.gateway import GatewayConfig, GatewayConfigError, load_config
@@ -38,6 +38,13 @@ def test_every_setting_has_a_name_a_description_and_one_declaration() -> None:
     for table in TABLES.values():
         keys = [p.key for p in table if p.key]
         assert len(keys) == len(set(keys)), "a key declared twice in one component"
+
+
+def test_a_setting_is_found_by_variable_or_key() -> None:
+    assert find("OTEL_AGENTS_GATEWAY_PORT").key == "port"
+    assert find("heartbeat_interval").component.name == "AgentCommunicationProtocol"
+    with pytest.raises(KeyError, match="OTEL_AGENTS_DRAIN_TIMEOUT"):
+        find("DRAIN")
 
 
 def test_our_variables_use_the_otel_agents_prefix_and_the_rest_are_standard() -> None:

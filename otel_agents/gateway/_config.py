@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from otel_agents._config_params import Source, resolve, resolve_mapping
+from otel_agents._config_params import Source, resolve, resolve_mapping, unknown_keys
 from otel_agents.gateway._errors import GatewayConfigError
 from otel_agents.gateway._params import (
     BOOLEAN_SPELLINGS,
@@ -98,12 +98,11 @@ class GatewayConfig:
         return cls(**values)
 
     def with_overrides(self, **changes: Any) -> GatewayConfig:
+        """A copy with ``changes`` (checked like arguments), e.g. the CLI's ``--port``."""
         checked = {}
         for key, value in changes.items():
             if key not in _PARAMS:
-                raise GatewayConfigError(
-                    f"unknown gateway setting(s) {key}; known: {', '.join(sorted(_PARAMS))}"
-                )
+                raise GatewayConfigError(unknown_keys(GATEWAY, [key], _PARAMS))
             checked[key] = resolve(_PARAMS[key], value, source=Source.ARGUMENT)
         return replace(self, **checked)
 
