@@ -255,9 +255,11 @@ def resolve_mapping(
             f"config={_shown(config)} is not valid for {component.name}: expected a dict "
             f"such as {{{example!r}: ...}}"
         )
-    from otel_agents._config_registry import declared_keys  # the registry imports us
+    unknown = [key for key in config if key not in keyed]
+    if unknown:  # another component's keys are fine: only then load every declaration
+        from otel_agents._config_registry import declared_keys  # the registry imports us
 
-    unknown = [key for key in config if key not in keyed and key not in declared_keys()]
+        unknown = [key for key in unknown if key not in declared_keys()]
     if file is not None:
         unknown += [key for key in file if key not in keyed]
     if unknown:

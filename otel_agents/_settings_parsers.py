@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from otel_agents import _plugins as plugins
 from otel_agents._config_params import InvalidSetting, Param
 
 _logger = logging.getLogger("otel_agents")
@@ -99,12 +98,16 @@ def choice(choices: tuple[str, ...]) -> Callable[[str], str]:
 
 def exporter_choices(signal: str) -> tuple[str, ...]:
     """Our own exporter names for ``signal``, then the installed entry points' names."""
+    from otel_agents import _plugins as plugins  # entry points: only when asked
+
     extra = plugins.installed(plugins.EXPORTER_GROUPS[signal])
     return EXPORTERS[signal] + tuple(n for n in extra if n not in EXPORTERS[signal])
 
 
 def known_exporter(signal: str, name: str) -> str | None:
     """``name`` as configure() builds it (ours in lower case), or ``None`` if not installed."""
+    from otel_agents import _plugins as plugins  # entry points: only when asked
+
     if name.lower() in EXPORTERS[signal]:
         return name.lower()
     found = plugins.find(plugins.EXPORTER_GROUPS[signal], name)
@@ -145,12 +148,16 @@ def exporter_list(signal: str) -> Callable[[str], tuple[str, ...]]:
 
 
 def sampler_choices() -> tuple[str, ...]:
+    from otel_agents import _plugins as plugins  # entry points: only when asked
+
     extra = plugins.installed(plugins.SAMPLER_GROUP)
     return SAMPLERS + tuple(n for n in extra if n not in SAMPLERS)
 
 
 def known_sampler(name: str) -> str | None:
     """``name`` if it is a specification sampler or an installed one, else ``None``."""
+    from otel_agents import _plugins as plugins  # entry points: only when asked
+
     if name.lower() in SAMPLERS:
         return name.lower()
     found = plugins.find(plugins.SAMPLER_GROUP, name)
@@ -165,6 +172,8 @@ def parse_sampler(raw: str) -> str:
 
 
 def parse_id_generator(raw: str) -> str:
+    from otel_agents import _plugins as plugins  # entry points: only when asked
+
     if raw == "random":
         return raw
     found = plugins.find(plugins.ID_GENERATOR_GROUP, raw)
