@@ -42,6 +42,7 @@ __all__ = [
     "InvalidSetting",
     "Param",
     "Source",
+    "declared_in",
     "invalid_config",
     "resolve",
     "resolve_mapping",
@@ -158,6 +159,14 @@ class Param(Generic[T]):
     def from_text(self, raw: str) -> T:
         """The setting from the text of its variable (raises like the parser)."""
         return self.parse(raw) if self.parse is not None else self.check(raw)
+
+
+def declared_in(namespace: Mapping[str, Any], component: Component) -> tuple[Param[Any], ...]:
+    """The settings of ``component`` a module declares, in order: ``declared_in(globals(), C)``.
+
+    So declaring a setting is one line: a module-level ``Param``, nothing else to update.
+    """
+    return tuple(v for v in namespace.values() if isinstance(v, Param) and v.component is component)
 
 
 def resolve(

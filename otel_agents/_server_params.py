@@ -7,9 +7,7 @@ shows their value.
 
 from __future__ import annotations
 
-from typing import Any
-
-from otel_agents._config_params import Component, Param
+from otel_agents._config_params import Component, Param, declared_in
 from otel_agents._settings_parsers import parse_millis_as_seconds
 
 __all__ = [
@@ -98,7 +96,5 @@ MESSAGING_VERIFICATION_KEYS: Param[str | None] = Param(
     read_by="otel_agents.messaging._security",
 )
 
-SERVER_PARAMS: tuple[Param[Any], ...] = (
-    SHUTDOWN_TIMEOUT, DRAIN_TIMEOUT, EXPORT_KEY, MESSAGING_SECRET, MESSAGING_SIGNING_KEY,
-    MESSAGING_VERIFICATION_KEYS,
-)  # fmt: skip
+#: Every setting above, in order.
+SERVER_PARAMS = declared_in(globals(), SERVERS)

@@ -18,11 +18,10 @@ declared so that the README's table (``scripts/generate-config-docs``) lists the
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 
-from otel_agents._config_params import Component, Param, resolve
+from otel_agents._config_params import Component, Param, declared_in, resolve
 from otel_agents._server_params import DRAIN_TIMEOUT, SHUTDOWN_TIMEOUT
 from otel_agents._settings_parsers import (
     HOST_METRICS_MODES,
@@ -70,10 +69,6 @@ __all__ = [
     "read_signal",
     "signal_setting",
 ]
-
-_logger = logging.getLogger("otel_agents")
-
-T = TypeVar("T")
 
 #: ``configure()``: its variables warn and use the default; its arguments raise.
 CONFIGURE = Component("configure()", label="{key}", noun="argument", environment_warns=True)
@@ -339,14 +334,8 @@ SDK_INTERNAL_METRICS = Param(
     shown_default="`true` (the SDK's own default: `false`)",
 )
 
-CONFIGURE_PARAMS: tuple[Param[Any], ...] = (
-    SDK_DISABLED, SERVICE_NAME, RESOURCE_ATTRIBUTES, RESOURCE_DETECTORS, TRACES_EXPORTER,
-    METRICS_EXPORTER, LOGS_EXPORTER, OTLP_PROTOCOL, OTLP_ENDPOINT, OTLP_HEADERS, OTLP_TIMEOUT,
-    METRIC_EXPORT_INTERVAL, METRIC_EXPORT_TIMEOUT, TRACES_SAMPLER, TRACES_SAMPLER_ARG,
-    ID_GENERATOR, LOGGING_AUTO_INSTRUMENTATION, PROMETHEUS_HOST, PROMETHEUS_PORT, SYSTEM_METRICS,
-    HOST_METRICS, DASHBOARD, CARDINALITY_LIMIT, ATTRIBUTE_VALUE_LENGTH_LIMIT,
-    SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT, SDK_INTERNAL_METRICS,
-)  # fmt: skip
+#: Every setting above, in order (the README table's order).
+CONFIGURE_PARAMS = declared_in(globals(), CONFIGURE)
 
 
 def check_arguments(requested: Mapping[str, Any]) -> None:
