@@ -229,3 +229,20 @@ def test_every_configure_setting_with_a_variable_is_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for param in CONFIGURE_PARAMS:
         assert f"`{param.env}`" in readme, param.env
+
+
+def test_a_seed_key_declared_with_a_variable_follows_the_same_precedence() -> None:
+    """How a messaging key with a variable (a transport, say) behaves once declared."""
+    from otel_agents._config_params import Param
+    from otel_agents._seed_params import MESSAGING, one_of
+
+    transport = Param(
+        MESSAGING, "transport", "OTEL_AGENTS_TEST_TRANSPORT", "http", "test", one_of("http", "nats")
+    )
+    env = {"OTEL_AGENTS_TEST_TRANSPORT": "nats"}
+    assert resolve_mapping(MESSAGING, [transport], {}, environ=env) == {"transport": "nats"}
+    assert resolve_mapping(MESSAGING, [transport], {"transport": "http"}, environ=env) == {
+        "transport": "http"
+    }
+    with pytest.raises(ConfigurationError, match=r"OTEL_AGENTS_TEST_TRANSPORT='smoke'"):
+        resolve_mapping(MESSAGING, [transport], {}, environ={"OTEL_AGENTS_TEST_TRANSPORT": "smoke"})
