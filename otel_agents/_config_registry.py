@@ -16,6 +16,7 @@ from typing import Any
 from otel_agents import _seed_params as seed, _server_params as servers, _settings as settings
 from otel_agents._config_params import Param
 from otel_agents.gateway import _params as gateway
+from otel_agents.messaging import _config as messaging
 
 __all__ = ["ALL_PARAMS", "TABLES", "declared_keys", "find"]
 
@@ -24,7 +25,7 @@ TABLES: dict[str, tuple[Param[Any], ...]] = {
     "environment": settings.CONFIGURE_PARAMS + servers.SERVER_PARAMS,
     "tracker": seed.TRACKER_PARAMS,
     "profiler": seed.PROFILER_PARAMS,
-    "messaging": seed.MESSAGING_PARAMS,
+    "messaging": messaging.MESSAGING_PARAMS,
     "dashboard": seed.DASHBOARD_PARAMS,
     "gateway": gateway.GATEWAY_PARAMS,
 }
@@ -39,7 +40,7 @@ def declared_keys() -> frozenset[str]:
     components = (
         seed.TRACKER_PARAMS,
         seed.PROFILER_PARAMS,
-        seed.MESSAGING_PARAMS,
+        messaging.MESSAGING_PARAMS,
         seed.DASHBOARD_PARAMS,
         gateway.GATEWAY_PARAMS,
     )

@@ -1,10 +1,10 @@
 """The seed components' config-dict keys, declared once (see :mod:`otel_agents._config_params`).
 
-``PerformanceTracker(config)``, ``PerformanceProfiler(config)``,
-``PerformanceDashboard(..., config)`` and ``AgentCommunicationProtocol(config)`` take the
-seed's dictionaries. None of these keys has an environment variable: a value is the key's,
-or the default. Values are checked strictly (``"300"`` is not a number, ``1`` is not
-``True``), because a config dict is code.
+``PerformanceTracker(config)``, ``PerformanceProfiler(config)`` and
+``PerformanceDashboard(..., config)`` take the seed's dictionaries (the messaging keys are
+in :mod:`otel_agents.messaging._config`, with the checkers below). None of these keys has
+an environment variable: a value is the key's, or the default. Values are checked
+strictly (``"300"`` is not a number, ``1`` is not ``True``), because a config dict is code.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from otel_agents._config_params import Component, InvalidSetting, Param
 __all__ = [
     "DASHBOARD",
     "DASHBOARD_PARAMS",
-    "MESSAGING",
-    "MESSAGING_PARAMS",
     "PROFILER",
     "PROFILER_PARAMS",
     "TRACKER",
@@ -35,7 +33,6 @@ __all__ = [
 TRACKER = Component("PerformanceTracker")
 PROFILER = Component("PerformanceProfiler")
 DASHBOARD = Component("PerformanceDashboard")
-MESSAGING = Component("AgentCommunicationProtocol")
 
 
 def number(
@@ -114,7 +111,7 @@ def _rules(value: Any) -> Any:
     raise InvalidSetting("expected a list of rule dicts (ThresholdRule fields)")
 
 
-T, P, D, M = TRACKER, PROFILER, DASHBOARD, MESSAGING
+T, P, D = TRACKER, PROFILER, DASHBOARD
 TRACKER_PARAMS: tuple[Param[Any], ...] = (
     Param(T, "max_metrics_history", None, 10_000, "records kept in memory", number(int, minimum=1)),
     Param(
@@ -214,120 +211,5 @@ DASHBOARD_PARAMS: tuple[Param[Any], ...] = (
         "more rules, as dicts of `ThresholdRule` fields",
         _rules,
         shown_default="`[]`",
-    ),
-)
-MESSAGING_PARAMS: tuple[Param[Any], ...] = (
-    Param(
-        M,
-        "heartbeat_interval",
-        None,
-        30.0,
-        "seconds between an agent's heartbeats",
-        number(float, positive=True),
-    ),
-    Param(
-        M,
-        "message_timeout",
-        None,
-        300.0,
-        "seconds a message may wait before it expires",
-        number(float, positive=True),
-    ),
-    Param(
-        M,
-        "max_message_history",
-        None,
-        10_000,
-        "message records kept for status and history",
-        number(int, minimum=1),
-    ),
-    Param(
-        M,
-        "heartbeat_miss_limit",
-        None,
-        3,
-        "missed heartbeats before an agent is offline",
-        number(int, minimum=1),
-    ),
-    Param(
-        M,
-        "heartbeat_monitor",
-        None,
-        True,
-        (
-            "check heartbeats in a daemon thread from the first registration; False: call start()"
-            " or check_heartbeats() yourself"
-        ),
-        boolean,
-    ),
-    Param(
-        M,
-        "max_queue_size",
-        None,
-        10_000,
-        "messages waiting per agent; None: no limit",
-        number(int, minimum=1, nullable=True),
-    ),
-    Param(
-        M,
-        "require_registered_sender",
-        None,
-        False,
-        "True: a sender must be registered too",
-        boolean,
-    ),
-    Param(
-        M,
-        "max_message_size",
-        None,
-        1_048_576,
-        (
-            "bytes of one HTTP request to the hub or an inbox (an envelope or a batch); larger "
-            "ones get a 413"
-        ),
-        number(int, minimum=1024),
-    ),
-    Param(
-        M,
-        "allowed_endpoint_networks",
-        None,
-        (),
-        (
-            "CIDR networks agent endpoints may point into although they are link-local or "
-            "metadata addresses"
-        ),
-        strings,
-    ),
-    Param(
-        M,
-        "ack_timeout",
-        None,
-        30.0,
-        "seconds the hub waits for an inbox's processed report before redelivering",
-        number(float, positive=True),
-    ),
-    Param(
-        M,
-        "max_delivery_attempts",
-        None,
-        5,
-        "deliveries of one message before it is dead-lettered",
-        number(int, minimum=1),
-    ),
-    Param(
-        M,
-        "retry_backoff",
-        None,
-        1.0,
-        "seconds before the first redelivery; doubles with each attempt, at most 60 s",
-        number(float, positive=True),
-    ),
-    Param(
-        M,
-        "max_dead_letters",
-        None,
-        1000,
-        "dead letters the hub keeps (oldest dropped first)",
-        number(int, minimum=1),
     ),
 )

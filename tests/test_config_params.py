@@ -234,7 +234,8 @@ def test_every_configure_setting_with_a_variable_is_in_the_readme() -> None:
 def test_a_seed_key_declared_with_a_variable_follows_the_same_precedence() -> None:
     """How a messaging key with a variable (a transport, say) behaves once declared."""
     from otel_agents._config_params import Param
-    from otel_agents._seed_params import MESSAGING, one_of
+    from otel_agents._seed_params import one_of
+    from otel_agents.messaging._config import MESSAGING
 
     transport = Param(
         MESSAGING, "transport", "OTEL_AGENTS_TEST_TRANSPORT", "http", "test", one_of("http", "nats")

@@ -1,7 +1,8 @@
 """The protocol's settings: the seed's config keys plus ours, checked once.
 
-They are declared in :mod:`otel_agents._seed_params` (``MESSAGING_PARAMS``); the table in
-``docs/messaging.md`` is generated from there (``scripts/generate-config-docs``).
+Declared once here (:mod:`otel_agents._config_params`); the table in ``docs/messaging.md``
+is generated from these declarations (``scripts/generate-config-docs``). Light on purpose:
+the registry of every component's keys imports this module.
 
 The seed's own example sends from a ``"coordinator"`` it never registered, so by default an
 unregistered (but well-formed) sender id is accepted; recipients must always be registered.
@@ -16,10 +17,129 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from otel_agents._config_params import resolve_mapping
-from otel_agents._seed_params import MESSAGING, MESSAGING_PARAMS
+from otel_agents._config_params import Component, Param, resolve_mapping
+from otel_agents._seed_params import boolean, number, strings
 
-__all__ = ["DEFAULT_CONFIG", "MESSAGING_PARAMS", "read_config"]
+__all__ = ["DEFAULT_CONFIG", "MESSAGING", "MESSAGING_PARAMS", "read_config"]
+
+MESSAGING = Component("AgentCommunicationProtocol")
+M = MESSAGING
+MESSAGING_PARAMS: tuple[Param[Any], ...] = (
+    Param(
+        M,
+        "heartbeat_interval",
+        None,
+        30.0,
+        "seconds between an agent's heartbeats",
+        number(float, positive=True),
+    ),
+    Param(
+        M,
+        "message_timeout",
+        None,
+        300.0,
+        "seconds a message may wait before it expires",
+        number(float, positive=True),
+    ),
+    Param(
+        M,
+        "max_message_history",
+        None,
+        10_000,
+        "message records kept for status and history",
+        number(int, minimum=1),
+    ),
+    Param(
+        M,
+        "heartbeat_miss_limit",
+        None,
+        3,
+        "missed heartbeats before an agent is offline",
+        number(int, minimum=1),
+    ),
+    Param(
+        M,
+        "heartbeat_monitor",
+        None,
+        True,
+        (
+            "check heartbeats in a daemon thread from the first registration; False: call start()"
+            " or check_heartbeats() yourself"
+        ),
+        boolean,
+    ),
+    Param(
+        M,
+        "max_queue_size",
+        None,
+        10_000,
+        "messages waiting per agent; None: no limit",
+        number(int, minimum=1, nullable=True),
+    ),
+    Param(
+        M,
+        "require_registered_sender",
+        None,
+        False,
+        "True: a sender must be registered too",
+        boolean,
+    ),
+    Param(
+        M,
+        "max_message_size",
+        None,
+        1_048_576,
+        (
+            "bytes of one HTTP request to the hub or an inbox (an envelope or a batch); larger "
+            "ones get a 413"
+        ),
+        number(int, minimum=1024),
+    ),
+    Param(
+        M,
+        "allowed_endpoint_networks",
+        None,
+        (),
+        (
+            "CIDR networks agent endpoints may point into although they are link-local or "
+            "metadata addresses"
+        ),
+        strings,
+    ),
+    Param(
+        M,
+        "ack_timeout",
+        None,
+        30.0,
+        "seconds the hub waits for an inbox's processed report before redelivering",
+        number(float, positive=True),
+    ),
+    Param(
+        M,
+        "max_delivery_attempts",
+        None,
+        5,
+        "deliveries of one message before it is dead-lettered",
+        number(int, minimum=1),
+    ),
+    Param(
+        M,
+        "retry_backoff",
+        None,
+        1.0,
+        "seconds before the first redelivery; doubles with each attempt, at most 60 s",
+        number(float, positive=True),
+    ),
+    Param(
+        M,
+        "max_dead_letters",
+        None,
+        1000,
+        "dead letters the hub keeps (oldest dropped first)",
+        number(int, minimum=1),
+    ),
+)
+
 
 #: The defaults, by key.
 DEFAULT_CONFIG: dict[str, Any] = {p.name: p.default for p in MESSAGING_PARAMS}
