@@ -16,7 +16,7 @@ Precedence, the same for every component (highest first):
 4. the default.
 
 What a value that cannot be used does depends only on where it came from, decided in one
-place (:func:`_bad_value`):
+place (:func:`_warns`):
 
 - an argument, a config key or a config file entry: raises the component's
   :class:`~otel_agents._errors.ConfigurationError` (a bug in the caller's code or file);
@@ -193,41 +193,50 @@ def resolve(
         try:
             return param.from_text(raw)
         except (InvalidSetting, ValueError, TypeError) as exc:
-            _bad_value(param, Source.ENVIRONMENT, raw, exc)
-            return param.default  # only reached when the component's variables warn
+            if not _warns(param, Source.ENVIRONMENT):
+                raise _error(param, Source.ENVIRONMENT, raw, exc) from None
+            _logger.warning(
+                "%s=%s is not valid (%s); using the default %r",
+                param.env,
+                _shown(raw, param.secret),
+                exc,
+                param.default,
+            )
+            return param.default
     if file_value is not MISSING:
         return _checked(param, file_value, Source.FILE, file_name)
     return param.default
+
+
+def _warns(param: Param[Any], source: Source) -> bool:
+    """The failure policy of every source, in one place.
+
+    Only a variable of a component that declares ``environment_warns`` (``configure()``:
+    telemetry never stops the host program) warns and falls back to the default; a bad
+    argument, config key or config file entry, or any other component's variable, raises.
+    """
+    return source is Source.ENVIRONMENT and param.component.environment_warns
 
 
 def _checked(param: Param[T], value: Any, source: Source, file_name: str | None = None) -> T:
     try:
         return param.check(value)
     except (InvalidSetting, ValueError, TypeError) as exc:
-        _bad_value(param, source, value, exc, file_name)
-        raise AssertionError("unreachable") from None  # _bad_value raises for these sources
+        raise _error(param, source, value, exc, file_name) from None
 
 
-def _bad_value(
+def _error(
     param: Param[Any],
     source: Source,
     value: Any,
     exc: Exception,
     file_name: str | None = None,
-) -> None:
-    """The failure policy of every source, in one place: warn (returns) or raise."""
+) -> ConfigurationError:
+    """The component's error, naming the key or variable, the value and what is expected."""
     component = param.component
-    reason = str(exc) if str(exc).startswith("expected") else f"expected {exc}"
-    if source is Source.ENVIRONMENT and component.environment_warns:
-        _logger.warning(
-            "%s=%r is not valid (%s); using the default %r",
-            param.env,
-            value,
-            exc,
-            param.default,
-        )
-        return
-    shown = "<hidden>" if param.secret else _shown(value)
+    text = str(exc)
+    reason = text if text.startswith("expected") else f"not accepted ({text})"
+    shown = _shown(value, param.secret)
     if source is Source.ENVIRONMENT:
         where = f"{param.env}={shown} ({component.named(param.name)})"
     else:
@@ -237,7 +246,7 @@ def _bad_value(
     message = f"{where} is not valid for {component.name}: {reason}"
     if source is Source.KEY:
         message += f" ({param.description})"
-    raise component.error(message) from None
+    return component.error(message)
 
 
 def resolve_mapping(
@@ -307,6 +316,8 @@ def invalid_config(
     return ConfigurationError(message)
 
 
-def _shown(value: Any) -> str:
+def _shown(value: Any, secret: bool = False) -> str:
+    if secret:
+        return "<hidden>"
     shown = repr(value)
     return shown if len(shown) <= 80 else shown[:77] + "..."
