@@ -98,13 +98,24 @@ def _gateway(params: Sequence[Param[Any]]) -> list[str]:
     return rows
 
 
+#: Where each component's settings are explained, for the summary table.
+_DETAILS = {
+    "tracker": "docs/configuration.md",
+    "profiler": "docs/configuration.md",
+    "messaging": "docs/messaging.md",
+    "dashboard": "docs/dashboard.md",
+    "gateway": "docs/gateway.md",
+}
+
+
 def _components(_: Sequence[Param[Any]]) -> list[str]:
-    rows = ["| component | keys (default) |", "| --- | --- |"]
+    rows = ["| component | keys (default) | details |", "| --- | --- | --- |"]
     for name in (*_SEED, "gateway"):
         params = TABLES[name]
         shown = _text_default if name == "gateway" else _python_default
         keys = ", ".join(f"{_code(p.name)} ({shown(p)})" for p in params)
-        rows.append(f"| `{params[0].component.name}` | {keys} |")
+        link = f"[{_DETAILS[name]}]({_DETAILS[name]})"
+        rows.append(f"| `{params[0].component.name}` | {keys} | {link} |")
     return rows
 
 
