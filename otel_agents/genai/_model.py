@@ -48,6 +48,8 @@ def check_tokens(parameter: str, value: Any) -> int:
 
 
 def _check_reasons(value: Any) -> tuple[str, ...]:
+    if type(value) is tuple and all(type(r) is str and 0 < len(r) <= 256 for r in value):
+        return value  # the hot path, without abc isinstance checks
     if isinstance(value, str) or not isinstance(value, Sequence):
         raise invalid_type("finish_reasons", value, "a sequence of strings, e.g. ['stop']")
     for reason in value:
