@@ -334,6 +334,19 @@ SDK_INTERNAL_METRICS = Param(
     shown_default="`true` (the SDK's own default: `false`)",
 )
 
+GENAI_PRICES: Param[str | None] = Param(
+    C,
+    None,
+    "OTEL_AGENTS_GENAI_PRICES",
+    None,
+    (
+        "JSON file of model prices (USD per million input/output tokens) for `agent.model.cost`;"
+        " a bad file logs a warning and keeps the current table ([docs/genai.md](docs/genai.md))"
+    ),
+    parse=str,
+    shown_default="the dated defaults",
+)
+
 #: Every setting above, in order (the README table's order).
 CONFIGURE_PARAMS = declared_in(globals(), CONFIGURE)
 
