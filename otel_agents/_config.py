@@ -42,10 +42,14 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from otel_agents import _exporters as x, _providers as p, _settings as s, semconv
 from otel_agents._arguments import check_arguments, invalid_config
+from otel_agents._errors import ConfigurationError
 from otel_agents._export_noise import loud_export_errors, quiet_export_errors
 from otel_agents._guard import Guards, stop_within
 from otel_agents._host import host_resource
 from otel_agents._inprocess import InProcessMetrics, installed_reader, set_installed_reader
+from otel_agents.genai._prices import load_price_table_from_env
+from otel_agents.genai._processor import GenAISpanProcessor
+from otel_agents.genai._telemetry import reset_default_telemetry
 
 if TYPE_CHECKING:
     from otel_agents._system_metrics import SystemMetrics
@@ -383,6 +387,8 @@ def _build(requested: dict[str, Any]) -> Telemetry:
             requested, resource, exporters, otlp, telemetry._guards, lengths
         )
         if telemetry.tracer_provider is not None:
+            # Official GenAI instrumentations' spans get our agent attribution and a price.
+            telemetry.tracer_provider.add_span_processor(GenAISpanProcessor())
             trace.set_tracer_provider(telemetry.tracer_provider)
     else:
         _logger.info("a global TracerProvider is already set; otel-agents keeps it")
@@ -429,6 +435,7 @@ def _build(requested: dict[str, Any]) -> Telemetry:
     else:
         _logger.info("a global MeterProvider is already set; otel-agents keeps it")
 
+    _genai_setup()
     if type(get_logger_provider()).__name__.startswith(("ProxyLoggerProvider", "NoOp")):
         telemetry.logger_provider = p.logger_provider(
             resource, exporters, otlp, telemetry._guards, lengths
@@ -442,6 +449,16 @@ def _build(requested: dict[str, Any]) -> Telemetry:
                     lambda: p.logging_handler(provider),
                 )
     return telemetry
+
+
+def _genai_setup() -> None:
+    """GenAI model calls record into the providers just set, priced by the table named by
+    ``OTEL_AGENTS_GENAI_PRICES`` (a bad file logs a warning and keeps the default prices)."""
+    reset_default_telemetry()
+    try:
+        load_price_table_from_env()
+    except ConfigurationError as exc:
+        _logger.warning("%s; keeping the current GenAI price table", exc)
 
 
 def _system_metrics(

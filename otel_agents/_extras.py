@@ -13,6 +13,7 @@ web framework:
 ``messaging``      agents over HTTP: the hub, inboxes, ``RemoteAgent``, ``HttpTransport``
 ``instrumentation``  ``OtelAgentsInstrumentor`` (``opentelemetry-instrument``)
 ``logs``           stdlib logging to the OTel logs pipeline
+``genai``          the OpenAI client, its official instrumentation and the GenAI utilities
 ``all``            all of the above
 =================  =======================================================================
 """

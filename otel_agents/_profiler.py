@@ -278,7 +278,7 @@ class PerformanceProfiler:
             profile_name: the span and profile name.
             context: details of this run; its string, number and bool values become span
                 attributes ``agent.context.<key>`` (``operation`` becomes
-                ``gen_ai.operation.name``), except keys that may name a credential (``token``,
+                ``agent.operation``), except keys that may name a credential (``token``,
                 ``password``, ``api_key`` ...), which are left out. They never become metric
                 attributes.
         """

@@ -35,6 +35,10 @@ __all__ = [
     "AGENT_ALERTS_ACTIVE",
     "AGENT_ALERTS_RAISED",
     "AGENT_CONTEXT_PREFIX",
+    "AGENT_CONVERSATION_COST",
+    "AGENT_CONVERSATION_COST_ATTRIBUTE",
+    "AGENT_CONVERSATION_TOKENS",
+    "AGENT_CONVERSATION_TOKENS_ATTRIBUTE",
     "AGENT_CPU_USAGE",
     "AGENT_ERRORS",
     "AGENT_ERROR_RATE",
@@ -56,7 +60,13 @@ __all__ = [
     "AGENT_MESSAGE_SENDER_NAME",
     "AGENT_MESSAGE_TYPE",
     "AGENT_METRIC_TYPE",
+    "AGENT_MODEL_CALLS",
+    "AGENT_MODEL_COST",
+    "AGENT_MODEL_FINISH_REASON",
+    "AGENT_MODEL_FINISH_REASON_NONE",
+    "AGENT_MODEL_UNPRICED",
     "AGENT_NETWORK_LATENCY",
+    "AGENT_OPERATION",
     "AGENT_PROFILE_DURATION",
     "AGENT_PROFILE_NAME",
     "AGENT_QUEUE_SIZE",
@@ -68,6 +78,7 @@ __all__ = [
     "AGENT_STATUS_CHANGES",
     "AGENT_TASK_DURATION",
     "AGENT_THROUGHPUT",
+    "AGENT_TOOL_CALLS",
     "ALERT_CONTEXT_PREFIX",
     "ALERT_COUNT",
     "ALERT_EVENT",
@@ -124,7 +135,32 @@ __all__ = [
     "GATEWAY_UPSTREAM_ERRORS",
     "GEN_AI_AGENT_ID",
     "GEN_AI_AGENT_NAME",
+    "GEN_AI_CLIENT_OPERATION_DURATION",
+    "GEN_AI_CLIENT_TOKEN_USAGE",
+    "GEN_AI_CONVERSATION_ID",
+    "GEN_AI_DURATION_BUCKETS",
+    "GEN_AI_EXECUTE_TOOL_SPAN",
+    "GEN_AI_INVOKE_AGENT_SPAN",
+    "GEN_AI_MODEL_SPAN",
+    "GEN_AI_OPERATION_CHAT",
+    "GEN_AI_OPERATION_EXECUTE_TOOL",
+    "GEN_AI_OPERATION_INVOKE_AGENT",
     "GEN_AI_OPERATION_NAME",
+    "GEN_AI_PROVIDER_NAME",
+    "GEN_AI_REQUEST_MODEL",
+    "GEN_AI_RESPONSE_FINISH_REASONS",
+    "GEN_AI_RESPONSE_ID",
+    "GEN_AI_RESPONSE_MODEL",
+    "GEN_AI_SYSTEM",
+    "GEN_AI_TOKEN_BUCKETS",
+    "GEN_AI_TOKEN_TYPE",
+    "GEN_AI_TOKEN_TYPE_INPUT",
+    "GEN_AI_TOKEN_TYPE_OUTPUT",
+    "GEN_AI_TOOL_CALL_ID",
+    "GEN_AI_TOOL_NAME",
+    "GEN_AI_TOOL_TYPE",
+    "GEN_AI_USAGE_INPUT_TOKENS",
+    "GEN_AI_USAGE_OUTPUT_TOKENS",
     "HEALTH_SCOPE",
     "HEALTH_SCOPE_AGENT",
     "HEALTH_SCOPE_SYSTEM",
@@ -196,6 +232,7 @@ __all__ = [
     "UNIT_PERCENT",
     "UNIT_RATIO",
     "UNIT_SECONDS",
+    "UNIT_USD",
     "URL_FULL",
     "URL_PATH",
     "URL_QUERY",
@@ -236,8 +273,12 @@ AGENT_PROFILE_NAME = "agent.profile.name"
 AGENT_METRIC_TYPE = "agent.metric.type"
 #: Prefix for tracker context keys promoted to metric attributes (``metric_attribute_keys``).
 AGENT_CONTEXT_PREFIX = "agent.context."
-#: Tracker context keys with a semantic-convention name of their own.
-CONTEXT_KEY_ATTRIBUTES = {"operation": GEN_AI_OPERATION_NAME}
+#: The tracker's and profiler's free-form ``context["operation"]`` (``data_processing``,
+#: ``plan``...). Not ``gen_ai.operation.name``: the GenAI conventions reserve that one for
+#: their well-known values (``chat``, ``invoke_agent``, ``execute_tool``...).
+AGENT_OPERATION = "agent.operation"
+#: Tracker context keys with an attribute name of their own.
+CONTEXT_KEY_ATTRIBUTES = {"operation": AGENT_OPERATION}
 
 # --------------------------------------------------------------------------------------
 # Units (UCUM, as the OpenTelemetry conventions use them)
@@ -246,6 +287,8 @@ UNIT_SECONDS = "s"
 UNIT_BYTES = "By"
 UNIT_PERCENT = "%"
 UNIT_RATIO = "1"  # only for semantic-convention metrics that define it (system.*, process.*)
+#: US dollars, as an annotation: ``{USD}`` adds no suffix to the Prometheus name on either path.
+UNIT_USD = "{USD}"
 
 #: Bucket boundaries for every duration histogram, in seconds: 1 ms to 10 minutes.
 DURATION_BUCKETS: tuple[float, ...] = (
@@ -784,6 +827,100 @@ AGENT_HEALTH_SCORE = _metric(
     InstrumentKind.OBSERVABLE_GAUGE,
     "{score}",
     "Health score from 0 (down) to 100 (healthy), for the system and for each agent.",
+)
+
+# --------------------------------------------------------------------------------------
+# GenAI agents, tools and model calls (otel_agents.genai), by the GenAI semantic conventions
+# (open-telemetry/semantic-conventions-genai); tests/genai/test_conventions.py pins each
+# gen_ai.* name against opentelemetry-semantic-conventions and opentelemetry-util-genai.
+# --------------------------------------------------------------------------------------
+GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"
+GEN_AI_PROVIDER_NAME = "gen_ai.provider.name"
+#: The provider's older name, which instrumentations on the pre-1.37 conventions still set
+#: (openai-v2 by default); read, never written.
+GEN_AI_SYSTEM = "gen_ai.system"
+GEN_AI_REQUEST_MODEL = "gen_ai.request.model"
+GEN_AI_RESPONSE_MODEL = "gen_ai.response.model"
+GEN_AI_RESPONSE_ID = "gen_ai.response.id"
+GEN_AI_RESPONSE_FINISH_REASONS = "gen_ai.response.finish_reasons"
+GEN_AI_TOKEN_TYPE = "gen_ai.token.type"
+GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+GEN_AI_TOOL_NAME = "gen_ai.tool.name"
+GEN_AI_TOOL_CALL_ID = "gen_ai.tool.call.id"
+GEN_AI_TOOL_TYPE = "gen_ai.tool.type"
+#: Well-known values of ``gen_ai.operation.name`` and ``gen_ai.token.type`` that we emit.
+GEN_AI_OPERATION_CHAT = "chat"
+GEN_AI_OPERATION_INVOKE_AGENT = "invoke_agent"
+GEN_AI_OPERATION_EXECUTE_TOOL = "execute_tool"
+GEN_AI_TOKEN_TYPE_INPUT = "input"
+GEN_AI_TOKEN_TYPE_OUTPUT = "output"
+#: Span names: ``invoke_agent {gen_ai.agent.name}``, ``execute_tool {gen_ai.tool.name}``,
+#: ``{gen_ai.operation.name} {gen_ai.request.model}``.
+GEN_AI_INVOKE_AGENT_SPAN = "invoke_agent {agent_name}"
+GEN_AI_EXECUTE_TOOL_SPAN = "execute_tool {tool_name}"
+GEN_AI_MODEL_SPAN = "{operation} {model}"
+#: Our own: the first finish reason of a model call (``none`` when the model gave none).
+AGENT_MODEL_FINISH_REASON = "agent.model.finish_reason"
+AGENT_MODEL_FINISH_REASON_NONE = "none"
+#: Our own span attributes on ``invoke_agent``: this process's totals for its conversation.
+AGENT_CONVERSATION_COST_ATTRIBUTE = "agent.conversation.cost"
+AGENT_CONVERSATION_TOKENS_ATTRIBUTE = "agent.conversation.tokens"
+
+#: The conventions' advice for ``gen_ai.client.token.usage``: powers of 4, 1 to 4^13 tokens.
+GEN_AI_TOKEN_BUCKETS: tuple[float, ...] = tuple(float(4**n) for n in range(14))
+#: The conventions' advice for ``gen_ai.client.operation.duration``: 10 ms doubling to 81.92 s.
+GEN_AI_DURATION_BUCKETS: tuple[float, ...] = tuple(0.01 * 2**n for n in range(14))
+
+GEN_AI_CLIENT_TOKEN_USAGE = _metric(
+    "gen_ai.client.token.usage",
+    InstrumentKind.HISTOGRAM,
+    "{token}",
+    "Input and output tokens used by GenAI model calls, by gen_ai.token.type.",
+    buckets=GEN_AI_TOKEN_BUCKETS,
+)
+GEN_AI_CLIENT_OPERATION_DURATION = _metric(
+    "gen_ai.client.operation.duration",
+    InstrumentKind.HISTOGRAM,
+    UNIT_SECONDS,
+    "Duration of GenAI model calls; failed ones carry error.type.",
+    buckets=GEN_AI_DURATION_BUCKETS,
+)
+AGENT_MODEL_COST = _metric(
+    "agent.model.cost",
+    InstrumentKind.COUNTER,
+    UNIT_USD,
+    "Cost of model calls in US dollars by the price table, per agent and model.",
+)
+AGENT_MODEL_UNPRICED = _metric(
+    "agent.model.unpriced",
+    InstrumentKind.COUNTER,
+    "{call}",
+    "Model calls whose model has no price in the price table (they cost nothing).",
+)
+AGENT_MODEL_CALLS = _metric(
+    "agent.model.calls",
+    InstrumentKind.COUNTER,
+    "{call}",
+    "Model calls per agent and model, by first finish reason; failed ones carry error.type.",
+)
+AGENT_TOOL_CALLS = _metric(
+    "agent.tool.calls",
+    InstrumentKind.COUNTER,
+    "{call}",
+    "Tool executions per agent and tool; failed ones carry error.type.",
+)
+AGENT_CONVERSATION_COST = _metric(
+    "agent.conversation.cost",
+    InstrumentKind.OBSERVABLE_GAUGE,
+    UNIT_USD,
+    "This process's model cost so far for each of its top conversations, per agent.",
+)
+AGENT_CONVERSATION_TOKENS = _metric(
+    "agent.conversation.tokens",
+    InstrumentKind.OBSERVABLE_GAUGE,
+    "{token}",
+    "This process's tokens so far for each of its top conversations, per agent.",
 )
 
 # --------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import pytest
 
 from otel_agents import semconv
 
-SURFACES = ["otel_agents", "otel_agents.gateway", "otel_agents.messaging"]
+SURFACES = ["otel_agents", "otel_agents.gateway", "otel_agents.genai", "otel_agents.messaging"]
 
 
 def _ruff_order(name: str) -> tuple[int, str]:

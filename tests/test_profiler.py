@@ -115,7 +115,7 @@ def test_context_manager_puts_primitive_context_values_on_the_span(
         semconv.AGENT_PROFILE_NAME: "data_processing",
         semconv.AGENT_CONTEXT_PREFIX + "batch_size": 1000,
         semconv.AGENT_CONTEXT_PREFIX + "dry_run": False,
-        semconv.GEN_AI_OPERATION_NAME: "embed",
+        semconv.AGENT_OPERATION: "embed",
     }
     (point,) = telemetry.points(DURATION)
     assert dict(point.attributes) == {semconv.AGENT_PROFILE_NAME: "data_processing"}

@@ -64,7 +64,7 @@ def test_response_time_is_a_seconds_histogram_with_agent_and_operation(
     assert metric.unit == "s"
     assert dict(point.attributes) == {
         "gen_ai.agent.id": "planner",
-        "gen_ai.operation.name": "plan",
+        "agent.operation": "plan",
     }
     assert point.count == 1
     assert point.sum == 0.25
@@ -116,7 +116,7 @@ def test_only_allow_listed_string_context_keys_become_attributes(
     )
 
     (point,) = telemetry.points("agent.response.duration")
-    assert set(point.attributes) == {"gen_ai.agent.id", "gen_ai.operation.name"}
+    assert set(point.attributes) == {"gen_ai.agent.id", "agent.operation"}
     (record,) = tracker.get_metrics()
     assert record.context == {"operation": "plan", "request_id": "r-123", "batch_size": 1000}
 

@@ -21,6 +21,7 @@ from otel_agents._export import export_envelope, write_json_atomic
 from otel_agents._history import TimeRange
 from otel_agents._runtime import PeriodicThread
 from otel_agents._settings import DRAIN_TIMEOUT
+from otel_agents.genai._context import current_conversation_id
 from otel_agents.messaging import _telemetry as tel
 from otel_agents.messaging._consumer import serve_until
 from otel_agents.messaging._errors import DeliveryError
@@ -214,7 +215,9 @@ class AgentCommunicationProtocol(AgentRuntime):
         sender, message, text = self._prepare(
             sender_id, message_type, payload, priority, recipient_id
         )
-        message.conversation_id = _conversation(conversation_id)
+        # A message sent while handling a conversation (genai.invoke_agent, or processing a
+        # message of one) stays in that conversation unless the sender names another.
+        message.conversation_id = _conversation(conversation_id) or current_conversation_id()
         with self.telemetry.send_span(
             message, sender_name=sender.name, recipient_name=recipient.name, body_size=len(text)
         ):

@@ -30,6 +30,7 @@ from otel_agents import semconv as sc
 from otel_agents._exception_events import record_exception
 from otel_agents._runtime import BoundedCache, FailureLog, failsafe_call
 from otel_agents._version import __version__, scope_name
+from otel_agents.genai._context import Attribution, with_attribution
 from otel_agents.messaging._message import AgentMessage, MessagePriority, MessageType
 
 __all__ = ["MessagingTelemetry"]
@@ -354,8 +355,13 @@ class MessagingTelemetry:
             links=links,
         )
         # The extracted context is attached, not just used as parent, so that its baggage
-        # reaches the handlers, which run with the process span current.
-        context = trace.set_span_in_context(span, parent)
+        # reaches the handlers, which run with the process span current. The handlers' GenAI
+        # work (model calls, invoke_agent) is attributed to the recipient and the message's
+        # conversation.
+        context = with_attribution(
+            Attribution(message.recipient_id, recipient_name, message.conversation_id),
+            trace.set_span_in_context(span, parent),
+        )
         return _Scope(span, context, self.process_duration, metric_attributes, self.failed)
 
 

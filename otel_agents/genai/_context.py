@@ -1,0 +1,69 @@
+"""Who the current GenAI work belongs to: agent and conversation, carried in the OTel context.
+
+:func:`~otel_agents.genai.invoke_agent` and a messaging CONSUMER ``process`` span put an
+:class:`Attribution` into the OpenTelemetry context; model calls, tool executions and the span
+processor for official instrumentations read it from there. The OTel context is built on
+``contextvars``, so attribution follows threads' and tasks' own context like the active span
+does, and restoring the previous context (``detach``) restores the previous attribution.
+
+Across processes the conversation travels with the message (``AgentMessage.conversation_id``,
+filled from the current attribution when the sender gives none): no baggage is needed, so
+nothing extra is exposed to third-party services the agent calls.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from opentelemetry import context as otel_context
+from opentelemetry.context import Context
+
+__all__ = [
+    "Attribution",
+    "current_attribution",
+    "current_conversation_id",
+    "in_model_call",
+    "with_attribution",
+    "with_model_call",
+]
+
+_ATTRIBUTION = otel_context.create_key("otel_agents.genai.attribution")
+_MODEL_CALL = otel_context.create_key("otel_agents.genai.model_call")
+
+
+class Attribution(NamedTuple):
+    """The agent (id and name) and the conversation that GenAI work is recorded for."""
+
+    agent_id: str | None = None
+    agent_name: str | None = None
+    conversation_id: str | None = None
+
+
+_NOBODY = Attribution()
+
+
+def current_attribution(context: Context | None = None) -> Attribution:
+    """The attribution in ``context`` (the current one by default); empty when none."""
+    found = otel_context.get_value(_ATTRIBUTION, context)
+    return found if isinstance(found, Attribution) else _NOBODY
+
+
+def current_conversation_id(context: Context | None = None) -> str | None:
+    """The conversation the current work belongs to, if any (messages sent inherit it)."""
+    return current_attribution(context).conversation_id
+
+
+def with_attribution(attribution: Attribution, context: Context | None = None) -> Context:
+    """``context`` (the current one by default) with ``attribution`` as the current one."""
+    return otel_context.set_value(_ATTRIBUTION, attribution, context)
+
+
+def with_model_call(context: Context) -> Context:
+    """``context`` marked as inside one of our model calls, so an official instrumentation's
+    span of the same request is not counted a second time (see ``_processor``)."""
+    return otel_context.set_value(_MODEL_CALL, True, context)
+
+
+def in_model_call(context: Context | None) -> bool:
+    """Whether ``context`` is inside one of our model calls."""
+    return otel_context.get_value(_MODEL_CALL, context) is True

@@ -1,0 +1,212 @@
+"""Model prices: US dollars per million input and output tokens, looked up per call in O(1).
+
+A :class:`PriceTable` maps a model name (``gen_ai.request.model``, exactly as the call names
+it) to its two prices. The cost of a call is
+``input_tokens * input / 1e6 + output_tokens * output / 1e6``. A model the table does not
+know costs nothing and is counted in ``agent.model.unpriced``, so a missing price shows up on
+the dashboard instead of as a silently low bill.
+
+The table in force is :data:`DEFAULT_PRICES` until :func:`set_price_table` replaces it, or
+``configure()`` reads the JSON file named by ``OTEL_AGENTS_GENAI_PRICES``::
+
+    {"gpt-4o": {"input": 2.5, "output": 10.0}, "my-local-model": {"input": 0, "output": 0}}
+
+Prices change: the defaults are list prices on :data:`DEFAULT_PRICES_DATE` and only a
+starting point. Supply your own table for real budgets.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from otel_agents._errors import ConfigurationError
+
+__all__ = [
+    "DEFAULT_PRICES",
+    "DEFAULT_PRICES_DATE",
+    "PRICES_ENV",
+    "ModelPrice",
+    "PriceTable",
+    "get_price_table",
+    "load_price_table_from_env",
+    "set_price_table",
+]
+
+#: The environment variable naming a JSON price file; ``configure()`` reads it.
+PRICES_ENV = "OTEL_AGENTS_GENAI_PRICES"
+#: The day the default prices were copied from the providers' public price lists.
+DEFAULT_PRICES_DATE = "2025-06-01"
+#: Largest price file read (a price table is a few kilobytes; anything bigger is a mistake).
+_MAX_FILE_BYTES = 1 << 20
+_FIELDS = ("input", "output")
+
+
+class ModelPrice(NamedTuple):
+    """US dollars per one million input tokens and per one million output tokens."""
+
+    input: float
+    output: float
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float:
+        """The cost in US dollars of a call with these token counts."""
+        return (input_tokens * self.input + output_tokens * self.output) / 1_000_000
+
+
+class PriceTable:
+    """Prices per model; :meth:`price` is one dict lookup.
+
+    Build it with :meth:`from_mapping` or :meth:`from_file`; both check every entry and raise
+    :class:`~otel_agents.ConfigurationError` naming the model and the field that is wrong.
+    """
+
+    __slots__ = ("_prices",)
+
+    def __init__(self, prices: Mapping[str, ModelPrice] | None = None) -> None:
+        self._prices: dict[str, ModelPrice] = dict(prices or {})
+
+    @classmethod
+    def from_mapping(cls, prices: Mapping[str, Any], *, source: str = "prices") -> PriceTable:
+        """A table from ``{"model": {"input": usd_per_million, "output": usd_per_million}}``.
+
+        Args:
+            prices: model name to its two prices (non-negative finite numbers).
+            source: where the mapping came from, for error messages (a file path).
+
+        Raises:
+            ConfigurationError: not a mapping, an empty model name, a missing or unknown
+                field, or a price that is not a non-negative finite number.
+        """
+        if not isinstance(prices, Mapping):
+            raise ConfigurationError(
+                f"{source}: expected a mapping of model name to "
+                f'{{"input": <USD per 1M tokens>, "output": <USD per 1M tokens>}}, '
+                f"got {type(prices).__name__}"
+            )
+        table: dict[str, ModelPrice] = {}
+        for model, entry in prices.items():
+            if not isinstance(model, str) or not model:
+                raise ConfigurationError(
+                    f"{source}: model name {model!r} is not a non-empty string"
+                )
+            table[model] = _entry(source, model, entry)
+        return cls(table)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> PriceTable:
+        """A table from a JSON file holding the mapping :meth:`from_mapping` takes.
+
+        Raises:
+            ConfigurationError: the file cannot be read, is larger than 1 MiB, is not JSON,
+                or has a bad entry (the message names the file, model and field).
+        """
+        file = Path(path)
+        try:
+            with file.open("rb") as handle:
+                raw = handle.read(_MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise ConfigurationError(f"{PRICES_ENV}: cannot read price file {file}: {exc}") from exc
+        if len(raw) > _MAX_FILE_BYTES:
+            raise ConfigurationError(f"price file {file} is larger than {_MAX_FILE_BYTES} bytes")
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigurationError(f"price file {file} is not valid JSON: {exc}") from exc
+        return cls.from_mapping(data, source=str(file))
+
+    def price(self, model: str) -> ModelPrice | None:
+        """The prices of ``model``, or ``None`` when the table does not know it."""
+        return self._prices.get(model)
+
+    def __contains__(self, model: object) -> bool:
+        return model in self._prices
+
+    def __len__(self) -> int:
+        return len(self._prices)
+
+    def __repr__(self) -> str:
+        return f"PriceTable({len(self._prices)} models)"
+
+
+def _entry(source: str, model: str, entry: Any) -> ModelPrice:
+    where = f"{source}: model {model!r}"
+    if not isinstance(entry, Mapping):
+        raise ConfigurationError(
+            f'{where}: expected {{"input": <USD per 1M tokens>, "output": <USD per 1M '
+            f"tokens>}}, got {entry!r}"
+        )
+    unknown = sorted(str(key) for key in entry if key not in _FIELDS)
+    if unknown:
+        raise ConfigurationError(f"{where}: unknown field {unknown[0]!r} (fields: input, output)")
+    values: list[float] = []
+    for field in _FIELDS:
+        if field not in entry:
+            raise ConfigurationError(f"{where}: field {field!r} is missing (USD per 1M tokens)")
+        value = entry[field]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise ConfigurationError(
+                f"{where}: field {field!r} = {value!r} is not valid: expected a non-negative "
+                "number of US dollars per million tokens"
+            )
+        values.append(float(value))
+    return ModelPrice(values[0], values[1])
+
+
+#: List prices (USD per million tokens) on :data:`DEFAULT_PRICES_DATE`. Prices change and
+#: differ by contract, region and batch/cached discounts: use your own table for budgets.
+DEFAULT_PRICES = PriceTable.from_mapping(
+    {
+        "gpt-4o": {"input": 2.5, "output": 10.0},
+        "gpt-4o-mini": {"input": 0.15, "output": 0.6},
+        "gpt-4.1": {"input": 2.0, "output": 8.0},
+        "gpt-4.1-mini": {"input": 0.4, "output": 1.6},
+        "claude-sonnet-4-0": {"input": 3.0, "output": 15.0},
+        "claude-3-5-haiku-latest": {"input": 0.8, "output": 4.0},
+    },
+    source="DEFAULT_PRICES",
+)
+
+_table: PriceTable = DEFAULT_PRICES
+
+
+def get_price_table() -> PriceTable:
+    """The price table in force (:data:`DEFAULT_PRICES` unless replaced)."""
+    return _table
+
+
+def set_price_table(table: PriceTable | Mapping[str, Any]) -> None:
+    """Use ``table`` for the cost of every model call recorded from now on.
+
+    Args:
+        table: a :class:`PriceTable`, or the mapping :meth:`PriceTable.from_mapping` takes.
+
+    Raises:
+        ConfigurationError: a bad entry in the mapping (nothing changes then).
+    """
+    global _table
+    _table = table if isinstance(table, PriceTable) else PriceTable.from_mapping(table)
+
+
+def load_price_table_from_env() -> PriceTable | None:
+    """Read ``OTEL_AGENTS_GENAI_PRICES`` (a JSON file path) and use that table.
+
+    Returns the table, or ``None`` when the variable is unset or empty.
+
+    Raises:
+        ConfigurationError: the file is missing, unreadable or has a bad entry.
+    """
+    path = os.environ.get(PRICES_ENV, "").strip()
+    if not path:
+        return None
+    table = PriceTable.from_file(path)
+    set_price_table(table)
+    return table

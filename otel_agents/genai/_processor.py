@@ -1,0 +1,143 @@
+"""Official GenAI instrumentations join in: agent attribution and cost for their spans.
+
+An instrumentation such as ``opentelemetry-instrumentation-openai-v2`` makes its ``chat``
+span as a child of the current span, so inside our ``process`` / ``invoke_agent`` spans it
+already nests in the right trace. What it cannot know is *which agent* called and *which
+conversation* the call belongs to, nor what it cost. :class:`GenAISpanProcessor`, which
+``configure()`` adds to the TracerProvider it builds, fills that in:
+
+* ``on_start`` of a span carrying ``gen_ai.operation.name`` (made by another scope than ours)
+  adds ``gen_ai.agent.id`` / ``gen_ai.agent.name`` / ``gen_ai.conversation.id`` from the
+  attribution in its parent context, unless the instrumentation set them;
+* ``on_end`` of such a model span (``chat``, ``text_completion``, ``generate_content``...)
+  reads its usage attributes and records ``agent.model.calls``, ``agent.model.cost`` (or
+  ``agent.model.unpriced``) and the conversation totals. Their own
+  ``gen_ai.client.*`` histograms are theirs; we do not record those again.
+
+A span started inside our own :func:`~otel_agents.genai.model_call` is attributed but not
+counted: that call records the request already. Bad usage values (negative, non-integer)
+log one warning and record nothing; nothing here ever raises into the model call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+
+from otel_agents import semconv as sc
+from otel_agents._runtime import BoundedCache, FailureLog
+from otel_agents._version import scope_name
+from otel_agents.genai._context import Attribution, current_attribution, in_model_call
+from otel_agents.genai._telemetry import SCOPE, default_telemetry
+
+__all__ = ["MODEL_OPERATIONS", "GenAISpanProcessor"]
+
+_logger = logging.getLogger(scope_name("otel_agents.genai"))
+
+#: ``gen_ai.operation.name`` values of model calls (those with token usage to price).
+MODEL_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
+#: Model spans in flight at once that we remember (more are attributed but not priced).
+_MAX_IN_FLIGHT = 10_000
+
+
+class GenAISpanProcessor(SpanProcessor):
+    """Adds our agent attribution to other instrumentations' GenAI spans and prices their
+    model calls (``agent.model.cost``, ``agent.model.calls``, conversation totals)."""
+
+    def __init__(self) -> None:
+        self._pending: BoundedCache[int, Attribution] = BoundedCache(_MAX_IN_FLIGHT)
+        self._failures = FailureLog(_logger, "GenAI span processor: %s failed; skipped")
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        attributes = span.attributes
+        if attributes is None:
+            return
+        operation = attributes.get(sc.GEN_AI_OPERATION_NAME)
+        if operation is None:
+            return
+        scope = span.instrumentation_scope
+        if scope is not None and scope.name == SCOPE:
+            return
+        try:
+            self._start(span, attributes, operation, parent_context)
+        except Exception as exc:  # telemetry never breaks the model call
+            self._failures.record_error(exc, "on_start")
+
+    def _start(
+        self, span: Span, attributes: Any, operation: Any, parent_context: Context | None
+    ) -> None:
+        attribution = current_attribution(parent_context)
+        added: dict[str, str] = {}
+        if attribution.agent_id is not None and sc.GEN_AI_AGENT_ID not in attributes:
+            added[sc.GEN_AI_AGENT_ID] = attribution.agent_id
+        if attribution.agent_name is not None and sc.GEN_AI_AGENT_NAME not in attributes:
+            added[sc.GEN_AI_AGENT_NAME] = attribution.agent_name
+        if attribution.conversation_id is not None and sc.GEN_AI_CONVERSATION_ID not in attributes:
+            added[sc.GEN_AI_CONVERSATION_ID] = attribution.conversation_id
+        if added:
+            span.set_attributes(added)
+        if operation in MODEL_OPERATIONS and not in_model_call(parent_context):
+            self._pending.put(span.context.span_id, attribution)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        context = span.context
+        if context is None or not self._pending:
+            return
+        attribution = self._pending.pop(context.span_id, None)
+        if attribution is None:
+            return
+        try:
+            self._record(span, attribution)
+        except Exception as exc:
+            self._failures.record_error(exc, "on_end")
+
+    def _record(self, span: ReadableSpan, attribution: Attribution) -> None:
+        attributes = span.attributes or {}
+        model = attributes.get(sc.GEN_AI_REQUEST_MODEL)
+        provider = attributes.get(sc.GEN_AI_PROVIDER_NAME, attributes.get(sc.GEN_AI_SYSTEM))
+        if not isinstance(model, str) or not model:
+            return  # nothing to price or count it by
+        if not isinstance(provider, str) or not provider:
+            provider = "unknown"
+        tokens: list[int | None] = []
+        for key in (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS):
+            value = attributes.get(key)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 0
+            ):
+                _logger.warning(
+                    "span %r from %s: %s=%r is not a non-negative whole number; its model call "
+                    "is not counted",
+                    span.name,
+                    span.instrumentation_scope.name if span.instrumentation_scope else "?",
+                    key,
+                    value,
+                )
+                return
+            tokens.append(value)
+        reasons = attributes.get(sc.GEN_AI_RESPONSE_FINISH_REASONS)
+        finish: Sequence[str] = (
+            [r for r in reasons if isinstance(r, str)] if isinstance(reasons, Sequence) else ()
+        )
+        if isinstance(reasons, str):
+            finish = (reasons,)
+        error_type = attributes.get(sc.ERROR_TYPE)
+        default_telemetry().record_usage(
+            model=model,
+            provider=provider,
+            input_tokens=tokens[0],
+            output_tokens=tokens[1],
+            finish_reasons=finish,
+            error_type=error_type if isinstance(error_type, str) else None,
+            attribution=attribution,
+        )
+
+    def shutdown(self) -> None:
+        self._pending.clear()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True

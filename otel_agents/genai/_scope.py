@@ -1,0 +1,111 @@
+"""The shape shared by ``invoke_agent``, ``execute_tool`` and ``model_call``: one object that
+is a context manager (``with`` and ``async with``) and, for the first two, a decorator of
+sync and async functions.
+
+Entering starts the span and attaches its context (with the GenAI attribution) directly, as
+the profiler does, rather than through ``start_as_current_span``'s generator: this runs once
+per model call. A failure marks the span (ERROR status named by the exception's type,
+``error.type``, a redacted exception event) and propagates unchanged; cancellation and
+``KeyboardInterrupt`` are not failures.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from contextvars import Token
+from types import TracebackType
+from typing import Any, ParamSpec, TypeVar, cast
+
+from opentelemetry import context as otel_context
+from opentelemetry.context import Context
+from opentelemetry.trace import Span
+
+from otel_agents import semconv as sc
+from otel_agents._exception_events import error_status, record_exception
+from otel_agents._profiled_generators import NOT_ERRORS
+
+__all__ = ["Scope", "error_type_of", "mark_failed"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def error_type_of(exc: BaseException | None) -> str | None:
+    """``error.type`` for ``exc``: its class name; ``None`` for no error or a cancellation."""
+    if exc is None or isinstance(exc, NOT_ERRORS):
+        return None
+    return type(exc).__qualname__
+
+
+def mark_failed(span: Span, exc: BaseException, error_type: str) -> None:
+    """Record ``exc`` on ``span``: redacted exception event, ERROR status, ``error.type``."""
+    record_exception(span, exc)
+    span.set_status(error_status(exc))
+    span.set_attribute(sc.ERROR_TYPE, error_type)
+
+
+class Scope:
+    """Base class: subclasses implement :meth:`_start` and :meth:`_finish`, and :meth:`_copy`
+    (a fresh scope with the same arguments, one per decorated call)."""
+
+    __slots__ = ("_token",)
+
+    def __init__(self) -> None:
+        self._token: Token[Context] | None = None
+
+    def _start(self) -> Context:
+        """Start the span; return the context to make current."""
+        raise NotImplementedError
+
+    def _finish(self, exc: BaseException | None) -> None:
+        """End the span and record metrics (the context is already detached)."""
+        raise NotImplementedError
+
+    def _copy(self) -> Scope:
+        raise NotImplementedError
+
+    def __enter__(self) -> Any:
+        self._token = otel_context.attach(self._start())
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        token, self._token = self._token, None
+        if token is not None:
+            otel_context.detach(token)
+        self._finish(exc)
+
+    async def __aenter__(self) -> Any:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, traceback)
+
+    def __call__(self, func: Callable[P, R]) -> Callable[P, R]:
+        """Decorate ``func``: every call runs inside a scope of its own."""
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def run_async(*args: P.args, **kwargs: P.kwargs) -> Any:
+                async with self._copy():
+                    return await func(*args, **kwargs)
+
+            return cast(Callable[P, R], run_async)
+
+        @functools.wraps(func)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            with self._copy():
+                return func(*args, **kwargs)
+
+        return run

@@ -1,0 +1,90 @@
+"""Bad input to the GenAI API: a clear error naming the field, and nothing recorded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from otel_agents import genai, semconv as sc
+from otel_agents._errors import InvalidTypeError, InvalidValueError
+from otel_agents.genai import GenAITelemetry
+from otel_agents.testing import TelemetryCapture
+
+
+@pytest.mark.parametrize(
+    ("input_tokens", "output_tokens", "field", "error"),
+    [
+        (-1, 5, "input_tokens", InvalidValueError),
+        (5, -3, "output_tokens", InvalidValueError),
+        (1.5, 5, "input_tokens", InvalidTypeError),
+        (5, "7", "output_tokens", InvalidTypeError),
+        (True, 5, "input_tokens", InvalidTypeError),
+        (None, 5, "input_tokens", InvalidTypeError),
+    ],
+)
+def test_bad_token_counts_are_refused_naming_the_field(
+    telemetry: TelemetryCapture,
+    recorder: GenAITelemetry,
+    input_tokens: Any,
+    output_tokens: Any,
+    field: str,
+    error: type[Exception],
+) -> None:
+    with pytest.raises(error, match=f"^{field}="):
+        genai.record_model_call(
+            model="cheap",
+            provider="openai",
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            duration_s=0.1,
+        )
+    with genai.model_call("cheap", provider="openai") as call:
+        with pytest.raises(error, match=f"^{field}="):
+            call.set_usage(input_tokens, output_tokens)
+        assert call.input_tokens is None
+        assert call.output_tokens is None
+    assert sc.GEN_AI_CLIENT_TOKEN_USAGE.name not in telemetry.metrics()
+    assert sc.AGENT_MODEL_COST.name not in telemetry.metrics()
+
+
+@pytest.mark.parametrize("duration", [-0.1, float("nan"), float("inf"), "1s", True])
+def test_a_bad_duration_is_refused(recorder: GenAITelemetry, duration: Any) -> None:
+    with pytest.raises(InvalidValueError, match=r"^duration_s="):
+        genai.record_model_call(
+            model="cheap", provider="openai", input_tokens=1, output_tokens=1, duration_s=duration
+        )
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        (lambda: genai.model_call("", provider="openai"), "model"),
+        (lambda: genai.model_call("m", provider=""), "provider"),
+        (lambda: genai.model_call("m", provider="openai", server_port=0), "server_port"),
+        (lambda: genai.invoke_agent(""), "agent_name"),
+        (lambda: genai.invoke_agent("a", conversation_id=7), "conversation_id"),
+        (lambda: genai.execute_tool("x" * 300), "tool_name"),
+    ],
+)
+def test_bad_names_are_refused_naming_the_parameter(call: Any, field: str) -> None:
+    with pytest.raises((InvalidValueError, InvalidTypeError), match=f"^{field}="):
+        call()
+
+
+def test_finish_reasons_must_be_a_sequence_of_strings(recorder: GenAITelemetry) -> None:
+    with genai.model_call("cheap", provider="openai") as call:
+        with pytest.raises(InvalidTypeError, match=r"^finish_reasons="):
+            call.set_response(finish_reasons="stop")
+        with pytest.raises(InvalidTypeError, match=r"^finish_reasons="):
+            call.set_response(finish_reasons=[1])
+
+
+def test_unknown_provider_names_are_accepted_as_the_conventions_allow(
+    telemetry: TelemetryCapture, recorder: GenAITelemetry
+) -> None:
+    """``gen_ai.provider.name`` lists well-known values but is open to others."""
+    with genai.model_call("cheap", provider="my-inhouse-llm") as call:
+        call.set_usage(1, 1)
+    span = telemetry.span("chat cheap")
+    assert (span.attributes or {})[sc.GEN_AI_PROVIDER_NAME] == "my-inhouse-llm"
