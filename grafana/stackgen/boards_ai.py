@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from otel_agents import semconv as sc
 
-from . import genai_names as ai
 from .model import Board, Kind, Link, Panel, Query, Row, Variable
 from .names import count, label, metric, selector, total
 from .promql import AGENT, AGENT_FILTER, legend, percentiles, rate, stat, sum_by, ts
@@ -24,26 +23,26 @@ COST_UNIT = "currencyUSD"
 #: How many conversations the "top conversations" tables list.
 TOP_CONVERSATIONS = 10
 
-MODEL = label(ai.GEN_AI_REQUEST_MODEL)
-PROVIDER = label(ai.GEN_AI_PROVIDER_NAME)
-TOKEN_TYPE = label(ai.GEN_AI_TOKEN_TYPE)
-TOOL = label(ai.GEN_AI_TOOL_NAME)
-FINISH_REASON = label(ai.AGENT_MODEL_FINISH_REASON)
-CONVERSATION = label(ai.GEN_AI_CONVERSATION_ID)
+MODEL = label(sc.GEN_AI_REQUEST_MODEL)
+PROVIDER = label(sc.GEN_AI_PROVIDER_NAME)
+TOKEN_TYPE = label(sc.GEN_AI_TOKEN_TYPE)
+TOOL = label(sc.GEN_AI_TOOL_NAME)
+FINISH_REASON = label(sc.AGENT_MODEL_FINISH_REASON)
+CONVERSATION = label(sc.GEN_AI_CONVERSATION_ID)
 ERROR = label(sc.ERROR_TYPE)
 
-_SCOPE = {**AGENT_FILTER, ai.GEN_AI_REQUEST_MODEL: "=~$model"}
-_TOKENS = selector(total(ai.GEN_AI_CLIENT_TOKEN_USAGE), _SCOPE)
-_COST = selector(metric(ai.AGENT_MODEL_COST), _SCOPE)
-_CALLS = selector(metric(ai.AGENT_MODEL_CALLS), _SCOPE)
-_TOOLS = selector(metric(ai.AGENT_TOOL_CALLS), AGENT_FILTER)
-_TOOL_ERRORS = selector(metric(ai.AGENT_TOOL_CALLS), {**AGENT_FILTER, sc.ERROR_TYPE: "!="})
-_UNPRICED = selector(metric(ai.AGENT_MODEL_UNPRICED), {ai.GEN_AI_REQUEST_MODEL: "=~$model"})
-_CONVERSATION_COST = selector(metric(ai.AGENT_CONVERSATION_COST), AGENT_FILTER)
-_CONVERSATION_TOKENS = selector(metric(ai.AGENT_CONVERSATION_TOKENS), AGENT_FILTER)
+_SCOPE = {**AGENT_FILTER, sc.GEN_AI_REQUEST_MODEL: "=~$model"}
+_TOKENS = selector(total(sc.GEN_AI_CLIENT_TOKEN_USAGE), _SCOPE)
+_COST = selector(metric(sc.AGENT_MODEL_COST), _SCOPE)
+_CALLS = selector(metric(sc.AGENT_MODEL_CALLS), _SCOPE)
+_TOOLS = selector(metric(sc.AGENT_TOOL_CALLS), AGENT_FILTER)
+_TOOL_ERRORS = selector(metric(sc.AGENT_TOOL_CALLS), {**AGENT_FILTER, sc.ERROR_TYPE: "!="})
+_UNPRICED = selector(metric(sc.AGENT_MODEL_UNPRICED), {sc.GEN_AI_REQUEST_MODEL: "=~$model"})
+_CONVERSATION_COST = selector(metric(sc.AGENT_CONVERSATION_COST), AGENT_FILTER)
+_CONVERSATION_TOKENS = selector(metric(sc.AGENT_CONVERSATION_TOKENS), AGENT_FILTER)
 
-AGENT_VARIABLE = Variable("agent", "Agent", metric(ai.AGENT_MODEL_CALLS), AGENT)
-MODEL_VARIABLE = Variable("model", "Model", count(ai.GEN_AI_CLIENT_OPERATION_DURATION), MODEL)
+AGENT_VARIABLE = Variable("agent", "Agent", metric(sc.AGENT_MODEL_CALLS), AGENT)
+MODEL_VARIABLE = Variable("model", "Model", count(sc.GEN_AI_CLIENT_OPERATION_DURATION), MODEL)
 
 #: From an agent's series to the Agent performance board, narrowed to that agent.
 AGENT_PERFORMANCE = Link(
@@ -165,7 +164,7 @@ AI_USAGE = Board(
             (
                 ts(
                     "Model latency percentiles by model",
-                    percentiles(ai.GEN_AI_CLIENT_OPERATION_DURATION, MODEL, _SCOPE),
+                    percentiles(sc.GEN_AI_CLIENT_OPERATION_DURATION, MODEL, _SCOPE),
                     "s",
                     "gen_ai.client.operation.duration p50/p95/p99 by requested model.",
                 ),

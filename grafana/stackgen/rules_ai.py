@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from otel_agents import semconv as sc
 
-from . import genai_names as ai
 from .alerting import AlertRule, Case, growing, template
 from .names import label, metric, total
 
@@ -40,11 +39,11 @@ TOKEN_WINDOW = "5m"
 
 AGENTS = "agents"  # the `service` label: the agents' part of the stack
 _AGENT = label(sc.GEN_AI_AGENT_ID)
-_MODEL = label(ai.GEN_AI_REQUEST_MODEL)
-_PROVIDER = label(ai.GEN_AI_PROVIDER_NAME)
-_TOKEN_TYPE = label(ai.GEN_AI_TOKEN_TYPE)
-_COST = metric(ai.AGENT_MODEL_COST)
-_TOKENS = total(ai.GEN_AI_CLIENT_TOKEN_USAGE)
+_MODEL = label(sc.GEN_AI_REQUEST_MODEL)
+_PROVIDER = label(sc.GEN_AI_PROVIDER_NAME)
+_TOKEN_TYPE = label(sc.GEN_AI_TOKEN_TYPE)
+_COST = metric(sc.AGENT_MODEL_COST)
+_TOKENS = total(sc.GEN_AI_CLIENT_TOKEN_USAGE)
 
 
 def _cost(agent: str, model: str) -> str:

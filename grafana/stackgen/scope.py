@@ -23,7 +23,6 @@ import re
 from otel_agents import semconv as sc
 from otel_agents._prometheus_names import prometheus_names
 
-from .genai_names import STAND_INS
 from .model import Link, Variable
 from .names import label
 
@@ -56,12 +55,7 @@ VARIABLES = (ENVIRONMENT_VARIABLE, SERVICE_VARIABLE)
 
 _SERIES_NAMES = frozenset(
     series
-    for spec in (
-        *sc.ALL_METRICS.values(),
-        *STAND_INS,
-        sc.SPAN_METRICS_CALLS,
-        sc.SPAN_METRICS_DURATION,
-    )
+    for spec in (*sc.ALL_METRICS.values(), sc.SPAN_METRICS_CALLS, sc.SPAN_METRICS_DURATION)
     for series in prometheus_names(spec).series
 )
 # A string literal (skipped whole), or a name with its optional {matchers}.

@@ -12,7 +12,6 @@ from _stack import REPO, load_yaml
 from stackgen import collector
 from stackgen.boards_services import SPAN_METRICS_TAG
 from stackgen.dashboards import JAEGER_UID, PROMETHEUS_UID
-from stackgen.genai_names import STAND_INS
 from stackgen.panels import BOARDS
 from stackgen.queries import dashboard_queries
 from stackgen.rules import RULES
@@ -42,7 +41,7 @@ def _metric_names(expr: str) -> set[str]:
 
 
 def _derived_series() -> set[str]:
-    specs = (*ALL_METRICS.values(), *STAND_INS, SPAN_METRICS_CALLS, SPAN_METRICS_DURATION)
+    specs = (*ALL_METRICS.values(), SPAN_METRICS_CALLS, SPAN_METRICS_DURATION)
     return {name for spec in specs for name in prometheus_names(spec).series}
 
 
