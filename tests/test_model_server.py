@@ -7,6 +7,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -225,3 +226,40 @@ def test_stop_frees_the_port_and_is_safe_twice() -> None:
         sock.bind(("127.0.0.1", port))
     with pytest.raises(httpx.ConnectError):
         httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=HELLO, timeout=5)
+
+
+@pytest.mark.integration
+def test_the_real_openai_client_reads_the_answers(server: ModelServer) -> None:
+    """OpenAI's own Python client parses the server's answers: usage, finish reasons and tool
+    calls, and raises its own error type on a scripted failure."""
+    import openai
+
+    with openai.OpenAI(base_url=server.base_url, api_key="local", max_retries=0) as client:
+        messages: list[Any] = [{"role": "user", "content": "say hello to me"}]
+        first = client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+        second = client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+
+    assert first.choices[0].message.content == "Hello there."
+    assert first.choices[0].finish_reason == "stop"
+    assert first.usage is not None
+    assert (first.usage.prompt_tokens, first.usage.completion_tokens) == (
+        TOKENS_PER_MESSAGE + 4,
+        3,
+    )
+    assert second.choices[0].finish_reason == "tool_calls"
+    (call,) = second.choices[0].message.tool_calls or []
+    assert call.function.name == "web_search"  # type: ignore[union-attr]
+
+
+@pytest.mark.integration
+def test_the_real_openai_client_raises_on_a_scripted_outage() -> None:
+    import openai
+
+    with (
+        ModelServer([Answer(status=503)]) as failing,
+        openai.OpenAI(base_url=failing.base_url, api_key="local", max_retries=0) as client,
+        pytest.raises(openai.InternalServerError),
+    ):
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+        )
