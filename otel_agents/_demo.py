@@ -2,13 +2,12 @@
 
 Three agents work in threads: the planner assigns research tasks to the researcher over the
 agent communication protocol, the researcher answers with results, and the monitor
-broadcasts status updates. The agents also ask models (``otel_agents.genai``): a local fake
-OpenAI-compatible server started by the demo answers them (:mod:`otel_agents._demo_ai`), so
-tokens, cost, tool calls and model latency have data without a network. Each step is
-profiled (a span and ``agent.profile.duration``), each message is a PRODUCER/CONSUMER span
-pair in one trace, response times and CPU go through the tracker, and a dashboard turns them
-into alerts and health scores. Telemetry leaves through whatever the ``OTEL_*`` variables
-configure; with none set, the demo keeps everything in process and prints what it saw.
+broadcasts status updates; all three ask models through ``otel_agents.genai``, answered by a
+local fake model server (:mod:`otel_agents._demo_ai`, no network). Each step is profiled (a
+span and ``agent.profile.duration``), each message is a PRODUCER/CONSUMER span pair in one
+trace, response times and CPU go through the tracker, and a dashboard turns them into alerts
+and health scores. Telemetry leaves through whatever the ``OTEL_*`` variables configure; with
+none set, the demo keeps everything in process and prints what it saw.
 """
 
 from __future__ import annotations
@@ -129,7 +128,6 @@ class Swarm:
         from otel_agents._demo_gateway import DemoGateway
 
         self.api = DemoGateway()
-        # The fake model server: started here, stopped in __exit__.
         self.models = DemoModels(tool=self.api.search).__enter__()
         self.dashboard = PerformanceDashboard(
             self.tracker, self.comm, {"refresh_interval": self.refresh}, gateway=self.api.gateway
@@ -222,9 +220,7 @@ class Swarm:
             # add up to its cost (the AI usage board's top conversations).
             conversation = f"task-{self.seed}-{step}"
             topic = f"topic-{step}"
-            self.models.ask(
-                "planner", agent.name, f"Plan research on {topic}", conversation_id=conversation
-            )
+            self.models.ask("planner", agent.name, f"Plan research on {topic}", conversation)
             self.comm.send_message(
                 "planner",
                 "researcher",
@@ -247,12 +243,7 @@ class Swarm:
         topic = str(message.payload.get("topic", "none"))
         with self.profiler.profile("researcher.research", {"operation": "research"}):
             self.api.search(topic)
-            self.models.ask(
-                "researcher",
-                "Web Researcher",
-                f"Research {topic}",
-                conversation_id=message.conversation_id,
-            )
+            self.models.ask("researcher", "Web Researcher", topic, message.conversation_id)
         self.comm.send_message(
             "researcher",
             message.sender_id,

@@ -120,7 +120,7 @@ class DemoModels:
         self.server.stop()
 
     def ask(
-        self, agent_id: str, agent_name: str, prompt: str, *, conversation_id: str | None = None
+        self, agent_id: str, agent_name: str, prompt: str, conversation_id: str | None = None
     ) -> str:
         """One invocation of the agent: a model call and the tools its answer asks for.
 
