@@ -19,6 +19,11 @@ import pytest
 from _prometheus import MODULE_TIMEOUT
 from stackgen.boards_ai import AI_USAGE
 from stackgen.queries import dashboard_queries
+from stackgen.rules_ai import (
+    AGENT_HOURLY_COST_BUDGET_USD,
+    AGENT_TOKENS_PER_SECOND_BUDGET,
+    AI_RULES,
+)
 
 from otel_agents._demo import Swarm
 from otel_agents._demo_ai import MODELS, UNPRICED_MODEL
@@ -100,3 +105,22 @@ def test_the_board_attributes_tokens_cost_and_errors_as_the_demo_made_them(
     assert all(c.startswith("task-") for c in found)
     both = "count by (gen_ai_conversation_id) (agent_conversation_cost) > 1"
     assert dashboard_prometheus.query(both), "no conversation summed over two agents"
+
+
+def test_the_budget_rules_measure_each_agent_of_the_demo(
+    dashboard_prometheus: Prometheus, swarm: Swarm
+) -> None:
+    """Each budget rule's expression, its budget set to 0, finds every agent that spends:
+    the rules select real series by agent (promtool proves thresholds and hold times)."""
+    rules = {rule.name: rule for rule in AI_RULES}
+    cost = rules["OtelAgentsAgentCostBudget"].expr
+    tokens = rules["OtelAgentsAgentTokenBudget"].expr
+    spending = {agent for agent, model in MODELS.items() if model != UNPRICED_MODEL}
+
+    for expr, agents in (
+        (cost.replace(f"> {AGENT_HOURLY_COST_BUDGET_USD:g}", "> 0"), spending),
+        (tokens.replace(f"> {AGENT_TOKENS_PER_SECOND_BUDGET:g}", "> 0"), set(MODELS)),
+    ):
+        assert expr.endswith("> 0")
+        found = {s["metric"]["gen_ai_agent_id"] for s in dashboard_prometheus.query(expr)}
+        assert found == agents, expr
