@@ -140,12 +140,14 @@ __all__ = [
     "GEN_AI_CONVERSATION_ID",
     "GEN_AI_DURATION_BUCKETS",
     "GEN_AI_EXECUTE_TOOL_SPAN",
+    "GEN_AI_INPUT_MESSAGES",
     "GEN_AI_INVOKE_AGENT_SPAN",
     "GEN_AI_MODEL_SPAN",
     "GEN_AI_OPERATION_CHAT",
     "GEN_AI_OPERATION_EXECUTE_TOOL",
     "GEN_AI_OPERATION_INVOKE_AGENT",
     "GEN_AI_OPERATION_NAME",
+    "GEN_AI_OUTPUT_MESSAGES",
     "GEN_AI_PROVIDER_NAME",
     "GEN_AI_REQUEST_MODEL",
     "GEN_AI_RESPONSE_FINISH_REASONS",
@@ -849,6 +851,9 @@ GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
 GEN_AI_TOOL_NAME = "gen_ai.tool.name"
 GEN_AI_TOOL_CALL_ID = "gen_ai.tool.call.id"
 GEN_AI_TOOL_TYPE = "gen_ai.tool.type"
+#: Message content, only when OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT opts in.
+GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
 #: Well-known values of ``gen_ai.operation.name`` and ``gen_ai.token.type`` that we emit.
 GEN_AI_OPERATION_CHAT = "chat"
 GEN_AI_OPERATION_INVOKE_AGENT = "invoke_agent"

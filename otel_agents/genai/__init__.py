@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         get_price_table,
         set_price_table,
     )
+    from otel_agents.genai._processor import GenAISpanProcessor
     from otel_agents.genai._telemetry import GenAITelemetry
 
 # Each public name and the module that defines it, imported by __getattr__ on first use.
@@ -52,6 +53,7 @@ _SOURCES: dict[str, str] = {
     "DEFAULT_PRICES": "otel_agents.genai._prices",
     "DEFAULT_PRICES_DATE": "otel_agents.genai._prices",
     "AgentInvocation": "otel_agents.genai._agents",
+    "GenAISpanProcessor": "otel_agents.genai._processor",
     "GenAITelemetry": "otel_agents.genai._telemetry",
     "ModelCall": "otel_agents.genai._model",
     "ModelPrice": "otel_agents.genai._prices",
@@ -69,6 +71,7 @@ __all__ = [
     "DEFAULT_PRICES",
     "DEFAULT_PRICES_DATE",
     "AgentInvocation",
+    "GenAISpanProcessor",
     "GenAITelemetry",
     "ModelCall",
     "ModelPrice",

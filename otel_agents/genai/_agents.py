@@ -43,6 +43,8 @@ _MAX_NAME = 256
 
 def check_name(parameter: str, value: Any) -> str:
     """``value`` if it is a non-empty string of at most 256 characters; else a clear error."""
+    if type(value) is str and 0 < len(value) <= _MAX_NAME:  # the hot path: once per name
+        return value
     if not isinstance(value, str):
         raise invalid_type(parameter, value, "a non-empty string")
     if not value or len(value) > _MAX_NAME:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry import trace
@@ -27,6 +27,7 @@ from opentelemetry.trace import Span, SpanKind
 from otel_agents import semconv as sc
 from otel_agents._errors import invalid_type, invalid_value
 from otel_agents.genai._agents import check_name, check_optional
+from otel_agents.genai._content import capture_content_on_spans, messages_json
 from otel_agents.genai._context import Attribution, current_attribution, with_model_call
 from otel_agents.genai._scope import Scope, error_type_of, mark_failed
 from otel_agents.genai._telemetry import GenAITelemetry, default_telemetry
@@ -47,6 +48,8 @@ def check_tokens(parameter: str, value: Any) -> int:
 
 
 def _check_reasons(value: Any) -> tuple[str, ...]:
+    if type(value) is tuple and all(type(r) is str and 0 < len(r) <= 256 for r in value):
+        return value  # the hot path, without abc isinstance checks
     if isinstance(value, str) or not isinstance(value, Sequence):
         raise invalid_type("finish_reasons", value, "a sequence of strings, e.g. ['stop']")
     for reason in value:
@@ -149,6 +152,34 @@ class ModelCall(Scope):
         reasons = _check_reasons(finish_reasons)
         self.response_id = check_optional("response_id", response_id)
         self.response_model, self.finish_reasons = response_model, reasons
+
+    def set_messages(
+        self,
+        *,
+        input_messages: Sequence[Mapping[str, Any]] = (),
+        output_messages: Sequence[Mapping[str, Any]] = (),
+    ) -> bool:
+        """The prompt and the answer, recorded on the span only when
+        ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` opts in (``SPAN_ONLY``,
+        ``SPAN_AND_EVENT``; off by default: prompts carry personal data and secrets).
+
+        Messages are mappings shaped as the conventions say
+        (``{"role": "user", "parts": [{"type": "text", "content": "..."}]}``).
+
+        Returns:
+            Whether the content was recorded.
+        """
+        if not capture_content_on_spans() or self._span is None:
+            return False
+        attributes: dict[str, str] = {}
+        if input_messages:
+            attributes[sc.GEN_AI_INPUT_MESSAGES] = messages_json("input_messages", input_messages)
+        if output_messages:
+            attributes[sc.GEN_AI_OUTPUT_MESSAGES] = messages_json(
+                "output_messages", output_messages
+            )
+        self._span.set_attributes(attributes)
+        return bool(attributes)
 
     def _copy(self) -> ModelCall:  # model_call is not a decorator; kept for Scope
         return ModelCall(

@@ -22,6 +22,7 @@ log one warning and record nothing; nothing here ever raises into the model call
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,6 +43,18 @@ _logger = logging.getLogger(scope_name("otel_agents.genai"))
 MODEL_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
 #: Model spans in flight at once that we remember (more are attributed but not priced).
 _MAX_IN_FLIGHT = 10_000
+
+
+# openai-v2 2.4b0 sets error.type to a class object, which the SDK stores as its str().
+_CLASS_REPR = re.compile(r"<class '(?:[\w.]*\.)?(\w+)'>")
+
+
+def _error_type(value: object) -> str | None:
+    """``error.type`` as our own metrics spell it: the exception class name."""
+    if not isinstance(value, str) or not value:
+        return None
+    found = _CLASS_REPR.fullmatch(value)
+    return found.group(1) if found else value
 
 
 class GenAISpanProcessor(SpanProcessor):
@@ -125,14 +138,14 @@ class GenAISpanProcessor(SpanProcessor):
         )
         if isinstance(reasons, str):
             finish = (reasons,)
-        error_type = attributes.get(sc.ERROR_TYPE)
+        error_type = _error_type(attributes.get(sc.ERROR_TYPE))
         default_telemetry().record_usage(
             model=model,
             provider=provider,
             input_tokens=tokens[0],
             output_tokens=tokens[1],
             finish_reasons=finish,
-            error_type=error_type if isinstance(error_type, str) else None,
+            error_type=error_type,
             attribution=attribution,
         )
 

@@ -35,11 +35,14 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from otel_agents import genai
 from otel_agents._dashboard import PerformanceDashboard
 from otel_agents._profiler import PerformanceProfiler
 from otel_agents._system_metrics import SystemMetrics
 from otel_agents._tracker import MetricType, PerformanceTracker
 from otel_agents.gateway import APIGateway
+from otel_agents.genai import GenAITelemetry
+from otel_agents.genai._telemetry import reset_default_telemetry
 from otel_agents.messaging import (
     AgentCommunicationProtocol,
     DeliveryError,
@@ -157,6 +160,7 @@ class Workload:
             {"snapshot_interval": 0}, meter_provider=providers["meter_provider"]
         )
         self.profiler = PerformanceProfiler({"snapshot_interval": 0}, **providers)
+        reset_default_telemetry(GenAITelemetry(**providers))
         # "on": the election (default auto) is host-wide, and another test run on a shared
         # machine may hold it; this module-scoped workload starts before the conftest sets it.
         self.system = SystemMetrics(providers["meter_provider"], host_metrics="on")
@@ -296,14 +300,34 @@ class Workload:
         for _attempt in range(3):  # refused connections: 502, then out of rotation
             self.gateway.route_request("GET", "/v1/inventory/items")
 
+    def genai_round(self) -> None:
+        """An LLM agent's model calls (one priced, one not), a tool and a failing tool."""
+        with genai.invoke_agent("planner", conversation_id="e2e-conversation"):
+            with genai.model_call("gpt-4o", provider="openai") as call:
+                call.set_usage(1200, 300)
+                call.set_response(model="gpt-4o", finish_reasons=["stop"])
+            genai.record_model_call(
+                model="e2e-unpriced",
+                provider="local",
+                input_tokens=10,
+                output_tokens=5,
+                duration_s=0.2,
+            )
+            with genai.execute_tool("search"):
+                pass
+            with suppress(TimeoutError), genai.execute_tool("fetch"):
+                raise TimeoutError
+
     def run_round(self) -> None:
         self.agent_round()
         self.message_round()
         self.gateway_round()
+        self.genai_round()
         self.dashboard.add_alert("warning", "e2e round finished", "e2e_workload")
         self.dashboard.refresh()
 
     def close(self) -> None:
+        reset_default_telemetry(None)
         self.dashboard.stop()
         self.gateway.close()
         self.system.disable()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
@@ -227,3 +228,27 @@ def test_no_message_content_is_captured_by_default(
     for span in telemetry.spans():
         keys = set(span.attributes or {})
         assert not {k for k in keys if "message" in k or "content" in k or "prompt" in k}
+
+
+_PROMPT = [{"role": "user", "parts": [{"type": "text", "content": "my card is 4111"}]}]
+_ANSWER = [{"role": "assistant", "parts": [{"type": "text", "content": "noted"}]}]
+
+
+def test_message_content_is_dropped_unless_the_switch_opts_in(
+    telemetry: TelemetryCapture, recorder: GenAITelemetry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", raising=False)
+    with genai.model_call("cheap", provider="openai") as call:
+        assert call.set_messages(input_messages=_PROMPT, output_messages=_ANSWER) is False
+    assert "4111" not in repr(telemetry.span("chat cheap").attributes)
+
+
+def test_message_content_is_on_the_span_when_opted_in(
+    telemetry: TelemetryCapture, recorder: GenAITelemetry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "SPAN_ONLY")
+    with genai.model_call("cheap", provider="openai") as call:
+        assert call.set_messages(input_messages=_PROMPT, output_messages=_ANSWER) is True
+    attributes = telemetry.span("chat cheap").attributes or {}
+    assert json.loads(str(attributes[sc.GEN_AI_INPUT_MESSAGES])) == _PROMPT
+    assert json.loads(str(attributes[sc.GEN_AI_OUTPUT_MESSAGES])) == _ANSWER

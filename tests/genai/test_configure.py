@@ -1,0 +1,84 @@
+"""``configure()`` and GenAI: the price file variable, the span processor, the providers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import otel_agents
+from otel_agents import genai, semconv as sc
+from otel_agents.genai import ModelPrice, get_price_table, set_price_table
+from otel_agents.genai._telemetry import reset_default_telemetry
+from otel_agents.testing import reset_configure
+
+
+@pytest.fixture
+def quiet(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name in ("OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER", "OTEL_LOGS_EXPORTER"):
+        monkeypatch.setenv(name, "none")
+    monkeypatch.setenv("OTEL_AGENTS_SYSTEM_METRICS", "false")
+    previous = get_price_table()
+    reset_configure()
+    try:
+        yield
+    finally:
+        reset_configure()
+        reset_default_telemetry(None)
+        set_price_table(previous)
+
+
+def test_configure_reads_the_price_file_and_records_into_its_providers(
+    quiet: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prices = tmp_path / "prices.json"
+    prices.write_text('{"house-model": {"input": 1, "output": 3}}', encoding="utf-8")
+    monkeypatch.setenv("OTEL_AGENTS_GENAI_PRICES", str(prices))
+    spans, reader = InMemorySpanExporter(), InMemoryMetricReader()
+    otel_agents.configure(span_processors=[SimpleSpanProcessor(spans)], metric_readers=[reader])
+
+    assert get_price_table().price("house-model") == ModelPrice(1.0, 3.0)
+    with genai.invoke_agent("a"), genai.model_call("house-model", provider="local") as call:
+        call.set_usage(1_000_000, 0)
+    assert {s.name for s in spans.get_finished_spans()} == {"invoke_agent a", "chat house-model"}
+    data = reader.get_metrics_data()
+    assert data is not None
+    costs = [
+        point.value
+        for rm in data.resource_metrics
+        for scope in rm.scope_metrics
+        for metric in scope.metrics
+        if metric.name == sc.AGENT_MODEL_COST.name
+        for point in metric.data.data_points
+    ]
+    assert costs == [pytest.approx(1.0)]
+
+
+def test_configure_adds_the_span_processor_for_other_instrumentations(quiet: None) -> None:
+    spans = InMemorySpanExporter()
+    otel_agents.configure(span_processors=[SimpleSpanProcessor(spans)])
+    tracer = trace.get_tracer("some.official.instrumentation")
+    with genai.invoke_agent("writer", conversation_id="c-1"):
+        tracer.start_span("chat x", attributes={sc.GEN_AI_OPERATION_NAME: "chat"}).end()
+    (theirs,) = [s for s in spans.get_finished_spans() if s.name == "chat x"]
+    assert (theirs.attributes or {})[sc.GEN_AI_AGENT_ID] == "writer"
+    assert (theirs.attributes or {})[sc.GEN_AI_CONVERSATION_ID] == "c-1"
+
+
+def test_a_bad_price_file_logs_a_warning_and_keeps_the_prices(
+    quiet: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    prices = tmp_path / "prices.json"
+    prices.write_text('{"m": {"input": "cheap", "output": 1}}', encoding="utf-8")
+    monkeypatch.setenv("OTEL_AGENTS_GENAI_PRICES", str(prices))
+    before = get_price_table()
+    with caplog.at_level(logging.WARNING, logger="otel_agents"):
+        otel_agents.configure()
+    assert get_price_table() is before
+    assert any("model 'm': field 'input'" in r.getMessage() for r in caplog.records)
