@@ -26,7 +26,6 @@ import pytest
 import uvicorn
 from _prometheus import MODULE_TIMEOUT
 from opentelemetry.sdk.trace import TracerProvider
-from stackgen.boards_ai import AI_USAGE
 from stackgen.boards_pipeline import PIPELINE
 from stackgen.boards_services import SPAN_METRICS_TAG
 from stackgen.queries import dashboard_queries
@@ -63,11 +62,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(MODULE_TIMEOUT)]
 DASHBOARDS = Path(__file__).resolve().parents[2] / "grafana" / "dashboards"
 #: Every dashboard but the Pipeline one, which watches the Collector (its own telemetry):
 #: this path has none. tests/stack/test_topology.py proves it through the real Collector.
-#: The AI usage board is proven with the demo's model calls (tests/e2e/test_ai_dashboard.py).
+#: (The AI usage board is also proven with the demo's model calls: test_ai_dashboard.py.)
 COLLECTOR_FREE_DASHBOARDS = sorted(
-    path
-    for path in DASHBOARDS.glob("*.json")
-    if path.name not in {PIPELINE.file_name, AI_USAGE.file_name}
+    path for path in DASHBOARDS.glob("*.json") if path.name != PIPELINE.file_name
 )
 SLOW_AGENT = "planner"
 #: Alerts the workload provokes on purpose (host CPU and memory depend on the machine).
