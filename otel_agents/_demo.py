@@ -2,11 +2,12 @@
 
 Three agents work in threads: the planner assigns research tasks to the researcher over the
 agent communication protocol, the researcher answers with results, and the monitor
-broadcasts status updates. Each step is profiled (a span and ``agent.profile.duration``),
-each message is a PRODUCER/CONSUMER span pair in one trace, response times and CPU go
-through the tracker, and a dashboard turns them into alerts and health scores. Telemetry
-leaves through whatever the ``OTEL_*`` variables configure; with none set, the demo keeps
-everything in process and prints what it saw.
+broadcasts status updates; all three ask models through ``otel_agents.genai``, answered by a
+local fake model server (:mod:`otel_agents._demo_ai`, no network). Each step is profiled (a
+span and ``agent.profile.duration``), each message is a PRODUCER/CONSUMER span pair in one
+trace, response times and CPU go through the tracker, and a dashboard turns them into alerts
+and health scores. Telemetry leaves through whatever the ``OTEL_*`` variables configure; with
+none set, the demo keeps everything in process and prints what it saw.
 """
 
 from __future__ import annotations
@@ -123,9 +124,11 @@ class Swarm:
         self.comm.register_handler("planner", self._collect, MessageType.TASK_RESULT)
         # The demo shows the API gateway too: it needs the gateway extra (named if missing).
         require("gateway", "otel-agents demo")
+        from otel_agents._demo_ai import DemoModels
         from otel_agents._demo_gateway import DemoGateway
 
         self.api = DemoGateway()
+        self.models = DemoModels(tool=self.api.search).__enter__()
         self.dashboard = PerformanceDashboard(
             self.tracker, self.comm, {"refresh_interval": self.refresh}, gateway=self.api.gateway
         )
@@ -159,6 +162,7 @@ class Swarm:
         self.tracker.stop()
         self.profiler.stop()
         self.comm.stop()
+        self.models.__exit__(None, None, None)
         self.api.close()
         if self.configure_telemetry:
             otel_agents.shutdown()
@@ -212,14 +216,22 @@ class Swarm:
 
     def _act(self, agent: DemoAgent, step: int) -> None:
         if agent.agent_id == "planner" and step % 3 == 0:
+            # One conversation per task: the planner's and the researcher's model calls for it
+            # add up to its cost (the AI usage board's top conversations).
+            conversation = f"task-{self.seed}-{step}"
+            topic = f"topic-{step}"
+            self.models.ask("planner", agent.name, f"Plan research on {topic}", conversation)
             self.comm.send_message(
                 "planner",
                 "researcher",
                 MessageType.TASK_ASSIGNMENT,
-                {"task": "research", "topic": f"topic-{step}"},
+                {"task": "research", "topic": topic},
+                conversation_id=conversation,
             )
-        elif agent.agent_id == "monitor" and step % 50 == 0:
-            self.comm.broadcast_message("monitor", MessageType.STATUS_UPDATE, {"step": step})
+        elif agent.agent_id == "monitor" and step % 10 == 0:
+            self.models.ask("monitor", agent.name, f"Summarise the swarm's status at step {step}")
+            if step % 50 == 0:
+                self.comm.broadcast_message("monitor", MessageType.STATUS_UPDATE, {"step": step})
 
     def _latency(self, agent_id: str, message: AgentMessage) -> None:
         """From the sender's clock to this handler: the swarm's network latency."""
@@ -228,8 +240,10 @@ class Swarm:
 
     def _research(self, message: AgentMessage) -> None:
         self._latency("researcher", message)
+        topic = str(message.payload.get("topic", "none"))
         with self.profiler.profile("researcher.research", {"operation": "research"}):
-            self.api.search(str(message.payload.get("topic", "none")))
+            self.api.search(topic)
+            self.models.ask("researcher", "Web Researcher", topic, message.conversation_id)
         self.comm.send_message(
             "researcher",
             message.sender_id,
@@ -253,6 +267,7 @@ class Swarm:
             "health_score": data["system"]["health_score"],
             "health": data["system"]["health"],
             "gateway_requests": data["system"]["gateway_requests"],
+            "ai": self.models.report(),
         }
 
     def export(self, folder: str | os.PathLike[str], *, encrypt: bool = False) -> dict[str, str]:
@@ -342,6 +357,9 @@ def _print_report(report: dict[str, Any]) -> None:
         f"\nThe errors are simulated: {failing} of their steps fail on purpose,\n"
         "so that error metrics, alerts and the health score have something to show."
     )
+    from otel_agents._demo_ai import print_report as print_ai_report  # needs httpx (gateway)
+
+    print_ai_report(report["ai"])
     for component, path in report.get("export", {}).items():
         print(f"{component} exported to {path}")
     print(

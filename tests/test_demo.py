@@ -8,9 +8,14 @@ import time
 from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
+from otel_agents import semconv as sc
 from otel_agents._demo import Swarm
+from otel_agents._demo_ai import MODELS, UNPRICED_MODEL
 from otel_agents._tracker import MetricType
+from otel_agents.genai._telemetry import GenAITelemetry, reset_default_telemetry
 
 
 @pytest.mark.integration
@@ -40,6 +45,10 @@ def test_the_demo_exports_every_component_relative_to_the_current_directory(
     assert "docs/dashboard.md" in result.stdout
     assert "The errors are simulated: the planner 2% and the researcher 5%" in result.stdout
     assert "`otel-agents dashboard`" in result.stdout
+    # The agents asked the local fake model: the AI usage section, with an unpriced model.
+    assert "AI usage (a local fake model server; openai-compatible API):" in result.stdout
+    assert f"monitor     {UNPRICED_MODEL}" in result.stdout
+    assert "unpriced" in result.stdout
     folder = tmp_path / "out"
     assert sorted(p.name for p in folder.iterdir()) == [
         "dashboard.json",
@@ -74,3 +83,51 @@ def test_the_swarm_records_every_tracker_metric_and_starts_its_dashboard() -> No
             swarm.run_for(0.2)
         assert swarm.dashboard.running
     assert recorded == set(MetricType)
+
+
+def _points(reader: InMemoryMetricReader, name: str) -> list[dict[str, object]]:
+    data = reader.get_metrics_data()
+    return [
+        dict(point.attributes or {})
+        for resource in (data.resource_metrics if data else [])
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == name
+        for point in metric.data.data_points
+    ]
+
+
+@pytest.mark.integration
+def test_the_swarms_agents_ask_the_fake_model_and_pay_for_their_tokens() -> None:
+    """Every agent makes model calls; priced models cost, the local one is unpriced; tools run
+    and some fail on purpose: the AI usage board's series, from the demo alone."""
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    reset_default_telemetry(GenAITelemetry(meter_provider=provider))
+    try:
+        with Swarm(configure_telemetry=False, refresh=1.0) as swarm:
+            deadline = time.monotonic() + 30  # a hang guard, not a speed target
+            report = swarm.report()["ai"]
+            while time.monotonic() < deadline and not (
+                report["tool_errors"] and all(u["failed"] for u in report["agents"].values())
+            ):
+                swarm.run_for(0.2)
+                report = swarm.report()["ai"]
+        agents = report["agents"]
+        assert set(agents) == set(MODELS)
+        assert all(usage["calls"] > usage["failed"] > 0 for usage in agents.values())
+        assert agents["planner"]["cost_usd"] > 0 < agents["researcher"]["cost_usd"]
+        assert (agents["monitor"]["priced"], agents["monitor"]["cost_usd"]) == (False, 0)
+        assert report["tool_calls"] > report["tool_errors"] > 0
+
+        tokens = _points(reader, sc.GEN_AI_CLIENT_TOKEN_USAGE.name)
+        assert {p[sc.GEN_AI_AGENT_ID] for p in tokens} == set(MODELS)
+        unpriced = _points(reader, sc.AGENT_MODEL_UNPRICED.name)
+        assert {p[sc.GEN_AI_REQUEST_MODEL] for p in unpriced} == {UNPRICED_MODEL}
+        tools = _points(reader, sc.AGENT_TOOL_CALLS.name)
+        assert {p.get(sc.ERROR_TYPE) for p in tools} == {None, "ToolFailed"}
+        conversations = _points(reader, sc.AGENT_CONVERSATION_COST.name)
+        assert {p[sc.GEN_AI_AGENT_ID] for p in conversations} >= {"planner"}
+    finally:
+        reset_default_telemetry()
+        provider.shutdown()

@@ -10,8 +10,9 @@ import otel_agents
 from otel_agents._errors import InvalidTypeError, InvalidValueError, OtelAgentsError, invalid_value
 
 #: Exceptions that are not part of the public hierarchy, on purpose (private ones, whose
-#: names start with "_", are control flow inside one module and are skipped too).
-INTERNAL = {"InvalidSetting", "StepFailed"}
+#: names start with "_", are control flow inside one module and are skipped too). StepFailed
+#: and ToolFailed are the demo's simulated failures.
+INTERNAL = {"InvalidSetting", "StepFailed", "ToolFailed"}
 
 
 def _exception_classes() -> list[type[BaseException]]:

@@ -265,31 +265,6 @@ COMMUNICATION = Board(
                 ),
             ),
         ),
-        # A placeholder that puts the GenAI metrics on a board (tests/stack/test_generated.py)
-        # until the AI usage board (branch h-aiboard) replaces it: drop this row then.
-        Row(
-            "Model calls",
-            (
-                ts(
-                    "Model calls, tokens and cost",
-                    [
-                        Query(sum_by(rate(metric(sc.AGENT_MODEL_CALLS)), AGENT), "calls"),
-                        Query(sum_by(rate(count(sc.GEN_AI_CLIENT_TOKEN_USAGE)), AGENT), "tokens"),
-                        Query(
-                            sum_by(rate(count(sc.GEN_AI_CLIENT_OPERATION_DURATION)), AGENT),
-                            "timed",
-                        ),
-                        Query(sum_by(rate(metric(sc.AGENT_MODEL_COST)), AGENT), "USD"),
-                        Query(sum_by(rate(metric(sc.AGENT_MODEL_UNPRICED))), "unpriced"),
-                        Query(sum_by(rate(metric(sc.AGENT_TOOL_CALLS)), AGENT), "tools"),
-                        Query(sum_by(metric(sc.AGENT_CONVERSATION_COST)), "conversation USD"),
-                        Query(sum_by(metric(sc.AGENT_CONVERSATION_TOKENS)), "conversation tokens"),
-                    ],
-                    "short",
-                    "GenAI model calls (otel_agents.genai); the AI usage board has the detail.",
-                ),
-            ),
-        ),
         Row(
             "Agents",
             (

@@ -9,7 +9,7 @@ from otel_agents._prometheus_names import (
 )
 from otel_agents.semconv import MetricSpec
 
-__all__ = ["bucket", "count", "label", "metric", "selector"]
+__all__ = ["bucket", "count", "label", "metric", "selector", "total"]
 
 
 def metric(spec: MetricSpec) -> str:
@@ -35,6 +35,11 @@ def bucket(spec: MetricSpec) -> str:
 def count(spec: MetricSpec) -> str:
     """The ``_count`` series of the histogram ``spec``."""
     return _histogram(spec, "count")
+
+
+def total(spec: MetricSpec) -> str:
+    """The ``_sum`` series of the histogram ``spec`` (e.g. the tokens counted)."""
+    return _histogram(spec, "sum")
 
 
 def label(key: str) -> str:

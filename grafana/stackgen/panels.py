@@ -1,8 +1,9 @@
-"""The six bundled dashboards, in the order Grafana lists them."""
+"""The bundled dashboards, in the order Grafana lists them."""
 
 from __future__ import annotations
 
 from .boards_agents import COMMUNICATION, PERFORMANCE
+from .boards_ai import AI_USAGE
 from .boards_pipeline import PIPELINE
 from .boards_services import SERVICES
 from .boards_stack import ALERTS, GATEWAY
@@ -15,6 +16,7 @@ BOARDS: tuple[Board, ...] = (
     SYSTEM,
     PERFORMANCE,
     COMMUNICATION,
+    AI_USAGE,
     GATEWAY,
     SERVICES,
     ALERTS,

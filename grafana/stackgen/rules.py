@@ -22,6 +22,7 @@ from .alerting import (
     template as _t,
 )
 from .names import bucket, label, metric, selector
+from .rules_ai import AI_RULES
 from .rules_pipeline import PIPELINE_RULES
 
 __all__ = ["RULES", "RULE_GROUP", "AlertRule", "Case", "rules_document", "tests_document"]
@@ -320,7 +321,7 @@ _STACK_RULES: tuple[AlertRule, ...] = (
 )
 
 
-RULES: tuple[AlertRule, ...] = (*_STACK_RULES, *PIPELINE_RULES)
+RULES: tuple[AlertRule, ...] = (*_STACK_RULES, *AI_RULES, *PIPELINE_RULES)
 
 
 def rules_document(*, hold: bool = True, runbook: str = DEFAULT_RUNBOOK) -> dict[str, Any]:

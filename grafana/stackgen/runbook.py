@@ -67,6 +67,36 @@ STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("`GET /dead-letters` on the hub: which messages, why.", "Is the recipient alive?"),
         ("Fix the recipient, then resend the messages (docs/messaging.md).",),
     ),
+    "OtelAgentsAgentCostBudget": (
+        (
+            "AI usage dashboard, agent <gen_ai_agent_id>: cost by agent and by model; since "
+            "when, and which model.",
+            "Top conversations by cost: one runaway conversation, or many ordinary ones?",
+            "Jaeger: the agent's `invoke_agent` spans carry the conversation's tokens and cost.",
+        ),
+        (
+            "A loop (the agent calls the model again and again for one task): stop it, and cap "
+            "the agent's model calls per task in its code.",
+            "A change of model: move the agent back to a cheaper one.",
+            "More work, on purpose: raise AGENT_HOURLY_COST_BUDGET_USD in "
+            "grafana/stackgen/rules_ai.py and run scripts/generate-stack; check the price "
+            "table (OTEL_AGENTS_GENAI_PRICES) is current.",
+        ),
+    ),
+    "OtelAgentsAgentTokenBudget": (
+        (
+            "AI usage dashboard: tokens per second by agent (input or output?) and by model.",
+            "Model calls by finish reason: many `length` finishes mean answers cut short "
+            "and retried.",
+        ),
+        (
+            "Input tokens: the agent sends too much context (whole histories, documents); "
+            "trim or summarise it.",
+            "Output tokens: cap max_tokens for the agent's calls.",
+            "Expected load: raise AGENT_TOKENS_PER_SECOND_BUDGET in "
+            "grafana/stackgen/rules_ai.py and run scripts/generate-stack.",
+        ),
+    ),
     "OtelAgentsCollectorDown": (
         (
             "`docker compose ps otel-collector`; " + _LOGS.format("otel-collector") + ".",

@@ -62,6 +62,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(MODULE_TIMEOUT)]
 DASHBOARDS = Path(__file__).resolve().parents[2] / "grafana" / "dashboards"
 #: Every dashboard but the Pipeline one, which watches the Collector (its own telemetry):
 #: this path has none. tests/stack/test_topology.py proves it through the real Collector.
+#: (The AI usage board is also proven with the demo's model calls: test_ai_dashboard.py.)
 COLLECTOR_FREE_DASHBOARDS = sorted(
     path for path in DASHBOARDS.glob("*.json") if path.name != PIPELINE.file_name
 )

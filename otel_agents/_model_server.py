@@ -1,0 +1,348 @@
+"""A local OpenAI-compatible model server with scripted answers, for the demo and tests.
+
+The demo's agents call models without a network or an API key: this server answers
+``POST /v1/chat/completions`` as OpenAI's Chat Completions API does (the same JSON request and
+response shapes, ``usage`` with ``prompt_tokens``/``completion_tokens``/``total_tokens`` and a
+``finish_reason``), with deterministic answers from a script, so every run produces the same
+token counts. Any OpenAI client works against it (``base_url=server.base_url``, any key).
+
+It is a stdlib ``ThreadingHTTPServer`` on a daemon thread: no dependency, started and stopped
+in the calling process. Every request is hostile until parsed: 127.0.0.1 only, a body of at
+most :data:`MAX_BODY_BYTES` (413 before reading more), a socket timeout per connection, strict
+JSON checks with OpenAI-style ``400`` errors naming the field.
+
+How tokens are counted (deterministic, not a real tokenizer): ``prompt_tokens`` is the number
+of whitespace-separated words of every message's content plus :data:`TOKENS_PER_MESSAGE` per
+message; ``completion_tokens`` is the scripted answer's ``completion_tokens``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from otel_agents._errors import invalid_value
+
+__all__ = [
+    "CHAT_COMPLETIONS_PATH",
+    "DEFAULT_SCRIPT",
+    "FINISH_REASONS",
+    "MAX_BODY_BYTES",
+    "Answer",
+    "ChatScript",
+    "ModelServer",
+]
+
+CHAT_COMPLETIONS_PATH = "/v1/chat/completions"
+#: Largest request body accepted: far above any demo prompt, far below memory trouble.
+MAX_BODY_BYTES = 64 * 1024
+#: Most messages in one request, and longest model name.
+MAX_MESSAGES = 256
+MAX_MODEL_LENGTH = 256
+#: What each message adds to ``prompt_tokens`` besides its words (OpenAI's chat format adds
+#: a few tokens of framing per message).
+TOKENS_PER_MESSAGE = 3
+#: The finish reasons of OpenAI's Chat Completions API.
+FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter")
+#: How long one connection may take to send its request.
+REQUEST_TIMEOUT_S = 10.0
+#: Longest scripted delay of an answer.
+MAX_DELAY_S = 5.0
+_LOOPBACK = ("127.0.0.1", "localhost")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One scripted answer: what the model says, how it finishes and what it costs in tokens.
+
+    ``tool`` names a function the model asks to call (``finish_reason`` then is
+    ``tool_calls`` and there is no content); ``delay_s`` is how long the server thinks first;
+    ``status`` makes the answer an error response with that HTTP status instead (429, 500,
+    503: what a provider's outage looks like).
+    """
+
+    content: str = "OK."
+    completion_tokens: int = 5
+    finish_reason: str = "stop"
+    tool: str | None = None
+    delay_s: float = 0.0
+    status: int = 200
+
+    def __post_init__(self) -> None:
+        if self.finish_reason not in FINISH_REASONS:
+            raise invalid_value(
+                "finish_reason", self.finish_reason, "a finish reason", FINISH_REASONS
+            )
+        if isinstance(self.completion_tokens, bool) or not isinstance(self.completion_tokens, int):
+            raise invalid_value("completion_tokens", self.completion_tokens, "an int >= 0")
+        if self.completion_tokens < 0:
+            raise invalid_value("completion_tokens", self.completion_tokens, "an int >= 0")
+        if not 0.0 <= self.delay_s <= MAX_DELAY_S:
+            raise invalid_value("delay_s", self.delay_s, f"seconds from 0 to {MAX_DELAY_S:g}")
+        if not 200 <= self.status <= 599:
+            raise invalid_value("status", self.status, "an HTTP status from 200 to 599")
+        if self.tool is not None and self.finish_reason != "tool_calls":
+            raise invalid_value("finish_reason", self.finish_reason, "'tool_calls' with a tool")
+
+
+#: The demo's script: mostly plain answers, one cut short, one tool call.
+DEFAULT_SCRIPT: tuple[Answer, ...] = (
+    Answer("Here is a short plan in three steps.", 42),
+    Answer("The sources agree on the main point.", 120),
+    Answer("", 0, "tool_calls", tool="web_search"),
+    Answer("A summary that runs past the token limit and is", 256, "length"),
+    Answer("Done.", 8),
+)
+
+
+class _RequestError(Exception):
+    def __init__(self, status: int, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.param = status, message, param
+
+
+def _error_body(status: int, message: str, param: str | None = None) -> dict[str, Any]:
+    kind = "invalid_request_error" if status < 500 else "server_error"
+    return {"error": {"message": message, "type": kind, "param": param, "code": None}}
+
+
+def _words(content: object) -> int:
+    if content is None:
+        return 0
+    if isinstance(content, str):
+        return len(content.split())
+    if isinstance(content, list):  # content parts: [{"type": "text", "text": "..."}]
+        return sum(
+            len(part["text"].split())
+            for part in content
+            if isinstance(part, dict) and isinstance(part.get("text"), str)
+        )
+    raise _RequestError(
+        400, "message content must be a string, a list of parts or null", "messages"
+    )
+
+
+def _parse(body: bytes) -> tuple[str, int]:
+    """The model and ``prompt_tokens`` of a chat completion request (400 when malformed)."""
+    try:
+        request = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _RequestError(400, f"the body is not JSON: {exc}") from exc
+    if not isinstance(request, dict):
+        raise _RequestError(400, "the body must be a JSON object")
+    model = request.get("model")
+    if not isinstance(model, str) or not 0 < len(model) <= MAX_MODEL_LENGTH:
+        raise _RequestError(400, "model must be a non-empty string", "model")
+    messages = request.get("messages")
+    if not isinstance(messages, list) or not 0 < len(messages) <= MAX_MESSAGES:
+        raise _RequestError(400, f"messages must be a list of 1 to {MAX_MESSAGES}", "messages")
+    tokens = 0
+    for message in messages:
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise _RequestError(400, "each message must be an object with a role", "messages")
+        tokens += TOKENS_PER_MESSAGE + _words(message.get("content"))
+    if request.get("stream"):
+        raise _RequestError(400, "stream is not supported by this server", "stream")
+    return model, tokens
+
+
+class ChatScript:
+    """Answers chat completion requests from a script, each model in turn through it.
+
+    Each model has its own position in the script, so what one model answers does not depend
+    on how calls to other models interleave with it (threads of the demo).
+    """
+
+    def __init__(self, answers: Sequence[Answer] = DEFAULT_SCRIPT) -> None:
+        if not answers:
+            raise invalid_value("answers", answers, "at least one Answer")
+        self._answers = tuple(answers)
+        self._positions: dict[str, int] = {}
+        self._served = 0
+        self._lock = threading.Lock()
+
+    @property
+    def served(self) -> int:
+        """How many requests were answered (errors included)."""
+        return self._served
+
+    def next_answer(self, model: str) -> tuple[int, Answer]:
+        """The sequence number of the call and the answer ``model`` gives next."""
+        with self._lock:
+            position = self._positions.get(model, 0)
+            # Bounded: a client inventing model names cannot grow this past the limit.
+            if model in self._positions or len(self._positions) < MAX_MESSAGES:
+                self._positions[model] = position + 1
+            self._served += 1
+            return self._served, self._answers[position % len(self._answers)]
+
+    def respond(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        """The HTTP status and JSON body answering the request ``body``."""
+        try:
+            model, prompt_tokens = _parse(body)
+        except _RequestError as exc:
+            return exc.status, _error_body(exc.status, exc.message, exc.param)
+        number, answer = self.next_answer(model)
+        if answer.delay_s:
+            time.sleep(answer.delay_s)
+        if answer.status != 200:
+            phrase = HTTPStatus(answer.status).phrase
+            return answer.status, _error_body(answer.status, f"scripted failure: {phrase}")
+        return 200, _completion(number, model, answer, prompt_tokens)
+
+
+def _completion(number: int, model: str, answer: Answer, prompt_tokens: int) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": answer.content or None}
+    if answer.tool is not None:
+        message["content"] = None
+        message["tool_calls"] = [
+            {
+                "id": f"call_{number}",
+                "type": "function",
+                "function": {"name": answer.tool, "arguments": "{}"},
+            }
+        ]
+    return {
+        "id": f"chatcmpl-local-{number}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": answer.finish_reason,
+                "logprobs": None,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": answer.completion_tokens,
+            "total_tokens": prompt_tokens + answer.completion_tokens,
+        },
+        "system_fingerprint": None,
+    }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    timeout = REQUEST_TIMEOUT_S
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        if self.path.split("?", 1)[0] != CHAT_COMPLETIONS_PATH:
+            self._reply(404, _error_body(404, f"unknown path {self.path[:100]!r}"), close=True)
+            return
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            self._reply(411, _error_body(411, "Content-Length is required"), close=True)
+            return
+        if not 0 <= length <= MAX_BODY_BYTES:
+            message = f"the body is larger than {MAX_BODY_BYTES} bytes"
+            self._reply(413, _error_body(413, message), close=True)
+            return
+        body = self.rfile.read(length)
+        status, answer = self.server.script.respond(body)
+        self._reply(status, answer)
+
+    def do_GET(self) -> None:
+        self._reply(405, _error_body(405, "only POST /v1/chat/completions"), close=True)
+
+    do_PUT = do_DELETE = do_PATCH = do_GET
+
+    def _reply(self, status: int, body: Mapping[str, Any], *, close: bool = False) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        if close:  # the unread body must not be parsed as the next request
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: the demo prints its own report, and tests read responses."""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    script: ChatScript
+
+
+class ModelServer:
+    """The scripted OpenAI-compatible server on ``127.0.0.1`` and a free port.
+
+    A context manager (or ``start()``/``stop()``): serving on a daemon thread while open.
+    ``base_url`` is what an OpenAI client takes (``http://127.0.0.1:PORT/v1``).
+    """
+
+    def __init__(
+        self, answers: Sequence[Answer] = DEFAULT_SCRIPT, *, host: str = "127.0.0.1", port: int = 0
+    ) -> None:
+        if host not in _LOOPBACK:
+            raise invalid_value(
+                "host", host, "a loopback host (this server is for local use)", _LOOPBACK
+            )
+        self.script = ChatScript(answers)
+        self._address = (host, port)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the model server is not started")
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def url(self) -> str:
+        """The chat completions endpoint."""
+        return f"http://127.0.0.1:{self.port}{CHAT_COMPLETIONS_PATH}"
+
+    def start(self) -> ModelServer:
+        if self._server is None:
+            server = _Server(self._address, _Handler)
+            server.script = self.script
+            self._server = server
+            self._thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.1},
+                daemon=True,
+                name="otel-agents-model-server",
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and free the port (safe to call twice)."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=REQUEST_TIMEOUT_S)
+            self._thread = None
+
+    def __enter__(self) -> ModelServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,265 @@
+"""The local OpenAI-compatible model server: OpenAI's JSON shapes, scripted and deterministic,
+strict and bounded with hostile input."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from otel_agents._errors import InvalidValueError
+from otel_agents._model_server import (
+    MAX_BODY_BYTES,
+    TOKENS_PER_MESSAGE,
+    Answer,
+    ChatScript,
+    ModelServer,
+)
+
+HELLO = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "say hello to me"}]}
+SCRIPT = (
+    Answer("Hello there.", 3),
+    Answer("", 0, "tool_calls", tool="web_search"),
+    Answer("Cut", 7, "length"),
+)
+
+
+def _body(request: object) -> bytes:
+    return json.dumps(request).encode()
+
+
+# -- the script, without a socket --------------------------------------------------------------
+def test_a_completion_has_openais_shape_usage_and_finish_reason() -> None:
+    status, body = ChatScript(SCRIPT).respond(_body(HELLO))
+
+    assert status == 200
+    assert body["object"] == "chat.completion"
+    assert body["model"] == "gpt-4o-mini"
+    (choice,) = body["choices"]
+    assert choice["message"] == {"role": "assistant", "content": "Hello there."}
+    assert choice["finish_reason"] == "stop"
+    prompt = TOKENS_PER_MESSAGE + 4  # four words
+    assert body["usage"] == {
+        "prompt_tokens": prompt,
+        "completion_tokens": 3,
+        "total_tokens": prompt + 3,
+    }
+
+
+def test_each_model_walks_through_the_script_on_its_own() -> None:
+    script = ChatScript(SCRIPT)
+    other = {**HELLO, "model": "local-llama"}
+
+    reasons = []
+    for request in (HELLO, other, HELLO, HELLO, other, HELLO):
+        _, body = script.respond(_body(request))
+        reasons.append((body["model"], body["choices"][0]["finish_reason"]))
+
+    assert reasons == [
+        ("gpt-4o-mini", "stop"),
+        ("local-llama", "stop"),
+        ("gpt-4o-mini", "tool_calls"),
+        ("gpt-4o-mini", "length"),
+        ("local-llama", "tool_calls"),
+        ("gpt-4o-mini", "stop"),
+    ]
+    assert script.served == 6
+
+
+def test_a_tool_call_answer_names_the_function_and_has_no_content() -> None:
+    script = ChatScript(SCRIPT[1:])
+
+    _, body = script.respond(_body(HELLO))
+
+    message = body["choices"][0]["message"]
+    assert message["content"] is None
+    (call,) = message["tool_calls"]
+    assert call["type"] == "function"
+    assert call["function"] == {"name": "web_search", "arguments": "{}"}
+
+
+def test_a_scripted_failure_is_an_openai_style_error() -> None:
+    status, body = ChatScript([Answer(status=503)]).respond(_body(HELLO))
+
+    assert status == 503
+    assert body["error"]["type"] == "server_error"
+    assert "Service Unavailable" in body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("request_body", "param"),
+    [
+        (b"{not json", None),
+        (b"[]", None),
+        (_body({"messages": HELLO["messages"]}), "model"),
+        (_body({"model": "", "messages": HELLO["messages"]}), "model"),
+        (_body({"model": "m"}), "messages"),
+        (_body({"model": "m", "messages": []}), "messages"),
+        (_body({"model": "m", "messages": ["hi"]}), "messages"),
+        (_body({"model": "m", "messages": [{"role": "user", "content": 3}]}), "messages"),
+        (_body({**HELLO, "stream": True}), "stream"),
+        (b"\xff\xfe", None),
+    ],
+)
+def test_a_malformed_request_is_a_400_naming_the_field(
+    request_body: bytes, param: str | None
+) -> None:
+    script = ChatScript(SCRIPT)
+
+    status, body = script.respond(request_body)
+
+    assert status == 400
+    assert body["error"]["type"] == "invalid_request_error"
+    assert body["error"]["param"] == param
+    assert script.served == 0  # a bad request does not advance the script
+
+
+def test_content_parts_count_their_text() -> None:
+    parts = [{"type": "text", "text": "two words"}, {"type": "image_url", "image_url": {}}]
+    request = {"model": "m", "messages": [{"role": "user", "content": parts}]}
+
+    _, body = ChatScript(SCRIPT).respond(_body(request))
+
+    assert body["usage"]["prompt_tokens"] == TOKENS_PER_MESSAGE + 2
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"finish_reason": "done"},
+        {"completion_tokens": -1},
+        {"completion_tokens": 1.5},
+        {"delay_s": 60.0},
+        {"status": 99},
+        {"tool": "search"},  # a tool call finishes with tool_calls
+    ],
+)
+def test_a_bad_scripted_answer_is_refused_naming_the_field(kwargs: dict[str, object]) -> None:
+    with pytest.raises(InvalidValueError, match=next(iter(kwargs)).split("_s")[0]):
+        Answer(**kwargs)  # type: ignore[arg-type]
+
+
+def test_the_server_refuses_a_host_that_is_not_loopback() -> None:
+    with pytest.raises(InvalidValueError, match="host"):
+        ModelServer(host="0.0.0.0")
+
+
+# -- over HTTP ---------------------------------------------------------------------------------
+@pytest.fixture
+def server() -> Iterator[ModelServer]:
+    with ModelServer(SCRIPT) as running:
+        yield running
+
+
+@pytest.mark.integration
+def test_the_server_answers_chat_completions_over_http(server: ModelServer) -> None:
+    response = httpx.post(server.url, json=HELLO, timeout=10)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["choices"][0]["message"]["content"] == "Hello there."
+    assert server.base_url == f"http://127.0.0.1:{server.port}/v1"
+
+
+@pytest.mark.integration
+def test_the_server_listens_on_loopback_only(server: ModelServer) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5):
+        pass
+    assert server._server is not None
+    assert server._server.server_address[0] == "127.0.0.1"
+
+
+@pytest.mark.integration
+def test_an_oversized_body_is_refused_before_it_is_read(server: ModelServer) -> None:
+    response = httpx.post(server.url, content=b"x" * (MAX_BODY_BYTES + 1), timeout=10)
+
+    assert response.status_code == 413
+    assert server.script.served == 0
+
+
+@pytest.mark.integration
+def test_wrong_paths_and_methods_are_refused(server: ModelServer) -> None:
+    with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=10) as client:
+        assert client.post("/v1/completions", json=HELLO).status_code == 404
+        assert client.get("/v1/chat/completions").status_code == 405
+        bad = client.post("/v1/chat/completions", content=b"{", headers={"x": "y"})
+        assert bad.status_code == 400
+        assert bad.json()["error"]["type"] == "invalid_request_error"
+        # The connection stays usable after errors: the next call is answered.
+        assert client.post("/v1/chat/completions", json=HELLO).status_code == 200
+
+
+@pytest.mark.integration
+def test_concurrent_calls_each_get_one_answer(server: ModelServer) -> None:
+    results: list[int] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        status = httpx.post(server.url, json=HELLO, timeout=10).status_code
+        with lock:
+            results.append(status)
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert results == [200] * 8
+    assert server.script.served == 8
+
+
+@pytest.mark.integration
+def test_stop_frees_the_port_and_is_safe_twice() -> None:
+    model_server = ModelServer(SCRIPT).start()
+    port = model_server.port
+    model_server.stop()
+    model_server.stop()
+
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+    with pytest.raises(httpx.ConnectError):
+        httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=HELLO, timeout=5)
+
+
+@pytest.mark.integration
+def test_the_real_openai_client_reads_the_answers(server: ModelServer) -> None:
+    """OpenAI's own Python client parses the server's answers: usage, finish reasons and tool
+    calls, and raises its own error type on a scripted failure."""
+    import openai
+
+    with openai.OpenAI(base_url=server.base_url, api_key="local", max_retries=0) as client:
+        messages: list[Any] = [{"role": "user", "content": "say hello to me"}]
+        first = client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+        second = client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+
+    assert first.choices[0].message.content == "Hello there."
+    assert first.choices[0].finish_reason == "stop"
+    assert first.usage is not None
+    assert (first.usage.prompt_tokens, first.usage.completion_tokens) == (
+        TOKENS_PER_MESSAGE + 4,
+        3,
+    )
+    assert second.choices[0].finish_reason == "tool_calls"
+    (call,) = second.choices[0].message.tool_calls or []
+    assert call.function.name == "web_search"  # type: ignore[union-attr]
+
+
+@pytest.mark.integration
+def test_the_real_openai_client_raises_on_a_scripted_outage() -> None:
+    import openai
+
+    with (
+        ModelServer([Answer(status=503)]) as failing,
+        openai.OpenAI(base_url=failing.base_url, api_key="local", max_retries=0) as client,
+        pytest.raises(openai.InternalServerError),
+    ):
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+        )
