@@ -40,9 +40,9 @@ from otel_agents._errors import ConfigurationError
 from otel_agents._extras import import_for
 from otel_agents.messaging._errors import DeliveryError, MessageTooLargeError
 from otel_agents.messaging._message import AgentMessage, MessagePriority
-from otel_agents.messaging._nats_io import LoopThread, NatsNames, redact_url
+from otel_agents.messaging._nats_io import LoopThread, NatsNames, message_key, redact_url
 from otel_agents.messaging._nats_lanes import AgentLanes, Lane
-from otel_agents.messaging._nats_receive import Receiver
+from otel_agents.messaging._nats_receive import Receiver, read_outcome
 from otel_agents.messaging._nats_registry import KvRegistry, entry_of
 from otel_agents.messaging._records import DeadLetter, MessageRecord
 from otel_agents.messaging._registry import AgentInfo
@@ -105,6 +105,7 @@ class NatsTransport(Transport):
         self._js: JetStreamContext | None = None
         self._watch: KvRegistry | None = None
         self._kv: Any = None
+        self._status: Any = None
         self._lanes: dict[str, AgentLanes] = {}
         #: Agents registered through this process: the ones whose lag it reports.
         self.local: set[str] = set()
@@ -190,6 +191,10 @@ class NatsTransport(Transport):
         ttl = float(config["heartbeat_interval"] * config["heartbeat_miss_limit"])
         self._kv = await self._js.create_key_value(
             api.KeyValueConfig(bucket=self.names.agents_bucket, history=1, ttl=max(1.0, ttl))
+        )
+        keep = max(3600.0, 2 * float(config["message_timeout"]))
+        self._status = await self._js.create_key_value(
+            api.KeyValueConfig(bucket=self.names.status_bucket, history=1, ttl=keep)
         )
         self._watch = KvRegistry(self._kv, registry)
         self._watch.start()
@@ -363,6 +368,27 @@ class NatsTransport(Transport):
     def lag(self) -> list[tuple[str, str, int]]:
         """``(agent_id, consumer group, pending)`` for the agents consumed in this process."""
         return [] if self.receiver is None else self.receiver.lag()
+
+    def outcome(self, message_id: str) -> dict[str, Any] | None:
+        """The outcome its recipient's process put in the status bucket, if any (a broker
+        that does not answer within 2 s leaves the status as it is)."""
+        if self._io is None or self._status is None:
+            return None
+        try:
+            raw = self.io.run(self._read_outcome(message_id), 2.0, "reading a status")
+        except Exception:
+            return None
+        return read_outcome(raw)
+
+    async def _read_outcome(self, message_id: str) -> bytes | None:
+        import nats.js.errors
+
+        try:
+            entry = await self._status.get(message_key(message_id))
+        except nats.js.errors.KeyNotFoundError:
+            return None
+        value: bytes | None = entry.value
+        return value
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """The newest ``limit`` dead letters of the deployment, oldest first."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import hashlib
+import re
 import threading
 import urllib.parse
 from collections.abc import Coroutine
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 from otel_agents.messaging._errors import DeliveryError
 from otel_agents.messaging._message import MessagePriority
 
-__all__ = ["LoopThread", "NatsNames", "agent_token", "redact_url"]
+__all__ = ["LoopThread", "NatsNames", "agent_token", "message_key", "redact_url"]
 
 T = TypeVar("T")
 
@@ -37,6 +38,16 @@ def agent_token(agent_id: str) -> str:
     if len(token) > _MAX_TOKEN:
         token = token[:64] + "_" + hashlib.sha256(agent_id.encode()).hexdigest()[:24]
     return token
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def message_key(message_id: str) -> str:
+    """A message id as a key-value key: itself when it is plain, else its SHA-256."""
+    if _PLAIN_KEY.fullmatch(message_id):
+        return message_id
+    return hashlib.sha256(message_id.encode()).hexdigest()
 
 
 def redact_url(url: str) -> str:
@@ -57,6 +68,7 @@ class NatsNames:
         self.stream = stream
         self.dead_letters = f"{stream}_DLQ"
         self.agents_bucket = f"{stream}_agents"
+        self.status_bucket = f"{stream}_status"
 
     def subject(self, agent_id: str, priority: MessagePriority) -> str:
         """Where messages of ``priority`` for ``agent_id`` are published."""

@@ -26,6 +26,7 @@ from otel_agents import semconv as sc
 from otel_agents._errors import MessagingError
 from otel_agents.messaging._errors import SecurityError
 from otel_agents.messaging._message import AgentMessage, MessagePriority
+from otel_agents.messaging._nats_io import message_key
 from otel_agents.messaging._records import DeadLetter, MessageRecord, MessageStatus
 
 if TYPE_CHECKING:
@@ -34,11 +35,13 @@ if TYPE_CHECKING:
     from otel_agents.messaging._nats import NatsTransport
     from otel_agents.messaging._runtime import AgentRuntime
 
-__all__ = ["Receiver"]
+__all__ = ["Receiver", "read_outcome"]
 
 _logger = logging.getLogger("otel_agents.messaging")
 
 MAX_BACKOFF = 60.0
+#: Characters of an error kept in the status bucket.
+MAX_ERROR = 500
 _SETTLED = (MessageStatus.PROCESSED, MessageStatus.EXPIRED, MessageStatus.DEAD_LETTERED)
 _TRACE_HEADERS = ("traceparent", "tracestate", "baggage")
 #: Seconds one wait of ``get_async`` lasts before it is renewed (stays cancellable).
@@ -200,6 +203,8 @@ class Receiver:
             return
         msg, delivered = entry
         status = MessageStatus.PROCESSED if record is None else record.status
+        if record is not None and status is not MessageStatus.FAILED:
+            await self._tell(record)
         if status is MessageStatus.PROCESSED:
             await msg.ack()
         elif status is MessageStatus.EXPIRED:
@@ -210,6 +215,7 @@ class Receiver:
                 error = record.error or "the handler failed"
                 await self._bury(msg, message, delivered, record.error_type or "failed", error)
             else:
+                await self._tell(record)
                 await msg.nak(delay=min(MAX_BACKOFF, self.backoff * 2 ** (delivered - 1)))
         else:
             await msg.nak()
@@ -235,6 +241,9 @@ class Receiver:
         if log.get(message.message_id) is None:
             log.add(message, now)
         log.update(message.message_id, MessageStatus.DEAD_LETTERED, now, error, reason)
+        record = log.get(message.message_id)
+        if record is not None:
+            await self._tell(record)
         attributes = {**self._attributes(message.recipient_id), sc.ERROR_TYPE: reason}
         self.dead_lettered.add(1, attributes)
         _logger.warning(
@@ -244,6 +253,22 @@ class Receiver:
             attempts,
             reason,
         )
+
+    async def _tell(self, record: MessageRecord) -> None:
+        """Put the outcome in the status bucket for the sender's process (not awaited by
+        the broker: a lost one leaves the sender's record as it was)."""
+        transport = self.transport
+        if transport._nc is None:
+            return
+        data = {
+            "status": record.status.value,
+            "error": None if record.error is None else record.error[:MAX_ERROR],
+            "error_type": record.error_type,
+            "updated_at": record.updated_at,
+        }
+        subject = f"$KV.{transport.names.status_bucket}.{message_key(record.message_id)}"
+        with contextlib.suppress(Exception):
+            await transport._nc.publish(subject, json.dumps(data).encode())
 
     async def dead_letters(self, limit: int) -> list[DeadLetter]:
         import nats.js.errors
@@ -314,6 +339,25 @@ class Receiver:
             totals[agent_id] = totals.get(agent_id, 0) + count
         group = self.transport.names.group
         return [(agent_id, group(agent_id), count) for agent_id, count in totals.items()]
+
+
+def read_outcome(raw: bytes | None) -> dict[str, Any] | None:
+    """A status bucket value, checked field by field (it came over the network)."""
+    if not raw or len(raw) > 4 * MAX_ERROR:
+        return None
+    try:
+        data = json.loads(raw)
+        status = MessageStatus(data["status"])
+        updated_at = float(data["updated_at"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    error, error_type = data.get("error"), data.get("error_type")
+    return {
+        "status": status,
+        "error": error[:MAX_ERROR] if isinstance(error, str) else None,
+        "error_type": error_type[:64] if isinstance(error_type, str) else None,
+        "updated_at": updated_at,
+    }
 
 
 def _header(text: str, limit: int) -> str:

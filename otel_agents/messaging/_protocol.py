@@ -401,6 +401,17 @@ class AgentCommunicationProtocol(AgentRuntime):
         record = self.messages.get(message_id)
         if record is None:
             raise invalid_value("message_id", message_id, "the id of a message still in history")
+        if record.status in (MessageStatus.QUEUED, MessageStatus.DELIVERED):
+            # Its recipient may live in another process: a broker knows how it ended.
+            found = self.transport.outcome(message_id)
+            if found is not None:
+                self.messages.update(
+                    message_id,
+                    MessageStatus(found["status"]),
+                    found["updated_at"],
+                    found["error"],
+                    found["error_type"],
+                )
         return record
 
     def get_message_history(

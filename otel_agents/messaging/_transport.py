@@ -94,6 +94,11 @@ class Transport(ABC):
         """Messages the transport gave up delivering (the default keeps none)."""
         return []
 
+    def outcome(self, message_id: str) -> dict[str, Any] | None:
+        """What became of a message sent from here and settled elsewhere (another process):
+        ``status``, ``error``, ``error_type``, ``updated_at``; ``None`` when unknown."""
+        return None
+
     @abstractmethod
     def deliver(self, message: AgentMessage, recipient: AgentInfo) -> None:
         """Hand ``message`` to ``recipient`` or raise :class:`DeliveryError`."""

@@ -254,3 +254,28 @@ def test_credentials_in_the_url_never_reach_spans_or_repr(
         assert "someone" not in shown
     finally:
         comm.stop()
+
+
+def test_the_sender_sees_the_outcome_settled_in_another_process(make_nats_comm: Make) -> None:
+    sender, worker_side = make_nats_comm(), make_nats_comm({"max_delivery_attempts": 1})
+    worker_side.register_agent("worker", "Worker", ["work"], "http://localhost:8001")
+
+    def handler(message: Any) -> None:
+        if message.payload.get("fail"):
+            raise RuntimeError("no")
+
+    worker_side.register_handler("worker", handler)
+    eventually(lambda: sender.registry.lookup("worker"), "the registration")
+    good = sender.send_message("boss", "worker", MessageType.REQUEST, {})
+    bad = sender.send_message("boss", "worker", MessageType.REQUEST, {"fail": True})
+    assert sender.get_message_status(good).status is MessageStatus.QUEUED
+    assert worker_side.process_pending("worker") == 2
+
+    eventually(
+        lambda: sender.get_message_status(good).status is MessageStatus.PROCESSED, "processed"
+    )
+    record = eventually(
+        lambda: (r := sender.get_message_status(bad)).status is MessageStatus.DEAD_LETTERED and r,
+        "dead-lettered",
+    )
+    assert record.error_type == "RuntimeError"
