@@ -225,6 +225,8 @@ class NatsTransport(Transport):
         io.stop()
 
     async def _stop(self) -> None:
+        if self.receiver is not None:
+            await self.receiver.give_back()
         if self._watch is not None:
             await self._watch.close()
         for lanes in self._lanes.values():

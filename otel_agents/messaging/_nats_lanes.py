@@ -124,6 +124,14 @@ class AgentLanes:
                 return msg
         return None
 
+    def pop_buffered(self) -> Msg | None:
+        """The most urgent message already pulled, without asking the broker."""
+        for priority in _URGENT_FIRST:
+            items = self._buffer[priority]
+            if items:
+                return items.popleft()[0]
+        return None
+
     async def _keep_alive(self) -> None:
         """Mark buffered messages in progress before their ack wait runs out."""
         now = time.monotonic()

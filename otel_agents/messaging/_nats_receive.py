@@ -20,6 +20,7 @@ import contextlib
 import json
 import logging
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from otel_agents import semconv as sc
@@ -57,23 +58,33 @@ H_REASON, H_ERROR, H_ATTEMPTS, H_DEAD_AT = (
 
 
 class _Source:
-    """What the protocol takes one agent's messages from (see ``Transport.queue``)."""
+    """What the protocol takes one agent's messages from (see ``Transport.queue``).
+
+    ``get_async`` takes what the broker handed over in one go (up to a batch, already
+    checked) and keeps the rest here, so the event-loop hop is paid once per batch.
+    """
 
     def __init__(self, receiver: Receiver, agent_id: str) -> None:
         self.receiver, self.agent_id = receiver, agent_id
+        self._ready = receiver.ready(agent_id)
 
     def get_nowait(self) -> AgentMessage | None:
+        with contextlib.suppress(IndexError):
+            return self._ready.popleft()
         transport = self.receiver.transport
         take = self.receiver.take(self.agent_id, None)
         return transport.io.run(take, transport.broker_timeout, "taking a message")
 
     async def get_async(self) -> AgentMessage:
+        with contextlib.suppress(IndexError):
+            return self._ready.popleft()
         while True:
             found = await self.receiver.transport.io.run_async(
-                self.receiver.take(self.agent_id, _WAIT)
+                self.receiver.take_many(self.agent_id, _WAIT)
             )
-            if found is not None:
-                return found
+            if found:
+                self._ready.extend(found[1:])
+                return found[0]
 
     def put(self, item: AgentMessage, priority: MessagePriority) -> None:
         self.receiver.requeue(item)
@@ -99,9 +110,18 @@ class Receiver:
         self._inflight: dict[str, tuple[Msg, int]] = {}
         self._pending: dict[tuple[str, MessagePriority], int] = {}
         self._pending_at = -_LAG_CACHE
+        self._ready: dict[str, deque[AgentMessage]] = {}
+        #: Outcomes to send to the broker, settled in order by one task on its loop.
+        self._outcomes: deque[tuple[AgentMessage, MessageRecord | None, bool]] = deque()
+        self._flushing = False
+        self._flush_task: asyncio.Future[None] | None = None
 
     def source(self, agent_id: str) -> _Source:
         return _Source(self, agent_id)
+
+    def ready(self, agent_id: str) -> deque[AgentMessage]:
+        """Messages of ``agent_id`` taken from the broker, checked, not yet handed out."""
+        return self._ready.setdefault(agent_id, deque())
 
     # -- receipt ----------------------------------------------------------------------------
     async def take(self, agent_id: str, wait: float | None) -> AgentMessage | None:
@@ -115,6 +135,19 @@ class Receiver:
             message = await self._accept(msg, agent_id)
             if message is not None:
                 return message
+
+    async def take_many(self, agent_id: str, wait: float) -> list[AgentMessage]:
+        """The most urgent message (waiting up to ``wait``) and what else was pulled."""
+        first = await self.take(agent_id, wait)
+        if first is None:
+            return []
+        found = [first]
+        lanes = await self.transport.lanes(agent_id)
+        while len(found) < lanes.batch and (msg := lanes.pop_buffered()) is not None:
+            message = await self._accept(msg, agent_id)
+            if message is not None:
+                found.append(message)
+        return found
 
     def _attributes(self, agent_id: str) -> dict[str, str]:
         return {
@@ -185,17 +218,49 @@ class Receiver:
 
     # -- outcome ----------------------------------------------------------------------------
     def settle(self, message: AgentMessage, record: MessageRecord | None) -> None:
-        future = self.transport.io.submit(self._settle(message, record))
-        future.add_done_callback(_logged)
+        self._queue_outcome(message, record, False)
 
     def requeue(self, message: AgentMessage) -> None:
-        future = self.transport.io.submit(self._requeue(message))
-        future.add_done_callback(_logged)
+        self._queue_outcome(message, None, True)
+
+    def _queue_outcome(
+        self, message: AgentMessage, record: MessageRecord | None, requeue: bool
+    ) -> None:
+        """Hand an outcome to the broker's loop: one wake-up per burst, not per message."""
+        self._outcomes.append((message, record, requeue))
+        if not self._flushing:
+            self._flushing = True
+            self.transport.io.loop.call_soon_threadsafe(self._start_flush)
+
+    def _start_flush(self) -> None:
+        self._flush_task = asyncio.ensure_future(self._flush())
+
+    async def _flush(self) -> None:
+        self._flushing = False  # an outcome queued from now on schedules another flush
+        while self._outcomes:
+            message, record, requeue = self._outcomes.popleft()
+            try:
+                if requeue:
+                    await self._requeue(message)
+                else:
+                    await self._settle(message, record)
+            except Exception as exc:
+                _logger.warning("settling a NATS delivery failed: %s", type(exc).__name__)
 
     async def _requeue(self, message: AgentMessage) -> None:
         entry = self._inflight.pop(message.message_id, None)
         if entry is not None:
             await entry[0].nak()
+
+    async def give_back(self) -> None:
+        """Return every delivery taken and not settled (closing): redelivered at once."""
+        await self._flush()
+        for msg, _ in self._inflight.values():
+            with contextlib.suppress(Exception):
+                await msg.nak()
+        self._inflight.clear()
+        for ready in self._ready.values():
+            ready.clear()
 
     async def _settle(self, message: AgentMessage, record: MessageRecord | None) -> None:
         entry = self._inflight.pop(message.message_id, None)
@@ -363,10 +428,3 @@ def read_outcome(raw: bytes | None) -> dict[str, Any] | None:
 def _header(text: str, limit: int) -> str:
     """``text`` fit for a NATS header value: one line, at most ``limit`` characters."""
     return " ".join(text.split())[:limit]
-
-
-def _logged(future: Any) -> None:
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        exc = future.exception()
-        if exc is not None:
-            _logger.warning("settling a NATS delivery failed: %s", type(exc).__name__)

@@ -383,7 +383,8 @@ class AgentCommunicationProtocol(AgentRuntime):
 
         async def take() -> AgentMessage:
             while True:
-                message = self._next(agent_id) or await queue.get_async()
+                # get_async, never a blocking get: a broker's queue must not stall the loop.
+                message = await queue.get_async()
                 if not self._expired(message):
                     return message
 
