@@ -77,8 +77,7 @@ async def _serve(comm: Any, args: argparse.Namespace) -> int:
         )
         if args.forward_to:
             payload = {"forwarded_by": agent_id, "original": message.payload}
-            await asyncio.to_thread(
-                comm.send_message,
+            await comm.send_message_async(
                 agent_id,
                 args.forward_to,
                 MessageType.TASK_ASSIGNMENT,

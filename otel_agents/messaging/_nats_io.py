@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import functools
 import hashlib
 import re
 import threading
 import urllib.parse
+from collections import deque
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -86,11 +89,30 @@ class NatsNames:
         return f"{self.dead_letters}.{agent_token(agent_id)}"
 
 
+def _resolve(results: list[tuple[asyncio.Future[Any], asyncio.Task[Any]]]) -> None:
+    """Pass each task's outcome to its future on the caller's loop."""
+    for future, task in results:
+        if future.done():
+            continue
+        if task.cancelled():
+            future.cancel()
+        elif (exc := task.exception()) is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(task.result())
+
+
 class LoopThread:
     """An event loop in a daemon thread; ``run`` waits for a coroutine with a deadline."""
 
     def __init__(self, name: str) -> None:
         self.loop = asyncio.new_event_loop()
+        # Coroutines from other loops, and their results on the way back, cross threads in
+        # bursts: one wake-up per burst and direction rather than two per call.
+        self._inbox: deque[tuple[Coroutine[Any, Any, Any], Any, asyncio.Future[Any]]] = deque()
+        self._outbox: deque[tuple[Any, asyncio.Future[Any], asyncio.Task[Any]]] = deque()
+        self._taking = self._replying = False
+        self._tasks: set[asyncio.Task[Any]] = set()
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._thread.start()
 
@@ -125,7 +147,38 @@ class LoopThread:
         """Await ``coroutine`` on this loop from another loop."""
         if self.in_loop():
             return await coroutine
-        return await asyncio.wrap_future(self.submit(coroutine))
+        caller = asyncio.get_running_loop()
+        future: asyncio.Future[T] = caller.create_future()
+        self._inbox.append((coroutine, caller, future))
+        if not self._taking:
+            self._taking = True
+            self.loop.call_soon_threadsafe(self._take)
+        return await future
+
+    def _take(self) -> None:  # on this loop
+        self._taking = False  # a coroutine queued from now on schedules another _take
+        while self._inbox:
+            coroutine, caller, future = self._inbox.popleft()
+            task = self.loop.create_task(coroutine)
+            self._tasks.add(task)
+            task.add_done_callback(functools.partial(self._done, caller, future))
+
+    def _done(self, caller: Any, future: asyncio.Future[Any], task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        self._outbox.append((caller, future, task))
+        if not self._replying:
+            self._replying = True
+            self.loop.call_soon(self._reply)
+
+    def _reply(self) -> None:  # on this loop: one wake-up per caller loop
+        self._replying = False
+        by_loop: dict[Any, list[tuple[asyncio.Future[Any], asyncio.Task[Any]]]] = {}
+        while self._outbox:
+            caller, future, task = self._outbox.popleft()
+            by_loop.setdefault(caller, []).append((future, task))
+        for caller, results in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
+                caller.call_soon_threadsafe(_resolve, results)
 
     def stop(self) -> None:
         if self.loop.is_closed():

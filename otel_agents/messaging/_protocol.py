@@ -228,6 +228,34 @@ class AgentCommunicationProtocol(AgentRuntime):
             self._deliver(message, recipient)
         return message.message_id
 
+    async def send_message_async(
+        self,
+        sender_id: str,
+        recipient_id: str,
+        message_type: MessageType | str,
+        payload: Any,
+        priority: MessagePriority | str = MessagePriority.NORMAL,
+        *,
+        conversation_id: str | None = None,
+    ) -> str:
+        """:meth:`send_message` for coroutines: a broker's confirmation is awaited, not
+        waited for, so many sends can be in flight from one event loop."""
+        recipient = self.registry.get(recipient_id, "recipient_id")
+        sender, message, text = self._prepare(
+            sender_id, message_type, payload, priority, recipient_id
+        )
+        message.conversation_id = _conversation(conversation_id)
+        with self.telemetry.send_span(
+            message, sender_name=sender.name, recipient_name=recipient.name, body_size=len(text)
+        ):
+            self.messages.add(message, message.created_at)
+            try:
+                await self.transport.deliver_async(message, recipient)
+            except Exception as exc:
+                raise self.delivery_failed(message, exc) from exc
+            self.telemetry.record_sent(message)
+        return message.message_id
+
     def broadcast_message(
         self,
         sender_id: str,
