@@ -40,10 +40,11 @@ from otel_agents._errors import ConfigurationError
 from otel_agents._extras import import_for
 from otel_agents.messaging._errors import DeliveryError, MessageTooLargeError
 from otel_agents.messaging._message import AgentMessage, MessagePriority
-from otel_agents.messaging._nats_io import LoopThread, NatsNames, message_key, redact_url
+from otel_agents.messaging._nats_io import LoopThread, NatsNames, redact_url
 from otel_agents.messaging._nats_lanes import AgentLanes, Lane
-from otel_agents.messaging._nats_receive import Receiver, read_outcome
+from otel_agents.messaging._nats_receive import Receiver
 from otel_agents.messaging._nats_registry import KvRegistry, entry_of
+from otel_agents.messaging._nats_view import BrokerView
 from otel_agents.messaging._records import DeadLetter, MessageRecord
 from otel_agents.messaging._registry import AgentInfo
 from otel_agents.messaging._security import SecurityConfig
@@ -110,6 +111,7 @@ class NatsTransport(Transport):
         #: Agents registered through this process: the ones whose lag it reports.
         self.local: set[str] = set()
         self.receiver: Receiver | None = None
+        self.view = BrokerView(self)
         self._config: dict[str, Any] = {}
 
     def __repr__(self) -> str:
@@ -365,37 +367,18 @@ class NatsTransport(Transport):
         return {} if self.receiver is None else self.receiver.attributes(message)
 
     def depths(self) -> Iterable[tuple[str, MessagePriority, int]]:
-        return [] if self.receiver is None else self.receiver.depths()
+        return self.view.depths()
 
     def lag(self) -> list[tuple[str, str, int]]:
         """``(agent_id, consumer group, pending)`` for the agents consumed in this process."""
-        return [] if self.receiver is None else self.receiver.lag()
+        return self.view.lag()
 
     def outcome(self, message_id: str) -> dict[str, Any] | None:
-        """The outcome its recipient's process put in the status bucket, if any (a broker
-        that does not answer within 2 s leaves the status as it is)."""
-        if self._io is None or self._status is None:
-            return None
-        try:
-            raw = self.io.run(self._read_outcome(message_id), 2.0, "reading a status")
-        except Exception:
-            return None
-        return read_outcome(raw)
-
-    async def _read_outcome(self, message_id: str) -> bytes | None:
-        import nats.js.errors
-
-        try:
-            entry = await self._status.get(message_key(message_id))
-        except nats.js.errors.KeyNotFoundError:
-            return None
-        value: bytes | None = entry.value
-        return value
+        return None if self._io is None else self.view.outcome(message_id)
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """The newest ``limit`` dead letters of the deployment, oldest first."""
-        assert self.receiver is not None
-        return self.io.run(self.receiver.dead_letters(limit), self.broker_timeout, "reading")
+        return self.io.run(self.view.dead_letters(limit), self.broker_timeout, "reading")
 
 
 #: Credentials from the environment, for URLs that should not carry them (command lines).
