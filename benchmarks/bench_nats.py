@@ -149,7 +149,7 @@ def bench_nats(url: str, n: int, senders: int) -> float:
     )
     tracer_provider, meter_provider = providers()
     comm = AgentCommunicationProtocol(
-        {"heartbeat_monitor": False},
+        {"heartbeat_monitor": False, "max_message_history": n + 10},
         transport=NatsTransport(url, stream="BENCH", security=SecurityConfig(signing_key=KEY)),
         tracer_provider=tracer_provider,
         meter_provider=meter_provider,
