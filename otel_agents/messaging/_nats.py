@@ -159,6 +159,7 @@ class NatsTransport(Transport):
                     max_reconnect_attempts=-1,
                     reconnect_time_wait=0.5,
                     error_cb=self._on_error,
+                    reconnected_cb=self._on_reconnect,
                     name="otel-agents",
                 ),
                 self.broker_timeout,
@@ -214,6 +215,15 @@ class NatsTransport(Transport):
             await self._js.stream_info(config.name)
             _logger.warning("NATS stream %s exists with other settings; using it", config.name)
 
+    async def _on_reconnect(self) -> None:
+        """Pulls and the bucket watch in flight died with the old connection: renew them
+        now rather than at their expiry."""
+        _logger.info("reconnected to the NATS server at %s", self.server)
+        for lanes in self._lanes.values():
+            lanes.renew()
+        if self._watch is not None:
+            await self._watch.renew()
+
     async def _on_error(self, exc: Exception) -> None:
         _logger.debug("NATS connection to %s: %s", self.server, type(exc).__name__)
 
@@ -248,6 +258,31 @@ class NatsTransport(Transport):
         self.io.run(self._register(info), self.broker_timeout + 1, "registering with NATS")
 
     async def _register(self, info: AgentInfo) -> None:
+        """Make the consumers and put the entry; retried while the broker is away (a
+        reconnect under way), within ``broker_timeout``."""
+        import nats.errors
+        import nats.js.errors
+
+        deadline = time.monotonic() + self.broker_timeout
+        while True:
+            try:
+                await self._register_once(info)
+                return
+            except nats.js.errors.APIError as exc:
+                if exc.code is not None and exc.code < 500:
+                    raise DeliveryError(
+                        f"the NATS server refused to register {info.agent_id!r} "
+                        f"({exc.description}): check the stream {self.names.stream}",
+                        reason="broker_refused",
+                    ) from None
+                if time.monotonic() + 0.2 > deadline:
+                    raise
+            except (TimeoutError, nats.errors.Error, OSError):
+                if time.monotonic() + 0.2 > deadline:
+                    raise
+            await asyncio.sleep(0.2)
+
+    async def _register_once(self, info: AgentInfo) -> None:
         from nats.js import api
 
         assert self._js is not None
