@@ -73,15 +73,12 @@ class _Source:
         return transport.io.run(take, transport.broker_timeout, "taking a message")
 
     async def get_async(self) -> AgentMessage:
-        with contextlib.suppress(IndexError):
-            return self._ready.popleft()
         while True:
-            found = await self.receiver.transport.io.run_async(
-                self.receiver.take_many(self.agent_id, _WAIT)
-            )
-            if found:
-                self._ready.extend(found[1:])
-                return found[0]
+            with contextlib.suppress(IndexError):
+                return self._ready.popleft()
+            # The broker's loop fills the ready queue itself: a wait cancelled here (a
+            # stop) loses nothing, what it took is handed out next time or given back.
+            await self.receiver.transport.io.run_async(self.receiver.fill(self.agent_id, _WAIT))
 
     def put(self, item: AgentMessage, priority: MessagePriority) -> None:
         self.receiver.requeue(item)
@@ -132,18 +129,22 @@ class Receiver:
             if message is not None:
                 return message
 
-    async def take_many(self, agent_id: str, wait: float) -> list[AgentMessage]:
-        """The most urgent message (waiting up to ``wait``) and what else was pulled."""
+    async def fill(self, agent_id: str, wait: float) -> None:
+        """Put the most urgent message (waiting up to ``wait``), and what else was pulled
+        with it, in the agent's ready queue."""
         first = await self.take(agent_id, wait)
         if first is None:
-            return []
-        found = [first]
+            return
+        ready = self.ready(agent_id)
+        ready.append(first)
         lanes = await self.transport.lanes(agent_id)
-        while len(found) < lanes.batch and (msg := lanes.pop_buffered()) is not None:
+        for _ in range(lanes.batch - 1):
+            msg = lanes.pop_buffered()
+            if msg is None:
+                break
             message = await self._accept(msg, agent_id)
             if message is not None:
-                found.append(message)
-        return found
+                ready.append(message)
 
     def _attributes(self, agent_id: str) -> dict[str, str]:
         return {
@@ -180,6 +181,12 @@ class Receiver:
         runtime = self.runtime
         if delivered > 1:
             self.redelivered.add(1, self._attributes(agent_id))
+        held = self._inflight.get(message.message_id)
+        if held is not None:
+            # Redelivered while waiting here (its ack wait ran out): keep one copy, acked
+            # through the newest delivery.
+            self._inflight[message.message_id] = (msg, delivered)
+            return None
         record = runtime.messages.get(message.message_id)
         if record is not None and record.status in _SETTLED:
             with contextlib.suppress(Exception):
