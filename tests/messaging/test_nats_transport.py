@@ -299,3 +299,17 @@ def test_after_a_broker_restart_registrations_and_messages_flow_again(
     received = worker_side.process_next("two")
     assert received is not None
     assert received.message_id == message_id
+
+
+def test_the_demo_swarm_exchanges_its_messages_through_nats(nats: NatsServer) -> None:
+    from otel_agents._demo import Swarm
+
+    with Swarm(configure_telemetry=False, refresh=0.5, transport=nats.url) as swarm:
+        assert isinstance(swarm.comm.transport, NatsTransport)
+        deadline = time.monotonic() + DEADLINE
+        processed: list[Any] = []
+        while time.monotonic() < deadline and len(processed) < 3:
+            swarm.run_for(0.2)
+            processed = swarm.comm.get_message_history(status=MessageStatus.PROCESSED)
+        assert len(processed) >= 3
+        assert {r.message.recipient_id for r in processed} >= {"researcher", "planner"}
