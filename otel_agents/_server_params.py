@@ -16,6 +16,9 @@ __all__ = [
     "MESSAGING_SECRET",
     "MESSAGING_SIGNING_KEY",
     "MESSAGING_VERIFICATION_KEYS",
+    "NATS_PASSWORD",
+    "NATS_TOKEN",
+    "NATS_USER",
     "SERVERS",
     "SERVER_PARAMS",
     "SHUTDOWN_TIMEOUT",
@@ -94,6 +97,37 @@ MESSAGING_VERIFICATION_KEYS: Param[str | None] = Param(
     shown_default="none",
     secret=True,
     read_by="otel_agents.messaging._security",
+)
+
+NATS_TOKEN: Param[str | None] = Param(
+    S,
+    None,
+    "OTEL_AGENTS_NATS_TOKEN",
+    None,
+    "agent messaging over NATS: the broker's token (keeps it out of URLs on command lines)",
+    shown_default="none",
+    secret=True,
+    read_by="otel_agents.messaging._nats",
+)
+NATS_USER: Param[str | None] = Param(
+    S,
+    None,
+    "OTEL_AGENTS_NATS_USER",
+    None,
+    "agent messaging over NATS: user name (with `OTEL_AGENTS_NATS_PASSWORD`)",
+    shown_default="none",
+    secret=True,
+    read_by="otel_agents.messaging._nats",
+)
+NATS_PASSWORD: Param[str | None] = Param(
+    S,
+    None,
+    "OTEL_AGENTS_NATS_PASSWORD",
+    None,
+    "agent messaging over NATS: password",
+    shown_default="none",
+    secret=True,
+    read_by="otel_agents.messaging._nats",
 )
 
 #: Every setting above, in order.

@@ -263,6 +263,21 @@ COMMUNICATION = Board(
                     "short",
                     "agent.message.queue.depth per agent and priority.",
                 ),
+                ts(
+                    "Consumer lag (broker)",
+                    [
+                        Query(
+                            sum_by(
+                                metric(sc.AGENT_MESSAGE_CONSUMER_LAG),
+                                label(sc.MESSAGING_DESTINATION_NAME),
+                            ),
+                            legend(label(sc.MESSAGING_DESTINATION_NAME)),
+                        )
+                    ],
+                    "short",
+                    "agent.message.consumer.lag: messages a broker (NATS JetStream) holds for "
+                    "each agent's durable consumers, not yet acknowledged.",
+                ),
             ),
         ),
         Row(

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from otel_agents._config_params import Component, Param, resolve_mapping
-from otel_agents._seed_params import boolean, number, strings
+from otel_agents._seed_params import boolean, number, strings, text
 
 __all__ = ["DEFAULT_CONFIG", "MESSAGING", "MESSAGING_PARAMS", "read_config"]
 
@@ -135,8 +135,37 @@ MESSAGING_PARAMS: tuple[Param[Any], ...] = (
         "max_dead_letters",
         None,
         1000,
-        "dead letters the hub keeps (oldest dropped first)",
+        "dead letters the hub (or the NATS dead-letter stream) keeps (oldest dropped first)",
         number(int, minimum=1),
+    ),
+    Param(
+        M,
+        "transport",
+        None,
+        None,
+        (
+            'where messages travel: None in process, or a NATS URL ("nats://127.0.0.1:4222";'
+            " credentials may be in it and are never shown) for JetStream"
+        ),
+        text(nullable=True),
+        secret=True,
+    ),
+    Param(
+        M,
+        "nats_stream",
+        None,
+        "OTEL_AGENTS",
+        "the deployment's JetStream stream (and the prefix of its subjects, dead-letter stream"
+        " and buckets)",
+        text(),
+    ),
+    Param(
+        M,
+        "broker_timeout",
+        None,
+        30.0,
+        "seconds connecting to the broker or one publish may take, retries included",
+        number(float, positive=True),
     ),
 )
 
