@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from . import collector as oc
 from .model import Board, Kind, Panel, Query, Row
-from .promql import legend, rate, stat, sum_by, ts
+from .promql import RATE, legend, rate, stat, sum_by, ts
 
 __all__ = ["FAILURE_FAMILIES", "PIPELINE"]
 
@@ -35,7 +35,7 @@ def _per_signal(name_of: Callable[[str], str], *by: str) -> list[Query]:
 
 
 def _failures(family: str) -> str:
-    return sum_by(rate(oc.selector(family)), "exporter")
+    return sum_by(oc.rate_per_item(family, RATE), "exporter")
 
 
 PIPELINE = Board(

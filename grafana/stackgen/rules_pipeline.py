@@ -27,7 +27,7 @@ def _series(name: str, **labels: str) -> str:
 
 
 def _rate_by(family: str, by: str) -> str:
-    return f"sum by ({by}) (rate({oc.selector(family)}[5m]))"
+    return f"sum by ({by}) ({oc.rate_per_item(family, '5m')})"
 
 
 _JAEGER = "otlp_grpc/jaeger"
@@ -83,11 +83,20 @@ PIPELINE_RULES: tuple[AlertRule, ...] = (
             "otelcol_receiver_refused_*: the pipeline said no, most often the memory_limiter "
             "above its limit; senders retry, then drop."
         ),
+        # Two signals refused at once: one alert for the receiver (the rates are summed).
         fires=Case(
-            {_series(oc.receiver_refused("metric_points"), receiver="otlp"): growing(100)},
+            {
+                _series(oc.receiver_refused("metric_points"), receiver="otlp"): growing(100),
+                _series(oc.receiver_refused("spans"), receiver="otlp"): growing(40),
+            },
             {"receiver": "otlp"},
         ),
-        quiet=Case({_series(oc.receiver_refused("metric_points"), receiver="otlp"): steady(0)}),
+        quiet=Case(
+            {
+                _series(oc.receiver_refused("metric_points"), receiver="otlp"): steady(0),
+                _series(oc.receiver_refused("spans"), receiver="otlp"): steady(3),
+            }
+        ),
     ),
     AlertRule(
         name="OtelAgentsCollectorQueueNearlyFull",

@@ -73,7 +73,8 @@ def test_the_dashboards_folder_holds_only_generated_dashboards() -> None:
 
 
 def test_every_dashboard_and_rule_selects_only_derived_series_names() -> None:
-    allowed = _derived_series() | _PROMETHEUS_SERIES | set(collector.all_names())
+    collector_series = {*collector.all_names(), *collector.failure_names()}
+    allowed = _derived_series() | _PROMETHEUS_SERIES | collector_series
     exprs = [q.expr for q in dashboard_queries(DASHBOARDS.glob("*.json"))]
     rules = load_yaml("prometheus/rules/otel-agents.rules.yml")
     exprs += [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
