@@ -9,7 +9,7 @@ from typing import Any
 
 import generate
 from _stack import REPO, load_yaml
-from stackgen import collector
+from stackgen import collector, sdk
 from stackgen.boards_services import SPAN_METRICS_TAG
 from stackgen.dashboards import JAEGER_UID, PROMETHEUS_UID
 from stackgen.panels import BOARDS
@@ -41,7 +41,8 @@ def _metric_names(expr: str) -> set[str]:
 
 
 def _derived_series() -> set[str]:
-    specs = (*ALL_METRICS.values(), SPAN_METRICS_CALLS, SPAN_METRICS_DURATION)
+    sdk_specs = (spec for signal in sdk.SIGNALS for spec in signal.specs())
+    specs = (*ALL_METRICS.values(), SPAN_METRICS_CALLS, SPAN_METRICS_DURATION, *sdk_specs)
     return {name for spec in specs for name in prometheus_names(spec).series}
 
 
