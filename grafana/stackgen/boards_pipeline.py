@@ -11,16 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from . import collector as oc
+from . import collector as oc, sdk
 from .model import Board, Kind, Panel, Query, Row
-from .promql import legend, rate, stat, sum_by, ts
+from .promql import RATE, legend, rate, stat, sum_by, ts
 
-__all__ = ["FAILURE_FAMILIES", "PIPELINE"]
+__all__ = ["FAILURE_FAMILIES", "PIPELINE", "SDK_FAILURES", "SDK_LOSS_PANEL"]
 
 _JOB = f'job="{oc.JOB}"'
 #: Series families that exist only once something failed (the topology test checks their
 #: panels after it stopped Jaeger).
 FAILURE_FAMILIES = ("otelcol_exporter_send_failed", "otelcol_exporter_enqueue_failed")
+#: The SDK's failure series (``error_type`` set), which exist only once a service lost data
+#: (the topology test checks their panel after it stopped and restarted the Collector).
+SDK_FAILURES = tuple(s for signal in sdk.SIGNALS for s in sdk.failures(signal).values())
+#: The panel that selects them (on the board each selector also gets the service matcher).
+SDK_LOSS_PANEL = "Lost by the SDKs"
 
 _SIGNALS = {"spans": "traces", "metric_points": "metrics", "log_records": "logs"}
 
@@ -34,8 +39,22 @@ def _per_signal(name_of: Callable[[str], str], *by: str) -> list[Query]:
     return queries
 
 
+def _sdk_exported() -> list[Query]:
+    return [
+        Query(sum_by(rate(sdk.exported(signal)), "job"), f"{_SIGNALS[signal.item]} {legend('job')}")
+        for signal in sdk.SIGNALS
+    ]
+
+
+def _sdk_lost() -> list[Query]:
+    return [
+        Query(sdk.lost_by((signal,)), f"{_SIGNALS[signal.item]} {legend('job')}")
+        for signal in sdk.SIGNALS
+    ]
+
+
 def _failures(family: str) -> str:
-    return sum_by(rate(oc.selector(family)), "exporter")
+    return sum_by(oc.rate_per_item(family, RATE), "exporter")
 
 
 PIPELINE = Board(
@@ -135,6 +154,29 @@ PIPELINE = Board(
                     "none",
                     "Every service (job) and instance with telemetry in Prometheus now; a service "
                     "missing here alerts as OtelAgentsServiceStoppedExporting.",
+                ),
+            ),
+        ),
+        Row(
+            "The services' SDKs",
+            (
+                ts(
+                    "Exported by the SDKs",
+                    _sdk_exported(),
+                    "short",
+                    "Spans, metric points and log records per second each service's OpenTelemetry "
+                    "SDK delivered to the Collector (its otel.sdk.exporter.* counters).",
+                ),
+                ts(
+                    SDK_LOSS_PANEL,
+                    _sdk_lost(),
+                    "short",
+                    "Items each service's SDK could not export (error.type: the exception, "
+                    "ConnectionError while the Collector was unreachable) or dropped from a full "
+                    f"batch queue, in the {sdk.LOSS_WINDOW} before each point. The SDK keeps "
+                    "counting while the Collector is down and reports once it is back, so an "
+                    "outage's loss appears after it: rule OtelAgentsServiceLosingTelemetry. No "
+                    "data while nothing was ever lost.",
                 ),
             ),
         ),

@@ -20,9 +20,10 @@ __all__ = [
     "exporter_enqueue_failed",
     "exporter_send_failed",
     "exporter_sent",
+    "failure_names",
+    "rate_per_item",
     "receiver_accepted",
     "receiver_refused",
-    "selector",
 ]
 
 #: The Prometheus job that scrapes the Collector's own telemetry (prometheus/prometheus.yml).
@@ -55,11 +56,19 @@ def exporter_enqueue_failed(item: str) -> str:
     return f"otelcol_exporter_enqueue_failed_{item}"
 
 
-def selector(family: str, **matchers: str) -> str:
-    """Every signal's series of one family (``otelcol_exporter_sent``) of job :data:`JOB`."""
-    items = "|".join(SIGNAL_ITEMS)
-    extra = "".join(f',{key}="{value}"' for key, value in matchers.items())
-    return f'{{__name__=~"{family}_({items})",job="{JOB}"{extra}}}'
+def rate_per_item(family: str, window: str) -> str:
+    """The per-second rate of every signal's series of one family (``otelcol_exporter_sent``).
+
+    Each signal's series is its own metric (``..._spans``, ``..._metric_points``, ...) with
+    otherwise the same labels, and ``rate()`` drops the metric name: a regex over ``__name__``
+    would then yield series with one labelset, which Prometheus refuses ("vector cannot
+    contain metrics with the same labelset") as soon as two signals have data. Each rate
+    gets an ``item`` label instead, so the union keeps them apart for the caller's ``sum``.
+    """
+    return " or ".join(
+        f'label_replace(rate({family}_{item}{{job="{JOB}"}}[{window}]), "item", "{item}", "", "")'
+        for item in SIGNAL_ITEMS
+    )
 
 
 def all_names() -> list[str]:
@@ -74,3 +83,10 @@ def all_names() -> list[str]:
         for item in SIGNAL_ITEMS
     ]
     return [*per_signal, EXPORTER_QUEUE_SIZE, EXPORTER_QUEUE_CAPACITY, PROCESS_MEMORY_RSS]
+
+
+def failure_names() -> list[str]:
+    """The failure counters the dashboard and rules use, served only once something failed."""
+    return [
+        f(item) for f in (exporter_send_failed, exporter_enqueue_failed) for item in SIGNAL_ITEMS
+    ]

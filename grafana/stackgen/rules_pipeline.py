@@ -4,13 +4,15 @@ They read the Collector's own telemetry (job :data:`.collector.JOB`, names in
 :mod:`.collector`) and ``target_info``, the one series every OpenTelemetry service has in
 Prometheus. Each failure the stack can have gets a rule: the Collector down, an exporter giving
 up on data, the Collector refusing data (its memory_limiter), an exporter queue filling up or
-overflowing (data dropped), and a service that stopped exporting.
+overflowing (data dropped), a service that stopped exporting, and a service whose own SDK
+lost data it could not export (the SDK's ``otel.sdk.*`` counters, :mod:`.sdk`).
 """
 
 from __future__ import annotations
 
-from . import collector as oc
+from . import collector as oc, sdk
 from .alerting import AlertRule, Case, growing, steady, template
+from .names import metric
 
 __all__ = ["PIPELINE_RULES", "STOPPED_EXPORTING_WINDOW"]
 
@@ -27,13 +29,22 @@ def _series(name: str, **labels: str) -> str:
 
 
 def _rate_by(family: str, by: str) -> str:
-    return f"sum by ({by}) (rate({oc.selector(family)}[5m]))"
+    return f"sum by ({by}) ({oc.rate_per_item(family, '5m')})"
 
 
 _JAEGER = "otlp_grpc/jaeger"
 _QUEUE = f'{oc.EXPORTER_QUEUE_SIZE}{{job="{oc.JOB}"}} / {oc.EXPORTER_QUEUE_CAPACITY}'
 _TARGETS = f'target_info{{job!="{oc.JOB}"}}'
 _WORKER = {"job": "otel-agents/agent-worker", "instance": "agent-worker:8101"}
+
+
+def _sdk_failed(name: str, values: str) -> dict[str, str]:
+    labels = {sdk.ERROR_TYPE: "ConnectionError", **_WORKER}
+    return {name + "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}": values}
+
+
+_SPANS_FAILED = metric(sdk.SIGNALS[0].exporter)
+_POINTS_FAILED = metric(sdk.SIGNALS[1].exporter)
 
 
 def _target(values: str) -> dict[str, str]:
@@ -83,11 +94,20 @@ PIPELINE_RULES: tuple[AlertRule, ...] = (
             "otelcol_receiver_refused_*: the pipeline said no, most often the memory_limiter "
             "above its limit; senders retry, then drop."
         ),
+        # Two signals refused at once: one alert for the receiver (the rates are summed).
         fires=Case(
-            {_series(oc.receiver_refused("metric_points"), receiver="otlp"): growing(100)},
+            {
+                _series(oc.receiver_refused("metric_points"), receiver="otlp"): growing(100),
+                _series(oc.receiver_refused("spans"), receiver="otlp"): growing(40),
+            },
             {"receiver": "otlp"},
         ),
-        quiet=Case({_series(oc.receiver_refused("metric_points"), receiver="otlp"): steady(0)}),
+        quiet=Case(
+            {
+                _series(oc.receiver_refused("metric_points"), receiver="otlp"): steady(0),
+                _series(oc.receiver_refused("spans"), receiver="otlp"): steady(3),
+            }
+        ),
     ),
     AlertRule(
         name="OtelAgentsCollectorQueueNearlyFull",
@@ -154,5 +174,30 @@ PIPELINE_RULES: tuple[AlertRule, ...] = (
         ),
         fires=Case(_target("1x3 _x12"), {"job": _WORKER["job"], "service": _WORKER["job"]}),
         quiet=Case(_target(steady(1))),
+    ),
+    AlertRule(
+        name="OtelAgentsServiceLosingTelemetry",
+        expr=f'label_replace({sdk.lost_by()}, "service", "$1", "job", "(.*)") > 0',
+        hold="1m",
+        severity="warning",
+        summary=f"{template('service')} lost telemetry it could not export",
+        description=(
+            f"The OpenTelemetry SDK of {template('job')} counted spans, metric points or log "
+            "records whose export failed (otel.sdk.exporter.*, with error.type) or that a full "
+            f"batch queue dropped (otel.sdk.processor.*) in the last {sdk.LOSS_WINDOW}. An "
+            "unreachable Collector's loss is reported once it is back, so this follows "
+            "OtelAgentsCollectorDown; the data itself is gone."
+        ),
+        # What the topology test sees after a Collector outage: the failure series appear
+        # with their whole count and stay flat (rate() of them is 0).
+        fires=Case(
+            {
+                **_sdk_failed(_SPANS_FAILED, "_x5 300x10"),
+                **_sdk_failed(_POINTS_FAILED, "_x5 78x10"),
+            },
+            {"job": _WORKER["job"], "service": _WORKER["job"]},
+        ),
+        # Failures long ago (before the window) and none since.
+        quiet=Case(_sdk_failed(_SPANS_FAILED, steady(40))),
     ),
 )

@@ -144,6 +144,20 @@ STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "purpose stops alerting after the rule's window; silence it meanwhile.",
         ),
     ),
+    "OtelAgentsServiceLosingTelemetry": (
+        (
+            'Pipeline dashboard, row "The services\' SDKs": lost items by signal and service.',
+            "Was the Collector down or refusing just before (OtelAgentsCollectorDown, "
+            "OtelAgentsCollectorRefusingData)? Then this is that outage's bill.",
+            "The service's logs: OTLP export errors (endpoint, TLS, timeouts) or a full "
+            "queue (error_type queue_full).",
+        ),
+        (
+            "Fix what the failed exports name; a full queue needs a larger "
+            "OTEL_BSP_MAX_QUEUE_SIZE / OTEL_BLRP_MAX_QUEUE_SIZE or a faster Collector. The lost "
+            "data is gone; the alert resolves by itself after the rule's window.",
+        ),
+    ),
 }
 
 _HEADER = """# Runbook: the stack's alerts

@@ -11,9 +11,9 @@ The variables make a board usable in any Grafana, not only the bundled one:
   listed from ``target_info`` of the chosen environments, so "All" means every service there;
 * ``jaeger_url``: where the Jaeger UI is, for the links from latency panels to trace searches.
 
-Every series of an otel-agents metric (or span metric) in a panel query gains the matcher
-``job=~"$service"`` (:func:`scoped`): the environment narrows the services, and the services
-narrow every panel, without a join in each query.
+Every series of an otel-agents metric (or span metric, or SDK counter) in a panel query gains
+the matcher ``job=~"$service"`` (:func:`scoped`): the environment narrows the services, and the
+services narrow every panel, without a join in each query.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import re
 from otel_agents import semconv as sc
 from otel_agents._prometheus_names import prometheus_names
 
+from . import sdk
 from .model import Link, Variable
 from .names import label
 
@@ -53,9 +54,15 @@ SERVICE_VARIABLE = Variable(
 #: The variables of every board, before its own.
 VARIABLES = (ENVIRONMENT_VARIABLE, SERVICE_VARIABLE)
 
+_SDK_SPECS = tuple(spec for signal in sdk.SIGNALS for spec in signal.specs())
 _SERIES_NAMES = frozenset(
     series
-    for spec in (*sc.ALL_METRICS.values(), sc.SPAN_METRICS_CALLS, sc.SPAN_METRICS_DURATION)
+    for spec in (
+        *sc.ALL_METRICS.values(),
+        sc.SPAN_METRICS_CALLS,
+        sc.SPAN_METRICS_DURATION,
+        *_SDK_SPECS,
+    )
     for series in prometheus_names(spec).series
 )
 # A string literal (skipped whole), or a name with its optional {matchers}.

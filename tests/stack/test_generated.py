@@ -9,7 +9,7 @@ from typing import Any
 
 import generate
 from _stack import REPO, load_yaml
-from stackgen import collector
+from stackgen import collector, sdk
 from stackgen.boards_services import SPAN_METRICS_TAG
 from stackgen.dashboards import JAEGER_UID, PROMETHEUS_UID
 from stackgen.panels import BOARDS
@@ -41,7 +41,8 @@ def _metric_names(expr: str) -> set[str]:
 
 
 def _derived_series() -> set[str]:
-    specs = (*ALL_METRICS.values(), SPAN_METRICS_CALLS, SPAN_METRICS_DURATION)
+    sdk_specs = (spec for signal in sdk.SIGNALS for spec in signal.specs())
+    specs = (*ALL_METRICS.values(), SPAN_METRICS_CALLS, SPAN_METRICS_DURATION, *sdk_specs)
     return {name for spec in specs for name in prometheus_names(spec).series}
 
 
@@ -73,7 +74,8 @@ def test_the_dashboards_folder_holds_only_generated_dashboards() -> None:
 
 
 def test_every_dashboard_and_rule_selects_only_derived_series_names() -> None:
-    allowed = _derived_series() | _PROMETHEUS_SERIES | set(collector.all_names())
+    collector_series = {*collector.all_names(), *collector.failure_names()}
+    allowed = _derived_series() | _PROMETHEUS_SERIES | collector_series
     exprs = [q.expr for q in dashboard_queries(DASHBOARDS.glob("*.json"))]
     rules = load_yaml("prometheus/rules/otel-agents.rules.yml")
     exprs += [rule["expr"] for group in rules["groups"] for rule in group["rules"]]

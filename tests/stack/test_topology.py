@@ -8,7 +8,8 @@ paths). Then the user's view is checked through the real parts: the README's ste
 one trace in Jaeger's query API, every panel query of every dashboard against Prometheus
 (fed through the Collector by the services themselves), alert rules firing, alert log records
 in the Collector's logs pipeline, the Collector's own metrics, an alert notified to the webhook
-receiver and resolved, and what a stopped Jaeger or Collector costs and fires.
+receiver and resolved, what a stopped Jaeger or Collector costs and fires, and what the
+services' SDKs report they lost once the Collector is back.
 
 Deliberate changes to what compose runs (``_stack_run.TIMINGS``), so that alerts
 fire and notify within the test: the rule files lose their ``for`` hold times (minutes;
@@ -50,7 +51,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from stackgen import collector as oc
-from stackgen.boards_pipeline import FAILURE_FAMILIES
+from stackgen.boards_pipeline import FAILURE_FAMILIES, SDK_FAILURES, SDK_LOSS_PANEL
 from stackgen.queries import dashboard_queries
 
 from otel_agents import semconv
@@ -300,7 +301,8 @@ def test_every_panel_query_of_every_dashboard_returns_data(stack: Stack) -> None
     queries = [
         q
         for q in dashboard_queries(sorted((REPO / "grafana" / "dashboards").glob("*.json")))
-        if not any(family in q.expr for family in FAILURE_FAMILIES)  # after the faults
+        # Failure series exist only after the faults (the last tests of this module).
+        if not any(family in q.expr for family in FAILURE_FAMILIES) and q.panel != SDK_LOSS_PANEL
     ]
     assert len(queries) > 50
     pending = {q.expr: q for q in queries}
@@ -485,11 +487,16 @@ def test_a_firing_rule_notifies_the_webhook_once_and_resolves_when_made_false(
 
 
 # -- faults: telemetry is lost, the user's work is not --------------------------------------
-def test_a_stopped_jaeger_or_collector_costs_telemetry_only_and_alerts(stack: Stack) -> None:
+PIPELINE_BOARD = REPO / "grafana" / "dashboards" / "otel-agents-pipeline.json"
+#: The services that keep running through the faults (their work must go on).
+SERVICES = ("gateway", "hub", "agent-planner", "agent-worker", "demo")
+LOSING = "OtelAgentsServiceLosingTelemetry"
+
+
+def test_a_stopped_jaeger_costs_telemetry_only_and_alerts(stack: Stack) -> None:
     """Stopping Jaeger fails the Collector's trace exports and fills its queue (the
-    :data:`JAEGER_DOWN` rules fire, the Pipeline board's failure panel has data); stopping the
-    Collector fires OtelAgentsCollectorDown, which reaches the webhook. The services' work
-    goes on."""
+    :data:`JAEGER_DOWN` rules fire, the Pipeline board's failure panel has data); the
+    services' work goes on."""
     topology = stack.topology
     topology.stop("jaeger")
     with httpx.Client(base_url=stack.gateway) as client:
@@ -505,12 +512,22 @@ def test_a_stopped_jaeger_or_collector_costs_telemetry_only_and_alerts(stack: St
         assert {a["metric"]["service"] for a in alerts} == {"otel-collector"}
     failures = [
         q
-        for q in dashboard_queries([REPO / "grafana" / "dashboards" / "otel-agents-pipeline.json"])
+        for q in dashboard_queries([PIPELINE_BOARD])
         if any(family in q.expr for family in FAILURE_FAMILIES)
     ]
     assert failures
     assert [q.panel for q in failures if not stack.query(q.expr)] == []
 
+
+def test_a_stopped_collector_alerts_and_the_sdks_report_their_loss_once_it_is_back(
+    stack: Stack,
+) -> None:
+    """Stopping the Collector fires OtelAgentsCollectorDown, which reaches the webhook; the
+    services' work goes on while their SDKs fail to export. Started again, the Collector
+    receives what the SDKs counted meanwhile (``otel.sdk.*`` with ``error.type``): the
+    Pipeline board's "Lost by the SDKs" panel has data for the services, and
+    OtelAgentsServiceLosingTelemetry fires for them."""
+    topology = stack.topology
     assert topology.running("otel-collector")
     topology.stop("otel-collector")
     with httpx.Client(base_url=stack.gateway) as client:
@@ -530,13 +547,50 @@ def test_a_stopped_jaeger_or_collector_costs_telemetry_only_and_alerts(stack: St
     )
     assert down["labels"]["severity"] == "critical"
     assert down["labels"]["service"] == "otel-collector"
-    services = ("gateway", "hub", "agent-planner", "agent-worker", "demo")
-    for name in services:
+    for name in SERVICES:
         assert topology.running(name), f"{name} died:\n{topology.processes[name].tail()}"
-    # `docker compose stop` with the Collector gone: each exits by itself on SIGTERM (drain
-    # 3 s + telemetry 5 s by default, inside Docker's 10 s), saying what it dropped; none
-    # has to be killed (the harness kills after 15 s).
-    took = topology.stop(*services)
+    # Spans of this traffic fail to export (the OTLP exporter gives up after its timeout),
+    # and every 5 s export of metric points fails: the SDKs count both.
+    with httpx.Client(base_url=stack.gateway) as client:
+        assert [client.get("/v1/hub/healthz").status_code for _ in range(20)] == [200] * 20
+    time.sleep(15.0)
+
+    topology.start(["otel-collector"])
+    lost = [q for q in dashboard_queries([PIPELINE_BOARD]) if q.panel == SDK_LOSS_PANEL]
+    assert len(lost) == 3  # spans, metric points, log records
+
+    def losing_jobs() -> set[str]:
+        return {
+            r["metric"]["job"] for q in lost for r in stack.query(q.expr) if float(r["value"][1])
+        }
+
+    # Both served the traffic above; each reports at its next export (every 5 s).
+    gateway, hub = "otel-agents/otel-agents-gateway", "otel-agents/otel-agents-hub"
+    eventually(losing_jobs, lambda found: {gateway, hub} <= found, "the SDKs' loss", 120)
+    # The gateway's span exporter: the exception of a refused connection, as error.type.
+    error_type = prometheus_label_name(semconv.ERROR_TYPE)
+    failed = [r for r in stack.query(SDK_FAILURES[0]) if r["metric"]["job"] == gateway]
+    assert "ConnectionError" in {r["metric"][error_type] for r in failed}
+    alerts = eventually(
+        lambda: stack.query(f'ALERTS{{alertname="{LOSING}",alertstate="firing"}}'),
+        lambda found: gateway in {a["metric"]["service"] for a in found},
+        LOSING,
+        60,
+    )
+    assert {a["metric"]["severity"] for a in alerts} == {"warning"}
+
+
+def test_the_services_stop_by_themselves_with_the_collector_gone(stack: Stack) -> None:
+    """`docker compose stop` with the Collector gone: each service exits by itself on SIGTERM
+    (drain 3 s + telemetry 5 s by default, inside Docker's 10 s), saying what it dropped;
+    none has to be killed (the harness kills after 15 s)."""
+    topology = stack.topology
+    topology.stop("otel-collector")
+    with httpx.Client(base_url=stack.gateway) as client:
+        assert [client.get("/v1/hub/healthz").status_code for _ in range(20)] == [200] * 20
+    for name in SERVICES:
+        assert topology.running(name), f"{name} died:\n{topology.processes[name].tail()}"
+    took = topology.stop(*SERVICES)
     print(f"\nseconds from SIGTERM to exit, Collector down: {took}")
     assert topology.killed == set(), took
     assert "Not exported" in topology.processes["gateway"].output()
