@@ -29,6 +29,7 @@ INFRASTRUCTURE = {
     "alert-webhook",
     "grafana",
     "victorialogs",
+    "nats",
 }
 OTEL_AGENTS = {"hub", "agent-planner", "agent-worker", "agent-monitor", "gateway", "demo"}
 _ENDPOINT_VARIABLE = re.compile(r"^OTEL_EXPORTER_OTLP(_[A-Z]+)?_ENDPOINT$")
@@ -104,7 +105,10 @@ def test_every_image_is_pinned_to_a_version(compose: dict[str, Any]) -> None:
         image = service["image"]
         repository, _, tag = image.rpartition(":")
         assert repository, f"{name}: {image!r} has no tag"
-        assert re.fullmatch(r"v?\d+\.\d+(\.\d+)?|local", tag), f"{name}: {image!r} is not pinned"
+        # A release, or a release's variant (nats's ``-alpine``: it has wget for the check).
+        assert re.fullmatch(r"v?\d+\.\d+(\.\d+)?(-alpine)?|local", tag), (
+            f"{name}: {image!r} is not pinned"
+        )
         if name in OTEL_AGENTS:
             assert service["build"] == ".", f"{name} is not built from this repository"
 
@@ -135,6 +139,7 @@ def test_compose_pins_the_releases_the_build_script_builds(compose: dict[str, An
     assert tags["prometheus"] == "v" + versions["prometheus"]
     assert tags["victorialogs"] == versions["victorialogs"]
     assert tags["alertmanager"] == "v" + versions["alertmanager"]
+    assert tags["nats"] == versions["nats"] + "-alpine"
 
 
 def test_every_collector_module_is_at_one_release() -> None:
@@ -154,6 +159,7 @@ def test_every_mounted_host_path_exists_in_the_repository(compose: dict[str, Any
         (name, str(volume).split(":")[0])
         for name, service in _services(compose).items()
         for volume in service.get("volumes", [])
+        if not str(volume).startswith(tuple(compose.get("volumes") or {}))
     ]
 
     assert mounts
@@ -371,3 +377,21 @@ def test_the_dockerfile_installs_the_package_for_a_non_root_user() -> None:
     assert "USER otel" in lines
     assert 'ENTRYPOINT ["otel-agents"]' in lines
     assert instructions.index("USER") < instructions.index("ENTRYPOINT")
+
+
+def test_the_nats_broker_keeps_jetstream_on_a_named_volume_and_is_healthy_only_with_it(
+    compose: dict[str, Any],
+) -> None:
+    """Streams survive a container's restart (a volume, not the container's layer); the
+    health check asks for JetStream, not just a listening port."""
+    nats = _services(compose)["nats"]
+    command = nats["command"]
+    store = command[command.index("--store_dir") + 1]
+
+    assert "--jetstream" in command
+    assert nats["volumes"] == [f"nats-data:{store}"]
+    assert "nats-data" in compose["volumes"]
+    assert command[command.index("--port") + 1] == "4222"
+    assert command[command.index("--http_port") + 1] == "8222"
+    assert {_container_port(p) for p in nats["expose"]} == {4222, 8222}
+    assert nats["healthcheck"]["test"][-1] == "http://127.0.0.1:8222/healthz?js-enabled-only=true"
