@@ -41,6 +41,7 @@ __all__ = [
     "AGENT_HEALTH_SCORE",
     "AGENT_HEARTBEAT_AGE",
     "AGENT_MEMORY_USAGE",
+    "AGENT_MESSAGE_CONSUMER_LAG",
     "AGENT_MESSAGE_DEAD_LETTERED",
     "AGENT_MESSAGE_EXPIRED",
     "AGENT_MESSAGE_FAILED",
@@ -145,6 +146,7 @@ __all__ = [
     "MESSAGING_CLIENT_CONSUMED_MESSAGES",
     "MESSAGING_CLIENT_OPERATION_DURATION",
     "MESSAGING_CLIENT_SENT_MESSAGES",
+    "MESSAGING_CONSUMER_GROUP_NAME",
     "MESSAGING_DESTINATION_NAME",
     "MESSAGING_MESSAGE_BODY_SIZE",
     "MESSAGING_MESSAGE_CONVERSATION_ID",
@@ -499,6 +501,8 @@ MESSAGING_SYSTEM = "messaging.system"
 MESSAGING_OPERATION_NAME = "messaging.operation.name"
 MESSAGING_OPERATION_TYPE = "messaging.operation.type"
 MESSAGING_DESTINATION_NAME = "messaging.destination.name"
+#: A broker's durable consumer that reads for an agent (NATS JetStream: the consumer's name).
+MESSAGING_CONSUMER_GROUP_NAME = "messaging.consumer.group.name"
 MESSAGING_MESSAGE_ID = "messaging.message.id"
 MESSAGING_MESSAGE_CONVERSATION_ID = "messaging.message.conversation_id"
 MESSAGING_MESSAGE_BODY_SIZE = "messaging.message.body.size"
@@ -598,6 +602,13 @@ AGENT_MESSAGE_QUEUE_DEPTH = _metric(
     InstrumentKind.OBSERVABLE_GAUGE,
     "{message}",
     "Messages waiting in an agent's inbox queue, by priority.",
+)
+AGENT_MESSAGE_CONSUMER_LAG = _metric(
+    "agent.message.consumer.lag",
+    InstrumentKind.OBSERVABLE_GAUGE,
+    "{message}",
+    "Messages a broker holds for an agent's durable consumer that it has not yet processed "
+    "(NATS JetStream: pending plus unacknowledged), by destination and consumer group.",
 )
 AGENT_REGISTRY_AGENTS = _metric(
     "agent.registry.agents",

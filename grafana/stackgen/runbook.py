@@ -67,6 +67,20 @@ STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("`GET /dead-letters` on the hub: which messages, why.", "Is the recipient alive?"),
         ("Fix the recipient, then resend the messages (docs/messaging.md).",),
     ),
+    "OtelAgentsConsumerLagGrowing": (
+        (
+            "Communication dashboard, Delivery row: lag and its trend per consumer, and "
+            "redeliveries (a handler that fails keeps its messages coming back).",
+            "Is the agent running and connected to the broker? " + _LOGS.format("agent-<id>"),
+            "The broker's view of the consumer: `docker compose exec nats wget -qO- "
+            "'http://127.0.0.1:8222/jsz?consumers=true'` (num_pending, num_ack_pending).",
+        ),
+        (
+            "Start a stopped agent: it resumes from its durable consumer, nothing is lost.",
+            "Speed up the handler or give the agent more CPU; fix a handler that raises "
+            "(its messages end as dead letters after the bounded attempts).",
+        ),
+    ),
     "OtelAgentsCollectorDown": (
         (
             "`docker compose ps otel-collector`; " + _LOGS.format("otel-collector") + ".",
