@@ -36,6 +36,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "prometheus": ("opentelemetry.exporter.prometheus", "prometheus_client"),
     "gateway": ("starlette", "httpx", "uvicorn", "httptools", "opentelemetry.instrumentation.asgi"),
     "messaging": ("starlette", "httpx", "uvicorn", "opentelemetry.instrumentation.asgi"),
+    "nats": ("nats",),
     "instrumentation": ("opentelemetry.instrumentation",),
 }
 

@@ -43,6 +43,7 @@ __all__ = [
     "AGENT_MEMORY_USAGE",
     "AGENT_MESSAGE_CONSUMER_LAG",
     "AGENT_MESSAGE_DEAD_LETTERED",
+    "AGENT_MESSAGE_DELIVERY_COUNT",
     "AGENT_MESSAGE_EXPIRED",
     "AGENT_MESSAGE_FAILED",
     "AGENT_MESSAGE_LATENCY",
@@ -161,6 +162,7 @@ __all__ = [
     "MESSAGING_ROUTE_SPAN",
     "MESSAGING_SEND_SPAN",
     "MESSAGING_SYSTEM",
+    "MESSAGING_SYSTEM_NATS",
     "MESSAGING_SYSTEM_VALUE",
     "NETWORK_IO_DIRECTION",
     "NETWORK_PROTOCOL_VERSION",
@@ -501,14 +503,17 @@ MESSAGING_SYSTEM = "messaging.system"
 MESSAGING_OPERATION_NAME = "messaging.operation.name"
 MESSAGING_OPERATION_TYPE = "messaging.operation.type"
 MESSAGING_DESTINATION_NAME = "messaging.destination.name"
-#: A broker's durable consumer that reads for an agent (NATS JetStream: the consumer's name).
-MESSAGING_CONSUMER_GROUP_NAME = "messaging.consumer.group.name"
 MESSAGING_MESSAGE_ID = "messaging.message.id"
 MESSAGING_MESSAGE_CONVERSATION_ID = "messaging.message.conversation_id"
 MESSAGING_MESSAGE_BODY_SIZE = "messaging.message.body.size"
 MESSAGING_BATCH_MESSAGE_COUNT = "messaging.batch.message_count"
 #: ``messaging.system`` of otel-agents' own message protocol (a custom value, as allowed).
 MESSAGING_SYSTEM_VALUE = "otel_agents"
+#: ``messaging.system`` of messages carried by NATS JetStream (the value NATS
+#: instrumentations use; not in the conventions' well-known list).
+MESSAGING_SYSTEM_NATS = "nats"
+#: The durable consumers that receive an agent's messages (messaging conventions).
+MESSAGING_CONSUMER_GROUP_NAME = "messaging.consumer.group.name"
 MESSAGING_OPERATION_SEND = "send"
 MESSAGING_OPERATION_PROCESS = "process"
 #: The destination of a broadcast: every registered agent but the sender.
@@ -527,6 +532,8 @@ AGENT_MESSAGE_SENDER_NAME = "agent.message.sender.name"
 AGENT_MESSAGE_RECIPIENT_ID = "agent.message.recipient.id"
 AGENT_MESSAGE_RECIPIENT_NAME = "agent.message.recipient.name"
 AGENT_STATUS = "agent.status"
+#: How many times the broker delivered a message, this delivery included (1: first).
+AGENT_MESSAGE_DELIVERY_COUNT = "agent.message.delivery_count"
 
 MESSAGING_CLIENT_SENT_MESSAGES = _metric(
     "messaging.client.sent.messages",
@@ -607,8 +614,8 @@ AGENT_MESSAGE_CONSUMER_LAG = _metric(
     "agent.message.consumer.lag",
     InstrumentKind.OBSERVABLE_GAUGE,
     "{message}",
-    "Messages a broker holds for an agent's durable consumer that it has not yet processed "
-    "(NATS JetStream: pending plus unacknowledged), by destination and consumer group.",
+    "Messages a broker holds for an agent's durable consumer, not yet acknowledged (NATS "
+    "JetStream: pending plus unacknowledged), by destination and consumer group.",
 )
 AGENT_REGISTRY_AGENTS = _metric(
     "agent.registry.agents",

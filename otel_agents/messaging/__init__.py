@@ -17,6 +17,10 @@ Agents in separate processes are :class:`RemoteAgent` objects that talk through 
 (:mod:`otel_agents.messaging._hub`) and receive on their own inbox servers
 (:mod:`otel_agents.messaging._inbox`); ``otel-agents hub`` / ``otel-agents agent`` run them.
 
+Agents on a NATS JetStream broker need no hub: ``AgentCommunicationProtocol({"transport":
+"nats://127.0.0.1:4222"})`` (:class:`NatsTransport`, the ``nats`` extra) or
+``otel-agents agent --nats URL``.
+
 HTTP agents (:class:`RemoteAgent`, :class:`HttpTransport`, the hub and inboxes) need the
 ``messaging`` extra (``pip install 'otel-agents[messaging]'``); in-process messaging needs only
 the core install. The names below are imported on first use (PEP 562).
@@ -49,9 +53,10 @@ if TYPE_CHECKING:
         MessagePriority,
         MessageType,
     )
+    from otel_agents.messaging._nats import NatsTransport
     from otel_agents.messaging._protocol import AgentCommunicationProtocol
     from otel_agents.messaging._queues import PriorityMessageQueue
-    from otel_agents.messaging._records import MessageRecord, MessageStatus
+    from otel_agents.messaging._records import DeadLetter, MessageRecord, MessageStatus
     from otel_agents.messaging._registry import AgentInfo, Clock, StatusChange, SystemClock
     from otel_agents.messaging._remote import RemoteAgent
     from otel_agents.messaging._security import SecurityConfig
@@ -65,6 +70,7 @@ _SOURCES: dict[str, str] = {
     "AgentStatus": "otel_agents.messaging._message",
     "Clock": "otel_agents.messaging._registry",
     "DEFAULT_CONFIG": "otel_agents.messaging._config",
+    "DeadLetter": "otel_agents.messaging._records",
     "DeliveryError": "otel_agents.messaging._errors",
     "DuplicateAgentError": "otel_agents.messaging._errors",
     "HttpTransport": "otel_agents.messaging._transport",
@@ -77,6 +83,7 @@ _SOURCES: dict[str, str] = {
     "MessageStatus": "otel_agents.messaging._records",
     "MessageTooLargeError": "otel_agents.messaging._errors",
     "MessageType": "otel_agents.messaging._message",
+    "NatsTransport": "otel_agents.messaging._nats",
     "PriorityMessageQueue": "otel_agents.messaging._queues",
     "QueueFullError": "otel_agents.messaging._errors",
     "RemoteAgent": "otel_agents.messaging._remote",
@@ -97,6 +104,7 @@ __all__ = [
     "AgentMessage",
     "AgentStatus",
     "Clock",
+    "DeadLetter",
     "DeliveryError",
     "DuplicateAgentError",
     "HttpTransport",
@@ -109,6 +117,7 @@ __all__ = [
     "MessageStatus",
     "MessageTooLargeError",
     "MessageType",
+    "NatsTransport",
     "PriorityMessageQueue",
     "QueueFullError",
     "RemoteAgent",
@@ -124,4 +133,6 @@ __all__ = [
 
 
 # Import a public name's module on first use and keep the name (PEP 562); dir() is __all__.
-__getattr__, __dir__ = lazy_package(globals(), _SOURCES, lambda _source: "messaging")
+__getattr__, __dir__ = lazy_package(
+    globals(), _SOURCES, lambda source: "nats" if source.endswith("._nats") else "messaging"
+)

@@ -80,6 +80,7 @@ def register(subparsers: Any) -> None:
     agent.add_argument("--hub", default="http://127.0.0.1:8100", help="the hub's base URL")
     agent.add_argument("--endpoint", help="URL others reach this inbox at (default: host:port)")
     agent.add_argument("--forward-to", help="forward every message received to this agent")
+    _nats_options(agent)
     agent.set_defaults(handler=run_agent)
 
     send = subparsers.add_parser(
@@ -117,7 +118,26 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="do not call otel_agents.configure(): the trace then starts at the hub",
     )
+    _nats_options(send)
     send.set_defaults(handler=run_send)
+
+
+def _nats_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--nats",
+        metavar="URL",
+        help="use this NATS JetStream server instead of a hub, e.g. nats://127.0.0.1:4222 "
+        "(credentials: OTEL_AGENTS_NATS_TOKEN or OTEL_AGENTS_NATS_USER/_PASSWORD)",
+    )
+    parser.add_argument(
+        "--nats-stream", default="OTEL_AGENTS", help="the deployment's JetStream stream"
+    )
+    parser.add_argument(
+        "--broker-timeout",
+        type=float,
+        default=30.0,
+        help="seconds to reach the broker (connect, publish) before giving up",
+    )
 
 
 def _common(parser: argparse.ArgumentParser, *, port: int) -> None:
@@ -268,7 +288,13 @@ def run_hub(args: argparse.Namespace) -> int:
 
 
 def run_agent(args: argparse.Namespace) -> int:
-    """Run one agent: register with the hub, serve its inbox, process messages."""
+    """Run one agent: register with the hub, serve its inbox, process messages (or, with
+    ``--nats``, register on the broker and process its messages from there)."""
+    if args.nats:
+        require("nats", "otel-agents agent --nats")
+        from otel_agents.messaging._nats_cli import run_nats_agent
+
+        return run_nats_agent(args)
     require("messaging", "otel-agents agent")
     from otel_agents.messaging._inbox import create_inbox_app
     from otel_agents.messaging._remote import RemoteAgent
@@ -303,6 +329,11 @@ def run_agent(args: argparse.Namespace) -> int:
 
 def run_send(args: argparse.Namespace) -> int:
     """Send one message through the hub; print its id, then the hub's record of it (JSON)."""
+    if args.nats:
+        require("nats", "otel-agents send --nats")
+        from otel_agents.messaging._nats_cli import run_nats_send
+
+        return run_nats_send(args)
     from otel_agents._errors import MessagingError
     from otel_agents.messaging._errors import UnknownAgentError
     from otel_agents.messaging._remote import RemoteAgent

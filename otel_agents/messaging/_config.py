@@ -18,7 +18,15 @@ key                         default    meaning
 ``max_delivery_attempts``   5          deliveries of one message before it is dead-lettered
 ``retry_backoff``           1          seconds before the first redelivery; doubles with
                                        each attempt, at most 60 s
-``max_dead_letters``        1000       dead letters the hub keeps (oldest dropped first)
+``max_dead_letters``        1000       dead letters the hub (or the NATS dead-letter
+                                       stream) keeps (oldest dropped first)
+``transport``               None       where messages travel: ``None`` in process, or a
+                                       NATS URL (``"nats://127.0.0.1:4222"``, credentials
+                                       may be in it; they are never shown) for JetStream
+``nats_stream``             OTEL_AGENTS  the deployment's JetStream stream (and the prefix
+                                       of its subjects, dead-letter stream and buckets)
+``broker_timeout``          30         seconds connecting to the broker or a publish may
+                                       take, retries included, before it fails
 ==========================  =========  ==================================================
 
 The seed's own example sends from a ``"coordinator"`` it never registered, so by default an
@@ -84,6 +92,21 @@ MESSAGING_OPTIONS = Options(
         Option("max_delivery_attempts", 5, int, "deliveries before a dead letter", minimum=1),
         Option("retry_backoff", 1.0, float, "seconds before the first redelivery", positive=True),
         Option("max_dead_letters", 1000, int, "dead letters kept by the hub", minimum=1),
+        Option(
+            "transport",
+            None,
+            str,
+            'None (in process) or a NATS URL such as "nats://127.0.0.1:4222"',
+            nullable=True,
+        ),
+        Option("nats_stream", "OTEL_AGENTS", str, "the JetStream stream of this deployment"),
+        Option(
+            "broker_timeout",
+            30.0,
+            float,
+            "seconds a broker connection or publish may take, retries included",
+            positive=True,
+        ),
     ],
 )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from otel_agents.messaging._handlers import HandlerRegistry
 from otel_agents.messaging._message import AgentMessage
@@ -65,6 +66,7 @@ class MessageConsumer:
         handlers: HandlerRegistry | None,
         recipient_name: str | None,
         sender_name: str | None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         """Run the handlers in this thread. A handler error marks the message failed."""
         try:
@@ -73,6 +75,7 @@ class MessageConsumer:
                 now=self.clock.time(),
                 recipient_name=recipient_name,
                 sender_name=sender_name,
+                extra=extra,
             ):
                 if handlers is not None:
                     handlers.run(message)
@@ -87,6 +90,7 @@ class MessageConsumer:
         handlers: HandlerRegistry | None,
         recipient_name: str | None,
         sender_name: str | None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         """Run the handlers, awaiting coroutine handlers. A handler error marks it failed."""
         try:
@@ -95,6 +99,7 @@ class MessageConsumer:
                 now=self.clock.time(),
                 recipient_name=recipient_name,
                 sender_name=sender_name,
+                extra=extra,
             ):
                 if handlers is not None:
                     await handlers.run_async(message)

@@ -21,13 +21,12 @@ import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
 
 from otel_agents import semconv as sc
 from otel_agents.messaging._errors import DeliveryError
 from otel_agents.messaging._message import AgentMessage
 from otel_agents.messaging._protocol import AgentCommunicationProtocol
-from otel_agents.messaging._records import MessageStatus
+from otel_agents.messaging._records import DeadLetter, MessageStatus
 
 __all__ = ["DeadLetter", "DeliveryTracker"]
 
@@ -49,23 +48,6 @@ class _Pending:
     accepted: bool  # the last attempt was accepted by the inbox
     last_error: str = ""
     last_reason: str = ""
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    """A message the hub gave up on: who, what, how many attempts and why (no payload)."""
-
-    message_id: str
-    sender_id: str
-    recipient_id: str
-    message_type: str
-    attempts: int
-    reason: str
-    error: str
-    dead_at: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 class DeliveryTracker:

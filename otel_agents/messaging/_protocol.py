@@ -32,8 +32,7 @@ from otel_agents.messaging._message import (
     MessageType,
     validate_agent_id,
 )
-from otel_agents.messaging._queues import PriorityMessageQueue
-from otel_agents.messaging._records import MessageRecord, MessageStatus
+from otel_agents.messaging._records import DeadLetter, MessageRecord, MessageStatus
 from otel_agents.messaging._registry import (
     AgentInfo,
     AgentRegistry,
@@ -45,7 +44,7 @@ from otel_agents.messaging._runtime import (
     broadcast_copies,
     broadcast_recipients,
 )
-from otel_agents.messaging._transport import InProcessTransport, Transport
+from otel_agents.messaging._transport import MessageSource, Transport, transport_for
 from otel_agents.semconv import (
     ERROR_TYPE,
     MESSAGING_BROADCAST_DESTINATION,
@@ -81,13 +80,16 @@ class AgentCommunicationProtocol(AgentRuntime):
         super().__init__(
             config, clock=clock, tracer_provider=tracer_provider, meter_provider=meter_provider
         )
-        self.transport: Transport = transport or InProcessTransport(self.config["max_queue_size"])
         self.registry = AgentRegistry(
             self.telemetry,
             clock=self.clock,
             heartbeat_interval=self.config["heartbeat_interval"],
             heartbeat_miss_limit=self.config["heartbeat_miss_limit"],
         )
+        # The config's ``transport`` (a NATS URL, say) when none is passed; a broker-backed
+        # one connects here, so an unreachable broker fails now, with a clear error.
+        self.transport: Transport = transport or transport_for(self.config)
+        self.transport.attach(self, self.registry)
         self._handlers: dict[str, HandlerRegistry] = {}
         self._monitor = PeriodicThread(
             self.config["heartbeat_interval"],
@@ -114,6 +116,7 @@ class AgentCommunicationProtocol(AgentRuntime):
             DuplicateAgentError: the id is registered with a different endpoint.
         """
         info = self.registry.register(agent_id, name, capabilities, endpoint, metadata)
+        self.transport.registered(info)
         # Heartbeats mean nothing unless someone checks them: from the first registration
         # on, a daemon thread does (config ``heartbeat_monitor``), so a silent agent goes
         # offline without the user having to know about start().
@@ -128,6 +131,7 @@ class AgentCommunicationProtocol(AgentRuntime):
         """
         info = self.registry.unregister(agent_id, client_address=client_address)
         self._handlers.pop(agent_id, None)
+        self.transport.unregistered(agent_id)
         for message in self.transport.discard(agent_id):
             self._fail(message, "recipient_unregistered", "the recipient was unregistered")
         return info
@@ -164,10 +168,13 @@ class AgentCommunicationProtocol(AgentRuntime):
         return self.registry.find_by_capability(capability, requirements, status)
 
     def heartbeat(self, agent_id: str, status: AgentStatus | str | None = None) -> AgentInfo:
-        return self.registry.heartbeat(agent_id, status)
+        info = self.registry.heartbeat(agent_id, status)
+        self.transport.heartbeat(info)
+        return info
 
     def update_agent_status(self, agent_id: str, status: AgentStatus | str) -> None:
         self.registry.set_status(agent_id, status)
+        self.transport.heartbeat(self.registry.get(agent_id))
 
     def check_heartbeats(self) -> list[str]:
         """Mark agents that missed ``heartbeat_miss_limit`` heartbeats offline; their ids."""
@@ -219,6 +226,34 @@ class AgentCommunicationProtocol(AgentRuntime):
             message, sender_name=sender.name, recipient_name=recipient.name, body_size=len(text)
         ):
             self._deliver(message, recipient)
+        return message.message_id
+
+    async def send_message_async(
+        self,
+        sender_id: str,
+        recipient_id: str,
+        message_type: MessageType | str,
+        payload: Any,
+        priority: MessagePriority | str = MessagePriority.NORMAL,
+        *,
+        conversation_id: str | None = None,
+    ) -> str:
+        """:meth:`send_message` for coroutines: a broker's confirmation is awaited, not
+        waited for, so many sends can be in flight from one event loop."""
+        recipient = self.registry.get(recipient_id, "recipient_id")
+        sender, message, text = self._prepare(
+            sender_id, message_type, payload, priority, recipient_id
+        )
+        message.conversation_id = _conversation(conversation_id)
+        with self.telemetry.send_span(
+            message, sender_name=sender.name, recipient_name=recipient.name, body_size=len(text)
+        ):
+            self.messages.add(message, message.created_at)
+            try:
+                await self.transport.deliver_async(message, recipient)
+            except Exception as exc:
+                raise self.delivery_failed(message, exc) from exc
+            self.telemetry.record_sent(message)
         return message.message_id
 
     def broadcast_message(
@@ -294,10 +329,29 @@ class AgentCommunicationProtocol(AgentRuntime):
         queue = self._queue(agent_id)
         while True:
             message = queue.get_nowait()
-            if message is None or not self.consumer.expired(message):
+            if message is None or not self._expired(message):
                 return message
 
-    def _queue(self, agent_id: str) -> PriorityMessageQueue[AgentMessage]:
+    def _expired(self, message: AgentMessage) -> bool:
+        """Whether ``message`` expired (then it is recorded and settled as such)."""
+        if not self.consumer.expired(message):
+            return False
+        self.transport.settle(message, self.messages.get(message.message_id))
+        return True
+
+    def _process(self, message: AgentMessage) -> None:
+        handlers = self._handlers.get(message.recipient_id)
+        extra = self.transport.delivery_attributes(message)
+        self.consumer.process(message, handlers, *self._names(message), extra)
+        self.transport.settle(message, self.messages.get(message.message_id))
+
+    async def _process_async(self, message: AgentMessage) -> None:
+        handlers = self._handlers.get(message.recipient_id)
+        extra = self.transport.delivery_attributes(message)
+        await self.consumer.process_async(message, handlers, *self._names(message), extra)
+        self.transport.settle(message, self.messages.get(message.message_id))
+
+    def _queue(self, agent_id: str) -> MessageSource:
         self.registry.get(agent_id)
         queue = self.transport.queue(agent_id)
         if queue is None:
@@ -322,7 +376,7 @@ class AgentCommunicationProtocol(AgentRuntime):
         recorded; a handler that raises marks the message failed and does not propagate."""
         message = self._next(agent_id)
         if message is not None:
-            self.consumer.process(message, self._handlers.get(agent_id), *self._names(message))
+            self._process(message)
         return message
 
     async def process_next_async(self, agent_id: str, *, wait: bool = False) -> AgentMessage | None:
@@ -330,11 +384,10 @@ class AgentCommunicationProtocol(AgentRuntime):
         message = self._next(agent_id)
         while message is None and wait:
             message = await self._queue(agent_id).get_async()
-            if self.consumer.expired(message):
+            if self._expired(message):
                 message = None
         if message is not None:
-            handlers = self._handlers.get(agent_id)
-            await self.consumer.process_async(message, handlers, *self._names(message))
+            await self._process_async(message)
         return message
 
     def process_pending(self, agent_id: str, max_messages: int | None = None) -> int:
@@ -358,18 +411,15 @@ class AgentCommunicationProtocol(AgentRuntime):
 
         async def take() -> AgentMessage:
             while True:
-                message = self._next(agent_id) or await queue.get_async()
-                if not self.consumer.expired(message):
+                # get_async, never a blocking get: a broker's queue must not stall the loop.
+                message = await queue.get_async()
+                if not self._expired(message):
                     return message
-
-        async def process(message: AgentMessage) -> None:
-            handlers = self._handlers.get(agent_id)
-            await self.consumer.process_async(message, handlers, *self._names(message))
 
         await serve_until(
             stop,
             take,
-            process,
+            self._process_async,
             lambda message: queue.put(message, message.priority),
             DRAIN_TIMEOUT.read() if grace is None else grace,
         )
@@ -380,6 +430,17 @@ class AgentCommunicationProtocol(AgentRuntime):
         record = self.messages.get(message_id)
         if record is None:
             raise invalid_value("message_id", message_id, "the id of a message still in history")
+        if record.status in (MessageStatus.QUEUED, MessageStatus.DELIVERED):
+            # Its recipient may live in another process: a broker knows how it ended.
+            found = self.transport.outcome(message_id)
+            if found is not None:
+                self.messages.update(
+                    message_id,
+                    MessageStatus(found["status"]),
+                    found["updated_at"],
+                    found["error"],
+                    found["error_type"],
+                )
         return record
 
     def get_message_history(
@@ -419,6 +480,11 @@ class AgentCommunicationProtocol(AgentRuntime):
             ],
         }
         return write_json_atomic(filepath, export_envelope("messages", payload), encrypt=encrypt)
+
+    def get_dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """Messages the transport gave up on (NATS: its dead-letter stream), oldest first;
+        in process there are none (a failed message is recorded as failed)."""
+        return self.transport.dead_letters(limit)
 
     def get_queue_size(self, agent_id: str) -> int:
         return len(self._queue(agent_id))

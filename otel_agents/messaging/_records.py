@@ -10,12 +10,13 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from otel_agents._errors import invalid_value
 from otel_agents._history import TimeRange, resolve_time_range
 from otel_agents.messaging._message import AgentMessage
 
-__all__ = ["MessageLog", "MessageRecord", "MessageStatus"]
+__all__ = ["DeadLetter", "MessageLog", "MessageRecord", "MessageStatus"]
 
 
 class MessageStatus(StrEnum):
@@ -29,6 +30,24 @@ class MessageStatus(StrEnum):
     FAILED = "failed"
     #: The hub gave up delivering it (see its dead-letter store).
     DEAD_LETTERED = "dead_lettered"
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message given up on (by the hub or the broker): who, what, how many attempts and
+    why (no payload)."""
+
+    message_id: str
+    sender_id: str
+    recipient_id: str
+    message_type: str
+    attempts: int
+    reason: str
+    error: str
+    dead_at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
 
 
 @dataclass

@@ -150,8 +150,18 @@ class SecurityConfig:
             SIGNATURE_HEADER: self._mac(keys[0], message_id, timestamp, body),
         }
 
-    def verify(self, headers: Mapping[str, str], body: bytes, message_id: str) -> None:
+    def verify(
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        message_id: str,
+        *,
+        redelivery: bool = False,
+    ) -> None:
         """Check the signature of an envelope whose id is ``message_id``.
+
+        ``redelivery``: a broker delivers this very copy again (it was not acknowledged),
+        so having seen its signature is no replay; the signature and window still apply.
 
         Raises :class:`SecurityError` with reason ``unsigned``, ``bad_signature``, ``stale``
         or ``replayed``, and :class:`InvalidMessageError` (400) for a signature header that is
@@ -198,6 +208,8 @@ class SecurityConfig:
                 f"{self.replay_window:g} s: check the clocks or resend it",
                 reason="stale",
             )
+        if redelivery:
+            return
         with self._lock:
             while self._seen and next(iter(self._seen.values())) < now - self.replay_window:
                 self._seen.popitem(last=False)

@@ -72,6 +72,8 @@ class MessagingTelemetry:
         self._attributes: BoundedCache[_Kind, dict[str, str]] = BoundedCache(_MEMO_SIZE)
         self._names: BoundedCache[tuple[str, str], str] = BoundedCache(_MEMO_SIZE)
         self._span_bases: BoundedCache[_Kind, dict[str, Any]] = BoundedCache(_MEMO_SIZE)
+        #: ``messaging.system``: ours, or the broker's when one carries the messages.
+        self.system = sc.MESSAGING_SYSTEM_VALUE
         self._gauge_failures = FailureLog(
             _logger, "messaging gauge callback %r failed (logged once)", level=logging.WARNING
         )
@@ -117,6 +119,31 @@ class MessagingTelemetry:
 
             sc.create_instrument(self.meter, sc.AGENT_HEARTBEAT_AGE, [ages])
 
+    def use_system(self, system: str, group: Callable[[str], str] | None = None) -> None:
+        """Label every span and metric from now on with ``messaging.system`` = ``system``
+        (a transport over a broker calls this once, before any message)."""
+        self.system = system
+        self._attributes = BoundedCache(_MEMO_SIZE)
+        self._span_bases = BoundedCache(_MEMO_SIZE)
+
+    def observe_lag(self, lag: Callable[[], Iterable[tuple[str, str, int]]]) -> None:
+        """``agent.message.consumer.lag`` from ``(agent_id, consumer group, pending)``."""
+
+        def read(_: CallbackOptions) -> Iterable[Observation]:
+            return [
+                Observation(
+                    count,
+                    {
+                        sc.MESSAGING_SYSTEM: self.system,
+                        sc.MESSAGING_DESTINATION_NAME: agent_id,
+                        sc.MESSAGING_CONSUMER_GROUP_NAME: group,
+                    },
+                )
+                for agent_id, group, count in self._gauge(lag, [])
+            ]
+
+        sc.create_instrument(self.meter, sc.AGENT_MESSAGE_CONSUMER_LAG, [read])
+
     # -- attributes -------------------------------------------------------------------------
     def _name(self, template: str, destination: str) -> str:
         """A span name from its template, cached (destinations are registered agents)."""
@@ -135,7 +162,7 @@ class MessagingTelemetry:
         found = self._attributes.get(key)
         if found is None:
             found = {
-                sc.MESSAGING_SYSTEM: sc.MESSAGING_SYSTEM_VALUE,
+                sc.MESSAGING_SYSTEM: self.system,
                 sc.MESSAGING_OPERATION_NAME: operation,
                 sc.MESSAGING_DESTINATION_NAME: destination,
                 sc.AGENT_MESSAGE_TYPE: kind.value,
@@ -152,7 +179,7 @@ class MessagingTelemetry:
         base = self._span_bases.get(key)
         if base is None:
             base = {
-                sc.MESSAGING_SYSTEM: sc.MESSAGING_SYSTEM_VALUE,
+                sc.MESSAGING_SYSTEM: self.system,
                 sc.MESSAGING_OPERATION_NAME: operation,
                 sc.MESSAGING_OPERATION_TYPE: operation,
                 sc.MESSAGING_DESTINATION_NAME: destination,
@@ -217,7 +244,7 @@ class MessagingTelemetry:
         sender's background flush has no request of its own to belong to).
         """
         attributes: dict[str, Any] = {
-            sc.MESSAGING_SYSTEM: sc.MESSAGING_SYSTEM_VALUE,
+            sc.MESSAGING_SYSTEM: self.system,
             sc.MESSAGING_OPERATION_NAME: _SEND,
             sc.MESSAGING_OPERATION_TYPE: _SEND,
             sc.MESSAGING_BATCH_MESSAGE_COUNT: len(messages),
@@ -327,8 +354,10 @@ class MessagingTelemetry:
         now: float,
         recipient_name: str | None,
         sender_name: str | None,
+        extra: dict[str, Any] | None = None,
     ) -> AbstractContextManager[Span]:
-        """A CONSUMER span around the handlers of one message; handler errors propagate."""
+        """A CONSUMER span around the handlers of one message; handler errors propagate.
+        ``extra``: attributes the transport adds (the broker's consumer, delivery count)."""
         destination = (
             sc.MESSAGING_BROADCAST_DESTINATION if message.broadcast else message.recipient_id
         )
@@ -340,6 +369,8 @@ class MessagingTelemetry:
         attributes[sc.AGENT_MESSAGE_SENDER_ID] = message.sender_id
         if sender_name is not None:
             attributes[sc.AGENT_MESSAGE_SENDER_NAME] = sender_name
+        if extra:
+            attributes.update(extra)
         parent, links = self.process_context(message)
         metric_attributes = self.metric_attributes(
             _PROCESS, message.recipient_id, message.message_type, message.priority

@@ -16,35 +16,88 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry import propagate
 
+from otel_agents._errors import ConfigurationError
 from otel_agents._extras import import_for
 from otel_agents.messaging._errors import DeliveryError
 from otel_agents.messaging._message import AgentMessage, MessagePriority
 from otel_agents.messaging._queues import PriorityMessageQueue
+from otel_agents.messaging._records import DeadLetter, MessageRecord
 from otel_agents.messaging._registry import AgentInfo
 from otel_agents.messaging._security import SecurityConfig
 
 if TYPE_CHECKING:
     import httpx
 
+    from otel_agents.messaging._registry import AgentRegistry
+    from otel_agents.messaging._runtime import AgentRuntime
+
 __all__ = [
     "HttpTransport",
     "InProcessTransport",
+    "MessageSource",
     "Transport",
     "raise_for_delivery",
     "refused_in",
     "size_chunks",
+    "transport_for",
 ]
 
 INBOX_PATH = "/inbox"
 
 
+class MessageSource(Protocol):
+    """Where a protocol takes one agent's messages from, most urgent first: a
+    :class:`PriorityMessageQueue` in process, a broker's consumers for NATS."""
+
+    def get_nowait(self) -> AgentMessage | None: ...
+
+    async def get_async(self) -> AgentMessage: ...
+
+    def put(self, item: AgentMessage, priority: MessagePriority) -> None: ...
+
+    def __len__(self) -> int: ...
+
+
 class Transport(ABC):
     """Carries envelopes to recipients. Implement ``deliver``; override the async variant
-    when the transport does I/O, and the queue hooks when messages wait in this process."""
+    when the transport does I/O, and the queue hooks when messages wait in this process.
+
+    A transport that keeps state elsewhere (a broker) also gets the registry's events
+    (``attach``, ``registered``, ``heartbeat``, ``unregistered``) and settles each message
+    it handed out once its handlers ran (``settle``); every hook defaults to nothing.
+    """
+
+    def attach(self, runtime: AgentRuntime, registry: AgentRegistry) -> None:  # noqa: B027
+        """Called once by the protocol that uses this transport, before any message."""
+
+    def registered(self, info: AgentInfo) -> None:  # noqa: B027
+        """An agent was registered (or updated) through the protocol."""
+
+    def heartbeat(self, info: AgentInfo) -> None:  # noqa: B027
+        """An agent sent a heartbeat or changed its status through the protocol."""
+
+    def unregistered(self, agent_id: str) -> None:  # noqa: B027
+        """An agent was unregistered through the protocol."""
+
+    def settle(self, message: AgentMessage, record: MessageRecord | None) -> None:  # noqa: B027
+        """``message``, taken from :meth:`queue`, is done with: ``record`` says how."""
+
+    def delivery_attributes(self, message: AgentMessage) -> dict[str, Any]:
+        """Attributes the process span of ``message`` gets from the transport."""
+        return {}
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """Messages the transport gave up delivering (the default keeps none)."""
+        return []
+
+    def outcome(self, message_id: str) -> dict[str, Any] | None:
+        """What became of a message sent from here and settled elsewhere (another process):
+        ``status``, ``error``, ``error_type``, ``updated_at``; ``None`` when unknown."""
+        return None
 
     @abstractmethod
     def deliver(self, message: AgentMessage, recipient: AgentInfo) -> None:
@@ -69,7 +122,7 @@ class Transport(ABC):
                 refused[message.message_id] = exc
         return refused
 
-    def queue(self, agent_id: str) -> PriorityMessageQueue[AgentMessage] | None:
+    def queue(self, agent_id: str) -> MessageSource | None:
         """The queue this process takes ``agent_id``'s messages from; ``None`` (the default)
         when the transport delivers them elsewhere (an inbox server, a broker)."""
         return None
@@ -295,3 +348,26 @@ def refused_in(response: httpx.Response) -> dict[str, DeliveryError]:
         for item in refused
         if isinstance(item, dict)
     }
+
+
+#: URL schemes the NATS transport serves.
+NATS_SCHEMES = ("nats", "tls", "ws", "wss")
+
+
+def transport_for(config: dict[str, Any]) -> Transport:
+    """The transport the protocol's ``transport`` key names: ``None`` (or ``"inprocess"``)
+    for in-process queues, a ``nats://`` URL for NATS JetStream."""
+    url = config.get("transport")
+    if url is None or url == "inprocess":
+        return InProcessTransport(config.get("max_queue_size"))
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme in NATS_SCHEMES:
+        from otel_agents.messaging._nats import NatsTransport
+
+        return NatsTransport(
+            url, stream=config["nats_stream"], broker_timeout=config["broker_timeout"]
+        )
+    raise ConfigurationError(
+        f"config['transport']={scheme + '://...' if scheme else url[:40]!r} is not valid: "
+        'expected None (in process) or a NATS URL such as "nats://127.0.0.1:4222"'
+    )

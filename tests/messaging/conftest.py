@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from otel_agents.messaging import AgentCommunicationProtocol, SecurityConfig
 from otel_agents.testing import TelemetryCapture
+from tests._nats import NatsServer, nats_server
 from tests.messaging.helpers import KEY, SECRET, Net
 
 
@@ -78,3 +80,32 @@ def security() -> SecurityConfig:
 def net(telemetry: TelemetryCapture, security: SecurityConfig) -> Net:
     """A hub and agents a, b, c wired through in-process ASGI apps."""
     return Net(telemetry, security)
+
+
+@pytest.fixture
+def nats(tmp_path: Path) -> Iterator[NatsServer]:
+    """A real nats-server with JetStream on free loopback ports, stopped by pid after."""
+    with nats_server(tmp_path / "nats") as server:
+        yield server
+
+
+@pytest.fixture
+def make_nats_comm(telemetry: TelemetryCapture, nats: NatsServer) -> Iterator[Any]:
+    """Protocols on the test's NATS server (each one stands for a process), all stopped after."""
+    made: list[AgentCommunicationProtocol] = []
+
+    def make(config: dict[str, Any] | None = None, **kwargs: Any) -> AgentCommunicationProtocol:
+        comm = AgentCommunicationProtocol(
+            {"transport": nats.url, "broker_timeout": 10.0, **(config or {})},
+            tracer_provider=telemetry.tracer_provider,
+            meter_provider=telemetry.meter_provider,
+            **kwargs,
+        )
+        made.append(comm)
+        return comm
+
+    try:
+        yield make
+    finally:
+        for comm in made:
+            comm.stop()

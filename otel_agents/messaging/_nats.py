@@ -1,0 +1,421 @@
+"""``NatsTransport``: agent messaging over NATS JetStream, durable and traced, with no hub.
+
+``AgentCommunicationProtocol({"transport": "nats://127.0.0.1:4222"})`` (or
+``otel-agents agent --nats URL``) uses it. On the broker (see :mod:`._nats_io` for names):
+
+* one stream per deployment (``nats_stream``, default ``OTEL_AGENTS``, work-queue retention,
+  file storage) with a subject per agent and priority, ``<stream>.<agent>.<priority>``;
+* a durable pull consumer per agent and priority (:mod:`._nats_lanes`): urgent first, FIFO
+  within a priority;
+* a dead-letter stream ``<stream>_DLQ`` and an agents key-value bucket ``<stream>_agents``
+  with a TTL (:mod:`._nats_registry`).
+
+Sending publishes the signed JSON envelope with ``Nats-Msg-Id`` = the message id (the
+broker drops a copy published again within two minutes), the W3C trace context in the NATS
+headers and a per-message TTL. A publish the broker does not confirm (it is restarting) is
+retried with the same id until ``broker_timeout``: the sender blocks that long at most.
+
+Receiving (:mod:`._nats_receive`) checks size, JSON, signature and replay window; a bad
+envelope is counted in ``agent.message.rejected`` and terminated, never redelivered. A message
+is acknowledged once its handlers succeeded; a failure is redelivered with backoff until
+``max_delivery_attempts``, then parked in the dead-letter stream. The URL's credentials never
+reach logs, errors or telemetry: only ``scheme://host:port`` is ever shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import re
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import propagate
+
+from otel_agents._errors import ConfigurationError
+from otel_agents._extras import import_for
+from otel_agents.messaging._errors import DeliveryError, MessageTooLargeError
+from otel_agents.messaging._message import AgentMessage, MessagePriority
+from otel_agents.messaging._nats_io import LoopThread, NatsNames, message_key, redact_url
+from otel_agents.messaging._nats_lanes import AgentLanes, Lane
+from otel_agents.messaging._nats_receive import Receiver, read_outcome
+from otel_agents.messaging._nats_registry import KvRegistry, entry_of
+from otel_agents.messaging._records import DeadLetter, MessageRecord
+from otel_agents.messaging._registry import AgentInfo
+from otel_agents.messaging._security import SecurityConfig
+from otel_agents.messaging._transport import MessageSource, Transport
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+    from nats.js import JetStreamContext
+
+    from otel_agents.messaging._registry import AgentRegistry
+    from otel_agents.messaging._runtime import AgentRuntime
+
+__all__ = ["NatsTransport"]
+
+_logger = logging.getLogger("otel_agents.messaging")
+
+DEFAULT_STREAM = "OTEL_AGENTS"
+_STREAM_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: Seconds a message outlives ``message_timeout`` on the broker (expiry is checked on receipt
+#: and recorded there; the TTL only keeps a dead agent's queue from growing for ever).
+TTL_GRACE = 60
+#: Messages pulled from one lane at a time.
+BATCH = 32
+
+
+class NatsTransport(Transport):
+    """Messages through NATS JetStream (needs the ``nats`` extra).
+
+    Args:
+        url: the server, ``nats://host:4222``. Credentials may be in it (never shown), or in
+            ``OTEL_AGENTS_NATS_TOKEN`` / ``OTEL_AGENTS_NATS_USER`` + ``_PASSWORD``.
+        stream: the deployment's stream name (``nats_stream`` in the protocol's config).
+        security: signing key and replay window; by default read from the environment
+            (``OTEL_AGENTS_MESSAGING_SIGNING_KEY`` ...), as the HTTP agents do.
+        broker_timeout: seconds connecting, a publish or a broker call may take, retries
+            included, before it fails with :class:`DeliveryError`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        stream: str = DEFAULT_STREAM,
+        security: SecurityConfig | None = None,
+        broker_timeout: float = 30.0,
+    ) -> None:
+        import_for("nats", "nats", "NatsTransport")
+        if not isinstance(stream, str) or not _STREAM_NAME.fullmatch(stream):
+            raise ConfigurationError(
+                f"nats_stream={stream!r} is not valid: expected 1-64 letters, digits, _ or -"
+            )
+        self.url = url
+        self.server = redact_url(url)
+        self.names = NatsNames(stream)
+        self.security = security or SecurityConfig.from_env()
+        self.broker_timeout = broker_timeout
+        self._io: LoopThread | None = None
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+        self._watch: KvRegistry | None = None
+        self._kv: Any = None
+        self._status: Any = None
+        self._lanes: dict[str, AgentLanes] = {}
+        #: Agents registered through this process: the ones whose lag it reports.
+        self.local: set[str] = set()
+        self.receiver: Receiver | None = None
+        self._config: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"NatsTransport({self.server!r}, stream={self.names.stream!r})"
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    @property
+    def io(self) -> LoopThread:
+        if self._io is None:
+            raise DeliveryError(
+                "the NATS transport is not attached to a protocol (or was closed): pass it "
+                "to AgentCommunicationProtocol(transport=...)",
+                reason="transport_closed",
+            )
+        return self._io
+
+    def attach(self, runtime: AgentRuntime, registry: AgentRegistry) -> None:
+        """Connect (bounded by ``broker_timeout``), make the stream, buckets and watch."""
+        self._config = runtime.config
+        runtime.telemetry.use_system("nats", self.names.group)
+        self._io = LoopThread("otel-agents-nats")
+        self.receiver = Receiver(self, runtime)
+        try:
+            self.io.run(self._start(registry), self.broker_timeout + 1, "connecting to NATS")
+        except BaseException:
+            self.close()
+            raise
+        runtime.telemetry.observe_lag(self.lag)
+
+    async def _start(self, registry: AgentRegistry) -> None:
+        import nats
+        from nats.js import api
+
+        deadline = time.monotonic() + self.broker_timeout
+        try:
+            # nats-py retries an unreachable server for ever when reconnects are allowed:
+            # the first connection is bounded here; later outages are retried (and bounded
+            # per publish).
+            self._nc = await asyncio.wait_for(
+                nats.connect(
+                    self.url,
+                    **_credentials(),
+                    connect_timeout=max(1, min(5, int(self.broker_timeout))),
+                    allow_reconnect=True,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5,
+                    error_cb=self._on_error,
+                    name="otel-agents",
+                ),
+                self.broker_timeout,
+            )
+        except Exception as exc:
+            raise DeliveryError(
+                f"cannot connect to the NATS server at {self.server} within "
+                f"{self.broker_timeout:g} s ({type(exc).__name__}): check that nats-server "
+                "is running with JetStream (-js)",
+                reason="broker_unreachable",
+            ) from None
+        self._js = self._nc.jetstream(timeout=min(5.0, self.broker_timeout))
+        config = self._config
+        stream = api.StreamConfig(
+            name=self.names.stream,
+            subjects=[f"{self.names.stream}.>"],
+            retention=api.RetentionPolicy.WORK_QUEUE,
+            storage=api.StorageType.FILE,
+            allow_msg_ttl=True,
+            duplicate_window=120.0,
+            max_msg_size=config["max_message_size"] + 4096,
+        )
+        dead = api.StreamConfig(
+            name=self.names.dead_letters,
+            subjects=[f"{self.names.dead_letters}.>"],
+            storage=api.StorageType.FILE,
+            max_msgs=config["max_dead_letters"],
+            discard=api.DiscardPolicy.OLD,
+        )
+        for wanted in (stream, dead):
+            await self._ensure_stream(wanted)
+        ttl = float(config["heartbeat_interval"] * config["heartbeat_miss_limit"])
+        self._kv = await self._js.create_key_value(
+            api.KeyValueConfig(bucket=self.names.agents_bucket, history=1, ttl=max(1.0, ttl))
+        )
+        keep = max(3600.0, 2 * float(config["message_timeout"]))
+        self._status = await self._js.create_key_value(
+            api.KeyValueConfig(bucket=self.names.status_bucket, history=1, ttl=keep)
+        )
+        self._watch = KvRegistry(self._kv, registry)
+        self._watch.start()
+        # The agents already registered are known before the first send.
+        await asyncio.wait_for(self._watch.ready.wait(), max(1.0, deadline - time.monotonic()))
+
+    async def _ensure_stream(self, config: Any) -> None:
+        import nats.js.errors
+
+        assert self._js is not None
+        try:
+            await self._js.add_stream(config)
+        except nats.js.errors.BadRequestError:
+            # It exists with other settings (an older deployment): use it as it is.
+            await self._js.stream_info(config.name)
+            _logger.warning("NATS stream %s exists with other settings; using it", config.name)
+
+    async def _on_error(self, exc: Exception) -> None:
+        _logger.debug("NATS connection to %s: %s", self.server, type(exc).__name__)
+
+    def close(self) -> None:
+        """Stop watching, drain the connection, stop the loop thread. Safe to call twice."""
+        io, self._io = self._io, None
+        if io is None:
+            return
+        with contextlib.suppress(Exception):
+            io.run(self._stop(), 5.0, "closing the NATS connection")
+        io.stop()
+
+    async def _stop(self) -> None:
+        if self.receiver is not None:
+            await self.receiver.give_back()
+        if self._watch is not None:
+            await self._watch.close()
+        for lanes in self._lanes.values():
+            await lanes.close()
+        if self._nc is not None:
+            with contextlib.suppress(Exception):
+                await self._nc.close()
+        # nats-py leaves helper tasks behind (flow control, activity checks): end them here.
+        others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+
+    # -- registry -------------------------------------------------------------------------------
+    def registered(self, info: AgentInfo) -> None:
+        """Make the agent's durable consumers and put its entry in the agents bucket."""
+        self.io.run(self._register(info), self.broker_timeout + 1, "registering with NATS")
+
+    async def _register(self, info: AgentInfo) -> None:
+        from nats.js import api
+
+        assert self._js is not None
+        for priority in MessagePriority:
+            consumer = self.names.consumer(info.agent_id, priority)
+            await self._js.add_consumer(
+                self.names.stream,
+                api.ConsumerConfig(
+                    durable_name=consumer,
+                    filter_subject=self.names.subject(info.agent_id, priority),
+                    ack_policy=api.AckPolicy.EXPLICIT,
+                    ack_wait=float(self._config["ack_timeout"]),
+                    max_deliver=self._config["max_delivery_attempts"] + 1,
+                    deliver_policy=api.DeliverPolicy.ALL,
+                ),
+            )
+        await self._kv.put(self._key(info.agent_id), entry_of(info))
+        self.local.add(info.agent_id)
+
+    def _key(self, agent_id: str) -> str:
+        return self.names.group(agent_id)
+
+    def heartbeat(self, info: AgentInfo) -> None:
+        """Put the entry again (its TTL starts over); does not wait for the broker."""
+        if self._io is not None:
+            future = self.io.submit(self._kv.put(self._key(info.agent_id), entry_of(info)))
+            future.add_done_callback(_log_failure)
+
+    def unregistered(self, agent_id: str) -> None:
+        if self._io is not None:
+            self.local.discard(agent_id)
+            self.io.run(self._kv.delete(self._key(agent_id)), self.broker_timeout, "unregister")
+
+    # -- sending --------------------------------------------------------------------------------
+    def _publication(self, message: AgentMessage, recipient: AgentInfo) -> tuple[Any, ...]:
+        """Subject, body, headers and TTL, made in the caller's thread (its trace context)."""
+        body = message.to_json().encode()
+        limit: int = self._config["max_message_size"]
+        if len(body) > limit:
+            raise MessageTooLargeError(
+                f"message {message.message_id!r} is {len(body)} bytes as JSON, over "
+                f"max_message_size={limit}: send a smaller payload (or a reference to it)"
+            )
+        headers = {"Nats-Msg-Id": message.message_id}
+        headers.update(self.security.sign(message.message_id, body))
+        propagate.inject(headers)
+        lifetime = (message.expires_at or message.created_at) - message.created_at
+        ttl = max(1, math.ceil(lifetime)) + TTL_GRACE
+        subject = self.names.subject(recipient.agent_id, message.priority)
+        return subject, body, headers, ttl
+
+    def deliver(self, message: AgentMessage, recipient: AgentInfo) -> None:
+        publication = self._publication(message, recipient)
+        self.io.run(self._publish(*publication), self.broker_timeout + 2, "publishing")
+
+    async def deliver_async(self, message: AgentMessage, recipient: AgentInfo) -> None:
+        publication = self._publication(message, recipient)
+        await self.io.run_async(self._publish(*publication))
+
+    async def _publish(self, subject: str, body: bytes, headers: dict[str, str], ttl: int) -> None:
+        import nats.errors
+        import nats.js.errors
+
+        assert self._js is not None
+        deadline = time.monotonic() + self.broker_timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                await self._js.publish(
+                    subject,
+                    body,
+                    timeout=max(0.1, min(2.0, remaining)),
+                    headers=headers,
+                    msg_ttl=ttl,
+                )
+                return
+            except nats.js.errors.APIError as exc:
+                if exc.code is not None and exc.code < 500 and exc.code != 503:
+                    raise DeliveryError(
+                        f"the NATS server refused the message ({exc.description}): check "
+                        f"the stream {self.names.stream}",
+                        reason="broker_refused",
+                    ) from None
+                error: Exception = exc
+            except (TimeoutError, nats.errors.Error, OSError) as exc:
+                error = exc
+            if time.monotonic() + 0.2 > deadline:
+                raise DeliveryError(
+                    f"the NATS server at {self.server} did not confirm the message within "
+                    f"{self.broker_timeout:g} s ({type(error).__name__})",
+                    reason="broker_unreachable",
+                )
+            await asyncio.sleep(0.2)  # same Nats-Msg-Id: a copy that did land is dropped
+
+    # -- receiving ------------------------------------------------------------------------------
+    async def lanes(self, agent_id: str) -> AgentLanes:
+        found = self._lanes.get(agent_id)
+        if found is None:
+            assert self._nc is not None
+            lanes = {
+                p: Lane(self._nc, self.names.stream, self.names.consumer(agent_id, p), p)
+                for p in MessagePriority
+            }
+            found = AgentLanes(lanes, batch=BATCH, ack_wait=float(self._config["ack_timeout"]))
+            self._lanes[agent_id] = found
+        return found
+
+    def queue(self, agent_id: str) -> MessageSource:
+        assert self.receiver is not None
+        return self.receiver.source(agent_id)
+
+    def settle(self, message: AgentMessage, record: MessageRecord | None) -> None:
+        if self.receiver is not None and self._io is not None:
+            self.receiver.settle(message, record)
+
+    def delivery_attributes(self, message: AgentMessage) -> dict[str, Any]:
+        return {} if self.receiver is None else self.receiver.attributes(message)
+
+    def depths(self) -> Iterable[tuple[str, MessagePriority, int]]:
+        return [] if self.receiver is None else self.receiver.depths()
+
+    def lag(self) -> list[tuple[str, str, int]]:
+        """``(agent_id, consumer group, pending)`` for the agents consumed in this process."""
+        return [] if self.receiver is None else self.receiver.lag()
+
+    def outcome(self, message_id: str) -> dict[str, Any] | None:
+        """The outcome its recipient's process put in the status bucket, if any (a broker
+        that does not answer within 2 s leaves the status as it is)."""
+        if self._io is None or self._status is None:
+            return None
+        try:
+            raw = self.io.run(self._read_outcome(message_id), 2.0, "reading a status")
+        except Exception:
+            return None
+        return read_outcome(raw)
+
+    async def _read_outcome(self, message_id: str) -> bytes | None:
+        import nats.js.errors
+
+        try:
+            entry = await self._status.get(message_key(message_id))
+        except nats.js.errors.KeyNotFoundError:
+            return None
+        value: bytes | None = entry.value
+        return value
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """The newest ``limit`` dead letters of the deployment, oldest first."""
+        assert self.receiver is not None
+        return self.io.run(self.receiver.dead_letters(limit), self.broker_timeout, "reading")
+
+
+#: Credentials from the environment, for URLs that should not carry them (command lines).
+TOKEN_ENV, USER_ENV, PASSWORD_ENV = (
+    "OTEL_AGENTS_NATS_TOKEN",
+    "OTEL_AGENTS_NATS_USER",
+    "OTEL_AGENTS_NATS_PASSWORD",
+)
+
+
+def _credentials() -> dict[str, str]:
+    found = {
+        "token": os.environ.get(TOKEN_ENV),
+        "user": os.environ.get(USER_ENV),
+        "password": os.environ.get(PASSWORD_ENV),
+    }
+    return {key: value for key, value in found.items() if value}
+
+
+def _log_failure(future: Any) -> None:
+    with contextlib.suppress(Exception):
+        if future.exception() is not None:
+            _logger.debug("NATS heartbeat failed: %s", type(future.exception()).__name__)

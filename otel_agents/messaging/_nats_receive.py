@@ -1,0 +1,430 @@
+"""The receiving side of the NATS transport: check, hand over, acknowledge, dead-letter.
+
+Every delivery is hostile input until checked: its size, its JSON, its signature and replay
+window (:class:`~otel_agents.messaging._security.SecurityConfig`), its recipient. A delivery
+that fails a check is counted in ``agent.message.rejected`` (by reason) and terminated, so
+the broker never redelivers it. A message this process already settled (a redelivery whose
+acknowledgement was lost) is acknowledged again without running its handlers.
+
+After the handlers ran, :meth:`Receiver.settle` acknowledges a processed message, terminates
+an expired one, and gives a failed one back with backoff (``retry_backoff`` doubling, 60 s at
+most) until its ``max_delivery_attempts``-th attempt failed; then it is published to the
+dead-letter stream and acknowledged. A message delivered once more than that (its recipient
+died each time before settling it) is dead-lettered on receipt, without running handlers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from otel_agents import semconv as sc
+from otel_agents._errors import MessagingError
+from otel_agents.messaging._errors import SecurityError
+from otel_agents.messaging._message import AgentMessage, MessagePriority
+from otel_agents.messaging._nats_io import message_key
+from otel_agents.messaging._records import DeadLetter, MessageRecord, MessageStatus
+
+if TYPE_CHECKING:
+    from nats.aio.msg import Msg
+
+    from otel_agents.messaging._nats import NatsTransport
+    from otel_agents.messaging._runtime import AgentRuntime
+
+__all__ = ["Receiver", "read_outcome"]
+
+_logger = logging.getLogger("otel_agents.messaging")
+
+MAX_BACKOFF = 60.0
+#: Characters of an error kept in the status bucket.
+MAX_ERROR = 500
+_SETTLED = (MessageStatus.PROCESSED, MessageStatus.EXPIRED, MessageStatus.DEAD_LETTERED)
+_TRACE_HEADERS = ("traceparent", "tracestate", "baggage")
+#: Seconds one wait of ``get_async`` lasts before it is renewed (stays cancellable).
+_WAIT = 5.0
+#: Seconds the consumer-lag readings are reused (two gauges read them per collection).
+_LAG_CACHE = 1.0
+H_REASON, H_ERROR, H_ATTEMPTS, H_DEAD_AT = (
+    "Otel-Agents-Reason",
+    "Otel-Agents-Error",
+    "Otel-Agents-Attempts",
+    "Otel-Agents-Dead-At",
+)
+
+
+class _Source:
+    """What the protocol takes one agent's messages from (see ``Transport.queue``).
+
+    ``get_async`` takes what the broker handed over in one go (up to a batch, already
+    checked) and keeps the rest here, so the event-loop hop is paid once per batch.
+    """
+
+    def __init__(self, receiver: Receiver, agent_id: str) -> None:
+        self.receiver, self.agent_id = receiver, agent_id
+        self._ready = receiver.ready(agent_id)
+
+    def get_nowait(self) -> AgentMessage | None:
+        with contextlib.suppress(IndexError):
+            return self._ready.popleft()
+        transport = self.receiver.transport
+        take = self.receiver.take(self.agent_id, None)
+        return transport.io.run(take, transport.broker_timeout, "taking a message")
+
+    async def get_async(self) -> AgentMessage:
+        with contextlib.suppress(IndexError):
+            return self._ready.popleft()
+        while True:
+            found = await self.receiver.transport.io.run_async(
+                self.receiver.take_many(self.agent_id, _WAIT)
+            )
+            if found:
+                self._ready.extend(found[1:])
+                return found[0]
+
+    def put(self, item: AgentMessage, priority: MessagePriority) -> None:
+        self.receiver.requeue(item)
+
+    def __len__(self) -> int:
+        return sum(count for _, _, count in self.receiver.depths(self.agent_id, fresh=True))
+
+
+class Receiver:
+    """Deliveries in flight in this process and what becomes of them."""
+
+    def __init__(self, transport: NatsTransport, runtime: AgentRuntime) -> None:
+        self.transport = transport
+        self.runtime = runtime
+        config = runtime.config
+        self.max_size: int = config["max_message_size"]
+        self.max_attempts: int = config["max_delivery_attempts"]
+        self.backoff: float = config["retry_backoff"]
+        meter = runtime.telemetry.meter
+        self.redelivered = sc.create_instrument(meter, sc.AGENT_MESSAGE_REDELIVERED)
+        self.dead_lettered = sc.create_instrument(meter, sc.AGENT_MESSAGE_DEAD_LETTERED)
+        #: message id -> (delivery, how many times it was delivered); loop thread only.
+        self._inflight: dict[str, tuple[Msg, int]] = {}
+        self._pending: dict[tuple[str, MessagePriority], int] = {}
+        self._pending_at = -_LAG_CACHE
+        self._ready: dict[str, deque[AgentMessage]] = {}
+        #: Outcomes to send to the broker, settled in order by one task on its loop.
+        self._outcomes: deque[tuple[AgentMessage, MessageRecord | None, bool]] = deque()
+        self._flushing = False
+        self._flush_task: asyncio.Future[None] | None = None
+
+    def source(self, agent_id: str) -> _Source:
+        return _Source(self, agent_id)
+
+    def ready(self, agent_id: str) -> deque[AgentMessage]:
+        """Messages of ``agent_id`` taken from the broker, checked, not yet handed out."""
+        return self._ready.setdefault(agent_id, deque())
+
+    # -- receipt ----------------------------------------------------------------------------
+    async def take(self, agent_id: str, wait: float | None) -> AgentMessage | None:
+        lanes = await self.transport.lanes(agent_id)
+        deadline = None if wait is None else time.monotonic() + wait
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            msg = await lanes.take(remaining)
+            if msg is None:
+                return None
+            message = await self._accept(msg, agent_id)
+            if message is not None:
+                return message
+
+    async def take_many(self, agent_id: str, wait: float) -> list[AgentMessage]:
+        """The most urgent message (waiting up to ``wait``) and what else was pulled."""
+        first = await self.take(agent_id, wait)
+        if first is None:
+            return []
+        found = [first]
+        lanes = await self.transport.lanes(agent_id)
+        while len(found) < lanes.batch and (msg := lanes.pop_buffered()) is not None:
+            message = await self._accept(msg, agent_id)
+            if message is not None:
+                found.append(message)
+        return found
+
+    def _attributes(self, agent_id: str) -> dict[str, str]:
+        return {
+            sc.MESSAGING_SYSTEM: sc.MESSAGING_SYSTEM_NATS,
+            sc.MESSAGING_DESTINATION_NAME: agent_id,
+        }
+
+    async def _reject(self, msg: Msg, reason: str, detail: str) -> None:
+        self.runtime.telemetry.record_rejected(reason)
+        _logger.warning("rejected a NATS delivery (%s): %s", reason, detail[:300])
+        with contextlib.suppress(Exception):
+            await msg.term()
+
+    async def _accept(self, msg: Msg, agent_id: str) -> AgentMessage | None:
+        delivered = msg.metadata.num_delivered
+        if len(msg.data) > self.max_size:
+            await self._reject(msg, "too_large", f"{len(msg.data)} bytes")
+            return None
+        headers = {key.lower(): value for key, value in (msg.headers or {}).items()}
+        try:
+            message = AgentMessage.from_json(msg.data)
+            self.transport.security.verify(
+                headers, msg.data, message.message_id, redelivery=delivered > 1
+            )
+        except SecurityError as exc:
+            await self._reject(msg, exc.reason, str(exc))
+            return None
+        except MessagingError as exc:
+            await self._reject(msg, "invalid_message", str(exc))
+            return None
+        if message.recipient_id != agent_id:
+            await self._reject(msg, "wrong_recipient", f"for {message.recipient_id!r}")
+            return None
+        runtime = self.runtime
+        if delivered > 1:
+            self.redelivered.add(1, self._attributes(agent_id))
+        record = runtime.messages.get(message.message_id)
+        if record is not None and record.status in _SETTLED:
+            with contextlib.suppress(Exception):
+                await msg.ack()  # its first acknowledgement was lost: not processed again
+            return None
+        if delivered > self.max_attempts:
+            detail = (
+                f"delivered {delivered - 1} times without an outcome (the recipient died or "
+                "exceeded ack_timeout each time)"
+            )
+            await self._bury(msg, message, delivered - 1, "max_deliveries", detail)
+            return None
+        now = runtime.clock.time()
+        if record is None:
+            runtime.messages.add(message, now)
+        runtime.messages.update(message.message_id, MessageStatus.DELIVERED, now)
+        for name in _TRACE_HEADERS:  # an envelope without context continues the NATS one
+            if name not in message.headers and name in headers:
+                message.headers[name] = headers[name]
+        self._inflight[message.message_id] = (msg, delivered)
+        return message
+
+    def attributes(self, message: AgentMessage) -> dict[str, Any]:
+        """Extra process-span attributes of a message received here."""
+        entry = self._inflight.get(message.message_id)
+        if entry is None:
+            return {}
+        return {
+            sc.MESSAGING_CONSUMER_GROUP_NAME: self.transport.names.group(message.recipient_id),
+            sc.AGENT_MESSAGE_DELIVERY_COUNT: entry[1],
+        }
+
+    # -- outcome ----------------------------------------------------------------------------
+    def settle(self, message: AgentMessage, record: MessageRecord | None) -> None:
+        self._queue_outcome(message, record, False)
+
+    def requeue(self, message: AgentMessage) -> None:
+        self._queue_outcome(message, None, True)
+
+    def _queue_outcome(
+        self, message: AgentMessage, record: MessageRecord | None, requeue: bool
+    ) -> None:
+        """Hand an outcome to the broker's loop: one wake-up per burst, not per message."""
+        self._outcomes.append((message, record, requeue))
+        if not self._flushing:
+            self._flushing = True
+            self.transport.io.loop.call_soon_threadsafe(self._start_flush)
+
+    def _start_flush(self) -> None:
+        self._flush_task = asyncio.ensure_future(self._flush())
+
+    async def _flush(self) -> None:
+        self._flushing = False  # an outcome queued from now on schedules another flush
+        while self._outcomes:
+            message, record, requeue = self._outcomes.popleft()
+            try:
+                if requeue:
+                    await self._requeue(message)
+                else:
+                    await self._settle(message, record)
+            except Exception as exc:
+                _logger.warning("settling a NATS delivery failed: %s", type(exc).__name__)
+
+    async def _requeue(self, message: AgentMessage) -> None:
+        entry = self._inflight.pop(message.message_id, None)
+        if entry is not None:
+            await entry[0].nak()
+
+    async def give_back(self) -> None:
+        """Return every delivery taken and not settled (closing): redelivered at once."""
+        await self._flush()
+        for msg, _ in self._inflight.values():
+            with contextlib.suppress(Exception):
+                await msg.nak()
+        self._inflight.clear()
+        for ready in self._ready.values():
+            ready.clear()
+
+    async def _settle(self, message: AgentMessage, record: MessageRecord | None) -> None:
+        entry = self._inflight.pop(message.message_id, None)
+        if entry is None:
+            return
+        msg, delivered = entry
+        status = MessageStatus.PROCESSED if record is None else record.status
+        if record is not None and status is not MessageStatus.FAILED:
+            await self._tell(record)
+        if status is MessageStatus.PROCESSED:
+            await msg.ack()
+        elif status is MessageStatus.EXPIRED:
+            await msg.term()
+        elif status is MessageStatus.FAILED:
+            assert record is not None
+            if delivered >= self.max_attempts:
+                error = record.error or "the handler failed"
+                await self._bury(msg, message, delivered, record.error_type or "failed", error)
+            else:
+                await self._tell(record)
+                await msg.nak(delay=min(MAX_BACKOFF, self.backoff * 2 ** (delivered - 1)))
+        else:
+            await msg.nak()
+
+    async def _bury(
+        self, msg: Msg, message: AgentMessage, attempts: int, reason: str, error: str
+    ) -> None:
+        """Park ``message`` in the dead-letter stream, then acknowledge the original."""
+        transport = self.transport
+        now = self.runtime.clock.time()
+        headers = {
+            "Nats-Msg-Id": message.message_id,
+            H_REASON: _header(reason, 64),
+            H_ERROR: _header(error, 300),
+            H_ATTEMPTS: str(attempts),
+            H_DEAD_AT: f"{now:.6f}",
+        }
+        assert transport._js is not None
+        subject = transport.names.dead_letter_subject(message.recipient_id)
+        await transport._js.publish(subject, msg.data, headers=headers)
+        await msg.ack()
+        log = self.runtime.messages
+        if log.get(message.message_id) is None:
+            log.add(message, now)
+        log.update(message.message_id, MessageStatus.DEAD_LETTERED, now, error, reason)
+        record = log.get(message.message_id)
+        if record is not None:
+            await self._tell(record)
+        attributes = {**self._attributes(message.recipient_id), sc.ERROR_TYPE: reason}
+        self.dead_lettered.add(1, attributes)
+        _logger.warning(
+            "message %s to %s is dead-lettered after %d attempts (%s)",
+            message.message_id,
+            message.recipient_id,
+            attempts,
+            reason,
+        )
+
+    async def _tell(self, record: MessageRecord) -> None:
+        """Put the outcome in the status bucket for the sender's process (not awaited by
+        the broker: a lost one leaves the sender's record as it was)."""
+        transport = self.transport
+        if transport._nc is None:
+            return
+        data = {
+            "status": record.status.value,
+            "error": None if record.error is None else record.error[:MAX_ERROR],
+            "error_type": record.error_type,
+            "updated_at": record.updated_at,
+        }
+        subject = f"$KV.{transport.names.status_bucket}.{message_key(record.message_id)}"
+        with contextlib.suppress(Exception):
+            await transport._nc.publish(subject, json.dumps(data).encode())
+
+    async def dead_letters(self, limit: int) -> list[DeadLetter]:
+        import nats.js.errors
+
+        transport = self.transport
+        assert transport._js is not None
+        stream = transport.names.dead_letters
+        state = (await transport._js.stream_info(stream)).state
+        letters: list[DeadLetter] = []
+        if not state.messages:
+            return letters
+        first = max(1, state.first_seq, state.last_seq - limit + 1)
+        for seq in range(first, state.last_seq + 1):
+            try:
+                raw = await transport._js.get_msg(stream, seq)
+            except nats.js.errors.NotFoundError:
+                continue
+            headers = raw.headers or {}
+            try:
+                data = json.loads(raw.data or b"{}")
+            except ValueError:
+                data = {}
+            letters.append(
+                DeadLetter(
+                    str(data.get("message_id", "")),
+                    str(data.get("sender_id", "")),
+                    str(data.get("recipient_id", "")),
+                    str(data.get("message_type", "")),
+                    int(headers.get(H_ATTEMPTS, "0") or 0),
+                    headers.get(H_REASON, ""),
+                    headers.get(H_ERROR, ""),
+                    float(headers.get(H_DEAD_AT, "0") or 0),
+                )
+            )
+        return letters
+
+    # -- lag --------------------------------------------------------------------------------
+    def depths(
+        self, agent_id: str | None = None, *, fresh: bool = False
+    ) -> list[tuple[str, MessagePriority, int]]:
+        """Messages waiting or unacknowledged per local agent and priority (broker's count);
+        ``fresh``: read now rather than reuse a reading of the last second."""
+        if fresh or time.monotonic() - self._pending_at > _LAG_CACHE:
+            transport = self.transport
+            with contextlib.suppress(Exception):
+                self._pending = transport.io.run(self._read_pending(), 2.0, "reading lag")
+                self._pending_at = time.monotonic()
+        return [
+            (agent, priority, count)
+            for (agent, priority), count in self._pending.items()
+            if agent_id is None or agent == agent_id
+        ]
+
+    async def _read_pending(self) -> dict[tuple[str, MessagePriority], int]:
+        transport = self.transport
+        assert transport._js is not None
+        found: dict[tuple[str, MessagePriority], int] = {}
+        for agent_id in sorted(transport.local):
+            for priority in MessagePriority:
+                consumer = transport.names.consumer(agent_id, priority)
+                info = await transport._js.consumer_info(transport.names.stream, consumer)
+                found[(agent_id, priority)] = info.num_pending + info.num_ack_pending
+        return found
+
+    def lag(self) -> list[tuple[str, str, int]]:
+        totals: dict[str, int] = {}
+        for agent_id, _, count in self.depths():
+            totals[agent_id] = totals.get(agent_id, 0) + count
+        group = self.transport.names.group
+        return [(agent_id, group(agent_id), count) for agent_id, count in totals.items()]
+
+
+def read_outcome(raw: bytes | None) -> dict[str, Any] | None:
+    """A status bucket value, checked field by field (it came over the network)."""
+    if not raw or len(raw) > 4 * MAX_ERROR:
+        return None
+    try:
+        data = json.loads(raw)
+        status = MessageStatus(data["status"])
+        updated_at = float(data["updated_at"])
+    except (ValueError, TypeError, KeyError):
+        return None
+    error, error_type = data.get("error"), data.get("error_type")
+    return {
+        "status": status,
+        "error": error[:MAX_ERROR] if isinstance(error, str) else None,
+        "error_type": error_type[:64] if isinstance(error_type, str) else None,
+        "updated_at": updated_at,
+    }
+
+
+def _header(text: str, limit: int) -> str:
+    """``text`` fit for a NATS header value: one line, at most ``limit`` characters."""
+    return " ".join(text.split())[:limit]

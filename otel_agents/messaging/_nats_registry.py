@@ -1,0 +1,128 @@
+"""The agent registry on a JetStream key-value bucket: discovery and liveness with no hub.
+
+Each agent is one key (its escaped id) whose value is its registry entry as JSON. Its
+heartbeats put the entry again; the bucket's TTL (``heartbeat_interval`` times
+``heartbeat_miss_limit``) drops an agent that stopped beating, so a process that starts
+later does not see it. Every process watches the bucket and mirrors it into its own
+:class:`~otel_agents.messaging._registry.AgentRegistry`: a put registers or refreshes the
+agent (its heartbeat time is when the put was seen here), a delete unregisters it. The
+registry's own heartbeat check then marks silent agents offline, as in process.
+
+A value from the bucket is input from the network: it is parsed strictly and bounded in size,
+and a bad one is skipped (logged once per key), never trusted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from otel_agents._errors import MessagingError
+from otel_agents.messaging._message import AgentStatus
+from otel_agents.messaging._nats_io import agent_token
+from otel_agents.messaging._registry import AgentInfo, AgentRegistry
+
+if TYPE_CHECKING:
+    from nats.js.kv import KeyValue
+
+__all__ = ["KvRegistry", "entry_of"]
+
+_logger = logging.getLogger("otel_agents.messaging")
+
+#: The largest registry entry accepted from the bucket.
+MAX_ENTRY = 64 * 1024
+
+
+def entry_of(info: AgentInfo) -> bytes:
+    """The bucket value of an agent (what :meth:`KvRegistry.apply` reads back)."""
+    data = info.to_dict()
+    data["status"] = info.status.value
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+class KvRegistry:
+    """Mirrors the agents bucket into ``registry``; a task on the transport's loop."""
+
+    def __init__(self, kv: KeyValue, registry: AgentRegistry) -> None:
+        self.kv = kv
+        self.registry = registry
+        self._task: asyncio.Task[None] | None = None
+        self._bad: set[str] = set()
+        self._watcher: Any = None
+        #: Set once the entries present when the watch began are mirrored.
+        self.ready = asyncio.Event()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._watch())
+
+    async def _watch(self) -> None:
+        """Watch the bucket for ever; a broken watch (a server restart) is started again."""
+        while True:
+            try:
+                self._watcher = watcher = await self.kv.watchall()
+                async for entry in watcher:
+                    if entry is None:
+                        self.ready.set()  # the end of the initial values
+                        continue
+                    self._apply(entry.key, entry.value, entry.operation)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                _logger.debug("agents bucket watch ended (%s); watching again", exc)
+            await asyncio.sleep(1.0)
+
+    def _apply(self, key: str, value: bytes | None, operation: Any) -> None:
+        if operation in ("DEL", "PURGE") or value is None:
+            self._gone(key)
+            return
+        try:
+            self.apply(value)
+        except (ValueError, TypeError, MessagingError) as exc:
+            if key not in self._bad:
+                self._bad.add(key)
+                _logger.warning("ignoring the agents bucket entry %r: %s", key[:140], exc)
+
+    def apply(self, value: bytes) -> AgentInfo:
+        """Register or refresh the agent ``value`` describes; raises for a bad entry."""
+        if len(value) > MAX_ENTRY:
+            raise ValueError(f"the entry is {len(value)} bytes, over {MAX_ENTRY}")
+        data = json.loads(value)
+        if not isinstance(data, dict):
+            raise ValueError("the entry is not a JSON object")
+        agent_id = data.get("agent_id")
+        status = AgentStatus(data.get("status", AgentStatus.ONLINE.value))
+        registry = self.registry
+        known = registry.lookup(agent_id) if isinstance(agent_id, str) else None
+        fields = (data.get("name"), data.get("capabilities"), data.get("endpoint"))
+        if known is None or (known.name, list(known.capabilities), known.endpoint) != fields:
+            if known is not None and known.endpoint != data.get("endpoint"):
+                registry.unregister(known.agent_id)
+            registry.register(
+                agent_id,  # type: ignore[arg-type]  # checked by register()
+                data.get("name"),  # type: ignore[arg-type]
+                data.get("capabilities") or [],
+                data.get("endpoint"),  # type: ignore[arg-type]
+                data.get("metadata"),
+            )
+        return registry.heartbeat(agent_id, status)  # type: ignore[arg-type]
+
+    def _gone(self, key: str) -> None:
+        for info in self.registry.agents():
+            if agent_token(info.agent_id) == key:
+                with contextlib.suppress(MessagingError):
+                    self.registry.unregister(info.agent_id)
+                return
+
+    async def close(self) -> None:
+        if self._watcher is not None:
+            with contextlib.suppress(Exception):
+                await self._watcher.stop()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
+            self._task = None

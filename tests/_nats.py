@@ -1,0 +1,81 @@
+"""A real ``nats-server`` with JetStream (file storage) on free loopback ports, for tests.
+
+The binary is the one ``scripts/fetch-stack`` builds (v2.15.2) into ``.cache/stack/bin``.
+Readiness is the monitoring port's ``/healthz?js-enabled-only=true``; the server is stopped
+by its process id. ``restart()`` keeps the ports and the store directory, so durable
+streams, consumers and key-value buckets survive it (what the fault tests need).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from _cluster import stop_process
+from _support import free_port
+
+__all__ = ["NATS_SERVER", "NatsServer", "nats_server"]
+
+NATS_SERVER = Path(__file__).resolve().parent.parent / ".cache" / "stack" / "bin" / "nats-server"
+START_TIMEOUT = 20.0
+
+
+class NatsServer:
+    """One ``nats-server -js`` process; ``url`` is its client URL."""
+
+    def __init__(self, store: Path) -> None:
+        if not NATS_SERVER.exists():
+            raise AssertionError(f"{NATS_SERVER} is missing: run scripts/fetch-stack")
+        self.store = store
+        self.port = free_port()
+        self.http_port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> NatsServer:
+        args = [str(NATS_SERVER), "-a", "127.0.0.1", "-p", str(self.port), "-js"]
+        args += ["-sd", str(self.store), "--http_port", str(self.http_port)]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + START_TIMEOUT
+        health = f"http://127.0.0.1:{self.http_port}/healthz?js-enabled-only=true"
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"nats-server exited early ({self.process.returncode})")
+            try:
+                with urllib.request.urlopen(health, timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise AssertionError(f"nats-server was not healthy within {START_TIMEOUT}s")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+            self.process = None
+
+    def restart(self, down_for: float = 0.0) -> None:
+        """Stop the server, stay down ``down_for`` seconds, start it again (same ports)."""
+        self.stop()
+        time.sleep(down_for)
+        self.start()
+
+
+@contextmanager
+def nats_server(store: Path) -> Iterator[NatsServer]:
+    """A started server, stopped (by pid) whatever happens in the block."""
+    server = NatsServer(store)
+    try:
+        yield server.start()
+    finally:
+        server.stop()

@@ -1,0 +1,197 @@
+"""Delivery you can trust on a real nats-server: ack after success, redelivery with backoff,
+dead letters, duplicates suppressed, hostile envelopes rejected and never redelivered."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import nats
+import pytest
+
+from otel_agents import semconv as sc
+from otel_agents.messaging import (
+    AgentCommunicationProtocol,
+    AgentMessage,
+    MessagePriority,
+    MessageStatus,
+    MessageType,
+    NatsTransport,
+    SecurityConfig,
+)
+from otel_agents.testing import TelemetryCapture
+from tests._nats import NatsServer
+
+pytestmark = pytest.mark.integration
+
+Make = Callable[..., AgentCommunicationProtocol]
+DEADLINE = 20.0
+KEY = "test-signing-key-0123456789"
+
+
+def _publish(url: str, subject: str, body: bytes, headers: dict[str, str]) -> None:
+    """Publish raw bytes, as a hostile or buggy client would."""
+
+    async def main() -> None:
+        nc = await nats.connect(url)
+        try:
+            await nc.jetstream().publish(subject, body, headers=headers)
+        finally:
+            await nc.close()
+
+    asyncio.run(main())
+
+
+def _transport(comm: AgentCommunicationProtocol) -> NatsTransport:
+    assert isinstance(comm.transport, NatsTransport)
+    return comm.transport
+
+
+def test_a_poison_message_is_dead_lettered_after_n_attempts_without_blocking_others(
+    make_nats_comm: Make, telemetry: TelemetryCapture
+) -> None:
+    comm = make_nats_comm({"max_delivery_attempts": 3, "retry_backoff": 0.1})
+    comm.register_agent("worker", "Worker", ["work"], "http://localhost:8001")
+    handled: list[Any] = []
+
+    def handler(message: AgentMessage) -> None:
+        if message.payload.get("poison"):
+            raise ValueError("cannot digest this")
+        handled.append(message.payload["n"])
+
+    comm.register_handler("worker", handler)
+    poison = comm.send_message("boss", "worker", MessageType.REQUEST, {"poison": True})
+    good = [comm.send_message("boss", "worker", MessageType.REQUEST, {"n": n}) for n in range(3)]
+
+    first = comm.process_next("worker")
+    assert first is not None
+    assert first.message_id == poison
+    assert comm.get_message_status(poison).status is MessageStatus.FAILED
+    for _ in good:  # the queue behind the poison message moves on at once
+        comm.process_next("worker")
+    assert handled == [0, 1, 2]
+
+    deadline = time.monotonic() + DEADLINE
+    while comm.get_message_status(poison).status is not MessageStatus.DEAD_LETTERED:
+        assert time.monotonic() < deadline, "the poison message was not dead-lettered"
+        comm.process_next("worker")
+        time.sleep(0.02)
+    record = comm.get_message_status(poison)
+    assert record.error_type == "ValueError"
+    (letter,) = comm.get_dead_letters()
+    assert (letter.message_id, letter.recipient_id, letter.attempts) == (poison, "worker", 3)
+    assert letter.reason == "ValueError"
+    assert comm.get_queue_size("worker") == 0
+    redelivered = telemetry.points(sc.AGENT_MESSAGE_REDELIVERED.name)
+    assert sum(p.value for p in redelivered) == 2
+    assert redelivered[0].attributes[sc.MESSAGING_SYSTEM] == "nats"
+    (dead,) = telemetry.points(sc.AGENT_MESSAGE_DEAD_LETTERED.name)
+    assert dead.value == 1
+    assert dead.attributes[sc.ERROR_TYPE] == "ValueError"
+    spans = telemetry.spans("process worker")
+    counts = [s.attributes[sc.AGENT_MESSAGE_DELIVERY_COUNT] for s in spans]
+    assert sorted(counts) == [1, 1, 1, 1, 2, 3]
+
+
+def test_a_message_published_twice_is_processed_once(make_nats_comm: Make) -> None:
+    comm = make_nats_comm()
+    info = comm.register_agent("worker", "Worker", ["work"], "http://localhost:8001")
+    ran: list[str] = []
+    comm.register_handler("worker", lambda message: ran.append(message.message_id))
+    message_id = comm.send_message("boss", "worker", MessageType.REQUEST, {"x": 1})
+    record = comm.get_message_status(message_id)
+    comm.transport.deliver(record.message, info)  # a retry after a lost PubAck: same id
+    assert comm.process_pending("worker") == 1
+    assert ran == [message_id]
+
+
+def test_an_envelope_seen_again_under_another_nats_id_is_not_processed_again(
+    make_nats_comm: Make, nats: NatsServer
+) -> None:
+    """Idempotent processing: the message id, not the broker's, decides."""
+    comm = make_nats_comm()
+    comm.register_agent("worker", "Worker", ["work"], "http://localhost:8001")
+    ran: list[str] = []
+    comm.register_handler("worker", lambda message: ran.append(message.message_id))
+    message_id = comm.send_message("boss", "worker", MessageType.REQUEST, {"x": 1})
+    assert comm.process_next("worker") is not None
+    body = comm.get_message_status(message_id).message.to_json().encode()
+    subject = _transport(comm).names.subject("worker", MessagePriority.NORMAL)
+    _publish(nats.url, subject, body, {"Nats-Msg-Id": "another-id"})
+    assert comm.process_next("worker") is None
+    assert ran == [message_id]
+    assert comm.get_queue_size("worker") == 0  # acknowledged, not left to redeliver
+
+
+@pytest.mark.parametrize(
+    ("reason", "make_body"),
+    [
+        ("invalid_message", lambda message: b"{not json"),
+        ("too_large", lambda message: b"x" * 3000),
+        ("unsigned", lambda message: message.to_json().encode()),
+    ],
+)
+def test_a_bad_envelope_is_rejected_counted_and_never_redelivered(
+    make_nats_comm: Make,
+    nats: NatsServer,
+    telemetry: TelemetryCapture,
+    reason: str,
+    make_body: Callable[[AgentMessage], bytes],
+) -> None:
+    security = SecurityConfig(signing_key=KEY)
+    comm = make_nats_comm(
+        {"max_message_size": 2048, "ack_timeout": 0.5},
+        transport=NatsTransport(nats.url, security=security),
+    )
+    comm.register_agent("worker", "Worker", ["work"], "http://localhost:8001")
+    template = AgentMessage(
+        "m-1", MessageType.REQUEST, MessagePriority.NORMAL, "x", "worker", {}, 0
+    )
+    subject = _transport(comm).names.subject("worker", MessagePriority.NORMAL)
+    _publish(nats.url, subject, make_body(template), {"Nats-Msg-Id": "bad-1"})
+
+    assert comm.process_next("worker") is None
+    time.sleep(1.0)  # past ack_timeout: a delivery left unsettled would come back now
+    assert comm.process_next("worker") is None
+    assert comm.get_queue_size("worker") == 0
+    (point,) = telemetry.points(sc.AGENT_MESSAGE_REJECTED.name)
+    assert (point.value, point.attributes[sc.ERROR_TYPE]) == (1, reason)
+
+
+def test_a_replayed_signed_envelope_is_rejected(
+    make_nats_comm: Make, nats: NatsServer, telemetry: TelemetryCapture
+) -> None:
+    security = SecurityConfig(signing_key=KEY)
+    comm = make_nats_comm(transport=NatsTransport(nats.url, security=security))
+    comm.register_agent("worker", "Worker", ["work"], "http://localhost:8001")
+    ran: list[str] = []
+    comm.register_handler("worker", lambda message: ran.append(message.message_id))
+    message, _ = comm.envelope("boss", "worker", MessageType.REQUEST, {"x": 1}, "normal")
+    body = message.to_json().encode()
+    headers = security.sign(message.message_id, body)
+    subject = _transport(comm).names.subject("worker", MessagePriority.NORMAL)
+    _publish(nats.url, subject, body, {**headers, "Nats-Msg-Id": "first"})
+    _publish(nats.url, subject, body, {**headers, "Nats-Msg-Id": "replay"})
+
+    assert comm.process_pending("worker") == 1
+    assert ran == [message.message_id]
+    assert comm.get_queue_size("worker") == 0
+    (point,) = telemetry.points(sc.AGENT_MESSAGE_REJECTED.name)
+    assert (point.value, point.attributes[sc.ERROR_TYPE]) == (1, "replayed")
+
+
+def test_signed_messages_between_protocols_are_accepted(make_nats_comm: Make, nats: Any) -> None:
+    security = SecurityConfig(signing_key=KEY)
+    receiver = make_nats_comm(transport=NatsTransport(nats.url, security=security))
+    sender = make_nats_comm(transport=NatsTransport(nats.url, security=security))
+    receiver.register_agent("worker", "Worker", ["work"], "http://localhost:8001")
+    deadline = time.monotonic() + DEADLINE
+    while sender.registry.lookup("worker") is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    message_id = sender.send_message("boss", "worker", MessageType.REQUEST, {"x": 1})
+    received = receiver.process_next("worker")
+    assert received is not None
+    assert received.message_id == message_id
