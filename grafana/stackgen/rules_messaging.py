@@ -1,8 +1,9 @@
 """Alert rules for message delivery: messages parked as dead letters, consumers falling behind.
 
-The dead-letter rule watches the hub's store; the lag rule watches a broker's durable
-consumers (NATS JetStream), one alert per consumer: ``messaging.system``, the agent it reads
-for (``messaging.destination.name``) and its name (``messaging.consumer.group.name``).
+The dead-letter rule watches the hub's store and the broker's dead-letter stream alike (by
+``messaging.system``); the lag rule watches a broker's durable consumers (NATS JetStream),
+one alert per consumer: ``messaging.system``, the agent it reads for
+(``messaging.destination.name``) and its name (``messaging.consumer.group.name``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ _LAG = metric(sc.AGENT_MESSAGE_CONSUMER_LAG)
 
 
 def _dead_lettered(agent: str, reason: str) -> str:
+    """The hub's counter (it has no messaging.system label)."""
     return (
         f'{metric(sc.AGENT_MESSAGE_DEAD_LETTERED)}{{{_DESTINATION}="{agent}",'
         f'{label(sc.ERROR_TYPE)}="{reason}"}}'
@@ -36,30 +38,29 @@ def _dead_lettered(agent: str, reason: str) -> str:
 
 
 def _lag(agent: str) -> str:
-    """One consumer's lag series as the NATS agent ``agent`` reports it."""
-    return (
-        f'{_LAG}{{{_SYSTEM}="nats",{_DESTINATION}="{agent}",{_GROUP}="agent-{agent}",'
-        f'{label(sc.GEN_AI_AGENT_ID)}="{agent}"}}'
-    )
+    """One consumer's lag series as the NATS agent ``agent`` reports it (its group is its id)."""
+    return f'{_LAG}{{{_SYSTEM}="nats",{_DESTINATION}="{agent}",{_GROUP}="{agent}"}}'
 
 
-_CONSUMER_LABELS = {_SYSTEM: "nats", _DESTINATION: "analyst", _GROUP: "agent-analyst"}
+_CONSUMER_LABELS = {_SYSTEM: "nats", _DESTINATION: "analyst", _GROUP: "analyst"}
 
 MESSAGING_RULES: tuple[AlertRule, ...] = (
     AlertRule(
         name="OtelAgentsMessagesDeadLettered",
-        service="otel-agents-hub",
+        service="agents",
         expr=(
-            f"sum by ({_DESTINATION}, {label(sc.ERROR_TYPE)}) "
+            f"sum by ({_SYSTEM}, {_DESTINATION}, {label(sc.ERROR_TYPE)}) "
             f"(increase({metric(sc.AGENT_MESSAGE_DEAD_LETTERED)}[10m])) > 0"
         ),
         hold="1m",
         severity="warning",
-        summary=f"Messages to {template(_DESTINATION)} end in the hub's dead-letter store",
+        summary=f"Messages to {template(_DESTINATION)} end as dead letters",
         description=(
-            "agent.message.dead_lettered: the hub gave up delivering messages to the agent "
-            f"({template(label(sc.ERROR_TYPE))}) after max_delivery_attempts; GET /dead-letters "
-            "on the hub lists them. Increase over 10 minutes."
+            "agent.message.dead_lettered: delivering to the agent was given up "
+            f"({template(label(sc.ERROR_TYPE))}) after max_delivery_attempts. Without a "
+            f"{_SYSTEM} label they are the hub's (GET /dead-letters on the hub lists them); "
+            f"with {_SYSTEM}=nats the broker's (the dead-letter stream OTEL_AGENTS_DLQ, "
+            "comm.get_dead_letters()). Increase over 10 minutes."
         ),
         fires=Case(
             {_dead_lettered("worker", "no_ack"): growing(1)},

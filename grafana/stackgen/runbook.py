@@ -64,7 +64,11 @@ STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("Raise max_connections_per_upstream (docs/gateway.md) or speed the upstream up.",),
     ),
     "OtelAgentsMessagesDeadLettered": (
-        ("`GET /dead-letters` on the hub: which messages, why.", "Is the recipient alive?"),
+        (
+            "Which messages, why: `GET /dead-letters` on the hub (messaging_system "
+            "otel_agents); on NATS `comm.get_dead_letters()` or the stream OTEL_AGENTS_DLQ.",
+            "Is the recipient alive? Does its handler raise (redeliveries first)?",
+        ),
         ("Fix the recipient, then resend the messages (docs/messaging.md).",),
     ),
     "OtelAgentsConsumerLagGrowing": (
