@@ -222,6 +222,21 @@ class Topology:
             visit(name)
         return done
 
+    def needed(self, *names: str) -> list[str]:
+        """``names`` and every service they depend on, in start order (a partial stack)."""
+        wanted: set[str] = set()
+
+        def visit(name: str) -> None:
+            if name in wanted or name in self.skipped:
+                return
+            wanted.add(name)
+            for other in self.services[name].get("depends_on") or {}:
+                visit(other)
+
+        for name in names:
+            visit(name)
+        return [name for name in self.order() if name in wanted]
+
     def plan(self, name: str) -> Process:
         service = self.services[name]
         runtime = IMAGES[image_name(service)]
