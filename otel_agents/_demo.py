@@ -27,7 +27,7 @@ import psutil
 import otel_agents
 from otel_agents._dashboard import PerformanceDashboard
 from otel_agents._encryption import encrypt_bytes
-from otel_agents._errors import ConfigurationError, ExportError
+from otel_agents._errors import ConfigurationError, ExportError, MessagingError
 from otel_agents._extras import require
 from otel_agents._profiler import PerformanceProfiler
 from otel_agents._tracker import MetricType, PerformanceTracker
@@ -90,8 +90,11 @@ class Swarm:
         service_name: str = "otel-agents-demo",
         refresh: float = 5.0,
         seed: int = 0,
+        transport: str | None = None,
     ) -> None:
         self.configure_telemetry = configure_telemetry
+        #: Where the agents' messages travel: in process (``None``) or a NATS URL.
+        self.transport = transport
         self.service_name = service_name
         self.refresh = refresh
         self.seed = seed
@@ -114,7 +117,9 @@ class Swarm:
             )
         self.tracker = PerformanceTracker({"snapshot_interval": 0})
         self.profiler = PerformanceProfiler({"snapshot_interval": 0})
-        self.comm = AgentCommunicationProtocol({"heartbeat_interval": 1.0})
+        self.comm = AgentCommunicationProtocol(
+            {"heartbeat_interval": 1.0, "transport": self.transport}
+        )
         for agent in AGENTS:
             self.comm.register_agent(
                 agent.agent_id, agent.name, [agent.capability], f"inproc://{agent.agent_id}"
@@ -286,7 +291,12 @@ class Swarm:
 
 
 def run(
-    duration: float, export: str | None = None, *, quiet: bool = False, encrypt: bool = False
+    duration: float,
+    export: str | None = None,
+    *,
+    quiet: bool = False,
+    encrypt: bool = False,
+    nats: str | None = None,
 ) -> dict[str, Any]:
     """Run the swarm for ``duration`` seconds and return what the in-process views saw."""
     if not quiet and not any(os.environ.get(name) for name in EXPORTER_VARIABLES):
@@ -302,7 +312,7 @@ def run(
             f"for {duration:g} s...",
             flush=True,
         )
-    with Swarm() as swarm:
+    with Swarm(transport=nats) as swarm:
         swarm.run_for(duration)
         report = swarm.report()
         if export is not None:  # while running: the dashboard still reads live telemetry
@@ -352,8 +362,8 @@ def _print_report(report: dict[str, Any]) -> None:
 
 def _handle(args: argparse.Namespace) -> int:
     try:
-        run(args.duration, args.export, encrypt=args.encrypt)
-    except ConfigurationError as exc:
+        run(args.duration, args.export, encrypt=args.encrypt, nats=args.nats)
+    except (ConfigurationError, MessagingError) as exc:
         print(f"otel-agents demo: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -374,5 +384,11 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="encrypt the exported files with the key in OTEL_AGENTS_EXPORT_KEY "
         "(needs otel-agents[crypto])",
+    )
+    parser.add_argument(
+        "--nats",
+        metavar="URL",
+        help="exchange the agents' messages through this NATS JetStream server (needs "
+        "otel-agents[nats]) instead of in process",
     )
     parser.set_defaults(handler=_handle)

@@ -40,10 +40,11 @@ from otel_agents._errors import ConfigurationError
 from otel_agents._extras import import_for
 from otel_agents.messaging._errors import DeliveryError, MessageTooLargeError
 from otel_agents.messaging._message import AgentMessage, MessagePriority
-from otel_agents.messaging._nats_io import LoopThread, NatsNames, message_key, redact_url
+from otel_agents.messaging._nats_io import LoopThread, NatsNames, redact_url
 from otel_agents.messaging._nats_lanes import AgentLanes, Lane
-from otel_agents.messaging._nats_receive import Receiver, read_outcome
+from otel_agents.messaging._nats_receive import Receiver
 from otel_agents.messaging._nats_registry import KvRegistry, entry_of
+from otel_agents.messaging._nats_view import BrokerView
 from otel_agents.messaging._records import DeadLetter, MessageRecord
 from otel_agents.messaging._registry import AgentInfo
 from otel_agents.messaging._security import SecurityConfig
@@ -110,6 +111,7 @@ class NatsTransport(Transport):
         #: Agents registered through this process: the ones whose lag it reports.
         self.local: set[str] = set()
         self.receiver: Receiver | None = None
+        self.view = BrokerView(self)
         self._config: dict[str, Any] = {}
 
     def __repr__(self) -> str:
@@ -157,6 +159,7 @@ class NatsTransport(Transport):
                     max_reconnect_attempts=-1,
                     reconnect_time_wait=0.5,
                     error_cb=self._on_error,
+                    reconnected_cb=self._on_reconnect,
                     name="otel-agents",
                 ),
                 self.broker_timeout,
@@ -212,6 +215,15 @@ class NatsTransport(Transport):
             await self._js.stream_info(config.name)
             _logger.warning("NATS stream %s exists with other settings; using it", config.name)
 
+    async def _on_reconnect(self) -> None:
+        """Pulls and the bucket watch in flight died with the old connection: renew them
+        now rather than at their expiry."""
+        _logger.info("reconnected to the NATS server at %s", self.server)
+        for lanes in self._lanes.values():
+            lanes.renew()
+        if self._watch is not None:
+            await self._watch.renew()
+
     async def _on_error(self, exc: Exception) -> None:
         _logger.debug("NATS connection to %s: %s", self.server, type(exc).__name__)
 
@@ -246,6 +258,31 @@ class NatsTransport(Transport):
         self.io.run(self._register(info), self.broker_timeout + 1, "registering with NATS")
 
     async def _register(self, info: AgentInfo) -> None:
+        """Make the consumers and put the entry; retried while the broker is away (a
+        reconnect under way), within ``broker_timeout``."""
+        import nats.errors
+        import nats.js.errors
+
+        deadline = time.monotonic() + self.broker_timeout
+        while True:
+            try:
+                await self._register_once(info)
+                return
+            except nats.js.errors.APIError as exc:
+                if exc.code is not None and exc.code < 500:
+                    raise DeliveryError(
+                        f"the NATS server refused to register {info.agent_id!r} "
+                        f"({exc.description}): check the stream {self.names.stream}",
+                        reason="broker_refused",
+                    ) from None
+                if time.monotonic() + 0.2 > deadline:
+                    raise
+            except (TimeoutError, nats.errors.Error, OSError):
+                if time.monotonic() + 0.2 > deadline:
+                    raise
+            await asyncio.sleep(0.2)
+
+    async def _register_once(self, info: AgentInfo) -> None:
         from nats.js import api
 
         assert self._js is not None
@@ -365,37 +402,18 @@ class NatsTransport(Transport):
         return {} if self.receiver is None else self.receiver.attributes(message)
 
     def depths(self) -> Iterable[tuple[str, MessagePriority, int]]:
-        return [] if self.receiver is None else self.receiver.depths()
+        return self.view.depths()
 
     def lag(self) -> list[tuple[str, str, int]]:
         """``(agent_id, consumer group, pending)`` for the agents consumed in this process."""
-        return [] if self.receiver is None else self.receiver.lag()
+        return self.view.lag()
 
     def outcome(self, message_id: str) -> dict[str, Any] | None:
-        """The outcome its recipient's process put in the status bucket, if any (a broker
-        that does not answer within 2 s leaves the status as it is)."""
-        if self._io is None or self._status is None:
-            return None
-        try:
-            raw = self.io.run(self._read_outcome(message_id), 2.0, "reading a status")
-        except Exception:
-            return None
-        return read_outcome(raw)
-
-    async def _read_outcome(self, message_id: str) -> bytes | None:
-        import nats.js.errors
-
-        try:
-            entry = await self._status.get(message_key(message_id))
-        except nats.js.errors.KeyNotFoundError:
-            return None
-        value: bytes | None = entry.value
-        return value
+        return None if self._io is None else self.view.outcome(message_id)
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """The newest ``limit`` dead letters of the deployment, oldest first."""
-        assert self.receiver is not None
-        return self.io.run(self.receiver.dead_letters(limit), self.broker_timeout, "reading")
+        return self.io.run(self.view.dead_letters(limit), self.broker_timeout, "reading")
 
 
 #: Credentials from the environment, for URLs that should not carry them (command lines).

@@ -179,6 +179,12 @@ class AgentLanes:
                 pending = [lane.waiting for lane in self.lanes.values() if lane.waiting]
                 await asyncio.wait(pending, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
 
+    def renew(self) -> None:
+        """Drop the lingering pulls (after a reconnect they will never be answered)."""
+        for lane in self.lanes.values():
+            if lane.waiting is not None:
+                lane.waiting.cancel()
+
     async def close(self) -> None:
         for lane in self.lanes.values():
             await lane.close()

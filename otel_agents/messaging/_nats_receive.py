@@ -28,7 +28,14 @@ from otel_agents._errors import MessagingError
 from otel_agents.messaging._errors import SecurityError
 from otel_agents.messaging._message import AgentMessage, MessagePriority
 from otel_agents.messaging._nats_io import message_key
-from otel_agents.messaging._records import DeadLetter, MessageRecord, MessageStatus
+from otel_agents.messaging._nats_view import (
+    H_ATTEMPTS,
+    H_DEAD_AT,
+    H_ERROR,
+    H_REASON,
+    MAX_ERROR,
+)
+from otel_agents.messaging._records import MessageRecord, MessageStatus
 
 if TYPE_CHECKING:
     from nats.aio.msg import Msg
@@ -36,25 +43,15 @@ if TYPE_CHECKING:
     from otel_agents.messaging._nats import NatsTransport
     from otel_agents.messaging._runtime import AgentRuntime
 
-__all__ = ["Receiver", "read_outcome"]
+__all__ = ["Receiver"]
 
 _logger = logging.getLogger("otel_agents.messaging")
 
 MAX_BACKOFF = 60.0
-#: Characters of an error kept in the status bucket.
-MAX_ERROR = 500
 _SETTLED = (MessageStatus.PROCESSED, MessageStatus.EXPIRED, MessageStatus.DEAD_LETTERED)
 _TRACE_HEADERS = ("traceparent", "tracestate", "baggage")
 #: Seconds one wait of ``get_async`` lasts before it is renewed (stays cancellable).
 _WAIT = 5.0
-#: Seconds the consumer-lag readings are reused (two gauges read them per collection).
-_LAG_CACHE = 1.0
-H_REASON, H_ERROR, H_ATTEMPTS, H_DEAD_AT = (
-    "Otel-Agents-Reason",
-    "Otel-Agents-Error",
-    "Otel-Agents-Attempts",
-    "Otel-Agents-Dead-At",
-)
 
 
 class _Source:
@@ -76,21 +73,19 @@ class _Source:
         return transport.io.run(take, transport.broker_timeout, "taking a message")
 
     async def get_async(self) -> AgentMessage:
-        with contextlib.suppress(IndexError):
-            return self._ready.popleft()
         while True:
-            found = await self.receiver.transport.io.run_async(
-                self.receiver.take_many(self.agent_id, _WAIT)
-            )
-            if found:
-                self._ready.extend(found[1:])
-                return found[0]
+            with contextlib.suppress(IndexError):
+                return self._ready.popleft()
+            # The broker's loop fills the ready queue itself: a wait cancelled here (a
+            # stop) loses nothing, what it took is handed out next time or given back.
+            await self.receiver.transport.io.run_async(self.receiver.fill(self.agent_id, _WAIT))
 
     def put(self, item: AgentMessage, priority: MessagePriority) -> None:
         self.receiver.requeue(item)
 
     def __len__(self) -> int:
-        return sum(count for _, _, count in self.receiver.depths(self.agent_id, fresh=True))
+        view = self.receiver.transport.view
+        return sum(count for _, _, count in view.depths(self.agent_id, fresh=True))
 
 
 class Receiver:
@@ -108,8 +103,6 @@ class Receiver:
         self.dead_lettered = sc.create_instrument(meter, sc.AGENT_MESSAGE_DEAD_LETTERED)
         #: message id -> (delivery, how many times it was delivered); loop thread only.
         self._inflight: dict[str, tuple[Msg, int]] = {}
-        self._pending: dict[tuple[str, MessagePriority], int] = {}
-        self._pending_at = -_LAG_CACHE
         self._ready: dict[str, deque[AgentMessage]] = {}
         #: Outcomes to send to the broker, settled in order by one task on its loop.
         self._outcomes: deque[tuple[AgentMessage, MessageRecord | None, bool]] = deque()
@@ -136,18 +129,22 @@ class Receiver:
             if message is not None:
                 return message
 
-    async def take_many(self, agent_id: str, wait: float) -> list[AgentMessage]:
-        """The most urgent message (waiting up to ``wait``) and what else was pulled."""
+    async def fill(self, agent_id: str, wait: float) -> None:
+        """Put the most urgent message (waiting up to ``wait``), and what else was pulled
+        with it, in the agent's ready queue."""
         first = await self.take(agent_id, wait)
         if first is None:
-            return []
-        found = [first]
+            return
+        ready = self.ready(agent_id)
+        ready.append(first)
         lanes = await self.transport.lanes(agent_id)
-        while len(found) < lanes.batch and (msg := lanes.pop_buffered()) is not None:
+        for _ in range(lanes.batch - 1):
+            msg = lanes.pop_buffered()
+            if msg is None:
+                break
             message = await self._accept(msg, agent_id)
             if message is not None:
-                found.append(message)
-        return found
+                ready.append(message)
 
     def _attributes(self, agent_id: str) -> dict[str, str]:
         return {
@@ -184,6 +181,12 @@ class Receiver:
         runtime = self.runtime
         if delivered > 1:
             self.redelivered.add(1, self._attributes(agent_id))
+        held = self._inflight.get(message.message_id)
+        if held is not None:
+            # Redelivered while waiting here (its ack wait ran out): keep one copy, acked
+            # through the newest delivery.
+            self._inflight[message.message_id] = (msg, delivered)
+            return None
         record = runtime.messages.get(message.message_id)
         if record is not None and record.status in _SETTLED:
             with contextlib.suppress(Exception):
@@ -334,95 +337,6 @@ class Receiver:
         subject = f"$KV.{transport.names.status_bucket}.{message_key(record.message_id)}"
         with contextlib.suppress(Exception):
             await transport._nc.publish(subject, json.dumps(data).encode())
-
-    async def dead_letters(self, limit: int) -> list[DeadLetter]:
-        import nats.js.errors
-
-        transport = self.transport
-        assert transport._js is not None
-        stream = transport.names.dead_letters
-        state = (await transport._js.stream_info(stream)).state
-        letters: list[DeadLetter] = []
-        if not state.messages:
-            return letters
-        first = max(1, state.first_seq, state.last_seq - limit + 1)
-        for seq in range(first, state.last_seq + 1):
-            try:
-                raw = await transport._js.get_msg(stream, seq)
-            except nats.js.errors.NotFoundError:
-                continue
-            headers = raw.headers or {}
-            try:
-                data = json.loads(raw.data or b"{}")
-            except ValueError:
-                data = {}
-            letters.append(
-                DeadLetter(
-                    str(data.get("message_id", "")),
-                    str(data.get("sender_id", "")),
-                    str(data.get("recipient_id", "")),
-                    str(data.get("message_type", "")),
-                    int(headers.get(H_ATTEMPTS, "0") or 0),
-                    headers.get(H_REASON, ""),
-                    headers.get(H_ERROR, ""),
-                    float(headers.get(H_DEAD_AT, "0") or 0),
-                )
-            )
-        return letters
-
-    # -- lag --------------------------------------------------------------------------------
-    def depths(
-        self, agent_id: str | None = None, *, fresh: bool = False
-    ) -> list[tuple[str, MessagePriority, int]]:
-        """Messages waiting or unacknowledged per local agent and priority (broker's count);
-        ``fresh``: read now rather than reuse a reading of the last second."""
-        if fresh or time.monotonic() - self._pending_at > _LAG_CACHE:
-            transport = self.transport
-            with contextlib.suppress(Exception):
-                self._pending = transport.io.run(self._read_pending(), 2.0, "reading lag")
-                self._pending_at = time.monotonic()
-        return [
-            (agent, priority, count)
-            for (agent, priority), count in self._pending.items()
-            if agent_id is None or agent == agent_id
-        ]
-
-    async def _read_pending(self) -> dict[tuple[str, MessagePriority], int]:
-        transport = self.transport
-        assert transport._js is not None
-        found: dict[tuple[str, MessagePriority], int] = {}
-        for agent_id in sorted(transport.local):
-            for priority in MessagePriority:
-                consumer = transport.names.consumer(agent_id, priority)
-                info = await transport._js.consumer_info(transport.names.stream, consumer)
-                found[(agent_id, priority)] = info.num_pending + info.num_ack_pending
-        return found
-
-    def lag(self) -> list[tuple[str, str, int]]:
-        totals: dict[str, int] = {}
-        for agent_id, _, count in self.depths():
-            totals[agent_id] = totals.get(agent_id, 0) + count
-        group = self.transport.names.group
-        return [(agent_id, group(agent_id), count) for agent_id, count in totals.items()]
-
-
-def read_outcome(raw: bytes | None) -> dict[str, Any] | None:
-    """A status bucket value, checked field by field (it came over the network)."""
-    if not raw or len(raw) > 4 * MAX_ERROR:
-        return None
-    try:
-        data = json.loads(raw)
-        status = MessageStatus(data["status"])
-        updated_at = float(data["updated_at"])
-    except (ValueError, TypeError, KeyError):
-        return None
-    error, error_type = data.get("error"), data.get("error_type")
-    return {
-        "status": status,
-        "error": error[:MAX_ERROR] if isinstance(error, str) else None,
-        "error_type": error_type[:64] if isinstance(error_type, str) else None,
-        "updated_at": updated_at,
-    }
 
 
 def _header(text: str, limit: int) -> str:

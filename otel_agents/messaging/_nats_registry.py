@@ -73,7 +73,7 @@ class KvRegistry:
                 raise
             except Exception as exc:
                 _logger.debug("agents bucket watch ended (%s); watching again", exc)
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(0.2)
 
     def _apply(self, key: str, value: bytes | None, operation: Any) -> None:
         if operation in ("DEL", "PURGE") or value is None:
@@ -116,6 +116,12 @@ class KvRegistry:
                 with contextlib.suppress(MessagingError):
                     self.registry.unregister(info.agent_id)
                 return
+
+    async def renew(self) -> None:
+        """End the current watch; the watching task starts a fresh one (all entries again)."""
+        if self._watcher is not None:
+            with contextlib.suppress(Exception):
+                await self._watcher.stop()
 
     async def close(self) -> None:
         if self._watcher is not None:

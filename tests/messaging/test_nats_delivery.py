@@ -195,3 +195,33 @@ def test_signed_messages_between_protocols_are_accepted(make_nats_comm: Make, na
     received = receiver.process_next("worker")
     assert received is not None
     assert received.message_id == message_id
+
+
+def test_handlers_slower_than_the_ack_wait_still_process_each_message_once(
+    make_nats_comm: Make, telemetry: TelemetryCapture
+) -> None:
+    comm = make_nats_comm({"ack_timeout": 0.3})
+    comm.register_agent("worker", "Worker", ["work"], "http://localhost:8001")
+    ran: list[str] = []
+
+    def slow(message: AgentMessage) -> None:
+        time.sleep(0.5)  # longer than ack_timeout: the broker redelivers meanwhile
+        ran.append(message.message_id)
+
+    comm.register_handler("worker", slow)
+    sent = [comm.send_message("boss", "worker", MessageType.REQUEST, {"n": n}) for n in range(3)]
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(comm.serve("worker", stop))
+        deadline = time.monotonic() + DEADLINE
+        while len(ran) < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # redelivered copies, if any, would be handled now
+        stop.set()
+        await task
+
+    asyncio.run(serve())
+    assert sorted(ran) == sorted(sent)
+    assert comm.get_queue_size("worker") == 0
+    assert all(comm.get_message_status(m).status is MessageStatus.PROCESSED for m in sent)

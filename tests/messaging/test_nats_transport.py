@@ -279,3 +279,37 @@ def test_the_sender_sees_the_outcome_settled_in_another_process(make_nats_comm: 
         "dead-lettered",
     )
     assert record.error_type == "RuntimeError"
+
+
+def test_after_a_broker_restart_registrations_and_messages_flow_again(
+    make_nats_comm: Make, nats: NatsServer
+) -> None:
+    """Pulls and the bucket watch are renewed on reconnect, not left to time out."""
+    worker_side, sender = make_nats_comm(), make_nats_comm()
+    worker_side.register_agent("one", "One", ["x"], "http://localhost:1")
+    eventually(lambda: sender.registry.lookup("one"), "the first registration")
+    nats.restart(down_for=0.5)
+
+    worker_side.register_agent("two", "Two", ["x"], "http://localhost:2")
+    deadline = time.monotonic() + 10.0  # the watch's own recovery takes longer than this
+    while sender.registry.lookup("two") is None:
+        assert time.monotonic() < deadline, "the watch was not renewed after the restart"
+        time.sleep(0.05)
+    message_id = sender.send_message("boss", "two", MessageType.REQUEST, {})
+    received = worker_side.process_next("two")
+    assert received is not None
+    assert received.message_id == message_id
+
+
+def test_the_demo_swarm_exchanges_its_messages_through_nats(nats: NatsServer) -> None:
+    from otel_agents._demo import Swarm
+
+    with Swarm(configure_telemetry=False, refresh=0.5, transport=nats.url) as swarm:
+        assert isinstance(swarm.comm.transport, NatsTransport)
+        deadline = time.monotonic() + DEADLINE
+        processed: list[Any] = []
+        while time.monotonic() < deadline and len(processed) < 3:
+            swarm.run_for(0.2)
+            processed = swarm.comm.get_message_history(status=MessageStatus.PROCESSED)
+        assert len(processed) >= 3
+        assert {r.message.recipient_id for r in processed} >= {"researcher", "planner"}

@@ -1,0 +1,128 @@
+"""The NATS transport's pure parts, without a server: names, redaction, hostile values."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from otel_agents._errors import ConfigurationError
+from otel_agents.messaging import AgentCommunicationProtocol, MessagePriority, MessageStatus
+from otel_agents.messaging._nats_io import NatsNames, agent_token, message_key, redact_url
+from otel_agents.messaging._nats_registry import KvRegistry
+from otel_agents.messaging._nats_view import _letter, read_outcome
+from otel_agents.messaging._registry import AgentRegistry
+from otel_agents.messaging._telemetry import MessagingTelemetry
+from otel_agents.messaging._transport import InProcessTransport, transport_for
+from otel_agents.testing import TelemetryCapture
+
+
+def test_agent_ids_become_distinct_subject_tokens() -> None:
+    ids = ["a.b", "a_2Eb", "a:b", "a@b", "a_b", "a-b", "A.B"]
+    tokens = [agent_token(agent_id) for agent_id in ids]
+    assert len(set(tokens)) == len(ids)
+    for token in tokens:
+        assert all(c.isalnum() or c in "_-" for c in token)
+    assert agent_token("worker") == "worker"
+    assert len(agent_token("x" * 128)) <= 96
+    assert NatsNames("S").subject("a.b", MessagePriority.URGENT) == "S.a_2Eb.urgent"
+
+
+def test_message_keys_are_safe_key_value_keys() -> None:
+    assert message_key("0123abcdef") == "0123abcdef"
+    odd = message_key("id with spaces/and*wildcards>")
+    assert len(odd) == 64
+    assert odd.isalnum()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("nats://user:s3cret@broker:4222", "nats://broker:4222"),
+        ("tls://token@broker", "tls://broker"),
+        ("nats://127.0.0.1:4222", "nats://127.0.0.1:4222"),
+    ],
+)
+def test_urls_are_shown_without_credentials(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_the_transport_key_picks_the_transport_and_refuses_others() -> None:
+    assert isinstance(transport_for({"transport": None, "max_queue_size": 5}), InProcessTransport)
+    with pytest.raises(ConfigurationError, match=r"expected None .* or a NATS URL") as raised:
+        AgentCommunicationProtocol({"transport": "redis://user:s3cret@host:6379"})
+    assert "s3cret" not in str(raised.value)
+    with pytest.raises(ConfigurationError, match="nats_stream"):
+        AgentCommunicationProtocol({"transport": "nats://127.0.0.1:1", "nats_stream": "a.b"})
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        None,
+        b"",
+        b"not json",
+        b"[]",
+        b'{"status": "sleeping", "updated_at": 1}',
+        b'{"status": "processed", "updated_at": "soon"}',
+        b"{" + b" " * 5000 + b"}",
+    ],
+)
+def test_a_bad_status_value_is_ignored(raw: bytes | None) -> None:
+    assert read_outcome(raw) is None
+
+
+def test_a_status_value_is_read_and_bounded() -> None:
+    raw = json.dumps(
+        {"status": "failed", "updated_at": 5, "error": "e" * 1000, "error_type": 7}
+    ).encode()
+    found = read_outcome(raw)
+    assert found is not None
+    assert found["status"] is MessageStatus.FAILED
+    assert len(found["error"]) == 500
+    assert found["error_type"] is None
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [(b"[1]", {}), (b"{}", {"Otel-Agents-Attempts": "many"}), (b"nope", {})],
+)
+def test_a_bad_dead_letter_is_skipped(body: bytes, headers: dict[str, str]) -> None:
+    assert _letter(body, headers) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"[]",
+        b"{}",
+        json.dumps({"agent_id": "a b", "name": "x", "capabilities": [], "endpoint": "e"}),
+        json.dumps({"agent_id": "a", "name": "x", "capabilities": "cap", "endpoint": "e"}),
+        json.dumps({"agent_id": "a", "name": "x", "endpoint": "e", "status": "asleep"}),
+        b"{" + b" " * 70_000 + b"}",
+    ],
+)
+def test_a_bad_agents_bucket_entry_registers_nothing(
+    telemetry: TelemetryCapture, value: Any
+) -> None:
+    registry = AgentRegistry(
+        MessagingTelemetry(
+            tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
+        ),
+        clock=_Clock(),
+        heartbeat_interval=30,
+        heartbeat_miss_limit=3,
+    )
+    watch = KvRegistry(kv=None, registry=registry)  # type: ignore[arg-type]
+    raw = value if isinstance(value, bytes) else value.encode()
+    watch._apply("key", raw, None)
+    assert registry.agents() == []
+
+
+class _Clock:
+    def time(self) -> float:
+        return 1.0
+
+    def monotonic(self) -> float:
+        return 1.0
