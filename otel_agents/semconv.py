@@ -659,7 +659,8 @@ AGENT_MESSAGE_CONSUMER_LAG = _metric(
     "agent.message.consumer.lag",
     InstrumentKind.OBSERVABLE_GAUGE,
     "{message}",
-    "Messages a broker holds for an agent's durable consumers, not yet acknowledged.",
+    "Messages a broker holds for an agent's durable consumer, not yet acknowledged (NATS "
+    "JetStream: pending plus unacknowledged), by destination and consumer group.",
 )
 AGENT_REGISTRY_AGENTS = _metric(
     "agent.registry.agents",

@@ -123,6 +123,65 @@ _TYPE = label(sc.AGENT_MESSAGE_TYPE)
 _PRIORITY = label(sc.AGENT_MESSAGE_PRIORITY)
 _SENT = metric(sc.MESSAGING_CLIENT_SENT_MESSAGES)
 _CONSUMED = metric(sc.MESSAGING_CLIENT_CONSUMED_MESSAGES)
+_SYSTEM = label(sc.MESSAGING_SYSTEM)
+_DESTINATION = label(sc.MESSAGING_DESTINATION_NAME)
+#: One series per durable consumer: the broker, the agent it reads for, the consumer's name.
+_CONSUMER = (_SYSTEM, _DESTINATION, label(sc.MESSAGING_CONSUMER_GROUP_NAME))
+_LAG = metric(sc.AGENT_MESSAGE_CONSUMER_LAG)
+
+#: Are messages delivered, or piling up, retried and parked? (the hub and a NATS broker).
+DELIVERY = Row(
+    "Delivery: consumer lag, redeliveries, dead letters",
+    (
+        ts(
+            "Consumer lag per agent",
+            [Query(f"max by ({', '.join(_CONSUMER)}) ({_LAG})", legend(*_CONSUMER))],
+            "short",
+            "agent.message.consumer.lag: messages the broker (NATS JetStream) holds for each "
+            "agent's durable consumer that the agent has not processed yet, pending plus "
+            "unacknowledged. A line that keeps rising is an agent that falls behind or is "
+            "stopped (alert OtelAgentsConsumerLagGrowing).",
+        ),
+        ts(
+            "Consumer lag trend",
+            [
+                Query(
+                    f"max by ({', '.join(_CONSUMER)}) (60 * deriv({_LAG}[10m]))",
+                    legend(*_CONSUMER),
+                )
+            ],
+            "short",
+            "Change of agent.message.consumer.lag per minute over the last 10 minutes (the "
+            "slope the lag alert watches): above 0, messages arrive faster than the agent "
+            "processes them.",
+        ),
+        ts(
+            "Redelivered and dead-lettered",
+            [
+                Query(
+                    sum_by(rate(metric(sc.AGENT_MESSAGE_REDELIVERED)), _SYSTEM, _DESTINATION),
+                    f"redelivered to {legend(_DESTINATION)} {legend(_SYSTEM)}",
+                ),
+                Query(
+                    sum_by(
+                        rate(metric(sc.AGENT_MESSAGE_DEAD_LETTERED)),
+                        _SYSTEM,
+                        _DESTINATION,
+                        label(sc.ERROR_TYPE),
+                    ),
+                    f"dead-lettered {legend(_DESTINATION)} {legend(_SYSTEM)} "
+                    f"{legend(label(sc.ERROR_TYPE))}",
+                ),
+            ],
+            "short",
+            "agent.message.redelivered and agent.message.dead_lettered per second, by "
+            "messaging.system: deliveries repeated because no outcome came back (the hub) or "
+            "the handler failed or the agent died before its ack (NATS), and messages given "
+            "up on after the bounded attempts (GET /dead-letters on the hub; the dead-letter "
+            "stream on NATS).",
+        ),
+    ),
+)
 
 COMMUNICATION = Board(
     uid="otel-agents-communication",
@@ -184,33 +243,9 @@ COMMUNICATION = Board(
                     "short",
                     "Messages lost or refused, per second.",
                 ),
-                ts(
-                    "Redelivered and dead-lettered by the hub",
-                    [
-                        Query(
-                            sum_by(
-                                rate(metric(sc.AGENT_MESSAGE_REDELIVERED)),
-                                label(sc.MESSAGING_DESTINATION_NAME),
-                            ),
-                            f"redelivered to {legend(label(sc.MESSAGING_DESTINATION_NAME))}",
-                        ),
-                        Query(
-                            sum_by(
-                                rate(metric(sc.AGENT_MESSAGE_DEAD_LETTERED)),
-                                label(sc.MESSAGING_DESTINATION_NAME),
-                                label(sc.ERROR_TYPE),
-                            ),
-                            f"dead-lettered {legend(label(sc.MESSAGING_DESTINATION_NAME))} "
-                            f"{legend(label(sc.ERROR_TYPE))}",
-                        ),
-                    ],
-                    "short",
-                    "agent.message.redelivered and agent.message.dead_lettered per second: "
-                    "deliveries the hub repeated because no outcome came back, and messages it "
-                    "gave up on (GET /dead-letters on the hub lists them).",
-                ),
             ),
         ),
+        DELIVERY,
         Row(
             "Latency and backlog",
             (
@@ -262,21 +297,6 @@ COMMUNICATION = Board(
                     ],
                     "short",
                     "agent.message.queue.depth per agent and priority.",
-                ),
-                ts(
-                    "Consumer lag (broker)",
-                    [
-                        Query(
-                            sum_by(
-                                metric(sc.AGENT_MESSAGE_CONSUMER_LAG),
-                                label(sc.MESSAGING_DESTINATION_NAME),
-                            ),
-                            legend(label(sc.MESSAGING_DESTINATION_NAME)),
-                        )
-                    ],
-                    "short",
-                    "agent.message.consumer.lag: messages a broker (NATS JetStream) holds for "
-                    "each agent's durable consumers, not yet acknowledged.",
                 ),
             ),
         ),

@@ -23,6 +23,7 @@ from .alerting import (
 )
 from .names import bucket, label, metric, selector
 from .rules_ai import AI_RULES
+from .rules_messaging import MESSAGING_RULES
 from .rules_pipeline import PIPELINE_RULES
 
 __all__ = ["RULES", "RULE_GROUP", "AlertRule", "Case", "rules_document", "tests_document"]
@@ -92,16 +93,6 @@ _HEALTH = metric(sc.AGENT_HEALTH_SCORE)
 _HEALTH_SCOPE = label(sc.HEALTH_SCOPE)
 _5XX = _series(metric(sc.GATEWAY_REQUESTS), **{sc.GATEWAY_STATUS_CLASS: "5xx"})
 _POOL_EXHAUSTED = _series(metric(sc.GATEWAY_UPSTREAM_ERRORS), **{sc.ERROR_TYPE: "pool_exhausted"})
-
-
-_DESTINATION = label(sc.MESSAGING_DESTINATION_NAME)
-
-
-def _dead_lettered(agent: str, reason: str) -> str:
-    return (
-        f'{metric(sc.AGENT_MESSAGE_DEAD_LETTERED)}{{{_DESTINATION}="{agent}",'
-        f'{label(sc.ERROR_TYPE)}="{reason}"}}'
-    )
 
 
 def _upstream_errors(service: str, error_type: str) -> str:
@@ -297,31 +288,10 @@ _STACK_RULES: tuple[AlertRule, ...] = (
             }
         ),
     ),
-    AlertRule(
-        name="OtelAgentsMessagesDeadLettered",
-        service="otel-agents-hub",
-        expr=(
-            f"sum by ({_DESTINATION}, {label(sc.ERROR_TYPE)}) "
-            f"(increase({metric(sc.AGENT_MESSAGE_DEAD_LETTERED)}[10m])) > 0"
-        ),
-        hold="1m",
-        severity="warning",
-        summary=f"Messages to {_t(_DESTINATION)} end in the hub's dead-letter store",
-        description=(
-            "agent.message.dead_lettered: the hub gave up delivering messages to the agent "
-            f"({_t(label(sc.ERROR_TYPE))}) after max_delivery_attempts; GET /dead-letters on "
-            "the hub lists them. Increase over 10 minutes."
-        ),
-        fires=Case(
-            {_dead_lettered("worker", "no_ack"): _growing(1)},
-            {_DESTINATION: "worker", label(sc.ERROR_TYPE): "no_ack"},
-        ),
-        quiet=Case({_dead_lettered("worker", "no_ack"): _steady(3)}),
-    ),
 )
 
 
-RULES: tuple[AlertRule, ...] = (*_STACK_RULES, *AI_RULES, *PIPELINE_RULES)
+RULES: tuple[AlertRule, ...] = (*_STACK_RULES, *MESSAGING_RULES, *AI_RULES, *PIPELINE_RULES)
 
 
 def rules_document(*, hold: bool = True, runbook: str = DEFAULT_RUNBOOK) -> dict[str, Any]:

@@ -64,7 +64,11 @@ STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("Raise max_connections_per_upstream (docs/gateway.md) or speed the upstream up.",),
     ),
     "OtelAgentsMessagesDeadLettered": (
-        ("`GET /dead-letters` on the hub: which messages, why.", "Is the recipient alive?"),
+        (
+            "Which messages, why: `GET /dead-letters` on the hub (messaging_system "
+            "otel_agents); on NATS `comm.get_dead_letters()` or the stream OTEL_AGENTS_DLQ.",
+            "Is the recipient alive? Does its handler raise (redeliveries first)?",
+        ),
         ("Fix the recipient, then resend the messages (docs/messaging.md).",),
     ),
     "OtelAgentsAgentCostBudget": (
@@ -95,6 +99,20 @@ STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "Output tokens: cap max_tokens for the agent's calls.",
             "Expected load: raise AGENT_TOKENS_PER_SECOND_BUDGET in "
             "grafana/stackgen/rules_ai.py and run scripts/generate-stack.",
+        ),
+    ),
+    "OtelAgentsConsumerLagGrowing": (
+        (
+            "Communication dashboard, Delivery row: lag and its trend per consumer, and "
+            "redeliveries (a handler that fails keeps its messages coming back).",
+            "Is the agent running and connected to the broker? " + _LOGS.format("agent-<id>"),
+            "The broker's view of the consumer: `docker compose exec nats wget -qO- "
+            "'http://127.0.0.1:8222/jsz?consumers=true'` (num_pending, num_ack_pending).",
+        ),
+        (
+            "Start a stopped agent: it resumes from its durable consumer, nothing is lost.",
+            "Speed up the handler or give the agent more CPU; fix a handler that raises "
+            "(its messages end as dead letters after the bounded attempts).",
         ),
     ),
     "OtelAgentsCollectorDown": (

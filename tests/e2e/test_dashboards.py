@@ -1,11 +1,12 @@
 """Every panel of every bundled dashboard shows data, and the bundled alert rules fire.
 
 A real workload runs through the package (tracker, profiler, system metrics, in-process
-messaging and its hub app, the API gateway in front of a real upstream server, the
-performance dashboard with its alerts and health scores) into a MeterProvider served for
-scraping. A real Prometheus scrapes it and evaluates ``prometheus/rules`` (generated, ``for``
-dropped). Then every query of every committed dashboard JSON file, template variables
-substituted, must return a number, and the alerts the workload provokes must fire.
+messaging and its hub app, messaging over a real nats-server with JetStream, the API gateway
+in front of a real upstream server, the performance dashboard with its alerts and health
+scores) into a MeterProvider served for scraping. A real Prometheus scrapes it and evaluates
+``prometheus/rules`` (generated, ``for`` dropped). Then every query of every committed
+dashboard JSON file, template variables substituted, must return a number, and the alerts the
+workload provokes must fire.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from otel_agents.messaging import (
 from otel_agents.messaging._delivery import DeliveryTracker
 from otel_agents.messaging._hub import create_hub_app
 from otel_agents.messaging._message import new_message
+from tests._nats import nats_server
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import MetricsTarget, Prometheus
@@ -147,7 +149,7 @@ def _closed_port() -> int:
 class Workload:
     """Every otel-agents component, wired to one MeterProvider, driven in rounds."""
 
-    def __init__(self, target: MetricsTarget, upstream: Upstream) -> None:
+    def __init__(self, target: MetricsTarget, upstream: Upstream, nats_url: str) -> None:
         providers: dict[str, Any] = {
             "meter_provider": target.meter_provider,
             "tracer_provider": TracerProvider(),
@@ -191,6 +193,13 @@ class Workload:
         self.comm.register_handler("monitor", lambda message: None)
         self.comm.register_handler("ghost", lambda message: None)
         self.deliveries = DeliveryTracker(self.comm)  # the hub's delivery bookkeeping
+        # An agent on a broker: its durable consumers' lag (the Delivery row's lag panels).
+        self.broker = AgentCommunicationProtocol(
+            {"transport": nats_url, "broker_timeout": 10.0, "heartbeat_monitor": False},
+            **providers,
+        )
+        self.broker.register_agent("analyst", "Analyst", ["analysis"], "nats-agent://analyst")
+        self.broker.register_handler("analyst", lambda message: None)
         self.hub = create_hub_app(
             self.comm, SecurityConfig(shared_secret="e2e-only-token"), **providers
         )
@@ -264,6 +273,9 @@ class Workload:
             asyncio.run(self.deliveries.tick())
             self.comm.process_pending("ghost")
         assert self.comm.get_message_status(message_id).status.value == "dead_lettered"
+        # Over NATS: one message sent and processed; the analyst's lag is observed.
+        self.broker.send_message("planner", "analyst", MessageType.TASK_ASSIGNMENT, {"n": 8})
+        assert self.broker.process_pending("analyst") == 1
 
     async def _message_through_hub(self) -> int:
         message, _ = new_message(
@@ -326,6 +338,7 @@ class Workload:
     def close(self) -> None:
         reset_default_telemetry(None)
         self.dashboard.stop()
+        self.broker.stop()
         self.gateway.close()
         self.system.disable()
         self.tracker.stop()
@@ -333,18 +346,23 @@ class Workload:
 
 @pytest.fixture(scope="module")
 def workload(
-    dashboard_target: MetricsTarget, dashboard_prometheus: Prometheus
+    dashboard_target: MetricsTarget,
+    dashboard_prometheus: Prometheus,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Workload]:
     """Two rounds of the workload, each scraped, so every counter has a rate."""
     upstream = Upstream().start()
-    load = Workload(dashboard_target, upstream)
     try:
-        for _round in range(2):
-            load.run_round()
-            dashboard_prometheus.wait_for_scrape_after(time.time())
-        yield load
+        with nats_server(tmp_path_factory.mktemp("nats")) as broker:
+            load = Workload(dashboard_target, upstream, broker.url)
+            try:
+                for _round in range(2):
+                    load.run_round()
+                    dashboard_prometheus.wait_for_scrape_after(time.time())
+                yield load
+            finally:
+                load.close()
     finally:
-        load.close()
         upstream.stop()
 
 

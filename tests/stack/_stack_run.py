@@ -4,6 +4,7 @@ a :class:`Stack` with the addresses and clients the tests talk through."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from otel_agents.messaging._message import new_message
 T = TypeVar("T")
 FETCH_TIMEOUT = 1800.0  # a cold machine builds the Collector and Jaeger (minutes)
 COORDINATOR = "coordinator"
+NATS_SENDER = "otel-agents-nats-sender"  # service.name of Stack.send_nats
 
 
 def eventually(probe: Callable[[], T], done: Callable[[T], bool], what: str, timeout: float) -> T:
@@ -104,6 +106,7 @@ class Stack:
         self.jaeger = topology.url("jaeger", 16686)
         self.prometheus = topology.url("prometheus", 9090)
         self.collector_otlp = topology.url("otel-collector", 4318)
+        self.nats = f"nats://127.0.0.1:{topology.ports.get('nats', 4222)}"
         self.probe: MeterProvider | None = None
 
     def query(self, promql: str) -> list[dict[str, Any]]:
@@ -156,6 +159,29 @@ class Stack:
             headers.update(self.security.sign(message.message_id, body))
         base = self.gateway + "/v1/hub" if through_gateway else self.hub
         return httpx.post(base + "/messages", content=body, headers=headers, timeout=10.0)
+
+    def send_nats(
+        self, recipient: str, payload: str = '{"task": "scan"}', *, service: str = NATS_SENDER
+    ) -> subprocess.CompletedProcess[str]:
+        """``otel-agents send --nats`` from this machine, signed with the stack's key and
+        traced to the stack's Collector as ``service``; prints the id, then the record."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        env.update(
+            OTEL_EXPORTER_OTLP_ENDPOINT=self.collector_otlp,
+            OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
+            OTEL_TRACES_EXPORTER="otlp",
+            OTEL_METRICS_EXPORTER="none",
+            OTEL_LOGS_EXPORTER="none",
+            OTEL_SERVICE_NAME=service,
+            OTEL_AGENTS_MESSAGING_SECRET=self.secret,
+            OTEL_AGENTS_MESSAGING_SIGNING_KEY=self.signing_key,
+        )
+        command = [str(self.topology.binaries["otel-agents"]), "send", payload]
+        command += ["--nats", self.nats, "--from", COORDINATOR, "--to", recipient]
+        command += ["--broker-timeout", "10"]
+        return subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=60.0, check=False
+        )
 
     def push_health_score(self, score: float) -> None:
         """Another process of the system reporting a low system health score over OTLP."""

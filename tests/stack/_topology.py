@@ -7,7 +7,8 @@ gives it, read from the file rather than retyped. Only what Docker would provide
   ``--host 0.0.0.0 --port 8101`` become ``127.0.0.1:<a free port>``, one per (service, port),
   in arguments, environment values and mounted config files alike;
 * mounted files: copied into the test's folder (with the mapping above applied), and their
-  container paths in arguments and in other mounted files point at the copies;
+  container paths in arguments and in other mounted files point at the copies; a named
+  volume (``nats-data:/data``) is an empty folder of the test's;
 * images: each one runs a binary built here (:data:`IMAGES`); the ``otel-agents`` image runs
   this checkout's ``otel-agents`` command, or the service's ``entrypoint`` (``python``: this
   interpreter, for the example alert webhook receiver). Grafana is AGPL and not run: its
@@ -52,6 +53,10 @@ class ImageRuntime:
     scratch: tuple[str, ...] = ()
     #: A health URL for images that have no shell for a compose healthcheck.
     ready_url: str | None = None
+    #: Flags whose value is a bind host (mapped to 127.0.0.1) or a listening port (mapped to a
+    #: free one), as the image's program spells them.
+    host_flags: tuple[str, ...] = ("--host",)
+    port_flags: tuple[str, ...] = ("--port",)
 
 
 IMAGES: dict[str, ImageRuntime | None] = {
@@ -67,6 +72,14 @@ IMAGES: dict[str, ImageRuntime | None] = {
     "victoriametrics/victoria-logs": ImageRuntime("victorialogs", scratch=("/victoria-logs-data",)),
     "prom/alertmanager": ImageRuntime("alertmanager", scratch=("/alertmanager",)),
     "otel-agents:local": ImageRuntime("otel-agents"),
+    # nats-server binds every interface unless told: the implicit --addr makes that explicit,
+    # so that it is mapped to the loopback (the monitoring port binds the same host).
+    "nats": ImageRuntime(
+        "nats",
+        implicit_args=("--addr", "0.0.0.0"),
+        host_flags=("-a", "--addr", "--net"),
+        port_flags=("-p", "--port", "-m", "--http_port"),
+    ),
     "grafana/grafana": None,  # AGPL: not run here
 }
 
@@ -209,6 +222,21 @@ class Topology:
             visit(name)
         return done
 
+    def needed(self, *names: str) -> list[str]:
+        """``names`` and every service they depend on, in start order (a partial stack)."""
+        wanted: set[str] = set()
+
+        def visit(name: str) -> None:
+            if name in wanted or name in self.skipped:
+                return
+            wanted.add(name)
+            for other in self.services[name].get("depends_on") or {}:
+                visit(other)
+
+        for name in names:
+            visit(name)
+        return [name for name in self.order() if name in wanted]
+
     def plan(self, name: str) -> Process:
         service = self.services[name]
         runtime = IMAGES[image_name(service)]
@@ -220,7 +248,8 @@ class Topology:
         entrypoint = [str(a) for a in service.get("entrypoint") or [runtime.binary]]
         program = [str(self.binaries[entrypoint[0]]), *entrypoint[1:]]
         argv = [*program, *command, *runtime.implicit_args]
-        argv = split_port_tokens([self._map_text(a, name, paths) for a in _map_flags(argv)])
+        flagged = _map_flags(argv, runtime)
+        argv = split_port_tokens([self._map_text(a, name, paths) for a in flagged], runtime)
         env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
         env["PYTHONUNBUFFERED"] = "1"
         # A container's own /tmp: the host-metrics election (a lock file in the temp dir) is
@@ -249,6 +278,10 @@ class Topology:
         paths: dict[str, Path] = {}
         for volume in service.get("volumes") or []:
             source, target = str(volume).split(":")[:2]
+            if not source.startswith((".", "/")):  # a named volume: starts empty
+                paths[target] = own / "volumes" / source
+                paths[target].mkdir(parents=True, exist_ok=True)
+                continue
             local = own / "mounts" / target.lstrip("/")
             local.parent.mkdir(parents=True, exist_ok=True)
             origin = (REPO / source).resolve()
@@ -262,6 +295,8 @@ class Topology:
             local.mkdir(parents=True, exist_ok=True)
             paths[scratch] = local
         for target, local in list(paths.items()):
+            if local.is_relative_to(own / "volumes"):
+                continue  # data the service writes, not config to map
             files = (
                 [local] if local.is_file() else sorted(p for p in local.rglob("*") if p.is_file())
             )
@@ -346,8 +381,10 @@ class Topology:
         )
 
 
-def _map_flags(argv: list[str]) -> list[str]:
-    """``--host 0.0.0.0 --port N`` (the otel-agents commands) to ``0.0.0.0:N`` tokens.
+def _map_flags(argv: list[str], runtime: ImageRuntime) -> list[str]:
+    """``--host 0.0.0.0 --port N`` (the otel-agents commands; nats-server's ``--addr``,
+    ``--port`` and ``--http_port``: :attr:`ImageRuntime.host_flags` and ``port_flags``) to
+    ``0.0.0.0:N`` tokens.
 
     The port becomes a ``0.0.0.0:N`` token first so that the one mapping rule rewrites it; the
     caller's mapping turns it into ``127.0.0.1:<port>`` and this splits it back.
@@ -355,16 +392,19 @@ def _map_flags(argv: list[str]) -> list[str]:
     out: list[str] = []
     it = iter(argv)
     for arg in it:
-        if arg == "--port":
-            out += ["--port", f"0.0.0.0:{next(it)}"]
-        elif arg == "--host":
+        if arg in runtime.port_flags:
+            out += [arg, f"0.0.0.0:{next(it)}"]
+        elif arg in runtime.host_flags:
             next(it)
-            out += ["--host", "127.0.0.1"]
+            out += [arg, "127.0.0.1"]
         else:
             out.append(arg)
     return out
 
 
-def split_port_tokens(argv: list[str]) -> list[str]:
+def split_port_tokens(argv: list[str], runtime: ImageRuntime) -> list[str]:
     """Undo :func:`_map_flags`' token: ``--port 127.0.0.1:N`` becomes ``--port N``."""
-    return [a.rsplit(":", 1)[1] if i and argv[i - 1] == "--port" else a for i, a in enumerate(argv)]
+    return [
+        a.rsplit(":", 1)[1] if i and argv[i - 1] in runtime.port_flags else a
+        for i, a in enumerate(argv)
+    ]

@@ -29,8 +29,12 @@ INFRASTRUCTURE = {
     "alert-webhook",
     "grafana",
     "victorialogs",
+    "nats",
 }
-OTEL_AGENTS = {"hub", "agent-planner", "agent-worker", "agent-monitor", "gateway", "demo"}
+HUB_AGENTS = {"agent-planner", "agent-worker", "agent-monitor"}
+NATS_AGENTS = {"agent-analyst", "agent-reporter"}
+OTEL_AGENTS = {"hub", *HUB_AGENTS, *NATS_AGENTS, "gateway", "demo"}
+NATS_CLIENT_PORT = 4222
 _ENDPOINT_VARIABLE = re.compile(r"^OTEL_EXPORTER_OTLP(_[A-Z]+)?_ENDPOINT$")
 _PORT = re.compile(r":(\d+)$")
 
@@ -73,7 +77,7 @@ def _listening(compose: dict[str, Any], collector_config: dict[str, Any]) -> dic
         for name, s in _services(compose).items()
     }
     ports["otel-collector"] |= _collector_ports(collector_config)
-    for name in ("hub", *[n for n in OTEL_AGENTS if n.startswith("agent-")], "gateway"):
+    for name in ("hub", *HUB_AGENTS, "gateway"):  # the NATS agents have no inbox port
         command = _services(compose)[name]["command"]
         ports[name].add(int(command[command.index("--port") + 1]))
     return ports
@@ -104,7 +108,10 @@ def test_every_image_is_pinned_to_a_version(compose: dict[str, Any]) -> None:
         image = service["image"]
         repository, _, tag = image.rpartition(":")
         assert repository, f"{name}: {image!r} has no tag"
-        assert re.fullmatch(r"v?\d+\.\d+(\.\d+)?|local", tag), f"{name}: {image!r} is not pinned"
+        # A release, or a release's variant (nats's ``-alpine``: it has wget for the check).
+        assert re.fullmatch(r"v?\d+\.\d+(\.\d+)?(-alpine)?|local", tag), (
+            f"{name}: {image!r} is not pinned"
+        )
         if name in OTEL_AGENTS:
             assert service["build"] == ".", f"{name} is not built from this repository"
 
@@ -135,6 +142,7 @@ def test_compose_pins_the_releases_the_build_script_builds(compose: dict[str, An
     assert tags["prometheus"] == "v" + versions["prometheus"]
     assert tags["victorialogs"] == versions["victorialogs"]
     assert tags["alertmanager"] == "v" + versions["alertmanager"]
+    assert tags["nats"] == versions["nats"] + "-alpine"
 
 
 def test_every_collector_module_is_at_one_release() -> None:
@@ -154,6 +162,7 @@ def test_every_mounted_host_path_exists_in_the_repository(compose: dict[str, Any
         (name, str(volume).split(":")[0])
         for name, service in _services(compose).items()
         for volume in service.get("volumes", [])
+        if not str(volume).startswith(tuple(compose.get("volumes") or {}))
     ]
 
     assert mounts
@@ -316,7 +325,9 @@ def test_agents_reach_the_hub_and_the_gateway_reaches_its_upstreams(
 
     for name in OTEL_AGENTS:
         args = _parse_command(_services(compose)[name]["command"])
-        if args.command == "agent":
+        if args.command == "agent" and args.nats:
+            _assert_names_a_listener(args.nats, listening, f"{name} --nats", NATS_CLIENT_PORT)
+        elif args.command == "agent":
             _assert_names_a_listener(args.hub, listening, f"{name} --hub")
             _assert_names_a_listener(args.endpoint, listening, f"{name} --endpoint")
             assert urlsplit(args.endpoint).hostname == name
@@ -371,3 +382,44 @@ def test_the_dockerfile_installs_the_package_for_a_non_root_user() -> None:
     assert "USER otel" in lines
     assert 'ENTRYPOINT ["otel-agents"]' in lines
     assert instructions.index("USER") < instructions.index("ENTRYPOINT")
+
+
+def test_the_nats_broker_keeps_jetstream_on_a_named_volume_and_is_healthy_only_with_it(
+    compose: dict[str, Any],
+) -> None:
+    """Streams survive a container's restart (a volume, not the container's layer); the
+    health check asks for JetStream, not just a listening port."""
+    nats = _services(compose)["nats"]
+    command = nats["command"]
+    store = command[command.index("--store_dir") + 1]
+
+    assert "--jetstream" in command
+    assert nats["volumes"] == [f"nats-data:{store}"]
+    assert "nats-data" in compose["volumes"]
+    assert command[command.index("--port") + 1] == "4222"
+    assert command[command.index("--http_port") + 1] == "8222"
+    assert {_container_port(p) for p in nats["expose"]} == {4222, 8222}
+    assert nats["healthcheck"]["test"][-1] == "http://127.0.0.1:8222/healthz?js-enabled-only=true"
+
+
+def test_the_nats_agents_use_the_broker_not_the_hub_and_forward_among_themselves(
+    compose: dict[str, Any],
+) -> None:
+    """Two transports side by side: a forward crosses to an agent on the same one."""
+    services = _services(compose)
+    commands = {name: _parse_command(services[name]["command"]) for name in OTEL_AGENTS}
+    agents = {name: args for name, args in commands.items() if args.command == "agent"}
+    on_nats = {name for name, args in agents.items() if args.nats}
+    ids = {name: args.agent_id for name, args in agents.items()}
+
+    assert on_nats == NATS_AGENTS
+    for name in NATS_AGENTS:
+        assert urlsplit(agents[name].nats).hostname == "nats", name
+        assert services[name]["depends_on"]["nats"] == {"condition": "service_healthy"}
+        assert "hub" not in services[name]["depends_on"], name
+        assert "--hub" not in services[name]["command"], name
+    for name, args in agents.items():
+        if args.forward_to:
+            (target,) = [n for n, agent_id in ids.items() if agent_id == args.forward_to]
+            assert (target in on_nats) == (name in on_nats), f"{name} forwards across transports"
+    assert any(agents[name].forward_to for name in NATS_AGENTS)

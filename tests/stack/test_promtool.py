@@ -6,6 +6,7 @@ machine that cannot fetch it skips these tests with the reason, with ``CI=true``
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -69,3 +70,26 @@ def test_promtool_test_rules_fails_when_a_rule_does_not_fire_as_expected(
 
     assert result.returncode != 0
     assert "OtelAgentsAgentHighCpu" in result.stdout + result.stderr
+
+
+def test_the_consumer_lag_rule_alerts_only_on_a_lag_that_still_grows(tmp_path: Path) -> None:
+    """Without its trend clause the lag rule would fire on a large backlog being worked off:
+    promtool's quiet case (a steady lag of 500) then fails, naming the rule."""
+    rules = RULES.read_text(encoding="utf-8")
+    trend = re.search(
+        r" and max by \([^)]*\) \(deriv\(agent_message_consumer_lag\[10m\]\)\) > 0", rules
+    )
+    assert trend, "the lag rule's trend clause is not in the rule file"
+    broken_rules = tmp_path / "rules" / RULES.name
+    broken_rules.parent.mkdir()
+    broken_rules.write_text(rules.replace(trend[0], ""), encoding="utf-8")
+    tests = tmp_path / "tests" / "otel-agents.test.yml"
+    tests.parent.mkdir()
+    tests.write_text(RULE_TESTS[0].read_text(encoding="utf-8"), encoding="utf-8")
+
+    result = _promtool("test", "rules", tests)
+
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "OtelAgentsConsumerLagGrowing stays quiet" in output
+    assert "OtelAgentsConsumerLagGrowing fires" not in output

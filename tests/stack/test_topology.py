@@ -1,8 +1,8 @@
 """The compose stack, run for real: every service of ``docker-compose.yml`` as a local process.
 
 The real Collector (built from ``collector/``), Jaeger v2, Prometheus with the bundled rules,
-Alertmanager with its example webhook receiver, the hub, three agents, the gateway and the
-demo run with the commands, environment and config
+Alertmanager with its example webhook receiver, the hub, three agents, the gateway, the
+demo, the NATS broker and two agents on it run with the commands, environment and config
 files the compose file gives them (``_topology.py`` maps only host names, ports and mounted
 paths). Then the user's view is checked through the real parts: the README's step-5 traffic,
 one trace in Jaeger's query API, every panel query of every dashboard against Prometheus
@@ -236,7 +236,10 @@ def test_jaeger_lists_every_service_of_the_compose_file(stack: Stack) -> None:
         for s in load_compose()["services"].values()
         if "OTEL_SERVICE_NAME" in (s.get("environment") or {})
     }
-    assert len(expected) == 6
+    assert len(expected) == 8
+    # The NATS agents have no inbox to be called on: a message makes them trace something.
+    sent = stack.send_nats("analyst")
+    assert sent.returncode == 0, sent.stderr
 
     def services() -> set[str]:
         return set(httpx.get(stack.jaeger + "/api/services").json()["data"] or [])
