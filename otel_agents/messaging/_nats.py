@@ -193,11 +193,11 @@ class NatsTransport(Transport):
         for wanted in (stream, dead):
             await self._ensure_stream(wanted)
         ttl = float(config["heartbeat_interval"] * config["heartbeat_miss_limit"])
-        self._kv = await self._js.create_key_value(
+        self._kv = await self._ensure_bucket(
             api.KeyValueConfig(bucket=self.names.agents_bucket, history=1, ttl=max(1.0, ttl))
         )
         keep = max(3600.0, 2 * float(config["message_timeout"]))
-        self._status = await self._js.create_key_value(
+        self._status = await self._ensure_bucket(
             api.KeyValueConfig(bucket=self.names.status_bucket, history=1, ttl=keep)
         )
         self._watch = KvRegistry(self._kv, registry)
@@ -215,6 +215,24 @@ class NatsTransport(Transport):
             # It exists with other settings (an older deployment): use it as it is.
             await self._js.stream_info(config.name)
             _logger.warning("NATS stream %s exists with other settings; using it", config.name)
+
+    async def _ensure_bucket(self, config: Any) -> Any:
+        """Create the key-value bucket, or bind the one another process created with other
+        settings (a TTL from another ``heartbeat_interval``, say): like the streams, the
+        deployment's first settings win, and the difference is logged once per process."""
+        import nats.js.errors
+
+        assert self._js is not None
+        try:
+            return await self._js.create_key_value(config)
+        except nats.js.errors.BadRequestError:
+            bucket = await self._js.key_value(config.bucket)
+            _logger.warning(
+                "NATS key-value bucket %s exists with other settings (TTL %s s wanted); using it",
+                config.bucket,
+                f"{config.ttl:g}",
+            )
+            return bucket
 
     async def _on_reconnect(self) -> None:
         """Pulls and the bucket watch in flight died with the old connection: renew them

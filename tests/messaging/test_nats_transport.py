@@ -7,6 +7,7 @@ NATS. Waits are bounded by generous deadlines; nothing asserts speed.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -123,6 +124,23 @@ def test_a_second_process_discovers_agents_and_sends_to_them(make_nats_comm: Mak
     eventually(lambda: sender_side.registry.lookup("analyst") is None, "the unregistration")
     with pytest.raises(UnknownAgentError):
         sender_side.send_message("planner", "analyst", MessageType.REQUEST, {})
+
+
+def test_processes_with_other_heartbeat_settings_share_the_deployment(
+    make_nats_comm: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The buckets' TTLs come from the first process's settings; a process with another
+    heartbeat interval or message timeout joins (with a warning) instead of failing."""
+    first = make_nats_comm({"heartbeat_interval": 10.0, "message_timeout": 7200.0})
+    first.register_agent("reporter", "Reporter", ["reporting"], "http://localhost:8004")
+    with caplog.at_level(logging.WARNING, logger="otel_agents.messaging"):
+        second = make_nats_comm()  # the defaults: another agents TTL and status TTL
+        eventually(lambda: second.registry.lookup("reporter"), "the registration")
+    assert any("exists with other settings" in r.getMessage() for r in caplog.records)
+    message_id = second.send_message("cli", "reporter", MessageType.REQUEST, {"n": 1})
+    received = first.process_next("reporter")
+    assert received is not None
+    assert received.message_id == message_id
 
 
 def test_a_silent_agent_goes_offline_and_a_heartbeat_brings_it_back(make_nats_comm: Make) -> None:
