@@ -67,6 +67,7 @@ _STREAM_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: Seconds a message outlives ``message_timeout`` on the broker (expiry is checked on receipt
 #: and recorded there; the TTL only keeps a dead agent's queue from growing for ever).
 TTL_GRACE = 60
+_TRACE_HEADERS = ("traceparent", "tracestate", "baggage")
 #: Messages pulled from one lane at a time.
 BATCH = 32
 
@@ -329,7 +330,15 @@ class NatsTransport(Transport):
             )
         headers = {"Nats-Msg-Id": message.message_id}
         headers.update(self.security.sign(message.message_id, body))
-        propagate.inject(headers)
+        carried = message.headers
+        if "traceparent" in carried:
+            # The send span injected its context into the envelope a moment ago: the same
+            # W3C fields, copied rather than propagated a second time.
+            for name in _TRACE_HEADERS:
+                if name in carried:
+                    headers[name] = carried[name]
+        else:
+            propagate.inject(headers)
         lifetime = (message.expires_at or message.created_at) - message.created_at
         ttl = max(1, math.ceil(lifetime)) + TTL_GRACE
         subject = self.names.subject(recipient.agent_id, message.priority)
