@@ -43,6 +43,7 @@ from otel_agents.messaging._errors import DeliveryError, MessageTooLargeError
 from otel_agents.messaging._message import AgentMessage, MessagePriority
 from otel_agents.messaging._nats_io import LoopThread, NatsNames, redact_url
 from otel_agents.messaging._nats_lanes import AgentLanes, Lane
+from otel_agents.messaging._nats_publish import Publisher
 from otel_agents.messaging._nats_receive import Receiver
 from otel_agents.messaging._nats_registry import KvRegistry, entry_of
 from otel_agents.messaging._nats_view import BrokerView
@@ -68,6 +69,7 @@ _STREAM_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: and recorded there; the TTL only keeps a dead agent's queue from growing for ever).
 TTL_GRACE = 60
 _TRACE_HEADERS = ("traceparent", "tracestate", "baggage")
+TTL_HEADER = "Nats-TTL"  # what js.publish(msg_ttl=...) sends
 #: Messages pulled from one lane at a time.
 BATCH = 32
 
@@ -106,6 +108,7 @@ class NatsTransport(Transport):
         self._io: LoopThread | None = None
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
+        self._publisher: Publisher | None = None
         self._watch: KvRegistry | None = None
         self._kv: Any = None
         self._status: Any = None
@@ -174,6 +177,10 @@ class NatsTransport(Transport):
                 reason="broker_unreachable",
             ) from None
         self._js = self._nc.jetstream(timeout=min(5.0, self.broker_timeout))
+        self._publisher = Publisher(
+            self._nc, asyncio.get_running_loop(), self.server, self.broker_timeout
+        )
+        await self._publisher.start()
         config = self._config
         stream = api.StreamConfig(
             name=self.names.stream,
@@ -239,6 +246,11 @@ class NatsTransport(Transport):
         io.stop()
 
     async def _stop(self) -> None:
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            publisher.close(
+                DeliveryError("the NATS transport was closed", reason="transport_closed")
+            )
         if self.receiver is not None:
             await self.receiver.give_back()
         if self._watch is not None:
@@ -349,8 +361,16 @@ class NatsTransport(Transport):
         self.io.run(self._publish(*publication), self.broker_timeout + 2, "publishing")
 
     async def deliver_async(self, message: AgentMessage, recipient: AgentInfo) -> None:
-        publication = self._publication(message, recipient)
-        await self.io.run_async(self._publish(*publication))
+        subject, body, headers, ttl = self._publication(message, recipient)
+        headers[TTL_HEADER] = str(ttl)
+        await self.publisher.publish(subject, body, headers)
+
+    @property
+    def publisher(self) -> Publisher:
+        if self._publisher is None:
+            self.io  # noqa: B018  (raises the "not attached or closed" error)
+            raise DeliveryError("the NATS transport is not connected", reason="transport_closed")
+        return self._publisher
 
     async def _publish(self, subject: str, body: bytes, headers: dict[str, str], ttl: int) -> None:
         import nats.errors
