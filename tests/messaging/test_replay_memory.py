@@ -26,8 +26,8 @@ def test_a_signature_seen_within_the_window_is_a_replay() -> None:
 def test_a_signature_older_than_the_window_and_a_bucket_is_forgotten() -> None:
     memory = ReplayMemory()
     memory.seen(_signature(1), 1000.0, 300.0)
-    # Kept at most one sixteenth of the window past it (its bucket is dropped whole).
-    assert not memory.seen(_signature(1), 1000.0 + 300.0 + 300.0 / 16 + 0.01, 300.0)
+    # Kept at most a quarter of the window past it (its bucket is dropped whole).
+    assert not memory.seen(_signature(1), 1000.0 + 300.0 + 300.0 / 4 + 0.01, 300.0)
 
 
 def test_the_memory_holds_the_window_not_the_whole_history() -> None:
@@ -36,7 +36,15 @@ def test_the_memory_holds_the_window_not_the_whole_history() -> None:
     window, rate = 10.0, 200  # signatures per second, over 30 windows
     for n in range(30 * int(window) * rate):
         assert not memory.seen(_signature(n), n / rate, window)
-        assert len(memory) <= rate * (window + window / 16) + 1
+        assert len(memory) <= rate * (window + window / 4) + 1
+
+
+def test_signatures_in_compacted_buckets_are_still_found() -> None:
+    memory = ReplayMemory()
+    for n in range(1000):  # spread over most of the window: several closed buckets
+        assert not memory.seen(_signature(n), 1000.0 + n * 0.25, 300.0)
+    assert all(memory.seen(_signature(n), 1250.0, 300.0) for n in range(0, 1000, 7))
+    assert not memory.seen(_signature(5000), 1250.0, 300.0)
 
 
 def test_a_replayed_envelope_is_still_rejected_by_verify() -> None:
