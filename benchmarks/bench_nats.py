@@ -16,6 +16,8 @@ Needs ``.cache/stack/bin/nats-server`` (scripts/fetch-stack). Every path is send
    pulls and acks, no telemetry and no signing: the cost per message of ours against it.
    Target <= 1.5x.
 4. The agent process's RSS before and after the NATS run.
+6. The floor: the same spans, metrics, history, JSON and HMAC in one process without a
+   transport (what every message keeps, whatever carries it).
 5. ``--soak N`` (alone): N messages in steps of 100,000, the RSS of the sender and of the
    agent process after each step; bounded by ``--max-seconds``.
 

@@ -331,8 +331,11 @@ class NatsTransport(Transport):
             self.io.run(self._kv.delete(self._key(agent_id)), self.broker_timeout, "unregister")
 
     # -- sending --------------------------------------------------------------------------------
-    def _publication(self, message: AgentMessage, recipient: AgentInfo) -> tuple[Any, ...]:
-        """Subject, body, headers and TTL, made in the caller's thread (its trace context)."""
+    def _publication(
+        self, message: AgentMessage, recipient: AgentInfo
+    ) -> tuple[str, bytes, dict[str, str]]:
+        """Subject, body and headers (TTL included), made in the caller's thread (its trace
+        context)."""
         body = message.to_json().encode()
         limit: int = self._config["max_message_size"]
         if len(body) > limit:
@@ -352,17 +355,17 @@ class NatsTransport(Transport):
         else:
             propagate.inject(headers)
         lifetime = (message.expires_at or message.created_at) - message.created_at
-        ttl = max(1, math.ceil(lifetime)) + TTL_GRACE
+        headers[TTL_HEADER] = str(max(1, math.ceil(lifetime)) + TTL_GRACE)
         subject = self.names.subject(recipient.agent_id, message.priority)
-        return subject, body, headers, ttl
+        return subject, body, headers
 
     def deliver(self, message: AgentMessage, recipient: AgentInfo) -> None:
-        publication = self._publication(message, recipient)
-        self.io.run(self._publish(*publication), self.broker_timeout + 2, "publishing")
+        subject, body, headers = self._publication(message, recipient)
+        publishing = self.publisher.publish(subject, body, headers)
+        self.io.run(publishing, self.broker_timeout + 2, "publishing")
 
     async def deliver_async(self, message: AgentMessage, recipient: AgentInfo) -> None:
-        subject, body, headers, ttl = self._publication(message, recipient)
-        headers[TTL_HEADER] = str(ttl)
+        subject, body, headers = self._publication(message, recipient)
         await self.publisher.publish(subject, body, headers)
 
     @property
@@ -371,41 +374,6 @@ class NatsTransport(Transport):
             self.io  # noqa: B018  (raises the "not attached or closed" error)
             raise DeliveryError("the NATS transport is not connected", reason="transport_closed")
         return self._publisher
-
-    async def _publish(self, subject: str, body: bytes, headers: dict[str, str], ttl: int) -> None:
-        import nats.errors
-        import nats.js.errors
-
-        assert self._js is not None
-        deadline = time.monotonic() + self.broker_timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            try:
-                await self._js.publish(
-                    subject,
-                    body,
-                    timeout=max(0.1, min(2.0, remaining)),
-                    headers=headers,
-                    msg_ttl=ttl,
-                )
-                return
-            except nats.js.errors.APIError as exc:
-                if exc.code is not None and exc.code < 500 and exc.code != 503:
-                    raise DeliveryError(
-                        f"the NATS server refused the message ({exc.description}): check "
-                        f"the stream {self.names.stream}",
-                        reason="broker_refused",
-                    ) from None
-                error: Exception = exc
-            except (TimeoutError, nats.errors.Error, OSError) as exc:
-                error = exc
-            if time.monotonic() + 0.2 > deadline:
-                raise DeliveryError(
-                    f"the NATS server at {self.server} did not confirm the message within "
-                    f"{self.broker_timeout:g} s ({type(error).__name__})",
-                    reason="broker_unreachable",
-                )
-            await asyncio.sleep(0.2)  # same Nats-Msg-Id: a copy that did land is dropped
 
     # -- receiving ------------------------------------------------------------------------------
     async def lanes(self, agent_id: str) -> AgentLanes:

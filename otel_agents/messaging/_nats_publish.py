@@ -17,6 +17,7 @@ answer fails at once (``broker_refused``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -198,8 +199,9 @@ class Publisher:
         for loop, answers in results.items():
             if loop is self.loop:
                 _settle(answers)
-            elif not loop.is_closed():
-                loop.call_soon_threadsafe(_settle, answers)
+            else:
+                with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
+                    loop.call_soon_threadsafe(_settle, answers)
 
     def close(self, error: Exception) -> None:
         """Fail everything not yet confirmed (the transport is closing)."""
