@@ -21,6 +21,7 @@ from otel_agents import semconv as sc
 from otel_agents.messaging import (
     AgentCommunicationProtocol,
     DeliveryError,
+    MessagePriority,
     MessageStatus,
     MessageType,
 )
@@ -131,3 +132,24 @@ def test_an_async_send_to_a_stopped_broker_fails_within_broker_timeout(
     assert attributes[sc.ERROR_TYPE] == "broker_unreachable"
     (record,) = comm.get_message_history()
     assert record.status is MessageStatus.FAILED
+
+
+def test_a_publication_the_broker_refuses_fails_at_once_without_retrying(
+    make_nats_comm: Make,
+) -> None:
+    """A 4xx answer (here: the stream the publication expects is not the one that holds its
+    subject) is final: ``broker_refused``, well before ``broker_timeout``."""
+    comm = make_nats_comm({"broker_timeout": 20.0})
+    comm.register_agent("worker", "Worker", ["work"], "nats-agent://worker")
+    transport: Any = comm.transport
+    subject = transport.names.subject("worker", MessagePriority.NORMAL)
+    headers = {"Nats-Msg-Id": "refused-1", "Nats-Expected-Stream": "NOT_THIS_ONE"}
+
+    async def publish() -> None:
+        await transport.publisher.publish(subject, b"{}", headers)
+
+    started = time.monotonic()
+    with pytest.raises(DeliveryError) as raised:
+        asyncio.run(publish())
+    assert raised.value.reason == "broker_refused"
+    assert time.monotonic() - started < 10.0  # not retried until broker_timeout (20 s)
