@@ -43,6 +43,7 @@ from otel_agents.messaging._errors import DeliveryError, MessageTooLargeError
 from otel_agents.messaging._message import AgentMessage, MessagePriority
 from otel_agents.messaging._nats_io import LoopThread, NatsNames, redact_url
 from otel_agents.messaging._nats_lanes import AgentLanes, Lane
+from otel_agents.messaging._nats_publish import Publisher
 from otel_agents.messaging._nats_receive import Receiver
 from otel_agents.messaging._nats_registry import KvRegistry, entry_of
 from otel_agents.messaging._nats_view import BrokerView
@@ -67,6 +68,8 @@ _STREAM_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: Seconds a message outlives ``message_timeout`` on the broker (expiry is checked on receipt
 #: and recorded there; the TTL only keeps a dead agent's queue from growing for ever).
 TTL_GRACE = 60
+_TRACE_HEADERS = ("traceparent", "tracestate", "baggage")
+TTL_HEADER = "Nats-TTL"  # what js.publish(msg_ttl=...) sends
 #: Messages pulled from one lane at a time.
 BATCH = 32
 
@@ -105,6 +108,7 @@ class NatsTransport(Transport):
         self._io: LoopThread | None = None
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
+        self._publisher: Publisher | None = None
         self._watch: KvRegistry | None = None
         self._kv: Any = None
         self._status: Any = None
@@ -173,6 +177,10 @@ class NatsTransport(Transport):
                 reason="broker_unreachable",
             ) from None
         self._js = self._nc.jetstream(timeout=min(5.0, self.broker_timeout))
+        self._publisher = Publisher(
+            self._nc, asyncio.get_running_loop(), self.server, self.broker_timeout
+        )
+        await self._publisher.start()
         config = self._config
         stream = api.StreamConfig(
             name=self.names.stream,
@@ -256,6 +264,11 @@ class NatsTransport(Transport):
         io.stop()
 
     async def _stop(self) -> None:
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            publisher.close(
+                DeliveryError("the NATS transport was closed", reason="transport_closed")
+            )
         if self.receiver is not None:
             await self.receiver.give_back()
         if self._watch is not None:
@@ -336,8 +349,11 @@ class NatsTransport(Transport):
             self.io.run(self._kv.delete(self._key(agent_id)), self.broker_timeout, "unregister")
 
     # -- sending --------------------------------------------------------------------------------
-    def _publication(self, message: AgentMessage, recipient: AgentInfo) -> tuple[Any, ...]:
-        """Subject, body, headers and TTL, made in the caller's thread (its trace context)."""
+    def _publication(
+        self, message: AgentMessage, recipient: AgentInfo
+    ) -> tuple[str, bytes, dict[str, str]]:
+        """Subject, body and headers (TTL included), made in the caller's thread (its trace
+        context)."""
         body = message.to_json().encode()
         limit: int = self._config["max_message_size"]
         if len(body) > limit:
@@ -347,54 +363,35 @@ class NatsTransport(Transport):
             )
         headers = {"Nats-Msg-Id": message.message_id}
         headers.update(self.security.sign(message.message_id, body))
-        propagate.inject(headers)
+        carried = message.headers
+        if "traceparent" in carried:
+            # The send span injected its context into the envelope a moment ago: the same
+            # W3C fields, copied rather than propagated a second time.
+            for name in _TRACE_HEADERS:
+                if name in carried:
+                    headers[name] = carried[name]
+        else:
+            propagate.inject(headers)
         lifetime = (message.expires_at or message.created_at) - message.created_at
-        ttl = max(1, math.ceil(lifetime)) + TTL_GRACE
+        headers[TTL_HEADER] = str(max(1, math.ceil(lifetime)) + TTL_GRACE)
         subject = self.names.subject(recipient.agent_id, message.priority)
-        return subject, body, headers, ttl
+        return subject, body, headers
 
     def deliver(self, message: AgentMessage, recipient: AgentInfo) -> None:
-        publication = self._publication(message, recipient)
-        self.io.run(self._publish(*publication), self.broker_timeout + 2, "publishing")
+        subject, body, headers = self._publication(message, recipient)
+        publishing = self.publisher.publish(subject, body, headers)
+        self.io.run(publishing, self.broker_timeout + 2, "publishing")
 
     async def deliver_async(self, message: AgentMessage, recipient: AgentInfo) -> None:
-        publication = self._publication(message, recipient)
-        await self.io.run_async(self._publish(*publication))
+        subject, body, headers = self._publication(message, recipient)
+        await self.publisher.publish(subject, body, headers)
 
-    async def _publish(self, subject: str, body: bytes, headers: dict[str, str], ttl: int) -> None:
-        import nats.errors
-        import nats.js.errors
-
-        assert self._js is not None
-        deadline = time.monotonic() + self.broker_timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            try:
-                await self._js.publish(
-                    subject,
-                    body,
-                    timeout=max(0.1, min(2.0, remaining)),
-                    headers=headers,
-                    msg_ttl=ttl,
-                )
-                return
-            except nats.js.errors.APIError as exc:
-                if exc.code is not None and exc.code < 500 and exc.code != 503:
-                    raise DeliveryError(
-                        f"the NATS server refused the message ({exc.description}): check "
-                        f"the stream {self.names.stream}",
-                        reason="broker_refused",
-                    ) from None
-                error: Exception = exc
-            except (TimeoutError, nats.errors.Error, OSError) as exc:
-                error = exc
-            if time.monotonic() + 0.2 > deadline:
-                raise DeliveryError(
-                    f"the NATS server at {self.server} did not confirm the message within "
-                    f"{self.broker_timeout:g} s ({type(error).__name__})",
-                    reason="broker_unreachable",
-                )
-            await asyncio.sleep(0.2)  # same Nats-Msg-Id: a copy that did land is dropped
+    @property
+    def publisher(self) -> Publisher:
+        if self._publisher is None:
+            self.io  # noqa: B018  (raises the "not attached or closed" error)
+            raise DeliveryError("the NATS transport is not connected", reason="transport_closed")
+        return self._publisher
 
     # -- receiving ------------------------------------------------------------------------------
     async def lanes(self, agent_id: str) -> AgentLanes:

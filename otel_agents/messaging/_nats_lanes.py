@@ -107,6 +107,7 @@ class AgentLanes:
         self._buffer: dict[MessagePriority, deque[tuple[Msg, float]]] = {
             p: deque() for p in _URGENT_FIRST
         }
+        self._next_sweep = 0.0
 
     def buffered(self) -> int:
         return sum(len(items) for items in self._buffer.values())
@@ -133,8 +134,14 @@ class AgentLanes:
         return None
 
     async def _keep_alive(self) -> None:
-        """Mark buffered messages in progress before their ack wait runs out."""
+        """Mark buffered messages in progress before their ack wait runs out.
+
+        A sweep every quarter of the ack wait (not on every pop: that was a scan of the
+        buffer per message) still reaches each one before three quarters of it passed."""
         now = time.monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self.ack_wait / 4
         for items in self._buffer.values():
             for index, (msg, since) in enumerate(items):
                 if now - since > self.ack_wait / 2:

@@ -24,7 +24,6 @@ import os
 import re
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -35,6 +34,7 @@ from otel_agents._server_params import (
     MESSAGING_VERIFICATION_KEYS,
 )
 from otel_agents.messaging._errors import InvalidMessageError, SecurityError
+from otel_agents.messaging._replay import ReplayMemory
 
 __all__ = ["SecurityConfig"]
 
@@ -67,7 +67,7 @@ class SecurityConfig:
     signing_key: bytes | str | Sequence[bytes | str] | None = None
     replay_window: float = 300.0
     clock: Clock | Callable[[], float] = time.time
-    _seen: OrderedDict[str, float] = field(default_factory=OrderedDict, init=False)
+    _seen: ReplayMemory = field(default_factory=ReplayMemory, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def _now(self) -> float:
@@ -216,13 +216,11 @@ class SecurityConfig:
         if redelivery:
             return
         with self._lock:
-            while self._seen and next(iter(self._seen.values())) < now - self.replay_window:
-                self._seen.popitem(last=False)
             # Keyed by signature: a replay is a byte-identical copy, while a hub forwarding a
             # message re-signs it with a fresh timestamp.
-            if signature in self._seen:
-                raise SecurityError(
-                    f"message {message_id!r} was already received within the replay window",
-                    reason="replayed",
-                )
-            self._seen[signature] = now
+            replayed = self._seen.seen(signature, now, self.replay_window)
+        if replayed:
+            raise SecurityError(
+                f"message {message_id!r} was already received within the replay window",
+                reason="replayed",
+            )
