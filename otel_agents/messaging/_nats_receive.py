@@ -167,7 +167,11 @@ class Receiver:
         try:
             message = AgentMessage.from_json(msg.data)
             self.transport.security.verify(
-                headers, msg.data, message.message_id, redelivery=delivered > 1
+                headers,
+                msg.data,
+                message.message_id,
+                redelivery=delivered > 1,
+                stored_at=msg.metadata.timestamp.timestamp(),
             )
         except SecurityError as exc:
             await self._reject(msg, exc.reason, str(exc))

@@ -162,11 +162,15 @@ class SecurityConfig:
         message_id: str,
         *,
         redelivery: bool = False,
+        stored_at: float | None = None,
     ) -> None:
         """Check the signature of an envelope whose id is ``message_id``.
 
         ``redelivery``: a broker delivers this very copy again (it was not acknowledged),
         so having seen its signature is no replay; the signature and window still apply.
+        ``stored_at``: when a durable broker stored the message (its own clock, not the
+        publisher's word): the signature must have been fresh then, however long the message
+        waited for its recipient since. A replayed copy is stored anew, so it is still stale.
 
         Raises :class:`SecurityError` with reason ``unsigned``, ``bad_signature``, ``stale``
         or ``replayed``, and :class:`InvalidMessageError` (400) for a signature header that is
@@ -207,7 +211,7 @@ class SecurityConfig:
         except ValueError:
             sent_at = float("nan")
         now = self._now()
-        if not abs(now - sent_at) <= self.replay_window:
+        if not abs((now if stored_at is None else stored_at) - sent_at) <= self.replay_window:
             raise SecurityError(
                 f"the message was signed at {timestamp}, outside the replay window of "
                 f"{self.replay_window:g} s: check the clocks or resend it",

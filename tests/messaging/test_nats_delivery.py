@@ -182,6 +182,46 @@ def test_a_replayed_signed_envelope_is_rejected(
     assert (point.value, point.attributes[sc.ERROR_TYPE]) == (1, "replayed")
 
 
+def test_a_signed_message_that_waited_longer_than_the_replay_window_is_still_processed(
+    make_nats_comm: Make, nats: NatsServer
+) -> None:
+    """A durable queue may hold a message longer than the window (its agent was down): the
+    signature is judged at the broker's store time, so the wait loses nothing."""
+    security = SecurityConfig(signing_key=KEY, replay_window=1.0)
+    comm = make_nats_comm(
+        {"message_timeout": 60.0}, transport=NatsTransport(nats.url, security=security)
+    )
+    comm.register_agent("worker", "Worker", ["work"], "http://localhost:8001")
+    message_id = comm.send_message("boss", "worker", MessageType.REQUEST, {"x": 1})
+    time.sleep(1.5)  # longer than the replay window before anyone takes it
+    received = comm.process_next("worker")
+    assert received is not None
+    assert received.message_id == message_id
+    assert comm.get_message_status(message_id).status is MessageStatus.PROCESSED
+
+
+def test_an_old_envelope_published_again_later_is_stale(
+    make_nats_comm: Make, nats: NatsServer, telemetry: TelemetryCapture
+) -> None:
+    """What must be fresh is the signature when the broker stored the message: a captured
+    envelope published again after the window is stored anew, and rejected."""
+    clock = [time.time() - 5.0]
+    signer = SecurityConfig(signing_key=KEY, replay_window=1.0, clock=lambda: clock[0])
+    security = SecurityConfig(signing_key=KEY, replay_window=1.0)
+    comm = make_nats_comm(transport=NatsTransport(nats.url, security=security))
+    comm.register_agent("worker", "Worker", ["work"], "http://localhost:8001")
+    message, _ = comm.envelope("boss", "worker", MessageType.REQUEST, {"x": 1}, "normal")
+    body = message.to_json().encode()
+    subject = _transport(comm).names.subject("worker", MessagePriority.NORMAL)
+    _publish(
+        nats.url, subject, body, {**signer.sign(message.message_id, body), "Nats-Msg-Id": "old"}
+    )
+
+    assert comm.process_next("worker") is None
+    (point,) = telemetry.points(sc.AGENT_MESSAGE_REJECTED.name)
+    assert (point.value, point.attributes[sc.ERROR_TYPE]) == (1, "stale")
+
+
 def test_signed_messages_between_protocols_are_accepted(make_nats_comm: Make, nats: Any) -> None:
     security = SecurityConfig(signing_key=KEY)
     receiver = make_nats_comm(transport=NatsTransport(nats.url, security=security))
