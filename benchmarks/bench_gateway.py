@@ -293,7 +293,9 @@ def _served_count(role: str, upstream_port: int, requests: int) -> int:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        env=os.environ | {"OTEL_SDK_DISABLED": "false"},
+        # A fixed hash seed: string hashes (and so set order and dict layouts) otherwise
+        # differ between processes, and repeat counts with them by some 20,000 per request.
+        env=os.environ | {"OTEL_SDK_DISABLED": "false", "PYTHONHASHSEED": "0"},
     )
     try:
         wait_ready(port, timeout=300)
