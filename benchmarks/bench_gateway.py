@@ -58,6 +58,8 @@ ROLES = (
 )
 #: Roles under load (the receiver only takes the OTLP export of ``ours-otlp``).
 MEASURED = tuple(r for r in ROLES if r != "receiver")
+#: The metric export interval of the gateways on dropping providers, in ms (default 5000).
+_INTERVAL_VARIABLE = "BENCH_METRIC_EXPORT_INTERVAL_MS"
 #: Roles counted under callgrind by ``--instructions``.
 COUNTED = ("ours-plain", "ours-otel", "ours-contrib")
 
@@ -175,7 +177,9 @@ def ours_app(upstream: str, role: str, receiver: str = "") -> Any:
     elif role != "ours-plain":
         from _providers import discarding_providers
 
-        tracer_provider, meter_provider = discarding_providers()
+        tracer_provider, meter_provider = discarding_providers(
+            export_interval_millis=float(os.environ.get(_INTERVAL_VARIABLE, 5000))
+        )
     gateway = APIGateway(
         {
             "health_check_interval": 60,
@@ -293,7 +297,13 @@ def _served_count(role: str, upstream_port: int, requests: int) -> int:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        env=os.environ | {"OTEL_SDK_DISABLED": "false"},
+        # A fixed hash seed: string hashes (and so set order and dict layouts) otherwise
+        # differ between processes. No periodic metric collection inside the count: under
+        # valgrind a request takes ~50 times as long, so a collection every 5 s would add
+        # to each request ~50 times what it adds at full speed, and more on a busier
+        # machine (the one at exit is in both counts and cancels out).
+        env=os.environ
+        | {"OTEL_SDK_DISABLED": "false", "PYTHONHASHSEED": "0", _INTERVAL_VARIABLE: "3600000"},
     )
     try:
         wait_ready(port, timeout=300)

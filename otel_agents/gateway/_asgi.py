@@ -207,12 +207,17 @@ class _Dispatch:
 
 
 def _span_details(pipeline: Pipeline) -> Callable[[Scope], tuple[str, dict[str, Any]]]:
+    # The span name and the route's attributes depend only on the method and the route:
+    # built once per pair (the attributes are only read, never changed, by the caller).
+    routed: dict[tuple[str, str, str], tuple[str, dict[str, Any]]] = {}
+    admin = ADMIN_PREFIX + "/"
+
     def details(scope: Scope) -> tuple[str, dict[str, Any]]:
         method = scope.get("method", "")
         if method not in KNOWN_METHODS:
             method = "HTTP"
         path = scope.get("path", "")
-        if path.startswith(ADMIN_PREFIX + "/"):
+        if path.startswith(admin):
             template = admin_template(path)
             if template is None:
                 return method, {}
@@ -223,12 +228,25 @@ def _span_details(pipeline: Pipeline) -> Callable[[Scope], tuple[str, dict[str, 
         # The service is known before the span starts: an attribute given at the start
         # costs less than one set later (the pipeline then leaves it alone).
         scope[SERVICE_ON_SPAN] = True
-        return f"{method} {match.template}", {
-            semconv.HTTP_ROUTE: match.template,
-            semconv.GATEWAY_SERVICE_ID: match.service.service_id,
-        }
+        key = (method, match.template, match.service.service_id)
+        found = routed.get(key)
+        if found is None:
+            found = (
+                f"{method} {match.template}",
+                {
+                    semconv.HTTP_ROUTE: match.template,
+                    semconv.GATEWAY_SERVICE_ID: match.service.service_id,
+                },
+            )
+            if len(routed) < _MAX_ROUTES:
+                routed[key] = found
+        return found
 
     return details
+
+
+#: Distinct (method, route, service) span names kept by ``_span_details``.
+_MAX_ROUTES = 4096
 
 
 def _redacting_hook(mode: _StabilityMode) -> Callable[[trace.Span, Scope], None]:

@@ -20,7 +20,7 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from opentelemetry import propagate, trace
+from opentelemetry import context, propagate, trace
 from opentelemetry.propagators.textmap import Setter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -210,13 +210,20 @@ class Proxy:
             full += "?" + redact_query(query)
         attributes = base.copy()
         attributes[semconv.URL_FULL] = full
-        span = telemetry.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        # The current context, read once and passed on: the tracer, its sampler (twice),
+        # the propagation and the duration's exemplar would each read it again.
+        current = context.get_current()
+        span = telemetry.tracer.start_span(
+            name, context=current, kind=SpanKind.CLIENT, attributes=attributes
+        )
         injected: Headers = []
-        propagate.inject(injected, context=trace.set_span_in_context(span), setter=_SETTER)
+        propagate.inject(injected, context=trace.set_span_in_context(span, current), setter=_SETTER)
         if injected:
             # Our span's context replaces the caller's; with telemetry off (nothing
             # injected) the caller's passes, if request_headers found it valid.
-            names = {n for n, _ in injected} | _TRACE_CONTEXT
+            names: frozenset[bytes] = _TRACE_CONTEXT  # the usual case: a traceparent alone
+            if len(injected) > 1 or injected[0][0] not in _TRACE_CONTEXT:
+                names = _TRACE_CONTEXT.union(n for n, _ in injected)
             headers = [h for h in headers if h[0] not in names]
             headers.extend(h for h in injected if h[0] != b"tracestate" or valid_tracestate(h[1]))
         head = encode_head(method, target, headers)
@@ -232,7 +239,7 @@ class Proxy:
             )
         except UpstreamError as exc:
             attrs = telemetry.client_attrs(service_id, method, instance, 0, exc.error_type)
-            telemetry.record_upstream(attrs, time.perf_counter() - start, True)
+            telemetry.record_upstream(attrs, time.perf_counter() - start, True, current)
             if span.is_recording():
                 span.set_attribute(semconv.ERROR_TYPE, exc.error_type)
                 span.set_status(Status(StatusCode.ERROR, exc.error_type))
@@ -245,7 +252,7 @@ class Proxy:
         failed = status >= 500
         error_type = str(status) if status >= 400 else ""
         attrs = telemetry.client_attrs(service_id, method, instance, status, error_type)
-        telemetry.record_upstream(attrs, time.perf_counter() - start, failed)
+        telemetry.record_upstream(attrs, time.perf_counter() - start, failed, current)
         if span.is_recording():
             span.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, status)
             if status >= 400:
@@ -283,7 +290,11 @@ class _HeaderSetter(Setter[Headers]):
     last value, as it would in a dict carrier."""
 
     def set(self, carrier: Headers, key: str, value: str) -> None:
-        name = key.lower().encode("latin-1")
+        name = _FIELD_NAMES.get(key)
+        if name is None:
+            name = key.lower().encode("latin-1")
+            if len(_FIELD_NAMES) < _MAX_TEMPLATES:
+                _FIELD_NAMES[key] = name
         field = (name, value.encode("latin-1"))
         for index, (existing, _) in enumerate(carrier):
             if existing == name:
@@ -293,6 +304,8 @@ class _HeaderSetter(Setter[Headers]):
 
 
 _SETTER = _HeaderSetter()
+#: Propagation field names as header names (propagators set a handful of fixed fields).
+_FIELD_NAMES: dict[str, bytes] = {}
 
 
 def response_headers(upstream: Headers, extra: Headers) -> Headers:

@@ -76,8 +76,15 @@ class _ScopeGetter(Getter[Scope]):
         name = _NAMES.get(key)
         if name is None:
             name = key.lower().encode("latin-1")
-        found = [_decode(v) for n, v in carrier.get("headers") or () if n == name]
-        return found or None
+        # A plain loop: asked for headers a request seldom has, it builds nothing.
+        found = None
+        for header, value in carrier.get("headers") or ():
+            if header == name:
+                if found is None:
+                    found = [_decode(value)]
+                else:
+                    found.append(_decode(value))
+        return found
 
     def keys(self, carrier: Scope) -> list[str]:
         return [_decode(n) for n, _ in carrier.get("headers") or ()]
@@ -86,7 +93,9 @@ class _ScopeGetter(Getter[Scope]):
 _GETTER = _ScopeGetter()
 #: The header names the default propagators ask for, as bytes.
 _NAMES = {key: key.encode("latin-1") for key in ("traceparent", "tracestate", "baggage")}
-_STATUS = {code: Status(code) for code in StatusCode}
+_ERROR = Status(StatusCode.ERROR)
+#: ``http_status_to_status_code(status, server_span=True)`` per status seen.
+_CODES: dict[int, StatusCode] = {}
 
 
 class LeanServerTelemetry:
@@ -109,23 +118,37 @@ class LeanServerTelemetry:
         # sanitize_method and the synthetic user-agent check read the environment or scan
         # pattern lists on every call; their answers per distinct input are cached.
         self._methods: dict[str, tuple[str, str]] = {}
-        self._agents: dict[str, str | None] = {}
+        self._agents: dict[bytes, tuple[str, str | None]] = {}
         self._servers: dict[tuple[Any, str | None, str | None], dict[str, Any]] = {}
+        self._durations: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = default_timer()
-        if scope["type"] != "http" or not is_http_instrumentation_enabled():
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        current = context.get_current()
+        if current:
+            # Something is attached (a caller's span, a suppression key): ask as the
+            # middleware does.
+            if not is_http_instrumentation_enabled():
+                await self.app(scope, receive, send)
+                return
+            nested = trace.get_current_span(current) is not trace.INVALID_SPAN
+        else:
+            # An empty context (what a server's request task starts with) suppresses
+            # nothing and holds no span: the three suppression lookups and the current
+            # span lookup would each read the context variable again to find nothing.
+            nested = False
         name, extra = self.span_details(scope)
         attributes = self._attributes(scope)
         attributes.update(extra)
-        if trace.get_current_span() is trace.INVALID_SPAN:
+        if nested:
+            parent = current
+            kind = SpanKind.INTERNAL
+        else:
             parent = propagate.extract(scope, getter=_GETTER)
             kind = SpanKind.SERVER
-        else:
-            parent = context.get_current()
-            kind = SpanKind.INTERNAL
         span = self.tracer.start_span(name, context=parent, kind=kind, attributes=attributes)
         # One attach of the span's context (which holds the extracted one): the middleware
         # attaches both in turn, but nothing runs between the two.
@@ -145,8 +168,9 @@ class LeanServerTelemetry:
             raise
         finally:
             context.detach(token)
-            recorded = {k: attributes[k] for k in _DURATION_KEYS if k in attributes}
-            self.duration.record(max(default_timer() - start, 0), recorded, context=active)
+            self.duration.record(
+                max(default_timer() - start, 0), self._recorded(attributes), context=active
+            )
             if span.is_recording():
                 span.end()
 
@@ -181,17 +205,17 @@ class LeanServerTelemetry:
                 result[semconv.URL_QUERY] = query.decode("utf8")
         method = scope.get("method", "")
         if method:
-            original, normalised = self._method(method)
+            found = self._methods.get(method)
+            original, normalised = found if found is not None else self._method(method)
             if original != normalised:
                 result[semconv.HTTP_REQUEST_METHOD_ORIGINAL] = original
             if normalised:
                 result[semconv.HTTP_REQUEST_METHOD] = normalised
         for header, value in scope.get("headers") or ():
             if header == b"user-agent":
-                agent = _decode(value)
+                agent, synthetic = self._agent(value)
                 if agent:
                     result[semconv.USER_AGENT_ORIGINAL] = agent
-                    synthetic = self._synthetic(agent)
                     if synthetic:
                         result[semconv.USER_AGENT_SYNTHETIC_TYPE] = synthetic
                 break
@@ -199,10 +223,35 @@ class LeanServerTelemetry:
         if client is not None:
             if client[0]:
                 result[semconv.CLIENT_ADDRESS] = client[0]
-            if client[1]:
-                with contextlib.suppress(TypeError, ValueError):
-                    result[semconv.CLIENT_PORT] = int(client[1])
+            port = client[1]
+            if port:
+                # An int already (what servers give) is used as is; anything else is
+                # converted as the middleware does, and dropped if it cannot be.
+                if type(port) is int:
+                    result[semconv.CLIENT_PORT] = port
+                else:
+                    with contextlib.suppress(TypeError, ValueError):
+                        result[semconv.CLIENT_PORT] = int(port)
         return result
+
+    def _recorded(self, attributes: dict[str, Any]) -> dict[str, Any]:
+        """The duration's attributes: those of ``_DURATION_KEYS`` that the span has, one
+        dict per distinct combination (the SDK copies what it keeps)."""
+        get = attributes.get
+        key = (
+            get(semconv.ERROR_TYPE),
+            get(semconv.HTTP_REQUEST_METHOD),
+            get(semconv.HTTP_RESPONSE_STATUS_CODE),
+            get(semconv.HTTP_ROUTE),
+            get(semconv.NETWORK_PROTOCOL_VERSION),
+            get(semconv.URL_SCHEME),
+        )
+        found = self._durations.get(key)
+        if found is None:
+            found = {k: attributes[k] for k in _DURATION_KEYS if k in attributes}
+            if len(self._durations) < _MAX_CACHED:
+                self._durations[key] = found
+        return found
 
     def _method(self, method: str) -> tuple[str, str]:
         found = self._methods.get(method)
@@ -212,12 +261,15 @@ class LeanServerTelemetry:
                 self._methods[method] = found
         return found
 
-    def _synthetic(self, agent: str) -> str | None:
-        if agent in self._agents:
-            return self._agents[agent]
-        found = detect_synthetic_user_agent(agent)
-        if len(self._agents) < _MAX_CACHED:
-            self._agents[agent] = found
+    def _agent(self, value: bytes) -> tuple[str, str | None]:
+        """The decoded user agent and its synthetic type (decoding and the pattern scan
+        are cached per distinct header value)."""
+        found = self._agents.get(value)
+        if found is None:
+            agent = _decode(value)
+            found = (agent, detect_synthetic_user_agent(agent) if agent else None)
+            if len(self._agents) < _MAX_CACHED:
+                self._agents[value] = found
         return found
 
 
@@ -248,7 +300,11 @@ class _Send:
     def _started(self, message: MutableMapping[str, Any]) -> None:
         span = self.span
         status: int = message["status"]
-        code = http_status_to_status_code(status, server_span=True)
+        code = _CODES.get(status)
+        if code is None:
+            code = http_status_to_status_code(status, server_span=True)
+            if len(_CODES) < _MAX_CACHED:
+                _CODES[status] = code
         attributes = self.attributes
         attributes[semconv.HTTP_RESPONSE_STATUS_CODE] = status
         if span.is_recording():
@@ -257,9 +313,11 @@ class _Send:
                 span.set_attributes(
                     {semconv.HTTP_RESPONSE_STATUS_CODE: status, semconv.ERROR_TYPE: error}
                 )
+                span.set_status(_ERROR)
             else:
+                # UNSET, the only other answer, is what a span's status already is (and
+                # setting it is ignored by the API's contract): nothing to set.
                 span.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, status)
-            span.set_status(_STATUS[code])
         elif code is StatusCode.ERROR:
             attributes[semconv.ERROR_TYPE] = str(status)
         propagator = get_global_response_propagator()  # type: ignore[no-untyped-call]

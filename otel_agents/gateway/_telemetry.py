@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from opentelemetry import metrics, trace
+from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from otel_agents import semconv
@@ -117,10 +118,18 @@ class GatewayTelemetry:
                 self._client_attrs[key] = attrs
         return attrs
 
-    def record_upstream(self, attrs: dict[str, Any], duration: float, failed: bool) -> None:
-        self.upstream_duration.record(duration, attrs)
+    def record_upstream(
+        self,
+        attrs: dict[str, Any],
+        duration: float,
+        failed: bool,
+        context: Context | None = None,
+    ) -> None:
+        """Record one upstream call; ``context`` (the current one when ``None``) is the
+        one whose span an exemplar points to."""
+        self.upstream_duration.record(duration, attrs, context=context)
         if failed:
-            self.upstream_errors.add(1, attrs)
+            self.upstream_errors.add(1, attrs, context=context)
 
     def record_transition(self, service: Service, instance: Instance, healthy: bool) -> None:
         self.transitions.add(

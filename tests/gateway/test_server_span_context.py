@@ -1,0 +1,173 @@
+"""What the lean server telemetry decides from the current context, and what it caches.
+
+The middleware reads the context once: an empty one (what a server's request task starts
+with) takes a short path, anything attached is asked about suppression and a current span
+as ``OpenTelemetryMiddleware`` asks. These tests drive ``LeanServerTelemetry`` in process
+with ASGI messages (no sockets) and check each path's spans and durations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+import pytest
+from opentelemetry import context, trace
+from opentelemetry.instrumentation.utils import (
+    suppress_http_instrumentation,
+    suppress_instrumentation,
+)
+from opentelemetry.trace import SpanKind, StatusCode
+
+from otel_agents import semconv
+from otel_agents.gateway._server_span import LeanServerTelemetry
+from otel_agents.testing import TelemetryCapture
+
+_PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+async def _answer(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+    """Answers with the status named by the path (``/404``), else 200."""
+    status = int(scope["path"].strip("/") or 200)
+    await send({"type": "http.response.start", "status": status, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def _details(scope: MutableMapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    return f"{scope['method']} /{{status}}", {semconv.HTTP_ROUTE: "/{status}"}
+
+
+def _scope(path: str = "/200", headers: list[tuple[bytes, bytes]] | None = None) -> Any:
+    return {
+        "type": "http",
+        "http_version": "1.1",
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 5555),
+        "scheme": "http",
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": headers or [(b"user-agent", b"pytest")],
+    }
+
+
+def _serve(app: LeanServerTelemetry, scope: Any) -> list[MutableMapping[str, Any]]:
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+@pytest.fixture
+def capture() -> Iterator[TelemetryCapture]:
+    found = TelemetryCapture()
+    yield found
+    found.shutdown()
+
+
+@pytest.fixture
+def lean(capture: TelemetryCapture) -> LeanServerTelemetry:
+    meter = capture.meter_provider.get_meter("test")
+    return LeanServerTelemetry(
+        _answer,
+        tracer=capture.tracer_provider.get_tracer("test"),
+        duration=meter.create_histogram(semconv.HTTP_SERVER_REQUEST_DURATION.name, unit="s"),
+        span_details=_details,
+    )
+
+
+def _durations(capture: TelemetryCapture) -> list[tuple[dict[str, Any], int]]:
+    points = capture.points(semconv.HTTP_SERVER_REQUEST_DURATION.name)
+    return sorted(
+        ((dict(p.attributes), p.count) for p in points),
+        key=lambda item: str(sorted(item[0].items())),
+    )
+
+
+def test_an_empty_context_gives_a_server_span_whose_parent_comes_from_the_headers(
+    lean: LeanServerTelemetry, capture: TelemetryCapture
+) -> None:
+    assert not context.get_current()  # asyncio.run starts each request from this one
+    _serve(lean, _scope(headers=[(b"traceparent", _PARENT.encode())]))
+    (span,) = capture.spans()
+    assert span.kind is SpanKind.SERVER
+    assert span.parent is not None
+    assert span.parent.is_remote
+    assert span.parent.span_id == int("b7ad6b7169203331", 16)
+
+
+def test_a_current_span_makes_the_request_span_an_internal_child(
+    lean: LeanServerTelemetry, capture: TelemetryCapture
+) -> None:
+    outer = capture.tracer_provider.get_tracer("test").start_span("outer")
+    with trace.use_span(outer, end_on_exit=True):
+        _serve(lean, _scope(headers=[(b"traceparent", _PARENT.encode())]))
+    inner = capture.span("GET /{status}")
+    assert inner.kind is SpanKind.INTERNAL
+    assert inner.parent is not None
+    assert inner.parent.span_id == outer.get_span_context().span_id
+
+
+@pytest.mark.parametrize("suppress", [suppress_http_instrumentation, suppress_instrumentation])
+def test_suppressed_instrumentation_records_nothing_and_still_serves(
+    suppress: Any, lean: LeanServerTelemetry, capture: TelemetryCapture
+) -> None:
+    with suppress():
+        sent = _serve(lean, _scope())
+    assert sent[0]["status"] == 200
+    assert capture.spans() == []
+    assert semconv.HTTP_SERVER_REQUEST_DURATION.name not in capture.metrics()
+
+
+def test_other_context_values_leave_the_span_a_server_span(
+    lean: LeanServerTelemetry, capture: TelemetryCapture
+) -> None:
+    token = context.attach(context.set_value("unrelated", True))
+    try:
+        _serve(lean, _scope())
+    finally:
+        context.detach(token)
+    (span,) = capture.spans()
+    assert span.kind is SpanKind.SERVER
+    assert span.parent is None
+
+
+def test_each_status_gets_its_own_duration_attributes_and_span_status(
+    lean: LeanServerTelemetry, capture: TelemetryCapture
+) -> None:
+    for path in ("/200", "/500", "/200", "/404", "/500"):
+        _serve(lean, _scope(path))
+    base = {
+        semconv.HTTP_REQUEST_METHOD: "GET",
+        semconv.HTTP_ROUTE: "/{status}",
+        semconv.NETWORK_PROTOCOL_VERSION: "1.1",
+        semconv.URL_SCHEME: "http",
+    }
+    assert _durations(capture) == sorted(
+        [
+            ({**base, semconv.HTTP_RESPONSE_STATUS_CODE: 200}, 2),
+            ({**base, semconv.HTTP_RESPONSE_STATUS_CODE: 404}, 1),
+            ({**base, semconv.HTTP_RESPONSE_STATUS_CODE: 500, semconv.ERROR_TYPE: "500"}, 2),
+        ],
+        key=lambda item: str(sorted(item[0].items())),
+    )
+    statuses = [
+        (s.attributes[semconv.HTTP_RESPONSE_STATUS_CODE] if s.attributes else None, s.status)
+        for s in capture.spans()
+    ]
+    assert [(code, status.status_code) for code, status in statuses] == [
+        (200, StatusCode.UNSET),
+        (500, StatusCode.ERROR),
+        (200, StatusCode.UNSET),
+        (404, StatusCode.UNSET),
+        (500, StatusCode.ERROR),
+    ]
+    assert all(status.description is None for _, status in statuses)
