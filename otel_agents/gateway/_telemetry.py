@@ -1,7 +1,8 @@
 """The gateway's own instruments and tracer, built once from the given providers.
 
-``http.server.request.duration`` and the server spans come from ``OpenTelemetryMiddleware``;
-this module adds what only the gateway knows: the service of each request, rate-limit
+``http.server.request.duration`` and the server spans come from the lean server telemetry
+(:mod:`._server_span`, or ``OpenTelemetryMiddleware`` when configured so); this module adds
+what only the gateway knows: the service of each request, rate-limit
 refusals, upstream calls (``http.client.request.duration`` and a CLIENT span each), health.
 Attribute dictionaries are cached per (service, route, method, status) so the hot path
 allocates nothing new for repeat requests.
