@@ -116,6 +116,8 @@ class NatsTransport(Transport):
         #: Agents registered through this process: the ones whose lag it reports.
         self.local: set[str] = set()
         self.receiver: Receiver | None = None
+        #: The protocol's registry (set by attach): whose agents are offline.
+        self.registry: AgentRegistry | None = None
         self.view = BrokerView(self)
         self._config: dict[str, Any] = {}
 
@@ -136,6 +138,7 @@ class NatsTransport(Transport):
     def attach(self, runtime: AgentRuntime, registry: AgentRegistry) -> None:
         """Connect (bounded by ``broker_timeout``), make the stream, buckets and watch."""
         self._config = runtime.config
+        self.registry = registry
         runtime.telemetry.use_system("nats", self.names.group)
         self._io = LoopThread("otel-agents-nats")
         self.receiver = Receiver(self, runtime)
@@ -421,7 +424,8 @@ class NatsTransport(Transport):
         return self.view.depths()
 
     def lag(self) -> list[tuple[str, str, int]]:
-        """``(agent_id, consumer group, pending)`` for the agents consumed in this process."""
+        """``(agent_id, consumer group, pending)`` for the agents consumed in this process, and
+        for offline agents (whose own process cannot report that their messages pile up)."""
         return self.view.lag()
 
     def outcome(self, message_id: str) -> dict[str, Any] | None:

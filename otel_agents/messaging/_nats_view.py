@@ -13,7 +13,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from otel_agents.messaging._message import MessagePriority
+from otel_agents.messaging._message import AgentStatus, MessagePriority
 from otel_agents.messaging._nats_io import message_key
 from otel_agents.messaging._records import DeadLetter, MessageStatus
 
@@ -42,6 +42,8 @@ class BrokerView:
         self.transport = transport
         self._pending: dict[tuple[str, MessagePriority], int] = {}
         self._pending_at = -_CACHE
+        self._orphaned: dict[tuple[str, MessagePriority], int] = {}
+        self._orphaned_at = -_CACHE
 
     # -- lag ----------------------------------------------------------------------------------
     def depths(
@@ -51,7 +53,8 @@ class BrokerView:
         ``fresh``: read now rather than reuse a reading of the last second."""
         if fresh or time.monotonic() - self._pending_at > _CACHE:
             with contextlib.suppress(Exception):
-                self._pending = self.transport.io.run(self._read_pending(), 2.0, "reading lag")
+                local = sorted(self.transport.local)
+                self._pending = self.transport.io.run(self._read_pending(local), 2.0, "reading lag")
                 self._pending_at = time.monotonic()
         return [
             (agent, priority, count)
@@ -59,21 +62,51 @@ class BrokerView:
             if agent_id is None or agent == agent_id
         ]
 
-    async def _read_pending(self) -> dict[tuple[str, MessagePriority], int]:
+    async def _read_pending(self, agent_ids: list[str]) -> dict[tuple[str, MessagePriority], int]:
+        import nats.js.errors
+
         transport = self.transport
         assert transport._js is not None
         found: dict[tuple[str, MessagePriority], int] = {}
-        for agent_id in sorted(transport.local):
+        for agent_id in agent_ids:
             for priority in MessagePriority:
                 consumer = transport.names.consumer(agent_id, priority)
-                info = await transport._js.consumer_info(transport.names.stream, consumer)
+                try:
+                    info = await transport._js.consumer_info(transport.names.stream, consumer)
+                except nats.js.errors.NotFoundError:
+                    continue  # an agent that never consumed on this broker has no consumer
                 found[(agent_id, priority)] = info.num_pending + info.num_ack_pending
         return found
 
+    def _offline(self) -> dict[tuple[str, MessagePriority], int]:
+        """Pending messages of the agents the registry holds offline and this process does
+        not consume: a dead agent cannot report its own lag, so every process that sees it
+        offline does (the rule and the panel take the max per consumer). Bounded by the
+        registry; read at most once a second."""
+        if time.monotonic() - self._orphaned_at > _CACHE:
+            transport = self.transport
+            registry = transport.registry
+            offline = sorted(
+                agent.agent_id
+                for agent in (registry.agents() if registry is not None else ())
+                if agent.status is AgentStatus.OFFLINE and agent.agent_id not in transport.local
+            )
+            self._orphaned = {}
+            if offline:
+                with contextlib.suppress(Exception):
+                    self._orphaned = transport.io.run(
+                        self._read_pending(offline), 2.0, "reading lag"
+                    )
+            self._orphaned_at = time.monotonic()
+        return self._orphaned
+
     def lag(self) -> list[tuple[str, str, int]]:
-        """``(agent_id, consumer group, pending)`` per agent consumed in this process."""
+        """``(agent_id, consumer group, pending)`` per agent consumed in this process, and per
+        offline agent consumed nowhere now."""
         totals: dict[str, int] = {}
         for agent_id, _, count in self.depths():
+            totals[agent_id] = totals.get(agent_id, 0) + count
+        for (agent_id, _), count in self._offline().items():
             totals[agent_id] = totals.get(agent_id, 0) + count
         group = self.transport.names.group
         return [(agent_id, group(agent_id), count) for agent_id, count in totals.items()]

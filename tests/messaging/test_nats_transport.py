@@ -240,6 +240,24 @@ def test_consumer_lag_counts_what_waits_for_each_agent(
     assert point.value == 0
 
 
+def test_the_lag_of_an_offline_agent_is_reported_by_the_processes_that_see_it_offline(
+    make_nats_comm: Make,
+) -> None:
+    """A dead agent cannot report that its messages pile up: every process that holds it
+    offline does, so the lag panel and rule see a dead agent as well as a slow one."""
+    config = {"heartbeat_interval": 0.2, "heartbeat_miss_limit": 2, "heartbeat_monitor": False}
+    silent, observer = make_nats_comm(config), make_nats_comm(config)
+    silent.register_agent("worker", "Worker", ["work"], "http://localhost:8001")
+    eventually(lambda: observer.registry.lookup("worker"), "the registration")
+    for n in range(3):
+        observer.send_message("boss", "worker", MessageType.REQUEST, {"n": n})
+    assert observer.transport.lag() == []  # online, and consumed in another process
+    time.sleep(0.6)  # more than heartbeat_interval * heartbeat_miss_limit without a beat
+    assert observer.check_heartbeats() == ["worker"]
+    time.sleep(1.1)  # the readings are reused for a second
+    assert observer.transport.lag() == [("worker", "worker", 3)]
+
+
 def test_an_unreachable_broker_is_a_clear_error_within_the_timeout(
     telemetry: TelemetryCapture,
 ) -> None:
