@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import os
 import socket
@@ -24,7 +25,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -140,25 +141,20 @@ def free_port() -> int:
         return port
 
 
-def bench_http(n: int, concurrency: int) -> None:
-    secret, key = "bench-secret", "bench-signing-key"
-    env = {
-        **os.environ,
-        "OTEL_TRACES_EXPORTER": "none",
-        "OTEL_METRICS_EXPORTER": "none",
-        "OTEL_LOGS_EXPORTER": "none",
-        "OTEL_AGENTS_SYSTEM_METRICS": "false",
-        "OTEL_AGENTS_MESSAGING_SECRET": secret,
-        "OTEL_AGENTS_MESSAGING_SIGNING_KEY": key,
-    }
+@contextlib.contextmanager
+def hub_and_sink(
+    cli: Sequence[str], env: dict[str, str], secret: str, key: str, **popen: Any
+) -> Iterator[tuple[RemoteAgent, str, list[subprocess.Popen[bytes]]]]:
+    """A hub process and an agent ``sink`` registered with it, and a signed, traced
+    :class:`RemoteAgent` sender in this process: ``(sender, sink_url, processes)``."""
     hub_port, agent_port = free_port(), free_port()
-    hub_url = f"http://127.0.0.1:{hub_port}"
-    sink_url = f"http://127.0.0.1:{agent_port}"
-    cli = [sys.executable, "-m", "otel_agents.messaging._cli"]
+    hub_url, sink_url = f"http://127.0.0.1:{hub_port}", f"http://127.0.0.1:{agent_port}"
     processes = [
-        subprocess.Popen([*cli, "hub", "--port", str(hub_port)], env=env),
+        subprocess.Popen([*cli, "hub", "--port", str(hub_port)], env=env, **popen),
         subprocess.Popen(
-            [*cli, "agent", "--id", "sink", "--hub", hub_url, "--port", str(agent_port)], env=env
+            [*cli, "agent", "--id", "sink", "--hub", hub_url, "--port", str(agent_port)],
+            env=env,
+            **popen,
         ),
     ]
     headers = {"authorization": f"Bearer {secret}", "x-agent-id": "bench"}
@@ -185,6 +181,34 @@ def bench_http(n: int, concurrency: int) -> None:
             tracer_provider=tracer_provider,
             meter_provider=meter_provider,
         )
+        yield sender, sink_url, processes
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=15)
+
+
+async def drained(sink_url: str) -> None:
+    """Every message is in the sink's inbox once the hub answered: wait for its handler."""
+    async with httpx.AsyncClient() as client:
+        while (await client.get(sink_url + "/healthz")).json()["queued"]:
+            await asyncio.sleep(0.001)
+
+
+def bench_http(n: int, concurrency: int) -> None:
+    secret, key = "bench-secret", "bench-signing-key"
+    env = {
+        **os.environ,
+        "OTEL_TRACES_EXPORTER": "none",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+        "OTEL_AGENTS_SYSTEM_METRICS": "false",
+        "OTEL_AGENTS_MESSAGING_SECRET": secret,
+        "OTEL_AGENTS_MESSAGING_SIGNING_KEY": key,
+    }
+    cli = [sys.executable, "-m", "otel_agents.messaging._cli"]
+    with hub_and_sink(cli, env, secret, key) as (sender, sink_url, _):
 
         async def run() -> float:
             await sender.register()
@@ -199,24 +223,15 @@ def bench_http(n: int, concurrency: int) -> None:
 
             start = time.perf_counter()
             await asyncio.gather(*(worker() for _ in range(concurrency)))
-            # Every message is in the sink's inbox now; wait until its handler ran on all.
-            async with httpx.AsyncClient() as client:
-                while (await client.get(sink_url + "/healthz")).json()["queued"]:
-                    await asyncio.sleep(0.001)
+            await drained(sink_url)
             elapsed = time.perf_counter() - start
             await sender.aclose()
             return elapsed
 
         elapsed = asyncio.run(run())
-        # Accepted by the sink's inbox once the hub answered; wait for its handler to finish.
         print("2. HTTP, sender -> hub -> agent inbox, auth + HMAC signing on, traced")
         rate = n / elapsed
         print(f"   {n} messages, {concurrency} in flight: {rate:,.0f} messages/s (target >= 1,000)")
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=10)
 
 
 # -- 3. queue at 100,000 ------------------------------------------------------------------------

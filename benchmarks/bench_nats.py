@@ -41,12 +41,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import httpx
 import nats
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_messaging import PAYLOAD, free_port, providers
+from bench_messaging import PAYLOAD, drained, free_port, hub_and_sink, providers
 
 from otel_agents.messaging import (
     AgentCommunicationProtocol,
@@ -57,7 +56,6 @@ from otel_agents.messaging import (
     SecurityConfig,
 )
 from otel_agents.messaging._nats_io import NatsNames
-from otel_agents.messaging._remote import RemoteAgent
 
 REPO = Path(__file__).resolve().parent.parent
 NATS_SERVER = REPO / ".cache" / "stack" / "bin" / "nats-server"
@@ -283,42 +281,11 @@ def _latencies(comm: AgentCommunicationProtocol, ids: list[str]) -> list[float]:
 
 # -- 2. the HTTP hub ------------------------------------------------------------------------------
 def bench_hub(n: int, concurrency: int) -> float:
-    hub_port, agent_port = free_port(), free_port()
-    hub_url, sink_url = f"http://127.0.0.1:{hub_port}", f"http://127.0.0.1:{agent_port}"
-    processes = [
-        subprocess.Popen(
-            [*CLI, "hub", "--port", str(hub_port)], env=ENV, stderr=subprocess.DEVNULL
-        ),
-        subprocess.Popen(
-            [*CLI, "agent", "--id", "sink", "--hub", hub_url, "--port", str(agent_port)],
-            env=ENV,
-            stderr=subprocess.DEVNULL,
-        ),
-    ]
-    headers = {"authorization": f"Bearer {SECRET}", "x-agent-id": "bench"}
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                agents = httpx.get(hub_url + "/agents", headers=headers).json()
-                if [a["agent_id"] for a in agents] == ["sink"]:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        else:
-            raise SystemExit("hub and agent did not come up")
-        tracer_provider, meter_provider = providers()
-        sender = RemoteAgent(
-            "bench",
-            "Bench",
-            [],
-            "http://127.0.0.1:1",
-            hub_url,
-            security=SecurityConfig(shared_secret=SECRET, signing_key=KEY),
-            tracer_provider=tracer_provider,
-            meter_provider=meter_provider,
-        )
+    with hub_and_sink(CLI, ENV, SECRET, KEY, stderr=subprocess.DEVNULL) as (
+        sender,
+        sink_url,
+        processes,
+    ):
 
         async def run() -> float:
             await sender.register()
@@ -332,9 +299,7 @@ def bench_hub(n: int, concurrency: int) -> float:
             cpu = Cpu(sender=os.getpid(), hub=processes[0].pid, agent=processes[1].pid)
             start = time.perf_counter()
             await asyncio.gather(*(worker() for _ in range(concurrency)))
-            async with httpx.AsyncClient() as client:
-                while (await client.get(sink_url + "/healthz")).json()["queued"]:
-                    await asyncio.sleep(0.001)
+            await drained(sink_url)
             elapsed = time.perf_counter() - start
             used[0] = cpu.report(n)
             await sender.aclose()
@@ -346,11 +311,6 @@ def bench_hub(n: int, concurrency: int) -> float:
         print(f"   {n} messages, {concurrency} in flight: {n / elapsed:,.0f} messages/s")
         print(f"   {used[0]}")
         return elapsed
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=15)
 
 
 # -- 3. raw nats-py -------------------------------------------------------------------------------
