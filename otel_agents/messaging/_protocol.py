@@ -194,8 +194,18 @@ class AgentCommunicationProtocol(AgentRuntime):
 
     # -- sending ------------------------------------------------------------------------------
     def _prepare(
-        self, sender_id: str, message_type: Any, payload: Any, priority: Any, recipient: str
+        self,
+        sender_id: str,
+        message_type: Any,
+        payload: Any,
+        priority: Any,
+        recipient: str,
+        conversation_id: Any = None,
     ) -> tuple[AgentInfo, AgentMessage, str]:
+        """The sender and a checked new envelope (nothing recorded yet). A message sent while
+        handling a conversation (``genai.invoke_agent``, or processing a message of one) stays
+        in that conversation unless the sender names another."""
+        conversation = _conversation(conversation_id) or current_conversation_id()
         sender = self.registry.lookup(sender_id) if isinstance(sender_id, str) else None
         if sender is None:
             if self.config["require_registered_sender"]:
@@ -204,6 +214,7 @@ class AgentCommunicationProtocol(AgentRuntime):
                 validate_agent_id(sender_id, "sender_id")
                 sender = AgentInfo(sender_id, sender_id, (), "")
         message, text = self.envelope(sender_id, recipient, message_type, payload, priority)
+        message.conversation_id = conversation
         return sender, message, text
 
     def send_message(
@@ -220,11 +231,8 @@ class AgentCommunicationProtocol(AgentRuntime):
         :class:`DeliveryError` when it cannot be delivered (recorded and counted)."""
         recipient = self.registry.get(recipient_id, "recipient_id")
         sender, message, text = self._prepare(
-            sender_id, message_type, payload, priority, recipient_id
+            sender_id, message_type, payload, priority, recipient_id, conversation_id
         )
-        # A message sent while handling a conversation (genai.invoke_agent, or processing a
-        # message of one) stays in that conversation unless the sender names another.
-        message.conversation_id = _conversation(conversation_id) or current_conversation_id()
         with self.telemetry.send_span(
             message, sender_name=sender.name, recipient_name=recipient.name, body_size=len(text)
         ):
@@ -245,9 +253,8 @@ class AgentCommunicationProtocol(AgentRuntime):
         waited for, so many sends can be in flight from one event loop."""
         recipient = self.registry.get(recipient_id, "recipient_id")
         sender, message, text = self._prepare(
-            sender_id, message_type, payload, priority, recipient_id
+            sender_id, message_type, payload, priority, recipient_id, conversation_id
         )
-        message.conversation_id = _conversation(conversation_id)
         with self.telemetry.send_span(
             message, sender_name=sender.name, recipient_name=recipient.name, body_size=len(text)
         ):

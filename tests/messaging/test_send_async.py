@@ -50,3 +50,27 @@ def test_an_async_send_that_fails_is_recorded_failed(make_comm: Any) -> None:
     (record,) = comm.get_message_history()
     assert record.status is MessageStatus.FAILED
     assert record.error_type == "refused_here"
+
+
+def test_async_sends_and_broadcasts_stay_in_the_current_conversation(
+    comm: AgentCommunicationProtocol,
+) -> None:
+    """Like ``send_message``: inside a conversation (here ``genai.invoke_agent``), the async
+    send and a broadcast carry its id unless the sender names another."""
+    from otel_agents import genai
+
+    comm.register_agent("planner", "Planner", ["planning"], "http://localhost:8003")
+
+    async def work() -> tuple[str, str, list[str]]:
+        async with genai.invoke_agent("Coordinator", conversation_id="conv-7"):
+            inherited = await comm.send_message_async("boss", "analyst", MessageType.REQUEST, {})
+            named = await comm.send_message_async(
+                "boss", "analyst", MessageType.REQUEST, {}, conversation_id="other"
+            )
+            copies = comm.broadcast_message("boss", MessageType.STATUS_UPDATE, {})
+        return inherited, named, copies
+
+    inherited, named, copies = asyncio.run(work())
+    assert comm.get_message_status(inherited).message.conversation_id == "conv-7"
+    assert comm.get_message_status(named).message.conversation_id == "other"
+    assert {comm.get_message_status(c).message.conversation_id for c in copies} == {"conv-7"}
