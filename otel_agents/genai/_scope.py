@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextvars import Token
 from types import TracebackType
@@ -46,7 +47,7 @@ def mark_failed(span: Span, exc: BaseException, error_type: str) -> None:
     span.set_attribute(sc.ERROR_TYPE, error_type)
 
 
-class Scope:
+class Scope(ABC):
     """Base class: subclasses implement :meth:`_start` and :meth:`_finish`, and :meth:`_copy`
     (a fresh scope with the same arguments, one per decorated call)."""
 
@@ -55,16 +56,17 @@ class Scope:
     def __init__(self) -> None:
         self._token: Token[Context] | None = None
 
+    @abstractmethod
     def _start(self) -> Context:
         """Start the span; return the context to make current."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _finish(self, exc: BaseException | None) -> None:
         """End the span and record metrics (the context is already detached)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _copy(self) -> Scope:
-        raise NotImplementedError
+        """A fresh scope with the same arguments."""
 
     def __enter__(self) -> Any:
         self._token = otel_context.attach(self._start())
