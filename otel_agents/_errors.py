@@ -15,6 +15,8 @@ The tree (subclasses live next to the code that raises them)::
     ├── InvalidTypeError (TypeError)           an argument of the wrong type
     ├── ExportError (OSError)                  an export file could not be written; old one intact
     ├── MissingDependencyError (ImportError)   a feature whose extra is not installed
+    ├── genai.ScopeActiveError (RuntimeError)  an invoke_agent/execute_tool/model_call object
+    │                                          entered again while still active
     ├── MessagingError                         agent communication (otel_agents.messaging)
     │   ├── UnknownAgentError (ValueError)     sender or recipient not registered
     │   ├── DuplicateAgentError (ValueError)   same id registered with another endpoint

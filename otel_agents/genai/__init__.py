@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         set_price_table,
     )
     from otel_agents.genai._processor import GenAISpanProcessor
+    from otel_agents.genai._scope import ScopeActiveError
     from otel_agents.genai._telemetry import GenAITelemetry
 
 # Each public name and the module that defines it, imported by __getattr__ on first use.
@@ -58,6 +59,7 @@ _SOURCES: dict[str, str] = {
     "ModelCall": "otel_agents.genai._model",
     "ModelPrice": "otel_agents.genai._prices",
     "PriceTable": "otel_agents.genai._prices",
+    "ScopeActiveError": "otel_agents.genai._scope",
     "ToolExecution": "otel_agents.genai._agents",
     "execute_tool": "otel_agents.genai._agents",
     "get_price_table": "otel_agents.genai._prices",
@@ -76,6 +78,7 @@ __all__ = [
     "ModelCall",
     "ModelPrice",
     "PriceTable",
+    "ScopeActiveError",
     "ToolExecution",
     "execute_tool",
     "get_price_table",

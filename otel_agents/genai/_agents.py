@@ -111,15 +111,17 @@ class AgentInvocation(Scope):
         span, self._span = self._span, None
         if span is None:
             return
-        error_type = error_type_of(exc)
-        if exc is not None and error_type is not None:
-            mark_failed(span, exc, error_type)
-        conversation = self._attribution.conversation_id
-        if conversation is not None and self._telemetry is not None:
-            cost, tokens = self._telemetry.conversations.total(conversation)
-            span.set_attribute(sc.AGENT_CONVERSATION_COST_ATTRIBUTE, cost)
-            span.set_attribute(sc.AGENT_CONVERSATION_TOKENS_ATTRIBUTE, tokens)
-        span.end()
+        try:
+            error_type = error_type_of(exc)
+            if exc is not None and error_type is not None:
+                mark_failed(span, exc, error_type)
+            conversation = self._attribution.conversation_id
+            if conversation is not None and self._telemetry is not None:
+                cost, tokens = self._telemetry.conversations.total(conversation)
+                span.set_attribute(sc.AGENT_CONVERSATION_COST_ATTRIBUTE, cost)
+                span.set_attribute(sc.AGENT_CONVERSATION_TOKENS_ATTRIBUTE, tokens)
+        finally:
+            span.end()
 
 
 class ToolExecution(Scope):

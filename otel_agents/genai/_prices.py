@@ -66,8 +66,15 @@ class PriceTable:
 
     __slots__ = ("_prices",)
 
-    def __init__(self, prices: Mapping[str, ModelPrice] | None = None) -> None:
-        self._prices: dict[str, ModelPrice] = dict(prices or {})
+    def __init__(
+        self,
+        prices: Mapping[str, ModelPrice | Mapping[str, Any]] | None = None,
+        *,
+        source: str = "PriceTable(prices)",
+    ) -> None:
+        self._prices: dict[str, ModelPrice] = _checked_table(
+            {} if prices is None else prices, source
+        )
 
     @classmethod
     def from_mapping(cls, prices: Mapping[str, Any], *, source: str = "prices") -> PriceTable:
@@ -81,20 +88,7 @@ class PriceTable:
             ConfigurationError: not a mapping, an empty model name, a missing or unknown
                 field, or a price that is not a non-negative finite number.
         """
-        if not isinstance(prices, Mapping):
-            raise ConfigurationError(
-                f"{source}: expected a mapping of model name to "
-                f'{{"input": <USD per 1M tokens>, "output": <USD per 1M tokens>}}, '
-                f"got {type(prices).__name__}"
-            )
-        table: dict[str, ModelPrice] = {}
-        for model, entry in prices.items():
-            if not isinstance(model, str) or not model:
-                raise ConfigurationError(
-                    f"{source}: model name {model!r} is not a non-empty string"
-                )
-            table[model] = _entry(source, model, entry)
-        return cls(table)
+        return cls(prices, source=source)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> PriceTable:
@@ -132,8 +126,27 @@ class PriceTable:
         return f"PriceTable({len(self._prices)} models)"
 
 
+def _checked_table(prices: Any, source: str) -> dict[str, ModelPrice]:
+    """Every entry of ``prices`` checked (raises ``ConfigurationError`` naming the first bad
+    model and field)."""
+    if not isinstance(prices, Mapping):
+        raise ConfigurationError(
+            f"{source}: expected a mapping of model name to "
+            f'{{"input": <USD per 1M tokens>, "output": <USD per 1M tokens>}}, '
+            f"got {type(prices).__name__}"
+        )
+    table: dict[str, ModelPrice] = {}
+    for model, entry in prices.items():
+        if not isinstance(model, str) or not model:
+            raise ConfigurationError(f"{source}: model name {model!r} is not a non-empty string")
+        table[model] = _entry(source, model, entry)
+    return table
+
+
 def _entry(source: str, model: str, entry: Any) -> ModelPrice:
     where = f"{source}: model {model!r}"
+    if isinstance(entry, ModelPrice):
+        entry = entry._asdict()
     if not isinstance(entry, Mapping):
         raise ConfigurationError(
             f'{where}: expected {{"input": <USD per 1M tokens>, "output": <USD per 1M '
@@ -147,18 +160,21 @@ def _entry(source: str, model: str, entry: Any) -> ModelPrice:
         if field not in entry:
             raise ConfigurationError(f"{where}: field {field!r} is missing (USD per 1M tokens)")
         value = entry[field]
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or value < 0
-        ):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
             raise ConfigurationError(
                 f"{where}: field {field!r} = {value!r} is not valid: expected a non-negative "
                 "number of US dollars per million tokens"
             )
         values.append(float(value))
     return ModelPrice(values[0], values[1])
+
+
+def _finite(value: float) -> bool:
+    """A non-negative finite price (an int too large for a float is not one)."""
+    try:
+        return math.isfinite(value) and value >= 0
+    except OverflowError:
+        return False
 
 
 #: List prices (USD per million tokens) on :data:`DEFAULT_PRICES_DATE`. Prices change and

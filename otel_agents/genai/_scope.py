@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextvars import Token
@@ -24,10 +25,23 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Span
 
 from otel_agents import semconv as sc
+from otel_agents._errors import InvalidTypeError, OtelAgentsError
 from otel_agents._exception_events import error_status, record_exception
 from otel_agents._profiled_generators import NOT_ERRORS
+from otel_agents._runtime import FailureLog
 
-__all__ = ["Scope", "error_type_of", "mark_failed"]
+__all__ = ["Scope", "ScopeActiveError", "error_type_of", "mark_failed"]
+
+_logger = logging.getLogger("otel_agents.genai")
+_FAILURES = FailureLog(_logger, "GenAI telemetry: %s failed; the call went on without it")
+#: The token of a scope whose start failed: nothing to detach or finish.
+_INACTIVE: Any = object()
+
+
+class ScopeActiveError(OtelAgentsError, RuntimeError):
+    """A scope object (``invoke_agent(...)``, ``execute_tool(...)``, ``model_call(...)``)
+    entered again while it is still active."""
+
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -69,7 +83,20 @@ class Scope(ABC):
         """A fresh scope with the same arguments."""
 
     def __enter__(self) -> Any:
-        self._token = otel_context.attach(self._start())
+        if self._token is not None:
+            # A second entry would overwrite the first one's span and context: the first
+            # span would never end and its context would stay current on this thread.
+            raise ScopeActiveError(
+                f"this {type(self).__name__} is already active: use a new one per `with` block (or "
+                "decorate the function: every call gets its own)"
+            )
+        try:
+            context = self._start()
+        except Exception:  # telemetry must not break the call: this scope records nothing
+            _FAILURES.record(("start", type(self).__name__), f"{type(self).__name__} start")
+            self._token = _INACTIVE
+            return self
+        self._token = otel_context.attach(context)
         return self
 
     def __exit__(
@@ -79,9 +106,13 @@ class Scope(ABC):
         traceback: TracebackType | None,
     ) -> None:
         token, self._token = self._token, None
-        if token is not None:
-            otel_context.detach(token)
-        self._finish(exc)
+        if token is _INACTIVE or token is None:
+            return
+        otel_context.detach(token)
+        try:
+            self._finish(exc)
+        except Exception:  # never into the user's code, never instead of the user's exception
+            _FAILURES.record(("finish", type(self).__name__), f"{type(self).__name__} finish")
 
     async def __aenter__(self) -> Any:
         return self.__enter__()
@@ -95,7 +126,13 @@ class Scope(ABC):
         self.__exit__(exc_type, exc, traceback)
 
     def __call__(self, func: Callable[P, R]) -> Callable[P, R]:
-        """Decorate ``func``: every call runs inside a scope of its own."""
+        """Decorate ``func``: every call runs inside a scope of its own. Generator functions
+        are refused: their body runs after the call returns, outside any scope."""
+        if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+            raise InvalidTypeError(
+                f"cannot decorate the generator function {func.__qualname__!r}: its body runs "
+                "when it is iterated, after the call; use `with`/`async with` inside it instead"
+            )
         if inspect.iscoroutinefunction(func):
 
             @functools.wraps(func)
