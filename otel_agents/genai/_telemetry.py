@@ -36,6 +36,7 @@ class GenAITelemetry:
         meter_provider: where metrics go; the global provider by default.
         top_conversations: conversations the rollup gauges report (the costliest recent
             ones); 20 by default.
+        conversations: the totals to add to and report (shared by the default instances).
     """
 
     def __init__(
@@ -44,6 +45,7 @@ class GenAITelemetry:
         tracer_provider: trace.TracerProvider | None = None,
         meter_provider: metrics.MeterProvider | None = None,
         top_conversations: int = 20,
+        conversations: ConversationTotals | None = None,
     ) -> None:
         self.tracer = trace.get_tracer(SCOPE, __version__, tracer_provider)
         meter = metrics.get_meter(SCOPE, __version__, meter_provider=meter_provider)
@@ -53,7 +55,9 @@ class GenAITelemetry:
         self.unpriced = sc.create_instrument(meter, sc.AGENT_MODEL_UNPRICED)
         self.calls = sc.create_instrument(meter, sc.AGENT_MODEL_CALLS)
         self.tool_calls = sc.create_instrument(meter, sc.AGENT_TOOL_CALLS)
-        self.conversations = ConversationTotals(top_conversations)
+        self.conversations = (
+            ConversationTotals(top_conversations) if conversations is None else conversations
+        )
         sc.create_instrument(meter, sc.AGENT_CONVERSATION_COST, [self._observe_cost])
         sc.create_instrument(meter, sc.AGENT_CONVERSATION_TOKENS, [self._observe_tokens])
 
@@ -194,11 +198,18 @@ def default_telemetry() -> GenAITelemetry:
     return _make_default()
 
 
+#: The conversations of the default instances (see :func:`_make_default`).
+_PROCESS_CONVERSATIONS = ConversationTotals(20)
+
+
 def _make_default() -> GenAITelemetry:
     global _default
     with _lock:
         if _default is None:
-            _default = GenAITelemetry()
+            # One process-wide rollup for every default instance: the SDK keeps the first
+            # callbacks registered on a meter and drops later ones, so a default made after
+            # configure() would otherwise report into gauges that read its predecessor's.
+            _default = GenAITelemetry(conversations=_PROCESS_CONVERSATIONS)
         return _default
 
 

@@ -82,3 +82,35 @@ def test_a_bad_price_file_logs_a_warning_and_keeps_the_prices(
         otel_agents.configure()
     assert get_price_table() is before
     assert any("model 'm': field 'input'" in r.getMessage() for r in caplog.records)
+
+
+def test_conversations_recorded_before_and_after_configure_are_both_reported(
+    quiet: None,
+) -> None:
+    """The SDK keeps the gauge callbacks registered first on a meter: the default recorder
+    made after configure() must add to the totals those callbacks read."""
+    reset_default_telemetry(None)
+    with (
+        genai.invoke_agent("a", conversation_id="conv-before-configure"),
+        genai.model_call("gpt-4o", provider="openai") as call,
+    ):
+        call.set_usage(1, 1)
+    reader = InMemoryMetricReader()
+    otel_agents.configure(metric_readers=[reader])
+    with (
+        genai.invoke_agent("a", conversation_id="conv-after-configure"),
+        genai.model_call("gpt-4o", provider="openai") as call,
+    ):
+        call.set_usage(1000, 1000)
+    data = reader.get_metrics_data()
+    assert data is not None
+    tokens = {
+        point.attributes[sc.GEN_AI_CONVERSATION_ID]: point.value
+        for rm in data.resource_metrics
+        for scope in rm.scope_metrics
+        for metric in scope.metrics
+        if metric.name == sc.AGENT_CONVERSATION_TOKENS.name
+        for point in metric.data.data_points
+    }
+    assert tokens["conv-before-configure"] == 2
+    assert tokens["conv-after-configure"] == 2000
