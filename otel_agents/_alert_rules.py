@@ -16,7 +16,6 @@ Rule callbacks (``on_alert``, ``on_clear``) run failsafe: one that raises is log
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -24,6 +23,7 @@ from typing import Any
 
 from otel_agents._alerts import Alert, AlertLevel, AlertManager, coerce_level
 from otel_agents._errors import invalid_type, invalid_value
+from otel_agents._numbers import is_real
 
 __all__ = ["DEFAULT_RULES", "RuleEngine", "RuleMetric", "ThresholdRule", "rules_from_config"]
 
@@ -75,7 +75,7 @@ def _metric(metric: object) -> RuleMetric:
 
 
 def _finite(parameter: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if not is_real(value):
         raise invalid_value(parameter, value, "a finite number")
     return float(value)
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import math
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -47,6 +46,7 @@ from otel_agents._export_noise import loud_export_errors, quiet_export_errors
 from otel_agents._guard import Guards, stop_within
 from otel_agents._host import host_resource
 from otel_agents._inprocess import InProcessMetrics, installed_reader, set_installed_reader
+from otel_agents._numbers import is_real
 from otel_agents.genai._prices import load_price_table_from_env
 from otel_agents.genai._processor import GenAISpanProcessor
 from otel_agents.genai._telemetry import reset_default_telemetry
@@ -265,12 +265,7 @@ def _register_exit_hook() -> None:
 
 
 def _is_seconds(value: object) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value > 0
-    )
+    return is_real(value) and value > 0
 
 
 def _report(finished: bool, limit: float, dropped: dict[str, int]) -> None:

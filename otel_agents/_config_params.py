@@ -221,7 +221,7 @@ def _warns(param: Param[Any], source: Source) -> bool:
 def _checked(param: Param[T], value: Any, source: Source, file_name: str | None = None) -> T:
     try:
         return param.check(value)
-    except (InvalidSetting, ValueError, TypeError) as exc:
+    except (InvalidSetting, ValueError, TypeError, OverflowError) as exc:
         raise _error(param, source, value, exc, file_name) from None
 
 

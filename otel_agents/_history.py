@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, TypeAlias, TypeVar
 
 from otel_agents._errors import invalid_type, invalid_value
+from otel_agents._numbers import is_real
 
 __all__ = ["BoundedHistory", "TimeRange", "resolve_time_range", "summarize"]
 
@@ -60,7 +61,7 @@ def _timestamp(parameter: str, point: datetime | float | None) -> float | None:
         return None
     if isinstance(point, datetime):
         return point.timestamp()
-    if isinstance(point, int | float) and not isinstance(point, bool) and math.isfinite(point):
+    if is_real(point):
         return float(point)
     raise invalid_type(parameter, point, "datetimes or Unix timestamps")
 

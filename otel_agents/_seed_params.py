@@ -9,12 +9,12 @@ strictly (``"300"`` is not a number, ``1`` is not ``True``), because a config di
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from otel_agents._config_params import Component, InvalidSetting, Param
+from otel_agents._numbers import is_real
 
 __all__ = [
     "DASHBOARD",
@@ -49,8 +49,7 @@ def number(
         if value is None and nullable:
             return None
         converted: Any = None
-        is_number = isinstance(value, int | float) and not isinstance(value, bool)
-        if is_number and math.isfinite(value) and (not whole or value == int(value)):
+        if is_real(value) and (not whole or value == int(value)):
             converted = kind(value)
         if converted is None:
             raise InvalidSetting("expected a whole number" if whole else "expected a number")

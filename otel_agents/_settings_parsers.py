@@ -10,13 +10,13 @@ the error is raised (a bug in the caller's code, not in the deployment).
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
 from otel_agents._config_params import InvalidSetting, Param
+from otel_agents._numbers import is_real
 
 _logger = logging.getLogger("otel_agents")
 
@@ -190,7 +190,7 @@ HOST_METRICS_MODES = ("auto", "on", "off")
 
 
 def _is_real(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return is_real(value)
 
 
 def check_text(value: Any) -> str:

@@ -247,3 +247,13 @@ def test_a_seed_key_declared_with_a_variable_follows_the_same_precedence() -> No
     }
     with pytest.raises(ConfigurationError, match=r"OTEL_AGENTS_TEST_TRANSPORT='smoke'"):
         resolve_mapping(MESSAGING, [transport], {}, environ={"OTEL_AGENTS_TEST_TRANSPORT": "smoke"})
+
+
+def test_a_number_too_large_for_a_float_is_a_bad_value_naming_it(tmp_path: Path) -> None:
+    """``10**400`` (valid JSON) made ``math.isfinite`` raise a bare OverflowError."""
+    config = tmp_path / "gateway.json"
+    config.write_text('{"gateway": {"body_timeout": 1' + "0" * 400 + "}}", encoding="utf-8")
+    with pytest.raises(GatewayConfigError, match=r"body_timeout=1000.*gateway\.json"):
+        load_config(config, environ={})
+    with pytest.raises(ConfigurationError, match="max_metrics_history"):
+        PerformanceTracker({"max_metrics_history": 10**400})

@@ -69,7 +69,7 @@ def _seconds(example: int) -> Callable[[Any], float]:
     def check(value: Any) -> float:
         try:
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             number = math.nan
         if not (number > 0 and math.isfinite(number)):
             raise InvalidSetting(f"expected a positive number of seconds, e.g. {example}")

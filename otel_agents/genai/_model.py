@@ -15,7 +15,6 @@ conventions allow (their well-known values are ``openai``, ``anthropic``, ``aws.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -26,6 +25,7 @@ from opentelemetry.trace import Span, SpanKind
 
 from otel_agents import semconv as sc
 from otel_agents._errors import invalid_type, invalid_value
+from otel_agents._numbers import is_real
 from otel_agents.genai._agents import check_name, check_optional
 from otel_agents.genai._content import capture_content_on_spans, messages_json
 from otel_agents.genai._context import Attribution, current_attribution, with_model_call
@@ -317,12 +317,7 @@ def record_model_call(
     check_name("operation", operation)
     tokens_in = check_tokens("input_tokens", input_tokens)
     tokens_out = check_tokens("output_tokens", output_tokens)
-    if (
-        isinstance(duration_s, bool)
-        or not isinstance(duration_s, int | float)
-        or not math.isfinite(duration_s)
-        or duration_s < 0
-    ):
+    if not is_real(duration_s) or duration_s < 0:
         raise invalid_value("duration_s", duration_s, "a non-negative number of seconds")
     reasons = _check_reasons(finish_reasons)
     check_optional("response_model", response_model)

@@ -18,13 +18,13 @@ starting point. Supply your own table for real budgets.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from otel_agents._errors import ConfigurationError
+from otel_agents._numbers import is_real
 
 __all__ = [
     "DEFAULT_PRICES",
@@ -160,21 +160,13 @@ def _entry(source: str, model: str, entry: Any) -> ModelPrice:
         if field not in entry:
             raise ConfigurationError(f"{where}: field {field!r} is missing (USD per 1M tokens)")
         value = entry[field]
-        if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
+        if not is_real(value) or value < 0:
             raise ConfigurationError(
                 f"{where}: field {field!r} = {value!r} is not valid: expected a non-negative "
                 "number of US dollars per million tokens"
             )
         values.append(float(value))
     return ModelPrice(values[0], values[1])
-
-
-def _finite(value: float) -> bool:
-    """A non-negative finite price (an int too large for a float is not one)."""
-    try:
-        return math.isfinite(value) and value >= 0
-    except OverflowError:
-        return False
 
 
 #: List prices (USD per million tokens) on :data:`DEFAULT_PRICES_DATE`. Prices change and

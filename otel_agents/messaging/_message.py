@@ -9,7 +9,6 @@ An :class:`AgentMessage` is what travels between agents, in one process or over 
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import threading
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from otel_agents._numbers import is_real
 from otel_agents.messaging._errors import (
     InvalidMessageError,
     InvalidPayloadError,
@@ -296,6 +296,6 @@ def new_message(
 
 
 def _time(value: Any, parameter: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if not is_real(value):
         raise bad_value(InvalidMessageError, parameter, value, "a Unix timestamp")
     return float(value)
