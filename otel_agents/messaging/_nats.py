@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import propagate
 
+from otel_agents import semconv as sc
 from otel_agents._errors import ConfigurationError
 from otel_agents._extras import import_for
 from otel_agents._server_params import NATS_PASSWORD, NATS_TOKEN, NATS_USER
@@ -139,7 +140,7 @@ class NatsTransport(Transport):
         """Connect (bounded by ``broker_timeout``), make the stream, buckets and watch."""
         self._config = runtime.config
         self.registry = registry
-        runtime.telemetry.use_system("nats", self.names.group)
+        runtime.telemetry.use_system(sc.MESSAGING_SYSTEM_NATS, self.names.group)
         self._io = LoopThread("otel-agents-nats")
         self.receiver = Receiver(self, runtime)
         try:

@@ -39,7 +39,9 @@ def agent_token(agent_id: str) -> str:
     """``agent_id`` as one subject token / consumer name / key-value key, reversibly escaped."""
     token = "".join(_ESCAPED.get(char, char) for char in agent_id)
     if len(token) > _MAX_TOKEN:
-        token = token[:64] + "_" + hashlib.sha256(agent_id.encode()).hexdigest()[:24]
+        # "_h" never comes out of the escapes above (they are "_" and two upper-case hex
+        # digits), so a shortened name cannot equal another id's escaped one.
+        token = token[:64] + "_h" + hashlib.sha256(agent_id.encode()).hexdigest()[:24]
     return token
 
 

@@ -168,7 +168,7 @@ class Publisher:
         try:
             answer = json.loads(msg.data)
             error = answer.get("error") if isinstance(answer, dict) else None
-        except ValueError:
+        except (ValueError, RecursionError):
             error = {"description": "an unreadable acknowledgement"}
         if error is None:
             self._answer(item, None)

@@ -98,6 +98,9 @@ class Receiver:
         self.max_size: int = config["max_message_size"]
         self.max_attempts: int = config["max_delivery_attempts"]
         self.backoff: float = config["retry_backoff"]
+        #: How long a message may wait on the broker: its TTL (message_timeout + the 60 s
+        #: grace of ``_nats.TTL_GRACE``).
+        self.keep_for = float(config["message_timeout"]) + 60.0
         meter = runtime.telemetry.meter
         self.redelivered = sc.create_instrument(meter, sc.AGENT_MESSAGE_REDELIVERED)
         self.dead_lettered = sc.create_instrument(meter, sc.AGENT_MESSAGE_DEAD_LETTERED)
@@ -172,6 +175,9 @@ class Receiver:
                 message.message_id,
                 redelivery=delivered > 1,
                 stored_at=msg.metadata.timestamp.timestamp(),
+                # A copy stored within the window can wait on the broker until its TTL
+                # (message_timeout + 60 s): remember the signature as long as that.
+                remember_for=self.transport.security.replay_window + self.keep_for,
             )
         except SecurityError as exc:
             await self._reject(msg, exc.reason, str(exc))
@@ -334,13 +340,22 @@ class Receiver:
             return
         data = {
             "status": record.status.value,
-            "error": None if record.error is None else record.error[:MAX_ERROR],
-            "error_type": record.error_type,
+            "error": _cut(record.error, MAX_ERROR),
+            "error_type": _cut(record.error_type, 64),
             "updated_at": record.updated_at,
         }
         subject = f"$KV.{transport.names.status_bucket}.{message_key(record.message_id)}"
         with contextlib.suppress(Exception):
-            await transport._nc.publish(subject, json.dumps(data).encode())
+            # UTF-8, not \u escapes: a 500-character error stays within what readers accept.
+            await transport._nc.publish(subject, json.dumps(data, ensure_ascii=False).encode())
+
+
+def _cut(text: str | None, limit: int) -> str | None:
+    """``text`` cut to ``limit`` UTF-8 bytes (whole characters), so that the status value
+    stays within :data:`MAX_ERROR` x 4 bytes whatever the language of an error."""
+    if text is None:
+        return None
+    return text.encode()[:limit].decode(errors="ignore")
 
 
 def _header(text: str, limit: int) -> str:

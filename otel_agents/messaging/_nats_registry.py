@@ -80,20 +80,23 @@ class KvRegistry:
             self._gone(key)
             return
         try:
-            self.apply(value)
-        except (ValueError, TypeError, MessagingError) as exc:
+            self.apply(value, key)
+        except (ValueError, TypeError, RecursionError, MessagingError) as exc:
             if key not in self._bad:
                 self._bad.add(key)
                 _logger.warning("ignoring the agents bucket entry %r: %s", key[:140], exc)
 
-    def apply(self, value: bytes) -> AgentInfo:
-        """Register or refresh the agent ``value`` describes; raises for a bad entry."""
+    def apply(self, value: bytes, key: str | None = None) -> AgentInfo:
+        """Register or refresh the agent ``value`` describes; raises for a bad entry, and for
+        one stored under another agent's key (it must not rewrite that agent)."""
         if len(value) > MAX_ENTRY:
             raise ValueError(f"the entry is {len(value)} bytes, over {MAX_ENTRY}")
         data = json.loads(value)
         if not isinstance(data, dict):
             raise ValueError("the entry is not a JSON object")
         agent_id = data.get("agent_id")
+        if key is not None and (not isinstance(agent_id, str) or agent_token(agent_id) != key):
+            raise ValueError(f"the entry describes agent {str(agent_id)[:140]!r}, not its key's")
         status = AgentStatus(data.get("status", AgentStatus.ONLINE.value))
         registry = self.registry
         known = registry.lookup(agent_id) if isinstance(agent_id, str) else None

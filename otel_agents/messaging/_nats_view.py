@@ -173,7 +173,7 @@ def _letter(body: bytes | None, headers: dict[str, str]) -> DeadLetter | None:
             headers.get(H_ERROR, "")[:MAX_ERROR],
             float(headers.get(H_DEAD_AT, "0") or 0),
         )
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):  # RecursionError: JSON nested too deep
         return None
 
 
@@ -185,7 +185,7 @@ def read_outcome(raw: bytes | None) -> dict[str, Any] | None:
         data = json.loads(raw)
         status = MessageStatus(data["status"])
         updated_at = float(data["updated_at"])
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):
         return None
     error, error_type = data.get("error"), data.get("error_type")
     return {

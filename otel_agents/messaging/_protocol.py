@@ -9,6 +9,7 @@ default, HTTP when the protocol is served as a hub (:mod:`otel_agents.messaging.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
@@ -441,15 +442,17 @@ class AgentCommunicationProtocol(AgentRuntime):
         if record is None:
             raise invalid_value("message_id", message_id, "the id of a message still in history")
         if record.status in (MessageStatus.QUEUED, MessageStatus.DELIVERED):
-            # Its recipient may live in another process: a broker knows how it ended.
+            # Its recipient may live in another process: a broker knows how it ended. Shown,
+            # never written into this process's history: a remote word must not make this
+            # process skip the message as settled if it is the one to consume it.
             found = self.transport.outcome(message_id)
             if found is not None:
-                self.messages.update(
-                    message_id,
-                    MessageStatus(found["status"]),
-                    found["updated_at"],
-                    found["error"],
-                    found["error_type"],
+                return dataclasses.replace(
+                    record,
+                    status=MessageStatus(found["status"]),
+                    updated_at=found["updated_at"],
+                    error=found["error"],
+                    error_type=found["error_type"],
                 )
         return record
 

@@ -163,6 +163,7 @@ class SecurityConfig:
         *,
         redelivery: bool = False,
         stored_at: float | None = None,
+        remember_for: float | None = None,
     ) -> None:
         """Check the signature of an envelope whose id is ``message_id``.
 
@@ -171,6 +172,9 @@ class SecurityConfig:
         ``stored_at``: when a durable broker stored the message (its own clock, not the
         publisher's word): the signature must have been fresh then, however long the message
         waited for its recipient since. A replayed copy is stored anew, so it is still stale.
+        ``remember_for``: how long a copy stored within the window may still arrive (a broker
+        keeps messages until they expire): the signature is remembered that long, not less
+        than the window, so such a copy is still a replay.
 
         Raises :class:`SecurityError` with reason ``unsigned``, ``bad_signature``, ``stale``
         or ``replayed``, and :class:`InvalidMessageError` (400) for a signature header that is
@@ -222,7 +226,10 @@ class SecurityConfig:
         with self._lock:
             # Keyed by signature: a replay is a byte-identical copy, while a hub forwarding a
             # message re-signs it with a fresh timestamp.
-            replayed = self._seen.seen(signature, now, self.replay_window)
+            window = self.replay_window
+            if remember_for is not None and remember_for > window:
+                window = remember_for
+            replayed = self._seen.seen(signature, now, window)
         if replayed:
             raise SecurityError(
                 f"message {message_id!r} was already received within the replay window",

@@ -327,7 +327,7 @@ def raise_for_delivery(response: httpx.Response, target: str) -> None:
         if isinstance(data, dict):
             reason = str(data.get("error", reason))[:64]
             detail = str(data.get("detail", detail))[:300]
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     raise DeliveryError(
         f"{target} refused the message with HTTP {response.status_code} ({reason}): {detail}",
@@ -368,6 +368,8 @@ def transport_for(config: dict[str, Any]) -> Transport:
             url, stream=config["nats_stream"], broker_timeout=config["broker_timeout"]
         )
     raise ConfigurationError(
-        f"config['transport']={scheme + '://...' if scheme else url[:40]!r} is not valid: "
+        # Only the scheme: the rest may carry credentials ("user:password@host").
+        f"config['transport']={(scheme + '://...') if scheme else '<no scheme>'!r} is not "
+        "valid: "
         'expected None (in process) or a NATS URL such as "nats://127.0.0.1:4222"'
     )

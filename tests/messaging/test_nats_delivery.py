@@ -103,6 +103,7 @@ def test_a_message_published_twice_is_processed_once(make_nats_comm: Make) -> No
     message_id = comm.send_message("boss", "worker", MessageType.REQUEST, {"x": 1})
     record = comm.get_message_status(message_id)
     comm.transport.deliver(record.message, info)  # a retry after a lost PubAck: same id
+    assert comm.get_queue_size("worker") == 1  # the broker kept one copy (Nats-Msg-Id)
     assert comm.process_pending("worker") == 1
     assert ran == [message_id]
 

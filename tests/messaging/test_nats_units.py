@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -29,6 +30,18 @@ def test_agent_ids_become_distinct_subject_tokens() -> None:
     assert NatsNames("S").subject("a.b", MessagePriority.URGENT) == "S.a_2Eb.urgent"
 
 
+def test_a_shortened_token_never_equals_another_ids_escaped_token() -> None:
+    """A long id is shortened with a hash; an escape is "_" and two upper-case hex digits,
+    so "_" + hash would equal a short id with "@" (escaped "_40") for 1 id in 256."""
+    for n in range(5000):
+        long_id = "a" * 97 + str(n)
+        digest = hashlib.sha256(long_id.encode()).hexdigest()[:24]
+        if digest.startswith("40"):
+            break
+    short_id = "a" * 64 + "@" + digest[2:]
+    assert agent_token(long_id) != agent_token(short_id)
+
+
 def test_message_keys_are_safe_key_value_keys() -> None:
     assert message_key("0123abcdef") == "0123abcdef"
     odd = message_key("id with spaces/and*wildcards>")
@@ -53,6 +66,9 @@ def test_the_transport_key_picks_the_transport_and_refuses_others() -> None:
     with pytest.raises(ConfigurationError, match=r"expected None .* or a NATS URL") as raised:
         AgentCommunicationProtocol({"transport": "redis://user:s3cret@host:6379"})
     assert "s3cret" not in str(raised.value)
+    with pytest.raises(ConfigurationError, match="no scheme") as raised:
+        AgentCommunicationProtocol({"transport": "admin:s3cret-pass@broker:4222"})
+    assert "s3cret" not in str(raised.value)
     with pytest.raises(ConfigurationError, match="nats_stream"):
         AgentCommunicationProtocol({"transport": "nats://127.0.0.1:1", "nats_stream": "a.b"})
 
@@ -67,6 +83,7 @@ def test_the_transport_key_picks_the_transport_and_refuses_others() -> None:
         b'{"status": "sleeping", "updated_at": 1}',
         b'{"status": "processed", "updated_at": "soon"}',
         b"{" + b" " * 5000 + b"}",
+        b"[" * 1999,  # nested too deep for json: RecursionError, under the size bound
     ],
 )
 def test_a_bad_status_value_is_ignored(raw: bytes | None) -> None:

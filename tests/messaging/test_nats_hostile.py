@@ -1,0 +1,132 @@
+"""What any client of the broker can write is network input: the agents bucket, the status
+bucket and replayed envelopes cannot stop a process, skip a message or run one twice."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import nats
+import pytest
+
+from otel_agents.messaging import (
+    AgentCommunicationProtocol,
+    MessagePriority,
+    MessageStatus,
+    MessageType,
+    NatsTransport,
+    SecurityConfig,
+)
+from tests._nats import NatsServer
+from tests.messaging.test_nats_transport import eventually
+
+pytestmark = pytest.mark.integration
+
+Make = Callable[..., AgentCommunicationProtocol]
+KEY = "test-signing-key-0123456789"
+
+
+def _put(url: str, bucket: str, key: str, value: bytes) -> None:
+    async def main() -> None:
+        nc = await nats.connect(url)
+        try:
+            await (await nc.jetstream().key_value(bucket)).put(key, value)
+        finally:
+            await nc.close()
+
+    asyncio.run(main())
+
+
+def _publish(url: str, subject: str, body: bytes, headers: dict[str, str]) -> None:
+    async def main() -> None:
+        nc = await nats.connect(url)
+        try:
+            await nc.jetstream().publish(subject, body, headers=headers)
+        finally:
+            await nc.close()
+
+    asyncio.run(main())
+
+
+def test_a_hostile_agents_bucket_entry_stops_no_watch_and_no_new_process(
+    make_nats_comm: Make, nats: NatsServer
+) -> None:
+    first = make_nats_comm()
+    first.register_agent("alpha", "Alpha", ["x"], "http://localhost:8001")
+    _put(nats.url, "OTEL_AGENTS_agents", "zzz", b"[" * 4000)  # nested too deep for json
+    forged = {"agent_id": "alpha", "name": "Mallory", "capabilities": [], "endpoint": "x"}
+    _put(nats.url, "OTEL_AGENTS_agents", "mallory", json.dumps(forged).encode())
+    first.register_agent("beta", "Beta", ["x"], "http://localhost:8002")  # after them
+    second = make_nats_comm()  # attaches: its watch reads past the bad entries
+    eventually(lambda: second.registry.lookup("beta"), "beta, registered after the entries")
+    assert second.get_agent("alpha").name == "Alpha"  # not rewritten under another key
+
+
+def test_a_forged_outcome_neither_skips_the_message_nor_breaks_the_status_call(
+    make_nats_comm: Make, nats: NatsServer
+) -> None:
+    comm = make_nats_comm()
+    comm.register_agent("worker", "Worker", ["work"], "http://localhost:8001")
+    ran: list[Any] = []
+    comm.register_handler("worker", lambda message: ran.append(message.payload))
+    deep = comm.send_message("boss", "worker", MessageType.REQUEST, {"n": 1})
+    forged = comm.send_message("boss", "worker", MessageType.REQUEST, {"n": 2})
+    _put(nats.url, "OTEL_AGENTS_status", deep, b"[" * 1999)
+    _put(nats.url, "OTEL_AGENTS_status", forged, b'{"status": "processed", "updated_at": 1}')
+    assert comm.get_message_status(deep).status is MessageStatus.QUEUED
+    assert comm.get_message_status(forged).status is MessageStatus.PROCESSED  # shown, only
+    assert comm.process_pending("worker") == 2
+    assert ran == [{"n": 1}, {"n": 2}]
+
+
+def test_a_copy_that_waited_past_the_window_is_still_a_replay(
+    make_nats_comm: Make, nats: NatsServer
+) -> None:
+    """Freshness is judged at the broker's store time, so the signature is remembered for as
+    long as a copy stored within the window may wait on the broker."""
+    security = SecurityConfig(signing_key=KEY, replay_window=1.0)
+    comm = make_nats_comm(
+        {"message_timeout": 60.0, "max_message_history": 1},
+        transport=NatsTransport(nats.url, security=security),
+    )
+    comm.register_agent("worker", "Worker", ["work"], "http://localhost:8001")
+    ran: list[str] = []
+    comm.register_handler("worker", lambda message: ran.append(message.message_id))
+    message, _ = comm.envelope("boss", "worker", MessageType.REQUEST, {"x": 1}, "normal")
+    body = message.to_json().encode()
+    headers = security.sign(message.message_id, body)
+    subject = comm.transport.names.subject("worker", MessagePriority.NORMAL)  # type: ignore[attr-defined]
+    _publish(nats.url, subject, body, {**headers, "Nats-Msg-Id": "first"})
+    assert comm.process_pending("worker") == 1
+    filler = comm.send_message("boss", "worker", MessageType.REQUEST, {"x": 2})
+    assert comm.process_pending("worker") == 1  # the history of one forgot the first
+    _publish(nats.url, subject, body, {**headers, "Nats-Msg-Id": "again"})  # within the window
+    time.sleep(1.5)  # waits on the broker past the window
+    assert comm.process_pending("worker") == 0
+    assert ran == [message.message_id, filler]
+
+
+def test_a_non_ascii_error_still_reaches_the_senders_process(make_nats_comm: Make) -> None:
+    worker_side, sender_side = make_nats_comm(), make_nats_comm()
+    worker_side.register_agent("worker", "Worker", ["work"], "http://localhost:8001")
+
+    def fail(_message: Any) -> None:
+        raise ValueError("ошибка 😱 " * 60)
+
+    worker_side.register_handler("worker", fail)
+    eventually(lambda: sender_side.registry.lookup("worker"), "the registration")
+    message_id = sender_side.send_message("boss", "worker", MessageType.REQUEST, {})
+    worker_side.process_next("worker")
+    record = eventually(
+        lambda: (
+            (r := sender_side.get_message_status(message_id)).status is not MessageStatus.QUEUED
+            and r
+        ),
+        "the outcome",
+    )
+    assert record.status is MessageStatus.FAILED
+    assert record.error is not None
+    assert record.error.startswith("handler raised ValueError: ошибка 😱")
