@@ -86,11 +86,16 @@ class Answer:
             raise invalid_value("completion_tokens", self.completion_tokens, "an int >= 0")
         if not 0.0 <= self.delay_s <= MAX_DELAY_S:
             raise invalid_value("delay_s", self.delay_s, f"seconds from 0 to {MAX_DELAY_S:g}")
-        if not 200 <= self.status <= 599:
-            raise invalid_value("status", self.status, "an HTTP status from 200 to 599")
+        if self.status not in _ANSWER_STATUSES:
+            raise invalid_value(
+                "status", self.status, "200 or an HTTP error status (400-599) with a phrase"
+            )
         if self.tool is not None and self.finish_reason != "tool_calls":
             raise invalid_value("finish_reason", self.finish_reason, "'tool_calls' with a tool")
 
+
+#: What a scripted answer may answer with: 200, or an error status with a body.
+_ANSWER_STATUSES = frozenset({200} | {int(s) for s in HTTPStatus if 400 <= s <= 599})
 
 #: The demo's script: mostly plain answers, one cut short, one tool call.
 DEFAULT_SCRIPT: tuple[Answer, ...] = (
@@ -135,6 +140,8 @@ def _parse(body: bytes) -> tuple[str, int]:
         request = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _RequestError(400, f"the body is not JSON: {exc}") from exc
+    except RecursionError:
+        raise _RequestError(400, "the body is nested too deeply to parse") from None
     if not isinstance(request, dict):
         raise _RequestError(400, "the body must be a JSON object")
     model = request.get("model")
@@ -240,11 +247,11 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.split("?", 1)[0] != CHAT_COMPLETIONS_PATH:
             self._reply(404, _error_body(404, f"unknown path {self.path[:100]!r}"), close=True)
             return
-        try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
+        declared = self.headers.get("Content-Length", "")
+        if not (declared.isascii() and declared.isdigit()):  # int() would take "+1_0 "
             self._reply(411, _error_body(411, "Content-Length is required"), close=True)
             return
+        length = int(declared)
         if not 0 <= length <= MAX_BODY_BYTES:
             message = f"the body is larger than {MAX_BODY_BYTES} bytes"
             self._reply(413, _error_body(413, message), close=True)

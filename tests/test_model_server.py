@@ -104,6 +104,7 @@ def test_a_scripted_failure_is_an_openai_style_error() -> None:
         (_body({"model": "m", "messages": [{"role": "user", "content": 3}]}), "messages"),
         (_body({**HELLO, "stream": True}), "stream"),
         (b"\xff\xfe", None),
+        (b"[" * 60_000, None),  # nested too deep for json: RecursionError, under the bound
     ],
 )
 def test_a_malformed_request_is_a_400_naming_the_field(
@@ -136,6 +137,8 @@ def test_content_parts_count_their_text() -> None:
         {"completion_tokens": 1.5},
         {"delay_s": 60.0},
         {"status": 99},
+        {"status": 599},  # no phrase: HTTPStatus(599) raised on every request
+        {"status": 204},  # a status without a body
         {"tool": "search"},  # a tool call finishes with tool_calls
     ],
 )
@@ -263,3 +266,19 @@ def test_the_real_openai_client_raises_on_a_scripted_outage() -> None:
         client.chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
         )
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("declared", ["+2", "1_0", "-0", "0x2"])
+def test_a_content_length_that_is_not_plain_digits_is_refused(
+    server: ModelServer, declared: str
+) -> None:
+    """``int()`` accepts signs, underscores and spaces; HTTP's Content-Length is digits."""
+    request = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: {declared}\r\n\r\n{{}}"
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as connection:
+        connection.sendall(request.encode())
+        answer = connection.recv(200)
+    assert answer.startswith(b"HTTP/1.1 411"), answer
+    assert server.script.served == 0
