@@ -8,7 +8,7 @@ agent and process it touched, without a trace query.
 
 Memory is bounded twice: at most ``recent`` conversations are kept (the least recently
 updated one makes room), each with at most ``agents_per_conversation`` agents (later ones are
-folded into the last slot's agent id ``_other``); the gauges' cardinality is at most
+folded into the last slot, agent id ``_other``); the gauges' cardinality is at most
 ``top * agents_per_conversation``.
 """
 
@@ -53,7 +53,8 @@ class ConversationTotals:
                 self._conversations.move_to_end(conversation_id)
             totals = agents.get(agent)
             if totals is None:
-                if len(agents) >= self._agents:
+                # The last slot is kept for the ones past the bound: at most `_agents` rows.
+                if len(agents) >= self._agents - 1:
                     agent = OTHER_AGENT
                 totals = agents.setdefault(agent, [0.0, 0.0])
             totals[0] += cost
