@@ -146,11 +146,15 @@ __all__ = [
     "GEN_AI_INVOKE_AGENT_SPAN",
     "GEN_AI_MODEL_SPAN",
     "GEN_AI_OPERATION_CHAT",
+    "GEN_AI_OPERATION_EMBEDDINGS",
     "GEN_AI_OPERATION_EXECUTE_TOOL",
+    "GEN_AI_OPERATION_GENERATE_CONTENT",
     "GEN_AI_OPERATION_INVOKE_AGENT",
     "GEN_AI_OPERATION_NAME",
+    "GEN_AI_OPERATION_TEXT_COMPLETION",
     "GEN_AI_OUTPUT_MESSAGES",
     "GEN_AI_PROVIDER_NAME",
+    "GEN_AI_PROVIDER_UNKNOWN",
     "GEN_AI_REQUEST_MODEL",
     "GEN_AI_RESPONSE_FINISH_REASONS",
     "GEN_AI_RESPONSE_ID",
@@ -163,6 +167,7 @@ __all__ = [
     "GEN_AI_TOOL_CALL_ID",
     "GEN_AI_TOOL_NAME",
     "GEN_AI_TOOL_TYPE",
+    "GEN_AI_TOOL_TYPE_FUNCTION",
     "GEN_AI_USAGE_INPUT_TOKENS",
     "GEN_AI_USAGE_OUTPUT_TOKENS",
     "HEALTH_SCOPE",
@@ -876,6 +881,13 @@ GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
 GEN_AI_OPERATION_CHAT = "chat"
 GEN_AI_OPERATION_INVOKE_AGENT = "invoke_agent"
 GEN_AI_OPERATION_EXECUTE_TOOL = "execute_tool"
+GEN_AI_OPERATION_TEXT_COMPLETION = "text_completion"
+GEN_AI_OPERATION_GENERATE_CONTENT = "generate_content"
+GEN_AI_OPERATION_EMBEDDINGS = "embeddings"
+#: ``gen_ai.tool.type`` of a tool the agent runs itself (the conventions' ``function``).
+GEN_AI_TOOL_TYPE_FUNCTION = "function"
+#: Our ``gen_ai.provider.name`` for an instrumented call that names no provider.
+GEN_AI_PROVIDER_UNKNOWN = "unknown"
 GEN_AI_TOKEN_TYPE_INPUT = "input"
 GEN_AI_TOKEN_TYPE_OUTPUT = "output"
 #: Span names: ``invoke_agent {gen_ai.agent.name}``, ``execute_tool {gen_ai.tool.name}``,

@@ -133,7 +133,7 @@ class ToolExecution(Scope):
         self,
         tool_name: str,
         call_id: str | None = None,
-        tool_type: str = "function",
+        tool_type: str = sc.GEN_AI_TOOL_TYPE_FUNCTION,
         telemetry: GenAITelemetry | None = None,
     ) -> None:
         super().__init__()
@@ -208,7 +208,7 @@ def invoke_agent(
 
 
 def execute_tool(
-    tool_name: str, *, call_id: str | None = None, tool_type: str = "function"
+    tool_name: str, *, call_id: str | None = None, tool_type: str = sc.GEN_AI_TOOL_TYPE_FUNCTION
 ) -> ToolExecution:
     """Mark one tool execution: span ``execute_tool {tool_name}`` and ``agent.tool.calls``.
 

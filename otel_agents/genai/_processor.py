@@ -40,7 +40,14 @@ __all__ = ["MODEL_OPERATIONS", "GenAISpanProcessor"]
 _logger = logging.getLogger(scope_name("otel_agents.genai"))
 
 #: ``gen_ai.operation.name`` values of model calls (those with token usage to price).
-MODEL_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
+MODEL_OPERATIONS = frozenset(
+    {
+        sc.GEN_AI_OPERATION_CHAT,
+        sc.GEN_AI_OPERATION_TEXT_COMPLETION,
+        sc.GEN_AI_OPERATION_GENERATE_CONTENT,
+        sc.GEN_AI_OPERATION_EMBEDDINGS,
+    }
+)
 #: Model spans in flight at once that we remember (more are attributed but not priced).
 _MAX_IN_FLIGHT = 10_000
 
@@ -115,7 +122,7 @@ class GenAISpanProcessor(SpanProcessor):
         if not isinstance(model, str) or not model:
             return  # nothing to price or count it by
         if not isinstance(provider, str) or not provider:
-            provider = "unknown"
+            provider = sc.GEN_AI_PROVIDER_UNKNOWN
         tokens: list[int | None] = []
         for key in (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS):
             value = attributes.get(key)

@@ -63,6 +63,9 @@ def test_well_known_values_are_the_registrys() -> None:
     assert operations.CHAT.value == sc.GEN_AI_OPERATION_CHAT
     assert operations.INVOKE_AGENT.value == sc.GEN_AI_OPERATION_INVOKE_AGENT
     assert operations.EXECUTE_TOOL.value == sc.GEN_AI_OPERATION_EXECUTE_TOOL
+    assert operations.TEXT_COMPLETION.value == sc.GEN_AI_OPERATION_TEXT_COMPLETION
+    assert operations.GENERATE_CONTENT.value == sc.GEN_AI_OPERATION_GENERATE_CONTENT
+    assert operations.EMBEDDINGS.value == sc.GEN_AI_OPERATION_EMBEDDINGS
     assert GenAI.GenAiTokenTypeValues.INPUT.value == sc.GEN_AI_TOKEN_TYPE_INPUT
     assert GenAI.GenAiTokenTypeValues.OUTPUT.value == sc.GEN_AI_TOKEN_TYPE_OUTPUT
     # The span names follow "{gen_ai.operation.name} {name}".
