@@ -18,7 +18,9 @@ message; ``completion_tokens`` is the scripted answer's ``completion_tokens``.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -51,8 +53,10 @@ MAX_MODEL_LENGTH = 256
 TOKENS_PER_MESSAGE = 3
 #: The finish reasons of OpenAI's Chat Completions API.
 FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter")
-#: How long one connection may take to send its request.
+#: Longest wait for the next bytes of a request on one connection (each read, not the whole).
 REQUEST_TIMEOUT_S = 10.0
+#: Connections served at once; more are closed at once (a local demo needs a handful).
+MAX_CONNECTIONS = 64
 #: Longest scripted delay of an answer.
 MAX_DELAY_S = 5.0
 _LOOPBACK = ("127.0.0.1", "localhost")
@@ -281,8 +285,36 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
+    """Threads per connection, at most :data:`MAX_CONNECTIONS`, all closed on stop (a
+    keep-alive client must not be served by a stopped server)."""
+
     daemon_threads = True
     script: ChatScript
+
+    def __init__(self, address: tuple[str, int], handler: type[_Handler]) -> None:
+        super().__init__(address, handler)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            if len(self._open) >= MAX_CONNECTIONS:
+                self.shutdown_request(request)
+                return
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._open_lock:
+            open_now, self._open = list(self._open), set()
+        for connection in open_now:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 class ModelServer:
@@ -339,6 +371,7 @@ class ModelServer:
         if server is not None:
             server.shutdown()
             server.server_close()
+            server.close_connections()
         if self._thread is not None:
             self._thread.join(timeout=REQUEST_TIMEOUT_S)
             self._thread = None

@@ -282,3 +282,15 @@ def test_a_content_length_that_is_not_plain_digits_is_refused(
         answer = connection.recv(200)
     assert answer.startswith(b"HTTP/1.1 411"), answer
     assert server.script.served == 0
+
+
+@pytest.mark.integration
+def test_a_keep_alive_connection_is_not_served_after_stop() -> None:
+    server = ModelServer().start()
+    url = server.url
+    with httpx.Client(timeout=5) as client:
+        assert client.post(url, json=HELLO).status_code == 200
+        server.stop()
+        with pytest.raises(httpx.TransportError):
+            client.post(url, json=HELLO)
+    assert server.script.served == 1
