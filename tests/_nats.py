@@ -8,6 +8,7 @@ streams, consumers and key-value buckets survive it (what the fault tests need).
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 import urllib.error
@@ -19,7 +20,7 @@ from pathlib import Path
 from _cluster import stop_process
 from _support import free_port
 
-__all__ = ["NATS_SERVER", "NatsServer", "nats_server"]
+__all__ = ["NATS_SERVER", "NatsServer", "nats_server", "publish_raw", "put_kv"]
 
 NATS_SERVER = Path(__file__).resolve().parent.parent / ".cache" / "stack" / "bin" / "nats-server"
 START_TIMEOUT = 20.0
@@ -79,3 +80,31 @@ def nats_server(store: Path) -> Iterator[NatsServer]:
         yield server.start()
     finally:
         server.stop()
+
+
+def publish_raw(url: str, subject: str, body: bytes, headers: dict[str, str]) -> None:
+    """Publish raw bytes to the stream, as a hostile or buggy client would."""
+    import nats
+
+    async def main() -> None:
+        nc = await nats.connect(url)
+        try:
+            await nc.jetstream().publish(subject, body, headers=headers)
+        finally:
+            await nc.close()
+
+    asyncio.run(main())
+
+
+def put_kv(url: str, bucket: str, key: str, value: bytes) -> None:
+    """Put ``value`` under ``key`` in a key-value bucket, as any client of the broker may."""
+    import nats
+
+    async def main() -> None:
+        nc = await nats.connect(url)
+        try:
+            await (await nc.jetstream().key_value(bucket)).put(key, value)
+        finally:
+            await nc.close()
+
+    asyncio.run(main())

@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import nats
 import pytest
 
 from otel_agents import semconv as sc
@@ -22,26 +21,13 @@ from otel_agents.messaging import (
     SecurityConfig,
 )
 from otel_agents.testing import TelemetryCapture
-from tests._nats import NatsServer
+from tests._nats import NatsServer, publish_raw
 
 pytestmark = pytest.mark.integration
 
 Make = Callable[..., AgentCommunicationProtocol]
 DEADLINE = 20.0
 KEY = "test-signing-key-0123456789"
-
-
-def _publish(url: str, subject: str, body: bytes, headers: dict[str, str]) -> None:
-    """Publish raw bytes, as a hostile or buggy client would."""
-
-    async def main() -> None:
-        nc = await nats.connect(url)
-        try:
-            await nc.jetstream().publish(subject, body, headers=headers)
-        finally:
-            await nc.close()
-
-    asyncio.run(main())
 
 
 def _transport(comm: AgentCommunicationProtocol) -> NatsTransport:
@@ -120,7 +106,7 @@ def test_an_envelope_seen_again_under_another_nats_id_is_not_processed_again(
     assert comm.process_next("worker") is not None
     body = comm.get_message_status(message_id).message.to_json().encode()
     subject = _transport(comm).names.subject("worker", MessagePriority.NORMAL)
-    _publish(nats.url, subject, body, {"Nats-Msg-Id": "another-id"})
+    publish_raw(nats.url, subject, body, {"Nats-Msg-Id": "another-id"})
     assert comm.process_next("worker") is None
     assert ran == [message_id]
     assert comm.get_queue_size("worker") == 0  # acknowledged, not left to redeliver
@@ -151,7 +137,7 @@ def test_a_bad_envelope_is_rejected_counted_and_never_redelivered(
         "m-1", MessageType.REQUEST, MessagePriority.NORMAL, "x", "worker", {}, 0
     )
     subject = _transport(comm).names.subject("worker", MessagePriority.NORMAL)
-    _publish(nats.url, subject, make_body(template), {"Nats-Msg-Id": "bad-1"})
+    publish_raw(nats.url, subject, make_body(template), {"Nats-Msg-Id": "bad-1"})
 
     assert comm.process_next("worker") is None
     time.sleep(1.0)  # past ack_timeout: a delivery left unsettled would come back now
@@ -173,8 +159,8 @@ def test_a_replayed_signed_envelope_is_rejected(
     body = message.to_json().encode()
     headers = security.sign(message.message_id, body)
     subject = _transport(comm).names.subject("worker", MessagePriority.NORMAL)
-    _publish(nats.url, subject, body, {**headers, "Nats-Msg-Id": "first"})
-    _publish(nats.url, subject, body, {**headers, "Nats-Msg-Id": "replay"})
+    publish_raw(nats.url, subject, body, {**headers, "Nats-Msg-Id": "first"})
+    publish_raw(nats.url, subject, body, {**headers, "Nats-Msg-Id": "replay"})
 
     assert comm.process_pending("worker") == 1
     assert ran == [message.message_id]
@@ -214,7 +200,7 @@ def test_an_old_envelope_published_again_later_is_stale(
     message, _ = comm.envelope("boss", "worker", MessageType.REQUEST, {"x": 1}, "normal")
     body = message.to_json().encode()
     subject = _transport(comm).names.subject("worker", MessagePriority.NORMAL)
-    _publish(
+    publish_raw(
         nats.url, subject, body, {**signer.sign(message.message_id, body), "Nats-Msg-Id": "old"}
     )
 

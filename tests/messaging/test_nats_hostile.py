@@ -3,13 +3,11 @@ bucket and replayed envelopes cannot stop a process, skip a message or run one t
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Callable
 from typing import Any
 
-import nats
 import pytest
 
 from otel_agents.messaging import (
@@ -20,7 +18,7 @@ from otel_agents.messaging import (
     NatsTransport,
     SecurityConfig,
 )
-from tests._nats import NatsServer
+from tests._nats import NatsServer, publish_raw, put_kv
 from tests.messaging.test_nats_transport import eventually
 
 pytestmark = pytest.mark.integration
@@ -29,36 +27,14 @@ Make = Callable[..., AgentCommunicationProtocol]
 KEY = "test-signing-key-0123456789"
 
 
-def _put(url: str, bucket: str, key: str, value: bytes) -> None:
-    async def main() -> None:
-        nc = await nats.connect(url)
-        try:
-            await (await nc.jetstream().key_value(bucket)).put(key, value)
-        finally:
-            await nc.close()
-
-    asyncio.run(main())
-
-
-def _publish(url: str, subject: str, body: bytes, headers: dict[str, str]) -> None:
-    async def main() -> None:
-        nc = await nats.connect(url)
-        try:
-            await nc.jetstream().publish(subject, body, headers=headers)
-        finally:
-            await nc.close()
-
-    asyncio.run(main())
-
-
 def test_a_hostile_agents_bucket_entry_stops_no_watch_and_no_new_process(
     make_nats_comm: Make, nats: NatsServer
 ) -> None:
     first = make_nats_comm()
     first.register_agent("alpha", "Alpha", ["x"], "http://localhost:8001")
-    _put(nats.url, "OTEL_AGENTS_agents", "zzz", b"[" * 4000)  # nested too deep for json
+    put_kv(nats.url, "OTEL_AGENTS_agents", "zzz", b"[" * 4000)  # nested too deep for json
     forged = {"agent_id": "alpha", "name": "Mallory", "capabilities": [], "endpoint": "x"}
-    _put(nats.url, "OTEL_AGENTS_agents", "mallory", json.dumps(forged).encode())
+    put_kv(nats.url, "OTEL_AGENTS_agents", "mallory", json.dumps(forged).encode())
     first.register_agent("beta", "Beta", ["x"], "http://localhost:8002")  # after them
     second = make_nats_comm()  # attaches: its watch reads past the bad entries
     eventually(lambda: second.registry.lookup("beta"), "beta, registered after the entries")
@@ -74,8 +50,8 @@ def test_a_forged_outcome_neither_skips_the_message_nor_breaks_the_status_call(
     comm.register_handler("worker", lambda message: ran.append(message.payload))
     deep = comm.send_message("boss", "worker", MessageType.REQUEST, {"n": 1})
     forged = comm.send_message("boss", "worker", MessageType.REQUEST, {"n": 2})
-    _put(nats.url, "OTEL_AGENTS_status", deep, b"[" * 1999)
-    _put(nats.url, "OTEL_AGENTS_status", forged, b'{"status": "processed", "updated_at": 1}')
+    put_kv(nats.url, "OTEL_AGENTS_status", deep, b"[" * 1999)
+    put_kv(nats.url, "OTEL_AGENTS_status", forged, b'{"status": "processed", "updated_at": 1}')
     assert comm.get_message_status(deep).status is MessageStatus.QUEUED
     assert comm.get_message_status(forged).status is MessageStatus.PROCESSED  # shown, only
     assert comm.process_pending("worker") == 2
@@ -99,11 +75,11 @@ def test_a_copy_that_waited_past_the_window_is_still_a_replay(
     body = message.to_json().encode()
     headers = security.sign(message.message_id, body)
     subject = comm.transport.names.subject("worker", MessagePriority.NORMAL)  # type: ignore[attr-defined]
-    _publish(nats.url, subject, body, {**headers, "Nats-Msg-Id": "first"})
+    publish_raw(nats.url, subject, body, {**headers, "Nats-Msg-Id": "first"})
     assert comm.process_pending("worker") == 1
     filler = comm.send_message("boss", "worker", MessageType.REQUEST, {"x": 2})
     assert comm.process_pending("worker") == 1  # the history of one forgot the first
-    _publish(nats.url, subject, body, {**headers, "Nats-Msg-Id": "again"})  # within the window
+    publish_raw(nats.url, subject, body, {**headers, "Nats-Msg-Id": "again"})  # within the window
     time.sleep(1.5)  # waits on the broker past the window
     assert comm.process_pending("worker") == 0
     assert ran == [message.message_id, filler]
