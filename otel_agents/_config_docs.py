@@ -4,7 +4,7 @@ A document marks each generated table with a pair of comments::
 
     <!-- generated:config:gateway -->
     | key | variable | default | meaning |
-    ...
+    | ... | ... | ... | ... |
     <!-- /generated:config:gateway -->
 
 :func:`render` rewrites everything between them from :data:`TABLES`

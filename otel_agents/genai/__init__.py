@@ -10,7 +10,7 @@ with tokens and cost per agent, per model and per conversation::
             call.set_usage(response.usage.prompt_tokens, response.usage.completion_tokens)
             call.set_response(model=response.model, finish_reasons=["stop"])
         with genai.execute_tool("search"):
-            ...
+            results = search(query)
 
 Spans: ``invoke_agent {name}`` (INTERNAL), ``execute_tool {tool}`` (INTERNAL),
 ``{operation} {model}`` (CLIENT). Metrics: ``gen_ai.client.token.usage``,
