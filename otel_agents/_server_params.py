@@ -52,82 +52,55 @@ DRAIN_TIMEOUT = Param(
     parse=parse_millis_as_seconds,
     shown_default="`3000`",
 )
-EXPORT_KEY: Param[str | None] = Param(
-    S,
-    None,
+
+
+def _secret(variable: str, description: str, read_by: str) -> Param[str | None]:
+    """A secret variable: no default, never shown, read by ``read_by`` when it needs it."""
+    return Param(
+        S, None, variable, None, description, shown_default="none", secret=True, read_by=read_by
+    )
+
+
+EXPORT_KEY = _secret(
     "OTEL_AGENTS_EXPORT_KEY",
-    None,
     (
         "Fernet key for `export_*(..., encrypt=True)` and `demo --encrypt` "
         "(`otel_agents._encryption.generate_key()`)"
     ),
-    shown_default="none",
-    secret=True,
-    read_by="otel_agents._encryption",
+    "otel_agents._encryption",
 )
-MESSAGING_SECRET: Param[str | None] = Param(
-    S,
-    None,
+MESSAGING_SECRET = _secret(
     "OTEL_AGENTS_MESSAGING_SECRET",
-    None,
     (
         "agent messaging over HTTP: bearer token (the hub refuses to start without it unless "
         "`--insecure`)"
     ),
-    shown_default="none",
-    secret=True,
-    read_by="otel_agents.messaging._security",
+    "otel_agents.messaging._security",
 )
-MESSAGING_SIGNING_KEY: Param[str | None] = Param(
-    S,
-    None,
+MESSAGING_SIGNING_KEY = _secret(
     "OTEL_AGENTS_MESSAGING_SIGNING_KEY",
-    None,
     "agent messaging over HTTP: envelope signing key",
-    shown_default="none",
-    secret=True,
-    read_by="otel_agents.messaging._security",
+    "otel_agents.messaging._security",
 )
-MESSAGING_VERIFICATION_KEYS: Param[str | None] = Param(
-    S,
-    None,
+MESSAGING_VERIFICATION_KEYS = _secret(
     "OTEL_AGENTS_MESSAGING_VERIFICATION_KEYS",
-    None,
     "older signing keys still accepted during a rotation (comma list)",
-    shown_default="none",
-    secret=True,
-    read_by="otel_agents.messaging._security",
+    "otel_agents.messaging._security",
 )
-
-NATS_TOKEN: Param[str | None] = Param(
-    S,
-    None,
+NATS_TOKEN = _secret(
     "OTEL_AGENTS_NATS_TOKEN",
-    None,
     "agent messaging over NATS: the broker's token (keeps it out of URLs on command lines)",
-    shown_default="none",
-    secret=True,
-    read_by="otel_agents.messaging._nats",
+    "otel_agents.messaging._nats",
 )
-NATS_USER: Param[str | None] = Param(
-    S,
-    None,
+NATS_USER = _secret(
     "OTEL_AGENTS_NATS_USER",
-    None,
     "agent messaging over NATS: user name (with `OTEL_AGENTS_NATS_PASSWORD`)",
-    shown_default="none",
-    secret=True,
-    read_by="otel_agents.messaging._nats",
+    "otel_agents.messaging._nats",
 )
-NATS_PASSWORD: Param[str | None] = Param(
-    S,
-    None,
+NATS_PASSWORD = _secret(
     "OTEL_AGENTS_NATS_PASSWORD",
-    None,
     "agent messaging over NATS: password",
-    shown_default="none",
-    secret=True,
-    read_by="otel_agents.messaging._nats",
+    "otel_agents.messaging._nats",
 )
 
 #: Every setting above, in order.
