@@ -15,6 +15,26 @@ os.environ.setdefault("OTEL_AGENTS_HOST_METRICS", "on")
 # honest); see tests/_isolation.py.
 pytest_plugins = ["tests._isolation"]
 
+#: The longest test files: each runs the real stack for a minute or more. ``scripts/test`` runs
+#: the suite on several workers, a file per worker at a time (``-n 4 --dist loadfile
+#: --no-loadscope-reorder``); collected first, these start at once and the short files fill
+#: the other workers around them, instead of starting last and running alone at the end.
+LONGEST_FIRST = (
+    "tests/stack/test_topology.py",
+    "tests/stack/test_topology_nats_agents.py",
+    "tests/stack/test_topology_refusing.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Move the tests of :data:`LONGEST_FIRST` to the front, in that order (stable otherwise)."""
+    rank = {path: index for index, path in enumerate(LONGEST_FIRST)}
+
+    def position(item: pytest.Item) -> int:
+        return rank.get(item.path.relative_to(config.rootpath).as_posix(), len(rank))
+
+    items.sort(key=position)
+
 
 @pytest.fixture
 def telemetry() -> Iterator[TelemetryCapture]:
