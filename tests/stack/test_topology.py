@@ -32,7 +32,8 @@ waits only as long as the real parts need:
 * the Collector retries an unreachable Jaeger every second and gives up after
   ``RETRY_ELAPSED`` (3 s) instead of 5 min, flushes span metrics every ``SCRAPE_INTERVAL``
   (instead of 15 s), and forgets a silent service's series after ``METRIC_EXPIRATION``
-  (10 s, five exports; instead of 5 min);
+  (10 s, five exports; instead of 5 min: the span-metrics test has the gateway serve
+  requests right before it reads the gateway's span series);
 * one size: the Collector's queue for Jaeger holds two batches and has one consumer (instead
   of 1000 and 10), so that a stopped Jaeger fills it within the test.
 
@@ -42,8 +43,9 @@ which in its container is its own receiver; here it is mapped to that receiver t
 port nothing listens on.
 
 Waits end as soon as their condition holds; only their bounds are generous. Where the test
-proves that something does *not* happen (a second notification), it watches for
-``NOT_AGAIN``, five group intervals. The agent-monitor is killed as soon as the tests that
+proves that something does *not* happen (a second notification), it watches for ``NOT_AGAIN``,
+five group intervals, counted from the notification (the firing one went out tests earlier, so
+little of that watch is left to sleep). The agent-monitor is killed as soon as the tests that
 need it alive are done (every service is in Jaeger): its absence (failed forwards, 5xx, then
 after the hub's three missed 10 s heartbeats an offline agent, and after the Collector's
 expiration a service that stopped exporting) takes the longest to show. Processes stop as
