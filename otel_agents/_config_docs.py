@@ -86,7 +86,9 @@ def _environment(params: Sequence[Param[Any]]) -> list[str]:
 
 def _keys(params: Sequence[Param[Any]]) -> list[str]:
     rows = ["| config key | default | meaning |", "| --- | --- | --- |"]
-    rows += [f"| {_code(p.name)} | {_python_default(p)} | {p.description} |" for p in params]
+    for p in params:
+        meaning = f"{p.description}; variable {_code(p.env)}" if p.env else p.description
+        rows.append(f"| {_code(p.name)} | {_python_default(p)} | {meaning} |")
     return rows
 
 

@@ -59,7 +59,11 @@ def register(subparsers: Any) -> None:
         "cloud metadata address (repeatable)",
     )
     hub.add_argument(
-        "--ack-timeout", type=float, default=30.0, help="seconds to wait for a processed report"
+        "--ack-timeout",
+        type=float,
+        default=None,
+        help="seconds to wait for a processed report (default: OTEL_AGENTS_MESSAGING_ACK_TIMEOUT,"
+        " else 30)",
     )
     hub.add_argument(
         "--max-delivery-attempts", type=int, default=5, help="deliveries before a dead letter"
@@ -160,11 +164,12 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
     if hasattr(args, "ack_timeout"):  # the hub
         config.update(
             allowed_endpoint_networks=tuple(args.allow_endpoint_network),
-            ack_timeout=args.ack_timeout,
             max_delivery_attempts=args.max_delivery_attempts,
             retry_backoff=args.retry_backoff,
             max_dead_letters=args.max_dead_letters,
         )
+        if args.ack_timeout is not None:  # else the variable, else the default
+            config["ack_timeout"] = args.ack_timeout
     return config
 
 

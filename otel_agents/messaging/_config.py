@@ -20,10 +20,14 @@ from typing import Any
 from otel_agents._config_params import Component, Param, resolve_mapping
 from otel_agents._seed_params import boolean, number, strings, text
 
-__all__ = ["DEFAULT_CONFIG", "MESSAGING", "MESSAGING_PARAMS", "read_config"]
+__all__ = ["ACK_TIMEOUT_ENV", "DEFAULT_CONFIG", "MESSAGING", "MESSAGING_PARAMS", "read_config"]
 
 MESSAGING = Component("AgentCommunicationProtocol")
 M = MESSAGING
+#: The one messaging key a deployment also sets by variable: the ``otel-agents agent --nats``
+#: processes of a compose file have no option for it (their consumers are made with it).
+ACK_TIMEOUT_ENV = "OTEL_AGENTS_MESSAGING_ACK_TIMEOUT"
+_positive_seconds = number(float, positive=True)
 MESSAGING_PARAMS: tuple[Param[Any], ...] = (
     Param(
         M,
@@ -109,10 +113,14 @@ MESSAGING_PARAMS: tuple[Param[Any], ...] = (
     Param(
         M,
         "ack_timeout",
-        None,
+        ACK_TIMEOUT_ENV,
         30.0,
-        "seconds the hub waits for an inbox's processed report before redelivering",
-        number(float, positive=True),
+        (
+            "seconds the hub waits for an inbox's processed report before redelivering (over"
+            " NATS: the broker's ack wait of the agent's consumers, set when it registers)"
+        ),
+        _positive_seconds,
+        parse=lambda text: _positive_seconds(float(text)),
     ),
     Param(
         M,

@@ -3,18 +3,21 @@ a :class:`Stack` with the addresses and clients the tests talk through."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import secrets
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from _prometheus import prometheus_binary, unavailable
+from _prometheus import in_ci, prometheus_binary, unavailable
 from _topology import REPO, Topology
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -44,7 +47,7 @@ def eventually(probe: Callable[[], T], done: Callable[[T], bool], what: str, tim
             return result
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}: {result!r}")
-        time.sleep(1.0)
+        time.sleep(0.5)
 
 
 def stack_binaries() -> dict[str, Path]:
@@ -68,21 +71,73 @@ def stack_binaries() -> dict[str, Path]:
     return binaries
 
 
+#: The intervals (seconds) the topology tests run the stack with; their waits and sleeps are
+#: derived from these. Prometheus scrapes and evaluates every SCRAPE_INTERVAL (compose: 15 s;
+#: the rules' shortest window, [1m], still holds dozens of samples), Alertmanager waits
+#: GROUP_INTERVAL before a group's first notification and between its updates, the services
+#: export metrics every EXPORT_INTERVAL (compose: 5 s) and batch spans and log records for at
+#: most BATCH_DELAY (the SDK's default: 5 s), the Collector forgets a series not received for
+#: METRIC_EXPIRATION (compose: 5 min; several exports of a live service) and gives up a batch
+#: Jaeger refuses after RETRY_ELAPSED.
+SCRAPE_INTERVAL = 1
+GROUP_INTERVAL = 1
+EXPORT_INTERVAL = 2
+BATCH_DELAY = 1
+METRIC_EXPIRATION = 10
+RETRY_ELAPSED = 3
+
 #: (container path suffix, pattern, replacement): the timings the test shortens.
 TIMINGS = (
     (".rules.yml", r"(?m)^\s+for: \S+\n", ""),
-    ("/prometheus.yml", r"(scrape|evaluation)_interval: 15s", r"\1_interval: 5s"),
-    ("/prometheus.yml", r"scrape_timeout: 10s", "scrape_timeout: 5s"),
-    ("/alertmanager.yml", r"group_wait: \S+", "group_wait: 1s"),
-    ("/alertmanager.yml", r"group_interval: \S+", "group_interval: 5s"),
-    ("/otelcol-contrib/config.yaml", r"max_interval: 30s", "max_interval: 5s"),
-    ("/otelcol-contrib/config.yaml", r"max_elapsed_time: 300s", "max_elapsed_time: 10s"),
-    ("/otelcol-contrib/config.yaml", r"metric_expiration: 5m", "metric_expiration: 60s"),
-    ("/otelcol-contrib/config.yaml", r"metrics_expiration: 5m", "metrics_expiration: 60s"),
+    (
+        "/prometheus.yml",
+        r"(scrape|evaluation)_interval: 15s",
+        rf"\1_interval: {SCRAPE_INTERVAL}s",
+    ),
+    ("/prometheus.yml", r"scrape_timeout: 10s", f"scrape_timeout: {SCRAPE_INTERVAL}s"),
+    ("/alertmanager.yml", r"group_wait: \S+", f"group_wait: {GROUP_INTERVAL}s"),
+    ("/alertmanager.yml", r"group_interval: \S+", f"group_interval: {GROUP_INTERVAL}s"),
+    ("/otelcol-contrib/config.yaml", r"initial_interval: 5s", "initial_interval: 1s"),
+    ("/otelcol-contrib/config.yaml", r"max_interval: 30s", "max_interval: 1s"),
+    (
+        "/otelcol-contrib/config.yaml",
+        r"max_elapsed_time: 300s",
+        f"max_elapsed_time: {RETRY_ELAPSED}s",
+    ),
+    (
+        "/otelcol-contrib/config.yaml",
+        r"metric_expiration: 5m",
+        f"metric_expiration: {METRIC_EXPIRATION}s",
+    ),
+    (
+        "/otelcol-contrib/config.yaml",
+        r"metrics_expiration: 5m",
+        f"metrics_expiration: {METRIC_EXPIRATION}s",
+    ),
+    # Span metrics once per scrape, as the shipped config does at its 15 s.
+    (
+        "/otelcol-contrib/config.yaml",
+        r"metrics_flush_interval: 15s",
+        f"metrics_flush_interval: {SCRAPE_INTERVAL}s",
+    ),
     # One consumer and room for two batches: a stopped Jaeger fills the queue in seconds.
     ("/otelcol-contrib/config.yaml", r"num_consumers: 10", "num_consumers: 1"),
     ("/otelcol-contrib/config.yaml", r"queue_size: 1000", "queue_size: 2"),
 )
+
+#: Variables of the otel-agents services (those compose gives OTEL_METRIC_EXPORT_INTERVAL):
+#: the export interval replaced, the batch processors' delays (standard OTEL_* variables
+#: compose leaves at their defaults) added.
+ENVIRONMENT = {
+    "OTEL_METRIC_EXPORT_INTERVAL": str(EXPORT_INTERVAL * 1000),
+    "OTEL_BSP_SCHEDULE_DELAY": str(BATCH_DELAY * 1000),
+    "OTEL_BLRP_SCHEDULE_DELAY": str(BATCH_DELAY * 1000),
+}
+
+
+def shorten_environment(_service: str, env: dict[str, str]) -> dict[str, str]:
+    """:data:`ENVIRONMENT` over the variables of an otel-agents service."""
+    return {**env, **ENVIRONMENT} if "OTEL_METRIC_EXPORT_INTERVAL" in env else env
 
 
 def shorten_timings(container_path: str, text: str) -> str:
@@ -92,6 +147,36 @@ def shorten_timings(container_path: str, text: str) -> str:
             text, count = re.subn(pattern, replacement, text)
             assert count, f"{pattern!r} no longer matches {container_path}"
     return text
+
+
+@contextlib.contextmanager
+def running_stack(folder: Path, *, teardown: signal.Signals = signal.SIGTERM) -> Iterator[Stack]:
+    """Every service of the compose file running in ``folder`` with the shortened timings
+    (:data:`TIMINGS`, :data:`ENVIRONMENT`), stopped at the end with ``teardown``."""
+    secret, signing_key = secrets.token_hex(16), secrets.token_hex(16)
+    environ = {
+        "OTEL_AGENTS_MESSAGING_SECRET": secret,
+        "OTEL_AGENTS_MESSAGING_SIGNING_KEY": signing_key,
+    }
+    topology = Topology(folder, stack_binaries(), environ, shorten_timings, shorten_environment)
+    started = time.monotonic()
+    try:
+        topology.start()
+    except Exception:
+        print(topology.report())
+        topology.stop()
+        raise
+    print(f"\ncompose topology ready in {time.monotonic() - started:.1f}s")
+    stack = Stack(topology, secret, signing_key)
+    try:
+        yield stack
+    finally:
+        stack.stop_probe()
+        stopping = time.monotonic()
+        topology.stop(sig=teardown)
+        print(f"\ntopology stopped ({teardown.name}) in {time.monotonic() - stopping:.1f}s")
+        if in_ci():
+            print(topology.report())
 
 
 class Stack:
@@ -135,6 +220,20 @@ class Stack:
                 for a in n["alerts"]
             )
         ]
+
+    def register_coordinator(self) -> httpx.Response:
+        """Register the sender of :meth:`post_message` with the hub, through the gateway."""
+        registration = {
+            "agent_id": COORDINATOR,
+            "name": "Coordinator",
+            "capabilities": ["planning"],
+            "endpoint": "http://127.0.0.1:1",
+        }
+        return httpx.post(
+            self.gateway + "/v1/hub/agents",
+            json=registration,
+            headers=self.security.request_headers(COORDINATOR),
+        )
 
     def post_message(
         self, recipient: str, *, through_gateway: bool, signed: bool = True, **extra: Any
@@ -196,3 +295,10 @@ class Stack:
         )
         meter = self.probe.get_meter("tests.stack")
         semconv.create_instrument(meter, semconv.AGENT_HEALTH_SCORE, callbacks=[observe])
+
+    def stop_probe(self) -> None:
+        """Stop :meth:`push_health_score`'s exports (at once while the Collector runs; its
+        last export to a stopped one would retry for the exporter's timeout)."""
+        if self.probe is not None:
+            self.probe.shutdown()
+            self.probe = None

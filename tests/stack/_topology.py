@@ -5,7 +5,9 @@ gives it, read from the file rather than retyped. Only what Docker would provide
 
 * host names and ports: ``otel-collector:4318``, ``0.0.0.0:4317``, ``localhost:9090`` and
   ``--host 0.0.0.0 --port 8101`` become ``127.0.0.1:<a free port>``, one per (service, port),
-  in arguments, environment values and mounted config files alike;
+  in arguments, environment values and mounted config files alike; an image's defaults that
+  name the container itself (nats-server's bind address, Jaeger's OTLP endpoint for its own
+  traces) are made explicit first (:class:`ImageRuntime`), then mapped the same way;
 * mounted files: copied into the test's folder (with the mapping above applied), and their
   container paths in arguments and in other mounted files point at the copies; a named
   volume (``nats-data:/data``) is an empty folder of the test's;
@@ -51,6 +53,9 @@ class ImageRuntime:
     implicit_args: tuple[str, ...] = ()
     #: Container paths the image writes to that no volume mounts (mapped to empty folders).
     scratch: tuple[str, ...] = ()
+    #: Variables the image's program reads with a default that names the container itself
+    #: (``localhost``): made explicit, so that they are mapped like the compose ones.
+    implicit_env: tuple[tuple[str, str], ...] = ()
     #: A health URL for images that have no shell for a compose healthcheck.
     ready_url: str | None = None
     #: Flags whose value is a bind host (mapped to 127.0.0.1) or a listening port (mapped to a
@@ -63,7 +68,11 @@ IMAGES: dict[str, ImageRuntime | None] = {
     "otel/opentelemetry-collector-contrib": ImageRuntime(
         "otelcol", ready_url="http://0.0.0.0:13133/"
     ),
-    "jaegertracing/jaeger": ImageRuntime("jaeger"),
+    # Jaeger traces its own queries to the OTLP default, localhost:4317: in its container,
+    # its own receiver (here, a Jaeger that stops would wait for a port nothing listens on).
+    "jaegertracing/jaeger": ImageRuntime(
+        "jaeger", implicit_env=(("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4317"),)
+    ),
     "prom/prometheus": ImageRuntime(
         "prometheus",
         implicit_args=("--web.listen-address=0.0.0.0:9090",),
@@ -180,6 +189,8 @@ class Topology:
         environ: the shell compose would interpolate ``${VAR}`` from.
         transform: a hook ``(container path, text) -> text`` applied to mounted text files
             after mapping (the test drops alert hold times with it).
+        environment: a hook ``(service, variables) -> variables`` applied to each service's
+            environment after mapping (the test shortens export intervals with it).
     """
 
     def __init__(
@@ -188,6 +199,7 @@ class Topology:
         binaries: Mapping[str, Path],
         environ: Mapping[str, str],
         transform: Callable[[str, str], str] | None = None,
+        environment: Callable[[str, dict[str, str]], dict[str, str]] | None = None,
     ) -> None:
         self.compose = load_compose()
         self.services: dict[str, dict[str, Any]] = self.compose["services"]
@@ -195,6 +207,7 @@ class Topology:
         self.binaries = binaries
         self.environ = environ
         self.transform = transform or (lambda _path, text: text)
+        self.environment = environment or (lambda _name, env: env)
         self.ports = Ports(frozenset(self.services))
         self.processes: dict[str, Process] = {}
         #: Services that did not exit within STOP_TIMEOUT of their signal and were killed.
@@ -256,8 +269,9 @@ class Topology:
         # per container in compose, not shared with whatever else runs on this machine.
         (own / "tmp").mkdir(parents=True, exist_ok=True)
         env["TMPDIR"] = str(own / "tmp")
-        for key, value in (service.get("environment") or {}).items():
+        for key, value in (*runtime.implicit_env, *(service.get("environment") or {}).items()):
             env[str(key)] = self.ports.rewrite(interpolate(str(value), self.environ), name)
+        env = self.environment(name, env)
         ready = runtime.ready_url
         check = service.get("healthcheck", {}).get("test")
         if check:
@@ -353,22 +367,45 @@ class Topology:
         raise RuntimeError(f"{process.name} not ready at {process.ready_url}:\n{process.tail()}")
 
     def stop(self, *names: str, sig: signal.Signals = signal.SIGTERM) -> dict[str, float]:
-        """Signal each named process (default: all, in reverse start order); seconds to exit."""
+        """Signal each named process (default: all); seconds each took to exit.
+
+        As ``docker compose stop`` does: the services that depend on others first, those of
+        one wave in parallel (each within STOP_TIMEOUT of its signal, else killed), so that
+        a service still has what it depends on (its Collector) while it stops.
+        """
         took: dict[str, float] = {}
-        for name in names or tuple(reversed(self.processes)):
-            process = self.processes.get(name)
-            if process is None or process.popen is None or process.popen.poll() is not None:
-                continue
-            started = time.monotonic()
-            process.popen.send_signal(sig)
-            try:
-                process.popen.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.popen.kill()
-                process.popen.wait(STOP_TIMEOUT)
-                self.killed.add(name)
-            took[name] = time.monotonic() - started
+        left = [n for n in (names or tuple(reversed(self.processes))) if self.running(n)]
+        while left:
+            wave = [n for n in left if not any(n in self._depends_on(o) for o in left)]
+            started = {}
+            for name in wave:
+                popen = self.processes[name].popen
+                assert popen is not None
+                started[name] = time.monotonic()
+                popen.send_signal(sig)
+            for name in wave:
+                popen = self.processes[name].popen
+                assert popen is not None
+                try:
+                    popen.wait(max(0.0, started[name] + STOP_TIMEOUT - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    popen.kill()
+                    popen.wait(STOP_TIMEOUT)
+                    self.killed.add(name)
+                took[name] = time.monotonic() - started[name]
+            left = [n for n in left if n not in wave]
         return took
+
+    def _depends_on(self, name: str) -> set[str]:
+        """Every service ``name`` depends on, directly or not."""
+        found: set[str] = set()
+        todo = list(self.services[name].get("depends_on") or {})
+        while todo:
+            other = todo.pop()
+            if other not in found:
+                found.add(other)
+                todo += list(self.services[other].get("depends_on") or {})
+        return found
 
     def running(self, name: str) -> bool:
         process = self.processes.get(name)

@@ -11,7 +11,7 @@ and a fake receiver would not be the Collector.
 
 Only the Collector and Prometheus of ``docker-compose.yml`` run (``_topology.py``), with the
 shipped scrape config and rule file, and the timings of the topology test
-(``_stack_run.shorten_timings``: no ``for`` hold time, a 5 s scrape and evaluation interval).
+(``_stack_run.shorten_timings``: no ``for`` hold time, a 1 s scrape and evaluation interval).
 The test sends OTLP/JSON over HTTP as any SDK would, one payload per signal.
 """
 
@@ -39,7 +39,7 @@ COLLECTOR_CONFIG = "/otelcol-contrib/config.yaml"
 #: The shipped limits, and the tiny ones of the copy this test runs.
 SHIPPED_LIMITS = re.compile(r"limit_mib: 160\n(\s+)spike_limit_mib: 40\n")
 TINY_LIMITS = r"limit_mib: 2\n\1spike_limit_mib: 1\n"
-DEADLINE = 150.0  # a few 5 s scrapes and evaluations, on a shared machine
+DEADLINE = 150.0  # a few scrapes and evaluations, on a shared machine: a bound
 
 
 def refusing_config(container_path: str, text: str) -> str:
