@@ -21,6 +21,7 @@ pytest_plugins = ["tests._isolation"]
 #: the other workers around them, instead of starting last and running alone at the end.
 LONGEST_FIRST = (
     "tests/stack/test_topology.py",
+    "tests/stack/test_topology_faults.py",
     "tests/stack/test_topology_nats_agents.py",
     "tests/stack/test_topology_refusing.py",
 )
