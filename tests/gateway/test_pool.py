@@ -112,7 +112,7 @@ def test_a_connection_that_fails_gives_its_slot_to_the_next_request(
 
     timed_out, waited = run_all(
         client,
-        get(client, server.port, "/work?sleep=3"),  # holds the only connection, then times out
+        get(client, server.port, "/work?sleep=1"),  # holds the only connection, then times out
         later(lambda: get(client, server.port, "/work")),
     )
 
