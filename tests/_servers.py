@@ -83,7 +83,7 @@ class ThreadServer:
     def __init__(self, app: Any, *, tls: tuple[str, str] | None = None, **options: Any) -> None:
         """``tls``: (certificate chain file, key file) to serve ``https``; ``options``:
         more ``uvicorn.Config`` arguments (they win over the defaults here)."""
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.port: int = self.sock.getsockname()[1]
