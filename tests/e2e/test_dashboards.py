@@ -101,7 +101,13 @@ class ShiftedClock:
 class Upstream:
     """A real HTTP service on 127.0.0.1 for the gateway: ``/ok`` 200, ``/fail`` 500."""
 
-    sock: socket.socket = field(default_factory=socket.socket)
+    # IPPROTO_TCP: asyncio sets TCP_NODELAY only on such sockets' connections; without it
+    # each keep-alive request waited ~40 ms for a delayed ACK.
+    sock: socket.socket = field(
+        default_factory=lambda: socket.socket(
+            socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
+        )
+    )
     server: uvicorn.Server | None = None
     thread: threading.Thread | None = None
 
