@@ -210,24 +210,10 @@ def _hub_command(tmp_path: Path, port: int, upstream: int) -> list[str]:
     return [sys.executable, "-m", "otel_agents.messaging._cli", "hub", "--port", str(port)]
 
 
-@pytest.mark.parametrize(
-    ("command", "in_flight"),
-    [
-        (_hub_command, None),
-        (_gateway_command, None),
-        # A request the upstream never answers (request_timeout is 60 s) is in flight.
-        (_gateway_command, b"GET /v1/users/1 HTTP/1.1\r\nHost: x\r\n\r\n"),
-    ],
-    ids=["hub", "gateway", "gateway-request-in-flight"],
-)
-def test_sigterm_stops_a_server_within_the_bound_while_the_collector_hangs(
-    collectors: dict[str, int], tmp_path: Path, command: Any, in_flight: bytes | None
-) -> None:
-    """Within OTEL_AGENTS_DRAIN_TIMEOUT + OTEL_AGENTS_SHUTDOWN_TIMEOUT, with a margin.
-
-    The drain is set to 1 s rather than its default 3 s: a request still in flight then waits
-    out the drain and is cancelled all the same, two seconds sooner.
-    """
+def _stop_server(
+    collectors: dict[str, int], workdir: Path, command: Any, in_flight: bytes | None
+) -> tuple[float, str]:
+    """Start the server, send it a request, SIGTERM it: seconds to exit, and its stderr."""
     port = free_port()
     env = {
         "OTEL_SERVICE_NAME": "sigterm-test",
@@ -241,7 +227,7 @@ def test_sigterm_stops_a_server_within_the_bound_while_the_collector_hangs(
         "OTEL_AGENTS_MESSAGING_SECRET": "sigterm-test-token",  # the hub refuses to run open
     }
     process = subprocess.Popen(
-        command(tmp_path, port, collectors["black-hole"]),
+        command(workdir, port, collectors["black-hole"]),
         env=scrubbed_env(env),
         cwd=REPO,
         stdout=subprocess.DEVNULL,
@@ -262,14 +248,62 @@ def test_sigterm_stops_a_server_within_the_bound_while_the_collector_hangs(
         started = time.monotonic()
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=APP_TIMEOUT)
-        elapsed = time.monotonic() - started
+        return time.monotonic() - started, stderr
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate(timeout=10)
         if pending is not None:
             pending.close()
-    print(f"{command.__name__}: exited {elapsed:.2f}s after SIGTERM")
+
+
+SERVERS = {
+    "hub": (_hub_command, None),
+    "gateway": (_gateway_command, None),
+    # A request the upstream never answers (request_timeout is 60 s) is in flight.
+    "gateway-request-in-flight": (
+        _gateway_command,
+        b"GET /v1/users/1 HTTP/1.1\r\nHost: x\r\n\r\n",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def stopped_servers(
+    collectors: dict[str, int], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[float, str] | BaseException]:
+    """Each server of ``SERVERS`` stopped by SIGTERM, side by side (each is its own process,
+    so only the wall-clock time changes); a failure fails only its own test."""
+    with ThreadPoolExecutor(max_workers=len(SERVERS)) as pool:
+        futures = {
+            name: pool.submit(
+                _stop_server, collectors, tmp_path_factory.mktemp(name), command, in_flight
+            )
+            for name, (command, in_flight) in SERVERS.items()
+        }
+        outcomes: dict[str, tuple[float, str] | BaseException] = {}
+        for name, future in futures.items():
+            try:
+                outcomes[name] = future.result()
+            except Exception as exc:  # reported by the test of that server
+                outcomes[name] = exc
+        return outcomes
+
+
+@pytest.mark.parametrize("server", list(SERVERS))
+def test_sigterm_stops_a_server_within_the_bound_while_the_collector_hangs(
+    stopped_servers: dict[str, tuple[float, str] | BaseException], server: str
+) -> None:
+    """Within OTEL_AGENTS_DRAIN_TIMEOUT + OTEL_AGENTS_SHUTDOWN_TIMEOUT, with a margin.
+
+    The drain is set to 1 s rather than its default 3 s: a request still in flight then waits
+    out the drain and is cancelled all the same, two seconds sooner.
+    """
+    outcome = stopped_servers[server]
+    if isinstance(outcome, BaseException):
+        raise outcome
+    elapsed, stderr = outcome
+    print(f"{server}: exited {elapsed:.2f}s after SIGTERM")
     assert elapsed < DRAIN + BOUND + MARGIN, stderr[-3000:]
     assert "otel-agents shutdown" in stderr, stderr[-3000:]
 
