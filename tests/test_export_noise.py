@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from _support import REPO, free_port, scrubbed_env
@@ -119,12 +120,10 @@ for _ in range(10):
 """
 
 
-@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
-@pytest.mark.integration
-def test_a_program_without_a_collector_logs_one_export_error_per_signal(protocol: str) -> None:
-    """1 s of spans and metrics exported every 0.1-0.2 s to a closed port: before, a
-    ``Transient error`` line per retry of every batch (six over HTTP in that second, with
-    the filter taken off); now one per signal."""
+PROTOCOLS = ("http/protobuf", "grpc")
+
+
+def _run_without_collector(protocol: str) -> subprocess.CompletedProcess[str]:
     env = scrubbed_env(
         {
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}",
@@ -136,7 +135,7 @@ def test_a_program_without_a_collector_logs_one_export_error_per_signal(protocol
         },
         quiet=False,
     )
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", PROGRAM],
         env=env,
         cwd=REPO,
@@ -145,6 +144,28 @@ def test_a_program_without_a_collector_logs_one_export_error_per_signal(protocol
         timeout=120,
         check=False,
     )
+
+
+@pytest.fixture(scope="module")
+def runs_without_collector() -> dict[str, subprocess.CompletedProcess[str]]:
+    """The program once per protocol, side by side (each is its own interpreter, so only the
+    wall-clock time changes)."""
+    with ThreadPoolExecutor(max_workers=len(PROTOCOLS)) as pool:
+        futures = {
+            protocol: pool.submit(_run_without_collector, protocol) for protocol in PROTOCOLS
+        }
+        return {protocol: future.result() for protocol, future in futures.items()}
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.integration
+def test_a_program_without_a_collector_logs_one_export_error_per_signal(
+    runs_without_collector: dict[str, subprocess.CompletedProcess[str]], protocol: str
+) -> None:
+    """1 s of spans and metrics exported every 0.1-0.2 s to a closed port: before, a
+    ``Transient error`` line per retry of every batch (six over HTTP in that second, with
+    the filter taken off); now one per signal."""
+    done = runs_without_collector[protocol]
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     export_errors = [line for line in lines if "otel-agents shutdown" not in line]
