@@ -56,7 +56,7 @@ class NatsServer:
                         return self
             except (urllib.error.URLError, OSError):
                 pass
-            time.sleep(0.05)
+            time.sleep(0.01)
         self.stop()
         raise AssertionError(f"nats-server was not healthy within {START_TIMEOUT}s")
 
