@@ -62,7 +62,7 @@ class _BlackHole:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(64)
-        self.sock.settimeout(0.2)
+        self.sock.settimeout(0.02)  # how soon close() is noticed
         self.port = int(self.sock.getsockname()[1])
         self._held: list[socket.socket] = []
         self._stop = threading.Event()
@@ -104,7 +104,9 @@ def collectors() -> Iterator[dict[str, int]]:
     """Ports of the misbehaving Collectors, by behaviour."""
     hole = _BlackHole()
     unavailable = ThreadingHTTPServer(("127.0.0.1", 0), _Unavailable)
-    serving = threading.Thread(target=unavailable.serve_forever, daemon=True)
+    serving = threading.Thread(
+        target=unavailable.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     serving.start()
     try:
         yield {
