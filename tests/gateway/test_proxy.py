@@ -505,10 +505,12 @@ def test_spoofed_client_ids_do_not_give_a_throttled_client_a_new_burst(
     gateway.set_rate_limit("users", 1, 2, per_client=True)
     url = make_gateway.serve(gateway).url
 
-    def get(client: str) -> int:
-        return httpx.get(f"{url}/v1/users/1", headers={"x-forwarded-for": client}).status_code
+    with httpx.Client() as http:
 
-    with httpx.Client():
+        def get(client: str) -> int:
+            headers = {"x-forwarded-for": client}
+            return http.get(f"{url}/v1/users/1", headers=headers).status_code
+
         assert [get("203.0.113.7") for _ in range(3)] == [200, 200, 429]
         for i in range(40):
             get(f"198.51.100.{i}")
