@@ -18,7 +18,8 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -153,14 +154,37 @@ CASES = [
 ]
 
 
+@dataclass
+class Started:
+    """The apps of ``CASES`` and the servers of ``SERVERS``, under way."""
+
+    apps: dict[tuple[str, str], Future[tuple[float, subprocess.CompletedProcess[str]]]]
+    servers: dict[str, Future[tuple[float, str]]]
+
+
+@pytest.fixture(scope="module")
+def started(
+    collectors: dict[str, int], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Started]:
+    """Every app and server of this module, side by side: each is its own interpreter, so
+    only the wall-clock time changes (the bounds are measured inside each one)."""
+    with ThreadPoolExecutor(max_workers=len(CASES) + len(SERVERS)) as pool:
+        yield Started(
+            {case: pool.submit(_run, collectors[case[0]], case[1]) for case in CASES},
+            {
+                name: pool.submit(
+                    _stop_server, collectors, tmp_path_factory.mktemp(name), command, in_flight
+                )
+                for name, (command, in_flight) in SERVERS.items()
+            },
+        )
+
+
 @pytest.fixture(scope="module")
 def runs(
-    collectors: dict[str, int],
+    started: Started,
 ) -> dict[tuple[str, str], tuple[float, subprocess.CompletedProcess[str]]]:
-    # Side by side: each app is its own interpreter, so only the wall-clock time changes.
-    with ThreadPoolExecutor(max_workers=len(CASES)) as pool:
-        futures = {case: pool.submit(_run, collectors[case[0]], case[1]) for case in CASES}
-        return {case: future.result() for case, future in futures.items()}
+    return {case: future.result() for case, future in started.apps.items()}
 
 
 @pytest.mark.parametrize(("collector", "protocol"), CASES)
@@ -271,25 +295,15 @@ SERVERS = {
 
 
 @pytest.fixture(scope="module")
-def stopped_servers(
-    collectors: dict[str, int], tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, tuple[float, str] | BaseException]:
-    """Each server of ``SERVERS`` stopped by SIGTERM, side by side (each is its own process,
-    so only the wall-clock time changes); a failure fails only its own test."""
-    with ThreadPoolExecutor(max_workers=len(SERVERS)) as pool:
-        futures = {
-            name: pool.submit(
-                _stop_server, collectors, tmp_path_factory.mktemp(name), command, in_flight
-            )
-            for name, (command, in_flight) in SERVERS.items()
-        }
-        outcomes: dict[str, tuple[float, str] | BaseException] = {}
-        for name, future in futures.items():
-            try:
-                outcomes[name] = future.result()
-            except Exception as exc:  # reported by the test of that server
-                outcomes[name] = exc
-        return outcomes
+def stopped_servers(started: Started) -> dict[str, tuple[float, str] | BaseException]:
+    """Each server of ``SERVERS`` stopped by SIGTERM; a failure fails only its own test."""
+    outcomes: dict[str, tuple[float, str] | BaseException] = {}
+    for name, future in started.servers.items():
+        try:
+            outcomes[name] = future.result()
+        except Exception as exc:  # reported by the test of that server
+            outcomes[name] = exc
+    return outcomes
 
 
 @pytest.mark.parametrize("server", list(SERVERS))
