@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import _http
 import httpx
 import pytest
 import yaml
@@ -174,7 +175,7 @@ def _running_prometheus(
     url = f"http://127.0.0.1:{port}"
     log_path = workdir / "prometheus.log"
     started = time.monotonic()
-    with log_path.open("wb") as log, httpx.Client(timeout=5.0) as client:
+    with log_path.open("wb") as log, _http.Client(timeout=5.0) as client:
         process = subprocess.Popen(
             [
                 str(binary),

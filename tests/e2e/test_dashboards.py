@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import _http
 import httpx
 import pytest
 import uvicorn
@@ -298,7 +299,7 @@ class Workload:
             timeout=30,
         )
         transport = httpx.ASGITransport(app=self.hub)
-        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+        async with _http.AsyncClient(transport=transport, base_url="http://hub") as client:
             response = await client.post(
                 "/messages",
                 content=message.to_json(),
@@ -308,7 +309,7 @@ class Workload:
 
     async def _unauthenticated_hub_call(self) -> int:
         transport = httpx.ASGITransport(app=self.hub)
-        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+        async with _http.AsyncClient(transport=transport, base_url="http://hub") as client:
             return (await client.get("/agents")).status_code
 
     def gateway_round(self) -> None:

@@ -10,6 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import _http
 import httpx
 import pytest
 from _cluster import stop_process
@@ -58,7 +59,7 @@ path_prefix = "/users"
         deadline = time.monotonic() + 20
         while True:
             try:
-                if httpx.get(f"{base}/_gateway/health", timeout=1).status_code == 200:
+                if _http.get(f"{base}/_gateway/health", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -66,8 +67,8 @@ path_prefix = "/users"
             assert time.monotonic() < deadline, "the gateway did not start"
             time.sleep(0.05)
 
-        proxied = httpx.get(f"{base}/v1/users/1")
-        services = httpx.get(f"{base}/_gateway/services", headers={"X-Admin-Token": "from-env"})
+        proxied = _http.get(f"{base}/v1/users/1")
+        services = _http.get(f"{base}/_gateway/services", headers={"X-Admin-Token": "from-env"})
 
         assert proxied.json() == {"id": "1", "name": "Ada"}
         assert [s["service_id"] for s in services.json()["services"]] == ["users"]
@@ -127,7 +128,7 @@ def _target_info(workdir: Path, environ: dict[str, str]) -> str:
             assert process.poll() is None, process.stderr.read() if process.stderr else ""
             assert time.monotonic() < deadline, "the gateway's /metrics did not answer"
             try:
-                body = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=1).text
+                body = _http.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=1).text
             except httpx.TransportError:
                 time.sleep(0.05)
         (target_info,) = [line for line in body.splitlines() if line.startswith("target_info{")]

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+import _http
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -142,7 +143,7 @@ def test_the_gateway_answers_503_at_the_limit_without_holding_it_against_the_ups
         url = make_gateway.serve(gateway).url
 
         async def scenario() -> list[httpx.Response]:
-            async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            async with _http.AsyncClient(base_url=url, timeout=10) as client:
                 return list(
                     await asyncio.gather(
                         client.get("/v1/slow"), later(lambda: client.get("/v1/users/1"), 0.1)

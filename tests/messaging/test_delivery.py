@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import _http
 import pytest
 from _cluster import MESSAGING_KEY, MESSAGING_SECRET, Cluster
 from _support import REPO, free_port
@@ -41,7 +41,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
 
 def start_hub(cluster: Cluster, *options: str) -> None:
     cluster.start("hub", "hub", "--port", str(cluster.hub_port), *options)
-    cluster.wait_until(lambda: httpx.get(cluster.hub_url + "/healthz").status_code == 200, "hub")
+    cluster.wait_until(lambda: _http.get(cluster.hub_url + "/healthz").status_code == 200, "hub")
 
 
 def start_agent(cluster: Cluster, name: str, port: int, mode: str) -> Path:
@@ -85,7 +85,7 @@ def send(cluster: Cluster) -> str:
 
 
 def hub_get(cluster: Cluster, path: str) -> Any:
-    return httpx.get(cluster.hub_url + path, headers=AUTH).json()
+    return _http.get(cluster.hub_url + path, headers=AUTH).json()
 
 
 def kill(cluster: Cluster, name: str) -> None:
