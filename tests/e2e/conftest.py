@@ -49,7 +49,7 @@ STOP_TIMEOUT = 10.0
 #: How long query() waits for data: Prometheus hands a new target to its scraper only after
 #: about 5 s (target discovery is throttled), then scrapes it every second.
 QUERY_TIMEOUT = 20.0
-POLL_INTERVAL = 0.2
+POLL_INTERVAL = 0.05  # a query is cheap; each wait for a scrape ends this soon after it
 SCRAPE_JOB = "otel-agents-e2e"
 SERVICE = "otel-agents-e2e"
 DASHBOARD_JOB = "otel-agents-e2e-dashboards"
