@@ -31,7 +31,7 @@ AGENT = Path(__file__).with_name("_nats_agent.py")
 REPO = Path(__file__).resolve().parents[2]
 DEADLINE = 60.0
 #: The agents' ack_timeout (tests/messaging/_nats_agent.py), in seconds.
-ACK_TIMEOUT = 1.0
+ACK_TIMEOUT = 0.5
 
 
 def _env() -> dict[str, str]:
