@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import _http
 from _support import REPO, free_port, scrubbed_env
 
 #: The messaging secrets the processes of a :class:`Cluster` share (from the environment).
@@ -172,9 +173,7 @@ class Cluster:
 
     def registered(self) -> list[str]:
         """The ids of the agents registered with the hub."""
-        import httpx
-
-        response = httpx.get(
+        response = _http.get(
             self.hub_url + "/agents",
             headers={"authorization": f"Bearer {MESSAGING_SECRET}", "x-agent-id": "test"},
         )

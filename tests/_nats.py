@@ -20,7 +20,7 @@ from pathlib import Path
 from _cluster import stop_process
 from _support import free_port
 
-__all__ = ["NATS_SERVER", "NatsServer", "nats_server", "publish_raw", "put_kv"]
+__all__ = ["NATS_SERVER", "NatsServer", "backlog", "nats_server", "publish_raw", "put_kv"]
 
 NATS_SERVER = Path(__file__).resolve().parent.parent / ".cache" / "stack" / "bin" / "nats-server"
 START_TIMEOUT = 20.0
@@ -56,7 +56,7 @@ class NatsServer:
                         return self
             except (urllib.error.URLError, OSError):
                 pass
-            time.sleep(0.05)
+            time.sleep(0.01)
         self.stop()
         raise AssertionError(f"nats-server was not healthy within {START_TIMEOUT}s")
 
@@ -108,3 +108,36 @@ def put_kv(url: str, bucket: str, key: str, value: bytes) -> None:
             await nc.close()
 
     asyncio.run(main())
+
+
+def backlog(url: str, agent_id: str, stream: str = "OTEL_AGENTS") -> int:
+    """Messages the broker holds for ``agent_id``: not yet delivered, or delivered and not
+    yet acknowledged, over its priority lanes (the broker's own count).
+
+    Zero means the broker can deliver nothing to the agent again: JetStream redelivers only
+    a message that is still unacknowledged. Tests wait for it rather than sleep past
+    ``ack_timeout`` to see that no copy comes back.
+    """
+    import nats
+    import nats.js.errors
+
+    from otel_agents.messaging import MessagePriority
+    from otel_agents.messaging._nats_io import NatsNames
+
+    names = NatsNames(stream)
+
+    async def main() -> int:
+        nc = await nats.connect(url)
+        try:
+            js, total = nc.jetstream(), 0
+            for priority in MessagePriority:
+                try:
+                    info = await js.consumer_info(stream, names.consumer(agent_id, priority))
+                except nats.js.errors.NotFoundError:
+                    continue  # a lane never made has nothing
+                total += (info.num_pending or 0) + (info.num_ack_pending or 0)
+            return total
+        finally:
+            await nc.close()
+
+    return asyncio.run(main())

@@ -123,6 +123,10 @@ def test_system_metrics_for_gives_one_instance_per_meter_provider(
         other.shutdown()
 
 
+#: A script that lives past one periodic export (every 200 ms) before the one at exit.
+_IDLE_SCRIPT = "import time\ntime.sleep(0.3)\n"
+
+
 def _run_instrumented(
     tmp_path: Path, script: str, extra_env: dict[str, str] | None = None
 ) -> tuple[int, str, str]:
@@ -161,7 +165,7 @@ def test_opentelemetry_instrument_exports_system_metrics_from_an_unchanged_scrip
 ) -> None:
     # The script knows nothing of OpenTelemetry: our configurator builds the SDK from the
     # OTEL_* variables and the instrumentor adds the system metrics.
-    returncode, stdout, stderr = _run_instrumented(tmp_path, "import time\ntime.sleep(1)\n")
+    returncode, stdout, stderr = _run_instrumented(tmp_path, _IDLE_SCRIPT)
     assert returncode == 0, stderr
     exported = set(re.findall(r'"name": "((?:system|process)\.[a-z._]+)"', stdout))
     assert exported == SYSTEM_NAMES
@@ -192,7 +196,7 @@ def test_otel_python_configurator_picks_ours_over_another_installed_configurator
     )
     returncode, stdout, stderr = _run_instrumented(
         tmp_path,
-        "import time\ntime.sleep(1)\n",
+        _IDLE_SCRIPT,
         {"PYTHONPATH": str(site), "OTEL_PYTHON_CONFIGURATOR": "otel_agents"},
     )
     assert returncode == 0, stderr

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import _http
 import httpx
 import pytest
 
@@ -161,7 +162,7 @@ def server() -> Iterator[ModelServer]:
 
 @pytest.mark.integration
 def test_the_server_answers_chat_completions_over_http(server: ModelServer) -> None:
-    response = httpx.post(server.url, json=HELLO, timeout=10)
+    response = _http.post(server.url, json=HELLO, timeout=10)
 
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
@@ -179,7 +180,7 @@ def test_the_server_listens_on_loopback_only(server: ModelServer) -> None:
 
 @pytest.mark.integration
 def test_an_oversized_body_is_refused_before_it_is_read(server: ModelServer) -> None:
-    response = httpx.post(server.url, content=b"x" * (MAX_BODY_BYTES + 1), timeout=10)
+    response = _http.post(server.url, content=b"x" * (MAX_BODY_BYTES + 1), timeout=10)
 
     assert response.status_code == 413
     assert server.script.served == 0
@@ -187,7 +188,7 @@ def test_an_oversized_body_is_refused_before_it_is_read(server: ModelServer) -> 
 
 @pytest.mark.integration
 def test_wrong_paths_and_methods_are_refused(server: ModelServer) -> None:
-    with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=10) as client:
+    with _http.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=10) as client:
         assert client.post("/v1/completions", json=HELLO).status_code == 404
         assert client.get("/v1/chat/completions").status_code == 405
         bad = client.post("/v1/chat/completions", content=b"{", headers={"x": "y"})
@@ -203,7 +204,7 @@ def test_concurrent_calls_each_get_one_answer(server: ModelServer) -> None:
     lock = threading.Lock()
 
     def call() -> None:
-        status = httpx.post(server.url, json=HELLO, timeout=10).status_code
+        status = _http.post(server.url, json=HELLO, timeout=10).status_code
         with lock:
             results.append(status)
 
@@ -228,7 +229,7 @@ def test_stop_frees_the_port_and_is_safe_twice() -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
     with pytest.raises(httpx.ConnectError):
-        httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=HELLO, timeout=5)
+        _http.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=HELLO, timeout=5)
 
 
 @pytest.mark.integration
@@ -288,7 +289,7 @@ def test_a_content_length_that_is_not_plain_digits_is_refused(
 def test_a_keep_alive_connection_is_not_served_after_stop() -> None:
     server = ModelServer().start()
     url = server.url
-    with httpx.Client(timeout=5) as client:
+    with _http.Client(timeout=5) as client:
         assert client.post(url, json=HELLO).status_code == 200
         server.stop()
         with pytest.raises(httpx.TransportError):

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import _http
 import pytest
 from _cluster import MESSAGING_KEY, MESSAGING_SECRET, Cluster
 from _support import free_port
@@ -68,12 +68,12 @@ def start_everything(cluster: Cluster) -> str:
     cluster.start("gateway", "gateway", "--config", str(config), "--port", str(gateway_port))
     gateway_url = f"http://127.0.0.1:{gateway_port}"
     # Agents retry a failed registration only after a second: start them once the hub is up.
-    cluster.wait_until(lambda: httpx.get(cluster.hub_url + "/healthz").status_code == 200, "hub")
+    cluster.wait_until(lambda: _http.get(cluster.hub_url + "/healthz").status_code == 200, "hub")
     for agent_id, extra in (("agent-b", []), ("agent-a", ["--forward-to", "agent-b"])):
         arguments = ["--id", agent_id, "--capabilities", "work", "--hub", cluster.hub_url]
         cluster.start(agent_id, "agent", *arguments, "--port", str(free_port()), *extra)
     cluster.wait_until(
-        lambda: httpx.get(gateway_url + "/_gateway/health").status_code == 200, "the gateway"
+        lambda: _http.get(gateway_url + "/_gateway/health").status_code == 200, "the gateway"
     )
     cluster.wait_until(lambda: cluster.registered() == ["agent-a", "agent-b"], "registrations")
     return gateway_url
@@ -85,7 +85,7 @@ def post_through_gateway(gateway_url: str, path: str, body: bytes, signed_id: st
     headers = {"content-type": "application/json", **security.request_headers(COORDINATOR)}
     if signed_id is not None:
         headers.update(security.sign(signed_id, body))
-    return httpx.post(gateway_url + "/v1" + path, content=body, headers=headers).status_code
+    return _http.post(gateway_url + "/v1" + path, content=body, headers=headers).status_code
 
 
 def test_a_gateway_request_its_messages_and_their_processing_are_one_trace(

@@ -18,7 +18,8 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from _support import REPO, free_port, run_probe, scrubbed_env
 pytestmark = pytest.mark.integration
 
 BOUND = 1.0  # OTEL_AGENTS_SHUTDOWN_TIMEOUT for these apps, in seconds
-DRAIN = 3.0  # OTEL_AGENTS_DRAIN_TIMEOUT's default, in seconds
+DRAIN = 1.0  # OTEL_AGENTS_DRAIN_TIMEOUT for these servers (default 3 s; uvicorn: whole s)
 MARGIN = 10.0  # what a loaded machine may add; the unbounded shutdown took 13 s or more
 APP_TIMEOUT = 120.0  # a hang guard for the app subprocess
 
@@ -62,7 +63,7 @@ class _BlackHole:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(64)
-        self.sock.settimeout(0.2)
+        self.sock.settimeout(0.02)  # how soon close() is noticed
         self.port = int(self.sock.getsockname()[1])
         self._held: list[socket.socket] = []
         self._stop = threading.Event()
@@ -104,7 +105,9 @@ def collectors() -> Iterator[dict[str, int]]:
     """Ports of the misbehaving Collectors, by behaviour."""
     hole = _BlackHole()
     unavailable = ThreadingHTTPServer(("127.0.0.1", 0), _Unavailable)
-    serving = threading.Thread(target=unavailable.serve_forever, daemon=True)
+    serving = threading.Thread(
+        target=unavailable.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     serving.start()
     try:
         yield {
@@ -151,14 +154,37 @@ CASES = [
 ]
 
 
+@dataclass
+class Started:
+    """The apps of ``CASES`` and the servers of ``SERVERS``, under way."""
+
+    apps: dict[tuple[str, str], Future[tuple[float, subprocess.CompletedProcess[str]]]]
+    servers: dict[str, Future[tuple[float, str]]]
+
+
+@pytest.fixture(scope="module")
+def started(
+    collectors: dict[str, int], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Started]:
+    """Every app and server of this module, side by side: each is its own interpreter, so
+    only the wall-clock time changes (the bounds are measured inside each one)."""
+    with ThreadPoolExecutor(max_workers=len(CASES) + len(SERVERS)) as pool:
+        yield Started(
+            {case: pool.submit(_run, collectors[case[0]], case[1]) for case in CASES},
+            {
+                name: pool.submit(
+                    _stop_server, collectors, tmp_path_factory.mktemp(name), command, in_flight
+                )
+                for name, (command, in_flight) in SERVERS.items()
+            },
+        )
+
+
 @pytest.fixture(scope="module")
 def runs(
-    collectors: dict[str, int],
+    started: Started,
 ) -> dict[tuple[str, str], tuple[float, subprocess.CompletedProcess[str]]]:
-    # Side by side: each app is its own interpreter, so only the wall-clock time changes.
-    with ThreadPoolExecutor(max_workers=len(CASES)) as pool:
-        futures = {case: pool.submit(_run, collectors[case[0]], case[1]) for case in CASES}
-        return {case: future.result() for case, future in futures.items()}
+    return {case: future.result() for case, future in started.apps.items()}
 
 
 @pytest.mark.parametrize(("collector", "protocol"), CASES)
@@ -210,20 +236,10 @@ def _hub_command(tmp_path: Path, port: int, upstream: int) -> list[str]:
     return [sys.executable, "-m", "otel_agents.messaging._cli", "hub", "--port", str(port)]
 
 
-@pytest.mark.parametrize(
-    ("command", "in_flight"),
-    [
-        (_hub_command, None),
-        (_gateway_command, None),
-        # A request the upstream never answers (request_timeout is 60 s) is in flight.
-        (_gateway_command, b"GET /v1/users/1 HTTP/1.1\r\nHost: x\r\n\r\n"),
-    ],
-    ids=["hub", "gateway", "gateway-request-in-flight"],
-)
-def test_sigterm_stops_a_server_within_the_bound_while_the_collector_hangs(
-    collectors: dict[str, int], tmp_path: Path, command: Any, in_flight: bytes | None
-) -> None:
-    """Within OTEL_AGENTS_DRAIN_TIMEOUT (3 s) + OTEL_AGENTS_SHUTDOWN_TIMEOUT, with a margin."""
+def _stop_server(
+    collectors: dict[str, int], workdir: Path, command: Any, in_flight: bytes | None
+) -> tuple[float, str]:
+    """Start the server, send it a request, SIGTERM it: seconds to exit, and its stderr."""
     port = free_port()
     env = {
         "OTEL_SERVICE_NAME": "sigterm-test",
@@ -233,10 +249,11 @@ def test_sigterm_stops_a_server_within_the_bound_while_the_collector_hangs(
         "OTEL_METRICS_EXPORTER": "otlp",
         "OTEL_LOGS_EXPORTER": "otlp",
         "OTEL_AGENTS_SHUTDOWN_TIMEOUT": str(int(BOUND * 1000)),
+        "OTEL_AGENTS_DRAIN_TIMEOUT": str(int(DRAIN * 1000)),
         "OTEL_AGENTS_MESSAGING_SECRET": "sigterm-test-token",  # the hub refuses to run open
     }
     process = subprocess.Popen(
-        command(tmp_path, port, collectors["black-hole"]),
+        command(workdir, port, collectors["black-hole"]),
         env=scrubbed_env(env),
         cwd=REPO,
         stdout=subprocess.DEVNULL,
@@ -257,14 +274,52 @@ def test_sigterm_stops_a_server_within_the_bound_while_the_collector_hangs(
         started = time.monotonic()
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=APP_TIMEOUT)
-        elapsed = time.monotonic() - started
+        return time.monotonic() - started, stderr
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate(timeout=10)
         if pending is not None:
             pending.close()
-    print(f"{command.__name__}: exited {elapsed:.2f}s after SIGTERM")
+
+
+SERVERS = {
+    "hub": (_hub_command, None),
+    "gateway": (_gateway_command, None),
+    # A request the upstream never answers (request_timeout is 60 s) is in flight.
+    "gateway-request-in-flight": (
+        _gateway_command,
+        b"GET /v1/users/1 HTTP/1.1\r\nHost: x\r\n\r\n",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def stopped_servers(started: Started) -> dict[str, tuple[float, str] | BaseException]:
+    """Each server of ``SERVERS`` stopped by SIGTERM; a failure fails only its own test."""
+    outcomes: dict[str, tuple[float, str] | BaseException] = {}
+    for name, future in started.servers.items():
+        try:
+            outcomes[name] = future.result()
+        except Exception as exc:  # reported by the test of that server
+            outcomes[name] = exc
+    return outcomes
+
+
+@pytest.mark.parametrize("server", list(SERVERS))
+def test_sigterm_stops_a_server_within_the_bound_while_the_collector_hangs(
+    stopped_servers: dict[str, tuple[float, str] | BaseException], server: str
+) -> None:
+    """Within OTEL_AGENTS_DRAIN_TIMEOUT + OTEL_AGENTS_SHUTDOWN_TIMEOUT, with a margin.
+
+    The drain is set to 1 s rather than its default 3 s: a request still in flight then waits
+    out the drain and is cancelled all the same, two seconds sooner.
+    """
+    outcome = stopped_servers[server]
+    if isinstance(outcome, BaseException):
+        raise outcome
+    elapsed, stderr = outcome
+    print(f"{server}: exited {elapsed:.2f}s after SIGTERM")
     assert elapsed < DRAIN + BOUND + MARGIN, stderr[-3000:]
     assert "otel-agents shutdown" in stderr, stderr[-3000:]
 

@@ -2,13 +2,15 @@
 
 * ``prometheus``: Debian trixie's Prometheus 2.53 (fetched by ``scripts/fetch-prometheus``
   when absent), with its own temporary storage and a generated ``prometheus.yml`` that scrapes
-  the ``metrics_target`` every second. Started once per session, stopped by pid.
+  the ``metrics_target`` every second. One per session, stopped by pid.
 * ``metrics_target``: an SDK MeterProvider whose ``PrometheusMetricReader`` serves a private
   ``CollectorRegistry`` through ``prometheus_client.start_http_server`` on a free port: the
   direct path a user takes when scraping a process (CI's path).
 * ``dashboard_target`` / ``dashboard_prometheus``: the same pair again, per module, for the
   dashboard proof; this Prometheus also evaluates the bundled alert rules (without their
   ``for`` hold times).
+* ``prometheus_pool`` starts these pairs: without xdist, all that the session's tests need at
+  once, so that only the first module waits out Prometheus's ~5 s target discovery.
 
 Outside CI a Prometheus that cannot be fetched skips these tests with the reason; with
 ``CI=true`` it fails them. The timings (fetch, start, total) are printed in the summary.
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import _http
 import httpx
 import pytest
 import yaml
@@ -46,7 +49,7 @@ STOP_TIMEOUT = 10.0
 #: How long query() waits for data: Prometheus hands a new target to its scraper only after
 #: about 5 s (target discovery is throttled), then scrapes it every second.
 QUERY_TIMEOUT = 20.0
-POLL_INTERVAL = 0.2
+POLL_INTERVAL = 0.05  # a query is cheap; each wait for a scrape ends this soon after it
 SCRAPE_JOB = "otel-agents-e2e"
 SERVICE = "otel-agents-e2e"
 DASHBOARD_JOB = "otel-agents-e2e-dashboards"
@@ -172,7 +175,7 @@ def _running_prometheus(
     url = f"http://127.0.0.1:{port}"
     log_path = workdir / "prometheus.log"
     started = time.monotonic()
-    with log_path.open("wb") as log, httpx.Client(timeout=5.0) as client:
+    with log_path.open("wb") as log, _http.Client(timeout=5.0) as client:
         process = subprocess.Popen(
             [
                 str(binary),
@@ -193,52 +196,132 @@ def _running_prometheus(
             _stop(process)
 
 
+@dataclass(frozen=True)
+class _PairSpec:
+    """What one served provider and its Prometheus are for."""
+
+    service: str
+    job: str
+    rules: bool  # evaluate the bundled alert rules (the dashboard proofs)
+
+
+_NAMING = "naming"
+_NAMING_SPEC = _PairSpec(SERVICE, SCRAPE_JOB, rules=False)
+_DASHBOARD_SPEC = _PairSpec(DASHBOARD_SERVICE, DASHBOARD_JOB, rules=True)
+
+
+class PrometheusPool:
+    """One served MeterProvider and one Prometheus per e2e module (per session for the
+    naming proof), started together when the first is needed in a run without xdist.
+
+    Prometheus 2.53 hands new targets to its scraper only about 5 s after it starts (the
+    discovery throttle, not configurable), so each module waited ~5 s for its first scrape.
+    Started together, the later modules find their Prometheus scraping already. Nothing is
+    shared between modules: each has its own target and its own Prometheus, as before. Under
+    xdist (``--dist loadfile``: the modules run on different workers) each worker starts only
+    the pair its module claims.
+    """
+
+    def __init__(self, factory: pytest.TempPathFactory, wanted: dict[str, _PairSpec]) -> None:
+        self._factory = factory
+        self._wanted = wanted
+        self._started: dict[str, tuple[MetricsTarget, Prometheus]] = {}
+        self._stacks: dict[str, contextlib.ExitStack] = {}
+
+    def claim(self, key: str, spec: _PairSpec) -> tuple[MetricsTarget, Prometheus]:
+        """The pair of ``key``, started now (with every wanted pair, without xdist)."""
+        if key not in self._started:
+            together = {} if os.environ.get("PYTEST_XDIST_WORKER") else self._wanted
+            for name, wanted in {**together, key: spec}.items():
+                if name not in self._started and name not in self._stacks:
+                    self._start(name, wanted)
+        return self._started[key]
+
+    def _start(self, key: str, spec: _PairSpec) -> None:
+        stack = self._stacks[key] = contextlib.ExitStack()
+        workdir = self._factory.mktemp(f"prometheus-{key.rsplit('.', 1)[-1]}")
+        rule_files: list[Path] = []
+        if spec.rules:
+            # Every ``for`` dropped: the proof cannot wait minutes, and ``promtool test rules``
+            # (tests/stack) proves the hold times.
+            rule_file = workdir / "otel-agents.rules.yml"
+            rule_file.write_text(
+                yaml.safe_dump(rules_document(hold=False), sort_keys=False, width=10_000),
+                encoding="utf-8",
+            )
+            rule_files.append(rule_file)
+        target = stack.enter_context(_served_meter_provider(spec.service))
+        running = stack.enter_context(_running_prometheus(target, workdir, spec.job, rule_files))
+        self._started[key] = (target, running)
+
+    def release(self, key: str) -> None:
+        """Stop the pair of ``key`` (its module is done)."""
+        self._started.pop(key, None)
+        stack = self._stacks.pop(key, None)
+        if stack is not None:
+            stack.close()
+
+    def close(self) -> None:
+        for key in list(self._stacks):
+            self.release(key)
+
+
 @pytest.fixture(scope="session")
-def metrics_target() -> Iterator[MetricsTarget]:
+def prometheus_pool(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PrometheusPool]:
+    """The pairs of the e2e modules selected in this session (see :class:`PrometheusPool`)."""
+    wanted: dict[str, _PairSpec] = {}
+    for item in request.session.items:
+        names = getattr(item, "fixturenames", ())
+        if "dashboard_target" in names and getattr(item, "module", None) is not None:
+            wanted[item.module.__name__] = _DASHBOARD_SPEC  # type: ignore[attr-defined]
+        if "metrics_target" in names:
+            wanted[_NAMING] = _NAMING_SPEC
+    pool = PrometheusPool(tmp_path_factory, wanted)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+@pytest.fixture(scope="session")
+def metrics_target(prometheus_pool: PrometheusPool) -> MetricsTarget:
     """An SDK MeterProvider served at ``http://127.0.0.1:PORT/metrics`` from its own registry."""
-    with _served_meter_provider(SERVICE) as target:
-        yield target
+    return prometheus_pool.claim(_NAMING, _NAMING_SPEC)[0]
 
 
 @pytest.fixture(scope="session")
-def prometheus(
-    metrics_target: MetricsTarget, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Prometheus]:
+def prometheus(metrics_target: MetricsTarget, prometheus_pool: PrometheusPool) -> Prometheus:
     """A real Prometheus on 127.0.0.1 scraping ``metrics_target`` every second."""
-    workdir = tmp_path_factory.mktemp("prometheus")
-    with _running_prometheus(metrics_target, workdir, SCRAPE_JOB) as running:
-        yield running
+    return prometheus_pool.claim(_NAMING, _NAMING_SPEC)[1]
 
 
 @pytest.fixture(scope="module")
-def dashboard_target() -> Iterator[MetricsTarget]:
-    """A second served MeterProvider, for the dashboard proof's workload alone.
+def dashboard_target(
+    request: pytest.FixtureRequest, prometheus_pool: PrometheusPool
+) -> Iterator[MetricsTarget]:
+    """A second served MeterProvider, for one module's dashboard proof alone.
 
     Kept apart from ``metrics_target`` so that the naming tests' "nothing else is stored"
     check never meets the workload's extra series (alerts, the ASGI middleware's metrics).
     """
-    with _served_meter_provider(DASHBOARD_SERVICE) as target:
-        yield target
+    key = request.module.__name__
+    yield prometheus_pool.claim(key, _DASHBOARD_SPEC)[0]
+    prometheus_pool.release(key)
 
 
 @pytest.fixture(scope="module")
 def dashboard_prometheus(
-    dashboard_target: MetricsTarget, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Prometheus]:
+    request: pytest.FixtureRequest, dashboard_target: MetricsTarget, prometheus_pool: PrometheusPool
+) -> Prometheus:
     """Prometheus scraping ``dashboard_target`` and evaluating the bundled alert rules.
 
     The rules are generated by ``grafana/stackgen`` as shipped, except that every ``for`` is
     dropped: the proof cannot wait minutes, and ``promtool test rules`` (tests/stack) proves
     the hold times.
     """
-    workdir = tmp_path_factory.mktemp("prometheus-dashboards")
-    rule_file = workdir / "otel-agents.rules.yml"
-    rule_file.write_text(
-        yaml.safe_dump(rules_document(hold=False), sort_keys=False, width=10_000),
-        encoding="utf-8",
-    )
-    with _running_prometheus(dashboard_target, workdir, DASHBOARD_JOB, [rule_file]) as running:
-        yield running
+    return prometheus_pool.claim(request.module.__name__, _DASHBOARD_SPEC)[1]
 
 
 def _wait_ready(

@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 #: nothing and wait for the peer to close).
 Responder = Callable[[bytes], bytes | None]
 
+#: How long the accepting and serving threads block before they look at the stop flag:
+#: ``stop()`` waits for them, once per test.
+_POLL = 0.02
+
 
 @dataclass
 class RawConnection:
@@ -32,7 +36,7 @@ class RawUpstream:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
-        self.sock.settimeout(0.2)
+        self.sock.settimeout(_POLL)
         self.port: int = self.sock.getsockname()[1]
         self.connections: list[RawConnection] = []
         self._stop = threading.Event()
@@ -63,7 +67,7 @@ class RawUpstream:
             thread.start()
 
     def _serve(self, conn: socket.socket, record: RawConnection) -> None:
-        conn.settimeout(0.2)
+        conn.settimeout(_POLL)
         deadline = time.monotonic() + self.linger
         answered = 0
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import _http
 import httpx
 import pytest
 
@@ -30,18 +31,18 @@ def admin_url(admin_gateway: tuple[Any, str]) -> str:
 
 
 def test_admin_api_needs_the_token(admin_url: str) -> None:
-    missing = httpx.get(f"{admin_url}/_gateway/services")
-    wrong = httpx.get(f"{admin_url}/_gateway/services", headers={"X-Admin-Token": "nope"})
+    missing = _http.get(f"{admin_url}/_gateway/services")
+    wrong = _http.get(f"{admin_url}/_gateway/services", headers={"X-Admin-Token": "nope"})
 
     assert missing.status_code == 401
     assert missing.headers["content-type"] == "application/problem+json"
     assert wrong.status_code == 403
-    assert httpx.get(f"{admin_url}/_gateway/health").json() == {"status": "ok"}
+    assert _http.get(f"{admin_url}/_gateway/health").json() == {"status": "ok"}
 
 
 def test_admin_api_is_disabled_without_a_configured_token(make_gateway: Any) -> None:
     url = make_gateway.serve(make_gateway()).url
-    response = httpx.get(f"{url}/_gateway/services", headers=TOKEN)
+    response = _http.get(f"{url}/_gateway/services", headers=TOKEN)
     assert response.status_code == 403
     assert "disabled" in response.json()["detail"]
 
@@ -49,7 +50,7 @@ def test_admin_api_is_disabled_without_a_configured_token(make_gateway: Any) -> 
 def test_admin_api_registers_lists_and_unregisters_services(
     admin_url: str, upstream: ThreadServer
 ) -> None:
-    created = httpx.post(
+    created = _http.post(
         f"{admin_url}/_gateway/services",
         headers=TOKEN,
         json={
@@ -63,9 +64,9 @@ def test_admin_api_registers_lists_and_unregisters_services(
     )
     assert created.status_code == 201
     assert created.json()["route"] == "/v2/users/{path}"
-    assert httpx.get(f"{admin_url}/v2/users/5").json() == {"id": "5", "name": "Ada"}
+    assert _http.get(f"{admin_url}/v2/users/5").json() == {"id": "5", "name": "Ada"}
 
-    listed = httpx.get(f"{admin_url}/_gateway/services", headers=TOKEN).json()["services"]
+    listed = _http.get(f"{admin_url}/_gateway/services", headers=TOKEN).json()["services"]
     by_id = {s["service_id"]: s for s in listed}
     assert by_id["orders"]["rate_limit"] == {
         "requests_per_minute": 60.0,
@@ -74,14 +75,14 @@ def test_admin_api_registers_lists_and_unregisters_services(
     }
     assert by_id["users"]["healthy_instances"] == 1
 
-    deleted = httpx.delete(f"{admin_url}/_gateway/services/orders", headers=TOKEN)
+    deleted = _http.delete(f"{admin_url}/_gateway/services/orders", headers=TOKEN)
     assert deleted.status_code == 204
-    assert httpx.get(f"{admin_url}/v2/users/5").status_code == 404
-    assert httpx.delete(f"{admin_url}/_gateway/services/orders", headers=TOKEN).status_code == 404
+    assert _http.get(f"{admin_url}/v2/users/5").status_code == 404
+    assert _http.delete(f"{admin_url}/_gateway/services/orders", headers=TOKEN).status_code == 404
 
 
 def test_admin_api_rejects_bad_registrations_with_a_problem(admin_url: str) -> None:
-    response = httpx.post(
+    response = _http.post(
         f"{admin_url}/_gateway/services",
         headers=TOKEN,
         json={"service_id": "x", "name": "X", "version": "v1", "base_url": "gopher://h"},
@@ -94,17 +95,17 @@ def test_admin_history_and_span_names(
     admin_gateway: tuple[Any, str], telemetry: TelemetryCapture
 ) -> None:
     gateway, admin_url = admin_gateway
-    httpx.get(f"{admin_url}/v1/users/1")
+    _http.get(f"{admin_url}/v1/users/1")
     history_after(gateway, 1)
-    history = httpx.get(f"{admin_url}/_gateway/history?limit=5", headers=TOKEN).json()["history"]
+    history = _http.get(f"{admin_url}/_gateway/history?limit=5", headers=TOKEN).json()["history"]
 
     assert [(r["route"], r["status_code"]) for r in history] == [("/v1/users/{path}", 200)]
-    httpx.delete(f"{admin_url}/_gateway/services/nope", headers=TOKEN)
+    _http.delete(f"{admin_url}/_gateway/services/nope", headers=TOKEN)
     wait_for_spans(telemetry, "DELETE /_gateway/services/{service_id}", "GET /_gateway/history")
 
 
 def _register(url: str, body: bytes | str) -> httpx.Response:
-    return httpx.post(f"{url}/_gateway/services", content=body, headers=TOKEN)
+    return _http.post(f"{url}/_gateway/services", content=body, headers=TOKEN)
 
 
 def _service(**fields: Any) -> str:
@@ -241,10 +242,10 @@ def test_admin_routes_serve_any_service_admin_not_just_the_gateway() -> None:
     try:
         base = f"{server.url}{ADMIN_PREFIX}"
         entry = {"service_id": "a", "version": "v1", "base_url": "http://127.0.0.1:1"}
-        assert httpx.post(f"{base}/services", json=entry, headers=token).status_code == 201
-        listed = httpx.get(f"{base}/services", headers=token).json()
-        history = httpx.get(f"{base}/history?limit=5&service_id=a", headers=token).json()
-        removed = httpx.delete(f"{base}/services/a", headers=token)
+        assert _http.post(f"{base}/services", json=entry, headers=token).status_code == 201
+        listed = _http.get(f"{base}/services", headers=token).json()
+        history = _http.get(f"{base}/history?limit=5&service_id=a", headers=token).json()
+        removed = _http.delete(f"{base}/services/a", headers=token)
     finally:
         server.stop()
     assert listed == {"services": [entry]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import httpx
+import _http
 import pytest
 
 from otel_agents import semconv
@@ -33,7 +33,7 @@ def test_admin_changes_and_refusals_are_audited_without_the_token(
     gateway = make_gateway({"admin_token": "admin-secret"})
     url = make_gateway.serve(gateway).url
     service = {"service_id": "orders", "name": "Orders", "version": "v1", "base_url": upstream.url}
-    with httpx.Client(base_url=url) as client:
+    with _http.Client(base_url=url) as client:
         assert client.post("/_gateway/services", json=service, headers=TOKEN).status_code == 201
         assert client.get("/_gateway/services", headers=TOKEN).status_code == 200  # a read
         assert client.delete("/_gateway/services/orders", headers=TOKEN).status_code == 204

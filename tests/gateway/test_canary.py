@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
+import _http
 import pytest
 
 from otel_agents.testing import TelemetryCapture
@@ -62,8 +62,8 @@ def test_secrets_never_leak_into_telemetry_history_or_exports(
         "Proxy-Authorization": f"Basic {secret}",
     }
 
-    ok = httpx.get(f"{url}/v1/users/1?token={secret}&page=2&api_key={secret}", headers=headers)
-    down = httpx.get(f"{url}/v1/down/1?access_token={secret}", headers=headers)
+    ok = _http.get(f"{url}/v1/users/1?token={secret}&page=2&api_key={secret}", headers=headers)
+    down = _http.get(f"{url}/v1/down/1?access_token={secret}", headers=headers)
     inproc = gateway.route_request(
         "GET",
         f"http://user:{secret}@gateway.local/v1/users/2?token={secret}",
@@ -71,10 +71,10 @@ def test_secrets_never_leak_into_telemetry_history_or_exports(
         {"password": secret},
     )
     history_after(gateway, 3)
-    history_json = httpx.get(
+    history_json = _http.get(
         f"{url}/_gateway/history", headers={"Authorization": "Bearer adm"}
     ).text
-    services_json = httpx.get(
+    services_json = _http.get(
         f"{url}/_gateway/services", headers={"Authorization": "Bearer adm"}
     ).text
     exported = Path(gateway.export_history(tmp_path / "history.json")).read_text()

@@ -7,8 +7,10 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import _http
 import httpx
 import pytest
 from _cluster import stop_process
@@ -57,7 +59,7 @@ path_prefix = "/users"
         deadline = time.monotonic() + 20
         while True:
             try:
-                if httpx.get(f"{base}/_gateway/health", timeout=1).status_code == 200:
+                if _http.get(f"{base}/_gateway/health", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -65,8 +67,8 @@ path_prefix = "/users"
             assert time.monotonic() < deadline, "the gateway did not start"
             time.sleep(0.05)
 
-        proxied = httpx.get(f"{base}/v1/users/1")
-        services = httpx.get(f"{base}/_gateway/services", headers={"X-Admin-Token": "from-env"})
+        proxied = _http.get(f"{base}/v1/users/1")
+        services = _http.get(f"{base}/_gateway/services", headers={"X-Admin-Token": "from-env"})
 
         assert proxied.json() == {"id": "1", "name": "Ada"}
         assert [s["service_id"] for s in services.json()["services"]] == ["users"]
@@ -81,23 +83,24 @@ path_prefix = "/users"
     assert process.returncode == 0
 
 
-@pytest.mark.parametrize(
-    ("environ", "expected"),
-    [
-        ({}, "otel-agents-gateway"),
-        ({"OTEL_RESOURCE_ATTRIBUTES": "service.name=from-attributes"}, "from-attributes"),
-        (
-            {"OTEL_SERVICE_NAME": "named", "OTEL_RESOURCE_ATTRIBUTES": "service.name=other"},
-            "named",
-        ),
-    ],
-)
-def test_gateway_command_names_its_service_unless_the_environment_does(
-    tmp_path: Path, environ: dict[str, str], expected: str
-) -> None:
-    """Not ``unknown_service:python``; the standard variables still win."""
+#: The service name the gateway reports, by the naming variables of its environment.
+NAMING_CASES = {
+    "default": ({}, "otel-agents-gateway"),
+    "from-attributes": (
+        {"OTEL_RESOURCE_ATTRIBUTES": "service.name=from-attributes"},
+        "from-attributes",
+    ),
+    "named": (
+        {"OTEL_SERVICE_NAME": "named", "OTEL_RESOURCE_ATTRIBUTES": "service.name=other"},
+        "named",
+    ),
+}
+
+
+def _target_info(workdir: Path, environ: dict[str, str]) -> str:
+    """Run the gateway command with ``environ``; its ``target_info`` line on ``/metrics``."""
     port, metrics_port = free_port(), free_port()
-    config = tmp_path / "gateway.toml"
+    config = workdir / "gateway.toml"
     config.write_text(f"[gateway]\nport = {port}\n")
     env = {
         k: v
@@ -125,13 +128,44 @@ def test_gateway_command_names_its_service_unless_the_environment_does(
             assert process.poll() is None, process.stderr.read() if process.stderr else ""
             assert time.monotonic() < deadline, "the gateway's /metrics did not answer"
             try:
-                body = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=1).text
+                body = _http.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=1).text
             except httpx.TransportError:
                 time.sleep(0.05)
         (target_info,) = [line for line in body.splitlines() if line.startswith("target_info{")]
-        assert f'service_name="{expected}"' in target_info
     finally:
         stop_process(process)
         if process.stderr:
             process.stderr.close()
     assert process.returncode == 0
+    return target_info
+
+
+@pytest.fixture(scope="module")
+def target_infos(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, str | BaseException]:
+    """Every case of ``NAMING_CASES`` run side by side (each gateway is its own process, so
+    only the wall-clock time changes); a failure fails only the test of its case."""
+    with ThreadPoolExecutor(max_workers=len(NAMING_CASES)) as pool:
+        futures = {
+            case: pool.submit(_target_info, tmp_path_factory.mktemp(case), environ)
+            for case, (environ, _) in NAMING_CASES.items()
+        }
+        outcomes: dict[str, str | BaseException] = {}
+        for case, future in futures.items():
+            try:
+                outcomes[case] = future.result()
+            except Exception as exc:  # reported by the test of that case
+                outcomes[case] = exc
+        return outcomes
+
+
+@pytest.mark.parametrize("case", list(NAMING_CASES))
+def test_gateway_command_names_its_service_unless_the_environment_does(
+    target_infos: dict[str, str | BaseException], case: str
+) -> None:
+    """Not ``unknown_service:python``; the standard variables still win."""
+    target_info = target_infos[case]
+    if isinstance(target_info, BaseException):
+        raise target_info
+    assert f'service_name="{NAMING_CASES[case][1]}"' in target_info

@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import _http
 import httpx
 import pytest
 
@@ -27,7 +28,7 @@ def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[HubServer]:
 
 
 def register(hub: HubServer, agent_id: str, endpoint: str, capability: str) -> None:
-    httpx.post(
+    _http.post(
         f"{hub.url}/agents",
         headers=AUTH,
         json={
@@ -52,7 +53,7 @@ def test_agents_with_the_capability_become_the_services_instances(
         assert service["service_id"] == "search"
         assert gateway.route_request("GET", "/v1/users/7").status_code == 200
 
-        httpx.delete(f"{hub.url}/agents/searcher", headers=AUTH).raise_for_status()
+        _http.delete(f"{hub.url}/agents/searcher", headers=AUTH).raise_for_status()
         assert discovery.refresh() == ()
         assert gateway.list_services() == []
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
+import _http
 import pytest
 
 from .conftest import ThreadServer, history_after
@@ -32,7 +32,7 @@ def served(make_gateway: Any, upstream: ThreadServer) -> tuple[Any, str]:
 
 def test_bodies_are_not_kept_by_default(served: tuple[Any, str]) -> None:
     gateway, url = served
-    httpx.post(f"{url}/v1/echo", json={"password": "hunter2"})
+    _http.post(f"{url}/v1/echo", json={"password": "hunter2"})
     (record,) = history_after(gateway, 1)
     assert "hunter2" not in str(record)
     assert "request_body" not in record
@@ -46,14 +46,14 @@ def test_exchanges_keep_redacted_capped_bodies_and_response_headers(
     store = gateway.enable_exchange_history(max_body_bytes=64, max_records=2)
     url = make_gateway.serve(gateway).url
 
-    httpx.post(
+    _http.post(
         f"{url}/v1/echo",
         json={"user": "ada", "password": "hunter2"},
         headers={"content-type": "application/json"},
     )
-    response = httpx.get(f"{url}/v1/users/7")
+    response = _http.get(f"{url}/v1/users/7")
     assert response.status_code == 200
-    httpx.get(f"{url}/v1/stream")
+    _http.get(f"{url}/v1/stream")
 
     users, stream = exchanges_until(store, "/v1/stream")  # max_records=2: the oldest went
     assert users["path"] == "/v1/users/7"
@@ -69,7 +69,7 @@ def test_json_secrets_in_bodies_are_redacted(make_gateway: Any, upstream: Thread
     gateway.register_service("api", "API", "v1", upstream.url)
     store = gateway.enable_exchange_history()
     url = make_gateway.serve(gateway).url
-    httpx.post(f"{url}/v1/echo", json={"user": "ada", "password": "hunter2"})
+    _http.post(f"{url}/v1/echo", json={"user": "ada", "password": "hunter2"})
     (exchange,) = exchanges_until(store, "/v1/echo")
     assert exchange["request_body"] == {"user": "ada", "password": "[REDACTED]"}
     assert "hunter2" not in str(exchange)

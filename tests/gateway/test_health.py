@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-import httpx
+import _http
 import pytest
 
 from otel_agents.gateway._health import HealthPolicy
@@ -69,13 +69,13 @@ def test_active_checks_move_an_instance_out_of_and_back_into_rotation(
 
     upstream_state.healthy = False
     wait_until(lambda: not instance.healthy)
-    assert httpx.get(f"{url}/v1/users/1").status_code == 503
+    assert _http.get(f"{url}/v1/users/1").status_code == 503
     (healthy,) = telemetry.points("gateway.instances.healthy", {"gateway.service.id": "users"})
     assert healthy.value == 0
 
     upstream_state.healthy = True
     wait_until(lambda: instance.healthy)
-    assert httpx.get(f"{url}/v1/users/1").status_code == 200
+    assert _http.get(f"{url}/v1/users/1").status_code == 200
     down = telemetry.points("gateway.health.transitions", {"gateway.health.state": "unhealthy"})
     up = telemetry.points("gateway.health.transitions", {"gateway.health.state": "healthy"})
     assert [p.value for p in down] == [1]
@@ -118,11 +118,11 @@ def test_three_500s_from_one_endpoint_do_not_evict_an_instance_by_default(
     url = make_gateway.serve(gateway).url
     instance = gateway.router.match("/v1/x").service.instances[0]
 
-    statuses = [httpx.get(f"{url}/v1/fail").status_code for _ in range(5)]
+    statuses = [_http.get(f"{url}/v1/fail").status_code for _ in range(5)]
 
     assert statuses == [500] * 5
     assert instance.healthy is True
-    assert httpx.get(f"{url}/v1/users/1").status_code == 200
+    assert _http.get(f"{url}/v1/users/1").status_code == 200
 
 
 @pytest.mark.integration
@@ -144,7 +144,7 @@ def test_clients_that_abort_mid_body_never_take_an_upstream_out_of_rotation(
     records = history_after(gateway, 3, timeout=30)
 
     assert instance.healthy is True
-    assert httpx.get(f"{server.url}/v1/users/1").status_code == 200
+    assert _http.get(f"{server.url}/v1/users/1").status_code == 200
     assert len(records) == 3
 
 
@@ -161,25 +161,25 @@ def test_an_instance_out_by_passive_checks_gets_a_half_open_trial_after_the_cool
     instance = gateway.router.match("/v1/x").service.instances[0]
     upstream_state.healthy = False  # the upstream's /health answers 503
 
-    assert [httpx.get(f"{url}/v1/health").status_code for _ in range(2)] == [503, 503]
+    assert [_http.get(f"{url}/v1/health").status_code for _ in range(2)] == [503, 503]
     assert instance.healthy is False
-    gone = httpx.get(f"{url}/v1/health")
+    gone = _http.get(f"{url}/v1/health")
     assert gone.status_code == 503
     assert gone.headers["content-type"] == "application/problem+json"  # the gateway's own
 
     clock.now += 31
-    trial = httpx.get(f"{url}/v1/health")  # half-open: reaches the upstream, which fails
+    trial = _http.get(f"{url}/v1/health")  # half-open: reaches the upstream, which fails
     assert trial.status_code == 503
     assert trial.headers["content-type"] == "application/json"
     assert instance.healthy is False
-    again = httpx.get(f"{url}/v1/health")  # open again for another cool-down
+    again = _http.get(f"{url}/v1/health")  # open again for another cool-down
     assert again.headers["content-type"] == "application/problem+json"
 
     upstream_state.healthy = True
     clock.now += 31
-    assert httpx.get(f"{url}/v1/health").status_code == 200  # the trial succeeds
+    assert _http.get(f"{url}/v1/health").status_code == 200  # the trial succeeds
     assert instance.healthy is True
-    assert httpx.get(f"{url}/v1/users/1").status_code == 200
+    assert _http.get(f"{url}/v1/users/1").status_code == 200
 
 
 def test_a_neutral_trial_outcome_lets_the_next_request_try() -> None:

@@ -6,7 +6,7 @@ import time
 import tracemalloc
 from typing import Any
 
-import httpx
+import _http
 import pytest
 
 from otel_agents.gateway._history import (
@@ -33,7 +33,7 @@ def test_huge_urls_and_header_floods_are_stored_cut_to_fixed_lengths(
     headers = [(f"x-token-{i}", "v") for i in range(100)]
     headers.append(("user-agent", "u" * 10_000))
 
-    httpx.get(f"{url}/v1/echo/{'p' * 30_000}?q={'x' * 30_000}", headers=headers)
+    _http.get(f"{url}/v1/echo/{'p' * 30_000}?q={'x' * 30_000}", headers=headers)
 
     (record,) = history_after(gateway, 1)
     assert len(record["path"]) <= MAX_TARGET + _CUT
@@ -51,7 +51,7 @@ def test_max_history_bytes_bounds_the_whole_history(
     gateway.register_service("misc", "Misc", "v1", upstream.url)
     url = make_gateway.serve(gateway).url
 
-    with httpx.Client() as client:
+    with _http.Client() as client:
         for i in range(40):
             client.get(f"{url}/v1/users/{i}?q={'x' * 1000}")
     deadline = time.monotonic() + 10

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+import _http
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -29,6 +30,8 @@ class Concurrency:
     def __init__(self) -> None:
         self.now = self.peak = 0
         self.lock = threading.Lock()
+        #: ``/work?hold=1`` answers only once this is set (by the test, or at teardown).
+        self.released = threading.Event()
 
     def app(self) -> Starlette:
         async def work(request: Request) -> Response:
@@ -36,7 +39,13 @@ class Concurrency:
                 self.now += 1
                 self.peak = max(self.peak, self.now)
             try:
-                await asyncio.sleep(float(request.query_params.get("sleep", "0.05")))
+                if "hold" in request.query_params:
+                    for _ in range(6000):  # 30 s at most
+                        if self.released.is_set():
+                            break
+                        await asyncio.sleep(0.005)
+                else:
+                    await asyncio.sleep(float(request.query_params.get("sleep", "0.05")))
             finally:
                 with self.lock:
                     self.now -= 1
@@ -50,6 +59,7 @@ def counted() -> Iterator[tuple[Concurrency, ThreadServer]]:
     concurrency = Concurrency()
     server = ThreadServer(concurrency.app()).start()
     yield concurrency, server
+    concurrency.released.set()
     server.stop()
 
 
@@ -75,6 +85,14 @@ async def later(call: Callable[[], Awaitable[Any]], delay: float = 0.05) -> Any:
     return await call()
 
 
+async def then_set(call: Awaitable[Any], event: threading.Event) -> Any:
+    """``await call``, then set ``event`` (release a held answer), whatever happened."""
+    try:
+        return await call
+    finally:
+        event.set()
+
+
 def test_requests_beyond_the_limit_wait_for_a_connection_and_all_succeed(
     counted: tuple[Concurrency, ThreadServer],
 ) -> None:
@@ -90,13 +108,13 @@ def test_requests_beyond_the_limit_wait_for_a_connection_and_all_succeed(
 def test_a_request_that_waits_longer_than_its_timeout_is_busy(
     counted: tuple[Concurrency, ThreadServer],
 ) -> None:
-    _, server = counted
+    concurrency, server = counted
     client = UpstreamClient(connect_timeout=0.2, read_timeout=5, max_connections_per_host=1)
 
     slow, waiting = run_all(
         client,
-        get(client, server.port, "/work?sleep=1"),
-        later(lambda: get(client, server.port, "/work")),
+        get(client, server.port, "/work?hold=1"),  # answers once the other gave up
+        then_set(later(lambda: get(client, server.port, "/work")), concurrency.released),
     )
 
     assert slow.status == 200
@@ -112,7 +130,7 @@ def test_a_connection_that_fails_gives_its_slot_to_the_next_request(
 
     timed_out, waited = run_all(
         client,
-        get(client, server.port, "/work?sleep=3"),  # holds the only connection, then times out
+        get(client, server.port, "/work?hold=1"),  # holds the only connection, then times out
         later(lambda: get(client, server.port, "/work")),
     )
 
@@ -134,7 +152,8 @@ def test_the_gateway_answers_503_at_the_limit_without_holding_it_against_the_ups
 ) -> None:
     from .conftest import UpstreamState
 
-    upstream = ThreadServer(upstream_app(UpstreamState())).start()
+    state = UpstreamState()
+    upstream = ThreadServer(upstream_app(state)).start()
     try:
         gateway = make_gateway({"max_connections_per_upstream": 1, "unhealthy_threshold": 1})
         gateway.register_service("misc", "Misc", "v1", upstream.url)
@@ -142,15 +161,17 @@ def test_the_gateway_answers_503_at_the_limit_without_holding_it_against_the_ups
         url = make_gateway.serve(gateway).url
 
         async def scenario() -> list[httpx.Response]:
-            async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            async with _http.AsyncClient(base_url=url, timeout=10) as client:
                 return list(
                     await asyncio.gather(
-                        client.get("/v1/slow"), later(lambda: client.get("/v1/users/1"), 0.1)
+                        client.get("/v1/slow"),  # answers once the other was refused
+                        then_set(later(lambda: client.get("/v1/users/1"), 0.1), state.released),
                     )
                 )
 
         slow, refused = asyncio.run(scenario())
     finally:
+        state.released.set()
         upstream.stop()
 
     assert slow.status_code == 200
@@ -168,7 +189,7 @@ def test_no_slot_leaks_when_answers_time_out_between_quick_ones(
 ) -> None:
     _, server = counted
     client = UpstreamClient(connect_timeout=10, read_timeout=0.3, max_connections_per_host=3)
-    targets = ["/work?sleep=1" if n % 7 == 0 else "/work?sleep=0.01" for n in range(40)]
+    targets = ["/work?hold=1" if n % 7 == 0 else "/work?sleep=0.01" for n in range(40)]
     pools: list[Any] = []
 
     async def scenario() -> list[Any]:
@@ -182,7 +203,7 @@ def test_no_slot_leaks_when_answers_time_out_between_quick_ones(
     results = asyncio.run(scenario())
 
     timed_out = [r for r in results if isinstance(r, UpstreamTimeoutError)]
-    assert len(timed_out) == targets.count("/work?sleep=1")
+    assert len(timed_out) == targets.count("/work?hold=1")
     assert sum(getattr(r, "status", 0) == 200 for r in results) == len(targets) - len(timed_out)
     (pool,) = pools
     # Every slot still counted belongs to an idle connection, and nobody is left waiting.

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import _http
 import httpx
 import pytest
 from opentelemetry.trace import SpanKind
@@ -39,7 +40,7 @@ def test_upstream_sees_traceparent_and_joins_the_gateway_trace(
     served: tuple[APIGateway, str], upstream_state: UpstreamState, telemetry: TelemetryCapture
 ) -> None:
     _, url = served
-    response = httpx.get(f"{url}/v1/users/42?page=1")
+    response = _http.get(f"{url}/v1/users/42?page=1")
 
     assert response.status_code == 200
     assert response.json() == {"id": "42", "name": "Ada"}
@@ -66,7 +67,7 @@ def test_server_span_is_named_by_route_template_with_stable_attributes(
     served: tuple[APIGateway, str], telemetry: TelemetryCapture
 ) -> None:
     _, url = served
-    httpx.get(f"{url}/v1/users/42")
+    _http.get(f"{url}/v1/users/42")
 
     wait_for_spans(telemetry, "GET /v1/users/{path}", "GET")
     server_span = telemetry.span("GET /v1/users/{path}")
@@ -90,7 +91,7 @@ def test_stable_http_server_duration_is_emitted_in_seconds(
     gateway = make_gateway()
     gateway.register_service("users", "Users", "v1", plain_upstream.url, path_prefix="/users")
     url = make_gateway.serve(gateway).url
-    httpx.get(f"{url}/v1/users/42")
+    _http.get(f"{url}/v1/users/42")
 
     wait_for_spans(telemetry, "GET /v1/users/{path}")
     metrics = telemetry.metrics()
@@ -114,7 +115,7 @@ def test_an_upstream_4xx_is_an_error_type_on_the_client_metric_as_on_the_span(
 ) -> None:
     """HTTP client conventions: status >= 400 is an error; ``error.type`` is the code."""
     _, url = served
-    assert httpx.get(f"{url}/v1/no-such-upstream-path").status_code == 404
+    assert _http.get(f"{url}/v1/no-such-upstream-path").status_code == 404
 
     wait_for_spans(telemetry, "GET /v1/{path}")
     (client,) = [s for s in telemetry.spans() if s.kind is SpanKind.CLIENT]
@@ -150,7 +151,7 @@ def test_only_the_stable_server_duration_is_recorded_by_default(
 ) -> None:
     gateway = make_gateway(setting)
     gateway.register_service("misc", "Misc", "v1", plain_upstream.url)
-    response = httpx.post(f"{make_gateway.serve(gateway).url}/v1/echo", content=b"12345")
+    response = _http.post(f"{make_gateway.serve(gateway).url}/v1/echo", content=b"12345")
 
     assert response.status_code == 200
     wait_for_spans(telemetry, "POST /v1/{path}")
@@ -165,7 +166,7 @@ def test_all_server_metrics_are_recorded_when_asked(
 ) -> None:
     gateway = make_gateway({"http_server_metrics": "all"})
     gateway.register_service("misc", "Misc", "v1", plain_upstream.url)
-    response = httpx.post(f"{make_gateway.serve(gateway).url}/v1/echo", content=b"12345")
+    response = _http.post(f"{make_gateway.serve(gateway).url}/v1/echo", content=b"12345")
 
     assert response.status_code == 200
     wait_for_spans(telemetry, "POST /v1/{path}")
@@ -183,7 +184,7 @@ def test_hop_by_hop_request_headers_are_stripped_but_gateway_headers_are_kept(
     served: tuple[APIGateway, str], upstream_state: UpstreamState
 ) -> None:
     _, url = served
-    httpx.get(
+    _http.get(
         f"{url}/v1/users/1",
         headers={
             "Connection": "keep-alive, X-Hop-Secret, X-Forwarded-For, traceparent",
@@ -210,7 +211,7 @@ def test_hop_by_hop_request_headers_are_stripped_but_gateway_headers_are_kept(
 
 def test_hop_by_hop_response_headers_are_stripped(served: tuple[APIGateway, str]) -> None:
     _, url = served
-    response = httpx.get(f"{url}/v1/hop")
+    response = _http.get(f"{url}/v1/hop")
 
     assert response.status_code == 200
     assert response.headers["x-kept"] == "yes"
@@ -222,7 +223,7 @@ def test_untrusted_peers_cannot_forge_x_forwarded_for(
     served: tuple[APIGateway, str], upstream_state: UpstreamState
 ) -> None:
     gateway, url = served
-    httpx.get(f"{url}/v1/users/1", headers={"X-Forwarded-For": "6.6.6.6"})
+    _http.get(f"{url}/v1/users/1", headers={"X-Forwarded-For": "6.6.6.6"})
 
     assert upstream_state.header("x-forwarded-for") == "127.0.0.1"
     assert history_after(gateway, 1)[-1]["client_ip"] == "127.0.0.1"
@@ -234,7 +235,7 @@ def test_trusted_proxies_extend_x_forwarded_for(
     gateway = make_gateway({"trusted_proxies": ["127.0.0.0/8"]})
     gateway.register_service("users", "Users", "v1", upstream.url, path_prefix="/users")
     url = make_gateway.serve(gateway).url
-    httpx.get(
+    _http.get(
         f"{url}/v1/users/1",
         headers={"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"},
     )
@@ -254,8 +255,8 @@ def test_streaming_bodies_pass_through_both_ways(
         for i in range(0, len(payload), 65536):
             yield payload[i : i + 65536]
 
-    echoed = httpx.post(f"{url}/v1/echo", content=chunks())
-    streamed = httpx.get(f"{url}/v1/stream")
+    echoed = _http.post(f"{url}/v1/echo", content=chunks())
+    streamed = _http.get(f"{url}/v1/stream")
 
     assert echoed.status_code == 200
     assert echoed.content == payload
@@ -269,7 +270,7 @@ def test_large_declared_bodies_stream_upstream(
 ) -> None:
     _, url = served
     payload = b"x" * 700_000
-    response = httpx.put(f"{url}/v1/echo", content=payload)
+    response = _http.put(f"{url}/v1/echo", content=payload)
 
     assert response.status_code == 200
     assert response.headers["x-echo-length"] == "700000"
@@ -290,15 +291,15 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
 
 def test_unknown_version_or_path_is_a_404_problem(served: tuple[APIGateway, str]) -> None:
     _, url = served
-    assert_problem(httpx.get(f"{url}/v9/users/1"), 404)
-    assert_problem(httpx.get(f"{url}/"), 404)
+    assert_problem(_http.get(f"{url}/v9/users/1"), 404)
+    assert_problem(_http.get(f"{url}/"), 404)
 
 
 def test_oversized_body_is_413_before_the_upstream_is_contacted(
     served: tuple[APIGateway, str], upstream_state: UpstreamState
 ) -> None:
     _, url = served
-    response = httpx.post(f"{url}/v1/echo", content=b"x" * 1_000_001)
+    response = _http.post(f"{url}/v1/echo", content=b"x" * 1_000_001)
 
     assert_problem(response, 413)
     assert upstream_state.requests == []
@@ -308,7 +309,7 @@ def test_oversized_chunked_body_is_413_before_the_upstream_is_contacted(
     served: tuple[APIGateway, str], upstream_state: UpstreamState
 ) -> None:
     _, url = served
-    response = httpx.post(f"{url}/v1/echo", content=iter([b"x" * 600_000, b"y" * 600_000]))
+    response = _http.post(f"{url}/v1/echo", content=iter([b"x" * 600_000, b"y" * 600_000]))
 
     assert_problem(response, 413)
     assert upstream_state.requests == []
@@ -318,7 +319,7 @@ def test_refused_upstream_is_a_502_problem(make_gateway: Any, telemetry: Telemet
     gateway = make_gateway()
     gateway.register_service("gone", "Gone", "v1", f"http://127.0.0.1:{free_port()}")
     url = make_gateway.serve(gateway).url
-    response = httpx.get(f"{url}/v1/anything")
+    response = _http.get(f"{url}/v1/anything")
 
     assert_problem(response, 502)
     wait_for_spans(telemetry, "GET /v1/{path}")
@@ -331,7 +332,7 @@ def test_refused_upstream_is_a_502_problem(make_gateway: Any, telemetry: Telemet
 
 def test_slow_upstream_is_a_504_problem(served: tuple[APIGateway, str]) -> None:
     gateway, url = served
-    assert_problem(httpx.get(f"{url}/v1/slow"), 504)
+    assert_problem(_http.get(f"{url}/v1/slow"), 504)
     assert history_after(gateway, 1)[-1]["error_type"] == "timeout"
 
 
@@ -341,12 +342,12 @@ def test_no_healthy_instance_is_a_503_problem(served: tuple[APIGateway, str]) ->
     for _ in range(gateway.health.unhealthy_threshold):  # out by passive checks
         gateway.health.record(service, service.instances[0], False)
 
-    assert_problem(httpx.get(f"{url}/v1/users/1"), 503)  # within the cool-down
+    assert_problem(_http.get(f"{url}/v1/users/1"), 503)  # within the cool-down
 
 
 def test_upstream_5xx_passes_through_unchanged(served: tuple[APIGateway, str]) -> None:
     _, url = served
-    response = httpx.get(f"{url}/v1/fail")
+    response = _http.get(f"{url}/v1/fail")
     assert response.status_code == 500
     assert response.content == b"internal detail: db at 10.0.0.5"
 
@@ -356,7 +357,7 @@ def test_rate_limited_requests_get_429_with_headers(
 ) -> None:
     gateway, url = served
     gateway.set_rate_limit("users", 1, 2)
-    with httpx.Client() as client:
+    with _http.Client() as client:
         statuses = [client.get(f"{url}/v1/users/1") for _ in range(3)]
 
     assert [r.status_code for r in statuses] == [200, 200, 429]
@@ -386,7 +387,7 @@ def test_a_hundred_concurrent_requests_are_never_over_admitted(
 
     async def burst() -> list[int]:
         limits = httpx.Limits(max_connections=100)
-        async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        async with _http.AsyncClient(limits=limits, timeout=30) as client:
             responses = await asyncio.gather(
                 *(client.get(f"{url}/v1/users/{i}") for i in range(100))
             )
@@ -408,10 +409,10 @@ def test_api_keys_answer_401_without_and_403_with_wrong_credentials(
     )
     url = make_gateway.serve(gateway).url
 
-    missing = httpx.get(f"{url}/v1/users/1")
-    wrong = httpx.get(f"{url}/v1/users/1", headers={"Authorization": "Bearer nope"})
-    by_bearer = httpx.get(f"{url}/v1/users/1", headers={"Authorization": "Bearer users-key"})
-    by_api_key = httpx.get(f"{url}/v1/users/1", headers={"X-API-Key": "global-key"})
+    missing = _http.get(f"{url}/v1/users/1")
+    wrong = _http.get(f"{url}/v1/users/1", headers={"Authorization": "Bearer nope"})
+    by_bearer = _http.get(f"{url}/v1/users/1", headers={"Authorization": "Bearer users-key"})
+    by_api_key = _http.get(f"{url}/v1/users/1", headers={"X-API-Key": "global-key"})
 
     assert_problem(missing, 401)
     assert missing.headers["www-authenticate"].startswith("Bearer")
@@ -446,7 +447,7 @@ def test_unknown_methods_keep_metric_attributes_and_span_names_bounded(
     served: tuple[APIGateway, str], telemetry: TelemetryCapture
 ) -> None:
     _, url = served
-    response = httpx.request("PURGE", f"{url}/v1/echo")
+    response = _http.request("PURGE", f"{url}/v1/echo")
 
     assert response.status_code == 405  # the upstream's answer, passed through
     wait_for_spans(telemetry, "HTTP /v1/{path}")
@@ -473,7 +474,7 @@ def test_the_upstream_gets_the_clients_percent_encoding(
     served: tuple[APIGateway, str], upstream_state: UpstreamState
 ) -> None:
     _, url = served
-    response = httpx.get(f"{url}/v%31/users/a%20b%3Bc")
+    response = _http.get(f"{url}/v%31/users/a%20b%3Bc")
 
     assert response.status_code == 200
     assert upstream_state.requests[-1]["raw_path"] == b"/users/a%20b%3Bc"
@@ -488,7 +489,7 @@ def test_a_service_with_strip_prefix_gets_the_path_after_its_prefix(
     )
     url = make_gateway.serve(gateway).url
 
-    assert httpx.get(f"{url}/v1/hub/inner/echo?x=1").status_code == 200
+    assert _http.get(f"{url}/v1/hub/inner/echo?x=1").status_code == 200
     assert upstream_state.requests[-1]["path"] == "/echo"
     assert upstream_state.requests[-1]["query"] == "x=1"
 
@@ -505,10 +506,12 @@ def test_spoofed_client_ids_do_not_give_a_throttled_client_a_new_burst(
     gateway.set_rate_limit("users", 1, 2, per_client=True)
     url = make_gateway.serve(gateway).url
 
-    def get(client: str) -> int:
-        return httpx.get(f"{url}/v1/users/1", headers={"x-forwarded-for": client}).status_code
+    with _http.Client() as http:
 
-    with httpx.Client():
+        def get(client: str) -> int:
+            headers = {"x-forwarded-for": client}
+            return http.get(f"{url}/v1/users/1", headers=headers).status_code
+
         assert [get("203.0.113.7") for _ in range(3)] == [200, 200, 429]
         for i in range(40):
             get(f"198.51.100.{i}")

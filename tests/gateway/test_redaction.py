@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+import _http
 import pytest
 from opentelemetry.trace import SpanKind
 
@@ -37,7 +37,7 @@ def test_semicolon_separated_secrets_are_redacted_in_history_and_spans(
     gateway.register_service("users", "Users", "v1", upstream.url, path_prefix="/users")
     url = make_gateway.serve(gateway).url
 
-    response = httpx.get(f"{url}/v1/users/1;jsessionid=abc?{_QUERY}")
+    response = _http.get(f"{url}/v1/users/1;jsessionid=abc?{_QUERY}")
 
     assert response.status_code == 200
     (record,) = history_after(gateway, 1)
@@ -66,8 +66,8 @@ def test_the_credential_the_gateway_checked_is_not_forwarded_upstream(
     gateway.register_service("users", "Users", "v1", upstream.url, path_prefix="/users")
     url = make_gateway.serve(gateway).url
 
-    by_key = httpx.get(f"{url}/v1/users/1", headers={"X-API-Key": "gateway-key"})
-    by_bearer = httpx.get(
+    by_key = _http.get(f"{url}/v1/users/1", headers={"X-API-Key": "gateway-key"})
+    by_bearer = _http.get(
         f"{url}/v1/users/1",
         headers={"Authorization": "Bearer gateway-key", "X-Upstream-Token": "theirs"},
     )
@@ -86,7 +86,7 @@ def test_forward_client_credentials_passes_the_checked_credential_on(
     gateway.register_service("users", "Users", "v1", upstream.url, path_prefix="/users")
     url = make_gateway.serve(gateway).url
 
-    response = httpx.get(f"{url}/v1/users/1", headers={"Authorization": "Bearer gateway-key"})
+    response = _http.get(f"{url}/v1/users/1", headers={"Authorization": "Bearer gateway-key"})
 
     assert response.status_code == 200
     assert upstream_state.header("authorization") == "Bearer gateway-key"
@@ -100,6 +100,6 @@ def test_credentials_pass_through_when_the_gateway_checks_none(
     gateway.register_service("users", "Users", "v1", upstream.url, path_prefix="/users")
     url = make_gateway.serve(gateway).url
 
-    httpx.get(f"{url}/v1/users/1", headers={"Authorization": "Bearer for-the-upstream"})
+    _http.get(f"{url}/v1/users/1", headers={"Authorization": "Bearer for-the-upstream"})
 
     assert upstream_state.header("authorization") == "Bearer for-the-upstream"

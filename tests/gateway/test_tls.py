@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import _http
 import pytest
 import trustme
 from opentelemetry.trace import SpanKind
@@ -56,8 +56,8 @@ def test_requests_reach_an_https_upstream_verified_by_the_configured_ca(
     gateway.register_service("users", "Users", "v1", tls_upstream.url, path_prefix="/users")
     url = make_gateway.serve(gateway).url
 
-    first = httpx.get(f"{url}/v1/users/7")
-    second = httpx.get(f"{url}/v1/users/8")
+    first = _http.get(f"{url}/v1/users/7")
+    second = _http.get(f"{url}/v1/users/8")
 
     assert (first.status_code, second.status_code) == (200, 200)
     assert second.json() == {"id": "8", "name": "Ada"}
@@ -75,7 +75,7 @@ def test_an_upstream_certificate_from_an_untrusted_ca_is_a_502_without_details(
     gateway.register_service("users", "Users", "v1", tls_upstream.url, path_prefix="/users")
     url = make_gateway.serve(gateway).url
 
-    response = httpx.get(f"{url}/v1/users/7")
+    response = _http.get(f"{url}/v1/users/7")
 
     assert response.status_code == 502
     assert response.headers["content-type"] == "application/problem+json"

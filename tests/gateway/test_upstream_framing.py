@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import _http
 import pytest
 
 from .conftest import wait_until
@@ -51,7 +51,7 @@ def test_ambiguous_framing_is_a_502_and_the_connection_is_not_reused(
     gateway.register_service("raw", "Raw", "v1", upstream.url)
     url = make_gateway.serve(gateway).url
 
-    with httpx.Client() as client:
+    with _http.Client() as client:
         first = client.get(f"{url}/v1/a")
         second = client.get(f"{url}/v1/b")
 

@@ -30,7 +30,7 @@ async def main(url: str, agent_id: str, log: Path) -> None:
     comm = AgentCommunicationProtocol(
         {
             "transport": url,
-            "ack_timeout": 1.0,
+            "ack_timeout": 0.5,  # ACK_TIMEOUT in test_nats_faults.py
             "retry_backoff": 0.2,
             "max_delivery_attempts": 5,
             "heartbeat_monitor": False,

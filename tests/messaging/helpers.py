@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import _http
 import httpx
 
 from otel_agents.messaging import AgentCommunicationProtocol, SecurityConfig
@@ -37,7 +38,7 @@ class Net:
         self.telemetry = telemetry
         self.security = security
         self.router = Router()
-        self.client = httpx.AsyncClient(transport=self.router)
+        self.client = _http.AsyncClient(transport=self.router)
         providers = {
             "tracer_provider": telemetry.tracer_provider,
             "meter_provider": telemetry.meter_provider,

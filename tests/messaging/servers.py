@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import _http
 import httpx
 from _servers import ThreadServer
 
@@ -50,7 +51,7 @@ def start_inbox(
 def post_signed(url: str, body: bytes, message_id: str, **headers: str) -> httpx.Response:
     """POST ``body`` signed as envelope ``message_id`` with the shared secret."""
     signed = security().sign(message_id, body)
-    return httpx.post(
+    return _http.post(
         url,
         content=body,
         headers={**AUTH, "content-type": "application/json", **signed, **headers},

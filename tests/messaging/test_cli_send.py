@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 
-import httpx
+import _http
 import pytest
 
 from otel_agents._cli import main
@@ -42,7 +42,7 @@ def network(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ThreadServer, Rem
         "capabilities": ["planning"],
         "endpoint": inbox.url,
     }
-    httpx.post(hub.url + "/agents", json=registration, headers=AUTH).raise_for_status()
+    _http.post(hub.url + "/agents", json=registration, headers=AUTH).raise_for_status()
     yield hub, planner
     inbox.stop()
     hub.stop()
@@ -141,7 +141,7 @@ def test_send_starts_the_trace_the_hub_continues(
             "capabilities": [],
             "endpoint": inbox.url,
         }
-        httpx.post(hub.url + "/agents", json=registration, headers=AUTH).raise_for_status()
+        _http.post(hub.url + "/agents", json=registration, headers=AUTH).raise_for_status()
         env = {
             **os.environ,
             "OTEL_AGENTS_MESSAGING_SECRET": SECRET,

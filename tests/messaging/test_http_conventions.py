@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 
+import _http
 import httpx
 import pytest
 from opentelemetry.trace import SpanKind
@@ -48,7 +49,7 @@ def start_hub(telemetry: TelemetryCapture) -> Iterator[StartHub]:
 
 def exercise(url: str) -> None:
     """Register, heartbeat, ask for an unknown message, an unknown path and health."""
-    with httpx.Client(base_url=url, headers=AUTH, timeout=10) as client:
+    with _http.Client(base_url=url, headers=AUTH, timeout=10) as client:
         registration = {
             "agent_id": "planner",
             "name": "Planner",
@@ -164,7 +165,7 @@ def test_an_unknown_method_is_recorded_as_other(telemetry: TelemetryCapture) -> 
 
     async def request() -> int:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://hub") as client:
+        async with _http.AsyncClient(transport=transport, base_url="http://hub") as client:
             response = await client.request("FOOBAR", "/agents", headers=AUTH)
         return response.status_code
 

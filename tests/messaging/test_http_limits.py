@@ -11,7 +11,7 @@ import asyncio
 import socket
 from collections.abc import Iterator
 
-import httpx
+import _http
 import pytest
 
 from otel_agents.messaging import (
@@ -123,7 +123,7 @@ def test_a_sender_is_told_its_message_is_too_large_and_small_ones_still_go(
         finally:
             await sender.aclose()
 
-    httpx.post(
+    _http.post(
         hub.url + "/agents",
         json={"agent_id": "agent-b", "name": "B", "capabilities": [], "endpoint": inbox.url},
         headers=AUTH,
@@ -143,7 +143,7 @@ def test_a_non_ascii_signature_is_a_400_not_a_500(hub: ThreadServer) -> None:
     headers = {**AUTH, **security().sign(message, body)}
     raw = [(k.encode(), v.encode()) for k, v in headers.items() if k != "x-message-signature"]
     raw.append((b"x-message-signature", "\u00e9".encode("latin-1") * 64))
-    response = httpx.post(hub.url + "/messages", content=body, headers=raw)
+    response = _http.post(hub.url + "/messages", content=body, headers=raw)
     assert response.status_code == 400, response.text
     assert "X-Message-Signature" in response.json()["detail"]
 
@@ -163,7 +163,7 @@ def test_inbox_answers_json_nested_5000_deep_with_a_400(inbox: ThreadServer) -> 
 
 
 def test_an_unknown_agent_error_does_not_list_the_registered_agents(hub: ThreadServer) -> None:
-    with httpx.Client(base_url=hub.url, headers=AUTH) as client:
+    with _http.Client(base_url=hub.url, headers=AUTH) as client:
         for n in range(60):
             client.post(
                 "/agents",
@@ -187,7 +187,7 @@ def test_an_unknown_agent_error_does_not_list_the_registered_agents(hub: ThreadS
 def test_an_unknown_message_id_is_an_unknown_message_error(hub: ThreadServer) -> None:
     """``GET /messages/{id}`` of an id the hub never saw answers ``unknown_message`` (404),
     not ``unknown_agent``; a client maps it back to UnknownMessageError."""
-    with httpx.Client(base_url=hub.url, headers=AUTH) as client:
+    with _http.Client(base_url=hub.url, headers=AUTH) as client:
         response = client.get("/messages/no-such-message")
     assert response.status_code == 404
     assert response.json()["error"] == "unknown_message"

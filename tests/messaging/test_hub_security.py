@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+import _http
 import httpx
 import pytest
 from _cluster import Cluster
@@ -41,7 +42,7 @@ def hub() -> Iterator[ThreadServer]:
 
 def register(hub: ThreadServer, agent_id: str, endpoint: str) -> httpx.Response:
     body = {"agent_id": agent_id, "name": "N", "capabilities": ["x"], "endpoint": endpoint}
-    return httpx.post(hub.url + "/agents", json=body, headers=AUTH, timeout=10)
+    return _http.post(hub.url + "/agents", json=body, headers=AUTH, timeout=10)
 
 
 @pytest.mark.parametrize(
@@ -66,7 +67,7 @@ def test_hub_refuses_endpoints_that_would_make_it_a_relay(
     response = register(hub, "agent-x", endpoint)
     assert response.status_code == 400, response.text
     assert why in response.json()["detail"]
-    listed = httpx.get(hub.url + "/agents", headers=AUTH).json()
+    listed = _http.get(hub.url + "/agents", headers=AUTH).json()
     assert listed == []
 
 
@@ -84,7 +85,7 @@ def test_registrations_over_http_are_audited_with_the_clients_address(
 ) -> None:
     caplog.set_level(logging.INFO, logger="otel_agents.audit")
     assert register(hub, "agent-a", "http://127.0.0.1:8101").status_code == 201
-    assert httpx.delete(hub.url + "/agents/agent-a", headers=AUTH).status_code == 200
+    assert _http.delete(hub.url + "/agents/agent-a", headers=AUTH).status_code == 200
     audited = [
         dict(r.args[1])  # type: ignore[index]
         for r in caplog.records
@@ -106,10 +107,10 @@ def test_agents_are_found_over_http_by_several_capabilities(hub: ThreadServer) -
             "capabilities": capabilities,
             "endpoint": "http://127.0.0.1:8101",
         }
-        assert httpx.post(hub.url + "/agents", json=body, headers=AUTH).status_code == 201
+        assert _http.post(hub.url + "/agents", json=body, headers=AUTH).status_code == 201
 
     def ids(query: str) -> list[str]:
-        response = httpx.get(hub.url + "/agents" + query, headers=AUTH)
+        response = _http.get(hub.url + "/agents" + query, headers=AUTH)
         return [agent["agent_id"] for agent in response.json()]
 
     assert ids("?capability=x") == ["both", "only-x"]
@@ -126,7 +127,7 @@ def test_an_id_outside_the_grammar_is_refused_over_http_naming_it(
     detail = response.json()["detail"]
     assert f"agent_id={agent_id!r}" in detail
     assert "1-128 ASCII letters, digits and _ . : @ -" in detail
-    assert httpx.get(hub.url + "/agents", headers=AUTH).json() == []
+    assert _http.get(hub.url + "/agents", headers=AUTH).json() == []
 
 
 def test_every_id_the_grammar_allows_registers_and_heartbeats_over_http(
@@ -241,7 +242,7 @@ def test_the_cli_hub_refuses_to_start_without_a_secret_unless_insecure(tmp_path:
 
         cluster.start("open", "hub", "--port", str(cluster.hub_port), "--insecure")
         cluster.wait_until(
-            lambda: httpx.get(cluster.hub_url + "/healthz").status_code == 200, "the hub"
+            lambda: _http.get(cluster.hub_url + "/healthz").status_code == 200, "the hub"
         )
         assert "without authentication" in (tmp_path / "open.err").read_text()
     finally:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import _http
 import pytest
 from _cluster import MESSAGING_KEY, MESSAGING_SECRET, Cluster
 from _support import free_port
@@ -51,7 +51,7 @@ def test_a_forwarded_task_is_one_trace_across_hub_and_two_agent_processes(
 ) -> None:
     cluster.start_receiver()
     cluster.start("hub", "hub", "--port", str(cluster.hub_port))
-    cluster.wait_until(lambda: httpx.get(cluster.hub_url + "/healthz").status_code == 200, "hub")
+    cluster.wait_until(lambda: _http.get(cluster.hub_url + "/healthz").status_code == 200, "hub")
     for agent_id, extra in (("agent-b", []), ("agent-a", ["--forward-to", "agent-b"])):
         port = str(free_port())
         arguments = ["--id", agent_id, "--capabilities", "work", "--hub", cluster.hub_url]

@@ -140,9 +140,13 @@ def test_a_bad_envelope_is_rejected_counted_and_never_redelivered(
     publish_raw(nats.url, subject, make_body(template), {"Nats-Msg-Id": "bad-1"})
 
     assert comm.process_next("worker") is None
-    time.sleep(1.0)  # past ack_timeout: a delivery left unsettled would come back now
+    # Settled: the broker holds nothing undelivered or unacknowledged for the worker, so no
+    # copy can come back (JetStream redelivers only what is unacknowledged).
+    deadline = time.monotonic() + DEADLINE
+    while comm.get_queue_size("worker") != 0:
+        assert time.monotonic() < deadline, "the rejected envelope was left unsettled"
+        time.sleep(0.05)
     assert comm.process_next("worker") is None
-    assert comm.get_queue_size("worker") == 0
     (point,) = telemetry.points(sc.AGENT_MESSAGE_REJECTED.name)
     assert (point.value, point.attributes[sc.ERROR_TYPE]) == (1, reason)
 
@@ -174,13 +178,13 @@ def test_a_signed_message_that_waited_longer_than_the_replay_window_is_still_pro
 ) -> None:
     """A durable queue may hold a message longer than the window (its agent was down): the
     signature is judged at the broker's store time, so the wait loses nothing."""
-    security = SecurityConfig(signing_key=KEY, replay_window=1.0)
+    security = SecurityConfig(signing_key=KEY, replay_window=0.5)
     comm = make_nats_comm(
         {"message_timeout": 60.0}, transport=NatsTransport(nats.url, security=security)
     )
     comm.register_agent("worker", "Worker", ["work"], "http://localhost:8001")
     message_id = comm.send_message("boss", "worker", MessageType.REQUEST, {"x": 1})
-    time.sleep(1.5)  # longer than the replay window before anyone takes it
+    time.sleep(0.75)  # longer than the replay window before anyone takes it
     received = comm.process_next("worker")
     assert received is not None
     assert received.message_id == message_id

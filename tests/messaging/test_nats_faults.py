@@ -22,7 +22,7 @@ import pytest
 
 from otel_agents.messaging import AgentCommunicationProtocol, MessageType
 from tests._cluster import stop_process
-from tests._nats import NatsServer
+from tests._nats import NatsServer, backlog
 from tests._support import free_port
 
 pytestmark = pytest.mark.integration
@@ -30,6 +30,8 @@ pytestmark = pytest.mark.integration
 AGENT = Path(__file__).with_name("_nats_agent.py")
 REPO = Path(__file__).resolve().parents[2]
 DEADLINE = 60.0
+#: The agents' ack_timeout (tests/messaging/_nats_agent.py), in seconds.
+ACK_TIMEOUT = 0.5
 
 
 def _env() -> dict[str, str]:
@@ -86,6 +88,25 @@ def wait_for(check: Callable[[], Any], what: str, deadline: float = DEADLINE) ->
     raise AssertionError(f"{what} did not happen within {deadline}s")
 
 
+def settle(nats: NatsServer, agent: AgentProcess, unfinished: int = 0) -> None:
+    """Wait until no copy of any message can reach ``agent`` any more.
+
+    The broker holds nothing for it (nothing undelivered, nothing unacknowledged: JetStream
+    redelivers only what is unacknowledged) and no handler is running (every ``start`` but
+    ``unfinished`` has its ``done``). Then one more ``ack_timeout`` for a copy the agent may
+    already hold: where the test slept 2.5 ack timeouts, it now waits for the broker to say
+    that nothing is left and sleeps one.
+    """
+    wait_for(
+        lambda: (
+            backlog(nats.url, agent.agent_id) == 0
+            and len(agent.lines("start")) == len(agent.lines("done")) + unfinished
+        ),
+        "the broker to hold nothing more for the agent",
+    )
+    time.sleep(ACK_TIMEOUT)
+
+
 @pytest.fixture
 def agents(nats: NatsServer, tmp_path: Path) -> Iterator[Callable[[str], AgentProcess]]:
     started: list[AgentProcess] = []
@@ -126,7 +147,8 @@ def test_an_agent_killed_in_a_handler_processes_the_message_once_after_restart(
         restarted = agents("worker")
         expected = [hung, *after]
         wait_for(lambda: all(m in restarted.lines("done") for m in expected), "every message done")
-        time.sleep(2.5)  # past ack_timeout: a copy that were redelivered would show now
+        # The killed process started the hung message and never finished it.
+        settle(nats, restarted, unfinished=1)
         done = Counter(restarted.lines("done"))
         assert {m: done[m] for m in expected} == dict.fromkeys(expected, 1)
     finally:
@@ -158,14 +180,14 @@ def test_a_broker_restart_under_load_loses_and_doubles_nothing(
         thread = threading.Thread(target=send_all, daemon=True)
         thread.start()
         wait_for(lambda: len(sent) >= 100, "100 messages sent")
-        nats.restart(down_for=1.0)
+        nats.restart(down_for=0.5)  # longer than the client's 0.5 s between reconnects
         thread.join(timeout=DEADLINE)
         assert not thread.is_alive()
         assert errors == []
         assert len(sent) == 300
         assert slowest[0] < 30.0  # a send blocked at most broker_timeout, then went on
         wait_for(lambda: set(sent) <= set(agent.lines("done")), "every message processed")
-        time.sleep(2.5)  # past ack_timeout: redelivered copies would show now
+        settle(nats, agent)
         done = Counter(agent.lines("done"))
         assert sorted(done[m] for m in sent) == [1] * 300
         assert agent.process.poll() is None
@@ -177,7 +199,7 @@ def test_a_broker_restart_under_load_loses_and_doubles_nothing(
 def test_an_agent_started_without_a_broker_exits_with_a_clear_error(tmp_path: Path) -> None:
     url = f"nats://127.0.0.1:{free_port()}"
     command = [sys.executable, "-m", "otel_agents.messaging._cli", "agent", "--id", "w"]
-    command += ["--nats", url, "--broker-timeout", "2"]
+    command += ["--nats", url, "--broker-timeout", "0.5"]
     completed = subprocess.run(
         command, env=_env(), capture_output=True, text=True, timeout=DEADLINE, check=False
     )

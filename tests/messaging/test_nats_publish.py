@@ -107,7 +107,7 @@ def test_async_senders_wait_out_a_broker_restart_and_lose_or_double_nothing(
     deadline = time.monotonic() + DEADLINE
     while len(sent) < 50 and time.monotonic() < deadline:
         time.sleep(0.01)
-    nats.restart(down_for=1.0)
+    nats.restart(down_for=0.5)  # longer than the client's 0.5 s between reconnects
     thread.join(timeout=DEADLINE)
     assert not thread.is_alive()
     assert errors == []
@@ -119,7 +119,7 @@ def test_async_senders_wait_out_a_broker_restart_and_lose_or_double_nothing(
 def test_an_async_send_to_a_stopped_broker_fails_within_broker_timeout(
     make_nats_comm: Make, nats: NatsServer, telemetry: TelemetryCapture
 ) -> None:
-    comm = make_nats_comm({"broker_timeout": 1.0})
+    comm = make_nats_comm({"broker_timeout": 0.5})
     comm.register_agent("worker", "Worker", ["work"], "nats-agent://worker")
     nats.stop()
     started = time.monotonic()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
+import _http
 import pytest
 
 from otel_agents.messaging import AgentMessage
@@ -33,7 +33,7 @@ def test_the_hub_learns_processed_and_failed(fails: bool, expected: str) -> None
             await asyncio.wait_for(recipient.process_next(), timeout=10)
             loop = asyncio.get_running_loop()
             deadline = loop.time() + 10  # a hang guard, not a speed target
-            async with httpx.AsyncClient(base_url=hub.url, headers=AUTH) as client:
+            async with _http.AsyncClient(base_url=hub.url, headers=AUTH) as client:
                 while True:
                     found = (await client.get(f"/messages/{message_id}")).json()["status"]
                     if found == expected or loop.time() > deadline:
