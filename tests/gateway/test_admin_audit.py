@@ -10,7 +10,7 @@ import pytest
 
 from otel_agents import semconv
 
-from .conftest import ThreadServer
+from .conftest import ThreadServer, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -40,6 +40,8 @@ def test_admin_changes_and_refusals_are_audited_without_the_token(
         refused = client.delete("/_gateway/services/users", headers={"X-Admin-Token": "nope"})
         assert refused.status_code == 403
 
+    # The record is written once the app returned, just after the last byte was sent.
+    wait_until(lambda: len(audits(caplog)) >= 3, timeout=10.0)
     found = audits(caplog)
     assert [
         (
