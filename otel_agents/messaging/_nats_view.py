@@ -52,9 +52,14 @@ class BrokerView:
         """Messages waiting or unacknowledged per local agent and priority (broker's count);
         ``fresh``: read now rather than reuse a reading of the last second."""
         if fresh or time.monotonic() - self._pending_at > _CACHE:
+            # A caller's question (``get_queue_size``) may wait as long as any broker call;
+            # a gauge's collection only briefly, then keeps the last reading.
+            bound = self.transport.broker_timeout if fresh else 2.0
             with contextlib.suppress(Exception):
                 local = sorted(self.transport.local)
-                self._pending = self.transport.io.run(self._read_pending(local), 2.0, "reading lag")
+                self._pending = self.transport.io.run(
+                    self._read_pending(local), bound, "reading lag"
+                )
                 self._pending_at = time.monotonic()
         return [
             (agent, priority, count)
