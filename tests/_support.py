@@ -19,9 +19,10 @@ import subprocess
 import sys
 import warnings
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import otel_agents
 from otel_agents.testing import reset_configure
@@ -447,3 +448,19 @@ class Scenarios:
 
     def run(self) -> Probes:
         return run_probes(self.specs)
+
+
+K = TypeVar("K")
+T = TypeVar("T")
+
+
+def outcomes(futures: Mapping[K, Future[T]]) -> dict[K, T | BaseException]:
+    """Each future's result, or the exception it raised: cases run side by side in one
+    fixture, and each case's test raises its own failure (the others still pass)."""
+    settled: dict[K, T | BaseException] = {}
+    for key, future in futures.items():
+        try:
+            settled[key] = future.result()
+        except Exception as exc:  # reported by the test of that case
+            settled[key] = exc
+    return settled

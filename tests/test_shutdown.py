@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 from _cluster import wait_listening
-from _support import REPO, free_port, run_probe, scrubbed_env
+from _support import REPO, free_port, outcomes, run_probe, scrubbed_env
 
 pytestmark = pytest.mark.integration
 
@@ -297,13 +297,7 @@ SERVERS = {
 @pytest.fixture(scope="module")
 def stopped_servers(started: Started) -> dict[str, tuple[float, str] | BaseException]:
     """Each server of ``SERVERS`` stopped by SIGTERM; a failure fails only its own test."""
-    outcomes: dict[str, tuple[float, str] | BaseException] = {}
-    for name, future in started.servers.items():
-        try:
-            outcomes[name] = future.result()
-        except Exception as exc:  # reported by the test of that server
-            outcomes[name] = exc
-    return outcomes
+    return outcomes(started.servers)
 
 
 @pytest.mark.parametrize("server", list(SERVERS))

@@ -14,6 +14,7 @@ import _http
 import httpx
 import pytest
 from _cluster import stop_process
+from _support import outcomes
 
 from .conftest import ThreadServer, free_port
 from .rawserver import read_until_closed
@@ -151,13 +152,7 @@ def target_infos(
             case: pool.submit(_target_info, tmp_path_factory.mktemp(case), environ)
             for case, (environ, _) in NAMING_CASES.items()
         }
-        outcomes: dict[str, str | BaseException] = {}
-        for case, future in futures.items():
-            try:
-                outcomes[case] = future.result()
-            except Exception as exc:  # reported by the test of that case
-                outcomes[case] = exc
-        return outcomes
+        return outcomes(futures)
 
 
 @pytest.mark.parametrize("case", list(NAMING_CASES))
