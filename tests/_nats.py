@@ -26,6 +26,15 @@ NATS_SERVER = Path(__file__).resolve().parent.parent / ".cache" / "stack" / "bin
 START_TIMEOUT = 20.0
 
 
+class ExitedEarly(AssertionError):
+    """nats-server stopped before it was healthy (a port taken meanwhile, most often)."""
+
+
+#: Starts of a new server: a free port can be taken by another process (another test worker)
+#: between ``free_port()`` and the server's bind; the next start picks new ports.
+STARTS = 3
+
+
 class NatsServer:
     """One ``nats-server -js`` process; ``url`` is its client URL."""
 
@@ -49,7 +58,7 @@ class NatsServer:
         health = f"http://127.0.0.1:{self.http_port}/healthz?js-enabled-only=true"
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"nats-server exited early ({self.process.returncode})")
+                raise ExitedEarly(f"nats-server exited early ({self.process.returncode})")
             try:
                 with urllib.request.urlopen(health, timeout=1) as response:
                     if response.status == 200:
@@ -77,7 +86,15 @@ def nats_server(store: Path) -> Iterator[NatsServer]:
     """A started server, stopped (by pid) whatever happens in the block."""
     server = NatsServer(store)
     try:
-        yield server.start()
+        for attempt in range(1, STARTS + 1):
+            try:
+                server.start()
+                break
+            except ExitedEarly:
+                if attempt == STARTS:
+                    raise
+                server.port, server.http_port = free_port(), free_port()
+        yield server
     finally:
         server.stop()
 
