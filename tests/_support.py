@@ -14,7 +14,6 @@ import importlib
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import warnings
@@ -23,6 +22,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+
+from _ports import free_port as free_port
 
 import otel_agents
 from otel_agents.testing import reset_configure
@@ -329,13 +330,6 @@ def run_probe_process(
         )
     result = json.loads(lines[0][len(MARKER) :])
     return Probe(completed.returncode, completed.stdout, completed.stderr, result)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Probes:

@@ -133,11 +133,22 @@ def _target_info(workdir: Path, environ: dict[str, str]) -> str:
             except httpx.TransportError:
                 time.sleep(0.05)
         (target_info,) = [line for line in body.splitlines() if line.startswith("target_info{")]
+        # /metrics answers once configure() ran; stop only once the gateway serves too (a
+        # SIGTERM before uvicorn took over the signal would be a different test).
+        while True:
+            assert process.poll() is None, "the gateway exited before serving"
+            assert time.monotonic() < deadline, "the gateway did not listen"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
     finally:
         stop_process(process)
+        err = process.stderr.read().decode(errors="replace") if process.stderr else ""
         if process.stderr:
             process.stderr.close()
-    assert process.returncode == 0
+    assert process.returncode == 0, err[-2000:]
     return target_info
 
 

@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -37,6 +36,7 @@ from typing import Any
 
 import httpx
 import yaml
+from _ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
@@ -117,13 +117,6 @@ _INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}")
 def interpolate(value: str, environ: Mapping[str, str]) -> str:
     """Compose's ``${VAR}`` / ``${VAR:-default}`` with ``environ`` as the shell."""
     return _INTERPOLATION.sub(lambda m: environ.get(m[1]) or (m[2] or ""), value)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @dataclass
