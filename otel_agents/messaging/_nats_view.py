@@ -13,6 +13,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+from otel_agents.messaging._errors import DeliveryError
 from otel_agents.messaging._message import AgentStatus, MessagePriority
 from otel_agents.messaging._nats_io import message_key
 from otel_agents.messaging._records import DeadLetter, MessageStatus
@@ -51,21 +52,36 @@ class BrokerView:
     ) -> list[tuple[str, MessagePriority, int]]:
         """Messages waiting or unacknowledged per local agent and priority (broker's count);
         ``fresh``: read now rather than reuse a reading of the last second."""
-        if fresh or time.monotonic() - self._pending_at > _CACHE:
-            # A caller's question (``get_queue_size``) may wait as long as any broker call;
-            # a gauge's collection only briefly, then keeps the last reading.
-            bound = self.transport.broker_timeout if fresh else 2.0
+        if fresh:
+            # A caller's question (``get_queue_size``): answered now, within broker_timeout
+            # like any broker call, or a DeliveryError; never an old reading.
+            self._pending = self._read_now()
+            self._pending_at = time.monotonic()
+        elif time.monotonic() - self._pending_at > _CACHE:
+            # A gauge's collection waits briefly, then keeps the last reading.
             with contextlib.suppress(Exception):
                 local = sorted(self.transport.local)
-                self._pending = self.transport.io.run(
-                    self._read_pending(local), bound, "reading lag"
-                )
+                self._pending = self.transport.io.run(self._read_pending(local), 2.0, "reading lag")
                 self._pending_at = time.monotonic()
         return [
             (agent, priority, count)
             for (agent, priority), count in self._pending.items()
             if agent_id is None or agent == agent_id
         ]
+
+    def _read_now(self) -> dict[tuple[str, MessagePriority], int]:
+        transport = self.transport
+        what = "reading the queue size from the NATS server"
+        try:
+            local = sorted(transport.local)
+            return transport.io.run(self._read_pending(local), transport.broker_timeout, what)
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            raise DeliveryError(
+                f"{what} failed ({type(exc).__name__}): check that it is reachable",
+                reason="broker_unreachable",
+            ) from exc
 
     async def _read_pending(self, agent_ids: list[str]) -> dict[tuple[str, MessagePriority], int]:
         import nats.js.errors

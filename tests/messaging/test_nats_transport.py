@@ -352,3 +352,17 @@ def test_the_demo_swarm_exchanges_its_messages_through_nats(nats: NatsServer) ->
             processed = swarm.comm.get_message_history(status=MessageStatus.PROCESSED)
         assert len(processed) >= 3
         assert {r.message.recipient_id for r in processed} >= {"researcher", "planner"}
+
+
+def test_queue_size_is_read_now_or_refused_never_an_old_reading(
+    make_nats_comm: Make, nats: NatsServer
+) -> None:
+    """``get_queue_size`` asks the broker each time: with the broker gone it raises a
+    DeliveryError within broker_timeout rather than repeat the last count."""
+    comm = make_nats_comm({"broker_timeout": 0.5})
+    comm.register_agent("worker", "Worker", ["work"], "http://localhost:8001")
+    comm.send_message("boss", "worker", MessageType.REQUEST, {"n": 1})
+    assert comm.get_queue_size("worker") == 1
+    nats.stop()
+    with pytest.raises(DeliveryError, match="queue size"):
+        comm.get_queue_size("worker")
