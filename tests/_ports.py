@@ -2,16 +2,18 @@
 
 ``bind(0)`` hands out a port from the kernel's ephemeral range and forgets it once the probe
 socket closes; until the server binds it, any outgoing connection on the machine may take
-it as its source port (the tests of four workers make thousands). So each worker takes its
-ports from a block of its own below the ephemeral range, in turn, skipping any that cannot
-be bound right now (another program's listener, a connection in TIME_WAIT). Where the
-ephemeral range starts too low for the blocks, ``bind(0)`` it is.
+it as its source port (the tests of four workers make thousands). So each worker (up to
+eight) takes its ports from a block of its own below the ephemeral range, in turn from a
+random point, skipping any that cannot be bound right now (another program's listener, a
+connection in TIME_WAIT). Beyond eight workers, or where the ephemeral range starts too low
+for the blocks, ``bind(0)`` it is.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+import random
 import socket
 import sys
 import threading
@@ -34,11 +36,16 @@ def _ephemeral_start() -> int:
         return 0  # unknown: use bind(0)
 
 
-def _block() -> range | None:
+def _block() -> list[int] | None:
+    """This worker's ports, from a random point of its block (another run on the machine, or
+    a process that inherited the worker's variable, starts elsewhere in it)."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    index = int(worker[2:]) % BLOCKS if worker[2:].isdigit() else 0
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
     start = FIRST + index * BLOCK
-    return range(start, start + BLOCK) if start + BLOCK <= _ephemeral_start() else None
+    if index >= BLOCKS or start + BLOCK > _ephemeral_start():
+        return None
+    offset = random.randrange(BLOCK)
+    return [*range(start + offset, start + BLOCK), *range(start, start + offset)]
 
 
 _BLOCK = _block()
