@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from _ports import free_port as free_port
 from _servers import ThreadServer
+from _waits import eventually
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -167,11 +168,7 @@ def make_gateway(telemetry: TelemetryCapture) -> Iterator[Any]:
 
 def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
     """Wait (bounded) until ``condition()`` is true."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
+    eventually(condition, "the condition", timeout, poll=0.01)
 
 
 def wait_for_spans(telemetry: TelemetryCapture, *names: str, timeout: float = 5.0) -> None:

@@ -8,12 +8,12 @@ default, and ``OTEL_PYTHON_*EXCLUDED_URLS`` honoured.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Iterator
 
 import _http
 import httpx
 import pytest
+from _waits import eventually
 from opentelemetry.trace import SpanKind
 
 from otel_agents import semconv as sc
@@ -68,15 +68,15 @@ def exercise(url: str) -> None:
 
 
 def server_span_names(telemetry: TelemetryCapture, count: int) -> list[str]:
-    """The SERVER span names, sorted, once ``count`` have ended (or after 10 s): a server
-    ends a request's span just after sending its last byte, so the client can hold the
-    last response a moment before that span is exported."""
-    deadline = time.monotonic() + 10.0
-    while True:
-        names = sorted(s.name for s in telemetry.spans() if s.kind is SpanKind.SERVER)
-        if len(names) >= count or time.monotonic() > deadline:
-            return names
-        time.sleep(0.005)
+    """The SERVER span names, sorted, once ``count`` have ended: a server ends a request's
+    span just after sending its last byte, so the client can hold the last response a
+    moment before that span is exported."""
+
+    def names() -> list[str]:
+        return sorted(s.name for s in telemetry.spans() if s.kind is SpanKind.SERVER)
+
+    eventually(lambda: len(names()) >= count, f"{count} SERVER spans", 10.0, poll=0.005)
+    return names()
 
 
 def test_server_spans_are_named_after_route_templates(

@@ -22,6 +22,7 @@ from otel_agents.messaging import (
 )
 from otel_agents.testing import TelemetryCapture
 from tests._nats import NatsServer, publish_raw
+from tests._waits import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -143,13 +144,11 @@ def test_a_bad_envelope_is_rejected_counted_and_never_redelivered(
     # first pull may come late, so the worker keeps asking, and is never handed the envelope).
     # Settled: the broker holds nothing undelivered or unacknowledged for the worker, so no
     # copy can come back (JetStream redelivers only what is unacknowledged).
-    deadline = time.monotonic() + DEADLINE
-    while True:
+    def settled() -> bool:
         assert comm.process_next("worker") is None
-        if comm.get_queue_size("worker") == 0:
-            break
-        assert time.monotonic() < deadline, "the rejected envelope was left unsettled"
-        time.sleep(0.05)
+        return comm.get_queue_size("worker") == 0
+
+    eventually(settled, "the rejected envelope settled", DEADLINE)
     assert comm.process_next("worker") is None
     (point,) = telemetry.points(sc.AGENT_MESSAGE_REJECTED.name)
     assert (point.value, point.attributes[sc.ERROR_TYPE]) == (1, reason)

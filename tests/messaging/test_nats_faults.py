@@ -24,6 +24,7 @@ from otel_agents.messaging import AgentCommunicationProtocol, MessageType
 from tests._cluster import stop_process
 from tests._nats import NatsServer, backlog
 from tests._support import free_port
+from tests._waits import eventually as _eventually
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +57,7 @@ class AgentProcess:
             env=_env(),
             stdout=subprocess.DEVNULL,
         )
-        wait_for(lambda: len(self.lines("ready")) > len(ready), "the agent being ready")
+        eventually(lambda: len(self.lines("ready")) > len(ready), "the agent being ready")
         return self
 
     def lines(self, kind: str) -> list[str]:
@@ -78,14 +79,9 @@ class AgentProcess:
             stop_process(self.process)
 
 
-def wait_for(check: Callable[[], Any], what: str, deadline: float = DEADLINE) -> Any:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"{what} did not happen within {deadline}s")
+def eventually(check: Callable[[], Any], what: str) -> Any:
+    """:func:`tests._waits.eventually` with this module's (process-sized) deadline."""
+    return _eventually(check, what, DEADLINE)
 
 
 def settle(nats: NatsServer, agent: AgentProcess, unfinished: int = 0) -> None:
@@ -97,7 +93,7 @@ def settle(nats: NatsServer, agent: AgentProcess, unfinished: int = 0) -> None:
     already hold: where the test slept 2.5 ack timeouts, it now waits for the broker to say
     that nothing is left and sleeps one.
     """
-    wait_for(
+    eventually(
         lambda: (
             backlog(nats.url, agent.agent_id) == 0
             and len(agent.lines("start")) == len(agent.lines("done")) + unfinished
@@ -135,9 +131,9 @@ def test_an_agent_killed_in_a_handler_processes_the_message_once_after_restart(
     agent = agents("worker")
     sender = _sender(nats)
     try:
-        wait_for(lambda: sender.registry.lookup("worker"), "the agent's registration")
+        eventually(lambda: sender.registry.lookup("worker"), "the agent's registration")
         hung = sender.send_message("boss", "worker", MessageType.REQUEST, {"hang_once": True})
-        wait_for(lambda: hung in agent.lines("start"), "the handler starting")
+        eventually(lambda: hung in agent.lines("start"), "the handler starting")
         after = [
             sender.send_message("boss", "worker", MessageType.REQUEST, {"n": n}) for n in range(5)
         ]
@@ -146,7 +142,9 @@ def test_an_agent_killed_in_a_handler_processes_the_message_once_after_restart(
 
         restarted = agents("worker")
         expected = [hung, *after]
-        wait_for(lambda: all(m in restarted.lines("done") for m in expected), "every message done")
+        eventually(
+            lambda: all(m in restarted.lines("done") for m in expected), "every message done"
+        )
         # The killed process started the hung message and never finished it.
         settle(nats, restarted, unfinished=1)
         done = Counter(restarted.lines("done"))
@@ -176,17 +174,17 @@ def test_a_broker_restart_under_load_loses_and_doubles_nothing(
             errors.append(exc)
 
     try:
-        wait_for(lambda: sender.registry.lookup("worker"), "the agent's registration")
+        eventually(lambda: sender.registry.lookup("worker"), "the agent's registration")
         thread = threading.Thread(target=send_all, daemon=True)
         thread.start()
-        wait_for(lambda: len(sent) >= 100, "100 messages sent")
+        eventually(lambda: len(sent) >= 100, "100 messages sent")
         nats.restart(down_for=0.5)  # longer than the client's 0.5 s between reconnects
         thread.join(timeout=DEADLINE)
         assert not thread.is_alive()
         assert errors == []
         assert len(sent) == 300
         assert slowest[0] < 30.0  # a send blocked at most broker_timeout, then went on
-        wait_for(lambda: set(sent) <= set(agent.lines("done")), "every message processed")
+        eventually(lambda: set(sent) <= set(agent.lines("done")), "every message processed")
         settle(nats, agent)
         done = Counter(agent.lines("done"))
         assert sorted(done[m] for m in sent) == [1] * 300

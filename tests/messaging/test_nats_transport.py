@@ -29,22 +29,12 @@ from otel_agents.messaging import (
 from otel_agents.testing import TelemetryCapture
 from tests._nats import NatsServer
 from tests._support import free_port
+from tests._waits import eventually
 
 pytestmark = pytest.mark.integration
 
 Make = Callable[..., AgentCommunicationProtocol]
 DEADLINE = 20.0
-
-
-def eventually(check: Callable[[], Any], what: str) -> Any:
-    """``check()``'s first truthy result within the deadline (polled), else fail."""
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"{what} did not happen within {DEADLINE}s")
 
 
 def test_seed_example_runs_on_nats_with_one_config_key(nats: NatsServer) -> None:
