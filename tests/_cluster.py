@@ -66,6 +66,11 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=STOP_TIMEOUT)
 
 
+def span_kinds(spans: list[dict[str, str]], service: str) -> dict[str, str]:
+    """``{span name: kind}`` of the ``received_spans`` that ``service`` sent."""
+    return {s["Name"]: s["Kind"] for s in spans if s["service"] == service}
+
+
 def received_spans(text: str) -> list[dict[str, str]]:
     """Spans in rotel's detailed debug output: ``Trace ID``, ``Parent ID``, ``ID``,
     ``Name``, ``Kind`` and the ``service`` (``service.name``) that sent each."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import _http
 import pytest
-from _cluster import MESSAGING_KEY, MESSAGING_SECRET, Cluster
+from _cluster import MESSAGING_KEY, MESSAGING_SECRET, Cluster, span_kinds
 from _support import free_port
 
 from otel_agents.messaging import MessageType, SecurityConfig
@@ -86,20 +86,17 @@ def test_a_forwarded_task_is_one_trace_across_hub_and_two_agent_processes(
     cluster.stop("hub", "agent-a", "agent-b")
     spans = in_trace()
 
-    def by_service(service: str) -> dict[str, str]:
-        return {s["Name"]: s["Kind"] for s in spans if s["service"] == service}
-
-    assert by_service("hub") == {
+    assert span_kinds(spans, "hub") == {
         "POST /messages": "SPAN_KIND_SERVER",
         "route agent-a": "SPAN_KIND_INTERNAL",
         "route agent-b": "SPAN_KIND_INTERNAL",
     }
-    assert by_service("agent-a") == {
+    assert span_kinds(spans, "agent-a") == {
         "POST /inbox": "SPAN_KIND_SERVER",
         "process agent-a": "SPAN_KIND_CONSUMER",
         "send agent-b": "SPAN_KIND_PRODUCER",
     }
-    assert by_service("agent-b") == {
+    assert span_kinds(spans, "agent-b") == {
         "POST /inbox": "SPAN_KIND_SERVER",
         "process agent-b": "SPAN_KIND_CONSUMER",
     }

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _cluster import MESSAGING_KEY, Cluster
+from _cluster import MESSAGING_KEY, Cluster, span_kinds
 
 from otel_agents.messaging import (
     AgentCommunicationProtocol,
@@ -71,14 +71,11 @@ def test_a_forwarded_task_is_one_trace_across_two_nats_agent_processes(
     cluster.stop("agent-a", "agent-b")
     spans = in_trace()
 
-    def by_service(service: str) -> dict[str, str]:
-        return {s["Name"]: s["Kind"] for s in spans if s["service"] == service}
-
-    assert by_service("agent-a") == {
+    assert span_kinds(spans, "agent-a") == {
         "process agent-a": "SPAN_KIND_CONSUMER",
         "send agent-b": "SPAN_KIND_PRODUCER",
     }
-    assert by_service("agent-b") == {"process agent-b": "SPAN_KIND_CONSUMER"}
+    assert span_kinds(spans, "agent-b") == {"process agent-b": "SPAN_KIND_CONSUMER"}
 
     def one(name: str) -> dict[str, str]:
         (span,) = [s for s in spans if s["Name"] == name]
