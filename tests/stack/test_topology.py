@@ -68,6 +68,7 @@ from typing import Any
 import httpx
 import pytest
 from _contract import record_one_value_each
+from _images import REPO, image_tag, load_compose
 from _stack_run import (
     FETCH_TIMEOUT,
     GROUP_INTERVAL,
@@ -76,7 +77,6 @@ from _stack_run import (
     eventually,
     running_stack,
 )
-from _topology import REPO, image_tag, load_compose
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader

@@ -19,8 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
+from _images import image_tag, load_compose
 from _stack_run import FETCH_TIMEOUT, stack_binaries
-from _topology import Topology, image_tag, load_compose
+from _topology import Topology
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(FETCH_TIMEOUT + 120.0)]
 STREAM = "TOPOLOGY"
