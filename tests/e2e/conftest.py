@@ -227,18 +227,35 @@ class PrometheusPool:
         self._wanted = wanted
         self._started: dict[str, tuple[MetricsTarget, Prometheus]] = {}
         self._stacks: dict[str, contextlib.ExitStack] = {}
+        self._failed: dict[str, BaseException] = {}
 
     def claim(self, key: str, spec: _PairSpec) -> tuple[MetricsTarget, Prometheus]:
         """The pair of ``key``, started now (with every wanted pair, without xdist)."""
-        if key not in self._started:
+        if key not in self._started and key not in self._failed:
             together = {} if os.environ.get("PYTEST_XDIST_WORKER") else self._wanted
             for name, wanted in {**together, key: spec}.items():
-                if name not in self._started and name not in self._stacks:
+                if name not in self._started and name not in self._failed:
                     self._start(name, wanted)
+        failed = self._failed.get(key)
+        if failed is not None:
+            # Raised for the module that claims the pair, not the one that started it.
+            raise failed
         return self._started[key]
 
     def _start(self, key: str, spec: _PairSpec) -> None:
-        stack = self._stacks[key] = contextlib.ExitStack()
+        """Start the pair of ``key``; a failure (or a skip) is kept for its own claim."""
+        stack = contextlib.ExitStack()
+        try:
+            self._started[key] = self._enter(stack, key, spec)
+        except (Exception, pytest.skip.Exception, pytest.fail.Exception) as exc:
+            stack.close()
+            self._failed[key] = exc
+        else:
+            self._stacks[key] = stack
+
+    def _enter(
+        self, stack: contextlib.ExitStack, key: str, spec: _PairSpec
+    ) -> tuple[MetricsTarget, Prometheus]:
         workdir = self._factory.mktemp(f"prometheus-{key.rsplit('.', 1)[-1]}")
         rule_files: list[Path] = []
         if spec.rules:
@@ -252,7 +269,7 @@ class PrometheusPool:
             rule_files.append(rule_file)
         target = stack.enter_context(_served_meter_provider(spec.service))
         running = stack.enter_context(_running_prometheus(target, workdir, spec.job, rule_files))
-        self._started[key] = (target, running)
+        return target, running
 
     def release(self, key: str) -> None:
         """Stop the pair of ``key`` (its module is done)."""
