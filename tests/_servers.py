@@ -16,6 +16,10 @@ __all__ = ["ThreadServer"]
 
 #: How often the stopping server looks again whether its connections and tasks are done.
 _POLL = 0.005
+#: Seconds a stopping server waits for its connections and tasks before it cancels them.
+DRAIN_TIMEOUT = 5.0
+#: Seconds ``stop()`` waits for the server's thread (the drain, then the lifespan shutdown).
+STOP_TIMEOUT = 10.0
 
 
 class _PromptServer(uvicorn.Server):
@@ -26,7 +30,10 @@ class _PromptServer(uvicorn.Server):
     hundred tests paid once or twice each. Here ``stop()`` wakes the main loop at once and the
     shutdown polls every few milliseconds; otherwise it is uvicorn's own sequence (stop
     accepting, ask each connection to close, wait for them and their tasks, bounded by
-    ``timeout_graceful_shutdown`` when set, then the lifespan shutdown).
+    ``timeout_graceful_shutdown`` (:data:`DRAIN_TIMEOUT` for a :class:`ThreadServer`), then
+    the lifespan shutdown). It overrides uvicorn's ``main_loop`` and ``shutdown`` and reads
+    its ``server_state``: a uvicorn that changes them fails every in-process server test at
+    once, loudly, rather than one test quietly.
     """
 
     def __init__(self, config: uvicorn.Config) -> None:
@@ -96,6 +103,8 @@ class ThreadServer:
             "proxy_headers": False,
             "ssl_certfile": certfile,
             "ssl_keyfile": keyfile,
+            # A connection or task that never ends is cancelled rather than waited for.
+            "timeout_graceful_shutdown": DRAIN_TIMEOUT,
         }
         config = uvicorn.Config(app, **(settings | options))
         self.server = _PromptServer(config)
@@ -119,5 +128,7 @@ class ThreadServer:
 
     def stop(self) -> None:
         self.server.request_exit()
-        self.thread.join(timeout=10)
+        self.thread.join(timeout=STOP_TIMEOUT)
         self.sock.close()
+        if self.thread.is_alive():
+            raise RuntimeError(f"test server on port {self.port} did not stop in {STOP_TIMEOUT} s")
