@@ -52,6 +52,7 @@ from otel_agents.genai._processor import GenAISpanProcessor
 from otel_agents.genai._telemetry import reset_default_telemetry
 
 if TYPE_CHECKING:
+    from otel_agents._metrics_server import MetricsServer
     from otel_agents._system_metrics import SystemMetrics
 
 __all__ = ["Telemetry", "configure", "get_telemetry", "shutdown"]
@@ -82,7 +83,7 @@ class Telemetry:
     #: flight at the deadline. Empty when everything was delivered.
     dropped: dict[str, int] = field(default_factory=dict)
     _guards: Guards = field(default_factory=Guards, repr=False)
-    _prometheus_server: Any = field(default=None, repr=False)
+    _prometheus_server: MetricsServer | None = field(default=None, repr=False)
     _log_handler: logging.Handler | None = field(default=None, repr=False)
     _closed: bool = field(default=False, repr=False)
 
@@ -131,8 +132,7 @@ class Telemetry:
         self.dropped = {what: count for what, count in lost.items() if count}
         _report(finished, limit, self.dropped)
         if self._prometheus_server is not None:
-            self._prometheus_server.shutdown()
-            self._prometheus_server.server_close()
+            self._prometheus_server.stop()
             self._prometheus_server = None
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import partial
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from opentelemetry.sdk._logs import LogRecordLimits
 from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter, LogRecordExporter
@@ -34,6 +34,9 @@ from opentelemetry.sdk.trace import SpanLimits
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
 
 from otel_agents import _extras as extras, _plugins as plugins, _settings as s
+
+if TYPE_CHECKING:
+    from otel_agents._metrics_server import MetricsServer
 
 _logger = logging.getLogger("otel_agents")
 _T = TypeVar("_T")
@@ -70,7 +73,7 @@ class Prometheus(NamedTuple):
     """The ``prometheus`` exporter's reader and the ``/metrics`` server it runs."""
 
     reader: MetricReader
-    server: Any
+    server: MetricsServer
     address: tuple[str, int]
 
 
@@ -372,7 +375,8 @@ def _metric_exporter(
 def _prometheus_reader(requested: dict[str, Any], limits: dict[type, int]) -> Prometheus | None:
     try:
         from opentelemetry.exporter.prometheus import PrometheusMetricReader
-        from prometheus_client import start_http_server
+
+        from otel_agents._metrics_server import MetricsServer
     except ModuleNotFoundError as exc:  # a core install: never crash the host program
         feature = "the prometheus exporter (OTEL_METRICS_EXPORTER=prometheus)"
         _logger.warning("%s; continuing without it", extras.missing("prometheus", feature, exc))
@@ -381,7 +385,7 @@ def _prometheus_reader(requested: dict[str, Any], limits: dict[type, int]) -> Pr
     host = s.PROMETHEUS_HOST.read(requested.get("prometheus_host"))
     port = s.PROMETHEUS_PORT.read(requested.get("prometheus_port"))
     try:
-        server, _thread = start_http_server(port=port, addr=host)
+        server = MetricsServer(host, port)
     except (OSError, ValueError) as exc:  # port taken, unknown host: never crash the host
         _logger.warning(
             "the prometheus exporter cannot serve /metrics on %s:%s "
@@ -393,4 +397,4 @@ def _prometheus_reader(requested: dict[str, Any], limits: dict[type, int]) -> Pr
         )
         return None
     reader = PrometheusMetricReader(cardinality_limits=limits)
-    return Prometheus(reader, server, (host, server.server_address[1]))
+    return Prometheus(reader, server, server.address)

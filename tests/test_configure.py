@@ -514,10 +514,17 @@ with urllib.request.urlopen("http://127.0.0.1:{port}/metrics", timeout=10) as re
     result["extra"]["status"] = response.status
     result["extra"]["body"] = response.read().decode()
 otel_agents.shutdown()
+import socket
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=5).close()
+    result["extra"]["after_shutdown"] = "still serving"
+except ConnectionRefusedError:
+    result["extra"]["after_shutdown"] = "refused"
 """,
     )
     assert probe.telemetry["prometheus"] == ["127.0.0.1", port]
     assert probe.extra["status"] == 200
+    assert probe.extra["after_shutdown"] == "refused"  # shutdown() stopped the server
     body = probe.extra["body"]
     requests = sdk_exporter_names(semconv.AGENT_REQUESTS).metric
     assert f'{requests}{{{sdk_exporter_label_name(GEN_AI_AGENT_ID)}="planner",' in body

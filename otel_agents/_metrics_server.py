@@ -1,0 +1,61 @@
+"""The ``/metrics`` server of the ``prometheus`` exporter: prometheus_client's, stopped at once.
+
+``prometheus_client.start_http_server`` serves with ``serve_forever()``'s default poll of
+0.5 s, which is also how long ``shutdown()`` may wait for the loop to notice: every program
+with ``OTEL_METRICS_EXPORTER=prometheus`` took up to half a second longer to exit. This is
+the same server (prometheus_client's WSGI app on the default registry, one thread per
+scrape, the address family chosen for the host, no request logging), serving with a short
+poll so that :meth:`MetricsServer.stop` returns within :data:`STOP_POLL`.
+"""
+
+from __future__ import annotations
+
+import socket
+import socketserver
+import threading
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+__all__ = ["STOP_POLL", "MetricsServer"]
+
+#: Seconds between two looks of the serving loop at a stop request.
+STOP_POLL = 0.05
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes are not logged (stderr belongs to the host program)."""
+
+
+class MetricsServer:
+    """prometheus_client's ``/metrics`` app served on ``host:port`` from a daemon thread."""
+
+    def __init__(self, host: str, port: int) -> None:
+        """Bind and start serving; raises ``OSError`` (port taken, unknown host) unstarted."""
+        from prometheus_client import make_wsgi_app
+
+        family, _, _, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+
+        class _Server(socketserver.ThreadingMixIn, WSGIServer):
+            address_family = family
+            daemon_threads = True  # a scrape in progress never holds the program open
+
+        self._server = make_server(
+            str(address[0]), port, make_wsgi_app(), _Server, handler_class=_QuietHandler
+        )
+        self.address: tuple[str, int] = (host, int(self._server.server_address[1]))
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": STOP_POLL},
+            name="otel-agents-prometheus",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving and close the socket (the port is free again on return)."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
