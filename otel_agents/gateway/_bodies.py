@@ -21,13 +21,20 @@ from typing import Any
 
 from otel_agents._errors import GatewayError
 
-__all__ = ["BodyIncomplete", "BodyTimeout", "BodyTooLarge", "read_all"]
+__all__ = ["BodyFraming", "BodyIncomplete", "BodyTimeout", "BodyTooLarge", "read_all"]
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
 
 class BodyTooLarge(GatewayError):
     """The body passed the limit; the gateway answers 413 without contacting the upstream."""
+
+
+class BodyFraming(GatewayError):
+    """The request's framing is ambiguous (``Content-Length`` with ``Transfer-Encoding``, or
+    two different lengths) or its body is not the length it declared; the gateway answers
+    400 and forwards nothing, since an upstream could frame the same bytes otherwise
+    (request smuggling)."""
 
 
 class BodyIncomplete(GatewayError):

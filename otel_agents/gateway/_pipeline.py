@@ -16,10 +16,16 @@ from opentelemetry import trace
 
 from otel_agents import semconv
 from otel_agents._history import BoundedHistory
-from otel_agents.gateway._bodies import BodyIncomplete, BodyTimeout, BodyTooLarge, read_all
+from otel_agents.gateway._bodies import (
+    BodyFraming,
+    BodyIncomplete,
+    BodyTimeout,
+    BodyTooLarge,
+    read_all,
+)
 from otel_agents.gateway._client import UpstreamResponse
 from otel_agents.gateway._errors import UpstreamBusyError, UpstreamError, UpstreamTimeoutError
-from otel_agents.gateway._exchange import Exchange, Receive, Scope, Send
+from otel_agents.gateway._exchange import Exchange, RawHeaders, Receive, Scope, Send
 from otel_agents.gateway._health import HealthPolicy
 from otel_agents.gateway._history import (
     MAX_SHORT,
@@ -57,6 +63,12 @@ _BUSY = problem(
     headers=[(b"retry-after", b"1")],
 )
 _BAD_LENGTH = problem(400, "The Content-Length header is not a valid number.")
+_BAD_FRAMING = problem(
+    400,
+    "Send the body with one Content-Length or with Transfer-Encoding: chunked, not both, and "
+    "exactly as long as declared.",
+    headers=[(b"connection", b"close")],
+)
 _BODY_TIMEOUT = problem(
     408,
     "The request body did not arrive in time; send it without long pauses.",
@@ -218,9 +230,11 @@ class Pipeline:
         """The whole body before any upstream is contacted: a client that goes away
         mid-body (BodyIncomplete) never reaches, nor counts against, an upstream."""
         try:
-            exchange.body, exchange.length = await self._body(exchange.receive, exchange.lookup)
+            exchange.body, exchange.length = await self._body(exchange.receive, exchange.headers)
         except BodyTooLarge:
             await exchange.refuse(self._too_large)
+        except BodyFraming:
+            await exchange.refuse(_BAD_FRAMING)
         except ValueError:
             await exchange.refuse(_BAD_LENGTH)
         except BodyTimeout:
@@ -325,17 +339,26 @@ class Pipeline:
             client_span.end()
         exchange.outcome(status, str(status) if status >= 500 else "")
 
-    async def _body(self, receive: Receive, lookup: dict[bytes, bytes]) -> tuple[bytes, int | None]:
-        """The whole request body (see ``bodies``) and the length to declare upstream."""
-        declared = lookup.get(b"content-length")
-        if declared is not None:
+    async def _body(self, receive: Receive, headers: RawHeaders) -> tuple[bytes, int | None]:
+        """The whole request body (see ``bodies``) and the length to declare upstream: the
+        length of the bytes read, never a number the client sent (a declared length that the
+        body does not match, or framing an upstream could read otherwise, is refused)."""
+        lengths = {v.strip() for n, v in headers if n == b"content-length"}
+        chunked = any(n == b"transfer-encoding" for n, _ in headers)
+        if lengths:
+            if chunked or len(lengths) > 1:
+                raise BodyFraming
+            (declared,) = lengths
+            if not declared.isdigit() or len(declared) > 18:
+                raise ValueError("Content-Length is not 1*DIGIT")
             length = int(declared)
-            if length < 0:
-                raise ValueError("negative Content-Length")
             if length > self.max_body_size:
                 raise BodyTooLarge
-            return await read_all(receive, length, self.body_timeout), length
-        if b"transfer-encoding" in lookup:
+            body = await read_all(receive, self.max_body_size, self.body_timeout)
+            if len(body) != length:
+                raise BodyFraming
+            return body, length
+        if chunked:
             body = await read_all(receive, self.max_body_size, self.body_timeout)
             return body, len(body)
         return b"", None

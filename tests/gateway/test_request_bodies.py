@@ -122,3 +122,55 @@ def test_ambiguous_request_framing_is_refused_and_never_forwarded(
     received = b"".join(bytes(c.received) for c in upstream.connections)
     assert b"/smuggle" not in received
     assert upstream.requests_seen() == 1
+
+
+@pytest.fixture
+def lenient(make_gateway: Any) -> Iterator[tuple[APIGateway, int, RawUpstream]]:
+    """The gateway on a lenient server (uvicorn's h11 accepts Content-Length together with
+    Transfer-Encoding and frames the body as chunked): the gateway's own checks decide."""
+    upstream = RawUpstream(lambda head: _OK)
+    gateway = make_gateway({"request_timeout": 5})
+    gateway.register_service("echo", "Echo", "v1", upstream.url)
+    server = make_gateway.serve(gateway, http="h11")
+    yield gateway, server.port, upstream
+    upstream.stop()
+
+
+@pytest.mark.parametrize(
+    ("head", "body"),
+    [
+        # CL.TE: an empty chunked body declared as 40 bytes. Forwarded as declared, the
+        # upstream would read the next request on the pooled connection as this one's body.
+        (b"Content-Length: 40\r\nTransfer-Encoding: chunked\r\n", b"0\r\n\r\n"),
+        (b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", b"5\r\nhello\r\n0\r\n\r\n"),
+    ],
+    ids=["cl-te", "te-cl"],
+)
+def test_a_lenient_server_does_not_make_the_gateway_forward_ambiguous_framing(
+    lenient: tuple[APIGateway, int, RawUpstream], head: bytes, body: bytes
+) -> None:
+    gateway, port, upstream = lenient
+    answer = send_and_read(port, b"GET /v1/smuggle HTTP/1.1\r\nHost: g\r\n" + head + b"\r\n" + body)
+
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert b"not both" in answer
+    (record,) = history_after(gateway, 1)
+    assert record["status_code"] == 400
+    assert upstream.connections == []
+
+
+def test_the_length_declared_upstream_is_the_length_read(
+    lenient: tuple[APIGateway, int, RawUpstream],
+) -> None:
+    _, port, upstream = lenient
+    answer = send_and_read(
+        port,
+        b"POST /v1/echo HTTP/1.1\r\nHost: g\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello",
+    )
+
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    (connection,) = upstream.connections
+    received = bytes(connection.received)
+    assert received.count(b"content-length") == 1
+    assert b"\r\ncontent-length: 5\r\n" in received
+    assert received.endswith(b"\r\n\r\nhello")
