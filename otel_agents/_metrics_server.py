@@ -11,15 +11,20 @@ poll so that :meth:`MetricsServer.stop` returns within :data:`STOP_POLL`.
 from __future__ import annotations
 
 import socket
-import socketserver
 import threading
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-__all__ = ["STOP_POLL", "MetricsServer"]
+from otel_agents._threaded_server import BoundedThreading
+
+__all__ = ["MAX_SCRAPES", "SCRAPE_TIMEOUT", "STOP_POLL", "MetricsServer"]
 
 #: Seconds between two looks of the serving loop at a stop request.
 STOP_POLL = 0.05
+#: Connections served at once (a Prometheus scrapes one at a time; a few for curl).
+MAX_SCRAPES = 16
+#: Seconds a connection may stay silent (reading the request, or between requests).
+SCRAPE_TIMEOUT = 10.0
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -30,20 +35,28 @@ class _QuietHandler(WSGIRequestHandler):
 class MetricsServer:
     """prometheus_client's ``/metrics`` app served on ``host:port`` from a daemon thread."""
 
-    def __init__(self, host: str, port: int) -> None:
-        """Bind and start serving; raises ``OSError`` (port taken, unknown host) unstarted."""
+    def __init__(self, host: str, port: int, *, timeout: float = SCRAPE_TIMEOUT) -> None:
+        """Bind and start serving; raises ``OSError`` (port taken, unknown host) unstarted.
+
+        ``timeout``: seconds a connection may stay silent before it is closed.
+        """
         from prometheus_client import make_wsgi_app
 
         family, _, _, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0]
 
-        class _Server(socketserver.ThreadingMixIn, WSGIServer):
+        class _Handler(_QuietHandler):
+            pass
+
+        _Handler.timeout = timeout
+
+        class _Server(BoundedThreading, WSGIServer):
             address_family = family
-            daemon_threads = True  # a scrape in progress never holds the program open
+            max_connections = MAX_SCRAPES
 
         self._server = make_server(
-            str(address[0]), port, make_wsgi_app(), _Server, handler_class=_QuietHandler
+            str(address[0]), port, make_wsgi_app(), _Server, handler_class=_Handler
         )
         self.address: tuple[str, int] = (host, int(self._server.server_address[1]))
         self._thread = threading.Thread(
@@ -58,4 +71,5 @@ class MetricsServer:
         """Stop serving and close the socket (the port is free again on return)."""
         self._server.shutdown()
         self._server.server_close()
+        self._server.close_connections()
         self._thread.join()

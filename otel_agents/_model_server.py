@@ -18,9 +18,7 @@ message; ``completion_tokens`` is the scripted answer's ``completion_tokens``.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -31,6 +29,7 @@ from types import TracebackType
 from typing import Any
 
 from otel_agents._errors import invalid_value
+from otel_agents._threaded_server import BoundedThreading
 
 __all__ = [
     "CHAT_COMPLETIONS_PATH",
@@ -284,37 +283,12 @@ class _Handler(BaseHTTPRequestHandler):
         """Silent: the demo prints its own report, and tests read responses."""
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(BoundedThreading, ThreadingHTTPServer):
     """Threads per connection, at most :data:`MAX_CONNECTIONS`, all closed on stop (a
     keep-alive client must not be served by a stopped server)."""
 
-    daemon_threads = True
+    max_connections = MAX_CONNECTIONS
     script: ChatScript
-
-    def __init__(self, address: tuple[str, int], handler: type[_Handler]) -> None:
-        super().__init__(address, handler)
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._open_lock:
-            if len(self._open) >= MAX_CONNECTIONS:
-                self.shutdown_request(request)
-                return
-            self._open.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        with self._open_lock:
-            open_now, self._open = list(self._open), set()
-        for connection in open_now:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
 
 
 class ModelServer:

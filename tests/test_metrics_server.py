@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from otel_agents._metrics_server import MetricsServer
+from otel_agents._metrics_server import MAX_SCRAPES, MetricsServer
 
 pytestmark = pytest.mark.integration
 
@@ -52,3 +52,40 @@ def test_a_taken_port_raises_before_any_thread_starts() -> None:
             MetricsServer("127.0.0.1", blocker.getsockname()[1])
     assert serving_threads() == []
 
+
+def closed_by_server(sock: socket.socket) -> bool:
+    """True once the server closed ``sock`` (a bounded wait: 10 s)."""
+    sock.settimeout(10)
+    try:
+        return sock.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def test_connections_over_the_cap_are_closed_and_scrapes_still_served() -> None:
+    server = MetricsServer("127.0.0.1", 0)
+    host, port = server.address
+    idle = [socket.create_connection((host, port), timeout=5) for _ in range(MAX_SCRAPES)]
+    try:
+        with socket.create_connection((host, port), timeout=5) as extra:
+            assert closed_by_server(extra)
+        for sock in idle:
+            sock.close()
+        # The slots free up as the idle connections' threads see them closed.
+        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=10) as response:
+            assert response.status == 200
+    finally:
+        for sock in idle:
+            sock.close()
+        server.stop()
+
+
+def test_a_silent_connection_is_closed_after_the_scrape_timeout() -> None:
+    server = MetricsServer("127.0.0.1", 0, timeout=0.3)
+    try:
+        with socket.create_connection(server.address, timeout=5) as silent:
+            assert closed_by_server(silent)
+    finally:
+        server.stop()
