@@ -57,20 +57,42 @@ def is_secret_key(key: object) -> bool:
 
 
 def redact(mapping: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """A copy of ``mapping`` with the values of secret-looking keys replaced, recursively."""
+    """A copy of ``mapping`` with the values of secret-looking keys replaced, recursively
+    (through nested mappings, lists and tuples)."""
     if mapping is None:
         return None
-    return {
-        key: REDACTED if is_secret_key(key) else redact_value(value)
-        for key, value in mapping.items()
-    }
+    return _redact_mapping(mapping, 0)
 
 
 def redact_value(value: Any) -> Any:
-    """``value`` with secrets redacted if it is a mapping; other values are returned as is."""
-    if type(value) in _PLAIN or not isinstance(value, Mapping):
+    """``value`` with secrets redacted inside mappings (at any depth, lists and tuples
+    included); other values are returned as is. Nesting deeper than :data:`MAX_DEPTH`
+    is replaced by :data:`REDACTED`: what cannot be looked through is not passed on."""
+    return _redact(value, 0)
+
+
+#: Levels of nested mappings and sequences :func:`redact_value` looks through.
+MAX_DEPTH = 32
+
+
+def _redact(value: Any, depth: int) -> Any:
+    kind = type(value)
+    if kind in _PLAIN:
         return value
-    return redact(value)
+    if isinstance(value, Mapping):
+        return REDACTED if depth >= MAX_DEPTH else _redact_mapping(value, depth)
+    if kind is list or kind is tuple:
+        if depth >= MAX_DEPTH:
+            return REDACTED
+        return kind(_redact(item, depth + 1) for item in value)
+    return value
+
+
+def _redact_mapping(mapping: Mapping[str, Any], depth: int) -> dict[str, Any]:
+    return {
+        key: REDACTED if is_secret_key(key) else _redact(value, depth + 1)
+        for key, value in mapping.items()
+    }
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})

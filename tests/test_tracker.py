@@ -151,6 +151,35 @@ def test_secret_looking_context_and_metadata_values_are_redacted_in_history(
     assert secret not in path.read_text()
 
 
+def test_secrets_inside_lists_and_deep_nesting_are_redacted_in_history_and_exports(
+    tracker: PerformanceTracker, tmp_path: Path
+) -> None:
+    secret = "s3cr3t-canary-0002"
+    deep: dict[str, object] = {"token": secret}
+    for _ in range(100):
+        deep = {"level": [deep]}
+    tracker.record_metric(
+        "response_time",
+        0.1,
+        agent_id="a",
+        context={
+            "calls": [{"url": "https://api", "headers": {"Authorization": secret}}],
+            "pairs": ({"api_key": secret}, "kept"),
+            "deep": deep,
+        },
+    )
+
+    (record,) = tracker.get_metrics()
+    assert record.context is not None
+    assert record.context["calls"] == [
+        {"url": "https://api", "headers": {"Authorization": "[REDACTED]"}}
+    ]
+    assert record.context["pairs"] == ({"api_key": "[REDACTED]"}, "kept")
+    assert secret not in repr(record.context)
+    path = tracker.export_metrics(tmp_path / "metrics.json")
+    assert secret not in path.read_text()
+
+
 @pytest.mark.parametrize(
     ("value", "error", "fragment"),
     [

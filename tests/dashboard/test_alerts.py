@@ -113,6 +113,17 @@ def test_each_alert_is_a_log_record_with_severity_from_its_level(
     }
 
 
+def test_secrets_inside_lists_of_an_alert_context_are_redacted_everywhere(
+    manager: AlertManager, logs: LogCapture
+) -> None:
+    alert = manager.raise_alert("warning", "retrying", "tests", {"calls": [{"token": "s3cret-7"}]})
+
+    assert alert.context == {"calls": [{"token": "[REDACTED]"}]}
+    (record,) = logs.records()
+    assert "s3cret-7" not in repr(dict(record.log_record.attributes or {}))
+    assert "s3cret-7" not in repr(manager.get_active_alerts())
+
+
 def test_an_alert_raised_outside_any_span_links_its_record_to_a_span_of_its_own(
     manager: AlertManager, logs: LogCapture, telemetry: TelemetryCapture
 ) -> None:
