@@ -351,14 +351,18 @@ def _build(requested: dict[str, Any]) -> Telemetry:
         "logs": s.LOGS_EXPORTER.read(_names(get("logs_exporter"), "logs")),
     }
     telemetry.settings["exporters"] = exporters
+    # The SDK's OTLP exporters log a malformed OTEL_EXPORTER_OTLP_HEADERS pair (the
+    # credential itself) whichever name chose them: "otlp", or an entry point such as
+    # "otlp_proto_http" that the SDK builds on its own.
+    x.redact_header_warnings()
+    if any(n.startswith("otlp") for names in exporters.values() for n in names):
+        quiet_export_errors()  # one export-error line per signal, not one per retry
     # Read the general OTLP variables once (one warning, not one per signal), and only
     # when some signal exports over OTLP.
     otlp: dict[str, dict[str, Any]] = {}
     if any("otlp" in names for names in exporters.values()):
         protocol = s.OTLP_PROTOCOL.read(get("otlp_protocol"))
         timeout = s.OTLP_TIMEOUT.read(get("otlp_timeout"))
-        x.redact_header_warnings()
-        quiet_export_errors()  # one export-error line per signal, not one per retry
         otlp = {
             signal: {
                 "protocol": s.read_signal(
@@ -454,6 +458,12 @@ def _genai_setup() -> None:
         load_price_table_from_env()
     except ConfigurationError as exc:
         _logger.warning("%s; keeping the current GenAI price table", exc)
+    except Exception as exc:  # the providers are set by now: never leave configure() half done
+        _logger.warning(
+            "the GenAI price table (OTEL_AGENTS_GENAI_PRICES) could not be loaded (%s); "
+            "keeping the current one",
+            type(exc).__name__,
+        )
 
 
 def _system_metrics(

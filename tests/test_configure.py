@@ -402,6 +402,32 @@ def test_bad_header_pair_warns_without_showing_its_text(probes: Probes) -> None:
     assert "s3cret" not in " ".join(warnings) + probe.stderr
 
 
+scenario(
+    "bad_headers_entry_point",
+    {
+        "OTEL_TRACES_EXPORTER": "otlp_proto_http",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9",
+        "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer%20s3cret,Bearer s3cret-too",
+    },
+    # Its own interpreter: in process, an earlier scenario's "otlp" would have installed
+    # the redaction already.
+    process=True,
+)
+
+
+@pytest.mark.integration
+def test_bad_header_pair_is_hidden_when_an_entry_point_name_chose_the_exporter(
+    probes: Probes,
+) -> None:
+    """``otlp_proto_http`` is built by the SDK from its entry point, not by otel-agents:
+    its warning about the bad pair is redacted all the same."""
+    probe = probes["bad_headers_entry_point"]
+    assert probe.error is None
+    assert "s3cret" not in " ".join(probe.warnings()) + probe.stderr
+
+
 def test_bad_header_pair_is_dropped_and_the_valid_pairs_kept(probes: Probes) -> None:
     probe = probes["bad_headers"]
     assert probe.telemetry["span_exporters"][0]["headers"]["authorization"] == "Bearer s3cret"

@@ -84,6 +84,22 @@ def test_a_bad_price_file_logs_a_warning_and_keeps_the_prices(
     assert any("model 'm': field 'input'" in r.getMessage() for r in caplog.records)
 
 
+def test_a_price_file_that_cannot_be_parsed_at_all_never_leaves_configure_half_done(
+    quiet: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nesting deeper than the parser's recursion limit (a small file): configure() has
+    set the global providers by then, so it must finish, warn and keep the prices."""
+    prices = tmp_path / "prices.json"
+    prices.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    monkeypatch.setenv("OTEL_AGENTS_GENAI_PRICES", str(prices))
+    before = get_price_table()
+    with caplog.at_level(logging.WARNING, logger="otel_agents"):
+        telemetry = otel_agents.configure()
+    assert otel_agents.get_telemetry() is telemetry
+    assert get_price_table() is before
+    assert any("OTEL_AGENTS_GENAI_PRICES" in r.getMessage() for r in caplog.records)
+
+
 def test_conversations_recorded_before_and_after_configure_are_both_reported(
     quiet: None,
 ) -> None:
