@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from otel_agents._config_params import Component, InvalidSetting, Param
+from otel_agents._export import is_secret_key
 from otel_agents._numbers import is_real
 
 __all__ = [
@@ -91,6 +92,19 @@ def strings(value: Any) -> tuple[str, ...]:
     raise InvalidSetting("expected a list of strings")
 
 
+def attribute_keys(value: Any) -> tuple[str, ...]:
+    """Context keys to promote to metric attributes: none that looks like a secret (metric
+    attributes are exported as they are; the history copy alone would be redacted)."""
+    keys = strings(value)
+    secret = [key for key in keys if is_secret_key(key)]
+    if secret:
+        raise InvalidSetting(
+            f"{', '.join(map(repr, secret))} looks like a secret (tokens, keys, passwords) and "
+            "its values would be exported as metric attributes; remove it from the list"
+        )
+    return keys
+
+
 def one_of(*choices: str) -> Callable[[Any], str]:
     """A checker of one of ``choices``."""
 
@@ -138,8 +152,9 @@ TRACKER_PARAMS: tuple[Param[Any], ...] = (
         "metric_attribute_keys",
         None,
         ("operation",),
-        "context keys that become metric attributes (keep them low-cardinality)",
-        strings,
+        "context keys that become metric attributes (keep them low-cardinality; no "
+        "secret-looking key)",
+        attribute_keys,
     ),
 )
 PROFILER_PARAMS: tuple[Param[Any], ...] = (

@@ -151,6 +151,11 @@ def test_secret_looking_context_and_metadata_values_are_redacted_in_history(
     assert secret not in path.read_text()
 
 
+def test_a_secret_looking_key_cannot_become_a_metric_attribute() -> None:
+    with pytest.raises(ConfigurationError, match="'session_token' looks like a secret"):
+        PerformanceTracker({"metric_attribute_keys": ["operation", "session_token"]})
+
+
 def test_secrets_inside_lists_and_deep_nesting_are_redacted_in_history_and_exports(
     tracker: PerformanceTracker, tmp_path: Path
 ) -> None:
