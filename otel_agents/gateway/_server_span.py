@@ -9,7 +9,9 @@ pass:
 
 * one SERVER span (INTERNAL when a span is already current), named and routed by the same
   ``span_details`` callable, its parent extracted from the request headers by the global
-  propagator, with the same attributes, status, exception event and end;
+  propagator, with the same attributes, status, exception event and end, except that an
+  exception's message and stack trace are redacted and the status description is its type
+  name only (the middleware passes on whatever credentials a message quotes);
 * ``http.server.request.duration`` (seconds, the same bucket advice, the same attributes,
   recorded in the span's context so exemplars match);
 * the global response propagator, when one is set, injected into the response head.
@@ -43,6 +45,7 @@ from opentelemetry.util.http import detect_synthetic_user_agent, sanitize_method
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from otel_agents import semconv
+from otel_agents._exception_events import error_status, record_exception
 
 __all__ = ["LeanServerTelemetry"]
 
@@ -159,12 +162,14 @@ class LeanServerTelemetry:
                 try:
                     self.request_hook(span, scope)
                 except Exception as exc:  # a failing hook never fails the request
-                    span.record_exception(exc)
+                    record_exception(span, exc)
             await self.app(scope, receive, _Send(span, send, attributes))
         except Exception as exc:
+            # Unlike the middleware (which records the message as it is and puts it in the
+            # status): the message and stack trace redacted, the status the type name only.
             if span.is_recording():
-                span.record_exception(exc)
-                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+                record_exception(span, exc)
+                span.set_status(error_status(exc))
             raise
         finally:
             context.detach(token)
