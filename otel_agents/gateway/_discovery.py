@@ -18,8 +18,10 @@ answer) is logged once and leaves the service as it was.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -90,6 +92,7 @@ class HubDiscovery:
         self.version, self.path_prefix, self.strip_prefix = version, path_prefix, strip_prefix
         token = os.environ.get(HUB_TOKEN_ENV)
         headers = {"authorization": f"Bearer {token}"} if token else {}
+        self._timeout = float(timeout)
         self._client = httpx.Client(
             base_url=hub_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
         )
@@ -127,20 +130,31 @@ class HubDiscovery:
         keeps the service as it was).
         """
         params = {"capability": self.capability} if self.capability else None
-        response = self._client.get("/agents", params=params)
-        if response.status_code == 404 and self.capability:
-            agents: Any = []  # nobody offers the capability (any more)
-        else:
-            response.raise_for_status()
-            if len(response.content) > _MAX_ANSWER:
-                raise ValueError(f"the hub's answer is larger than {_MAX_ANSWER} bytes")
-            agents = response.json()
+        with self._client.stream("GET", "/agents", params=params) as response:
+            if response.status_code == 404 and self.capability:
+                agents: Any = []  # nobody offers the capability (any more)
+            else:
+                response.raise_for_status()
+                agents = json.loads(self._read(response))
         if not isinstance(agents, list):
             raise ValueError("the hub's /agents answer is not a list")
         endpoints = tuple(sorted({e for e in map(self._endpoint, agents) if e is not None}))
         if endpoints != self._instances:
             self._apply(endpoints)
         return endpoints
+
+    def _read(self, response: httpx.Response) -> bytes:
+        """The answer's body, read as it comes: at most ``_MAX_ANSWER`` bytes within
+        ``timeout`` seconds in all (httpx bounds each read, not the whole answer)."""
+        deadline = time.monotonic() + self._timeout
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > _MAX_ANSWER:
+                raise ValueError(f"the hub's answer is larger than {_MAX_ANSWER} bytes")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the hub's answer took longer than timeout={self._timeout} s")
+        return bytes(body)
 
     def _endpoint(self, agent: Any) -> str | None:
         if not isinstance(agent, dict) or agent.get("status") not in _SERVING:

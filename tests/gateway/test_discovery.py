@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -111,3 +112,53 @@ def test_discover_from_hub_starts_discovery_and_close_stops_it(
         time.sleep(0.02)
     gateway.close()
     assert not discovery._worker.running
+
+
+class _HostileHub:
+    """A hub whose ``/agents`` answer never ends: ``chunks`` pieces of ``size`` bytes, a
+    ``pause`` apart (bounded in count); it records how many it got to send."""
+
+    def __init__(self, chunks: int, size: int, pause: float) -> None:
+        self.chunks, self.size, self.pause = chunks, size, pause
+        self.sent = 0
+        self.stopped = False  # set by the test once it has seen the cut
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        piece = b"[" + b" " * (self.size - 1)
+        try:
+            for _ in range(self.chunks):
+                if self.stopped:
+                    return
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+                self.sent += 1
+                await asyncio.sleep(self.pause)
+            await send({"type": "http.response.body", "body": b""})
+        except OSError:  # the gateway hung up: what the test wants
+            return
+
+
+@pytest.mark.parametrize(
+    ("hub_app", "error", "match"),
+    [
+        (_HostileHub(chunks=1024, size=64 * 1024, pause=0.01), ValueError, "larger than"),
+        (_HostileHub(chunks=100, size=1, pause=0.1), TimeoutError, "longer than timeout"),
+    ],
+    ids=["endless-answer", "dripping-answer"],
+)
+def test_a_hostile_hub_answer_is_cut_off_by_size_and_by_time(
+    make_gateway: Any, hub_app: _HostileHub, error: type[Exception], match: str
+) -> None:
+    server = ThreadServer(hub_app).start()
+    discovery = HubDiscovery(make_gateway(), server.url, "search", timeout=1.0)
+    try:
+        with pytest.raises(error, match=match):
+            discovery.refresh()
+        # Cut off long before the hub was done (it sends 64 MiB or drips, for 10 s or more).
+        assert hub_app.sent < hub_app.chunks
+    finally:
+        hub_app.stopped = True
+        discovery.stop()
+        server.stop()
