@@ -230,7 +230,10 @@ class Pipeline:
         """The whole body before any upstream is contacted: a client that goes away
         mid-body (BodyIncomplete) never reaches, nor counts against, an upstream."""
         try:
-            exchange.body, exchange.length = await self._body(exchange.receive, exchange.headers)
+            if b"content-length" in exchange.lookup or b"transfer-encoding" in exchange.lookup:
+                exchange.body, exchange.length = await self._body(
+                    exchange.receive, exchange.headers
+                )
         except BodyTooLarge:
             await exchange.refuse(self._too_large)
         except BodyFraming:
@@ -340,9 +343,10 @@ class Pipeline:
         exchange.outcome(status, str(status) if status >= 500 else "")
 
     async def _body(self, receive: Receive, headers: RawHeaders) -> tuple[bytes, int | None]:
-        """The whole request body (see ``bodies``) and the length to declare upstream: the
-        length of the bytes read, never a number the client sent (a declared length that the
-        body does not match, or framing an upstream could read otherwise, is refused)."""
+        """The whole body of a request that declares one (see ``bodies``) and the length to
+        declare upstream: the length of the bytes read, never a number the client sent (a
+        declared length that the body does not match, or framing an upstream could read
+        otherwise, is refused)."""
         lengths = {v.strip() for n, v in headers if n == b"content-length"}
         chunked = any(n == b"transfer-encoding" for n, _ in headers)
         if lengths:
@@ -358,10 +362,8 @@ class Pipeline:
             if len(body) != length:
                 raise BodyFraming
             return body, length
-        if chunked:
-            body = await read_all(receive, self.max_body_size, self.body_timeout)
-            return body, len(body)
-        return b"", None
+        body = await read_all(receive, self.max_body_size, self.body_timeout)  # chunked
+        return body, len(body)
 
     def _remember(self, exchange: Exchange, duration: float) -> None:
         scope = exchange.scope
