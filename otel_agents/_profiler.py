@@ -137,6 +137,7 @@ class PerformanceProfiler:
             self._snapshot,
             name="otel-agents-profiler-snapshots",
             logger=_logger,
+            weak=True,  # a dropped profiler's thread ends with it
         )
         if self.snapshot_interval > 0:
             self._snapshot_worker.start()

@@ -21,6 +21,7 @@ import inspect
 import logging
 import threading
 import time as _time
+import weakref
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Protocol, TypeVar
 
@@ -178,6 +179,11 @@ class PeriodicThread:
     An exception from ``work`` is logged once per distinct error and the loop goes on.
     ``immediately`` runs the work once at start rather than after the first interval.
     :meth:`start` and :meth:`stop` are safe to call twice; a stopped worker can start again.
+
+    ``weak=True`` holds a bound method's object weakly, for work with no effect outside
+    its object (a tracker's or profiler's snapshots into its own history): an object dropped
+    without ``stop()`` is then collected, history and all, and its thread ends at its next
+    tick. Work with effects outside (a dashboard's alert notifications) keeps its object.
     """
 
     def __init__(
@@ -188,9 +194,12 @@ class PeriodicThread:
         name: str,
         logger: logging.Logger,
         immediately: bool = False,
+        weak: bool = False,
     ) -> None:
         self.interval = interval
-        self.work = work
+        self._work: Callable[[], Callable[[], object] | None] = (
+            weakref.WeakMethod(work) if weak and inspect.ismethod(work) else lambda: work
+        )
         self.name = name
         self.immediately = immediately
         self.failures = FailureLog(logger, f"{name}: %s; it keeps running (logged once)")
@@ -218,9 +227,13 @@ class PeriodicThread:
             thread.join(timeout)
 
     def run_once(self) -> bool:
-        """One failsafe run of the work; whether it succeeded."""
+        """One failsafe run of the work; whether it succeeded (``False`` too when the
+        work's owner is gone)."""
+        work = self._work()
+        if work is None:
+            return False
         try:
-            self.work()
+            work()
         except Exception as exc:
             self.failures.record_error(exc, f"{type(exc).__qualname__}: {exc}")
             return False
@@ -230,6 +243,8 @@ class PeriodicThread:
         if self.immediately and not stopping.is_set():
             self.run_once()
         while not stopping.wait(self.interval):
+            if self._work() is None:  # the owner was collected without stop()
+                return
             self.run_once()
 
 

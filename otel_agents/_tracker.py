@@ -147,6 +147,7 @@ class PerformanceTracker:
             self.take_snapshot,
             name="otel-agents-tracker-snapshots",
             logger=_logger,
+            weak=True,  # a dropped tracker's thread ends with it
         )
         if self.config["snapshot_interval"] > 0:
             self._snapshot_worker.start()

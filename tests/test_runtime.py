@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
+import weakref
 
 import pytest
+from _waits import eventually
 
 from otel_agents._errors import InvalidTypeError, InvalidValueError
 from otel_agents._runtime import (
@@ -90,6 +93,40 @@ def test_periodic_thread_stop_joins_and_can_restart() -> None:
     assert work.succeeded.wait(DEADLINE)
     worker.stop()
     assert work.runs == 2  # once per start, the hour-long interval never elapsed
+
+
+class _Owner:
+    """An object whose periodic work has no effect outside it (a tracker's snapshots)."""
+
+    def __init__(self, weak: bool) -> None:
+        self.ticked = threading.Event()
+        self.worker = PeriodicThread(0.01, self.tick, name="test-owned", logger=_logger, weak=weak)
+        self.worker.start()
+
+    def tick(self) -> None:
+        self.ticked.set()
+
+
+def test_a_weak_periodic_thread_lets_its_dropped_owner_go_and_then_ends() -> None:
+    owner = _Owner(weak=True)
+    assert owner.ticked.wait(DEADLINE)
+    worker, gone = owner.worker, weakref.ref(owner)
+    del owner
+    # The thread holds its owner only while a tick runs.
+    eventually(lambda: gc.collect() >= 0 and gone() is None, "the dropped owner collected")
+    eventually(lambda: not worker.running, "the thread of a collected owner ending")
+
+
+def test_a_strong_periodic_thread_keeps_its_owner_until_stopped() -> None:
+    owner = _Owner(weak=False)
+    worker, kept = owner.worker, weakref.ref(owner)
+    del owner
+    gc.collect()
+    try:
+        assert kept() is not None
+        assert worker.running
+    finally:
+        worker.stop()
 
 
 def test_periodic_thread_run_once_reports_failure() -> None:
