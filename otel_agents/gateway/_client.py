@@ -8,7 +8,9 @@ and on every read. It was chosen over httpx by measurement (see ``docs/gateway.m
 spends far more CPU per request than the rest of the gateway together.
 
 Responses up to :data:`INLINE_BODY_LIMIT` bytes with a ``Content-Length`` are read whole and
-the connection goes straight back to the pool; larger or chunked bodies are streamed.
+the connection goes straight back to the pool; larger or chunked bodies are streamed by a
+:class:`~otel_agents.gateway._upstream_body.ResponseStream`, which holds the connection until
+the body ends or the stream is closed.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,8 +27,9 @@ from otel_agents.gateway._errors import (
     UpstreamProtocolError,
     UpstreamTimeoutError,
 )
-from otel_agents.gateway._http1 import parse_chunk_size, parse_response_head
+from otel_agents.gateway._http1 import parse_response_head
 from otel_agents.gateway._pool import Connection as _Connection, HostPool
+from otel_agents.gateway._upstream_body import ResponseStream, unread
 
 __all__ = ["INLINE_BODY_LIMIT", "UpstreamClient", "UpstreamResponse"]
 
@@ -45,7 +48,9 @@ class UpstreamResponse:
     status: int
     headers: Headers
     body: bytes = b""
-    stream: AsyncGenerator[bytes, None] | None = field(default=None, repr=False)
+    #: A body too large to read whole, or chunked: iterate it, or ``aclose()`` it, to end
+    #: the use of its connection (see ``_upstream_body``).
+    stream: ResponseStream | None = field(default=None, repr=False)
 
 
 class UpstreamClient:
@@ -216,62 +221,21 @@ class UpstreamClient:
                 raise UpstreamConnectError("the upstream closed the connection") from exc
             self._finish(conn, keep_alive)
             return UpstreamResponse(status, headers, body)
-        stream = self._stream(conn, length, chunked, keep_alive)
+        stream = ResponseStream(
+            conn,
+            length=length,
+            chunked=chunked,
+            keep_alive=keep_alive,
+            timeout=self.read_timeout,
+            read_size=_READ_CHUNK,
+        )
         return UpstreamResponse(status, headers, stream=stream)
 
     def _finish(self, conn: _Connection, keep_alive: bool) -> None:
-        if keep_alive and not _unread(conn):
+        if keep_alive and not unread(conn):
             self._release(conn)
         else:
             conn.close()
-
-    async def _stream(
-        self, conn: _Connection, length: int | None, chunked: bool, keep_alive: bool
-    ) -> AsyncGenerator[bytes, None]:
-        reader = conn.reader
-        done = False
-        try:
-            if chunked:
-                while True:
-                    async with asyncio.timeout(self.read_timeout):
-                        size = parse_chunk_size(await reader.readuntil(b"\r\n"))
-                        if size == 0:
-                            while (await reader.readuntil(b"\r\n")) != b"\r\n":
-                                pass  # trailers are hop-by-hop here: dropped
-                            break
-                        chunk = await reader.readexactly(size + 2)
-                    if chunk[-2:] != b"\r\n":
-                        raise UpstreamProtocolError("the upstream sent a chunk without CRLF")
-                    yield chunk[:-2]
-            elif length is not None:
-                remaining = length
-                while remaining:
-                    async with asyncio.timeout(self.read_timeout):
-                        chunk = await reader.read(min(remaining, _READ_CHUNK))
-                    if not chunk:
-                        raise UpstreamConnectError("the upstream closed the body early")
-                    remaining -= len(chunk)
-                    yield chunk
-            else:
-                keep_alive = False
-                while True:
-                    async with asyncio.timeout(self.read_timeout):
-                        chunk = await reader.read(_READ_CHUNK)
-                    if not chunk:
-                        break
-                    yield chunk
-            done = True
-        except TimeoutError:
-            raise UpstreamTimeoutError("the upstream body did not arrive in time") from None
-        except asyncio.LimitOverrunError as exc:
-            raise UpstreamProtocolError("the upstream sent an overlong chunk line") from exc
-        except (asyncio.IncompleteReadError, OSError) as exc:
-            raise UpstreamConnectError("the upstream body was cut short") from exc
-        finally:
-            if done and keep_alive and not _unread(conn):
-                self._release(conn)
-            else:
-                conn.close()
 
 
 @functools.cache
@@ -283,13 +247,6 @@ def upstream_tls_context(ca_file: str) -> ssl.SSLContext:
     """A context that verifies ``https`` upstreams against the PEM CA bundle ``ca_file``
     (instead of the system store). Raises ``OSError``/``ssl.SSLError`` for a bad file."""
     return ssl.create_default_context(cafile=ca_file)
-
-
-def _unread(conn: _Connection) -> bool:
-    """Bytes already received past the end of the response (a body after a 204, say): the
-    next request on this connection would read them as its answer, so it is not reused."""
-    # StreamReader keeps them in ``_buffer``; no public API says how much is buffered.
-    return bool(getattr(conn.reader, "_buffer", b""))
 
 
 class _StaleConnection(Exception):
