@@ -31,10 +31,11 @@ from otel_agents.gateway._http1 import parse_response_head
 from otel_agents.gateway._pool import Connection as _Connection, HostPool
 from otel_agents.gateway._upstream_body import ResponseStream, unread
 
-__all__ = ["INLINE_BODY_LIMIT", "UpstreamClient", "UpstreamResponse"]
+__all__ = ["INLINE_BODY_LIMIT", "READ_CHUNK_SIZE", "UpstreamClient", "UpstreamResponse"]
 
 INLINE_BODY_LIMIT = 256 * 1024
-_READ_CHUNK = 64 * 1024
+#: The largest piece of a streamed body read at once (``read_chunk_size``).
+READ_CHUNK_SIZE = 64 * 1024
 _MAX_HEAD = 64 * 1024
 _NO_BODY_STATUS = frozenset({204, 304})
 
@@ -64,16 +65,20 @@ class UpstreamClient:
         max_idle_per_host: int = 128,
         max_connections_per_host: int = 256,
         ssl_context: ssl.SSLContext | None = None,
+        read_chunk_size: int = READ_CHUNK_SIZE,
     ) -> None:
         """``max_connections_per_host``: open connections to one upstream, idle included;
         a request beyond it waits up to ``connect_timeout`` for one, then fails with
         ``UpstreamBusyError``. ``ssl_context`` verifies ``https`` upstreams; by default the
-        system's CA store (and ``SSL_CERT_FILE``), loaded once per process."""
+        system's CA store (and ``SSL_CERT_FILE``), loaded once per process. A streamed
+        body comes in pieces of at most ``read_chunk_size`` bytes, whatever the size of the
+        upstream's chunks: what one response holds in memory is bounded by it."""
         self.connect_timeout = connect_timeout
         self.ssl_context = ssl_context
         self.read_timeout = read_timeout
         self.max_idle_per_host = max_idle_per_host
         self.max_connections_per_host = max_connections_per_host
+        self.read_chunk_size = read_chunk_size
         self._pools: dict[asyncio.AbstractEventLoop, dict[tuple[str, int, bool], HostPool]] = {}
 
     async def request(
@@ -159,8 +164,8 @@ class UpstreamClient:
         writer = conn.writer
         try:
             if isinstance(body, bytes):
-                writer.write(head + body if len(body) < _READ_CHUNK else head)
-                if len(body) >= _READ_CHUNK:
+                writer.write(head + body if len(body) < READ_CHUNK_SIZE else head)
+                if len(body) >= READ_CHUNK_SIZE:
                     writer.write(body)
             else:
                 writer.write(head)
@@ -174,7 +179,7 @@ class UpstreamClient:
                     await writer.drain()
                 if chunked:
                     writer.write(b"0\r\n\r\n")
-            if writer.transport.get_write_buffer_size() > _READ_CHUNK:
+            if writer.transport.get_write_buffer_size() > READ_CHUNK_SIZE:
                 async with asyncio.timeout(self.read_timeout):
                     await writer.drain()
         except TimeoutError:
@@ -227,7 +232,7 @@ class UpstreamClient:
             chunked=chunked,
             keep_alive=keep_alive,
             timeout=self.read_timeout,
-            read_size=_READ_CHUNK,
+            read_size=self.read_chunk_size,
         )
         return UpstreamResponse(status, headers, stream=stream)
 

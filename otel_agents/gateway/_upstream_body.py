@@ -8,7 +8,10 @@ a response whose hook failed, or whose client went away before the first piece, 
 for good. :meth:`ResponseStream.aclose` is safe to call twice, and a stream dropped
 without it closes its connection when it is collected.
 
-Each chunk's data must end in CRLF, and the trailer section is bounded in size.
+Chunked bodies are read in pieces of at most ``read_size`` bytes, however large a chunk
+the upstream announces (its size may have 16 hex digits): one huge chunk is never buffered
+whole, and its first bytes go on before the rest has arrived. Each chunk's data must end
+in CRLF (checked once the chunk's data is read), and the trailer section is bounded.
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ class ResponseStream:
     """
 
     __slots__ = (
+        "_chunk_left",
         "_conn",
+        "_in_chunk",
         "_keep_alive",
         "_loop",
         "_mode",
@@ -66,6 +71,8 @@ class ResponseStream:
         self._keep_alive = keep_alive and self._mode != "close"
         self._timeout = timeout
         self._read_size = read_size
+        self._chunk_left = 0  # data bytes of the current chunk not read yet
+        self._in_chunk = False  # a chunk's data was read: its CRLF comes next
 
     @property
     def closed(self) -> bool:
@@ -138,14 +145,22 @@ class ResponseStream:
         return piece or None
 
     async def _next_chunk_piece(self, reader: asyncio.StreamReader) -> bytes | None:
-        size = parse_chunk_size(await reader.readuntil(b"\r\n"))
-        if size == 0:
-            await _skip_trailers(reader)
-            return None
-        chunk = await reader.readexactly(size + 2)
-        if chunk[-2:] != b"\r\n":
-            raise UpstreamProtocolError("the upstream sent a chunk without CRLF")
-        return chunk[:-2]
+        if not self._chunk_left:
+            if self._in_chunk:
+                if await reader.readexactly(2) != b"\r\n":
+                    raise UpstreamProtocolError("the upstream sent a chunk without CRLF")
+                self._in_chunk = False
+            size = parse_chunk_size(await reader.readuntil(b"\r\n"))
+            if size == 0:
+                await _skip_trailers(reader)
+                return None
+            self._chunk_left = size
+            self._in_chunk = True
+        piece = await reader.read(min(self._chunk_left, self._read_size))
+        if not piece:
+            raise UpstreamConnectError("the upstream closed the body inside a chunk")
+        self._chunk_left -= len(piece)
+        return piece
 
     def _settle(self, *, reuse: bool) -> None:
         """Give the connection back (a body read to its end) or close it; once."""
