@@ -31,7 +31,17 @@ from otel_agents.gateway._http1 import parse_response_head
 from otel_agents.gateway._pool import Connection as _Connection, HostPool
 from otel_agents.gateway._upstream_body import ResponseStream, unread
 
-__all__ = ["INLINE_BODY_LIMIT", "READ_CHUNK_SIZE", "UpstreamClient", "UpstreamResponse"]
+__all__ = [
+    "IDEMPOTENT_METHODS",
+    "INLINE_BODY_LIMIT",
+    "READ_CHUNK_SIZE",
+    "UpstreamClient",
+    "UpstreamResponse",
+]
+
+#: Methods whose repetition has the effect of one request (RFC 9110 §9.2.2): the only ones
+#: sent again after a reused connection failed under them.
+IDEMPOTENT_METHODS = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
 
 INLINE_BODY_LIMIT = 256 * 1024
 #: The largest piece of a streamed body read at once (``read_chunk_size``).
@@ -95,8 +105,19 @@ class UpstreamClient:
 
         ``head`` ends with the blank line. When ``body`` is an iterator the head must already
         carry ``Content-Length`` or ``Transfer-Encoding: chunked``; chunked bodies are framed
-        here. A pooled connection that the upstream closed while idle is retried once on a
-        new connection when the body is replayable (``bytes``).
+        here. ``method`` (as sent in ``head``) decides the framing of the answer and whether
+        the request may be sent twice.
+
+        A pooled connection that turns out to be closed by the upstream (the send fails,
+        or the connection ends before any byte of an answer) is retried once on a new
+        connection, only when the body is replayable (``bytes``) and the method is
+        idempotent (:data:`IDEMPOTENT_METHODS`, RFC 9110 §9.2.2). RFC 9112 §9.3.1 says a
+        proxy MUST NOT automatically retry a non-idempotent request, and nothing here can
+        prove that an upstream which closed the connection had not read and executed it (a
+        failed send included: the bytes written before the failure may have been read). So a
+        ``POST`` or ``PATCH`` lost that way fails with :class:`UpstreamConnectError` (a
+        ``502``) and is never executed twice; a connection seen closed *before* the request
+        is written is not used at all, for any method.
         """
         chunked = not isinstance(body, bytes) and b"transfer-encoding: chunked" in head.lower()
         for attempt in (0, 1):
@@ -106,8 +127,10 @@ class UpstreamClient:
                 return await self._read_response(conn, method)
             except _StaleConnection:
                 conn.close()
-                if attempt or not isinstance(body, bytes):
-                    raise UpstreamConnectError("upstream closed the connection") from None
+                if attempt or not isinstance(body, bytes) or method not in IDEMPOTENT_METHODS:
+                    raise UpstreamConnectError(
+                        "the upstream closed the connection without answering"
+                    ) from None
             except BaseException:
                 conn.close()
                 raise
@@ -255,7 +278,8 @@ def upstream_tls_context(ca_file: str) -> ssl.SSLContext:
 
 
 class _StaleConnection(Exception):
-    """A pooled connection that the upstream had closed; the request may be retried."""
+    """A pooled connection that the upstream had closed: the request may have been read, or
+    not; only an idempotent one is sent again (see :meth:`UpstreamClient.request`)."""
 
 
 def encode_head(method: str, target: str, headers: list[tuple[bytes, bytes]]) -> bytes:
