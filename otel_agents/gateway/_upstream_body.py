@@ -154,6 +154,11 @@ class ResponseStream:
             if size == 0:
                 await _skip_trailers(reader)
                 return None
+            if size <= self._read_size:  # the usual case: one read, data and CRLF
+                chunk = await reader.readexactly(size + 2)
+                if chunk[-2:] != b"\r\n":
+                    raise UpstreamProtocolError("the upstream sent a chunk without CRLF")
+                return chunk[:-2]
             self._chunk_left = size
             self._in_chunk = True
         piece = await reader.read(min(self._chunk_left, self._read_size))

@@ -296,7 +296,10 @@ def test_a_chunk_larger_than_the_read_size_arrives_whole_and_keeps_the_connectio
 
 @pytest.mark.parametrize(
     "chunk",
-    [b"%x\r\n%b" % (100_000, b"z" * 100_000) + b"XX0\r\n\r\n", b"5\r\nhello, world\r\n0\r\n\r\n"],
+    [
+        b"%x\r\n%b" % (100_000, b"z" * 100_000) + b"XX0\r\n\r\n",
+        b"%x\r\n%b\r\n0\r\n\r\n" % (10_000, b"w" * 10_010),
+    ],
     ids=["large-chunk-without-crlf", "chunk-longer-than-announced"],
 )
 def test_chunk_data_not_ending_in_crlf_is_a_protocol_error_after_its_pieces(chunk: bytes) -> None:
