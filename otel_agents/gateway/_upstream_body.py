@@ -118,12 +118,12 @@ class ResponseStream:
             return
         self._conn = None
         loop = self._loop
-        with contextlib.suppress(Exception):  # a closed loop: its pool is gone too
+        with contextlib.suppress(Exception):  # never raise from a finalizer
             try:
                 running = asyncio.get_running_loop()
             except RuntimeError:
                 running = None
-            if running is loop:
+            if running is loop or loop.is_closed():  # closed: nothing else uses its pool
                 conn.close()
             else:  # collected in another thread: the pool belongs to the loop's thread
                 loop.call_soon_threadsafe(conn.close)
