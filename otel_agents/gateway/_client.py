@@ -8,7 +8,9 @@ and on every read. It was chosen over httpx by measurement (see ``docs/gateway.m
 spends far more CPU per request than the rest of the gateway together.
 
 Responses up to :data:`INLINE_BODY_LIMIT` bytes with a ``Content-Length`` are read whole and
-the connection goes straight back to the pool; larger or chunked bodies are streamed.
+the connection goes straight back to the pool; larger or chunked bodies are streamed by a
+:class:`~otel_agents.gateway._upstream_body.ResponseStream`, which holds the connection until
+the body ends or the stream is closed.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,13 +27,25 @@ from otel_agents.gateway._errors import (
     UpstreamProtocolError,
     UpstreamTimeoutError,
 )
-from otel_agents.gateway._http1 import parse_chunk_size, parse_response_head
+from otel_agents.gateway._http1 import parse_response_head
 from otel_agents.gateway._pool import Connection as _Connection, HostPool
+from otel_agents.gateway._upstream_body import ResponseStream, unread
 
-__all__ = ["INLINE_BODY_LIMIT", "UpstreamClient", "UpstreamResponse"]
+__all__ = [
+    "IDEMPOTENT_METHODS",
+    "INLINE_BODY_LIMIT",
+    "READ_CHUNK_SIZE",
+    "UpstreamClient",
+    "UpstreamResponse",
+]
+
+#: Methods whose repetition has the effect of one request (RFC 9110 §9.2.2): the only ones
+#: sent again after a reused connection failed under them.
+IDEMPOTENT_METHODS = frozenset({b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE"})
 
 INLINE_BODY_LIMIT = 256 * 1024
-_READ_CHUNK = 64 * 1024
+#: The largest piece of a streamed body read at once (``read_chunk_size``).
+READ_CHUNK_SIZE = 64 * 1024
 _MAX_HEAD = 64 * 1024
 _NO_BODY_STATUS = frozenset({204, 304})
 
@@ -45,7 +59,9 @@ class UpstreamResponse:
     status: int
     headers: Headers
     body: bytes = b""
-    stream: AsyncGenerator[bytes, None] | None = field(default=None, repr=False)
+    #: A body too large to read whole, or chunked: iterate it, or ``aclose()`` it, to end
+    #: the use of its connection (see ``_upstream_body``).
+    stream: ResponseStream | None = field(default=None, repr=False)
 
 
 class UpstreamClient:
@@ -59,16 +75,20 @@ class UpstreamClient:
         max_idle_per_host: int = 128,
         max_connections_per_host: int = 256,
         ssl_context: ssl.SSLContext | None = None,
+        read_chunk_size: int = READ_CHUNK_SIZE,
     ) -> None:
         """``max_connections_per_host``: open connections to one upstream, idle included;
         a request beyond it waits up to ``connect_timeout`` for one, then fails with
         ``UpstreamBusyError``. ``ssl_context`` verifies ``https`` upstreams; by default the
-        system's CA store (and ``SSL_CERT_FILE``), loaded once per process."""
+        system's CA store (and ``SSL_CERT_FILE``), loaded once per process. A streamed
+        body comes in pieces of at most ``read_chunk_size`` bytes, whatever the size of the
+        upstream's chunks: what one response holds in memory is bounded by it."""
         self.connect_timeout = connect_timeout
         self.ssl_context = ssl_context
         self.read_timeout = read_timeout
         self.max_idle_per_host = max_idle_per_host
         self.max_connections_per_host = max_connections_per_host
+        self.read_chunk_size = read_chunk_size
         self._pools: dict[asyncio.AbstractEventLoop, dict[tuple[str, int, bool], HostPool]] = {}
 
     async def request(
@@ -85,8 +105,19 @@ class UpstreamClient:
 
         ``head`` ends with the blank line. When ``body`` is an iterator the head must already
         carry ``Content-Length`` or ``Transfer-Encoding: chunked``; chunked bodies are framed
-        here. A pooled connection that the upstream closed while idle is retried once on a
-        new connection when the body is replayable (``bytes``).
+        here. ``method`` (as sent in ``head``) decides the framing of the answer and whether
+        the request may be sent twice.
+
+        A pooled connection that turns out to be closed by the upstream (the send fails,
+        or the connection ends before any byte of an answer) is retried once on a new
+        connection, only when the body is replayable (``bytes``) and the method is
+        idempotent (:data:`IDEMPOTENT_METHODS`, RFC 9110 §9.2.2). RFC 9112 §9.3.1 says a
+        proxy MUST NOT automatically retry a non-idempotent request, and nothing here can
+        prove that an upstream which closed the connection had not read and executed it (a
+        failed send included: the bytes written before the failure may have been read). So a
+        ``POST`` or ``PATCH`` lost that way fails with :class:`UpstreamConnectError` (a
+        ``502``) and is never executed twice; a connection seen closed *before* the request
+        is written is not used at all, for any method.
         """
         chunked = not isinstance(body, bytes) and b"transfer-encoding: chunked" in head.lower()
         for attempt in (0, 1):
@@ -96,8 +127,10 @@ class UpstreamClient:
                 return await self._read_response(conn, method)
             except _StaleConnection:
                 conn.close()
-                if attempt or not isinstance(body, bytes):
-                    raise UpstreamConnectError("upstream closed the connection") from None
+                if attempt or not isinstance(body, bytes) or method not in IDEMPOTENT_METHODS:
+                    raise UpstreamConnectError(
+                        "the upstream closed the connection without answering"
+                    ) from None
             except BaseException:
                 conn.close()
                 raise
@@ -154,8 +187,8 @@ class UpstreamClient:
         writer = conn.writer
         try:
             if isinstance(body, bytes):
-                writer.write(head + body if len(body) < _READ_CHUNK else head)
-                if len(body) >= _READ_CHUNK:
+                writer.write(head + body if len(body) < READ_CHUNK_SIZE else head)
+                if len(body) >= READ_CHUNK_SIZE:
                     writer.write(body)
             else:
                 writer.write(head)
@@ -169,7 +202,7 @@ class UpstreamClient:
                     await writer.drain()
                 if chunked:
                     writer.write(b"0\r\n\r\n")
-            if writer.transport.get_write_buffer_size() > _READ_CHUNK:
+            if writer.transport.get_write_buffer_size() > READ_CHUNK_SIZE:
                 async with asyncio.timeout(self.read_timeout):
                     await writer.drain()
         except TimeoutError:
@@ -216,62 +249,21 @@ class UpstreamClient:
                 raise UpstreamConnectError("the upstream closed the connection") from exc
             self._finish(conn, keep_alive)
             return UpstreamResponse(status, headers, body)
-        stream = self._stream(conn, length, chunked, keep_alive)
+        stream = ResponseStream(
+            conn,
+            length=length,
+            chunked=chunked,
+            keep_alive=keep_alive,
+            timeout=self.read_timeout,
+            read_size=self.read_chunk_size,
+        )
         return UpstreamResponse(status, headers, stream=stream)
 
     def _finish(self, conn: _Connection, keep_alive: bool) -> None:
-        if keep_alive and not _unread(conn):
+        if keep_alive and not unread(conn):
             self._release(conn)
         else:
             conn.close()
-
-    async def _stream(
-        self, conn: _Connection, length: int | None, chunked: bool, keep_alive: bool
-    ) -> AsyncGenerator[bytes, None]:
-        reader = conn.reader
-        done = False
-        try:
-            if chunked:
-                while True:
-                    async with asyncio.timeout(self.read_timeout):
-                        size = parse_chunk_size(await reader.readuntil(b"\r\n"))
-                        if size == 0:
-                            while (await reader.readuntil(b"\r\n")) != b"\r\n":
-                                pass  # trailers are hop-by-hop here: dropped
-                            break
-                        chunk = await reader.readexactly(size + 2)
-                    if chunk[-2:] != b"\r\n":
-                        raise UpstreamProtocolError("the upstream sent a chunk without CRLF")
-                    yield chunk[:-2]
-            elif length is not None:
-                remaining = length
-                while remaining:
-                    async with asyncio.timeout(self.read_timeout):
-                        chunk = await reader.read(min(remaining, _READ_CHUNK))
-                    if not chunk:
-                        raise UpstreamConnectError("the upstream closed the body early")
-                    remaining -= len(chunk)
-                    yield chunk
-            else:
-                keep_alive = False
-                while True:
-                    async with asyncio.timeout(self.read_timeout):
-                        chunk = await reader.read(_READ_CHUNK)
-                    if not chunk:
-                        break
-                    yield chunk
-            done = True
-        except TimeoutError:
-            raise UpstreamTimeoutError("the upstream body did not arrive in time") from None
-        except asyncio.LimitOverrunError as exc:
-            raise UpstreamProtocolError("the upstream sent an overlong chunk line") from exc
-        except (asyncio.IncompleteReadError, OSError) as exc:
-            raise UpstreamConnectError("the upstream body was cut short") from exc
-        finally:
-            if done and keep_alive and not _unread(conn):
-                self._release(conn)
-            else:
-                conn.close()
 
 
 @functools.cache
@@ -285,15 +277,9 @@ def upstream_tls_context(ca_file: str) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_file)
 
 
-def _unread(conn: _Connection) -> bool:
-    """Bytes already received past the end of the response (a body after a 204, say): the
-    next request on this connection would read them as its answer, so it is not reused."""
-    # StreamReader keeps them in ``_buffer``; no public API says how much is buffered.
-    return bool(getattr(conn.reader, "_buffer", b""))
-
-
 class _StaleConnection(Exception):
-    """A pooled connection that the upstream had closed; the request may be retried."""
+    """A pooled connection that the upstream had closed: the request may have been read, or
+    not; only an idempotent one is sent again (see :meth:`UpstreamClient.request`)."""
 
 
 def encode_head(method: str, target: str, headers: list[tuple[bytes, bytes]]) -> bytes:

@@ -8,7 +8,8 @@ Gateway-made answers (401, 403, 413, 429, a busy pool) and calls the *client* br
 disconnected before its body was complete) are neutral: they never count, so no client
 can take an upstream out of rotation. Active: :class:`ActiveHealthChecker` polls each
 instance's ``health_check_url`` every ``health_check_interval`` seconds, all instances
-concurrently, each with a timeout.
+concurrently, each check (connection, answer and body together) within one deadline; a
+check past it is a failure.
 
 An instance that fails ``unhealthy_threshold`` times in a row leaves the rotation; with
 active checks it comes back after ``healthy_threshold`` successful checks in a row. Without
@@ -33,11 +34,15 @@ from otel_agents.gateway._errors import UpstreamError
 from otel_agents.gateway._params import DEFAULT_FAILURE_STATUSES
 from otel_agents.gateway._registry import Instance, Service
 
-__all__ = ["DEFAULT_FAILURE_STATUSES", "ActiveHealthChecker", "HealthPolicy"]
+__all__ = ["DEFAULT_FAILURE_STATUSES", "MAX_HEALTH_BODY", "ActiveHealthChecker", "HealthPolicy"]
 
 _logger = logging.getLogger("otel_agents.gateway")
 
 Transition = Callable[[Service, Instance, bool], None]
+
+#: Bytes of a streamed health answer read before its connection is closed instead: the
+#: status decides a check, the body is only drained to keep the connection.
+MAX_HEALTH_BODY = 64 * 1024
 
 
 class HealthPolicy:
@@ -147,6 +152,7 @@ class ActiveHealthChecker:
         self._services = services
         self._policy = policy
         self.interval = interval
+        self.timeout = timeout
         self._client = UpstreamClient(
             connect_timeout=timeout, read_timeout=timeout, ssl_context=ssl_context
         )
@@ -190,20 +196,37 @@ class ActiveHealthChecker:
             await asyncio.sleep(self.interval)
 
     async def _check(self, service: Service, instance: Instance) -> None:
+        """One check, request and body together within ``timeout`` seconds: past that it
+        is a failure, so an endpoint that trickles an endless body cannot hold up the
+        round (``check_once`` waits for every check) nor stay in rotation."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                ok = await self._probe(instance)
+        except (UpstreamError, TimeoutError):
+            ok = False
+        self._policy.record(service, instance, ok)
+
+    async def _probe(self, instance: Instance) -> bool:
+        """Whether ``instance``'s health URL answers 2xx. At most
+        :data:`MAX_HEALTH_BODY` bytes of a streamed body are drained (so that its
+        connection can be reused); past that the connection is closed instead."""
         url = instance.health_url
         assert url is not None
         headers = [(b"host", url.host_header), (b"user-agent", b"otel-agents-gateway-health")]
         if url.authorization:
             headers.append((b"authorization", url.authorization))
         head = encode_head("GET", url.path or "/", headers)
-        try:
-            response = await self._client.request(
-                url.host, url.port, head, b"", tls=url.scheme == "https"
-            )
-            if response.stream is not None:
-                async for _ in response.stream:
-                    pass
-            ok = 200 <= response.status < 300
-        except UpstreamError:
-            ok = False
-        self._policy.record(service, instance, ok)
+        response = await self._client.request(
+            url.host, url.port, head, b"", tls=url.scheme == "https"
+        )
+        stream = response.stream
+        if stream is not None:
+            try:
+                drained = 0
+                async for piece in stream:
+                    drained += len(piece)
+                    if drained > MAX_HEALTH_BODY:
+                        break
+            finally:
+                await stream.aclose()  # an unfinished body: its connection is closed
+        return 200 <= response.status < 300

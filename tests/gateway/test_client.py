@@ -9,7 +9,12 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from otel_agents.gateway import UpstreamConnectError, UpstreamProtocolError, UpstreamTimeoutError
-from otel_agents.gateway._client import UpstreamClient, UpstreamResponse, encode_head
+from otel_agents.gateway._client import (
+    READ_CHUNK_SIZE,
+    UpstreamClient,
+    UpstreamResponse,
+    encode_head,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -18,8 +23,15 @@ HEAD = encode_head("GET", "/", [(b"host", b"upstream")])
 
 
 async def call(
-    handler: Handler, *, requests: int = 1, timeout: float = 2.0
+    handler: Handler,
+    *,
+    requests: int = 1,
+    timeout: float = 2.0,
+    read_chunk_size: int = READ_CHUNK_SIZE,
+    pieces: list[bytes] | None = None,
 ) -> list[UpstreamResponse]:
+    """Each response of ``requests`` made one after the other, its stream read whole (its
+    pieces appended to ``pieces``)."""
     handlers: list[asyncio.Task[None]] = []
 
     async def closing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -35,13 +47,22 @@ async def call(
 
     server = await asyncio.start_server(closing, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    client = UpstreamClient(connect_timeout=timeout, read_timeout=timeout)
+    client = UpstreamClient(
+        connect_timeout=timeout, read_timeout=timeout, read_chunk_size=read_chunk_size
+    )
     try:
         responses = []
         for _ in range(requests):
             response = await client.request("127.0.0.1", port, HEAD, b"")
             if response.stream is not None:
-                response.body = b"".join([chunk async for chunk in response.stream])
+                got: list[bytes] = []
+                try:
+                    async for chunk in response.stream:
+                        got.append(chunk)
+                finally:
+                    if pieces is not None:
+                        pieces.extend(got)
+                response.body = b"".join(got)
             responses.append(response)
         return responses
     finally:
@@ -207,3 +228,85 @@ def test_bytes_past_the_end_of_a_response_are_never_read_as_the_next_answer() ->
     assert first.status == 204
     assert (second.status, second.body) == (200, b"real")
     assert connections == 2
+
+
+def test_a_huge_chunk_is_passed_on_in_pieces_before_it_has_all_arrived() -> None:
+    """A 1 GiB chunk announced, 192 KiB of it sent, then silence: the client yields those
+    bytes in pieces of at most its read size instead of waiting for the whole chunk."""
+    sent = 3 * 65536
+    held = asyncio.Event()
+
+    async def scenario() -> list[bytes]:
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n40000000\r\n")
+            writer.write(b"x" * sent)
+            await writer.drain()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(held.wait(), 10)
+            writer.close()
+
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = UpstreamClient(connect_timeout=5, read_timeout=5, read_chunk_size=16384)
+        pieces: list[bytes] = []
+        try:
+            response = await client.request("127.0.0.1", port, HEAD, b"")
+            assert response.stream is not None
+            async for piece in response.stream:
+                pieces.append(piece)
+                if sum(map(len, pieces)) >= sent:
+                    break
+            await response.stream.aclose()
+            return pieces
+        finally:
+            held.set()
+            await client.aclose()
+            server.close()
+            await server.wait_closed()
+
+    pieces = asyncio.run(scenario())
+
+    assert b"".join(pieces) == b"x" * sent
+    assert max(map(len, pieces)) <= 16384
+
+
+def test_a_chunk_larger_than_the_read_size_arrives_whole_and_keeps_the_connection() -> None:
+    connections = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        for _ in range(2):
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"%x\r\n%b\r\n3\r\nend\r\n0\r\n\r\n" % (100_000, b"y" * 100_000)
+            )
+            await writer.drain()
+        await reader.read()
+
+    pieces: list[bytes] = []
+    responses = asyncio.run(call(handler, requests=2, read_chunk_size=4096, pieces=pieces))
+
+    assert [r.body for r in responses] == [b"y" * 100_000 + b"end"] * 2
+    assert max(map(len, pieces)) <= 4096
+    assert connections == 1  # read to its end, the connection went back to the pool
+
+
+@pytest.mark.parametrize(
+    "chunk",
+    [
+        b"%x\r\n%b" % (100_000, b"z" * 100_000) + b"XX0\r\n\r\n",
+        b"%x\r\n%b\r\n0\r\n\r\n" % (10_000, b"w" * 10_010),
+    ],
+    ids=["large-chunk-without-crlf", "chunk-longer-than-announced"],
+)
+def test_chunk_data_not_ending_in_crlf_is_a_protocol_error_after_its_pieces(chunk: bytes) -> None:
+    pieces: list[bytes] = []
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+    with pytest.raises(UpstreamProtocolError):
+        asyncio.run(call(_answer(head + chunk), read_chunk_size=4096, pieces=pieces))
+    assert pieces  # the chunk's data went on as it came; its missing CRLF ends the body
+    assert max(map(len, pieces)) <= 4096

@@ -1,0 +1,170 @@
+"""A request lost on a reused upstream connection is sent again only if it is idempotent.
+
+The upstream reads a whole request on a pooled keep-alive connection, then closes it
+without answering (it crashed, restarted, or its idle timeout raced the request). A GET or
+PUT may go out again on a new connection; a POST or PATCH may already have been executed,
+and RFC 9112 §9.3.1 forbids a proxy to retry it: the client gets a 502.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import _http
+import pytest
+
+from otel_agents.gateway import UpstreamConnectError
+from otel_agents.gateway._client import UpstreamClient, encode_head
+
+pytestmark = pytest.mark.integration
+
+_POLL = 0.02
+
+
+class DroppingUpstream:
+    """Answers every request with 200, except that it closes its first connection, without
+    answering, once it has read the whole second request on it (the first reuse)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(_POLL)
+        self.port: int = self.sock.getsockname()[1]
+        #: (connection number, request line, body) of every whole request read.
+        self.seen: list[tuple[int, str, bytes]] = []
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._acceptor = threading.Thread(target=self._accept, daemon=True)
+        self._acceptor.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        number = 0
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            number += 1
+            thread = threading.Thread(target=self._serve, args=(conn, number), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket, number: int) -> None:
+        conn.settimeout(_POLL)
+        buffer = b""
+        served = 0
+        deadline = time.monotonic() + 20
+        try:
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                request = _take_request(buffer)
+                if request is None:
+                    try:
+                        data = conn.recv(65536)
+                    except TimeoutError:
+                        continue
+                    except OSError:
+                        return
+                    if not data:
+                        return
+                    buffer += data
+                    continue
+                line, body, buffer = request
+                self.seen.append((number, line, body))
+                served += 1
+                if number == 1 and served == 2:
+                    return  # read it whole, then "crashed" before answering
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        finally:
+            conn.close()
+
+    def times_seen(self, line_start: str) -> int:
+        return sum(1 for _, line, _ in self.seen if line.startswith(line_start))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._acceptor.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.sock.close()
+
+
+def _take_request(buffer: bytes) -> tuple[str, bytes, bytes] | None:
+    """The first whole request in ``buffer`` (request line, body, the rest), if any."""
+    head, sep, rest = buffer.partition(b"\r\n\r\n")
+    if not sep:
+        return None
+    lines = head.split(b"\r\n")
+    length = 0
+    for field in lines[1:]:
+        name, _, value = field.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    if len(rest) < length:
+        return None
+    return lines[0].decode("latin-1"), rest[:length], rest[length:]
+
+
+@pytest.fixture
+def dropping() -> Iterator[DroppingUpstream]:
+    upstream = DroppingUpstream()
+    yield upstream
+    upstream.stop()
+
+
+@pytest.mark.parametrize(
+    ("method", "sent", "status"),
+    [("POST", 1, 502), ("PATCH", 1, 502), ("GET", 2, 200), ("PUT", 2, 200), ("DELETE", 2, 200)],
+)
+def test_only_idempotent_requests_are_retried_on_a_connection_the_upstream_dropped(
+    make_gateway: Any, dropping: DroppingUpstream, method: str, sent: int, status: int
+) -> None:
+    gateway = make_gateway({"request_timeout": 5})
+    gateway.register_service("pay", "Pay", "v1", dropping.url)
+    url = make_gateway.serve(gateway).url
+
+    with _http.Client(base_url=url, timeout=10) as client:
+        first = client.get("/v1/balance")  # leaves a pooled keep-alive connection
+        second = client.request(method, "/v1/charge", content=b"amount=10")
+
+    assert first.status_code == 200
+    assert second.status_code == status
+    assert dropping.times_seen(f"{method} /charge ") == sent
+    assert [body for _, line, body in dropping.seen if "/charge" in line] == [b"amount=10"] * sent
+    if sent == 2:  # once on the dropped connection, then once on a new one
+        assert [n for n, line, _ in dropping.seen if "/charge" in line] == [1, 2]
+
+
+def test_the_client_never_sends_a_post_twice_after_a_dropped_connection(
+    dropping: DroppingUpstream,
+) -> None:
+    """The client alone, without the gateway: the POST fails, executed once."""
+    client = UpstreamClient(connect_timeout=5, read_timeout=5)
+
+    async def scenario() -> BaseException | None:
+        head = encode_head("GET", "/balance", [(b"host", b"pay")])
+        await client.request("127.0.0.1", dropping.port, head, b"")
+        post = encode_head("POST", "/charge", [(b"host", b"pay"), (b"content-length", b"9")])
+        try:
+            await client.request("127.0.0.1", dropping.port, post, b"amount=10", method=b"POST")
+        except UpstreamConnectError as exc:
+            return exc
+        finally:
+            await client.aclose()
+        return None
+
+    error = asyncio.run(scenario())
+
+    assert isinstance(error, UpstreamConnectError)
+    assert dropping.times_seen("POST /charge ") == 1
