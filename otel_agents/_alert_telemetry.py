@@ -53,7 +53,14 @@ class AlertTelemetry:
         meter = metrics.get_meter(scope, __version__, meter_provider=meter_provider)
         self._raised = semconv.create_instrument(meter, semconv.AGENT_ALERTS_RAISED)
         # Shared with every other AlertManager on this provider; held weakly (see _observers).
-        observe(meter_provider, scope, semconv.AGENT_ALERTS_ACTIVE, self, AlertTelemetry._observe)
+        observe(
+            meter_provider,
+            scope,
+            semconv.AGENT_ALERTS_ACTIVE,
+            self,
+            AlertTelemetry._observe,
+            summed=True,  # two managers' warnings from one source are both active
+        )
         self._log = get_logger(scope_name(__name__), __version__, logger_provider=logger_provider)
         self._logger_provider = logger_provider
 

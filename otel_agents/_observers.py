@@ -88,12 +88,13 @@ def _proxy_provider() -> Any:
 class _Shared:
     """The callback of one shared instrument and the live instances it reads."""
 
-    __slots__ = ("_lock", "_owners")
+    __slots__ = ("_lock", "_owners", "_summed")
 
-    def __init__(self) -> None:
+    def __init__(self, summed: bool) -> None:
         # Weak keys: the instrument (held by the provider) must not keep an instance alive.
         self._owners: weakref.WeakKeyDictionary[Any, Read] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
+        self._summed = summed
 
     def add(self, owner: Any, read: Read) -> None:
         with self._lock:
@@ -108,7 +109,30 @@ class _Shared:
                 found.extend(read(owner))
             except Exception as exc:
                 _failures.record_error(exc, f"{type(owner).__qualname__}: {exc!r}")
+        if self._summed and len(owners) > 1:
+            return _summed(found)
         return found
+
+
+def _summed(observations: list[Observation]) -> list[Observation]:
+    """One observation per attribute set, the sum of its values (a gauge keeps only the
+    last of several observations with the same attributes)."""
+    totals: dict[Any, Observation] = {}
+    unmerged: list[Observation] = []
+    for observation in observations:
+        try:
+            key = tuple(sorted((observation.attributes or {}).items()))
+            hash(key)
+        except TypeError:  # a sequence-valued attribute: reported as it is
+            unmerged.append(observation)
+            continue
+        found = totals.get(key)
+        totals[key] = (
+            observation
+            if found is None
+            else Observation(found.value + observation.value, observation.attributes)
+        )
+    return [*totals.values(), *unmerged]
 
 
 _failures = FailureLog(_logger, "reading an observable instrument failed in %s (logged once)")
@@ -124,6 +148,8 @@ def observe(
     spec: MetricSpec,
     owner: T,
     read: Callable[[T], Iterable[Observation]],
+    *,
+    summed: bool = False,
 ) -> None:
     """Report ``read(owner)`` through the observable instrument ``spec`` while ``owner`` lives.
 
@@ -138,6 +164,9 @@ def observe(
         spec: an observable instrument of :mod:`otel_agents.semconv`.
         owner: the instance whose numbers ``read`` returns.
         read: the observations of ``owner`` at a collection.
+        summed: instances observing the same attributes add up (counts of this process,
+            such as active alerts), rather than the last one reported winning (a score).
+            The first registration of an instrument decides.
     """
     if getattr(read, "__self__", None) is owner:
         raise ValueError(f"read for {spec.name!r} is bound to its owner: pass the unbound method")
@@ -145,7 +174,7 @@ def observe(
     with _instruments_lock:
         shared = table.get((scope, spec.name))
         if shared is None:
-            shared = _Shared()
+            shared = _Shared(summed)
             meter = metrics.get_meter(scope, __version__, meter_provider=meter_provider)
             semconv.create_instrument(meter, spec, [shared])
             table[(scope, spec.name)] = shared

@@ -56,6 +56,17 @@ def test_two_alert_managers_on_one_provider_both_report_and_a_dropped_one_is_fre
     assert _series(telemetry, semconv.AGENT_ALERTS_ACTIVE) == {two: 1}
 
 
+def test_active_alerts_of_one_level_and_source_in_two_managers_add_up(
+    telemetry: TelemetryCapture,
+) -> None:
+    """A gauge keeps the last of two observations with the same attributes: they are summed."""
+    managers = [AlertManager(meter_provider=telemetry.meter_provider) for _ in range(2)]
+    for index, manager in enumerate(managers):
+        manager.raise_alert("warning", f"queue {index} long", "queues")
+    key = ((semconv.ALERT_LEVEL, "warning"), (semconv.ALERT_SOURCE, "queues"))
+    assert _series(telemetry, semconv.AGENT_ALERTS_ACTIVE) == {key: 2}
+
+
 def _dashboard(telemetry: TelemetryCapture, agent_id: str) -> PerformanceDashboard:
     comm = AgentCommunicationProtocol(
         tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
@@ -122,6 +133,24 @@ def test_two_genai_telemetries_report_their_conversations_and_a_dropped_one_is_f
     del first
     assert _collected(ref)
     assert conversations(semconv.AGENT_CONVERSATION_TOKENS) == {"conv-2": 1500}
+
+
+def test_one_conversation_recorded_by_two_instances_is_their_sum(
+    telemetry: TelemetryCapture,
+) -> None:
+    instances = [GenAITelemetry(meter_provider=telemetry.meter_provider) for _ in range(2)]
+    for tokens, instance in ((100, instances[0]), (20, instances[1])):
+        instance.record_usage(
+            model="gpt-4o",
+            provider="openai",
+            input_tokens=tokens,
+            output_tokens=0,
+            finish_reasons=("stop",),
+            error_type=None,
+            attribution=Attribution("agent", "Agent", "shared-conv"),
+        )
+    points = telemetry.metric(semconv.AGENT_CONVERSATION_TOKENS.name).data.data_points
+    assert [p.value for p in points] == [120]
 
 
 def test_instances_sharing_one_set_of_totals_report_it_once(telemetry: TelemetryCapture) -> None:

@@ -61,8 +61,12 @@ class GenAITelemetry:
         )
         # Shared by every GenAITelemetry on this provider, reading each live set of totals
         # once (the default instances share one) and weakly (see otel_agents._observers).
-        observe(meter_provider, SCOPE, sc.AGENT_CONVERSATION_COST, self.conversations, _costs)
-        observe(meter_provider, SCOPE, sc.AGENT_CONVERSATION_TOKENS, self.conversations, _tokens)
+        # One conversation recorded by two instances is this process's sum of both.
+        for spec, read in (
+            (sc.AGENT_CONVERSATION_COST, _costs),
+            (sc.AGENT_CONVERSATION_TOKENS, _tokens),
+        ):
+            observe(meter_provider, SCOPE, spec, self.conversations, read, summed=True)
 
     # -- model calls ----------------------------------------------------------------------
     def record_model(
