@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics, trace
 from opentelemetry._logs import LoggerProvider, SeverityNumber, get_logger, get_logger_provider
-from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.metrics import Observation
 
 from otel_agents import semconv
+from otel_agents._observers import observe
 from otel_agents._version import __version__, scope_name
 
 if TYPE_CHECKING:
@@ -48,9 +49,18 @@ class AlertTelemetry:
     ) -> None:
         self._counts = counts
         self._tracer = trace.get_tracer(scope_name(__name__), __version__, tracer_provider)
-        meter = metrics.get_meter(scope_name(__name__), __version__, meter_provider=meter_provider)
+        scope = scope_name(__name__)
+        meter = metrics.get_meter(scope, __version__, meter_provider=meter_provider)
         self._raised = semconv.create_instrument(meter, semconv.AGENT_ALERTS_RAISED)
-        semconv.create_instrument(meter, semconv.AGENT_ALERTS_ACTIVE, callbacks=[self._observe])
+        # Shared with every other AlertManager on this provider; held weakly (see _observers).
+        observe(
+            meter_provider,
+            scope,
+            semconv.AGENT_ALERTS_ACTIVE,
+            self,
+            AlertTelemetry._observe,
+            summed=True,  # two managers' warnings from one source are both active
+        )
         self._log = get_logger(scope_name(__name__), __version__, logger_provider=logger_provider)
         self._logger_provider = logger_provider
 
@@ -107,7 +117,7 @@ class AlertTelemetry:
                 event, {**attributes, semconv.ALERT_MESSAGE: message}
             )
 
-    def _observe(self, _options: CallbackOptions) -> Iterable[Observation]:
+    def _observe(self) -> Iterable[Observation]:
         for (level, source), count in sorted(self._counts().items()):
             yield Observation(count, {semconv.ALERT_LEVEL: level, semconv.ALERT_SOURCE: source})
 

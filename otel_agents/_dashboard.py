@@ -162,7 +162,8 @@ class PerformanceDashboard:
             logger=_logger,
             immediately=True,
         )
-        HealthReporter(self._scores, meter_provider=meter_provider)
+        # The gauge holds its reporter weakly: it reports as long as this dashboard lives.
+        self._health_reporter = HealthReporter(self._scores, meter_provider=meter_provider)
         self._audit = audit_log(logger_provider)
 
     # -- the seed's API --------------------------------------------------------------------

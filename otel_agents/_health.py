@@ -30,12 +30,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry import metrics
-from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.metrics import Observation
 
 from otel_agents import semconv
 from otel_agents._alerts import AlertLevel
 from otel_agents._errors import invalid_value
-from otel_agents._version import __version__, scope_name
+from otel_agents._observers import observe
+from otel_agents._version import scope_name
 
 __all__ = ["HealthInputs", "HealthReporter", "HealthScore", "HealthWeights", "health_score"]
 
@@ -170,10 +171,17 @@ class HealthReporter:
         meter_provider: metrics.MeterProvider | None = None,
     ) -> None:
         self._scores = scores
-        meter = metrics.get_meter(scope_name(__name__), __version__, meter_provider=meter_provider)
-        semconv.create_instrument(meter, semconv.AGENT_HEALTH_SCORE, callbacks=[self._observe])
+        # Shared with every other reporter on this provider and held weakly (see _observers):
+        # keep the reporter as long as it should report.
+        observe(
+            meter_provider,
+            scope_name(__name__),
+            semconv.AGENT_HEALTH_SCORE,
+            self,
+            HealthReporter._observe,
+        )
 
-    def _observe(self, _options: CallbackOptions) -> Iterable[Observation]:
+    def _observe(self) -> Iterable[Observation]:
         system, agents = self._scores()
         if system is not None:
             yield Observation(system, {semconv.HEALTH_SCOPE: semconv.HEALTH_SCOPE_SYSTEM})

@@ -32,7 +32,6 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Any, NamedTuple, ParamSpec, TypeVar, cast, overload
 
 from opentelemetry import context as otel_context, metrics, trace
@@ -44,6 +43,7 @@ from otel_agents._errors import invalid_type
 from otel_agents._exception_events import error_status, record_exception
 from otel_agents._export import export_envelope, is_secret_key, write_json_atomic
 from otel_agents._history import BoundedHistory, TimeRange, summarize
+from otel_agents._profile_block import DISABLED as _DISABLED, Profile as _Profile
 from otel_agents._profiled_generators import NOT_ERRORS, wrap_async_generator, wrap_generator
 from otel_agents._profiler_metrics import CustomMetricRecord, CustomMetrics
 from otel_agents._runtime import PeriodicThread
@@ -268,6 +268,10 @@ class PerformanceProfiler:
     def profile(self, profile_name: str, context: Mapping[str, Any] | None = None) -> _Profile:
         """A context manager (``with`` or ``async with``) that profiles its block.
 
+        The object may be kept and shared, e.g. a module-level ``step =
+        profiler.profile("step")`` entered by several tasks or threads at once, or nested in
+        itself: each entry is its own span and profile.
+
         Args:
             profile_name: the span and profile name.
             context: details of this run; its string, number and bool values become span
@@ -282,7 +286,9 @@ class PerformanceProfiler:
             raise invalid_type("profile_name", profile_name, "a string")
         if context is not None and not isinstance(context, Mapping):
             raise invalid_type("context", context, "a dict or None")
-        return _Profile(self, profile_name, context)
+        return _Profile(
+            self, profile_name, _span_attributes(profile_name, context) if context else None
+        )
 
     # -- views -----------------------------------------------------------------------------
     def get_system_metrics(self) -> dict[str, Any]:
@@ -389,62 +395,3 @@ class PerformanceProfiler:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-class _Profile:
-    """One profiled block; ``with`` and ``async with`` both work."""
-
-    __slots__ = ("_attributes", "_metric_attributes", "_name", "_profiler", "_state")
-
-    def __init__(
-        self, profiler: PerformanceProfiler, name: str, context: Mapping[str, Any] | None
-    ) -> None:
-        self._profiler = profiler
-        self._name = name
-        # The SDK copies attributes it is given, so one dict can serve the span and the metric.
-        self._metric_attributes = {semconv.AGENT_PROFILE_NAME: name}
-        self._attributes = _span_attributes(name, context) if context else self._metric_attributes
-        self._state: tuple[Span, object, float] | None = None
-
-    def __enter__(self) -> _Profile:
-        span, token = self._profiler._start(self._name, self._attributes)
-        self._state = (span, token, _perf_counter())
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if self._state is None:
-            return
-        span, token, started = self._state
-        self._state = None
-        self._profiler._finish(span, token, started, self._name, self._metric_attributes, exc)
-
-    async def __aenter__(self) -> _Profile:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, traceback)
-
-
-class _DisabledProfile(_Profile):
-    """Returned by ``profile()`` while profiling is off: no span, so ``__exit__`` returns."""
-
-    __slots__ = ()
-
-    def __init__(self) -> None:
-        self._state = None
-
-    def __enter__(self) -> _Profile:
-        return self
-
-
-_DISABLED = _DisabledProfile()

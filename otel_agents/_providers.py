@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
 
 from otel_agents import _exporters as x, _plugins as plugins, _settings as s, semconv
+from otel_agents._failsafe_processor import failsafe_span_processor
 from otel_agents._guard import Guards
 from otel_agents.semconv import InstrumentKind
 
@@ -138,7 +139,8 @@ def tracer_provider(
             if processor is not None:
                 tracer_provider.add_span_processor(processor)
     for extra in requested.get("span_processors", ()):
-        tracer_provider.add_span_processor(extra)
+        # Called inline by span.end(): one that raises must not reach the user's code.
+        tracer_provider.add_span_processor(failsafe_span_processor(extra))
     return tracer_provider
 
 

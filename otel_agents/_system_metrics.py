@@ -14,9 +14,7 @@ since process start (process) is reported instead, never a meaningless 0.
 
 from __future__ import annotations
 
-import contextlib
 import threading
-import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -26,6 +24,7 @@ from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 from otel_agents import _settings as s, semconv
 from otel_agents._config_params import invalid_config
 from otel_agents._host import HostElection
+from otel_agents._observers import ProviderRegistry
 from otel_agents._system_reader import Probes, SystemReader, disk_totals
 from otel_agents._version import __version__, scope_name
 from otel_agents.semconv import MetricSpec
@@ -179,8 +178,7 @@ class SystemMetrics:
 # One SystemMetrics per MeterProvider: an SDK meter keeps the first instrument of a name and
 # silently ignores the callbacks of a second registration, so configure() and the
 # instrumentor must share one set. Weak keys: a dropped provider takes its entry along.
-_registry: weakref.WeakKeyDictionary[Any, SystemMetrics] = weakref.WeakKeyDictionary()
-_registry_lock = threading.Lock()
+_registry: ProviderRegistry[SystemMetrics] = ProviderRegistry()
 
 
 def system_metrics_for(meter_provider: MeterProvider | None = None) -> SystemMetrics:
@@ -194,22 +192,4 @@ def system_metrics_for(meter_provider: MeterProvider | None = None) -> SystemMet
             SDK provider is set that is the API's proxy, whose instruments move to the SDK
             provider once it is set, so the proxy's set is then reused for that provider.
     """
-    provider: Any = meter_provider if meter_provider is not None else metrics.get_meter_provider()
-    from opentelemetry.metrics import _internal  # the API keeps its proxy provider private
-
-    with _registry_lock:
-        found = _lookup(provider)
-        if found is None and provider is metrics.get_meter_provider():
-            found = _lookup(getattr(_internal, "_PROXY_METER_PROVIDER", None))
-        if found is None:
-            found = SystemMetrics(meter_provider=provider)
-        with contextlib.suppress(TypeError):  # a provider without weakref support: not shared
-            _registry[provider] = found
-        return found
-
-
-def _lookup(provider: Any) -> SystemMetrics | None:
-    try:
-        return _registry.get(provider)
-    except TypeError:  # None, or not weakly referenceable
-        return None
+    return _registry.get(meter_provider, lambda provider: SystemMetrics(meter_provider=provider))

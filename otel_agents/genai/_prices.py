@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import reprlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -44,6 +45,14 @@ DEFAULT_PRICES_DATE = "2025-06-01"
 #: Largest price file read (a price table is a few kilobytes; anything bigger is a mistake).
 _MAX_FILE_BYTES = 1 << 20
 _FIELDS = ("input", "output")
+#: What to do about a price file that is not a price table.
+_FIX = (
+    'expected one JSON object {"<model>": {"input": <USD per 1M tokens>, "output": <USD per '
+    "1M tokens>}}: fix the file"
+)
+#: Values in messages: a bad entry may be megabytes long or deeply nested.
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 80, 80
 
 
 class ModelPrice(NamedTuple):
@@ -95,22 +104,35 @@ class PriceTable:
         """A table from a JSON file holding the mapping :meth:`from_mapping` takes.
 
         Raises:
-            ConfigurationError: the file cannot be read, is larger than 1 MiB, is not JSON,
-                or has a bad entry (the message names the file, model and field).
+            ConfigurationError: the file cannot be read, is larger than 1 MiB, cannot be
+                parsed as JSON (nesting too deep to parse included), or has a bad entry (the
+                message names the file, the model and field, and what to do).
         """
         file = Path(path)
+        where = f"price file {file}"
         try:
             with file.open("rb") as handle:
                 raw = handle.read(_MAX_FILE_BYTES + 1)
         except OSError as exc:
-            raise ConfigurationError(f"{PRICES_ENV}: cannot read price file {file}: {exc}") from exc
+            raise ConfigurationError(f"{where} cannot be read: {exc}") from exc
         if len(raw) > _MAX_FILE_BYTES:
-            raise ConfigurationError(f"price file {file} is larger than {_MAX_FILE_BYTES} bytes")
+            raise ConfigurationError(
+                f"{where} is larger than {_MAX_FILE_BYTES} bytes; {_FIX} (a price table is a "
+                "few kilobytes)"
+            )
         try:
             data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ConfigurationError(f"price file {file} is not valid JSON: {exc}") from exc
-        return cls.from_mapping(data, source=str(file))
+        except RecursionError as exc:  # "[[[[...": the parser's nesting, not a price table
+            raise ConfigurationError(
+                f"{where} is not valid JSON: nested too deeply to parse; {_FIX}"
+            ) from exc
+        except Exception as exc:  # a decode error, an integer too long to convert ...
+            reason = f"{type(exc).__name__}: {str(exc)[:200]}"
+            raise ConfigurationError(f"{where} is not valid JSON ({reason}); {_FIX}") from exc
+        try:
+            return cls.from_mapping(data, source=where)
+        except RecursionError as exc:  # defensive: the checks below print values shortened
+            raise ConfigurationError(f"{where}: an entry is nested too deeply; {_FIX}") from exc
 
     def price(self, model: str) -> ModelPrice | None:
         """The prices of ``model``, or ``None`` when the table does not know it."""
@@ -138,23 +160,27 @@ def _checked_table(prices: Any, source: str) -> dict[str, ModelPrice]:
     table: dict[str, ModelPrice] = {}
     for model, entry in prices.items():
         if not isinstance(model, str) or not model:
-            raise ConfigurationError(f"{source}: model name {model!r} is not a non-empty string")
+            raise ConfigurationError(
+                f"{source}: model name {_SHORT.repr(model)} is not a non-empty string"
+            )
         table[model] = _entry(source, model, entry)
     return table
 
 
 def _entry(source: str, model: str, entry: Any) -> ModelPrice:
-    where = f"{source}: model {model!r}"
+    where = f"{source}: model {_SHORT.repr(model)}"
     if isinstance(entry, ModelPrice):
         entry = entry._asdict()
     if not isinstance(entry, Mapping):
         raise ConfigurationError(
             f'{where}: expected {{"input": <USD per 1M tokens>, "output": <USD per 1M '
-            f"tokens>}}, got {entry!r}"
+            f"tokens>}}, got {_SHORT.repr(entry)}"
         )
     unknown = sorted(str(key) for key in entry if key not in _FIELDS)
     if unknown:
-        raise ConfigurationError(f"{where}: unknown field {unknown[0]!r} (fields: input, output)")
+        raise ConfigurationError(
+            f"{where}: unknown field {_SHORT.repr(unknown[0])} (fields: input, output)"
+        )
     values: list[float] = []
     for field in _FIELDS:
         if field not in entry:
@@ -162,8 +188,8 @@ def _entry(source: str, model: str, entry: Any) -> ModelPrice:
         value = entry[field]
         if not is_real(value) or value < 0:
             raise ConfigurationError(
-                f"{where}: field {field!r} = {value!r} is not valid: expected a non-negative "
-                "number of US dollars per million tokens"
+                f"{where}: field {field!r} = {_SHORT.repr(value)} is not valid: expected a "
+                "non-negative number of US dollars per million tokens"
             )
         values.append(float(value))
     return ModelPrice(values[0], values[1])
@@ -210,13 +236,19 @@ def load_price_table_from_env() -> PriceTable | None:
     Returns the table, or ``None`` when the variable is unset or empty.
 
     Raises:
-        ConfigurationError: the file is missing, unreadable or has a bad entry.
+        ConfigurationError: the file is missing, unreadable, not JSON (or nested too deeply
+            to parse), or has a bad entry; the message names the variable and the file.
     """
     from otel_agents._settings import GENAI_PRICES  # declared once, with configure()'s settings
 
     path = GENAI_PRICES.env_text()
     if not path:
         return None
-    table = PriceTable.from_file(path)
+    try:
+        table = PriceTable.from_file(path)
+    except ConfigurationError as exc:
+        raise ConfigurationError(
+            f"{PRICES_ENV}={path!r}: {exc}; or unset {PRICES_ENV} to keep the current prices"
+        ) from exc
     set_price_table(table)
     return table

@@ -30,7 +30,7 @@ UNKNOWN_AGENT = ""
 class ConversationTotals:
     """Tokens and cost per conversation and agent, for the most recent conversations."""
 
-    __slots__ = ("_agents", "_conversations", "_lock", "_recent", "top")
+    __slots__ = ("__weakref__", "_agents", "_conversations", "_lock", "_recent", "top")
 
     def __init__(self, top: int = 20, recent: int = 1000, agents_per_conversation: int = 32):
         self.top = top

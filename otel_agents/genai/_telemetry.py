@@ -14,9 +14,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from opentelemetry import metrics, trace
-from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.metrics import Observation
 
 from otel_agents import semconv as sc
+from otel_agents._observers import observe
 from otel_agents._version import __version__, scope_name
 from otel_agents.genai._context import Attribution
 from otel_agents.genai._prices import get_price_table
@@ -58,8 +59,14 @@ class GenAITelemetry:
         self.conversations = (
             ConversationTotals(top_conversations) if conversations is None else conversations
         )
-        sc.create_instrument(meter, sc.AGENT_CONVERSATION_COST, [self._observe_cost])
-        sc.create_instrument(meter, sc.AGENT_CONVERSATION_TOKENS, [self._observe_tokens])
+        # Shared by every GenAITelemetry on this provider, reading each live set of totals
+        # once (the default instances share one) and weakly (see otel_agents._observers).
+        # One conversation recorded by two instances is this process's sum of both.
+        for spec, read in (
+            (sc.AGENT_CONVERSATION_COST, _costs),
+            (sc.AGENT_CONVERSATION_TOKENS, _tokens),
+        ):
+            observe(meter_provider, SCOPE, spec, self.conversations, read, summed=True)
 
     # -- model calls ----------------------------------------------------------------------
     def record_model(
@@ -172,14 +179,16 @@ class GenAITelemetry:
             attributes[sc.ERROR_TYPE] = error_type
         self.tool_calls.add(1, attributes)
 
-    # -- rollup gauges --------------------------------------------------------------------
-    def _observe_cost(self, _options: CallbackOptions) -> Iterable[Observation]:
-        for conversation, agent, cost, _tokens in self.conversations.top_entries():
-            yield Observation(cost, _rollup_attributes(conversation, agent))
 
-    def _observe_tokens(self, _options: CallbackOptions) -> Iterable[Observation]:
-        for conversation, agent, _cost, tokens in self.conversations.top_entries():
-            yield Observation(tokens, _rollup_attributes(conversation, agent))
+# -- rollup gauges ------------------------------------------------------------------------
+def _costs(totals: ConversationTotals) -> Iterable[Observation]:
+    for conversation, agent, cost, _tokens in totals.top_entries():
+        yield Observation(cost, _rollup_attributes(conversation, agent))
+
+
+def _tokens(totals: ConversationTotals) -> Iterable[Observation]:
+    for conversation, agent, _cost, tokens in totals.top_entries():
+        yield Observation(tokens, _rollup_attributes(conversation, agent))
 
 
 def _rollup_attributes(conversation: str, agent: str) -> dict[str, str]:
@@ -206,9 +215,8 @@ def _make_default() -> GenAITelemetry:
     global _default
     with _lock:
         if _default is None:
-            # One process-wide rollup for every default instance: the SDK keeps the first
-            # callbacks registered on a meter and drops later ones, so a default made after
-            # configure() would otherwise report into gauges that read its predecessor's.
+            # One process-wide rollup for every default instance: the totals of calls made
+            # before configure() carry on in the default made after it.
             _default = GenAITelemetry(conversations=_PROCESS_CONVERSATIONS)
         return _default
 

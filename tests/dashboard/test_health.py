@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from otel_agents import semconv
@@ -79,7 +81,9 @@ def test_bad_weights_are_refused() -> None:
 
 
 def test_scores_are_reported_as_a_gauge_by_scope_and_agent(telemetry: TelemetryCapture) -> None:
-    HealthReporter(lambda: (72.5, {"planner": 90.0}), meter_provider=telemetry.meter_provider)
+    reporter = HealthReporter(
+        lambda: (72.5, {"planner": 90.0}), meter_provider=telemetry.meter_provider
+    )
     metric = telemetry.metric(semconv.AGENT_HEALTH_SCORE.name)
     assert metric.unit == "{score}"
     points = [(dict(p.attributes), p.value) for p in metric.data.data_points]
@@ -87,8 +91,12 @@ def test_scores_are_reported_as_a_gauge_by_scope_and_agent(telemetry: TelemetryC
         ({semconv.HEALTH_SCOPE: "system"}, 72.5),
         ({semconv.HEALTH_SCOPE: "agent", semconv.GEN_AI_AGENT_ID: "planner"}, 90.0),
     ]
+    del reporter  # the gauge holds its reporters weakly: a dropped one stops reporting
+    gc.collect()
+    assert semconv.AGENT_HEALTH_SCORE.name not in telemetry.metrics()
 
 
 def test_no_score_yet_reports_nothing(telemetry: TelemetryCapture) -> None:
-    HealthReporter(lambda: (None, {}), meter_provider=telemetry.meter_provider)
+    reporter = HealthReporter(lambda: (None, {}), meter_provider=telemetry.meter_provider)
     assert semconv.AGENT_HEALTH_SCORE.name not in telemetry.metrics()
+    del reporter  # kept until here: the gauge holds it weakly

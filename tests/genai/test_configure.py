@@ -130,3 +130,19 @@ def test_conversations_recorded_before_and_after_configure_are_both_reported(
     }
     assert tokens["conv-before-configure"] == 2
     assert tokens["conv-after-configure"] == 2000
+
+
+def test_a_price_file_too_deeply_nested_to_parse_logs_a_warning_and_configure_goes_on(
+    quiet: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It raised RecursionError from configure() after the global providers were set."""
+    prices = tmp_path / "prices.json"
+    prices.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    monkeypatch.setenv("OTEL_AGENTS_GENAI_PRICES", str(prices))
+    before = get_price_table()
+    with caplog.at_level(logging.WARNING, logger="otel_agents"):
+        otel_agents.configure()
+    assert otel_agents.get_telemetry() is not None
+    assert get_price_table() is before
+    (warning,) = [r for r in caplog.records if "nested too deeply" in r.getMessage()]
+    assert warning.getMessage().startswith(f"OTEL_AGENTS_GENAI_PRICES={str(prices)!r}")

@@ -10,6 +10,7 @@ import pytest
 
 from otel_agents._errors import ConfigurationError
 from otel_agents.genai import DEFAULT_PRICES, DEFAULT_PRICES_DATE, ModelPrice, PriceTable
+from otel_agents.genai._prices import PRICES_ENV, get_price_table, load_price_table_from_env
 
 
 def test_cost_is_tokens_times_price_per_million() -> None:
@@ -68,3 +69,50 @@ def test_the_default_table_is_dated_and_prices_well_known_models() -> None:
     assert DEFAULT_PRICES_DATE == "2025-06-01"
     assert DEFAULT_PRICES.price("gpt-4o") == ModelPrice(2.5, 10.0)
     assert "gpt-4o-mini" in DEFAULT_PRICES
+
+
+def test_a_deeply_nested_file_is_a_configuration_error_not_a_recursion_error(
+    tmp_path: Path,
+) -> None:
+    """200 KB of brackets (under the 1 MiB cap) overflows the JSON parser's recursion."""
+    nested = tmp_path / "nested.json"
+    nested.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(ConfigurationError, match=r"nested\.json is not valid JSON: nested too"):
+        PriceTable.from_file(nested)
+
+
+def test_any_parse_failure_is_a_configuration_error_saying_what_to_do(tmp_path: Path) -> None:
+    """Python refuses integers of more than 4300 digits with a plain ValueError."""
+    huge = tmp_path / "huge.json"
+    huge.write_text('{"m": {"input": 1' + "0" * 5000 + ', "output": 1}}', encoding="utf-8")
+    with pytest.raises(ConfigurationError, match=r"huge\.json is not valid JSON \(ValueError") as e:
+        PriceTable.from_file(huge)
+    assert "fix the file" in str(e.value)
+
+
+def test_a_deep_or_long_bad_value_is_shortened_in_the_message(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"m": {"input": ' + "[" * 500 + "]" * 500 + ', "output": 1}}', "utf-8")
+    with pytest.raises(ConfigurationError, match=r"deep\.json: model 'm': field 'input'") as e:
+        PriceTable.from_file(deep)
+    assert len(str(e.value)) < 500
+    long = tmp_path / "long.json"
+    long.write_text(json.dumps({"m": "x" * 100_000}), encoding="utf-8")
+    with pytest.raises(ConfigurationError, match=r"long\.json: model 'm': expected") as e:
+        PriceTable.from_file(long)
+    assert len(str(e.value)) < 500
+
+
+def test_the_variable_is_named_when_its_file_is_bad(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nested = tmp_path / "nested.json"
+    nested.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    monkeypatch.setenv(PRICES_ENV, str(nested))
+    previous = get_price_table()
+    with pytest.raises(ConfigurationError) as e:
+        load_price_table_from_env()
+    message = str(e.value)
+    assert message.startswith(f"{PRICES_ENV}={str(nested)!r}: price file {nested}")
+    assert f"unset {PRICES_ENV}" in message
+    assert get_price_table() is previous

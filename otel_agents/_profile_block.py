@@ -1,0 +1,123 @@
+"""The block :meth:`PerformanceProfiler.profile` returns: ``with`` / ``async with`` a span.
+
+Split from :mod:`otel_agents._profiler` (the profiler itself). A block object may be entered
+again before it is exited, nested or by several tasks and threads at once (a module-level
+``step = profiler.profile("step")`` shared by concurrent tasks): each entry keeps its own
+span, context token and start time, so none is lost and every context token is detached in
+the context that attached it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import trace
+from opentelemetry.trace import Span
+
+from otel_agents import semconv
+
+if TYPE_CHECKING:
+    from otel_agents._profiler import PerformanceProfiler
+
+__all__ = ["DISABLED", "DisabledProfile", "Profile"]
+
+_perf_counter = time.perf_counter
+
+#: Guards every ``Profile``'s open entries (held for an append or a removal only).
+_open_lock = threading.Lock()
+
+
+class Profile:
+    """One profiled block; ``with`` and ``async with`` both work.
+
+    One object may be entered again before it is exited: nested, or by tasks and threads
+    sharing a module-level ``step = profiler.profile("step")``. Each entry keeps its own
+    span, context token and start time; an exit takes the entry whose span is current in
+    its context (the one its own entry attached), so every entry ends its own span and
+    detaches its token in the context that attached it.
+    """
+
+    __slots__ = ("_attributes", "_metric_attributes", "_name", "_open", "_profiler")
+
+    def __init__(
+        self,
+        profiler: PerformanceProfiler,
+        name: str,
+        span_attributes: dict[str, Any] | None = None,
+    ) -> None:
+        self._profiler = profiler
+        self._name = name
+        # The SDK copies attributes it is given, so one dict can serve the span and the metric.
+        self._metric_attributes = {semconv.AGENT_PROFILE_NAME: name}
+        self._attributes = span_attributes or self._metric_attributes
+        self._open: list[tuple[Span, object, float]] = []
+
+    def __enter__(self) -> Profile:
+        span, token = self._profiler._start(self._name, self._attributes)
+        entry = (span, token, _perf_counter())
+        with _open_lock:
+            self._open.append(entry)
+        return self
+
+    def _take(self) -> tuple[Span, object, float] | None:
+        """The entry this exit ends: the only one, or the one whose span is current here."""
+        with _open_lock:
+            entries = self._open
+            if len(entries) <= 1:
+                return entries.pop() if entries else None
+            current = trace.get_current_span()
+            for index in range(len(entries) - 1, -1, -1):
+                if entries[index][0] is current:
+                    return entries.pop(index)
+            # Exited in a context that did not enter it (the span is not current there):
+            # end the latest entry rather than leave a span open forever.
+            return entries.pop()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        entry = self._take()
+        if entry is None:
+            return
+        span, token, started = entry
+        self._profiler._finish(span, token, started, self._name, self._metric_attributes, exc)
+
+    async def __aenter__(self) -> Profile:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, traceback)
+
+
+class DisabledProfile(Profile):
+    """Returned by ``profile()`` while profiling is off: no span, so ``__exit__`` returns."""
+
+    __slots__ = ()
+
+    def __init__(self) -> None:
+        self._open = []
+
+    def __enter__(self) -> Profile:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        return None
+
+
+DISABLED = DisabledProfile()
