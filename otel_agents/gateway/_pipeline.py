@@ -45,6 +45,7 @@ from otel_agents.gateway._proxy import Proxy, response_headers
 from otel_agents.gateway._ratelimit import RateLimiter
 from otel_agents.gateway._router import RouteMatch, Router
 from otel_agents.gateway._telemetry import GatewayTelemetry
+from otel_agents.gateway._upstream_body import ResponseStream
 
 __all__ = ["MATCH_KEY", "SERVICE_ON_SPAN", "Pipeline"]
 
@@ -307,39 +308,34 @@ class Pipeline:
         )
         out_headers = response_headers(response.headers, exchange.extra_headers)
         stream = response.stream
-        if exchange.request is not None:
-            failed_hook = await run_after(
-                self.hooks,
-                exchange.request,
-                response.status,
-                out_headers,
-                response.body if stream is None else None,
-                exchange.span,
-            )
-            if failed_hook is not None:
-                client_span.end()
-                if stream is not None:
-                    await stream.aclose()
-                await exchange.refuse(failed_hook, "hook_error")
-                return
-        status = response.status
         try:
-            if stream is None:
-                await exchange.answer(status, out_headers, response.body)
-            else:
-                exchange.status = status
-                send = exchange.send
-                await send(
-                    {"type": "http.response.start", "status": status, "headers": out_headers}
+            if exchange.request is not None:
+                failed_hook = await run_after(
+                    self.hooks,
+                    exchange.request,
+                    response.status,
+                    out_headers,
+                    response.body if stream is None else None,
+                    exchange.span,
                 )
-                try:
-                    async for chunk in stream:
-                        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                finally:
-                    await stream.aclose()
-                await send({"type": "http.response.body", "body": b""})
+                if failed_hook is not None:
+                    client_span.end()
+                    await exchange.refuse(failed_hook, "hook_error")
+                    return
+            status = response.status
+            try:
+                if stream is None:
+                    await exchange.answer(status, out_headers, response.body)
+                else:
+                    await _relay(exchange, status, out_headers, stream)
+            finally:
+                client_span.end()
         finally:
-            client_span.end()
+            # Whatever happened (a failed or cancelled hook, a refused response start, a
+            # client gone mid-body), an unread stream's connection is released; aclose() is
+            # idempotent.
+            if stream is not None:
+                await stream.aclose()
         exchange.outcome(status, str(status) if status >= 500 else "")
 
     async def _body(self, receive: Receive, headers: RawHeaders) -> tuple[bytes, int | None]:
@@ -389,3 +385,16 @@ class Pipeline:
                 error_type=exchange.error_type,
             )
         )
+
+
+async def _relay(
+    exchange: Exchange, status: int, headers: RawHeaders, stream: ResponseStream
+) -> None:
+    """A streamed upstream answer to the client, piece by piece."""
+    exchange.status = status
+    send = exchange.send
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    async for chunk in stream:
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await stream.aclose()  # the connection back to the pool before the last, empty piece
+    await send({"type": "http.response.body", "body": b""})
