@@ -26,19 +26,17 @@ class RawConnection:
     done: threading.Event = field(default_factory=threading.Event)
 
 
-class RawUpstream:
-    """Accepts connections in a thread; answers each complete request head with
-    ``responder(head)`` and keeps reading until the peer closes (bounded by ``linger``)."""
+class RawListener:
+    """A listening socket on 127.0.0.1 whose accepted connections are each served by
+    :meth:`serve` in a thread of their own (numbered from 1); :meth:`stop` ends them all."""
 
-    def __init__(self, responder: Responder, *, linger: float = 10.0) -> None:
-        self.responder = responder
-        self.linger = linger
+    def __init__(self) -> None:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
         self.sock.settimeout(_POLL)
         self.port: int = self.sock.getsockname()[1]
-        self.connections: list[RawConnection] = []
+        self.accepted = 0
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._acceptor = threading.Thread(target=self._accept, daemon=True)
@@ -48,9 +46,17 @@ class RawUpstream:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def requests_seen(self) -> int:
-        """Complete request heads received over all connections."""
-        return sum(bytes(c.received).count(b"\r\n\r\n") for c in self.connections)
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep ``seconds`` unless stopped first; whether it was stopped."""
+        return self._stop.wait(seconds)
+
+    def serve(self, conn: socket.socket, number: int) -> None:
+        """Serve one accepted connection (the caller closes it afterwards)."""
+        raise NotImplementedError
 
     def _accept(self) -> None:
         while not self._stop.is_set():
@@ -60,18 +66,49 @@ class RawUpstream:
                 continue
             except OSError:
                 return
-            record = RawConnection()
-            self.connections.append(record)
-            thread = threading.Thread(target=self._serve, args=(conn, record), daemon=True)
+            self.accepted += 1
+            thread = threading.Thread(
+                target=self._serve_and_close, args=(conn, self.accepted), daemon=True
+            )
             self._threads.append(thread)
             thread.start()
 
-    def _serve(self, conn: socket.socket, record: RawConnection) -> None:
+    def _serve_and_close(self, conn: socket.socket, number: int) -> None:
+        try:
+            self.serve(conn, number)
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._acceptor.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.sock.close()
+
+
+class RawUpstream(RawListener):
+    """Answers each complete request head with ``responder(head)`` and keeps reading until
+    the peer closes (bounded by ``linger``); records every byte of every connection."""
+
+    def __init__(self, responder: Responder, *, linger: float = 10.0) -> None:
+        self.responder = responder
+        self.linger = linger
+        self.connections: list[RawConnection] = []
+        super().__init__()
+
+    def requests_seen(self) -> int:
+        """Complete request heads received over all connections."""
+        return sum(bytes(c.received).count(b"\r\n\r\n") for c in self.connections)
+
+    def serve(self, conn: socket.socket, number: int) -> None:
+        record = RawConnection()
+        self.connections.append(record)
         conn.settimeout(_POLL)
         deadline = time.monotonic() + self.linger
         answered = 0
         try:
-            while not self._stop.is_set() and time.monotonic() < deadline:
+            while not self.stopping and time.monotonic() < deadline:
                 try:
                     data = conn.recv(65536)
                 except TimeoutError:
@@ -90,15 +127,7 @@ class RawUpstream:
                     if answer is not None:
                         conn.sendall(answer)
         finally:
-            conn.close()
             record.done.set()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._acceptor.join(timeout=5)
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self.sock.close()
 
 
 def read_until_closed(sock: socket.socket, deadline: float = 20.0) -> bytes:

@@ -21,52 +21,26 @@ from otel_agents.gateway._health import ActiveHealthChecker, HealthPolicy
 from otel_agents.gateway._registry import Instance, Service, parse_upstream_url
 
 from .conftest import free_port, wait_until
+from .rawserver import RawListener
 
 pytestmark = pytest.mark.integration
 
 _HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 
 
-class EndlessHealth:
+class EndlessHealth(RawListener):
     """Answers every connection's request with a 200 whose chunked body never ends: one
     ``piece`` every ``pause`` seconds (for 30 s at most), until the peer closes."""
 
     def __init__(self, piece: bytes, pause: float) -> None:
         self.chunk = b"%x\r\n%b\r\n" % (len(piece), piece)
         self.pause = pause
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.02)
-        self.port: int = self.sock.getsockname()[1]
-        self.accepted = 0
         #: Connections the peer (the gateway) closed while the body was still coming.
         self.closed_by_peer = 0
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._acceptor = threading.Thread(target=self._accept, daemon=True)
-        self._acceptor.start()
+        super().__init__()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with self._lock:
-                self.accepted += 1
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            self._threads.append(thread)
-            thread.start()
-
-    def _serve(self, conn: socket.socket) -> None:
+    def serve(self, conn: socket.socket, number: int) -> None:
         conn.settimeout(5)
         deadline = time.monotonic() + 30
         try:
@@ -77,23 +51,14 @@ class EndlessHealth:
                     return
                 received += data
             conn.sendall(_HEAD)
-            while not self._stop.is_set() and time.monotonic() < deadline:
+            while not self.stopping and time.monotonic() < deadline:
                 conn.sendall(self.chunk)
                 if self.pause:
-                    self._stop.wait(self.pause)
+                    self.wait(self.pause)
         except OSError:
-            if not self._stop.is_set():
+            if not self.stopping:
                 with self._lock:
                     self.closed_by_peer += 1
-        finally:
-            conn.close()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._acceptor.join(timeout=5)
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self.sock.close()
 
 
 @pytest.fixture

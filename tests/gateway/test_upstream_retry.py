@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,83 +20,49 @@ import pytest
 from otel_agents.gateway import UpstreamConnectError
 from otel_agents.gateway._client import UpstreamClient, encode_head
 
+from .rawserver import RawListener
+
 pytestmark = pytest.mark.integration
 
 _POLL = 0.02
 
 
-class DroppingUpstream:
+class DroppingUpstream(RawListener):
     """Answers every request with 200, except that it closes its first connection, without
     answering, once it has read the whole second request on it (the first reuse)."""
 
     def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(_POLL)
-        self.port: int = self.sock.getsockname()[1]
         #: (connection number, request line, body) of every whole request read.
         self.seen: list[tuple[int, str, bytes]] = []
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._acceptor = threading.Thread(target=self._accept, daemon=True)
-        self._acceptor.start()
+        super().__init__()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _accept(self) -> None:
-        number = 0
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            number += 1
-            thread = threading.Thread(target=self._serve, args=(conn, number), daemon=True)
-            self._threads.append(thread)
-            thread.start()
-
-    def _serve(self, conn: socket.socket, number: int) -> None:
+    def serve(self, conn: socket.socket, number: int) -> None:
         conn.settimeout(_POLL)
         buffer = b""
         served = 0
         deadline = time.monotonic() + 20
-        try:
-            while not self._stop.is_set() and time.monotonic() < deadline:
-                request = _take_request(buffer)
-                if request is None:
-                    try:
-                        data = conn.recv(65536)
-                    except TimeoutError:
-                        continue
-                    except OSError:
-                        return
-                    if not data:
-                        return
-                    buffer += data
+        while not self.stopping and time.monotonic() < deadline:
+            request = _take_request(buffer)
+            if request is None:
+                try:
+                    data = conn.recv(65536)
+                except TimeoutError:
                     continue
-                line, body, buffer = request
-                self.seen.append((number, line, body))
-                served += 1
-                if number == 1 and served == 2:
-                    return  # read it whole, then "crashed" before answering
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-        finally:
-            conn.close()
+                except OSError:
+                    return
+                if not data:
+                    return
+                buffer += data
+                continue
+            line, body, buffer = request
+            self.seen.append((number, line, body))
+            served += 1
+            if number == 1 and served == 2:
+                return  # read it whole, then "crashed" before answering
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
 
     def times_seen(self, line_start: str) -> int:
         return sum(1 for _, line, _ in self.seen if line.startswith(line_start))
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._acceptor.join(timeout=5)
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self.sock.close()
 
 
 def _take_request(buffer: bytes) -> tuple[str, bytes, bytes] | None:
