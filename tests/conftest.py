@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from otel_agents._profiler import PerformanceProfiler
 from otel_agents.testing import TelemetryCapture
 
 # Module- and session-scoped fixtures (the e2e workload) are built outside any test's
@@ -43,6 +44,17 @@ def telemetry() -> Iterator[TelemetryCapture]:
     capture = TelemetryCapture()
     yield capture
     capture.shutdown()
+
+
+@pytest.fixture
+def profiler(telemetry: TelemetryCapture) -> Iterator[PerformanceProfiler]:
+    """A profiler on the test's providers, without its snapshot thread; stopped after."""
+    with PerformanceProfiler(
+        {"snapshot_interval": 0},
+        tracer_provider=telemetry.tracer_provider,
+        meter_provider=telemetry.meter_provider,
+    ) as profiler:
+        yield profiler
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
 from opentelemetry.trace import StatusCode
@@ -53,16 +52,6 @@ def test_redact_text_takes_bounded_time_on_huge_or_hostile_input() -> None:
         deadline = time.monotonic() + 30  # a hang guard, not a speed target
         assert len(redact_text(hostile)) <= MAX_TEXT + 20
         assert time.monotonic() < deadline
-
-
-@pytest.fixture
-def profiler(telemetry: TelemetryCapture) -> Iterator[PerformanceProfiler]:
-    with PerformanceProfiler(
-        {"snapshot_interval": 0},
-        tracer_provider=telemetry.tracer_provider,
-        meter_provider=telemetry.meter_provider,
-    ) as profiler:
-        yield profiler
 
 
 def _span_text(telemetry: TelemetryCapture, name: str) -> str:

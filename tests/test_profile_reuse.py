@@ -12,7 +12,6 @@ import asyncio
 import contextvars
 import logging
 import threading
-from collections.abc import Iterator
 
 import pytest
 from opentelemetry import trace
@@ -22,16 +21,6 @@ from otel_agents.testing import TelemetryCapture
 
 #: Generous bound on any wait in these tests (they finish in milliseconds).
 DEADLINE = 10.0
-
-
-@pytest.fixture
-def profiler(telemetry: TelemetryCapture) -> Iterator[PerformanceProfiler]:
-    with PerformanceProfiler(
-        {"snapshot_interval": 0},
-        tracer_provider=telemetry.tracer_provider,
-        meter_provider=telemetry.meter_provider,
-    ) as profiler:
-        yield profiler
 
 
 def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -22,16 +22,6 @@ class AgentFailure(Exception):
     """A failure raised by profiled code in these tests."""
 
 
-@pytest.fixture
-def profiler(telemetry: TelemetryCapture) -> Iterator[PerformanceProfiler]:
-    with PerformanceProfiler(
-        {"snapshot_interval": 0},
-        tracer_provider=telemetry.tracer_provider,
-        meter_provider=telemetry.meter_provider,
-    ) as profiler:
-        yield profiler
-
-
 def _tracer(telemetry: TelemetryCapture) -> trace.Tracer:
     return telemetry.tracer_provider.get_tracer("test")
 
