@@ -124,8 +124,8 @@ def unreachable(recipient: AgentInfo, exc: Exception) -> DeliveryError:
 
 def _check_declared(response: httpx.Response, recipient: AgentInfo, limit: int) -> None:
     declared = response.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > limit:
-        raise _too_large(recipient, limit)
+    if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
+        raise _too_large(recipient, limit)  # (int() of thousands of digits raises)
 
 
 def _too_large(recipient: AgentInfo, limit: int) -> DeliveryError:
