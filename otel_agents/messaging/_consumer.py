@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from otel_agents._exception_events import redact_text
 from otel_agents.messaging._handlers import HandlerRegistry
 from otel_agents.messaging._message import AgentMessage
 from otel_agents.messaging._records import MessageLog, MessageStatus
@@ -18,7 +19,7 @@ from otel_agents.messaging._registry import Clock
 from otel_agents.messaging._telemetry import MessagingTelemetry
 from otel_agents.semconv import MESSAGING_OPERATION_PROCESS
 
-__all__ = ["MessageConsumer", "serve_until"]
+__all__ = ["MessageConsumer", "handler_error_text", "serve_until"]
 
 _logger = logging.getLogger("otel_agents.messaging")
 
@@ -113,9 +114,25 @@ class MessageConsumer:
             message.message_id,
             MessageStatus.FAILED,
             self.clock.time(),
-            f"handler raised {type(exc).__name__}: {exc}",
+            handler_error_text(exc),
             type(exc).__qualname__,
         )
+
+
+def handler_error_text(exc: BaseException) -> str:
+    """The history's description of a handler failure, safe to store and to publish.
+
+    It runs inside an ``except`` block, so it must not raise itself: an exception whose
+    ``__str__`` raises would escape ``process_next()`` and end ``serve()``. The text leaves
+    the process (history exports, the NATS status bucket, dead-letter headers), so it is
+    redacted like the span's ``exception.message``.
+    """
+    name = type(exc).__name__
+    try:
+        detail = str(exc)
+    except Exception:
+        detail = "<message unavailable>"
+    return redact_text(f"handler raised {name}: {detail}")
 
 
 async def serve_until(

@@ -17,6 +17,7 @@ The state lives in the hub's memory: a hub restart forgets pending messages.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections import OrderedDict
@@ -34,6 +35,8 @@ _logger = logging.getLogger("otel_agents.messaging")
 
 #: The longest wait between two redeliveries, in seconds.
 MAX_BACKOFF = 60.0
+#: Redeliveries of one tick in flight at once (each may wait for its inbox's answer).
+MAX_CONCURRENT_REDELIVERIES = 32
 #: Outcomes an inbox may report.
 ACK_STATUSES = {"processed": MessageStatus.PROCESSED, "failed": MessageStatus.FAILED,
                 "expired": MessageStatus.EXPIRED}  # fmt: skip
@@ -114,15 +117,27 @@ class DeliveryTracker:
         return len(self._pending)
 
     async def tick(self) -> None:
-        """Redeliver or dead-letter every pending message whose wait is over."""
+        """Redeliver or dead-letter every pending message whose wait is over.
+
+        The redeliveries run concurrently, at most :data:`MAX_CONCURRENT_REDELIVERIES` at a
+        time: one after another, a slow inbox (each call may take the transport's whole
+        timeout) would hold every other agent's redelivery behind it.
+        """
         now = self.protocol.clock.monotonic()
         with self._lock:
             due = [p for p in self._pending.values() if p.due <= now]
-        for pending in due:
-            try:
-                await self._retry(pending)
-            except Exception:  # one message must never stop the others' redelivery
-                _logger.warning("redelivering %s failed", pending.message.message_id, exc_info=True)
+        queue = iter(due)  # shared by the workers: each takes the next due message
+
+        async def worker() -> None:
+            for pending in queue:
+                try:
+                    await self._retry(pending)
+                except Exception:  # one message must never stop the others' redelivery
+                    _logger.warning(
+                        "redelivering %s failed", pending.message.message_id, exc_info=True
+                    )
+
+        await asyncio.gather(*(worker() for _ in range(min(len(due), MAX_CONCURRENT_REDELIVERIES))))
 
     async def _retry(self, pending: _Pending) -> None:
         message = pending.message

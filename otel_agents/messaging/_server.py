@@ -172,18 +172,28 @@ class ServerTelemetryMiddleware:
 
 
 def _server(scope: Scope) -> tuple[str, int]:
-    """``server.address`` and ``server.port``: the Host header, else the bound socket."""
+    """``server.address`` and ``server.port``: the Host header, else the bound socket.
+
+    The Host header is whatever the client sent: a port that is not 1-65535 in ASCII digits
+    (``hub:²`` passes ``str.isdigit`` and fails ``int``; 30 digits fail OTLP's int64) is
+    not a port, and the scheme's default is recorded instead. This never raises.
+    """
     default_port = 443 if scope.get("scheme") == "https" else 80
     host = _header(scope, b"host")
     if host:
         name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
-        if name and port.isdigit():
+        if name and _is_port(port):
             return name[:_MAX_HOST], int(port)
         return host[:_MAX_HOST], default_port
     server = scope.get("server")
     if server:
         return str(server[0]), int(server[1]) if server[1] is not None else default_port
     return "", default_port
+
+
+def _is_port(text: str) -> bool:
+    """Whether ``text`` is a TCP port: 1-5 ASCII digits, 1 to 65535."""
+    return 0 < len(text) <= 5 and text.isascii() and text.isdigit() and 0 < int(text) <= 65535
 
 
 def _header(scope: Scope, key: bytes) -> str | None:

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -458,6 +459,9 @@ def _carries_span(context: Context) -> bool:
 def mark_failed(span: Span, exc: BaseException, error_type: str | None = None) -> None:
     """Record ``exc`` on ``span``: the exception event, ERROR status and ``error.type``."""
     error_type = error_type or getattr(exc, "reason", None) or type(exc).__qualname__
-    record_exception(span, exc)  # message and stack trace redacted
+    # Message and stack trace redacted. The SDK calls str(exc) itself: an exception whose
+    # __str__ raises costs the event, not the status, error.type, metrics or the caller.
+    with contextlib.suppress(Exception):
+        record_exception(span, exc)
     span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}"))  # never the message
     span.set_attribute(sc.ERROR_TYPE, error_type)

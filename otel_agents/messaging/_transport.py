@@ -23,6 +23,13 @@ from opentelemetry import propagate
 from otel_agents._errors import ConfigurationError
 from otel_agents._extras import import_for
 from otel_agents.messaging._errors import DeliveryError
+from otel_agents.messaging._inbox_call import (
+    ANSWER_PER_MESSAGE,
+    MAX_ANSWER,
+    Answer,
+    post,
+    post_async,
+)
 from otel_agents.messaging._message import AgentMessage, MessagePriority
 from otel_agents.messaging._queues import PriorityMessageQueue
 from otel_agents.messaging._records import DeadLetter, MessageRecord
@@ -178,9 +185,13 @@ class HttpTransport(Transport):
     The current trace context goes into the HTTP headers too, so the inbox's server span
     joins the same trace as the envelope's send span.
 
+    Every call to an inbox is bounded (see :mod:`otel_agents.messaging._inbox_call`): it
+    must be answered in full within ``timeout`` seconds, and its answer is refused past a
+    few KiB (an inbox answers a few dozen bytes).
+
     Args:
         security: token and signing settings; the recipient's token is presented.
-        timeout: seconds per request.
+        timeout: seconds one request may take in all, its answer included.
         identity: the ``X-Agent-Id`` presented (the hub presents ``"hub"``).
         client: the ``httpx.AsyncClient`` for ``deliver_async`` (one is made otherwise).
         max_body: the most bytes one request may carry (the inboxes' ``max_message_size``);
@@ -223,23 +234,24 @@ class HttpTransport(Transport):
         if self._client is None:
             self._client = httpx.Client(timeout=self._timeout)
         url, body, headers = self._request(message, recipient)
-        try:
-            response = self._client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise _unreachable(recipient, exc) from exc
-        raise_for_delivery(response, recipient.agent_id)
+        answer = post(
+            self._client, url, body, headers, recipient, timeout=self._timeout, limit=MAX_ANSWER
+        )
+        raise_for_delivery(answer, recipient.agent_id)
 
     async def deliver_async(self, message: AgentMessage, recipient: AgentInfo) -> None:
+        url, body, headers = self._request(message, recipient)
+        answer = await post_async(
+            self._async(), url, body, headers, recipient, timeout=self._timeout, limit=MAX_ANSWER
+        )
+        raise_for_delivery(answer, recipient.agent_id)
+
+    def _async(self) -> httpx.AsyncClient:
         import httpx
 
         if self._async_client is None:
             self._async_client = httpx.AsyncClient(timeout=self._timeout)
-        url, body, headers = self._request(message, recipient)
-        try:
-            response = await self._async_client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise _unreachable(recipient, exc) from exc
-        raise_for_delivery(response, recipient.agent_id)
+        return self._async_client
 
     async def deliver_many_async(
         self, messages: list[AgentMessage], recipient: AgentInfo
@@ -264,22 +276,18 @@ class HttpTransport(Transport):
     async def _post_batch(
         self, messages: list[AgentMessage], texts: list[str], recipient: AgentInfo
     ) -> dict[str, DeliveryError]:
-        import httpx
-
-        if self._async_client is None:
-            self._async_client = httpx.AsyncClient(timeout=self._timeout)
         body = ("[" + ",".join(texts) + "]").encode()
         headers = {"content-type": "application/json"}
         headers.update(self.security.request_headers(self.identity, recipient.agent_id))
         headers.update(self.security.sign(messages[0].message_id, body))
         propagate.inject(headers)  # the batch's send span (each message carries its own)
         url = recipient.endpoint.rstrip("/") + INBOX_PATH
-        try:
-            response = await self._async_client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            raise _unreachable(recipient, exc) from exc
-        raise_for_delivery(response, recipient.agent_id)
-        return refused_in(response)
+        limit = MAX_ANSWER + ANSWER_PER_MESSAGE * len(messages)  # room for a refused list
+        answer = await post_async(
+            self._async(), url, body, headers, recipient, timeout=self._timeout, limit=limit
+        )
+        raise_for_delivery(answer, recipient.agent_id)
+        return refused_in(answer)
 
     def close(self) -> None:
         if self._client is not None:
@@ -309,21 +317,13 @@ def size_chunks(sizes: list[int], limit: int | None) -> list[tuple[int, int]]:
     return chunks
 
 
-def _unreachable(recipient: AgentInfo, exc: Exception) -> DeliveryError:
-    return DeliveryError(
-        f"agent {recipient.agent_id!r} at {recipient.endpoint} is unreachable "
-        f"({type(exc).__name__}): check that its inbox server is running",
-        reason="recipient_unreachable",
-    )
-
-
-def raise_for_delivery(response: httpx.Response, target: str) -> None:
-    """Turn an error response of an inbox or the hub into a :class:`DeliveryError`."""
+def raise_for_delivery(response: Answer, target: str) -> None:
+    """Turn an error answer of an inbox into a :class:`DeliveryError`."""
     if response.status_code < 400:
         return
     reason, detail = f"http_{response.status_code}", response.text[:300]
     try:
-        data: Any = json.loads(response.text)
+        data: Any = json.loads(response.content)
         if isinstance(data, dict):
             reason = str(data.get("error", reason))[:64]
             detail = str(data.get("detail", detail))[:300]
@@ -335,15 +335,18 @@ def raise_for_delivery(response: httpx.Response, target: str) -> None:
     )
 
 
-def refused_in(response: httpx.Response) -> dict[str, DeliveryError]:
+def refused_in(response: Answer) -> dict[str, DeliveryError]:
     """The per-message refusals of a batch answer ``{"refused": [{message_id, error, detail}]}``."""
     try:
-        refused = response.json().get("refused") or []
-    except (ValueError, AttributeError):
+        refused = json.loads(response.content).get("refused") or []
+    except (ValueError, AttributeError, RecursionError):
+        return {}
+    if not isinstance(refused, list):
         return {}
     return {
         str(item.get("message_id")): DeliveryError(
-            str(item.get("detail", "refused")), reason=str(item.get("error", "refused"))[:64]
+            str(item.get("detail", "refused"))[:300],
+            reason=str(item.get("error", "refused"))[:64],
         )
         for item in refused
         if isinstance(item, dict)

@@ -8,12 +8,14 @@ default, and ``OTEL_PYTHON_*EXCLUDED_URLS`` honoured.
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable, Iterator
 
 import _http
 import httpx
 import pytest
 from _waits import eventually
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.trace import SpanKind
 
 from otel_agents import semconv as sc
@@ -186,3 +188,41 @@ def test_an_unknown_method_is_recorded_as_other(telemetry: TelemetryCapture) -> 
     attributes = dict(span.attributes or {})
     assert attributes[sc.HTTP_REQUEST_METHOD] == "_OTHER"
     assert attributes[sc.HTTP_REQUEST_METHOD_ORIGINAL] == "FOOBAR"
+
+
+def raw_get(port: int, path: bytes, host: bytes, *headers: bytes) -> bytes:
+    """The status line of a GET sent as raw bytes (no client library vets the Host)."""
+    head = b"GET " + path + b" HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head + b"".join(h + b"\r\n" for h in headers) + b"\r\n")
+        answer = b""
+        while b"\r\n" not in answer and (chunk := sock.recv(65536)):
+            answer += chunk
+    return answer.split(b"\r\n", 1)[0]
+
+
+HOSTILE_HOSTS = {
+    "unicode-digit": b"hub:\xb2",  # latin-1 "\u00b2": str.isdigit() says yes, int() raises
+    "30-digits": b"hub:" + b"9" * 30,  # past int64: OTLP cannot encode it
+    "colons": b":::",
+    "zero": b"hub:0",
+    "65536": b"hub:65536",
+    "5000-digits": b"hub:" + b"1" * 5000,  # int() refuses more than 4300 digits
+}
+
+
+@pytest.mark.parametrize("host", HOSTILE_HOSTS.values(), ids=HOSTILE_HOSTS.keys())
+def test_a_hostile_host_header_gets_the_routes_normal_answer_and_a_valid_port(
+    start_hub: StartHub, telemetry: TelemetryCapture, host: bytes
+) -> None:
+    """``Host`` is the client's to write: the telemetry middleware records the scheme's
+    default port rather than something that is not a port, and never fails the request."""
+    hub = start_hub()
+    assert raw_get(hub.port, b"/healthz", host) == b"HTTP/1.1 200 OK"
+    auth = [f"{k}: {v}".encode() for k, v in AUTH.items()]
+    assert raw_get(hub.port, b"/agents", host, *auth) == b"HTTP/1.1 200 OK"
+    eventually(lambda: telemetry.spans("GET /agents"), "the GET /agents span", 10.0)
+    (span,) = telemetry.spans("GET /agents")
+    assert (span.attributes or {}).get(sc.SERVER_PORT) == 80
+    assert (span.attributes or {}).get(sc.HTTP_RESPONSE_STATUS_CODE) == 200
+    encode_spans([span])  # OTLP can export it (an int64-overflowing port could not be)

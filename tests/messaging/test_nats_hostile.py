@@ -106,3 +106,28 @@ def test_a_non_ascii_error_still_reaches_the_senders_process(make_nats_comm: Mak
     assert record.status is MessageStatus.FAILED
     assert record.error is not None
     assert record.error.startswith("handler raised ValueError: ошибка 😱")
+
+
+def test_a_secret_in_a_handler_error_is_redacted_in_the_published_status(
+    make_nats_comm: Make,
+) -> None:
+    """The failure text goes to the status bucket, where any client of the broker reads it."""
+    worker_side, sender_side = make_nats_comm(), make_nats_comm()
+    worker_side.register_agent("worker", "Worker", ["work"], "http://localhost:8001")
+
+    def fail(_message: Any) -> None:
+        raise ConnectionError("db login failed: password=hunter2")
+
+    worker_side.register_handler("worker", fail)
+    eventually(lambda: sender_side.registry.lookup("worker"), "the registration")
+    message_id = sender_side.send_message("boss", "worker", MessageType.REQUEST, {})
+    worker_side.process_next("worker")
+    record = eventually(
+        lambda: (
+            (r := sender_side.get_message_status(message_id)).status is not MessageStatus.QUEUED
+            and r
+        ),
+        "the outcome",
+    )
+    assert record.status is MessageStatus.FAILED
+    assert record.error == "handler raised ConnectionError: db login failed: password=[REDACTED]"
