@@ -24,7 +24,12 @@ import traceback
 from opentelemetry.trace import Span, Status, StatusCode
 
 from otel_agents._export import REDACTED, is_secret_key
-from otel_agents.semconv import EXCEPTION_MESSAGE, EXCEPTION_STACKTRACE
+from otel_agents.semconv import (
+    EXCEPTION_EVENT,
+    EXCEPTION_MESSAGE,
+    EXCEPTION_STACKTRACE,
+    EXCEPTION_TYPE,
+)
 
 __all__ = ["error_status", "record_exception", "redact_text"]
 
@@ -66,16 +71,39 @@ def error_status(exc: BaseException) -> Status:
 
 
 def record_exception(span: Span, exc: BaseException) -> None:
-    """Add the exception event to ``span`` with its message and stack trace redacted."""
+    """Add the exception event to ``span`` with its message and stack trace redacted.
+
+    An exception whose ``__str__`` raises still gets its event (the SDK's
+    ``record_exception`` calls ``str()`` itself, and would raise into the caller): with the
+    type, a placeholder message and the stack trace, as the SDK would have recorded it.
+    """
     try:
         message = str(exc)
-        stacktrace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     except Exception:  # a broken __str__ must not break the host program
-        message = stacktrace = f"<{type(exc).__qualname__}: message unavailable>"
+        kind = type(exc)
+        module = kind.__module__
+        span.add_event(
+            EXCEPTION_EVENT,
+            {
+                EXCEPTION_TYPE: f"{module}.{kind.__qualname__}"
+                if module and module != "builtins"
+                else kind.__qualname__,
+                EXCEPTION_MESSAGE: f"<{kind.__qualname__}: message unavailable>",
+                EXCEPTION_STACKTRACE: redact_text(_stacktrace(exc)),
+            },
+        )
+        return
     span.record_exception(
         exc,
         attributes={
             EXCEPTION_MESSAGE: redact_text(message),
-            EXCEPTION_STACKTRACE: redact_text(stacktrace),
+            EXCEPTION_STACKTRACE: redact_text(_stacktrace(exc)),
         },
     )
+
+
+def _stacktrace(exc: BaseException) -> str:
+    try:
+        return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    except Exception:
+        return f"<{type(exc).__qualname__}: stack trace unavailable>"

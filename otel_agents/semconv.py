@@ -117,8 +117,10 @@ __all__ = [
     "DISK_IO_DIRECTION",
     "DURATION_BUCKETS",
     "ERROR_TYPE",
+    "EXCEPTION_EVENT",
     "EXCEPTION_MESSAGE",
     "EXCEPTION_STACKTRACE",
+    "EXCEPTION_TYPE",
     "GATEWAY_ACTIVE_REQUESTS",
     "GATEWAY_ERROR_INVALID_PATH",
     "GATEWAY_ERROR_REQUEST_ABORTED",
@@ -269,8 +271,10 @@ GEN_AI_AGENT_NAME = "gen_ai.agent.name"
 GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
 ERROR_TYPE = "error.type"
 #: Exception event attributes (the SDK's record_exception); otel-agents redacts both.
+EXCEPTION_EVENT = "exception"
 EXCEPTION_MESSAGE = "exception.message"
 EXCEPTION_STACKTRACE = "exception.stacktrace"
+EXCEPTION_TYPE = "exception.type"
 CODE_FUNCTION_NAME = "code.function.name"
 SERVICE_INSTANCE_ID = "service.instance.id"
 OTEL_METRIC_OVERFLOW = "otel.metric.overflow"

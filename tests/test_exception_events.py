@@ -9,7 +9,7 @@ import pytest
 from opentelemetry.trace import StatusCode
 
 from otel_agents import semconv
-from otel_agents._exception_events import MAX_TEXT, redact_text
+from otel_agents._exception_events import MAX_TEXT, record_exception, redact_text
 from otel_agents._profiler import PerformanceProfiler
 from otel_agents.messaging._telemetry import mark_failed
 from otel_agents.testing import TelemetryCapture
@@ -89,3 +89,23 @@ def test_a_failed_message_span_keeps_the_secret_out(telemetry: TelemetryCapture)
     text = _span_text(telemetry, "process inbox")
     assert SECRET not in text
     assert json.loads(text)["status"]["description"] == "LeakyError"
+
+
+class _Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text for you")
+
+
+def test_an_exception_whose_str_raises_still_gets_its_event(telemetry: TelemetryCapture) -> None:
+    span = telemetry.tracer_provider.get_tracer("t").start_span("failing")
+    try:
+        raise _Unprintable
+    except _Unprintable as exc:
+        record_exception(span, exc)  # the SDK's record_exception would raise here
+    span.end()
+    (event,) = telemetry.span("failing").events
+    attributes = dict(event.attributes or {})
+    assert event.name == "exception"
+    assert attributes["exception.type"].endswith("_Unprintable")
+    assert attributes["exception.message"] == "<_Unprintable: message unavailable>"
+    assert "raise _Unprintable" in attributes["exception.stacktrace"]

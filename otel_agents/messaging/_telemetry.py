@@ -459,8 +459,9 @@ def _carries_span(context: Context) -> bool:
 def mark_failed(span: Span, exc: BaseException, error_type: str | None = None) -> None:
     """Record ``exc`` on ``span``: the exception event, ERROR status and ``error.type``."""
     error_type = error_type or getattr(exc, "reason", None) or type(exc).__qualname__
-    # Message and stack trace redacted. The SDK calls str(exc) itself: an exception whose
-    # __str__ raises costs the event, not the status, error.type, metrics or the caller.
+    # Message and stack trace redacted (an exception whose __str__ raises still gets its
+    # event); whatever else fails there costs the event, never the status, error.type,
+    # metrics or the caller.
     with contextlib.suppress(Exception):
         record_exception(span, exc)
     span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}"))  # never the message
