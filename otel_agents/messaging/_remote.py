@@ -295,7 +295,9 @@ class RemoteAgent(AgentRuntime):
         """Queue a message the inbox received (raises QueueFullError when full).
 
         A copy of a message already here (the hub redelivers what it was not told about) is
-        not queued again; if it was already processed, its outcome is reported again.
+        not queued again; if it was already processed, its outcome is reported again. A
+        message refused because the queue was full is not remembered, so the hub's next
+        delivery of it is queued.
         """
         known = self.messages.get(message.message_id)
         if known is not None and known.message.recipient_id == message.recipient_id:
@@ -306,8 +308,11 @@ class RemoteAgent(AgentRuntime):
             raise MessageExpiredError(
                 f"message {message.message_id!r} expired before it reached {self.agent_id!r}"
             )
-        self.messages.add(message, self.clock.time())
         self.queue.put(message, message.priority)
+        # Recorded only once queued: a record is what makes the next copy a duplicate. No
+        # await between the two, so this agent's consumer (on this loop) cannot take the
+        # message before its record exists.
+        self.messages.add(message, self.clock.time())
 
     async def process_next(self) -> AgentMessage:
         """Wait for the most urgent message and process it; return it."""
