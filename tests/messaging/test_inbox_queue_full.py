@@ -2,19 +2,25 @@
 delivery of that message is queued and handled once (it used to be taken for a duplicate,
 answered 202 and dropped: never processed, never reported, dead-lettered by the hub).
 
-Real uvicorn servers on 127.0.0.1: the inboxes, and the hub (or a stub of its ``/acks``).
+Real uvicorn servers on 127.0.0.1: the hub (or a stub of it) and agents' inboxes, each agent
+running in its inbox server's lifespan as ``otel-agents`` runs it. The agent's handler holds
+messages marked ``hold`` until the test opens its gate: the queue (one message) stays full
+while it is busy with the held one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import _http
 import httpx
 import pytest
+from _waits import eventually
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -32,189 +38,171 @@ pytestmark = pytest.mark.integration  # inboxes and a hub on 127.0.0.1
 DEADLINE = 30.0
 
 
-class Inbox:
-    """Agent ``agent_id``'s inbox on a real server, noting the status of every response;
-    the test drives its processing. :meth:`restart` stands for a new process of the agent
-    on the same endpoint (the old one dies with what it had queued)."""
+class Agent:
+    """Agent ``agent_id`` run by its inbox server (on ``port``, else a free one): it
+    registers, processes and reports by itself (unless not ``run_agent``: it only queues);
+    the test notes every response status."""
 
-    def __init__(self, agent_id: str, hub_url: str, max_queue_size: int) -> None:
-        self.agent_id, self.hub_url, self.max_queue_size = agent_id, hub_url, max_queue_size
-        self.statuses: list[int] = []
-        self.server = ThreadServer(
-            self._app, lifespan="off", interface="asgi3"
-        )  # the test closes the agents
-        self.restart()
-        self.server.start()
-
-    def restart(self) -> None:
-        self.agent = RemoteAgent(
-            self.agent_id,
-            self.agent_id,
-            ["work"],
-            self.server.url,
-            self.hub_url,
-            security=security(),
-            config={"max_queue_size": self.max_queue_size},
-        )
+    def __init__(
+        self, agent_id: str, hub_url: str, port: int = 0, *, run_agent: bool = True
+    ) -> None:
+        self.gate = threading.Event()
+        self.started: list[str] = []
         self.handled: list[str] = []
+        self.statuses: list[int] = []
+        self.agent = RemoteAgent(
+            agent_id,
+            agent_id,
+            ["work"],
+            "http://127.0.0.1:1",  # replaced once the port is known
+            hub_url,
+            security=security(),
+            config={"max_queue_size": 1, "heartbeat_interval": 5},
+        )
 
         @self.agent.on()
         async def handle(message: AgentMessage) -> None:
+            self.started.append(message.message_id)
+            if message.payload.get("hold"):
+                await asyncio.to_thread(self.gate.wait, DEADLINE)
             self.handled.append(message.message_id)
 
-        self.inbox = create_inbox_app(self.agent, run_agent=False)
+        self.app = create_inbox_app(self.agent, run_agent=run_agent)
+        self.server = ThreadServer(self._noting, interface="asgi3")
+        if port:  # the same endpoint as a process before it: bind it again
+            self.server.sock.close()
+            self.server.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.server.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.server.sock.bind(("127.0.0.1", port))
+            self.server.port = port
+        self.agent.endpoint = self.server.url
+        self.server.start()
 
-    async def _app(self, scope: Any, receive: Any, send: Any) -> None:
+    async def _noting(self, scope: Any, receive: Any, send: Any) -> None:
         async def noting(event: Any) -> None:
             if event["type"] == "http.response.start":
                 self.statuses.append(event["status"])
             await send(event)
 
-        await self.inbox(scope, receive, noting)
+        await self.app(scope, receive, noting)
 
-    async def process(self) -> str:
-        """Process the next message (failing the test if none comes); return its id."""
-        message = await asyncio.wait_for(self.agent.process_next(), timeout=DEADLINE)
-        return message.message_id
+    def deliver(self, message: AgentMessage) -> httpx.Response:
+        """Deliver ``message`` to this inbox as the hub does (signed)."""
+        body = message.to_json().encode()
+        signed = security().sign(message.message_id, body)
+        headers = {**AUTH, "content-type": "application/json", **signed}
+        return _http.post(self.server.url + "/inbox", content=body, headers=headers, timeout=10)
+
+    def busy_and_full(self) -> None:
+        """Make the agent busy with a held message and its queue full with another."""
+        held, waiting = envelope(hold=True), envelope()
+        assert self.deliver(held).status_code == 202
+        eventually(lambda: self.started == [held.message_id], "the agent to take the held one")
+        assert self.deliver(waiting).status_code == 202  # the queue (1) is full now
 
     def stop(self) -> None:
+        self.gate.set()
         self.server.stop()
 
 
-@pytest.fixture
-def inboxes() -> Iterator[Callable[..., Inbox]]:
-    made: list[Inbox] = []
-
-    def make(agent_id: str, hub_url: str, max_queue_size: int = 1) -> Inbox:
-        made.append(Inbox(agent_id, hub_url, max_queue_size))
-        return made[-1]
-
-    try:
-        yield make
-    finally:
-        for inbox in made:
-            inbox.stop()
-
-
-def envelope(sender: str, recipient: str, n: int) -> AgentMessage:
+def envelope(sender: str = "a", recipient: str = "b", *, hold: bool = False) -> AgentMessage:
     message, _ = new_message(
-        sender, recipient, "request", {"n": n}, "normal", now=time.time(), timeout=600
+        sender, recipient, "request", {"hold": hold}, "normal", now=time.time(), timeout=600
     )
     return message
 
 
-async def deliver(url: str, message: AgentMessage) -> httpx.Response:
-    """Deliver ``message`` to the inbox at ``url`` as the hub does (signed)."""
-    body = message.to_json().encode()
-    headers = {
-        **AUTH,
-        "content-type": "application/json",
-        **security().sign(message.message_id, body),
-    }
-    async with _http.AsyncClient(timeout=10) as client:
-        return await client.post(url + "/inbox", content=body, headers=headers)
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not await check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
-
-
-def test_a_message_refused_as_queue_full_is_queued_when_delivered_again(
-    inboxes: Callable[..., Inbox],
-) -> None:
-    """503 queue_full; once there is room the same id is queued, handled once and reported
-    (a third copy is a duplicate: reported again, not handled again)."""
+@pytest.fixture
+def stub_hub() -> Iterator[tuple[ThreadServer, list[dict[str, Any]]]]:
+    """A hub that takes registrations and heartbeats and notes the outcome reports."""
     reports: list[dict[str, Any]] = []
 
     async def acks(request: Request) -> Response:
         reports.extend(await request.json())
         return JSONResponse({"acknowledged": 0})
 
-    hub = ThreadServer(Starlette(routes=[Route("/acks", acks, methods=["POST"])])).start()
+    async def anything(request: Request) -> Response:
+        return JSONResponse({})
+
+    routes = [
+        Route("/acks", acks, methods=["POST"]),
+        Route("/{path:path}", anything, methods=["GET", "POST", "DELETE"]),
+    ]
+    hub = ThreadServer(Starlette(routes=routes)).start()
     try:
-        inbox = inboxes("b", hub.url)
-        first, second = envelope("a", "b", 1), envelope("a", "b", 2)
-
-        async def scenario() -> None:
-            assert (await deliver(inbox.server.url, first)).status_code == 202
-            refused = await deliver(inbox.server.url, second)
-            assert refused.status_code == 503, refused.text
-            assert refused.json()["error"] == "queue_full"
-            assert await inbox.process() == first.message_id  # room again
-            assert (await deliver(inbox.server.url, second)).status_code == 202
-            assert len(inbox.agent.queue) == 1
-            assert await inbox.process() == second.message_id
-            assert (await deliver(inbox.server.url, second)).status_code == 202
-            assert len(inbox.agent.queue) == 0
-
-            async def reported() -> bool:
-                ids = [r["message_id"] for r in reports if r["status"] == "processed"]
-                return ids.count(second.message_id) == 2
-
-            try:
-                await until(reported, "the two reports of the second message")
-            finally:
-                await inbox.agent.aclose()
-
-        asyncio.run(scenario())
-        assert inbox.handled == [first.message_id, second.message_id]
+        yield hub, reports
     finally:
         hub.stop()
 
 
-def test_the_hubs_redelivery_refused_as_queue_full_is_processed_once_later(
-    inboxes: Callable[..., Inbox],
+def test_a_message_refused_as_queue_full_is_queued_when_delivered_again(
+    stub_hub: tuple[ThreadServer, list[dict[str, Any]]],
 ) -> None:
-    """A message lost with its agent's process is redelivered by the hub to the agent's new
-    process, whose queue is full (503); the next redelivery is queued, processed once and
-    the hub learns it: no dead letter."""
-    hub = start_hub({"ack_timeout": 2, "retry_backoff": 1, "max_delivery_attempts": 10})
+    """503 queue_full; once there is room the same id is queued, handled once and reported
+    (a third copy is a duplicate: reported again, not handled again)."""
+    hub, reports = stub_hub
+    agent = Agent("b", hub.url)
     try:
+        agent.busy_and_full()
+        message = envelope()
+        refused = agent.deliver(message)
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"] == "queue_full"
+        agent.gate.set()
+        eventually(lambda: len(agent.handled) == 2, "the agent to catch up")
+        assert agent.deliver(message).status_code == 202  # the hub's retry
+        eventually(lambda: message.message_id in agent.handled, "the retry to be handled")
+        assert agent.deliver(message).status_code == 202  # a copy of what is processed
 
-        async def status(message_id: str) -> dict[str, Any]:
-            async with _http.AsyncClient(base_url=hub.url, headers=AUTH, timeout=10) as client:
-                found: dict[str, Any] = (await client.get(f"/messages/{message_id}")).json()
-                letters = (await client.get("/dead-letters")).json()
-            found["dead_letters"] = letters["dead_letters"]
-            return found
+        def reported() -> bool:
+            found = [r["message_id"] for r in reports if r["status"] == "processed"]
+            return found.count(message.message_id) == 2
 
-        async def scenario() -> None:
+        eventually(reported, "the two reports of the message")
+        assert agent.handled.count(message.message_id) == 1
+    finally:
+        agent.stop()
+
+
+def test_the_hubs_redelivery_refused_as_queue_full_is_processed_once_later() -> None:
+    """A message lost with its agent's process is redelivered by the hub to the agent's new
+    process, which is busy with its queue full (503); the next redelivery is queued,
+    processed once and the hub learns it: no dead letter."""
+    hub = start_hub({"ack_timeout": 3, "retry_backoff": 0.5, "max_delivery_attempts": 10})
+    first = second = None
+    try:
+        # The first process of agent b queues the message and dies without processing it.
+        first = Agent("b", hub.url, run_agent=False)
+
+        async def send() -> str:
             sender = RemoteAgent("a", "a", [], "http://127.0.0.1:1", hub.url, security=security())
-            inbox = inboxes("b", hub.url)
-            first = inbox.agent
             try:
                 await sender.register()
-                await first.register()
-                lost = await sender.send_message("b", "request", {"n": 1})
-                assert len(first.queue) == 1
+                await first.agent.register()
+                return await sender.send_message("b", "request", {"hold": False})
             finally:
-                await first.aclose()
-            inbox.restart()  # the process died with the message in its queue
-            try:
-                filler = envelope("a", "b", 2)
-                assert (await deliver(inbox.server.url, filler)).status_code == 202  # full
-                await inbox.agent.register()
-
-                async def refused() -> bool:
-                    return 503 in inbox.statuses
-
-                await until(refused, "the hub's redelivery to be refused as queue_full")
-                assert await inbox.process() == filler.message_id
-                assert await inbox.process() == lost  # the next redelivery was queued
-
-                async def processed() -> bool:
-                    return (await status(lost))["status"] == "processed"
-
-                await until(processed, "the hub to learn the message was processed")
-                assert (await status(lost))["dead_letters"] == []
-                assert inbox.handled == [filler.message_id, lost]
-            finally:
-                await inbox.agent.aclose()
                 await sender.aclose()
+                await first.agent.aclose()
 
-        asyncio.run(scenario())
+        lost = asyncio.run(send())
+        assert len(first.agent.queue) == 1
+        first.stop()
+
+        second = Agent("b", hub.url, port=first.server.port)
+        second.busy_and_full()  # before the hub's first redelivery, ack_timeout after the send
+        eventually(lambda: 503 in second.statuses, "the hub's redelivery to be refused")
+        second.gate.set()
+
+        def status() -> dict[str, Any]:
+            found: dict[str, Any] = _http.get(f"{hub.url}/messages/{lost}", headers=AUTH).json()
+            return found
+
+        eventually(lambda: status()["status"] == "processed", "the hub to learn it", DEADLINE)
+        assert second.handled.count(lost) == 1
+        letters = _http.get(f"{hub.url}/dead-letters", headers=AUTH).json()
+        assert letters["dead_letters"] == []
     finally:
+        for agent in (first, second):
+            if agent is not None:
+                agent.stop()
         hub.stop()
