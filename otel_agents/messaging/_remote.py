@@ -12,13 +12,12 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from typing import Any
 
 import httpx
 from opentelemetry import context as otel_context, propagate
 
-from otel_agents._errors import MessagingError
 from otel_agents._settings import DRAIN_TIMEOUT
 from otel_agents.genai._context import current_conversation_id
 from otel_agents.messaging._consumer import serve_until
@@ -26,7 +25,6 @@ from otel_agents.messaging._errors import (
     DeliveryError,
     MessageExpiredError,
     MessageTooLargeError,
-    SecurityError,
     UnknownAgentError,
 )
 from otel_agents.messaging._handlers import Handler, HandlerRegistry
@@ -223,36 +221,44 @@ class RemoteAgent(AgentRuntime):
             raise
         self.telemetry.record_sent(message)
 
-    async def _post(self, messages: list[AgentMessage]) -> dict[str, BaseException]:
-        """POST messages to the hub, in requests of at most ``max_message_size`` bytes."""
+    async def _post(
+        self, messages: list[AgentMessage]
+    ) -> AsyncGenerator[dict[str, BaseException | None], None]:
+        """POST messages to the hub, in requests of at most ``max_message_size`` bytes;
+        yield, as each request ends, the outcome of each of its messages (``None``:
+        accepted). A request that fails fails its own messages only: the hub accepted the
+        earlier ones, and a sender told otherwise would send them again."""
         limit: int = self.config["max_message_size"]
         texts = [message.to_json() for message in messages]
-        refused: dict[str, BaseException] = {}
         for start, end in size_chunks([len(text) for text in texts], limit):
+            chunk = messages[start:end]
             if end - start == 1 and len(texts[start]) + 2 > limit:
-                refused[messages[start].message_id] = MessageTooLargeError(
-                    f"message {messages[start].message_id!r} is {len(texts[start])} bytes as "
-                    f"JSON, over max_message_size={limit}: send a smaller payload (or a "
-                    "reference to it) or raise max_message_size on the hub and the agents"
-                )
+                yield {
+                    chunk[0].message_id: MessageTooLargeError(
+                        f"message {chunk[0].message_id!r} is {len(texts[start])} bytes as "
+                        f"JSON, over max_message_size={limit}: send a smaller payload (or a "
+                        "reference to it) or raise max_message_size on the hub and the agents"
+                    )
+                }
                 continue
-            refused.update(await self._post_chunk(messages[start:end], texts[start:end]))
-        return refused
+            try:
+                refused = await self._post_chunk(chunk, texts[start:end])
+            except Exception as exc:  # this request failed as a whole
+                yield {message.message_id: exc for message in chunk}
+            else:
+                yield {message.message_id: refused.get(message.message_id) for message in chunk}
 
     async def _post_chunk(
         self, messages: list[AgentMessage], texts: list[str]
     ) -> dict[str, BaseException]:
-        """POST one message (its HTTP request in its own trace) or a batch to the hub."""
+        """POST one message (its HTTP request in its own trace) or a batch to the hub; return
+        the messages the hub refused, or raise why the request failed."""
         if len(messages) == 1:
             (message,) = messages
             token = otel_context.attach(propagate.extract(message.headers))
             try:
                 body = texts[0].encode()
                 await self._call("POST", "/messages", body=body, signed_id=message.message_id)
-            except (SecurityError, DeliveryError):
-                raise  # the whole request failed
-            except MessagingError as exc:
-                return {message.message_id: exc}
             finally:
                 otel_context.detach(token)
             return {}
