@@ -12,12 +12,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import urllib.parse
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from typing import Any
 
 import httpx
 from opentelemetry import context as otel_context, propagate
 
+from otel_agents._errors import InvalidValueError
 from otel_agents._settings import DRAIN_TIMEOUT
 from otel_agents.genai._context import current_conversation_id
 from otel_agents.messaging._consumer import serve_until
@@ -35,6 +37,7 @@ from otel_agents.messaging._message import (
     MessageType,
     validate_agent_id,
 )
+from otel_agents.messaging._nats_io import redact_url
 from otel_agents.messaging._outbox import Outbox
 from otel_agents.messaging._queues import PriorityMessageQueue
 from otel_agents.messaging._records import MessageStatus
@@ -62,7 +65,9 @@ class RemoteAgent(AgentRuntime):
         name: its display name (``gen_ai.agent.name``).
         capabilities: what it can do.
         endpoint: the base URL of its inbox server, as other parties reach it.
-        hub_url: the hub's base URL.
+        hub_url: the hub's base URL (``http``/``https``). User info in it (``user:pw@``)
+            goes to the hub as Basic auth and nowhere else: errors and log lines show
+            ``scheme://host:port`` only.
         metadata: extra JSON data stored in the registry.
         security: tokens and signing key (see :class:`SecurityConfig`).
         config: ``heartbeat_interval``, ``message_timeout``, ``max_queue_size`` ...
@@ -92,7 +97,9 @@ class RemoteAgent(AgentRuntime):
         self.name = name
         self.capabilities = list(capabilities)
         self.endpoint = endpoint
-        self.hub_url = hub_url.rstrip("/")
+        self.hub_url = _checked_hub_url(hub_url)
+        #: What errors and log lines show of ``hub_url``: never its credentials.
+        self._hub_shown = redact_url(self.hub_url)
         self.metadata = metadata or {}
         self.security = security or SecurityConfig()
         super().__init__(
@@ -141,7 +148,7 @@ class RemoteAgent(AgentRuntime):
             )
         except httpx.HTTPError as exc:
             raise DeliveryError(
-                f"the hub at {self.hub_url} is unreachable ({type(exc).__name__}): check that "
+                f"the hub at {self._hub_shown} is unreachable ({type(exc).__name__}): check that "
                 "`otel-agents hub` is running there",
                 reason="hub_unreachable",
             ) from exc
@@ -341,7 +348,7 @@ class RemoteAgent(AgentRuntime):
                 _logger.warning(
                     "registering %s with %s failed (retrying every second): %s",
                     self.agent_id,
-                    self.hub_url,
+                    self._hub_shown,
                     exc,
                 )
                 with contextlib.suppress(TimeoutError):
@@ -353,7 +360,7 @@ class RemoteAgent(AgentRuntime):
                     level,
                     "agent %s is registered with %s%s",
                     self.agent_id,
-                    self.hub_url,
+                    self._hub_shown,
                     f" after {failures} failed attempts" if failures else "",
                 )
                 break
@@ -393,12 +400,12 @@ class RemoteAgent(AgentRuntime):
                 # and would refuse every heartbeat and every message for us forever.
                 _logger.warning(
                     "the hub at %s does not know agent %s (did it restart?): registering again",
-                    self.hub_url,
+                    self._hub_shown,
                     self.agent_id,
                 )
                 await self._register_again()
             except Exception as exc:  # a lost heartbeat is what the hub is there to notice
-                _logger.warning("heartbeat to %s failed: %s", self.hub_url, exc)
+                _logger.warning("heartbeat to %s failed: %s", self._hub_shown, exc)
 
     async def _register_again(self) -> None:
         """Register until the hub takes it, waiting 0.5 s, then twice as long, up to 30 s."""
@@ -410,20 +417,39 @@ class RemoteAgent(AgentRuntime):
                 _logger.warning(
                     "registering %s again with %s failed (next try in %g s): %s",
                     self.agent_id,
-                    self.hub_url,
+                    self._hub_shown,
                     delay,
                     exc,
                 )
                 await asyncio.sleep(delay)
                 delay = min(_MAX_REGISTER_BACKOFF, delay * 2)
             else:
-                _logger.warning("agent %s is registered again with %s", self.agent_id, self.hub_url)
+                _logger.warning(
+                    "agent %s is registered again with %s", self.agent_id, self._hub_shown
+                )
                 return
 
     async def aclose(self) -> None:
         await self._reports.aclose()  # a last chance for the reports in flight
         if self._owns_client:
             await self._client.aclose()
+
+
+def _checked_hub_url(hub_url: Any) -> str:
+    """``hub_url`` without its trailing ``/``, or an error that does not repeat it (it may
+    hold a password)."""
+    try:
+        parts = urllib.parse.urlsplit(hub_url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except (TypeError, ValueError, AttributeError):
+        valid = False
+    if not valid or not isinstance(hub_url, str):
+        raise InvalidValueError(
+            "hub_url is not valid: expected an http(s) URL such as http://hub:8700 (its "
+            "value is not shown: it may hold credentials)"
+        )
+    return hub_url.rstrip("/")
 
 
 def _json(data: Any) -> bytes:
