@@ -46,24 +46,27 @@ class Outbox:
         while self._pending:
             batch = self._pending[: self.max_batch]
             del self._pending[: self.max_batch]
-            waiting = {message.message_id: future for message, future in batch}
+            waiting: dict[str, list[asyncio.Future[None]]] = {}
+            for message, future in batch:
+                waiting.setdefault(message.message_id, []).append(future)
             try:
                 async with contextlib.aclosing(self._post([m for m, _ in batch])) as outcomes:
                     async for settled in outcomes:
                         for message_id, error in settled.items():
-                            _settle(waiting.pop(message_id, None), error)
+                            for future in waiting.pop(message_id, []):
+                                _settle(future, error)
             except BaseException as exc:
-                for future in waiting.values():  # only those no request settled yet
+                for _, future in batch:  # only those no request settled yet
                     _settle(future, exc)
                 if not isinstance(exc, Exception):
                     raise
                 continue
-            for future in waiting.values():  # post() broke its contract: say so, not "sent"
+            for _, future in batch:  # post() broke its contract: say so, never "sent"
                 _settle(future, RuntimeError("the message was never posted"))
 
 
-def _settle(future: asyncio.Future[None] | None, error: BaseException | None) -> None:
-    if future is None or future.done():
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():
         return
     if error is None:
         future.set_result(None)

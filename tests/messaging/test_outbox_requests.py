@@ -151,3 +151,21 @@ def test_the_outbox_keeps_what_a_post_settled_before_it_broke() -> None:
     assert ok is None
     assert isinstance(refused, DeliveryError)
     assert isinstance(unsettled, RuntimeError)
+
+
+def test_the_outbox_settles_every_sender_of_a_message_id_sent_twice() -> None:
+    """Two sends of one envelope in one batch both get its outcome (none waits forever)."""
+    (message,) = messages(1)
+
+    async def post(
+        batch: list[AgentMessage],
+    ) -> AsyncGenerator[dict[str, BaseException | None], None]:
+        assert batch == [message, message]
+        yield {message.message_id: None}
+
+    async def go() -> list[Any]:
+        outbox = Outbox(post)
+        sends = [outbox.submit(message), outbox.submit(message)]
+        return list(await asyncio.wait_for(asyncio.gather(*sends), timeout=10))
+
+    assert asyncio.run(go()) == [None, None]
