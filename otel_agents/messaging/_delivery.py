@@ -97,17 +97,32 @@ class DeliveryTracker:
         """The recipient reports ``status`` for ``message_id``; ``agent_id`` is who reported
         (``None``: proven only by the shared secret). Returns whether it was taken."""
         outcome = ACK_STATUSES.get(status)
-        record = self.protocol.messages.get(message_id)
-        if outcome is None or record is None:
+        if outcome is None:
             return False
-        if agent_id is not None and agent_id != record.message.recipient_id:
-            return False  # only the recipient reports on its messages
         with self._lock:
+            # The pending set first: under load the bounded history may have dropped the
+            # record of a message still waiting for this very report.
+            recipient = self._recipient(message_id)
+            if recipient is None or (agent_id is not None and agent_id != recipient):
+                return False  # unknown, or not its recipient: only the recipient reports
             self._pending.pop(message_id, None)
             self._dead.pop(message_id, None)  # a late report: the message did get through
         error = None if outcome is MessageStatus.PROCESSED else f"the recipient reported {status}"
         self._set(message_id, outcome, error, error_type if error else None)
         return True
+
+    def _recipient(self, message_id: str) -> str | None:
+        """Who may report on ``message_id``: the recipient of the pending message, else of
+        its history record, else of its dead letter; ``None`` if the hub knows none.
+        Called with ``_lock`` held."""
+        pending = self._pending.get(message_id)
+        if pending is not None:
+            return pending.message.recipient_id
+        record = self.protocol.messages.get(message_id)
+        if record is not None:
+            return record.message.recipient_id
+        letter = self._dead.get(message_id)
+        return None if letter is None else letter.recipient_id
 
     def dead_letters(self) -> list[DeadLetter]:
         with self._lock:

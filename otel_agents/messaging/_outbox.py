@@ -2,21 +2,26 @@
 
 The first message sent starts a drain task that posts it at once. Messages sent while that
 request is in flight wait and go together in the next request, up to ``max_batch``. Each
-sender awaits its own message's outcome, so errors still reach the right caller.
+sender awaits its own message's outcome, so errors still reach the right caller; a batch the
+post splits into several requests is settled request by request, so a later request's
+failure never reaches the senders of messages an earlier one delivered.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Callable
 
 from otel_agents.messaging._message import AgentMessage
 
 __all__ = ["Outbox"]
 
-#: Posts messages; returns the ones refused (by id) or raises when the whole request failed.
-Post = Callable[[list[AgentMessage]], Awaitable[dict[str, BaseException]]]
+#: Posts messages, in one or more requests; yields, as each request ends, the outcome of
+#: each of its messages by id: ``None`` (accepted) or the error (refused, or its request
+#: failed). Raises only for what stops it before every message is settled.
+Post = Callable[[list[AgentMessage]], AsyncGenerator[dict[str, BaseException | None], None]]
 
 
 class Outbox:
@@ -41,20 +46,29 @@ class Outbox:
         while self._pending:
             batch = self._pending[: self.max_batch]
             del self._pending[: self.max_batch]
+            waiting: dict[str, list[asyncio.Future[None]]] = {}
+            for message, future in batch:
+                waiting.setdefault(message.message_id, []).append(future)
             try:
-                refused = await self._post([message for message, _ in batch])
+                async with contextlib.aclosing(self._post([m for m, _ in batch])) as outcomes:
+                    async for settled in outcomes:
+                        for message_id, error in settled.items():
+                            for future in waiting.pop(message_id, []):
+                                _settle(future, error)
             except BaseException as exc:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
+                for _, future in batch:  # only those no request settled yet
+                    _settle(future, exc)
                 if not isinstance(exc, Exception):
                     raise
                 continue
-            for message, future in batch:
-                if future.done():
-                    continue
-                error = refused.get(message.message_id)
-                if error is None:
-                    future.set_result(None)
-                else:
-                    future.set_exception(error)
+            for _, future in batch:  # post() broke its contract: say so, never "sent"
+                _settle(future, RuntimeError("the message was never posted"))
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)

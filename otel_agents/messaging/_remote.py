@@ -12,13 +12,14 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
+import urllib.parse
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from typing import Any
 
 import httpx
 from opentelemetry import context as otel_context, propagate
 
-from otel_agents._errors import MessagingError
+from otel_agents._errors import InvalidValueError
 from otel_agents._settings import DRAIN_TIMEOUT
 from otel_agents.genai._context import current_conversation_id
 from otel_agents.messaging._consumer import serve_until
@@ -26,7 +27,6 @@ from otel_agents.messaging._errors import (
     DeliveryError,
     MessageExpiredError,
     MessageTooLargeError,
-    SecurityError,
     UnknownAgentError,
 )
 from otel_agents.messaging._handlers import Handler, HandlerRegistry
@@ -37,6 +37,7 @@ from otel_agents.messaging._message import (
     MessageType,
     validate_agent_id,
 )
+from otel_agents.messaging._nats_io import redact_url
 from otel_agents.messaging._outbox import Outbox
 from otel_agents.messaging._queues import PriorityMessageQueue
 from otel_agents.messaging._records import MessageStatus
@@ -64,7 +65,9 @@ class RemoteAgent(AgentRuntime):
         name: its display name (``gen_ai.agent.name``).
         capabilities: what it can do.
         endpoint: the base URL of its inbox server, as other parties reach it.
-        hub_url: the hub's base URL.
+        hub_url: the hub's base URL (``http``/``https``). User info in it (``user:pw@``)
+            goes to the hub as Basic auth and nowhere else: errors and log lines show
+            ``scheme://host:port`` only.
         metadata: extra JSON data stored in the registry.
         security: tokens and signing key (see :class:`SecurityConfig`).
         config: ``heartbeat_interval``, ``message_timeout``, ``max_queue_size`` ...
@@ -94,7 +97,9 @@ class RemoteAgent(AgentRuntime):
         self.name = name
         self.capabilities = list(capabilities)
         self.endpoint = endpoint
-        self.hub_url = hub_url.rstrip("/")
+        self.hub_url = _checked_hub_url(hub_url)
+        #: What errors and log lines show of ``hub_url``: never its credentials.
+        self._hub_shown = redact_url(self.hub_url)
         self.metadata = metadata or {}
         self.security = security or SecurityConfig()
         super().__init__(
@@ -143,7 +148,7 @@ class RemoteAgent(AgentRuntime):
             )
         except httpx.HTTPError as exc:
             raise DeliveryError(
-                f"the hub at {self.hub_url} is unreachable ({type(exc).__name__}): check that "
+                f"the hub at {self._hub_shown} is unreachable ({type(exc).__name__}): check that "
                 "`otel-agents hub` is running there",
                 reason="hub_unreachable",
             ) from exc
@@ -223,36 +228,44 @@ class RemoteAgent(AgentRuntime):
             raise
         self.telemetry.record_sent(message)
 
-    async def _post(self, messages: list[AgentMessage]) -> dict[str, BaseException]:
-        """POST messages to the hub, in requests of at most ``max_message_size`` bytes."""
+    async def _post(
+        self, messages: list[AgentMessage]
+    ) -> AsyncGenerator[dict[str, BaseException | None], None]:
+        """POST messages to the hub, in requests of at most ``max_message_size`` bytes;
+        yield, as each request ends, the outcome of each of its messages (``None``:
+        accepted). A request that fails fails its own messages only: the hub accepted the
+        earlier ones, and a sender told otherwise would send them again."""
         limit: int = self.config["max_message_size"]
         texts = [message.to_json() for message in messages]
-        refused: dict[str, BaseException] = {}
         for start, end in size_chunks([len(text) for text in texts], limit):
+            chunk = messages[start:end]
             if end - start == 1 and len(texts[start]) + 2 > limit:
-                refused[messages[start].message_id] = MessageTooLargeError(
-                    f"message {messages[start].message_id!r} is {len(texts[start])} bytes as "
-                    f"JSON, over max_message_size={limit}: send a smaller payload (or a "
-                    "reference to it) or raise max_message_size on the hub and the agents"
-                )
+                yield {
+                    chunk[0].message_id: MessageTooLargeError(
+                        f"message {chunk[0].message_id!r} is {len(texts[start])} bytes as "
+                        f"JSON, over max_message_size={limit}: send a smaller payload (or a "
+                        "reference to it) or raise max_message_size on the hub and the agents"
+                    )
+                }
                 continue
-            refused.update(await self._post_chunk(messages[start:end], texts[start:end]))
-        return refused
+            try:
+                refused = await self._post_chunk(chunk, texts[start:end])
+            except Exception as exc:  # this request failed as a whole
+                yield {message.message_id: exc for message in chunk}
+            else:
+                yield {message.message_id: refused.get(message.message_id) for message in chunk}
 
     async def _post_chunk(
         self, messages: list[AgentMessage], texts: list[str]
     ) -> dict[str, BaseException]:
-        """POST one message (its HTTP request in its own trace) or a batch to the hub."""
+        """POST one message (its HTTP request in its own trace) or a batch to the hub; return
+        the messages the hub refused, or raise why the request failed."""
         if len(messages) == 1:
             (message,) = messages
             token = otel_context.attach(propagate.extract(message.headers))
             try:
                 body = texts[0].encode()
                 await self._call("POST", "/messages", body=body, signed_id=message.message_id)
-            except (SecurityError, DeliveryError):
-                raise  # the whole request failed
-            except MessagingError as exc:
-                return {message.message_id: exc}
             finally:
                 otel_context.detach(token)
             return {}
@@ -295,7 +308,9 @@ class RemoteAgent(AgentRuntime):
         """Queue a message the inbox received (raises QueueFullError when full).
 
         A copy of a message already here (the hub redelivers what it was not told about) is
-        not queued again; if it was already processed, its outcome is reported again.
+        not queued again; if it was already processed, its outcome is reported again. A
+        message refused because the queue was full is not remembered, so the hub's next
+        delivery of it is queued.
         """
         known = self.messages.get(message.message_id)
         if known is not None and known.message.recipient_id == message.recipient_id:
@@ -306,8 +321,11 @@ class RemoteAgent(AgentRuntime):
             raise MessageExpiredError(
                 f"message {message.message_id!r} expired before it reached {self.agent_id!r}"
             )
-        self.messages.add(message, self.clock.time())
         self.queue.put(message, message.priority)
+        # Recorded only once queued: a record is what makes the next copy a duplicate. No
+        # await between the two, so this agent's consumer (on this loop) cannot take the
+        # message before its record exists.
+        self.messages.add(message, self.clock.time())
 
     async def process_next(self) -> AgentMessage:
         """Wait for the most urgent message and process it; return it."""
@@ -330,7 +348,7 @@ class RemoteAgent(AgentRuntime):
                 _logger.warning(
                     "registering %s with %s failed (retrying every second): %s",
                     self.agent_id,
-                    self.hub_url,
+                    self._hub_shown,
                     exc,
                 )
                 with contextlib.suppress(TimeoutError):
@@ -342,7 +360,7 @@ class RemoteAgent(AgentRuntime):
                     level,
                     "agent %s is registered with %s%s",
                     self.agent_id,
-                    self.hub_url,
+                    self._hub_shown,
                     f" after {failures} failed attempts" if failures else "",
                 )
                 break
@@ -382,12 +400,12 @@ class RemoteAgent(AgentRuntime):
                 # and would refuse every heartbeat and every message for us forever.
                 _logger.warning(
                     "the hub at %s does not know agent %s (did it restart?): registering again",
-                    self.hub_url,
+                    self._hub_shown,
                     self.agent_id,
                 )
                 await self._register_again()
             except Exception as exc:  # a lost heartbeat is what the hub is there to notice
-                _logger.warning("heartbeat to %s failed: %s", self.hub_url, exc)
+                _logger.warning("heartbeat to %s failed: %s", self._hub_shown, exc)
 
     async def _register_again(self) -> None:
         """Register until the hub takes it, waiting 0.5 s, then twice as long, up to 30 s."""
@@ -399,20 +417,39 @@ class RemoteAgent(AgentRuntime):
                 _logger.warning(
                     "registering %s again with %s failed (next try in %g s): %s",
                     self.agent_id,
-                    self.hub_url,
+                    self._hub_shown,
                     delay,
                     exc,
                 )
                 await asyncio.sleep(delay)
                 delay = min(_MAX_REGISTER_BACKOFF, delay * 2)
             else:
-                _logger.warning("agent %s is registered again with %s", self.agent_id, self.hub_url)
+                _logger.warning(
+                    "agent %s is registered again with %s", self.agent_id, self._hub_shown
+                )
                 return
 
     async def aclose(self) -> None:
         await self._reports.aclose()  # a last chance for the reports in flight
         if self._owns_client:
             await self._client.aclose()
+
+
+def _checked_hub_url(hub_url: Any) -> str:
+    """``hub_url`` without its trailing ``/``, or an error that does not repeat it (it may
+    hold a password)."""
+    try:
+        parts = urllib.parse.urlsplit(hub_url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except (TypeError, ValueError, AttributeError):
+        valid = False
+    if not valid or not isinstance(hub_url, str):
+        raise InvalidValueError(
+            "hub_url is not valid: expected an http(s) URL such as http://hub:8700 (its "
+            "value is not shown: it may hold credentials)"
+        )
+    return hub_url.rstrip("/")
 
 
 def _json(data: Any) -> bytes:
