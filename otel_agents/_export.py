@@ -11,20 +11,23 @@ import json
 import os
 import re
 import tempfile
+import urllib.parse
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from otel_agents._errors import ExportError, invalid_type
+from otel_agents._errors import ExportError, InvalidValueError, invalid_type
 from otel_agents._runtime import BoundedCache
 from otel_agents._version import __version__
 
 __all__ = [
     "REDACTED",
+    "checked_http_url",
     "export_envelope",
     "is_secret_key",
     "redact",
+    "redact_url",
     "redact_value",
     "write_json_atomic",
 ]
@@ -96,6 +99,38 @@ def _redact_mapping(mapping: Mapping[str, Any], depth: int) -> dict[str, Any]:
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def redact_url(url: str) -> str:
+    """``url`` as ``scheme://host:port`` only (no user, password, path or query): what logs,
+    errors and spans may show of a server's address."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unparsable URL>"
+    if ":" in host:  # an IPv6 address keeps its brackets
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{port}"
+
+
+def checked_http_url(name: str, url: Any, example: str) -> str:
+    """``url`` without its trailing ``/`` if it is an ``http(s)`` URL with a host, else an
+    :class:`InvalidValueError` naming ``name`` that does not repeat the value (it may hold
+    credentials: ``user:password@``)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except (TypeError, ValueError, AttributeError):
+        valid = False
+    if not valid or not isinstance(url, str):
+        raise InvalidValueError(
+            f"{name} is not valid: expected an http(s) URL such as {example} (its value is "
+            "not shown: it may hold credentials)"
+        )
+    return url.rstrip("/")
 
 
 def export_envelope(kind: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -23,11 +23,11 @@ import logging
 import os
 import time
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from otel_agents._errors import invalid_value
+from otel_agents._export import checked_http_url, redact_url
 from otel_agents._runtime import FailureLog, PeriodicThread
 from otel_agents._server_params import MESSAGING_SECRET
 from otel_agents._version import scope_name
@@ -82,9 +82,9 @@ class HubDiscovery:
         timeout: float = 5.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        parts = urlsplit(hub_url) if isinstance(hub_url, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-            raise invalid_value("hub_url", hub_url, "an http(s) URL such as http://hub:8700")
+        hub_url = checked_http_url("hub_url", hub_url, "http://hub:8700")
+        #: What errors and logs show of the hub: never the credentials in its URL.
+        self._hub_shown = redact_url(hub_url)
         for name, value in (("interval", interval), ("timeout", timeout)):
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise invalid_value(name, value, "a positive number of seconds")
@@ -130,12 +130,20 @@ class HubDiscovery:
         keeps the service as it was).
         """
         params = {"capability": self.capability} if self.capability else None
-        with self._client.stream("GET", "/agents", params=params) as response:
-            if response.status_code == 404 and self.capability:
-                agents: Any = []  # nobody offers the capability (any more)
-            else:
-                response.raise_for_status()
-                agents = json.loads(self._read(response))
+        try:
+            with self._client.stream("GET", "/agents", params=params) as response:
+                if response.status_code == 404 and self.capability:
+                    agents: Any = []  # nobody offers the capability (any more)
+                elif not 200 <= response.status_code < 300:
+                    raise ConnectionError(
+                        f"the hub at {self._hub_shown} answered {response.status_code}"
+                    )
+                else:
+                    agents = json.loads(self._read(response))
+        except httpx.HTTPError as exc:  # its text may name the URL with its credentials
+            raise ConnectionError(
+                f"the hub at {self._hub_shown} cannot be reached ({type(exc).__name__})"
+            ) from None
         if not isinstance(agents, list):
             raise ValueError("the hub's /agents answer is not a list")
         endpoints = tuple(sorted({e for e in map(self._endpoint, agents) if e is not None}))

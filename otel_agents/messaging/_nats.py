@@ -38,11 +38,12 @@ from opentelemetry import propagate
 
 from otel_agents import semconv as sc
 from otel_agents._errors import ConfigurationError
+from otel_agents._export import redact_url
 from otel_agents._extras import import_for
 from otel_agents._server_params import NATS_PASSWORD, NATS_TOKEN, NATS_USER
 from otel_agents.messaging._errors import DeliveryError, MessageTooLargeError
 from otel_agents.messaging._message import AgentMessage, MessagePriority
-from otel_agents.messaging._nats_io import LoopThread, NatsNames, redact_url
+from otel_agents.messaging._nats_io import LoopThread, NatsNames
 from otel_agents.messaging._nats_lanes import AgentLanes, Lane
 from otel_agents.messaging._nats_publish import Publisher
 from otel_agents.messaging._nats_receive import Receiver

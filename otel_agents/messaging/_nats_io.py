@@ -18,7 +18,6 @@ import functools
 import hashlib
 import re
 import threading
-import urllib.parse
 from collections import deque
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -26,7 +25,7 @@ from typing import Any, TypeVar
 from otel_agents.messaging._errors import DeliveryError
 from otel_agents.messaging._message import MessagePriority
 
-__all__ = ["LoopThread", "NatsNames", "agent_token", "message_key", "redact_url"]
+__all__ = ["LoopThread", "NatsNames", "agent_token", "message_key"]
 
 T = TypeVar("T")
 
@@ -53,17 +52,6 @@ def message_key(message_id: str) -> str:
     if _PLAIN_KEY.fullmatch(message_id):
         return message_id
     return hashlib.sha256(message_id.encode()).hexdigest()
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its user, password or token: what logs, errors and spans may show."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<unparsable NATS URL>"
-    return f"{parts.scheme}://{host}{port}"
 
 
 class NatsNames:

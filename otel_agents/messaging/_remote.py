@@ -12,14 +12,13 @@ import asyncio
 import contextlib
 import json
 import logging
-import urllib.parse
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from typing import Any
 
 import httpx
 from opentelemetry import context as otel_context, propagate
 
-from otel_agents._errors import InvalidValueError
+from otel_agents._export import checked_http_url, redact_url
 from otel_agents._settings import DRAIN_TIMEOUT
 from otel_agents.genai._context import current_conversation_id
 from otel_agents.messaging._consumer import serve_until
@@ -37,7 +36,6 @@ from otel_agents.messaging._message import (
     MessageType,
     validate_agent_id,
 )
-from otel_agents.messaging._nats_io import redact_url
 from otel_agents.messaging._outbox import Outbox
 from otel_agents.messaging._queues import PriorityMessageQueue
 from otel_agents.messaging._records import MessageStatus
@@ -97,7 +95,7 @@ class RemoteAgent(AgentRuntime):
         self.name = name
         self.capabilities = list(capabilities)
         self.endpoint = endpoint
-        self.hub_url = _checked_hub_url(hub_url)
+        self.hub_url = checked_http_url("hub_url", hub_url, "http://hub:8700")
         #: What errors and log lines show of ``hub_url``: never its credentials.
         self._hub_shown = redact_url(self.hub_url)
         self.metadata = metadata or {}
@@ -433,23 +431,6 @@ class RemoteAgent(AgentRuntime):
         await self._reports.aclose()  # a last chance for the reports in flight
         if self._owns_client:
             await self._client.aclose()
-
-
-def _checked_hub_url(hub_url: Any) -> str:
-    """``hub_url`` without its trailing ``/``, or an error that does not repeat it (it may
-    hold a password)."""
-    try:
-        parts = urllib.parse.urlsplit(hub_url)
-        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
-    except (TypeError, ValueError, AttributeError):
-        valid = False
-    if not valid or not isinstance(hub_url, str):
-        raise InvalidValueError(
-            "hub_url is not valid: expected an http(s) URL such as http://hub:8700 (its "
-            "value is not shown: it may hold credentials)"
-        )
-    return hub_url.rstrip("/")
 
 
 def _json(data: Any) -> bytes:

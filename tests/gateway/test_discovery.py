@@ -11,11 +11,12 @@ import _http
 import httpx
 import pytest
 
+from otel_agents._errors import InvalidValueError
 from otel_agents.gateway._discovery import HUB_TOKEN_ENV, HubDiscovery
 from tests.messaging.helpers import SECRET
 from tests.messaging.servers import AUTH, ThreadServer as HubServer, start_hub
 
-from .conftest import ThreadServer
+from .conftest import ThreadServer, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -162,3 +163,32 @@ def test_a_hostile_hub_answer_is_cut_off_by_size_and_by_time(
         hub_app.stopped = True
         discovery.stop()
         server.stop()
+
+
+def test_credentials_in_the_hub_url_appear_in_no_error(
+    make_gateway: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def refusing(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 500, "headers": []})
+            await send({"type": "http.response.body", "body": b"no"})
+
+    server = ThreadServer(refusing).start()
+    closed = f"http://user:pw-SECRET@127.0.0.1:{free_port()}"
+    answering = server.url.replace("http://", "http://user:pw-SECRET@")
+    try:
+        for hub_url in (closed, answering):
+            discovery = HubDiscovery(make_gateway(), hub_url, "search", timeout=2.0)
+            try:
+                with pytest.raises(ConnectionError) as caught:
+                    discovery.refresh()
+                assert "pw-SECRET" not in str(caught.value)
+                assert "127.0.0.1" in str(caught.value)
+            finally:
+                discovery.stop()
+        with pytest.raises(InvalidValueError, match="hub_url") as refused:
+            HubDiscovery(make_gateway(), "ftp://user:pw-SECRET@hub", "search")
+        assert "pw-SECRET" not in str(refused.value)
+    finally:
+        server.stop()
+    assert "pw-SECRET" not in caplog.text

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from otel_agents._errors import ConfigurationError
+from otel_agents._export import redact_url
 from otel_agents.messaging import AgentCommunicationProtocol, MessagePriority, MessageStatus
-from otel_agents.messaging._nats_io import NatsNames, agent_token, message_key, redact_url
+from otel_agents.messaging._nats_io import NatsNames, agent_token, message_key
 from otel_agents.messaging._nats_registry import KvRegistry
 from otel_agents.messaging._nats_view import _letter, read_outcome
 from otel_agents.messaging._registry import AgentRegistry
@@ -55,6 +56,8 @@ def test_message_keys_are_safe_key_value_keys() -> None:
         ("nats://user:s3cret@broker:4222", "nats://broker:4222"),
         ("tls://token@broker", "tls://broker"),
         ("nats://127.0.0.1:4222", "nats://127.0.0.1:4222"),
+        ("http://user:pw@[::1]:8100/path?token=x", "http://[::1]:8100"),
+        ("http://[::1", "<unparsable URL>"),
     ],
 )
 def test_urls_are_shown_without_credentials(url: str, shown: str) -> None:
