@@ -17,7 +17,12 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from otel_agents._errors import MissingDependencyError
+from otel_agents._errors import (
+    ConfigurationError,
+    InvalidTypeError,
+    InvalidValueError,
+    MissingDependencyError,
+)
 from otel_agents._version import __version__
 
 __all__ = ["main"]
@@ -55,6 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except MissingDependencyError as exc:  # the command's extra is not installed
         print(exc, file=sys.stderr)  # it names the command and the extra to install
+        return 2
+    except (ConfigurationError, InvalidValueError, InvalidTypeError) as exc:
+        # A bad option value: its message names it and what to do; no traceback.
+        print(f"otel-agents {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return result
 

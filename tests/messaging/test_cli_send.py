@@ -204,3 +204,15 @@ def test_the_hub_says_where_it_listens_once(tmp_path: object) -> None:
     assert len(listening) == 1, lines
     assert re.search(r"the hub is listening on http://127\.0\.0\.1:\d+$", listening[0].strip())
     assert not listening[0].strip().endswith(":0")
+
+
+def test_a_bad_hub_url_is_an_error_line_and_exit_code_2_without_its_credentials(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["send", "--no-telemetry", "--hub", "ftp://u:pw-SECRET@hub", "--to", "b", "{}"])
+
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("otel-agents send: error: hub_url is not valid")
+    assert "pw-SECRET" not in err
+    assert "Traceback" not in err
