@@ -31,7 +31,7 @@ from otel_agents.semconv import (
     EXCEPTION_TYPE,
 )
 
-__all__ = ["error_status", "record_exception", "redact_text"]
+__all__ = ["error_status", "exception_text", "record_exception", "redact_text"]
 
 _PAIR = re.compile(
     r"""(?<![\w.-])(?P<key>[A-Za-z_][\w.-]*)(?P<sep>["']?\s*[:=]\s*["']?)(?P<value>[^\s"',;&)}\]>]{1,256})"""
@@ -63,6 +63,17 @@ def redact_text(text: str) -> str:
             position = match.start("value")
     parts.append(text[position:])
     return "".join(parts)
+
+
+def exception_text(exc: BaseException) -> str:
+    """``Type: message`` with credentials redacted, for texts that are stored or leave the
+    process (histories, exports, errors built from another error); never raises, even for
+    an exception whose ``__str__`` does."""
+    try:
+        message = str(exc)
+    except Exception:
+        message = "<message unavailable>"
+    return redact_text(f"{type(exc).__name__}: {message}")
 
 
 def error_status(exc: BaseException) -> Status:

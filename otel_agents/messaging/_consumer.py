@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from otel_agents._exception_events import redact_text
+from otel_agents._exception_events import exception_text
 from otel_agents.messaging._handlers import HandlerRegistry
 from otel_agents.messaging._message import AgentMessage
 from otel_agents.messaging._records import MessageLog, MessageStatus
@@ -127,12 +127,7 @@ def handler_error_text(exc: BaseException) -> str:
     the process (history exports, the NATS status bucket, dead-letter headers), so it is
     redacted like the span's ``exception.message``.
     """
-    name = type(exc).__name__
-    try:
-        detail = str(exc)
-    except Exception:
-        detail = "<message unavailable>"
-    return redact_text(f"handler raised {name}: {detail}")
+    return f"handler raised {exception_text(exc)}"
 
 
 async def serve_until(

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from otel_agents._errors import MessagingError, invalid_value
+from otel_agents._exception_events import exception_text
 from otel_agents._export import export_envelope, write_json_atomic
 from otel_agents._history import TimeRange
 from otel_agents._runtime import PeriodicThread
@@ -314,7 +315,7 @@ class AgentCommunicationProtocol(AgentRuntime):
         """
         if not isinstance(exc, DeliveryError):
             exc = DeliveryError(
-                f"delivering to {message.recipient_id!r} failed: {type(exc).__name__}: {exc}",
+                f"delivering to {message.recipient_id!r} failed: {exception_text(exc)}",
                 reason=type(exc).__qualname__,
             )
         self.messages.update(

@@ -5,10 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
+import pytest
 from opentelemetry.trace import StatusCode
 
-from otel_agents.messaging import AgentCommunicationProtocol, AgentMessage, MessageStatus
+from otel_agents.messaging import (
+    AgentCommunicationProtocol,
+    AgentInfo,
+    AgentMessage,
+    DeliveryError,
+    MessageStatus,
+)
+from otel_agents.messaging._transport import InProcessTransport
 from otel_agents.testing import TelemetryCapture
 
 
@@ -87,3 +96,25 @@ def test_a_secret_in_a_handler_error_is_redacted_in_the_history(
     assert "hunter2" not in exported
     (span,) = telemetry.spans("process analyst")
     assert "hunter2" not in str(span.events[0].attributes)
+
+
+class _LeakyTransport(InProcessTransport):
+    """A transport whose failure quotes a credential (as client libraries' errors do)."""
+
+    def deliver(self, message: AgentMessage, recipient: AgentInfo) -> None:
+        raise OSError("connect to http://svc:pw-SECRET@10.0.0.9 failed; password=hunter2")
+
+
+def test_a_transport_failure_is_stored_and_raised_with_its_credentials_redacted(
+    make_comm: Any,
+) -> None:
+    comm: AgentCommunicationProtocol = make_comm(transport=_LeakyTransport())
+    comm.register_agent("a", "A", [], "http://localhost:8000")
+    comm.register_agent("b", "B", [], "http://localhost:8001")
+    with pytest.raises(DeliveryError) as caught:
+        comm.send_message("a", "b", "request", {})
+    (record,) = comm.get_message_history()
+    for text in (str(caught.value), record.error or ""):
+        assert "pw-SECRET" not in text
+        assert "hunter2" not in text
+        assert "OSError" in text
