@@ -17,15 +17,25 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from otel_agents._errors import (
-    ConfigurationError,
-    InvalidTypeError,
-    InvalidValueError,
-    MissingDependencyError,
-)
+from otel_agents._errors import MissingDependencyError, OtelAgentsError
 from otel_agents._version import __version__
 
-__all__ = ["main"]
+__all__ = ["LOG_LEVELS", "main", "port_number"]
+
+#: uvicorn's log levels (``--log-level``).
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+def port_number(value: str) -> int:
+    """``--port``: a TCP port, 0 (any free port) to 65535."""
+    try:
+        port = int(value)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port: use 0 to 65535")
+    return port
+
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -61,8 +71,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MissingDependencyError as exc:  # the command's extra is not installed
         print(exc, file=sys.stderr)  # it names the command and the extra to install
         return 2
-    except (ConfigurationError, InvalidValueError, InvalidTypeError) as exc:
-        # A bad option value: its message names it and what to do; no traceback.
+    except OtelAgentsError as exc:
+        if not isinstance(exc, ValueError | TypeError):
+            raise
+        # A bad option value (ConfigurationError, InvalidValueError, an invalid agent id):
+        # its message names it and what to do; no traceback.
         print(f"otel-agents {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return result

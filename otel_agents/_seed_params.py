@@ -40,6 +40,7 @@ def number(
     kind: type[int] | type[float],
     *,
     minimum: float | None = None,
+    maximum: float | None = None,
     positive: bool = False,
     nullable: bool = False,
 ) -> Callable[[Any], Any]:
@@ -56,6 +57,8 @@ def number(
             raise InvalidSetting("expected a whole number" if whole else "expected a number")
         if minimum is not None and converted < minimum:
             raise InvalidSetting(f"expected at least {minimum:g}")
+        if maximum is not None and converted > maximum:
+            raise InvalidSetting(f"expected at most {maximum:g}")
         if positive and converted <= 0:
             raise InvalidSetting("expected more than 0")
         if converted < 0:

@@ -16,6 +16,7 @@ import sys
 from types import FrameType
 from typing import Any
 
+from otel_agents._cli import port_number
 from otel_agents._errors import OtelAgentsError
 from otel_agents._extras import require
 
@@ -31,7 +32,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--config", required=True, help="gateway config file (.toml or .json)")
     parser.add_argument("--host", help="listen address (overrides the config file)")
-    parser.add_argument("--port", type=int, help="listen port (overrides the config file)")
+    parser.add_argument("--port", type=port_number, help="listen port (overrides the config file)")
     parser.add_argument(
         "--no-telemetry",
         action="store_true",

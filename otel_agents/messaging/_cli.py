@@ -25,7 +25,9 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from otel_agents._cli import LOG_LEVELS, port_number
 from otel_agents._errors import ConfigurationError
+from otel_agents._export import redact_url
 from otel_agents._extras import require
 from otel_agents._service_name import HUB_SERVICE_NAME, default_service_name
 from otel_agents.messaging._message import AgentMessage, MessagePriority, MessageType
@@ -146,13 +148,15 @@ def _nats_options(parser: argparse.ArgumentParser) -> None:
 
 def _common(parser: argparse.ArgumentParser, *, port: int) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind")
-    parser.add_argument("--port", type=int, default=port, help="port to bind")
+    parser.add_argument("--port", type=port_number, default=port, help="port to bind")
     parser.add_argument("--heartbeat-interval", type=float, default=30.0, help="seconds")
     parser.add_argument("--message-timeout", type=float, default=300.0, help="seconds")
     parser.add_argument(
         "--max-message-size", type=int, default=1_048_576, help="bytes of one request at most"
     )
-    parser.add_argument("--log-level", default="warning", help="uvicorn's log level")
+    parser.add_argument(
+        "--log-level", default="warning", choices=LOG_LEVELS, help="uvicorn's log level"
+    )
 
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:
@@ -363,7 +367,7 @@ def run_send(args: argparse.Namespace) -> int:
                 await sender.get_agent(sender.agent_id)
             except UnknownAgentError:
                 await sender.register()
-                print(f"registered {sender.agent_id} with {args.hub}", file=sys.stderr)
+                print(f"registered {sender.agent_id} with {redact_url(args.hub)}", file=sys.stderr)
             message_id = await sender.send_message(
                 args.recipient, args.message_type, payload, args.priority
             )

@@ -172,8 +172,9 @@ MESSAGING_PARAMS: tuple[Param[Any], ...] = (
         "broker_timeout",
         None,
         30.0,
-        "seconds connecting to the broker or one publish may take, retries included",
-        number(float, positive=True),
+        "seconds connecting to the broker or one publish may take, retries included (at "
+        "most a day)",
+        number(float, positive=True, maximum=86_400.0),
     ),
 )
 

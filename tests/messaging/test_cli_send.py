@@ -22,6 +22,7 @@ import pytest
 from otel_agents._cli import main
 from otel_agents.messaging._hub import create_hub, create_hub_app
 from otel_agents.messaging._remote import RemoteAgent
+from otel_agents.messaging._security import SecurityConfig
 from otel_agents.testing import TelemetryCapture
 from tests.messaging.helpers import KEY, SECRET, Net
 from tests.messaging.servers import AUTH, ThreadServer, security, start_hub, start_inbox
@@ -216,3 +217,33 @@ def test_a_bad_hub_url_is_an_error_line_and_exit_code_2_without_its_credentials(
     assert err.startswith("otel-agents send: error: hub_url is not valid")
     assert "pw-SECRET" not in err
     assert "Traceback" not in err
+
+
+def test_the_registered_line_names_the_hub_without_its_credentials(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hub behind a proxy that takes ``user:password@`` (here an open hub, which ignores
+    the Basic credentials httpx sends): the line names the hub by host and port only."""
+    monkeypatch.delenv("OTEL_AGENTS_MESSAGING_SECRET", raising=False)
+    monkeypatch.delenv("OTEL_AGENTS_MESSAGING_SIGNING_KEY", raising=False)
+    hub = start_hub(security=SecurityConfig())
+    try:
+        with_credentials = hub.url.replace("http://", "http://ops:pw-SECRET@")
+        main(
+            [
+                "send",
+                "--no-telemetry",
+                "--hub",
+                with_credentials,
+                "--from",
+                "newcomer",
+                "--to",
+                "x",
+                "{}",
+            ]
+        )
+    finally:
+        hub.stop()
+    err = capsys.readouterr().err
+    assert f"registered newcomer with {hub.url}" in err
+    assert "pw-SECRET" not in err
