@@ -95,7 +95,7 @@ reader = InMemoryMetricReader()
 DROP_AND_FAIL = """
 result["extra"]["env_left"] = os.environ.get("OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED")
 tracer = trace.get_tracer("probe")
-for number in range(20):  # the queue holds 4: 16 are dropped
+for number in range(20):  # the queue holds 4: most are dropped
     with tracer.start_as_current_span(f"span-{number}"):
         pass
 telemetry.tracer_provider.force_flush()  # the 4 queued ones fail: the port is closed
@@ -146,13 +146,18 @@ def test_dropped_spans_and_failed_exports_are_counted_as_metrics(probes: Probes)
     dropped = (
         f"{semconv.OTEL_SDK_PROCESSOR_SPAN_PROCESSED}|error|{semconv.OTEL_SDK_ERROR_QUEUE_FULL}"
     )
-    assert sums[dropped] == 16
     failed = [
         value
         for key, value in sums.items()
         if key.startswith(f"{semconv.OTEL_SDK_EXPORTER_SPAN_EXPORTED}|error|")
     ]
-    assert failed == [4], sums
+    # Each of the 20 spans is either dropped (the queue holds 4) or handed to the exporter,
+    # whose export fails on the closed port. How many go each way depends on when the batch
+    # worker first gets to run (16 and 4 on an idle machine; 13 and 7 seen on a busy one).
+    assert len(failed) == 1, sums
+    assert sums[dropped] + failed[0] == 20, sums
+    assert sums[dropped] >= 1
+    assert failed[0] >= 4
 
 
 @pytest.mark.integration
