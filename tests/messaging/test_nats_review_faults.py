@@ -1,0 +1,89 @@
+"""Faults a review found in the NATS transport, on a real nats-server: a dead-letter
+publish that fails, deliveries left in the pulled batch at close, a broker without
+JetStream, refused credentials, a short-lived demo bucket, a deleted registry entry."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from otel_agents.messaging import (
+    AgentCommunicationProtocol,
+    MessagePriority,
+    MessageStatus,
+    MessageType,
+)
+from otel_agents.messaging._nats_io import NatsNames
+from tests._nats import NatsServer
+
+pytestmark = pytest.mark.integration
+
+Make = Callable[..., AgentCommunicationProtocol]
+DEADLINE = 20.0
+STREAM = "OTEL_AGENTS"
+
+
+def _take_and_drop_dead_letters(url: str, agent_id: str) -> int:
+    """Take one delivery of ``agent_id``'s normal lane and never settle it (a recipient that
+    died), then delete the dead-letter stream (an operator's purge); the delivery count."""
+    import nats
+
+    names = NatsNames(STREAM)
+
+    async def main() -> int:
+        nc = await nats.connect(url)
+        try:
+            js = nc.jetstream()
+            consumer = names.consumer(agent_id, MessagePriority.NORMAL)
+            sub = await js.pull_subscribe_bind(consumer, STREAM)
+            (msg,) = await sub.fetch(1, timeout=10)
+            await js.delete_stream(names.dead_letters)
+            return msg.metadata.num_delivered
+        finally:
+            await nc.close()
+
+    return asyncio.run(main())
+
+
+def test_a_dead_letter_publish_that_fails_does_not_end_serve(
+    make_nats_comm: Make, nats: NatsServer
+) -> None:
+    """A message past its attempts whose dead-letter publish fails is given back; serve()
+    goes on and processes the messages after it."""
+    config = {"ack_timeout": 1.0, "max_delivery_attempts": 1, "heartbeat_monitor": False}
+    comm = make_nats_comm(config)
+    comm.register_agent("worker", "Worker", ["work"], "http://localhost:8001")
+    handled: list[Any] = []
+    comm.register_handler("worker", lambda message: handled.append(message.payload["n"]))
+    doomed = comm.send_message("boss", "worker", MessageType.REQUEST, {"n": 0})
+    assert _take_and_drop_dead_letters(nats.url, "worker") == 1
+    transport: Any = comm.transport
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(comm.serve("worker", stop))
+        deadline = time.monotonic() + DEADLINE
+        # Redelivered after the 1 s ack wait: past its one attempt, dead-lettered on
+        # receipt, and the dead-letter stream is gone.
+        while transport.receiver.bury_failures == 0 and not task.done():
+            assert time.monotonic() < deadline, "the doomed message was not redelivered"
+            await asyncio.sleep(0.05)
+        later = [
+            await comm.send_message_async("boss", "worker", MessageType.REQUEST, {"n": n})
+            for n in (1, 2)
+        ]
+        while len(handled) < 2 and not task.done():
+            assert time.monotonic() < deadline, "the later messages were not processed"
+            await asyncio.sleep(0.05)
+        assert not task.done(), f"serve() ended: {task.exception()!r}"
+        stop.set()
+        await task
+        assert all(comm.get_message_status(m).status is MessageStatus.PROCESSED for m in later)
+
+    asyncio.run(serve())
+    assert handled == [1, 2]
+    assert comm.get_message_status(doomed).status is not MessageStatus.DEAD_LETTERED
