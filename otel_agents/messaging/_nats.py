@@ -276,6 +276,8 @@ class NatsTransport(Transport):
             )
         if self.receiver is not None:
             await self.receiver.give_back()
+        for lanes in self._lanes.values():
+            await _give_back_buffered(lanes)
         if self._watch is not None:
             await self._watch.close()
         for lanes in self._lanes.values():
@@ -453,6 +455,23 @@ def _credentials() -> dict[str, str]:
         "password": os.environ.get(PASSWORD_ENV),
     }
     return {key: value for key, value in found.items() if value}
+
+
+async def _give_back_buffered(lanes: AgentLanes) -> None:
+    """Nak what was pulled and not yet taken (the rest of a batch, a lingering pull's
+    message): a successor gets it at once, not after the ack wait."""
+    pulled: list[Any] = []
+    for lane in lanes.lanes.values():
+        task = lane.waiting
+        if task is not None and task.done() and not task.cancelled():
+            lane.waiting = None
+            if task.exception() is None:
+                pulled.extend(task.result())
+    while (msg := lanes.pop_buffered()) is not None:
+        pulled.append(msg)
+    for msg in pulled:
+        with contextlib.suppress(Exception):
+            await msg.nak()
 
 
 def _log_failure(future: Any) -> None:

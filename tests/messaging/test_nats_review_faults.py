@@ -11,14 +11,17 @@ from typing import Any
 
 import pytest
 
+from otel_agents import semconv as sc
 from otel_agents.messaging import (
     AgentCommunicationProtocol,
+    AgentMessage,
     MessagePriority,
     MessageStatus,
     MessageType,
 )
 from otel_agents.messaging._nats_io import NatsNames
 from tests._nats import NatsServer
+from tests._waits import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -87,3 +90,39 @@ def test_a_dead_letter_publish_that_fails_does_not_end_serve(
     asyncio.run(serve())
     assert handled == [1, 2]
     assert comm.get_message_status(doomed).status is not MessageStatus.DEAD_LETTERED
+
+
+def test_close_gives_back_the_rest_of_a_pulled_batch_at_once(make_nats_comm: Make) -> None:
+    """Closing naks what was pulled in a batch and not taken: a successor gets it long
+    before the 60 s ack wait, with one delivery counted for the stop, not its attempts."""
+    config = {"ack_timeout": 60.0, "max_delivery_attempts": 2, "heartbeat_monitor": False}
+    sender = make_nats_comm(config)
+    sender.register_agent("boss", "Boss", [], "http://localhost:8000")
+    first = make_nats_comm(config)
+    first.register_agent("worker", "Worker", ["work"], "http://localhost:8001")
+    eventually(lambda: sender.registry.lookup("worker"), "the sender seeing the worker")
+    sent = [sender.send_message("boss", "worker", MessageType.REQUEST, {"n": n}) for n in range(10)]
+    taken = first.process_next("worker")  # pulls a batch of all ten, takes the first
+    assert taken is not None
+    assert taken.message_id == sent[0]
+    first.stop()
+
+    successor = make_nats_comm(config)
+    successor.register_agent("worker", "Worker", ["work"], "http://localhost:8001")
+    counts: dict[str, Any] = {}
+
+    def record(message: AgentMessage) -> None:
+        attributes = successor.transport.delivery_attributes(message)
+        counts[message.message_id] = attributes[sc.AGENT_MESSAGE_DELIVERY_COUNT]
+
+    successor.register_handler("worker", record)
+
+    def nine() -> int:
+        successor.process_next("worker")
+        return len(counts) >= 9
+
+    eventually(nine, "the successor getting the nine given back", timeout=DEADLINE)
+    assert sorted(counts) == sorted(sent[1:])
+    assert set(counts.values()) == {2}  # the first delivery, then this one
+    for message_id in sent[1:]:
+        assert successor.get_message_status(message_id).status is MessageStatus.PROCESSED
