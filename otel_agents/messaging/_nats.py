@@ -153,7 +153,6 @@ class NatsTransport(Transport):
 
     async def _start(self, registry: AgentRegistry) -> None:
         import nats
-        from nats.js import api
 
         deadline = time.monotonic() + self.broker_timeout
         try:
@@ -181,6 +180,18 @@ class NatsTransport(Transport):
                 "is running with JetStream (-js)",
                 reason="broker_unreachable",
             ) from None
+        try:
+            await self._set_up(registry, deadline)
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            raise _setup_error(exc, self.server) from None
+
+    async def _set_up(self, registry: AgentRegistry, deadline: float) -> None:
+        """The publisher, streams, buckets and watch on a connected client."""
+        from nats.js import api
+
+        assert self._nc is not None
         self._js = self._nc.jetstream(timeout=min(5.0, self.broker_timeout))
         self._publisher = Publisher(
             self._nc, asyncio.get_running_loop(), self.server, self.broker_timeout
@@ -472,6 +483,31 @@ async def _give_back_buffered(lanes: AgentLanes) -> None:
     for msg in pulled:
         with contextlib.suppress(Exception):
             await msg.nak()
+
+
+def _setup_error(exc: Exception, server: str) -> DeliveryError:
+    """What a failure to set up the streams and buckets means, as a :class:`DeliveryError`
+    (nats-py's own errors name neither the server nor the fix)."""
+    import nats.errors
+    import nats.js.errors
+
+    if isinstance(exc, (nats.js.errors.ServiceUnavailableError, nats.errors.NoRespondersError)):
+        return DeliveryError(
+            f"the NATS server at {server} has no JetStream: start nats-server with -js "
+            "(and a store directory, -sd)",
+            reason="jetstream_unavailable",
+        )
+    if isinstance(exc, nats.js.errors.APIError):
+        return DeliveryError(
+            f"the NATS server at {server} refused to set up the stream and buckets "
+            f"({exc.description}): check the account's JetStream limits and permissions",
+            reason="broker_refused",
+        )
+    return DeliveryError(
+        f"setting up the stream and buckets on the NATS server at {server} failed "
+        f"({type(exc).__name__}): check that it is reachable and has JetStream (-js)",
+        reason="broker_unreachable",
+    )
 
 
 def _log_failure(future: Any) -> None:

@@ -5,8 +5,13 @@ JetStream, refused credentials, a short-lived demo bucket, a deleted registry en
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import threading
 import time
-from collections.abc import Callable
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -15,12 +20,15 @@ from otel_agents import semconv as sc
 from otel_agents.messaging import (
     AgentCommunicationProtocol,
     AgentMessage,
+    DeliveryError,
     MessagePriority,
     MessageStatus,
     MessageType,
 )
 from otel_agents.messaging._nats_io import NatsNames
-from tests._nats import NatsServer
+from tests._cluster import stop_process
+from tests._nats import NATS_SERVER, NatsServer
+from tests._support import free_port
 from tests._waits import eventually
 
 pytestmark = pytest.mark.integration
@@ -28,6 +36,39 @@ pytestmark = pytest.mark.integration
 Make = Callable[..., AgentCommunicationProtocol]
 DEADLINE = 20.0
 STREAM = "OTEL_AGENTS"
+
+
+@contextmanager
+def _bare_server(*options: str) -> Iterator[str]:
+    """A nats-server started with ``options`` (no JetStream unless they ask for it) on
+    free loopback ports, healthy; its URL. Stopped by its pid whatever happens."""
+    for attempt in range(3):  # a free port may be taken before the server binds it
+        port, http_port = free_port(), free_port()
+        args = [str(NATS_SERVER), "-a", "127.0.0.1", "-p", str(port)]
+        args += ["--http_port", str(http_port), *options]
+        process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + DEADLINE
+            while process.poll() is None and time.monotonic() < deadline:
+                try:
+                    health = f"http://127.0.0.1:{http_port}/healthz"
+                    with urllib.request.urlopen(health, timeout=1) as response:
+                        if response.status == 200:
+                            break
+                except (urllib.error.URLError, OSError):
+                    time.sleep(0.02)
+            else:
+                if attempt == 2 or process.poll() is None:
+                    raise AssertionError("nats-server did not become healthy")
+                continue
+            yield f"nats://127.0.0.1:{port}"
+            return
+        finally:
+            stop_process(process)
+
+
+def _nats_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "otel-agents-nats" and t.is_alive()]
 
 
 def _take_and_drop_dead_letters(url: str, agent_id: str) -> int:
@@ -126,3 +167,17 @@ def test_close_gives_back_the_rest_of_a_pulled_batch_at_once(make_nats_comm: Mak
     assert set(counts.values()) == {2}  # the first delivery, then this one
     for message_id in sent[1:]:
         assert successor.get_message_status(message_id).status is MessageStatus.PROCESSED
+
+
+def test_a_broker_without_jetstream_is_a_clear_error_and_leaves_no_thread() -> None:
+    """nats-server without -js: DeliveryError saying to start it with -js, not nats-py's
+    ServiceUnavailableError; the loop thread is stopped."""
+    before = _nats_threads()
+    with _bare_server() as url, pytest.raises(DeliveryError) as raised:
+        AgentCommunicationProtocol(
+            {"transport": url, "broker_timeout": 5.0, "heartbeat_monitor": False}
+        )
+    assert raised.value.reason == "jetstream_unavailable"
+    assert "has no JetStream: start nats-server with -js" in str(raised.value)
+    assert raised.value.__cause__ is None
+    eventually(lambda: _nats_threads() == before, "the NATS loop thread stopping", DEADLINE)
