@@ -122,6 +122,10 @@ class NatsTransport(Transport):
         self.registry: AgentRegistry | None = None
         self.view = BrokerView(self)
         self._config: dict[str, Any] = {}
+        #: The last error nats-py reported, and whether the server refused our credentials.
+        self._last_error: Exception | None = None
+        self._refused = asyncio.Event()
+        self._said_refused = False
 
     def __repr__(self) -> str:
         return f"NatsTransport({self.server!r}, stream={self.names.stream!r})"
@@ -152,40 +156,62 @@ class NatsTransport(Transport):
         runtime.telemetry.observe_lag(self.lag)
 
     async def _start(self, registry: AgentRegistry) -> None:
-        import nats
-
         deadline = time.monotonic() + self.broker_timeout
-        try:
-            # nats-py retries an unreachable server for ever when reconnects are allowed:
-            # the first connection is bounded here; later outages are retried (and bounded
-            # per publish).
-            self._nc = await asyncio.wait_for(
-                nats.connect(
-                    self.url,
-                    **_credentials(),
-                    connect_timeout=max(1, min(5, int(self.broker_timeout))),
-                    allow_reconnect=True,
-                    max_reconnect_attempts=-1,
-                    reconnect_time_wait=0.5,
-                    error_cb=self._on_error,
-                    reconnected_cb=self._on_reconnect,
-                    name="otel-agents",
-                ),
-                self.broker_timeout,
-            )
-        except Exception as exc:
-            raise DeliveryError(
-                f"cannot connect to the NATS server at {self.server} within "
-                f"{self.broker_timeout:g} s ({type(exc).__name__}): check that nats-server "
-                "is running with JetStream (-js)",
-                reason="broker_unreachable",
-            ) from None
+        self._nc = await self._connect()
         try:
             await self._set_up(registry, deadline)
         except DeliveryError:
             raise
         except Exception as exc:
             raise _setup_error(exc, self.server) from None
+
+    async def _connect(self) -> Client:
+        """The first connection, within ``broker_timeout``; refused credentials end it at
+        once (nats-py would retry them for ever, and they would look like a timeout)."""
+        from nats.aio.client import Client
+
+        self._refused = asyncio.Event()
+        client = Client()
+        # nats-py retries an unreachable server for ever when reconnects are allowed: the
+        # first connection is bounded here; later outages are retried (and bounded per
+        # publish).
+        options: dict[str, Any] = {
+            **_credentials(),
+            "connect_timeout": max(1, min(5, int(self.broker_timeout))),
+            "allow_reconnect": True,
+            "max_reconnect_attempts": -1,
+            "reconnect_time_wait": 0.5,
+            "error_cb": self._on_error,
+            "reconnected_cb": self._on_reconnect,
+            "name": "otel-agents",
+        }
+        connecting = asyncio.ensure_future(client.connect(self.url, **options))
+        refused = asyncio.ensure_future(self._refused.wait())
+        await asyncio.wait(
+            {connecting, refused}, timeout=self.broker_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        refused.cancel()
+        if connecting.done() and not connecting.cancelled() and connecting.exception() is None:
+            return client
+        connecting.cancel()
+        with contextlib.suppress(BaseException):
+            await connecting
+        with contextlib.suppress(Exception):
+            await client.close()
+        if self._refused.is_set():
+            raise DeliveryError(
+                f"the NATS server at {self.server} refused the credentials "
+                f"({TOKEN_ENV} / {USER_ENV} + {PASSWORD_ENV} / URL userinfo): check them",
+                reason="unauthorized",
+            )
+        failure = self._last_error if connecting.cancelled() else connecting.exception()
+        what = "TimeoutError" if failure is None else type(failure).__name__
+        raise DeliveryError(
+            f"cannot connect to the NATS server at {self.server} within "
+            f"{self.broker_timeout:g} s ({what}): check that nats-server "
+            "is running with JetStream (-js)",
+            reason="broker_unreachable",
+        )
 
     async def _set_up(self, registry: AgentRegistry, deadline: float) -> None:
         """The publisher, streams, buckets and watch on a connected client."""
@@ -268,6 +294,15 @@ class NatsTransport(Transport):
             await self._watch.renew()
 
     async def _on_error(self, exc: Exception) -> None:
+        self._last_error = exc
+        if _refused_credentials(exc):
+            if self._nc is None:
+                self._refused.set()  # the first connection: _connect fails at once
+            else:  # a reconnection (the server's credentials changed): retried, said once
+                log = _logger.debug if self._said_refused else _logger.warning
+                self._said_refused = True
+                log("the NATS server at %s refused the credentials", self.server)
+            return
         _logger.debug("NATS connection to %s: %s", self.server, type(exc).__name__)
 
     def close(self) -> None:
@@ -483,6 +518,16 @@ async def _give_back_buffered(lanes: AgentLanes) -> None:
     for msg in pulled:
         with contextlib.suppress(Exception):
             await msg.nak()
+
+
+def _refused_credentials(exc: Exception) -> bool:
+    """Whether nats-py's error is the server's "Authorization Violation" (during the first
+    connection it is a plain ``nats.errors.Error`` carrying the server's text)."""
+    import nats.errors
+
+    return isinstance(exc, nats.errors.AuthorizationError) or (
+        "authorization violation" in str(exc).lower()
+    )
 
 
 def _setup_error(exc: Exception, server: str) -> DeliveryError:

@@ -181,3 +181,36 @@ def test_a_broker_without_jetstream_is_a_clear_error_and_leaves_no_thread() -> N
     assert "has no JetStream: start nats-server with -js" in str(raised.value)
     assert raised.value.__cause__ is None
     eventually(lambda: _nats_threads() == before, "the NATS loop thread stopping", DEADLINE)
+
+
+def test_refused_credentials_fail_at_once_naming_them_not_a_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server with --auth and a wrong token: DeliveryError naming the credentials (never
+    their value), raised as soon as the server refuses them, not after broker_timeout."""
+    monkeypatch.setenv("OTEL_AGENTS_NATS_TOKEN", "WRONG-token-value")
+    before = _nats_threads()
+    result: dict[str, BaseException] = {}
+
+    def construct(url: str) -> None:
+        try:
+            # broker_timeout is far longer than the test waits: only refusing the
+            # credentials at once can end the constructor in time.
+            AgentCommunicationProtocol(
+                {"transport": url, "broker_timeout": 300.0, "heartbeat_monitor": False}
+            )
+        except BaseException as exc:  # handed to the test's thread
+            result["error"] = exc
+
+    with _bare_server("--auth", "the-good-token-123") as url:
+        worker = threading.Thread(target=construct, args=(url,), daemon=True)
+        worker.start()
+        worker.join(DEADLINE)  # a hang guard: the refusal comes at the first attempt
+        assert not worker.is_alive(), "the constructor waited on refused credentials"
+    error = result["error"]
+    assert isinstance(error, DeliveryError), repr(error)
+    assert error.reason == "unauthorized"
+    assert "refused the credentials (OTEL_AGENTS_NATS_TOKEN" in str(error)
+    assert "WRONG" not in str(error)
+    assert "good-token" not in str(error)
+    eventually(lambda: _nats_threads() == before, "the NATS loop thread stopping", DEADLINE)
