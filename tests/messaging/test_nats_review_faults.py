@@ -24,6 +24,7 @@ from otel_agents.messaging import (
     MessagePriority,
     MessageStatus,
     MessageType,
+    NatsTransport,
 )
 from otel_agents.messaging._nats_io import NatsNames
 from tests._cluster import stop_process
@@ -214,3 +215,38 @@ def test_refused_credentials_fail_at_once_naming_them_not_a_timeout(
     assert "WRONG" not in str(error)
     assert "good-token" not in str(error)
     eventually(lambda: _nats_threads() == before, "the NATS loop thread stopping", DEADLINE)
+
+
+def _agents_bucket_ttl(url: str, stream: str) -> float:
+    import nats
+
+    async def main() -> float:
+        nc = await nats.connect(url)
+        try:
+            status = await (
+                await nc.jetstream().key_value(NatsNames(stream).agents_bucket)
+            ).status()
+            return float(status.ttl or 0.0)
+        finally:
+            await nc.close()
+
+    return asyncio.run(main())
+
+
+def test_the_nats_demo_never_shortens_the_default_agents_bucket_ttl(
+    nats: NatsServer, make_nats_comm: Make
+) -> None:
+    """``demo --nats`` (1 s heartbeats) runs on its own stream: an agent registered later on
+    the default stream keeps its 90 s entry and stays registered past the demo's 3 s."""
+    from otel_agents._demo import DEMO_STREAM, Swarm
+
+    with Swarm(configure_telemetry=False, refresh=0.5, transport=nats.url) as swarm:
+        assert isinstance(swarm.comm.transport, NatsTransport)
+        assert swarm.comm.transport.names.stream == DEMO_STREAM
+    assert _agents_bucket_ttl(nats.url, DEMO_STREAM) == 3.0
+    agent = make_nats_comm({"heartbeat_monitor": False})
+    agent.register_agent("analyst", "Analyst", ["analysis"], "nats-agent://analyst")
+    assert _agents_bucket_ttl(nats.url, STREAM) == 90.0  # 30 s x 3 misses, the defaults
+    time.sleep(4.0)  # past the demo's TTL, with no heartbeat meanwhile
+    observer = make_nats_comm({"heartbeat_monitor": False})
+    eventually(lambda: observer.registry.lookup("analyst"), "the observer seeing the analyst")
