@@ -250,7 +250,7 @@ class NatsTransport(Transport):
         self._status = await self._ensure_bucket(
             api.KeyValueConfig(bucket=self.names.status_bucket, history=1, ttl=keep)
         )
-        self._watch = KvRegistry(self._kv, registry)
+        self._watch = _Mirror(self._kv, registry, self)
         self._watch.start()
         # The agents already registered are known before the first send.
         await asyncio.wait_for(self._watch.ready.wait(), max(1.0, deadline - time.monotonic()))
@@ -484,6 +484,31 @@ class NatsTransport(Transport):
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """The newest ``limit`` dead letters of the deployment, oldest first."""
         return self.io.run(self.view.dead_letters(limit), self.broker_timeout, "reading")
+
+
+class _Mirror(KvRegistry):
+    """The bucket watch, except that an entry of an agent this process registered and still
+    runs, deleted by another process (an operator's ``unregister_agent``, an old instance),
+    stays in this process's registry: its next heartbeat puts the entry back, so the agent
+    is found again rather than lost for good while it still serves."""
+
+    def __init__(self, kv: Any, registry: AgentRegistry, transport: NatsTransport) -> None:
+        super().__init__(kv, registry)
+        self.transport = transport
+        self._said: set[str] = set()
+
+    def _gone(self, key: str) -> None:
+        for agent_id in self.transport.local:
+            if self.transport.names.group(agent_id) == key:
+                if agent_id not in self._said:
+                    self._said.add(agent_id)
+                    _logger.warning(
+                        "the registry entry of %r (run by this process) was deleted by another "
+                        "process: it is put back at the agent's next heartbeat",
+                        agent_id,
+                    )
+                return
+        super()._gone(key)
 
 
 #: Credentials from the environment, for URLs that should not carry them (command lines).

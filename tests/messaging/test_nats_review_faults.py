@@ -5,6 +5,7 @@ JetStream, refused credentials, a short-lived demo bucket, a deleted registry en
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import threading
 import time
@@ -250,3 +251,29 @@ def test_the_nats_demo_never_shortens_the_default_agents_bucket_ttl(
     time.sleep(4.0)  # past the demo's TTL, with no heartbeat meanwhile
     observer = make_nats_comm({"heartbeat_monitor": False})
     eventually(lambda: observer.registry.lookup("analyst"), "the observer seeing the analyst")
+
+
+def test_an_agent_whose_entry_another_process_deleted_is_back_at_its_next_heartbeat(
+    make_nats_comm: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another process unregisters a running agent: its own process keeps it, and its next
+    heartbeat puts the entry back, so others find it and send to it again."""
+    caplog.set_level(logging.WARNING, "otel_agents.messaging")
+    config = {"heartbeat_monitor": False}
+    running = make_nats_comm(config)
+    running.register_agent("worker", "Worker", ["work"], "nats-agent://worker")
+    other = make_nats_comm(config)
+    eventually(lambda: other.registry.lookup("worker"), "the other process seeing the worker")
+    other.unregister_agent("worker")
+    eventually(lambda: other.registry.lookup("worker") is None, "the entry being deleted")
+    # The delete reaches the running process's watch too; it keeps its own agent.
+    eventually(
+        lambda: any("deleted by another process" in r.getMessage() for r in caplog.records),
+        "the running process seeing the delete",
+    )
+    assert running.registry.lookup("worker") is not None
+    running.heartbeat("worker")  # did raise "not registered" for ever
+    eventually(lambda: other.registry.lookup("worker"), "the worker registered again")
+    sent = other.send_message("boss", "worker", MessageType.REQUEST, {"n": 1})
+    received = eventually(lambda: running.process_next("worker"), "the worker's message")
+    assert received.message_id == sent
