@@ -1,7 +1,8 @@
 """``NatsTransport``: agent messaging over NATS JetStream, durable and traced, with no hub.
 
 ``AgentCommunicationProtocol({"transport": "nats://127.0.0.1:4222"})`` (or
-``otel-agents agent --nats URL``) uses it. On the broker (see :mod:`._nats_io` for names):
+``otel-agents agent --nats URL``) uses it (its connection: :mod:`._nats_connect`). On the
+broker (see :mod:`._nats_io` for names):
 
 * one stream per deployment (``nats_stream``, default ``OTEL_AGENTS``, work-queue retention,
   file storage) with a subject per agent and priority, ``<stream>.<agent>.<priority>``;
@@ -28,7 +29,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
 import re
 import time
 from collections.abc import Iterable
@@ -40,9 +40,15 @@ from otel_agents import semconv as sc
 from otel_agents._errors import ConfigurationError
 from otel_agents._export import redact_url
 from otel_agents._extras import import_for
-from otel_agents._server_params import NATS_PASSWORD, NATS_TOKEN, NATS_USER
 from otel_agents.messaging._errors import DeliveryError, MessageTooLargeError
 from otel_agents.messaging._message import AgentMessage, MessagePriority
+from otel_agents.messaging._nats_connect import (  # the variables: re-exported
+    PASSWORD_ENV as PASSWORD_ENV,
+    TOKEN_ENV as TOKEN_ENV,
+    USER_ENV as USER_ENV,
+    Connector,
+    setup_error,
+)
 from otel_agents.messaging._nats_io import LoopThread, NatsNames
 from otel_agents.messaging._nats_lanes import AgentLanes, Lane
 from otel_agents.messaging._nats_publish import Publisher
@@ -122,10 +128,7 @@ class NatsTransport(Transport):
         self.registry: AgentRegistry | None = None
         self.view = BrokerView(self)
         self._config: dict[str, Any] = {}
-        #: The last error nats-py reported, and whether the server refused our credentials.
-        self._last_error: Exception | None = None
-        self._refused = asyncio.Event()
-        self._said_refused = False
+        self._connector = Connector(url, self.server, broker_timeout)
 
     def __repr__(self) -> str:
         return f"NatsTransport({self.server!r}, stream={self.names.stream!r})"
@@ -157,61 +160,13 @@ class NatsTransport(Transport):
 
     async def _start(self, registry: AgentRegistry) -> None:
         deadline = time.monotonic() + self.broker_timeout
-        self._nc = await self._connect()
+        self._nc = await self._connector.connect(self._on_reconnect)
         try:
             await self._set_up(registry, deadline)
         except DeliveryError:
             raise
         except Exception as exc:
-            raise _setup_error(exc, self.server) from None
-
-    async def _connect(self) -> Client:
-        """The first connection, within ``broker_timeout``; refused credentials end it at
-        once (nats-py would retry them for ever, and they would look like a timeout)."""
-        from nats.aio.client import Client
-
-        self._refused = asyncio.Event()
-        client = Client()
-        # nats-py retries an unreachable server for ever when reconnects are allowed: the
-        # first connection is bounded here; later outages are retried (and bounded per
-        # publish).
-        options: dict[str, Any] = {
-            **_credentials(),
-            "connect_timeout": max(1, min(5, int(self.broker_timeout))),
-            "allow_reconnect": True,
-            "max_reconnect_attempts": -1,
-            "reconnect_time_wait": 0.5,
-            "error_cb": self._on_error,
-            "reconnected_cb": self._on_reconnect,
-            "name": "otel-agents",
-        }
-        connecting = asyncio.ensure_future(client.connect(self.url, **options))
-        refused = asyncio.ensure_future(self._refused.wait())
-        await asyncio.wait(
-            {connecting, refused}, timeout=self.broker_timeout, return_when=asyncio.FIRST_COMPLETED
-        )
-        refused.cancel()
-        if connecting.done() and not connecting.cancelled() and connecting.exception() is None:
-            return client
-        connecting.cancel()
-        with contextlib.suppress(BaseException):
-            await connecting
-        with contextlib.suppress(Exception):
-            await client.close()
-        if self._refused.is_set():
-            raise DeliveryError(
-                f"the NATS server at {self.server} refused the credentials "
-                f"({TOKEN_ENV} / {USER_ENV} + {PASSWORD_ENV} / URL userinfo): check them",
-                reason="unauthorized",
-            )
-        failure = self._last_error if connecting.cancelled() else connecting.exception()
-        what = "TimeoutError" if failure is None else type(failure).__name__
-        raise DeliveryError(
-            f"cannot connect to the NATS server at {self.server} within "
-            f"{self.broker_timeout:g} s ({what}): check that nats-server "
-            "is running with JetStream (-js)",
-            reason="broker_unreachable",
-        )
+            raise setup_error(exc, self.server) from None
 
     async def _set_up(self, registry: AgentRegistry, deadline: float) -> None:
         """The publisher, streams, buckets and watch on a connected client."""
@@ -292,18 +247,6 @@ class NatsTransport(Transport):
             lanes.renew()
         if self._watch is not None:
             await self._watch.renew()
-
-    async def _on_error(self, exc: Exception) -> None:
-        self._last_error = exc
-        if _refused_credentials(exc):
-            if self._nc is None:
-                self._refused.set()  # the first connection: _connect fails at once
-            else:  # a reconnection (the server's credentials changed): retried, said once
-                log = _logger.debug if self._said_refused else _logger.warning
-                self._said_refused = True
-                log("the NATS server at %s refused the credentials", self.server)
-            return
-        _logger.debug("NATS connection to %s: %s", self.server, type(exc).__name__)
 
     def close(self) -> None:
         """Stop watching, drain the connection, stop the loop thread. Safe to call twice."""
@@ -511,23 +454,6 @@ class _Mirror(KvRegistry):
         super()._gone(key)
 
 
-#: Credentials from the environment, for URLs that should not carry them (command lines).
-TOKEN_ENV, USER_ENV, PASSWORD_ENV = (
-    NATS_TOKEN.variable,
-    NATS_USER.variable,
-    NATS_PASSWORD.variable,
-)
-
-
-def _credentials() -> dict[str, str]:
-    found = {
-        "token": os.environ.get(TOKEN_ENV),
-        "user": os.environ.get(USER_ENV),
-        "password": os.environ.get(PASSWORD_ENV),
-    }
-    return {key: value for key, value in found.items() if value}
-
-
 async def _give_back_buffered(lanes: AgentLanes) -> None:
     """Nak what was pulled and not yet taken (the rest of a batch, a lingering pull's
     message): a successor gets it at once, not after the ack wait."""
@@ -543,41 +469,6 @@ async def _give_back_buffered(lanes: AgentLanes) -> None:
     for msg in pulled:
         with contextlib.suppress(Exception):
             await msg.nak()
-
-
-def _refused_credentials(exc: Exception) -> bool:
-    """Whether nats-py's error is the server's "Authorization Violation" (during the first
-    connection it is a plain ``nats.errors.Error`` carrying the server's text)."""
-    import nats.errors
-
-    return isinstance(exc, nats.errors.AuthorizationError) or (
-        "authorization violation" in str(exc).lower()
-    )
-
-
-def _setup_error(exc: Exception, server: str) -> DeliveryError:
-    """What a failure to set up the streams and buckets means, as a :class:`DeliveryError`
-    (nats-py's own errors name neither the server nor the fix)."""
-    import nats.errors
-    import nats.js.errors
-
-    if isinstance(exc, (nats.js.errors.ServiceUnavailableError, nats.errors.NoRespondersError)):
-        return DeliveryError(
-            f"the NATS server at {server} has no JetStream: start nats-server with -js "
-            "(and a store directory, -sd)",
-            reason="jetstream_unavailable",
-        )
-    if isinstance(exc, nats.js.errors.APIError):
-        return DeliveryError(
-            f"the NATS server at {server} refused to set up the stream and buckets "
-            f"({exc.description}): check the account's JetStream limits and permissions",
-            reason="broker_refused",
-        )
-    return DeliveryError(
-        f"setting up the stream and buckets on the NATS server at {server} failed "
-        f"({type(exc).__name__}): check that it is reachable and has JetStream (-js)",
-        reason="broker_unreachable",
-    )
 
 
 def _log_failure(future: Any) -> None:
