@@ -45,6 +45,10 @@ EXPORTER_VARIABLES = (
 )
 
 
+#: The NATS stream (and prefix of the buckets) of ``demo --nats``: never the default one.
+DEMO_STREAM = "OTEL_AGENTS_DEMO"
+
+
 @dataclass(frozen=True)
 class DemoAgent:
     agent_id: str
@@ -118,9 +122,13 @@ class Swarm:
             )
         self.tracker = PerformanceTracker({"snapshot_interval": 0})
         self.profiler = PerformanceProfiler({"snapshot_interval": 0})
-        self.comm = AgentCommunicationProtocol(
-            {"heartbeat_interval": 1.0, "transport": self.transport}
-        )
+        config: dict[str, Any] = {"heartbeat_interval": 1.0, "transport": self.transport}
+        if self.transport is not None:
+            # Its own stream and buckets: the deployment's agents bucket keeps the TTL of
+            # whoever created it first, and the demo's 1 s heartbeats would make it 3 s for
+            # every agent on the default stream.
+            config["nats_stream"] = DEMO_STREAM
+        self.comm = AgentCommunicationProtocol(config)
         for agent in AGENTS:
             self.comm.register_agent(
                 agent.agent_id, agent.name, [agent.capability], f"inproc://{agent.agent_id}"

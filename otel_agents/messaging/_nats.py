@@ -1,7 +1,8 @@
 """``NatsTransport``: agent messaging over NATS JetStream, durable and traced, with no hub.
 
 ``AgentCommunicationProtocol({"transport": "nats://127.0.0.1:4222"})`` (or
-``otel-agents agent --nats URL``) uses it. On the broker (see :mod:`._nats_io` for names):
+``otel-agents agent --nats URL``) uses it (its connection: :mod:`._nats_connect`). On the
+broker (see :mod:`._nats_io` for names):
 
 * one stream per deployment (``nats_stream``, default ``OTEL_AGENTS``, work-queue retention,
   file storage) with a subject per agent and priority, ``<stream>.<agent>.<priority>``;
@@ -28,7 +29,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
 import re
 import time
 from collections.abc import Iterable
@@ -40,9 +40,15 @@ from otel_agents import semconv as sc
 from otel_agents._errors import ConfigurationError
 from otel_agents._export import redact_url
 from otel_agents._extras import import_for
-from otel_agents._server_params import NATS_PASSWORD, NATS_TOKEN, NATS_USER
 from otel_agents.messaging._errors import DeliveryError, MessageTooLargeError
 from otel_agents.messaging._message import AgentMessage, MessagePriority
+from otel_agents.messaging._nats_connect import (  # the variables: re-exported
+    PASSWORD_ENV as PASSWORD_ENV,
+    TOKEN_ENV as TOKEN_ENV,
+    USER_ENV as USER_ENV,
+    Connector,
+    setup_error,
+)
 from otel_agents.messaging._nats_io import LoopThread, NatsNames
 from otel_agents.messaging._nats_lanes import AgentLanes, Lane
 from otel_agents.messaging._nats_publish import Publisher
@@ -122,6 +128,7 @@ class NatsTransport(Transport):
         self.registry: AgentRegistry | None = None
         self.view = BrokerView(self)
         self._config: dict[str, Any] = {}
+        self._connector = Connector(url, self.server, broker_timeout)
 
     def __repr__(self) -> str:
         return f"NatsTransport({self.server!r}, stream={self.names.stream!r})"
@@ -152,35 +159,20 @@ class NatsTransport(Transport):
         runtime.telemetry.observe_lag(self.lag)
 
     async def _start(self, registry: AgentRegistry) -> None:
-        import nats
+        deadline = time.monotonic() + self.broker_timeout
+        self._nc = await self._connector.connect(self._on_reconnect)
+        try:
+            await self._set_up(registry, deadline)
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            raise setup_error(exc, self.server) from None
+
+    async def _set_up(self, registry: AgentRegistry, deadline: float) -> None:
+        """The publisher, streams, buckets and watch on a connected client."""
         from nats.js import api
 
-        deadline = time.monotonic() + self.broker_timeout
-        try:
-            # nats-py retries an unreachable server for ever when reconnects are allowed:
-            # the first connection is bounded here; later outages are retried (and bounded
-            # per publish).
-            self._nc = await asyncio.wait_for(
-                nats.connect(
-                    self.url,
-                    **_credentials(),
-                    connect_timeout=max(1, min(5, int(self.broker_timeout))),
-                    allow_reconnect=True,
-                    max_reconnect_attempts=-1,
-                    reconnect_time_wait=0.5,
-                    error_cb=self._on_error,
-                    reconnected_cb=self._on_reconnect,
-                    name="otel-agents",
-                ),
-                self.broker_timeout,
-            )
-        except Exception as exc:
-            raise DeliveryError(
-                f"cannot connect to the NATS server at {self.server} within "
-                f"{self.broker_timeout:g} s ({type(exc).__name__}): check that nats-server "
-                "is running with JetStream (-js)",
-                reason="broker_unreachable",
-            ) from None
+        assert self._nc is not None
         self._js = self._nc.jetstream(timeout=min(5.0, self.broker_timeout))
         self._publisher = Publisher(
             self._nc, asyncio.get_running_loop(), self.server, self.broker_timeout
@@ -213,7 +205,7 @@ class NatsTransport(Transport):
         self._status = await self._ensure_bucket(
             api.KeyValueConfig(bucket=self.names.status_bucket, history=1, ttl=keep)
         )
-        self._watch = KvRegistry(self._kv, registry)
+        self._watch = _Mirror(self._kv, registry, self)
         self._watch.start()
         # The agents already registered are known before the first send.
         await asyncio.wait_for(self._watch.ready.wait(), max(1.0, deadline - time.monotonic()))
@@ -256,9 +248,6 @@ class NatsTransport(Transport):
         if self._watch is not None:
             await self._watch.renew()
 
-    async def _on_error(self, exc: Exception) -> None:
-        _logger.debug("NATS connection to %s: %s", self.server, type(exc).__name__)
-
     def close(self) -> None:
         """Stop watching, drain the connection, stop the loop thread. Safe to call twice."""
         io, self._io = self._io, None
@@ -276,6 +265,8 @@ class NatsTransport(Transport):
             )
         if self.receiver is not None:
             await self.receiver.give_back()
+        for lanes in self._lanes.values():
+            await _give_back_buffered(lanes)
         if self._watch is not None:
             await self._watch.close()
         for lanes in self._lanes.values():
@@ -438,21 +429,46 @@ class NatsTransport(Transport):
         return self.io.run(self.view.dead_letters(limit), self.broker_timeout, "reading")
 
 
-#: Credentials from the environment, for URLs that should not carry them (command lines).
-TOKEN_ENV, USER_ENV, PASSWORD_ENV = (
-    NATS_TOKEN.variable,
-    NATS_USER.variable,
-    NATS_PASSWORD.variable,
-)
+class _Mirror(KvRegistry):
+    """The bucket watch, except that an entry of an agent this process registered and still
+    runs, deleted by another process (an operator's ``unregister_agent``, an old instance),
+    stays in this process's registry: its next heartbeat puts the entry back, so the agent
+    is found again rather than lost for good while it still serves."""
+
+    def __init__(self, kv: Any, registry: AgentRegistry, transport: NatsTransport) -> None:
+        super().__init__(kv, registry)
+        self.transport = transport
+        self._said: set[str] = set()
+
+    def _gone(self, key: str) -> None:
+        for agent_id in self.transport.local:
+            if self.transport.names.group(agent_id) == key:
+                if agent_id not in self._said:
+                    self._said.add(agent_id)
+                    _logger.warning(
+                        "the registry entry of %r (run by this process) was deleted by another "
+                        "process: it is put back at the agent's next heartbeat",
+                        agent_id,
+                    )
+                return
+        super()._gone(key)
 
 
-def _credentials() -> dict[str, str]:
-    found = {
-        "token": os.environ.get(TOKEN_ENV),
-        "user": os.environ.get(USER_ENV),
-        "password": os.environ.get(PASSWORD_ENV),
-    }
-    return {key: value for key, value in found.items() if value}
+async def _give_back_buffered(lanes: AgentLanes) -> None:
+    """Nak what was pulled and not yet taken (the rest of a batch, a lingering pull's
+    message): a successor gets it at once, not after the ack wait."""
+    pulled: list[Any] = []
+    for lane in lanes.lanes.values():
+        task = lane.waiting
+        if task is not None and task.done() and not task.cancelled():
+            lane.waiting = None
+            if task.exception() is None:
+                pulled.extend(task.result())
+    while (msg := lanes.pop_buffered()) is not None:
+        pulled.append(msg)
+    for msg in pulled:
+        with contextlib.suppress(Exception):
+            await msg.nak()
 
 
 def _log_failure(future: Any) -> None:

@@ -111,6 +111,8 @@ class Receiver:
         self._outcomes: deque[tuple[AgentMessage, MessageRecord | None, bool]] = deque()
         self._flushing = False
         self._flush_task: asyncio.Future[None] | None = None
+        #: Dead-letter publishes that failed (their deliveries were given back instead).
+        self.bury_failures = 0
 
     def source(self, agent_id: str) -> _Source:
         return _Source(self, agent_id)
@@ -207,7 +209,7 @@ class Receiver:
                 f"delivered {delivered - 1} times without an outcome (the recipient died or "
                 "exceeded ack_timeout each time)"
             )
-            await self._bury(msg, message, delivered - 1, "max_deliveries", detail)
+            await self._bury_or_keep(msg, message, delivered - 1, "max_deliveries", detail)
             return None
         now = runtime.clock.time()
         if record is None:
@@ -291,12 +293,41 @@ class Receiver:
             assert record is not None
             if delivered >= self.max_attempts:
                 error = record.error or "the handler failed"
-                await self._bury(msg, message, delivered, record.error_type or "failed", error)
+                reason = record.error_type or "failed"
+                await self._bury_or_keep(msg, message, delivered, reason, error)
             else:
                 await self._tell(record)
                 await msg.nak(delay=min(MAX_BACKOFF, self.backoff * 2 ** (delivered - 1)))
         else:
             await msg.nak()
+
+    async def _bury_or_keep(
+        self, msg: Msg, message: AgentMessage, attempts: int, reason: str, error: str
+    ) -> None:
+        """Dead-letter ``message``; when the dead-letter publish fails (the broker is
+        restarting, the dead-letter stream was deleted or is full), the delivery is given
+        back with a delay instead and the failure is counted and logged, never raised: one
+        message must not end the receive loop (``serve()``) of its agent.
+
+        Given back, a message with attempts left comes again and is dead-lettered then; one
+        that used up the consumer's deliveries stays on the broker until its TTL."""
+        try:
+            await self._bury(msg, message, attempts, reason, error)
+        except Exception as exc:
+            self.bury_failures += 1
+            log = _logger.warning if self.bury_failures == 1 else _logger.debug
+            log(
+                "message %s to %s could not be dead-lettered (%s, %d failure(s) so far): "
+                "given back to the broker; check the dead-letter stream %s",
+                message.message_id,
+                message.recipient_id,
+                type(exc).__name__,
+                self.bury_failures,
+                self.transport.names.dead_letters,
+            )
+            delay = min(MAX_BACKOFF, max(1.0, self.backoff * 2 ** min(attempts, 16)))
+            with contextlib.suppress(Exception):
+                await msg.nak(delay=delay)
 
     async def _bury(
         self, msg: Msg, message: AgentMessage, attempts: int, reason: str, error: str

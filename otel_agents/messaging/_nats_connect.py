@@ -1,0 +1,159 @@
+"""The NATS transport's connection: the first connect, bounded, and what failures mean.
+
+nats-py retries an unreachable server for ever when reconnects are allowed (which later
+outages need): the first connection is bounded here by ``broker_timeout``. Credentials the
+server refuses are retried for ever too, and would look like a timeout: the client's error
+callback sees the server's "Authorization Violation" and the first connection fails at once,
+naming where the credentials come from, never their value. A server without JetStream, or
+one refusing the stream and buckets, is a :class:`DeliveryError` that says what to do, not a
+raw nats-py error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from otel_agents._server_params import NATS_PASSWORD, NATS_TOKEN, NATS_USER
+from otel_agents.messaging._errors import DeliveryError
+
+if TYPE_CHECKING:
+    from nats.aio.client import Client
+
+__all__ = [
+    "PASSWORD_ENV",
+    "TOKEN_ENV",
+    "USER_ENV",
+    "Connector",
+    "credentials",
+    "setup_error",
+]
+
+_logger = logging.getLogger("otel_agents.messaging")
+
+#: Credentials from the environment, for URLs that should not carry them (command lines).
+TOKEN_ENV, USER_ENV, PASSWORD_ENV = (
+    NATS_TOKEN.variable,
+    NATS_USER.variable,
+    NATS_PASSWORD.variable,
+)
+
+
+def credentials() -> dict[str, str]:
+    found = {
+        "token": os.environ.get(TOKEN_ENV),
+        "user": os.environ.get(USER_ENV),
+        "password": os.environ.get(PASSWORD_ENV),
+    }
+    return {key: value for key, value in found.items() if value}
+
+
+def refused_credentials(exc: Exception) -> bool:
+    """Whether nats-py's error is the server's "Authorization Violation" (during the first
+    connection it is a plain ``nats.errors.Error`` carrying the server's text)."""
+    import nats.errors
+
+    return isinstance(exc, nats.errors.AuthorizationError) or (
+        "authorization violation" in str(exc).lower()
+    )
+
+
+class Connector:
+    """One transport's connection: the bounded first connect and the error callback."""
+
+    def __init__(self, url: str, server: str, broker_timeout: float) -> None:
+        self.url, self.server, self.broker_timeout = url, server, broker_timeout
+        self.connected = False
+        #: The last error nats-py reported (named when the first connection times out).
+        self.last_error: Exception | None = None
+        self._refused: asyncio.Event | None = None
+        self._said_refused = False
+
+    async def connect(self, reconnected_cb: Callable[[], Awaitable[None]]) -> Client:
+        """The first connection, within ``broker_timeout``; refused credentials end it at
+        once."""
+        from nats.aio.client import Client
+
+        self._refused = refused = asyncio.Event()
+        client = Client()
+        options: dict[str, Any] = {
+            **credentials(),
+            "connect_timeout": max(1, min(5, int(self.broker_timeout))),
+            "allow_reconnect": True,
+            "max_reconnect_attempts": -1,
+            "reconnect_time_wait": 0.5,
+            "error_cb": self.on_error,
+            "reconnected_cb": reconnected_cb,
+            "name": "otel-agents",
+        }
+        connecting = asyncio.ensure_future(client.connect(self.url, **options))
+        refusal = asyncio.ensure_future(refused.wait())
+        await asyncio.wait(
+            {connecting, refusal}, timeout=self.broker_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        refusal.cancel()
+        if connecting.done() and not connecting.cancelled() and connecting.exception() is None:
+            self.connected = True
+            return client
+        connecting.cancel()
+        with contextlib.suppress(BaseException):
+            await connecting
+        with contextlib.suppress(Exception):
+            await client.close()  # its socket, if the refusal came mid-attempt
+        if refused.is_set():
+            raise DeliveryError(
+                f"the NATS server at {self.server} refused the credentials "
+                f"({TOKEN_ENV} / {USER_ENV} + {PASSWORD_ENV} / URL userinfo): check them",
+                reason="unauthorized",
+            )
+        failure = self.last_error if connecting.cancelled() else connecting.exception()
+        what = "TimeoutError" if failure is None else type(failure).__name__
+        raise DeliveryError(
+            f"cannot connect to the NATS server at {self.server} within "
+            f"{self.broker_timeout:g} s ({what}): check that nats-server "
+            "is running with JetStream (-js)",
+            reason="broker_unreachable",
+        )
+
+    async def on_error(self, exc: Exception) -> None:
+        """nats-py's error callback: remembered; refused credentials end the first
+        connection, and are said once when a reconnection meets them."""
+        self.last_error = exc
+        if refused_credentials(exc):
+            if not self.connected and self._refused is not None:
+                self._refused.set()
+            else:  # the server's credentials changed: retried like any outage
+                log = _logger.debug if self._said_refused else _logger.warning
+                self._said_refused = True
+                log("the NATS server at %s refused the credentials", self.server)
+            return
+        _logger.debug("NATS connection to %s: %s", self.server, type(exc).__name__)
+
+
+def setup_error(exc: Exception, server: str) -> DeliveryError:
+    """What a failure to set up the streams and buckets means, as a :class:`DeliveryError`
+    (nats-py's own errors name neither the server nor the fix)."""
+    import nats.errors
+    import nats.js.errors
+
+    if isinstance(exc, (nats.js.errors.ServiceUnavailableError, nats.errors.NoRespondersError)):
+        return DeliveryError(
+            f"the NATS server at {server} has no JetStream: start nats-server with -js "
+            "(and a store directory, -sd)",
+            reason="jetstream_unavailable",
+        )
+    if isinstance(exc, nats.js.errors.APIError):
+        return DeliveryError(
+            f"the NATS server at {server} refused to set up the stream and buckets "
+            f"({exc.description}): check the account's JetStream limits and permissions",
+            reason="broker_refused",
+        )
+    return DeliveryError(
+        f"setting up the stream and buckets on the NATS server at {server} failed "
+        f"({type(exc).__name__}): check that it is reachable and has JetStream (-js)",
+        reason="broker_unreachable",
+    )
