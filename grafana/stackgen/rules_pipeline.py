@@ -14,7 +14,7 @@ from . import collector as oc, sdk
 from .alerting import AlertRule, Case, growing, steady, template
 from .names import metric
 
-__all__ = ["PIPELINE_RULES", "STOPPED_EXPORTING_WINDOW"]
+__all__ = ["FAILURE_WINDOW", "PIPELINE_RULES", "STOPPED_EXPORTING_WINDOW"]
 
 COLLECTOR = "otel-collector"  # the `service` label of the Collector's rules
 _INSTANCE = {"job": oc.JOB, "instance": "otel-collector:8888"}
@@ -30,6 +30,33 @@ def _series(name: str, **labels: str) -> str:
 
 def _rate_by(family: str, by: str) -> str:
     return f"sum by ({by}) ({oc.rate_per_item(family, '5m')})"
+
+
+#: How long a Collector failure counter's growth keeps its alert's condition true.
+FAILURE_WINDOW = "5m"
+
+
+def _failed_by(family: str, by: str) -> str:
+    """Items a failure family counted in :data:`FAILURE_WINDOW`, first failure included: the
+    Collector serves no ``send_failed_*``/``enqueue_failed_*`` series until something failed,
+    so the first failure is the series appearing at its count (``rate()`` reads 0)."""
+    return f"sum by ({by}) ({oc.growth_per_item(family, FAILURE_WINDOW)})"
+
+
+def _first_failures(series: str, labels: dict[str, str]) -> tuple[Case, ...]:
+    """The cases every failure-counter rule needs beyond its first failure: a failure long
+    after the first fires again, a first failure long ago stays quiet, and the first failure
+    after a Collector restart (the counter back at 1, below its old value) fires."""
+    return (
+        Case({series: "1x8 2x7"}, dict(labels), name="a failure long after the first"),
+        Case({series: "_x2 1x13"}, name="one failure, more than the window ago"),
+        Case(
+            {series: "5x4 _x2 1x9"},
+            dict(labels),
+            eval_times=("10m",),
+            name="the first failure after a Collector restart",
+        ),
+    )
 
 
 _JAEGER = "otlp_grpc/jaeger"
@@ -69,19 +96,32 @@ PIPELINE_RULES: tuple[AlertRule, ...] = (
     AlertRule(
         name="OtelAgentsCollectorExportFailing",
         service=COLLECTOR,
-        expr=f"{_rate_by('otelcol_exporter_send_failed', 'exporter')} > 0",
+        expr=f"{_failed_by('otelcol_exporter_send_failed', 'exporter')} > 0",
         hold="1m",
         severity="warning",
         summary=f"The Collector's exporter {template('exporter')} fails to send data",
         description=(
             "otelcol_exporter_send_failed_*: the backend refused or was unreachable for a "
-            "whole retry period (retry_on_failure.max_elapsed_time) and the data was dropped."
+            "whole retry period (retry_on_failure.max_elapsed_time) and the data was dropped, "
+            f"in the last {FAILURE_WINDOW} (the first failure included)."
         ),
+        # The Collector serves the series from its first failure on: absent, then counted.
         fires=Case(
-            {_series(oc.exporter_send_failed("spans"), exporter=_JAEGER): growing(30)},
+            {_series(oc.exporter_send_failed("spans"), exporter=_JAEGER): "_x9 1x6"},
             {"exporter": _JAEGER},
+            name="the first failure",
         ),
         quiet=Case({_series(oc.exporter_send_failed("spans"), exporter=_JAEGER): steady(4)}),
+        more=(
+            Case(
+                {_series(oc.exporter_send_failed("spans"), exporter=_JAEGER): growing(30)},
+                {"exporter": _JAEGER},
+                name="failing all the time",
+            ),
+            *_first_failures(
+                _series(oc.exporter_send_failed("spans"), exporter=_JAEGER), {"exporter": _JAEGER}
+            ),
+        ),
     ),
     AlertRule(
         name="OtelAgentsCollectorRefusingData",
@@ -141,19 +181,31 @@ PIPELINE_RULES: tuple[AlertRule, ...] = (
     AlertRule(
         name="OtelAgentsCollectorDroppingData",
         service=COLLECTOR,
-        expr=f"{_rate_by('otelcol_exporter_enqueue_failed', 'exporter')} > 0",
+        expr=f"{_failed_by('otelcol_exporter_enqueue_failed', 'exporter')} > 0",
         hold="1m",
         severity="critical",
         summary=f"The Collector drops data: the queue of {template('exporter')} is full",
         description=(
             "otelcol_exporter_enqueue_failed_*: the sending queue is full and new data is "
-            "dropped on arrival."
+            f"dropped on arrival, in the last {FAILURE_WINDOW} (the first drop included)."
         ),
         fires=Case(
-            {_series(oc.exporter_enqueue_failed("spans"), exporter=_JAEGER): growing(50)},
+            {_series(oc.exporter_enqueue_failed("spans"), exporter=_JAEGER): "_x9 1x6"},
             {"exporter": _JAEGER},
+            name="the first drop",
         ),
         quiet=Case({_series(oc.exporter_enqueue_failed("spans"), exporter=_JAEGER): steady(7)}),
+        more=(
+            Case(
+                {_series(oc.exporter_enqueue_failed("spans"), exporter=_JAEGER): growing(50)},
+                {"exporter": _JAEGER},
+                name="dropping all the time",
+            ),
+            *_first_failures(
+                _series(oc.exporter_enqueue_failed("spans"), exporter=_JAEGER),
+                {"exporter": _JAEGER},
+            ),
+        ),
     ),
     AlertRule(
         name="OtelAgentsServiceStoppedExporting",
