@@ -18,9 +18,14 @@ __all__ = ["FAILURE_WINDOW", "PIPELINE_RULES", "STOPPED_EXPORTING_WINDOW"]
 
 COLLECTOR = "otel-collector"  # the `service` label of the Collector's rules
 _INSTANCE = {"job": oc.JOB, "instance": "otel-collector:8888"}
-#: How far back OtelAgentsServiceStoppedExporting remembers a service: a service gone for
-#: longer (removed on purpose, or an instance id that changed) no longer alerts.
-STOPPED_EXPORTING_WINDOW = "30m"
+#: How far back OtelAgentsServiceStoppedExporting remembers a service: the alert keeps firing
+#: while the service stays away, for up to this long (then a service removed on purpose stops
+#: alerting by itself). Far longer than an outage someone should notice, and within
+#: Prometheus's retention (15 days by default), which bounds it anyway. A window shorter than
+#: the outage resolves the alert while the service is still down (a 30-minute window did,
+#: 30 minutes after a crash). Cost: max_over_time reads each job's target_info samples of the
+#: window, about 40,000 per running service at a 15 s scrape (docs/pipeline.md, measured).
+STOPPED_EXPORTING_WINDOW = "7d"
 
 
 def _series(name: str, **labels: str) -> str:
@@ -76,6 +81,10 @@ _POINTS_FAILED = metric(sdk.SIGNALS[1].exporter)
 
 def _target(values: str) -> dict[str, str]:
     return {"target_info{" + ",".join(f'{k}="{v}"' for k, v in _WORKER.items()) + "}": values}
+
+
+_WORKER_RESTARTED = f'target_info{{job="{_WORKER["job"]}",instance="agent-worker-2"}}'
+_HUB_TARGET = 'target_info{job="otel-agents/hub",instance="hub-1"}'
 
 
 PIPELINE_RULES: tuple[AlertRule, ...] = (
@@ -220,12 +229,32 @@ PIPELINE_RULES: tuple[AlertRule, ...] = (
         summary=f"{template('service')} stopped exporting telemetry",
         description=(
             f"No instance of {template('job')} has target_info in Prometheus any more, and one "
-            f"had in the last {STOPPED_EXPORTING_WINDOW}: the service stopped, or its exports "
+            f"had in the last {STOPPED_EXPORTING_WINDOW} (the alert fires until the service "
+            "is back, for up to that long): the service stopped, or its exports "
             "no longer reach the Collector (which forgets a series after its "
             "metric_expiration). By job: a restart (a new service.instance.id) resolves it."
         ),
-        fires=Case(_target("1x3 _x12"), {"job": _WORKER["job"], "service": _WORKER["job"]}),
+        # Exports until minute 10, then stopped for good: firing, and still firing 40
+        # minutes later (another service exporting all along changes nothing).
+        fires=Case(
+            {**_target("1x10 _x50"), _HUB_TARGET: "1x60"},
+            {"job": _WORKER["job"], "service": _WORKER["job"]},
+            eval_times=("20m", "50m"),
+            name="stopped at minute 10, still stopped",
+        ),
         quiet=Case(_target(steady(1))),
+        more=(
+            # Started again (a new service.instance.id): the job exports, the alert resolves.
+            Case(
+                {
+                    **_target("1x10 _x50"),
+                    _WORKER_RESTARTED: "_x30 1x30",
+                    _HUB_TARGET: "1x60",
+                },
+                eval_times=("50m",),
+                name="started again with a new instance id",
+            ),
+        ),
     ),
     AlertRule(
         name="OtelAgentsServiceLosingTelemetry",

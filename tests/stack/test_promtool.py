@@ -122,3 +122,27 @@ def test_the_failure_counter_rules_need_their_first_appearance_branch(tmp_path: 
         "OtelAgentsCollectorDroppingData fires: the first failure after a Collector restart",
         "OtelAgentsServiceLosingTelemetry fires",
     }
+
+
+def test_a_stopped_service_alert_outlives_a_short_seen_before_window(tmp_path: Path) -> None:
+    """With the old 30-minute "seen before" window the alert resolved 30 minutes after a crash
+    while the service was still down: the case still stopped at minute 50 then fails."""
+    rules = RULES.read_text(encoding="utf-8")
+    window = 'max_over_time(target_info{job!="otelcol"}[7d])'
+    assert window in rules
+    broken_rules = tmp_path / "rules" / RULES.name
+    broken_rules.parent.mkdir()
+    broken_rules.write_text(rules.replace(window, window.replace("[7d]", "[30m]")), "utf-8")
+    tests = tmp_path / "tests" / "otel-agents.test.yml"
+    tests.parent.mkdir()
+    tests.write_text(RULE_TESTS[0].read_text(encoding="utf-8"), encoding="utf-8")
+
+    result = _promtool("test", "rules", tests)
+
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    failed = set(re.findall(r"name: (.+),\n", output))
+    case = "OtelAgentsServiceStoppedExporting fires: stopped at minute 10, still stopped"
+    assert failed == {case}
+    assert "time: 50m" in output
+    assert "time: 20m" not in output
