@@ -423,3 +423,22 @@ def test_the_nats_agents_use_the_broker_not_the_hub_and_forward_among_themselves
             (target,) = [n for n, agent_id in ids.items() if agent_id == args.forward_to]
             assert (target in on_nats) == (name in on_nats), f"{name} forwards across transports"
     assert any(agents[name].forward_to for name in NATS_AGENTS)
+
+
+#: A large span: an exception event with a deep stack trace, or a model call's content.
+LARGE_SPAN_KIB = 16
+
+
+def test_a_full_collector_batch_of_large_spans_fits_jaegers_receive_limit(
+    collector_config: dict[str, Any],
+) -> None:
+    """Without send_batch_max_size a burst left the Collector as one request above Jaeger's
+    4 MiB default, which Jaeger refused for good (tests/stack/test_topology_burst.py)."""
+    batch = collector_config["processors"]["batch"]
+    jaeger = load_yaml("jaeger/config.yaml")
+    limit_mib = jaeger["receivers"]["otlp"]["protocols"]["grpc"]["max_recv_msg_size_mib"]
+
+    assert 0 < batch["send_batch_size"] <= batch["send_batch_max_size"]
+    assert batch["send_batch_max_size"] * LARGE_SPAN_KIB <= limit_mib * 1024
+    for pipeline in collector_config["service"]["pipelines"].values():
+        assert pipeline["processors"][-1] == "batch"
