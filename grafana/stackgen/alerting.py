@@ -37,15 +37,19 @@ _TEMPLATE = re.compile(r"{{ \$labels\.([a-zA-Z0-9_]+) }}")
 
 @dataclass(frozen=True)
 class Case:
-    """Input series for promtool (``{selector: values}``) and the labels the alert then has."""
+    """Input series for promtool (``{selector: values}``) and the labels the alert then has,
+    at each of ``eval_times`` (a case can prove an alert still fires later on)."""
 
     series: dict[str, str]
     alert_labels: dict[str, str] | None = None  # None: the rule stays quiet
+    eval_times: tuple[str, ...] = (EVAL_TIME,)
+    #: What the case proves, beyond "fires" / "stays quiet" (the promtool test's name).
+    name: str = ""
 
 
 @dataclass(frozen=True)
 class AlertRule:
-    """One alerting rule and its two promtool cases."""
+    """One alerting rule and its promtool cases: one firing, one quiet, and any ``more``."""
 
     name: str
     expr: str
@@ -57,6 +61,8 @@ class AlertRule:
     quiet: Case
     service: str = ""  # empty: the expression sets the `service` label
     labels: dict[str, str] = field(default_factory=dict)
+    #: Further cases (firing or quiet), each with its :attr:`Case.name`.
+    more: tuple[Case, ...] = ()
 
     def static_labels(self) -> dict[str, str]:
         """The labels the rule file gives every alert of this rule."""

@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 from . import collector as oc, sdk
 from .model import Board, Kind, Panel, Query, Row
-from .promql import RATE, legend, rate, stat, sum_by, ts
+from .promql import legend, rate, stat, sum_by, ts
+from .rules_pipeline import FAILURE_WINDOW
 
 __all__ = ["FAILURE_FAMILIES", "PIPELINE", "SDK_FAILURES", "SDK_LOSS_PANEL"]
 
@@ -54,7 +55,10 @@ def _sdk_lost() -> list[Query]:
 
 
 def _failures(family: str) -> str:
-    return sum_by(oc.rate_per_item(family, RATE), "exporter")
+    """Items the family counted in the rules' window, first failure included: the Collector
+    serves a failure series only from its first failure on, which a ``rate()`` never shows
+    (the same count as OtelAgentsCollectorExportFailing / ...DroppingData)."""
+    return sum_by(oc.growth_per_item(family, FAILURE_WINDOW), "exporter")
 
 
 PIPELINE = Board(
@@ -125,8 +129,9 @@ PIPELINE = Board(
                         ),
                     ],
                     "short",
-                    "Items per second lost: given up after the exporter's retries (backend down, "
-                    "rule OtelAgentsCollectorExportFailing) or refused by a full queue (rule "
+                    f"Items lost in the {FAILURE_WINDOW} before each point (the first failure "
+                    "included): given up after the exporter's retries (backend down, rule "
+                    "OtelAgentsCollectorExportFailing) or refused by a full queue (rule "
                     "OtelAgentsCollectorDroppingData). No data while nothing ever failed.",
                 ),
             ),

@@ -10,6 +10,8 @@ there, not silently on a dashboard.
 
 from __future__ import annotations
 
+from .names import growth
+
 __all__ = [
     "EXPORTER_QUEUE_CAPACITY",
     "EXPORTER_QUEUE_SIZE",
@@ -21,6 +23,7 @@ __all__ = [
     "exporter_send_failed",
     "exporter_sent",
     "failure_names",
+    "growth_per_item",
     "rate_per_item",
     "receiver_accepted",
     "receiver_refused",
@@ -67,6 +70,17 @@ def rate_per_item(family: str, window: str) -> str:
     """
     return " or ".join(
         f'label_replace(rate({family}_{item}{{job="{JOB}"}}[{window}]), "item", "{item}", "", "")'
+        for item in SIGNAL_ITEMS
+    )
+
+
+def growth_per_item(family: str, window: str) -> str:
+    """What every signal's series of one family counted in ``window``, first occurrences
+    included (:func:`.names.growth`; the failure counters appear only at a first failure),
+    each with its ``item`` label as in :func:`rate_per_item`."""
+    series = {item: f'{family}_{item}{{job="{JOB}"}}' for item in SIGNAL_ITEMS}
+    return " or ".join(
+        f'label_replace({growth(series[item], window)}, "item", "{item}", "", "")'
         for item in SIGNAL_ITEMS
     )
 

@@ -9,7 +9,7 @@ from otel_agents._prometheus_names import (
 )
 from otel_agents.semconv import MetricSpec
 
-__all__ = ["bucket", "count", "label", "metric", "selector", "total"]
+__all__ = ["bucket", "count", "growth", "label", "metric", "selector", "total"]
 
 
 def metric(spec: MetricSpec) -> str:
@@ -40,6 +40,21 @@ def count(spec: MetricSpec) -> str:
 def total(spec: MetricSpec) -> str:
     """The ``_sum`` series of the histogram ``spec`` (e.g. the tokens counted)."""
     return _histogram(spec, "sum")
+
+
+def growth(series: str, window: str) -> str:
+    """What the counter ``series`` counted in the ``window`` before each point, first
+    occurrences included: the one helper of every rule on a failure counter.
+
+    ``rate()`` and ``increase()`` never count a series' first sample, and a failure counter's
+    series often *appears* with its first failure already counted: the SDK creates it at its
+    first ``add()`` (Prometheus's first sample is 1, never 0), the Collector serves no
+    ``send_failed_*`` series until a failure, and an outage's SDK losses arrive whole once the
+    Collector is back (:mod:`.sdk`). So a series that did not exist at the window's start
+    counts whole. A counter that went down (the Collector restarted under the same scrape
+    target) counts its value since the reset, which is what it counted then.
+    """
+    return f"({series} - {series} offset {window} >= 0 or {series})"
 
 
 def label(key: str) -> str:

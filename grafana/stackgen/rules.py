@@ -14,7 +14,6 @@ from otel_agents import semconv as sc
 
 from .alerting import (
     DEFAULT_RUNBOOK,
-    EVAL_TIME,
     AlertRule,
     Case,
     growing as _growing,
@@ -312,22 +311,24 @@ def tests_document(rule_file: str, runbook: str) -> dict[str, Any]:
     """The ``promtool test rules`` file: for every rule, one case firing and one quiet."""
     tests = []
     for rule in RULES:
-        for case in (rule.fires, rule.quiet):
+        for case in (rule.fires, rule.quiet, *rule.more):
             expected = []
             if case.alert_labels is not None:
                 labels = {**case.alert_labels, **rule.static_labels()}
                 annotations = rule.annotations(labels, runbook=runbook)
                 expected.append({"exp_labels": labels, "exp_annotations": annotations})
+            name = f"{rule.name} {'fires' if expected else 'stays quiet'}"
             tests.append(
                 {
-                    "name": f"{rule.name} {'fires' if expected else 'stays quiet'}",
+                    "name": f"{name}: {case.name}" if case.name else name,
                     "interval": "1m",
                     "input_series": [
                         {"series": series, "values": values}
                         for series, values in case.series.items()
                     ],
                     "alert_rule_test": [
-                        {"eval_time": EVAL_TIME, "alertname": rule.name, "exp_alerts": expected}
+                        {"eval_time": at, "alertname": rule.name, "exp_alerts": expected}
+                        for at in case.eval_times
                     ],
                 }
             )

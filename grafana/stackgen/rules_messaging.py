@@ -11,9 +11,9 @@ from __future__ import annotations
 from otel_agents import semconv as sc
 
 from .alerting import AlertRule, Case, growing, steady, template
-from .names import label, metric
+from .names import growth, label, metric
 
-__all__ = ["LAG_THRESHOLD", "LAG_WINDOW", "MESSAGING_RULES"]
+__all__ = ["DEAD_LETTER_WINDOW", "LAG_THRESHOLD", "LAG_WINDOW", "MESSAGING_RULES"]
 
 #: Messages waiting for one consumer above which a still-growing lag alerts: a few seconds of
 #: a busy agent's work, far above what a healthy consumer holds between two fetches.
@@ -21,6 +21,8 @@ LAG_THRESHOLD = 100
 #: How far back the lag's trend (``deriv``) looks: long enough that a burst the agent works
 #: off within minutes does not alert.
 LAG_WINDOW = "10m"
+#: How long a dead letter keeps OtelAgentsMessagesDeadLettered's condition true.
+DEAD_LETTER_WINDOW = "10m"
 
 _DESTINATION = label(sc.MESSAGING_DESTINATION_NAME)
 _SYSTEM = label(sc.MESSAGING_SYSTEM)
@@ -50,7 +52,7 @@ MESSAGING_RULES: tuple[AlertRule, ...] = (
         service="agents",
         expr=(
             f"sum by ({_SYSTEM}, {_DESTINATION}, {label(sc.ERROR_TYPE)}) "
-            f"(increase({metric(sc.AGENT_MESSAGE_DEAD_LETTERED)}[10m])) > 0"
+            f"({growth(metric(sc.AGENT_MESSAGE_DEAD_LETTERED), DEAD_LETTER_WINDOW)}) > 0"
         ),
         hold="1m",
         severity="warning",
@@ -60,13 +62,32 @@ MESSAGING_RULES: tuple[AlertRule, ...] = (
             f"({template(label(sc.ERROR_TYPE))}) after max_delivery_attempts. Without a "
             f"{_SYSTEM} label they are the hub's (GET /dead-letters on the hub lists them); "
             f"with {_SYSTEM}=nats the broker's (the dead-letter stream OTEL_AGENTS_DLQ, "
-            "comm.get_dead_letters()). Increase over 10 minutes."
+            f"comm.get_dead_letters()). Counted over {DEAD_LETTER_WINDOW}, the first dead "
+            "letter included."
         ),
+        # The SDK creates the series at its first add(1): absent, then 1.
         fires=Case(
-            {_dead_lettered("worker", "no_ack"): growing(1)},
+            {_dead_lettered("worker", "no_ack"): "_x3 1x12"},
             {_DESTINATION: "worker", label(sc.ERROR_TYPE): "no_ack"},
+            name="the first dead letter",
         ),
         quiet=Case({_dead_lettered("worker", "no_ack"): steady(3)}),
+        more=(
+            Case(
+                {_dead_lettered("worker", "no_ack"): "1x8 2x7"},
+                {_DESTINATION: "worker", label(sc.ERROR_TYPE): "no_ack"},
+                name="a dead letter long after the first",
+            ),
+            Case(
+                {_dead_lettered("worker", "no_ack"): growing(1)},
+                {_DESTINATION: "worker", label(sc.ERROR_TYPE): "no_ack"},
+                name="one every minute",
+            ),
+            Case(
+                {_dead_lettered("worker", "no_ack"): "_x1 1x14"},
+                name="one dead letter, more than the window ago",
+            ),
+        ),
     ),
     AlertRule(
         name="OtelAgentsConsumerLagGrowing",

@@ -14,13 +14,18 @@ from . import collector as oc, sdk
 from .alerting import AlertRule, Case, growing, steady, template
 from .names import metric
 
-__all__ = ["PIPELINE_RULES", "STOPPED_EXPORTING_WINDOW"]
+__all__ = ["FAILURE_WINDOW", "PIPELINE_RULES", "STOPPED_EXPORTING_WINDOW"]
 
 COLLECTOR = "otel-collector"  # the `service` label of the Collector's rules
 _INSTANCE = {"job": oc.JOB, "instance": "otel-collector:8888"}
-#: How far back OtelAgentsServiceStoppedExporting remembers a service: a service gone for
-#: longer (removed on purpose, or an instance id that changed) no longer alerts.
-STOPPED_EXPORTING_WINDOW = "30m"
+#: How far back OtelAgentsServiceStoppedExporting remembers a service: the alert keeps firing
+#: while the service stays away, for up to this long (then a service removed on purpose stops
+#: alerting by itself). Far longer than an outage someone should notice, and within
+#: Prometheus's retention (15 days by default), which bounds it anyway. A window shorter than
+#: the outage resolves the alert while the service is still down (a 30-minute window did,
+#: 30 minutes after a crash). Cost: max_over_time reads each job's target_info samples of the
+#: window, about 40,000 per running service at a 15 s scrape (docs/pipeline.md, measured).
+STOPPED_EXPORTING_WINDOW = "7d"
 
 
 def _series(name: str, **labels: str) -> str:
@@ -30,6 +35,33 @@ def _series(name: str, **labels: str) -> str:
 
 def _rate_by(family: str, by: str) -> str:
     return f"sum by ({by}) ({oc.rate_per_item(family, '5m')})"
+
+
+#: How long a Collector failure counter's growth keeps its alert's condition true.
+FAILURE_WINDOW = "5m"
+
+
+def _failed_by(family: str, by: str) -> str:
+    """Items a failure family counted in :data:`FAILURE_WINDOW`, first failure included: the
+    Collector serves no ``send_failed_*``/``enqueue_failed_*`` series until something failed,
+    so the first failure is the series appearing at its count (``rate()`` reads 0)."""
+    return f"sum by ({by}) ({oc.growth_per_item(family, FAILURE_WINDOW)})"
+
+
+def _first_failures(series: str, labels: dict[str, str]) -> tuple[Case, ...]:
+    """The cases every failure-counter rule needs beyond its first failure: a failure long
+    after the first fires again, a first failure long ago stays quiet, and the first failure
+    after a Collector restart (the counter back at 1, below its old value) fires."""
+    return (
+        Case({series: "1x8 2x7"}, dict(labels), name="a failure long after the first"),
+        Case({series: "_x2 1x13"}, name="one failure, more than the window ago"),
+        Case(
+            {series: "5x4 _x2 1x9"},
+            dict(labels),
+            eval_times=("10m",),
+            name="the first failure after a Collector restart",
+        ),
+    )
 
 
 _JAEGER = "otlp_grpc/jaeger"
@@ -51,6 +83,10 @@ def _target(values: str) -> dict[str, str]:
     return {"target_info{" + ",".join(f'{k}="{v}"' for k, v in _WORKER.items()) + "}": values}
 
 
+_WORKER_RESTARTED = f'target_info{{job="{_WORKER["job"]}",instance="agent-worker-2"}}'
+_HUB_TARGET = 'target_info{job="otel-agents/hub",instance="hub-1"}'
+
+
 PIPELINE_RULES: tuple[AlertRule, ...] = (
     AlertRule(
         name="OtelAgentsCollectorDown",
@@ -69,19 +105,32 @@ PIPELINE_RULES: tuple[AlertRule, ...] = (
     AlertRule(
         name="OtelAgentsCollectorExportFailing",
         service=COLLECTOR,
-        expr=f"{_rate_by('otelcol_exporter_send_failed', 'exporter')} > 0",
+        expr=f"{_failed_by('otelcol_exporter_send_failed', 'exporter')} > 0",
         hold="1m",
         severity="warning",
         summary=f"The Collector's exporter {template('exporter')} fails to send data",
         description=(
             "otelcol_exporter_send_failed_*: the backend refused or was unreachable for a "
-            "whole retry period (retry_on_failure.max_elapsed_time) and the data was dropped."
+            "whole retry period (retry_on_failure.max_elapsed_time) and the data was dropped, "
+            f"in the last {FAILURE_WINDOW} (the first failure included)."
         ),
+        # The Collector serves the series from its first failure on: absent, then counted.
         fires=Case(
-            {_series(oc.exporter_send_failed("spans"), exporter=_JAEGER): growing(30)},
+            {_series(oc.exporter_send_failed("spans"), exporter=_JAEGER): "_x9 1x6"},
             {"exporter": _JAEGER},
+            name="the first failure",
         ),
         quiet=Case({_series(oc.exporter_send_failed("spans"), exporter=_JAEGER): steady(4)}),
+        more=(
+            Case(
+                {_series(oc.exporter_send_failed("spans"), exporter=_JAEGER): growing(30)},
+                {"exporter": _JAEGER},
+                name="failing all the time",
+            ),
+            *_first_failures(
+                _series(oc.exporter_send_failed("spans"), exporter=_JAEGER), {"exporter": _JAEGER}
+            ),
+        ),
     ),
     AlertRule(
         name="OtelAgentsCollectorRefusingData",
@@ -141,19 +190,31 @@ PIPELINE_RULES: tuple[AlertRule, ...] = (
     AlertRule(
         name="OtelAgentsCollectorDroppingData",
         service=COLLECTOR,
-        expr=f"{_rate_by('otelcol_exporter_enqueue_failed', 'exporter')} > 0",
+        expr=f"{_failed_by('otelcol_exporter_enqueue_failed', 'exporter')} > 0",
         hold="1m",
         severity="critical",
         summary=f"The Collector drops data: the queue of {template('exporter')} is full",
         description=(
             "otelcol_exporter_enqueue_failed_*: the sending queue is full and new data is "
-            "dropped on arrival."
+            f"dropped on arrival, in the last {FAILURE_WINDOW} (the first drop included)."
         ),
         fires=Case(
-            {_series(oc.exporter_enqueue_failed("spans"), exporter=_JAEGER): growing(50)},
+            {_series(oc.exporter_enqueue_failed("spans"), exporter=_JAEGER): "_x9 1x6"},
             {"exporter": _JAEGER},
+            name="the first drop",
         ),
         quiet=Case({_series(oc.exporter_enqueue_failed("spans"), exporter=_JAEGER): steady(7)}),
+        more=(
+            Case(
+                {_series(oc.exporter_enqueue_failed("spans"), exporter=_JAEGER): growing(50)},
+                {"exporter": _JAEGER},
+                name="dropping all the time",
+            ),
+            *_first_failures(
+                _series(oc.exporter_enqueue_failed("spans"), exporter=_JAEGER),
+                {"exporter": _JAEGER},
+            ),
+        ),
     ),
     AlertRule(
         name="OtelAgentsServiceStoppedExporting",
@@ -168,12 +229,32 @@ PIPELINE_RULES: tuple[AlertRule, ...] = (
         summary=f"{template('service')} stopped exporting telemetry",
         description=(
             f"No instance of {template('job')} has target_info in Prometheus any more, and one "
-            f"had in the last {STOPPED_EXPORTING_WINDOW}: the service stopped, or its exports "
+            f"had in the last {STOPPED_EXPORTING_WINDOW} (the alert fires until the service "
+            "is back, for up to that long): the service stopped, or its exports "
             "no longer reach the Collector (which forgets a series after its "
             "metric_expiration). By job: a restart (a new service.instance.id) resolves it."
         ),
-        fires=Case(_target("1x3 _x12"), {"job": _WORKER["job"], "service": _WORKER["job"]}),
+        # Exports until minute 10, then stopped for good: firing, and still firing 40
+        # minutes later (another service exporting all along changes nothing).
+        fires=Case(
+            {**_target("1x10 _x50"), _HUB_TARGET: "1x60"},
+            {"job": _WORKER["job"], "service": _WORKER["job"]},
+            eval_times=("20m", "50m"),
+            name="stopped at minute 10, still stopped",
+        ),
         quiet=Case(_target(steady(1))),
+        more=(
+            # Started again (a new service.instance.id): the job exports, the alert resolves.
+            Case(
+                {
+                    **_target("1x10 _x50"),
+                    _WORKER_RESTARTED: "_x30 1x30",
+                    _HUB_TARGET: "1x60",
+                },
+                eval_times=("50m",),
+                name="started again with a new instance id",
+            ),
+        ),
     ),
     AlertRule(
         name="OtelAgentsServiceLosingTelemetry",

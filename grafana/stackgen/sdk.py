@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from otel_agents import semconv as sc
 from otel_agents.semconv import InstrumentKind, MetricSpec
 
-from .names import label, metric, selector
+from .names import growth, label, metric, selector
 
 __all__ = [
     "ERROR_TYPE",
@@ -100,10 +100,10 @@ def lost(series: str, window: str = LOSS_WINDOW) -> str:
     """Items counted by the counter ``series`` in the ``window`` before each point.
 
     The growth over the window, or the whole value of a series that did not exist at the
-    window's start (module docstring: that is how a failure of an outage arrives).
-    Cumulative counters of one process never reset (a restart is a new ``instance``).
+    window's start (module docstring: that is how a failure of an outage arrives):
+    :func:`.names.growth`, the helper of every failure-counter rule.
     """
-    return f"(clamp_min({series} - {series} offset {window}, 0) or {series})"
+    return growth(series, window)
 
 
 def lost_by(signals: tuple[SdkSignal, ...] = SIGNALS, window: str = LOSS_WINDOW) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from _images import interpolate
 from _stack import REPO, load_yaml
 
 from otel_agents._cli import build_parser
@@ -48,9 +49,18 @@ def _container_port(entry: str | int) -> int:
     return int(str(entry).split("/")[0].split(":")[-1])
 
 
+def _port_mapping(entry: str | int) -> tuple[str, int, int]:
+    """A compose short-syntax port, ``[HOST_IP:]HOST_PORT:CONTAINER_PORT``, as (host ip,
+    host port, container port); no host ip means every interface (``""``)."""
+    parts = str(entry).split("/")[0].split(":")
+    assert len(parts) in (2, 3), f"{entry!r}: publish as [HOST_IP:]HOST_PORT:CONTAINER_PORT"
+    host_ip = parts[0] if len(parts) == 3 else ""
+    return host_ip, int(parts[-2]), int(parts[-1])
+
+
 def _published(compose: dict[str, Any]) -> set[tuple[str, int]]:
     return {
-        (name, int(str(entry).split(":")[0]))
+        (name, _port_mapping(entry)[1])
         for name, service in _services(compose).items()
         for entry in service.get("ports", [])
     }
@@ -423,3 +433,56 @@ def test_the_nats_agents_use_the_broker_not_the_hub_and_forward_among_themselves
             (target,) = [n for n, agent_id in ids.items() if agent_id == args.forward_to]
             assert (target in on_nats) == (name in on_nats), f"{name} forwards across transports"
     assert any(agents[name].forward_to for name in NATS_AGENTS)
+
+
+#: A large span: an exception event with a deep stack trace, or a model call's content.
+LARGE_SPAN_KIB = 16
+
+
+def test_a_full_collector_batch_of_large_spans_fits_jaegers_receive_limit(
+    collector_config: dict[str, Any],
+) -> None:
+    """Without send_batch_max_size a burst left the Collector as one request above Jaeger's
+    4 MiB default, which Jaeger refused for good (tests/stack/test_topology_burst.py)."""
+    batch = collector_config["processors"]["batch"]
+    jaeger = load_yaml("jaeger/config.yaml")
+    limit_mib = jaeger["receivers"]["otlp"]["protocols"]["grpc"]["max_recv_msg_size_mib"]
+
+    assert 0 < batch["send_batch_size"] <= batch["send_batch_max_size"]
+    assert batch["send_batch_max_size"] * LARGE_SPAN_KIB <= limit_mib * 1024
+    for pipeline in collector_config["service"]["pipelines"].values():
+        assert pipeline["processors"][-1] == "batch"
+
+
+#: The one service published on every interface: the stack's entry point, meant to be reached.
+PUBLIC = {("gateway", 8080)}
+
+
+def test_every_published_port_but_the_gateways_is_bound_to_the_loopback(
+    compose: dict[str, Any],
+) -> None:
+    """Prometheus, Alertmanager (silences), Jaeger, VictoriaLogs and the Collector have no
+    authentication: published on 127.0.0.1 only, not on every interface of the host."""
+    mappings = {
+        (name, host_port): host_ip
+        for name, service in _services(compose).items()
+        for host_ip, host_port, _ in map(_port_mapping, service.get("ports", []))
+    }
+
+    assert set(mappings) >= PUBLIC
+    assert {key: ip for key, ip in mappings.items() if key in PUBLIC} == dict.fromkeys(PUBLIC, "")
+    assert {key: ip for key, ip in mappings.items() if key not in PUBLIC} == dict.fromkeys(
+        set(mappings) - PUBLIC, "127.0.0.1"
+    )
+
+
+def test_the_grafana_admin_credentials_come_from_the_environment(compose: dict[str, Any]) -> None:
+    """Not a fixed admin/admin: the shell or an `.env` file sets them (admin only by default)."""
+    environment = _services(compose)["grafana"]["environment"]
+
+    for variable in ("GF_SECURITY_ADMIN_USER", "GF_SECURITY_ADMIN_PASSWORD"):
+        assert environment[variable] == f"${{{variable}:-admin}}"
+        assert interpolate(environment[variable], {variable: "s3cret-from-env"}) == (
+            "s3cret-from-env"
+        )
+        assert interpolate(environment[variable], {}) == "admin"

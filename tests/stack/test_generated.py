@@ -251,11 +251,29 @@ def test_every_rule_has_a_firing_and_a_quiet_promtool_case() -> None:
     names = [rule.name for rule in RULES]
 
     assert len(set(names)) == len(names)
+    assert len({t["name"] for t in tests}) == len(tests)
     for name in names:
         cases = [
-            t["alert_rule_test"][0] for t in tests if t["alert_rule_test"][0]["alertname"] == name
+            check for t in tests for check in t["alert_rule_test"] if check["alertname"] == name
         ]
-        assert sorted(bool(case["exp_alerts"]) for case in cases) == [False, True], name
+        assert {bool(case["exp_alerts"]) for case in cases} == {False, True}, name
+
+
+def test_every_failure_counter_rule_fires_on_a_series_that_appears_at_its_first_count() -> None:
+    """The SDK creates a counter's series at its first add(1) and the Collector serves no
+    failure series before a failure: the firing case of each such rule starts absent."""
+    tests = {t["name"]: t for t in load_yaml("prometheus/tests/otel-agents.test.yml")["tests"]}
+    firsts = {
+        "OtelAgentsMessagesDeadLettered fires: the first dead letter",
+        "OtelAgentsCollectorExportFailing fires: the first failure",
+        "OtelAgentsCollectorDroppingData fires: the first drop",
+    }
+
+    for name in firsts:
+        (series,) = tests[name]["input_series"]
+        assert series["values"].startswith("_x"), name
+        assert " 1x" in series["values"], name
+        assert all(check["exp_alerts"] for check in tests[name]["alert_rule_test"]), name
 
 
 def test_the_datasources_link_exemplar_trace_ids_to_jaeger() -> None:

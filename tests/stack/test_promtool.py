@@ -93,3 +93,56 @@ def test_the_consumer_lag_rule_alerts_only_on_a_lag_that_still_grows(tmp_path: P
     output = result.stdout + result.stderr
     assert "OtelAgentsConsumerLagGrowing stays quiet" in output
     assert "OtelAgentsConsumerLagGrowing fires" not in output
+
+
+def test_the_failure_counter_rules_need_their_first_appearance_branch(tmp_path: Path) -> None:
+    """Without the branch that counts a new series whole (``... >= 0 or X``), a counter that
+    appears at its first count (the SDK's first add, the Collector's first failure) would not
+    alert, nor would the first failure after a Collector restart (the counter back below its
+    old value): exactly those cases fail, every other case still passes."""
+    rules = RULES.read_text(encoding="utf-8")
+    growth = re.compile(r"\((\S+) - \1 offset (\d+m) >= 0 or \1\)")
+    assert len(growth.findall(rules)) >= 3 + 5  # dead letters, 2 x 3 Collector items, SDK
+    broken_rules = tmp_path / "rules" / RULES.name
+    broken_rules.parent.mkdir()
+    broken_rules.write_text(growth.sub(r"(\1 - \1 offset \2 >= 0)", rules), encoding="utf-8")
+    tests = tmp_path / "tests" / "otel-agents.test.yml"
+    tests.parent.mkdir()
+    tests.write_text(RULE_TESTS[0].read_text(encoding="utf-8"), encoding="utf-8")
+
+    result = _promtool("test", "rules", tests)
+
+    assert result.returncode != 0
+    failed = set(re.findall(r"name: (.+),\n", result.stdout + result.stderr))
+    assert failed == {
+        "OtelAgentsMessagesDeadLettered fires: the first dead letter",
+        "OtelAgentsCollectorExportFailing fires: the first failure",
+        "OtelAgentsCollectorDroppingData fires: the first drop",
+        "OtelAgentsCollectorExportFailing fires: the first failure after a Collector restart",
+        "OtelAgentsCollectorDroppingData fires: the first failure after a Collector restart",
+        "OtelAgentsServiceLosingTelemetry fires",
+    }
+
+
+def test_a_stopped_service_alert_outlives_a_short_seen_before_window(tmp_path: Path) -> None:
+    """With the old 30-minute "seen before" window the alert resolved 30 minutes after a crash
+    while the service was still down: the case still stopped at minute 50 then fails."""
+    rules = RULES.read_text(encoding="utf-8")
+    window = 'max_over_time(target_info{job!="otelcol"}[7d])'
+    assert window in rules
+    broken_rules = tmp_path / "rules" / RULES.name
+    broken_rules.parent.mkdir()
+    broken_rules.write_text(rules.replace(window, window.replace("[7d]", "[30m]")), "utf-8")
+    tests = tmp_path / "tests" / "otel-agents.test.yml"
+    tests.parent.mkdir()
+    tests.write_text(RULE_TESTS[0].read_text(encoding="utf-8"), encoding="utf-8")
+
+    result = _promtool("test", "rules", tests)
+
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    failed = set(re.findall(r"name: (.+),\n", output))
+    case = "OtelAgentsServiceStoppedExporting fires: stopped at minute 10, still stopped"
+    assert failed == {case}
+    assert "time: 50m" in output
+    assert "time: 20m" not in output

@@ -1,0 +1,148 @@
+"""The example Alertmanager webhook receiver (``alertmanager/webhook-receiver.py``) under
+hostile clients: one that declares a body and never sends it is disconnected (the receiver's
+read timeout), connections beyond its limit are closed at once, and a real notification is
+still answered and printed afterwards.
+
+The receiver runs as compose runs it, ``python receiver.py HOST:PORT``, on 127.0.0.1 and a
+free port; a review found it kept 200 of 200 stalled connections open (201 threads).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import httpx
+import pytest
+from _ports import free_port
+from _stack import REPO
+
+pytestmark = pytest.mark.integration
+
+RECEIVER = REPO / "alertmanager" / "webhook-receiver.py"
+#: Bounds, far above the receiver's own 10 s timeout on a loaded machine: a hang fails.
+DEADLINE = 60.0
+STALLED_REQUEST = b"POST /alerts HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
+
+
+def _module() -> ModuleType:
+    """The receiver's constants (its file name has a dash: loaded by path)."""
+    spec = importlib.util.spec_from_file_location("webhook_receiver", RECEIVER)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def receiver(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The receiver's base URL and the file its output goes to."""
+    port = free_port()
+    output = tmp_path / "receiver.out"
+    with output.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(RECEIVER), f"127.0.0.1:{port}"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + DEADLINE
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, output.read_text()
+            assert time.monotonic() < deadline, "the receiver did not start"
+            time.sleep(0.1)
+        yield base, output
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+def _stalled(base: str) -> socket.socket:
+    """A connection that sends its headers, declares a body, and never sends it."""
+    host, port = base.removeprefix("http://").split(":")
+    connection = socket.create_connection((host, int(port)), timeout=DEADLINE)
+    connection.sendall(STALLED_REQUEST)
+    return connection
+
+
+def _read_to_close(connection: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (bounded by DEADLINE)."""
+    received = b""
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        chunk = connection.recv(4096)
+        if not chunk:
+            return received
+        received += chunk
+    raise AssertionError(f"still open after {DEADLINE:.0f}s; received {received!r}")
+
+
+def _alert() -> dict[str, object]:
+    return {
+        "version": "4",
+        "status": "firing",
+        "groupLabels": {"service": "agents", "severity": "warning"},
+        "alerts": [{"labels": {"alertname": "OtelAgentsAgentOffline"}, "annotations": {}}],
+    }
+
+
+def test_the_receiver_bounds_its_timeout_and_connections() -> None:
+    module = _module()
+
+    assert module.REQUEST_TIMEOUT == 10.0
+    assert module.Receiver.timeout == module.REQUEST_TIMEOUT
+    assert 1 <= module.MAX_CONNECTIONS <= 16
+
+
+def test_a_client_that_never_sends_its_body_is_disconnected_and_alerts_still_arrive(
+    receiver: tuple[str, Path],
+) -> None:
+    """Every slot taken by a stalled client: one more connection is closed at once with no
+    answer; the stalled ones are closed by the read timeout (nothing answered either); then a
+    real notification is answered 200 and printed as one JSON line."""
+    base, output = receiver
+    limit = _module().MAX_CONNECTIONS
+    stalled = [_stalled(base) for _ in range(limit)]
+    try:
+        # The stalled ones hold every slot until their timeout (the server accepts in
+        # order): this one is turned away while they are all still open.
+        with _stalled(base) as refused:
+            assert _read_to_close(refused) == b""
+        stalled[0].setblocking(False)
+        with pytest.raises(BlockingIOError):
+            stalled[0].recv(1)  # still open: the turn-away was the limit, not the timeout
+        stalled[0].setblocking(True)
+        stalled[0].settimeout(DEADLINE)
+        for connection in stalled:
+            assert _read_to_close(connection) == b""
+    finally:
+        for connection in stalled:
+            connection.close()
+
+    answered = httpx.post(base + "/alerts", json=_alert(), timeout=DEADLINE)
+
+    assert answered.status_code == 200
+    deadline = time.monotonic() + DEADLINE
+    while not output.read_text().strip() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (line,) = output.read_text().splitlines()
+    assert json.loads(line) == _alert()
