@@ -12,11 +12,13 @@ at most MAX_CONNECTIONS are served at once; one more is closed at once (Alertman
 notification that failed), so stalled clients cannot pile up threads.
 
     python webhook-receiver.py [HOST:PORT]   # default 0.0.0.0:9095
+    WEBHOOK_REQUEST_TIMEOUT=SECONDS            # default 10 (REQUEST_TIMEOUT)
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -95,6 +97,9 @@ class BoundedServer(ThreadingHTTPServer):
 
 def main() -> None:
     host, _, port = (sys.argv[1] if len(sys.argv) > 1 else "0.0.0.0:9095").rpartition(":")
+    timeout = os.environ.get("WEBHOOK_REQUEST_TIMEOUT")
+    if timeout:
+        Receiver.timeout = float(timeout)
     BoundedServer((host, int(port))).serve_forever()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -27,7 +28,9 @@ from _stack import REPO
 pytestmark = pytest.mark.integration
 
 RECEIVER = REPO / "alertmanager" / "webhook-receiver.py"
-#: Bounds, far above the receiver's own 10 s timeout on a loaded machine: a hang fails.
+#: The receiver's read timeout in these tests (WEBHOOK_REQUEST_TIMEOUT; 10 s by default).
+STALL_TIMEOUT = 3.0
+#: Bounds, far above that timeout on a loaded machine: a hang fails.
 DEADLINE = 60.0
 STALLED_REQUEST = b"POST /alerts HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
 
@@ -53,6 +56,8 @@ def receiver(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            # The stalled clients are cut after 3 s, not the default 10 s.
+            env=os.environ | {"WEBHOOK_REQUEST_TIMEOUT": str(STALL_TIMEOUT)},
         )
     base = f"http://127.0.0.1:{port}"
     try:
