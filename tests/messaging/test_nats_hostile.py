@@ -13,6 +13,7 @@ import pytest
 from otel_agents.messaging import (
     AgentCommunicationProtocol,
     MessagePriority,
+    MessageRecord,
     MessageStatus,
     MessageType,
     NatsTransport,
@@ -85,18 +86,20 @@ def test_a_copy_that_waited_past_the_window_is_still_a_replay(
     assert ran == [message.message_id, filler]
 
 
-def test_a_non_ascii_error_still_reaches_the_senders_process(make_nats_comm: Make) -> None:
+def _failed_as_the_sender_sees_it(make_nats_comm: Make, error: Exception) -> MessageRecord:
+    """A handler in one process raises ``error``; the record the sending process reads from
+    the status bucket once the outcome is published."""
     worker_side, sender_side = make_nats_comm(), make_nats_comm()
     worker_side.register_agent("worker", "Worker", ["work"], "http://localhost:8001")
 
     def fail(_message: Any) -> None:
-        raise ValueError("ошибка 😱 " * 60)
+        raise error
 
     worker_side.register_handler("worker", fail)
     eventually(lambda: sender_side.registry.lookup("worker"), "the registration")
     message_id = sender_side.send_message("boss", "worker", MessageType.REQUEST, {})
     worker_side.process_next("worker")
-    record = eventually(
+    record: MessageRecord = eventually(
         lambda: (
             (r := sender_side.get_message_status(message_id)).status is not MessageStatus.QUEUED
             and r
@@ -104,6 +107,11 @@ def test_a_non_ascii_error_still_reaches_the_senders_process(make_nats_comm: Mak
         "the outcome",
     )
     assert record.status is MessageStatus.FAILED
+    return record
+
+
+def test_a_non_ascii_error_still_reaches_the_senders_process(make_nats_comm: Make) -> None:
+    record = _failed_as_the_sender_sees_it(make_nats_comm, ValueError("ошибка 😱 " * 60))
     assert record.error is not None
     assert record.error.startswith("handler raised ValueError: ошибка 😱")
 
@@ -112,22 +120,6 @@ def test_a_secret_in_a_handler_error_is_redacted_in_the_published_status(
     make_nats_comm: Make,
 ) -> None:
     """The failure text goes to the status bucket, where any client of the broker reads it."""
-    worker_side, sender_side = make_nats_comm(), make_nats_comm()
-    worker_side.register_agent("worker", "Worker", ["work"], "http://localhost:8001")
-
-    def fail(_message: Any) -> None:
-        raise ConnectionError("db login failed: password=hunter2")
-
-    worker_side.register_handler("worker", fail)
-    eventually(lambda: sender_side.registry.lookup("worker"), "the registration")
-    message_id = sender_side.send_message("boss", "worker", MessageType.REQUEST, {})
-    worker_side.process_next("worker")
-    record = eventually(
-        lambda: (
-            (r := sender_side.get_message_status(message_id)).status is not MessageStatus.QUEUED
-            and r
-        ),
-        "the outcome",
-    )
-    assert record.status is MessageStatus.FAILED
+    error = ConnectionError("db login failed: password=hunter2")
+    record = _failed_as_the_sender_sees_it(make_nats_comm, error)
     assert record.error == "handler raised ConnectionError: db login failed: password=[REDACTED]"
