@@ -65,6 +65,18 @@ def _fail(what: str) -> UpstreamProtocolError:
     return UpstreamProtocolError(f"the upstream sent {what}")
 
 
+def length_items(value: bytes) -> list[bytes] | None:
+    """The lengths one ``Content-Length`` field value lists (``5`` or ``5, 5``), without
+    leading zeros, or ``None`` when one is not 1 to 18 digits (RFC 9110 8.6)."""
+    items = []
+    for item in value.split(b","):
+        item = item.strip(b" \t")
+        if _DIGITS.fullmatch(item) is None or len(item) > _MAX_LENGTH_DIGITS:
+            return None
+        items.append(item.lstrip(b"0") or b"0")
+    return items
+
+
 def parse_response_head(raw: bytes) -> ResponseHead:
     """Parse ``raw`` (the status line and fields, ending with the blank line)."""
     lines = raw[:-4].split(b"\r\n")
@@ -91,11 +103,10 @@ def parse_response_head(raw: bytes) -> ResponseHead:
             raise _fail("a header value with CR, LF or NUL")
         name = name.lower()
         if name == b"content-length":
-            for item in value.split(b","):
-                item = item.strip(b" \t")
-                if _DIGITS.fullmatch(item) is None or len(item) > _MAX_LENGTH_DIGITS:
-                    raise _fail("an invalid Content-Length")
-                lengths.add(item.lstrip(b"0") or b"0")
+            items = length_items(value)
+            if items is None:
+                raise _fail("an invalid Content-Length")
+            lengths.update(items)
         elif name == b"transfer-encoding":
             has_te = True
             for item in value.split(b","):

@@ -38,6 +38,7 @@ from otel_agents.gateway._history import (
     redact_target,
 )
 from otel_agents.gateway._hooks import hook_request, run_after, run_before
+from otel_agents.gateway._http1 import length_items
 from otel_agents.gateway._middleware import Authenticator, Hook, credential_header
 from otel_agents.gateway._paths import RequestPath, normalise_path
 from otel_agents.gateway._problems import Problem, problem
@@ -343,14 +344,18 @@ class Pipeline:
         declare upstream: the length of the bytes read, never a number the client sent (a
         declared length that the body does not match, or framing an upstream could read
         otherwise, is refused)."""
-        lengths = {v.strip() for n, v in headers if n == b"content-length"}
+        lengths: set[bytes] = set()
+        for name, value in headers:
+            if name == b"content-length":
+                items = length_items(value)
+                if items is None:
+                    raise ValueError("Content-Length is not 1*DIGIT")
+                lengths.update(items)
         chunked = any(n == b"transfer-encoding" for n, _ in headers)
         if lengths:
             if chunked or len(lengths) > 1:
                 raise BodyFraming
             (declared,) = lengths
-            if not declared.isdigit() or len(declared) > 18:
-                raise ValueError("Content-Length is not 1*DIGIT")
             length = int(declared)
             if length > self.max_body_size:
                 raise BodyTooLarge

@@ -174,3 +174,19 @@ def test_the_length_declared_upstream_is_the_length_read(
     assert received.count(b"content-length") == 1
     assert b"\r\ncontent-length: 5\r\n" in received
     assert received.endswith(b"\r\n\r\nhello")
+
+
+@pytest.mark.parametrize("declared", [b"005", b"5, 5"])
+def test_a_length_written_another_valid_way_is_the_same_length(
+    lenient: tuple[APIGateway, int, RawUpstream], declared: bytes
+) -> None:
+    _, port, upstream = lenient
+    answer = send_and_read(
+        port,
+        b"POST /v1/echo HTTP/1.1\r\nHost: g\r\nConnection: close\r\n"
+        b"Content-Length: " + declared + b"\r\n\r\nhello",
+    )
+
+    assert answer.startswith(b"HTTP/1.1 200 "), answer
+    (connection,) = upstream.connections
+    assert b"\r\ncontent-length: 5\r\n" in bytes(connection.received)
