@@ -94,7 +94,7 @@ class HubDiscovery:
         headers = {"authorization": f"Bearer {token}"} if token else {}
         self._timeout = float(timeout)
         self._client = httpx.Client(
-            base_url=hub_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
+            base_url=hub_url, headers=headers, timeout=timeout, transport=transport
         )
         self._failures = FailureLog(
             _logger, "gateway discovery: %s (logged once)", level=logging.WARNING

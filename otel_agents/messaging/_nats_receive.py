@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from otel_agents import semconv as sc
 from otel_agents._errors import MessagingError
+from otel_agents._runtime import FailureLog
 from otel_agents.messaging._errors import SecurityError
 from otel_agents.messaging._message import AgentMessage, MessagePriority
 from otel_agents.messaging._nats_io import message_key
@@ -46,6 +47,13 @@ if TYPE_CHECKING:
 __all__ = ["Receiver"]
 
 _logger = logging.getLogger("otel_agents.messaging")
+#: A message that could not be dead-lettered is given back to the broker: logged once per
+#: distinct error (each failure is counted in ``Receiver.bury_failures``).
+_BURY_FAILURES = FailureLog(
+    _logger,
+    "a message could not be dead-lettered and was given back to the broker (%s)",
+    level=logging.WARNING,
+)
 
 MAX_BACKOFF = 60.0
 _SETTLED = (MessageStatus.PROCESSED, MessageStatus.EXPIRED, MessageStatus.DEAD_LETTERED)
@@ -315,15 +323,8 @@ class Receiver:
             await self._bury(msg, message, attempts, reason, error)
         except Exception as exc:
             self.bury_failures += 1
-            log = _logger.warning if self.bury_failures == 1 else _logger.debug
-            log(
-                "message %s to %s could not be dead-lettered (%s, %d failure(s) so far): "
-                "given back to the broker; check the dead-letter stream %s",
-                message.message_id,
-                message.recipient_id,
-                type(exc).__name__,
-                self.bury_failures,
-                self.transport.names.dead_letters,
+            _BURY_FAILURES.record_error(
+                exc, f"{type(exc).__name__}; check the stream {self.transport.names.dead_letters}"
             )
             delay = min(MAX_BACKOFF, max(1.0, self.backoff * 2 ** min(attempts, 16)))
             with contextlib.suppress(Exception):

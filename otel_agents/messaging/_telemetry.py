@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -25,10 +24,10 @@ from typing import Any
 from opentelemetry import context as otel_context, metrics, propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Observation
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, Span, SpanKind
 
 from otel_agents import semconv as sc
-from otel_agents._exception_events import record_exception
+from otel_agents._exception_events import error_status, record_exception
 from otel_agents._runtime import BoundedCache, FailureLog, failsafe_call
 from otel_agents._version import __version__, scope_name
 from otel_agents.genai._context import Attribution, with_attribution
@@ -459,10 +458,6 @@ def _carries_span(context: Context) -> bool:
 def mark_failed(span: Span, exc: BaseException, error_type: str | None = None) -> None:
     """Record ``exc`` on ``span``: the exception event, ERROR status and ``error.type``."""
     error_type = error_type or getattr(exc, "reason", None) or type(exc).__qualname__
-    # Message and stack trace redacted (an exception whose __str__ raises still gets its
-    # event); whatever else fails there costs the event, never the status, error.type,
-    # metrics or the caller.
-    with contextlib.suppress(Exception):
-        record_exception(span, exc)
-    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}"))  # never the message
+    record_exception(span, exc)  # message and stack trace redacted; never raises
+    span.set_status(error_status(exc))  # the type's name, never the message
     span.set_attribute(sc.ERROR_TYPE, error_type)
