@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from otel_agents._bounded_read import IDENTITY, TooLarge, read_capped
 from otel_agents._errors import invalid_value
 from otel_agents._export import checked_http_url, redact_url
 from otel_agents._runtime import FailureLog, PeriodicThread
@@ -131,7 +132,7 @@ class HubDiscovery:
         """
         params = {"capability": self.capability} if self.capability else None
         try:
-            with self._client.stream("GET", "/agents", params=params) as response:
+            with self._client.stream("GET", "/agents", params=params, headers=IDENTITY) as response:
                 if response.status_code == 404 and self.capability:
                     agents: Any = []  # nobody offers the capability (any more)
                 elif not 200 <= response.status_code < 300:
@@ -154,15 +155,14 @@ class HubDiscovery:
     def _read(self, response: httpx.Response) -> bytes:
         """The answer's body, read as it comes: at most ``_MAX_ANSWER`` bytes within
         ``timeout`` seconds in all (httpx bounds each read, not the whole answer)."""
-        deadline = time.monotonic() + self._timeout
-        body = bytearray()
-        for chunk in response.iter_bytes():
-            body += chunk
-            if len(body) > _MAX_ANSWER:
-                raise ValueError(f"the hub's answer is larger than {_MAX_ANSWER} bytes")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the hub's answer took longer than timeout={self._timeout} s")
-        return bytes(body)
+        try:
+            return read_capped(response, _MAX_ANSWER, time.monotonic() + self._timeout)
+        except TooLarge:
+            raise ValueError(f"the hub's answer is larger than {_MAX_ANSWER} bytes") from None
+        except TimeoutError:
+            raise TimeoutError(
+                f"the hub's answer took longer than timeout={self._timeout} s"
+            ) from None
 
     def _endpoint(self, agent: Any) -> str | None:
         if not isinstance(agent, dict) or agent.get("status") not in _SERVING:

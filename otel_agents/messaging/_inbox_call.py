@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from otel_agents._bounded_read import IDENTITY, TooLarge, aread_capped, read_capped
 from otel_agents.messaging._errors import DeliveryError
 from otel_agents.messaging._registry import AgentInfo
 
@@ -65,17 +66,14 @@ async def post_async(
     """POST ``body`` to ``url`` within ``timeout`` seconds in all; read at most ``limit``."""
     import httpx
 
-    headers = {**headers, "accept-encoding": "identity"}
     try:
         async with asyncio.timeout(timeout):
-            async with client.stream("POST", url, content=body, headers=headers) as response:
-                _check_declared(response, recipient, limit)
-                content = bytearray()
-                async for chunk in response.aiter_raw():
-                    content += chunk
-                    if len(content) > limit:
-                        raise _too_large(recipient, limit)
-                return Answer(response.status_code, bytes(content))
+            async with client.stream(
+                "POST", url, content=body, headers={**headers, **IDENTITY}
+            ) as response:
+                return Answer(response.status_code, await aread_capped(response, limit))
+    except TooLarge as exc:
+        raise _too_large(recipient, limit) from exc
     except TimeoutError as exc:
         raise _timed_out(recipient, timeout) from exc
     except httpx.HTTPError as exc:
@@ -96,20 +94,13 @@ def post(
     import httpx
 
     deadline = time.monotonic() + timeout
-    headers = {**headers, "accept-encoding": "identity"}
     try:
-        with client.stream("POST", url, content=body, headers=headers) as response:
-            _check_declared(response, recipient, limit)
-            content = bytearray()
-            for chunk in response.iter_raw():
-                content += chunk
-                if len(content) > limit:
-                    raise _too_large(recipient, limit)
-                if time.monotonic() > deadline:
-                    raise _timed_out(recipient, timeout)
-            if time.monotonic() > deadline:
-                raise _timed_out(recipient, timeout)
-            return Answer(response.status_code, bytes(content))
+        with client.stream("POST", url, content=body, headers={**headers, **IDENTITY}) as response:
+            return Answer(response.status_code, read_capped(response, limit, deadline))
+    except TooLarge as exc:
+        raise _too_large(recipient, limit) from exc
+    except TimeoutError as exc:
+        raise _timed_out(recipient, timeout) from exc
     except httpx.HTTPError as exc:
         raise unreachable(recipient, exc) from exc
 
@@ -120,12 +111,6 @@ def unreachable(recipient: AgentInfo, exc: Exception) -> DeliveryError:
         f"({type(exc).__name__}): check that its inbox server is running",
         reason="recipient_unreachable",
     )
-
-
-def _check_declared(response: httpx.Response, recipient: AgentInfo, limit: int) -> None:
-    declared = response.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
-        raise _too_large(recipient, limit)  # (int() of thousands of digits raises)
 
 
 def _too_large(recipient: AgentInfo, limit: int) -> DeliveryError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -73,7 +74,9 @@ def test_link_local_and_non_http_endpoints_a_hub_reports_are_skipped(
         {"agent_id": "file", "status": "online", "endpoint": "file:///etc/passwd"},
         {"agent_id": "down", "status": "offline", "endpoint": "http://127.0.0.1:9"},
     ]
-    fake_hub = httpx.MockTransport(lambda request: httpx.Response(200, json=answer))
+    # Streamed, as an answer from the network is (the discovery reads raw, bounded bytes).
+    body = httpx.ByteStream(json.dumps(answer).encode())
+    fake_hub = httpx.MockTransport(lambda request: httpx.Response(200, stream=body))
     gateway = make_gateway()
     discovery = HubDiscovery(gateway, "http://hub.invalid", "search", transport=fake_hub)
     try:
