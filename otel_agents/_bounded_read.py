@@ -13,6 +13,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from otel_agents._errors import OtelAgentsError
+
 if TYPE_CHECKING:
     import httpx
 
@@ -24,7 +26,7 @@ IDENTITY = {"accept-encoding": "identity"}
 _MAX_LENGTH_DIGITS = 18
 
 
-class TooLarge(ValueError):
+class TooLarge(OtelAgentsError, ValueError):
     """The answer is longer than the limit (declared so, or as it arrived)."""
 
 
