@@ -6,6 +6,7 @@ in-process ``configure()`` tests are right only if each starts from a clean slat
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -77,6 +78,7 @@ def test_reset_configure_clears_an_applications_own_global_provider() -> None:
 
 INNER_TESTS = """
 import socket
+import re
 import subprocess
 import sys
 import time
@@ -151,3 +153,20 @@ def test_unmarked_tests_may_not_use_the_network_and_a_hang_fails(tmp_path: Path)
     }, out
     assert "Timeout (>0.5s)" in out, out
     assert "mark the test (or its module) integration" in out, out
+
+
+def test_tests_make_http_clients_through_the_shared_tls_context() -> None:
+    """``httpx.get`` and a bare ``httpx.Client`` load the CA bundle again for every call (about
+    18 ms of CPU each): the stack tests' polls spent 11 of their 15 s of CPU there. The tests
+    call ``tests/_http.py`` instead, which shares one context."""
+    direct = re.compile(
+        r"\bhttpx\.(get|post|put|patch|delete|head|request|stream|Client|AsyncClient)\("
+    )
+    offenders = [
+        f"{path.relative_to(REPO)}:{number}"
+        for path in sorted((REPO / "tests").rglob("*.py"))
+        if path.name != "_http.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if direct.search(line)
+    ]
+    assert offenders == [], "use tests/_http.py (import _http) instead of httpx's own"

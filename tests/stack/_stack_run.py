@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import _http
 import httpx
 from _prometheus import in_ci, prometheus_binary, unavailable
 from _topology import REPO, Topology
@@ -198,7 +199,7 @@ class Stack:
         self.probe: MeterProvider | None = None
 
     def query(self, promql: str) -> list[dict[str, Any]]:
-        response = httpx.get(self.prometheus + "/api/v1/query", params={"query": promql})
+        response = _http.get(self.prometheus + "/api/v1/query", params={"query": promql})
         response.raise_for_status()
         result: list[dict[str, Any]] = response.json()["data"]["result"]
         return result
@@ -232,7 +233,7 @@ class Stack:
             "capabilities": ["planning"],
             "endpoint": "http://127.0.0.1:1",
         }
-        return httpx.post(
+        return _http.post(
             self.gateway + "/v1/hub/agents",
             json=registration,
             headers=self.security.request_headers(COORDINATOR),
@@ -260,7 +261,7 @@ class Stack:
         if signed:
             headers.update(self.security.sign(message.message_id, body))
         base = self.gateway + "/v1/hub" if through_gateway else self.hub
-        return httpx.post(base + "/messages", content=body, headers=headers, timeout=10.0)
+        return _http.post(base + "/messages", content=body, headers=headers, timeout=10.0)
 
     def send_nats(
         self, recipient: str, payload: str = '{"task": "scan"}', *, service: str = NATS_SENDER

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import _http
 import httpx
 from _images import (
     IMAGES,
@@ -286,7 +287,7 @@ class Topology:
                     f"{process.name} exited with {process.popen.returncode}:\n{process.tail()}"
                 )
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(process.ready_url, timeout=2.0).status_code == 200:
+                if _http.get(process.ready_url, timeout=2.0).status_code == 200:
                     return
             time.sleep(0.2)
         raise RuntimeError(f"{process.name} not ready at {process.ready_url}:\n{process.tail()}")

@@ -19,7 +19,7 @@ import re
 import traceback
 from collections.abc import Iterator
 
-import httpx
+import _http
 import pytest
 from _prometheus import in_ci
 from _stack_run import FETCH_TIMEOUT, eventually, stack_binaries
@@ -107,7 +107,7 @@ def test_a_burst_of_error_spans_reaches_jaeger_without_dropping_data(topology: T
     assert size > 4 * 1024 * 1024  # as one batch: more than Jaeger's default receive limit
 
     def own_metrics() -> str:
-        return httpx.get(topology.url("otel-collector", 8888, "/metrics"), timeout=10).text
+        return _http.get(topology.url("otel-collector", 8888, "/metrics"), timeout=10).text
 
     metrics = eventually(
         own_metrics,
@@ -127,7 +127,7 @@ def test_a_burst_of_error_spans_reaches_jaeger_without_dropping_data(topology: T
     assert "Dropping data" not in collector
     assert "ResourceExhausted" not in collector
     # Jaeger stored them: the service and its operations are searchable.
-    operations = httpx.get(
+    operations = _http.get(
         topology.url("jaeger", 16686, "/api/operations"), params={"service": "burst"}
     )
     assert operations.status_code == 200

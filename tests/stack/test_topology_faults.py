@@ -20,7 +20,7 @@ import signal
 import time
 from collections.abc import Iterator
 
-import httpx
+import _http
 import pytest
 from _stack_run import BATCH_DELAY, FETCH_TIMEOUT, Stack, eventually, running_stack
 from _topology import REPO
@@ -59,7 +59,7 @@ def test_a_stopped_collector_alerts_and_the_sdks_report_their_loss_once_it_is_ba
     assert registered.status_code in (200, 201), registered.text
     assert topology.running("otel-collector")
     topology.stop("otel-collector")
-    with httpx.Client(base_url=stack.gateway) as client:
+    with _http.Client(base_url=stack.gateway) as client:
         assert [client.get("/v1/hub/healthz").status_code for _ in range(20)] == [200] * 20
     assert stack.post_message("planner", through_gateway=True).status_code == 202
     # Spans of this traffic fail to export (the OTLP exporter gives up within SDK_GIVES_UP),
@@ -82,7 +82,7 @@ def test_a_stopped_collector_alerts_and_the_sdks_report_their_loss_once_it_is_ba
     for name in SERVICES:
         assert topology.running(name), f"{name} died:\n{topology.processes[name].tail()}"
     # The work goes on while the SDKs fail to export.
-    with httpx.Client(base_url=stack.gateway) as client:
+    with _http.Client(base_url=stack.gateway) as client:
         assert [client.get("/v1/hub/healthz").status_code for _ in range(20)] == [200] * 20
     time.sleep(max(0.0, given_up - time.monotonic()))
 
@@ -117,7 +117,7 @@ def test_the_services_stop_by_themselves_with_the_collector_gone(stack: Stack) -
     none has to be killed (the harness kills after 15 s)."""
     topology = stack.topology
     topology.stop("otel-collector")
-    with httpx.Client(base_url=stack.gateway) as client:
+    with _http.Client(base_url=stack.gateway) as client:
         assert [client.get("/v1/hub/healthz").status_code for _ in range(20)] == [200] * 20
     for name in SERVICES:
         assert topology.running(name), f"{name} died:\n{topology.processes[name].tail()}"

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import _http
 import pytest
 from _images import image_tag, load_compose
 from _stack_run import FETCH_TIMEOUT, stack_binaries
@@ -91,7 +91,7 @@ class Client:
 
 
 def jsz(topology: Topology) -> dict[str, Any]:
-    response = httpx.get(topology.url("nats", 8222, "/jsz"), timeout=5.0)
+    response = _http.get(topology.url("nats", 8222, "/jsz"), timeout=5.0)
     response.raise_for_status()
     found: dict[str, Any] = response.json()
     return found
@@ -111,7 +111,7 @@ def test_the_compose_nats_service_runs_jetstream_on_file_storage_on_a_loopback_p
     monitoring_port = topology.ports.get("nats", 8222)
     assert process.argv[process.argv.index("--port") + 1] == str(client_port)
     assert process.argv[process.argv.index("--http_port") + 1] == str(monitoring_port)
-    varz = httpx.get(topology.url("nats", 8222, "/varz"), timeout=5.0).json()
+    varz = _http.get(topology.url("nats", 8222, "/varz"), timeout=5.0).json()
     assert (varz["host"], varz["port"], varz["http_port"]) == (
         "127.0.0.1",
         client_port,

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import _http
 import pytest
 from _stack_run import (
     COORDINATOR,
@@ -102,7 +102,7 @@ def wait_serving(topology: Topology, service: str, agent_id: str) -> None:
 
 def consumers(stack: Stack) -> dict[str, dict[str, Any]]:
     """The broker's durable consumers by name, from its monitoring endpoint."""
-    response = httpx.get(
+    response = _http.get(
         stack.topology.url("nats", 8222, "/jsz"), params={"consumers": "true"}, timeout=5.0
     )
     response.raise_for_status()
@@ -126,7 +126,7 @@ def handed_to_reporter(stack: Stack) -> int:
 
 
 def jaeger_trace(stack: Stack, trace_id: str) -> list[dict[str, Any]]:
-    response = httpx.get(f"{stack.jaeger}/api/traces/{trace_id}")
+    response = _http.get(f"{stack.jaeger}/api/traces/{trace_id}")
     if response.status_code != 200:
         return []
     (trace,) = response.json()["data"]
@@ -146,7 +146,7 @@ def test_a_message_sent_over_nats_is_one_trace_across_the_sender_and_both_nats_a
     message_id = sent.stdout.splitlines()[0]
 
     def sender_traces() -> list[str]:
-        response = httpx.get(
+        response = _http.get(
             stack.jaeger + "/api/traces", params={"service": NATS_SENDER, "limit": 20}
         )
         return [t["traceID"] for t in response.json().get("data") or []]

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import _http
 import pytest
 from _prometheus import in_ci
 from _stack_run import FETCH_TIMEOUT, eventually, shorten_timings, stack_binaries
@@ -103,7 +103,7 @@ def otlp_payloads() -> dict[str, dict[str, Any]]:
 
 
 def query(topology: Topology, promql: str) -> list[dict[str, Any]]:
-    response = httpx.get(
+    response = _http.get(
         topology.url("prometheus", 9090, "/api/v1/query"), params={"query": promql}
     )
     response.raise_for_status()
@@ -119,7 +119,7 @@ def test_the_memory_limiter_refuses_and_the_refusing_rule_fires(topology: Topolo
     statuses: dict[str, set[int]] = {}
     firing: list[dict[str, Any]] = []
     deadline = time.monotonic() + DEADLINE
-    with httpx.Client(base_url=otlp, timeout=10.0) as client:
+    with _http.Client(base_url=otlp, timeout=10.0) as client:
         while not firing and time.monotonic() < deadline:
             for path, body in otlp_payloads().items():
                 statuses.setdefault(path, set()).add(client.post(path, json=body).status_code)

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
+import _http
 import httpx
 import pytest
 from _ports import free_port
@@ -64,7 +65,7 @@ def receiver(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         deadline = time.monotonic() + DEADLINE
         while True:
             try:
-                if httpx.get(base + "/healthz", timeout=5).status_code == 200:
+                if _http.get(base + "/healthz", timeout=5).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -143,7 +144,7 @@ def test_a_client_that_never_sends_its_body_is_disconnected_and_alerts_still_arr
         for connection in stalled:
             connection.close()
 
-    answered = httpx.post(base + "/alerts", json=_alert(), timeout=DEADLINE)
+    answered = _http.post(base + "/alerts", json=_alert(), timeout=DEADLINE)
 
     assert answered.status_code == 200
     deadline = time.monotonic() + DEADLINE
