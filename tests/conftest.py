@@ -17,7 +17,7 @@ os.environ.setdefault("OTEL_AGENTS_HOST_METRICS", "on")
 pytest_plugins = ["tests._isolation"]
 
 #: The longest test files: each runs the real stack for a minute or more. ``scripts/test`` runs
-#: the suite on several workers, a file per worker at a time (``-n 4 --dist loadfile
+#: the suite on several workers, a file per worker at a time (``-n 5 --dist loadfile
 #: --no-loadscope-reorder``); collected first, these start at once and the short files fill
 #: the other workers around them, instead of starting last and running alone at the end.
 LONGEST_FIRST = (

@@ -80,7 +80,7 @@ def stack_binaries() -> dict[str, Path]:
 #: most BATCH_DELAY (the SDK's default: 5 s), the Collector forgets a series not received for
 #: METRIC_EXPIRATION (compose: 5 min; several exports of a live service) and gives up a batch
 #: Jaeger refuses after RETRY_ELAPSED. Scrapes every 2 s rather than 1: the scrape timeout
-#: equals the interval, and on two cores shared by four test workers a scrape can take over a
+#: equals the interval, and on two cores shared by five test workers a scrape can take over a
 #: second; a failed scrape makes every series of the target stale, which fires the absence
 #: rules (StoppedExporting, CollectorDown) at once without their hold times.
 SCRAPE_INTERVAL = 2
