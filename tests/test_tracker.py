@@ -19,7 +19,7 @@ from otel_agents._errors import (
     InvalidValueError,
     OtelAgentsError,
 )
-from otel_agents._tracker import MetricType, PerformanceTracker
+from otel_agents._tracker import MetricType, PerformanceSnapshot, PerformanceTracker
 from otel_agents.testing import TelemetryCapture
 
 
@@ -356,15 +356,22 @@ def test_snapshots_run_in_the_background_and_stop_cleanly(
         meter_provider=telemetry.meter_provider,
     )
     tracker.record_metric("response_time", 0.5, agent_id="a")
+
+    # The first snapshot may be taken before the record (the thread starts with the tracker):
+    # wait for one that has it.
+    def with_agent() -> list[PerformanceSnapshot]:
+        return [s for s in tracker.get_snapshots() if "a" in s.agents]
+
     deadline = time.monotonic() + 5
-    while not tracker.get_snapshots() and time.monotonic() < deadline:
+    while not with_agent() and time.monotonic() < deadline:
         time.sleep(0.01)
     tracker.stop()
     tracker.stop()
 
-    assert tracker.get_snapshots()
+    assert with_agent()
     assert not any(t.name == "otel-agents-tracker-snapshots" for t in threading.enumerate())
-    assert json.loads(export.read_text())["snapshots"][0]["agents"]["a"]["response_time"]
+    exported = json.loads(export.read_text())["snapshots"]
+    assert any(s["agents"].get("a", {}).get("response_time") for s in exported)
 
 
 @pytest.mark.parametrize(
