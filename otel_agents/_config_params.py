@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from otel_agents._errors import ConfigurationError
+from otel_agents._errors import ConfigurationError, short_repr
 
 __all__ = [
     "Component",
@@ -319,5 +319,4 @@ def invalid_config(
 def _shown(value: Any, secret: bool = False) -> str:
     if secret:
         return "<hidden>"
-    shown = repr(value)
-    return shown if len(shown) <= 80 else shown[:77] + "..."
+    return short_repr(value)

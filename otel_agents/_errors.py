@@ -4,7 +4,9 @@ Every error derives from :class:`OtelAgentsError`, so ``except OtelAgentsError``
 anything this package raises on purpose. Errors about a bad argument also derive from the
 built-in ``ValueError`` or ``TypeError``, so code written against plain Python keeps working.
 
-Messages name the parameter, the bad value and what to do instead.
+Messages name the parameter, the bad value and what to do instead. The value is shown by
+:func:`short_repr`: its ``repr``, cut at 80 characters, at a cost bounded by that length
+however large or deep the value (a bad argument or config entry may be megabytes).
 
 The tree (subclasses live next to the code that raises them)::
 
@@ -51,7 +53,11 @@ __all__ = [
     "MessagingError",
     "MissingDependencyError",
     "OtelAgentsError",
+    "short_repr",
 ]
+
+#: The longest value shown in a message, "..." included.
+SHORT_REPR_LIMIT = 80
 
 
 class OtelAgentsError(Exception):
@@ -105,10 +111,92 @@ def invalid_type(
 
 
 def _message(parameter: str, value: Any, expected: str, choices: Iterable[str] | None) -> str:
-    shown = repr(value)
-    if len(shown) > 80:
-        shown = shown[:77] + "..."
-    message = f"{parameter}={shown} is not valid: expected {expected}"
+    message = f"{parameter}={short_repr(value)} is not valid: expected {expected}"
     if choices is not None:
         message += f"; valid choices: {', '.join(sorted(choices))}"
     return message
+
+
+def short_repr(value: Any, limit: int = SHORT_REPR_LIMIT) -> str:
+    """``repr(value)``, cut to ``limit`` characters ending in ``...`` when longer.
+
+    For messages about a bad value, which may be a megabyte string, a huge or deeply nested
+    (even self-containing) list or dict, or an object whose ``__repr__`` fails: the builtin
+    containers, ``str`` and ``bytes`` are written only as far as the limit, so the cost
+    does not grow with the value (but for one scan of a long string for its quotes), and
+    the text is the start of ``repr(value)`` all the same. Other objects' own ``repr`` is
+    used; one that raises is shown as ``<TypeName object>``.
+    """
+    out: list[str] = []
+    try:
+        _write(value, out, limit + 1, set())
+        shown = "".join(out)
+    except Exception:  # a __repr__ that raises, a dict resized by another thread
+        shown = f"<{type(value).__name__} object>"
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
+_BRACKETS: dict[type, tuple[str, str, str]] = {  # opening, closing, empty
+    list: ("[", "]", "[]"),
+    tuple: ("(", ")", "()"),
+    dict: ("{", "}", "{}"),
+    set: ("{", "}", "set()"),
+    frozenset: ("frozenset({", "})", "frozenset()"),
+}
+
+
+def _write(value: Any, out: list[str], budget: int, active: set[int]) -> int:
+    """Append the repr of ``value`` to ``out`` until ``budget`` characters are written (or
+    it ends); return the budget left, at most 0 when the text was cut short."""
+    kind = type(value)
+    brackets = _BRACKETS.get(kind)
+    if brackets is None:
+        text = _scalar(value, budget)
+    elif not value:
+        text = brackets[2]
+    elif id(value) in active:  # a list or dict that contains itself, as repr shows it
+        text = "[...]" if kind is list else "{...}"
+    else:
+        return _write_items(value, out, budget, active, brackets)
+    out.append(text)
+    return budget - len(text)
+
+
+def _write_items(
+    value: Any, out: list[str], budget: int, active: set[int], brackets: tuple[str, str, str]
+) -> int:
+    opening, closing, _ = brackets
+    active.add(id(value))
+    out.append(opening)
+    budget -= len(opening)
+    pairs = type(value) is dict
+    for index, item in enumerate(value.items() if pairs else value):
+        if budget <= 0:
+            break  # cut: no need to close
+        if index:
+            out.append(", ")
+            budget -= 2
+        if pairs:
+            budget = _write(item[0], out, budget, active)
+            out.append(": ")
+            budget = _write(item[1], out, budget - 2, active)
+        else:
+            budget = _write(item, out, budget, active)
+    else:
+        if type(value) is tuple and len(value) == 1:
+            closing = ",)"
+        out.append(closing)
+        budget -= len(closing)
+    active.discard(id(value))
+    return budget
+
+
+def _scalar(value: Any, budget: int) -> str:
+    # A long str or bytes: only its start is quoted, with what repr would quote the whole
+    # value with. repr picks the quotes from the ' and " the value holds, so the start gets
+    # those after it (the cut drops them again).
+    if type(value) is str and len(value) > budget:
+        return repr(value[:budget] + "".join(q for q in "'\"" if q in value))
+    if type(value) is bytes and len(value) > budget:
+        return repr(value[:budget] + b"".join(q for q in (b"'", b'"') if q in value))
+    return repr(value)

@@ -67,8 +67,8 @@ class APIGateway:
             ``health_check_interval``, ``max_history`` and ``request_timeout``.
         tracer_provider: used for server and client spans; the global one by default.
         meter_provider: used for every gateway metric; the global one by default.
-        clock: monotonic clock of the rate limiter and of the health cool-down (inject a
-            fake one in tests).
+        clock: monotonic clock of the rate limiter, of the health cool-down and of the
+            upstream connections' keep-alive expiry (inject a fake one in tests).
         instrument: emit a SERVER span and ``http.server.request.duration`` per request
             (default true; how: the ``server_instrumentation`` setting).
     """
@@ -114,6 +114,8 @@ class APIGateway:
             read_timeout=timeout,
             max_connections_per_host=cfg.max_connections_per_upstream,
             ssl_context=tls,
+            keepalive_expiry=cfg.upstream_keepalive_expiry,
+            clock=clock,
         )
         self.proxy = Proxy(self.client, self.telemetry, ForwardedPolicy(cfg.trusted_proxies))
         self.history = new_history(cfg.max_history, cfg.max_history_bytes)

@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import ssl
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,11 @@ from otel_agents.gateway._errors import (
     UpstreamTimeoutError,
 )
 from otel_agents.gateway._http1 import parse_response_head
-from otel_agents.gateway._pool import Connection as _Connection, HostPool
+from otel_agents.gateway._pool import (
+    DEFAULT_KEEPALIVE_EXPIRY,
+    Connection as _Connection,
+    HostPool,
+)
 from otel_agents.gateway._upstream_body import ResponseStream, unread
 
 __all__ = [
@@ -76,19 +81,25 @@ class UpstreamClient:
         max_connections_per_host: int = 256,
         ssl_context: ssl.SSLContext | None = None,
         read_chunk_size: int = READ_CHUNK_SIZE,
+        keepalive_expiry: float = DEFAULT_KEEPALIVE_EXPIRY,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``max_connections_per_host``: open connections to one upstream, idle included;
         a request beyond it waits up to ``connect_timeout`` for one, then fails with
         ``UpstreamBusyError``. ``ssl_context`` verifies ``https`` upstreams; by default the
         system's CA store (and ``SSL_CERT_FILE``), loaded once per process. A streamed
         body comes in pieces of at most ``read_chunk_size`` bytes, whatever the size of the
-        upstream's chunks: what one response holds in memory is bounded by it."""
+        upstream's chunks: what one response holds in memory is bounded by it. An idle
+        pooled connection is closed, not reused, once it has idled ``keepalive_expiry``
+        seconds by ``clock`` (monotonic; inject a fake one in tests): see ``_pool``."""
         self.connect_timeout = connect_timeout
         self.ssl_context = ssl_context
         self.read_timeout = read_timeout
         self.max_idle_per_host = max_idle_per_host
         self.max_connections_per_host = max_connections_per_host
         self.read_chunk_size = read_chunk_size
+        self.keepalive_expiry = keepalive_expiry
+        self._clock = clock
         self._pools: dict[asyncio.AbstractEventLoop, dict[tuple[str, int, bool], HostPool]] = {}
 
     async def request(
@@ -156,6 +167,8 @@ class UpstreamClient:
                 key,
                 max_connections=self.max_connections_per_host,
                 max_idle=self.max_idle_per_host,
+                keepalive_expiry=self.keepalive_expiry,
+                clock=self._clock,
             )
 
         if not fresh:

@@ -70,6 +70,7 @@ class GatewayConfig:
     forward_client_credentials: bool = _default("forward_client_credentials")
     max_rate_limit_clients: int = _default("max_rate_limit_clients")
     max_connections_per_upstream: int = _default("max_connections_per_upstream")
+    upstream_keepalive_expiry: float = _default("upstream_keepalive_expiry")
     http_server_metrics: str = _default("http_server_metrics")
     server_instrumentation: str = _default("server_instrumentation")
     upstream_ca_file: str | None = _default("upstream_ca_file")

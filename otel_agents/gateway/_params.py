@@ -279,6 +279,13 @@ GATEWAY_PARAMS: tuple[Param[Any], ...] = (
         _count(256),
     ),
     G(
+        "upstream_keepalive_expiry",
+        4.0,
+        "seconds an idle upstream connection stays pooled; below the upstreams' own idle "
+        "timeout (uvicorn: 5)",
+        _seconds(4),
+    ),
+    G(
         "http_server_metrics",
         "stable",
         "`stable`: the middleware's duration only; `all`: also its Development-status ones",

@@ -6,27 +6,39 @@ socket each to a service behind the gateway. A request that finds the limit reac
 idle connection waits, up to its timeout, for a connection to come back (it is handed over
 directly) or to close (its slot is); then it gets :class:`UpstreamBusyError`, which the
 gateway answers with a 503 of its own and never holds against the upstream's health.
+
+An idle connection expires ``keepalive_expiry`` seconds after it came back (httpcore's
+``keepalive_expiry``, Go's ``IdleConnTimeout``): upstreams close idle keep-alive connections
+after their own timeout (uvicorn and Node.js 5 s, gunicorn 2 s), and a request that takes one
+just then races that close. A ``GET`` lost that way is sent again, but a ``POST`` must not
+be (RFC 9112 §9.3.1) and becomes a 502, so connections are dropped before the upstream is
+likely to drop them. Expired ones are closed lazily, by the next take or release on their
+pool (all of them at once: the idle list is in release order, so they are its head); until
+then at most ``max_idle`` of them stay open per upstream.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
 from otel_agents.gateway._errors import UpstreamBusyError
 
-__all__ = ["Connection", "HostPool"]
+__all__ = ["DEFAULT_KEEPALIVE_EXPIRY", "Connection", "HostPool"]
 
 Key = tuple[str, int, bool]
 Opener = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
+#: Seconds an idle pooled connection is kept by default: below uvicorn's and Node.js's 5 s.
+DEFAULT_KEEPALIVE_EXPIRY = 4.0
 
 
 class Connection:
     """One upstream connection; :meth:`close` gives its slot back to its pool once."""
 
-    __slots__ = ("_closed", "key", "pool", "reader", "reused", "writer")
+    __slots__ = ("_closed", "idle_since", "key", "pool", "reader", "reused", "writer")
 
     def __init__(
         self,
@@ -40,6 +52,8 @@ class Connection:
         self.writer = writer
         self.pool = pool
         self.reused = False
+        #: When it last came back to the pool (the pool's monotonic clock).
+        self.idle_since = 0.0
         self._closed = False
 
     @property
@@ -58,20 +72,34 @@ class Connection:
 class HostPool:
     """The connections of one upstream on one event loop."""
 
-    def __init__(self, key: Key, *, max_connections: int, max_idle: int) -> None:
+    def __init__(
+        self,
+        key: Key,
+        *,
+        max_connections: int,
+        max_idle: int,
+        keepalive_expiry: float = DEFAULT_KEEPALIVE_EXPIRY,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.key = key
         self.max_connections = max_connections
         self.max_idle = max_idle
+        self.keepalive_expiry = keepalive_expiry
+        self._clock = clock
         self.idle: list[Connection] = []
         self.count = 0  # connections open or being opened, idle ones included
         self.closed = False
         self._waiters: deque[asyncio.Future[Connection | None]] = deque()
 
     def take_idle(self) -> Connection | None:
-        """An idle connection that is still open, if there is one."""
+        """The most recently released idle connection that is still open and not expired,
+        if there is one; expired ones are closed on the way."""
+        now = self._clock()
+        self._close_expired(now)
         while self.idle:
             conn = self.idle.pop()
-            if conn.alive:
+            # Checked again: a clock that went back breaks the release order of the list.
+            if conn.alive and not self._expired(conn, now):
                 conn.reused = True
                 return conn
             conn.close()
@@ -108,9 +136,13 @@ class HostPool:
         waiter = self._next_waiter()
         if waiter is not None:
             waiter.set_result(conn)
-        elif self.closed or len(self.idle) >= self.max_idle:
+            return
+        now = self._clock()
+        self._close_expired(now)
+        if self.closed or len(self.idle) >= self.max_idle:
             conn.close()
         else:
+            conn.idle_since = now
             self.idle.append(conn)
 
     def slot_freed(self) -> None:
@@ -127,6 +159,19 @@ class HostPool:
         idle, self.idle = self.idle, []
         for conn in idle:
             conn.close()
+
+    def _expired(self, conn: Connection, now: float) -> bool:
+        return now - conn.idle_since > self.keepalive_expiry
+
+    def _close_expired(self, now: float) -> None:
+        """Close the expired idle connections: the oldest ones, at the head of the list."""
+        stale = 0
+        while stale < len(self.idle) and self._expired(self.idle[stale], now):
+            stale += 1
+        if stale:
+            expired, self.idle[:stale] = self.idle[:stale], []
+            for conn in expired:
+                conn.close()
 
     async def _open(self, opener: Opener) -> Connection:
         try:

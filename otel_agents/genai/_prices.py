@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import json
 import os
-import reprlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from otel_agents._errors import ConfigurationError
+from otel_agents._errors import ConfigurationError, short_repr
 from otel_agents._numbers import is_real
 
 __all__ = [
@@ -50,9 +49,6 @@ _FIX = (
     'expected one JSON object {"<model>": {"input": <USD per 1M tokens>, "output": <USD per '
     "1M tokens>}}: fix the file"
 )
-#: Values in messages: a bad entry may be megabytes long or deeply nested.
-_SHORT = reprlib.Repr()
-_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 80, 80
 
 
 class ModelPrice(NamedTuple):
@@ -161,25 +157,25 @@ def _checked_table(prices: Any, source: str) -> dict[str, ModelPrice]:
     for model, entry in prices.items():
         if not isinstance(model, str) or not model:
             raise ConfigurationError(
-                f"{source}: model name {_SHORT.repr(model)} is not a non-empty string"
+                f"{source}: model name {short_repr(model)} is not a non-empty string"
             )
         table[model] = _entry(source, model, entry)
     return table
 
 
 def _entry(source: str, model: str, entry: Any) -> ModelPrice:
-    where = f"{source}: model {_SHORT.repr(model)}"
+    where = f"{source}: model {short_repr(model)}"
     if isinstance(entry, ModelPrice):
         entry = entry._asdict()
     if not isinstance(entry, Mapping):
         raise ConfigurationError(
             f'{where}: expected {{"input": <USD per 1M tokens>, "output": <USD per 1M '
-            f"tokens>}}, got {_SHORT.repr(entry)}"
+            f"tokens>}}, got {short_repr(entry)}"
         )
     unknown = sorted(str(key) for key in entry if key not in _FIELDS)
     if unknown:
         raise ConfigurationError(
-            f"{where}: unknown field {_SHORT.repr(unknown[0])} (fields: input, output)"
+            f"{where}: unknown field {short_repr(unknown[0])} (fields: input, output)"
         )
     values: list[float] = []
     for field in _FIELDS:
@@ -188,7 +184,7 @@ def _entry(source: str, model: str, entry: Any) -> ModelPrice:
         value = entry[field]
         if not is_real(value) or value < 0:
             raise ConfigurationError(
-                f"{where}: field {field!r} = {_SHORT.repr(value)} is not valid: expected a "
+                f"{where}: field {field!r} = {short_repr(value)} is not valid: expected a "
                 "non-negative number of US dollars per million tokens"
             )
         values.append(float(value))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from otel_agents._errors import short_repr
 from otel_agents._numbers import is_real
 from otel_agents.messaging._errors import (
     InvalidMessageError,
@@ -125,11 +126,9 @@ def encode_payload(payload: Any) -> tuple[Any, str]:
     try:
         text = json.dumps(payload, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
-        shown = repr(payload)
-        shown = shown if len(shown) <= 80 else shown[:77] + "..."
         raise InvalidPayloadError(
-            f"payload={shown} is not valid: expected JSON-serializable data (dicts with string "
-            f"keys, lists, strings, finite numbers, booleans, None): {exc}"
+            f"payload={short_repr(payload)} is not valid: expected JSON-serializable data "
+            f"(dicts with string keys, lists, strings, finite numbers, booleans, None): {exc}"
         ) from exc
     return json.loads(text), text
 

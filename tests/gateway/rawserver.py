@@ -130,6 +130,60 @@ class RawUpstream(RawListener):
             record.done.set()
 
 
+class DroppingUpstream(RawListener):
+    """Answers every request with 200, except that it closes its first connection, without
+    answering, once it has read the whole second request on it (the first reuse)."""
+
+    def __init__(self) -> None:
+        #: (connection number, request line, body) of every whole request read.
+        self.seen: list[tuple[int, str, bytes]] = []
+        super().__init__()
+
+    def serve(self, conn: socket.socket, number: int) -> None:
+        conn.settimeout(_POLL)
+        buffer = b""
+        served = 0
+        deadline = time.monotonic() + 20
+        while not self.stopping and time.monotonic() < deadline:
+            request = take_request(buffer)
+            if request is None:
+                try:
+                    data = conn.recv(65536)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return
+                if not data:
+                    return
+                buffer += data
+                continue
+            line, body, buffer = request
+            self.seen.append((number, line, body))
+            served += 1
+            if number == 1 and served == 2:
+                return  # read it whole, then "crashed" before answering
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    def times_seen(self, line_start: str) -> int:
+        return sum(1 for _, line, _ in self.seen if line.startswith(line_start))
+
+
+def take_request(buffer: bytes) -> tuple[str, bytes, bytes] | None:
+    """The first whole request in ``buffer`` (request line, body, the rest), if any."""
+    head, sep, rest = buffer.partition(b"\r\n\r\n")
+    if not sep:
+        return None
+    lines = head.split(b"\r\n")
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    if len(rest) < length:
+        return None
+    return lines[0].decode("latin-1"), rest[:length], rest[length:]
+
+
 def read_until_closed(sock: socket.socket, deadline: float = 20.0) -> bytes:
     """Everything ``sock`` receives until the peer closes it (a reset counts as closed);
     raises ``AssertionError`` if it is still open after ``deadline`` seconds."""
