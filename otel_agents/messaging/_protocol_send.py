@@ -15,7 +15,6 @@ from typing import Any
 from otel_agents._errors import invalid_value
 from otel_agents._exception_events import exception_text
 from otel_agents.genai._context import current_conversation_id
-from otel_agents.messaging import _telemetry as tel
 from otel_agents.messaging._errors import DeliveryError
 from otel_agents.messaging._message import (
     AgentMessage,
@@ -30,6 +29,7 @@ from otel_agents.messaging._runtime import (
     broadcast_copies,
     broadcast_recipients,
 )
+from otel_agents.messaging._span_scope import mark_failed
 from otel_agents.messaging._transport import Transport
 from otel_agents.semconv import (
     ERROR_TYPE,
@@ -149,7 +149,7 @@ class ProtocolSending(AgentRuntime):
                 except DeliveryError as exc:
                     failures.append(exc)
             if failures:
-                tel.mark_failed(span, failures[0])
+                mark_failed(span, failures[0])
         return ids
 
     def _deliver(self, message: AgentMessage, recipient: AgentInfo) -> None:
