@@ -11,7 +11,7 @@ from opentelemetry.trace import StatusCode
 from otel_agents import semconv
 from otel_agents._exception_events import MAX_TEXT, record_exception, redact_text
 from otel_agents._profiler import PerformanceProfiler
-from otel_agents.messaging._telemetry import mark_failed
+from otel_agents.messaging._span_scope import mark_failed
 from otel_agents.testing import TelemetryCapture
 
 SECRET = "hunter2-s3cr3t"

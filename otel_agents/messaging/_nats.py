@@ -11,6 +11,8 @@ broker (see :mod:`._nats_io` for names):
 * a dead-letter stream ``<stream>_DLQ`` and an agents key-value bucket ``<stream>_agents``
   with a TTL (:mod:`._nats_registry`).
 
+Those objects and their settings are declared in :mod:`._nats_layout`.
+
 Sending publishes the signed JSON envelope with ``Nats-Msg-Id`` = the message id (the
 broker drops a copy published again within two minutes), the W3C trace context in the NATS
 headers and a per-message TTL. A publish the broker does not confirm (it is restarting) is
@@ -51,9 +53,10 @@ from otel_agents.messaging._nats_connect import (  # the variables: re-exported
 )
 from otel_agents.messaging._nats_io import LoopThread, NatsNames
 from otel_agents.messaging._nats_lanes import AgentLanes, Lane
+from otel_agents.messaging._nats_layout import add_consumers, create_deployment
 from otel_agents.messaging._nats_publish import Publisher
 from otel_agents.messaging._nats_receive import Receiver
-from otel_agents.messaging._nats_registry import KvRegistry, entry_of
+from otel_agents.messaging._nats_registry import KvRegistry, Mirror, entry_of
 from otel_agents.messaging._nats_view import BrokerView
 from otel_agents.messaging._records import DeadLetter, MessageRecord
 from otel_agents.messaging._registry import AgentInfo
@@ -170,74 +173,17 @@ class NatsTransport(Transport):
 
     async def _set_up(self, registry: AgentRegistry, deadline: float) -> None:
         """The publisher, streams, buckets and watch on a connected client."""
-        from nats.js import api
-
         assert self._nc is not None
         self._js = self._nc.jetstream(timeout=min(5.0, self.broker_timeout))
         self._publisher = Publisher(
             self._nc, asyncio.get_running_loop(), self.server, self.broker_timeout
         )
         await self._publisher.start()
-        config = self._config
-        stream = api.StreamConfig(
-            name=self.names.stream,
-            subjects=[f"{self.names.stream}.>"],
-            retention=api.RetentionPolicy.WORK_QUEUE,
-            storage=api.StorageType.FILE,
-            allow_msg_ttl=True,
-            duplicate_window=120.0,
-            max_msg_size=config["max_message_size"] + 4096,
-        )
-        dead = api.StreamConfig(
-            name=self.names.dead_letters,
-            subjects=[f"{self.names.dead_letters}.>"],
-            storage=api.StorageType.FILE,
-            max_msgs=config["max_dead_letters"],
-            discard=api.DiscardPolicy.OLD,
-        )
-        for wanted in (stream, dead):
-            await self._ensure_stream(wanted)
-        ttl = float(config["heartbeat_interval"] * config["heartbeat_miss_limit"])
-        self._kv = await self._ensure_bucket(
-            api.KeyValueConfig(bucket=self.names.agents_bucket, history=1, ttl=max(1.0, ttl))
-        )
-        keep = max(3600.0, 2 * float(config["message_timeout"]))
-        self._status = await self._ensure_bucket(
-            api.KeyValueConfig(bucket=self.names.status_bucket, history=1, ttl=keep)
-        )
-        self._watch = _Mirror(self._kv, registry, self)
+        self._kv, self._status = await create_deployment(self._js, self.names, self._config)
+        self._watch = Mirror(self._kv, registry, self)
         self._watch.start()
         # The agents already registered are known before the first send.
         await asyncio.wait_for(self._watch.ready.wait(), max(1.0, deadline - time.monotonic()))
-
-    async def _ensure_stream(self, config: Any) -> None:
-        import nats.js.errors
-
-        assert self._js is not None
-        try:
-            await self._js.add_stream(config)
-        except nats.js.errors.BadRequestError:
-            # It exists with other settings (an older deployment): use it as it is.
-            await self._js.stream_info(config.name)
-            _logger.warning("NATS stream %s exists with other settings; using it", config.name)
-
-    async def _ensure_bucket(self, config: Any) -> Any:
-        """Create the key-value bucket, or bind the one another process created with other
-        settings (a TTL from another ``heartbeat_interval``, say): like the streams, the
-        deployment's first settings win, and the difference is logged once per process."""
-        import nats.js.errors
-
-        assert self._js is not None
-        try:
-            return await self._js.create_key_value(config)
-        except nats.js.errors.BadRequestError:
-            bucket = await self._js.key_value(config.bucket)
-            _logger.warning(
-                "NATS key-value bucket %s exists with other settings (TTL %s s wanted); using it",
-                config.bucket,
-                f"{config.ttl:g}",
-            )
-            return bucket
 
     async def _on_reconnect(self) -> None:
         """Pulls and the bucket watch in flight died with the old connection: renew them
@@ -311,22 +257,8 @@ class NatsTransport(Transport):
             await asyncio.sleep(0.2)
 
     async def _register_once(self, info: AgentInfo) -> None:
-        from nats.js import api
-
         assert self._js is not None
-        for priority in MessagePriority:
-            consumer = self.names.consumer(info.agent_id, priority)
-            await self._js.add_consumer(
-                self.names.stream,
-                api.ConsumerConfig(
-                    durable_name=consumer,
-                    filter_subject=self.names.subject(info.agent_id, priority),
-                    ack_policy=api.AckPolicy.EXPLICIT,
-                    ack_wait=float(self._config["ack_timeout"]),
-                    max_deliver=self._config["max_delivery_attempts"] + 1,
-                    deliver_policy=api.DeliverPolicy.ALL,
-                ),
-            )
+        await add_consumers(self._js, self.names, info.agent_id, self._config)
         await self._kv.put(self._key(info.agent_id), entry_of(info))
         self.local.add(info.agent_id)
 
@@ -427,31 +359,6 @@ class NatsTransport(Transport):
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """The newest ``limit`` dead letters of the deployment, oldest first."""
         return self.io.run(self.view.dead_letters(limit), self.broker_timeout, "reading")
-
-
-class _Mirror(KvRegistry):
-    """The bucket watch, except that an entry of an agent this process registered and still
-    runs, deleted by another process (an operator's ``unregister_agent``, an old instance),
-    stays in this process's registry: its next heartbeat puts the entry back, so the agent
-    is found again rather than lost for good while it still serves."""
-
-    def __init__(self, kv: Any, registry: AgentRegistry, transport: NatsTransport) -> None:
-        super().__init__(kv, registry)
-        self.transport = transport
-        self._said: set[str] = set()
-
-    def _gone(self, key: str) -> None:
-        for agent_id in self.transport.local:
-            if self.transport.names.group(agent_id) == key:
-                if agent_id not in self._said:
-                    self._said.add(agent_id)
-                    _logger.warning(
-                        "the registry entry of %r (run by this process) was deleted by another "
-                        "process: it is put back at the agent's next heartbeat",
-                        agent_id,
-                    )
-                return
-        super()._gone(key)
 
 
 async def _give_back_buffered(lanes: AgentLanes) -> None:

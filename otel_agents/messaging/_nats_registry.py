@@ -10,6 +10,9 @@ registry's own heartbeat check then marks silent agents offline, as in process.
 
 A value from the bucket is input from the network: it is parsed strictly and bounded in size,
 and a bad one is skipped (logged once per key), never trusted.
+
+The transport watches through :class:`Mirror`, which keeps the agents this process runs
+registered when another process deletes their entries.
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ from otel_agents.messaging._registry import AgentInfo, AgentRegistry
 if TYPE_CHECKING:
     from nats.js.kv import KeyValue
 
-__all__ = ["KvRegistry", "entry_of"]
+    from otel_agents.messaging._nats import NatsTransport
+
+__all__ = ["KvRegistry", "Mirror", "entry_of"]
 
 _logger = logging.getLogger("otel_agents.messaging")
 
@@ -135,3 +140,28 @@ class KvRegistry:
             with contextlib.suppress(BaseException):
                 await self._task
             self._task = None
+
+
+class Mirror(KvRegistry):
+    """The bucket watch, except that an entry of an agent this process registered and still
+    runs, deleted by another process (an operator's ``unregister_agent``, an old instance),
+    stays in this process's registry: its next heartbeat puts the entry back, so the agent
+    is found again rather than lost for good while it still serves."""
+
+    def __init__(self, kv: Any, registry: AgentRegistry, transport: NatsTransport) -> None:
+        super().__init__(kv, registry)
+        self.transport = transport
+        self._said: set[str] = set()
+
+    def _gone(self, key: str) -> None:
+        for agent_id in self.transport.local:
+            if self.transport.names.group(agent_id) == key:
+                if agent_id not in self._said:
+                    self._said.add(agent_id)
+                    _logger.warning(
+                        "the registry entry of %r (run by this process) was deleted by another "
+                        "process: it is put back at the agent's next heartbeat",
+                        agent_id,
+                    )
+                return
+        super()._gone(key)

@@ -4,37 +4,29 @@ Every message is traced by the messaging conventions (see :mod:`._telemetry`) an
 every outcome (processed, expired, failed and why) is kept in a bounded history. Delivery
 goes through a :class:`~otel_agents.messaging._transport.Transport`: in-process queues by
 default, HTTP when the protocol is served as a hub (:mod:`otel_agents.messaging._hub`).
+
+This module is the seed-compatible facade: registration, discovery, heartbeats, handlers,
+history and lifecycle. The class inherits its send path from :mod:`._protocol_send` and its
+processing side from :mod:`._protocol_process`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import json
 import logging
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from otel_agents._errors import MessagingError, invalid_value
-from otel_agents._exception_events import exception_text
+from otel_agents._errors import invalid_value
 from otel_agents._export import export_envelope, write_json_atomic
 from otel_agents._history import TimeRange
 from otel_agents._runtime import PeriodicThread
-from otel_agents._settings import DRAIN_TIMEOUT
-from otel_agents.genai._context import current_conversation_id
-from otel_agents.messaging import _telemetry as tel
-from otel_agents.messaging._consumer import serve_until
-from otel_agents.messaging._errors import DeliveryError
 from otel_agents.messaging._handlers import Handler, HandlerRegistry
-from otel_agents.messaging._message import (
-    AgentMessage,
-    AgentStatus,
-    MessagePriority,
-    MessageType,
-    validate_agent_id,
-)
+from otel_agents.messaging._message import AgentStatus, MessageType
+from otel_agents.messaging._protocol_process import ProtocolProcessing
+from otel_agents.messaging._protocol_send import ProtocolSending
 from otel_agents.messaging._records import DeadLetter, MessageRecord, MessageStatus
 from otel_agents.messaging._registry import (
     AgentInfo,
@@ -42,24 +34,14 @@ from otel_agents.messaging._registry import (
     Clock,
     StatusListener,
 )
-from otel_agents.messaging._runtime import (
-    AgentRuntime,
-    broadcast_copies,
-    broadcast_recipients,
-)
-from otel_agents.messaging._transport import MessageSource, Transport, transport_for
-from otel_agents.semconv import (
-    ERROR_TYPE,
-    MESSAGING_BROADCAST_DESTINATION,
-    MESSAGING_OPERATION_PROCESS,
-)
+from otel_agents.messaging._transport import Transport, transport_for
 
 __all__ = ["AgentCommunicationProtocol"]
 
 _logger = logging.getLogger("otel_agents.messaging")
 
 
-class AgentCommunicationProtocol(AgentRuntime):
+class AgentCommunicationProtocol(ProtocolSending, ProtocolProcessing):
     """Registry, discovery, prioritized messaging, broadcast and heartbeats.
 
     Args:
@@ -194,248 +176,6 @@ class AgentCommunicationProtocol(AgentRuntime):
         self.registry.get(agent_id)
         self._handlers.setdefault(agent_id, HandlerRegistry()).add(handler, message_type)
 
-    # -- sending ------------------------------------------------------------------------------
-    def _prepare(
-        self,
-        sender_id: str,
-        message_type: Any,
-        payload: Any,
-        priority: Any,
-        recipient: str,
-        conversation_id: Any = None,
-    ) -> tuple[AgentInfo, AgentMessage, str]:
-        """The sender and a checked new envelope (nothing recorded yet). A message sent while
-        handling a conversation (``genai.invoke_agent``, or processing a message of one) stays
-        in that conversation unless the sender names another."""
-        conversation = _conversation(conversation_id) or current_conversation_id()
-        sender = self.registry.lookup(sender_id) if isinstance(sender_id, str) else None
-        if sender is None:
-            if self.config["require_registered_sender"]:
-                sender = self.registry.get(sender_id, "sender_id")  # raises UnknownAgentError
-            else:  # the seed's coordinator sends without registering
-                validate_agent_id(sender_id, "sender_id")
-                sender = AgentInfo(sender_id, sender_id, (), "")
-        message, text = self.envelope(sender_id, recipient, message_type, payload, priority)
-        message.conversation_id = conversation
-        return sender, message, text
-
-    def send_message(
-        self,
-        sender_id: str,
-        recipient_id: str,
-        message_type: MessageType | str,
-        payload: Any,
-        priority: MessagePriority | str = MessagePriority.NORMAL,
-        *,
-        conversation_id: str | None = None,
-    ) -> str:
-        """Send one message; return its id. Raises on bad input (nothing recorded) and
-        :class:`DeliveryError` when it cannot be delivered (recorded and counted)."""
-        recipient = self.registry.get(recipient_id, "recipient_id")
-        sender, message, text = self._prepare(
-            sender_id, message_type, payload, priority, recipient_id, conversation_id
-        )
-        with self.telemetry.send_span(
-            message, sender_name=sender.name, recipient_name=recipient.name, body_size=len(text)
-        ):
-            self._deliver(message, recipient)
-        return message.message_id
-
-    async def send_message_async(
-        self,
-        sender_id: str,
-        recipient_id: str,
-        message_type: MessageType | str,
-        payload: Any,
-        priority: MessagePriority | str = MessagePriority.NORMAL,
-        *,
-        conversation_id: str | None = None,
-    ) -> str:
-        """:meth:`send_message` for coroutines: a broker's confirmation is awaited, not
-        waited for, so many sends can be in flight from one event loop."""
-        recipient = self.registry.get(recipient_id, "recipient_id")
-        sender, message, text = self._prepare(
-            sender_id, message_type, payload, priority, recipient_id, conversation_id
-        )
-        with self.telemetry.send_span(
-            message, sender_name=sender.name, recipient_name=recipient.name, body_size=len(text)
-        ):
-            self.messages.add(message, message.created_at)
-            try:
-                await self.transport.deliver_async(message, recipient)
-            except Exception as exc:
-                raise self.delivery_failed(message, exc) from exc
-            self.telemetry.record_sent(message)
-        return message.message_id
-
-    def broadcast_message(
-        self,
-        sender_id: str,
-        message_type: MessageType | str,
-        payload: Any,
-        priority: MessagePriority | str = MessagePriority.NORMAL,
-    ) -> list[str]:
-        """Send a copy to every registered agent but the sender and offline ones; one send
-        span, linked from every recipient's process span. Returns the copies' ids; a copy
-        that could not be delivered is recorded as failed and marks the span failed."""
-        sender, template, text = self._prepare(
-            sender_id, message_type, payload, priority, MESSAGING_BROADCAST_DESTINATION
-        )
-        recipients = broadcast_recipients(sender_id, self.registry.agents())
-        ids: list[str] = []
-        failures: list[DeliveryError] = []
-        with self.telemetry.send_span(
-            template, sender_name=sender.name, body_size=len(text), broadcast_count=len(recipients)
-        ) as span:
-            # Each copy gets a payload of its own: handlers in this process may change theirs.
-            for copy, agent in broadcast_copies(template, recipients, lambda: json.loads(text)):
-                ids.append(copy.message_id)
-                try:
-                    self._deliver(copy, agent)
-                except DeliveryError as exc:
-                    failures.append(exc)
-            if failures:
-                tel.mark_failed(span, failures[0])
-        return ids
-
-    def _deliver(self, message: AgentMessage, recipient: AgentInfo) -> None:
-        self.messages.add(message, message.created_at)
-        try:
-            self.transport.deliver(message, recipient)
-        except Exception as exc:
-            raise self.delivery_failed(message, exc) from exc
-        self.telemetry.record_sent(message)
-
-    def delivery_failed(
-        self, message: AgentMessage, exc: Exception, *, routed: bool = False
-    ) -> DeliveryError:
-        """Record that ``message`` could not be delivered; return the error to raise.
-
-        ``routed``: the hub failed to forward it (see ``MessagingTelemetry.record_sent``).
-        """
-        if not isinstance(exc, DeliveryError):
-            exc = DeliveryError(
-                f"delivering to {message.recipient_id!r} failed: {exception_text(exc)}",
-                reason=type(exc).__qualname__,
-            )
-        self.messages.update(
-            message.message_id, MessageStatus.FAILED, self.clock.time(), str(exc), exc.reason
-        )
-        self.telemetry.record_sent(message, exc.reason, routed=routed)
-        return exc
-
-    def _fail(self, message: AgentMessage, reason: str, detail: str) -> None:
-        self.messages.update(
-            message.message_id, MessageStatus.FAILED, self.clock.time(), detail, reason
-        )
-        attributes = self.telemetry.metric_attributes(
-            MESSAGING_OPERATION_PROCESS,
-            message.recipient_id,
-            message.message_type,
-            message.priority,
-        )
-        self.telemetry.failed.add(1, {**attributes, ERROR_TYPE: reason})
-
-    # -- processing ----------------------------------------------------------------------------
-    def _next(self, agent_id: str) -> AgentMessage | None:
-        queue = self._queue(agent_id)
-        while True:
-            message = queue.get_nowait()
-            if message is None or not self._expired(message):
-                return message
-
-    def _expired(self, message: AgentMessage) -> bool:
-        """Whether ``message`` expired (then it is recorded and settled as such)."""
-        if not self.consumer.expired(message):
-            return False
-        self.transport.settle(message, self.messages.get(message.message_id))
-        return True
-
-    def _process(self, message: AgentMessage) -> None:
-        handlers = self._handlers.get(message.recipient_id)
-        extra = self.transport.delivery_attributes(message)
-        self.consumer.process(message, handlers, *self._names(message), extra)
-        self.transport.settle(message, self.messages.get(message.message_id))
-
-    async def _process_async(self, message: AgentMessage) -> None:
-        handlers = self._handlers.get(message.recipient_id)
-        extra = self.transport.delivery_attributes(message)
-        await self.consumer.process_async(message, handlers, *self._names(message), extra)
-        self.transport.settle(message, self.messages.get(message.message_id))
-
-    def _queue(self, agent_id: str) -> MessageSource:
-        self.registry.get(agent_id)
-        queue = self.transport.queue(agent_id)
-        if queue is None:
-            raise MessagingError(
-                f"this protocol delivers over {type(self.transport).__name__}, which keeps no "
-                "queues in this process: process messages where the transport delivers them "
-                "(an agent's inbox), or use InProcessTransport"
-            )
-        return queue
-
-    def _names(self, message: AgentMessage) -> tuple[str | None, str | None]:
-        recipient = self.registry.lookup(message.recipient_id)
-        sender = self.registry.lookup(message.sender_id)
-        return (
-            None if recipient is None else recipient.name,
-            None if sender is None else sender.name,
-        )
-
-    def process_next(self, agent_id: str) -> AgentMessage | None:
-        """Take ``agent_id``'s most urgent message, run its handlers inside a CONSUMER span
-        and return it (``None`` if the queue is empty). Expired messages are skipped and
-        recorded; a handler that raises marks the message failed and does not propagate."""
-        message = self._next(agent_id)
-        if message is not None:
-            self._process(message)
-        return message
-
-    async def process_next_async(self, agent_id: str, *, wait: bool = False) -> AgentMessage | None:
-        """Like :meth:`process_next`, awaiting coroutine handlers; ``wait`` waits for one."""
-        message = self._next(agent_id)
-        while message is None and wait:
-            message = await self._queue(agent_id).get_async()
-            if self._expired(message):
-                message = None
-        if message is not None:
-            await self._process_async(message)
-        return message
-
-    def process_pending(self, agent_id: str, max_messages: int | None = None) -> int:
-        """Process queued messages of ``agent_id`` in priority order; return how many."""
-        count = 0
-        while (max_messages is None or count < max_messages) and self.process_next(agent_id):
-            count += 1
-        return count
-
-    async def serve(
-        self, agent_id: str, stop: asyncio.Event | None = None, *, grace: float | None = None
-    ) -> None:
-        """Process ``agent_id``'s messages as they arrive until ``stop`` is set.
-
-        A message being processed when ``stop`` is set gets ``grace`` seconds more
-        (``OTEL_AGENTS_DRAIN_TIMEOUT``, 3 s) to finish; past that its handlers are cancelled
-        and it is queued again, never lost.
-        """
-        stop = stop or asyncio.Event()
-        queue = self._queue(agent_id)
-
-        async def take() -> AgentMessage:
-            while True:
-                # get_async, never a blocking get: a broker's queue must not stall the loop.
-                message = await queue.get_async()
-                if not self._expired(message):
-                    return message
-
-        await serve_until(
-            stop,
-            take,
-            self._process_async,
-            lambda message: queue.put(message, message.priority),
-            DRAIN_TIMEOUT.read() if grace is None else grace,
-        )
-
     # -- history and lifecycle -------------------------------------------------------------------
     def get_message_status(self, message_id: str) -> MessageRecord:
         """The record of a message: its status and, if it expired or failed, why."""
@@ -517,9 +257,3 @@ class AgentCommunicationProtocol(AgentRuntime):
         self._stopped = True
         self._monitor.stop(timeout=5)
         self.transport.close()
-
-
-def _conversation(value: Any) -> str | None:
-    if value is None or (isinstance(value, str) and 0 < len(value) <= 256):
-        return value
-    raise invalid_value("conversation_id", value, "a string of 1-256 characters or None")

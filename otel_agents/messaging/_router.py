@@ -20,7 +20,7 @@ from otel_agents.messaging._errors import MessageExpiredError
 from otel_agents.messaging._message import AgentMessage
 from otel_agents.messaging._protocol import AgentCommunicationProtocol
 from otel_agents.messaging._registry import AgentInfo
-from otel_agents.messaging._telemetry import mark_failed
+from otel_agents.messaging._span_scope import mark_failed
 from otel_agents.semconv import MESSAGING_OPERATION_SEND
 
 _W3C = TraceContextTextMapPropagator()

@@ -10,28 +10,30 @@
   the one send span. Handlers run inside it, so their work nests under it.
 * Payloads, tokens and signing keys never become attributes. Metric attributes are bounded:
   the destination is a registered agent id, type and priority are enums.
+
+Reading a received message's context lives in :mod:`._carried_context`; a span's lifetime
+(current, ended, timed, failure recorded) in :mod:`._span_scope`.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
-from contextvars import Token
 from typing import Any
 
-from opentelemetry import context as otel_context, metrics, propagate, trace
+from opentelemetry import metrics, propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Observation
-from opentelemetry.trace import Link, Span, SpanKind
+from opentelemetry.trace import Span, SpanKind
 
 from otel_agents import semconv as sc
-from otel_agents._exception_events import error_status, record_exception
 from otel_agents._runtime import BoundedCache, FailureLog, failsafe_call
 from otel_agents._version import __version__, scope_name
 from otel_agents.genai._context import Attribution, with_attribution
+from otel_agents.messaging._carried_context import carries_span, message_link, process_context
 from otel_agents.messaging._message import AgentMessage, MessagePriority, MessageType
+from otel_agents.messaging._span_scope import SpanScope
 
 __all__ = ["MessagingTelemetry"]
 
@@ -40,9 +42,6 @@ _logger = logging.getLogger("otel_agents.messaging")
 #: Entries each memo keeps, and a kind of message as they key it (operation, destination ...).
 _MEMO_SIZE = 10_000
 _Kind = tuple[str, str, MessageType, MessagePriority]
-
-#: Headers longer than this are not handed to the propagator (10 KB of junk starts a new trace).
-_MAX_HEADER_LENGTH = 8192
 
 _SEND = sc.MESSAGING_OPERATION_SEND
 _PROCESS = sc.MESSAGING_OPERATION_PROCESS
@@ -232,7 +231,7 @@ class MessagingTelemetry:
         propagate.inject(message.headers, context=context)
         kind = (_SEND, destination, message.message_type, message.priority)
         metric = {**self.metric_attributes(*kind), sc.MESSAGING_OPERATION_TYPE: _SEND}
-        return _Scope(span, context, self.operation_duration, metric, None)
+        return SpanScope(span, context, self.operation_duration, metric, None)
 
     def batch_span(
         self, messages: list[AgentMessage], destination: str | None = None, *, root: bool = False
@@ -252,7 +251,7 @@ class MessagingTelemetry:
         }
         if destination is not None:
             attributes[sc.MESSAGING_DESTINATION_NAME] = destination
-        links = [link for link in map(self._link, messages) if link is not None]
+        links = [link for link in map(message_link, messages) if link is not None]
         span = self.tracer.start_span(
             _SEND,
             kind=SpanKind.CLIENT,
@@ -260,15 +259,7 @@ class MessagingTelemetry:
             links=links,
             context=Context() if root else None,
         )
-        return _Scope(span, trace.set_span_in_context(span))
-
-    def _link(self, message: AgentMessage) -> Link | None:
-        """A link to the span whose context ``message`` carries, if it carries a valid one."""
-        context, links = self.process_context(message)
-        if links:
-            return links[0]
-        found = trace.get_current_span(context).get_span_context()
-        return Link(found) if found.is_valid else None
+        return SpanScope(span, trace.set_span_in_context(span))
 
     def record_sent(
         self, message: AgentMessage, error_type: str | None = None, *, routed: bool = False
@@ -311,8 +302,8 @@ class MessagingTelemetry:
         messages at once. End it when delivered.
         """
         parent: Context | None
-        parent, _ = self.process_context(message)
-        adopt = not message.broadcast and not _carries_span(parent)
+        parent, _ = process_context(message)
+        adopt = not message.broadcast and not carries_span(parent)
         if adopt:
             parent = None  # the current context
         attributes = self._span_attributes(
@@ -332,22 +323,6 @@ class MessagingTelemetry:
         return span
 
     # -- processing -------------------------------------------------------------------------
-    def process_context(self, message: AgentMessage) -> tuple[Context, list[Link]]:
-        """The parent context and links of a process span; malformed headers never raise."""
-        headers = message.headers
-        try:
-            if any(len(value) > _MAX_HEADER_LENGTH for value in headers.values()):
-                headers = {k: v for k, v in headers.items() if len(v) <= _MAX_HEADER_LENGTH}
-            context = propagate.extract(headers)
-        except Exception:  # a propagator must never stop a message from being processed
-            _logger.debug("ignoring unreadable trace headers", exc_info=True)
-            return Context(), []
-        if not message.broadcast:
-            return context, []
-        creator = trace.get_current_span(context).get_span_context()
-        root = trace.set_span_in_context(trace.INVALID_SPAN, context)  # keeps the baggage
-        return root, [Link(creator)] if creator.is_valid else []
-
     def process_span(
         self,
         message: AgentMessage,
@@ -372,7 +347,7 @@ class MessagingTelemetry:
             attributes[sc.AGENT_MESSAGE_SENDER_NAME] = sender_name
         if extra:
             attributes.update(extra)
-        parent, links = self.process_context(message)
+        parent, links = process_context(message)
         metric_attributes = self.metric_attributes(
             _PROCESS, message.recipient_id, message.message_type, message.priority
         )
@@ -393,71 +368,4 @@ class MessagingTelemetry:
             Attribution(message.recipient_id, recipient_name, message.conversation_id),
             trace.set_span_in_context(span, parent),
         )
-        return _Scope(span, context, self.process_duration, metric_attributes, self.failed)
-
-
-class _Scope:
-    """Makes a span current, ends it, and records its duration (and a failure) in metrics.
-
-    ``histogram`` gets the duration with ``attributes`` (plus ``error.type`` on failure);
-    ``failed``, when given, counts failures. A small class rather than ``@contextmanager``
-    generators: this runs twice per message.
-    """
-
-    __slots__ = ("_attributes", "_context", "_failed", "_histogram", "_span", "_started", "_token")
-
-    def __init__(
-        self,
-        span: Span,
-        context: Context,
-        histogram: Any = None,
-        attributes: dict[str, str] | None = None,
-        failed: Any = None,
-    ) -> None:
-        self._span, self._context = span, context
-        self._histogram, self._attributes, self._failed = histogram, attributes, failed
-        self._started = 0.0
-        self._token: Token[Context] | None = None
-
-    def __enter__(self) -> Span:
-        self._token = otel_context.attach(self._context)
-        self._started = time.perf_counter()
-        return self._span
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
-    ) -> None:
-        try:
-            attributes = self._attributes
-            if exc is not None:
-                mark_failed(self._span, exc)
-                if attributes is not None:
-                    attributes = {**attributes, sc.ERROR_TYPE: _error_type(exc, self._failed)}
-                    if self._failed is not None:
-                        self._failed.add(1, attributes)
-            if self._histogram is not None and attributes is not None:
-                self._histogram.record(time.perf_counter() - self._started, attributes)
-        finally:
-            if self._token is not None:
-                otel_context.detach(self._token)
-            self._span.end()
-
-
-def _error_type(exc: BaseException, failed: Any) -> str:
-    """A processing failure's ``error.type`` is the exception class (as it always was); a
-    send failure's is its reason when it has one, as in ``messaging.client.sent.messages``."""
-    reason = getattr(exc, "reason", None) if failed is None else None
-    return reason if isinstance(reason, str) else type(exc).__qualname__
-
-
-def _carries_span(context: Context) -> bool:
-    """Whether ``context`` holds a valid span context (extracted from a ``traceparent``)."""
-    return trace.get_current_span(context).get_span_context().is_valid
-
-
-def mark_failed(span: Span, exc: BaseException, error_type: str | None = None) -> None:
-    """Record ``exc`` on ``span``: the exception event, ERROR status and ``error.type``."""
-    error_type = error_type or getattr(exc, "reason", None) or type(exc).__qualname__
-    record_exception(span, exc)  # message and stack trace redacted; never raises
-    span.set_status(error_status(exc))  # the type's name, never the message
-    span.set_attribute(sc.ERROR_TYPE, error_type)
+        return SpanScope(span, context, self.process_duration, metric_attributes, self.failed)
