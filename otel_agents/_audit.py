@@ -8,6 +8,8 @@ each, event name ``otel_agents.audit``, severity INFO (WARN when denied), with:
   ``alert.resolve``, ``gateway.admin``;
 * ``audit.actor``: the agent id, the user the caller named (``actor=``), ``admin`` for a
   caller that presented the gateway's admin token, ``anonymous`` otherwise; never a token;
+  (actor and target have control characters escaped and are cut to 128 characters: they
+  may come from a request, and must not forge a second line in a line-based log);
 * ``audit.target``: the agent, alert or service acted on; ``audit.outcome``: ``success``,
   ``failure`` or ``denied``; ``client.address`` when the call came over HTTP;
 * ``audit.detail.*``: scalar details (the HTTP method, route and status), secret-looking
@@ -34,6 +36,20 @@ __all__ = ["AuditLog", "audit_log"]
 
 _logger = logging.getLogger("otel_agents.audit")
 _SCALARS = (str, int, float, bool)
+#: Longest actor or target kept (a gateway service id is at most 128 characters).
+MAX_NAME = 128
+
+
+def printable(name: str) -> str:
+    """``name`` fit for one line of an audit trail: control characters (line breaks
+    included) escaped as Python does (``\\n``), cut to :data:`MAX_NAME` characters.
+
+    Actors and targets may come from a request (a URL segment, a named user): written as
+    they are, a ``%0A`` in one would start a forged second record in a line-based log.
+    """
+    if not name.isprintable():
+        name = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in name)
+    return name if len(name) <= MAX_NAME else name[:MAX_NAME] + "..."
 
 
 class AuditLog:
@@ -57,7 +73,11 @@ class AuditLog:
         client_address: str | None = None,
         details: Mapping[str, Any] | None = None,
     ) -> None:
-        """Emit one audit record (failsafe: a broken pipeline is logged at debug level)."""
+        """Emit one audit record (failsafe: a broken pipeline is logged at debug level).
+
+        ``actor`` and ``target`` are recorded through :func:`printable`."""
+        actor = printable(actor)
+        target = None if target is None else printable(target)
         attributes: dict[str, Any] = {
             semconv.AUDIT_ACTION: action,
             semconv.AUDIT_ACTOR: actor,

@@ -65,3 +65,18 @@ def test_registrations_are_audited_by_the_agent(caplog: pytest.LogCaptureFixture
         ("agent.unregister", "planner"),
     ]
     assert found[0][semconv.AUDIT_TARGET] == "planner"
+
+
+def test_actor_and_target_from_a_request_cannot_break_the_record_into_lines(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from otel_agents._audit import MAX_NAME, AuditLog
+
+    caplog.set_level(logging.INFO, logger="otel_agents.audit")
+    AuditLog().record("x.y", actor="ops\r\nadmin x.y t: success", target="t\u2028" + "z" * 999)
+    (record,) = [r for r in caplog.records if r.name == "otel_agents.audit"]
+    assert not any(c in record.getMessage() for c in "\r\n")
+    attributes = dict(record.args[1])  # type: ignore[index]
+    assert attributes[semconv.AUDIT_ACTOR] == "ops\\r\\nadmin x.y t: success"
+    assert attributes[semconv.AUDIT_TARGET].startswith("t\\u2028zz")
+    assert len(attributes[semconv.AUDIT_TARGET]) == MAX_NAME + len("...")

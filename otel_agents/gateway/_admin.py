@@ -39,12 +39,17 @@ __all__ = [
     "ADMIN_PREFIX",
     "MAX_BODY",
     "MAX_DEPTH",
+    "TOKEN_ACCEPTED",
     "ServiceAdmin",
     "admin_routes",
     "admin_template",
 ]
 
 ADMIN_PREFIX = "/_gateway"
+#: Scope key of a list the admin API appends ``True`` to once it accepted the admin token.
+#: The audit names the actor from it, never from the status code: Starlette answers 404 and
+#: 405 before any token check. A list, so that shallow copies of the scope share it.
+TOKEN_ACCEPTED = "otel_agents.gateway.admin_token_accepted"
 #: Largest registration body read, in bytes (a service description is a few hundred).
 MAX_BODY = 1024 * 1024
 #: Deepest nesting of arrays/objects accepted in a registration (metadata included).
@@ -116,6 +121,9 @@ def admin_routes(
             )
         if not hmac.compare_digest(hashlib.sha256(presented.encode()).digest(), digest):
             return _as_response(problem(403, "The admin token is not valid."))
+        accepted = request.scope.get(TOKEN_ACCEPTED)
+        if isinstance(accepted, list):
+            accepted.append(True)
         return None
 
     async def health(request: Request) -> Response:

@@ -3,10 +3,13 @@
 A pure ASGI middleware around the gateway app. For a request that changes something under
 ``/_gateway`` (any method but GET, HEAD, OPTIONS) it emits one ``otel_agents.audit``
 record (:mod:`otel_agents._audit`) once the response has started: action ``gateway.admin``,
-actor ``admin`` when the admin API accepted the token (a 2xx, 400, 404 or 413 answer) or
-``anonymous`` when it refused the caller (401, 403: outcome ``denied``), the client
-address, the route template, method and status, and the service acted on. The token is
-never read here, let alone recorded. Reads (GET) are not audited: they change nothing.
+actor ``admin`` when the admin API's token check accepted the caller (it says so in the
+scope: :data:`~otel_agents.gateway._admin.TOKEN_ACCEPTED`), ``anonymous`` otherwise,
+whatever the status (Starlette answers an unknown path or method with 404/405 before any
+token check); outcome ``success`` (2xx), ``denied`` (401, 403) or ``failure``; the client
+address, the route template, method and status, and the service acted on (escaped and cut
+by the audit log: it comes from the URL). The token is never read here, let alone
+recorded. Reads (GET) are not audited: they change nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from otel_agents import semconv as sc
 from otel_agents._audit import AuditLog
-from otel_agents.gateway._admin import ADMIN_PREFIX, admin_template
+from otel_agents.gateway._admin import ADMIN_PREFIX, TOKEN_ACCEPTED, admin_template
 
 __all__ = ["AdminAudit"]
 
@@ -50,6 +53,8 @@ class AdminAudit:
         if path != ADMIN_PREFIX and not path.startswith(ADMIN_PREFIX + "/"):
             await self.app(scope, receive, send)
             return
+        accepted: list[bool] = []  # the admin API's token check appends True
+        scope = {**scope, TOKEN_ACCEPTED: accepted}
         status: list[int] = []
         created = bytearray()  # a registration's answer names the service it created
 
@@ -67,9 +72,11 @@ class AdminAudit:
         try:
             await self.app(scope, receive, watch)
         finally:
-            self._record(scope, path, status[0] if status else 500, bytes(created))
+            self._record(scope, path, status[0] if status else 500, bytes(created), accepted)
 
-    def _record(self, scope: Scope, path: str, status: int, answer: bytes) -> None:
+    def _record(
+        self, scope: Scope, path: str, status: int, answer: bytes, accepted: list[bool]
+    ) -> None:
         client = scope.get("client")
         template = admin_template(path) or ADMIN_PREFIX
         target = None
@@ -77,12 +84,13 @@ class AdminAudit:
             target = path.rsplit("/", 1)[-1]
         elif answer:
             target = _service_id(answer)
+        actor = sc.AUDIT_ACTOR_ADMIN if accepted else sc.AUDIT_ACTOR_ANONYMOUS
         if status in _DENIED:
-            actor, outcome = sc.AUDIT_ACTOR_ANONYMOUS, sc.AUDIT_OUTCOME_DENIED
+            outcome = sc.AUDIT_OUTCOME_DENIED
         elif 200 <= status < 300:
-            actor, outcome = sc.AUDIT_ACTOR_ADMIN, sc.AUDIT_OUTCOME_SUCCESS
+            outcome = sc.AUDIT_OUTCOME_SUCCESS
         else:
-            actor, outcome = sc.AUDIT_ACTOR_ADMIN, sc.AUDIT_OUTCOME_FAILURE
+            outcome = sc.AUDIT_OUTCOME_FAILURE
         self.audit.record(
             sc.AUDIT_GATEWAY_ADMIN,
             actor=actor,

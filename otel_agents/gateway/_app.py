@@ -200,6 +200,7 @@ class APIGateway:
             instances,
             spec.metadata,
             strip_prefix=spec.strip_prefix,
+            health_check_url=spec.health_check_url,
         )
         with self._lock:
             clash = self.router.conflict(service)
@@ -216,6 +217,28 @@ class APIGateway:
             if spec.rate_limit is not None:
                 self.limiter.set_limit(spec.service_id, spec.rate_limit)
         return service.describe()
+
+    def set_instances(self, service_id: str, base_urls: Sequence[str]) -> dict[str, Any]:
+        """Replace a registered service's upstream instances in place; return its description.
+
+        Unlike registering it again, everything else stays: route, API keys, rate limit,
+        and the health state of each instance whose URL stays (one that the health policy
+        took out of rotation stays out); new URLs join healthy. An empty list keeps the
+        service registered with no instance: its requests get ``503`` until instances
+        return (service discovery does this when a hub loses its agents).
+
+        Raises:
+            ServiceNotFoundError: ``service_id`` is not registered.
+            InvalidServiceError: a URL that is not http(s) (nothing is changed).
+        """
+        if isinstance(base_urls, str):
+            base_urls = [base_urls]
+        with self._lock:
+            service = self._services.get(service_id)
+            if service is None:
+                raise ServiceNotFoundError(service_id, list(self._services))
+            service.replace_instances(list(base_urls))
+            return service.describe()
 
     def unregister_service(self, service_id: str) -> bool:
         """Remove a service, its rate limit and keys; ``False`` if it was not registered."""

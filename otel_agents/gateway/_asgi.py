@@ -27,9 +27,11 @@ Four choices about the server telemetry matter here:
   LeanServerTelemetry` takes the middleware's place at well under half its CPU per request;
   ``server_instrumentation = "contrib"`` keeps the middleware (see ``docs/gateway.md``).
 
-A ``server_request_hook`` rewrites ``url.query`` and, for ``;`` matrix parameters, ``url.path``
-(and the old ``http.target``/``http.url``) with token-like parameters redacted, before any
-span is exported.
+Token-like query and ``;`` matrix parameters are masked before the server span starts, so
+samplers and ``SpanProcessor.on_start`` never see them: the lean telemetry builds its
+``url.query``/``url.path`` redacted, the middleware is shown a redacted copy of the scope
+(``_redacted_scope``). Its ``server_request_hook`` then writes ``url.query``, ``url.path``
+and the old ``http.target``/``http.url`` in the gateway's own form.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ from otel_agents import semconv
 from otel_agents.gateway._admin import ADMIN_PREFIX, admin_template
 from otel_agents.gateway._history import redact_path, redact_query
 from otel_agents.gateway._pipeline import SERVICE_ON_SPAN, Pipeline
+from otel_agents.gateway._redacted_scope import RedactedScope, RestoredScope
 from otel_agents.gateway._server_meter import StableServerMeter
 from otel_agents.gateway._server_span import LeanServerTelemetry
 from otel_agents.gateway._telemetry import KNOWN_METHODS
@@ -153,16 +156,19 @@ def build_app(
                 explicit_bucket_boundaries_advisory=HTTP_DURATION_HISTOGRAM_BUCKETS_NEW,
             ),
             span_details=_span_details(pipeline),
-            request_hook=_redacting_hook(mode),
         )
-    return _scoped_middleware(
-        mode,
-        app=app,
-        default_span_details=_span_details(pipeline),
-        server_request_hook=_redacting_hook(mode),
-        tracer_provider=tracer_provider,
-        meter=meter if http_server_metrics == "all" else StableServerMeter(meter),
-        exclude_spans=["receive", "send"],
+    # The middleware takes a span's first attributes from the scope: it sees the target
+    # redacted, the gateway the one the client sent (see _redacted_scope).
+    return RedactedScope(
+        _scoped_middleware(
+            mode,
+            app=RestoredScope(app),
+            default_span_details=_span_details(pipeline),
+            server_request_hook=_redacting_hook(mode),
+            tracer_provider=tracer_provider,
+            meter=meter if http_server_metrics == "all" else StableServerMeter(meter),
+            exclude_spans=["receive", "send"],
+        )
     )
 
 

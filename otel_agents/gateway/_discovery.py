@@ -4,7 +4,10 @@ The seed's "automatic service endpoint discovery". :class:`HubDiscovery` asks an
 ``otel-agents hub`` for its registered agents (``GET /agents``, optionally
 ``?capability=``) every ``interval`` seconds and keeps one gateway service whose upstream
 instances are the endpoints of the agents that are online or busy. New agents join the
-rotation, departed or offline ones leave it, and the service is removed when none is left.
+rotation, departed or offline ones leave it; with none left the service stays registered
+with no instance (``503``), keeping its API keys, rate limit and route. Instances are
+updated in place, so those that stay keep their health state. A service registered
+before discovery starts keeps its own route and settings: discovery sets its instances.
 
 What a hub says is checked like what the admin API accepts: an endpoint must be an
 ``http``/``https`` URL, and link-local or cloud metadata hosts (literal, or a name that
@@ -33,6 +36,7 @@ from otel_agents._runtime import FailureLog, PeriodicThread
 from otel_agents._server_params import MESSAGING_SECRET
 from otel_agents._version import scope_name
 from otel_agents.gateway._addresses import forbidden_host, resolves_to_forbidden
+from otel_agents.gateway._errors import ServiceNotFoundError
 from otel_agents.gateway._registry import parse_upstream_url
 
 if TYPE_CHECKING:
@@ -183,22 +187,29 @@ class HubDiscovery:
         return str(endpoint).strip()
 
     def _apply(self, endpoints: tuple[str, ...]) -> None:
-        if endpoints:
-            self.gateway.register_service(
-                self.service_id,
-                self.service_id,
-                self.version,
-                list(endpoints),
-                path_prefix=self.path_prefix,
-                strip_prefix=self.strip_prefix,
-                metadata={"discovered_from": "hub"},
-            )
-        elif self._instances:
-            self.gateway.unregister_service(self.service_id)
+        # In place, never unregister and register again: that would drop the service's
+        # API keys and rate limit (one empty answer from a restarted hub would reopen it)
+        # and put instances the health policy took out of rotation back in.
+        try:
+            self.gateway.set_instances(self.service_id, list(endpoints))
+        except ServiceNotFoundError:
+            if endpoints:
+                self._register(endpoints)
         _logger.info(
             "gateway discovery: service %r now has %d instance(s)", self.service_id, len(endpoints)
         )
         self._instances = endpoints
+
+    def _register(self, endpoints: tuple[str, ...]) -> None:
+        self.gateway.register_service(
+            self.service_id,
+            self.service_id,
+            self.version,
+            list(endpoints),
+            path_prefix=self.path_prefix,
+            strip_prefix=self.strip_prefix,
+            metadata={"discovered_from": "hub"},
+        )
 
     def __enter__(self) -> HubDiscovery:
         return self.start()

@@ -229,7 +229,8 @@ GATEWAY_PARAMS: tuple[Param[Any], ...] = (
     G(
         "trusted_proxies",
         (),
-        "peers whose X-Forwarded-* count (IPs/CIDRs, comma-separated in the variable)",
+        "peers whose X-Forwarded-*, Forwarded and X-Real-IP-like headers count (IPs/CIDRs, "
+        "comma-separated in the variable); from other peers they are dropped",
         _strings,
         shown="none",
     ),

@@ -7,7 +7,10 @@ directions *before* the gateway adds its own (``Host``, ``Content-Length``,
 ``X-Forwarded-*``, ``traceparent``), so a client cannot make the gateway drop those.
 
 ``X-Forwarded-For`` from the peer is trusted only when the peer is a configured proxy; the
-client address is then the right-most untrusted entry. Each upstream call is a CLIENT span
+client address is then the right-most untrusted entry. From any other peer every
+``X-Forwarded-*`` header, ``Forwarded`` and the usual client-address headers
+(:data:`CLIENT_ADDRESS_HEADERS`: ``X-Real-IP``, ``True-Client-IP``, ...) are dropped; the
+gateway writes ``X-Forwarded-For/-Proto/-Host`` itself. Each upstream call is a CLIENT span
 whose context goes upstream in W3C ``traceparent`` (see ``tracecontext`` for what of the
 caller's trace context is forwarded). As a proxy should (RFC 9110 §7.6.3), the gateway
 adds ``Via`` both ways; the response's one ``Date`` is written by the server running it.
@@ -32,7 +35,15 @@ from otel_agents.gateway._registry import Instance
 from otel_agents.gateway._telemetry import GatewayTelemetry, method_attribute
 from otel_agents.gateway._tracecontext import valid_traceparent, valid_tracestate
 
-__all__ = ["HOP_BY_HOP", "VIA_PSEUDONYM", "ForwardedPolicy", "Proxy", "strip_hop_by_hop"]
+__all__ = [
+    "CLIENT_ADDRESS_HEADERS",
+    "FORWARDED_PREFIX",
+    "HOP_BY_HOP",
+    "VIA_PSEUDONYM",
+    "ForwardedPolicy",
+    "Proxy",
+    "strip_hop_by_hop",
+]
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -53,6 +64,24 @@ HOP_BY_HOP = frozenset(
     }
 )
 _FORWARDED = frozenset({b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"})
+#: Headers in which a proxy tells the upstream who the client is or how it was reached
+#: (besides ``X-Forwarded-*``, which all count): dropped unless the peer is a trusted
+#: proxy, since an upstream may believe them (a client that sets ``X-Real-IP`` would pick
+#: its own address; ``X-Forwarded-Prefix`` or ``-Port`` would steer generated URLs).
+CLIENT_ADDRESS_HEADERS = frozenset(
+    {
+        b"forwarded",
+        b"x-real-ip",
+        b"true-client-ip",
+        b"x-client-ip",
+        b"cf-connecting-ip",
+        b"fastly-client-ip",
+        b"x-cluster-client-ip",
+    }
+)
+#: Every ``X-Forwarded-*`` header is dropped from an untrusted peer (the gateway writes
+#: ``-For``, ``-Proto`` and ``-Host`` itself).
+FORWARDED_PREFIX = b"x-forwarded-"
 _TRACE_CONTEXT = frozenset({b"traceparent", b"tracestate"})
 #: How the gateway names itself in ``Via`` (a pseudonym: no host name or address leaks).
 VIA_PSEUDONYM = "otel-agents-gateway"
@@ -163,7 +192,9 @@ class Proxy:
                 continue
             if name in named or name == consumed or (drop_auth and name == b"authorization"):
                 continue
-            if name == b"forwarded" and not trusted:
+            if not trusted and (
+                name in CLIENT_ADDRESS_HEADERS or name.startswith(FORWARDED_PREFIX)
+            ):
                 continue
             out.append((name, value))
         url = instance.url

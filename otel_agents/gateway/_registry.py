@@ -138,6 +138,7 @@ class Service:
         metadata: Mapping[str, Any],
         *,
         strip_prefix: bool = False,
+        health_check_url: str | None = None,
     ) -> None:
         self.service_id = service_id
         self.name = name
@@ -148,8 +149,26 @@ class Service:
         self.strip_prefix = strip_prefix
         self.instances = list(instances)
         self.metadata = dict(metadata)
+        #: As registered (a path joins each instance's URL): instances added later by
+        #: :meth:`replace_instances` get their health URL from it too.
+        self.health_check_url = health_check_url
         self.template = f"/{version}{prefix}/{{path}}"
         self._rotation = itertools.count()
+
+    def replace_instances(self, base_urls: Sequence[str]) -> None:
+        """Make ``base_urls`` the instances: an instance whose URL stays is kept as it is
+        (health state included, so one taken out of rotation stays out), new URLs join
+        healthy, the others leave. Checks every URL before changing anything."""
+        current = {i.url: i for i in self.instances}
+        count = len(base_urls)
+        instances: dict[UpstreamURL, Instance] = {}
+        for base_url in base_urls:
+            url = parse_upstream_url("base_url", base_url)
+            if url not in instances:
+                instances[url] = current.get(url) or Instance(
+                    url, health_url_for(base_url, self.health_check_url, count)
+                )
+        self.instances = list(instances.values())  # one assignment: readers see old or new
 
     def pick(self) -> Instance | None:
         """The next healthy instance, round robin; ``None`` when none is healthy."""

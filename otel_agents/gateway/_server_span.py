@@ -11,7 +11,10 @@ pass:
   ``span_details`` callable, its parent extracted from the request headers by the global
   propagator, with the same attributes, status, exception event and end, except that an
   exception's message and stack trace are redacted and the status description is its type
-  name only (the middleware passes on whatever credentials a message quotes);
+  name only (the middleware passes on whatever credentials a message quotes), and that
+  ``url.query`` and ``url.path`` have token-like and ``;`` matrix parameters masked from
+  the span's start (what the gateway's request hook gives the middleware's span later:
+  samplers and ``SpanProcessor.on_start`` never see the raw values);
 * ``http.server.request.duration`` (seconds, the same bucket advice, the same attributes,
   recorded in the span's context so exemplars match);
 * the global response propagator, when one is set, injected into the response head.
@@ -46,6 +49,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from otel_agents import semconv
 from otel_agents._exception_events import error_status, record_exception
+from otel_agents.gateway._history import redact_path, redact_query
 
 __all__ = ["LeanServerTelemetry"]
 
@@ -204,10 +208,12 @@ class LeanServerTelemetry:
         result = base.copy()
         path = scope.get("path")
         if path:
-            result[semconv.URL_PATH] = path
+            # Redacted before the span starts: samplers and SpanProcessor.on_start see
+            # these, and a request hook could only change them afterwards.
+            result[semconv.URL_PATH] = redact_path(path) if ";" in path else path
             query = scope.get("query_string")
             if query:
-                result[semconv.URL_QUERY] = query.decode("utf8")
+                result[semconv.URL_QUERY] = redact_query(query.decode("latin-1"))
         method = scope.get("method", "")
         if method:
             found = self._methods.get(method)

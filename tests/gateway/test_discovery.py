@@ -58,7 +58,9 @@ def test_agents_with_the_capability_become_the_services_instances(
 
         _http.delete(f"{hub.url}/agents/searcher", headers=AUTH).raise_for_status()
         assert discovery.refresh() == ()
-        assert gateway.list_services() == []
+        (service,) = gateway.list_services()  # kept, answering 503 until agents return
+        assert service["instances"] == []
+        assert gateway.route_request("GET", "/v1/users/7").status_code == 503
     finally:
         discovery.stop()
 
@@ -195,3 +197,91 @@ def test_credentials_in_the_hub_url_appear_in_no_error(
     finally:
         server.stop()
     assert "pw-SECRET" not in caplog.text
+
+
+class _ScriptedHub:
+    """A hub whose ``/agents`` answer is whatever endpoints the test sets in ``now``."""
+
+    def __init__(self, *endpoints: str) -> None:
+        self.now = list(endpoints)
+        self.transport = httpx.MockTransport(self._answer)
+
+    def _answer(self, request: httpx.Request) -> httpx.Response:
+        agents = [
+            {"agent_id": f"a{i}", "status": "online", "endpoint": e} for i, e in enumerate(self.now)
+        ]
+        return httpx.Response(200, stream=httpx.ByteStream(json.dumps(agents).encode()))
+
+
+def test_a_hub_that_loses_its_agents_leaves_the_services_keys_and_limit_in_force(
+    make_gateway: Any, upstream: ThreadServer
+) -> None:
+    """One empty refresh (hub restarted) must not reopen a keyed, limited service."""
+    gateway = make_gateway()
+    gateway.register_service(
+        "search", "search", "v1", upstream.url, path_prefix="/users", api_keys=["the-key"]
+    )
+    hub = _ScriptedHub(upstream.url)
+    discovery = HubDiscovery(
+        gateway, "http://hub.invalid", "search", path_prefix="/users", transport=hub.transport
+    )
+    key = {"X-API-Key": "the-key"}
+    try:
+        discovery.refresh()
+        gateway.set_rate_limit("search", 1, 2)  # one token for the 503, one for the 200
+        assert gateway.route_request("GET", "/v1/users/7").status_code == 401
+
+        hub.now = []
+        assert discovery.refresh() == ()
+        (service,) = gateway.list_services()  # still registered, with no instance
+        assert service["instances"] == []
+        assert gateway.route_request("GET", "/v1/users/7", key).status_code == 503
+        assert gateway.route_request("GET", "/v1/users/7").status_code == 401
+
+        hub.now = [upstream.url]
+        discovery.refresh()
+        assert gateway.route_request("GET", "/v1/users/7").status_code == 401
+        assert gateway.route_request("GET", "/v1/users/7", key).status_code == 200
+        assert gateway.route_request("GET", "/v1/users/7", key).status_code == 429
+        assert gateway.list_services()[0]["rate_limit"]["requests_per_minute"] == 1
+    finally:
+        discovery.stop()
+
+
+def test_a_change_in_the_agents_keeps_the_health_state_of_the_instances_that_stay(
+    make_gateway: Any, upstream: ThreadServer
+) -> None:
+    gateway = make_gateway()
+    hub = _ScriptedHub(upstream.url)
+    discovery = HubDiscovery(gateway, "http://hub.invalid", "search", transport=hub.transport)
+    other = f"http://127.0.0.1:{free_port()}"
+    try:
+        discovery.refresh()
+        (kept,) = gateway._services["search"].instances
+        kept.healthy = False  # as the health policy takes it out of rotation
+        hub.now = [upstream.url, other]
+        discovery.refresh()
+        instances = {i["base_url"]: i["healthy"] for i in gateway.list_services()[0]["instances"]}
+        assert instances == {upstream.url: False, other: True}
+        assert kept in gateway._services["search"].instances  # the same object, as it was
+    finally:
+        discovery.stop()
+
+
+def test_set_instances_checks_every_url_first_and_gives_new_ones_the_health_path(
+    make_gateway: Any,
+) -> None:
+    from otel_agents.gateway._errors import InvalidServiceError, ServiceNotFoundError
+
+    gateway = make_gateway()
+    gateway.register_service("s", "s", "v1", "http://127.0.0.1:8001", "/health")
+    with pytest.raises(InvalidServiceError, match="base_url"):
+        gateway.set_instances("s", ["http://127.0.0.1:8002", "ftp://127.0.0.1"])
+    assert [i.url.port for i in gateway._services["s"].instances] == [8001]
+    with pytest.raises(ServiceNotFoundError):
+        gateway.set_instances("nope", [])
+    gateway.set_instances("s", ["http://127.0.0.1:8001", "http://127.0.0.1:8002"])
+    assert [i.health_url.display() for i in gateway._services["s"].instances] == [
+        "http://127.0.0.1:8001/health",
+        "http://127.0.0.1:8002/health",
+    ]

@@ -77,6 +77,44 @@ def test_request_hooks_see_every_line_of_a_repeated_request_header(
     assert seen == [["one", "two"]] * 2
 
 
+_CLIENT_SET = {
+    "x-forwarded-port": "443",
+    "x-forwarded-prefix": "/evil",
+    "x-forwarded-server": "evil",
+    "x-forwarded-ssl": "on",
+    "forwarded": "for=6.6.6.6;proto=https",
+    "x-real-ip": "6.6.6.6",
+    "true-client-ip": "6.6.6.6",
+    "x-client-ip": "6.6.6.6",
+    "cf-connecting-ip": "6.6.6.6",
+    "fastly-client-ip": "6.6.6.6",
+    "x-cluster-client-ip": "6.6.6.6",
+}
+
+
+@pytest.mark.parametrize("trusted", [False, True], ids=["untrusted-peer", "trusted-proxy"])
+def test_forwarding_and_client_address_headers_pass_only_from_trusted_proxies(
+    make_gateway: Any, upstream: ThreadServer, upstream_state: UpstreamState, trusted: bool
+) -> None:
+    """An upstream must not take a client's word for its address, port, prefix or host."""
+    gateway = make_gateway({"trusted_proxies": ["127.0.0.0/8"] if trusted else []})
+    gateway.register_service("users", "Users", "v1", upstream.url, path_prefix="/users")
+    url = make_gateway.serve(gateway).url
+    sent = _CLIENT_SET | {"x-forwarded-host": "evil.example", "x-forwarded-proto": "https"}
+    assert _http.get(f"{url}/v1/users/1", headers=sent).status_code == 200
+
+    passed = {name: upstream_state.header(name) for name in _CLIENT_SET}
+    if trusted:  # as before: a trusted proxy's headers are its own
+        assert passed == _CLIENT_SET
+        assert upstream_state.header("x-forwarded-host") == "evil.example"
+        assert upstream_state.header("x-forwarded-proto") == "https"
+    else:
+        assert passed == dict.fromkeys(_CLIENT_SET)
+        assert upstream_state.header("x-forwarded-host") == url.removeprefix("http://")
+        assert upstream_state.header("x-forwarded-proto") == "http"
+    assert upstream_state.header("x-forwarded-for") == "127.0.0.1"
+
+
 def test_proxied_responses_carry_one_date_and_via_both_ways(
     make_gateway: Any, upstream: ThreadServer, upstream_state: UpstreamState
 ) -> None:
