@@ -9,6 +9,11 @@ does, and restoring the previous context (``detach``) restores the previous attr
 Across processes the conversation travels with the message (``AgentMessage.conversation_id``,
 filled from the current attribution when the sender gives none): no baggage is needed, so
 nothing extra is exposed to third-party services the agent calls.
+
+A conversation id becomes a span attribute, a key of the per-conversation rollup and a label
+of its gauges, so it has one rule everywhere (:func:`is_conversation_id`: 1-256 characters):
+messages received from the network are refused without it, and an attribution never carries
+an id that breaks it (a message built in code skips the wire check).
 """
 
 from __future__ import annotations
@@ -19,13 +24,21 @@ from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 
 __all__ = [
+    "CONVERSATION_ID_RULE",
+    "MAX_CONVERSATION_ID",
     "Attribution",
     "current_attribution",
     "current_conversation_id",
     "in_model_call",
+    "is_conversation_id",
     "with_attribution",
     "with_model_call",
 ]
+
+#: The longest conversation id, in characters (on the wire, in context, in the rollup).
+MAX_CONVERSATION_ID = 256
+#: What an error about a bad conversation id says is expected.
+CONVERSATION_ID_RULE = f"a string of 1-{MAX_CONVERSATION_ID} characters or null"
 
 _ATTRIBUTION = otel_context.create_key("otel_agents.genai.attribution")
 _MODEL_CALL = otel_context.create_key("otel_agents.genai.model_call")
@@ -42,6 +55,16 @@ class Attribution(NamedTuple):
 _NOBODY = Attribution()
 
 
+def is_conversation_id(value: object) -> bool:
+    """Whether ``value`` is a usable conversation id: a string of 1-256 characters.
+
+    The one check for every id from outside the caller's own arguments (a network message,
+    an inherited attribution, the rollup): an empty id would merge unrelated work, a long one
+    costs its length in memory per rollup key and in every exported gauge label.
+    """
+    return isinstance(value, str) and 0 < len(value) <= MAX_CONVERSATION_ID
+
+
 def current_attribution(context: Context | None = None) -> Attribution:
     """The attribution in ``context`` (the current one by default); empty when none."""
     found = otel_context.get_value(_ATTRIBUTION, context)
@@ -54,7 +77,14 @@ def current_conversation_id(context: Context | None = None) -> str | None:
 
 
 def with_attribution(attribution: Attribution, context: Context | None = None) -> Context:
-    """``context`` (the current one by default) with ``attribution`` as the current one."""
+    """``context`` (the current one by default) with ``attribution`` as the current one.
+
+    A conversation id that fails :func:`is_conversation_id` is dropped here, so the work
+    inside (and the messages it sends) is not attributed to it.
+    """
+    conversation = attribution.conversation_id
+    if conversation is not None and not is_conversation_id(conversation):
+        attribution = attribution._replace(conversation_id=None)
     return otel_context.set_value(_ATTRIBUTION, attribution, context)
 
 
