@@ -18,15 +18,18 @@ an id that breaks it (a message built in code skips the wire check).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, TypeGuard
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
+
+from otel_agents._errors import invalid_value
 
 __all__ = [
     "CONVERSATION_ID_RULE",
     "MAX_CONVERSATION_ID",
     "Attribution",
+    "check_conversation_id",
     "current_attribution",
     "current_conversation_id",
     "in_model_call",
@@ -55,14 +58,23 @@ class Attribution(NamedTuple):
 _NOBODY = Attribution()
 
 
-def is_conversation_id(value: object) -> bool:
+def is_conversation_id(value: object) -> TypeGuard[str]:
     """Whether ``value`` is a usable conversation id: a string of 1-256 characters.
 
-    The one check for every id from outside the caller's own arguments (a network message,
-    an inherited attribution, the rollup): an empty id would merge unrelated work, a long one
-    costs its length in memory per rollup key and in every exported gauge label.
+    The one rule for every conversation id: a sender's argument
+    (:func:`check_conversation_id`), a message from the network, an inherited attribution,
+    a rollup key. An empty id would merge unrelated work; a long one costs its length in
+    memory per rollup key and in every exported gauge label.
     """
     return isinstance(value, str) and 0 < len(value) <= MAX_CONVERSATION_ID
+
+
+def check_conversation_id(value: object, parameter: str = "conversation_id") -> str | None:
+    """``value`` if it is ``None`` or a usable conversation id; else an InvalidValueError
+    naming ``parameter`` (for a sender's argument)."""
+    if value is None or is_conversation_id(value):
+        return value
+    raise invalid_value(parameter, value, f"a string of 1-{MAX_CONVERSATION_ID} characters or None")
 
 
 def current_attribution(context: Context | None = None) -> Attribution:

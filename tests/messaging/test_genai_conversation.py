@@ -120,3 +120,23 @@ def test_a_bad_conversation_id_built_in_process_is_not_inherited(
     assert len(telemetry.spans("chat unpriced-model")) == 2
     assert len(recorder.conversations) == 0
     assert sc.AGENT_CONVERSATION_TOKENS.name not in telemetry.metrics()
+
+
+@pytest.mark.parametrize("conversation_id", ["", "c" * 257])
+def test_a_remote_agent_refuses_a_bad_conversation_id_before_sending(
+    net: Net, telemetry: TelemetryCapture, recorder: GenAITelemetry, conversation_id: str
+) -> None:
+    """The same rule as ``send_message`` in process: an error naming the argument, and
+    nothing sent or counted (not a round trip to a hub that refuses it)."""
+
+    async def send() -> None:
+        await net.register("agent-a", "agent-b")
+        telemetry.span_exporter.clear()
+        await net.agents["agent-a"].send_message(
+            "agent-b", MessageType.REQUEST, {}, conversation_id=conversation_id
+        )
+
+    with pytest.raises(ValueError, match=r"conversation_id='c*('|\.\.\.) is not valid"):
+        asyncio.run(send())
+    assert telemetry.spans() == []
+    assert len(net.agents["agent-b"].queue) == 0
