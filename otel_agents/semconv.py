@@ -148,6 +148,7 @@ __all__ = [
     "GEN_AI_INVOKE_AGENT_SPAN",
     "GEN_AI_MODEL_SPAN",
     "GEN_AI_OPERATION_CHAT",
+    "GEN_AI_OPERATION_CREATE_AGENT",
     "GEN_AI_OPERATION_EMBEDDINGS",
     "GEN_AI_OPERATION_EXECUTE_TOOL",
     "GEN_AI_OPERATION_GENERATE_CONTENT",
@@ -884,6 +885,8 @@ GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
 #: Well-known values of ``gen_ai.operation.name`` and ``gen_ai.token.type`` that we emit.
 GEN_AI_OPERATION_CHAT = "chat"
 GEN_AI_OPERATION_INVOKE_AGENT = "invoke_agent"
+#: Another framework's (we make none): its agent's identity is its own, not ours.
+GEN_AI_OPERATION_CREATE_AGENT = "create_agent"
 GEN_AI_OPERATION_EXECUTE_TOOL = "execute_tool"
 GEN_AI_OPERATION_TEXT_COMPLETION = "text_completion"
 GEN_AI_OPERATION_GENERATE_CONTENT = "generate_content"

@@ -9,23 +9,39 @@ does, and restoring the previous context (``detach``) restores the previous attr
 Across processes the conversation travels with the message (``AgentMessage.conversation_id``,
 filled from the current attribution when the sender gives none): no baggage is needed, so
 nothing extra is exposed to third-party services the agent calls.
+
+A conversation id becomes a span attribute, a key of the per-conversation rollup and a label
+of its gauges, so it has one rule everywhere (:func:`is_conversation_id`: 1-256 characters):
+messages received from the network are refused without it, and an attribution never carries
+an id that breaks it (a message built in code skips the wire check).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, TypeGuard
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
 
+from otel_agents._errors import invalid_value
+
 __all__ = [
+    "CONVERSATION_ID_RULE",
+    "MAX_CONVERSATION_ID",
     "Attribution",
+    "check_conversation_id",
     "current_attribution",
     "current_conversation_id",
     "in_model_call",
+    "is_conversation_id",
     "with_attribution",
     "with_model_call",
 ]
+
+#: The longest conversation id, in characters (on the wire, in context, in the rollup).
+MAX_CONVERSATION_ID = 256
+#: What an error about a bad conversation id says is expected.
+CONVERSATION_ID_RULE = f"a string of 1-{MAX_CONVERSATION_ID} characters or null"
 
 _ATTRIBUTION = otel_context.create_key("otel_agents.genai.attribution")
 _MODEL_CALL = otel_context.create_key("otel_agents.genai.model_call")
@@ -42,6 +58,25 @@ class Attribution(NamedTuple):
 _NOBODY = Attribution()
 
 
+def is_conversation_id(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is a usable conversation id: a string of 1-256 characters.
+
+    The one rule for every conversation id: a sender's argument
+    (:func:`check_conversation_id`), a message from the network, an inherited attribution,
+    a rollup key. An empty id would merge unrelated work; a long one costs its length in
+    memory per rollup key and in every exported gauge label.
+    """
+    return isinstance(value, str) and 0 < len(value) <= MAX_CONVERSATION_ID
+
+
+def check_conversation_id(value: object, parameter: str = "conversation_id") -> str | None:
+    """``value`` if it is ``None`` or a usable conversation id; else an InvalidValueError
+    naming ``parameter`` (for a sender's argument)."""
+    if value is None or is_conversation_id(value):
+        return value
+    raise invalid_value(parameter, value, f"a string of 1-{MAX_CONVERSATION_ID} characters or None")
+
+
 def current_attribution(context: Context | None = None) -> Attribution:
     """The attribution in ``context`` (the current one by default); empty when none."""
     found = otel_context.get_value(_ATTRIBUTION, context)
@@ -54,7 +89,14 @@ def current_conversation_id(context: Context | None = None) -> str | None:
 
 
 def with_attribution(attribution: Attribution, context: Context | None = None) -> Context:
-    """``context`` (the current one by default) with ``attribution`` as the current one."""
+    """``context`` (the current one by default) with ``attribution`` as the current one.
+
+    A conversation id that fails :func:`is_conversation_id` is dropped here, so the work
+    inside (and the messages it sends) is not attributed to it.
+    """
+    conversation = attribution.conversation_id
+    if conversation is not None and not is_conversation_id(conversation):
+        attribution = attribution._replace(conversation_id=None)
     return otel_context.set_value(_ATTRIBUTION, attribution, context)
 
 

@@ -61,7 +61,8 @@ class ModelCall(Scope):
     """One model call in progress: what :func:`model_call` yields.
 
     Set what the response says with :meth:`set_usage` and :meth:`set_response`; they are
-    recorded when the block ends.
+    recorded when the block ends, and stay readable after it. Entering the object again
+    (once the block ended) starts a new call: usage and response start empty.
     """
 
     __slots__ = (
@@ -192,6 +193,11 @@ class ModelCall(Scope):
         )
 
     def _start(self) -> Context:
+        # Each `with` is one request: a ModelCall used again must not record the previous
+        # one's usage and response a second time (tokens and cost counted twice).
+        self._input_tokens = self._output_tokens = None
+        self.response_model = self.response_id = None
+        self.finish_reasons = ()
         telemetry = self._telemetry or default_telemetry()
         self._telemetry = telemetry
         attribution = self._attribution = current_attribution()

@@ -8,10 +8,17 @@ conversation* the call belongs to, nor what it cost. :class:`GenAISpanProcessor`
 
 * ``on_start`` of a span carrying ``gen_ai.operation.name`` (made by another scope than ours)
   adds ``gen_ai.agent.id`` / ``gen_ai.agent.name`` / ``gen_ai.conversation.id`` from the
-  attribution in its parent context, unless the instrumentation set them;
+  attribution in its parent context, unless the instrumentation set them. The agent's
+  identity goes only on work *of* that agent (model calls, tools): not on an
+  ``invoke_agent`` / ``create_agent`` span, which is about the agent it invokes or creates (a
+  framework's sub-agent), nor on a span that names another agent. The conversation is added
+  to those too, but for ``create_agent``: a sub-agent invoked inside a conversation works in
+  it (as our own nested ``invoke_agent`` does), while creating an agent is no turn of one (the
+  conventions' ``create_agent`` span has no ``gen_ai.conversation.id``);
 * ``on_end`` of such a model span (``chat``, ``text_completion``, ``generate_content``...)
   reads its usage attributes and records ``agent.model.calls``, ``agent.model.cost`` (or
-  ``agent.model.unpriced``) and the conversation totals. Their own
+  ``agent.model.unpriced``) and the conversation totals, for the agent the span is of (the
+  current one, or the one it names: its id, else its name). Their own
   ``gen_ai.client.*`` histograms are theirs; we do not record those again.
 
 A span started inside our own :func:`~otel_agents.genai.model_call` is attributed but not
@@ -48,8 +55,12 @@ MODEL_OPERATIONS = frozenset(
         sc.GEN_AI_OPERATION_EMBEDDINGS,
     }
 )
+#: Operations about an agent (the one invoked or created), not work done by the current one.
+_AGENT_OPERATIONS = frozenset({sc.GEN_AI_OPERATION_INVOKE_AGENT, sc.GEN_AI_OPERATION_CREATE_AGENT})
 #: Model spans in flight at once that we remember (more are attributed but not priced).
 _MAX_IN_FLIGHT = 10_000
+#: The longest agent id or name of another instrumentation we take as a metric label.
+_MAX_NAME = 256
 
 
 # openai-v2 2.4b0 sets error.type to a class object, which the SDK stores as its str().
@@ -62,6 +73,31 @@ def _error_type(value: object) -> str | None:
         return None
     found = _CLASS_REPR.fullmatch(value)
     return found.group(1) if found else value
+
+
+def _of_current_agent(attributes: Any, operation: Any, attribution: Attribution) -> bool:
+    """Whether a span is work of the agent in ``attribution``, so its identity may complete
+    the span's: no agent span (it is about the agent invoked or created, which a framework's
+    sub-agent makes another one), no other agent named."""
+    if operation in _AGENT_OPERATIONS:
+        return False
+    name = attributes.get(sc.GEN_AI_AGENT_NAME)
+    agent_id = attributes.get(sc.GEN_AI_AGENT_ID)
+    return (name is None or name == attribution.agent_name) and (
+        agent_id is None or agent_id == attribution.agent_id
+    )
+
+
+def _named_agent(attributes: Any, conversation_id: str | None) -> Attribution:
+    """The agent a span names itself, in the current conversation: its id, else its name
+    (the rule of ``invoke_agent`` without an id); none when it names no usable one."""
+    name = _name(attributes.get(sc.GEN_AI_AGENT_NAME))
+    return Attribution(_name(attributes.get(sc.GEN_AI_AGENT_ID)) or name, name, conversation_id)
+
+
+def _name(value: object) -> str | None:
+    # A metric label: only a short string (another instrumentation's value, unchecked).
+    return value if isinstance(value, str) and 0 < len(value) <= _MAX_NAME else None
 
 
 class GenAISpanProcessor(SpanProcessor):
@@ -92,11 +128,18 @@ class GenAISpanProcessor(SpanProcessor):
     ) -> None:
         attribution = current_attribution(parent_context)
         added: dict[str, str] = {}
-        if attribution.agent_id is not None and sc.GEN_AI_AGENT_ID not in attributes:
-            added[sc.GEN_AI_AGENT_ID] = attribution.agent_id
-        if attribution.agent_name is not None and sc.GEN_AI_AGENT_NAME not in attributes:
-            added[sc.GEN_AI_AGENT_NAME] = attribution.agent_name
-        if attribution.conversation_id is not None and sc.GEN_AI_CONVERSATION_ID not in attributes:
+        if _of_current_agent(attributes, operation, attribution):
+            if attribution.agent_id is not None and sc.GEN_AI_AGENT_ID not in attributes:
+                added[sc.GEN_AI_AGENT_ID] = attribution.agent_id
+            if attribution.agent_name is not None and sc.GEN_AI_AGENT_NAME not in attributes:
+                added[sc.GEN_AI_AGENT_NAME] = attribution.agent_name
+        else:
+            attribution = _named_agent(attributes, attribution.conversation_id)
+        if (
+            attribution.conversation_id is not None
+            and operation != sc.GEN_AI_OPERATION_CREATE_AGENT
+            and sc.GEN_AI_CONVERSATION_ID not in attributes
+        ):
             added[sc.GEN_AI_CONVERSATION_ID] = attribution.conversation_id
         if added:
             span.set_attributes(added)

@@ -19,6 +19,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 
+from otel_agents.genai._context import is_conversation_id
+
 __all__ = ["OTHER_AGENT", "ConversationTotals"]
 
 #: The agent id under which agents past ``agents_per_conversation`` are summed.
@@ -41,7 +43,13 @@ class ConversationTotals:
         self._lock = threading.Lock()
 
     def add(self, conversation_id: str, agent_id: str | None, cost: float, tokens: int) -> None:
-        """Add one call's ``cost`` (USD) and ``tokens`` to its conversation and agent."""
+        """Add one call's ``cost`` (USD) and ``tokens`` to its conversation and agent.
+
+        An unusable conversation id (empty, over 256 characters) is ignored: it would be a
+        key held here and a gauge label exported (see ``_context.is_conversation_id``).
+        """
+        if not is_conversation_id(conversation_id):
+            return
         agent = agent_id or UNKNOWN_AGENT
         with self._lock:
             agents = self._conversations.get(conversation_id)

@@ -17,6 +17,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.metrics import Observation
 
 from otel_agents import semconv as sc
+from otel_agents._errors import invalid_value
 from otel_agents._observers import observe
 from otel_agents._version import __version__, scope_name
 from otel_agents.genai._context import Attribution
@@ -36,8 +37,11 @@ class GenAITelemetry:
         tracer_provider: where spans go; the global provider by default.
         meter_provider: where metrics go; the global provider by default.
         top_conversations: conversations the rollup gauges report (the costliest recent
-            ones); 20 by default.
+            ones); 20 by default, 0 for none.
         conversations: the totals to add to and report (shared by the default instances).
+
+    Raises:
+        InvalidValueError: ``top_conversations`` is not a non-negative int.
     """
 
     def __init__(
@@ -48,6 +52,19 @@ class GenAITelemetry:
         top_conversations: int = 20,
         conversations: ConversationTotals | None = None,
     ) -> None:
+        # Checked first: a float passed on would fail every later collection of the rollup
+        # gauges (logged once, the series silently absent), a str fail here as a bare
+        # TypeError.
+        if (
+            isinstance(top_conversations, bool)
+            or not isinstance(top_conversations, int)
+            or top_conversations < 0
+        ):
+            raise invalid_value(
+                "top_conversations",
+                top_conversations,
+                "a non-negative whole number of conversations (0 reports none)",
+            )
         self.tracer = trace.get_tracer(SCOPE, __version__, tracer_provider)
         meter = metrics.get_meter(SCOPE, __version__, meter_provider=meter_provider)
         self.token_usage = sc.create_instrument(meter, sc.GEN_AI_CLIENT_TOKEN_USAGE)

@@ -18,6 +18,7 @@ from typing import Any
 
 from otel_agents._errors import short_repr
 from otel_agents._numbers import is_real
+from otel_agents.genai._context import CONVERSATION_ID_RULE, is_conversation_id
 from otel_agents.messaging._errors import (
     InvalidMessageError,
     InvalidPayloadError,
@@ -177,7 +178,7 @@ class AgentMessage:
         expires_at: Unix time after which it is not delivered (``created_at`` plus
             ``message_timeout``), or ``None`` for never.
         headers: string headers; ``traceparent``, ``tracestate`` and ``baggage`` live here.
-        conversation_id: optional id grouping requests and replies.
+        conversation_id: optional id grouping requests and replies (1-256 characters).
         broadcast: ``True`` for one copy of a broadcast.
     """
 
@@ -239,9 +240,10 @@ class AgentMessage:
             ):
                 raise bad_value(InvalidMessageError, "headers", headers, "a str-to-str object")
             conversation_id = data.get("conversation_id")
-            if conversation_id is not None and not isinstance(conversation_id, str):
+            if conversation_id is not None and not is_conversation_id(conversation_id):
+                # The sending side's bound: the id becomes a rollup key and a gauge label.
                 raise bad_value(
-                    InvalidMessageError, "conversation_id", conversation_id, "a string or null"
+                    InvalidMessageError, "conversation_id", conversation_id, CONVERSATION_ID_RULE
                 )
             return cls(
                 message_id=message_id,

@@ -20,7 +20,7 @@ from opentelemetry import context as otel_context, propagate
 
 from otel_agents._export import checked_http_url, redact_url
 from otel_agents._settings import DRAIN_TIMEOUT
-from otel_agents.genai._context import current_conversation_id
+from otel_agents.genai._context import check_conversation_id, current_conversation_id
 from otel_agents.messaging._consumer import serve_until
 from otel_agents.messaging._errors import (
     DeliveryError,
@@ -209,8 +209,9 @@ class RemoteAgent(AgentRuntime):
     ) -> str:
         """Send through the hub; return the message id. Failures raise and are counted."""
         validate_agent_id(recipient_id, "recipient_id")
+        conversation = check_conversation_id(conversation_id) or current_conversation_id()
         message, text = self.envelope(self.agent_id, recipient_id, message_type, payload, priority)
-        message.conversation_id = conversation_id or current_conversation_id()
+        message.conversation_id = conversation
         span = self.telemetry.send_span(message, sender_name=self.name, body_size=len(text))
         with span, self._counted(message):
             await self._outbox.submit(message)

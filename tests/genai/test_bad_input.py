@@ -88,3 +88,33 @@ def test_unknown_provider_names_are_accepted_as_the_conventions_allow(
         call.set_usage(1, 1)
     span = telemetry.span("chat cheap")
     assert (span.attributes or {})[sc.GEN_AI_PROVIDER_NAME] == "my-inhouse-llm"
+
+
+@pytest.mark.parametrize("top", ["5", 2.5, None, True, -1, float("nan")])
+def test_a_bad_top_conversations_is_refused_naming_the_parameter(
+    telemetry: TelemetryCapture, top: Any
+) -> None:
+    """Accepted, a float made every collection of the rollup gauges fail (they were never
+    exported); a string failed with a bare TypeError naming nothing."""
+    with pytest.raises(InvalidValueError, match=r"top_conversations=.* is not valid"):
+        GenAITelemetry(
+            tracer_provider=telemetry.tracer_provider,
+            meter_provider=telemetry.meter_provider,
+            top_conversations=top,
+        )
+    assert telemetry.metrics() == {}
+
+
+@pytest.mark.parametrize("top", [0, 1, 20])
+def test_top_conversations_bounds_the_rollup_gauges(telemetry: TelemetryCapture, top: int) -> None:
+    recorder = GenAITelemetry(
+        tracer_provider=telemetry.tracer_provider,
+        meter_provider=telemetry.meter_provider,
+        top_conversations=top,
+    )
+    for n in range(3):
+        recorder.conversations.add(f"conv-{n}", "planner", float(n), 10)
+    if top == 0:
+        assert sc.AGENT_CONVERSATION_COST.name not in telemetry.metrics()
+    else:
+        assert len(telemetry.points(sc.AGENT_CONVERSATION_COST.name)) == min(top, 3)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from opentelemetry import trace
 
-from otel_agents import ConfigurationError, genai
+from otel_agents import ConfigurationError, genai, semconv as sc
 from otel_agents._errors import InvalidTypeError
 from otel_agents.genai import GenAITelemetry, PriceTable, ScopeActiveError
 from otel_agents.testing import TelemetryCapture
@@ -30,6 +30,41 @@ def test_a_scope_entered_again_while_active_is_refused_and_the_first_ends_cleanl
     with planner:  # once it ended it may be used again
         pass
     assert len(telemetry.spans("invoke_agent planner")) == 2
+
+
+def test_a_model_call_used_again_records_each_call_separately(
+    telemetry: TelemetryCapture, recorder: GenAITelemetry
+) -> None:
+    """A second ``with`` of one ModelCall is a new request: it starts without the first
+    one's usage and response, so a second call that fails at once costs nothing."""
+    call = genai.model_call("gpt-test", provider="openai")
+    with call:
+        call.set_usage(1_000_000, 0)  # $2.00
+        call.set_response(model="gpt-test-1", finish_reasons=["stop"], response_id="resp-1")
+    with pytest.raises(TimeoutError), call:
+        raise TimeoutError("provider timed out")
+    with call:
+        call.set_usage(0, 125_000)  # $1.00
+    first, second, third = telemetry.spans("chat gpt-test")
+    assert first.attributes is not None
+    assert second.attributes is not None
+    assert first.attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] == 1_000_000
+    assert first.attributes[sc.GEN_AI_RESPONSE_ID] == "resp-1"
+    assert second.attributes[sc.ERROR_TYPE] == "TimeoutError"
+    for key in (
+        sc.GEN_AI_USAGE_INPUT_TOKENS,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS,
+        sc.GEN_AI_RESPONSE_ID,
+        sc.GEN_AI_RESPONSE_MODEL,
+        sc.GEN_AI_RESPONSE_FINISH_REASONS,
+    ):
+        assert key not in second.attributes, key
+    assert dict(third.attributes or {})[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == 125_000
+    assert sc.GEN_AI_RESPONSE_ID not in (third.attributes or {})
+    assert sum(p.value for p in telemetry.points(sc.AGENT_MODEL_COST.name)) == pytest.approx(3.0)
+    usage = telemetry.points(sc.GEN_AI_CLIENT_TOKEN_USAGE.name)
+    assert sum(p.sum for p in usage) == 1_125_000
+    assert (call.input_tokens, call.output_tokens) == (0, 125_000)
 
 
 def test_generator_functions_cannot_be_decorated(recorder: GenAITelemetry) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from opentelemetry.trace import Tracer
+from opentelemetry.util.genai.handler import TelemetryHandler
 
 from otel_agents import genai, semconv as sc
 from otel_agents.genai import GenAISpanProcessor, GenAITelemetry
@@ -83,3 +84,110 @@ def test_a_broken_recorder_never_raises_into_the_call(
     with caplog.at_level(logging.ERROR, logger="otel_agents.genai"):
         _chat(tracer, **{sc.GEN_AI_USAGE_INPUT_TOKENS: 1, sc.GEN_AI_USAGE_OUTPUT_TOKENS: 1})
     assert any("on_end" in r.getMessage() for r in caplog.records)
+
+
+def test_a_sub_agent_of_util_genai_keeps_its_own_identity(
+    telemetry: TelemetryCapture, tracer: Tracer
+) -> None:
+    """A framework's invoke_agent span inside ours is another agent: it gets neither our
+    agent id nor our name; it works in the same conversation, so it carries that."""
+    handler = TelemetryHandler(
+        tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider
+    )
+    with (
+        genai.invoke_agent("Planner", agent_id="planner", conversation_id="conv-1"),
+        handler.invoke_local_agent(agent_name="writer"),
+    ):
+        pass
+    writer = telemetry.span("invoke_agent writer").attributes or {}
+    assert writer[sc.GEN_AI_AGENT_NAME] == "writer"
+    assert sc.GEN_AI_AGENT_ID not in writer
+    assert writer[sc.GEN_AI_CONVERSATION_ID] == "conv-1"
+
+
+@pytest.mark.parametrize(
+    ("attributes", "expected"),
+    [
+        # Another agent's invocation or creation: never our identity. Creating an agent is
+        # not a turn of a conversation (the conventions' create_agent span has no
+        # gen_ai.conversation.id); invoking one inside ours is.
+        (
+            {sc.GEN_AI_OPERATION_NAME: sc.GEN_AI_OPERATION_INVOKE_AGENT},
+            {sc.GEN_AI_CONVERSATION_ID: "conv-1"},
+        ),
+        (
+            {
+                sc.GEN_AI_OPERATION_NAME: sc.GEN_AI_OPERATION_INVOKE_AGENT,
+                sc.GEN_AI_AGENT_ID: "asst_1",
+            },
+            {sc.GEN_AI_AGENT_ID: "asst_1", sc.GEN_AI_CONVERSATION_ID: "conv-1"},
+        ),
+        (
+            {sc.GEN_AI_OPERATION_NAME: sc.GEN_AI_OPERATION_CREATE_AGENT, sc.GEN_AI_AGENT_NAME: "w"},
+            {sc.GEN_AI_AGENT_NAME: "w"},
+        ),
+        # A model or tool span naming another agent: not ours either.
+        (
+            {sc.GEN_AI_OPERATION_NAME: "chat", sc.GEN_AI_AGENT_NAME: "writer"},
+            {sc.GEN_AI_AGENT_NAME: "writer", sc.GEN_AI_CONVERSATION_ID: "conv-1"},
+        ),
+        (
+            {sc.GEN_AI_OPERATION_NAME: "execute_tool", sc.GEN_AI_AGENT_ID: "writer-1"},
+            {sc.GEN_AI_AGENT_ID: "writer-1", sc.GEN_AI_CONVERSATION_ID: "conv-1"},
+        ),
+        # Model and tool spans of the current agent: filled in, as before.
+        (
+            {sc.GEN_AI_OPERATION_NAME: "chat"},
+            {
+                sc.GEN_AI_AGENT_ID: "planner",
+                sc.GEN_AI_AGENT_NAME: "Planner",
+                sc.GEN_AI_CONVERSATION_ID: "conv-1",
+            },
+        ),
+        (
+            {sc.GEN_AI_OPERATION_NAME: "execute_tool", sc.GEN_AI_AGENT_NAME: "Planner"},
+            {
+                sc.GEN_AI_AGENT_ID: "planner",
+                sc.GEN_AI_AGENT_NAME: "Planner",
+                sc.GEN_AI_CONVERSATION_ID: "conv-1",
+            },
+        ),
+    ],
+)
+def test_our_identity_goes_only_on_spans_of_our_agent(
+    telemetry: TelemetryCapture,
+    tracer: Tracer,
+    attributes: dict[str, Any],
+    expected: dict[str, Any],
+) -> None:
+    with genai.invoke_agent("Planner", agent_id="planner", conversation_id="conv-1"):
+        tracer.start_span("foreign", attributes=attributes).end()
+    found = dict(telemetry.span("foreign").attributes or {})
+    del found[sc.GEN_AI_OPERATION_NAME]
+    assert found == expected
+
+
+def test_a_model_call_naming_another_agent_is_priced_for_that_agent(
+    telemetry: TelemetryCapture, tracer: Tracer
+) -> None:
+    """Its cost is the other agent's (by its name, as for an invoke_agent without an id),
+    not the agent whose invocation it happens to run in."""
+    with genai.invoke_agent("Planner", agent_id="planner", conversation_id="conv-1"):
+        span = tracer.start_span(
+            "chat gpt-test",
+            attributes={
+                sc.GEN_AI_OPERATION_NAME: "chat",
+                sc.GEN_AI_PROVIDER_NAME: "openai",
+                sc.GEN_AI_REQUEST_MODEL: "gpt-test",
+                sc.GEN_AI_AGENT_NAME: "writer",
+            },
+        )
+        span.set_attributes(
+            {sc.GEN_AI_USAGE_INPUT_TOKENS: 1_000_000, sc.GEN_AI_USAGE_OUTPUT_TOKENS: 0}
+        )
+        span.end()
+    (cost,) = telemetry.points(sc.AGENT_MODEL_COST.name)
+    assert cost.attributes[sc.GEN_AI_AGENT_ID] == "writer"
+    assert cost.value == pytest.approx(2.0)
+    (tokens,) = telemetry.points(sc.AGENT_CONVERSATION_TOKENS.name)
+    assert tokens.attributes == {sc.GEN_AI_CONVERSATION_ID: "conv-1", sc.GEN_AI_AGENT_ID: "writer"}

@@ -8,6 +8,7 @@ import pytest
 
 from otel_agents import genai, semconv as sc
 from otel_agents.genai import GenAITelemetry
+from otel_agents.genai._context import Attribution
 from otel_agents.genai._rollup import OTHER_AGENT, ConversationTotals
 from otel_agents.messaging import AgentCommunicationProtocol, AgentMessage, MessageType
 from otel_agents.testing import TelemetryCapture
@@ -111,3 +112,27 @@ def test_the_gauges_report_only_the_costliest_recent_conversations() -> None:
     assert agents == {"a", OTHER_AGENT}  # bounded per conversation too: at most 2 rows
     assert totals.total("dear") == (pytest.approx(8.0), 13)
     assert totals.total("cheap") == (0.0, 0)
+
+
+@pytest.mark.parametrize("bad", ["", "c" * 257, "c" * 200_000])
+def test_a_conversation_id_outside_1_to_256_characters_is_no_rollup_key(
+    telemetry: TelemetryCapture, recorder: GenAITelemetry, bad: str
+) -> None:
+    """Whatever path an id took, it never becomes a key (memory) nor a gauge label; the
+    call is still counted and priced."""
+    cost = recorder.record_usage(
+        model="gpt-test",
+        provider="openai",
+        input_tokens=1_000_000,
+        output_tokens=0,
+        finish_reasons=(),
+        error_type=None,
+        attribution=Attribution("planner", "Planner", bad),
+    )
+    assert cost == pytest.approx(2.0)
+    recorder.conversations.add(bad, "planner", 1.0, 10)
+    assert len(recorder.conversations) == 0
+    assert recorder.conversations.total(bad) == (0.0, 0)
+    assert sc.AGENT_CONVERSATION_COST.name not in telemetry.metrics()
+    (calls,) = telemetry.points(sc.AGENT_MODEL_CALLS.name)
+    assert calls.value == 1

@@ -84,11 +84,22 @@ def test_wire_format_uses_lowercase_names() -> None:
         ({"sender_id": ""}, "sender_id='' is not valid"),
         ({"message_id": ""}, "message_id='' is not valid"),
         ({"conversation_id": 5}, "conversation_id=5 is not valid"),
+        ({"conversation_id": ""}, "conversation_id='' is not valid: expected a string of 1-256"),
+        ({"conversation_id": "c" * 257}, r"conversation_id='ccc+\.\.\. is not valid"),
+        ({"conversation_id": "c" * 200_000}, "expected a string of 1-256 characters or null"),
     ],
 )
 def test_from_dict_rejects_bad_fields(change: dict[str, Any], match: str) -> None:
     with pytest.raises(InvalidMessageError, match=match):
         AgentMessage.from_dict({**sample(), **change})
+
+
+def test_a_conversation_id_of_256_characters_is_accepted_from_the_wire() -> None:
+    """The same bound as the sending side's, so every id a sender may use arrives."""
+    longest = "c" * 256
+    assert AgentMessage.from_dict({**sample(), "conversation_id": longest}).conversation_id == (
+        longest
+    )
 
 
 def test_from_dict_names_a_missing_field() -> None:

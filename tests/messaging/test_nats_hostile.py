@@ -123,3 +123,25 @@ def test_a_secret_in_a_handler_error_is_redacted_in_the_published_status(
     error = ConnectionError("db login failed: password=hunter2")
     record = _failed_as_the_sender_sees_it(make_nats_comm, error)
     assert record.error == "handler raised ConnectionError: db login failed: password=[REDACTED]"
+
+
+def test_a_published_conversation_id_the_sender_could_not_use_is_rejected(
+    make_nats_comm: Make, nats: NatsServer
+) -> None:
+    """A client of the broker writes what it likes: a 200,000-character or empty
+    conversation id is refused like any invalid envelope (it would become a rollup key and
+    a gauge label); the next message is processed."""
+    comm = make_nats_comm()
+    comm.register_agent("worker", "Worker", ["work"], "http://localhost:8001")
+    ran: list[str | None] = []
+    comm.register_handler("worker", lambda message: ran.append(message.conversation_id))
+    subject = comm.transport.names.subject("worker", MessagePriority.NORMAL)  # type: ignore[attr-defined]
+    for conversation_id in ("c" * 200_000, "", "conv-ok"):
+        message, _ = comm.envelope("boss", "worker", MessageType.REQUEST, {}, "normal")
+        message.conversation_id = conversation_id
+        body = message.to_json().encode()
+        publish_raw(nats.url, subject, body, {"Nats-Msg-Id": message.message_id})
+    deadline = time.monotonic() + 30
+    while not ran and time.monotonic() < deadline:
+        comm.process_pending("worker")
+    assert ran == ["conv-ok"]
