@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from otel_agents._errors import invalid_value
 from otel_agents._exception_events import exception_text
-from otel_agents.genai._context import current_conversation_id
+from otel_agents.genai._context import check_conversation_id, current_conversation_id
 from otel_agents.messaging._errors import DeliveryError
 from otel_agents.messaging._message import (
     AgentMessage,
@@ -61,7 +60,7 @@ class ProtocolSending(AgentRuntime):
         """The sender and a checked new envelope (nothing recorded yet). A message sent while
         handling a conversation (``genai.invoke_agent``, or processing a message of one) stays
         in that conversation unless the sender names another."""
-        conversation = _conversation(conversation_id) or current_conversation_id()
+        conversation = check_conversation_id(conversation_id) or current_conversation_id()
         sender = self.registry.lookup(sender_id) if isinstance(sender_id, str) else None
         if sender is None:
             if self.config["require_registered_sender"]:
@@ -189,9 +188,3 @@ class ProtocolSending(AgentRuntime):
             message.priority,
         )
         self.telemetry.failed.add(1, {**attributes, ERROR_TYPE: reason})
-
-
-def _conversation(value: Any) -> str | None:
-    if value is None or (isinstance(value, str) and 0 < len(value) <= 256):
-        return value
-    raise invalid_value("conversation_id", value, "a string of 1-256 characters or None")
