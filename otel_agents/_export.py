@@ -7,13 +7,14 @@ write raises :class:`~otel_agents._errors.ExportError` and leaves the old file a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import tempfile
 import urllib.parse
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,16 +62,26 @@ def is_secret_key(key: object) -> bool:
 
 def redact(mapping: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """A copy of ``mapping`` with the values of secret-looking keys replaced, recursively
-    (through nested mappings, lists and tuples)."""
+    (through nested mappings, lists, tuples and objects, as :func:`redact_value` does)."""
     if mapping is None:
         return None
     return _redact_mapping(mapping, 0)
 
 
 def redact_value(value: Any) -> Any:
-    """``value`` with secrets redacted inside mappings (at any depth, lists and tuples
-    included); other values are returned as is. Nesting deeper than :data:`MAX_DEPTH`
-    is replaced by :data:`REDACTED`: what cannot be looked through is not passed on."""
+    """``value`` in a plain JSON form with secrets redacted, at any depth.
+
+    Mappings, lists and tuples keep their shape with the values of secret-looking keys
+    replaced; strings, numbers, booleans and None are returned as is. Any other object is
+    stored as a plain value, because history and exports keep what they are given and a
+    dataclass or a request object can hold a credential: an object with ``to_dict()``
+    becomes what that returns, a dataclass the mapping of its fields, a set a list, a date
+    its ISO text, and anything else its ``str()`` through
+    :func:`~otel_agents._exception_events.redact_text` (``password=...``, ``Bearer ...``
+    masked). An object whose ``to_dict()`` or ``str()`` raises is :data:`REDACTED`.
+    Nesting deeper than :data:`MAX_DEPTH` is replaced by :data:`REDACTED`: what cannot be
+    looked through is not passed on.
+    """
     return _redact(value, 0)
 
 
@@ -88,7 +99,31 @@ def _redact(value: Any, depth: int) -> Any:
         if depth >= MAX_DEPTH:
             return REDACTED
         return kind(_redact(item, depth + 1) for item in value)
-    return value
+    if isinstance(value, str | int | float):  # subclasses: StrEnum, IntEnum, bool
+        return value
+    return REDACTED if depth >= MAX_DEPTH else _plain_form(value, depth)
+
+
+def _plain_form(value: Any, depth: int) -> Any:
+    """An object that is not a JSON type as a plain value, redacted (see redact_value)."""
+    try:
+        to_dict = getattr(value, "to_dict", None)
+        if callable(to_dict):  # the object's own public form (a dataclass's too)
+            return _redact(to_dict(), depth + 1)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            # Field by field, not dataclasses.asdict: that deep-copies every field value,
+            # which can raise (locks, sockets) and does not stop at MAX_DEPTH.
+            fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+            return _redact_mapping(fields, depth)
+        if isinstance(value, list | tuple | set | frozenset):  # their subclasses too
+            return [_redact(item, depth + 1) for item in value]
+        if isinstance(value, datetime | date):
+            return value.isoformat()
+        from otel_agents._exception_events import redact_text  # it imports this module
+
+        return redact_text(str(value))
+    except Exception:  # a user object's to_dict() or __str__ raised: keep nothing of it
+        return REDACTED
 
 
 def _redact_mapping(mapping: Mapping[str, Any], depth: int) -> dict[str, Any]:
@@ -193,10 +228,6 @@ def write_json_atomic(
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    return str(value)
+    # Whatever reaches the encoder unconverted gets the same redacted plain form as a
+    # context value at record time: an export never writes an object's secrets.
+    return redact_value(value)
