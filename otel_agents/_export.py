@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 import tempfile
@@ -72,7 +73,10 @@ def redact_value(value: Any) -> Any:
     """``value`` in a plain JSON form with secrets redacted, at any depth.
 
     Mappings, lists and tuples keep their shape with the values of secret-looking keys
-    replaced; strings, numbers, booleans and None are returned as is. Any other object is
+    replaced; strings, numbers, booleans and None are returned as is, except NaN and the
+    infinities, which become None (JSON has no such numbers, and one of them would make
+    every later export fail; the exports' time ranges write None the same way). Any other
+    object is
     stored as a plain value, because history and exports keep what they are given and a
     dataclass or a request object can hold a credential: an object with ``to_dict()``
     becomes what that returns, a dataclass the mapping of its fields, a set a list, a date
@@ -93,13 +97,17 @@ def _redact(value: Any, depth: int) -> Any:
     kind = type(value)
     if kind in _PLAIN:
         return value
+    if kind is float:
+        return value if math.isfinite(value) else None
     if isinstance(value, Mapping):
         return REDACTED if depth >= MAX_DEPTH else _redact_mapping(value, depth)
     if kind is list or kind is tuple:
         if depth >= MAX_DEPTH:
             return REDACTED
         return kind(_redact(item, depth + 1) for item in value)
-    if isinstance(value, str | int | float):  # subclasses: StrEnum, IntEnum, bool
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str | int):  # subclasses: StrEnum, IntEnum
         return value
     return REDACTED if depth >= MAX_DEPTH else _plain_form(value, depth)
 
@@ -133,7 +141,8 @@ def _redact_mapping(mapping: Mapping[str, Any], depth: int) -> dict[str, Any]:
     }
 
 
-_PLAIN = frozenset({str, int, float, bool, type(None)})
+#: Types stored as they are (a float is checked: NaN and infinities become None).
+_PLAIN = frozenset({str, int, bool, type(None)})
 
 
 def redact_url(url: str) -> str:
@@ -187,6 +196,9 @@ def write_json_atomic(
     (:mod:`otel_agents._encryption`); a missing library or key raises
     :class:`~otel_agents._errors.ConfigurationError` before anything is written.
 
+    NaN and infinities are written as ``null`` and keys that JSON cannot hold (a tuple) as
+    their ``str()``; other objects in their redacted plain form (:func:`redact_value`).
+
     Raises:
         InvalidTypeError: ``filepath`` is not a path.
         ExportError: the folder does not exist, is not writable, or ``data`` cannot be
@@ -197,8 +209,13 @@ def write_json_atomic(
     path = Path(filepath)
     try:
         text = json.dumps(data, indent=2, default=_json_default, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ExportError(f"cannot encode the export for {str(path)!r} as JSON: {exc}") from exc
+    except (TypeError, ValueError):
+        # Strict JSON has no NaN and only scalar keys: rather than lose the whole export to
+        # one such value (what is recorded is never lost), write it as null / its str().
+        try:
+            text = json.dumps(_json_safe(data, 0), indent=2, default=_json_default)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise ExportError(f"cannot encode the export for {str(path)!r} as JSON: {exc}") from exc
     content = text.encode("utf-8")
     if encrypt:
         from otel_agents._encryption import encrypt_bytes
@@ -231,3 +248,27 @@ def _json_default(value: Any) -> Any:
     # Whatever reaches the encoder unconverted gets the same redacted plain form as a
     # context value at record time: an export never writes an object's secrets.
     return redact_value(value)
+
+
+#: Levels :func:`_json_safe` walks: an export's own nesting plus a redacted context's.
+_MAX_EXPORT_DEPTH = 4 * MAX_DEPTH
+_JSON_KEYS = (str, int, bool, type(None))
+
+
+def _json_safe(value: Any, depth: int) -> Any:
+    """``value`` with what strict JSON refuses replaced: non-finite floats by None, keys
+    that are not scalars by their ``str()``, other objects by their redacted plain form."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str | int | type(None)):
+        return value
+    if depth >= _MAX_EXPORT_DEPTH:
+        return REDACTED
+    if isinstance(value, Mapping):
+        return {
+            key if isinstance(key, _JSON_KEYS) else str(key): _json_safe(item, depth + 1)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_json_safe(item, depth + 1) for item in value]
+    return _json_safe(redact_value(value), depth + 1)

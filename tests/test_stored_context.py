@@ -8,6 +8,7 @@ a redacted plain form of it, and one odd value never blocks an export.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from otel_agents._alerts import AlertManager
+from otel_agents._dashboard import PerformanceDashboard
 from otel_agents._export import REDACTED, redact_value, write_json_atomic
 from otel_agents._profiler import PerformanceProfiler
 from otel_agents._tracker import PerformanceTracker
@@ -155,3 +157,51 @@ def test_snapshot_export_keeps_agent_ids_that_look_like_secret_keys(
 
     (snapshot,) = json.loads(path.read_text())["snapshots"]
     assert list(snapshot["agents"]) == ["auth_agent"]
+
+
+def test_non_finite_context_values_are_stored_as_none_and_never_block_an_export(
+    tracker: PerformanceTracker, tmp_path: Path
+) -> None:
+    tracker.record_metric("response_time", 0.1, agent_id="a1", context={"operation": "plan"})
+    tracker.record_metric(
+        "response_time",
+        0.2,
+        agent_id="a1",
+        context={"score": math.nan, "bounds": [1.0, math.inf]},
+        metadata={"floor": -math.inf},
+    )
+    tracker.record_metric("response_time", 0.3, agent_id="a1")
+
+    odd = tracker.get_metrics()[1]
+    assert (odd.context, odd.metadata) == ({"score": None, "bounds": [1.0, None]}, {"floor": None})
+    for _attempt in range(2):
+        exported = json.loads(tracker.export_metrics(tmp_path / "metrics.json").read_text())
+        assert [m["value"] for m in exported["metrics"]] == [0.1, 0.2, 0.3]
+
+
+def test_a_non_finite_alert_context_does_not_block_the_dashboard_export(
+    tracker: PerformanceTracker, telemetry: TelemetryCapture, tmp_path: Path
+) -> None:
+    dashboard = PerformanceDashboard(
+        tracker,
+        config={"system_resources": False, "default_alert_rules": False},
+        meter_provider=telemetry.meter_provider,
+        tracer_provider=telemetry.tracer_provider,
+    )
+    alert = dashboard.add_alert("warning", "ratio odd", "user_code", {"ratio": math.inf})
+
+    data = json.loads(dashboard.export_dashboard_data(tmp_path / "dash.json").read_text())
+    (active,) = data["alerts"]["active"]
+    assert (active["alert_id"], active["context"]) == (alert.alert_id, {"ratio": None})
+
+
+def test_the_export_encoder_writes_what_strict_json_cannot_hold(tmp_path: Path) -> None:
+    data = {"nan": math.nan, "list": [math.inf, 1.5], ("pair", 1): "tuple key"}
+
+    path = write_json_atomic(tmp_path / "out.json", data)
+
+    assert json.loads(path.read_text()) == {
+        "nan": None,
+        "list": [None, 1.5],
+        "('pair', 1)": "tuple key",
+    }
