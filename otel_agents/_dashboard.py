@@ -38,6 +38,7 @@ from otel_agents._dashboard_sources import (
     agent_stats,
     alerts_by_level,
     empty_stats,
+    error_rate_percent,
     rule_readings,
     system_resources_reader,
 )
@@ -341,7 +342,7 @@ class PerformanceDashboard:
             a["error_rate_percent"] for a in agents.values() if a["error_rate_percent"] is not None
         ]
         error_rate = (
-            round(min(100.0, 100.0 * errors / requests), 3)  # retries can outnumber requests
+            error_rate_percent(errors, requests)
             if requests
             else (sum(rates) / len(rates) if rates else None)
         )

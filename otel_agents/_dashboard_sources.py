@@ -8,6 +8,7 @@ every read is failsafe: a source that raises is logged once and reads as empty.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -22,6 +23,7 @@ __all__ = [
     "agent_stats",
     "alerts_by_level",
     "empty_stats",
+    "error_rate_percent",
     "rule_readings",
     "system_resources_reader",
 ]
@@ -168,7 +170,7 @@ def _one_agent(kinds: dict[MetricType, list[float]]) -> dict[str, Any]:
     errors = sum(kinds.get(MetricType.ERROR_COUNT, ()))
     error_rate = latest(MetricType.ERROR_RATE)
     if error_rate is None and requests > 0:
-        error_rate = round(min(100.0, 100.0 * errors / requests), 3)
+        error_rate = error_rate_percent(errors, requests)
     response = summarize(kinds.get(MetricType.RESPONSE_TIME, ()))
     return {
         "cpu_percent": latest(MetricType.CPU_USAGE),
@@ -180,6 +182,18 @@ def _one_agent(kinds: dict[MetricType, list[float]]) -> dict[str, Any]:
         "errors": errors,
         "error_rate_percent": error_rate,
     }
+
+
+def error_rate_percent(errors: float, requests: float) -> float | None:
+    """``100 * errors / requests`` rounded, capped at 100 % (retries counted as errors can
+    outnumber requests); None when it cannot be known (counts beyond a float)."""
+    try:
+        rate = 100.0 * errors / requests
+    except (ZeroDivisionError, OverflowError):  # an int count too large for a float
+        return None
+    if math.isnan(rate):  # inf / inf
+        return None
+    return round(min(100.0, max(0.0, rate)), 3)
 
 
 def rule_readings(
