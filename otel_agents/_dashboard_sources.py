@@ -14,7 +14,9 @@ from typing import Any
 
 from otel_agents._alert_rules import RuleMetric
 from otel_agents._alerts import Alert, AlertLevel
+from otel_agents._errors import invalid_type, invalid_value
 from otel_agents._history import summarize
+from otel_agents._numbers import is_real
 from otel_agents._runtime import FailureLog, failsafe_call
 from otel_agents._tracker import MetricType
 
@@ -36,6 +38,9 @@ AVAILABLE_STATUSES = frozenset({"online", "busy"})
 DOWN_STATUSES = frozenset({"offline", "error"})
 
 ResourceReader = Callable[[], dict[str, float | None]]
+
+_FAILED = object()  # the resource reader raised (logged by the failsafe call)
+_EXAMPLE = "{'cpu_percent': 12.5, 'memory_percent': 40.0}"
 
 
 class Sources:
@@ -113,11 +118,38 @@ class Sources:
         return found
 
     def system(self) -> dict[str, float | None]:
-        empty: dict[str, float | None] = {"cpu_percent": None, "memory_percent": None}
+        """``{"cpu_percent", "memory_percent"}`` from the resource reader, each a finite
+        number or None. The reader is user code: a result that is not a mapping, or a value
+        that is not None or a finite number (a string, NaN, ``True``), is logged once and
+        reads as unknown, so that it can break neither the health score nor a refresh."""
+        reading: dict[str, float | None] = {"cpu_percent": None, "memory_percent": None}
         if self.resources is None:
-            return empty
-        found: dict[str, float | None] = self._failsafe("system resources", self.resources, empty)
-        return {**empty, **found}
+            return reading
+        found = self._failsafe("system resources", self.resources, _FAILED)
+        if found is _FAILED:
+            return reading
+        if not isinstance(found, Mapping):
+            self._bad_reading(
+                "result",
+                invalid_type("resource_reader()", found, "a mapping such as " + _EXAMPLE),
+            )
+            return reading
+        for key in reading:
+            value = found.get(key)
+            if value is None or is_real(value):
+                reading[key] = value
+            else:
+                expected = "None or a finite percentage such as 12.5"
+                error = invalid_value(f"resource_reader()[{key!r}]", value, expected)
+                self._bad_reading(key, error)
+        return reading
+
+    def _bad_reading(self, key: str, error: Exception) -> None:
+        """Log ``error`` the first time the reader's ``key`` is bad (then stay quiet)."""
+        try:
+            raise error
+        except Exception:  # FailureLog logs the exception being handled
+            self._failures.record(("resource_reader", key), "the resource_reader's result")
 
 
 def system_resources_reader() -> ResourceReader:
