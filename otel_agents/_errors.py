@@ -105,7 +105,13 @@ def invalid_type(
 
 
 def _message(parameter: str, value: Any, expected: str, choices: Iterable[str] | None) -> str:
-    shown = repr(value)
+    try:
+        shown = repr(value)
+    except Exception:  # an int past Python's digit limit (10**5000), a raising __repr__
+        if isinstance(value, int):
+            shown = f"<an int of {value.bit_length()} bits>"
+        else:
+            shown = f"<a {type(value).__name__} that cannot be shown>"
     if len(shown) > 80:
         shown = shown[:77] + "..."
     message = f"{parameter}={shown} is not valid: expected {expected}"

@@ -43,7 +43,7 @@ def resolve_time_range(time_range: TimeRange, now: float | None = None) -> tuple
     if isinstance(time_range, bool):
         raise invalid_type("time_range", time_range, "seconds, a timedelta or (start, end)")
     if isinstance(time_range, int | float):
-        if not time_range > 0 or math.isinf(time_range):
+        if not is_real(time_range) or not time_range > 0:  # is_real first: 10**400
             raise invalid_value("time_range", time_range, "a positive number of seconds")
         return (now - float(time_range), math.inf)
     if isinstance(time_range, tuple) and len(time_range) == 2:
