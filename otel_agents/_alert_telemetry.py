@@ -1,11 +1,13 @@
 """How alerts leave the process: two metrics and a log record (or span event) per alert.
 
 * ``agent.alerts.active``: observable gauge of unresolved alerts by level and source;
-* ``agent.alerts.raised``: counter of new alerts by level and source;
-* a log record (event ``otel_agents.alert`` when raised, ``otel_agents.alert.resolved`` when
-  resolved) whose severity follows the level. It carries the trace and span ids of the
-  current span, or of a short ``otel_agents.alert`` span of its own when none is recording
-  (an alert raised by the dashboard's refresh thread), so that every record links to a trace.
+* ``agent.alerts.raised``: counter of new alerts by level and source (a reopened alert is
+  not a new one);
+* a log record (event ``otel_agents.alert`` when raised or reopened, with ``alert.count``
+  above 1 for a reopening; ``otel_agents.alert.resolved`` when resolved) whose severity
+  follows the level. It carries the trace and span ids of the current span, or of a short
+  ``otel_agents.alert`` span of its own when none is recording (an alert raised by the
+  dashboard's refresh thread), so that every record links to a trace.
   With no logger provider configured, the same attributes go on an event of that span.
 
 Only the level and the source become metric attributes; messages, ids and context stay on
@@ -67,6 +69,10 @@ class AlertTelemetry:
     def raised(self, alert: Alert) -> None:
         """Count a new alert and emit its record."""
         self._raised.add(1, metric_attributes(alert))
+        self._emit(alert, semconv.ALERT_EVENT, alert.level.severity)
+
+    def reopened(self, alert: Alert) -> None:
+        """Emit the record of an alert active again (not counted: it is the same alert)."""
         self._emit(alert, semconv.ALERT_EVENT, alert.level.severity)
 
     def resolved(self, alert: Alert) -> None:

@@ -8,7 +8,11 @@ and as log records whose severity follows the level (:mod:`otel_agents._alert_te
 Raising an alert that is already active (same level, source, agent and rule or message)
 counts a repeat on the existing alert instead of creating another; an alert a rule resolved
 less than ``reopen_window`` seconds ago is reopened the same way. So a flapping condition
-yields one alert with a count, never hundreds. Messages never become metric attributes.
+yields one alert with a count, never hundreds. A reopen is not counted as a new alert by
+``agent.alerts.raised`` (it is the same alert, with the same id), but listeners and the log
+hear of it, as they heard of its resolution: the alert, active again, and an
+``otel_agents.alert`` record with its higher ``alert.count``. Messages never become metric
+attributes.
 """
 
 from __future__ import annotations
@@ -230,14 +234,16 @@ class AlertManager:
                 )
             ):
                 new = False
+                reopened = not alert.active
                 alert.count += 1
                 alert.last_seen_at = now
                 alert.context.update(cleaned)
-                if not alert.active:
+                if reopened:
                     alert.resolved_at = alert.resolved_by = None
                     self._active[alert.alert_id] = alert
             else:
                 new = True
+                reopened = False
                 self._forget_expired(now)
                 alert = Alert(
                     uuid.uuid4().hex, level, message, source, cleaned, now, now,
@@ -250,6 +256,9 @@ class AlertManager:
             overflow = self._overflow()
         if new:
             self._telemetry.raised(alert)
+            self._notify(alert)
+        elif reopened:  # listeners heard it resolved: they hear it is active again
+            self._telemetry.reopened(alert)
             self._notify(alert)
         for dropped in overflow:
             self._after_resolve(dropped)
@@ -336,7 +345,8 @@ class AlertManager:
 
     # -- listeners -------------------------------------------------------------------------
     def add_listener(self, listener: AlertListener) -> None:
-        """Call ``listener(alert)`` for each new alert and each resolution (failsafe)."""
+        """Call ``listener(alert)`` for each new alert, each resolution and each reopening of
+        a resolved alert (failsafe); repeats of an active alert are not passed on."""
         if not callable(listener):
             raise invalid_type("listener", listener, "a callable taking an Alert")
         self._listeners = [*self._listeners, listener]

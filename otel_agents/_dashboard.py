@@ -38,10 +38,12 @@ from otel_agents._dashboard_sources import (
     agent_stats,
     alerts_by_level,
     empty_stats,
+    error_rate_percent,
     rule_readings,
     system_resources_reader,
 )
 from otel_agents._dashboard_telemetry import telemetry_summary
+from otel_agents._dashboard_window import WindowedTotals
 from otel_agents._errors import invalid_type, invalid_value
 from otel_agents._export import export_envelope, write_json_atomic
 from otel_agents._health import HealthInputs, HealthReporter, HealthWeights, health_score
@@ -150,6 +152,12 @@ class PerformanceDashboard:
                 "metrics_reader", metrics_reader, "an otel_agents._inprocess.InProcessMetrics"
             )
         self._metrics_reader = metrics_reader
+        # The gateway's totals are lifetime ones: the first reading is the window's start.
+        self._gateway_window = WindowedTotals(self.config["window_seconds"])
+        reader = metrics_reader or installed_reader()
+        if reader is not None:
+            summary = telemetry_summary(reader.snapshot())
+            self._gateway_window.baseline(reader, self._clock(), _gateway_totals(summary))
         self._history: BoundedHistory[dict[str, Any]] = BoundedHistory(
             self.config["max_history_points"], _point_time, parameter="max_history_points"
         )
@@ -286,8 +294,10 @@ class PerformanceDashboard:
         stats, metric_summaries = agent_stats(sources.records(self.config["window_seconds"]))
         system = sources.system()
         upstreams = sources.upstreams()
+        now = self._clock()
         reader = self._metrics_reader or installed_reader()
         telemetry = telemetry_summary(reader.snapshot() if reader is not None else None)
+        gateway = self._gateway_window.change(reader, now, _gateway_totals(telemetry))
         messaging = telemetry.get("messages", {}).get("agents", {})
         agent_ids = sorted(
             set(stats) | set(agents_known) | set(sources.tracked_agents()) | set(messaging)
@@ -324,15 +334,15 @@ class PerformanceDashboard:
             }
         requests = sum(a["requests"] for a in agents.values())
         errors = sum(a["errors"] for a in agents.values())
-        gateway = telemetry.get("gateway", {})
-        # Gateway requests are not agent requests: nothing is counted twice.
-        requests += gateway.get("requests", 0)
-        errors += gateway.get("errors", 0)
+        # Gateway requests are not agent requests: nothing is counted twice. Both counts
+        # cover the same window (the gateway's are the change of its lifetime totals).
+        requests += gateway["requests"]
+        errors += gateway["errors"]
         rates = [
             a["error_rate_percent"] for a in agents.values() if a["error_rate_percent"] is not None
         ]
         error_rate = (
-            round(100.0 * errors / requests, 3)
+            error_rate_percent(errors, requests)
             if requests
             else (sum(rates) / len(rates) if rates else None)
         )
@@ -357,7 +367,7 @@ class PerformanceDashboard:
             self.health_weights,
         )
         return {
-            "timestamp": self._clock(),
+            "timestamp": now,
             "view": self.current_view.value,
             "refresh_interval": self.config["refresh_interval"],
             "window_seconds": self.config["window_seconds"],
@@ -372,7 +382,7 @@ class PerformanceDashboard:
                 "errors": errors,
                 "messages_sent": telemetry.get("messages", {}).get("sent", 0),
                 "messages_consumed": telemetry.get("messages", {}).get("consumed", 0),
-                "gateway_requests": gateway.get("requests", 0),
+                "gateway_requests": gateway["requests"],
                 "profiled_blocks": sum(b["count"] for b in telemetry.get("profiler", {}).values()),
                 "agents_total": len(agents_known),
                 "agents_available": available,
@@ -432,6 +442,12 @@ _HISTORY_KEYS = (
     "agents_total",
     "active_alerts",
 )
+
+
+def _gateway_totals(telemetry: Mapping[str, Any]) -> dict[str, float]:
+    """The gateway's lifetime request and 5xx totals from a telemetry summary."""
+    gateway = telemetry.get("gateway", {})
+    return {"requests": gateway.get("requests", 0), "errors": gateway.get("errors", 0)}
 
 
 def _point_time(point: dict[str, Any]) -> float:

@@ -8,12 +8,15 @@ every read is failsafe: a source that raises is logged once and reads as empty.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from otel_agents._alert_rules import RuleMetric
 from otel_agents._alerts import Alert, AlertLevel
+from otel_agents._errors import invalid_type, invalid_value
 from otel_agents._history import summarize
+from otel_agents._numbers import is_real
 from otel_agents._runtime import FailureLog, failsafe_call
 from otel_agents._tracker import MetricType
 
@@ -22,6 +25,7 @@ __all__ = [
     "agent_stats",
     "alerts_by_level",
     "empty_stats",
+    "error_rate_percent",
     "rule_readings",
     "system_resources_reader",
 ]
@@ -34,6 +38,9 @@ AVAILABLE_STATUSES = frozenset({"online", "busy"})
 DOWN_STATUSES = frozenset({"offline", "error"})
 
 ResourceReader = Callable[[], dict[str, float | None]]
+
+_FAILED = object()  # the resource reader raised (logged by the failsafe call)
+_EXAMPLE = "{'cpu_percent': 12.5, 'memory_percent': 40.0}"
 
 
 class Sources:
@@ -111,11 +118,38 @@ class Sources:
         return found
 
     def system(self) -> dict[str, float | None]:
-        empty: dict[str, float | None] = {"cpu_percent": None, "memory_percent": None}
+        """``{"cpu_percent", "memory_percent"}`` from the resource reader, each a finite
+        number or None. The reader is user code: a result that is not a mapping, or a value
+        that is not None or a finite number (a string, NaN, ``True``), is logged once and
+        reads as unknown, so that it can break neither the health score nor a refresh."""
+        reading: dict[str, float | None] = {"cpu_percent": None, "memory_percent": None}
         if self.resources is None:
-            return empty
-        found: dict[str, float | None] = self._failsafe("system resources", self.resources, empty)
-        return {**empty, **found}
+            return reading
+        found = self._failsafe("system resources", self.resources, _FAILED)
+        if found is _FAILED:
+            return reading
+        if not isinstance(found, Mapping):
+            self._bad_reading(
+                "result",
+                invalid_type("resource_reader()", found, "a mapping such as " + _EXAMPLE),
+            )
+            return reading
+        for key in reading:
+            value = found.get(key)
+            if value is None or is_real(value):
+                reading[key] = value
+            else:
+                expected = "None or a finite percentage such as 12.5"
+                error = invalid_value(f"resource_reader()[{key!r}]", value, expected)
+                self._bad_reading(key, error)
+        return reading
+
+    def _bad_reading(self, key: str, error: Exception) -> None:
+        """Log ``error`` the first time the reader's ``key`` is bad (then stay quiet)."""
+        try:
+            raise error
+        except Exception:  # FailureLog logs the exception being handled
+            self._failures.record(("resource_reader", key), "the resource_reader's result")
 
 
 def system_resources_reader() -> ResourceReader:
@@ -168,7 +202,7 @@ def _one_agent(kinds: dict[MetricType, list[float]]) -> dict[str, Any]:
     errors = sum(kinds.get(MetricType.ERROR_COUNT, ()))
     error_rate = latest(MetricType.ERROR_RATE)
     if error_rate is None and requests > 0:
-        error_rate = round(min(100.0, 100.0 * errors / requests), 3)
+        error_rate = error_rate_percent(errors, requests)
     response = summarize(kinds.get(MetricType.RESPONSE_TIME, ()))
     return {
         "cpu_percent": latest(MetricType.CPU_USAGE),
@@ -180,6 +214,18 @@ def _one_agent(kinds: dict[MetricType, list[float]]) -> dict[str, Any]:
         "errors": errors,
         "error_rate_percent": error_rate,
     }
+
+
+def error_rate_percent(errors: float, requests: float) -> float | None:
+    """``100 * errors / requests`` rounded, capped at 100 % (retries counted as errors can
+    outnumber requests); None when it cannot be known (counts beyond a float)."""
+    try:
+        rate = 100.0 * errors / requests
+    except (ZeroDivisionError, OverflowError):  # an int count too large for a float
+        return None
+    if math.isnan(rate):  # inf / inf
+        return None
+    return round(min(100.0, max(0.0, rate)), 3)
 
 
 def rule_readings(

@@ -132,7 +132,10 @@ def short_repr(value: Any, limit: int = SHORT_REPR_LIMIT) -> str:
         _write(value, out, limit + 1, set())
         shown = "".join(out)
     except Exception:  # a __repr__ that raises, a dict resized by another thread
-        shown = f"<{type(value).__name__} object>"
+        if isinstance(value, int):  # past Python's digit limit (10**5000)
+            shown = f"<an int of {value.bit_length()} bits>"
+        else:
+            shown = f"<{type(value).__name__} object>"
     return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 

@@ -7,13 +7,15 @@ write raises :class:`~otel_agents._errors.ExportError` and leaves the old file a
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
 import re
 import tempfile
 import urllib.parse
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,16 +63,29 @@ def is_secret_key(key: object) -> bool:
 
 def redact(mapping: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """A copy of ``mapping`` with the values of secret-looking keys replaced, recursively
-    (through nested mappings, lists and tuples)."""
+    (through nested mappings, lists, tuples and objects, as :func:`redact_value` does)."""
     if mapping is None:
         return None
     return _redact_mapping(mapping, 0)
 
 
 def redact_value(value: Any) -> Any:
-    """``value`` with secrets redacted inside mappings (at any depth, lists and tuples
-    included); other values are returned as is. Nesting deeper than :data:`MAX_DEPTH`
-    is replaced by :data:`REDACTED`: what cannot be looked through is not passed on."""
+    """``value`` in a plain JSON form with secrets redacted, at any depth.
+
+    Mappings, lists and tuples keep their shape with the values of secret-looking keys
+    replaced; strings, numbers, booleans and None are returned as is, except NaN and the
+    infinities, which become None (JSON has no such numbers, and one of them would make
+    every later export fail; the exports' time ranges write None the same way). Any other
+    object is
+    stored as a plain value, because history and exports keep what they are given and a
+    dataclass or a request object can hold a credential: an object with ``to_dict()``
+    becomes what that returns, a dataclass the mapping of its fields, a set a list, a date
+    its ISO text, and anything else its ``str()`` through
+    :func:`~otel_agents._exception_events.redact_text` (``password=...``, ``Bearer ...``
+    masked). An object whose ``to_dict()`` or ``str()`` raises is :data:`REDACTED`.
+    Nesting deeper than :data:`MAX_DEPTH` is replaced by :data:`REDACTED`: what cannot be
+    looked through is not passed on.
+    """
     return _redact(value, 0)
 
 
@@ -82,13 +97,41 @@ def _redact(value: Any, depth: int) -> Any:
     kind = type(value)
     if kind in _PLAIN:
         return value
+    if kind is float:
+        return value if math.isfinite(value) else None
     if isinstance(value, Mapping):
         return REDACTED if depth >= MAX_DEPTH else _redact_mapping(value, depth)
     if kind is list or kind is tuple:
         if depth >= MAX_DEPTH:
             return REDACTED
         return kind(_redact(item, depth + 1) for item in value)
-    return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str | int):  # subclasses: StrEnum, IntEnum
+        return value
+    return REDACTED if depth >= MAX_DEPTH else _plain_form(value, depth)
+
+
+def _plain_form(value: Any, depth: int) -> Any:
+    """An object that is not a JSON type as a plain value, redacted (see redact_value)."""
+    try:
+        to_dict = getattr(value, "to_dict", None)
+        if callable(to_dict):  # the object's own public form (a dataclass's too)
+            return _redact(to_dict(), depth + 1)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            # Field by field, not dataclasses.asdict: that deep-copies every field value,
+            # which can raise (locks, sockets) and does not stop at MAX_DEPTH.
+            fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+            return _redact_mapping(fields, depth)
+        if isinstance(value, list | tuple | set | frozenset):  # their subclasses too
+            return [_redact(item, depth + 1) for item in value]
+        if isinstance(value, datetime | date):
+            return value.isoformat()
+        from otel_agents._exception_events import redact_text  # it imports this module
+
+        return redact_text(str(value))
+    except Exception:  # a user object's to_dict() or __str__ raised: keep nothing of it
+        return REDACTED
 
 
 def _redact_mapping(mapping: Mapping[str, Any], depth: int) -> dict[str, Any]:
@@ -98,7 +141,8 @@ def _redact_mapping(mapping: Mapping[str, Any], depth: int) -> dict[str, Any]:
     }
 
 
-_PLAIN = frozenset({str, int, float, bool, type(None)})
+#: Types stored as they are (a float is checked: NaN and infinities become None).
+_PLAIN = frozenset({str, int, bool, type(None)})
 
 
 def redact_url(url: str) -> str:
@@ -152,6 +196,9 @@ def write_json_atomic(
     (:mod:`otel_agents._encryption`); a missing library or key raises
     :class:`~otel_agents._errors.ConfigurationError` before anything is written.
 
+    NaN and infinities are written as ``null`` and keys that JSON cannot hold (a tuple) as
+    their ``str()``; other objects in their redacted plain form (:func:`redact_value`).
+
     Raises:
         InvalidTypeError: ``filepath`` is not a path.
         ExportError: the folder does not exist, is not writable, or ``data`` cannot be
@@ -162,8 +209,13 @@ def write_json_atomic(
     path = Path(filepath)
     try:
         text = json.dumps(data, indent=2, default=_json_default, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ExportError(f"cannot encode the export for {str(path)!r} as JSON: {exc}") from exc
+    except (TypeError, ValueError):
+        # Strict JSON has no NaN and only scalar keys: rather than lose the whole export to
+        # one such value (what is recorded is never lost), write it as null / its str().
+        try:
+            text = json.dumps(_json_safe(data, 0), indent=2, default=_json_default)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise ExportError(f"cannot encode the export for {str(path)!r} as JSON: {exc}") from exc
     content = text.encode("utf-8")
     if encrypt:
         from otel_agents._encryption import encrypt_bytes
@@ -193,10 +245,30 @@ def write_json_atomic(
 
 
 def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    return str(value)
+    # Whatever reaches the encoder unconverted gets the same redacted plain form as a
+    # context value at record time: an export never writes an object's secrets.
+    return redact_value(value)
+
+
+#: Levels :func:`_json_safe` walks: an export's own nesting plus a redacted context's.
+_MAX_EXPORT_DEPTH = 4 * MAX_DEPTH
+_JSON_KEYS = (str, int, bool, type(None))
+
+
+def _json_safe(value: Any, depth: int) -> Any:
+    """``value`` with what strict JSON refuses replaced: non-finite floats by None, keys
+    that are not scalars by their ``str()``, other objects by their redacted plain form."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str | int | type(None)):
+        return value
+    if depth >= _MAX_EXPORT_DEPTH:
+        return REDACTED
+    if isinstance(value, Mapping):
+        return {
+            key if isinstance(key, _JSON_KEYS) else str(key): _json_safe(item, depth + 1)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_json_safe(item, depth + 1) for item in value]
+    return _json_safe(redact_value(value), depth + 1)

@@ -24,7 +24,6 @@ agent, so it counts only at the system level, as a percentage of the machine's m
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +34,7 @@ from opentelemetry.metrics import Observation
 from otel_agents import semconv
 from otel_agents._alerts import AlertLevel
 from otel_agents._errors import invalid_value
+from otel_agents._numbers import is_real
 from otel_agents._observers import observe
 from otel_agents._version import scope_name
 
@@ -42,7 +42,8 @@ __all__ = ["HealthInputs", "HealthReporter", "HealthScore", "HealthWeights", "he
 
 
 def _percent(value: float) -> float:
-    if not math.isfinite(value):
+    # Not a finite number (NaN, a string from a user's reader): unknown, so it costs nothing.
+    if not is_real(value):
         return 0.0
     return min(100.0, max(0.0, float(value)))
 

@@ -43,7 +43,7 @@ def resolve_time_range(time_range: TimeRange, now: float | None = None) -> tuple
     if isinstance(time_range, bool):
         raise invalid_type("time_range", time_range, "seconds, a timedelta or (start, end)")
     if isinstance(time_range, int | float):
-        if not time_range > 0 or math.isinf(time_range):
+        if not is_real(time_range) or not time_range > 0:  # is_real first: 10**400
             raise invalid_value("time_range", time_range, "a positive number of seconds")
         return (now - float(time_range), math.inf)
     if isinstance(time_range, tuple) and len(time_range) == 2:
@@ -151,17 +151,31 @@ class _KeyView(Sequence[float]):
 
 
 def summarize(values: Iterable[float]) -> dict[str, float | int]:
-    """Count, min, max, mean, sum and the 50th, 95th and 99th percentiles of ``values``."""
+    """Count, min, max, mean, sum and the 50th, 95th and 99th percentiles of ``values``.
+
+    Never raises for finite values, however large (the tracker accepts values up to
+    ``sys.float_info.max``): a sum beyond a float is ``inf`` (or ``-inf``), while the mean
+    and the percentiles, which lie between the smallest and the largest value, stay finite.
+    """
     ordered = sorted(values)
     count = len(ordered)
     if count == 0:
         return {"count": 0}
+    try:
+        total = math.fsum(ordered)
+        mean = total / count
+    except OverflowError:
+        # Each value divided first (and halved, so that no partial sum overflows); their
+        # sum is the mean, kept between min and max where rounding would push it past.
+        half = math.fsum(value / count * 0.5 for value in ordered)
+        mean = float(min(max(half * 2.0, ordered[0]), ordered[-1]))
+        total = math.copysign(math.inf, half)
     return {
         "count": count,
         "min": ordered[0],
         "max": ordered[-1],
-        "mean": math.fsum(ordered) / count,
-        "sum": math.fsum(ordered),
+        "mean": mean,
+        "sum": total,
         "p50": _percentile(ordered, 0.50),
         "p95": _percentile(ordered, 0.95),
         "p99": _percentile(ordered, 0.99),
@@ -175,4 +189,8 @@ def _percentile(ordered: list[float], q: float) -> float:
     position = (len(ordered) - 1) * q
     lower = math.floor(position)
     upper = min(lower + 1, len(ordered) - 1)
-    return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
+    low, high, share = ordered[lower], ordered[upper], position - lower
+    gap = high - low
+    if math.isinf(gap):  # -max and max: weigh each end instead (the gap is beyond a float)
+        return low * (1.0 - share) + high * share
+    return low + gap * share

@@ -6,13 +6,13 @@ to the range its values must lie in, so the tracker can check a value before rec
 
 from __future__ import annotations
 
-import math
 import sys
 from dataclasses import dataclass
 from enum import StrEnum
 
 from otel_agents import semconv
 from otel_agents._errors import invalid_type, invalid_value
+from otel_agents._numbers import is_real
 
 __all__ = [
     "KINDS",
@@ -101,6 +101,6 @@ def number(value: object) -> float:
 
 def out_of_range(kind: MetricType, value: float) -> Exception:
     meaning = KINDS[kind].meaning
-    if math.isnan(value) or math.isinf(value):
+    if not is_real(value):  # NaN, infinity, or an int too large for a float
         return invalid_value("value", value, f"a finite number ({meaning}) for {kind.value}")
     return invalid_value("value", value, f"{meaning} for {kind.value}, not negative or above range")

@@ -11,13 +11,13 @@ is the dashboards' owner's change.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from otel_agents._errors import invalid_type, invalid_value
 from otel_agents._export import is_secret_key, redact
 from otel_agents._history import BoundedHistory, TimeRange, summarize
+from otel_agents._numbers import is_real
 
 __all__ = ["MAX_TAGS", "CustomMetricRecord", "CustomMetrics"]
 
@@ -56,7 +56,7 @@ class CustomMetrics:
             raise invalid_value("name", name, "a non-empty metric name, e.g. 'tokens_used'")
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise invalid_type("value", value, "a number")
-        if not math.isfinite(value):
+        if not is_real(value):  # also an int too large for a float (math.isfinite raises)
             raise invalid_value("value", value, "a finite number")
         kept = _tags(tags)
         if context is not None and not isinstance(context, Mapping):

@@ -289,9 +289,8 @@ class PerformanceTracker:
         self._snapshots.append(snapshot)
         path = self.config["snapshot_export_path"]
         if path is not None:
-            write_json_atomic(
-                path, export_envelope("snapshots", {"snapshots": self.get_snapshots()})
-            )
+            snapshots = [s.to_dict() for s in self.get_snapshots()]
+            write_json_atomic(path, export_envelope("snapshots", {"snapshots": snapshots}))
         return snapshot
 
     def get_snapshots(self, time_range: TimeRange = None) -> list[PerformanceSnapshot]:

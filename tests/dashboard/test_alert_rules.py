@@ -101,6 +101,31 @@ def test_a_value_flapping_across_both_thresholds_raises_one_alert_with_a_count(
     assert [r.log_record.event_name for r in logs.records()][:1] == [semconv.ALERT_EVENT]
 
 
+def test_a_reopened_alert_reaches_listeners_and_the_log_as_active_again(
+    manager: AlertManager, clock: FakeClock, telemetry: TelemetryCapture, logs: LogCapture
+) -> None:
+    heard: list[tuple[bool, int]] = []
+    manager.add_listener(lambda alert: heard.append((alert.active, alert.count)))
+    engine = engine_with(manager)
+    for cpu in (95.0, 50.0, 95.0, 50.0, 95.0):  # flapping within the reopen window
+        engine.evaluate({CPU: {"planner": cpu}})
+        clock.advance(10)
+
+    (alert,) = manager.get_active_alerts()
+    assert heard == [(True, 1), (False, 1), (True, 2), (False, 2), (True, 3)]
+    events = [(r.log_record.event_name, r.log_record.attributes) for r in logs.records()]
+    assert [(name, attrs[semconv.ALERT_COUNT]) for name, attrs in events] == [  # type: ignore[index]
+        (semconv.ALERT_EVENT, 1),
+        (semconv.ALERT_RESOLVED_EVENT, 1),
+        (semconv.ALERT_EVENT, 2),
+        (semconv.ALERT_RESOLVED_EVENT, 2),
+        (semconv.ALERT_EVENT, 3),
+    ]
+    assert {attrs[semconv.ALERT_ID] for _, attrs in events} == {alert.alert_id}  # type: ignore[index]
+    (raised,) = telemetry.points(semconv.AGENT_ALERTS_RAISED.name)
+    assert raised.value == 1  # a reopen is the same alert, not another one raised
+
+
 def test_after_the_reopen_window_a_returning_condition_is_a_new_alert(
     telemetry: TelemetryCapture, clock: FakeClock
 ) -> None:

@@ -77,6 +77,9 @@ def test_dashboard_shows_messages_gateway_requests_and_profiled_blocks(
         tracer_provider=tracer_provider,
     )
     try:
+        # Built before the requests: the system section counts the gateway's requests of
+        # its window, which starts at the dashboard's first reading.
+        dashboard = PerformanceDashboard(agent_manager=comm, gateway=gateway, metrics_reader=reader)
         gateway.register_service("users", "Users", "v1", upstream, path_prefix="/users")
         for n in range(5):
             assert gateway.route_request("GET", f"/v1/users/{n}").status_code == 200
@@ -84,7 +87,6 @@ def test_dashboard_shows_messages_gateway_requests_and_profiled_blocks(
         with profiler.profile("plan_step"):
             pass
 
-        dashboard = PerformanceDashboard(agent_manager=comm, gateway=gateway, metrics_reader=reader)
         data = dashboard.get_dashboard_data()
         exported = json.loads(dashboard.export_dashboard_data(tmp_path / "d.json").read_text())
     finally:

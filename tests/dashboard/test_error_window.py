@@ -1,0 +1,109 @@
+"""The system error rate: the agents' and the gateway's counts over the same window, 0-100 %.
+
+The gateway reports lifetime (cumulative) totals; the dashboard counts their change over its
+``window_seconds``, so an outage long past no longer weighs on today's error rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pytest
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.sdk.metrics import MeterProvider
+
+from otel_agents import semconv
+from otel_agents._inprocess import InProcessMetrics
+from otel_agents._runtime import as_clock
+from otel_agents._tracker import PerformanceTracker
+from tests.dashboard.conftest import FakeClock
+
+WINDOW = 300.0
+
+
+class GatewayCounts:
+    """The gateway's observable request counter, by status class, with totals set by hand."""
+
+    def __init__(self, provider: MeterProvider) -> None:
+        self.ok = 0
+        self.failed = 0
+        meter = provider.get_meter("fake-gateway")
+        semconv.create_instrument(meter, semconv.GATEWAY_REQUESTS, [self._observe])
+
+    def _observe(self, options: CallbackOptions) -> Iterable[Observation]:
+        service = {semconv.GATEWAY_SERVICE_ID: "svc"}
+        yield Observation(self.ok, {**service, semconv.GATEWAY_STATUS_CLASS: "2xx"})
+        yield Observation(self.failed, {**service, semconv.GATEWAY_STATUS_CLASS: "5xx"})
+
+
+@pytest.fixture
+def reader() -> Iterator[tuple[InProcessMetrics, MeterProvider]]:
+    reader = InProcessMetrics()
+    provider = MeterProvider(metric_readers=[reader])
+    yield reader, provider
+    provider.shutdown()
+
+
+@pytest.fixture
+def clocked_tracker(clock: FakeClock, reader: Any) -> Iterator[PerformanceTracker]:
+    tracker = PerformanceTracker(
+        {"snapshot_interval": 0}, meter_provider=reader[1], clock=as_clock(clock)
+    )
+    yield tracker
+    tracker.stop()
+
+
+def _dashboard(make_dashboard: Any, tracker: PerformanceTracker, reader: Any) -> Any:
+    return make_dashboard(
+        tracker,
+        config={"default_alert_rules": False, "window_seconds": WINDOW},
+        metrics_reader=reader[0],
+    )
+
+
+def test_gateway_errors_count_only_within_the_window(
+    make_dashboard: Any, clocked_tracker: PerformanceTracker, reader: Any, clock: FakeClock
+) -> None:
+    gateway = GatewayCounts(reader[1])
+    dashboard = _dashboard(make_dashboard, clocked_tracker, reader)
+    gateway.ok, gateway.failed = 50, 50  # an outage, just after the dashboard started
+    clock.advance(10)
+    system = dashboard.get_dashboard_data()["system"]
+    assert (system["requests"], system["errors"], system["error_rate_percent"]) == (100, 50, 50.0)
+
+    clock.advance(WINDOW + 100)  # a quiet gateway since, and healthy agents
+    clocked_tracker.record_metric("request_count", 100, agent_id="a1")
+    clocked_tracker.record_metric("error_count", 0, agent_id="a1")
+    system = dashboard.get_dashboard_data()["system"]
+
+    assert (system["requests"], system["errors"], system["error_rate_percent"]) == (100, 0, 0.0)
+    assert system["gateway_requests"] == 0
+    assert system["health_score"] == 100.0
+
+
+def test_gateway_totals_from_before_the_dashboard_are_not_in_its_window(
+    make_dashboard: Any, clocked_tracker: PerformanceTracker, reader: Any, clock: FakeClock
+) -> None:
+    gateway = GatewayCounts(reader[1])
+    gateway.ok, gateway.failed = 50, 50  # a day ago, as far as anyone can tell
+    dashboard = _dashboard(make_dashboard, clocked_tracker, reader)
+    clocked_tracker.record_metric("request_count", 100, agent_id="a1")
+    clocked_tracker.record_metric("error_count", 0, agent_id="a1")
+
+    data = dashboard.get_dashboard_data()
+
+    assert data["system"]["error_rate_percent"] == 0.0
+    assert data["system"]["health"]["penalties"]["errors"] == 0.0
+    assert data["telemetry"]["gateway"]["errors"] == 50  # lifetime totals stay in telemetry
+
+
+def test_the_system_error_rate_never_passes_100_percent(
+    make_dashboard: Any, clocked_tracker: PerformanceTracker, reader: Any
+) -> None:
+    clocked_tracker.record_metric("request_count", 1, agent_id="a1")
+    clocked_tracker.record_metric("error_count", 5, agent_id="a1")  # retries counted as errors
+
+    system = _dashboard(make_dashboard, clocked_tracker, reader).get_dashboard_data()["system"]
+
+    assert system["error_rate_percent"] == 100.0
