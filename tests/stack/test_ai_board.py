@@ -89,10 +89,14 @@ def test_the_budget_rules_use_the_named_budgets_per_agent() -> None:
     }
     cost, tokens = rules["OtelAgentsAgentCostBudget"], rules["OtelAgentsAgentTokenBudget"]
 
-    assert cost["expr"] == (
-        "sum by (gen_ai_agent_id) (increase(agent_model_cost_total[1h])) "
-        f"> {AGENT_HOURLY_COST_BUDGET_USD:g}"
+    # First occurrences count (names.growth): a new process's first export is spend too.
+    growth = (
+        "agent_model_cost_total - agent_model_cost_total offset 1h >= 0 or agent_model_cost_total"
     )
+    assert cost["expr"] == (
+        f"sum by (gen_ai_agent_id) (({growth})) > {AGENT_HOURLY_COST_BUDGET_USD:g}"
+    )
+    assert cost["for"] == "1m"
     assert tokens["expr"] == (
         "sum by (gen_ai_agent_id) (rate(gen_ai_client_token_usage_sum[5m])) "
         f"> {AGENT_TOKENS_PER_SECOND_BUDGET:g}"
