@@ -141,8 +141,10 @@ def _parse(body: bytes) -> tuple[str, int]:
     """The model and ``prompt_tokens`` of a chat completion request (400 when malformed)."""
     try:
         request = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _RequestError(400, f"the body is not JSON: {exc}") from exc
+    except ValueError as exc:
+        # JSONDecodeError and UnicodeDecodeError, and the int() limit of an integer literal
+        # over sys.get_int_max_str_digits() digits (4300): a plain ValueError.
+        raise _RequestError(400, f"the body is not JSON this server parses: {exc}") from exc
     except RecursionError:
         raise _RequestError(400, "the body is nested too deeply to parse") from None
     if not isinstance(request, dict):

@@ -106,6 +106,8 @@ def test_a_scripted_failure_is_an_openai_style_error() -> None:
         (_body({**HELLO, "stream": True}), "stream"),
         (b"\xff\xfe", None),
         (b"[" * 60_000, None),  # nested too deep for json: RecursionError, under the bound
+        # An integer over int()'s 4300-digit limit: ValueError, not JSONDecodeError.
+        (_body(HELLO)[:-1] + b', "seed": ' + b"1" * 5000 + b"}", None),
     ],
 )
 def test_a_malformed_request_is_a_400_naming_the_field(
@@ -184,6 +186,20 @@ def test_an_oversized_body_is_refused_before_it_is_read(server: ModelServer) -> 
 
     assert response.status_code == 413
     assert server.script.served == 0
+
+
+@pytest.mark.integration
+def test_an_integer_past_the_int_digit_limit_is_answered_400_on_the_same_connection(
+    server: ModelServer,
+) -> None:
+    """json.loads raises a plain ValueError for it: answered, not a dropped connection."""
+    huge = _body(HELLO)[:-1] + b', "seed": ' + b"1" * 5000 + b"}"
+    with _http.Client(timeout=10) as client:
+        bad = client.post(server.url, content=huge)
+        assert bad.status_code == 400
+        assert bad.json()["error"]["type"] == "invalid_request_error"
+        assert client.post(server.url, json=HELLO).status_code == 200
+    assert server.script.served == 1
 
 
 @pytest.mark.integration
