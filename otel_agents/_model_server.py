@@ -8,8 +8,9 @@ token counts. Any OpenAI client works against it (``base_url=server.base_url``, 
 
 It is a stdlib ``ThreadingHTTPServer`` on a daemon thread: no dependency, started and stopped
 in the calling process. Every request is hostile until parsed: 127.0.0.1 only, a body of at
-most :data:`MAX_BODY_BYTES` (413 before reading more), a socket timeout per connection, strict
-JSON checks with OpenAI-style ``400`` errors naming the field.
+most :data:`MAX_BODY_BYTES` (413 before reading more), head and body read within
+:data:`REQUEST_TIMEOUT_S` in all (a body late: 408; a head late: the connection is closed),
+strict JSON checks with OpenAI-style ``400`` errors naming the field.
 
 How tokens are counted (deterministic, not a real tokenizer): ``prompt_tokens`` is the number
 of whitespace-separated words of every message's content plus :data:`TOKENS_PER_MESSAGE` per
@@ -18,6 +19,7 @@ message; ``completion_tokens`` is the scripted answer's ``completion_tokens``.
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -29,7 +31,8 @@ from types import TracebackType
 from typing import Any
 
 from otel_agents._errors import invalid_value
-from otel_agents._threaded_server import BoundedThreading
+from otel_agents._numbers import is_real
+from otel_agents._threaded_server import BoundedThreading, DeadlineReader
 
 __all__ = [
     "CHAT_COMPLETIONS_PATH",
@@ -52,7 +55,9 @@ MAX_MODEL_LENGTH = 256
 TOKENS_PER_MESSAGE = 3
 #: The finish reasons of OpenAI's Chat Completions API.
 FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter")
-#: Longest wait for the next bytes of a request on one connection (each read, not the whole).
+#: Longest time one request may take to arrive, head and body together (counted from when the
+#: server waits for it: a keep-alive connection idle this long is closed). Per request, not per
+#: read: a client trickling a byte at a time must not hold a connection (and its thread).
 REQUEST_TIMEOUT_S = 10.0
 #: Connections served at once; more are closed at once (a local demo needs a handful).
 MAX_CONNECTIONS = 64
@@ -141,8 +146,10 @@ def _parse(body: bytes) -> tuple[str, int]:
     """The model and ``prompt_tokens`` of a chat completion request (400 when malformed)."""
     try:
         request = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _RequestError(400, f"the body is not JSON: {exc}") from exc
+    except ValueError as exc:
+        # JSONDecodeError and UnicodeDecodeError, and the int() limit of an integer literal
+        # over sys.get_int_max_str_digits() digits (4300): a plain ValueError.
+        raise _RequestError(400, f"the body is not JSON this server parses: {exc}") from exc
     except RecursionError:
         raise _RequestError(400, "the body is nested too deeply to parse") from None
     if not isinstance(request, dict):
@@ -243,8 +250,19 @@ def _completion(number: int, model: str, answer: Answer, prompt_tokens: int) -> 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
-    timeout = REQUEST_TIMEOUT_S
+    timeout = REQUEST_TIMEOUT_S  # writes; reads are bounded by the request's deadline
     protocol_version = "HTTP/1.1"
+    _reader: DeadlineReader
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()  # the socket's own file: reads go through the deadline instead
+        self._reader = DeadlineReader(self.connection, self.server.request_timeout_s)
+        self.rfile = io.BufferedReader(self._reader)
+
+    def handle_one_request(self) -> None:
+        self._reader.start()
+        super().handle_one_request()
 
     def do_POST(self) -> None:
         if self.path.split("?", 1)[0] != CHAT_COMPLETIONS_PATH:
@@ -259,7 +277,12 @@ class _Handler(BaseHTTPRequestHandler):
             message = f"the body is larger than {MAX_BODY_BYTES} bytes"
             self._reply(413, _error_body(413, message), close=True)
             return
-        body = self.rfile.read(length)
+        try:
+            body = self.rfile.read(length)
+        except TimeoutError:
+            message = f"the request did not arrive within {self._reader.timeout_s:g} s"
+            self._reply(408, _error_body(408, message), close=True)
+            return
         status, answer = self.server.script.respond(body)
         self._reply(status, answer)
 
@@ -270,6 +293,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _reply(self, status: int, body: Mapping[str, Any], *, close: bool = False) -> None:
         data = json.dumps(body).encode()
+        self.connection.settimeout(self.timeout)  # not what was left of the read deadline
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -289,6 +313,7 @@ class _Server(BoundedThreading, ThreadingHTTPServer):
 
     max_connections = MAX_CONNECTIONS
     script: ChatScript
+    request_timeout_s: float = REQUEST_TIMEOUT_S
 
 
 class ModelServer:
@@ -296,15 +321,27 @@ class ModelServer:
 
     A context manager (or ``start()``/``stop()``): serving on a daemon thread while open.
     ``base_url`` is what an OpenAI client takes (``http://127.0.0.1:PORT/v1``).
+    ``request_timeout_s`` is how long one request may take to arrive, head and body
+    (:data:`REQUEST_TIMEOUT_S` by default).
     """
 
     def __init__(
-        self, answers: Sequence[Answer] = DEFAULT_SCRIPT, *, host: str = "127.0.0.1", port: int = 0
+        self,
+        answers: Sequence[Answer] = DEFAULT_SCRIPT,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
     ) -> None:
         if host not in _LOOPBACK:
             raise invalid_value(
                 "host", host, "a loopback host (this server is for local use)", _LOOPBACK
             )
+        if not (is_real(request_timeout_s) and request_timeout_s > 0):
+            raise invalid_value(
+                "request_timeout_s", request_timeout_s, "a finite number of seconds > 0"
+            )
+        self._request_timeout_s = float(request_timeout_s)
         self.script = ChatScript(answers)
         self._address = (host, port)
         self._server: _Server | None = None
@@ -329,6 +366,7 @@ class ModelServer:
         if self._server is None:
             server = _Server(self._address, _Handler)
             server.script = self.script
+            server.request_timeout_s = self._request_timeout_s
             self._server = server
             self._thread = threading.Thread(
                 target=server.serve_forever,

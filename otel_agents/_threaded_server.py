@@ -7,17 +7,54 @@ at once (a connection over the cap is closed at once), gives each connection's s
 timeout through its handler, and closes every open connection when the server stops, so a
 keep-alive client is not served by a stopped server. Used by the ``prometheus`` exporter's
 ``/metrics`` server and the scripted model server.
+
+A socket timeout bounds one read, not a request: a client that sends a byte just before each
+timeout holds its connection (and a thread) as long as it likes, and ``max_connections`` such
+clients shut everyone else out. :class:`DeadlineReader` bounds every read of one request by
+the time left until the request's deadline.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import socket
 import socketserver
 import threading
+import time
 from typing import Any
 
-__all__ = ["BoundedThreading"]
+__all__ = ["BoundedThreading", "DeadlineReader"]
+
+
+class DeadlineReader(io.RawIOBase):
+    """A connection's reads, each waiting at most until the current :attr:`deadline`.
+
+    Wrap it in ``io.BufferedReader`` as a handler's ``rfile`` and call :meth:`start` when a
+    request begins (before its first line is read): every read of that request's head and
+    body then shares one budget of ``timeout_s`` seconds, and a read past it raises
+    ``TimeoutError`` (which ``BaseHTTPRequestHandler`` already treats as a dropped request).
+    """
+
+    def __init__(self, connection: socket.socket, timeout_s: float) -> None:
+        super().__init__()
+        self._connection = connection
+        self.timeout_s = timeout_s
+        self.deadline = time.monotonic() + timeout_s
+
+    def start(self) -> None:
+        """A new request begins: its deadline is ``timeout_s`` from now."""
+        self.deadline = time.monotonic() + self.timeout_s
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"the request did not arrive within {self.timeout_s:g} s")
+        self._connection.settimeout(left)
+        return self._connection.recv_into(buffer)
 
 
 class BoundedThreading(socketserver.ThreadingMixIn):

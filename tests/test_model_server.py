@@ -3,9 +3,12 @@ strict and bounded with hostile input."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import select
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -106,6 +109,8 @@ def test_a_scripted_failure_is_an_openai_style_error() -> None:
         (_body({**HELLO, "stream": True}), "stream"),
         (b"\xff\xfe", None),
         (b"[" * 60_000, None),  # nested too deep for json: RecursionError, under the bound
+        # An integer over int()'s 4300-digit limit: ValueError, not JSONDecodeError.
+        (_body(HELLO)[:-1] + b', "seed": ' + b"1" * 5000 + b"}", None),
     ],
 )
 def test_a_malformed_request_is_a_400_naming_the_field(
@@ -184,6 +189,20 @@ def test_an_oversized_body_is_refused_before_it_is_read(server: ModelServer) -> 
 
     assert response.status_code == 413
     assert server.script.served == 0
+
+
+@pytest.mark.integration
+def test_an_integer_past_the_int_digit_limit_is_answered_400_on_the_same_connection(
+    server: ModelServer,
+) -> None:
+    """json.loads raises a plain ValueError for it: answered, not a dropped connection."""
+    huge = _body(HELLO)[:-1] + b', "seed": ' + b"1" * 5000 + b"}"
+    with _http.Client(timeout=10) as client:
+        bad = client.post(server.url, content=huge)
+        assert bad.status_code == 400
+        assert bad.json()["error"]["type"] == "invalid_request_error"
+        assert client.post(server.url, json=HELLO).status_code == 200
+    assert server.script.served == 1
 
 
 @pytest.mark.integration
@@ -295,3 +314,114 @@ def test_a_keep_alive_connection_is_not_served_after_stop() -> None:
         with pytest.raises(httpx.TransportError):
             client.post(url, json=HELLO)
     assert server.script.served == 1
+
+
+# -- a deadline per request, not per read ------------------------------------------------------
+#: The injected deadline of these tests, and how often their slow client sends one byte: each
+#: read is answered long before a per-read timeout, the request never within the deadline.
+DEADLINE_S = 0.5
+TRICKLE_S = 0.05
+#: Bytes the slow client sends at most (TRICKLE_S apart: 20 s, far past the deadline).
+TRICKLE_BYTES = 400
+SLOW_HEAD = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\n"
+
+
+def _trickle(connection: socket.socket) -> bytes | None:
+    """Send a byte every TRICKLE_S until the server answers or closes (at most
+    TRICKLE_BYTES): everything it sent until it closed, None when it did neither."""
+    for _ in range(TRICKLE_BYTES):
+        try:
+            connection.sendall(b"a")
+        except OSError:  # closed by the server: what it answered is still to be read
+            break
+        readable, _, _ = select.select([connection], [], [], TRICKLE_S)
+        if readable:
+            break
+    else:
+        return None
+    answer = b""
+    for _ in range(100):  # a short answer, then the end of the stream
+        try:
+            chunk = connection.recv(4096)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        answer += chunk
+    else:
+        raise AssertionError(f"the server did not close the connection: {answer[:200]!r}")
+    return answer
+
+
+@pytest.fixture
+def strict_server() -> Iterator[ModelServer]:
+    with ModelServer(SCRIPT, request_timeout_s=DEADLINE_S) as running:
+        yield running
+
+
+@pytest.mark.integration
+def test_a_body_trickled_past_the_request_deadline_is_answered_408_and_closed(
+    strict_server: ModelServer,
+) -> None:
+    with socket.create_connection(("127.0.0.1", strict_server.port), timeout=10) as connection:
+        connection.sendall(SLOW_HEAD)
+        answer = _trickle(connection)
+
+    assert answer is not None, "still reading the body after TRICKLE_BYTES"
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert b"Connection: close" in answer
+    body = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+    assert body["error"]["message"] == f"the request did not arrive within {DEADLINE_S:g} s"
+    assert strict_server.script.served == 0
+
+
+@pytest.mark.integration
+def test_a_head_trickled_past_the_request_deadline_closes_the_connection(
+    strict_server: ModelServer,
+) -> None:
+    with socket.create_connection(("127.0.0.1", strict_server.port), timeout=10) as connection:
+        connection.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nX-Slow: ")
+        answer = _trickle(connection)
+
+    assert answer == b"", "still reading the head after TRICKLE_BYTES" if answer is None else answer
+    assert strict_server.script.served == 0
+
+
+@pytest.mark.integration
+def test_a_trickling_client_does_not_keep_others_out(strict_server: ModelServer) -> None:
+    """Its connection ends at the deadline; a normal request is answered meanwhile."""
+    with socket.create_connection(("127.0.0.1", strict_server.port), timeout=10) as slow:
+        slow.sendall(SLOW_HEAD)
+        assert _http.post(strict_server.url, json=HELLO, timeout=10).status_code == 200
+        answer = _trickle(slow)
+    assert answer is not None, "still reading the body after TRICKLE_BYTES"
+    assert answer.startswith(b"HTTP/1.1 408")
+
+
+@pytest.mark.integration
+def test_each_request_of_a_keep_alive_connection_has_its_own_deadline() -> None:
+    """Requests on one connection, paused half a deadline apart, outlast one deadline in all:
+    each is answered on the same connection."""
+    deadline = 2.0
+    with ModelServer(SCRIPT, request_timeout_s=deadline) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        try:
+            sockets = []
+            for number in range(4):
+                if number:
+                    time.sleep(deadline / 2)
+                connection.request("POST", "/v1/chat/completions", _body(HELLO))
+                response = connection.getresponse()
+                assert response.status == 200
+                response.read()
+                sockets.append(connection.sock)
+        finally:
+            connection.close()
+        assert len(set(map(id, sockets))) == 1
+        assert server.script.served == 4
+
+
+@pytest.mark.parametrize("timeout", [0, -1.0, float("inf"), float("nan"), True, "10"])
+def test_a_bad_request_timeout_is_refused_naming_it(timeout: object) -> None:
+    with pytest.raises(InvalidValueError, match="request_timeout_s"):
+        ModelServer(request_timeout_s=timeout)  # type: ignore[arg-type]

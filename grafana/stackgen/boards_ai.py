@@ -16,7 +16,7 @@ from .model import Board, Kind, Link, Panel, Query, Row, Variable
 from .names import count, label, metric, selector, total
 from .promql import AGENT, AGENT_FILTER, legend, percentiles, rate, stat, sum_by, ts
 
-__all__ = ["AI_USAGE", "COST_UNIT", "TOP_CONVERSATIONS"]
+__all__ = ["AI_USAGE", "ALL_SERIES", "COST_UNIT", "TOP_CONVERSATIONS"]
 
 #: Grafana's unit for US dollars (the price table's currency).
 COST_UNIT = "currencyUSD"
@@ -41,8 +41,15 @@ _UNPRICED = selector(metric(sc.AGENT_MODEL_UNPRICED), {sc.GEN_AI_REQUEST_MODEL: 
 _CONVERSATION_COST = selector(metric(sc.AGENT_CONVERSATION_COST), AGENT_FILTER)
 _CONVERSATION_TOKENS = selector(metric(sc.AGENT_CONVERSATION_TOKENS), AGENT_FILTER)
 
-AGENT_VARIABLE = Variable("agent", "Agent", metric(sc.AGENT_MODEL_CALLS), AGENT)
-MODEL_VARIABLE = Variable("model", "Model", count(sc.GEN_AI_CLIENT_OPERATION_DURATION), MODEL)
+#: What "All" of this board's variables matches: every series, those without the label
+#: included (an absent label matches ``.*``, not ``.+``). Model calls, tools and conversations
+#: outside any agent carry no ``gen_ai.agent.id`` (a top-level ``genai.model_call``, an
+#: official instrumentation's call priced by the span processor), and they cost as much.
+ALL_SERIES = ".*"
+AGENT_VARIABLE = Variable("agent", "Agent", metric(sc.AGENT_MODEL_CALLS), AGENT, ALL_SERIES)
+MODEL_VARIABLE = Variable(
+    "model", "Model", count(sc.GEN_AI_CLIENT_OPERATION_DURATION), MODEL, ALL_SERIES
+)
 
 #: From an agent's series to the Agent performance board, narrowed to that agent.
 AGENT_PERFORMANCE = Link(

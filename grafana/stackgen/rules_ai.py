@@ -20,7 +20,7 @@ from __future__ import annotations
 from otel_agents import semconv as sc
 
 from .alerting import AlertRule, Case, growing, template
-from .names import label, metric, total
+from .names import growth, label, metric, total
 
 __all__ = [
     "AGENT_HOURLY_COST_BUDGET_USD",
@@ -66,10 +66,12 @@ AI_RULES: tuple[AlertRule, ...] = (
         name="OtelAgentsAgentCostBudget",
         service=AGENTS,
         expr=(
-            f"sum by ({_AGENT}) (increase({_COST}[{COST_WINDOW}])) "
-            f"> {AGENT_HOURLY_COST_BUDGET_USD:g}"
+            f"sum by ({_AGENT}) ({growth(_COST, COST_WINDOW)}) > {AGENT_HOURLY_COST_BUDGET_USD:g}"
         ),
-        hold="5m",
+        # Short: the hour's sum only grows while the series exists, so a longer hold only
+        # delays; and a short-lived agent's series may exist just the Collector's
+        # metric_expiration (5m) after its last export, too short for a 5m hold.
+        hold="1m",
         severity="warning",
         summary=(
             f"Agent {template(_AGENT)} spent more than {AGENT_HOURLY_COST_BUDGET_USD:g} USD "
@@ -78,7 +80,8 @@ AI_RULES: tuple[AlertRule, ...] = (
         description=(
             f"agent.model.cost of the agent over {COST_WINDOW}, every model summed, above the "
             f"budget of {AGENT_HOURLY_COST_BUDGET_USD:g} USD (AGENT_HOURLY_COST_BUDGET_USD in "
-            "grafana/stackgen/rules_ai.py). Unpriced models are not counted."
+            "grafana/stackgen/rules_ai.py), the first export of a new process included. "
+            "Unpriced models are not counted."
         ),
         # 1 USD a minute: above 5 USD after 5 minutes; 0.05 USD a minute each stays far under.
         fires=Case(
@@ -93,6 +96,27 @@ AI_RULES: tuple[AlertRule, ...] = (
                 _cost("planner", "gpt-4o"): growing(0.05),
                 _cost("researcher", "gpt-4o"): growing(0.05),
             }
+        ),
+        more=(
+            # The SDK creates the series at its first add(): Prometheus first sees it with
+            # the first export already counted (a batch job's whole spend, exported at exit),
+            # and the Collector serves it for its metric_expiration (5m) after that.
+            Case(
+                {_cost("planner", "gpt-4o"): "_x5 8x4 stale"},
+                {_AGENT: "planner"},
+                eval_times=("7m", "9m"),
+                name="a short-lived process whose first export is over the budget",
+            ),
+            Case(
+                {_cost("planner", "gpt-4o"): "_x5 4x4 stale"},
+                eval_times=("7m", "9m"),
+                name="a short-lived process under the budget",
+            ),
+            Case(
+                {_cost("planner", "gpt-4o"): "8x80"},
+                eval_times=("75m",),
+                name="a spend more than the window ago",
+            ),
         ),
     ),
     AlertRule(

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 from typing import Any
 
+import pytest
+import yaml
+from _prometheus import promtool_binary
 from _stack import REPO, load_yaml
 from stackgen.boards_ai import AI_USAGE, COST_UNIT, TOP_CONVERSATIONS
+from stackgen.queries import dashboard_queries
 from stackgen.rules_ai import AGENT_HOURLY_COST_BUDGET_USD, AGENT_TOKENS_PER_SECOND_BUDGET
 
 BOARD = REPO / "grafana" / "dashboards" / AI_USAGE.file_name
@@ -73,6 +79,63 @@ def test_agent_and_model_variables_narrow_every_query_that_has_the_label() -> No
                 assert 'gen_ai_request_model=~"$model"' in expr, expr
 
 
+#: One process's series, once inside the agent "planner" and once outside any agent (no
+#: gen_ai_agent_id label), each growing this much every 15 s sample (whole rates per second:
+#: promtool compares floats exactly).
+_CALL = 'job="agents",gen_ai_provider_name="openai",gen_ai_request_model="gpt-4o"'
+_GROWTH = {
+    f"agent_model_cost_total{{{_CALL}}}": 7.5,
+    f'agent_model_calls_total{{{_CALL},agent_model_finish_reason="stop"}}': 15,
+    f'gen_ai_client_token_usage_sum{{{_CALL},gen_ai_token_type="input"}}': 150,
+}
+_PLANNER = 'gen_ai_agent_id="planner",'
+
+
+@pytest.mark.integration
+def test_all_agents_counts_model_calls_made_outside_any_agent(tmp_path: Path) -> None:
+    """With the agent variable at "All", a call without gen_ai.agent.id is spend, calls and
+    tokens like any other: promtool evaluates the committed panels' queries (the old "All",
+    ``.+``, dropped it and showed half of each)."""
+    series = []
+    for selector, step in _GROWTH.items():
+        inside = selector.replace("{", "{" + _PLANNER, 1)
+        series += [{"series": s, "values": f"0+{step:g}x20"} for s in (selector, inside)]
+    queries = {q.panel: q.expr for q in dashboard_queries([BOARD])}
+    # Per second: 2 x step / 15 s.
+    expected = {
+        "Spend rate": 3600 * 2 * 7.5 / 15,
+        "Model calls per second": 2 * 15 / 15,
+        "Tokens per second": 2 * 150 / 15,
+    }
+    checks: list[dict[str, Any]] = [
+        {"expr": queries[title], "eval_time": "4m", "exp_samples": [{"labels": "{}", "value": v}]}
+        for title, v in expected.items()
+    ]
+    checks.append(
+        {
+            "expr": queries["Cost by agent (per hour)"],
+            "eval_time": "4m",
+            "exp_samples": [
+                {"labels": '{gen_ai_agent_id="planner"}', "value": 3600 * 7.5 / 15},
+                {"labels": "{}", "value": 3600 * 7.5 / 15},
+            ],
+        }
+    )
+    case = {"interval": "15s", "input_series": series, "promql_expr_test": checks}
+    tests = tmp_path / "ai-board.test.yml"
+    tests.write_text(yaml.safe_dump({"rule_files": [], "tests": [case]}), encoding="utf-8")
+
+    result = subprocess.run(
+        [str(promtool_binary()), "test", "rules", str(tests)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_agent_panels_link_to_the_agents_performance_board() -> None:
     panel = _panels()["Cost by agent (per hour)"]
     (link,) = panel["fieldConfig"]["defaults"]["links"]
@@ -89,10 +152,14 @@ def test_the_budget_rules_use_the_named_budgets_per_agent() -> None:
     }
     cost, tokens = rules["OtelAgentsAgentCostBudget"], rules["OtelAgentsAgentTokenBudget"]
 
-    assert cost["expr"] == (
-        "sum by (gen_ai_agent_id) (increase(agent_model_cost_total[1h])) "
-        f"> {AGENT_HOURLY_COST_BUDGET_USD:g}"
+    # First occurrences count (names.growth): a new process's first export is spend too.
+    growth = (
+        "agent_model_cost_total - agent_model_cost_total offset 1h >= 0 or agent_model_cost_total"
     )
+    assert cost["expr"] == (
+        f"sum by (gen_ai_agent_id) (({growth})) > {AGENT_HOURLY_COST_BUDGET_USD:g}"
+    )
+    assert cost["for"] == "1m"
     assert tokens["expr"] == (
         "sum by (gen_ai_agent_id) (rate(gen_ai_client_token_usage_sum[5m])) "
         f"> {AGENT_TOKENS_PER_SECOND_BUDGET:g}"

@@ -102,17 +102,20 @@ def test_the_consumer_lag_rule_alerts_only_on_a_lag_that_still_grows(tmp_path: P
 
 def test_the_failure_counter_rules_need_their_first_appearance_branch(tmp_path: Path) -> None:
     """Without the branch that counts a new series whole (``... >= 0 or X``), a counter that
-    appears at its first count (the SDK's first add, the Collector's first failure) would not
-    alert, nor would the first failure after a Collector restart (the counter back below its
-    old value): exactly those cases fail, every other case still passes."""
+    appears at its first count (the SDK's first add, the Collector's first failure, a
+    short-lived agent's first cost export) would not alert, nor would the first failure after
+    a Collector restart (the counter back below its old value): exactly those cases fail,
+    every other case still passes."""
     rules = RULES.read_text(encoding="utf-8")
-    growth = re.compile(r"\((\S+) - \1 offset (\d+m) >= 0 or \1\)")
-    assert len(growth.findall(rules)) >= 3 + 5  # dead letters, 2 x 3 Collector items, SDK
+    growth = re.compile(r"\((\S+) - \1 offset (\d+[mh]) >= 0 or \1\)")
+    # dead letters, 2 x 3 Collector items, SDK, agent cost
+    assert len(growth.findall(rules)) >= 3 + 5 + 1
     counters = {
         "OtelAgentsMessagesDeadLettered",
         "OtelAgentsCollectorExportFailing",
         "OtelAgentsCollectorDroppingData",
         "OtelAgentsServiceLosingTelemetry",
+        "OtelAgentsAgentCostBudget",
     }
     result = _test_mutated(tmp_path, growth.sub(r"(\1 - \1 offset \2 >= 0)", rules), counters)
 
@@ -125,6 +128,28 @@ def test_the_failure_counter_rules_need_their_first_appearance_branch(tmp_path: 
         "OtelAgentsCollectorExportFailing fires: the first failure after a Collector restart",
         "OtelAgentsCollectorDroppingData fires: the first failure after a Collector restart",
         "OtelAgentsServiceLosingTelemetry fires",
+        "OtelAgentsAgentCostBudget fires",
+        "OtelAgentsAgentCostBudget fires: a short-lived process whose first export is over the "
+        "budget",
+    }
+
+
+def test_the_cost_budget_alert_fires_while_a_short_lived_agent_series_exists(
+    tmp_path: Path,
+) -> None:
+    """A batch job's cost series lives the Collector's metric_expiration (5m) after its one
+    export: with the old 5-minute hold the alert would resolve before it ever fired."""
+    rules = RULES.read_text(encoding="utf-8")
+    rule = re.search(r"- alert: OtelAgentsAgentCostBudget\n    expr: .*\n    for: 1m\n", rules)
+    assert rule, "the cost budget rule with its 1m hold is not in the rule file"
+    held = rules.replace(rule[0], rule[0].replace("for: 1m", "for: 5m"))
+    result = _test_mutated(tmp_path, held, {"OtelAgentsAgentCostBudget"})
+
+    assert result.returncode != 0
+    failed = set(re.findall(r"name: (.+),\n", result.stdout + result.stderr))
+    assert failed == {
+        "OtelAgentsAgentCostBudget fires: a short-lived process whose first export is over the "
+        "budget"
     }
 
 
