@@ -10,12 +10,13 @@ poll so that :meth:`MetricsServer.stop` returns within :data:`STOP_POLL`.
 
 from __future__ import annotations
 
+import io
 import socket
 import threading
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from otel_agents._threaded_server import BoundedThreading
+from otel_agents._threaded_server import BoundedThreading, DeadlineReader
 
 __all__ = ["MAX_SCRAPES", "SCRAPE_TIMEOUT", "STOP_POLL", "MetricsServer"]
 
@@ -23,11 +24,19 @@ __all__ = ["MAX_SCRAPES", "SCRAPE_TIMEOUT", "STOP_POLL", "MetricsServer"]
 STOP_POLL = 0.05
 #: Connections served at once (a Prometheus scrapes one at a time; a few for curl).
 MAX_SCRAPES = 16
-#: Seconds a connection may stay silent (reading the request, or between requests).
+#: Seconds a connection may take to send its request (in all, not per read) and stay silent.
 SCRAPE_TIMEOUT = 10.0
 
 
 class _QuietHandler(WSGIRequestHandler):
+    def setup(self) -> None:
+        # wsgiref serves one request per connection: its reads share one budget of
+        # ``timeout`` seconds from the connection's start, so a client trickling its request
+        # a byte at a time (each read well inside the timeout) cannot hold a slot for long.
+        super().setup()
+        self.rfile.close()
+        self.rfile = io.BufferedReader(DeadlineReader(self.connection, float(self.timeout or 0)))
+
     def log_message(self, format: str, *args: Any) -> None:
         """Scrapes are not logged (stderr belongs to the host program)."""
 
@@ -38,7 +47,8 @@ class MetricsServer:
     def __init__(self, host: str, port: int, *, timeout: float = SCRAPE_TIMEOUT) -> None:
         """Bind and start serving; raises ``OSError`` (port taken, unknown host) unstarted.
 
-        ``timeout``: seconds a connection may stay silent before it is closed.
+        ``timeout``: seconds a connection may take to send its request, in all, and stay
+        silent while the answer is written, before it is closed.
         """
         from prometheus_client import make_wsgi_app
 

@@ -99,3 +99,28 @@ def test_a_silent_connection_is_closed_after_the_scrape_timeout() -> None:
             assert closed_by_server(silent)
     finally:
         server.stop()
+
+
+def test_a_request_trickled_past_the_scrape_timeout_is_closed() -> None:
+    """A client that sends its request a byte at a time, each byte well inside the timeout,
+    still gets its connection closed once the whole request has taken longer than it: the
+    timeout bounds the request, not each read (else 16 such clients hold every slot)."""
+    server = MetricsServer("127.0.0.1", 0, timeout=0.5)
+    request = b"GET /metrics HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: " + b"a" * 400
+    try:
+        with socket.create_connection(server.address, timeout=5) as slow:
+            slow.settimeout(0.05)
+            closed = False
+            for byte in request:  # at most 440 bytes, 0.05 s apart: 22 s
+                try:
+                    slow.sendall(bytes([byte]))
+                    closed = slow.recv(1) == b""
+                except TimeoutError:
+                    continue
+                except (BrokenPipeError, ConnectionResetError):
+                    closed = True
+                if closed:
+                    break
+            assert closed, "the server still reads a request trickled over many timeouts"
+    finally:
+        server.stop()
