@@ -308,7 +308,7 @@ class Pipeline:
             exchange.match.service, exchange.instance, not health.status_failed(status)
         )
         stream = response.stream
-        out_headers = response_headers(response.headers, exchange.extra_headers)
+        out_headers = response_headers(response.headers, exchange.extra_headers, status)
         error_type = str(status) if status >= 500 else ""
         try:
             if exchange.request is not None:
