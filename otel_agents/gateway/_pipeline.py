@@ -299,15 +299,20 @@ class Pipeline:
     async def _respond(
         self, exchange: Exchange, response: UpstreamResponse, client_span: trace.Span
     ) -> None:
-        """Response hooks, then the upstream's answer to the client; ends the CLIENT span."""
+        """Response hooks, then the upstream's answer to the client; ends the CLIENT span.
+
+        A streamed answer's passive health check waits for the relay's end: an upstream
+        that breaks off mid-body fails it, a client that leaves says nothing."""
         assert exchange.match is not None
         assert exchange.instance is not None
         health = self.health
         status = response.status
-        health.record_passive(
-            exchange.match.service, exchange.instance, not health.status_failed(status)
-        )
         stream = response.stream
+        failed = health.status_failed(status)
+        pending = stream is not None and not failed
+        verdict: bool | None = None  # what a pending check records (a cancellation: nothing)
+        if not pending:
+            health.record_passive(exchange.match.service, exchange.instance, not failed)
         out_headers = response_headers(response.headers, exchange.extra_headers, status)
         error_type = str(status) if status >= 500 else ""
         try:
@@ -321,6 +326,7 @@ class Pipeline:
                     exchange.span,
                 )
                 if failed_hook is not None:
+                    verdict = True  # the upstream answered; the gateway's hook failed
                     client_span.end()
                     await exchange.refuse(failed_hook, "hook_error")
                     return
@@ -337,6 +343,16 @@ class Pipeline:
                         stream,
                         self.proxy.client.read_timeout,
                     )
+                    verdict = not ended.error_type or (False if ended.upstream else None)
+                    if ended.upstream is not None:  # the CLIENT span and error count say so
+                        mark_failed(client_span, ended.error_type)
+                        self.telemetry.record_broken_body(
+                            exchange.service_id,
+                            exchange.method,
+                            exchange.instance,
+                            status,
+                            ended.error_type,
+                        )
                     if ended.error_type:
                         error_type = ended.error_type
                         mark_failed(exchange.span, error_type)
@@ -348,6 +364,8 @@ class Pipeline:
             # idempotent.
             if stream is not None:
                 await stream.aclose()
+            if pending:
+                health.record_passive(exchange.match.service, exchange.instance, verdict)
         exchange.outcome(status, error_type)
 
     def _remember(self, exchange: Exchange, duration: float) -> None:

@@ -11,6 +11,10 @@ body any more, not when the upstream is done:
 * **The client stopped reading.** ``send()`` waits for the client to drain the server's
   buffers, with no limit of its own. Every ``send`` gets ``send_timeout`` seconds (the
   gateway's ``request_timeout``); a client that takes nothing for that long is cut off.
+* **The upstream broke off** (the body was cut short, arrived too slowly, or broke HTTP):
+  the error is returned to the caller, which records it, instead of being raised into the
+  server (which would log a traceback per request: log spam a hostile upstream controls).
+
 In each case the upstream connection is closed (its rest is unread, it cannot be reused)
 and the response is *not* completed: no ``more_body=False`` is sent, so the server closes
 the client's connection and a truncated body never looks complete (no last chunk, or fewer
@@ -27,6 +31,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from otel_agents import semconv
+from otel_agents.gateway._errors import UpstreamError
 from otel_agents.gateway._exchange import RawHeaders, Receive, Send
 from otel_agents.gateway._upstream_body import ResponseStream
 
@@ -35,9 +40,11 @@ __all__ = ["Relayed", "mark_failed", "relay"]
 
 @dataclass(frozen=True, slots=True)
 class Relayed:
-    """How a relay ended: ``error_type`` is empty when the whole body reached the client."""
+    """How a relay ended: ``error_type`` is empty when the whole body reached the client;
+    ``upstream`` is the upstream's failure, when it was the upstream that broke off."""
 
     error_type: str = ""
+    upstream: UpstreamError | None = None
 
 
 #: Messages other than ``http.disconnect`` that the watcher takes before it stops watching
@@ -97,8 +104,7 @@ async def relay(
     """Send the head and every piece of ``stream`` to the client (see the module).
 
     On any ending but a complete one the stream is closed and the response left
-    unfinished; exceptions (the upstream's, a cancellation) propagate with the stream
-    closed.
+    unfinished; other exceptions (a cancellation) propagate with the stream closed.
     """
     try:
         async with asyncio.timeout(None) as timeout:
@@ -120,6 +126,8 @@ async def relay(
                 watcher.cancel()
     except TimeoutError:
         ended = _CLIENT_GONE if deadline.gone else _CLIENT_STALLED
+    except UpstreamError as exc:  # the stream closed its connection already
+        return Relayed(exc.error_type, exc)
     else:
         return _COMPLETE
     finally:
