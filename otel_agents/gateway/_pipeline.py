@@ -43,7 +43,7 @@ from otel_agents.gateway._paths import RequestPath, normalise_path
 from otel_agents.gateway._problems import Problem, problem
 from otel_agents.gateway._proxy import Proxy, response_headers
 from otel_agents.gateway._ratelimit import RateLimiter
-from otel_agents.gateway._relay import mark_failed, relay
+from otel_agents.gateway._relay import mark_failed, relay, server_abort
 from otel_agents.gateway._router import RouteMatch, Router
 from otel_agents.gateway._telemetry import GatewayTelemetry
 
@@ -342,6 +342,7 @@ class Pipeline:
                         out_headers,
                         stream,
                         self.proxy.client.read_timeout,
+                        server_abort(exchange.scope),
                     )
                     verdict = not ended.error_type or (False if ended.upstream else None)
                     if ended.upstream is not None:  # the CLIENT span and error count say so

@@ -18,13 +18,20 @@ body any more, not when the upstream is done:
 In each case the upstream connection is closed (its rest is unread, it cannot be reused)
 and the response is *not* completed: no ``more_body=False`` is sent, so the server closes
 the client's connection and a truncated body never looks complete (no last chunk, or fewer
-bytes than the ``Content-Length``). One timeout object, rescheduled, bounds every send and
-carries the watcher's "now": no timer per piece.
+bytes than the ``Content-Length``). A server that offers :data:`ABORT_RESPONSE` (the
+gateway's uvicorn protocol does) drops the connection at once instead: uvicorn on its own
+logs one error line per unfinished response, and its ``close()`` waits for a client that
+reads nothing to take the buffered bytes first.
+
+One timeout object, rescheduled, bounds every send and carries the watcher's "now": no
+timer per piece.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from opentelemetry import trace
@@ -32,10 +39,16 @@ from opentelemetry.trace import Status, StatusCode
 
 from otel_agents import semconv
 from otel_agents.gateway._errors import UpstreamError
-from otel_agents.gateway._exchange import RawHeaders, Receive, Send
+from otel_agents.gateway._exchange import RawHeaders, Receive, Scope, Send
 from otel_agents.gateway._upstream_body import ResponseStream
 
-__all__ = ["Relayed", "mark_failed", "relay"]
+__all__ = ["ABORT_RESPONSE", "Relayed", "mark_failed", "relay", "server_abort"]
+
+#: An ASGI scope extension the server running the gateway may offer:
+#: ``scope["extensions"][ABORT_RESPONSE]["abort"]()`` drops the client's connection at once
+#: (``_serving.BoundedHeadProtocol`` offers it). Without it an unfinished response is left
+#: to the server, which closes the connection once the app returns.
+ABORT_RESPONSE = "otel_agents.gateway.abort_response"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +59,9 @@ class Relayed:
     error_type: str = ""
     upstream: UpstreamError | None = None
 
+
+Abort = Callable[[], None]
+_logger = logging.getLogger("otel_agents.gateway")
 
 #: Messages other than ``http.disconnect`` that the watcher takes before it stops watching
 #: (the rest of a body the pipeline did not read: only a length-less HTTP/2 request has one).
@@ -93,6 +109,14 @@ class _Deadline:
             self.timeout.reschedule(self.loop.time())
 
 
+def server_abort(scope: Scope) -> Abort | None:
+    """The server's way to drop the client's connection (:data:`ABORT_RESPONSE`), if any."""
+    extensions = scope.get("extensions")
+    offered = extensions.get(ABORT_RESPONSE) if extensions else None
+    abort: Abort | None = offered.get("abort") if isinstance(offered, dict) else None
+    return abort if callable(abort) else None
+
+
 async def relay(
     send: Send,
     receive: Receive,
@@ -100,11 +124,13 @@ async def relay(
     headers: RawHeaders,
     stream: ResponseStream,
     send_timeout: float,
+    abort: Abort | None = None,
 ) -> Relayed:
     """Send the head and every piece of ``stream`` to the client (see the module).
 
-    On any ending but a complete one the stream is closed and the response left
-    unfinished; other exceptions (a cancellation) propagate with the stream closed.
+    On any ending but a complete one the stream is closed, ``abort`` (when given) is
+    called, and the response is left unfinished; other exceptions (a cancellation)
+    propagate with the stream closed.
     """
     try:
         async with asyncio.timeout(None) as timeout:
@@ -127,11 +153,16 @@ async def relay(
     except TimeoutError:
         ended = _CLIENT_GONE if deadline.gone else _CLIENT_STALLED
     except UpstreamError as exc:  # the stream closed its connection already
-        return Relayed(exc.error_type, exc)
+        ended = Relayed(exc.error_type, exc)
     else:
         return _COMPLETE
     finally:
         await stream.aclose()
+    if abort is not None:
+        try:
+            abort()
+        except Exception:  # the server's abort failed: it closes the connection itself
+            _logger.debug("gateway: the server's abort_response failed", exc_info=True)
     return ended
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from otel_agents import semconv
+from otel_agents.gateway._serving import uvicorn_options
 from otel_agents.testing import TelemetryCapture
 
 from .conftest import history_after, wait_for_spans, wait_until
@@ -176,3 +177,28 @@ def test_a_client_that_stops_reading_is_cut_off_after_the_request_timeout(
     )
     span = _server_span(telemetry, 200)
     assert span.attributes[semconv.ERROR_TYPE] == semconv.GATEWAY_ERROR_RESPONSE_TIMEOUT
+
+
+def test_with_the_gateways_uvicorn_protocol_a_stalled_client_is_dropped_at_once(
+    make_gateway: Any, streaming: list[StreamingUpstream]
+) -> None:
+    """Served with ``uvicorn_options`` (the gateway's protocol offers the abort extension),
+    the connection of a client that reads nothing is dropped as soon as the gateway gives
+    up on it; uvicorn's own close would wait for that client to take the buffered bytes,
+    holding the connection for as long as the client stays."""
+    upstream = StreamingUpstream(pause=0)
+    streaming.append(upstream)
+    gateway = _gateway(make_gateway, upstream, timeout=1.0)
+    served = make_gateway.serve(gateway, http=uvicorn_options(gateway.config)["http"])
+    connections = served.server.server_state.connections
+
+    with socket.socket() as a:
+        a.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        a.settimeout(10)
+        a.connect(("127.0.0.1", served.port))
+        a.sendall(b"GET /v1/big HTTP/1.1\r\nHost: gw\r\n\r\n")
+        assert a.recv(100).startswith(b"HTTP/1.1 200 ")
+        wait_until(lambda: 1 in upstream.cut_short, timeout=10)
+        wait_until(lambda: not connections, timeout=5)  # while A is still open
+
+    assert history_after(gateway, 1)[0]["error_type"] == semconv.GATEWAY_ERROR_RESPONSE_TIMEOUT

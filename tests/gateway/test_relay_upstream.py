@@ -19,6 +19,7 @@ import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_agents import semconv
+from otel_agents.gateway._serving import uvicorn_options
 from otel_agents.testing import TelemetryCapture
 
 from .conftest import history_after, wait_for_spans
@@ -52,9 +53,16 @@ class CuttingUpstream(RawListener):
 
 
 class _Records(logging.Handler):
+    """Records what uvicorn's error logger emits once :meth:`attach` is called (after the
+    server started: uvicorn's logging set-up removes handlers attached before)."""
+
     def __init__(self) -> None:
         super().__init__()
         self.records: list[logging.LogRecord] = []
+        self.logger = logging.getLogger("uvicorn.error")
+
+    def attach(self) -> None:
+        self.logger.addHandler(self)
 
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append(record)
@@ -64,10 +72,8 @@ class _Records(logging.Handler):
 def server_log() -> Iterator[_Records]:
     """What the server running the gateway logs (uvicorn's error logger)."""
     handler = _Records()
-    logger = logging.getLogger("uvicorn.error")
-    logger.addHandler(handler)
     yield handler
-    logger.removeHandler(handler)
+    handler.logger.removeHandler(handler)
 
 
 def _get(port: int) -> bytes:
@@ -76,19 +82,27 @@ def _get(port: int) -> bytes:
         return read_until_closed(sock)
 
 
+@pytest.mark.parametrize("protocol", ["uvicorn", "gateway"])
 @pytest.mark.parametrize("framing", sorted(ANSWERS))
 def test_a_body_cut_short_is_a_failed_request(
-    make_gateway: Any, telemetry: TelemetryCapture, server_log: _Records, framing: str
+    make_gateway: Any,
+    telemetry: TelemetryCapture,
+    server_log: _Records,
+    framing: str,
+    protocol: str,
 ) -> None:
     """Two answers cut short: each client sees its connection closed before the body's
     end; each request is recorded with ``error.type=connect_error``; the second failure in
     a row takes the instance out of rotation (``unhealthy_threshold = 2``), so a third
-    request is answered 503; the server logged no traceback."""
+    request is answered 503; the server logged no traceback (and, served with the
+    gateway's protocol, which offers the abort extension, nothing at all)."""
     upstream = CuttingUpstream(ANSWERS[framing])
     try:
         gateway = make_gateway({"request_timeout": 5, "unhealthy_threshold": 2})
         gateway.register_service("cut", "Cut", "v1", upstream.url)
-        port = make_gateway.serve(gateway).port
+        options = {"http": uvicorn_options(gateway.config)["http"]} if protocol == "gateway" else {}
+        port = make_gateway.serve(gateway, **options).port
+        server_log.attach()
 
         answers = [_get(port) for _ in range(2)]
         third = _get(port)
@@ -117,4 +131,9 @@ def test_a_body_cut_short_is_a_failed_request(
         semconv.GATEWAY_UPSTREAM_ERRORS.name, {semconv.ERROR_TYPE: "connect_error"}
     )
     assert sum(p.value for p in errors) == 2
-    assert not [r for r in server_log.records if r.exc_info]
+    logged = [r.getMessage() for r in server_log.records]
+    assert not [r for r in server_log.records if r.exc_info], logged
+    if protocol == "gateway":
+        assert logged == []
+    else:  # uvicorn's one line per response left unfinished
+        assert logged == ["ASGI callable returned without completing response."] * 2
