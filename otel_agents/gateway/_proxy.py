@@ -331,10 +331,13 @@ def response_headers(upstream: Headers, extra: Headers, status: int = 200) -> He
             continue
         if name == b"content-length":
             # The framing already agreed on one length (``_http1``); it goes on once.
-            items = None if length_seen or not length_allowed else length_items(value)
+            if length_allowed and not length_seen:
+                if not value.isdigit() or (value[0] == 48 and len(value) > 1):  # "2, 2", "02"
+                    items = length_items(value)
+                    value = items[0] if items else b""
+                if value:
+                    out.append((name, value))
             length_seen = True
-            if items:
-                out.append((name, items[0]))
             continue
         out.append((name, value))
     out.append(_VIA_RESPONSE)
