@@ -135,11 +135,13 @@ async def relay(
     try:
         async with asyncio.timeout(None) as timeout:
             deadline = _Deadline(timeout)
+            deadline.sending(send_timeout)
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            deadline.reading()
+            # Watched from the head on: a receive() before it could make uvicorn write a
+            # "100 Continue" (for an Expect the pipeline had no body to read for) first.
             watcher = asyncio.get_running_loop().create_task(deadline.watch(receive))
             try:
-                deadline.sending(send_timeout)
-                await send({"type": "http.response.start", "status": status, "headers": headers})
-                deadline.reading()
                 async for chunk in stream:
                     deadline.sending(send_timeout)
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
