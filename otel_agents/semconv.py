@@ -125,6 +125,8 @@ __all__ = [
     "GATEWAY_ERROR_INVALID_PATH",
     "GATEWAY_ERROR_REQUEST_ABORTED",
     "GATEWAY_ERROR_REQUEST_TIMEOUT",
+    "GATEWAY_ERROR_RESPONSE_ABORTED",
+    "GATEWAY_ERROR_RESPONSE_TIMEOUT",
     "GATEWAY_HEALTH_STATE",
     "GATEWAY_HEALTH_TRANSITIONS",
     "GATEWAY_INSTANCES_HEALTHY",
@@ -798,6 +800,10 @@ GATEWAY_HEALTH_TRANSITIONS = _metric(
 GATEWAY_ERROR_INVALID_PATH = "invalid_path"
 GATEWAY_ERROR_REQUEST_ABORTED = "request_aborted"
 GATEWAY_ERROR_REQUEST_TIMEOUT = "request_timeout"
+#: ``error.type`` of a streamed answer whose client went away before its end, or took no
+#: part of it for ``request_timeout`` seconds (the gateway then cut the client off).
+GATEWAY_ERROR_RESPONSE_ABORTED = "response_aborted"
+GATEWAY_ERROR_RESPONSE_TIMEOUT = "response_timeout"
 
 # --------------------------------------------------------------------------------------
 # Alerts, health and dashboard (otel_agents._alerts, otel_agents._health)

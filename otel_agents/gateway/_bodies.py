@@ -20,10 +20,19 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from otel_agents._errors import GatewayError
+from otel_agents.gateway._http1 import length_items
 
-__all__ = ["BodyFraming", "BodyIncomplete", "BodyTimeout", "BodyTooLarge", "read_all"]
+__all__ = [
+    "BodyFraming",
+    "BodyIncomplete",
+    "BodyTimeout",
+    "BodyTooLarge",
+    "read_all",
+    "read_request_body",
+]
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+RawHeaders = list[tuple[bytes, bytes]]
 
 
 class BodyTooLarge(GatewayError):
@@ -70,3 +79,36 @@ async def read_all(receive: Receive, limit: int, timeout: float) -> bytes:
         if not message.get("more_body", False):
             break
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def read_request_body(
+    receive: Receive, headers: RawHeaders, limit: int, timeout: float
+) -> tuple[bytes, int | None]:
+    """The whole body of a request that declares one and the length to declare upstream:
+    the length of the bytes read, never a number the client sent (a declared length that
+    the body does not match, or framing an upstream could read otherwise, is refused).
+
+    Raises :class:`ValueError` for a Content-Length that is not ``1*DIGIT``, and what
+    :func:`read_all` raises.
+    """
+    lengths: set[bytes] = set()
+    for name, value in headers:
+        if name == b"content-length":
+            items = length_items(value)
+            if items is None:
+                raise ValueError("Content-Length is not 1*DIGIT")
+            lengths.update(items)
+    chunked = any(n == b"transfer-encoding" for n, _ in headers)
+    if lengths:
+        if chunked or len(lengths) > 1:
+            raise BodyFraming
+        (declared,) = lengths
+        length = int(declared)
+        if length > limit:
+            raise BodyTooLarge
+        body = await read_all(receive, limit, timeout)
+        if len(body) != length:
+            raise BodyFraming
+        return body, length
+    body = await read_all(receive, limit, timeout)  # chunked
+    return body, len(body)

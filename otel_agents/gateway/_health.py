@@ -1,12 +1,13 @@
 """Health of upstream instances: passive counts from real traffic, active polling.
 
 Passive: every proxied call reports an outcome. Only faults of the upstream count as
-failures: a refused, reset or broken connection, an upstream timeout, broken HTTP, and an
-answer whose status is in ``passive_failure_statuses`` (502, 503 and 504 by default: the
-upstream says it is unavailable; a 500 is one endpoint's bug, not a dead instance).
-Gateway-made answers (401, 403, 413, 429, a busy pool) and calls the *client* broke (it
-disconnected before its body was complete) are neutral: they never count, so no client
-can take an upstream out of rotation. Active: :class:`ActiveHealthChecker` polls each
+failures: a refused, reset or broken connection, an upstream timeout, broken HTTP (a
+streamed body cut short: its call reports when the body ends), and an answer whose status
+is in ``passive_failure_statuses`` (502, 503 and 504 by default: the upstream says it is
+unavailable; a 500 is one endpoint's bug, not a dead instance). Gateway-made answers (401,
+403, 413, 429, a busy pool) and calls the *client* broke (it disconnected before its body
+was complete, or left or stalled during a streamed answer) are neutral: they never count,
+so no client can take an upstream out of rotation. Active: :class:`ActiveHealthChecker` polls each
 instance's ``health_check_url`` every ``health_check_interval`` seconds, all instances
 concurrently, each check (connection, answer and body together) within one deadline; a
 check past it is a failure.

@@ -197,7 +197,12 @@ G = _gateway
 GATEWAY_PARAMS: tuple[Param[Any], ...] = (
     G("health_check_interval", 60.0, "seconds between active health checks", _seconds(60)),
     G("max_history", 10_000, "request records kept", _count(10000)),
-    G("request_timeout", 30.0, "upstream connect/read timeout, seconds", _seconds(30)),
+    G(
+        "request_timeout",
+        30.0,
+        "upstream connect/read timeout and client send deadline, seconds",
+        _seconds(30),
+    ),
     G(
         "max_body_size",
         10 * 1024 * 1024,

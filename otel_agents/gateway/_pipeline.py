@@ -21,11 +21,11 @@ from otel_agents.gateway._bodies import (
     BodyIncomplete,
     BodyTimeout,
     BodyTooLarge,
-    read_all,
+    read_request_body,
 )
 from otel_agents.gateway._client import UpstreamResponse
 from otel_agents.gateway._errors import UpstreamBusyError, UpstreamError, UpstreamTimeoutError
-from otel_agents.gateway._exchange import Exchange, RawHeaders, Receive, Scope, Send
+from otel_agents.gateway._exchange import Exchange, Receive, Scope, Send
 from otel_agents.gateway._health import HealthPolicy
 from otel_agents.gateway._history import (
     MAX_SHORT,
@@ -38,15 +38,14 @@ from otel_agents.gateway._history import (
     redact_target,
 )
 from otel_agents.gateway._hooks import hook_request, run_after, run_before
-from otel_agents.gateway._http1 import length_items
 from otel_agents.gateway._middleware import Authenticator, Hook, credential_header
 from otel_agents.gateway._paths import RequestPath, normalise_path
 from otel_agents.gateway._problems import Problem, problem
 from otel_agents.gateway._proxy import Proxy, response_headers
 from otel_agents.gateway._ratelimit import RateLimiter
+from otel_agents.gateway._relay import mark_failed, relay, server_abort
 from otel_agents.gateway._router import RouteMatch, Router
 from otel_agents.gateway._telemetry import GatewayTelemetry
-from otel_agents.gateway._upstream_body import ResponseStream
 
 __all__ = ["MATCH_KEY", "SERVICE_ON_SPAN", "Pipeline"]
 
@@ -233,8 +232,8 @@ class Pipeline:
         mid-body (BodyIncomplete) never reaches, nor counts against, an upstream."""
         try:
             if b"content-length" in exchange.lookup or b"transfer-encoding" in exchange.lookup:
-                exchange.body, exchange.length = await self._body(
-                    exchange.receive, exchange.headers
+                exchange.body, exchange.length = await read_request_body(
+                    exchange.receive, exchange.headers, self.max_body_size, self.body_timeout
                 )
         except BodyTooLarge:
             await exchange.refuse(self._too_large)
@@ -300,35 +299,64 @@ class Pipeline:
     async def _respond(
         self, exchange: Exchange, response: UpstreamResponse, client_span: trace.Span
     ) -> None:
-        """Response hooks, then the upstream's answer to the client; ends the CLIENT span."""
+        """Response hooks, then the upstream's answer to the client; ends the CLIENT span.
+
+        A streamed answer's passive health check waits for the relay's end: an upstream
+        that breaks off mid-body fails it, a client that leaves says nothing."""
         assert exchange.match is not None
         assert exchange.instance is not None
         health = self.health
-        health.record_passive(
-            exchange.match.service, exchange.instance, not health.status_failed(response.status)
-        )
-        out_headers = response_headers(response.headers, exchange.extra_headers)
+        status = response.status
         stream = response.stream
+        failed = health.status_failed(status)
+        pending = stream is not None and not failed
+        verdict: bool | None = None  # what a pending check records (a cancellation: nothing)
+        if not pending:
+            health.record_passive(exchange.match.service, exchange.instance, not failed)
+        out_headers = response_headers(response.headers, exchange.extra_headers, status)
+        error_type = str(status) if status >= 500 else ""
         try:
             if exchange.request is not None:
                 failed_hook = await run_after(
                     self.hooks,
                     exchange.request,
-                    response.status,
+                    status,
                     out_headers,
                     response.body if stream is None else None,
                     exchange.span,
                 )
                 if failed_hook is not None:
+                    verdict = True  # the upstream answered; the gateway's hook failed
                     client_span.end()
                     await exchange.refuse(failed_hook, "hook_error")
                     return
-            status = response.status
             try:
                 if stream is None:
                     await exchange.answer(status, out_headers, response.body)
                 else:
-                    await _relay(exchange, status, out_headers, stream)
+                    exchange.status = status
+                    ended = await relay(
+                        exchange.send,
+                        exchange.receive,
+                        status,
+                        out_headers,
+                        stream,
+                        self.proxy.client.read_timeout,
+                        server_abort(exchange.scope),
+                    )
+                    verdict = not ended.error_type or (False if ended.upstream else None)
+                    if ended.upstream is not None:  # the CLIENT span and error count say so
+                        mark_failed(client_span, ended.error_type)
+                        self.telemetry.record_broken_body(
+                            exchange.service_id,
+                            exchange.method,
+                            exchange.instance,
+                            status,
+                            ended.error_type,
+                        )
+                    if ended.error_type:
+                        error_type = ended.error_type
+                        mark_failed(exchange.span, error_type)
             finally:
                 client_span.end()
         finally:
@@ -337,34 +365,9 @@ class Pipeline:
             # idempotent.
             if stream is not None:
                 await stream.aclose()
-        exchange.outcome(status, str(status) if status >= 500 else "")
-
-    async def _body(self, receive: Receive, headers: RawHeaders) -> tuple[bytes, int | None]:
-        """The whole body of a request that declares one (see ``bodies``) and the length to
-        declare upstream: the length of the bytes read, never a number the client sent (a
-        declared length that the body does not match, or framing an upstream could read
-        otherwise, is refused)."""
-        lengths: set[bytes] = set()
-        for name, value in headers:
-            if name == b"content-length":
-                items = length_items(value)
-                if items is None:
-                    raise ValueError("Content-Length is not 1*DIGIT")
-                lengths.update(items)
-        chunked = any(n == b"transfer-encoding" for n, _ in headers)
-        if lengths:
-            if chunked or len(lengths) > 1:
-                raise BodyFraming
-            (declared,) = lengths
-            length = int(declared)
-            if length > self.max_body_size:
-                raise BodyTooLarge
-            body = await read_all(receive, self.max_body_size, self.body_timeout)
-            if len(body) != length:
-                raise BodyFraming
-            return body, length
-        body = await read_all(receive, self.max_body_size, self.body_timeout)  # chunked
-        return body, len(body)
+            if pending:
+                health.record_passive(exchange.match.service, exchange.instance, verdict)
+        exchange.outcome(status, error_type)
 
     def _remember(self, exchange: Exchange, duration: float) -> None:
         scope = exchange.scope
@@ -390,16 +393,3 @@ class Pipeline:
                 error_type=exchange.error_type,
             )
         )
-
-
-async def _relay(
-    exchange: Exchange, status: int, headers: RawHeaders, stream: ResponseStream
-) -> None:
-    """A streamed upstream answer to the client, piece by piece."""
-    exchange.status = status
-    send = exchange.send
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    async for chunk in stream:
-        await send({"type": "http.response.body", "body": chunk, "more_body": True})
-    await stream.aclose()  # the connection back to the pool before the last, empty piece
-    await send({"type": "http.response.body", "body": b""})

@@ -31,6 +31,7 @@ from otel_agents import semconv
 from otel_agents.gateway._client import UpstreamClient, UpstreamResponse, encode_head
 from otel_agents.gateway._errors import UpstreamError
 from otel_agents.gateway._history import redact_path, redact_query
+from otel_agents.gateway._http1 import length_items
 from otel_agents.gateway._registry import Instance
 from otel_agents.gateway._telemetry import GatewayTelemetry, method_attribute
 from otel_agents.gateway._tracecontext import valid_traceparent, valid_tracestate
@@ -339,23 +340,45 @@ _SETTER = _HeaderSetter()
 _FIELD_NAMES: dict[str, bytes] = {}
 
 
-def response_headers(upstream: Headers, extra: Headers) -> Headers:
+def response_headers(upstream: Headers, extra: Headers, status: int = 200) -> Headers:
     """Headers for the client: the upstream's without hop-by-hop ones and without ``Date``,
-    plus ``Via`` and ``extra``.
+    plus ``Via`` and ``extra``; ``Content-Length`` as one number, or none where no body can
+    follow (``status`` 1xx, 204, 304).
 
     The server that runs the gateway (uvicorn, hypercorn) writes a ``Date`` on every
-    response itself; forwarding the upstream's too would send two.
+    response itself; forwarding the upstream's too would send two. It also reads
+    ``Content-Length`` again to frame the body it sends: a ``304`` may carry the length of
+    the representation (RFC 9110 §8.6) that the server would then wait for, and a valid
+    ``2, 2`` (one length written twice, checked by ``_http1``) is not a number to it. A
+    ``HEAD`` answer keeps its length: it is the one a ``GET`` would have (§9.3.2), and the
+    server knows that no body follows a ``HEAD``.
     """
     named = connection_named(upstream)
-    out = [
-        (n, v)
-        for n, v in upstream
-        if n not in HOP_BY_HOP and n != b"date" and (not named or n not in named)
-    ]
+    length_allowed = status >= 200 and status not in _NO_LENGTH
+    length_seen = False
+    out: Headers = []
+    for name, value in upstream:
+        if name in HOP_BY_HOP or name == b"date" or (named and name in named):
+            continue
+        if name == b"content-length":
+            # The framing already agreed on one length (``_http1``); it goes on once.
+            if length_allowed and not length_seen:
+                if not value.isdigit() or (value[0] == 48 and len(value) > 1):  # "2, 2", "02"
+                    items = length_items(value)
+                    value = items[0] if items else b""
+                if value:
+                    out.append((name, value))
+            length_seen = True
+            continue
+        out.append((name, value))
     out.append(_VIA_RESPONSE)
     if extra:
         out.extend(extra)
     return out
+
+
+#: Answers that never have a body, so no length for the server to frame one by.
+_NO_LENGTH = frozenset({204, 304})
 
 
 def _via(http_version: str) -> bytes:

@@ -9,7 +9,10 @@ a complete request head within ``header_timeout`` seconds of being opened, or of
 byte after a response, or it is closed; a head (target and fields) larger than
 :data:`MAX_HEAD_SIZE` is answered ``400`` and the connection closed. The
 request body has its own bound between pieces, enforced by the pipeline
-(``body_timeout``, answered ``408``).
+(``body_timeout``, answered ``408``). A response the gateway gives up on (a streamed answer
+whose client stalled, or whose upstream broke off: see ``_relay``) is aborted through the
+:data:`~otel_agents.gateway._relay.ABORT_RESPONSE` scope extension: the connection is
+dropped at once, without uvicorn's error line.
 
 Use :func:`uvicorn_options` wherever the gateway is served::
 
@@ -24,6 +27,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from otel_agents.gateway._config import GatewayConfig
+from otel_agents.gateway._relay import ABORT_RESPONSE
 
 __all__ = ["MAX_HEAD_SIZE", "BoundedHeadProtocol", "uvicorn_options"]
 
@@ -85,6 +89,17 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         self._disarm()
         self._open_requests += 1
         super().on_headers_complete()
+        cycle, transport = self.cycle, self.transport
+
+        def abort() -> None:
+            # A response the gateway cannot finish (see ``_relay``): uvicorn would log an
+            # error line for it, and close() would wait for a client that reads nothing
+            # to take the buffered bytes first (for ever); this drops the connection now.
+            cycle.disconnected = True  # no more writes, and nothing to log
+            transport.abort()
+
+        extensions = self.scope.setdefault("extensions", {})
+        extensions[ABORT_RESPONSE] = {"abort": abort}
 
     def on_response_complete(self) -> None:
         self._open_requests = max(0, self._open_requests - 1)

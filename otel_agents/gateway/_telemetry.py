@@ -132,6 +132,14 @@ class GatewayTelemetry:
         if failed:
             self.upstream_errors.add(1, attrs, context=context)
 
+    def record_broken_body(
+        self, service_id: str, method: str, instance: Instance, status: int, error_type: str
+    ) -> None:
+        """An upstream body that broke off after its head: one more upstream error (the
+        call's duration was recorded when the head came)."""
+        attrs = self.client_attrs(service_id, method, instance, status, error_type)
+        self.upstream_errors.add(1, attrs)
+
     def record_transition(self, service: Service, instance: Instance, healthy: bool) -> None:
         self.transitions.add(
             1,
