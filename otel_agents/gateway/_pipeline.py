@@ -45,6 +45,7 @@ from otel_agents.gateway._proxy import Proxy, response_headers
 from otel_agents.gateway._ratelimit import RateLimiter
 from otel_agents.gateway._relay import mark_failed, relay, server_abort
 from otel_agents.gateway._router import RouteMatch, Router
+from otel_agents.gateway._server_span import record_error_type
 from otel_agents.gateway._telemetry import GatewayTelemetry
 
 __all__ = ["MATCH_KEY", "SERVICE_ON_SPAN", "Pipeline"]
@@ -357,6 +358,7 @@ class Pipeline:
                     if ended.error_type:
                         error_type = ended.error_type
                         mark_failed(exchange.span, error_type)
+                        record_error_type(exchange.scope, error_type)
             finally:
                 client_span.end()
         finally:

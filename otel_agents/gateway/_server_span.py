@@ -51,7 +51,7 @@ from otel_agents import semconv
 from otel_agents._exception_events import error_status, record_exception
 from otel_agents.gateway._history import redact_path, redact_query
 
-__all__ = ["LeanServerTelemetry"]
+__all__ = ["ATTRIBUTES_KEY", "LeanServerTelemetry", "record_error_type"]
 
 SpanDetails = Callable[[Scope], tuple[str, dict[str, Any]]]
 RequestHook = Callable[[trace.Span, Scope], None]
@@ -95,6 +95,21 @@ class _ScopeGetter(Getter[Scope]):
 
     def keys(self, carrier: Scope) -> list[str]:
         return [_decode(n) for n, _ in carrier.get("headers") or ()]
+
+
+#: The scope key under which :class:`LeanServerTelemetry` keeps a request's attributes while
+#: the app runs: an app whose request ends with an error after its response started (a
+#: client gone mid-body, an upstream that broke off) adds ``error.type`` there through
+#: :func:`record_error_type`, so the duration carries it as the HTTP conventions ask.
+ATTRIBUTES_KEY = "otel_agents.server_attributes"
+
+
+def record_error_type(scope: Scope, error_type: str) -> None:
+    """The request of ``scope`` ended with ``error_type``: its duration says so (lean
+    telemetry; the contrib middleware offers no way in)."""
+    attributes = scope.get(ATTRIBUTES_KEY)
+    if isinstance(attributes, dict):
+        attributes[semconv.ERROR_TYPE] = error_type
 
 
 _GETTER = _ScopeGetter()
@@ -167,6 +182,7 @@ class LeanServerTelemetry:
                     self.request_hook(span, scope)
                 except Exception as exc:  # a failing hook never fails the request
                     record_exception(span, exc)
+            scope[ATTRIBUTES_KEY] = attributes
             await self.app(scope, receive, _Send(span, send, attributes))
         except Exception as exc:
             # Unlike the middleware (which records the message as it is and puts it in the

@@ -131,6 +131,11 @@ def test_a_body_cut_short_is_a_failed_request(
         semconv.GATEWAY_UPSTREAM_ERRORS.name, {semconv.ERROR_TYPE: "connect_error"}
     )
     assert sum(p.value for p in errors) == 2
+    # The duration of a request that ended with an error carries it (HTTP conventions).
+    durations = telemetry.points(
+        semconv.HTTP_SERVER_REQUEST_DURATION.name, {semconv.ERROR_TYPE: "connect_error"}
+    )
+    assert sum(p.count for p in durations) == 2
     logged = [r.getMessage() for r in server_log.records]
     assert not [r for r in server_log.records if r.exc_info], logged
     if protocol == "gateway":
