@@ -190,7 +190,13 @@ def create_hub_app(
         return JSONResponse({"refused": refused}, status_code=202)
 
     async def broadcast(request: Request, proven: str | None) -> Response:
-        (template,), _ = await read_envelopes(request, security, telemetry, proven, limit)
+        envelopes, batch = await read_envelopes(request, security, telemetry, proven, limit)
+        if batch:
+            raise InvalidMessageError(
+                "a broadcast takes one envelope object, not an array: send one envelope to "
+                "/broadcast (its copies get their own ids), or an array of messages to /messages"
+            )
+        (template,) = envelopes
         hub.registry.get(template.sender_id, "sender_id")
         recipients = broadcast_recipients(template.sender_id, hub.list_agents())
         copies = [copy for copy, _ in broadcast_copies(template, recipients)]
