@@ -18,9 +18,10 @@ from typing import Any
 import _http
 import httpx
 
-from otel_agents.messaging import AgentMessage, SecurityConfig
+from otel_agents.messaging import AgentMessage, DuplicateMessageError, SecurityConfig
 from otel_agents.messaging._hub import create_hub, create_hub_app
 from otel_agents.messaging._message import new_message
+from otel_agents.messaging._wire import from_wire, to_wire
 
 TOKENS = {"a": "token-of-a-1234", "b": "token-of-b-1234", "c": "token-of-c-1234"}
 SECURITY = SecurityConfig(agent_tokens=TOKENS, signing_key="k" * 32)
@@ -227,3 +228,11 @@ def test_an_agent_sees_only_the_records_and_dead_letters_of_its_own_messages() -
             assert hidden.json()["error"] == "unknown_message"
 
     asyncio.run(scenario())
+
+
+def test_a_duplicate_message_id_crosses_the_wire_as_its_own_error() -> None:
+    refused = DuplicateMessageError("message_id='x' is already taken")
+    assert to_wire(refused)[:2] == (409, "duplicate_message")
+    back = from_wire("duplicate_message", "the hub refused it", 409)
+    assert isinstance(back, DuplicateMessageError)
+    assert isinstance(back, ValueError)  # a bad argument, as DuplicateAgentError
