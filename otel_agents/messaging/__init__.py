@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from otel_agents.messaging._errors import (
         DeliveryError,
         DuplicateAgentError,
+        DuplicateMessageError,
         InvalidMessageError,
         InvalidPayloadError,
         MessageExpiredError,
@@ -73,6 +74,7 @@ _SOURCES: dict[str, str] = {
     "DeadLetter": "otel_agents.messaging._records",
     "DeliveryError": "otel_agents.messaging._errors",
     "DuplicateAgentError": "otel_agents.messaging._errors",
+    "DuplicateMessageError": "otel_agents.messaging._errors",
     "HttpTransport": "otel_agents.messaging._transport",
     "InProcessTransport": "otel_agents.messaging._transport",
     "InvalidMessageError": "otel_agents.messaging._errors",
@@ -107,6 +109,7 @@ __all__ = [
     "DeadLetter",
     "DeliveryError",
     "DuplicateAgentError",
+    "DuplicateMessageError",
     "HttpTransport",
     "InProcessTransport",
     "InvalidMessageError",

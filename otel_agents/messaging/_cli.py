@@ -345,10 +345,11 @@ def run_send(args: argparse.Namespace) -> int:
         return run_nats_send(args)
     from otel_agents._errors import MessagingError
     from otel_agents.messaging._errors import UnknownAgentError
+    from otel_agents.messaging._json import loads_strict
     from otel_agents.messaging._remote import RemoteAgent
 
     try:
-        payload = json.loads(args.payload)
+        payload = loads_strict(args.payload, "the payload")
     except ValueError as exc:
         print(f"otel-agents send: payload={args.payload!r:.80} is not JSON: {exc}", file=sys.stderr)
         return 2

@@ -24,7 +24,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from otel_agents import semconv as sc
-from otel_agents.messaging._errors import DeliveryError
+from otel_agents.messaging._errors import DeliveryError, DuplicateMessageError
 from otel_agents.messaging._message import AgentMessage
 from otel_agents.messaging._protocol import AgentCommunicationProtocol
 from otel_agents.messaging._records import DeadLetter, MessageStatus
@@ -124,12 +124,43 @@ class DeliveryTracker:
         letter = self._dead.get(message_id)
         return None if letter is None else letter.recipient_id
 
-    def dead_letters(self) -> list[DeadLetter]:
+    def check_id(self, message: AgentMessage) -> None:
+        """Refuse ``message`` if the hub holds its id for another message (a history record,
+        a pending delivery or a dead letter): a message id names one message, and whoever
+        reused it would take over that message's record, reports and dead letter. The same
+        message sent again (a retry: same sender, recipient, type and content; trace headers
+        may differ) passes, and is routed again as before."""
+        message_id = message.message_id
         with self._lock:
-            return list(self._dead.values())
+            pending = self._pending.get(message_id)
+            letter = self._dead.get(message_id)
+        record = self.protocol.messages.get(message_id)
+        same = [_content(message) == _content(held.message) for held in (pending, record) if held]
+        if letter is not None:
+            ours = (message.sender_id, message.recipient_id, message.message_type.value)
+            same.append(ours == (letter.sender_id, letter.recipient_id, letter.message_type))
+        if not all(same):
+            raise DuplicateMessageError(
+                f"message_id={message_id[:64]!r} is already taken by another message the hub "
+                "holds: give every new message a new id (AgentMessage.new_id()); a retry must "
+                "send the same message unchanged"
+            )
 
-    def pending(self) -> int:
-        return len(self._pending)
+    def dead_letters(self, agent_id: str | None = None) -> list[DeadLetter]:
+        """The dead letters, or only those ``agent_id`` sent or was sent."""
+        with self._lock:
+            letters = list(self._dead.values())
+        if agent_id is None:
+            return letters
+        return [x for x in letters if agent_id in (x.sender_id, x.recipient_id)]
+
+    def pending(self, agent_id: str | None = None) -> int:
+        """How many deliveries wait for a report (of messages ``agent_id`` sent or was sent)."""
+        if agent_id is None:
+            return len(self._pending)
+        with self._lock:
+            held = [p.message for p in self._pending.values()]
+        return sum(agent_id in (m.sender_id, m.recipient_id) for m in held)
 
     async def tick(self) -> None:
         """Redeliver or dead-letter every pending message whose wait is over.
@@ -229,3 +260,11 @@ class DeliveryTracker:
     ) -> None:
         protocol = self.protocol
         protocol.messages.update(message_id, status, protocol.clock.time(), error, error_type)
+
+
+def _content(message: AgentMessage) -> tuple[object, ...]:
+    """What makes two envelopes under one id the same message (trace headers aside: a
+    retry may travel in a new trace)."""
+    m = message
+    return (m.sender_id, m.recipient_id, m.message_type, m.priority, m.payload, m.created_at,
+            m.expires_at, m.conversation_id, m.broadcast)  # fmt: skip

@@ -10,6 +10,7 @@ The tree::
     ├── UnknownAgentError (ValueError)        sender or recipient is not registered
     ├── UnknownMessageError (ValueError)      no message with that id is in the history
     ├── DuplicateAgentError (ValueError)      agent id already registered with another endpoint
+    ├── DuplicateMessageError (ValueError)    message id the hub holds for another message
     ├── UnknownCapabilityError (ValueError)   no registered agent has the capability
     ├── UnknownMessageError (ValueError)      no message with that id is (still) in history
     ├── InvalidMessageError (ValueError)      empty agent id, bad priority or message type ...
@@ -31,6 +32,7 @@ from otel_agents._errors import MessagingError, invalid_value
 __all__ = [
     "DeliveryError",
     "DuplicateAgentError",
+    "DuplicateMessageError",
     "InvalidMessageError",
     "InvalidPayloadError",
     "MessageExpiredError",
@@ -53,6 +55,11 @@ class UnknownMessageError(MessagingError, ValueError):
 
 class DuplicateAgentError(MessagingError, ValueError):
     """An agent id is already registered with a different endpoint."""
+
+
+class DuplicateMessageError(MessagingError, ValueError):
+    """A message id the hub still holds (history, pending delivery or dead letter) arrived
+    with another message: only its sender may send it again, and only unchanged."""
 
 
 class UnknownCapabilityError(MessagingError, ValueError):

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from otel_agents.messaging._errors import InvalidMessageError, MessageTooLargeError, SecurityError
+from otel_agents.messaging._json import loads_strict
 from otel_agents.messaging._message import AgentMessage
 from otel_agents.messaging._security import SecurityConfig
 from otel_agents.messaging._telemetry import MessagingTelemetry
@@ -85,15 +86,9 @@ def _too_large(size: int, limit: int) -> MessageTooLargeError:
 
 
 def parse_json(body: bytes | str) -> Any:
-    """Parse a request body; malformed or absurdly nested JSON is an InvalidMessageError."""
-    try:
-        return json.loads(body)
-    except RecursionError:
-        raise InvalidMessageError(
-            "the request body is nested too deeply to parse: flatten the payload"
-        ) from None
-    except ValueError as exc:
-        raise InvalidMessageError(f"the request body is not valid JSON: {exc}") from exc
+    """Parse a request body strictly (:func:`~otel_agents.messaging._json.loads_strict`):
+    malformed or absurdly nested JSON, ``NaN`` and ``Infinity`` are an InvalidMessageError."""
+    return loads_strict(body)
 
 
 async def read_envelopes(

@@ -7,9 +7,16 @@ it until the recipient reports it processed, redelivering it or parking it as a 
 route but ``/healthz`` needs a bearer token; envelopes must be signed when a signing key is
 set. Errors are JSON ``{"error": code, "detail": message}`` with these codes:
 ``unknown_agent`` (404), ``unknown_message`` (404), ``unknown_capability`` (404),
-``duplicate_agent`` (409), ``invalid_message`` (400), ``too_large`` (413), ``expired`` (410),
-``unauthorized`` (401), ``unsigned`` / ``bad_signature`` / ``stale`` / ``replayed`` (403),
-delivery failures (502).
+``duplicate_agent`` / ``duplicate_message`` (409), ``invalid_message`` (400),
+``too_large`` (413), ``expired`` (410), ``unauthorized`` (401), ``unsigned`` /
+``bad_signature`` / ``stale`` / ``replayed`` (403), delivery failures (502).
+
+A message id names one message: the hub refuses (``duplicate_message``) a message whose id
+it still holds (history, pending delivery or dead letter) for another message; the same
+message sent again by its sender is routed again. With per-agent tokens, an agent reads
+(``GET /messages/{id}``, ``GET /dead-letters``) and reports on (``POST /acks``, recipient
+only) its own messages alone. The shared secret proves no agent: whoever holds it may send
+as any agent, and sees and reports on every message.
 
 =======  ==========================  =============================================
 method   path                        what
@@ -59,6 +66,7 @@ from otel_agents.messaging._http import (
     read_envelopes,
     refusal,
 )
+from otel_agents.messaging._message import AgentMessage
 from otel_agents.messaging._protocol import AgentCommunicationProtocol
 from otel_agents.messaging._router import Router
 from otel_agents.messaging._runtime import broadcast_copies, broadcast_recipients
@@ -102,7 +110,7 @@ def create_hub_app(
     security = security or SecurityConfig()
     telemetry = hub.telemetry
     tracker = DeliveryTracker(hub)
-    router = Router(hub, tracker.delivered)
+    router = Router(hub, tracker.delivered, tracker.check_id)
     limit: int = hub.config["max_message_size"]
     allowed = parse_networks(hub.config["allowed_endpoint_networks"])
 
@@ -182,7 +190,13 @@ def create_hub_app(
         return JSONResponse({"refused": refused}, status_code=202)
 
     async def broadcast(request: Request, proven: str | None) -> Response:
-        (template,), _ = await read_envelopes(request, security, telemetry, proven, limit)
+        envelopes, batch = await read_envelopes(request, security, telemetry, proven, limit)
+        if batch:
+            raise InvalidMessageError(
+                "a broadcast takes one envelope object, not an array: send one envelope to "
+                "/broadcast (its copies get their own ids), or an array of messages to /messages"
+            )
+        (template,) = envelopes
         hub.registry.get(template.sender_id, "sender_id")
         recipients = broadcast_recipients(template.sender_id, hub.list_agents())
         copies = [copy for copy, _ in broadcast_copies(template, recipients)]
@@ -194,6 +208,8 @@ def create_hub_app(
     async def message_status(request: Request, proven: str | None) -> Response:
         message_id = request.path_params["message_id"]
         record = hub.messages.get(message_id)
+        if record is not None and not _involves(proven, record.message):
+            record = None  # answered as an unknown id: its existence is not the caller's
         if record is None:
             raise UnknownMessageError(
                 f"message_id={message_id[:64]!r} is not in the hub's history: it was never "
@@ -218,13 +234,14 @@ def create_hub_app(
         return JSONResponse({"acknowledged": taken})
 
     async def dead_letters(request: Request, proven: str | None) -> Response:
-        letters = [letter.to_dict() for letter in tracker.dead_letters()]
+        # A proven agent sees its own messages only; the shared secret sees them all.
+        letters = [letter.to_dict() for letter in tracker.dead_letters(proven)]
         return JSONResponse(
             {
                 "dead_letters": letters,
                 "count": len(letters),
                 "dropped": tracker.dropped_dead_letters,
-                "pending": tracker.pending(),
+                "pending": tracker.pending(proven),
             }
         )
 
@@ -272,6 +289,12 @@ def create_hub_app(
         meter_provider=meter_provider,
     )
     return Starlette(routes=routes, middleware=[middleware], lifespan=lifespan)
+
+
+def _involves(proven: str | None, message: AgentMessage) -> bool:
+    """Whether the caller may see ``message``: any caller of the shared secret (it proves no
+    agent), else only the agent that sent it or was sent it."""
+    return proven is None or proven in (message.sender_id, message.recipient_id)
 
 
 def _client_address(request: Request) -> str | None:

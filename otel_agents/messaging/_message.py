@@ -24,6 +24,7 @@ from otel_agents.messaging._errors import (
     InvalidPayloadError,
     bad_value,
 )
+from otel_agents.messaging._json import loads_strict
 
 __all__ = [
     "AgentMessage",
@@ -267,13 +268,7 @@ class AgentMessage:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> AgentMessage:
-        try:
-            data = json.loads(text)
-        except RecursionError:
-            raise InvalidMessageError("message is nested too deeply to parse") from None
-        except ValueError as exc:
-            raise InvalidMessageError(f"message is not valid JSON: {exc}") from exc
-        return cls.from_dict(data)
+        return cls.from_dict(loads_strict(text, "message"))
 
 
 def new_message(

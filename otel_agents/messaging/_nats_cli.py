@@ -113,10 +113,11 @@ async def _serve(comm: Any, args: argparse.Namespace) -> int:
 def run_nats_send(args: argparse.Namespace) -> int:
     """Send one message over NATS; print its id and its record (JSON)."""
     import otel_agents
+    from otel_agents.messaging._json import loads_strict
     from otel_agents.messaging._protocol import AgentCommunicationProtocol
 
     try:
-        payload = json.loads(args.payload)
+        payload = loads_strict(args.payload, "the payload")
     except ValueError as exc:
         print(f"otel-agents send: payload={args.payload!r:.80} is not JSON: {exc}", file=sys.stderr)
         return 2

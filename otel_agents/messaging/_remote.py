@@ -23,12 +23,12 @@ from otel_agents._settings import DRAIN_TIMEOUT
 from otel_agents.genai._context import check_conversation_id, current_conversation_id
 from otel_agents.messaging._consumer import serve_until
 from otel_agents.messaging._errors import (
-    DeliveryError,
     MessageExpiredError,
     MessageTooLargeError,
     UnknownAgentError,
 )
 from otel_agents.messaging._handlers import Handler, HandlerRegistry
+from otel_agents.messaging._hub_call import call_hub, check_timeout
 from otel_agents.messaging._message import (
     AgentMessage,
     AgentStatus,
@@ -71,6 +71,11 @@ class RemoteAgent(AgentRuntime):
         config: ``heartbeat_interval``, ``message_timeout``, ``max_queue_size`` ...
         clock: time source.
         client: an ``httpx.AsyncClient`` to use (one is made otherwise).
+        timeout: seconds one call to the hub may take in all, connection and the whole
+            answer included (httpx's own timeout bounds each read only, so a hub trickling
+            its answer would hold the call, and the sends queued behind it, indefinitely).
+            A call past it raises :class:`DeliveryError` (reason ``hub_timeout``); an answer
+            over 16 MiB is refused unread (``answer_too_large``).
         tracer_provider: defaults to the global one.
         meter_provider: defaults to the global one.
     """
@@ -88,10 +93,12 @@ class RemoteAgent(AgentRuntime):
         config: dict[str, Any] | None = None,
         clock: Clock | None = None,
         client: httpx.AsyncClient | None = None,
+        timeout: float = 10.0,
         tracer_provider: Any = None,
         meter_provider: Any = None,
     ) -> None:
         self.agent_id = validate_agent_id(agent_id)
+        self.timeout = check_timeout(timeout)
         self.name = name
         self.capabilities = list(capabilities)
         self.endpoint = endpoint
@@ -108,7 +115,7 @@ class RemoteAgent(AgentRuntime):
             self.config["max_queue_size"], name=agent_id
         )
         self.telemetry.observe(queue_depth=self._depths)
-        self._client = client or httpx.AsyncClient(timeout=10.0)
+        self._client = client or httpx.AsyncClient(timeout=self.timeout)
         self._owns_client = client is None
         self._outbox = Outbox(self._post)
         self._reports = OutcomeReports(lambda batch: self._call("POST", "/acks", body=_json(batch)))
@@ -140,25 +147,17 @@ class RemoteAgent(AgentRuntime):
         if signed_id is not None and body is not None:
             headers.update(self.security.sign(signed_id, body))
         propagate.inject(headers)
-        try:
-            response = await self._client.request(
-                method, self.hub_url + path, content=body, headers=headers, params=params
-            )
-        except httpx.HTTPError as exc:
-            raise DeliveryError(
-                f"the hub at {self._hub_shown} is unreachable ({type(exc).__name__}): check that "
-                "`otel-agents hub` is running there",
-                reason="hub_unreachable",
-            ) from exc
-        data: Any = None
-        with contextlib.suppress(ValueError):
-            data = response.json()
-        if response.status_code >= 400:
-            error = data.get("error") if isinstance(data, dict) else None
-            detail = data.get("detail") if isinstance(data, dict) else response.text[:300]
-            message = f"the hub refused {method} {path} (HTTP {response.status_code}): {detail}"
-            raise from_wire(error, message, response.status_code)
-        return data
+        return await call_hub(
+            self._client,
+            method,
+            self.hub_url,
+            path,
+            hub_shown=self._hub_shown,
+            timeout=self.timeout,
+            headers=headers,
+            body=body,
+            params=params,
+        )
 
     async def register(self) -> dict[str, Any]:
         """Register (or re-register) this agent with the hub."""

@@ -71,16 +71,23 @@ class Router:
         self,
         protocol: AgentCommunicationProtocol,
         on_delivered: Callable[[AgentMessage], None] | None = None,
+        check_id: Callable[[AgentMessage], None] | None = None,
     ) -> None:
         self.protocol = protocol
         #: Called with each message an inbox accepted (the hub tracks its outcome).
         self.on_delivered = on_delivered
+        #: Raises for a message whose id the hub holds for another message.
+        self.check_id = check_id
 
     def check(self, message: AgentMessage) -> AgentInfo:
-        """The recipient of ``message``; raises for unknown agents or an expired message."""
+        """The recipient of ``message``; raises for unknown agents, a message id taken by
+        another message, or an expired message."""
         protocol = self.protocol
         protocol.registry.get(message.sender_id, "sender_id")
         recipient = protocol.registry.get(message.recipient_id, "recipient_id")
+        if self.check_id is not None:
+            # Before anything is recorded under the id (an expired message is, below).
+            self.check_id(message)
         if message.is_expired(protocol.clock.time()):
             protocol.consumer.expire(message, MESSAGING_OPERATION_SEND)
             raise MessageExpiredError(

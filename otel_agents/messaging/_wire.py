@@ -21,6 +21,7 @@ WIRE_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (e.UnknownMessageError, 404, "unknown_message"),
     (e.UnknownCapabilityError, 404, "unknown_capability"),
     (e.DuplicateAgentError, 409, "duplicate_agent"),
+    (e.DuplicateMessageError, 409, "duplicate_message"),
     (e.MessageTooLargeError, 413, "too_large"),
     (e.InvalidMessageError, 400, "invalid_message"),
     (e.InvalidPayloadError, 400, "invalid_message"),
