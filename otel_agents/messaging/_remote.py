@@ -26,6 +26,7 @@ from otel_agents.messaging._errors import (
     DeliveryError,
     MessageExpiredError,
     MessageTooLargeError,
+    QueueFullError,
     UnknownAgentError,
 )
 from otel_agents.messaging._handlers import Handler, HandlerRegistry
@@ -101,7 +102,11 @@ class RemoteAgent(AgentRuntime):
         self.metadata = metadata or {}
         self.security = security or SecurityConfig()
         super().__init__(
-            config, clock=clock, tracer_provider=tracer_provider, meter_provider=meter_provider
+            config,
+            clock=clock,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            keep_unsettled=True,  # see accept()
         )
         self.handlers = HandlerRegistry()
         self.queue: PriorityMessageQueue[AgentMessage] = PriorityMessageQueue(
@@ -309,6 +314,11 @@ class RemoteAgent(AgentRuntime):
         not queued again; if it was already processed, its outcome is reported again. A
         message refused because the queue was full is not remembered, so the hub's next
         delivery of it is queued.
+
+        The history keeps the record of every message queued or being processed (it drops
+        settled ones only): were it to drop one, the outcome would never be reported and
+        the hub's redelivery would run the message again. So a message is also refused as
+        queue full while ``max_message_history`` records are all unsettled.
         """
         known = self.messages.get(message.message_id)
         if known is not None and known.message.recipient_id == message.recipient_id:
@@ -318,6 +328,12 @@ class RemoteAgent(AgentRuntime):
         if self.consumer.expired(message):
             raise MessageExpiredError(
                 f"message {message.message_id!r} expired before it reached {self.agent_id!r}"
+            )
+        if not self.messages.has_room():
+            raise QueueFullError(
+                f"agent {self.agent_id!r} holds {self.config['max_message_history']} messages "
+                "queued or being processed (max_message_history): retry later, or raise "
+                "max_message_history above max_queue_size"
             )
         self.queue.put(message, message.priority)
         # Recorded only once queued: a record is what makes the next copy a duplicate. No
