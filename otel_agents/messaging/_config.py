@@ -148,6 +148,28 @@ MESSAGING_PARAMS: tuple[Param[Any], ...] = (
     ),
     Param(
         M,
+        "max_pending_deliveries",
+        None,
+        10_000,
+        (
+            "messages the hub keeps (payload included) waiting for their recipients' outcome"
+            " reports; past it new ones for reporting agents get a 503 queue_full"
+        ),
+        number(int, minimum=1),
+    ),
+    Param(
+        M,
+        "max_pending_per_agent",
+        None,
+        1000,
+        (
+            "of those, for one recipient: an agent that never reports fills its own share,"
+            " not the hub's"
+        ),
+        number(int, minimum=1),
+    ),
+    Param(
+        M,
         "transport",
         None,
         None,

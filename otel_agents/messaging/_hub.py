@@ -9,7 +9,8 @@ set. Errors are JSON ``{"error": code, "detail": message}`` with these codes:
 ``unknown_agent`` (404), ``unknown_message`` (404), ``unknown_capability`` (404),
 ``duplicate_agent`` (409), ``invalid_message`` (400), ``too_large`` (413), ``expired`` (410),
 ``unauthorized`` (401), ``unsigned`` / ``bad_signature`` / ``stale`` / ``replayed`` (403),
-delivery failures (502).
+``queue_full`` (503: too many messages wait for their outcome, see ``max_pending_deliveries``
+and ``max_pending_per_agent``), delivery failures (502).
 
 =======  ==========================  =============================================
 method   path                        what
@@ -102,7 +103,7 @@ def create_hub_app(
     security = security or SecurityConfig()
     telemetry = hub.telemetry
     tracker = DeliveryTracker(hub)
-    router = Router(hub, tracker.delivered)
+    router = Router(hub, tracker.delivered, tracker.admit)
     limit: int = hub.config["max_message_size"]
     allowed = parse_networks(hub.config["allowed_endpoint_networks"])
 
