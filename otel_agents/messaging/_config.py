@@ -148,6 +148,22 @@ MESSAGING_PARAMS: tuple[Param[Any], ...] = (
     ),
     Param(
         M,
+        "max_agents",
+        None,
+        10_000,
+        "agents registered at once; past it a new id gets a 503 registry_full",
+        number(int, minimum=1),
+    ),
+    Param(
+        M,
+        "max_agent_metadata_bytes",
+        None,
+        16_384,
+        "bytes of an agent's metadata as JSON; larger ones are refused (400)",
+        number(int, minimum=2),
+    ),
+    Param(
+        M,
         "max_pending_deliveries",
         None,
         10_000,

@@ -12,6 +12,7 @@ The tree::
     ├── DuplicateAgentError (ValueError)      agent id already registered with another endpoint
     ├── UnknownCapabilityError (ValueError)   no registered agent has the capability
     ├── UnknownMessageError (ValueError)      no message with that id is (still) in history
+    ├── RegistryFullError                     ``max_agents`` agents are registered already
     ├── InvalidMessageError (ValueError)      empty agent id, bad priority or message type ...
     │   └── MessageTooLargeError              an envelope or request over max_message_size
     ├── InvalidPayloadError (TypeError)       payload is not JSON-serializable
@@ -36,6 +37,7 @@ __all__ = [
     "MessageExpiredError",
     "MessageTooLargeError",
     "QueueFullError",
+    "RegistryFullError",
     "SecurityError",
     "UnknownAgentError",
     "UnknownCapabilityError",
@@ -53,6 +55,10 @@ class UnknownMessageError(MessagingError, ValueError):
 
 class DuplicateAgentError(MessagingError, ValueError):
     """An agent id is already registered with a different endpoint."""
+
+
+class RegistryFullError(MessagingError):
+    """``max_agents`` agents are registered already: a new id is refused until one goes."""
 
 
 class UnknownCapabilityError(MessagingError, ValueError):

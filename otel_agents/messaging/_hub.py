@@ -9,8 +9,9 @@ set. Errors are JSON ``{"error": code, "detail": message}`` with these codes:
 ``unknown_agent`` (404), ``unknown_message`` (404), ``unknown_capability`` (404),
 ``duplicate_agent`` (409), ``invalid_message`` (400), ``too_large`` (413), ``expired`` (410),
 ``unauthorized`` (401), ``unsigned`` / ``bad_signature`` / ``stale`` / ``replayed`` (403),
-``queue_full`` (503: too many messages wait for their outcome, see ``max_pending_deliveries``
-and ``max_pending_per_agent``), delivery failures (502).
+``registry_full`` (503: ``max_agents`` are registered), ``queue_full`` (503: too many
+messages wait for their outcome, see ``max_pending_deliveries`` and
+``max_pending_per_agent``), delivery failures (502).
 
 =======  ==========================  =============================================
 method   path                        what

@@ -1,5 +1,10 @@
 """The agent registry: who is registered, what they can do, their status and heartbeats.
 
+It is bounded: at most ``max_agents`` agents (a new id past it is a
+:class:`~otel_agents.messaging._errors.RegistryFullError`; re-registering a known id always
+works) and ``max_metadata_bytes`` of metadata each (as compact JSON): a registry anyone with
+the shared secret can fill must not grow without limit, nor make ``GET /agents`` huge.
+
 Heartbeats are timed on a monotonic clock. An agent that misses ``heartbeat_miss_limit``
 heartbeats in a row is marked offline exactly once (a status change event and a metric); a
 later heartbeat brings it back online. Tests inject a :class:`Clock` instead of sleeping.
@@ -22,6 +27,7 @@ from otel_agents.messaging._capabilities import capabilities_wanted, meets, requ
 from otel_agents.messaging._errors import (
     DuplicateAgentError,
     InvalidMessageError,
+    RegistryFullError,
     UnknownAgentError,
     UnknownCapabilityError,
     bad_value,
@@ -91,8 +97,12 @@ class AgentRegistry:
         heartbeat_interval: float,
         heartbeat_miss_limit: int,
         max_status_history: int = 1000,
+        max_agents: int | None = None,
+        max_metadata_bytes: int | None = None,
     ) -> None:
         self._telemetry = telemetry
+        self.max_agents = max_agents
+        self.max_metadata_bytes = max_metadata_bytes
         self._clock = clock
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_miss_limit = heartbeat_miss_limit
@@ -139,7 +149,7 @@ class AgentRegistry:
             raise bad_value(
                 InvalidMessageError, "endpoint", endpoint, 'a URL such as "http://localhost:8001"'
             )
-        metadata = _check_metadata(metadata)
+        metadata = _check_metadata(metadata, self.max_metadata_bytes)
         with self._lock:
             existing = self._agents.get(agent_id)
             if existing is not None and existing.endpoint != endpoint:
@@ -147,6 +157,16 @@ class AgentRegistry:
                     f"agent_id={agent_id!r} is already registered with endpoint "
                     f"{existing.endpoint!r}, not {endpoint!r}: unregister it first or use "
                     "another id"
+                )
+            if (
+                existing is None
+                and self.max_agents is not None
+                and len(self._agents) >= self.max_agents
+            ):
+                raise RegistryFullError(
+                    f"{len(self._agents)} agents are registered (max_agents="
+                    f"{self.max_agents}): agent_id={agent_id!r} is refused; unregister agents "
+                    "that are gone, or raise max_agents"
                 )
             info = AgentInfo(
                 agent_id,
@@ -311,15 +331,23 @@ def _coerce_status(value: AgentStatus | str) -> AgentStatus:
         ) from None
 
 
-def _check_metadata(metadata: Any) -> dict[str, Any]:
+def _check_metadata(metadata: Any, limit: int | None) -> dict[str, Any]:
     if metadata is None:
         return {}
     if not isinstance(metadata, dict):
         raise bad_value(InvalidMessageError, "metadata", metadata, "a dict or None")
     try:
-        result: dict[str, Any] = json.loads(json.dumps(metadata, allow_nan=False))
-    except (TypeError, ValueError):
+        text = json.dumps(metadata, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
         raise bad_value(
             InvalidMessageError, "metadata", metadata, "JSON-serializable data"
         ) from None
+    size = len(text.encode())
+    if limit is not None and size > limit:
+        # Not repeated in the error: it is large by definition.
+        raise InvalidMessageError(
+            f"metadata is {size} bytes as JSON, over max_agent_metadata_bytes="
+            f"{limit}: keep large data elsewhere and put a reference in metadata"
+        )
+    result: dict[str, Any] = json.loads(text)
     return result
