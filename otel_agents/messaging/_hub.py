@@ -148,6 +148,9 @@ def create_hub_app(
             data.get("metadata"),
             reports_outcomes=data.get("reports_outcomes") is True,
             client_address=_client_address(request),
+            # Its own token proves the agent: a restart at a new address moves it. The shared
+            # secret proves no identity, so it must not take over another agent's id.
+            may_move=proven is not None and proven == agent_id and proven in security.agent_tokens,
         )
         return JSONResponse(info.to_dict(), status_code=201)
 

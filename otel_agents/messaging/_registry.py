@@ -128,10 +128,14 @@ class AgentRegistry:
         *,
         reports_outcomes: bool = False,
         client_address: str | None = None,
+        may_move: bool = False,
     ) -> AgentInfo:
         """Register (or update) an agent; audited as ``agent.register`` by that agent.
 
         ``client_address``: where an HTTP registration came from, for the audit record.
+        ``may_move``: the caller proved it is this agent (its own token), so a new endpoint
+        replaces the registered one (a restart at a new address); otherwise a different
+        endpoint is a :class:`DuplicateAgentError`.
         """
         validate_agent_id(agent_id)
         if not isinstance(name, str):
@@ -152,11 +156,12 @@ class AgentRegistry:
         metadata = _check_metadata(metadata, self.max_metadata_bytes)
         with self._lock:
             existing = self._agents.get(agent_id)
-            if existing is not None and existing.endpoint != endpoint:
+            moved = existing is not None and existing.endpoint != endpoint
+            if existing is not None and moved and not may_move:
                 raise DuplicateAgentError(
                     f"agent_id={agent_id!r} is already registered with endpoint "
-                    f"{existing.endpoint!r}, not {endpoint!r}: unregister it first or use "
-                    "another id"
+                    f"{existing.endpoint!r}, not {endpoint!r}: unregister it first, use "
+                    "another id, or (over HTTP) register with the agent's own token to move it"
                 )
             if (
                 existing is None
@@ -186,7 +191,11 @@ class AgentRegistry:
             actor=agent_id,
             target=agent_id,
             client_address=client_address,
-            details={"updated": existing is not None, "capabilities": len(info.capabilities)},
+            details={
+                "updated": existing is not None,
+                "moved": moved,
+                "capabilities": len(info.capabilities),
+            },
         )
         previous = None if existing is None else existing.status
         if previous is not AgentStatus.ONLINE:

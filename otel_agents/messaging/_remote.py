@@ -24,6 +24,7 @@ from otel_agents.genai._context import current_conversation_id
 from otel_agents.messaging._consumer import serve_until
 from otel_agents.messaging._errors import (
     DeliveryError,
+    DuplicateAgentError,
     MessageExpiredError,
     MessageTooLargeError,
     QueueFullError,
@@ -352,11 +353,20 @@ class RemoteAgent(AgentRuntime):
         self._reports.add(self.messages.get(message_id))
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Register, then process messages and send heartbeats until ``stop`` is set."""
+        """Register, then process messages and send heartbeats until ``stop`` is set.
+
+        Raises:
+            DuplicateAgentError: the hub has this id at another endpoint and this agent did
+                not prove it is that agent (only its own token lets it move there): retrying
+                would never succeed, so it logs an error and gives up.
+        """
         failures = 0
         while not stop.is_set():
             try:
                 await self.register()
+            except DuplicateAgentError as exc:
+                _log_taken(self.agent_id, self._hub_shown, exc)
+                raise
             except Exception as exc:  # the hub may start after us: keep trying
                 failures += 1
                 _logger.warning(
@@ -427,6 +437,9 @@ class RemoteAgent(AgentRuntime):
         while True:
             try:
                 await self.register()
+            except DuplicateAgentError as exc:  # another agent took the id meanwhile
+                _log_taken(self.agent_id, self._hub_shown, exc)
+                return
             except Exception as exc:
                 _logger.warning(
                     "registering %s again with %s failed (next try in %g s): %s",
@@ -447,6 +460,17 @@ class RemoteAgent(AgentRuntime):
         await self._reports.aclose()  # a last chance for the reports in flight
         if self._owns_client:
             await self._client.aclose()
+
+
+def _log_taken(agent_id: str, hub: str, exc: DuplicateAgentError) -> None:
+    _logger.error(
+        "the hub at %s refuses agent %s: %s. Registering again will not help: give this agent "
+        "its own token (agent_tokens) so it may move its endpoint, unregister the old entry, "
+        "or use another id",
+        hub,
+        agent_id,
+        exc,
+    )
 
 
 def _json(data: Any) -> bytes:
