@@ -86,6 +86,12 @@ def register(subparsers: Any) -> None:
         default=None,
         help="messages kept waiting for one agent's outcome reports (default 1000)",
     )
+    hub.add_argument(
+        "--offline-agent-retention",
+        type=float,
+        default=None,
+        help="seconds an offline, silent agent stays registered (default 86400)",
+    )
     hub.set_defaults(handler=run_hub)
 
     agent = subparsers.add_parser("agent", help="run one agent with its HTTP inbox")
@@ -186,7 +192,7 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         )
         if args.ack_timeout is not None:  # else the variable, else the default
             config["ack_timeout"] = args.ack_timeout
-        for key in ("max_pending_deliveries", "max_pending_per_agent"):
+        for key in ("max_pending_deliveries", "max_pending_per_agent", "offline_agent_retention"):
             if getattr(args, key) is not None:  # else the declared default
                 config[key] = getattr(args, key)
     return config

@@ -164,6 +164,17 @@ MESSAGING_PARAMS: tuple[Param[Any], ...] = (
     ),
     Param(
         M,
+        "offline_agent_retention",
+        None,
+        86_400.0,
+        (
+            "seconds the hub keeps an agent that is offline and silent before it unregisters"
+            " it (its place under max_agents is freed); None: keep it"
+        ),
+        number(float, positive=True, nullable=True),
+    ),
+    Param(
+        M,
         "max_pending_deliveries",
         None,
         10_000,

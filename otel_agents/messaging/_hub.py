@@ -33,6 +33,7 @@ GET      /healthz                    liveness
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -236,13 +237,28 @@ def create_hub_app(
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "agents": len(hub.list_agents())})
 
+    retention: float | None = hub.config["offline_agent_retention"]
+
+    def check_heartbeats() -> None:
+        """Mark silent agents offline; unregister those offline longer than the retention
+        (an id registered and abandoned must not keep its place under max_agents)."""
+        hub.check_heartbeats()
+        if retention is None:
+            return
+        for agent_id in hub.registry.silent_offline(retention):
+            with contextlib.suppress(MessagingError):  # unregistered meanwhile
+                hub.unregister_agent(agent_id, reason="offline_retention")
+                _logger.info(
+                    "agent %s was offline for over %g s (offline_agent_retention): unregistered",
+                    agent_id,
+                    retention,
+                )
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         interval = hub.config["heartbeat_interval"]
         tasks = [
-            periodic(
-                interval, hub.check_heartbeats, name="otel-agents-hub-heartbeats", logger=_logger
-            ),
+            periodic(interval, check_heartbeats, name="otel-agents-hub-heartbeats", logger=_logger),
             periodic(
                 tracker.tick_interval,
                 tracker.tick,

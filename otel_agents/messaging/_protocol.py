@@ -112,12 +112,19 @@ class AgentCommunicationProtocol(ProtocolSending, ProtocolProcessing):
             self._monitor.start()
         return info
 
-    def unregister_agent(self, agent_id: str, *, client_address: str | None = None) -> AgentInfo:
+    def unregister_agent(
+        self,
+        agent_id: str,
+        *,
+        client_address: str | None = None,
+        reason: str = "unregistered",
+    ) -> AgentInfo:
         """Remove an agent; messages still queued for it are recorded as failed.
 
         ``client_address``: where an HTTP request to unregister came from (the audit record).
+        ``reason``: why, when the agent did not ask (the status change and audit record).
         """
-        info = self.registry.unregister(agent_id, client_address=client_address)
+        info = self.registry.unregister(agent_id, client_address=client_address, reason=reason)
         self._handlers.pop(agent_id, None)
         self.transport.unregistered(agent_id)
         for message in self.transport.discard(agent_id):

@@ -202,18 +202,27 @@ class AgentRegistry:
             self._changed(agent_id, previous, AgentStatus.ONLINE, "registered")
         return info
 
-    def unregister(self, agent_id: str, *, client_address: str | None = None) -> AgentInfo:
-        """Remove an agent; audited as ``agent.unregister`` by that agent."""
+    def unregister(
+        self,
+        agent_id: str,
+        *,
+        client_address: str | None = None,
+        reason: str = "unregistered",
+    ) -> AgentInfo:
+        """Remove an agent; audited as ``agent.unregister`` by that agent (by ``hub`` when
+        ``reason`` is not ``unregistered``: the hub removed it, with that reason)."""
         with self._lock:
             info = self.get(agent_id)
             del self._agents[agent_id]
+        by_itself = reason == "unregistered"
         audit_log().record(
             sc.AUDIT_AGENT_UNREGISTER,
-            actor=agent_id,
+            actor=agent_id if by_itself else "hub",
             target=agent_id,
             client_address=client_address,
+            details=None if by_itself else {"reason": reason},
         )
-        self._changed(agent_id, info.status, AgentStatus.OFFLINE, "unregistered")
+        self._changed(agent_id, info.status, AgentStatus.OFFLINE, reason)
         return info
 
     def get(self, agent_id: str, parameter: str = "agent_id") -> AgentInfo:
@@ -307,6 +316,18 @@ class AgentRegistry:
         for agent_id, previous in lost:
             self._changed(agent_id, previous, AgentStatus.OFFLINE, "heartbeat_missed")
         return [agent_id for agent_id, _ in lost]
+
+    def silent_offline(self, seconds: float) -> list[str]:
+        """The agents offline whose last heartbeat (or registration) is over ``seconds``
+        ago, oldest first."""
+        now = self._clock.monotonic()
+        with self._lock:
+            gone = [
+                info
+                for info in self._agents.values()
+                if info.status is AgentStatus.OFFLINE and now - info.last_heartbeat > seconds
+            ]
+        return [info.agent_id for info in sorted(gone, key=lambda info: info.last_heartbeat)]
 
     def counts_by_status(self) -> dict[str, int]:
         counts = dict.fromkeys((s.value for s in AgentStatus), 0)

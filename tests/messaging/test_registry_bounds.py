@@ -1,5 +1,6 @@
 """The agent registry is bounded: at most ``max_agents`` agents and
-``max_agent_metadata_bytes`` of metadata each.
+``max_agent_metadata_bytes`` of metadata each; the hub unregisters an agent offline and
+silent for longer than ``offline_agent_retention``.
 
 Anyone with the shared secret used to be able to register any number of ids with up to
 1 MiB of metadata each, kept for good (silent agents only turn offline) and all sent back in
@@ -15,6 +16,7 @@ from typing import Any
 
 import _http
 import pytest
+from _waits import eventually
 
 from otel_agents.messaging import InvalidMessageError, RegistryFullError
 from otel_agents.messaging._remote import RemoteAgent
@@ -57,6 +59,26 @@ def test_the_default_limits_are_ten_thousand_agents_and_16_kib_of_metadata(
     comm = make_comm()
     assert comm.registry.max_agents == 10_000
     assert comm.registry.max_metadata_bytes == 16_384
+    assert comm.config["offline_agent_retention"] == 86_400.0
+
+
+def test_silent_offline_lists_only_agents_offline_and_silent_for_longer(
+    make_comm: Any, clock: Any
+) -> None:
+    """An agent that stops heartbeating goes offline, then past the retention is listed; one
+    that heartbeats is not; the hub's removal is recorded with its reason."""
+    comm = make_comm({"heartbeat_interval": 10, "heartbeat_miss_limit": 1})
+    comm.register_agent("gone", "Gone", ["x"], "http://gone")
+    comm.register_agent("alive", "Alive", ["x"], "http://alive")
+    clock.advance(11)
+    comm.heartbeat("alive")
+    assert comm.check_heartbeats() == ["gone"]
+    assert comm.registry.silent_offline(100) == []
+    clock.advance(100)
+    comm.heartbeat("alive")
+    assert comm.registry.silent_offline(100) == ["gone"]
+    comm.unregister_agent("gone", reason="offline_retention")
+    assert comm.registry.status_history.snapshot()[-1].reason == "offline_retention"
 
 
 @pytest.mark.integration  # a hub on 127.0.0.1
@@ -99,5 +121,41 @@ def test_the_hub_answers_503_registry_full_and_400_for_large_metadata() -> None:
         asyncio.run(remote())
         listed = _http.get(f"{hub.url}/agents", headers=AUTH, timeout=10).json()
         assert [agent["agent_id"] for agent in listed] == ["a", "b"]
+    finally:
+        hub.stop()
+
+
+@pytest.mark.integration  # a hub on 127.0.0.1
+def test_the_hub_unregisters_an_agent_offline_past_the_retention_freeing_its_place() -> None:
+    """A ghost (registered, never heartbeating) on a hub with max_agents=1 goes offline,
+    then is unregistered after offline_agent_retention: GET /agents/ghost is 404 and a new
+    agent can register in its place."""
+    config = {
+        "max_agents": 1,
+        "heartbeat_interval": 0.2,
+        "heartbeat_miss_limit": 1,
+        "offline_agent_retention": 0.5,
+    }
+    hub = start_hub(config)
+
+    def register(agent_id: str) -> Any:
+        body = {
+            "agent_id": agent_id,
+            "name": agent_id,
+            "capabilities": ["x"],
+            "endpoint": f"http://{agent_id}.example:8000",
+        }
+        return _http.post(f"{hub.url}/agents", json=body, headers=AUTH, timeout=10)
+
+    try:
+        assert register("ghost").status_code == 201
+        assert register("next").status_code == 503  # the ghost holds the only place
+
+        def gone() -> bool:
+            found = _http.get(f"{hub.url}/agents/ghost", headers=AUTH, timeout=10)
+            return found.status_code == 404
+
+        eventually(gone, "the hub to unregister the silent agent", timeout=30)
+        assert register("next").status_code == 201
     finally:
         hub.stop()
