@@ -74,6 +74,24 @@ def register(subparsers: Any) -> None:
         "--retry-backoff", type=float, default=1.0, help="seconds before the first redelivery"
     )
     hub.add_argument("--max-dead-letters", type=int, default=1000, help="dead letters kept")
+    hub.add_argument(
+        "--max-pending-deliveries",
+        type=int,
+        default=None,
+        help="messages kept waiting for an outcome report, in all (default 10000)",
+    )
+    hub.add_argument(
+        "--max-pending-per-agent",
+        type=int,
+        default=None,
+        help="messages kept waiting for one agent's outcome reports (default 1000)",
+    )
+    hub.add_argument(
+        "--offline-agent-retention",
+        type=float,
+        default=None,
+        help="seconds an offline, silent agent stays registered (default 86400)",
+    )
     hub.set_defaults(handler=run_hub)
 
     agent = subparsers.add_parser("agent", help="run one agent with its HTTP inbox")
@@ -174,6 +192,9 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         )
         if args.ack_timeout is not None:  # else the variable, else the default
             config["ack_timeout"] = args.ack_timeout
+        for key in ("max_pending_deliveries", "max_pending_per_agent", "offline_agent_retention"):
+            if getattr(args, key) is not None:  # else the declared default
+                config[key] = getattr(args, key)
     return config
 
 

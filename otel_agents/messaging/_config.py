@@ -148,6 +148,55 @@ MESSAGING_PARAMS: tuple[Param[Any], ...] = (
     ),
     Param(
         M,
+        "max_agents",
+        None,
+        10_000,
+        "agents registered at once; past it a new id gets a 503 registry_full",
+        number(int, minimum=1),
+    ),
+    Param(
+        M,
+        "max_agent_metadata_bytes",
+        None,
+        16_384,
+        "bytes of an agent's metadata as JSON; larger ones are refused (400)",
+        number(int, minimum=2),
+    ),
+    Param(
+        M,
+        "offline_agent_retention",
+        None,
+        86_400.0,
+        (
+            "seconds the hub keeps an agent that is offline and silent before it unregisters"
+            " it (its place under max_agents is freed); None: keep it"
+        ),
+        number(float, positive=True, nullable=True),
+    ),
+    Param(
+        M,
+        "max_pending_deliveries",
+        None,
+        10_000,
+        (
+            "messages the hub keeps (payload included) waiting for their recipients' outcome"
+            " reports; past it new ones for reporting agents get a 503 queue_full"
+        ),
+        number(int, minimum=1),
+    ),
+    Param(
+        M,
+        "max_pending_per_agent",
+        None,
+        1000,
+        (
+            "of those, for one recipient: an agent that never reports fills its own share,"
+            " not the hub's"
+        ),
+        number(int, minimum=1),
+    ),
+    Param(
+        M,
         "transport",
         None,
         None,

@@ -12,6 +12,14 @@ each attempt up to 60 s. After
 unregistered, it is parked in a bounded dead-letter store (``GET /dead-letters``), counted in
 ``agent.message.dead_lettered`` and its record says ``dead_lettered`` and why.
 
+The pending messages are bounded: at most ``max_pending_deliveries`` in all and
+``max_pending_per_agent`` for one recipient. Past either, the hub refuses a new message for
+a reporting agent before delivering it (:meth:`DeliveryTracker.admit`: ``503 queue_full``,
+the sender's :class:`~otel_agents.messaging.QueueFullError` says which limit), rather than
+dead-letter older ones: an agent that accepts but never reports fills its own share and
+stalls only its own senders. The check runs before delivery, so concurrent requests may pass
+a limit by the messages they carry (one request cannot).
+
 The state lives in the hub's memory: a hub restart forgets pending messages.
 """
 
@@ -24,10 +32,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from otel_agents import semconv as sc
-from otel_agents.messaging._errors import DeliveryError, DuplicateMessageError
+from otel_agents.messaging._errors import DeliveryError, DuplicateMessageError, QueueFullError
 from otel_agents.messaging._message import AgentMessage
 from otel_agents.messaging._protocol import AgentCommunicationProtocol
 from otel_agents.messaging._records import DeadLetter, MessageStatus
+from otel_agents.messaging._registry import AgentInfo
 
 __all__ = ["DeadLetter", "DeliveryTracker"]
 
@@ -63,7 +72,10 @@ class DeliveryTracker:
         self.max_attempts: int = config["max_delivery_attempts"]
         self.backoff: float = config["retry_backoff"]
         self.max_dead_letters: int = config["max_dead_letters"]
+        self.max_pending: int = config["max_pending_deliveries"]
+        self.max_pending_per_agent: int = config["max_pending_per_agent"]
         self._pending: dict[str, _Pending] = {}
+        self._per_recipient: dict[str, int] = {}  # pending messages, by recipient
         self._dead: OrderedDict[str, DeadLetter] = OrderedDict()
         self._lock = threading.Lock()
         self.dropped_dead_letters = 0
@@ -75,6 +87,49 @@ class DeliveryTracker:
     def tick_interval(self) -> float:
         """How often :meth:`tick` should run: often enough for the shortest wait."""
         return min(1.0, max(0.02, min(self.ack_timeout, self.backoff) / 4))
+
+    def admit(self, recipient: AgentInfo, planned: int = 0, planned_for_it: int = 0) -> None:
+        """Raise QueueFullError if a message for ``recipient`` (which reports outcomes)
+        would take the pending messages past a limit, counting ``planned`` more of the same
+        request (``planned_for_it`` of them for this recipient) as already pending."""
+        if not recipient.reports_outcomes:
+            return
+        agent_id = recipient.agent_id
+        with self._lock:
+            total = len(self._pending) + planned
+            mine = self._per_recipient.get(agent_id, 0) + planned_for_it
+        if mine >= self.max_pending_per_agent:
+            raise QueueFullError(
+                f"the hub holds {mine} messages delivered to {agent_id!r} whose outcome it has "
+                f"not heard (max_pending_per_agent={self.max_pending_per_agent}): the agent is "
+                "not keeping up or not reporting; retry later, or raise max_pending_per_agent"
+            )
+        if total >= self.max_pending:
+            raise QueueFullError(
+                f"the hub holds {total} delivered messages whose outcome it has not heard "
+                f"(max_pending_deliveries={self.max_pending}): retry later, or raise "
+                "max_pending_deliveries"
+            )
+
+    def _track(self, pending: _Pending) -> None:
+        """Add ``pending`` (called with ``_lock`` held)."""
+        message = pending.message
+        self._untrack(message.message_id)  # the same id again: counted once
+        self._pending[message.message_id] = pending
+        agent_id = message.recipient_id
+        self._per_recipient[agent_id] = self._per_recipient.get(agent_id, 0) + 1
+
+    def _untrack(self, message_id: str) -> _Pending | None:
+        """Remove and return the pending ``message_id`` (called with ``_lock`` held)."""
+        pending = self._pending.pop(message_id, None)
+        if pending is not None:
+            agent_id = pending.message.recipient_id
+            left = self._per_recipient[agent_id] - 1
+            if left:
+                self._per_recipient[agent_id] = left
+            else:
+                del self._per_recipient[agent_id]
+        return pending
 
     def delivered(self, message: AgentMessage) -> None:
         """An inbox accepted ``message``: wait for its outcome, if its recipient reports
@@ -89,7 +144,7 @@ class DeliveryTracker:
             return
         now = self.protocol.clock.monotonic()
         with self._lock:
-            self._pending[message.message_id] = _Pending(message, 1, now + self.ack_timeout, True)
+            self._track(_Pending(message, 1, now + self.ack_timeout, True))
 
     def acknowledge(
         self, message_id: str, agent_id: str | None, status: str, error_type: str | None
@@ -105,7 +160,7 @@ class DeliveryTracker:
             recipient = self._recipient(message_id)
             if recipient is None or (agent_id is not None and agent_id != recipient):
                 return False  # unknown, or not its recipient: only the recipient reports
-            self._pending.pop(message_id, None)
+            self._untrack(message_id)
             self._dead.pop(message_id, None)  # a late report: the message did get through
         error = None if outcome is MessageStatus.PROCESSED else f"the recipient reported {status}"
         self._set(message_id, outcome, error, error_type if error else None)
@@ -233,7 +288,7 @@ class DeliveryTracker:
             self.protocol.clock.time(),
         )
         with self._lock:
-            if self._pending.pop(message.message_id, None) is None:
+            if self._untrack(message.message_id) is None:
                 return  # acknowledged meanwhile
             self._dead[message.message_id] = letter
             while len(self._dead) > self.max_dead_letters:

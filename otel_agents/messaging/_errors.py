@@ -13,6 +13,7 @@ The tree::
     ├── DuplicateMessageError (ValueError)    message id the hub holds for another message
     ├── UnknownCapabilityError (ValueError)   no registered agent has the capability
     ├── UnknownMessageError (ValueError)      no message with that id is (still) in history
+    ├── RegistryFullError                     ``max_agents`` agents are registered already
     ├── InvalidMessageError (ValueError)      empty agent id, bad priority or message type ...
     │   └── MessageTooLargeError              an envelope or request over max_message_size
     ├── InvalidPayloadError (TypeError)       payload is not JSON-serializable
@@ -38,6 +39,7 @@ __all__ = [
     "MessageExpiredError",
     "MessageTooLargeError",
     "QueueFullError",
+    "RegistryFullError",
     "SecurityError",
     "UnknownAgentError",
     "UnknownCapabilityError",
@@ -60,6 +62,10 @@ class DuplicateAgentError(MessagingError, ValueError):
 class DuplicateMessageError(MessagingError, ValueError):
     """A message id the hub still holds (history, pending delivery or dead letter) arrived
     with another message: only its sender may send it again, and only unchanged."""
+
+
+class RegistryFullError(MessagingError):
+    """``max_agents`` agents are registered already: a new id is refused until one goes."""
 
 
 class UnknownCapabilityError(MessagingError, ValueError):

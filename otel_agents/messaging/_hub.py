@@ -9,7 +9,9 @@ set. Errors are JSON ``{"error": code, "detail": message}`` with these codes:
 ``unknown_agent`` (404), ``unknown_message`` (404), ``unknown_capability`` (404),
 ``duplicate_agent`` / ``duplicate_message`` (409), ``invalid_message`` (400),
 ``too_large`` (413), ``expired`` (410), ``unauthorized`` (401), ``unsigned`` /
-``bad_signature`` / ``stale`` / ``replayed`` (403), delivery failures (502).
+``bad_signature`` / ``stale`` / ``replayed`` (403), ``registry_full`` (503: ``max_agents``
+are registered), ``queue_full`` (503: too many messages wait for their outcome, see
+``max_pending_deliveries`` and ``max_pending_per_agent``), delivery failures (502).
 
 A message id names one message: the hub refuses (``duplicate_message``) a message whose id
 it still holds (history, pending delivery or dead letter) for another message; the same
@@ -38,6 +40,7 @@ GET      /healthz                    liveness
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -110,7 +113,7 @@ def create_hub_app(
     security = security or SecurityConfig()
     telemetry = hub.telemetry
     tracker = DeliveryTracker(hub)
-    router = Router(hub, tracker.delivered, tracker.check_id)
+    router = Router(hub, tracker.delivered, check_id=tracker.check_id, admit=tracker.admit)
     limit: int = hub.config["max_message_size"]
     allowed = parse_networks(hub.config["allowed_endpoint_networks"])
 
@@ -154,6 +157,9 @@ def create_hub_app(
             data.get("metadata"),
             reports_outcomes=data.get("reports_outcomes") is True,
             client_address=_client_address(request),
+            # Its own token proves the agent: a restart at a new address moves it. The shared
+            # secret proves no identity, so it must not take over another agent's id.
+            may_move=proven is not None and proven == agent_id and proven in security.agent_tokens,
         )
         return JSONResponse(info.to_dict(), status_code=201)
 
@@ -248,13 +254,28 @@ def create_hub_app(
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "agents": len(hub.list_agents())})
 
+    retention: float | None = hub.config["offline_agent_retention"]
+
+    def check_heartbeats() -> None:
+        """Mark silent agents offline; unregister those offline longer than the retention
+        (an id registered and abandoned must not keep its place under max_agents)."""
+        hub.check_heartbeats()
+        if retention is None:
+            return
+        for agent_id in hub.registry.silent_offline(retention):
+            with contextlib.suppress(MessagingError):  # unregistered meanwhile
+                hub.unregister_agent(agent_id, reason="offline_retention")
+                _logger.info(
+                    "agent %s was offline for over %g s (offline_agent_retention): unregistered",
+                    agent_id,
+                    retention,
+                )
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         interval = hub.config["heartbeat_interval"]
         tasks = [
-            periodic(
-                interval, hub.check_heartbeats, name="otel-agents-hub-heartbeats", logger=_logger
-            ),
+            periodic(interval, check_heartbeats, name="otel-agents-hub-heartbeats", logger=_logger),
             periodic(
                 tracker.tick_interval,
                 tracker.tick,

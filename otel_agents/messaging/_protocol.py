@@ -70,6 +70,8 @@ class AgentCommunicationProtocol(ProtocolSending, ProtocolProcessing):
             clock=self.clock,
             heartbeat_interval=self.config["heartbeat_interval"],
             heartbeat_miss_limit=self.config["heartbeat_miss_limit"],
+            max_agents=self.config["max_agents"],
+            max_metadata_bytes=self.config["max_agent_metadata_bytes"],
         )
         # The config's ``transport`` (a NATS URL, say) when none is passed; a broker-backed
         # one connects here, so an unreachable broker fails now, with a clear error.
@@ -99,6 +101,7 @@ class AgentCommunicationProtocol(ProtocolSending, ProtocolProcessing):
         Raises:
             InvalidMessageError: an empty id, capabilities that are not a list of strings ...
             DuplicateAgentError: the id is registered with a different endpoint.
+            RegistryFullError: ``max_agents`` others are registered already.
         """
         info = self.registry.register(agent_id, name, capabilities, endpoint, metadata)
         self.transport.registered(info)
@@ -109,12 +112,19 @@ class AgentCommunicationProtocol(ProtocolSending, ProtocolProcessing):
             self._monitor.start()
         return info
 
-    def unregister_agent(self, agent_id: str, *, client_address: str | None = None) -> AgentInfo:
+    def unregister_agent(
+        self,
+        agent_id: str,
+        *,
+        client_address: str | None = None,
+        reason: str = "unregistered",
+    ) -> AgentInfo:
         """Remove an agent; messages still queued for it are recorded as failed.
 
         ``client_address``: where an HTTP request to unregister came from (the audit record).
+        ``reason``: why, when the agent did not ask (the status change and audit record).
         """
-        info = self.registry.unregister(agent_id, client_address=client_address)
+        info = self.registry.unregister(agent_id, client_address=client_address, reason=reason)
         self._handlers.pop(agent_id, None)
         self.transport.unregistered(agent_id)
         for message in self.transport.discard(agent_id):

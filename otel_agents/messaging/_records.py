@@ -1,7 +1,11 @@
 """What happened to each message: queued, processed, expired or failed, and why.
 
 The log keeps at most ``max_message_history`` records (oldest dropped first), indexed by
-message id so a sender can look up why a message was not delivered.
+message id so a sender can look up why a message was not delivered. An agent's log
+(``keep_unsettled``) never drops the record of a message still queued or being processed:
+that record is how it knows a redelivered copy is a duplicate and what outcome to report, so
+it drops the oldest settled record instead, and refuses new messages while every record it
+keeps is unsettled (see :meth:`MessageLog.has_room`).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from otel_agents._errors import invalid_value
 from otel_agents._history import TimeRange, resolve_time_range
 from otel_agents.messaging._message import AgentMessage
 
-__all__ = ["DeadLetter", "MessageLog", "MessageRecord", "MessageStatus"]
+__all__ = ["SETTLED", "DeadLetter", "MessageLog", "MessageRecord", "MessageStatus"]
 
 
 class MessageStatus(StrEnum):
@@ -30,6 +34,17 @@ class MessageStatus(StrEnum):
     FAILED = "failed"
     #: The hub gave up delivering it (see its dead-letter store).
     DEAD_LETTERED = "dead_lettered"
+
+
+#: The statuses a message does not leave: its outcome is known.
+SETTLED = frozenset(
+    {
+        MessageStatus.PROCESSED,
+        MessageStatus.EXPIRED,
+        MessageStatus.FAILED,
+        MessageStatus.DEAD_LETTERED,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -86,13 +101,22 @@ class MessageLog:
 
     One insertion-ordered dict serves both lookups by id and time-range queries (records
     arrive in time order), so recording a message costs one dict insert.
+
+    Args:
+        max_items: the most records kept (``max_message_history``).
+        keep_unsettled: drop only settled records (oldest settled first, tracked in a second
+            ordered dict so a drop stays O(1)); a log of unsettled records only may then
+            pass ``max_items`` until one settles: its owner refuses new messages while
+            :meth:`has_room` is false, so it does not.
     """
 
-    def __init__(self, max_items: int) -> None:
+    def __init__(self, max_items: int, *, keep_unsettled: bool = False) -> None:
         if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
             raise invalid_value("max_message_history", max_items, "a positive whole number")
         self._by_id: OrderedDict[str, MessageRecord] = OrderedDict()
+        self._settled: OrderedDict[str, None] = OrderedDict()
         self._max = max_items
+        self._keep_unsettled = keep_unsettled
         self._lock = threading.Lock()
         self.dropped = 0
 
@@ -100,10 +124,28 @@ class MessageLog:
         record = MessageRecord(message, updated_at=now)
         with self._lock:
             self._by_id[message.message_id] = record
-            if len(self._by_id) > self._max:
-                self._by_id.popitem(last=False)
-                self.dropped += 1
+            self._settled.pop(message.message_id, None)
+            self._trim()
         return record
+
+    def has_room(self) -> bool:
+        """Whether one more unsettled record fits without dropping an unsettled one."""
+        if not self._keep_unsettled:
+            return True
+        with self._lock:
+            return len(self._by_id) - len(self._settled) < self._max
+
+    def _trim(self) -> None:
+        """Drop the oldest (settled, if ``keep_unsettled``) records past the limit."""
+        while len(self._by_id) > self._max:
+            if not self._keep_unsettled:
+                self._by_id.popitem(last=False)
+            elif self._settled:
+                message_id, _ = self._settled.popitem(last=False)
+                del self._by_id[message_id]
+            else:
+                return
+            self.dropped += 1
 
     def get(self, message_id: str) -> MessageRecord | None:
         return self._by_id.get(message_id)
@@ -116,10 +158,20 @@ class MessageLog:
         error: str | None = None,
         error_type: str | None = None,
     ) -> None:
-        record = self._by_id.get(message_id)
-        if record is not None:
+        with self._lock:
+            record = self._by_id.get(message_id)
+            if record is None:
+                return
             record.status, record.error, record.error_type = status, error, error_type
             record.updated_at = now
+            if not self._keep_unsettled:
+                return
+            if status in SETTLED:
+                self._settled[message_id] = None
+                self._settled.move_to_end(message_id)
+            else:
+                self._settled.pop(message_id, None)
+            self._trim()
 
     def select(
         self,

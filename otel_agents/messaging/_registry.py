@@ -1,5 +1,10 @@
 """The agent registry: who is registered, what they can do, their status and heartbeats.
 
+It is bounded: at most ``max_agents`` agents (a new id past it is a
+:class:`~otel_agents.messaging._errors.RegistryFullError`; re-registering a known id always
+works) and ``max_metadata_bytes`` of metadata each (as compact JSON): a registry anyone with
+the shared secret can fill must not grow without limit, nor make ``GET /agents`` huge.
+
 Heartbeats are timed on a monotonic clock. An agent that misses ``heartbeat_miss_limit``
 heartbeats in a row is marked offline exactly once (a status change event and a metric); a
 later heartbeat brings it back online. Tests inject a :class:`Clock` instead of sleeping.
@@ -22,6 +27,7 @@ from otel_agents.messaging._capabilities import capabilities_wanted, meets, requ
 from otel_agents.messaging._errors import (
     DuplicateAgentError,
     InvalidMessageError,
+    RegistryFullError,
     UnknownAgentError,
     UnknownCapabilityError,
     bad_value,
@@ -91,8 +97,12 @@ class AgentRegistry:
         heartbeat_interval: float,
         heartbeat_miss_limit: int,
         max_status_history: int = 1000,
+        max_agents: int | None = None,
+        max_metadata_bytes: int | None = None,
     ) -> None:
         self._telemetry = telemetry
+        self.max_agents = max_agents
+        self.max_metadata_bytes = max_metadata_bytes
         self._clock = clock
         self.heartbeat_interval = heartbeat_interval
         self.heartbeat_miss_limit = heartbeat_miss_limit
@@ -118,10 +128,14 @@ class AgentRegistry:
         *,
         reports_outcomes: bool = False,
         client_address: str | None = None,
+        may_move: bool = False,
     ) -> AgentInfo:
         """Register (or update) an agent; audited as ``agent.register`` by that agent.
 
         ``client_address``: where an HTTP registration came from, for the audit record.
+        ``may_move``: the caller proved it is this agent (its own token), so a new endpoint
+        replaces the registered one (a restart at a new address); otherwise a different
+        endpoint is a :class:`DuplicateAgentError`.
         """
         validate_agent_id(agent_id)
         if not isinstance(name, str):
@@ -139,14 +153,25 @@ class AgentRegistry:
             raise bad_value(
                 InvalidMessageError, "endpoint", endpoint, 'a URL such as "http://localhost:8001"'
             )
-        metadata = _check_metadata(metadata)
+        metadata = _check_metadata(metadata, self.max_metadata_bytes)
         with self._lock:
             existing = self._agents.get(agent_id)
-            if existing is not None and existing.endpoint != endpoint:
+            moved = existing is not None and existing.endpoint != endpoint
+            if existing is not None and moved and not may_move:
                 raise DuplicateAgentError(
                     f"agent_id={agent_id!r} is already registered with endpoint "
-                    f"{existing.endpoint!r}, not {endpoint!r}: unregister it first or use "
-                    "another id"
+                    f"{existing.endpoint!r}, not {endpoint!r}: unregister it first, use "
+                    "another id, or (over HTTP) register with the agent's own token to move it"
+                )
+            if (
+                existing is None
+                and self.max_agents is not None
+                and len(self._agents) >= self.max_agents
+            ):
+                raise RegistryFullError(
+                    f"{len(self._agents)} agents are registered (max_agents="
+                    f"{self.max_agents}): agent_id={agent_id!r} is refused; unregister agents "
+                    "that are gone, or raise max_agents"
                 )
             info = AgentInfo(
                 agent_id,
@@ -166,25 +191,38 @@ class AgentRegistry:
             actor=agent_id,
             target=agent_id,
             client_address=client_address,
-            details={"updated": existing is not None, "capabilities": len(info.capabilities)},
+            details={
+                "updated": existing is not None,
+                "moved": moved,
+                "capabilities": len(info.capabilities),
+            },
         )
         previous = None if existing is None else existing.status
         if previous is not AgentStatus.ONLINE:
             self._changed(agent_id, previous, AgentStatus.ONLINE, "registered")
         return info
 
-    def unregister(self, agent_id: str, *, client_address: str | None = None) -> AgentInfo:
-        """Remove an agent; audited as ``agent.unregister`` by that agent."""
+    def unregister(
+        self,
+        agent_id: str,
+        *,
+        client_address: str | None = None,
+        reason: str = "unregistered",
+    ) -> AgentInfo:
+        """Remove an agent; audited as ``agent.unregister`` by that agent (by ``hub`` when
+        ``reason`` is not ``unregistered``: the hub removed it, with that reason)."""
         with self._lock:
             info = self.get(agent_id)
             del self._agents[agent_id]
+        by_itself = reason == "unregistered"
         audit_log().record(
             sc.AUDIT_AGENT_UNREGISTER,
-            actor=agent_id,
+            actor=agent_id if by_itself else "hub",
             target=agent_id,
             client_address=client_address,
+            details=None if by_itself else {"reason": reason},
         )
-        self._changed(agent_id, info.status, AgentStatus.OFFLINE, "unregistered")
+        self._changed(agent_id, info.status, AgentStatus.OFFLINE, reason)
         return info
 
     def get(self, agent_id: str, parameter: str = "agent_id") -> AgentInfo:
@@ -279,6 +317,18 @@ class AgentRegistry:
             self._changed(agent_id, previous, AgentStatus.OFFLINE, "heartbeat_missed")
         return [agent_id for agent_id, _ in lost]
 
+    def silent_offline(self, seconds: float) -> list[str]:
+        """The agents offline whose last heartbeat (or registration) is over ``seconds``
+        ago, oldest first."""
+        now = self._clock.monotonic()
+        with self._lock:
+            gone = [
+                info
+                for info in self._agents.values()
+                if info.status is AgentStatus.OFFLINE and now - info.last_heartbeat > seconds
+            ]
+        return [info.agent_id for info in sorted(gone, key=lambda info: info.last_heartbeat)]
+
     def counts_by_status(self) -> dict[str, int]:
         counts = dict.fromkeys((s.value for s in AgentStatus), 0)
         with self._lock:
@@ -311,15 +361,23 @@ def _coerce_status(value: AgentStatus | str) -> AgentStatus:
         ) from None
 
 
-def _check_metadata(metadata: Any) -> dict[str, Any]:
+def _check_metadata(metadata: Any, limit: int | None) -> dict[str, Any]:
     if metadata is None:
         return {}
     if not isinstance(metadata, dict):
         raise bad_value(InvalidMessageError, "metadata", metadata, "a dict or None")
     try:
-        result: dict[str, Any] = json.loads(json.dumps(metadata, allow_nan=False))
-    except (TypeError, ValueError):
+        text = json.dumps(metadata, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
         raise bad_value(
             InvalidMessageError, "metadata", metadata, "JSON-serializable data"
         ) from None
+    size = len(text.encode())
+    if limit is not None and size > limit:
+        # Not repeated in the error: it is large by definition.
+        raise InvalidMessageError(
+            f"metadata is {size} bytes as JSON, over max_agent_metadata_bytes="
+            f"{limit}: keep large data elsewhere and put a reference in metadata"
+        )
+    result: dict[str, Any] = json.loads(text)
     return result

@@ -23,8 +23,10 @@ from otel_agents._settings import DRAIN_TIMEOUT
 from otel_agents.genai._context import check_conversation_id, current_conversation_id
 from otel_agents.messaging._consumer import serve_until
 from otel_agents.messaging._errors import (
+    DuplicateAgentError,
     MessageExpiredError,
     MessageTooLargeError,
+    QueueFullError,
     UnknownAgentError,
 )
 from otel_agents.messaging._handlers import Handler, HandlerRegistry
@@ -108,7 +110,11 @@ class RemoteAgent(AgentRuntime):
         self.metadata = metadata or {}
         self.security = security or SecurityConfig()
         super().__init__(
-            config, clock=clock, tracer_provider=tracer_provider, meter_provider=meter_provider
+            config,
+            clock=clock,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            keep_unsettled=True,  # see accept()
         )
         self.handlers = HandlerRegistry()
         self.queue: PriorityMessageQueue[AgentMessage] = PriorityMessageQueue(
@@ -309,6 +315,11 @@ class RemoteAgent(AgentRuntime):
         not queued again; if it was already processed, its outcome is reported again. A
         message refused because the queue was full is not remembered, so the hub's next
         delivery of it is queued.
+
+        The history keeps the record of every message queued or being processed (it drops
+        settled ones only): were it to drop one, the outcome would never be reported and
+        the hub's redelivery would run the message again. So a message is also refused as
+        queue full while ``max_message_history`` records are all unsettled.
         """
         known = self.messages.get(message.message_id)
         if known is not None and known.message.recipient_id == message.recipient_id:
@@ -318,6 +329,12 @@ class RemoteAgent(AgentRuntime):
         if self.consumer.expired(message):
             raise MessageExpiredError(
                 f"message {message.message_id!r} expired before it reached {self.agent_id!r}"
+            )
+        if not self.messages.has_room():
+            raise QueueFullError(
+                f"agent {self.agent_id!r} holds {self.config['max_message_history']} messages "
+                "queued or being processed (max_message_history): retry later, or raise "
+                "max_message_history above max_queue_size"
             )
         self.queue.put(message, message.priority)
         # Recorded only once queued: a record is what makes the next copy a duplicate. No
@@ -336,11 +353,20 @@ class RemoteAgent(AgentRuntime):
         self._reports.add(self.messages.get(message_id))
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Register, then process messages and send heartbeats until ``stop`` is set."""
+        """Register, then process messages and send heartbeats until ``stop`` is set.
+
+        Raises:
+            DuplicateAgentError: the hub has this id at another endpoint and this agent did
+                not prove it is that agent (only its own token lets it move there): retrying
+                would never succeed, so it logs an error and gives up.
+        """
         failures = 0
         while not stop.is_set():
             try:
                 await self.register()
+            except DuplicateAgentError as exc:
+                _log_taken(self.agent_id, self._hub_shown, exc)
+                raise
             except Exception as exc:  # the hub may start after us: keep trying
                 failures += 1
                 _logger.warning(
@@ -411,6 +437,9 @@ class RemoteAgent(AgentRuntime):
         while True:
             try:
                 await self.register()
+            except DuplicateAgentError as exc:  # another agent took the id meanwhile
+                _log_taken(self.agent_id, self._hub_shown, exc)
+                return
             except Exception as exc:
                 _logger.warning(
                     "registering %s again with %s failed (next try in %g s): %s",
@@ -431,6 +460,17 @@ class RemoteAgent(AgentRuntime):
         await self._reports.aclose()  # a last chance for the reports in flight
         if self._owns_client:
             await self._client.aclose()
+
+
+def _log_taken(agent_id: str, hub: str, exc: DuplicateAgentError) -> None:
+    _logger.error(
+        "the hub at %s refuses agent %s: %s. Registering again will not help: give this agent "
+        "its own token (agent_tokens) so it may move its endpoint, unregister the old entry, "
+        "or use another id",
+        hub,
+        agent_id,
+        exc,
+    )
 
 
 def _json(data: Any) -> bytes:

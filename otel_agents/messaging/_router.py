@@ -25,7 +25,11 @@ from otel_agents.semconv import MESSAGING_OPERATION_SEND
 
 _W3C = TraceContextTextMapPropagator()
 
-__all__ = ["Router", "clean_trace_headers"]
+__all__ = ["Admit", "Router", "clean_trace_headers"]
+
+#: Refuses (raises) a message for a recipient, given the messages of the same request ahead
+#: of it: in all, and for that recipient.
+Admit = Callable[[AgentInfo, int, int], None]
 
 #: The longest ``tracestate`` forwarded (W3C Trace Context: 512 characters is what every
 #: vendor must propagate; longer ones may be truncated by list member, we drop them whole).
@@ -72,12 +76,16 @@ class Router:
         protocol: AgentCommunicationProtocol,
         on_delivered: Callable[[AgentMessage], None] | None = None,
         check_id: Callable[[AgentMessage], None] | None = None,
+        admit: Admit | None = None,
     ) -> None:
         self.protocol = protocol
         #: Called with each message an inbox accepted (the hub tracks its outcome).
         self.on_delivered = on_delivered
         #: Raises for a message whose id the hub holds for another message.
         self.check_id = check_id
+        #: Called before delivery with the recipient and how many messages of this request
+        #: go ahead of this one (in all, and to that recipient); raises to refuse it.
+        self.admit = admit
 
     def check(self, message: AgentMessage) -> AgentInfo:
         """The recipient of ``message``; raises for unknown agents, a message id taken by
@@ -102,17 +110,22 @@ class Router:
         telemetry = protocol.telemetry
         results: list[MessagingError | None] = [None] * len(messages)
         groups: dict[str, tuple[AgentInfo, list[int]]] = {}
+        planned = 0  # messages of this request to deliver so far
         for message in messages:
             clean_trace_headers(message.headers)
         spans = [telemetry.start_route_span(message) for message in messages]
         for index, message in enumerate(messages):
             try:
                 recipient = self.check(message)
+                group = groups.get(recipient.agent_id)
+                if self.admit is not None:
+                    self.admit(recipient, planned, 0 if group is None else len(group[1]))
             except MessagingError as exc:
                 results[index] = exc
                 continue
             protocol.messages.add(message, protocol.clock.time())
             groups.setdefault(recipient.agent_id, (recipient, []))[1].append(index)
+            planned += 1
 
         async def deliver(recipient: AgentInfo, indexes: list[int]) -> None:
             group = [messages[i] for i in indexes]

@@ -32,6 +32,9 @@ class AgentRuntime:
         clock: time source (inject a fake one in tests).
         tracer_provider: defaults to the global one.
         meter_provider: defaults to the global one.
+        keep_unsettled: the history never drops the record of a message not yet settled
+            (see :class:`MessageLog`): a recipient that decides from it what is a duplicate
+            and what to report needs that.
     """
 
     def __init__(
@@ -41,13 +44,16 @@ class AgentRuntime:
         clock: Clock | None,
         tracer_provider: Any,
         meter_provider: Any,
+        keep_unsettled: bool = False,
     ) -> None:
         self.config = read_config(config)
         self.telemetry = MessagingTelemetry(
             tracer_provider=tracer_provider, meter_provider=meter_provider
         )
         self.clock: Clock = clock or SYSTEM_CLOCK
-        self.messages = MessageLog(self.config["max_message_history"])
+        self.messages = MessageLog(
+            self.config["max_message_history"], keep_unsettled=keep_unsettled
+        )
         self.consumer = MessageConsumer(
             self.telemetry, self.clock, self.messages, self.config["message_timeout"]
         )

@@ -27,6 +27,7 @@ WIRE_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (e.InvalidPayloadError, 400, "invalid_message"),
     (e.MessageExpiredError, 410, "expired"),
     (e.QueueFullError, 503, "queue_full"),
+    (e.RegistryFullError, 503, "registry_full"),
 )
 
 _BY_CODE: dict[str, type[Exception]] = {}
