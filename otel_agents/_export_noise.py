@@ -13,9 +13,13 @@ Only these loggers are filtered, and only records at WARNING and above.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
+
+from otel_agents._exception_events import redact_text
+from otel_agents._export import REDACTED
 
 __all__ = [
     "EXPORTER_LOGGERS",
@@ -23,6 +27,7 @@ __all__ = [
     "ExportErrorFilter",
     "loud_export_errors",
     "quiet_export_errors",
+    "redact_export_message",
 ]
 
 #: The loggers of the OTLP exporters (HTTP per signal, the HTTP client they share, gRPC).
@@ -60,9 +65,11 @@ class ExportErrorFilter(logging.Filter):
             self.held_back.clear()
 
     def filter(self, record: logging.LogRecord) -> bool:
+        signal = _signal(record)  # before redacting: that folds the args into the message
+        _redact(record)
         if record.levelno < logging.WARNING:
             return True
-        key = (record.name, _signal(record))
+        key = (record.name, signal)
         now = self._clock()
         with self._lock:
             if not key[1]:  # names no signal ("Shutdown in progress"): a follow-up line
@@ -112,6 +119,37 @@ def loud_export_errors() -> None:
         logger = logging.getLogger(name)
         for stale in [f for f in logger.filters if type(f).__name__ == "ExportErrorFilter"]:
             logger.removeFilter(stale)
+
+
+# A header value the transport refused, as http.client/requests quote it:
+# "... in header value: 'Bearer s3cret\\n'" (whatever set it: an argument, a variable, a hook).
+_HEADER_VALUE = re.compile(
+    r"(?P<lead>header value\b[^:\n]{0,40}:\s*)"
+    r"(?P<value>b?'(?:[^'\\]|\\.)*'|b?\"(?:[^\"\\]|\\.)*\"|\S+)",
+    re.IGNORECASE,
+)
+# userinfo before a host without a scheme: the gRPC exporter logs its target as
+# "alice:s3cret@127.0.0.1:4317".
+_BARE_USERINFO = re.compile(r"(?<![\w.+%:/@-])[^\s/@'\"<>()\[\]]+@(?=[\w.-]+:\d|\[)")
+
+
+def redact_export_message(text: str) -> str:
+    """``text`` without credentials the exporters may quote: refused header values, URL
+    userinfo (with or without a scheme) and ``Bearer``/``Basic`` tokens."""
+    text = _HEADER_VALUE.sub(lambda m: f"{m['lead']}{REDACTED}", text)
+    text = _BARE_USERINFO.sub(f"{REDACTED}@", text)
+    return redact_text(text)
+
+
+def _redact(record: logging.LogRecord) -> None:
+    try:
+        text = record.getMessage()
+    except Exception:  # a malformed record: the handler reports it as it would have
+        return
+    redacted = redact_export_message(text)
+    if redacted != text:
+        record.msg = redacted
+        record.args = ()
 
 
 def _signal(record: logging.LogRecord) -> str:

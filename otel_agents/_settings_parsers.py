@@ -277,7 +277,20 @@ def check_headers(value: Any) -> Mapping[str, str]:
     ):
         keys = sorted(map(str, value)) if isinstance(value, Mapping) else type(value).__name__
         raise InvalidSetting(f"expected a dict of str header names to str values (got {keys})")
+    # The HTTP transport refuses such a value on every export and logs it (a secret file's
+    # trailing newline, a pasted leading space): refuse it here, naming the key only.
+    unsafe = sorted(key for key, text in value.items() if _unsafe_header_value(text))
+    if unsafe:
+        raise InvalidSetting(
+            f"the value of header(s) {', '.join(map(repr, unsafe))} has leading or trailing "
+            "whitespace or a control character (CR, LF, ...); strip it (for example "
+            "value.strip()) before passing it (the value is not shown: it may be a credential)"
+        )
     return value
+
+
+def _unsafe_header_value(text: str) -> bool:
+    return text != text.strip() or any(ord(c) < 0x20 or ord(c) == 0x7F for c in text)
 
 
 def signal_setting(base: Param[Any], signal: str) -> Param[Any]:

@@ -171,3 +171,20 @@ def test_a_program_without_a_collector_logs_one_export_error_per_signal(
     export_errors = [line for line in lines if "otel-agents shutdown" not in line]
     assert len(export_errors) == 2, lines  # traces, metrics
     assert all("logged at most once every 300 s" in line for line in export_errors)
+
+
+def test_a_refused_header_value_is_redacted_whatever_set_it(
+    installed: ExportErrorFilter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """http.client quotes the header value it refuses; a hook or variable may have set it."""
+    logging.getLogger(HTTP_TRACES).error(
+        "Failed to export %s batch code: %s, reason: %s",
+        "spans",
+        None,
+        "Invalid leading whitespace, reserved character(s), or return character(s) in "
+        "header value: 'Bearer S3CRET\\n'",
+    )
+    (message,) = caplog.messages
+    assert "S3CRET" not in message
+    assert "in header value: [REDACTED]" in message
+    assert list(installed._next) == [(HTTP_TRACES, "spans")]
