@@ -47,6 +47,7 @@ from otel_agents._guard import Guards, stop_within
 from otel_agents._host import host_resource
 from otel_agents._inprocess import InProcessMetrics, installed_reader, set_installed_reader
 from otel_agents._numbers import is_real
+from otel_agents._otlp_endpoints import warn_userinfo
 from otel_agents.genai._prices import load_price_table_from_env
 from otel_agents.genai._processor import GenAISpanProcessor
 from otel_agents.genai._telemetry import reset_default_telemetry
@@ -378,6 +379,7 @@ def _build(requested: dict[str, Any]) -> Telemetry:
             if "otlp" in exporters[signal]
         }
         x.drop_missing_otlp(exporters, otlp)  # a core install: one warning naming the extra
+        warn_userinfo(otlp)
     telemetry.settings["otlp"] = otlp
     lengths = x.attribute_length_limits()  # read once: one warning for a bad value
 

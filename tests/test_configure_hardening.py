@@ -46,3 +46,42 @@ def test_a_header_value_with_whitespace_or_control_characters_is_refused_by_key(
     assert "strip" in message
     assert "S3" not in message
     assert "x-team" not in message
+
+
+# --------------------------------------------------------------------------------------
+# 4. user:password@ in an OTLP endpoint: one warning that never shows it
+# --------------------------------------------------------------------------------------
+def test_userinfo_in_an_http_endpoint_argument_warns_once_without_showing_it(
+    quiet: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    otel_agents.configure(
+        traces_exporter="otlp",
+        logs_exporter="otlp",
+        otlp_protocol="http/protobuf",
+        otlp_endpoint="http://alice:S3CRET@127.0.0.1:9",
+    )
+    (warning,) = [m for m in _warnings(caplog) if "user information" in m]
+    assert "traces (otlp_endpoint), logs (otlp_endpoint)" in warning
+    assert "S3CRET" not in caplog.text
+    assert "alice" not in caplog.text
+
+
+def test_userinfo_in_a_grpc_endpoint_variable_warns_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from otel_agents._otlp_endpoints import warn_userinfo
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "https://alice:S3CRET@127.0.0.1:4317")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "https://collector:4318")
+    warn_userinfo(
+        {
+            "traces": {"protocol": "grpc", "endpoint": None},
+            "metrics": {"protocol": "grpc", "endpoint": None},
+            "logs": {"protocol": "http/protobuf", "endpoint": None},  # https: sent encrypted
+        }
+    )
+    (warning,) = _warnings(caplog)
+    assert "of traces (OTEL_EXPORTER_OTLP_ENDPOINT) holds user information" in warning
+    assert "metrics" not in warning
+    assert "logs" not in warning
+    assert "S3CRET" not in warning

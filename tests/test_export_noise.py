@@ -188,3 +188,23 @@ def test_a_refused_header_value_is_redacted_whatever_set_it(
     assert "S3CRET" not in message
     assert "in header value: [REDACTED]" in message
     assert list(installed._next) == [(HTTP_TRACES, "spans")]
+
+
+@pytest.mark.parametrize("level", [logging.DEBUG, logging.WARNING])
+def test_userinfo_in_an_exporter_target_is_redacted_at_every_level(
+    installed: ExportErrorFilter, caplog: pytest.LogCaptureFixture, level: int
+) -> None:
+    """The gRPC exporter logs its target without a scheme: user:password@host:port."""
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger(GRPC).log(
+            level,
+            "Transient error %s encountered while exporting %s to %s, retrying in %.2fs.",
+            "StatusCode.UNAVAILABLE",
+            "traces",
+            "alice:S3CRETTOKEN@127.0.0.1:9",
+            0.9,
+        )
+    (message,) = caplog.messages
+    assert "S3CRETTOKEN" not in message
+    assert "alice" not in message
+    assert "to [REDACTED]@127.0.0.1:9" in message
