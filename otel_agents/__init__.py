@@ -11,7 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from otel_agents._extras import lazy_package
+from otel_agents._sdk_env import import_sdk
 from otel_agents._version import __version__
+
+# Before any of our modules imports the SDK: a malformed limit variable it reads at import time
+# must cost a warning and its default, never an exception in the host program.
+import_sdk()
 
 if TYPE_CHECKING:
     from otel_agents._alert_rules import ThresholdRule

@@ -63,9 +63,9 @@ class OtelAgentsConfigurator(_BaseConfigurator):
     """
 
     def _configure(self, **kwargs: Any) -> None:
-        from otel_agents._config import configure
-
         try:
+            from otel_agents._config import configure
+
             configure(system_metrics=False)
         except Exception:  # telemetry must never stop the program from starting
             _logger.exception("otel-agents could not configure OpenTelemetry; running without")

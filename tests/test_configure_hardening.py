@@ -4,12 +4,17 @@ leaked credential or an exception in the host program (in process, with reset_co
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 
+import opentelemetry.sdk.environment_variables as sdk_variables
 import pytest
+from _support import REPO, scrubbed_env
 
 import otel_agents
 from otel_agents import ConfigurationError
+from otel_agents._sdk_env import malformed
 from otel_agents.testing import reset_configure
 
 
@@ -85,3 +90,53 @@ def test_userinfo_in_a_grpc_endpoint_variable_warns_naming_the_variable(
     assert "metrics" not in warning
     assert "logs" not in warning
     assert "S3CRET" not in warning
+
+
+# --------------------------------------------------------------------------------------
+# 2. A malformed limit variable the SDK reads at import time: a warning, never a crash
+# --------------------------------------------------------------------------------------
+LIMIT_VARIABLES = sorted(
+    value
+    for name, value in vars(sdk_variables).items()
+    if name.startswith("OTEL_") and name.endswith("_LIMIT") and isinstance(value, str)
+)
+
+IMPORT_AND_CONFIGURE = """
+from otel_agents import configure
+from opentelemetry import trace
+configure(service_name="t", traces_exporter="console", metrics_exporter="none",
+          logs_exporter="none", system_metrics=False)
+with trace.get_tracer("t").start_as_current_span("s") as span:
+    for i in range(200):
+        span.set_attribute(f"a{i}", i)
+print("attributes kept:", len(span.attributes))
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("bad", ["x", "-1"])
+def test_every_malformed_sdk_limit_variable_costs_a_warning_not_the_program(bad: str) -> None:
+    """Every OTEL_*_LIMIT the SDK knows set to ``bad`` at once: importing and configuring
+    otel_agents works (before, the SDK's import raised ValueError into the program)."""
+    assert "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT" in LIMIT_VARIABLES
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_AND_CONFIGURE],
+        env=scrubbed_env(dict.fromkeys(LIMIT_VARIABLES, bad), quiet=False),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "attributes kept: 128" in done.stdout  # the specification's default
+    warning = f"OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT='{bad}' is not valid: expected an integer"
+    assert done.stderr.count(warning) == 1, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "refused"),
+    [("x", True), ("-1", True), ("1.5", True), ("", False), (" 12 ", False), ("0", False)],
+)
+def test_malformed_matches_what_the_sdk_refuses(value: str, refused: bool) -> None:
+    assert malformed(value) is refused
