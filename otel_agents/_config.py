@@ -40,7 +40,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from otel_agents import _exporters as x, _providers as p, _settings as s, semconv
-from otel_agents._config_params import invalid_config
+from otel_agents._config_params import MAX_SECONDS, invalid_config
 from otel_agents._errors import ConfigurationError
 from otel_agents._export_noise import loud_export_errors, quiet_export_errors
 from otel_agents._guard import Guards, stop_within
@@ -104,7 +104,7 @@ class Telemetry:
             ConfigurationError: ``timeout`` is not a positive number of seconds.
         """
         if timeout is not None and not (_is_seconds(timeout)):
-            raise invalid_config("timeout", timeout, "a positive number of seconds, e.g. 5.0")
+            raise invalid_config("timeout", timeout, _SECONDS_EXPECTED)
         if self._closed:
             return
         self._closed = True
@@ -265,8 +265,11 @@ def _register_exit_hook() -> None:
         atexit.register(shutdown)
 
 
+_SECONDS_EXPECTED = f"a positive number of seconds up to {MAX_SECONDS:g} (one day), e.g. 5.0"
+
+
 def _is_seconds(value: object) -> bool:
-    return is_real(value) and value > 0
+    return is_real(value) and 0 < value <= MAX_SECONDS
 
 
 def _report(finished: bool, limit: float, dropped: dict[str, int]) -> None:
@@ -312,7 +315,7 @@ def shutdown(timeout: float | None = None) -> None:
     """
     global _current, _shut_down
     if timeout is not None and not _is_seconds(timeout):
-        raise invalid_config("timeout", timeout, "a positive number of seconds, e.g. 5.0")
+        raise invalid_config("timeout", timeout, _SECONDS_EXPECTED)
     with _lock:
         current, _current = _current, None
         if current is not None:

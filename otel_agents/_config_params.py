@@ -38,10 +38,12 @@ from typing import Any, Generic, TypeVar
 from otel_agents._errors import ConfigurationError, short_repr
 
 __all__ = [
+    "MAX_SECONDS",
     "Component",
     "InvalidSetting",
     "Param",
     "Source",
+    "at_most_max_seconds",
     "declared_in",
     "invalid_config",
     "resolve",
@@ -59,6 +61,20 @@ MISSING: Any = object()
 
 class InvalidSetting(ValueError):
     """Raised by a parser or checker; its text says what is expected (``expected ...``)."""
+
+
+#: The longest timeout or interval any setting, argument or config key accepts: one day.
+#: Longer ones reach ``Event.wait``/``Thread.join`` (``OverflowError`` past
+#: ``threading.TIMEOUT_MAX``, which kills a reader thread or shutdown()) and exporter
+#: deadlines (``time.time() + 1e300`` fails every export); none is useful.
+MAX_SECONDS = 86_400.0
+
+
+def at_most_max_seconds(seconds: float) -> float:
+    """``seconds``, or :class:`InvalidSetting` if it is over :data:`MAX_SECONDS`."""
+    if seconds > MAX_SECONDS:
+        raise InvalidSetting(f"expected at most {MAX_SECONDS:g} seconds (one day)")
+    return seconds
 
 
 class Source(enum.Enum):

@@ -13,7 +13,12 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from otel_agents._config_params import Component, InvalidSetting, Param
+from otel_agents._config_params import (
+    Component,
+    InvalidSetting,
+    Param,
+    at_most_max_seconds,
+)
 from otel_agents._export import is_secret_key
 from otel_agents._numbers import is_real
 
@@ -27,6 +32,7 @@ __all__ = [
     "boolean",
     "number",
     "one_of",
+    "seconds",
     "strings",
     "text",
 ]
@@ -64,6 +70,20 @@ def number(
         if converted < 0:
             raise InvalidSetting("expected a value that is not negative")
         return converted
+
+    return check
+
+
+def seconds(
+    *, minimum: float | None = None, positive: bool = False, nullable: bool = False
+) -> Callable[[Any], Any]:
+    """A checker of a timeout or interval: a ``float`` number of seconds up to
+    :data:`~otel_agents._config_params.MAX_SECONDS` (longer ones break waits and threads)."""
+    check_number = number(float, minimum=minimum, positive=positive, nullable=nullable)
+
+    def check(value: Any) -> Any:
+        converted = check_number(value)
+        return None if converted is None else at_most_max_seconds(converted)
 
     return check
 
@@ -136,7 +156,7 @@ TRACKER_PARAMS: tuple[Param[Any], ...] = (
         None,
         60.0,
         "seconds between snapshots; 0 turns them off",
-        number(float),
+        seconds(),
     ),
     Param(
         T, "metric_retention_days", None, 30.0, "days a record is kept", number(float, minimum=1e-9)
@@ -168,7 +188,7 @@ PROFILER_PARAMS: tuple[Param[Any], ...] = (
         None,
         30.0,
         "seconds between system snapshots; 0: none",
-        number(float),
+        seconds(),
     ),
     Param(
         P, "max_history", None, 5000, "profiles and system snapshots kept", number(int, minimum=1)
@@ -181,7 +201,7 @@ DASHBOARD_PARAMS: tuple[Param[Any], ...] = (
         None,
         5.0,
         "seconds between refreshes once `start()` is called",
-        number(float, minimum=0.01),
+        seconds(minimum=0.01),
     ),
     Param(
         D,

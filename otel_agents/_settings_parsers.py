@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from otel_agents._config_params import InvalidSetting, Param
+from otel_agents._config_params import MAX_SECONDS, InvalidSetting, Param, at_most_max_seconds
 from otel_agents._numbers import is_real
 
 _logger = logging.getLogger("otel_agents")
@@ -76,6 +76,8 @@ def parse_millis_as_seconds(raw: str) -> float:
     value = float(raw)
     if not value > 0 or value != value or value == float("inf"):
         raise InvalidSetting("expected a positive number of milliseconds")
+    if value / 1000.0 > MAX_SECONDS:
+        raise InvalidSetting(f"expected at most {MAX_SECONDS * 1000:.0f} milliseconds (one day)")
     return value / 1000.0
 
 
@@ -208,7 +210,7 @@ def check_flag(value: Any) -> bool:
 def check_seconds(value: Any) -> float:
     if not (_is_real(value) and value > 0):
         raise InvalidSetting("expected a positive number of seconds")
-    return float(value)
+    return at_most_max_seconds(float(value))
 
 
 def check_ratio(value: Any) -> float:

@@ -7,14 +7,17 @@ import logging
 import subprocess
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import opentelemetry.sdk.environment_variables as sdk_variables
 import pytest
 from _support import REPO, scrubbed_env
 
 import otel_agents
-from otel_agents import ConfigurationError
+from otel_agents import ConfigurationError, _settings as s
+from otel_agents._config_params import MAX_SECONDS, Param
 from otel_agents._sdk_env import malformed
+from otel_agents.messaging._config import read_config
 from otel_agents.testing import reset_configure
 
 
@@ -140,3 +143,77 @@ def test_every_malformed_sdk_limit_variable_costs_a_warning_not_the_program(bad:
 )
 def test_malformed_matches_what_the_sdk_refuses(value: str, refused: bool) -> None:
     assert malformed(value) is refused
+
+
+# --------------------------------------------------------------------------------------
+# 3. Timeouts and intervals: at most a day (MAX_SECONDS)
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("param", "raw"),
+    [
+        (s.SHUTDOWN_TIMEOUT, "1e13"),
+        (s.METRIC_EXPORT_INTERVAL, "1e13"),
+        (s.METRIC_EXPORT_TIMEOUT, "1e13"),
+        (s.OTLP_TIMEOUT, "1e300"),
+        (s.OTLP_TIMEOUT, "86400001"),
+    ],
+)
+def test_a_huge_millisecond_variable_warns_and_uses_the_default(
+    param: Param[Any], raw: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert param.read(environ={param.variable: raw}) == param.default
+    (warning,) = _warnings(caplog)
+    assert param.variable in warning
+    assert "at most 86400000 milliseconds" in warning
+
+
+def test_a_day_is_still_accepted() -> None:
+    assert s.SHUTDOWN_TIMEOUT.read(environ={s.SHUTDOWN_TIMEOUT.variable: "86400000"}) == MAX_SECONDS
+    assert s.METRIC_EXPORT_INTERVAL.read(MAX_SECONDS) == MAX_SECONDS
+
+
+@pytest.mark.parametrize("timeout", [1e13, MAX_SECONDS + 1])
+def test_shutdown_with_a_huge_timeout_raises_naming_it_and_the_maximum(
+    quiet: None, timeout: float
+) -> None:
+    """Before: OverflowError from Thread.join, with the Prometheus server left running."""
+    otel_agents.configure()
+    with pytest.raises(ConfigurationError, match=r"timeout=.* up to 86400 \(one day\)"):
+        otel_agents.shutdown(timeout)
+    otel_agents.shutdown(1.0)  # still configured: a valid shutdown() works afterwards
+    assert otel_agents.get_telemetry() is None
+
+
+def test_a_huge_shutdown_variable_still_shuts_down_with_the_default(
+    quiet: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("OTEL_AGENTS_SHUTDOWN_TIMEOUT", "1e13")
+    otel_agents.configure()
+    otel_agents.shutdown()
+    assert otel_agents.get_telemetry() is None
+    assert any("OTEL_AGENTS_SHUTDOWN_TIMEOUT" in m for m in _warnings(caplog))
+
+
+@pytest.mark.parametrize("argument", ["metric_export_interval", "otlp_timeout"])
+def test_a_huge_configure_argument_raises_naming_it(quiet: None, argument: str) -> None:
+    with pytest.raises(ConfigurationError, match=rf"{argument}=.*at most 86400 seconds"):
+        otel_agents.configure(**{argument: 1e13})
+
+
+@pytest.mark.parametrize(
+    ("make", "key"),
+    [
+        (otel_agents.PerformanceTracker, "snapshot_interval"),
+        (otel_agents.PerformanceProfiler, "snapshot_interval"),
+        (lambda config: otel_agents.PerformanceDashboard(config=config), "refresh_interval"),
+        (read_config, "heartbeat_interval"),
+        (read_config, "message_timeout"),
+        (read_config, "retry_backoff"),
+        (read_config, "broker_timeout"),
+        (read_config, "ack_timeout"),
+    ],
+)
+def test_a_huge_interval_config_key_raises_naming_it(make: Any, key: str) -> None:
+    """Before: a tracker's snapshot thread died of OverflowError in Event.wait."""
+    with pytest.raises(ConfigurationError, match=rf"{key}.*at most 86400 seconds"):
+        make({key: 1e10})

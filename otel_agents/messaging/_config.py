@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from otel_agents._config_params import Component, Param, resolve_mapping
-from otel_agents._seed_params import boolean, number, strings, text
+from otel_agents._seed_params import boolean, number, seconds, strings, text
 
 __all__ = ["ACK_TIMEOUT_ENV", "DEFAULT_CONFIG", "MESSAGING", "MESSAGING_PARAMS", "read_config"]
 
@@ -27,7 +27,7 @@ M = MESSAGING
 #: The one messaging key a deployment also sets by variable: the ``otel-agents agent --nats``
 #: processes of a compose file have no option for it (their consumers are made with it).
 ACK_TIMEOUT_ENV = "OTEL_AGENTS_MESSAGING_ACK_TIMEOUT"
-_positive_seconds = number(float, positive=True)
+_positive_seconds = seconds(positive=True)
 MESSAGING_PARAMS: tuple[Param[Any], ...] = (
     Param(
         M,
@@ -35,7 +35,7 @@ MESSAGING_PARAMS: tuple[Param[Any], ...] = (
         None,
         30.0,
         "seconds between an agent's heartbeats",
-        number(float, positive=True),
+        seconds(positive=True),
     ),
     Param(
         M,
@@ -43,7 +43,7 @@ MESSAGING_PARAMS: tuple[Param[Any], ...] = (
         None,
         300.0,
         "seconds a message may wait before it expires",
-        number(float, positive=True),
+        seconds(positive=True),
     ),
     Param(
         M,
@@ -136,7 +136,7 @@ MESSAGING_PARAMS: tuple[Param[Any], ...] = (
         None,
         1.0,
         "seconds before the first redelivery; doubles with each attempt, at most 60 s",
-        number(float, positive=True),
+        seconds(positive=True),
     ),
     Param(
         M,
@@ -223,7 +223,7 @@ MESSAGING_PARAMS: tuple[Param[Any], ...] = (
         30.0,
         "seconds connecting to the broker or one publish may take, retries included (at "
         "most a day)",
-        number(float, positive=True, maximum=86_400.0),
+        seconds(positive=True),
     ),
 )
 
