@@ -42,7 +42,11 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from otel_agents import _exporters as x, _providers as p, _settings as s, semconv
 from otel_agents._config_params import MAX_SECONDS, invalid_config
 from otel_agents._errors import ConfigurationError
-from otel_agents._export_noise import loud_export_errors, quiet_export_errors
+from otel_agents._export_noise import (
+    loud_export_errors,
+    quiet_export_errors,
+    redact_header_warnings,
+)
 from otel_agents._guard import Guards, stop_within
 from otel_agents._host import host_resource
 from otel_agents._inprocess import InProcessMetrics, installed_reader, set_installed_reader
@@ -358,7 +362,7 @@ def _build(requested: dict[str, Any]) -> Telemetry:
     # The SDK's OTLP exporters log a malformed OTEL_EXPORTER_OTLP_HEADERS pair (the
     # credential itself) whichever name chose them: "otlp", or an entry point such as
     # "otlp_proto_http" that the SDK builds on its own.
-    x.redact_header_warnings()
+    redact_header_warnings()
     if any(n.startswith("otlp") for names in exporters.values() for n in names):
         quiet_export_errors()  # one export-error line per signal, not one per retry
     # Read the general OTLP variables once (one warning, not one per signal), and only

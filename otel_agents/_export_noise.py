@@ -28,6 +28,7 @@ __all__ = [
     "loud_export_errors",
     "quiet_export_errors",
     "redact_export_message",
+    "redact_header_warnings",
 ]
 
 #: The loggers of the OTLP exporters (HTTP per signal, the HTTP client they share, gRPC).
@@ -158,3 +159,30 @@ def _signal(record: logging.LogRecord) -> str:
         if isinstance(arg, str) and arg in _SIGNALS:
             return arg
     return ""
+
+
+class _RedactHeaders(logging.Filter):
+    """Rewrite the SDK's warning about a malformed ``OTEL_EXPORTER_OTLP_*HEADERS`` pair.
+
+    The SDK prints the pair itself, and header values are usually credentials.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = (
+            "OTEL_EXPORTER_OTLP_HEADERS (or a per-signal OTEL_EXPORTER_OTLP_*_HEADERS) holds "
+            "a pair that is not key=value; it is ignored and the other pairs are used "
+            "(its text is not shown: header values are often credentials)"
+        )
+        record.args = ()
+        return True
+
+
+# The SDK module that parses OTEL_EXPORTER_OTLP_*HEADERS and warns about bad pairs.
+_HEADER_PARSER_LOGGER = "opentelemetry.util.re"
+
+
+def redact_header_warnings() -> None:
+    """Make the SDK's header-parsing warnings safe to log. Idempotent."""
+    logger = logging.getLogger(_HEADER_PARSER_LOGGER)
+    if not any(isinstance(f, _RedactHeaders) for f in logger.filters):
+        logger.addFilter(_RedactHeaders())

@@ -34,39 +34,13 @@ from opentelemetry.sdk.trace import SpanLimits
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
 
 from otel_agents import _extras as extras, _plugins as plugins, _settings as s
+from otel_agents._otlp_endpoints import build_otlp_exporter
 
 if TYPE_CHECKING:
     from otel_agents._metrics_server import MetricsServer
 
 _logger = logging.getLogger("otel_agents")
 _T = TypeVar("_T")
-
-
-class _RedactHeaders(logging.Filter):
-    """Rewrite the SDK's warning about a malformed ``OTEL_EXPORTER_OTLP_*HEADERS`` pair.
-
-    The SDK prints the pair itself, and header values are usually credentials.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = (
-            "OTEL_EXPORTER_OTLP_HEADERS (or a per-signal OTEL_EXPORTER_OTLP_*_HEADERS) holds "
-            "a pair that is not key=value; it is ignored and the other pairs are used "
-            "(its text is not shown: header values are often credentials)"
-        )
-        record.args = ()
-        return True
-
-
-# The SDK module that parses OTEL_EXPORTER_OTLP_*HEADERS and warns about bad pairs.
-_HEADER_PARSER_LOGGER = "opentelemetry.util.re"
-
-
-def redact_header_warnings() -> None:
-    """Make the SDK's header-parsing warnings safe to log. Idempotent."""
-    logger = logging.getLogger(_HEADER_PARSER_LOGGER)
-    if not any(isinstance(f, _RedactHeaders) for f in logger.filters):
-        logger.addFilter(_RedactHeaders())
 
 
 class Prometheus(NamedTuple):
@@ -139,13 +113,16 @@ def batch_processor(
 
     ``guard`` wraps the exporter (:mod:`otel_agents._guard`) so that shutdown is bounded.
     """
-    if name in ("otlp", "console"):
-        exporter = failsafe(
-            f"the {name} {what} exporter (OTEL_EXPORTER_OTLP_* variables)",
+    if name == "otlp":
+        exporter = build_otlp_exporter(
+            f"the otlp {what} exporter (OTEL_EXPORTER_OTLP_* variables)",
+            _SIGNAL_OF[prefix],
+            otlp[_SIGNAL_OF[prefix]]["endpoint"],
             partial(make_exporter, name, otlp),
             partial(make_exporter, name, otlp, compression_off=True),
-            "no compression",
         )
+    elif name == "console":
+        exporter = failsafe(f"the console {what} exporter", partial(make_exporter, name, otlp))
     else:
         exporter = plugin(_SIGNAL_OF[prefix], name)
     if exporter is None:
@@ -331,12 +308,17 @@ def metric_readers(
         interval = s.METRIC_EXPORT_INTERVAL.read(requested.get("metric_export_interval"))
         timeout = s.METRIC_EXPORT_TIMEOUT.read()
     for name in periodic:
-        if name in ("console", "otlp"):
-            exporter = failsafe(
-                f"the {name} metric exporter (OTEL_EXPORTER_OTLP_* variables)",
+        if name == "otlp":
+            exporter = build_otlp_exporter(
+                "the otlp metric exporter (OTEL_EXPORTER_OTLP_* variables)",
+                "metrics",
+                otlp["metrics"]["endpoint"],
                 partial(_metric_exporter, name, otlp),
                 partial(_metric_exporter, name, otlp, compression_off=True),
-                "no compression",
+            )
+        elif name == "console":
+            exporter = failsafe(
+                "the console metric exporter", partial(_metric_exporter, name, otlp)
             )
         else:
             exporter = plugin("metrics", name)

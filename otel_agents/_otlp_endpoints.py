@@ -10,10 +10,14 @@ from __future__ import annotations
 import logging
 import os
 import urllib.parse
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
-__all__ = ["endpoint_source", "warn_userinfo"]
+from otel_agents._exception_events import redact_text
+
+__all__ = ["build_otlp_exporter", "endpoint_source", "valid_endpoint", "warn_userinfo"]
+
+_T = TypeVar("_T")
 
 _logger = logging.getLogger("otel_agents")
 
@@ -62,3 +66,60 @@ def warn_userinfo(otlp: Mapping[str, Mapping[str, Any]]) -> None:
             "headers (otlp_headers / OTEL_EXPORTER_OTLP_HEADERS) over https",
             ", ".join(sources),
         )
+
+
+def valid_endpoint(endpoint: str) -> bool:
+    """An ``http(s)://host[:port]`` URL whose port, if any, is a number."""
+    try:
+        parts = urllib.parse.urlsplit(endpoint)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def build_otlp_exporter(
+    what: str,
+    signal: str,
+    endpoint_argument: str | None,
+    build: Callable[[], _T],
+    build_uncompressed: Callable[[], _T],
+) -> _T | None:
+    """The OTLP exporter of ``signal``, or ``None`` with one warning that names the cause.
+
+    A bad ``OTEL_EXPORTER_OTLP_*COMPRESSION`` is the one failure that the specification's
+    default (no compression) mends, so only a build that succeeds without compression is
+    reported as such; a malformed endpoint is named by its source (never its value, which
+    may hold credentials, nor the SDK's error, which repeats it).
+    """
+    try:
+        return build()
+    except Exception as exc:  # a bad variable must never crash the host program
+        first = exc
+    try:
+        exporter = build_uncompressed()
+    except Exception:
+        pass
+    else:
+        _logger.warning(
+            "%s could not be set up (%s); using no compression",
+            what,
+            redact_text(str(first)),
+        )
+        return exporter
+    found = endpoint_source(signal, endpoint_argument)
+    if found is not None and not valid_endpoint(found[1]):
+        _logger.warning(
+            "%s is not set up: %s is not a valid endpoint for %s (expected "
+            "http(s)://host:port, e.g. http://localhost:4318; its value is not shown); %s are "
+            "not exported over OTLP",
+            what,
+            found[0],
+            signal,
+            signal,
+        )
+    else:
+        _logger.warning(
+            "%s could not be set up (%s); continuing without it", what, redact_text(str(first))
+        )
+    return None

@@ -217,3 +217,54 @@ def test_a_huge_interval_config_key_raises_naming_it(make: Any, key: str) -> Non
     """Before: a tracker's snapshot thread died of OverflowError in Event.wait."""
     with pytest.raises(ConfigurationError, match=rf"{key}.*at most 86400 seconds"):
         make({key: 1e10})
+
+
+# --------------------------------------------------------------------------------------
+# 5. A malformed endpoint: one warning per signal naming where it came from
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+@pytest.mark.parametrize(
+    ("variable", "endpoint", "signals"),
+    [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "::not a S3CRET url::", ("traces", "metrics", "logs")),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://[::1", ("traces",)),
+    ],
+)
+def test_a_malformed_endpoint_variable_is_named_once_per_signal(
+    quiet: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    protocol: str,
+    variable: str,
+    endpoint: str,
+    signals: tuple[str, ...],
+) -> None:
+    """Before: "...could not be set up (Port could not be cast...); using no compression",
+    then "continuing without it", naming no variable."""
+    monkeypatch.setenv(variable, endpoint)
+    otel_agents.configure(
+        traces_exporter="otlp",
+        metrics_exporter="otlp",
+        logs_exporter="otlp",
+        otlp_protocol=protocol,
+    )
+    warnings = _warnings(caplog)
+    assert [w for w in warnings if "not a valid endpoint" in w] == [
+        next(w for w in warnings if f"not a valid endpoint for {signal}" in w) for signal in signals
+    ]
+    assert len(warnings) == len(signals), warnings
+    for warning in warnings:
+        assert f"{variable} is not a valid endpoint" in warning
+        assert "http(s)://host:port" in warning
+    assert "compression" not in caplog.text
+    assert "S3CRET" not in caplog.text
+    assert "[::1" not in caplog.text
+
+
+def test_a_malformed_endpoint_argument_is_named(
+    quiet: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    otel_agents.configure(traces_exporter="otlp", otlp_endpoint="http://collector:port")
+    (warning,) = _warnings(caplog)
+    assert "otlp_endpoint is not a valid endpoint for traces" in warning
+    assert "collector" not in warning
