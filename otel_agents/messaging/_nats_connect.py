@@ -7,12 +7,19 @@ callback sees the server's "Authorization Violation" and the first connection fa
 naming where the credentials come from, never their value. A server without JetStream, or
 one refusing the stream and buckets, is a :class:`DeliveryError` that says what to do, not a
 raw nats-py error.
+
+A ``tls://`` URL requires TLS: nats-py upgrades only when the server's INFO says
+``tls_required`` and would otherwise send CONNECT, credentials included, in clear. The
+client here refuses such a server before CONNECT (:func:`tls_client`), and the first
+connection fails at once saying so. ``wss://`` is TLS from the first byte. The server's
+certificate is checked against the system's CAs (``SSL_CERT_FILE`` names another bundle).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -52,6 +59,35 @@ def credentials() -> dict[str, str]:
     return {key: value for key, value in found.items() if value}
 
 
+@functools.cache
+def tls_client() -> tuple[type[Client], type[Exception]]:
+    """nats-py's client that refuses, for a ``tls://`` server, an INFO without
+    ``tls_required`` (before CONNECT, hence before any credential is sent), and the error it
+    raises then (a ``nats.errors.Error``: the client's retry loop reports it to the error
+    callback)."""
+    import nats.errors
+    from nats.aio.client import Client
+
+    class TlsNotOfferedError(nats.errors.Error):
+        """The server of a ``tls://`` URL did not require TLS."""
+
+    class TlsClient(Client):
+        async def _process_info(
+            self, info: dict[str, Any], initial_connection: bool = False
+        ) -> None:
+            server = self._current_server
+            if (
+                initial_connection
+                and server is not None
+                and server.uri.scheme == "tls"
+                and info.get("tls_required") is not True
+            ):
+                raise TlsNotOfferedError("nats: the server did not offer TLS")
+            await super()._process_info(info, initial_connection)
+
+    return TlsClient, TlsNotOfferedError
+
+
 def refused_credentials(exc: Exception) -> bool:
     """Whether nats-py's error is the server's "Authorization Violation" (during the first
     connection it is a plain ``nats.errors.Error`` carrying the server's text)."""
@@ -72,14 +108,16 @@ class Connector:
         self.last_error: Exception | None = None
         self._refused: asyncio.Event | None = None
         self._said_refused = False
+        #: Set when a ``tls://`` server did not offer TLS (nothing was sent to it).
+        self.tls_refused = False
+        self._said_tls = False
 
     async def connect(self, reconnected_cb: Callable[[], Awaitable[None]]) -> Client:
         """The first connection, within ``broker_timeout``; refused credentials end it at
         once."""
-        from nats.aio.client import Client
-
+        client_class, _ = tls_client()
         self._refused = refused = asyncio.Event()
-        client = Client()
+        client = client_class()
         options: dict[str, Any] = {
             **credentials(),
             "connect_timeout": max(1, min(5, int(self.broker_timeout))),
@@ -104,6 +142,13 @@ class Connector:
             await connecting
         with contextlib.suppress(Exception):
             await client.close()  # its socket, if the refusal came mid-attempt
+        if refused.is_set() and self.tls_refused:
+            raise DeliveryError(
+                f"the NATS server at {self.server} did not offer TLS, which the tls:// URL "
+                "requires: nothing (no credentials) was sent; use the server's TLS port, or "
+                "nats:// if plain text is intended",
+                reason="tls_required",
+            )
         if refused.is_set():
             raise DeliveryError(
                 f"the NATS server at {self.server} refused the credentials "
@@ -123,6 +168,15 @@ class Connector:
         """nats-py's error callback: remembered; refused credentials end the first
         connection, and are said once when a reconnection meets them."""
         self.last_error = exc
+        if isinstance(exc, tls_client()[1]):
+            if not self.connected and self._refused is not None:
+                self.tls_refused = True
+                self._refused.set()
+            else:  # retried like any outage, said once
+                log = _logger.debug if self._said_tls else _logger.warning
+                self._said_tls = True
+                log("the NATS server at %s did not offer TLS: not connecting", self.server)
+            return
         if refused_credentials(exc):
             if not self.connected and self._refused is not None:
                 self._refused.set()
