@@ -250,11 +250,19 @@ class NatsTransport(Transport):
                         reason="broker_refused",
                     ) from None
                 if time.monotonic() + 0.2 > deadline:
-                    raise
-            except (TimeoutError, nats.errors.Error, OSError):
+                    raise self._unregistered(info, exc) from None
+            except (TimeoutError, nats.errors.Error, OSError) as exc:
                 if time.monotonic() + 0.2 > deadline:
-                    raise
+                    raise self._unregistered(info, exc) from None
             await asyncio.sleep(0.2)
+
+    def _unregistered(self, info: AgentInfo, exc: Exception) -> DeliveryError:
+        return DeliveryError(
+            f"registering {info.agent_id!r} on the NATS server at {self.server} did not "
+            f"succeed within broker_timeout={self.broker_timeout:g} s ({type(exc).__name__}): "
+            "check that it is reachable",
+            reason="broker_unreachable",
+        )
 
     async def _register_once(self, info: AgentInfo) -> None:
         assert self._js is not None
