@@ -42,8 +42,8 @@ MESSAGING_PARAMS: tuple[Param[Any], ...] = (
         "message_timeout",
         None,
         300.0,
-        "seconds a message may wait before it expires",
-        number(float, positive=True),
+        "seconds a message may wait before it expires (at most a day)",
+        number(float, positive=True, maximum=86_400.0),
     ),
     Param(
         M,

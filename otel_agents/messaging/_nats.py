@@ -49,6 +49,7 @@ from otel_agents.messaging._nats_connect import (  # the variables: re-exported
     TOKEN_ENV as TOKEN_ENV,
     USER_ENV as USER_ENV,
     Connector,
+    checked_url,
     setup_error,
 )
 from otel_agents.messaging._nats_io import LoopThread, NatsNames
@@ -111,7 +112,7 @@ class NatsTransport(Transport):
             raise ConfigurationError(
                 f"nats_stream={stream!r} is not valid: expected 1-64 letters, digits, _ or -"
             )
-        self.url = url
+        self.url = url = checked_url(url)
         self.server = redact_url(url)
         self.names = NatsNames(stream)
         self.security = security or SecurityConfig.from_env()

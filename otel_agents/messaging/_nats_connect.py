@@ -22,11 +22,14 @@ import contextlib
 import functools
 import logging
 import os
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from otel_agents._errors import ConfigurationError
 from otel_agents._server_params import NATS_PASSWORD, NATS_TOKEN, NATS_USER
 from otel_agents.messaging._errors import DeliveryError
+from otel_agents.messaging._transport import NATS_SCHEMES
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -36,6 +39,7 @@ __all__ = [
     "TOKEN_ENV",
     "USER_ENV",
     "Connector",
+    "checked_url",
     "credentials",
     "setup_error",
 ]
@@ -48,6 +52,51 @@ TOKEN_ENV, USER_ENV, PASSWORD_ENV = (
     NATS_USER.variable,
     NATS_PASSWORD.variable,
 )
+
+
+def _shown(url: str) -> str:
+    """``url`` as far as an error may show it: no userinfo, no path, at most 100 chars."""
+    scheme, _, rest = url.partition("://")
+    # After the last "@": a password may hold "/", "?" or "#" (unescaped, in a bad URL).
+    netloc = rest.rsplit("@", 1)[-1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    return f"{scheme}://{'***@' if '@' in rest else ''}{netloc}"[:100]
+
+
+def checked_url(url: object) -> str:
+    """The NATS server's URL, its scheme in lower case, or a :class:`ConfigurationError`
+    naming what is wrong (never the credentials it may hold): one of the schemes, a host, a
+    port 1-65535 if one is given. Checked before connecting, so that a typo is not reported
+    as an unreachable server, nor a wrong case as a DNS failure."""
+    where = "the NATS URL (config['transport'], --nats)"
+    if not isinstance(url, str) or "://" not in url:
+        raise ConfigurationError(
+            f"{where} is not valid: expected a URL such as nats://127.0.0.1:4222"
+        )
+    scheme, _, rest = url.partition("://")
+    normalised = f"{scheme.lower()}://{rest}"
+    shown = _shown(normalised)
+    if scheme.lower() not in NATS_SCHEMES:
+        raise ConfigurationError(
+            f"{where} {shown!r} is not valid: the scheme must be one of "
+            f"{', '.join(NATS_SCHEMES)} (nats://127.0.0.1:4222)"
+        )
+    if any(c in rest for c in ", \t\r\n"):
+        raise ConfigurationError(
+            f"{where} {shown!r} is not valid: one server URL, without spaces or commas"
+        )
+    try:
+        parts = urllib.parse.urlsplit(normalised)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise ConfigurationError(
+            f"{where} {shown!r} is not valid: expected scheme://host:port, with a port "
+            "1-65535 (an IPv6 host in brackets: [::1])"
+        ) from None
+    if not host:
+        raise ConfigurationError(f"{where} {shown!r} is not valid: it names no host")
+    if port == 0:
+        raise ConfigurationError(f"{where} {shown!r} is not valid: the port must be 1-65535")
+    return normalised
 
 
 def credentials() -> dict[str, str]:

@@ -80,3 +80,33 @@ def test_the_agent_command_says_a_refused_registration_in_one_line(nats: NatsSer
     assert len(refused) == 1
     assert refused[0].startswith("otel-agents agent: ")
     assert "worker is now online" not in completed.stderr
+
+
+def test_an_upper_case_scheme_reaches_the_broker(make_nats_comm: Make, nats: NatsServer) -> None:
+    comm = make_nats_comm({"transport": nats.url.replace("nats://", "NATS://")})
+    comm.register_agent("worker", "Worker", ["work"], "nats-agent://worker")
+    assert [agent.agent_id for agent in comm.list_agents()] == ["worker"]
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        (["--nats", "nats://u:s3cret@127.0.0.1:14322x"], "--nats"),
+        (["--nats", "nats://127.0.0.1:4222", "--message-timeout", "1e308"], "message_timeout"),
+    ],
+)
+def test_the_agent_command_names_a_bad_option_at_once(options: list[str], says: str) -> None:
+    command = [sys.executable, "-m", "otel_agents._cli", "agent", "--id", "w"]  # otel-agents
+    completed = subprocess.run(
+        [*command, *options, "--broker-timeout", "20"],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=False,
+    )
+    assert completed.returncode == 2, completed.stderr
+    assert says in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert "cannot connect" not in completed.stderr
+    assert "s3cret" not in completed.stderr
