@@ -110,3 +110,17 @@ def test_the_agent_command_names_a_bad_option_at_once(options: list[str], says: 
     assert "Traceback" not in completed.stderr
     assert "cannot connect" not in completed.stderr
     assert "s3cret" not in completed.stderr
+
+
+def test_a_registration_that_times_out_is_a_delivery_error_and_changes_nothing(
+    make_nats_comm: Make, nats: NatsServer
+) -> None:
+    """The broker gone after the first connection: retried until broker_timeout, then a
+    DeliveryError (a MessagingError the agent command says in one line), not nats-py's own
+    error; the agent is not registered locally."""
+    comm = make_nats_comm({"broker_timeout": 2.0})
+    nats.stop()
+    with pytest.raises(DeliveryError) as caught:
+        comm.register_agent("worker", "Worker", ["work"], "nats-agent://worker")
+    assert caught.value.reason in ("broker_unreachable", "broker_timeout")
+    assert comm.registry.lookup("worker") is None
