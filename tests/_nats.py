@@ -38,10 +38,12 @@ STARTS = 3
 class NatsServer:
     """One ``nats-server -js`` process; ``url`` is its client URL."""
 
-    def __init__(self, store: Path) -> None:
+    def __init__(self, store: Path, extra: tuple[str, ...] = ()) -> None:
         if not NATS_SERVER.exists():
             raise AssertionError(f"{NATS_SERVER} is missing: run scripts/fetch-stack")
         self.store = store
+        #: More command-line arguments (``--tls --tlscert ...``).
+        self.extra = extra
         self.port = free_port()
         self.http_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -52,7 +54,7 @@ class NatsServer:
 
     def start(self) -> NatsServer:
         args = [str(NATS_SERVER), "-a", "127.0.0.1", "-p", str(self.port), "-js"]
-        args += ["-sd", str(self.store), "--http_port", str(self.http_port)]
+        args += ["-sd", str(self.store), "--http_port", str(self.http_port), *self.extra]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + START_TIMEOUT
         health = f"http://127.0.0.1:{self.http_port}/healthz?js-enabled-only=true"
@@ -82,9 +84,9 @@ class NatsServer:
 
 
 @contextmanager
-def nats_server(store: Path) -> Iterator[NatsServer]:
+def nats_server(store: Path, extra: tuple[str, ...] = ()) -> Iterator[NatsServer]:
     """A started server, stopped (by pid) whatever happens in the block."""
-    server = NatsServer(store)
+    server = NatsServer(store, extra)
     try:
         for attempt in range(1, STARTS + 1):
             try:

@@ -168,7 +168,9 @@ def _common(parser: argparse.ArgumentParser, *, port: int) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind")
     parser.add_argument("--port", type=port_number, default=port, help="port to bind")
     parser.add_argument("--heartbeat-interval", type=float, default=30.0, help="seconds")
-    parser.add_argument("--message-timeout", type=float, default=300.0, help="seconds")
+    parser.add_argument(
+        "--message-timeout", type=float, default=300.0, help="seconds (at most a day)"
+    )
     parser.add_argument(
         "--max-message-size", type=int, default=1_048_576, help="bytes of one request at most"
     )

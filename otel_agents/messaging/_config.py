@@ -42,7 +42,7 @@ MESSAGING_PARAMS: tuple[Param[Any], ...] = (
         "message_timeout",
         None,
         300.0,
-        "seconds a message may wait before it expires",
+        "seconds a message may wait before it expires (at most a day)",
         seconds(positive=True),
     ),
     Param(

@@ -49,6 +49,7 @@ from otel_agents.messaging._nats_connect import (  # the variables: re-exported
     TOKEN_ENV as TOKEN_ENV,
     USER_ENV as USER_ENV,
     Connector,
+    checked_url,
     setup_error,
 )
 from otel_agents.messaging._nats_io import LoopThread, NatsNames
@@ -111,7 +112,7 @@ class NatsTransport(Transport):
             raise ConfigurationError(
                 f"nats_stream={stream!r} is not valid: expected 1-64 letters, digits, _ or -"
             )
-        self.url = url
+        self.url = url = checked_url(url)
         self.server = redact_url(url)
         self.names = NatsNames(stream)
         self.security = security or SecurityConfig.from_env()
@@ -250,11 +251,19 @@ class NatsTransport(Transport):
                         reason="broker_refused",
                     ) from None
                 if time.monotonic() + 0.2 > deadline:
-                    raise
-            except (TimeoutError, nats.errors.Error, OSError):
+                    raise self._unregistered(info, exc) from None
+            except (TimeoutError, nats.errors.Error, OSError) as exc:
                 if time.monotonic() + 0.2 > deadline:
-                    raise
+                    raise self._unregistered(info, exc) from None
             await asyncio.sleep(0.2)
+
+    def _unregistered(self, info: AgentInfo, exc: Exception) -> DeliveryError:
+        return DeliveryError(
+            f"registering {info.agent_id!r} on the NATS server at {self.server} did not "
+            f"succeed within broker_timeout={self.broker_timeout:g} s ({type(exc).__name__}): "
+            "check that it is reachable",
+            reason="broker_unreachable",
+        )
 
     async def _register_once(self, info: AgentInfo) -> None:
         assert self._js is not None

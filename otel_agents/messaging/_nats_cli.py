@@ -58,6 +58,9 @@ def run_nats_agent(args: argparse.Namespace) -> int:
             return 1
         try:
             return asyncio.run(_serve(comm, args))
+        except MessagingError as exc:  # the broker refused the registration, or timed out
+            print(f"otel-agents agent: {exc}", file=sys.stderr)
+            return 1
         finally:
             comm.stop()
     finally:

@@ -7,19 +7,29 @@ callback sees the server's "Authorization Violation" and the first connection fa
 naming where the credentials come from, never their value. A server without JetStream, or
 one refusing the stream and buckets, is a :class:`DeliveryError` that says what to do, not a
 raw nats-py error.
+
+A ``tls://`` URL requires TLS: nats-py upgrades only when the server's INFO says
+``tls_required`` and would otherwise send CONNECT, credentials included, in clear. The
+client here refuses such a server before CONNECT (:func:`tls_client`), and the first
+connection fails at once saying so. ``wss://`` is TLS from the first byte. The server's
+certificate is checked against the system's CAs (``SSL_CERT_FILE`` names another bundle).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from otel_agents._errors import ConfigurationError
 from otel_agents._server_params import NATS_PASSWORD, NATS_TOKEN, NATS_USER
 from otel_agents.messaging._errors import DeliveryError
+from otel_agents.messaging._transport import NATS_SCHEMES
 
 if TYPE_CHECKING:
     from nats.aio.client import Client
@@ -29,6 +39,7 @@ __all__ = [
     "TOKEN_ENV",
     "USER_ENV",
     "Connector",
+    "checked_url",
     "credentials",
     "setup_error",
 ]
@@ -43,6 +54,51 @@ TOKEN_ENV, USER_ENV, PASSWORD_ENV = (
 )
 
 
+def _shown(url: str) -> str:
+    """``url`` as far as an error may show it: no userinfo, no path, at most 100 chars."""
+    scheme, _, rest = url.partition("://")
+    # After the last "@": a password may hold "/", "?" or "#" (unescaped, in a bad URL).
+    netloc = rest.rsplit("@", 1)[-1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    return f"{scheme}://{'***@' if '@' in rest else ''}{netloc}"[:100]
+
+
+def checked_url(url: object) -> str:
+    """The NATS server's URL, its scheme in lower case, or a :class:`ConfigurationError`
+    naming what is wrong (never the credentials it may hold): one of the schemes, a host, a
+    port 1-65535 if one is given. Checked before connecting, so that a typo is not reported
+    as an unreachable server, nor a wrong case as a DNS failure."""
+    where = "the NATS URL (config['transport'], --nats)"
+    if not isinstance(url, str) or "://" not in url:
+        raise ConfigurationError(
+            f"{where} is not valid: expected a URL such as nats://127.0.0.1:4222"
+        )
+    scheme, _, rest = url.partition("://")
+    normalised = f"{scheme.lower()}://{rest}"
+    shown = _shown(normalised)
+    if scheme.lower() not in NATS_SCHEMES:
+        raise ConfigurationError(
+            f"{where} {shown!r} is not valid: the scheme must be one of "
+            f"{', '.join(NATS_SCHEMES)} (nats://127.0.0.1:4222)"
+        )
+    if any(c in rest for c in ", \t\r\n"):
+        raise ConfigurationError(
+            f"{where} {shown!r} is not valid: one server URL, without spaces or commas"
+        )
+    try:
+        parts = urllib.parse.urlsplit(normalised)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise ConfigurationError(
+            f"{where} {shown!r} is not valid: expected scheme://host:port, with a port "
+            "1-65535 (an IPv6 host in brackets: [::1])"
+        ) from None
+    if not host:
+        raise ConfigurationError(f"{where} {shown!r} is not valid: it names no host")
+    if port == 0:
+        raise ConfigurationError(f"{where} {shown!r} is not valid: the port must be 1-65535")
+    return normalised
+
+
 def credentials() -> dict[str, str]:
     found = {
         "token": os.environ.get(TOKEN_ENV),
@@ -50,6 +106,35 @@ def credentials() -> dict[str, str]:
         "password": os.environ.get(PASSWORD_ENV),
     }
     return {key: value for key, value in found.items() if value}
+
+
+@functools.cache
+def tls_client() -> tuple[type[Client], type[Exception]]:
+    """nats-py's client that refuses, for a ``tls://`` server, an INFO without
+    ``tls_required`` (before CONNECT, hence before any credential is sent), and the error it
+    raises then (a ``nats.errors.Error``: the client's retry loop reports it to the error
+    callback)."""
+    import nats.errors
+    from nats.aio.client import Client
+
+    class TlsNotOfferedError(nats.errors.Error):
+        """The server of a ``tls://`` URL did not require TLS."""
+
+    class TlsClient(Client):
+        async def _process_info(
+            self, info: dict[str, Any], initial_connection: bool = False
+        ) -> None:
+            server = self._current_server
+            if (
+                initial_connection
+                and server is not None
+                and server.uri.scheme == "tls"
+                and info.get("tls_required") is not True
+            ):
+                raise TlsNotOfferedError("nats: the server did not offer TLS")
+            await super()._process_info(info, initial_connection)
+
+    return TlsClient, TlsNotOfferedError
 
 
 def refused_credentials(exc: Exception) -> bool:
@@ -72,14 +157,16 @@ class Connector:
         self.last_error: Exception | None = None
         self._refused: asyncio.Event | None = None
         self._said_refused = False
+        #: Set when a ``tls://`` server did not offer TLS (nothing was sent to it).
+        self.tls_refused = False
+        self._said_tls = False
 
     async def connect(self, reconnected_cb: Callable[[], Awaitable[None]]) -> Client:
         """The first connection, within ``broker_timeout``; refused credentials end it at
         once."""
-        from nats.aio.client import Client
-
+        client_class, _ = tls_client()
         self._refused = refused = asyncio.Event()
-        client = Client()
+        client = client_class()
         options: dict[str, Any] = {
             **credentials(),
             "connect_timeout": max(1, min(5, int(self.broker_timeout))),
@@ -104,6 +191,13 @@ class Connector:
             await connecting
         with contextlib.suppress(Exception):
             await client.close()  # its socket, if the refusal came mid-attempt
+        if refused.is_set() and self.tls_refused:
+            raise DeliveryError(
+                f"the NATS server at {self.server} did not offer TLS, which the tls:// URL "
+                "requires: nothing (no credentials) was sent; use the server's TLS port, or "
+                "nats:// if plain text is intended",
+                reason="tls_required",
+            )
         if refused.is_set():
             raise DeliveryError(
                 f"the NATS server at {self.server} refused the credentials "
@@ -123,6 +217,15 @@ class Connector:
         """nats-py's error callback: remembered; refused credentials end the first
         connection, and are said once when a reconnection meets them."""
         self.last_error = exc
+        if isinstance(exc, tls_client()[1]):
+            if not self.connected and self._refused is not None:
+                self.tls_refused = True
+                self._refused.set()
+            else:  # retried like any outage, said once
+                log = _logger.debug if self._said_tls else _logger.warning
+                self._said_tls = True
+                log("the NATS server at %s did not offer TLS: not connecting", self.server)
+            return
         if refused_credentials(exc):
             if not self.connected and self._refused is not None:
                 self._refused.set()

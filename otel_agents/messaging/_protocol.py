@@ -103,8 +103,11 @@ class AgentCommunicationProtocol(ProtocolSending, ProtocolProcessing):
             DuplicateAgentError: the id is registered with a different endpoint.
             RegistryFullError: ``max_agents`` others are registered already.
         """
-        info = self.registry.register(agent_id, name, capabilities, endpoint, metadata)
-        self.transport.registered(info)
+        # The broker's registration first: one it refuses (or that times out) leaves the
+        # local registry as it was, and the agent is not said to be online.
+        info = self.registry.register(
+            agent_id, name, capabilities, endpoint, metadata, confirm=self.transport.registered
+        )
         # Heartbeats mean nothing unless someone checks them: from the first registration
         # on, a daemon thread does (config ``heartbeat_monitor``), so a silent agent goes
         # offline without the user having to know about start().

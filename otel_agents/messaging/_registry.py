@@ -129,8 +129,13 @@ class AgentRegistry:
         reports_outcomes: bool = False,
         client_address: str | None = None,
         may_move: bool = False,
+        confirm: Callable[[AgentInfo], None] | None = None,
     ) -> AgentInfo:
         """Register (or update) an agent; audited as ``agent.register`` by that agent.
+
+        ``confirm``: called with the new info once it is checked and before it is stored
+        (the transport's registration, on a broker): when it raises, the registry is left
+        as it was, nothing is audited and the agent is never said to be online.
 
         ``client_address``: where an HTTP registration came from, for the audit record.
         ``may_move``: the caller proved it is this agent (its own token), so a new endpoint
@@ -155,24 +160,7 @@ class AgentRegistry:
             )
         metadata = _check_metadata(metadata, self.max_metadata_bytes)
         with self._lock:
-            existing = self._agents.get(agent_id)
-            moved = existing is not None and existing.endpoint != endpoint
-            if existing is not None and moved and not may_move:
-                raise DuplicateAgentError(
-                    f"agent_id={agent_id!r} is already registered with endpoint "
-                    f"{existing.endpoint!r}, not {endpoint!r}: unregister it first, use "
-                    "another id, or (over HTTP) register with the agent's own token to move it"
-                )
-            if (
-                existing is None
-                and self.max_agents is not None
-                and len(self._agents) >= self.max_agents
-            ):
-                raise RegistryFullError(
-                    f"{len(self._agents)} agents are registered (max_agents="
-                    f"{self.max_agents}): agent_id={agent_id!r} is refused; unregister agents "
-                    "that are gone, or raise max_agents"
-                )
+            self._admit(agent_id, endpoint, may_move)
             info = AgentInfo(
                 agent_id,
                 name,
@@ -184,6 +172,10 @@ class AgentRegistry:
                 self._clock.monotonic(),
                 reports_outcomes,
             )
+        if confirm is not None:
+            confirm(info)  # outside the lock: a broker call (whose watch may register too)
+        with self._lock:
+            existing, moved = self._admit(agent_id, endpoint, may_move)
             self._agents[agent_id] = info
         self._telemetry.registrations.add(1)
         audit_log().record(
@@ -201,6 +193,26 @@ class AgentRegistry:
         if previous is not AgentStatus.ONLINE:
             self._changed(agent_id, previous, AgentStatus.ONLINE, "registered")
         return info
+
+    def _admit(self, agent_id: str, endpoint: str, may_move: bool) -> tuple[AgentInfo | None, bool]:
+        """The registered info and whether the endpoint moves; raises when the agent may
+        not be registered (another endpoint, a full registry). Called under the lock."""
+        existing = self._agents.get(agent_id)
+        moved = existing is not None and existing.endpoint != endpoint
+        if existing is not None and moved and not may_move:
+            raise DuplicateAgentError(
+                f"agent_id={agent_id!r} is already registered with endpoint "
+                f"{existing.endpoint!r}, not {endpoint!r}: unregister it first, use "
+                "another id, or (over HTTP) register with the agent's own token to move it"
+            )
+        full = self.max_agents is not None and len(self._agents) >= self.max_agents
+        if existing is None and full:
+            raise RegistryFullError(
+                f"{len(self._agents)} agents are registered (max_agents="
+                f"{self.max_agents}): agent_id={agent_id!r} is refused; unregister agents "
+                "that are gone, or raise max_agents"
+            )
+        return existing, moved
 
     def unregister(
         self,

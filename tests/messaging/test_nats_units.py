@@ -146,3 +146,40 @@ class _Clock:
 
     def monotonic(self) -> float:
         return 1.0
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("nats://127.0.0.1:14322x", "port 1-65535"),
+        ("nats://u:s3cret@127.0.0.1:abc", "port 1-65535"),
+        ("nats://u:s3cret@127.0.0.1:99999", "port 1-65535"),
+        ("nats://u:s3cret@127.0.0.1:0", "port must be 1-65535"),
+        ("nats://u:s3cret@[::1", "IPv6 host in brackets"),
+        ("nats://u:s3cret@:4222", "names no host"),
+        ("nats://u:s3cret@h:4222,nats://h:4223", "one server URL"),
+        ("nats://u:pa/s3cret@h:4222", "port 1-65535"),  # an unescaped "/" in the password
+    ],
+)
+def test_a_bad_nats_url_is_refused_before_connecting_naming_the_option(url: str, says: str) -> None:
+    """Not "cannot connect ... check that nats-server is running", and no credentials."""
+    with pytest.raises(ConfigurationError, match=says) as raised:
+        AgentCommunicationProtocol({"transport": url})
+    assert "--nats" in str(raised.value)
+    assert "config['transport']" in str(raised.value)
+    assert "s3cret" not in str(raised.value)
+
+
+def test_the_nats_url_scheme_is_case_insensitive() -> None:
+    from otel_agents.messaging._nats_connect import checked_url
+
+    assert checked_url("NATS://u:p@Broker:4222") == "nats://u:p@Broker:4222"
+    assert checked_url("Tls://broker") == "tls://broker"
+
+
+@pytest.mark.parametrize("timeout", [1e308, 86_401.0, float("inf")])
+def test_message_timeout_is_at_most_a_day(timeout: float) -> None:
+    """Past it the status bucket's TTL (2 x message_timeout) overflowed on the broker."""
+    with pytest.raises(ConfigurationError, match="message_timeout"):
+        AgentCommunicationProtocol({"message_timeout": timeout})
+    AgentCommunicationProtocol({"message_timeout": 86_400.0}).stop()

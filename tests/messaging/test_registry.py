@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from otel_agents.messaging import AgentCommunicationProtocol, AgentStatus, StatusChange
 from otel_agents.testing import TelemetryCapture
 from tests.messaging.conftest import FakeClock
@@ -138,3 +140,23 @@ def test_heartbeat_monitor_false_leaves_checking_to_the_user(make_comm: Any) -> 
     comm = make_comm({"heartbeat_interval": 0.01, "heartbeat_monitor": False})
     comm.register_agent("worker", "W", ["x"], "http://w")
     assert not comm._monitor.running
+
+
+def test_a_registration_the_transport_refuses_changes_nothing(make_comm: Any) -> None:
+    """``confirm`` (the broker's registration) raising: neither a new agent nor an update
+    is stored, and no status change is said."""
+    comm: AgentCommunicationProtocol = make_comm()
+    comm.register_agent("a", "A", ["x"], "http://localhost:8001")
+    changes: list[StatusChange] = []
+    comm.registry.add_status_listener(changes.append)
+
+    def refuse(info: Any) -> None:
+        raise RuntimeError("refused")
+
+    for agent_id in ("a", "b"):
+        with pytest.raises(RuntimeError):
+            comm.registry.register(agent_id, "New", ["y"], "http://localhost:8001", confirm=refuse)
+    assert [(i.agent_id, i.name, i.capabilities) for i in comm.list_agents()] == [
+        ("a", "A", ("x",))
+    ]
+    assert changes == []
