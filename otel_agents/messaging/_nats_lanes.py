@@ -49,6 +49,9 @@ class Lane:
         self.sub: Subscription | None = None
         #: The lingering pull in flight, if any; its messages are taken when it ends.
         self.waiting: asyncio.Task[list[Msg]] | None = None
+        #: Whether the last pull ended without its answer (given up past its margin, or
+        #: cancelled): its late answer would come to the inbox and be read as the next one's.
+        self._unanswered = False
 
     async def open(self) -> None:
         if self.sub is None:
@@ -57,6 +60,11 @@ class Lane:
     async def pull(self, batch: int, linger: float | None) -> list[Msg]:
         """Up to ``batch`` messages: those available now (``linger`` None), or the first
         to arrive within ``linger`` seconds."""
+        if self._unanswered:
+            # A late answer of the pull given up (a 404 ends the next pull before the broker
+            # answers it, hiding what waits) goes to the old inbox; a message in it is not
+            # acknowledged, so the broker delivers it again after ack_wait.
+            await self._forget_inbox()
         await self.open()
         assert self.sub is not None
         request: dict[str, Any] = {"batch": batch}
@@ -67,14 +75,15 @@ class Lane:
         await self.nc.publish(self.next_subject, json.dumps(request).encode(), reply=self.inbox)
         deadline = time.monotonic() + (linger or 0.0) + _MARGIN
         got: list[Msg] = []
+        self._unanswered = True
         while len(got) < batch:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                break
+                return got
             try:
                 msg = await self.sub.next_msg(timeout=remaining)
             except Exception:  # nats TimeoutError, or the subscription went away
-                break
+                return got
             status = msg.headers.get("Status") if msg.headers else None
             if status == "100":  # idle heartbeat
                 continue
@@ -83,7 +92,17 @@ class Lane:
             got.append(msg)
             if linger is not None:
                 break  # a lingering pull returns with its first message
+        self._unanswered = False
         return got
+
+    async def _forget_inbox(self) -> None:
+        """Listen on a new inbox from now on (the old one may still get a late answer)."""
+        if self.sub is not None:
+            with contextlib.suppress(Exception):
+                await self.sub.unsubscribe()
+            self.sub = None
+        self.inbox = self.nc.new_inbox()
+        self._unanswered = False
 
     async def close(self) -> None:
         if self.waiting is not None:

@@ -23,6 +23,7 @@ from otel_agents.messaging import (
 from otel_agents.testing import TelemetryCapture
 from tests._nats import NatsServer, publish_raw
 from tests._waits import eventually
+from tests.messaging.conftest import FakeClock
 
 pytestmark = pytest.mark.integration
 
@@ -181,13 +182,17 @@ def test_a_signed_message_that_waited_longer_than_the_replay_window_is_still_pro
 ) -> None:
     """A durable queue may hold a message longer than the window (its agent was down): the
     signature is judged at the broker's store time, so the wait loses nothing."""
-    security = SecurityConfig(signing_key=KEY, replay_window=0.5)
+    # The security clock signs and judges: it stands still while the message is signed and
+    # stored (a window of 30 s, however slow the machine), then moves past the window before
+    # anyone takes it. A 0.5 s window with a 0.75 s sleep failed when sending took 0.5 s.
+    clock = FakeClock(start=time.time())
+    security = SecurityConfig(signing_key=KEY, replay_window=30.0, clock=clock)
     comm = make_nats_comm(
-        {"message_timeout": 60.0}, transport=NatsTransport(nats.url, security=security)
+        {"message_timeout": 600.0}, transport=NatsTransport(nats.url, security=security)
     )
     comm.register_agent("worker", "Worker", ["work"], "http://localhost:8001")
     message_id = comm.send_message("boss", "worker", MessageType.REQUEST, {"x": 1})
-    time.sleep(0.75)  # longer than the replay window before anyone takes it
+    clock.advance(60.0)  # longer than the replay window before anyone takes it
     received = comm.process_next("worker")
     assert received is not None
     assert received.message_id == message_id

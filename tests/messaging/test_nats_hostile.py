@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from otel_agents import semconv as sc
 from otel_agents.messaging import (
     AgentCommunicationProtocol,
     MessagePriority,
@@ -19,7 +20,9 @@ from otel_agents.messaging import (
     NatsTransport,
     SecurityConfig,
 )
+from otel_agents.testing import TelemetryCapture
 from tests._nats import NatsServer, publish_raw, put_kv
+from tests.messaging.conftest import FakeClock
 from tests.messaging.test_nats_transport import eventually
 
 pytestmark = pytest.mark.integration
@@ -60,11 +63,15 @@ def test_a_forged_outcome_neither_skips_the_message_nor_breaks_the_status_call(
 
 
 def test_a_copy_that_waited_past_the_window_is_still_a_replay(
-    make_nats_comm: Make, nats: NatsServer
+    make_nats_comm: Make, nats: NatsServer, telemetry: TelemetryCapture
 ) -> None:
     """Freshness is judged at the broker's store time, so the signature is remembered for as
     long as a copy stored within the window may wait on the broker."""
-    security = SecurityConfig(signing_key=KEY, replay_window=1.0)
+    # The security clock stands still while both copies are signed and stored (within the
+    # window however slow the machine: a 1 s window could run out before the copy was
+    # stored, and the copy was then refused as stale, not as a replay), then moves past it.
+    clock = FakeClock(start=time.time())
+    security = SecurityConfig(signing_key=KEY, replay_window=30.0, clock=clock)
     comm = make_nats_comm(
         {"message_timeout": 60.0, "max_message_history": 1},
         transport=NatsTransport(nats.url, security=security),
@@ -81,9 +88,11 @@ def test_a_copy_that_waited_past_the_window_is_still_a_replay(
     filler = comm.send_message("boss", "worker", MessageType.REQUEST, {"x": 2})
     assert comm.process_pending("worker") == 1  # the history of one forgot the first
     publish_raw(nats.url, subject, body, {**headers, "Nats-Msg-Id": "again"})  # within the window
-    time.sleep(1.5)  # waits on the broker past the window
+    clock.advance(60.0)  # waits on the broker past the window
     assert comm.process_pending("worker") == 0
     assert ran == [message.message_id, filler]
+    (point,) = telemetry.points(sc.AGENT_MESSAGE_REJECTED.name)
+    assert (point.value, point.attributes[sc.ERROR_TYPE]) == (1, "replayed")
 
 
 def _failed_as_the_sender_sees_it(make_nats_comm: Make, error: Exception) -> MessageRecord:

@@ -30,6 +30,7 @@ from otel_agents.testing import TelemetryCapture
 from tests._nats import NatsServer
 from tests._support import free_port
 from tests._waits import eventually
+from tests.messaging.conftest import FakeClock
 
 pytestmark = pytest.mark.integration
 
@@ -153,17 +154,23 @@ def test_a_silent_agent_goes_offline_and_a_heartbeat_brings_it_back(make_nats_co
 def test_an_expired_message_is_recorded_expired_and_never_processed(
     make_nats_comm: Make,
 ) -> None:
-    comm = make_nats_comm({"message_timeout": 0.3})
+    # Expiry is read from the protocol's clock: a fake one moved past message_timeout, not a
+    # sleep racing a short timeout (a loaded machine may take longer than 0.3 s to send).
+    clock = FakeClock(start=time.time())
+    comm = make_nats_comm({"message_timeout": 30.0}, clock=clock)
     comm.register_agent("slow", "Slow", ["x"], "http://localhost:8004")
     ran: list[str] = []
     comm.register_handler("slow", lambda message: ran.append(message.message_id))
     message_id = comm.send_message("boss", "slow", MessageType.REQUEST, {"late": True})
-    time.sleep(0.5)
+    clock.advance(60.0)
     assert comm.process_next("slow") is None
     record = comm.get_message_status(message_id)
     assert record.status is MessageStatus.EXPIRED
     assert ran == []
-    assert comm.get_queue_size("slow") == 0  # terminated on the broker, not redelivered
+    # Terminated on the broker, not redelivered: the term is sent from the broker's loop
+    # after process_next returns, so waited for. A message left unacknowledged would stay
+    # counted (ack pending, then pending again), never 0.
+    eventually(lambda: comm.get_queue_size("slow") == 0, "the expired message terminated")
 
 
 def test_broadcast_is_one_send_span_linked_from_each_process_span(
