@@ -6,7 +6,8 @@ from collections.abc import Iterator
 import pytest
 
 from otel_agents._profiler import PerformanceProfiler
-from otel_agents.testing import TelemetryCapture
+from otel_agents.genai._telemetry import reset_default_telemetry
+from otel_agents.testing import TelemetryCapture, reset_configure
 
 # Module- and session-scoped fixtures (the e2e workload) are built outside any test's
 # monkeypatch: the same default for them, for the whole run.
@@ -66,3 +67,18 @@ def _every_process_reports_host_metrics(monkeypatch: pytest.MonkeyPatch) -> None
     (``tests/test_host_metrics.py``); subprocess probes start from a scrubbed environment.
     """
     monkeypatch.setenv("OTEL_AGENTS_HOST_METRICS", "on")
+
+
+@pytest.fixture
+def quiet_configure(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """configure() exports nowhere and starts no host metrics; everything it set (global
+    providers, the default GenAI telemetry) is reset before and after the test."""
+    for name in ("OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER", "OTEL_LOGS_EXPORTER"):
+        monkeypatch.setenv(name, "none")
+    monkeypatch.setenv("OTEL_AGENTS_SYSTEM_METRICS", "false")
+    reset_configure()
+    try:
+        yield
+    finally:
+        reset_configure()
+        reset_default_telemetry(None)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import opentelemetry.sdk.environment_variables as sdk_variables
@@ -18,20 +17,6 @@ from otel_agents import ConfigurationError, _settings as s
 from otel_agents._config_params import MAX_SECONDS, Param
 from otel_agents._sdk_env import malformed
 from otel_agents.messaging._config import read_config
-from otel_agents.testing import reset_configure
-
-
-@pytest.fixture
-def quiet(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No exporter, no system metrics: configure() builds providers only; undone afterwards."""
-    for name in ("OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER", "OTEL_LOGS_EXPORTER"):
-        monkeypatch.setenv(name, "none")
-    monkeypatch.setenv("OTEL_AGENTS_SYSTEM_METRICS", "false")
-    reset_configure()
-    try:
-        yield
-    finally:
-        reset_configure()
 
 
 def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -45,7 +30,7 @@ def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     "value", ["Bearer S3CRET\n", " Bearer S3CRET", "Bearer S3CRET\r\n", "Bearer S3\x00CRET"]
 )
 def test_a_header_value_with_whitespace_or_control_characters_is_refused_by_key(
-    quiet: None, value: str
+    quiet_configure: None, value: str
 ) -> None:
     with pytest.raises(ConfigurationError) as raised:
         otel_agents.configure(otlp_headers={"x-team": "core", "authorization": value})
@@ -60,7 +45,7 @@ def test_a_header_value_with_whitespace_or_control_characters_is_refused_by_key(
 # 4. user:password@ in an OTLP endpoint: one warning that never shows it
 # --------------------------------------------------------------------------------------
 def test_userinfo_in_an_http_endpoint_argument_warns_once_without_showing_it(
-    quiet: None, caplog: pytest.LogCaptureFixture
+    quiet_configure: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     otel_agents.configure(
         traces_exporter="otlp",
@@ -174,7 +159,7 @@ def test_a_day_is_still_accepted() -> None:
 
 @pytest.mark.parametrize("timeout", [1e13, MAX_SECONDS + 1])
 def test_shutdown_with_a_huge_timeout_raises_naming_it_and_the_maximum(
-    quiet: None, timeout: float
+    quiet_configure: None, timeout: float
 ) -> None:
     """Before: OverflowError from Thread.join, with the Prometheus server left running."""
     otel_agents.configure()
@@ -185,7 +170,7 @@ def test_shutdown_with_a_huge_timeout_raises_naming_it_and_the_maximum(
 
 
 def test_a_huge_shutdown_variable_still_shuts_down_with_the_default(
-    quiet: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    quiet_configure: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("OTEL_AGENTS_SHUTDOWN_TIMEOUT", "1e13")
     otel_agents.configure()
@@ -195,7 +180,7 @@ def test_a_huge_shutdown_variable_still_shuts_down_with_the_default(
 
 
 @pytest.mark.parametrize("argument", ["metric_export_interval", "otlp_timeout"])
-def test_a_huge_configure_argument_raises_naming_it(quiet: None, argument: str) -> None:
+def test_a_huge_configure_argument_raises_naming_it(quiet_configure: None, argument: str) -> None:
     with pytest.raises(ConfigurationError, match=rf"{argument}=.*at most 86400 seconds"):
         otel_agents.configure(**{argument: 1e13})
 
@@ -231,7 +216,7 @@ def test_a_huge_interval_config_key_raises_naming_it(make: Any, key: str) -> Non
     ],
 )
 def test_a_malformed_endpoint_variable_is_named_once_per_signal(
-    quiet: None,
+    quiet_configure: None,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     protocol: str,
@@ -262,7 +247,7 @@ def test_a_malformed_endpoint_variable_is_named_once_per_signal(
 
 
 def test_a_malformed_endpoint_argument_is_named(
-    quiet: None, caplog: pytest.LogCaptureFixture
+    quiet_configure: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     otel_agents.configure(traces_exporter="otlp", otlp_endpoint="http://collector:port")
     (warning,) = _warnings(caplog)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 from opentelemetry.context import Context
@@ -13,8 +12,6 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import otel_agents
 from otel_agents._failsafe_processor import FailsafeSpanProcessor, failsafe_span_processor
-from otel_agents.genai._telemetry import reset_default_telemetry
-from otel_agents.testing import reset_configure
 
 
 class Raising(SpanProcessor):
@@ -37,21 +34,8 @@ def _warnings(caplog: pytest.LogCaptureFixture, text: str) -> list[logging.LogRe
     return [r for r in caplog.records if r.levelno == logging.WARNING and text in r.getMessage()]
 
 
-@pytest.fixture
-def quiet(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER", "OTEL_LOGS_EXPORTER"):
-        monkeypatch.setenv(name, "none")
-    monkeypatch.setenv("OTEL_AGENTS_SYSTEM_METRICS", "false")
-    reset_configure()
-    try:
-        yield
-    finally:
-        reset_configure()
-        reset_default_telemetry(None)
-
-
 def test_a_raising_processor_leaves_the_profiled_call_and_later_processors_alone(
-    quiet: None, caplog: pytest.LogCaptureFixture
+    quiet_configure: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     spans = InMemorySpanExporter()
     otel_agents.configure(span_processors=[Raising(), SimpleSpanProcessor(spans)])

@@ -10,7 +10,6 @@ import re
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,17 +23,6 @@ from otel_agents.testing import reset_configure
 
 REPO = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT = 120.0  # a hang guard for the inner pytest run
-
-
-@pytest.fixture
-def quiet_configure(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """configure() exports nowhere and starts no collector; reset before and after."""
-    for signal in ("TRACES", "METRICS", "LOGS"):
-        monkeypatch.setenv(f"OTEL_{signal}_EXPORTER", "none")
-    monkeypatch.setenv("OTEL_AGENTS_SYSTEM_METRICS", "false")
-    reset_configure()
-    yield
-    reset_configure()
 
 
 @pytest.mark.usefixtures("quiet_configure")

@@ -16,21 +16,15 @@ import otel_agents
 from otel_agents import genai, semconv as sc
 from otel_agents.genai import ModelPrice, get_price_table, set_price_table
 from otel_agents.genai._telemetry import reset_default_telemetry
-from otel_agents.testing import reset_configure
 
 
 @pytest.fixture
-def quiet(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER", "OTEL_LOGS_EXPORTER"):
-        monkeypatch.setenv(name, "none")
-    monkeypatch.setenv("OTEL_AGENTS_SYSTEM_METRICS", "false")
+def quiet(quiet_configure: None) -> Iterator[None]:
+    """``quiet_configure``, and the price table restored afterwards."""
     previous = get_price_table()
-    reset_configure()
     try:
         yield
     finally:
-        reset_configure()
-        reset_default_telemetry(None)
         set_price_table(previous)
 
 
