@@ -97,10 +97,26 @@ class PriorityMessageQueue(Generic[T]):
             try:
                 await future
             except BaseException:
-                with self._lock:
-                    if (loop, future) in self._waiters:
-                        self._waiters.remove((loop, future))
+                self._abandon(loop, future)
                 raise
+
+    def _abandon(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> None:
+        """Forget a waiter that stops waiting (cancelled); pass on a wake-up it was handed.
+
+        A ``put`` removes the waiter it wakes. If that waiter is cancelled before it runs,
+        nobody would take the item and every other consumer would sleep until the next
+        ``put``: so, like :class:`asyncio.Queue`, the wake-up goes to the next waiter.
+        """
+        waiter = None
+        with self._lock:
+            if (loop, future) in self._waiters:
+                self._waiters.remove((loop, future))
+            elif self._size > 0 and self._waiters:
+                waiter = self._waiters.popleft()
+        if waiter is not None:
+            next_loop, next_future = waiter
+            with contextlib.suppress(RuntimeError):
+                next_loop.call_soon_threadsafe(_wake, next_future)
 
     def drain(self) -> list[T]:
         """Remove and return everything, in delivery order."""
