@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextvars import Token
@@ -36,6 +37,11 @@ _logger = logging.getLogger("otel_agents.genai")
 _FAILURES = FailureLog(_logger, "GenAI telemetry: %s failed; the call went on without it")
 #: The token of a scope whose start failed: nothing to detach or finish.
 _INACTIVE: Any = object()
+#: The token of a scope being entered: claimed before ``_start`` so a concurrent second
+#: entry (another thread) sees it active and is refused.
+_CLAIMED: Any = object()
+#: Makes check-and-claim atomic across threads; held for two attribute operations only.
+_CLAIM_LOCK = threading.Lock()
 
 
 class ScopeActiveError(OtelAgentsError, RuntimeError):
@@ -83,9 +89,14 @@ class Scope(ABC):
         """A fresh scope with the same arguments."""
 
     def __enter__(self) -> Any:
-        if self._token is not None:
-            # A second entry would overwrite the first one's span and context: the first
-            # span would never end and its context would stay current on this thread.
+        with _CLAIM_LOCK:
+            # A second entry (here or from another thread) would overwrite the first one's
+            # span and context: the first span would never end and its context would stay
+            # current on its thread. Check and claim together, before starting anything.
+            claimed = self._token is None
+            if claimed:
+                self._token = _CLAIMED
+        if not claimed:
             raise ScopeActiveError(
                 f"this {type(self).__name__} is already active: use a new one per `with` block (or "
                 "decorate the function: every call gets its own)"
@@ -96,6 +107,9 @@ class Scope(ABC):
             _FAILURES.record(("start", type(self).__name__), f"{type(self).__name__} start")
             self._token = _INACTIVE
             return self
+        except BaseException:  # KeyboardInterrupt and the like: the `with` body never runs
+            self._token = None
+            raise
         self._token = otel_context.attach(context)
         return self
 
@@ -106,7 +120,7 @@ class Scope(ABC):
         traceback: TracebackType | None,
     ) -> None:
         token, self._token = self._token, None
-        if token is _INACTIVE or token is None:
+        if token is _INACTIVE or token is None or token is _CLAIMED:
             return
         otel_context.detach(token)
         try:
