@@ -9,6 +9,7 @@ Records are appended in time order, so a time range is two binary searches away.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -91,7 +92,8 @@ class BoundedHistory(Generic[T]):
         self._items: deque[T] = deque(maxlen=max_items)
         self._lock = threading.Lock()
         # deque.append with maxlen is atomic under the GIL, so the hot path takes no lock;
-        # the lock orders the rarer multi-step operations (prune) against each other.
+        # the lock orders the rarer multi-step operations (prune, clear) against each other.
+        # Prune never relies on the head staying put between two steps (see prune).
         self.append = self._items.append
 
     def __len__(self) -> int:
@@ -104,8 +106,19 @@ class BoundedHistory(Generic[T]):
         """A consistent copy (deque.copy runs in C without releasing the GIL)."""
         return list(self._items.copy())
 
+    def _restore(self, item: T) -> None:
+        """Put a record prune popped back at the head, if an append did not take its place.
+
+        ``deque.insert`` on a full bounded deque raises instead of evicting (one atomic
+        step): then appends filled the history meanwhile, and this record, the oldest, is
+        the one the first of them would have evicted. ``appendleft`` would evict the newest.
+        """
+        with contextlib.suppress(IndexError):
+            self._items.insert(0, item)
+
     def clear(self) -> None:
-        self._items.clear()
+        with self._lock:
+            self._items.clear()
 
     def prune(self, now: float | None = None) -> int:
         """Drop records older than ``retention`` seconds; return how many were dropped."""
@@ -113,9 +126,21 @@ class BoundedHistory(Generic[T]):
             return 0
         cutoff = (time.time() if now is None else now) - self.retention
         dropped = 0
+        items = self._items
         with self._lock:
-            while self._items and self._timestamp_of(self._items[0]) < cutoff:
-                self._items.popleft()
+            # Pop, then check: appends take no lock, and one on a full history evicts the
+            # head; checking the head and then popping could drop the next, fresh record.
+            # What is checked here is what was removed; a fresh record goes back.
+            while items:
+                item = items.popleft()
+                try:
+                    expired = self._timestamp_of(item) < cutoff
+                except BaseException:  # a failing timestamp_of drops nothing
+                    self._restore(item)
+                    raise
+                if not expired:
+                    self._restore(item)
+                    break
                 dropped += 1
         return dropped
 
