@@ -280,5 +280,17 @@ PIPELINE_RULES: tuple[AlertRule, ...] = (
         ),
         # Failures long ago (before the window) and none since.
         quiet=Case(_sdk_failed(_SPANS_FAILED, steady(40))),
+        more=(
+            Case(
+                _sdk_failed(_SPANS_FAILED, "2x10 stale _ _ 2x20"),
+                eval_times=("22m", "24m"),
+                name="no new loss across a Collector outage",
+            ),
+            Case(
+                _sdk_failed(_SPANS_FAILED, "2x10 _x8 2x20"),
+                eval_times=("26m", "27m"),
+                name="no new loss across an 8-minute silence",
+            ),
+        ),
     ),
 )
