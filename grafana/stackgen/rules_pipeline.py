@@ -127,6 +127,12 @@ PIPELINE_RULES: tuple[AlertRule, ...] = (
                 {"exporter": _JAEGER},
                 name="failing all the time",
             ),
+            # Prometheus or its host paused 8 minutes (no samples, no stale marker).
+            Case(
+                {_series(oc.exporter_send_failed("spans"), exporter=_JAEGER): "4x10 _x8 4x20"},
+                eval_times=("21m", "22m"),
+                name="no new failure across an 8-minute silence",
+            ),
             *_first_failures(
                 _series(oc.exporter_send_failed("spans"), exporter=_JAEGER), {"exporter": _JAEGER}
             ),
@@ -209,6 +215,12 @@ PIPELINE_RULES: tuple[AlertRule, ...] = (
                 {_series(oc.exporter_enqueue_failed("spans"), exporter=_JAEGER): growing(50)},
                 {"exporter": _JAEGER},
                 name="dropping all the time",
+            ),
+            # Prometheus or its host paused 8 minutes (no samples, no stale marker).
+            Case(
+                {_series(oc.exporter_enqueue_failed("spans"), exporter=_JAEGER): "4x10 _x8 4x20"},
+                eval_times=("21m", "22m"),
+                name="no new drop across an 8-minute silence",
             ),
             *_first_failures(
                 _series(oc.exporter_enqueue_failed("spans"), exporter=_JAEGER),

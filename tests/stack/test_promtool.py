@@ -129,6 +129,8 @@ def test_the_failure_counter_rules_see_through_a_gap_in_the_data(tmp_path: Path)
         "OtelAgentsMessagesDeadLettered stays quiet: no new dead letter across a Collector outage",
         "OtelAgentsMessagesDeadLettered stays quiet: no new dead letter across an 8-minute silence",
         "OtelAgentsAgentCostBudget stays quiet: no new spend across a Collector outage an hour ago",
+        "OtelAgentsCollectorExportFailing stays quiet: no new failure across an 8-minute silence",
+        "OtelAgentsCollectorDroppingData stays quiet: no new drop across an 8-minute silence",
         "OtelAgentsServiceLosingTelemetry stays quiet: no new loss across a Collector outage",
         "OtelAgentsServiceLosingTelemetry stays quiet: no new loss across an 8-minute silence",
     }
