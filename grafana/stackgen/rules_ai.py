@@ -117,6 +117,17 @@ AI_RULES: tuple[AlertRule, ...] = (
                 eval_times=("75m",),
                 name="a spend more than the window ago",
             ),
+            Case(
+                {_cost("planner", "gpt-4o"): "6x70 stale _ _ 6x80"},
+                eval_times=("132m", "133m"),
+                name="no new spend across a Collector outage an hour ago",
+            ),
+            Case(
+                {_cost("planner", "gpt-4o"): "6x70 stale _ _ 12x80"},
+                {_AGENT: "planner"},
+                eval_times=("133m",),
+                name="a spend across a Collector outage an hour ago",
+            ),
         ),
     ),
     AlertRule(

@@ -87,6 +87,25 @@ MESSAGING_RULES: tuple[AlertRule, ...] = (
                 {_dead_lettered("worker", "no_ack"): "_x1 1x14"},
                 name="one dead letter, more than the window ago",
             ),
+            # A Collector outage: a stale marker, then no samples; the value at the window's
+            # start is the last one before the gap, not "none" (the lifetime total as new).
+            Case(
+                {_dead_lettered("worker", "no_ack"): "3x10 stale _ _ 3x20"},
+                eval_times=("22m", "24m"),
+                name="no new dead letter across a Collector outage",
+            ),
+            Case(
+                {_dead_lettered("worker", "no_ack"): "3x10 stale _ _ 4x20"},
+                {_DESTINATION: "worker", label(sc.ERROR_TYPE): "no_ack"},
+                eval_times=("23m",),
+                name="a dead letter across a Collector outage",
+            ),
+            # A paused host or Prometheus: 8 minutes without samples, no stale marker.
+            Case(
+                {_dead_lettered("worker", "no_ack"): "2x10 _x8 2x20"},
+                eval_times=("26m", "27m"),
+                name="no new dead letter across an 8-minute silence",
+            ),
         ),
     ),
     AlertRule(

@@ -127,6 +127,12 @@ PIPELINE_RULES: tuple[AlertRule, ...] = (
                 {"exporter": _JAEGER},
                 name="failing all the time",
             ),
+            # Prometheus or its host paused 8 minutes (no samples, no stale marker).
+            Case(
+                {_series(oc.exporter_send_failed("spans"), exporter=_JAEGER): "4x10 _x8 4x20"},
+                eval_times=("21m", "22m"),
+                name="no new failure across an 8-minute silence",
+            ),
             *_first_failures(
                 _series(oc.exporter_send_failed("spans"), exporter=_JAEGER), {"exporter": _JAEGER}
             ),
@@ -210,6 +216,12 @@ PIPELINE_RULES: tuple[AlertRule, ...] = (
                 {"exporter": _JAEGER},
                 name="dropping all the time",
             ),
+            # Prometheus or its host paused 8 minutes (no samples, no stale marker).
+            Case(
+                {_series(oc.exporter_enqueue_failed("spans"), exporter=_JAEGER): "4x10 _x8 4x20"},
+                eval_times=("21m", "22m"),
+                name="no new drop across an 8-minute silence",
+            ),
             *_first_failures(
                 _series(oc.exporter_enqueue_failed("spans"), exporter=_JAEGER),
                 {"exporter": _JAEGER},
@@ -280,5 +292,17 @@ PIPELINE_RULES: tuple[AlertRule, ...] = (
         ),
         # Failures long ago (before the window) and none since.
         quiet=Case(_sdk_failed(_SPANS_FAILED, steady(40))),
+        more=(
+            Case(
+                _sdk_failed(_SPANS_FAILED, "2x10 stale _ _ 2x20"),
+                eval_times=("22m", "24m"),
+                name="no new loss across a Collector outage",
+            ),
+            Case(
+                _sdk_failed(_SPANS_FAILED, "2x10 _x8 2x20"),
+                eval_times=("26m", "27m"),
+                name="no new loss across an 8-minute silence",
+            ),
+        ),
     ),
 )

@@ -153,8 +153,10 @@ def test_the_budget_rules_use_the_named_budgets_per_agent() -> None:
     cost, tokens = rules["OtelAgentsAgentCostBudget"], rules["OtelAgentsAgentTokenBudget"]
 
     # First occurrences count (names.growth): a new process's first export is spend too.
+    # The value an hour ago is the last sample before it, across a gap in the data.
     growth = (
-        "agent_model_cost_total - agent_model_cost_total offset 1h >= 0 or agent_model_cost_total"
+        "agent_model_cost_total - last_over_time(agent_model_cost_total[1h] offset 1h) >= 0 "
+        "or agent_model_cost_total"
     )
     assert cost["expr"] == (
         f"sum by (gen_ai_agent_id) (({growth})) > {AGENT_HOURLY_COST_BUDGET_USD:g}"

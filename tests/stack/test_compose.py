@@ -49,10 +49,11 @@ def _container_port(entry: str | int) -> int:
     return int(str(entry).split("/")[0].split(":")[-1])
 
 
-def _port_mapping(entry: str | int) -> tuple[str, int, int]:
+def _port_mapping(entry: str | int, environ: dict[str, str] | None = None) -> tuple[str, int, int]:
     """A compose short-syntax port, ``[HOST_IP:]HOST_PORT:CONTAINER_PORT``, as (host ip,
-    host port, container port); no host ip means every interface (``""``)."""
-    parts = str(entry).split("/")[0].split(":")
+    host port, container port) once ``${VAR:-default}`` is interpolated with ``environ`` as
+    the shell (none set by default); no host ip means every interface (``""``)."""
+    parts = interpolate(str(entry), environ or {}).split("/")[0].split(":")
     assert len(parts) in (2, 3), f"{entry!r}: publish as [HOST_IP:]HOST_PORT:CONTAINER_PORT"
     host_ip = parts[0] if len(parts) == 3 else ""
     return host_ip, int(parts[-2]), int(parts[-1])
@@ -454,26 +455,46 @@ def test_a_full_collector_batch_of_large_spans_fits_jaegers_receive_limit(
         assert pipeline["processors"][-1] == "batch"
 
 
-#: The one service published on every interface: the stack's entry point, meant to be reached.
-PUBLIC = {("gateway", 8080)}
+#: The variable that publishes the gateway on another interface, on purpose (docs/stack.md).
+GATEWAY_BIND = "OTEL_AGENTS_GATEWAY_BIND"
 
 
-def test_every_published_port_but_the_gateways_is_bound_to_the_loopback(
+def _mappings(
+    compose: dict[str, Any], environ: dict[str, str] | None = None
+) -> dict[tuple[str, int], str]:
+    """Each published (service, host port) and the host address it binds."""
+    return {
+        (name, host_port): host_ip
+        for name, service in _services(compose).items()
+        for host_ip, host_port, _ in (
+            _port_mapping(entry, environ) for entry in service.get("ports", [])
+        )
+    }
+
+
+def test_every_published_port_is_bound_to_the_loopback_by_default(
     compose: dict[str, Any],
 ) -> None:
     """Prometheus, Alertmanager (silences), Jaeger, VictoriaLogs and the Collector have no
-    authentication: published on 127.0.0.1 only, not on every interface of the host."""
-    mappings = {
-        (name, host_port): host_ip
-        for name, service in _services(compose).items()
-        for host_ip, host_port, _ in map(_port_mapping, service.get("ports", []))
-    }
+    authentication, and the gateway passes Authorization through to the hub, whose token
+    defaults to a well-known value: all published on 127.0.0.1 only, not on every interface
+    of the host, unless the shell says otherwise."""
+    mappings = _mappings(compose)
 
-    assert set(mappings) >= PUBLIC
-    assert {key: ip for key, ip in mappings.items() if key in PUBLIC} == dict.fromkeys(PUBLIC, "")
-    assert {key: ip for key, ip in mappings.items() if key not in PUBLIC} == dict.fromkeys(
-        set(mappings) - PUBLIC, "127.0.0.1"
-    )
+    assert ("gateway", 8080) in mappings
+    assert mappings == dict.fromkeys(mappings, "127.0.0.1")
+
+
+def test_the_gateway_is_exposed_only_on_purpose(compose: dict[str, Any]) -> None:
+    """OTEL_AGENTS_GATEWAY_BIND moves the gateway (and nothing else) to another interface;
+    the compose comment next to it says that exposing it needs a real messaging secret."""
+    exposed = _mappings(compose, {GATEWAY_BIND: "0.0.0.0"})
+
+    assert exposed.pop(("gateway", 8080)) == "0.0.0.0"
+    assert exposed == dict.fromkeys(exposed, "127.0.0.1")
+    text = (REPO / "docker-compose.yml").read_text(encoding="utf-8")
+    comment = text[: text.index(f"${{{GATEWAY_BIND}:-127.0.0.1}}:8080:8080")]
+    assert "OTEL_AGENTS_MESSAGING_SECRET" in comment[-600:]
 
 
 def test_the_grafana_admin_credentials_come_from_the_environment(compose: dict[str, Any]) -> None:

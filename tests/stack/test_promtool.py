@@ -100,16 +100,19 @@ def test_the_consumer_lag_rule_alerts_only_on_a_lag_that_still_grows(tmp_path: P
     assert "OtelAgentsConsumerLagGrowing fires" not in output
 
 
-def test_the_failure_counter_rules_need_their_first_appearance_branch(tmp_path: Path) -> None:
-    """Without the branch that counts a new series whole (``... >= 0 or X``), a counter that
-    appears at its first count (the SDK's first add, the Collector's first failure, a
-    short-lived agent's first cost export) would not alert, nor would the first failure after
-    a Collector restart (the counter back below its old value): exactly those cases fail,
-    every other case still passes."""
+#: grafana/stackgen/names.py's growth(): ``(X - last_over_time(X[lookback] offset W) >= 0 or X)``.
+GROWTH = re.compile(
+    r"\((\S+) - last_over_time\(\1\[(\d+[smhdw])\] offset (\d+[smhdw])\) >= 0 or \1\)"
+)
+
+
+def test_the_failure_counter_rules_see_through_a_gap_in_the_data(tmp_path: Path) -> None:
+    """With the instant ``X offset W`` as the value at the window's start (the old rules), a
+    stale marker (the Collector down) or 5 minutes without samples (a paused host) at that
+    point leaves nothing to subtract, and the ``or X`` branch fired with the series' lifetime
+    total: exactly the gap cases fail then, every other case still passes."""
     rules = RULES.read_text(encoding="utf-8")
-    growth = re.compile(r"\((\S+) - \1 offset (\d+[mh]) >= 0 or \1\)")
-    # dead letters, 2 x 3 Collector items, SDK, agent cost
-    assert len(growth.findall(rules)) >= 3 + 5 + 1
+    assert len(GROWTH.findall(rules)) >= 3 + 5 + 1
     counters = {
         "OtelAgentsMessagesDeadLettered",
         "OtelAgentsCollectorExportFailing",
@@ -117,7 +120,40 @@ def test_the_failure_counter_rules_need_their_first_appearance_branch(tmp_path: 
         "OtelAgentsServiceLosingTelemetry",
         "OtelAgentsAgentCostBudget",
     }
-    result = _test_mutated(tmp_path, growth.sub(r"(\1 - \1 offset \2 >= 0)", rules), counters)
+    instant = GROWTH.sub(r"(\1 - \1 offset \3 >= 0 or \1)", rules)
+    result = _test_mutated(tmp_path, instant, counters)
+
+    assert result.returncode != 0
+    failed = set(re.findall(r"name: (.+),\n", result.stdout + result.stderr))
+    assert failed == {
+        "OtelAgentsMessagesDeadLettered stays quiet: no new dead letter across a Collector outage",
+        "OtelAgentsMessagesDeadLettered stays quiet: no new dead letter across an 8-minute silence",
+        "OtelAgentsAgentCostBudget stays quiet: no new spend across a Collector outage an hour ago",
+        "OtelAgentsCollectorExportFailing stays quiet: no new failure across an 8-minute silence",
+        "OtelAgentsCollectorDroppingData stays quiet: no new drop across an 8-minute silence",
+        "OtelAgentsServiceLosingTelemetry stays quiet: no new loss across a Collector outage",
+        "OtelAgentsServiceLosingTelemetry stays quiet: no new loss across an 8-minute silence",
+    }
+
+
+def test_the_failure_counter_rules_need_their_first_appearance_branch(tmp_path: Path) -> None:
+    """Without the branch that counts a new series whole (``... >= 0 or X``), a counter that
+    appears at its first count (the SDK's first add, the Collector's first failure, a
+    short-lived agent's first cost export) would not alert, nor would the first failure after
+    a Collector restart (the counter back below its old value): exactly those cases fail,
+    every other case still passes."""
+    rules = RULES.read_text(encoding="utf-8")
+    # dead letters, 2 x 3 Collector items, SDK, agent cost
+    assert len(GROWTH.findall(rules)) >= 3 + 5 + 1
+    counters = {
+        "OtelAgentsMessagesDeadLettered",
+        "OtelAgentsCollectorExportFailing",
+        "OtelAgentsCollectorDroppingData",
+        "OtelAgentsServiceLosingTelemetry",
+        "OtelAgentsAgentCostBudget",
+    }
+    mutated = GROWTH.sub(r"(\1 - last_over_time(\1[\2] offset \3) >= 0)", rules)
+    result = _test_mutated(tmp_path, mutated, counters)
 
     assert result.returncode != 0
     failed = set(re.findall(r"name: (.+),\n", result.stdout + result.stderr))

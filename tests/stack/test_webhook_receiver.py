@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -147,6 +148,112 @@ def test_a_client_that_never_sends_its_body_is_disconnected_and_alerts_still_arr
     answered = _http.post(base + "/alerts", json=_alert(), timeout=DEADLINE)
 
     assert answered.status_code == 200
+    deadline = time.monotonic() + DEADLINE
+    while not output.read_text().strip() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (line,) = output.read_text().splitlines()
+    assert json.loads(line) == _alert()
+
+
+#: Seconds between the trickling clients' bytes: well inside the per-read timeout, so only a
+#: deadline for the whole request cuts them.
+TRICKLE_INTERVAL = 0.5
+
+
+def test_clients_trickling_their_requests_are_cut_at_the_request_deadline(
+    receiver: tuple[str, Path],
+) -> None:
+    """Every slot taken by a client that declares a large body and sends one byte every
+    0.5 s (each read far inside the 3 s timeout): the receiver closes each once its request
+    is older than the timeout, then a real notification is answered and printed. With a
+    per-read timeout they held every slot for as long as they trickled, and Alertmanager's
+    notifications were refused (the review's slowloris proof)."""
+    base, output = receiver
+    host, port = base.removeprefix("http://").split(":")
+    trickling = []
+    for _ in range(_module().MAX_CONNECTIONS):
+        connection = socket.create_connection((host, int(port)), timeout=DEADLINE)
+        connection.sendall(b"POST /alerts HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n")
+        trickling.append(connection)
+    try:
+        open_ = list(trickling)
+        deadline = time.monotonic() + DEADLINE
+        while open_ and time.monotonic() < deadline:
+            readable, _, _ = select.select(open_, [], [], TRICKLE_INTERVAL)
+            for connection in list(open_):
+                try:
+                    if connection in readable:
+                        assert connection.recv(4096) == b"", "answered instead of cut"
+                        open_.remove(connection)
+                    else:
+                        connection.sendall(b" ")
+                except (ConnectionResetError, BrokenPipeError):
+                    open_.remove(connection)
+        assert not open_, f"{len(open_)} trickling clients still connected after {DEADLINE:.0f}s"
+    finally:
+        for connection in trickling:
+            connection.close()
+
+    answered = _http.post(base + "/alerts", json=_alert(), timeout=DEADLINE)
+
+    assert answered.status_code == 200
+    deadline = time.monotonic() + DEADLINE
+    while not output.read_text().strip() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (line,) = output.read_text().splitlines()
+    assert json.loads(line) == _alert()
+
+
+def _raw(base: str, head: bytes, body: bytes = b"") -> int:
+    """The status the receiver answers ``head`` (a request line and headers, without the
+    blank line) and ``body`` with; 0 when it closes the connection without an answer."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=DEADLINE) as connection:
+        connection.sendall(head + b"\r\n\r\n" + body)
+        answer = _read_to_close(connection)
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else 0
+
+
+def _post(body: bytes) -> tuple[bytes, bytes]:
+    return b"POST /alerts HTTP/1.1\r\nHost: x\r\nContent-Length: %d" % len(body), body
+
+
+#: Hostile requests and the status each must get: never a traceback, never a printed line.
+HOSTILE: dict[str, tuple[tuple[bytes, bytes], int]] = {
+    "a non-ASCII digit as length": (
+        (b"POST /alerts HTTP/1.1\r\nHost: x\r\nContent-Length: \xb2", b"{}"),
+        411,
+    ),
+    "a length of 5000 digits": (
+        (b"POST /alerts HTTP/1.1\r\nHost: x\r\nContent-Length: " + b"9" * 5000, b""),
+        413,
+    ),
+    "a signed length": ((b"POST /alerts HTTP/1.1\r\nHost: x\r\nContent-Length: +2", b"{}"), 411),
+    "JSON nested past the recursion limit": (_post(b"[" * 200_000 + b"]" * 200_000), 400),
+    "NaN": (_post(b'{"version": "4", "status": "firing", "alerts": [], "x": NaN}'), 400),
+    "Infinity": (_post(b'{"version": "4", "status": "firing", "alerts": [], "x": -Infinity}'), 400),
+    "a number beyond float": (
+        _post(b'{"version": "4", "status": "firing", "alerts": [], "x": 1e999}'),
+        400,
+    ),
+    "a list": (_post(b"[]"), 400),
+    "a string": (_post(b'"firing"'), 400),
+    "no version": (_post(b'{"status": "firing", "alerts": []}'), 400),
+    "another version": (_post(b'{"version": "3", "status": "firing", "alerts": []}'), 400),
+    "alerts not a list": (_post(b'{"version": "4", "status": "firing", "alerts": {}}'), 400),
+    "not UTF-8": (_post(b'{"version": "4", "status": "\xff"}'), 400),
+}
+
+
+def test_hostile_requests_are_answered_and_never_printed(receiver: tuple[str, Path]) -> None:
+    """Each hostile request gets its 4xx (not a dropped connection and a traceback), nothing
+    reaches stdout, and a real notification afterwards is printed as the only line."""
+    base, output = receiver
+
+    statuses = {name: _raw(base, *request) for name, (request, _) in HOSTILE.items()}
+
+    assert statuses == {name: status for name, (_, status) in HOSTILE.items()}
+    assert _http.post(base + "/alerts", json=_alert(), timeout=DEADLINE).status_code == 200
     deadline = time.monotonic() + DEADLINE
     while not output.read_text().strip() and time.monotonic() < deadline:
         time.sleep(0.1)
