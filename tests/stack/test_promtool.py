@@ -106,6 +106,23 @@ GROWTH = re.compile(
 )
 
 
+#: The alerts built on ``growth()`` (first-appearance and gap-aware counter increase).
+GROWTH_ALERTS = {
+    "OtelAgentsMessagesDeadLettered",
+    "OtelAgentsCollectorExportFailing",
+    "OtelAgentsCollectorDroppingData",
+    "OtelAgentsServiceLosingTelemetry",
+    "OtelAgentsAgentCostBudget",
+}
+
+
+def _failing_growth_cases(tmp_path: Path, rules: str) -> set[str]:
+    """The names of the growth alerts' shipped cases that fail against ``rules``."""
+    result = _test_mutated(tmp_path, rules, GROWTH_ALERTS)
+    assert result.returncode != 0
+    return set(re.findall(r"name: (.+),\n", result.stdout + result.stderr))
+
+
 def test_the_failure_counter_rules_see_through_a_gap_in_the_data(tmp_path: Path) -> None:
     """With the instant ``X offset W`` as the value at the window's start (the old rules), a
     stale marker (the Collector down) or 5 minutes without samples (a paused host) at that
@@ -113,19 +130,8 @@ def test_the_failure_counter_rules_see_through_a_gap_in_the_data(tmp_path: Path)
     total: exactly the gap cases fail then, every other case still passes."""
     rules = RULES.read_text(encoding="utf-8")
     assert len(GROWTH.findall(rules)) >= 3 + 5 + 1
-    counters = {
-        "OtelAgentsMessagesDeadLettered",
-        "OtelAgentsCollectorExportFailing",
-        "OtelAgentsCollectorDroppingData",
-        "OtelAgentsServiceLosingTelemetry",
-        "OtelAgentsAgentCostBudget",
-    }
     instant = GROWTH.sub(r"(\1 - \1 offset \3 >= 0 or \1)", rules)
-    result = _test_mutated(tmp_path, instant, counters)
-
-    assert result.returncode != 0
-    failed = set(re.findall(r"name: (.+),\n", result.stdout + result.stderr))
-    assert failed == {
+    assert _failing_growth_cases(tmp_path, instant) == {
         "OtelAgentsMessagesDeadLettered stays quiet: no new dead letter across a Collector outage",
         "OtelAgentsMessagesDeadLettered stays quiet: no new dead letter across an 8-minute silence",
         "OtelAgentsAgentCostBudget stays quiet: no new spend across a Collector outage an hour ago",
@@ -145,19 +151,8 @@ def test_the_failure_counter_rules_need_their_first_appearance_branch(tmp_path: 
     rules = RULES.read_text(encoding="utf-8")
     # dead letters, 2 x 3 Collector items, SDK, agent cost
     assert len(GROWTH.findall(rules)) >= 3 + 5 + 1
-    counters = {
-        "OtelAgentsMessagesDeadLettered",
-        "OtelAgentsCollectorExportFailing",
-        "OtelAgentsCollectorDroppingData",
-        "OtelAgentsServiceLosingTelemetry",
-        "OtelAgentsAgentCostBudget",
-    }
     mutated = GROWTH.sub(r"(\1 - last_over_time(\1[\2] offset \3) >= 0)", rules)
-    result = _test_mutated(tmp_path, mutated, counters)
-
-    assert result.returncode != 0
-    failed = set(re.findall(r"name: (.+),\n", result.stdout + result.stderr))
-    assert failed == {
+    assert _failing_growth_cases(tmp_path, mutated) == {
         "OtelAgentsMessagesDeadLettered fires: the first dead letter",
         "OtelAgentsCollectorExportFailing fires: the first failure",
         "OtelAgentsCollectorDroppingData fires: the first drop",
