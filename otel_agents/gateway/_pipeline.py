@@ -43,10 +43,10 @@ from otel_agents.gateway._paths import RequestPath, normalise_path
 from otel_agents.gateway._problems import Problem, problem
 from otel_agents.gateway._proxy import Proxy, response_headers
 from otel_agents.gateway._ratelimit import RateLimiter
-from otel_agents.gateway._relay import mark_failed, relay, server_abort
+from otel_agents.gateway._relay import relay, server_abort
 from otel_agents.gateway._router import RouteMatch, Router
 from otel_agents.gateway._server_span import record_error_type
-from otel_agents.gateway._telemetry import GatewayTelemetry
+from otel_agents.gateway._telemetry import GatewayTelemetry, mark_failed
 
 __all__ = ["MATCH_KEY", "SERVICE_ON_SPAN", "Pipeline"]
 

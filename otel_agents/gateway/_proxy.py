@@ -33,7 +33,7 @@ from otel_agents.gateway._errors import UpstreamError
 from otel_agents.gateway._history import redact_path, redact_query
 from otel_agents.gateway._http1 import length_items
 from otel_agents.gateway._registry import Instance
-from otel_agents.gateway._telemetry import GatewayTelemetry, method_attribute
+from otel_agents.gateway._telemetry import GatewayTelemetry, mark_failed, method_attribute
 from otel_agents.gateway._tracecontext import valid_traceparent, valid_tracestate
 
 __all__ = [
@@ -272,9 +272,7 @@ class Proxy:
         except UpstreamError as exc:
             attrs = telemetry.client_attrs(service_id, method, instance, 0, exc.error_type)
             telemetry.record_upstream(attrs, time.perf_counter() - start, True, current)
-            if span.is_recording():
-                span.set_attribute(semconv.ERROR_TYPE, exc.error_type)
-                span.set_status(Status(StatusCode.ERROR, exc.error_type))
+            mark_failed(span, exc.error_type)
             span.end()
             raise
         status = response.status

@@ -34,15 +34,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from opentelemetry import trace
-from opentelemetry.trace import Status, StatusCode
-
 from otel_agents import semconv
 from otel_agents.gateway._errors import UpstreamError
 from otel_agents.gateway._exchange import RawHeaders, Receive, Scope, Send
 from otel_agents.gateway._upstream_body import ResponseStream
 
-__all__ = ["ABORT_RESPONSE", "Relayed", "mark_failed", "relay", "server_abort"]
+__all__ = ["ABORT_RESPONSE", "Relayed", "relay", "server_abort"]
 
 #: An ASGI scope extension the server running the gateway may offer:
 #: ``scope["extensions"][ABORT_RESPONSE]["abort"]()`` drops the client's connection at once
@@ -166,10 +163,3 @@ async def relay(
         except Exception:  # the server's abort failed: it closes the connection itself
             _logger.debug("gateway: the server's abort_response failed", exc_info=True)
     return ended
-
-
-def mark_failed(span: trace.Span, error_type: str) -> None:
-    """Mark ``span`` as ended with the error ``error_type`` (the HTTP conventions' way)."""
-    if span.is_recording():
-        span.set_attribute(semconv.ERROR_TYPE, error_type)
-        span.set_status(Status(StatusCode.ERROR, error_type))

@@ -16,12 +16,13 @@ from typing import Any
 from opentelemetry import metrics, trace
 from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.trace import Status, StatusCode
 
 from otel_agents import semconv
 from otel_agents._version import __version__, scope_name
 from otel_agents.gateway._registry import Instance, Service
 
-__all__ = ["KNOWN_METHODS", "GatewayTelemetry", "method_attribute"]
+__all__ = ["KNOWN_METHODS", "GatewayTelemetry", "mark_failed", "method_attribute"]
 
 _MAX_SERIES = 4096
 
@@ -174,3 +175,10 @@ class GatewayTelemetry:
             Observation(s.healthy_count(), self.service_attrs(s.service_id))
             for s in self._services()
         ]
+
+
+def mark_failed(span: trace.Span, error_type: str) -> None:
+    """Mark ``span`` as ended with the error ``error_type`` (the HTTP conventions' way)."""
+    if span.is_recording():
+        span.set_attribute(semconv.ERROR_TYPE, error_type)
+        span.set_status(Status(StatusCode.ERROR, error_type))
