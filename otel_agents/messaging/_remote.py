@@ -3,15 +3,16 @@
 It registers with the hub, sends heartbeats, sends and broadcasts messages through the hub
 (each in a PRODUCER span whose context travels in the envelope), and processes what its
 inbox server (:mod:`otel_agents.messaging._inbox`) receives, in priority order, inside
-CONSUMER spans that continue the senders' traces.
+CONSUMER spans that continue the senders' traces. This module holds the facade: its
+construction, the calls it makes to the hub, and the send path through its outbox; what it
+does while it runs (receiving, processing, reporting outcomes, heartbeats and registering
+again) it inherits from :mod:`._remote_run`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import logging
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
 from typing import Any
 
@@ -19,16 +20,8 @@ import httpx
 from opentelemetry import context as otel_context, propagate
 
 from otel_agents._export import checked_http_url, redact_url
-from otel_agents._settings import DRAIN_TIMEOUT
 from otel_agents.genai._context import check_conversation_id, current_conversation_id
-from otel_agents.messaging._consumer import serve_until
-from otel_agents.messaging._errors import (
-    DuplicateAgentError,
-    MessageExpiredError,
-    MessageTooLargeError,
-    QueueFullError,
-    UnknownAgentError,
-)
+from otel_agents.messaging._errors import MessageTooLargeError
 from otel_agents.messaging._handlers import Handler, HandlerRegistry
 from otel_agents.messaging._hub_call import call_hub, check_timeout
 from otel_agents.messaging._message import (
@@ -40,10 +33,9 @@ from otel_agents.messaging._message import (
 )
 from otel_agents.messaging._outbox import Outbox
 from otel_agents.messaging._queues import PriorityMessageQueue
-from otel_agents.messaging._records import MessageStatus
 from otel_agents.messaging._registry import Clock
+from otel_agents.messaging._remote_run import RemoteRunning
 from otel_agents.messaging._reports import OutcomeReports
-from otel_agents.messaging._runtime import AgentRuntime
 from otel_agents.messaging._security import SecurityConfig
 from otel_agents.messaging._transport import size_chunks
 from otel_agents.messaging._wire import from_wire
@@ -51,13 +43,8 @@ from otel_agents.semconv import MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_BROADCA
 
 __all__ = ["RemoteAgent"]
 
-_logger = logging.getLogger("otel_agents.messaging")
 
-#: The longest wait between two registration attempts after the hub forgot this agent.
-_MAX_REGISTER_BACKOFF = 30.0
-
-
-class RemoteAgent(AgentRuntime):
+class RemoteAgent(RemoteRunning):
     """An agent that reaches others through a hub and receives through its own inbox.
 
     Args:
@@ -307,170 +294,10 @@ class RemoteAgent(AgentRuntime):
             span.set_attribute(MESSAGING_BATCH_MESSAGE_COUNT, len(ids))
         return ids
 
-    # -- receiving ------------------------------------------------------------------------------
-    def accept(self, message: AgentMessage) -> None:
-        """Queue a message the inbox received (raises QueueFullError when full).
-
-        A copy of a message already here (the hub redelivers what it was not told about) is
-        not queued again; if it was already processed, its outcome is reported again. A
-        message refused because the queue was full is not remembered, so the hub's next
-        delivery of it is queued.
-
-        The history keeps the record of every message queued or being processed (it drops
-        settled ones only): were it to drop one, the outcome would never be reported and
-        the hub's redelivery would run the message again. So a message is also refused as
-        queue full while ``max_message_history`` records are all unsettled.
-        """
-        known = self.messages.get(message.message_id)
-        if known is not None and known.message.recipient_id == message.recipient_id:
-            if known.status is not MessageStatus.QUEUED:
-                self._report(message.message_id)
-            return
-        if self.consumer.expired(message):
-            raise MessageExpiredError(
-                f"message {message.message_id!r} expired before it reached {self.agent_id!r}"
-            )
-        if not self.messages.has_room():
-            raise QueueFullError(
-                f"agent {self.agent_id!r} holds {self.config['max_message_history']} messages "
-                "queued or being processed (max_message_history): retry later, or raise "
-                "max_message_history above max_queue_size"
-            )
-        self.queue.put(message, message.priority)
-        # Recorded only once queued: a record is what makes the next copy a duplicate. No
-        # await between the two, so this agent's consumer (on this loop) cannot take the
-        # message before its record exists.
-        self.messages.add(message, self.clock.time())
-
-    async def process_next(self) -> AgentMessage:
-        """Wait for the most urgent message and process it; return it."""
-        message = await self._take()
-        await self._process(message)
-        return message
-
-    def _report(self, message_id: str) -> None:
-        """Tell the hub what became of ``message_id`` (see :mod:`.reports`)."""
-        self._reports.add(self.messages.get(message_id))
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Register, then process messages and send heartbeats until ``stop`` is set.
-
-        Raises:
-            DuplicateAgentError: the hub has this id at another endpoint and this agent did
-                not prove it is that agent (only its own token lets it move there): retrying
-                would never succeed, so it logs an error and gives up.
-        """
-        failures = 0
-        while not stop.is_set():
-            try:
-                await self.register()
-            except DuplicateAgentError as exc:
-                _log_taken(self.agent_id, self._hub_shown, exc)
-                raise
-            except Exception as exc:  # the hub may start after us: keep trying
-                failures += 1
-                _logger.warning(
-                    "registering %s with %s failed (retrying every second): %s",
-                    self.agent_id,
-                    self._hub_shown,
-                    exc,
-                )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=1.0)
-            else:
-                # After failures, say so at the level the failures were logged at.
-                level = logging.WARNING if failures else logging.INFO
-                _logger.log(
-                    level,
-                    "agent %s is registered with %s%s",
-                    self.agent_id,
-                    self._hub_shown,
-                    f" after {failures} failed attempts" if failures else "",
-                )
-                break
-        beat = asyncio.create_task(self._beat())
-        try:
-            # A message being processed on stop gets OTEL_AGENTS_DRAIN_TIMEOUT to finish.
-            await serve_until(
-                stop,
-                self._take,
-                self._process,
-                lambda message: self.queue.put(message, message.priority),
-                DRAIN_TIMEOUT.read(),
-            )
-        finally:
-            beat.cancel()
-            await asyncio.gather(beat, return_exceptions=True)
-
-    async def _take(self) -> AgentMessage:
-        """The most urgent unexpired message, waiting for one (expired ones are reported)."""
-        while True:
-            message = await self.queue.get_async()
-            if not self.consumer.expired(message):
-                return message
-            self._report(message.message_id)
-
-    async def _process(self, message: AgentMessage) -> None:
-        await self.consumer.process_async(message, self.handlers, self.name, None)
-        self._report(message.message_id)
-
-    async def _beat(self) -> None:
-        while True:
-            await asyncio.sleep(self.config["heartbeat_interval"])
-            try:
-                await self.heartbeat()
-            except UnknownAgentError:
-                # The hub keeps its registry in memory: after a restart it has forgotten us,
-                # and would refuse every heartbeat and every message for us forever.
-                _logger.warning(
-                    "the hub at %s does not know agent %s (did it restart?): registering again",
-                    self._hub_shown,
-                    self.agent_id,
-                )
-                await self._register_again()
-            except Exception as exc:  # a lost heartbeat is what the hub is there to notice
-                _logger.warning("heartbeat to %s failed: %s", self._hub_shown, exc)
-
-    async def _register_again(self) -> None:
-        """Register until the hub takes it, waiting 0.5 s, then twice as long, up to 30 s."""
-        delay = 0.5
-        while True:
-            try:
-                await self.register()
-            except DuplicateAgentError as exc:  # another agent took the id meanwhile
-                _log_taken(self.agent_id, self._hub_shown, exc)
-                return
-            except Exception as exc:
-                _logger.warning(
-                    "registering %s again with %s failed (next try in %g s): %s",
-                    self.agent_id,
-                    self._hub_shown,
-                    delay,
-                    exc,
-                )
-                await asyncio.sleep(delay)
-                delay = min(_MAX_REGISTER_BACKOFF, delay * 2)
-            else:
-                _logger.warning(
-                    "agent %s is registered again with %s", self.agent_id, self._hub_shown
-                )
-                return
-
     async def aclose(self) -> None:
         await self._reports.aclose()  # a last chance for the reports in flight
         if self._owns_client:
             await self._client.aclose()
-
-
-def _log_taken(agent_id: str, hub: str, exc: DuplicateAgentError) -> None:
-    _logger.error(
-        "the hub at %s refuses agent %s: %s. Registering again will not help: give this agent "
-        "its own token (agent_tokens) so it may move its endpoint, unregister the old entry, "
-        "or use another id",
-        hub,
-        agent_id,
-        exc,
-    )
 
 
 def _json(data: Any) -> bytes:
