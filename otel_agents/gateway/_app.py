@@ -10,7 +10,8 @@
     uvicorn.run(gateway.app)          # or: otel-agents gateway --config gateway.toml
 
 ``route_request`` runs the same pipeline as a real request. See ``middleware`` for the
-order of the pipeline and ``config`` for every setting.
+order of the pipeline and ``config`` for every setting. Registering, replacing and
+removing services is :mod:`._registration`'s (the class inherits it).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from opentelemetry import metrics, trace
@@ -36,7 +37,6 @@ from otel_agents.gateway._asgi import build_app
 from otel_agents.gateway._client import UpstreamClient, upstream_tls_context
 from otel_agents.gateway._config import GatewayConfig
 from otel_agents.gateway._discovery import HubDiscovery
-from otel_agents.gateway._errors import InvalidServiceError, ServiceNotFoundError
 from otel_agents.gateway._exchanges import ExchangeCapture, ExchangeStore
 from otel_agents.gateway._health import ActiveHealthChecker, HealthPolicy
 from otel_agents.gateway._history import new_history
@@ -45,21 +45,16 @@ from otel_agents.gateway._middleware import Authenticator, Hook, classify_middle
 from otel_agents.gateway._models import GatewayResponse, HeadersInput
 from otel_agents.gateway._pipeline import Pipeline
 from otel_agents.gateway._proxy import ForwardedPolicy, Proxy
-from otel_agents.gateway._ratelimit import RateLimit, RateLimiter
-from otel_agents.gateway._registry import (
-    Instance,
-    Service,
-    health_url_for,
-    parse_upstream_url,
-)
+from otel_agents.gateway._ratelimit import RateLimiter
+from otel_agents.gateway._registration import ServiceRegistration
+from otel_agents.gateway._registry import Service
 from otel_agents.gateway._router import Router
-from otel_agents.gateway._specs import ServiceSpec
 from otel_agents.gateway._telemetry import GatewayTelemetry
 
 __all__ = ["APIGateway"]
 
 
-class APIGateway:
+class APIGateway(ServiceRegistration):
     """A service registry, versioned router, rate limiter and reverse proxy.
 
     Args:
@@ -147,127 +142,6 @@ class APIGateway:
             self.register_from_mapping(entry)
 
     # -- the seed's API ------------------------------------------------------------------
-    def register_service(
-        self,
-        service_id: str,
-        name: str,
-        version: str,
-        base_url: str | Sequence[str],
-        health_check_url: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        *,
-        path_prefix: str | None = None,
-        api_keys: Sequence[str] | None = None,
-        strip_prefix: bool = False,
-    ) -> dict[str, Any]:
-        """Register (or replace) a service; return its description.
-
-        ``base_url`` is one ``http``/``https`` URL or a list of them (instances, balanced
-        round robin over the healthy ones). ``health_check_url`` is a URL, or a path such as
-        ``/health`` checked on every instance. Requests for ``/{version}{path_prefix}/...``
-        reach this service (``path_prefix`` may also be given in ``metadata``); the
-        upstream sees the path after the version, or after the prefix with
-        ``strip_prefix=True``. ``api_keys`` require credentials.
-        """
-        return self.register(
-            ServiceSpec.build(
-                service_id,
-                name,
-                version,
-                base_url,
-                health_check_url,
-                metadata,
-                path_prefix=path_prefix,
-                api_keys=api_keys,
-                strip_prefix=strip_prefix,
-            )
-        )
-
-    def register(self, spec: ServiceSpec) -> dict[str, Any]:
-        """Register (or replace) the service ``spec`` describes; return its description."""
-        count = len(spec.base_urls)
-        instances = [
-            Instance(
-                parse_upstream_url("base_url", u), health_url_for(u, spec.health_check_url, count)
-            )
-            for u in spec.base_urls
-        ]
-        service = Service(
-            spec.service_id,
-            spec.name,
-            spec.version,
-            spec.path_prefix,
-            instances,
-            spec.metadata,
-            strip_prefix=spec.strip_prefix,
-            health_check_url=spec.health_check_url,
-        )
-        with self._lock:
-            clash = self.router.conflict(service)
-            if clash is not None:
-                raise InvalidServiceError(
-                    f"version={spec.version!r} path_prefix={spec.path_prefix!r} is already "
-                    f"routed to service {clash.service_id!r}; choose another path_prefix or "
-                    "unregister it first"
-                )
-            self._services[spec.service_id] = service
-            self.router.rebuild(list(self._services.values()))
-            if spec.api_keys is not None:
-                self.auth.set_service_keys(spec.service_id, list(spec.api_keys))
-            if spec.rate_limit is not None:
-                self.limiter.set_limit(spec.service_id, spec.rate_limit)
-        return service.describe()
-
-    def set_instances(self, service_id: str, base_urls: Sequence[str]) -> dict[str, Any]:
-        """Replace a registered service's upstream instances in place; return its description.
-
-        Unlike registering it again, everything else stays: route, API keys, rate limit,
-        and the health state of each instance whose URL stays (one that the health policy
-        took out of rotation stays out); new URLs join healthy. An empty list keeps the
-        service registered with no instance: its requests get ``503`` until instances
-        return (service discovery does this when a hub loses its agents).
-
-        Raises:
-            ServiceNotFoundError: ``service_id`` is not registered.
-            InvalidServiceError: a URL that is not http(s) (nothing is changed).
-        """
-        if isinstance(base_urls, str):
-            base_urls = [base_urls]
-        with self._lock:
-            service = self._services.get(service_id)
-            if service is None:
-                raise ServiceNotFoundError(service_id, list(self._services))
-            service.replace_instances(list(base_urls))
-            return service.describe()
-
-    def unregister_service(self, service_id: str) -> bool:
-        """Remove a service, its rate limit and keys; ``False`` if it was not registered."""
-        with self._lock:
-            if self._services.pop(service_id, None) is None:
-                return False
-            self.router.rebuild(list(self._services.values()))
-            self.limiter.remove(service_id)
-            self.auth.set_service_keys(service_id, [])
-        return True
-
-    def set_rate_limit(
-        self,
-        service_id: str,
-        requests_per_minute: float,
-        burst_limit: int | None = None,
-        *,
-        per_client: bool | str = False,
-    ) -> None:
-        """Limit a service to ``requests_per_minute`` with bursts of ``burst_limit``.
-
-        ``burst_limit=None`` allows one minute's worth. ``per_client=True`` gives each client
-        address its own bucket instead of one shared by all clients.
-        """
-        limit = RateLimit.build(requests_per_minute, burst_limit, per_client)
-        with self._lock:
-            if service_id not in self._services:
-                raise ServiceNotFoundError(service_id, list(self._services))
-            self.limiter.set_limit(service_id, limit)
 
     def add_middleware(self, middleware: Any, **options: Any) -> None:
         """Add ASGI middleware or a request/response hook (see :mod:`..middleware`)."""
@@ -408,10 +282,6 @@ class APIGateway:
             with contextlib.suppress(RuntimeError):
                 portal.call(self._shutdown)
         portal.stop()
-
-    def register_from_mapping(self, entry: Mapping[str, Any]) -> dict[str, Any]:
-        """Register a service described as in the config file / admin API."""
-        return self.register(ServiceSpec.from_mapping(entry))
 
     # -- internals -----------------------------------------------------------------------
     def _service_list(self) -> list[Service]:

@@ -1,0 +1,169 @@
+"""How ``APIGateway`` keeps its services: register, replace instances, unregister, limit.
+
+Separate from the gateway's facade (:mod:`._app`: wiring, routing a request, views and
+serving) because this is the registry's write side: a :class:`~._specs.ServiceSpec` (from
+the seed's arguments, the config file or the admin API) becomes a
+:class:`~._registry.Service` with its instances, under the gateway's lock, with the router
+rebuilt and the service's API keys and rate limit set alongside; a route that another
+service already holds is refused.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from otel_agents.gateway._errors import InvalidServiceError, ServiceNotFoundError
+from otel_agents.gateway._middleware import Authenticator
+from otel_agents.gateway._ratelimit import RateLimit, RateLimiter
+from otel_agents.gateway._registry import (
+    Instance,
+    Service,
+    health_url_for,
+    parse_upstream_url,
+)
+from otel_agents.gateway._router import Router
+from otel_agents.gateway._specs import ServiceSpec
+
+__all__ = ["ServiceRegistration"]
+
+
+class ServiceRegistration:
+    """The service-registration half of :class:`~otel_agents.gateway.APIGateway`.
+
+    The gateway sets ``_services``, ``_lock``, ``router``, ``limiter`` and ``auth`` in its
+    ``__init__``.
+    """
+
+    _services: dict[str, Service]
+    _lock: threading.RLock
+    router: Router
+    limiter: RateLimiter
+    auth: Authenticator
+
+    def register_service(
+        self,
+        service_id: str,
+        name: str,
+        version: str,
+        base_url: str | Sequence[str],
+        health_check_url: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        path_prefix: str | None = None,
+        api_keys: Sequence[str] | None = None,
+        strip_prefix: bool = False,
+    ) -> dict[str, Any]:
+        """Register (or replace) a service; return its description.
+
+        ``base_url`` is one ``http``/``https`` URL or a list of them (instances, balanced
+        round robin over the healthy ones). ``health_check_url`` is a URL, or a path such as
+        ``/health`` checked on every instance. Requests for ``/{version}{path_prefix}/...``
+        reach this service (``path_prefix`` may also be given in ``metadata``); the
+        upstream sees the path after the version, or after the prefix with
+        ``strip_prefix=True``. ``api_keys`` require credentials.
+        """
+        return self.register(
+            ServiceSpec.build(
+                service_id,
+                name,
+                version,
+                base_url,
+                health_check_url,
+                metadata,
+                path_prefix=path_prefix,
+                api_keys=api_keys,
+                strip_prefix=strip_prefix,
+            )
+        )
+
+    def register(self, spec: ServiceSpec) -> dict[str, Any]:
+        """Register (or replace) the service ``spec`` describes; return its description."""
+        count = len(spec.base_urls)
+        instances = [
+            Instance(
+                parse_upstream_url("base_url", u), health_url_for(u, spec.health_check_url, count)
+            )
+            for u in spec.base_urls
+        ]
+        service = Service(
+            spec.service_id,
+            spec.name,
+            spec.version,
+            spec.path_prefix,
+            instances,
+            spec.metadata,
+            strip_prefix=spec.strip_prefix,
+            health_check_url=spec.health_check_url,
+        )
+        with self._lock:
+            clash = self.router.conflict(service)
+            if clash is not None:
+                raise InvalidServiceError(
+                    f"version={spec.version!r} path_prefix={spec.path_prefix!r} is already "
+                    f"routed to service {clash.service_id!r}; choose another path_prefix or "
+                    "unregister it first"
+                )
+            self._services[spec.service_id] = service
+            self.router.rebuild(list(self._services.values()))
+            if spec.api_keys is not None:
+                self.auth.set_service_keys(spec.service_id, list(spec.api_keys))
+            if spec.rate_limit is not None:
+                self.limiter.set_limit(spec.service_id, spec.rate_limit)
+        return service.describe()
+
+    def register_from_mapping(self, entry: Mapping[str, Any]) -> dict[str, Any]:
+        """Register a service described as in the config file / admin API."""
+        return self.register(ServiceSpec.from_mapping(entry))
+
+    def set_instances(self, service_id: str, base_urls: Sequence[str]) -> dict[str, Any]:
+        """Replace a registered service's upstream instances in place; return its description.
+
+        Unlike registering it again, everything else stays: route, API keys, rate limit,
+        and the health state of each instance whose URL stays (one that the health policy
+        took out of rotation stays out); new URLs join healthy. An empty list keeps the
+        service registered with no instance: its requests get ``503`` until instances
+        return (service discovery does this when a hub loses its agents).
+
+        Raises:
+            ServiceNotFoundError: ``service_id`` is not registered.
+            InvalidServiceError: a URL that is not http(s) (nothing is changed).
+        """
+        if isinstance(base_urls, str):
+            base_urls = [base_urls]
+        with self._lock:
+            service = self._services.get(service_id)
+            if service is None:
+                raise ServiceNotFoundError(service_id, list(self._services))
+            service.replace_instances(list(base_urls))
+            return service.describe()
+
+    def unregister_service(self, service_id: str) -> bool:
+        """Remove a service, its rate limit and keys; ``False`` if it was not registered."""
+        with self._lock:
+            if self._services.pop(service_id, None) is None:
+                return False
+            self.router.rebuild(list(self._services.values()))
+            self.limiter.remove(service_id)
+            self.auth.set_service_keys(service_id, [])
+        return True
+
+    def set_rate_limit(
+        self,
+        service_id: str,
+        requests_per_minute: float,
+        burst_limit: int | None = None,
+        *,
+        per_client: bool | str = False,
+    ) -> None:
+        """Limit a service to ``requests_per_minute`` with bursts of ``burst_limit``.
+
+        ``burst_limit=None`` allows one minute's worth. ``per_client=True`` gives each client
+        address its own bucket instead of one shared by all clients.
+        """
+        limit = RateLimit.build(requests_per_minute, burst_limit, per_client)
+        with self._lock:
+            if service_id not in self._services:
+                raise ServiceNotFoundError(service_id, list(self._services))
+            self.limiter.set_limit(service_id, limit)
