@@ -9,20 +9,17 @@ Secrets come from the environment only (never the command line, which ``ps`` sho
 hub refuses to start without the secret unless ``--insecure`` is passed: an open hub lets
 anyone register an endpoint and have the hub POST to it. Telemetry is set up by
 :func:`otel_agents.configure` from the ``OTEL_*`` variables, with ``service.name``
-defaulting to ``otel-agents-hub`` / the agent's id.
+defaulting to ``otel-agents-hub`` / the agent's id. How the served commands run (uvicorn,
+console lines, a bounded stop) is :mod:`._cli_serving`'s.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
-import math
-import socket
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 from otel_agents._cli import LOG_LEVELS, port_number
@@ -30,6 +27,7 @@ from otel_agents._errors import ConfigurationError
 from otel_agents._export import redact_url
 from otel_agents._extras import require
 from otel_agents._service_name import HUB_SERVICE_NAME, default_service_name
+from otel_agents.messaging._cli_serving import serve, shutdown_telemetry
 from otel_agents.messaging._message import AgentMessage, MessagePriority, MessageType
 from otel_agents.messaging._security import SECRET_ENV, SIGNING_KEY_ENV, SecurityConfig
 
@@ -207,93 +205,6 @@ def _security() -> SecurityConfig:
     return security
 
 
-def _server(config: Any) -> Any:
-    """A uvicorn server that says where it listens, and flushes telemetry before it
-    re-raises SIGTERM/SIGINT.
-
-    Defined when serving: uvicorn (the messaging extra) is not needed to list the commands.
-    """
-    import uvicorn
-
-    class _Server(uvicorn.Server):
-        label = "otel-agents"
-
-        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-            await super().startup(sockets)
-            if self.started:
-                for server in self.servers:
-                    for sock in server.sockets:
-                        host, port = sock.getsockname()[:2]
-                        _logger.info("%s is listening on http://%s:%s", self.label, host, port)
-
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            with super().capture_signals():
-                try:
-                    yield
-                finally:
-                    _shutdown_telemetry()
-
-    return _Server(config)
-
-
-def _shutdown_telemetry() -> None:
-    import otel_agents
-
-    otel_agents.shutdown()
-
-
-def _console_logging() -> None:
-    """Show messaging's INFO lines (listening, registered, received) on stderr, once each.
-
-    A handler of our own on ``otel_agents.messaging``, so Python's last-resort handler (which
-    prints WARNING and above when no handler exists) does not print them a second time.
-    """
-    logger = logging.getLogger("otel_agents.messaging")
-    if not any(isinstance(h, _ConsoleHandler) for h in logger.handlers):
-        handler = _ConsoleHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        logger.addHandler(handler)
-    if logger.level == logging.NOTSET or logger.level > logging.INFO:
-        logger.setLevel(logging.INFO)
-
-
-class _ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The CLI's stderr handler (a class of its own, so it is added once)."""
-
-
-def _serve(app: Any, args: argparse.Namespace, service_name: str, label: str) -> int:
-    """Serve until SIGTERM/SIGINT, then stop in bounded time.
-
-    Requests in flight get ``OTEL_AGENTS_DRAIN_TIMEOUT`` (3 s), telemetry is flushed within
-    ``OTEL_AGENTS_SHUTDOWN_TIMEOUT`` (5 s): within Docker's 10 s stop timeout.
-    """
-    import uvicorn
-
-    import otel_agents
-    from otel_agents._settings import DRAIN_TIMEOUT
-
-    _console_logging()
-    # The environment's name, when it gives one, wins over our default (argument > env >
-    # default), OTEL_RESOURCE_ATTRIBUTES's service.name included.
-    otel_agents.configure(service_name=default_service_name(service_name))
-    try:
-        server = _server(
-            uvicorn.Config(
-                app,
-                host=args.host,
-                port=args.port,
-                log_level=args.log_level,
-                timeout_graceful_shutdown=math.ceil(DRAIN_TIMEOUT.read()),  # uvicorn: whole s
-            )
-        )
-        server.label = label
-        asyncio.run(server.serve())
-    finally:
-        _shutdown_telemetry()  # safe to call twice
-    return 0
-
-
 def run_hub(args: argparse.Namespace) -> int:
     """Serve the hub until interrupted."""
     require("messaging", "otel-agents hub")
@@ -316,7 +227,7 @@ def run_hub(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         print(f"otel-agents hub: {exc}", file=sys.stderr)
         return 2
-    return _serve(create_hub_app(hub, security), args, HUB_SERVICE_NAME, "the hub")
+    return serve(create_hub_app(hub, security), args, HUB_SERVICE_NAME, "the hub")
 
 
 def run_agent(args: argparse.Namespace) -> int:
@@ -356,7 +267,7 @@ def run_agent(args: argparse.Namespace) -> int:
                 conversation_id=message.conversation_id,
             )
 
-    return _serve(create_inbox_app(agent), args, args.agent_id, f"agent {agent.agent_id}'s inbox")
+    return serve(create_inbox_app(agent), args, args.agent_id, f"agent {agent.agent_id}'s inbox")
 
 
 def run_send(args: argparse.Namespace) -> int:
@@ -410,7 +321,7 @@ def run_send(args: argparse.Namespace) -> int:
         return 1
     finally:
         if not args.no_telemetry:
-            _shutdown_telemetry()
+            shutdown_telemetry()
     print(message_id)
     print(json.dumps(record))
     return 0

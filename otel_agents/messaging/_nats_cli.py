@@ -45,10 +45,10 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
 def run_nats_agent(args: argparse.Namespace) -> int:
     """Run one agent on NATS until interrupted; 1 when the broker is unreachable."""
     import otel_agents
-    from otel_agents.messaging._cli import _console_logging
+    from otel_agents.messaging._cli_serving import console_logging
     from otel_agents.messaging._protocol import AgentCommunicationProtocol
 
-    _console_logging()
+    console_logging()
     otel_agents.configure(service_name=default_service_name(args.agent_id))
     try:
         try:

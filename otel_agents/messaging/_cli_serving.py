@@ -1,0 +1,115 @@
+"""How the messaging commands serve in the foreground: uvicorn, console lines, bounded stop.
+
+Separate from the commands themselves (:mod:`._cli`: their arguments and what each one
+does) because this is the one way every served command runs: ``otel-agents hub`` and
+``agent`` serve their app with a uvicorn server that logs where it listens and flushes
+telemetry before it re-raises SIGTERM/SIGINT, with requests in flight given
+``OTEL_AGENTS_DRAIN_TIMEOUT``; ``agent --nats`` (:mod:`._nats_cli`) shares the console
+logging, and ``send`` the telemetry flush. uvicorn (the messaging extra) is imported only
+when serving, so listing the commands does not need it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import math
+import socket
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from otel_agents._service_name import default_service_name
+
+__all__ = ["console_logging", "serve", "shutdown_telemetry"]
+
+_logger = logging.getLogger("otel_agents.messaging")
+
+
+def _server(config: Any) -> Any:
+    """A uvicorn server that says where it listens, and flushes telemetry before it
+    re-raises SIGTERM/SIGINT.
+
+    Defined when serving: uvicorn (the messaging extra) is not needed to list the commands.
+    """
+    import uvicorn
+
+    class _Server(uvicorn.Server):
+        label = "otel-agents"
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                for server in self.servers:
+                    for sock in server.sockets:
+                        host, port = sock.getsockname()[:2]
+                        _logger.info("%s is listening on http://%s:%s", self.label, host, port)
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                try:
+                    yield
+                finally:
+                    shutdown_telemetry()
+
+    return _Server(config)
+
+
+def shutdown_telemetry() -> None:
+    import otel_agents
+
+    otel_agents.shutdown()
+
+
+def console_logging() -> None:
+    """Show messaging's INFO lines (listening, registered, received) on stderr, once each.
+
+    A handler of our own on ``otel_agents.messaging``, so Python's last-resort handler (which
+    prints WARNING and above when no handler exists) does not print them a second time.
+    """
+    logger = logging.getLogger("otel_agents.messaging")
+    if not any(isinstance(h, _ConsoleHandler) for h in logger.handlers):
+        handler = _ConsoleHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+    if logger.level == logging.NOTSET or logger.level > logging.INFO:
+        logger.setLevel(logging.INFO)
+
+
+class _ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The CLI's stderr handler (a class of its own, so it is added once)."""
+
+
+def serve(app: Any, args: argparse.Namespace, service_name: str, label: str) -> int:
+    """Serve until SIGTERM/SIGINT, then stop in bounded time.
+
+    Requests in flight get ``OTEL_AGENTS_DRAIN_TIMEOUT`` (3 s), telemetry is flushed within
+    ``OTEL_AGENTS_SHUTDOWN_TIMEOUT`` (5 s): within Docker's 10 s stop timeout.
+    """
+    import uvicorn
+
+    import otel_agents
+    from otel_agents._settings import DRAIN_TIMEOUT
+
+    console_logging()
+    # The environment's name, when it gives one, wins over our default (argument > env >
+    # default), OTEL_RESOURCE_ATTRIBUTES's service.name included.
+    otel_agents.configure(service_name=default_service_name(service_name))
+    try:
+        server = _server(
+            uvicorn.Config(
+                app,
+                host=args.host,
+                port=args.port,
+                log_level=args.log_level,
+                timeout_graceful_shutdown=math.ceil(DRAIN_TIMEOUT.read()),  # uvicorn: whole s
+            )
+        )
+        server.label = label
+        asyncio.run(server.serve())
+    finally:
+        shutdown_telemetry()  # safe to call twice
+    return 0
