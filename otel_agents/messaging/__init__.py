@@ -14,8 +14,8 @@ Every message carries W3C trace context, so a conversation between agents is one
     comm.process_next("monitoring_agent")
 
 Agents in separate processes are :class:`RemoteAgent` objects that talk through a hub
-(:mod:`otel_agents.messaging._hub`) and receive on their own inbox servers
-(:mod:`otel_agents.messaging._inbox`); ``otel-agents hub`` / ``otel-agents agent`` run them.
+(the ASGI app :func:`create_hub_app`) and receive on their own inbox servers
+(:func:`create_inbox_app`); ``otel-agents hub`` / ``otel-agents agent`` run them.
 
 Agents on a NATS JetStream broker need no hub: ``AgentCommunicationProtocol({"transport":
 "nats://127.0.0.1:4222"})`` (:class:`NatsTransport`, the ``nats`` extra) or
@@ -49,6 +49,8 @@ if TYPE_CHECKING:
         UnknownCapabilityError,
         UnknownMessageError,
     )
+    from otel_agents.messaging._hub import create_hub_app
+    from otel_agents.messaging._inbox import create_inbox_app
     from otel_agents.messaging._message import (
         AgentMessage,
         AgentStatus,
@@ -99,6 +101,8 @@ _SOURCES: dict[str, str] = {
     "UnknownAgentError": "otel_agents.messaging._errors",
     "UnknownCapabilityError": "otel_agents.messaging._errors",
     "UnknownMessageError": "otel_agents.messaging._errors",
+    "create_hub_app": "otel_agents.messaging._hub",
+    "create_inbox_app": "otel_agents.messaging._inbox",
 }
 
 __all__ = [
@@ -135,6 +139,8 @@ __all__ = [
     "UnknownAgentError",
     "UnknownCapabilityError",
     "UnknownMessageError",
+    "create_hub_app",
+    "create_inbox_app",
 ]
 
 
