@@ -19,8 +19,8 @@ from otel_agents._version import __version__
 import_sdk()
 
 if TYPE_CHECKING:
+    from otel_agents._alert_record import Alert, AlertLevel
     from otel_agents._alert_rules import ThresholdRule
-    from otel_agents._alerts import Alert, AlertLevel
     from otel_agents._config import configure, get_telemetry, shutdown
     from otel_agents._configured import Telemetry
     from otel_agents._dashboard import DashboardView, PerformanceDashboard
@@ -59,8 +59,8 @@ _SOURCES: dict[str, str] = {
     "AgentCommunicationProtocol": "otel_agents.messaging",
     "AgentMessage": "otel_agents.messaging",
     "AgentStatus": "otel_agents.messaging",
-    "Alert": "otel_agents._alerts",
-    "AlertLevel": "otel_agents._alerts",
+    "Alert": "otel_agents._alert_record",
+    "AlertLevel": "otel_agents._alert_record",
     "ConfigurationError": "otel_agents._errors",
     "DashboardView": "otel_agents._dashboard",
     "ExportError": "otel_agents._errors",

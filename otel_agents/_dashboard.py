@@ -22,13 +22,14 @@ from opentelemetry import metrics, trace
 from opentelemetry._logs import LoggerProvider
 
 from otel_agents import semconv
+from otel_agents._alert_record import Alert, AlertLevel
 from otel_agents._alert_rules import (
     DEFAULT_RULES,
     RuleEngine,
     ThresholdRule,
     rules_from_config,
 )
-from otel_agents._alerts import Alert, AlertLevel, AlertManager
+from otel_agents._alerts import AlertManager
 from otel_agents._audit import audit_log
 from otel_agents._config_params import resolve_mapping
 from otel_agents._dashboard_sources import (
