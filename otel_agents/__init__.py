@@ -19,9 +19,10 @@ from otel_agents._version import __version__
 import_sdk()
 
 if TYPE_CHECKING:
+    from otel_agents._alert_record import Alert, AlertLevel
     from otel_agents._alert_rules import ThresholdRule
-    from otel_agents._alerts import Alert, AlertLevel
-    from otel_agents._config import Telemetry, configure, get_telemetry, shutdown
+    from otel_agents._config import configure, get_telemetry, shutdown
+    from otel_agents._configured import Telemetry
     from otel_agents._dashboard import DashboardView, PerformanceDashboard
     from otel_agents._errors import (
         ConfigurationError,
@@ -58,8 +59,8 @@ _SOURCES: dict[str, str] = {
     "AgentCommunicationProtocol": "otel_agents.messaging",
     "AgentMessage": "otel_agents.messaging",
     "AgentStatus": "otel_agents.messaging",
-    "Alert": "otel_agents._alerts",
-    "AlertLevel": "otel_agents._alerts",
+    "Alert": "otel_agents._alert_record",
+    "AlertLevel": "otel_agents._alert_record",
     "ConfigurationError": "otel_agents._errors",
     "DashboardView": "otel_agents._dashboard",
     "ExportError": "otel_agents._errors",
@@ -82,7 +83,7 @@ _SOURCES: dict[str, str] = {
     "PerformanceTracker": "otel_agents._tracker",
     "ProfileRecord": "otel_agents._profiler",
     "SystemMetrics": "otel_agents._system_metrics",
-    "Telemetry": "otel_agents._config",
+    "Telemetry": "otel_agents._configured",
     "ThresholdRule": "otel_agents._alert_rules",
     "configure": "otel_agents._config",
     "get_telemetry": "otel_agents._config",

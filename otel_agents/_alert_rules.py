@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from otel_agents._alerts import Alert, AlertLevel, AlertManager, coerce_level
+from otel_agents._alert_record import Alert, AlertLevel, coerce_level
+from otel_agents._alerts import AlertManager
 from otel_agents._errors import invalid_type, invalid_value
 from otel_agents._numbers import is_real
 

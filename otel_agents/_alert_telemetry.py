@@ -29,7 +29,7 @@ from otel_agents._observers import observe
 from otel_agents._version import __version__, scope_name
 
 if TYPE_CHECKING:
-    from otel_agents._alerts import Alert
+    from otel_agents._alert_record import Alert
 
 __all__ = ["AlertTelemetry"]
 

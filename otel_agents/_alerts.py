@@ -1,6 +1,7 @@
-"""Alerts: four levels, the alert record, and the manager that owns them as telemetry.
+"""Alerts over time: the manager that raises, folds, reopens and resolves them as telemetry.
 
-An :class:`AlertManager` keeps the active alerts and a bounded history of resolved ones.
+The levels and the alert record are :mod:`otel_agents._alert_record`. An
+:class:`AlertManager` keeps the active alerts and a bounded history of resolved ones.
 Alerts leave the process as the ``agent.alerts.active`` gauge and ``agent.alerts.raised``
 counter (by ``alert.level`` and ``alert.source``; a pair that had alerts keeps reporting 0)
 and as log records whose severity follows the level (:mod:`otel_agents._alert_telemetry`).
@@ -21,13 +22,13 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from dataclasses import replace
 from typing import Any
 
 from opentelemetry import metrics, trace
-from opentelemetry._logs import LoggerProvider, SeverityNumber
+from opentelemetry._logs import LoggerProvider
 
+from otel_agents._alert_record import LEVEL_CHOICES, Alert, AlertLevel, coerce_level
 from otel_agents._alert_telemetry import AlertTelemetry
 from otel_agents._errors import InvalidValueError, invalid_type, invalid_value
 from otel_agents._export import redact
@@ -35,108 +36,15 @@ from otel_agents._history import BoundedHistory, TimeRange
 from otel_agents._runtime import Clock, FailureLog, as_clock, failsafe_call
 from otel_agents._version import scope_name
 
-__all__ = ["Alert", "AlertLevel", "AlertManager", "UnknownAlertError", "coerce_level"]
+__all__ = ["AlertManager", "UnknownAlertError"]
 
 _logger = logging.getLogger(scope_name(__name__))
 
 AlertListener = Callable[["Alert"], Any]
 
 
-class AlertLevel(StrEnum):
-    """How serious an alert is. Pass a member or its value (``"warning"``)."""
-
-    INFO = "info"
-    WARNING = "warning"
-    ERROR = "error"
-    CRITICAL = "critical"
-
-    @property
-    def severity(self) -> SeverityNumber:
-        """The OpenTelemetry log severity of an alert at this level."""
-        return _SEVERITIES[self]
-
-    @property
-    def rank(self) -> int:
-        """0 for info up to 3 for critical."""
-        return _RANKS[self]
-
-
-_SEVERITIES = {
-    AlertLevel.INFO: SeverityNumber.INFO,
-    AlertLevel.WARNING: SeverityNumber.WARN,
-    AlertLevel.ERROR: SeverityNumber.ERROR,
-    AlertLevel.CRITICAL: SeverityNumber.FATAL,
-}
-_RANKS = {level: rank for rank, level in enumerate(AlertLevel)}
-_LEVEL_CHOICES = [level.value for level in AlertLevel]
-
-
 class UnknownAlertError(InvalidValueError):
     """No alert, active or in history, has the given id."""
-
-
-def coerce_level(level: object, parameter: str = "level") -> AlertLevel:
-    """``level`` as an :class:`AlertLevel`, from a member, its value or its name."""
-    if isinstance(level, AlertLevel):
-        return level
-    if isinstance(level, str):
-        try:
-            return AlertLevel(level.strip().lower())
-        except ValueError:
-            pass
-        raise invalid_value(parameter, level, "an AlertLevel", _LEVEL_CHOICES)
-    raise invalid_type(parameter, level, "an AlertLevel or its name", _LEVEL_CHOICES)
-
-
-@dataclass(eq=False)
-class Alert:
-    """One alert. Times are Unix seconds; ``count`` is how often it was raised while open."""
-
-    alert_id: str
-    level: AlertLevel
-    message: str
-    source: str
-    context: dict[str, Any]
-    created_at: float
-    last_seen_at: float
-    agent_id: str | None = None
-    rule: str | None = None
-    count: int = 1
-    acknowledged_at: float | None = None
-    resolved_at: float | None = None
-    resolved_by: str | None = None
-    _key: tuple[str, ...] = field(default=(), repr=False)
-
-    @property
-    def id(self) -> str:
-        return self.alert_id
-
-    @property
-    def active(self) -> bool:
-        return self.resolved_at is None
-
-    @property
-    def acknowledged(self) -> bool:
-        return self.acknowledged_at is not None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "alert_id": self.alert_id,
-            "level": self.level.value,
-            "message": self.message,
-            "source": self.source,
-            "context": self.context,
-            "agent_id": self.agent_id,
-            "rule": self.rule,
-            "count": self.count,
-            "created_at": self.created_at,
-            "last_seen_at": self.last_seen_at,
-            "acknowledged": self.acknowledged,
-            "acknowledged_at": self.acknowledged_at,
-            "active": self.active,
-            "resolved_at": self.resolved_at,
-            "resolved_by": self.resolved_by,
-        }
 
 
 class AlertManager:
@@ -338,7 +246,7 @@ class AlertManager:
 
     def counts_by_level(self) -> dict[str, int]:
         """Active alerts by level, every level present."""
-        found = dict.fromkeys(_LEVEL_CHOICES, 0)
+        found = dict.fromkeys(LEVEL_CHOICES, 0)
         for (level, _source), count in self.counts().items():
             found[level] += count
         return found

@@ -42,7 +42,7 @@ Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], No
 
 def _registrars() -> list[Registrar]:
     from otel_agents._console import register as dashboard
-    from otel_agents._demo import register as demo
+    from otel_agents._demo_cli import register as demo
     from otel_agents.gateway._cli import register as gateway
     from otel_agents.messaging._cli import register as messaging
 

@@ -7,6 +7,10 @@ the agent manager, the gateway and the machine's resources, runs the alert rules
 keeps the result. The ``agent.health.score`` and ``agent.alerts.active`` gauges report that
 same result, so what :meth:`~PerformanceDashboard.get_dashboard_data` returns and what the
 exporters send agree.
+
+This module is the dashboard's API, its refresh thread and its history of points; the data
+each refresh assembles (per-agent figures, totals, health, sections) is
+:mod:`otel_agents._dashboard_data`.
 """
 
 from __future__ import annotations
@@ -22,31 +26,27 @@ from opentelemetry import metrics, trace
 from opentelemetry._logs import LoggerProvider
 
 from otel_agents import semconv
+from otel_agents._alert_record import Alert, AlertLevel
 from otel_agents._alert_rules import (
     DEFAULT_RULES,
     RuleEngine,
     ThresholdRule,
     rules_from_config,
 )
-from otel_agents._alerts import Alert, AlertLevel, AlertManager
+from otel_agents._alerts import AlertManager
 from otel_agents._audit import audit_log
 from otel_agents._config_params import resolve_mapping
+from otel_agents._dashboard_data import build_data, gateway_totals
 from otel_agents._dashboard_sources import (
-    AVAILABLE_STATUSES,
     ResourceReader,
     Sources,
-    agent_stats,
-    alerts_by_level,
-    empty_stats,
-    error_rate_percent,
-    rule_readings,
     system_resources_reader,
 )
 from otel_agents._dashboard_telemetry import telemetry_summary
 from otel_agents._dashboard_window import WindowedTotals
 from otel_agents._errors import invalid_type, invalid_value
 from otel_agents._export import export_envelope, write_json_atomic
-from otel_agents._health import HealthInputs, HealthReporter, HealthWeights, health_score
+from otel_agents._health import HealthReporter, HealthWeights
 from otel_agents._history import BoundedHistory, TimeRange
 from otel_agents._inprocess import InProcessMetrics, installed_reader
 from otel_agents._runtime import Clock, PeriodicThread, as_clock
@@ -157,7 +157,7 @@ class PerformanceDashboard:
         reader = metrics_reader or installed_reader()
         if reader is not None:
             summary = telemetry_summary(reader.snapshot())
-            self._gateway_window.baseline(reader, self._clock(), _gateway_totals(summary))
+            self._gateway_window.baseline(reader, self._clock(), gateway_totals(summary))
         self._history: BoundedHistory[dict[str, Any]] = BoundedHistory(
             self.config["max_history_points"], _point_time, parameter="max_history_points"
         )
@@ -277,7 +277,7 @@ class PerformanceDashboard:
     def refresh(self) -> dict[str, Any]:
         """Read every source, run the alert rules, score health; keep and return the data."""
         with self._refresh_lock:
-            data = self._build()
+            data = build_data(self)
             self._state = data
             system = data["system"]
             point = {key: system[key] for key in _HISTORY_KEYS}
@@ -287,123 +287,6 @@ class PerformanceDashboard:
                 key: data[key] for key in _VIEW_SECTIONS[DashboardView(data["view"])]
             }
         return data
-
-    def _build(self) -> dict[str, Any]:
-        sources = self._sources
-        agents_known = sources.agents()
-        stats, metric_summaries = agent_stats(sources.records(self.config["window_seconds"]))
-        system = sources.system()
-        upstreams = sources.upstreams()
-        now = self._clock()
-        reader = self._metrics_reader or installed_reader()
-        telemetry = telemetry_summary(reader.snapshot() if reader is not None else None)
-        gateway = self._gateway_window.change(reader, now, _gateway_totals(telemetry))
-        messaging = telemetry.get("messages", {}).get("agents", {})
-        agent_ids = sorted(
-            set(stats) | set(agents_known) | set(sources.tracked_agents()) | set(messaging)
-        )
-        self.rule_engine.evaluate(rule_readings(stats, agents_known, system, upstreams), agent_ids)
-
-        active = self.alert_manager.get_active_alerts()
-        agents: dict[str, dict[str, Any]] = {}
-        for agent_id in agent_ids:
-            figures = stats.get(agent_id) or empty_stats()
-            status = agents_known.get(agent_id, {}).get("status")
-            counts = alerts_by_level(a for a in active if a.agent_id == agent_id)
-            known = status is not None
-            score = health_score(
-                HealthInputs(
-                    cpu_percent=figures["cpu_percent"],
-                    alerts=counts,
-                    agents_total=int(known),
-                    agents_available=int(known and status in AVAILABLE_STATUSES),
-                    error_rate_percent=figures["error_rate_percent"],
-                ),
-                self.health_weights,
-            )
-            agents[agent_id] = {
-                "agent_id": agent_id,
-                "name": agents_known.get(agent_id, {}).get("name"),
-                "status": status,
-                "health_score": score.score,
-                "health": score.to_dict(),
-                "active_alerts": counts,
-                **figures,
-                "messages_addressed": messaging.get(agent_id, {}).get("addressed", 0),
-                "messages_consumed": messaging.get(agent_id, {}).get("consumed", 0),
-            }
-        requests = sum(a["requests"] for a in agents.values())
-        errors = sum(a["errors"] for a in agents.values())
-        # Gateway requests are not agent requests: nothing is counted twice. Both counts
-        # cover the same window (the gateway's are the change of its lifetime totals).
-        requests += gateway["requests"]
-        errors += gateway["errors"]
-        rates = [
-            a["error_rate_percent"] for a in agents.values() if a["error_rate_percent"] is not None
-        ]
-        error_rate = (
-            error_rate_percent(errors, requests)
-            if requests
-            else (sum(rates) / len(rates) if rates else None)
-        )
-        cpu = system["cpu_percent"]
-        if cpu is None:
-            cpus = [a["cpu_percent"] for a in agents.values() if a["cpu_percent"] is not None]
-            cpu = round(sum(cpus) / len(cpus), 3) if cpus else None
-        by_status: dict[str, int] = {}
-        for info in agents_known.values():
-            by_status[info["status"]] = by_status.get(info["status"], 0) + 1
-        available = sum(n for s, n in by_status.items() if s in AVAILABLE_STATUSES)
-        level_counts = self.alert_manager.counts_by_level()
-        overall = health_score(
-            HealthInputs(
-                cpu,
-                system["memory_percent"],
-                level_counts,
-                len(agents_known),
-                available,
-                error_rate,
-            ),
-            self.health_weights,
-        )
-        return {
-            "timestamp": now,
-            "view": self.current_view.value,
-            "refresh_interval": self.config["refresh_interval"],
-            "window_seconds": self.config["window_seconds"],
-            "running": self.running,
-            "system": {
-                "health_score": overall.score,
-                "health": overall.to_dict(),
-                "cpu_percent": cpu,
-                "memory_percent": system["memory_percent"],
-                "error_rate_percent": error_rate,
-                "requests": requests,
-                "errors": errors,
-                "messages_sent": telemetry.get("messages", {}).get("sent", 0),
-                "messages_consumed": telemetry.get("messages", {}).get("consumed", 0),
-                "gateway_requests": gateway["requests"],
-                "profiled_blocks": sum(b["count"] for b in telemetry.get("profiler", {}).values()),
-                "agents_total": len(agents_known),
-                "agents_available": available,
-                "agents_by_status": by_status,
-                "active_alerts": sum(level_counts.values()),
-            },
-            "agents": agents,
-            "metrics": metric_summaries,
-            "upstreams": upstreams,
-            "alerts": {
-                "counts": level_counts,
-                "by_level_source": [
-                    {"level": level, "source": source, "count": count}
-                    for (level, source), count in sorted(self.alert_manager.counts().items())
-                ],
-                "active": [a.to_dict() for a in active],
-                "history": [a.to_dict() for a in self.alert_manager.get_history()[-50:]],
-            },
-            "rules": [rule.to_dict() for rule in self.rule_engine.rules],
-            "telemetry": telemetry,
-        }
 
     def _scores(self) -> tuple[float | None, dict[str, float]]:
         state = self._state
@@ -442,12 +325,6 @@ _HISTORY_KEYS = (
     "agents_total",
     "active_alerts",
 )
-
-
-def _gateway_totals(telemetry: Mapping[str, Any]) -> dict[str, float]:
-    """The gateway's lifetime request and 5xx totals from a telemetry summary."""
-    gateway = telemetry.get("gateway", {})
-    return {"requests": gateway.get("requests", 0), "errors": gateway.get("errors", 0)}
 
 
 def _point_time(point: dict[str, Any]) -> float:

@@ -12,8 +12,8 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from otel_agents._alert_record import Alert, AlertLevel
 from otel_agents._alert_rules import RuleMetric
-from otel_agents._alerts import Alert, AlertLevel
 from otel_agents._errors import invalid_type, invalid_value
 from otel_agents._history import summarize
 from otel_agents._numbers import is_real

@@ -32,7 +32,7 @@ from opentelemetry import metrics
 from opentelemetry.metrics import Observation
 
 from otel_agents import semconv
-from otel_agents._alerts import AlertLevel
+from otel_agents._alert_record import AlertLevel
 from otel_agents._errors import invalid_value
 from otel_agents._numbers import is_real
 from otel_agents._observers import observe

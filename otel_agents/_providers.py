@@ -1,6 +1,6 @@
 """The SDK providers :func:`otel_agents.configure` builds, and how they are built.
 
-Split from :mod:`otel_agents._config` (which decides what to build): the tracer and logger
+Split from :mod:`otel_agents._config_build` (which decides what to build): the tracer and logger
 providers with their guarded batch exporters (:mod:`otel_agents._guard`), the sampler, the
 histogram bucket Views, and the switch for the SDK's own ``otel.sdk.*`` metrics.
 """

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from otel_agents import _config, semconv
+from otel_agents import _config_build, semconv
 from otel_agents._instrumentation import OtelAgentsConfigurator, OtelAgentsInstrumentor
 from otel_agents._system_metrics import system_metrics_for
 from otel_agents.testing import TelemetryCapture
@@ -93,7 +93,7 @@ def test_configure_and_instrument_on_one_provider_share_one_set_of_instruments(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with caplog.at_level(logging.DEBUG, logger="opentelemetry"):
-        configured = _config._system_metrics(telemetry.meter_provider)
+        configured = _config_build._system_metrics(telemetry.meter_provider)
         instrumentor.instrument(meter_provider=telemetry.meter_provider)
         data = telemetry.metrics()
     assert system_metrics_for(telemetry.meter_provider) is configured
@@ -105,7 +105,7 @@ def test_configure_and_instrument_on_one_provider_share_one_set_of_instruments(
 def test_uninstrument_leaves_system_metrics_that_configure_enabled(
     telemetry: TelemetryCapture, instrumentor: OtelAgentsInstrumentor
 ) -> None:
-    _config._system_metrics(telemetry.meter_provider)
+    _config_build._system_metrics(telemetry.meter_provider)
     instrumentor.instrument(meter_provider=telemetry.meter_provider)
     instrumentor.uninstrument()
     assert set(telemetry.metrics()) == SYSTEM_NAMES

@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from otel_agents import semconv
+from otel_agents._alert_record import Alert, AlertLevel
 from otel_agents._alert_rules import (
     DEFAULT_RULES,
     RuleEngine,
@@ -14,7 +15,7 @@ from otel_agents._alert_rules import (
     ThresholdRule,
     rules_from_config,
 )
-from otel_agents._alerts import Alert, AlertLevel, AlertManager
+from otel_agents._alerts import AlertManager
 from otel_agents._errors import InvalidTypeError, InvalidValueError
 from otel_agents.testing import TelemetryCapture
 from tests.dashboard.conftest import FakeClock, LogCapture

@@ -8,7 +8,8 @@ import pytest
 from opentelemetry._logs import NoOpLoggerProvider, SeverityNumber
 
 from otel_agents import semconv
-from otel_agents._alerts import Alert, AlertLevel, AlertManager, UnknownAlertError
+from otel_agents._alert_record import Alert, AlertLevel
+from otel_agents._alerts import AlertManager, UnknownAlertError
 from otel_agents._errors import InvalidTypeError, InvalidValueError
 from otel_agents.testing import TelemetryCapture
 from tests.dashboard.conftest import FakeClock, LogCapture

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from otel_agents import semconv
-from otel_agents._alerts import AlertLevel, UnknownAlertError
+from otel_agents._alert_record import AlertLevel
+from otel_agents._alerts import UnknownAlertError
 from otel_agents._dashboard import DashboardView
 from otel_agents._errors import ConfigurationError, InvalidTypeError, InvalidValueError
 from otel_agents._tracker import PerformanceTracker
