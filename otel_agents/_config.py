@@ -25,7 +25,7 @@ import atexit
 import logging
 import threading
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from opentelemetry.sdk.metrics.export import (
     MetricReader,
@@ -46,7 +46,6 @@ _lock = threading.Lock()
 _current: Telemetry | None = None
 _shut_down = False  # the global providers we set are stopped and cannot be replaced
 _exit_hook = False  # shutdown() is registered with atexit
-_T = TypeVar("_T")
 
 
 def configure(
