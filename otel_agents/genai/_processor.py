@@ -22,8 +22,9 @@ conversation* the call belongs to, nor what it cost. :class:`GenAISpanProcessor`
   ``gen_ai.client.*`` histograms are theirs; we do not record those again.
 
 A span started inside our own :func:`~otel_agents.genai.model_call` is attributed but not
-counted: that call records the request already. Bad usage values (negative, non-integer)
-log one warning and record nothing; nothing here ever raises into the model call.
+counted: that call records the request already. Bad usage values (negative, non-integer,
+above :data:`~otel_agents.genai._model.MAX_TOKENS`) record nothing for that span and log one
+warning per instrumentation and attribute; nothing here ever raises into the model call.
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from otel_agents import semconv as sc
+from otel_agents._errors import short_repr
 from otel_agents._runtime import BoundedCache, FailureLog
 from otel_agents._version import scope_name
 from otel_agents.genai._context import Attribution, current_attribution, in_model_call
+from otel_agents.genai._model import MAX_TOKENS, is_tokens
 from otel_agents.genai._telemetry import SCOPE, default_telemetry
 
 __all__ = ["MODEL_OPERATIONS", "GenAISpanProcessor"]
@@ -59,6 +62,8 @@ MODEL_OPERATIONS = frozenset(
 _AGENT_OPERATIONS = frozenset({sc.GEN_AI_OPERATION_INVOKE_AGENT, sc.GEN_AI_OPERATION_CREATE_AGENT})
 #: Model spans in flight at once that we remember (more are attributed but not priced).
 _MAX_IN_FLIGHT = 10_000
+#: (instrumentation, attribute) pairs whose bad usage was logged (then no more warnings).
+_MAX_WARNED = 256
 #: The longest agent id or name of another instrumentation we take as a metric label.
 _MAX_NAME = 256
 
@@ -107,6 +112,7 @@ class GenAISpanProcessor(SpanProcessor):
     def __init__(self) -> None:
         self._pending: BoundedCache[int, Attribution] = BoundedCache(_MAX_IN_FLIGHT)
         self._failures = FailureLog(_logger, "GenAI span processor: %s failed; skipped")
+        self._warned: BoundedCache[tuple[str, str], bool] = BoundedCache(_MAX_WARNED)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         attributes = span.attributes
@@ -169,17 +175,8 @@ class GenAISpanProcessor(SpanProcessor):
         tokens: list[int | None] = []
         for key in (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS):
             value = attributes.get(key)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 0
-            ):
-                _logger.warning(
-                    "span %r from %s: %s=%r is not a non-negative whole number; its model call "
-                    "is not counted",
-                    span.name,
-                    span.instrumentation_scope.name if span.instrumentation_scope else "?",
-                    key,
-                    value,
-                )
+            if value is not None and not is_tokens(value):
+                self._bad_usage(span, key, value)
                 return
             tokens.append(value)
         reasons = attributes.get(sc.GEN_AI_RESPONSE_FINISH_REASONS)
@@ -197,6 +194,23 @@ class GenAISpanProcessor(SpanProcessor):
             finish_reasons=finish,
             error_type=error_type,
             attribution=attribution,
+        )
+
+    def _bad_usage(self, span: ReadableSpan, key: str, value: object) -> None:
+        # Once per instrumentation and attribute: a broken or hostile server repeats it on
+        # every response, and the log must not grow with them.
+        source = span.instrumentation_scope.name if span.instrumentation_scope else "?"
+        if self._warned.get((source, key)) is not None:
+            return
+        self._warned.put((source, key), True)
+        _logger.warning(
+            "span %r from %s: %s=%s is not a whole number of tokens from 0 to %d; its model "
+            "call is not counted (this is logged once per instrumentation and attribute)",
+            span.name,
+            source,
+            key,
+            short_repr(value),
+            MAX_TOKENS,
         )
 
     def shutdown(self) -> None:
