@@ -96,8 +96,10 @@ class Answer:
             raise invalid_value("completion_tokens", self.completion_tokens, "an int >= 0")
         if self.completion_tokens < 0:
             raise invalid_value("completion_tokens", self.completion_tokens, "an int >= 0")
-        if not 0.0 <= self.delay_s <= MAX_DELAY_S:
-            raise invalid_value("delay_s", self.delay_s, f"seconds from 0 to {MAX_DELAY_S:g}")
+        if not (is_real(self.delay_s) and 0.0 <= self.delay_s <= MAX_DELAY_S):  # "1": TypeError
+            raise invalid_value(
+                "delay_s", self.delay_s, f"a number of seconds from 0 to {MAX_DELAY_S:g}"
+            )
         if self.status not in _ANSWER_STATUSES:
             raise invalid_value(
                 "status", self.status, "200 or an HTTP error status (400-599) with a phrase"
@@ -366,6 +368,9 @@ class ModelServer:
             raise invalid_value(
                 "request_timeout_s", request_timeout_s, "a finite number of seconds > 0"
             )
+        # Checked here, not at start(): a bad port failed there as a bare OverflowError.
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise invalid_value("port", port, "a port number 0-65535 (0: a free port)")
         self._request_timeout_s = float(request_timeout_s)
         self.script = ChatScript(answers)
         self._address = (host, port)

@@ -142,6 +142,10 @@ def test_content_parts_count_their_text() -> None:
         {"completion_tokens": -1},
         {"completion_tokens": 1.5},
         {"delay_s": 60.0},
+        {"delay_s": "1"},  # a bare TypeError from the comparison, naming nothing
+        {"delay_s": -0.5},
+        {"delay_s": float("nan")},
+        {"delay_s": True},
         {"status": 99},
         {"status": 599},  # no phrase: HTTPStatus(599) raised on every request
         {"status": 204},  # a status without a body
@@ -151,6 +155,13 @@ def test_content_parts_count_their_text() -> None:
 def test_a_bad_scripted_answer_is_refused_naming_the_field(kwargs: dict[str, object]) -> None:
     with pytest.raises(InvalidValueError, match=next(iter(kwargs)).split("_s")[0]):
         Answer(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("port", [-1, 65536, 2**70, 80.0, "8080", True, None])
+def test_a_bad_port_is_refused_when_the_server_is_made_naming_it(port: object) -> None:
+    """Not at start(), as a bare error naming nothing."""
+    with pytest.raises(InvalidValueError, match=r"^port=.* is not valid"):
+        ModelServer(port=port)  # type: ignore[arg-type]
 
 
 def test_the_server_refuses_a_host_that_is_not_loopback() -> None:
