@@ -21,6 +21,7 @@ from otel_agents._errors import invalid_value
 from otel_agents._observers import observe
 from otel_agents._version import __version__, scope_name
 from otel_agents.genai._context import Attribution
+from otel_agents.genai._labels import ErrorTypes, finish_reason_label
 from otel_agents.genai._prices import get_price_table
 from otel_agents.genai._rollup import ConversationTotals
 
@@ -76,6 +77,8 @@ class GenAITelemetry:
         self.conversations = (
             ConversationTotals(top_conversations) if conversations is None else conversations
         )
+        #: error.type labels of these instruments, bounded (a server's text reaches them).
+        self.error_types = ErrorTypes()
         # Shared by every GenAITelemetry on this provider, reading each live set of totals
         # once (the default instances share one) and weakly (see otel_agents._observers).
         # One conversation recorded by two instances is this process's sum of both.
@@ -104,6 +107,7 @@ class GenAITelemetry:
 
         Returns its cost in US dollars (0 when unpriced or without token counts).
         """
+        error_type = self.error_types.label(error_type)
         attributes: dict[str, Any] = {
             sc.GEN_AI_OPERATION_NAME: operation,
             sc.GEN_AI_PROVIDER_NAME: provider,
@@ -148,17 +152,20 @@ class GenAITelemetry:
         attribution: Attribution,
     ) -> float:
         """Cost, ``agent.model.calls`` and conversation totals of one call (no histograms:
-        the span processor uses this for calls an official instrumentation measured)."""
+        the span processor uses this for calls an official instrumentation measured).
+
+        The finish reason and error type become bounded labels (``_OTHER`` past the well-known
+        reasons and the first distinct error types; see ``_labels``): both may be what a
+        server said."""
         agent_id = attribution.agent_id
         calls: dict[str, Any] = {
             sc.GEN_AI_PROVIDER_NAME: provider,
             sc.GEN_AI_REQUEST_MODEL: model,
-            sc.AGENT_MODEL_FINISH_REASON: (
-                finish_reasons[0] if finish_reasons else sc.AGENT_MODEL_FINISH_REASON_NONE
-            ),
+            sc.AGENT_MODEL_FINISH_REASON: finish_reason_label(finish_reasons),
         }
         if agent_id is not None:
             calls[sc.GEN_AI_AGENT_ID] = agent_id
+        error_type = self.error_types.label(error_type)
         if error_type is not None:
             calls[sc.ERROR_TYPE] = error_type
         self.calls.add(1, calls)
@@ -192,6 +199,7 @@ class GenAITelemetry:
         attributes: dict[str, Any] = {sc.GEN_AI_TOOL_NAME: tool_name}
         if agent_id is not None:
             attributes[sc.GEN_AI_AGENT_ID] = agent_id
+        error_type = self.error_types.label(error_type)
         if error_type is not None:
             attributes[sc.ERROR_TYPE] = error_type
         self.tool_calls.add(1, attributes)
