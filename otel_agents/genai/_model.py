@@ -35,7 +35,7 @@ from otel_agents._version import scope_name
 from otel_agents.genai._agents import check_name, check_optional
 from otel_agents.genai._content import capture_content_on_spans, messages_json
 from otel_agents.genai._context import Attribution, current_attribution, with_model_call
-from otel_agents.genai._scope import Scope, error_type_of, mark_failed
+from otel_agents.genai._scope import Scope, call_error_type_of, mark_failed
 from otel_agents.genai._telemetry import GenAITelemetry, default_telemetry
 
 __all__ = [
@@ -256,7 +256,7 @@ class ModelCall(Scope):
         if span is None or telemetry is None:
             return
         try:
-            error_type = error_type_of(exc)
+            error_type = call_error_type_of(exc)  # a cancelled call did not complete either
             if exc is not None and error_type is not None:
                 mark_failed(span, exc, error_type)
             attributes: dict[str, Any] = {}
@@ -303,7 +303,9 @@ def model_call(
             call.set_usage(response.usage.prompt_tokens, response.usage.completion_tokens)
             call.set_response(model=response.model, finish_reasons=["stop"])
 
-    An exception inside marks the span and ``error.type`` and propagates unchanged. An
+    An exception inside marks the span and ``error.type`` and propagates unchanged; so
+    does a cancellation (``asyncio.timeout``: ``CancelledError``) or a stream closed or
+    abandoned before its end (``GeneratorExit``): the call did not complete. An
     official instrumentation's span for the same request (openai-v2 ...) nests under this
     one and is not counted a second time.
 

@@ -5,8 +5,9 @@ sync and async functions.
 Entering starts the span and attaches its context (with the GenAI attribution) directly, as
 the profiler does, rather than through ``start_as_current_span``'s generator: this runs once
 per model call. A failure marks the span (ERROR status named by the exception's type,
-``error.type``, a redacted exception event) and propagates unchanged; cancellation and
-``KeyboardInterrupt`` are not failures.
+``error.type``, a redacted exception event) and propagates unchanged. Cancellation and
+``KeyboardInterrupt`` are not failures of an agent invocation; a model call or tool execution
+they cut off did not complete, and is marked like a failure (:func:`call_error_type_of`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from otel_agents._exception_events import error_status, record_exception
 from otel_agents._profiled_generators import NOT_ERRORS
 from otel_agents._runtime import FailureLog
 
-__all__ = ["Scope", "ScopeActiveError", "error_type_of", "mark_failed"]
+__all__ = ["Scope", "ScopeActiveError", "call_error_type_of", "error_type_of", "mark_failed"]
 
 _logger = logging.getLogger("otel_agents.genai")
 _FAILURES = FailureLog(_logger, "GenAI telemetry: %s failed; the call went on without it")
@@ -54,10 +55,24 @@ R = TypeVar("R")
 
 
 def error_type_of(exc: BaseException | None) -> str | None:
-    """``error.type`` for ``exc``: its class name; ``None`` for no error or a cancellation."""
+    """``error.type`` of an agent invocation ended by ``exc``: its class name; ``None`` for
+    no error or a cancellation (the agent stopped, it did not fail)."""
     if exc is None or isinstance(exc, NOT_ERRORS):
         return None
     return type(exc).__qualname__
+
+
+def call_error_type_of(exc: BaseException | None) -> str | None:
+    """``error.type`` of a model call or tool execution ended by ``exc``: its class name,
+    cancellations included.
+
+    A call cut off by ``asyncio.timeout`` (``CancelledError`` where the scope sees it), a
+    task cancelled, ``KeyboardInterrupt``, a stream closed or abandoned before its end
+    (``GeneratorExit``) did not complete: the conventions ask for ``error.type`` when the
+    operation "ended in an error", and recording such a call as a success would count an
+    answer that never came. The class name, as for every other exception, keeps one rule.
+    """
+    return None if exc is None else type(exc).__qualname__
 
 
 def mark_failed(span: Span, exc: BaseException, error_type: str) -> None:
