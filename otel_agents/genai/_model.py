@@ -36,7 +36,7 @@ from otel_agents.genai._agents import check_name, check_optional
 from otel_agents.genai._content import capture_content_on_spans, messages_json
 from otel_agents.genai._context import Attribution, current_attribution, with_model_call
 from otel_agents.genai._scope import Scope, call_error_type_of, mark_failed
-from otel_agents.genai._telemetry import GenAITelemetry, default_telemetry
+from otel_agents.genai._telemetry import GenAITelemetry, Measured, default_telemetry
 
 __all__ = [
     "MAX_TOKENS",
@@ -94,6 +94,7 @@ class ModelCall(Scope):
     __slots__ = (
         "_attribution",
         "_input_tokens",
+        "_measured",
         "_output_tokens",
         "_span",
         "_started",
@@ -138,6 +139,7 @@ class ModelCall(Scope):
         self._span: Span | None = None
         self._started = 0.0
         self._attribution = Attribution()
+        self._measured = Measured.NOTHING
 
     def __enter__(self) -> ModelCall:
         return super().__enter__()  # type: ignore[no-any-return]
@@ -208,6 +210,19 @@ class ModelCall(Scope):
         self._span.set_attributes(attributes)
         return bool(attributes)
 
+    def measured_by_instrumentation(self, input_tokens: bool, output_tokens: bool) -> None:
+        """Called by the span processor when an official instrumentation's model span (the
+        same request, openai-v2 ...) ends inside this call: it recorded the duration and
+        the token histograms it had usage for, so this call does not record them again."""
+        if self._span is None:
+            return  # ended already (or never started): recorded as it was
+        measured = self._measured | Measured.DURATION
+        if input_tokens:
+            measured |= Measured.INPUT_TOKENS
+        if output_tokens:
+            measured |= Measured.OUTPUT_TOKENS
+        self._measured = measured
+
     def _copy(self) -> ModelCall:  # model_call is not a decorator; kept for Scope
         return ModelCall(
             self.model,
@@ -224,6 +239,7 @@ class ModelCall(Scope):
         self._input_tokens = self._output_tokens = None
         self.response_model = self.response_id = None
         self.finish_reasons = ()
+        self._measured = Measured.NOTHING
         telemetry = self._telemetry or default_telemetry()
         self._telemetry = telemetry
         attribution = self._attribution = current_attribution()
@@ -247,7 +263,7 @@ class ModelCall(Scope):
         )
         self._span = span
         self._started = _perf_counter()
-        return with_model_call(trace.set_span_in_context(span))
+        return with_model_call(trace.set_span_in_context(span), self)
 
     def _finish(self, exc: BaseException | None) -> None:
         duration = _perf_counter() - self._started
@@ -283,6 +299,7 @@ class ModelCall(Scope):
                 response_model=self.response_model,
                 error_type=error_type,
                 attribution=self._attribution,
+                measured=self._measured,
             )
         finally:
             span.end()
@@ -307,7 +324,8 @@ def model_call(
     does a cancellation (``asyncio.timeout``: ``CancelledError``) or a stream closed or
     abandoned before its end (``GeneratorExit``): the call did not complete. An
     official instrumentation's span for the same request (openai-v2 ...) nests under this
-    one and is not counted a second time.
+    one and is not counted a second time: this call records the calls, cost and
+    conversation totals, and leaves the ``gen_ai.client.*`` histograms it recorded to it.
 
     Args:
         model: ``gen_ai.request.model``; the price table is looked up by it.

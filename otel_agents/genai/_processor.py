@@ -22,8 +22,13 @@ conversation* the call belongs to, nor what it cost. :class:`GenAISpanProcessor`
   ``gen_ai.client.*`` histograms are theirs; we do not record those again.
 
 A span started inside our own :func:`~otel_agents.genai.model_call` is attributed but not
-counted: that call records the request already. Bad usage values (negative, non-integer,
-above :data:`~otel_agents.genai._model.MAX_TOKENS`) record nothing for that span and log one
+counted: that call records the request's calls, cost and conversation totals. When it ends
+inside the call, the call is told (through the context), and leaves out the
+``gen_ai.client.*`` histograms the instrumentation recorded (the duration, and the token
+types the span has usage for), so one request is one series sample, not two.
+
+Bad usage values (negative, non-integer, above
+:data:`~otel_agents.genai._model.MAX_TOKENS`) record nothing for that span and log one
 warning per instrumentation and attribute; nothing here ever raises into the model call.
 """
 
@@ -41,7 +46,12 @@ from otel_agents import semconv as sc
 from otel_agents._errors import short_repr
 from otel_agents._runtime import BoundedCache, FailureLog
 from otel_agents._version import scope_name
-from otel_agents.genai._context import Attribution, current_attribution, in_model_call
+from otel_agents.genai._context import (
+    Attribution,
+    MeasuredCall,
+    current_attribution,
+    model_call_in,
+)
 from otel_agents.genai._model import MAX_TOKENS, is_tokens
 from otel_agents.genai._telemetry import SCOPE, default_telemetry
 
@@ -111,6 +121,8 @@ class GenAISpanProcessor(SpanProcessor):
 
     def __init__(self) -> None:
         self._pending: BoundedCache[int, Attribution] = BoundedCache(_MAX_IN_FLIGHT)
+        #: Their model spans inside one of our model calls, and that call.
+        self._inside: BoundedCache[int, MeasuredCall] = BoundedCache(_MAX_IN_FLIGHT)
         self._failures = FailureLog(_logger, "GenAI span processor: %s failed; skipped")
         self._warned: BoundedCache[tuple[str, str], bool] = BoundedCache(_MAX_WARNED)
 
@@ -149,18 +161,30 @@ class GenAISpanProcessor(SpanProcessor):
             added[sc.GEN_AI_CONVERSATION_ID] = attribution.conversation_id
         if added:
             span.set_attributes(added)
-        if operation in MODEL_OPERATIONS and not in_model_call(parent_context):
-            self._pending.put(span.context.span_id, attribution)
+        if operation in MODEL_OPERATIONS:
+            call = model_call_in(parent_context)
+            if call is None:
+                self._pending.put(span.context.span_id, attribution)
+            else:
+                self._inside.put(span.context.span_id, call)
 
     def on_end(self, span: ReadableSpan) -> None:
         context = span.context
-        if context is None or not self._pending:
-            return
-        attribution = self._pending.pop(context.span_id, None)
-        if attribution is None:
+        if context is None or not (self._pending or self._inside):
             return
         try:
-            self._record(span, attribution)
+            call = self._inside.pop(context.span_id, None)
+            if call is not None:
+                # Its histograms are recorded (by it, as it ends): our call leaves them out.
+                attributes = span.attributes or {}
+                call.measured_by_instrumentation(
+                    sc.GEN_AI_USAGE_INPUT_TOKENS in attributes,
+                    sc.GEN_AI_USAGE_OUTPUT_TOKENS in attributes,
+                )
+                return
+            attribution = self._pending.pop(context.span_id, None)
+            if attribution is not None:
+                self._record(span, attribution)
         except Exception as exc:
             self._failures.record_error(exc, "on_end")
 
@@ -215,6 +239,7 @@ class GenAISpanProcessor(SpanProcessor):
 
     def shutdown(self) -> None:
         self._pending.clear()
+        self._inside.clear()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True

@@ -9,6 +9,7 @@ the providers it set.
 
 from __future__ import annotations
 
+import enum
 import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -25,10 +26,19 @@ from otel_agents.genai._labels import ErrorTypes, finish_reason_label
 from otel_agents.genai._prices import get_price_table
 from otel_agents.genai._rollup import ConversationTotals
 
-__all__ = ["SCOPE", "GenAITelemetry", "default_telemetry", "reset_default_telemetry"]
+__all__ = ["SCOPE", "GenAITelemetry", "Measured", "default_telemetry", "reset_default_telemetry"]
 
 #: The instrumentation scope of our GenAI spans and metrics.
 SCOPE = scope_name("otel_agents.genai")
+
+
+class Measured(enum.IntFlag):
+    """The ``gen_ai.client.*`` histograms another instrumentation recorded for a request."""
+
+    NOTHING = 0
+    DURATION = 1
+    INPUT_TOKENS = 2
+    OUTPUT_TOKENS = 4
 
 
 class GenAITelemetry:
@@ -102,8 +112,12 @@ class GenAITelemetry:
         response_model: str | None,
         error_type: str | None,
         attribution: Attribution,
+        measured: Measured = Measured.NOTHING,
     ) -> float:
         """Record one model call's histograms, cost, call count and conversation totals.
+
+        ``measured``: the histograms an official instrumentation recorded for this request
+        already (its span ended inside our call), which are not recorded again.
 
         Returns its cost in US dollars (0 when unpriced or without token counts).
         """
@@ -117,16 +131,16 @@ class GenAITelemetry:
             attributes[sc.GEN_AI_RESPONSE_MODEL] = response_model
         if attribution.agent_id is not None:
             attributes[sc.GEN_AI_AGENT_ID] = attribution.agent_id
-        if duration_s is not None:
+        if duration_s is not None and not measured & Measured.DURATION:
             if error_type is None:
                 self.duration.record(duration_s, attributes)
             else:
                 self.duration.record(duration_s, {**attributes, sc.ERROR_TYPE: error_type})
-        if input_tokens is not None:
+        if input_tokens is not None and not measured & Measured.INPUT_TOKENS:
             self.token_usage.record(
                 input_tokens, {**attributes, sc.GEN_AI_TOKEN_TYPE: sc.GEN_AI_TOKEN_TYPE_INPUT}
             )
-        if output_tokens is not None:
+        if output_tokens is not None and not measured & Measured.OUTPUT_TOKENS:
             self.token_usage.record(
                 output_tokens, {**attributes, sc.GEN_AI_TOKEN_TYPE: sc.GEN_AI_TOKEN_TYPE_OUTPUT}
             )

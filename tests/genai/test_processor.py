@@ -79,6 +79,23 @@ def test_huge_usage_from_a_server_is_warned_once_and_never_priced(
     assert cost.value == pytest.approx(2.0)
 
 
+def test_a_span_inside_our_call_takes_over_only_the_histograms_it_has_usage_for(
+    telemetry: TelemetryCapture, tracer: Tracer
+) -> None:
+    """It ends inside our model_call with input usage only: it recorded the duration and the
+    input tokens, so our call records just the output tokens (and its calls and cost)."""
+    with genai.model_call("gpt-test", provider="openai") as call:
+        _chat(tracer, **{sc.GEN_AI_USAGE_INPUT_TOKENS: 1_000_000})
+        call.set_usage(1_000_000, 5)
+    assert sc.GEN_AI_CLIENT_OPERATION_DURATION.name not in telemetry.metrics()
+    (usage,) = telemetry.points(sc.GEN_AI_CLIENT_TOKEN_USAGE.name)
+    assert usage.attributes[sc.GEN_AI_TOKEN_TYPE] == "output"
+    (calls,) = telemetry.points(sc.AGENT_MODEL_CALLS.name)
+    assert calls.value == 1
+    (cost,) = telemetry.points(sc.AGENT_MODEL_COST.name)
+    assert cost.value == pytest.approx(2.0 + 5 * 8.0 / 1e6)
+
+
 def test_spans_that_are_not_genai_are_left_alone(
     telemetry: TelemetryCapture, tracer: Tracer
 ) -> None:
