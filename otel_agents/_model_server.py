@@ -8,7 +8,9 @@ token counts. Any OpenAI client works against it (``base_url=server.base_url``, 
 
 It is a stdlib ``ThreadingHTTPServer`` on a daemon thread: no dependency, started and stopped
 in the calling process. Every request is hostile until parsed: 127.0.0.1 only, a body of at
-most :data:`MAX_BODY_BYTES` (413 before reading more), head and body read within
+most :data:`MAX_BODY_BYTES` (413 before reading more) framed by exactly one
+``Content-Length`` (two of them, ``Transfer-Encoding`` or anything but digits: 400 and the
+connection closed, so no byte of it is read as another request), head and body read within
 :data:`REQUEST_TIMEOUT_S` in all (a body late: 408; a head late: the connection is closed),
 strict JSON checks with OpenAI-style ``400`` errors naming the field.
 
@@ -25,6 +27,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -33,6 +36,7 @@ from typing import Any
 from otel_agents._errors import invalid_value
 from otel_agents._numbers import is_real
 from otel_agents._threaded_server import BoundedThreading, DeadlineReader
+from otel_agents.gateway._http1 import length_items
 
 __all__ = [
     "CHAT_COMPLETIONS_PATH",
@@ -92,8 +96,10 @@ class Answer:
             raise invalid_value("completion_tokens", self.completion_tokens, "an int >= 0")
         if self.completion_tokens < 0:
             raise invalid_value("completion_tokens", self.completion_tokens, "an int >= 0")
-        if not 0.0 <= self.delay_s <= MAX_DELAY_S:
-            raise invalid_value("delay_s", self.delay_s, f"seconds from 0 to {MAX_DELAY_S:g}")
+        if not (is_real(self.delay_s) and 0.0 <= self.delay_s <= MAX_DELAY_S):  # "1": TypeError
+            raise invalid_value(
+                "delay_s", self.delay_s, f"a number of seconds from 0 to {MAX_DELAY_S:g}"
+            )
         if self.status not in _ANSWER_STATUSES:
             raise invalid_value(
                 "status", self.status, "200 or an HTTP error status (400-599) with a phrase"
@@ -248,6 +254,27 @@ def _completion(number: int, model: str, answer: Answer, prompt_tokens: int) -> 
     }
 
 
+def _declared_length(headers: Message) -> int:
+    """The body length a request declares, framed one way only (else a 4xx to close on).
+
+    Two lengths, or a length beside ``Transfer-Encoding`` (which this server does not
+    decode), let the client and a proxy in front of it frame the body differently: the rest
+    would be served as another request on the keep-alive connection (request smuggling).
+    The value is digits only, at most 18 of them, before ``int()`` sees it (``int`` takes
+    ``+1_0`` and raises past 4300 digits), by the gateway's rule for the same header.
+    """
+    if headers.get_all("Transfer-Encoding"):
+        raise _RequestError(400, "Transfer-Encoding is not supported: send one Content-Length")
+    declared = headers.get_all("Content-Length") or []
+    if not declared:
+        raise _RequestError(411, "Content-Length is required")
+    # Field values arrive decoded as latin-1 (http.client), so this encodes them back exactly.
+    items = length_items(declared[0].encode("latin-1")) if len(declared) == 1 else None
+    if items is None or len(items) != 1:
+        raise _RequestError(400, "send exactly one Content-Length: a whole number of bytes")
+    return int(items[0])
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     timeout = REQUEST_TIMEOUT_S  # writes; reads are bounded by the request's deadline
@@ -268,12 +295,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.split("?", 1)[0] != CHAT_COMPLETIONS_PATH:
             self._reply(404, _error_body(404, f"unknown path {self.path[:100]!r}"), close=True)
             return
-        declared = self.headers.get("Content-Length", "")
-        if not (declared.isascii() and declared.isdigit()):  # int() would take "+1_0 "
-            self._reply(411, _error_body(411, "Content-Length is required"), close=True)
+        try:
+            length = _declared_length(self.headers)
+        except _RequestError as exc:
+            self._reply(exc.status, _error_body(exc.status, exc.message), close=True)
             return
-        length = int(declared)
-        if not 0 <= length <= MAX_BODY_BYTES:
+        if length > MAX_BODY_BYTES:
             message = f"the body is larger than {MAX_BODY_BYTES} bytes"
             self._reply(413, _error_body(413, message), close=True)
             return
@@ -341,6 +368,9 @@ class ModelServer:
             raise invalid_value(
                 "request_timeout_s", request_timeout_s, "a finite number of seconds > 0"
             )
+        # Checked here, not at start(): a bad port failed there as a bare OverflowError.
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise invalid_value("port", port, "a port number 0-65535 (0: a free port)")
         self._request_timeout_s = float(request_timeout_s)
         self.script = ChatScript(answers)
         self._address = (host, port)

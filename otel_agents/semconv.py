@@ -65,7 +65,9 @@ __all__ = [
     "AGENT_MODEL_CALLS",
     "AGENT_MODEL_COST",
     "AGENT_MODEL_FINISH_REASON",
+    "AGENT_MODEL_FINISH_REASONS",
     "AGENT_MODEL_FINISH_REASON_NONE",
+    "AGENT_MODEL_FINISH_REASON_OTHER",
     "AGENT_MODEL_UNPRICED",
     "AGENT_NETWORK_LATENCY",
     "AGENT_OPERATION",
@@ -117,6 +119,7 @@ __all__ = [
     "DISK_IO_DIRECTION",
     "DURATION_BUCKETS",
     "ERROR_TYPE",
+    "ERROR_TYPE_OTHER",
     "EXCEPTION_EVENT",
     "EXCEPTION_MESSAGE",
     "EXCEPTION_STACKTRACE",
@@ -911,6 +914,28 @@ GEN_AI_MODEL_SPAN = "{operation} {model}"
 #: Our own: the first finish reason of a model call (``none`` when the model gave none).
 AGENT_MODEL_FINISH_REASON = "agent.model.finish_reason"
 AGENT_MODEL_FINISH_REASON_NONE = "none"
+#: Its label for a reason outside :data:`AGENT_MODEL_FINISH_REASONS` (a server's free text
+#: must not become a label value per response).
+AGENT_MODEL_FINISH_REASON_OTHER = "_OTHER"
+#: The finish reasons kept as labels: the GenAI conventions' well-known values (``stop``,
+#: ``length``, ``content_filter``, ``tool_call``, ``error``), util-genai's and OpenAI's
+#: spelling ``tool_calls``, util-genai's ``compaction``, and our ``none``.
+AGENT_MODEL_FINISH_REASONS = frozenset(
+    {
+        "stop",
+        "length",
+        "content_filter",
+        "tool_call",
+        "tool_calls",
+        "error",
+        "compaction",
+        AGENT_MODEL_FINISH_REASON_NONE,
+    }
+)
+#: The conventions' fallback value of ``error.type`` (as for HTTP methods): our metrics'
+#: label for an error type that is not a short identifier, or one past the distinct values
+#: one process labels with.
+ERROR_TYPE_OTHER = "_OTHER"
 #: Our own span attributes on ``invoke_agent``: this process's totals for its conversation.
 AGENT_CONVERSATION_COST_ATTRIBUTE = "agent.conversation.cost"
 AGENT_CONVERSATION_TOKENS_ATTRIBUTE = "agent.conversation.tokens"

@@ -142,6 +142,10 @@ def test_content_parts_count_their_text() -> None:
         {"completion_tokens": -1},
         {"completion_tokens": 1.5},
         {"delay_s": 60.0},
+        {"delay_s": "1"},  # a bare TypeError from the comparison, naming nothing
+        {"delay_s": -0.5},
+        {"delay_s": float("nan")},
+        {"delay_s": True},
         {"status": 99},
         {"status": 599},  # no phrase: HTTPStatus(599) raised on every request
         {"status": 204},  # a status without a body
@@ -151,6 +155,13 @@ def test_content_parts_count_their_text() -> None:
 def test_a_bad_scripted_answer_is_refused_naming_the_field(kwargs: dict[str, object]) -> None:
     with pytest.raises(InvalidValueError, match=next(iter(kwargs)).split("_s")[0]):
         Answer(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("port", [-1, 65536, 2**70, 80.0, "8080", True, None])
+def test_a_bad_port_is_refused_when_the_server_is_made_naming_it(port: object) -> None:
+    """Not at start(), as a bare error naming nothing."""
+    with pytest.raises(InvalidValueError, match=r"^port=.* is not valid"):
+        ModelServer(port=port)  # type: ignore[arg-type]
 
 
 def test_the_server_refuses_a_host_that_is_not_loopback() -> None:
@@ -288,20 +299,72 @@ def test_the_real_openai_client_raises_on_a_scripted_outage() -> None:
         )
 
 
+def _exchange(port: int, raw: bytes) -> bytes:
+    """Send ``raw`` on a new connection; everything the server answers until it closes."""
+    answer = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+        connection.sendall(raw)
+        while len(answer) < 100_000:  # bounded; the server closes after its answer
+            chunk = connection.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return answer
+
+
 @pytest.mark.integration
-@pytest.mark.parametrize("declared", ["+2", "1_0", "-0", "0x2"])
-def test_a_content_length_that_is_not_plain_digits_is_refused(
-    server: ModelServer, declared: str
+@pytest.mark.parametrize(
+    "framing",
+    [
+        # int() accepts signs, underscores and spaces; HTTP's Content-Length is digits.
+        b"Content-Length: +2\r\n",
+        b"Content-Length: 1_0\r\n",
+        b"Content-Length: -0\r\n",
+        b"Content-Length: 0x2\r\n",
+        # int() of more than 4300 digits raised ValueError in do_POST: no answer at all.
+        b"Content-Length: " + b"0" * 5000 + b"2\r\n",
+        b"Content-Length: " + b"9" * 19 + b"\r\n",
+        # Framing a proxy could read otherwise: the rest was served as a second request.
+        b"Content-Length: 2\r\nContent-Length: 2\r\n",
+        b"Content-Length: 2\r\nContent-Length: 200\r\n",
+        b"Content-Length: 2, 2\r\n",
+        b"Content-Length: 2\r\nTransfer-Encoding: chunked\r\n",
+        b"Transfer-Encoding: chunked\r\n",
+    ],
+    ids=lambda framing: framing[:40].decode(),
+)
+def test_a_request_framed_other_than_by_one_content_length_is_400_and_closed(
+    server: ModelServer, framing: bytes
 ) -> None:
-    """``int()`` accepts signs, underscores and spaces; HTTP's Content-Length is digits."""
-    request = (
-        f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: {declared}\r\n\r\n{{}}"
+    """Answered 400 before a byte of the body is read, and the connection closed, so
+    nothing after the head is ever parsed as another request."""
+    body = _body(HELLO)
+    smuggled = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (
+        len(body),
+        body,
     )
-    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as connection:
-        connection.sendall(request.encode())
-        answer = connection.recv(200)
-    assert answer.startswith(b"HTTP/1.1 411"), answer
+    head = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n" + framing + b"\r\n"
+    answer = _exchange(server.port, head + b"{}" + smuggled)
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert answer.count(b"HTTP/1.1 ") == 1
+    assert b"Connection: close" in answer
     assert server.script.served == 0
+
+
+@pytest.mark.integration
+def test_a_request_without_content_length_is_411(server: ModelServer) -> None:
+    answer = _exchange(server.port, b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 411 "), answer[:200]
+    assert server.script.served == 0
+
+
+@pytest.mark.integration
+def test_one_content_length_with_leading_zeros_is_read_as_its_number(server: ModelServer) -> None:
+    body = _body(HELLO)
+    raw = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    answer = _exchange(server.port, raw + b"Content-Length: 000%d\r\n\r\n%s" % (len(body), body))
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+    assert server.script.served == 1
 
 
 @pytest.mark.integration

@@ -20,7 +20,8 @@ Spans: ``invoke_agent {name}`` (INTERNAL), ``execute_tool {tool}`` (INTERNAL),
 
 Needs only the core install. The ``genai`` extra adds the official OpenAI instrumentation
 and ``opentelemetry-util-genai``; ``configure()`` then attributes their spans to our agents
-and prices them. The names below are imported on first use (PEP 562).
+and prices them. A streaming answer's generator keeps its scopes inside it with
+``@genai.streaming``. The names below are imported on first use (PEP 562).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     )
     from otel_agents.genai._processor import GenAISpanProcessor
     from otel_agents.genai._scope import ScopeActiveError
+    from otel_agents.genai._stream import streaming
     from otel_agents.genai._telemetry import GenAITelemetry
 
 # Each public name and the module that defines it, imported by __getattr__ on first use.
@@ -67,6 +69,7 @@ _SOURCES: dict[str, str] = {
     "model_call": "otel_agents.genai._model",
     "record_model_call": "otel_agents.genai._model",
     "set_price_table": "otel_agents.genai._prices",
+    "streaming": "otel_agents.genai._stream",
 }
 
 __all__ = [
@@ -86,6 +89,7 @@ __all__ = [
     "model_call",
     "record_model_call",
     "set_price_table",
+    "streaming",
 ]
 
 

@@ -11,7 +11,7 @@ conversation. At its end the span carries ``agent.conversation.cost`` /
 Jaeger without a metrics query.
 
 ``execute_tool`` is the INTERNAL span ``execute_tool {gen_ai.tool.name}`` and one
-``agent.tool.calls`` count (with ``error.type`` when the tool raised).
+``agent.tool.calls`` count (with ``error.type`` when the tool raised or was cancelled).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from opentelemetry.trace import Span, SpanKind
 from otel_agents import semconv as sc
 from otel_agents._errors import invalid_type, invalid_value
 from otel_agents.genai._context import Attribution, current_attribution, with_attribution
-from otel_agents.genai._scope import Scope, error_type_of, mark_failed
+from otel_agents.genai._scope import Scope, call_error_type_of, error_type_of, mark_failed
 from otel_agents.genai._telemetry import GenAITelemetry, default_telemetry
 
 __all__ = [
@@ -173,7 +173,7 @@ class ToolExecution(Scope):
         span, self._span = self._span, None
         if span is None or self._telemetry is None:
             return
-        error_type = error_type_of(exc)
+        error_type = call_error_type_of(exc)  # a tool cut off by a cancellation did not finish
         try:
             if exc is not None and error_type is not None:
                 mark_failed(span, exc, error_type)

@@ -18,7 +18,7 @@ an id that breaks it (a message built in code skips the wire check).
 
 from __future__ import annotations
 
-from typing import NamedTuple, TypeGuard
+from typing import NamedTuple, Protocol, TypeGuard, cast
 
 from opentelemetry import context as otel_context
 from opentelemetry.context import Context
@@ -29,11 +29,13 @@ __all__ = [
     "CONVERSATION_ID_RULE",
     "MAX_CONVERSATION_ID",
     "Attribution",
+    "MeasuredCall",
     "check_conversation_id",
     "current_attribution",
     "current_conversation_id",
     "in_model_call",
     "is_conversation_id",
+    "model_call_in",
     "with_attribution",
     "with_model_call",
 ]
@@ -100,12 +102,26 @@ def with_attribution(attribution: Attribution, context: Context | None = None) -
     return otel_context.set_value(_ATTRIBUTION, attribution, context)
 
 
-def with_model_call(context: Context) -> Context:
-    """``context`` marked as inside one of our model calls, so an official instrumentation's
+class MeasuredCall(Protocol):
+    """One of our model calls in progress, as the span processor sees it in the context."""
+
+    def measured_by_instrumentation(self, input_tokens: bool, output_tokens: bool) -> None:
+        """An official instrumentation's model span ended inside this call: it recorded the
+        ``gen_ai.client.*`` histograms for the request (tokens of the types it saw)."""
+
+
+def with_model_call(context: Context, call: MeasuredCall) -> Context:
+    """``context`` marked as inside our model call ``call``, so an official instrumentation's
     span of the same request is not counted a second time (see ``_processor``)."""
-    return otel_context.set_value(_MODEL_CALL, True, context)
+    return otel_context.set_value(_MODEL_CALL, call, context)
+
+
+def model_call_in(context: Context | None) -> MeasuredCall | None:
+    """Our model call that ``context`` is inside, if any."""
+    found = otel_context.get_value(_MODEL_CALL, context)
+    return None if found is None else cast(MeasuredCall, found)
 
 
 def in_model_call(context: Context | None) -> bool:
     """Whether ``context`` is inside one of our model calls."""
-    return otel_context.get_value(_MODEL_CALL, context) is True
+    return otel_context.get_value(_MODEL_CALL, context) is not None

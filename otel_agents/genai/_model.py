@@ -8,16 +8,20 @@ when it failed); ``gen_ai.client.token.usage`` once per token type. Then ours:
 ``agent.model.calls``, ``agent.model.cost`` (or ``agent.model.unpriced``) and the
 conversation totals, attributed to the current agent (``gen_ai.agent.id``).
 
-Token counts must be non-negative integers (``bool`` is refused); a bad one raises an error
-naming the field before anything is recorded. Provider names are free-form, as the
+Token counts must be non-negative integers (``bool`` is refused) of at most
+:data:`MAX_TOKENS`; a bad one raises an error naming the field before anything is recorded.
+The bound keeps one buggy or hostile usage report from breaking every later export: OTLP
+encodes counts and cumulative sums as 64-bit integers, and a count past them fails the whole
+metric batch, for good. Provider names are free-form, as the
 conventions allow (their well-known values are ``openai``, ``anthropic``, ``aws.bedrock``...).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -26,24 +30,46 @@ from opentelemetry.trace import Span, SpanKind
 from otel_agents import semconv as sc
 from otel_agents._errors import invalid_type, invalid_value
 from otel_agents._numbers import is_real
+from otel_agents._runtime import FailureLog
+from otel_agents._version import scope_name
 from otel_agents.genai._agents import check_name, check_optional
 from otel_agents.genai._content import capture_content_on_spans, messages_json
 from otel_agents.genai._context import Attribution, current_attribution, with_model_call
-from otel_agents.genai._scope import Scope, error_type_of, mark_failed
-from otel_agents.genai._telemetry import GenAITelemetry, default_telemetry
+from otel_agents.genai._scope import Scope, call_error_type_of, mark_failed
+from otel_agents.genai._telemetry import GenAITelemetry, Measured, default_telemetry
 
-__all__ = ["ModelCall", "check_tokens", "model_call", "record_model_call"]
+__all__ = [
+    "MAX_TOKENS",
+    "ModelCall",
+    "check_tokens",
+    "is_tokens",
+    "model_call",
+    "record_model_call",
+]
 
 _CLIENT = SpanKind.CLIENT
 _perf_counter = time.perf_counter
+_logger = logging.getLogger(scope_name("otel_agents.genai"))
+_FAILURES = FailureLog(_logger, "GenAI telemetry: %s failed; the call went on without it")
+
+#: The most tokens one call may report (per token type): 2**31 - 1, far above any model's
+#: context window, and low enough that a 64-bit cumulative sum of them cannot overflow.
+MAX_TOKENS = 2**31 - 1
+_TOKENS_RULE = f"a whole number of tokens from 0 to {MAX_TOKENS:,} (one call's usage)"
+
+
+def is_tokens(value: object) -> TypeGuard[int]:
+    """Whether ``value`` is a usable token count: an ``int`` (not ``bool``) 0-MAX_TOKENS."""
+    return type(value) is int and 0 <= value <= MAX_TOKENS
 
 
 def check_tokens(parameter: str, value: Any) -> int:
-    """``value`` if it is a non-negative ``int`` (not ``bool``); else a clear error."""
+    """``value`` if it is an ``int`` (not ``bool``) from 0 to :data:`MAX_TOKENS`; else an
+    error naming ``parameter``, the value and the range."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise invalid_type(parameter, value, "a non-negative whole number of tokens")
-    if value < 0:
-        raise invalid_value(parameter, value, "a non-negative whole number of tokens")
+        raise invalid_type(parameter, value, _TOKENS_RULE)
+    if not 0 <= value <= MAX_TOKENS:
+        raise invalid_value(parameter, value, _TOKENS_RULE)
     return value
 
 
@@ -68,6 +94,7 @@ class ModelCall(Scope):
     __slots__ = (
         "_attribution",
         "_input_tokens",
+        "_measured",
         "_output_tokens",
         "_span",
         "_started",
@@ -112,6 +139,7 @@ class ModelCall(Scope):
         self._span: Span | None = None
         self._started = 0.0
         self._attribution = Attribution()
+        self._measured = Measured.NOTHING
 
     def __enter__(self) -> ModelCall:
         return super().__enter__()  # type: ignore[no-any-return]
@@ -133,8 +161,8 @@ class ModelCall(Scope):
         """The tokens the call used (``gen_ai.usage.input_tokens`` / ``output_tokens``).
 
         Raises:
-            InvalidTypeError, InvalidValueError: a count that is not a non-negative int;
-                nothing is changed then.
+            InvalidTypeError, InvalidValueError: a count that is not an int from 0 to
+                :data:`MAX_TOKENS`; nothing is changed then.
         """
         checked_in = check_tokens("input_tokens", input_tokens)
         self._output_tokens = check_tokens("output_tokens", output_tokens)
@@ -182,6 +210,19 @@ class ModelCall(Scope):
         self._span.set_attributes(attributes)
         return bool(attributes)
 
+    def measured_by_instrumentation(self, input_tokens: bool, output_tokens: bool) -> None:
+        """Called by the span processor when an official instrumentation's model span (the
+        same request, openai-v2 ...) ends inside this call: it recorded the duration and
+        the token histograms it had usage for, so this call does not record them again."""
+        if self._span is None:
+            return  # ended already (or never started): recorded as it was
+        measured = self._measured | Measured.DURATION
+        if input_tokens:
+            measured |= Measured.INPUT_TOKENS
+        if output_tokens:
+            measured |= Measured.OUTPUT_TOKENS
+        self._measured = measured
+
     def _copy(self) -> ModelCall:  # model_call is not a decorator; kept for Scope
         return ModelCall(
             self.model,
@@ -198,6 +239,7 @@ class ModelCall(Scope):
         self._input_tokens = self._output_tokens = None
         self.response_model = self.response_id = None
         self.finish_reasons = ()
+        self._measured = Measured.NOTHING
         telemetry = self._telemetry or default_telemetry()
         self._telemetry = telemetry
         attribution = self._attribution = current_attribution()
@@ -221,7 +263,7 @@ class ModelCall(Scope):
         )
         self._span = span
         self._started = _perf_counter()
-        return with_model_call(trace.set_span_in_context(span))
+        return with_model_call(trace.set_span_in_context(span), self)
 
     def _finish(self, exc: BaseException | None) -> None:
         duration = _perf_counter() - self._started
@@ -230,7 +272,7 @@ class ModelCall(Scope):
         if span is None or telemetry is None:
             return
         try:
-            error_type = error_type_of(exc)
+            error_type = call_error_type_of(exc)  # a cancelled call did not complete either
             if exc is not None and error_type is not None:
                 mark_failed(span, exc, error_type)
             attributes: dict[str, Any] = {}
@@ -257,6 +299,7 @@ class ModelCall(Scope):
                 response_model=self.response_model,
                 error_type=error_type,
                 attribution=self._attribution,
+                measured=self._measured,
             )
         finally:
             span.end()
@@ -277,9 +320,12 @@ def model_call(
             call.set_usage(response.usage.prompt_tokens, response.usage.completion_tokens)
             call.set_response(model=response.model, finish_reasons=["stop"])
 
-    An exception inside marks the span and ``error.type`` and propagates unchanged. An
+    An exception inside marks the span and ``error.type`` and propagates unchanged; so
+    does a cancellation (``asyncio.timeout``: ``CancelledError``) or a stream closed or
+    abandoned before its end (``GeneratorExit``): the call did not complete. An
     official instrumentation's span for the same request (openai-v2 ...) nests under this
-    one and is not counted a second time.
+    one and is not counted a second time: this call records the calls, cost and
+    conversation totals, and leaves the ``gen_ai.client.*`` histograms it recorded to it.
 
     Args:
         model: ``gen_ai.request.model``; the price table is looked up by it.
@@ -312,11 +358,13 @@ def record_model_call(
     Attributed to the current agent and conversation (:func:`invoke_agent`).
 
     Returns:
-        Its cost in US dollars by the price table (0 for an unpriced model).
+        Its cost in US dollars by the price table (0 for an unpriced model, and when
+        recording failed: that is logged once, never raised).
 
     Raises:
-        InvalidTypeError, InvalidValueError: a token count that is not a non-negative int,
-            a negative or non-finite duration, an empty name; nothing is recorded then.
+        InvalidTypeError, InvalidValueError: a token count that is not an int from 0 to
+            :data:`MAX_TOKENS`, a negative or non-finite duration, an empty name; nothing
+            is recorded then.
     """
     check_name("model", model)
     check_name("provider", provider)
@@ -328,15 +376,19 @@ def record_model_call(
     reasons = _check_reasons(finish_reasons)
     check_optional("response_model", response_model)
     check_optional("error_type", error_type)
-    return default_telemetry().record_model(
-        model=model,
-        provider=provider,
-        operation=operation,
-        input_tokens=tokens_in,
-        output_tokens=tokens_out,
-        duration_s=float(duration_s),
-        finish_reasons=reasons,
-        response_model=response_model,
-        error_type=error_type,
-        attribution=current_attribution(),
-    )
+    try:
+        return default_telemetry().record_model(
+            model=model,
+            provider=provider,
+            operation=operation,
+            input_tokens=tokens_in,
+            output_tokens=tokens_out,
+            duration_s=float(duration_s),
+            finish_reasons=reasons,
+            response_model=response_model,
+            error_type=error_type,
+            attribution=current_attribution(),
+        )
+    except Exception:  # checked input cannot fail; a broken provider must not reach the caller
+        _FAILURES.record("record_model_call")
+        return 0.0

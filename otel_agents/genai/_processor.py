@@ -22,8 +22,14 @@ conversation* the call belongs to, nor what it cost. :class:`GenAISpanProcessor`
   ``gen_ai.client.*`` histograms are theirs; we do not record those again.
 
 A span started inside our own :func:`~otel_agents.genai.model_call` is attributed but not
-counted: that call records the request already. Bad usage values (negative, non-integer)
-log one warning and record nothing; nothing here ever raises into the model call.
+counted: that call records the request's calls, cost and conversation totals. When it ends
+inside the call, the call is told (through the context), and leaves out the
+``gen_ai.client.*`` histograms the instrumentation recorded (the duration, and the token
+types the span has usage for), so one request is one series sample, not two.
+
+Bad usage values (negative, non-integer, above
+:data:`~otel_agents.genai._model.MAX_TOKENS`) record nothing for that span and log one
+warning per instrumentation and attribute; nothing here ever raises into the model call.
 """
 
 from __future__ import annotations
@@ -37,9 +43,16 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from otel_agents import semconv as sc
+from otel_agents._errors import short_repr
 from otel_agents._runtime import BoundedCache, FailureLog
 from otel_agents._version import scope_name
-from otel_agents.genai._context import Attribution, current_attribution, in_model_call
+from otel_agents.genai._context import (
+    Attribution,
+    MeasuredCall,
+    current_attribution,
+    model_call_in,
+)
+from otel_agents.genai._model import MAX_TOKENS, is_tokens
 from otel_agents.genai._telemetry import SCOPE, default_telemetry
 
 __all__ = ["MODEL_OPERATIONS", "GenAISpanProcessor"]
@@ -59,6 +72,8 @@ MODEL_OPERATIONS = frozenset(
 _AGENT_OPERATIONS = frozenset({sc.GEN_AI_OPERATION_INVOKE_AGENT, sc.GEN_AI_OPERATION_CREATE_AGENT})
 #: Model spans in flight at once that we remember (more are attributed but not priced).
 _MAX_IN_FLIGHT = 10_000
+#: (instrumentation, attribute) pairs whose bad usage was logged (then no more warnings).
+_MAX_WARNED = 256
 #: The longest agent id or name of another instrumentation we take as a metric label.
 _MAX_NAME = 256
 
@@ -106,7 +121,10 @@ class GenAISpanProcessor(SpanProcessor):
 
     def __init__(self) -> None:
         self._pending: BoundedCache[int, Attribution] = BoundedCache(_MAX_IN_FLIGHT)
+        #: Their model spans inside one of our model calls, and that call.
+        self._inside: BoundedCache[int, MeasuredCall] = BoundedCache(_MAX_IN_FLIGHT)
         self._failures = FailureLog(_logger, "GenAI span processor: %s failed; skipped")
+        self._warned: BoundedCache[tuple[str, str], bool] = BoundedCache(_MAX_WARNED)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         attributes = span.attributes
@@ -143,18 +161,30 @@ class GenAISpanProcessor(SpanProcessor):
             added[sc.GEN_AI_CONVERSATION_ID] = attribution.conversation_id
         if added:
             span.set_attributes(added)
-        if operation in MODEL_OPERATIONS and not in_model_call(parent_context):
-            self._pending.put(span.context.span_id, attribution)
+        if operation in MODEL_OPERATIONS:
+            call = model_call_in(parent_context)
+            if call is None:
+                self._pending.put(span.context.span_id, attribution)
+            else:
+                self._inside.put(span.context.span_id, call)
 
     def on_end(self, span: ReadableSpan) -> None:
         context = span.context
-        if context is None or not self._pending:
-            return
-        attribution = self._pending.pop(context.span_id, None)
-        if attribution is None:
+        if context is None or not (self._pending or self._inside):
             return
         try:
-            self._record(span, attribution)
+            call = self._inside.pop(context.span_id, None)
+            if call is not None:
+                # Its histograms are recorded (by it, as it ends): our call leaves them out.
+                attributes = span.attributes or {}
+                call.measured_by_instrumentation(
+                    sc.GEN_AI_USAGE_INPUT_TOKENS in attributes,
+                    sc.GEN_AI_USAGE_OUTPUT_TOKENS in attributes,
+                )
+                return
+            attribution = self._pending.pop(context.span_id, None)
+            if attribution is not None:
+                self._record(span, attribution)
         except Exception as exc:
             self._failures.record_error(exc, "on_end")
 
@@ -169,17 +199,8 @@ class GenAISpanProcessor(SpanProcessor):
         tokens: list[int | None] = []
         for key in (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS):
             value = attributes.get(key)
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int) or value < 0
-            ):
-                _logger.warning(
-                    "span %r from %s: %s=%r is not a non-negative whole number; its model call "
-                    "is not counted",
-                    span.name,
-                    span.instrumentation_scope.name if span.instrumentation_scope else "?",
-                    key,
-                    value,
-                )
+            if value is not None and not is_tokens(value):
+                self._bad_usage(span, key, value)
                 return
             tokens.append(value)
         reasons = attributes.get(sc.GEN_AI_RESPONSE_FINISH_REASONS)
@@ -199,8 +220,26 @@ class GenAISpanProcessor(SpanProcessor):
             attribution=attribution,
         )
 
+    def _bad_usage(self, span: ReadableSpan, key: str, value: object) -> None:
+        # Once per instrumentation and attribute: a broken or hostile server repeats it on
+        # every response, and the log must not grow with them.
+        source = span.instrumentation_scope.name if span.instrumentation_scope else "?"
+        if self._warned.get((source, key)) is not None:
+            return
+        self._warned.put((source, key), True)
+        _logger.warning(
+            "span %r from %s: %s=%s is not a whole number of tokens from 0 to %d; its model "
+            "call is not counted (this is logged once per instrumentation and attribute)",
+            span.name,
+            source,
+            key,
+            short_repr(value),
+            MAX_TOKENS,
+        )
+
     def shutdown(self) -> None:
         self._pending.clear()
+        self._inside.clear()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True

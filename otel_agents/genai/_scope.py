@@ -5,8 +5,9 @@ sync and async functions.
 Entering starts the span and attaches its context (with the GenAI attribution) directly, as
 the profiler does, rather than through ``start_as_current_span``'s generator: this runs once
 per model call. A failure marks the span (ERROR status named by the exception's type,
-``error.type``, a redacted exception event) and propagates unchanged; cancellation and
-``KeyboardInterrupt`` are not failures.
+``error.type``, a redacted exception event) and propagates unchanged. Cancellation and
+``KeyboardInterrupt`` are not failures of an agent invocation; a model call or tool execution
+they cut off did not complete, and is marked like a failure (:func:`call_error_type_of`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from otel_agents._exception_events import error_status, record_exception
 from otel_agents._profiled_generators import NOT_ERRORS
 from otel_agents._runtime import FailureLog
 
-__all__ = ["Scope", "ScopeActiveError", "error_type_of", "mark_failed"]
+__all__ = ["Scope", "ScopeActiveError", "call_error_type_of", "error_type_of", "mark_failed"]
 
 _logger = logging.getLogger("otel_agents.genai")
 _FAILURES = FailureLog(_logger, "GenAI telemetry: %s failed; the call went on without it")
@@ -42,6 +43,24 @@ _INACTIVE: Any = object()
 _CLAIMED: Any = object()
 #: Makes check-and-claim atomic across threads; held for two attribute operations only.
 _CLAIM_LOCK = threading.Lock()
+#: Context key: the active scopes a context was made in, outermost first.
+_SCOPES = otel_context.create_key("otel_agents.genai.scopes")
+#: Scope types whose exit outside their context was logged (once each).
+_STALE_LOGGED: set[str] = set()
+
+
+def _stale_exit(kind: str) -> None:
+    if kind in _STALE_LOGGED:
+        return
+    _STALE_LOGGED.add(kind)
+    _logger.warning(
+        "a %s ended outside the context it made current (a generator suspended inside it and "
+        "closed or garbage-collected later, or a scope left in another thread or task): the "
+        "current context is left as it is, and the call is recorded as not completed if it "
+        "was cut off. Decorate such a generator function with @genai.streaming so that its "
+        "scopes stay inside it (logged once)",
+        kind,
+    )
 
 
 class ScopeActiveError(OtelAgentsError, RuntimeError):
@@ -54,10 +73,24 @@ R = TypeVar("R")
 
 
 def error_type_of(exc: BaseException | None) -> str | None:
-    """``error.type`` for ``exc``: its class name; ``None`` for no error or a cancellation."""
+    """``error.type`` of an agent invocation ended by ``exc``: its class name; ``None`` for
+    no error or a cancellation (the agent stopped, it did not fail)."""
     if exc is None or isinstance(exc, NOT_ERRORS):
         return None
     return type(exc).__qualname__
+
+
+def call_error_type_of(exc: BaseException | None) -> str | None:
+    """``error.type`` of a model call or tool execution ended by ``exc``: its class name,
+    cancellations included.
+
+    A call cut off by ``asyncio.timeout`` (``CancelledError`` where the scope sees it), a
+    task cancelled, ``KeyboardInterrupt``, a stream closed or abandoned before its end
+    (``GeneratorExit``) did not complete: the conventions ask for ``error.type`` when the
+    operation "ended in an error", and recording such a call as a success would count an
+    answer that never came. The class name, as for every other exception, keeps one rule.
+    """
+    return None if exc is None else type(exc).__qualname__
 
 
 def mark_failed(span: Span, exc: BaseException, error_type: str) -> None:
@@ -110,6 +143,11 @@ class Scope(ABC):
         except BaseException:  # KeyboardInterrupt and the like: the `with` body never runs
             self._token = None
             raise
+        # The scopes whose context this one derives from, and this one: at exit, whether the
+        # current context is still ours or made inside ours (see __exit__).
+        outer = context.get(_SCOPES)
+        scopes = (*outer, self) if isinstance(outer, tuple) else (self,)
+        context = otel_context.set_value(_SCOPES, scopes, context)
         self._token = otel_context.attach(context)
         return self
 
@@ -122,7 +160,18 @@ class Scope(ABC):
         token, self._token = self._token, None
         if token is _INACTIVE or token is None or token is _CLAIMED:
             return
-        otel_context.detach(token)
+        # Restore the context from before this scope only while the current one is this
+        # scope's or made inside it (an inner scope left open by a suspended generator is
+        # discarded with it, as before). Otherwise this scope's context is no longer current
+        # where it exits: a generator suspended inside the scope and closed later (abandoned,
+        # garbage collected) by code that has moved on. Restoring then would set a stale
+        # context, the old agent, conversation and a dead parent span, under whatever runs
+        # next on this thread; leave it as it is.
+        scopes = otel_context.get_current().get(_SCOPES)
+        if isinstance(scopes, tuple) and self in scopes:
+            otel_context.detach(token)
+        else:
+            _stale_exit(type(self).__name__)
         try:
             self._finish(exc)
         except Exception:  # never into the user's code, never instead of the user's exception
@@ -145,7 +194,9 @@ class Scope(ABC):
         if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
             raise InvalidTypeError(
                 f"cannot decorate the generator function {func.__qualname__!r}: its body runs "
-                "when it is iterated, after the call; use `with`/`async with` inside it instead"
+                "when it is iterated, after the call; use `with`/`async with` inside it and "
+                "decorate it with @genai.streaming, which keeps the scope's context inside "
+                "the generator (else it is current in the consumer's code between items)"
             )
         if inspect.iscoroutinefunction(func):
 

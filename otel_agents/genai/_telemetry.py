@@ -9,6 +9,7 @@ the providers it set.
 
 from __future__ import annotations
 
+import enum
 import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -21,13 +22,23 @@ from otel_agents._errors import invalid_value
 from otel_agents._observers import observe
 from otel_agents._version import __version__, scope_name
 from otel_agents.genai._context import Attribution
+from otel_agents.genai._labels import ErrorTypes, finish_reason_label
 from otel_agents.genai._prices import get_price_table
 from otel_agents.genai._rollup import ConversationTotals
 
-__all__ = ["SCOPE", "GenAITelemetry", "default_telemetry", "reset_default_telemetry"]
+__all__ = ["SCOPE", "GenAITelemetry", "Measured", "default_telemetry", "reset_default_telemetry"]
 
 #: The instrumentation scope of our GenAI spans and metrics.
 SCOPE = scope_name("otel_agents.genai")
+
+
+class Measured(enum.IntFlag):
+    """The ``gen_ai.client.*`` histograms another instrumentation recorded for a request."""
+
+    NOTHING = 0
+    DURATION = 1
+    INPUT_TOKENS = 2
+    OUTPUT_TOKENS = 4
 
 
 class GenAITelemetry:
@@ -76,6 +87,8 @@ class GenAITelemetry:
         self.conversations = (
             ConversationTotals(top_conversations) if conversations is None else conversations
         )
+        #: error.type labels of these instruments, bounded (a server's text reaches them).
+        self.error_types = ErrorTypes()
         # Shared by every GenAITelemetry on this provider, reading each live set of totals
         # once (the default instances share one) and weakly (see otel_agents._observers).
         # One conversation recorded by two instances is this process's sum of both.
@@ -99,11 +112,16 @@ class GenAITelemetry:
         response_model: str | None,
         error_type: str | None,
         attribution: Attribution,
+        measured: Measured = Measured.NOTHING,
     ) -> float:
         """Record one model call's histograms, cost, call count and conversation totals.
 
+        ``measured``: the histograms an official instrumentation recorded for this request
+        already (its span ended inside our call), which are not recorded again.
+
         Returns its cost in US dollars (0 when unpriced or without token counts).
         """
+        error_type = self.error_types.label(error_type)
         attributes: dict[str, Any] = {
             sc.GEN_AI_OPERATION_NAME: operation,
             sc.GEN_AI_PROVIDER_NAME: provider,
@@ -113,16 +131,16 @@ class GenAITelemetry:
             attributes[sc.GEN_AI_RESPONSE_MODEL] = response_model
         if attribution.agent_id is not None:
             attributes[sc.GEN_AI_AGENT_ID] = attribution.agent_id
-        if duration_s is not None:
+        if duration_s is not None and not measured & Measured.DURATION:
             if error_type is None:
                 self.duration.record(duration_s, attributes)
             else:
                 self.duration.record(duration_s, {**attributes, sc.ERROR_TYPE: error_type})
-        if input_tokens is not None:
+        if input_tokens is not None and not measured & Measured.INPUT_TOKENS:
             self.token_usage.record(
                 input_tokens, {**attributes, sc.GEN_AI_TOKEN_TYPE: sc.GEN_AI_TOKEN_TYPE_INPUT}
             )
-        if output_tokens is not None:
+        if output_tokens is not None and not measured & Measured.OUTPUT_TOKENS:
             self.token_usage.record(
                 output_tokens, {**attributes, sc.GEN_AI_TOKEN_TYPE: sc.GEN_AI_TOKEN_TYPE_OUTPUT}
             )
@@ -148,17 +166,20 @@ class GenAITelemetry:
         attribution: Attribution,
     ) -> float:
         """Cost, ``agent.model.calls`` and conversation totals of one call (no histograms:
-        the span processor uses this for calls an official instrumentation measured)."""
+        the span processor uses this for calls an official instrumentation measured).
+
+        The finish reason and error type become bounded labels (``_OTHER`` past the well-known
+        reasons and the first distinct error types; see ``_labels``): both may be what a
+        server said."""
         agent_id = attribution.agent_id
         calls: dict[str, Any] = {
             sc.GEN_AI_PROVIDER_NAME: provider,
             sc.GEN_AI_REQUEST_MODEL: model,
-            sc.AGENT_MODEL_FINISH_REASON: (
-                finish_reasons[0] if finish_reasons else sc.AGENT_MODEL_FINISH_REASON_NONE
-            ),
+            sc.AGENT_MODEL_FINISH_REASON: finish_reason_label(finish_reasons),
         }
         if agent_id is not None:
             calls[sc.GEN_AI_AGENT_ID] = agent_id
+        error_type = self.error_types.label(error_type)
         if error_type is not None:
             calls[sc.ERROR_TYPE] = error_type
         self.calls.add(1, calls)
@@ -192,6 +213,7 @@ class GenAITelemetry:
         attributes: dict[str, Any] = {sc.GEN_AI_TOOL_NAME: tool_name}
         if agent_id is not None:
             attributes[sc.GEN_AI_AGENT_ID] = agent_id
+        error_type = self.error_types.label(error_type)
         if error_type is not None:
             attributes[sc.ERROR_TYPE] = error_type
         self.tool_calls.add(1, attributes)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
+from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
 from otel_agents import genai, semconv as sc
 from otel_agents._errors import InvalidTypeError, InvalidValueError
 from otel_agents.genai import GenAITelemetry
+from otel_agents.genai._model import MAX_TOKENS
 from otel_agents.testing import TelemetryCapture
 
 
@@ -21,6 +25,11 @@ from otel_agents.testing import TelemetryCapture
         (5, "7", "output_tokens", InvalidTypeError),
         (True, 5, "input_tokens", InvalidTypeError),
         (None, 5, "input_tokens", InvalidTypeError),
+        # Past MAX_TOKENS: 2**64 broke the OTLP encoding of every later metric batch, and
+        # 10**400 raised OverflowError into record_model_call's caller after recording.
+        (MAX_TOKENS + 1, 5, "input_tokens", InvalidValueError),
+        (5, 2**64, "output_tokens", InvalidValueError),
+        pytest.param(10**400, 5, "input_tokens", InvalidValueError, id="10**400"),
     ],
 )
 def test_bad_token_counts_are_refused_naming_the_field(
@@ -46,6 +55,50 @@ def test_bad_token_counts_are_refused_naming_the_field(
         assert call.output_tokens is None
     assert sc.GEN_AI_CLIENT_TOKEN_USAGE.name not in telemetry.metrics()
     assert sc.AGENT_MODEL_COST.name not in telemetry.metrics()
+    # The model_call block's own duration only: record_model_call recorded nothing.
+    (duration,) = telemetry.points(sc.GEN_AI_CLIENT_OPERATION_DURATION.name)
+    assert duration.count == 1
+
+
+def test_the_largest_token_counts_still_export_over_otlp(
+    telemetry: TelemetryCapture, recorder: GenAITelemetry
+) -> None:
+    """MAX_TOKENS per call is accepted, and a batch of such calls (the OTLP int64 fields of
+    counts, sums and gauges) still encodes."""
+    with genai.invoke_agent("planner", conversation_id="c1"):
+        for _ in range(3):
+            with genai.model_call("cheap", provider="openai") as call:
+                call.set_usage(MAX_TOKENS, MAX_TOKENS)
+        genai.record_model_call(
+            model="cheap",
+            provider="openai",
+            input_tokens=MAX_TOKENS,
+            output_tokens=MAX_TOKENS,
+            duration_s=0.1,
+        )
+    usage = telemetry.points(sc.GEN_AI_CLIENT_TOKEN_USAGE.name)
+    assert sorted(p.sum for p in usage) == [4 * MAX_TOKENS, 4 * MAX_TOKENS]
+    data = telemetry.metric_reader.get_metrics_data()
+    assert data is not None
+    encode_metrics(data)  # raised EncodingException for counts past int64
+    encode_spans(telemetry.spans())
+
+
+def test_record_model_call_never_raises_a_recording_failure(
+    recorder: GenAITelemetry, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Checked arguments are the caller's business; what happens after them is telemetry's."""
+
+    def broken(**_: Any) -> float:
+        raise OverflowError("int too large to convert to float")
+
+    monkeypatch.setattr(recorder, "record_model", broken)
+    with caplog.at_level(logging.ERROR, logger="otel_agents.genai"):
+        cost = genai.record_model_call(
+            model="cheap", provider="openai", input_tokens=1, output_tokens=1, duration_s=0.1
+        )
+    assert cost == 0.0
+    assert any("record_model_call" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize("duration", [-0.1, float("nan"), float("inf"), "1s", True])

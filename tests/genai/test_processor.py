@@ -49,7 +49,7 @@ def test_usage_of_a_foreign_span_is_priced_with_the_older_provider_attribute(
     assert cost.attributes[sc.GEN_AI_AGENT_ID] == "agent-a"
 
 
-@pytest.mark.parametrize("bad", [-1, 2.5, "12", True])
+@pytest.mark.parametrize("bad", [-1, 2.5, "12", True, 2**31, 2**64])
 def test_bad_usage_logs_a_line_and_records_nothing(
     telemetry: TelemetryCapture, tracer: Tracer, caplog: pytest.LogCaptureFixture, bad: Any
 ) -> None:
@@ -59,6 +59,41 @@ def test_bad_usage_logs_a_line_and_records_nothing(
     assert sc.AGENT_MODEL_CALLS.name not in telemetry.metrics()
     assert sc.AGENT_MODEL_COST.name not in telemetry.metrics()
     assert len(telemetry.spans("chat gpt-test")) == 1  # the span itself is untouched
+
+
+def test_huge_usage_from_a_server_is_warned_once_and_never_priced(
+    telemetry: TelemetryCapture, tracer: Tracer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server answering 10**15 tokens per response: no 7.5e9 USD, one warning, and the
+    next sane response is counted."""
+    with caplog.at_level(logging.WARNING, logger="otel_agents.genai"):
+        for _ in range(3):
+            _chat(
+                tracer,
+                **{sc.GEN_AI_USAGE_INPUT_TOKENS: 10**15, sc.GEN_AI_USAGE_OUTPUT_TOKENS: 1},
+            )
+    assert len([r for r in caplog.records if "10000000000" in r.getMessage()]) == 1
+    assert sc.AGENT_MODEL_COST.name not in telemetry.metrics()
+    _chat(tracer, **{sc.GEN_AI_USAGE_INPUT_TOKENS: 1_000_000, sc.GEN_AI_USAGE_OUTPUT_TOKENS: 0})
+    (cost,) = telemetry.points(sc.AGENT_MODEL_COST.name)
+    assert cost.value == pytest.approx(2.0)
+
+
+def test_a_span_inside_our_call_takes_over_only_the_histograms_it_has_usage_for(
+    telemetry: TelemetryCapture, tracer: Tracer
+) -> None:
+    """It ends inside our model_call with input usage only: it recorded the duration and the
+    input tokens, so our call records just the output tokens (and its calls and cost)."""
+    with genai.model_call("gpt-test", provider="openai") as call:
+        _chat(tracer, **{sc.GEN_AI_USAGE_INPUT_TOKENS: 1_000_000})
+        call.set_usage(1_000_000, 5)
+    assert sc.GEN_AI_CLIENT_OPERATION_DURATION.name not in telemetry.metrics()
+    (usage,) = telemetry.points(sc.GEN_AI_CLIENT_TOKEN_USAGE.name)
+    assert usage.attributes[sc.GEN_AI_TOKEN_TYPE] == "output"
+    (calls,) = telemetry.points(sc.AGENT_MODEL_CALLS.name)
+    assert calls.value == 1
+    (cost,) = telemetry.points(sc.AGENT_MODEL_COST.name)
+    assert cost.value == pytest.approx(2.0 + 5 * 8.0 / 1e6)
 
 
 def test_spans_that_are_not_genai_are_left_alone(
