@@ -22,7 +22,8 @@ from typing import Any
 import httpx
 
 from otel_agents import genai
-from otel_agents._model_server import Answer, ModelServer
+from otel_agents._model_script import Answer
+from otel_agents._model_server import ModelServer
 
 __all__ = [
     "DEMO_SCRIPT",

@@ -17,13 +17,8 @@ import httpx
 import pytest
 
 from otel_agents._errors import InvalidValueError
-from otel_agents._model_server import (
-    MAX_BODY_BYTES,
-    TOKENS_PER_MESSAGE,
-    Answer,
-    ChatScript,
-    ModelServer,
-)
+from otel_agents._model_script import TOKENS_PER_MESSAGE, Answer, ChatScript
+from otel_agents._model_server import MAX_BODY_BYTES, ModelServer
 
 HELLO = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "say hello to me"}]}
 SCRIPT = (
