@@ -66,6 +66,17 @@ def _latency_buckets(agent: str, slow: bool) -> dict[str, str]:
     }
 
 
+def _observed(spec: sc.MetricSpec, agent: str, seconds: float, per_minute: int) -> dict[str, str]:
+    """Every ``_bucket`` series of ``spec`` (its real boundaries) for ``per_minute``
+    observations of ``seconds`` each, by agent: what the exporter serves, so a case proves
+    what ``histogram_quantile`` makes of the shipped bucket layout."""
+    name = bucket(spec)
+    bounds = [f"{b:g}" for b in spec.buckets or ()]
+    counts = {bound: _growing(per_minute if seconds <= float(bound) else 0) for bound in bounds}
+    counts["+Inf"] = _growing(per_minute)
+    return {f'{name}{{{AGENT}="{agent}",le="{le}"}}': values for le, values in counts.items()}
+
+
 def _gateway_ratio(numerator: str, denominator: str) -> str:
     return f"sum by ({SERVICE}) ({numerator}) / sum by ({SERVICE}) ({denominator})"
 
@@ -164,6 +175,18 @@ _STACK_RULES: tuple[AlertRule, ...] = (
         description="95th percentile of agent.response.duration over 5 minutes above 2 s.",
         fires=Case(_latency_buckets("planner", slow=True), {AGENT: "planner"}),
         quiet=Case(_latency_buckets("planner", slow=False)),
+        more=(
+            Case(
+                _observed(sc.AGENT_RESPONSE_DURATION, "fast", 1.1, 60),
+                name="every response takes 1.1 s (a boundary at the threshold, no interpolation "
+                "past it)",
+            ),
+            Case(
+                _observed(sc.AGENT_RESPONSE_DURATION, "slow", 2.1, 60),
+                {AGENT: "slow"},
+                name="every response takes 2.1 s",
+            ),
+        ),
     ),
     AlertRule(
         name="OtelAgentsLowHealthScore",
