@@ -32,6 +32,7 @@ from otel_agents._export import (
     write_json_atomic,
 )
 from otel_agents._history import BoundedHistory, TimeRange, resolve_time_range, summarize
+from otel_agents._latest import LatestReadings
 from otel_agents._metric_types import (
     KINDS,
     RECORD_METHODS,
@@ -96,7 +97,10 @@ class PerformanceTracker:
         config: the seed's configuration dictionary: ``max_metrics_history`` (10000),
             ``snapshot_interval`` seconds (60; 0 turns automatic snapshots off),
             ``metric_retention_days`` (30), and our ``max_snapshots`` (100),
-            ``snapshot_export_path`` (None) and ``metric_attribute_keys`` (``("operation",)``).
+            ``snapshot_export_path`` (None), ``metric_attribute_keys`` (``("operation",)``)
+            and ``gauge_max_age`` seconds (300): a gauge reading (CPU, memory, throughput,
+            error rate, queue size) is exported that long after it was recorded, then the
+            series ends, so an agent that went silent stops counting as busy.
         meter_provider: where instruments come from; the global provider by default.
         clock: where timestamps come from (``clock.time()``); inject a fake one in tests.
 
@@ -117,6 +121,10 @@ class PerformanceTracker:
         # Per type: the bound method that records a value (add/record/set) and the range limit.
         self._instruments: dict[MetricType, tuple[Callable[..., None], float]] = {}
         for metric_type, kind in KINDS.items():
+            if kind.spec.kind is semconv.InstrumentKind.OBSERVABLE_GAUGE:
+                gauge = LatestReadings(meter, kind.spec, self.config["gauge_max_age"], self._now)
+                self._instruments[metric_type] = (gauge.set, kind.maximum)
+                continue
             instrument = semconv.create_instrument(meter, kind.spec)
             method = getattr(instrument, RECORD_METHODS[kind.spec.kind])
             self._instruments[metric_type] = (method, kind.maximum)

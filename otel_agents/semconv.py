@@ -462,25 +462,28 @@ AGENT_NETWORK_LATENCY = _metric(
     duration=True,
 )
 AGENT_CPU_USAGE = _metric(
-    "agent.cpu.usage", InstrumentKind.GAUGE, UNIT_PERCENT, "CPU used by an agent, 0-100."
+    "agent.cpu.usage", InstrumentKind.OBSERVABLE_GAUGE, UNIT_PERCENT, "CPU used by an agent, 0-100."
 )
 AGENT_MEMORY_USAGE = _metric(
-    "agent.memory.usage", InstrumentKind.GAUGE, UNIT_BYTES, "Memory used by an agent."
+    "agent.memory.usage", InstrumentKind.OBSERVABLE_GAUGE, UNIT_BYTES, "Memory used by an agent."
 )
 AGENT_THROUGHPUT = _metric(
     "agent.throughput",
-    InstrumentKind.GAUGE,
+    InstrumentKind.OBSERVABLE_GAUGE,
     "{operation}/s",
     "Operations an agent completes per second.",
 )
 AGENT_ERROR_RATE = _metric(
     "agent.error.rate",
-    InstrumentKind.GAUGE,
+    InstrumentKind.OBSERVABLE_GAUGE,
     UNIT_PERCENT,
     "Share of an agent's operations that failed, 0-100.",
 )
 AGENT_QUEUE_SIZE = _metric(
-    "agent.queue.size", InstrumentKind.GAUGE, "{item}", "Items waiting in an agent's queue."
+    "agent.queue.size",
+    InstrumentKind.OBSERVABLE_GAUGE,
+    "{item}",
+    "Items waiting in an agent's queue.",
 )
 AGENT_REQUESTS = _metric(
     "agent.requests", InstrumentKind.COUNTER, "{request}", "Requests an agent handled."
