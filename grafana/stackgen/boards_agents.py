@@ -312,7 +312,8 @@ COMMUNICATION = Board(
                         )
                     ],
                     "short",
-                    "agent.registry.agents by agent.status.",
+                    "agent.registry.agents by agent.status, summed over the processes (each "
+                    "counts the agents it runs).",
                 ),
                 ts(
                     "Heartbeat age",
