@@ -59,7 +59,7 @@ def test_every_quantile_threshold_of_the_rules_is_a_bucket_boundary() -> None:
 def test_the_check_flags_a_threshold_between_two_boundaries() -> None:
     """The old slow-agent layout: buckets 1 and 2.5 around a 2 s threshold."""
     (slow,) = [rule for rule in RULES if rule.name == "OtelAgentsSlowAgent"]
-    moved = re.sub(r"> *[0-9.]+$", "> 1.7", slow.expr)
+    moved = re.sub(r">=? *[0-9.]+$", ">= 1.7", slow.expr)
 
     buckets = tuple(ALL_METRICS["agent.response.duration"].buckets or ())
 
