@@ -20,6 +20,7 @@ from opentelemetry import metrics
 
 from otel_agents import semconv
 from otel_agents._config_params import resolve_mapping
+from otel_agents._error_types import ErrorTypes
 from otel_agents._errors import invalid_type, invalid_value
 from otel_agents._export import (
     _PLAIN,
@@ -128,6 +129,7 @@ class PerformanceTracker:
             instrument = semconv.create_instrument(meter, kind.spec)
             method = getattr(instrument, RECORD_METHODS[kind.spec.kind])
             self._instruments[metric_type] = (method, kind.maximum)
+        self._error_types = ErrorTypes()
         self._context_keys = {
             key: semconv.CONTEXT_KEY_ATTRIBUTES.get(key, semconv.AGENT_CONTEXT_PREFIX + key)
             for key in self.config["metric_attribute_keys"]
@@ -177,7 +179,10 @@ class PerformanceTracker:
                 for memory; counts are added to a counter.
             agent_id: the agent the value belongs to (``gen_ai.agent.id``).
             context: details kept in history; keys named in ``metric_attribute_keys`` with
-                string values also become metric attributes.
+                string values also become metric attributes. An ``error_count``'s
+                ``error_type`` (a short identifier such as ``TimeoutError``) becomes
+                ``error.type`` on ``agent.errors``: at most 50 distinct values per tracker,
+                others ``_OTHER``.
             metadata: details kept in history only.
 
         Raises:
@@ -217,6 +222,8 @@ class PerformanceTracker:
                     cleaned[key] = item
                 else:
                     cleaned[key] = redact_value(item)
+            if kind is _ERROR_COUNT and _ERROR_TYPE_KEY in context:
+                attributes[semconv.ERROR_TYPE] = self._error_types.label(context[_ERROR_TYPE_KEY])
             context = cleaned
         if metadata is not None:
             if type(metadata) is not dict and not isinstance(metadata, Mapping):
@@ -339,6 +346,8 @@ class PerformanceTracker:
 
 
 _AGENT_ID = semconv.GEN_AI_AGENT_ID
+_ERROR_COUNT = MetricType.ERROR_COUNT
+_ERROR_TYPE_KEY = semconv.ERROR_TYPE_CONTEXT_KEY
 # The memo's bound lookup, resolved once (hot path).
 _known_secret = _known_secret_keys.get
 # Builds a PerformanceMetric without the Python-level NamedTuple.__new__ frame (hot path).

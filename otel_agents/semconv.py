@@ -117,6 +117,8 @@ __all__ = [
     "DISK_IO_DIRECTION",
     "DURATION_BUCKETS",
     "ERROR_TYPE",
+    "ERROR_TYPE_CONTEXT_KEY",
+    "ERROR_TYPE_OTHER",
     "EXCEPTION_EVENT",
     "EXCEPTION_MESSAGE",
     "EXCEPTION_STACKTRACE",
@@ -297,6 +299,12 @@ AGENT_CONTEXT_PREFIX = "agent.context."
 AGENT_OPERATION = "agent.operation"
 #: Tracker context keys with an attribute name of their own.
 CONTEXT_KEY_ATTRIBUTES = {"operation": AGENT_OPERATION}
+#: The tracker context key whose value an ``error_count`` reports as ``error.type`` on
+#: ``agent.errors`` (``{"error_type": "TimeoutError"}``; bounded by the tracker).
+ERROR_TYPE_CONTEXT_KEY = "error_type"
+#: ``error.type`` of an error whose type is not a short identifier, or one past the limit of
+#: distinct types (the OpenTelemetry conventions' fallback value).
+ERROR_TYPE_OTHER = "_OTHER"
 
 # --------------------------------------------------------------------------------------
 # Units (UCUM, as the OpenTelemetry conventions use them)

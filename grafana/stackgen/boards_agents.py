@@ -99,7 +99,8 @@ PERFORMANCE = Board(
                         )
                     ],
                     "short",
-                    "agent.errors rate per agent and error.type.",
+                    "agent.errors rate per agent and error.type (the tracker context's "
+                    "error_type; none when not given).",
                 ),
                 ts(
                     "Error rate",
