@@ -16,9 +16,10 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from opentelemetry.metrics import CallbackOptions, Meter, Observation
+from opentelemetry.metrics import MeterProvider, Observation
 
 from otel_agents import semconv
+from otel_agents._observers import observe
 
 __all__ = ["MAX_SERIES", "LatestReadings"]
 
@@ -32,8 +33,13 @@ _Key = frozenset[tuple[str, Any]]
 class LatestReadings:
     """The latest value of each attribute set of one gauge, and when it was recorded.
 
+    The gauge is shared by every tracker on one MeterProvider (:func:`observe`: an SDK meter
+    keeps only the first callback of an instrument name), and reports while this object
+    lives, which is as long as its tracker.
+
     Args:
-        meter: where the observable gauge is created.
+        meter_provider: where the gauge lives; the global provider when None.
+        scope: the instrumentation scope (the tracker's meter name).
         spec: the gauge of the telemetry contract (an observable gauge).
         max_age: seconds a reading is exported after it was recorded.
         now: the tracker's clock (``clock.time``), for both the reading and the export.
@@ -41,7 +47,8 @@ class LatestReadings:
 
     def __init__(
         self,
-        meter: Meter,
+        meter_provider: MeterProvider | None,
+        scope: str,
         spec: semconv.MetricSpec,
         max_age: float,
         now: Callable[[], float],
@@ -50,7 +57,7 @@ class LatestReadings:
         self._now = now
         self._lock = threading.Lock()
         self._latest: dict[_Key, tuple[float, float, Mapping[str, Any]]] = {}
-        semconv.create_instrument(meter, spec, callbacks=[self._observe])
+        observe(meter_provider, scope, spec, self, LatestReadings.observations)
 
     def set(self, value: float, attributes: Mapping[str, Any]) -> None:
         """Keep ``value`` as the series' reading (the signature of ``Gauge.set``)."""
@@ -62,7 +69,7 @@ class LatestReadings:
                 del latest[next(iter(latest))]  # the one updated least recently
             latest[key] = reading
 
-    def _observe(self, options: CallbackOptions) -> Iterable[Observation]:
+    def observations(self) -> Iterable[Observation]:
         """The fresh readings; stale ones are forgotten (the series ends)."""
         oldest = self._now() - self._max_age
         with self._lock:

@@ -48,7 +48,8 @@ from otel_agents._version import __version__, scope_name
 
 __all__ = ["MetricType", "PerformanceMetric", "PerformanceSnapshot", "PerformanceTracker"]
 
-_logger = logging.getLogger(scope_name(__name__))
+_SCOPE = scope_name(__name__)
+_logger = logging.getLogger(_SCOPE)
 
 MetricCallback = Callable[["PerformanceMetric"], Any]
 
@@ -118,12 +119,14 @@ class PerformanceTracker:
         self.config = resolve_mapping(TRACKER, TRACKER_PARAMS, config)
         self._clock = clock or SYSTEM_CLOCK
         self._now = self._clock.time
-        meter = metrics.get_meter(scope_name(__name__), __version__, meter_provider=meter_provider)
+        meter = metrics.get_meter(_SCOPE, __version__, meter_provider=meter_provider)
         # Per type: the bound method that records a value (add/record/set) and the range limit.
         self._instruments: dict[MetricType, tuple[Callable[..., None], float]] = {}
         for metric_type, kind in KINDS.items():
             if kind.spec.kind is semconv.InstrumentKind.OBSERVABLE_GAUGE:
-                gauge = LatestReadings(meter, kind.spec, self.config["gauge_max_age"], self._now)
+                gauge = LatestReadings(
+                    meter_provider, _SCOPE, kind.spec, self.config["gauge_max_age"], self._now
+                )
                 self._instruments[metric_type] = (gauge.set, kind.maximum)
                 continue
             instrument = semconv.create_instrument(meter, kind.spec)

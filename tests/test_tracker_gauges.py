@@ -7,7 +7,9 @@ resolved. ``gauge_max_age`` (300 s) bounds how long a reading is exported.
 
 from __future__ import annotations
 
+import gc
 import threading
+import weakref
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
@@ -181,3 +183,40 @@ def test_recording_from_threads_while_collecting_loses_nothing(
 
     assert not any(thread.is_alive() for thread in threads)
     assert len(_points(reader, "agent.throughput")) == 4 * 20
+
+
+def test_two_trackers_on_one_provider_both_export(
+    clock: Clock, reader: InMemoryMetricReader
+) -> None:
+    """An SDK meter keeps only the first callback of a name: the gauges are shared."""
+    provider = MeterProvider(metric_readers=[reader])
+    trackers = [
+        PerformanceTracker({"snapshot_interval": 0}, meter_provider=provider, clock=as_clock(clock))
+        for _ in range(2)
+    ]
+    try:
+        trackers[0].record_metric("cpu_usage", 10.0, "a")
+        trackers[1].record_metric("cpu_usage", 20.0, "b")
+
+        assert _points(reader, "agent.cpu.usage") == {"a": 10.0, "b": 20.0}
+    finally:
+        for tracker in trackers:
+            tracker.stop()
+        provider.shutdown()
+
+
+def test_a_dropped_tracker_stops_reporting(clock: Clock, reader: InMemoryMetricReader) -> None:
+    provider = MeterProvider(metric_readers=[reader])
+    tracker = PerformanceTracker(
+        {"snapshot_interval": 0}, meter_provider=provider, clock=as_clock(clock)
+    )
+    tracker.record_metric("cpu_usage", 10.0, "a")
+    gone = weakref.ref(tracker)
+    tracker.stop()
+    del tracker
+    gc.collect()
+    try:
+        assert gone() is None
+        assert _points(reader, "agent.cpu.usage") == {}
+    finally:
+        provider.shutdown()
