@@ -179,6 +179,15 @@ TRACKER_PARAMS: tuple[Param[Any], ...] = (
         "secret-looking key)",
         attribute_keys,
     ),
+    Param(
+        T,
+        "gauge_max_age",
+        None,
+        300.0,
+        "seconds a gauge reading (cpu, memory, throughput, error rate, queue size) is still "
+        "exported; an agent silent for longer drops out of the export",
+        seconds(positive=True),
+    ),
 )
 PROFILER_PARAMS: tuple[Param[Any], ...] = (
     Param(P, "profiling_enabled", None, True, "False makes profiling a near-free no-op", boolean),

@@ -20,6 +20,7 @@ from opentelemetry import metrics
 
 from otel_agents import semconv
 from otel_agents._config_params import resolve_mapping
+from otel_agents._error_types import ErrorTypes
 from otel_agents._errors import invalid_type, invalid_value
 from otel_agents._export import (
     _PLAIN,
@@ -32,6 +33,7 @@ from otel_agents._export import (
     write_json_atomic,
 )
 from otel_agents._history import BoundedHistory, TimeRange, resolve_time_range, summarize
+from otel_agents._latest import LatestReadings
 from otel_agents._metric_types import (
     KINDS,
     RECORD_METHODS,
@@ -46,7 +48,8 @@ from otel_agents._version import __version__, scope_name
 
 __all__ = ["MetricType", "PerformanceMetric", "PerformanceSnapshot", "PerformanceTracker"]
 
-_logger = logging.getLogger(scope_name(__name__))
+_SCOPE = scope_name(__name__)
+_logger = logging.getLogger(_SCOPE)
 
 MetricCallback = Callable[["PerformanceMetric"], Any]
 
@@ -96,7 +99,10 @@ class PerformanceTracker:
         config: the seed's configuration dictionary: ``max_metrics_history`` (10000),
             ``snapshot_interval`` seconds (60; 0 turns automatic snapshots off),
             ``metric_retention_days`` (30), and our ``max_snapshots`` (100),
-            ``snapshot_export_path`` (None) and ``metric_attribute_keys`` (``("operation",)``).
+            ``snapshot_export_path`` (None), ``metric_attribute_keys`` (``("operation",)``)
+            and ``gauge_max_age`` seconds (300): a gauge reading (CPU, memory, throughput,
+            error rate, queue size) is exported that long after it was recorded, then the
+            series ends, so an agent that went silent stops counting as busy.
         meter_provider: where instruments come from; the global provider by default.
         clock: where timestamps come from (``clock.time()``); inject a fake one in tests.
 
@@ -113,13 +119,20 @@ class PerformanceTracker:
         self.config = resolve_mapping(TRACKER, TRACKER_PARAMS, config)
         self._clock = clock or SYSTEM_CLOCK
         self._now = self._clock.time
-        meter = metrics.get_meter(scope_name(__name__), __version__, meter_provider=meter_provider)
+        meter = metrics.get_meter(_SCOPE, __version__, meter_provider=meter_provider)
         # Per type: the bound method that records a value (add/record/set) and the range limit.
         self._instruments: dict[MetricType, tuple[Callable[..., None], float]] = {}
         for metric_type, kind in KINDS.items():
+            if kind.spec.kind is semconv.InstrumentKind.OBSERVABLE_GAUGE:
+                gauge = LatestReadings(
+                    meter_provider, _SCOPE, kind.spec, self.config["gauge_max_age"], self._now
+                )
+                self._instruments[metric_type] = (gauge.set, kind.maximum)
+                continue
             instrument = semconv.create_instrument(meter, kind.spec)
             method = getattr(instrument, RECORD_METHODS[kind.spec.kind])
             self._instruments[metric_type] = (method, kind.maximum)
+        self._error_types = ErrorTypes()
         self._context_keys = {
             key: semconv.CONTEXT_KEY_ATTRIBUTES.get(key, semconv.AGENT_CONTEXT_PREFIX + key)
             for key in self.config["metric_attribute_keys"]
@@ -169,7 +182,10 @@ class PerformanceTracker:
                 for memory; counts are added to a counter.
             agent_id: the agent the value belongs to (``gen_ai.agent.id``).
             context: details kept in history; keys named in ``metric_attribute_keys`` with
-                string values also become metric attributes.
+                string values also become metric attributes. An ``error_count``'s
+                ``error_type`` (a short identifier such as ``TimeoutError``) becomes
+                ``error.type`` on ``agent.errors``: at most 50 distinct values per tracker,
+                others ``_OTHER``.
             metadata: details kept in history only.
 
         Raises:
@@ -209,6 +225,8 @@ class PerformanceTracker:
                     cleaned[key] = item
                 else:
                     cleaned[key] = redact_value(item)
+            if kind is _ERROR_COUNT and _ERROR_TYPE_KEY in context:
+                attributes[semconv.ERROR_TYPE] = self._error_types.label(context[_ERROR_TYPE_KEY])
             context = cleaned
         if metadata is not None:
             if type(metadata) is not dict and not isinstance(metadata, Mapping):
@@ -331,6 +349,8 @@ class PerformanceTracker:
 
 
 _AGENT_ID = semconv.GEN_AI_AGENT_ID
+_ERROR_COUNT = MetricType.ERROR_COUNT
+_ERROR_TYPE_KEY = semconv.ERROR_TYPE_CONTEXT_KEY
 # The memo's bound lookup, resolved once (hot path).
 _known_secret = _known_secret_keys.get
 # Builds a PerformanceMetric without the Python-level NamedTuple.__new__ frame (hot path).

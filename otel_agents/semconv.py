@@ -119,6 +119,7 @@ __all__ = [
     "DISK_IO_DIRECTION",
     "DURATION_BUCKETS",
     "ERROR_TYPE",
+    "ERROR_TYPE_CONTEXT_KEY",
     "ERROR_TYPE_OTHER",
     "EXCEPTION_EVENT",
     "EXCEPTION_MESSAGE",
@@ -300,6 +301,13 @@ AGENT_CONTEXT_PREFIX = "agent.context."
 AGENT_OPERATION = "agent.operation"
 #: Tracker context keys with an attribute name of their own.
 CONTEXT_KEY_ATTRIBUTES = {"operation": AGENT_OPERATION}
+#: The tracker context key whose value an ``error_count`` reports as ``error.type`` on
+#: ``agent.errors`` (``{"error_type": "TimeoutError"}``; bounded by the tracker).
+ERROR_TYPE_CONTEXT_KEY = "error_type"
+#: ``error.type`` of an error whose type is not a short identifier, or one past the limit of
+#: distinct types (the OpenTelemetry conventions' fallback value, as for HTTP methods): the
+#: tracker's ``agent.errors`` and the GenAI metrics use it alike.
+ERROR_TYPE_OTHER = "_OTHER"
 
 # --------------------------------------------------------------------------------------
 # Units (UCUM, as the OpenTelemetry conventions use them)
@@ -311,7 +319,10 @@ UNIT_RATIO = "1"  # only for semantic-convention metrics that define it (system.
 #: US dollars, as an annotation: ``{USD}`` adds no suffix to the Prometheus name on either path.
 UNIT_USD = "{USD}"
 
-#: Bucket boundaries for every duration histogram, in seconds: 1 ms to 10 minutes.
+#: Bucket boundaries for every duration histogram, in seconds: 1 ms to 10 minutes. Every
+#: threshold an alert rule compares a quantile of these histograms with is a boundary (2 s:
+#: ``slow_agent``): between two boundaries ``histogram_quantile`` interpolates, and responses
+#: of 1.1 s would read as a p95 of 2.4 s (tests/stack/test_rule_thresholds.py).
 DURATION_BUCKETS: tuple[float, ...] = (
     0.001,
     0.0025,
@@ -323,6 +334,7 @@ DURATION_BUCKETS: tuple[float, ...] = (
     0.25,
     0.5,
     1.0,
+    2.0,
     2.5,
     5.0,
     10.0,
@@ -461,25 +473,28 @@ AGENT_NETWORK_LATENCY = _metric(
     duration=True,
 )
 AGENT_CPU_USAGE = _metric(
-    "agent.cpu.usage", InstrumentKind.GAUGE, UNIT_PERCENT, "CPU used by an agent, 0-100."
+    "agent.cpu.usage", InstrumentKind.OBSERVABLE_GAUGE, UNIT_PERCENT, "CPU used by an agent, 0-100."
 )
 AGENT_MEMORY_USAGE = _metric(
-    "agent.memory.usage", InstrumentKind.GAUGE, UNIT_BYTES, "Memory used by an agent."
+    "agent.memory.usage", InstrumentKind.OBSERVABLE_GAUGE, UNIT_BYTES, "Memory used by an agent."
 )
 AGENT_THROUGHPUT = _metric(
     "agent.throughput",
-    InstrumentKind.GAUGE,
+    InstrumentKind.OBSERVABLE_GAUGE,
     "{operation}/s",
     "Operations an agent completes per second.",
 )
 AGENT_ERROR_RATE = _metric(
     "agent.error.rate",
-    InstrumentKind.GAUGE,
+    InstrumentKind.OBSERVABLE_GAUGE,
     UNIT_PERCENT,
     "Share of an agent's operations that failed, 0-100.",
 )
 AGENT_QUEUE_SIZE = _metric(
-    "agent.queue.size", InstrumentKind.GAUGE, "{item}", "Items waiting in an agent's queue."
+    "agent.queue.size",
+    InstrumentKind.OBSERVABLE_GAUGE,
+    "{item}",
+    "Items waiting in an agent's queue.",
 )
 AGENT_REQUESTS = _metric(
     "agent.requests", InstrumentKind.COUNTER, "{request}", "Requests an agent handled."
@@ -932,10 +947,8 @@ AGENT_MODEL_FINISH_REASONS = frozenset(
         AGENT_MODEL_FINISH_REASON_NONE,
     }
 )
-#: The conventions' fallback value of ``error.type`` (as for HTTP methods): our metrics'
-#: label for an error type that is not a short identifier, or one past the distinct values
-#: one process labels with.
-ERROR_TYPE_OTHER = "_OTHER"
+#: (``ERROR_TYPE_OTHER``, defined with ``ERROR_TYPE`` above, labels a model or tool error type
+#: that is not a short identifier, or one past the distinct values one process labels with.)
 #: Our own span attributes on ``invoke_agent``: this process's totals for its conversation.
 AGENT_CONVERSATION_COST_ATTRIBUTE = "agent.conversation.cost"
 AGENT_CONVERSATION_TOKENS_ATTRIBUTE = "agent.conversation.tokens"

@@ -176,7 +176,7 @@ def test_an_unknown_key_lists_the_valid_ones() -> None:
         resolve_mapping(TRACKER, TRACKER_PARAMS, {"max_metric_history": 1})
     assert str(caught.value).startswith(
         "unknown config key(s) max_metric_history for PerformanceTracker: "
-        "'max_metric_history' is not known; valid keys: max_metrics_history, "
+        "'max_metric_history' is not known; valid keys: gauge_max_age, max_metrics_history, "
     )
 
 

@@ -99,7 +99,8 @@ PERFORMANCE = Board(
                         )
                     ],
                     "short",
-                    "agent.errors rate per agent and error.type.",
+                    "agent.errors rate per agent and error.type (the tracker context's "
+                    "error_type; none when not given).",
                 ),
                 ts(
                     "Error rate",
@@ -312,7 +313,8 @@ COMMUNICATION = Board(
                         )
                     ],
                     "short",
-                    "agent.registry.agents by agent.status.",
+                    "agent.registry.agents by agent.status, summed over the processes (each "
+                    "counts the agents it runs).",
                 ),
                 ts(
                     "Heartbeat age",

@@ -61,7 +61,8 @@ SYSTEM = Board(
                     "Agents online",
                     sum_by(selector(metric(sc.AGENT_REGISTRY_AGENTS), {sc.AGENT_STATUS: "online"})),
                     "none",
-                    "Agents the registry sees as online.",
+                    "Agents online, summed over the processes: each counts the agents it runs "
+                    "(over NATS every process mirrors the registry; docs/messaging.md).",
                 ),
             ),
         ),

@@ -20,7 +20,16 @@ from .alerting import (
     steady as _steady,
     template as _t,
 )
-from .names import bucket, label, metric, selector
+from .defaults import at_least, severity, threshold
+from .names import label, metric, selector
+from .rules_agents import (
+    AGENT_HIGH_CPU,
+    AGENT_HIGH_ERROR_RATE,
+    AGENT_OFFLINE,
+    HOST,
+    SLOW_AGENT,
+    host_series as _host,
+)
 from .rules_ai import AI_RULES
 from .rules_messaging import MESSAGING_RULES
 from .rules_pipeline import PIPELINE_RULES
@@ -31,7 +40,6 @@ RULE_GROUP = "otel-agents"
 
 AGENT = label(sc.GEN_AI_AGENT_ID)
 SERVICE = label(sc.GATEWAY_SERVICE_ID)
-HOST = {"job": "otel-agents", "instance": "host-1:9464"}
 
 
 def _series(name: str, **matchers: str) -> str:
@@ -40,30 +48,6 @@ def _series(name: str, **matchers: str) -> str:
 
 def _rate(series: str, window: str = "5m") -> str:
     return f"rate({series}[{window}])"
-
-
-def _host(name: str, **attributes: str) -> str:
-    """An input series with attribute labels (translated) and the scrape's job/instance."""
-    pairs = [f'{label(k)}="{v}"' for k, v in attributes.items()]
-    pairs += [f'{k}="{v}"' for k, v in HOST.items()]
-    return f"{name}{{{','.join(pairs)}}}"
-
-
-def _p95_by_agent() -> str:
-    inner = _rate(bucket(sc.AGENT_RESPONSE_DURATION))
-    return f"histogram_quantile(0.95, sum by (le, {AGENT}) ({inner}))"
-
-
-def _latency_buckets(agent: str, slow: bool) -> dict[str, str]:
-    name = bucket(sc.AGENT_RESPONSE_DURATION)
-    fast_count = _growing(0 if slow else 60)
-    all_count = _growing(60)
-    return {
-        f'{name}{{{AGENT}="{agent}",le="0.5"}}': fast_count,
-        f'{name}{{{AGENT}="{agent}",le="2.5"}}': fast_count,
-        f'{name}{{{AGENT}="{agent}",le="5"}}': all_count,
-        f'{name}{{{AGENT}="{agent}",le="+Inf"}}': all_count,
-    }
 
 
 def _gateway_ratio(numerator: str, denominator: str) -> str:
@@ -87,7 +71,6 @@ def _rate_limited(service: str) -> str:
 
 _IDLE = _series(metric(sc.SYSTEM_CPU_UTILIZATION), **{sc.CPU_MODE: "idle"})
 _MEMORY_USED = _series(metric(sc.SYSTEM_MEMORY_UTILIZATION), **{sc.SYSTEM_MEMORY_STATE: "used"})
-_OFFLINE = _series(metric(sc.AGENT_REGISTRY_AGENTS), **{sc.AGENT_STATUS: "offline"})
 _HEALTH = metric(sc.AGENT_HEALTH_SCORE)
 _HEALTH_SCOPE = label(sc.HEALTH_SCOPE)
 _5XX = _series(metric(sc.GATEWAY_REQUESTS), **{sc.GATEWAY_STATUS_CLASS: "5xx"})
@@ -101,15 +84,21 @@ def _upstream_errors(service: str, error_type: str) -> str:
     )
 
 
+_HOST_CPU = threshold("system_cpu_high")
+_MEMORY = threshold("memory_pressure")
+
 _STACK_RULES: tuple[AlertRule, ...] = (
     AlertRule(
         name="OtelAgentsHostHighCpu",
         service="host",
-        expr=f"100 * (1 - max by (job, instance) ({_IDLE})) > 90",
+        expr=f"100 * (1 - max by (job, instance) ({_IDLE})){at_least('system_cpu_high')}",
         hold="5m",
-        severity="warning",
-        summary=f"CPU of {_t('instance')} above 90% for 5 minutes",
-        description="system.cpu.utilization: less than 10% of CPU time idle.",
+        severity=severity("system_cpu_high"),
+        summary=f"CPU of {_t('instance')} {_HOST_CPU:g}% or more busy for 5 minutes",
+        description=(
+            f"system.cpu.utilization: at most {100 - _HOST_CPU:g}% of CPU time idle (in "
+            "process: system_cpu_high)."
+        ),
         fires=Case(
             {_host(metric(sc.SYSTEM_CPU_UTILIZATION), **{sc.CPU_MODE: "idle"}): _steady(0.05)}, HOST
         ),
@@ -117,27 +106,18 @@ _STACK_RULES: tuple[AlertRule, ...] = (
             {_host(metric(sc.SYSTEM_CPU_UTILIZATION), **{sc.CPU_MODE: "idle"}): _steady(0.5)}
         ),
     ),
-    AlertRule(
-        name="OtelAgentsAgentHighCpu",
-        service="agents",
-        expr=f"max by ({AGENT}) ({metric(sc.AGENT_CPU_USAGE)}) > 90",
-        hold="5m",
-        severity="warning",
-        summary=f"Agent {_t(AGENT)} uses more than 90% CPU",
-        description="agent.cpu.usage above 90% for 5 minutes.",
-        fires=Case(
-            {f'{metric(sc.AGENT_CPU_USAGE)}{{{AGENT}="planner"}}': _steady(95)}, {AGENT: "planner"}
-        ),
-        quiet=Case({f'{metric(sc.AGENT_CPU_USAGE)}{{{AGENT}="planner"}}': _steady(40)}),
-    ),
+    AGENT_HIGH_CPU,
     AlertRule(
         name="OtelAgentsMemoryPressure",
         service="host",
-        expr=f"max by (job, instance) ({_MEMORY_USED}) > 0.9",
+        expr=f"max by (job, instance) ({_MEMORY_USED}){at_least('memory_pressure', 0.01)}",
         hold="5m",
-        severity="warning",
-        summary=f"Memory of {_t('instance')} more than 90% used",
-        description="system.memory.utilization (state used) above 0.9 for 5 minutes.",
+        severity=severity("memory_pressure"),
+        summary=f"Memory of {_t('instance')} {_MEMORY:g}% or more used",
+        description=(
+            f"system.memory.utilization (state used) at {_MEMORY / 100:g} or above for 5 "
+            "minutes (in process: memory_pressure)."
+        ),
         fires=Case(
             {
                 _host(
@@ -154,17 +134,7 @@ _STACK_RULES: tuple[AlertRule, ...] = (
             }
         ),
     ),
-    AlertRule(
-        name="OtelAgentsSlowAgent",
-        service="agents",
-        expr=f"{_p95_by_agent()} > 2",
-        hold="5m",
-        severity="warning",
-        summary=f"Agent {_t(AGENT)} responds slowly (p95 above 2 s)",
-        description="95th percentile of agent.response.duration over 5 minutes above 2 s.",
-        fires=Case(_latency_buckets("planner", slow=True), {AGENT: "planner"}),
-        quiet=Case(_latency_buckets("planner", slow=False)),
-    ),
+    SLOW_AGENT,
     AlertRule(
         name="OtelAgentsLowHealthScore",
         service="agents",
@@ -179,22 +149,8 @@ _STACK_RULES: tuple[AlertRule, ...] = (
         ),
         quiet=Case({f'{_HEALTH}{{{_HEALTH_SCOPE}="agent",{AGENT}="planner"}}': _steady(90)}),
     ),
-    AlertRule(
-        name="OtelAgentsAgentOffline",
-        service="agents",
-        expr=f"max by (job, instance) ({_OFFLINE}) > 0",
-        hold="1m",
-        severity="critical",
-        summary=f"The registry at {_t('instance')} reports offline agents",
-        description="agent.registry.agents with agent.status offline above 0 for 1 minute.",
-        fires=Case(
-            {_host(metric(sc.AGENT_REGISTRY_AGENTS), **{sc.AGENT_STATUS: "offline"}): _steady(1)},
-            HOST,
-        ),
-        quiet=Case(
-            {_host(metric(sc.AGENT_REGISTRY_AGENTS), **{sc.AGENT_STATUS: "offline"}): _steady(0)}
-        ),
-    ),
+    AGENT_OFFLINE,
+    AGENT_HIGH_ERROR_RATE,
     AlertRule(
         name="OtelAgentsHeartbeatMissing",
         service="agents",

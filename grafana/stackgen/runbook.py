@@ -43,6 +43,13 @@ STEPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("Communication dashboard: registered agents by status.", _LOGS.format("hub")),
         ("Restart the agent; check it can reach the hub and heartbeats (--hub, the token).",),
     ),
+    "OtelAgentsAgentHighErrorRate": (
+        (
+            "Agent performance dashboard: errors by type and error rate for the agent.",
+            "Jaeger: the agent's failed spans (status error) and their exceptions.",
+        ),
+        ("Fix the failing dependency or input the errors name; roll back a bad release.",),
+    ),
     "OtelAgentsHeartbeatMissing": (
         ("Is the agent's process running?", _LOGS.format("agent-<id>")),
         ("Restart the agent; check its network path and token to the hub.",),

@@ -152,6 +152,7 @@ class NatsTransport(Transport):
         """Connect (bounded by ``broker_timeout``), make the stream, buckets and watch."""
         self._config = runtime.config
         self.registry = registry
+        registry.owns = self.local.__contains__  # the mirror's other agents are not ours
         runtime.telemetry.use_system(sc.MESSAGING_SYSTEM_NATS, self.names.group)
         self._io = LoopThread("otel-agents-nats")
         self.receiver = Receiver(self, runtime)

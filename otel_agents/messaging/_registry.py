@@ -115,6 +115,11 @@ class AgentRegistry:
         self.status_history: BoundedHistory[StatusChange] = BoundedHistory(
             max_status_history, lambda change: change.timestamp
         )
+        #: Which agents this process counts in ``agent.registry.agents`` (None: every one).
+        #: A NATS transport mirrors the whole shared registry into every process: each
+        #: process counts only the agents it runs, so summing the gauge over processes
+        #: counts every agent once (docs/messaging.md).
+        self.owns: Callable[[str], bool] | None = None
         telemetry.observe(agents_by_status=self.counts_by_status, heartbeat_ages=self.ages)
 
     # -- registration -------------------------------------------------------------------------
@@ -342,10 +347,13 @@ class AgentRegistry:
         return [info.agent_id for info in sorted(gone, key=lambda info: info.last_heartbeat)]
 
     def counts_by_status(self) -> dict[str, int]:
+        """Agents by status, of those this process :attr:`owns` (``agent.registry.agents``)."""
         counts = dict.fromkeys((s.value for s in AgentStatus), 0)
+        owns = self.owns
         with self._lock:
             for info in self._agents.values():
-                counts[info.status.value] += 1
+                if owns is None or owns(info.agent_id):
+                    counts[info.status.value] += 1
         return counts
 
     def ages(self) -> list[tuple[str, float]]:

@@ -30,13 +30,14 @@ from _prometheus import MODULE_TIMEOUT
 from opentelemetry.sdk.trace import TracerProvider
 from stackgen.boards_pipeline import PIPELINE
 from stackgen.boards_services import SPAN_METRICS_TAG
+from stackgen.names import label, metric
 from stackgen.queries import dashboard_queries
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from otel_agents import genai
+from otel_agents import genai, semconv as sc
 from otel_agents._dashboard import PerformanceDashboard
 from otel_agents._profiler import PerformanceProfiler
 from otel_agents._system_metrics import SystemMetrics
@@ -98,9 +99,16 @@ class ShiftedClock:
         return time.time() + self.offset
 
 
+#: Where the gateway forwards ``/v1/orders/...``: the service's ``path_prefix`` is kept (no
+#: ``strip_prefix``), so the upstream serves its routes under it.
+ORDERS_PREFIX = "/orders"
+
+
 @dataclass
 class Upstream:
-    """A real HTTP service on 127.0.0.1 for the gateway: ``/ok`` 200, ``/fail`` 500."""
+    """A real HTTP service on 127.0.0.1 for the gateway: ``/orders/ok`` 200,
+    ``/orders/fail`` 500 (the paths the gateway forwards), ``/healthz`` 200. It keeps the
+    status of every answer it gave by path, so a test can tell that a 5xx came from it."""
 
     # IPPROTO_TCP: asyncio sets TCP_NODELAY only on such sockets' connections; without it
     # each keep-alive request waited ~40 ms for a delayed ACK.
@@ -111,19 +119,33 @@ class Upstream:
     )
     server: uvicorn.Server | None = None
     thread: threading.Thread | None = None
+    answered: dict[str, set[int]] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
 
     def start(self) -> Upstream:
-        async def ok(_: Request) -> PlainTextResponse:
-            return PlainTextResponse("ok")
+        def answer(request: Request, text: str, status: int) -> PlainTextResponse:
+            self.answered.setdefault(request.url.path, set()).add(status)
+            return PlainTextResponse(text, status_code=status)
 
-        async def fail(_: Request) -> PlainTextResponse:
-            return PlainTextResponse("boom", status_code=500)
+        async def ok(request: Request) -> PlainTextResponse:
+            return answer(request, "ok", 200)
 
-        app = Starlette(routes=[Route("/ok", ok), Route("/fail", fail), Route("/healthz", ok)])
+        async def fail(request: Request) -> PlainTextResponse:
+            return answer(request, "boom", 500)
+
+        async def missing(request: Request) -> PlainTextResponse:
+            return answer(request, "not found", 404)
+
+        routes = [
+            Route(f"{ORDERS_PREFIX}/ok", ok),
+            Route(f"{ORDERS_PREFIX}/fail", fail),
+            Route("/healthz", ok),
+            Route("/{path:path}", missing),
+        ]
+        app = Starlette(routes=routes)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
@@ -212,7 +234,7 @@ class Workload:
         )
         self.gateway = APIGateway({"unhealthy_threshold": 2}, **providers)
         self.gateway.register_service(
-            "orders", "Orders", "v1", upstream.url, "/healthz", path_prefix="/orders"
+            "orders", "Orders", "v1", upstream.url, "/healthz", path_prefix=ORDERS_PREFIX
         )
         # 600 a minute refills the burst of 6 in 0.6 s: every round (a scrape apart, so at
         # least a second) has 6 requests that reach the upstream and 6 refused, however soon
@@ -356,25 +378,31 @@ class Workload:
 
 
 @pytest.fixture(scope="module")
+def upstream() -> Iterator[Upstream]:
+    server = Upstream().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
 def workload(
     dashboard_target: MetricsTarget,
     dashboard_prometheus: Prometheus,
+    upstream: Upstream,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Workload]:
     """Two rounds of the workload, each scraped, so every counter has a rate."""
-    upstream = Upstream().start()
-    try:
-        with nats_server(tmp_path_factory.mktemp("nats")) as broker:
-            load = Workload(dashboard_target, upstream, broker.url)
-            try:
-                for _round in range(2):
-                    load.run_round()
-                    dashboard_prometheus.wait_for_scrape_after(time.time())
-                yield load
-            finally:
-                load.close()
-    finally:
-        upstream.stop()
+    with nats_server(tmp_path_factory.mktemp("nats")) as broker:
+        load = Workload(dashboard_target, upstream, broker.url)
+        try:
+            for _round in range(2):
+                load.run_round()
+                dashboard_prometheus.wait_for_scrape_after(time.time())
+            yield load
+        finally:
+            load.close()
 
 
 def _has_number(result: list[dict[str, Any]]) -> bool:
@@ -396,6 +424,21 @@ def test_the_expected_alert_rules_fire(
         time.sleep(0.5)
 
     assert EXPECTED_ALERTS - firing == set()
+
+
+def test_the_orders_upstream_answers_both_2xx_and_5xx(
+    dashboard_prometheus: Prometheus, workload: Workload, upstream: Upstream
+) -> None:
+    """The 5xx ratio is proven with the upstream's own 500s too, not only the gateway's 502s
+    for the closed inventory port (the upstream used to answer 404 to every forwarded path)."""
+    service = f'{label(sc.GATEWAY_SERVICE_ID)}="orders"'
+    series = f"{metric(sc.GATEWAY_REQUESTS)}{{{service}}}"
+    result = dashboard_prometheus.query(f"sum by ({label(sc.GATEWAY_STATUS_CLASS)}) ({series})")
+    classes = {sample["metric"][label(sc.GATEWAY_STATUS_CLASS)] for sample in result}
+
+    assert upstream.answered[f"{ORDERS_PREFIX}/ok"] == {200}
+    assert upstream.answered[f"{ORDERS_PREFIX}/fail"] == {500}
+    assert {"2xx", "5xx"} <= classes
 
 
 def test_every_panel_query_of_every_dashboard_returns_data(

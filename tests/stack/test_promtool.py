@@ -77,7 +77,9 @@ def test_promtool_test_rules_fails_when_a_rule_does_not_fire_as_expected(
     tmp_path: Path,
 ) -> None:
     """The cases have teeth: a threshold no input reaches makes the firing cases fail."""
-    rules = RULES.read_text(encoding="utf-8").replace(" > 90\n", " > 1000\n")
+    text = RULES.read_text(encoding="utf-8")
+    rules = text.replace("(agent_cpu_usage_percent) >= 85\n", "(agent_cpu_usage_percent) >= 1000\n")
+    assert rules != text
     result = _test_mutated(tmp_path, rules, {"OtelAgentsAgentHighCpu"})
 
     assert result.returncode != 0
