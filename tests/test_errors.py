@@ -17,8 +17,9 @@ from otel_agents._errors import (
 
 #: Exceptions that are not part of the public hierarchy, on purpose (private ones, whose
 #: names start with "_", are control flow inside one module and are skipped too). StepFailed
-#: and ToolFailed are the demo's simulated failures.
-INTERNAL = {"InvalidSetting", "StepFailed", "ToolFailed"}
+#: and ToolFailed are the demo's simulated failures; RequestError is the fake model server's
+#: refusal of a request, answered as an HTTP error (it never reaches a caller).
+INTERNAL = {"InvalidSetting", "RequestError", "StepFailed", "ToolFailed"}
 
 
 def _exception_classes() -> list[type[BaseException]]:
