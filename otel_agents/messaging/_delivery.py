@@ -21,9 +21,9 @@ older ones: an agent that accepts but never reports fills its own share and stal
 own senders. The check runs before delivery, so concurrent requests may pass a limit by the
 messages they carry (one request cannot).
 
-A pending message is held as its JSON text (made once, when it is admitted) plus its
-envelope without payload, and parsed again only to be redelivered: a payload parsed into
-Python objects takes 4 to 24 times its wire size, so holding the text makes
+A pending message is held as its JSON (made once, when it is admitted) plus its envelope
+without payload, and redelivered as that JSON, never parsed again: a payload parsed into
+Python objects takes 4 to 24 times its wire size, so holding the JSON makes
 ``max_pending_bytes`` about the memory the pending messages take. The hub's history keeps no
 payload either (:attr:`~otel_agents.messaging._records.Payloads.DIGEST`): the duplicate-id
 check compares payload digests.
@@ -70,7 +70,7 @@ _FINAL = frozenset(ACK_STATUSES.values())
 class _Pending:
     message: AgentMessage  # without payload or headers: see wire
     digest: bytes  # of the payload (payload_digest), for check_id
-    wire: str  # the message as JSON: what is redelivered, and its size is what it costs
+    wire: bytes  # the message as JSON: what is redelivered, and its size is what it costs
     attempts: int
     due: float  # on the protocol's monotonic clock
     accepted: bool  # the last attempt was accepted by the inbox
@@ -112,7 +112,7 @@ class DeliveryTracker:
         """Raise QueueFullError if ``message`` for ``recipient`` (which reports outcomes)
         would take the pending messages past a limit, counting the messages ``planned``
         ahead of it in the same request as already pending; else add its size and JSON
-        text (kept if it is delivered) to ``planned``."""
+        (kept if it is delivered) to ``planned``."""
         if not recipient.reports_outcomes:
             return
         planned = planned if planned is not None else Planned()
@@ -133,7 +133,7 @@ class DeliveryTracker:
                 f"(max_pending_deliveries={self.max_pending}): retry later, or raise "
                 "max_pending_deliveries"
             )
-        wire = message.to_json()
+        wire = message.to_json().encode()
         self._check_bytes(held, len(wire))
         planned.size += len(wire)
         planned.wires[message.message_id] = wire
@@ -177,7 +177,7 @@ class DeliveryTracker:
                 del self._per_recipient[agent_id]
         return pending
 
-    def delivered(self, message: AgentMessage, wire: str | None = None) -> None:
+    def delivered(self, message: AgentMessage, wire: bytes | None = None) -> None:
         """An inbox accepted ``message`` (``wire``: its JSON, if :meth:`admit` made it):
         wait for its outcome, if its recipient reports outcomes (an agent that does not
         would get every message ``max_delivery_attempts`` times)."""
@@ -192,7 +192,7 @@ class DeliveryTracker:
         pending = _Pending(
             without_payload(message),
             digest,
-            wire if wire is not None else message.to_json(),
+            wire if wire is not None else message.to_json().encode(),
             1,
             self.protocol.clock.monotonic() + self.ack_timeout,
             True,
@@ -334,9 +334,7 @@ class DeliveryTracker:
         pending.attempts += 1
         self._redelivered.add(1, {sc.MESSAGING_DESTINATION_NAME: message.recipient_id})
         try:
-            # Parsed again for this delivery only (it was checked when it arrived).
-            whole = AgentMessage.from_json(pending.wire)
-            await protocol.transport.deliver_async(whole, recipient)
+            await protocol.transport.redeliver_async(message, pending.wire, recipient)
         except DeliveryError as exc:
             pending.accepted, pending.last_error, pending.last_reason = False, str(exc), exc.reason
             wait = min(MAX_BACKOFF, self.backoff * 2 ** (pending.attempts - 1))

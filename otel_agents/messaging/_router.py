@@ -39,15 +39,15 @@ class Planned:
     by_recipient: dict[str, int] = field(default_factory=dict)
     #: Their wire bytes the hub will hold (messages for agents that report outcomes).
     size: int = 0
-    #: Their JSON text, by message id: made once by the admission, kept if delivered.
-    wires: dict[str, str] = field(default_factory=dict)
+    #: Their JSON, by message id: made once by the admission, kept if delivered.
+    wires: dict[str, bytes] = field(default_factory=dict)
 
 
 #: Refuses (raises) a message for a recipient, given the messages of the same request
 #: admitted ahead of it; adds what it holds for the message to the :class:`Planned`.
 Admit = Callable[[AgentInfo, AgentMessage, Planned], None]
-#: Called with each message an inbox accepted and its JSON text if the admission made it.
-Delivered = Callable[[AgentMessage, str | None], None]
+#: Called with each message an inbox accepted and its JSON if the admission made it.
+Delivered = Callable[[AgentMessage, bytes | None], None]
 
 #: The longest ``tracestate`` forwarded (W3C Trace Context: 512 characters is what every
 #: vendor must propagate; longer ones may be truncated by list member, we drop them whole).
@@ -173,5 +173,9 @@ class Router:
         for span, result in zip(spans, results, strict=True):
             if result is not None:
                 mark_failed(span, result)
+                # Returned, never raised: without this its traceback's frames (this one
+                # among them) would keep the request's parsed messages, megabytes each, in a
+                # reference cycle until the collector runs (measured: ~250 MiB more RSS).
+                result.__traceback__ = None
             span.end()
         return results

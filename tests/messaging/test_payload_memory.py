@@ -15,12 +15,18 @@ receive and process (and report) only when the test says so.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 
 import _http
 import pytest
 from _servers import ThreadServer
+from _waits import eventually
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from otel_agents.messaging import AgentMessage, QueueFullError
 from otel_agents.messaging._hub import create_hub, create_hub_app
@@ -35,6 +41,8 @@ pytestmark = pytest.mark.integration  # a hub and inboxes on 127.0.0.1
 #: Small limits: three of the ~2.3 KB messages below fit, the fourth does not.
 LIMIT = 8192
 PAD = "x" * 2000
+#: Generous bound on every wait (a loaded machine), never a speed assertion.
+DEADLINE = 30.0
 
 
 def message(sender: str, recipient: str, pad: str = PAD) -> AgentMessage:
@@ -218,3 +226,38 @@ def test_past_max_queued_bytes_the_inbox_answers_queue_full_and_recovers(
         assert len(agent.queue) == 3
     finally:
         server.stop()
+
+
+def test_the_hub_redelivers_a_pending_message_as_the_json_it_holds() -> None:
+    """An inbox that answers 202 and never reports gets the message again after
+    ack_timeout: the very bytes of the first delivery, payload included, signed anew; the
+    hub counts them once in its pending bytes."""
+    config = {"ack_timeout": 0.2, "retry_backoff": 0.2, "max_delivery_attempts": 1000}
+    hub = ThreadServer(create_hub_app(create_hub(config, security=security()), security()))
+    bodies: list[bytes] = []
+
+    async def inbox(request: Request) -> Response:
+        body = await request.body()
+        security().verify(request.headers, body, json.loads(body)["message_id"])  # or 500
+        bodies.append(body)
+        return JSONResponse({"message_id": json.loads(body)["message_id"]}, status_code=202)
+
+    stub = ThreadServer(Starlette(routes=[Route("/inbox", inbox, methods=["POST"])]))
+    hub.start()
+    stub.start()
+    try:
+        for agent, endpoint in (("a", "http://127.0.0.1:1"), ("stub", stub.url)):
+            body = {"agent_id": agent, "name": agent, "capabilities": [],
+                    "endpoint": endpoint, "reports_outcomes": True}  # fmt: skip
+            answer = _http.post(f"{hub.url}/agents", json=body, headers=AUTH, timeout=10)
+            assert answer.status_code == 201, answer.text
+        sent = message("a", "stub")
+        answer = post_signed(f"{hub.url}/messages", sent.to_json().encode(), sent.message_id)
+        assert answer.status_code == 202, answer.text
+        eventually(lambda: len(bodies) >= 2, "a redelivery", timeout=DEADLINE)
+        assert bodies[1] == bodies[0]
+        assert json.loads(bodies[1])["payload"] == {"pad": PAD}
+        assert hub_view(hub.url) == {"pending": 1, "pending_bytes": len(bodies[0])}
+    finally:
+        stub.stop()
+        hub.stop()

@@ -7,12 +7,15 @@ when it is reported or dead-lettered, and ``admit`` refuses past ``max_pending_b
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from typing import Any
 
 import pytest
 
 from otel_agents.messaging import AgentCommunicationProtocol, AgentMessage, QueueFullError
+from otel_agents.messaging._cli import _config, register
+from otel_agents.messaging._config import read_config
 from otel_agents.messaging._delivery import DeliveryTracker
 from otel_agents.messaging._message import new_message
 from otel_agents.messaging._records import Payloads
@@ -49,8 +52,8 @@ def worker(comm: AgentCommunicationProtocol) -> AgentInfo:
 def test_a_pending_message_costs_its_json_and_is_redelivered_whole(
     make_comm: Any, clock: FakeClock
 ) -> None:
-    """The tracker holds the message's JSON (no parsed payload); the redelivery parses it
-    back into the same message; dead-lettering it releases its bytes."""
+    """The tracker holds the message's JSON (no parsed payload); the in-process transport's
+    redelivery parses it back into the same message; dead-lettering it releases its bytes."""
     comm, tracker = setup(make_comm)
     message = routed(comm, clock)
     tracker.delivered(message)
@@ -92,7 +95,7 @@ def test_admit_refuses_past_max_pending_bytes_counting_the_request_ahead(
     planned = Planned()
     ahead = routed(comm, clock)
     tracker.admit(worker(comm), ahead, planned)
-    assert (planned.size, planned.wires) == (size, {ahead.message_id: ahead.to_json()})
+    assert (planned.size, planned.wires) == (size, {ahead.message_id: ahead.to_json().encode()})
     planned.count, planned.by_recipient = 1, {"worker": 1}
     with pytest.raises(QueueFullError, match=rf"max_pending_bytes={2 * size + 10}\)") as refused:
         tracker.admit(worker(comm), routed(comm, clock), planned)
@@ -118,3 +121,16 @@ def test_messages_for_agents_that_do_not_report_cost_nothing(
     planned = Planned()
     tracker.admit(legacy, routed(comm, clock), planned)
     assert (planned.size, planned.wires) == (0, {})
+
+
+def test_the_cli_flags_set_the_byte_limits_else_the_declared_defaults_apply() -> None:
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    hub = _config(parser.parse_args(["hub", "--max-pending-bytes", "4096"]))
+    assert read_config(hub)["max_pending_bytes"] == 4096
+    assert read_config(_config(parser.parse_args(["hub"])))["max_pending_bytes"] == 64 * 2**20
+    agent = _config(parser.parse_args(["agent", "--id", "b", "--max-queued-bytes", "2048"]))
+    assert read_config(agent)["max_queued_bytes"] == 2048
+    assert read_config(_config(parser.parse_args(["agent", "--id", "b"])))["max_queued_bytes"] == (
+        16 * 2**20
+    )
