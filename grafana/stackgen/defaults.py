@@ -9,8 +9,8 @@ stack's Prometheus rules on the same metrics take their thresholds, comparison (
 
 from __future__ import annotations
 
-from otel_agents._alert_rules import DEFAULT_RULES, ThresholdRule
 from otel_agents._alert_record import AlertLevel
+from otel_agents._alert_rules import DEFAULT_RULES, ThresholdRule
 from otel_agents._dashboard_sources import DOWN_STATUSES
 
 __all__ = [

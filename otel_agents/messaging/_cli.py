@@ -85,6 +85,13 @@ def register(subparsers: Any) -> None:
         help="messages kept waiting for one agent's outcome reports (default 1000)",
     )
     hub.add_argument(
+        "--max-pending-bytes",
+        type=int,
+        default=None,
+        help="bytes (as JSON) of the messages kept waiting for an outcome report, in all "
+        "(default 67108864: 64 MiB)",
+    )
+    hub.add_argument(
         "--offline-agent-retention",
         type=float,
         default=None,
@@ -102,6 +109,12 @@ def register(subparsers: Any) -> None:
     agent.add_argument("--hub", default="http://127.0.0.1:8100", help="the hub's base URL")
     agent.add_argument("--endpoint", help="URL others reach this inbox at (default: host:port)")
     agent.add_argument("--forward-to", help="forward every message received to this agent")
+    agent.add_argument(
+        "--max-queued-bytes",
+        type=int,
+        default=None,
+        help="bytes (as JSON) of the messages queued or being processed (default 16777216)",
+    )
     _nats_options(agent)
     agent.set_defaults(handler=run_agent)
 
@@ -192,9 +205,16 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
         )
         if args.ack_timeout is not None:  # else the variable, else the default
             config["ack_timeout"] = args.ack_timeout
-        for key in ("max_pending_deliveries", "max_pending_per_agent", "offline_agent_retention"):
+        for key in (
+            "max_pending_deliveries",
+            "max_pending_per_agent",
+            "offline_agent_retention",
+            "max_pending_bytes",
+        ):
             if getattr(args, key) is not None:  # else the declared default
                 config[key] = getattr(args, key)
+    if getattr(args, "max_queued_bytes", None) is not None:  # an agent
+        config["max_queued_bytes"] = args.max_queued_bytes
     return config
 
 

@@ -179,7 +179,7 @@ MESSAGING_PARAMS: tuple[Param[Any], ...] = (
         None,
         10_000,
         (
-            "messages the hub keeps (payload included) waiting for their recipients' outcome"
+            "messages the hub keeps (as JSON text) waiting for their recipients' outcome"
             " reports; past it new ones for reporting agents get a 503 queue_full"
         ),
         number(int, minimum=1),
@@ -194,6 +194,30 @@ MESSAGING_PARAMS: tuple[Param[Any], ...] = (
             " not the hub's"
         ),
         number(int, minimum=1),
+    ),
+    Param(
+        M,
+        "max_pending_bytes",
+        None,
+        64 * 1024 * 1024,
+        (
+            "bytes (as JSON) of those messages in all; the hub holds them as JSON text, so"
+            " this is about the memory they take; past it new ones for reporting agents get"
+            " a 503 queue_full"
+        ),
+        number(int, minimum=1024),
+    ),
+    Param(
+        M,
+        "max_queued_bytes",
+        None,
+        16 * 1024 * 1024,
+        (
+            "bytes (as JSON) of the messages a RemoteAgent's inbox accepted and has not"
+            " settled (queued or being processed); past it the inbox answers 503 queue_full."
+            " Parsed, they take ~8x that in memory (up to 24x)"
+        ),
+        number(int, minimum=1024),
     ),
     Param(
         M,

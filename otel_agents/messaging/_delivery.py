@@ -12,13 +12,21 @@ each attempt up to 60 s. After
 unregistered, it is parked in a bounded dead-letter store (``GET /dead-letters``), counted in
 ``agent.message.dead_lettered`` and its record says ``dead_lettered`` and why.
 
-The pending messages are bounded: at most ``max_pending_deliveries`` in all and
-``max_pending_per_agent`` for one recipient. Past either, the hub refuses a new message for
-a reporting agent before delivering it (:meth:`DeliveryTracker.admit`: ``503 queue_full``,
-the sender's :class:`~otel_agents.messaging.QueueFullError` says which limit), rather than
-dead-letter older ones: an agent that accepts but never reports fills its own share and
-stalls only its own senders. The check runs before delivery, so concurrent requests may pass
-a limit by the messages they carry (one request cannot).
+The pending messages are bounded: at most ``max_pending_deliveries`` in all,
+``max_pending_per_agent`` for one recipient and ``max_pending_bytes`` of JSON in all. Past
+any, the hub refuses a new message for a reporting agent before delivering it
+(:meth:`DeliveryTracker.admit`: ``503 queue_full``, the sender's
+:class:`~otel_agents.messaging.QueueFullError` says which limit), rather than dead-letter
+older ones: an agent that accepts but never reports fills its own share and stalls only its
+own senders. The check runs before delivery, so concurrent requests may pass a limit by the
+messages they carry (one request cannot).
+
+A pending message is held as its JSON (made once, when it is admitted) plus its envelope
+without payload, and redelivered as that JSON, never parsed again: a payload parsed into
+Python objects takes 4 to 24 times its wire size, so holding the JSON makes
+``max_pending_bytes`` about the memory the pending messages take. The hub's history keeps no
+payload either (:attr:`~otel_agents.messaging._records.Payloads.DIGEST`): the duplicate-id
+check compares payload digests.
 
 The state lives in the hub's memory: a hub restart forgets pending messages.
 """
@@ -35,8 +43,14 @@ from otel_agents import semconv as sc
 from otel_agents.messaging._errors import DeliveryError, DuplicateMessageError, QueueFullError
 from otel_agents.messaging._message import AgentMessage
 from otel_agents.messaging._protocol import AgentCommunicationProtocol
-from otel_agents.messaging._records import DeadLetter, MessageStatus
+from otel_agents.messaging._records import (
+    DeadLetter,
+    MessageStatus,
+    payload_digest,
+    without_payload,
+)
 from otel_agents.messaging._registry import AgentInfo
+from otel_agents.messaging._router import Planned
 
 __all__ = ["DeadLetter", "DeliveryTracker"]
 
@@ -54,7 +68,9 @@ _FINAL = frozenset(ACK_STATUSES.values())
 
 @dataclass
 class _Pending:
-    message: AgentMessage
+    message: AgentMessage  # without payload or headers: see wire
+    digest: bytes  # of the payload (payload_digest), for check_id
+    wire: bytes  # the message as JSON: what is redelivered, and its size is what it costs
     attempts: int
     due: float  # on the protocol's monotonic clock
     accepted: bool  # the last attempt was accepted by the inbox
@@ -74,8 +90,10 @@ class DeliveryTracker:
         self.max_dead_letters: int = config["max_dead_letters"]
         self.max_pending: int = config["max_pending_deliveries"]
         self.max_pending_per_agent: int = config["max_pending_per_agent"]
+        self.max_pending_bytes: int = config["max_pending_bytes"]
         self._pending: dict[str, _Pending] = {}
         self._per_recipient: dict[str, int] = {}  # pending messages, by recipient
+        self._bytes = 0  # the pending messages' wire bytes (len of each wire)
         self._dead: OrderedDict[str, DeadLetter] = OrderedDict()
         self._lock = threading.Lock()
         self.dropped_dead_letters = 0
@@ -88,16 +106,21 @@ class DeliveryTracker:
         """How often :meth:`tick` should run: often enough for the shortest wait."""
         return min(1.0, max(0.02, min(self.ack_timeout, self.backoff) / 4))
 
-    def admit(self, recipient: AgentInfo, planned: int = 0, planned_for_it: int = 0) -> None:
-        """Raise QueueFullError if a message for ``recipient`` (which reports outcomes)
-        would take the pending messages past a limit, counting ``planned`` more of the same
-        request (``planned_for_it`` of them for this recipient) as already pending."""
+    def admit(
+        self, recipient: AgentInfo, message: AgentMessage, planned: Planned | None = None
+    ) -> None:
+        """Raise QueueFullError if ``message`` for ``recipient`` (which reports outcomes)
+        would take the pending messages past a limit, counting the messages ``planned``
+        ahead of it in the same request as already pending; else add its size and JSON
+        (kept if it is delivered) to ``planned``."""
         if not recipient.reports_outcomes:
             return
+        planned = planned if planned is not None else Planned()
         agent_id = recipient.agent_id
         with self._lock:
-            total = len(self._pending) + planned
-            mine = self._per_recipient.get(agent_id, 0) + planned_for_it
+            total = len(self._pending) + planned.count
+            mine = self._per_recipient.get(agent_id, 0) + planned.by_recipient.get(agent_id, 0)
+            held = self._bytes + planned.size
         if mine >= self.max_pending_per_agent:
             raise QueueFullError(
                 f"the hub holds {mine} messages delivered to {agent_id!r} whose outcome it has "
@@ -110,6 +133,27 @@ class DeliveryTracker:
                 f"(max_pending_deliveries={self.max_pending}): retry later, or raise "
                 "max_pending_deliveries"
             )
+        wire = message.to_json().encode()
+        self._check_bytes(held, len(wire))
+        planned.size += len(wire)
+        planned.wires[message.message_id] = wire
+
+    def _check_bytes(self, held: int, size: int) -> None:
+        """Raise QueueFullError if ``size`` more bytes past ``held`` pass max_pending_bytes."""
+        limit = self.max_pending_bytes
+        if held + size <= limit:
+            return
+        if size > limit:
+            raise QueueFullError(
+                f"the message is {size} bytes as JSON, more than the hub holds for all pending "
+                f"messages (max_pending_bytes={limit}): raise max_pending_bytes above "
+                "max_message_size"
+            )
+        raise QueueFullError(
+            f"the hub holds {held} bytes (as JSON) of delivered messages whose outcome it has "
+            f"not heard and this one is {size} (max_pending_bytes={limit}): retry later, or "
+            "raise max_pending_bytes"
+        )
 
     def _track(self, pending: _Pending) -> None:
         """Add ``pending`` (called with ``_lock`` held)."""
@@ -118,11 +162,13 @@ class DeliveryTracker:
         self._pending[message.message_id] = pending
         agent_id = message.recipient_id
         self._per_recipient[agent_id] = self._per_recipient.get(agent_id, 0) + 1
+        self._bytes += len(pending.wire)
 
     def _untrack(self, message_id: str) -> _Pending | None:
         """Remove and return the pending ``message_id`` (called with ``_lock`` held)."""
         pending = self._pending.pop(message_id, None)
         if pending is not None:
+            self._bytes -= len(pending.wire)
             agent_id = pending.message.recipient_id
             left = self._per_recipient[agent_id] - 1
             if left:
@@ -131,10 +177,10 @@ class DeliveryTracker:
                 del self._per_recipient[agent_id]
         return pending
 
-    def delivered(self, message: AgentMessage) -> None:
-        """An inbox accepted ``message``: wait for its outcome, if its recipient reports
-        outcomes (an agent that does not would get every message ``max_delivery_attempts``
-        times)."""
+    def delivered(self, message: AgentMessage, wire: bytes | None = None) -> None:
+        """An inbox accepted ``message`` (``wire``: its JSON, if :meth:`admit` made it):
+        wait for its outcome, if its recipient reports outcomes (an agent that does not
+        would get every message ``max_delivery_attempts`` times)."""
         record = self.protocol.messages.get(message.message_id)
         if record is not None and record.status in _FINAL:
             return  # the recipient processed it and said so before its 202 reached us
@@ -142,9 +188,17 @@ class DeliveryTracker:
         recipient = self.protocol.registry.lookup(message.recipient_id)
         if recipient is None or not recipient.reports_outcomes:
             return
-        now = self.protocol.clock.monotonic()
+        digest = record.payload_key() if record is not None else payload_digest(message.payload)
+        pending = _Pending(
+            without_payload(message),
+            digest,
+            wire if wire is not None else message.to_json().encode(),
+            1,
+            self.protocol.clock.monotonic() + self.ack_timeout,
+            True,
+        )
         with self._lock:
-            self._track(_Pending(message, 1, now + self.ack_timeout, True))
+            self._track(pending)
 
     def acknowledge(
         self, message_id: str, agent_id: str | None, status: str, error_type: str | None
@@ -190,7 +244,13 @@ class DeliveryTracker:
             pending = self._pending.get(message_id)
             letter = self._dead.get(message_id)
         record = self.protocol.messages.get(message_id)
-        same = [_content(message) == _content(held.message) for held in (pending, record) if held]
+        held = [(p.message, p.digest) for p in (pending,) if p is not None]
+        if record is not None:
+            held.append((record.message, record.payload_key()))
+        same: list[bool] = []
+        if held:  # the new message's digest only when the id is taken (a large one costs ms)
+            mine = _content(message, payload_digest(message.payload))
+            same = [mine == _content(other, digest) for other, digest in held]
         if letter is not None:
             ours = (message.sender_id, message.recipient_id, message.message_type.value)
             same.append(ours == (letter.sender_id, letter.recipient_id, letter.message_type))
@@ -216,6 +276,14 @@ class DeliveryTracker:
         with self._lock:
             held = [p.message for p in self._pending.values()]
         return sum(agent_id in (m.sender_id, m.recipient_id) for m in held)
+
+    def pending_bytes(self, agent_id: str | None = None) -> int:
+        """The wire bytes those deliveries hold (what ``max_pending_bytes`` bounds)."""
+        if agent_id is None:
+            return self._bytes
+        with self._lock:
+            held = [(p.message, len(p.wire)) for p in self._pending.values()]
+        return sum(size for m, size in held if agent_id in (m.sender_id, m.recipient_id))
 
     async def tick(self) -> None:
         """Redeliver or dead-letter every pending message whose wait is over.
@@ -266,7 +334,7 @@ class DeliveryTracker:
         pending.attempts += 1
         self._redelivered.add(1, {sc.MESSAGING_DESTINATION_NAME: message.recipient_id})
         try:
-            await protocol.transport.deliver_async(message, recipient)
+            await protocol.transport.redeliver_async(message, pending.wire, recipient)
         except DeliveryError as exc:
             pending.accepted, pending.last_error, pending.last_reason = False, str(exc), exc.reason
             wait = min(MAX_BACKOFF, self.backoff * 2 ** (pending.attempts - 1))
@@ -317,9 +385,10 @@ class DeliveryTracker:
         protocol.messages.update(message_id, status, protocol.clock.time(), error, error_type)
 
 
-def _content(message: AgentMessage) -> tuple[object, ...]:
+def _content(message: AgentMessage, digest: bytes) -> tuple[object, ...]:
     """What makes two envelopes under one id the same message (trace headers aside: a
-    retry may travel in a new trace)."""
+    retry may travel in a new trace); ``digest`` stands for the payload (a held message
+    keeps no payload: see :func:`~otel_agents.messaging._records.payload_digest`)."""
     m = message
-    return (m.sender_id, m.recipient_id, m.message_type, m.priority, m.payload, m.created_at,
+    return (m.sender_id, m.recipient_id, m.message_type, m.priority, digest, m.created_at,
             m.expires_at, m.conversation_id, m.broadcast)  # fmt: skip

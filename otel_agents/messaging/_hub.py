@@ -11,7 +11,8 @@ set. Errors are JSON ``{"error": code, "detail": message}`` with these codes:
 ``too_large`` (413), ``expired`` (410), ``unauthorized`` (401), ``unsigned`` /
 ``bad_signature`` / ``stale`` / ``replayed`` (403), ``registry_full`` (503: ``max_agents``
 are registered), ``queue_full`` (503: too many messages wait for their outcome, see
-``max_pending_deliveries`` and ``max_pending_per_agent``), delivery failures (502).
+``max_pending_deliveries``, ``max_pending_per_agent`` and ``max_pending_bytes``), delivery
+failures (502). The hub's history keeps no payload (see :mod:`._delivery`).
 
 A message id names one message: the hub refuses (``duplicate_message``) a message whose id
 it still holds (history, pending delivery or dead letter) for another message; the same
@@ -71,6 +72,7 @@ from otel_agents.messaging._http import (
 )
 from otel_agents.messaging._message import AgentMessage
 from otel_agents.messaging._protocol import AgentCommunicationProtocol
+from otel_agents.messaging._records import Payloads
 from otel_agents.messaging._router import Router
 from otel_agents.messaging._runtime import broadcast_copies, broadcast_recipients
 from otel_agents.messaging._security import SecurityConfig
@@ -112,6 +114,8 @@ def create_hub_app(
     """The hub's Starlette app around ``hub`` (see the module docstring for its routes)."""
     security = security or SecurityConfig()
     telemetry = hub.telemetry
+    # Records keep a payload digest, not the payload: nothing here shows one again.
+    hub.messages.payloads = Payloads.DIGEST
     tracker = DeliveryTracker(hub)
     router = Router(hub, tracker.delivered, check_id=tracker.check_id, admit=tracker.admit)
     limit: int = hub.config["max_message_size"]
@@ -248,6 +252,7 @@ def create_hub_app(
                 "count": len(letters),
                 "dropped": tracker.dropped_dead_letters,
                 "pending": tracker.pending(proven),
+                "pending_bytes": tracker.pending_bytes(proven),
             }
         )
 

@@ -67,7 +67,8 @@ class RemoteRunning(AgentRuntime):
         The history keeps the record of every message queued or being processed (it drops
         settled ones only): were it to drop one, the outcome would never be reported and
         the hub's redelivery would run the message again. So a message is also refused as
-        queue full while ``max_message_history`` records are all unsettled.
+        queue full while ``max_message_history`` records are all unsettled, or when its
+        JSON would take the unsettled messages past ``max_queued_bytes``.
         """
         known = self.messages.get(message.message_id)
         if known is not None and known.message.recipient_id == message.recipient_id:
@@ -84,11 +85,13 @@ class RemoteRunning(AgentRuntime):
                 "queued or being processed (max_message_history): retry later, or raise "
                 "max_message_history above max_queue_size"
             )
+        size = len(message.to_json())  # its wire bytes, bounded by max_queued_bytes
+        self.messages.check_bytes(size, self.agent_id)
         self.queue.put(message, message.priority)
         # Recorded only once queued: a record is what makes the next copy a duplicate. No
         # await between the two, so this agent's consumer (on this loop) cannot take the
         # message before its record exists.
-        self.messages.add(message, self.clock.time())
+        self.messages.add(message, self.clock.time(), size)
 
     async def process_next(self) -> AgentMessage:
         """Wait for the most urgent message and process it; return it."""

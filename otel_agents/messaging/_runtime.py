@@ -17,7 +17,7 @@ from otel_agents._runtime import SYSTEM_CLOCK, Clock
 from otel_agents.messaging._config import read_config
 from otel_agents.messaging._consumer import MessageConsumer
 from otel_agents.messaging._message import AgentMessage, AgentStatus, new_message
-from otel_agents.messaging._records import MessageLog
+from otel_agents.messaging._records import MessageLog, Payloads
 from otel_agents.messaging._registry import AgentInfo
 from otel_agents.messaging._telemetry import MessagingTelemetry
 
@@ -34,7 +34,9 @@ class AgentRuntime:
         meter_provider: defaults to the global one.
         keep_unsettled: the history never drops the record of a message not yet settled
             (see :class:`MessageLog`): a recipient that decides from it what is a duplicate
-            and what to report needs that.
+            and what to report needs that. Such an inbox's history also drops a payload once
+            its message is settled and bounds the unsettled messages' wire bytes by
+            ``max_queued_bytes`` (:meth:`MessageLog.check_bytes`).
     """
 
     def __init__(
@@ -52,7 +54,10 @@ class AgentRuntime:
         )
         self.clock: Clock = clock or SYSTEM_CLOCK
         self.messages = MessageLog(
-            self.config["max_message_history"], keep_unsettled=keep_unsettled
+            self.config["max_message_history"],
+            keep_unsettled=keep_unsettled,
+            payloads=Payloads.UNSETTLED if keep_unsettled else Payloads.KEEP,
+            max_unsettled_bytes=self.config["max_queued_bytes"] if keep_unsettled else None,
         )
         self.consumer = MessageConsumer(
             self.telemetry, self.clock, self.messages, self.config["message_timeout"]

@@ -113,6 +113,14 @@ class Transport(ABC):
     async def deliver_async(self, message: AgentMessage, recipient: AgentInfo) -> None:
         self.deliver(message, recipient)
 
+    async def redeliver_async(
+        self, message: AgentMessage, wire: bytes, recipient: AgentInfo
+    ) -> None:
+        """Deliver again a message held as its JSON ``wire`` (the hub's pending ones;
+        ``message`` is its envelope, maybe without payload). The default parses ``wire``
+        back; a transport that sends JSON sends it as it is."""
+        await self.deliver_async(AgentMessage.from_json(wire), recipient)
+
     async def deliver_many_async(
         self, messages: list[AgentMessage], recipient: AgentInfo
     ) -> dict[str, DeliveryError]:
@@ -219,9 +227,9 @@ class HttpTransport(Transport):
         self._owns_async_client = client is None
 
     def _request(
-        self, message: AgentMessage, recipient: AgentInfo
+        self, message: AgentMessage, recipient: AgentInfo, body: bytes | None = None
     ) -> tuple[str, bytes, dict[str, str]]:
-        body = message.to_json().encode()
+        body = message.to_json().encode() if body is None else body
         headers = {"content-type": "application/json"}
         headers.update(self.security.request_headers(self.identity, recipient.agent_id))
         headers.update(self.security.sign(message.message_id, body))
@@ -240,7 +248,19 @@ class HttpTransport(Transport):
         raise_for_delivery(answer, recipient.agent_id)
 
     async def deliver_async(self, message: AgentMessage, recipient: AgentInfo) -> None:
-        url, body, headers = self._request(message, recipient)
+        await self._post_one(message, recipient, None)
+
+    async def redeliver_async(
+        self, message: AgentMessage, wire: bytes, recipient: AgentInfo
+    ) -> None:
+        """POST ``wire`` as it is: parsed back, a large payload would take several times
+        its size in memory, for each of the redeliveries in flight."""
+        await self._post_one(message, recipient, wire)
+
+    async def _post_one(
+        self, message: AgentMessage, recipient: AgentInfo, body: bytes | None
+    ) -> None:
+        url, body, headers = self._request(message, recipient, body)
         answer = await post_async(
             self._async(), url, body, headers, recipient, timeout=self._timeout, limit=MAX_ANSWER
         )

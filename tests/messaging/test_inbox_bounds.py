@@ -118,6 +118,14 @@ class RecordingTransport(HttpTransport):
         finally:
             self.events.append(f"{recipient.agent_id} call ended")
 
+    async def redeliver_async(
+        self, message: AgentMessage, wire: bytes, recipient: AgentInfo
+    ) -> None:
+        try:  # the hub redelivers the JSON it holds
+            await super().redeliver_async(message, wire, recipient)
+        finally:
+            self.events.append(f"{recipient.agent_id} call ended")
+
 
 def make_hub(clock: FakeClock, transport: HttpTransport) -> AgentCommunicationProtocol:
     config = {"heartbeat_monitor": False, "ack_timeout": 5.0, "retry_backoff": 5.0}
