@@ -209,9 +209,10 @@ def write_json_atomic(
     path = Path(filepath)
     try:
         text = json.dumps(data, indent=2, default=_json_default, allow_nan=False)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         # Strict JSON has no NaN and only scalar keys: rather than lose the whole export to
         # one such value (what is recorded is never lost), write it as null / its str().
+        # Nesting too deep for the encoder gets the same depth-bounded second pass.
         try:
             text = json.dumps(_json_safe(data, 0), indent=2, default=_json_default)
         except (TypeError, ValueError, RecursionError) as exc:
