@@ -22,6 +22,7 @@ The admin API (``/_gateway``) is never captured.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -30,8 +31,9 @@ from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from otel_agents._errors import invalid_value
-from otel_agents._export import redact
+from otel_agents._export import redact_value
 from otel_agents._history import BoundedHistory, TimeRange
+from otel_agents._runtime import FailureLog, failsafe_call
 from otel_agents.gateway._admin import ADMIN_PREFIX
 from otel_agents.gateway._history import (
     MAX_HEADERS,
@@ -46,6 +48,8 @@ from otel_agents.gateway._history import (
 )
 
 __all__ = ["Exchange", "ExchangeCapture", "ExchangeStore"]
+
+_logger = logging.getLogger("otel_agents.gateway")
 
 _RESPONSE_HEADERS = frozenset(
     {"content-type", "content-length", "content-encoding", "cache-control", "etag",
@@ -94,6 +98,11 @@ class ExchangeCapture:
     def __init__(self, app: ASGIApp, store: ExchangeStore) -> None:
         self.app = app
         self.store = store
+        # Recording runs after the response is sent: a failure there costs the exchange,
+        # never the request, and is logged once (not once per request a client can send).
+        self._failures = FailureLog(
+            _logger, "exchange history: %s failed; exchanges may be missing (logged once)"
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "") if scope["type"] == "http" else ""
@@ -123,21 +132,42 @@ class ExchangeCapture:
         try:
             await self.app(scope, watch_receive, watch_send)
         finally:
-            context = trace.get_current_span().get_span_context()
-            self.store.append(
-                Exchange(
-                    timestamp=time.time(),
-                    trace_id=format(context.trace_id, "032x") if context.is_valid else "",
-                    method=clip(str(scope.get("method", "")), 16),
-                    path=clip(redact_target(path), MAX_TARGET),
-                    status_code=status[0] if status else 500,
-                    request_body=request.shown(_content_type(scope.get("headers", ()))),
-                    request_truncated=request.truncated,
-                    response_headers=_response_headers(headers),
-                    response_body=response.shown(_content_type(headers)),
-                    response_truncated=response.truncated,
-                )
+            failsafe_call(
+                self._record,
+                scope,
+                path,
+                request,
+                response,
+                status,
+                headers,
+                failures=self._failures,
+                key="recording an exchange",
             )
+
+    def _record(
+        self,
+        scope: Scope,
+        path: str,
+        request: _Body,
+        response: _Body,
+        status: list[int],
+        headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        context = trace.get_current_span().get_span_context()
+        self.store.append(
+            Exchange(
+                timestamp=time.time(),
+                trace_id=format(context.trace_id, "032x") if context.is_valid else "",
+                method=clip(str(scope.get("method", "")), 16),
+                path=clip(redact_target(path), MAX_TARGET),
+                status_code=status[0] if status else 500,
+                request_body=request.shown(_content_type(scope.get("headers", ()))),
+                request_truncated=request.truncated,
+                response_headers=_response_headers(headers),
+                response_body=response.shown(_content_type(headers)),
+                response_truncated=response.truncated,
+            )
+        )
 
 
 class _Body:
@@ -167,19 +197,16 @@ class _Body:
                 document = json.loads(data)
             except ValueError:
                 return f"<{self.size} bytes of {content_type}: not valid JSON>"
-            return redact(document) if isinstance(document, dict) else _redact_list(document)
+            except RecursionError:  # "[[[[...": a few KiB nest past the parser's depth
+                return f"<{self.size} bytes of {content_type}: nested too deeply>"
+            # Depth-bounded (nesting past MAX_DEPTH becomes REDACTED): a client controls it.
+            return redact_value(document)
         if "json" in content_type:  # cut JSON cannot be parsed, so it cannot be redacted
             return f"<{self.size} bytes of {content_type}: over max_body_bytes>"
         if content_type.startswith(_TEXT_TYPES):
             text = data.decode("utf-8", errors="replace")
             return redact_query(text) if "form-urlencoded" in content_type else text
         return f"<{self.size} bytes of {content_type or 'unknown type'}>"
-
-
-def _redact_list(document: Any) -> Any:
-    if isinstance(document, list):
-        return [redact(item) if isinstance(item, dict) else _redact_list(item) for item in document]
-    return document
 
 
 def _content_type(headers: Any) -> str:
