@@ -13,7 +13,9 @@ What is kept, and how it is bounded:
 * JSON bodies with the values of secret-looking keys replaced (``password``, ``token``,
   ``api_key``, ... as everywhere in otel-agents), form bodies with secret parameters
   masked, other text as is, binary bodies as ``<N bytes of TYPE>`` only;
-* response headers: the known-safe ones, credentials (``Set-Cookie``, ...) masked;
+* response headers: the known-safe ones, credentials (``Set-Cookie``, ...) masked, and
+  ``Location``/``Content-Location`` with token-like query parameters (``code``, ``token``,
+  ``sig``, ...) and ``user:pass@`` masked as in the history;
 * at most ``max_records`` exchanges (1000), the oldest dropped first.
 
 The admin API (``/_gateway``) is never captured.
@@ -51,10 +53,13 @@ __all__ = ["Exchange", "ExchangeCapture", "ExchangeStore"]
 
 _logger = logging.getLogger("otel_agents.gateway")
 
+#: URL-valued headers: kept with credentials and token-like parameters masked
+#: (``Location: /cb?code=...`` of an OAuth redirect carries a one-time credential).
+_URL_HEADERS = frozenset({"location", "content-location"})
 _RESPONSE_HEADERS = frozenset(
     {"content-type", "content-length", "content-encoding", "cache-control", "etag",
-     "location", "retry-after", "x-request-id", "traceparent"}
-)  # fmt: skip
+     "retry-after", "x-request-id", "traceparent"}
+) | _URL_HEADERS  # fmt: skip
 _TEXT_TYPES = ("text/", "application/xml", "application/x-www-form-urlencoded")
 
 
@@ -224,9 +229,18 @@ def _response_headers(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
         name = raw_name.decode("latin-1").lower()
         if is_secret_name(name) or name == "set-cookie":
             kept[clip(name, MAX_NAME)] = REDACTED
+        elif name in _URL_HEADERS:
+            kept[name] = clip(_redacted_url(raw_value.decode("latin-1")), MAX_VALUE)
         elif name in _RESPONSE_HEADERS:
             kept[name] = clip(raw_value.decode("latin-1"), MAX_VALUE)
     return kept
+
+
+def _redacted_url(value: str) -> str:
+    try:
+        return redact_target(value)
+    except ValueError:  # not parsable as a URL ("http://[::1"): nothing of it is kept
+        return REDACTED
 
 
 def _timestamp_of(exchange: Exchange) -> float:
