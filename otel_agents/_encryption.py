@@ -23,13 +23,18 @@ from typing import Any
 from otel_agents._errors import ConfigurationError, ExportError
 from otel_agents._server_params import EXPORT_KEY
 
-__all__ = ["EXPORT_KEY_ENV", "decrypt_export", "encrypt_bytes", "generate_key"]
+__all__ = ["EXPORT_KEY_ENV", "decrypt_export", "encrypt_bytes", "export_fernet", "generate_key"]
 
 #: The environment variable holding the Fernet key (32 bytes, URL-safe base64).
 EXPORT_KEY_ENV = EXPORT_KEY.variable
 
 
-def _fernet() -> Any:
+def export_fernet() -> Any:
+    """The ``Fernet`` of the key in ``OTEL_AGENTS_EXPORT_KEY``.
+
+    Raises:
+        ConfigurationError: the library is missing, or the variable is unset or not a key.
+    """
     try:
         from cryptography.fernet import Fernet
     except ImportError as exc:
@@ -69,7 +74,7 @@ def encrypt_bytes(data: bytes) -> bytes:
     Raises:
         ConfigurationError: the library is missing, or the variable is unset or not a key.
     """
-    token: bytes = _fernet().encrypt(data)
+    token: bytes = export_fernet().encrypt(data)
     return token
 
 
@@ -83,7 +88,7 @@ def decrypt_export(filepath: str | os.PathLike[str]) -> Any:
     """
     from cryptography.fernet import InvalidToken
 
-    fernet = _fernet()
+    fernet = export_fernet()
     path = Path(filepath)
     try:
         token = path.read_bytes()

@@ -8,6 +8,7 @@ write raises :class:`~otel_agents._errors.ExportError` and leaves the old file a
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import math
 import os
@@ -17,7 +18,7 @@ import urllib.parse
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from otel_agents._errors import ExportError, InvalidValueError, invalid_type
 from otel_agents._runtime import BoundedCache
@@ -190,7 +191,7 @@ def export_envelope(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
 def write_json_atomic(
     filepath: str | os.PathLike[str], data: Any, *, encrypt: bool = False
 ) -> Path:
-    """Write ``data`` as JSON to ``filepath`` atomically; return the resolved path.
+    """Write ``data`` as JSON (UTF-8) to ``filepath`` atomically; return the resolved path.
 
     ``encrypt=True`` writes the JSON encrypted with ``OTEL_AGENTS_EXPORT_KEY``
     (:mod:`otel_agents._encryption`); a missing library or key raises
@@ -198,6 +199,10 @@ def write_json_atomic(
 
     NaN and infinities are written as ``null`` and keys that JSON cannot hold (a tuple) as
     their ``str()``; other objects in their redacted plain form (:func:`redact_value`).
+
+    Memory: a plain export is encoded piece by piece straight into the file, never held
+    as one string; an encrypted one is held once as UTF-8 bytes (non-ASCII text as itself,
+    not as ``\\u`` escapes six times its size), then handed to the cipher.
 
     Raises:
         InvalidTypeError: ``filepath`` is not a path.
@@ -207,21 +212,7 @@ def write_json_atomic(
     if not isinstance(filepath, str | os.PathLike):
         raise invalid_type("filepath", filepath, "a file path such as 'metrics.json'")
     path = Path(filepath)
-    try:
-        text = json.dumps(data, indent=2, default=_json_default, allow_nan=False)
-    except (TypeError, ValueError, RecursionError):
-        # Strict JSON has no NaN and only scalar keys: rather than lose the whole export to
-        # one such value (what is recorded is never lost), write it as null / its str().
-        # Nesting too deep for the encoder gets the same depth-bounded second pass.
-        try:
-            text = json.dumps(_json_safe(data, 0), indent=2, default=_json_default)
-        except (TypeError, ValueError, RecursionError) as exc:
-            raise ExportError(f"cannot encode the export for {str(path)!r} as JSON: {exc}") from exc
-    content = text.encode("utf-8")
-    if encrypt:
-        from otel_agents._encryption import encrypt_bytes
-
-        content = encrypt_bytes(content)
+    token = _encrypted(data, path) if encrypt else None
     folder = path.parent if str(path.parent) else Path(".")
     try:
         descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
@@ -232,10 +223,17 @@ def write_json_atomic(
         ) from exc
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(content)
+            if token is None:
+                _write_json(data, handle, path)
+            else:
+                handle.write(token)
+                del token  # the file holds it now
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
+    except ExportError:  # data that cannot be encoded, found while writing
+        Path(temporary).unlink(missing_ok=True)
+        raise
     except OSError as exc:
         Path(temporary).unlink(missing_ok=True)
         raise ExportError(
@@ -243,6 +241,51 @@ def write_json_atomic(
             "the previous file is unchanged"
         ) from exc
     return path.resolve()
+
+
+def _encrypted(data: Any, path: Path) -> bytes:
+    """``data`` as an encrypted export: the JSON is built once, as bytes, then encrypted."""
+    from otel_agents._encryption import export_fernet
+
+    fernet = export_fernet()  # no library or no key: an error before any work
+    buffer = io.BytesIO()
+    _write_json(data, buffer, path)
+    content = buffer.getvalue()  # shares the buffer's bytes rather than copying them
+    buffer.close()
+    del buffer  # only ``content`` holds the JSON now; the cipher makes its own copies
+    token: bytes = fernet.encrypt(content)
+    return token
+
+
+def _write_json(data: Any, handle: BinaryIO, path: Path) -> None:
+    """Encode ``data`` as indented JSON into ``handle`` piece by piece (``json.dump``).
+
+    UTF-8, non-ASCII characters as themselves; a lone surrogate (which UTF-8 cannot hold)
+    as the ``\\udXXX`` escape ``ensure_ascii`` would have written, so the file reads back
+    to the same string.
+    """
+    stream = io.TextIOWrapper(handle, encoding="utf-8", errors="backslashreplace", newline="")
+    try:
+        try:
+            json.dump(data, stream, **_JSON_OPTIONS, default=_json_default, allow_nan=False)
+        except (TypeError, ValueError, RecursionError):
+            # Strict JSON has no NaN and only scalar keys: rather than lose the whole export
+            # to one such value (what is recorded is never lost), write it as null / its
+            # str(). Nesting too deep for the encoder gets the same depth-bounded pass.
+            stream.seek(0)
+            stream.truncate()
+            try:
+                json.dump(_json_safe(data, 0), stream, **_JSON_OPTIONS, default=_json_default)
+            except (TypeError, ValueError, RecursionError) as exc:
+                raise ExportError(
+                    f"cannot encode the export for {str(path)!r} as JSON: {exc}"
+                ) from exc
+        stream.flush()
+    finally:
+        stream.detach()  # the caller owns (and closes) ``handle``
+
+
+_JSON_OPTIONS: dict[str, Any] = {"indent": 2, "ensure_ascii": False}
 
 
 def _json_default(value: Any) -> Any:
