@@ -231,15 +231,16 @@ def write_json_atomic(
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
-    except ExportError:  # data that cannot be encoded, found while writing
+    except BaseException as exc:
+        # Whatever stops the write (a full disk, data that cannot be encoded, Ctrl-C, no
+        # memory), the temporary file, which holds the export's data, does not stay behind.
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, ExportError):
+            raise ExportError(
+                f"cannot write the export to {str(path)!r}: {exc.strerror or exc}; "
+                "the previous file is unchanged"
+            ) from exc
         raise
-    except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
-        raise ExportError(
-            f"cannot write the export to {str(path)!r}: {exc.strerror or exc}; "
-            "the previous file is unchanged"
-        ) from exc
     return path.resolve()
 
 

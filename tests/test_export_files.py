@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from otel_agents._encryption import EXPORT_KEY_ENV, decrypt_export, generate_key
+from otel_agents._errors import ExportError
 from otel_agents._export import REDACTED, write_json_atomic
 
 #: Latin-1, CJK, an emoji and a lone surrogate (UTF-8 cannot hold it; JSON escapes it).
@@ -77,3 +78,31 @@ def test_a_value_strict_json_refuses_late_in_a_large_export_still_gives_one_vali
     data = decrypt_export(path) if encrypt else json.loads(path.read_text(encoding="utf-8"))
     assert data == {"rows": rows, "last": None}
     assert [p.name for p in tmp_path.iterdir()] == ["big.json"]
+
+
+class _Interrupted:
+    """An object whose encoding is cut short, as Ctrl-C cuts short a long export."""
+
+    def to_dict(self) -> dict[str, Any]:
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("encrypt", [False, True])
+def test_an_interrupted_export_leaves_no_temporary_file_and_the_old_file_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encrypt: bool
+) -> None:
+    monkeypatch.setenv(EXPORT_KEY_ENV, generate_key())
+    target = tmp_path / "metrics.json"
+    target.write_text('{"old": true}')
+    rows = [{"i": i, "text": "x" * 100} for i in range(20_000)]  # megabytes before the stop
+
+    with pytest.raises(KeyboardInterrupt):
+        write_json_atomic(target, {"rows": rows, "last": _Interrupted()}, encrypt=encrypt)
+
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+    assert target.read_text() == '{"old": true}'
+
+
+def test_a_folder_that_does_not_exist_is_an_export_error_naming_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match="missing"):
+        write_json_atomic(tmp_path / "missing" / "metrics.json", {"a": 1})
