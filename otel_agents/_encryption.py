@@ -29,8 +29,8 @@ __all__ = ["EXPORT_KEY_ENV", "decrypt_export", "encrypt_bytes", "export_fernet",
 EXPORT_KEY_ENV = EXPORT_KEY.variable
 
 
-def export_fernet() -> Any:
-    """The ``Fernet`` of the key in ``OTEL_AGENTS_EXPORT_KEY``.
+def export_fernet(needed_by: str = "encrypt=True") -> Any:
+    """The ``Fernet`` of the key in ``OTEL_AGENTS_EXPORT_KEY``; errors name ``needed_by``.
 
     Raises:
         ConfigurationError: the library is missing, or the variable is unset or not a key.
@@ -39,12 +39,12 @@ def export_fernet() -> Any:
         from cryptography.fernet import Fernet
     except ImportError as exc:
         raise ConfigurationError(
-            "encrypt=True needs the cryptography library: pip install 'otel-agents[crypto]'"
+            f"{needed_by} needs the cryptography library: pip install 'otel-agents[crypto]'"
         ) from exc
     key = os.environ.get(EXPORT_KEY_ENV, "").strip()
     if not key:
         raise ConfigurationError(
-            f"encrypt=True needs a key in {EXPORT_KEY_ENV}: set it to the output of "
+            f"{needed_by} needs a key in {EXPORT_KEY_ENV}: set it to the output of "
             "python -c 'from otel_agents._encryption import generate_key; print(generate_key())'"
         )
     try:
@@ -82,13 +82,14 @@ def decrypt_export(filepath: str | os.PathLike[str]) -> Any:
     """Read an export written with ``encrypt=True`` back as JSON data.
 
     Raises:
-        ConfigurationError: no usable key in ``OTEL_AGENTS_EXPORT_KEY``.
+        ConfigurationError: the ``crypto`` extra is not installed, or no usable key in
+            ``OTEL_AGENTS_EXPORT_KEY``.
         ExportError: the file cannot be read, or the key does not open it (another key,
             or the file was changed).
     """
+    fernet = export_fernet("decrypt_export")  # the library's absence is a hint, not a trace
     from cryptography.fernet import InvalidToken
 
-    fernet = export_fernet()
     path = Path(filepath)
     try:
         token = path.read_bytes()
