@@ -15,7 +15,7 @@ import os
 import re
 import tempfile
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -200,9 +200,9 @@ def write_json_atomic(
     NaN and infinities are written as ``null`` and keys that JSON cannot hold (a tuple) as
     their ``str()``; other objects in their redacted plain form (:func:`redact_value`).
 
-    Memory: a plain export is encoded piece by piece straight into the file, never held
-    as one string; an encrypted one is held once as UTF-8 bytes (non-ASCII text as itself,
-    not as ``\\u`` escapes six times its size), then handed to the cipher.
+    Memory: the export is encoded piece by piece straight into the file (and, encrypted,
+    encrypted piece by piece: :mod:`otel_agents._fernet_stream`), never held as one string;
+    non-ASCII text is written as itself, not as ``\\u`` escapes six times its size.
 
     Raises:
         InvalidTypeError: ``filepath`` is not a path.
@@ -212,7 +212,12 @@ def write_json_atomic(
     if not isinstance(filepath, str | os.PathLike):
         raise invalid_type("filepath", filepath, "a file path such as 'metrics.json'")
     path = Path(filepath)
-    token = _encrypted(data, path) if encrypt else None
+    encrypting = None
+    if encrypt:
+        from otel_agents._encryption import export_fernet, export_writer
+
+        export_fernet()  # no library or no key: an error before anything is written
+        encrypting = export_writer
     folder = path.parent if str(path.parent) else Path(".")
     try:
         descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
@@ -223,11 +228,7 @@ def write_json_atomic(
         ) from exc
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            if token is None:
-                _write_json(data, handle, path)
-            else:
-                handle.write(token)
-                del token  # the file holds it now
+            _write_json(data, handle, path, encrypting)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
@@ -244,44 +245,50 @@ def write_json_atomic(
     return path.resolve()
 
 
-def _encrypted(data: Any, path: Path) -> bytes:
-    """``data`` as an encrypted export: the JSON is built once, as bytes, then encrypted."""
-    from otel_agents._encryption import export_fernet
+def _write_json(
+    data: Any, handle: BinaryIO, path: Path, encrypting: Callable[[BinaryIO], Any] | None
+) -> None:
+    """Encode ``data`` as indented JSON into ``handle`` piece by piece (``json.dump``),
+    through ``encrypting(handle)`` (a writer whose ``finish()`` ends the token) if given.
 
-    fernet = export_fernet()  # no library or no key: an error before any work
-    buffer = io.BytesIO()
-    _write_json(data, buffer, path)
-    content = buffer.getvalue()  # shares the buffer's bytes rather than copying them
-    buffer.close()
-    del buffer  # only ``content`` holds the JSON now; the cipher makes its own copies
-    token: bytes = fernet.encrypt(content)
-    return token
-
-
-def _write_json(data: Any, handle: BinaryIO, path: Path) -> None:
-    """Encode ``data`` as indented JSON into ``handle`` piece by piece (``json.dump``).
-
-    UTF-8, non-ASCII characters as themselves; a lone surrogate (which UTF-8 cannot hold)
-    as the ``\\udXXX`` escape ``ensure_ascii`` would have written, so the file reads back
-    to the same string.
+    Strict JSON has no NaN and only scalar keys: rather than lose the whole export to one
+    such value (what is recorded is never lost), the file is started over with it written
+    as null / its ``str()``. Nesting too deep for the encoder gets the same depth-bounded
+    second pass.
     """
-    stream = io.TextIOWrapper(handle, encoding="utf-8", errors="backslashreplace", newline="")
     try:
+        _dump(data, handle, encrypting, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        handle.seek(0)
+        handle.truncate()
         try:
-            json.dump(data, stream, **_JSON_OPTIONS, default=_json_default, allow_nan=False)
-        except (TypeError, ValueError, RecursionError):
-            # Strict JSON has no NaN and only scalar keys: rather than lose the whole export
-            # to one such value (what is recorded is never lost), write it as null / its
-            # str(). Nesting too deep for the encoder gets the same depth-bounded pass.
-            stream.seek(0)
-            stream.truncate()
-            try:
-                json.dump(_json_safe(data, 0), stream, **_JSON_OPTIONS, default=_json_default)
-            except (TypeError, ValueError, RecursionError) as exc:
-                raise ExportError(
-                    f"cannot encode the export for {str(path)!r} as JSON: {exc}"
-                ) from exc
+            _dump(_json_safe(data, 0), handle, encrypting)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise ExportError(f"cannot encode the export for {str(path)!r} as JSON: {exc}") from exc
+
+
+def _dump(
+    data: Any,
+    handle: BinaryIO,
+    encrypting: Callable[[BinaryIO], Any] | None,
+    *,
+    allow_nan: bool = True,
+) -> None:
+    """One ``json.dump`` of ``data`` into ``handle`` (UTF-8, non-ASCII characters as
+    themselves; a lone surrogate, which UTF-8 cannot hold, as the ``\\udXXX`` escape
+    ``ensure_ascii`` would have written, so the file reads back to the same string)."""
+    writer = None if encrypting is None else encrypting(handle)
+    stream = io.TextIOWrapper(
+        handle if writer is None else writer,
+        encoding="utf-8",
+        errors="backslashreplace",
+        newline="",
+    )
+    try:
+        json.dump(data, stream, **_JSON_OPTIONS, default=_json_default, allow_nan=allow_nan)
         stream.flush()
+        if writer is not None:
+            writer.finish()
     finally:
         stream.detach()  # the caller owns (and closes) ``handle``
 
