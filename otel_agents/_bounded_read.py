@@ -1,4 +1,10 @@
-"""Reading an HTTP answer that came from the network: raw bytes, a size limit, a deadline.
+"""Reading what may be too large: an HTTP answer, or a file someone named.
+
+A file (a price table, a gateway config) is read through :func:`read_file_capped`: at most
+``limit`` bytes, and never more than one byte past it in memory, whatever the path points at
+(a log, a disk image, ``/dev/zero``).
+
+An HTTP answer that came from the network: raw bytes, a size limit, a deadline.
 
 httpx bounds each network operation, not a whole answer, and ``response.content`` reads a
 body of any size; a compressed body may expand far past what arrived. The hub's calls to
@@ -11,6 +17,7 @@ a deadline checked as each piece arrives (the async form runs under ``asyncio.ti
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from otel_agents._errors import OtelAgentsError
@@ -18,7 +25,7 @@ from otel_agents._errors import OtelAgentsError
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["IDENTITY", "TooLarge", "aread_capped", "read_capped"]
+__all__ = ["IDENTITY", "TooLarge", "aread_capped", "read_capped", "read_file_capped"]
 
 #: Request headers that ask for the answer as it is, so the limit counts what is kept.
 IDENTITY = {"accept-encoding": "identity"}
@@ -27,7 +34,21 @@ _MAX_LENGTH_DIGITS = 18
 
 
 class TooLarge(OtelAgentsError, ValueError):
-    """The answer is longer than the limit (declared so, or as it arrived)."""
+    """The answer (or file) is longer than the limit (declared so, or as it arrived)."""
+
+
+def read_file_capped(path: Path, limit: int) -> bytes:
+    """The bytes of the file at ``path``: at most ``limit`` of them, else :class:`TooLarge`.
+
+    Raises:
+        OSError: the file cannot be opened or read.
+        TooLarge: it holds more than ``limit`` bytes (only ``limit + 1`` are read).
+    """
+    with path.open("rb") as handle:
+        content = handle.read(limit + 1)
+    if len(content) > limit:
+        raise TooLarge(f"{path} is larger than {limit} bytes")
+    return content
 
 
 def _check_declared(response: httpx.Response, limit: int) -> None:

@@ -35,7 +35,7 @@ from otel_agents._profiler import PerformanceProfiler
 from otel_agents._tracker import MetricType, PerformanceTracker
 from otel_agents.messaging import AgentCommunicationProtocol, AgentMessage, MessageType
 
-__all__ = ["AGENTS", "DemoAgent", "Swarm"]
+__all__ = ["AGENTS", "DemoAgent", "Swarm", "export_folder"]
 
 #: Variables that mean "the user chose where telemetry goes".
 EXPORTER_VARIABLES = (
@@ -80,6 +80,31 @@ class _Window:
 
 class StepFailed(RuntimeError):
     """A simulated failure inside an agent's step."""
+
+
+def export_folder(folder: str | os.PathLike[str], *, name: str) -> Path:
+    """``folder`` (relative to the current directory), made if missing, checked writable.
+
+    The demo command calls it before the swarm starts, so a bad ``--export`` costs a line,
+    not a whole run. Raises :class:`ExportError` naming ``name``, the value and the fix.
+    """
+    target = Path.cwd() / Path(folder)
+    problem = None
+    if target.exists() and not target.is_dir():
+        problem = "that is a file, not a folder"
+    else:
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            problem = f"cannot create the folder ({exc.strerror or exc})"
+        else:
+            if not os.access(target, os.W_OK | os.X_OK):
+                problem = "the folder is not writable"
+    if problem:
+        raise ExportError(
+            f"{name}={str(folder)!r}: {problem}; pass a writable directory (made if missing)"
+        )
+    return target
 
 
 class Swarm:
@@ -292,14 +317,7 @@ class Swarm:
         """
         if encrypt:  # fail before any file is written when there is no usable key
             encrypt_bytes(b"")
-        target = Path.cwd() / Path(folder)
-        try:
-            target.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ExportError(
-                f"export={str(folder)!r}: cannot create the folder ({exc.strerror or exc}); "
-                "pass a writable directory"
-            ) from exc
+        target = export_folder(folder, name="folder")
         written = {
             "metrics": self.tracker.export_metrics(target / "metrics.json", encrypt=encrypt),
             "profiles": self.profiler.export_profiles(target / "profiles.json", encrypt=encrypt),

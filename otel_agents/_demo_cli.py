@@ -3,8 +3,8 @@
 Split from :mod:`otel_agents._demo`, which is the scenario itself (the agents, what each one
 does and records, the :class:`~otel_agents._demo.Swarm` that starts and stops them): this
 module is how a person runs it from the command line, the ``demo`` subcommand's arguments,
-the checks made before the swarm starts (no exporter configured, a missing export key), the
-printed report and the exit status.
+the checks made before the swarm starts (no exporter configured, a missing export key, an
+``--export`` folder that cannot be made or written), the printed report and the exit status.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import os
 import sys
 from typing import Any
 
-from otel_agents._demo import AGENTS, EXPORTER_VARIABLES, Swarm
+from otel_agents._demo import AGENTS, EXPORTER_VARIABLES, Swarm, export_folder
 from otel_agents._encryption import encrypt_bytes
-from otel_agents._errors import ConfigurationError, MessagingError
+from otel_agents._errors import ConfigurationError, ExportError, MessagingError
 
 __all__ = ["register", "run"]
 
@@ -37,6 +37,8 @@ def run(
         )
     if encrypt:  # a missing or bad key is an error before the swarm starts
         encrypt_bytes(b"")
+    if export is not None:  # so is a folder that cannot hold the files
+        export_folder(export, name="--export")
     if not quiet:
         print(
             f"Running {len(AGENTS)} agents ({', '.join(a.agent_id for a in AGENTS)}) "
@@ -97,7 +99,7 @@ def _print_report(report: dict[str, Any]) -> None:
 def _handle(args: argparse.Namespace) -> int:
     try:
         run(args.duration, args.export, encrypt=args.encrypt, nats=args.nats)
-    except (ConfigurationError, MessagingError) as exc:
+    except (ConfigurationError, MessagingError, ExportError) as exc:
         print(f"otel-agents demo: {exc}", file=sys.stderr)
         return 2
     return 0

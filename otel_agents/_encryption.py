@@ -3,8 +3,10 @@
 Optional (``pip install 'otel-agents[crypto]'``): every ``export_*`` method takes
 ``encrypt=True``, and the file then holds a Fernet token (AES-128-CBC with an
 HMAC-SHA256, from the maintained ``cryptography`` library) of the JSON it would have
-written. The key comes from the environment only, never from an argument that could end up
-in a log or a shell history, and is never logged or written anywhere::
+written, encrypted as it is written (:mod:`otel_agents._fernet_stream`: the same token
+``Fernet.encrypt`` makes, without holding the export in memory). The key comes from the
+environment only, never from an argument that could end up in a log or a shell history, and
+is never logged or written anywhere::
 
     export OTEL_AGENTS_EXPORT_KEY=$(python -c \
         "from otel_agents._encryption import generate_key; print(generate_key())")
@@ -15,31 +17,44 @@ in a log or a shell history, and is never logged or written anywhere::
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from otel_agents._errors import ConfigurationError, ExportError
 from otel_agents._server_params import EXPORT_KEY
 
-__all__ = ["EXPORT_KEY_ENV", "decrypt_export", "encrypt_bytes", "generate_key"]
+__all__ = [
+    "EXPORT_KEY_ENV",
+    "decrypt_export",
+    "encrypt_bytes",
+    "export_fernet",
+    "export_writer",
+    "generate_key",
+]
 
 #: The environment variable holding the Fernet key (32 bytes, URL-safe base64).
 EXPORT_KEY_ENV = EXPORT_KEY.variable
 
 
-def _fernet() -> Any:
+def export_fernet(needed_by: str = "encrypt=True") -> Any:
+    """The ``Fernet`` of the key in ``OTEL_AGENTS_EXPORT_KEY``; errors name ``needed_by``.
+
+    Raises:
+        ConfigurationError: the library is missing, or the variable is unset or not a key.
+    """
     try:
         from cryptography.fernet import Fernet
     except ImportError as exc:
         raise ConfigurationError(
-            "encrypt=True needs the cryptography library: pip install 'otel-agents[crypto]'"
+            f"{needed_by} needs the cryptography library: pip install 'otel-agents[crypto]'"
         ) from exc
     key = os.environ.get(EXPORT_KEY_ENV, "").strip()
     if not key:
         raise ConfigurationError(
-            f"encrypt=True needs a key in {EXPORT_KEY_ENV}: set it to the output of "
+            f"{needed_by} needs a key in {EXPORT_KEY_ENV}: set it to the output of "
             "python -c 'from otel_agents._encryption import generate_key; print(generate_key())'"
         )
     try:
@@ -69,21 +84,36 @@ def encrypt_bytes(data: bytes) -> bytes:
     Raises:
         ConfigurationError: the library is missing, or the variable is unset or not a key.
     """
-    token: bytes = _fernet().encrypt(data)
+    token: bytes = export_fernet().encrypt(data)
     return token
+
+
+def export_writer(handle: BinaryIO) -> Any:
+    """A :class:`~otel_agents._fernet_stream.FernetWriter` into ``handle`` with the key in
+    ``OTEL_AGENTS_EXPORT_KEY``: the export is encrypted as it is written, never held whole.
+
+    Raises:
+        ConfigurationError: the library is missing, or the variable is unset or not a key.
+    """
+    export_fernet()  # the checks, and their messages
+    from otel_agents._fernet_stream import FernetWriter  # needs the crypto extra
+
+    key = base64.urlsafe_b64decode(os.environ[EXPORT_KEY_ENV].strip())
+    return FernetWriter(handle, key)
 
 
 def decrypt_export(filepath: str | os.PathLike[str]) -> Any:
     """Read an export written with ``encrypt=True`` back as JSON data.
 
     Raises:
-        ConfigurationError: no usable key in ``OTEL_AGENTS_EXPORT_KEY``.
+        ConfigurationError: the ``crypto`` extra is not installed, or no usable key in
+            ``OTEL_AGENTS_EXPORT_KEY``.
         ExportError: the file cannot be read, or the key does not open it (another key,
             or the file was changed).
     """
+    fernet = export_fernet("decrypt_export")  # the library's absence is a hint, not a trace
     from cryptography.fernet import InvalidToken
 
-    fernet = _fernet()
     path = Path(filepath)
     try:
         token = path.read_bytes()

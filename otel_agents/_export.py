@@ -8,16 +8,17 @@ write raises :class:`~otel_agents._errors.ExportError` and leaves the old file a
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import math
 import os
 import re
 import tempfile
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from otel_agents._errors import ExportError, InvalidValueError, invalid_type
 from otel_agents._runtime import BoundedCache
@@ -190,7 +191,7 @@ def export_envelope(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
 def write_json_atomic(
     filepath: str | os.PathLike[str], data: Any, *, encrypt: bool = False
 ) -> Path:
-    """Write ``data`` as JSON to ``filepath`` atomically; return the resolved path.
+    """Write ``data`` as JSON (UTF-8) to ``filepath`` atomically; return the resolved path.
 
     ``encrypt=True`` writes the JSON encrypted with ``OTEL_AGENTS_EXPORT_KEY``
     (:mod:`otel_agents._encryption`); a missing library or key raises
@@ -198,6 +199,10 @@ def write_json_atomic(
 
     NaN and infinities are written as ``null`` and keys that JSON cannot hold (a tuple) as
     their ``str()``; other objects in their redacted plain form (:func:`redact_value`).
+
+    Memory: the export is encoded piece by piece straight into the file (and, encrypted,
+    encrypted piece by piece: :mod:`otel_agents._fernet_stream`), never held as one string;
+    non-ASCII text is written as itself, not as ``\\u`` escapes six times its size.
 
     Raises:
         InvalidTypeError: ``filepath`` is not a path.
@@ -207,20 +212,12 @@ def write_json_atomic(
     if not isinstance(filepath, str | os.PathLike):
         raise invalid_type("filepath", filepath, "a file path such as 'metrics.json'")
     path = Path(filepath)
-    try:
-        text = json.dumps(data, indent=2, default=_json_default, allow_nan=False)
-    except (TypeError, ValueError):
-        # Strict JSON has no NaN and only scalar keys: rather than lose the whole export to
-        # one such value (what is recorded is never lost), write it as null / its str().
-        try:
-            text = json.dumps(_json_safe(data, 0), indent=2, default=_json_default)
-        except (TypeError, ValueError, RecursionError) as exc:
-            raise ExportError(f"cannot encode the export for {str(path)!r} as JSON: {exc}") from exc
-    content = text.encode("utf-8")
+    encrypting = None
     if encrypt:
-        from otel_agents._encryption import encrypt_bytes
+        from otel_agents._encryption import export_fernet, export_writer
 
-        content = encrypt_bytes(content)
+        export_fernet()  # no library or no key: an error before anything is written
+        encrypting = export_writer
     folder = path.parent if str(path.parent) else Path(".")
     try:
         descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
@@ -231,17 +228,72 @@ def write_json_atomic(
         ) from exc
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(content)
+            _write_json(data, handle, path, encrypting)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
-    except OSError as exc:
+    except BaseException as exc:
+        # Whatever stops the write (a full disk, data that cannot be encoded, Ctrl-C, no
+        # memory), the temporary file, which holds the export's data, does not stay behind.
         Path(temporary).unlink(missing_ok=True)
-        raise ExportError(
-            f"cannot write the export to {str(path)!r}: {exc.strerror or exc}; "
-            "the previous file is unchanged"
-        ) from exc
+        if isinstance(exc, OSError) and not isinstance(exc, ExportError):
+            raise ExportError(
+                f"cannot write the export to {str(path)!r}: {exc.strerror or exc}; "
+                "the previous file is unchanged"
+            ) from exc
+        raise
     return path.resolve()
+
+
+def _write_json(
+    data: Any, handle: BinaryIO, path: Path, encrypting: Callable[[BinaryIO], Any] | None
+) -> None:
+    """Encode ``data`` as indented JSON into ``handle`` piece by piece (``json.dump``),
+    through ``encrypting(handle)`` (a writer whose ``finish()`` ends the token) if given.
+
+    Strict JSON has no NaN and only scalar keys: rather than lose the whole export to one
+    such value (what is recorded is never lost), the file is started over with it written
+    as null / its ``str()``. Nesting too deep for the encoder gets the same depth-bounded
+    second pass.
+    """
+    try:
+        _dump(data, handle, encrypting, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        handle.seek(0)
+        handle.truncate()
+        try:
+            _dump(_json_safe(data, 0), handle, encrypting)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise ExportError(f"cannot encode the export for {str(path)!r} as JSON: {exc}") from exc
+
+
+def _dump(
+    data: Any,
+    handle: BinaryIO,
+    encrypting: Callable[[BinaryIO], Any] | None,
+    *,
+    allow_nan: bool = True,
+) -> None:
+    """One ``json.dump`` of ``data`` into ``handle`` (UTF-8, non-ASCII characters as
+    themselves; a lone surrogate, which UTF-8 cannot hold, as the ``\\udXXX`` escape
+    ``ensure_ascii`` would have written, so the file reads back to the same string)."""
+    writer = None if encrypting is None else encrypting(handle)
+    stream = io.TextIOWrapper(
+        handle if writer is None else writer,
+        encoding="utf-8",
+        errors="backslashreplace",
+        newline="",
+    )
+    try:
+        json.dump(data, stream, **_JSON_OPTIONS, default=_json_default, allow_nan=allow_nan)
+        stream.flush()
+        if writer is not None:
+            writer.finish()
+    finally:
+        stream.detach()  # the caller owns (and closes) ``handle``
+
+
+_JSON_OPTIONS: dict[str, Any] = {"indent": 2, "ensure_ascii": False}
 
 
 def _json_default(value: Any) -> Any:

@@ -131,3 +131,62 @@ def test_the_swarms_agents_ask_the_fake_model_and_pay_for_their_tokens() -> None
     finally:
         reset_default_telemetry()
         provider.shutdown()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("export", "problem"),
+    [
+        ("afile", "that is a file, not a folder"),
+        ("afile/sub", "cannot create the folder (Not a directory)"),
+    ],
+)
+def test_an_export_folder_that_cannot_be_made_exits_2_with_one_line_before_the_run(
+    tmp_path: Path, export: str, problem: str
+) -> None:
+    """Not a traceback after the whole run: the folder is checked before the swarm starts."""
+    (tmp_path / "afile").write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    cli = Path(sys.executable).with_name("otel-agents")
+
+    result = subprocess.run(
+        [str(cli), "demo", "--duration", "30", "--export", export],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr == (
+        f"otel-agents demo: --export={export!r}: {problem}; pass a writable directory "
+        "(made if missing)\n"
+    )
+    assert "Running 3 agents" not in result.stdout  # --duration 30 was never started
+
+
+@pytest.mark.integration
+def test_an_export_that_fails_after_the_run_exits_2_with_one_line(tmp_path: Path) -> None:
+    """A file that cannot be replaced (here a folder in its place) is found only when
+    written, after the run: still one line naming it, exit 2, no temporary file left."""
+    (tmp_path / "out" / "metrics.json").mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    cli = Path(sys.executable).with_name("otel-agents")
+
+    result = subprocess.run(
+        [str(cli), "demo", "--duration", "0.5", "--export", "out"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.startswith("otel-agents demo: cannot write the export to ")
+    assert "metrics.json" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["metrics.json"]

@@ -103,3 +103,14 @@ def test_the_demo_without_a_key_exits_2_naming_the_variable(tmp_path: Path) -> N
     assert result.returncode == 2
     assert EXPORT_KEY_ENV in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_decrypting_without_the_crypto_extra_is_an_error_with_the_install_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(EXPORT_KEY_ENV, generate_key())
+    # What an absent package looks like to ``import``: ModuleNotFoundError.
+    monkeypatch.setitem(sys.modules, "cryptography.fernet", None)
+
+    with pytest.raises(ConfigurationError, match=r"decrypt_export needs .*otel-agents\[crypto\]"):
+        decrypt_export(tmp_path / "m.json")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from otel_agents._bounded_read import TooLarge, read_file_capped
 from otel_agents._config_params import Source, resolve, resolve_mapping, unknown_keys
 from otel_agents.gateway._errors import GatewayConfigError
 from otel_agents.gateway._params import (
@@ -33,6 +34,7 @@ from otel_agents.gateway._params import (
 
 __all__ = [
     "BOOLEAN_SPELLINGS",
+    "MAX_CONFIG_BYTES",
     "SERVER_INSTRUMENTATIONS",
     "GatewayConfig",
     "load_config",
@@ -40,6 +42,9 @@ __all__ = [
 ]
 
 _PARAMS = {param.name: param for param in GATEWAY_PARAMS}
+#: The largest config file read (1 MiB, as for a price file): a path naming a log or a
+#: device by mistake is refused rather than read into memory.
+MAX_CONFIG_BYTES = 1 << 20
 
 
 def _default(key: str, *, hidden: bool = False) -> Any:
@@ -118,18 +123,28 @@ def load_config(
     """
     file = Path(path)
     try:
-        text = file.read_bytes()
+        text = read_file_capped(file, MAX_CONFIG_BYTES)
     except OSError as exc:
         raise GatewayConfigError(
             f"cannot read gateway config file {str(file)!r}: {exc.strerror}"
+        ) from None
+    except TooLarge:
+        raise GatewayConfigError(
+            f"gateway config file {str(file)!r} is larger than {MAX_CONFIG_BYTES} bytes (a "
+            "gateway config is a few kilobytes); check that the path names the config file"
         ) from None
     try:
         if file.suffix.lower() == ".json":
             document = json.loads(text)
         else:
             document = tomllib.loads(text.decode())
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError) as exc:  # TOMLDecodeError is a ValueError
         raise GatewayConfigError(f"gateway config file {str(file)!r} is not valid: {exc}") from None
+    except RecursionError:  # "[[[[...": the parsers recurse once per level
+        raise GatewayConfigError(
+            f"gateway config file {str(file)!r} is not valid: nested too deeply to parse; "
+            "a gateway config has a [gateway] table and a list of [[services]] tables"
+        ) from None
     if not isinstance(document, dict):
         raise GatewayConfigError(f"gateway config file {str(file)!r} must hold a table/object")
     extra = sorted(set(document) - {"gateway", "services"})

@@ -13,7 +13,9 @@ What is kept, and how it is bounded:
 * JSON bodies with the values of secret-looking keys replaced (``password``, ``token``,
   ``api_key``, ... as everywhere in otel-agents), form bodies with secret parameters
   masked, other text as is, binary bodies as ``<N bytes of TYPE>`` only;
-* response headers: the known-safe ones, credentials (``Set-Cookie``, ...) masked;
+* response headers: the known-safe ones, credentials (``Set-Cookie``, ...) masked, and
+  ``Location``/``Content-Location`` with token-like query parameters (``code``, ``token``,
+  ``sig``, ...) and ``user:pass@`` masked as in the history;
 * at most ``max_records`` exchanges (1000), the oldest dropped first.
 
 The admin API (``/_gateway``) is never captured.
@@ -22,6 +24,7 @@ The admin API (``/_gateway``) is never captured.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -30,8 +33,9 @@ from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from otel_agents._errors import invalid_value
-from otel_agents._export import redact
+from otel_agents._export import redact_value
 from otel_agents._history import BoundedHistory, TimeRange
+from otel_agents._runtime import FailureLog, failsafe_call
 from otel_agents.gateway._admin import ADMIN_PREFIX
 from otel_agents.gateway._history import (
     MAX_HEADERS,
@@ -47,10 +51,15 @@ from otel_agents.gateway._history import (
 
 __all__ = ["Exchange", "ExchangeCapture", "ExchangeStore"]
 
+_logger = logging.getLogger("otel_agents.gateway")
+
+#: URL-valued headers: kept with credentials and token-like parameters masked
+#: (``Location: /cb?code=...`` of an OAuth redirect carries a one-time credential).
+_URL_HEADERS = frozenset({"location", "content-location"})
 _RESPONSE_HEADERS = frozenset(
     {"content-type", "content-length", "content-encoding", "cache-control", "etag",
-     "location", "retry-after", "x-request-id", "traceparent"}
-)  # fmt: skip
+     "retry-after", "x-request-id", "traceparent"}
+) | _URL_HEADERS  # fmt: skip
 _TEXT_TYPES = ("text/", "application/xml", "application/x-www-form-urlencoded")
 
 
@@ -94,6 +103,11 @@ class ExchangeCapture:
     def __init__(self, app: ASGIApp, store: ExchangeStore) -> None:
         self.app = app
         self.store = store
+        # Recording runs after the response is sent: a failure there costs the exchange,
+        # never the request, and is logged once (not once per request a client can send).
+        self._failures = FailureLog(
+            _logger, "exchange history: %s failed; exchanges may be missing (logged once)"
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "") if scope["type"] == "http" else ""
@@ -123,21 +137,42 @@ class ExchangeCapture:
         try:
             await self.app(scope, watch_receive, watch_send)
         finally:
-            context = trace.get_current_span().get_span_context()
-            self.store.append(
-                Exchange(
-                    timestamp=time.time(),
-                    trace_id=format(context.trace_id, "032x") if context.is_valid else "",
-                    method=clip(str(scope.get("method", "")), 16),
-                    path=clip(redact_target(path), MAX_TARGET),
-                    status_code=status[0] if status else 500,
-                    request_body=request.shown(_content_type(scope.get("headers", ()))),
-                    request_truncated=request.truncated,
-                    response_headers=_response_headers(headers),
-                    response_body=response.shown(_content_type(headers)),
-                    response_truncated=response.truncated,
-                )
+            failsafe_call(
+                self._record,
+                scope,
+                path,
+                request,
+                response,
+                status,
+                headers,
+                failures=self._failures,
+                key="recording an exchange",
             )
+
+    def _record(
+        self,
+        scope: Scope,
+        path: str,
+        request: _Body,
+        response: _Body,
+        status: list[int],
+        headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        context = trace.get_current_span().get_span_context()
+        self.store.append(
+            Exchange(
+                timestamp=time.time(),
+                trace_id=format(context.trace_id, "032x") if context.is_valid else "",
+                method=clip(str(scope.get("method", "")), 16),
+                path=clip(redact_target(path), MAX_TARGET),
+                status_code=status[0] if status else 500,
+                request_body=request.shown(_content_type(scope.get("headers", ()))),
+                request_truncated=request.truncated,
+                response_headers=_response_headers(headers),
+                response_body=response.shown(_content_type(headers)),
+                response_truncated=response.truncated,
+            )
+        )
 
 
 class _Body:
@@ -167,19 +202,16 @@ class _Body:
                 document = json.loads(data)
             except ValueError:
                 return f"<{self.size} bytes of {content_type}: not valid JSON>"
-            return redact(document) if isinstance(document, dict) else _redact_list(document)
+            except RecursionError:  # "[[[[...": a few KiB nest past the parser's depth
+                return f"<{self.size} bytes of {content_type}: nested too deeply>"
+            # Depth-bounded (nesting past MAX_DEPTH becomes REDACTED): a client controls it.
+            return redact_value(document)
         if "json" in content_type:  # cut JSON cannot be parsed, so it cannot be redacted
             return f"<{self.size} bytes of {content_type}: over max_body_bytes>"
         if content_type.startswith(_TEXT_TYPES):
             text = data.decode("utf-8", errors="replace")
             return redact_query(text) if "form-urlencoded" in content_type else text
         return f"<{self.size} bytes of {content_type or 'unknown type'}>"
-
-
-def _redact_list(document: Any) -> Any:
-    if isinstance(document, list):
-        return [redact(item) if isinstance(item, dict) else _redact_list(item) for item in document]
-    return document
 
 
 def _content_type(headers: Any) -> str:
@@ -197,9 +229,18 @@ def _response_headers(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
         name = raw_name.decode("latin-1").lower()
         if is_secret_name(name) or name == "set-cookie":
             kept[clip(name, MAX_NAME)] = REDACTED
+        elif name in _URL_HEADERS:
+            kept[name] = clip(_redacted_url(raw_value.decode("latin-1")), MAX_VALUE)
         elif name in _RESPONSE_HEADERS:
             kept[name] = clip(raw_value.decode("latin-1"), MAX_VALUE)
     return kept
+
+
+def _redacted_url(value: str) -> str:
+    try:
+        return redact_target(value)
+    except ValueError:  # not parsable as a URL ("http://[::1"): nothing of it is kept
+        return REDACTED
 
 
 def _timestamp_of(exchange: Exchange) -> float:

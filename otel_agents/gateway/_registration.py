@@ -62,7 +62,10 @@ class ServiceRegistration:
         ``/health`` checked on every instance. Requests for ``/{version}{path_prefix}/...``
         reach this service (``path_prefix`` may also be given in ``metadata``); the
         upstream sees the path after the version, or after the prefix with
-        ``strip_prefix=True``. ``api_keys`` require credentials.
+        ``strip_prefix=True``. ``api_keys`` require credentials. ``metadata`` is stored
+        redacted (the values of secret-looking keys such as ``api_key`` or ``password``
+        replaced, at any depth; nesting deeper than 32 levels replaced too), as every view
+        of the registry and ``export_history`` show it.
         """
         return self.register(
             ServiceSpec.build(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otel_agents._errors import invalid_type
+from otel_agents._export import redact
 from otel_agents.gateway._errors import InvalidServiceError
 from otel_agents.gateway._ratelimit import RateLimit
 from otel_agents.gateway._registry import health_url_for, parse_upstream_url, validate_identity
@@ -75,7 +76,10 @@ class ServiceSpec:
             raise InvalidServiceError.build("strip_prefix", strip_prefix, "true or false")
         if metadata is not None and not isinstance(metadata, Mapping):
             raise invalid_type("metadata", metadata, "a mapping or None")
-        meta = dict(metadata or {})
+        # Stored redacted: the registry, list_services(), GET /_gateway/services and
+        # export_history() all read it, and metadata is free-form (an operator may put a
+        # key or a password in it). Nesting past redact's depth cap becomes REDACTED.
+        meta = redact(metadata) or {}
         prefix = validate_identity(
             service_id, name, version, path_prefix or meta.get("path_prefix")
         )

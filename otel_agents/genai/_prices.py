@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from otel_agents._bounded_read import TooLarge, read_file_capped
 from otel_agents._errors import ConfigurationError, short_repr
 from otel_agents._numbers import is_real
 
@@ -107,15 +108,14 @@ class PriceTable:
         file = Path(path)
         where = f"price file {file}"
         try:
-            with file.open("rb") as handle:
-                raw = handle.read(_MAX_FILE_BYTES + 1)
+            raw = read_file_capped(file, _MAX_FILE_BYTES)
         except OSError as exc:
             raise ConfigurationError(f"{where} cannot be read: {exc}") from exc
-        if len(raw) > _MAX_FILE_BYTES:
+        except TooLarge:
             raise ConfigurationError(
                 f"{where} is larger than {_MAX_FILE_BYTES} bytes; {_FIX} (a price table is a "
                 "few kilobytes)"
-            )
+            ) from None
         try:
             data = json.loads(raw.decode("utf-8"))
         except RecursionError as exc:  # "[[[[...": the parser's nesting, not a price table

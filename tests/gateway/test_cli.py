@@ -175,3 +175,21 @@ def test_gateway_command_names_its_service_unless_the_environment_does(
     if isinstance(target_info, BaseException):
         raise target_info
     assert f'service_name="{NAMING_CASES[case][1]}"' in target_info
+
+
+def test_a_config_file_nested_too_deeply_exits_2_with_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "deep.json"
+    config.write_text('{"gateway": {}, "services": ' + "[" * 100_000 + "]" * 100_000 + "}")
+
+    command = [sys.executable, "-m", "otel_agents.gateway._cli", "gateway", "--no-telemetry"]
+    result = subprocess.run(
+        [*command, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.count("\n") == 1
+    assert "deep.json' is not valid: nested too deeply to parse" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -99,6 +99,32 @@ def test_bad_config_files_name_the_fault(tmp_path: Path, text: str, message: str
         load_config(path, environ={})
 
 
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("deep.json", '{"gateway": {}, "services": ' + "[" * 100_000 + "]" * 100_000 + "}"),
+        ("deep.toml", "services = " + "[" * 100_000 + "]" * 100_000 + "\n"),
+    ],
+)
+def test_a_config_file_nested_too_deeply_to_parse_is_a_config_error(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    """The parsers recurse once per level and raised RecursionError (a traceback)."""
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(GatewayConfigError, match=f"{name}' is not valid: nested too deeply"):
+        load_config(path, environ={})
+
+
+def test_a_config_file_over_1_mib_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text("[gateway]\n" + "# padding\n" * 110_000)  # valid TOML, 1.1 MB
+    with pytest.raises(GatewayConfigError, match="larger than 1048576 bytes"):
+        load_config(path, environ={})
+    path.write_text("[gateway]\n" + "# padding\n" * 100_000)  # 1.0 MB: read as usual
+    assert load_config(path, environ={}).max_history == 10_000
+
+
 def test_a_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(GatewayConfigError, match="cannot read"):
         load_config(tmp_path / "nope.toml")

@@ -7,6 +7,10 @@ from typing import Any
 
 import _http
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from .conftest import ThreadServer, history_after
 
@@ -74,3 +78,84 @@ def test_json_secrets_in_bodies_are_redacted(make_gateway: Any, upstream: Thread
     assert exchange["request_body"] == {"user": "ada", "password": "[REDACTED]"}
     assert "hunter2" not in str(exchange)
     assert exchange["request_truncated"] is False
+
+
+@pytest.mark.parametrize(
+    ("depth", "shown"),
+    [
+        (900, "cut"),  # parses, but walking it unbounded raised RecursionError
+        (2000, "<4000 bytes of application/json: nested too deeply>"),  # json.loads raises
+    ],
+)
+def test_a_deeply_nested_json_body_is_stored_cut_and_the_request_is_unharmed(
+    make_gateway: Any, upstream: ThreadServer, depth: int, shown: str
+) -> None:
+    gateway = make_gateway()
+    gateway.register_service("api", "API", "v1", upstream.url)
+    store = gateway.enable_exchange_history()
+    url = make_gateway.serve(gateway).url
+    body = b"[" * depth + b"]" * depth
+
+    response = _http.post(
+        f"{url}/v1/echo", content=body, headers={"content-type": "application/json"}
+    )
+    after = _http.get(f"{url}/v1/users/7")
+
+    assert response.status_code == 200
+    assert response.content == body
+    assert after.status_code == 200
+    deep, users = exchanges_until(store, "/v1/users/7")
+    assert deep["path"] == "/v1/echo"
+    if shown == "cut":
+        node = deep["request_body"]
+        levels = 0
+        while isinstance(node, list):
+            (node,), levels = node, levels + 1
+        assert node == "[REDACTED]"
+        assert levels == 32  # otel_agents._export.MAX_DEPTH
+    else:
+        assert deep["request_body"] == shown
+    assert users["response_body"] == {"id": "7", "name": "Ada"}
+
+
+@pytest.fixture
+def redirecting() -> Any:
+    """An upstream answering like an OAuth login: a 302 whose URL carries the code."""
+
+    async def login(request: Request) -> Response:
+        return Response(
+            status_code=302,
+            headers={
+                "location": "https://app.example/cb?code=AUTHCODE-SECRET&state=x",
+                "content-location": "https://u:pw@app.example/r;jsessionid=SESSION-SECRET"
+                "?token=TOKEN-SECRET&sig=SIG-SECRET&page=2",
+            },
+        )
+
+    server = ThreadServer(Starlette(routes=[Route("/login", login)])).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_url_valued_response_headers_are_kept_with_their_credentials_masked(
+    make_gateway: Any, redirecting: ThreadServer
+) -> None:
+    gateway = make_gateway()
+    gateway.register_service("auth", "Auth", "v1", redirecting.url)
+    store = gateway.enable_exchange_history()
+    url = make_gateway.serve(gateway).url
+
+    response = _http.get(f"{url}/v1/login", follow_redirects=False)
+
+    assert response.status_code == 302
+    assert "AUTHCODE-SECRET" in response.headers["location"]  # the client gets it as sent
+    (exchange,) = exchanges_until(store, "/v1/login")
+    headers = exchange["response_headers"]
+    assert headers["location"] == "https://app.example/cb?code=REDACTED&state=x"
+    assert headers["content-location"] == (
+        "https://REDACTED:REDACTED@app.example/r;jsessionid=REDACTED"
+        "?token=REDACTED&sig=REDACTED&page=2"
+    )
+    assert "SECRET" not in str(exchange)
