@@ -150,7 +150,7 @@ def test_bad_sampler_arg_for_a_ratio_sampler_warns_and_uses_1(probes: Probes) ->
 SDK_READ = [
     ("OTEL_EXPORTER_OTLP_COMPRESSION", "zip", "OTEL_EXPORTER_OTLP_", "using no compression"),
     ("OTEL_BSP_SCHEDULE_DELAY", "-3", "OTEL_BSP_", "using the default batch settings"),
-    ("OTEL_ATTRIBUTE_COUNT_LIMIT", "x", "OTEL_ATTRIBUTE_COUNT_LIMIT", "default span limits"),
+    ("OTEL_ATTRIBUTE_COUNT_LIMIT", "x", "OTEL_ATTRIBUTE_COUNT_LIMIT", "default is used"),
     ("OTEL_METRICS_EXEMPLAR_FILTER", "some", "OTEL_METRICS_EXEMPLAR_FILTER", "trace_based"),
 ]
 for _variable, _value, _, _ in SDK_READ:
