@@ -210,10 +210,13 @@ class AlertManager:
                 history = reversed(self._history.snapshot())
                 alert = next((a for a in history if a.alert_id == alert_id), None)
         if alert is None:
+            # Named by the dashboard's config key: that is where users set the bound (the
+            # manager's own max_history argument is not public).
             raise UnknownAlertError(
                 f"alert_id={alert_id!r} is not valid: expected the id of a raised alert "
                 "(see get_active_alerts() or the alert's alert_id); resolved alerts are kept "
-                "only up to max_history"
+                f"only up to max_alert_history ({self._history.max_items}, the "
+                "PerformanceDashboard config key): raise it to keep older ones"
             )
         return alert
 

@@ -38,6 +38,7 @@ from otel_agents._config_build import build
 from otel_agents._config_params import invalid_config
 from otel_agents._configured import SECONDS_EXPECTED, Telemetry, is_seconds
 from otel_agents._export_noise import loud_export_errors
+from otel_agents._sdk_env import forget_limit_warnings
 
 __all__ = ["configure", "get_telemetry", "shutdown"]
 
@@ -232,3 +233,4 @@ def _forget(timeout: float) -> None:
         current._guards.abort()
         current.shutdown(timeout)
     loud_export_errors()
+    forget_limit_warnings()  # the next configure() warns about a bad limit as a new process would

@@ -49,6 +49,8 @@ __all__ = [
     "resolve",
     "resolve_mapping",
     "unknown_keys",
+    "variable_text",
+    "written_as",
 ]
 
 _logger = logging.getLogger("otel_agents")
@@ -177,6 +179,45 @@ class Param(Generic[T]):
         return self.parse(raw) if self.parse is not None else self.check(raw)
 
 
+#: Parsers whose variable is written in another unit than the value they return (a variable
+#: in milliseconds read as seconds), with how to write a value back: see :func:`written_as`.
+_WRITTEN_AS: dict[Callable[[str], Any], Callable[[Any], str]] = {}
+
+P = TypeVar("P", bound=Callable[[str], Any])
+
+
+def written_as(text: Callable[[Any], str]) -> Callable[[P], P]:
+    """Declare how a parser's variable writes a value: ``@written_as(lambda s: ...)``.
+
+    For a parser that converts units, so a message shows a value as the variable is written,
+    unit named (``60000 (milliseconds)``), never in the unit the code keeps it in (``60.0``).
+    """
+
+    def register(parse: P) -> P:
+        _WRITTEN_AS[parse] = text
+        return parse
+
+    return register
+
+
+def variable_text(param: Param[Any], value: Any) -> str:
+    """``value`` as it is written in ``param``'s variable: its unit named when the parser
+    converts one (``60000 (milliseconds)``), booleans as ``true``/``false``, lists
+    comma-separated, "not set" as the docs show it."""
+    text = _WRITTEN_AS.get(param.parse) if param.parse is not None else None
+    if text is not None:
+        return text(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple | list):
+        return ",".join(map(str, value))
+    if value is None:
+        return (param.shown_default or "none").replace("`", "")
+    return str(value)
+
+
 def declared_in(namespace: Mapping[str, Any], component: Component) -> tuple[Param[Any], ...]:
     """The settings of ``component`` a module declares, in order: ``declared_in(globals(), C)``.
 
@@ -212,11 +253,11 @@ def resolve(
             if not _warns(param, Source.ENVIRONMENT):
                 raise _error(param, Source.ENVIRONMENT, raw, exc) from None
             _logger.warning(
-                "%s=%s is not valid (%s); using the default %r",
+                "%s=%s is not valid (%s); using the default %s",
                 param.env,
                 _shown(raw, param.secret),
                 exc,
-                param.default,
+                variable_text(param, param.default),
             )
             return param.default
     if file_value is not MISSING:

@@ -35,6 +35,7 @@ from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
 
 from otel_agents import _extras as extras, _plugins as plugins, _settings as s
 from otel_agents._otlp_endpoints import build_otlp_exporter
+from otel_agents._sdk_env import LOG_COUNT_LIMITS, SPAN_COUNT_LIMITS, limit_arguments
 
 if TYPE_CHECKING:
     from otel_agents._metrics_server import MetricsServer
@@ -190,9 +191,11 @@ def attribute_length_limits() -> tuple[int, int]:
 
 
 def span_limits(lengths: tuple[int, int]) -> SpanLimits:
-    """The SDK's span limits (it reads the count limits) with our ``lengths`` limits."""
+    """The SDK's span limits (it reads the count limits) with our ``lengths`` limits; a
+    malformed count variable gets its own default (see :func:`_sdk_env.limit_arguments`)."""
     general, span = lengths
-    return SpanLimits(max_attribute_length=general, max_span_attribute_length=span)
+    counts = limit_arguments(SPAN_COUNT_LIMITS)
+    return SpanLimits(max_attribute_length=general, max_span_attribute_length=span, **counts)
 
 
 def default_span_limits(lengths: tuple[int, int]) -> SpanLimits:
@@ -211,7 +214,12 @@ def default_span_limits(lengths: tuple[int, int]) -> SpanLimits:
 
 
 def log_limits(lengths: tuple[int, int]) -> LogRecordLimits:
-    return LogRecordLimits(max_attribute_length=lengths[0])
+    """As :func:`span_limits`, for log records (their length limit defaults to ours)."""
+    length = ("max_log_record_attribute_length", lengths[0])
+    counts = limit_arguments(
+        LOG_COUNT_LIMITS, {"OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT": length}
+    )
+    return LogRecordLimits(max_attribute_length=lengths[0], **counts)
 
 
 def default_log_limits(lengths: tuple[int, int]) -> LogRecordLimits:

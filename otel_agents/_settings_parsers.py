@@ -15,7 +15,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from otel_agents._config_params import MAX_SECONDS, InvalidSetting, Param, at_most_max_seconds
+from otel_agents._config_params import (
+    MAX_SECONDS,
+    InvalidSetting,
+    Param,
+    at_most_max_seconds,
+    variable_text,
+    written_as,
+)
 from otel_agents._numbers import is_real
 
 _logger = logging.getLogger("otel_agents")
@@ -72,6 +79,7 @@ def parse_port(raw: str) -> int:
     return value
 
 
+@written_as(lambda seconds: f"{seconds * 1000:g} (milliseconds)")
 def parse_millis_as_seconds(raw: str) -> float:
     value = float(raw)
     if not value > 0 or value != value or value == float("inf"):
@@ -328,11 +336,11 @@ def read_signal(
     except (InvalidSetting, ValueError) as exc:
         source = base.env if _parses(base, env) else "the default"
         _logger.warning(
-            "%s=%r is not valid (%s); using %r from %s",
+            "%s=%r is not valid (%s); using %s from %s",
             specific.env,
             raw,
             exc,
-            general,
+            variable_text(base, general),
             source,
         )
         return general

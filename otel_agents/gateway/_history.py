@@ -14,15 +14,22 @@ and :class:`GatewayHistory` keeps at most ``max_history`` records *and* at most
 
 from __future__ import annotations
 
-import re
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import unquote_plus, urlsplit
 
-from otel_agents._export import is_secret_key
 from otel_agents._history import BoundedHistory
+
+# The URL redaction lives in a light shared module (the messaging server masks its span's
+# query the same way); its names stay importable from here for the gateway's modules.
+from otel_agents._url_redaction import (
+    REDACTED,
+    is_secret_name,
+    redact_path,
+    redact_query,
+    redact_target,
+)
 
 __all__ = [
     "MAX_HEADERS",
@@ -32,6 +39,7 @@ __all__ = [
     "GatewayHistory",
     "GatewayRecord",
     "clip",
+    "is_secret_name",
     "new_history",
     "record_size",
     "redact_headers",
@@ -39,8 +47,6 @@ __all__ = [
     "redact_query",
     "redact_target",
 ]
-
-REDACTED = "REDACTED"
 
 #: Characters kept of a record's path and of its query (after redaction).
 MAX_TARGET = 1024
@@ -53,23 +59,10 @@ MAX_NAME = 64
 MAX_SHORT = 64
 _CUT = "...[truncated]"
 
-#: Names the project-wide secret pattern (``otel_agents._export``) does not catch but that
-#: carry credentials in headers or query strings.
-_MORE_SECRETS = frozenset(
-    {"key", "code", "sig", "x-amz-signature", "x-goog-signature", "awsaccesskeyid"}
-)
-#: Query parameters are separated by ``&`` and, in older forms (and matrix parameters of a
-#: path segment), by ``;``: a secret after either must be masked.
-_SEPARATORS = re.compile(r"([&;])")
 #: Headers worth keeping in a record; others are dropped rather than guessed about.
 _KEPT_HEADERS = frozenset(
     {"accept", "content-type", "content-length", "user-agent", "host", "x-request-id"}
 )
-
-
-def is_secret_name(name: str) -> bool:
-    """True for header or parameter names that may carry credentials."""
-    return is_secret_key(name) or name.lower() in _MORE_SECRETS
 
 
 def clip(text: str, limit: int) -> str:
@@ -90,49 +83,6 @@ def redact_headers(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
         elif name in _KEPT_HEADERS:
             kept[name] = clip(raw_value.decode("latin-1"), MAX_VALUE)
     return kept
-
-
-def redact_query(query: str) -> str:
-    """The query string with the value of every token-like parameter replaced.
-
-    Parameters may be separated by ``&`` or ``;``; names are compared percent-decoded
-    (``%74oken`` is ``token``). Everything else is kept as the client wrote it.
-    """
-    if not query:
-        return ""
-    pieces = _SEPARATORS.split(query)
-    for index in range(0, len(pieces), 2):
-        name, eq, _ = pieces[index].partition("=")
-        if eq and is_secret_name(unquote_plus(name).strip()):
-            pieces[index] = f"{name}={REDACTED}"
-    return "".join(pieces)
-
-
-def redact_target(target: str) -> str:
-    """A URL or path with credentials (``user:pass@``) and token-like parameters masked,
-    in the query and in ``;`` matrix parameters of the path (``/x;jsessionid=...``)."""
-    if target.startswith("/") and "?" not in target and "//" not in target:
-        # a bare path has no credentials and no query to mask, only matrix parameters
-        return redact_path(target) if ";" in target else target
-    parts = urlsplit(target)
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "REDACTED:REDACTED@" + netloc.rsplit("@", 1)[1]
-    return parts._replace(
-        netloc=netloc, path=redact_path(parts.path), query=redact_query(parts.query)
-    ).geturl()
-
-
-def redact_path(path: str) -> str:
-    """``path`` with token-like ``;`` matrix parameters of its segments masked."""
-    if ";" not in path:
-        return path
-    segments = path.split("/")
-    for index, segment in enumerate(segments):
-        head, semi, params = segment.partition(";")
-        if semi:
-            segments[index] = head + semi + redact_query(params)
-    return "/".join(segments)
 
 
 @dataclass(frozen=True)

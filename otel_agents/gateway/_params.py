@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from otel_agents._config_params import Component, InvalidSetting, Param
+from otel_agents.gateway._api_keys import global_api_keys
 from otel_agents.gateway._errors import GatewayConfigError
 
 __all__ = [
@@ -227,7 +228,7 @@ GATEWAY_PARAMS: tuple[Param[Any], ...] = (
         "api_keys",
         (),
         "global API keys / bearer tokens (comma-separated in the variable)",
-        _strings,
+        global_api_keys,
         secret=True,
         shown="none",
     ),

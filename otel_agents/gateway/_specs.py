@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from otel_agents._config_params import InvalidSetting
 from otel_agents._errors import invalid_type
 from otel_agents._export import redact
+from otel_agents.gateway._api_keys import api_key_list
 from otel_agents.gateway._errors import InvalidServiceError
 from otel_agents.gateway._ratelimit import RateLimit
 from otel_agents.gateway._registry import health_url_for, parse_upstream_url, validate_identity
@@ -98,11 +100,10 @@ class ServiceSpec:
         health = health_check_url if isinstance(health_check_url, str) else None
         keys: tuple[str, ...] | None = None
         if api_keys is not None:
-            if isinstance(api_keys, str) or not isinstance(api_keys, list | tuple):
-                raise _bad_keys()
-            keys = tuple(k for k in api_keys if isinstance(k, str) and k)
-            if len(keys) != len(api_keys):
-                raise _bad_keys()
+            try:
+                keys = api_key_list(api_keys)
+            except InvalidSetting as exc:  # names the bad entry's position, never a key
+                raise InvalidServiceError(f"api_keys=<hidden> is not valid: {exc}") from None
         return cls(
             service_id,
             name,
@@ -150,9 +151,3 @@ class ServiceSpec:
             strip_prefix=entry.get("strip_prefix", False),
             rate_limit=rate_limit,
         )
-
-
-def _bad_keys() -> InvalidServiceError:
-    return InvalidServiceError.build(
-        "api_keys", "<hidden>", "a list of non-empty key strings, e.g. ['k1', 'k2']"
-    )

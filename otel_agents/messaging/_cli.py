@@ -234,8 +234,8 @@ def run_hub(args: argparse.Namespace) -> int:
     if not security.auth_enabled and not args.insecure:
         # An open hub lets anyone register an endpoint and have the hub POST to it.
         print(
-            f"otel-agents hub: {SECRET_ENV} is not set: set it (the agents need the same "
-            "value) or pass --insecure to serve unauthenticated",
+            f"otel-agents hub: {SECRET_ENV} is not set (or blank): set it (the agents need "
+            "the same value) or pass --insecure to serve unauthenticated",
             file=sys.stderr,
         )
         return 2

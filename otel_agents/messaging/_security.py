@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from otel_agents._errors import InvalidTypeError, InvalidValueError, short_repr
 from otel_agents._runtime import Clock, as_clock
 from otel_agents._server_params import (
     MESSAGING_SECRET,
@@ -70,6 +71,24 @@ class SecurityConfig:
     _seen: ReplayMemory = field(default_factory=ReplayMemory, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
+    def __post_init__(self) -> None:
+        # A blank secret or token would let in "Authorization: Bearer " plus blanks, and
+        # an empty one would turn authentication off unnoticed: both are refused; None (or no
+        # entry) is how to say "none". Stripped, as the variable is: blanks around a token
+        # are a copy-and-paste accident, never part of it.
+        if self.shared_secret is not None:
+            self.shared_secret = _credential("shared_secret", self.shared_secret)
+        tokens = self.agent_tokens
+        if not isinstance(tokens, Mapping):
+            raise InvalidTypeError(
+                f"SecurityConfig(agent_tokens=<hidden>) is not valid: expected a mapping "
+                f"{{agent_id: token}} (got type {type(tokens).__name__})"
+            )
+        self.agent_tokens = {
+            agent: _credential(f"agent_tokens[{short_repr(agent)}]", token)
+            for agent, token in tokens.items()
+        }
+
     def _now(self) -> float:
         return as_clock(self.clock).time()
 
@@ -86,7 +105,7 @@ class SecurityConfig:
         keys += os.environ.get(VERIFICATION_KEYS_ENV, "").split(",")
         keys = [key.strip() for key in keys if key.strip()]
         values: dict[str, object] = {
-            "shared_secret": os.environ.get(SECRET_ENV) or None,
+            "shared_secret": os.environ.get(SECRET_ENV, "").strip() or None,
             "signing_key": keys or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -235,3 +254,17 @@ class SecurityConfig:
                 f"message {message_id!r} was already received within the replay window",
                 reason="replayed",
             )
+
+
+def _credential(parameter: str, value: object) -> str:
+    """``value`` stripped, if it is a usable secret; the errors never show it."""
+    shown = f"SecurityConfig({parameter}=<hidden>) is not valid"
+    if not isinstance(value, str):
+        raise InvalidTypeError(f"{shown}: expected a string (got type {type(value).__name__})")
+    token = value.strip()
+    if not token:
+        raise InvalidValueError(
+            f"{shown}: it is empty or blank, which would accept an empty bearer token or turn "
+            "authentication off; give a real secret, or leave it out (None) for none"
+        )
+    return token

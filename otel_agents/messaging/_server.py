@@ -2,8 +2,9 @@
 
 A pure ASGI middleware: one SERVER span per request named ``{method} {route template}``
 (``POST /agents/{agent_id}/heartbeat``, never the raw path, so span names stay bounded),
-continuing the caller's W3C trace context, with the stable attributes (``http.request.method``,
-``url.path``, ``url.scheme``, ``http.route``, ``http.response.status_code``,
+continuing the caller's W3C trace context, with the stable attributes
+(``http.request.method``, ``url.path``, ``url.query`` with token-like parameters masked as
+the gateway masks them, ``url.scheme``, ``http.route``, ``http.response.status_code``,
 ``server.address``/``server.port``, ``client.address``, ``network.protocol.version``), and
 ``http.server.request.duration`` in seconds with the conventions' bucket advice.
 
@@ -35,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from otel_agents import semconv as sc
 from otel_agents._exception_events import record_exception
+from otel_agents._url_redaction import redact_path, redact_query
 from otel_agents._version import __version__, scope_name
 
 __all__ = ["DEFAULT_EXCLUDED_URLS", "ServerTelemetryMiddleware", "excluded_urls"]
@@ -123,10 +125,14 @@ class ServerTelemetryMiddleware:
             metric_attributes[sc.HTTP_ROUTE] = route
         attributes: dict[str, Any] = {
             **metric_attributes,
-            sc.URL_PATH: path,
+            # Masked as the gateway does, before the span starts (samplers see them).
+            sc.URL_PATH: redact_path(path) if ";" in path else path,
             sc.SERVER_ADDRESS: host,
             sc.SERVER_PORT: port,
         }
+        query: bytes = scope.get("query_string", b"")
+        if query:  # Conditionally Required when the request had one
+            attributes[sc.URL_QUERY] = redact_query(query.decode("latin-1"))
         if not known:
             attributes[sc.HTTP_REQUEST_METHOD_ORIGINAL] = original[:32]
         client = scope.get("client")

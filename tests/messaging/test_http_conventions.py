@@ -226,3 +226,58 @@ def test_a_hostile_host_header_gets_the_routes_normal_answer_and_a_valid_port(
     assert (span.attributes or {}).get(sc.SERVER_PORT) == 80
     assert (span.attributes or {}).get(sc.HTTP_RESPONSE_STATUS_CODE) == 200
     encode_spans([span])  # OTLP can export it (an int64-overflowing port could not be)
+
+
+def test_the_hub_records_url_query_with_tokens_masked(
+    start_hub: StartHub, telemetry: TelemetryCapture
+) -> None:
+    """``url.query`` is Conditionally Required when a query was received; a token in it is
+    masked as the gateway masks it, and so is a token-like matrix parameter of the path."""
+    url = start_hub().url
+    with _http.Client(base_url=url, headers=AUTH, timeout=10) as client:
+        assert client.get("/agents?token=abc&page=2").status_code == 200
+        assert client.get("/messages/m-1;sig=abc").status_code == 404
+        assert client.get("/agents").status_code == 200
+    server_span_names(telemetry, 3)
+    with_query, without = sorted(
+        (s for s in telemetry.spans() if s.name == "GET /agents"),
+        key=lambda s: sc.URL_QUERY in (s.attributes or {}),
+        reverse=True,
+    )
+    assert (with_query.attributes or {})[sc.URL_QUERY] == "token=REDACTED&page=2"
+    assert sc.URL_QUERY not in (without.attributes or {})
+    matrix = telemetry.span("GET /messages/{message_id}").attributes or {}
+    assert matrix[sc.URL_PATH] == "/messages/m-1;sig=REDACTED"
+    assert sc.URL_QUERY not in matrix
+    assert all("abc" not in str(s.attributes) for s in telemetry.spans())
+
+
+def test_an_inbox_records_url_query_with_tokens_masked(telemetry: TelemetryCapture) -> None:
+    from otel_agents.messaging._inbox import create_inbox_app
+    from otel_agents.messaging._remote import RemoteAgent
+
+    agent = RemoteAgent(
+        "worker", "worker", ["work"], "http://127.0.0.1:1", "http://127.0.0.1:1",
+        security=security(),
+    )  # fmt: skip
+    app = create_inbox_app(
+        agent,
+        run_agent=False,
+        tracer_provider=telemetry.tracer_provider,
+        meter_provider=telemetry.meter_provider,
+    )
+    server = ThreadServer(app).start()
+    try:
+        answer = _http.post(f"{server.url}/inbox?access_token=abc", content=b"{}", timeout=10)
+        assert answer.status_code in (400, 401)  # unsigned: refused, and traced all the same
+        eventually(
+            lambda: any(s.kind is SpanKind.SERVER for s in telemetry.spans()),
+            "the inbox's SERVER span",
+            10.0,
+        )
+    finally:
+        server.stop()
+        asyncio.run(agent.aclose())
+    (span,) = [s for s in telemetry.spans() if s.kind is SpanKind.SERVER]
+    assert span.name == "POST /inbox"
+    assert (span.attributes or {})[sc.URL_QUERY] == "access_token=REDACTED"

@@ -1,0 +1,75 @@
+"""Token-like query and matrix parameters and ``user:pass@`` masked in a URL, path or query.
+
+Shared by every HTTP server and client otel-agents instruments (the gateway's spans and
+history, the hub's and the inboxes' SERVER spans), so a token in ``?token=...`` is masked the
+same way wherever it is recorded. Light on purpose (the standard library and
+:mod:`otel_agents._export` only): the messaging server imports it without the gateway.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote_plus, urlsplit
+
+from otel_agents._export import is_secret_key
+
+__all__ = ["REDACTED", "is_secret_name", "redact_path", "redact_query", "redact_target"]
+
+REDACTED = "REDACTED"
+
+#: Names the project-wide secret pattern (``otel_agents._export``) does not catch but that
+#: carry credentials in headers or query strings.
+_MORE_SECRETS = frozenset(
+    {"key", "code", "sig", "x-amz-signature", "x-goog-signature", "awsaccesskeyid"}
+)
+#: Query parameters are separated by ``&`` and, in older forms (and matrix parameters of a
+#: path segment), by ``;``: a secret after either must be masked.
+_SEPARATORS = re.compile(r"([&;])")
+
+
+def is_secret_name(name: str) -> bool:
+    """True for header or parameter names that may carry credentials."""
+    return is_secret_key(name) or name.lower() in _MORE_SECRETS
+
+
+def redact_query(query: str) -> str:
+    """The query string with the value of every token-like parameter replaced.
+
+    Parameters may be separated by ``&`` or ``;``; names are compared percent-decoded
+    (``%74oken`` is ``token``). Everything else is kept as the client wrote it.
+    """
+    if not query:
+        return ""
+    pieces = _SEPARATORS.split(query)
+    for index in range(0, len(pieces), 2):
+        name, eq, _ = pieces[index].partition("=")
+        if eq and is_secret_name(unquote_plus(name).strip()):
+            pieces[index] = f"{name}={REDACTED}"
+    return "".join(pieces)
+
+
+def redact_target(target: str) -> str:
+    """A URL or path with credentials (``user:pass@``) and token-like parameters masked,
+    in the query and in ``;`` matrix parameters of the path (``/x;jsessionid=...``)."""
+    if target.startswith("/") and "?" not in target and "//" not in target:
+        # a bare path has no credentials and no query to mask, only matrix parameters
+        return redact_path(target) if ";" in target else target
+    parts = urlsplit(target)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "REDACTED:REDACTED@" + netloc.rsplit("@", 1)[1]
+    return parts._replace(
+        netloc=netloc, path=redact_path(parts.path), query=redact_query(parts.query)
+    ).geturl()
+
+
+def redact_path(path: str) -> str:
+    """``path`` with token-like ``;`` matrix parameters of its segments masked."""
+    if ";" not in path:
+        return path
+    segments = path.split("/")
+    for index, segment in enumerate(segments):
+        head, semi, params = segment.partition(";")
+        if semi:
+            segments[index] = head + semi + redact_query(params)
+    return "/".join(segments)
