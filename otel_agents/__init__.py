@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from otel_agents._config import configure, get_telemetry, shutdown
     from otel_agents._configured import Telemetry
     from otel_agents._dashboard import DashboardView, PerformanceDashboard
+    from otel_agents._encryption import decrypt_export, generate_export_key
     from otel_agents._errors import (
         ConfigurationError,
         ExportError,
@@ -86,6 +87,8 @@ _SOURCES: dict[str, str] = {
     "Telemetry": "otel_agents._configured",
     "ThresholdRule": "otel_agents._alert_rules",
     "configure": "otel_agents._config",
+    "decrypt_export": "otel_agents._encryption",
+    "generate_export_key": "otel_agents._encryption",
     "get_telemetry": "otel_agents._config",
     "shutdown": "otel_agents._config",
 }
@@ -123,6 +126,8 @@ __all__ = [
     "ThresholdRule",
     "__version__",
     "configure",
+    "decrypt_export",
+    "generate_export_key",
     "get_telemetry",
     "shutdown",
 ]

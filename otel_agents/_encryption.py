@@ -9,9 +9,9 @@ environment only, never from an argument that could end up in a log or a shell h
 is never logged or written anywhere::
 
     export OTEL_AGENTS_EXPORT_KEY=$(python -c \
-        "from otel_agents._encryption import generate_key; print(generate_key())")
+        "from otel_agents import generate_export_key; print(generate_export_key())")
     otel-agents demo --export out --encrypt
-    python -c "from otel_agents._encryption import decrypt_export as d; \
+    python -c "from otel_agents import decrypt_export as d; \
         print(d('out/metrics.json'))"
 """
 
@@ -32,7 +32,7 @@ __all__ = [
     "encrypt_bytes",
     "export_fernet",
     "export_writer",
-    "generate_key",
+    "generate_export_key",
 ]
 
 #: The environment variable holding the Fernet key (32 bytes, URL-safe base64).
@@ -55,7 +55,7 @@ def export_fernet(needed_by: str = "encrypt=True") -> Any:
     if not key:
         raise ConfigurationError(
             f"{needed_by} needs a key in {EXPORT_KEY_ENV}: set it to the output of "
-            "python -c 'from otel_agents._encryption import generate_key; print(generate_key())'"
+            "python -c 'from otel_agents import generate_export_key; print(generate_export_key())'"
         )
     try:
         return Fernet(key.encode("ascii"))
@@ -63,11 +63,11 @@ def export_fernet(needed_by: str = "encrypt=True") -> Any:
         # Never echo the value: it is (meant to be) a secret.
         raise ConfigurationError(
             f"{EXPORT_KEY_ENV} is not a Fernet key (32 bytes, URL-safe base64, 44 characters):"
-            " make one with otel_agents._encryption.generate_key()"
+            " make one with otel_agents.generate_export_key()"
         ) from None
 
 
-def generate_key() -> str:
+def generate_export_key() -> str:
     """A new random key for ``OTEL_AGENTS_EXPORT_KEY``."""
     try:
         from cryptography.fernet import Fernet

@@ -65,7 +65,7 @@ EXPORT_KEY = _secret(
     "OTEL_AGENTS_EXPORT_KEY",
     (
         "Fernet key for `export_*(..., encrypt=True)` and `demo --encrypt` "
-        "(`otel_agents._encryption.generate_key()`)"
+        "(`otel_agents.generate_export_key()`)"
     ),
     "otel_agents._encryption",
 )

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from otel_agents._encryption import EXPORT_KEY_ENV, decrypt_export, generate_key
+from otel_agents import decrypt_export, generate_export_key
+from otel_agents._encryption import EXPORT_KEY_ENV
 from otel_agents._errors import ConfigurationError, ExportError
 from otel_agents._tracker import PerformanceTracker
 
@@ -25,7 +26,7 @@ def tracker() -> PerformanceTracker:
 def test_an_encrypted_export_is_unreadable_without_the_key_and_opens_with_it(
     tracker: PerformanceTracker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    key = generate_key()
+    key = generate_export_key()
     monkeypatch.setenv(EXPORT_KEY_ENV, key)
     path = tracker.export_metrics(tmp_path / "m.json", encrypt=True)
     raw = path.read_bytes()
@@ -36,7 +37,7 @@ def test_an_encrypted_export_is_unreadable_without_the_key_and_opens_with_it(
     assert data["kind"] == "metrics"
     assert data["metrics"][0]["agent_id"] == "planner"
 
-    monkeypatch.setenv(EXPORT_KEY_ENV, generate_key())
+    monkeypatch.setenv(EXPORT_KEY_ENV, generate_export_key())
     with pytest.raises(ExportError, match=EXPORT_KEY_ENV):
         decrypt_export(path)
 
@@ -82,7 +83,7 @@ def _encrypting_demo(folder: Path, extra_env: dict[str, str]) -> subprocess.Comp
 
 @pytest.mark.integration
 def test_the_demo_encrypts_every_exported_file(tmp_path: Path) -> None:
-    key = generate_key()
+    key = generate_export_key()
     result = _encrypting_demo(tmp_path, {EXPORT_KEY_ENV: key})
     assert result.returncode == 0, result.stderr
     assert key not in result.stdout + result.stderr
@@ -108,7 +109,7 @@ def test_the_demo_without_a_key_exits_2_naming_the_variable(tmp_path: Path) -> N
 def test_decrypting_without_the_crypto_extra_is_an_error_with_the_install_hint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(EXPORT_KEY_ENV, generate_key())
+    monkeypatch.setenv(EXPORT_KEY_ENV, generate_export_key())
     # What an absent package looks like to ``import``: ModuleNotFoundError.
     monkeypatch.setitem(sys.modules, "cryptography.fernet", None)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from otel_agents._encryption import EXPORT_KEY_ENV, decrypt_export, generate_key
+from otel_agents._encryption import EXPORT_KEY_ENV, decrypt_export, generate_export_key
 from otel_agents._errors import ExportError
 from otel_agents._export import REDACTED, write_json_atomic
 
@@ -54,7 +54,7 @@ def test_an_export_is_utf8_with_non_ascii_text_as_itself(tmp_path: Path) -> None
 def test_an_encrypted_export_of_non_ascii_text_decrypts_to_the_same_data(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(EXPORT_KEY_ENV, generate_key())
+    monkeypatch.setenv(EXPORT_KEY_ENV, generate_export_key())
 
     path = write_json_atomic(tmp_path / "text.json", TEXT, encrypt=True)
 
@@ -68,7 +68,7 @@ def test_a_value_strict_json_refuses_late_in_a_large_export_still_gives_one_vali
 ) -> None:
     """The export is encoded piece by piece: the first pass may have written megabytes
     before it meets the NaN; the second pass must start the file over."""
-    monkeypatch.setenv(EXPORT_KEY_ENV, generate_key())
+    monkeypatch.setenv(EXPORT_KEY_ENV, generate_export_key())
     rows = [{"i": i, "text": "x" * 100} for i in range(20_000)]
 
     path = write_json_atomic(
@@ -91,7 +91,7 @@ class _Interrupted:
 def test_an_interrupted_export_leaves_no_temporary_file_and_the_old_file_as_it_was(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encrypt: bool
 ) -> None:
-    monkeypatch.setenv(EXPORT_KEY_ENV, generate_key())
+    monkeypatch.setenv(EXPORT_KEY_ENV, generate_export_key())
     target = tmp_path / "metrics.json"
     target.write_text('{"old": true}')
     rows = [{"i": i, "text": "x" * 100} for i in range(20_000)]  # megabytes before the stop
