@@ -14,13 +14,15 @@ this module stays a table of contents.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable, Sequence
+from types import TracebackType
 
-from otel_agents._errors import MissingDependencyError, OtelAgentsError
+from otel_agents._errors import MissingDependencyError, OtelAgentsError, printable
 from otel_agents._version import __version__
 
-__all__ = ["LOG_LEVELS", "main", "port_number"]
+__all__ = ["LOG_LEVELS", "ConsoleFormatter", "main", "port_number"]
 
 #: uvicorn's log levels (``--log-level``).
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
@@ -35,6 +37,30 @@ def port_number(value: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{value!r} is not a port: use 0 to 65535")
     return port
+
+
+class ConsoleFormatter(logging.Formatter):
+    """The served commands' stderr lines, each one line that cannot drive the terminal.
+
+    Log messages carry network strings (a hub's refusal, a peer's error code, a message
+    id); their sources escape them, and this escapes again whatever reaches the console:
+    every control character of the formatted line (a ``\\n`` that would forge a second
+    record, an ESC that would set the terminal's title or clipboard) is written as Python
+    escapes it. A traceback keeps its own line breaks, nothing else.
+    """
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))
+
+    def formatException(
+        self,
+        ei: tuple[type[BaseException], BaseException, TracebackType | None]
+        | tuple[None, None, None],
+    ) -> str:
+        return printable(super().formatException(ei), keep="\n")
+
+    def formatStack(self, stack_info: str) -> str:
+        return printable(super().formatStack(stack_info), keep="\n")
 
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -76,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         # A bad option value (ConfigurationError, InvalidValueError, an invalid agent id):
         # its message names it and what to do; no traceback.
-        print(f"otel-agents {args.command}: error: {exc}", file=sys.stderr)
+        print(f"otel-agents {args.command}: error: {printable(str(exc))}", file=sys.stderr)
         return 2
     return result
 

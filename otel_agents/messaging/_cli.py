@@ -23,7 +23,7 @@ import sys
 from typing import Any
 
 from otel_agents._cli import LOG_LEVELS, port_number
-from otel_agents._errors import ConfigurationError
+from otel_agents._errors import ConfigurationError, printable
 from otel_agents._export import redact_url
 from otel_agents._extras import require
 from otel_agents._service_name import HUB_SERVICE_NAME, default_service_name
@@ -317,7 +317,7 @@ def run_send(args: argparse.Namespace) -> int:
     try:
         message_id, record = asyncio.run(send())
     except MessagingError as exc:
-        print(f"otel-agents send: {exc}", file=sys.stderr)
+        print(f"otel-agents send: {printable(str(exc))}", file=sys.stderr)
         return 1
     finally:
         if not args.no_telemetry:

@@ -21,6 +21,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from otel_agents._cli import ConsoleFormatter
 from otel_agents._service_name import default_service_name
 
 __all__ = ["console_logging", "serve", "shutdown_telemetry"]
@@ -73,7 +74,8 @@ def console_logging() -> None:
     logger = logging.getLogger("otel_agents.messaging")
     if not any(isinstance(h, _ConsoleHandler) for h in logger.handlers):
         handler = _ConsoleHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        # Escapes control characters: messages carry network strings (see the formatter).
+        handler.setFormatter(ConsoleFormatter("%(asctime)s %(levelname)s %(message)s"))
         logger.addHandler(handler)
     if logger.level == logging.NOTSET or logger.level > logging.INFO:
         logger.setLevel(logging.INFO)

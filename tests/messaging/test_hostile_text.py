@@ -1,0 +1,145 @@
+"""Text a peer sends (a hub's refusal, an inbox's error code, a message id) never reaches a
+log line or the terminal raw: it is cut short and its control characters are escaped, so
+it can neither forge a log line nor drive the reader's terminal (title, clipboard).
+
+The hostile peers are small Starlette apps served by uvicorn on 127.0.0.1 (free ports).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from _servers import ThreadServer
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from otel_agents._cli import main
+from otel_agents.messaging._remote import RemoteAgent
+
+pytestmark = pytest.mark.integration  # servers on 127.0.0.1
+
+#: Terminal escapes (title, clipboard write, erase line) and a forged log line.
+ESCAPES = "\x1b]0;PWNED\x07\x1b]52;c;ZWNobyBwd25lZA==\x07\x1b[2K\r"
+FORGED = "\n2026-12-02 00:00:00,000 INFO agent a is registered with http://127.0.0.1:8100\n"
+
+
+def hostile_app(status: int, body: dict[str, Any]) -> Starlette:
+    """An app answering every request with ``status`` and the JSON ``body``."""
+
+    async def answer(request: Request) -> JSONResponse:
+        await request.body()
+        return JSONResponse(body, status_code=status)
+
+    methods = ["GET", "POST", "PUT", "DELETE"]
+    return Starlette(routes=[Route("/{path:path}", answer, methods=methods)])
+
+
+@pytest.fixture
+def evil_hub() -> Iterator[ThreadServer]:
+    """A "hub" refusing everything with a megabyte ``detail`` of escapes and a forged line."""
+    detail = ESCAPES + FORGED + "A" * 1_000_000
+    server = ThreadServer(hostile_app(400, {"error": "bad_request", "detail": detail})).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def assert_one_clean_line(text: str, limit: int) -> None:
+    assert "\x1b" not in text
+    assert "\x07" not in text
+    assert "\r" not in text
+    assert len(text.rstrip("\n").splitlines()) == 1, text[:500]
+    assert len(text) < limit, len(text)
+
+
+def test_send_prints_a_hubs_refusal_cut_short_and_escaped(
+    evil_hub: ThreadServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``otel-agents send`` against a hub whose refusal is 1 MB of escapes: one short line."""
+    assert main(["send", "--no-telemetry", "--hub", evil_hub.url, "--to", "x", "{}"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert_one_clean_line(err, 1000)
+    assert err.startswith("otel-agents send: the hub refused GET /agents/cli (HTTP 400): ")
+    assert "\\x1b]0;PWNED\\x07" in err  # shown escaped, so the reader sees what was sent
+
+
+def test_an_agent_logs_a_hubs_refusal_cut_short_and_escaped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The registration retry warning, every second, is one short escaped line."""
+    detail = ESCAPES + FORGED + "A" * 1_000_000
+    hub = ThreadServer(hostile_app(503, {"error": "queue_full", "detail": detail})).start()
+    agent = RemoteAgent("a", "a", [], "http://127.0.0.1:1", hub.url)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        runner = asyncio.create_task(agent.run(stop))
+        deadline = time.monotonic() + 20
+        while "registering a" not in caplog.text and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        stop.set()
+        await asyncio.wait_for(runner, timeout=20)
+        await agent.aclose()
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="otel_agents.messaging"):
+            asyncio.run(scenario())
+    finally:
+        hub.stop()
+    (record, *_) = [r for r in caplog.records if "registering a" in r.getMessage()]
+    assert_one_clean_line(record.getMessage(), 1000)
+    assert "\\x1b]52;c;" in record.getMessage()
+
+
+def test_the_console_lines_escape_control_characters() -> None:
+    """The served commands' stderr formatter: one line per record whatever the message
+    holds; a traceback keeps its own line breaks."""
+    from otel_agents._cli import ConsoleFormatter
+
+    formatter = ConsoleFormatter("%(levelname)s %(message)s")
+    record = logging.LogRecord(
+        "x", logging.WARNING, __file__, 1, "got %s", (ESCAPES + FORGED,), None
+    )
+    line = formatter.format(record)
+    assert_one_clean_line(line, 1000)
+    assert line.startswith("WARNING got \\x1b]0;PWNED\\x07")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        failed = logging.LogRecord("x", 40, __file__, 1, "a\nb", (), sys.exc_info())
+    first, *rest = formatter.format(failed).splitlines()
+    assert first == "ERROR a\\nb"
+    assert rest[0].startswith("Traceback")
+    assert rest[-1] == "ValueError: boom"
+
+
+def test_the_clis_console_handlers_use_the_escaping_formatter() -> None:
+    """``hub``/``agent`` (messaging) and ``gateway`` put their stderr lines through it."""
+    from otel_agents._cli import ConsoleFormatter
+    from otel_agents.gateway._cli import _console_logging
+    from otel_agents.messaging._cli_serving import console_logging
+
+    for install, name in (
+        (console_logging, "otel_agents.messaging"),
+        (_console_logging, "otel_agents.gateway"),
+    ):
+        logger = logging.getLogger(name)
+        before, level = list(logger.handlers), logger.level
+        try:
+            install()
+            added = [h for h in logger.handlers if h not in before]
+            assert added
+            assert all(isinstance(h.formatter, ConsoleFormatter) for h in added)
+        finally:
+            logger.handlers[:] = before
+            logger.setLevel(level)
