@@ -24,16 +24,13 @@ from otel_agents._bounded_read import IDENTITY, TooLarge, aread_capped
 from otel_agents._errors import invalid_type, invalid_value, printable
 from otel_agents._numbers import is_real
 from otel_agents.messaging._errors import DeliveryError
-from otel_agents.messaging._wire import from_wire
+from otel_agents.messaging._wire import MAX_DETAIL, from_wire
 
-__all__ = ["MAX_DETAIL", "MAX_HUB_ANSWER", "call_hub", "check_timeout"]
+__all__ = ["MAX_HUB_ANSWER", "call_hub", "check_timeout"]
 
 #: The most bytes of a hub's answer an agent reads: ample for a list of tens of thousands
 #: of agents (a few hundred bytes each); the hub's other answers are a few hundred bytes.
 MAX_HUB_ANSWER = 16 * 1024 * 1024
-#: The most characters of a refusal's ``detail`` an error shows (control characters
-#: escaped): the hub's own details are one sentence.
-MAX_DETAIL = 300
 
 
 async def call_hub(

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import _http
 import pytest
 from _servers import ThreadServer
 from starlette.applications import Starlette
@@ -22,7 +23,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from otel_agents._cli import main
+from otel_agents.messaging._hub import create_hub, create_hub_app
 from otel_agents.messaging._remote import RemoteAgent
+from otel_agents.testing import TelemetryCapture
+from tests.messaging.servers import AUTH, security
 
 pytestmark = pytest.mark.integration  # servers on 127.0.0.1
 
@@ -143,3 +147,74 @@ def test_the_clis_console_handlers_use_the_escaping_formatter() -> None:
         finally:
             logger.handlers[:] = before
             logger.setLevel(level)
+
+
+def refusing_inbox(error: str) -> Starlette:
+    """An inbox that takes the first delivery (202, never reported) and refuses the rest
+    with ``error`` as its code."""
+    deliveries: list[int] = []
+
+    async def inbox(request: Request) -> JSONResponse:
+        await request.body()
+        deliveries.append(1)
+        if len(deliveries) == 1:
+            return JSONResponse({"status": "accepted"}, status_code=202)
+        return JSONResponse({"error": error, "detail": ESCAPES + FORGED}, status_code=400)
+
+    return Starlette(routes=[Route("/{path:path}", inbox, methods=["POST"])])
+
+
+def dead_letters(hub: ThreadServer) -> list[dict[str, Any]]:
+    answer = _http.get(hub.url + "/dead-letters", headers=AUTH)
+    answer.raise_for_status()
+    return list(answer.json()["dead_letters"])
+
+
+def test_an_inbox_code_that_is_not_a_code_is_not_logged_counted_or_recorded(
+    telemetry: TelemetryCapture, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A dead letter whose inbox refused it with a hostile ``error``: the hub's log line,
+    the dead letter, the record and ``error.type`` say ``http_400`` instead."""
+    providers = {
+        "tracer_provider": telemetry.tracer_provider,
+        "meter_provider": telemetry.meter_provider,
+    }
+    config = {"ack_timeout": 0.3, "max_delivery_attempts": 2, "retry_backoff": 0.1}
+    hub_core = create_hub(config, security=security(), **providers)
+    hub = ThreadServer(create_hub_app(hub_core, security(), **providers)).start()
+    inbox = ThreadServer(refusing_inbox("x" + ESCAPES + FORGED)).start()
+    sender = RemoteAgent("snd", "snd", [], "http://127.0.0.1:1", hub.url, security=security())
+
+    async def send() -> str:
+        await sender.register()
+        try:
+            return await sender.send_message("evil", "task_assignment", {"a": 1})
+        finally:
+            await sender.aclose()
+
+    try:
+        registration = {
+            "agent_id": "evil",
+            "name": "e",
+            "capabilities": [],
+            "endpoint": inbox.url,
+            "reports_outcomes": True,  # so the hub waits for a report, and redelivers
+        }
+        _http.post(hub.url + "/agents", json=registration, headers=AUTH).raise_for_status()
+        with caplog.at_level(logging.WARNING, logger="otel_agents.messaging"):
+            message_id = asyncio.run(send())
+            deadline = time.monotonic() + 30
+            while not (letters := dead_letters(hub)) and time.monotonic() < deadline:
+                time.sleep(0.05)
+    finally:
+        inbox.stop()
+        hub.stop()
+    (letter,) = letters
+    assert letter["reason"] == "http_400"
+    assert "\\x1b]0;PWNED" in letter["error"]  # the inbox's detail, escaped
+    assert "\x1b" not in letter["error"]
+    assert "\n" not in letter["error"]
+    (line,) = [r.getMessage() for r in caplog.records if "dead-lettered" in r.getMessage()]
+    assert line == f"message {message_id} to evil is dead-lettered after 2 attempts: http_400"
+    (point,) = telemetry.points("agent.message.dead_lettered")
+    assert point.attributes["error.type"] == "http_400"
