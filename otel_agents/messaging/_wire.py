@@ -70,13 +70,14 @@ def to_wire(exc: Exception) -> tuple[int, str, str]:
 def from_wire(code: Any, message: str, status: int) -> Exception:
     """The exception for a code a server answered with: the in-process class where one
     exists, else :class:`SecurityError` (401/403) or :class:`DeliveryError` with the code
-    as its reason."""
+    as its reason (:func:`peer_code`: ``http_<status>`` unless it looks like a code).
+    ``message`` must already be fit to show (cut short, control characters escaped)."""
     kind = _BY_CODE.get(code) if isinstance(code, str) else None
     if kind is not None:
         return kind(message)
     if status in (401, 403):
-        return e.SecurityError(message, reason=str(code or "unauthorized"))
-    return e.DeliveryError(message, reason=str(code or f"http_{status}"))
+        return e.SecurityError(message, reason=peer_code(code, status) if code else "unauthorized")
+    return e.DeliveryError(message, reason=peer_code(code, status))
 
 
 def peer_code(code: Any, status: int) -> str:

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from otel_agents._cli import main
+from otel_agents.messaging import DeliveryError
 from otel_agents.messaging._hub import create_hub, create_hub_app
 from otel_agents.messaging._remote import RemoteAgent
 from otel_agents.testing import TelemetryCapture
@@ -218,3 +219,57 @@ def test_an_inbox_code_that_is_not_a_code_is_not_logged_counted_or_recorded(
     assert line == f"message {message_id} to evil is dead-lettered after 2 attempts: http_400"
     (point,) = telemetry.points("agent.message.dead_lettered")
     assert point.attributes["error.type"] == "http_400"
+
+
+def test_a_hubs_code_that_is_not_a_code_is_not_a_reason_or_a_metric_attribute(
+    telemetry: TelemetryCapture,
+) -> None:
+    """A hub refusing a send with a 200,000-character ``error`` full of escapes: the
+    DeliveryError's reason and every ``error.type`` the agent records say ``http_400``."""
+    code = "E" * 200_000 + ESCAPES + FORGED
+    hub = ThreadServer(hostile_app(400, {"error": code, "detail": "no"})).start()
+    agent = RemoteAgent(
+        "a",
+        "a",
+        [],
+        "http://127.0.0.1:1",
+        hub.url,
+        tracer_provider=telemetry.tracer_provider,
+        meter_provider=telemetry.meter_provider,
+    )
+
+    async def send() -> None:
+        try:
+            await agent.send_message("b", "task_assignment", {})
+        finally:
+            await agent.aclose()
+
+    try:
+        with pytest.raises(DeliveryError) as raised:
+            asyncio.run(send())
+    finally:
+        hub.stop()
+    assert raised.value.reason == "http_400"
+    error_types = {
+        name: (point.attributes or {}).get("error.type")
+        for name, metric in telemetry.metrics().items()
+        for point in metric.data.data_points
+        if "error.type" in (point.attributes or {})
+    }
+    assert "messaging.client.sent.messages" in error_types
+    assert set(error_types.values()) == {"http_400"}, error_types
+
+
+def test_from_wire_keeps_known_and_code_shaped_codes_only() -> None:
+    from otel_agents.messaging import SecurityError, UnknownAgentError
+    from otel_agents.messaging._wire import from_wire, peer_code
+
+    assert isinstance(from_wire("unknown_agent", "m", 404), UnknownAgentError)
+    assert peer_code("recipient_timeout", 502) == "recipient_timeout"
+    for bad in ("Queue Full", "a\nb", "x" * 65, "", None, 7, ["queue_full"]):
+        assert peer_code(bad, 502) == "http_502"
+        assert getattr(from_wire(bad, "m", 502), "reason", None) == "http_502"
+    refused = from_wire("bad\x1b", "m", 403)
+    assert isinstance(refused, SecurityError)
+    assert refused.reason == "http_403"
+    assert getattr(from_wire(None, "m", 401), "reason", None) == "unauthorized"
