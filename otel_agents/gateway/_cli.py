@@ -17,7 +17,7 @@ import sys
 from types import FrameType
 from typing import Any
 
-from otel_agents._cli import ConsoleFormatter, port_number
+from otel_agents._cli import ConsoleFormatter, check_host, port_number
 from otel_agents._errors import OtelAgentsError, printable
 from otel_agents._extras import require
 
@@ -56,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
         overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
         if overrides:
             config = config.with_overrides(**overrides)
+        # Before serving: uvicorn would say only "Name or service not known" (exit 3).
+        check_host(config.host, "--host" if args.host is not None else "host (config file)")
         if not args.no_telemetry:
             from otel_agents import configure
             from otel_agents._service_name import GATEWAY_SERVICE_NAME, default_service_name

@@ -23,13 +23,19 @@ import logging
 import sys
 from typing import Any
 
-from otel_agents._cli import LOG_LEVELS, port_number
+from otel_agents._cli import LOG_LEVELS, bind, port_number
 from otel_agents._errors import ConfigurationError, printable
 from otel_agents._export import redact_url
 from otel_agents._extras import require
 from otel_agents._service_name import HUB_SERVICE_NAME, default_service_name
-from otel_agents.messaging._cli_serving import bind, serve, shutdown_telemetry
-from otel_agents.messaging._message import AgentMessage, MessagePriority, MessageType
+from otel_agents.messaging._cli_serving import serve, shutdown_telemetry
+from otel_agents.messaging._errors import InvalidMessageError
+from otel_agents.messaging._message import (
+    AgentMessage,
+    MessagePriority,
+    MessageType,
+    validate_agent_id,
+)
 from otel_agents.messaging._security import SECRET_ENV, SIGNING_KEY_ENV, SecurityConfig
 
 __all__ = ["register"]
@@ -225,10 +231,12 @@ def run_hub(args: argparse.Namespace) -> int:
     try:
         config = _config(args)
         hub = create_hub(config, security=security)
+        sock = bind(args.host, args.port)  # a bad --host: exit 2 naming it, not uvicorn's 3
     except ConfigurationError as exc:
         print(f"otel-agents hub: {exc}", file=sys.stderr)
         return 2
-    return serve(create_hub_app(hub, security), args, HUB_SERVICE_NAME, "the hub")
+    app = create_hub_app(hub, security)
+    return serve(app, args, HUB_SERVICE_NAME, "the hub", sock=sock)
 
 
 def run_agent(args: argparse.Namespace) -> int:
@@ -296,6 +304,12 @@ def _is_wildcard(host: str) -> bool:
 
 def run_send(args: argparse.Namespace) -> int:
     """Send one message through the hub; print its id, then the hub's record of it (JSON)."""
+    for option, agent_id in (("--from", args.sender), ("--to", args.recipient)):
+        try:  # before any network call: a bad id must not register the sender first
+            validate_agent_id(agent_id, option)
+        except InvalidMessageError as exc:
+            print(f"otel-agents send: {exc}", file=sys.stderr)
+            return 2
     if args.nats:
         require("nats", "otel-agents send --nats")
         from otel_agents.messaging._nats_cli import run_nats_send

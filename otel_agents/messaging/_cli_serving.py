@@ -22,10 +22,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from otel_agents._cli import ConsoleFormatter
-from otel_agents._errors import ConfigurationError
 from otel_agents._service_name import default_service_name
 
-__all__ = ["bind", "console_logging", "serve", "shutdown_telemetry"]
+__all__ = ["console_logging", "serve", "shutdown_telemetry"]
 
 _logger = logging.getLogger("otel_agents.messaging")
 
@@ -92,37 +91,6 @@ class _ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The CLI's stderr handler (a class of its own, so it is added once)."""
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``--host``/``--port`` (not yet listening), for :func:`serve`.
-
-    Bound before anything else happens, so a host that does not resolve or is not this
-    machine's, or a port in use, is a ConfigurationError naming the option (exit 2)
-    before an agent registers anywhere; and ``--port 0`` gives the port the agent then
-    registers. Bound as uvicorn would: IPv6 when the host has a ``:``, ``SO_REUSEADDR``.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
-        why = getattr(exc, "strerror", None) or type(exc).__name__
-        raise ConfigurationError(
-            f"--host={host!r:.100} cannot be listened on ({why}): pass an address of this "
-            "machine or a name that resolves to one, such as 127.0.0.1"
-        ) from None
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigurationError(
-            f"--host={host!r:.100} --port={port} cannot be listened on "
-            f"({exc.strerror or type(exc).__name__}): pass an address of this machine, and a "
-            "free port (0: any)"
-        ) from None
-    return sock
-
-
 def serve(
     app: Any,
     args: argparse.Namespace,
@@ -135,7 +103,8 @@ def serve(
     """Serve until SIGTERM/SIGINT, then stop in bounded time; ``0``, or ``2`` once
     ``failed()`` (polled every 0.1 s) says the app cannot do its work (it stops then).
 
-    Serves on ``sock`` when given (bound by :func:`bind`), else on ``--host``/``--port``.
+    Serves on ``sock`` when given (bound by :func:`otel_agents._cli.bind`), else on
+    ``--host``/``--port``.
     Requests in flight get ``OTEL_AGENTS_DRAIN_TIMEOUT`` (3 s), telemetry is flushed within
     ``OTEL_AGENTS_SHUTDOWN_TIMEOUT`` (5 s): within Docker's 10 s stop timeout.
     """
