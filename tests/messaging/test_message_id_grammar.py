@@ -39,7 +39,7 @@ def build(message_id: Any) -> AgentMessage:
     )
 
 
-GOOD = ["m1", "0" * 128, "a:b.c-d_e", "_x", AgentMessage.new_id(), "urn:task:42"]
+GOOD = ["m1", "0" * 128, "a:b.c-d_e", "_x", "0123456789abcdef" * 2, "urn:task:42"]
 BAD = ["", "x" * 129, "a b", "a/b", "..", ".hidden", "-x", "a\nb", FORGED, "é", "a%0Ab", 7, None]
 
 
@@ -49,6 +49,11 @@ def test_ids_of_the_grammar_are_accepted_by_the_constructor_and_from_dict(
 ) -> None:
     assert build(message_id).message_id == message_id
     assert AgentMessage.from_dict(envelope(message_id)).message_id == message_id
+
+
+def test_generated_ids_are_of_the_grammar() -> None:
+    for _ in range(1000):
+        build(AgentMessage.new_id())
 
 
 @pytest.mark.parametrize("message_id", BAD)
