@@ -3,8 +3,9 @@
 The hub POSTs envelopes to whatever endpoint an agent registered, so an unchecked endpoint
 turns the hub into a relay towards addresses only it can reach (server-side request
 forgery): a cloud metadata service, a link-local device. An endpoint must be an ``http`` or
-``https`` URL without user info, query or fragment, and its host must not be a link-local
-or metadata address (``169.254.0.0/16``, ``fe80::/10``, ``fd00:ec2::254``, the well-known
+``https`` URL without spaces or control characters (they would come back in every refusal
+of a message sent to it), user info, query or fragment, and its host must not be a
+link-local or metadata address (``169.254.0.0/16``, ``fe80::/10``, ``fd00:ec2::254``, the well-known
 metadata host names) or a wildcard address (``0.0.0.0``, ``::``: an agent that listens on
 all interfaces must register the URL others reach it at), unless it lies in one of
 ``allowed_endpoint_networks``.
@@ -77,6 +78,9 @@ def check_endpoint(endpoint: str, allowed: Iterable[IPNetwork] = ()) -> str:
             "'http://agent-a:8101')"
         )
 
+    if not endpoint.isprintable() or " " in endpoint:
+        # Shown in errors and log lines, and in every refusal of a message sent to it.
+        raise refuse("it holds spaces or control characters (percent-encode them)")
     try:
         parts = urlsplit(endpoint)
         host = parts.hostname or ""

@@ -116,3 +116,20 @@ def test_the_hub_calls_a_wildcard_endpoint_a_wildcard_and_points_at_endpoint(
     assert "is a wildcard address" in detail
     assert "otel-agents agent --endpoint" in detail
     assert "link-local" not in detail
+
+
+@pytest.mark.parametrize("path", ["/\x1b]0;PWNED\x07\x1b[2J", "/a\nb", "/a b"])
+def test_the_hub_refuses_an_endpoint_with_control_characters_or_spaces(
+    hub: ThreadServer, path: str
+) -> None:
+    """They would come back in every refusal of a message sent to that agent."""
+    registration = {
+        "agent_id": "peer",
+        "name": "peer",
+        "capabilities": [],
+        "endpoint": "http://127.0.0.1:1" + path,
+    }
+    answer = _http.post(hub.url + "/agents", json=registration, timeout=10)
+    assert answer.status_code == 400
+    assert "spaces or control characters" in answer.json()["detail"]
+    assert registered(hub, "peer") is None
