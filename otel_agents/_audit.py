@@ -29,6 +29,7 @@ from typing import Any
 from opentelemetry._logs import LoggerProvider, SeverityNumber, get_logger, get_logger_provider
 
 from otel_agents import semconv
+from otel_agents._errors import printable
 from otel_agents._export import REDACTED, is_secret_key
 from otel_agents._version import __version__, scope_name
 
@@ -38,18 +39,6 @@ _logger = logging.getLogger("otel_agents.audit")
 _SCALARS = (str, int, float, bool)
 #: Longest actor or target kept (a gateway service id is at most 128 characters).
 MAX_NAME = 128
-
-
-def printable(name: str) -> str:
-    """``name`` fit for one line of an audit trail: control characters (line breaks
-    included) escaped as Python does (``\\n``), cut to :data:`MAX_NAME` characters.
-
-    Actors and targets may come from a request (a URL segment, a named user): written as
-    they are, a ``%0A`` in one would start a forged second record in a line-based log.
-    """
-    if not name.isprintable():
-        name = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in name)
-    return name if len(name) <= MAX_NAME else name[:MAX_NAME] + "..."
 
 
 class AuditLog:
@@ -76,8 +65,10 @@ class AuditLog:
         """Emit one audit record (failsafe: a broken pipeline is logged at debug level).
 
         ``actor`` and ``target`` are recorded through :func:`printable`."""
-        actor = printable(actor)
-        target = None if target is None else printable(target)
+        # From a request (a URL segment, a named user): raw, a ``%0A`` in one would start a
+        # forged second record in a line-based log.
+        actor = printable(actor, MAX_NAME)
+        target = None if target is None else printable(target, MAX_NAME)
         attributes: dict[str, Any] = {
             semconv.AUDIT_ACTION: action,
             semconv.AUDIT_ACTOR: actor,

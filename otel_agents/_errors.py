@@ -53,6 +53,7 @@ __all__ = [
     "MessagingError",
     "MissingDependencyError",
     "OtelAgentsError",
+    "printable",
     "short_repr",
 ]
 
@@ -115,6 +116,25 @@ def _message(parameter: str, value: Any, expected: str, choices: Iterable[str] |
     if choices is not None:
         message += f"; valid choices: {', '.join(sorted(choices))}"
     return message
+
+
+def printable(text: str, limit: int | None = None, *, keep: str = "") -> str:
+    """``text`` fit for one line of a log or a terminal: every character that is not
+    printable (line breaks, ESC and the rest of C0/C1, bidi overrides) escaped as Python
+    writes it (``\\n``, ``\\x1b``), the characters in ``keep`` excepted; cut to ``limit``
+    characters plus ``...`` when longer.
+
+    The one escaping helper of the package, for any string that came from the network (a
+    peer's error text, a URL segment, a named user): written raw, a ``\\n`` in one forges a
+    second line in a line-based log, and an ESC drives the reader's terminal (its title,
+    its clipboard). Only ``limit + 1`` characters are looked at, so a megabyte costs no
+    more than a short string.
+    """
+    if limit is not None and len(text) > limit:
+        text = text[: limit + 1]
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() or c in keep else ascii(c)[1:-1] for c in text)
+    return text if limit is None or len(text) <= limit else text[:limit] + "..."
 
 
 def short_repr(value: Any, limit: int = SHORT_REPR_LIMIT) -> str:

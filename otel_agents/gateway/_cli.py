@@ -10,14 +10,15 @@ one); the gateway's own settings come from the config file, overridden by
 from __future__ import annotations
 
 import argparse
+import logging
 import math
 import signal
 import sys
 from types import FrameType
 from typing import Any
 
-from otel_agents._cli import port_number
-from otel_agents._errors import OtelAgentsError
+from otel_agents._cli import ConsoleFormatter, check_host, port_number
+from otel_agents._errors import OtelAgentsError, printable
 from otel_agents._extras import require
 
 __all__ = ["register", "run"]
@@ -55,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
         overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
         if overrides:
             config = config.with_overrides(**overrides)
+        # Before serving: uvicorn would say only "Name or service not known" (exit 3).
+        check_host(config.host, "--host" if args.host is not None else "host (config file)")
         if not args.no_telemetry:
             from otel_agents import configure
             from otel_agents._service_name import GATEWAY_SERVICE_NAME, default_service_name
@@ -65,8 +68,9 @@ def run(args: argparse.Namespace) -> int:
     except (OtelAgentsError, OSError) as exc:
         # One line on stderr. (A logging call as well printed it twice: Python's last-resort
         # handler writes unhandled records to stderr.)
-        print(f"otel-agents gateway: {exc}", file=sys.stderr)
+        print(f"otel-agents gateway: {printable(str(exc))}", file=sys.stderr)
         return 2
+    _console_logging()
     from otel_agents._settings import DRAIN_TIMEOUT
 
     # uvicorn stops gracefully on SIGTERM and then re-raises the signal to whatever handler
@@ -93,6 +97,18 @@ def run(args: argparse.Namespace) -> int:
 
             shutdown()
     return 0
+
+
+def _console_logging() -> None:
+    """The gateway's own warnings on stderr, one escaped line each (:class:`ConsoleFormatter`:
+    they may name what a request or an upstream sent). Without a handler, Python's
+    last-resort one would print them raw."""
+    logger = logging.getLogger("otel_agents.gateway")
+    if not any(isinstance(h.formatter, ConsoleFormatter) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setLevel(logging.WARNING)
+        handler.setFormatter(ConsoleFormatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
 
 
 class _Terminated(Exception):

@@ -17,18 +17,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
 import logging
 import sys
 from typing import Any
 
-from otel_agents._cli import LOG_LEVELS, port_number
-from otel_agents._errors import ConfigurationError
+from otel_agents._cli import LOG_LEVELS, bind, port_number
+from otel_agents._errors import ConfigurationError, printable
 from otel_agents._export import redact_url
 from otel_agents._extras import require
 from otel_agents._service_name import HUB_SERVICE_NAME, default_service_name
 from otel_agents.messaging._cli_serving import serve, shutdown_telemetry
-from otel_agents.messaging._message import AgentMessage, MessagePriority, MessageType
+from otel_agents.messaging._errors import InvalidMessageError
+from otel_agents.messaging._message import (
+    AgentMessage,
+    MessagePriority,
+    MessageType,
+    validate_agent_id,
+)
 from otel_agents.messaging._security import SECRET_ENV, SIGNING_KEY_ENV, SecurityConfig
 
 __all__ = ["register"]
@@ -244,10 +251,12 @@ def run_hub(args: argparse.Namespace) -> int:
     try:
         config = _config(args)
         hub = create_hub(config, security=security)
+        sock = bind(args.host, args.port)  # a bad --host: exit 2 naming it, not uvicorn's 3
     except ConfigurationError as exc:
         print(f"otel-agents hub: {exc}", file=sys.stderr)
         return 2
-    return serve(create_hub_app(hub, security), args, HUB_SERVICE_NAME, "the hub")
+    app = create_hub_app(hub, security)
+    return serve(app, args, HUB_SERVICE_NAME, "the hub", sock=sock)
 
 
 def run_agent(args: argparse.Namespace) -> int:
@@ -262,16 +271,26 @@ def run_agent(args: argparse.Namespace) -> int:
     from otel_agents.messaging._inbox import create_inbox_app
     from otel_agents.messaging._remote import RemoteAgent
 
+    if args.endpoint is None and _is_wildcard(args.host):
+        raise ConfigurationError(
+            f"--host={args.host!r:.100} listens on all interfaces, an address no one can "
+            "deliver to: pass --endpoint with the URL others reach this inbox at, e.g. "
+            f"--endpoint http://<this host's name>:{args.port or '<port>'}"
+        )
+    host = f"[{args.host}]" if ":" in args.host else args.host
     capabilities = [c.strip() for c in args.capabilities.split(",") if c.strip()]
-    agent = RemoteAgent(
+    agent = RemoteAgent(  # checks the id, the URLs and the settings first
         args.agent_id,
         args.name or args.agent_id,
         capabilities,
-        args.endpoint or f"http://{args.host}:{args.port}",
+        args.endpoint or f"http://{host}:{args.port}",
         args.hub,
         security=_security(),
         config=_config(args),
     )
+    sock = bind(args.host, args.port)  # before it registers anywhere
+    if args.endpoint is None:  # --port 0: the port it got is the one it registers
+        agent.endpoint = f"http://{host}:{sock.getsockname()[1]}"
 
     @agent.on()
     async def handle(message: AgentMessage) -> None:
@@ -287,11 +306,30 @@ def run_agent(args: argparse.Namespace) -> int:
                 conversation_id=message.conversation_id,
             )
 
-    return serve(create_inbox_app(agent), args, args.agent_id, f"agent {agent.agent_id}'s inbox")
+    # A registration the hub refuses for good (a bad endpoint, the id taken) ends the run:
+    # the process stops with exit code 2 rather than serve an inbox nobody can reach.
+    ended: list[BaseException] = []
+    app = create_inbox_app(agent, on_run_error=ended.append)
+    label = f"agent {agent.agent_id}'s inbox"
+    return serve(app, args, args.agent_id, label, sock=sock, failed=lambda: bool(ended))
+
+
+def _is_wildcard(host: str) -> bool:
+    """Whether ``host`` means "every interface" (``0.0.0.0``, ``::``, empty)."""
+    try:
+        return not host or ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
 
 
 def run_send(args: argparse.Namespace) -> int:
     """Send one message through the hub; print its id, then the hub's record of it (JSON)."""
+    for option, agent_id in (("--from", args.sender), ("--to", args.recipient)):
+        try:  # before any network call: a bad id must not register the sender first
+            validate_agent_id(agent_id, option)
+        except InvalidMessageError as exc:
+            print(f"otel-agents send: {exc}", file=sys.stderr)
+            return 2
     if args.nats:
         require("nats", "otel-agents send --nats")
         from otel_agents.messaging._nats_cli import run_nats_send
@@ -337,7 +375,7 @@ def run_send(args: argparse.Namespace) -> int:
     try:
         message_id, record = asyncio.run(send())
     except MessagingError as exc:
-        print(f"otel-agents send: {exc}", file=sys.stderr)
+        print(f"otel-agents send: {printable(str(exc))}", file=sys.stderr)
         return 1
     finally:
         if not args.no_telemetry:

@@ -18,9 +18,10 @@ import logging
 import math
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from otel_agents._cli import ConsoleFormatter
 from otel_agents._service_name import default_service_name
 
 __all__ = ["console_logging", "serve", "shutdown_telemetry"]
@@ -38,6 +39,12 @@ def _server(config: Any) -> Any:
 
     class _Server(uvicorn.Server):
         label = "otel-agents"
+        failed: Callable[[], bool] | None = None
+
+        async def on_tick(self, counter: int) -> bool:
+            if self.failed is not None and self.failed():
+                return True  # stop serving
+            return bool(await super().on_tick(counter))
 
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
@@ -73,7 +80,8 @@ def console_logging() -> None:
     logger = logging.getLogger("otel_agents.messaging")
     if not any(isinstance(h, _ConsoleHandler) for h in logger.handlers):
         handler = _ConsoleHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        # Escapes control characters: messages carry network strings (see the formatter).
+        handler.setFormatter(ConsoleFormatter("%(asctime)s %(levelname)s %(message)s"))
         logger.addHandler(handler)
     if logger.level == logging.NOTSET or logger.level > logging.INFO:
         logger.setLevel(logging.INFO)
@@ -83,9 +91,20 @@ class _ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The CLI's stderr handler (a class of its own, so it is added once)."""
 
 
-def serve(app: Any, args: argparse.Namespace, service_name: str, label: str) -> int:
-    """Serve until SIGTERM/SIGINT, then stop in bounded time.
+def serve(
+    app: Any,
+    args: argparse.Namespace,
+    service_name: str,
+    label: str,
+    *,
+    sock: socket.socket | None = None,
+    failed: Callable[[], bool] | None = None,
+) -> int:
+    """Serve until SIGTERM/SIGINT, then stop in bounded time; ``0``, or ``2`` once
+    ``failed()`` (polled every 0.1 s) says the app cannot do its work (it stops then).
 
+    Serves on ``sock`` when given (bound by :func:`otel_agents._cli.bind`), else on
+    ``--host``/``--port``.
     Requests in flight get ``OTEL_AGENTS_DRAIN_TIMEOUT`` (3 s), telemetry is flushed within
     ``OTEL_AGENTS_SHUTDOWN_TIMEOUT`` (5 s): within Docker's 10 s stop timeout.
     """
@@ -109,7 +128,8 @@ def serve(app: Any, args: argparse.Namespace, service_name: str, label: str) -> 
             )
         )
         server.label = label
-        asyncio.run(server.serve())
+        server.failed = failed
+        asyncio.run(server.serve(sockets=None if sock is None else [sock]))
     finally:
         shutdown_telemetry()  # safe to call twice
-    return 0
+    return 2 if failed is not None and failed() else 0

@@ -3,9 +3,12 @@
 The hub POSTs envelopes to whatever endpoint an agent registered, so an unchecked endpoint
 turns the hub into a relay towards addresses only it can reach (server-side request
 forgery): a cloud metadata service, a link-local device. An endpoint must be an ``http`` or
-``https`` URL without user info, query or fragment, and its host must not be a link-local
-or metadata address (``169.254.0.0/16``, ``fe80::/10``, ``fd00:ec2::254``, the well-known
-metadata host names), unless it lies in one of ``allowed_endpoint_networks``.
+``https`` URL without spaces or control characters (they would come back in every refusal
+of a message sent to it), user info, query or fragment, and its host must not be a
+link-local or metadata address (``169.254.0.0/16``, ``fe80::/10``, ``fd00:ec2::254``, the well-known
+metadata host names) or a wildcard address (``0.0.0.0``, ``::``: an agent that listens on
+all interfaces must register the URL others reach it at), unless it lies in one of
+``allowed_endpoint_networks``.
 
 IP literals are checked in every spelling the resolver accepts (``2852039166``,
 ``0xa9.0xfe.0xa9.0xfe``, ``::ffff:169.254.169.254``). Host names are not resolved here (an
@@ -75,6 +78,9 @@ def check_endpoint(endpoint: str, allowed: Iterable[IPNetwork] = ()) -> str:
             "'http://agent-a:8101')"
         )
 
+    if not endpoint.isprintable() or " " in endpoint:
+        # Shown in errors and log lines, and in every refusal of a message sent to it.
+        raise refuse("it holds spaces or control characters (percent-encode them)")
     try:
         parts = urlsplit(endpoint)
         host = parts.hostname or ""
@@ -92,9 +98,14 @@ def check_endpoint(endpoint: str, allowed: Iterable[IPNetwork] = ()) -> str:
     if host.rstrip(".").lower() in _METADATA_HOSTS:
         raise refuse(f"{host} is a cloud metadata service")
     address = _address(host)
-    if address is not None:
-        blocked = any(address in network for network in BLOCKED_NETWORKS)
-        if blocked and not any(address in network for network in allowed):
+    if address is not None and not any(address in network for network in allowed):
+        if address.is_unspecified:  # what an agent serving on all interfaces would register
+            raise refuse(
+                f"{address} is a wildcard address (listen on all interfaces), which no one "
+                "can deliver to: the agent must register a URL others reach it at "
+                "(otel-agents agent --endpoint http://<its host>:<port>)"
+            )
+        if any(address in network for network in BLOCKED_NETWORKS):
             raise refuse(
                 f"{address} is a link-local or metadata address; allow its network with "
                 "allowed_endpoint_networks (otel-agents hub --allow-endpoint-network) if you "

@@ -21,10 +21,10 @@ from typing import Any
 import httpx
 
 from otel_agents._bounded_read import IDENTITY, TooLarge, aread_capped
-from otel_agents._errors import invalid_type, invalid_value
+from otel_agents._errors import invalid_type, invalid_value, printable
 from otel_agents._numbers import is_real
 from otel_agents.messaging._errors import DeliveryError
-from otel_agents.messaging._wire import from_wire
+from otel_agents.messaging._wire import MAX_DETAIL, from_wire
 
 __all__ = ["MAX_HUB_ANSWER", "call_hub", "check_timeout"]
 
@@ -47,8 +47,9 @@ async def call_hub(
 ) -> Any:
     """``method path`` on the hub within ``timeout`` seconds in all; its JSON answer
     (``None`` if it is not JSON). A refusal raises the error its code stands for
-    (:func:`~otel_agents.messaging._wire.from_wire`); ``hub_shown`` names the hub in errors
-    (never its credentials)."""
+    (:func:`~otel_agents.messaging._wire.from_wire`), its message showing the answer's
+    ``detail`` cut to :data:`MAX_DETAIL` characters, control characters escaped;
+    ``hub_shown`` names the hub in errors (never its credentials)."""
     try:
         async with asyncio.timeout(timeout):
             async with client.stream(
@@ -80,9 +81,13 @@ async def call_hub(
         data = json.loads(content)
     if status >= 400:
         error = data.get("error") if isinstance(data, dict) else None
-        text = content[:300].decode("utf-8", "replace")
-        detail = data.get("detail") if isinstance(data, dict) else text
-        message = f"the hub refused {method} {path} (HTTP {status}): {detail}"
+        detail: Any = data.get("detail") if isinstance(data, dict) else None
+        if not isinstance(detail, str):
+            detail = content[: 4 * MAX_DETAIL].decode("utf-8", "replace")
+        # The answer may be 16 MiB of terminal escapes and forged log lines: this message is
+        # printed by `otel-agents send` and logged by a running agent every second.
+        message = f"the hub refused {method} {path} (HTTP {status}): "
+        message += printable(detail, MAX_DETAIL)
         raise from_wire(error, message, status)
     return data
 

@@ -16,7 +16,7 @@ the message's send span; health checks are not traced by default.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -40,6 +40,7 @@ def create_inbox_app(
     agent: RemoteAgent,
     *,
     run_agent: bool = True,
+    on_run_error: Callable[[BaseException], None] | None = None,
     tracer_provider: Any = None,
     meter_provider: Any = None,
 ) -> Starlette:
@@ -49,6 +50,9 @@ def create_inbox_app(
         agent: the agent whose messages this inbox receives.
         run_agent: register with the hub, process messages and send heartbeats while the
             app runs (its lifespan); ``False`` leaves that to the caller.
+        on_run_error: called with the error that ended the agent's run early (a hub that
+            refuses its registration for good), so a server may stop rather than serve an
+            inbox nobody can reach (``otel-agents agent`` exits 2).
         tracer_provider: for the HTTP server spans; defaults to the global one.
         meter_provider: for the HTTP server metrics; defaults to the global one.
     """
@@ -87,6 +91,15 @@ def create_inbox_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
         runner = asyncio.create_task(agent.run(stop)) if run_agent else None
+        if runner is not None and on_run_error is not None:
+            report = on_run_error
+
+            def ended(task: asyncio.Task[None]) -> None:
+                error = None if task.cancelled() else task.exception()
+                if error is not None:
+                    report(error)
+
+            runner.add_done_callback(ended)
         try:
             yield
         finally:

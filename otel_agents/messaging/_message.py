@@ -36,6 +36,7 @@ __all__ = [
     "encode_payload",
     "new_message",
     "validate_agent_id",
+    "validate_message_id",
 ]
 
 MAX_AGENT_ID_LENGTH = 128
@@ -46,6 +47,16 @@ AGENT_ID_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,127}")
 AGENT_ID_GRAMMAR = (
     "an agent id: 1-128 ASCII letters, digits and _ . : @ -, starting with a letter, digit "
     "or _, without '..'"
+)
+
+#: The message id grammar, wherever a message is built (the constructor checks it): ids
+#: travel in URL paths (``/messages/{id}``), in headers (``Nats-Msg-Id``) and in the hub's
+#: and agents' log lines, so a line break, an escape sequence or a ``/`` in one would forge
+#: a log line or another path. :meth:`AgentMessage.new_id` makes 32 hex digits.
+MESSAGE_ID_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}")
+MESSAGE_ID_GRAMMAR = (
+    "a message id: 1-128 ASCII letters, digits and _ . : -, starting with a letter, digit "
+    "or _ (AgentMessage.new_id() makes one)"
 )
 
 
@@ -96,6 +107,13 @@ def validate_agent_id(value: Any, parameter: str = "agent_id") -> str:
     if not isinstance(value, str) or not AGENT_ID_PATTERN.fullmatch(value) or ".." in value:
         shown = value[:140] if isinstance(value, str) else value
         raise bad_value(InvalidMessageError, parameter, shown, AGENT_ID_GRAMMAR)
+    return value
+
+
+def validate_message_id(value: Any, parameter: str = "message_id") -> str:
+    """Return ``value`` if it is a usable message id (see :data:`MESSAGE_ID_GRAMMAR`)."""
+    if not isinstance(value, str) or not MESSAGE_ID_PATTERN.fullmatch(value):
+        raise bad_value(InvalidMessageError, parameter, value, MESSAGE_ID_GRAMMAR)
     return value
 
 
@@ -169,7 +187,9 @@ class AgentMessage:
     """One message envelope.
 
     Attributes:
-        message_id: unique id (32 random hex digits).
+        message_id: unique id (32 random hex digits from :meth:`new_id`; one of your own
+            must match :data:`MESSAGE_ID_GRAMMAR`: 1-128 ASCII letters, digits and
+            ``_ . : -``, starting with a letter, digit or ``_``).
         message_type: what the message is for.
         priority: delivery order.
         sender_id: the sending agent.
@@ -194,6 +214,11 @@ class AgentMessage:
     headers: dict[str, str] = field(default_factory=dict)
     conversation_id: str | None = None
     broadcast: bool = False
+
+    def __post_init__(self) -> None:
+        # Also for an id a user passes (AgentMessage(message_id=...)): see the grammar.
+        if type(self.message_id) is not str or not MESSAGE_ID_PATTERN.fullmatch(self.message_id):
+            validate_message_id(self.message_id)
 
     @staticmethod
     def new_id() -> str:
@@ -232,9 +257,7 @@ class AgentMessage:
         if not isinstance(data, dict):
             raise bad_value(InvalidMessageError, "message", data, "a JSON object")
         try:
-            message_id = data["message_id"]
-            if not isinstance(message_id, str) or not message_id or len(message_id) > 128:
-                raise bad_value(InvalidMessageError, "message_id", message_id, "a non-empty id")
+            message_id = validate_message_id(data["message_id"])
             headers = data.get("headers") or {}
             if not isinstance(headers, dict) or not all(
                 isinstance(k, str) and isinstance(v, str) for k, v in headers.items()

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from opentelemetry import context as otel_context, propagate
 
+from otel_agents._errors import printable, short_repr
 from otel_agents._export import checked_http_url, redact_url
 from otel_agents.genai._context import check_conversation_id, current_conversation_id
 from otel_agents.messaging._errors import MessageTooLargeError
@@ -38,7 +39,7 @@ from otel_agents.messaging._remote_run import RemoteRunning
 from otel_agents.messaging._reports import OutcomeReports
 from otel_agents.messaging._security import SecurityConfig
 from otel_agents.messaging._transport import size_chunks
-from otel_agents.messaging._wire import from_wire
+from otel_agents.messaging._wire import MAX_DETAIL, from_wire
 from otel_agents.semconv import MESSAGING_BATCH_MESSAGE_COUNT, MESSAGING_BROADCAST_DESTINATION
 
 __all__ = ["RemoteAgent"]
@@ -267,7 +268,8 @@ class RemoteAgent(RemoteRunning):
             )
         refused: dict[str, BaseException] = {}
         for item in result.get("refused", []) if isinstance(result, dict) else []:
-            detail = f"the hub refused message {item.get('message_id')!r}: {item.get('detail')}"
+            shown = printable(str(item.get("detail")), MAX_DETAIL)
+            detail = f"the hub refused message {short_repr(item.get('message_id'))}: {shown}"
             refused[str(item.get("message_id"))] = from_wire(item.get("error"), detail, 400)
         return refused
 

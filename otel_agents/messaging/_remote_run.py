@@ -20,6 +20,7 @@ from otel_agents._settings import DRAIN_TIMEOUT
 from otel_agents.messaging._consumer import serve_until
 from otel_agents.messaging._errors import (
     DuplicateAgentError,
+    InvalidMessageError,
     MessageExpiredError,
     QueueFullError,
     UnknownAgentError,
@@ -110,6 +111,9 @@ class RemoteRunning(AgentRuntime):
             DuplicateAgentError: the hub has this id at another endpoint and this agent did
                 not prove it is that agent (only its own token lets it move there): retrying
                 would never succeed, so it logs an error and gives up.
+            InvalidMessageError: the hub refuses the registration itself (an endpoint it
+                will not deliver to, such as ``http://0.0.0.0:8101`` or ``ftp://...``; a
+                registration too large): likewise logged once, not retried.
         """
         failures = 0
         while not stop.is_set():
@@ -117,6 +121,15 @@ class RemoteRunning(AgentRuntime):
                 await self.register()
             except DuplicateAgentError as exc:
                 _log_taken(self.agent_id, self._hub_shown, exc)
+                raise
+            except InvalidMessageError as exc:  # a bad endpoint or registration: for good
+                _logger.error(
+                    "the hub at %s refuses to register agent %s: %s. Registering again will "
+                    "not help: fix the registration (its endpoint: otel-agents agent --endpoint)",
+                    self._hub_shown,
+                    self.agent_id,
+                    exc,
+                )
                 raise
             except Exception as exc:  # the hub may start after us: keep trying
                 failures += 1

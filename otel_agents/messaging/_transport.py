@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry import propagate
 
-from otel_agents._errors import ConfigurationError
+from otel_agents._errors import ConfigurationError, printable
 from otel_agents._extras import import_for
 from otel_agents.messaging._errors import DeliveryError
 from otel_agents.messaging._inbox_call import (
@@ -35,6 +35,7 @@ from otel_agents.messaging._queues import PriorityMessageQueue
 from otel_agents.messaging._records import DeadLetter, MessageRecord
 from otel_agents.messaging._registry import AgentInfo
 from otel_agents.messaging._security import SecurityConfig
+from otel_agents.messaging._wire import MAX_DETAIL, peer_code
 
 if TYPE_CHECKING:
     import httpx
@@ -341,14 +342,18 @@ def raise_for_delivery(response: Answer, target: str) -> None:
     """Turn an error answer of an inbox into a :class:`DeliveryError`."""
     if response.status_code < 400:
         return
-    reason, detail = f"http_{response.status_code}", response.text[:300]
+    status = response.status_code
+    reason, detail = f"http_{status}", response.content[:1200].decode("utf-8", "replace")
     try:
         data: Any = json.loads(response.content)
         if isinstance(data, dict):
-            reason = str(data.get("error", reason))[:64]
-            detail = str(data.get("detail", detail))[:300]
+            # The inbox's code is a hub log line's word and a metric attribute: only in
+            # the form of a code (peer_code); its detail is cut and escaped.
+            reason = peer_code(data.get("error", reason), status)
+            detail = str(data.get("detail", detail))
     except (ValueError, RecursionError):
         pass
+    detail = printable(detail, MAX_DETAIL)
     raise DeliveryError(
         f"{target} refused the message with HTTP {response.status_code} ({reason}): {detail}",
         reason=reason,
@@ -365,8 +370,8 @@ def refused_in(response: Answer) -> dict[str, DeliveryError]:
         return {}
     return {
         str(item.get("message_id")): DeliveryError(
-            str(item.get("detail", "refused"))[:300],
-            reason=str(item.get("error", "refused"))[:64],
+            printable(str(item.get("detail", "refused")), MAX_DETAIL),
+            reason=peer_code(item.get("error", "refused"), response.status_code),
         )
         for item in refused
         if isinstance(item, dict)

@@ -4,15 +4,29 @@ A server (the hub, an inbox) answers an error as JSON ``{"error": code, "detail"
 with the status :func:`to_wire` gives; a client (a :class:`~otel_agents.messaging.RemoteAgent`)
 turns the code back into the class the in-process protocol raises with :func:`from_wire`.
 One table serves both, so a new error cannot be sent under a code clients do not know.
+
+A code that came from a peer (a hub, an inbox) is used only through :func:`peer_code`: it
+becomes a ``DeliveryError.reason``, a hub log line, a record's ``error_type`` and the
+``error.type`` attribute of metrics, so a peer must not be able to put a line break, an
+escape sequence or a megabyte there.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from otel_agents.messaging import _errors as e
 
-__all__ = ["WIRE_ERRORS", "from_wire", "to_wire"]
+__all__ = ["CODE_PATTERN", "MAX_DETAIL", "WIRE_ERRORS", "from_wire", "peer_code", "to_wire"]
+
+#: The most characters of a peer's ``detail`` an error shows (control characters escaped,
+#: with :func:`otel_agents._errors.printable`): our own details are a sentence or two.
+MAX_DETAIL = 300
+
+#: The form of an error code taken from a peer: what every code of ours looks like
+#: (``unknown_agent``, ``queue_full``, ``http_502``).
+CODE_PATTERN = re.compile(r"[a-z0-9_.]{1,64}")
 
 #: (class, HTTP status, code), most specific class first. Several classes may share a code:
 #: a client maps a code back to the first class listed with it.
@@ -56,10 +70,20 @@ def to_wire(exc: Exception) -> tuple[int, str, str]:
 def from_wire(code: Any, message: str, status: int) -> Exception:
     """The exception for a code a server answered with: the in-process class where one
     exists, else :class:`SecurityError` (401/403) or :class:`DeliveryError` with the code
-    as its reason."""
+    as its reason (:func:`peer_code`: ``http_<status>`` unless it looks like a code).
+    ``message`` must already be fit to show (cut short, control characters escaped)."""
     kind = _BY_CODE.get(code) if isinstance(code, str) else None
     if kind is not None:
         return kind(message)
     if status in (401, 403):
-        return e.SecurityError(message, reason=str(code or "unauthorized"))
-    return e.DeliveryError(message, reason=str(code or f"http_{status}"))
+        return e.SecurityError(message, reason=peer_code(code, status) if code else "unauthorized")
+    return e.DeliveryError(message, reason=peer_code(code, status))
+
+
+def peer_code(code: Any, status: int) -> str:
+    """A peer's error ``code`` if it has the form of a code (:data:`CODE_PATTERN`), else
+    ``http_<status>``: never a peer's arbitrary text as a reason, a log line's word or a
+    metric attribute."""
+    if isinstance(code, str) and CODE_PATTERN.fullmatch(code):
+        return code
+    return f"http_{status}"
