@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from otel_agents.gateway._client import UpstreamClient, encode_head
-from otel_agents.gateway._errors import UpstreamError
+from otel_agents.gateway._errors import InvalidRequestHeadError, UpstreamError
 from otel_agents.gateway._params import DEFAULT_FAILURE_STATUSES
 from otel_agents.gateway._registry import Instance, Service
 
@@ -203,7 +203,7 @@ class ActiveHealthChecker:
         try:
             async with asyncio.timeout(self.timeout):
                 ok = await self._probe(instance)
-        except (UpstreamError, TimeoutError):
+        except (UpstreamError, InvalidRequestHeadError, TimeoutError):
             ok = False
         self._policy.record(service, instance, ok)
 

@@ -19,15 +19,21 @@ here accepts exactly what RFC 9112 allows and raises :class:`UpstreamProtocolErr
   ``Transfer-Encoding`` is hop-by-hop and stripped, and ``chunked`` twice is forbidden);
 * a chunk size is ``1*HEXDIG`` (optionally ``;extensions``) and chunk data ends in CRLF
   (§7.1).
+
+The other way, :func:`check_request_head` makes sure the gateway only ever writes a valid
+request head upstream (the method a token, the target without whitespace or controls, each
+field name a token, no CR, LF or NUL in a value), whatever path a header came in by: a CR/LF
+in a value would end it and let the rest be read as more headers or a second request that
+bypassed routing, auth and rate limits.
 """
 
 from __future__ import annotations
 
 import re
 
-from otel_agents.gateway._errors import UpstreamProtocolError
+from otel_agents.gateway._errors import InvalidRequestHeadError, UpstreamProtocolError
 
-__all__ = ["ResponseHead", "parse_chunk_size", "parse_response_head"]
+__all__ = ["ResponseHead", "check_request_head", "parse_chunk_size", "parse_response_head"]
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -36,6 +42,15 @@ _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _DIGITS = re.compile(rb"[0-9]+")
 _BAD_VALUE = re.compile(rb"[\x00\r\n]")
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]+)[ \t]*(?:;[^\r\n]*)?\r\n")
+_TOKEN_CLASS = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+#: A whole request head as the gateway writes it (RFC 9112 §3, §5): one pass of the regex
+#: engine over the joined bytes, no per-header Python loop.
+_REQUEST_HEAD = re.compile(
+    _TOKEN_CLASS
+    + rb" [^\x00-\x20\x7f]+ HTTP/1\.1\r\n(?:"
+    + _TOKEN_CLASS
+    + rb": [^\x00\r\n]*\r\n)*\r\n"
+)
 #: Far more than any real body; longer digit strings are refused before int() sees them.
 _MAX_LENGTH_DIGITS = 18
 
@@ -142,3 +157,25 @@ def parse_chunk_size(line: bytes) -> int:
     if match is None or len(match.group(1)) > 16:
         raise _fail("an invalid chunk size")
     return int(match.group(1), 16)
+
+
+def check_request_head(head: bytes, fields: int) -> bytes:
+    """``head`` (request line, ``fields`` header lines, blank line) if it is one valid
+    HTTP/1.1 request head; raises :class:`InvalidRequestHeadError` otherwise (without
+    showing it: a header may hold a credential).
+
+    The line count matters as much as the shape: ``a\r\nX-Injected: 1`` as a value makes a
+    well-formed head, one line longer than the headers written.
+    """
+    lines = fields + 2
+    if (
+        head.count(b"\n") != lines
+        or head.count(b"\r") != lines
+        or _REQUEST_HEAD.fullmatch(head) is None
+    ):
+        raise InvalidRequestHeadError(
+            "the request cannot be forwarded: a header name is not an HTTP token, or the "
+            "method, target, a header name or value holds CR, LF, NUL or (method, target) "
+            "whitespace; send header values without line breaks"
+        )
+    return head

@@ -80,6 +80,8 @@ def build_scope(
                 )
             raw_headers.append((name.lower().encode("latin-1"), str(value).encode("latin-1")))
     names = {n for n, _ in raw_headers}
+    _check_line("user_agent", user_agent, "a User-Agent such as 'my-client/1.0'")
+    _check_line("client_ip", client_ip, "the client's address, such as '10.0.0.1'")
     if b"user-agent" not in names and user_agent and user_agent != "unknown":
         raw_headers.append((b"user-agent", user_agent.encode("latin-1")))
     if b"host" not in names:
@@ -104,6 +106,14 @@ def build_scope(
         "state": {},
     }
     return scope, payload
+
+
+def _check_line(parameter: str, value: object, expected: str) -> None:
+    """Refuse a CR, LF or NUL in a value that becomes a header upstream (``User-Agent``,
+    ``X-Forwarded-For``): it would end the header and start another, or a second request
+    that bypassed routing, auth and rate limits."""
+    if isinstance(value, str) and any(c in value for c in "\r\n\0"):
+        raise invalid_value(parameter, value, f"{expected}, without CR, LF or NUL characters")
 
 
 def _body_bytes(body: Any, headers: list[tuple[bytes, bytes]], names: set[bytes]) -> bytes:
