@@ -30,6 +30,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterable
 
+from otel_agents._runtime import weakly
 from otel_agents.gateway._client import UpstreamClient, encode_head
 from otel_agents.gateway._errors import InvalidRequestHeadError, UpstreamError
 from otel_agents.gateway._params import DEFAULT_FAILURE_STATUSES
@@ -150,7 +151,8 @@ class ActiveHealthChecker:
         timeout: float,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self._services = services
+        # Weakly: the polling task lives on an event loop that may outlive the gateway.
+        self._services: Callable[[], list[Service]] = weakly(services, [])
         self._policy = policy
         self.interval = interval
         self.timeout = timeout

@@ -183,6 +183,16 @@ class PortalThread:
     def started(self) -> bool:
         return self._portal is not None
 
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def in_thread(self) -> bool:
+        """Whether the caller runs on the loop's own thread."""
+        thread = self._thread
+        return thread is not None and threading.current_thread() is thread
+
     def _start(self) -> BlockingPortal:
         with self._lock:
             if self._portal is None:
