@@ -313,4 +313,4 @@ def encode_head(method: str, target: str, headers: list[tuple[bytes, bytes]]) ->
     for name, value in headers:
         parts.append(name + b": " + value + b"\r\n")
     parts.append(b"\r\n")
-    return check_request_head(b"".join(parts), len(headers))
+    return check_request_head(b"".join(parts), headers)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 
+from otel_agents._runtime import BoundedCache
 from otel_agents.gateway._errors import InvalidRequestHeadError, UpstreamProtocolError
 
 __all__ = ["ResponseHead", "check_request_head", "parse_chunk_size", "parse_response_head"]
@@ -42,15 +43,11 @@ _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _DIGITS = re.compile(rb"[0-9]+")
 _BAD_VALUE = re.compile(rb"[\x00\r\n]")
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]+)[ \t]*(?:;[^\r\n]*)?\r\n")
-_TOKEN_CLASS = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-#: A whole request head as the gateway writes it (RFC 9112 §3, §5): one pass of the regex
-#: engine over the joined bytes, no per-header Python loop.
-_REQUEST_HEAD = re.compile(
-    _TOKEN_CLASS
-    + rb" [^\x00-\x20\x7f]+ HTTP/1\.1\r\n(?:"
-    + _TOKEN_CLASS
-    + rb": [^\x00\r\n]*\r\n)*\r\n"
-)
+#: A request line as the gateway writes it (RFC 9112 §3): a token method, a target without
+#: whitespace or control characters, HTTP/1.1.
+_REQUEST_LINE = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [^\x00-\x20\x7f]+ HTTP/1\.1\r\n")
+#: Header names already found to be tokens: names repeat, so most checks are one lookup.
+_GOOD_NAMES: BoundedCache[bytes, bool] = BoundedCache(4096)
 #: Far more than any real body; longer digit strings are refused before int() sees them.
 _MAX_LENGTH_DIGITS = 18
 
@@ -159,23 +156,37 @@ def parse_chunk_size(line: bytes) -> int:
     return int(match.group(1), 16)
 
 
-def check_request_head(head: bytes, fields: int) -> bytes:
-    """``head`` (request line, ``fields`` header lines, blank line) if it is one valid
-    HTTP/1.1 request head; raises :class:`InvalidRequestHeadError` otherwise (without
-    showing it: a header may hold a credential).
+def check_request_head(head: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
+    """``head`` (request line, one line per header of ``headers``, blank line) if it is
+    one valid HTTP/1.1 request head; raises :class:`InvalidRequestHeadError` otherwise
+    (without showing it: a header may hold a credential).
 
-    The line count matters as much as the shape: ``a\r\nX-Injected: 1`` as a value makes a
-    well-formed head, one line longer than the headers written.
+    Every header name must be a token; a CR or LF anywhere but at the end of a line shows
+    as one too many (``a\r\nX-Injected: 1`` as a value makes a well-formed head, one line
+    longer than the headers written); a NUL is refused anywhere; the request line is a
+    token method, a target without whitespace or control characters, and HTTP/1.1. Cheap
+    on the hot path (measured against a join and scans, a regex over the head, and checks
+    per value): two byte counts, one scan, one lookup per known name.
     """
-    lines = fields + 2
+    lines = len(headers) + 2
+    for name, _ in headers:
+        if name not in _GOOD_NAMES:
+            if _TOKEN.fullmatch(name) is None:
+                raise _refused()
+            _GOOD_NAMES.put(name, True)
     if (
         head.count(b"\n") != lines
         or head.count(b"\r") != lines
-        or _REQUEST_HEAD.fullmatch(head) is None
+        or b"\0" in head
+        or _REQUEST_LINE.match(head) is None
     ):
-        raise InvalidRequestHeadError(
-            "the request cannot be forwarded: a header name is not an HTTP token, or the "
-            "method, target, a header name or value holds CR, LF, NUL or (method, target) "
-            "whitespace; send header values without line breaks"
-        )
+        raise _refused()
     return head
+
+
+def _refused() -> InvalidRequestHeadError:
+    return InvalidRequestHeadError(
+        "the request cannot be forwarded: a header name is not an HTTP token, or the "
+        "method, target, a header name or value holds CR, LF, NUL or (method, target) "
+        "whitespace; send header values without line breaks"
+    )
