@@ -35,6 +35,7 @@ The tree (subclasses live next to the code that raises them)::
         ├── InvalidServiceError (ValueError)   e.g. an upstream that is not http(s)
         ├── GatewayConfigError                 a bad gateway config file or key; also a
         │                                      ConfigurationError (so a ValueError)
+        ├── InvalidRequestHeadError (ValueError)  a head it will not write upstream (a 400)
         └── UpstreamError                      UpstreamConnectError, UpstreamTimeoutError,
                                                UpstreamProtocolError, UpstreamBusyError
 """

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -22,22 +23,29 @@ from otel_agents import semconv
 if TYPE_CHECKING:
     from otel_agents._profiler import PerformanceProfiler
 
-__all__ = ["DISABLED", "DisabledProfile", "Profile"]
+__all__ = ["Profile"]
 
 _perf_counter = time.perf_counter
 
 #: Guards every ``Profile``'s open entries (held for an append or a removal only).
 _open_lock = threading.Lock()
+#: This context's entries made while profiling was disabled, innermost first, as a linked
+#: stack ``(block, rest, disabled)``; ``disabled=False`` marks an enabled entry made above
+#: one. Exits in a context are nested, so an exit whose block is on top is that entry's.
+#: A disabled entry and exit cost two context-variable reads and writes: no lock, no span.
+_Quiet = tuple["Profile", "_Quiet | None", bool]
+_quiet: ContextVar[_Quiet | None] = ContextVar("otel_agents_profile_quiet", default=None)
 
 
 class Profile:
     """One profiled block; ``with`` and ``async with`` both work.
 
     One object may be entered again before it is exited: nested, or by tasks and threads
-    sharing a module-level ``step = profiler.profile("step")``. Each entry keeps its own
-    span, context token and start time; an exit takes the entry whose span is current in
-    its context (the one its own entry attached), so every entry ends its own span and
-    detaches its token in the context that attached it.
+    sharing a module-level ``step = profiler.profile("step")``. Each entry records only if
+    profiling is enabled at that moment (``profiling_enabled`` may be toggled). Each entry
+    keeps its own span, context token and start time; an exit takes the entry whose span is
+    current in its context (the one its own entry attached), so every entry ends its own
+    span and detaches its token in the context that attached it.
     """
 
     __slots__ = ("_attributes", "_metric_attributes", "_name", "_open", "_profiler")
@@ -56,6 +64,14 @@ class Profile:
         self._open: list[tuple[Span, object, float]] = []
 
     def __enter__(self) -> Profile:
+        # Whether profiling is on is read here, at entry, not when profile() made the block:
+        # a kept block follows ``profiling_enabled`` as it is toggled.
+        quiet = _quiet.get()
+        if not self._profiler._enabled:
+            _quiet.set((self, quiet, True))
+            return self
+        if quiet is not None:  # inside a disabled entry: mark this one for its exit
+            _quiet.set((self, quiet, False))
         span, token = self._profiler._start(self._name, self._attributes)
         entry = (span, token, _perf_counter())
         with _open_lock:
@@ -82,6 +98,11 @@ class Profile:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        quiet = _quiet.get()
+        if quiet is not None and quiet[0] is self:
+            _quiet.set(quiet[1])
+            if quiet[2]:
+                return  # a disabled entry: nothing was started
         entry = self._take()
         if entry is None:
             return
@@ -98,26 +119,3 @@ class Profile:
         traceback: TracebackType | None,
     ) -> None:
         self.__exit__(exc_type, exc, traceback)
-
-
-class DisabledProfile(Profile):
-    """Returned by ``profile()`` while profiling is off: no span, so ``__exit__`` returns."""
-
-    __slots__ = ()
-
-    def __init__(self) -> None:
-        self._open = []
-
-    def __enter__(self) -> Profile:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        return None
-
-
-DISABLED = DisabledProfile()

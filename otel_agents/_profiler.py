@@ -43,10 +43,10 @@ from otel_agents._errors import invalid_type
 from otel_agents._exception_events import error_status, record_exception
 from otel_agents._export import export_envelope, is_secret_key, write_json_atomic
 from otel_agents._history import BoundedHistory, TimeRange, summarize
-from otel_agents._profile_block import DISABLED as _DISABLED, Profile as _Profile
+from otel_agents._profile_block import Profile as _Profile
 from otel_agents._profiled_generators import NOT_ERRORS, wrap_async_generator, wrap_generator
 from otel_agents._profiler_metrics import CustomMetricRecord, CustomMetrics
-from otel_agents._runtime import PeriodicThread
+from otel_agents._runtime import BoundedCache, PeriodicThread
 from otel_agents._seed_params import PROFILER, PROFILER_PARAMS
 from otel_agents._system_metrics import SystemReader
 from otel_agents._version import __version__, scope_name
@@ -132,6 +132,7 @@ class PerformanceProfiler:
         )
         self._system = SystemReader()
         self._custom = CustomMetrics(self.max_history, time.time)
+        self._blocks: BoundedCache[str, _Profile] = BoundedCache(1024)
         self._snapshot_worker = PeriodicThread(
             self.snapshot_interval,
             self._snapshot,
@@ -270,7 +271,8 @@ class PerformanceProfiler:
 
         The object may be kept and shared, e.g. a module-level ``step =
         profiler.profile("step")`` entered by several tasks or threads at once, or nested in
-        itself: each entry is its own span and profile.
+        itself: each entry is its own span and profile, recorded if ``profiling_enabled``
+        is on when the block is entered (not when it was made).
 
         Args:
             profile_name: the span and profile name.
@@ -280,15 +282,15 @@ class PerformanceProfiler:
                 ``password``, ``api_key`` ...), which are left out. They never become metric
                 attributes.
         """
-        if not self._enabled:
-            return _DISABLED
         if not isinstance(profile_name, str):
             raise invalid_type("profile_name", profile_name, "a string")
         if context is not None and not isinstance(context, Mapping):
             raise invalid_type("context", context, "a dict or None")
-        return _Profile(
-            self, profile_name, _span_attributes(profile_name, context) if context else None
-        )
+        if context:
+            return _Profile(self, profile_name, _span_attributes(profile_name, context))
+        # One shared block per name (entries may overlap): ``with profile("x")`` allocates none.
+        found = self._blocks.get(profile_name)
+        return found or self._blocks.put(profile_name, _Profile(self, profile_name))
 
     # -- views -----------------------------------------------------------------------------
     def get_system_metrics(self) -> dict[str, Any]:

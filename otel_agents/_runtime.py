@@ -11,6 +11,8 @@ pieces here are written once so that rule holds everywhere:
 * :class:`PeriodicThread` and :class:`PeriodicTask` (:func:`periodic`): run work every
   ``interval`` seconds on a daemon thread or an asyncio task; ``stop()`` ends and joins it.
 * :class:`BoundedCache`: a memo dict that never grows past ``maxsize`` entries.
+* :func:`weakly`: a bound method held without keeping its object alive (callbacks that a
+  meter provider or an event loop keep for longer than the object should live).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ __all__ = [
     "as_clock",
     "failsafe_call",
     "periodic",
+    "weakly",
 ]
 
 K = TypeVar("K", bound=Hashable)
@@ -181,9 +184,10 @@ class PeriodicThread:
     :meth:`start` and :meth:`stop` are safe to call twice; a stopped worker can start again.
 
     ``weak=True`` holds a bound method's object weakly, for work with no effect outside
-    its object (a tracker's or profiler's snapshots into its own history): an object dropped
-    without ``stop()`` is then collected, history and all, and its thread ends at its next
-    tick. Work with effects outside (a dashboard's alert notifications) keeps its object.
+    its object (a tracker's or profiler's snapshots into its own history, a protocol's
+    heartbeat checks of its own agents): an object dropped without ``stop()`` is then
+    collected, history and all, and its thread is woken to end as soon as it is. Work with
+    effects outside (a dashboard's alert notifications) keeps its object.
     """
 
     def __init__(
@@ -198,7 +202,11 @@ class PeriodicThread:
     ) -> None:
         self.interval = interval
         self._work: Callable[[], Callable[[], object] | None] = (
-            weakref.WeakMethod(work) if weak and inspect.ismethod(work) else lambda: work
+            # The callback wakes the thread when the owner is collected: it ends then, not
+            # an interval later (a dropped protocol's 30 s heartbeat thread).
+            weakref.WeakMethod(work, lambda _ref: self._stopping.set())
+            if weak and inspect.ismethod(work)
+            else lambda: work
         )
         self.name = name
         self.immediately = immediately
@@ -306,6 +314,22 @@ def periodic(
 ) -> PeriodicTask:
     """A started :class:`PeriodicTask` (call it inside the event loop; ``await .stop()``)."""
     return PeriodicTask(interval, work, name=name, logger=logger).start()
+
+
+def weakly(func: Callable[..., R], default: R) -> Callable[..., R]:
+    """``func``, holding its object weakly if it is a bound method: once the object is
+    collected the call returns ``default`` instead. For callbacks kept by something that
+    outlives their object (a meter provider's observable callbacks, an event loop's task):
+    they must not keep it, and all it holds, alive. Other callables are returned as is."""
+    if not inspect.ismethod(func):
+        return func
+    ref = weakref.WeakMethod(func)
+
+    def call(*args: Any) -> R:
+        method = ref()
+        return default if method is None else method(*args)
+
+    return call
 
 
 def _hashable(key: object) -> Hashable:

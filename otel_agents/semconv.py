@@ -126,6 +126,7 @@ __all__ = [
     "EXCEPTION_STACKTRACE",
     "EXCEPTION_TYPE",
     "GATEWAY_ACTIVE_REQUESTS",
+    "GATEWAY_ERROR_INVALID_HEADER",
     "GATEWAY_ERROR_INVALID_PATH",
     "GATEWAY_ERROR_REQUEST_ABORTED",
     "GATEWAY_ERROR_REQUEST_TIMEOUT",
@@ -815,6 +816,7 @@ GATEWAY_HEALTH_TRANSITIONS = _metric(
 
 #: ``error.type`` values of requests the gateway itself refused or gave up on before any
 #: upstream saw them (in the request history and on the server span).
+GATEWAY_ERROR_INVALID_HEADER = "invalid_header"
 GATEWAY_ERROR_INVALID_PATH = "invalid_path"
 GATEWAY_ERROR_REQUEST_ABORTED = "request_aborted"
 GATEWAY_ERROR_REQUEST_TIMEOUT = "request_timeout"

@@ -22,6 +22,7 @@ from otel_agents._runtime import (
     as_clock,
     failsafe_call,
     periodic,
+    weakly,
 )
 
 _logger = logging.getLogger("tests.runtime")
@@ -115,6 +116,47 @@ def test_a_weak_periodic_thread_lets_its_dropped_owner_go_and_then_ends() -> Non
     # The thread holds its owner only while a tick runs.
     eventually(lambda: gc.collect() >= 0 and gone() is None, "the dropped owner collected")
     eventually(lambda: not worker.running, "the thread of a collected owner ending")
+
+
+class _SlowOwner:
+    """An owner whose work is due only once an hour (a protocol's 30 s heartbeat checks)."""
+
+    def __init__(self) -> None:
+        self.worker = PeriodicThread(3600, self.tick, name="test-hourly", logger=_logger, weak=True)
+        self.worker.start()
+
+    def tick(self) -> None:
+        """Never runs within the test."""
+
+
+def test_a_weak_periodic_thread_ends_when_its_owner_is_collected_not_an_interval_later() -> None:
+    owner = _SlowOwner()
+    worker, gone = owner.worker, weakref.ref(owner)
+    thread = worker._thread
+    assert thread is not None
+    del owner
+    gc.collect()
+
+    assert gone() is None
+    thread.join(DEADLINE)  # woken by the collection: not after the hour-long interval
+    assert not thread.is_alive()
+
+
+class _Reader:
+    def read(self, extra: int) -> list[int]:
+        return [1, extra]
+
+
+def test_weakly_calls_a_bound_method_while_its_object_lives_then_returns_the_default() -> None:
+    reader = _Reader()
+    call = weakly(reader.read, [])
+    plain = weakly(len, 0)
+
+    assert call(2) == [1, 2]
+    del reader
+    gc.collect()
+    assert call(2) == []
+    assert plain is len  # not a bound method: returned as is
 
 
 def test_a_strong_periodic_thread_keeps_its_owner_until_stopped() -> None:

@@ -20,6 +20,7 @@ import contextlib
 import os
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -138,6 +139,12 @@ class APIGateway(ServiceRegistration):
         )
         self._app: ASGIApp | None = None
         self._portal = PortalThread()
+        # The seed never calls close(): a gateway dropped without it still stops its loop
+        # thread (and the health checks and connections on it) once it is collected. Only
+        # the parts are held here, none of which refers back to the gateway.
+        # Not at exit (atexit off): the daemon thread ends with the interpreter, as before.
+        finalizer = weakref.finalize(self, _release, self._portal, self.checker, self.client)
+        finalizer.atexit = False
         for entry in cfg.services:
             self.register_from_mapping(entry)
 
@@ -274,14 +281,11 @@ class APIGateway(ServiceRegistration):
         return discovery
 
     def close(self) -> None:
-        """Stop the background loop that :meth:`route_request` uses."""
+        """Stop the background loop that :meth:`route_request` uses (collecting the
+        gateway does that too; safe to call twice)."""
         for discovery in self.__dict__.pop("_discoveries", []):
             discovery.stop()
-        portal = self._portal
-        if portal.started:
-            with contextlib.suppress(RuntimeError):
-                portal.call(self._shutdown)
-        portal.stop()
+        _release(self._portal, self.checker, self.client)
 
     # -- internals -----------------------------------------------------------------------
     def _service_list(self) -> list[Service]:
@@ -305,8 +309,7 @@ class APIGateway(ServiceRegistration):
         return await call_app(self.app, scope, payload)
 
     async def _shutdown(self) -> None:
-        await self.checker.stop()
-        await self.client.aclose()
+        await _stop_parts(self.checker, self.client)
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Any) -> AsyncIterator[None]:
@@ -315,3 +318,26 @@ class APIGateway(ServiceRegistration):
             yield
         finally:
             await self._shutdown()
+
+
+async def _stop_parts(checker: ActiveHealthChecker, client: UpstreamClient) -> None:
+    await checker.stop()
+    await client.aclose()
+
+
+def _release(portal: PortalThread, checker: ActiveHealthChecker, client: UpstreamClient) -> None:
+    """Stop the health checks, close the pooled connections, then the loop thread: what
+    ``close()`` does, and the finalizer of a gateway collected without it (which may run
+    on any thread, the loop's own included: that one cannot wait for itself)."""
+    if portal.in_thread:
+        threading.Thread(
+            target=_release,
+            args=(portal, checker, client),
+            name=f"{portal.name}-release",
+            daemon=True,
+        ).start()
+        return
+    if portal.started:
+        with contextlib.suppress(RuntimeError):
+            portal.call(_stop_parts, checker, client)
+    portal.stop()

@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otel_agents.gateway._errors import (
+    InvalidRequestHeadError,
     UpstreamConnectError,
     UpstreamProtocolError,
     UpstreamTimeoutError,
 )
-from otel_agents.gateway._http1 import parse_response_head
+from otel_agents.gateway._http1 import check_request_head, parse_response_head
 from otel_agents.gateway._pool import (
     DEFAULT_KEEPALIVE_EXPIRY,
     Connection as _Connection,
@@ -296,9 +297,20 @@ class _StaleConnection(Exception):
 
 
 def encode_head(method: str, target: str, headers: list[tuple[bytes, bytes]]) -> bytes:
-    """Encode a request line and headers, ending with the blank line."""
-    parts: list[Any] = [f"{method} {target} HTTP/1.1\r\n".encode("latin-1")]
+    """Encode a request line and headers, ending with the blank line.
+
+    Raises :class:`InvalidRequestHeadError` rather than write a head that is not valid
+    HTTP/1.1 (a CR/LF in a header would smuggle more headers or a second request).
+    """
+    try:
+        line = f"{method} {target} HTTP/1.1\r\n".encode("latin-1")
+    except UnicodeEncodeError:
+        raise InvalidRequestHeadError(
+            "the request cannot be forwarded: its method or target is not latin-1 text; "
+            "percent-encode the target"
+        ) from None
+    parts: list[Any] = [line]
     for name, value in headers:
         parts.append(name + b": " + value + b"\r\n")
     parts.append(b"\r\n")
-    return b"".join(parts)
+    return check_request_head(b"".join(parts), headers)

@@ -7,6 +7,8 @@ The tree (all derive from :class:`otel_agents._errors.GatewayError`)::
     ├── InvalidServiceError (ValueError)     a registration with a bad argument
     ├── GatewayConfigError                   a config file or setting that cannot be used
     │                                        (also a ConfigurationError, so a ValueError)
+    ├── InvalidRequestHeadError (ValueError) a request the gateway will not write upstream
+    │                                        (answered as 400, never sent)
     └── UpstreamError                        an upstream call failed (answered as 502/504)
         ├── UpstreamConnectError             refused, unreachable, reset before a response
         ├── UpstreamTimeoutError             no response within ``request_timeout``
@@ -20,10 +22,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from otel_agents import semconv
 from otel_agents._errors import ConfigurationError, GatewayError, _message
 
 __all__ = [
     "GatewayConfigError",
+    "InvalidRequestHeadError",
     "InvalidServiceError",
     "ServiceNotFoundError",
     "UpstreamBusyError",
@@ -60,6 +64,19 @@ class GatewayConfigError(GatewayError, ConfigurationError):
     A :class:`~otel_agents._errors.ConfigurationError` like every bad setting, so
     ``except ConfigurationError`` (and ``except ValueError``) catches it too.
     """
+
+
+class InvalidRequestHeadError(GatewayError, ValueError):
+    """A request whose head cannot be written upstream as valid HTTP/1.1: a header name
+    that is not a token, or a CR, LF or NUL in a name, a value, the method or the target.
+
+    Written as is, such a header would end early and start another one, or another
+    request, that the upstream believes came from the gateway (header injection, request
+    smuggling). The gateway answers ``400`` and sends nothing upstream. The message never
+    shows the header itself: it may carry a credential.
+    """
+
+    error_type = semconv.GATEWAY_ERROR_INVALID_HEADER
 
 
 class UpstreamError(GatewayError):

@@ -30,8 +30,9 @@ import ssl
 import time
 from collections.abc import Callable, Iterable
 
+from otel_agents._runtime import weakly
 from otel_agents.gateway._client import UpstreamClient, encode_head
-from otel_agents.gateway._errors import UpstreamError
+from otel_agents.gateway._errors import InvalidRequestHeadError, UpstreamError
 from otel_agents.gateway._params import DEFAULT_FAILURE_STATUSES
 from otel_agents.gateway._registry import Instance, Service
 
@@ -150,7 +151,8 @@ class ActiveHealthChecker:
         timeout: float,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self._services = services
+        # Weakly: the polling task lives on an event loop that may outlive the gateway.
+        self._services: Callable[[], list[Service]] = weakly(services, [])
         self._policy = policy
         self.interval = interval
         self.timeout = timeout
@@ -203,7 +205,7 @@ class ActiveHealthChecker:
         try:
             async with asyncio.timeout(self.timeout):
                 ok = await self._probe(instance)
-        except (UpstreamError, TimeoutError):
+        except (UpstreamError, InvalidRequestHeadError, TimeoutError):
             ok = False
         self._policy.record(service, instance, ok)
 

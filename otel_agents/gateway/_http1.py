@@ -19,15 +19,22 @@ here accepts exactly what RFC 9112 allows and raises :class:`UpstreamProtocolErr
   ``Transfer-Encoding`` is hop-by-hop and stripped, and ``chunked`` twice is forbidden);
 * a chunk size is ``1*HEXDIG`` (optionally ``;extensions``) and chunk data ends in CRLF
   (§7.1).
+
+The other way, :func:`check_request_head` makes sure the gateway only ever writes a valid
+request head upstream (the method a token, the target without whitespace or controls, each
+field name a token, no CR, LF or NUL in a value), whatever path a header came in by: a CR/LF
+in a value would end it and let the rest be read as more headers or a second request that
+bypassed routing, auth and rate limits.
 """
 
 from __future__ import annotations
 
 import re
 
-from otel_agents.gateway._errors import UpstreamProtocolError
+from otel_agents._runtime import BoundedCache
+from otel_agents.gateway._errors import InvalidRequestHeadError, UpstreamProtocolError
 
-__all__ = ["ResponseHead", "parse_chunk_size", "parse_response_head"]
+__all__ = ["ResponseHead", "check_request_head", "parse_chunk_size", "parse_response_head"]
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -36,6 +43,11 @@ _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _DIGITS = re.compile(rb"[0-9]+")
 _BAD_VALUE = re.compile(rb"[\x00\r\n]")
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]+)[ \t]*(?:;[^\r\n]*)?\r\n")
+#: A request line as the gateway writes it (RFC 9112 §3): a token method, a target without
+#: whitespace or control characters, HTTP/1.1.
+_REQUEST_LINE = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+ [^\x00-\x20\x7f]+ HTTP/1\.1\r\n")
+#: Header names already found to be tokens: names repeat, so most checks are one lookup.
+_GOOD_NAMES: BoundedCache[bytes, bool] = BoundedCache(4096)
 #: Far more than any real body; longer digit strings are refused before int() sees them.
 _MAX_LENGTH_DIGITS = 18
 
@@ -142,3 +154,39 @@ def parse_chunk_size(line: bytes) -> int:
     if match is None or len(match.group(1)) > 16:
         raise _fail("an invalid chunk size")
     return int(match.group(1), 16)
+
+
+def check_request_head(head: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
+    """``head`` (request line, one line per header of ``headers``, blank line) if it is
+    one valid HTTP/1.1 request head; raises :class:`InvalidRequestHeadError` otherwise
+    (without showing it: a header may hold a credential).
+
+    Every header name must be a token; a CR or LF anywhere but at the end of a line shows
+    as one too many (``a\r\nX-Injected: 1`` as a value makes a well-formed head, one line
+    longer than the headers written); a NUL is refused anywhere; the request line is a
+    token method, a target without whitespace or control characters, and HTTP/1.1. Cheap
+    on the hot path (measured against a join and scans, a regex over the head, and checks
+    per value): two byte counts, one scan, one lookup per known name.
+    """
+    lines = len(headers) + 2
+    for name, _ in headers:
+        if name not in _GOOD_NAMES:
+            if _TOKEN.fullmatch(name) is None:
+                raise _refused()
+            _GOOD_NAMES.put(name, True)
+    if (
+        head.count(b"\n") != lines
+        or head.count(b"\r") != lines
+        or b"\0" in head
+        or _REQUEST_LINE.match(head) is None
+    ):
+        raise _refused()
+    return head
+
+
+def _refused() -> InvalidRequestHeadError:
+    return InvalidRequestHeadError(
+        "the request cannot be forwarded: a header name is not an HTTP token, or the "
+        "method, target, a header name or value holds CR, LF, NUL or (method, target) "
+        "whitespace; send header values without line breaks"
+    )

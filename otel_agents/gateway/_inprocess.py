@@ -16,7 +16,7 @@ import queue
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar, TypeVarTuple
-from urllib.parse import quote, unquote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode
 
 import anyio
 from anyio.from_thread import BlockingPortal
@@ -24,6 +24,7 @@ from starlette.types import ASGIApp
 
 from otel_agents._errors import invalid_type, invalid_value
 from otel_agents.gateway._models import GatewayResponse, Headers, HeadersInput
+from otel_agents.gateway._route_args import browser_query, header_lines, line_text, split_path
 
 __all__ = ["PortalThread", "build_scope", "call_app"]
 
@@ -44,44 +45,20 @@ def build_scope(
     """An ASGI HTTP scope and body bytes for ``route_request``'s arguments."""
     if not isinstance(method, str) or method.upper() not in _METHODS:
         raise invalid_value("method", method, "an HTTP method", _METHODS)
-    if not isinstance(path, str) or not path:
-        raise invalid_type("path", path, "a path such as '/v1/users'")
-    parts = urlsplit(path)
-    if parts.scheme and parts.scheme not in ("http", "https"):
-        raise invalid_value("path", "<redacted>", "a path or an http(s) URL")
+    parts = split_path(path)
     route_path = parts.path if parts.path.startswith("/") else "/" + parts.path
-    if any(c in route_path for c in "\r\n\0"):
-        raise invalid_value("path", "<redacted>", "a path without control characters")
-    query = parts.query
+    query = browser_query(parts.query)
     if query_params:
         if not isinstance(query_params, Mapping):
             raise invalid_type("query_params", query_params, "a mapping of names to values")
         extra = urlencode({str(k): str(v) for k, v in query_params.items()})
         query = f"{query}&{extra}" if query else extra
-    raw_headers: list[tuple[bytes, bytes]] = []
-    if headers:
-        if isinstance(headers, Headers):
-            pairs = headers.multi_items()
-        elif isinstance(headers, Mapping):
-            pairs = list(headers.items())
-        elif isinstance(headers, list | tuple) and all(
-            isinstance(p, tuple) and len(p) == 2 for p in headers
-        ):
-            pairs = list(headers)  # (name, value) lines: a header may repeat
-        else:
-            raise invalid_type(
-                "headers", headers, "a mapping of header names to values, or (name, value) pairs"
-            )
-        for name, value in pairs:
-            text = f"{name}{value}"
-            if not isinstance(name, str) or any(c in text for c in "\r\n\0"):
-                raise invalid_value(
-                    "headers", "<redacted>", "header names and values without CR/LF"
-                )
-            raw_headers.append((name.lower().encode("latin-1"), str(value).encode("latin-1")))
+    raw_headers = header_lines(headers)
     names = {n for n, _ in raw_headers}
+    agent = line_text("user_agent", user_agent, "a User-Agent such as 'my-client/1.0'")
+    line_text("client_ip", client_ip, "the client's address, such as '10.0.0.1'")
     if b"user-agent" not in names and user_agent and user_agent != "unknown":
-        raw_headers.append((b"user-agent", user_agent.encode("latin-1")))
+        raw_headers.append((b"user-agent", agent))
     if b"host" not in names:
         raw_headers.append((b"host", (parts.netloc.rsplit("@", 1)[-1] or "gateway").encode()))
     payload = _body_bytes(body, raw_headers, names)
@@ -99,7 +76,7 @@ def build_scope(
         "query_string": query.encode("latin-1"),
         "root_path": "",
         "headers": raw_headers,
-        "client": (client_ip if isinstance(client_ip, str) else "unknown", 0),
+        "client": (client_ip, 0),
         "server": ("localhost", 80),
         "state": {},
     }
@@ -172,6 +149,16 @@ class PortalThread:
     @property
     def started(self) -> bool:
         return self._portal is not None
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def in_thread(self) -> bool:
+        """Whether the caller runs on the loop's own thread."""
+        thread = self._thread
+        return thread is not None and threading.current_thread() is thread
 
     def _start(self) -> BlockingPortal:
         with self._lock:

@@ -69,6 +69,8 @@ def parse_bool(value: Any) -> bool:
 def _seconds(example: int) -> Callable[[Any], float]:
     def check(value: Any) -> float:
         try:
+            if isinstance(value, bool):  # float(True) is 1.0: a flag, not one second
+                raise ValueError
             number = float(value)
         except (TypeError, ValueError, OverflowError):
             number = math.nan

@@ -24,7 +24,12 @@ from otel_agents.gateway._bodies import (
     read_request_body,
 )
 from otel_agents.gateway._client import UpstreamResponse
-from otel_agents.gateway._errors import UpstreamBusyError, UpstreamError, UpstreamTimeoutError
+from otel_agents.gateway._errors import (
+    InvalidRequestHeadError,
+    UpstreamBusyError,
+    UpstreamError,
+    UpstreamTimeoutError,
+)
 from otel_agents.gateway._exchange import Exchange, Receive, Scope, Send
 from otel_agents.gateway._health import HealthPolicy
 from otel_agents.gateway._history import (
@@ -78,6 +83,11 @@ _BODY_TIMEOUT = problem(
 )
 #: Recorded (never sent) for a request whose client went away before its body ended.
 _CLIENT_CLOSED = 499
+_BAD_HEADER = problem(
+    400,
+    "A header name is not an HTTP token, or a header holds a CR, LF or NUL character; the "
+    "gateway does not forward such a request.",
+)
 _BAD_PATH = problem(
     400,
     "The path must not contain '.' or '..' segments, an encoded '/', a '\\' or a control "
@@ -288,6 +298,8 @@ class Pipeline:
                 upstream_headers,
                 exchange.body,
             )
+        except InvalidRequestHeadError as exc:  # the client's doing; nothing went upstream
+            await exchange.refuse(_BAD_HEADER, exc.error_type)
         except UpstreamBusyError as exc:  # the gateway's own limit: not the upstream's fault
             self.health.record_passive(service, instance, None)
             await exchange.refuse(_BUSY, exc.error_type)

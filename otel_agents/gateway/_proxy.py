@@ -29,7 +29,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_agents import semconv
 from otel_agents.gateway._client import UpstreamClient, UpstreamResponse, encode_head
-from otel_agents.gateway._errors import UpstreamError
+from otel_agents.gateway._errors import InvalidRequestHeadError, UpstreamError
 from otel_agents.gateway._history import redact_path, redact_query
 from otel_agents.gateway._http1 import length_items
 from otel_agents.gateway._registry import Instance
@@ -231,7 +231,8 @@ class Proxy:
     ) -> tuple[UpstreamResponse, trace.Span]:
         """Send the request inside a CLIENT span; the caller ends the span.
 
-        Raises :class:`UpstreamError` (the span is ended, with ``error.type``).
+        Raises :class:`UpstreamError`, or :class:`InvalidRequestHeadError` for a head that
+        is not valid HTTP/1.1 (never sent); the span is then ended, with ``error.type``.
         """
         url = instance.url
         telemetry = self.telemetry
@@ -258,7 +259,12 @@ class Proxy:
                 names = _TRACE_CONTEXT.union(n for n, _ in injected)
             headers = [h for h in headers if h[0] not in names]
             headers.extend(h for h in injected if h[0] != b"tracestate" or valid_tracestate(h[1]))
-        head = encode_head(method, target, headers)
+        try:
+            head = encode_head(method, target, headers)
+        except InvalidRequestHeadError as exc:  # nothing was sent: no upstream metrics
+            mark_failed(span, exc.error_type)
+            span.end()
+            raise
         start = time.perf_counter()
         try:
             response = await self.client.request(

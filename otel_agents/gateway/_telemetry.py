@@ -19,6 +19,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import Status, StatusCode
 
 from otel_agents import semconv
+from otel_agents._runtime import weakly
 from otel_agents._version import __version__, scope_name
 from otel_agents.gateway._registry import Instance, Service
 
@@ -53,16 +54,21 @@ class GatewayTelemetry:
     ) -> None:
         self.tracer = trace.get_tracer(scope_name(__name__), __version__, tracer_provider)
         meter = metrics.get_meter(scope_name(__name__), __version__, meter_provider=meter_provider)
-        self._services = services
+        # Weakly: the meter provider keeps the callbacks below for good, and through them
+        # this object; it must not keep a dropped gateway alive (``weakly``).
+        self._services: Callable[[], list[Service]] = weakly(services, [])
         self.rate_limited = semconv.create_instrument(meter, semconv.GATEWAY_RATE_LIMITED)
         self.upstream_duration = semconv.create_instrument(
             meter, semconv.HTTP_CLIENT_REQUEST_DURATION
         )
         self.upstream_errors = semconv.create_instrument(meter, semconv.GATEWAY_UPSTREAM_ERRORS)
         self.transitions = semconv.create_instrument(meter, semconv.GATEWAY_HEALTH_TRANSITIONS)
-        semconv.create_instrument(meter, semconv.GATEWAY_INSTANCES_HEALTHY, [self._observe_health])
-        semconv.create_instrument(meter, semconv.GATEWAY_REQUESTS, [self._observe_requests])
-        semconv.create_instrument(meter, semconv.GATEWAY_ACTIVE_REQUESTS, [self._observe_active])
+        for spec, read in (
+            (semconv.GATEWAY_INSTANCES_HEALTHY, self._observe_health),
+            (semconv.GATEWAY_REQUESTS, self._observe_requests),
+            (semconv.GATEWAY_ACTIVE_REQUESTS, self._observe_active),
+        ):
+            semconv.create_instrument(meter, spec, [weakly(read, ())])
         # Request counts and in-flight gauges are plain dict updates on the hot path and
         # become observations at collection time: no SDK work per request for them.
         self._counts: dict[tuple[str, str, str, int], int] = {}

@@ -83,6 +83,9 @@ class AgentCommunicationProtocol(ProtocolSending, ProtocolProcessing):
             self.check_heartbeats,
             name="otel-agents-heartbeats",
             logger=_logger,
+            # A protocol dropped without stop() (the seed never calls it) is collected, its
+            # agents with it, and this thread ends: nobody is left to see their status.
+            weak=True,
         )
         self._stopped = False
         self.telemetry.observe(queue_depth=self.transport.depths)

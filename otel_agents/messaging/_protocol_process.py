@@ -5,22 +5,41 @@ Separate from the protocol's facade (:mod:`._protocol`) and its send path
 taken from the transport's queue in priority order, expired ones are recorded and skipped,
 handlers run inside the CONSUMER span (:mod:`._consumer`) and the outcome is settled with the
 transport; ``serve`` does that as messages arrive, with a bounded drain on stop.
+
+An agent whose messages this process processes is alive: ``process_next``,
+``process_pending`` and ``serve`` count as its heartbeat (an agent busy with its work would
+otherwise go offline after ``heartbeat_interval`` x ``heartbeat_miss_limit`` seconds without
+an explicit ``heartbeat()``, and broadcasts would skip it). The registry is updated at most
+once per :data:`BEAT_FRACTION` of ``heartbeat_interval``, not per message.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 
 from otel_agents._errors import MessagingError
+from otel_agents._runtime import FailureLog, failsafe_call
 from otel_agents._settings import DRAIN_TIMEOUT
 from otel_agents.messaging._consumer import serve_until
 from otel_agents.messaging._handlers import HandlerRegistry
-from otel_agents.messaging._message import AgentMessage
+from otel_agents.messaging._message import AgentMessage, AgentStatus
 from otel_agents.messaging._registry import AgentRegistry
 from otel_agents.messaging._runtime import AgentRuntime
 from otel_agents.messaging._transport import MessageSource, Transport
 
-__all__ = ["ProtocolProcessing"]
+__all__ = ["BEAT_FRACTION", "ProtocolProcessing"]
+
+#: Processing refreshes an agent's heartbeat once this fraction of ``heartbeat_interval``
+#: has passed since the last one: a few registry updates per interval, whatever the rate.
+BEAT_FRACTION = 0.25
+
+_failures = FailureLog(
+    logging.getLogger("otel_agents.messaging"),
+    "an agent's heartbeat from processing its messages failed (%s); processing goes on",
+    level=logging.WARNING,
+)
 
 
 class ProtocolProcessing(AgentRuntime):
@@ -33,8 +52,34 @@ class ProtocolProcessing(AgentRuntime):
     transport: Transport
     _handlers: dict[str, HandlerRegistry]
 
+    def _alive(self, agent_id: str) -> None:
+        """``agent_id``'s messages are being processed here: that is its heartbeat, sent
+        when :data:`BEAT_FRACTION` of the interval has passed since the last (or when it
+        was marked offline). A lock-free read on every call; the registry's lock and the
+        transport only once per fraction. Never raises: the processing matters more."""
+        info = self.registry.lookup(agent_id)
+        if info is None:
+            return
+        every = self.config["heartbeat_interval"] * BEAT_FRACTION
+        if (
+            info.status is AgentStatus.OFFLINE
+            or self.clock.monotonic() - info.last_heartbeat >= every
+        ):
+            failsafe_call(self._beat, agent_id, failures=_failures, detail=agent_id)
+
+    def _beat(self, agent_id: str) -> None:
+        self.transport.heartbeat(self.registry.heartbeat(agent_id))
+
+    async def _keep_alive(self, agent_id: str) -> None:
+        """While ``serve`` waits for messages its agent is alive too: beat on the loop."""
+        every = self.config["heartbeat_interval"] * BEAT_FRACTION
+        while True:
+            self._alive(agent_id)
+            await asyncio.sleep(every)
+
     def _next(self, agent_id: str) -> AgentMessage | None:
         queue = self._queue(agent_id)
+        self._alive(agent_id)
         while True:
             message = queue.get_nowait()
             if message is None or not self._expired(message):
@@ -92,6 +137,7 @@ class ProtocolProcessing(AgentRuntime):
         message = self._next(agent_id)
         while message is None and wait:
             message = await self._queue(agent_id).get_async()
+            self._alive(agent_id)
             if self._expired(message):
                 message = None
         if message is not None:
@@ -112,7 +158,9 @@ class ProtocolProcessing(AgentRuntime):
 
         A message being processed when ``stop`` is set gets ``grace`` seconds more
         (``OTEL_AGENTS_DRAIN_TIMEOUT``, 3 s) to finish; past that its handlers are cancelled
-        and it is queued again, never lost.
+        and it is queued again, never lost. While it serves, the agent is alive: its
+        heartbeat is refreshed on this loop, idle or busy (a handler that blocks the loop
+        stops that, as it should).
         """
         stop = stop or asyncio.Event()
         queue = self._queue(agent_id)
@@ -124,10 +172,16 @@ class ProtocolProcessing(AgentRuntime):
                 if not self._expired(message):
                     return message
 
-        await serve_until(
-            stop,
-            take,
-            self._process_async,
-            lambda message: queue.put(message, message.priority),
-            DRAIN_TIMEOUT.read() if grace is None else grace,
-        )
+        beating = asyncio.ensure_future(self._keep_alive(agent_id))
+        try:
+            await serve_until(
+                stop,
+                take,
+                self._process_async,
+                lambda message: queue.put(message, message.priority),
+                DRAIN_TIMEOUT.read() if grace is None else grace,
+            )
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating

@@ -28,7 +28,7 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import Span, SpanKind
 
 from otel_agents import semconv as sc
-from otel_agents._runtime import BoundedCache, FailureLog, failsafe_call
+from otel_agents._runtime import BoundedCache, FailureLog, failsafe_call, weakly
 from otel_agents._version import __version__, scope_name
 from otel_agents.genai._context import Attribution, with_attribution
 from otel_agents.messaging._carried_context import carries_span, message_link, process_context
@@ -89,8 +89,14 @@ class MessagingTelemetry:
         agents_by_status: Callable[[], dict[str, int]] | None = None,
         heartbeat_ages: Callable[[], Iterable[tuple[str, float]]] | None = None,
     ) -> None:
-        """Register the observable gauges whose readings these callables provide."""
+        """Register the observable gauges whose readings these callables provide.
+
+        Bound methods are held weakly (:func:`~otel_agents._runtime.weakly`): the meter
+        provider keeps the callbacks for good, and must not keep a dropped protocol's
+        transport (its queued messages) or registry alive; their gauges go quiet instead.
+        """
         if queue_depth is not None:
+            queue_depth = weakly(queue_depth, ())
 
             def depth(_: CallbackOptions) -> Iterable[Observation]:
                 return [
@@ -103,6 +109,7 @@ class MessagingTelemetry:
 
             sc.create_instrument(self.meter, sc.AGENT_MESSAGE_QUEUE_DEPTH, [depth])
         if agents_by_status is not None:
+            agents_by_status = weakly(agents_by_status, {})
 
             def status(_: CallbackOptions) -> Iterable[Observation]:
                 counts = self._gauge(agents_by_status, {})
@@ -110,6 +117,7 @@ class MessagingTelemetry:
 
             sc.create_instrument(self.meter, sc.AGENT_REGISTRY_AGENTS, [status])
         if heartbeat_ages is not None:
+            heartbeat_ages = weakly(heartbeat_ages, ())
 
             def ages(_: CallbackOptions) -> Iterable[Observation]:
                 return [
@@ -127,7 +135,9 @@ class MessagingTelemetry:
         self._span_bases = BoundedCache(_MEMO_SIZE)
 
     def observe_lag(self, lag: Callable[[], Iterable[tuple[str, str, int]]]) -> None:
-        """``agent.message.consumer.lag`` from ``(agent_id, consumer group, pending)``."""
+        """``agent.message.consumer.lag`` from ``(agent_id, consumer group, pending)``
+        (a bound method is held weakly, as in :meth:`observe`)."""
+        lag = weakly(lag, ())
 
         def read(_: CallbackOptions) -> Iterable[Observation]:
             return [

@@ -210,3 +210,32 @@ def test_booleans_are_strict_and_a_bad_one_names_key_value_and_spellings() -> No
     message = str(caught.value)
     assert "allow_link_local_upstreams='maybe'" in message
     assert "true or false" in message
+
+
+_SECONDS_KEYS = [
+    "health_check_interval",
+    "request_timeout",
+    "header_timeout",
+    "body_timeout",
+    "idle_timeout",
+    "unhealthy_cooldown",
+    "upstream_keepalive_expiry",
+]
+
+
+@pytest.mark.parametrize("key", _SECONDS_KEYS)
+@pytest.mark.parametrize("flag", [True, False])
+def test_a_boolean_is_not_a_number_of_seconds(key: str, flag: bool) -> None:
+    """``{'health_check_interval': True}`` used to mean a check every second."""
+    with pytest.raises(GatewayConfigError) as caught:
+        APIGateway({key: flag}, instrument=False)
+
+    message = str(caught.value)
+    assert f"{key}={flag!r}" in message
+    assert "expected a positive number of seconds" in message
+
+
+@pytest.mark.parametrize("key", _SECONDS_KEYS)
+def test_numbers_and_numeric_text_are_still_seconds(key: str) -> None:
+    assert getattr(GatewayConfig.from_mapping({key: 2}, environ={}), key) == 2.0
+    assert getattr(GatewayConfig.from_mapping({key: "0.5"}, environ={}), key) == 0.5

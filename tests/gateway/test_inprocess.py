@@ -234,3 +234,45 @@ def test_close_stops_the_loop_thread_and_may_be_called_twice(
     gateway.close()
 
     assert not any(t.name == "otel-agents-gateway" for t in threading.enumerate())
+
+
+def test_a_non_ascii_query_reaches_the_upstream_percent_encoded(
+    make_gateway: Any, upstream: ThreadServer, upstream_state: UpstreamState
+) -> None:
+    """``?name=李`` used to raise a bare UnicodeEncodeError; a browser sends it as UTF-8
+    percent-encoded, and so does route_request."""
+    gateway = make_gateway()
+    gateway.register_service("users", "Users", "v1", upstream.url, path_prefix="/users")
+
+    response = gateway.route_request("GET", "/v1/users/7?name=李&q=a b")
+
+    assert response.status_code == 200
+    assert upstream_state.requests[-1]["query"] == "name=%E6%9D%8E&q=a%20b"
+    (record,) = gateway.get_request_history()
+    assert record["query"] == "name=%E6%9D%8E&q=a%20b"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"headers": {"X-User": "李"}}, InvalidValueError),
+        ({"user_agent": 123}, InvalidTypeError),
+        ({"client_ip": 3232235777}, InvalidTypeError),
+    ],
+    ids=["header-not-latin1", "ua-int", "ip-int"],
+)
+def test_bad_input_is_refused_before_anything_is_sent_or_recorded(
+    make_gateway: Any,
+    upstream: ThreadServer,
+    upstream_state: UpstreamState,
+    kwargs: dict[str, Any],
+    error: type[Exception],
+) -> None:
+    gateway = make_gateway()
+    gateway.register_service("users", "Users", "v1", upstream.url, path_prefix="/users")
+
+    with pytest.raises(error):
+        gateway.route_request("GET", "/v1/users/7", **kwargs)
+
+    assert gateway.get_request_history() == []
+    assert upstream_state.requests == []

@@ -1,0 +1,144 @@
+"""``profiling_enabled`` is read when a ``profile()`` block is entered, not when it was made.
+
+The docstring invites a kept ``step = profiler.profile("step")`` and says the flag can be
+toggled; a block made while enabled used to go on recording after ``profiling_enabled =
+False``, and one made while disabled recorded nothing after re-enabling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+import pytest
+from opentelemetry import trace
+
+from otel_agents import semconv
+from otel_agents._profiler import PerformanceProfiler
+from otel_agents.testing import TelemetryCapture
+
+DEADLINE = 10.0  # generous bound on any wait (they finish in milliseconds)
+
+
+def _counts(profiler: PerformanceProfiler) -> dict[str, int]:
+    return {k: v["count"] for k, v in profiler.get_profiling_summary()["profiles"].items()}
+
+
+def test_a_block_kept_from_while_enabled_records_nothing_once_disabled(
+    telemetry: TelemetryCapture, profiler: PerformanceProfiler
+) -> None:
+    step = profiler.profile("step")
+    profiler.profiling_enabled = False
+
+    with step:
+        pass
+
+    assert _counts(profiler) == {}
+    assert telemetry.spans() == []
+    assert semconv.AGENT_PROFILE_DURATION.name not in telemetry.metrics()
+
+
+def test_a_block_kept_from_while_disabled_records_once_enabled(
+    telemetry: TelemetryCapture,
+) -> None:
+    profiler = PerformanceProfiler(
+        {"snapshot_interval": 0, "profiling_enabled": False},
+        tracer_provider=telemetry.tracer_provider,
+        meter_provider=telemetry.meter_provider,
+    )
+    step = profiler.profile("step", {"operation": "plan"})
+    profiler.profiling_enabled = True
+
+    async def run() -> None:
+        async with step:
+            pass
+
+    with step:
+        pass
+    asyncio.run(run())
+
+    assert _counts(profiler) == {"step": 2}
+    assert [s.name for s in telemetry.spans()] == ["step", "step"]
+    assert telemetry.spans()[0].attributes[semconv.AGENT_OPERATION] == "plan"
+
+
+def test_toggling_between_nested_entries_of_one_block_pairs_every_exit(
+    telemetry: TelemetryCapture, profiler: PerformanceProfiler, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Outer entry enabled, inner one disabled: the inner exit ends nothing, the outer
+    exit ends its own span and restores the context it found."""
+    step = profiler.profile("step")
+    before = trace.get_current_span()
+    with step:
+        outer = trace.get_current_span()
+        profiler.profiling_enabled = False
+        with step:
+            assert trace.get_current_span() is outer  # nothing started
+        assert trace.get_current_span() is outer  # and the outer entry is still open
+        profiler.profiling_enabled = True
+        with step:
+            assert trace.get_current_span() is not outer
+    assert trace.get_current_span() is before
+
+    assert [s.name for s in telemetry.spans()] == ["step", "step"]
+    assert _counts(profiler) == {"step": 2}
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_an_enabled_entry_inside_a_disabled_one_ends_at_its_own_exit(
+    telemetry: TelemetryCapture, profiler: PerformanceProfiler
+) -> None:
+    step = profiler.profile("step")
+    before = trace.get_current_span()
+    profiler.profiling_enabled = False
+    with step:
+        profiler.profiling_enabled = True
+        with step:
+            assert trace.get_current_span() is not before
+        assert [s.name for s in telemetry.spans()] == ["step"]  # ended here, not later
+        assert trace.get_current_span() is before
+    assert len(telemetry.spans()) == 1
+    assert trace.get_current_span() is before
+
+
+def test_a_disabled_entry_in_one_thread_never_ends_an_open_entry_of_another(
+    telemetry: TelemetryCapture, profiler: PerformanceProfiler
+) -> None:
+    """A shared block across a toggle: thread A's entry (enabled) is still open when
+    thread B enters and leaves (disabled); A's exit ends A's span, in A's context."""
+    step = profiler.profile("step")
+    entered, leave = threading.Event(), threading.Event()
+    seen: list[object] = []
+
+    def a() -> None:
+        with step:
+            seen.append(trace.get_current_span())
+            entered.set()
+            assert leave.wait(DEADLINE)
+        seen.append(trace.get_current_span())
+
+    thread = threading.Thread(target=a)
+    thread.start()
+    try:
+        assert entered.wait(DEADLINE)
+        profiler.profiling_enabled = False
+        with step:  # thread B (this one): disabled, and A's entry is open
+            pass
+        assert telemetry.spans() == []  # B's exit ended nothing of A's
+    finally:
+        leave.set()
+        thread.join(DEADLINE)
+    assert not thread.is_alive()
+
+    (span,) = telemetry.spans()
+    assert span.context.span_id == seen[0].get_span_context().span_id  # type: ignore[attr-defined]
+    assert seen[1] is not seen[0]  # A's context was restored by its own exit
+
+
+def test_profile_returns_one_shared_block_per_name_without_context(
+    profiler: PerformanceProfiler,
+) -> None:
+    assert profiler.profile("a") is profiler.profile("a")
+    assert profiler.profile("a") is not profiler.profile("b")
+    assert profiler.profile("a", {"operation": "x"}) is not profiler.profile("a")
