@@ -29,10 +29,13 @@ _perf_counter = time.perf_counter
 
 #: Guards every ``Profile``'s open entries (held for an append or a removal only).
 _open_lock = threading.Lock()
-#: This context's entries made while profiling was disabled, innermost first, as a linked
-#: stack ``(block, rest, disabled)``; ``disabled=False`` marks an enabled entry made above
-#: one. Exits in a context are nested, so an exit whose block is on top is that entry's.
-#: A disabled entry and exit cost two context-variable reads and writes: no lock, no span.
+#: This context's marked entries, innermost first, as a linked stack ``(block, rest,
+#: disabled)``: a disabled entry made while an enabled entry of its block is open somewhere
+#: (its exit must not take that one for its own), and, with ``disabled=False``, an enabled
+#: entry made above a marked one. Exits in a context are nested, so an exit whose block is
+#: on top is that entry's. A disabled entry of a block with nothing open (the usual case)
+#: is not marked: its exit finds nothing open, or nothing open whose span is current in its
+#: context, and ends nothing; so it costs a flag read and one context-variable read.
 _Quiet = tuple["Profile", "_Quiet | None", bool]
 _quiet: ContextVar[_Quiet | None] = ContextVar("otel_agents_profile_quiet", default=None)
 
@@ -48,7 +51,7 @@ class Profile:
     span and detaches its token in the context that attached it.
     """
 
-    __slots__ = ("_attributes", "_metric_attributes", "_name", "_open", "_profiler")
+    __slots__ = ("_attributes", "_metric_attributes", "_name", "_open", "_profiler", "_unmarked")
 
     def __init__(
         self,
@@ -62,14 +65,20 @@ class Profile:
         self._metric_attributes = {semconv.AGENT_PROFILE_NAME: name}
         self._attributes = span_attributes or self._metric_attributes
         self._open: list[tuple[Span, object, float]] = []
+        #: Set once a disabled entry went unmarked: from then on an exit ends only an entry
+        #: whose span is current in its context (an unmarked disabled exit's is not).
+        self._unmarked = False
 
     def __enter__(self) -> Profile:
         # Whether profiling is on is read here, at entry, not when profile() made the block:
         # a kept block follows ``profiling_enabled`` as it is toggled.
-        quiet = _quiet.get()
         if not self._profiler._enabled:
-            _quiet.set((self, quiet, True))
+            if self._open:  # an enabled entry of this block is open: mark this one
+                _quiet.set((self, _quiet.get(), True))
+            elif not self._unmarked:
+                self._unmarked = True
             return self
+        quiet = _quiet.get()
         if quiet is not None:  # inside a disabled entry: mark this one for its exit
             _quiet.set((self, quiet, False))
         span, token = self._profiler._start(self._name, self._attributes)
@@ -82,12 +91,18 @@ class Profile:
         """The entry this exit ends: the only one, or the one whose span is current here."""
         with _open_lock:
             entries = self._open
-            if len(entries) <= 1:
-                return entries.pop() if entries else None
+            if not entries:
+                return None
+            if len(entries) == 1 and not self._unmarked:
+                return entries.pop()
             current = trace.get_current_span()
             for index in range(len(entries) - 1, -1, -1):
                 if entries[index][0] is current:
                     return entries.pop(index)
+            if self._unmarked:
+                # An unmarked disabled entry's exit (its context holds none of these spans):
+                # it started nothing, so it ends nothing.
+                return None
             # Exited in a context that did not enter it (the span is not current there):
             # end the latest entry rather than leave a span open forever.
             return entries.pop()
@@ -103,6 +118,8 @@ class Profile:
             _quiet.set(quiet[1])
             if quiet[2]:
                 return  # a disabled entry: nothing was started
+        if not self._open:
+            return  # nothing of this block is open anywhere (an unmarked disabled exit)
         entry = self._take()
         if entry is None:
             return

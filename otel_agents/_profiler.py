@@ -282,15 +282,19 @@ class PerformanceProfiler:
                 ``password``, ``api_key`` ...), which are left out. They never become metric
                 attributes.
         """
+        if context is None and type(profile_name) is str:
+            # One shared block per name (entries may overlap): ``with profile("x")``
+            # allocates none, and a name seen before costs one dict lookup.
+            found = self._blocks.get(profile_name)
+            if found is not None:
+                return found
         if not isinstance(profile_name, str):
             raise invalid_type("profile_name", profile_name, "a string")
         if context is not None and not isinstance(context, Mapping):
             raise invalid_type("context", context, "a dict or None")
         if context:
             return _Profile(self, profile_name, _span_attributes(profile_name, context))
-        # One shared block per name (entries may overlap): ``with profile("x")`` allocates none.
-        found = self._blocks.get(profile_name)
-        return found or self._blocks.put(profile_name, _Profile(self, profile_name))
+        return self._blocks.put(profile_name, _Profile(self, profile_name))
 
     # -- views -----------------------------------------------------------------------------
     def get_system_metrics(self) -> dict[str, Any]:

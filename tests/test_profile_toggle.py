@@ -142,3 +142,37 @@ def test_profile_returns_one_shared_block_per_name_without_context(
     assert profiler.profile("a") is profiler.profile("a")
     assert profiler.profile("a") is not profiler.profile("b")
     assert profiler.profile("a", {"operation": "x"}) is not profiler.profile("a")
+
+
+def test_a_disabled_exit_never_ends_an_entry_another_thread_made_after_a_toggle(
+    telemetry: TelemetryCapture, profiler: PerformanceProfiler
+) -> None:
+    """B enters while disabled (nothing open: its entry goes unmarked), profiling is turned
+    on, A enters in another thread and is still open when B leaves: B's exit ends nothing,
+    and A's own exit ends A's span in A's context."""
+    step = profiler.profile("step")
+    entered, leave = threading.Event(), threading.Event()
+    seen: list[object] = []
+
+    def a() -> None:
+        with step:
+            seen.append(trace.get_current_span())
+            entered.set()
+            assert leave.wait(DEADLINE)
+        seen.append(trace.get_current_span())
+
+    profiler.profiling_enabled = False
+    thread = threading.Thread(target=a)
+    with step:  # thread B (this one): disabled, nothing of the block open
+        profiler.profiling_enabled = True
+        thread.start()
+        assert entered.wait(DEADLINE)
+    try:
+        assert telemetry.spans() == []  # B's exit ended nothing of A's
+    finally:
+        leave.set()
+        thread.join(DEADLINE)
+    assert not thread.is_alive()
+    (span,) = telemetry.spans()
+    assert span.context.span_id == seen[0].get_span_context().span_id  # type: ignore[attr-defined]
+    assert seen[1] is not seen[0]
