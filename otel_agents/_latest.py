@@ -42,7 +42,10 @@ class LatestReadings:
         scope: the instrumentation scope (the tracker's meter name).
         spec: the gauge of the telemetry contract (an observable gauge).
         max_age: seconds a reading is exported after it was recorded.
-        now: the tracker's clock (``clock.time``), for both the reading and the export.
+        now: the tracker's interval clock (``clock.monotonic``), for both the reading and the
+            export: an age measured on the wall clock is wrong by as much as NTP steps it (a
+            step back kept a silent agent's reading exported for an hour; a step forward
+            dropped fresh readings). Nothing here needs a timestamp.
     """
 
     def __init__(

@@ -104,7 +104,8 @@ class PerformanceTracker:
             error rate, queue size) is exported that long after it was recorded, then the
             series ends, so an agent that went silent stops counting as busy.
         meter_provider: where instruments come from; the global provider by default.
-        clock: where timestamps come from (``clock.time()``); inject a fake one in tests.
+        clock: timestamps come from ``clock.time()``, gauge ages from ``clock.monotonic()``
+            (a wall-clock step does not keep or drop a reading); inject a fake in tests.
 
     Automatic snapshots run on a daemon thread; :meth:`stop` (or ``with tracker:``) ends it.
     """
@@ -125,7 +126,11 @@ class PerformanceTracker:
         for metric_type, kind in KINDS.items():
             if kind.spec.kind is semconv.InstrumentKind.OBSERVABLE_GAUGE:
                 gauge = LatestReadings(
-                    meter_provider, _SCOPE, kind.spec, self.config["gauge_max_age"], self._now
+                    meter_provider,
+                    _SCOPE,
+                    kind.spec,
+                    self.config["gauge_max_age"],
+                    self._clock.monotonic,
                 )
                 self._instruments[metric_type] = (gauge.set, kind.maximum)
                 continue

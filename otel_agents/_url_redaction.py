@@ -1,4 +1,5 @@
-"""Token-like query and matrix parameters and ``user:pass@`` masked in a URL, path or query.
+"""Token-like query, fragment and matrix parameters and ``user:pass@`` masked in a URL, path
+or query.
 
 Shared by every HTTP server and client otel-agents instruments (the gateway's spans and
 history, the hub's and the inboxes' SERVER spans), so a token in ``?token=...`` is masked the
@@ -13,7 +14,14 @@ from urllib.parse import unquote_plus, urlsplit
 
 from otel_agents._export import is_secret_key
 
-__all__ = ["REDACTED", "is_secret_name", "redact_path", "redact_query", "redact_target"]
+__all__ = [
+    "REDACTED",
+    "is_secret_name",
+    "redact_fragment",
+    "redact_path",
+    "redact_query",
+    "redact_target",
+]
 
 REDACTED = "REDACTED"
 
@@ -50,17 +58,32 @@ def redact_query(query: str) -> str:
 
 def redact_target(target: str) -> str:
     """A URL or path with credentials (``user:pass@``) and token-like parameters masked,
-    in the query and in ``;`` matrix parameters of the path (``/x;jsessionid=...``)."""
-    if target.startswith("/") and "?" not in target and "//" not in target:
-        # a bare path has no credentials and no query to mask, only matrix parameters
+    in the query, in ``;`` matrix parameters of the path (``/x;jsessionid=...``) and in the
+    fragment: OAuth implicit-grant and OIDC redirects carry ``#access_token=...`` and
+    ``#id_token=...`` there, as ``k=v&k=v`` (see :func:`redact_fragment`)."""
+    if target.startswith("/") and not any(c in target for c in "?#") and "//" not in target:
+        # a bare path has no credentials, query or fragment to mask, only matrix parameters
         return redact_path(target) if ";" in target else target
     parts = urlsplit(target)
     netloc = parts.netloc
     if "@" in netloc:
         netloc = "REDACTED:REDACTED@" + netloc.rsplit("@", 1)[1]
     return parts._replace(
-        netloc=netloc, path=redact_path(parts.path), query=redact_query(parts.query)
+        netloc=netloc,
+        path=redact_path(parts.path),
+        query=redact_query(parts.query),
+        fragment=redact_fragment(parts.fragment),
     ).geturl()
+
+
+def redact_fragment(fragment: str) -> str:
+    """A URL fragment with token-like parameters masked: ``k=v&k=v`` as in a query (OAuth
+    implicit grant, OIDC), and a query inside a client-side route (``#/cb?token=...``)."""
+    if "=" not in fragment:
+        return fragment  # an anchor (``#section``): nothing to mask
+    masked = redact_query(fragment)
+    route, question, query = masked.partition("?")
+    return route + question + redact_query(query) if question else masked
 
 
 def redact_path(path: str) -> str:

@@ -220,3 +220,58 @@ def test_a_dropped_tracker_stops_reporting(clock: Clock, reader: InMemoryMetricR
         assert _points(reader, "agent.cpu.usage") == {}
     finally:
         provider.shutdown()
+
+
+class SteppedClock:
+    """Wall time that NTP steps while monotonic time moves on regularly."""
+
+    def __init__(self) -> None:
+        self.wall = 1_800_000_000.0
+        self.mono = 1_000.0
+
+    def time(self) -> float:
+        return self.wall
+
+    def monotonic(self) -> float:
+        return self.mono
+
+
+@pytest.fixture
+def stepped() -> SteppedClock:
+    return SteppedClock()
+
+
+@pytest.fixture
+def stepped_tracker(stepped: SteppedClock, reader: InMemoryMetricReader):
+    provider = MeterProvider(metric_readers=[reader])
+    tracker = PerformanceTracker(
+        {"snapshot_interval": 0, "gauge_max_age": 300}, meter_provider=provider, clock=stepped
+    )
+    yield tracker
+    tracker.stop()
+    provider.shutdown()
+
+
+def test_a_wall_clock_step_back_does_not_keep_a_silent_agent_exported(
+    stepped_tracker: PerformanceTracker, stepped: SteppedClock, reader: InMemoryMetricReader
+) -> None:
+    stepped_tracker.record_metric("cpu_usage", 97.0, "planner")
+    assert _points(reader, "agent.cpu.usage") == {"planner": 97.0}
+
+    stepped.wall -= 3600.0  # NTP steps the wall clock back an hour...
+    stepped.mono += 301.0  # ...while 301 s really pass
+
+    assert _points(reader, "agent.cpu.usage") == {}
+
+
+def test_a_wall_clock_step_forward_does_not_drop_a_fresh_reading(
+    stepped_tracker: PerformanceTracker, stepped: SteppedClock, reader: InMemoryMetricReader
+) -> None:
+    stepped_tracker.record_metric("cpu_usage", 40.0, "planner")
+
+    stepped.wall += 3600.0  # NTP steps the wall clock forward an hour; 1 s really passes
+    stepped.mono += 1.0
+
+    assert _points(reader, "agent.cpu.usage") == {"planner": 40.0}
+    # the history keeps wall-clock timestamps
+    assert stepped_tracker.get_metrics("cpu_usage", "planner")[0].timestamp == 1_800_000_000.0

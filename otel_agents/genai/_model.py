@@ -211,8 +211,9 @@ class ModelCall(Scope):
         return bool(attributes)
 
     def measured_by_instrumentation(self, input_tokens: bool, output_tokens: bool) -> None:
-        """Called by the span processor when an official instrumentation's model span (the
-        same request, openai-v2 ...) ends inside this call: it recorded the duration and
+        """Called by the span processor when the model span of an instrumentation that
+        records the ``gen_ai.client.*`` histograms (the same request; openai-v2, util-genai,
+        ..., see ``HISTOGRAM_SCOPES``) ends inside this call: it recorded the duration and
         the token histograms it had usage for, so this call does not record them again."""
         if self._span is None:
             return  # ended already (or never started): recorded as it was

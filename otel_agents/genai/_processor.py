@@ -22,10 +22,14 @@ conversation* the call belongs to, nor what it cost. :class:`GenAISpanProcessor`
   ``gen_ai.client.*`` histograms are theirs; we do not record those again.
 
 A span started inside our own :func:`~otel_agents.genai.model_call` is attributed but not
-counted: that call records the request's calls, cost and conversation totals. When it ends
-inside the call, the call is told (through the context), and leaves out the
-``gen_ai.client.*`` histograms the instrumentation recorded (the duration, and the token
-types the span has usage for), so one request is one series sample, not two.
+counted: that call records the request's calls, cost and conversation totals. When a span of
+an instrumentation known to record the ``gen_ai.client.*`` histograms
+(:data:`HISTOGRAM_SCOPES`) ends inside the call, the call is told (through the context), and
+leaves out what that instrumentation recorded (the duration, and the token types the span
+has usage for), so one request is one series sample, not two. Any other scope's span
+(vertexai's, which has no meter at all, a vendor's, a hand-made one) hands nothing off: a
+span proves a request was made, not that its histograms were, and a missing sample is worse
+than none to compare it with.
 
 Bad usage values (negative, non-integer, above
 :data:`~otel_agents.genai._model.MAX_TOKENS`) record nothing for that span and log one
@@ -55,7 +59,7 @@ from otel_agents.genai._context import (
 from otel_agents.genai._model import MAX_TOKENS, is_tokens
 from otel_agents.genai._telemetry import SCOPE, default_telemetry
 
-__all__ = ["MODEL_OPERATIONS", "GenAISpanProcessor"]
+__all__ = ["HISTOGRAM_SCOPES", "MODEL_OPERATIONS", "GenAISpanProcessor"]
 
 _logger = logging.getLogger(scope_name("otel_agents.genai"))
 
@@ -66,6 +70,22 @@ MODEL_OPERATIONS = frozenset(
         sc.GEN_AI_OPERATION_TEXT_COMPLETION,
         sc.GEN_AI_OPERATION_GENERATE_CONTENT,
         sc.GEN_AI_OPERATION_EMBEDDINGS,
+    }
+)
+#: Instrumentation scopes whose model spans come with their own ``gen_ai.client.operation
+#: .duration`` and ``gen_ai.client.token.usage`` samples (for the token types the span has
+#: usage for), always: a ``model_call`` around such a request leaves those to them. Checked in
+#: opentelemetry-python-contrib: openai-v2's own meter (its pre-1.37 path); util-genai's
+#: ``TelemetryHandler`` (``InvocationMetricsRecorder``), which openai-v2's latest path and
+#: other instrumentations built on it use; google-genai's ``OTelWrapper``; botocore's
+#: bedrock-runtime extension. Not vertexai (a tracer and a logger, no meter) nor
+#: openai-agents (its metrics can be switched off, which its spans do not tell).
+HISTOGRAM_SCOPES = frozenset(
+    {
+        "opentelemetry.instrumentation.openai_v2",
+        "opentelemetry.util.genai.handler",
+        "opentelemetry.instrumentation.google_genai",
+        "opentelemetry.instrumentation.botocore.bedrock-runtime",
     }
 )
 #: Operations about an agent (the one invoked or created), not work done by the current one.
@@ -88,6 +108,12 @@ def _error_type(value: object) -> str | None:
         return None
     found = _CLASS_REPR.fullmatch(value)
     return found.group(1) if found else value
+
+
+def _records_histograms(span: Span) -> bool:
+    """Whether the instrumentation that made ``span`` records the request's histograms."""
+    scope = span.instrumentation_scope
+    return scope is not None and scope.name in HISTOGRAM_SCOPES
 
 
 def _of_current_agent(attributes: Any, operation: Any, attribution: Attribution) -> bool:
@@ -165,8 +191,9 @@ class GenAISpanProcessor(SpanProcessor):
             call = model_call_in(parent_context)
             if call is None:
                 self._pending.put(span.context.span_id, attribution)
-            else:
+            elif _records_histograms(span):
                 self._inside.put(span.context.span_id, call)
+            # else: the call records everything for the request, its histograms included
 
     def on_end(self, span: ReadableSpan) -> None:
         context = span.context

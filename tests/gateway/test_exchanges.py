@@ -132,7 +132,20 @@ def redirecting() -> Any:
             },
         )
 
-    server = ThreadServer(Starlette(routes=[Route("/login", login)])).start()
+    async def implicit(request: Request) -> Response:
+        # an OAuth implicit-grant / OIDC redirect: the tokens are in the fragment
+        return Response(
+            status_code=302,
+            headers={
+                "location": "https://client.example/cb"
+                "#access_token=AT-SECRET&token_type=bearer&state=s1",
+                "content-location": "/cb#id_token=IDT-SECRET",
+            },
+        )
+
+    server = ThreadServer(
+        Starlette(routes=[Route("/login", login), Route("/implicit", implicit)])
+    ).start()
     try:
         yield server
     finally:
@@ -158,4 +171,25 @@ def test_url_valued_response_headers_are_kept_with_their_credentials_masked(
         "https://REDACTED:REDACTED@app.example/r;jsessionid=REDACTED"
         "?token=REDACTED&sig=REDACTED&page=2"
     )
+    assert "SECRET" not in str(exchange)
+
+
+def test_token_parameters_in_a_location_fragment_are_masked(
+    make_gateway: Any, redirecting: ThreadServer
+) -> None:
+    gateway = make_gateway()
+    gateway.register_service("auth", "Auth", "v1", redirecting.url)
+    store = gateway.enable_exchange_history()
+    url = make_gateway.serve(gateway).url
+
+    response = _http.get(f"{url}/v1/implicit", follow_redirects=False)
+
+    assert response.status_code == 302
+    assert "AT-SECRET" in response.headers["location"]  # the client gets it as sent
+    (exchange,) = exchanges_until(store, "/v1/implicit")
+    headers = exchange["response_headers"]
+    assert headers["location"] == (
+        "https://client.example/cb#access_token=REDACTED&token_type=REDACTED&state=s1"
+    )
+    assert headers["content-location"] == "/cb#id_token=REDACTED"
     assert "SECRET" not in str(exchange)

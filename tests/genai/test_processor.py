@@ -82,10 +82,12 @@ def test_huge_usage_from_a_server_is_warned_once_and_never_priced(
 def test_a_span_inside_our_call_takes_over_only_the_histograms_it_has_usage_for(
     telemetry: TelemetryCapture, tracer: Tracer
 ) -> None:
-    """It ends inside our model_call with input usage only: it recorded the duration and the
-    input tokens, so our call records just the output tokens (and its calls and cost)."""
+    """An openai-v2 span ends inside our model_call with input usage only: it recorded the
+    duration and the input tokens, so our call records just the output tokens (and its calls
+    and cost)."""
+    openai_v2 = telemetry.tracer_provider.get_tracer("opentelemetry.instrumentation.openai_v2")
     with genai.model_call("gpt-test", provider="openai") as call:
-        _chat(tracer, **{sc.GEN_AI_USAGE_INPUT_TOKENS: 1_000_000})
+        _chat(openai_v2, **{sc.GEN_AI_USAGE_INPUT_TOKENS: 1_000_000})
         call.set_usage(1_000_000, 5)
     assert sc.GEN_AI_CLIENT_OPERATION_DURATION.name not in telemetry.metrics()
     (usage,) = telemetry.points(sc.GEN_AI_CLIENT_TOKEN_USAGE.name)
