@@ -337,7 +337,9 @@ class DeliveryTracker:
             await protocol.transport.redeliver_async(message, pending.wire, recipient)
         except DeliveryError as exc:
             pending.accepted, pending.last_error, pending.last_reason = False, str(exc), exc.reason
-            wait = min(MAX_BACKOFF, self.backoff * 2 ** (pending.attempts - 1))
+            # The first redelivery is attempt 2: it waits retry_backoff, each further failure
+            # twice as long (as documented, and as a broker's redelivery does).
+            wait = min(MAX_BACKOFF, self.backoff * 2 ** max(pending.attempts - 2, 0))
         else:
             pending.accepted = True
             wait = self.ack_timeout
