@@ -79,7 +79,9 @@ def test_a_history_record_does_not_follow_a_reopened_alerts_context(
     )
     manager.resolve(alert.alert_id, by="rule")
     clock.now += 10
-    manager.raise_alert("warning", "cpu high", "system_monitor", {"cpu": 99.0}, rule="r", subject="s")
+    manager.raise_alert(
+        "warning", "cpu high", "system_monitor", {"cpu": 99.0}, rule="r", subject="s"
+    )
 
     (record,) = manager.get_history()
     assert record is not alert

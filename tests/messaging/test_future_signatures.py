@@ -28,9 +28,7 @@ class _Now:
 
 def _pair(ahead: float) -> tuple[SecurityConfig, SecurityConfig, _Now]:
     now = _Now()
-    signer = SecurityConfig(
-        signing_key="k", replay_window=WINDOW, clock=lambda: now.value + ahead
-    )
+    signer = SecurityConfig(signing_key="k", replay_window=WINDOW, clock=lambda: now.value + ahead)
     verifier = SecurityConfig(signing_key="k", replay_window=WINDOW, clock=now)
     return signer, verifier, now
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from itertools import pairwise
 from typing import Any
 
 from otel_agents.messaging import AgentCommunicationProtocol, AgentMessage, MessageStatus
@@ -100,7 +101,7 @@ def test_failed_redeliveries_wait_retry_backoff_doubling_each_time(
 
     times = [at - start for _, at in inbox.calls]
     assert times[0] == ACK_TIMEOUT  # no report: delivered again once ack_timeout is over
-    assert [b - a for a, b in zip(times, times[1:], strict=False)] == [2, 4, 8, 16]
+    assert [b - a for a, b in pairwise(times)] == [2, 4, 8, 16]
 
 
 def test_the_redelivery_backoff_stops_doubling_at_60_seconds(
@@ -113,7 +114,7 @@ def test_the_redelivery_backoff_stops_doubling_at_60_seconds(
     _run_rounds(tracker, clock, ACK_TIMEOUT + 16 + 32 + MAX_BACKOFF * 2 + 1)
 
     times = [at for _, at in inbox.calls]
-    assert [b - a for a, b in zip(times, times[1:], strict=False)] == [
+    assert [b - a for a, b in pairwise(times)] == [
         16,
         32,
         MAX_BACKOFF,
