@@ -91,6 +91,12 @@ class _ScopeGetter(Getter[Scope]):
                     found = [_decode(value)]
                 else:
                     found.append(_decode(value))
+        if found is not None and len(found) > 1 and name == b"traceparent":
+            # One header, read as the comma-joined value of its field lines (RFC 9110 5.3):
+            # invalid, so the request starts a trace of its own, as the W3C test suite
+            # expects; the propagator would take the first, which whoever adds a header
+            # chooses (and the proxy forwards neither).
+            return [",".join(found)]
         return found
 
     def keys(self, carrier: Scope) -> list[str]:
