@@ -67,6 +67,13 @@ def parse_upstream_url(parameter: str, value: Any) -> UpstreamURL:
         raise InvalidServiceError.build(parameter, _safe(value), "a URL with a host name")
     if parts.query or parts.fragment:
         raise InvalidServiceError.build(parameter, _safe(value), "a URL without query or fragment")
+    if not _resolvable(parts.hostname):
+        raise InvalidServiceError.build(
+            parameter,
+            _safe(value),
+            f"a URL whose host name can be looked up; {parts.hostname[:80]!r} is not a valid "
+            "DNS name (empty label, a label over 63 characters, or a control character)",
+        )
     authorization = None
     if parts.username is not None or parts.password is not None:
         raw = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
@@ -78,6 +85,19 @@ def parse_upstream_url(parameter: str, value: Any) -> UpstreamURL:
         parts.path.rstrip("/"),
         authorization,
     )
+
+
+def _resolvable(host: str) -> bool:
+    """Whether ``host`` can be handed to the resolver at all: ``getaddrinfo`` encodes a
+    name with the ``idna`` codec (refusing empty labels and labels over 63 characters) and
+    refuses a NUL; such a host would fail every request and every health check."""
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in host):
+        return False
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return False
+    return True
 
 
 def _safe(value: str) -> str:
