@@ -159,8 +159,12 @@ class Service:
         *,
         strip_prefix: bool = False,
         health_check_url: str | None = None,
+        api_keys: tuple[bytes, ...] = (),
     ) -> None:
         self.service_id = service_id
+        #: SHA-256 digests of the service's own API keys. Part of the service object, so
+        #: they go live with its route and leave with it, in one swap of the router's table.
+        self.api_keys = api_keys
         self.name = name
         self.version = version
         self.prefix = prefix
