@@ -197,13 +197,16 @@ class RateLimiter:
         return len(self._clients)
 
     def acquire(self, service_id: str, client: str) -> Decision | None:
-        """Take a token for one request, or refuse. ``None`` when the service has no limit."""
-        limit = self._limits.get(service_id)
-        if limit is None:
-            return None
+        """Take a token for one request, or refuse. ``None`` when the service has no limit
+        (none set, or removed meanwhile: a request routed just before an unregister)."""
         with self._lock:
+            # Limit and buckets read together under the lock: a remove() from another
+            # thread between the two used to raise KeyError into the request.
+            limit = self._limits.get(service_id)
+            bucket = self._buckets.get(service_id)
+            if limit is None or bucket is None:
+                return None
             now = self._clock()
-            bucket = self._buckets[service_id]
             scope = semconv.GATEWAY_RATE_LIMIT_SCOPE_SERVICE
             if limit.per_client:
                 found = self._client_bucket(service_id, client, limit, now)
