@@ -125,6 +125,23 @@ def health_url_for(base_url: str, health_check_url: Any, count: int) -> Upstream
     return parse_upstream_url("health_check_url", health_check_url)
 
 
+def moved_health_url(url: UpstreamURL, base_url: str, health_check_url: Any) -> UpstreamURL | None:
+    """The health URL of an instance that joins a registered service later
+    (:meth:`Service.replace_instances`). A path joins its base URL, as at registration. A
+    full URL was written for the instance registered with it: it applies as it is only to
+    an instance with the same scheme, host and port; any other instance is checked at that
+    URL's path on its own host (never at another host's health, which would decide this
+    instance's rotation by someone else's state)."""
+    if health_check_url is None:
+        return None
+    if isinstance(health_check_url, str) and health_check_url.startswith("/"):
+        return parse_upstream_url("base_url", base_url.rstrip("/") + health_check_url)
+    health = parse_upstream_url("health_check_url", health_check_url)
+    if (health.scheme, health.host, health.port) == (url.scheme, url.host, url.port):
+        return health
+    return UpstreamURL(url.scheme, url.host, url.port, health.path, url.authorization)
+
+
 class Instance:
     """One upstream of a service, with its passive and active health state."""
 
@@ -182,15 +199,15 @@ class Service:
     def replace_instances(self, base_urls: Sequence[str]) -> None:
         """Make ``base_urls`` the instances: an instance whose URL stays is kept as it is
         (health state included, so one taken out of rotation stays out), new URLs join
-        healthy, the others leave. Checks every URL before changing anything."""
+        healthy, the others leave. Checks every URL before changing anything. A new
+        instance's health URL: see :func:`moved_health_url`."""
         current = {i.url: i for i in self.instances}
-        count = len(base_urls)
         instances: dict[UpstreamURL, Instance] = {}
         for base_url in base_urls:
             url = parse_upstream_url("base_url", base_url)
             if url not in instances:
                 instances[url] = current.get(url) or Instance(
-                    url, health_url_for(base_url, self.health_check_url, count)
+                    url, moved_health_url(url, base_url, self.health_check_url)
                 )
         self.instances = list(instances.values())  # one assignment: readers see old or new
 
