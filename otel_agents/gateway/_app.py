@@ -90,7 +90,11 @@ class APIGateway(ServiceRegistration):
         self._services: dict[str, Service] = {}
         self._lock = threading.RLock()
         self.router = Router()
-        self.limiter = RateLimiter(clock=clock, max_clients=cfg.max_rate_limit_clients)
+        self.limiter = RateLimiter(
+            clock=clock,
+            max_clients=cfg.max_rate_limit_clients,
+            ipv6_prefix=cfg.rate_limit_ipv6_prefix,
+        )
         self.auth = Authenticator(cfg.api_keys)
         self.telemetry = GatewayTelemetry(
             self._service_list, tracer_provider=tracer_provider, meter_provider=meter_provider

@@ -74,6 +74,7 @@ class GatewayConfig:
     allow_link_local_upstreams: bool = _default("allow_link_local_upstreams")
     forward_client_credentials: bool = _default("forward_client_credentials")
     max_rate_limit_clients: int = _default("max_rate_limit_clients")
+    rate_limit_ipv6_prefix: int = _default("rate_limit_ipv6_prefix")
     max_connections_per_upstream: int = _default("max_connections_per_upstream")
     upstream_keepalive_expiry: float = _default("upstream_keepalive_expiry")
     http_server_metrics: str = _default("http_server_metrics")
