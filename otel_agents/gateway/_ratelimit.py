@@ -85,9 +85,11 @@ class RateLimit:
     ) -> RateLimit:
         """Check the arguments (of any type: they may come from a config file) and build."""
         rate = _number(requests_per_minute)
-        if rate is None or not 0 < rate <= _MAX_RATE:
+        if rate is None or not _MIN_RATE <= rate <= _MAX_RATE:
             raise InvalidServiceError.build(
-                "requests_per_minute", _shown(requests_per_minute), "a positive number, e.g. 100"
+                "requests_per_minute",
+                _shown(requests_per_minute),
+                f"a number from {_MIN_RATE:g} to {_MAX_RATE:g}, e.g. 100",
             )
         if burst_limit is None:
             burst_limit = max(1, math.ceil(rate))
@@ -114,6 +116,9 @@ DEFAULT_IPV6_PREFIX = 64
 _EVICTION_SCAN = 8
 #: Bounds that keep every bucket's arithmetic in floats (a huge JSON integer would not be).
 _MAX_RATE = 1e12
+#: One request in about two years: below it ``rate / 60`` and the wait for a token leave
+#: floating point (1e-320 overflowed ``1 / rate``; 5e-324 divided by zero).
+_MIN_RATE = 1e-6
 _MAX_BURST = 10**9
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from otel_agents.gateway._errors import InvalidServiceError
 from otel_agents.gateway._ratelimit import RateLimit, RateLimiter
 
 
@@ -170,3 +171,24 @@ def test_a_limit_removed_while_a_request_takes_its_token_means_no_limit(per_clie
     lock.meanwhile = lambda: limiter.remove("svc")
     assert limiter.acquire("svc", "1.2.3.4") is None
     assert lock.meanwhile is None  # the removal did run inside the acquire
+
+
+@pytest.mark.parametrize("rpm", [1e-320, 5e-324, 1e-7, 1e13])
+def test_a_rate_outside_the_supported_range_is_refused_naming_it(rpm: float) -> None:
+    """1e-320 and 5e-324 were accepted; the second request then raised OverflowError or
+    ZeroDivisionError inside the pipeline."""
+    with pytest.raises(InvalidServiceError, match="requests_per_minute") as refused:
+        RateLimit.build(rpm, 1)
+    assert "from 1e-06 to 1e+12" in str(refused.value)
+
+
+def test_the_smallest_rate_works_for_every_request() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock)
+    limiter.set_limit("s", RateLimit.build(1e-6, 1))
+    first, second = limiter.acquire("s", "c"), limiter.acquire("s", "c")
+    assert first is not None
+    assert first.allowed
+    assert second is not None
+    assert not second.allowed
+    assert dict(second.headers())[b"retry-after"] == b"%d" % math.ceil(60 / 1e-6)
