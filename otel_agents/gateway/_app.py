@@ -36,8 +36,9 @@ from otel_agents.gateway._admin import admin_routes
 from otel_agents.gateway._admin_audit import AdminAudit
 from otel_agents.gateway._asgi import build_app
 from otel_agents.gateway._client import UpstreamClient, upstream_tls_context
-from otel_agents.gateway._config import GatewayConfig
+from otel_agents.gateway._config import GatewayConfig, service_entry
 from otel_agents.gateway._discovery import HubDiscovery
+from otel_agents.gateway._errors import GatewayConfigError, InvalidServiceError
 from otel_agents.gateway._exchanges import ExchangeCapture, ExchangeStore
 from otel_agents.gateway._health import ActiveHealthChecker, HealthPolicy
 from otel_agents.gateway._history import new_history
@@ -149,8 +150,11 @@ class APIGateway(ServiceRegistration):
         # Not at exit (atexit off): the daemon thread ends with the interpreter, as before.
         finalizer = weakref.finalize(self, _release, self._portal, self.checker, self.client)
         finalizer.atexit = False
-        for entry in cfg.services:
-            self.register_from_mapping(entry)
+        for index, entry in enumerate(cfg.services):
+            try:
+                self.register_from_mapping(entry)
+            except InvalidServiceError as exc:
+                raise GatewayConfigError(f"{service_entry(index, entry)}: {exc}") from None
 
     # -- the seed's API ------------------------------------------------------------------
 

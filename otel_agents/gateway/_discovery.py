@@ -37,7 +37,7 @@ from otel_agents._server_params import MESSAGING_SECRET
 from otel_agents._version import scope_name
 from otel_agents.gateway._addresses import any_forbidden, forbidden_host, is_literal
 from otel_agents.gateway._errors import ServiceNotFoundError
-from otel_agents.gateway._registry import UpstreamURL, parse_upstream_url
+from otel_agents.gateway._registry import UpstreamURL, parse_upstream_url, validate_identity
 from otel_agents.gateway._resolver import ResolverPool
 
 if TYPE_CHECKING:
@@ -74,6 +74,8 @@ class HubDiscovery:
 
     Raises:
         InvalidValueError: a hub URL that is not http(s), a bad interval or timeout.
+        InvalidServiceError: a ``service_id``, ``version`` or ``path_prefix`` that
+            registration would refuse.
     """
 
     def __init__(
@@ -91,6 +93,9 @@ class HubDiscovery:
         transport: httpx.BaseTransport | None = None,
         resolver: ResolverPool | None = None,
     ) -> None:
+        # The route's arguments are checked here, where the caller can act: registration
+        # would refuse them only later, in a background refresh that can only log.
+        path_prefix = validate_identity(service_id, service_id, version, path_prefix)
         hub_url = checked_http_url("hub_url", hub_url, "http://hub:8700")
         #: What errors and logs show of the hub: never the credentials in its URL.
         self._hub_shown = redact_url(hub_url)

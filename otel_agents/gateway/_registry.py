@@ -118,6 +118,14 @@ def health_url_for(base_url: str, health_check_url: Any, count: int) -> Upstream
         return None
     if isinstance(health_check_url, str) and health_check_url.startswith("/"):
         return parse_upstream_url("base_url", base_url.rstrip("/") + health_check_url)
+    if isinstance(health_check_url, str) and "://" not in health_check_url:
+        # 'health': meant as a path, not as a URL without a scheme.
+        path = "/" + health_check_url.strip().lstrip("/")
+        raise InvalidServiceError.build(
+            "health_check_url",
+            health_check_url,
+            f"a path starting with '/' such as {path[:64]!r}, or a full http(s) URL",
+        )
     if count > 1:
         raise InvalidServiceError.build(
             "health_check_url", health_check_url, "a path such as '/health' for several instances"
