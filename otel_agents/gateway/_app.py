@@ -40,13 +40,14 @@ from otel_agents.gateway._config import GatewayConfig, service_entry
 from otel_agents.gateway._discovery import HubDiscovery
 from otel_agents.gateway._errors import GatewayConfigError, InvalidServiceError
 from otel_agents.gateway._exchanges import ExchangeCapture, ExchangeStore
+from otel_agents.gateway._forwarded import ForwardedPolicy
 from otel_agents.gateway._health import ActiveHealthChecker, HealthPolicy
 from otel_agents.gateway._history import new_history
 from otel_agents.gateway._inprocess import PortalThread, build_scope, call_app
 from otel_agents.gateway._middleware import Authenticator, Hook, classify_middleware
 from otel_agents.gateway._models import GatewayResponse, HeadersInput
 from otel_agents.gateway._pipeline import Pipeline
-from otel_agents.gateway._proxy import ForwardedPolicy, Proxy
+from otel_agents.gateway._proxy import Proxy
 from otel_agents.gateway._ratelimit import RateLimiter
 from otel_agents.gateway._registration import ServiceRegistration
 from otel_agents.gateway._registry import Service

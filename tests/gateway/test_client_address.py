@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from otel_agents.gateway._errors import GatewayConfigError
-from otel_agents.gateway._proxy import ForwardedPolicy
+from otel_agents.gateway._forwarded import ForwardedPolicy
 from otel_agents.gateway._ratelimit import RateLimit, RateLimiter, client_key
 
 from .conftest import ThreadServer
