@@ -24,8 +24,15 @@ import asyncio
 import ipaddress
 import re
 import socket
+from collections.abc import Iterable
 
-__all__ = ["forbidden_address", "forbidden_host", "resolves_to_forbidden"]
+__all__ = [
+    "any_forbidden",
+    "forbidden_address",
+    "forbidden_host",
+    "is_literal",
+    "resolves_to_forbidden",
+]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -77,14 +84,23 @@ async def resolves_to_forbidden(host: str, port: int) -> bool:
             found = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, TimeoutError, UnicodeError):
         return False
-    for *_, sockaddr in found:
-        text = str(sockaddr[0]).split("%", 1)[0]
+    return any_forbidden(str(sockaddr[0]) for *_, sockaddr in found)
+
+
+def any_forbidden(addresses: Iterable[str]) -> bool:
+    """Whether any of the resolved ``addresses`` (text, maybe with an IPv6 zone) is refused."""
+    for text in addresses:
         try:
-            if forbidden_address(ipaddress.ip_address(text)):
+            if forbidden_address(ipaddress.ip_address(text.split("%", 1)[0])):
                 return True
         except ValueError:
             continue
     return False
+
+
+def is_literal(host: str) -> bool:
+    """Whether ``host`` is an address literal (checked by :func:`forbidden_host` alone)."""
+    return _literal(host.strip().rstrip(".").lower()) is not None
 
 
 def _literal(name: str) -> IPAddress | None:

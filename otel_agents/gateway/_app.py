@@ -36,16 +36,18 @@ from otel_agents.gateway._admin import admin_routes
 from otel_agents.gateway._admin_audit import AdminAudit
 from otel_agents.gateway._asgi import build_app
 from otel_agents.gateway._client import UpstreamClient, upstream_tls_context
-from otel_agents.gateway._config import GatewayConfig
+from otel_agents.gateway._config import GatewayConfig, service_entry
 from otel_agents.gateway._discovery import HubDiscovery
+from otel_agents.gateway._errors import GatewayConfigError, InvalidServiceError
 from otel_agents.gateway._exchanges import ExchangeCapture, ExchangeStore
+from otel_agents.gateway._forwarded import ForwardedPolicy
 from otel_agents.gateway._health import ActiveHealthChecker, HealthPolicy
 from otel_agents.gateway._history import new_history
 from otel_agents.gateway._inprocess import PortalThread, build_scope, call_app
 from otel_agents.gateway._middleware import Authenticator, Hook, classify_middleware
 from otel_agents.gateway._models import GatewayResponse, HeadersInput
 from otel_agents.gateway._pipeline import Pipeline
-from otel_agents.gateway._proxy import ForwardedPolicy, Proxy
+from otel_agents.gateway._proxy import Proxy
 from otel_agents.gateway._ratelimit import RateLimiter
 from otel_agents.gateway._registration import ServiceRegistration
 from otel_agents.gateway._registry import Service
@@ -90,7 +92,11 @@ class APIGateway(ServiceRegistration):
         self._services: dict[str, Service] = {}
         self._lock = threading.RLock()
         self.router = Router()
-        self.limiter = RateLimiter(clock=clock, max_clients=cfg.max_rate_limit_clients)
+        self.limiter = RateLimiter(
+            clock=clock,
+            max_clients=cfg.max_rate_limit_clients,
+            ipv6_prefix=cfg.rate_limit_ipv6_prefix,
+        )
         self.auth = Authenticator(cfg.api_keys)
         self.telemetry = GatewayTelemetry(
             self._service_list, tracer_provider=tracer_provider, meter_provider=meter_provider
@@ -145,8 +151,11 @@ class APIGateway(ServiceRegistration):
         # Not at exit (atexit off): the daemon thread ends with the interpreter, as before.
         finalizer = weakref.finalize(self, _release, self._portal, self.checker, self.client)
         finalizer.atexit = False
-        for entry in cfg.services:
-            self.register_from_mapping(entry)
+        for index, entry in enumerate(cfg.services):
+            try:
+                self.register_from_mapping(entry)
+            except InvalidServiceError as exc:
+                raise GatewayConfigError(f"{service_entry(index, entry)}: {exc}") from None
 
     # -- the seed's API ------------------------------------------------------------------
 

@@ -190,6 +190,11 @@ class UpstreamClient:
             raise UpstreamTimeoutError("connecting to the upstream timed out") from None
         except OSError as exc:
             raise UpstreamConnectError("could not connect to the upstream") from exc
+        except ValueError as exc:
+            # A host name the resolver cannot even encode (a label over 63 characters,
+            # ``a..b``: UnicodeError from the idna codec; a NUL: ValueError): the upstream
+            # cannot be reached, a 502 and a health failure like a refused connection.
+            raise UpstreamConnectError("could not resolve the upstream's host name") from exc
 
     def _release(self, conn: _Connection) -> None:
         conn.pool.release(conn)

@@ -23,7 +23,7 @@ from typing import Any
 
 from otel_agents._bounded_read import TooLarge, read_file_capped
 from otel_agents._config_params import Source, resolve, resolve_mapping, unknown_keys
-from otel_agents.gateway._errors import GatewayConfigError
+from otel_agents.gateway._errors import GatewayConfigError, InvalidServiceError
 from otel_agents.gateway._params import (
     BOOLEAN_SPELLINGS,
     GATEWAY,
@@ -74,6 +74,7 @@ class GatewayConfig:
     allow_link_local_upstreams: bool = _default("allow_link_local_upstreams")
     forward_client_credentials: bool = _default("forward_client_credentials")
     max_rate_limit_clients: int = _default("max_rate_limit_clients")
+    rate_limit_ipv6_prefix: int = _default("rate_limit_ipv6_prefix")
     max_connections_per_upstream: int = _default("max_connections_per_upstream")
     upstream_keepalive_expiry: float = _default("upstream_keepalive_expiry")
     http_server_metrics: str = _default("http_server_metrics")
@@ -157,4 +158,24 @@ def load_config(
     if not isinstance(settings, Mapping):
         raise GatewayConfigError(f"gateway config file {str(file)!r}: [gateway] must be a table")
     settings = {**settings, "services": document.get("services") or []}
-    return GatewayConfig.from_mapping({}, environ=environ, file=settings, file_name=str(file))
+    config = GatewayConfig.from_mapping({}, environ=environ, file=settings, file_name=str(file))
+    # Each [[services]] entry checked here, so that its error names the file and the entry
+    # (registration, later, knows neither).
+    from otel_agents.gateway._specs import ServiceSpec
+
+    for index, entry in enumerate(config.services):
+        try:
+            ServiceSpec.from_mapping(entry)
+        except InvalidServiceError as exc:
+            raise GatewayConfigError(
+                f"gateway config file {str(file)!r}, {service_entry(index, entry)}: {exc}"
+            ) from None
+    return config
+
+
+def service_entry(index: int, entry: Any) -> str:
+    """How an error names a ``[[services]]`` entry: ``services[1] (service_id 'b')``."""
+    service_id = entry.get("service_id") if isinstance(entry, Mapping) else None
+    if isinstance(service_id, str):
+        return f"services[{index}] (service_id {service_id[:128]!r})"
+    return f"services[{index}]"

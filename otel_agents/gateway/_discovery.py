@@ -20,10 +20,10 @@ answer) is logged once and leaves the service as it was.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -35,9 +35,10 @@ from otel_agents._export import checked_http_url, redact_url
 from otel_agents._runtime import FailureLog, PeriodicThread
 from otel_agents._server_params import MESSAGING_SECRET
 from otel_agents._version import scope_name
-from otel_agents.gateway._addresses import forbidden_host, resolves_to_forbidden
+from otel_agents.gateway._addresses import any_forbidden, forbidden_host, is_literal
 from otel_agents.gateway._errors import ServiceNotFoundError
-from otel_agents.gateway._registry import parse_upstream_url
+from otel_agents.gateway._registry import UpstreamURL, parse_upstream_url, validate_identity
+from otel_agents.gateway._resolver import ResolverPool
 
 if TYPE_CHECKING:
     from otel_agents.gateway._app import APIGateway
@@ -68,9 +69,13 @@ class HubDiscovery:
         interval: seconds between refreshes (30).
         timeout: seconds one hub request may take (5).
         transport: an ``httpx`` transport, for tests.
+        resolver: resolves the endpoints' names (all of one refresh concurrently, within
+            2 s together); one pool shared by every discovery by default. For tests.
 
     Raises:
         InvalidValueError: a hub URL that is not http(s), a bad interval or timeout.
+        InvalidServiceError: a ``service_id``, ``version`` or ``path_prefix`` that
+            registration would refuse.
     """
 
     def __init__(
@@ -86,7 +91,11 @@ class HubDiscovery:
         interval: float = 30.0,
         timeout: float = 5.0,
         transport: httpx.BaseTransport | None = None,
+        resolver: ResolverPool | None = None,
     ) -> None:
+        # The route's arguments are checked here, where the caller can act: registration
+        # would refuse them only later, in a background refresh that can only log.
+        path_prefix = validate_identity(service_id, service_id, version, path_prefix)
         hub_url = checked_http_url("hub_url", hub_url, "http://hub:8700")
         #: What errors and logs show of the hub: never the credentials in its URL.
         self._hub_shown = redact_url(hub_url)
@@ -98,6 +107,7 @@ class HubDiscovery:
         token = os.environ.get(HUB_TOKEN_ENV)
         headers = {"authorization": f"Bearer {token}"} if token else {}
         self._timeout = float(timeout)
+        self._resolver = resolver or _shared_resolver()
         self._client = httpx.Client(
             base_url=hub_url, headers=headers, timeout=timeout, transport=transport
         )
@@ -151,7 +161,8 @@ class HubDiscovery:
             ) from None
         if not isinstance(agents, list):
             raise ValueError("the hub's /agents answer is not a list")
-        endpoints = tuple(sorted({e for e in map(self._endpoint, agents) if e is not None}))
+        candidates = [c for c in map(self._candidate, agents) if c is not None]
+        endpoints = tuple(sorted(self._allowed(candidates)))
         if endpoints != self._instances:
             self._apply(endpoints)
         return endpoints
@@ -168,7 +179,8 @@ class HubDiscovery:
                 f"the hub's answer took longer than timeout={self._timeout} s"
             ) from None
 
-    def _endpoint(self, agent: Any) -> str | None:
+    def _candidate(self, agent: Any) -> tuple[str, str, UpstreamURL] | None:
+        """``(agent id, endpoint, its parsed URL)`` for a serving agent with a valid URL."""
         if not isinstance(agent, dict) or agent.get("status") not in _SERVING:
             return None
         endpoint = agent.get("endpoint")
@@ -177,14 +189,26 @@ class HubDiscovery:
         except Exception:
             self._failures.record(("endpoint", str(agent.get("agent_id"))), _skip(agent, "URL"))
             return None
-        if not self.gateway.config.allow_link_local_upstreams and (
-            forbidden_host(url.host) or asyncio.run(resolves_to_forbidden(url.host, url.port))
-        ):
-            self._failures.record(
-                ("forbidden", str(agent.get("agent_id"))), _skip(agent, "link-local host")
-            )
-            return None
-        return str(endpoint).strip()
+        return str(agent.get("agent_id")), str(endpoint).strip(), url
+
+    def _allowed(self, candidates: list[tuple[str, str, UpstreamURL]]) -> set[str]:
+        """The endpoints whose host is not link-local or a metadata service, literally or
+        as resolved now. The distinct names of this refresh are resolved concurrently,
+        within the resolver pool's timeout for all of them together (see ``_resolver``)."""
+        if self.gateway.config.allow_link_local_upstreams:
+            return {endpoint for _, endpoint, _ in candidates}
+        names = [(u.host, u.port) for _, _, u in candidates if not is_literal(u.host)]
+        found = self._resolver.resolve(names) if names else {}
+        allowed = set()
+        for agent_id, endpoint, url in candidates:
+            addresses = found.get((url.host, url.port))
+            if forbidden_host(url.host) or (addresses is not None and any_forbidden(addresses)):
+                self._failures.record(
+                    ("forbidden", agent_id), _skip({"agent_id": agent_id}, "link-local host")
+                )
+                continue
+            allowed.add(endpoint)
+        return allowed
 
     def _apply(self, endpoints: tuple[str, ...]) -> None:
         # In place, never unregister and register again: that would drop the service's
@@ -216,6 +240,18 @@ class HubDiscovery:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+_RESOLVER: list[ResolverPool] = []
+_RESOLVER_LOCK = threading.Lock()
+
+
+def _shared_resolver() -> ResolverPool:
+    """One pool for every discovery of the process: its thread bound is a process bound."""
+    with _RESOLVER_LOCK:
+        if not _RESOLVER:
+            _RESOLVER.append(ResolverPool())
+        return _RESOLVER[0]
 
 
 def _skip(agent: dict[str, Any], why: str) -> str:

@@ -30,7 +30,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterable
 
-from otel_agents._runtime import weakly
+from otel_agents._runtime import FailureLog, weakly
 from otel_agents.gateway._client import UpstreamClient, encode_head
 from otel_agents.gateway._errors import InvalidRequestHeadError, UpstreamError
 from otel_agents.gateway._params import DEFAULT_FAILURE_STATUSES
@@ -39,6 +39,11 @@ from otel_agents.gateway._registry import Instance, Service
 __all__ = ["DEFAULT_FAILURE_STATUSES", "MAX_HEALTH_BODY", "ActiveHealthChecker", "HealthPolicy"]
 
 _logger = logging.getLogger("otel_agents.gateway")
+_failures = FailureLog(
+    _logger,
+    "gateway: a health check of %s failed unexpectedly (counted as a failure; logged once)",
+    level=logging.WARNING,
+)
 
 Transition = Callable[[Service, Instance, bool], None]
 
@@ -188,7 +193,9 @@ class ActiveHealthChecker:
             if instance.health_url is not None
         ]
         if checks:
-            await asyncio.gather(*checks)
+            # return_exceptions: one check that fails in a way nobody foresaw must not end
+            # the round for the others (each check already counts its own failure).
+            await asyncio.gather(*checks, return_exceptions=True)
 
     async def _run(self) -> None:
         while True:
@@ -206,6 +213,11 @@ class ActiveHealthChecker:
             async with asyncio.timeout(self.timeout):
                 ok = await self._probe(instance)
         except (UpstreamError, InvalidRequestHeadError, TimeoutError):
+            ok = False
+        except Exception:
+            # Anything else (a bug, a host name nothing can resolve) is a failed check too:
+            # escaping, it would leave the instance in rotation forever.
+            _failures.record(("health", instance.display_url()), instance.display_url())
             ok = False
         self._policy.record(service, instance, ok)
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,13 +35,14 @@ from otel_agents._errors import invalid_type
 from otel_agents.gateway._models import GatewayRequest, GatewayResponse
 from otel_agents.gateway._problems import Problem, problem
 
-__all__ = ["Authenticator", "Hook", "classify_middleware", "credential_header"]
+__all__ = ["Authenticator", "Hook", "classify_middleware", "credential_header", "key_digests"]
 
 HookResult = GatewayResponse | None
 
 
-def _digest(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode()).digest()
+def key_digests(keys: Iterable[str]) -> tuple[bytes, ...]:
+    """The SHA-256 digests a service keeps of its API keys (never the keys)."""
+    return tuple(hashlib.sha256(k.encode()).digest() for k in keys)
 
 
 class Authenticator:
@@ -53,17 +54,16 @@ class Authenticator:
     ``forward_client_credentials`` is set. Keys are kept only as SHA-256
     digests, and every presented credential is compared with every key, so neither timing
     nor memory dumps give a key away.
+
+    A service's own keys are not kept here: they live on the
+    :class:`~otel_agents.gateway._registry.Service` the router matched and are passed in
+    (``service_keys``), so a request is checked against the keys of the very service it
+    was routed to, whatever registration or unregistration happens meanwhile in another
+    thread (a second table looked up by id had a window with no keys in it).
     """
 
-    def __init__(
-        self,
-        global_keys: Iterable[str] = (),
-        service_keys: Mapping[str, Iterable[str]] | None = None,
-    ) -> None:
-        self._global = [_digest(k) for k in global_keys]
-        self._services = {
-            sid: [_digest(k) for k in keys] for sid, keys in (service_keys or {}).items()
-        }
+    def __init__(self, global_keys: Iterable[str] = ()) -> None:
+        self._global = list(key_digests(global_keys))
         self._missing = problem(
             401,
             "This service needs credentials: an Authorization: Bearer token or an X-API-Key.",
@@ -71,15 +71,16 @@ class Authenticator:
         )
         self._forbidden = problem(403, "The credentials given do not grant access to this service.")
 
-    def required(self, service_id: str) -> bool:
-        return bool(self._global) or bool(self._services.get(service_id))
+    def required(self, service_keys: Sequence[bytes]) -> bool:
+        """Whether a service holding ``service_keys`` needs credentials."""
+        return bool(self._global) or bool(service_keys)
 
-    def set_service_keys(self, service_id: str, keys: Iterable[str]) -> None:
-        self._services[service_id] = [_digest(k) for k in keys]
-
-    def check(self, service_id: str, headers: Mapping[bytes, bytes]) -> Problem | None:
-        """``None`` when the request may pass, else the 401 or 403 problem to answer."""
-        keys = self._global + self._services.get(service_id, [])
+    def check(
+        self, service_keys: Sequence[bytes], headers: Mapping[bytes, bytes]
+    ) -> Problem | None:
+        """``None`` when the request may pass, else the 401 or 403 problem to answer.
+        ``service_keys``: the key digests of the service the request was routed to."""
+        keys = [*self._global, *service_keys]
         if not keys:
             return None
         presented = presented_credential(headers)

@@ -96,6 +96,18 @@ def _count(example: int, what: str = "a positive whole number") -> Callable[[Any
     return check
 
 
+def _prefix_length(value: Any) -> int:
+    try:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError
+        length = int(value)
+    except (TypeError, ValueError, OverflowError):
+        length = 0
+    if not 1 <= length <= 128:
+        raise InvalidSetting("expected an IPv6 prefix length from 1 to 128, e.g. 64")
+    return length
+
+
 def _port(value: Any) -> int:
     try:
         port = int(value)
@@ -280,6 +292,13 @@ GATEWAY_PARAMS: tuple[Param[Any], ...] = (
         10_000,
         "per-client buckets kept (only refilled ones are evicted)",
         _count(10000),
+    ),
+    G(
+        "rate_limit_ipv6_prefix",
+        64,
+        "per-client rate limits key an IPv6 client by its network of this prefix length "
+        "(1-128; one host holds a whole /64)",
+        _prefix_length,
     ),
     G(
         "max_connections_per_upstream",

@@ -201,8 +201,11 @@ class Pipeline:
 
     async def _admit(self, exchange: Exchange) -> bool:
         """Authentication, then the rate limit (whose headers every answer carries)."""
+        assert exchange.match is not None
         service_id = exchange.service_id
-        denied = self.auth.check(service_id, exchange.lookup)
+        # The keys of the service the router matched, not a lookup by id: a registration
+        # or unregistration in another thread cannot open a window without keys.
+        denied = self.auth.check(exchange.match.service.api_keys, exchange.lookup)
         if denied is not None:
             await exchange.refuse(denied)
             return False
@@ -285,7 +288,7 @@ class Pipeline:
             scheme=scope.get("scheme", "http"),
             content_length=exchange.length,
             consumed=None
-            if self.forward_credentials or not self.auth.required(service.service_id)
+            if self.forward_credentials or not self.auth.required(service.api_keys)
             else credential_header(exchange.lookup),
             http_version=scope.get("http_version", "1.1"),
         )

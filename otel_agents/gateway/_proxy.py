@@ -18,7 +18,6 @@ adds ``Via`` both ways; the response's one ``Date`` is written by the server run
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -30,6 +29,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from otel_agents import semconv
 from otel_agents.gateway._client import UpstreamClient, UpstreamResponse, encode_head
 from otel_agents.gateway._errors import InvalidRequestHeadError, UpstreamError
+from otel_agents.gateway._forwarded import ForwardedPolicy
 from otel_agents.gateway._history import redact_path, redact_query
 from otel_agents.gateway._http1 import length_items
 from otel_agents.gateway._registry import Instance
@@ -41,7 +41,6 @@ __all__ = [
     "FORWARDED_PREFIX",
     "HOP_BY_HOP",
     "VIA_PSEUDONYM",
-    "ForwardedPolicy",
     "Proxy",
     "strip_hop_by_hop",
 ]
@@ -107,32 +106,6 @@ def strip_hop_by_hop(headers: Iterable[tuple[bytes, bytes]]) -> Headers:
     if named:
         return [(n, v) for n, v in headers if n not in HOP_BY_HOP and n not in named]
     return [(n, v) for n, v in headers if n not in HOP_BY_HOP]
-
-
-class ForwardedPolicy:
-    """Which peers may set ``X-Forwarded-*``, and the client address that follows."""
-
-    def __init__(self, trusted_proxies: Iterable[str] = ()) -> None:
-        self.networks = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
-
-    def trusted(self, address: str) -> bool:
-        if not self.networks:
-            return False
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in self.networks)
-
-    def client_ip(self, peer: str, forwarded_for: bytes | None) -> str:
-        """The client address: the peer, or behind trusted proxies the first untrusted hop."""
-        if forwarded_for is None or not self.trusted(peer):
-            return peer
-        for hop in reversed(forwarded_for.decode("latin-1").split(",")):
-            hop = hop.strip()
-            if hop and not self.trusted(hop):
-                return hop
-        return peer
 
 
 class Proxy:

@@ -3,7 +3,8 @@
 A bucket holds at most ``burst`` tokens and refills at ``requests_per_minute / 60`` tokens a
 second. A request takes one token or is refused: from a full bucket exactly ``burst``
 requests pass, then the refusal says how long until the next token (``Retry-After``).
-With ``per_client`` each client address of the service has a bucket of its own instead.
+With ``per_client`` each client address of the service has a bucket of its own instead
+(an IPv6 client: each ``/rate_limit_ipv6_prefix`` network, 64 by default).
 
 The clock is injectable (``clock=``), so tests drive time by hand. Buckets are updated under
 one lock with no ``await`` in between, so concurrent requests can never be over-admitted.
@@ -19,6 +20,7 @@ clients during such a flood share one client's allowance.
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import math
 import threading
@@ -31,7 +33,14 @@ from otel_agents import semconv
 from otel_agents.gateway._config import BOOLEAN_SPELLINGS, parse_bool
 from otel_agents.gateway._errors import InvalidServiceError
 
-__all__ = ["Decision", "RateLimit", "RateLimiter", "TokenBucket"]
+__all__ = [
+    "DEFAULT_IPV6_PREFIX",
+    "Decision",
+    "RateLimit",
+    "RateLimiter",
+    "TokenBucket",
+    "client_key",
+]
 
 Clock = Callable[[], float]
 
@@ -76,9 +85,11 @@ class RateLimit:
     ) -> RateLimit:
         """Check the arguments (of any type: they may come from a config file) and build."""
         rate = _number(requests_per_minute)
-        if rate is None or not 0 < rate <= _MAX_RATE:
+        if rate is None or not _MIN_RATE <= rate <= _MAX_RATE:
             raise InvalidServiceError.build(
-                "requests_per_minute", _shown(requests_per_minute), "a positive number, e.g. 100"
+                "requests_per_minute",
+                _shown(requests_per_minute),
+                f"a number from {_MIN_RATE:g} to {_MAX_RATE:g}, e.g. 100",
             )
         if burst_limit is None:
             burst_limit = max(1, math.ceil(rate))
@@ -99,10 +110,15 @@ class RateLimit:
         return cls(rate, burst_limit, strict)
 
 
+#: The default ``rate_limit_ipv6_prefix``: a /64 is what one subscriber or host gets.
+DEFAULT_IPV6_PREFIX = 64
 #: Least recently seen client buckets looked at for a full (evictable) one per new client.
 _EVICTION_SCAN = 8
 #: Bounds that keep every bucket's arithmetic in floats (a huge JSON integer would not be).
 _MAX_RATE = 1e12
+#: One request in about two years: below it ``rate / 60`` and the wait for a token leave
+#: floating point (1e-320 overflowed ``1 / rate``; 5e-324 divided by zero).
+_MIN_RATE = 1e-6
 _MAX_BURST = 10**9
 
 
@@ -158,9 +174,18 @@ class TokenBucket:
 class RateLimiter:
     """Buckets per service (and per client of a service when the limit says so)."""
 
-    def __init__(self, *, clock: Clock = time.monotonic, max_clients: int = 10_000) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock = time.monotonic,
+        max_clients: int = 10_000,
+        ipv6_prefix: int = DEFAULT_IPV6_PREFIX,
+    ) -> None:
         self._clock = clock
         self.max_clients = max_clients
+        #: IPv6 clients are keyed by their network of this prefix length: one host holds a
+        #: whole /64 and picks any address of it, so an address each is a bucket each.
+        self.ipv6_prefix = ipv6_prefix
         self._limits: dict[str, RateLimit] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._clients: OrderedDict[tuple[str, str], TokenBucket] = OrderedDict()
@@ -197,13 +222,16 @@ class RateLimiter:
         return len(self._clients)
 
     def acquire(self, service_id: str, client: str) -> Decision | None:
-        """Take a token for one request, or refuse. ``None`` when the service has no limit."""
-        limit = self._limits.get(service_id)
-        if limit is None:
-            return None
+        """Take a token for one request, or refuse. ``None`` when the service has no limit
+        (none set, or removed meanwhile: a request routed just before an unregister)."""
         with self._lock:
+            # Limit and buckets read together under the lock: a remove() from another
+            # thread between the two used to raise KeyError into the request.
+            limit = self._limits.get(service_id)
+            bucket = self._buckets.get(service_id)
+            if limit is None or bucket is None:
+                return None
             now = self._clock()
-            bucket = self._buckets[service_id]
             scope = semconv.GATEWAY_RATE_LIMIT_SCOPE_SERVICE
             if limit.per_client:
                 found = self._client_bucket(service_id, client, limit, now)
@@ -222,7 +250,7 @@ class RateLimiter:
     ) -> TokenBucket | None:
         """The client's bucket, a new one, or ``None`` when the table has no room."""
         clients = self._clients
-        key = (service_id, client)
+        key = (service_id, client_key(client, self.ipv6_prefix))
         found = clients.get(key)
         if found is not None:
             clients.move_to_end(key)
@@ -246,6 +274,20 @@ class RateLimiter:
             else:
                 clients.move_to_end(key)
         return evicted
+
+
+def client_key(client: str, ipv6_prefix: int) -> str:
+    """The per-client bucket key of a client address: an IPv4 address (or anything not an
+    address) as it is, an IPv6 address as its ``/ipv6_prefix`` network."""
+    if ":" not in client:
+        return client
+    try:
+        ip = ipaddress.IPv6Address(client)
+    except ValueError:
+        return client
+    host_bits = 128 - ipv6_prefix
+    network = ipaddress.IPv6Network(((int(ip) >> host_bits) << host_bits, ipv6_prefix))
+    return str(network)
 
 
 def _allowed(limit: RateLimit, bucket: TokenBucket, scope: str) -> Decision:

@@ -3,9 +3,10 @@
 Separate from the gateway's facade (:mod:`._app`: wiring, routing a request, views and
 serving) because this is the registry's write side: a :class:`~._specs.ServiceSpec` (from
 the seed's arguments, the config file or the admin API) becomes a
-:class:`~._registry.Service` with its instances, under the gateway's lock, with the router
-rebuilt and the service's API keys and rate limit set alongside; a route that another
-service already holds is refused.
+:class:`~._registry.Service` with its instances and the digests of its API keys, under the
+gateway's lock, with its rate limit set and then the router rebuilt; a route that another
+service already holds is refused. The keys travel with the ``Service`` object, so the route
+and its keys go live (and leave) together.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from otel_agents.gateway._errors import InvalidServiceError, ServiceNotFoundError
-from otel_agents.gateway._middleware import Authenticator
+from otel_agents.gateway._middleware import Authenticator, key_digests
 from otel_agents.gateway._ratelimit import RateLimit, RateLimiter
 from otel_agents.gateway._registry import (
     Instance,
@@ -90,17 +91,22 @@ class ServiceRegistration:
             )
             for u in spec.base_urls
         ]
-        service = Service(
-            spec.service_id,
-            spec.name,
-            spec.version,
-            spec.path_prefix,
-            instances,
-            spec.metadata,
-            strip_prefix=spec.strip_prefix,
-            health_check_url=spec.health_check_url,
-        )
+        keys = key_digests(spec.api_keys) if spec.api_keys is not None else None
         with self._lock:
+            previous = self._services.get(spec.service_id)
+            if keys is None:  # registered again without keys: the service keeps its own
+                keys = previous.api_keys if previous is not None else ()
+            service = Service(
+                spec.service_id,
+                spec.name,
+                spec.version,
+                spec.path_prefix,
+                instances,
+                spec.metadata,
+                strip_prefix=spec.strip_prefix,
+                health_check_url=spec.health_check_url,
+                api_keys=keys,
+            )
             clash = self.router.conflict(service)
             if clash is not None:
                 raise InvalidServiceError(
@@ -108,12 +114,11 @@ class ServiceRegistration:
                     f"routed to service {clash.service_id!r}; choose another path_prefix or "
                     "unregister it first"
                 )
-            self._services[spec.service_id] = service
-            self.router.rebuild(list(self._services.values()))
-            if spec.api_keys is not None:
-                self.auth.set_service_keys(spec.service_id, list(spec.api_keys))
+            # The limit before the route goes live: no request passes unlimited meanwhile.
             if spec.rate_limit is not None:
                 self.limiter.set_limit(spec.service_id, spec.rate_limit)
+            self._services[spec.service_id] = service
+            self.router.rebuild(list(self._services.values()))
         return service.describe()
 
     def register_from_mapping(self, entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -148,8 +153,9 @@ class ServiceRegistration:
             if self._services.pop(service_id, None) is None:
                 return False
             self.router.rebuild(list(self._services.values()))
+            # A request routed before the rebuild still holds the old Service and its keys;
+            # it finds no limit any more (acquire: no bucket, no limit) and passes unlimited.
             self.limiter.remove(service_id)
-            self.auth.set_service_keys(service_id, [])
         return True
 
     def set_rate_limit(

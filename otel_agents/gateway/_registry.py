@@ -67,6 +67,13 @@ def parse_upstream_url(parameter: str, value: Any) -> UpstreamURL:
         raise InvalidServiceError.build(parameter, _safe(value), "a URL with a host name")
     if parts.query or parts.fragment:
         raise InvalidServiceError.build(parameter, _safe(value), "a URL without query or fragment")
+    if not _resolvable(parts.hostname):
+        raise InvalidServiceError.build(
+            parameter,
+            _safe(value),
+            f"a URL whose host name can be looked up; {parts.hostname[:80]!r} is not a valid "
+            "DNS name (empty label, a label over 63 characters, or a control character)",
+        )
     authorization = None
     if parts.username is not None or parts.password is not None:
         raw = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
@@ -78,6 +85,19 @@ def parse_upstream_url(parameter: str, value: Any) -> UpstreamURL:
         parts.path.rstrip("/"),
         authorization,
     )
+
+
+def _resolvable(host: str) -> bool:
+    """Whether ``host`` can be handed to the resolver at all: ``getaddrinfo`` encodes a
+    name with the ``idna`` codec (refusing empty labels and labels over 63 characters) and
+    refuses a NUL; such a host would fail every request and every health check."""
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in host):
+        return False
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return False
+    return True
 
 
 def _safe(value: str) -> str:
@@ -98,11 +118,36 @@ def health_url_for(base_url: str, health_check_url: Any, count: int) -> Upstream
         return None
     if isinstance(health_check_url, str) and health_check_url.startswith("/"):
         return parse_upstream_url("base_url", base_url.rstrip("/") + health_check_url)
+    if isinstance(health_check_url, str) and "://" not in health_check_url:
+        # 'health': meant as a path, not as a URL without a scheme.
+        path = "/" + health_check_url.strip().lstrip("/")
+        raise InvalidServiceError.build(
+            "health_check_url",
+            health_check_url,
+            f"a path starting with '/' such as {path[:64]!r}, or a full http(s) URL",
+        )
     if count > 1:
         raise InvalidServiceError.build(
             "health_check_url", health_check_url, "a path such as '/health' for several instances"
         )
     return parse_upstream_url("health_check_url", health_check_url)
+
+
+def moved_health_url(url: UpstreamURL, base_url: str, health_check_url: Any) -> UpstreamURL | None:
+    """The health URL of an instance that joins a registered service later
+    (:meth:`Service.replace_instances`). A path joins its base URL, as at registration. A
+    full URL was written for the instance registered with it: it applies as it is only to
+    an instance with the same scheme, host and port; any other instance is checked at that
+    URL's path on its own host (never at another host's health, which would decide this
+    instance's rotation by someone else's state)."""
+    if health_check_url is None:
+        return None
+    if isinstance(health_check_url, str) and health_check_url.startswith("/"):
+        return parse_upstream_url("base_url", base_url.rstrip("/") + health_check_url)
+    health = parse_upstream_url("health_check_url", health_check_url)
+    if (health.scheme, health.host, health.port) == (url.scheme, url.host, url.port):
+        return health
+    return UpstreamURL(url.scheme, url.host, url.port, health.path, url.authorization)
 
 
 class Instance:
@@ -139,8 +184,12 @@ class Service:
         *,
         strip_prefix: bool = False,
         health_check_url: str | None = None,
+        api_keys: tuple[bytes, ...] = (),
     ) -> None:
         self.service_id = service_id
+        #: SHA-256 digests of the service's own API keys. Part of the service object, so
+        #: they go live with its route and leave with it, in one swap of the router's table.
+        self.api_keys = api_keys
         self.name = name
         self.version = version
         self.prefix = prefix
@@ -158,15 +207,15 @@ class Service:
     def replace_instances(self, base_urls: Sequence[str]) -> None:
         """Make ``base_urls`` the instances: an instance whose URL stays is kept as it is
         (health state included, so one taken out of rotation stays out), new URLs join
-        healthy, the others leave. Checks every URL before changing anything."""
+        healthy, the others leave. Checks every URL before changing anything. A new
+        instance's health URL: see :func:`moved_health_url`."""
         current = {i.url: i for i in self.instances}
-        count = len(base_urls)
         instances: dict[UpstreamURL, Instance] = {}
         for base_url in base_urls:
             url = parse_upstream_url("base_url", base_url)
             if url not in instances:
                 instances[url] = current.get(url) or Instance(
-                    url, health_url_for(base_url, self.health_check_url, count)
+                    url, moved_health_url(url, base_url, self.health_check_url)
                 )
         self.instances = list(instances.values())  # one assignment: readers see old or new
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Callable
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
+from otel_agents.gateway._errors import InvalidServiceError
 from otel_agents.gateway._ratelimit import RateLimit, RateLimiter
 
 
@@ -136,3 +140,55 @@ def test_only_buckets_that_refilled_are_evicted() -> None:
     assert refused is not None
     assert refused.allowed is False
     assert refused.scope == "client"
+
+
+class _LockThatLetsAnotherThreadIn:
+    """The limiter's lock, but the first time it is taken ``meanwhile`` runs first: as if
+    another thread had taken it just before (re-entrant, so ``meanwhile`` may use it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.meanwhile: Callable[[], object] | None = None
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        hook, self.meanwhile = self.meanwhile, None
+        if hook is not None:
+            hook()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._lock.release()
+
+
+@pytest.mark.parametrize("per_client", [False, True])
+def test_a_limit_removed_while_a_request_takes_its_token_means_no_limit(per_client: bool) -> None:
+    """unregister_service from another thread between acquire's read of the limit and its
+    buckets raised KeyError into the request; now it finds no limit."""
+    limiter = RateLimiter()
+    limiter.set_limit("svc", RateLimit.build(60, 1, per_client))
+    lock = _LockThatLetsAnotherThreadIn()
+    limiter._lock = lock  # type: ignore[assignment]
+    lock.meanwhile = lambda: limiter.remove("svc")
+    assert limiter.acquire("svc", "1.2.3.4") is None
+    assert lock.meanwhile is None  # the removal did run inside the acquire
+
+
+@pytest.mark.parametrize("rpm", [1e-320, 5e-324, 1e-7, 1e13])
+def test_a_rate_outside_the_supported_range_is_refused_naming_it(rpm: float) -> None:
+    """1e-320 and 5e-324 were accepted; the second request then raised OverflowError or
+    ZeroDivisionError inside the pipeline."""
+    with pytest.raises(InvalidServiceError, match="requests_per_minute") as refused:
+        RateLimit.build(rpm, 1)
+    assert "from 1e-06 to 1e+12" in str(refused.value)
+
+
+def test_the_smallest_rate_works_for_every_request() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock)
+    limiter.set_limit("s", RateLimit.build(1e-6, 1))
+    first, second = limiter.acquire("s", "c"), limiter.acquire("s", "c")
+    assert first is not None
+    assert first.allowed
+    assert second is not None
+    assert not second.allowed
+    assert dict(second.headers())[b"retry-after"] == b"%d" % math.ceil(60 / 1e-6)

@@ -1,0 +1,121 @@
+"""Name resolution for service discovery: many names at once, bounded as a whole in time.
+
+Discovery checks that no agent's endpoint name resolves to a link-local or metadata
+address. ``getaddrinfo`` cannot be cancelled: a resolver that times out holds its thread
+for its own timeout (often 5 s per attempt), and ``asyncio.run`` (like
+``ThreadPoolExecutor.shutdown``) waits for such a thread before it returns, so a per-name
+bound of 2 s was really N x the resolver's timeout for N slow names. Here the distinct
+names of one refresh are resolved concurrently, each on a daemon thread of its own, and the
+caller waits at most ``timeout`` seconds for all of them together; a name not resolved by
+then counts as unresolved (as a name that does not resolve: the upstream may come up
+later). A stuck thread is abandoned, never joined: it ends when its ``getaddrinfo`` does.
+Threads are bounded in number (``max_threads``, stuck ones included): a name for which no
+thread is free counts as unresolved too, so a resolver that hangs for good costs at most
+``max_threads`` idle threads, never a growing number.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+__all__ = ["DEFAULT_RESOLVE_TIMEOUT", "ResolverPool"]
+
+#: Seconds one refresh waits for all of its names together.
+DEFAULT_RESOLVE_TIMEOUT = 2.0
+#: Resolver threads alive at once per pool, those still stuck in ``getaddrinfo`` included.
+DEFAULT_MAX_THREADS = 8
+
+GetAddrInfo = Callable[..., list[tuple[Any, ...]]]
+Key = tuple[str, int]
+
+
+class ResolverPool:
+    """Resolves ``(host, port)`` pairs on a bounded set of abandonable daemon threads.
+
+    Args:
+        getaddrinfo: the resolver; ``socket.getaddrinfo`` as it is at each call by default
+            (inject a fake in tests).
+        max_threads: resolver threads alive at once, stuck ones included.
+        timeout: seconds :meth:`resolve` waits for all of its names together.
+    """
+
+    def __init__(
+        self,
+        getaddrinfo: GetAddrInfo | None = None,
+        *,
+        max_threads: int = DEFAULT_MAX_THREADS,
+        timeout: float = DEFAULT_RESOLVE_TIMEOUT,
+    ) -> None:
+        self._getaddrinfo = getaddrinfo
+        self.max_threads = max_threads
+        self.timeout = timeout
+        self._busy = 0
+        self._lock = threading.Lock()
+
+    @property
+    def busy(self) -> int:
+        """Resolver threads alive now (a stuck one stays counted until it returns)."""
+        return self._busy
+
+    def resolve(self, names: Iterable[Key]) -> dict[Key, list[str] | None]:
+        """The addresses of each distinct name, or ``None`` for one that did not resolve
+        within ``timeout`` seconds of the call (or failed, or found no free thread)."""
+        batch = _Batch()
+        keys = list(dict.fromkeys(names))
+        started = 0
+        for key in keys:
+            if not self._reserve():
+                continue
+            started += 1
+            threading.Thread(
+                target=self._run,
+                args=(key, batch),
+                name="otel-agents-gateway-resolver",
+                daemon=True,
+            ).start()
+        deadline = time.monotonic() + self.timeout
+        with batch.done:
+            while len(batch.results) < started:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                batch.done.wait(left)
+            # A copy: a thread that finishes late must not change what the caller holds.
+            return {key: batch.results.get(key) for key in keys}
+
+    def _reserve(self) -> bool:
+        with self._lock:
+            if self._busy >= self.max_threads:
+                return False
+            self._busy += 1
+            return True
+
+    def _run(self, key: Key, batch: _Batch) -> None:
+        host, port = key
+        addresses: list[str] | None = None
+        try:
+            resolver = self._getaddrinfo or socket.getaddrinfo
+            found = resolver(host, port, type=socket.SOCK_STREAM)
+            addresses = [str(sockaddr[0]).split("%", 1)[0] for *_, sockaddr in found]
+        except Exception:  # unresolvable: the caller treats it as not resolved
+            pass
+        finally:
+            with self._lock:
+                self._busy -= 1
+            with batch.done:
+                batch.results[key] = addresses
+                batch.done.notify_all()
+
+
+class _Batch:
+    """What one :meth:`ResolverPool.resolve` call waits for."""
+
+    __slots__ = ("done", "results")
+
+    def __init__(self) -> None:
+        self.done = threading.Condition()
+        self.results: dict[Key, list[str] | None] = {}

@@ -1,0 +1,142 @@
+"""Discovery resolves the names of one refresh concurrently, within one bound for all, and
+never waits for a resolver thread that is stuck (it abandons it; threads are bounded)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from otel_agents.gateway import _discovery
+from otel_agents.gateway._discovery import HubDiscovery
+from otel_agents.gateway._resolver import ResolverPool
+
+#: A hang guard, never a speed target.
+GUARD = 30.0
+
+
+def _hub(*endpoints: str) -> httpx.MockTransport:
+    agents = [
+        {"agent_id": f"a{i}", "status": "online", "endpoint": e} for i, e in enumerate(endpoints)
+    ]
+    body = json.dumps(agents).encode()
+    return httpx.MockTransport(lambda request: httpx.Response(200, stream=httpx.ByteStream(body)))
+
+
+class SlowResolver:
+    """A ``getaddrinfo`` that hangs like a resolver timing out (``hang`` seconds at most,
+    or until released), recording the calls in flight."""
+
+    def __init__(self, hang: float) -> None:
+        self.hang = hang
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        self.calls: list[str] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    def __call__(self, host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        with self.lock:
+            self.calls.append(host)
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            self.release.wait(self.hang)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def _wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + GUARD
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+def test_a_refresh_resolves_its_names_together_and_never_waits_for_a_stuck_resolver(
+    make_gateway: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """3 agents, a resolver that hangs 4 s per name, a 2 s bound: the old per-agent
+    ``asyncio.run`` resolved one name at a time and waited for each thread (12 s)."""
+    slow = SlowResolver(hang=4.0)
+    monkeypatch.setattr(socket, "getaddrinfo", slow)  # what the default pool calls
+    endpoints = [f"http://h{i}.slow.example:8000" for i in range(3)]
+    discovery = HubDiscovery(
+        make_gateway(), "http://hub.invalid", "agents", transport=_hub(*endpoints)
+    )
+    seen: dict[str, Any] = {}
+
+    def refresh() -> None:
+        seen["endpoints"] = discovery.refresh()
+        seen["in_flight_at_return"] = slow.in_flight  # still stuck: not waited for
+
+    thread = threading.Thread(target=refresh, daemon=True)
+    try:
+        thread.start()
+        thread.join(GUARD)
+        assert not thread.is_alive(), "the refresh never returned"
+    finally:
+        slow.release.set()
+        discovery.stop()
+    assert seen["endpoints"] == tuple(endpoints)  # not resolved in time: kept, as before
+    assert slow.most_in_flight == 3  # resolved concurrently, not one by one
+    assert seen["in_flight_at_return"] == 3
+    pool = _discovery._shared_resolver()
+    _wait_for(lambda: pool.busy == 0, "the released resolver threads never ended")
+
+
+def test_resolver_threads_are_bounded_in_number_stuck_ones_included() -> None:
+    slow = SlowResolver(hang=GUARD)
+    pool = ResolverPool(slow, max_threads=2, timeout=0.05)
+    try:
+        names = [(f"h{i}.example", 80) for i in range(3)]
+        assert pool.resolve(names) == dict.fromkeys(names)  # none resolved in time
+        assert len(slow.calls) == 2  # the third name found no free thread
+        assert pool.resolve(names) == dict.fromkeys(names)
+        assert len(slow.calls) == 2  # both threads still stuck: no new one
+        assert pool.busy == 2
+    finally:
+        slow.release.set()
+    _wait_for(lambda: pool.busy == 0, "the released resolver threads never ended")
+
+
+def test_names_resolving_to_a_metadata_address_are_skipped_each_name_resolved_once(
+    make_gateway: Any,
+) -> None:
+    calls: list[str] = []
+
+    def resolver(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        calls.append(host)
+        address = "169.254.169.254" if host == "meta.example" else "10.0.0.7"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    hub = _hub(
+        "http://meta.example:80",
+        "http://ok.example:80",
+        "http://ok.example:80/other",
+        "http://127.0.0.1:9",
+    )
+    discovery = HubDiscovery(
+        make_gateway(),
+        "http://hub.invalid",
+        "agents",
+        transport=hub,
+        resolver=ResolverPool(resolver, timeout=GUARD),
+    )
+    try:
+        assert discovery.refresh() == (
+            "http://127.0.0.1:9",
+            "http://ok.example:80",
+            "http://ok.example:80/other",
+        )
+    finally:
+        discovery.stop()
+    assert sorted(calls) == ["meta.example", "ok.example"]  # literals are not resolved

@@ -1,0 +1,76 @@
+"""Bad service arguments are reported where the user can act: at the call, naming the file
+and the entry of a config file, with a fix that fits the mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from otel_agents.gateway._config import load_config
+from otel_agents.gateway._discovery import HubDiscovery
+from otel_agents.gateway._errors import GatewayConfigError, InvalidServiceError
+
+CONFIG = """
+[gateway]
+port = 0
+[[services]]
+service_id = "a"
+version = "v1"
+base_url = "http://127.0.0.1:9001"
+[[services]]
+service_id = "b"
+version = "v1"
+base_url = "http://127.0.0.1:9002"
+health_check_url = "health"
+"""
+
+
+def test_a_bad_config_file_entry_names_the_file_the_entry_and_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(CONFIG)
+    with pytest.raises(GatewayConfigError) as refused:
+        load_config(path)
+    message = str(refused.value)
+    assert str(path) in message
+    assert "services[1] (service_id 'b')" in message
+    assert "'/health'" in message  # a path was meant, not a URL without a scheme
+
+
+def test_a_bad_services_entry_in_a_config_dict_names_the_entry(make_gateway: Any) -> None:
+    entry = {"service_id": "b", "version": "v1", "base_url": "ftp://127.0.0.1"}
+    good = {"service_id": "a", "version": "v1", "base_url": "http://127.0.0.1:9001"}
+    with pytest.raises(GatewayConfigError, match=r"services\[1\] \(service_id 'b'\): base_url"):
+        make_gateway({"services": [good, entry]})
+
+
+def test_two_entries_with_one_route_name_the_second(make_gateway: Any) -> None:
+    a = {"service_id": "a", "version": "v1", "base_url": "http://127.0.0.1:9001"}
+    b = {"service_id": "b", "version": "v1", "base_url": "http://127.0.0.1:9002"}
+    with pytest.raises(GatewayConfigError, match=r"services\[1\] \(service_id 'b'\)"):
+        make_gateway({"services": [a, b]})
+
+
+@pytest.mark.parametrize("value", ["health", "health/live"])
+def test_a_relative_health_check_url_suggests_a_path(make_gateway: Any, value: str) -> None:
+    with pytest.raises(InvalidServiceError, match=f"'/{value}'"):
+        make_gateway().register_service("s", "s", "v1", "http://127.0.0.1:9", value)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "parameter"),
+    [
+        ({"service_id": "my agents"}, "service_id"),
+        ({"version": "v 1"}, "version"),
+        ({"path_prefix": "/a b"}, "path_prefix"),
+    ],
+)
+def test_discovery_refuses_a_route_registration_would_refuse_at_the_call(
+    make_gateway: Any, arguments: dict[str, str], parameter: str
+) -> None:
+    """discover_from_hub(hub, "my agents") used to return and only log, later, in the
+    background refresh."""
+    service_id = arguments.pop("service_id", "agents")
+    with pytest.raises(InvalidServiceError, match=parameter):
+        HubDiscovery(make_gateway(), "http://hub.invalid", service_id, **arguments)
