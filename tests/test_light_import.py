@@ -215,3 +215,20 @@ def test_the_cli_without_extras_lists_commands_and_names_the_extra_of_one() -> N
     listed = _run("from otel_agents._cli import main\nmain(['--help'])", core_install=True)
     assert listed.returncode == 0, listed.stderr
     assert "gateway" in listed.stdout
+
+
+def test_send_without_the_messaging_extra_names_it() -> None:
+    """``send`` through a hub needs httpx: one line naming the extra, not a traceback."""
+    done = _run(
+        """
+        import sys
+        from otel_agents._cli import main
+        sys.exit(main(["send", "--hub", "http://127.0.0.1:9", "--from", "coordinator",
+                       "--to", "planner", "--type", "task_assignment", '{"task": "scan"}']))
+        """,
+        core_install=True,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "otel-agents send needs the 'messaging' extra" in done.stderr, done.stderr
+    assert "pip install 'otel-agents[messaging]'" in done.stderr
+    assert "Traceback" not in done.stderr
