@@ -232,3 +232,28 @@ def test_send_without_the_messaging_extra_names_it() -> None:
     assert "otel-agents send needs the 'messaging' extra" in done.stderr, done.stderr
     assert "pip install 'otel-agents[messaging]'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["dashboard", "--once", "--no-color"], "otel-agents dashboard"),
+        (["demo", "--duration", "0.1"], "otel-agents demo"),
+    ],
+)
+def test_the_demo_swarm_names_the_gateway_extra_and_the_command_that_was_run(
+    argv: list[str], command: str
+) -> None:
+    """``dashboard`` runs the demo swarm too: its message names ``dashboard``, not ``demo``."""
+    done = _run(
+        f"""
+        import sys
+        from otel_agents._cli import main
+        sys.exit(main({argv!r}))
+        """,
+        core_install=True,
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"{command} needs the 'gateway' extra" in done.stderr, done.stderr
+    assert "pip install 'otel-agents[gateway]'" in done.stderr
+    assert "Traceback" not in done.stderr
