@@ -15,6 +15,7 @@ web framework:
 ``logs``           stdlib logging to the OTel logs pipeline
 ``crypto``         encrypted exports (``cryptography``)
 ``genai``          the OpenAI client, its official instrumentation and the GenAI utilities
+``testing``        ``otel_agents.testing.reset_configure()`` (OpenTelemetry's test utilities)
 ``all``            all of the above
 =================  =======================================================================
 
@@ -59,6 +60,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "logs": ("opentelemetry.instrumentation.logging",),
     "crypto": ("cryptography",),
     "genai": ("openai", "opentelemetry.instrumentation.openai_v2", "opentelemetry.util.genai"),
+    "testing": ("opentelemetry.test.globals_test",),
 }
 
 

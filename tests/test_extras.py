@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import pydoc
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 import otel_agents
 from otel_agents._errors import InvalidValueError, MissingDependencyError
 from otel_agents._extras import EXTRAS, has_extra, lazy_package
+from otel_agents.testing import reset_configure
 
 ABSENT = "otel_agents_test_absent_dependency"  # no such module anywhere
 
@@ -80,3 +82,18 @@ def test_a_placeholder_documents_itself_for_help_and_inspect() -> None:
 
 def test_a_name_whose_dependencies_are_installed_is_the_real_one() -> None:
     assert _package()["__getattr__"]("MissingDependencyError") is MissingDependencyError
+
+
+def test_reset_configure_without_the_testing_extra_names_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Users' own tests call it: a missing test-utils is the install hint, not a raw
+    ModuleNotFoundError of a package they never heard of (``None`` in ``sys.modules`` makes
+    the import fail as if it were not installed)."""
+    monkeypatch.setitem(sys.modules, "opentelemetry.test.globals_test", None)
+    with pytest.raises(MissingDependencyError) as raised:
+        reset_configure()
+    assert str(raised.value) == (
+        "otel_agents.testing.reset_configure() needs the 'testing' extra "
+        "(opentelemetry.test.globals_test is not installed): pip install 'otel-agents[testing]'"
+    )
