@@ -2,8 +2,10 @@
 
 The public names below are imported on first use (PEP 562), so ``import otel_agents`` and
 the tracker load neither the gateway's web stack nor any exporter: an agent pays only for
-what it uses, and a name whose extra is not installed raises
-:class:`~otel_agents._errors.MissingDependencyError` naming the extra when it is used.
+what it uses. A name whose extra is not installed is a placeholder that raises
+:class:`~otel_agents._errors.MissingDependencyError` naming the extra when it is used, so
+``from otel_agents import *`` and ``help(otel_agents)`` work in any install; detect an extra
+with :func:`has_extra` (``hasattr`` is always true).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
         MissingDependencyError,
         OtelAgentsError,
     )
+    from otel_agents._extras import has_extra
     from otel_agents._inprocess import InProcessMetrics
     from otel_agents._instrumentation import OtelAgentsInstrumentor
     from otel_agents._profiler import PerformanceProfiler, ProfileRecord
@@ -90,6 +93,7 @@ _SOURCES: dict[str, str] = {
     "decrypt_export": "otel_agents._encryption",
     "generate_export_key": "otel_agents._encryption",
     "get_telemetry": "otel_agents._config",
+    "has_extra": "otel_agents._extras",
     "shutdown": "otel_agents._config",
 }
 
@@ -129,6 +133,7 @@ __all__ = [
     "decrypt_export",
     "generate_export_key",
     "get_telemetry",
+    "has_extra",
     "shutdown",
 ]
 

@@ -266,7 +266,10 @@ def run(
     out = out or sys.stdout
     color = out.isatty() and "NO_COLOR" not in os.environ if color is None else color
     stop = threading.Event()
-    with Swarm(refresh=refresh, configure_telemetry=configure_telemetry) as swarm:
+    swarm = Swarm(
+        refresh=refresh, configure_telemetry=configure_telemetry, command="otel-agents dashboard"
+    )
+    with swarm:
         dashboard = swarm.dashboard
         dashboard.set_view(view)
         if once:

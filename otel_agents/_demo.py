@@ -122,8 +122,11 @@ class Swarm:
         refresh: float = 5.0,
         seed: int = 0,
         transport: str | None = None,
+        command: str = "otel-agents demo",
     ) -> None:
         self.configure_telemetry = configure_telemetry
+        #: The command the swarm runs for, named when an extra it needs is missing.
+        self.command = command
         #: Where the agents' messages travel: in process (``None``) or a NATS URL.
         self.transport = transport
         self.service_name = service_name
@@ -133,6 +136,9 @@ class Swarm:
         self._threads: list[threading.Thread] = []
 
     def __enter__(self) -> Swarm:
+        # The demo shows the API gateway too: it needs the gateway extra, named (with the
+        # command the user ran) before anything starts, since __exit__ will not run.
+        require("gateway", self.command)
         if self.configure_telemetry:
             defaults: dict[str, Any] = {}
             if not any(os.environ.get(name) for name in EXPORTER_VARIABLES):
@@ -161,8 +167,6 @@ class Swarm:
             )
         self.comm.register_handler("researcher", self._research, MessageType.TASK_ASSIGNMENT)
         self.comm.register_handler("planner", self._collect, MessageType.TASK_RESULT)
-        # The demo shows the API gateway too: it needs the gateway extra (named if missing).
-        require("gateway", "otel-agents demo")
         from otel_agents._demo_ai import DemoModels
         from otel_agents._demo_gateway import DemoGateway
 

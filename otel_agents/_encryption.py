@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from otel_agents._errors import ConfigurationError, ExportError
+from otel_agents._extras import missing
 from otel_agents._server_params import EXPORT_KEY
 
 __all__ = [
@@ -43,14 +44,13 @@ def export_fernet(needed_by: str = "encrypt=True") -> Any:
     """The ``Fernet`` of the key in ``OTEL_AGENTS_EXPORT_KEY``; errors name ``needed_by``.
 
     Raises:
-        ConfigurationError: the library is missing, or the variable is unset or not a key.
+        MissingDependencyError: the ``crypto`` extra is not installed.
+        ConfigurationError: the variable is unset or not a key.
     """
     try:
         from cryptography.fernet import Fernet
-    except ImportError as exc:
-        raise ConfigurationError(
-            f"{needed_by} needs the cryptography library: pip install 'otel-agents[crypto]'"
-        ) from exc
+    except ImportError as exc:  # an ImportError like every missing extra, not a bad setting
+        raise missing("crypto", needed_by, exc) from exc
     key = os.environ.get(EXPORT_KEY_ENV, "").strip()
     if not key:
         raise ConfigurationError(
@@ -68,13 +68,15 @@ def export_fernet(needed_by: str = "encrypt=True") -> Any:
 
 
 def generate_export_key() -> str:
-    """A new random key for ``OTEL_AGENTS_EXPORT_KEY``."""
+    """A new random key for ``OTEL_AGENTS_EXPORT_KEY``.
+
+    Raises:
+        MissingDependencyError: the ``crypto`` extra is not installed.
+    """
     try:
         from cryptography.fernet import Fernet
     except ImportError as exc:
-        raise ConfigurationError(
-            "generating a key needs the cryptography library: pip install 'otel-agents[crypto]'"
-        ) from exc
+        raise missing("crypto", "generate_export_key()", exc) from exc
     return Fernet.generate_key().decode("ascii")
 
 
@@ -82,7 +84,8 @@ def encrypt_bytes(data: bytes) -> bytes:
     """``data`` encrypted with the key in ``OTEL_AGENTS_EXPORT_KEY``.
 
     Raises:
-        ConfigurationError: the library is missing, or the variable is unset or not a key.
+        MissingDependencyError: the ``crypto`` extra is not installed.
+        ConfigurationError: the variable is unset or not a key.
     """
     token: bytes = export_fernet().encrypt(data)
     return token
@@ -93,7 +96,8 @@ def export_writer(handle: BinaryIO) -> Any:
     ``OTEL_AGENTS_EXPORT_KEY``: the export is encrypted as it is written, never held whole.
 
     Raises:
-        ConfigurationError: the library is missing, or the variable is unset or not a key.
+        MissingDependencyError: the ``crypto`` extra is not installed.
+        ConfigurationError: the variable is unset or not a key.
     """
     export_fernet()  # the checks, and their messages
     from otel_agents._fernet_stream import FernetWriter  # needs the crypto extra
@@ -106,12 +110,12 @@ def decrypt_export(filepath: str | os.PathLike[str]) -> Any:
     """Read an export written with ``encrypt=True`` back as JSON data.
 
     Raises:
-        ConfigurationError: the ``crypto`` extra is not installed, or no usable key in
-            ``OTEL_AGENTS_EXPORT_KEY``.
+        MissingDependencyError: the ``crypto`` extra is not installed.
+        ConfigurationError: no usable key in ``OTEL_AGENTS_EXPORT_KEY``.
         ExportError: the file cannot be read, or the key does not open it (another key,
             or the file was changed).
     """
-    fernet = export_fernet("decrypt_export")  # the library's absence is a hint, not a trace
+    fernet = export_fernet("decrypt_export()")  # the library's absence is a hint, not a trace
     from cryptography.fernet import InvalidToken
 
     path = Path(filepath)

@@ -194,8 +194,9 @@ def write_json_atomic(
     """Write ``data`` as JSON (UTF-8) to ``filepath`` atomically; return the resolved path.
 
     ``encrypt=True`` writes the JSON encrypted with ``OTEL_AGENTS_EXPORT_KEY``
-    (:mod:`otel_agents._encryption`); a missing library or key raises
-    :class:`~otel_agents._errors.ConfigurationError` before anything is written.
+    (:mod:`otel_agents._encryption`); without the ``crypto`` extra it raises
+    :class:`~otel_agents._errors.MissingDependencyError`, without a usable key
+    :class:`~otel_agents._errors.ConfigurationError`, before anything is written.
 
     NaN and infinities are written as ``null`` and keys that JSON cannot hold (a tuple) as
     their ``str()``; other objects in their redacted plain form (:func:`redact_value`).

@@ -12,7 +12,8 @@ memory. Pass its providers to the components under test (every otel-agents compo
 
 :class:`TelemetryCapture` never touches the global providers. Tests of code that calls
 :func:`otel_agents.configure` (which sets them, once per process) call
-:func:`reset_configure` after each test instead of starting a fresh interpreter.
+:func:`reset_configure` after each test instead of starting a fresh interpreter (it needs
+the ``testing`` extra).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from otel_agents._extras import import_for
 
 __all__ = ["TelemetryCapture", "reset_configure"]
 
@@ -111,23 +114,24 @@ def reset_configure(timeout: float = 1.0) -> None:
     Stops what ``configure()`` built without exporting anything (its exporters are aborted
     first, so nothing waits for a Collector), closes its Prometheus server, removes its logging
     handler and atexit hook, forgets it, and clears OpenTelemetry's set-once global tracer,
-    meter and logger providers (``opentelemetry-test-utils``, in the ``dev`` extra).
+    meter and logger providers. The last step is ``opentelemetry-test-utils``' (the API keeps
+    those globals private; its own test utilities are the supported way to reset them), so it
+    needs the ``testing`` extra: ``pip install 'otel-agents[testing]'``.
 
     Args:
         timeout: seconds the stop may take.
 
     Raises:
-        ModuleNotFoundError: ``opentelemetry-test-utils`` is not installed; install it.
+        MissingDependencyError: the ``testing`` extra is not installed (checked before
+            anything is stopped).
     """
-    from opentelemetry.test.globals_test import (
-        reset_logging_globals,
-        reset_metrics_globals,
-        reset_trace_globals,
+    globals_test = import_for(
+        "opentelemetry.test.globals_test", "testing", "otel_agents.testing.reset_configure()"
     )
 
     from otel_agents import _config
 
     _config._forget(timeout)
-    reset_trace_globals()
-    reset_metrics_globals()
-    reset_logging_globals()
+    globals_test.reset_trace_globals()
+    globals_test.reset_metrics_globals()
+    globals_test.reset_logging_globals()

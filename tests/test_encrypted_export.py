@@ -12,7 +12,7 @@ import pytest
 
 from otel_agents import decrypt_export, generate_export_key
 from otel_agents._encryption import EXPORT_KEY_ENV
-from otel_agents._errors import ConfigurationError, ExportError
+from otel_agents._errors import ConfigurationError, ExportError, MissingDependencyError
 from otel_agents._tracker import PerformanceTracker
 
 
@@ -113,5 +113,19 @@ def test_decrypting_without_the_crypto_extra_is_an_error_with_the_install_hint(
     # What an absent package looks like to ``import``: ModuleNotFoundError.
     monkeypatch.setitem(sys.modules, "cryptography.fernet", None)
 
-    with pytest.raises(ConfigurationError, match=r"decrypt_export needs .*otel-agents\[crypto\]"):
+    with pytest.raises(MissingDependencyError) as raised:
         decrypt_export(tmp_path / "m.json")
+    assert str(raised.value) == (
+        "decrypt_export() needs the 'crypto' extra (cryptography.fernet is not installed): "
+        "pip install 'otel-agents[crypto]'"
+    )
+
+
+def test_generating_a_key_without_the_crypto_extra_is_a_missing_dependency(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An ImportError like every other missing extra (``except ImportError`` catches it)."""
+    monkeypatch.setitem(sys.modules, "cryptography.fernet", None)
+
+    with pytest.raises(MissingDependencyError, match=r"generate_export_key\(\) needs the 'crypto'"):
+        generate_export_key()

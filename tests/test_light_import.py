@@ -157,7 +157,7 @@ def test_a_core_install_names_the_gateway_extra_on_use() -> None:
         import otel_agents
         from otel_agents._errors import MissingDependencyError
         try:
-            otel_agents.APIGateway
+            otel_agents.APIGateway()
         except MissingDependencyError as exc:
             print(exc)
         else:
@@ -215,3 +215,99 @@ def test_the_cli_without_extras_lists_commands_and_names_the_extra_of_one() -> N
     listed = _run("from otel_agents._cli import main\nmain(['--help'])", core_install=True)
     assert listed.returncode == 0, listed.stderr
     assert "gateway" in listed.stdout
+
+
+def test_send_without_the_messaging_extra_names_it() -> None:
+    """``send`` through a hub needs httpx: one line naming the extra, not a traceback."""
+    done = _run(
+        """
+        import sys
+        from otel_agents._cli import main
+        sys.exit(main(["send", "--hub", "http://127.0.0.1:9", "--from", "coordinator",
+                       "--to", "planner", "--type", "task_assignment", '{"task": "scan"}']))
+        """,
+        core_install=True,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "otel-agents send needs the 'messaging' extra" in done.stderr, done.stderr
+    assert "pip install 'otel-agents[messaging]'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "command"),
+    [
+        (["dashboard", "--once", "--no-color"], "otel-agents dashboard"),
+        (["demo", "--duration", "0.1"], "otel-agents demo"),
+    ],
+)
+def test_the_demo_swarm_names_the_gateway_extra_and_the_command_that_was_run(
+    argv: list[str], command: str
+) -> None:
+    """``dashboard`` runs the demo swarm too: its message names ``dashboard``, not ``demo``."""
+    done = _run(
+        f"""
+        import sys
+        from otel_agents._cli import main
+        sys.exit(main({argv!r}))
+        """,
+        core_install=True,
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"{command} needs the 'gateway' extra" in done.stderr, done.stderr
+    assert "pip install 'otel-agents[gateway]'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_core_install_imports_lists_and_documents_every_name_and_fails_only_on_use() -> None:
+    """A name whose extra is missing is a placeholder: star imports, ``hasattr``, ``help()``
+    and ``inspect.getmembers`` work; constructing, calling or reading from it names the extra.
+    """
+    done = _run(
+        """
+        import inspect, io, json, pydoc
+        import otel_agents, otel_agents.gateway, otel_agents.messaging
+        from otel_agents import *
+        from otel_agents.messaging import *
+        from otel_agents.gateway import *
+        from otel_agents._errors import MissingDependencyError
+        from otel_agents._extras import has_extra
+
+        assert hasattr(otel_agents, "APIGateway")
+        assert not has_extra("gateway") and not has_extra("messaging")
+        text = pydoc.render_doc(otel_agents, renderer=pydoc.plaintext)
+        assert "pip install 'otel-agents[gateway]'" in text, text
+        members = dict(inspect.getmembers(otel_agents.messaging))
+        assert "RemoteAgent" in members
+        help(otel_agents.gateway)
+
+        errors = {}
+        uses = {
+            "construct": lambda: APIGateway(),
+            "attribute": lambda: otel_agents.APIGateway.register_service,
+            "call": lambda: otel_agents.messaging.create_hub_app(),
+            "subclass": lambda: type("Mine", (RemoteAgent,), {})(),
+        }
+        for use, run in uses.items():
+            try:
+                run()
+            except MissingDependencyError as exc:
+                errors[use] = str(exc)
+        print(json.dumps({"errors": errors, "repr": repr(RemoteAgent),
+                          "same": otel_agents.APIGateway is APIGateway}))
+        """,
+        core_install=True,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    errors = result["errors"]
+    assert set(errors) == {"construct", "attribute", "call", "subclass"}, errors
+    assert errors["construct"] == (
+        "otel_agents.gateway.APIGateway needs the 'gateway' extra (starlette is not "
+        "installed): pip install 'otel-agents[gateway]'"
+    )
+    assert errors["attribute"] == errors["construct"]
+    assert "create_hub_app needs the 'messaging' extra" in errors["call"]
+    assert "RemoteAgent needs the 'messaging' extra" in errors["subclass"]
+    assert "pip install 'otel-agents[messaging]'" in result["repr"]
+    assert result["same"]  # cached: one placeholder per name

@@ -23,7 +23,8 @@ Agents on a NATS JetStream broker need no hub: ``AgentCommunicationProtocol({"tr
 
 HTTP agents (:class:`RemoteAgent`, :class:`HttpTransport`, the hub and inboxes) need the
 ``messaging`` extra (``pip install 'otel-agents[messaging]'``); in-process messaging needs only
-the core install. The names below are imported on first use (PEP 562).
+the core install. The names below are imported on first use (PEP 562); without the extra
+they are placeholders that name it when used (``otel_agents.has_extra("messaging")`` tells).
 """
 
 from __future__ import annotations

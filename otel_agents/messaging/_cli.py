@@ -335,6 +335,7 @@ def run_send(args: argparse.Namespace) -> int:
         from otel_agents.messaging._nats_cli import run_nats_send
 
         return run_nats_send(args)
+    require("messaging", "otel-agents send")
     from otel_agents._errors import MessagingError
     from otel_agents.messaging._errors import UnknownAgentError
     from otel_agents.messaging._json import loads_strict
