@@ -208,6 +208,10 @@ class LeanServerTelemetry:
     def _attributes(self, scope: Scope) -> dict[str, Any]:
         """The request attributes ``collect_request_attributes`` gives in the stable mode."""
         server = scope.get("server") or ("0.0.0.0", 80)
+        if type(server) is not tuple:
+            # The ASGI spec allows any two-item iterable (Starlette's TestClient sends a
+            # list): the cache key must be hashable.
+            server = tuple(server)
         scheme = scope.get("scheme")
         version = scope.get("http_version")
         key = (server, scheme, version)

@@ -4,7 +4,7 @@ A sampler that drops the request's span must not drop what the duration metric s
 unsampled 5xx is still an error on ``http.server.request.duration`` (alerts and the error
 rate read it). And a request runs in the context the middleware attached, which must be
 detached when it returns, or the caller's next spans nest under an ended request span.
-Driven in process with ASGI messages (no sockets).
+Driven in process with ASGI messages or Starlette's TestClient (no sockets).
 """
 
 from __future__ import annotations
@@ -15,10 +15,13 @@ from typing import Any
 
 import pytest
 from opentelemetry import trace
+from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler
+from starlette.testclient import TestClient
 
 from otel_agents import semconv
+from otel_agents.gateway import APIGateway
 from otel_agents.gateway._server_span import LeanServerTelemetry
 from otel_agents.testing import TelemetryCapture
 
@@ -122,3 +125,14 @@ def test_after_a_request_the_callers_current_span_is_current_again(
             return during, trace.get_current_span()
 
     assert asyncio.run(main()) == (outer, outer)
+
+
+def test_a_scope_whose_server_is_a_list_is_served() -> None:
+    """The ASGI spec allows any two-item iterable for ``server`` (Starlette's TestClient
+    sends a list): the lean telemetry's per-server cache must not fail on it."""
+    gateway = APIGateway(tracer_provider=TracerProvider(), meter_provider=MeterProvider())
+    try:
+        with TestClient(gateway.app) as client:
+            assert client.get("/nothing-registered").status_code == 404
+    finally:
+        gateway.close()
