@@ -86,7 +86,7 @@ class RemoteRunning(AgentRuntime):
                 "queued or being processed (max_message_history): retry later, or raise "
                 "max_message_history above max_queue_size"
             )
-        size = len(message.to_json())  # its wire bytes, bounded by max_queued_bytes
+        size = len(message.to_wire())  # its wire bytes, bounded by max_queued_bytes
         self.messages.check_bytes(size, self.agent_id)
         self.queue.put(message, message.priority)
         # Recorded only once queued: a record is what makes the next copy a duplicate. No
