@@ -29,6 +29,7 @@ from otel_agents._export import redact_url
 from otel_agents._extras import require
 from otel_agents._service_name import HUB_SERVICE_NAME, default_service_name
 from otel_agents.messaging._cli_serving import serve, shutdown_telemetry
+from otel_agents.messaging._endpoints import check_endpoint
 from otel_agents.messaging._errors import InvalidMessageError
 from otel_agents.messaging._message import (
     AgentMessage,
@@ -330,6 +331,11 @@ def run_send(args: argparse.Namespace) -> int:
         except InvalidMessageError as exc:
             print(f"otel-agents send: {exc}", file=sys.stderr)
             return 2
+    try:  # the hub would refuse it after the sender's first calls: say so before any
+        check_endpoint(args.endpoint, name="--endpoint")
+    except InvalidMessageError as exc:
+        print(f"otel-agents send: {printable(str(exc))}", file=sys.stderr)
+        return 2
     if args.nats:
         require("nats", "otel-agents send --nats")
         from otel_agents.messaging._nats_cli import run_nats_send

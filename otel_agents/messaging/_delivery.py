@@ -133,7 +133,7 @@ class DeliveryTracker:
                 f"(max_pending_deliveries={self.max_pending}): retry later, or raise "
                 "max_pending_deliveries"
             )
-        wire = message.to_json().encode()
+        wire = planned.wires.get(message.message_id) or message.to_wire()
         self._check_bytes(held, len(wire))
         planned.size += len(wire)
         planned.wires[message.message_id] = wire
@@ -192,7 +192,7 @@ class DeliveryTracker:
         pending = _Pending(
             without_payload(message),
             digest,
-            wire if wire is not None else message.to_json().encode(),
+            wire if wire is not None else message.to_wire(),
             1,
             self.protocol.clock.monotonic() + self.ack_timeout,
             True,

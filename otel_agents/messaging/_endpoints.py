@@ -69,12 +69,16 @@ def _address(host: str) -> IPAddress | None:
     return address
 
 
-def check_endpoint(endpoint: str, allowed: Iterable[IPNetwork] = ()) -> str:
-    """Return ``endpoint`` if the hub may deliver to it; raise InvalidMessageError if not."""
+def check_endpoint(endpoint: str, allowed: Iterable[IPNetwork] = (), name: str = "endpoint") -> str:
+    """Return ``endpoint`` if the hub may deliver to it; raise InvalidMessageError if not.
+
+    ``name`` is what the error calls the value: the registration field, or the command-line
+    option it came from (``--endpoint``), so the message points at what to fix.
+    """
 
     def refuse(why: str) -> InvalidMessageError:
         return InvalidMessageError(
-            f"endpoint={endpoint[:200]!r} is not valid: {why} (an agent's inbox URL such as "
+            f"{name}={endpoint[:200]!r} is not valid: {why} (an agent's inbox URL such as "
             "'http://agent-a:8101')"
         )
 

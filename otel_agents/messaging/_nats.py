@@ -292,7 +292,7 @@ class NatsTransport(Transport):
     ) -> tuple[str, bytes, dict[str, str]]:
         """Subject, body and headers (TTL included), made in the caller's thread (its trace
         context)."""
-        body = message.to_json().encode()
+        body = message.to_wire()
         limit: int = self._config["max_message_size"]
         if len(body) > limit:
             raise MessageTooLargeError(

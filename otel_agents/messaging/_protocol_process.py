@@ -55,20 +55,21 @@ class ProtocolProcessing(AgentRuntime):
     def _alive(self, agent_id: str) -> None:
         """``agent_id``'s messages are being processed here: that is its heartbeat, sent
         when :data:`BEAT_FRACTION` of the interval has passed since the last (or when it
-        was marked offline). A lock-free read on every call; the registry's lock and the
-        transport only once per fraction. Never raises: the processing matters more."""
+        was marked offline for missed heartbeats). It refreshes ``last_heartbeat`` only: an
+        agent set offline on purpose stays offline (:meth:`AgentRegistry.alive`). A
+        lock-free read on every call; the registry's lock and the transport only once per
+        fraction. Never raises: the processing matters more."""
         info = self.registry.lookup(agent_id)
         if info is None:
             return
         every = self.config["heartbeat_interval"] * BEAT_FRACTION
         if (
-            info.status is AgentStatus.OFFLINE
-            or self.clock.monotonic() - info.last_heartbeat >= every
-        ):
+            info.status is AgentStatus.OFFLINE and info.missed
+        ) or self.clock.monotonic() - info.last_heartbeat >= every:
             failsafe_call(self._beat, agent_id, failures=_failures, detail=agent_id)
 
     def _beat(self, agent_id: str) -> None:
-        self.transport.heartbeat(self.registry.heartbeat(agent_id))
+        self.transport.heartbeat(self.registry.alive(agent_id))
 
     async def _keep_alive(self, agent_id: str) -> None:
         """While ``serve`` waits for messages its agent is alive too: beat on the loop."""

@@ -58,6 +58,9 @@ class AgentInfo:
     #: The agent reports each message's outcome to the hub (``POST /acks``), so the hub
     #: redelivers what it does not hear about; agents that do not are delivered to once.
     reports_outcomes: bool = False
+    #: Offline because it missed heartbeats (the monitor said so), not set offline on
+    #: purpose: only such an agent is brought back by its messages being processed.
+    missed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view (without the monotonic heartbeat time)."""
@@ -301,7 +304,7 @@ class AgentRegistry:
         status = _coerce_status(status)
         with self._lock:
             info = self.get(agent_id)
-            previous, info.status = info.status, status
+            previous, info.status, info.missed = info.status, status, False
         if previous is not status:
             self._changed(agent_id, previous, status, reason)
 
@@ -315,9 +318,23 @@ class AgentRegistry:
             if new is None and previous is AgentStatus.OFFLINE:
                 new = AgentStatus.ONLINE
             if new is not None:
-                info.status = new
+                info.status, info.missed = new, False
         if new is not None and new is not previous:
             self._changed(agent_id, previous, new, "heartbeat")
+        return info
+
+    def alive(self, agent_id: str) -> AgentInfo:
+        """``agent_id``'s messages are being processed: refresh its heartbeat, and bring it
+        back online only if it was offline for missed heartbeats, never if it was set
+        offline on purpose (its owner took it out; processing is not its say-so)."""
+        with self._lock:
+            info = self.get(agent_id)
+            info.last_heartbeat = self._clock.monotonic()
+            back = info.status is AgentStatus.OFFLINE and info.missed
+            if back:
+                info.status, info.missed = AgentStatus.ONLINE, False
+        if back:
+            self._changed(agent_id, AgentStatus.OFFLINE, AgentStatus.ONLINE, "heartbeat")
         return info
 
     def check_heartbeats(self) -> list[str]:
@@ -329,7 +346,7 @@ class AgentRegistry:
             for info in self._agents.values():
                 if info.status is not AgentStatus.OFFLINE and now - info.last_heartbeat > limit:
                     lost.append((info.agent_id, info.status))
-                    info.status = AgentStatus.OFFLINE
+                    info.status, info.missed = AgentStatus.OFFLINE, True
         for agent_id, previous in lost:
             self._changed(agent_id, previous, AgentStatus.OFFLINE, "heartbeat_missed")
         return [agent_id for agent_id, _ in lost]

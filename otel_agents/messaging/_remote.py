@@ -228,27 +228,27 @@ class RemoteAgent(RemoteRunning):
         accepted). A request that fails fails its own messages only: the hub accepted the
         earlier ones, and a sender told otherwise would send them again."""
         limit: int = self.config["max_message_size"]
-        texts = [message.to_json() for message in messages]
-        for start, end in size_chunks([len(text) for text in texts], limit):
+        wires = [message.to_wire() for message in messages]
+        for start, end in size_chunks([len(wire) for wire in wires], limit):
             chunk = messages[start:end]
-            if end - start == 1 and len(texts[start]) + 2 > limit:
+            if end - start == 1 and len(wires[start]) + 2 > limit:
                 yield {
                     chunk[0].message_id: MessageTooLargeError(
-                        f"message {chunk[0].message_id!r} is {len(texts[start])} bytes as "
+                        f"message {chunk[0].message_id!r} is {len(wires[start])} bytes as "
                         f"JSON, over max_message_size={limit}: send a smaller payload (or a "
                         "reference to it) or raise max_message_size on the hub and the agents"
                     )
                 }
                 continue
             try:
-                refused = await self._post_chunk(chunk, texts[start:end])
+                refused = await self._post_chunk(chunk, wires[start:end])
             except Exception as exc:  # this request failed as a whole
                 yield {message.message_id: exc for message in chunk}
             else:
                 yield {message.message_id: refused.get(message.message_id) for message in chunk}
 
     async def _post_chunk(
-        self, messages: list[AgentMessage], texts: list[str]
+        self, messages: list[AgentMessage], wires: list[bytes]
     ) -> dict[str, BaseException]:
         """POST one message (its HTTP request in its own trace) or a batch to the hub; return
         the messages the hub refused, or raise why the request failed."""
@@ -256,12 +256,12 @@ class RemoteAgent(RemoteRunning):
             (message,) = messages
             token = otel_context.attach(propagate.extract(message.headers))
             try:
-                body = texts[0].encode()
+                body = wires[0]
                 await self._call("POST", "/messages", body=body, signed_id=message.message_id)
             finally:
                 otel_context.detach(token)
             return {}
-        body = ("[" + ",".join(texts) + "]").encode()
+        body = b"[" + b",".join(wires) + b"]"
         with self.telemetry.batch_span(messages, root=True):
             result = await self._call(
                 "POST", "/messages", body=body, signed_id=messages[0].message_id
@@ -287,7 +287,7 @@ class RemoteAgent(RemoteRunning):
         with self.telemetry.send_span(
             message, sender_name=self.name, body_size=len(text), broadcast_count=0
         ) as span:
-            body = message.to_json().encode()
+            body = message.to_wire()
             with self._counted(message):
                 result = await self._call(
                     "POST", "/broadcast", body=body, signed_id=message.message_id

@@ -86,7 +86,7 @@ class RemoteRunning(AgentRuntime):
                 "queued or being processed (max_message_history): retry later, or raise "
                 "max_message_history above max_queue_size"
             )
-        size = len(message.to_json())  # its wire bytes, bounded by max_queued_bytes
+        size = len(message.to_wire())  # its wire bytes, bounded by max_queued_bytes
         self.messages.check_bytes(size, self.agent_id)
         self.queue.put(message, message.priority)
         # Recorded only once queued: a record is what makes the next copy a duplicate. No
@@ -123,13 +123,7 @@ class RemoteRunning(AgentRuntime):
                 _log_taken(self.agent_id, self._hub_shown, exc)
                 raise
             except InvalidMessageError as exc:  # a bad endpoint or registration: for good
-                _logger.error(
-                    "the hub at %s refuses to register agent %s: %s. Registering again will "
-                    "not help: fix the registration (its endpoint: otel-agents agent --endpoint)",
-                    self._hub_shown,
-                    self.agent_id,
-                    exc,
-                )
+                _log_refused(self.agent_id, self._hub_shown, exc)
                 raise
             except Exception as exc:  # the hub may start after us: keep trying
                 failures += 1
@@ -152,11 +146,18 @@ class RemoteRunning(AgentRuntime):
                     f" after {failures} failed attempts" if failures else "",
                 )
                 break
+        # The run ends on ``stop``, or when the heartbeats end: a hub that forgot this agent
+        # (restarted) and now refuses its registration for good. That error is raised here,
+        # as at the first registration, so the inbox's on_run_error stops the process.
+        ended = asyncio.Event()
+        watch = asyncio.create_task(stop.wait())
+        watch.add_done_callback(lambda _: ended.set())
         beat = asyncio.create_task(self._beat())
+        beat.add_done_callback(lambda _: ended.set())
         try:
             # A message being processed on stop gets OTEL_AGENTS_DRAIN_TIMEOUT to finish.
             await serve_until(
-                stop,
+                ended,
                 self._take,
                 self._process,
                 lambda message: self.queue.put(message, message.priority),
@@ -164,7 +165,11 @@ class RemoteRunning(AgentRuntime):
             )
         finally:
             beat.cancel()
-            await asyncio.gather(beat, return_exceptions=True)
+            watch.cancel()
+            await asyncio.gather(beat, watch, return_exceptions=True)
+        refused = None if beat.cancelled() else beat.exception()
+        if refused is not None:
+            raise refused
 
     async def _take(self) -> AgentMessage:
         """The most urgent unexpired message, waiting for one (expired ones are reported)."""
@@ -191,19 +196,29 @@ class RemoteRunning(AgentRuntime):
                     self._hub_shown,
                     self.agent_id,
                 )
-                await self._register_again()
+                await self._register_again()  # raises a refusal for good: the run ends
             except Exception as exc:  # a lost heartbeat is what the hub is there to notice
                 _logger.warning("heartbeat to %s failed: %s", self._hub_shown, exc)
 
     async def _register_again(self) -> None:
-        """Register until the hub takes it, waiting 0.5 s, then twice as long, up to 30 s."""
+        """Register until the hub takes it, waiting 0.5 s, then twice as long, up to 30 s.
+
+        Raises:
+            DuplicateAgentError: another agent took the id meanwhile.
+            InvalidMessageError: the restarted hub refuses the registration itself (a
+                stricter configuration: its endpoint is no longer allowed). Either is for
+                good, as at the first registration: retrying would never succeed.
+        """
         delay = 0.5
         while True:
             try:
                 await self.register()
-            except DuplicateAgentError as exc:  # another agent took the id meanwhile
+            except DuplicateAgentError as exc:
                 _log_taken(self.agent_id, self._hub_shown, exc)
-                return
+                raise
+            except InvalidMessageError as exc:
+                _log_refused(self.agent_id, self._hub_shown, exc)
+                raise
             except Exception as exc:
                 _logger.warning(
                     "registering %s again with %s failed (next try in %g s): %s",
@@ -219,6 +234,16 @@ class RemoteRunning(AgentRuntime):
                     "agent %s is registered again with %s", self.agent_id, self._hub_shown
                 )
                 return
+
+
+def _log_refused(agent_id: str, hub: str, exc: InvalidMessageError) -> None:
+    _logger.error(
+        "the hub at %s refuses to register agent %s: %s. Registering again will not help: "
+        "fix the registration (its endpoint: otel-agents agent --endpoint)",
+        hub,
+        agent_id,
+        exc,
+    )
 
 
 def _log_taken(agent_id: str, hub: str, exc: DuplicateAgentError) -> None:

@@ -17,7 +17,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from opentelemetry.trace.span import TraceState
 
 from otel_agents._errors import MessagingError
-from otel_agents.messaging._errors import MessageExpiredError
+from otel_agents.messaging._errors import MessageExpiredError, MessageTooLargeError
 from otel_agents.messaging._message import AgentMessage
 from otel_agents.messaging._protocol import AgentCommunicationProtocol
 from otel_agents.messaging._registry import AgentInfo
@@ -39,7 +39,7 @@ class Planned:
     by_recipient: dict[str, int] = field(default_factory=dict)
     #: Their wire bytes the hub will hold (messages for agents that report outcomes).
     size: int = 0
-    #: Their JSON, by message id: made once by the admission, kept if delivered.
+    #: Their JSON (UTF-8), by message id: made once by the router, kept if delivered.
     wires: dict[str, bytes] = field(default_factory=dict)
 
 
@@ -122,6 +122,21 @@ class Router:
             )
         return recipient
 
+    def _wire(self, message: AgentMessage) -> bytes:
+        """The JSON the hub forwards, holds and redelivers for ``message``; refused (413) if
+        over ``max_message_size``, which the recipient's inbox would refuse (with a 502 to
+        the sender) after the hub had accepted it. The sender's bytes were within the limit,
+        but the hub's own serialization is what travels on (its numbers, its headers)."""
+        wire = message.to_wire()
+        limit = self.protocol.config.get("max_message_size")
+        if isinstance(limit, int) and len(wire) > limit:
+            raise MessageTooLargeError(
+                f"message {message.message_id!r} is {len(wire)} bytes as the hub forwards it, "
+                f"over max_message_size={limit}: send a smaller payload (or a reference to "
+                "it) or raise max_message_size on the hub and the agents"
+            )
+        return wire
+
     async def route(self, messages: list[AgentMessage]) -> list[MessagingError | None]:
         """Deliver ``messages``; return, in order, ``None`` or the error of each."""
         protocol = self.protocol
@@ -135,6 +150,7 @@ class Router:
         for index, message in enumerate(messages):
             try:
                 recipient = self.check(message)
+                planned.wires[message.message_id] = self._wire(message)
                 if self.admit is not None:
                     self.admit(recipient, message, planned)
             except MessagingError as exc:

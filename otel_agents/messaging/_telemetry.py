@@ -24,11 +24,12 @@ from typing import Any
 
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.context import Context
-from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.metrics import Observation
 from opentelemetry.trace import Span, SpanKind
 
 from otel_agents import semconv as sc
-from otel_agents._runtime import BoundedCache, FailureLog, failsafe_call, weakly
+from otel_agents._observers import observe
+from otel_agents._runtime import BoundedCache
 from otel_agents._version import __version__, scope_name
 from otel_agents.genai._context import Attribution, with_attribution
 from otel_agents.messaging._carried_context import carries_span, message_link, process_context
@@ -36,6 +37,9 @@ from otel_agents.messaging._message import AgentMessage, MessagePriority, Messag
 from otel_agents.messaging._span_scope import SpanScope
 
 __all__ = ["MessagingTelemetry"]
+
+#: The meter (instrumentation scope) of every messaging instrument.
+_SCOPE = scope_name(__name__)
 
 _logger = logging.getLogger("otel_agents.messaging")
 
@@ -51,10 +55,9 @@ class MessagingTelemetry:
     """Tracer, instruments and the span/metric recipes shared by every messaging component."""
 
     def __init__(self, *, tracer_provider: Any = None, meter_provider: Any = None) -> None:
-        self.tracer = trace.get_tracer(scope_name(__name__), __version__, tracer_provider)
-        self.meter = metrics.get_meter(
-            scope_name(__name__), __version__, meter_provider=meter_provider
-        )
+        self._meter_provider = meter_provider
+        self.tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider)
+        self.meter = metrics.get_meter(_SCOPE, __version__, meter_provider=meter_provider)
         meter = self.meter
         self.sent = sc.create_instrument(meter, sc.MESSAGING_CLIENT_SENT_MESSAGES)
         self.consumed = sc.create_instrument(meter, sc.MESSAGING_CLIENT_CONSUMED_MESSAGES)
@@ -74,14 +77,8 @@ class MessagingTelemetry:
         self._span_bases: BoundedCache[_Kind, dict[str, Any]] = BoundedCache(_MEMO_SIZE)
         #: ``messaging.system``: ours, or the broker's when one carries the messages.
         self.system = sc.MESSAGING_SYSTEM_VALUE
-        self._gauge_failures = FailureLog(
-            _logger, "messaging gauge callback %r failed (logged once)", level=logging.WARNING
-        )
 
     # -- observable gauges ------------------------------------------------------------------
-    def _gauge(self, read: Callable[[], Any], default: Any) -> Any:  # failsafe, logged once
-        return failsafe_call(read, failures=self._gauge_failures, default=default)
-
     def observe(
         self,
         *,
@@ -89,43 +86,38 @@ class MessagingTelemetry:
         agents_by_status: Callable[[], dict[str, int]] | None = None,
         heartbeat_ages: Callable[[], Iterable[tuple[str, float]]] | None = None,
     ) -> None:
-        """Register the observable gauges whose readings these callables provide.
+        """Report the observable gauges these bound methods read, while their object lives.
 
-        Bound methods are held weakly (:func:`~otel_agents._runtime.weakly`): the meter
-        provider keeps the callbacks for good, and must not keep a dropped protocol's
-        transport (its queued messages) or registry alive; their gauges go quiet instead.
+        Each gauge is created once per meter provider (:func:`otel_agents._observers.observe`)
+        with one callback over every live registry or transport: the SDK drops the
+        callbacks of a second instrument of the same name, so one per protocol left every
+        protocol but the first silent, and none once the first was dropped. The objects
+        are held weakly: a dropped protocol's transport (its queued messages) and registry
+        are freed, and their series go with them. Counts of several protocols add up.
         """
         if queue_depth is not None:
-            queue_depth = weakly(queue_depth, ())
-
-            def depth(_: CallbackOptions) -> Iterable[Observation]:
-                return [
-                    Observation(
-                        count,
-                        {sc.GEN_AI_AGENT_ID: agent_id, sc.AGENT_MESSAGE_PRIORITY: prio.label},
-                    )
-                    for agent_id, prio, count in self._gauge(queue_depth, [])
-                ]
-
-            sc.create_instrument(self.meter, sc.AGENT_MESSAGE_QUEUE_DEPTH, [depth])
+            self._observe(sc.AGENT_MESSAGE_QUEUE_DEPTH, queue_depth, _depths, summed=True)
         if agents_by_status is not None:
-            agents_by_status = weakly(agents_by_status, {})
-
-            def status(_: CallbackOptions) -> Iterable[Observation]:
-                counts = self._gauge(agents_by_status, {})
-                return [Observation(n, {sc.AGENT_STATUS: s}) for s, n in counts.items()]
-
-            sc.create_instrument(self.meter, sc.AGENT_REGISTRY_AGENTS, [status])
+            self._observe(sc.AGENT_REGISTRY_AGENTS, agents_by_status, _statuses, summed=True)
         if heartbeat_ages is not None:
-            heartbeat_ages = weakly(heartbeat_ages, ())
+            self._observe(sc.AGENT_HEARTBEAT_AGE, heartbeat_ages, _ages, summed=False)
 
-            def ages(_: CallbackOptions) -> Iterable[Observation]:
-                return [
-                    Observation(age, {sc.GEN_AI_AGENT_ID: agent_id})
-                    for agent_id, age in self._gauge(heartbeat_ages, [])
-                ]
+    def _observe(
+        self,
+        spec: sc.MetricSpec,
+        bound: Callable[[], Any],
+        observations: Callable[[Any], Iterable[Observation]],
+        *,
+        summed: bool,
+    ) -> None:
+        owner, method = getattr(bound, "__self__", None), getattr(bound, "__func__", None)
+        if owner is None or method is None:
+            raise TypeError(f"{spec.name}: pass a bound method (its object is held weakly)")
 
-            sc.create_instrument(self.meter, sc.AGENT_HEARTBEAT_AGE, [ages])
+        def read(target: Any) -> Iterable[Observation]:
+            return observations(method(target))
+
+        observe(self._meter_provider, _SCOPE, spec, owner, read, summed=summed)
 
     def use_system(self, system: str, group: Callable[[str], str] | None = None) -> None:
         """Label every span and metric from now on with ``messaging.system`` = ``system``
@@ -136,23 +128,23 @@ class MessagingTelemetry:
 
     def observe_lag(self, lag: Callable[[], Iterable[tuple[str, str, int]]]) -> None:
         """``agent.message.consumer.lag`` from ``(agent_id, consumer group, pending)``
-        (a bound method is held weakly, as in :meth:`observe`)."""
-        lag = weakly(lag, ())
+        (a bound method, held weakly, as in :meth:`observe`)."""
+        system = self.system
 
-        def read(_: CallbackOptions) -> Iterable[Observation]:
+        def lags(rows: Iterable[tuple[str, str, int]]) -> Iterable[Observation]:
             return [
                 Observation(
                     count,
                     {
-                        sc.MESSAGING_SYSTEM: self.system,
+                        sc.MESSAGING_SYSTEM: system,
                         sc.MESSAGING_DESTINATION_NAME: agent_id,
                         sc.MESSAGING_CONSUMER_GROUP_NAME: group,
                     },
                 )
-                for agent_id, group, count in self._gauge(lag, [])
+                for agent_id, group, count in rows
             ]
 
-        sc.create_instrument(self.meter, sc.AGENT_MESSAGE_CONSUMER_LAG, [read])
+        self._observe(sc.AGENT_MESSAGE_CONSUMER_LAG, lag, lags, summed=True)
 
     # -- attributes -------------------------------------------------------------------------
     def _name(self, template: str, destination: str) -> str:
@@ -379,3 +371,18 @@ class MessagingTelemetry:
             trace.set_span_in_context(span, parent),
         )
         return SpanScope(span, context, self.process_duration, metric_attributes, self.failed)
+
+
+def _depths(rows: Iterable[tuple[str, MessagePriority, int]]) -> list[Observation]:
+    return [
+        Observation(count, {sc.GEN_AI_AGENT_ID: agent_id, sc.AGENT_MESSAGE_PRIORITY: prio.label})
+        for agent_id, prio, count in rows
+    ]
+
+
+def _statuses(counts: dict[str, int]) -> list[Observation]:
+    return [Observation(n, {sc.AGENT_STATUS: status}) for status, n in counts.items()]
+
+
+def _ages(rows: Iterable[tuple[str, float]]) -> list[Observation]:
+    return [Observation(age, {sc.GEN_AI_AGENT_ID: agent_id}) for agent_id, age in rows]

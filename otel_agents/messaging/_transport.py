@@ -230,7 +230,7 @@ class HttpTransport(Transport):
     def _request(
         self, message: AgentMessage, recipient: AgentInfo, body: bytes | None = None
     ) -> tuple[str, bytes, dict[str, str]]:
-        body = message.to_json().encode() if body is None else body
+        body = message.to_wire() if body is None else body
         headers = {"content-type": "application/json"}
         headers.update(self.security.request_headers(self.identity, recipient.agent_id))
         headers.update(self.security.sign(message.message_id, body))
@@ -281,23 +281,23 @@ class HttpTransport(Transport):
         it refused."""
         if len(messages) == 1:
             return await super().deliver_many_async(messages, recipient)
-        texts = [m.to_json() for m in messages]
+        wires = [m.to_wire() for m in messages]
         refused: dict[str, DeliveryError] = {}
-        for start, end in size_chunks([len(t) for t in texts], self.max_body):
+        for start, end in size_chunks([len(w) for w in wires], self.max_body):
             group = messages[start:end]
             try:
                 if len(group) == 1:
                     await self.deliver_async(group[0], recipient)
                 else:
-                    refused.update(await self._post_batch(group, texts[start:end], recipient))
+                    refused.update(await self._post_batch(group, wires[start:end], recipient))
             except DeliveryError as exc:
                 refused.update({m.message_id: exc for m in group})
         return refused
 
     async def _post_batch(
-        self, messages: list[AgentMessage], texts: list[str], recipient: AgentInfo
+        self, messages: list[AgentMessage], wires: list[bytes], recipient: AgentInfo
     ) -> dict[str, DeliveryError]:
-        body = ("[" + ",".join(texts) + "]").encode()
+        body = b"[" + b",".join(wires) + b"]"
         headers = {"content-type": "application/json"}
         headers.update(self.security.request_headers(self.identity, recipient.agent_id))
         headers.update(self.security.sign(messages[0].message_id, body))

@@ -8,7 +8,11 @@ One table serves both, so a new error cannot be sent under a code clients do not
 A code that came from a peer (a hub, an inbox) is used only through :func:`peer_code`: it
 becomes a ``DeliveryError.reason``, a hub log line, a record's ``error_type`` and the
 ``error.type`` attribute of metrics, so a peer must not be able to put a line break, an
-escape sequence or a megabyte there.
+escape sequence or a megabyte there, nor choose new metric series: only a code of
+:data:`PEER_CODES` (what a hub or an inbox of this package answers) is kept; anything else,
+however well formed, is ``http_<status>``. Otherwise one registered inbox answering
+thousands of made-up codes fills the SDK's cardinality limit, and later genuine failures
+are counted under ``otel.metric.overflow``.
 """
 
 from __future__ import annotations
@@ -18,15 +22,23 @@ from typing import Any
 
 from otel_agents.messaging import _errors as e
 
-__all__ = ["CODE_PATTERN", "MAX_DETAIL", "WIRE_ERRORS", "from_wire", "peer_code", "to_wire"]
+__all__ = [
+    "CODE_PATTERN",
+    "MAX_DETAIL",
+    "PEER_CODES",
+    "WIRE_ERRORS",
+    "from_wire",
+    "peer_code",
+    "to_wire",
+]
 
 #: The most characters of a peer's ``detail`` an error shows (control characters escaped,
 #: with :func:`otel_agents._errors.printable`): our own details are a sentence or two.
 MAX_DETAIL = 300
 
-#: The form of an error code taken from a peer: what every code of ours looks like
-#: (``unknown_agent``, ``queue_full``, ``http_502``).
-CODE_PATTERN = re.compile(r"[a-z0-9_.]{1,64}")
+#: The form of a code a peer relays from an HTTP status (``http_413``: an inbox's bare
+#: status, passed on by the hub): at most one series per status.
+CODE_PATTERN = re.compile(r"http_[1-5][0-9][0-9]")
 
 #: (class, HTTP status, code), most specific class first. Several classes may share a code:
 #: a client maps a code back to the first class listed with it.
@@ -42,6 +54,30 @@ WIRE_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (e.MessageExpiredError, 410, "expired"),
     (e.QueueFullError, 503, "queue_full"),
     (e.RegistryFullError, 503, "registry_full"),
+)
+
+#: Every code a hub or an inbox of this package answers with, beyond WIRE_ERRORS' own:
+#: security refusals (SecurityError.reason), a server's 500, and the reasons of the
+#: DeliveryError a hub answers 502 with (its delivery, dead letters, calls it relays).
+_OTHER_CODES = (
+    "unauthorized",
+    "unsigned",
+    "bad_signature",
+    "stale",
+    "replayed",
+    "internal_error",
+    "delivery_failed",
+    "no_ack",
+    "recipient_unreachable",
+    "recipient_timeout",
+    "answer_too_large",
+    "hub_timeout",
+    "hub_unreachable",
+)
+
+#: The one table of codes taken from a peer as they are (:func:`peer_code`).
+PEER_CODES: frozenset[str] = frozenset(
+    [code for _kind, _status, code in WIRE_ERRORS] + list(_OTHER_CODES)
 )
 
 _BY_CODE: dict[str, type[Exception]] = {}
@@ -70,7 +106,7 @@ def to_wire(exc: Exception) -> tuple[int, str, str]:
 def from_wire(code: Any, message: str, status: int) -> Exception:
     """The exception for a code a server answered with: the in-process class where one
     exists, else :class:`SecurityError` (401/403) or :class:`DeliveryError` with the code
-    as its reason (:func:`peer_code`: ``http_<status>`` unless it looks like a code).
+    as its reason (:func:`peer_code`: ``http_<status>`` unless it is a known code).
     ``message`` must already be fit to show (cut short, control characters escaped)."""
     kind = _BY_CODE.get(code) if isinstance(code, str) else None
     if kind is not None:
@@ -81,9 +117,9 @@ def from_wire(code: Any, message: str, status: int) -> Exception:
 
 
 def peer_code(code: Any, status: int) -> str:
-    """A peer's error ``code`` if it has the form of a code (:data:`CODE_PATTERN`), else
-    ``http_<status>``: never a peer's arbitrary text as a reason, a log line's word or a
-    metric attribute."""
-    if isinstance(code, str) and CODE_PATTERN.fullmatch(code):
+    """A peer's error ``code`` if it is one we know (:data:`PEER_CODES`, or ``http_<status>``
+    relayed: :data:`CODE_PATTERN`), else ``http_<status>``: never a peer's arbitrary text
+    as a reason, a log line's word or a metric attribute, nor a value it made up."""
+    if isinstance(code, str) and (code in PEER_CODES or CODE_PATTERN.fullmatch(code)):
         return code
     return f"http_{status}"

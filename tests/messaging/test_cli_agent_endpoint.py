@@ -12,9 +12,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import _http
 import pytest
+from _cluster import Cluster
 from _servers import ThreadServer
 
 from otel_agents._cli import main
@@ -30,6 +32,8 @@ ENV = {
     "OTEL_AGENTS_SYSTEM_METRICS": "false",
     "OTEL_AGENTS_DRAIN_TIMEOUT": "1",
 }
+#: The agent's drain on stop, kept short (nothing is processed here).
+QUICK_DRAIN = {"OTEL_AGENTS_DRAIN_TIMEOUT": "1"}
 AGENT = [sys.executable, "-m", "otel_agents._cli", "agent"]
 
 
@@ -133,3 +137,36 @@ def test_the_hub_refuses_an_endpoint_with_control_characters_or_spaces(
     assert answer.status_code == 400
     assert "spaces or control characters" in answer.json()["detail"]
     assert registered(hub, "peer") is None
+
+
+def test_a_registration_refused_after_a_hub_restart_ends_the_agent_with_exit_2(
+    tmp_path: Path,
+) -> None:
+    """The hub restarts with a stricter config: re-registering is refused for good, exit 2.
+
+    Real processes: a hub allowing a link-local endpoint, an agent registering one, then the
+    hub restarted on the same port without that allowance (its registry empty, so the
+    agent's next heartbeat is refused as unknown and the agent registers again).
+    """
+    cluster = Cluster(tmp_path, env={"OTEL_TRACES_EXPORTER": "none", **QUICK_DRAIN})
+    hub = ["hub", "--port", str(cluster.hub_port)]
+    try:
+        cluster.start("hub", *hub, "--allow-endpoint-network", "169.254.0.0/16")
+        cluster.wait_until(
+            lambda: _http.get(cluster.hub_url + "/healthz").status_code == 200, "hub"
+        )
+        endpoint = ["--endpoint", "http://169.254.7.7:8101", "--heartbeat-interval", "0.3"]
+        cluster.start(
+            "r2", "agent", "--id", "r2", "--port", "0", *endpoint, "--hub", cluster.hub_url
+        )
+        cluster.wait_until(lambda: cluster.registered() == ["r2"], "r2 to register")
+        cluster.stop("hub")
+        cluster.start("hub", *hub)  # restarted: link-local endpoints refused now
+        assert cluster.processes["r2"].wait(timeout=DEADLINE) == 2
+        log = (tmp_path / "r2.err").read_text()
+        assert "registering again" in log  # it was the re-registration that was refused
+        (error,) = [line for line in log.splitlines() if "refuses to register agent r2" in line]
+        assert "link-local" in error
+        assert "next try in" not in log  # not retried
+    finally:
+        cluster.stop()

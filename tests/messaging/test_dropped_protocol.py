@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import threading
 import weakref
+from typing import Any
 
 from otel_agents import semconv as sc
 from otel_agents.messaging import AgentCommunicationProtocol, MessageType
@@ -67,3 +68,68 @@ def test_a_kept_protocol_keeps_checking_heartbeats(telemetry: TelemetryCapture) 
         assert offline.wait(DEADLINE), "the monitor of a kept protocol stopped"
     finally:
         comm.stop()
+
+
+def _gauges(telemetry: TelemetryCapture) -> dict[str, dict[tuple[tuple[str, Any], ...], Any]]:
+    """The three per-protocol gauges: {name: {sorted attributes: value}}."""
+    names = (sc.AGENT_REGISTRY_AGENTS, sc.AGENT_MESSAGE_QUEUE_DEPTH, sc.AGENT_HEARTBEAT_AGE)
+    found = telemetry.metrics()
+    return {
+        spec.name: {
+            tuple(sorted((p.attributes or {}).items())): p.value
+            for p in found[spec.name].data.data_points
+        }
+        for spec in names
+        if spec.name in found
+    }
+
+
+def _protocol(telemetry: TelemetryCapture, agent_id: str) -> AgentCommunicationProtocol:
+    comm = AgentCommunicationProtocol(
+        {"heartbeat_monitor": False},
+        tracer_provider=telemetry.tracer_provider,
+        meter_provider=telemetry.meter_provider,
+    )
+    comm.register_agent(agent_id, agent_id, ["x"], f"http://{agent_id}:1")
+    comm.send_message("someone", agent_id, MessageType.NOTIFICATION, {})
+    return comm
+
+
+def test_two_protocols_on_one_provider_both_report_their_gauges(
+    telemetry: TelemetryCapture,
+) -> None:
+    """The SDK drops a second instrument's callbacks: the gauges are one per provider, over
+    every live protocol, so the second protocol's agent and queue are reported too."""
+    first, second = _protocol(telemetry, "a1"), _protocol(telemetry, "b1")
+    try:
+        gauges = _gauges(telemetry)
+        ages = {dict(k)[sc.GEN_AI_AGENT_ID] for k in gauges[sc.AGENT_HEARTBEAT_AGE.name]}
+        depths = {dict(k)[sc.GEN_AI_AGENT_ID] for k in gauges[sc.AGENT_MESSAGE_QUEUE_DEPTH.name]}
+        assert ages == {"a1", "b1"}
+        assert depths == {"a1", "b1"}
+        online = gauges[sc.AGENT_REGISTRY_AGENTS.name][((sc.AGENT_STATUS, "online"),)]
+        assert online == 2  # the counts of both protocols add up
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_the_second_protocol_reports_after_the_first_is_dropped(
+    telemetry: TelemetryCapture,
+) -> None:
+    first = _protocol(telemetry, "a1")
+    dropped = weakref.ref(first)
+    first.stop()
+    del first
+    gc.collect()
+    assert dropped() is None
+    second = _protocol(telemetry, "b1")
+    try:
+        gauges = _gauges(telemetry)
+        ages = {dict(k)[sc.GEN_AI_AGENT_ID] for k in gauges[sc.AGENT_HEARTBEAT_AGE.name]}
+        depths = {dict(k)[sc.GEN_AI_AGENT_ID] for k in gauges[sc.AGENT_MESSAGE_QUEUE_DEPTH.name]}
+        assert ages == {"b1"}
+        assert depths == {"b1"}
+        assert gauges[sc.AGENT_REGISTRY_AGENTS.name][((sc.AGENT_STATUS, "online"),)] == 1
+    finally:
+        second.stop()

@@ -266,10 +266,71 @@ def test_from_wire_keeps_known_and_code_shaped_codes_only() -> None:
 
     assert isinstance(from_wire("unknown_agent", "m", 404), UnknownAgentError)
     assert peer_code("recipient_timeout", 502) == "recipient_timeout"
-    for bad in ("Queue Full", "a\nb", "x" * 65, "", None, 7, ["queue_full"]):
+    for bad in (
+        "Queue Full",
+        "a\nb",
+        "x" * 65,
+        "",
+        None,
+        7,
+        ["queue_full"],
+        "made_up_7",
+        "http_999",
+    ):
         assert peer_code(bad, 502) == "http_502"
         assert getattr(from_wire(bad, "m", 502), "reason", None) == "http_502"
     refused = from_wire("bad\x1b", "m", 403)
     assert isinstance(refused, SecurityError)
     assert refused.reason == "http_403"
     assert getattr(from_wire(None, "m", 401), "reason", None) == "unauthorized"
+
+
+def test_made_up_codes_of_an_inbox_are_one_metric_series(telemetry: TelemetryCapture) -> None:
+    """An inbox answering 40 distinct, well-formed but made-up codes: the hub counts them
+    all under ``http_503`` (one series per metric), not 40 series of the inbox's choosing."""
+    providers = {
+        "tracer_provider": telemetry.tracer_provider,
+        "meter_provider": telemetry.meter_provider,
+    }
+    answers = iter(range(1_000))
+
+    async def inbox(request: Request) -> JSONResponse:
+        await request.body()
+        code = f"made_up_{next(answers)}"
+        return JSONResponse({"error": code, "detail": "no"}, status_code=503)
+
+    config = {"max_delivery_attempts": 1}
+    hub = ThreadServer(create_hub_app(create_hub(config, **providers), **providers)).start()
+    evil = ThreadServer(Starlette(routes=[Route("/{p:path}", inbox, methods=["POST"])])).start()
+    sender = RemoteAgent("snd", "snd", [], "http://127.0.0.1:1", hub.url)
+
+    async def send_all() -> list[str]:
+        await sender.register()
+        reasons = []
+        try:
+            for n in range(40):
+                try:
+                    await sender.send_message("evil", "task_assignment", {"n": n})
+                except DeliveryError as exc:
+                    reasons.append(exc.reason)
+        finally:
+            await sender.aclose()
+        return reasons
+
+    try:
+        registration = {"agent_id": "evil", "name": "e", "capabilities": [], "endpoint": evil.url}
+        _http.post(hub.url + "/agents", json=registration).raise_for_status()
+        reasons = asyncio.run(send_all())
+    finally:
+        evil.stop()
+        hub.stop()
+    assert next(answers) >= 40  # the inbox did answer each message with a code of its own
+    assert set(reasons) <= {"http_503"}
+    series: dict[str, set[str]] = {}
+    for name, metric in telemetry.metrics().items():
+        for point in metric.data.data_points:
+            if "error.type" in (point.attributes or {}):
+                series.setdefault(name, set()).add(str(point.attributes["error.type"]))
+    assert series["agent.message.failed"] == {"http_503"}, series
+    assert series["agent.message.routed"] == {"http_503"}, series
+    assert all(len(types) == 1 for types in series.values()), series  # http's own: "502"

@@ -177,3 +177,64 @@ def test_an_agent_serving_its_queue_stays_online_while_idle(
     asyncio.run(scenario())
     clock.advance(1000)  # serving ended: nobody beats any more
     assert comm.check_heartbeats() == ["worker"]
+
+
+def test_an_agent_set_offline_on_purpose_stays_offline_while_it_processes(
+    make_comm: Any, clock: FakeClock
+) -> None:
+    """Its owner took it out: processing refreshes the heartbeat, never the status."""
+    comm = _seed_pair(make_comm)
+    comm.update_agent_status("monitoring_agent", AgentStatus.OFFLINE)
+    comm.send_message("coordinator", "monitoring_agent", MessageType.NOTIFICATION, {"n": 1})
+    clock.advance(60)
+
+    assert comm.process_next("monitoring_agent") is not None
+    assert comm.process_next("monitoring_agent") is None
+
+    info = comm.get_agent("monitoring_agent")
+    assert info.status is AgentStatus.OFFLINE
+    assert info.last_heartbeat == clock.monotonic()  # still counted alive
+    assert [c.reason for c in comm.registry.status_history.select()][-1] == "set"
+
+
+def test_serve_keeps_an_agent_set_offline_on_purpose_offline(
+    make_comm: Any, clock: FakeClock
+) -> None:
+    """``serve`` beats every quarter interval: those beats leave a manual OFFLINE alone,
+    and still bring back the agent the monitor marks offline meanwhile."""
+    comm: AgentCommunicationProtocol = make_comm(
+        {"heartbeat_monitor": False, "heartbeat_interval": 0.04}
+    )
+    comm.register_agent("worker", "Worker", ["work"], "http://w:1")
+
+    async def beaten(now: float) -> None:
+        for _ in range(int(DEADLINE / 0.01)):
+            if comm.get_agent("worker").last_heartbeat == now:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("serve never refreshed the heartbeat")
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        served = asyncio.ensure_future(comm.serve("worker", stop))
+        try:
+            comm.update_agent_status("worker", AgentStatus.OFFLINE)
+            for _ in range(3):  # several beats, each past the quarter interval
+                clock.advance(1)
+                await beaten(clock.monotonic())
+                assert comm.get_agent("worker").status is AgentStatus.OFFLINE
+            comm.update_agent_status("worker", AgentStatus.ONLINE)
+            clock.advance(1000)
+            assert comm.check_heartbeats() == ["worker"]  # missed: the monitor says so
+            for _ in range(int(DEADLINE / 0.01)):
+                if comm.get_agent("worker").status is AgentStatus.ONLINE:
+                    break
+                await asyncio.sleep(0.01)
+            assert comm.get_agent("worker").status is AgentStatus.ONLINE
+        finally:
+            stop.set()
+            await asyncio.wait_for(served, DEADLINE)
+
+    asyncio.run(scenario())
+    reasons = [c.reason for c in comm.registry.status_history.select()]
+    assert reasons[-4:] == ["set", "set", "heartbeat_missed", "heartbeat"]
