@@ -62,7 +62,8 @@ if TYPE_CHECKING:
     from otel_agents.messaging._protocol import AgentCommunicationProtocol
     from otel_agents.messaging._queues import PriorityMessageQueue
     from otel_agents.messaging._records import DeadLetter, MessageRecord, MessageStatus
-    from otel_agents.messaging._registry import AgentInfo, Clock, StatusChange, SystemClock
+    from otel_agents.messaging._registry import AgentInfo, Clock, SystemClock
+    from otel_agents.messaging._registry_status import StatusChange
     from otel_agents.messaging._remote import RemoteAgent
     from otel_agents.messaging._security import SecurityConfig
     from otel_agents.messaging._transport import HttpTransport, InProcessTransport, Transport
@@ -96,7 +97,7 @@ _SOURCES: dict[str, str] = {
     "RemoteAgent": "otel_agents.messaging._remote",
     "SecurityConfig": "otel_agents.messaging._security",
     "SecurityError": "otel_agents.messaging._errors",
-    "StatusChange": "otel_agents.messaging._registry",
+    "StatusChange": "otel_agents.messaging._registry_status",
     "SystemClock": "otel_agents.messaging._registry",
     "Transport": "otel_agents.messaging._transport",
     "UnknownAgentError": "otel_agents.messaging._errors",

@@ -28,12 +28,8 @@ from otel_agents.messaging._message import AgentStatus, MessageType
 from otel_agents.messaging._protocol_process import ProtocolProcessing
 from otel_agents.messaging._protocol_send import ProtocolSending
 from otel_agents.messaging._records import DeadLetter, MessageRecord, MessageStatus
-from otel_agents.messaging._registry import (
-    AgentInfo,
-    AgentRegistry,
-    Clock,
-    StatusListener,
-)
+from otel_agents.messaging._registry import AgentInfo, AgentRegistry, Clock
+from otel_agents.messaging._registry_status import StatusListener
 from otel_agents.messaging._transport import Transport, transport_for
 
 __all__ = ["AgentCommunicationProtocol"]

@@ -7,7 +7,9 @@ the shared secret can fill must not grow without limit, nor make ``GET /agents``
 
 Heartbeats are timed on a monotonic clock. An agent that misses ``heartbeat_miss_limit``
 heartbeats in a row is marked offline exactly once (a status change event and a metric); a
-later heartbeat brings it back online. Tests inject a :class:`Clock` instead of sleeping.
+later heartbeat brings it back online (that half, status and heartbeats, is
+:mod:`otel_agents.messaging._registry_status`). Tests inject a :class:`Clock` instead of
+sleeping.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 from otel_agents import semconv as sc
 from otel_agents._audit import audit_log
 from otel_agents._history import BoundedHistory
-from otel_agents._runtime import Clock, FailureLog, SystemClock, failsafe_call
+from otel_agents._runtime import Clock, FailureLog, SystemClock
 from otel_agents.messaging._capabilities import capabilities_wanted, meets, requirements_wanted
 from otel_agents.messaging._errors import (
     DuplicateAgentError,
@@ -33,9 +35,15 @@ from otel_agents.messaging._errors import (
     bad_value,
 )
 from otel_agents.messaging._message import AgentStatus, validate_agent_id
+from otel_agents.messaging._registry_status import (
+    RegistryStatus,
+    StatusChange,
+    StatusListener,
+    coerce_status,
+)
 from otel_agents.messaging._telemetry import MessagingTelemetry
 
-__all__ = ["AgentInfo", "AgentRegistry", "Clock", "StatusChange", "SystemClock"]
+__all__ = ["AgentInfo", "AgentRegistry", "Clock", "SystemClock"]
 
 _logger = logging.getLogger("otel_agents.messaging")
 
@@ -75,22 +83,9 @@ class AgentInfo:
         }
 
 
-@dataclass(frozen=True)
-class StatusChange:
-    """One status change: which agent, from what, to what, why and when (Unix time)."""
-
-    agent_id: str
-    previous: AgentStatus | None
-    status: AgentStatus
-    reason: str
-    timestamp: float
-
-
-StatusListener = Callable[[StatusChange], Any]
-
-
-class AgentRegistry:
-    """Thread-safe registry of agents with heartbeat tracking."""
+class AgentRegistry(RegistryStatus):
+    """Thread-safe registry of agents with heartbeat tracking (status and heartbeats:
+    :class:`~otel_agents.messaging._registry_status.RegistryStatus`)."""
 
     def __init__(
         self,
@@ -274,7 +269,7 @@ class AgentRegistry:
     ) -> list[AgentInfo]:
         wanted = capabilities_wanted(capability)
         required = requirements_wanted(requirements)
-        state = None if status is None else _coerce_status(status)
+        state = None if status is None else coerce_status(status)
         agents = self.agents()
         offered = {c for info in agents for c in info.capabilities}
         missing = [c for c in wanted if c not in offered]
@@ -294,108 +289,6 @@ class AgentRegistry:
             and meets(info.metadata, required)
             and (state is None or info.status is state)
         ]
-
-    # -- status and heartbeats ------------------------------------------------------------------
-    def add_status_listener(self, listener: StatusListener) -> None:
-        """Call ``listener(StatusChange)`` on every status change (failures are logged once)."""
-        self._listeners.append(listener)
-
-    def set_status(self, agent_id: str, status: AgentStatus | str, reason: str = "set") -> None:
-        status = _coerce_status(status)
-        with self._lock:
-            info = self.get(agent_id)
-            previous, info.status, info.missed = info.status, status, False
-        if previous is not status:
-            self._changed(agent_id, previous, status, reason)
-
-    def heartbeat(self, agent_id: str, status: AgentStatus | str | None = None) -> AgentInfo:
-        """Record a heartbeat; an offline agent comes back (``online`` unless ``status``)."""
-        new = None if status is None else _coerce_status(status)
-        with self._lock:
-            info = self.get(agent_id)
-            info.last_heartbeat = self._clock.monotonic()
-            previous = info.status
-            if new is None and previous is AgentStatus.OFFLINE:
-                new = AgentStatus.ONLINE
-            if new is not None:
-                info.status, info.missed = new, False
-        if new is not None and new is not previous:
-            self._changed(agent_id, previous, new, "heartbeat")
-        return info
-
-    def alive(self, agent_id: str) -> AgentInfo:
-        """``agent_id``'s messages are being processed: refresh its heartbeat, and bring it
-        back online only if it was offline for missed heartbeats, never if it was set
-        offline on purpose (its owner took it out; processing is not its say-so)."""
-        with self._lock:
-            info = self.get(agent_id)
-            info.last_heartbeat = self._clock.monotonic()
-            back = info.status is AgentStatus.OFFLINE and info.missed
-            if back:
-                info.status, info.missed = AgentStatus.ONLINE, False
-        if back:
-            self._changed(agent_id, AgentStatus.OFFLINE, AgentStatus.ONLINE, "heartbeat")
-        return info
-
-    def check_heartbeats(self) -> list[str]:
-        """Mark agents that missed too many heartbeats offline; return their ids."""
-        limit = self.heartbeat_interval * self.heartbeat_miss_limit
-        now = self._clock.monotonic()
-        lost: list[tuple[str, AgentStatus]] = []
-        with self._lock:
-            for info in self._agents.values():
-                if info.status is not AgentStatus.OFFLINE and now - info.last_heartbeat > limit:
-                    lost.append((info.agent_id, info.status))
-                    info.status, info.missed = AgentStatus.OFFLINE, True
-        for agent_id, previous in lost:
-            self._changed(agent_id, previous, AgentStatus.OFFLINE, "heartbeat_missed")
-        return [agent_id for agent_id, _ in lost]
-
-    def silent_offline(self, seconds: float) -> list[str]:
-        """The agents offline whose last heartbeat (or registration) is over ``seconds``
-        ago, oldest first."""
-        now = self._clock.monotonic()
-        with self._lock:
-            gone = [
-                info
-                for info in self._agents.values()
-                if info.status is AgentStatus.OFFLINE and now - info.last_heartbeat > seconds
-            ]
-        return [info.agent_id for info in sorted(gone, key=lambda info: info.last_heartbeat)]
-
-    def counts_by_status(self) -> dict[str, int]:
-        """Agents by status, of those this process :attr:`owns` (``agent.registry.agents``)."""
-        counts = dict.fromkeys((s.value for s in AgentStatus), 0)
-        owns = self.owns
-        with self._lock:
-            for info in self._agents.values():
-                if owns is None or owns(info.agent_id):
-                    counts[info.status.value] += 1
-        return counts
-
-    def ages(self) -> list[tuple[str, float]]:
-        now = self._clock.monotonic()
-        with self._lock:
-            return [(i.agent_id, max(0.0, now - i.last_heartbeat)) for i in self._agents.values()]
-
-    def _changed(
-        self, agent_id: str, previous: AgentStatus | None, status: AgentStatus, reason: str
-    ) -> None:
-        change = StatusChange(agent_id, previous, status, reason, self._clock.time())
-        self.status_history.append(change)
-        self._telemetry.status_changes.add(1, {sc.AGENT_STATUS: status.value})
-        _logger.info("agent %s is now %s (%s)", agent_id, status.value, reason)
-        for listener in list(self._listeners):
-            failsafe_call(listener, change, failures=self._listener_failures)
-
-
-def _coerce_status(value: AgentStatus | str) -> AgentStatus:
-    try:
-        return AgentStatus(value)
-    except ValueError:
-        raise bad_value(
-            InvalidMessageError, "status", value, "an AgentStatus", [s.value for s in AgentStatus]
-        ) from None
 
 
 def _check_metadata(metadata: Any, limit: int | None) -> dict[str, Any]:
