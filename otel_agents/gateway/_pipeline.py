@@ -45,7 +45,20 @@ from otel_agents.gateway._history import (
 from otel_agents.gateway._hooks import hook_request, run_after, run_before
 from otel_agents.gateway._middleware import Authenticator, Hook, credential_header
 from otel_agents.gateway._paths import RequestPath, normalise_path
-from otel_agents.gateway._problems import Problem, problem
+from otel_agents.gateway._problems import (
+    BAD_FRAMING,
+    BAD_GATEWAY,
+    BAD_HEADER,
+    BAD_LENGTH,
+    BAD_PATH,
+    BODY_TIMEOUT,
+    BUSY,
+    NOT_FOUND,
+    UNAVAILABLE,
+    UPSTREAM_TIMEOUT,
+    Problem,
+    problem,
+)
 from otel_agents.gateway._proxy import Proxy, response_headers
 from otel_agents.gateway._ratelimit import RateLimiter
 from otel_agents.gateway._relay import relay, server_abort
@@ -60,39 +73,8 @@ MATCH_KEY = "otel_agents.gateway.match"
 SERVICE_ON_SPAN = "otel_agents.gateway.service_on_span"
 
 
-_NOT_FOUND = problem(404, "No service is registered for this path and version.")
-_UNAVAILABLE = problem(503, "The service has no healthy instance right now; retry later.")
-_BAD_GATEWAY = problem(502, "The upstream service could not be reached or answered badly.")
-_TIMEOUT = problem(504, "The upstream service did not answer in time.")
-_BUSY = problem(
-    503,
-    "The gateway's connections to the service are all busy; retry later.",
-    headers=[(b"retry-after", b"1")],
-)
-_BAD_LENGTH = problem(400, "The Content-Length header is not a valid number.")
-_BAD_FRAMING = problem(
-    400,
-    "Send the body with one Content-Length or with Transfer-Encoding: chunked, not both, and "
-    "exactly as long as declared.",
-    headers=[(b"connection", b"close")],
-)
-_BODY_TIMEOUT = problem(
-    408,
-    "The request body did not arrive in time; send it without long pauses.",
-    headers=[(b"connection", b"close")],
-)
 #: Recorded (never sent) for a request whose client went away before its body ended.
 _CLIENT_CLOSED = 499
-_BAD_HEADER = problem(
-    400,
-    "A header name is not an HTTP token, or a header holds a CR, LF or NUL character; the "
-    "gateway does not forward such a request.",
-)
-_BAD_PATH = problem(
-    400,
-    "The path must not contain '.' or '..' segments, an encoded '/', a '\\' or a control "
-    "character.",
-)
 
 
 class Pipeline:
@@ -167,10 +149,10 @@ class Pipeline:
             if exchange.path is None:
                 # A path an upstream could split or resolve differently from the router
                 # would reach another service's path, past that service's auth.
-                await exchange.refuse(_BAD_PATH, semconv.GATEWAY_ERROR_INVALID_PATH)
+                await exchange.refuse(BAD_PATH, semconv.GATEWAY_ERROR_INVALID_PATH)
                 return
             if exchange.match is None:
-                await exchange.refuse(_NOT_FOUND)
+                await exchange.refuse(NOT_FOUND)
                 return
             service_id = exchange.service_id
             if not scope.get(SERVICE_ON_SPAN) and exchange.span.is_recording():
@@ -252,11 +234,11 @@ class Pipeline:
         except BodyTooLarge:
             await exchange.refuse(self._too_large)
         except BodyFraming:
-            await exchange.refuse(_BAD_FRAMING)
+            await exchange.refuse(BAD_FRAMING)
         except ValueError:
-            await exchange.refuse(_BAD_LENGTH)
+            await exchange.refuse(BAD_LENGTH)
         except BodyTimeout:
-            await exchange.refuse(_BODY_TIMEOUT, semconv.GATEWAY_ERROR_REQUEST_TIMEOUT)
+            await exchange.refuse(BODY_TIMEOUT, semconv.GATEWAY_ERROR_REQUEST_TIMEOUT)
         except BodyIncomplete:
             # Nobody is left to answer; 499 (as nginx logs it) marks it in the history.
             exchange.outcome(_CLIENT_CLOSED, semconv.GATEWAY_ERROR_REQUEST_ABORTED)
@@ -271,7 +253,7 @@ class Pipeline:
         service = exchange.match.service
         instance = exchange.instance = self.health.pick(service)
         if instance is None:
-            await exchange.refuse(_UNAVAILABLE, "no_healthy_instance")
+            await exchange.refuse(UNAVAILABLE, "no_healthy_instance")
             return None
         scope = exchange.scope
         # The client's encoding of the very segments that were routed: the version dropped,
@@ -302,13 +284,13 @@ class Pipeline:
                 exchange.body,
             )
         except InvalidRequestHeadError as exc:  # the client's doing; nothing went upstream
-            await exchange.refuse(_BAD_HEADER, exc.error_type)
+            await exchange.refuse(BAD_HEADER, exc.error_type)
         except UpstreamBusyError as exc:  # the gateway's own limit: not the upstream's fault
             self.health.record_passive(service, instance, None)
-            await exchange.refuse(_BUSY, exc.error_type)
+            await exchange.refuse(BUSY, exc.error_type)
         except UpstreamError as exc:
             self.health.record_passive(service, instance, False)
-            failed = _TIMEOUT if isinstance(exc, UpstreamTimeoutError) else _BAD_GATEWAY
+            failed = UPSTREAM_TIMEOUT if isinstance(exc, UpstreamTimeoutError) else BAD_GATEWAY
             await exchange.refuse(failed, exc.error_type)
         return None
 

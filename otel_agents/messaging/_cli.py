@@ -16,26 +16,21 @@ console lines, a bounded stop) is :mod:`._cli_serving`'s.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import ipaddress
-import json
 import logging
 import sys
 from typing import Any
 
 from otel_agents._cli import LOG_LEVELS, bind, port_number
-from otel_agents._errors import ConfigurationError, printable
-from otel_agents._export import redact_url
+from otel_agents._errors import ConfigurationError
 from otel_agents._extras import require
-from otel_agents._service_name import HUB_SERVICE_NAME, default_service_name
-from otel_agents.messaging._cli_serving import serve, shutdown_telemetry
-from otel_agents.messaging._endpoints import check_endpoint
-from otel_agents.messaging._errors import InvalidMessageError
+from otel_agents._service_name import HUB_SERVICE_NAME
+from otel_agents.messaging._cli_send import run_send
+from otel_agents.messaging._cli_serving import serve
 from otel_agents.messaging._message import (
     AgentMessage,
     MessagePriority,
     MessageType,
-    validate_agent_id,
 )
 from otel_agents.messaging._security import SECRET_ENV, SIGNING_KEY_ENV, SecurityConfig
 
@@ -321,75 +316,6 @@ def _is_wildcard(host: str) -> bool:
         return not host or ipaddress.ip_address(host).is_unspecified
     except ValueError:
         return False
-
-
-def run_send(args: argparse.Namespace) -> int:
-    """Send one message through the hub; print its id, then the hub's record of it (JSON)."""
-    for option, agent_id in (("--from", args.sender), ("--to", args.recipient)):
-        try:  # before any network call: a bad id must not register the sender first
-            validate_agent_id(agent_id, option)
-        except InvalidMessageError as exc:
-            print(f"otel-agents send: {exc}", file=sys.stderr)
-            return 2
-    try:  # the hub would refuse it after the sender's first calls: say so before any
-        check_endpoint(args.endpoint, name="--endpoint")
-    except InvalidMessageError as exc:
-        print(f"otel-agents send: {printable(str(exc))}", file=sys.stderr)
-        return 2
-    if args.nats:
-        require("nats", "otel-agents send --nats")
-        from otel_agents.messaging._nats_cli import run_nats_send
-
-        return run_nats_send(args)
-    require("messaging", "otel-agents send")
-    from otel_agents._errors import MessagingError
-    from otel_agents.messaging._errors import UnknownAgentError
-    from otel_agents.messaging._json import loads_strict
-    from otel_agents.messaging._remote import RemoteAgent
-
-    try:
-        payload = loads_strict(args.payload, "the payload")
-    except ValueError as exc:
-        print(f"otel-agents send: payload={args.payload!r:.80} is not JSON: {exc}", file=sys.stderr)
-        return 2
-
-    async def send() -> tuple[str, dict[str, Any]]:
-        sender = RemoteAgent(
-            args.sender,
-            args.sender,
-            [],
-            args.endpoint,
-            args.hub,
-            security=SecurityConfig.from_env(),
-        )
-        try:
-            try:
-                await sender.get_agent(sender.agent_id)
-            except UnknownAgentError:
-                await sender.register()
-                print(f"registered {sender.agent_id} with {redact_url(args.hub)}", file=sys.stderr)
-            message_id = await sender.send_message(
-                args.recipient, args.message_type, payload, args.priority
-            )
-            return message_id, await sender.get_message_status(message_id)
-        finally:
-            await sender.aclose()
-
-    if not args.no_telemetry:  # the send span starts the trace, as in the README
-        import otel_agents
-
-        otel_agents.configure(service_name=default_service_name(args.sender))
-    try:
-        message_id, record = asyncio.run(send())
-    except MessagingError as exc:
-        print(f"otel-agents send: {printable(str(exc))}", file=sys.stderr)
-        return 1
-    finally:
-        if not args.no_telemetry:
-            shutdown_telemetry()
-    print(message_id)
-    print(json.dumps(record))
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
