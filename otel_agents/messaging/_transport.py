@@ -13,20 +13,18 @@ consumes from overrides ``queue``, ``discard`` and ``depths``.
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from opentelemetry import propagate
 
-from otel_agents._errors import ConfigurationError, printable
+from otel_agents._errors import ConfigurationError
 from otel_agents._extras import import_for
 from otel_agents.messaging._errors import DeliveryError
 from otel_agents.messaging._inbox_call import (
     ANSWER_PER_MESSAGE,
     MAX_ANSWER,
-    Answer,
     post,
     post_async,
 )
@@ -35,7 +33,7 @@ from otel_agents.messaging._queues import PriorityMessageQueue
 from otel_agents.messaging._records import DeadLetter, MessageRecord
 from otel_agents.messaging._registry import AgentInfo
 from otel_agents.messaging._security import SecurityConfig
-from otel_agents.messaging._wire import MAX_DETAIL, peer_code
+from otel_agents.messaging._wire import raise_for_delivery, refused_in
 
 if TYPE_CHECKING:
     import httpx
@@ -48,8 +46,6 @@ __all__ = [
     "InProcessTransport",
     "MessageSource",
     "Transport",
-    "raise_for_delivery",
-    "refused_in",
     "size_chunks",
     "transport_for",
 ]
@@ -336,46 +332,6 @@ def size_chunks(sizes: list[int], limit: int | None) -> list[tuple[int, int]]:
         total += size + 1
     chunks.append((start, len(sizes)))
     return chunks
-
-
-def raise_for_delivery(response: Answer, target: str) -> None:
-    """Turn an error answer of an inbox into a :class:`DeliveryError`."""
-    if response.status_code < 400:
-        return
-    status = response.status_code
-    reason, detail = f"http_{status}", response.content[:1200].decode("utf-8", "replace")
-    try:
-        data: Any = json.loads(response.content)
-        if isinstance(data, dict):
-            # The inbox's code is a hub log line's word and a metric attribute: only in
-            # the form of a code (peer_code); its detail is cut and escaped.
-            reason = peer_code(data.get("error", reason), status)
-            detail = str(data.get("detail", detail))
-    except (ValueError, RecursionError):
-        pass
-    detail = printable(detail, MAX_DETAIL)
-    raise DeliveryError(
-        f"{target} refused the message with HTTP {response.status_code} ({reason}): {detail}",
-        reason=reason,
-    )
-
-
-def refused_in(response: Answer) -> dict[str, DeliveryError]:
-    """The per-message refusals of a batch answer ``{"refused": [{message_id, error, detail}]}``."""
-    try:
-        refused = json.loads(response.content).get("refused") or []
-    except (ValueError, AttributeError, RecursionError):
-        return {}
-    if not isinstance(refused, list):
-        return {}
-    return {
-        str(item.get("message_id")): DeliveryError(
-            printable(str(item.get("detail", "refused")), MAX_DETAIL),
-            reason=peer_code(item.get("error", "refused"), response.status_code),
-        )
-        for item in refused
-        if isinstance(item, dict)
-    }
 
 
 #: URL schemes the NATS transport serves.

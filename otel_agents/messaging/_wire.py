@@ -12,14 +12,17 @@ escape sequence or a megabyte there, nor choose new metric series: only a code o
 :data:`PEER_CODES` (what a hub or an inbox of this package answers) is kept; anything else,
 however well formed, is ``http_<status>``. Otherwise one registered inbox answering
 thousands of made-up codes fills the SDK's cardinality limit, and later genuine failures
-are counted under ``otel.metric.overflow``.
+are counted under ``otel.metric.overflow``. :func:`raise_for_delivery` and
+:func:`refused_in` read an inbox's answer (one message, or a batch's refusals) that way.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Any
+from typing import Any, Protocol
 
+from otel_agents._errors import printable
 from otel_agents.messaging import _errors as e
 
 __all__ = [
@@ -29,6 +32,8 @@ __all__ = [
     "WIRE_ERRORS",
     "from_wire",
     "peer_code",
+    "raise_for_delivery",
+    "refused_in",
     "to_wire",
 ]
 
@@ -123,3 +128,54 @@ def peer_code(code: Any, status: int) -> str:
     if isinstance(code, str) and (code in PEER_CODES or CODE_PATTERN.fullmatch(code)):
         return code
     return f"http_{status}"
+
+
+class Answer(Protocol):
+    """A peer's HTTP answer, read whole (the inbox client's ``Answer``)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+
+# -- an inbox's answer, read as errors (the hub's side of the wire) ----------------------------
+def raise_for_delivery(response: Answer, target: str) -> None:
+    """Turn an error answer of an inbox into a :class:`e.DeliveryError`."""
+    if response.status_code < 400:
+        return
+    status = response.status_code
+    reason, detail = f"http_{status}", response.content[:1200].decode("utf-8", "replace")
+    try:
+        data: Any = json.loads(response.content)
+        if isinstance(data, dict):
+            # The inbox's code is a hub log line's word and a metric attribute: only in
+            # the form of a code (peer_code); its detail is cut and escaped.
+            reason = peer_code(data.get("error", reason), status)
+            detail = str(data.get("detail", detail))
+    except (ValueError, RecursionError):
+        pass
+    detail = printable(detail, MAX_DETAIL)
+    raise e.DeliveryError(
+        f"{target} refused the message with HTTP {response.status_code} ({reason}): {detail}",
+        reason=reason,
+    )
+
+
+def refused_in(response: Answer) -> dict[str, e.DeliveryError]:
+    """The per-message refusals of a batch answer ``{"refused": [{message_id, error, detail}]}``."""
+    try:
+        refused = json.loads(response.content).get("refused") or []
+    except (ValueError, AttributeError, RecursionError):
+        return {}
+    if not isinstance(refused, list):
+        return {}
+    return {
+        str(item.get("message_id")): e.DeliveryError(
+            printable(str(item.get("detail", "refused")), MAX_DETAIL),
+            reason=peer_code(item.get("error", "refused"), response.status_code),
+        )
+        for item in refused
+        if isinstance(item, dict)
+    }
