@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from contextvars import ContextVar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -19,11 +20,12 @@ from opentelemetry import trace
 from opentelemetry.trace import Span
 
 from otel_agents import semconv
+from otel_agents._export import is_secret_key
 
 if TYPE_CHECKING:
     from otel_agents._profiler import PerformanceProfiler
 
-__all__ = ["Profile"]
+__all__ = ["Profile", "span_attributes"]
 
 _perf_counter = time.perf_counter
 
@@ -38,6 +40,20 @@ _open_lock = threading.Lock()
 #: context, and ends nothing; so it costs a flag read and one context-variable read.
 _Quiet = tuple["Profile", "_Quiet | None", bool]
 _quiet: ContextVar[_Quiet | None] = ContextVar("otel_agents_profile_quiet", default=None)
+
+
+def span_attributes(name: str, context: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A block's span attributes: its name, and the string, number and bool values of
+    ``context`` as ``agent.context.<key>`` (``operation``: ``agent.operation``), leaving out
+    keys that may name a credential."""
+    attributes: dict[str, Any] = {semconv.AGENT_PROFILE_NAME: name}
+    for key, value in (context or {}).items():
+        key = str(key)
+        if isinstance(value, str | bool | int | float) and not is_secret_key(key):
+            attributes[
+                semconv.CONTEXT_KEY_ATTRIBUTES.get(key, semconv.AGENT_CONTEXT_PREFIX + key)
+            ] = value
+    return attributes
 
 
 class Profile:

@@ -41,9 +41,9 @@ from otel_agents import semconv
 from otel_agents._config_params import Source, resolve, resolve_mapping
 from otel_agents._errors import invalid_type
 from otel_agents._exception_events import error_status, record_exception
-from otel_agents._export import export_envelope, is_secret_key, write_json_atomic
+from otel_agents._export import export_envelope, write_json_atomic
 from otel_agents._history import BoundedHistory, TimeRange, summarize
-from otel_agents._profile_block import Profile as _Profile
+from otel_agents._profile_block import Profile as _Profile, span_attributes
 from otel_agents._profiled_generators import NOT_ERRORS, wrap_async_generator, wrap_generator
 from otel_agents._profiler_metrics import CustomMetricRecord, CustomMetrics
 from otel_agents._runtime import BoundedCache, PeriodicThread
@@ -78,17 +78,6 @@ class ProfileRecord(NamedTuple):
 
 def _error_type(exc: BaseException) -> str:
     return type(exc).__qualname__
-
-
-def _span_attributes(name: str, context: Mapping[str, Any] | None) -> dict[str, Any]:
-    attributes: dict[str, Any] = {semconv.AGENT_PROFILE_NAME: name}
-    for key, value in (context or {}).items():
-        key = str(key)
-        if isinstance(value, str | bool | int | float) and not is_secret_key(key):
-            attributes[
-                semconv.CONTEXT_KEY_ATTRIBUTES.get(key, semconv.AGENT_CONTEXT_PREFIX + key)
-            ] = value
-    return attributes
 
 
 class PerformanceProfiler:
@@ -293,7 +282,7 @@ class PerformanceProfiler:
         if context is not None and not isinstance(context, Mapping):
             raise invalid_type("context", context, "a dict or None")
         if context:
-            return _Profile(self, profile_name, _span_attributes(profile_name, context))
+            return _Profile(self, profile_name, span_attributes(profile_name, context))
         return self._blocks.put(profile_name, _Profile(self, profile_name))
 
     # -- views -----------------------------------------------------------------------------
