@@ -43,7 +43,7 @@ from otel_agents._errors import invalid_type
 from otel_agents._exception_events import error_status, record_exception
 from otel_agents._export import export_envelope, write_json_atomic
 from otel_agents._history import BoundedHistory, TimeRange, summarize
-from otel_agents._profile_block import Profile as _Profile, span_attributes
+from otel_agents._profile_block import Profile as _Profile, detach_here, span_attributes
 from otel_agents._profiled_generators import NOT_ERRORS, wrap_async_generator, wrap_generator
 from otel_agents._profiler_metrics import CustomMetricRecord, CustomMetrics
 from otel_agents._runtime import BoundedCache, PeriodicThread
@@ -63,7 +63,6 @@ _INTERNAL = SpanKind.INTERNAL
 _perf_counter = time.perf_counter
 _wall_clock = time.time
 _attach = otel_context.attach
-_detach = otel_context.detach
 _set_span_in_context = trace.set_span_in_context
 
 
@@ -121,6 +120,7 @@ class PerformanceProfiler:
         )
         self._system = SystemReader()
         self._custom = CustomMetrics(self.max_history, time.time)
+        self._names: BoundedCache[str, dict[str, Any]] = BoundedCache(1024)
         self._blocks: BoundedCache[str, _Profile] = BoundedCache(1024)
         self._snapshot_worker = PeriodicThread(
             self.snapshot_interval,
@@ -166,7 +166,7 @@ class PerformanceProfiler:
                 span.set_attribute(semconv.ERROR_TYPE, error_type)
                 span.set_status(error_status(exc))
         if token is not None:
-            _detach(token)  # type: ignore[arg-type]
+            detach_here(token)
         span.end()
         self._duration.record(duration, metric_attributes)
         self.history.append(ProfileRecord(name, _wall_clock(), duration, error_type))
@@ -272,18 +272,28 @@ class PerformanceProfiler:
                 attributes.
         """
         if context is None and type(profile_name) is str:
-            # One shared block per name (entries may overlap): ``with profile("x")``
-            # allocates none, and a name seen before costs one dict lookup.
-            found = self._blocks.get(profile_name)
-            if found is not None:
-                return found
+            # On: a block of its own per call (its exit ends its own span wherever it runs,
+            # in a generator's context copy too). Off: one shared block per name, no alloc.
+            if not self._enabled:
+                found = self._blocks.get(profile_name)
+                if found is not None:
+                    return found
+            else:
+                attributes = self._names.get(profile_name)
+                if attributes is not None:
+                    return _Profile(self, profile_name, None, attributes)
         if not isinstance(profile_name, str):
             raise invalid_type("profile_name", profile_name, "a string")
         if context is not None and not isinstance(context, Mapping):
             raise invalid_type("context", context, "a dict or None")
         if context:
             return _Profile(self, profile_name, span_attributes(profile_name, context))
-        return self._blocks.put(profile_name, _Profile(self, profile_name))
+        attributes = self._names.get(profile_name) or self._names.put(
+            profile_name, {semconv.AGENT_PROFILE_NAME: profile_name}
+        )
+        if not self._enabled:
+            return self._blocks.put(profile_name, _Profile(self, profile_name, None, attributes))
+        return _Profile(self, profile_name, None, attributes)
 
     # -- views -----------------------------------------------------------------------------
     def get_system_metrics(self) -> dict[str, Any]:

@@ -8,8 +8,10 @@ False``, and one made while disabled recorded nothing after re-enabling.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
+from collections.abc import Iterator
 
 import pytest
 from opentelemetry import trace
@@ -136,12 +138,78 @@ def test_a_disabled_entry_in_one_thread_never_ends_an_open_entry_of_another(
     assert seen[1] is not seen[0]  # A's context was restored by its own exit
 
 
-def test_profile_returns_one_shared_block_per_name_without_context(
-    profiler: PerformanceProfiler,
-) -> None:
-    assert profiler.profile("a") is profiler.profile("a")
-    assert profiler.profile("a") is not profiler.profile("b")
+def test_profile_returns_a_block_of_its_own_per_call(profiler: PerformanceProfiler) -> None:
+    """A ``with profiler.profile(name)`` ends its own span wherever its exit runs: blocks
+    of one name are not shared between concurrent requests."""
+    assert profiler.profile("a") is not profiler.profile("a")
     assert profiler.profile("a", {"operation": "x"}) is not profiler.profile("a")
+
+
+def _stream(profiler: PerformanceProfiler) -> Iterator[str]:
+    with profiler.profile("render"):
+        yield "a"
+        yield "b"
+
+
+def _serve_in_context_copies(profiler: PerformanceProfiler) -> None:
+    """Step a profiled generator one item at a time, each in a fresh context copy, as
+    Starlette's ``StreamingResponse`` does (``iterate_in_threadpool``)."""
+    stream = _stream(profiler)
+    for _ in range(3):
+        try:
+            contextvars.copy_context().run(next, stream)
+        except StopIteration:
+            break
+
+
+def test_a_generator_stepped_in_context_copies_ends_its_span_after_a_toggle(
+    telemetry: TelemetryCapture, profiler: PerformanceProfiler, caplog: pytest.LogCaptureFixture
+) -> None:
+    profiler.profiling_enabled = False
+    with profiler.profile("render"):
+        pass
+    profiler.profiling_enabled = True
+    for _ in range(20):
+        _serve_in_context_copies(profiler)
+
+    assert [s.name for s in telemetry.spans()] == ["render"] * 20  # every span ended
+    assert _counts(profiler) == {"render": 20}
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []  # no detach errors
+    assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+def test_a_generator_exiting_in_a_context_copy_never_ends_another_threads_span(
+    telemetry: TelemetryCapture, profiler: PerformanceProfiler, caplog: pytest.LogCaptureFixture
+) -> None:
+    entered, generator_done = threading.Event(), threading.Event()
+    after: list[object] = []
+
+    def request_b() -> None:  # another request of the same name, on its own thread
+        with profiler.profile("render"):
+            entered.set()
+            assert generator_done.wait(DEADLINE)
+            assert telemetry.spans() == [] or len(telemetry.spans()) == 1
+        after.append(trace.get_current_span())
+
+    stream = _stream(profiler)
+    contextvars.copy_context().run(next, stream)  # the generator enters "render"
+    thread = threading.Thread(target=request_b)
+    thread.start()
+    try:
+        assert entered.wait(DEADLINE)
+        for _ in range(2):  # the next item, then the end: the generator exits "render"
+            try:
+                contextvars.copy_context().run(next, stream)
+            except StopIteration:
+                break
+        assert len(telemetry.spans()) == 1  # the generator's own span, not B's
+    finally:
+        generator_done.set()
+        thread.join(DEADLINE)
+    assert not thread.is_alive()
+    assert after == [trace.INVALID_SPAN]  # B's exit restored B's context
+    assert len(telemetry.spans()) == 2
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 def test_a_disabled_exit_never_ends_an_entry_another_thread_made_after_a_toggle(
