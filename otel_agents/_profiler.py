@@ -258,10 +258,9 @@ class PerformanceProfiler:
     def profile(self, profile_name: str, context: Mapping[str, Any] | None = None) -> _Profile:
         """A context manager (``with`` or ``async with``) that profiles its block.
 
-        The object may be kept and shared, e.g. a module-level ``step =
-        profiler.profile("step")`` entered by several tasks or threads at once, or nested in
-        itself: each entry is its own span and profile, recorded if ``profiling_enabled``
-        is on when the block is entered (not when it was made).
+        Each entry is its own span and profile, recorded if ``profiling_enabled`` is on when
+        the block is entered (not when it was made); a kept block (``step = profile("s")``)
+        may be entered again, nested, or by several tasks or threads at once.
 
         Args:
             profile_name: the span and profile name.
