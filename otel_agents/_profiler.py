@@ -19,9 +19,8 @@ credential-like values) and re-raised unchanged. Cancellation, ``KeyboardInterru
 generator closed early are not failures: the span ends normally. Recent profiles and periodic
 system snapshots stay in bounded histories for :meth:`get_profiling_summary`.
 
-The hot path starts the span, attaches its context and ends it directly (no
-``start_as_current_span`` generator), so a profiled call costs no more than a hand-written
-span plus one histogram record.
+The hot path starts, attaches and ends the span directly: a profiled call costs no more
+than a hand-written span plus one histogram record.
 """
 
 from __future__ import annotations
