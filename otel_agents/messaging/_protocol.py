@@ -178,6 +178,8 @@ class AgentCommunicationProtocol(ProtocolSending, ProtocolProcessing):
         return self.registry.check_heartbeats()
 
     def add_status_listener(self, listener: StatusListener) -> None:
+        """Call ``listener(StatusChange)`` on every agent status change, in the order the
+        statuses changed (see :meth:`AgentRegistry.add_status_listener`)."""
         self.registry.add_status_listener(listener)
 
     def register_handler(
