@@ -213,24 +213,31 @@ class PeriodicThread:
         self.failures = FailureLog(logger, f"{name}: %s; it keeps running (logged once)")
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
 
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
-        if self.running:
-            return
-        self._stopping = threading.Event()  # a fresh one: an old thread still sees its own
-        self._thread = threading.Thread(
-            target=self._run, args=(self._stopping,), name=self.name, daemon=True
-        )
-        self._thread.start()
+        # Check and start under one lock: callers race here (every register_agent() of a
+        # protocol starts its heartbeat monitor), and two that both saw "not running" would
+        # start two threads, of which stop() ends only the one it still knows.
+        with self._lock:
+            if self.running:
+                return
+            self._stopping = threading.Event()  # a fresh one: an old thread sees its own
+            self._thread = threading.Thread(
+                target=self._run, args=(self._stopping,), name=self.name, daemon=True
+            )
+            self._thread.start()
 
     def stop(self, timeout: float | None = 5.0) -> None:
         """Signal the thread and wait up to ``timeout`` seconds for it to end."""
-        self._stopping.set()
-        thread, self._thread = self._thread, None
+        with self._lock:
+            self._stopping.set()
+            thread, self._thread = self._thread, None
+        # Joined outside the lock: work that calls start() must not wait on this stop().
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
 

@@ -96,6 +96,86 @@ def test_periodic_thread_stop_joins_and_can_restart() -> None:
     assert work.runs == 2  # once per start, the hour-long interval never elapsed
 
 
+class _ProbeLock:
+    """A lock that sets ``contended`` when a thread has to wait for it."""
+
+    def __init__(self, contended: threading.Event) -> None:
+        self._lock = threading.Lock()
+        self.contended = contended
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            self.contended.set()
+            self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+class _HeldStarter(PeriodicThread):
+    """Holds the first starter just after its "not running" check until a second caller
+    has got as far as it can: into the lock, past the check itself, or through stop()."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(3600.0, lambda: None, name=name, logger=_logger)
+        self.second_arrived = threading.Event()
+        self.first_checked = threading.Event()
+        self._lock = _ProbeLock(self.second_arrived)  # type: ignore[assignment]
+        self.checks = 0
+
+    @property
+    def running(self) -> bool:
+        answer = super().running
+        self.checks += 1
+        if self.checks == 1:
+            self.first_checked.set()
+            self.second_arrived.wait(DEADLINE)
+        elif self.checks == 2:
+            self.second_arrived.set()
+        return answer
+
+
+def _threads_named(name: str) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == name and t.is_alive()]
+
+
+def _run_while_first_start_is_held(worker: _HeldStarter, second: threading.Thread) -> None:
+    first = threading.Thread(target=worker.start)
+    first.start()
+    assert worker.first_checked.wait(DEADLINE)
+    second.start()
+    first.join(DEADLINE)
+    second.join(DEADLINE)
+    assert not first.is_alive()
+    assert not second.is_alive()
+
+
+def test_concurrent_starts_of_a_periodic_thread_start_one_thread() -> None:
+    """Two callers that both find it not running start one thread, which stop() ends."""
+    worker = _HeldStarter("test-two-starts")
+    try:
+        _run_while_first_start_is_held(worker, threading.Thread(target=worker.start))
+        assert len(_threads_named("test-two-starts")) == 1
+    finally:
+        worker.stop()
+    assert _threads_named("test-two-starts") == []
+
+
+def test_a_stop_racing_a_start_ends_the_thread_that_start_makes() -> None:
+    """stop() during a start() waits for it, then ends the new thread: none is left."""
+    worker = _HeldStarter("test-start-stop")
+
+    def stop() -> None:
+        worker.stop()
+        worker.second_arrived.set()  # without a lock, stop() never waits: let start go on
+
+    try:
+        _run_while_first_start_is_held(worker, threading.Thread(target=stop))
+        assert _threads_named("test-start-stop") == []
+    finally:
+        worker.stop()
+
+
 class _Owner:
     """An object whose periodic work has no effect outside it (a tracker's snapshots)."""
 

@@ -7,10 +7,10 @@ handlers run. So the hub keeps every message it delivered to an agent that regis
 ran, see :mod:`otel_agents.messaging._reports`). A message not acknowledged within
 ``ack_timeout`` seconds is delivered again (the inbox drops a copy it already has and
 re-reports its outcome); a failed redelivery waits ``retry_backoff`` seconds, doubling with
-each attempt up to 60 s. After
-``max_delivery_attempts`` deliveries, or once the message expired or its recipient was
-unregistered, it is parked in a bounded dead-letter store (``GET /dead-letters``), counted in
-``agent.message.dead_lettered`` and its record says ``dead_lettered`` and why.
+each attempt up to 60 s. After ``max_delivery_attempts`` deliveries, or once the message
+expired or its recipient was unregistered, it is parked in a bounded dead-letter store
+(``GET /dead-letters``), counted in ``agent.message.dead_lettered`` and its record says
+``dead_lettered`` and why.
 
 The pending messages are bounded: at most ``max_pending_deliveries`` in all,
 ``max_pending_per_agent`` for one recipient and ``max_pending_bytes`` of JSON in all. Past
@@ -308,6 +308,12 @@ class DeliveryTracker:
 
         await asyncio.gather(*(worker() for _ in range(min(len(due), MAX_CONCURRENT_REDELIVERIES))))
 
+    def _current(self, pending: _Pending) -> bool:
+        """Whether the hub still waits for this very entry: a round takes its due list once,
+        then awaits while reports settle entries and resends replace them (as in _bury)."""
+        with self._lock:
+            return self._pending.get(pending.message.message_id) is pending
+
     async def _retry(self, pending: _Pending) -> None:
         message = pending.message
         protocol = self.protocol
@@ -315,21 +321,20 @@ class DeliveryTracker:
             self._bury(pending, "expired", "the message expired before it was processed")
             return
         if pending.attempts >= self.max_attempts:
+            reason, error = pending.last_reason or "delivery_failed", pending.last_error
             if pending.accepted:
-                reason, error = (
-                    "no_ack",
-                    (
-                        f"delivered {pending.attempts} times but the recipient never reported it "
-                        f"processed within ack_timeout={self.ack_timeout:g} s"
-                    ),
+                reason = "no_ack"
+                error = (
+                    f"delivered {pending.attempts} times but the recipient never reported it "
+                    f"processed within ack_timeout={self.ack_timeout:g} s"
                 )
-            else:
-                reason, error = pending.last_reason or "delivery_failed", pending.last_error
             self._bury(pending, reason, error)
             return
         recipient = protocol.registry.lookup(message.recipient_id)
         if recipient is None:
             self._bury(pending, "recipient_unregistered", "the recipient is no longer registered")
+            return
+        if not self._current(pending):  # reported or resent since the round began
             return
         pending.attempts += 1
         self._redelivered.add(1, {sc.MESSAGING_DESTINATION_NAME: message.recipient_id})
@@ -358,8 +363,9 @@ class DeliveryTracker:
             self.protocol.clock.time(),
         )
         with self._lock:
-            if self._untrack(message.message_id) is None:
-                return  # acknowledged meanwhile
+            if self._pending.get(message.message_id) is not pending:
+                return  # reported meanwhile, or resent: a fresh entry is not ours to bury
+            self._untrack(message.message_id)
             self._dead[message.message_id] = letter
             while len(self._dead) > self.max_dead_letters:
                 self._dead.popitem(last=False)

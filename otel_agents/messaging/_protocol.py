@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,9 @@ class AgentCommunicationProtocol(ProtocolSending, ProtocolProcessing):
             weak=True,
         )
         self._stopped = False
+        # Orders register_agent()'s "not stopped, so start the monitor" against stop(): a
+        # registration racing stop() must not start a monitor after stop() stopped it.
+        self._lifecycle = threading.Lock()
         self.telemetry.observe(queue_depth=self.transport.depths)
 
     # -- registry (the seed's API) -------------------------------------------------------------
@@ -110,8 +114,9 @@ class AgentCommunicationProtocol(ProtocolSending, ProtocolProcessing):
         # Heartbeats mean nothing unless someone checks them: from the first registration
         # on, a daemon thread does (config ``heartbeat_monitor``), so a silent agent goes
         # offline without the user having to know about start().
-        if self.config["heartbeat_monitor"] and not self._stopped:
-            self._monitor.start()
+        with self._lifecycle:
+            if self.config["heartbeat_monitor"] and not self._stopped:
+                self._monitor.start()
         return info
 
     def unregister_agent(
@@ -178,6 +183,8 @@ class AgentCommunicationProtocol(ProtocolSending, ProtocolProcessing):
         return self.registry.check_heartbeats()
 
     def add_status_listener(self, listener: StatusListener) -> None:
+        """Call ``listener(StatusChange)`` on every agent status change, in the order the
+        statuses changed (see :meth:`AgentRegistry.add_status_listener`)."""
         self.registry.add_status_listener(listener)
 
     def register_handler(
@@ -261,11 +268,14 @@ class AgentCommunicationProtocol(ProtocolSending, ProtocolProcessing):
         Registering an agent already does this (config ``heartbeat_monitor``, default on);
         call it yourself only with ``heartbeat_monitor`` off. Safe to call twice.
         """
-        self._stopped = False
-        self._monitor.start()
+        with self._lifecycle:
+            self._stopped = False
+            self._monitor.start()
 
     def stop(self) -> None:
         """Stop the heartbeat thread and close the transport. Safe to call twice."""
-        self._stopped = True
+        with self._lifecycle:
+            self._stopped = True
+        # Joined outside the lock: the monitor's listeners may register agents meanwhile.
         self._monitor.stop(timeout=5)
         self.transport.close()

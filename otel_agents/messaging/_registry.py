@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ from otel_agents.messaging._errors import (
 )
 from otel_agents.messaging._message import AgentStatus, validate_agent_id
 from otel_agents.messaging._registry_status import (
+    MAX_UNDELIVERED,
     RegistryStatus,
     StatusChange,
     StatusListener,
@@ -113,6 +115,11 @@ class AgentRegistry(RegistryStatus):
         self.status_history: BoundedHistory[StatusChange] = BoundedHistory(
             max_status_history, lambda change: change.timestamp
         )
+        # Changes recorded but not yet given to the listeners (see _registry_status).
+        self._undelivered: deque[StatusChange] = deque(maxlen=MAX_UNDELIVERED)
+        self._delivering = False
+        #: Status changes the listeners never got: they fell behind by MAX_UNDELIVERED.
+        self.dropped_status_changes = 0
         #: Which agents this process counts in ``agent.registry.agents`` (None: every one).
         #: A NATS transport mirrors the whole shared registry into every process: each
         #: process counts only the agents it runs, so summing the gauge over processes
@@ -180,6 +187,9 @@ class AgentRegistry(RegistryStatus):
         with self._lock:
             existing, moved = self._admit(agent_id, endpoint, may_move)
             self._agents[agent_id] = info
+            previous = None if existing is None else existing.status
+            if previous is not AgentStatus.ONLINE:
+                self._changed(agent_id, previous, AgentStatus.ONLINE, "registered")
         self._telemetry.registrations.add(1)
         audit_log().record(
             sc.AUDIT_AGENT_REGISTER,
@@ -192,9 +202,7 @@ class AgentRegistry(RegistryStatus):
                 "capabilities": len(info.capabilities),
             },
         )
-        previous = None if existing is None else existing.status
-        if previous is not AgentStatus.ONLINE:
-            self._changed(agent_id, previous, AgentStatus.ONLINE, "registered")
+        self._deliver()
         return info
 
     def _admit(self, agent_id: str, endpoint: str, may_move: bool) -> tuple[AgentInfo | None, bool]:
@@ -229,6 +237,7 @@ class AgentRegistry(RegistryStatus):
         with self._lock:
             info = self.get(agent_id)
             del self._agents[agent_id]
+            self._changed(agent_id, info.status, AgentStatus.OFFLINE, reason)
         by_itself = reason == "unregistered"
         audit_log().record(
             sc.AUDIT_AGENT_UNREGISTER,
@@ -237,7 +246,7 @@ class AgentRegistry(RegistryStatus):
             client_address=client_address,
             details=None if by_itself else {"reason": reason},
         )
-        self._changed(agent_id, info.status, AgentStatus.OFFLINE, reason)
+        self._deliver()
         return info
 
     def get(self, agent_id: str, parameter: str = "agent_id") -> AgentInfo:

@@ -13,12 +13,14 @@ from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
 
+from otel_agents import semconv as sc
 from otel_agents.messaging import AgentCommunicationProtocol, AgentMessage, MessageStatus
 from otel_agents.messaging._delivery import MAX_BACKOFF, DeliveryTracker
 from otel_agents.messaging._errors import DeliveryError
 from otel_agents.messaging._message import new_message
 from otel_agents.messaging._registry import AgentInfo
 from otel_agents.messaging._transport import Transport
+from otel_agents.testing import TelemetryCapture
 from tests.messaging.conftest import FakeClock
 
 ACK_TIMEOUT = 10.0
@@ -145,3 +147,57 @@ def test_a_report_arriving_during_a_redelivery_round_keeps_its_message_processed
     assert [letter.message_id for letter in tracker.dead_letters()] == [expired.message_id]
     assert _status(comm, expired) is MessageStatus.DEAD_LETTERED
     assert tracker.pending() == 1  # the first, redelivered, waits for its report again
+
+
+def _redelivered(telemetry: TelemetryCapture) -> float:
+    return sum(p.value for p in telemetry.points(sc.AGENT_MESSAGE_REDELIVERED.name))
+
+
+def test_a_message_reported_during_a_round_is_not_redelivered_nor_counted(
+    make_comm: Any, clock: FakeClock, telemetry: TelemetryCapture
+) -> None:
+    """The round takes all three as due; while it redelivers the first, the worker reports
+    the third processed: the round redelivers and counts the first two only."""
+    comm, tracker, inbox = _hub(make_comm, clock)
+    first, second, third = (_delivered(comm, tracker, clock) for _ in range(3))
+
+    def worker_reports_third(message: AgentMessage) -> None:
+        if message.message_id == first.message_id:
+            assert tracker.acknowledge(third.message_id, "worker", "processed", None)
+
+    inbox.on_delivery = worker_reports_third
+    clock.advance(ACK_TIMEOUT + 1)
+    asyncio.run(tracker.tick())
+
+    assert [message_id for message_id, _ in inbox.calls] == [first.message_id, second.message_id]
+    assert _redelivered(telemetry) == 2
+    assert _status(comm, third) is MessageStatus.PROCESSED
+    assert tracker.pending() == 2
+    assert tracker.pending_bytes() == len(first.to_wire()) + len(second.to_wire())
+
+
+def test_a_message_resent_during_a_round_stays_pending_not_dead_lettered(
+    make_comm: Any, clock: FakeClock, telemetry: TelemetryCapture
+) -> None:
+    """The round takes the second as due for the dead-letter store (its last attempt was
+    made); while it redelivers the first, the sender resends the second and its inbox
+    accepts it: that fresh delivery waits for its report, with its own attempts."""
+    comm, tracker, inbox = _hub(make_comm, clock)
+    first, second = (_delivered(comm, tracker, clock) for _ in range(2))
+    tracker._pending[second.message_id].attempts = 3  # max_delivery_attempts: all made
+
+    def sender_resends_second(message: AgentMessage) -> None:
+        if message.message_id == first.message_id:
+            tracker.delivered(second)  # the hub delivered the resent message afresh
+
+    inbox.on_delivery = sender_resends_second
+    clock.advance(ACK_TIMEOUT + 1)
+    asyncio.run(tracker.tick())
+
+    assert tracker.dead_letters() == []
+    assert sc.AGENT_MESSAGE_DEAD_LETTERED.name not in telemetry.metrics()
+    assert _status(comm, second) is MessageStatus.DELIVERED
+    assert tracker.pending() == 2
+    assert tracker._pending[second.message_id].attempts == 1
+    assert tracker.pending_bytes() == len(first.to_wire()) + len(second.to_wire())
+    assert _redelivered(telemetry) == 1  # the first only
