@@ -15,11 +15,9 @@ expired or its recipient was unregistered, it is parked in a bounded dead-letter
 The pending messages are bounded: at most ``max_pending_deliveries`` in all,
 ``max_pending_per_agent`` for one recipient and ``max_pending_bytes`` of JSON in all. Past
 any, the hub refuses a new message for a reporting agent before delivering it
-(:meth:`DeliveryTracker.admit`: ``503 queue_full``, the sender's
-:class:`~otel_agents.messaging.QueueFullError` says which limit), rather than dead-letter
-older ones: an agent that accepts but never reports fills its own share and stalls only its
-own senders. The check runs before delivery, so concurrent requests may pass a limit by the
-messages they carry (one request cannot).
+(:meth:`DeliveryTracker.admit`: ``503 queue_full`` naming the limit) rather than
+dead-letter older ones: an agent that accepts but never reports stalls only its own senders.
+Concurrent requests may pass a limit by the messages they carry (one request cannot).
 
 A pending message is held as its JSON (made once, when it is admitted) plus its envelope
 without payload, and redelivered as that JSON, never parsed again: a payload parsed into
