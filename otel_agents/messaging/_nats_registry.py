@@ -11,8 +11,8 @@ registry's own heartbeat check then marks silent agents offline, as in process.
 A value from the bucket is input from the network: it is parsed strictly and bounded in size,
 and a bad one is skipped (logged once per key), never trusted.
 
-The transport watches through :class:`Mirror`, which keeps the agents this process runs
-registered when another process deletes their entries.
+The transport watches through :class:`Mirror`: the entries of the agents this process runs
+are decided by this process, whoever deletes them or puts something else under their keys.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import deque
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from otel_agents._errors import MessagingError
@@ -143,25 +145,96 @@ class KvRegistry:
 
 
 class Mirror(KvRegistry):
-    """The bucket watch, except that an entry of an agent this process registered and still
-    runs, deleted by another process (an operator's ``unregister_agent``, an old instance),
-    stays in this process's registry: its next heartbeat puts the entry back, so the agent
-    is found again rather than lost for good while it still serves."""
+    """The bucket watch, except for the agents this process registered and still runs: their
+    entries are decided here, not by whoever writes to the bucket.
+
+    * An entry deleted by another process (an operator's ``unregister_agent``, an old
+      instance) stays in this process's registry: its next heartbeat puts the entry back,
+      so the agent is found again rather than lost for good while it still serves.
+    * An entry put by another process (a forgery: another name, endpoint, capabilities or
+      ``offline``) is not applied here, and this process's own entry is put back at once,
+      so the other processes see the real one again.
+    """
 
     def __init__(self, kv: Any, registry: AgentRegistry, transport: NatsTransport) -> None:
         super().__init__(kv, registry)
         self.transport = transport
         self._said: set[str] = set()
+        self._forged: set[str] = set()
+        #: The last values this process put per agent: their echoes are not forgeries.
+        self._ours: dict[str, deque[bytes]] = {}
+        self._putting: set[asyncio.Future[Any]] = set()
+
+    def put(self, info: AgentInfo) -> Coroutine[Any, Any, Any]:
+        """The put of ``info``'s entry, remembered so that the watch knows its echo."""
+        value = entry_of(info)
+        if info.agent_id in self._ours or len(self._ours) < _SAID:
+            self._ours.setdefault(info.agent_id, deque(maxlen=_ECHOES)).append(value)
+        return self.kv.put(self.transport.names.group(info.agent_id), value)
+
+    def _local(self, key: str) -> str | None:
+        """The agent this process runs whose key ``key`` is, if any."""
+        group = self.transport.names.group
+        return next((agent for agent in list(self.transport.local) if group(agent) == key), None)
+
+    def _apply(self, key: str, value: bytes | None, operation: Any) -> None:
+        agent_id = self._local(key)
+        if agent_id is None:
+            super()._apply(key, value, operation)
+        elif operation in ("DEL", "PURGE") or value is None:
+            self._gone(key)
+        else:
+            self._own(agent_id, value)
+
+    def _own(self, agent_id: str, value: bytes) -> None:
+        """A put under the key of an agent this process runs: anything but its own entry is
+        overwritten with it (a stale echo of an earlier put of ours, silently)."""
+        info = self.registry.lookup(agent_id)
+        if info is None:
+            return  # being unregistered
+        current = entry_of(info)
+        if value == current:
+            return
+        if value not in self._ours.get(agent_id, ()) and _first(self._forged, agent_id):
+            _logger.warning(
+                "another process put an entry for %r (run by this process) into the agents "
+                "bucket: ignored here, and this process's entry is put back (logged once)",
+                agent_id,
+            )
+        putting = asyncio.ensure_future(self.put(info))
+        self._putting.add(putting)
+        putting.add_done_callback(self._put_done)
+
+    def _put_done(self, putting: asyncio.Future[Any]) -> None:
+        self._putting.discard(putting)
+        if not putting.cancelled() and putting.exception() is not None:
+            _logger.debug("putting an agent's entry back failed: %r", putting.exception())
+
+    def forget(self, agent_id: str) -> None:
+        """``agent_id`` is no longer run here."""
+        self._ours.pop(agent_id, None)
 
     def _gone(self, key: str) -> None:
-        for agent_id in self.transport.local:
-            if self.transport.names.group(agent_id) == key:
-                if agent_id not in self._said:
-                    self._said.add(agent_id)
-                    _logger.warning(
-                        "the registry entry of %r (run by this process) was deleted by another "
-                        "process: it is put back at the agent's next heartbeat",
-                        agent_id,
-                    )
-                return
-        super()._gone(key)
+        agent_id = self._local(key)
+        if agent_id is None:
+            super()._gone(key)
+        elif _first(self._said, agent_id):
+            _logger.warning(
+                "the registry entry of %r (run by this process) was deleted by another "
+                "process: it is put back at the agent's next heartbeat",
+                agent_id,
+            )
+
+
+#: Values remembered per agent (puts of this process whose echo may still be on its way).
+_ECHOES = 8
+#: Agents each "logged once" set remembers; past it, nothing more is logged.
+_SAID = 1024
+
+
+def _first(said: set[str], agent_id: str) -> bool:
+    """Whether ``agent_id`` is seen for the first time (remembered while the set has room)."""
+    if agent_id in said or len(said) >= _SAID:
+        return False
+    said.add(agent_id)
+    return True
