@@ -9,7 +9,8 @@ agent (its heartbeat time is when the put was seen here), a delete unregisters i
 registry's own heartbeat check then marks silent agents offline, as in process.
 
 A value from the bucket is input from the network: it is parsed strictly and bounded in size,
-and a bad one is skipped (logged once per key), never trusted.
+and a bad one is skipped and counted, never trusted. Any client may write any number of bad
+keys, so none is remembered, and at most ``BAD_BURST`` warnings a minute say so.
 
 The transport watches through :class:`Mirror`: the entries of the agents this process runs
 are decided by this process, whoever deletes them or puts something else under their keys.
@@ -21,6 +22,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
+import time
 from collections import deque
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
@@ -41,6 +44,9 @@ _logger = logging.getLogger("otel_agents.messaging")
 
 #: The largest registry entry accepted from the bucket.
 MAX_ENTRY = 64 * 1024
+#: Warnings about bad bucket entries logged per ``BAD_PERIOD`` seconds at most.
+BAD_BURST = 5
+BAD_PERIOD = 60.0
 
 
 def entry_of(info: AgentInfo) -> bytes:
@@ -57,7 +63,11 @@ class KvRegistry:
         self.kv = kv
         self.registry = registry
         self._task: asyncio.Task[None] | None = None
-        self._bad: set[str] = set()
+        #: Bad entries skipped since the watch began (any client may put them).
+        self.ignored = 0
+        self._warned_at = -math.inf
+        self._warned = 0
+        self._unlogged = 0
         self._watcher: Any = None
         #: Set once the entries present when the watch began are mirrored.
         self.ready = asyncio.Event()
@@ -89,9 +99,28 @@ class KvRegistry:
         try:
             self.apply(value, key)
         except (ValueError, TypeError, RecursionError, MessagingError) as exc:
-            if key not in self._bad:
-                self._bad.add(key)
-                _logger.warning("ignoring the agents bucket entry %r: %s", key[:140], exc)
+            self._ignore(key, exc)
+
+    def _ignore(self, key: str, exc: Exception) -> None:
+        """Count a bad entry; warn about it unless ``BAD_BURST`` warnings were logged in the
+        last minute (the next warning says how many went unlogged meanwhile)."""
+        self.ignored += 1
+        now = time.monotonic()
+        if now - self._warned_at >= BAD_PERIOD:
+            self._warned_at, self._warned = now, 0
+        if self._warned >= BAD_BURST:
+            self._unlogged += 1
+            return
+        self._warned += 1
+        unlogged, self._unlogged = self._unlogged, 0
+        _logger.warning(
+            "ignoring the agents bucket entry %r: %s (%d more ignored without a warning "
+            "before it; at most %d such warnings a minute)",
+            key[:140],
+            str(exc)[:300],
+            unlogged,
+            BAD_BURST,
+        )
 
     def apply(self, value: bytes, key: str | None = None) -> AgentInfo:
         """Register or refresh the agent ``value`` describes; raises for a bad entry, and for
