@@ -57,7 +57,7 @@ from otel_agents.messaging._nats_lanes import AgentLanes, Lane
 from otel_agents.messaging._nats_layout import add_consumers, create_deployment
 from otel_agents.messaging._nats_publish import Publisher
 from otel_agents.messaging._nats_receive import Receiver
-from otel_agents.messaging._nats_registry import Mirror
+from otel_agents.messaging._nats_registry import Mirror, checked_entry
 from otel_agents.messaging._nats_view import BrokerView
 from otel_agents.messaging._records import DeadLetter, MessageRecord
 from otel_agents.messaging._registry import AgentInfo
@@ -231,6 +231,7 @@ class NatsTransport(Transport):
     # -- registry -------------------------------------------------------------------------------
     def registered(self, info: AgentInfo) -> None:
         """Make the agent's durable consumers and put its entry in the agents bucket."""
+        checked_entry(info)  # before any broker call: no consumers for an agent refused
         self.io.run(self._register(info), self.broker_timeout + 1, "registering with NATS")
 
     async def _register(self, info: AgentInfo) -> None:

@@ -29,6 +29,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from otel_agents._errors import MessagingError
+from otel_agents.messaging._errors import InvalidMessageError
 from otel_agents.messaging._message import AgentStatus
 from otel_agents.messaging._nats_io import agent_token
 from otel_agents.messaging._registry import AgentInfo, AgentRegistry
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 
     from otel_agents.messaging._nats import NatsTransport
 
-__all__ = ["KvRegistry", "Mirror", "entry_of"]
+__all__ = ["KvRegistry", "Mirror", "checked_entry", "entry_of"]
 
 _logger = logging.getLogger("otel_agents.messaging")
 
@@ -54,6 +55,21 @@ def entry_of(info: AgentInfo) -> bytes:
     data = info.to_dict()
     data["status"] = info.status.value
     return json.dumps(data, separators=(",", ":")).encode()
+
+
+def checked_entry(info: AgentInfo) -> bytes:
+    """The bucket value of an agent about to register; raises when it is over ``MAX_ENTRY``,
+    which every other process would skip (the agent would be found nowhere else)."""
+    value = entry_of(info)
+    if len(value) > MAX_ENTRY:
+        metadata = len(json.dumps(info.metadata, separators=(",", ":")).encode())
+        raise InvalidMessageError(
+            f"the registry entry of agent {info.agent_id!r} is {len(value)} bytes as JSON, "
+            f"over the {MAX_ENTRY}-byte limit of the NATS agents bucket: register fewer or "
+            f"shorter capabilities ({len(info.capabilities)} given) or less metadata "
+            f"({metadata} bytes)"
+        )
+    return value
 
 
 class KvRegistry:
