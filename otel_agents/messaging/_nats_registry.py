@@ -235,12 +235,14 @@ class Mirror(KvRegistry):
         """A put under the key of an agent this process runs: anything but its own entry is
         overwritten with it (a stale echo of an earlier put of ours, silently)."""
         info = self.registry.lookup(agent_id)
-        if info is None:
-            return  # being unregistered
-        current = entry_of(info)
-        if value == current:
+        ours = self._ours.get(agent_id, ())
+        if info is None or (ours and value == ours[-1]):
+            # Being unregistered; or the newest put of ours, which may be ahead of the
+            # registry (a registration is put before the registry stores it).
             return
-        if value not in self._ours.get(agent_id, ()) and _first(self._forged, agent_id):
+        if value == entry_of(info):
+            return
+        if value not in ours and _first(self._forged, agent_id):
             _logger.warning(
                 "another process put an entry for %r (run by this process) into the agents "
                 "bucket: ignored here, and this process's entry is put back (logged once)",

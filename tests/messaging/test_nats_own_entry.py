@@ -96,3 +96,22 @@ def test_a_forged_offline_entry_does_not_take_an_own_agent_offline_anywhere(
     assert owner.get_agent("alpha").status is AgentStatus.ONLINE
     eventually(lambda: (_bucket_entry(nats) or {}).get("status") == "online", "online again")
     eventually(lambda: other.get_agent("alpha").status is AgentStatus.ONLINE, "online in the other")
+
+
+def test_registering_an_own_agent_again_puts_its_new_entry_for_every_process(
+    make_nats_comm: Make, nats: NatsServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The echo of this process's own newest put is not taken for a forgery, even when it
+    comes before the registry stores the new registration."""
+    caplog.set_level(logging.WARNING, "otel_agents.messaging")
+    owner = make_nats_comm()
+    other = make_nats_comm()
+    owner.register_agent("alpha", "Alpha", ["x"], "http://localhost:8001")
+    for n in range(5):
+        owner.register_agent("alpha", "Alpha", ["x", f"y{n}"], "http://localhost:8001")
+    eventually(
+        lambda: (i := other.registry.lookup("alpha")) is not None and "y4" in i.capabilities,
+        "the last registration, in the other process",
+    )
+    assert (_bucket_entry(nats) or {}).get("capabilities") == ["x", "y4"]
+    assert FORGED_WARNING not in caplog.text
