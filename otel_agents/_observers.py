@@ -88,13 +88,14 @@ def _proxy_provider() -> Any:
 class _Shared:
     """The callback of one shared instrument and the live instances it reads."""
 
-    __slots__ = ("_lock", "_owners", "_summed")
+    __slots__ = ("_largest", "_lock", "_owners", "_summed")
 
-    def __init__(self, summed: bool) -> None:
+    def __init__(self, summed: bool, largest: bool = False) -> None:
         # Weak keys: the instrument (held by the provider) must not keep an instance alive.
         self._owners: weakref.WeakKeyDictionary[Any, Read] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
         self._summed = summed
+        self._largest = largest
 
     def add(self, owner: Any, read: Read) -> None:
         with self._lock:
@@ -109,14 +110,20 @@ class _Shared:
                 found.extend(read(owner))
             except Exception as exc:
                 _failures.record_error(exc, f"{type(owner).__qualname__}: {exc!r}")
-        if self._summed and len(owners) > 1:
-            return _summed(found)
+        if (self._summed or self._largest) and len(owners) > 1:
+            return _merged(found, max if self._largest else _add)
         return found
 
 
-def _summed(observations: list[Observation]) -> list[Observation]:
-    """One observation per attribute set, the sum of its values (a gauge keeps only the
-    last of several observations with the same attributes)."""
+def _add(first: float, second: float) -> float:
+    return first + second
+
+
+def _merged(
+    observations: list[Observation], merge: Callable[[float, float], float]
+) -> list[Observation]:
+    """One observation per attribute set, its values merged (summed, or the largest): a
+    gauge keeps only the last of several observations with the same attributes."""
     totals: dict[Any, Observation] = {}
     unmerged: list[Observation] = []
     for observation in observations:
@@ -130,7 +137,7 @@ def _summed(observations: list[Observation]) -> list[Observation]:
         totals[key] = (
             observation
             if found is None
-            else Observation(found.value + observation.value, observation.attributes)
+            else Observation(merge(found.value, observation.value), observation.attributes)
         )
     return [*totals.values(), *unmerged]
 
@@ -150,6 +157,7 @@ def observe(
     read: Callable[[T], Iterable[Observation]],
     *,
     summed: bool = False,
+    largest: bool = False,
 ) -> None:
     """Report ``read(owner)`` through the observable instrument ``spec`` while ``owner`` lives.
 
@@ -167,6 +175,9 @@ def observe(
         summed: instances observing the same attributes add up (counts of this process,
             such as active alerts), rather than the last one reported winning (a score).
             The first registration of an instrument decides.
+        largest: instances observing the same attributes report one thing measured
+            elsewhere (a broker's backlog for one consumer, read by each instance): the
+            largest value is reported once, neither added up nor the last one winning.
     """
     if getattr(read, "__self__", None) is owner:
         raise ValueError(f"read for {spec.name!r} is bound to its owner: pass the unbound method")
@@ -174,7 +185,7 @@ def observe(
     with _instruments_lock:
         shared = table.get((scope, spec.name))
         if shared is None:
-            shared = _Shared(summed)
+            shared = _Shared(summed, largest)
             meter = metrics.get_meter(scope, __version__, meter_provider=meter_provider)
             semconv.create_instrument(meter, spec, [shared])
             table[(scope, spec.name)] = shared

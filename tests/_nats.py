@@ -20,7 +20,15 @@ from pathlib import Path
 from _cluster import stop_process
 from _support import free_port
 
-__all__ = ["NATS_SERVER", "NatsServer", "backlog", "nats_server", "publish_raw", "put_kv"]
+__all__ = [
+    "NATS_SERVER",
+    "NatsServer",
+    "backlog",
+    "get_kv",
+    "nats_server",
+    "publish_raw",
+    "put_kv",
+]
 
 NATS_SERVER = Path(__file__).resolve().parent.parent / ".cache" / "stack" / "bin" / "nats-server"
 START_TIMEOUT = 20.0
@@ -127,6 +135,25 @@ def put_kv(url: str, bucket: str, key: str, value: bytes) -> None:
             await nc.close()
 
     asyncio.run(main())
+
+
+def get_kv(url: str, bucket: str, key: str) -> bytes | None:
+    """The value under ``key`` in a key-value bucket (``None``: no such key, or deleted)."""
+    import nats
+    import nats.js.errors
+
+    async def main() -> bytes | None:
+        nc = await nats.connect(url)
+        try:
+            entry = await (await nc.jetstream().key_value(bucket)).get(key)
+            value: bytes | None = entry.value
+            return value
+        except nats.js.errors.KeyNotFoundError:
+            return None
+        finally:
+            await nc.close()
+
+    return asyncio.run(main())
 
 
 def backlog(url: str, agent_id: str, stream: str = "OTEL_AGENTS") -> int:

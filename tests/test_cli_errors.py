@@ -35,6 +35,17 @@ def test_argparse_refuses_bad_ports_and_log_levels(
             ["agent", "--id", "a b", "--hub", "http://127.0.0.1:1", "--port", "0"],
             "agent_id='a b' is not valid",
         ),
+        (  # refused before configure() and before connecting (no socket opened)
+            ["agent", "--nats", "nats://127.0.0.1:1", "--id", "a/b", "--broker-timeout", "1"],
+            "--id='a/b' is not valid",
+        ),
+        (
+            [
+                *("agent", "--nats", "nats://127.0.0.1:1", "--id", "ok"),
+                *("--forward-to", "x y", "--broker-timeout", "1"),
+            ],
+            "--forward-to='x y' is not valid",
+        ),
         (
             [
                 *("send", "--nats", "nats://127.0.0.1:1", "--to", "x", "--no-telemetry"),

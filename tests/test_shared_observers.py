@@ -200,3 +200,30 @@ def test_a_reading_bound_to_its_owner_is_refused(telemetry: TelemetryCapture) ->
     source = _Source(1.0)
     with pytest.raises(ValueError, match="unbound"):
         observe(telemetry.meter_provider, "tests", semconv.AGENT_HEALTH_SCORE, source, source.read)  # type: ignore[arg-type]
+
+
+class _Reading:
+    """An instance reading one backlog measured elsewhere (the same attributes for all)."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def read(self) -> Iterable[Observation]:
+        return [Observation(self.value, {semconv.MESSAGING_DESTINATION_NAME: "worker"})]
+
+
+def test_largest_reports_one_reading_of_several_instances_once(
+    telemetry: TelemetryCapture,
+) -> None:
+    """Instances reading one thing (a consumer's backlog) report it once: the largest."""
+    readings = [_Reading(3), _Reading(2), _Reading(3)]
+    for reading in readings:
+        observe(
+            telemetry.meter_provider,
+            "tests",
+            semconv.AGENT_MESSAGE_CONSUMER_LAG,
+            reading,
+            _Reading.read,
+            largest=True,
+        )
+    assert [p.value for p in telemetry.points(semconv.AGENT_MESSAGE_CONSUMER_LAG.name)] == [3]

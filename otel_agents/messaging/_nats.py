@@ -57,7 +57,7 @@ from otel_agents.messaging._nats_lanes import AgentLanes, Lane
 from otel_agents.messaging._nats_layout import add_consumers, create_deployment
 from otel_agents.messaging._nats_publish import Publisher
 from otel_agents.messaging._nats_receive import Receiver
-from otel_agents.messaging._nats_registry import KvRegistry, Mirror, entry_of
+from otel_agents.messaging._nats_registry import Mirror, checked_entry
 from otel_agents.messaging._nats_view import BrokerView
 from otel_agents.messaging._records import DeadLetter, MessageRecord
 from otel_agents.messaging._registry import AgentInfo
@@ -121,7 +121,7 @@ class NatsTransport(Transport):
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._publisher: Publisher | None = None
-        self._watch: KvRegistry | None = None
+        self._watch: Mirror | None = None
         self._kv: Any = None
         self._status: Any = None
         self._lanes: dict[str, AgentLanes] = {}
@@ -231,6 +231,7 @@ class NatsTransport(Transport):
     # -- registry -------------------------------------------------------------------------------
     def registered(self, info: AgentInfo) -> None:
         """Make the agent's durable consumers and put its entry in the agents bucket."""
+        checked_entry(info)  # before any broker call: no consumers for an agent refused
         self.io.run(self._register(info), self.broker_timeout + 1, "registering with NATS")
 
     async def _register(self, info: AgentInfo) -> None:
@@ -268,8 +269,9 @@ class NatsTransport(Transport):
 
     async def _register_once(self, info: AgentInfo) -> None:
         assert self._js is not None
+        assert self._watch is not None
         await add_consumers(self._js, self.names, info.agent_id, self._config)
-        await self._kv.put(self._key(info.agent_id), entry_of(info))
+        await self._watch.put(info)
         self.local.add(info.agent_id)
 
     def _key(self, agent_id: str) -> str:
@@ -277,13 +279,15 @@ class NatsTransport(Transport):
 
     def heartbeat(self, info: AgentInfo) -> None:
         """Put the entry again (its TTL starts over); does not wait for the broker."""
-        if self._io is not None:
-            future = self.io.submit(self._kv.put(self._key(info.agent_id), entry_of(info)))
+        if self._io is not None and self._watch is not None:
+            future = self.io.submit(self._watch.put(info))
             future.add_done_callback(_log_failure)
 
     def unregistered(self, agent_id: str) -> None:
         if self._io is not None:
             self.local.discard(agent_id)
+            if self._watch is not None:
+                self._watch.forget(agent_id)
             self.io.run(self._kv.delete(self._key(agent_id)), self.broker_timeout, "unregister")
 
     # -- sending --------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ The agent registers in the deployment's key-value bucket, beats every
 or SIGINT; a message being processed then gets ``OTEL_AGENTS_DRAIN_TIMEOUT`` to finish (or
 is given back to the broker). The broker's URL may carry credentials: it is only ever shown
 as ``scheme://host:port``. A broker that cannot be reached within ``--broker-timeout``
-seconds ends the command with exit code 1 and says so, never a hang.
+seconds ends the command with exit code 1 and says so, never a hang; a bad ``--id`` or
+``--forward-to`` ends it with exit code 2 before anything connects.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from otel_agents._errors import MessagingError
 from otel_agents._service_name import default_service_name
-from otel_agents.messaging._message import AgentMessage, MessageType
+from otel_agents.messaging._message import AgentMessage, MessageType, validate_agent_id
 
 __all__ = ["run_nats_agent", "run_nats_send"]
 
@@ -43,7 +44,12 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_nats_agent(args: argparse.Namespace) -> int:
-    """Run one agent on NATS until interrupted; 1 when the broker is unreachable."""
+    """Run one agent on NATS until interrupted; 1 when the broker is unreachable, 2 (raised
+    as an :class:`InvalidMessageError`, one line) for a bad ``--id`` or ``--forward-to``."""
+    # Before telemetry and the broker: a bad id is the caller's mistake, not the broker's.
+    validate_agent_id(args.agent_id, "--id")
+    if args.forward_to is not None:
+        validate_agent_id(args.forward_to, "--forward-to")
     import otel_agents
     from otel_agents.messaging._cli_serving import console_logging
     from otel_agents.messaging._protocol import AgentCommunicationProtocol

@@ -9,10 +9,11 @@ agent (its heartbeat time is when the put was seen here), a delete unregisters i
 registry's own heartbeat check then marks silent agents offline, as in process.
 
 A value from the bucket is input from the network: it is parsed strictly and bounded in size,
-and a bad one is skipped (logged once per key), never trusted.
+and a bad one is skipped and counted, never trusted. Any client may write any number of bad
+keys, so none is remembered, and at most ``BAD_BURST`` warnings a minute say so.
 
-The transport watches through :class:`Mirror`, which keeps the agents this process runs
-registered when another process deletes their entries.
+The transport watches through :class:`Mirror`: the entries of the agents this process runs
+are decided by this process, whoever deletes them or puts something else under their keys.
 """
 
 from __future__ import annotations
@@ -21,9 +22,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
+import time
+from collections import deque
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from otel_agents._errors import MessagingError
+from otel_agents.messaging._errors import InvalidMessageError
 from otel_agents.messaging._message import AgentStatus
 from otel_agents.messaging._nats_io import agent_token
 from otel_agents.messaging._registry import AgentInfo, AgentRegistry
@@ -33,12 +39,15 @@ if TYPE_CHECKING:
 
     from otel_agents.messaging._nats import NatsTransport
 
-__all__ = ["KvRegistry", "Mirror", "entry_of"]
+__all__ = ["KvRegistry", "Mirror", "checked_entry", "entry_of"]
 
 _logger = logging.getLogger("otel_agents.messaging")
 
 #: The largest registry entry accepted from the bucket.
 MAX_ENTRY = 64 * 1024
+#: Warnings about bad bucket entries logged per ``BAD_PERIOD`` seconds at most.
+BAD_BURST = 5
+BAD_PERIOD = 60.0
 
 
 def entry_of(info: AgentInfo) -> bytes:
@@ -48,6 +57,21 @@ def entry_of(info: AgentInfo) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
 
 
+def checked_entry(info: AgentInfo) -> bytes:
+    """The bucket value of an agent about to register; raises when it is over ``MAX_ENTRY``,
+    which every other process would skip (the agent would be found nowhere else)."""
+    value = entry_of(info)
+    if len(value) > MAX_ENTRY:
+        metadata = len(json.dumps(info.metadata, separators=(",", ":")).encode())
+        raise InvalidMessageError(
+            f"the registry entry of agent {info.agent_id!r} is {len(value)} bytes as JSON, "
+            f"over the {MAX_ENTRY}-byte limit of the NATS agents bucket: register fewer or "
+            f"shorter capabilities ({len(info.capabilities)} given) or less metadata "
+            f"({metadata} bytes)"
+        )
+    return value
+
+
 class KvRegistry:
     """Mirrors the agents bucket into ``registry``; a task on the transport's loop."""
 
@@ -55,7 +79,11 @@ class KvRegistry:
         self.kv = kv
         self.registry = registry
         self._task: asyncio.Task[None] | None = None
-        self._bad: set[str] = set()
+        #: Bad entries skipped since the watch began (any client may put them).
+        self.ignored = 0
+        self._warned_at = -math.inf
+        self._warned = 0
+        self._unlogged = 0
         self._watcher: Any = None
         #: Set once the entries present when the watch began are mirrored.
         self.ready = asyncio.Event()
@@ -87,9 +115,28 @@ class KvRegistry:
         try:
             self.apply(value, key)
         except (ValueError, TypeError, RecursionError, MessagingError) as exc:
-            if key not in self._bad:
-                self._bad.add(key)
-                _logger.warning("ignoring the agents bucket entry %r: %s", key[:140], exc)
+            self._ignore(key, exc)
+
+    def _ignore(self, key: str, exc: Exception) -> None:
+        """Count a bad entry; warn about it unless ``BAD_BURST`` warnings were logged in the
+        last minute (the next warning says how many went unlogged meanwhile)."""
+        self.ignored += 1
+        now = time.monotonic()
+        if now - self._warned_at >= BAD_PERIOD:
+            self._warned_at, self._warned = now, 0
+        if self._warned >= BAD_BURST:
+            self._unlogged += 1
+            return
+        self._warned += 1
+        unlogged, self._unlogged = self._unlogged, 0
+        _logger.warning(
+            "ignoring the agents bucket entry %r: %s (%d more ignored without a warning "
+            "before it; at most %d such warnings a minute)",
+            key[:140],
+            str(exc)[:300],
+            unlogged,
+            BAD_BURST,
+        )
 
     def apply(self, value: bytes, key: str | None = None) -> AgentInfo:
         """Register or refresh the agent ``value`` describes; raises for a bad entry, and for
@@ -143,25 +190,98 @@ class KvRegistry:
 
 
 class Mirror(KvRegistry):
-    """The bucket watch, except that an entry of an agent this process registered and still
-    runs, deleted by another process (an operator's ``unregister_agent``, an old instance),
-    stays in this process's registry: its next heartbeat puts the entry back, so the agent
-    is found again rather than lost for good while it still serves."""
+    """The bucket watch, except for the agents this process registered and still runs: their
+    entries are decided here, not by whoever writes to the bucket.
+
+    * An entry deleted by another process (an operator's ``unregister_agent``, an old
+      instance) stays in this process's registry: its next heartbeat puts the entry back,
+      so the agent is found again rather than lost for good while it still serves.
+    * An entry put by another process (a forgery: another name, endpoint, capabilities or
+      ``offline``) is not applied here, and this process's own entry is put back at once,
+      so the other processes see the real one again.
+    """
 
     def __init__(self, kv: Any, registry: AgentRegistry, transport: NatsTransport) -> None:
         super().__init__(kv, registry)
         self.transport = transport
         self._said: set[str] = set()
+        self._forged: set[str] = set()
+        #: The last values this process put per agent: their echoes are not forgeries.
+        self._ours: dict[str, deque[bytes]] = {}
+        self._putting: set[asyncio.Future[Any]] = set()
+
+    def put(self, info: AgentInfo) -> Coroutine[Any, Any, Any]:
+        """The put of ``info``'s entry, remembered so that the watch knows its echo."""
+        value = entry_of(info)
+        if info.agent_id in self._ours or len(self._ours) < _SAID:
+            self._ours.setdefault(info.agent_id, deque(maxlen=_ECHOES)).append(value)
+        return self.kv.put(self.transport.names.group(info.agent_id), value)
+
+    def _local(self, key: str) -> str | None:
+        """The agent this process runs whose key ``key`` is, if any."""
+        group = self.transport.names.group
+        return next((agent for agent in list(self.transport.local) if group(agent) == key), None)
+
+    def _apply(self, key: str, value: bytes | None, operation: Any) -> None:
+        agent_id = self._local(key)
+        if agent_id is None:
+            super()._apply(key, value, operation)
+        elif operation in ("DEL", "PURGE") or value is None:
+            self._gone(key)
+        else:
+            self._own(agent_id, value)
+
+    def _own(self, agent_id: str, value: bytes) -> None:
+        """A put under the key of an agent this process runs: anything but its own entry is
+        overwritten with it (a stale echo of an earlier put of ours, silently)."""
+        info = self.registry.lookup(agent_id)
+        ours = self._ours.get(agent_id, ())
+        if info is None or (ours and value == ours[-1]):
+            # Being unregistered; or the newest put of ours, which may be ahead of the
+            # registry (a registration is put before the registry stores it).
+            return
+        if value == entry_of(info):
+            return
+        if value not in ours and _first(self._forged, agent_id):
+            _logger.warning(
+                "another process put an entry for %r (run by this process) into the agents "
+                "bucket: ignored here, and this process's entry is put back (logged once)",
+                agent_id,
+            )
+        putting = asyncio.ensure_future(self.put(info))
+        self._putting.add(putting)
+        putting.add_done_callback(self._put_done)
+
+    def _put_done(self, putting: asyncio.Future[Any]) -> None:
+        self._putting.discard(putting)
+        if not putting.cancelled() and putting.exception() is not None:
+            _logger.debug("putting an agent's entry back failed: %r", putting.exception())
+
+    def forget(self, agent_id: str) -> None:
+        """``agent_id`` is no longer run here."""
+        self._ours.pop(agent_id, None)
 
     def _gone(self, key: str) -> None:
-        for agent_id in self.transport.local:
-            if self.transport.names.group(agent_id) == key:
-                if agent_id not in self._said:
-                    self._said.add(agent_id)
-                    _logger.warning(
-                        "the registry entry of %r (run by this process) was deleted by another "
-                        "process: it is put back at the agent's next heartbeat",
-                        agent_id,
-                    )
-                return
-        super()._gone(key)
+        agent_id = self._local(key)
+        if agent_id is None:
+            super()._gone(key)
+        elif _first(self._said, agent_id):
+            _logger.warning(
+                "the registry entry of %r (run by this process) was deleted by another "
+                "process: it is put back at the agent's next heartbeat",
+                agent_id,
+            )
+
+
+#: Values remembered per agent (puts of this process whose echo may still be on its way).
+_ECHOES = 8
+#: Agents each "logged once" set remembers; past it, nothing more is logged.
+_SAID = 1024
+
+
+def _first(said: set[str], agent_id: str) -> bool:
+    """Whether ``agent_id`` is seen for the first time (remembered while the set has room)."""
+    if agent_id in said or len(said) >= _SAID:
+        return False
+    said.add(agent_id)
+    return True

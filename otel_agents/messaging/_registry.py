@@ -2,8 +2,10 @@
 
 It is bounded: at most ``max_agents`` agents (a new id past it is a
 :class:`~otel_agents.messaging._errors.RegistryFullError`; re-registering a known id always
-works) and ``max_metadata_bytes`` of metadata each (as compact JSON): a registry anyone with
-the shared secret can fill must not grow without limit, nor make ``GET /agents`` huge.
+works), ``max_metadata_bytes`` of metadata each (as compact JSON) and ``MAX_CAPABILITIES``
+capabilities of ``MAX_CAPABILITY_LENGTH`` characters at most each, wherever an agent
+registers (in process, through the hub, on a broker): a registry anyone with the shared
+secret can fill must not grow without limit, nor make ``GET /agents`` huge.
 
 Heartbeats are timed on a monotonic clock. An agent that misses ``heartbeat_miss_limit``
 heartbeats in a row is marked offline exactly once (a status change event and a metric); a
@@ -46,6 +48,10 @@ from otel_agents.messaging._registry_status import (
 from otel_agents.messaging._telemetry import MessagingTelemetry
 
 __all__ = ["AgentInfo", "AgentRegistry", "Clock", "SystemClock"]
+
+#: Capabilities an agent may register, and characters each one may have.
+MAX_CAPABILITIES = 256
+MAX_CAPABILITY_LENGTH = 128
 
 _logger = logging.getLogger("otel_agents.messaging")
 
@@ -164,6 +170,7 @@ class AgentRegistry(RegistryStatus):
             raise bad_value(
                 InvalidMessageError, "capabilities", caps, "a list of non-empty strings"
             )
+        _check_capabilities(caps)
         if not isinstance(endpoint, str) or not endpoint:
             raise bad_value(
                 InvalidMessageError, "endpoint", endpoint, 'a URL such as "http://localhost:8001"'
@@ -298,6 +305,17 @@ class AgentRegistry(RegistryStatus):
             and meets(info.metadata, required)
             and (state is None or info.status is state)
         ]
+
+
+def _check_capabilities(caps: tuple[str, ...]) -> None:
+    longest = max((len(c) for c in caps), default=0)
+    if len(caps) > MAX_CAPABILITIES or longest > MAX_CAPABILITY_LENGTH:
+        # Not repeated in the error: it is large by definition.
+        raise InvalidMessageError(
+            f"capabilities: {len(caps)} given, the longest {longest} characters; at most "
+            f"{MAX_CAPABILITIES} capabilities of at most {MAX_CAPABILITY_LENGTH} characters "
+            "each are accepted: name broader capabilities, and put details in metadata"
+        )
 
 
 def _check_metadata(metadata: Any, limit: int | None) -> dict[str, Any]:

@@ -109,6 +109,7 @@ class MessagingTelemetry:
         observations: Callable[[Any], Iterable[Observation]],
         *,
         summed: bool,
+        largest: bool = False,
     ) -> None:
         owner, method = getattr(bound, "__self__", None), getattr(bound, "__func__", None)
         if owner is None or method is None:
@@ -117,7 +118,7 @@ class MessagingTelemetry:
         def read(target: Any) -> Iterable[Observation]:
             return observations(method(target))
 
-        observe(self._meter_provider, _SCOPE, spec, owner, read, summed=summed)
+        observe(self._meter_provider, _SCOPE, spec, owner, read, summed=summed, largest=largest)
 
     def use_system(self, system: str, group: Callable[[str], str] | None = None) -> None:
         """Label every span and metric from now on with ``messaging.system`` = ``system``
@@ -144,7 +145,9 @@ class MessagingTelemetry:
                 for agent_id, group, count in rows
             ]
 
-        self._observe(sc.AGENT_MESSAGE_CONSUMER_LAG, lag, lags, summed=True)
+        # Each protocol on this provider reads the same broker: one consumer's backlog is
+        # reported once (the largest reading), not once per protocol that sees it.
+        self._observe(sc.AGENT_MESSAGE_CONSUMER_LAG, lag, lags, summed=False, largest=True)
 
     # -- attributes -------------------------------------------------------------------------
     def _name(self, template: str, destination: str) -> str:

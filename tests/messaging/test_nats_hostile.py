@@ -3,11 +3,14 @@ bucket and replayed envelopes cannot stop a process, skip a message or run one t
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
+import nats as nats_client
 import pytest
 
 from otel_agents import semconv as sc
@@ -20,6 +23,7 @@ from otel_agents.messaging import (
     NatsTransport,
     SecurityConfig,
 )
+from otel_agents.messaging._nats_registry import BAD_BURST, Mirror
 from otel_agents.testing import TelemetryCapture
 from tests._nats import NatsServer, publish_raw, put_kv
 from tests.messaging.conftest import FakeClock
@@ -154,3 +158,31 @@ def test_a_published_conversation_id_the_sender_could_not_use_is_rejected(
     while not ran and time.monotonic() < deadline:
         comm.process_pending("worker")
     assert ran == ["conv-ok"]
+
+
+def test_thousands_of_bad_bucket_keys_leave_bounded_memory_and_few_log_lines(
+    make_nats_comm: Make, nats: NatsServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Any client may write any number of distinct bad keys: none is remembered, and the
+    warnings are rate-limited (the skipped entries are counted)."""
+    caplog.set_level(logging.WARNING, "otel_agents.messaging")
+    comm = make_nats_comm()
+    watch = comm.transport._watch  # type: ignore[attr-defined]
+    assert isinstance(watch, Mirror)
+    junk = 5000
+
+    async def spam() -> None:
+        nc = await nats_client.connect(nats.url)
+        try:
+            for n in range(junk):
+                await nc.publish(f"$KV.OTEL_AGENTS_agents.k{n:06d}x{'y' * 200}", b"not json")
+            await nc.flush()
+        finally:
+            await nc.close()
+
+    asyncio.run(spam())
+    eventually(lambda: watch.ignored == junk, f"the watch skipping {junk} bad entries")
+    lines = [r for r in caplog.records if "ignoring the agents bucket entry" in r.getMessage()]
+    assert 1 <= len(lines) <= BAD_BURST
+    held = [v for v in vars(watch).values() if isinstance(v, set | dict | list)]
+    assert all(len(container) < 100 for container in held)  # no key kept

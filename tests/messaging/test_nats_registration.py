@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
-from otel_agents.messaging import AgentCommunicationProtocol, DeliveryError
+from otel_agents.messaging import AgentCommunicationProtocol, DeliveryError, InvalidMessageError
+from otel_agents.messaging._nats_registry import MAX_ENTRY
 from tests._nats import NatsServer
 from tests.messaging.test_nats_faults import DEADLINE, _env
+from tests.messaging.test_nats_transport import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -124,3 +126,22 @@ def test_a_registration_that_times_out_is_a_delivery_error_and_changes_nothing(
         comm.register_agent("worker", "Worker", ["work"], "nats-agent://worker")
     assert caught.value.reason in ("broker_unreachable", "broker_timeout")
     assert comm.registry.lookup("worker") is None
+
+
+def test_an_agent_whose_entry_is_over_the_bucket_limit_is_refused_and_found_nowhere(
+    make_nats_comm: Make,
+) -> None:
+    """Every process skips a bucket entry over MAX_ENTRY: such an agent would be registered
+    here and found nowhere else, so its registration fails (naming the sizes) instead."""
+    owner = make_nats_comm({"max_agent_metadata_bytes": 200_000})
+    other = make_nats_comm()
+    metadata = {"notes": "n" * (MAX_ENTRY + 1000)}
+    with pytest.raises(InvalidMessageError, match="capabilities") as caught:
+        owner.register_agent("big", "Big", ["x"], "http://localhost:8001", metadata)
+    shown = str(caught.value)
+    assert f"over the {MAX_ENTRY}-byte limit" in shown
+    assert f"({MAX_ENTRY + 1000 + 12} bytes)" in shown  # the metadata's size
+    assert owner.registry.lookup("big") is None
+    owner.register_agent("small", "Small", ["x"], "http://localhost:8002")
+    eventually(lambda: other.registry.lookup("small"), "the small agent, in the other process")
+    assert other.registry.lookup("big") is None

@@ -1,6 +1,6 @@
-"""The agent registry is bounded: at most ``max_agents`` agents and
-``max_agent_metadata_bytes`` of metadata each; the hub unregisters an agent offline and
-silent for longer than ``offline_agent_retention``.
+"""The agent registry is bounded: at most ``max_agents`` agents,
+``max_agent_metadata_bytes`` of metadata and ``MAX_CAPABILITIES`` capabilities each; the
+hub unregisters an agent offline and silent for longer than ``offline_agent_retention``.
 
 Anyone with the shared secret used to be able to register any number of ids with up to
 1 MiB of metadata each, kept for good (silent agents only turn offline) and all sent back in
@@ -19,6 +19,7 @@ import pytest
 from _waits import eventually
 
 from otel_agents.messaging import InvalidMessageError, RegistryFullError
+from otel_agents.messaging._registry import MAX_CAPABILITIES, MAX_CAPABILITY_LENGTH
 from otel_agents.messaging._remote import RemoteAgent
 from tests.messaging.servers import AUTH, security, start_hub
 
@@ -51,6 +52,22 @@ def test_metadata_over_its_limit_is_refused_naming_the_setting(make_comm: Any) -
         comm.register_agent("b", "B", ["x"], "http://b", {"k": fits["k"] + "v"})
     assert "metadata is 101 bytes" in str(caught.value)
     assert [info.agent_id for info in comm.list_agents()] == ["a"]
+
+
+def test_more_or_longer_capabilities_than_the_limits_are_refused(make_comm: Any) -> None:
+    """At most MAX_CAPABILITIES capabilities of MAX_CAPABILITY_LENGTH characters: one more,
+    or one character more, is refused naming capabilities and the limits."""
+    comm = make_comm()
+    most = [f"c{n}" for n in range(MAX_CAPABILITIES)]
+    comm.register_agent("a", "A", most, "http://a")
+    comm.register_agent("b", "B", ["x" * MAX_CAPABILITY_LENGTH], "http://b")
+    limits = f"at most {MAX_CAPABILITIES} capabilities of at most {MAX_CAPABILITY_LENGTH}"
+    with pytest.raises(InvalidMessageError, match=limits) as caught:
+        comm.register_agent("c", "C", [*most, "one-more"], "http://c")
+    assert f"{MAX_CAPABILITIES + 1} given" in str(caught.value)
+    with pytest.raises(InvalidMessageError, match=limits):
+        comm.register_agent("d", "D", ["x" * (MAX_CAPABILITY_LENGTH + 1)], "http://d")
+    assert [info.agent_id for info in comm.list_agents()] == ["a", "b"]
 
 
 def test_the_default_limits_are_ten_thousand_agents_and_16_kib_of_metadata(
@@ -88,11 +105,13 @@ def test_the_hub_answers_503_registry_full_and_400_for_large_metadata() -> None:
     GET /agents lists the two."""
     hub = start_hub({"max_agents": 2, "max_agent_metadata_bytes": 1024})
 
-    def register(agent_id: str, metadata: dict[str, Any] | None = None) -> Any:
+    def register(
+        agent_id: str, metadata: dict[str, Any] | None = None, capabilities: Any = ("x",)
+    ) -> Any:
         body = {
             "agent_id": agent_id,
             "name": agent_id,
-            "capabilities": ["x"],
+            "capabilities": list(capabilities),
             "endpoint": f"http://{agent_id}.example:8000",
             "metadata": metadata or {},
         }
@@ -103,6 +122,10 @@ def test_the_hub_answers_503_registry_full_and_400_for_large_metadata() -> None:
         assert large.status_code == 400, large.text
         assert large.json()["error"] == "invalid_message"
         assert "max_agent_metadata_bytes=1024" in large.json()["detail"]
+        many = register("a", capabilities=[f"c{n}" for n in range(3000)])
+        assert many.status_code == 400, many.text
+        assert many.json()["error"] == "invalid_message"
+        assert "3000 given" in many.json()["detail"]
         assert register("a").status_code == 201
         assert register("b").status_code == 201
         full = register("c")
