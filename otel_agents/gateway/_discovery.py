@@ -201,7 +201,17 @@ class HubDiscovery:
         found = self._resolver.resolve(names) if names else {}
         allowed = set()
         for agent_id, endpoint, url in candidates:
-            addresses = found.get((url.host, url.port))
+            key = (url.host, url.port)
+            if not is_literal(url.host) and key not in found:
+                # Unknown (no answer in time, or no free resolver thread) is not "allowed":
+                # filling the pool with slow names would let a metadata name through.
+                # An endpoint already in rotation keeps its place (it was checked before).
+                if endpoint in self._instances:
+                    allowed.add(endpoint)
+                else:
+                    self._failures.record(("unresolved", url.host), _unresolved(url.host))
+                continue
+            addresses = found.get(key)
             if forbidden_host(url.host) or (addresses is not None and any_forbidden(addresses)):
                 self._failures.record(
                     ("forbidden", agent_id), _skip({"agent_id": agent_id}, "link-local host")
@@ -252,6 +262,13 @@ def _shared_resolver() -> ResolverPool:
         if not _RESOLVER:
             _RESOLVER.append(ResolverPool())
         return _RESOLVER[0]
+
+
+def _unresolved(host: str) -> str:
+    return (
+        f"left out endpoint host {host[:255]!r} until a refresh resolves it: "
+        "its name was not resolved in time (or no resolver thread was free)"
+    )
 
 
 def _skip(agent: dict[str, Any], why: str) -> str:
