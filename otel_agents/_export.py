@@ -30,6 +30,7 @@ __all__ = [
     "export_envelope",
     "is_secret_key",
     "redact",
+    "redact_string",
     "redact_url",
     "redact_value",
     "write_json_atomic",
@@ -74,7 +75,9 @@ def redact_value(value: Any) -> Any:
     """``value`` in a plain JSON form with secrets redacted, at any depth.
 
     Mappings, lists and tuples keep their shape with the values of secret-looking keys
-    replaced; strings, numbers, booleans and None are returned as is, except NaN and the
+    replaced; a string that looks like a URL has its credentials and token-like parameters
+    masked (``postgres://REDACTED:REDACTED@db/prod``, ``https://h/cb?token=REDACTED``);
+    other strings, numbers, booleans and None are returned as is, except NaN and the
     infinities, which become None (JSON has no such numbers, and one of them would make
     every later export fail; the exports' time ranges write None the same way). Any other
     object is
@@ -96,6 +99,8 @@ MAX_DEPTH = 32
 
 def _redact(value: Any, depth: int) -> Any:
     kind = type(value)
+    if kind is str:
+        return redact_string(value)
     if kind in _PLAIN:
         return value
     if kind is float:
@@ -111,6 +116,28 @@ def _redact(value: Any, depth: int) -> Any:
     if isinstance(value, str | int):  # subclasses: StrEnum, IntEnum
         return value
     return REDACTED if depth >= MAX_DEPTH else _plain_form(value, depth)
+
+
+def redact_string(text: str) -> str:
+    """``text``, or when it looks like a URL (``scheme://``, or a query or fragment with
+    parameters) the URL with ``user:pass@`` and token-like parameters masked, as spans and
+    the gateway's history mask them: a value is as secret as a key, and a DSN
+    (``postgres://app:S3CRET@db/prod``) or a callback (``https://h/cb?token=...``) under
+    an innocent key must not reach an export. A URL with nothing to mask is kept exactly
+    as written (parsing would lower-case its scheme); one that cannot be parsed is
+    :data:`REDACTED` (what cannot be looked through is not passed on)."""
+    if "://" not in text and not ("=" in text and ("?" in text or "#" in text)):
+        return text
+    from otel_agents._url_redaction import (  # it imports this module
+        REDACTED as MASK,
+        redact_target,
+    )
+
+    try:
+        masked = redact_target(text)
+    except ValueError:  # urlsplit: an unbalanced IPv6 bracket, a bad port
+        return REDACTED
+    return masked if masked.count(MASK) > text.count(MASK) else text
 
 
 def _plain_form(value: Any, depth: int) -> Any:

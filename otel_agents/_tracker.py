@@ -29,6 +29,7 @@ from otel_agents._export import (
     export_envelope,
     is_secret_key,
     redact,
+    redact_string,
     redact_value,
     write_json_atomic,
 )
@@ -220,12 +221,14 @@ class PerformanceTracker:
             for key, item in context.items():
                 attribute = promoted.get(key)
                 if attribute is not None and type(item) is str:
-                    attributes[attribute] = item
+                    attributes[attribute] = redact_string(item)
                 secret = _known_secret(key)
                 if secret is None:
                     secret = is_secret_key(key)
                 if secret:
                     cleaned[key] = REDACTED
+                elif type(item) is str:  # a URL's credentials are masked (redact_string)
+                    cleaned[key] = redact_string(item)
                 elif type(item) in _PLAIN:
                     cleaned[key] = item
                 else:

@@ -205,3 +205,38 @@ def test_the_export_encoder_writes_what_strict_json_cannot_hold(tmp_path: Path) 
         "list": [None, 1.5],
         "('pair', 1)": "tuple key",
     }
+
+
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [
+        ("postgres://app:S3CRET@db/prod", "postgres://REDACTED:REDACTED@db/prod"),
+        ("https://h/cb?token=S3CRET&page=2", "https://h/cb?token=REDACTED&page=2"),
+        ("/cb?api_key=S3CRET", "/cb?api_key=REDACTED"),
+        ("https://h/#access_token=S3CRET", "https://h/#access_token=REDACTED"),
+        ("http://[S3CRET", REDACTED),  # cannot be parsed: not passed on
+        ("HTTP://Host/a?page=2", "HTTP://Host/a?page=2"),  # nothing to mask: as written
+        ("a=b is what? it is", "a=b is what? it is"),
+        ("plain text", "plain text"),
+    ],
+)
+def test_url_values_lose_their_credentials_whatever_their_key(value: str, stored: str) -> None:
+    """A DSN or a callback URL under an innocent key is as secret as a ``password`` key."""
+    assert redact_value({"dsn": value, "nested": [value]}) == {"dsn": stored, "nested": [stored]}
+
+
+def test_tracker_and_alert_contexts_mask_credentials_in_url_values(
+    tracker: PerformanceTracker, telemetry: TelemetryCapture, tmp_path: Path
+) -> None:
+    context = {"endpoint": f"https://svc:{SECRETS[0]}@api.example/v1?sig={SECRETS[1]}"}
+    tracker.record_metric("response_time", 0.3, agent_id="a1", context=context)
+    manager = AlertManager(meter_provider=telemetry.meter_provider)
+    alert = manager.raise_alert("warning", "slow model", "user_code", context)
+
+    (record,) = tracker.get_metrics()
+    masked = "https://REDACTED:REDACTED@api.example/v1?sig=REDACTED"
+    assert record.context == {"endpoint": masked}
+    assert alert.context == {"endpoint": masked}
+    text = tracker.export_metrics(tmp_path / "metrics.json").read_text()
+    for secret in SECRETS[:2]:
+        assert secret not in text

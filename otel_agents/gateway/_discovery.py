@@ -13,9 +13,12 @@ What a hub says is checked like what the admin API accepts: an endpoint must be 
 ``http``/``https`` URL, and link-local or cloud metadata hosts (literal, or a name that
 resolves to one) are skipped unless the gateway allows them
 (``allow_link_local_upstreams``); anyone who can register an agent at the hub could
-otherwise point the gateway at a metadata service. The hub's bearer token comes from
-``OTEL_AGENTS_MESSAGING_SECRET`` (never an argument); a refresh that fails (hub down, bad
-answer) is logged once and leaves the service as it was.
+otherwise point the gateway at a metadata service. The check fails closed: a name whose
+resolution is unknown (not answered in time, or no free resolver thread) keeps a new
+endpoint out of the refresh; one already in rotation keeps its place.
+
+The hub's bearer token comes from ``OTEL_AGENTS_MESSAGING_SECRET`` (never an argument); a
+refresh that fails (hub down, bad answer) is logged once and leaves the service as it was.
 """
 
 from __future__ import annotations
@@ -70,7 +73,8 @@ class HubDiscovery:
         timeout: seconds one hub request may take (5).
         transport: an ``httpx`` transport, for tests.
         resolver: resolves the endpoints' names (all of one refresh concurrently, within
-            2 s together); one pool shared by every discovery by default. For tests.
+            2 s together; a name not answered by then leaves a new endpoint out); one pool
+            shared by every discovery by default. For tests.
 
     Raises:
         InvalidValueError: a hub URL that is not http(s), a bad interval or timeout.
@@ -201,7 +205,17 @@ class HubDiscovery:
         found = self._resolver.resolve(names) if names else {}
         allowed = set()
         for agent_id, endpoint, url in candidates:
-            addresses = found.get((url.host, url.port))
+            key = (url.host, url.port)
+            if not is_literal(url.host) and key not in found:
+                # Unknown (no answer in time, or no free resolver thread) is not "allowed":
+                # filling the pool with slow names would let a metadata name through.
+                # An endpoint already in rotation keeps its place (it was checked before).
+                if endpoint in self._instances:
+                    allowed.add(endpoint)
+                else:
+                    self._failures.record(("unresolved", url.host), _unresolved(url.host))
+                continue
+            addresses = found.get(key)
             if forbidden_host(url.host) or (addresses is not None and any_forbidden(addresses)):
                 self._failures.record(
                     ("forbidden", agent_id), _skip({"agent_id": agent_id}, "link-local host")
@@ -252,6 +266,13 @@ def _shared_resolver() -> ResolverPool:
         if not _RESOLVER:
             _RESOLVER.append(ResolverPool())
         return _RESOLVER[0]
+
+
+def _unresolved(host: str) -> str:
+    return (
+        f"left out endpoint host {host[:255]!r} until a refresh resolves it: "
+        "its name was not resolved in time (or no resolver thread was free)"
+    )
 
 
 def _skip(agent: dict[str, Any], why: str) -> str:

@@ -41,8 +41,11 @@ class ForwardedPolicy:
         IPv4 one), so one client is one address whatever source port a proxy wrote, and a
         trusted proxy is recognised with or without a port. A hop that is not an address
         (``unknown``, an obfuscated RFC 7239 name, an empty hop) ends the walk: nothing
-        before it can be believed, and the peer is used.
+        before it can be believed, and the peer is used. The peer is normalised like a
+        hop: an IPv4 client of a dual-stack listener (``::ffff:203.0.113.7``) is
+        ``203.0.113.7``, the same client it is on an IPv4 listener.
         """
+        peer = _normalised(peer)
         if forwarded_for is None or not self.trusted(peer):
             return peer
         for hop in reversed(forwarded_for.decode("latin-1").split(",")):
@@ -74,6 +77,15 @@ def hop_address(text: str) -> IPAddress | None:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
     return ip
+
+
+def _normalised(peer: str) -> str:
+    """The peer's address as a hop would be read (IPv4-mapped as IPv4); the peer as it is
+    when it is not an address (a Unix socket's, a test's name)."""
+    if ":" not in peer:  # an IPv4 peer (the common case) is already as a hop reads it
+        return peer
+    ip = hop_address(peer)
+    return peer if ip is None else str(ip)
 
 
 def _port(text: str) -> bool:

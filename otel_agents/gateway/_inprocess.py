@@ -24,7 +24,13 @@ from starlette.types import ASGIApp
 
 from otel_agents._errors import invalid_type, invalid_value
 from otel_agents.gateway._models import GatewayResponse, Headers, HeadersInput
-from otel_agents.gateway._route_args import browser_query, header_lines, line_text, split_path
+from otel_agents.gateway._route_args import (
+    browser_query,
+    header_lines,
+    line_text,
+    query_pairs,
+    split_path,
+)
 
 __all__ = ["PortalThread", "build_scope", "call_app"]
 
@@ -49,10 +55,9 @@ def build_scope(
     route_path = parts.path if parts.path.startswith("/") else "/" + parts.path
     query = browser_query(parts.query)
     if query_params:
-        if not isinstance(query_params, Mapping):
-            raise invalid_type("query_params", query_params, "a mapping of names to values")
-        extra = urlencode({str(k): str(v) for k, v in query_params.items()})
-        query = f"{query}&{extra}" if query else extra
+        extra = urlencode(query_pairs(query_params))
+        if extra:
+            query = f"{query}&{extra}" if query else extra
     raw_headers = header_lines(headers)
     names = {n for n, _ in raw_headers}
     agent = line_text("user_agent", user_agent, "a User-Agent such as 'my-client/1.0'")

@@ -278,13 +278,17 @@ class RateLimiter:
 
 def client_key(client: str, ipv6_prefix: int) -> str:
     """The per-client bucket key of a client address: an IPv4 address (or anything not an
-    address) as it is, an IPv6 address as its ``/ipv6_prefix`` network."""
+    address) as it is, an IPv6 address as its ``/ipv6_prefix`` network. An IPv4-mapped
+    address (``::ffff:a.b.c.d``, what a dual-stack listener reports for an IPv4 client) is
+    its IPv4 address: as a /64 every IPv4 client would share the one bucket ``::/64``."""
     if ":" not in client:
         return client
     try:
         ip = ipaddress.IPv6Address(client)
     except ValueError:
         return client
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
     host_bits = 128 - ipv6_prefix
     network = ipaddress.IPv6Network(((int(ip) >> host_bits) << host_bits, ipv6_prefix))
     return str(network)

@@ -6,12 +6,15 @@ for its own timeout (often 5 s per attempt), and ``asyncio.run`` (like
 ``ThreadPoolExecutor.shutdown``) waits for such a thread before it returns, so a per-name
 bound of 2 s was really N x the resolver's timeout for N slow names. Here the distinct
 names of one refresh are resolved concurrently, each on a daemon thread of its own, and the
-caller waits at most ``timeout`` seconds for all of them together; a name not resolved by
-then counts as unresolved (as a name that does not resolve: the upstream may come up
-later). A stuck thread is abandoned, never joined: it ends when its ``getaddrinfo`` does.
-Threads are bounded in number (``max_threads``, stuck ones included): a name for which no
-thread is free counts as unresolved too, so a resolver that hangs for good costs at most
-``max_threads`` idle threads, never a growing number.
+caller waits at most ``timeout`` seconds for all of them together. A stuck thread is
+abandoned, never joined: it ends when its ``getaddrinfo`` does. Threads are bounded in
+number (``max_threads``, stuck ones included), so a resolver that hangs for good costs at
+most ``max_threads`` idle threads, never a growing number.
+
+A name not answered in time, or for which no thread was free, is *unknown*: it is left out
+of the answer, never reported as "does not resolve". Discovery must not take "unknown" for
+"not forbidden": whoever can make the resolver slow (8 names on a slow authoritative
+server) could otherwise get a 9th name that resolves to a metadata address through.
 """
 
 from __future__ import annotations
@@ -62,8 +65,9 @@ class ResolverPool:
         return self._busy
 
     def resolve(self, names: Iterable[Key]) -> dict[Key, list[str] | None]:
-        """The addresses of each distinct name, or ``None`` for one that did not resolve
-        within ``timeout`` seconds of the call (or failed, or found no free thread)."""
+        """The addresses of each distinct name answered within ``timeout`` seconds of the
+        call, or ``None`` for one the resolver answered with an error (it does not resolve).
+        A name not answered in time, or that found no free thread, is absent: unknown."""
         batch = _Batch()
         keys = list(dict.fromkeys(names))
         started = 0
@@ -85,7 +89,7 @@ class ResolverPool:
                     break
                 batch.done.wait(left)
             # A copy: a thread that finishes late must not change what the caller holds.
-            return {key: batch.results.get(key) for key in keys}
+            return {key: batch.results[key] for key in keys if key in batch.results}
 
     def _reserve(self) -> bool:
         with self._lock:

@@ -13,8 +13,15 @@ pass, never a bare
   browser does it: non-ASCII text as UTF-8 (``?name=李`` is sent as ``?name=%E6%9D%8E``),
   and a space, ``"``, ``<``, ``>`` and control characters too; what is already
   percent-encoded stays as it is.
-* ``headers``: names are HTTP tokens; values have no CR, LF or NUL and are latin-1 text (the
-  only text a header carries; encode other text yourself, e.g. percent-encoding).
+* ``headers``: names are HTTP tokens; values are strings, or numbers sent as their
+  ``str()`` (``"X-Count": 5``); ``bytes``, ``None``, a bool or any other object is refused
+  (``str(b"k1")`` would send ``b'k1'`` and ``None`` the word ``None``). A value has no CR,
+  LF or NUL and is latin-1 text (the only text a header carries; encode other text
+  yourself, e.g. percent-encoding).
+* ``query_params``: names are strings; a value is a string, an int, a float or a bool (sent
+  as its ``str()``), or a list or tuple of those (one ``name=value`` per item, as
+  ``urlencode(..., doseq=True)``); anything else (``None``, bytes, a mapping) is refused
+  naming the parameter, never sent as ``None`` or ``[1, 2]``.
 * ``user_agent`` and ``client_ip``: strings, with the same rules as a header value.
 """
 
@@ -25,11 +32,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import SplitResult, quote, urlsplit
 
-from otel_agents._errors import invalid_type, invalid_value
+from otel_agents._errors import InvalidTypeError, invalid_type, invalid_value
 from otel_agents.gateway._history import redact_target
 from otel_agents.gateway._models import Headers, HeadersInput
 
-__all__ = ["browser_query", "header_lines", "line_text", "split_path"]
+__all__ = ["browser_query", "header_lines", "line_text", "query_pairs", "split_path"]
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BREAKS = re.compile(r"[\r\n\0]")
@@ -91,9 +98,43 @@ def header_lines(headers: HeadersInput | None) -> list[tuple[bytes, bytes]]:
             raise invalid_value(
                 "headers", name, "header names that are HTTP tokens (letters, digits, '-' ...)"
             )
-        text = value if isinstance(value, str) else str(value)
-        lines.append((name.lower().encode("ascii"), _encoded(f"headers[{name!r}]", text, None)))
+        if type(value) is not str:
+            if isinstance(value, bool) or not isinstance(value, str | int | float):
+                # Never str(value): b"k1" would be sent as "b'k1'", None as "None". The
+                # type only: the value may be a credential.
+                raise InvalidTypeError(
+                    f"headers[{name!r}]=<redacted> is not valid: expected a string (or a "
+                    "number); decode bytes yourself (value.decode('latin-1')) or leave the "
+                    f"header out (got type {type(value).__name__})"
+                )
+            value = str(value)
+        lines.append((name.lower().encode("ascii"), _encoded(f"headers[{name!r}]", value, None)))
     return lines
+
+
+#: Query parameter values sent as their ``str()``.
+_QUERY_SCALARS = (str, int, float)  # bool is an int
+
+
+def query_pairs(query_params: Any) -> list[tuple[str, str]]:
+    """``query_params`` as ``(name, value)`` pairs: scalars as text, a list or tuple as one
+    pair per item (``doseq``); anything else refused naming the parameter."""
+    if not isinstance(query_params, Mapping):
+        raise invalid_type("query_params", query_params, "a mapping of names to values")
+    pairs: list[tuple[str, str]] = []
+    for name, value in query_params.items():
+        if not isinstance(name, str):
+            raise invalid_type("query_params", name, "parameter names as strings")
+        items = value if isinstance(value, list | tuple) else (value,)
+        for item in items:
+            if not isinstance(item, _QUERY_SCALARS):
+                raise InvalidTypeError(
+                    f"query_params[{name!r}]=<redacted> is not valid: expected a string, a "
+                    "number or a bool, or a list of those (one name=value each); leave the "
+                    f"parameter out rather than pass None (got type {type(item).__name__})"
+                )
+            pairs.append((name, str(item)))
+    return pairs
 
 
 def line_text(parameter: str, value: Any, expected: str) -> bytes:

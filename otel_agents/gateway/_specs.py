@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otel_agents._config_params import InvalidSetting
-from otel_agents._errors import invalid_type
 from otel_agents._export import redact
 from otel_agents.gateway._api_keys import api_key_list
 from otel_agents.gateway._errors import InvalidServiceError
@@ -77,7 +76,11 @@ class ServiceSpec:
         if not isinstance(strip_prefix, bool):
             raise InvalidServiceError.build("strip_prefix", strip_prefix, "true or false")
         if metadata is not None and not isinstance(metadata, Mapping):
-            raise invalid_type("metadata", metadata, "a mapping or None")
+            # InvalidServiceError like every other field, so that a config file's error
+            # names the file and the entry; the type only: free-form metadata may hold a key.
+            raise InvalidServiceError.build(
+                "metadata", f"<a {type(metadata).__name__}>", "a mapping (a table) or None"
+            )
         # Stored redacted: the registry, list_services(), GET /_gateway/services and
         # export_history() all read it, and metadata is free-form (an operator may put a
         # key or a password in it). Nesting past redact's depth cap becomes REDACTED.

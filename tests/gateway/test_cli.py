@@ -193,3 +193,24 @@ def test_a_config_file_nested_too_deeply_exits_2_with_one_line(tmp_path: Path) -
     assert result.stderr.count("\n") == 1
     assert "deep.json' is not valid: nested too deeply to parse" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_bad_metadata_entry_exits_2_naming_the_file_and_the_entry(tmp_path: Path) -> None:
+    config = tmp_path / "meta.json"
+    config.write_text(
+        '{"services": [{"service_id": "a", "name": "a", "version": "v1", '
+        '"base_url": "http://127.0.0.1:9", "metadata": [1]}]}'
+    )
+
+    command = [sys.executable, "-m", "otel_agents.gateway._cli", "gateway", "--no-telemetry"]
+    result = subprocess.run(
+        [*command, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.count("\n") == 1
+    assert f"{str(config)!r}, services[0] (service_id 'a'): metadata=" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -67,6 +67,51 @@ def test_ipv6_clients_share_a_bucket_per_64_ipv4_clients_one_each() -> None:
     assert limiter.client_count() == 1
 
 
+def test_ipv4_clients_of_a_dual_stack_listener_get_a_bucket_each_not_one_per_64() -> None:
+    """A listener bound to ``::`` reports IPv4 clients as ``::ffff:a.b.c.d``: keyed by
+    their /64 they all shared the bucket ``::/64``."""
+    assert client_key("::ffff:10.0.0.1", 64) == "10.0.0.1"
+    assert client_key("::ffff:192.168.7.9", 64) == "192.168.7.9"
+    assert client_key("::FFFF:10.0.0.1", 128) == client_key("10.0.0.1", 128)
+
+    limiter = RateLimiter()
+    limiter.set_limit("s", RateLimit.build(1, 1, per_client=True))
+    taken = [limiter.acquire("s", ip) for ip in ("::ffff:10.0.0.1", "::ffff:192.168.7.9")]
+    assert [d.allowed for d in taken if d is not None] == [True, True]
+    assert limiter.client_count() == 2
+
+
+@pytest.mark.parametrize(
+    ("peer", "client"),
+    [
+        ("::ffff:203.0.113.7", "203.0.113.7"),  # untrusted: used as the client
+        ("::ffff:10.0.0.2", "198.51.100.4"),  # a trusted proxy, recognised when mapped
+        ("2001:DB8::1", "2001:db8::1"),
+        ("192.0.2.1", "192.0.2.1"),
+        ("unknown", "unknown"),
+    ],
+)
+def test_the_peer_is_normalised_like_a_forwarded_hop(peer: str, client: str) -> None:
+    assert POLICY.client_ip(peer, b"198.51.100.4") == client
+    if peer != "::ffff:10.0.0.2":
+        assert POLICY.client_ip(peer, None) == client
+
+
+@pytest.mark.integration
+def test_mapped_ipv4_clients_are_limited_one_by_one_through_the_gateway(
+    make_gateway: Any, upstream: ThreadServer
+) -> None:
+    """The review's scenario: two IPv4 clients seen as IPv4-mapped peers, burst 2."""
+    gateway = make_gateway()
+    gateway.register_service("svc", "svc", "v1", upstream.url, path_prefix="/users")
+    gateway.set_rate_limit("svc", 60, burst_limit=2, per_client=True)
+    codes = [
+        gateway.route_request("GET", "/v1/users/7", client_ip=ip).status_code
+        for ip in ["::ffff:10.0.0.1"] * 3 + ["::ffff:192.168.7.9"]
+    ]
+    assert codes == [200, 200, 429, 200]
+
+
 @pytest.mark.parametrize("value", [0, 129, "sixty-four", True, 64.5])
 def test_a_bad_ipv6_prefix_length_is_refused_naming_the_setting(
     make_gateway: Any, value: object

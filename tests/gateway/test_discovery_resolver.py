@@ -86,7 +86,7 @@ def test_a_refresh_resolves_its_names_together_and_never_waits_for_a_stuck_resol
     finally:
         slow.release.set()
         discovery.stop()
-    assert seen["endpoints"] == tuple(endpoints)  # not resolved in time: kept, as before
+    assert seen["endpoints"] == ()  # not resolved in time: unknown, left out (fail closed)
     assert slow.most_in_flight == 3  # resolved concurrently, not one by one
     assert seen["in_flight_at_return"] == 3
     pool = _discovery._shared_resolver()
@@ -98,9 +98,9 @@ def test_resolver_threads_are_bounded_in_number_stuck_ones_included() -> None:
     pool = ResolverPool(slow, max_threads=2, timeout=0.05)
     try:
         names = [(f"h{i}.example", 80) for i in range(3)]
-        assert pool.resolve(names) == dict.fromkeys(names)  # none resolved in time
+        assert pool.resolve(names) == {}  # none answered in time: all unknown
         assert len(slow.calls) == 2  # the third name found no free thread
-        assert pool.resolve(names) == dict.fromkeys(names)
+        assert pool.resolve(names) == {}
         assert len(slow.calls) == 2  # both threads still stuck: no new one
         assert pool.busy == 2
     finally:
@@ -140,3 +140,80 @@ def test_names_resolving_to_a_metadata_address_are_skipped_each_name_resolved_on
     finally:
         discovery.stop()
     assert sorted(calls) == ["meta.example", "ok.example"]  # literals are not resolved
+
+
+def _metadata_or_hang(release: threading.Event) -> Callable[..., list[Any]]:
+    """A ``getaddrinfo``: ``slow*`` names hang (an attacker's slow authoritative server),
+    ``meta.attacker.example`` resolves at once to the metadata address, others to 10.0.0.7."""
+
+    def resolver(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        if host.startswith("slow"):
+            release.wait(GUARD)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        address = "169.254.169.254" if host == "meta.attacker.example" else "10.0.0.7"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    return resolver
+
+
+def test_a_full_resolver_pool_does_not_let_a_metadata_name_through(make_gateway: Any) -> None:
+    """The review's scenario: 8 slow names fill the pool's threads, a 9th name resolving to
+    169.254.169.254 found no thread; it used to count as "not forbidden" and get in."""
+    release = threading.Event()
+    slow = [f"http://slow{i}.attacker.example:80" for i in range(8)]
+    meta = "http://meta.attacker.example:80"
+    discovery = HubDiscovery(
+        make_gateway(),
+        "http://hub.invalid",
+        "agents",
+        transport=_hub(*slow, meta),
+        resolver=ResolverPool(_metadata_or_hang(release), timeout=0.2),
+    )
+    try:
+        assert discovery.refresh() == ()  # unknown names are left out, the 9th included
+    finally:
+        release.set()
+        discovery.stop()
+
+
+def test_a_name_unknown_this_refresh_keeps_its_place_when_it_was_already_an_instance(
+    make_gateway: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Fail closed for newcomers only: an endpoint checked before stays in rotation while
+    the resolver is slow; a new one waits for a refresh that resolves it (logged once)."""
+    release = threading.Event()
+    names: dict[str, str] = {"ok.example": "10.0.0.7"}
+
+    def resolver(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        if host not in names:
+            release.wait(GUARD)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (names[host], port))]
+
+    agents: list[dict[str, str]] = [
+        {"agent_id": "a0", "status": "online", "endpoint": "http://ok.example:80"}
+    ]
+
+    def hub(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=httpx.ByteStream(json.dumps(agents).encode()))
+
+    discovery = HubDiscovery(
+        make_gateway(),
+        "http://hub.invalid",
+        "agents",
+        transport=httpx.MockTransport(hub),
+        resolver=ResolverPool(resolver, timeout=0.2),
+    )
+    try:
+        assert discovery.refresh() == ("http://ok.example:80",)
+        del names["ok.example"]  # the resolver now hangs for it
+        agents.append({"agent_id": "a1", "status": "online", "endpoint": "http://new.example:80"})
+        with caplog.at_level("WARNING"):
+            assert discovery.refresh() == ("http://ok.example:80",)
+            assert discovery.refresh() == ("http://ok.example:80",)
+    finally:
+        release.set()
+        discovery.stop()
+    logged = [r.getMessage() for r in caplog.records if "not resolved in time" in r.getMessage()]
+    assert len(logged) == 1  # the left-out name, once, not once per refresh
+    assert "'new.example'" in logged[0]

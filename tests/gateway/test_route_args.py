@@ -127,3 +127,63 @@ def test_good_input_still_makes_the_same_scope() -> None:
     assert (b"x-count", b"5") in scope["headers"]
     assert (b"x-note", b"caf\xe9") in scope["headers"]
     assert (b"user-agent", b"pytest") in scope["headers"]
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [(b"s3cr3t", "bytes"), (None, "NoneType"), (True, "bool"), (["s3cr3t"], "list")],
+)
+def test_a_header_value_that_is_not_text_is_refused_never_sent_as_its_repr(
+    value: object, kind: str
+) -> None:
+    """``{"X-API-Key": b"k1"}`` was sent as ``b'k1'`` (a 403 for a good key), None as
+    ``None``."""
+    with pytest.raises(InvalidTypeError) as caught:
+        _scope(headers={"Authorization": "Bearer ok", "X-API-Key": value})
+
+    message = str(caught.value)
+    assert message.startswith("headers['X-API-Key']=<redacted> is not valid")
+    assert f"(got type {kind})" in message
+    assert "s3cr3t" not in message
+
+
+def test_query_params_send_scalars_as_text_and_lists_one_pair_per_item() -> None:
+    scope = _scope(
+        path="/v1/users?x=1",
+        query_params={"ids": [1, 2], "tags": ("a b", "李"), "n": 2.5, "on": True, "e": []},
+    )
+
+    assert scope["query_string"] == b"x=1&ids=1&ids=2&tags=a+b&tags=%E6%9D%8E&n=2.5&on=True"
+
+
+@pytest.mark.parametrize(
+    ("query_params", "starts", "kind"),
+    [
+        ({"q": None}, "query_params['q']=<redacted>", "NoneType"),
+        ({"token": b"s3cr3t"}, "query_params['token']=<redacted>", "bytes"),
+        ({"f": {"a": "s3cr3t"}}, "query_params['f']=<redacted>", "dict"),
+        ({"ids": [1, None]}, "query_params['ids']=<redacted>", "NoneType"),
+        ({"ids": [[1]]}, "query_params['ids']=<redacted>", "list"),
+        ({7: "1"}, "query_params=7", "int"),
+    ],
+)
+def test_a_query_param_that_is_not_a_scalar_or_a_list_of_them_is_refused_naming_it(
+    query_params: dict[Any, Any], starts: str, kind: str
+) -> None:
+    """``None`` was sent as ``q=None`` and ``[1, 2]`` as ``ids=%5B1%2C+2%5D``."""
+    with pytest.raises(InvalidTypeError) as caught:
+        _scope(query_params=query_params)
+
+    message = str(caught.value)
+    assert message.startswith(starts)
+    assert f"(got type {kind})" in message
+    assert "s3cr3t" not in message
+
+
+def test_route_request_refuses_a_bytes_api_key_before_anything_runs(make_gateway: Any) -> None:
+    """The review's case: ``b"k1"`` was sent as ``b'k1'`` and answered 403."""
+    gateway = make_gateway({"api_keys": ["k1"]})
+    gateway.register_service("svc", "svc", "v1", "http://127.0.0.1:9")
+    with pytest.raises(InvalidTypeError, match=r"headers\['X-API-Key'\]=<redacted>"):
+        gateway.route_request("GET", "/v1/x", headers={"X-API-Key": b"k1"})
+    assert gateway.get_request_history() == []  # refused at the call: nothing was routed

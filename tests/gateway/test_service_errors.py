@@ -74,3 +74,61 @@ def test_discovery_refuses_a_route_registration_would_refuse_at_the_call(
     service_id = arguments.pop("service_id", "agents")
     with pytest.raises(InvalidServiceError, match=parameter):
         HubDiscovery(make_gateway(), "http://hub.invalid", service_id, **arguments)
+
+
+@pytest.mark.parametrize("metadata", ["[1]", '"sk-LIVE-123"', "7"])
+def test_a_bad_metadata_in_a_config_file_names_the_file_and_the_entry(
+    tmp_path: Path, metadata: str
+) -> None:
+    """It raised InvalidTypeError, which the per-entry wrapper did not catch: the error
+    named neither the file nor the entry."""
+    path = tmp_path / "meta.json"
+    path.write_text(
+        '{"services": [{"service_id": "a", "name": "a", "version": "v1", '
+        f'"base_url": "http://127.0.0.1:9", "metadata": {metadata}}}]}}'
+    )
+    with pytest.raises(GatewayConfigError) as refused:
+        load_config(path)
+    message = str(refused.value)
+    assert str(path) in message
+    assert "services[0] (service_id 'a'): metadata=" in message
+    assert "a mapping" in message
+    assert "sk-LIVE-123" not in message  # the type is named, never the value
+
+
+def test_a_bad_metadata_in_a_config_dict_names_the_entry(make_gateway: Any) -> None:
+    entry = {"service_id": "a", "version": "v1", "base_url": "http://127.0.0.1:9"}
+    with pytest.raises(GatewayConfigError, match=r"services\[0\] \(service_id 'a'\): metadata"):
+        make_gateway({"services": [{**entry, "metadata": [1]}]})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("service_id", [1]),
+        ("name", [1]),
+        ("version", [1]),
+        ("base_url", [1]),
+        ("base_url", []),
+        ("base_urls", {"a": 1}),
+        ("health_check_url", [1]),
+        ("metadata", [1]),
+        ("metadata", "x"),
+        ("path_prefix", [1]),
+        ("strip_prefix", [1]),
+        ("api_keys", [1]),
+        ("rate_limit", [1]),
+        ("rate_limit", {"requests_per_minute": "x"}),
+        ("rate_limit", {"requests_per_minute": 1, "burst_limit": [1]}),
+    ],
+)
+def test_every_bad_field_of_a_service_is_an_invalid_service_error(
+    field: str, value: object
+) -> None:
+    """The class the config file, the constructor and the admin API wrap with context."""
+    from otel_agents.gateway._specs import ServiceSpec
+
+    entry: dict[str, Any] = {"service_id": "a", "version": "v1", "base_url": "http://h:9"}
+    entry[field] = value
+    with pytest.raises(InvalidServiceError):
+        ServiceSpec.from_mapping(entry)

@@ -61,3 +61,28 @@ def test_metadata_nested_thousands_deep_is_cut_and_still_exports(tmp_path: Path)
         node, depth = node["n"], depth + 1
     assert node == "[REDACTED]"
     assert depth < 40
+
+
+def test_credentials_inside_url_values_of_metadata_are_redacted_everywhere(
+    tmp_path: Path,
+) -> None:
+    """The review's case: keys that do not look secret, URLs whose parts are."""
+    metadata = {"dsn": "postgres://app:S3CRET@db/prod", "callback": "https://h/cb?token=S3CRET"}
+    gateway = APIGateway({"admin_token": "admin-secret"}, instrument=False)
+    try:
+        gateway.register_service("db", "db", "v1", "http://127.0.0.1:9", metadata=metadata)
+        listed = gateway.list_services()[0]["metadata"]
+        admin = gateway.route_request("GET", "/_gateway/services", headers=ADMIN)
+        exported = Path(gateway.export_history(tmp_path / "history.json")).read_text()
+    finally:
+        gateway.close()
+
+    expected = {
+        "dsn": "postgres://REDACTED:REDACTED@db/prod",
+        "callback": "https://h/cb?token=REDACTED",
+    }
+    assert listed == expected
+    assert json.loads(admin.body)["services"][0]["metadata"] == expected
+    assert json.loads(exported)["services"][0]["metadata"] == expected
+    for text in (admin.body.decode(), exported):
+        assert "S3CRET" not in text
