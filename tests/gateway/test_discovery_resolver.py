@@ -61,7 +61,7 @@ def _wait_for(condition: Callable[[], bool], what: str) -> None:
 
 
 def test_a_refresh_resolves_its_names_together_and_never_waits_for_a_stuck_resolver(
-    make_gateway: Any, monkeypatch: pytest.MonkeyPatch
+    make_gateway: Any,
 ) -> None:
     """3 agents, a resolver that hangs 4 s per name, a 0.2 s bound (2 s by default): the
     old per-agent ``asyncio.run`` resolved one name at a time and waited for each thread."""
