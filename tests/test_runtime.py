@@ -9,6 +9,7 @@ import threading
 import weakref
 
 import pytest
+from _threads import ProbeLock
 from _waits import eventually
 
 from otel_agents._errors import InvalidTypeError, InvalidValueError
@@ -96,22 +97,6 @@ def test_periodic_thread_stop_joins_and_can_restart() -> None:
     assert work.runs == 2  # once per start, the hour-long interval never elapsed
 
 
-class _ProbeLock:
-    """A lock that sets ``contended`` when a thread has to wait for it."""
-
-    def __init__(self, contended: threading.Event) -> None:
-        self._lock = threading.Lock()
-        self.contended = contended
-
-    def __enter__(self) -> None:
-        if not self._lock.acquire(blocking=False):
-            self.contended.set()
-            self._lock.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self._lock.release()
-
-
 class _HeldStarter(PeriodicThread):
     """Holds the first starter just after its "not running" check until a second caller
     has got as far as it can: into the lock, past the check itself, or through stop()."""
@@ -120,7 +105,7 @@ class _HeldStarter(PeriodicThread):
         super().__init__(3600.0, lambda: None, name=name, logger=_logger)
         self.second_arrived = threading.Event()
         self.first_checked = threading.Event()
-        self._lock = _ProbeLock(self.second_arrived)  # type: ignore[assignment]
+        self._lock = ProbeLock(self.second_arrived)  # type: ignore[assignment]
         self.checks = 0
 
     @property

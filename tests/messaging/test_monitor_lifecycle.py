@@ -11,28 +11,14 @@ import logging
 import threading
 from typing import Any
 
+from _threads import ProbeLock
+
 from otel_agents._runtime import PeriodicThread
 from otel_agents.messaging import AgentCommunicationProtocol
 
 DEADLINE = 30.0  # generous: the machine is shared; the tests assert behaviour, not speed
 NAME = "test-held-heartbeats"
 _logger = logging.getLogger("tests.monitor_lifecycle")
-
-
-class _ProbeLock:
-    """A lock that sets ``contended`` when a thread has to wait for it."""
-
-    def __init__(self, contended: threading.Event) -> None:
-        self._lock = threading.Lock()
-        self.contended = contended
-
-    def __enter__(self) -> None:
-        if not self._lock.acquire(blocking=False):
-            self.contended.set()
-            self._lock.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self._lock.release()
 
 
 class _HeldMonitor(PeriodicThread):
@@ -55,7 +41,7 @@ def test_a_registration_racing_stop_leaves_no_monitor_running(make_comm: Any) ->
     stop_arrived = threading.Event()
     monitor = _HeldMonitor(comm, stop_arrived)
     comm._monitor = monitor
-    comm._lifecycle = _ProbeLock(stop_arrived)  # type: ignore[assignment]
+    comm._lifecycle = ProbeLock(stop_arrived)  # type: ignore[assignment]
 
     def stop() -> None:
         comm.stop()
