@@ -24,7 +24,7 @@ from typing import Any
 from otel_agents._cli import ConsoleFormatter
 from otel_agents._service_name import default_service_name
 
-__all__ = ["console_logging", "serve", "shutdown_telemetry"]
+__all__ = ["console_logging", "listening_url", "serve", "shutdown_telemetry"]
 
 _logger = logging.getLogger("otel_agents.messaging")
 
@@ -52,7 +52,7 @@ def _server(config: Any) -> Any:
                 for server in self.servers:
                     for sock in server.sockets:
                         host, port = sock.getsockname()[:2]
-                        _logger.info("%s is listening on http://%s:%s", self.label, host, port)
+                        _logger.info("%s is listening on %s", self.label, listening_url(host, port))
 
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
@@ -133,3 +133,8 @@ def serve(
     finally:
         shutdown_telemetry()  # safe to call twice
     return 2 if failed is not None and failed() else 0
+
+
+def listening_url(host: str, port: int) -> str:
+    """The URL a server bound to ``host``:``port`` answers at (an IPv6 host in brackets)."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

@@ -54,7 +54,7 @@ TOKEN_ENV, USER_ENV, PASSWORD_ENV = (
 )
 
 
-def _shown(url: str) -> str:
+def shown_url(url: str) -> str:
     """``url`` as far as an error may show it: no userinfo, no path, at most 100 chars."""
     scheme, _, rest = url.partition("://")
     # After the last "@": a password may hold "/", "?" or "#" (unescaped, in a bad URL).
@@ -74,7 +74,7 @@ def checked_url(url: object) -> str:
         )
     scheme, _, rest = url.partition("://")
     normalised = f"{scheme.lower()}://{rest}"
-    shown = _shown(normalised)
+    shown = shown_url(normalised)
     if scheme.lower() not in NATS_SCHEMES:
         raise ConfigurationError(
             f"{where} {shown!r} is not valid: the scheme must be one of "

@@ -351,9 +351,11 @@ def transport_for(config: dict[str, Any]) -> Transport:
         return NatsTransport(
             url, stream=config["nats_stream"], broker_timeout=config["broker_timeout"]
         )
+    from otel_agents.messaging._nats_connect import shown_url  # it imports this module
+
+    # Shown without its userinfo ("user:password@"): the host is the user's to see.
+    shown = shown_url(url) if scheme else "<no scheme>"
     raise ConfigurationError(
-        # Only the scheme: the rest may carry credentials ("user:password@host").
-        f"config['transport']={(scheme + '://...') if scheme else '<no scheme>'!r} is not "
-        "valid: "
-        'expected None (in process) or a NATS URL such as "nats://127.0.0.1:4222"'
+        f"the NATS URL (config['transport'], --nats) {shown!r} is not valid: expected None (in"
+        ' process) or a NATS URL such as "nats://127.0.0.1:4222"'
     )

@@ -20,6 +20,7 @@ import _http
 import pytest
 
 from otel_agents._cli import main
+from otel_agents.messaging._cli_serving import listening_url
 from otel_agents.messaging._hub import create_hub, create_hub_app
 from otel_agents.messaging._remote import RemoteAgent
 from otel_agents.messaging._security import SecurityConfig
@@ -247,3 +248,8 @@ def test_the_registered_line_names_the_hub_without_its_credentials(
     err = capsys.readouterr().err
     assert f"registered newcomer with {hub.url}" in err
     assert "pw-SECRET" not in err
+
+
+def test_the_listening_line_puts_an_ipv6_host_in_brackets() -> None:
+    assert listening_url("::1", 8100) == "http://[::1]:8100"
+    assert listening_url("127.0.0.1", 8100) == "http://127.0.0.1:8100"

@@ -72,6 +72,10 @@ def test_the_transport_key_picks_the_transport_and_refuses_others() -> None:
     with pytest.raises(ConfigurationError, match="no scheme") as raised:
         AgentCommunicationProtocol({"transport": "admin:s3cret-pass@broker:4222"})
     assert "s3cret" not in str(raised.value)
+    with pytest.raises(ConfigurationError) as raised:  # names the option, shows the host
+        AgentCommunicationProtocol({"transport": "http://x"})
+    assert "--nats" in str(raised.value)
+    assert "'http://x'" in str(raised.value)
     with pytest.raises(ConfigurationError, match="nats_stream"):
         AgentCommunicationProtocol({"transport": "nats://127.0.0.1:1", "nats_stream": "a.b"})
 
