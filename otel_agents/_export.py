@@ -33,6 +33,7 @@ __all__ = [
     "redact_string",
     "redact_url",
     "redact_value",
+    "split_userinfo",
     "write_json_atomic",
 ]
 
@@ -185,6 +186,22 @@ def redact_url(url: str) -> str:
     if ":" in host:  # an IPv6 address keeps its brackets
         host = f"[{host}]"
     return f"{parts.scheme}://{host}{port}"
+
+
+def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``url`` without its ``user:password@``, and that user and password (decoded).
+
+    So an HTTP client is given a URL it may log (httpx logs every request's URL at INFO)
+    and the credentials as Basic auth, exactly what it would have sent for the userinfo:
+    ``(user, "")`` for ``user@``; ``None`` when the URL has no userinfo.
+    """
+    parts = urllib.parse.urlsplit(url)
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    if not at:
+        return url, None
+    user, _, password = userinfo.partition(":")
+    bare = urllib.parse.urlunsplit(parts._replace(netloc=hostport))
+    return bare, (urllib.parse.unquote(user), urllib.parse.unquote(password))
 
 
 def checked_http_url(name: str, url: Any, example: str) -> str:
