@@ -218,6 +218,26 @@ def test_the_export_encoder_writes_what_strict_json_cannot_hold(tmp_path: Path) 
         ("HTTP://Host/a?page=2", "HTTP://Host/a?page=2"),  # nothing to mask: as written
         ("a=b is what? it is", "a=b is what? it is"),
         ("plain text", "plain text"),
+        (
+            "retrying against postgres://app:S3CRET@db/prod",
+            "retrying against postgres://REDACTED:REDACTED@db/prod",
+        ),
+        (
+            "primary=postgres://app:S3CRET@db/prod",
+            "primary=postgres://REDACTED:REDACTED@db/prod",
+        ),
+        (
+            "https://h/cb?x=1 https://h/cb?access_token=S3CRET",
+            "https://h/cb?x=1 https://h/cb?access_token=REDACTED",
+        ),
+        (
+            "a: redis://:S3CRET@c:6379/0, b: https://u:S3CRET@h/p",
+            "a: redis://REDACTED:REDACTED@c:6379/0, b: https://REDACTED:REDACTED@h/p",
+        ),
+        ("//user:S3CRET@h/p", "//REDACTED:REDACTED@h/p"),
+        ("see //user:S3CRET@h/p", "see //REDACTED:REDACTED@h/p"),
+        ("see https://user:S3CRET@[::1/p", f"see {REDACTED}"),
+        ("a//b and c//d", "a//b and c//d"),  # not URLs: kept
     ],
 )
 def test_url_values_lose_their_credentials_whatever_their_key(value: str, stored: str) -> None:
