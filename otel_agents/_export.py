@@ -46,6 +46,7 @@ REDACTED = "[REDACTED]"
 SECRET_KEY_PATTERN = re.compile(
     r"(pass(word|wd)?|pwd|secret|token|api[-_]?key|auth(orization)?|cookie|credential"
     r"|session|private[-_]?key|signature|bearer|jwt"
+    r"|signing[-_]?key|export[-_]?key|verification[-_]?keys?|encryption[-_]?key"
     r"|(?<![a-z0-9])(otp|pin|ssn)(?![a-z0-9])"
     r"|(?-i:(?<=[a-z0-9])(Otp|OTP|Pin|PIN|Ssn|SSN)(?![a-z])))",
     re.IGNORECASE,

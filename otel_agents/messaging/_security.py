@@ -97,10 +97,25 @@ class SecurityConfig:
         return as_clock(self.clock).time()
 
     def __repr__(self) -> str:
+        shown = self.to_dict()
         return (
-            f"SecurityConfig(auth={'on' if self.auth_enabled else 'off'}, "
-            f"signing={'on' if self._keys() else 'off'}, replay_window={self.replay_window})"
+            f"SecurityConfig(auth={shown['access_control']}, signing={shown['signing']}, "
+            f"replay_window={shown['replay_window']})"
         )
+
+    def to_dict(self) -> dict[str, object]:
+        """What ``repr`` shows, as a mapping: no secret, no key.
+
+        Histories and exports store an object as its ``to_dict()``
+        (:func:`otel_agents._export.redact_value`); without it they would walk the
+        dataclass fields and keep ``signing_key``. ``access_control`` is ``repr``'s
+        ``auth`` (a key named ``auth`` would itself be taken for a secret and masked).
+        """
+        return {
+            "access_control": "on" if self.auth_enabled else "off",
+            "signing": "on" if self._keys() else "off",
+            "replay_window": self.replay_window,
+        }
 
     @classmethod
     def from_env(cls, **overrides: object) -> SecurityConfig:
