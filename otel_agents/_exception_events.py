@@ -24,6 +24,7 @@ import traceback
 from opentelemetry.trace import Span, Status, StatusCode
 
 from otel_agents._export import REDACTED, is_secret_key
+from otel_agents._url_redaction import REDACTED as URL_MASK, redact_urls
 from otel_agents.semconv import (
     EXCEPTION_EVENT,
     EXCEPTION_MESSAGE,
@@ -38,8 +39,10 @@ _PAIR = re.compile(
 )
 _VALUE_REST = re.compile(r"""[^\s"',;&)}\]>]*""")
 _SCHEME_CREDENTIALS = re.compile(r"\b(?P<scheme>Bearer|Basic|Token)\s+[^\s\"',;]+", re.IGNORECASE)
-_URL_USERINFO = re.compile(r"(?<![\w+.-])(?P<scheme>[A-Za-z][\w+.-]*://)[^/\s@]+@")
 
+
+#: Values already masked (by this module, or in a URL by :func:`redact_urls`): kept as is.
+_MASKS = frozenset({REDACTED, URL_MASK})
 
 #: Longer texts are cut first (the attribute length limit would cut them anyway), so
 #: redacting a huge message costs bounded time.
@@ -50,11 +53,11 @@ def redact_text(text: str) -> str:
     """``text`` (its first :data:`MAX_TEXT` characters) with credential-like values masked."""
     text = text[:MAX_TEXT]
     text = _SCHEME_CREDENTIALS.sub(lambda m: f"{m['scheme']} {REDACTED}", text)
-    text = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{REDACTED}@", text)
+    text = redact_urls(text)  # the one redaction of URLs in text, as stored values get
     parts: list[str] = []
     position = 0
     while (match := _PAIR.search(text, position)) is not None:
-        if match["value"] != REDACTED and is_secret_key(match["key"]):
+        if match["value"] not in _MASKS and is_secret_key(match["key"]):
             parts.append(text[position : match.start("value")] + REDACTED)
             position = _VALUE_REST.match(text, match.end()).end()  # type: ignore[union-attr]
         else:

@@ -33,6 +33,7 @@ __all__ = [
     "redact_string",
     "redact_url",
     "redact_value",
+    "split_userinfo",
     "write_json_atomic",
 ]
 
@@ -45,6 +46,7 @@ REDACTED = "[REDACTED]"
 SECRET_KEY_PATTERN = re.compile(
     r"(pass(word|wd)?|pwd|secret|token|api[-_]?key|auth(orization)?|cookie|credential"
     r"|session|private[-_]?key|signature|bearer|jwt"
+    r"|signing[-_]?key|export[-_]?key|verification[-_]?keys?|encryption[-_]?key"
     r"|(?<![a-z0-9])(otp|pin|ssn)(?![a-z0-9])"
     r"|(?-i:(?<=[a-z0-9])(Otp|OTP|Pin|PIN|Ssn|SSN)(?![a-z])))",
     re.IGNORECASE,
@@ -119,21 +121,26 @@ def _redact(value: Any, depth: int) -> Any:
 
 
 def redact_string(text: str) -> str:
-    """``text``, or when it looks like a URL (``scheme://``, or a query or fragment with
-    parameters) the URL with ``user:pass@`` and token-like parameters masked, as spans and
-    the gateway's history mask them: a value is as secret as a key, and a DSN
-    (``postgres://app:S3CRET@db/prod``) or a callback (``https://h/cb?token=...``) under
-    an innocent key must not reach an export. A URL with nothing to mask is kept exactly
-    as written (parsing would lower-case its scheme); one that cannot be parsed is
+    """``text`` with every URL in it (``scheme://`` or ``//host``, anywhere in the text, as
+    many as there are) masked, and a text that is a query or fragment with parameters
+    masked as one: ``user:pass@`` and token-like parameters, as spans and the gateway's
+    history mask them (:func:`~otel_agents._url_redaction.redact_urls`). A value is as
+    secret as a key: a DSN (``retrying postgres://app:S3CRET@db/prod``) or a callback
+    (``https://h/cb?token=...``) under an innocent key must not reach an export. A URL
+    with nothing to mask is kept exactly as written; one that cannot be parsed is
     :data:`REDACTED` (what cannot be looked through is not passed on)."""
-    if "://" not in text and not ("=" in text and ("?" in text or "#" in text)):
-        return text
+    if "//" not in text and not ("=" in text and ("?" in text or "#" in text)):
+        return text  # the usual case, on the tracker's hot path: one scan or two
     from otel_agents._url_redaction import (  # it imports this module
         REDACTED as MASK,
         redact_target,
+        redact_urls,
     )
 
-    try:
+    masked = redact_urls(text)
+    if masked != text or "=" not in text or not ("?" in text or "#" in text):
+        return masked
+    try:  # no URL to mask: a path with a query (``/cb?token=...``)
         masked = redact_target(text)
     except ValueError:  # urlsplit: an unbalanced IPv6 bracket, a bad port
         return REDACTED
@@ -185,6 +192,22 @@ def redact_url(url: str) -> str:
     if ":" in host:  # an IPv6 address keeps its brackets
         host = f"[{host}]"
     return f"{parts.scheme}://{host}{port}"
+
+
+def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``url`` without its ``user:password@``, and that user and password (decoded).
+
+    So an HTTP client is given a URL it may log (httpx logs every request's URL at INFO)
+    and the credentials as Basic auth, exactly what it would have sent for the userinfo:
+    ``(user, "")`` for ``user@``; ``None`` when the URL has no userinfo.
+    """
+    parts = urllib.parse.urlsplit(url)
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    if not at:
+        return url, None
+    user, _, password = userinfo.partition(":")
+    bare = urllib.parse.urlunsplit(parts._replace(netloc=hostport))
+    return bare, (urllib.parse.unquote(user), urllib.parse.unquote(password))
 
 
 def checked_http_url(name: str, url: Any, example: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote_plus, urlsplit
 
-from otel_agents._export import is_secret_key
+from otel_agents._export import REDACTED as UNPARSABLE, is_secret_key
 
 __all__ = [
     "REDACTED",
@@ -21,6 +21,7 @@ __all__ = [
     "redact_path",
     "redact_query",
     "redact_target",
+    "redact_urls",
 ]
 
 REDACTED = "REDACTED"
@@ -74,6 +75,33 @@ def redact_target(target: str) -> str:
         query=redact_query(parts.query),
         fragment=redact_fragment(parts.fragment),
     ).geturl()
+
+
+#: A URL inside a text: a scheme, or none (``//user:pw@host/p``, scheme-relative), then
+#: everything up to a blank, a quote or an angle bracket. Not after a word character, so a
+#: path's ``a//b`` is not taken for a URL.
+_URL_IN_TEXT = re.compile(r"(?<![\w+.-])(?:[A-Za-z][\w+.-]*:)?//[^\s\"'<>]+")
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with every URL in it masked as :func:`redact_target` masks one, wherever it
+    stands (``retrying postgres://app:pw@db/prod``, two URLs in one line, ``//user:pw@h``).
+
+    The one redaction of URLs in free text: stored values (:func:`otel_agents._export.
+    redact_string`) and exception messages (:func:`otel_agents._exception_events.
+    redact_text`). A URL with nothing to mask is kept exactly as written (parsing would
+    lower-case its scheme); one that cannot be parsed becomes ``[REDACTED]`` (what cannot be
+    looked through is not passed on)."""
+    return _URL_IN_TEXT.sub(_masked_url, text) if "//" in text else text
+
+
+def _masked_url(match: re.Match[str]) -> str:
+    url = match.group()
+    try:
+        masked = redact_target(url)
+    except ValueError:  # urlsplit: an unbalanced IPv6 bracket, a bad port
+        return UNPARSABLE
+    return masked if masked.count(REDACTED) > url.count(REDACTED) else url
 
 
 def redact_fragment(fragment: str) -> str:

@@ -10,6 +10,7 @@ from opentelemetry.trace import StatusCode
 
 from otel_agents import semconv
 from otel_agents._exception_events import MAX_TEXT, record_exception, redact_text
+from otel_agents._export import redact_string
 from otel_agents._profiler import PerformanceProfiler
 from otel_agents.messaging._span_scope import mark_failed
 from otel_agents.testing import TelemetryCapture
@@ -32,6 +33,9 @@ class LeakyError(Exception):
         (f'{{"client_secret": "{SECRET}"}}', "client_secret"),
         (f"session_id={SECRET}", "session_id="),
         (f"token={SECRET * 100} next", "next"),  # longer than one regex step
+        (f"to //admin:{SECRET}@db:5432/app failed", "@db:5432/app failed"),  # scheme-relative
+        (f"a: http://h/x b: https://u:{SECRET}@h/p?code={SECRET}", "a: http://h/x b: https://"),
+        (f"callback https://h/cb#access_token={SECRET}&x=1", "&x=1"),
     ],
 )
 def test_redact_text_masks_credential_values_and_keeps_the_rest(text: str, kept: str) -> None:
@@ -39,6 +43,15 @@ def test_redact_text_masks_credential_values_and_keeps_the_rest(text: str, kept:
     assert SECRET not in redacted
     assert "s3cr3t" not in redacted
     assert kept in redacted
+
+
+def test_exception_texts_and_stored_values_mask_urls_the_same_way() -> None:
+    """One redaction of URLs in text: ``redact_text`` and ``redact_string`` agree."""
+    text = f"retrying //u:{SECRET}@h/p then https://h/cb?page=2&token={SECRET}"
+    assert redact_text(text) == redact_string(text)
+    assert redact_string(text) == (
+        "retrying //REDACTED:REDACTED@h/p then https://h/cb?page=2&token=REDACTED"
+    )
 
 
 def test_redact_text_leaves_ordinary_messages_alone() -> None:

@@ -218,6 +218,26 @@ def test_the_export_encoder_writes_what_strict_json_cannot_hold(tmp_path: Path) 
         ("HTTP://Host/a?page=2", "HTTP://Host/a?page=2"),  # nothing to mask: as written
         ("a=b is what? it is", "a=b is what? it is"),
         ("plain text", "plain text"),
+        (
+            "retrying against postgres://app:S3CRET@db/prod",
+            "retrying against postgres://REDACTED:REDACTED@db/prod",
+        ),
+        (
+            "primary=postgres://app:S3CRET@db/prod",
+            "primary=postgres://REDACTED:REDACTED@db/prod",
+        ),
+        (
+            "https://h/cb?x=1 https://h/cb?access_token=S3CRET",
+            "https://h/cb?x=1 https://h/cb?access_token=REDACTED",
+        ),
+        (
+            "a: redis://:S3CRET@c:6379/0, b: https://u:S3CRET@h/p",
+            "a: redis://REDACTED:REDACTED@c:6379/0, b: https://REDACTED:REDACTED@h/p",
+        ),
+        ("//user:S3CRET@h/p", "//REDACTED:REDACTED@h/p"),
+        ("see //user:S3CRET@h/p", "see //REDACTED:REDACTED@h/p"),
+        ("see https://user:S3CRET@[::1/p", f"see {REDACTED}"),
+        ("a//b and c//d", "a//b and c//d"),  # not URLs: kept
     ],
 )
 def test_url_values_lose_their_credentials_whatever_their_key(value: str, stored: str) -> None:
@@ -240,3 +260,41 @@ def test_tracker_and_alert_contexts_mask_credentials_in_url_values(
     text = tracker.export_metrics(tmp_path / "metrics.json").read_text()
     for secret in SECRETS[:2]:
         assert secret not in text
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "signing_key",
+        "signingKey",
+        "OTEL_AGENTS_MESSAGING_SIGNING_KEY",
+        "OTEL_AGENTS_MESSAGING_VERIFICATION_KEYS",
+        "OTEL_AGENTS_EXPORT_KEY",
+        "export_key",
+        "export-key",
+        "verification_keys",
+        "verification_key",
+        "encryption_key",
+    ],
+)
+def test_key_names_of_our_own_settings_are_secret_names(name: str) -> None:
+    assert redact_value({name: SECRETS[0]}) == {name: REDACTED}
+
+
+def test_a_security_config_is_stored_as_its_repr_shows_it_never_its_keys(
+    tracker: PerformanceTracker, tmp_path: Path
+) -> None:
+    """``redact_value`` prefers ``to_dict()``: the dataclass fields hold ``signing_key``."""
+    from otel_agents.messaging import SecurityConfig
+
+    security = SecurityConfig(shared_secret=SECRETS[0], signing_key=[SECRETS[1], SECRETS[2]])
+    shown = {"access_control": "on", "signing": "on", "replay_window": 300.0}
+    assert security.to_dict() == shown
+    assert redact_value({"security": security}) == {"security": shown}
+    tracker.record_metric("response_time", 0.3, agent_id="a1", metadata={"security": security})
+    text = tracker.export_metrics(tmp_path / "metrics.json").read_text()
+    for secret in SECRETS[:3]:
+        assert secret not in text
+    assert repr(security) == "SecurityConfig(auth=on, signing=on, replay_window=300.0)"
+    off = {"access_control": "off", "signing": "off", "replay_window": 300.0}
+    assert SecurityConfig().to_dict() == off

@@ -17,7 +17,7 @@ import json
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,19 @@ class GatewayConfig:
     port: int = _default("port")
     services: tuple[Mapping[str, Any], ...] = _default("services", hidden=True)
 
+    def __post_init__(self) -> None:
+        """Check every field, however the config was built.
+
+        ``GatewayConfig(...)``, :meth:`from_mapping` and :meth:`with_overrides` all end here,
+        so a direct construction gets the same declared checks (a ``str`` of API keys must
+        not become one-character keys, a blank key or admin token must not authenticate).
+        """
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            checked = resolve(_PARAMS[spec.name], value, source=Source.ARGUMENT)
+            if checked is not value:
+                object.__setattr__(self, spec.name, checked)
+
     @classmethod
     def from_mapping(
         cls,
@@ -106,12 +119,10 @@ class GatewayConfig:
 
     def with_overrides(self, **changes: Any) -> GatewayConfig:
         """A copy with ``changes`` (checked like arguments), e.g. the CLI's ``--port``."""
-        checked = {}
-        for key, value in changes.items():
-            if key not in _PARAMS:
-                raise GatewayConfigError(unknown_keys(GATEWAY, [key], _PARAMS))
-            checked[key] = resolve(_PARAMS[key], value, source=Source.ARGUMENT)
-        return replace(self, **checked)
+        unknown = [key for key in changes if key not in _PARAMS]
+        if unknown:
+            raise GatewayConfigError(unknown_keys(GATEWAY, unknown[:1], _PARAMS))
+        return replace(self, **changes)  # __post_init__ checks them
 
 
 def load_config(

@@ -34,7 +34,7 @@ import httpx
 
 from otel_agents._bounded_read import IDENTITY, TooLarge, read_capped
 from otel_agents._errors import invalid_value
-from otel_agents._export import checked_http_url, redact_url
+from otel_agents._export import checked_http_url, redact_url, split_userinfo
 from otel_agents._runtime import FailureLog, PeriodicThread
 from otel_agents._server_params import MESSAGING_SECRET
 from otel_agents._version import scope_name
@@ -112,8 +112,15 @@ class HubDiscovery:
         headers = {"authorization": f"Bearer {token}"} if token else {}
         self._timeout = float(timeout)
         self._resolver = resolver or _shared_resolver()
+        # The userinfo goes as Basic auth (what httpx made of it in the URL), not in the
+        # URL: httpx logs each request's URL at INFO.
+        hub_base, userinfo = split_userinfo(hub_url)
         self._client = httpx.Client(
-            base_url=hub_url, headers=headers, timeout=timeout, transport=transport
+            base_url=hub_base,
+            auth=httpx.BasicAuth(*userinfo) if userinfo else None,
+            headers=headers,
+            timeout=timeout,
+            transport=transport,
         )
         self._failures = FailureLog(
             _logger, "gateway discovery: %s (logged once)", level=logging.WARNING

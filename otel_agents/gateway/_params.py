@@ -158,9 +158,19 @@ def _choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
 
 
 def _token(value: Any) -> str | None:
+    """The admin token, stripped; unset (``None`` or ``""``) turns the admin API off.
+
+    Blanks are refused rather than kept as a token: ``"   "`` is a template that filled in an
+    unset secret, and a presented token is stripped, so it could only match another blank.
+    """
     if value is not None and not isinstance(value, str):
         raise InvalidSetting("expected a string")
-    return value or None
+    if not value:
+        return None
+    token = value.strip()
+    if not token:
+        raise InvalidSetting("expected a non-empty token; the token is blank (an unset secret?)")
+    return token
 
 
 def _host(value: Any) -> str:

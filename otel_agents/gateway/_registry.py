@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from otel_agents._url_redaction import redact_target
 from otel_agents.gateway._errors import InvalidServiceError
 
 __all__ = ["Instance", "Service", "health_url_for", "parse_upstream_url"]
@@ -100,15 +101,18 @@ def _resolvable(host: str) -> bool:
     return True
 
 
-def _safe(value: str) -> str:
-    """A URL fit for an error message: credentials removed."""
+def _safe(value: Any) -> Any:
+    """A URL fit for an error message: credentials (``user:pass@``) and token-like
+    parameters of its query, path and fragment masked, as in the request history (the
+    package's one URL redaction, :func:`~otel_agents._url_redaction.redact_target`)."""
+    if not isinstance(value, str):
+        return value
+    if "://" not in value and "@" in value:
+        return "<redacted>"  # 'user:pw@host/health' without a scheme: no netloc to mask
     try:
-        parts = urlsplit(value)
+        return redact_target(value)
     except ValueError:
         return "<unparseable URL>"
-    if "@" in parts.netloc:
-        return parts._replace(netloc="REDACTED:REDACTED@" + parts.netloc.rsplit("@", 1)[1]).geturl()
-    return value
 
 
 def health_url_for(base_url: str, health_check_url: Any, count: int) -> UpstreamURL | None:
@@ -123,12 +127,14 @@ def health_url_for(base_url: str, health_check_url: Any, count: int) -> Upstream
         path = "/" + health_check_url.strip().lstrip("/")
         raise InvalidServiceError.build(
             "health_check_url",
-            health_check_url,
-            f"a path starting with '/' such as {path[:64]!r}, or a full http(s) URL",
+            _safe(health_check_url),
+            f"a path starting with '/' such as {_safe(path)[:64]!r}, or a full http(s) URL",
         )
     if count > 1:
         raise InvalidServiceError.build(
-            "health_check_url", health_check_url, "a path such as '/health' for several instances"
+            "health_check_url",
+            _safe(health_check_url),
+            "a path such as '/health' for several instances",
         )
     return parse_upstream_url("health_check_url", health_check_url)
 

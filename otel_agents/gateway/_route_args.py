@@ -13,7 +13,10 @@ pass, never a bare
   browser does it: non-ASCII text as UTF-8 (``?name=李`` is sent as ``?name=%E6%9D%8E``),
   and a space, ``"``, ``<``, ``>`` and control characters too; what is already
   percent-encoded stays as it is.
-* ``headers``: names are HTTP tokens; values are strings, or numbers sent as their
+* ``headers``: a mapping or (name, value) tuples (a wrong shape is refused by its type and
+  the position of the wrong entry, never its values); names are HTTP tokens (a bad one is
+  shown only up to its first character that is not a token's); values are strings, or
+  numbers sent as their
   ``str()`` (``"X-Count": 5``); ``bytes``, ``None``, a bool or any other object is refused
   (``str(b"k1")`` would send ``b'k1'`` and ``None`` the word ``None``). A value has no CR,
   LF or NUL and is latin-1 text (the only text a header carries; encode other text
@@ -74,6 +77,21 @@ def browser_query(query: str) -> str:
     return quote(query, safe=_QUERY_SAFE)
 
 
+def _shape(value: Any) -> str:
+    """What an error says of a ``headers``/``query_params`` of the wrong shape: its type and
+    its first wrong entry, by position and type, never a value (they carry credentials)."""
+    if isinstance(value, list | tuple):
+        for index, entry in enumerate(value):
+            if not (isinstance(entry, tuple) and len(entry) == 2):
+                count = len(entry) if isinstance(entry, list | tuple) else None
+                size = "" if count is None else f" of {count} item{'s' * (count != 1)}"
+                return (
+                    f"got a {type(value).__name__} whose entry {index} is a "
+                    f"{type(entry).__name__}{size}, not a (name, value) tuple"
+                )
+    return f"got type {type(value).__name__}"
+
+
 def header_lines(headers: HeadersInput | None) -> list[tuple[bytes, bytes]]:
     """``headers`` as raw (lower-case name, value) lines, each checked."""
     if not headers:
@@ -87,16 +105,22 @@ def header_lines(headers: HeadersInput | None) -> list[tuple[bytes, bytes]]:
     ):
         pairs = list(headers)  # (name, value) lines: a header may repeat
     else:
-        raise invalid_type(
-            "headers", headers, "a mapping of header names to values, or (name, value) pairs"
+        raise InvalidTypeError(
+            "headers=<redacted> is not valid: expected a mapping of header names to values, "
+            f"or a list of (name, value) tuples ({_shape(headers)})"
         )
     lines: list[tuple[bytes, bytes]] = []
     for name, value in pairs:
         if not isinstance(name, str):
             raise invalid_type("headers", name, "header names as strings, such as 'X-Request-Id'")
         if not _TOKEN.fullmatch(name):
+            # Shown up to its first character that is not a token's: past it may be a whole
+            # header line given as a name ("Authorization: Bearer ...").
+            shown = _TOKEN.match(name)
             raise invalid_value(
-                "headers", name, "header names that are HTTP tokens (letters, digits, '-' ...)"
+                "headers",
+                (shown.group() if shown else "") + "<redacted>",
+                "header names that are HTTP tokens (letters, digits, '-' ...)",
             )
         if type(value) is not str:
             if isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -120,7 +144,10 @@ def query_pairs(query_params: Any) -> list[tuple[str, str]]:
     """``query_params`` as ``(name, value)`` pairs: scalars as text, a list or tuple as one
     pair per item (``doseq``); anything else refused naming the parameter."""
     if not isinstance(query_params, Mapping):
-        raise invalid_type("query_params", query_params, "a mapping of names to values")
+        raise InvalidTypeError(
+            "query_params=<redacted> is not valid: expected a mapping of names to values "
+            f"(dict(pairs) for a list of pairs) ({_shape(query_params)})"
+        )
     pairs: list[tuple[str, str]] = []
     for name, value in query_params.items():
         if not isinstance(name, str):

@@ -44,17 +44,21 @@ async def call_hub(
     headers: dict[str, str],
     body: bytes | None = None,
     params: dict[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
 ) -> Any:
     """``method path`` on the hub within ``timeout`` seconds in all; its JSON answer
     (``None`` if it is not JSON). A refusal raises the error its code stands for
     (:func:`~otel_agents.messaging._wire.from_wire`), its message showing the answer's
     ``detail`` cut to :data:`MAX_DETAIL` characters, control characters escaped;
-    ``hub_shown`` names the hub in errors (never its credentials)."""
+    ``hub_shown`` names the hub in errors (never its credentials). ``auth`` is the
+    ``(user, password)`` of ``hub_url``'s userinfo, taken out of the URL (see
+    :func:`~otel_agents._export.split_userinfo`) so that httpx's log lines cannot show it."""
+    basic = httpx.BasicAuth(*auth) if auth is not None else httpx.USE_CLIENT_DEFAULT
     try:
         async with asyncio.timeout(timeout):
             async with client.stream(
                 method, hub_url + path, content=body, headers={**headers, **IDENTITY},
-                params=params,
+                params=params, auth=basic,
             ) as response:  # fmt: skip
                 status = response.status_code
                 content = await aread_capped(response, MAX_HUB_ANSWER)

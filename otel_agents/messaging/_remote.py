@@ -20,7 +20,7 @@ import httpx
 from opentelemetry import context as otel_context, propagate
 
 from otel_agents._errors import printable, short_repr
-from otel_agents._export import checked_http_url, redact_url
+from otel_agents._export import checked_http_url, redact_url, split_userinfo
 from otel_agents.genai._context import check_conversation_id, current_conversation_id
 from otel_agents.messaging._errors import MessageTooLargeError
 from otel_agents.messaging._handlers import Handler, HandlerRegistry
@@ -95,6 +95,8 @@ class RemoteAgent(RemoteRunning):
         self.hub_url = checked_http_url("hub_url", hub_url, "http://hub:8700")
         #: What errors and log lines show of ``hub_url``: never its credentials.
         self._hub_shown = redact_url(self.hub_url)
+        #: The URL the client is given (httpx logs it) and its userinfo, sent as Basic auth.
+        self._hub_base, self._hub_auth = split_userinfo(self.hub_url)
         self.metadata = metadata or {}
         self.security = security or SecurityConfig()
         super().__init__(
@@ -144,9 +146,10 @@ class RemoteAgent(RemoteRunning):
         return await call_hub(
             self._client,
             method,
-            self.hub_url,
+            self._hub_base,
             path,
             hub_shown=self._hub_shown,
+            auth=self._hub_auth,
             timeout=self.timeout,
             headers=headers,
             body=body,

@@ -88,15 +88,34 @@ class SecurityConfig:
             agent: _credential(f"agent_tokens[{short_repr(agent)}]", token)
             for agent, token in tokens.items()
         }
+        # The same for the signing keys: an empty key signed with an empty HMAC key (anyone
+        # can forge), and an empty one in a list was dropped, so the repr said signing=on
+        # while unsigned messages verified. None is how to say "no signing".
+        self.signing_key = _signing_keys(self.signing_key)
 
     def _now(self) -> float:
         return as_clock(self.clock).time()
 
     def __repr__(self) -> str:
+        shown = self.to_dict()
         return (
-            f"SecurityConfig(auth={'on' if self.auth_enabled else 'off'}, "
-            f"signing={'on' if self.signing_key else 'off'}, replay_window={self.replay_window})"
+            f"SecurityConfig(auth={shown['access_control']}, signing={shown['signing']}, "
+            f"replay_window={shown['replay_window']})"
         )
+
+    def to_dict(self) -> dict[str, object]:
+        """What ``repr`` shows, as a mapping: no secret, no key.
+
+        Histories and exports store an object as its ``to_dict()``
+        (:func:`otel_agents._export.redact_value`); without it they would walk the
+        dataclass fields and keep ``signing_key``. ``access_control`` is ``repr``'s
+        ``auth`` (a key named ``auth`` would itself be taken for a secret and masked).
+        """
+        return {
+            "access_control": "on" if self.auth_enabled else "off",
+            "signing": "on" if self._keys() else "off",
+            "replay_window": self.replay_window,
+        }
 
     @classmethod
     def from_env(cls, **overrides: object) -> SecurityConfig:
@@ -254,6 +273,44 @@ class SecurityConfig:
                 f"message {message_id!r} was already received within the replay window",
                 reason="replayed",
             )
+
+
+def _signing_keys(
+    value: bytes | str | Sequence[bytes | str] | None,
+) -> bytes | str | tuple[bytes | str, ...] | None:
+    """``signing_key`` checked: ``None``, or one key or a non-empty list of keys, none of
+    them empty or blank; the errors name the position of a bad key, never a key. Keys are
+    kept as given (not stripped): the HMAC key must stay the one other parties use."""
+    shown = "SecurityConfig(signing_key=<hidden>) is not valid"
+    if value is None:
+        return None
+    if isinstance(value, str | bytes):
+        return _signing_key("signing_key", value)
+    if not isinstance(value, Sequence):
+        raise InvalidTypeError(
+            f"{shown}: expected a key (str or bytes) or a list of keys "
+            f"(got type {type(value).__name__})"
+        )
+    if not value:
+        raise InvalidValueError(
+            f"{shown}: the list of keys is empty, which would turn signing off unnoticed; "
+            "give at least one key, or leave it out (None) for no signing"
+        )
+    return tuple(_signing_key(f"signing_key[{index}]", key) for index, key in enumerate(value))
+
+
+def _signing_key(parameter: str, key: object) -> bytes | str:
+    shown = f"SecurityConfig({parameter}=<hidden>) is not valid"
+    if not isinstance(key, str | bytes | bytearray):
+        raise InvalidTypeError(
+            f"{shown}: expected a key as str or bytes (got type {type(key).__name__})"
+        )
+    if not key.strip():
+        raise InvalidValueError(
+            f"{shown}: it is empty or blank, which anyone could sign with or which would "
+            "turn signing off; give a real key, or leave signing_key out (None) for none"
+        )
+    return bytes(key) if isinstance(key, bytearray) else key
 
 
 def _credential(parameter: str, value: object) -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -285,3 +287,37 @@ def test_set_instances_checks_every_url_first_and_gives_new_ones_the_health_path
         "http://127.0.0.1:8001/health",
         "http://127.0.0.1:8002/health",
     ]
+
+
+def test_credentials_in_the_hub_url_go_as_basic_auth_and_in_no_info_log_line(
+    make_gateway: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """httpx logs each request's URL at INFO: the userinfo must not be in that URL."""
+    monkeypatch.delenv(HUB_TOKEN_ENV, raising=False)
+    seen: list[bytes] = []
+
+    async def hub_app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            seen.append(dict(scope["headers"]).get(b"authorization", b""))
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await send({"type": "http.response.body", "body": b"[]"})
+
+    server = ThreadServer(hub_app).start()
+    hub_url = server.url.replace("http://", "http://us%40er:pw-SECRET@")
+    discovery = HubDiscovery(make_gateway(), hub_url, "search", timeout=2.0)
+    try:
+        caplog.set_level(logging.INFO)
+        discovery.refresh()
+    finally:
+        discovery.stop()
+        server.stop()
+    assert seen == [b"Basic " + base64.b64encode(b"us@er:pw-SECRET")]
+    assert any(record.name == "httpx" for record in caplog.records)
+    assert not [r.getMessage() for r in caplog.records if "pw-SECRET" in r.getMessage()]
+    assert "pw-SECRET" not in caplog.text

@@ -42,8 +42,18 @@ def _scope(**kwargs: Any) -> dict[str, Any]:
             "headers['X-Name']",
             "index 4",
         ),
-        ({"headers": {"X User": "1"}}, InvalidValueError, "headers='X User'", "HTTP tokens"),
-        ({"headers": {"X-User:": "1"}}, InvalidValueError, "headers='X-User:'", "HTTP tokens"),
+        (
+            {"headers": {"X User": "1"}},
+            InvalidValueError,
+            "headers='X<redacted>'",
+            "HTTP tokens",
+        ),
+        (
+            {"headers": {"X-User:": "1"}},
+            InvalidValueError,
+            "headers='X-User<redacted>'",
+            "HTTP tokens",
+        ),
         ({"headers": {7: "1"}}, InvalidTypeError, "headers=7", "names as strings"),
         (
             {"headers": {"Authorization": "Bearer s3cr3t\r\nX: 1"}},
@@ -98,6 +108,41 @@ def test_bad_route_request_input_names_the_argument_the_value_and_the_fix(
     message = str(caught.value)
     assert message.startswith(starts)
     assert says in message
+    assert "s3cr3t" not in message
+
+
+SHAPES = [
+    (
+        {"headers": [["Authorization", "Bearer s3cr3t"]]},
+        "headers=<redacted>",
+        "entry 0 is a list of 2 items",
+    ),
+    (
+        {"headers": [("Authorization", "Bearer s3cr3t"), ("X-Id",)]},
+        "headers=<redacted>",
+        "entry 1 is a tuple of 1 item,",
+    ),
+    ({"headers": "Authorization: Bearer s3cr3t"}, "headers=<redacted>", "got type str"),
+    ({"query_params": [("api_key", "s3cr3t")]}, "query_params=<redacted>", "got type list"),
+    ({"query_params": "token=s3cr3t"}, "query_params=<redacted>", "got type str"),
+    (
+        {"headers": {"Authorization: Bearer s3cr3t": "1"}},
+        "headers='Authorization<redacted>'",
+        "HTTP tokens",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "starts", "says"), SHAPES)
+def test_headers_or_query_params_of_the_wrong_shape_are_named_never_shown(
+    kwargs: dict[str, Any], starts: str, says: str
+) -> None:
+    """The error says the type and which entry is wrong: the values carry credentials."""
+    with pytest.raises((InvalidTypeError, InvalidValueError)) as caught:
+        _scope(**kwargs)
+    message = str(caught.value)
+    assert message.startswith(starts), message
+    assert says in message, message
     assert "s3cr3t" not in message
 
 

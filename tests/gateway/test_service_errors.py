@@ -132,3 +132,55 @@ def test_every_bad_field_of_a_service_is_an_invalid_service_error(
     entry[field] = value
     with pytest.raises(InvalidServiceError):
         ServiceSpec.from_mapping(entry)
+
+
+TWO = ["http://127.0.0.1:8001", "http://127.0.0.1:8002"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "shown"),
+    [
+        (
+            {"base_url": TWO, "health_check_url": "http://bob:S3CRET-PW@127.0.0.1:8001/health"},
+            "'http://REDACTED:REDACTED@127.0.0.1:8001/health'",
+        ),
+        (
+            {"base_url": TWO, "health_check_url": "http://127.0.0.1:8001/health?token=S3CRET"},
+            "'http://127.0.0.1:8001/health?token=REDACTED'",
+        ),
+        (
+            {"base_url": TWO, "health_check_url": "http://h:1/health#access_token=S3CRET"},
+            "'http://h:1/health#access_token=REDACTED'",
+        ),
+        (
+            {"base_url": "http://127.0.0.1:8001", "health_check_url": "bob:S3CRET@h/health"},
+            "health_check_url='<redacted>'",
+        ),
+        (
+            {"base_url": "http://127.0.0.1:8001", "health_check_url": "/health?token=S3CRET"},
+            "'http://127.0.0.1:8001/health?token=REDACTED'",
+        ),
+        (
+            {"base_url": "http://127.0.0.1:8001/api?api_key=S3CRET"},
+            "'http://127.0.0.1:8001/api?api_key=REDACTED'",
+        ),
+        (
+            {"base_url": "http://127.0.0.1:8001/api#access_token=S3CRET"},
+            "'http://127.0.0.1:8001/api#access_token=REDACTED'",
+        ),
+        (
+            {"base_url": "http://bob:S3CRET@127.0.0.1:8001/api?x=1"},
+            "'http://REDACTED:REDACTED@127.0.0.1:8001/api?x=1'",
+        ),
+        ({"base_url": "ftp://bob:S3CRET@127.0.0.1/x"}, "'ftp://REDACTED:REDACTED@127.0.0.1/x'"),
+    ],
+)
+def test_a_refused_url_is_shown_with_its_credentials_and_tokens_masked(
+    make_gateway: Any, arguments: dict[str, Any], shown: str
+) -> None:
+    """Userinfo, ``?token=`` and ``#access_token=`` are masked in every URL an error shows."""
+    with pytest.raises(InvalidServiceError) as refused:
+        make_gateway().register_service("svc", "svc", "v1", **arguments)
+    message = str(refused.value)
+    assert shown in message
+    assert "S3CRET" not in message

@@ -51,6 +51,49 @@ def test_secrets_are_stripped_so_a_blank_bearer_token_never_matches() -> None:
         security.authenticate({"authorization": "Bearer  "})
 
 
+@pytest.mark.parametrize(
+    ("key", "named"),
+    [
+        ("", "signing_key"),
+        ("   ", "signing_key"),
+        (b"", "signing_key"),
+        ("\n", "signing_key"),
+        ([""], "signing_key[0]"),
+        (["real-s3cret", " "], "signing_key[1]"),
+        ([b""], "signing_key[0]"),
+        ([], "signing_key"),
+    ],
+)
+def test_a_blank_or_empty_signing_key_is_refused_naming_its_position(
+    key: object, named: str
+) -> None:
+    """A blank key signs with a key anyone can guess; an empty one turned signing off while
+    ``repr`` said ``signing=on``. ``None`` is how to say "no signing"."""
+    with pytest.raises(InvalidValueError) as caught:
+        SecurityConfig(signing_key=key)  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert message.startswith(f"SecurityConfig({named}=<hidden>) is not valid"), message
+    assert "real-s3cret" not in message
+
+
+def test_a_signing_key_of_another_type_is_refused_by_type() -> None:
+    with pytest.raises(InvalidTypeError, match=r"signing_key=<hidden>.*got type int"):
+        SecurityConfig(signing_key=5)  # type: ignore[arg-type]
+    with pytest.raises(InvalidTypeError, match=r"signing_key\[1\]=<hidden>.*got type NoneType"):
+        SecurityConfig(signing_key=["k", None])  # type: ignore[list-item]
+
+
+def test_the_repr_says_signing_is_on_only_when_messages_are_signed() -> None:
+    off = SecurityConfig()
+    assert "signing=off" in repr(off)
+    assert off.sign("m1", b"{}") == {}
+    on = SecurityConfig(signing_key=["new-key", b"old-key"])
+    assert "signing=on" in repr(on)
+    assert on.sign("m1", b"{}")  # signed with the first key
+    with pytest.raises(SecurityError):
+        on.verify({}, b"{}", "m2")  # an unsigned message is refused
+
+
 def test_from_env_strips_the_secret_and_reads_a_blank_one_as_none(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -156,7 +156,32 @@ def test_the_hubs_credentials_reach_the_hub_but_no_log_line(
         assert any(said in message for message in messages), (said, messages)
     assert leaks(caplog) == []
     basic = "Basic " + base64.b64encode(f"user:{SECRET}".encode()).decode()
-    assert set(flaky_hub.authorizations) == {basic}  # the real URL still went to httpx
+    assert set(flaky_hub.authorizations) == {basic}  # as Basic auth, as httpx made of the URL
+
+
+@pytest.mark.integration  # a stub hub on 127.0.0.1
+def test_the_hubs_credentials_reach_no_info_log_line_of_httpx(
+    flaky_hub: FlakyHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    """httpx logs each request's URL at INFO: the userinfo goes as Basic auth, not in it."""
+    url = f"http://us%40er:{SECRET}@127.0.0.1:{flaky_hub.server.port}"
+    agent = RemoteAgent("a", "a", [], "http://127.0.0.1:1", url)
+
+    async def go() -> DeliveryError:
+        try:
+            with pytest.raises(DeliveryError) as refused:  # the stub's first answer is 503
+                await agent.register()
+            await agent.register()
+            return refused.value
+        finally:
+            await agent.aclose()
+
+    caplog.set_level(logging.INFO)
+    error = asyncio.run(go())
+    assert any(record.name == "httpx" for record in caplog.records)
+    assert leaks(caplog, error) == []
+    basic = "Basic " + base64.b64encode(f"us@er:{SECRET}".encode()).decode()
+    assert flaky_hub.authorizations == [basic, basic]
 
 
 @pytest.mark.parametrize(
