@@ -326,7 +326,7 @@ def _dump(
     allow_nan: bool = True,
 ) -> None:
     """One ``json.dump`` of ``data`` into ``handle`` (UTF-8, non-ASCII characters as
-    themselves; a lone surrogate, which UTF-8 cannot hold, as the ``\\udXXX`` escape
+    themselves; a lone surrogate, which UTF-8 cannot hold, as its ``\\ud800``-style escape
     ``ensure_ascii`` would have written, so the file reads back to the same string)."""
     writer = None if encrypting is None else encrypting(handle)
     stream = io.TextIOWrapper(

@@ -250,7 +250,7 @@ class AgentMessage:
 
     def to_json(self) -> str:
         """The envelope as compact JSON text, non-ASCII characters as they are: sent as
-        UTF-8 (:meth:`to_wire`), not as ``\\uXXXX`` escapes, which made a non-ASCII
+        UTF-8 (:meth:`to_wire`), not as ``\\u00e9``-style escapes, which made a non-ASCII
         payload up to 6 times (emoji: 12 times) larger than the sender's UTF-8 JSON, so a
         hub forwarded what the recipient's ``max_message_size`` then refused."""
         return json.dumps(
@@ -261,7 +261,7 @@ class AgentMessage:
         """The envelope's bytes as they are sent, signed and counted: UTF-8 JSON.
 
         A string holding a lone surrogate (JSON's ``"\\ud800"`` escape allows one) has no
-        UTF-8 form: such an envelope goes with ``\\uXXXX`` escapes, as JSON permits.
+        UTF-8 form: such an envelope goes with ``\\ud800``-style escapes, as JSON permits.
         """
         try:
             return self.to_json().encode()
