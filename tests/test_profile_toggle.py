@@ -12,6 +12,7 @@ import contextvars
 import logging
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from opentelemetry import trace
@@ -104,38 +105,56 @@ def test_an_enabled_entry_inside_a_disabled_one_ends_at_its_own_exit(
     assert trace.get_current_span() is before
 
 
+class _EntryInThread:
+    """Thread A enters ``step`` and stays inside until :meth:`finish`; records the span
+    current inside its entry and after its exit."""
+
+    def __init__(self, step: Any) -> None:
+        self.step = step
+        self.entered, self._leave = threading.Event(), threading.Event()
+        self.seen: list[Any] = []
+        self.thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        with self.step:
+            self.seen.append(trace.get_current_span())
+            self.entered.set()
+            assert self._leave.wait(DEADLINE)
+        self.seen.append(trace.get_current_span())
+
+    def start(self) -> None:
+        self.thread.start()
+        assert self.entered.wait(DEADLINE)
+
+    def finish(self) -> None:
+        self._leave.set()
+        if self.thread.ident is not None:  # started
+            self.thread.join(DEADLINE)
+            assert not self.thread.is_alive()
+
+    def assert_ended_its_own_span(self, telemetry: TelemetryCapture) -> None:
+        """A's exit ended A's span (the only one) and restored A's context."""
+        (span,) = telemetry.spans()
+        assert span.context.span_id == self.seen[0].get_span_context().span_id
+        assert self.seen[1] is not self.seen[0]
+
+
 def test_a_disabled_entry_in_one_thread_never_ends_an_open_entry_of_another(
     telemetry: TelemetryCapture, profiler: PerformanceProfiler
 ) -> None:
     """A shared block across a toggle: thread A's entry (enabled) is still open when
     thread B enters and leaves (disabled); A's exit ends A's span, in A's context."""
     step = profiler.profile("step")
-    entered, leave = threading.Event(), threading.Event()
-    seen: list[object] = []
-
-    def a() -> None:
-        with step:
-            seen.append(trace.get_current_span())
-            entered.set()
-            assert leave.wait(DEADLINE)
-        seen.append(trace.get_current_span())
-
-    thread = threading.Thread(target=a)
-    thread.start()
+    a = _EntryInThread(step)
+    a.start()
     try:
-        assert entered.wait(DEADLINE)
         profiler.profiling_enabled = False
         with step:  # thread B (this one): disabled, and A's entry is open
             pass
         assert telemetry.spans() == []  # B's exit ended nothing of A's
     finally:
-        leave.set()
-        thread.join(DEADLINE)
-    assert not thread.is_alive()
-
-    (span,) = telemetry.spans()
-    assert span.context.span_id == seen[0].get_span_context().span_id  # type: ignore[attr-defined]
-    assert seen[1] is not seen[0]  # A's context was restored by its own exit
+        a.finish()
+    a.assert_ended_its_own_span(telemetry)
 
 
 def test_profile_returns_a_block_of_its_own_per_call(profiler: PerformanceProfiler) -> None:
@@ -219,28 +238,13 @@ def test_a_disabled_exit_never_ends_an_entry_another_thread_made_after_a_toggle(
     on, A enters in another thread and is still open when B leaves: B's exit ends nothing,
     and A's own exit ends A's span in A's context."""
     step = profiler.profile("step")
-    entered, leave = threading.Event(), threading.Event()
-    seen: list[object] = []
-
-    def a() -> None:
-        with step:
-            seen.append(trace.get_current_span())
-            entered.set()
-            assert leave.wait(DEADLINE)
-        seen.append(trace.get_current_span())
-
+    a = _EntryInThread(step)
     profiler.profiling_enabled = False
-    thread = threading.Thread(target=a)
-    with step:  # thread B (this one): disabled, nothing of the block open
-        profiler.profiling_enabled = True
-        thread.start()
-        assert entered.wait(DEADLINE)
     try:
+        with step:  # thread B (this one): disabled, nothing of the block open
+            profiler.profiling_enabled = True
+            a.start()
         assert telemetry.spans() == []  # B's exit ended nothing of A's
     finally:
-        leave.set()
-        thread.join(DEADLINE)
-    assert not thread.is_alive()
-    (span,) = telemetry.spans()
-    assert span.context.span_id == seen[0].get_span_context().span_id  # type: ignore[attr-defined]
-    assert seen[1] is not seen[0]
+        a.finish()
+    a.assert_ended_its_own_span(telemetry)
