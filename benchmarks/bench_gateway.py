@@ -34,6 +34,7 @@ asserts nothing.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -42,8 +43,10 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 ROLES = (
@@ -166,13 +169,18 @@ def otlp_providers(endpoint: str) -> tuple[Any, Any]:
     return tracer_provider, MeterProvider(metric_readers=[reader])
 
 
-def ours_app(upstream: str, role: str, receiver: str = "") -> Any:
+def ours_app(
+    upstream: str, role: str, receiver: str = "", providers: tuple[Any, Any] | None = None
+) -> Any:
     """Our gateway: without telemetry, instrumented (lean or contrib server telemetry) on
-    providers that drop what they export, or lean with real OTLP export to ``receiver``."""
+    providers that drop what they export, or lean with real OTLP export to ``receiver``
+    (or on the given ``providers``: ``_sdk_floor`` captures what the gateway emits)."""
     from otel_agents.gateway import APIGateway
 
     tracer_provider = meter_provider = None
-    if role == "ours-otlp":
+    if providers is not None:
+        tracer_provider, meter_provider = providers
+    elif role == "ours-otlp":
         tracer_provider, meter_provider = otlp_providers(receiver)
     elif role != "ours-plain":
         from _providers import discarding_providers
@@ -274,6 +282,42 @@ def wait_ready(port: int, timeout: float = 20.0) -> None:
 
 
 # -- CPU instructions per served request ---------------------------------------------------
+def _callgrind_total(err: str, what: str) -> int:
+    found = re.search(r"Collected : (\d+)", err)
+    if found is None:
+        raise RuntimeError(f"callgrind printed no total for {what}:\n{err[-2000:]}")
+    return int(found.group(1))
+
+
+#: The environment of every process counted under callgrind: a fixed hash seed (string
+#: hashes, and so set order and dict layouts, otherwise differ between processes) and no
+#: periodic metric collection inside the count (under valgrind a request takes ~50 times as
+#: long, so a collection every 5 s would add to each request ~50 times what it adds at full
+#: speed, and more on a busier machine; the one at exit is in both counts and cancels out).
+_COUNTED_ENV = {"OTEL_SDK_DISABLED": "false", "PYTHONHASHSEED": "0", _INTERVAL_VARIABLE: "3600000"}
+
+
+def _floor_count(script: str, count: int) -> int:
+    """Instructions of ``_sdk_floor.py`` replaying the captured telemetry ``count`` times."""
+    proc = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            str(Path(__file__).with_name("_sdk_floor.py")),
+            script,
+            str(count),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=os.environ | _COUNTED_ENV,
+        check=True,
+    )
+    return _callgrind_total(proc.stderr, "the SDK floor")
+
+
 def _served_count(role: str, upstream_port: int, requests: int) -> int:
     """Instructions the ``role`` gateway process executes to start, serve ``requests``
     sequential GETs over one keep-alive connection, and stop (valgrind callgrind)."""
@@ -297,13 +341,7 @@ def _served_count(role: str, upstream_port: int, requests: int) -> int:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        # A fixed hash seed: string hashes (and so set order and dict layouts) otherwise
-        # differ between processes. No periodic metric collection inside the count: under
-        # valgrind a request takes ~50 times as long, so a collection every 5 s would add
-        # to each request ~50 times what it adds at full speed, and more on a busier
-        # machine (the one at exit is in both counts and cancels out).
-        env=os.environ
-        | {"OTEL_SDK_DISABLED": "false", "PYTHONHASHSEED": "0", _INTERVAL_VARIABLE: "3600000"},
+        env=os.environ | _COUNTED_ENV,
     )
     try:
         wait_ready(port, timeout=300)
@@ -318,20 +356,21 @@ def _served_count(role: str, upstream_port: int, requests: int) -> int:
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=300)
-    found = re.search(r"Collected : (\d+)", err)
-    if found is None:
-        raise RuntimeError(f"callgrind printed no total for {role}:\n{err[-2000:]}")
-    return int(found.group(1))
+    return _callgrind_total(err, role)
 
 
 def served_instructions(requests: int) -> None:
     """Instructions per served request for our gateway without telemetry, with the lean
-    server telemetry (shipped) and with ``OpenTelemetryMiddleware`` (contrib).
+    server telemetry (shipped) and with ``OpenTelemetryMiddleware`` (contrib), and the
+    SDK's floor under the lean telemetry (``_sdk_floor``: the same spans and histograms
+    made with the fewest public SDK calls).
 
     The gateway runs under callgrind (the upstream does not); the count for ``requests``
     is subtracted from the count for ``3 * requests``, which removes start-up and shutdown.
     Unlike req/s, these counts do not move with the machine's other load.
     """
+    from _sdk_floor import capture
+
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is required for --instructions (apt-get install -y valgrind)")
     upstream_port = free_port()
@@ -345,16 +384,30 @@ def served_instructions(requests: int) -> None:
             low = _served_count(role, upstream_port, requests)
             high = _served_count(role, upstream_port, 3 * requests)
             counts[role] = (high - low) / (2 * requests)
+        with tempfile.TemporaryDirectory() as directory:
+            script = Path(directory) / "telemetry.json"
+            script.write_text(json.dumps(capture(upstream_port)))
+            low = _floor_count(str(script), requests)
+            high = _floor_count(str(script), 3 * requests)
+            floor = (high - low) / (2 * requests)
     finally:
         upstream.send_signal(signal.SIGTERM)
         upstream.wait(timeout=10)
     plain = counts["ours-plain"]
+    lean = counts["ours-otel"] - plain
     print(f"{'gateway (served, callgrind)':<32}{'instr/request':>15}{'telemetry':>12}")
     for role, count in counts.items():
         print(f"{role:<32}{count:>15,.0f}{count - plain:>12,.0f}")
+    print(f"{'SDK floor of the same telemetry':<32}{'':>15}{floor:>12,.0f}")
+    print(f"telemetry (lean) = {lean:,.0f} instructions per request (target <= 700,000)")
     print(
-        f"telemetry (lean) = {counts['ours-otel'] - plain:,.0f} instructions per request "
-        "(target <= 700,000)"
+        f"  of which the SDK floor {floor:,.0f} ({floor / lean:.0%}), otel-agents' own "
+        f"{lean - floor:,.0f}"
+    )
+    print(
+        f"drop-export ratio by instructions: lean {plain / (plain + lean):.3f}x; "
+        f"ceiling with nothing but the SDK floor {plain / (plain + floor):.3f}x "
+        "(req/s target >= 0.45)"
     )
 
 
@@ -406,6 +459,7 @@ def report(rounds: dict[str, list[Run]], args: argparse.Namespace) -> None:
     otlp = cpu["ours-otlp"] - cpu["ours-plain"]
     print(f"telemetry CPU per request: ours (lean) {ours:.0f} us, ours (contrib) {contrib:.0f} us,")
     print(f"  ours (lean, OTLP export) {otlp:.0f} us, stock on the naive gateway {stock:.0f} us")
+    print(f"  OTLP export alone (encoding and sending, in process) {otlp - ours:.0f} us")
     print(f"  ours / stock = {ours / stock:.2f} (target <= 0.25)")
 
 
