@@ -48,6 +48,7 @@ from opentelemetry.util.http import detect_synthetic_user_agent, sanitize_method
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from otel_agents import semconv
+from otel_agents._carrier_guard import clean_baggage
 from otel_agents._exception_events import error_status, record_exception
 from otel_agents.gateway._history import redact_path, redact_query
 
@@ -91,6 +92,10 @@ class _ScopeGetter(Getter[Scope]):
                     found = [_decode(value)]
                 else:
                     found.append(_decode(value))
+        if found is not None and name == b"baggage":
+            # Checked before the propagator sees it, which would log each bad member.
+            cleaned = clean_baggage(found)
+            return None if cleaned is None else [cleaned]
         if found is not None and len(found) > 1 and name == b"traceparent":
             # One header, read as the comma-joined value of its field lines (RFC 9110 5.3):
             # invalid, so the request starts a trace of its own, as the W3C test suite

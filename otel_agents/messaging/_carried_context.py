@@ -13,8 +13,10 @@ import logging
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import default_getter
 from opentelemetry.trace import Link
 
+from otel_agents._carrier_guard import GuardedGetter
 from otel_agents.messaging._message import AgentMessage
 
 __all__ = ["carries_span", "message_link", "process_context"]
@@ -23,6 +25,8 @@ _logger = logging.getLogger("otel_agents.messaging")
 
 #: Headers longer than this are not handed to the propagator (10 KB of junk starts a new trace).
 _MAX_HEADER_LENGTH = 8192
+#: An envelope's headers as the propagators see them: baggage checked first.
+_GETTER = GuardedGetter(default_getter)
 
 
 def process_context(message: AgentMessage) -> tuple[Context, list[Link]]:
@@ -31,7 +35,7 @@ def process_context(message: AgentMessage) -> tuple[Context, list[Link]]:
     try:
         if any(len(value) > _MAX_HEADER_LENGTH for value in headers.values()):
             headers = {k: v for k, v in headers.items() if len(v) <= _MAX_HEADER_LENGTH}
-        context = propagate.extract(headers)
+        context = propagate.extract(headers, getter=_GETTER)
     except Exception:  # a propagator must never stop a message from being processed
         _logger.debug("ignoring unreadable trace headers", exc_info=True)
         return Context(), []

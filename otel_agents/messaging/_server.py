@@ -35,6 +35,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from otel_agents import semconv as sc
+from otel_agents._carrier_guard import GuardedGetter
 from otel_agents._exception_events import record_exception
 from otel_agents._url_redaction import redact_path, redact_query
 from otel_agents._version import __version__, scope_name
@@ -53,6 +54,8 @@ _KNOWN_METHODS = frozenset(
 
 #: ``user_agent.original`` longer than this is cut (a header is attacker-controlled).
 _MAX_USER_AGENT = 256
+#: Request headers as the propagators see them: baggage checked first (``_carrier_guard``).
+_GETTER = GuardedGetter(asgi_getter)
 _MAX_HOST = 255
 
 
@@ -151,7 +154,7 @@ class ServerTelemetryMiddleware:
         started = time.perf_counter()
         span = self.tracer.start_span(
             name,
-            context=propagate.extract(cast("dict[str, Any]", scope), getter=asgi_getter),
+            context=propagate.extract(cast("dict[str, Any]", scope), getter=_GETTER),
             kind=SpanKind.SERVER,
             attributes=attributes,
         )

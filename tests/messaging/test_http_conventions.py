@@ -8,6 +8,7 @@ default, and ``OTEL_PYTHON_*EXCLUDED_URLS`` honoured.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 from collections.abc import Callable, Iterator
 
@@ -281,3 +282,19 @@ def test_an_inbox_records_url_query_with_tokens_masked(telemetry: TelemetryCaptu
     (span,) = [s for s in telemetry.spans() if s.kind is SpanKind.SERVER]
     assert span.name == "POST /inbox"
     assert (span.attributes or {})[sc.URL_QUERY] == "access_token=REDACTED"
+
+
+def test_hostile_baggage_costs_the_hub_no_log_line(
+    start_hub: StartHub, telemetry: TelemetryCapture, caplog: pytest.LogCaptureFixture
+) -> None:
+    """179 malformed baggage members (each a warning from the SDK's propagator, quoting
+    the client's text) and an 8 KB one are dropped before the propagator sees them."""
+    hub = start_hub()
+    caplog.set_level(logging.WARNING)
+    bad = ",".join(f"bad member {i}" for i in range(179))
+    with _http.Client(base_url=hub.url, headers=AUTH, timeout=10) as client:
+        for value in (f"tenant=acme,{bad}", "k=" + "v" * 9000):
+            response = client.post("/agents/nobody/heartbeat", json={}, headers={"baggage": value})
+            assert response.status_code == 404
+    server_span_names(telemetry, 2)
+    assert [r.getMessage()[:80] for r in caplog.records] == []

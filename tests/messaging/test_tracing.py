@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -235,3 +236,20 @@ def test_extract_failure_in_a_propagator_never_raises(
     monkeypatch.setattr(propagate, "extract", broken)
     comm.process_next("monitoring_agent")
     assert comm.get_message_status(message_id).status is MessageStatus.PROCESSED
+
+
+def test_hostile_baggage_in_an_envelope_is_checked_without_a_log_line(
+    comm: AgentCommunicationProtocol, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The SDK's propagator logs each malformed member it refuses: an envelope's baggage
+    is network input, so it is checked first and only the valid members continue."""
+    seen: list[dict[str, object]] = []
+    comm.register_handler("monitoring_agent", lambda m: seen.append(dict(baggage.get_all())))
+    message = comm.get_message_status(send(comm)).message
+    message.headers["baggage"] = "tenant=acme," + ",".join(f"bad {i}" for i in range(179))
+    caplog.set_level(logging.WARNING)
+
+    comm.process_next("monitoring_agent")
+
+    assert seen == [{"tenant": "acme"}]
+    assert [r.getMessage()[:80] for r in caplog.records] == []

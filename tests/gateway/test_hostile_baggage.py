@@ -1,0 +1,113 @@
+"""Baggage a client sends the gateway is checked before the propagator sees it, and costs no
+log lines.
+
+The SDK's baggage propagator logs a warning per list-member it refuses, and one quoting the
+whole header when it is over 8,192 bytes: one request with 179 malformed members wrote 179
+WARNING lines of the client's text to the gateway's log. Now the members the W3C grammar
+allows continue (several ``baggage`` headers read as one list, as W3C Baggage says) and the
+rest is dropped without a word (``_carrier_guard``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import MutableMapping
+from typing import Any
+
+import pytest
+from opentelemetry import baggage
+
+from otel_agents import semconv
+from otel_agents.gateway._server_span import LeanServerTelemetry
+from otel_agents.testing import TelemetryCapture
+
+from .conftest import ThreadServer, UpstreamState
+
+_BAD = ",".join(f"bad member {i}" for i in range(179))
+
+
+def _baggage_seen(headers: list[tuple[bytes, bytes]]) -> dict[str, object]:
+    """The baggage the app behind the lean server telemetry runs with, for ``headers``."""
+    seen: dict[str, object] = {}
+
+    async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        seen.update(baggage.get_all())
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    capture = TelemetryCapture()
+    try:
+        middleware = LeanServerTelemetry(
+            app,
+            tracer=capture.tracer_provider.get_tracer("test"),
+            duration=capture.meter_provider.get_meter("test").create_histogram(
+                semconv.HTTP_SERVER_REQUEST_DURATION.name, unit="s"
+            ),
+            span_details=lambda scope: ("GET /", {}),
+        )
+        scope = {
+            "type": "http",
+            "http_version": "1.1",
+            "server": ("127.0.0.1", 8000),
+            "client": ("127.0.0.1", 5555),
+            "scheme": "http",
+            "method": "GET",
+            "path": "/",
+            "raw_path": b"/",
+            "query_string": b"",
+            "headers": headers,
+        }
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            pass
+
+        asyncio.run(middleware(scope, receive, send))
+    finally:
+        capture.shutdown()
+    return seen
+
+
+def test_malformed_members_are_dropped_without_a_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="opentelemetry")
+    seen = _baggage_seen([(b"baggage", f"tenant=acme,{_BAD}".encode()), (b"baggage", b"u=ada")])
+
+    assert seen == {"tenant": "acme", "u": "ada"}
+    assert [r.getMessage()[:80] for r in caplog.records] == []
+
+
+def test_a_baggage_over_8192_bytes_is_dropped_without_a_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="opentelemetry")
+    seen = _baggage_seen([(b"baggage", b"tenant=acme"), (b"baggage", b"k=" + b"v" * 9000)])
+
+    assert seen == {}
+    assert [r.getMessage()[:80] for r in caplog.records] == []
+
+
+@pytest.mark.integration
+def test_the_upstream_gets_the_checked_members_as_one_header(
+    make_gateway: Any,
+    upstream: ThreadServer,
+    upstream_state: UpstreamState,
+    telemetry: TelemetryCapture,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    gateway = make_gateway()
+    gateway.register_service("users", "Users", "v1", upstream.url, path_prefix="/users")
+    caplog.set_level(logging.WARNING)
+    headers = [("baggage", f"tenant=acme,{_BAD}"), ("baggage", "user=ada")]
+
+    response = gateway.route_request("GET", "/v1/users/1", headers)
+
+    assert response.status_code == 200
+    sent = [v.decode() for n, v in upstream_state.requests[-1]["headers"] if n == b"baggage"]
+    assert sent == ["tenant=acme,user=ada"]
+    # Neither the gateway nor the (instrumented) upstream logged a word about it.
+    assert [r.getMessage()[:80] for r in caplog.records] == []
