@@ -31,6 +31,7 @@ __all__ = [
     "AgentStatus",
     "MessagePriority",
     "MessageType",
+    "body_size",
     "coerce_priority",
     "coerce_type",
     "encode_payload",
@@ -144,13 +145,27 @@ def encode_payload(payload: Any) -> tuple[Any, str]:
     nothing, and tuples arrive as lists exactly as they would over HTTP.
     """
     try:
-        text = json.dumps(payload, allow_nan=False, separators=(",", ":"))
+        # Unescaped: the text is the payload as the envelope carries it (UTF-8 JSON, see
+        # :meth:`AgentMessage.to_wire`), so :func:`body_size` counts what travels.
+        text = json.dumps(payload, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
     except (TypeError, ValueError) as exc:
         raise InvalidPayloadError(
             f"payload={short_repr(payload)} is not valid: expected JSON-serializable data "
             f"(dicts with string keys, lists, strings, finite numbers, booleans, None): {exc}"
         ) from exc
     return json.loads(text), text
+
+
+def body_size(text: str) -> int:
+    """The bytes a payload's JSON ``text`` (from :func:`encode_payload`) takes in the
+    envelope (``messaging.message.body.size``): its UTF-8 form, or the escaped form the
+    envelope falls back to when a lone surrogate has no UTF-8 form."""
+    if text.isascii():
+        return len(text)
+    try:
+        return len(text.encode())
+    except UnicodeEncodeError:
+        return len(json.dumps(json.loads(text), separators=(",", ":")))
 
 
 class _IdPool:

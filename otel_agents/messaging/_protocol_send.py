@@ -19,6 +19,7 @@ from otel_agents.messaging._message import (
     AgentMessage,
     MessagePriority,
     MessageType,
+    body_size,
     validate_agent_id,
 )
 from otel_agents.messaging._records import MessageStatus
@@ -89,7 +90,10 @@ class ProtocolSending(AgentRuntime):
             sender_id, message_type, payload, priority, recipient_id, conversation_id
         )
         with self.telemetry.send_span(
-            message, sender_name=sender.name, recipient_name=recipient.name, body_size=len(text)
+            message,
+            sender_name=sender.name,
+            recipient_name=recipient.name,
+            body_size=body_size(text),
         ):
             self._deliver(message, recipient)
         return message.message_id
@@ -111,7 +115,10 @@ class ProtocolSending(AgentRuntime):
             sender_id, message_type, payload, priority, recipient_id, conversation_id
         )
         with self.telemetry.send_span(
-            message, sender_name=sender.name, recipient_name=recipient.name, body_size=len(text)
+            message,
+            sender_name=sender.name,
+            recipient_name=recipient.name,
+            body_size=body_size(text),
         ):
             self.messages.add(message, message.created_at)
             try:
@@ -138,7 +145,10 @@ class ProtocolSending(AgentRuntime):
         ids: list[str] = []
         failures: list[DeliveryError] = []
         with self.telemetry.send_span(
-            template, sender_name=sender.name, body_size=len(text), broadcast_count=len(recipients)
+            template,
+            sender_name=sender.name,
+            body_size=body_size(text),
+            broadcast_count=len(recipients),
         ) as span:
             # Each copy gets a payload of its own: handlers in this process may change theirs.
             for copy, agent in broadcast_copies(template, recipients, lambda: json.loads(text)):

@@ -30,6 +30,7 @@ from otel_agents.messaging._message import (
     AgentStatus,
     MessagePriority,
     MessageType,
+    body_size,
     validate_agent_id,
 )
 from otel_agents.messaging._outbox import Outbox
@@ -208,7 +209,7 @@ class RemoteAgent(RemoteRunning):
         conversation = check_conversation_id(conversation_id) or current_conversation_id()
         message, text = self.envelope(self.agent_id, recipient_id, message_type, payload, priority)
         message.conversation_id = conversation
-        span = self.telemetry.send_span(message, sender_name=self.name, body_size=len(text))
+        span = self.telemetry.send_span(message, sender_name=self.name, body_size=body_size(text))
         with span, self._counted(message):
             await self._outbox.submit(message)
         return message.message_id
@@ -288,7 +289,7 @@ class RemoteAgent(RemoteRunning):
         )
         message.broadcast = True
         with self.telemetry.send_span(
-            message, sender_name=self.name, body_size=len(text), broadcast_count=0
+            message, sender_name=self.name, body_size=body_size(text), broadcast_count=0
         ) as span:
             body = message.to_wire()
             with self._counted(message):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -253,3 +254,21 @@ def test_hostile_baggage_in_an_envelope_is_checked_without_a_log_line(
 
     assert seen == [{"tenant": "acme"}]
     assert [r.getMessage()[:80] for r in caplog.records] == []
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"text": "\u4e2d\u00e9\U0001f600" * 10}, {"text": "caf\u00e9 \ud800"}, {"n": 1}],
+    ids=["utf-8", "lone surrogate", "ascii"],
+)
+def test_body_size_is_the_bytes_the_payload_takes_in_the_envelope(
+    comm: AgentCommunicationProtocol, telemetry: TelemetryCapture, payload: dict[str, Any]
+) -> None:
+    """``messaging.message.body.size`` is "the size of the message body in bytes": the
+    payload as the envelope carries it (UTF-8 JSON), not its ``\\uXXXX``-escaped form (6
+    bytes per CJK character, 12 per emoji)."""
+    wire = comm.get_message_status(send(comm, payload=payload)).message.to_wire()
+    body = wire[wire.index(b'"payload":') + len(b'"payload":') :]  # the payload, then more
+    size = (telemetry.span("send monitoring_agent").attributes or {})["messaging.message.body.size"]
+    assert isinstance(size, int)
+    assert json.loads(body[:size]) == payload  # exactly the payload's bytes
