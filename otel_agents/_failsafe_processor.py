@@ -18,7 +18,7 @@ from typing import TypeVar
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-from otel_agents._runtime import FailureLog
+from otel_agents._runtime import FailureLog, error_key
 
 __all__ = ["FailsafeSpanProcessor", "failsafe_span_processor"]
 
@@ -66,8 +66,7 @@ class FailsafeSpanProcessor(SpanProcessor):
         except Exception as exc:
             name = type(self.wrapped).__qualname__
             self._failures.record(
-                (method, type(exc).__qualname__, str(exc)[:200]),
-                f"{name}.{method} ({type(exc).__qualname__}: {exc})",
+                (method, *error_key(exc)), f"{name}.{method} ({type(exc).__qualname__}: {exc})"
             )
             return default
 

@@ -38,6 +38,7 @@ __all__ = [
     "PeriodicThread",
     "SystemClock",
     "as_clock",
+    "error_key",
     "failsafe_call",
     "periodic",
     "weakly",
@@ -145,18 +146,37 @@ class FailureLog:
         self.level = level
         self._seen: BoundedCache[Hashable, bool] = BoundedCache(_MAX_FAILURE_KEYS)
 
-    def record(self, key: object, detail: object = None) -> bool:
-        """Log the exception being handled unless ``key`` was logged before; whether it was."""
+    def record(self, key: object, detail: object = None, exc: BaseException | None = None) -> bool:
+        """Log ``exc`` (by default the exception being handled) unless ``key`` was logged
+        before; whether it was."""
         marker = _hashable(key)
         if marker in self._seen:
             return False
         self._seen.put(marker, True)
-        self.logger.log(self.level, self.message, key if detail is None else detail, exc_info=True)
+        self.logger.log(
+            self.level,
+            self.message,
+            key if detail is None else detail,
+            exc_info=True if exc is None else exc,
+        )
         return True
 
     def record_error(self, exc: BaseException, detail: object = None) -> bool:
-        """Log ``exc`` once per distinct error type and message."""
-        return self.record((type(exc).__qualname__, str(exc)[:200]), detail)
+        """Log ``exc`` once per distinct error: its type and where it was raised
+        (:func:`error_key`)."""
+        return self.record(error_key(exc), detail, exc)
+
+
+def error_key(exc: BaseException) -> tuple[str, str, int]:
+    """What tells one failure from another: the exception's type and the file and line it
+    was raised at. Not its message: a callback raising ``ValueError(f"bad span {id}")``
+    would make every call a new error and log it with its traceback each time."""
+    tb = exc.__traceback__
+    if tb is None:
+        return type(exc).__qualname__, str(exc)[:200], 0
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return type(exc).__qualname__, tb.tb_frame.f_code.co_filename, tb.tb_lineno
 
 
 def failsafe_call(

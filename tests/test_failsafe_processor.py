@@ -86,3 +86,27 @@ def test_a_processor_is_wrapped_once_and_a_working_one_works_as_before() -> None
     assert guarded.force_flush(10) is True
     assert [s.name for s in spans.get_finished_spans()] == ["one"]
     provider.shutdown()
+
+
+class RaisingPerSpan(SpanProcessor):
+    """Raises from the same line for every span, with the span's name in the message."""
+
+    def on_end(self, span: ReadableSpan) -> None:
+        raise RuntimeError(f"cannot handle span {span.name}")
+
+
+def test_an_error_whose_message_varies_is_still_one_error_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Once per distinct error means per type and place raised: keyed by message, a
+    processor naming each span in its error logged a traceback for every span."""
+    provider = TracerProvider()
+    provider.add_span_processor(FailsafeSpanProcessor(RaisingPerSpan()))
+    tracer = provider.get_tracer("test")
+    with caplog.at_level(logging.WARNING, logger="otel_agents"):
+        for n in range(2000):
+            tracer.start_span(f"span {n}").end()
+    logged = _warnings(caplog, "cannot handle span")
+    assert len(logged) == 1
+    assert logged[0].exc_info is not None
+    provider.shutdown()

@@ -315,3 +315,44 @@ def test_bounded_cache_never_grows_past_maxsize() -> None:
 def test_bounded_cache_rejects_a_bad_size() -> None:
     with pytest.raises(InvalidValueError, match="maxsize"):
         BoundedCache(0)
+
+
+def test_record_error_logs_the_given_exception_outside_its_handler(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Recorded after its ``except`` block, the record still carries that traceback (not
+    "NoneType: None")."""
+    failures = FailureLog(_logger, "%s")
+    try:
+        raise ValueError("kept")
+    except ValueError as exc:
+        error = exc
+    with caplog.at_level(logging.ERROR, logger=_logger.name):
+        assert failures.record_error(error, "late") is True
+    (record,) = caplog.records
+    assert record.exc_info is not None
+    assert record.exc_info[1] is error
+
+
+def test_record_error_tells_errors_apart_by_type_and_place_not_message(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    failures = FailureLog(_logger, "%s")
+
+    def fail(n: int) -> None:
+        raise ValueError(f"bad value {n}")
+
+    def fail_elsewhere() -> None:
+        raise ValueError("bad value")
+
+    with caplog.at_level(logging.ERROR, logger=_logger.name):
+        for n in range(3000):  # more than the remembered keys
+            try:
+                fail(n)
+            except ValueError as exc:
+                failures.record_error(exc)
+        try:
+            fail_elsewhere()
+        except ValueError as exc:
+            failures.record_error(exc)
+    assert len(caplog.records) == 2
