@@ -244,7 +244,9 @@ class RuleEngine:
         ``agents`` are subjects that are agents (their alerts carry ``agent_id``).
         """
         agent_ids = set(agents)
-        now = self.manager.clock()
+        # How long a breach has held is an interval: the monotonic clock, so that a wall
+        # clock stepped back (NTP) does not hold an alert back, nor a step forward skip it.
+        now = self.manager.monotonic()
         for rule in list(self._rules.values()):
             values = readings.get(str(rule.metric), {})
             known = {subject for name, subject in self._states if name == rule.name}

@@ -89,7 +89,8 @@ class PerformanceDashboard:
             default (when ``system_resources`` is on).
         health_weights: the constants of the health formula.
         clock: a :class:`~otel_agents._runtime.Clock` (or a function returning Unix
-            seconds) for alert times and rule durations; inject a fake in tests.
+            seconds): ``time()`` for alert times, ``monotonic()`` for rule hold times and
+            the reopen window (a wall-clock step moves neither); inject a fake in tests.
         metrics_reader: the in-process reader whose metrics the ``telemetry`` section,
             the request and message totals and the per-agent message counts come from;
             default: the one ``configure(dashboard=True)`` (``OTEL_AGENTS_DASHBOARD``)
