@@ -63,6 +63,7 @@ _SOURCES = {
 _METRIC_CHOICES = [metric.value for metric in RuleMetric]
 
 RuleCallback = Callable[[Alert], Any]
+_SOURCE_EXPECTED = "a non-empty component name such as 'system_monitor', or None for the default"
 
 
 def _metric(metric: object) -> RuleMetric:
@@ -101,8 +102,9 @@ class ThresholdRule:
         on_clear: called with the alert when the rule resolves it (failsafe).
 
     Raises:
-        InvalidValueError: an unknown metric or level, an empty name, a threshold that is
-            not finite, a negative ``for_seconds``.
+        InvalidValueError: an unknown metric or level, an empty name or source, a threshold
+            that is not finite, a negative ``for_seconds``.
+        InvalidTypeError: a source that is not a string, a callback that is not callable.
     """
 
     name: str
@@ -129,6 +131,12 @@ class ThresholdRule:
             raise invalid_value("for_seconds", self.for_seconds, "0 or more seconds")
         if self.source is None:
             set_(self, "source", RuleMetric(self.metric).default_source)
+        # Checked now, as raise_alert would check it: an empty source used to be taken here
+        # and then fail every refresh once the rule breached (the rules after it unrun).
+        if not isinstance(self.source, str):
+            raise invalid_type("source", self.source, _SOURCE_EXPECTED)
+        if not self.source.strip():
+            raise invalid_value("source", self.source, _SOURCE_EXPECTED)
         try:
             self.message.format(rule="r", metric="m", subject="s", value=1.0, threshold=1.0)
         except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:

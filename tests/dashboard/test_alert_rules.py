@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,7 @@ from otel_agents._alert_rules import (
 )
 from otel_agents._alerts import AlertManager
 from otel_agents._errors import InvalidTypeError, InvalidValueError
+from otel_agents._tracker import PerformanceTracker
 from otel_agents.testing import TelemetryCapture
 from tests.dashboard.conftest import FakeClock, LogCapture
 
@@ -299,3 +301,25 @@ def test_default_rules_cover_every_rule_metric_but_agent_memory() -> None:
     watched = {rule.metric for rule in DEFAULT_RULES}
     assert set(RuleMetric) - watched == {RuleMetric.MEMORY_USAGE}
     assert all(rule.higher_is_worse for rule in DEFAULT_RULES)
+
+
+@pytest.mark.parametrize(
+    ("source", "error"),
+    [("", InvalidValueError), ("  ", InvalidValueError), (5, InvalidTypeError)],
+)
+def test_a_rule_with_a_source_no_alert_can_have_is_refused_when_made(
+    source: object, error: type[Exception]
+) -> None:
+    """An empty source was accepted, then each refresh raised once the rule breached."""
+    with pytest.raises(error, match=r"source=.*a non-empty component name"):
+        ThresholdRule("r", "cpu_usage", 90.0, source=source)  # type: ignore[arg-type]
+
+
+def test_a_dashboard_rule_with_an_empty_source_fails_at_construction_not_at_each_refresh(
+    make_dashboard: Any, tracker: PerformanceTracker
+) -> None:
+    """Before: the config was taken, and once CPU crossed 50 % every get_dashboard_data()
+    raised, and the rules after it and the health score were never computed again."""
+    entry = {"name": "x", "metric": "cpu_usage", "raise_at": 50.0, "source": " "}
+    with pytest.raises(InvalidValueError, match=r"source=' '"):
+        make_dashboard(tracker, config={"alert_rules": [entry]})
