@@ -63,6 +63,8 @@ _SOURCES = {
 _METRIC_CHOICES = [metric.value for metric in RuleMetric]
 
 RuleCallback = Callable[[Alert], Any]
+#: The fields a rule dict must have (the others have defaults).
+_REQUIRED = ("name", "metric", "raise_at")
 _SOURCE_EXPECTED = "a non-empty component name such as 'system_monitor', or None for the default"
 
 
@@ -159,6 +161,15 @@ class ThresholdRule:
         unknown = sorted(set(entry) - known)
         if unknown:
             raise invalid_value("alert_rules[]", unknown, "ThresholdRule fields", known)
+        missing = [name for name in _REQUIRED if name not in entry]
+        if missing:
+            raise invalid_value(
+                "alert_rules[]",
+                entry,
+                f"a rule dict with every required field (missing {', '.join(missing)};"
+                f" required: {', '.join(_REQUIRED)}; e.g. {{'name': 'slow',"
+                " 'metric': 'response_time_p95', 'raise_at': 2.0})",
+            )
         return cls(**entry)
 
     @property

@@ -323,3 +323,14 @@ def test_a_dashboard_rule_with_an_empty_source_fails_at_construction_not_at_each
     entry = {"name": "x", "metric": "cpu_usage", "raise_at": 50.0, "source": " "}
     with pytest.raises(InvalidValueError, match=r"source=' '"):
         make_dashboard(tracker, config={"alert_rules": [entry]})
+
+
+def test_a_config_rule_missing_a_required_field_is_refused_naming_it(
+    make_dashboard: Any,
+) -> None:
+    """It raised a bare TypeError ("__init__() missing 1 required positional argument")."""
+    entry = {"name": "slow", "metric": "response_time_p95"}
+    with pytest.raises(InvalidValueError, match=r"alert_rules\[\]=.*'slow'.*missing raise_at"):
+        make_dashboard(config={"alert_rules": [entry]})
+    with pytest.raises(InvalidValueError, match=r"missing metric, raise_at; required: name,"):
+        rules_from_config([{"name": "x"}])
