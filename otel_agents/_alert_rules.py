@@ -16,6 +16,7 @@ Rule callbacks (``on_alert``, ``on_clear``) run failsafe: one that raises is log
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -230,12 +231,20 @@ Readings = Mapping[str, Mapping[str, float]]
 
 
 class RuleEngine:
-    """Runs threshold rules over readings and raises or resolves alerts."""
+    """Runs threshold rules over readings and raises or resolves alerts.
+
+    Thread-safe: a round of :meth:`evaluate`, :meth:`add_rule` and :meth:`remove_rule` run
+    one at a time (a rule removed from another thread waits for the round in progress). A
+    rule callback or alert listener may add or remove rules during a round: a removed rule
+    is not stepped again, even in that round.
+    """
 
     def __init__(self, manager: AlertManager, rules: Iterable[ThresholdRule] = ()) -> None:
         self.manager = manager
         self._rules: dict[str, ThresholdRule] = {}
         self._states: dict[tuple[str, str], _State] = {}
+        # Reentrant: callbacks run inside a round, on its thread, and may change the rules.
+        self._lock = threading.RLock()
         for rule in rules:
             self.add_rule(rule)
 
@@ -247,15 +256,17 @@ class RuleEngine:
         """Add a rule (or a dict of its fields). Raises if the name is taken."""
         if not isinstance(rule, ThresholdRule):
             rule = ThresholdRule.from_mapping(rule)
-        if rule.name in self._rules:
-            raise invalid_value("rule.name", rule.name, "a name no other rule has")
-        self._rules[rule.name] = rule
+        with self._lock:
+            if rule.name in self._rules:
+                raise invalid_value("rule.name", rule.name, "a name no other rule has")
+            self._rules[rule.name] = rule
         return rule
 
     def remove_rule(self, name: str) -> None:
         """Forget a rule; its open alerts stay until resolved."""
-        self._rules.pop(name, None)
-        self._states = {k: s for k, s in self._states.items() if k[0] != name}
+        with self._lock:
+            self._rules.pop(name, None)
+            self._states = {k: s for k, s in self._states.items() if k[0] != name}
 
     def evaluate(self, readings: Readings, agents: Iterable[str] = ()) -> None:
         """Step every rule with one round of readings.
@@ -266,15 +277,20 @@ class RuleEngine:
         # How long a breach has held is an interval: the monotonic clock, so that a wall
         # clock stepped back (NTP) does not hold an alert back, nor a step forward skip it.
         now = self.manager.monotonic()
-        for rule in list(self._rules.values()):
-            values = readings.get(str(rule.metric), {})
-            known = {subject for name, subject in self._states if name == rule.name}
-            for subject in sorted(known | set(values)):
-                state = self._states.setdefault((rule.name, subject), _State())
-                agent_id = subject if subject in agent_ids else None
-                self._step(rule, subject, agent_id, state, values.get(subject), now)
-                if state.alert is None and state.pending_since is None and not state.silenced:
-                    del self._states[(rule.name, subject)]
+        with self._lock:
+            for rule in list(self._rules.values()):
+                values = readings.get(str(rule.metric), {})
+                known = {subject for name, subject in self._states if name == rule.name}
+                for subject in sorted(known | set(values)):
+                    if self._rules.get(rule.name) is not rule:
+                        break  # removed (or replaced) by a callback during this round
+                    key = (rule.name, subject)
+                    state = self._states.setdefault(key, _State())
+                    agent_id = subject if subject in agent_ids else None
+                    self._step(rule, subject, agent_id, state, values.get(subject), now)
+                    idle = state.pending_since is None and not state.silenced
+                    if state.alert is None and idle and self._states.get(key) is state:
+                        del self._states[key]
 
     def _step(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import pytest
@@ -334,3 +335,78 @@ def test_a_config_rule_missing_a_required_field_is_refused_naming_it(
         make_dashboard(config={"alert_rules": [entry]})
     with pytest.raises(InvalidValueError, match=r"missing metric, raise_at; required: name,"):
         rules_from_config([{"name": "x"}])
+
+
+def test_a_rule_that_removes_itself_when_it_clears_does_not_break_the_round(
+    manager: AlertManager,
+) -> None:
+    """A one-shot rule (on_clear removes it) raised KeyError out of evaluate(): the refresh
+    failed and the rules after it were not run that round."""
+    engine = RuleEngine(manager)
+    engine.add_rule(
+        ThresholdRule("once", CPU, 90.0, 70.0, on_clear=lambda _: engine.remove_rule("once"))
+    )
+    engine.add_rule(ThresholdRule("after", CPU, 60.0, 50.0))
+    engine.evaluate({CPU: {"planner": 95.0}})
+    assert sorted(str(a.rule) for a in manager.get_active_alerts()) == ["after", "once"]
+
+    engine.evaluate({CPU: {"planner": 10.0, "coder": 65.0}})
+
+    assert [r.name for r in engine.rules] == ["after"]
+    assert [(a.rule, a.agent_id or a.context["subject"]) for a in manager.get_active_alerts()] == [
+        ("after", "coder")
+    ]
+
+
+def test_a_rule_removed_during_a_round_raises_nothing_after_its_removal(
+    manager: AlertManager,
+) -> None:
+    """The round ran every rule it started with: a rule removed by an earlier rule's
+    callback still raised an alert after remove_rule() had returned."""
+    engine = RuleEngine(manager)
+    engine.add_rule(
+        ThresholdRule("first", CPU, 90.0, on_alert=lambda _: engine.remove_rule("second"))
+    )
+    engine.add_rule(ThresholdRule("second", CPU, 90.0))
+    engine.evaluate({CPU: {"planner": 95.0}})
+    assert [a.rule for a in manager.get_active_alerts()] == ["first"]
+    assert [r.name for r in engine.rules] == ["first"]
+
+
+def test_a_rule_removed_from_another_thread_waits_for_the_round_in_progress(
+    manager: AlertManager,
+) -> None:
+    """remove_rule() from another thread while a round was inside a listener swapped the
+    states under it: the round then failed with KeyError. Now removal waits for the round."""
+    engine = RuleEngine(manager, [ThresholdRule("once", CPU, 90.0, 70.0)])
+    engine.evaluate({CPU: {"planner": 95.0}})
+    entered, release = threading.Event(), threading.Event()
+
+    def listener(alert: Alert) -> None:
+        if not alert.active:  # the round is resolving the alert: hold it there
+            entered.set()
+            release.wait(10)
+
+    manager.add_listener(listener)
+    failures: list[BaseException] = []
+
+    def round_() -> None:
+        try:
+            engine.evaluate({CPU: {"planner": 10.0}})
+        except BaseException as exc:  # recorded for the assertion below
+            failures.append(exc)
+
+    evaluating = threading.Thread(target=round_)
+    remover = threading.Thread(target=engine.remove_rule, args=("once",))
+    try:
+        evaluating.start()
+        assert entered.wait(10)
+        remover.start()
+        remover.join(2)  # unfixed, the removal finished here, inside the round
+    finally:
+        release.set()
+        evaluating.join(10)
+        remover.join(10)
+    assert failures == []
+    assert engine.rules == []
+    assert manager.get_active_alerts() == []
