@@ -36,13 +36,13 @@ from otel_agents._alert_rules import (
 from otel_agents._alerts import AlertManager
 from otel_agents._audit import audit_log
 from otel_agents._config_params import resolve_mapping
-from otel_agents._dashboard_data import build_data, gateway_totals
+from otel_agents._dashboard_data import build_data
 from otel_agents._dashboard_sources import (
     ResourceReader,
     Sources,
     system_resources_reader,
 )
-from otel_agents._dashboard_telemetry import telemetry_summary
+from otel_agents._dashboard_telemetry import gateway_series
 from otel_agents._dashboard_window import WindowedTotals
 from otel_agents._errors import invalid_type, invalid_value
 from otel_agents._export import export_envelope, write_json_atomic
@@ -157,8 +157,8 @@ class PerformanceDashboard:
         self._gateway_window = WindowedTotals(self.config["window_seconds"])
         reader = metrics_reader or installed_reader()
         if reader is not None:
-            summary = telemetry_summary(reader.snapshot())
-            self._gateway_window.baseline(reader, self._clock(), gateway_totals(summary))
+            series = gateway_series(reader.snapshot())
+            self._gateway_window.baseline(reader, self._clock(), series)
         self._history: BoundedHistory[dict[str, Any]] = BoundedHistory(
             self.config["max_history_points"], _point_time, parameter="max_history_points"
         )
