@@ -6,7 +6,8 @@ the agent manager, the gateway and the machine's resources, runs the alert rules
 (:mod:`otel_agents._alert_rules`), computes health scores (:mod:`otel_agents._health`) and
 keeps the result. The ``agent.health.score`` and ``agent.alerts.active`` gauges report that
 same result, so what :meth:`~PerformanceDashboard.get_dashboard_data` returns and what the
-exporters send agree.
+exporters send agree; a score is exported for ``max(window_seconds, 2 * refresh_interval)``
+seconds after its refresh, so a dashboard that stopped refreshing stops reporting it.
 
 This module is the dashboard's API, its refresh thread and its history of points; the data
 each refresh assembles (per-agent figures, totals, health, sections) is
@@ -148,6 +149,7 @@ class PerformanceDashboard:
         self.health_weights = health_weights or HealthWeights()
         self.current_view = DashboardView.SYSTEM_OVERVIEW
         self._clock = clock.time
+        self._monotonic = clock.monotonic
         if metrics_reader is not None and not isinstance(metrics_reader, InProcessMetrics):
             raise invalid_type(
                 "metrics_reader", metrics_reader, "an otel_agents._inprocess.InProcessMetrics"
@@ -163,6 +165,12 @@ class PerformanceDashboard:
             self.config["max_history_points"], _point_time, parameter="max_history_points"
         )
         self._state: dict[str, Any] | None = None
+        self._state_at = 0.0  # when _state was computed, on the monotonic clock
+        # A kept score is exported this long (then its series ends, as the tracker's gauges
+        # do): a dashboard that stopped refreshing must not report its last score for ever.
+        self._score_max_age = max(
+            self.config["window_seconds"], 2 * self.config["refresh_interval"]
+        )
         self._refresh_lock = threading.Lock()
         self._refresher = PeriodicThread(
             self.config["refresh_interval"],
@@ -279,7 +287,7 @@ class PerformanceDashboard:
         """Read every source, run the alert rules, score health; keep and return the data."""
         with self._refresh_lock:
             data = build_data(self)
-            self._state = data
+            self._state, self._state_at = data, self._monotonic()
             system = data["system"]
             point = {key: system[key] for key in _HISTORY_KEYS}
             self._history.append({"timestamp": data["timestamp"], **point})
@@ -291,7 +299,7 @@ class PerformanceDashboard:
 
     def _scores(self) -> tuple[float | None, dict[str, float]]:
         state = self._state
-        if state is None:
+        if state is None or self._monotonic() - self._state_at > self._score_max_age:
             return None, {}
         return state["system"]["health_score"], {
             agent_id: agent["health_score"] for agent_id, agent in state["agents"].items()
