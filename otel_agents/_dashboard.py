@@ -90,8 +90,9 @@ class PerformanceDashboard:
             default (when ``system_resources`` is on).
         health_weights: the constants of the health formula.
         clock: a :class:`~otel_agents._runtime.Clock` (or a function returning Unix
-            seconds): ``time()`` for alert times, ``monotonic()`` for rule hold times and
-            the reopen window (a wall-clock step moves neither); inject a fake in tests.
+            seconds): ``time()`` for alert times, ``monotonic()`` for rule hold times, the
+            reopen window, the gateway totals' window and the health score's age (a
+            wall-clock step moves none of them); inject a fake in tests.
         metrics_reader: the in-process reader whose metrics the ``telemetry`` section,
             the request and message totals and the per-agent message counts come from;
             default: the one ``configure(dashboard=True)`` (``OTEL_AGENTS_DASHBOARD``)
@@ -160,7 +161,7 @@ class PerformanceDashboard:
         reader = metrics_reader or installed_reader()
         if reader is not None:
             series = gateway_series(reader.snapshot())
-            self._gateway_window.baseline(reader, self._clock(), series)
+            self._gateway_window.baseline(reader, self._monotonic(), series)
         self._history: BoundedHistory[dict[str, Any]] = BoundedHistory(
             self.config["max_history_points"], _point_time, parameter="max_history_points"
         )

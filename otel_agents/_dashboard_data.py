@@ -42,7 +42,10 @@ def build_data(dashboard: PerformanceDashboard) -> dict[str, Any]:
     reader = dashboard._metrics_reader or installed_reader()
     snapshot = reader.snapshot() if reader is not None else None
     telemetry = telemetry_summary(snapshot)
-    gateway = dashboard._gateway_window.change(reader, now, gateway_series(snapshot))
+    # The window is an interval: on the monotonic clock (a wall-clock step back of an hour
+    # made it an hour longer, and kept an outage long past in the error rate).
+    elapsed = dashboard._monotonic()
+    gateway = dashboard._gateway_window.change(reader, elapsed, gateway_series(snapshot))
     messaging = telemetry.get("messages", {}).get("agents", {})
     agent_ids = sorted(
         set(stats) | set(agents_known) | set(sources.tracked_agents()) | set(messaging)

@@ -34,7 +34,11 @@ Series = Mapping[Hashable, float]
 
 
 class WindowedTotals:
-    """How much named cumulative totals grew over the last ``window`` seconds."""
+    """How much named cumulative totals grew over the last ``window`` seconds.
+
+    ``now`` is read on a monotonic clock by the caller: the window is an interval, which a
+    wall-clock step must neither stretch nor cut.
+    """
 
     def __init__(self, window: float) -> None:
         self._window = window

@@ -9,27 +9,10 @@ from __future__ import annotations
 from otel_agents._alert_rules import RuleEngine, RuleMetric, ThresholdRule
 from otel_agents._alerts import AlertManager
 from otel_agents.testing import TelemetryCapture
+from tests.dashboard.conftest import SteppedClock
 
 CPU = RuleMetric.CPU_USAGE.value
 HOUR = 3600.0
-
-
-class SteppedClock:
-    """A wall clock that NTP can step, and a monotonic clock that only moves forward."""
-
-    def __init__(self) -> None:
-        self.wall = 1_800_000_000.0
-        self.mono = 1_000.0
-
-    def time(self) -> float:
-        return self.wall
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def advance(self, seconds: float) -> None:
-        self.wall += seconds
-        self.mono += seconds
 
 
 def _engine(clock: SteppedClock, telemetry: TelemetryCapture, **fields: float) -> RuleEngine:

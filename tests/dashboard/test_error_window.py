@@ -17,7 +17,7 @@ from otel_agents import semconv
 from otel_agents._inprocess import InProcessMetrics
 from otel_agents._runtime import as_clock
 from otel_agents._tracker import PerformanceTracker
-from tests.dashboard.conftest import FakeClock
+from tests.dashboard.conftest import FakeClock, SteppedClock
 
 WINDOW = 300.0
 
@@ -142,3 +142,30 @@ def test_a_total_that_goes_down_takes_nothing_back_from_the_window(
     clock.advance(10)
     system = dashboard.get_dashboard_data()["system"]
     assert (system["requests"], system["errors"]) == (100, 10)
+
+
+def test_a_wall_clock_step_back_does_not_keep_an_old_outage_in_the_window(
+    make_dashboard: Any, reader: Any
+) -> None:
+    """The window was measured on the wall clock: stepped back an hour, it spanned an hour
+    and five minutes, and an outage 410 s ago (window 300 s) still made a 50 % error rate."""
+    clock = SteppedClock()
+    gateway = GatewayCounts(reader[1])
+    dashboard = make_dashboard(
+        config={"default_alert_rules": False, "window_seconds": WINDOW},
+        metrics_reader=reader[0],
+        clock=clock,
+    )
+    gateway.ok, gateway.failed = 50, 50
+    clock.advance(10)
+    assert dashboard.get_dashboard_data()["system"]["errors"] == 50
+    clock.wall -= 3600.0
+    clock.advance(400)
+
+    system = dashboard.get_dashboard_data()["system"]
+
+    assert (system["gateway_requests"], system["errors"], system["error_rate_percent"]) == (
+        0,
+        0,
+        None,
+    )
