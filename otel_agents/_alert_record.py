@@ -81,6 +81,8 @@ class Alert:
     resolved_at: float | None = None
     resolved_by: str | None = None
     _key: tuple[str, ...] = field(default=(), repr=False)
+    #: When it was resolved on the manager's monotonic clock (the reopen window's start).
+    _resolved_monotonic: float | None = field(default=None, repr=False)
 
     @property
     def id(self) -> str:

@@ -16,6 +16,7 @@ Rule callbacks (``on_alert``, ``on_clear``) run failsafe: one that raises is log
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -63,6 +64,9 @@ _SOURCES = {
 _METRIC_CHOICES = [metric.value for metric in RuleMetric]
 
 RuleCallback = Callable[[Alert], Any]
+#: The fields a rule dict must have (the others have defaults).
+_REQUIRED = ("name", "metric", "raise_at")
+_SOURCE_EXPECTED = "a non-empty component name such as 'system_monitor', or None for the default"
 
 
 def _metric(metric: object) -> RuleMetric:
@@ -101,8 +105,9 @@ class ThresholdRule:
         on_clear: called with the alert when the rule resolves it (failsafe).
 
     Raises:
-        InvalidValueError: an unknown metric or level, an empty name, a threshold that is
-            not finite, a negative ``for_seconds``.
+        InvalidValueError: an unknown metric or level, an empty name or source, a threshold
+            that is not finite, a negative ``for_seconds``.
+        InvalidTypeError: a source that is not a string, a callback that is not callable.
     """
 
     name: str
@@ -129,6 +134,12 @@ class ThresholdRule:
             raise invalid_value("for_seconds", self.for_seconds, "0 or more seconds")
         if self.source is None:
             set_(self, "source", RuleMetric(self.metric).default_source)
+        # Checked now, as raise_alert would check it: an empty source used to be taken here
+        # and then fail every refresh once the rule breached (the rules after it unrun).
+        if not isinstance(self.source, str):
+            raise invalid_type("source", self.source, _SOURCE_EXPECTED)
+        if not self.source.strip():
+            raise invalid_value("source", self.source, _SOURCE_EXPECTED)
         try:
             self.message.format(rule="r", metric="m", subject="s", value=1.0, threshold=1.0)
         except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
@@ -151,6 +162,15 @@ class ThresholdRule:
         unknown = sorted(set(entry) - known)
         if unknown:
             raise invalid_value("alert_rules[]", unknown, "ThresholdRule fields", known)
+        missing = [name for name in _REQUIRED if name not in entry]
+        if missing:
+            raise invalid_value(
+                "alert_rules[]",
+                entry,
+                f"a rule dict with every required field (missing {', '.join(missing)};"
+                f" required: {', '.join(_REQUIRED)}; e.g. {{'name': 'slow',"
+                " 'metric': 'response_time_p95', 'raise_at': 2.0})",
+            )
         return cls(**entry)
 
     @property
@@ -211,12 +231,20 @@ Readings = Mapping[str, Mapping[str, float]]
 
 
 class RuleEngine:
-    """Runs threshold rules over readings and raises or resolves alerts."""
+    """Runs threshold rules over readings and raises or resolves alerts.
+
+    Thread-safe: a round of :meth:`evaluate`, :meth:`add_rule` and :meth:`remove_rule` run
+    one at a time (a rule removed from another thread waits for the round in progress). A
+    rule callback or alert listener may add or remove rules during a round: a removed rule
+    is not stepped again, even in that round.
+    """
 
     def __init__(self, manager: AlertManager, rules: Iterable[ThresholdRule] = ()) -> None:
         self.manager = manager
         self._rules: dict[str, ThresholdRule] = {}
         self._states: dict[tuple[str, str], _State] = {}
+        # Reentrant: callbacks run inside a round, on its thread, and may change the rules.
+        self._lock = threading.RLock()
         for rule in rules:
             self.add_rule(rule)
 
@@ -228,15 +256,17 @@ class RuleEngine:
         """Add a rule (or a dict of its fields). Raises if the name is taken."""
         if not isinstance(rule, ThresholdRule):
             rule = ThresholdRule.from_mapping(rule)
-        if rule.name in self._rules:
-            raise invalid_value("rule.name", rule.name, "a name no other rule has")
-        self._rules[rule.name] = rule
+        with self._lock:
+            if rule.name in self._rules:
+                raise invalid_value("rule.name", rule.name, "a name no other rule has")
+            self._rules[rule.name] = rule
         return rule
 
     def remove_rule(self, name: str) -> None:
         """Forget a rule; its open alerts stay until resolved."""
-        self._rules.pop(name, None)
-        self._states = {k: s for k, s in self._states.items() if k[0] != name}
+        with self._lock:
+            self._rules.pop(name, None)
+            self._states = {k: s for k, s in self._states.items() if k[0] != name}
 
     def evaluate(self, readings: Readings, agents: Iterable[str] = ()) -> None:
         """Step every rule with one round of readings.
@@ -244,16 +274,23 @@ class RuleEngine:
         ``agents`` are subjects that are agents (their alerts carry ``agent_id``).
         """
         agent_ids = set(agents)
-        now = self.manager.clock()
-        for rule in list(self._rules.values()):
-            values = readings.get(str(rule.metric), {})
-            known = {subject for name, subject in self._states if name == rule.name}
-            for subject in sorted(known | set(values)):
-                state = self._states.setdefault((rule.name, subject), _State())
-                agent_id = subject if subject in agent_ids else None
-                self._step(rule, subject, agent_id, state, values.get(subject), now)
-                if state.alert is None and state.pending_since is None and not state.silenced:
-                    del self._states[(rule.name, subject)]
+        # How long a breach has held is an interval: the monotonic clock, so that a wall
+        # clock stepped back (NTP) does not hold an alert back, nor a step forward skip it.
+        now = self.manager.monotonic()
+        with self._lock:
+            for rule in list(self._rules.values()):
+                values = readings.get(str(rule.metric), {})
+                known = {subject for name, subject in self._states if name == rule.name}
+                for subject in sorted(known | set(values)):
+                    if self._rules.get(rule.name) is not rule:
+                        break  # removed (or replaced) by a callback during this round
+                    key = (rule.name, subject)
+                    state = self._states.setdefault(key, _State())
+                    agent_id = subject if subject in agent_ids else None
+                    self._step(rule, subject, agent_id, state, values.get(subject), now)
+                    idle = state.pending_since is None and not state.silenced
+                    if state.alert is None and idle and self._states.get(key) is state:
+                        del self._states[key]
 
     def _step(
         self,

@@ -56,7 +56,8 @@ class AlertManager:
         reopen_window: seconds during which an alert a rule resolved is reopened, not
             raised anew, when its condition returns.
         clock: a :class:`~otel_agents._runtime.Clock` (or a function returning Unix
-            seconds); inject a fake one in tests.
+            seconds): alert times come from ``time()``, the reopen window is measured with
+            ``monotonic()``; inject a fake one in tests.
         meter_provider: defaults to the global one.
         tracer_provider: defaults to the global one; used only when logs are off.
         logger_provider: defaults to the global one. With none configured (or a no-op one),
@@ -79,7 +80,11 @@ class AlertManager:
         meter_provider: metrics.MeterProvider | None = None,
         logger_provider: LoggerProvider | None = None,
     ) -> None:
-        self._clock = as_clock(clock).time
+        clocks = as_clock(clock)
+        self._clock = clocks.time
+        # Intervals (the reopen window, rule hold times) are read on the monotonic clock:
+        # an NTP step of the wall clock must neither stretch nor cut them.
+        self._monotonic = clocks.monotonic
         self.reopen_window = reopen_window
         self.max_active = max_active
         self._lock = threading.RLock()
@@ -100,7 +105,13 @@ class AlertManager:
 
     @property
     def clock(self) -> Callable[[], float]:
+        """Unix seconds, for the times an alert records."""
         return self._clock
+
+    @property
+    def monotonic(self) -> Callable[[], float]:
+        """Seconds for intervals (hold times, the reopen window); never steps back."""
+        return self._monotonic
 
     # -- raising, acknowledging, resolving -------------------------------------------------
     def raise_alert(
@@ -132,14 +143,12 @@ class AlertManager:
         cleaned = redact(context) or {}
         key = (level.value, source, agent_id or subject or "", rule or message)
         now = self._clock()
+        elapsed = self._monotonic()
         with self._lock:
             alert = self._by_key.get(key)
             if alert is not None and (
                 alert.active
-                or (
-                    alert.resolved_by == "rule"
-                    and now - (alert.resolved_at or now) <= self.reopen_window
-                )
+                or (alert.resolved_by == "rule" and self._in_reopen_window(alert, elapsed))
             ):
                 new = False
                 reopened = not alert.active
@@ -148,11 +157,12 @@ class AlertManager:
                 alert.context.update(cleaned)
                 if reopened:
                     alert.resolved_at = alert.resolved_by = None
+                    alert._resolved_monotonic = None
                     self._active[alert.alert_id] = alert
             else:
                 new = True
                 reopened = False
-                self._forget_expired(now)
+                self._forget_expired(elapsed)
                 alert = Alert(
                     uuid.uuid4().hex, level, message, source, cleaned, now, now,
                     agent_id=agent_id, rule=rule, _key=key,
@@ -269,6 +279,7 @@ class AlertManager:
     # -- internals -------------------------------------------------------------------------
     def _close(self, alert: Alert, by: str) -> None:
         alert.resolved_at = self._clock()
+        alert._resolved_monotonic = self._monotonic()
         alert.resolved_by = by
         del self._active[alert.alert_id]
         # History keeps a copy: a reopened alert must not change what was recorded.
@@ -276,11 +287,15 @@ class AlertManager:
         if by != "rule" and self._by_key.get(alert._key) is alert:
             del self._by_key[alert._key]
 
-    def _forget_expired(self, now: float) -> None:
+    def _in_reopen_window(self, alert: Alert, elapsed: float) -> bool:
+        resolved = alert._resolved_monotonic
+        return resolved is not None and elapsed - resolved <= self.reopen_window
+
+    def _forget_expired(self, elapsed: float) -> None:
         expired = [
             key
             for key, alert in self._by_key.items()
-            if not alert.active and now - (alert.resolved_at or now) > self.reopen_window
+            if not alert.active and not self._in_reopen_window(alert, elapsed)
         ]
         for key in expired:
             del self._by_key[key]

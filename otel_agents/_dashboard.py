@@ -6,7 +6,8 @@ the agent manager, the gateway and the machine's resources, runs the alert rules
 (:mod:`otel_agents._alert_rules`), computes health scores (:mod:`otel_agents._health`) and
 keeps the result. The ``agent.health.score`` and ``agent.alerts.active`` gauges report that
 same result, so what :meth:`~PerformanceDashboard.get_dashboard_data` returns and what the
-exporters send agree.
+exporters send agree; a score is exported for ``max(window_seconds, 2 * refresh_interval)``
+seconds after its refresh, so a dashboard that stopped refreshing stops reporting it.
 
 This module is the dashboard's API, its refresh thread and its history of points; the data
 each refresh assembles (per-agent figures, totals, health, sections) is
@@ -36,13 +37,13 @@ from otel_agents._alert_rules import (
 from otel_agents._alerts import AlertManager
 from otel_agents._audit import audit_log
 from otel_agents._config_params import resolve_mapping
-from otel_agents._dashboard_data import build_data, gateway_totals
+from otel_agents._dashboard_data import build_data
 from otel_agents._dashboard_sources import (
     ResourceReader,
     Sources,
     system_resources_reader,
 )
-from otel_agents._dashboard_telemetry import telemetry_summary
+from otel_agents._dashboard_telemetry import gateway_series
 from otel_agents._dashboard_window import WindowedTotals
 from otel_agents._errors import invalid_type, invalid_value
 from otel_agents._export import export_envelope, write_json_atomic
@@ -89,7 +90,9 @@ class PerformanceDashboard:
             default (when ``system_resources`` is on).
         health_weights: the constants of the health formula.
         clock: a :class:`~otel_agents._runtime.Clock` (or a function returning Unix
-            seconds) for alert times and rule durations; inject a fake in tests.
+            seconds): ``time()`` for alert times, ``monotonic()`` for rule hold times, the
+            reopen window, the gateway totals' window and the health score's age (a
+            wall-clock step moves none of them); inject a fake in tests.
         metrics_reader: the in-process reader whose metrics the ``telemetry`` section,
             the request and message totals and the per-agent message counts come from;
             default: the one ``configure(dashboard=True)`` (``OTEL_AGENTS_DASHBOARD``)
@@ -147,6 +150,7 @@ class PerformanceDashboard:
         self.health_weights = health_weights or HealthWeights()
         self.current_view = DashboardView.SYSTEM_OVERVIEW
         self._clock = clock.time
+        self._monotonic = clock.monotonic
         if metrics_reader is not None and not isinstance(metrics_reader, InProcessMetrics):
             raise invalid_type(
                 "metrics_reader", metrics_reader, "an otel_agents._inprocess.InProcessMetrics"
@@ -156,12 +160,18 @@ class PerformanceDashboard:
         self._gateway_window = WindowedTotals(self.config["window_seconds"])
         reader = metrics_reader or installed_reader()
         if reader is not None:
-            summary = telemetry_summary(reader.snapshot())
-            self._gateway_window.baseline(reader, self._clock(), gateway_totals(summary))
+            series = gateway_series(reader.snapshot())
+            self._gateway_window.baseline(reader, self._monotonic(), series)
         self._history: BoundedHistory[dict[str, Any]] = BoundedHistory(
             self.config["max_history_points"], _point_time, parameter="max_history_points"
         )
         self._state: dict[str, Any] | None = None
+        self._state_at = 0.0  # when _state was computed, on the monotonic clock
+        # A kept score is exported this long (then its series ends, as the tracker's gauges
+        # do): a dashboard that stopped refreshing must not report its last score for ever.
+        self._score_max_age = max(
+            self.config["window_seconds"], 2 * self.config["refresh_interval"]
+        )
         self._refresh_lock = threading.Lock()
         self._refresher = PeriodicThread(
             self.config["refresh_interval"],
@@ -278,7 +288,7 @@ class PerformanceDashboard:
         """Read every source, run the alert rules, score health; keep and return the data."""
         with self._refresh_lock:
             data = build_data(self)
-            self._state = data
+            self._state, self._state_at = data, self._monotonic()
             system = data["system"]
             point = {key: system[key] for key in _HISTORY_KEYS}
             self._history.append({"timestamp": data["timestamp"], **point})
@@ -290,7 +300,7 @@ class PerformanceDashboard:
 
     def _scores(self) -> tuple[float | None, dict[str, float]]:
         state = self._state
-        if state is None:
+        if state is None or self._monotonic() - self._state_at > self._score_max_age:
             return None, {}
         return state["system"]["health_score"], {
             agent_id: agent["health_score"] for agent_id, agent in state["agents"].items()

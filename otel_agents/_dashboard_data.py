@@ -11,7 +11,6 @@ totals and rates reads in one place.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from otel_agents._dashboard_sources import (
@@ -22,14 +21,14 @@ from otel_agents._dashboard_sources import (
     error_rate_percent,
     rule_readings,
 )
-from otel_agents._dashboard_telemetry import telemetry_summary
+from otel_agents._dashboard_telemetry import gateway_series, telemetry_summary
 from otel_agents._health import HealthInputs, health_score
 from otel_agents._inprocess import installed_reader
 
 if TYPE_CHECKING:
     from otel_agents._dashboard import PerformanceDashboard
 
-__all__ = ["build_data", "gateway_totals"]
+__all__ = ["build_data"]
 
 
 def build_data(dashboard: PerformanceDashboard) -> dict[str, Any]:
@@ -41,8 +40,12 @@ def build_data(dashboard: PerformanceDashboard) -> dict[str, Any]:
     upstreams = sources.upstreams()
     now = dashboard._clock()
     reader = dashboard._metrics_reader or installed_reader()
-    telemetry = telemetry_summary(reader.snapshot() if reader is not None else None)
-    gateway = dashboard._gateway_window.change(reader, now, gateway_totals(telemetry))
+    snapshot = reader.snapshot() if reader is not None else None
+    telemetry = telemetry_summary(snapshot)
+    # The window is an interval: on the monotonic clock (a wall-clock step back of an hour
+    # made it an hour longer, and kept an outage long past in the error rate).
+    elapsed = dashboard._monotonic()
+    gateway = dashboard._gateway_window.change(reader, elapsed, gateway_series(snapshot))
     messaging = telemetry.get("messages", {}).get("agents", {})
     agent_ids = sorted(
         set(stats) | set(agents_known) | set(sources.tracked_agents()) | set(messaging)
@@ -149,9 +152,3 @@ def build_data(dashboard: PerformanceDashboard) -> dict[str, Any]:
         "rules": [rule.to_dict() for rule in dashboard.rule_engine.rules],
         "telemetry": telemetry,
     }
-
-
-def gateway_totals(telemetry: Mapping[str, Any]) -> dict[str, float]:
-    """The gateway's lifetime request and 5xx totals from a telemetry summary."""
-    gateway = telemetry.get("gateway", {})
-    return {"requests": gateway.get("requests", 0), "errors": gateway.get("errors", 0)}

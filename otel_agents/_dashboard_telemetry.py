@@ -7,13 +7,13 @@ exporters send them; components never report to the dashboard a second time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 from otel_agents import semconv as sc
 from otel_agents._inprocess import MetricPoint, total
 
-__all__ = ["telemetry_summary"]
+__all__ = ["gateway_series", "telemetry_summary"]
 
 #: Gateway status classes that count as errors in the dashboard's totals.
 _ERROR_CLASSES = frozenset({"5xx"})
@@ -37,6 +37,22 @@ def telemetry_summary(points: Mapping[str, list[MetricPoint]] | None) -> dict[st
             for name, series in sorted(points.items())
         },
     }
+
+
+def gateway_series(
+    points: Mapping[str, list[MetricPoint]] | None,
+) -> dict[str, dict[Hashable, float]]:
+    """The gateway's lifetime ``requests`` and ``errors`` (5xx), series by series (keyed by
+    their attributes), for :class:`~otel_agents._dashboard_window.WindowedTotals`: a
+    restarted series is told from the others only series by series."""
+    requests: dict[Hashable, float] = {}
+    errors: dict[Hashable, float] = {}
+    for attributes, value in (points or {}).get(sc.GATEWAY_REQUESTS.name, []):
+        key = frozenset(attributes.items())
+        requests[key] = requests.get(key, 0) + value
+        if attributes.get(sc.GATEWAY_STATUS_CLASS) in _ERROR_CLASSES:
+            errors[key] = errors.get(key, 0) + value
+    return {"requests": requests, "errors": errors}
 
 
 def _get(points: Mapping[str, list[MetricPoint]], spec: sc.MetricSpec) -> list[MetricPoint]:

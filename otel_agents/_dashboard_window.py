@@ -4,8 +4,14 @@ The dashboard's in-process reader (:class:`~otel_agents._inprocess.InProcessMetr
 cumulative: each snapshot holds totals since the instruments started. The tracker's figures
 cover the last ``window_seconds``. Adding the gateway's lifetime totals to them mixed two
 windows (an outage a day ago kept the error rate up all day), so :class:`WindowedTotals`
-keeps the totals seen at earlier readings and reports how much they grew since the newest
+keeps a running increase of each total and reports how much it grew since the newest
 reading at least ``window_seconds`` old.
+
+The increase is counted series by series, between consecutive readings, as Prometheus'
+``increase()`` does: a series that went down was restarted (a gateway replaced by a new one
+counts from 0 again), so its new value is all increase; a series that is no longer reported
+takes nothing back. Comparing lifetime sums instead let 1,000 requests from before a restart
+hide the 100 after it, while the restarted 5xx series still counted its errors.
 
 What happened before the first reading is not counted: the reader cannot say when a
 lifetime total was reached. The dashboard takes that first reading when it is built, so
@@ -15,40 +21,59 @@ what happens once it exists is counted, even by a single ``get_dashboard_data()`
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 
-__all__ = ["WindowedTotals"]
+__all__ = ["Series", "WindowedTotals"]
 
 #: Readings kept per window at most (each at least window / this apart), so that frequent
 #: ``get_dashboard_data()`` calls cost bounded memory.
 MAX_READINGS = 512
 
+#: One total's cumulative value per series (a series: its attributes, hashable).
+Series = Mapping[Hashable, float]
+
 
 class WindowedTotals:
-    """How much named cumulative totals grew over the last ``window`` seconds."""
+    """How much named cumulative totals grew over the last ``window`` seconds.
+
+    ``now`` is read on a monotonic clock by the caller: the window is an interval, which a
+    wall-clock step must neither stretch nor cut.
+    """
 
     def __init__(self, window: float) -> None:
         self._window = window
         self._spacing = window / MAX_READINGS
+        # (time, running increase of each total) at spaced readings.
         self._readings: deque[tuple[float, dict[str, float]]] = deque()
+        self._last: dict[str, dict[Hashable, float]] = {}
+        self._running: dict[str, float] = {}
         self._source: object = None
 
-    def baseline(self, source: object, now: float, totals: Mapping[str, float]) -> None:
+    def baseline(self, source: object, now: float, totals: Mapping[str, Series]) -> None:
         """Record a first reading of ``source`` (a reader) without asking for a change."""
         self.change(source, now, totals)
 
-    def change(self, source: object, now: float, totals: Mapping[str, float]) -> dict[str, float]:
-        """Each total's growth since the newest reading at least ``window`` seconds before
-        ``now`` (the oldest reading, when none is that old). A new ``source`` starts over;
-        a total that went down (a series that ended) counts 0, never less."""
+    def change(self, source: object, now: float, totals: Mapping[str, Series]) -> dict[str, float]:
+        """Each total's increase since the newest reading at least ``window`` seconds before
+        ``now`` (the oldest reading, when none is that old). A new ``source`` starts over."""
         readings = self._readings
         if source is not self._source:
             readings.clear()
+            self._last, self._running = {}, {}
             self._source = source
+        for name, series in totals.items():
+            last = self._last.get(name)
+            grown = self._running.get(name, 0)
+            if last is not None:  # the first reading of a total is its start, not growth
+                for key, value in series.items():
+                    before = last.get(key, 0)  # a series new since then started at 0
+                    grown += value - before if value >= before else value  # lower: restarted
+            self._running[name] = grown
+            self._last[name] = dict(series)
         if not readings or now - readings[-1][0] >= self._spacing:
-            readings.append((now, dict(totals)))
+            readings.append((now, dict(self._running)))
         cutoff = now - self._window
         while len(readings) > 1 and readings[1][0] <= cutoff:
             readings.popleft()
         start = readings[0][1]
-        return {name: max(0, value - start.get(name, 0)) for name, value in totals.items()}
+        return {name: self._running[name] - start.get(name, 0) for name in totals}

@@ -33,7 +33,7 @@ from opentelemetry.metrics import Observation
 
 from otel_agents import semconv
 from otel_agents._alert_record import AlertLevel
-from otel_agents._errors import invalid_value
+from otel_agents._errors import invalid_type, invalid_value
 from otel_agents._numbers import is_real
 from otel_agents._observers import observe
 from otel_agents._version import scope_name
@@ -53,13 +53,31 @@ def _non_negative(name: str, value: Any) -> None:
         raise invalid_value(name, value, "a number of 0 or more")
 
 
+def _weight(name: str, value: Any) -> None:
+    # A weight multiplies an input that is often 0 (no alert of a level, a 0 % error rate,
+    # CPU below resource_start): inf * 0 is NaN, which scored a healthy input 0 or cost it
+    # the whole cap. Caps and the start are only compared, so infinity means "no cap" there.
+    if not is_real(value) or value < 0:
+        raise invalid_value(name, value, "a finite number of 0 or more")
+
+
 def _default_alert_points() -> dict[str, float]:
     return {"info": 0.0, "warning": 5.0, "error": 10.0, "critical": 20.0}
 
 
 @dataclass(frozen=True)
 class HealthWeights:
-    """The constants of the formula (see the module docstring)."""
+    """The constants of the formula (see the module docstring).
+
+    Weights (``resource_weight``, ``availability_weight``, ``error_weight`` and the
+    ``alert_points``) are finite numbers of 0 or more; ``resource_start`` and the caps may
+    be infinite (no resource penalty, no cap).
+
+    Raises:
+        InvalidValueError: a negative or non-numeric constant, an infinite weight, or an
+            ``alert_points`` key that is not an alert level.
+        InvalidTypeError: ``alert_points`` that is not a mapping.
+    """
 
     resource_start: float = 50.0
     resource_weight: float = 0.4
@@ -70,16 +88,22 @@ class HealthWeights:
     error_cap: float = 20.0
 
     def __post_init__(self) -> None:
-        for name in ("resource_start", "resource_weight", "alert_cap"):
+        for name in ("resource_start", "alert_cap", "error_cap"):
             _non_negative(name, getattr(self, name))
-        for name in ("availability_weight", "error_weight", "error_cap"):
-            _non_negative(name, getattr(self, name))
+        for name in ("resource_weight", "availability_weight", "error_weight"):
+            _weight(name, getattr(self, name))
+        if not isinstance(self.alert_points, Mapping):
+            raise invalid_type(
+                "alert_points",
+                self.alert_points,
+                "a mapping of alert level to points, such as {'warning': 5.0, 'error': 10.0}",
+            )
         for level, points in self.alert_points.items():
             if level not in {lvl.value for lvl in AlertLevel}:
                 raise invalid_value(
                     "alert_points", level, "alert levels as keys", [lvl.value for lvl in AlertLevel]
                 )
-            _non_negative(f"alert_points[{level!r}]", points)
+            _weight(f"alert_points[{level!r}]", points)
 
 
 @dataclass(frozen=True)

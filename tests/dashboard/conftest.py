@@ -26,6 +26,24 @@ class FakeClock:
         self.now += seconds
 
 
+class SteppedClock:
+    """A wall clock that NTP can step, and a monotonic clock that only moves forward."""
+
+    def __init__(self) -> None:
+        self.wall = 1_800_000_000.0
+        self.mono = 1_000.0
+
+    def time(self) -> float:
+        return self.wall
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def advance(self, seconds: float) -> None:
+        self.wall += seconds
+        self.mono += seconds
+
+
 class LogCapture:
     """A LoggerProvider that keeps every log record in memory."""
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from typing import Any
 
 import pytest
 
@@ -17,6 +19,7 @@ from otel_agents._alert_rules import (
 )
 from otel_agents._alerts import AlertManager
 from otel_agents._errors import InvalidTypeError, InvalidValueError
+from otel_agents._tracker import PerformanceTracker
 from otel_agents.testing import TelemetryCapture
 from tests.dashboard.conftest import FakeClock, LogCapture
 
@@ -299,3 +302,111 @@ def test_default_rules_cover_every_rule_metric_but_agent_memory() -> None:
     watched = {rule.metric for rule in DEFAULT_RULES}
     assert set(RuleMetric) - watched == {RuleMetric.MEMORY_USAGE}
     assert all(rule.higher_is_worse for rule in DEFAULT_RULES)
+
+
+@pytest.mark.parametrize(
+    ("source", "error"),
+    [("", InvalidValueError), ("  ", InvalidValueError), (5, InvalidTypeError)],
+)
+def test_a_rule_with_a_source_no_alert_can_have_is_refused_when_made(
+    source: object, error: type[Exception]
+) -> None:
+    """An empty source was accepted, then each refresh raised once the rule breached."""
+    with pytest.raises(error, match=r"source=.*a non-empty component name"):
+        ThresholdRule("r", "cpu_usage", 90.0, source=source)  # type: ignore[arg-type]
+
+
+def test_a_dashboard_rule_with_an_empty_source_fails_at_construction_not_at_each_refresh(
+    make_dashboard: Any, tracker: PerformanceTracker
+) -> None:
+    """Before: the config was taken, and once CPU crossed 50 % every get_dashboard_data()
+    raised, and the rules after it and the health score were never computed again."""
+    entry = {"name": "x", "metric": "cpu_usage", "raise_at": 50.0, "source": " "}
+    with pytest.raises(InvalidValueError, match=r"source=' '"):
+        make_dashboard(tracker, config={"alert_rules": [entry]})
+
+
+def test_a_config_rule_missing_a_required_field_is_refused_naming_it(
+    make_dashboard: Any,
+) -> None:
+    """It raised a bare TypeError ("__init__() missing 1 required positional argument")."""
+    entry = {"name": "slow", "metric": "response_time_p95"}
+    with pytest.raises(InvalidValueError, match=r"alert_rules\[\]=.*'slow'.*missing raise_at"):
+        make_dashboard(config={"alert_rules": [entry]})
+    with pytest.raises(InvalidValueError, match=r"missing metric, raise_at; required: name,"):
+        rules_from_config([{"name": "x"}])
+
+
+def test_a_rule_that_removes_itself_when_it_clears_does_not_break_the_round(
+    manager: AlertManager,
+) -> None:
+    """A one-shot rule (on_clear removes it) raised KeyError out of evaluate(): the refresh
+    failed and the rules after it were not run that round."""
+    engine = RuleEngine(manager)
+    engine.add_rule(
+        ThresholdRule("once", CPU, 90.0, 70.0, on_clear=lambda _: engine.remove_rule("once"))
+    )
+    engine.add_rule(ThresholdRule("after", CPU, 60.0, 50.0))
+    engine.evaluate({CPU: {"planner": 95.0}})
+    assert sorted(str(a.rule) for a in manager.get_active_alerts()) == ["after", "once"]
+
+    engine.evaluate({CPU: {"planner": 10.0, "coder": 65.0}})
+
+    assert [r.name for r in engine.rules] == ["after"]
+    assert [(a.rule, a.agent_id or a.context["subject"]) for a in manager.get_active_alerts()] == [
+        ("after", "coder")
+    ]
+
+
+def test_a_rule_removed_during_a_round_raises_nothing_after_its_removal(
+    manager: AlertManager,
+) -> None:
+    """The round ran every rule it started with: a rule removed by an earlier rule's
+    callback still raised an alert after remove_rule() had returned."""
+    engine = RuleEngine(manager)
+    engine.add_rule(
+        ThresholdRule("first", CPU, 90.0, on_alert=lambda _: engine.remove_rule("second"))
+    )
+    engine.add_rule(ThresholdRule("second", CPU, 90.0))
+    engine.evaluate({CPU: {"planner": 95.0}})
+    assert [a.rule for a in manager.get_active_alerts()] == ["first"]
+    assert [r.name for r in engine.rules] == ["first"]
+
+
+def test_a_rule_removed_from_another_thread_waits_for_the_round_in_progress(
+    manager: AlertManager,
+) -> None:
+    """remove_rule() from another thread while a round was inside a listener swapped the
+    states under it: the round then failed with KeyError. Now removal waits for the round."""
+    engine = RuleEngine(manager, [ThresholdRule("once", CPU, 90.0, 70.0)])
+    engine.evaluate({CPU: {"planner": 95.0}})
+    entered, release = threading.Event(), threading.Event()
+
+    def listener(alert: Alert) -> None:
+        if not alert.active:  # the round is resolving the alert: hold it there
+            entered.set()
+            release.wait(10)
+
+    manager.add_listener(listener)
+    failures: list[BaseException] = []
+
+    def round_() -> None:
+        try:
+            engine.evaluate({CPU: {"planner": 10.0}})
+        except BaseException as exc:  # recorded for the assertion below
+            failures.append(exc)
+
+    evaluating = threading.Thread(target=round_)
+    remover = threading.Thread(target=engine.remove_rule, args=("once",))
+    try:
+        evaluating.start()
+        assert entered.wait(10)
+        remover.start()
+        remover.join(2)  # unfixed, the removal finished here, inside the round
+    finally:
+        release.set()
+        evaluating.join(10)
+        remover.join(10)
+    assert failures == []
+    assert engine.rules == []
+    assert manager.get_active_alerts() == []

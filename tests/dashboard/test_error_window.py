@@ -17,7 +17,7 @@ from otel_agents import semconv
 from otel_agents._inprocess import InProcessMetrics
 from otel_agents._runtime import as_clock
 from otel_agents._tracker import PerformanceTracker
-from tests.dashboard.conftest import FakeClock
+from tests.dashboard.conftest import FakeClock, SteppedClock
 
 WINDOW = 300.0
 
@@ -107,3 +107,65 @@ def test_the_system_error_rate_never_passes_100_percent(
     system = _dashboard(make_dashboard, clocked_tracker, reader).get_dashboard_data()["system"]
 
     assert system["error_rate_percent"] == 100.0
+
+
+def test_a_gateway_that_restarts_counts_its_new_requests_and_errors(
+    make_dashboard: Any, clocked_tracker: PerformanceTracker, reader: Any, clock: FakeClock
+) -> None:
+    """A replaced gateway starts its counts again from 0. The window compared the new, lower
+    totals with the old ones: 1,000 requests before the restart hid the 100 after it, while
+    the 50 errors (a series that had been 0) still counted: 50 errors of 0 requests."""
+    gateway = GatewayCounts(reader[1])
+    dashboard = _dashboard(make_dashboard, clocked_tracker, reader)
+    gateway.ok = 1000  # served after the dashboard started, all fine
+    clock.advance(10)
+    assert dashboard.get_dashboard_data()["system"]["gateway_requests"] == 1000
+
+    gateway.ok, gateway.failed = 50, 50  # restarted, then an outage: lifetime totals from 0
+    clock.advance(10)
+    system = dashboard.get_dashboard_data()["system"]
+
+    assert (system["gateway_requests"], system["requests"], system["errors"]) == (1100, 1100, 50)
+    assert system["error_rate_percent"] == round(100 * 50 / 1100, 3)
+
+
+def test_a_total_that_goes_down_takes_nothing_back_from_the_window(
+    make_dashboard: Any, clocked_tracker: PerformanceTracker, reader: Any, clock: FakeClock
+) -> None:
+    """Requests counted stay counted when their series is reported lower (a restart)."""
+    gateway = GatewayCounts(reader[1])
+    dashboard = _dashboard(make_dashboard, clocked_tracker, reader)
+    gateway.ok, gateway.failed = 90, 10
+    clock.advance(10)
+    dashboard.get_dashboard_data()
+    gateway.failed = 0  # reported as 0: a drop to 0 is a restart with nothing new
+    clock.advance(10)
+    system = dashboard.get_dashboard_data()["system"]
+    assert (system["requests"], system["errors"]) == (100, 10)
+
+
+def test_a_wall_clock_step_back_does_not_keep_an_old_outage_in_the_window(
+    make_dashboard: Any, reader: Any
+) -> None:
+    """The window was measured on the wall clock: stepped back an hour, it spanned an hour
+    and five minutes, and an outage 410 s ago (window 300 s) still made a 50 % error rate."""
+    clock = SteppedClock()
+    gateway = GatewayCounts(reader[1])
+    dashboard = make_dashboard(
+        config={"default_alert_rules": False, "window_seconds": WINDOW},
+        metrics_reader=reader[0],
+        clock=clock,
+    )
+    gateway.ok, gateway.failed = 50, 50
+    clock.advance(10)
+    assert dashboard.get_dashboard_data()["system"]["errors"] == 50
+    clock.wall -= 3600.0
+    clock.advance(400)
+
+    system = dashboard.get_dashboard_data()["system"]
+
+    assert (system["gateway_requests"], system["errors"], system["error_rate_percent"]) == (
+        0,
+        0,
+        None,
+    )

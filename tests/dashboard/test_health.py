@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import gc
+import math
 
 import pytest
 
 from otel_agents import semconv
-from otel_agents._errors import InvalidValueError
+from otel_agents._errors import InvalidTypeError, InvalidValueError
 from otel_agents._health import HealthInputs, HealthReporter, HealthWeights, health_score
 from otel_agents.testing import TelemetryCapture
 
@@ -100,3 +101,35 @@ def test_no_score_yet_reports_nothing(telemetry: TelemetryCapture) -> None:
     reporter = HealthReporter(lambda: (None, {}), meter_provider=telemetry.meter_provider)
     assert semconv.AGENT_HEALTH_SCORE.name not in telemetry.metrics()
     del reporter  # kept until here: the gauge holds it weakly
+
+
+@pytest.mark.parametrize("field", ["resource_weight", "error_weight", "availability_weight"])
+def test_an_infinite_weight_is_refused_naming_the_field(field: str) -> None:
+    """inf * 0 is NaN: with an infinite weight a healthy input (CPU below resource_start, a
+    0 % error rate, every agent available) scored 0 or cost the part's cap, and the JSON
+    held NaN penalties. A weight multiplies an input, so it must be finite."""
+    with pytest.raises(InvalidValueError, match=rf"{field}=inf .*a finite number of 0 or more"):
+        HealthWeights(**{field: math.inf})  # type: ignore[arg-type]
+
+
+def test_infinite_caps_and_start_mean_no_cap_and_no_resource_penalty() -> None:
+    """Caps and the resource start are compared, never multiplied: infinity stays valid."""
+    weights = HealthWeights(alert_cap=math.inf, error_cap=math.inf, resource_start=math.inf)
+    inputs = HealthInputs(cpu_percent=100.0, alerts={"critical": 5}, error_rate_percent=30.0)
+    assert health_score(inputs, weights).to_dict()["penalties"] == {
+        "resources": 0.0,
+        "alerts": 100.0,
+        "availability": 0.0,
+        "errors": 30.0,
+    }
+
+
+def test_an_infinite_alert_point_is_refused() -> None:
+    """A level with no active alert cost the whole alert cap (inf * 0 alerts is NaN)."""
+    with pytest.raises(InvalidValueError, match=r"alert_points\['warning'\]=inf"):
+        HealthWeights(alert_points={"warning": math.inf})
+
+
+def test_alert_points_that_are_not_a_mapping_are_refused_naming_the_field() -> None:
+    with pytest.raises(InvalidTypeError, match=r"alert_points=\[.*a mapping of alert level"):
+        HealthWeights(alert_points=[("warning", 5.0)])  # type: ignore[arg-type]
