@@ -347,8 +347,9 @@ DURATION_BUCKETS: tuple[float, ...] = (
 )
 
 #: The boundaries the OpenTelemetry HTTP and messaging conventions advise for their duration
-#: histograms (``http.server.request.duration``, ``messaging.client.operation.duration``), in
-#: seconds: 5 ms to 10 s.
+#: histograms (``http.server.request.duration``, ``http.client.request.duration``,
+#: ``messaging.client.operation.duration``, ``messaging.process.duration``), in seconds: 5 ms
+#: to 10 s.
 SEMCONV_DURATION_BUCKETS: tuple[float, ...] = (
     0.005,
     0.01,
@@ -635,7 +636,7 @@ MESSAGING_PROCESS_DURATION = _metric(
     InstrumentKind.HISTOGRAM,
     UNIT_SECONDS,
     "Time a recipient agent's handlers took to process a message.",
-    duration=True,
+    buckets=SEMCONV_DURATION_BUCKETS,  # the messaging conventions' advice for this metric
 )
 AGENT_MESSAGE_LATENCY = _metric(
     "agent.message.latency",
