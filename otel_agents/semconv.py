@@ -184,6 +184,7 @@ __all__ = [
     "HEALTH_SCOPE_AGENT",
     "HEALTH_SCOPE_SYSTEM",
     "HTTP_CLIENT_REQUEST_DURATION",
+    "HTTP_KNOWN_METHODS",
     "HTTP_METHOD_OTHER",
     "HTTP_REQUEST_METHOD",
     "HTTP_REQUEST_METHOD_ORIGINAL",
@@ -744,6 +745,13 @@ HTTP_REQUEST_METHOD_ORIGINAL = "http.request.method_original"
 HTTP_SERVER_SPAN = "{method} {route}"
 HTTP_METHOD_OTHER = "_OTHER"
 HTTP_SPAN_METHOD_OTHER = "HTTP"
+#: The methods the HTTP conventions know by default ("the ones listed in RFC9110, the PATCH
+#: method defined in RFC5789 and the QUERY method"), as opentelemetry-util-http's
+#: ``sanitize_method`` does; any other is ``_OTHER`` in ``http.request.method`` and ``HTTP``
+#: in span names (bounded cardinality), its spelling in ``http.request.method_original``.
+HTTP_KNOWN_METHODS = frozenset(
+    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE"}
+)
 #: The old (pre-stable) HTTP attributes, rewritten redacted when OTEL_SEMCONV_STABILITY_OPT_IN
 #: asks for them (``http/dup``).
 HTTP_TARGET = "http.target"

@@ -27,11 +27,10 @@ __all__ = ["KNOWN_METHODS", "GatewayTelemetry", "mark_failed", "method_attribute
 
 _MAX_SERIES = 4096
 
-#: The HTTP conventions' known methods; any other becomes ``_OTHER`` in attributes.
-#: (``sanitize_method`` from opentelemetry-util-http reads the environment on every call.)
-KNOWN_METHODS = frozenset(
-    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"}
-)
+#: The HTTP conventions' known methods (QUERY included); any other becomes ``_OTHER`` in
+#: attributes. (``sanitize_method`` from opentelemetry-util-http reads the environment on
+#: every call.)
+KNOWN_METHODS = semconv.HTTP_KNOWN_METHODS
 
 
 def method_attribute(method: str) -> str:

@@ -48,9 +48,7 @@ DEFAULT_EXCLUDED_URLS = "/healthz$"
 _EXCLUDED_ENV = ("OTEL_PYTHON_STARLETTE_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS")
 
 #: The methods the HTTP conventions know; any other is recorded as ``_OTHER`` (bounded).
-_KNOWN_METHODS = frozenset(
-    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE", "QUERY"}
-)
+_KNOWN_METHODS = sc.HTTP_KNOWN_METHODS
 
 #: ``user_agent.original`` longer than this is cut (a header is attacker-controlled).
 _MAX_USER_AGENT = 256

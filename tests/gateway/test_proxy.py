@@ -458,6 +458,32 @@ def test_unknown_methods_keep_metric_attributes_and_span_names_bounded(
     assert requests.attributes["http.request.method"] == "_OTHER"
 
 
+def test_query_is_a_known_method_on_every_gateway_span_and_metric(
+    served: tuple[APIGateway, str], telemetry: TelemetryCapture
+) -> None:
+    """The stable HTTP conventions count QUERY among the known methods ("By default, this
+    convention defines 'known' methods as the ones listed in RFC9110, the PATCH method ...
+    and the QUERY method", docs/http/http-spans.md), as the server span's own attribute
+    (util-http) and the hub already did: the span names, the upstream call and
+    ``gateway.requests`` say ``QUERY`` too, not ``HTTP``/``_OTHER``."""
+    _, url = served
+    _http.request("QUERY", f"{url}/v1/echo")
+
+    wait_for_spans(telemetry, "QUERY /v1/{path}")
+    server = telemetry.span("QUERY /v1/{path}")
+    assert server.attributes is not None
+    assert server.attributes["http.request.method"] == "QUERY"
+    client = telemetry.span("QUERY")
+    assert client.kind is SpanKind.CLIENT
+    assert client.attributes is not None
+    assert client.attributes["http.request.method"] == "QUERY"
+    assert semconv.HTTP_REQUEST_METHOD_ORIGINAL not in client.attributes
+    (requests,) = telemetry.points("gateway.requests", {"gateway.service.id": "misc"})
+    assert requests.attributes["http.request.method"] == "QUERY"
+    (upstream,) = telemetry.points("http.client.request.duration")
+    assert upstream.attributes["http.request.method"] == "QUERY"
+
+
 @pytest.mark.parametrize("path", ["/v1/users/../fail", "/v1/users/%2e%2e/fail", "/v1/users/./1"])
 def test_dot_segments_cannot_escape_the_routed_prefix(
     served: tuple[APIGateway, str], upstream_state: UpstreamState, path: str
