@@ -274,7 +274,9 @@ class Proxy:
     ) -> tuple[str, dict[str, Any], str]:
         """The CLIENT span's name, fixed attributes and URL origin, built once per key."""
         known = method_attribute(method)
-        key = (service_id, instance, known)
+        # An unknown method keys its own template: the span records it as sent
+        # (http.request.method_original), the name and http.request.method stay bounded.
+        key = (service_id, instance, method)
         found = self._templates.get(key)
         if found is None:
             url = instance.url
@@ -284,6 +286,8 @@ class Proxy:
                 semconv.SERVER_PORT: url.port,
                 semconv.GATEWAY_SERVICE_ID: service_id,
             }
+            if known != method:  # Conditionally Required when it differs (HTTP conventions)
+                base[semconv.HTTP_REQUEST_METHOD_ORIGINAL] = method
             found = (
                 "HTTP" if known == "_OTHER" else known,
                 base,

@@ -458,6 +458,23 @@ def test_unknown_methods_keep_metric_attributes_and_span_names_bounded(
     assert requests.attributes["http.request.method"] == "_OTHER"
 
 
+def test_upstream_client_span_of_an_unknown_method_keeps_its_original_method(
+    served: tuple[APIGateway, str], telemetry: TelemetryCapture
+) -> None:
+    """The HTTP client span conventions make ``http.request.method_original`` Conditionally
+    Required "If and only if it's different than ``http.request.method``" (stable,
+    docs/http/http-spans.md): a PURGE forwarded upstream is ``_OTHER`` and ``PURGE``."""
+    _, url = served
+    _http.request("PURGE", f"{url}/v1/echo")
+
+    wait_for_spans(telemetry, "HTTP /v1/{path}")
+    client = telemetry.span("HTTP")
+    assert client.kind is SpanKind.CLIENT
+    assert client.attributes is not None
+    assert client.attributes["http.request.method"] == "_OTHER"
+    assert client.attributes["http.request.method_original"] == "PURGE"
+
+
 def test_query_is_a_known_method_on_every_gateway_span_and_metric(
     served: tuple[APIGateway, str], telemetry: TelemetryCapture
 ) -> None:
