@@ -552,7 +552,7 @@ PROCESS_CPU_UTILIZATION = _metric(
     "process.cpu.utilization",
     InstrumentKind.OBSERVABLE_GAUGE,
     UNIT_RATIO,
-    "Share of the machine's CPU used by this process since the last collection, by mode, 0-1.",
+    "Share of the CPUs available to this process it used since the last collection, by mode.",
 )
 PROCESS_MEMORY_USAGE = _metric(
     "process.memory.usage",
