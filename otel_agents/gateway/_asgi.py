@@ -63,6 +63,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 
 from otel_agents import semconv
+from otel_agents._server_address import server_address
 from otel_agents.gateway._admin import ADMIN_PREFIX, admin_template
 from otel_agents.gateway._history import redact_path, redact_query
 from otel_agents.gateway._pipeline import SERVICE_ON_SPAN, Pipeline
@@ -259,10 +260,19 @@ def _redacting_hook(mode: _StabilityMode) -> Callable[[trace.Span, Scope], None]
     old, new = _report_old(mode), _report_new(mode)
 
     def hook(span: trace.Span, scope: Scope) -> None:
+        if not span.is_recording():
+            return
+        if new:
+            # The middleware writes the bound socket as server.address (``127.0.0.1:8080``);
+            # the stable conventions ask for the Host header's name and port, apart, as the
+            # lean telemetry records them.
+            address, port = server_address(scope)
+            span.set_attribute(semconv.SERVER_ADDRESS, address)
+            span.set_attribute(semconv.SERVER_PORT, port)
         query = scope.get("query_string", b"")
         path = scope.get("path", "")
         matrix = ";" in path
-        if not (query or matrix) or not span.is_recording():
+        if not (query or matrix):
             return
         if matrix:  # ``/x;jsessionid=...``: parameters of a path segment
             path = redact_path(path)

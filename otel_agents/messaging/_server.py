@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from otel_agents import semconv as sc
 from otel_agents._carrier_guard import GuardedGetter
 from otel_agents._exception_events import record_exception
+from otel_agents._server_address import server_address
 from otel_agents._url_redaction import redact_path, redact_query
 from otel_agents._version import __version__, scope_name
 
@@ -54,7 +55,6 @@ _KNOWN_METHODS = sc.HTTP_KNOWN_METHODS
 _MAX_USER_AGENT = 256
 #: Request headers as the propagators see them: baggage checked first (``_carrier_guard``).
 _GETTER = GuardedGetter(asgi_getter)
-_MAX_HOST = 255
 
 
 def excluded_urls() -> ExcludeList:
@@ -106,7 +106,7 @@ class ServerTelemetryMiddleware:
             await self.app(scope, receive, send)
             return
         scheme: str = scope.get("scheme", "http")
-        host, port = _server(scope)
+        host, port = server_address(scope)
         path: str = scope.get("path", "")
         if self.excluded.url_disabled(f"{scheme}://{host}:{port}{path}"):
             await self.app(scope, receive, send)
@@ -176,31 +176,6 @@ class ServerTelemetryMiddleware:
                 span.set_status(Status(StatusCode.ERROR))
             span.end()
             self.duration.record(time.perf_counter() - started, metric_attributes)
-
-
-def _server(scope: Scope) -> tuple[str, int]:
-    """``server.address`` and ``server.port``: the Host header, else the bound socket.
-
-    The Host header is whatever the client sent: a port that is not 1-65535 in ASCII digits
-    (``hub:²`` passes ``str.isdigit`` and fails ``int``; 30 digits fail OTLP's int64) is
-    not a port, and the scheme's default is recorded instead. This never raises.
-    """
-    default_port = 443 if scope.get("scheme") == "https" else 80
-    host = _header(scope, b"host")
-    if host:
-        name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
-        if name and _is_port(port):
-            return name[:_MAX_HOST], int(port)
-        return host[:_MAX_HOST], default_port
-    server = scope.get("server")
-    if server:
-        return str(server[0]), int(server[1]) if server[1] is not None else default_port
-    return "", default_port
-
-
-def _is_port(text: str) -> bool:
-    """Whether ``text`` is a TCP port: 1-5 ASCII digits, 1 to 65535."""
-    return 0 < len(text) <= 5 and text.isascii() and text.isdigit() and 0 < int(text) <= 65535
 
 
 def _header(scope: Scope, key: bytes) -> str | None:

@@ -267,9 +267,56 @@ def test_lean_and_contrib_agree_over_a_real_connection(plain_upstream: ThreadSer
             capture.shutdown()
     (lean_spans, lean_metrics), (contrib_spans, contrib_metrics) = results
     (server_span,) = [s for s in contrib_spans if s["kind"].name == "SERVER"]
-    assert server_span["attributes"]["server.address"] == "127.0.0.1:<port>"
+    # The Host header's name and port, apart (the middleware alone wrote "127.0.0.1:<port>").
+    assert server_span["attributes"]["server.address"] == "127.0.0.1"
+    assert server_span["attributes"]["server.port"] == "<port>"
     assert lean_spans == contrib_spans
     assert lean_metrics == contrib_metrics
+
+
+def _get_with_host(url: str, host: str) -> None:
+    address, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(address, int(port), timeout=10)
+    try:
+        connection.putrequest("GET", "/v1/users/3", skip_host=True)
+        connection.putheader("Host", host)
+        connection.endheaders()
+        connection.getresponse().read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("setting", ["lean", "contrib"])
+@pytest.mark.parametrize(
+    ("host", "address", "port"),
+    [
+        ("api.example.com:8443", "api.example.com", 8443),
+        ("api.example.com", "api.example.com", 80),  # the scheme's default port
+        ("[2001:db8::1]:9000", "[2001:db8::1]", 9000),
+        ("hub:99999", "hub:99999", 80),  # not a port: the name as sent, the default port
+    ],
+)
+def test_server_address_and_port_are_the_host_headers_name_and_port(
+    setting: str, host: str, address: str, port: int, plain_upstream: ThreadServer
+) -> None:
+    """The stable HTTP server span takes ``server.address`` and ``server.port`` from the Host
+    header, parsed apart ("Instrumentations SHOULD populate both server.address and
+    server.port attributes by parsing the value of corresponding header",
+    docs/http/http-spans.md), not from the bound socket with its port glued on."""
+    capture = TelemetryCapture()
+    gateway = _gateway(setting, plain_upstream.url, capture)
+    server = ThreadServer(gateway.app).start()
+    try:
+        _get_with_host(server.url, host)
+        wait_for_spans(capture, "GET /v1/{path}")
+        span = capture.span("GET /v1/{path}")
+    finally:
+        server.stop()
+        gateway.close()
+        capture.shutdown()
+    assert span.attributes is not None
+    assert span.attributes["server.address"] == address
+    assert span.attributes["server.port"] == port
 
 
 @pytest.mark.parametrize(
