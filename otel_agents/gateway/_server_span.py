@@ -52,6 +52,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from otel_agents import semconv
 from otel_agents._carrier_guard import clean_baggage
 from otel_agents._exception_events import error_status, record_exception
+from otel_agents._http_methods import method_name
 from otel_agents._server_address import parse_host, server_address
 from otel_agents.gateway._history import redact_path, redact_query
 
@@ -145,8 +146,12 @@ class LeanServerTelemetry:
         duration: Histogram,
         span_details: SpanDetails,
         request_hook: RequestHook | None = None,
+        known_methods: frozenset[str] | None = None,
     ) -> None:
         self.app = app
+        #: The operator's known HTTP methods (OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS); None:
+        #: opentelemetry-util-http's rule, as the contrib middleware applies it.
+        self.known_methods = known_methods
         self.tracer = tracer
         self.duration = duration
         self.span_details = span_details
@@ -312,7 +317,10 @@ class LeanServerTelemetry:
     def _method(self, method: str) -> tuple[str, str]:
         found = self._methods.get(method)
         if found is None:
-            found = (method.strip(), sanitize_method(method).strip())
+            if self.known_methods is None:
+                found = (method.strip(), sanitize_method(method).strip())
+            else:
+                found = (method, method_name(method, self.known_methods))
             if len(self._methods) < _MAX_CACHED:
                 self._methods[method] = found
         return found

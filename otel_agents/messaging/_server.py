@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from otel_agents import semconv as sc
 from otel_agents._carrier_guard import GuardedGetter
 from otel_agents._exception_events import record_exception
+from otel_agents._http_methods import known_http_methods
 from otel_agents._server_address import server_address
 from otel_agents._url_redaction import redact_path, redact_query
 from otel_agents._version import __version__, scope_name
@@ -47,9 +48,6 @@ __all__ = ["DEFAULT_EXCLUDED_URLS", "ServerTelemetryMiddleware", "excluded_urls"
 DEFAULT_EXCLUDED_URLS = "/healthz$"
 
 _EXCLUDED_ENV = ("OTEL_PYTHON_STARLETTE_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS")
-
-#: The methods the HTTP conventions know; any other is recorded as ``_OTHER`` (bounded).
-_KNOWN_METHODS = sc.HTTP_KNOWN_METHODS
 
 #: ``user_agent.original`` longer than this is cut (a header is attacker-controlled).
 _MAX_USER_AGENT = 256
@@ -88,6 +86,9 @@ class ServerTelemetryMiddleware:
         meter = metrics.get_meter(scope_name(__name__), __version__, meter_provider=meter_provider)
         self.duration = sc.create_instrument(meter, sc.HTTP_SERVER_REQUEST_DURATION)
         self.excluded = excluded_urls()
+        #: Any other method is recorded as ``_OTHER`` (bounded); the conventions' list, or
+        #: OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS.
+        self.known_methods = known_http_methods()
 
     def _route(self, scope: Scope) -> str | None:
         """The template of the route ``scope`` matches (also on a wrong method), if any."""
@@ -112,7 +113,7 @@ class ServerTelemetryMiddleware:
             await self.app(scope, receive, send)
             return
         original: str = scope.get("method", "")
-        known = original in _KNOWN_METHODS
+        known = original in self.known_methods
         method = original if known else sc.HTTP_METHOD_OTHER
         route = self._route(scope)
         span_method = original if known else sc.HTTP_SPAN_METHOD_OTHER

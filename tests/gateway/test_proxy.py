@@ -475,6 +475,37 @@ def test_upstream_client_span_of_an_unknown_method_keeps_its_original_method(
     assert client.attributes["http.request.method_original"] == "PURGE"
 
 
+def test_the_gateway_knows_the_methods_the_conventions_variable_lists(
+    make_gateway: Any,
+    upstream: ThreadServer,
+    telemetry: TelemetryCapture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS`` (stable HTTP conventions: the override
+    of the known methods, "a full override of the default known methods") names the
+    methods the gateway's spans and metrics keep: PURGE listed is ``PURGE`` everywhere."""
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS", "GET,POST,PURGE")
+    gateway = make_gateway()
+    gateway.register_service("misc", "Misc", "v1", upstream.url)
+    url = make_gateway.serve(gateway).url
+    _http.request("PURGE", f"{url}/v1/echo")
+
+    wait_for_spans(telemetry, "PURGE /v1/{path}")
+    server = telemetry.span("PURGE /v1/{path}")
+    assert server.attributes is not None
+    assert server.attributes["http.request.method"] == "PURGE"
+    assert semconv.HTTP_REQUEST_METHOD_ORIGINAL not in server.attributes
+    client = telemetry.span("PURGE")
+    assert client.attributes is not None
+    assert client.attributes["http.request.method"] == "PURGE"
+    (requests,) = telemetry.points("gateway.requests", {"gateway.service.id": "misc"})
+    assert requests.attributes["http.request.method"] == "PURGE"
+    (upstream_call,) = telemetry.points("http.client.request.duration")
+    assert upstream_call.attributes["http.request.method"] == "PURGE"
+    (served,) = telemetry.points("http.server.request.duration")
+    assert served.attributes["http.request.method"] == "PURGE"
+
+
 def test_query_is_a_known_method_on_every_gateway_span_and_metric(
     served: tuple[APIGateway, str], telemetry: TelemetryCapture
 ) -> None:

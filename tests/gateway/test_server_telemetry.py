@@ -319,6 +319,39 @@ def test_server_address_and_port_are_the_host_headers_name_and_port(
     assert span.attributes["server.port"] == port
 
 
+def test_the_contrib_mode_span_knows_the_methods_the_conventions_variable_lists(
+    plain_upstream: ThreadServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS`` set, the middleware's server span
+    follows it as the lean one does (its request hook writes the method); the middleware's
+    own duration keeps opentelemetry-util-http's rule, and a method it did not know keeps the
+    ``http.request.method_original`` it wrote at the start (docs/gateway.md)."""
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS", "GET,PURGE")
+    capture = TelemetryCapture()
+    gateway = _gateway("contrib", plain_upstream.url, capture)
+    server = ThreadServer(gateway.app).start()
+    try:
+        for method in ("PURGE", "POST"):
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            try:
+                connection.request(method, "/v1/users/1")
+                connection.getresponse().read()
+            finally:
+                connection.close()
+        wait_for_spans(capture, "PURGE /v1/{path}", "HTTP /v1/{path}")
+        purge = capture.span("PURGE /v1/{path}")
+        post = capture.span("HTTP /v1/{path}")
+    finally:
+        server.stop()
+        gateway.close()
+        capture.shutdown()
+    assert purge.attributes is not None
+    assert purge.attributes["http.request.method"] == "PURGE"
+    assert post.attributes is not None
+    assert post.attributes["http.request.method"] == "_OTHER"
+    assert post.attributes["http.request.method_original"] == "POST"
+
+
 @pytest.mark.parametrize(
     ("config", "environ"),
     [
