@@ -269,7 +269,7 @@ class LeanServerTelemetry:
                     if synthetic:
                         result[semconv.USER_AGENT_SYNTHETIC_TYPE] = synthetic
                 wanted -= 1
-            elif header == b"host":
+            elif header == b"host" and value:  # an empty Host names no server
                 # The stable conventions take server.address and server.port from Host
                 # (:authority), parsed apart: the name the client asked for, not the socket.
                 result[semconv.SERVER_ADDRESS], result[semconv.SERVER_PORT] = self._host(
