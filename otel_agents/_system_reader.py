@@ -26,7 +26,7 @@ import psutil
 from otel_agents._runtime import BoundedCache, FailureLog, failsafe_call
 from otel_agents._version import scope_name
 
-__all__ = ["Probes", "SystemReader", "disk_totals"]
+__all__ = ["Probes", "SystemReader", "available_cpus", "disk_totals"]
 
 _logger = logging.getLogger(scope_name(__name__))
 
@@ -90,6 +90,19 @@ def disk_totals() -> _DiskTotals | None:
     return _DiskTotals(read, write) if found else None
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on: what ``process.cpu.utilization`` divides by.
+
+    The process conventions divide by the "number of CPUs available to the process", not the
+    machine's: under a cpuset or ``taskset`` a process that keeps its one CPU busy is at 1.
+    (Python 3.13's ``os.process_cpu_count``; the machine's count where there is no affinity.)
+    """
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # no affinity on this platform (macOS, Windows)
+        return psutil.cpu_count() or 1
+
+
 def _net_totals() -> Any:
     return psutil.net_io_counters(nowrap=False)  # 64-bit kernel counters: no wrap to undo
 
@@ -132,7 +145,7 @@ class SystemReader:
         self._cpus = 0  # looked up at the first reading: psutil is asked nothing before
 
     def _count_cpus(self) -> int:
-        self._cpus = psutil.cpu_count() or 1
+        self._cpus = available_cpus()
         return self._cpus
 
     def begin(self) -> None:
@@ -223,13 +236,14 @@ class SystemReader:
         return {"user": float(times.user), "system": float(times.system)}
 
     def process_cpu_utilization(self) -> float:
-        """Share of the machine's CPU this process used since the last reading, 0-1 (the sum
-        of :meth:`process_cpu_utilization_by_mode`)."""
+        """Share of the CPUs available to this process it used since the last reading, 0-1
+        (the sum of :meth:`process_cpu_utilization_by_mode`)."""
         return min(1.0, sum(self.process_cpu_utilization_by_mode().values()))
 
     def process_cpu_utilization_by_mode(self) -> dict[str, float]:
-        """Share of the machine's CPU this process used since the last reading, by
-        ``cpu.mode`` (user, system), each 0-1: the process conventions require the mode.
+        """Share of the CPUs available to this process (:func:`available_cpus`) it used since
+        the last reading, by ``cpu.mode`` (user, system), each 0-1: the process conventions
+        require the mode.
 
         Too short an interval repeats the last meaningful value; before there is one, the
         average since the process started.

@@ -184,6 +184,7 @@ __all__ = [
     "HEALTH_SCOPE_AGENT",
     "HEALTH_SCOPE_SYSTEM",
     "HTTP_CLIENT_REQUEST_DURATION",
+    "HTTP_KNOWN_METHODS",
     "HTTP_METHOD_OTHER",
     "HTTP_REQUEST_METHOD",
     "HTTP_REQUEST_METHOD_ORIGINAL",
@@ -347,8 +348,9 @@ DURATION_BUCKETS: tuple[float, ...] = (
 )
 
 #: The boundaries the OpenTelemetry HTTP and messaging conventions advise for their duration
-#: histograms (``http.server.request.duration``, ``messaging.client.operation.duration``), in
-#: seconds: 5 ms to 10 s.
+#: histograms (``http.server.request.duration``, ``http.client.request.duration``,
+#: ``messaging.client.operation.duration``, ``messaging.process.duration``), in seconds: 5 ms
+#: to 10 s.
 SEMCONV_DURATION_BUCKETS: tuple[float, ...] = (
     0.005,
     0.01,
@@ -550,7 +552,7 @@ PROCESS_CPU_UTILIZATION = _metric(
     "process.cpu.utilization",
     InstrumentKind.OBSERVABLE_GAUGE,
     UNIT_RATIO,
-    "Share of the machine's CPU used by this process since the last collection, by mode, 0-1.",
+    "Share of the CPUs available to this process it used since the last collection, by mode.",
 )
 PROCESS_MEMORY_USAGE = _metric(
     "process.memory.usage",
@@ -635,7 +637,7 @@ MESSAGING_PROCESS_DURATION = _metric(
     InstrumentKind.HISTOGRAM,
     UNIT_SECONDS,
     "Time a recipient agent's handlers took to process a message.",
-    duration=True,
+    buckets=SEMCONV_DURATION_BUCKETS,  # the messaging conventions' advice for this metric
 )
 AGENT_MESSAGE_LATENCY = _metric(
     "agent.message.latency",
@@ -743,6 +745,13 @@ HTTP_REQUEST_METHOD_ORIGINAL = "http.request.method_original"
 HTTP_SERVER_SPAN = "{method} {route}"
 HTTP_METHOD_OTHER = "_OTHER"
 HTTP_SPAN_METHOD_OTHER = "HTTP"
+#: The methods the HTTP conventions know by default ("the ones listed in RFC9110, the PATCH
+#: method defined in RFC5789 and the QUERY method"), as opentelemetry-util-http's
+#: ``sanitize_method`` does; any other is ``_OTHER`` in ``http.request.method`` and ``HTTP``
+#: in span names (bounded cardinality), its spelling in ``http.request.method_original``.
+HTTP_KNOWN_METHODS = frozenset(
+    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "QUERY", "TRACE"}
+)
 #: The old (pre-stable) HTTP attributes, rewritten redacted when OTEL_SEMCONV_STABILITY_OPT_IN
 #: asks for them (``http/dup``).
 HTTP_TARGET = "http.target"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections import namedtuple
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from opentelemetry.sdk.metrics.export import Gauge, Sum
 
 from otel_agents import semconv
 from otel_agents._system_metrics import Probes, SystemMetrics, SystemReader, disk_totals
+from otel_agents._system_reader import available_cpus
 from otel_agents.semconv import InstrumentKind, MetricSpec
 from otel_agents.testing import TelemetryCapture
 
@@ -306,7 +308,7 @@ def test_process_cpu_utilization_uses_the_average_since_start_when_just_enabled(
     reader = SystemReader(machine.probes())
     reader.take_baseline()
     utilization = reader.process_cpu_utilization()
-    cpus = psutil.cpu_count() or 1
+    cpus = available_cpus()  # the CPUs this process may use, not the machine's
     assert utilization == pytest.approx(4.0 / (100.0 * cpus), rel=0.01)  # 4 CPU-seconds
 
 
@@ -324,6 +326,39 @@ def test_process_cpu_utilization_is_reported_per_cpu_mode(telemetry: TelemetryCa
     assert reader.process_cpu_utilization() == pytest.approx(
         sum(reader.process_cpu_utilization_by_mode().values())
     )
+
+
+class _BusyProcess(FakeProcess):
+    """A process that has kept one CPU busy since ``started`` (its user time is the wall
+    time that passed)."""
+
+    def __init__(self, machine: FakeMachine, started: float) -> None:
+        super().__init__(machine)
+        self.started = started
+
+    def cpu_times(self) -> ProcessTimes:
+        return ProcessTimes(time.monotonic() - self.started, 0.0)
+
+
+def test_process_cpu_utilization_divides_by_the_cpus_available_to_the_process() -> None:
+    """``process.cpu.utilization`` is the "Difference in process.cpu.time since the last
+    measurement, divided by the elapsed time and number of CPUs available to the process"
+    (process conventions, release candidate): pinned to one CPU (a cpuset, ``taskset``), a
+    process that keeps it busy is at 1, not at 1 / the machine's CPU count."""
+    machine = FakeMachine()
+    machine.process_started = time.time() - 1.0
+    started = time.monotonic()
+    original = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(original)})  # this thread only; restored below
+    try:
+        reader = SystemReader(machine.probes(process=lambda: _BusyProcess(machine, started)))
+        reader.process_cpu_utilization_by_mode()  # the first reading sets the baseline
+        time.sleep(0.2)
+        shares = reader.process_cpu_utilization_by_mode()
+    finally:
+        os.sched_setaffinity(0, original)
+    assert shares["user"] == pytest.approx(1.0, rel=0.2)
+    assert shares["system"] == 0.0
 
 
 def test_disk_totals_match_psutils_totals_of_whole_disks() -> None:

@@ -63,13 +63,14 @@ from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 
 from otel_agents import semconv
+from otel_agents._http_methods import configured_methods, known_http_methods, method_name
+from otel_agents._server_address import server_address
 from otel_agents.gateway._admin import ADMIN_PREFIX, admin_template
 from otel_agents.gateway._history import redact_path, redact_query
 from otel_agents.gateway._pipeline import SERVICE_ON_SPAN, Pipeline
 from otel_agents.gateway._redacted_scope import RedactedScope, RestoredScope
 from otel_agents.gateway._server_meter import StableServerMeter
 from otel_agents.gateway._server_span import LeanServerTelemetry
-from otel_agents.gateway._telemetry import KNOWN_METHODS
 
 __all__ = ["build_app", "http_stability_mode", "lean_server_telemetry"]
 
@@ -155,7 +156,8 @@ def build_app(
                 description=_CONTRIB_DURATION_DESCRIPTION,
                 explicit_bucket_boundaries_advisory=HTTP_DURATION_HISTOGRAM_BUCKETS_NEW,
             ),
-            span_details=_span_details(pipeline),
+            span_details=_span_details(pipeline, known_http_methods()),
+            known_methods=configured_methods(),
         )
     # The middleware takes a span's first attributes from the scope: it sees the target
     # redacted, the gateway the one the client sent (see _redacted_scope).
@@ -163,8 +165,8 @@ def build_app(
         _scoped_middleware(
             mode,
             app=RestoredScope(app),
-            default_span_details=_span_details(pipeline),
-            server_request_hook=_redacting_hook(mode),
+            default_span_details=_span_details(pipeline, known_http_methods()),
+            server_request_hook=_redacting_hook(mode, configured_methods()),
             tracer_provider=tracer_provider,
             meter=meter if http_server_metrics == "all" else StableServerMeter(meter),
             exclude_spans=["receive", "send"],
@@ -212,7 +214,9 @@ class _Dispatch:
             await self.starlette(scope, receive, send)
 
 
-def _span_details(pipeline: Pipeline) -> Callable[[Scope], tuple[str, dict[str, Any]]]:
+def _span_details(
+    pipeline: Pipeline, known: frozenset[str]
+) -> Callable[[Scope], tuple[str, dict[str, Any]]]:
     # The span name and the route's attributes depend only on the method and the route:
     # built once per pair (the attributes are only read, never changed, by the caller).
     routed: dict[tuple[str, str, str], tuple[str, dict[str, Any]]] = {}
@@ -220,8 +224,8 @@ def _span_details(pipeline: Pipeline) -> Callable[[Scope], tuple[str, dict[str, 
 
     def details(scope: Scope) -> tuple[str, dict[str, Any]]:
         method = scope.get("method", "")
-        if method not in KNOWN_METHODS:
-            method = "HTTP"
+        if method not in known:
+            method = semconv.HTTP_SPAN_METHOD_OTHER
         path = scope.get("path", "")
         if path.startswith(admin):
             template = admin_template(path)
@@ -255,14 +259,34 @@ def _span_details(pipeline: Pipeline) -> Callable[[Scope], tuple[str, dict[str, 
 _MAX_ROUTES = 4096
 
 
-def _redacting_hook(mode: _StabilityMode) -> Callable[[trace.Span, Scope], None]:
+def _redacting_hook(
+    mode: _StabilityMode, known: frozenset[str] | None
+) -> Callable[[trace.Span, Scope], None]:
+    """The contrib middleware's request hook: redacted targets, the Host header's server
+    address, and (when OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS lists them) the known methods
+    the middleware's own rule (opentelemetry-util-http's list) does not apply."""
     old, new = _report_old(mode), _report_new(mode)
 
     def hook(span: trace.Span, scope: Scope) -> None:
+        if not span.is_recording():
+            return
+        if new and known is not None:
+            method = scope.get("method", "")
+            attribute = method_name(method, known)
+            span.set_attribute(semconv.HTTP_REQUEST_METHOD, attribute)
+            if attribute != method:
+                span.set_attribute(semconv.HTTP_REQUEST_METHOD_ORIGINAL, method)
+        if new:
+            # The middleware writes the bound socket as server.address (``127.0.0.1:8080``);
+            # the stable conventions ask for the Host header's name and port, apart, as the
+            # lean telemetry records them.
+            address, port = server_address(scope)
+            span.set_attribute(semconv.SERVER_ADDRESS, address)
+            span.set_attribute(semconv.SERVER_PORT, port)
         query = scope.get("query_string", b"")
         path = scope.get("path", "")
         matrix = ";" in path
-        if not (query or matrix) or not span.is_recording():
+        if not (query or matrix):
             return
         if matrix:  # ``/x;jsessionid=...``: parameters of a path segment
             path = redact_path(path)

@@ -33,7 +33,7 @@ from otel_agents.gateway._forwarded import ForwardedPolicy
 from otel_agents.gateway._history import redact_path, redact_query
 from otel_agents.gateway._http1 import length_items
 from otel_agents.gateway._registry import Instance
-from otel_agents.gateway._telemetry import GatewayTelemetry, mark_failed, method_attribute
+from otel_agents.gateway._telemetry import GatewayTelemetry, mark_failed
 from otel_agents.gateway._tracecontext import valid_traceparent, valid_tracestate
 
 __all__ = [
@@ -273,8 +273,10 @@ class Proxy:
         self, service_id: str, instance: Instance, method: str
     ) -> tuple[str, dict[str, Any], str]:
         """The CLIENT span's name, fixed attributes and URL origin, built once per key."""
-        known = method_attribute(method)
-        key = (service_id, instance, known)
+        known = self.telemetry.method_attribute(method)
+        # An unknown method keys its own template: the span records it as sent
+        # (http.request.method_original), the name and http.request.method stay bounded.
+        key = (service_id, instance, method)
         found = self._templates.get(key)
         if found is None:
             url = instance.url
@@ -284,6 +286,8 @@ class Proxy:
                 semconv.SERVER_PORT: url.port,
                 semconv.GATEWAY_SERVICE_ID: service_id,
             }
+            if known != method:  # Conditionally Required when it differs (HTTP conventions)
+                base[semconv.HTTP_REQUEST_METHOD_ORIGINAL] = method
             found = (
                 "HTTP" if known == "_OTHER" else known,
                 base,

@@ -14,7 +14,9 @@ pass:
   name only (the middleware passes on whatever credentials a message quotes), and that
   ``url.query`` and ``url.path`` have token-like and ``;`` matrix parameters masked from
   the span's start (what the gateway's request hook gives the middleware's span later:
-  samplers and ``SpanProcessor.on_start`` never see the raw values);
+  samplers and ``SpanProcessor.on_start`` never see the raw values), and that
+  ``server.address``/``server.port`` are the Host header's name and port (the hook corrects
+  the middleware's ``127.0.0.1:8080`` the same way);
 * ``http.server.request.duration`` (seconds, the same bucket advice, the same attributes,
   recorded in the span's context so exemplars match);
 * the global response propagator, when one is set, injected into the response head.
@@ -50,6 +52,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from otel_agents import semconv
 from otel_agents._carrier_guard import clean_baggage
 from otel_agents._exception_events import error_status, record_exception
+from otel_agents._http_methods import method_name
+from otel_agents._server_address import parse_host, server_address
 from otel_agents.gateway._history import redact_path, redact_query
 
 __all__ = ["ATTRIBUTES_KEY", "LeanServerTelemetry", "record_error_type"]
@@ -142,8 +146,12 @@ class LeanServerTelemetry:
         duration: Histogram,
         span_details: SpanDetails,
         request_hook: RequestHook | None = None,
+        known_methods: frozenset[str] | None = None,
     ) -> None:
         self.app = app
+        #: The operator's known HTTP methods (OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS); None:
+        #: opentelemetry-util-http's rule, as the contrib middleware applies it.
+        self.known_methods = known_methods
         self.tracer = tracer
         self.duration = duration
         self.span_details = span_details
@@ -152,6 +160,7 @@ class LeanServerTelemetry:
         # pattern lists on every call; their answers per distinct input are cached.
         self._methods: dict[str, tuple[str, str]] = {}
         self._agents: dict[bytes, tuple[str, str | None]] = {}
+        self._hosts: dict[tuple[bytes, str | None], tuple[str, int]] = {}
         self._servers: dict[tuple[Any, str | None, str | None], dict[str, Any]] = {}
         self._durations: dict[tuple[Any, ...], dict[str, Any]] = {}
 
@@ -225,13 +234,11 @@ class LeanServerTelemetry:
             base = {}
             if scheme:
                 base[semconv.URL_SCHEME] = scheme
-            port = server[1]
-            base[semconv.SERVER_ADDRESS] = server[0] + (
-                ":" + str(port) if str(port) != "80" else ""
-            )
+            # Without a Host header: the bound socket, its address and port apart (the
+            # middleware writes ``127.0.0.1:8080`` as the address; the conventions never do).
+            base[semconv.SERVER_ADDRESS], port = server_address({"server": server})
             if port:
-                with contextlib.suppress(TypeError, ValueError):
-                    base[semconv.SERVER_PORT] = int(port)
+                base[semconv.SERVER_PORT] = port
             if version:
                 base[semconv.NETWORK_PROTOCOL_VERSION] = version
             if len(self._servers) < _MAX_CACHED:
@@ -253,6 +260,7 @@ class LeanServerTelemetry:
                 result[semconv.HTTP_REQUEST_METHOD_ORIGINAL] = original
             if normalised:
                 result[semconv.HTTP_REQUEST_METHOD] = normalised
+        wanted = 2  # the first user-agent and host headers
         for header, value in scope.get("headers") or ():
             if header == b"user-agent":
                 agent, synthetic = self._agent(value)
@@ -260,6 +268,17 @@ class LeanServerTelemetry:
                     result[semconv.USER_AGENT_ORIGINAL] = agent
                     if synthetic:
                         result[semconv.USER_AGENT_SYNTHETIC_TYPE] = synthetic
+                wanted -= 1
+            elif header == b"host" and value:  # an empty Host names no server
+                # The stable conventions take server.address and server.port from Host
+                # (:authority), parsed apart: the name the client asked for, not the socket.
+                result[semconv.SERVER_ADDRESS], result[semconv.SERVER_PORT] = self._host(
+                    value, scheme
+                )
+                wanted -= 1
+            else:
+                continue
+            if not wanted:
                 break
         client = scope.get("client")
         if client is not None:
@@ -298,9 +317,22 @@ class LeanServerTelemetry:
     def _method(self, method: str) -> tuple[str, str]:
         found = self._methods.get(method)
         if found is None:
-            found = (method.strip(), sanitize_method(method).strip())
+            if self.known_methods is None:
+                found = (method.strip(), sanitize_method(method).strip())
+            else:
+                found = (method, method_name(method, self.known_methods))
             if len(self._methods) < _MAX_CACHED:
                 self._methods[method] = found
+        return found
+
+    def _host(self, value: bytes, scheme: str | None) -> tuple[str, int]:
+        """``server.address`` and ``server.port`` of a Host header value (cached)."""
+        key = (value, scheme)
+        found = self._hosts.get(key)
+        if found is None:
+            found = parse_host(bytes(value).decode("latin-1"), scheme)
+            if len(self._hosts) < _MAX_CACHED:
+                self._hosts[key] = found
         return found
 
     def _agent(self, value: bytes) -> tuple[str, str | None]:

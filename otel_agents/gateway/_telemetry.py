@@ -19,25 +19,14 @@ from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import Status, StatusCode
 
 from otel_agents import semconv
+from otel_agents._http_methods import known_http_methods, method_name
 from otel_agents._runtime import weakly
 from otel_agents._version import __version__, scope_name
 from otel_agents.gateway._registry import Instance, Service
 
-__all__ = ["KNOWN_METHODS", "GatewayTelemetry", "mark_failed", "method_attribute"]
+__all__ = ["GatewayTelemetry", "mark_failed"]
 
 _MAX_SERIES = 4096
-
-#: The HTTP conventions' known methods; any other becomes ``_OTHER`` in attributes.
-#: (``sanitize_method`` from opentelemetry-util-http reads the environment on every call.)
-KNOWN_METHODS = frozenset(
-    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"}
-)
-
-
-def method_attribute(method: str) -> str:
-    """``method`` if the conventions know it, else ``_OTHER`` (bounded cardinality)."""
-    return method if method in KNOWN_METHODS else "_OTHER"
-
 
 _STATUS_CLASS = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
 
@@ -54,6 +43,10 @@ class GatewayTelemetry:
     ) -> None:
         self.tracer = trace.get_tracer(scope_name(__name__), __version__, tracer_provider)
         meter = metrics.get_meter(scope_name(__name__), __version__, meter_provider=meter_provider)
+        #: The HTTP methods attributes keep; any other is ``_OTHER`` (bounded cardinality):
+        #: the conventions' list, or OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS, read once here
+        #: (``sanitize_method`` from opentelemetry-util-http reads the environment per call).
+        self.known_methods = known_http_methods()
         # Weakly: the meter provider keeps the callbacks below for good, and through them
         # this object; it must not keep a dropped gateway alive (``weakly``).
         self._services: Callable[[], list[Service]] = weakly(services, [])
@@ -76,6 +69,10 @@ class GatewayTelemetry:
         self._service_attrs: dict[str, dict[str, Any]] = {}
         self._client_attrs: dict[tuple[str, str, str, int, int, str], dict[str, Any]] = {}
 
+    def method_attribute(self, method: str) -> str:
+        """``http.request.method`` of ``method``: itself if known, else ``_OTHER``."""
+        return method_name(method, self.known_methods)
+
     def service_attrs(self, service_id: str) -> dict[str, Any]:
         found = self._service_attrs.get(service_id)
         if found is None:
@@ -89,7 +86,7 @@ class GatewayTelemetry:
         self._active[service_id] -= 1
 
     def record_request(self, service_id: str, route: str, method: str, status: int) -> None:
-        key = (service_id, route, method_attribute(method), status // 100)
+        key = (service_id, route, self.method_attribute(method), status // 100)
         counts = self._counts
         if key in counts:
             counts[key] += 1
@@ -108,7 +105,7 @@ class GatewayTelemetry:
         self, service_id: str, method: str, instance: Instance, status: int, error_type: str
     ) -> dict[str, Any]:
         url = instance.url
-        method = method_attribute(method)
+        method = self.method_attribute(method)
         key = (service_id, method, url.host, url.port, status, error_type)
         attrs = self._client_attrs.get(key)
         if attrs is None:

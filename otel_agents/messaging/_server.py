@@ -37,6 +37,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from otel_agents import semconv as sc
 from otel_agents._carrier_guard import GuardedGetter
 from otel_agents._exception_events import record_exception
+from otel_agents._http_methods import known_http_methods
+from otel_agents._server_address import server_address
 from otel_agents._url_redaction import redact_path, redact_query
 from otel_agents._version import __version__, scope_name
 
@@ -47,16 +49,10 @@ DEFAULT_EXCLUDED_URLS = "/healthz$"
 
 _EXCLUDED_ENV = ("OTEL_PYTHON_STARLETTE_EXCLUDED_URLS", "OTEL_PYTHON_EXCLUDED_URLS")
 
-#: The methods the HTTP conventions know; any other is recorded as ``_OTHER`` (bounded).
-_KNOWN_METHODS = frozenset(
-    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE", "QUERY"}
-)
-
 #: ``user_agent.original`` longer than this is cut (a header is attacker-controlled).
 _MAX_USER_AGENT = 256
 #: Request headers as the propagators see them: baggage checked first (``_carrier_guard``).
 _GETTER = GuardedGetter(asgi_getter)
-_MAX_HOST = 255
 
 
 def excluded_urls() -> ExcludeList:
@@ -90,6 +86,9 @@ class ServerTelemetryMiddleware:
         meter = metrics.get_meter(scope_name(__name__), __version__, meter_provider=meter_provider)
         self.duration = sc.create_instrument(meter, sc.HTTP_SERVER_REQUEST_DURATION)
         self.excluded = excluded_urls()
+        #: Any other method is recorded as ``_OTHER`` (bounded); the conventions' list, or
+        #: OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS.
+        self.known_methods = known_http_methods()
 
     def _route(self, scope: Scope) -> str | None:
         """The template of the route ``scope`` matches (also on a wrong method), if any."""
@@ -108,13 +107,13 @@ class ServerTelemetryMiddleware:
             await self.app(scope, receive, send)
             return
         scheme: str = scope.get("scheme", "http")
-        host, port = _server(scope)
+        host, port = server_address(scope)
         path: str = scope.get("path", "")
         if self.excluded.url_disabled(f"{scheme}://{host}:{port}{path}"):
             await self.app(scope, receive, send)
             return
         original: str = scope.get("method", "")
-        known = original in _KNOWN_METHODS
+        known = original in self.known_methods
         method = original if known else sc.HTTP_METHOD_OTHER
         route = self._route(scope)
         span_method = original if known else sc.HTTP_SPAN_METHOD_OTHER
@@ -178,31 +177,6 @@ class ServerTelemetryMiddleware:
                 span.set_status(Status(StatusCode.ERROR))
             span.end()
             self.duration.record(time.perf_counter() - started, metric_attributes)
-
-
-def _server(scope: Scope) -> tuple[str, int]:
-    """``server.address`` and ``server.port``: the Host header, else the bound socket.
-
-    The Host header is whatever the client sent: a port that is not 1-65535 in ASCII digits
-    (``hub:²`` passes ``str.isdigit`` and fails ``int``; 30 digits fail OTLP's int64) is
-    not a port, and the scheme's default is recorded instead. This never raises.
-    """
-    default_port = 443 if scope.get("scheme") == "https" else 80
-    host = _header(scope, b"host")
-    if host:
-        name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
-        if name and _is_port(port):
-            return name[:_MAX_HOST], int(port)
-        return host[:_MAX_HOST], default_port
-    server = scope.get("server")
-    if server:
-        return str(server[0]), int(server[1]) if server[1] is not None else default_port
-    return "", default_port
-
-
-def _is_port(text: str) -> bool:
-    """Whether ``text`` is a TCP port: 1-5 ASCII digits, 1 to 65535."""
-    return 0 < len(text) <= 5 and text.isascii() and text.isdigit() and 0 < int(text) <= 65535
 
 
 def _header(scope: Scope, key: bytes) -> str | None:

@@ -77,6 +77,8 @@ class MessagingTelemetry:
         self._span_bases: BoundedCache[_Kind, dict[str, Any]] = BoundedCache(_MEMO_SIZE)
         #: ``messaging.system``: ours, or the broker's when one carries the messages.
         self.system = sc.MESSAGING_SYSTEM_VALUE
+        #: The broker's consumer group of an agent id, when a broker has them.
+        self._group: Callable[[str], str] | None = None
 
     # -- observable gauges ------------------------------------------------------------------
     def observe(
@@ -122,8 +124,14 @@ class MessagingTelemetry:
 
     def use_system(self, system: str, group: Callable[[str], str] | None = None) -> None:
         """Label every span and metric from now on with ``messaging.system`` = ``system``
-        (a transport over a broker calls this once, before any message)."""
+        (a transport over a broker calls this once, before any message).
+
+        ``group`` names the broker's consumer group of a recipient agent: the processing
+        metrics carry it as ``messaging.consumer.group.name``, which the messaging
+        conventions' consumer metrics require where there is one.
+        """
         self.system = system
+        self._group = group
         self._attributes = BoundedCache(_MEMO_SIZE)
         self._span_bases = BoundedCache(_MEMO_SIZE)
 
@@ -173,6 +181,9 @@ class MessagingTelemetry:
                 sc.AGENT_MESSAGE_TYPE: kind.value,
                 sc.AGENT_MESSAGE_PRIORITY: priority.label,
             }
+            if operation == _PROCESS and self._group is not None:
+                # The consumer side (consumed, process duration): the recipient's group.
+                found[sc.MESSAGING_CONSUMER_GROUP_NAME] = self._group(destination)
             self._attributes.put(key, found)
         return found
 

@@ -458,6 +458,80 @@ def test_unknown_methods_keep_metric_attributes_and_span_names_bounded(
     assert requests.attributes["http.request.method"] == "_OTHER"
 
 
+def test_upstream_client_span_of_an_unknown_method_keeps_its_original_method(
+    served: tuple[APIGateway, str], telemetry: TelemetryCapture
+) -> None:
+    """The HTTP client span conventions make ``http.request.method_original`` Conditionally
+    Required "If and only if it's different than ``http.request.method``" (stable,
+    docs/http/http-spans.md): a PURGE forwarded upstream is ``_OTHER`` and ``PURGE``."""
+    _, url = served
+    _http.request("PURGE", f"{url}/v1/echo")
+
+    wait_for_spans(telemetry, "HTTP /v1/{path}")
+    client = telemetry.span("HTTP")
+    assert client.kind is SpanKind.CLIENT
+    assert client.attributes is not None
+    assert client.attributes["http.request.method"] == "_OTHER"
+    assert client.attributes["http.request.method_original"] == "PURGE"
+
+
+def test_the_gateway_knows_the_methods_the_conventions_variable_lists(
+    make_gateway: Any,
+    upstream: ThreadServer,
+    telemetry: TelemetryCapture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS`` (stable HTTP conventions: the override
+    of the known methods, "a full override of the default known methods") names the
+    methods the gateway's spans and metrics keep: PURGE listed is ``PURGE`` everywhere."""
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS", "GET,POST,PURGE")
+    gateway = make_gateway()
+    gateway.register_service("misc", "Misc", "v1", upstream.url)
+    url = make_gateway.serve(gateway).url
+    _http.request("PURGE", f"{url}/v1/echo")
+
+    wait_for_spans(telemetry, "PURGE /v1/{path}")
+    server = telemetry.span("PURGE /v1/{path}")
+    assert server.attributes is not None
+    assert server.attributes["http.request.method"] == "PURGE"
+    assert semconv.HTTP_REQUEST_METHOD_ORIGINAL not in server.attributes
+    client = telemetry.span("PURGE")
+    assert client.attributes is not None
+    assert client.attributes["http.request.method"] == "PURGE"
+    (requests,) = telemetry.points("gateway.requests", {"gateway.service.id": "misc"})
+    assert requests.attributes["http.request.method"] == "PURGE"
+    (upstream_call,) = telemetry.points("http.client.request.duration")
+    assert upstream_call.attributes["http.request.method"] == "PURGE"
+    (served,) = telemetry.points("http.server.request.duration")
+    assert served.attributes["http.request.method"] == "PURGE"
+
+
+def test_query_is_a_known_method_on_every_gateway_span_and_metric(
+    served: tuple[APIGateway, str], telemetry: TelemetryCapture
+) -> None:
+    """The stable HTTP conventions count QUERY among the known methods ("By default, this
+    convention defines 'known' methods as the ones listed in RFC9110, the PATCH method ...
+    and the QUERY method", docs/http/http-spans.md), as the server span's own attribute
+    (util-http) and the hub already did: the span names, the upstream call and
+    ``gateway.requests`` say ``QUERY`` too, not ``HTTP``/``_OTHER``."""
+    _, url = served
+    _http.request("QUERY", f"{url}/v1/echo")
+
+    wait_for_spans(telemetry, "QUERY /v1/{path}")
+    server = telemetry.span("QUERY /v1/{path}")
+    assert server.attributes is not None
+    assert server.attributes["http.request.method"] == "QUERY"
+    client = telemetry.span("QUERY")
+    assert client.kind is SpanKind.CLIENT
+    assert client.attributes is not None
+    assert client.attributes["http.request.method"] == "QUERY"
+    assert semconv.HTTP_REQUEST_METHOD_ORIGINAL not in client.attributes
+    (requests,) = telemetry.points("gateway.requests", {"gateway.service.id": "misc"})
+    assert requests.attributes["http.request.method"] == "QUERY"
+    (upstream,) = telemetry.points("http.client.request.duration")
+    assert upstream.attributes["http.request.method"] == "QUERY"
+
+
 @pytest.mark.parametrize("path", ["/v1/users/../fail", "/v1/users/%2e%2e/fail", "/v1/users/./1"])
 def test_dot_segments_cannot_escape_the_routed_prefix(
     served: tuple[APIGateway, str], upstream_state: UpstreamState, path: str

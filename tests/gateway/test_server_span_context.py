@@ -171,3 +171,26 @@ def test_each_status_gets_its_own_duration_attributes_and_span_status(
         (500, StatusCode.ERROR),
     ]
     assert all(status.description is None for _, status in statuses)
+
+
+@pytest.mark.parametrize(
+    ("host", "address", "port"),
+    [
+        (b"api.example.com:8443", "api.example.com", 8443),
+        (b"", "127.0.0.1", 8000),  # an empty Host names no server: the bound socket
+        (None, "127.0.0.1", 8000),
+    ],
+)
+def test_server_address_is_the_host_header_else_the_socket(
+    lean: LeanServerTelemetry,
+    capture: TelemetryCapture,
+    host: bytes | None,
+    address: str,
+    port: int,
+) -> None:
+    """``server.address``/``server.port`` apart, from Host (stable HTTP server span)."""
+    headers = [(b"user-agent", b"pytest")] + ([] if host is None else [(b"host", host)])
+    _serve(lean, _scope(headers=headers))
+    (span,) = capture.spans()
+    assert span.attributes is not None
+    assert (span.attributes["server.address"], span.attributes["server.port"]) == (address, port)

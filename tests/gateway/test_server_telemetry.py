@@ -267,9 +267,89 @@ def test_lean_and_contrib_agree_over_a_real_connection(plain_upstream: ThreadSer
             capture.shutdown()
     (lean_spans, lean_metrics), (contrib_spans, contrib_metrics) = results
     (server_span,) = [s for s in contrib_spans if s["kind"].name == "SERVER"]
-    assert server_span["attributes"]["server.address"] == "127.0.0.1:<port>"
+    # The Host header's name and port, apart (the middleware alone wrote "127.0.0.1:<port>").
+    assert server_span["attributes"]["server.address"] == "127.0.0.1"
+    assert server_span["attributes"]["server.port"] == "<port>"
     assert lean_spans == contrib_spans
     assert lean_metrics == contrib_metrics
+
+
+def _get_with_host(url: str, host: str) -> None:
+    address, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(address, int(port), timeout=10)
+    try:
+        connection.putrequest("GET", "/v1/users/3", skip_host=True)
+        connection.putheader("Host", host)
+        connection.endheaders()
+        connection.getresponse().read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("setting", ["lean", "contrib"])
+@pytest.mark.parametrize(
+    ("host", "address", "port"),
+    [
+        ("api.example.com:8443", "api.example.com", 8443),
+        ("api.example.com", "api.example.com", 80),  # the scheme's default port
+        ("[2001:db8::1]:9000", "[2001:db8::1]", 9000),
+        ("hub:99999", "hub:99999", 80),  # not a port: the name as sent, the default port
+    ],
+)
+def test_server_address_and_port_are_the_host_headers_name_and_port(
+    setting: str, host: str, address: str, port: int, plain_upstream: ThreadServer
+) -> None:
+    """The stable HTTP server span takes ``server.address`` and ``server.port`` from the Host
+    header, parsed apart ("Instrumentations SHOULD populate both server.address and
+    server.port attributes by parsing the value of corresponding header",
+    docs/http/http-spans.md), not from the bound socket with its port glued on."""
+    capture = TelemetryCapture()
+    gateway = _gateway(setting, plain_upstream.url, capture)
+    server = ThreadServer(gateway.app).start()
+    try:
+        _get_with_host(server.url, host)
+        wait_for_spans(capture, "GET /v1/{path}")
+        span = capture.span("GET /v1/{path}")
+    finally:
+        server.stop()
+        gateway.close()
+        capture.shutdown()
+    assert span.attributes is not None
+    assert span.attributes["server.address"] == address
+    assert span.attributes["server.port"] == port
+
+
+def test_the_contrib_mode_span_knows_the_methods_the_conventions_variable_lists(
+    plain_upstream: ThreadServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS`` set, the middleware's server span
+    follows it as the lean one does (its request hook writes the method); the middleware's
+    own duration keeps opentelemetry-util-http's rule, and a method it did not know keeps the
+    ``http.request.method_original`` it wrote at the start (docs/gateway.md)."""
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS", "GET,PURGE")
+    capture = TelemetryCapture()
+    gateway = _gateway("contrib", plain_upstream.url, capture)
+    server = ThreadServer(gateway.app).start()
+    try:
+        for method in ("PURGE", "POST"):
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            try:
+                connection.request(method, "/v1/users/1")
+                connection.getresponse().read()
+            finally:
+                connection.close()
+        wait_for_spans(capture, "PURGE /v1/{path}", "HTTP /v1/{path}")
+        purge = capture.span("PURGE /v1/{path}")
+        post = capture.span("HTTP /v1/{path}")
+    finally:
+        server.stop()
+        gateway.close()
+        capture.shutdown()
+    assert purge.attributes is not None
+    assert purge.attributes["http.request.method"] == "PURGE"
+    assert post.attributes is not None
+    assert post.attributes["http.request.method"] == "_OTHER"
+    assert post.attributes["http.request.method_original"] == "POST"
 
 
 @pytest.mark.parametrize(

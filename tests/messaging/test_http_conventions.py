@@ -191,6 +191,41 @@ def test_an_unknown_method_is_recorded_as_other(telemetry: TelemetryCapture) -> 
     assert attributes[sc.HTTP_REQUEST_METHOD_ORIGINAL] == "FOOBAR"
 
 
+def test_known_methods_are_what_the_conventions_variable_lists(
+    telemetry: TelemetryCapture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stable HTTP conventions: an instrumentation that turns valid methods into
+    ``_OTHER`` "MUST provide a way to override the list of known HTTP methods", through
+    ``OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS``, "a full override of the default known
+    methods": PURGE listed is known, PUT unlisted is not."""
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS", "GET, POST,PURGE")
+    providers = {
+        "tracer_provider": telemetry.tracer_provider,
+        "meter_provider": telemetry.meter_provider,
+    }
+    app = create_hub_app(create_hub(security=security(), **providers), security(), **providers)
+
+    async def request(method: str) -> int:
+        transport = httpx.ASGITransport(app=app)
+        async with _http.AsyncClient(transport=transport, base_url="http://hub") as client:
+            response = await client.request(method, "/agents", headers=AUTH)
+        return response.status_code
+
+    assert asyncio.run(request("PURGE")) == 405
+    assert asyncio.run(request("PUT")) == 405
+    purge = dict(telemetry.span("PURGE /agents").attributes or {})
+    assert purge[sc.HTTP_REQUEST_METHOD] == "PURGE"
+    assert sc.HTTP_REQUEST_METHOD_ORIGINAL not in purge
+    put = dict(telemetry.span("HTTP /agents").attributes or {})
+    assert put[sc.HTTP_REQUEST_METHOD] == "_OTHER"
+    assert put[sc.HTTP_REQUEST_METHOD_ORIGINAL] == "PUT"
+    methods = {
+        p.attributes[sc.HTTP_REQUEST_METHOD]
+        for p in telemetry.points(sc.HTTP_SERVER_REQUEST_DURATION.name)
+    }
+    assert methods == {"PURGE", "_OTHER"}
+
+
 def raw_get(port: int, path: bytes, host: bytes, *headers: bytes) -> bytes:
     """The status line of a GET sent as raw bytes (no client library vets the Host)."""
     head = b"GET " + path + b" HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n"

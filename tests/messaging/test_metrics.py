@@ -64,6 +64,20 @@ def test_processing_records_consumed_duration_and_latency(
     assert latency.sum == pytest.approx(2.5)
 
 
+def test_process_duration_has_the_messaging_conventions_bucket_advice(
+    comm: AgentCommunicationProtocol, telemetry: TelemetryCapture
+) -> None:
+    """``messaging.process.duration`` carries the boundaries the messaging conventions
+    advise for it (docs/messaging/messaging-metrics.md: "This metric SHOULD be specified
+    with ExplicitBucketBoundaries ... of [ 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5,
+    0.75, 1, 2.5, 5, 7.5, 10 ]"), as ``messaging.client.operation.duration`` does."""
+    send(comm)
+    comm.process_next("monitoring_agent")
+    (duration,) = telemetry.points("messaging.process.duration")
+    advised = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
+    assert tuple(duration.explicit_bounds) == advised
+
+
 def test_handler_failure_counts_with_error_type(
     comm: AgentCommunicationProtocol, telemetry: TelemetryCapture
 ) -> None:

@@ -218,6 +218,28 @@ def test_send_and_process_spans_are_one_trace_with_nats_attributes(
     assert [p.attributes[sc.MESSAGING_SYSTEM] for p in points] == ["nats"]
 
 
+def test_consumer_metrics_carry_the_consumer_group_over_nats(
+    make_nats_comm: Make, telemetry: TelemetryCapture
+) -> None:
+    """The messaging conventions' consumer metrics (``messaging.client.consumed.messages``,
+    ``messaging.process.duration``) make ``messaging.consumer.group.name`` "Conditionally
+    Required if applicable" (model/messaging/metrics.yaml, metric.messaging.consumer
+    .attributes): a JetStream durable consumer is one, as the process span already says.
+    The producer's ``messaging.client.sent.messages`` has no such attribute."""
+    sender, receiver = make_nats_comm(), make_nats_comm()
+    receiver.register_agent("worker", "Worker", ["work"], "http://localhost:8001")
+    eventually(lambda: sender.registry.lookup("worker"), "the registration")
+    sender.send_message("boss", "worker", MessageType.REQUEST, {"x": 1})
+    assert receiver.process_next("worker") is not None
+
+    for spec in (sc.MESSAGING_CLIENT_CONSUMED_MESSAGES, sc.MESSAGING_PROCESS_DURATION):
+        (point,) = telemetry.points(spec.name)
+        assert point.attributes[sc.MESSAGING_CONSUMER_GROUP_NAME] == "worker", spec.name
+        assert point.attributes[sc.MESSAGING_SYSTEM] == "nats"
+    (sent,) = telemetry.points(sc.MESSAGING_CLIENT_SENT_MESSAGES.name)
+    assert sc.MESSAGING_CONSUMER_GROUP_NAME not in sent.attributes
+
+
 def test_consumer_lag_counts_what_waits_for_each_agent(
     make_nats_comm: Make, telemetry: TelemetryCapture
 ) -> None:
