@@ -115,7 +115,10 @@ def _redact(value: Any, depth: int) -> Any:
         return kind(_redact(item, depth + 1) for item in value)
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, str | int):  # subclasses: StrEnum, IntEnum
+    if isinstance(value, str):  # a subclass (StrEnum, pydantic 1's AnyUrl) is a string too
+        masked = redact_string(value)
+        return value if masked == value else masked
+    if isinstance(value, int):  # subclasses: IntEnum
         return value
     return REDACTED if depth >= MAX_DEPTH else _plain_form(value, depth)
 

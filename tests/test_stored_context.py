@@ -262,6 +262,25 @@ def test_tracker_and_alert_contexts_mask_credentials_in_url_values(
         assert secret not in text
 
 
+class Dsn(str):
+    """A ``str`` subclass holding a URL, as pydantic 1's ``AnyUrl``/``PostgresDsn`` are."""
+
+
+def test_url_values_of_a_str_subclass_lose_their_credentials_too(
+    tracker: PerformanceTracker, tmp_path: Path
+) -> None:
+    """A subclass of ``str`` is a string: it was stored as it is, password and all."""
+    dsn = Dsn("postgres://app:S3CRET@db/prod")
+    masked = "postgres://REDACTED:REDACTED@db/prod"
+    assert redact_value({"dsn": dsn, "nested": [dsn]}) == {"dsn": masked, "nested": [masked]}
+    kept = Dsn("https://h/a?page=2")  # nothing to mask: the very object, as for a str
+    assert redact_value([kept])[0] is kept
+    tracker.record_metric("response_time", 0.3, agent_id="a1", context={"dsn": dsn})
+    (record,) = tracker.get_metrics()
+    assert record.context == {"dsn": masked}
+    assert "S3CRET" not in tracker.export_metrics(tmp_path / "metrics.json").read_text()
+
+
 @pytest.mark.parametrize(
     "name",
     [
