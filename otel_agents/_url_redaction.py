@@ -77,10 +77,13 @@ def redact_target(target: str) -> str:
     ).geturl()
 
 
-#: A URL inside a text: a scheme, or none (``//user:pw@host/p``, scheme-relative), then
-#: everything up to a blank, a quote or an angle bracket. Not after a word character, so a
-#: path's ``a//b`` is not taken for a URL.
-_URL_IN_TEXT = re.compile(r"(?<![\w+.-])(?:[A-Za-z][\w+.-]*:)?//[^\s\"'<>]+")
+#: Where a URL begins in a text: a scheme, or none (``//user:pw@host/p``, scheme-relative).
+#: Not after a word character, so a path's ``a//b`` is not taken for a URL.
+_URL_START = r"(?<![\w+.-])(?:[A-Za-z][\w+.-]*:)?//"
+#: A URL inside a text: everything up to a blank, a quote, an angle bracket, or where the
+#: next URL begins: URLs joined by ``,`` or ``;`` (a failover list, ``amqp://u:pw@h1,
+#: amqp://u:pw@h2``) or one in another's query (``?next=https://u:pw@h``) are masked each.
+_URL_IN_TEXT = re.compile(rf"{_URL_START}(?:(?!{_URL_START})[^\s\"'<>])+")
 
 
 def redact_urls(text: str) -> str:

@@ -54,6 +54,31 @@ def test_exception_texts_and_stored_values_mask_urls_the_same_way() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        (
+            f"amqp://app:{SECRET}@h1,amqp://app:{SECRET}@h2",
+            "amqp://REDACTED:REDACTED@h1,amqp://REDACTED:REDACTED@h2",
+        ),
+        (
+            f"brokers=redis://:{SECRET}@h1:6379;redis://:{SECRET}@h2:6379",
+            "brokers=redis://REDACTED:REDACTED@h1:6379;redis://REDACTED:REDACTED@h2:6379",
+        ),
+        (
+            f"https://h/login?next=https://u:{SECRET}@h2/x",
+            "https://h/login?next=https://REDACTED:REDACTED@h2/x",
+        ),
+        (f"https://h/a//b?token={SECRET}", "https://h/a//b?token=REDACTED"),
+    ],
+)
+def test_urls_joined_without_a_blank_are_masked_each(text: str, masked: str) -> None:
+    """A failover list or a URL in another's query: the second URL was taken for the first
+    one's path, and its password kept."""
+    assert redact_text(text) == masked
+    assert redact_string(text) == masked
+
+
 def test_redact_text_leaves_ordinary_messages_alone() -> None:
     message = "ValueError: expected 3 items, got 4 (key=value pairs: size=3)"
     assert redact_text(message) == message
