@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote_plus, urlsplit
 
-from otel_agents._export import REDACTED as UNPARSABLE, is_secret_key
+from otel_agents._export import MASKABLE_IN_URL, REDACTED as UNPARSABLE, is_secret_key
 
 __all__ = [
     "REDACTED",
@@ -100,8 +100,8 @@ def redact_urls(text: str) -> str:
     ends the host at that character, where a port should follow: a URL whose "port" is not
     a number and an ``@`` later in the same run of non-blank characters has its user info
     masked up to that ``@`` (the last one), not kept as a host and a path."""
-    if "//" not in text:
-        return text
+    if "//" not in text or (not MASKABLE_IN_URL.search(text) and text.isascii()):
+        return text  # no URL, or none with anything to mask (see redact_string)
     parts: list[str] = []
     position = 0
     token_end = last_at = -1  # the run of non-blanks a URL is in, and its last "@"
