@@ -34,10 +34,15 @@ def _subjects() -> dict[str, Callable[[], object]]:
     attributes = {semconv.GEN_AI_AGENT_ID: "agent_1", semconv.GEN_AI_OPERATION_NAME: "plan"}
     only_agent = {semconv.GEN_AI_AGENT_ID: "agent_1"}
     context = {"operation": "plan"}
+    with_url = {"operation": "plan", "endpoint": "https://api.example/v1/chat"}
     return {
         "raw": lambda: raw.record(0.5, attributes),
         "ours": lambda: tracker.record_metric(
             MetricType.RESPONSE_TIME, 0.5, agent_id="agent_1", context=context
+        ),
+        # A context holding an endpoint URL with nothing to mask (redact_string's fast path).
+        "ours-url": lambda: tracker.record_metric(
+            MetricType.RESPONSE_TIME, 0.5, agent_id="agent_1", context=with_url
         ),
         "raw-agent": lambda: raw.record(0.5, only_agent),
         "ours-agent": lambda: tracker.record_metric("response_time", 0.5, agent_id="agent_1"),
@@ -60,6 +65,13 @@ def instructions() -> None:
         "raw",
         "ours",
         target=1.2,
+    )
+    compare_instructions(
+        "record_metric(context with a URL) vs without one",
+        script,
+        "ours",
+        "ours-url",
+        target=1.1,
     )
     compare_instructions(
         "record_metric('response_time') vs Histogram.record",

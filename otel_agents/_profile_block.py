@@ -22,7 +22,7 @@ from opentelemetry import context as otel_context, trace
 from opentelemetry.trace import Span
 
 from otel_agents import semconv
-from otel_agents._export import is_secret_key
+from otel_agents._export import is_secret_key, redact_string
 
 if TYPE_CHECKING:
     from otel_agents._profiler import PerformanceProfiler
@@ -59,10 +59,13 @@ def detach_here(token: object) -> None:
 def span_attributes(name: str, context: Mapping[str, Any] | None) -> dict[str, Any]:
     """A block's span attributes: its name, and the string, number and bool values of
     ``context`` as ``agent.context.<key>`` (``operation``: ``agent.operation``), leaving out
-    keys that may name a credential."""
+    keys that may name a credential, and with a URL's credentials and token-like parameters
+    masked in a string (:func:`~otel_agents._export.redact_string`, as the tracker does)."""
     attributes: dict[str, Any] = {semconv.AGENT_PROFILE_NAME: name}
     for key, value in (context or {}).items():
         key = str(key)
+        if isinstance(value, str):
+            value = redact_string(value)
         if isinstance(value, str | bool | int | float) and not is_secret_key(key):
             attributes[
                 semconv.CONTEXT_KEY_ATTRIBUTES.get(key, semconv.AGENT_CONTEXT_PREFIX + key)

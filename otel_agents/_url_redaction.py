@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote_plus, urlsplit
 
-from otel_agents._export import REDACTED as UNPARSABLE, is_secret_key
+from otel_agents._export import MASKABLE_IN_URL, REDACTED as UNPARSABLE, is_secret_key
 
 __all__ = [
     "REDACTED",
@@ -77,10 +77,13 @@ def redact_target(target: str) -> str:
     ).geturl()
 
 
-#: A URL inside a text: a scheme, or none (``//user:pw@host/p``, scheme-relative), then
-#: everything up to a blank, a quote or an angle bracket. Not after a word character, so a
-#: path's ``a//b`` is not taken for a URL.
-_URL_IN_TEXT = re.compile(r"(?<![\w+.-])(?:[A-Za-z][\w+.-]*:)?//[^\s\"'<>]+")
+#: Where a URL begins in a text: a scheme, or none (``//user:pw@host/p``, scheme-relative).
+#: Not after a word character, so a path's ``a//b`` is not taken for a URL.
+_URL_START = r"(?<![\w+.-])(?:[A-Za-z][\w+.-]*:)?//"
+#: A URL inside a text: everything up to a blank, a quote, an angle bracket, or where the
+#: next URL begins: URLs joined by ``,`` or ``;`` (a failover list, ``amqp://u:pw@h1,
+#: amqp://u:pw@h2``) or one in another's query (``?next=https://u:pw@h``) are masked each.
+_URL_IN_TEXT = re.compile(rf"{_URL_START}(?:(?!{_URL_START})[^\s\"'<>])+")
 
 
 def redact_urls(text: str) -> str:
@@ -91,12 +94,57 @@ def redact_urls(text: str) -> str:
     redact_string`) and exception messages (:func:`otel_agents._exception_events.
     redact_text`). A URL with nothing to mask is kept exactly as written (parsing would
     lower-case its scheme); one that cannot be parsed becomes ``[REDACTED]`` (what cannot be
-    looked through is not passed on)."""
-    return _URL_IN_TEXT.sub(_masked_url, text) if "//" in text else text
+    looked through is not passed on).
+
+    A password holding ``/``, ``?``, ``#`` or a quote unencoded (``postgres://app:pa/ss@db``)
+    ends the host at that character, where a port should follow: a URL whose "port" is not
+    a number and an ``@`` later in the same run of non-blank characters has its user info
+    masked up to that ``@`` (the last one), not kept as a host and a path."""
+    if "//" not in text or (not MASKABLE_IN_URL.search(text) and text.isascii()):
+        return text  # no URL, or none with anything to mask (see redact_string)
+    parts: list[str] = []
+    position = 0
+    token_end = last_at = -1  # the run of non-blanks a URL is in, and its last "@"
+    while (match := _URL_IN_TEXT.search(text, position)) is not None:
+        start, end = match.span()
+        if start >= token_end:  # once per run: many URLs in one run cost linear time
+            blank = _BLANK.search(text, start)
+            token_end = len(text) if blank is None else blank.start()
+            last_at = text.rfind("@", start, token_end)
+        broken = _broken_userinfo(text, match, token_end, last_at)
+        if broken is None:
+            masked = _masked_url(match.group())
+        else:
+            end, masked = broken
+        parts += (text[position:start], masked)
+        position = end
+    parts.append(text[position:])
+    return "".join(parts)
 
 
-def _masked_url(match: re.Match[str]) -> str:
+_BLANK = re.compile(r"\s")
+
+
+def _broken_userinfo(text: str, match: re.Match[str], end: int, at: int) -> tuple[int, str] | None:
+    """Where a URL whose password ended its host early really ends (``end``, its run's
+    end, past its last ``@`` at ``at``), and it masked; ``None`` for any other URL (its
+    host is followed by a numeric port, or by no ``:`` at all, or no ``@`` follows)."""
     url = match.group()
+    head = url.index("//") + 2
+    if at < match.start() + head:
+        return None
+    authority = re.split(r"[/?#'\"<>]", url[head:], maxsplit=1)[0]
+    _, colon, port = authority.rpartition(":")
+    if "@" in authority or not colon or not port or port.isdigit() or "]" in port:
+        return None
+    try:
+        rest = redact_target("//" + text[at + 1 : end])[2:]
+    except ValueError:  # urlsplit: an unbalanced IPv6 bracket
+        rest = UNPARSABLE
+    return end, f"{url[:head]}{REDACTED}:{REDACTED}@{rest}"
+
+
+def _masked_url(url: str) -> str:
     try:
         masked = redact_target(url)
     except ValueError:  # urlsplit: an unbalanced IPv6 bracket, a bad port

@@ -156,6 +156,21 @@ def get_kv(url: str, bucket: str, key: str) -> bytes | None:
     return asyncio.run(main())
 
 
+def kv_revision(url: str, bucket: str, key: str) -> int:
+    """The revision of ``key`` in a key-value bucket: how many puts the bucket has taken."""
+    import nats
+
+    async def main() -> int:
+        nc = await nats.connect(url)
+        try:
+            entry = await (await nc.jetstream().key_value(bucket)).get(key)
+            return int(entry.revision or 0)
+        finally:
+            await nc.close()
+
+    return asyncio.run(main())
+
+
 def backlog(url: str, agent_id: str, stream: str = "OTEL_AGENTS") -> int:
     """Messages the broker holds for ``agent_id``: not yet delivered, or delivered and not
     yet acknowledged, over its priority lanes (the broker's own count).

@@ -54,6 +54,57 @@ def test_exception_texts_and_stored_values_mask_urls_the_same_way() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        (
+            f"amqp://app:{SECRET}@h1,amqp://app:{SECRET}@h2",
+            "amqp://REDACTED:REDACTED@h1,amqp://REDACTED:REDACTED@h2",
+        ),
+        (
+            f"brokers=redis://:{SECRET}@h1:6379;redis://:{SECRET}@h2:6379",
+            "brokers=redis://REDACTED:REDACTED@h1:6379;redis://REDACTED:REDACTED@h2:6379",
+        ),
+        (
+            f"https://h/login?next=https://u:{SECRET}@h2/x",
+            "https://h/login?next=https://REDACTED:REDACTED@h2/x",
+        ),
+        (f"https://h/a//b?token={SECRET}", "https://h/a//b?token=REDACTED"),
+    ],
+)
+def test_urls_joined_without_a_blank_are_masked_each(text: str, masked: str) -> None:
+    """A failover list or a URL in another's query: the second URL was taken for the first
+    one's path, and its password kept."""
+    assert redact_text(text) == masked
+    assert redact_string(text) == masked
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("postgres://app:pa/ss@db/prod", "postgres://REDACTED:REDACTED@db/prod"),
+        ("postgres://app:pa#ss@db/prod", "postgres://REDACTED:REDACTED@db/prod"),
+        ("redis://:pa?ss@h:6379/0?token=t", "redis://REDACTED:REDACTED@h:6379/0?token=REDACTED"),
+        (
+            "connect('postgres://app:pa'ss@db/prod') failed",
+            "connect('postgres://REDACTED:REDACTED@db/prod') failed",
+        ),
+        # A numeric port, no ":" or no "@" after: a host and a path, kept as written.
+        ("https://h:8080/a@b", "https://h:8080/a@b"),
+        ("https://medium.com/@user", "https://medium.com/@user"),
+        ("see http://host:port/x", "see http://host:port/x"),
+        ("http://[::1]:80/a@b", "http://[::1]:80/a@b"),
+    ],
+)
+def test_a_password_with_an_unencoded_reserved_character_is_masked_whole(
+    text: str, masked: str
+) -> None:
+    """``/``, ``?``, ``#`` or a quote in a password ended the host there, so the user info
+    was not seen and the password stayed in the text (``pa`` as a host, ``ss`` in a path)."""
+    assert redact_text(text) == masked
+    assert redact_string(text) == masked
+
+
 def test_redact_text_leaves_ordinary_messages_alone() -> None:
     message = "ValueError: expected 3 items, got 4 (key=value pairs: size=3)"
     assert redact_text(message) == message

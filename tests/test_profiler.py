@@ -134,6 +134,26 @@ def test_context_values_under_credential_like_keys_never_reach_the_span(
     }
 
 
+def test_url_credentials_in_context_values_never_reach_the_span(
+    telemetry: TelemetryCapture, profiler: PerformanceProfiler
+) -> None:
+    """A value is as secret as a key (the tracker and every store mask it): a DSN or a
+    callback URL under an innocent key reaches the span without its password or token."""
+    context = {
+        "dsn": "retrying postgres://app:S3CRET@db/prod",
+        "operation": "https://h/cb?token=S3CRET",
+    }
+    with profiler.profile("query", context):
+        pass
+    attributes = dict(telemetry.span("query").attributes or {})
+    assert "S3CRET" not in repr(attributes)
+    assert attributes == {
+        semconv.AGENT_PROFILE_NAME: "query",
+        semconv.AGENT_CONTEXT_PREFIX + "dsn": "retrying postgres://REDACTED:REDACTED@db/prod",
+        semconv.AGENT_OPERATION: "https://h/cb?token=REDACTED",
+    }
+
+
 def test_nested_profiles_nest_in_one_trace(
     telemetry: TelemetryCapture, profiler: PerformanceProfiler
 ) -> None:

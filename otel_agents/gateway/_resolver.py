@@ -5,8 +5,9 @@ address. ``getaddrinfo`` cannot be cancelled: a resolver that times out holds it
 for its own timeout (often 5 s per attempt), and ``asyncio.run`` (like
 ``ThreadPoolExecutor.shutdown``) waits for such a thread before it returns, so a per-name
 bound of 2 s was really N x the resolver's timeout for N slow names. Here the distinct
-names of one refresh are resolved concurrently, each on a daemon thread of its own, and the
-caller waits at most ``timeout`` seconds for all of them together. A stuck thread is
+names of one refresh are resolved concurrently on daemon threads, each taking the next name
+once it has answered one, and the caller waits at most ``timeout`` seconds for all of them
+together. A stuck thread is
 abandoned, never joined: it ends when its ``getaddrinfo`` does. Threads are bounded in
 number (``max_threads``, stuck ones included), so a resolver that hangs for good costs at
 most ``max_threads`` idle threads, never a growing number.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -67,29 +69,33 @@ class ResolverPool:
     def resolve(self, names: Iterable[Key]) -> dict[Key, list[str] | None]:
         """The addresses of each distinct name answered within ``timeout`` seconds of the
         call, or ``None`` for one the resolver answered with an error (it does not resolve).
-        A name not answered in time, or that found no free thread, is absent: unknown."""
-        batch = _Batch()
+        A name not answered in time, or that found no free thread, is absent: unknown.
+
+        Each thread looks names up one after another until none is left (or the time is
+        up): more names than threads are all resolved, not the first ``max_threads`` only
+        (the others would be unknown at every refresh, in the same order)."""
         keys = list(dict.fromkeys(names))
-        started = 0
-        for key in keys:
+        deadline = time.monotonic() + self.timeout
+        batch = _Batch(keys, deadline)
+        for _ in keys:
             if not self._reserve():
-                continue
-            started += 1
+                break
+            with batch.done:  # threads started before may be ending meanwhile
+                batch.workers += 1
             threading.Thread(
                 target=self._run,
-                args=(key, batch),
+                args=(batch,),
                 name="otel-agents-gateway-resolver",
                 daemon=True,
             ).start()
-        deadline = time.monotonic() + self.timeout
         with batch.done:
-            while len(batch.results) < started:
+            while len(batch.results) < len(keys) and batch.workers:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 batch.done.wait(left)
             # A copy: a thread that finishes late must not change what the caller holds.
-            return {key: batch.results[key] for key in keys if key in batch.results}
+            return dict(batch.results)
 
     def _reserve(self) -> bool:
         with self._lock:
@@ -98,28 +104,42 @@ class ResolverPool:
             self._busy += 1
             return True
 
-    def _run(self, key: Key, batch: _Batch) -> None:
-        host, port = key
-        addresses: list[str] | None = None
+    def _run(self, batch: _Batch) -> None:
         try:
-            resolver = self._getaddrinfo or socket.getaddrinfo
-            found = resolver(host, port, type=socket.SOCK_STREAM)
-            addresses = [str(sockaddr[0]).split("%", 1)[0] for *_, sockaddr in found]
-        except Exception:  # unresolvable: the caller treats it as not resolved
-            pass
+            while True:
+                with batch.done:
+                    if not batch.todo or time.monotonic() >= batch.deadline:
+                        return  # nothing left, or the caller no longer waits
+                    key = batch.todo.popleft()
+                addresses = self._lookup(key)
+                with batch.done:
+                    batch.results[key] = addresses
+                    batch.done.notify_all()
         finally:
             with self._lock:
                 self._busy -= 1
             with batch.done:
-                batch.results[key] = addresses
+                batch.workers -= 1
                 batch.done.notify_all()
+
+    def _lookup(self, key: Key) -> list[str] | None:
+        host, port = key
+        try:
+            resolver = self._getaddrinfo or socket.getaddrinfo
+            found = resolver(host, port, type=socket.SOCK_STREAM)
+            return [str(sockaddr[0]).split("%", 1)[0] for *_, sockaddr in found]
+        except Exception:  # unresolvable: the caller treats it as not resolved
+            return None
 
 
 class _Batch:
     """What one :meth:`ResolverPool.resolve` call waits for."""
 
-    __slots__ = ("done", "results")
+    __slots__ = ("deadline", "done", "results", "todo", "workers")
 
-    def __init__(self) -> None:
+    def __init__(self, keys: list[Key], deadline: float) -> None:
         self.done = threading.Condition()
+        self.todo = deque(keys)  # names no thread has taken yet
+        self.workers = 0  # threads still taking names of this batch
+        self.deadline = deadline
         self.results: dict[Key, list[str] | None] = {}

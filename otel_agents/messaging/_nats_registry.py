@@ -48,6 +48,10 @@ MAX_ENTRY = 64 * 1024
 #: Warnings about bad bucket entries logged per ``BAD_PERIOD`` seconds at most.
 BAD_BURST = 5
 BAD_PERIOD = 60.0
+#: Seconds between two put-backs of one own agent's entry, at least: two processes that
+#: both run an agent (a rolling restart, replicas) each take the other's entry for a
+#: forgery, and unbounded put-backs would answer each other for ever.
+PUT_BACK_INTERVAL = 1.0
 
 
 def entry_of(info: AgentInfo) -> bytes:
@@ -209,6 +213,9 @@ class Mirror(KvRegistry):
         #: The last values this process put per agent: their echoes are not forgeries.
         self._ours: dict[str, deque[bytes]] = {}
         self._putting: set[asyncio.Future[Any]] = set()
+        #: When each own agent's entry was last put back, and those with one scheduled.
+        self._put_back_at: dict[str, float] = {}
+        self._put_back_later: dict[str, asyncio.TimerHandle] = {}
 
     def put(self, info: AgentInfo) -> Coroutine[Any, Any, Any]:
         """The put of ``info``'s entry, remembered so that the watch knows its echo."""
@@ -248,9 +255,36 @@ class Mirror(KvRegistry):
                 "bucket: ignored here, and this process's entry is put back (logged once)",
                 agent_id,
             )
+        self._put_back(agent_id)
+
+    def _put_back(self, agent_id: str) -> None:
+        """Put ``agent_id``'s own entry back now, or once ``PUT_BACK_INTERVAL`` has passed
+        since the last put-back (one scheduled at most): another process running the same
+        agent puts its own back too, and the two must not answer each other without end."""
+        waited = time.monotonic() - self._put_back_at.get(agent_id, -math.inf)
+        if waited < PUT_BACK_INTERVAL:
+            if agent_id not in self._put_back_later:
+                self._put_back_later[agent_id] = asyncio.get_running_loop().call_later(
+                    PUT_BACK_INTERVAL - waited, self._put_back_scheduled, agent_id
+                )
+            return
+        info = self.registry.lookup(agent_id)
+        if info is None or agent_id not in self.transport.local:
+            return  # unregistered meanwhile
+        self._put_back_at[agent_id] = time.monotonic()
         putting = asyncio.ensure_future(self.put(info))
         self._putting.add(putting)
         putting.add_done_callback(self._put_done)
+
+    def _put_back_scheduled(self, agent_id: str) -> None:
+        self._put_back_later.pop(agent_id, None)
+        self._put_back(agent_id)
+
+    async def close(self) -> None:
+        for handle in self._put_back_later.values():
+            handle.cancel()
+        self._put_back_later.clear()
+        await super().close()
 
     def _put_done(self, putting: asyncio.Future[Any]) -> None:
         self._putting.discard(putting)
@@ -260,6 +294,7 @@ class Mirror(KvRegistry):
     def forget(self, agent_id: str) -> None:
         """``agent_id`` is no longer run here."""
         self._ours.pop(agent_id, None)
+        self._put_back_at.pop(agent_id, None)
 
     def _gone(self, key: str) -> None:
         agent_id = self._local(key)

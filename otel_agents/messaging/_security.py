@@ -284,7 +284,7 @@ def _signing_keys(
     shown = "SecurityConfig(signing_key=<hidden>) is not valid"
     if value is None:
         return None
-    if isinstance(value, str | bytes):
+    if isinstance(value, str | bytes | bytearray):  # one key (a bytearray is no key list)
         return _signing_key("signing_key", value)
     if not isinstance(value, Sequence):
         raise InvalidTypeError(

@@ -215,3 +215,40 @@ def test_a_name_unknown_this_refresh_keeps_its_place_when_it_was_already_an_inst
     logged = [r.getMessage() for r in caplog.records if "not resolved in time" in r.getMessage()]
     assert len(logged) == 1  # the left-out name, once, not once per refresh
     assert "'new.example'" in logged[0]
+
+
+def test_more_names_than_resolver_threads_are_all_resolved_in_one_refresh(
+    make_gateway: Any,
+) -> None:
+    """12 agents on 12 hosts, 8 threads: each thread resolves names until none is left. One
+    thread per name, reserved up front, left names 9-12 "unknown" while the first 8 were
+    being looked up, at every refresh and in the same order: since unknown names fail
+    closed, those agents never got in."""
+    answered = threading.Event()
+    calls: list[str] = []
+
+    def resolver(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        calls.append(host)
+        answered.wait(GUARD)  # a lookup takes a while: all 8 threads are busy at once
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", port))]
+
+    def answer_once_all_threads_are_busy() -> None:
+        _wait_for(lambda: len(calls) >= 8, "8 lookups never started")
+        time.sleep(0.2)  # the refresh has tried the other names meanwhile
+        answered.set()
+
+    endpoints = [f"http://agent{i:02}.example:8000" for i in range(12)]
+    pool = ResolverPool(resolver, timeout=GUARD)
+    discovery = HubDiscovery(
+        make_gateway(), "http://hub.invalid", "agents", transport=_hub(*endpoints), resolver=pool
+    )
+    helper = threading.Thread(target=answer_once_all_threads_are_busy, daemon=True)
+    helper.start()
+    try:
+        assert discovery.refresh() == tuple(endpoints)
+    finally:
+        answered.set()
+        discovery.stop()
+        helper.join(GUARD)
+    assert sorted(calls) == [f"agent{i:02}.example" for i in range(12)]
+    _wait_for(lambda: pool.busy == 0, "the resolver threads never ended")

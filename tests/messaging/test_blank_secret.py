@@ -83,6 +83,19 @@ def test_a_signing_key_of_another_type_is_refused_by_type() -> None:
         SecurityConfig(signing_key=["k", None])  # type: ignore[list-item]
 
 
+def test_a_bytearray_signing_key_is_one_key_as_bytes_are() -> None:
+    """A ``bytearray`` is a key (it is one inside a list): on its own it was taken for a
+    list of numbers and refused as ``signing_key[0]`` of type int (before the check, each
+    number became that many zero bytes: a key anyone could guess)."""
+    clock = lambda: 1_700_000_000.0  # noqa: E731 - both configs sign at the same time
+    as_bytes = SecurityConfig(signing_key=b"k3y-material", clock=clock)
+    as_array = SecurityConfig(signing_key=bytearray(b"k3y-material"), clock=clock)
+    assert as_array.sign("m1", b"{}") == as_bytes.sign("m1", b"{}")
+    with pytest.raises(InvalidValueError) as caught:
+        SecurityConfig(signing_key=bytearray(b"  "))
+    assert str(caught.value).startswith("SecurityConfig(signing_key=<hidden>) is not valid")
+
+
 def test_the_repr_says_signing_is_on_only_when_messages_are_signed() -> None:
     off = SecurityConfig()
     assert "signing=off" in repr(off)

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from otel_agents.messaging import AgentCommunicationProtocol, AgentStatus
-from tests._nats import NatsServer, get_kv, put_kv
+from tests._nats import NatsServer, get_kv, kv_revision, put_kv
 from tests.messaging.test_nats_transport import eventually
 
 pytestmark = pytest.mark.integration
@@ -115,3 +116,24 @@ def test_registering_an_own_agent_again_puts_its_new_entry_for_every_process(
     )
     assert (_bucket_entry(nats) or {}).get("capabilities") == ["x", "y4"]
     assert FORGED_WARNING not in caplog.text
+
+
+def test_two_processes_running_one_agent_do_not_put_its_entry_back_without_end(
+    make_nats_comm: Make, nats: NatsServer
+) -> None:
+    """A rolling restart runs one agent in two processes for a while: each takes the other's
+    entry for a forgery and puts its own back, at most once a second (it was a put war of
+    thousands of puts a second, for as long as both ran)."""
+    first = make_nats_comm()
+    second = make_nats_comm()
+    first.register_agent("alpha", "Alpha", ["x"], "http://localhost:8001")
+    eventually(lambda: second.registry.lookup("alpha"), "alpha, in the second process")
+    second.register_agent("alpha", "Alpha", ["x"], "http://localhost:8001")
+    time.sleep(0.5)  # both have seen each other's entries
+    before = kv_revision(nats.url, BUCKET, "alpha")
+    time.sleep(1.0)
+    puts = kv_revision(nats.url, BUCKET, "alpha") - before
+    # Each process puts back once a second at most: 2-4 in a second, never thousands.
+    assert puts <= 10, f"{puts} puts of alpha's entry in one second"
+    assert first.get_agent("alpha").status is AgentStatus.ONLINE
+    assert second.get_agent("alpha").status is AgentStatus.ONLINE
