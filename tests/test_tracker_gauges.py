@@ -12,6 +12,7 @@ import threading
 import weakref
 
 import pytest
+from _clocks import TwoClocks
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
@@ -222,18 +223,8 @@ def test_a_dropped_tracker_stops_reporting(clock: Clock, reader: InMemoryMetricR
         provider.shutdown()
 
 
-class SteppedClock:
-    """Wall time that NTP steps while monotonic time moves on regularly."""
-
-    def __init__(self) -> None:
-        self.wall = 1_800_000_000.0
-        self.mono = 1_000.0
-
-    def time(self) -> float:
-        return self.wall
-
-    def monotonic(self) -> float:
-        return self.mono
+#: Wall time that NTP steps while monotonic time moves on regularly.
+SteppedClock = TwoClocks
 
 
 @pytest.fixture

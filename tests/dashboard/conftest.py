@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from _clocks import TwoClocks
 from opentelemetry.sdk._logs import LoggerProvider, ReadableLogRecord
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 
@@ -26,22 +27,8 @@ class FakeClock:
         self.now += seconds
 
 
-class SteppedClock:
-    """A wall clock that NTP can step, and a monotonic clock that only moves forward."""
-
-    def __init__(self) -> None:
-        self.wall = 1_800_000_000.0
-        self.mono = 1_000.0
-
-    def time(self) -> float:
-        return self.wall
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def advance(self, seconds: float) -> None:
-        self.wall += seconds
-        self.mono += seconds
+#: A wall clock that NTP can step, and a monotonic clock that only moves forward.
+SteppedClock = TwoClocks
 
 
 class LogCapture:

@@ -10,7 +10,6 @@ rest is dropped without a word (``_carrier_guard``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import MutableMapping
 from typing import Any
@@ -18,10 +17,9 @@ from typing import Any
 import pytest
 from opentelemetry import baggage
 
-from otel_agents import semconv
-from otel_agents.gateway._server_span import LeanServerTelemetry
 from otel_agents.testing import TelemetryCapture
 
+from ._asgi_request import http_scope, lean_telemetry, serve
 from .conftest import ThreadServer, UpstreamState
 
 _BAD = ",".join(f"bad member {i}" for i in range(179))
@@ -38,34 +36,8 @@ def _baggage_seen(headers: list[tuple[bytes, bytes]]) -> dict[str, object]:
 
     capture = TelemetryCapture()
     try:
-        middleware = LeanServerTelemetry(
-            app,
-            tracer=capture.tracer_provider.get_tracer("test"),
-            duration=capture.meter_provider.get_meter("test").create_histogram(
-                semconv.HTTP_SERVER_REQUEST_DURATION.name, unit="s"
-            ),
-            span_details=lambda scope: ("GET /", {}),
-        )
-        scope = {
-            "type": "http",
-            "http_version": "1.1",
-            "server": ("127.0.0.1", 8000),
-            "client": ("127.0.0.1", 5555),
-            "scheme": "http",
-            "method": "GET",
-            "path": "/",
-            "raw_path": b"/",
-            "query_string": b"",
-            "headers": headers,
-        }
-
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: MutableMapping[str, Any]) -> None:
-            pass
-
-        asyncio.run(middleware(scope, receive, send))
+        middleware = lean_telemetry(app, capture)
+        serve(middleware, http_scope(headers=headers))
     finally:
         capture.shutdown()
     return seen

@@ -10,7 +10,6 @@ a trace of its own, and with telemetry off it forwards neither value (nor the
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
@@ -18,11 +17,10 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from otel_agents import semconv
 from otel_agents.gateway import APIGateway
-from otel_agents.gateway._server_span import LeanServerTelemetry
 from otel_agents.testing import TelemetryCapture
 
+from ._asgi_request import http_scope, lean_telemetry, serve
 from .conftest import ThreadServer, UpstreamState
 
 _FIRST = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -95,29 +93,6 @@ async def _answer(scope: MutableMapping[str, Any], receive: Any, send: Any) -> N
     await send({"type": "http.response.body", "body": b"ok"})
 
 
-def _serve(app: LeanServerTelemetry, headers: list[tuple[bytes, bytes]]) -> None:
-    scope = {
-        "type": "http",
-        "http_version": "1.1",
-        "server": ("127.0.0.1", 8000),
-        "client": ("127.0.0.1", 5555),
-        "scheme": "http",
-        "method": "GET",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": b"",
-        "headers": headers,
-    }
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        pass
-
-    asyncio.run(app(scope, receive, send))
-
-
 @pytest.mark.parametrize(
     ("headers", "parent_trace"),
     [
@@ -131,15 +106,8 @@ def test_the_server_span_continues_only_a_single_traceparent(
 ) -> None:
     capture = TelemetryCapture()
     try:
-        app = LeanServerTelemetry(
-            _answer,
-            tracer=capture.tracer_provider.get_tracer("test"),
-            duration=capture.meter_provider.get_meter("test").create_histogram(
-                semconv.HTTP_SERVER_REQUEST_DURATION.name, unit="s"
-            ),
-            span_details=lambda scope: ("GET /", {}),
-        )
-        _serve(app, headers)
+        app = lean_telemetry(_answer, capture)
+        serve(app, http_scope(headers=headers))
         (span,) = capture.spans()
     finally:
         capture.shutdown()

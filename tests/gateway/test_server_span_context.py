@@ -8,7 +8,6 @@ with ASGI messages (no sockets) and check each path's spans and durations.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
@@ -23,6 +22,8 @@ from opentelemetry.trace import SpanKind, StatusCode
 from otel_agents import semconv
 from otel_agents.gateway._server_span import LeanServerTelemetry
 from otel_agents.testing import TelemetryCapture
+
+from ._asgi_request import http_scope, lean_telemetry, serve
 
 _PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
@@ -39,31 +40,7 @@ def _details(scope: MutableMapping[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def _scope(path: str = "/200", headers: list[tuple[bytes, bytes]] | None = None) -> Any:
-    return {
-        "type": "http",
-        "http_version": "1.1",
-        "server": ("127.0.0.1", 8000),
-        "client": ("127.0.0.1", 5555),
-        "scheme": "http",
-        "method": "GET",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": headers or [(b"user-agent", b"pytest")],
-    }
-
-
-def _serve(app: LeanServerTelemetry, scope: Any) -> list[MutableMapping[str, Any]]:
-    sent: list[MutableMapping[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        sent.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    return sent
+    return http_scope(path, headers or [(b"user-agent", b"pytest")])
 
 
 @pytest.fixture
@@ -75,13 +52,7 @@ def capture() -> Iterator[TelemetryCapture]:
 
 @pytest.fixture
 def lean(capture: TelemetryCapture) -> LeanServerTelemetry:
-    meter = capture.meter_provider.get_meter("test")
-    return LeanServerTelemetry(
-        _answer,
-        tracer=capture.tracer_provider.get_tracer("test"),
-        duration=meter.create_histogram(semconv.HTTP_SERVER_REQUEST_DURATION.name, unit="s"),
-        span_details=_details,
-    )
+    return lean_telemetry(_answer, capture, span_details=_details)
 
 
 def _durations(capture: TelemetryCapture) -> list[tuple[dict[str, Any], int]]:
@@ -96,7 +67,7 @@ def test_an_empty_context_gives_a_server_span_whose_parent_comes_from_the_header
     lean: LeanServerTelemetry, capture: TelemetryCapture
 ) -> None:
     assert not context.get_current()  # asyncio.run starts each request from this one
-    _serve(lean, _scope(headers=[(b"traceparent", _PARENT.encode())]))
+    serve(lean, _scope(headers=[(b"traceparent", _PARENT.encode())]))
     (span,) = capture.spans()
     assert span.kind is SpanKind.SERVER
     assert span.parent is not None
@@ -109,7 +80,7 @@ def test_a_current_span_makes_the_request_span_an_internal_child(
 ) -> None:
     outer = capture.tracer_provider.get_tracer("test").start_span("outer")
     with trace.use_span(outer, end_on_exit=True):
-        _serve(lean, _scope(headers=[(b"traceparent", _PARENT.encode())]))
+        serve(lean, _scope(headers=[(b"traceparent", _PARENT.encode())]))
     inner = capture.span("GET /{status}")
     assert inner.kind is SpanKind.INTERNAL
     assert inner.parent is not None
@@ -121,7 +92,7 @@ def test_suppressed_instrumentation_records_nothing_and_still_serves(
     suppress: Any, lean: LeanServerTelemetry, capture: TelemetryCapture
 ) -> None:
     with suppress():
-        sent = _serve(lean, _scope())
+        sent = serve(lean, _scope())
     assert sent[0]["status"] == 200
     assert capture.spans() == []
     assert semconv.HTTP_SERVER_REQUEST_DURATION.name not in capture.metrics()
@@ -132,7 +103,7 @@ def test_other_context_values_leave_the_span_a_server_span(
 ) -> None:
     token = context.attach(context.set_value("unrelated", True))
     try:
-        _serve(lean, _scope())
+        serve(lean, _scope())
     finally:
         context.detach(token)
     (span,) = capture.spans()
@@ -144,7 +115,7 @@ def test_each_status_gets_its_own_duration_attributes_and_span_status(
     lean: LeanServerTelemetry, capture: TelemetryCapture
 ) -> None:
     for path in ("/200", "/500", "/200", "/404", "/500"):
-        _serve(lean, _scope(path))
+        serve(lean, _scope(path))
     base = {
         semconv.HTTP_REQUEST_METHOD: "GET",
         semconv.HTTP_ROUTE: "/{status}",
@@ -190,7 +161,7 @@ def test_server_address_is_the_host_header_else_the_socket(
 ) -> None:
     """``server.address``/``server.port`` apart, from Host (stable HTTP server span)."""
     headers = [(b"user-agent", b"pytest")] + ([] if host is None else [(b"host", host)])
-    _serve(lean, _scope(headers=headers))
+    serve(lean, _scope(headers=headers))
     (span,) = capture.spans()
     assert span.attributes is not None
     assert (span.attributes["server.address"], span.attributes["server.port"]) == (address, port)

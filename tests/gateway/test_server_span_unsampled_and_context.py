@@ -25,6 +25,8 @@ from otel_agents.gateway import APIGateway
 from otel_agents.gateway._server_span import LeanServerTelemetry
 from otel_agents.testing import TelemetryCapture
 
+from ._asgi_request import http_scope, lean_telemetry, request
+
 
 async def _answer(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
     """Answers with the status named by the path (``/503``)."""
@@ -32,29 +34,8 @@ async def _answer(scope: MutableMapping[str, Any], receive: Any, send: Any) -> N
     await send({"type": "http.response.body", "body": b"x"})
 
 
-def _scope(path: str) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "http_version": "1.1",
-        "server": ("127.0.0.1", 8000),
-        "client": ("127.0.0.1", 5555),
-        "scheme": "http",
-        "method": "GET",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [],
-    }
-
-
 async def _request(app: LeanServerTelemetry, path: str) -> None:
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        pass
-
-    await app(_scope(path), receive, send)
+    await request(app, http_scope(path))
 
 
 @pytest.fixture
@@ -65,13 +46,8 @@ def capture() -> Iterator[TelemetryCapture]:
 
 
 def _lean(capture: TelemetryCapture, sampler: Sampler) -> LeanServerTelemetry:
-    meter = capture.meter_provider.get_meter("test")
-    return LeanServerTelemetry(
-        _answer,
-        tracer=TracerProvider(sampler=sampler).get_tracer("test"),
-        duration=meter.create_histogram(semconv.HTTP_SERVER_REQUEST_DURATION.name, unit="s"),
-        span_details=lambda scope: ("GET", {}),
-    )
+    tracer = TracerProvider(sampler=sampler).get_tracer("test")
+    return lean_telemetry(_answer, capture, tracer=tracer, span_details=lambda scope: ("GET", {}))
 
 
 def _error_types(capture: TelemetryCapture) -> list[object]:

@@ -5,29 +5,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _clocks import TwoClocks
 
 from otel_agents.messaging import AgentCommunicationProtocol, SecurityConfig
 from otel_agents.testing import TelemetryCapture
 from tests._nats import NatsServer, nats_server
 from tests.messaging.helpers import KEY, SECRET, Net
 
-
-class FakeClock:
-    """Both clocks of messaging, moved by hand."""
-
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.wall = start
-        self.mono = 1000.0
-
-    def time(self) -> float:
-        return self.wall
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def advance(self, seconds: float) -> None:
-        self.wall += seconds
-        self.mono += seconds
+#: Both clocks of messaging, moved by hand.
+FakeClock = TwoClocks
 
 
 @pytest.fixture
