@@ -3,7 +3,8 @@
 The seed's "custom metrics: user-defined profiling metrics with tags and context". A value
 goes into a bounded in-process history with its tags and (redacted) context, which
 ``get_profiling_summary()`` and ``export_profiles()`` read. Tags are bounded already
-(scalar values only, at most :data:`MAX_TAGS`, secret-looking keys dropped) so that they
+(scalar values only, at most :data:`MAX_TAGS`, secret-looking keys dropped, URL
+credentials in values masked) so that they
 can become metric attributes once the metric has a dashboard panel: every metric of the
 contract must be on a Grafana board (``tests/stack/test_generated.py``), and adding one
 is the dashboards' owner's change.
@@ -15,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from otel_agents._errors import invalid_type, invalid_value
-from otel_agents._export import is_secret_key, redact
+from otel_agents._export import is_secret_key, redact, redact_string
 from otel_agents._history import BoundedHistory, TimeRange, summarize
 from otel_agents._numbers import is_real
 
@@ -88,4 +89,7 @@ def _tags(tags: Mapping[str, Any] | None) -> dict[str, Any]:
     for key, tag in kept.items():
         if not isinstance(tag, _TAG_TYPES):
             raise invalid_type(f"tags[{key!r}]", tag, "a str, int, float or bool")
+        if isinstance(tag, str):
+            # A value is as secret as a key: a DSN under ``db`` loses its credentials.
+            kept[key] = redact_string(tag)
     return kept

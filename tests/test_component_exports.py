@@ -62,6 +62,21 @@ def test_profiler_custom_metrics_carry_tags_and_keep_context(tmp_path: Path) -> 
         profiler.stop()
 
 
+def test_profiler_custom_metric_tag_values_lose_url_credentials(tmp_path: Path) -> None:
+    """A tag's value is as secret as its key: a DSN under ``db`` keeps no password in the
+    history, the summary or the export."""
+    profiler = PerformanceProfiler({"snapshot_interval": 0})
+    try:
+        profiler.record_metric("rows", 3, tags={"db": "postgres://app:S3CRET@db/prod"})
+        data = json.loads(profiler.export_profiles(tmp_path / "p.json").read_text())
+        (record,) = data["custom_metrics"]
+        assert "S3CRET" not in json.dumps(data)
+        assert record["tags"]["db"].startswith("postgres://")
+        assert record["tags"]["db"].endswith("@db/prod")
+    finally:
+        profiler.stop()
+
+
 def test_profiler_custom_metrics_refuse_unbounded_tags_and_bad_values() -> None:
     from otel_agents._errors import InvalidTypeError, InvalidValueError
 
