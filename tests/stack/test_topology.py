@@ -8,15 +8,16 @@ paths). Then the user's view is checked through the real parts: the README's ste
 one trace in Jaeger's query API, every panel query of every dashboard against Prometheus
 (fed through the Collector by the services themselves), alert rules firing, alert log records
 in the Collector's logs pipeline, the Collector's own metrics, an alert notified to the webhook
-receiver and resolved, and what a stopped Jaeger costs and fires (while the hub counts the
-killed monitor's missed heartbeats). What a stopped Collector costs and fires, what the
+receiver and resolved, and what a stopped Jaeger costs and fires (while the Collector forgets
+the killed monitor's series). What a stopped Collector costs and fires, what the
 services' SDKs report they lost once it is back, and how the services stop without it, is
 ``test_topology_faults.py``, on a stack of its own (the same runs,
 :func:`_stack_run.running_stack`): the two modules then run in parallel under ``pytest -n``,
 each within a minute.
 
 Deliberate changes to what compose runs (``_stack_run.TIMINGS`` for the mounted configs,
-``_stack_run.ENVIRONMENT`` for the services' variables), in this module and in
+``_stack_run.ENVIRONMENT`` for the services' variables, ``_stack_run.HEARTBEAT_INTERVAL`` for
+their commands), in this module and in
 ``test_topology_faults.py``, so that alerts fire and notify within the test and the test
 waits only as long as the real parts need:
 
@@ -31,9 +32,15 @@ waits only as long as the real parts need:
   exporters' own timeouts stay the SDK's;
 * the Collector retries an unreachable Jaeger every second and gives up after
   ``RETRY_ELAPSED`` (3 s) instead of 5 min, flushes span metrics every ``SCRAPE_INTERVAL``
-  (instead of 15 s), and forgets a silent service's series after ``METRIC_EXPIRATION``
-  (10 s, five exports; instead of 5 min: the span-metrics test has the gateway serve
-  requests right before it reads the gateway's span series);
+  (instead of 15 s), forgets a silent service's series after ``METRIC_EXPIRATION`` (10 s,
+  five exports; instead of 5 min), and its span-metrics connector drops a span series no
+  span updated for ``SPAN_METRICS_EXPIRATION`` (4 s, two flushes; instead of 5 min): a
+  stopped service's ``target_info`` lives as long as any of its series, its span series
+  included, so OtelAgentsServiceStoppedExporting waits for both after its last span (the
+  span-metrics test has the gateway serve requests right before it reads its span series);
+* the hub and its three agents beat every ``HEARTBEAT_INTERVAL`` (2 s) instead of 10 s
+  (``--heartbeat-interval`` in their commands): a killed agent is offline after the hub's
+  three missed beats in 6-8 s instead of 30-40 s;
 * one size: the Collector's queue for Jaeger holds two batches and has one consumer (instead
   of 1000 and 10), so that a stopped Jaeger fills it within the test.
 
@@ -47,8 +54,8 @@ proves that something does *not* happen (a second notification), it watches for 
 five group intervals, counted from when the test saw the notification (when it went out is
 not known; seeing it is the latest it can have been). The agent-monitor is killed as soon as
 the tests that need it alive are done (every service is in Jaeger): its absence (failed
-forwards, 5xx, then after the hub's three missed 10 s heartbeats an offline agent, and after
-the Collector's expiration a service that stopped exporting) takes the longest to show.
+forwards, 5xx, then after the hub's three missed heartbeats an offline agent, and after the
+Collector's expirations a service that stopped exporting) takes the longest to show.
 Processes stop as ``docker compose stop`` stops them: dependants first, those of one wave in
 parallel (``Topology.stop``).
 """
@@ -312,8 +319,8 @@ def test_span_metrics_of_the_real_collector_have_the_names_and_labels_the_boards
     buckets = prometheus_names(semconv.SPAN_METRICS_DURATION).series[0]
     service = prometheus_label_name(semconv.SERVICE_NAME)
     selector = f'{{{service}="{GATEWAY_SERVICE}"}}'
-    # Requests the gateway serves now: the test's Collector forgets span series after
-    # METRIC_EXPIRATION without spans (the shipped config: 5 min).
+    # Requests the gateway serves now: the test's Collector forgets span series
+    # SPAN_METRICS_EXPIRATION + METRIC_EXPIRATION after their last span (shipped: 10 min).
     with _http.Client(base_url=stack.gateway) as client:
         assert [client.get("/v1/hub/healthz").status_code for _ in range(5)] == [200] * 5
     found = eventually(
