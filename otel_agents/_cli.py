@@ -72,9 +72,10 @@ def bind(host: str, port: int) -> socket.socket:
     registers. Bound as uvicorn would: IPv6 when the host has a ``:``, ``SO_REUSEADDR``.
 
     With ``IPPROTO_TCP`` named, not left 0: accepted connections inherit the protocol number,
-    and asyncio and uvloop set ``TCP_NODELAY`` only on a connection that says it is TCP.
-    Without it, uvicorn's two writes of a response (head, then body) wait for the client's
-    delayed ACK: about 40 ms on every keep-alive request after a connection's first.
+    and asyncio (``serve`` runs uvicorn in ``asyncio.run``) sets ``TCP_NODELAY`` only on a
+    connection that says it is TCP. Without it, uvicorn's two writes of a response (head,
+    then body) wait for the client's delayed ACK: about 40 ms on every keep-alive request
+    after a connection's first.
     """
     check_host(host)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
