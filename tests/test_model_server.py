@@ -195,7 +195,7 @@ def test_a_keep_alive_connection_sends_each_reply_without_waiting_for_acks(
 ) -> None:
     """The server's side of a kept-alive connection has TCP_NODELAY: a reply's body does not
     wait for the client's delayed ACK of its head."""
-    with httpx.Client(timeout=10) as client:
+    with _http.Client(timeout=10) as client:
         for _ in range(2):
             assert client.post(server.url, json=HELLO).status_code == 200
         assert server._server is not None
