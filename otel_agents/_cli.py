@@ -70,9 +70,16 @@ def bind(host: str, port: int) -> socket.socket:
     machine's, or a port in use, is a ConfigurationError naming the option (exit 2)
     before an agent registers anywhere; and ``--port 0`` gives the port the agent then
     registers. Bound as uvicorn would: IPv6 when the host has a ``:``, ``SO_REUSEADDR``.
+
+    With ``IPPROTO_TCP`` named, not left 0: accepted connections inherit the protocol number,
+    and asyncio (``serve`` runs uvicorn in ``asyncio.run``) sets ``TCP_NODELAY`` only on a
+    connection that says it is TCP. Without it, uvicorn's two writes of a response (head,
+    then body) wait for the client's delayed ACK: about 40 ms on every keep-alive request
+    after a connection's first.
     """
     check_host(host)
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))

@@ -190,6 +190,20 @@ def test_the_server_listens_on_loopback_only(server: ModelServer) -> None:
 
 
 @pytest.mark.integration
+def test_a_keep_alive_connection_sends_each_reply_without_waiting_for_acks(
+    server: ModelServer,
+) -> None:
+    """The server's side of a kept-alive connection has TCP_NODELAY: a reply's body does not
+    wait for the client's delayed ACK of its head."""
+    with _http.Client(timeout=10) as client:
+        for _ in range(2):
+            assert client.post(server.url, json=HELLO).status_code == 200
+        assert server._server is not None
+        (connection,) = server._server._open  # the one connection both calls used
+        assert connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+
+@pytest.mark.integration
 def test_an_oversized_body_is_refused_before_it_is_read(server: ModelServer) -> None:
     response = _http.post(server.url, content=b"x" * (MAX_BODY_BYTES + 1), timeout=10)
 

@@ -78,17 +78,29 @@ def stack_binaries() -> dict[str, Path]:
 #: GROUP_INTERVAL before a group's first notification and between its updates, the services
 #: export metrics every EXPORT_INTERVAL (compose: 5 s) and batch spans and log records for at
 #: most BATCH_DELAY (the SDK's default: 5 s), the Collector forgets a series not received for
-#: METRIC_EXPIRATION (compose: 5 min; several exports of a live service) and gives up a batch
-#: Jaeger refuses after RETRY_ELAPSED. Scrapes every 2 s rather than 1: the scrape timeout
-#: equals the interval, and on two cores shared by five test workers a scrape can take over a
-#: second; a failed scrape makes every series of the target stale, which fires the absence
-#: rules (StoppedExporting, CollectorDown) at once without their hold times.
+#: METRIC_EXPIRATION (compose: 5 min; several exports of a live service), its span-metrics
+#: connector drops a span series no span updated for SPAN_METRICS_EXPIRATION (compose: 5 min;
+#: two flushes), and it gives up a batch Jaeger refuses after RETRY_ELAPSED. Scrapes every
+#: 2 s rather than 1: the scrape timeout equals the interval, and on two cores shared by five
+#: test workers a scrape can take over a second; a failed scrape makes every series of the
+#: target stale, which fires the absence rules (StoppedExporting, CollectorDown) at once
+#: without their hold times.
 SCRAPE_INTERVAL = 2
 GROUP_INTERVAL = 1
 EXPORT_INTERVAL = 2
 BATCH_DELAY = 1
 METRIC_EXPIRATION = 10
+#: A stopped service's target_info lives as long as any of its series: its span series are
+#: flushed until they expire in the connector, then kept by the exporter for
+#: METRIC_EXPIRATION, so it goes METRIC_EXPIRATION + SPAN_METRICS_EXPIRATION after its last
+#: span (OtelAgentsServiceStoppedExporting waits for that).
+SPAN_METRICS_EXPIRATION = 2 * SCRAPE_INTERVAL
 RETRY_ELAPSED = 3
+#: The hub and the agents registered with it beat, and the hub checks their beats, every
+#: HEARTBEAT_INTERVAL (compose: 10 s, ``--heartbeat-interval`` in each of their commands): a
+#: killed agent is offline after three missed beats, 6-8 s after its last one instead of
+#: 30-40 s. A live agent's beat would have to come over 4 s late to count as missed.
+HEARTBEAT_INTERVAL = 2
 
 #: (container path suffix, pattern, replacement): the timings the test shortens.
 TIMINGS = (
@@ -116,7 +128,7 @@ TIMINGS = (
     (
         "/otelcol-contrib/config.yaml",
         r"metrics_expiration: 5m",
-        f"metrics_expiration: {METRIC_EXPIRATION}s",
+        f"metrics_expiration: {SPAN_METRICS_EXPIRATION}s",
     ),
     # Span metrics once per scrape, as the shipped config does at its 15 s.
     (
@@ -144,6 +156,16 @@ def shorten_environment(_service: str, env: dict[str, str]) -> dict[str, str]:
     return {**env, **ENVIRONMENT} if "OTEL_METRIC_EXPORT_INTERVAL" in env else env
 
 
+def shorten_command(_service: str, argv: list[str]) -> list[str]:
+    """:data:`HEARTBEAT_INTERVAL` for the services whose command sets ``--heartbeat-interval``
+    (the hub and its agents, all of them so that they agree; the NATS agents set none)."""
+    flag = "--heartbeat-interval"
+    if flag not in argv:
+        return argv
+    value = argv.index(flag) + 1
+    return [*argv[:value], str(HEARTBEAT_INTERVAL), *argv[value + 1 :]]
+
+
 def shorten_timings(container_path: str, text: str) -> str:
     """Shorten the waits of the mounted configs (:data:`TIMINGS`); each must apply."""
     for suffix, pattern, replacement in TIMINGS:
@@ -156,13 +178,16 @@ def shorten_timings(container_path: str, text: str) -> str:
 @contextlib.contextmanager
 def running_stack(folder: Path, *, teardown: signal.Signals = signal.SIGTERM) -> Iterator[Stack]:
     """Every service of the compose file running in ``folder`` with the shortened timings
-    (:data:`TIMINGS`, :data:`ENVIRONMENT`), stopped at the end with ``teardown``."""
+    (:data:`TIMINGS`, :data:`ENVIRONMENT`, :data:`HEARTBEAT_INTERVAL`), stopped at the end
+    with ``teardown``."""
     secret, signing_key = secrets.token_hex(16), secrets.token_hex(16)
     environ = {
         "OTEL_AGENTS_MESSAGING_SECRET": secret,
         "OTEL_AGENTS_MESSAGING_SIGNING_KEY": signing_key,
     }
-    topology = Topology(folder, stack_binaries(), environ, shorten_timings, shorten_environment)
+    topology = Topology(
+        folder, stack_binaries(), environ, shorten_timings, shorten_environment, shorten_command
+    )
     started = time.monotonic()
     try:
         topology.start()

@@ -117,6 +117,8 @@ class Topology:
             after mapping (the test drops alert hold times with it).
         environment: a hook ``(service, variables) -> variables`` applied to each service's
             environment after mapping (the test shortens export intervals with it).
+        command: a hook ``(service, argv) -> argv`` applied to each service's arguments after
+            mapping (the test shortens heartbeat intervals with it).
     """
 
     def __init__(
@@ -126,6 +128,7 @@ class Topology:
         environ: Mapping[str, str],
         transform: Callable[[str, str], str] | None = None,
         environment: Callable[[str, dict[str, str]], dict[str, str]] | None = None,
+        command: Callable[[str, list[str]], list[str]] | None = None,
     ) -> None:
         self.compose = load_compose()
         self.services: dict[str, dict[str, Any]] = self.compose["services"]
@@ -134,6 +137,7 @@ class Topology:
         self.environ = environ
         self.transform = transform or (lambda _path, text: text)
         self.environment = environment or (lambda _name, env: env)
+        self.command = command or (lambda _name, argv: argv)
         self.ports = Ports(frozenset(self.services))
         self.processes: dict[str, Process] = {}
         #: Services that did not exit within STOP_TIMEOUT of their signal and were killed.
@@ -189,6 +193,7 @@ class Topology:
         argv = [*program, *command, *runtime.implicit_args]
         flagged = map_flags(argv, runtime)
         argv = split_port_tokens([self._map_text(a, name, paths) for a in flagged], runtime)
+        argv = self.command(name, argv)
         env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
         env["PYTHONUNBUFFERED"] = "1"
         # A container's own /tmp: the host-metrics election (a lock file in the temp dir) is
@@ -289,7 +294,7 @@ class Topology:
             with contextlib.suppress(httpx.HTTPError):
                 if _http.get(process.ready_url, timeout=2.0).status_code == 200:
                     return
-            time.sleep(0.2)
+            time.sleep(0.05)  # a refused connection answers at once: poll often
         raise RuntimeError(f"{process.name} not ready at {process.ready_url}:\n{process.tail()}")
 
     def stop(self, *names: str, sig: signal.Signals = signal.SIGTERM) -> dict[str, float]:

@@ -8,15 +8,16 @@ paths). Then the user's view is checked through the real parts: the README's ste
 one trace in Jaeger's query API, every panel query of every dashboard against Prometheus
 (fed through the Collector by the services themselves), alert rules firing, alert log records
 in the Collector's logs pipeline, the Collector's own metrics, an alert notified to the webhook
-receiver and resolved, and what a stopped Jaeger costs and fires (while the hub counts the
-killed monitor's missed heartbeats). What a stopped Collector costs and fires, what the
+receiver and resolved, and what a stopped Jaeger costs and fires (while the Collector forgets
+the killed monitor's series). What a stopped Collector costs and fires, what the
 services' SDKs report they lost once it is back, and how the services stop without it, is
 ``test_topology_faults.py``, on a stack of its own (the same runs,
 :func:`_stack_run.running_stack`): the two modules then run in parallel under ``pytest -n``,
 each within a minute.
 
 Deliberate changes to what compose runs (``_stack_run.TIMINGS`` for the mounted configs,
-``_stack_run.ENVIRONMENT`` for the services' variables), in this module and in
+``_stack_run.ENVIRONMENT`` for the services' variables, ``_stack_run.HEARTBEAT_INTERVAL`` for
+their commands), in this module and in
 ``test_topology_faults.py``, so that alerts fire and notify within the test and the test
 waits only as long as the real parts need:
 
@@ -31,9 +32,15 @@ waits only as long as the real parts need:
   exporters' own timeouts stay the SDK's;
 * the Collector retries an unreachable Jaeger every second and gives up after
   ``RETRY_ELAPSED`` (3 s) instead of 5 min, flushes span metrics every ``SCRAPE_INTERVAL``
-  (instead of 15 s), and forgets a silent service's series after ``METRIC_EXPIRATION``
-  (10 s, five exports; instead of 5 min: the span-metrics test has the gateway serve
-  requests right before it reads the gateway's span series);
+  (instead of 15 s), forgets a silent service's series after ``METRIC_EXPIRATION`` (10 s,
+  five exports; instead of 5 min), and its span-metrics connector drops a span series no
+  span updated for ``SPAN_METRICS_EXPIRATION`` (4 s, two flushes; instead of 5 min): a
+  stopped service's ``target_info`` lives as long as any of its series, its span series
+  included, so OtelAgentsServiceStoppedExporting waits for both after its last span (the
+  span-metrics test has the gateway serve requests right before it reads its span series);
+* the hub and its three agents beat every ``HEARTBEAT_INTERVAL`` (2 s) instead of 10 s
+  (``--heartbeat-interval`` in their commands): a killed agent is offline after the hub's
+  three missed beats in 6-8 s instead of 30-40 s;
 * one size: the Collector's queue for Jaeger holds two batches and has one consumer (instead
   of 1000 and 10), so that a stopped Jaeger fills it within the test.
 
@@ -47,8 +54,10 @@ proves that something does *not* happen (a second notification), it watches for 
 five group intervals, counted from when the test saw the notification (when it went out is
 not known; seeing it is the latest it can have been). The agent-monitor is killed as soon as
 the tests that need it alive are done (every service is in Jaeger): its absence (failed
-forwards, 5xx, then after the hub's three missed 10 s heartbeats an offline agent, and after
-the Collector's expiration a service that stopped exporting) takes the longest to show.
+forwards, 5xx, then after the hub's three missed heartbeats an offline agent, and after the
+Collector's expirations a service that stopped exporting) takes the longest to show. Once
+that is notified, the stopped-Jaeger test runs while the first ``NOT_AGAIN`` passes (it
+leaves the monitor's alert group alone), and what follows (not again, resolved) comes last.
 Processes stop as ``docker compose stop`` stops them: dependants first, those of one wave in
 parallel (``Topology.stop``).
 """
@@ -263,8 +272,8 @@ def kill_the_monitor(stack: Stack) -> None:
     """SIGKILL the monitor agent (a dead agent: failed forwards and gateway requests, then,
     after the hub's missed heartbeats and the Collector's expiration, an offline agent and a
     service that stopped exporting). Started as soon as the tests that need it alive are done:
-    its effects take the longest to show; the panel test, which needs it dead, kills it if
-    it runs alone."""
+    its effects take the longest to show; the panel and webhook tests, which need it dead,
+    kill it if they run alone."""
     stack.topology.stop("agent-monitor", sig=signal.SIGKILL)
 
 
@@ -312,8 +321,8 @@ def test_span_metrics_of_the_real_collector_have_the_names_and_labels_the_boards
     buckets = prometheus_names(semconv.SPAN_METRICS_DURATION).series[0]
     service = prometheus_label_name(semconv.SERVICE_NAME)
     selector = f'{{{service}="{GATEWAY_SERVICE}"}}'
-    # Requests the gateway serves now: the test's Collector forgets span series after
-    # METRIC_EXPIRATION without spans (the shipped config: 5 min).
+    # Requests the gateway serves now: the test's Collector forgets span series
+    # SPAN_METRICS_EXPIRATION + METRIC_EXPIRATION after their last span (shipped: 10 min).
     with _http.Client(base_url=stack.gateway) as client:
         assert [client.get("/v1/hub/healthz").status_code for _ in range(5)] == [200] * 5
     found = eventually(
@@ -366,7 +375,7 @@ def test_jaegers_monitor_tab_reads_the_span_metrics_from_prometheus(stack: Stack
     assert max(rates) > 0
 
 
-# -- dashboards and alerts, a stopped Jaeger, the log store -------------------------------------
+# -- dashboards and alerts -------------------------------------------------------------------------
 def provoke_every_panel(stack: Stack) -> None:
     """Traffic the dashboards show beyond what the services do by themselves: client errors,
     rate limiting, rejected and expired messages, a dead agent (upstream errors, 5xx, an
@@ -412,6 +421,64 @@ def test_every_panel_query_of_every_dashboard_returns_data(stack: Stack) -> None
     assert missing == [], "\n".join(missing)
 
 
+def test_the_health_score_and_offline_agent_rules_fire(stack: Stack) -> None:
+    eventually(stack.firing, lambda names: names >= EXPECTED_FIRING, "the alerts to fire", 120)
+    rules = _http.get(stack.prometheus + "/api/v1/rules").json()["data"]["groups"]
+    loaded = {r["name"] for group in rules for r in group["rules"]}
+    generated = (REPO / "prometheus" / "rules" / "otel-agents.rules.yml").read_text()
+    assert loaded == set(re.findall(r"- alert: (\S+)", generated))
+
+
+# -- an alert notified to the webhook --------------------------------------------------------------
+STOPPED = "OtelAgentsServiceStoppedExporting"
+MONITOR_JOB = "otel-agents/agent-monitor"
+
+
+@pytest.fixture(scope="module")
+def stopped_notified() -> dict[str, Any]:
+    """The webhook's first notification of the killed monitor's :data:`STOPPED` and when the
+    test saw it (:func:`first_stopped_notification`), for both tests about it."""
+    return {}
+
+
+def first_stopped_notification(stack: Stack, seen: dict[str, Any]) -> tuple[dict[str, Any], float]:
+    """The one firing notification of :data:`STOPPED` for the monitor, waited for once, and
+    the time it was here at the latest (when it went out is not known)."""
+    if "notification" not in seen:
+        kill_the_monitor(stack)  # already dead unless this test runs alone
+        (first,) = eventually(
+            lambda: stack.notified(STOPPED, "firing", job=MONITOR_JOB),
+            bool,
+            "the webhook notification",
+            120,
+        )
+        seen.update(notification=first, at=time.time())
+    return seen["notification"], seen["at"]
+
+
+def test_a_stopped_service_is_notified_to_the_webhook_with_what_a_person_needs(
+    stack: Stack, stopped_notified: dict[str, Any]
+) -> None:
+    """The monitor agent, killed once every service was in Jaeger, stopped exporting: the
+    rule fires and Alertmanager notifies the example webhook receiver with the labels and
+    annotations a person needs."""
+    first, _seen = first_stopped_notification(stack, stopped_notified)
+    (alert,) = [a for a in first["alerts"] if a["labels"]["alertname"] == STOPPED]
+    assert first["groupLabels"] == {"service": MONITOR_JOB, "severity": "warning"}
+    assert alert["labels"] == {
+        "alertname": STOPPED,
+        "job": MONITOR_JOB,
+        "service": MONITOR_JOB,
+        "severity": "warning",
+    }
+    assert alert["annotations"]["summary"] == f"{MONITOR_JOB} stopped exporting telemetry"
+    assert MONITOR_JOB in alert["annotations"]["description"]
+    runbook = alert["annotations"]["runbook_url"]
+    assert runbook == "docs/runbook.md#otelagentsservicestoppedexporting"
+    assert f"\n## {STOPPED}\n" in (REPO / "docs" / "runbook.md").read_text(encoding="utf-8")
+
+
+# -- a stopped Jaeger (the notified group stays unchanged), the log store --------------------------
 PIPELINE_BOARD = REPO / "grafana" / "dashboards" / "otel-agents-pipeline.json"
 
 
@@ -439,14 +506,6 @@ def test_a_stopped_jaeger_costs_telemetry_only_and_alerts(stack: Stack) -> None:
     ]
     assert failures
     assert [q.panel for q in failures if not stack.query(q.expr)] == []
-
-
-def test_the_health_score_and_offline_agent_rules_fire(stack: Stack) -> None:
-    eventually(stack.firing, lambda names: names >= EXPECTED_FIRING, "the alerts to fire", 120)
-    rules = _http.get(stack.prometheus + "/api/v1/rules").json()["data"]["groups"]
-    loaded = {r["name"] for group in rules for r in group["rules"]}
-    generated = (REPO / "prometheus" / "rules" / "otel-agents.rules.yml").read_text()
-    assert loaded == set(re.findall(r"- alert: (\S+)", generated))
 
 
 def test_alert_log_records_reach_the_collectors_logs_pipeline_with_trace_ids(
@@ -497,7 +556,6 @@ def test_alert_log_records_are_stored_in_victorialogs_and_found_by_their_trace_i
     assert stack.signing_key not in everything
 
 
-# -- the pipeline watched, alerts notified --------------------------------------------------
 def test_the_collectors_own_metrics_have_the_names_the_pipeline_board_and_rules_use(
     stack: Stack,
 ) -> None:
@@ -507,40 +565,26 @@ def test_the_collectors_own_metrics_have_the_names_the_pipeline_board_and_rules_
     eventually(missing, lambda names: names == [], "every Collector metric name", 60)
 
 
-def test_a_firing_rule_notifies_the_webhook_once_and_resolves_when_made_false(
-    stack: Stack,
+# -- the notified alert: not notified again, then resolved once ------------------------------------
+def test_a_notified_alert_is_not_notified_again_and_resolves_once_when_made_false(
+    stack: Stack, stopped_notified: dict[str, Any]
 ) -> None:
-    """The monitor agent, killed while proving the panels, stopped exporting: the rule fires,
-    Alertmanager notifies the example webhook receiver once with the labels and annotations a
-    person needs; started again, the agent exports and the alert resolves, once."""
-    rule = "OtelAgentsServiceStoppedExporting"
-    job = "otel-agents/agent-monitor"
-    (first,) = eventually(
-        lambda: stack.notified(rule, "firing", job=job), bool, "the webhook notification", 120
-    )
-    seen = time.time()  # the notification came at this time at the latest
-    (alert,) = [a for a in first["alerts"] if a["labels"]["alertname"] == rule]
-    assert first["groupLabels"] == {"service": job, "severity": "warning"}
-    assert alert["labels"] == {
-        "alertname": rule,
-        "job": job,
-        "service": job,
-        "severity": "warning",
-    }
-    assert alert["annotations"]["summary"] == f"{job} stopped exporting telemetry"
-    assert job in alert["annotations"]["description"]
-    runbook = alert["annotations"]["runbook_url"]
-    assert runbook == "docs/runbook.md#otelagentsservicestoppedexporting"
-    assert f"\n## {rule}\n" in (REPO / "docs" / "runbook.md").read_text(encoding="utf-8")
+    """The monitor's :data:`STOPPED` group, unchanged since its notification (the tests in
+    between leave the monitor dead), is not notified again; started again, the agent exports
+    and the alert resolves, notified once."""
+    _first, seen = first_stopped_notification(stack, stopped_notified)
     # An unchanged group is not notified again: watched for NOT_AGAIN after the first
     # notification (when it went out is not known, only that it was here at ``seen``).
     time.sleep(max(0.0, seen + NOT_AGAIN - time.time()))
-    assert len(stack.notified(rule, "firing", job=job)) == 1
+    assert len(stack.notified(STOPPED, "firing", job=MONITOR_JOB)) == 1
 
     stack.topology.start(["agent-monitor"])
     eventually(
-        lambda: stack.notified(rule, "resolved", job=job), bool, "the resolved notification", 120
+        lambda: stack.notified(STOPPED, "resolved", job=MONITOR_JOB),
+        bool,
+        "the resolved notification",
+        120,
     )
     time.sleep(NOT_AGAIN)
-    assert len(stack.notified(rule, "resolved", job=job)) == 1
-    assert len(stack.notified(rule, "firing", job=job)) == 1
+    assert len(stack.notified(STOPPED, "resolved", job=MONITOR_JOB)) == 1
+    assert len(stack.notified(STOPPED, "firing", job=MONITOR_JOB)) == 1

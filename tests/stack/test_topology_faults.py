@@ -7,7 +7,7 @@ telemetry, and the last test stops the services). Then: a stopped Collector fire
 OtelAgentsCollectorDown to the webhook while the services keep working, and once it is back
 the services' SDKs report what they lost; with the Collector gone, each service still stops
 by itself on SIGTERM. (A stopped Jaeger is ``test_topology.py``'s: it costs that module
-nothing, as it waits for the hub's missed heartbeats meanwhile.)
+nothing, as it waits for the killed monitor's series to expire meanwhile.)
 
 The last test leaves the Collector gone: the teardown kills what is left (SIGKILL), as
 nothing is measured any more and a SIGTERM would only wait for each service's flush to a
