@@ -24,6 +24,7 @@ pytest_plugins = ["tests._isolation"]
 LONGEST_FIRST = (
     "tests/stack/test_topology.py",
     "tests/stack/test_topology_faults.py",
+    "tests/stack/test_promtool.py",  # CPU-bound: 13 s alone, 50 s or more among the others
     "tests/stack/test_topology_nats_agents.py",
     "tests/stack/test_topology_refusing.py",
 )

@@ -145,7 +145,12 @@ def test_each_instrument_has_the_kind_its_spec_declares(
 def test_first_cpu_readings_are_not_zero(telemetry: TelemetryCapture) -> None:
     system_metrics = SystemMetrics(meter_provider=telemetry.meter_provider)
     system_metrics.enable()
-    sum(i * i for i in range(200_000))  # bounded busy loop: this process uses some CPU
+    # Busy until this process has used 50 ms of CPU (bounded by 10 s of waiting): /proc
+    # counts CPU time in clock ticks, and a fixed loop on a loaded machine could use less
+    # than one.
+    used, deadline = time.process_time() + 0.05, time.monotonic() + 10
+    while time.process_time() < used and time.monotonic() < deadline:
+        sum(i * i for i in range(10_000))
     cpu = _values(telemetry, semconv.SYSTEM_CPU_UTILIZATION)
     assert cpu["user"] + cpu["system"] > 0
     assert sum(cpu.values()) == pytest.approx(1.0)
