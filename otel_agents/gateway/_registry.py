@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from otel_agents._hostnames import HOST_NAME_RULE, resolvable_host
 from otel_agents._url_redaction import redact_target
 from otel_agents.gateway._errors import InvalidServiceError
 
@@ -68,12 +69,11 @@ def parse_upstream_url(parameter: str, value: Any) -> UpstreamURL:
         raise InvalidServiceError.build(parameter, _safe(value), "a URL with a host name")
     if parts.query or parts.fragment:
         raise InvalidServiceError.build(parameter, _safe(value), "a URL without query or fragment")
-    if not _resolvable(parts.hostname):
+    if not resolvable_host(parts.hostname):
         raise InvalidServiceError.build(
             parameter,
             _safe(value),
-            f"a URL whose host name can be looked up; {parts.hostname[:80]!r} is not a valid "
-            "DNS name (empty label, a label over 63 characters, or a control character)",
+            f"a URL whose host name can be looked up; {parts.hostname[:80]!r} is {HOST_NAME_RULE}",
         )
     authorization = None
     if parts.username is not None or parts.password is not None:
@@ -86,19 +86,6 @@ def parse_upstream_url(parameter: str, value: Any) -> UpstreamURL:
         parts.path.rstrip("/"),
         authorization,
     )
-
-
-def _resolvable(host: str) -> bool:
-    """Whether ``host`` can be handed to the resolver at all: ``getaddrinfo`` encodes a
-    name with the ``idna`` codec (refusing empty labels and labels over 63 characters) and
-    refuses a NUL; such a host would fail every request and every health check."""
-    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in host):
-        return False
-    try:
-        host.encode("idna")
-    except UnicodeError:
-        return False
-    return True
 
 
 def _safe(value: Any) -> Any:
