@@ -1,31 +1,39 @@
-"""Name resolution for service discovery: many names at once, bounded as a whole in time.
+"""Name resolution for service discovery and connect-time checks, bounded in time.
 
 Discovery checks that no agent's endpoint name resolves to a link-local or metadata
-address. ``getaddrinfo`` cannot be cancelled: a resolver that times out holds its thread
-for its own timeout (often 5 s per attempt), and ``asyncio.run`` (like
-``ThreadPoolExecutor.shutdown``) waits for such a thread before it returns, so a per-name
-bound of 2 s was really N x the resolver's timeout for N slow names. Here the distinct
-names of one refresh are resolved concurrently, each on a daemon thread of its own, and the
-caller waits at most ``timeout`` seconds for all of them together. A stuck thread is
-abandoned, never joined: it ends when its ``getaddrinfo`` does. Threads are bounded in
-number (``max_threads``, stuck ones included), so a resolver that hangs for good costs at
-most ``max_threads`` idle threads, never a growing number.
+address; the gateway's client resolves the name of an upstream that came through a checked
+path each time it connects to it (``_connect_check``, with :meth:`ResolverPool.lookup`: one
+name, awaited on the event loop). ``getaddrinfo`` cannot be cancelled: a resolver that
+times out holds its thread for its own timeout (often 5 s per attempt), and
+``asyncio.run`` (like ``ThreadPoolExecutor.shutdown``) waits for such a thread before it
+returns, so a per-name bound of 2 s was really N x the resolver's timeout for N slow names.
+Here the distinct names of one refresh are resolved concurrently, each on a daemon thread
+of its own, and the caller waits at most ``timeout`` seconds for all of them together. A
+stuck thread is abandoned, never joined: it ends when its ``getaddrinfo`` does. Threads are
+bounded in number (``max_threads``, stuck ones included), so a resolver that hangs for good
+costs at most ``max_threads`` idle threads, never a growing number (nor a busy default
+executor of the event loop, which ``loop.getaddrinfo`` would fill).
 
 A name not answered in time, or for which no thread was free, is *unknown*: it is left out
-of the answer, never reported as "does not resolve". Discovery must not take "unknown" for
-"not forbidden": whoever can make the resolver slow (8 names on a slow authoritative
-server) could otherwise get a 9th name that resolves to a metadata address through.
+of the answer (:meth:`~ResolverPool.lookup` raises), never reported as "does not resolve".
+Neither discovery nor the connect check may take "unknown" for "not forbidden": whoever can
+make the resolver slow (8 names on a slow authoritative server) could otherwise get a 9th
+name that resolves to a metadata address through.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["DEFAULT_RESOLVE_TIMEOUT", "ResolverPool"]
+from otel_agents._errors import GatewayError
+
+__all__ = ["DEFAULT_RESOLVE_TIMEOUT", "NoResolverThread", "ResolverPool"]
 
 #: Seconds one refresh waits for all of its names together.
 DEFAULT_RESOLVE_TIMEOUT = 2.0
@@ -34,6 +42,13 @@ DEFAULT_MAX_THREADS = 8
 
 GetAddrInfo = Callable[..., list[tuple[Any, ...]]]
 Key = tuple[str, int]
+#: Called on the resolver thread with the name and its addresses (``None``: no answer).
+Deliver = Callable[[Key, "list[str] | None"], None]
+
+
+class NoResolverThread(GatewayError):
+    """:meth:`ResolverPool.lookup` found all ``max_threads`` threads busy: the answer is
+    unknown (never "does not resolve")."""
 
 
 class ResolverPool:
@@ -75,12 +90,7 @@ class ResolverPool:
             if not self._reserve():
                 continue
             started += 1
-            threading.Thread(
-                target=self._run,
-                args=(key, batch),
-                name="otel-agents-gateway-resolver",
-                daemon=True,
-            ).start()
+            self._start(key, batch.add)
         deadline = time.monotonic() + self.timeout
         with batch.done:
             while len(batch.results) < started:
@@ -91,6 +101,37 @@ class ResolverPool:
             # A copy: a thread that finishes late must not change what the caller holds.
             return {key: batch.results[key] for key in keys if key in batch.results}
 
+    async def lookup(self, host: str, port: int) -> list[str] | None:
+        """The addresses of one name, awaited on the running event loop (the loop never
+        blocks: the resolver runs on a thread of the pool), or ``None`` when the resolver
+        answered with an error (it does not resolve).
+
+        Raises:
+            TimeoutError: no answer within ``timeout`` seconds (the thread is abandoned).
+            NoResolverThread: all ``max_threads`` threads are busy.
+        """
+        if not self._reserve():
+            raise NoResolverThread(f"all {self.max_threads} resolver threads are busy")
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[list[str] | None] = loop.create_future()
+
+        def deliver(key: Key, addresses: list[str] | None) -> None:
+            # From the resolver thread; the loop may have closed since (nothing waits then).
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, answer, addresses)
+
+        self._start((host, port), deliver)
+        async with asyncio.timeout(self.timeout):
+            return await answer
+
+    def _start(self, key: Key, deliver: Deliver) -> None:
+        threading.Thread(
+            target=self._run,
+            args=(key, deliver),
+            name="otel-agents-gateway-resolver",
+            daemon=True,
+        ).start()
+
     def _reserve(self) -> bool:
         with self._lock:
             if self._busy >= self.max_threads:
@@ -98,7 +139,7 @@ class ResolverPool:
             self._busy += 1
             return True
 
-    def _run(self, key: Key, batch: _Batch) -> None:
+    def _run(self, key: Key, deliver: Deliver) -> None:
         host, port = key
         addresses: list[str] | None = None
         try:
@@ -110,9 +151,12 @@ class ResolverPool:
         finally:
             with self._lock:
                 self._busy -= 1
-            with batch.done:
-                batch.results[key] = addresses
-                batch.done.notify_all()
+            deliver(key, addresses)
+
+
+def _settle(answer: asyncio.Future[list[str] | None], addresses: list[str] | None) -> None:
+    if not answer.done():  # a lookup that timed out has cancelled it
+        answer.set_result(addresses)
 
 
 class _Batch:
@@ -123,3 +167,8 @@ class _Batch:
     def __init__(self) -> None:
         self.done = threading.Condition()
         self.results: dict[Key, list[str] | None] = {}
+
+    def add(self, key: Key, addresses: list[str] | None) -> None:
+        with self.done:
+            self.results[key] = addresses
+            self.done.notify_all()
