@@ -48,7 +48,18 @@ _logger = logging.getLogger(scope_name(__name__))
 #: Distinct host names remembered as already warned about (then the oldest is forgotten).
 _MAX_WARNED = 1024
 
+#: Distinct host names whose kind (below) is remembered.
+_MAX_KINDS = 4096
+#: A host's kind: refused as it is, an address literal, or a name to resolve.
+_FORBIDDEN, _LITERAL, _NAME = "forbidden", "literal", "name"
+
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+def _kind(host: str) -> str:
+    if forbidden_host(host):
+        return _FORBIDDEN
+    return _LITERAL if is_literal(host) else _NAME
 
 
 class ConnectCheck:
@@ -61,6 +72,8 @@ class ConnectCheck:
     def __init__(self, resolver: ResolverPool) -> None:
         self.resolver = resolver
         self._warned: BoundedCache[str, bool] = BoundedCache(_MAX_WARNED)
+        #: What each host is, whatever it resolves to (parsing it costs more than a lookup).
+        self._kinds: BoundedCache[str, str] = BoundedCache(_MAX_KINDS)
 
     async def addresses(self, host: str, port: int) -> list[str]:
         """The addresses to connect to for ``host``, each checked; ``[host]`` for a literal.
@@ -71,9 +84,12 @@ class ConnectCheck:
             UpstreamTimeoutError: no answer within the resolver's timeout.
             UpstreamBusyError: no resolver thread was free.
         """
-        if forbidden_host(host):  # a metadata host name, or a forbidden literal
+        kind = self._kinds.get(host)
+        if kind is None:
+            kind = self._kinds.put(host, _kind(host))
+        if kind is _FORBIDDEN:  # a metadata host name, or a forbidden literal
             self._refuse(host, [])
-        if is_literal(host):
+        if kind is _LITERAL:
             return [host]
         try:
             found = await self.resolver.lookup(host, port)

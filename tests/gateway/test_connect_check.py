@@ -328,3 +328,24 @@ def test_an_answer_that_does_not_come_in_time_never_connects() -> None:
     finally:
         stuck.release.set()
     wait_until(lambda: pool.busy == 0)
+
+
+def test_a_resolver_thread_that_answered_takes_the_next_name_then_ends_when_idle() -> None:
+    """One thread for a run of lookups (starting one costs more than a lookup), and none
+    left behind once no name comes for ``idle_timeout`` seconds."""
+    threads: list[int] = []
+
+    def resolver(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        threads.append(threading.get_ident())
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", port))]
+
+    pool = ResolverPool(resolver, idle_timeout=0.2)
+
+    async def lookups() -> list[list[str] | None]:
+        return [await pool.lookup(f"h{i}.example", 80) for i in range(5)]
+
+    assert asyncio.run(lookups()) == [["10.0.0.7"]] * 5
+    assert pool.resolve([("h5.example", 80)]) == {("h5.example", 80): ["10.0.0.7"]}
+    assert len(set(threads)) == 1
+    wait_until(lambda: all(t.ident != threads[0] for t in threading.enumerate()))
+    assert pool.busy == 0
