@@ -15,13 +15,13 @@ from the URL) and TLS verifies the certificate for the name (``server_hostname``
 A refusal is :class:`~._errors.UpstreamForbiddenAddressError` (``error.type``
 ``forbidden_address``): a 502 that names no address, a failure of the instance's health,
 and one warning per host name, not per request. A name that does not resolve is a connect
-error, one not answered in time a timeout, a full resolver pool a busy pool (503, the
-gateway's own limit): an unknown answer never connects.
+error, one not answered in time (or for which no resolver thread was free: all of them
+wait for answers) a timeout: an unknown answer never connects.
 
 Literal addresses were checked at registration and are reached as they are. Services from
 the config file or Python are the operator's own and are not checked: their client has no
-:class:`ConnectCheck` and connects by name as before, with nothing added per request or per
-connection.
+:class:`ConnectCheck` and connects by name as before; all their requests pay is the read of
+``Instance.checked`` that picks the client.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from otel_agents._runtime import BoundedCache
 from otel_agents._version import scope_name
 from otel_agents.gateway._addresses import any_forbidden, forbidden_host, is_literal
 from otel_agents.gateway._errors import (
-    UpstreamBusyError,
     UpstreamConnectError,
     UpstreamForbiddenAddressError,
     UpstreamTimeoutError,
@@ -81,8 +80,8 @@ class ConnectCheck:
         Raises:
             UpstreamForbiddenAddressError: ``host`` is, or resolves to, a forbidden address.
             UpstreamConnectError: ``host`` does not resolve.
-            UpstreamTimeoutError: no answer within the resolver's timeout.
-            UpstreamBusyError: no resolver thread was free.
+            UpstreamTimeoutError: no answer within the resolver's timeout, or no resolver
+                thread was free (all of them wait for answers that do not come).
         """
         kind = self._kinds.get(host)
         if kind is None:
@@ -96,7 +95,9 @@ class ConnectCheck:
         except TimeoutError:
             raise UpstreamTimeoutError("resolving the upstream's host name timed out") from None
         except NoResolverThread:
-            raise UpstreamBusyError(
+            # Every thread waits for a resolver that does not answer: as good as a timeout
+            # (not pool_exhausted, whose alert speaks of the upstream's connections).
+            raise UpstreamTimeoutError(
                 "no resolver thread was free to check the upstream's host name"
             ) from None
         if not found:

@@ -24,7 +24,6 @@ from opentelemetry.trace import SpanKind
 
 from otel_agents import semconv
 from otel_agents.gateway import (
-    UpstreamBusyError,
     UpstreamConnectError,
     UpstreamForbiddenAddressError,
     UpstreamTimeoutError,
@@ -315,15 +314,15 @@ class _StuckResolver:
 
 
 def test_an_answer_that_does_not_come_in_time_never_connects() -> None:
-    """Unknown is not "allowed": a timeout (504), and with every resolver thread stuck a
-    busy pool (503, the gateway's own limit), never a connection by name."""
+    """Unknown is not "allowed": a timeout (504), also when every resolver thread is
+    stuck on an earlier name, never a connection by name."""
     stuck = _StuckResolver()
     pool = ResolverPool(stuck, max_threads=1, timeout=0.2)
     try:
         with pytest.raises(UpstreamTimeoutError):
             _request(_checked_client(pool), NAME, 8000)
         assert pool.busy == 1  # the abandoned thread still waits for its answer
-        with pytest.raises(UpstreamBusyError):
+        with pytest.raises(UpstreamTimeoutError, match="no resolver thread was free"):
             _request(_checked_client(pool), NAME, 8000)
     finally:
         stuck.release.set()
@@ -349,3 +348,19 @@ def test_a_resolver_thread_that_answered_takes_the_next_name_then_ends_when_idle
     assert len(set(threads)) == 1
     wait_until(lambda: all(t.ident != threads[0] for t in threading.enumerate()))
     assert pool.busy == 0
+
+
+def test_an_instance_discovery_keeps_becomes_checked_and_is_never_unchecked_again(
+    make_gateway: Any,
+) -> None:
+    gateway = make_gateway()
+    gateway.register_service("s", "s", "v1", "http://a.example:80", path_prefix="/s")
+    (operator,) = gateway._services["s"].instances
+    assert operator.checked is False  # the operator's own
+
+    gateway.set_instances("s", ["http://a.example:80", "http://b.example:80"], checked=True)
+    assert [i.checked for i in gateway._services["s"].instances] == [True, True]
+    assert gateway._services["s"].instances[0] is operator  # kept, health state and all
+
+    gateway.set_instances("s", ["http://a.example:80", "http://b.example:80"])
+    assert [i.checked for i in gateway._services["s"].instances] == [True, True]
