@@ -126,6 +126,7 @@ __all__ = [
     "EXCEPTION_STACKTRACE",
     "EXCEPTION_TYPE",
     "GATEWAY_ACTIVE_REQUESTS",
+    "GATEWAY_ERROR_FORBIDDEN_ADDRESS",
     "GATEWAY_ERROR_INVALID_HEADER",
     "GATEWAY_ERROR_INVALID_PATH",
     "GATEWAY_ERROR_REQUEST_ABORTED",
@@ -833,6 +834,10 @@ GATEWAY_ERROR_REQUEST_TIMEOUT = "request_timeout"
 #: part of it for ``request_timeout`` seconds (the gateway then cut the client off).
 GATEWAY_ERROR_RESPONSE_ABORTED = "response_aborted"
 GATEWAY_ERROR_RESPONSE_TIMEOUT = "response_timeout"
+#: ``error.type`` of an upstream call refused at connect: the upstream came through the
+#: admin API or hub discovery, and its name now resolves to a link-local or cloud metadata
+#: address (DNS rebinding; ``gateway._connect_check``). Nothing was sent.
+GATEWAY_ERROR_FORBIDDEN_ADDRESS = "forbidden_address"
 
 # --------------------------------------------------------------------------------------
 # Alerts, health and dashboard (otel_agents._alerts, otel_agents._health)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         UpstreamBusyError,
         UpstreamConnectError,
         UpstreamError,
+        UpstreamForbiddenAddressError,
         UpstreamProtocolError,
         UpstreamTimeoutError,
     )
@@ -44,6 +45,7 @@ _SOURCES: dict[str, str] = {
     "UpstreamBusyError": "otel_agents.gateway._errors",
     "UpstreamConnectError": "otel_agents.gateway._errors",
     "UpstreamError": "otel_agents.gateway._errors",
+    "UpstreamForbiddenAddressError": "otel_agents.gateway._errors",
     "UpstreamProtocolError": "otel_agents.gateway._errors",
     "UpstreamTimeoutError": "otel_agents.gateway._errors",
     "load_config": "otel_agents.gateway._config",
@@ -63,6 +65,7 @@ __all__ = [
     "UpstreamBusyError",
     "UpstreamConnectError",
     "UpstreamError",
+    "UpstreamForbiddenAddressError",
     "UpstreamProtocolError",
     "UpstreamTimeoutError",
     "load_config",

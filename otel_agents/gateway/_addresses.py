@@ -14,8 +14,9 @@ So the admin API refuses upstreams whose host is
 
 unless ``allow_link_local_upstreams`` is set. Services in the config file or registered
 from Python are the operator's own and are not checked. A name that resolves elsewhere at
-registration and to a metadata address later (DNS rebinding) is not caught here: keep the
-gateway's egress to metadata endpoints closed at the network level too.
+registration and to a metadata address later (DNS rebinding) is caught at connect:
+upstreams from the admin API and discovery are resolved again, and checked with
+:func:`any_forbidden`, each time the gateway opens a connection (``_connect_check``).
 """
 
 from __future__ import annotations

@@ -85,7 +85,9 @@ class ServiceAdmin(Protocol):
 
     def list_services(self) -> list[dict[str, Any]]: ...
 
-    def register_from_mapping(self, entry: Mapping[str, Any]) -> dict[str, Any]: ...
+    def register_from_mapping(
+        self, entry: Mapping[str, Any], *, checked: bool = False
+    ) -> dict[str, Any]: ...
 
     def unregister_service(self, service_id: str) -> bool: ...
 
@@ -156,7 +158,10 @@ def admin_routes(
             if refused is not None:
                 return _as_response(problem(400, refused))
         try:
-            service = gateway.register_from_mapping(document)
+            # Checked again at each connect (DNS rebinding), unless link-local is allowed.
+            service = gateway.register_from_mapping(
+                document, checked=not allow_link_local_upstreams
+            )
         except (ValueError, TypeError, OtelAgentsError) as exc:
             return _as_response(problem(400, _client_message(exc)))
         return JSONResponse(service, status_code=201)

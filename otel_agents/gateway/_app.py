@@ -37,6 +37,7 @@ from otel_agents.gateway._admin_audit import AdminAudit
 from otel_agents.gateway._asgi import build_app
 from otel_agents.gateway._client import UpstreamClient, upstream_tls_context
 from otel_agents.gateway._config import GatewayConfig, service_entry
+from otel_agents.gateway._connect_check import ConnectCheck
 from otel_agents.gateway._discovery import HubDiscovery
 from otel_agents.gateway._errors import GatewayConfigError, InvalidServiceError
 from otel_agents.gateway._exchanges import ExchangeCapture, ExchangeStore
@@ -51,6 +52,7 @@ from otel_agents.gateway._proxy import Proxy
 from otel_agents.gateway._ratelimit import RateLimiter
 from otel_agents.gateway._registration import ServiceRegistration
 from otel_agents.gateway._registry import Service
+from otel_agents.gateway._resolver import ResolverPool
 from otel_agents.gateway._router import Router
 from otel_agents.gateway._telemetry import GatewayTelemetry
 
@@ -69,6 +71,10 @@ class APIGateway(ServiceRegistration):
             upstream connections' keep-alive expiry (inject a fake one in tests).
         instrument: emit a SERVER span and ``http.server.request.duration`` per request
             (default true; how: the ``server_instrumentation`` setting).
+        upstream_resolver: resolves, at each new connection, the names of upstreams from
+            the admin API and hub discovery, which are then reached only at addresses
+            that are not link-local or metadata ones (``_connect_check``); a pool of the
+            gateway's own by default. For tests.
     """
 
     def __init__(
@@ -79,6 +85,7 @@ class APIGateway(ServiceRegistration):
         meter_provider: metrics.MeterProvider | None = None,
         clock: Callable[[], float] = time.monotonic,
         instrument: bool = True,
+        upstream_resolver: ResolverPool | None = None,
     ) -> None:
         if config is not None and not isinstance(config, Mapping | GatewayConfig):
             raise invalid_type("config", config, "a mapping of settings or a GatewayConfig")
@@ -111,15 +118,25 @@ class APIGateway(ServiceRegistration):
         )
         timeout = cfg.request_timeout
         tls = upstream_tls_context(cfg.upstream_ca_file) if cfg.upstream_ca_file else None
-        self.client = UpstreamClient(
-            connect_timeout=min(timeout, 10.0),
-            read_timeout=timeout,
-            max_connections_per_host=cfg.max_connections_per_upstream,
-            ssl_context=tls,
-            keepalive_expiry=cfg.upstream_keepalive_expiry,
-            clock=clock,
+        connect_check = ConnectCheck(upstream_resolver or ResolverPool())
+        client_options: dict[str, Any] = {
+            "connect_timeout": min(timeout, 10.0),
+            "read_timeout": timeout,
+            "max_connections_per_host": cfg.max_connections_per_upstream,
+            "ssl_context": tls,
+            "keepalive_expiry": cfg.upstream_keepalive_expiry,
+            "clock": clock,
+        }
+        # Two clients, so the operator's upstreams pay nothing for the check: only the
+        # instances from the admin API and discovery go through the checked one.
+        self.client = UpstreamClient(**client_options)
+        self.checked_client = UpstreamClient(**client_options, connect_check=connect_check)
+        self.proxy = Proxy(
+            self.client,
+            self.telemetry,
+            ForwardedPolicy(cfg.trusted_proxies),
+            checked_client=self.checked_client,
         )
-        self.proxy = Proxy(self.client, self.telemetry, ForwardedPolicy(cfg.trusted_proxies))
         self.history = new_history(cfg.max_history, cfg.max_history_bytes)
         self._hooks: list[Hook] = []
         self._asgi_middleware: list[Middleware] = []
@@ -142,6 +159,7 @@ class APIGateway(ServiceRegistration):
             interval=cfg.health_check_interval,
             timeout=min(timeout, 5.0),
             ssl_context=tls,
+            connect_check=connect_check,
         )
         self._app: ASGIApp | None = None
         self._portal = PortalThread()
@@ -149,7 +167,8 @@ class APIGateway(ServiceRegistration):
         # thread (and the health checks and connections on it) once it is collected. Only
         # the parts are held here, none of which refers back to the gateway.
         # Not at exit (atexit off): the daemon thread ends with the interpreter, as before.
-        finalizer = weakref.finalize(self, _release, self._portal, self.checker, self.client)
+        clients = (self.client, self.checked_client)
+        finalizer = weakref.finalize(self, _release, self._portal, self.checker, clients)
         finalizer.atexit = False
         for index, entry in enumerate(cfg.services):
             try:
@@ -294,7 +313,7 @@ class APIGateway(ServiceRegistration):
         gateway does that too; safe to call twice)."""
         for discovery in self.__dict__.pop("_discoveries", []):
             discovery.stop()
-        _release(self._portal, self.checker, self.client)
+        _release(self._portal, self.checker, (self.client, self.checked_client))
 
     # -- internals -----------------------------------------------------------------------
     def _service_list(self) -> list[Service]:
@@ -318,7 +337,7 @@ class APIGateway(ServiceRegistration):
         return await call_app(self.app, scope, payload)
 
     async def _shutdown(self) -> None:
-        await _stop_parts(self.checker, self.client)
+        await _stop_parts(self.checker, (self.client, self.checked_client))
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: Any) -> AsyncIterator[None]:
@@ -329,24 +348,27 @@ class APIGateway(ServiceRegistration):
             await self._shutdown()
 
 
-async def _stop_parts(checker: ActiveHealthChecker, client: UpstreamClient) -> None:
+async def _stop_parts(checker: ActiveHealthChecker, clients: tuple[UpstreamClient, ...]) -> None:
     await checker.stop()
-    await client.aclose()
+    for client in clients:
+        await client.aclose()
 
 
-def _release(portal: PortalThread, checker: ActiveHealthChecker, client: UpstreamClient) -> None:
+def _release(
+    portal: PortalThread, checker: ActiveHealthChecker, clients: tuple[UpstreamClient, ...]
+) -> None:
     """Stop the health checks, close the pooled connections, then the loop thread: what
     ``close()`` does, and the finalizer of a gateway collected without it (which may run
     on any thread, the loop's own included: that one cannot wait for itself)."""
     if portal.in_thread:
         threading.Thread(
             target=_release,
-            args=(portal, checker, client),
+            args=(portal, checker, clients),
             name=f"{portal.name}-release",
             daemon=True,
         ).start()
         return
     if portal.started:
         with contextlib.suppress(RuntimeError):
-            portal.call(_stop_parts, checker, client)
+            portal.call(_stop_parts, checker, clients)
     portal.stop()

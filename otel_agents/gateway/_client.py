@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from otel_agents.gateway._connect_check import ConnectCheck
 from otel_agents.gateway._errors import (
     InvalidRequestHeadError,
     UpstreamConnectError,
@@ -84,6 +85,7 @@ class UpstreamClient:
         read_chunk_size: int = READ_CHUNK_SIZE,
         keepalive_expiry: float = DEFAULT_KEEPALIVE_EXPIRY,
         clock: Callable[[], float] = time.monotonic,
+        connect_check: ConnectCheck | None = None,
     ) -> None:
         """``max_connections_per_host``: open connections to one upstream, idle included;
         a request beyond it waits up to ``connect_timeout`` for one, then fails with
@@ -92,7 +94,10 @@ class UpstreamClient:
         body comes in pieces of at most ``read_chunk_size`` bytes, whatever the size of the
         upstream's chunks: what one response holds in memory is bounded by it. An idle
         pooled connection is closed, not reused, once it has idled ``keepalive_expiry``
-        seconds by ``clock`` (monotonic; inject a fake one in tests): see ``_pool``."""
+        seconds by ``clock`` (monotonic; inject a fake one in tests): see ``_pool``.
+        ``connect_check``: resolve each new connection's host name here and connect only to
+        checked addresses (the client of upstreams from the admin API and discovery; see
+        ``_connect_check``); ``None`` connects by name (the operator's own upstreams)."""
         self.connect_timeout = connect_timeout
         self.ssl_context = ssl_context
         self.read_timeout = read_timeout
@@ -101,6 +106,7 @@ class UpstreamClient:
         self.read_chunk_size = read_chunk_size
         self.keepalive_expiry = keepalive_expiry
         self._clock = clock
+        self.connect_check = connect_check
         self._pools: dict[asyncio.AbstractEventLoop, dict[tuple[str, int, bool], HostPool]] = {}
 
     async def request(
@@ -183,9 +189,12 @@ class UpstreamClient:
         self, host: str, port: int, tls: bool
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         context = (self.ssl_context or _tls_context()) if tls else None
+        check = self.connect_check
         try:
             async with asyncio.timeout(self.connect_timeout):
-                return await asyncio.open_connection(host, port, limit=_MAX_HEAD, ssl=context)
+                if check is None:
+                    return await asyncio.open_connection(host, port, limit=_MAX_HEAD, ssl=context)
+                return await check.connect(host, port, limit=_MAX_HEAD, ssl_context=context)
         except TimeoutError:
             raise UpstreamTimeoutError("connecting to the upstream timed out") from None
         except OSError as exc:

@@ -42,6 +42,7 @@ from otel_agents.gateway._addresses import any_forbidden, forbidden_host, is_lit
 from otel_agents.gateway._errors import ServiceNotFoundError
 from otel_agents.gateway._registry import UpstreamURL, parse_upstream_url, validate_identity
 from otel_agents.gateway._resolver import ResolverPool
+from otel_agents.gateway._specs import ServiceSpec
 
 if TYPE_CHECKING:
     from otel_agents.gateway._app import APIGateway
@@ -236,7 +237,7 @@ class HubDiscovery:
         # API keys and rate limit (one empty answer from a restarted hub would reopen it)
         # and put instances the health policy took out of rotation back in.
         try:
-            self.gateway.set_instances(self.service_id, list(endpoints))
+            self.gateway.set_instances(self.service_id, list(endpoints), checked=self._checked)
         except ServiceNotFoundError:
             if endpoints:
                 self._register(endpoints)
@@ -245,16 +246,24 @@ class HubDiscovery:
         )
         self._instances = endpoints
 
+    @property
+    def _checked(self) -> bool:
+        """Whether the instances are checked again at each connect (``_connect_check``):
+        as the refresh checked them, unless the gateway allows link-local upstreams."""
+        return not self.gateway.config.allow_link_local_upstreams
+
     def _register(self, endpoints: tuple[str, ...]) -> None:
-        self.gateway.register_service(
+        spec = ServiceSpec.build(
             self.service_id,
             self.service_id,
             self.version,
             list(endpoints),
+            None,
+            {"discovered_from": "hub"},
             path_prefix=self.path_prefix,
             strip_prefix=self.strip_prefix,
-            metadata={"discovered_from": "hub"},
         )
+        self.gateway.register(spec, checked=self._checked)
 
     def __enter__(self) -> HubDiscovery:
         return self.start()

@@ -11,6 +11,8 @@ The tree (all derive from :class:`otel_agents._errors.GatewayError`)::
     │                                        (answered as 400, never sent)
     └── UpstreamError                        an upstream call failed (answered as 502/504)
         ├── UpstreamConnectError             refused, unreachable, reset before a response
+        │   └── UpstreamForbiddenAddressError  a checked upstream's name resolves to a
+        │                                      link-local or metadata address (not tried)
         ├── UpstreamTimeoutError             no response within ``request_timeout``
         └── UpstreamProtocolError            the upstream spoke broken HTTP/1.1
 
@@ -33,6 +35,7 @@ __all__ = [
     "UpstreamBusyError",
     "UpstreamConnectError",
     "UpstreamError",
+    "UpstreamForbiddenAddressError",
     "UpstreamProtocolError",
     "UpstreamTimeoutError",
 ]
@@ -89,6 +92,15 @@ class UpstreamConnectError(UpstreamError):
     """The upstream refused the connection, was unreachable or closed it early."""
 
     error_type = "connect_error"
+
+
+class UpstreamForbiddenAddressError(UpstreamConnectError):
+    """An upstream from the admin API or hub discovery whose name resolved, at connect, to
+    a link-local or cloud metadata address: the gateway did not connect (DNS rebinding;
+    see ``_connect_check``). Answered like any unreachable upstream: a 502 that names no
+    address."""
+
+    error_type = semconv.GATEWAY_ERROR_FORBIDDEN_ADDRESS
 
 
 class UpstreamTimeoutError(UpstreamError):

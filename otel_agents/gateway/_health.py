@@ -32,9 +32,11 @@ from collections.abc import Callable, Iterable
 
 from otel_agents._runtime import FailureLog, weakly
 from otel_agents.gateway._client import UpstreamClient, encode_head
+from otel_agents.gateway._connect_check import ConnectCheck
 from otel_agents.gateway._errors import InvalidRequestHeadError, UpstreamError
 from otel_agents.gateway._params import DEFAULT_FAILURE_STATUSES
 from otel_agents.gateway._registry import Instance, Service
+from otel_agents.gateway._resolver import ResolverPool
 
 __all__ = ["DEFAULT_FAILURE_STATUSES", "MAX_HEALTH_BODY", "ActiveHealthChecker", "HealthPolicy"]
 
@@ -155,7 +157,10 @@ class ActiveHealthChecker:
         interval: float,
         timeout: float,
         ssl_context: ssl.SSLContext | None = None,
+        connect_check: ConnectCheck | None = None,
     ) -> None:
+        """``connect_check``: how the health URLs of checked instances (``Instance.checked``)
+        are connected to (``_connect_check``); a check of the instances' own by default."""
         # Weakly: the polling task lives on an event loop that may outlive the gateway.
         self._services: Callable[[], list[Service]] = weakly(services, [])
         self._policy = policy
@@ -163,6 +168,12 @@ class ActiveHealthChecker:
         self.timeout = timeout
         self._client = UpstreamClient(
             connect_timeout=timeout, read_timeout=timeout, ssl_context=ssl_context
+        )
+        self._checked_client = UpstreamClient(
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            ssl_context=ssl_context,
+            connect_check=connect_check or ConnectCheck(ResolverPool()),
         )
         self._task: asyncio.Task[None] | None = None
 
@@ -181,8 +192,9 @@ class ActiveHealthChecker:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, RuntimeError):
                 await task
-        with contextlib.suppress(RuntimeError):
-            await self._client.aclose()
+        for client in (self._client, self._checked_client):
+            with contextlib.suppress(RuntimeError):
+                await client.aclose()
 
     async def check_once(self) -> None:
         """Check every instance with a health URL once, concurrently."""
@@ -231,9 +243,8 @@ class ActiveHealthChecker:
         if url.authorization:
             headers.append((b"authorization", url.authorization))
         head = encode_head("GET", url.path or "/", headers)
-        response = await self._client.request(
-            url.host, url.port, head, b"", tls=url.scheme == "https"
-        )
+        client = self._checked_client if instance.checked else self._client
+        response = await client.request(url.host, url.port, head, b"", tls=url.scheme == "https")
         stream = response.stream
         if stream is not None:
             try:

@@ -109,15 +109,20 @@ def strip_hop_by_hop(headers: Iterable[tuple[bytes, bytes]]) -> Headers:
 
 
 class Proxy:
-    """Builds upstream requests and sends them through the pooled client."""
+    """Builds upstream requests and sends them through the pooled client: ``client`` for
+    the operator's upstreams, ``checked_client`` (its connections checked at connect:
+    ``_connect_check``) for instances from the admin API or discovery."""
 
     def __init__(
         self,
         client: UpstreamClient,
         telemetry: GatewayTelemetry,
         forwarded: ForwardedPolicy,
+        *,
+        checked_client: UpstreamClient,
     ) -> None:
         self.client = client
+        self.checked_client = checked_client
         self.telemetry = telemetry
         self.forwarded = forwarded
         self._templates: dict[tuple[str, Instance, str], tuple[str, dict[str, Any], str]] = {}
@@ -240,7 +245,8 @@ class Proxy:
             raise
         start = time.perf_counter()
         try:
-            response = await self.client.request(
+            client = self.checked_client if instance.checked else self.client
+            response = await client.request(
                 url.host,
                 url.port,
                 head,

@@ -82,12 +82,18 @@ class ServiceRegistration:
             )
         )
 
-    def register(self, spec: ServiceSpec) -> dict[str, Any]:
-        """Register (or replace) the service ``spec`` describes; return its description."""
+    def register(self, spec: ServiceSpec, *, checked: bool = False) -> dict[str, Any]:
+        """Register (or replace) the service ``spec`` describes; return its description.
+
+        ``checked``: its upstreams came through a path that refused link-local and metadata
+        hosts (the admin API, hub discovery); each connection to them is checked again
+        (``_connect_check``). The operator's own (config file, Python) are not."""
         count = len(spec.base_urls)
         instances = [
             Instance(
-                parse_upstream_url("base_url", u), health_url_for(u, spec.health_check_url, count)
+                parse_upstream_url("base_url", u),
+                health_url_for(u, spec.health_check_url, count),
+                checked=checked,
             )
             for u in spec.base_urls
         ]
@@ -121,18 +127,24 @@ class ServiceRegistration:
             self.router.rebuild(list(self._services.values()))
         return service.describe()
 
-    def register_from_mapping(self, entry: Mapping[str, Any]) -> dict[str, Any]:
-        """Register a service described as in the config file / admin API."""
-        return self.register(ServiceSpec.from_mapping(entry))
+    def register_from_mapping(
+        self, entry: Mapping[str, Any], *, checked: bool = False
+    ) -> dict[str, Any]:
+        """Register a service described as in the config file / admin API (``checked``:
+        see :meth:`register`)."""
+        return self.register(ServiceSpec.from_mapping(entry), checked=checked)
 
-    def set_instances(self, service_id: str, base_urls: Sequence[str]) -> dict[str, Any]:
+    def set_instances(
+        self, service_id: str, base_urls: Sequence[str], *, checked: bool = False
+    ) -> dict[str, Any]:
         """Replace a registered service's upstream instances in place; return its description.
 
         Unlike registering it again, everything else stays: route, API keys, rate limit,
         and the health state of each instance whose URL stays (one that the health policy
         took out of rotation stays out); new URLs join healthy. An empty list keeps the
         service registered with no instance: its requests get ``503`` until instances
-        return (service discovery does this when a hub loses its agents).
+        return (service discovery does this when a hub loses its agents). ``checked``: see
+        :meth:`register` (discovery's instances are).
 
         Raises:
             ServiceNotFoundError: ``service_id`` is not registered.
@@ -144,7 +156,7 @@ class ServiceRegistration:
             service = self._services.get(service_id)
             if service is None:
                 raise ServiceNotFoundError(service_id, list(self._services))
-            service.replace_instances(list(base_urls))
+            service.replace_instances(list(base_urls), checked=checked)
             return service.describe()
 
     def unregister_service(self, service_id: str) -> bool:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from otel_agents._hostnames import HOST_NAME_RULE, resolvable_host
 from otel_agents._url_redaction import redact_target
 from otel_agents.gateway._errors import InvalidServiceError
 
@@ -68,12 +69,11 @@ def parse_upstream_url(parameter: str, value: Any) -> UpstreamURL:
         raise InvalidServiceError.build(parameter, _safe(value), "a URL with a host name")
     if parts.query or parts.fragment:
         raise InvalidServiceError.build(parameter, _safe(value), "a URL without query or fragment")
-    if not _resolvable(parts.hostname):
+    if not resolvable_host(parts.hostname):
         raise InvalidServiceError.build(
             parameter,
             _safe(value),
-            f"a URL whose host name can be looked up; {parts.hostname[:80]!r} is not a valid "
-            "DNS name (empty label, a label over 63 characters, or a control character)",
+            f"a URL whose host name can be looked up; {parts.hostname[:80]!r} is {HOST_NAME_RULE}",
         )
     authorization = None
     if parts.username is not None or parts.password is not None:
@@ -86,19 +86,6 @@ def parse_upstream_url(parameter: str, value: Any) -> UpstreamURL:
         parts.path.rstrip("/"),
         authorization,
     )
-
-
-def _resolvable(host: str) -> bool:
-    """Whether ``host`` can be handed to the resolver at all: ``getaddrinfo`` encodes a
-    name with the ``idna`` codec (refusing empty labels and labels over 63 characters) and
-    refuses a NUL; such a host would fail every request and every health check."""
-    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in host):
-        return False
-    try:
-        host.encode("idna")
-    except UnicodeError:
-        return False
-    return True
 
 
 def _safe(value: Any) -> Any:
@@ -157,13 +144,31 @@ def moved_health_url(url: UpstreamURL, base_url: str, health_check_url: Any) -> 
 
 
 class Instance:
-    """One upstream of a service, with its passive and active health state."""
+    """One upstream of a service, with its passive and active health state.
 
-    __slots__ = ("failures", "health_url", "healthy", "retry_at", "successes", "trial", "url")
+    ``checked``: it came through a path that refuses link-local and metadata upstreams
+    (the admin API, hub discovery), so each connection to it resolves its name again and
+    is refused if the name now resolves to such an address (``_connect_check``). Upstreams
+    from the config file or Python are the operator's own: not checked.
+    """
 
-    def __init__(self, url: UpstreamURL, health_url: UpstreamURL | None) -> None:
+    __slots__ = (
+        "checked",
+        "failures",
+        "health_url",
+        "healthy",
+        "retry_at",
+        "successes",
+        "trial",
+        "url",
+    )
+
+    def __init__(
+        self, url: UpstreamURL, health_url: UpstreamURL | None, *, checked: bool = False
+    ) -> None:
         self.url = url
         self.health_url = health_url
+        self.checked = checked
         self.healthy = True
         self.failures = 0
         self.successes = 0
@@ -210,19 +215,24 @@ class Service:
         self.template = f"/{version}{prefix}/{{path}}"
         self._rotation = itertools.count()
 
-    def replace_instances(self, base_urls: Sequence[str]) -> None:
+    def replace_instances(self, base_urls: Sequence[str], *, checked: bool = False) -> None:
         """Make ``base_urls`` the instances: an instance whose URL stays is kept as it is
         (health state included, so one taken out of rotation stays out), new URLs join
         healthy, the others leave. Checks every URL before changing anything. A new
-        instance's health URL: see :func:`moved_health_url`."""
+        instance's health URL: see :func:`moved_health_url`. ``checked``: the URLs came
+        through a checked path (:class:`Instance`); a kept instance becomes checked too,
+        never the other way round."""
         current = {i.url: i for i in self.instances}
         instances: dict[UpstreamURL, Instance] = {}
         for base_url in base_urls:
             url = parse_upstream_url("base_url", base_url)
             if url not in instances:
                 instances[url] = current.get(url) or Instance(
-                    url, moved_health_url(url, base_url, self.health_check_url)
+                    url, moved_health_url(url, base_url, self.health_check_url), checked=checked
                 )
+        if checked:
+            for instance in instances.values():
+                instance.checked = True
         self.instances = list(instances.values())  # one assignment: readers see old or new
 
     def pick(self) -> Instance | None:

@@ -1,25 +1,31 @@
-"""Name resolution for service discovery: many names at once, bounded as a whole in time.
+"""Name resolution for service discovery and connect-time checks, bounded in time.
 
 Discovery checks that no agent's endpoint name resolves to a link-local or metadata
-address. ``getaddrinfo`` cannot be cancelled: a resolver that times out holds its thread
-for its own timeout (often 5 s per attempt), and ``asyncio.run`` (like
-``ThreadPoolExecutor.shutdown``) waits for such a thread before it returns, so a per-name
-bound of 2 s was really N x the resolver's timeout for N slow names. Here the distinct
-names of one refresh are resolved concurrently on daemon threads, each taking the next name
-once it has answered one, and the caller waits at most ``timeout`` seconds for all of them
-together. A stuck thread is
-abandoned, never joined: it ends when its ``getaddrinfo`` does. Threads are bounded in
-number (``max_threads``, stuck ones included), so a resolver that hangs for good costs at
-most ``max_threads`` idle threads, never a growing number.
+address; the gateway's client resolves the name of an upstream that came through a checked
+path each time it connects to it (``_connect_check``, with :meth:`ResolverPool.lookup`: one
+name, awaited on the event loop). ``getaddrinfo`` cannot be cancelled: a resolver that
+times out holds its thread for its own timeout (often 5 s per attempt), and
+``asyncio.run`` (like ``ThreadPoolExecutor.shutdown``) waits for such a thread before it
+returns, so a per-name bound of 2 s was really N x the resolver's timeout for N slow names.
+Here the distinct names of one refresh are resolved concurrently on daemon threads, each
+taking the next name once it has answered one, and the caller waits at most ``timeout``
+seconds for all of them together. A
+stuck thread is abandoned, never joined: it ends when its ``getaddrinfo`` does. Threads are
+bounded in number (``max_threads``, stuck ones included), so a resolver that hangs for good
+costs at most ``max_threads`` idle threads, never a growing number (nor a busy default
+executor of the event loop, which ``loop.getaddrinfo`` would fill).
 
 A name not answered in time, or for which no thread was free, is *unknown*: it is left out
-of the answer, never reported as "does not resolve". Discovery must not take "unknown" for
-"not forbidden": whoever can make the resolver slow (8 names on a slow authoritative
-server) could otherwise get a 9th name that resolves to a metadata address through.
+of the answer (:meth:`~ResolverPool.lookup` raises), never reported as "does not resolve".
+Neither discovery nor the connect check may take "unknown" for "not forbidden": whoever can
+make the resolver slow (8 names on a slow authoritative server) could otherwise get a 9th
+name that resolves to a metadata address through.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 import threading
 import time
@@ -27,25 +33,44 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["DEFAULT_RESOLVE_TIMEOUT", "ResolverPool"]
+from otel_agents._errors import GatewayError
+
+__all__ = ["DEFAULT_RESOLVE_TIMEOUT", "NoResolverThread", "ResolverPool"]
 
 #: Seconds one refresh waits for all of its names together.
 DEFAULT_RESOLVE_TIMEOUT = 2.0
 #: Resolver threads alive at once per pool, those still stuck in ``getaddrinfo`` included.
 DEFAULT_MAX_THREADS = 8
+#: Seconds an idle resolver thread waits for another name before it ends.
+DEFAULT_IDLE_TIMEOUT = 10.0
+#: Names of :meth:`ResolverPool.resolve` calls waiting for a busy thread, at most.
+MAX_QUEUED = 256
 
 GetAddrInfo = Callable[..., list[tuple[Any, ...]]]
 Key = tuple[str, int]
+#: Called on the resolver thread with the name and its addresses (``None``: no answer).
+Deliver = Callable[[Key, "list[str] | None"], None]
+
+
+class NoResolverThread(GatewayError):
+    """:meth:`ResolverPool.lookup` found all ``max_threads`` threads busy: the answer is
+    unknown (never "does not resolve")."""
 
 
 class ResolverPool:
     """Resolves ``(host, port)`` pairs on a bounded set of abandonable daemon threads.
 
+    A thread that answered waits ``idle_timeout`` seconds for the next name before it ends:
+    starting a thread costs far more than a lookup (~0.5 ms against ~40 us here), and the
+    connect check (``_connect_check``) asks once per new upstream connection.
+
     Args:
         getaddrinfo: the resolver; ``socket.getaddrinfo`` as it is at each call by default
             (inject a fake in tests).
-        max_threads: resolver threads alive at once, stuck ones included.
-        timeout: seconds :meth:`resolve` waits for all of its names together.
+        max_threads: resolver threads alive at once, stuck and idle ones included.
+        timeout: seconds :meth:`resolve` waits for all of its names together, and
+            :meth:`lookup` for its one.
+        idle_timeout: seconds an idle thread waits for another name before it ends.
     """
 
     def __init__(
@@ -54,92 +79,140 @@ class ResolverPool:
         *,
         max_threads: int = DEFAULT_MAX_THREADS,
         timeout: float = DEFAULT_RESOLVE_TIMEOUT,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
     ) -> None:
         self._getaddrinfo = getaddrinfo
         self.max_threads = max_threads
         self.timeout = timeout
-        self._busy = 0
+        self.idle_timeout = idle_timeout
+        self._alive = 0  # threads alive: working (stuck included) or idle
+        self._idle = 0
+        self._jobs: deque[tuple[Key, Deliver]] = deque()
         self._lock = threading.Lock()
+        self._work_ready = threading.Condition(self._lock)
 
     @property
     def busy(self) -> int:
-        """Resolver threads alive now (a stuck one stays counted until it returns)."""
-        return self._busy
+        """Resolver threads working now (a stuck one stays counted until it returns)."""
+        return self._alive - self._idle
 
     def resolve(self, names: Iterable[Key]) -> dict[Key, list[str] | None]:
         """The addresses of each distinct name answered within ``timeout`` seconds of the
         call, or ``None`` for one the resolver answered with an error (it does not resolve).
         A name not answered in time, or that found no free thread, is absent: unknown.
 
-        Each thread looks names up one after another until none is left (or the time is
-        up): more names than threads are all resolved, not the first ``max_threads`` only
-        (the others would be unknown at every refresh, in the same order)."""
+        Names beyond ``max_threads`` wait in the queue for a thread that has answered one:
+        more names than threads are all resolved, not the first ``max_threads`` only (the
+        others would be unknown at every refresh, in the same order)."""
+        batch = _Batch()
         keys = list(dict.fromkeys(names))
+        started = sum(1 for key in keys if self._submit(key, batch.add, queue=True))
         deadline = time.monotonic() + self.timeout
-        batch = _Batch(keys, deadline)
-        for _ in keys:
-            if not self._reserve():
-                break
-            with batch.done:  # threads started before may be ending meanwhile
-                batch.workers += 1
-            threading.Thread(
-                target=self._run,
-                args=(batch,),
-                name="otel-agents-gateway-resolver",
-                daemon=True,
-            ).start()
         with batch.done:
-            while len(batch.results) < len(keys) and batch.workers:
+            while len(batch.results) < started:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 batch.done.wait(left)
             # A copy: a thread that finishes late must not change what the caller holds.
-            return dict(batch.results)
+            return {key: batch.results[key] for key in keys if key in batch.results}
 
-    def _reserve(self) -> bool:
+    async def lookup(self, host: str, port: int) -> list[str] | None:
+        """The addresses of one name, awaited on the running event loop (the loop never
+        blocks: the resolver runs on a thread of the pool), or ``None`` when the resolver
+        answered with an error (it does not resolve).
+
+        Raises:
+            TimeoutError: no answer within ``timeout`` seconds (the thread is abandoned).
+            NoResolverThread: all ``max_threads`` threads are busy.
+        """
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[list[str] | None] = loop.create_future()
+
+        def deliver(key: Key, addresses: list[str] | None) -> None:
+            # From the resolver thread; the loop may have closed since (nothing waits then).
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, answer, addresses)
+
+        if not self._submit((host, port), deliver):
+            raise NoResolverThread(f"all {self.max_threads} resolver threads are busy")
+        async with asyncio.timeout(self.timeout):
+            return await answer
+
+    def _submit(self, key: Key, deliver: Deliver, *, queue: bool = False) -> bool:
+        """Queue ``key`` for an idle thread, or start a thread for it; with ``queue``, when
+        all ``max_threads`` threads are working, queue it for the first that has answered
+        (at most :data:`MAX_QUEUED` names wait so: a resolver that hangs for good must not
+        make the queue grow at every refresh). ``False``: its answer is unknown."""
         with self._lock:
-            if self._busy >= self.max_threads:
+            if self._idle > len(self._jobs):  # an idle thread will take it
+                self._jobs.append((key, deliver))
+                self._work_ready.notify()
+                return True
+            if self._alive >= self.max_threads:
+                if queue and len(self._jobs) < MAX_QUEUED:
+                    self._jobs.append((key, deliver))
+                    return True
                 return False
-            self._busy += 1
-            return True
-
-    def _run(self, batch: _Batch) -> None:
+            self._alive += 1
         try:
-            while True:
-                with batch.done:
-                    if not batch.todo or time.monotonic() >= batch.deadline:
-                        return  # nothing left, or the caller no longer waits
-                    key = batch.todo.popleft()
-                addresses = self._lookup(key)
-                with batch.done:
-                    batch.results[key] = addresses
-                    batch.done.notify_all()
-        finally:
+            threading.Thread(
+                target=self._work,
+                args=(key, deliver),
+                name="otel-agents-gateway-resolver",
+                daemon=True,
+            ).start()
+        except RuntimeError:  # no thread could be started (interpreter shutting down)
             with self._lock:
-                self._busy -= 1
-            with batch.done:
-                batch.workers -= 1
-                batch.done.notify_all()
+                self._alive -= 1
+            return False
+        return True
+
+    def _work(self, key: Key, deliver: Deliver) -> None:
+        """Answer ``key``, then queued names until none comes for ``idle_timeout`` s."""
+        while True:
+            addresses = self._lookup(key)
+            with self._lock:
+                # Free before the answer goes out: the waiter's next name, sent the moment
+                # it has this answer, finds this thread rather than starting another.
+                self._idle += 1
+            with contextlib.suppress(Exception):  # a waiter's own failure ends no thread
+                deliver(key, addresses)
+            with self._lock:
+                try:
+                    while not self._jobs:
+                        if not self._work_ready.wait(self.idle_timeout) and not self._jobs:
+                            self._alive -= 1
+                            return
+                finally:
+                    self._idle -= 1
+                key, deliver = self._jobs.popleft()
 
     def _lookup(self, key: Key) -> list[str] | None:
         host, port = key
         try:
             resolver = self._getaddrinfo or socket.getaddrinfo
             found = resolver(host, port, type=socket.SOCK_STREAM)
-            return [str(sockaddr[0]).split("%", 1)[0] for *_, sockaddr in found]
         except Exception:  # unresolvable: the caller treats it as not resolved
             return None
+        return [str(sockaddr[0]).split("%", 1)[0] for *_, sockaddr in found]
+
+
+def _settle(answer: asyncio.Future[list[str] | None], addresses: list[str] | None) -> None:
+    if not answer.done():  # a lookup that timed out has cancelled it
+        answer.set_result(addresses)
 
 
 class _Batch:
     """What one :meth:`ResolverPool.resolve` call waits for."""
 
-    __slots__ = ("deadline", "done", "results", "todo", "workers")
+    __slots__ = ("done", "results")
 
-    def __init__(self, keys: list[Key], deadline: float) -> None:
+    def __init__(self) -> None:
         self.done = threading.Condition()
-        self.todo = deque(keys)  # names no thread has taken yet
-        self.workers = 0  # threads still taking names of this batch
-        self.deadline = deadline
         self.results: dict[Key, list[str] | None] = {}
+
+    def add(self, key: Key, addresses: list[str] | None) -> None:
+        with self.done:
+            self.results[key] = addresses
+            self.done.notify_all()

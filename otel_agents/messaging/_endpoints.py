@@ -4,11 +4,13 @@ The hub POSTs envelopes to whatever endpoint an agent registered, so an unchecke
 turns the hub into a relay towards addresses only it can reach (server-side request
 forgery): a cloud metadata service, a link-local device. An endpoint must be an ``http`` or
 ``https`` URL without spaces or control characters (they would come back in every refusal
-of a message sent to it), user info, query or fragment, and its host must not be a
-link-local or metadata address (``169.254.0.0/16``, ``fe80::/10``, ``fd00:ec2::254``, the well-known
-metadata host names) or a wildcard address (``0.0.0.0``, ``::``: an agent that listens on
-all interfaces must register the URL others reach it at), unless it lies in one of
-``allowed_endpoint_networks``.
+of a message sent to it), user info, query or fragment. Its host must be a name the
+resolver can take (no empty label, none over 63 characters: the gateway's rule, shared in
+``otel_agents._hostnames``, since the gateway's discovery skips any other), and must not
+be a link-local or metadata address (``169.254.0.0/16``, ``fe80::/10``, ``fd00:ec2::254``,
+the well-known metadata host names) or a wildcard address (``0.0.0.0``, ``::``: an agent
+that listens on all interfaces must register the URL others reach it at), unless it lies
+in one of ``allowed_endpoint_networks``.
 
 IP literals are checked in every spelling the resolver accepts (``2852039166``,
 ``0xa9.0xfe.0xa9.0xfe``, ``::ffff:169.254.169.254``). Host names are not resolved here (an
@@ -24,6 +26,7 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from otel_agents._errors import ConfigurationError
+from otel_agents._hostnames import HOST_NAME_RULE, resolvable_host
 from otel_agents.messaging._errors import InvalidMessageError
 
 __all__ = ["BLOCKED_NETWORKS", "check_endpoint", "parse_networks"]
@@ -99,6 +102,9 @@ def check_endpoint(endpoint: str, allowed: Iterable[IPNetwork] = (), name: str =
         raise refuse("a query or fragment is not allowed")
     if not host:
         raise refuse("it has no host")
+    if not resolvable_host(host):
+        # The gateway's rule (one function): its discovery would skip this agent later.
+        raise refuse(f"its host is {HOST_NAME_RULE}")
     if host.rstrip(".").lower() in _METADATA_HOSTS:
         raise refuse(f"{host} is a cloud metadata service")
     address = _address(host)

@@ -212,12 +212,14 @@ class _Registry:
 
     def __init__(self) -> None:
         self.services: dict[str, dict[str, Any]] = {}
+        self.checked: list[bool] = []
 
     def list_services(self) -> list[dict[str, Any]]:
         return list(self.services.values())
 
-    def register_from_mapping(self, entry: Any) -> dict[str, Any]:
+    def register_from_mapping(self, entry: Any, *, checked: bool = False) -> dict[str, Any]:
         self.services[entry["service_id"]] = dict(entry)
+        self.checked.append(checked)
         return dict(entry)
 
     def unregister_service(self, service_id: str) -> bool:
@@ -252,3 +254,4 @@ def test_admin_routes_serve_any_service_admin_not_just_the_gateway() -> None:
     assert history == {"history": [{"service_id": "a", "limit": 5}]}
     assert removed.status_code == 204
     assert registry.services == {}
+    assert registry.checked == [True]  # its upstreams are checked again at each connect

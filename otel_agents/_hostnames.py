@@ -1,0 +1,37 @@
+"""Which host names can be handed to the resolver at all: one rule for the gateway and hub.
+
+``getaddrinfo`` encodes a name with the ``idna`` codec before it asks anything, and that
+codec refuses an empty label (``a..b``, ``.a``) and a label over 63 characters; a NUL or
+another control character ends or corrupts the name on its way to the C resolver. A host
+like that can never be reached: an upstream registered with one fails every request and
+every health check, and an agent endpoint with one is skipped by the gateway's discovery
+(and every message the hub sends to it fails). So both refuse it where it comes in, with
+the same words: the gateway's service registration (``gateway._registry``) and the hub's
+agent registration (``messaging._endpoints``).
+
+Address literals pass (``::1`` is one label of ASCII; ``127.0.0.1`` four), as do
+international names (``bücher.example``: the codec makes them ``xn--`` labels) and a final
+dot (``a.example.``: the root).
+"""
+
+from __future__ import annotations
+
+__all__ = ["HOST_NAME_RULE", "resolvable_host"]
+
+#: Why a host failed :func:`resolvable_host`, for error messages ("... is not valid: " +).
+HOST_NAME_RULE = (
+    "not a valid DNS name (empty label, a label over 63 characters, or a control character)"
+)
+
+
+def resolvable_host(host: str) -> bool:
+    """Whether ``host`` (a name or an address literal, without brackets or port) can be
+    looked up: no control character, space or DEL, and every label 1 to 63 characters
+    once ``idna``-encoded."""
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in host):
+        return False
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return False
+    return True
