@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import sys
 import threading
 import time as _time
 import weakref
@@ -147,8 +148,8 @@ class FailureLog:
         self._seen: BoundedCache[Hashable, bool] = BoundedCache(_MAX_FAILURE_KEYS)
 
     def record(self, key: object, detail: object = None, exc: BaseException | None = None) -> bool:
-        """Log ``exc`` (by default the exception being handled) unless ``key`` was logged
-        before; whether it was."""
+        """Log ``exc`` (by default the exception being handled, if any) unless ``key`` was
+        logged before; whether it was."""
         marker = _hashable(key)
         if marker in self._seen:
             return False
@@ -157,7 +158,8 @@ class FailureLog:
             self.level,
             self.message,
             key if detail is None else detail,
-            exc_info=True if exc is None else exc,
+            # Outside an ``except`` block there is no traceback to add ("NoneType: None").
+            exc_info=exc if exc is not None else sys.exc_info()[1] is not None,
         )
         return True
 

@@ -356,3 +356,16 @@ def test_record_error_tells_errors_apart_by_type_and_place_not_message(
         except ValueError as exc:
             failures.record_error(exc)
     assert len(caplog.records) == 2
+
+
+def test_a_failure_recorded_outside_a_handler_has_no_empty_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A failure that is no exception (a name not resolved in time) logs its line alone,
+    without a "NoneType: None" traceback."""
+    failures = FailureLog(_logger, "%s")
+    with caplog.at_level(logging.ERROR, logger=_logger.name):
+        assert failures.record("unresolved", "left out a host") is True
+    (record,) = caplog.records
+    assert not record.exc_info
+    assert "NoneType" not in caplog.text
