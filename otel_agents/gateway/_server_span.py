@@ -260,25 +260,28 @@ class LeanServerTelemetry:
                 result[semconv.HTTP_REQUEST_METHOD_ORIGINAL] = original
             if normalised:
                 result[semconv.HTTP_REQUEST_METHOD] = normalised
-        wanted = 2  # the first user-agent and host headers
+        # The first user-agent and the first host header (as the middleware and
+        # _server_address.host_header read them): a repeated one is skipped, not taken.
+        agent_seen = host_seen = False
         for header, value in scope.get("headers") or ():
-            if header == b"user-agent":
+            if header == b"user-agent" and not agent_seen:
+                agent_seen = True
                 agent, synthetic = self._agent(value)
                 if agent:
                     result[semconv.USER_AGENT_ORIGINAL] = agent
                     if synthetic:
                         result[semconv.USER_AGENT_SYNTHETIC_TYPE] = synthetic
-                wanted -= 1
-            elif header == b"host" and value:  # an empty Host names no server
-                # The stable conventions take server.address and server.port from Host
-                # (:authority), parsed apart: the name the client asked for, not the socket.
-                result[semconv.SERVER_ADDRESS], result[semconv.SERVER_PORT] = self._host(
-                    value, scheme
-                )
-                wanted -= 1
+            elif header == b"host" and not host_seen:
+                host_seen = True
+                if value:  # an empty Host names no server
+                    # The stable conventions take server.address and server.port from Host
+                    # (:authority), parsed apart: the name the client asked for.
+                    result[semconv.SERVER_ADDRESS], result[semconv.SERVER_PORT] = self._host(
+                        value, scheme
+                    )
             else:
                 continue
-            if not wanted:
+            if agent_seen and host_seen:
                 break
         client = scope.get("client")
         if client is not None:

@@ -165,3 +165,27 @@ def test_server_address_is_the_host_header_else_the_socket(
     (span,) = capture.spans()
     assert span.attributes is not None
     assert (span.attributes["server.address"], span.attributes["server.port"]) == (address, port)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(b"host", b"first.example:8443"), (b"host", b"second.example:9000")],
+        [(b"user-agent", b"a"), (b"user-agent", b"b"), (b"host", b"first.example:8443")],
+    ],
+    ids=["two-hosts", "two-user-agents-before-host"],
+)
+def test_server_address_is_the_first_host_header_whatever_comes_before_it(
+    lean: LeanServerTelemetry, capture: TelemetryCapture, headers: list[tuple[bytes, bytes]]
+) -> None:
+    """The first Host, as the contrib mode's hook and the messaging hub read it
+    (``_server_address.host_header``), and the first User-Agent, as the middleware reads it:
+    a repeated header neither replaces the first nor hides the Host after it."""
+    serve(lean, _scope(headers=headers))
+    (span,) = capture.spans()
+    assert span.attributes is not None
+    assert (span.attributes["server.address"], span.attributes["server.port"]) == (
+        "first.example",
+        8443,
+    )
+    assert span.attributes.get("user_agent.original") in (None, "a")
