@@ -148,6 +148,10 @@ def test_each_status_gets_its_own_duration_attributes_and_span_status(
     ("host", "address", "port"),
     [
         (b"api.example.com:8443", "api.example.com", 8443),
+        # An empty port is the scheme's default (RFC 3986 3.2.3), its ":" not in the name.
+        (b"api.example.com:", "api.example.com", 80),
+        (b"[2001:db8::1]:", "[2001:db8::1]", 80),
+        (b"2001:db8::1", "2001:db8::1", 80),  # no brackets: its last group is no port
         (b"", "127.0.0.1", 8000),  # an empty Host names no server: the bound socket
         (None, "127.0.0.1", 8000),
     ],
