@@ -71,6 +71,10 @@ _DURATION_KEYS = (
     semconv.URL_SCHEME,
 )
 _MAX_CACHED = 1024
+#: The longest header value the per-value caches remember: they are keyed by what the client
+#: sent, and 1,024 values of 64 KB (the head's bound) would pin 64 MB each. A real Host
+#: (255 characters and a port) or User-Agent is shorter; a longer one is parsed per request.
+_MAX_CACHED_VALUE = 512
 
 
 def _decode(value: bytes) -> str:
@@ -334,7 +338,7 @@ class LeanServerTelemetry:
         found = self._hosts.get(key)
         if found is None:
             found = parse_host(bytes(value).decode("latin-1"), scheme)
-            if len(self._hosts) < _MAX_CACHED:
+            if len(self._hosts) < _MAX_CACHED and len(value) <= _MAX_CACHED_VALUE:
                 self._hosts[key] = found
         return found
 
@@ -345,7 +349,7 @@ class LeanServerTelemetry:
         if found is None:
             agent = _decode(value)
             found = (agent, detect_synthetic_user_agent(agent) if agent else None)
-            if len(self._agents) < _MAX_CACHED:
+            if len(self._agents) < _MAX_CACHED and len(value) <= _MAX_CACHED_VALUE:
                 self._agents[value] = found
         return found
 

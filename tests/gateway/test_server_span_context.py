@@ -193,3 +193,22 @@ def test_server_address_is_the_first_host_header_whatever_comes_before_it(
         8443,
     )
     assert span.attributes.get("user_agent.original") in (None, "a")
+
+
+def test_huge_host_and_user_agent_headers_are_not_kept_by_the_per_value_caches(
+    lean: LeanServerTelemetry, capture: TelemetryCapture
+) -> None:
+    """The caches of parsed Host and User-Agent values are keyed by what the client sent:
+    kept whole, 1,024 heads of 64 KB each (the server's bound) pinned 64 MB per cache for
+    the gateway's life. A value too long to be a real one is parsed, not remembered; the
+    span still gets it (the address cut at 255 characters)."""
+    for index in range(50):
+        host = b"h%d" % index + b"x" * 50_000
+        agent = b"a%d" % index + b"y" * 50_000
+        serve(lean, _scope(headers=[(b"host", host), (b"user-agent", agent)]))
+    held = sum(len(key[0]) for key in lean._hosts) + sum(len(key) for key in lean._agents)
+    assert held < 100_000
+    span = capture.spans()[-1]
+    assert span.attributes is not None
+    assert span.attributes["server.address"] == ("h49" + "x" * 50_000)[:255]
+    assert str(span.attributes["user_agent.original"]).startswith("a49yyy")
