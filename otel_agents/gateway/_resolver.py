@@ -10,7 +10,10 @@ once it has answered one, and the caller waits at most ``timeout`` seconds for a
 together. A stuck thread is
 abandoned, never joined: it ends when its ``getaddrinfo`` does. Threads are bounded in
 number (``max_threads``, stuck ones included), so a resolver that hangs for good costs at
-most ``max_threads`` idle threads, never a growing number.
+most ``max_threads`` idle threads, never a growing number. A name whose lookup from an
+earlier call is still in flight is not looked up again (it is unknown this time, as a name
+not answered in time is): otherwise a name whose resolver hangs for good would be first in
+line at every refresh, take one more thread each time, and soon hold all of them.
 
 A name not answered in time, or for which no thread was free, is *unknown*: it is left out
 of the answer, never reported as "does not resolve". Discovery must not take "unknown" for
@@ -60,6 +63,8 @@ class ResolverPool:
         self.timeout = timeout
         self._busy = 0
         self._lock = threading.Lock()
+        #: Names some thread is looking up now (a stuck one stays until it returns).
+        self._looking_up: set[Key] = set()
 
     @property
     def busy(self) -> int:
@@ -74,7 +79,8 @@ class ResolverPool:
         Each thread looks names up one after another until none is left (or the time is
         up): more names than threads are all resolved, not the first ``max_threads`` only
         (the others would be unknown at every refresh, in the same order)."""
-        keys = list(dict.fromkeys(names))
+        with self._lock:  # names still looked up by an earlier call: unknown this time
+            keys = [key for key in dict.fromkeys(names) if key not in self._looking_up]
         deadline = time.monotonic() + self.timeout
         batch = _Batch(keys, deadline)
         for _ in keys:
@@ -111,7 +117,15 @@ class ResolverPool:
                     if not batch.todo or time.monotonic() >= batch.deadline:
                         return  # nothing left, or the caller no longer waits
                     key = batch.todo.popleft()
-                addresses = self._lookup(key)
+                    with self._lock:
+                        if key in self._looking_up:  # another call started it meanwhile
+                            continue
+                        self._looking_up.add(key)
+                try:
+                    addresses = self._lookup(key)
+                finally:
+                    with self._lock:
+                        self._looking_up.discard(key)
                 with batch.done:
                     batch.results[key] = addresses
                     batch.done.notify_all()
