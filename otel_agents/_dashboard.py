@@ -172,7 +172,10 @@ class PerformanceDashboard:
         self._score_max_age = max(
             self.config["window_seconds"], 2 * self.config["refresh_interval"]
         )
-        self._refresh_lock = threading.Lock()
+        # Reentrant: rule callbacks and alert listeners run inside a refresh, on its thread,
+        # and one that reads or exports the dashboard refreshes again (a plain lock waited
+        # for itself for ever, and the refresh thread with it).
+        self._refresh_lock = threading.RLock()
         self._refresher = PeriodicThread(
             self.config["refresh_interval"],
             self.refresh,

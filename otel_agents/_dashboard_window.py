@@ -10,7 +10,10 @@ reading at least ``window_seconds`` old.
 The increase is counted series by series, between consecutive readings, as Prometheus'
 ``increase()`` does: a series that went down was restarted (a gateway replaced by a new one
 counts from 0 again), so its new value is all increase; a series that is no longer reported
-takes nothing back. Comparing lifetime sums instead let 1,000 requests from before a restart
+takes nothing back, and one missing from a reading (a collection that failed reads as empty)
+is compared, when it is back, with its last value, not with 0: a gap is not a restart. Last
+values are kept for at most :data:`MAX_SERIES` series per total (then only the newest
+reading's). Comparing lifetime sums instead let 1,000 requests from before a restart
 hide the 100 after it, while the restarted 5xx series still counted its errors.
 
 What happened before the first reading is not counted: the reader cannot say when a
@@ -28,6 +31,10 @@ __all__ = ["Series", "WindowedTotals"]
 #: Readings kept per window at most (each at least window / this apart), so that frequent
 #: ``get_dashboard_data()`` calls cost bounded memory.
 MAX_READINGS = 512
+
+#: Series whose last value is remembered per total, at most (the gateway reports at most
+#: 4,096 request series of its own).
+MAX_SERIES = 16384
 
 #: One total's cumulative value per series (a series: its attributes, hashable).
 Series = Mapping[Hashable, float]
@@ -69,7 +76,10 @@ class WindowedTotals:
                     before = last.get(key, 0)  # a series new since then started at 0
                     grown += value - before if value >= before else value  # lower: restarted
             self._running[name] = grown
-            self._last[name] = dict(series)
+            if last is None or len(last) + len(series) > MAX_SERIES:
+                self._last[name] = dict(series)
+            else:  # series missing from this reading keep their last value (a gap)
+                last.update(series)
         if not readings or now - readings[-1][0] >= self._spacing:
             readings.append((now, dict(self._running)))
         cutoff = now - self._window

@@ -45,11 +45,17 @@ def server_address(scope: Scope) -> tuple[str, int]:
 
 def parse_host(host: str, scheme: str | None) -> tuple[str, int]:
     """A ``Host`` value as (address, port): the port after the last ``:`` if it is one (not
-    inside IPv6 brackets), else the default port of ``scheme``."""
+    inside IPv6 brackets), else the default port of ``scheme``. An empty port (``host:``)
+    is the default one, and its ``:`` is no part of the name (RFC 3986 section 3.2.3)."""
     default_port = 443 if scheme == "https" else 80
     name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+    if ":" in name and not (name.startswith("[") and name.endswith("]")):
+        # ``::1``: an IPv6 address without its brackets, whose last group is no port
+        return host[:MAX_HOST], default_port
     if name and _is_port(port):
         return name[:MAX_HOST], int(port)
+    if name and not port:
+        return name[:MAX_HOST], default_port
     return host[:MAX_HOST], default_port
 
 

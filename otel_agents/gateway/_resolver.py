@@ -13,7 +13,11 @@ seconds for all of them together. A
 stuck thread is abandoned, never joined: it ends when its ``getaddrinfo`` does. Threads are
 bounded in number (``max_threads``, stuck ones included), so a resolver that hangs for good
 costs at most ``max_threads`` idle threads, never a growing number (nor a busy default
-executor of the event loop, which ``loop.getaddrinfo`` would fill).
+executor of the event loop, which ``loop.getaddrinfo`` would fill). A name whose lookup from
+an earlier refresh is still queued or in flight is not looked up again (it is unknown this
+time, as a name not answered in time is): otherwise a name whose resolver hangs for good
+would be first in line at every refresh, take one more thread each time, and soon hold all
+of them.
 
 A name not answered in time, or for which no thread was free, is *unknown*: it is left out
 of the answer (:meth:`~ResolverPool.lookup` raises), never reported as "does not resolve".
@@ -88,6 +92,9 @@ class ResolverPool:
         self._alive = 0  # threads alive: working (stuck included) or idle
         self._idle = 0
         self._jobs: deque[tuple[Key, Deliver]] = deque()
+        #: Names queued or being looked up now, and how many times (a stuck one stays
+        #: until it returns).
+        self._in_flight: dict[Key, int] = {}
         self._lock = threading.Lock()
         self._work_ready = threading.Condition(self._lock)
 
@@ -105,7 +112,8 @@ class ResolverPool:
         more names than threads are all resolved, not the first ``max_threads`` only (the
         others would be unknown at every refresh, in the same order)."""
         batch = _Batch()
-        keys = list(dict.fromkeys(names))
+        with self._lock:  # names still looked up for an earlier call: unknown this time
+            keys = [key for key in dict.fromkeys(names) if key not in self._in_flight]
         started = sum(1 for key in keys if self._submit(key, batch.add, queue=True))
         deadline = time.monotonic() + self.timeout
         with batch.done:
@@ -147,14 +155,17 @@ class ResolverPool:
         with self._lock:
             if self._idle > len(self._jobs):  # an idle thread will take it
                 self._jobs.append((key, deliver))
+                self._in_flight[key] = self._in_flight.get(key, 0) + 1
                 self._work_ready.notify()
                 return True
             if self._alive >= self.max_threads:
                 if queue and len(self._jobs) < MAX_QUEUED:
                     self._jobs.append((key, deliver))
+                    self._in_flight[key] = self._in_flight.get(key, 0) + 1
                     return True
                 return False
             self._alive += 1
+            self._in_flight[key] = self._in_flight.get(key, 0) + 1
         try:
             threading.Thread(
                 target=self._work,
@@ -165,6 +176,7 @@ class ResolverPool:
         except RuntimeError:  # no thread could be started (interpreter shutting down)
             with self._lock:
                 self._alive -= 1
+                self._settled(key)
             return False
         return True
 
@@ -176,6 +188,7 @@ class ResolverPool:
                 # Free before the answer goes out: the waiter's next name, sent the moment
                 # it has this answer, finds this thread rather than starting another.
                 self._idle += 1
+                self._settled(key)
             with contextlib.suppress(Exception):  # a waiter's own failure ends no thread
                 deliver(key, addresses)
             with self._lock:
@@ -187,6 +200,12 @@ class ResolverPool:
                 finally:
                     self._idle -= 1
                 key, deliver = self._jobs.popleft()
+
+    def _settled(self, key: Key) -> None:
+        """One lookup of ``key`` is over (called under the lock)."""
+        left = self._in_flight.pop(key, 1) - 1
+        if left > 0:
+            self._in_flight[key] = left
 
     def _lookup(self, key: Key) -> list[str] | None:
         host, port = key

@@ -71,6 +71,10 @@ _DURATION_KEYS = (
     semconv.URL_SCHEME,
 )
 _MAX_CACHED = 1024
+#: The longest header value the per-value caches remember: they are keyed by what the client
+#: sent, and 1,024 values of 64 KB (the head's bound) would pin 64 MB each. A real Host
+#: (255 characters and a port) or User-Agent is shorter; a longer one is parsed per request.
+_MAX_CACHED_VALUE = 512
 
 
 def _decode(value: bytes) -> str:
@@ -260,25 +264,28 @@ class LeanServerTelemetry:
                 result[semconv.HTTP_REQUEST_METHOD_ORIGINAL] = original
             if normalised:
                 result[semconv.HTTP_REQUEST_METHOD] = normalised
-        wanted = 2  # the first user-agent and host headers
+        # The first user-agent and the first host header (as the middleware and
+        # _server_address.host_header read them): a repeated one is skipped, not taken.
+        agent_seen = host_seen = False
         for header, value in scope.get("headers") or ():
-            if header == b"user-agent":
+            if header == b"user-agent" and not agent_seen:
+                agent_seen = True
                 agent, synthetic = self._agent(value)
                 if agent:
                     result[semconv.USER_AGENT_ORIGINAL] = agent
                     if synthetic:
                         result[semconv.USER_AGENT_SYNTHETIC_TYPE] = synthetic
-                wanted -= 1
-            elif header == b"host" and value:  # an empty Host names no server
-                # The stable conventions take server.address and server.port from Host
-                # (:authority), parsed apart: the name the client asked for, not the socket.
-                result[semconv.SERVER_ADDRESS], result[semconv.SERVER_PORT] = self._host(
-                    value, scheme
-                )
-                wanted -= 1
+            elif header == b"host" and not host_seen:
+                host_seen = True
+                if value:  # an empty Host names no server
+                    # The stable conventions take server.address and server.port from Host
+                    # (:authority), parsed apart: the name the client asked for.
+                    result[semconv.SERVER_ADDRESS], result[semconv.SERVER_PORT] = self._host(
+                        value, scheme
+                    )
             else:
                 continue
-            if not wanted:
+            if agent_seen and host_seen:
                 break
         client = scope.get("client")
         if client is not None:
@@ -331,7 +338,7 @@ class LeanServerTelemetry:
         found = self._hosts.get(key)
         if found is None:
             found = parse_host(bytes(value).decode("latin-1"), scheme)
-            if len(self._hosts) < _MAX_CACHED:
+            if len(self._hosts) < _MAX_CACHED and len(value) <= _MAX_CACHED_VALUE:
                 self._hosts[key] = found
         return found
 
@@ -342,7 +349,7 @@ class LeanServerTelemetry:
         if found is None:
             agent = _decode(value)
             found = (agent, detect_synthetic_user_agent(agent) if agent else None)
-            if len(self._agents) < _MAX_CACHED:
+            if len(self._agents) < _MAX_CACHED and len(value) <= _MAX_CACHED_VALUE:
                 self._agents[value] = found
         return found
 

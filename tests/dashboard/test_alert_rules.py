@@ -410,3 +410,31 @@ def test_a_rule_removed_from_another_thread_waits_for_the_round_in_progress(
     assert failures == []
     assert engine.rules == []
     assert manager.get_active_alerts() == []
+
+
+def test_a_rule_callback_may_read_the_dashboard_during_the_refresh_that_runs_it(
+    make_dashboard: Any,
+) -> None:
+    """An ``on_alert`` that reads or exports the dashboard calls ``refresh()`` inside the
+    refresh running it: that waited for ever on the refresh's own lock (the refresh thread,
+    and every later ``get_dashboard_data()``, with it)."""
+    dashboard = make_dashboard(config={"default_alert_rules": False})
+    seen: list[int] = []
+
+    def read_back(alert: Alert) -> None:
+        seen.append(len(dashboard.get_dashboard_data()["alerts"]["active"]))
+
+    dashboard.add_alert_rule(
+        ThresholdRule("busy", RuleMetric.SYSTEM_CPU_USAGE, 30.0, 20.0, on_alert=read_back)
+    )
+    done = threading.Event()
+
+    def refresh() -> None:
+        dashboard.get_dashboard_data()
+        done.set()
+
+    worker = threading.Thread(target=refresh, daemon=True)  # daemon: a deadlock must not hang
+    worker.start()
+    assert done.wait(10), "refresh deadlocked on a callback that read the dashboard"
+    worker.join(10)
+    assert seen == [1]

@@ -28,10 +28,13 @@ class GatewayCounts:
     def __init__(self, provider: MeterProvider) -> None:
         self.ok = 0
         self.failed = 0
+        self.reported = True  # False: the callback reports no series (as a failed reading)
         meter = provider.get_meter("fake-gateway")
         semconv.create_instrument(meter, semconv.GATEWAY_REQUESTS, [self._observe])
 
     def _observe(self, options: CallbackOptions) -> Iterable[Observation]:
+        if not self.reported:
+            return
         service = {semconv.GATEWAY_SERVICE_ID: "svc"}
         yield Observation(self.ok, {**service, semconv.GATEWAY_STATUS_CLASS: "2xx"})
         yield Observation(self.failed, {**service, semconv.GATEWAY_STATUS_CLASS: "5xx"})
@@ -142,6 +145,25 @@ def test_a_total_that_goes_down_takes_nothing_back_from_the_window(
     clock.advance(10)
     system = dashboard.get_dashboard_data()["system"]
     assert (system["requests"], system["errors"]) == (100, 10)
+
+
+def test_a_series_missing_from_one_reading_does_not_count_its_lifetime_again(
+    make_dashboard: Any, clocked_tracker: PerformanceTracker, reader: Any, clock: FakeClock
+) -> None:
+    """A reading without a series (a collection that failed reads as empty, see
+    ``InProcessMetrics.snapshot``) is a gap, not a restart: when the series is back, it is
+    compared with its last value, as Prometheus' ``increase()`` does across a gap. Compared
+    with 0, an outage from before the dashboard (500 errors) came back as new."""
+    gateway = GatewayCounts(reader[1])
+    gateway.ok, gateway.failed = 1000, 500  # before the dashboard: not in its window
+    dashboard = _dashboard(make_dashboard, clocked_tracker, reader)
+    gateway.reported = False
+    clock.advance(10)
+    dashboard.get_dashboard_data()
+    gateway.reported, gateway.ok = True, 1010
+    clock.advance(10)
+    system = dashboard.get_dashboard_data()["system"]
+    assert (system["gateway_requests"], system["errors"]) == (10, 0)
 
 
 def test_a_wall_clock_step_back_does_not_keep_an_old_outage_in_the_window(

@@ -106,6 +106,35 @@ def test_resolver_threads_are_bounded_in_number_stuck_ones_included() -> None:
     _wait_for(lambda: pool.busy == 0, "the released resolver threads never ended")
 
 
+def test_a_name_still_being_looked_up_is_not_looked_up_again_by_a_later_refresh() -> None:
+    """A name whose lookup from an earlier refresh is still in flight is unknown this
+    refresh, as a name not answered in time is, and costs no second thread. Looked up again,
+    it was first in line at each refresh and held one more thread each time: with 2 threads,
+    the second refresh already resolved nothing (every name unknown, so left out) for as
+    long as that one name's resolver hung."""
+    release = threading.Event()
+    calls: list[str] = []
+
+    def resolver(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        calls.append(host)
+        if host == "hung.example":
+            release.wait(GUARD)
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", port))]
+
+    pool = ResolverPool(resolver, max_threads=2, timeout=2.0)
+    names = [("hung.example", 80), ("a.example", 80), ("b.example", 80)]
+    answers = []
+    try:
+        for _ in range(3):
+            answers.append(sorted(pool.resolve(names)))
+    finally:
+        release.set()
+    _wait_for(lambda: pool.busy == 0, "the released resolver threads never ended")
+    assert answers == [[("a.example", 80), ("b.example", 80)]] * 3
+    assert calls.count("hung.example") == 1
+
+
 def test_names_resolving_to_a_metadata_address_are_skipped_each_name_resolved_once(
     make_gateway: Any,
 ) -> None:

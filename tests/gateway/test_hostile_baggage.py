@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from opentelemetry import baggage
 
+from otel_agents.gateway import APIGateway
 from otel_agents.testing import TelemetryCapture
 
 from ._asgi_request import http_scope, lean_telemetry, serve
@@ -64,14 +65,16 @@ def test_a_baggage_over_8192_bytes_is_dropped_without_a_log_line(
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("setting", ["lean", "contrib"])
 def test_the_upstream_gets_the_checked_members_as_one_header(
     make_gateway: Any,
     upstream: ThreadServer,
     upstream_state: UpstreamState,
     telemetry: TelemetryCapture,
     caplog: pytest.LogCaptureFixture,
+    setting: str,
 ) -> None:
-    gateway = make_gateway()
+    gateway = make_gateway({"server_instrumentation": setting})
     gateway.register_service("users", "Users", "v1", upstream.url, path_prefix="/users")
     caplog.set_level(logging.WARNING)
     headers = [("baggage", f"tenant=acme,{_BAD}"), ("baggage", "user=ada")]
@@ -83,3 +86,28 @@ def test_the_upstream_gets_the_checked_members_as_one_header(
     assert sent == ["tenant=acme,user=ada"]
     # Neither the gateway nor the (instrumented) upstream logged a word about it.
     assert [r.getMessage()[:80] for r in caplog.records] == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "opt_in"),
+    [("lean", ""), ("contrib", ""), ("contrib", "http/dup")],
+    ids=["lean", "contrib", "contrib-old-and-new-conventions"],
+)
+def test_no_server_instrumentation_logs_the_members_it_drops(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, setting: str, opt_in: str
+) -> None:
+    """The contrib middleware extracts with its own getter: the guard must apply there too."""
+    monkeypatch.setenv("OTEL_SEMCONV_STABILITY_OPT_IN", opt_in)
+    capture = TelemetryCapture()
+    gateway = APIGateway(
+        {"server_instrumentation": setting},
+        tracer_provider=capture.tracer_provider,
+        meter_provider=capture.meter_provider,
+    )
+    caplog.set_level(logging.DEBUG, logger="opentelemetry")
+    try:
+        gateway.route_request("GET", "/v1/none/x", [("baggage", f"tenant=acme,{_BAD}")])
+    finally:
+        gateway.close()
+        capture.shutdown()
+    assert [r.getMessage()[:80] for r in caplog.records if r.levelno >= logging.WARNING] == []

@@ -148,6 +148,10 @@ def test_each_status_gets_its_own_duration_attributes_and_span_status(
     ("host", "address", "port"),
     [
         (b"api.example.com:8443", "api.example.com", 8443),
+        # An empty port is the scheme's default (RFC 3986 3.2.3), its ":" not in the name.
+        (b"api.example.com:", "api.example.com", 80),
+        (b"[2001:db8::1]:", "[2001:db8::1]", 80),
+        (b"2001:db8::1", "2001:db8::1", 80),  # no brackets: its last group is no port
         (b"", "127.0.0.1", 8000),  # an empty Host names no server: the bound socket
         (None, "127.0.0.1", 8000),
     ],
@@ -165,3 +169,46 @@ def test_server_address_is_the_host_header_else_the_socket(
     (span,) = capture.spans()
     assert span.attributes is not None
     assert (span.attributes["server.address"], span.attributes["server.port"]) == (address, port)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(b"host", b"first.example:8443"), (b"host", b"second.example:9000")],
+        [(b"user-agent", b"a"), (b"user-agent", b"b"), (b"host", b"first.example:8443")],
+    ],
+    ids=["two-hosts", "two-user-agents-before-host"],
+)
+def test_server_address_is_the_first_host_header_whatever_comes_before_it(
+    lean: LeanServerTelemetry, capture: TelemetryCapture, headers: list[tuple[bytes, bytes]]
+) -> None:
+    """The first Host, as the contrib mode's hook and the messaging hub read it
+    (``_server_address.host_header``), and the first User-Agent, as the middleware reads it:
+    a repeated header neither replaces the first nor hides the Host after it."""
+    serve(lean, _scope(headers=headers))
+    (span,) = capture.spans()
+    assert span.attributes is not None
+    assert (span.attributes["server.address"], span.attributes["server.port"]) == (
+        "first.example",
+        8443,
+    )
+    assert span.attributes.get("user_agent.original") in (None, "a")
+
+
+def test_huge_host_and_user_agent_headers_are_not_kept_by_the_per_value_caches(
+    lean: LeanServerTelemetry, capture: TelemetryCapture
+) -> None:
+    """The caches of parsed Host and User-Agent values are keyed by what the client sent:
+    kept whole, 1,024 heads of 64 KB each (the server's bound) pinned 64 MB per cache for
+    the gateway's life. A value too long to be a real one is parsed, not remembered; the
+    span still gets it (the address cut at 255 characters)."""
+    for index in range(50):
+        host = b"h%d" % index + b"x" * 50_000
+        agent = b"a%d" % index + b"y" * 50_000
+        serve(lean, _scope(headers=[(b"host", host), (b"user-agent", agent)]))
+    held = sum(len(key[0]) for key in lean._hosts) + sum(len(key) for key in lean._agents)
+    assert held < 100_000
+    span = capture.spans()[-1]
+    assert span.attributes is not None
+    assert span.attributes["server.address"] == ("h49" + "x" * 50_000)[:255]
+    assert str(span.attributes["user_agent.original"]).startswith("a49yyy")
