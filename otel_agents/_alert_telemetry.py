@@ -16,7 +16,6 @@ the log record.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +24,7 @@ from opentelemetry._logs import LoggerProvider, SeverityNumber, get_logger, get_
 from opentelemetry.metrics import Observation
 
 from otel_agents import semconv
+from otel_agents._logs import redacting_logger
 from otel_agents._observers import observe
 from otel_agents._version import __version__, scope_name
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AlertTelemetry"]
 
-_logger = logging.getLogger("otel_agents.alerts")
+_logger = redacting_logger("otel_agents.alerts")
 
 _SCALARS = (str, int, float, bool)
 

@@ -18,7 +18,6 @@ attributes.
 
 from __future__ import annotations
 
-import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping
@@ -33,12 +32,13 @@ from otel_agents._alert_telemetry import AlertTelemetry
 from otel_agents._errors import InvalidValueError, invalid_type, invalid_value
 from otel_agents._export import redact
 from otel_agents._history import BoundedHistory, TimeRange
+from otel_agents._logs import redacting_logger
 from otel_agents._runtime import Clock, FailureLog, as_clock, failsafe_call
 from otel_agents._version import scope_name
 
 __all__ = ["AlertManager", "UnknownAlertError"]
 
-_logger = logging.getLogger(scope_name(__name__))
+_logger = redacting_logger(scope_name(__name__))
 
 AlertListener = Callable[["Alert"], Any]
 

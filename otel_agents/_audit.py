@@ -31,11 +31,12 @@ from opentelemetry._logs import LoggerProvider, SeverityNumber, get_logger, get_
 from otel_agents import semconv
 from otel_agents._errors import printable
 from otel_agents._export import REDACTED, is_secret_key
+from otel_agents._logs import redacting_logger
 from otel_agents._version import __version__, scope_name
 
 __all__ = ["AuditLog", "audit_log"]
 
-_logger = logging.getLogger("otel_agents.audit")
+_logger = redacting_logger("otel_agents.audit")
 _SCALARS = (str, int, float, bool)
 #: Longest actor or target kept (a gateway service id is at most 128 characters).
 MAX_NAME = 128

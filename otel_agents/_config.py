@@ -22,7 +22,6 @@ current :class:`~otel_agents._configured.Telemetry`, the exit hook); what gets b
 from __future__ import annotations
 
 import atexit
-import logging
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -38,11 +37,12 @@ from otel_agents._config_build import build
 from otel_agents._config_params import invalid_config
 from otel_agents._configured import SECONDS_EXPECTED, Telemetry, is_seconds
 from otel_agents._export_noise import loud_export_errors
+from otel_agents._logs import redacting_logger
 from otel_agents._sdk_env import forget_limit_warnings
 
 __all__ = ["configure", "get_telemetry", "shutdown"]
 
-_logger = logging.getLogger("otel_agents")
+_logger = redacting_logger("otel_agents")
 _lock = threading.Lock()
 _current: Telemetry | None = None
 _shut_down = False  # the global providers we set are stopped and cannot be replaced

@@ -10,7 +10,6 @@ dashboard's in-process reader, the system metrics and the GenAI price table.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -32,6 +31,7 @@ from otel_agents._export_noise import (
 )
 from otel_agents._host import host_resource
 from otel_agents._inprocess import InProcessMetrics, set_installed_reader
+from otel_agents._logs import redacting_logger
 from otel_agents._otlp_endpoints import warn_userinfo
 from otel_agents.genai._prices import load_price_table_from_env
 from otel_agents.genai._processor import GenAISpanProcessor
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["build"]
 
-_logger = logging.getLogger("otel_agents")
+_logger = redacting_logger("otel_agents")
 
 
 def build(requested: dict[str, Any]) -> Telemetry:

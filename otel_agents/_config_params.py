@@ -29,13 +29,13 @@ place (:func:`_warns`):
 from __future__ import annotations
 
 import enum
-import logging
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from otel_agents._errors import ConfigurationError, short_repr
+from otel_agents._logs import redacting_logger
 
 __all__ = [
     "MAX_SECONDS",
@@ -53,7 +53,7 @@ __all__ = [
     "written_as",
 ]
 
-_logger = logging.getLogger("otel_agents")
+_logger = redacting_logger("otel_agents")
 
 T = TypeVar("T")
 

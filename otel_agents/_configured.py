@@ -25,6 +25,7 @@ from otel_agents import _settings as s
 from otel_agents._config_params import MAX_SECONDS, invalid_config
 from otel_agents._guard import Guards, stop_within
 from otel_agents._inprocess import InProcessMetrics, installed_reader, set_installed_reader
+from otel_agents._logs import foreign_logger, redacting_logger
 from otel_agents._numbers import is_real
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SECONDS_EXPECTED", "Telemetry", "is_seconds"]
 
-_logger = logging.getLogger("otel_agents")
+_logger = redacting_logger("otel_agents")
 
 
 @dataclass
@@ -80,7 +81,7 @@ class Telemetry:
         self._closed = True
         limit = s.SHUTDOWN_TIMEOUT.read(timeout)
         if self._log_handler is not None:
-            logging.getLogger().removeHandler(self._log_handler)
+            foreign_logger().removeHandler(self._log_handler)
             self._log_handler = None
         stops: list[tuple[str, Callable[[], Any]]] = []
         if self.tracer_provider is not None:

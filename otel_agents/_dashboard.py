@@ -16,7 +16,6 @@ each refresh assembles (per-agent figures, totals, health, sections) is
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
@@ -50,13 +49,14 @@ from otel_agents._export import export_envelope, write_json_atomic
 from otel_agents._health import HealthReporter, HealthWeights
 from otel_agents._history import BoundedHistory, TimeRange
 from otel_agents._inprocess import InProcessMetrics, installed_reader
+from otel_agents._logs import redacting_logger
 from otel_agents._runtime import Clock, PeriodicThread, as_clock
 from otel_agents._seed_params import DASHBOARD, DASHBOARD_PARAMS
 from otel_agents._version import scope_name
 
 __all__ = ["AlertLevel", "DashboardView", "PerformanceDashboard"]
 
-_logger = logging.getLogger(scope_name(__name__))
+_logger = redacting_logger(scope_name(__name__))
 
 
 class DashboardView(StrEnum):

@@ -7,7 +7,6 @@ every read is failsafe: a source that raises is logged once and reads as empty.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -16,6 +15,7 @@ from otel_agents._alert_record import Alert, AlertLevel
 from otel_agents._alert_rules import RuleMetric
 from otel_agents._errors import invalid_type, invalid_value
 from otel_agents._history import summarize
+from otel_agents._logs import redacting_logger
 from otel_agents._numbers import is_real
 from otel_agents._runtime import FailureLog, failsafe_call
 from otel_agents._tracker import MetricType
@@ -30,7 +30,7 @@ __all__ = [
     "system_resources_reader",
 ]
 
-_logger = logging.getLogger("otel_agents.dashboard")
+_logger = redacting_logger("otel_agents.dashboard")
 
 #: Agent statuses that count as available (the messaging protocol's AgentStatus values).
 AVAILABLE_STATUSES = frozenset({"online", "busy"})

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from otel_agents._exception_events import redact_text
 from otel_agents._export import REDACTED
+from otel_agents._logs import foreign_logger
 
 __all__ = [
     "EXPORTER_LOGGERS",
@@ -104,7 +105,7 @@ def quiet_export_errors() -> ExportErrorFilter:
     """Install the filter on the exporters' loggers (once) and start it afresh."""
     _filter.reset()
     for name in EXPORTER_LOGGERS:
-        logger = logging.getLogger(name)
+        logger = foreign_logger(name)
         if _filter not in logger.filters:
             logger.addFilter(_filter)
     return _filter
@@ -117,7 +118,7 @@ def loud_export_errors() -> None:
     module (tests that reload ``otel_agents``) is removed too.
     """
     for name in EXPORTER_LOGGERS:
-        logger = logging.getLogger(name)
+        logger = foreign_logger(name)
         for stale in [f for f in logger.filters if type(f).__name__ == "ExportErrorFilter"]:
             logger.removeFilter(stale)
 
@@ -183,6 +184,6 @@ _HEADER_PARSER_LOGGER = "opentelemetry.util.re"
 
 def redact_header_warnings() -> None:
     """Make the SDK's header-parsing warnings safe to log. Idempotent."""
-    logger = logging.getLogger(_HEADER_PARSER_LOGGER)
+    logger = foreign_logger(_HEADER_PARSER_LOGGER)
     if not any(isinstance(f, _RedactHeaders) for f in logger.filters):
         logger.addFilter(_RedactHeaders())

@@ -8,7 +8,6 @@ crashes the host program.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
@@ -34,13 +33,14 @@ from opentelemetry.sdk.trace import SpanLimits
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
 
 from otel_agents import _extras as extras, _plugins as plugins, _settings as s
+from otel_agents._logs import redacting_logger
 from otel_agents._otlp_endpoints import build_otlp_exporter
 from otel_agents._sdk_env import LOG_COUNT_LIMITS, SPAN_COUNT_LIMITS, limit_arguments
 
 if TYPE_CHECKING:
     from otel_agents._metrics_server import MetricsServer
 
-_logger = logging.getLogger("otel_agents")
+_logger = redacting_logger("otel_agents")
 _T = TypeVar("_T")
 
 

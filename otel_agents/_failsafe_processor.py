@@ -18,11 +18,12 @@ from typing import TypeVar
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
+from otel_agents._logs import redacting_logger
 from otel_agents._runtime import FailureLog, error_key
 
 __all__ = ["FailsafeSpanProcessor", "failsafe_span_processor"]
 
-_logger = logging.getLogger("otel_agents")
+_logger = redacting_logger("otel_agents")
 
 R = TypeVar("R")
 

@@ -16,7 +16,6 @@ processors record how many spans and log records entered the pipelines, so what 
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -30,9 +29,11 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult,
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from otel_agents._logs import redacting_logger
+
 __all__ = ["Guards", "Ledger"]
 
-_logger = logging.getLogger("otel_agents")
+_logger = redacting_logger("otel_agents")
 
 #: What each signal's items are called in the shutdown report.
 SPANS, DATA_POINTS, LOG_RECORDS = "spans", "metric data points", "log records"

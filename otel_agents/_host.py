@@ -26,7 +26,6 @@ rather than a gap. ``process.*`` metrics are always reported by every process.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import platform
 import re
@@ -39,10 +38,11 @@ from typing import Any
 from opentelemetry.sdk.resources import Resource
 
 from otel_agents import _plugins as plugins
+from otel_agents._logs import redacting_logger
 
 __all__ = ["HostElection", "host_resource"]
 
-_logger = logging.getLogger("otel_agents")
+_logger = redacting_logger("otel_agents")
 
 try:
     import fcntl

@@ -16,7 +16,6 @@ the demo ask. Without it, a dashboard shows what the tracker kept and says
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -29,12 +28,13 @@ from opentelemetry.sdk.metrics.export import (
     Sum,
 )
 
+from otel_agents._logs import redacting_logger
 from otel_agents._runtime import FailureLog, failsafe_call
 from otel_agents._version import scope_name
 
 __all__ = ["InProcessMetrics", "MetricPoint", "installed_reader", "set_installed_reader"]
 
-_logger = logging.getLogger(scope_name(__name__))
+_logger = redacting_logger(scope_name(__name__))
 _failures = FailureLog(_logger, "in-process metrics: %s failed; shown as empty (logged once)")
 
 #: ``(attributes, value)``: a sum's or gauge's value, or a histogram's ``{count, sum, min, max}``.

@@ -37,7 +37,6 @@ metrics off under ``opentelemetry-instrument``.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Collection
 from typing import Any
 
@@ -46,12 +45,13 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 )
 from opentelemetry.sdk._configuration import _BaseConfigurator
 
+from otel_agents._logs import redacting_logger
 from otel_agents._system_metrics import SystemMetrics, system_metrics_for
 from otel_agents._version import scope_name
 
 __all__ = ["OtelAgentsConfigurator", "OtelAgentsInstrumentor"]
 
-_logger = logging.getLogger(scope_name(__name__))
+_logger = redacting_logger(scope_name(__name__))
 
 
 class OtelAgentsConfigurator(_BaseConfigurator):

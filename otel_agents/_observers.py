@@ -15,7 +15,6 @@ and a dropped one is freed and stops reporting (its gauge series go with it).
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 import weakref
 from collections.abc import Callable, Iterable
@@ -25,13 +24,14 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
 from otel_agents import semconv
+from otel_agents._logs import redacting_logger
 from otel_agents._runtime import FailureLog
 from otel_agents._version import __version__
 from otel_agents.semconv import MetricSpec
 
 __all__ = ["ProviderRegistry", "observe"]
 
-_logger = logging.getLogger("otel_agents.metrics")
+_logger = redacting_logger("otel_agents.metrics")
 
 T = TypeVar("T")
 V = TypeVar("V")

@@ -7,19 +7,19 @@ value is never logged: it may hold ``user:password@``.
 
 from __future__ import annotations
 
-import logging
 import os
 import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from otel_agents._exception_events import redact_text
+from otel_agents._logs import redacting_logger
 
 __all__ = ["build_otlp_exporter", "endpoint_source", "valid_endpoint", "warn_userinfo"]
 
 _T = TypeVar("_T")
 
-_logger = logging.getLogger("otel_agents")
+_logger = redacting_logger("otel_agents")
 
 
 def endpoint_source(

@@ -15,11 +15,12 @@ pays nothing for the scan.
 
 from __future__ import annotations
 
-import logging
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-_logger = logging.getLogger("otel_agents")
+from otel_agents._logs import redacting_logger
+
+_logger = redacting_logger("otel_agents")
 
 __all__ = [
     "EXPORTER_GROUPS",

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -42,6 +41,7 @@ from otel_agents._errors import invalid_type
 from otel_agents._exception_events import error_status, record_exception
 from otel_agents._export import export_envelope, write_json_atomic
 from otel_agents._history import BoundedHistory, TimeRange, summarize
+from otel_agents._logs import redacting_logger
 from otel_agents._profile_block import Profile as _Profile, detach_here, span_attributes
 from otel_agents._profiled_generators import NOT_ERRORS, wrap_async_generator, wrap_generator
 from otel_agents._profiler_metrics import CustomMetricRecord, CustomMetrics
@@ -52,7 +52,7 @@ from otel_agents._version import __version__, scope_name
 
 __all__ = ["PerformanceProfiler", "ProfileRecord"]
 
-_logger = logging.getLogger(scope_name(__name__))
+_logger = redacting_logger(scope_name(__name__))
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
 from otel_agents import _exporters as x, _plugins as plugins, _settings as s, semconv
 from otel_agents._failsafe_processor import failsafe_span_processor
 from otel_agents._guard import Guards
+from otel_agents._logs import foreign_logger, redacting_logger
 from otel_agents.semconv import InstrumentKind
 
 __all__ = [
@@ -35,7 +36,7 @@ __all__ = [
     "views",
 ]
 
-_logger = logging.getLogger("otel_agents")
+_logger = redacting_logger("otel_agents")
 
 
 @contextlib.contextmanager
@@ -167,7 +168,7 @@ def logging_handler(provider: LoggerProvider) -> logging.Handler:
         with warnings.catch_warnings():  # the user asked for it by setting the variable
             warnings.simplefilter("ignore", DeprecationWarning)
             handler = SdkLoggingHandler(level=logging.NOTSET, logger_provider=provider)
-    logging.getLogger().addHandler(handler)
+    foreign_logger().addHandler(handler)
     return handler
 
 

@@ -18,10 +18,11 @@ limit fell back to 128, the valid ones too.
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Mapping
+
+from otel_agents._logs import redacting_logger
 
 __all__ = [
     "IMPORT_TIME_VARIABLES",
@@ -33,7 +34,7 @@ __all__ = [
     "malformed",
 ]
 
-_logger = logging.getLogger("otel_agents")
+_logger = redacting_logger("otel_agents")
 
 #: The variables the SDK parses at import time, and the module that does it. Found by importing
 #: every SDK module we use with each ``OTEL_*`` variable of

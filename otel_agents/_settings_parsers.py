@@ -9,7 +9,6 @@ the error is raised (a bug in the caller's code, not in the deployment).
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -23,9 +22,10 @@ from otel_agents._config_params import (
     variable_text,
     written_as,
 )
+from otel_agents._logs import redacting_logger
 from otel_agents._numbers import is_real
 
-_logger = logging.getLogger("otel_agents")
+_logger = redacting_logger("otel_agents")
 
 T = TypeVar("T")
 

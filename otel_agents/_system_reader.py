@@ -23,12 +23,13 @@ from typing import Any, NamedTuple
 
 import psutil
 
+from otel_agents._logs import redacting_logger
 from otel_agents._runtime import BoundedCache, FailureLog, failsafe_call
 from otel_agents._version import scope_name
 
 __all__ = ["Probes", "SystemReader", "available_cpus", "disk_totals"]
 
-_logger = logging.getLogger(scope_name(__name__))
+_logger = redacting_logger(scope_name(__name__))
 
 #: psutil ``cpu_times`` fields reported under each ``cpu.mode`` value. Linux counts guest
 #: time inside user and nice already, so those fields are left out.

@@ -9,7 +9,6 @@ exporters send.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from otel_agents._export import (
 )
 from otel_agents._history import BoundedHistory, TimeRange, resolve_time_range, summarize
 from otel_agents._latest import LatestReadings
+from otel_agents._logs import redacting_logger
 from otel_agents._metric_types import (
     KINDS,
     RECORD_METHODS,
@@ -50,7 +50,7 @@ from otel_agents._version import __version__, scope_name
 __all__ = ["MetricType", "PerformanceMetric", "PerformanceSnapshot", "PerformanceTracker"]
 
 _SCOPE = scope_name(__name__)
-_logger = logging.getLogger(_SCOPE)
+_logger = redacting_logger(_SCOPE)
 
 MetricCallback = Callable[["PerformanceMetric"], Any]
 

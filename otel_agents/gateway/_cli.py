@@ -20,6 +20,7 @@ from typing import Any
 from otel_agents._cli import ConsoleFormatter, check_host, port_number
 from otel_agents._errors import OtelAgentsError, printable
 from otel_agents._extras import require
+from otel_agents._logs import redacting_logger
 
 __all__ = ["register", "run"]
 
@@ -103,7 +104,7 @@ def _console_logging() -> None:
     """The gateway's own warnings on stderr, one escaped line each (:class:`ConsoleFormatter`:
     they may name what a request or an upstream sent). Without a handler, Python's
     last-resort one would print them raw."""
-    logger = logging.getLogger("otel_agents.gateway")
+    logger = redacting_logger("otel_agents.gateway")
     if not any(isinstance(h.formatter, ConsoleFormatter) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setLevel(logging.WARNING)

@@ -27,10 +27,10 @@ the config file or Python are the operator's own and are not checked: their clie
 from __future__ import annotations
 
 import asyncio
-import logging
 import ssl
 from typing import NoReturn
 
+from otel_agents._logs import redacting_logger
 from otel_agents._runtime import BoundedCache
 from otel_agents._version import scope_name
 from otel_agents.gateway._addresses import any_forbidden, forbidden_host, is_literal
@@ -43,7 +43,7 @@ from otel_agents.gateway._resolver import NoResolverThread, ResolverPool
 
 __all__ = ["ConnectCheck"]
 
-_logger = logging.getLogger(scope_name(__name__))
+_logger = redacting_logger(scope_name(__name__))
 #: Distinct host names remembered as already warned about (then the oldest is forgotten).
 _MAX_WARNED = 1024
 

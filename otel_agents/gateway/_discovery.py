@@ -35,6 +35,7 @@ import httpx
 from otel_agents._bounded_read import IDENTITY, TooLarge, read_capped
 from otel_agents._errors import invalid_value
 from otel_agents._export import checked_http_url, redact_url, split_userinfo
+from otel_agents._logs import redacting_logger
 from otel_agents._runtime import FailureLog, PeriodicThread
 from otel_agents._server_params import MESSAGING_SECRET
 from otel_agents._version import scope_name
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HUB_TOKEN_ENV", "HubDiscovery"]
 
-_logger = logging.getLogger(scope_name(__name__))
+_logger = redacting_logger(scope_name(__name__))
 
 #: The hub's bearer token (the same variable ``otel-agents hub`` and agents read).
 HUB_TOKEN_ENV = MESSAGING_SECRET.variable

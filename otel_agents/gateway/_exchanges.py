@@ -24,7 +24,6 @@ The admin API (``/_gateway``) is never captured.
 from __future__ import annotations
 
 import json
-import logging
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -35,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from otel_agents._errors import invalid_value
 from otel_agents._export import redact_value
 from otel_agents._history import BoundedHistory, TimeRange
+from otel_agents._logs import redacting_logger
 from otel_agents._runtime import FailureLog, failsafe_call
 from otel_agents.gateway._admin import ADMIN_PREFIX
 from otel_agents.gateway._history import (
@@ -51,7 +51,7 @@ from otel_agents.gateway._history import (
 
 __all__ = ["Exchange", "ExchangeCapture", "ExchangeStore"]
 
-_logger = logging.getLogger("otel_agents.gateway")
+_logger = redacting_logger("otel_agents.gateway")
 
 #: URL-valued headers: kept with credentials and token-like parameters masked
 #: (``Location: /cb?code=...`` of an OAuth redirect carries a one-time credential).

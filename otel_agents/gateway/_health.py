@@ -30,6 +30,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterable
 
+from otel_agents._logs import redacting_logger
 from otel_agents._runtime import FailureLog, weakly
 from otel_agents.gateway._client import UpstreamClient, encode_head
 from otel_agents.gateway._connect_check import ConnectCheck
@@ -40,7 +41,7 @@ from otel_agents.gateway._resolver import ResolverPool
 
 __all__ = ["DEFAULT_FAILURE_STATUSES", "MAX_HEALTH_BODY", "ActiveHealthChecker", "HealthPolicy"]
 
-_logger = logging.getLogger("otel_agents.gateway")
+_logger = redacting_logger("otel_agents.gateway")
 _failures = FailureLog(
     _logger,
     "gateway: a health check of %s failed unexpectedly (counted as a failure; logged once)",

@@ -6,12 +6,11 @@ problem, the exception is recorded on the server span, and one warning is logged
 
 from __future__ import annotations
 
-import logging
-
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from otel_agents._exception_events import record_exception
+from otel_agents._logs import redacting_logger
 from otel_agents.gateway._exchange import Scope
 from otel_agents.gateway._middleware import Hook
 from otel_agents.gateway._models import GatewayRequest, GatewayResponse, Headers
@@ -20,7 +19,7 @@ from otel_agents.gateway._router import RouteMatch
 
 __all__ = ["hook_request", "run_after", "run_before"]
 
-_logger = logging.getLogger("otel_agents.gateway")
+_logger = redacting_logger("otel_agents.gateway")
 
 _HOOK_FAILED = problem(500, "The gateway could not process this request.")
 

@@ -30,11 +30,11 @@ timer per piece.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from otel_agents import semconv
+from otel_agents._logs import redacting_logger
 from otel_agents.gateway._errors import UpstreamError
 from otel_agents.gateway._exchange import RawHeaders, Receive, Scope, Send
 from otel_agents.gateway._upstream_body import ResponseStream
@@ -58,7 +58,7 @@ class Relayed:
 
 
 Abort = Callable[[], None]
-_logger = logging.getLogger("otel_agents.gateway")
+_logger = redacting_logger("otel_agents.gateway")
 
 #: Messages other than ``http.disconnect`` that the watcher takes before it stops watching
 #: (the rest of a body the pipeline did not read: only a length-less HTTP/2 request has one).

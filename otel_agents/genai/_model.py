@@ -18,7 +18,6 @@ conventions allow (their well-known values are ``openai``, ``anthropic``, ``aws.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeGuard
@@ -29,6 +28,7 @@ from opentelemetry.trace import Span, SpanKind
 
 from otel_agents import semconv as sc
 from otel_agents._errors import invalid_type, invalid_value
+from otel_agents._logs import redacting_logger
 from otel_agents._numbers import is_real
 from otel_agents._runtime import FailureLog
 from otel_agents._version import scope_name
@@ -49,7 +49,7 @@ __all__ = [
 
 _CLIENT = SpanKind.CLIENT
 _perf_counter = time.perf_counter
-_logger = logging.getLogger(scope_name("otel_agents.genai"))
+_logger = redacting_logger(scope_name("otel_agents.genai"))
 _FAILURES = FailureLog(_logger, "GenAI telemetry: %s failed; the call went on without it")
 
 #: The most tokens one call may report (per token type): 2**31 - 1, far above any model's

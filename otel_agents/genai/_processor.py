@@ -38,7 +38,6 @@ warning per instrumentation and attribute; nothing here ever raises into the mod
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -48,6 +47,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from otel_agents import semconv as sc
 from otel_agents._errors import short_repr
+from otel_agents._logs import redacting_logger
 from otel_agents._runtime import BoundedCache, FailureLog
 from otel_agents._version import scope_name
 from otel_agents.genai._context import (
@@ -61,7 +61,7 @@ from otel_agents.genai._telemetry import SCOPE, default_telemetry
 
 __all__ = ["HISTOGRAM_SCOPES", "MODEL_OPERATIONS", "GenAISpanProcessor"]
 
-_logger = logging.getLogger(scope_name("otel_agents.genai"))
+_logger = redacting_logger(scope_name("otel_agents.genai"))
 
 #: ``gen_ai.operation.name`` values of model calls (those with token usage to price).
 MODEL_OPERATIONS = frozenset(
@@ -255,7 +255,8 @@ class GenAISpanProcessor(SpanProcessor):
             return
         self._warned.put((source, key), True)
         _logger.warning(
-            "span %r from %s: %s=%s is not a whole number of tokens from 0 to %d; its model "
+            # "key is value", not "key=value": log redaction masks a "*tokens=" pair.
+            "span %r from %s: %s is %s, not a whole number of tokens from 0 to %d; its model "
             "call is not counted (this is logged once per instrumentation and attribute)",
             span.name,
             source,

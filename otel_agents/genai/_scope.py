@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -29,12 +28,13 @@ from opentelemetry.trace import Span
 from otel_agents import semconv as sc
 from otel_agents._errors import InvalidTypeError, OtelAgentsError
 from otel_agents._exception_events import error_status, record_exception
+from otel_agents._logs import redacting_logger
 from otel_agents._profiled_generators import NOT_ERRORS
 from otel_agents._runtime import FailureLog
 
 __all__ = ["Scope", "ScopeActiveError", "call_error_type_of", "error_type_of", "mark_failed"]
 
-_logger = logging.getLogger("otel_agents.genai")
+_logger = redacting_logger("otel_agents.genai")
 _FAILURES = FailureLog(_logger, "GenAI telemetry: %s failed; the call went on without it")
 #: The token of a scope whose start failed: nothing to detach or finish.
 _INACTIVE: Any = object()

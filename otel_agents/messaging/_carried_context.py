@@ -9,19 +9,18 @@ of its own linked to the one send span, so reading the context also decides pare
 
 from __future__ import annotations
 
-import logging
-
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.propagators.textmap import default_getter
 from opentelemetry.trace import Link
 
 from otel_agents._carrier_guard import GuardedGetter
+from otel_agents._logs import redacting_logger
 from otel_agents.messaging._message import AgentMessage
 
 __all__ = ["carries_span", "message_link", "process_context"]
 
-_logger = logging.getLogger("otel_agents.messaging")
+_logger = redacting_logger("otel_agents.messaging")
 
 #: Headers longer than this are not handed to the propagator (10 KB of junk starts a new trace).
 _MAX_HEADER_LENGTH = 8192

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import logging
 import sys
 from typing import Any
 
 from otel_agents._cli import LOG_LEVELS, bind, port_number
 from otel_agents._errors import ConfigurationError
 from otel_agents._extras import require
+from otel_agents._logs import redacting_logger
 from otel_agents._service_name import HUB_SERVICE_NAME
 from otel_agents.messaging._cli_send import run_send
 from otel_agents.messaging._cli_serving import serve
@@ -36,7 +36,7 @@ from otel_agents.messaging._security import SECRET_ENV, SIGNING_KEY_ENV, Securit
 
 __all__ = ["register"]
 
-_logger = logging.getLogger("otel_agents.messaging")
+_logger = redacting_logger("otel_agents.messaging")
 
 #: The endpoint ``otel-agents send`` registers a sender with when it has no inbox: a port
 #: nothing listens on, so what is sent to it is refused at once and becomes a dead letter.

@@ -22,11 +22,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from otel_agents._cli import ConsoleFormatter
+from otel_agents._logs import redacting_logger
 from otel_agents._service_name import default_service_name
 
 __all__ = ["console_logging", "listening_url", "serve", "shutdown_telemetry"]
 
-_logger = logging.getLogger("otel_agents.messaging")
+_logger = redacting_logger("otel_agents.messaging")
 
 
 def _server(config: Any) -> Any:
@@ -77,7 +78,7 @@ def console_logging() -> None:
     A handler of our own on ``otel_agents.messaging``, so Python's last-resort handler (which
     prints WARNING and above when no handler exists) does not print them a second time.
     """
-    logger = logging.getLogger("otel_agents.messaging")
+    logger = redacting_logger("otel_agents.messaging")
     if not any(isinstance(h, _ConsoleHandler) for h in logger.handlers):
         handler = _ConsoleHandler(sys.stderr)
         # Escapes control characters: messages carry network strings (see the formatter).

@@ -7,11 +7,11 @@ traced and recorded the same way wherever it arrives.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from otel_agents._exception_events import exception_text
+from otel_agents._logs import redacting_logger
 from otel_agents.messaging._handlers import HandlerRegistry
 from otel_agents.messaging._message import AgentMessage
 from otel_agents.messaging._records import MessageLog, MessageStatus
@@ -21,7 +21,7 @@ from otel_agents.semconv import MESSAGING_OPERATION_PROCESS
 
 __all__ = ["MessageConsumer", "handler_error_text", "serve_until"]
 
-_logger = logging.getLogger("otel_agents.messaging")
+_logger = redacting_logger("otel_agents.messaging")
 
 
 class MessageConsumer:

@@ -32,12 +32,12 @@ The state lives in the hub's memory: a hub restart forgets pending messages.
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from otel_agents import semconv as sc
+from otel_agents._logs import redacting_logger
 from otel_agents.messaging._errors import DeliveryError, DuplicateMessageError, QueueFullError
 from otel_agents.messaging._message import AgentMessage
 from otel_agents.messaging._protocol import AgentCommunicationProtocol
@@ -52,7 +52,7 @@ from otel_agents.messaging._router import Planned
 
 __all__ = ["DeadLetter", "DeliveryTracker"]
 
-_logger = logging.getLogger("otel_agents.messaging")
+_logger = redacting_logger("otel_agents.messaging")
 
 #: The longest wait between two redeliveries, in seconds.
 MAX_BACKOFF = 60.0

@@ -42,7 +42,6 @@ GET      /healthz                    liveness
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -55,6 +54,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from otel_agents._errors import MessagingError
+from otel_agents._logs import redacting_logger
 from otel_agents._runtime import periodic
 from otel_agents.messaging._config import read_config
 from otel_agents.messaging._delivery import DeliveryTracker
@@ -81,7 +81,7 @@ from otel_agents.messaging._transport import HttpTransport
 
 __all__ = ["create_hub", "create_hub_app"]
 
-_logger = logging.getLogger("otel_agents.messaging")
+_logger = redacting_logger("otel_agents.messaging")
 
 
 def create_hub(

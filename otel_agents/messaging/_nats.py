@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import math
 import re
 import time
@@ -42,6 +41,7 @@ from otel_agents import semconv as sc
 from otel_agents._errors import ConfigurationError
 from otel_agents._export import redact_url
 from otel_agents._extras import import_for
+from otel_agents._logs import redacting_logger
 from otel_agents.messaging._errors import DeliveryError, MessageTooLargeError
 from otel_agents.messaging._message import AgentMessage, MessagePriority
 from otel_agents.messaging._nats_connect import (  # the variables: re-exported
@@ -73,7 +73,7 @@ if TYPE_CHECKING:
 
 __all__ = ["NatsTransport"]
 
-_logger = logging.getLogger("otel_agents.messaging")
+_logger = redacting_logger("otel_agents.messaging")
 
 DEFAULT_STREAM = "OTEL_AGENTS"
 _STREAM_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")

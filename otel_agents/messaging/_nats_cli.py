@@ -15,18 +15,18 @@ import argparse
 import asyncio
 import contextlib
 import json
-import logging
 import signal
 import sys
 from typing import Any
 
 from otel_agents._errors import MessagingError
+from otel_agents._logs import redacting_logger
 from otel_agents._service_name import default_service_name
 from otel_agents.messaging._message import AgentMessage, MessageType, validate_agent_id
 
 __all__ = ["run_nats_agent", "run_nats_send"]
 
-_logger = logging.getLogger("otel_agents.messaging")
+_logger = redacting_logger("otel_agents.messaging")
 
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:

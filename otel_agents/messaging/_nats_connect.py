@@ -20,13 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import logging
 import os
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from otel_agents._errors import ConfigurationError
+from otel_agents._logs import redacting_logger
 from otel_agents._server_params import NATS_PASSWORD, NATS_TOKEN, NATS_USER
 from otel_agents.messaging._errors import DeliveryError
 from otel_agents.messaging._transport import NATS_SCHEMES
@@ -44,7 +44,7 @@ __all__ = [
     "setup_error",
 ]
 
-_logger = logging.getLogger("otel_agents.messaging")
+_logger = redacting_logger("otel_agents.messaging")
 
 #: Credentials from the environment, for URLs that should not carry them (command lines).
 TOKEN_ENV, USER_ENV, PASSWORD_ENV = (

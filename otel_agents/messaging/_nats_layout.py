@@ -12,9 +12,9 @@ settings binds them as they are and logs it).
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
+from otel_agents._logs import redacting_logger
 from otel_agents.messaging._message import MessagePriority
 from otel_agents.messaging._nats_io import NatsNames
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["add_consumers", "create_deployment", "ensure_bucket", "ensure_stream"]
 
-_logger = logging.getLogger("otel_agents.messaging")
+_logger = redacting_logger("otel_agents.messaging")
 
 
 async def create_deployment(

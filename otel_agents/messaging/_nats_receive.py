@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from otel_agents import semconv as sc
 from otel_agents._errors import MessagingError
+from otel_agents._logs import redacting_logger
 from otel_agents._runtime import FailureLog
 from otel_agents.messaging._errors import SecurityError
 from otel_agents.messaging._message import AgentMessage, MessagePriority
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Receiver"]
 
-_logger = logging.getLogger("otel_agents.messaging")
+_logger = redacting_logger("otel_agents.messaging")
 #: A message that could not be dead-lettered is given back to the broker: logged once per
 #: distinct error (each failure is counted in ``Receiver.bury_failures``).
 _BURY_FAILURES = FailureLog(

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import math
 import time
 from collections import deque
@@ -29,6 +28,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from otel_agents._errors import MessagingError
+from otel_agents._logs import redacting_logger
 from otel_agents.messaging._errors import InvalidMessageError
 from otel_agents.messaging._message import AgentStatus
 from otel_agents.messaging._nats_io import agent_token
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = ["KvRegistry", "Mirror", "checked_entry", "entry_of"]
 
-_logger = logging.getLogger("otel_agents.messaging")
+_logger = redacting_logger("otel_agents.messaging")
 
 #: The largest registry entry accepted from the bucket.
 MAX_ENTRY = 64 * 1024

@@ -13,7 +13,6 @@ processing side from :mod:`._protocol_process`.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import threading
 from collections.abc import Iterable, Mapping
@@ -23,6 +22,7 @@ from typing import Any
 from otel_agents._errors import invalid_value
 from otel_agents._export import export_envelope, write_json_atomic
 from otel_agents._history import TimeRange
+from otel_agents._logs import redacting_logger
 from otel_agents._runtime import PeriodicThread
 from otel_agents.messaging._handlers import Handler, HandlerRegistry
 from otel_agents.messaging._message import AgentStatus, MessageType
@@ -35,7 +35,7 @@ from otel_agents.messaging._transport import Transport, transport_for
 
 __all__ = ["AgentCommunicationProtocol"]
 
-_logger = logging.getLogger("otel_agents.messaging")
+_logger = redacting_logger("otel_agents.messaging")
 
 
 class AgentCommunicationProtocol(ProtocolSending, ProtocolProcessing):

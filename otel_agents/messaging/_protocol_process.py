@@ -20,6 +20,7 @@ import contextlib
 import logging
 
 from otel_agents._errors import MessagingError
+from otel_agents._logs import redacting_logger
 from otel_agents._runtime import FailureLog, failsafe_call
 from otel_agents._settings import DRAIN_TIMEOUT
 from otel_agents.messaging._consumer import serve_until
@@ -36,7 +37,7 @@ __all__ = ["BEAT_FRACTION", "ProtocolProcessing"]
 BEAT_FRACTION = 0.25
 
 _failures = FailureLog(
-    logging.getLogger("otel_agents.messaging"),
+    redacting_logger("otel_agents.messaging"),
     "an agent's heartbeat from processing its messages failed (%s); processing goes on",
     level=logging.WARNING,
 )

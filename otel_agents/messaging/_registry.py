@@ -27,6 +27,7 @@ from typing import Any
 from otel_agents import semconv as sc
 from otel_agents._audit import audit_log
 from otel_agents._history import BoundedHistory
+from otel_agents._logs import redacting_logger
 from otel_agents._runtime import Clock, FailureLog, SystemClock
 from otel_agents.messaging._capabilities import capabilities_wanted, meets, requirements_wanted
 from otel_agents.messaging._errors import (
@@ -53,7 +54,7 @@ __all__ = ["AgentInfo", "AgentRegistry", "Clock", "SystemClock"]
 MAX_CAPABILITIES = 256
 MAX_CAPABILITY_LENGTH = 128
 
-_logger = logging.getLogger("otel_agents.messaging")
+_logger = redacting_logger("otel_agents.messaging")
 
 #: Capabilities named in an "unknown capability" error, at most (errors stay small).
 _SHOWN = 20

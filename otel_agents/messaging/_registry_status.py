@@ -17,7 +17,6 @@ made while another thread delivers is delivered by that thread, soon after.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from otel_agents import semconv as sc
 from otel_agents._history import BoundedHistory
+from otel_agents._logs import redacting_logger
 from otel_agents._runtime import Clock, FailureLog, failsafe_call
 from otel_agents.messaging._errors import InvalidMessageError, bad_value
 from otel_agents.messaging._message import AgentStatus
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RegistryStatus", "StatusChange", "StatusListener", "coerce_status"]
 
-_logger = logging.getLogger("otel_agents.messaging")
+_logger = redacting_logger("otel_agents.messaging")
 
 #: Changes waiting for the listeners, at most (past it, while a listener hangs, the
 #: oldest are dropped: a stuck listener costs events, never memory or the registry).

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from otel_agents._logs import redacting_logger
 from otel_agents._settings import DRAIN_TIMEOUT
 from otel_agents.messaging._consumer import serve_until
 from otel_agents.messaging._errors import (
@@ -34,7 +35,7 @@ from otel_agents.messaging._runtime import AgentRuntime
 
 __all__ = ["RemoteRunning"]
 
-_logger = logging.getLogger("otel_agents.messaging")
+_logger = redacting_logger("otel_agents.messaging")
 
 #: The longest wait between two registration attempts after the hub forgot this agent.
 _MAX_REGISTER_BACKOFF = 30.0

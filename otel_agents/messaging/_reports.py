@@ -12,16 +12,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from otel_agents._logs import redacting_logger
 from otel_agents.messaging._http import MAX_BATCH
 from otel_agents.messaging._records import MessageRecord, MessageStatus
 
 __all__ = ["OutcomeReports"]
 
-_logger = logging.getLogger("otel_agents.messaging")
+_logger = redacting_logger("otel_agents.messaging")
 
 #: Reports waiting for the hub, at most (the oldest are dropped: the hub redelivers).
 MAX_PENDING = 10_000

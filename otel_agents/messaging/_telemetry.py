@@ -17,7 +17,6 @@ Reading a received message's context lives in :mod:`._carried_context`; a span's
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -28,6 +27,7 @@ from opentelemetry.metrics import Observation
 from opentelemetry.trace import Span, SpanKind
 
 from otel_agents import semconv as sc
+from otel_agents._logs import redacting_logger
 from otel_agents._observers import observe
 from otel_agents._runtime import BoundedCache
 from otel_agents._version import __version__, scope_name
@@ -41,7 +41,7 @@ __all__ = ["MessagingTelemetry"]
 #: The meter (instrumentation scope) of every messaging instrument.
 _SCOPE = scope_name(__name__)
 
-_logger = logging.getLogger("otel_agents.messaging")
+_logger = redacting_logger("otel_agents.messaging")
 
 #: Entries each memo keeps, and a kind of message as they key it (operation, destination ...).
 _MEMO_SIZE = 10_000
