@@ -124,8 +124,8 @@ async def read_envelopes(
         for message in messages:
             if expected_sender is not None and expected_sender != message.sender_id:
                 raise SecurityError(
-                    f"the token proves agent {expected_sender!r}, but the message claims "
-                    f"sender {message.sender_id!r}",
+                    f"the caller proved to be agent {expected_sender!r} (by its token), but the "
+                    f"message claims sender {message.sender_id!r}",
                     reason="unauthorized",
                 )
     except SecurityError as exc:

@@ -140,7 +140,8 @@ def create_hub_app(
         if proven is not None and proven != agent_id:
             telemetry.record_rejected("unauthorized")
             raise SecurityError(
-                f"the token proves agent {proven!r}, not {agent_id!r}: use that agent's token",
+                f"the caller proved to be agent {proven!r} (by its token), not {agent_id!r}: use "
+                "that agent's token",
                 reason="unauthorized",
             )
 

@@ -222,7 +222,7 @@ class AgentRegistry(RegistryStatus):
             raise DuplicateAgentError(
                 f"agent_id={agent_id!r} is already registered with endpoint "
                 f"{existing.endpoint!r}, not {endpoint!r}: unregister it first, use "
-                "another id, or (over HTTP) register with the agent's own token to move it"
+                "another id, or (over HTTP) register with the agent's own token, which may move it"
             )
         full = self.max_agents is not None and len(self._agents) >= self.max_agents
         if existing is None and full:

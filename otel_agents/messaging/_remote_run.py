@@ -250,7 +250,7 @@ def _log_refused(agent_id: str, hub: str, exc: InvalidMessageError) -> None:
 def _log_taken(agent_id: str, hub: str, exc: DuplicateAgentError) -> None:
     _logger.error(
         "the hub at %s refuses agent %s: %s. Registering again will not help: give this agent "
-        "its own token (agent_tokens) so it may move its endpoint, unregister the old entry, "
+        "its own token, in agent_tokens, so it may move its endpoint, unregister the old entry, "
         "or use another id",
         hub,
         agent_id,
