@@ -21,11 +21,15 @@ from __future__ import annotations
 
 import logging
 
+from otel_agents.semconv import EXCEPTION_MESSAGE, EXCEPTION_STACKTRACE, EXCEPTION_TYPE
+
 __all__ = [
     "FALLBACK_MESSAGE",
     "FALLBACK_TRACEBACK",
     "RedactingFilter",
+    "exportable",
     "foreign_logger",
+    "is_ours",
     "redacting_logger",
 ]
 
@@ -118,3 +122,40 @@ def foreign_logger(name: str = "") -> logging.Logger:
     """Another library's logger (the root logger for ``""``), unchanged: for adding a
     handler or filter there. Its records are that library's, not ours to rewrite."""
     return logging.getLogger(name)
+
+
+def is_ours(record: logging.LogRecord) -> bool:
+    """Whether ``record`` was logged on one of our loggers (and so went through the filter)."""
+    return record.name == "otel_agents" or record.name.startswith("otel_agents.")
+
+
+def exportable(record: logging.LogRecord) -> logging.LogRecord:
+    """``record`` as the OpenTelemetry logging handler may export it.
+
+    That handler builds ``exception.message`` and ``exception.stacktrace`` from
+    ``record.exc_info`` itself, so the raw exception of one of our records would leave the
+    process in an exported log record. For our records with an exception this returns a copy
+    without ``exc_info``, carrying the three attributes already redacted (the handler exports a
+    record's own attributes as they are); any other record is returned unchanged: other
+    libraries' and the application's records are not ours to rewrite.
+    """
+    if not (record.exc_info and is_ours(record)):
+        return record
+    kind, value, _ = record.exc_info
+    copy = logging.makeLogRecord(record.__dict__)
+    copy.exc_info = None
+    copy.exc_text = None
+    attributes = vars(copy)
+    if kind is not None:
+        attributes[EXCEPTION_TYPE] = kind.__name__
+    try:
+        from otel_agents._exception_events import redact_text
+
+        message = "" if value is None else redact_text(str(value))
+    except Exception:  # a raising __str__: the type says enough
+        message = FALLBACK_MESSAGE
+    if message:
+        attributes[EXCEPTION_MESSAGE] = message
+    # Set by the filter: the redacted traceback (or the fixed text if that failed).
+    attributes[EXCEPTION_STACKTRACE] = record.exc_text or FALLBACK_TRACEBACK
+    return copy

@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
 from otel_agents import _exporters as x, _plugins as plugins, _settings as s, semconv
 from otel_agents._failsafe_processor import failsafe_span_processor
 from otel_agents._guard import Guards
-from otel_agents._logs import foreign_logger, redacting_logger
+from otel_agents._logs import exportable, foreign_logger, redacting_logger
 from otel_agents.semconv import InstrumentKind
 
 __all__ = [
@@ -153,21 +153,29 @@ def logging_handler(provider: LoggerProvider) -> logging.Handler:
     installed; else the SDK's own, which is deprecated. Under ``opentelemetry-instrument``,
     that package's instrumentor sees the variable and adds no second handler.
     """
-    handler: logging.Handler
+    handler_class: type[logging.Handler]
     try:
         from opentelemetry.instrumentation.logging.handler import (  # type: ignore[import-not-found,unused-ignore]
             LoggingHandler,
         )
 
-        handler = LoggingHandler(level=logging.NOTSET, logger_provider=provider)
+        handler_class = LoggingHandler
     except ImportError:
-        import warnings
-
         from opentelemetry.sdk._logs import LoggingHandler as SdkLoggingHandler
 
-        with warnings.catch_warnings():  # the user asked for it by setting the variable
-            warnings.simplefilter("ignore", DeprecationWarning)
-            handler = SdkLoggingHandler(level=logging.NOTSET, logger_provider=provider)
+        handler_class = SdkLoggingHandler
+
+    class Handler(handler_class):  # type: ignore[valid-type,misc]
+        """Exports our own records with their exceptions redacted (:func:`exportable`)."""
+
+        def emit(self, record: logging.LogRecord) -> None:
+            super().emit(exportable(record))
+
+    import warnings
+
+    with warnings.catch_warnings():  # the user asked for it by setting the variable
+        warnings.simplefilter("ignore", DeprecationWarning)  # the SDK's handler is deprecated
+        handler: logging.Handler = Handler(level=logging.NOTSET, logger_provider=provider)
     foreign_logger().addHandler(handler)
     return handler
 

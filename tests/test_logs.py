@@ -203,3 +203,36 @@ def test_the_filter_is_attached_once() -> None:
     logger = redacting_logger("otel_agents.test_logs.once")
     assert redacting_logger("otel_agents.test_logs.once") is logger
     assert sum(isinstance(f, RedactingFilter) for f in logger.filters) == 1
+
+
+def test_the_logging_handler_configure_adds_exports_our_exceptions_redacted() -> None:
+    """``OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED``: the OpenTelemetry handler builds
+    the exception attributes from ``exc_info`` itself; ours reach it already redacted, and an
+    application's record is exported as the handler makes it."""
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+
+    from otel_agents import semconv
+    from otel_agents._providers import logging_handler
+
+    exporter = InMemoryLogRecordExporter()
+    provider = LoggerProvider()
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    handler = logging_handler(provider)
+    app = foreign_logger("test_logs_app")
+    try:
+        try:
+            raise ValueError(MESSAGE)
+        except ValueError:
+            redacting_logger("otel_agents").warning("hook failed", exc_info=True)
+            app.warning("app failed", exc_info=True)
+    finally:
+        foreign_logger().removeHandler(handler)
+        provider.shutdown()
+    ours, theirs = (dict(r.log_record.attributes or {}) for r in exporter.get_finished_logs())
+    assert ours[semconv.EXCEPTION_TYPE] == "ValueError"
+    _assert_redacted(
+        f"ValueError {ours[semconv.EXCEPTION_MESSAGE]} {ours[semconv.EXCEPTION_STACKTRACE]}",
+        "Traceback",
+    )
+    assert PASSWORD in str(theirs[semconv.EXCEPTION_MESSAGE])  # not ours to rewrite
