@@ -15,6 +15,10 @@ and why ``tests/test_logs.py`` fails if a module calls ``logging.getLogger`` its
 Other libraries' loggers (``opentelemetry.*``, ``uvicorn.*``, ``httpx``) and the root logger
 are not ours: :func:`foreign_logger` returns them unchanged, for the few places that add a
 handler or a filter of their own there. Library code configures no logging globally.
+
+The OpenTelemetry logging handler (which :func:`configure` adds on request) formats a record's
+exception from ``exc_info`` itself, bypassing the filter's work: it is given
+:func:`exportable` copies of our records instead.
 """
 
 from __future__ import annotations
