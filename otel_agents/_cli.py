@@ -103,6 +103,18 @@ class ConsoleFormatter(logging.Formatter):
     escapes it. A traceback keeps its own line breaks, nothing else.
     """
 
+    def format(self, record: logging.LogRecord) -> str:
+        # Our loggers' filter pre-sets ``exc_text`` (the redacted traceback), and
+        # ``logging.Formatter.format`` then prints it without calling formatException.
+        preset = record.exc_text
+        if preset:
+            record.exc_text = printable(preset, keep="\n")
+        try:
+            return super().format(record)
+        finally:
+            if preset:
+                record.exc_text = preset  # other handlers escape (or not) as they see fit
+
     def formatMessage(self, record: logging.LogRecord) -> str:
         return printable(super().formatMessage(record))
 

@@ -128,6 +128,33 @@ def test_the_console_lines_escape_control_characters() -> None:
     assert rest[-1] == "ValueError: boom"
 
 
+def test_a_redacted_traceback_is_escaped_on_the_console_too() -> None:
+    """Our loggers pre-set the (redacted) traceback text, which ``Formatter.format`` prints
+    without calling ``formatException``: the console formatter escapes it all the same."""
+    from otel_agents._cli import ConsoleFormatter
+    from otel_agents._logs import redacting_logger
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = redacting_logger("otel_agents.test_hostile_text")
+    logger.addHandler(handler)
+    try:
+        try:
+            raise ValueError(f"password=hunter2 {ESCAPES}")
+        except ValueError:
+            logger.error("failed", exc_info=True)
+    finally:
+        logger.removeHandler(handler)
+    (record,) = records
+    text = ConsoleFormatter("%(levelname)s %(message)s").format(record)
+    assert "hunter2" not in text
+    assert "\\x1b]0;PWNED\\x07" in text
+    assert not any(c in text for c in "\x1b\x07\r")
+    assert record.exc_text is not None
+    assert "\x1b" in record.exc_text  # left as it was for other handlers
+
+
 def test_the_clis_console_handlers_use_the_escaping_formatter() -> None:
     """``hub``/``agent`` (messaging) and ``gateway`` put their stderr lines through it."""
     from otel_agents._cli import ConsoleFormatter
