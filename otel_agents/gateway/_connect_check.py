@@ -80,8 +80,8 @@ class ConnectCheck:
         Raises:
             UpstreamForbiddenAddressError: ``host`` is, or resolves to, a forbidden address.
             UpstreamConnectError: ``host`` does not resolve.
-            UpstreamTimeoutError: no answer within the resolver's timeout, or no resolver
-                thread was free (all of them wait for answers that do not come).
+            UpstreamTimeoutError: no answer within the resolver's timeout (a wait for a
+                free resolver thread included), or no room left to wait.
         """
         kind = self._kinds.get(host)
         if kind is None:
@@ -95,8 +95,8 @@ class ConnectCheck:
         except TimeoutError:
             raise UpstreamTimeoutError("resolving the upstream's host name timed out") from None
         except NoResolverThread:
-            # Every thread waits for a resolver that does not answer: as good as a timeout
-            # (not pool_exhausted, whose alert speaks of the upstream's connections).
+            # Every thread busy and MAX_QUEUED names waiting: as good as a timeout (not
+            # pool_exhausted, whose alert speaks of the upstream's connections).
             raise UpstreamTimeoutError(
                 "no resolver thread was free to check the upstream's host name"
             ) from None

@@ -17,9 +17,11 @@ executor of the event loop, which ``loop.getaddrinfo`` would fill). A name whose
 an earlier refresh is still queued or in flight is not looked up again (it is unknown this
 time, as a name not answered in time is): otherwise a name whose resolver hangs for good
 would be first in line at every refresh, take one more thread each time, and soon hold all
-of them.
+of them. Names beyond the working threads wait in a bounded queue (:data:`MAX_QUEUED`) for
+the first thread that answers, within their caller's ``timeout``; a caller that stops
+waiting takes its names still queued out again, so no thread looks a name up for nobody.
 
-A name not answered in time, or for which no thread was free, is *unknown*: it is left out
+A name not answered in time, or for which the queue had no room, is *unknown*: it is left out
 of the answer (:meth:`~ResolverPool.lookup` raises), never reported as "does not resolve".
 Neither discovery nor the connect check may take "unknown" for "not forbidden": whoever can
 make the resolver slow (8 names on a slow authoritative server) could otherwise get a 9th
@@ -47,13 +49,15 @@ DEFAULT_RESOLVE_TIMEOUT = 2.0
 DEFAULT_MAX_THREADS = 8
 #: Seconds an idle resolver thread waits for another name before it ends.
 DEFAULT_IDLE_TIMEOUT = 10.0
-#: Names of :meth:`ResolverPool.resolve` calls waiting for a busy thread, at most.
+#: Names waiting for a busy thread (:meth:`ResolverPool.resolve` and ``lookup``), at most.
 MAX_QUEUED = 256
 
 GetAddrInfo = Callable[..., list[tuple[Any, ...]]]
 Key = tuple[str, int]
 #: Called on the resolver thread with the name and its addresses (``None``: no answer).
 Deliver = Callable[[Key, "list[str] | None"], None]
+#: A name and who gets its answer, queued or handed to a thread.
+Job = tuple[Key, Deliver]
 
 
 class NoResolverThread(GatewayError):
@@ -91,7 +95,7 @@ class ResolverPool:
         self.idle_timeout = idle_timeout
         self._alive = 0  # threads alive: working (stuck included) or idle
         self._idle = 0
-        self._jobs: deque[tuple[Key, Deliver]] = deque()
+        self._jobs: deque[Job] = deque()
         #: Names queued or being looked up now, and how many times (a stuck one stays
         #: until it returns).
         self._in_flight: dict[Key, int] = {}
@@ -114,10 +118,10 @@ class ResolverPool:
         batch = _Batch()
         with self._lock:  # names still looked up for an earlier call: unknown this time
             keys = [key for key in dict.fromkeys(names) if key not in self._in_flight]
-        started = sum(1 for key in keys if self._submit(key, batch.add, queue=True))
         deadline = time.monotonic() + self.timeout
+        jobs = [job for key in keys if (job := self._submit(key, batch.add)) is not None]
         with batch.done:
-            while len(batch.results) < started:
+            while len(batch.results) < len(jobs):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
@@ -128,11 +132,16 @@ class ResolverPool:
     async def lookup(self, host: str, port: int) -> list[str] | None:
         """The addresses of one name, awaited on the running event loop (the loop never
         blocks: the resolver runs on a thread of the pool), or ``None`` when the resolver
-        answered with an error (it does not resolve).
+        answered with an error (it does not resolve). When all ``max_threads`` threads are
+        working, the name waits in the queue for the first that answers, within the same
+        ``timeout``: busy threads are not stuck ones, and a burst of new connections must
+        not fail for want of a thread that frees up a few microseconds later.
 
         Raises:
-            TimeoutError: no answer within ``timeout`` seconds (the thread is abandoned).
-            NoResolverThread: all ``max_threads`` threads are busy.
+            TimeoutError: no answer within ``timeout`` seconds (the thread is abandoned; a
+                name still queued leaves the queue).
+            NoResolverThread: all ``max_threads`` threads are busy and
+                :data:`MAX_QUEUED` names already wait.
         """
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[list[str] | None] = loop.create_future()
@@ -142,28 +151,36 @@ class ResolverPool:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_settle, answer, addresses)
 
-        if not self._submit((host, port), deliver):
-            raise NoResolverThread(f"all {self.max_threads} resolver threads are busy")
-        async with asyncio.timeout(self.timeout):
-            return await answer
+        job = self._submit((host, port), deliver)
+        if job is None:
+            raise NoResolverThread(
+                f"all {self.max_threads} resolver threads are busy and {MAX_QUEUED} names wait"
+            )
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await answer
+        finally:  # timed out or cancelled: a name no thread took yet is not looked up
+            self._withdraw([job])
 
-    def _submit(self, key: Key, deliver: Deliver, *, queue: bool = False) -> bool:
-        """Queue ``key`` for an idle thread, or start a thread for it; with ``queue``, when
-        all ``max_threads`` threads are working, queue it for the first that has answered
-        (at most :data:`MAX_QUEUED` names wait so: a resolver that hangs for good must not
-        make the queue grow at every refresh). ``False``: its answer is unknown."""
+    def _submit(self, key: Key, deliver: Deliver) -> Job | None:
+        """Queue ``key`` for an idle thread, or start a thread for it; when all
+        ``max_threads`` threads are working, queue it for the first that has answered (at
+        most :data:`MAX_QUEUED` names wait so: a resolver that hangs for good must not make
+        the queue grow). ``None``: its answer is unknown. A caller that stops waiting
+        withdraws its job (:meth:`_withdraw`)."""
+        job = (key, deliver)
         with self._lock:
             if self._idle > len(self._jobs):  # an idle thread will take it
-                self._jobs.append((key, deliver))
+                self._jobs.append(job)
                 self._in_flight[key] = self._in_flight.get(key, 0) + 1
                 self._work_ready.notify()
-                return True
+                return job
             if self._alive >= self.max_threads:
-                if queue and len(self._jobs) < MAX_QUEUED:
-                    self._jobs.append((key, deliver))
+                if len(self._jobs) < MAX_QUEUED:
+                    self._jobs.append(job)
                     self._in_flight[key] = self._in_flight.get(key, 0) + 1
-                    return True
-                return False
+                    return job
+                return None
             self._alive += 1
             self._in_flight[key] = self._in_flight.get(key, 0) + 1
         try:
@@ -177,8 +194,20 @@ class ResolverPool:
             with self._lock:
                 self._alive -= 1
                 self._settled(key)
-            return False
-        return True
+            return None
+        return job
+
+    def _withdraw(self, jobs: Iterable[Job]) -> None:
+        """Take the ``jobs`` no thread has taken yet out of the queue: their caller no
+        longer waits, so looking them up would only delay the names of callers that do
+        (and keep the names "in flight", unknown to the next refresh)."""
+        with self._lock:
+            for job in jobs:
+                try:
+                    self._jobs.remove(job)
+                except ValueError:  # a thread has it (or had it): it settles it itself
+                    continue
+                self._settled(job[0])
 
     def _work(self, key: Key, deliver: Deliver) -> None:
         """Answer ``key``, then queued names until none comes for ``idle_timeout`` s."""

@@ -315,15 +315,18 @@ class _StuckResolver:
 
 def test_an_answer_that_does_not_come_in_time_never_connects() -> None:
     """Unknown is not "allowed": a timeout (504), also when every resolver thread is
-    stuck on an earlier name, never a connection by name."""
+    stuck on an earlier name (the name waits in the queue, then leaves it), never a
+    connection by name."""
     stuck = _StuckResolver()
     pool = ResolverPool(stuck, max_threads=1, timeout=0.2)
     try:
         with pytest.raises(UpstreamTimeoutError):
             _request(_checked_client(pool), NAME, 8000)
         assert pool.busy == 1  # the abandoned thread still waits for its answer
-        with pytest.raises(UpstreamTimeoutError, match="no resolver thread was free"):
+        with pytest.raises(UpstreamTimeoutError, match="timed out"):
             _request(_checked_client(pool), NAME, 8000)
+        assert pool.busy == 1  # no second thread: the name waited for the stuck one
+        assert not pool._jobs  # and left the queue when its caller stopped waiting
     finally:
         stuck.release.set()
     wait_until(lambda: pool.busy == 0)
@@ -364,3 +367,49 @@ def test_an_instance_discovery_keeps_becomes_checked_and_is_never_unchecked_agai
 
     gateway.set_instances("s", ["http://a.example:80", "http://b.example:80"])
     assert [i.checked for i in gateway._services["s"].instances] == [True, True]
+
+
+class _GatedResolver:
+    """A ``getaddrinfo`` that answers 127.0.0.1 for every name once ``gate`` is set
+    (bounded: 30 s): a resolver that takes a while, not one that hangs."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.calls: list[str] = []
+
+    def __call__(self, host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        self.calls.append(host)
+        self.gate.wait(30)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+
+def test_more_new_connections_than_resolver_threads_wait_for_a_thread_not_fail(
+    listener: RawUpstream,
+) -> None:
+    """3 new connections at once, 2 resolver threads both busy (not stuck) answering the
+    first two: the third waits for one of them within the resolver's timeout. It used to be
+    refused at once as "no resolver thread was free", a 504 that counts as a failure of a
+    healthy instance: any burst of 9 new connections took checked upstreams out of rotation."""
+    resolver = _GatedResolver()
+    pool = ResolverPool(resolver, max_threads=2, timeout=30)
+    client = _checked_client(pool)
+    head = encode_head("GET", "/", [(b"host", b"h")])
+
+    async def burst() -> list[Any]:
+        calls = [client.request(NAME, listener.port, head, b"") for _ in range(3)]
+        tasks = [asyncio.ensure_future(call) for call in calls]
+        try:
+            for _ in range(3000):  # bounded: 30 s
+                if len(resolver.calls) >= 2 or all(t.done() for t in tasks):
+                    break
+                await asyncio.sleep(0.01)
+            resolver.gate.set()
+            return await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            resolver.gate.set()
+            await client.aclose()
+
+    results = asyncio.run(burst())
+    assert [getattr(r, "status", r) for r in results] == [200, 200, 200]
+    assert listener.accepted == 3
+    assert pool.busy <= 2  # no thread beyond the bound
