@@ -127,7 +127,9 @@ class ResolverPool:
                     break
                 batch.done.wait(left)
             # A copy: a thread that finishes late must not change what the caller holds.
-            return {key: batch.results[key] for key in keys if key in batch.results}
+            found = {key: batch.results[key] for key in keys if key in batch.results}
+        self._withdraw(jobs)  # names still queued at the deadline: nobody waits for them
+        return found
 
     async def lookup(self, host: str, port: int) -> list[str] | None:
         """The addresses of one name, awaited on the running event loop (the loop never
