@@ -32,6 +32,7 @@ __all__ = [
     "forbidden_address",
     "forbidden_host",
     "is_literal",
+    "literal_address",
     "resolves_to_forbidden",
 ]
 
@@ -104,9 +105,19 @@ def is_literal(host: str) -> bool:
     return _literal(host.strip().rstrip(".").lower()) is not None
 
 
+def literal_address(host: str) -> str | None:
+    """The address a literal ``host`` stands for, as the resolver reads it without a
+    lookup (``127.0.0.1.`` and ``0x7f.1`` are ``127.0.0.1``); ``None`` for a name. Connect
+    to this, never to ``host`` as written: ``127.0.0.1.`` with its dot is a DNS query."""
+    address = _literal(host.strip().rstrip(".").lower())
+    return None if address is None else str(address)
+
+
 def _literal(name: str) -> IPAddress | None:
     try:
-        return ipaddress.ip_address(name.split("%", 1)[0])  # drop an IPv6 zone id
+        # An IPv6 zone id (fe80::1%eth0) is parsed with its address; any other '%' makes a
+        # name (127.0.0.1%x.example is one, whatever it starts with).
+        return ipaddress.ip_address(name)
     except ValueError:
         pass
     if _LEGACY_IPV4.match(name):

@@ -15,11 +15,13 @@ from the URL) and TLS verifies the certificate for the name (``server_hostname``
 A refusal is :class:`~._errors.UpstreamForbiddenAddressError` (``error.type``
 ``forbidden_address``): a 502 that names no address, a failure of the instance's health,
 and one warning per host name, not per request. A name that does not resolve is a connect
-error, one not answered in time (or for which no resolver thread was free: all of them
-wait for answers) a timeout: an unknown answer never connects.
+error, one not answered in time (a wait for a busy resolver thread included: busy is not
+stuck, so a burst of connections waits for them) a timeout: an unknown answer never
+connects.
 
-Literal addresses were checked at registration and are reached as they are. Services from
-the config file or Python are the operator's own and are not checked: their client has no
+Literal addresses were checked at registration and are reached at the address they spell
+(``127.0.0.1.``, written with the root's dot, would be a DNS query for a name). Services
+from the config file or Python are the operator's own and are not checked: their client has no
 :class:`ConnectCheck` and connects by name as before; all their requests pay is the read of
 ``Instance.checked`` that picks the client.
 """
@@ -33,7 +35,7 @@ from typing import NoReturn
 
 from otel_agents._runtime import BoundedCache
 from otel_agents._version import scope_name
-from otel_agents.gateway._addresses import any_forbidden, forbidden_host, is_literal
+from otel_agents.gateway._addresses import any_forbidden, forbidden_host, literal_address
 from otel_agents.gateway._errors import (
     UpstreamConnectError,
     UpstreamForbiddenAddressError,
@@ -49,8 +51,8 @@ _MAX_WARNED = 1024
 
 #: Distinct host names whose kind (below) is remembered.
 _MAX_KINDS = 4096
-#: A host's kind: refused as it is, an address literal, or a name to resolve.
-_FORBIDDEN, _LITERAL, _NAME = "forbidden", "literal", "name"
+#: A host's kind: refused as it is, or a name to resolve (else: the literal's address).
+_FORBIDDEN, _NAME = "forbidden", "name"
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
@@ -58,7 +60,7 @@ Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 def _kind(host: str) -> str:
     if forbidden_host(host):
         return _FORBIDDEN
-    return _LITERAL if is_literal(host) else _NAME
+    return literal_address(host) or _NAME
 
 
 class ConnectCheck:
@@ -75,7 +77,8 @@ class ConnectCheck:
         self._kinds: BoundedCache[str, str] = BoundedCache(_MAX_KINDS)
 
     async def addresses(self, host: str, port: int) -> list[str]:
-        """The addresses to connect to for ``host``, each checked; ``[host]`` for a literal.
+        """The addresses to connect to for ``host``, each checked; a literal's address
+        (``127.0.0.1.``, with its dot, is ``127.0.0.1``: never handed to a resolver).
 
         Raises:
             UpstreamForbiddenAddressError: ``host`` is, or resolves to, a forbidden address.
@@ -88,8 +91,8 @@ class ConnectCheck:
             kind = self._kinds.put(host, _kind(host))
         if kind is _FORBIDDEN:  # a metadata host name, or a forbidden literal
             self._refuse(host, [])
-        if kind is _LITERAL:
-            return [host]
+        if kind is not _NAME:  # a literal: its address, never the text a resolver may look up
+            return [kind]
         try:
             found = await self.resolver.lookup(host, port)
         except TimeoutError:

@@ -413,3 +413,41 @@ def test_more_new_connections_than_resolver_threads_wait_for_a_thread_not_fail(
     assert [getattr(r, "status", r) for r in results] == [200, 200, 200]
     assert listener.accepted == 3
     assert pool.busy <= 2  # no thread beyond the bound
+
+
+def test_a_literal_upstream_is_reached_at_its_address_never_handed_to_the_resolver_by_name(
+    make_gateway: Any, listener: RawUpstream
+) -> None:
+    """``127.0.0.1.`` and ``0x7f.0.0.1`` are literals to the check (no lookup, checked
+    at registration), but were connected to as written: ``getaddrinfo('127.0.0.1.')`` is
+    a DNS query for a name, whatever that DNS answers (a connection by name, unchecked).
+    The check connects to the address it parsed."""
+    resolver = SwitchableResolver("127.0.0.1")
+    check = ConnectCheck(ResolverPool(resolver))
+
+    async def addresses() -> list[list[str]]:
+        return [await check.addresses(h, 80) for h in ("127.0.0.1.", "0x7f.0.0.1", "::1")]
+
+    assert asyncio.run(addresses()) == [["127.0.0.1"], ["127.0.0.1"], ["::1"]]
+
+    gateway = _admin_gateway(make_gateway, resolver)
+    url = make_gateway.serve(gateway).url
+    _register(url, "dot", f"http://127.0.0.1.:{listener.port}")
+    assert _http.get(f"{url}/v1/dot/x").status_code == 200
+    assert resolver.asked == []
+    assert _host_headers(listener) == [f"host: 127.0.0.1.:{listener.port}".encode()]
+
+
+def test_a_name_that_starts_like_an_address_is_resolved_and_checked_not_taken_for_one() -> None:
+    """A zone id (``%...``) belongs to IPv6 literals only: ``127.0.0.1%x.rebind.test`` is a
+    name, and was taken for the literal 127.0.0.1 (never resolved by the check nor by
+    discovery, then handed to the system resolver by name)."""
+    name = "127.0.0.1%x.rebind.test"
+
+    def resolver(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        if host != name:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (METADATA, port))]
+
+    with pytest.raises(UpstreamForbiddenAddressError):
+        _request(_checked_client(ResolverPool(resolver)), name, 80)
