@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import socket
 import threading
 import time
@@ -243,9 +244,20 @@ class ResolverPool:
         try:
             resolver = self._getaddrinfo or socket.getaddrinfo
             found = resolver(host, port, type=socket.SOCK_STREAM)
-        except Exception:  # unresolvable: the caller treats it as not resolved
+            # Inside the try: an answer that is not a list of addresses must end no thread
+            # (it would stay counted for good), and a name where an address belongs must
+            # never reach a check that skips what it cannot parse, then a connect by name.
+            return [_address(entry) for entry in found]
+        except Exception:  # unresolvable, or not an answer: the caller treats it as such
             return None
-        return [str(sockaddr[0]).split("%", 1)[0] for *_, sockaddr in found]
+
+
+def _address(entry: tuple[Any, ...]) -> str:
+    """The address of one ``getaddrinfo`` entry, without an IPv6 zone; ``ValueError``
+    (or another error) when it is not one."""
+    text = str(entry[4][0]).split("%", 1)[0]
+    ipaddress.ip_address(text)
+    return text
 
 
 def _settle(answer: asyncio.Future[list[str] | None], addresses: list[str] | None) -> None:

@@ -451,3 +451,26 @@ def test_a_name_that_starts_like_an_address_is_resolved_and_checked_not_taken_fo
 
     with pytest.raises(UpstreamForbiddenAddressError):
         _request(_checked_client(ResolverPool(resolver)), name, 80)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [None, [("too", "short")], [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("localhost", 1))]],
+    ids=["none", "malformed", "a-name"],
+)
+def test_a_resolver_answer_that_is_not_addresses_never_connects_and_ends_no_thread(
+    listener: RawUpstream, answer: Any
+) -> None:
+    """An answer the check cannot read as addresses "does not resolve" (a 502). Its parsing
+    ran outside the resolver's ``try`` (the hand merge moved it): the thread died, still
+    counted (after ``max_threads`` such answers no name was ever resolved again) and the
+    caller waited for the timeout; and a name where an address belongs was skipped by the
+    check and then connected to, by name."""
+    if answer is not None and len(answer[0]) == 5:
+        answer = [(*answer[0][:4], ("localhost", listener.port))]  # reachable by name
+    pool = ResolverPool(lambda *args, **kwargs: answer, max_threads=1, idle_timeout=0.2)
+    with pytest.raises(UpstreamConnectError) as failed:
+        _request(_checked_client(pool), NAME, listener.port)
+    assert failed.value.error_type == "connect_error"
+    assert listener.accepted == 0
+    wait_until(lambda: pool.busy == 0)
