@@ -31,8 +31,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from typing import NoReturn
+from typing import Any, NoReturn
 
+from otel_agents._errors import invalid_type
 from otel_agents._runtime import BoundedCache
 from otel_agents._version import scope_name
 from otel_agents.gateway._addresses import any_forbidden, forbidden_host, literal_address
@@ -43,7 +44,7 @@ from otel_agents.gateway._errors import (
 )
 from otel_agents.gateway._resolver import NoResolverThread, ResolverPool
 
-__all__ = ["ConnectCheck"]
+__all__ = ["ConnectCheck", "checked_resolver"]
 
 _logger = logging.getLogger(scope_name(__name__))
 #: Distinct host names remembered as already warned about (then the oldest is forgotten).
@@ -55,6 +56,19 @@ _MAX_KINDS = 4096
 _FORBIDDEN, _NAME = "forbidden", "name"
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+def checked_resolver(parameter: str, resolver: Any) -> ResolverPool:
+    """``resolver`` when it is a :class:`ResolverPool`; else an error naming ``parameter``
+    and the fix (a resolver function is the likely mistake: it fails only at the first
+    checked connection otherwise, out of every request as an ``AttributeError``)."""
+    if not isinstance(resolver, ResolverPool):
+        raise invalid_type(
+            parameter,
+            resolver,
+            "a ResolverPool (wrap a resolver function as ResolverPool(getaddrinfo))",
+        )
+    return resolver
 
 
 def _kind(host: str) -> str:
@@ -71,7 +85,7 @@ class ConnectCheck:
     """
 
     def __init__(self, resolver: ResolverPool) -> None:
-        self.resolver = resolver
+        self.resolver = checked_resolver("resolver", resolver)
         self._warned: BoundedCache[str, bool] = BoundedCache(_MAX_WARNED)
         #: What each host is, whatever it resolves to (parsing it costs more than a lookup).
         self._kinds: BoundedCache[str, str] = BoundedCache(_MAX_KINDS)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import math
 import socket
 import threading
 import time
@@ -40,7 +41,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from otel_agents._errors import GatewayError
+from otel_agents._errors import GatewayError, invalid_type, invalid_value
 
 __all__ = ["DEFAULT_RESOLVE_TIMEOUT", "NoResolverThread", "ResolverPool"]
 
@@ -90,10 +91,16 @@ class ResolverPool:
         timeout: float = DEFAULT_RESOLVE_TIMEOUT,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
     ) -> None:
+        if getaddrinfo is not None and not callable(getaddrinfo):
+            raise invalid_type(
+                "getaddrinfo", getaddrinfo, "a function like socket.getaddrinfo, or None for it"
+            )
+        if isinstance(max_threads, bool) or not isinstance(max_threads, int) or max_threads < 1:
+            raise invalid_value("max_threads", max_threads, "a whole number of threads, 1 or more")
         self._getaddrinfo = getaddrinfo
         self.max_threads = max_threads
-        self.timeout = timeout
-        self.idle_timeout = idle_timeout
+        self.timeout = _seconds("timeout", timeout)
+        self.idle_timeout = _seconds("idle_timeout", idle_timeout)
         self._alive = 0  # threads alive: working (stuck included) or idle
         self._idle = 0
         self._jobs: deque[Job] = deque()
@@ -258,6 +265,15 @@ def _address(entry: tuple[Any, ...]) -> str:
     text = str(entry[4][0]).split("%", 1)[0]
     ipaddress.ip_address(text)
     return text
+
+
+def _seconds(parameter: str, value: Any) -> float:
+    """``value`` as a positive, finite number of seconds, or an error naming ``parameter``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise invalid_type(parameter, value, "a positive number of seconds such as 2.0")
+    if not math.isfinite(value) or value <= 0:
+        raise invalid_value(parameter, value, "a positive number of seconds such as 2.0")
+    return float(value)
 
 
 def _settle(answer: asyncio.Future[list[str] | None], addresses: list[str] | None) -> None:
