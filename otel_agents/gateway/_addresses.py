@@ -27,6 +27,8 @@ import re
 import socket
 from collections.abc import Iterable
 
+from otel_agents._hostnames import METADATA_HOSTS, METADATA_NETWORKS
+
 __all__ = [
     "any_forbidden",
     "forbidden_address",
@@ -38,22 +40,8 @@ __all__ = [
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-_NETWORKS = (
-    ipaddress.ip_network("169.254.0.0/16"),
-    ipaddress.ip_network("fe80::/10"),
-    ipaddress.ip_network("fd00:ec2::254/128"),
-    ipaddress.ip_network("100.100.100.200/32"),
-)
-_HOSTS = frozenset(
-    {
-        "metadata",
-        "metadata.google.internal",
-        "metadata.goog",
-        "metadata.azure.internal",
-        "instance-data",
-        "instance-data.ec2.internal",
-    }
-)
+_NETWORKS = METADATA_NETWORKS
+_HOSTS = METADATA_HOSTS
 #: Numbers, hex and dots only: what ``inet_aton`` may read as a legacy IPv4 address.
 _LEGACY_IPV4 = re.compile(r"^(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+)){0,3}$", re.IGNORECASE)
 _RESOLVE_TIMEOUT = 2.0
