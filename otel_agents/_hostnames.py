@@ -23,7 +23,13 @@ from __future__ import annotations
 
 import ipaddress
 
-__all__ = ["HOST_NAME_RULE", "METADATA_HOSTS", "METADATA_NETWORKS", "resolvable_host"]
+__all__ = [
+    "HOST_NAME_RULE",
+    "METADATA_HOSTS",
+    "METADATA_NETWORKS",
+    "ascii_host",
+    "resolvable_host",
+]
 
 #: Link-local and cloud metadata networks: no upstream nor agent endpoint may be in them.
 METADATA_NETWORKS: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (
@@ -61,3 +67,17 @@ def resolvable_host(host: str) -> bool:
     except UnicodeError:
         return False
     return True
+
+
+def ascii_host(host: str) -> str:
+    """``host`` as a client will connect to it: ``idna``-encoded (full-width and
+    ideographic dots are dots to every IDNA encoder, httpx's included, so
+    ``169\u3002254\u3002169\u3002254`` is ``169.254.169.254``), lower case. Check this, not
+    the text as written. ``host`` unchanged when the codec refuses it (see
+    :func:`resolvable_host`)."""
+    if host.isascii():
+        return host.lower()
+    try:
+        return host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return host

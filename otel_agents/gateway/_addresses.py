@@ -27,7 +27,7 @@ import re
 import socket
 from collections.abc import Iterable
 
-from otel_agents._hostnames import METADATA_HOSTS, METADATA_NETWORKS
+from otel_agents._hostnames import METADATA_HOSTS, METADATA_NETWORKS, ascii_host
 
 __all__ = [
     "any_forbidden",
@@ -56,7 +56,7 @@ def forbidden_address(address: IPAddress) -> bool:
 
 def forbidden_host(host: str) -> bool:
     """Whether an upstream ``host`` (a name or an address literal) is refused."""
-    name = host.strip().rstrip(".").lower()
+    name = ascii_host(host.strip()).rstrip(".")
     if name in _HOSTS:
         return True
     address = _literal(name)
@@ -66,7 +66,7 @@ def forbidden_host(host: str) -> bool:
 async def resolves_to_forbidden(host: str, port: int) -> bool:
     """Whether the name ``host`` resolves (now) to a refused address; ``False`` when it
     does not resolve in time (the upstream may come up later)."""
-    if _literal(host.strip().rstrip(".").lower()) is not None:
+    if _literal(ascii_host(host.strip()).rstrip(".")) is not None:
         return False  # a literal was checked by forbidden_host
     loop = asyncio.get_running_loop()
     try:
@@ -90,14 +90,14 @@ def any_forbidden(addresses: Iterable[str]) -> bool:
 
 def is_literal(host: str) -> bool:
     """Whether ``host`` is an address literal (checked by :func:`forbidden_host` alone)."""
-    return _literal(host.strip().rstrip(".").lower()) is not None
+    return _literal(ascii_host(host.strip()).rstrip(".")) is not None
 
 
 def literal_address(host: str) -> str | None:
     """The address a literal ``host`` stands for, as the resolver reads it without a
     lookup (``127.0.0.1.`` and ``0x7f.1`` are ``127.0.0.1``); ``None`` for a name. Connect
     to this, never to ``host`` as written: ``127.0.0.1.`` with its dot is a DNS query."""
-    address = _literal(host.strip().rstrip(".").lower())
+    address = _literal(ascii_host(host.strip()).rstrip("."))
     return None if address is None else str(address)
 
 

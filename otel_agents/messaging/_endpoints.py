@@ -31,6 +31,7 @@ from otel_agents._hostnames import (
     HOST_NAME_RULE,
     METADATA_HOSTS,
     METADATA_NETWORKS,
+    ascii_host,
     resolvable_host,
 )
 from otel_agents.messaging._errors import InvalidMessageError
@@ -108,6 +109,8 @@ def check_endpoint(endpoint: str, allowed: Iterable[IPNetwork] = (), name: str =
     if not resolvable_host(host):
         # The gateway's rule (one function): its discovery would skip this agent later.
         raise refuse(f"its host is {HOST_NAME_RULE}")
+    # What the hub's client will connect to: 169\u3002254\u3002169\u3002254 is 169.254.169.254.
+    host = ascii_host(host)
     if host.rstrip(".").lower() in METADATA_HOSTS:
         raise refuse(f"{host} is a cloud metadata service")
     address = _address(host)

@@ -474,3 +474,12 @@ def test_a_resolver_answer_that_is_not_addresses_never_connects_and_ends_no_thre
     assert failed.value.error_type == "connect_error"
     assert listener.accepted == 0
     wait_until(lambda: pool.busy == 0)
+
+
+def test_a_metadata_address_spelled_with_ideographic_dots_is_refused_as_the_literal_it_is() -> None:
+    """``169\u3002254\u3002169\u3002254`` is what every IDNA encoder makes
+    ``169.254.169.254``: refused as that literal, not handed to the resolver as a name."""
+    resolver = SwitchableResolver("127.0.0.1")
+    with pytest.raises(UpstreamForbiddenAddressError):
+        _request(_checked_client(ResolverPool(resolver)), "169\u3002254\u3002169\u3002254", 80)
+    assert resolver.asked == []
