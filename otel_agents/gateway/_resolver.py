@@ -14,12 +14,14 @@ stuck thread is abandoned, never joined: it ends when its ``getaddrinfo`` does. 
 bounded in number (``max_threads``, stuck ones included), so a resolver that hangs for good
 costs at most ``max_threads`` idle threads, never a growing number (nor a busy default
 executor of the event loop, which ``loop.getaddrinfo`` would fill). A name whose lookup from
-an earlier refresh is still queued or in flight is not looked up again (it is unknown this
-time, as a name not answered in time is): otherwise a name whose resolver hangs for good
-would be first in line at every refresh, take one more thread each time, and soon hold all
-of them. Names beyond the working threads wait in a bounded queue (:data:`MAX_QUEUED`) for
-the first thread that answers, within their caller's ``timeout``; a caller that stops
-waiting takes its names still queued out again, so no thread looks a name up for nobody.
+an earlier call is still queued or in flight is not looked up again: the later call waits for
+that lookup's answer, within its own deadline (otherwise a name whose resolver hangs for
+good would be first in line at every refresh, take one more thread each time, and soon hold
+all of them; and unknown, a name another discovery was looking up at the same moment would
+be left out though its answer came a moment later). Names beyond the working threads wait
+in a bounded queue (:data:`MAX_QUEUED`) for the first thread that answers, within their
+caller's ``timeout``; a caller that stops waiting takes its names still queued out again,
+so no thread looks a name up for nobody.
 
 A name not answered in time, or for which the queue had no room, is *unknown*: it is left out
 of the answer (:meth:`~ResolverPool.lookup` raises), never reported as "does not resolve".
@@ -107,6 +109,9 @@ class ResolverPool:
         #: Names queued or being looked up now, and how many times (a stuck one stays
         #: until it returns).
         self._in_flight: dict[Key, int] = {}
+        #: Who else waits for the answer of a name in flight (a refresh that found it
+        #: there): delivered with the first answer for it.
+        self._joined: dict[Key, list[Deliver]] = {}
         self._lock = threading.Lock()
         self._work_ready = threading.Condition(self._lock)
 
@@ -118,25 +123,34 @@ class ResolverPool:
     def resolve(self, names: Iterable[Key]) -> dict[Key, list[str] | None]:
         """The addresses of each distinct name answered within ``timeout`` seconds of the
         call, or ``None`` for one the resolver answered with an error (it does not resolve).
-        A name not answered in time, or that found no free thread, is absent: unknown.
+        A name not answered in time, or that found no free thread, is absent: unknown. A
+        name another call is looking up is not looked up again: its answer is shared.
 
         Names beyond ``max_threads`` wait in the queue for a thread that has answered one:
         more names than threads are all resolved, not the first ``max_threads`` only (the
         others would be unknown at every refresh, in the same order)."""
         batch = _Batch()
-        with self._lock:  # names still looked up for an earlier call: unknown this time
-            keys = [key for key in dict.fromkeys(names) if key not in self._in_flight]
+        keys = list(dict.fromkeys(names))
         deadline = time.monotonic() + self.timeout
-        jobs = [job for key in keys if (job := self._submit(key, batch.add)) is not None]
+        with self._lock:  # names another call is looking up: that lookup's answer, no new one
+            joined = [key for key in keys if key in self._in_flight]
+            for key in joined:
+                self._joined.setdefault(key, []).append(batch.add)
+        jobs = [
+            job
+            for key in keys
+            if key not in joined and (job := self._submit(key, batch.add)) is not None
+        ]
         with batch.done:
-            while len(batch.results) < len(jobs):
+            while len(batch.results) < len(jobs) + len(joined):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 batch.done.wait(left)
             # A copy: a thread that finishes late must not change what the caller holds.
             found = {key: batch.results[key] for key in keys if key in batch.results}
-        self._withdraw(jobs)  # names still queued at the deadline: nobody waits for them
+        # Names still queued at the deadline, and answers still awaited: nobody waits now.
+        self._withdraw(jobs, [(key, batch.add) for key in joined])
         return found
 
     async def lookup(self, host: str, port: int) -> list[str] | None:
@@ -207,12 +221,21 @@ class ResolverPool:
             return None
         return job
 
-    def _withdraw(self, jobs: Iterable[Job]) -> None:
+    def _withdraw(self, jobs: Iterable[Job], joined: Iterable[Job] = ()) -> None:
         """Take the ``jobs`` no thread has taken yet out of the queue: their caller no
         longer waits, so looking them up would only delay the names of callers that do
-        (and keep the names "in flight", unknown to the next refresh)."""
+        (and keep the names "in flight"). A job others have joined stays: they still wait
+        for it. ``joined``: answers of other calls' lookups no longer awaited."""
         with self._lock:
+            for key, deliver in joined:
+                receivers = self._joined.get(key)
+                if receivers is not None and deliver in receivers:
+                    receivers.remove(deliver)
+                    if not receivers:
+                        del self._joined[key]
             for job in jobs:
+                if job[0] in self._joined:
+                    continue
                 try:
                     self._jobs.remove(job)
                 except ValueError:  # a thread has it (or had it): it settles it itself
@@ -228,8 +251,10 @@ class ResolverPool:
                 # it has this answer, finds this thread rather than starting another.
                 self._idle += 1
                 self._settled(key)
-            with contextlib.suppress(Exception):  # a waiter's own failure ends no thread
-                deliver(key, addresses)
+                joined = self._joined.pop(key, [])
+            for receiver in (deliver, *joined):
+                with contextlib.suppress(Exception):  # a waiter's own failure ends no thread
+                    receiver(key, addresses)
             with self._lock:
                 try:
                     while not self._jobs:
