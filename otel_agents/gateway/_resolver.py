@@ -64,8 +64,9 @@ Job = tuple[Key, Deliver]
 
 
 class NoResolverThread(GatewayError):
-    """:meth:`ResolverPool.lookup` found all ``max_threads`` threads busy: the answer is
-    unknown (never "does not resolve")."""
+    """:meth:`ResolverPool.lookup` found all ``max_threads`` threads busy and
+    :data:`MAX_QUEUED` names already waiting: the answer is unknown (never "does not
+    resolve")."""
 
 
 class ResolverPool:
@@ -287,8 +288,8 @@ class ResolverPool:
 
 
 def _address(entry: tuple[Any, ...]) -> str:
-    """The address of one ``getaddrinfo`` entry, without an IPv6 zone; ``ValueError``
-    (or another error) when it is not one."""
+    """The address of one ``getaddrinfo`` entry, without an IPv6 zone; an error
+    (``OSError`` from ``inet_pton``, or the entry's own) when it is not one."""
     text = str(entry[4][0]).split("%", 1)[0]
     socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text)  # C: cheap
     return text
