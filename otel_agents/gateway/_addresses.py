@@ -27,32 +27,21 @@ import re
 import socket
 from collections.abc import Iterable
 
+from otel_agents._hostnames import METADATA_HOSTS, METADATA_NETWORKS, ascii_host
+
 __all__ = [
     "any_forbidden",
     "forbidden_address",
     "forbidden_host",
     "is_literal",
+    "literal_address",
     "resolves_to_forbidden",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-_NETWORKS = (
-    ipaddress.ip_network("169.254.0.0/16"),
-    ipaddress.ip_network("fe80::/10"),
-    ipaddress.ip_network("fd00:ec2::254/128"),
-    ipaddress.ip_network("100.100.100.200/32"),
-)
-_HOSTS = frozenset(
-    {
-        "metadata",
-        "metadata.google.internal",
-        "metadata.goog",
-        "metadata.azure.internal",
-        "instance-data",
-        "instance-data.ec2.internal",
-    }
-)
+_NETWORKS = METADATA_NETWORKS
+_HOSTS = METADATA_HOSTS
 #: Numbers, hex and dots only: what ``inet_aton`` may read as a legacy IPv4 address.
 _LEGACY_IPV4 = re.compile(r"^(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+)){0,3}$", re.IGNORECASE)
 _RESOLVE_TIMEOUT = 2.0
@@ -67,7 +56,7 @@ def forbidden_address(address: IPAddress) -> bool:
 
 def forbidden_host(host: str) -> bool:
     """Whether an upstream ``host`` (a name or an address literal) is refused."""
-    name = host.strip().rstrip(".").lower()
+    name = ascii_host(host.strip()).rstrip(".")
     if name in _HOSTS:
         return True
     address = _literal(name)
@@ -77,7 +66,7 @@ def forbidden_host(host: str) -> bool:
 async def resolves_to_forbidden(host: str, port: int) -> bool:
     """Whether the name ``host`` resolves (now) to a refused address; ``False`` when it
     does not resolve in time (the upstream may come up later)."""
-    if _literal(host.strip().rstrip(".").lower()) is not None:
+    if _literal(ascii_host(host.strip()).rstrip(".")) is not None:
         return False  # a literal was checked by forbidden_host
     loop = asyncio.get_running_loop()
     try:
@@ -101,12 +90,22 @@ def any_forbidden(addresses: Iterable[str]) -> bool:
 
 def is_literal(host: str) -> bool:
     """Whether ``host`` is an address literal (checked by :func:`forbidden_host` alone)."""
-    return _literal(host.strip().rstrip(".").lower()) is not None
+    return _literal(ascii_host(host.strip()).rstrip(".")) is not None
+
+
+def literal_address(host: str) -> str | None:
+    """The address a literal ``host`` stands for, as the resolver reads it without a
+    lookup (``127.0.0.1.`` and ``0x7f.1`` are ``127.0.0.1``); ``None`` for a name. Connect
+    to this, never to ``host`` as written: ``127.0.0.1.`` with its dot is a DNS query."""
+    address = _literal(ascii_host(host.strip()).rstrip("."))
+    return None if address is None else str(address)
 
 
 def _literal(name: str) -> IPAddress | None:
     try:
-        return ipaddress.ip_address(name.split("%", 1)[0])  # drop an IPv6 zone id
+        # An IPv6 zone id (fe80::1%eth0) is parsed with its address; any other '%' makes a
+        # name (127.0.0.1%x.example is one, whatever it starts with).
+        return ipaddress.ip_address(name)
     except ValueError:
         pass
     if _LEGACY_IPV4.match(name):

@@ -37,7 +37,7 @@ from otel_agents.gateway._admin_audit import AdminAudit
 from otel_agents.gateway._asgi import build_app
 from otel_agents.gateway._client import UpstreamClient, upstream_tls_context
 from otel_agents.gateway._config import GatewayConfig, service_entry
-from otel_agents.gateway._connect_check import ConnectCheck
+from otel_agents.gateway._connect_check import ConnectCheck, checked_resolver
 from otel_agents.gateway._discovery import HubDiscovery
 from otel_agents.gateway._errors import GatewayConfigError, InvalidServiceError
 from otel_agents.gateway._exchanges import ExchangeCapture, ExchangeStore
@@ -118,7 +118,9 @@ class APIGateway(ServiceRegistration):
         )
         timeout = cfg.request_timeout
         tls = upstream_tls_context(cfg.upstream_ca_file) if cfg.upstream_ca_file else None
-        connect_check = ConnectCheck(upstream_resolver or ResolverPool())
+        if upstream_resolver is None:
+            upstream_resolver = ResolverPool()
+        connect_check = ConnectCheck(checked_resolver("upstream_resolver", upstream_resolver))
         client_options: dict[str, Any] = {
             "connect_timeout": min(timeout, 10.0),
             "read_timeout": timeout,

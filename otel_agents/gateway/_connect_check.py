@@ -15,11 +15,13 @@ from the URL) and TLS verifies the certificate for the name (``server_hostname``
 A refusal is :class:`~._errors.UpstreamForbiddenAddressError` (``error.type``
 ``forbidden_address``): a 502 that names no address, a failure of the instance's health,
 and one warning per host name, not per request. A name that does not resolve is a connect
-error, one not answered in time (or for which no resolver thread was free: all of them
-wait for answers) a timeout: an unknown answer never connects.
+error, one not answered in time (a wait for a busy resolver thread included: busy is not
+stuck, so a burst of connections waits for them) a timeout: an unknown answer never
+connects.
 
-Literal addresses were checked at registration and are reached as they are. Services from
-the config file or Python are the operator's own and are not checked: their client has no
+Literal addresses were checked at registration and are reached at the address they spell
+(``127.0.0.1.``, written with the root's dot, would be a DNS query for a name). Services
+from the config file or Python are the operator's own and are not checked: their client has no
 :class:`ConnectCheck` and connects by name as before; all their requests pay is the read of
 ``Instance.checked`` that picks the client.
 """
@@ -28,12 +30,13 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from typing import NoReturn
+from typing import Any, NoReturn
 
+from otel_agents._errors import invalid_type
 from otel_agents._logs import redacting_logger
 from otel_agents._runtime import BoundedCache
 from otel_agents._version import scope_name
-from otel_agents.gateway._addresses import any_forbidden, forbidden_host, is_literal
+from otel_agents.gateway._addresses import any_forbidden, forbidden_host, literal_address
 from otel_agents.gateway._errors import (
     UpstreamConnectError,
     UpstreamForbiddenAddressError,
@@ -41,7 +44,7 @@ from otel_agents.gateway._errors import (
 )
 from otel_agents.gateway._resolver import NoResolverThread, ResolverPool
 
-__all__ = ["ConnectCheck"]
+__all__ = ["ConnectCheck", "checked_resolver"]
 
 _logger = redacting_logger(scope_name(__name__))
 #: Distinct host names remembered as already warned about (then the oldest is forgotten).
@@ -49,16 +52,29 @@ _MAX_WARNED = 1024
 
 #: Distinct host names whose kind (below) is remembered.
 _MAX_KINDS = 4096
-#: A host's kind: refused as it is, an address literal, or a name to resolve.
-_FORBIDDEN, _LITERAL, _NAME = "forbidden", "literal", "name"
+#: A host's kind: refused as it is, or a name to resolve (else: the literal's address).
+_FORBIDDEN, _NAME = "forbidden", "name"
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+def checked_resolver(parameter: str, resolver: Any) -> ResolverPool:
+    """``resolver`` when it is a :class:`ResolverPool`; else an error naming ``parameter``
+    and the fix (a resolver function is the likely mistake: it fails only at the first
+    checked connection otherwise, out of every request as an ``AttributeError``)."""
+    if not isinstance(resolver, ResolverPool):
+        raise invalid_type(
+            parameter,
+            resolver,
+            "a ResolverPool (wrap a resolver function as ResolverPool(getaddrinfo))",
+        )
+    return resolver
 
 
 def _kind(host: str) -> str:
     if forbidden_host(host):
         return _FORBIDDEN
-    return _LITERAL if is_literal(host) else _NAME
+    return literal_address(host) or _NAME
 
 
 class ConnectCheck:
@@ -69,34 +85,35 @@ class ConnectCheck:
     """
 
     def __init__(self, resolver: ResolverPool) -> None:
-        self.resolver = resolver
+        self.resolver = checked_resolver("resolver", resolver)
         self._warned: BoundedCache[str, bool] = BoundedCache(_MAX_WARNED)
         #: What each host is, whatever it resolves to (parsing it costs more than a lookup).
         self._kinds: BoundedCache[str, str] = BoundedCache(_MAX_KINDS)
 
     async def addresses(self, host: str, port: int) -> list[str]:
-        """The addresses to connect to for ``host``, each checked; ``[host]`` for a literal.
+        """The addresses to connect to for ``host``, each checked; a literal's address
+        (``127.0.0.1.``, with its dot, is ``127.0.0.1``: never handed to a resolver).
 
         Raises:
             UpstreamForbiddenAddressError: ``host`` is, or resolves to, a forbidden address.
             UpstreamConnectError: ``host`` does not resolve.
-            UpstreamTimeoutError: no answer within the resolver's timeout, or no resolver
-                thread was free (all of them wait for answers that do not come).
+            UpstreamTimeoutError: no answer within the resolver's timeout (a wait for a
+                free resolver thread included), or no room left to wait.
         """
         kind = self._kinds.get(host)
         if kind is None:
             kind = self._kinds.put(host, _kind(host))
         if kind is _FORBIDDEN:  # a metadata host name, or a forbidden literal
             self._refuse(host, [])
-        if kind is _LITERAL:
-            return [host]
+        if kind is not _NAME:  # a literal: its address, never the text a resolver may look up
+            return [kind]
         try:
             found = await self.resolver.lookup(host, port)
         except TimeoutError:
             raise UpstreamTimeoutError("resolving the upstream's host name timed out") from None
         except NoResolverThread:
-            # Every thread waits for a resolver that does not answer: as good as a timeout
-            # (not pool_exhausted, whose alert speaks of the upstream's connections).
+            # Every thread busy and MAX_QUEUED names waiting: as good as a timeout (not
+            # pool_exhausted, whose alert speaks of the upstream's connections).
             raise UpstreamTimeoutError(
                 "no resolver thread was free to check the upstream's host name"
             ) from None

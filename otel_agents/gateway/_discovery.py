@@ -40,6 +40,7 @@ from otel_agents._runtime import FailureLog, PeriodicThread
 from otel_agents._server_params import MESSAGING_SECRET
 from otel_agents._version import scope_name
 from otel_agents.gateway._addresses import any_forbidden, forbidden_host, is_literal
+from otel_agents.gateway._connect_check import checked_resolver
 from otel_agents.gateway._errors import ServiceNotFoundError
 from otel_agents.gateway._registry import UpstreamURL, parse_upstream_url, validate_identity
 from otel_agents.gateway._resolver import ResolverPool
@@ -113,6 +114,8 @@ class HubDiscovery:
         token = os.environ.get(HUB_TOKEN_ENV)
         headers = {"authorization": f"Bearer {token}"} if token else {}
         self._timeout = float(timeout)
+        if resolver is not None:
+            resolver = checked_resolver("resolver", resolver)
         self._resolver = resolver or _shared_resolver()
         # The userinfo goes as Basic auth (what httpx made of it in the URL), not in the
         # URL: httpx logs each request's URL at INFO.

@@ -88,6 +88,7 @@ class ServiceRegistration:
         ``checked``: its upstreams came through a path that refused link-local and metadata
         hosts (the admin API, hub discovery); each connection to them is checked again
         (``_connect_check``). The operator's own (config file, Python) are not."""
+        checked = _checked_flag(checked)
         count = len(spec.base_urls)
         instances = [
             Instance(
@@ -150,6 +151,7 @@ class ServiceRegistration:
             ServiceNotFoundError: ``service_id`` is not registered.
             InvalidServiceError: a URL that is not http(s) (nothing is changed).
         """
+        checked = _checked_flag(checked)
         if isinstance(base_urls, str):
             base_urls = [base_urls]
         with self._lock:
@@ -188,3 +190,16 @@ class ServiceRegistration:
             if service_id not in self._services:
                 raise ServiceNotFoundError(service_id, list(self._services))
             self.limiter.set_limit(service_id, limit)
+
+
+def _checked_flag(checked: Any) -> bool:
+    """``checked`` when it is a bool: ``"no"`` would be true and ``None`` false, silently,
+    and which of them decides whether each connection is checked (DNS rebinding)."""
+    if not isinstance(checked, bool):
+        raise InvalidServiceError.build(
+            "checked",
+            checked,
+            "True (the upstreams came through the admin API or hub discovery: each "
+            "connection is checked) or False (the operator's own)",
+        )
+    return checked

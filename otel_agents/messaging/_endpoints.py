@@ -8,7 +8,8 @@ of a message sent to it), user info, query or fragment. Its host must be a name 
 resolver can take (no empty label, none over 63 characters: the gateway's rule, shared in
 ``otel_agents._hostnames``, since the gateway's discovery skips any other), and must not
 be a link-local or metadata address (``169.254.0.0/16``, ``fe80::/10``, ``fd00:ec2::254``,
-the well-known metadata host names) or a wildcard address (``0.0.0.0``, ``::``: an agent
+``100.100.100.200``, the well-known metadata host names: the gateway's list,
+``otel_agents._hostnames``) or a wildcard address (``0.0.0.0``, ``::``: an agent
 that listens on all interfaces must register the URL others reach it at), unless it lies
 in one of ``allowed_endpoint_networks``.
 
@@ -26,7 +27,13 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from otel_agents._errors import ConfigurationError
-from otel_agents._hostnames import HOST_NAME_RULE, resolvable_host
+from otel_agents._hostnames import (
+    HOST_NAME_RULE,
+    METADATA_HOSTS,
+    METADATA_NETWORKS,
+    ascii_host,
+    resolvable_host,
+)
 from otel_agents.messaging._errors import InvalidMessageError
 
 __all__ = ["BLOCKED_NETWORKS", "check_endpoint", "parse_networks"]
@@ -36,12 +43,9 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 #: Refused unless allowed by ``allowed_endpoint_networks``.
 BLOCKED_NETWORKS: tuple[IPNetwork, ...] = (
-    ipaddress.ip_network("169.254.0.0/16"),  # IPv4 link-local, cloud metadata services
-    ipaddress.ip_network("fe80::/10"),  # IPv6 link-local
-    ipaddress.ip_network("fd00:ec2::254/128"),  # AWS metadata over IPv6
+    *METADATA_NETWORKS,  # the gateway's list: link-local, cloud metadata services
     ipaddress.ip_network("0.0.0.0/8"),  # "this network": reaches the hub's own host
 )
-_METADATA_HOSTS = {"metadata.google.internal", "metadata.goog", "metadata"}
 
 
 def parse_networks(values: Iterable[str]) -> tuple[IPNetwork, ...]:
@@ -105,7 +109,9 @@ def check_endpoint(endpoint: str, allowed: Iterable[IPNetwork] = (), name: str =
     if not resolvable_host(host):
         # The gateway's rule (one function): its discovery would skip this agent later.
         raise refuse(f"its host is {HOST_NAME_RULE}")
-    if host.rstrip(".").lower() in _METADATA_HOSTS:
+    # What the hub's client will connect to: 169\u3002254\u3002169\u3002254 is 169.254.169.254.
+    host = ascii_host(host)
+    if host.rstrip(".").lower() in METADATA_HOSTS:
         raise refuse(f"{host} is a cloud metadata service")
     address = _address(host)
     if address is not None and not any(address in network for network in allowed):

@@ -315,15 +315,18 @@ class _StuckResolver:
 
 def test_an_answer_that_does_not_come_in_time_never_connects() -> None:
     """Unknown is not "allowed": a timeout (504), also when every resolver thread is
-    stuck on an earlier name, never a connection by name."""
+    stuck on an earlier name (the name waits in the queue, then leaves it), never a
+    connection by name."""
     stuck = _StuckResolver()
     pool = ResolverPool(stuck, max_threads=1, timeout=0.2)
     try:
         with pytest.raises(UpstreamTimeoutError):
             _request(_checked_client(pool), NAME, 8000)
         assert pool.busy == 1  # the abandoned thread still waits for its answer
-        with pytest.raises(UpstreamTimeoutError, match="no resolver thread was free"):
+        with pytest.raises(UpstreamTimeoutError, match="timed out"):
             _request(_checked_client(pool), NAME, 8000)
+        assert pool.busy == 1  # no second thread: the name waited for the stuck one
+        assert not pool._jobs  # and left the queue when its caller stopped waiting
     finally:
         stuck.release.set()
     wait_until(lambda: pool.busy == 0)
@@ -364,3 +367,119 @@ def test_an_instance_discovery_keeps_becomes_checked_and_is_never_unchecked_agai
 
     gateway.set_instances("s", ["http://a.example:80", "http://b.example:80"])
     assert [i.checked for i in gateway._services["s"].instances] == [True, True]
+
+
+class _GatedResolver:
+    """A ``getaddrinfo`` that answers 127.0.0.1 for every name once ``gate`` is set
+    (bounded: 30 s): a resolver that takes a while, not one that hangs."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.calls: list[str] = []
+
+    def __call__(self, host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        self.calls.append(host)
+        self.gate.wait(30)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+
+def test_more_new_connections_than_resolver_threads_wait_for_a_thread_not_fail(
+    listener: RawUpstream,
+) -> None:
+    """3 new connections at once, 2 resolver threads both busy (not stuck) answering the
+    first two: the third waits for one of them within the resolver's timeout. It used to be
+    refused at once as "no resolver thread was free", a 504 that counts as a failure of a
+    healthy instance: any burst of 9 new connections took checked upstreams out of rotation."""
+    resolver = _GatedResolver()
+    pool = ResolverPool(resolver, max_threads=2, timeout=30)
+    client = _checked_client(pool)
+    head = encode_head("GET", "/", [(b"host", b"h")])
+
+    async def burst() -> list[Any]:
+        calls = [client.request(NAME, listener.port, head, b"") for _ in range(3)]
+        tasks = [asyncio.ensure_future(call) for call in calls]
+        try:
+            for _ in range(3000):  # bounded: 30 s
+                if len(resolver.calls) >= 2 or all(t.done() for t in tasks):
+                    break
+                await asyncio.sleep(0.01)
+            resolver.gate.set()
+            return await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            resolver.gate.set()
+            await client.aclose()
+
+    results = asyncio.run(burst())
+    assert [getattr(r, "status", r) for r in results] == [200, 200, 200]
+    assert listener.accepted == 3
+    assert pool.busy <= 2  # no thread beyond the bound
+
+
+def test_a_literal_upstream_is_reached_at_its_address_never_handed_to_the_resolver_by_name(
+    make_gateway: Any, listener: RawUpstream
+) -> None:
+    """``127.0.0.1.`` and ``0x7f.0.0.1`` are literals to the check (no lookup, checked
+    at registration), but were connected to as written: ``getaddrinfo('127.0.0.1.')`` is
+    a DNS query for a name, whatever that DNS answers (a connection by name, unchecked).
+    The check connects to the address it parsed."""
+    resolver = SwitchableResolver("127.0.0.1")
+    check = ConnectCheck(ResolverPool(resolver))
+
+    async def addresses() -> list[list[str]]:
+        return [await check.addresses(h, 80) for h in ("127.0.0.1.", "0x7f.0.0.1", "::1")]
+
+    assert asyncio.run(addresses()) == [["127.0.0.1"], ["127.0.0.1"], ["::1"]]
+
+    gateway = _admin_gateway(make_gateway, resolver)
+    url = make_gateway.serve(gateway).url
+    _register(url, "dot", f"http://127.0.0.1.:{listener.port}")
+    assert _http.get(f"{url}/v1/dot/x").status_code == 200
+    assert resolver.asked == []
+    assert _host_headers(listener) == [f"host: 127.0.0.1.:{listener.port}".encode()]
+
+
+def test_a_name_that_starts_like_an_address_is_resolved_and_checked_not_taken_for_one() -> None:
+    """A zone id (``%...``) belongs to IPv6 literals only: ``127.0.0.1%x.rebind.test`` is a
+    name, and was taken for the literal 127.0.0.1 (never resolved by the check nor by
+    discovery, then handed to the system resolver by name)."""
+    name = "127.0.0.1%x.rebind.test"
+
+    def resolver(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        if host != name:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (METADATA, port))]
+
+    with pytest.raises(UpstreamForbiddenAddressError):
+        _request(_checked_client(ResolverPool(resolver)), name, 80)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [None, [("too", "short")], [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("localhost", 1))]],
+    ids=["none", "malformed", "a-name"],
+)
+def test_a_resolver_answer_that_is_not_addresses_never_connects_and_ends_no_thread(
+    listener: RawUpstream, answer: Any
+) -> None:
+    """An answer the check cannot read as addresses "does not resolve" (a 502). Its parsing
+    ran outside the resolver's ``try`` (the hand merge moved it): the thread died, still
+    counted (after ``max_threads`` such answers no name was ever resolved again) and the
+    caller waited for the timeout; and a name where an address belongs was skipped by the
+    check and then connected to, by name."""
+    if answer is not None and len(answer[0]) == 5:
+        answer = [(*answer[0][:4], ("localhost", listener.port))]  # reachable by name
+    pool = ResolverPool(lambda *args, **kwargs: answer, max_threads=1, idle_timeout=0.2)
+    with pytest.raises(UpstreamConnectError) as failed:
+        _request(_checked_client(pool), NAME, listener.port)
+    assert failed.value.error_type == "connect_error"
+    assert listener.accepted == 0
+    wait_until(lambda: pool.busy == 0)
+
+
+def test_a_metadata_address_spelled_with_ideographic_dots_is_refused_as_the_literal_it_is() -> None:
+    """``169\u3002254\u3002169\u3002254`` is what every IDNA encoder makes
+    ``169.254.169.254``: refused as that literal, not handed to the resolver as a name."""
+    resolver = SwitchableResolver("127.0.0.1")
+    with pytest.raises(UpstreamForbiddenAddressError):
+        _request(_checked_client(ResolverPool(resolver)), "169\u3002254\u3002169\u3002254", 80)
+    assert resolver.asked == []

@@ -281,3 +281,60 @@ def test_more_names_than_resolver_threads_are_all_resolved_in_one_refresh(
         helper.join(GUARD)
     assert sorted(calls) == [f"agent{i:02}.example" for i in range(12)]
     _wait_for(lambda: pool.busy == 0, "the resolver threads never ended")
+
+
+def test_names_still_queued_when_a_refresh_stops_waiting_are_not_looked_up_for_nobody() -> None:
+    """A refresh that stopped waiting (its deadline passed while the only thread was stuck)
+    takes its queued names back: a thread that frees up later looked them up anyway, for a
+    batch nobody read any more, ahead of the names of callers still waiting (connect checks
+    on a shared pool), and kept them "in flight", unknown to the next refresh."""
+    release = threading.Event()
+    calls: list[str] = []
+
+    def resolver(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        calls.append(host)
+        if host == "hung.example":
+            release.wait(GUARD)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", port))]
+
+    pool = ResolverPool(resolver, max_threads=1, timeout=0.1)
+    try:
+        assert pool.resolve([("hung.example", 80), ("late.example", 80)]) == {}
+    finally:
+        release.set()
+    _wait_for(lambda: pool.busy == 0, "the released resolver thread never went idle")
+    assert calls == ["hung.example"]
+    assert pool.resolve([("late.example", 80)]) == {("late.example", 80): ["10.0.0.7"]}
+
+
+def test_a_name_another_caller_is_looking_up_gets_that_answer_not_unknown() -> None:
+    """Two discoveries share the process's pool (two services on one hub): a refresh that
+    finds a name already being looked up waits for that lookup's answer, within its own
+    deadline, on no new thread. It was left out as unknown (a new endpoint kept out of the
+    rotation for one more interval, logged "not resolved in time") though the answer came
+    a moment later."""
+    release = threading.Event()
+    calls: list[str] = []
+
+    def resolver(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        calls.append(host)
+        if host == "b.example":  # asked after the second caller found a.example in flight
+            release.set()
+        release.wait(GUARD)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", port))]
+
+    pool = ResolverPool(resolver, timeout=GUARD)
+    first: dict[str, Any] = {}
+    thread = threading.Thread(
+        target=lambda: first.update(pool.resolve([("a.example", 80)])), daemon=True
+    )
+    try:
+        thread.start()
+        _wait_for(lambda: calls == ["a.example"], "the first lookup never started")
+        second = pool.resolve([("a.example", 80), ("b.example", 80)])
+    finally:
+        release.set()
+        thread.join(GUARD)
+    assert second == {("a.example", 80): ["10.0.0.7"], ("b.example", 80): ["10.0.0.7"]}
+    assert first == {("a.example", 80): ["10.0.0.7"]}
+    assert calls == ["a.example", "b.example"]  # looked up once

@@ -54,6 +54,17 @@ def register(hub: ThreadServer, agent_id: str, endpoint: str) -> httpx.Response:
         ("http://2852039166/", "link-local or metadata"),
         ("http://0xa9.0xfe.0xa9.0xfe/", "link-local or metadata"),
         ("http://metadata.google.internal/computeMetadata/v1", "metadata service"),
+        # The gateway's refused set, which the hub's own list lacked: Alibaba's metadata
+        # address, AWS's and Azure's metadata names (the hub resolves no name, so the
+        # names are all it can refuse).
+        ("http://100.100.100.200/latest/meta-data", "link-local or metadata"),
+        ("http://instance-data/latest/meta-data", "metadata service"),
+        ("http://instance-data.ec2.internal./latest", "metadata service"),
+        ("http://metadata.azure.internal/metadata", "metadata service"),
+        # Full-width and ideographic dots: httpx (like every IDNA encoder) reads them as
+        # '.', and the hub connected to 169.254.169.254 that its check never saw.
+        ("http://169\u3002254\u3002169\u3002254/latest/meta-data", "link-local or metadata"),
+        ("http://metadata\uff0egoogle\uff0einternal/computeMetadata/v1", "metadata service"),
         ("file:///etc/passwd", "scheme must be http or https"),
         ("gopher://127.0.0.1:6379/", "scheme must be http or https"),
         ("http://user:pass@127.0.0.1:8101", "user info"),
