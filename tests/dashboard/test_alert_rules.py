@@ -402,7 +402,7 @@ def test_a_rule_removed_from_another_thread_waits_for_the_round_in_progress(
         evaluating.start()
         assert entered.wait(10)
         remover.start()
-        remover.join(2)  # unfixed, the removal finished here, inside the round
+        remover.join(0.5)  # unfixed, the removal finished here, inside the round
     finally:
         release.set()
         evaluating.join(10)

@@ -122,7 +122,7 @@ def test_a_name_still_being_looked_up_is_not_looked_up_again_by_a_later_refresh(
             raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", port))]
 
-    pool = ResolverPool(resolver, max_threads=2, timeout=2.0)
+    pool = ResolverPool(resolver, max_threads=2, timeout=0.5)
     names = [("hung.example", 80), ("a.example", 80), ("b.example", 80)]
     answers = []
     try:
