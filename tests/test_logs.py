@@ -236,3 +236,37 @@ def test_the_logging_handler_configure_adds_exports_our_exceptions_redacted() ->
         "Traceback",
     )
     assert PASSWORD in str(theirs[semconv.EXCEPTION_MESSAGE])  # not ours to rewrite
+
+
+def test_the_audit_fallback_keeps_its_mapping_when_a_detail_is_already_masked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With no logger provider the audit trail logs its attributes as an argument, a
+    secret-looking detail already ``[REDACTED]``: nothing is left to mask, so the mapping
+    stays in ``args`` and the line does not read ``'[REDACTED]]'``."""
+    from opentelemetry._logs import NoOpLoggerProvider
+
+    from otel_agents import semconv
+    from otel_agents._audit import AuditLog
+
+    with caplog.at_level(logging.INFO, logger="otel_agents.audit"):
+        AuditLog(NoOpLoggerProvider()).record(
+            "gateway.admin", actor="admin", details={"token": TOKEN, "method": "POST"}
+        )
+    (record,) = caplog.records
+    assert TOKEN not in caplog.text
+    assert f"'{semconv.AUDIT_DETAIL_PREFIX}token': '[REDACTED]'," in caplog.text
+    assert "[REDACTED]]" not in caplog.text
+    assert isinstance(record.args, tuple)
+    assert record.args[1][semconv.AUDIT_DETAIL_PREFIX + "method"] == "POST"
+
+
+def test_a_value_shown_as_hidden_is_not_masked_again(caplog: pytest.LogCaptureFixture) -> None:
+    """Our configuration errors write a secret setting's value as ``<hidden>``: logged, the
+    line keeps it (it read ``api_keys=[REDACTED]>``), and a real value is still masked."""
+    with caplog.at_level(logging.WARNING, logger="otel_agents"):
+        redacting_logger("otel_agents").warning("%s", "api_keys=<hidden> is not valid")
+        redacting_logger("otel_agents").warning("%s", f"api_keys=<hidden>, token={TOKEN}")
+    first, second = (r.getMessage() for r in caplog.records)
+    assert first == "api_keys=<hidden> is not valid"
+    assert second == "api_keys=<hidden>, token=[REDACTED]"
