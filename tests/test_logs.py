@@ -270,3 +270,21 @@ def test_a_value_shown_as_hidden_is_not_masked_again(caplog: pytest.LogCaptureFi
     first, second = (r.getMessage() for r in caplog.records)
     assert first == "api_keys=<hidden> is not valid"
     assert second == "api_keys=<hidden>, token=[REDACTED]"
+
+
+def test_the_hubs_refusal_of_a_wrong_token_reads_the_same_in_a_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An agent with a wrong token logs the hub's 401 text at every heartbeat: it must not
+    read 'bearer [REDACTED] is missing ... Authorization: [REDACTED] [REDACTED]'."""
+    from otel_agents.messaging import SecurityConfig, SecurityError
+
+    with pytest.raises(SecurityError) as caught:
+        SecurityConfig(shared_secret=PASSWORD).authenticate({"authorization": f"Bearer {TOKEN}"})
+    text = str(caught.value)
+    with caplog.at_level(logging.WARNING, logger="otel_agents"):
+        redacting_logger("otel_agents.messaging").warning("heartbeat to %s failed: %s", "h", text)
+    (record,) = caplog.records
+    assert record.getMessage() == f"heartbeat to h failed: {text}"
+    assert "Authorization" in text
+    assert "shared secret or the agent's own token" in text
