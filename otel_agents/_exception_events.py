@@ -37,7 +37,10 @@ __all__ = ["error_status", "exception_text", "record_exception", "redact_text"]
 _PAIR = re.compile(
     r"""(?<![\w.-])(?P<key>[A-Za-z_][\w.-]*)(?P<sep>["']?\s*[:=]\s*["']?)(?P<value>[^\s"',;&)}\]>]{1,256})"""
 )
-_VALUE_REST = re.compile(r"""[^\s"',;&)}\]>]*""")
+#: The rest of a masked value: closing brackets too, unless nothing of a value follows them
+#: (``(password=x)`` keeps its ``)``, but ``password=Xy7)kP9q`` is masked whole: its tail
+#: was kept). Linear: a run of brackets is tried once, where the value ends.
+_VALUE_REST = re.compile(r"""(?:[^\s"',;&)}\]>]|[)}\]>]+(?=[^\s"',;&)}\]>]))*""")
 _SCHEME_CREDENTIALS = re.compile(r"\b(?P<scheme>Bearer|Basic|Token)\s+[^\s\"',;]+", re.IGNORECASE)
 
 
