@@ -288,3 +288,31 @@ def test_the_hubs_refusal_of_a_wrong_token_reads_the_same_in_a_log_line(
     assert record.getMessage() == f"heartbeat to h failed: {text}"
     assert "Authorization" in text
     assert "shared secret or the agent's own token" in text
+
+
+def test_a_traceback_past_the_redaction_limit_keeps_its_end(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A cause with a huge message (an upstream's answer quoted whole): the redacted
+    traceback was cut at ``MAX_TEXT`` characters, so the exception actually logged, its
+    type and message, was not in the line at all. The middle is left out instead (at a
+    blank: no cut inside a secret), and every part is still redacted."""
+    from otel_agents._exception_events import MAX_TEXT
+
+    logger = redacting_logger("otel_agents.test_logs")
+    with caplog.at_level(logging.ERROR, logger="otel_agents"):
+        try:
+            try:
+                raise ValueError("upstream said: " + f"password={PASSWORD} " * 8000)
+            except ValueError as cause:
+                raise RuntimeError(f"the hook failed: token={TOKEN}") from cause
+        except RuntimeError:
+            logger.error("hook failed", exc_info=True)
+    (record,) = caplog.records
+    assert record.exc_text is not None
+    assert record.exc_text.startswith("Traceback (most recent call last)")
+    assert record.exc_text.endswith("RuntimeError: the hook failed: token=[REDACTED]")
+    assert "characters of this traceback are left out" in record.exc_text
+    assert len(record.exc_text) < 2 * MAX_TEXT  # bounded (masks are longer than what they hide)
+    for secret in SECRETS:
+        assert secret not in caplog.text
