@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from otel_agents._errors import ConfigurationError, short_repr
+from otel_agents._export import HIDDEN
 from otel_agents._logs import redacting_logger
 
 __all__ = [
@@ -375,5 +376,5 @@ def invalid_config(
 
 def _shown(value: Any, secret: bool = False) -> str:
     if secret:
-        return "<hidden>"
+        return HIDDEN
     return short_repr(value)

@@ -23,7 +23,7 @@ import traceback
 
 from opentelemetry.trace import Span, Status, StatusCode
 
-from otel_agents._export import REDACTED, is_secret_key
+from otel_agents._export import HIDDEN, REDACTED, is_secret_key
 from otel_agents._url_redaction import REDACTED as URL_MASK, redact_urls
 from otel_agents.semconv import (
     EXCEPTION_EVENT,
@@ -37,12 +37,18 @@ __all__ = ["error_status", "exception_text", "record_exception", "redact_text"]
 _PAIR = re.compile(
     r"""(?<![\w.-])(?P<key>[A-Za-z_][\w.-]*)(?P<sep>["']?\s*[:=]\s*["']?)(?P<value>[^\s"',;&)}\]>]{1,256})"""
 )
-_VALUE_REST = re.compile(r"""[^\s"',;&)}\]>]*""")
+#: The rest of a masked value: closing brackets too, unless nothing of a value follows them
+#: (``(password=x)`` keeps its ``)``, but ``password=Xy7)kP9q`` is masked whole: its tail
+#: was kept). Linear: a run of brackets is tried once, where the value ends.
+_VALUE_REST = re.compile(r"""(?:[^\s"',;&)}\]>]|[)}\]>]+(?=[^\s"',;&)}\]>]))*""")
 _SCHEME_CREDENTIALS = re.compile(r"\b(?P<scheme>Bearer|Basic|Token)\s+[^\s\"',;]+", re.IGNORECASE)
 
 
-#: Values already masked (by this module, or in a URL by :func:`redact_urls`): kept as is.
-_MASKS = frozenset({REDACTED, URL_MASK})
+#: Values already masked (by this module, in a URL by :func:`redact_urls`, or written
+#: ``<hidden>`` by our configuration errors): kept as is. Checked on the text, not on the
+#: matched value, which stops before a closing bracket: ``[REDACTED]`` was masked again
+#: into ``[REDACTED]]`` (and a log record's arguments dropped for it).
+_MASKS = (REDACTED, URL_MASK, HIDDEN)
 
 #: Longer texts are cut first (the attribute length limit would cut them anyway), so
 #: redacting a huge message costs bounded time.
@@ -57,7 +63,7 @@ def redact_text(text: str) -> str:
     parts: list[str] = []
     position = 0
     while (match := _PAIR.search(text, position)) is not None:
-        if match["value"] not in _MASKS and is_secret_key(match["key"]):
+        if not _masked(text, match.start("value")) and is_secret_key(match["key"]):
             parts.append(text[position : match.start("value")] + REDACTED)
             position = _VALUE_REST.match(text, match.end()).end()  # type: ignore[union-attr]
         else:
@@ -66,6 +72,15 @@ def redact_text(text: str) -> str:
             position = match.start("value")
     parts.append(text[position:])
     return "".join(parts)
+
+
+def _masked(text: str, start: int) -> bool:
+    """Whether the value at ``start`` is a whole mask (followed by nothing more of a value)."""
+    for mask in _MASKS:
+        end = start + len(mask)
+        if text.startswith(mask, start) and _VALUE_REST.match(text, end).end() == end:  # type: ignore[union-attr]
+            return True
+    return False
 
 
 def exception_text(exc: BaseException) -> str:

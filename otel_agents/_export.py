@@ -25,6 +25,7 @@ from otel_agents._runtime import BoundedCache
 from otel_agents._version import __version__
 
 __all__ = [
+    "HIDDEN",
     "MASKABLE_IN_URL",
     "REDACTED",
     "checked_http_url",
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 REDACTED = "[REDACTED]"
+#: How a configuration error shows the value of a secret setting.
+HIDDEN = "<hidden>"
 
 #: Keys whose values are treated as secrets wherever user mappings are stored or exported
 #: (tracker and profiler attributes, exports, the gateway's history, headers and queries).

@@ -24,6 +24,7 @@ exception from ``exc_info`` itself, bypassing the filter's work: it is given
 from __future__ import annotations
 
 import logging
+import re
 
 from otel_agents.semconv import EXCEPTION_MESSAGE, EXCEPTION_STACKTRACE, EXCEPTION_TYPE
 
@@ -44,6 +45,7 @@ FALLBACK_MESSAGE = "otel-agents: a log record could not be made safe to show; it
 FALLBACK_TRACEBACK = "(traceback withheld: it could not be made safe to show)"
 
 _formatter = logging.Formatter()
+_BLANK = re.compile(r"\s")
 
 
 class RedactingFilter(logging.Filter):
@@ -101,9 +103,32 @@ def _redact(record: logging.LogRecord) -> None:
             record.msg = redacted
             record.args = ()
     if record.exc_info:
-        record.exc_text = redact_text(_formatter.formatException(record.exc_info))
+        record.exc_text = _redacted_long(_formatter.formatException(record.exc_info))
     if record.stack_info:
-        record.stack_info = redact_text(record.stack_info)
+        record.stack_info = _redacted_long(record.stack_info)
+
+
+def _redacted_long(text: str) -> str:
+    """A traceback redacted, its middle left out past ``MAX_TEXT`` characters.
+
+    ``redact_text`` keeps the first ``MAX_TEXT`` characters (bounded time), but what a
+    traceback is for is at its end: the exception logged, after a cause that quoted a huge
+    answer, was not in the line at all. Both halves are cut at a blank (no part begins
+    inside a value whose key it no longer sees) and redacted each.
+    """
+    from otel_agents._exception_events import MAX_TEXT, redact_text
+
+    if len(text) <= MAX_TEXT:
+        return redact_text(text)
+    half = MAX_TEXT // 2
+    head_end = max(text.rfind(" ", 0, half), text.rfind("\n", 0, half), 0)
+    blank = _BLANK.search(text, len(text) - half)
+    tail_start = len(text) if blank is None else blank.end()
+    left_out = tail_start - head_end
+    return (
+        f"{redact_text(text[:head_end])}\n[otel-agents: {left_out} characters of this "
+        f"traceback are left out]\n{redact_text(text[tail_start:])}"
+    )
 
 
 _filter = RedactingFilter()

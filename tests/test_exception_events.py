@@ -112,7 +112,7 @@ def test_redact_text_leaves_ordinary_messages_alone() -> None:
 
 def test_redact_text_takes_bounded_time_on_huge_or_hostile_input() -> None:
     """1 MB of pair-like text is cut to MAX_TEXT first and scanned in linear time."""
-    for hostile in ("a:/" * 400_000, "x" * 1_000_000, "a=a" * 400_000):
+    for hostile in ("a:/" * 400_000, "x" * 1_000_000, "a=a" * 400_000, "token=b)" * 200_000):
         deadline = time.monotonic() + 30  # a hang guard, not a speed target
         assert len(redact_text(hostile)) <= MAX_TEXT + 20
         assert time.monotonic() < deadline
@@ -173,3 +173,20 @@ def test_an_exception_whose_str_raises_still_gets_its_event(telemetry: Telemetry
     assert attributes["exception.type"].endswith("_Unprintable")
     assert attributes["exception.message"] == "<_Unprintable: message unavailable>"
     assert "raise _Unprintable" in attributes["exception.stacktrace"]
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("login failed: password=Xy7)kP9q!", "login failed: password=[REDACTED]"),
+        ("token=ab]cd}ef>gh next", "token=[REDACTED] next"),
+        ("connect(password=pa)ss) failed", "connect(password=[REDACTED]) failed"),
+        # A bracket that closes the context (nothing of a value after it) is kept.
+        ("connect(password=hunter2) failed", "connect(password=[REDACTED]) failed"),
+        ("{api_key: k1}, [secret=s]", "{api_key: [REDACTED]}, [secret=[REDACTED]]"),
+    ],
+)
+def test_a_closing_bracket_inside_a_value_does_not_end_it(text: str, masked: str) -> None:
+    """A secret with ``)``, ``]``, ``}`` or ``>`` in it: the rest after that character was
+    kept (``password=[REDACTED])kP9q!``), in span events and in our log lines alike."""
+    assert redact_text(text) == masked

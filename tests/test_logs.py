@@ -236,3 +236,83 @@ def test_the_logging_handler_configure_adds_exports_our_exceptions_redacted() ->
         "Traceback",
     )
     assert PASSWORD in str(theirs[semconv.EXCEPTION_MESSAGE])  # not ours to rewrite
+
+
+def test_the_audit_fallback_keeps_its_mapping_when_a_detail_is_already_masked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """With no logger provider the audit trail logs its attributes as an argument, a
+    secret-looking detail already ``[REDACTED]``: nothing is left to mask, so the mapping
+    stays in ``args`` and the line does not read ``'[REDACTED]]'``."""
+    from opentelemetry._logs import NoOpLoggerProvider
+
+    from otel_agents import semconv
+    from otel_agents._audit import AuditLog
+
+    with caplog.at_level(logging.INFO, logger="otel_agents.audit"):
+        AuditLog(NoOpLoggerProvider()).record(
+            "gateway.admin", actor="admin", details={"token": TOKEN, "method": "POST"}
+        )
+    (record,) = caplog.records
+    assert TOKEN not in caplog.text
+    assert f"'{semconv.AUDIT_DETAIL_PREFIX}token': '[REDACTED]'," in caplog.text
+    assert "[REDACTED]]" not in caplog.text
+    assert isinstance(record.args, tuple)
+    assert record.args[1][semconv.AUDIT_DETAIL_PREFIX + "method"] == "POST"
+
+
+def test_a_value_shown_as_hidden_is_not_masked_again(caplog: pytest.LogCaptureFixture) -> None:
+    """Our configuration errors write a secret setting's value as ``<hidden>``: logged, the
+    line keeps it (it read ``api_keys=[REDACTED]>``), and a real value is still masked."""
+    with caplog.at_level(logging.WARNING, logger="otel_agents"):
+        redacting_logger("otel_agents").warning("%s", "api_keys=<hidden> is not valid")
+        redacting_logger("otel_agents").warning("%s", f"api_keys=<hidden>, token={TOKEN}")
+    first, second = (r.getMessage() for r in caplog.records)
+    assert first == "api_keys=<hidden> is not valid"
+    assert second == "api_keys=<hidden>, token=[REDACTED]"
+
+
+def test_the_hubs_refusal_of_a_wrong_token_reads_the_same_in_a_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An agent with a wrong token logs the hub's 401 text at every heartbeat: it must not
+    read 'bearer [REDACTED] is missing ... Authorization: [REDACTED] [REDACTED]'."""
+    from otel_agents.messaging import SecurityConfig, SecurityError
+
+    with pytest.raises(SecurityError) as caught:
+        SecurityConfig(shared_secret=PASSWORD).authenticate({"authorization": f"Bearer {TOKEN}"})
+    text = str(caught.value)
+    with caplog.at_level(logging.WARNING, logger="otel_agents"):
+        redacting_logger("otel_agents.messaging").warning("heartbeat to %s failed: %s", "h", text)
+    (record,) = caplog.records
+    assert record.getMessage() == f"heartbeat to h failed: {text}"
+    assert "Authorization" in text
+    assert "shared secret or the agent's own token" in text
+
+
+def test_a_traceback_past_the_redaction_limit_keeps_its_end(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A cause with a huge message (an upstream's answer quoted whole): the redacted
+    traceback was cut at ``MAX_TEXT`` characters, so the exception actually logged, its
+    type and message, was not in the line at all. The middle is left out instead (at a
+    blank: no cut inside a secret), and every part is still redacted."""
+    from otel_agents._exception_events import MAX_TEXT
+
+    logger = redacting_logger("otel_agents.test_logs")
+    with caplog.at_level(logging.ERROR, logger="otel_agents"):
+        try:
+            try:
+                raise ValueError("upstream said: " + f"password={PASSWORD} " * 8000)
+            except ValueError as cause:
+                raise RuntimeError(f"the hook failed: token={TOKEN}") from cause
+        except RuntimeError:
+            logger.error("hook failed", exc_info=True)
+    (record,) = caplog.records
+    assert record.exc_text is not None
+    assert record.exc_text.startswith("Traceback (most recent call last)")
+    assert record.exc_text.endswith("RuntimeError: the hook failed: token=[REDACTED]")
+    assert "characters of this traceback are left out" in record.exc_text
+    assert len(record.exc_text) < 2 * MAX_TEXT  # bounded (masks are longer than what they hide)
+    for secret in SECRETS:
+        assert secret not in caplog.text

@@ -161,6 +161,10 @@ class ResolverPool:
         ``timeout``: busy threads are not stuck ones, and a burst of new connections must
         not fail for want of a thread that frees up a few microseconds later.
 
+        A name already queued or being looked up (an earlier connection's check, a
+        refresh) is not looked up again: this call waits for that answer, within its own
+        ``timeout``.
+
         Raises:
             TimeoutError: no answer within ``timeout`` seconds (the thread is abandoned; a
                 name still queued leaves the queue).
@@ -175,7 +179,15 @@ class ResolverPool:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_settle, answer, addresses)
 
-        job = self._submit((host, port), deliver)
+        key = (host, port)
+        # A name in flight: that lookup's answer, on no new thread. Each new connection
+        # asks: one name whose resolver hangs took a thread per connection until all
+        # max_threads were stuck on it, and every other upstream's check timed out.
+        with self._lock:
+            joining = key in self._in_flight
+            if joining:
+                self._joined.setdefault(key, []).append(deliver)
+        job = (key, deliver) if joining else self._submit(key, deliver)
         if job is None:
             raise NoResolverThread(
                 f"all {self.max_threads} resolver threads are busy and {MAX_QUEUED} names wait"
@@ -184,7 +196,10 @@ class ResolverPool:
             async with asyncio.timeout(self.timeout):
                 return await answer
         finally:  # timed out or cancelled: a name no thread took yet is not looked up
-            self._withdraw([job])
+            if joining:
+                self._withdraw((), [job])
+            else:
+                self._withdraw([job])
 
     def _submit(self, key: Key, deliver: Deliver) -> Job | None:
         """Queue ``key`` for an idle thread, or start a thread for it; when all

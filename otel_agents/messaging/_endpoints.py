@@ -110,8 +110,10 @@ def check_endpoint(endpoint: str, allowed: Iterable[IPNetwork] = (), name: str =
         # The gateway's rule (one function): its discovery would skip this agent later.
         raise refuse(f"its host is {HOST_NAME_RULE}")
     # What the hub's client will connect to: 169\u3002254\u3002169\u3002254 is 169.254.169.254.
-    host = ascii_host(host)
-    if host.rstrip(".").lower() in METADATA_HOSTS:
+    # Without the root's final dot, as the gateway reads it: 169.254.169.254. is that
+    # address (for the gateway's check), not a name to pass (it was, here).
+    host = ascii_host(host).rstrip(".")
+    if host in METADATA_HOSTS:
         raise refuse(f"{host} is a cloud metadata service")
     address = _address(host)
     if address is not None and not any(address in network for network in allowed):

@@ -164,8 +164,10 @@ class SecurityConfig:
         if self.shared_secret and hmac.compare_digest(presented, self.shared_secret.encode()):
             return None
         raise SecurityError(
-            "the request's bearer token is missing or wrong: send 'Authorization: Bearer "
-            "<token>' with the shared secret or the agent's own token",
+            # Worded for the agent's log line that quotes it: "bearer token" and
+            # "Authorization: Bearer <token>" read "bearer [REDACTED]" there.
+            "the request's credentials are missing or wrong: its Authorization header must "
+            "hold 'Bearer' and then the shared secret or the agent's own token",
             reason="unauthorized",
         )
 

@@ -386,17 +386,18 @@ class _GatedResolver:
 def test_more_new_connections_than_resolver_threads_wait_for_a_thread_not_fail(
     listener: RawUpstream,
 ) -> None:
-    """3 new connections at once, 2 resolver threads both busy (not stuck) answering the
-    first two: the third waits for one of them within the resolver's timeout. It used to be
-    refused at once as "no resolver thread was free", a 504 that counts as a failure of a
-    healthy instance: any burst of 9 new connections took checked upstreams out of rotation."""
+    """3 new connections at once (to 3 names: connections to one name share its lookup),
+    2 resolver threads both busy (not stuck) answering the first two: the third waits for
+    one of them within the resolver's timeout. It used to be refused at once as "no
+    resolver thread was free", a 504 that counts as a failure of a healthy instance: any
+    burst of 9 new connections took checked upstreams out of rotation."""
     resolver = _GatedResolver()
     pool = ResolverPool(resolver, max_threads=2, timeout=30)
     client = _checked_client(pool)
     head = encode_head("GET", "/", [(b"host", b"h")])
 
     async def burst() -> list[Any]:
-        calls = [client.request(NAME, listener.port, head, b"") for _ in range(3)]
+        calls = [client.request(f"n{i}.{NAME}", listener.port, head, b"") for i in range(3)]
         tasks = [asyncio.ensure_future(call) for call in calls]
         try:
             for _ in range(3000):  # bounded: 30 s

@@ -3,6 +3,7 @@ never waits for a resolver thread that is stuck (it abandons it; threads are bou
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -338,3 +339,34 @@ def test_a_name_another_caller_is_looking_up_gets_that_answer_not_unknown() -> N
     assert second == {("a.example", 80): ["10.0.0.7"], ("b.example", 80): ["10.0.0.7"]}
     assert first == {("a.example", 80): ["10.0.0.7"]}
     assert calls == ["a.example", "b.example"]  # looked up once
+
+
+def test_connect_checks_of_a_hanging_name_hold_one_resolver_thread_not_all() -> None:
+    """Each new connection to a checked upstream looks its name up (``lookup``): one whose
+    resolver hangs took one more thread per connection until all ``max_threads`` were stuck
+    on it, and every other upstream's connect check then timed out. A lookup waits for the
+    one already in flight, as a refresh does."""
+    release = threading.Event()
+    calls: list[str] = []
+
+    def resolver(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        calls.append(host)
+        if host == "hung.example":
+            release.wait(GUARD)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", port))]
+
+    pool = ResolverPool(resolver, max_threads=2, timeout=1.0)
+
+    async def scenario() -> list[str] | None:
+        hung = [pool.lookup("hung.example", 80) for _ in range(3)]
+        outcomes = await asyncio.gather(*hung, return_exceptions=True)
+        assert all(isinstance(o, TimeoutError) for o in outcomes), outcomes
+        return await pool.lookup("other.example", 80)
+
+    try:
+        assert asyncio.run(scenario()) == ["10.0.0.7"]
+        assert calls == ["hung.example", "other.example"]
+        assert not pool._joined  # the timed-out waiters left
+    finally:
+        release.set()
+    _wait_for(lambda: pool.busy == 0, "the released resolver thread never went idle")

@@ -200,7 +200,7 @@ def test_hub_refuses_a_sender_forged_under_another_agents_token(
         forger.security = SecurityConfig(agent_tokens={"agent-a": "token-b"})
         await forger.send_message("agent-b", MessageType.REQUEST, {})
 
-    with pytest.raises(SecurityError, match="bearer token is missing or wrong"):
+    with pytest.raises(SecurityError, match="credentials are missing or wrong"):
         run(scenario)
 
 

@@ -65,6 +65,12 @@ def register(hub: ThreadServer, agent_id: str, endpoint: str) -> httpx.Response:
         # '.', and the hub connected to 169.254.169.254 that its check never saw.
         ("http://169\u3002254\u3002169\u3002254/latest/meta-data", "link-local or metadata"),
         ("http://metadata\uff0egoogle\uff0einternal/computeMetadata/v1", "metadata service"),
+        # The root's final dot on an address: the gateway reads it as the literal (and
+        # refuses it), the hub took it for a name and relayed to it.
+        ("http://169.254.169.254./latest/meta-data", "link-local or metadata"),
+        ("http://0xa9fea9fe.:80/", "link-local or metadata"),
+        ("http://100.100.100.200./latest/meta-data", "link-local or metadata"),
+        ("http://169\u3002254\u3002169\u3002254\u3002/", "link-local or metadata"),
         ("file:///etc/passwd", "scheme must be http or https"),
         ("gopher://127.0.0.1:6379/", "scheme must be http or https"),
         ("http://user:pass@127.0.0.1:8101", "user info"),
