@@ -54,6 +54,22 @@ class SlowResolver:
                 self.in_flight -= 1
 
 
+class HangingResolver:
+    """A ``getaddrinfo`` that answers 10.0.0.7 at once, except for the ``hung`` names, which
+    it holds until ``release`` is set (``GUARD`` seconds at most); records every call."""
+
+    def __init__(self, *hung: str) -> None:
+        self.hung = set(hung)
+        self.release = threading.Event()
+        self.calls: list[str] = []
+
+    def __call__(self, host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        self.calls.append(host)
+        if host in self.hung:
+            self.release.wait(GUARD)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", port))]
+
+
 def _wait_for(condition: Callable[[], bool], what: str) -> None:
     deadline = time.monotonic() + GUARD
     while not condition():
@@ -113,15 +129,8 @@ def test_a_name_still_being_looked_up_is_not_looked_up_again_by_a_later_refresh(
     it was first in line at each refresh and held one more thread each time: with 2 threads,
     the second refresh already resolved nothing (every name unknown, so left out) for as
     long as that one name's resolver hung."""
-    release = threading.Event()
-    calls: list[str] = []
-
-    def resolver(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
-        calls.append(host)
-        if host == "hung.example":
-            release.wait(GUARD)
-            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", port))]
+    resolver = HangingResolver("hung.example")
+    release, calls = resolver.release, resolver.calls
 
     pool = ResolverPool(resolver, max_threads=2, timeout=0.5)
     names = [("hung.example", 80), ("a.example", 80), ("b.example", 80)]
@@ -289,14 +298,8 @@ def test_names_still_queued_when_a_refresh_stops_waiting_are_not_looked_up_for_n
     takes its queued names back: a thread that frees up later looked them up anyway, for a
     batch nobody read any more, ahead of the names of callers still waiting (connect checks
     on a shared pool), and kept them "in flight", unknown to the next refresh."""
-    release = threading.Event()
-    calls: list[str] = []
-
-    def resolver(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
-        calls.append(host)
-        if host == "hung.example":
-            release.wait(GUARD)
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", port))]
+    resolver = HangingResolver("hung.example")
+    release, calls = resolver.release, resolver.calls
 
     pool = ResolverPool(resolver, max_threads=1, timeout=0.1)
     try:
@@ -346,14 +349,8 @@ def test_connect_checks_of_a_hanging_name_hold_one_resolver_thread_not_all() -> 
     resolver hangs took one more thread per connection until all ``max_threads`` were stuck
     on it, and every other upstream's connect check then timed out. A lookup waits for the
     one already in flight, as a refresh does."""
-    release = threading.Event()
-    calls: list[str] = []
-
-    def resolver(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
-        calls.append(host)
-        if host == "hung.example":
-            release.wait(GUARD)
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.7", port))]
+    resolver = HangingResolver("hung.example")
+    release, calls = resolver.release, resolver.calls
 
     pool = ResolverPool(resolver, max_threads=2, timeout=1.0)
 

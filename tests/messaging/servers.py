@@ -57,3 +57,9 @@ def post_signed(url: str, body: bytes, message_id: str, **headers: str) -> httpx
         headers={**AUTH, "content-type": "application/json", **signed, **headers},
         timeout=10,
     )
+
+
+def register_at(hub: ThreadServer, agent_id: str, endpoint: str) -> httpx.Response:
+    """Register ``agent_id`` with inbox ``endpoint`` at ``hub`` over its HTTP API."""
+    body = {"agent_id": agent_id, "name": "N", "capabilities": ["x"], "endpoint": endpoint}
+    return _http.post(hub.url + "/agents", json=body, headers=AUTH, timeout=10)

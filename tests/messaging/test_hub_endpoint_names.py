@@ -7,13 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import _http
-import httpx
 import pytest
 
 from otel_agents._hostnames import HOST_NAME_RULE
 from otel_agents.gateway._errors import InvalidServiceError
 from otel_agents.gateway._registry import parse_upstream_url
-from tests.messaging.servers import AUTH, ThreadServer, start_hub
+from tests.messaging.servers import AUTH, ThreadServer, register_at, start_hub
 
 pytestmark = pytest.mark.integration  # a hub on 127.0.0.1
 
@@ -27,9 +26,7 @@ def hub() -> Iterator[ThreadServer]:
     server.stop()
 
 
-def register(hub: ThreadServer, agent_id: str, endpoint: str) -> httpx.Response:
-    body = {"agent_id": agent_id, "name": "N", "capabilities": ["x"], "endpoint": endpoint}
-    return _http.post(hub.url + "/agents", json=body, headers=AUTH, timeout=10)
+register = register_at
 
 
 def listed(hub: ThreadServer) -> list[str]:

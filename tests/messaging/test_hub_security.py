@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import _http
-import httpx
 import pytest
 from _cluster import Cluster
 
@@ -25,7 +24,14 @@ from otel_agents.messaging import (
 )
 from otel_agents.messaging._remote import RemoteAgent
 from tests.messaging.helpers import KEY, SECRET
-from tests.messaging.servers import AUTH, ThreadServer, post_signed, start_hub, start_inbox
+from tests.messaging.servers import (
+    AUTH,
+    ThreadServer,
+    post_signed,
+    register_at,
+    start_hub,
+    start_inbox,
+)
 
 pytestmark = pytest.mark.integration  # a hub on 127.0.0.1; the CLI as a process
 
@@ -40,9 +46,7 @@ def hub() -> Iterator[ThreadServer]:
     server.stop()
 
 
-def register(hub: ThreadServer, agent_id: str, endpoint: str) -> httpx.Response:
-    body = {"agent_id": agent_id, "name": "N", "capabilities": ["x"], "endpoint": endpoint}
-    return _http.post(hub.url + "/agents", json=body, headers=AUTH, timeout=10)
+register = register_at
 
 
 @pytest.mark.parametrize(
