@@ -190,11 +190,14 @@ def failsafe_call(
     default: D = None,  # type: ignore[assignment]
 ) -> R | D:
     """``func(*args)``; if it raises, log that once per ``key`` (``func`` by default) and
-    return ``default``. For user callbacks and readings that must never break the caller."""
+    distinct error (:func:`error_key`: type and place raised, not message), and return
+    ``default``. For user callbacks and readings that must never break the caller: a callback
+    that fails with a new kind of error later is logged again, not hidden behind its first."""
     try:
         return func(*args)
-    except Exception:
-        failures.record(func if key is None else key, detail)
+    except Exception as exc:
+        what = func if key is None else key
+        failures.record((_hashable(what), *error_key(exc)), what if detail is None else detail, exc)
         return default
 
 

@@ -293,6 +293,28 @@ def test_failsafe_call_returns_default_and_logs_once_per_key(
     assert caplog.records[0].exc_info is not None
 
 
+def test_failsafe_call_logs_a_callback_again_for_a_new_kind_of_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Once per callback and distinct error (type and place), whatever the message: a
+    callback whose ValueError was logged is logged again when it starts raising TypeError."""
+    failures = FailureLog(_logger, "callback %r raised")
+    errors: list[Exception] = [ValueError("a 1"), ValueError("a 2"), TypeError("b"), TypeError("c")]
+
+    def broken() -> None:
+        raise errors.pop(0)
+
+    with caplog.at_level(logging.ERROR, logger=_logger.name):
+        for _ in range(4):
+            assert failsafe_call(broken, failures=failures) is None
+        unhashable: list[int] = []
+        failsafe_call(broken_again := lambda: 1 / 0, failures=failures, key=unhashable)
+        failsafe_call(broken_again, failures=failures, key=unhashable)
+    logged = [r.exc_info[0] for r in caplog.records if r.exc_info]
+    assert logged == [ValueError, TypeError, ZeroDivisionError]
+    assert caplog.records[0].getMessage() == f"callback {broken!r} raised"
+
+
 def test_failure_log_accepts_unhashable_keys() -> None:
     failures = FailureLog(_logger, "%s")
     key: list[int] = []
