@@ -7,6 +7,7 @@ field (ids, timestamps and durations aside, which differ between any two runs).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 from collections.abc import Iterator
 from typing import Any
@@ -79,6 +80,21 @@ def _gateway(setting: str, upstream: str, capture: TelemetryCapture) -> APIGatew
     gateway.register_service("misc", "Misc", "v1", upstream)
     gateway.add_middleware(_Boom)
     return gateway
+
+
+@contextlib.contextmanager
+def _serving(setting: str, upstream: str) -> Iterator[tuple[TelemetryCapture, ThreadServer]]:
+    """A gateway in ``setting`` mode in front of ``upstream``, served on 127.0.0.1, and the
+    telemetry it records; all stopped after."""
+    capture = TelemetryCapture()
+    gateway = _gateway(setting, upstream, capture)
+    server = ThreadServer(gateway.app).start()
+    try:
+        yield capture, server
+    finally:
+        server.stop()
+        gateway.close()
+        capture.shutdown()
 
 
 def _span_fields(span: ReadableSpan, ids: dict[int, int], port: int | None) -> dict[str, Any]:
@@ -254,17 +270,10 @@ def test_lean_and_contrib_agree_over_a_real_connection(plain_upstream: ThreadSer
     """Over a socket the scope has a real server address and client port."""
     results = []
     for setting in ("lean", "contrib"):
-        capture = TelemetryCapture()
-        gateway = _gateway(setting, plain_upstream.url, capture)
-        server = ThreadServer(gateway.app).start()
-        try:
+        with _serving(setting, plain_upstream.url) as (capture, server):
             assert _get_over_http(server.url, "/v1/users/3?page=1", "python-agent") == 200
             wait_for_spans(capture, "GET /v1/{path}")
             results.append((_spans(capture, server.port), _metrics(capture)))
-        finally:
-            server.stop()
-            gateway.close()
-            capture.shutdown()
     (lean_spans, lean_metrics), (contrib_spans, contrib_metrics) = results
     (server_span,) = [s for s in contrib_spans if s["kind"].name == "SERVER"]
     # The Host header's name and port, apart (the middleware alone wrote "127.0.0.1:<port>").
@@ -303,17 +312,10 @@ def test_server_address_and_port_are_the_host_headers_name_and_port(
     header, parsed apart ("Instrumentations SHOULD populate both server.address and
     server.port attributes by parsing the value of corresponding header",
     docs/http/http-spans.md), not from the bound socket with its port glued on."""
-    capture = TelemetryCapture()
-    gateway = _gateway(setting, plain_upstream.url, capture)
-    server = ThreadServer(gateway.app).start()
-    try:
+    with _serving(setting, plain_upstream.url) as (capture, server):
         _get_with_host(server.url, host)
         wait_for_spans(capture, "GET /v1/{path}")
         span = capture.span("GET /v1/{path}")
-    finally:
-        server.stop()
-        gateway.close()
-        capture.shutdown()
     assert span.attributes is not None
     assert span.attributes["server.address"] == address
     assert span.attributes["server.port"] == port
@@ -327,10 +329,7 @@ def test_the_contrib_mode_span_knows_the_methods_the_conventions_variable_lists(
     own duration keeps opentelemetry-util-http's rule, and a method it did not know keeps the
     ``http.request.method_original`` it wrote at the start (docs/gateway.md)."""
     monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_KNOWN_METHODS", "GET,PURGE")
-    capture = TelemetryCapture()
-    gateway = _gateway("contrib", plain_upstream.url, capture)
-    server = ThreadServer(gateway.app).start()
-    try:
+    with _serving("contrib", plain_upstream.url) as (capture, server):
         for method in ("PURGE", "POST"):
             connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
             try:
@@ -341,10 +340,6 @@ def test_the_contrib_mode_span_knows_the_methods_the_conventions_variable_lists(
         wait_for_spans(capture, "PURGE /v1/{path}", "HTTP /v1/{path}")
         purge = capture.span("PURGE /v1/{path}")
         post = capture.span("HTTP /v1/{path}")
-    finally:
-        server.stop()
-        gateway.close()
-        capture.shutdown()
     assert purge.attributes is not None
     assert purge.attributes["http.request.method"] == "PURGE"
     assert post.attributes is not None
