@@ -96,7 +96,7 @@ _STACK_RULES: tuple[AlertRule, ...] = (
         severity=severity("system_cpu_high"),
         summary=f"CPU of {_t('instance')} {_HOST_CPU:g}% or more busy for 5 minutes",
         description=(
-            f"system.cpu.utilization: at most {100 - _HOST_CPU:g}% of CPU time idle (in "
+            f"{sc.SYSTEM_CPU_UTILIZATION.name}: at most {100 - _HOST_CPU:g}% of CPU time idle (in "
             "process: system_cpu_high)."
         ),
         fires=Case(
@@ -115,7 +115,7 @@ _STACK_RULES: tuple[AlertRule, ...] = (
         severity=severity("memory_pressure"),
         summary=f"Memory of {_t('instance')} {_MEMORY:g}% or more used",
         description=(
-            f"system.memory.utilization (state used) at {_MEMORY / 100:g} or above for 5 "
+            f"{sc.SYSTEM_MEMORY_UTILIZATION.name} (state used) at {_MEMORY / 100:g} or above for 5 "
             "minutes (in process: memory_pressure)."
         ),
         fires=Case(
@@ -142,7 +142,7 @@ _STACK_RULES: tuple[AlertRule, ...] = (
         hold="5m",
         severity="critical",
         summary=f"Health score of {_t(_HEALTH_SCOPE)} {_t(AGENT)} below 50",
-        description="agent.health.score (0-100) below 50 for 5 minutes.",
+        description=f"{sc.AGENT_HEALTH_SCORE.name} (0-100) below 50 for 5 minutes.",
         fires=Case(
             {f'{_HEALTH}{{{_HEALTH_SCOPE}="agent",{AGENT}="planner"}}': _steady(30)},
             {_HEALTH_SCOPE: "agent", AGENT: "planner"},
@@ -158,7 +158,9 @@ _STACK_RULES: tuple[AlertRule, ...] = (
         hold="1m",
         severity="warning",
         summary=f"No heartbeat from agent {_t(AGENT)} for 90 s",
-        description="agent.heartbeat.age above three default heartbeat intervals (30 s).",
+        description=(
+            f"{sc.AGENT_HEARTBEAT_AGE.name} above three default heartbeat intervals (30 s)."
+        ),
         fires=Case(
             {f'{metric(sc.AGENT_HEARTBEAT_AGE)}{{{AGENT}="worker-1"}}': _steady(120)},
             {AGENT: "worker-1"},
@@ -172,7 +174,9 @@ _STACK_RULES: tuple[AlertRule, ...] = (
         hold="5m",
         severity="critical",
         summary=f"More than 5% of gateway requests to {_t(SERVICE)} answered 5xx",
-        description="gateway.requests with status class 5xx over all requests, 5-minute rate.",
+        description=(
+            f"{sc.GATEWAY_REQUESTS.name} with status class 5xx over all requests, 5-minute rate."
+        ),
         fires=Case(
             {_requests("orders", "2xx"): _growing(60), _requests("orders", "5xx"): _growing(20)},
             {SERVICE: "orders"},
@@ -188,7 +192,7 @@ _STACK_RULES: tuple[AlertRule, ...] = (
         hold="1m",
         severity="critical",
         summary=f"No healthy upstream instance for gateway service {_t(SERVICE)}",
-        description="gateway.instances.healthy is 0: every instance is out of rotation.",
+        description=f"{sc.GATEWAY_INSTANCES_HEALTHY.name} is 0: every instance is out of rotation.",
         fires=Case(
             {f'{metric(sc.GATEWAY_INSTANCES_HEALTHY)}{{{SERVICE}="orders"}}': _steady(0)},
             {SERVICE: "orders"},
@@ -205,7 +209,9 @@ _STACK_RULES: tuple[AlertRule, ...] = (
         hold="5m",
         severity="warning",
         summary=f"More than 10% of requests to {_t(SERVICE)} are rate limited (429)",
-        description="gateway.rate_limited over gateway.requests, 5-minute rate.",
+        description=(
+            f"{sc.GATEWAY_RATE_LIMITED.name} over {sc.GATEWAY_REQUESTS.name}, 5-minute rate."
+        ),
         fires=Case(
             {
                 _requests("orders", "2xx"): _growing(60),
@@ -229,9 +235,10 @@ _STACK_RULES: tuple[AlertRule, ...] = (
             "gateway)"
         ),
         description=(
-            "gateway.upstream.errors with error.type=pool_exhausted: every connection the "
-            "gateway may open to the service (max_connections_per_upstream) stayed busy; the "
-            "upstream is slow or the limit is too low. 5-minute rate, per second."
+            f"{sc.GATEWAY_UPSTREAM_ERRORS.name} with {sc.ERROR_TYPE}=pool_exhausted: every "
+            "connection the gateway may open to the service (max_connections_per_upstream) "
+            "stayed busy; the upstream is slow or the limit is too low. 5-minute rate, per "
+            "second."
         ),
         fires=Case(
             {_upstream_errors("orders", "pool_exhausted"): _growing(60)}, {SERVICE: "orders"}

@@ -82,7 +82,9 @@ AGENT_HIGH_CPU = AlertRule(
     hold="5m",
     severity=severity("high_cpu"),
     summary=f"Agent {template(AGENT)} uses {_CPU:g}% CPU or more",
-    description=f"agent.cpu.usage at {_CPU:g}% or above for 5 minutes (in process: high_cpu).",
+    description=(
+        f"{sc.AGENT_CPU_USAGE.name} at {_CPU:g}% or above for 5 minutes (in process: high_cpu)."
+    ),
     fires=Case({_of(sc.AGENT_CPU_USAGE, "planner"): steady(95)}, {AGENT: "planner"}),
     quiet=Case({_of(sc.AGENT_CPU_USAGE, "planner"): steady(40)}),
     more=(
@@ -106,8 +108,8 @@ SLOW_AGENT = AlertRule(
     severity=severity("slow_agent"),
     summary=f"Agent {template(AGENT)} responds slowly (p95 {_SLOW:g} s or more)",
     description=(
-        f"95th percentile of agent.response.duration over 5 minutes at {_SLOW:g} s or above "
-        "(in process: slow_agent)."
+        f"95th percentile of {sc.AGENT_RESPONSE_DURATION.name} over 5 minutes at {_SLOW:g} s "
+        "or above (in process: slow_agent)."
     ),
     fires=Case(_latency_buckets("planner", slow=True), {AGENT: "planner"}),
     quiet=Case(_latency_buckets("planner", slow=False)),
@@ -141,7 +143,8 @@ AGENT_HIGH_ERROR_RATE = AlertRule(
     severity=severity("high_error_rate"),
     summary=f"Agent {template(AGENT)} fails {_ERROR_RATE:g}% of its operations or more",
     description=(
-        f"agent.error.rate (or agent.errors over agent.requests, 5-minute rate, for an agent "
+        f"{sc.AGENT_ERROR_RATE.name} (or {sc.AGENT_ERRORS.name} over {sc.AGENT_REQUESTS.name}, "
+        "5-minute rate, for an agent "
         f"that reports no rate) at {_ERROR_RATE:g}% or above for 5 minutes (in process: "
         "high_error_rate)."
     ),
@@ -192,8 +195,9 @@ AGENT_OFFLINE = AlertRule(
     severity=severity("agent_offline"),
     summary=f"The registry at {template('instance')} reports agents offline or in error",
     description=(
-        f"agent.registry.agents with agent.status {down_statuses()[2:]} at {_DOWN_AT:g} or more "
-        "for 1 minute (in process: agent_offline). Each process counts the agents it runs."
+        f"{sc.AGENT_REGISTRY_AGENTS.name} with {sc.AGENT_STATUS} {down_statuses()[2:]} at "
+        f"{_DOWN_AT:g} or more for 1 minute (in process: agent_offline). Each process counts "
+        "the agents it runs."
     ),
     fires=Case(_registry("offline", 1), HOST),
     quiet=Case({**_registry("offline", 0), **_registry("error", 0), **_registry("online", 3)}),
