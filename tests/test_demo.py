@@ -18,24 +18,35 @@ from otel_agents._tracker import MetricType
 from otel_agents.genai._telemetry import GenAITelemetry, reset_default_telemetry
 
 
+def _demo(cwd: Path, duration: str, export: str) -> subprocess.CompletedProcess[str]:
+    """``otel-agents demo --duration D --export E`` run in ``cwd`` without the caller's
+    ``OTEL_*`` variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    return subprocess.run(
+        [
+            str(Path(sys.executable).with_name("otel-agents")),
+            "demo",
+            "--duration",
+            duration,
+            "--export",
+            export,
+        ],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 @pytest.mark.integration
 def test_the_demo_exports_every_component_relative_to_the_current_directory(
     tmp_path: Path,
 ) -> None:
     """--export DIR writes the tracker, profiler, messaging, dashboard and gateway data
     under the current directory, and the dashboard saw messages and gateway requests."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    cli = Path(sys.executable).with_name("otel-agents")
-
-    result = subprocess.run(
-        [str(cli), "demo", "--duration", "1", "--export", "out"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _demo(tmp_path, "1", "out")
 
     assert result.returncode == 0, result.stderr
     assert "planner" in result.stdout
@@ -146,18 +157,7 @@ def test_an_export_folder_that_cannot_be_made_exits_2_with_one_line_before_the_r
 ) -> None:
     """Not a traceback after the whole run: the folder is checked before the swarm starts."""
     (tmp_path / "afile").write_text("")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    cli = Path(sys.executable).with_name("otel-agents")
-
-    result = subprocess.run(
-        [str(cli), "demo", "--duration", "30", "--export", export],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _demo(tmp_path, "30", export)
 
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr == (
@@ -172,18 +172,7 @@ def test_an_export_that_fails_after_the_run_exits_2_with_one_line(tmp_path: Path
     """A file that cannot be replaced (here a folder in its place) is found only when
     written, after the run: still one line naming it, exit 2, no temporary file left."""
     (tmp_path / "out" / "metrics.json").mkdir(parents=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    cli = Path(sys.executable).with_name("otel-agents")
-
-    result = subprocess.run(
-        [str(cli), "demo", "--duration", "0.5", "--export", "out"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = _demo(tmp_path, "0.5", "out")
 
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.startswith("otel-agents demo: cannot write the export to ")

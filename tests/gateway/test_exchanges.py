@@ -152,19 +152,28 @@ def redirecting() -> Any:
         server.stop()
 
 
-def test_url_valued_response_headers_are_kept_with_their_credentials_masked(
-    make_gateway: Any, redirecting: ThreadServer
-) -> None:
+def _redirect_exchange(
+    make_gateway: Any, redirecting: ThreadServer, path: str, secret: str
+) -> dict[str, Any]:
+    """The exchange history's record of one redirect through the gateway, whose
+    ``Location`` the client got as sent (``secret`` in it)."""
     gateway = make_gateway()
     gateway.register_service("auth", "Auth", "v1", redirecting.url)
     store = gateway.enable_exchange_history()
     url = make_gateway.serve(gateway).url
 
-    response = _http.get(f"{url}/v1/login", follow_redirects=False)
+    response = _http.get(f"{url}{path}", follow_redirects=False)
 
     assert response.status_code == 302
-    assert "AUTHCODE-SECRET" in response.headers["location"]  # the client gets it as sent
-    (exchange,) = exchanges_until(store, "/v1/login")
+    assert secret in response.headers["location"]  # the client gets it as sent
+    (exchange,) = exchanges_until(store, path)
+    return dict(exchange)
+
+
+def test_url_valued_response_headers_are_kept_with_their_credentials_masked(
+    make_gateway: Any, redirecting: ThreadServer
+) -> None:
+    exchange = _redirect_exchange(make_gateway, redirecting, "/v1/login", "AUTHCODE-SECRET")
     headers = exchange["response_headers"]
     assert headers["location"] == "https://app.example/cb?code=REDACTED&state=x"
     assert headers["content-location"] == (
@@ -177,16 +186,7 @@ def test_url_valued_response_headers_are_kept_with_their_credentials_masked(
 def test_token_parameters_in_a_location_fragment_are_masked(
     make_gateway: Any, redirecting: ThreadServer
 ) -> None:
-    gateway = make_gateway()
-    gateway.register_service("auth", "Auth", "v1", redirecting.url)
-    store = gateway.enable_exchange_history()
-    url = make_gateway.serve(gateway).url
-
-    response = _http.get(f"{url}/v1/implicit", follow_redirects=False)
-
-    assert response.status_code == 302
-    assert "AT-SECRET" in response.headers["location"]  # the client gets it as sent
-    (exchange,) = exchanges_until(store, "/v1/implicit")
+    exchange = _redirect_exchange(make_gateway, redirecting, "/v1/implicit", "AT-SECRET")
     headers = exchange["response_headers"]
     assert headers["location"] == (
         "https://client.example/cb#access_token=REDACTED&token_type=REDACTED&state=s1"
