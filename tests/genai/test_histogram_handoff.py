@@ -5,8 +5,6 @@ sample, never none."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from opentelemetry.trace import Tracer
 
@@ -14,6 +12,8 @@ from otel_agents import genai, semconv as sc
 from otel_agents.genai import GenAISpanProcessor, GenAITelemetry
 from otel_agents.genai._processor import HISTOGRAM_SCOPES
 from otel_agents.testing import TelemetryCapture
+
+from ._scopes import points_of_every_scope
 
 OURS = "otel_agents.genai"
 
@@ -50,20 +50,6 @@ def _request(telemetry: TelemetryCapture, tracer: Tracer, scope: str, *, measure
         call.set_usage(120, 30)
 
 
-def _samples(telemetry: TelemetryCapture, name: str) -> list[tuple[str, Any]]:
-    """(instrumentation scope, point) of metric ``name`` from every scope that records it."""
-    data = telemetry.metric_reader.get_metrics_data()
-    assert data is not None
-    return [
-        (scope.scope.name, point)
-        for resource in data.resource_metrics
-        for scope in resource.scope_metrics
-        for metric in scope.metrics
-        if metric.name == name
-        for point in metric.data.data_points
-    ]
-
-
 def test_the_allow_list_names_the_instrumentations_that_record_the_histograms() -> None:
     assert {
         "opentelemetry.instrumentation.openai_v2",
@@ -78,9 +64,9 @@ def test_a_request_of_an_allow_listed_scope_is_one_sample_of_each_histogram(
 ) -> None:
     _request(processed, processed.tracer_provider.get_tracer(scope), scope, measures=True)
 
-    durations = _samples(processed, sc.GEN_AI_CLIENT_OPERATION_DURATION.name)
+    durations = points_of_every_scope(processed, sc.GEN_AI_CLIENT_OPERATION_DURATION.name)
     assert [(name, p.count) for name, p in durations] == [(scope, 1)]
-    tokens = _samples(processed, sc.GEN_AI_CLIENT_TOKEN_USAGE.name)
+    tokens = points_of_every_scope(processed, sc.GEN_AI_CLIENT_TOKEN_USAGE.name)
     assert sorted((name, p.attributes[sc.GEN_AI_TOKEN_TYPE], p.sum) for name, p in tokens) == [
         (scope, "input", 120),
         (scope, "output", 30),
@@ -102,9 +88,9 @@ def test_a_request_of_an_unknown_scope_keeps_our_histograms(
 ) -> None:
     _request(processed, processed.tracer_provider.get_tracer(scope), scope, measures=False)
 
-    durations = _samples(processed, sc.GEN_AI_CLIENT_OPERATION_DURATION.name)
+    durations = points_of_every_scope(processed, sc.GEN_AI_CLIENT_OPERATION_DURATION.name)
     assert [(name, p.count) for name, p in durations] == [(OURS, 1)]
-    tokens = _samples(processed, sc.GEN_AI_CLIENT_TOKEN_USAGE.name)
+    tokens = points_of_every_scope(processed, sc.GEN_AI_CLIENT_TOKEN_USAGE.name)
     assert sorted((name, p.attributes[sc.GEN_AI_TOKEN_TYPE], p.sum) for name, p in tokens) == [
         (OURS, "input", 120),
         (OURS, "output", 30),

@@ -22,6 +22,8 @@ from otel_agents.testing import TelemetryCapture
 from tests._servers import ThreadServer
 from tests.genai.openai_server import Answer, ScriptedModel
 
+from ._scopes import points_of_every_scope
+
 pytestmark = pytest.mark.integration
 
 
@@ -134,11 +136,11 @@ def test_a_chat_inside_our_model_call_is_not_counted_twice(
     assert (theirs[0].attributes or {})[sc.GEN_AI_AGENT_ID] == "planner"
     # The histograms too, summed over every scope as the AI board's sum(rate(..._sum)) does:
     # openai-v2 recorded them, our model_call leaves them out (each was recorded twice).
-    usage = _points_of_every_scope(instrumented, sc.GEN_AI_CLIENT_TOKEN_USAGE.name)
+    usage = points_of_every_scope(instrumented, sc.GEN_AI_CLIENT_TOKEN_USAGE.name)
     assert [
         (scope, p.sum) for scope, p in usage if p.attributes[sc.GEN_AI_TOKEN_TYPE] == "input"
     ] == [(theirs[0].instrumentation_scope.name, 1_000_000)]
-    durations = _points_of_every_scope(instrumented, sc.GEN_AI_CLIENT_OPERATION_DURATION.name)
+    durations = points_of_every_scope(instrumented, sc.GEN_AI_CLIENT_OPERATION_DURATION.name)
     assert sum(p.count for _, p in durations) == 1
 
 
@@ -148,27 +150,13 @@ def test_a_model_call_without_an_instrumented_request_records_its_histograms(
     """Only a span of the request ending inside the call takes the histograms over."""
     with genai.model_call("gpt-test", provider="openai") as call:
         call.set_usage(7, 3)
-    usage = _points_of_every_scope(instrumented, sc.GEN_AI_CLIENT_TOKEN_USAGE.name)
+    usage = points_of_every_scope(instrumented, sc.GEN_AI_CLIENT_TOKEN_USAGE.name)
     assert sorted((scope, p.sum) for scope, p in usage) == [
         ("otel_agents.genai", 3),
         ("otel_agents.genai", 7),
     ]
-    durations = _points_of_every_scope(instrumented, sc.GEN_AI_CLIENT_OPERATION_DURATION.name)
+    durations = points_of_every_scope(instrumented, sc.GEN_AI_CLIENT_OPERATION_DURATION.name)
     assert [(scope, p.count) for scope, p in durations] == [("otel_agents.genai", 1)]
-
-
-def _points_of_every_scope(telemetry: TelemetryCapture, name: str) -> list[tuple[str, Any]]:
-    """(instrumentation scope, point) of metric ``name`` from every scope that records it."""
-    data = telemetry.metric_reader.get_metrics_data()
-    assert data is not None
-    return [
-        (scope.scope.name, point)
-        for resource in data.resource_metrics
-        for scope in resource.scope_metrics
-        for metric in scope.metrics
-        if metric.name == name
-        for point in metric.data.data_points
-    ]
 
 
 def test_a_failed_request_is_counted_with_its_error_type_and_raises_unchanged(
