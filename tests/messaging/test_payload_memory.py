@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import _http
 import pytest
@@ -69,6 +69,29 @@ def served_hub() -> Iterator[tuple[AgentCommunicationProtocol, ThreadServer]]:
         server.stop()
 
 
+def with_silent_agent(
+    hub: ThreadServer, steps: Callable[[RemoteAgent, RemoteAgent], Awaitable[None]]
+) -> None:
+    """Run ``steps(silent, sender)`` with two agents registered at ``hub``: ``silent``, an
+    inbox that processes only when told, and ``sender``; both closed, the inbox stopped."""
+    silent, silent_server = start_inbox("silent", hub.url)
+    sender = RemoteAgent("sender", "sender", [], "http://127.0.0.1:1", hub.url, security=security())
+
+    async def scenario() -> None:
+        try:
+            for agent in (silent, sender):
+                await agent.register()
+            await steps(silent, sender)
+        finally:
+            for agent in (silent, sender):
+                await agent.aclose()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        silent_server.stop()
+
+
 def test_past_max_pending_bytes_the_hub_refuses_queue_full_and_a_report_frees_room(
     served_hub: tuple[AgentCommunicationProtocol, ThreadServer],
 ) -> None:
@@ -77,19 +100,8 @@ def test_past_max_pending_bytes_the_hub_refuses_queue_full_and_a_report_frees_ro
     those three messages' JSON (the same bytes the inbox counts), and once the agent
     processes and reports one, a message for it is taken again."""
     _, hub = served_hub
-    silent, silent_server = start_inbox("silent", hub.url)
-    sender = RemoteAgent("sender", "sender", [], "http://127.0.0.1:1", hub.url, security=security())
 
-    async def scenario() -> None:
-        try:
-            await steps()
-        finally:
-            for agent in (silent, sender):
-                await agent.aclose()
-
-    async def steps() -> None:
-        for agent in (silent, sender):
-            await agent.register()
+    async def steps(silent: RemoteAgent, sender: RemoteAgent) -> None:
         for _ in range(3):
             await sender.send_message("silent", "request", {"pad": PAD})
         with pytest.raises(QueueFullError, match=f"max_pending_bytes={LIMIT}") as refused:
@@ -110,10 +122,7 @@ def test_past_max_pending_bytes_the_hub_refuses_queue_full_and_a_report_frees_ro
         await sender.send_message("silent", "request", {"pad": PAD})
         assert len(silent.queue) == 3
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        silent_server.stop()
+    with_silent_agent(hub, steps)
 
 
 def test_the_hubs_history_keeps_no_payload_and_still_tells_a_retry_from_a_takeover(
@@ -123,8 +132,6 @@ def test_the_hubs_history_keeps_no_payload_and_still_tells_a_retry_from_a_takeov
     the payload's digest; the same envelope sent again passes (while pending and after it
     was reported), and another payload under its id is refused 409 duplicate_message."""
     protocol, hub = served_hub
-    silent, silent_server = start_inbox("silent", hub.url)
-    sender = RemoteAgent("sender", "sender", [], "http://127.0.0.1:1", hub.url, security=security())
     sent = message("sender", "silent", "secret-" * 300)
     body = sent.to_json().encode()
     changed = message("sender", "silent", "other-" * 300)
@@ -136,16 +143,7 @@ def test_the_hubs_history_keeps_no_payload_and_still_tells_a_retry_from_a_takeov
         error: str = answer.json().get("error", "") if answer.status_code != 202 else ""
         return answer.status_code, error
 
-    async def scenario() -> None:
-        try:
-            await steps()
-        finally:
-            for agent in (silent, sender):
-                await agent.aclose()
-
-    async def steps() -> None:
-        for agent in (silent, sender):
-            await agent.register()
+    async def steps(silent: RemoteAgent, sender: RemoteAgent) -> None:
         assert post(body) == (202, "")
         record = protocol.messages.get(sent.message_id)
         assert record is not None
@@ -170,10 +168,7 @@ def test_the_hubs_history_keeps_no_payload_and_still_tells_a_retry_from_a_takeov
         assert "payload" not in shown.json()
         assert "secret-" not in shown.text
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        silent_server.stop()
+    with_silent_agent(hub, steps)
 
 
 @pytest.fixture
