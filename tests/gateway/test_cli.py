@@ -177,17 +177,20 @@ def test_gateway_command_names_its_service_unless_the_environment_does(
     assert f'service_name="{NAMING_CASES[case][1]}"' in target_info
 
 
+def _refused(config: Path) -> subprocess.CompletedProcess[str]:
+    """``otel-agents gateway --no-telemetry --config CONFIG`` (a config it should refuse
+    before serving anything)."""
+    command = [sys.executable, "-m", "otel_agents.gateway._cli", "gateway", "--no-telemetry"]
+    return subprocess.run(
+        [*command, "--config", str(config)], capture_output=True, text=True, timeout=60
+    )
+
+
 def test_a_config_file_nested_too_deeply_exits_2_with_one_line(tmp_path: Path) -> None:
     config = tmp_path / "deep.json"
     config.write_text('{"gateway": {}, "services": ' + "[" * 100_000 + "]" * 100_000 + "}")
 
-    command = [sys.executable, "-m", "otel_agents.gateway._cli", "gateway", "--no-telemetry"]
-    result = subprocess.run(
-        [*command, "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _refused(config)
 
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.count("\n") == 1
@@ -202,13 +205,7 @@ def test_a_bad_metadata_entry_exits_2_naming_the_file_and_the_entry(tmp_path: Pa
         '"base_url": "http://127.0.0.1:9", "metadata": [1]}]}'
     )
 
-    command = [sys.executable, "-m", "otel_agents.gateway._cli", "gateway", "--no-telemetry"]
-    result = subprocess.run(
-        [*command, "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _refused(config)
 
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.count("\n") == 1
