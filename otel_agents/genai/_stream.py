@@ -81,24 +81,7 @@ def _sync_streaming(func: Callable[..., Generator[Any, Any, Any]]) -> Callable[.
     def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
         inner = func(*args, **kwargs)
         own = contextvars.copy_context()  # the consumer's, at the first item
-        sent: Any = None
-        thrown: BaseException | None = None
-        try:
-            while True:
-                if thrown is None:
-                    value = own.run(inner.send, sent)
-                else:
-                    value = own.run(inner.throw, thrown)
-                sent, thrown = None, None
-                try:
-                    sent = yield value
-                except GeneratorExit:
-                    own.run(inner.close)
-                    raise
-                except BaseException as exc:  # thrown in by the consumer: pass it on
-                    thrown = exc
-        except StopIteration as stop:
-            return stop.value
+        return (yield from _run_in(own, inner))
 
     return wrapper
 
@@ -115,22 +98,31 @@ class _InContext(Awaitable[T]):
         self._step: Coroutine[Any, Any, T] = step  # type: ignore[assignment]
 
     def __await__(self) -> Generator[Any, Any, T]:
-        run, step = self._context.run, self._step
-        sent: Any = None
-        thrown: BaseException | None = None
-        while True:
-            try:
-                yielded = run(step.send, sent) if thrown is None else run(step.throw, thrown)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            sent, thrown = None, None
-            try:
-                sent = yield yielded
-            except GeneratorExit:  # the awaiting coroutine was closed
-                run(step.close)
-                raise
-            except BaseException as exc:  # cancellation and the like: into the step
-                thrown = exc
+        return _run_in(self._context, self._step)
+
+
+def _run_in(
+    context: contextvars.Context, step: Generator[Any, Any, T] | Coroutine[Any, Any, T]
+) -> Generator[Any, Any, T]:
+    """Drive ``step`` (a generator, or a coroutine's awaitable steps) with each of its steps
+    run in ``context``: what it yields goes out, and what is sent or thrown back (values,
+    cancellation, the consumer's exceptions) comes back to it, unchanged."""
+    run = context.run
+    sent: Any = None
+    thrown: BaseException | None = None
+    while True:
+        try:
+            yielded = run(step.send, sent) if thrown is None else run(step.throw, thrown)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        sent, thrown = None, None
+        try:
+            sent = yield yielded
+        except GeneratorExit:  # the consumer (or the awaiting coroutine) was closed
+            run(step.close)
+            raise
+        except BaseException as exc:  # thrown in: cancellation, the consumer's error
+            thrown = exc
 
 
 def _async_streaming(func: Callable[..., AsyncGenerator[Any, Any]]) -> Callable[..., Any]:
